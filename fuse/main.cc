@@ -1,0 +1,156 @@
+// pairfs: the site node. Loads the config, opens the volume store, serves the control endpoint
+// and mounts the volumes as files. See pairfs(8).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fuse_lowlevel.h>
+#include <spdlog/spdlog.h>
+
+#include "fuse/operations.h"
+#include "node/config.h"
+#include "node/control_server.h"
+#include "node/log.h"
+#include "node/store.h"
+#include "wire/limits.h"
+#include "wire/link.h"
+
+namespace pairfs::fuse {
+namespace {
+
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+// libfuse worker threads: enough for a queue depth of a few dozen asynchronous requests
+// (each holds a 1 MiB buffer, so this also bounds memory).
+constexpr unsigned kMaxFuseThreads = 16;
+
+struct Options {
+  std::string config_flag;
+  bool foreground = false;
+  bool debug = false;
+  std::vector<std::string> fuse_options;
+  std::string mountpoint;
+};
+
+int Fail(const std::string& message) {
+  spdlog::error("{}", message);
+  return kExitFailed;
+}
+
+// Holds an exclusive lock on DATA_DIR/lock for the life of the process, so that two nodes never
+// serve one data directory. The descriptor survives fuse_daemonize's fork.
+Status LockDataDir(const std::string& data_dir) {
+  const std::string path = data_dir + "/lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IoError("cannot open " + path, errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int saved = errno;
+    ::close(fd);
+    if (saved == EWOULDBLOCK) return Status::Busy("another pairfs is serving " + data_dir);
+    return Status::IoError("cannot lock " + path, saved);
+  }
+  return Status::Ok();
+}
+
+// Checks that the control endpoint can be bound before the process detaches, so the user sees
+// "address in use" on the terminal. ZeroMQ cannot cross a fork, so this context is thrown away.
+Status CheckControlEndpoint(const std::string& endpoint) {
+  wire::Context context;
+  Result<std::unique_ptr<wire::Server>> server = wire::Server::Bind(context, endpoint);
+  return server.status();
+}
+
+struct SessionCloser {
+  fuse_session* session;
+  bool mounted = false;
+  ~SessionCloser() {
+    if (mounted) fuse_session_unmount(session);
+    fuse_remove_signal_handlers(session);
+    fuse_session_destroy(session);
+  }
+};
+
+int Serve(const Options& options, const node::Config& config, node::VolumeStore& store) {
+  std::vector<std::string> arguments = {"pairfs", "-o",
+                                        "fsname=pairfs-" + config.site.name + ",subtype=pairfs,default_permissions"};
+  for (const std::string& extra : options.fuse_options) {
+    arguments.push_back("-o");
+    arguments.push_back(extra);
+  }
+  if (options.debug) arguments.push_back("-d");
+  std::vector<char*> argv;
+  for (std::string& argument : arguments) argv.push_back(argument.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+
+  MountContext mount{&store, config.site.name};
+  fuse_session* session = fuse_session_new(&args, &Operations(), sizeof(fuse_lowlevel_ops), &mount);
+  fuse_opt_free_args(&args);
+  if (session == nullptr) return Fail("cannot start a FUSE session (bad -o option?)");
+  SessionCloser closer{session};
+  if (fuse_set_signal_handlers(session) != 0) return Fail("cannot install signal handlers");
+  if (fuse_session_mount(session, options.mountpoint.c_str()) != 0) {
+    return Fail("cannot mount " + options.mountpoint + " (does it exist? is /dev/fuse there?)");
+  }
+  closer.mounted = true;
+  if (fuse_daemonize(options.foreground ? 1 : 0) != 0) return Fail("cannot detach into the background");
+
+  wire::Context context;
+  node::ControlServer control(store, config.site.name);
+  Status started = control.Start(context, config.site.control);
+  if (!started.ok()) return Fail(started.message());
+  spdlog::info("site {}: {} mounted", config.site.name, options.mountpoint);
+
+  fuse_loop_config* loop = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(loop, kMaxFuseThreads);
+  fuse_loop_cfg_set_idle_threads(loop, kMaxFuseThreads / 2);
+  const int loop_result = fuse_session_loop_mt(session, loop);
+  fuse_loop_cfg_destroy(loop);
+  control.Stop();
+  spdlog::info("site {}: {} unmounted, exiting", config.site.name, options.mountpoint);
+  return loop_result == 0 ? 0 : kExitFailed;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  Options options;
+  CLI::App app{"pairfs: replicated disk-image volumes as files (see pairfs(8))", "pairfs"};
+  app.set_version_flag("--version", "pairfs 0.1 (protocol " + std::to_string(wire::kProtocolVersion) + ")");
+  app.add_option("-c,--config", options.config_flag, "config file (default $PAIRFS_CONFIG or /etc/pairfs/pairfs.toml)");
+  app.add_flag("-f,--foreground", options.foreground, "stay in the foreground and log to stderr only");
+  app.add_flag("-d,--debug", options.debug, "log at debug level, including every FUSE request");
+  app.add_option("-o", options.fuse_options, "FUSE mount options, comma-separated (e.g. allow_other)");
+  app.add_option("MOUNTPOINT", options.mountpoint, "the directory to mount the volumes on")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "pairfs: " << e.what() << "\nRun 'pairfs --help' for usage.\n";
+    return kExitUsage;
+  }
+  (void)node::SetUpLogging("pairfs", "", options.debug);
+  Result<node::Config> config = node::LoadConfig(node::ResolveConfigPath(options.config_flag));
+  if (!config.ok()) return Fail(config.status().message());
+  Result<std::unique_ptr<node::VolumeStore>> store = node::VolumeStore::Open(config->site.data_dir);
+  if (!store.ok()) return Fail(store.status().message());
+  if (!options.foreground) {
+    Status logging = node::SetUpLogging("pairfs", config->site.data_dir + "/pairfs.log", options.debug);
+    if (!logging.ok()) return Fail(logging.message());
+  }
+  Status locked = LockDataDir(config->site.data_dir);
+  if (!locked.ok()) return Fail(locked.message());
+  Status bindable = CheckControlEndpoint(config->site.control);
+  if (!bindable.ok()) return Fail(bindable.message());
+  return Serve(options, config.value(), *store.value());
+}
+
+}  // namespace pairfs::fuse
+
+int main(int argc, char** argv) { return pairfs::fuse::Main(argc, argv); }

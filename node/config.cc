@@ -1,0 +1,274 @@
+#include "node/config.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include <toml++/toml.h>
+
+#include "node/atomic_file.h"
+#include "node/limits.h"
+#include "node/names.h"
+
+namespace pairfs::node {
+namespace {
+
+// The largest config file we read: a few KiB is normal.
+constexpr size_t kMaxConfigBytes = 1 << 20;
+
+// Reads one table, remembering where each value came from so errors can name file, line and key.
+class TableReader {
+ public:
+  TableReader(const toml::table* table, std::string prefix, const std::string& path, Status* error)
+      : table_(table), prefix_(std::move(prefix)), path_(path), error_(error) {}
+
+  bool present() const { return table_ != nullptr; }
+
+  Status Fail(std::string_view key, const std::string& reason) const {
+    return Status::InvalidArgument(path_ + ":" + std::to_string(Line(key)) + ": " + prefix_ + "." +
+                                   std::string(key) + ": " + reason);
+  }
+
+  void String(std::string_view key, std::string* out, bool required = false) {
+    const toml::node* node = Node(key);
+    if (node == nullptr) {
+      if (required) SetError(Status::InvalidArgument(path_ + ": " + prefix_ + "." + std::string(key) +
+                                                     ": missing (required)"));
+      return;
+    }
+    if (auto value = node->value<std::string>(); value && node->is_string()) {
+      *out = *value;
+    } else {
+      SetError(Fail(key, "must be a string"));
+    }
+  }
+
+  void Integer(std::string_view key, int64_t* out, int64_t min, int64_t max) {
+    const toml::node* node = Node(key);
+    if (node == nullptr) return;
+    if (!node->is_integer()) return SetError(Fail(key, "must be an integer"));
+    const int64_t value = *node->value<int64_t>();
+    if (value < min || value > max) {
+      return SetError(Fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                                    ", not " + std::to_string(value)));
+    }
+    *out = value;
+  }
+
+  void Boolean(std::string_view key, bool* out) {
+    const toml::node* node = Node(key);
+    if (node == nullptr) return;
+    if (!node->is_boolean()) return SetError(Fail(key, "must be true or false"));
+    *out = *node->value<bool>();
+  }
+
+  // A size as a string with a unit ("64K") or a plain integer of bytes.
+  void Size(std::string_view key, uint64_t* out) {
+    const toml::node* node = Node(key);
+    if (node == nullptr) return;
+    Result<uint64_t> size = Status::InvalidArgument("must be a size such as \"64K\" or an integer");
+    if (node->is_string()) size = ParseSize(*node->value<std::string>());
+    if (node->is_integer() && *node->value<int64_t>() > 0) size = static_cast<uint64_t>(*node->value<int64_t>());
+    if (!size.ok()) return SetError(Fail(key, size.status().message()));
+    *out = size.value();
+  }
+
+  void Strings(std::string_view key, std::vector<std::string>* out) {
+    const toml::node* node = Node(key);
+    if (node == nullptr) return;
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return SetError(Fail(key, "must be an array of strings"));
+    out->clear();
+    for (const toml::node& element : *array) {
+      if (!element.is_string()) return SetError(Fail(key, "must be an array of strings"));
+      out->push_back(*element.value<std::string>());
+    }
+  }
+
+  // Every key of the table must be one we know.
+  void RejectUnknown(const std::set<std::string>& known) {
+    if (table_ == nullptr) return;
+    for (const auto& [key, node] : *table_) {
+      if (known.count(std::string(key.str())) == 0) {
+        SetError(Status::InvalidArgument(path_ + ":" + std::to_string(node.source().begin.line) + ": " + prefix_ +
+                                         "." + std::string(key.str()) + ": unknown key"));
+      }
+    }
+  }
+
+  void SetError(Status status) {
+    if (error_->ok()) *error_ = std::move(status);
+  }
+
+ private:
+  const toml::node* Node(std::string_view key) const {
+    return table_ == nullptr ? nullptr : table_->get(key);
+  }
+  int Line(std::string_view key) const {
+    const toml::node* node = Node(key);
+    return node == nullptr ? 0 : static_cast<int>(node->source().begin.line);
+  }
+
+  const toml::table* table_;
+  std::string prefix_;
+  const std::string& path_;
+  Status* error_;
+};
+
+std::string ResolveRelative(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+std::string ResolveEndpoint(const std::string& base_dir, const std::string& endpoint) {
+  const std::string scheme = "ipc://";
+  if (endpoint.rfind(scheme, 0) != 0) return endpoint;
+  return scheme + ResolveRelative(base_dir, endpoint.substr(scheme.size()));
+}
+
+bool IsEndpoint(const std::string& endpoint) {
+  return endpoint.rfind("tcp://", 0) == 0 || endpoint.rfind("ipc://", 0) == 0 ||
+         endpoint.rfind("inproc://", 0) == 0;
+}
+
+void ReadSite(TableReader& site, const std::string& base_dir, Config* config) {
+  site.RejectUnknown({"name", "data_dir", "listen", "control", "peer_timeout_ms", "region_size"});
+  site.String("name", &config->site.name, true);
+  site.String("data_dir", &config->site.data_dir, true);
+  site.String("listen", &config->site.listen);
+  site.String("control", &config->site.control);
+  site.Integer("peer_timeout_ms", &config->site.peer_timeout_ms, kMinPeerTimeoutMs, kMaxPeerTimeoutMs);
+  site.Size("region_size", &config->site.region_size_bytes);
+  if (!config->site.name.empty()) {
+    Status name = CheckSiteName(config->site.name);
+    if (!name.ok()) site.SetError(site.Fail("name", name.message()));
+  }
+  const uint64_t region = config->site.region_size_bytes;
+  if (region < kMinRegionBytes || region > kMaxRegionBytes || (region & (region - 1)) != 0) {
+    site.SetError(site.Fail("region_size", "must be a power of two from 4K to 64M"));
+  }
+  config->site.data_dir = ResolveRelative(base_dir, config->site.data_dir);
+  if (config->site.control.empty()) config->site.control = "ipc://" + config->site.data_dir + "/control.sock";
+  for (auto [key, value] : {std::pair{"control", &config->site.control}, std::pair{"listen", &config->site.listen}}) {
+    if (value->empty()) continue;
+    if (!IsEndpoint(*value)) site.SetError(site.Fail(key, "must be a tcp:// or ipc:// endpoint"));
+    *value = ResolveEndpoint(base_dir, *value);
+  }
+}
+
+void ReadCluster(TableReader& cluster, Config* config) {
+  ClusterConfig& c = config->cluster;
+  cluster.RejectUnknown({"heartbeat_listen", "heartbeat_peer", "interval_ms", "timeout_ms", "determining_volume",
+                         "volumes", "on_start", "on_stop", "hook_timeout_ms", "standby_delay_ms", "auto_resync"});
+  cluster.Strings("heartbeat_listen", &c.heartbeat_listen);
+  cluster.Strings("heartbeat_peer", &c.heartbeat_peer);
+  cluster.Integer("interval_ms", &c.interval_ms, 10, 60000);
+  cluster.Integer("timeout_ms", &c.timeout_ms, 20, 600000);
+  cluster.String("determining_volume", &c.determining_volume);
+  cluster.Strings("volumes", &c.volumes);
+  cluster.String("on_start", &c.on_start);
+  cluster.String("on_stop", &c.on_stop);
+  cluster.Integer("hook_timeout_ms", &c.hook_timeout_ms, 1, 3600000);
+  cluster.Integer("standby_delay_ms", &c.standby_delay_ms, 0, 600000);
+  cluster.Boolean("auto_resync", &c.auto_resync);
+  if (c.heartbeat_listen.size() != c.heartbeat_peer.size()) {
+    cluster.SetError(cluster.Fail("heartbeat_peer", "must have one entry per heartbeat_listen entry"));
+  }
+  if (c.timeout_ms < 2 * c.interval_ms) {
+    cluster.SetError(cluster.Fail("timeout_ms", "must be at least twice interval_ms"));
+  }
+  if (c.standby_delay_ms < c.interval_ms) {
+    cluster.SetError(cluster.Fail("standby_delay_ms", "must be at least interval_ms"));
+  }
+  for (const std::string& volume : c.volumes) {
+    Status name = CheckVolumeName(volume);
+    if (!name.ok()) cluster.SetError(cluster.Fail("volumes", name.message()));
+  }
+}
+
+}  // namespace
+
+std::string ResolveConfigPath(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* environment = std::getenv("PAIRFS_CONFIG");
+  if (environment != nullptr && environment[0] != '\0') return environment;
+  return kDefaultConfigPath;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  Result<std::string> text = ReadWholeFile(path, kMaxConfigBytes);
+  if (!text.ok()) {
+    if (text.status().code() == Code::kNotFound) return Status::NotFound(path + ": no such config file");
+    return Status(text.status().code(), path + ": " + text.status().message());
+  }
+  return ParseConfig(text.value(), path);
+}
+
+Result<Config> ParseConfig(std::string_view text, const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ": " +
+                                   std::string(e.description()));
+  }
+  std::error_code ignored;
+  const std::string absolute = std::filesystem::absolute(path, ignored).string();
+  const std::string base_dir = std::filesystem::path(absolute).parent_path().string();
+
+  Config config;
+  config.path = path;
+  Status error;
+  TableReader top(&root, "", path, &error);
+  for (const auto& [key, node] : root) {
+    static const std::set<std::string> kTables = {"site", "peer", "cluster", "witness", "journal", "security"};
+    if (kTables.count(std::string(key.str())) == 0 || !node.is_table()) {
+      top.SetError(Status::InvalidArgument(path + ":" + std::to_string(node.source().begin.line) + ": " +
+                                           std::string(key.str()) + ": unknown table (expected one of site, peer, "
+                                           "cluster, witness, journal, security)"));
+    }
+  }
+  if (!error.ok()) return error;
+
+  TableReader site(root["site"].as_table(), "site", path, &error);
+  if (!site.present()) return Status::InvalidArgument(path + ": [site]: missing (required)");
+  ReadSite(site, base_dir, &config);
+
+  TableReader peer(root["peer"].as_table(), "peer", path, &error);
+  config.peer.present = peer.present();
+  peer.RejectUnknown({"name", "endpoint"});
+  peer.String("name", &config.peer.name, peer.present());
+  peer.String("endpoint", &config.peer.endpoint, peer.present());
+  if (peer.present() && !config.peer.name.empty()) {
+    Status name = CheckSiteName(config.peer.name);
+    if (!name.ok()) peer.SetError(peer.Fail("name", name.message()));
+    if (config.peer.name == config.site.name) peer.SetError(peer.Fail("name", "must differ from site.name"));
+  }
+
+  TableReader cluster(root["cluster"].as_table(), "cluster", path, &error);
+  config.cluster.present = cluster.present();
+  ReadCluster(cluster, &config);
+
+  TableReader witness(root["witness"].as_table(), "witness", path, &error);
+  config.witness.present = witness.present();
+  witness.RejectUnknown({"endpoint"});
+  witness.String("endpoint", &config.witness.endpoint, witness.present());
+
+  TableReader journal(root["journal"].as_table(), "journal", path, &error);
+  journal.RejectUnknown({"size", "high_water_percent"});
+  journal.Size("size", &config.journal.size_bytes);
+  journal.Integer("high_water_percent", &config.journal.high_water_percent, 1, 99);
+
+  TableReader security(root["security"].as_table(), "security", path, &error);
+  config.security.present = security.present();
+  security.RejectUnknown({"secret_key", "peer_public_keys"});
+  security.String("secret_key", &config.security.secret_key, security.present());
+  security.Strings("peer_public_keys", &config.security.peer_public_keys);
+  config.security.secret_key = ResolveRelative(base_dir, config.security.secret_key);
+  for (std::string& key : config.security.peer_public_keys) key = ResolveRelative(base_dir, key);
+
+  if (!error.ok()) return error;
+  return config;
+}
+
+}  // namespace pairfs::node

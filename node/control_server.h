@@ -1,0 +1,46 @@
+// The node's control endpoint: pairctl and clusterd send requests here (wire/protocol.md).
+//
+// Handle() is the dispatch, callable from any thread and from tests without a socket. Start()
+// binds the endpoint and runs one thread that owns the socket; Stop() joins it.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "node/store.h"
+#include "wire/link.h"
+#include "wire/messages.h"
+
+namespace pairfs::node {
+
+// The row `display` and `volume list` show for `volume`.
+wire::VolumeInfo DescribeVolume(Volume& volume);
+
+class ControlServer {
+ public:
+  ControlServer(VolumeStore& store, std::string site_name);
+  ~ControlServer();
+
+  // Binds `endpoint` and starts serving. IoError naming the endpoint if it cannot be bound.
+  Status Start(wire::Context& context, const std::string& endpoint);
+
+  // Stops serving (within kControlPollMs) and joins the thread. Idempotent.
+  void Stop();
+
+  // Answers one request. Malformed bodies and unknown types get a reply with a reason, never an
+  // exception.
+  wire::Reply Handle(const wire::Frame& request);
+
+ private:
+  void Serve();
+
+  VolumeStore& store_;
+  const std::string site_name_;
+  std::unique_ptr<wire::Server> server_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace pairfs::node

@@ -1,0 +1,38 @@
+// Limits of the node: every queue, size and wait has a named constant and the reason for it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pairfs::node {
+
+// Volume sizes and offsets are multiples of this: the block size of every client we serve
+// (loop devices, O_DIRECT, qemu) and of the dirty-bitmap regions.
+inline constexpr uint64_t kVolumeAlignBytes = 4096;
+
+// The largest volume: 256 TiB. Its 64 KiB-region dirty bitmap is 512 MiB, the most a node should
+// hold for one volume; off_t goes far beyond.
+inline constexpr uint64_t kMaxVolumeBytes = 256ull << 40;
+
+// Volume names are [A-Za-z0-9._-]{1,64}.
+inline constexpr size_t kMaxVolumeNameBytes = 64;
+
+// One site's volumes. Bounds the display reply (wire::kMaxBodyElements) and the store's scan.
+inline constexpr size_t kMaxVolumes = 4096;
+
+// A metadata file is a few hundred bytes; anything larger is not ours.
+inline constexpr size_t kMaxMetadataBytes = 64 * 1024;
+
+// How often the control thread checks for shutdown while idle.
+inline constexpr int kControlPollMs = 100;
+
+// Dirty-bitmap region sizes allowed for new pairs (config region_size).
+inline constexpr uint64_t kMinRegionBytes = 4096;
+inline constexpr uint64_t kMaxRegionBytes = 64ull << 20;
+
+// peer_timeout_ms bounds: below 100 ms a busy disk looks like a dead link; above 10 min a VM's
+// own I/O timeouts have long fired.
+inline constexpr int64_t kMinPeerTimeoutMs = 100;
+inline constexpr int64_t kMaxPeerTimeoutMs = 600000;
+
+}  // namespace pairfs::node

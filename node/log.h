@@ -1,0 +1,14 @@
+// Logging set-up for the daemons (spdlog). Call once, before any thread starts.
+#pragma once
+
+#include <string>
+
+#include "wire/status.h"
+
+namespace pairfs::node {
+
+// Logs to stderr, and also to `file` when it is not empty (daemons in the background lose
+// stderr). `debug` lowers the level from info to debug. IoError if the file cannot be opened.
+Status SetUpLogging(const std::string& program, const std::string& file, bool debug);
+
+}  // namespace pairfs::node

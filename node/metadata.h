@@ -1,0 +1,62 @@
+// A volume's durable metadata and its on-disk encoding (node/FORMAT.md, "Volume metadata").
+// Plain value type; the codec is pure; Save/Load are thread-safe for different volumes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <msgpack.hpp>
+
+#include "wire/status.h"
+
+namespace pairfs::node {
+
+inline constexpr uint32_t kMetadataMagic = 0x444d4650;  // "PFMD" little-endian
+inline constexpr uint16_t kMetadataVersion = 1;
+inline constexpr size_t kMetadataHeaderBytes = 32;
+
+// Everything about a volume that must survive a restart. Pair fields are those of DESIGN.md; a
+// volume that is in no pair has role "simplex" and status "SMPL". Empty strings mean "none".
+struct VolumeMetadata {
+  std::string name;
+  uint64_t size_bytes = 0;
+  uint64_t inode = 0;         // stable inode number at the mount, unique per site
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t mode = 0600;       // permission bits of the volume file
+  int64_t created_unix_s = 0;
+  // Reservation (SCSI-like, held by a site).
+  std::string reserved_by;
+  // Pair state (part 2 fills these; SMPL volumes keep the defaults).
+  std::string role = "simplex";
+  std::string status = "SMPL";
+  std::string pair_mode;
+  std::string peer_site;
+  std::string peer_volume;
+  std::string fence;
+  std::string group;
+  uint64_t generation = 0;
+  std::string generation_site;
+  bool consistent = true;
+  bool outdated = false;
+  uint64_t region_size_bytes = 0;
+  MSGPACK_DEFINE_MAP(name, size_bytes, inode, uid, gid, mode, created_unix_s, reserved_by, role,
+                     status, pair_mode, peer_site, peer_volume, fence, group, generation,
+                     generation_site, consistent, outdated, region_size_bytes);
+};
+
+// Returns the bytes of the metadata file: the 32-byte header (magic, version, body length,
+// xxHash64 of the body) and the msgpack body.
+std::string EncodeMetadata(const VolumeMetadata& metadata);
+
+// Decodes a metadata file. Corruption with a reason for a short file, bad magic, unknown
+// version, wrong length, checksum mismatch or a body that is not metadata. Never throws.
+Result<VolumeMetadata> DecodeMetadata(const std::string& bytes);
+
+// Writes `metadata` to `path` atomically (old or new after any crash).
+Status SaveMetadata(const std::string& path, const VolumeMetadata& metadata);
+
+// Reads and decodes `path`.
+Result<VolumeMetadata> LoadMetadata(const std::string& path);
+
+}  // namespace pairfs::node

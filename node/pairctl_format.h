@@ -1,0 +1,30 @@
+// What pairctl prints: the human tables and the --json documents. Pure functions, thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "wire/messages.h"
+#include "wire/status.h"
+
+namespace pairfs::node {
+
+// The exit code pairctl(8) documents for a failed command: 3 reservation conflict, 4 unreachable,
+// 5 timed out, 1 anything else; 0 for Ok.
+int ExitCodeFor(const Status& status);
+
+// One `display --json` object: the fields of DESIGN.md, null where a string field is empty.
+nlohmann::ordered_json DisplayJson(const wire::VolumeInfo& info);
+
+// The `display` table: NAME ROLE STATUS MODE PEER SIZE PROGRESS DIRTY RESERVED FENCE.
+std::string DisplayTable(const std::vector<wire::VolumeInfo>& volumes);
+
+// The `volume list` table: NAME SIZE ALLOCATED RESERVED OPEN.
+std::string VolumeListTable(const std::vector<wire::VolumeInfo>& volumes);
+
+// One `volume list --json` object: name, size_bytes, allocated_bytes, reserved_by, open_count.
+nlohmann::ordered_json VolumeListJson(const wire::VolumeInfo& info);
+
+}  // namespace pairfs::node

@@ -1,0 +1,70 @@
+#include "node/range_lock.h"
+
+#include <cassert>
+#include <cstdlib>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+namespace pairfs::node {
+
+RangeLock::Guard::Guard(Guard&& other) noexcept
+    : lock_(std::exchange(other.lock_, nullptr)), offset_(other.offset_) {}
+
+RangeLock::Guard& RangeLock::Guard::operator=(Guard&& other) noexcept {
+  if (this != &other) {
+    Release();
+    lock_ = std::exchange(other.lock_, nullptr);
+    offset_ = other.offset_;
+  }
+  return *this;
+}
+
+RangeLock::Guard::~Guard() { Release(); }
+
+void RangeLock::Guard::Release() {
+  if (lock_ != nullptr) std::exchange(lock_, nullptr)->Unlock(offset_);
+}
+
+bool RangeLock::OverlapsLocked(uint64_t offset, uint64_t end) const {
+  // Held ranges are disjoint, so only the last one starting before `end` can reach `offset`.
+  auto next = held_.lower_bound(end);
+  if (next == held_.begin()) return false;
+  return std::prev(next)->second > offset;
+}
+
+RangeLock::Guard RangeLock::Acquire(uint64_t offset, uint64_t length) {
+  if (length == 0) std::abort();  // a zero-length range would make the overlap test meaningless
+  const uint64_t end = offset + length;
+  std::unique_lock<std::mutex> lock(mutex_);
+  released_.wait(lock, [&] { return !OverlapsLocked(offset, end); });
+  held_.emplace(offset, end);
+  return Guard(this, offset);
+}
+
+RangeLock::Guard RangeLock::TryAcquire(uint64_t offset, uint64_t length) {
+  if (length == 0) std::abort();
+  const uint64_t end = offset + length;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (OverlapsLocked(offset, end)) return Guard();
+  held_.emplace(offset, end);
+  return Guard(this, offset);
+}
+
+size_t RangeLock::held_count() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return held_.size();
+}
+
+void RangeLock::Unlock(uint64_t offset) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (held_.erase(offset) != 1) {
+      spdlog::critical("range lock released twice at offset {}", offset);
+      std::abort();
+    }
+  }
+  released_.notify_all();
+}
+
+}  // namespace pairfs::node

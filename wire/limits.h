@@ -1,0 +1,38 @@
+// Limits of the wire protocol. Every one is a named constant with the reason for its value.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pairfs::wire {
+
+// Bumped on any incompatible change of the envelope or of a message body (wire/protocol.md).
+inline constexpr uint16_t kProtocolVersion = 1;
+
+// "PRFS" read as a little-endian u32: the first four bytes of every frame.
+inline constexpr uint32_t kFrameMagic = 0x53465250;
+
+// The envelope header is fixed-size so that a receiver can check it before touching the body.
+inline constexpr size_t kHeaderBytes = 64;
+
+// Site names travel NUL-padded in the header: 31 characters and the terminator.
+inline constexpr size_t kSiteFieldBytes = 32;
+inline constexpr size_t kMaxSiteNameBytes = kSiteFieldBytes - 1;
+
+// The kernel hands pairfs writes of up to 1 MiB (max_write with max_pages); one message carries
+// one such write whole.
+inline constexpr size_t kMaxDataBytes = 1 << 20;
+
+// A write's data plus its fields and the envelope; anything larger is refused unread, and ZeroMQ
+// is told the same limit (ZMQ_MAXMSGSIZE) so that it drops such a peer before buffering it.
+inline constexpr size_t kMaxFrameBytes = kMaxDataBytes + 64 * 1024;
+
+// msgpack nesting and element counts a body may use; a display reply lists at most
+// node::kMaxVolumes volumes, well under these.
+inline constexpr size_t kMaxBodyDepth = 8;
+inline constexpr size_t kMaxBodyElements = 65536;
+
+// How long pairctl waits for its node by default: a control command does metadata work only.
+inline constexpr int kDefaultControlTimeoutMs = 10000;
+
+}  // namespace pairfs::wire

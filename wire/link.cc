@@ -1,0 +1,175 @@
+#include "wire/link.h"
+
+#include <zmq.hpp>
+
+#include <chrono>
+
+#include "wire/limits.h"
+
+namespace pairfs::wire {
+namespace {
+
+Status FromZmq(const std::string& what, const zmq::error_t& e) {
+  return Status::IoError(what, e.num());
+}
+
+// The socket options every pairfs socket has: no lingering on close (a dead peer must not hang
+// shutdown) and ZeroMQ's own refusal of oversized messages.
+void SetCommonOptions(zmq::socket_t& socket) {
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
+}
+
+}  // namespace
+
+struct Context::Impl {
+  zmq::context_t context{1};
+};
+
+Context::Context() : impl_(std::make_unique<Impl>()) {}
+Context::~Context() = default;
+void* Context::native() { return &impl_->context; }
+
+// ---- Server -----------------------------------------------------------------------------------
+
+struct Server::Impl {
+  zmq::socket_t socket;
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+
+Result<std::unique_ptr<Server>> Server::Bind(Context& context, const std::string& endpoint) {
+  try {
+    auto impl = std::make_unique<Impl>();
+    impl->socket = zmq::socket_t(*static_cast<zmq::context_t*>(context.native()), zmq::socket_type::router);
+    SetCommonOptions(impl->socket);
+    // A reconnecting client with the same identity must not be refused (handover to the new pipe).
+    impl->socket.set(zmq::sockopt::router_handover, 1);
+    impl->socket.bind(endpoint);
+    return std::unique_ptr<Server>(new Server(std::move(impl)));
+  } catch (const zmq::error_t& e) {
+    return FromZmq("cannot bind " + endpoint, e);
+  }
+}
+
+Result<std::optional<Incoming>> Server::Receive(int timeout_ms) {
+  try {
+    zmq::pollitem_t item{impl_->socket.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms)) == 0) {
+      return std::optional<Incoming>();
+    }
+    // A DEALER peer sends [identity, frame]; take every part so nothing is left half-read.
+    std::vector<zmq::message_t> parts;
+    do {
+      zmq::message_t part;
+      if (!impl_->socket.recv(part, zmq::recv_flags::dontwait)) break;
+      parts.push_back(std::move(part));
+    } while (impl_->socket.get(zmq::sockopt::rcvmore) && parts.size() <= 4);
+    while (impl_->socket.get(zmq::sockopt::rcvmore)) {  // discard an over-long multipart message
+      zmq::message_t drop;
+      if (!impl_->socket.recv(drop, zmq::recv_flags::dontwait)) break;
+    }
+    if (parts.size() != 2) {
+      return Status::Corruption("message of " + std::to_string(parts.size()) +
+                                " parts refused (expected identity and one frame)");
+    }
+    Incoming incoming;
+    incoming.peer_identity = parts[0].to_string();
+    Result<Frame> frame = DecodeFrame(parts[1].to_string_view());
+    if (!frame.ok()) {
+      Result<std::string> answer = EncodeFrame(MessageType::kReply, 0, "",
+                                               EncodeBody(Reply::FromStatus(frame.status())));
+      if (answer.ok()) (void)Send(incoming.peer_identity, answer.value());
+      return frame.status();
+    }
+    incoming.frame = std::move(frame.value());
+    return std::optional<Incoming>(std::move(incoming));
+  } catch (const zmq::error_t& e) {
+    return FromZmq("receive failed", e);
+  }
+}
+
+Status Server::Send(const std::string& peer_identity, const std::string& frame_bytes) {
+  try {
+    impl_->socket.set(zmq::sockopt::router_mandatory, 1);
+    impl_->socket.send(zmq::buffer(peer_identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    impl_->socket.send(zmq::buffer(frame_bytes), zmq::send_flags::dontwait);
+    return Status::Ok();
+  } catch (const zmq::error_t& e) {
+    return FromZmq("send failed", e);
+  }
+}
+
+// ---- Client -----------------------------------------------------------------------------------
+
+struct Client::Impl {
+  zmq::socket_t socket;
+  std::string site;
+  uint64_t next_request_id = 1;
+};
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+Result<std::unique_ptr<Client>> Client::Connect(Context& context, const std::string& endpoint,
+                                                std::string site) {
+  try {
+    auto impl = std::make_unique<Impl>();
+    impl->socket = zmq::socket_t(*static_cast<zmq::context_t*>(context.native()), zmq::socket_type::dealer);
+    SetCommonOptions(impl->socket);
+    impl->socket.connect(endpoint);
+    impl->site = std::move(site);
+    return std::unique_ptr<Client>(new Client(std::move(impl)));
+  } catch (const zmq::error_t& e) {
+    return FromZmq("cannot connect to " + endpoint, e);
+  }
+}
+
+Result<Frame> Client::CallRaw(MessageType type, const std::string& body, int timeout_ms) {
+  const uint64_t request_id = impl_->next_request_id++;
+  Result<std::string> frame = EncodeFrame(type, request_id, impl_->site, body);
+  if (!frame.ok()) return frame.status();
+  Status sent = SendBytes(frame.value());
+  if (!sent.ok()) return sent;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return Status::Unreachable("no answer within " + std::to_string(timeout_ms) + " ms");
+    Result<std::string> bytes = ReceiveBytes(static_cast<int>(left.count()));
+    if (!bytes.ok()) return bytes.status();
+    Result<Frame> answer = DecodeFrame(bytes.value());
+    if (!answer.ok()) return answer.status();
+    if (answer->request_id == request_id) return answer;
+  }
+}
+
+Status Client::SendBytes(const std::string& bytes) {
+  try {
+    if (!impl_->socket.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
+      return Status::Unreachable("cannot queue the request (no connection)");
+    }
+    return Status::Ok();
+  } catch (const zmq::error_t& e) {
+    return FromZmq("send failed", e);
+  }
+}
+
+Result<std::string> Client::ReceiveBytes(int timeout_ms) {
+  try {
+    zmq::pollitem_t item{impl_->socket.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms)) == 0) {
+      return Status::Unreachable("no answer within " + std::to_string(timeout_ms) + " ms");
+    }
+    zmq::message_t message;
+    if (!impl_->socket.recv(message, zmq::recv_flags::dontwait)) {
+      return Status::Unreachable("no answer");
+    }
+    return message.to_string();
+  } catch (const zmq::error_t& e) {
+    return FromZmq("receive failed", e);
+  }
+}
+
+}  // namespace pairfs::wire

@@ -1,0 +1,34 @@
+#include "wire/message_type.h"
+
+#include <cstring>
+
+namespace pairfs::wire {
+
+const char* MessageTypeName(MessageType type) {
+  switch (type) {
+    case MessageType::kReply: return "reply";
+    case MessageType::kVolumeCreate: return "volume-create";
+    case MessageType::kVolumeDelete: return "volume-delete";
+    case MessageType::kVolumeList: return "volume-list";
+    case MessageType::kVolumeResize: return "volume-resize";
+    case MessageType::kDisplay: return "display";
+    case MessageType::kReserve: return "reserve";
+    case MessageType::kRelease: return "release";
+    case MessageType::kReplicaWrite: return "replica-write";
+    case MessageType::kForwardedWrite: return "forwarded-write";
+    case MessageType::kWriteGrant: return "write-grant";
+    case MessageType::kWriteAck: return "write-ack";
+    case MessageType::kFlush: return "flush";
+    case MessageType::kFlushAck: return "flush-ack";
+    case MessageType::kPeerReserve: return "peer-reserve";
+    case MessageType::kPeerStatus: return "peer-status";
+    case MessageType::kHeartbeat: return "heartbeat";
+  }
+  return "unknown";
+}
+
+bool IsKnownMessageType(uint16_t value) {
+  return std::strcmp(MessageTypeName(static_cast<MessageType>(value)), "unknown") != 0;
+}
+
+}  // namespace pairfs::wire

@@ -1,0 +1,37 @@
+// Every message type of the protocol. Numbers are on the wire: append only, never reuse.
+#pragma once
+
+#include <cstdint>
+
+namespace pairfs::wire {
+
+enum class MessageType : uint16_t {
+  // Control (pairctl and clusterd to a node).
+  kReply = 1,            // the answer to any request: code, message, results
+  kVolumeCreate = 2,
+  kVolumeDelete = 3,
+  kVolumeList = 4,
+  kVolumeResize = 5,
+  kDisplay = 6,
+  kReserve = 7,
+  kRelease = 8,
+  // Site to site (part 2: synchronous pairs).
+  kReplicaWrite = 32,    // primary -> secondary: apply this ordered write
+  kForwardedWrite = 33,  // secondary -> primary: order this write for me
+  kWriteGrant = 34,      // primary -> secondary: ordered and written here; write yours
+  kWriteAck = 35,        // the receiver applied a write (or refused it, with a code)
+  kFlush = 36,           // make everything acknowledged so far durable
+  kFlushAck = 37,
+  kPeerReserve = 38,     // reserve or release ordered at the primary and mirrored
+  kPeerStatus = 39,      // pair status and generation exchange
+  // Cluster (part 3).
+  kHeartbeat = 64,
+};
+
+// Returns true for a number that names a message type above; decoding refuses the rest.
+bool IsKnownMessageType(uint16_t value);
+
+// The type's name for logs ("volume-create", ...), or "unknown".
+const char* MessageTypeName(MessageType type);
+
+}  // namespace pairfs::wire

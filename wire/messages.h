@@ -1,0 +1,211 @@
+// Message bodies: one struct per message type, encoded as msgpack (maps for control messages, so
+// fields can be added; arrays for the data path, which is hot). wire/protocol.md lists the fields.
+// Plain value types; the codec functions are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <msgpack.hpp>
+
+#include "wire/envelope.h"
+#include "wire/limits.h"
+#include "wire/status.h"
+
+namespace pairfs::wire {
+
+// ---- control: requests --------------------------------------------------------------------
+
+struct VolumeCreateRequest {
+  static constexpr MessageType kType = MessageType::kVolumeCreate;
+  std::string name;
+  uint64_t size_bytes = 0;
+  MSGPACK_DEFINE_MAP(name, size_bytes);
+};
+
+struct VolumeDeleteRequest {
+  static constexpr MessageType kType = MessageType::kVolumeDelete;
+  std::string name;
+  MSGPACK_DEFINE_MAP(name);
+};
+
+// `name` empty: every volume.
+struct VolumeListRequest {
+  static constexpr MessageType kType = MessageType::kVolumeList;
+  std::string name;
+  MSGPACK_DEFINE_MAP(name);
+};
+
+struct VolumeResizeRequest {
+  static constexpr MessageType kType = MessageType::kVolumeResize;
+  std::string name;
+  uint64_t size_bytes = 0;
+  MSGPACK_DEFINE_MAP(name, size_bytes);
+};
+
+// `name` empty: every volume.
+struct DisplayRequest {
+  static constexpr MessageType kType = MessageType::kDisplay;
+  std::string name;
+  MSGPACK_DEFINE_MAP(name);
+};
+
+// `holder` empty: the node's own site.
+struct ReserveRequest {
+  static constexpr MessageType kType = MessageType::kReserve;
+  std::string name;
+  std::string holder;
+  MSGPACK_DEFINE_MAP(name, holder);
+};
+
+struct ReleaseRequest {
+  static constexpr MessageType kType = MessageType::kRelease;
+  std::string name;
+  std::string holder;
+  MSGPACK_DEFINE_MAP(name, holder);
+};
+
+// ---- control: the reply ---------------------------------------------------------------------
+
+// One row of `display` / `volume list`; the JSON fields of DESIGN.md plus what `volume list` shows.
+// Empty strings stand for JSON null.
+struct VolumeInfo {
+  std::string name;
+  std::string role;          // primary | secondary | simplex
+  std::string status;        // SMPL, COPY, PAIR, PSUS, PSUE, SSUS, SSWS, PFUL, PFUS
+  std::string mode;          // sync | async | "" (no pair)
+  std::string peer_site;
+  std::string peer_volume;
+  uint64_t size_bytes = 0;
+  uint64_t allocated_bytes = 0;  // blocks the sparse image holds on local disk
+  uint32_t copy_progress = 0;    // 0-100
+  uint64_t dirty_bytes = 0;
+  uint64_t journal_lag_bytes = 0;
+  std::string reserved_by;
+  std::string fence;         // data | reserve | never | ""
+  std::string group;
+  uint64_t generation = 0;
+  std::string generation_site;
+  bool consistent = true;
+  bool outdated = false;
+  uint32_t open_count = 0;   // open file handles through the mount
+  MSGPACK_DEFINE_MAP(name, role, status, mode, peer_site, peer_volume, size_bytes, allocated_bytes,
+                     copy_progress, dirty_bytes, journal_lag_bytes, reserved_by, fence, group,
+                     generation, generation_site, consistent, outdated, open_count);
+};
+
+// The answer to every control request. `code` is a pairfs::Code; `message` is one line for the
+// user (empty on success unless there is something to say); `volumes` carries results.
+struct Reply {
+  static constexpr MessageType kType = MessageType::kReply;
+  uint8_t code = 0;
+  std::string message;
+  std::vector<VolumeInfo> volumes;
+  MSGPACK_DEFINE_MAP(code, message, volumes);
+
+  static Reply FromStatus(const Status& status);
+  Status ToStatus() const;
+};
+
+// ---- site to site (part 2) ------------------------------------------------------------------
+
+// The pair's generation: a counter and the site that last bumped it (DESIGN.md "Pairs").
+struct Generation {
+  uint64_t counter = 0;
+  std::string site;
+  MSGPACK_DEFINE_ARRAY(counter, site);
+};
+
+enum class WriteKind : uint8_t { kData = 0, kPunchHole = 1, kZeroRange = 2 };
+
+// An ordered write from the primary (kReplicaWrite) or one the secondary asks the primary to order
+// (kForwardedWrite). `sequence` orders writes per volume; `origin_site` is checked against the
+// reservation at both copies; `data` is empty for discards, which carry `length` alone.
+struct WriteMessage {
+  std::string volume;
+  Generation generation;
+  uint64_t sequence = 0;
+  std::string origin_site;
+  uint8_t kind = 0;  // WriteKind
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  std::vector<char> data;
+  MSGPACK_DEFINE_ARRAY(volume, generation, sequence, origin_site, kind, offset, length, data);
+};
+
+// The primary's grant for a forwarded write (seed 002, claims 31-32) or a receiver's ack.
+struct WriteReplyMessage {
+  std::string volume;
+  Generation generation;
+  uint64_t sequence = 0;
+  uint8_t code = 0;  // pairfs::Code of the outcome
+  MSGPACK_DEFINE_ARRAY(volume, generation, sequence, code);
+};
+
+struct FlushMessage {
+  std::string volume;
+  Generation generation;
+  uint64_t through_sequence = 0;  // every write up to this one is durable once acknowledged
+  uint8_t code = 0;
+  MSGPACK_DEFINE_ARRAY(volume, generation, through_sequence, code);
+};
+
+struct PeerReserveMessage {
+  std::string volume;
+  Generation generation;
+  std::string holder;
+  bool release = false;
+  uint8_t code = 0;
+  MSGPACK_DEFINE_ARRAY(volume, generation, holder, release, code);
+};
+
+struct PeerStatusMessage {
+  std::string volume;
+  Generation generation;
+  std::string role;
+  std::string status;
+  bool consistent = true;
+  bool outdated = false;
+  MSGPACK_DEFINE_ARRAY(volume, generation, role, status, consistent, outdated);
+};
+
+// Heartbeat on every cluster link (part 3): who, which incarnation of its clusterd, which beat.
+struct HeartbeatMessage {
+  std::string site;
+  uint64_t incarnation = 0;
+  uint64_t counter = 0;
+  std::string state;
+  MSGPACK_DEFINE_ARRAY(site, incarnation, counter, state);
+};
+
+// ---- codec ------------------------------------------------------------------------------------
+
+// Returns the msgpack bytes of `message`.
+template <class T>
+std::string EncodeBody(const T& message) {
+  msgpack::sbuffer buffer;
+  msgpack::pack(buffer, message);
+  return std::string(buffer.data(), buffer.size());
+}
+
+// Parses untrusted msgpack `bytes` within the kMaxBody* limits into a generic object; Corruption
+// with a reason for malformed, truncated, trailing or over-limit input. Never throws.
+Status ParseBody(std::string_view bytes, msgpack::object_handle* out);
+
+// Decodes `bytes` into `out`. Corruption for anything that is not a well-formed T. Never throws.
+template <class T>
+Status DecodeBody(std::string_view bytes, T* out) {
+  msgpack::object_handle handle;
+  Status parsed = ParseBody(bytes, &handle);
+  if (!parsed.ok()) return parsed;
+  try {
+    handle.get().convert(*out);
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("message body has the wrong shape: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+}  // namespace pairfs::wire
