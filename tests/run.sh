@@ -1,2 +1,82 @@
 #!/usr/bin/env bash
-echo placeholder
+# Runs every test of `make check` and ends with one line: `N passed, N failed, N skipped`.
+#
+# Test suites and how they count:
+#   man pages   one test per page: `groff -man -ww -z` must print nothing
+#   unit        Catch2 (build/unit_tests): one test per test case
+#   integration tests/integration/*.sh: each prints `PASS: name`, `FAIL: name: why` or
+#               `SKIP: name: why` lines; a script that exits non-zero without a FAIL line
+#               counts as one failure. They need root and /dev/fuse (CI is root); without
+#               them they are skipped, never silently passed.
+set -u
+cd "$(dirname "$0")/.."
+passed=0 failed=0 skipped=0
+failures=()
+log_dir=build/test-logs
+rm -rf "$log_dir" && mkdir -p "$log_dir"
+
+count() {  # count RESULT NAME [WHY]
+  case "$1" in
+    PASS) passed=$((passed + 1)) ;;
+    FAIL) failed=$((failed + 1)); failures+=("$2${3:+: $3}") ;;
+    SKIP) skipped=$((skipped + 1)) ;;
+  esac
+}
+
+echo "== man pages"
+for page in man/*.[0-9]; do
+  out=$(groff -man -ww -z "$page" 2>&1)
+  if [ -z "$out" ]; then echo "PASS: groff $page"; count PASS "$page"
+  else echo "FAIL: groff $page: $out"; count FAIL "groff $page" "$out"; fi
+done
+
+echo "== unit tests"
+build/unit_tests --reporter compact > "$log_dir/unit.log" 2>&1
+unit_rc=$?
+grep -E '^(Failed|.*FAILED)' "$log_dir/unit.log" | head -40
+summary=$(tail -n 3 "$log_dir/unit.log")
+echo "$summary"
+if [[ "$summary" =~ All\ tests\ passed\ \(([0-9]+)\ assertions?\ in\ ([0-9]+)\ test\ cases?\) ]]; then
+  passed=$((passed + BASH_REMATCH[2]))
+elif [[ "$summary" =~ Failed\ ([0-9]+)\ test\ cases?,\ failed\ ([0-9]+)\ assertions? ]]; then
+  cases_failed=${BASH_REMATCH[1]}
+  total=$(build/unit_tests --list-test-names-only 2>/dev/null | grep -c .)
+  failed=$((failed + cases_failed)); passed=$((passed + total - cases_failed))
+  failures+=("unit: $cases_failed test case(s), see $log_dir/unit.log")
+else
+  count FAIL "unit" "no Catch2 summary (exit $unit_rc), see $log_dir/unit.log"
+fi
+
+echo "== integration tests"
+can_mount=yes
+[ "$(id -u)" -eq 0 ] || can_mount="not root"
+[ -c /dev/fuse ] || can_mount="no /dev/fuse"
+for script in tests/integration/*.sh; do
+  [ "$(basename "$script")" = lib.sh ] && continue
+  name=$(basename "$script" .sh)
+  if [ "$can_mount" != yes ]; then
+    echo "SKIP: $name: $can_mount"; count SKIP "$name"; continue
+  fi
+  start=$(date +%s)
+  bash "$script" > "$log_dir/$name.log" 2>&1
+  rc=$?
+  saw_fail=no
+  while IFS= read -r line; do
+    case "$line" in
+      PASS:*) count PASS "${line#PASS: }"; echo "$line" ;;
+      SKIP:*) count SKIP "${line#SKIP: }"; echo "$line" ;;
+      FAIL:*) count FAIL "$name" "${line#FAIL: }"; echo "$line"; saw_fail=yes ;;
+    esac
+  done < <(grep -E '^(PASS|FAIL|SKIP): ' "$log_dir/$name.log")
+  if [ $rc -ne 0 ] && [ $saw_fail = no ]; then
+    echo "FAIL: $name: exited $rc (see $log_dir/$name.log)"; count FAIL "$name" "exited $rc"
+  fi
+  echo "   ($name: $(( $(date +%s) - start )) s, log $log_dir/$name.log)"
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "== failures"
+  printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
