@@ -31,18 +31,16 @@ for page in man/*.[0-9]; do
 done
 
 echo "== unit tests"
-build/unit_tests --reporter compact > "$log_dir/unit.log" 2>&1
+build/unit_tests > "$log_dir/unit.log" 2>&1
 unit_rc=$?
-grep -E '^(Failed|.*FAILED)' "$log_dir/unit.log" | head -40
-summary=$(tail -n 3 "$log_dir/unit.log")
+summary=$(grep -E '^(All tests passed|test cases:)' "$log_dir/unit.log" | tail -1)
 echo "$summary"
 if [[ "$summary" =~ All\ tests\ passed\ \(([0-9]+)\ assertions?\ in\ ([0-9]+)\ test\ cases?\) ]]; then
   passed=$((passed + BASH_REMATCH[2]))
-elif [[ "$summary" =~ Failed\ ([0-9]+)\ test\ cases?,\ failed\ ([0-9]+)\ assertions? ]]; then
-  cases_failed=${BASH_REMATCH[1]}
-  total=$(build/unit_tests --list-test-names-only 2>/dev/null | grep -c .)
-  failed=$((failed + cases_failed)); passed=$((passed + total - cases_failed))
-  failures+=("unit: $cases_failed test case(s), see $log_dir/unit.log")
+elif [[ "$summary" =~ test\ cases:\ +([0-9]+)\ \|\ +([0-9]+)\ passed\ \|\ +([0-9]+)\ failed ]]; then
+  passed=$((passed + BASH_REMATCH[2])); failed=$((failed + BASH_REMATCH[3]))
+  cat "$log_dir/unit.log"
+  failures+=("unit: ${BASH_REMATCH[3]} test case(s), see $log_dir/unit.log")
 else
   count FAIL "unit" "no Catch2 summary (exit $unit_rc), see $log_dir/unit.log"
 fi

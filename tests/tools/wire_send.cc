@@ -1,0 +1,95 @@
+// wire_send: throws bad bytes at a pairfs endpoint for the integration tests.
+//
+//   wire_send ENDPOINT garbage COUNT SEED   random frames: raw noise, valid headers over random
+//                                           bodies, wrong versions, bad checksums, oversized;
+//                                           exits 0 once all are sent
+//   wire_send ENDPOINT ping                 a well-formed volume-list request; exit 0 if the
+//                                           node answers it, 1 if not
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+
+#include "wire/limits.h"
+#include "wire/link.h"
+
+using namespace pairfs;
+
+namespace {
+
+std::string RandomBytes(std::mt19937_64& random, size_t size) {
+  std::string bytes(size, '\0');
+  for (char& c : bytes) c = static_cast<char>(random() & 0xff);
+  return bytes;
+}
+
+// One bad frame of the kind `round` selects.
+std::string BadFrame(std::mt19937_64& random, uint64_t round) {
+  const size_t body_size = random() % 512;
+  switch (round % 6) {
+    case 0: return RandomBytes(random, random() % 200);                       // noise, often short
+    case 1: {                                                                  // good envelope, random body
+      Result<std::string> frame = wire::EncodeFrame(wire::MessageType::kVolumeCreate, round, "fuzz",
+                                                    RandomBytes(random, body_size));
+      return frame.value();
+    }
+    case 2: {                                                                  // wrong protocol version
+      std::string frame = wire::EncodeFrame(wire::MessageType::kDisplay, round, "fuzz", "").value();
+      frame[4] = static_cast<char>(0x7f);
+      return frame;
+    }
+    case 3: {                                                                  // checksum mismatch
+      std::string frame = wire::EncodeFrame(wire::MessageType::kVolumeDelete, round, "fuzz",
+                                            RandomBytes(random, body_size + 1)).value();
+      frame.back() ^= 0x55;
+      return frame;
+    }
+    case 4: {                                                                  // length field lies
+      std::string frame = wire::EncodeFrame(wire::MessageType::kReserve, round, "fuzz", RandomBytes(random, 16)).value();
+      frame[16] = static_cast<char>(0xff);
+      return frame;
+    }
+    default:                                                                   // oversized
+      return RandomBytes(random, wire::kMaxFrameBytes + 1 + random() % 4096);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: wire_send ENDPOINT garbage COUNT SEED | wire_send ENDPOINT ping\n");
+    return 2;
+  }
+  const std::string endpoint = argv[1];
+  const std::string mode = argv[2];
+  wire::Context context;
+  if (mode == "ping") {
+    auto client = wire::Client::Connect(context, endpoint, "fuzz");
+    if (!client.ok()) return 1;
+    Result<wire::Reply> reply = client.value()->Call(wire::VolumeListRequest{}, 5000);
+    if (!reply.ok()) {
+      std::fprintf(stderr, "ping: %s\n", reply.status().message().c_str());
+      return 1;
+    }
+    std::printf("ping: %zu volume(s)\n", reply->volumes.size());
+    return reply->ToStatus().ok() ? 0 : 1;
+  }
+  if (mode == "garbage" && argc == 5) {
+    const uint64_t count = std::strtoull(argv[3], nullptr, 10);
+    std::mt19937_64 random(std::strtoull(argv[4], nullptr, 10));
+    for (uint64_t round = 0; round < count; ++round) {
+      // A fresh connection now and then: an oversized frame makes ZeroMQ drop the connection.
+      auto client = wire::Client::Connect(context, endpoint, "fuzz");
+      if (!client.ok()) return 1;
+      for (int i = 0; i < 10 && round < count; ++i, ++round) {
+        (void)client.value()->SendBytes(BadFrame(random, round));
+        (void)client.value()->ReceiveBytes(20);
+      }
+    }
+    std::printf("garbage: sent %llu frames\n", static_cast<unsigned long long>(count));
+    return 0;
+  }
+  std::fprintf(stderr, "wire_send: unknown mode %s\n", mode.c_str());
+  return 2;
+}

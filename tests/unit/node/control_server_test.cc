@@ -1,0 +1,116 @@
+#include "node/control_server.h"
+
+#include <catch2/catch.hpp>
+
+#include "node/pairctl_format.h"
+#include "tests/unit/temp_dir.h"
+#include "wire/link.h"
+
+using namespace pairfs;
+using namespace pairfs::node;
+
+namespace {
+template <class T>
+wire::Frame FrameOf(const T& request) {
+  wire::Frame frame;
+  frame.type = T::kType;
+  frame.request_id = 1;
+  frame.body = wire::EncodeBody(request);
+  return frame;
+}
+}  // namespace
+
+TEST_CASE("the control dispatch creates, displays, reserves and deletes volumes") {
+  testing::TempDir dir;
+  auto store = std::move(VolumeStore::Open(dir.path()).value());
+  ControlServer control(*store, "a");
+  wire::Reply created = control.Handle(FrameOf(wire::VolumeCreateRequest{"vm1", 1 << 20}));
+  REQUIRE(created.ToStatus().ok());
+  REQUIRE(created.volumes.size() == 1);
+  CHECK(created.volumes[0].status == "SMPL");
+  CHECK(created.volumes[0].role == "simplex");
+
+  wire::Reply shown = control.Handle(FrameOf(wire::DisplayRequest{"vm1"}));
+  REQUIRE(shown.volumes.size() == 1);
+  CHECK(shown.volumes[0].size_bytes == 1 << 20);
+  CHECK(control.Handle(FrameOf(wire::DisplayRequest{"nope"})).ToStatus().code() == Code::kNotFound);
+
+  CHECK(control.Handle(FrameOf(wire::ReserveRequest{"vm1", "b"})).volumes.at(0).reserved_by == "b");
+  CHECK(control.Handle(FrameOf(wire::ReserveRequest{"vm1", ""})).ToStatus().code() == Code::kConflict);
+  CHECK(control.Handle(FrameOf(wire::ReleaseRequest{"vm1", "b"})).ToStatus().ok());
+  CHECK(control.Handle(FrameOf(wire::ReserveRequest{"vm1", ""})).volumes.at(0).reserved_by == "a");
+  CHECK(control.Handle(FrameOf(wire::ReserveRequest{"vm1", "bad/site"})).ToStatus().code() == Code::kInvalidArgument);
+  CHECK(control.Handle(FrameOf(wire::VolumeDeleteRequest{"vm1"})).ToStatus().ok());
+  CHECK(control.Handle(FrameOf(wire::VolumeListRequest{})).volumes.empty());
+}
+
+TEST_CASE("the control dispatch answers malformed and foreign requests with a reason") {
+  testing::TempDir dir;
+  auto store = std::move(VolumeStore::Open(dir.path()).value());
+  ControlServer control(*store, "a");
+  wire::Frame garbage;
+  garbage.type = wire::MessageType::kVolumeCreate;
+  garbage.body = "\xc1 not msgpack";
+  wire::Reply reply = control.Handle(garbage);
+  CHECK(reply.ToStatus().code() == Code::kInvalidArgument);
+  CHECK_THAT(reply.message, Catch::Contains("volume-create request"));
+  wire::Frame peer_message;
+  peer_message.type = wire::MessageType::kReplicaWrite;
+  CHECK(control.Handle(peer_message).ToStatus().code() == Code::kUnsupported);
+}
+
+TEST_CASE("the control endpoint answers over a real ZeroMQ socket and survives garbage") {
+  testing::TempDir dir;
+  auto store = std::move(VolumeStore::Open(dir.path()).value());
+  ControlServer control(*store, "a");
+  wire::Context context;
+  const std::string endpoint = "ipc://" + dir.path() + "/control.sock";
+  REQUIRE(control.Start(context, endpoint).ok());
+  auto client = std::move(wire::Client::Connect(context, endpoint, "test").value());
+  REQUIRE(client->SendBytes("definitely not a frame").ok());
+  Result<std::string> refusal = client->ReceiveBytes(2000);
+  REQUIRE(refusal.ok());
+  wire::Reply refused;
+  REQUIRE(wire::DecodeBody(wire::DecodeFrame(refusal.value())->body, &refused).ok());
+  CHECK(refused.ToStatus().code() == Code::kCorruption);
+  Result<wire::Reply> reply = client->Call(wire::VolumeCreateRequest{"vm1", 4096}, 2000);
+  REQUIRE(reply.ok());
+  CHECK(reply->ToStatus().ok());
+  control.Stop();
+}
+
+TEST_CASE("a second bind of the same endpoint fails with the endpoint named") {
+  testing::TempDir dir;
+  wire::Context context;
+  const std::string endpoint = "tcp://127.0.0.1:17913";
+  auto first = wire::Server::Bind(context, endpoint);
+  REQUIRE(first.ok());
+  auto second = wire::Server::Bind(context, endpoint);
+  CHECK_THAT(second.status().message(), Catch::Contains("127.0.0.1:17913"));
+}
+
+TEST_CASE("pairctl exit codes follow pairctl(8)") {
+  CHECK(ExitCodeFor(Status::Ok()) == 0);
+  CHECK(ExitCodeFor(Status::NotFound("x")) == 1);
+  CHECK(ExitCodeFor(Status::Conflict("x")) == 3);
+  CHECK(ExitCodeFor(Status::Unreachable("x")) == 4);
+  CHECK(ExitCodeFor(Status::Timeout("x")) == 5);
+}
+
+TEST_CASE("display --json has every field of DESIGN.md, null where empty") {
+  wire::VolumeInfo info;
+  info.name = "vm1";
+  info.role = "simplex";
+  info.status = "SMPL";
+  info.size_bytes = 4096;
+  const auto json = DisplayJson(info);
+  for (const char* field : {"name", "role", "status", "mode", "peer_site", "peer_volume", "size_bytes",
+                            "copy_progress", "dirty_bytes", "journal_lag_bytes", "reserved_by", "fence", "group",
+                            "generation", "consistent", "outdated"}) {
+    INFO(field);
+    CHECK(json.contains(field));
+  }
+  CHECK(json["reserved_by"].is_null());
+  CHECK(json["consistent"] == true);
+  CHECK_THAT(DisplayTable({info}), Catch::Contains("vm1   simplex  SMPL"));
+}
