@@ -113,8 +113,11 @@ int Serve(const Options& options, const node::Config& config, node::VolumeStore&
   const int loop_result = fuse_session_loop_mt(session, loop);
   fuse_loop_cfg_destroy(loop);
   control.Stop();
+  // libfuse returns the number of the signal that ended the loop (SIGTERM, SIGINT, SIGHUP): a
+  // clean shutdown. A negative value is an error of the session itself.
+  if (loop_result < 0) return Fail("FUSE session failed: " + std::string(std::strerror(-loop_result)));
   spdlog::info("site {}: {} unmounted, exiting", config.site.name, options.mountpoint);
-  return loop_result == 0 ? 0 : kExitFailed;
+  return 0;
 }
 
 }  // namespace

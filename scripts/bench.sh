@@ -239,7 +239,7 @@ target_pairfs() {
   case $1 in
     label) echo "pairfs" ;;
     setup)
-      pairfs_start bench
+      pairfs_start bench || return 1
       # volumes cannot be created or extended through the mount: the volume has exactly BENCH_SIZE
       pairctl_site bench volume create vol "$SIZE_BYTES" >/dev/null
       ;;
@@ -287,7 +287,9 @@ fio_run() {
   local out=$1 file=$2; shift 2
   if ! fio --name=bench --filename="$file" --size="$SIZE_BYTES" --fallocate=none \
         --output-format=json --output="$out" "$@" 2> "$out.err"; then
-    say "fio failed on $file ($*):"; cat "$out.err" "$out" >&2 2>/dev/null; return 1
+    # Ctrl-C reaches fio too; fio exits normally after it, so bash does not run the INT trap
+    grep -q 'terminating on signal' "$out.err" && { echo "bench: interrupted" >&2; exit 130; }
+    say "fio failed on $file ($*):"; cat "$out.err" >&2; tail -c 2000 "$out" >&2 2>/dev/null; return 1
   fi
   python3 -c '
 import json, sys
@@ -397,23 +399,26 @@ fi
 # the table (stdout)
 
 base=${TARGETS[0]}
-printf '\n%-36s' "workload"
-printf '%-12s' "${LABEL[$base]}"
-for t in "${TARGETS[@]:1}"; do printf '%-22s' "${LABEL[$t]} (ratio)"; done
-printf '\n'
-for w in "${WORKLOADS[@]}"; do
-  printf '%-36s' "$("wl_$w" label)"
-  printf '%-12s' "$(fmt "${RESULT[$w,$base]}")"
-  for t in "${TARGETS[@]:1}"; do
-    cell=$(python3 -c '
+table() {
+  local w t cell
+  printf '%-36s%-12s' "workload" "${LABEL[$base]}"
+  for t in "${TARGETS[@]:1}"; do printf '%-22s' "${LABEL[$t]} (ratio)"; done
+  printf '\n'
+  for w in "${WORKLOADS[@]}"; do
+    printf '%-36s%-12s' "$("wl_$w" label)" "$(fmt "${RESULT[$w,$base]}")"
+    for t in "${TARGETS[@]:1}"; do
+      cell=$(python3 -c '
 import sys
 v, b = float(sys.argv[1]), float(sys.argv[2])
 s = ("%.1f" if v < 10 else "%.0f") % v
 print("%s (%s)" % (s, "%.2f" % (v / b) if b > 0 else "n/a"))' "${RESULT[$w,$t]}" "${RESULT[$w,$base]}")
-    printf '%-22s' "$cell"
+      printf '%-22s' "$cell"
+    done
+    printf '\n'
   done
-  printf '\n'
-done
+}
+echo
+table | sed 's/ *$//'
 echo
 [ -n "$rss_line" ] && echo "$rss_line"
 [ -n "$bench_hwm" ] && echo "pairfs peak RSS during the runs above: $bench_hwm MiB"
