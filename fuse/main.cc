@@ -1,9 +1,11 @@
 // pairfs: the site node. Loads the config, opens the volume store, serves the control endpoint
 // and mounts the volumes as files. See pairfs(8).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -139,14 +141,22 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   (void)node::SetUpLogging("pairfs", "", options.debug);
+  // The daemon changes to / when it detaches: unmounting later needs the absolute path.
+  char* absolute = ::realpath(options.mountpoint.c_str(), nullptr);
+  if (absolute == nullptr) return Fail("mount point " + options.mountpoint + ": " + std::strerror(errno));
+  options.mountpoint = absolute;
+  std::free(absolute);
   Result<node::Config> config = node::LoadConfig(node::ResolveConfigPath(options.config_flag));
   if (!config.ok()) return Fail(config.status().message());
-  Result<std::unique_ptr<node::VolumeStore>> store = node::VolumeStore::Open(config->site.data_dir);
-  if (!store.ok()) return Fail(store.status().message());
   if (!options.foreground) {
+    if (::mkdir(config->site.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Fail("cannot create " + config->site.data_dir + ": " + std::strerror(errno));
+    }
     Status logging = node::SetUpLogging("pairfs", config->site.data_dir + "/pairfs.log", options.debug);
     if (!logging.ok()) return Fail(logging.message());
   }
+  Result<std::unique_ptr<node::VolumeStore>> store = node::VolumeStore::Open(config->site.data_dir);
+  if (!store.ok()) return Fail(store.status().message());
   Status locked = LockDataDir(config->site.data_dir);
   if (!locked.ok()) return Fail(locked.message());
   Status bindable = CheckControlEndpoint(config->site.control);

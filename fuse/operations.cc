@@ -162,6 +162,9 @@ void ReadDir(fuse_req_t request, fuse_ino_t inode, size_t size, off_t offset, fu
 
 void Open(fuse_req_t request, fuse_ino_t inode, fuse_file_info* info) {
   if (inode == kRootInode) return (void)fuse_reply_err(request, EISDIR);
+  // libfuse asks for atomic O_TRUNC, so an open with O_TRUNC is the size-changing truncate
+  // DESIGN.md refuses: EPERM, rather than pretending the volume is now empty.
+  if (info->flags & O_TRUNC) return (void)fuse_reply_err(request, EPERM);
   Result<std::unique_ptr<node::OpenVolume>> open = Context(request).store->OpenByInode(inode);
   if (!open.ok()) return ReplyError(request, open.status(), "open");
   auto* handle = new Handle{std::move(open.value()), (info->flags & O_DIRECT) != 0};

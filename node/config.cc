@@ -24,9 +24,12 @@ class TableReader {
 
   bool present() const { return table_ != nullptr; }
 
+  // "PATH:LINE: table.key: reason"; without LINE when the key is not in the file (a rule
+  // between two keys failed on a default value).
   Status Fail(std::string_view key, const std::string& reason) const {
-    return Status::InvalidArgument(path_ + ":" + std::to_string(Line(key)) + ": " + prefix_ + "." +
-                                   std::string(key) + ": " + reason);
+    const int line = Line(key);
+    const std::string where = line > 0 ? path_ + ":" + std::to_string(line) : path_;
+    return Status::InvalidArgument(where + ": " + prefix_ + "." + std::string(key) + ": " + reason);
   }
 
   void String(std::string_view key, std::string* out, bool required = false) {

@@ -1,7 +1,5 @@
 // pairctl: paired volume control. Parses the command line, sends one request to the local node's
 // control endpoint, prints the answer (a table, or JSON with --json), exits with pairctl(8)'s code.
-#include <unistd.h>
-
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -36,9 +34,9 @@ int Fail(const Status& status) {
 template <class T>
 Result<wire::Reply> Ask(const Config& config, const T& request) {
   const std::string& endpoint = config.site.control;
-  if (endpoint.rfind("ipc://", 0) == 0 && ::access(endpoint.substr(6).c_str(), F_OK) != 0) {
-    return Status::Unreachable("pairfs for site " + config.site.name + " is not running (no control socket " +
-                               endpoint.substr(6) + ")");
+  Status listening = wire::ProbeEndpoint(endpoint);
+  if (!listening.ok()) {
+    return Status::Unreachable("pairfs for site " + config.site.name + " is not running: " + listening.message());
   }
   wire::Context context;
   Result<std::unique_ptr<wire::Client>> client = wire::Client::Connect(context, endpoint, config.site.name);

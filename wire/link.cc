@@ -1,6 +1,13 @@
 #include "wire/link.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <zmq.hpp>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 
@@ -21,6 +28,23 @@ void SetCommonOptions(zmq::socket_t& socket) {
 }
 
 }  // namespace
+
+Status ProbeEndpoint(const std::string& endpoint) {
+  const std::string scheme = "ipc://";
+  if (endpoint.rfind(scheme, 0) != 0) return Status::Ok();
+  const std::string path = endpoint.substr(scheme.size());
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(address.sun_path)) return Status::InvalidArgument("socket path too long: " + path);
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::IoError("socket", errno);
+  const int connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  const int saved = errno;
+  ::close(fd);
+  if (connected != 0) return Status::Unreachable("nothing listens at " + path + " (" + std::strerror(saved) + ")");
+  return Status::Ok();
+}
 
 struct Context::Impl {
   zmq::context_t context{1};

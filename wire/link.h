@@ -29,6 +29,11 @@ class Context {
   std::unique_ptr<Impl> impl_;
 };
 
+// Checks that something listens at an ipc:// endpoint (a socket file may outlive a killed
+// node). Unreachable naming the path if not; Ok for other transports, which ZeroMQ reports only
+// as a missing answer.
+Status ProbeEndpoint(const std::string& endpoint);
+
 // A message received by a Server: who sent it (ZeroMQ routing identity) and the checked frame.
 struct Incoming {
   std::string peer_identity;

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include "node/pairctl_format.h"
 #include "tests/unit/temp_dir.h"
 #include "wire/link.h"
@@ -113,4 +115,19 @@ TEST_CASE("display --json has every field of DESIGN.md, null where empty") {
   CHECK(json["reserved_by"].is_null());
   CHECK(json["consistent"] == true);
   CHECK_THAT(DisplayTable({info}), Catch::Contains("vm1   simplex  SMPL"));
+}
+
+TEST_CASE("probing an ipc endpoint tells a live node from a stale socket file") {
+  testing::TempDir dir;
+  const std::string endpoint = "ipc://" + dir.path() + "/control.sock";
+  CHECK(wire::ProbeEndpoint(endpoint).code() == Code::kUnreachable);  // no file at all
+  {
+    wire::Context context;
+    auto server = wire::Server::Bind(context, endpoint);
+    REQUIRE(server.ok());
+    CHECK(wire::ProbeEndpoint(endpoint).ok());
+  }
+  std::ofstream(dir.path() + "/stale.sock") << "";  // a file nobody listens on
+  CHECK_THAT(wire::ProbeEndpoint("ipc://" + dir.path() + "/stale.sock").message(), Catch::Contains("nothing listens"));
+  CHECK(wire::ProbeEndpoint("tcp://127.0.0.1:1").ok());  // other transports are not probed
 }
