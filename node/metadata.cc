@@ -4,11 +4,15 @@
 
 #include "node/atomic_file.h"
 #include "node/limits.h"
+#include "wire/endian.h"
 #include "wire/envelope.h"
 #include "wire/messages.h"
 
 namespace pairfs::node {
 namespace {
+
+using wire::GetLittleEndian;
+using wire::PutLittleEndian;
 
 // Header layout, as in node/FORMAT.md.
 constexpr size_t kMagicAt = 0;
@@ -17,41 +21,30 @@ constexpr size_t kBodyBytesAt = 8;
 constexpr size_t kChecksumAt = 16;
 static_assert(kChecksumAt + 8 <= kMetadataHeaderBytes, "the checksum fits the header");
 
-template <class T>
-void Put(std::string& out, size_t at, T value) {
-  for (size_t i = 0; i < sizeof(T); ++i) out[at + i] = static_cast<char>((value >> (8 * i)) & 0xff);
-}
-
-template <class T>
-T Get(const std::string& in, size_t at) {
-  T value = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) value |= static_cast<T>(static_cast<uint8_t>(in[at + i])) << (8 * i);
-  return value;
-}
 
 }  // namespace
 
 std::string EncodeMetadata(const VolumeMetadata& metadata) {
   const std::string body = wire::EncodeBody(metadata);
   std::string out(kMetadataHeaderBytes, '\0');
-  Put<uint32_t>(out, kMagicAt, kMetadataMagic);
-  Put<uint16_t>(out, kVersionAt, kMetadataVersion);
-  Put<uint32_t>(out, kBodyBytesAt, static_cast<uint32_t>(body.size()));
-  Put<uint64_t>(out, kChecksumAt, wire::Checksum(body));
+  PutLittleEndian<uint32_t>(out, kMagicAt, kMetadataMagic);
+  PutLittleEndian<uint16_t>(out, kVersionAt, kMetadataVersion);
+  PutLittleEndian<uint32_t>(out, kBodyBytesAt, static_cast<uint32_t>(body.size()));
+  PutLittleEndian<uint64_t>(out, kChecksumAt, wire::Checksum(body));
   return out + body;
 }
 
 Result<VolumeMetadata> DecodeMetadata(const std::string& bytes) {
   if (bytes.size() < kMetadataHeaderBytes) return Status::Corruption("metadata shorter than its header");
-  if (Get<uint32_t>(bytes, kMagicAt) != kMetadataMagic) return Status::Corruption("metadata has bad magic");
-  const uint16_t version = Get<uint16_t>(bytes, kVersionAt);
+  if (GetLittleEndian<uint32_t>(bytes, kMagicAt) != kMetadataMagic) return Status::Corruption("metadata has bad magic");
+  const uint16_t version = GetLittleEndian<uint16_t>(bytes, kVersionAt);
   if (version != kMetadataVersion) {
     return Status::Corruption("metadata version " + std::to_string(version) + " is not supported");
   }
-  const uint32_t body_bytes = Get<uint32_t>(bytes, kBodyBytesAt);
+  const uint32_t body_bytes = GetLittleEndian<uint32_t>(bytes, kBodyBytesAt);
   if (body_bytes != bytes.size() - kMetadataHeaderBytes) return Status::Corruption("metadata length mismatch");
   const std::string body = bytes.substr(kMetadataHeaderBytes);
-  if (Get<uint64_t>(bytes, kChecksumAt) != wire::Checksum(body)) {
+  if (GetLittleEndian<uint64_t>(bytes, kChecksumAt) != wire::Checksum(body)) {
     return Status::Corruption("metadata checksum mismatch");
   }
   VolumeMetadata metadata;

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstring>
 
+#include "wire/endian.h"
 #include "wire/limits.h"
 
 namespace pairfs::wire {
@@ -21,19 +22,6 @@ constexpr size_t kChecksumAt = 24;
 constexpr size_t kSiteAt = 32;
 static_assert(kSiteAt + kSiteFieldBytes == kHeaderBytes, "the header is exactly 64 bytes");
 
-template <class T>
-void Put(std::string& out, size_t at, T value) {
-  for (size_t i = 0; i < sizeof(T); ++i) out[at + i] = static_cast<char>((value >> (8 * i)) & 0xff);
-}
-
-template <class T>
-T Get(std::string_view in, size_t at) {
-  T value = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) {
-    value |= static_cast<T>(static_cast<uint8_t>(in[at + i])) << (8 * i);
-  }
-  return value;
-}
 
 bool IsSiteChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -54,13 +42,13 @@ Result<std::string> EncodeFrame(MessageType type, uint64_t request_id,
                                    " bytes exceeds the frame limit");
   }
   std::string out(kHeaderBytes + body.size(), '\0');
-  Put<uint32_t>(out, kMagicAt, kFrameMagic);
-  Put<uint16_t>(out, kVersionAt, kProtocolVersion);
-  Put<uint16_t>(out, kTypeAt, static_cast<uint16_t>(type));
-  Put<uint64_t>(out, kRequestIdAt, request_id);
-  Put<uint32_t>(out, kBodyBytesAt, static_cast<uint32_t>(body.size()));
-  Put<uint32_t>(out, kFlagsAt, 0);
-  Put<uint64_t>(out, kChecksumAt, Checksum(body));
+  PutLittleEndian<uint32_t>(out, kMagicAt, kFrameMagic);
+  PutLittleEndian<uint16_t>(out, kVersionAt, kProtocolVersion);
+  PutLittleEndian<uint16_t>(out, kTypeAt, static_cast<uint16_t>(type));
+  PutLittleEndian<uint64_t>(out, kRequestIdAt, request_id);
+  PutLittleEndian<uint32_t>(out, kBodyBytesAt, static_cast<uint32_t>(body.size()));
+  PutLittleEndian<uint32_t>(out, kFlagsAt, 0);
+  PutLittleEndian<uint64_t>(out, kChecksumAt, Checksum(body));
   std::memcpy(out.data() + kSiteAt, sender_site.data(), sender_site.size());
   std::memcpy(out.data() + kHeaderBytes, body.data(), body.size());
   return out;
@@ -75,23 +63,23 @@ Result<Frame> DecodeFrame(std::string_view bytes) {
     return Status::Corruption("frame of " + std::to_string(bytes.size()) + " bytes exceeds the " +
                               std::to_string(kMaxFrameBytes) + "-byte limit");
   }
-  if (Get<uint32_t>(bytes, kMagicAt) != kFrameMagic) return Status::Corruption("bad frame magic");
-  const uint16_t version = Get<uint16_t>(bytes, kVersionAt);
+  if (GetLittleEndian<uint32_t>(bytes, kMagicAt) != kFrameMagic) return Status::Corruption("bad frame magic");
+  const uint16_t version = GetLittleEndian<uint16_t>(bytes, kVersionAt);
   if (version != kProtocolVersion) {
     return Status::Corruption("protocol version " + std::to_string(version) + ", expected " +
                               std::to_string(kProtocolVersion));
   }
-  const uint16_t type = Get<uint16_t>(bytes, kTypeAt);
+  const uint16_t type = GetLittleEndian<uint16_t>(bytes, kTypeAt);
   if (!IsKnownMessageType(type)) {
     return Status::Corruption("unknown message type " + std::to_string(type));
   }
-  const uint32_t body_bytes = Get<uint32_t>(bytes, kBodyBytesAt);
+  const uint32_t body_bytes = GetLittleEndian<uint32_t>(bytes, kBodyBytesAt);
   if (body_bytes != bytes.size() - kHeaderBytes) {
     return Status::Corruption("header says " + std::to_string(body_bytes) + " body bytes, frame has " +
                               std::to_string(bytes.size() - kHeaderBytes));
   }
   const std::string_view body = bytes.substr(kHeaderBytes);
-  if (Get<uint64_t>(bytes, kChecksumAt) != Checksum(body)) {
+  if (GetLittleEndian<uint64_t>(bytes, kChecksumAt) != Checksum(body)) {
     return Status::Corruption("body checksum mismatch");
   }
   const std::string_view site_field = bytes.substr(kSiteAt, kSiteFieldBytes);
@@ -105,7 +93,7 @@ Result<Frame> DecodeFrame(std::string_view bytes) {
   }
   Frame frame;
   frame.type = static_cast<MessageType>(type);
-  frame.request_id = Get<uint64_t>(bytes, kRequestIdAt);
+  frame.request_id = GetLittleEndian<uint64_t>(bytes, kRequestIdAt);
   frame.sender_site.assign(site_field.substr(0, site_length));
   frame.body.assign(body);
   return frame;
