@@ -1,12 +1,8 @@
 #include "node/volume.h"
 
-#include <fcntl.h>
-#include <linux/falloc.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -24,59 +20,33 @@ std::string MetadataPathFor(const std::string& directory, const std::string& nam
   return directory + "/" + name + ".meta";
 }
 
-bool IsAligned(uint64_t value) { return value % kVolumeAlignBytes == 0; }
-
-// A per-thread, page-aligned bounce buffer for O_DIRECT writes whose data is not aligned
-// (libfuse hands the data at an offset inside its request buffer). Sized for the largest write.
-char* BounceBuffer() {
-  thread_local std::unique_ptr<char, decltype(&std::free)> buffer(
-      static_cast<char*>(std::aligned_alloc(kVolumeAlignBytes, wire::kMaxDataBytes)), &std::free);
-  return buffer.get();
-}
-
-Result<int> OpenImage(const std::string& path, int extra_flags) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | extra_flags);
-  if (fd < 0) return Status::IoError("cannot open " + path, errno);
-  return fd;
-}
-
 }  // namespace
 
-Volume::Volume(std::string directory, VolumeMetadata metadata, int fd, int direct_fd)
+Volume::Volume(std::string directory, VolumeMetadata metadata, std::unique_ptr<BlockFile> image)
     : directory_(std::move(directory)),
       name_(metadata.name),
       inode_(metadata.inode),
-      fd_(fd),
-      direct_fd_(direct_fd),
+      image_(std::move(image)),
       size_bytes_(metadata.size_bytes),
       metadata_(std::move(metadata)) {}
 
-Volume::~Volume() {
-  ::close(fd_);
-  if (direct_fd_ >= 0) ::close(direct_fd_);
+std::unique_ptr<Volume> Volume::Attach(const std::string& directory, VolumeMetadata metadata,
+                                       std::unique_ptr<BlockFile> image) {
+  return std::unique_ptr<Volume>(new Volume(directory, std::move(metadata), std::move(image)));
 }
 
 Result<std::unique_ptr<Volume>> Volume::Create(const std::string& directory, const VolumeMetadata& metadata) {
   const std::string image = ImagePathFor(directory, metadata.name);
   const std::string meta = MetadataPathFor(directory, metadata.name);
   if (::access(meta.c_str(), F_OK) == 0) return Status::AlreadyExists("volume " + metadata.name + " exists");
-  const int fd = ::open(image.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) {
-      return Status::AlreadyExists("image file " + image +
-                                   " exists without metadata (left by a crash during create?); "
-                                   "move it away to reuse the name");
-    }
-    return Status::IoError("cannot create " + image, errno);
+  Status status = PosixBlockFile::Create(image, metadata.size_bytes);
+  if (status.code() == Code::kAlreadyExists) {
+    return Status::AlreadyExists("image file " + image +
+                                 " exists without metadata (left by a crash during create?); "
+                                 "move it away to reuse the name");
   }
-  Status status;
-  if (::ftruncate(fd, static_cast<off_t>(metadata.size_bytes)) != 0) {
-    status = Status::IoError("cannot size " + image, errno);
-  } else if (::fsync(fd) != 0) {
-    status = Status::IoError("cannot fsync " + image, errno);
-  }
-  ::close(fd);
-  if (status.ok()) status = SaveMetadata(meta, metadata);
+  if (!status.ok()) return status;
+  status = SaveMetadata(meta, metadata);
   if (!status.ok()) {
     ::unlink(image.c_str());
     return status;
@@ -91,17 +61,12 @@ Result<std::unique_ptr<Volume>> Volume::Open(const std::string& directory, const
     return Status::Corruption("metadata of " + name + " names volume " + metadata->name);
   }
   const std::string image = ImagePathFor(directory, name);
-  Result<int> fd = OpenImage(image, 0);
-  if (!fd.ok()) return fd.status();
-  struct stat st {};
-  if (::fstat(fd.value(), &st) != 0 || static_cast<uint64_t>(st.st_size) != metadata->size_bytes) {
-    ::close(fd.value());
+  Result<std::unique_ptr<BlockFile>> file = PosixBlockFile::Open(image);
+  if (!file.ok()) return file.status();
+  if (file.value()->Stat().size_bytes != metadata->size_bytes) {
     return Status::Corruption(image + " is not " + std::to_string(metadata->size_bytes) + " bytes long");
   }
-  // tmpfs and some others have no O_DIRECT: then every read and write goes through the buffered fd.
-  Result<int> direct_fd = OpenImage(image, O_DIRECT);
-  return std::unique_ptr<Volume>(
-      new Volume(directory, std::move(metadata.value()), fd.value(), direct_fd.ok() ? direct_fd.value() : -1));
+  return Attach(directory, std::move(metadata.value()), std::move(file.value()));
 }
 
 VolumeMetadata Volume::metadata() const {
@@ -134,20 +99,7 @@ Result<size_t> Volume::Read(uint64_t offset, size_t length, char* out, bool dire
   const uint64_t size = size_bytes();
   if (offset >= size || length == 0) return size_t{0};
   length = static_cast<size_t>(std::min<uint64_t>(length, size - offset));
-  const bool use_direct = direct && direct_fd_ >= 0 && IsAligned(offset) && IsAligned(length) &&
-                          reinterpret_cast<uintptr_t>(out) % kVolumeAlignBytes == 0;
-  const int fd = use_direct ? direct_fd_ : fd_;
-  size_t done = 0;
-  while (done < length) {
-    const ssize_t n = ::pread(fd, out + done, length - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::IoError("read of volume " + name_ + " failed", errno);
-    }
-    if (n == 0) break;  // cannot happen below size_bytes; be safe and return what we have
-    done += static_cast<size_t>(n);
-  }
-  return done;
+  return image_->ReadAt(offset, length, out, direct);
 }
 
 Result<size_t> Volume::Write(const std::string& origin_site, uint64_t offset, const char* data, size_t length,
@@ -160,26 +112,10 @@ Result<size_t> Volume::Write(const std::string& origin_site, uint64_t offset, co
   Status writable = CheckWritable(origin_site);
   if (!writable.ok()) return writable;
   length = static_cast<size_t>(std::min<uint64_t>(length, size - offset));
-
-  bool use_direct = direct && direct_fd_ >= 0 && IsAligned(offset) && IsAligned(length) &&
-                    length <= wire::kMaxDataBytes;
-  if (use_direct && reinterpret_cast<uintptr_t>(data) % kVolumeAlignBytes != 0) {
-    char* bounce = BounceBuffer();
-    std::memcpy(bounce, data, length);
-    data = bounce;
-  }
-  const int fd = use_direct ? direct_fd_ : fd_;
   RangeLock::Guard exclusive = exclusive_.Acquire(offset, length);
-  size_t done = 0;
-  while (done < length) {
-    const ssize_t n = ::pwrite(fd, data + done, length - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::IoError("write to volume " + name_ + " failed", errno);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return done;
+  Status written = image_->WriteAt(offset, data, length, direct);
+  if (!written.ok()) return written;
+  return length;
 }
 
 Status Volume::Discard(const std::string& origin_site, wire::WriteKind kind, uint64_t offset, uint64_t length) {
@@ -190,31 +126,21 @@ Status Volume::Discard(const std::string& origin_site, wire::WriteKind kind, uin
   if (length == 0) return Status::Ok();
   Status writable = CheckWritable(origin_site);
   if (!writable.ok()) return writable;
-  const int mode = kind == wire::WriteKind::kPunchHole ? (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
-                                                        : (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
   RangeLock::Guard exclusive = exclusive_.Acquire(offset, length);
-  if (::fallocate(fd_, mode, static_cast<off_t>(offset), static_cast<off_t>(length)) != 0) {
-    return Status::IoError("discard on volume " + name_ + " failed", errno);
-  }
-  return Status::Ok();
+  return image_->Deallocate(kind, offset, length);
 }
 
-Status Volume::Flush() {
-  if (::fdatasync(fd_) != 0) return Status::IoError("fdatasync of volume " + name_ + " failed", errno);
-  return Status::Ok();
-}
+Status Volume::Flush() { return image_->Sync(); }
 
 VolumeAttributes Volume::Attributes() const {
   VolumeAttributes attributes;
   attributes.inode = inode_;
   attributes.size_bytes = size_bytes();
-  struct stat st {};
-  if (::fstat(fd_, &st) == 0) {
-    attributes.allocated_bytes = static_cast<uint64_t>(st.st_blocks) * 512;
-    attributes.atime = st.st_atim;
-    attributes.mtime = st.st_mtim;
-    attributes.ctime = st.st_ctim;
-  }
+  const BlockFileStat stat = image_->Stat();
+  attributes.allocated_bytes = stat.allocated_bytes;
+  attributes.atime = stat.atime;
+  attributes.mtime = stat.mtime;
+  attributes.ctime = stat.ctime;
   std::lock_guard<std::mutex> lock(mutex_);
   attributes.uid = metadata_.uid;
   attributes.gid = metadata_.gid;
@@ -231,10 +157,7 @@ Status Volume::SetOwnership(std::optional<uint32_t> uid, std::optional<uint32_t>
   return SaveLocked(updated);
 }
 
-Status Volume::SetTimes(const struct timespec times[2]) {
-  if (::futimens(fd_, times) != 0) return Status::IoError("cannot set times of volume " + name_, errno);
-  return Status::Ok();
-}
+Status Volume::SetTimes(const struct timespec times[2]) { return image_->SetTimes(times); }
 
 Status Volume::Grow(uint64_t size_bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -247,16 +170,14 @@ Status Volume::Grow(uint64_t size_bytes) {
   }
   if (size_bytes == metadata_.size_bytes) return Status::Ok();
   // Image first, then metadata: a crash between leaves a longer image, which Open reports.
-  if (::ftruncate(fd_, static_cast<off_t>(size_bytes)) != 0 || ::fsync(fd_) != 0) {
-    return Status::IoError("cannot grow " + ImagePath(), errno);
-  }
+  Status grown = image_->Resize(size_bytes);
+  if (!grown.ok()) return grown;
   VolumeMetadata updated = metadata_;
   updated.size_bytes = size_bytes;
   Status saved = SaveLocked(updated);
   if (!saved.ok()) {
-    if (::ftruncate(fd_, static_cast<off_t>(metadata_.size_bytes)) != 0) {
-      spdlog::error("volume {}: cannot undo the grow of its image: {}", name_, std::strerror(errno));
-    }
+    Status undone = image_->Resize(metadata_.size_bytes);
+    if (!undone.ok()) spdlog::error("volume {}: cannot undo the grow of its image: {}", name_, undone.message());
     return saved;
   }
   size_bytes_.store(size_bytes, std::memory_order_release);

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "node/block_file.h"
 #include "node/metadata.h"
 #include "node/range_lock.h"
 #include "wire/messages.h"
@@ -42,7 +43,11 @@ class Volume {
   // Opens an existing volume. NotFound, Corruption (metadata), IoError (image).
   static Result<std::unique_ptr<Volume>> Open(const std::string& directory, const std::string& name);
 
-  ~Volume();
+  // A volume over any image (a MemoryBlockFile in simulations and tests); its metadata is saved
+  // under `directory` as usual.
+  static std::unique_ptr<Volume> Attach(const std::string& directory, VolumeMetadata metadata,
+                                        std::unique_ptr<BlockFile> image);
+
   Volume(const Volume&) = delete;
   Volume& operator=(const Volume&) = delete;
 
@@ -93,7 +98,7 @@ class Volume {
   Status RemoveFiles();
 
  private:
-  Volume(std::string directory, VolumeMetadata metadata, int fd, int direct_fd);
+  Volume(std::string directory, VolumeMetadata metadata, std::unique_ptr<BlockFile> image);
   Status CheckWritable(const std::string& origin_site) const;
   Status SaveLocked(const VolumeMetadata& updated);
   std::string MetadataPath() const;
@@ -102,8 +107,7 @@ class Volume {
   const std::string directory_;
   const std::string name_;
   const uint64_t inode_;
-  const int fd_;         // the image, buffered
-  const int direct_fd_;  // the image with O_DIRECT, or -1 where the file system has none
+  const std::unique_ptr<BlockFile> image_;
   std::atomic<uint64_t> size_bytes_;
   std::atomic<uint32_t> open_count_{0};
   RangeLock exclusive_;

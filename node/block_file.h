@@ -1,0 +1,102 @@
+// The bytes of one volume image, as Volume reads and writes them.
+//
+// PosixBlockFile is the real sparse image file on local disk. MemoryBlockFile keeps the bytes in
+// memory for seeded simulations of the replication and cluster logic: it loses every write not
+// yet synced when told to Crash(), as a kill -9 plus power loss would. Both are thread-safe.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "wire/messages.h"
+#include "wire/status.h"
+
+namespace pairfs::node {
+
+struct BlockFileStat {
+  uint64_t size_bytes = 0;
+  uint64_t allocated_bytes = 0;
+  struct timespec atime {};
+  struct timespec mtime {};
+  struct timespec ctime {};
+};
+
+class BlockFile {
+ public:
+  virtual ~BlockFile() = default;
+  // Reads `length` bytes at `offset` (the caller keeps within the size). `direct` asks to bypass
+  // the host's page cache when offset, length and `out` are 4 KiB-aligned.
+  virtual Result<size_t> ReadAt(uint64_t offset, size_t length, char* out, bool direct) = 0;
+  // Writes all `length` bytes at `offset` or fails (IoError with errno; ENOSPC when the disk is full).
+  virtual Status WriteAt(uint64_t offset, const char* data, size_t length, bool direct) = 0;
+  // Punches a hole or zeroes a range; the size does not change.
+  virtual Status Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) = 0;
+  // Makes every completed write durable.
+  virtual Status Sync() = 0;
+  // Sets the size (growing adds zeros) and makes the new size durable.
+  virtual Status Resize(uint64_t size_bytes) = 0;
+  virtual BlockFileStat Stat() const = 0;
+  // Sets access and modification times (UTIME_NOW and UTIME_OMIT as in utimensat).
+  virtual Status SetTimes(const struct timespec times[2]) = 0;
+};
+
+class PosixBlockFile final : public BlockFile {
+ public:
+  // Creates `path` sparse and `size_bytes` long, fsynced. AlreadyExists if it exists.
+  static Status Create(const std::string& path, uint64_t size_bytes);
+  // Opens an existing image. IoError naming the path.
+  static Result<std::unique_ptr<BlockFile>> Open(const std::string& path);
+  ~PosixBlockFile() override;
+
+  Result<size_t> ReadAt(uint64_t offset, size_t length, char* out, bool direct) override;
+  Status WriteAt(uint64_t offset, const char* data, size_t length, bool direct) override;
+  Status Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) override;
+  Status Sync() override;
+  Status Resize(uint64_t size_bytes) override;
+  BlockFileStat Stat() const override;
+  Status SetTimes(const struct timespec times[2]) override;
+
+ private:
+  PosixBlockFile(std::string path, int fd, int direct_fd) : path_(std::move(path)), fd_(fd), direct_fd_(direct_fd) {}
+  const std::string path_;
+  const int fd_;         // buffered
+  const int direct_fd_;  // O_DIRECT, or -1 where the file system has none (tmpfs)
+};
+
+class MemoryBlockFile final : public BlockFile {
+ public:
+  explicit MemoryBlockFile(uint64_t size_bytes);
+
+  Result<size_t> ReadAt(uint64_t offset, size_t length, char* out, bool direct) override;
+  Status WriteAt(uint64_t offset, const char* data, size_t length, bool direct) override;
+  Status Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) override;
+  Status Sync() override;
+  Status Resize(uint64_t size_bytes) override;
+  BlockFileStat Stat() const override;
+  Status SetTimes(const struct timespec times[2]) override;
+
+  // Forgets every write since the last Sync, as a crash before the data reached the disk does.
+  void Crash();
+  // From now on every write fails with ENOSPC (a full disk), or works again.
+  void SetFull(bool full);
+
+ private:
+  static constexpr uint64_t kPageBytes = 4096;
+  using Pages = std::map<uint64_t, std::string>;  // page number -> kPageBytes bytes; absent = zeros
+  void WriteLocked(uint64_t offset, const char* data, size_t length);
+
+  mutable std::mutex mutex_;
+  uint64_t size_bytes_;
+  uint64_t durable_size_bytes_;
+  Pages pages_;
+  Pages durable_pages_;
+  bool full_ = false;
+  struct timespec times_[2] {};
+};
+
+}  // namespace pairfs::node
