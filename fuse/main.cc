@@ -63,7 +63,12 @@ Status LockDataDir(const std::string& data_dir) {
 
 // Checks that the control endpoint can be bound before the process detaches, so the user sees
 // "address in use" on the terminal. ZeroMQ cannot cross a fork, so this context is thrown away.
+// An ipc:// bind would silently replace a live node's socket file (ZeroMQ unlinks it first), so
+// a listener there is refused here.
 Status CheckControlEndpoint(const std::string& endpoint) {
+  if (endpoint.rfind("ipc://", 0) == 0 && wire::ProbeEndpoint(endpoint).ok()) {
+    return Status::Busy("control endpoint " + endpoint + " is in use by another process (another pairfs?)");
+  }
   wire::Context context;
   Result<std::unique_ptr<wire::Server>> server = wire::Server::Bind(context, endpoint);
   return server.status();

@@ -31,6 +31,16 @@ expect_fail_with() {
 
 on_cleanup() { _CLEANUPS+=("$*"); }
 
+# _ours PID: the process still runs one of this test's daemons (its command line names $WORK).
+# A daemon that has exited and been reaped may have its PID reused by an unrelated process.
+_ours() { [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$WORK"; }
+# _forget_pid PID: the process has been waited for; cleanup must not signal that PID again.
+_forget_pid() {
+  local kept=() pid
+  for pid in "${_PIDS[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+  _PIDS=("${kept[@]}")
+}
+
 cleanup() {
   local i
   for ((i = ${#_CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${_CLEANUPS[$i]}" >/dev/null 2>&1 || true; done
@@ -39,8 +49,9 @@ cleanup() {
     umount "${_MOUNTS[$i]}" 2>/dev/null || umount -l "${_MOUNTS[$i]}" 2>/dev/null || true
   done
   for pid in "${_PIDS[@]}"; do
+    _ours "$pid" || continue
     kill "$pid" 2>/dev/null && for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
+    _ours "$pid" && kill -9 "$pid" 2>/dev/null || true
   done
   rm -rf "$WORK"
 }
@@ -60,11 +71,11 @@ ${2:-}
 TOML
 }
 
-# start_site SITE: runs pairfs in the foreground (in the background of this shell) on
-# $WORK/mnt-SITE, records its PID, and waits until the mount and the control socket answer.
+# start_site SITE [PAIRFS_OPTIONS...]: runs pairfs in the foreground (in the background of this
+# shell) on $WORK/mnt-SITE, records its PID, and waits until the mount and the control socket answer.
 start_site() {
   local site=$1
-  "$PAIRFS" -f -c "$WORK/$site.toml" "$WORK/mnt-$site" >> "$WORK/$site.log" 2>&1 &
+  "$PAIRFS" -f -c "$WORK/$site.toml" "${@:2}" "$WORK/mnt-$site" >> "$WORK/$site.log" 2>&1 &
   local pid=$!
   _PIDS+=("$pid")
   _MOUNTS+=("$WORK/mnt-$site")
@@ -82,22 +93,98 @@ kill9_site() {
   local site=$1 pid_var="PID_$1"
   kill -9 "${!pid_var}" 2>/dev/null
   wait "${!pid_var}" 2>/dev/null
+  _forget_pid "${!pid_var}"
   umount "$WORK/mnt-$site" 2>/dev/null || umount -l "$WORK/mnt-$site" 2>/dev/null || true
 }
 
-# stop_site SITE: SIGTERM, wait for a clean exit; returns pairfs's exit code.
+# stop_site SITE: SIGTERM, wait for a clean exit; returns pairfs's exit code (124 if it is still
+# running 30 s later; cleanup then kills it).
 stop_site() {
   local site=$1 pid_var="PID_$1"
   kill -TERM "${!pid_var}" 2>/dev/null
-  wait "${!pid_var}"
+  wait_exit "${!pid_var}" 30
 }
 
 pairctl() { "$PAIRCTL" -c "$WORK/$1.toml" "${@:2}"; }
 
-# attach_loop FILE: attaches a loop device (detached again by cleanup) and sets $LOOP to it.
+# attach_loop FILE [LOSETUP_OPTIONS...]: attaches a loop device (detached again by cleanup) and
+# sets $LOOP to it.
 attach_loop() {
-  LOOP=$(losetup -f --show "$1") || return 1
+  LOOP=$(losetup -f --show "${@:2}" "$1") || return 1
   _LOOPS+=("$LOOP")
+}
+
+# detach_loop DEV: detaches a loop device attach_loop made (and forgets it, so that cleanup never
+# detaches a device of that number attached since by someone else).
+detach_loop() {
+  losetup -d "$1" || return 1
+  local kept=() dev
+  for dev in "${_LOOPS[@]}"; do [ "$dev" = "$1" ] || kept+=("$dev"); done
+  _LOOPS=("${kept[@]}")
+}
+
+# wait_exit PID SECONDS: waits up to SECONDS for PID (a child of this shell) to exit and returns
+# its exit code; returns 124 if it still runs (it is left to cleanup).
+wait_exit() {
+  local pid=$1 ticks=$(($2 * 10)) rc
+  while [ "$ticks" -gt 0 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; ticks=$((ticks - 1)); done
+  kill -0 "$pid" 2>/dev/null && return 124
+  wait "$pid"; rc=$?
+  _forget_pid "$pid"
+  return $rc
+}
+
+# require NAME COMMAND...: like check, but a failure ends the script (what follows depends on it).
+# check, require, expect_exit and expect_fail_with run COMMAND in a subshell: never give them
+# start_site, stop_site, kill9_site, attach_loop or detach_loop, whose bookkeeping would be lost.
+require() {
+  local name=$1; shift
+  local out
+  if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$(echo "$out" | tail -5 | tr '\n' ' ')"; finish; fi
+}
+
+# must_start SITE [PAIRFS_OPTIONS...]: start_site, or fail and end the script (nothing else can be
+# checked).
+must_start() {
+  start_site "$@" > "$WORK/start-$1.out" 2>&1 && return 0
+  fail "pairfs for site $1 starts and mounts" "$(tail -5 "$WORK/start-$1.out" | tr '\n' ' ')"
+  finish
+}
+
+# expect_exit NAME CODE TEXT COMMAND...: the command must exit with CODE and, unless TEXT is empty,
+# print TEXT (case-insensitive, stdout or stderr). Its output is left in $OUT.
+OUT=
+expect_exit() {
+  local name=$1 code=$2 text=$3 rc; shift 3
+  OUT=$("$@" 2>&1); rc=$?
+  if [ "$rc" -ne "$code" ]; then
+    fail "$name" "exit $rc, expected $code: $(echo "$OUT" | tail -2 | tr '\n' ' ')"
+  elif [ -n "$text" ] && ! grep -qi -- "$text" <<<"$OUT"; then
+    fail "$name" "exit $rc as expected, but no '$text' in: $(echo "$OUT" | tail -2 | tr '\n' ' ')"
+  else
+    pass "$name"
+  fi
+}
+
+# sum_of FILE [OFFSET LENGTH]: the sha256 of a file, or of LENGTH bytes of it at OFFSET.
+sum_of() {
+  # Large reads: through FUSE every read is a round trip to pairfs.
+  if [ $# -eq 1 ]; then dd if="$1" bs=1M status=none | sha256sum | cut -d' ' -f1; return; fi
+  dd if="$1" bs=1M iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none | sha256sum | cut -d' ' -f1
+}
+
+# json EXPR: reads a JSON document on stdin and prints the Python expression EXPR over it (`d`),
+# strings bare, everything else as JSON (true, null, 42, ...).
+json() {
+  python3 -c 'import json, sys
+d = json.load(sys.stdin)
+v = eval(sys.argv[1])
+print(v if isinstance(v, str) else json.dumps(v))' "$1"
+}
+
+# volume_field SITE NAME FIELD: a field of `pairctl --json volume list` for one volume.
+volume_field() {
+  pairctl "$1" --json volume list | json "[v for v in d if v['name'] == '$2'][0]['$3']"
 }
 
 finish() { [ "$FAILURES" -eq 0 ]; exit $?; }
