@@ -29,7 +29,9 @@ BINARIES  := $(BUILD)/pairfs $(BUILD)/pairctl
 UNIT_BIN  := $(BUILD)/unit_tests
 TOOL_BINS := $(patsubst tests/tools/%.cc,$(BUILD)/tools/%,$(TOOL_SRC))
 
-.PHONY: all deps check unit integration demo bench install clean lint-man
+.PHONY: all deps check unit demo bench install clean
+# Keep every object: make must not delete intermediates after `check` has printed its last line.
+.SECONDARY:
 all: $(BINARIES)
 
 deps:
