@@ -208,8 +208,8 @@ void Fsync(fuse_req_t request, fuse_ino_t, int, fuse_file_info* info) {
 
 void Fallocate(fuse_req_t request, fuse_ino_t, int mode, off_t offset, off_t length, fuse_file_info* info) {
   node::Volume& volume = HandleOf(info).open->volume();
-  const uint64_t end = static_cast<uint64_t>(offset) + static_cast<uint64_t>(length);
   if (offset < 0 || length <= 0) return (void)fuse_reply_err(request, EINVAL);
+  const uint64_t end = static_cast<uint64_t>(offset) + static_cast<uint64_t>(length);
   Status status;
   if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
     status = volume.Discard(Context(request).site_name, wire::WriteKind::kPunchHole, offset, length);

@@ -151,11 +151,7 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
       status = Status::Unsupported(std::string("message type ") + wire::MessageTypeName(frame.type) +
                                    " is not served on the control endpoint");
   }
-  if (!status.ok()) {
-    wire::Reply failed = wire::Reply::FromStatus(status);
-    return failed;
-  }
-  return reply;
+  return status.ok() ? reply : wire::Reply::FromStatus(status);
 }
 
 }  // namespace pairfs::node

@@ -25,6 +25,9 @@ struct VolumeMetadata {
   uint32_t gid = 0;
   uint32_t mode = 0600;       // permission bits of the volume file
   int64_t created_unix_s = 0;
+  // When owner, group or mode last changed (they live here, not on the image, so the image's
+  // ctime misses them); the file's ctime is the later of this and the image's.
+  int64_t changed_unix_ns = 0;
   // Reservation (SCSI-like, held by a site).
   std::string reserved_by;
   // Pair state (part 2 fills these; SMPL volumes keep the defaults).
@@ -40,7 +43,7 @@ struct VolumeMetadata {
   bool consistent = true;
   bool outdated = false;
   uint64_t region_size_bytes = 0;
-  MSGPACK_DEFINE_MAP(name, size_bytes, inode, uid, gid, mode, created_unix_s, reserved_by, role,
+  MSGPACK_DEFINE_MAP(name, size_bytes, inode, uid, gid, mode, created_unix_s, changed_unix_ns, reserved_by, role,
                      status, pair_mode, peer_site, peer_volume, fence, group, generation,
                      generation_site, consistent, outdated, region_size_bytes);
 };

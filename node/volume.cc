@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include <spdlog/spdlog.h>
 
@@ -145,6 +146,11 @@ VolumeAttributes Volume::Attributes() const {
   attributes.uid = metadata_.uid;
   attributes.gid = metadata_.gid;
   attributes.mode = metadata_.mode;
+  const int64_t image_ctime_ns = stat.ctime.tv_sec * 1000000000ll + stat.ctime.tv_nsec;
+  if (metadata_.changed_unix_ns > image_ctime_ns) {
+    attributes.ctime = {static_cast<time_t>(metadata_.changed_unix_ns / 1000000000ll),
+                        static_cast<long>(metadata_.changed_unix_ns % 1000000000ll)};
+  }
   return attributes;
 }
 
@@ -154,6 +160,9 @@ Status Volume::SetOwnership(std::optional<uint32_t> uid, std::optional<uint32_t>
   if (uid) updated.uid = *uid;
   if (gid) updated.gid = *gid;
   if (mode) updated.mode = *mode & 07777;
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  updated.changed_unix_ns = now.tv_sec * 1000000000ll + now.tv_nsec;
   return SaveLocked(updated);
 }
 

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <ctime>
 #include <fstream>
 
 #include "tests/unit/temp_dir.h"
@@ -166,12 +167,17 @@ TEST_CASE("inodes are unique and not reused while the store is open") {
   CHECK(store->FindByInode(second)->name() == "b");
 }
 
-TEST_CASE("ownership and mode persist") {
+TEST_CASE("ownership and mode persist, and changing them moves ctime") {
   testing::TempDir dir;
   {
     auto store = OpenStore(dir.path());
     std::shared_ptr<Volume> volume = store->Create("vm1", 4096).value();
+    const struct timespec before = volume->Attributes().ctime;
+    struct timespec pause {0, 20 * 1000 * 1000};
+    ::nanosleep(&pause, nullptr);
     REQUIRE(volume->SetOwnership(1234, 5678, 0640).ok());
+    const struct timespec after = volume->Attributes().ctime;
+    CHECK((after.tv_sec > before.tv_sec || (after.tv_sec == before.tv_sec && after.tv_nsec > before.tv_nsec)));
   }
   auto store = OpenStore(dir.path());
   VolumeAttributes attributes = store->Find("vm1")->Attributes();
