@@ -30,6 +30,15 @@ for page in man/*.[0-9]; do
   else echo "FAIL: groff $page: $out"; count FAIL "groff $page" "$out"; fi
 done
 
+# pairctl(8)'s transition table must be the code's (printed by build/tools/pair_table).
+page_table=$(sed -n '/^\.\\" BEGIN pair_table/,/^\.\\" END pair_table/p' man/pairctl.8 | sed '1d;$d')
+if [ -n "$page_table" ] && [ "$page_table" = "$(build/tools/pair_table)" ]; then
+  echo "PASS: pairctl(8) status transition table matches node/pair_state.cc"; count PASS "pair table"
+else
+  echo "FAIL: pairctl(8) status transition table differs from node/pair_state.cc (regenerate with build/tools/pair_table)"
+  count FAIL "pair table" "man page and code differ"
+fi
+
 echo "== unit tests"
 build/unit_tests > "$log_dir/unit.log" 2>&1
 unit_rc=$?

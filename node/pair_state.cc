@@ -1,0 +1,313 @@
+#include "node/pair_state.h"
+
+#include <initializer_list>
+
+namespace pairfs::node {
+namespace {
+
+using A = PairAction;
+using S = PairStatus;
+
+bool IsReplicating(S status) { return status == S::kCOPY || status == S::kPAIR || status == S::kPFUL; }
+
+Status Refuse(const PairState& state, PairEvent event, const std::string& reason) {
+  return Status::InvalidArgument(std::string("cannot ") + EventName(event) + " in " + StatusName(state.status) + ": " +
+                                 reason);
+}
+
+// Refuses promoting a copy that may not hold the newest data, unless forced.
+Status CheckPromotable(const PairState& state, PairEvent event, const PairContext& context) {
+  if (context.force) return Status::Ok();
+  if (state.outdated) {
+    return Status::ReadOnly(std::string("cannot ") + EventName(event) +
+                            ": this copy is outdated (the peer has newer writes); --force discards them");
+  }
+  if (!state.consistent) {
+    return Status::ReadOnly(std::string("cannot ") + EventName(event) +
+                            ": this copy is inconsistent (its initial copy or resync did not finish); "
+                            "--force uses it anyway");
+  }
+  return Status::Ok();
+}
+
+PairTransition To(PairState next, std::initializer_list<A> actions) { return {next, std::vector<A>(actions)}; }
+
+PairTransition Unchanged(const PairState& state) { return {state, {}}; }
+
+// The actions of a suspend: the primary starts a new generation and tracks what it writes alone;
+// the secondary takes the primary's generation. A running copy stops either way.
+PairTransition Suspend(const PairState& state, S status) {
+  PairState next = state;
+  next.status = status;
+  PairTransition transition{next, {}};
+  if (state.role == PairRole::kPrimary) {
+    transition.actions.push_back(A::kBumpGeneration);
+    if (state.status == S::kCOPY) transition.actions.push_back(A::kStopCopy);
+    transition.actions.push_back(A::kTrackDirty);
+  } else {
+    transition.actions.push_back(A::kAdoptPeerGeneration);
+    if (state.status == S::kCOPY) transition.actions.push_back(A::kStopCopy);
+  }
+  return transition;
+}
+
+Result<PairTransition> OnSplit(const PairState& state, PairEvent event, const PairContext& context) {
+  if (state.status == S::kPSUS && event == PairEvent::kSplit) return Refuse(state, event, "already split");
+  if (state.status == S::kSSUS || state.status == S::kSSWS) {
+    return Refuse(state, event, "the secondary is already writable");
+  }
+  if (event == PairEvent::kSplit) {
+    if (!IsReplicating(state.status) && state.status != S::kPSUE && state.status != S::kPFUS) {
+      return Refuse(state, event, "not a split-able status");
+    }
+    return Suspend(state, S::kPSUS);
+  }
+  // split --rw: the secondary becomes writable, so it must hold a whole copy.
+  if (state.status == S::kCOPY) {
+    return Refuse(state, event, "the secondary is inconsistent until the copy finishes; use split");
+  }
+  if (state.role == PairRole::kPrimary) {
+    return state.status == S::kPSUS ? Unchanged(state) : Suspend(state, S::kPSUS);
+  }
+  Status promotable = CheckPromotable(state, event, context);
+  if (!promotable.ok()) return promotable;
+  PairState next = state;
+  next.status = S::kSSUS;
+  return To(next, {A::kAdoptPeerGeneration, A::kTrackDirty});
+}
+
+Result<PairTransition> OnLinkEvent(const PairState& state, PairEvent event, const PairContext& context) {
+  const bool primary = state.role == PairRole::kPrimary;
+  if (event == PairEvent::kLinkLost) {
+    if (!IsReplicating(state.status)) return Unchanged(state);  // already apart: nothing to do
+    if (!primary) {
+      PairState next = state;
+      next.status = S::kPSUE;
+      if (state.status == S::kCOPY) return To(next, {A::kStopCopy});
+      return To(next, {});
+    }
+    if (context.fence == FenceLevel::kReserve) return To(state, {A::kAskReserve});
+    return Suspend(state, S::kPSUE);
+  }
+  if (!primary || !IsReplicating(state.status) || context.fence != FenceLevel::kReserve) {
+    return Refuse(state, event, "no reserve was asked (only a fence-reserve primary asks after a link loss)");
+  }
+  if (event == PairEvent::kReserveGranted) {
+    PairTransition transition = Suspend(state, S::kPSUE);
+    transition.actions.push_back(A::kMarkPeerOutdated);
+    return transition;
+  }
+  PairState next = state;  // kReserveLost: the other site carries on; this copy stops writing
+  next.status = S::kPSUE;
+  next.fenced = true;
+  return To(next, {A::kFailWaitingWrites});
+}
+
+Result<PairTransition> OnResync(const PairState& state, PairEvent event, const PairContext& context) {
+  if (IsReplicating(state.status)) return Refuse(state, event, "a pair in sync or copying needs no resync");
+  const bool primary = state.role == PairRole::kPrimary;
+  if (event == PairEvent::kResync) {
+    if (state.status == S::kSSWS) {
+      return Refuse(state, event, "this side took over (SSWS); resync --swap here makes it the primary");
+    }
+    if (primary && context.peer_status == S::kSSWS) {
+      return Refuse(state, event, "the peer took over (SSWS); resync --swap at the peer makes it the primary");
+    }
+    PairState next = state;
+    next.status = S::kCOPY;
+    if (!primary) {
+      next.consistent = false;
+      return To(next, {A::kSendDirtyBitmap});
+    }
+    if (state.outdated) {
+      return Status::ReadOnly("cannot resync from an outdated copy; resync --swap at the peer instead");
+    }
+    if (state.fenced) return Refuse(state, event, "this copy is fenced; unfence it or resync --swap at the peer");
+    return To(next, {A::kStartCopy});
+  }
+  if (event == PairEvent::kResyncSwapHere) {
+    Status promotable = CheckPromotable(state, event, context);
+    if (!promotable.ok()) return promotable;
+    return To({PairRole::kPrimary, S::kCOPY, true, false, false},
+              {A::kBumpGeneration, A::kDemotePeerFirst, A::kStartCopy});
+  }
+  return To({PairRole::kSecondary, S::kCOPY, false, false, false}, {A::kAdoptPeerGeneration, A::kSendDirtyBitmap});
+}
+
+Result<PairTransition> OnTakeover(const PairState& state, PairEvent event, const PairContext& context) {
+  if (state.role == PairRole::kPrimary) return Refuse(state, event, "this side is already the primary");
+  if (state.status == S::kSSWS) return Refuse(state, event, "already taken over");
+  Status promotable = CheckPromotable(state, event, context);
+  if (!promotable.ok()) return promotable;
+  if (context.peer_reachable && state.status == S::kPAIR) {
+    PairState next = state;
+    next.role = PairRole::kPrimary;
+    return To(next, {A::kBumpGeneration, A::kDemotePeerFirst});
+  }
+  PairState next = state;
+  next.status = S::kSSWS;
+  next.fenced = false;
+  if (state.status == S::kCOPY) return To(next, {A::kBumpGeneration, A::kStopCopy, A::kTrackDirty});
+  return To(next, {A::kBumpGeneration, A::kTrackDirty});
+}
+
+Result<PairTransition> OnJournal(const PairState& state, PairEvent event, const PairContext& context) {
+  if (context.mode != PairMode::kAsync) return Refuse(state, event, "not an async pair");
+  if (state.role != PairRole::kPrimary) return Refuse(state, event, "the journal is the primary's");
+  PairState next = state;
+  switch (event) {
+    case PairEvent::kJournalHighWater:
+      if (state.status != S::kPAIR) return Unchanged(state);
+      next.status = S::kPFUL;
+      return To(next, {});
+    case PairEvent::kJournalBelowHighWater:
+      if (state.status != S::kPFUL) return Unchanged(state);
+      next.status = S::kPAIR;
+      return To(next, {});
+    default:  // kJournalFull
+      if (state.status != S::kPAIR && state.status != S::kPFUL && state.status != S::kCOPY) return Unchanged(state);
+      return Suspend(state, S::kPFUS);
+  }
+}
+
+}  // namespace
+
+bool IsValidPairState(const PairState& state) {
+  if ((state.role == PairRole::kSimplex) != (state.status == S::kSMPL)) return false;
+  if ((state.status == S::kSSUS || state.status == S::kSSWS) && state.role != PairRole::kSecondary) return false;
+  if ((state.status == S::kPFUL || state.status == S::kPFUS) && state.role != PairRole::kPrimary) return false;
+  return true;
+}
+
+Result<PairTransition> Transit(const PairState& state, PairEvent event, const PairContext& context) {
+  if (!IsValidPairState(state)) {
+    return Status::Corruption(std::string("impossible pair state: ") + RoleName(state.role) + " in " +
+                              StatusName(state.status));
+  }
+  const bool in_pair = state.status != S::kSMPL;
+  switch (event) {
+    case PairEvent::kCreateAsPrimary:
+    case PairEvent::kCreateAsSecondary:
+      if (in_pair) return Refuse(state, event, "the volume is already in a pair");
+      if (event == PairEvent::kCreateAsPrimary) {
+        return To({PairRole::kPrimary, S::kCOPY, true, false, false}, {A::kBumpGeneration, A::kStartCopy});
+      }
+      return To({PairRole::kSecondary, S::kCOPY, false, false, false}, {A::kAdoptPeerGeneration});
+    case PairEvent::kUnfence: {
+      PairState next = state;
+      next.fenced = false;
+      return To(next, {});
+    }
+    case PairEvent::kLinkLost:
+      if (!in_pair) return Unchanged(state);
+      break;
+    default:
+      if (!in_pair) return Refuse(state, event, "the volume is not in a pair");
+  }
+  switch (event) {
+    case PairEvent::kCopyDone: {
+      if (state.status != S::kCOPY) return Refuse(state, event, "no copy is running");
+      PairState next = state;
+      next.status = S::kPAIR;
+      next.consistent = true;
+      next.outdated = false;
+      return To(next, {A::kClearDirty});
+    }
+    case PairEvent::kSplit:
+    case PairEvent::kSplitReadWrite:
+      return OnSplit(state, event, context);
+    case PairEvent::kLinkLost:
+    case PairEvent::kReserveGranted:
+    case PairEvent::kReserveLost:
+      return OnLinkEvent(state, event, context);
+    case PairEvent::kResync:
+    case PairEvent::kResyncSwapHere:
+    case PairEvent::kResyncSwapByPeer:
+      return OnResync(state, event, context);
+    case PairEvent::kTakeover:
+      return OnTakeover(state, event, context);
+    case PairEvent::kDemotedBySwap: {
+      if (state.role != PairRole::kPrimary || state.status != S::kPAIR) {
+        return Refuse(state, event, "a swap needs a primary in PAIR");
+      }
+      PairState next = state;
+      next.role = PairRole::kSecondary;
+      return To(next, {A::kAdoptPeerGeneration});
+    }
+    case PairEvent::kPeerIsNewer: {
+      PairState next = state;
+      next.outdated = true;
+      return To(next, {});
+    }
+    case PairEvent::kDissolve: {
+      PairState next = state;
+      next.role = PairRole::kSimplex;
+      next.status = S::kSMPL;
+      next.outdated = false;
+      next.fenced = false;
+      return To(next, {A::kClearPairFields});
+    }
+    case PairEvent::kJournalHighWater:
+    case PairEvent::kJournalBelowHighWater:
+    case PairEvent::kJournalFull:
+      return OnJournal(state, event, context);
+    default:
+      break;
+  }
+  return Status::Corruption(std::string("unhandled pair event ") + EventName(event));
+}
+
+WriteRule WriteRuleFor(const PairState& state, const PairContext& context) {
+  if (state.status == S::kSMPL) return WriteRule::kLocal;
+  if (state.fenced || state.outdated) return WriteRule::kRefuseReadOnly;
+  if (state.role == PairRole::kPrimary) {
+    if (IsReplicating(state.status)) return WriteRule::kReplicate;
+    if (state.status == S::kPSUE && context.fence == FenceLevel::kData) return WriteRule::kRefuseIo;
+    return WriteRule::kLocalTracked;
+  }
+  if (IsReplicating(state.status)) {
+    return context.mode == PairMode::kSync ? WriteRule::kForwardToPrimary : WriteRule::kRefuseReadOnly;
+  }
+  if (state.status == S::kSSUS || state.status == S::kSSWS) return WriteRule::kLocalTracked;
+  return WriteRule::kRefuseReadOnly;  // PSUS, PSUE: the secondary never writes on its own
+}
+
+const char* RoleName(PairRole role) {
+  switch (role) {
+    case PairRole::kSimplex: return "simplex";
+    case PairRole::kPrimary: return "primary";
+    case PairRole::kSecondary: return "secondary";
+  }
+  return "?";
+}
+
+const char* StatusName(PairStatus status) {
+  static constexpr const char* kNames[] = {"SMPL", "COPY", "PAIR", "PSUS", "PSUE", "SSUS", "SSWS", "PFUL", "PFUS"};
+  return kNames[static_cast<int>(status)];
+}
+
+const char* EventName(PairEvent event) {
+  static constexpr const char* kNames[] = {
+      "create (primary)", "create (secondary)", "copy done", "split", "split --rw", "link lost",
+      "reserve granted", "reserve lost", "resync", "resync --swap (here)", "resync --swap (by peer)",
+      "takeover", "swap by peer", "peer is newer", "dissolve", "unfence", "journal high water",
+      "journal below high water", "journal full"};
+  static_assert(sizeof(kNames) / sizeof(kNames[0]) == kEventCount, "a name for every event");
+  return kNames[static_cast<int>(event)];
+}
+
+const char* ActionName(PairAction action) {
+  static constexpr const char* kNames[] = {
+      "bump generation", "adopt peer generation", "start copy", "stop copy", "send dirty bitmap",
+      "track dirty", "clear dirty", "ask reserve", "mark peer outdated", "fail waiting writes",
+      "demote peer first", "clear pair fields"};
+  return kNames[static_cast<int>(action)];
+}
+
+const char* WriteRuleName(WriteRule rule) {
+  static constexpr const char* kNames[] = {"local", "replicate", "forward to primary", "local, tracked",
+                                           "EROFS", "EIO"};
+  return kNames[static_cast<int>(rule)];
+}
+
+}  // namespace pairfs::node
