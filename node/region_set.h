@@ -1,0 +1,81 @@
+// Dirty regions of one volume, durable: the dirty bitmap and activity log of DESIGN.md.
+//
+// A region (region_size bytes, fixed per pair) is marked durably *before* the first write to it
+// that may make the two copies differ, and cleared only when both copies hold the same bytes
+// again. After any crash, every region that may differ is marked. A write to a region already
+// marked costs no metadata I/O; concurrent marks of clean regions share one flush (group commit).
+//
+// File format (node/FORMAT.md, "Region set"): a header page, then bit pages each with its own
+// checksum, updated in place. A torn page can only mix old and new bits; a page that fails its
+// checksum reads as all regions marked, which costs a larger resync and never loses a change.
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "wire/status.h"
+
+namespace pairfs::node {
+
+inline constexpr uint32_t kRegionSetMagic = 0x42524650;  // "PFRB" little-endian
+inline constexpr uint16_t kRegionSetVersion = 1;
+inline constexpr size_t kRegionSetPageBytes = 4096;
+inline constexpr size_t kRegionSetChecksumBytes = 8;
+inline constexpr uint64_t kRegionsPerPage = (kRegionSetPageBytes - kRegionSetChecksumBytes) * 8;
+
+class RegionSet {
+ public:
+  // Opens `path`, creating it (nothing marked) if absent. InvalidArgument if the geometry differs
+  // from the file's; Corruption for a bad header; pages with bad checksums are taken as all marked
+  // (and logged). IoError from the disk.
+  static Result<std::unique_ptr<RegionSet>> Open(const std::string& path, uint64_t volume_bytes,
+                                                 uint64_t region_bytes);
+  ~RegionSet();
+
+  // Returns once every region overlapping [offset, offset+length) is durably marked.
+  Status MarkBeforeWrite(uint64_t offset, uint64_t length);
+
+  // Marks regions given by index (a peer's dirty bitmap merged before a resync), durably.
+  Status MarkRegions(const std::vector<uint64_t>& regions);
+
+  // Clears the given regions durably (both copies hold the same bytes there now).
+  Status ClearRegions(const std::vector<uint64_t>& regions);
+  Status ClearAll();
+
+  bool IsMarked(uint64_t region) const;
+  std::vector<uint64_t> MarkedRegions() const;
+  uint64_t marked_bytes() const;  // what display shows as dirty_bytes
+  uint64_t region_bytes() const { return region_bytes_; }
+  uint64_t region_count() const { return region_count_; }
+  // How many page flushes have been made (to show that marks are batched).
+  uint64_t flush_count() const;
+
+ private:
+  RegionSet(std::string path, int fd, uint64_t volume_bytes, uint64_t region_bytes);
+  Status Load();
+  // Writes every page changed in memory and fdatasyncs; callers hold flush_mutex_.
+  Status FlushLocked();
+  // Sets (or clears) bits in memory; returns true if any changed. Caller holds mutex_.
+  bool ChangeLocked(uint64_t first, uint64_t last, bool marked);
+  Status Apply(const std::vector<uint64_t>& regions, bool marked);
+
+  const std::string path_;
+  const int fd_;
+  const uint64_t volume_bytes_;
+  const uint64_t region_bytes_;
+  const uint64_t region_count_;
+
+  std::mutex flush_mutex_;        // one flush at a time; taken before mutex_
+  mutable std::mutex mutex_;      // guards everything below
+  std::vector<uint8_t> bits_;     // one bit per region, in memory
+  std::vector<bool> page_changed_;
+  uint64_t changes_ = 0;          // bumped on every in-memory change
+  uint64_t durable_changes_ = 0;  // the value of changes_ the last flush made durable
+  uint64_t flushes_ = 0;
+};
+
+}  // namespace pairfs::node

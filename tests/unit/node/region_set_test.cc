@@ -1,0 +1,158 @@
+#include "node/region_set.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "tests/unit/temp_dir.h"
+
+using namespace pairfs;
+using namespace pairfs::node;
+
+namespace {
+constexpr uint64_t kRegion = 64 * 1024;
+
+std::unique_ptr<RegionSet> OpenSet(const std::string& path, uint64_t volume_bytes, uint64_t region = kRegion) {
+  Result<std::unique_ptr<RegionSet>> set = RegionSet::Open(path, volume_bytes, region);
+  INFO(set.status().message());
+  REQUIRE(set.ok());
+  return std::move(set.value());
+}
+}  // namespace
+
+TEST_CASE("marks survive reopening and cover every region a write touches") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/vm1.regions";
+  {
+    auto set = OpenSet(path, 1 << 30);
+    CHECK(set->MarkedRegions().empty());
+    REQUIRE(set->MarkBeforeWrite(kRegion - 1, 2).ok());  // straddles regions 0 and 1
+    REQUIRE(set->MarkBeforeWrite(10 * kRegion, kRegion).ok());  // exactly region 10
+  }
+  auto set = OpenSet(path, 1 << 30);
+  CHECK(set->MarkedRegions() == std::vector<uint64_t>{0, 1, 10});
+  CHECK(set->marked_bytes() == 3 * kRegion);
+}
+
+TEST_CASE("writes to regions already marked cost no flush") {
+  testing::TempDir dir;
+  auto set = OpenSet(dir.path() + "/r", 1 << 30);
+  REQUIRE(set->MarkBeforeWrite(0, 4096).ok());
+  const uint64_t after_first = set->flush_count();
+  CHECK(after_first == 1);
+  for (int i = 0; i < 1000; ++i) REQUIRE(set->MarkBeforeWrite(4096 * (i % 16), 4096).ok());
+  CHECK(set->flush_count() == after_first);
+}
+
+TEST_CASE("concurrent writers to clean regions all end durably marked, in no more flushes than marks") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/r";
+  constexpr int kThreads = 8, kMarks = 50;
+  {
+    auto set = OpenSet(path, 64ull << 30);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kMarks; ++i) REQUIRE(set->MarkBeforeWrite((uint64_t(t) * kMarks + i) * 7 * kRegion, 1).ok());
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    CHECK(set->flush_count() <= kThreads * kMarks);
+  }
+  CHECK(OpenSet(path, 64ull << 30)->MarkedRegions().size() == kThreads * kMarks);
+}
+
+TEST_CASE("clearing is durable, and the last partial region counts only its own bytes") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/r";
+  const uint64_t volume = 10 * kRegion + 4096;  // 11 regions, the last one 4 KiB
+  {
+    auto set = OpenSet(path, volume);
+    CHECK(set->region_count() == 11);
+    REQUIRE(set->MarkRegions({0, 5, 10}).ok());
+    CHECK(set->marked_bytes() == 2 * kRegion + 4096);
+    REQUIRE(set->ClearRegions({5}).ok());
+    CHECK(set->MarkRegions({11}).code() == Code::kInvalidArgument);
+  }
+  auto set = OpenSet(path, volume);
+  CHECK(set->MarkedRegions() == std::vector<uint64_t>{0, 10});
+  REQUIRE(set->ClearAll().ok());
+  CHECK(OpenSet(path, volume)->marked_bytes() == 0);
+}
+
+TEST_CASE("a torn bit page reads as all changed; other pages keep their bits") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/r";
+  const uint64_t volume = 3 * kRegionsPerPage * kRegion;  // three bit pages
+  {
+    auto set = OpenSet(path, volume);
+    REQUIRE(set->MarkRegions({3, kRegionsPerPage * 2 + 9}).ok());
+  }
+  {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(kRegionSetPageBytes * 2 + 100);  // inside the second bit page
+    file.put('\x5a');
+  }
+  auto set = OpenSet(path, volume);
+  CHECK(set->IsMarked(3));
+  CHECK_FALSE(set->IsMarked(4));
+  CHECK(set->IsMarked(kRegionsPerPage));          // the torn page: all marked
+  CHECK(set->IsMarked(2 * kRegionsPerPage - 1));
+  CHECK(set->IsMarked(kRegionsPerPage * 2 + 9));
+  CHECK_FALSE(set->IsMarked(kRegionsPerPage * 2 + 10));
+}
+
+TEST_CASE("a region set made for another geometry or with a bad header is refused") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/r";
+  OpenSet(path, 1 << 30);
+  CHECK(RegionSet::Open(path, 2ull << 30, kRegion).status().code() == Code::kInvalidArgument);
+  CHECK(RegionSet::Open(path, 1 << 30, 4096).status().code() == Code::kInvalidArgument);
+  REQUIRE(::truncate(path.c_str(), kRegionSetPageBytes + 100) == 0);
+  CHECK_THAT(RegionSet::Open(path, 1 << 30, kRegion).status().message(), Catch::Contains("not the expected size"));
+  {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.put('X');
+  }
+  CHECK(RegionSet::Open(path, 1 << 30, kRegion).status().code() == Code::kCorruption);
+}
+
+TEST_CASE("kill -9 at random instants never loses a mark that was acknowledged") {
+  testing::TempDir dir;
+  std::mt19937 random(5);
+  for (int round = 0; round < 20; ++round) {
+    const std::string path = dir.path() + "/r" + std::to_string(round);
+    int pipe_fds[2];
+    REQUIRE(::pipe(pipe_fds) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      ::close(pipe_fds[0]);
+      auto set = std::move(RegionSet::Open(path, 1ull << 40, kRegion).value());
+      std::mt19937_64 regions(round);
+      for (;;) {
+        const uint64_t region = regions() % set->region_count();
+        if (!set->MarkBeforeWrite(region * kRegion, 4096).ok()) ::_exit(1);
+        if (::write(pipe_fds[1], &region, sizeof region) != sizeof region) ::_exit(1);  // acknowledged
+      }
+    }
+    ::close(pipe_fds[1]);
+    ::usleep(5000 + random() % 20000);
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    std::vector<uint64_t> acknowledged;
+    uint64_t region = 0;
+    while (::read(pipe_fds[0], &region, sizeof region) == sizeof region) acknowledged.push_back(region);
+    ::close(pipe_fds[0]);
+    if (acknowledged.empty()) continue;  // killed before the file existed
+    auto set = OpenSet(path, 1ull << 40);
+    INFO("round " << round << ", " << acknowledged.size() << " acknowledged marks");
+    for (uint64_t marked : acknowledged) REQUIRE(set->IsMarked(marked));
+  }
+}
