@@ -24,10 +24,12 @@ std::string ParentOf(const std::string& path) {
   return path.substr(0, slash);
 }
 
-Status WriteAll(int fd, const std::string& bytes, const std::string& path) {
+}  // namespace
+
+Status WriteFully(int fd, const char* data, size_t length, uint64_t offset, const std::string& path) {
   size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+  while (done < length) {
+    const ssize_t n = ::pwrite(fd, data + done, length - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::IoError("cannot write " + path, errno);
@@ -37,7 +39,19 @@ Status WriteAll(int fd, const std::string& bytes, const std::string& path) {
   return Status::Ok();
 }
 
-}  // namespace
+Result<size_t> ReadFully(int fd, char* out, size_t length, uint64_t offset, const std::string& path) {
+  size_t done = 0;
+  while (done < length) {
+    const ssize_t n = ::pread(fd, out + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::IoError("cannot read " + path, errno);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
 
 Status SyncDirectory(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -53,7 +67,7 @@ Status ReplaceFileAtomically(const std::string& path, const std::string& bytes) 
   if (fd < 0) return Status::IoError("cannot create " + temporary, errno);
   {
     FileCloser closer{fd};
-    Status written = WriteAll(fd, bytes, temporary);
+    Status written = WriteFully(fd, bytes.data(), bytes.size(), 0, temporary);
     if (written.ok() && ::fsync(fd) != 0) written = Status::IoError("cannot fsync " + temporary, errno);
     if (!written.ok()) {
       ::unlink(temporary.c_str());

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "node/atomic_file.h"
 #include "node/limits.h"
 #include "wire/limits.h"
 
@@ -61,18 +62,7 @@ PosixBlockFile::~PosixBlockFile() {
 Result<size_t> PosixBlockFile::ReadAt(uint64_t offset, size_t length, char* out, bool direct) {
   const bool use_direct = direct && direct_fd_ >= 0 && IsAligned(offset) && IsAligned(length) &&
                           reinterpret_cast<uintptr_t>(out) % kVolumeAlignBytes == 0;
-  const int fd = use_direct ? direct_fd_ : fd_;
-  size_t done = 0;
-  while (done < length) {
-    const ssize_t n = ::pread(fd, out + done, length - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::IoError("read of " + path_ + " failed", errno);
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  return done;
+  return ReadFully(use_direct ? direct_fd_ : fd_, out, length, offset, path_);
 }
 
 Status PosixBlockFile::WriteAt(uint64_t offset, const char* data, size_t length, bool direct) {
@@ -83,17 +73,7 @@ Status PosixBlockFile::WriteAt(uint64_t offset, const char* data, size_t length,
     std::memcpy(bounce, data, length);
     data = bounce;
   }
-  const int fd = use_direct ? direct_fd_ : fd_;
-  size_t done = 0;
-  while (done < length) {
-    const ssize_t n = ::pwrite(fd, data + done, length - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::IoError("write to " + path_ + " failed", errno);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
+  return WriteFully(use_direct ? direct_fd_ : fd_, data, length, offset, path_);
 }
 
 Status PosixBlockFile::Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) {

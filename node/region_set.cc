@@ -51,31 +51,11 @@ std::string EncodePage(const uint8_t* bits) {
   return page;
 }
 
-Status WriteAt(int fd, const std::string& bytes, uint64_t offset, const std::string& path) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::IoError("cannot write " + path, errno);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
 // Fills all of `out` from `offset`; Corruption if the file ends first.
 Status ReadAt(int fd, std::string* out, uint64_t offset, const std::string& path) {
-  size_t done = 0;
-  while (done < out->size()) {
-    const ssize_t n = ::pread(fd, out->data() + done, out->size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::IoError("cannot read " + path, errno);
-    }
-    if (n == 0) return Status::Corruption(path + " is shorter than its geometry says");
-    done += static_cast<size_t>(n);
-  }
+  Result<size_t> read = ReadFully(fd, out->data(), out->size(), offset, path);
+  if (!read.ok()) return read.status();
+  if (read.value() != out->size()) return Status::Corruption(path + " is shorter than its geometry says");
   return Status::Ok();
 }
 
@@ -184,7 +164,7 @@ Status RegionSet::FlushLocked() {
   }
   Status status;
   for (const auto& [page, bytes] : pages) {
-    status = WriteAt(fd_, bytes, (page + 1) * kRegionSetPageBytes, path_);
+    status = WriteFully(fd_, bytes.data(), bytes.size(), (page + 1) * kRegionSetPageBytes, path_);
     if (!status.ok()) break;
   }
   if (status.ok() && ::fdatasync(fd_) != 0) status = Status::IoError("cannot fdatasync " + path_, errno);
