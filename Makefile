@@ -19,7 +19,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WIRE_SRC  := $(wildcard wire/*.cc)
 NODE_SRC  := $(filter-out node/pairctl_main.cc,$(wildcard node/*.cc))
 FUSE_SRC  := $(wildcard fuse/*.cc)
-UNIT_SRC  := $(wildcard tests/unit/*.cc tests/unit/*/*.cc)
+UNIT_SRC  := $(wildcard tests/unit/*.cc tests/unit/*/*.cc tests/sim/*.cc)
 TOOL_SRC  := $(wildcard tests/tools/*.cc)
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
