@@ -230,7 +230,7 @@ void StatFs(fuse_req_t request, fuse_ino_t) {
   if (::statvfs(Context(request).store->data_dir().c_str(), &st) != 0) {
     return ReplyError(request, Status::IoError("statfs of the data directory", errno), "statfs");
   }
-  st.f_files = Context(request).store->List().size();
+  st.f_files = Context(request).store->count();
   st.f_ffree = node::kMaxVolumes - std::min<uint64_t>(st.f_files, node::kMaxVolumes);
   st.f_favail = st.f_ffree;
   st.f_namemax = node::kMaxVolumeNameBytes;

@@ -71,15 +71,23 @@ Result<uint64_t> ParseSize(std::string_view text) {
   return value;
 }
 
+Status CheckVolumeSize(uint64_t size_bytes, std::string_view as_written) {
+  const std::string quoted = "'" + std::string(as_written) + "'";
+  if (size_bytes == 0) return Status::InvalidArgument("size " + quoted + " is zero");
+  if (size_bytes % kVolumeAlignBytes != 0) {
+    return Status::InvalidArgument("size " + quoted + " is not a multiple of 4 KiB");
+  }
+  if (size_bytes > kMaxVolumeBytes) {
+    return Status::InvalidArgument("size " + quoted + " is larger than the 256 TiB limit");
+  }
+  return Status::Ok();
+}
+
 Result<uint64_t> ParseVolumeSize(std::string_view text) {
   Result<uint64_t> size = ParseSize(text);
   if (!size.ok()) return size;
-  if (size.value() % kVolumeAlignBytes != 0) {
-    return Status::InvalidArgument("size '" + std::string(text) + "' is not a multiple of 4 KiB");
-  }
-  if (size.value() > kMaxVolumeBytes) {
-    return Status::InvalidArgument("size '" + std::string(text) + "' is larger than the 256 TiB limit");
-  }
+  Status valid = CheckVolumeSize(size.value(), text);
+  if (!valid.ok()) return valid;
   return size;
 }
 

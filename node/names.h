@@ -21,7 +21,11 @@ Status CheckSiteName(std::string_view name);
 // else, for zero, or on overflow.
 Result<uint64_t> ParseSize(std::string_view text);
 
-// Parses a volume size: ParseSize, then a multiple of 4 KiB no larger than kMaxVolumeBytes.
+// Ok if `size_bytes` can be a volume's size: not zero, a multiple of 4 KiB, at most 256 TiB;
+// else InvalidArgument naming the rule, with the size as the user wrote it (`as_written`).
+Status CheckVolumeSize(uint64_t size_bytes, std::string_view as_written);
+
+// Parses a volume size: ParseSize, then CheckVolumeSize.
 Result<uint64_t> ParseVolumeSize(std::string_view text);
 
 // "20 GiB", "512 KiB", "4096 B": the largest unit that divides exactly, else one decimal.

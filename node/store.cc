@@ -73,10 +73,8 @@ Result<std::unique_ptr<VolumeStore>> VolumeStore::Open(const std::string& data_d
 Result<std::shared_ptr<Volume>> VolumeStore::Create(const std::string& name, uint64_t size_bytes) {
   Status valid = CheckVolumeName(name);
   if (!valid.ok()) return valid;
-  if (size_bytes == 0 || size_bytes % kVolumeAlignBytes != 0 || size_bytes > kMaxVolumeBytes) {
-    return Status::InvalidArgument("size " + std::to_string(size_bytes) +
-                                   " is not a multiple of 4 KiB between 4 KiB and 256 TiB");
-  }
+  Status size_ok = CheckVolumeSize(size_bytes, std::to_string(size_bytes));
+  if (!size_ok.ok()) return size_ok;
   std::lock_guard<std::mutex> lock(mutex_);
   if (by_name_.count(name) != 0) return Status::AlreadyExists("volume " + name + " exists");
   if (by_name_.size() >= kMaxVolumes) {
@@ -124,10 +122,8 @@ Status VolumeStore::Delete(const std::string& name, const std::string& requestin
 Status VolumeStore::Resize(const std::string& name, uint64_t size_bytes) {
   std::shared_ptr<Volume> volume = Find(name);
   if (!volume) return Status::NotFound("no volume named " + name);
-  if (size_bytes == 0 || size_bytes % kVolumeAlignBytes != 0 || size_bytes > kMaxVolumeBytes) {
-    return Status::InvalidArgument("size " + std::to_string(size_bytes) +
-                                   " is not a multiple of 4 KiB between 4 KiB and 256 TiB");
-  }
+  Status size_ok = CheckVolumeSize(size_bytes, std::to_string(size_bytes));
+  if (!size_ok.ok()) return size_ok;
   return volume->Grow(size_bytes);
 }
 
@@ -149,6 +145,11 @@ Result<std::unique_ptr<OpenVolume>> VolumeStore::OpenByInode(uint64_t inode) {
   if (found == by_inode_.end()) return Status::NotFound("volume is gone");
   found->second->open_count().fetch_add(1);
   return std::make_unique<OpenVolume>(found->second);
+}
+
+size_t VolumeStore::count() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return by_name_.size();
 }
 
 std::vector<std::shared_ptr<Volume>> VolumeStore::List() const {

@@ -54,6 +54,7 @@ class VolumeStore {
 
   // Every volume, ordered by name.
   std::vector<std::shared_ptr<Volume>> List() const;
+  size_t count() const;
 
   const std::string& data_dir() const { return data_dir_; }
 

@@ -135,18 +135,14 @@ Status Volume::Flush() { return image_->Sync(); }
 
 VolumeAttributes Volume::Attributes() const {
   VolumeAttributes attributes;
+  static_cast<BlockFileStat&>(attributes) = image_->Stat();
   attributes.inode = inode_;
   attributes.size_bytes = size_bytes();
-  const BlockFileStat stat = image_->Stat();
-  attributes.allocated_bytes = stat.allocated_bytes;
-  attributes.atime = stat.atime;
-  attributes.mtime = stat.mtime;
-  attributes.ctime = stat.ctime;
   std::lock_guard<std::mutex> lock(mutex_);
   attributes.uid = metadata_.uid;
   attributes.gid = metadata_.gid;
   attributes.mode = metadata_.mode;
-  const int64_t image_ctime_ns = stat.ctime.tv_sec * 1000000000ll + stat.ctime.tv_nsec;
+  const int64_t image_ctime_ns = attributes.ctime.tv_sec * 1000000000ll + attributes.ctime.tv_nsec;
   if (metadata_.changed_unix_ns > image_ctime_ns) {
     attributes.ctime = {static_cast<time_t>(metadata_.changed_unix_ns / 1000000000ll),
                         static_cast<long>(metadata_.changed_unix_ns % 1000000000ll)};

@@ -21,17 +21,13 @@
 
 namespace pairfs::node {
 
-// What a stat of the volume file shows.
-struct VolumeAttributes {
+// What a stat of the volume file shows: the image's allocation and times, with the volume's
+// size, inode, owner and mode.
+struct VolumeAttributes : BlockFileStat {
   uint64_t inode = 0;
-  uint64_t size_bytes = 0;
-  uint64_t allocated_bytes = 0;
   uint32_t uid = 0;
   uint32_t gid = 0;
   uint32_t mode = 0;
-  struct timespec atime {};
-  struct timespec mtime {};
-  struct timespec ctime {};
 };
 
 class Volume {

@@ -70,6 +70,8 @@ Result<std::unique_ptr<Server>> Server::Bind(Context& context, const std::string
     SetCommonOptions(impl->socket);
     // A reconnecting client with the same identity must not be refused (handover to the new pipe).
     impl->socket.set(zmq::sockopt::router_handover, 1);
+    // A reply to a peer that has gone fails (EHOSTUNREACH) instead of vanishing silently.
+    impl->socket.set(zmq::sockopt::router_mandatory, 1);
     impl->socket.bind(endpoint);
     return std::unique_ptr<Server>(new Server(std::move(impl)));
   } catch (const zmq::error_t& e) {
@@ -116,7 +118,6 @@ Result<std::optional<Incoming>> Server::Receive(int timeout_ms) {
 
 Status Server::Send(const std::string& peer_identity, const std::string& frame_bytes) {
   try {
-    impl_->socket.set(zmq::sockopt::router_mandatory, 1);
     impl_->socket.send(zmq::buffer(peer_identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     impl_->socket.send(zmq::buffer(frame_bytes), zmq::send_flags::dontwait);
     return Status::Ok();
