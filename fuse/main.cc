@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -22,6 +23,7 @@
 #include "node/store.h"
 #include "wire/limits.h"
 #include "wire/link.h"
+#include "wire/peer_link.h"
 
 namespace pairfs::fuse {
 namespace {
@@ -74,6 +76,20 @@ Status CheckControlEndpoint(const std::string& endpoint) {
   return server.status();
 }
 
+// The replicator's transport over the real link.
+class LinkTransport : public node::PeerTransport {
+ public:
+  Status Send(std::string frame_bytes) override {
+    wire::PeerLink* link = link_.load();
+    if (link == nullptr) return Status::Unreachable("the peer link is not up");
+    return link->Send(std::move(frame_bytes));
+  }
+  void Attach(wire::PeerLink* link) { link_.store(link); }
+
+ private:
+  std::atomic<wire::PeerLink*> link_{nullptr};
+};
+
 struct SessionCloser {
   fuse_session* session;
   bool mounted = false;
@@ -96,7 +112,15 @@ int Serve(const Options& options, const node::Config& config, node::VolumeStore&
   for (std::string& argument : arguments) argv.push_back(argument.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
 
-  MountContext mount{&store, config.site.name};
+  const bool paired = config.peer.present && !config.site.listen.empty();
+  node::ReplicatorOptions replication;
+  replication.site = config.site.name;
+  replication.peer_site = paired ? config.peer.name : "";
+  replication.peer_timeout_ms = static_cast<int>(config.site.peer_timeout_ms);
+  replication.region_size_bytes = config.site.region_size_bytes;
+  LinkTransport transport;
+  node::Replicator replicator(store, replication, paired ? &transport : nullptr);
+  MountContext mount{&store, &replicator, config.site.name};
   fuse_session* session = fuse_session_new(&args, &Operations(), sizeof(fuse_lowlevel_ops), &mount);
   fuse_opt_free_args(&args);
   if (session == nullptr) return Fail("cannot start a FUSE session (bad -o option?)");
@@ -109,9 +133,22 @@ int Serve(const Options& options, const node::Config& config, node::VolumeStore&
   if (fuse_daemonize(options.foreground ? 1 : 0) != 0) return Fail("cannot detach into the background");
 
   wire::Context context;
-  node::ControlServer control(store, config.site.name);
+  std::unique_ptr<wire::PeerLink> link;
+  if (paired) {
+    Result<std::unique_ptr<wire::PeerLink>> started_link =
+        wire::PeerLink::Start(context, config.site.listen, config.peer.endpoint, config.site.name, config.peer.name,
+                              [&replicator](wire::Frame frame) { replicator.OnFrame(std::move(frame)); });
+    if (!started_link.ok()) return Fail(started_link.status().message());
+    link = std::move(started_link.value());
+    transport.Attach(link.get());
+  }
+  Status replicating = replicator.Start();
+  if (!replicating.ok()) return Fail(replicating.message());
+  node::ControlServer control(store, config.site.name, &replicator);
   Status started = control.Start(context, config.site.control);
   if (!started.ok()) return Fail(started.message());
+  if (paired) spdlog::info("site {}: peer {} at {}, listening on {}", config.site.name, config.peer.name,
+                           config.peer.endpoint, config.site.listen);
   spdlog::info("site {}: {} mounted", config.site.name, options.mountpoint);
 
   fuse_loop_config* loop = fuse_loop_cfg_create();
@@ -120,6 +157,9 @@ int Serve(const Options& options, const node::Config& config, node::VolumeStore&
   const int loop_result = fuse_session_loop_mt(session, loop);
   fuse_loop_cfg_destroy(loop);
   control.Stop();
+  replicator.Stop();
+  transport.Attach(nullptr);
+  link.reset();
   // libfuse returns the number of the signal that ended the loop (SIGTERM, SIGINT, SIGHUP): a
   // clean shutdown. A negative value is an error of the session itself.
   if (loop_result < 0) return Fail("FUSE session failed: " + std::string(std::strerror(-loop_result)));

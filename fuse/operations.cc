@@ -192,8 +192,8 @@ void Read(fuse_req_t request, fuse_ino_t, size_t size, off_t offset, fuse_file_i
 
 void Write(fuse_req_t request, fuse_ino_t, const char* data, size_t size, off_t offset, fuse_file_info* info) {
   Handle& handle = HandleOf(info);
-  Result<size_t> done =
-      handle.open->volume().Write(Context(request).site_name, static_cast<uint64_t>(offset), data, size, handle.direct);
+  Result<size_t> done = Context(request).replicator->Write(handle.open->volume(), Context(request).site_name,
+                                                          static_cast<uint64_t>(offset), data, size, handle.direct);
   if (!done.ok()) return ReplyError(request, done.status(), "write");
   fuse_reply_write(request, done.value());
 }
@@ -201,7 +201,7 @@ void Write(fuse_req_t request, fuse_ino_t, const char* data, size_t size, off_t 
 void Flush(fuse_req_t request, fuse_ino_t, fuse_file_info*) { fuse_reply_err(request, 0); }
 
 void Fsync(fuse_req_t request, fuse_ino_t, int, fuse_file_info* info) {
-  Status flushed = HandleOf(info).open->volume().Flush();
+  Status flushed = Context(request).replicator->Flush(HandleOf(info).open->volume());
   if (!flushed.ok()) return ReplyError(request, flushed, "fsync");
   fuse_reply_err(request, 0);
 }
@@ -212,9 +212,11 @@ void Fallocate(fuse_req_t request, fuse_ino_t, int mode, off_t offset, off_t len
   const uint64_t end = static_cast<uint64_t>(offset) + static_cast<uint64_t>(length);
   Status status;
   if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
-    status = volume.Discard(Context(request).site_name, wire::WriteKind::kPunchHole, offset, length);
+    status = Context(request).replicator->Discard(volume, Context(request).site_name, wire::WriteKind::kPunchHole,
+                                                  offset, length);
   } else if (mode == FALLOC_FL_ZERO_RANGE || mode == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)) {
-    status = volume.Discard(Context(request).site_name, wire::WriteKind::kZeroRange, offset, length);
+    status = Context(request).replicator->Discard(volume, Context(request).site_name, wire::WriteKind::kZeroRange,
+                                                  offset, length);
   } else if (mode == 0 || mode == FALLOC_FL_KEEP_SIZE) {
     // Preallocation inside the volume changes nothing a reader sees; past the end it would grow it.
     if (end > volume.size_bytes()) status = Status::NoSpace("fallocate past the end of volume " + volume.name());

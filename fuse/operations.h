@@ -9,12 +9,14 @@
 
 #include <string>
 
+#include "node/replicator.h"
 #include "node/store.h"
 
 namespace pairfs::fuse {
 
 struct MountContext {
   node::VolumeStore* store = nullptr;
+  node::Replicator* replicator = nullptr;  // every write, discard and fsync goes through it
   std::string site_name;  // the origin of every write made through this mount
 };
 

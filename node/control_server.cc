@@ -19,7 +19,7 @@ Status Decode(const wire::Frame& frame, T* request) {
 
 }  // namespace
 
-wire::VolumeInfo DescribeVolume(Volume& volume) {
+wire::VolumeInfo DescribeVolume(Volume& volume, Replicator* replicator) {
   const VolumeMetadata metadata = volume.metadata();
   wire::VolumeInfo info;
   info.name = metadata.name;
@@ -38,12 +38,14 @@ wire::VolumeInfo DescribeVolume(Volume& volume) {
   info.generation_site = metadata.generation_site;
   info.consistent = metadata.consistent;
   info.outdated = metadata.outdated;
+  info.region_size_bytes = metadata.region_size_bytes;
   info.open_count = volume.open_count().load();
+  if (replicator != nullptr) replicator->Describe(volume, &info);
   return info;
 }
 
-ControlServer::ControlServer(VolumeStore& store, std::string site_name)
-    : store_(store), site_name_(std::move(site_name)) {}
+ControlServer::ControlServer(VolumeStore& store, std::string site_name, Replicator* replicator)
+    : store_(store), site_name_(std::move(site_name)), replicator_(replicator) {}
 
 ControlServer::~ControlServer() { Stop(); }
 
@@ -91,7 +93,7 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
       status = volume.status();
       if (status.ok()) {
         spdlog::info("volume {} created, {} bytes", request.name, request.size_bytes);
-        reply.volumes.push_back(DescribeVolume(*volume.value()));
+        reply.volumes.push_back(DescribeVolume(*volume.value(), replicator_));
       }
       break;
     }
@@ -108,7 +110,7 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
       if (status.ok()) status = store_.Resize(request.name, request.size_bytes);
       if (status.ok()) {
         spdlog::info("volume {} resized to {} bytes", request.name, request.size_bytes);
-        reply.volumes.push_back(DescribeVolume(*store_.Find(request.name)));
+        reply.volumes.push_back(DescribeVolume(*store_.Find(request.name), replicator_));
       }
       break;
     }
@@ -118,9 +120,9 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
       status = Decode(frame, &request);
       if (!status.ok()) break;
       if (request.name.empty()) {
-        for (const auto& volume : store_.List()) reply.volumes.push_back(DescribeVolume(*volume));
+        for (const auto& volume : store_.List()) reply.volumes.push_back(DescribeVolume(*volume, replicator_));
       } else if (std::shared_ptr<Volume> volume = store_.Find(request.name)) {
-        reply.volumes.push_back(DescribeVolume(*volume));
+        reply.volumes.push_back(DescribeVolume(*volume, replicator_));
       } else {
         status = Status::NotFound("no volume named " + request.name);
       }
@@ -140,18 +142,91 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
         break;
       }
       const bool reserve = frame.type == MessageType::kReserve;
-      status = reserve ? volume->Reserve(holder) : volume->Release(holder);
+      if (replicator_ != nullptr) {
+        status = replicator_->Reserve(request.name, holder, !reserve, false);
+      } else {
+        status = reserve ? volume->Reserve(holder) : volume->Release(holder);
+      }
       if (status.ok()) {
         spdlog::info("volume {} {} for site {}", request.name, reserve ? "reserved" : "released", holder);
-        reply.volumes.push_back(DescribeVolume(*volume));
+        reply.volumes.push_back(DescribeVolume(*volume, replicator_));
       }
       break;
     }
+    case MessageType::kPairCreate:
+    case MessageType::kSplit:
+    case MessageType::kResync:
+    case MessageType::kTakeover:
+    case MessageType::kDissolve:
+    case MessageType::kVerify:
+      status = HandlePair(frame, &reply);
+      break;
     default:
       status = Status::Unsupported(std::string("message type ") + wire::MessageTypeName(frame.type) +
                                    " is not served on the control endpoint");
   }
   return status.ok() ? reply : wire::Reply::FromStatus(status);
+}
+
+Status ControlServer::HandlePair(const wire::Frame& frame, wire::Reply* reply) {
+  using wire::MessageType;
+  if (replicator_ == nullptr) {
+    return Status::InvalidArgument("site " + site_name_ + " has no [peer] in its config: no pairs here");
+  }
+  std::string name;
+  std::string note;
+  Status status;
+  switch (frame.type) {
+    case MessageType::kPairCreate: {
+      wire::PairCreateRequest request;
+      status = Decode(frame, &request);
+      name = request.name;
+      if (status.ok()) status = replicator_->CreatePair(request, &note);
+      break;
+    }
+    case MessageType::kSplit: {
+      wire::SplitRequest request;
+      status = Decode(frame, &request);
+      name = request.name;
+      if (status.ok()) status = replicator_->Split(request.name, request.read_write, false, &note);
+      break;
+    }
+    case MessageType::kResync: {
+      wire::ResyncRequest request;
+      status = Decode(frame, &request);
+      name = request.name;
+      if (status.ok()) status = replicator_->Resync(request.name, request.swap, false, &note);
+      break;
+    }
+    case MessageType::kTakeover: {
+      wire::TakeoverRequest request;
+      status = Decode(frame, &request);
+      name = request.name;
+      if (status.ok()) status = replicator_->Takeover(request.name, request.force, &note);
+      break;
+    }
+    case MessageType::kDissolve: {
+      wire::DissolveRequest request;
+      status = Decode(frame, &request);
+      name = request.name;
+      if (status.ok()) status = replicator_->Dissolve(request.name, &note);
+      break;
+    }
+    default: {  // kVerify
+      wire::VerifyRequest request;
+      status = Decode(frame, &request);
+      if (!status.ok()) return status;
+      Result<std::vector<uint64_t>> mismatches = replicator_->Verify(request.name, request.offset, request.length);
+      if (!mismatches.ok()) return mismatches.status();
+      reply->mismatches = std::move(mismatches.value());
+      return Status::Ok();
+    }
+  }
+  if (!status.ok()) return status;
+  spdlog::info("{} {}: done{}{}", wire::MessageTypeName(frame.type), name, note.empty() ? "" : ": ", note);
+  reply->message = note;
+  if (std::shared_ptr<Volume> volume = store_.Find(name)) reply->volumes.push_back(DescribeVolume(*volume, replicator_));
+  return Status::Ok();
 }
 
 }  // namespace pairfs::node

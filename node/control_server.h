@@ -9,18 +9,20 @@
 #include <string>
 #include <thread>
 
+#include "node/replicator.h"
 #include "node/store.h"
 #include "wire/link.h"
 #include "wire/messages.h"
 
 namespace pairfs::node {
 
-// The row `display` and `volume list` show for `volume`.
-wire::VolumeInfo DescribeVolume(Volume& volume);
+// The row `display` and `volume list` show for `volume` (pair columns from `replicator`, if any).
+wire::VolumeInfo DescribeVolume(Volume& volume, Replicator* replicator);
 
 class ControlServer {
  public:
-  ControlServer(VolumeStore& store, std::string site_name);
+  // `replicator` may be null (a node without a peer): pair commands are then refused.
+  ControlServer(VolumeStore& store, std::string site_name, Replicator* replicator);
   ~ControlServer();
 
   // Binds `endpoint` and starts serving. IoError naming the endpoint if it cannot be bound.
@@ -36,8 +38,11 @@ class ControlServer {
  private:
   void Serve();
 
+  Status HandlePair(const wire::Frame& frame, wire::Reply* reply);
+
   VolumeStore& store_;
   const std::string site_name_;
+  Replicator* const replicator_;
   std::unique_ptr<wire::Server> server_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

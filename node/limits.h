@@ -35,4 +35,24 @@ inline constexpr uint64_t kMaxRegionBytes = 64ull << 20;
 inline constexpr int64_t kMinPeerTimeoutMs = 100;
 inline constexpr int64_t kMaxPeerTimeoutMs = 600000;
 
+// ---- replication (node/replicator.h) ----
+
+// Answers to the peer's requests kept for retransmits: far more than can be in flight within one
+// peer_timeout_ms (the window bounds that), so a retransmit always finds its answer.
+inline constexpr size_t kAnsweredRequestsKept = 65536;
+
+// Requests from the peer waiting for a worker; beyond this they are dropped (and retransmitted).
+inline constexpr size_t kPeerWorkQueued = 16384;
+
+// The copy engine reads and sends up to 1 MiB of contiguous marked regions per message (one
+// message carries at most wire::kMaxDataBytes) and keeps 8 of them in flight.
+inline constexpr uint64_t kCopyChunkBytes = 1 << 20;
+inline constexpr size_t kCopyChunksInFlight = 8;
+
+// verify hashes at most this many regions per request (8 bytes each in the answer).
+inline constexpr uint64_t kVerifyRegionsPerCall = 4096;
+
+// How often the replicator's background thread wakes (status exchange, activity-log trim).
+inline constexpr int kBackgroundTickMs = 50;
+
 }  // namespace pairfs::node

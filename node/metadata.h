@@ -42,10 +42,11 @@ struct VolumeMetadata {
   std::string generation_site;
   bool consistent = true;
   bool outdated = false;
+  bool fenced = false;
   uint64_t region_size_bytes = 0;
   MSGPACK_DEFINE_MAP(name, size_bytes, inode, uid, gid, mode, created_unix_s, changed_unix_ns, reserved_by, role,
                      status, pair_mode, peer_site, peer_volume, fence, group, generation,
-                     generation_site, consistent, outdated, region_size_bytes);
+                     generation_site, consistent, outdated, region_size_bytes, fenced);
 };
 
 // Returns the bytes of the metadata file: the 32-byte header (magic, version, body length,

@@ -235,8 +235,11 @@ Result<PairTransition> Transit(const PairState& state, PairEvent event, const Pa
       return To(next, {A::kAdoptPeerGeneration});
     }
     case PairEvent::kPeerIsNewer: {
+      // No generation bump: an outdated side must never look newer than the side that is.
       PairState next = state;
       next.outdated = true;
+      if (IsReplicating(state.status)) next.status = S::kPSUE;
+      if (state.status == S::kCOPY) return To(next, {A::kStopCopy});
       return To(next, {});
     }
     case PairEvent::kDissolve: {
@@ -279,6 +282,53 @@ const char* RoleName(PairRole role) {
     case PairRole::kSecondary: return "secondary";
   }
   return "?";
+}
+
+const char* FenceName(FenceLevel fence) {
+  switch (fence) {
+    case FenceLevel::kData: return "data";
+    case FenceLevel::kReserve: return "reserve";
+    case FenceLevel::kNever: return "never";
+  }
+  return "?";
+}
+
+const char* ModeName(PairMode mode) { return mode == PairMode::kSync ? "sync" : "async"; }
+
+bool ParseRole(const std::string& name, PairRole* role) {
+  for (PairRole candidate : kAllRoles) {
+    if (name == RoleName(candidate)) {
+      *role = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ParseStatus(const std::string& name, PairStatus* status) {
+  for (PairStatus candidate : kAllStatuses) {
+    if (name == StatusName(candidate)) {
+      *status = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ParseFence(const std::string& name, FenceLevel* fence) {
+  for (FenceLevel candidate : {FenceLevel::kData, FenceLevel::kReserve, FenceLevel::kNever}) {
+    if (name == FenceName(candidate)) {
+      *fence = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ParseMode(const std::string& name, PairMode* mode) {
+  if (name != "sync" && name != "async") return false;
+  *mode = name == "sync" ? PairMode::kSync : PairMode::kAsync;
+  return true;
 }
 
 const char* StatusName(PairStatus status) {

@@ -44,7 +44,7 @@ enum class PairEvent : uint8_t {
   kResyncSwapByPeer,     // resync --swap issued at the peer: this side becomes secondary
   kTakeover,             // operator's takeover at this (secondary) side
   kDemotedBySwap,        // the peer took over with a swap: this side becomes secondary
-  kPeerIsNewer,          // the peer showed a newer generation
+  kPeerIsNewer,          // the peer showed a newer generation: outdated, and suspended if in sync
   kDissolve,             // the pair is removed; data kept
   kUnfence,              // the operator lifted the fence (pairctl cluster unfence)
   kJournalHighWater,     // async: the master journal passed its high-water mark
@@ -104,6 +104,13 @@ WriteRule WriteRuleFor(const PairState& state, const PairContext& context);
 bool IsValidPairState(const PairState& state);
 
 const char* RoleName(PairRole role);
+const char* FenceName(FenceLevel fence);
+const char* ModeName(PairMode mode);
+// Parse the names above (as stored in metadata and typed by users); false for anything else.
+bool ParseRole(const std::string& name, PairRole* role);
+bool ParseStatus(const std::string& name, PairStatus* status);
+bool ParseFence(const std::string& name, FenceLevel* fence);
+bool ParseMode(const std::string& name, PairMode* mode);
 const char* StatusName(PairStatus status);
 const char* EventName(PairEvent event);
 const char* ActionName(PairAction action);

@@ -66,12 +66,16 @@ nlohmann::ordered_json DisplayJson(const wire::VolumeInfo& info) {
 
 std::string DisplayTable(const std::vector<wire::VolumeInfo>& volumes) {
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "ROLE", "STATUS", "MODE", "PEER", "SIZE", "PROGRESS", "DIRTY", "RESERVED", "FENCE"}};
+      {"NAME", "ROLE", "STATUS", "MODE", "PEER", "SIZE", "PROGRESS", "DIRTY", "RESERVED", "FENCE", "GEN",
+       "COPY"}};
   for (const auto& v : volumes) {
     const std::string peer = v.peer_site.empty() ? "-" : v.peer_site + ":" + OrDash(v.peer_volume);
     const std::string progress = v.status == "SMPL" ? "-" : std::to_string(v.copy_progress) + "%";
+    std::string copy = "-";
+    if (v.status != "SMPL") copy = v.outdated ? "outdated" : v.consistent ? "consistent" : "inconsistent";
+    const std::string generation = v.status == "SMPL" ? "-" : std::to_string(v.generation) + "/" + v.generation_site;
     rows.push_back({v.name, v.role, v.status, OrDash(v.mode), peer, FormatSize(v.size_bytes), progress,
-                    FormatSize(v.dirty_bytes), OrDash(v.reserved_by), OrDash(v.fence)});
+                    FormatSize(v.dirty_bytes), OrDash(v.reserved_by), OrDash(v.fence), generation, copy});
   }
   return Columns(rows);
 }

@@ -18,7 +18,7 @@ int ExitCodeFor(const Status& status);
 // One `display --json` object: the fields of DESIGN.md, null where a string field is empty.
 nlohmann::ordered_json DisplayJson(const wire::VolumeInfo& info);
 
-// The `display` table: NAME ROLE STATUS MODE PEER SIZE PROGRESS DIRTY RESERVED FENCE.
+// The `display` table: NAME ROLE STATUS MODE PEER SIZE PROGRESS DIRTY RESERVED FENCE GEN COPY.
 std::string DisplayTable(const std::vector<wire::VolumeInfo>& volumes);
 
 // The `volume list` table: NAME SIZE ALLOCATED RESERVED OPEN.

@@ -1,12 +1,17 @@
 // pairctl: paired volume control. Parses the command line, sends one request to the local node's
 // control endpoint, prints the answer (a table, or JSON with --json), exits with pairctl(8)'s code.
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "node/config.h"
+#include "node/limits.h"
 #include "node/names.h"
 #include "node/pairctl_format.h"
 #include "wire/limits.h"
@@ -23,6 +28,16 @@ struct Options {
   std::string name;
   std::string size;
   std::string holder;
+  std::string mode;
+  std::string peer_volume;
+  std::string fence;
+  std::string group;
+  bool read_write = false;
+  bool swap = false;
+  bool force = false;
+  std::string status;
+  double timeout_s = 0;
+  bool progress = false;
 };
 
 int Fail(const Status& status) {
@@ -62,6 +77,105 @@ int Run(const Config& config, const T& request, Print print) {
 
 void PrintJson(const nlohmann::ordered_json& document) { std::cout << document.dump(2) << "\n"; }
 
+// A pair command's outcome: the node's note (if any) and the volume's new status.
+void PrintPairOutcome(const wire::Reply& reply, bool json, const std::string& what) {
+  if (json) {
+    nlohmann::ordered_json document = reply.volumes.empty() ? nlohmann::ordered_json::object() : DisplayJson(reply.volumes[0]);
+    if (!reply.message.empty()) document["note"] = reply.message;
+    return PrintJson(document);
+  }
+  if (!reply.message.empty()) std::cout << reply.message << "\n";
+  if (!reply.volumes.empty()) {
+    const wire::VolumeInfo& v = reply.volumes[0];
+    std::cout << what << " " << v.name << ": " << v.role << " " << v.status << "\n";
+  }
+}
+
+void DrawProgress(const wire::VolumeInfo& v) {
+  const int width = 40;
+  const int filled = static_cast<int>(v.copy_progress) * width / 100;
+  std::fprintf(stderr, "\r%s %-4s [%s%s] %3u%%  dirty %s   ", v.name.c_str(), v.status.c_str(),
+               std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), v.copy_progress,
+               FormatSize(v.dirty_bytes).c_str());
+  std::fflush(stderr);
+}
+
+// wait: polls the node until the volume shows `status`. Exit 5 at the timeout; exit 1 at once
+// when waiting for PAIR and the copy was interrupted (PSUE), since it cannot get there alone.
+int Wait(const Config& config, const Options& options) {
+  const bool bar = options.progress && ::isatty(STDERR_FILENO);
+  const auto started = std::chrono::steady_clock::now();
+  for (;;) {
+    Result<wire::Reply> reply = Ask(config, wire::DisplayRequest{options.name});
+    if (!reply.ok()) return Fail(reply.status());
+    Status status = reply->ToStatus();
+    if (!status.ok()) return Fail(status);
+    const wire::VolumeInfo& v = reply->volumes.at(0);
+    if (bar) DrawProgress(v);
+    if (v.status == options.status) {
+      if (bar) std::fprintf(stderr, "\n");
+      if (options.json) return PrintJson(DisplayJson(v)), 0;
+      std::cout << v.name << " is " << v.status << "\n";
+      return 0;
+    }
+    if (options.status == "PAIR" && v.status == "PSUE") {
+      if (bar) std::fprintf(stderr, "\n");
+      return Fail(Status::InvalidArgument(v.name + " went to PSUE (the link to the peer was lost); it will not reach "
+                                          "PAIR without a resync"));
+    }
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (options.timeout_s > 0 && waited >= options.timeout_s) {
+      if (bar) std::fprintf(stderr, "\n");
+      return Fail(Status::Timeout(v.name + " is " + v.status + ", not " + options.status + ", after " +
+                                  std::to_string(static_cast<int>(options.timeout_s)) + " s"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// verify: asks the node for one slice of regions at a time (each answer stays small and quick).
+int Verify(const Config& config, const Options& options) {
+  Result<wire::Reply> shown = Ask(config, wire::DisplayRequest{options.name});
+  if (!shown.ok()) return Fail(shown.status());
+  if (!shown->ToStatus().ok()) return Fail(shown->ToStatus());
+  const wire::VolumeInfo& v = shown->volumes.at(0);
+  if (v.status == "SMPL") return Fail(Status::InvalidArgument("volume " + v.name + " is not in a pair"));
+  const uint64_t slice = v.region_size_bytes * kVerifyRegionsPerCall;
+  const bool bar = ::isatty(STDERR_FILENO) && !options.json;
+  std::vector<std::pair<uint64_t, uint64_t>> mismatches;
+  for (uint64_t offset = 0; offset < v.size_bytes; offset += slice) {
+    Result<wire::Reply> reply = Ask(config, wire::VerifyRequest{options.name, offset, slice});
+    if (!reply.ok()) return Fail(reply.status());
+    if (!reply->ToStatus().ok()) return Fail(reply->ToStatus());
+    for (size_t i = 0; i + 1 < reply->mismatches.size(); i += 2) {
+      const uint64_t start = reply->mismatches[i];
+      const uint64_t length = reply->mismatches[i + 1];
+      if (!mismatches.empty() && mismatches.back().first + mismatches.back().second == start) {
+        mismatches.back().second += length;
+      } else {
+        mismatches.emplace_back(start, length);
+      }
+    }
+    if (bar) std::fprintf(stderr, "\rverify %s: %3d%%", v.name.c_str(), static_cast<int>((offset + slice) * 100 / v.size_bytes > 100 ? 100 : (offset + slice) * 100 / v.size_bytes));
+  }
+  if (bar) std::fprintf(stderr, "\n");
+  if (options.json) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const auto& [start, length] : mismatches) list.push_back({{"offset", start}, {"length", length}});
+    PrintJson({{"name", v.name}, {"identical", mismatches.empty()}, {"mismatches", list}});
+  } else if (mismatches.empty()) {
+    std::cout << "verify " << v.name << ": both copies identical (" << FormatSize(v.size_bytes) << ")\n";
+  } else {
+    uint64_t total = 0;
+    for (const auto& [start, length] : mismatches) {
+      std::cout << "differs: offset " << start << " length " << length << " (" << FormatSize(length) << ")\n";
+      total += length;
+    }
+    std::cout << "verify " << v.name << ": " << FormatSize(total) << " differ in " << mismatches.size() << " ranges\n";
+  }
+  return mismatches.empty() ? 0 : 1;
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -92,6 +206,34 @@ int Main(int argc, char** argv) {
   CLI::App* release = app.add_subcommand("release", "release a reservation: release NAME [--holder ID]");
   release->add_option("NAME", options.name, "volume name")->required();
   release->add_option("--holder", options.holder, "the site that holds it (default: this site)");
+
+  CLI::App* pair_create = app.add_subcommand("create", "pair a volume with the peer site's: create NAME --mode sync");
+  pair_create->add_option("NAME", options.name, "the volume here, which becomes the primary")->required();
+  pair_create->add_option("--mode", options.mode, "sync (async is not in this version)")->required();
+  pair_create->add_option("--peer-volume", options.peer_volume, "the volume at the peer (default: the same name)");
+  pair_create->add_option("--fence", options.fence, "data or never (default never); reserve comes with clusterd");
+  pair_create->add_option("--group", options.group, "consistency group name");
+  CLI::App* split = app.add_subcommand("split", "suspend a pair: split NAME [--rw]");
+  split->add_option("NAME", options.name, "volume name")->required();
+  split->add_flag("--rw", options.read_write, "make the secondary writable too (SSUS)");
+  CLI::App* resync = app.add_subcommand("resync", "copy what changed and return to PAIR: resync NAME [--swap]");
+  resync->add_option("NAME", options.name, "volume name")->required();
+  resync->add_flag("--swap", options.swap, "make the issuing site the primary (its copy wins)");
+  CLI::App* takeover = app.add_subcommand("takeover", "make the secondary here the writable one: takeover NAME [--force]");
+  takeover->add_option("NAME", options.name, "volume name")->required();
+  takeover->add_flag("--force", options.force, "also for an outdated or inconsistent copy (loses the newer data)");
+  CLI::App* dissolve = app.add_subcommand("dissolve", "remove the pair, keep both copies: dissolve NAME");
+  dissolve->add_option("NAME", options.name, "volume name")->required();
+  CLI::App* wait = app.add_subcommand("wait", "wait for a status: wait NAME --status S [--timeout SECONDS] [--progress]");
+  wait->add_option("NAME", options.name, "volume name")->required();
+  wait->add_option("--status", options.status, "SMPL COPY PAIR PSUS PSUE SSUS SSWS PFUL PFUS")
+      ->required()
+      ->check(CLI::IsMember({"SMPL", "COPY", "PAIR", "PSUS", "PSUE", "SSUS", "SSWS", "PFUL", "PFUS"}));
+  wait->add_option("--timeout", options.timeout_s, "give up after this many seconds (exit 5); default: never")
+      ->check(CLI::NonNegativeNumber);
+  wait->add_flag("--progress", options.progress, "draw a progress bar on a terminal");
+  CLI::App* verify = app.add_subcommand("verify", "compare both copies region by region: verify NAME");
+  verify->add_option("NAME", options.name, "volume name")->required();
 
   try {
     app.parse(argc, argv);
@@ -148,6 +290,29 @@ int Main(int argc, char** argv) {
       PrintJson(rows);
     });
   }
+  if (pair_create->parsed()) {
+    wire::PairCreateRequest request{options.name, options.mode, options.peer_volume, options.fence, options.group};
+    return Run(c, request, [&](const wire::Reply& r) { PrintPairOutcome(r, json, "created pair"); });
+  }
+  if (split->parsed()) {
+    return Run(c, wire::SplitRequest{options.name, options.read_write},
+               [&](const wire::Reply& r) { PrintPairOutcome(r, json, "split"); });
+  }
+  if (resync->parsed()) {
+    return Run(c, wire::ResyncRequest{options.name, options.swap},
+               [&](const wire::Reply& r) { PrintPairOutcome(r, json, "resync"); });
+  }
+  if (takeover->parsed()) {
+    return Run(c, wire::TakeoverRequest{options.name, options.force},
+               [&](const wire::Reply& r) { PrintPairOutcome(r, json, "takeover"); });
+  }
+  if (dissolve->parsed()) {
+    return Run(c, wire::DissolveRequest{options.name}, [&](const wire::Reply& r) {
+      PrintPairOutcome(r, json, "dissolved");
+    });
+  }
+  if (wait->parsed()) return Wait(c, options);
+  if (verify->parsed()) return Verify(c, options);
   const bool reserving = reserve->parsed();
   auto print_reservation = [&](const wire::Reply& r) {
     if (json) return PrintJson(DisplayJson(r.volumes.at(0)));

@@ -96,6 +96,37 @@ Status Volume::CheckWritable(const std::string& origin_site) const {
   return Status::Ok();
 }
 
+Status Volume::CheckReservation(const std::string& origin_site) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!metadata_.reserved_by.empty() && metadata_.reserved_by != origin_site) {
+    return Status::Conflict("volume " + name_ + " is reserved by site " + metadata_.reserved_by);
+  }
+  return Status::Ok();
+}
+
+Result<size_t> Volume::ClampToEnd(uint64_t offset, uint64_t length) const {
+  const uint64_t size = size_bytes();
+  if (offset >= size) {
+    return Status::NoSpace("write at " + std::to_string(offset) + " is past the end of volume " + name_);
+  }
+  return static_cast<size_t>(std::min<uint64_t>(length, size - offset));
+}
+
+Status Volume::WriteRaw(wire::WriteKind kind, uint64_t offset, const char* data, size_t length, bool direct) {
+  if (length == 0) return Status::Ok();
+  if (kind == wire::WriteKind::kData) return image_->WriteAt(offset, data, length, direct);
+  return image_->Deallocate(kind, offset, length);
+}
+
+Status Volume::UpdateMetadata(const std::function<void(VolumeMetadata&)>& change) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  VolumeMetadata updated = metadata_;
+  change(updated);
+  return SaveLocked(updated);
+}
+
+std::string Volume::SidecarPath(const std::string& suffix) const { return directory_ + "/" + name_ + "." + suffix; }
+
 Result<size_t> Volume::Read(uint64_t offset, size_t length, char* out, bool direct) {
   const uint64_t size = size_bytes();
   if (offset >= size || length == 0) return size_t{0};
@@ -212,6 +243,7 @@ Status Volume::Release(const std::string& holder) {
 }
 
 Status Volume::RemoveFiles() {
+  ::unlink(SidecarPath("regions").c_str());  // absent for a volume never in a pair
   if (::unlink(MetadataPath().c_str()) != 0) return Status::IoError("cannot remove " + MetadataPath(), errno);
   if (::unlink(ImagePath().c_str()) != 0) {
     spdlog::warn("volume {}: metadata removed but image {} stays: {}", name_, ImagePath(), std::strerror(errno));

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -86,6 +87,28 @@ class Volume {
 
   // Releases `holder`'s reservation. Ok if free; Conflict if held by another site.
   Status Release(const std::string& holder);
+
+  // ---- for the replicator (node/replicator.h), which decides writability itself ----
+
+  // Exclusive status on byte ranges of this volume (seed 002).
+  RangeLock& exclusive() { return exclusive_; }
+
+  // Conflict if a site other than `origin_site` holds the reservation.
+  Status CheckReservation(const std::string& origin_site) const;
+
+  // The length a write or discard at `offset` may have: `length` cut at the end of the volume;
+  // NoSpace at or past the end.
+  Result<size_t> ClampToEnd(uint64_t offset, uint64_t length) const;
+
+  // Writes or discards without any check or lock: the caller holds exclusive status on the range
+  // and has decided the write may happen.
+  Status WriteRaw(wire::WriteKind kind, uint64_t offset, const char* data, size_t length, bool direct);
+
+  // Changes the metadata with `change` and saves it atomically before it takes effect.
+  Status UpdateMetadata(const std::function<void(VolumeMetadata&)>& change);
+
+  // A file beside the image: DIRECTORY/NAME.SUFFIX (the region set lives in NAME.regions).
+  std::string SidecarPath(const std::string& suffix) const;
 
   // Open handles through the mount; VolumeStore refuses to delete while any is open.
   std::atomic<uint32_t>& open_count() { return open_count_; }

@@ -14,6 +14,12 @@ const char* MessageTypeName(MessageType type) {
     case MessageType::kDisplay: return "display";
     case MessageType::kReserve: return "reserve";
     case MessageType::kRelease: return "release";
+    case MessageType::kPairCreate: return "pair-create";
+    case MessageType::kSplit: return "split";
+    case MessageType::kResync: return "resync";
+    case MessageType::kTakeover: return "takeover";
+    case MessageType::kDissolve: return "dissolve";
+    case MessageType::kVerify: return "verify";
     case MessageType::kReplicaWrite: return "replica-write";
     case MessageType::kForwardedWrite: return "forwarded-write";
     case MessageType::kWriteGrant: return "write-grant";
@@ -22,6 +28,9 @@ const char* MessageTypeName(MessageType type) {
     case MessageType::kFlushAck: return "flush-ack";
     case MessageType::kPeerReserve: return "peer-reserve";
     case MessageType::kPeerStatus: return "peer-status";
+    case MessageType::kPeerCommand: return "peer-command";
+    case MessageType::kPeerAnswer: return "peer-answer";
+    case MessageType::kWriteConfirm: return "write-confirm";
     case MessageType::kHeartbeat: return "heartbeat";
   }
   return "unknown";

@@ -15,6 +15,12 @@ enum class MessageType : uint16_t {
   kDisplay = 6,
   kReserve = 7,
   kRelease = 8,
+  kPairCreate = 9,       // pairctl create
+  kSplit = 10,
+  kResync = 11,
+  kTakeover = 12,
+  kDissolve = 13,
+  kVerify = 14,          // hashes of one range of regions at both sites
   // Site to site (part 2: synchronous pairs).
   kReplicaWrite = 32,    // primary -> secondary: apply this ordered write
   kForwardedWrite = 33,  // secondary -> primary: order this write for me
@@ -24,6 +30,9 @@ enum class MessageType : uint16_t {
   kFlushAck = 37,
   kPeerReserve = 38,     // reserve or release ordered at the primary and mirrored
   kPeerStatus = 39,      // pair status and generation exchange
+  kPeerCommand = 40,     // a pair command one node asks of the other (create, split, ...)
+  kPeerAnswer = 41,      // the answer to a peer command
+  kWriteConfirm = 42,    // secondary -> primary: written after the grant; release the range
   // Cluster (part 3).
   kHeartbeat = 64,
 };

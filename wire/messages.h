@@ -67,6 +67,53 @@ struct ReleaseRequest {
   MSGPACK_DEFINE_MAP(name, holder);
 };
 
+struct PairCreateRequest {
+  static constexpr MessageType kType = MessageType::kPairCreate;
+  std::string name;
+  std::string mode;         // sync | async
+  std::string peer_volume;  // "" = the same name
+  std::string fence;        // data | reserve | never; "" = never
+  std::string group;
+  MSGPACK_DEFINE_MAP(name, mode, peer_volume, fence, group);
+};
+
+struct SplitRequest {
+  static constexpr MessageType kType = MessageType::kSplit;
+  std::string name;
+  bool read_write = false;
+  MSGPACK_DEFINE_MAP(name, read_write);
+};
+
+struct ResyncRequest {
+  static constexpr MessageType kType = MessageType::kResync;
+  std::string name;
+  bool swap = false;
+  MSGPACK_DEFINE_MAP(name, swap);
+};
+
+struct TakeoverRequest {
+  static constexpr MessageType kType = MessageType::kTakeover;
+  std::string name;
+  bool force = false;
+  MSGPACK_DEFINE_MAP(name, force);
+};
+
+struct DissolveRequest {
+  static constexpr MessageType kType = MessageType::kDissolve;
+  std::string name;
+  MSGPACK_DEFINE_MAP(name);
+};
+
+// Compares the regions overlapping [offset, offset+length) at both sites; the reply's
+// `mismatches` lists the differing byte ranges.
+struct VerifyRequest {
+  static constexpr MessageType kType = MessageType::kVerify;
+  std::string name;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  MSGPACK_DEFINE_MAP(name, offset, length);
+};
+
 // ---- control: the reply ---------------------------------------------------------------------
 
 // One row of `display` / `volume list`; the JSON fields of DESIGN.md plus what `volume list` shows.
@@ -91,9 +138,10 @@ struct VolumeInfo {
   bool consistent = true;
   bool outdated = false;
   uint32_t open_count = 0;   // open file handles through the mount
+  uint64_t region_size_bytes = 0;  // the pair's dirty-bitmap region (0: no pair)
   MSGPACK_DEFINE_MAP(name, role, status, mode, peer_site, peer_volume, size_bytes, allocated_bytes,
                      copy_progress, dirty_bytes, journal_lag_bytes, reserved_by, fence, group,
-                     generation, generation_site, consistent, outdated, open_count);
+                     generation, generation_site, consistent, outdated, open_count, region_size_bytes);
 };
 
 // The answer to every control request. `code` is a pairfs::Code; `message` is one line for the
@@ -103,7 +151,8 @@ struct Reply {
   uint8_t code = 0;
   std::string message;
   std::vector<VolumeInfo> volumes;
-  MSGPACK_DEFINE_MAP(code, message, volumes);
+  std::vector<uint64_t> mismatches;  // verify: offset, length, offset, length, ...
+  MSGPACK_DEFINE_MAP(code, message, volumes, mismatches);
 
   static Reply FromStatus(const Status& status);
   Status ToStatus() const;
@@ -115,6 +164,10 @@ struct Reply {
 struct Generation {
   uint64_t counter = 0;
   std::string site;
+  bool operator==(const Generation&) const = default;
+  // Newer: a higher counter. Equal counters with different sites are two sides that each went on
+  // alone; neither is newer.
+  bool NewerThan(const Generation& other) const { return counter > other.counter; }
   MSGPACK_DEFINE_ARRAY(counter, site);
 };
 
@@ -168,7 +221,50 @@ struct PeerStatusMessage {
   std::string status;
   bool consistent = true;
   bool outdated = false;
-  MSGPACK_DEFINE_ARRAY(volume, generation, role, status, consistent, outdated);
+  uint32_t copy_progress = 0;
+  MSGPACK_DEFINE_ARRAY(volume, generation, role, status, consistent, outdated, copy_progress);
+};
+
+// A pair command one node asks of the other (wire/protocol.md lists the commands and which
+// fields each uses). `volume` is the receiver's volume.
+struct PeerCommandMessage {
+  static constexpr MessageType kType = MessageType::kPeerCommand;
+  std::string command;
+  std::string volume;
+  Generation generation;
+  std::string peer_volume;
+  uint64_t size_bytes = 0;
+  std::string mode;
+  std::string fence;
+  std::string group;
+  uint64_t region_size_bytes = 0;
+  bool flag = false;          // split: --rw; reserve: release; takeover: force
+  std::string holder;
+  uint64_t first = 0;         // verify: first region
+  uint64_t count = 0;         // verify: how many regions
+  uint16_t control_type = 0;  // control: a pairctl request forwarded to the peer
+  std::string control_body;
+  MSGPACK_DEFINE_MAP(command, volume, generation, peer_volume, size_bytes, mode, fence, group,
+                     region_size_bytes, flag, holder, first, count, control_type, control_body);
+};
+
+struct PeerAnswerMessage {
+  static constexpr MessageType kType = MessageType::kPeerAnswer;
+  uint8_t code = 0;
+  std::string message;
+  Generation generation;
+  std::string role;
+  std::string status;
+  bool consistent = true;
+  bool outdated = false;
+  std::string reserved_by;
+  uint64_t size_bytes = 0;
+  bool created = false;
+  std::vector<char> bits;        // a dirty bitmap, one bit per region, low bit first
+  std::vector<uint64_t> hashes;  // verify: one per region
+  std::string control_reply;     // control: the encoded Reply
+  MSGPACK_DEFINE_MAP(code, message, generation, role, status, consistent, outdated, reserved_by,
+                     size_bytes, created, bits, hashes, control_reply);
 };
 
 // Heartbeat on every cluster link (part 3): who, which incarnation of its clusterd, which beat.

@@ -71,6 +71,30 @@ ${2:-}
 TOML
 }
 
+# Two sites' peer ports, apart per test process so that tests never meet each other's daemons.
+PORT_A=$((20000 + ($$ % 4000) * 4))
+PORT_B=$((PORT_A + 1))
+
+# write_pair_configs [SITE_TOML_EXTRA]: configs for sites a and b that are each other's peer, on
+# loopback ports $PORT_A and $PORT_B; the extra lines go into both [site] tables.
+write_pair_configs() {
+  write_config a "listen = \"tcp://127.0.0.1:$PORT_A\"
+${1:-}
+[peer]
+name = \"b\"
+endpoint = \"tcp://127.0.0.1:$PORT_B\""
+  write_config b "listen = \"tcp://127.0.0.1:$PORT_B\"
+${1:-}
+[peer]
+name = \"a\"
+endpoint = \"tcp://127.0.0.1:$PORT_A\""
+}
+
+# pair_field SITE NAME FIELD: a field of `pairctl --json display NAME` at SITE.
+pair_field() {
+  pairctl "$1" --json display "$2" | json "d[0]['$3']"
+}
+
 # start_site SITE [PAIRFS_OPTIONS...]: runs pairfs in the foreground (in the background of this
 # shell) on $WORK/mnt-SITE, records its PID, and waits until the mount and the control socket answer.
 start_site() {

@@ -25,7 +25,7 @@ wire::Frame FrameOf(const T& request) {
 TEST_CASE("the control dispatch creates, displays, reserves and deletes volumes") {
   testing::TempDir dir;
   auto store = std::move(VolumeStore::Open(dir.path()).value());
-  ControlServer control(*store, "a");
+  ControlServer control(*store, "a", nullptr);
   wire::Reply created = control.Handle(FrameOf(wire::VolumeCreateRequest{"vm1", 1 << 20}));
   REQUIRE(created.ToStatus().ok());
   REQUIRE(created.volumes.size() == 1);
@@ -49,7 +49,7 @@ TEST_CASE("the control dispatch creates, displays, reserves and deletes volumes"
 TEST_CASE("the control dispatch answers malformed and foreign requests with a reason") {
   testing::TempDir dir;
   auto store = std::move(VolumeStore::Open(dir.path()).value());
-  ControlServer control(*store, "a");
+  ControlServer control(*store, "a", nullptr);
   wire::Frame garbage;
   garbage.type = wire::MessageType::kVolumeCreate;
   garbage.body = "\xc1 not msgpack";
@@ -64,7 +64,7 @@ TEST_CASE("the control dispatch answers malformed and foreign requests with a re
 TEST_CASE("the control endpoint answers over a real ZeroMQ socket and survives garbage") {
   testing::TempDir dir;
   auto store = std::move(VolumeStore::Open(dir.path()).value());
-  ControlServer control(*store, "a");
+  ControlServer control(*store, "a", nullptr);
   wire::Context context;
   const std::string endpoint = "ipc://" + dir.path() + "/control.sock";
   REQUIRE(control.Start(context, endpoint).ok());

@@ -83,12 +83,14 @@ TEST_CASE("every state and event gives a valid next state or a reasoned refusal,
         if (t.next.role == PairRole::kPrimary && state.role != PairRole::kPrimary) {
           CHECK(Has(t, PairAction::kBumpGeneration));
         }
-        // A primary that stops replicating bumps the generation (DESIGN: on every suspend).
+        // A primary that stops replicating bumps the generation (DESIGN: on every suspend), unless
+        // it stops because it is outdated: an outdated side must never look newer than its peer.
         const bool was_replicating = state.status == PairStatus::kCOPY || state.status == PairStatus::kPAIR ||
                                      state.status == PairStatus::kPFUL;
         const bool suspended_now = t.next.status == PairStatus::kPSUS || t.next.status == PairStatus::kPSUE ||
                                    t.next.status == PairStatus::kPFUS;
-        if (state.role == PairRole::kPrimary && was_replicating && suspended_now && !t.next.fenced) {
+        if (state.role == PairRole::kPrimary && was_replicating && suspended_now && !t.next.fenced &&
+            !t.next.outdated) {
           CHECK(Has(t, PairAction::kBumpGeneration));
           CHECK(Has(t, PairAction::kTrackDirty));
         }
@@ -106,7 +108,10 @@ TEST_CASE("every state and event gives a valid next state or a reasoned refusal,
           FAIL("promoted a copy that may not hold the newest data");
         }
         if (event == PairEvent::kDissolve) CHECK(t.next.status == PairStatus::kSMPL);
-        if (event == PairEvent::kPeerIsNewer) CHECK_FALSE(Writable(t.next, context));
+        if (event == PairEvent::kPeerIsNewer) {
+          CHECK_FALSE(Writable(t.next, context));
+          CHECK_FALSE(Has(t, PairAction::kBumpGeneration));
+        }
       }
     }
   }

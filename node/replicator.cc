@@ -1,0 +1,1754 @@
+#include "node/replicator.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <shared_mutex>
+
+#include <spdlog/spdlog.h>
+
+#include "node/limits.h"
+#include "node/names.h"
+#include "node/pair_state.h"
+#include "node/region_set.h"
+
+namespace pairfs::node {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using wire::MessageType;
+
+std::chrono::milliseconds Ms(int ms) { return std::chrono::milliseconds(ms); }
+
+Status StatusFromCode(uint8_t code, const std::string& message) {
+  if (code == 0) return Status::Ok();
+  if (code > static_cast<uint8_t>(Code::kUnsupported)) return Status::Corruption("unknown result code from the peer");
+  return Status(static_cast<Code>(code), message.empty() ? CodeName(static_cast<Code>(code)) : message);
+}
+
+bool IsReplicating(PairStatus status) {
+  return status == PairStatus::kCOPY || status == PairStatus::kPAIR || status == PairStatus::kPFUL;
+}
+
+std::vector<char> PackBits(const std::vector<uint64_t>& regions, uint64_t region_count) {
+  std::vector<char> bits((region_count + 7) / 8, 0);
+  for (uint64_t region : regions) bits[region / 8] = static_cast<char>(bits[region / 8] | (1 << (region % 8)));
+  return bits;
+}
+
+std::vector<uint64_t> UnpackBits(const std::vector<char>& bits, uint64_t region_count) {
+  std::vector<uint64_t> regions;
+  for (uint64_t region = 0; region < region_count && region / 8 < bits.size(); ++region) {
+    if (bits[region / 8] & (1 << (region % 8))) regions.push_back(region);
+  }
+  return regions;
+}
+
+bool AllZero(const char* data, size_t length) {
+  static const char kZeros[4096] = {};
+  for (size_t done = 0; done < length; done += sizeof kZeros) {
+    const size_t step = std::min(sizeof kZeros, length - done);
+    if (std::memcmp(data + done, kZeros, step) != 0) return false;
+  }
+  return true;
+}
+
+// Keeps new holders out while a state change runs, and waits for the holders already inside.
+class Gate {
+ public:
+  void EnterShared() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !closed_; });
+    ++inside_;
+  }
+  void LeaveShared() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --inside_;
+    changed_.notify_all();
+  }
+  void Close() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !closed_; });
+    closed_ = true;
+    changed_.wait(lock, [&] { return inside_ == 0; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = false;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int inside_ = 0;
+  bool closed_ = false;
+};
+
+class SharedGate {
+ public:
+  explicit SharedGate(Gate& gate) : gate_(gate) { gate_.EnterShared(); }
+  ~SharedGate() { gate_.LeaveShared(); }
+
+ private:
+  Gate& gate_;
+};
+
+class ClosedGate {
+ public:
+  explicit ClosedGate(Gate& gate) : gate_(&gate) { gate_->Close(); }
+  ~ClosedGate() { Open(); }
+  void Open() {
+    if (gate_ != nullptr) gate_->Open();
+    gate_ = nullptr;
+  }
+
+ private:
+  Gate* gate_;
+};
+
+}  // namespace
+
+// ---- one pair ---------------------------------------------------------------------------------
+
+struct Replicator::Pair {
+  std::shared_ptr<Volume> volume;
+  std::unique_ptr<RegionSet> regions;
+  Gate gate;
+
+  std::mutex mutex;  // guards the fields up to `newer_since`; held while a state change is saved
+  PairState state;
+  PairContext context;
+  wire::Generation generation;
+  std::string peer_volume;
+  bool newer_seen = false;
+  Clock::time_point newer_since;
+
+  std::mutex copy_mutex;  // guards copy_thread
+  std::thread copy_thread;
+  std::atomic<bool> stop_copy{false};
+  std::atomic<uint64_t> copy_total{0};
+  std::atomic<uint64_t> copy_done{0};
+  std::atomic<uint32_t> peer_progress{0};
+
+  // Activity log: regions may be cleared only when no write that touched them is in flight.
+  std::shared_mutex al_mutex;  // shared by writers while they mark; exclusive by the trim
+  std::mutex epoch_mutex;      // guards the three below
+  uint32_t epoch = 1;
+  std::map<uint32_t, int> in_flight;  // epoch -> writes started in it and not finished
+  std::vector<uint32_t> last_epoch;   // per region: the epoch of the last write that touched it
+
+  std::mutex reserve_mutex;  // orders reserve and release at the primary
+
+  struct View {
+    PairState state;
+    PairContext context;
+    wire::Generation generation;
+    std::string peer_volume;
+  };
+  View Snapshot() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return {state, context, generation, peer_volume};
+  }
+};
+
+namespace {
+
+// A write in the activity log: its regions are durably marked and it is counted in flight.
+class Activity {
+ public:
+  Activity() = default;
+  Activity(Activity&& other) noexcept : pair_(other.pair_), epoch_(other.epoch_) { other.pair_ = nullptr; }
+  Activity& operator=(Activity&&) = delete;
+  ~Activity() {
+    if (pair_ == nullptr) return;
+    std::lock_guard<std::mutex> lock(pair_->epoch_mutex);
+    if (--pair_->in_flight[epoch_] == 0) pair_->in_flight.erase(epoch_);
+  }
+
+  static Result<Activity> Begin(Replicator::Pair& pair, uint64_t offset, uint64_t length) {
+    std::shared_lock<std::shared_mutex> marking(pair.al_mutex);
+    Activity activity;
+    {
+      std::lock_guard<std::mutex> lock(pair.epoch_mutex);
+      activity.pair_ = &pair;
+      activity.epoch_ = pair.epoch;
+      ++pair.in_flight[pair.epoch];
+      const uint64_t region_bytes = pair.regions->region_bytes();
+      const uint64_t last = std::min<uint64_t>((offset + length - 1) / region_bytes, pair.last_epoch.size() - 1);
+      for (uint64_t region = offset / region_bytes; region <= last; ++region) pair.last_epoch[region] = pair.epoch;
+    }
+    Status marked = pair.regions->MarkBeforeWrite(offset, length);
+    if (!marked.ok()) return marked;
+    return activity;
+  }
+
+ private:
+  Replicator::Pair* pair_ = nullptr;
+  uint32_t epoch_ = 0;
+};
+
+}  // namespace
+
+// ---- waiting for answers ----------------------------------------------------------------------
+
+class Replicator::Calls {
+ public:
+  explicit Calls(uint64_t first_id) : next_id_(first_id) {}
+
+  uint64_t Begin() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const uint64_t id = next_id_++;
+    slots_[id] = std::make_shared<Slot>();
+    return id;
+  }
+  // Waits for an answer to an id the peer chose (a write confirm).
+  void Register(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    slots_[id] = std::make_shared<Slot>();
+  }
+  bool Deliver(wire::Frame frame) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = slots_.find(frame.request_id);
+    if (it == slots_.end() || it->second->answer) return false;
+    it->second->answer = std::move(frame);
+    it->second->ready.notify_all();
+    return true;
+  }
+  // Waits up to `timeout_ms` for the answer to `id`, calling `resend` every `retransmit_ms`
+  // (if given). The slot is gone afterwards either way.
+  std::optional<wire::Frame> Wait(uint64_t id, int timeout_ms, int retransmit_ms,
+                                  const std::function<void()>& resend) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto it = slots_.find(id);
+    if (it == slots_.end()) return std::nullopt;
+    std::shared_ptr<Slot> slot = it->second;
+    const auto deadline = Clock::now() + Ms(timeout_ms);
+    auto next_resend = Clock::now() + Ms(retransmit_ms);
+    while (!slot->answer && Clock::now() < deadline) {
+      const auto until = resend ? std::min(deadline, next_resend) : deadline;
+      slot->ready.wait_until(lock, until);
+      if (!slot->answer && resend && Clock::now() >= next_resend && Clock::now() < deadline) {
+        lock.unlock();
+        resend();
+        lock.lock();
+        next_resend = Clock::now() + Ms(retransmit_ms);
+      }
+    }
+    slots_.erase(id);
+    return std::move(slot->answer);
+  }
+  void Cancel(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    slots_.erase(id);
+  }
+
+ private:
+  struct Slot {
+    std::condition_variable ready;
+    std::optional<wire::Frame> answer;
+  };
+  std::mutex mutex_;
+  std::map<uint64_t, std::shared_ptr<Slot>> slots_;
+  uint64_t next_id_;
+};
+
+// Requests from the peer already served (or being served), by request id, with the answer sent,
+// so that a retransmit is answered again and never applied twice.
+class Replicator::Answered {
+ public:
+  enum class Claim { kNew, kInProgress, kDone };
+  Claim Take(uint64_t id, std::string* answer) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = answers_.find(id);
+    if (it == answers_.end()) {
+      answers_.emplace(id, std::string());
+      order_.push_back(id);
+      while (order_.size() > kAnsweredRequestsKept) {
+        answers_.erase(order_.front());
+        order_.pop_front();
+      }
+      return Claim::kNew;
+    }
+    if (it->second.empty()) return Claim::kInProgress;
+    *answer = it->second;
+    return Claim::kDone;
+  }
+  void Store(uint64_t id, const std::string& answer) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = answers_.find(id);
+    if (it != answers_.end()) it->second = answer;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<uint64_t, std::string> answers_;
+  std::deque<uint64_t> order_;
+};
+
+// Bytes of write data in flight to the peer.
+class Replicator::Window {
+ public:
+  explicit Window(size_t capacity) : capacity_(capacity) {}
+  void Acquire(size_t bytes) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    released_.wait(lock, [&] { return used_ == 0 || used_ + bytes <= capacity_; });
+    used_ += bytes;
+  }
+  void Release(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    used_ -= bytes;
+    released_.notify_all();
+  }
+
+ private:
+  const size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable released_;
+  size_t used_ = 0;
+};
+
+namespace {
+
+class WindowShare {
+ public:
+  WindowShare(std::function<void(size_t)> release, size_t bytes) : release_(std::move(release)), bytes_(bytes) {}
+  ~WindowShare() { release_(bytes_); }
+
+ private:
+  std::function<void(size_t)> release_;
+  size_t bytes_;
+};
+
+}  // namespace
+
+// ---- life cycle -------------------------------------------------------------------------------
+
+Replicator::Replicator(VolumeStore& store, ReplicatorOptions options, PeerTransport* transport)
+    : store_(store),
+      options_(std::move(options)),
+      transport_(transport),
+      // Request ids start at the clock so that a restarted node never reuses the ids its peer
+      // still remembers as answered.
+      calls_(std::make_unique<Calls>(static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count()))),
+      confirms_(std::make_unique<Calls>(0)),
+      answered_(std::make_unique<Answered>()),
+      window_(std::make_unique<Window>(options_.window_bytes)) {}
+
+Replicator::~Replicator() { Stop(); }
+
+Status Replicator::Start() {
+  for (const std::shared_ptr<Volume>& volume : store_.List()) {
+    if (volume->metadata().role == "simplex") continue;
+    Result<std::shared_ptr<Pair>> pair = LoadPair(volume, false);
+    if (!pair.ok()) return pair.status();
+    const Pair::View view = pair.value()->Snapshot();
+    spdlog::info("pair {}: {} {} with {}:{}, generation {}/{}", volume->name(), RoleName(view.state.role),
+                 StatusName(view.state.status), options_.peer_site, view.peer_volume, view.generation.counter,
+                 view.generation.site);
+  }
+  {
+    std::lock_guard<std::mutex> lock(work_mutex_);
+    stopping_ = false;
+  }
+  for (int i = 0; i < options_.workers; ++i) {
+    workers_.emplace_back([this] {
+      for (;;) {
+        wire::Frame frame;
+        {
+          std::unique_lock<std::mutex> lock(work_mutex_);
+          work_ready_.wait(lock, [&] { return stopping_ || !work_.empty(); });
+          if (stopping_) return;
+          frame = std::move(work_.front());
+          work_.pop_front();
+        }
+        Serve(std::move(frame));
+      }
+    });
+  }
+  background_ = std::thread([this] { Background(); });
+  // Interrupted copies resume (a dead peer sends them to PSUE after peer_timeout_ms).
+  std::vector<std::shared_ptr<Pair>> resume;
+  {
+    std::lock_guard<std::mutex> lock(pairs_mutex_);
+    for (auto& [name, pair] : pairs_) {
+      if (pair->state.role == PairRole::kPrimary && pair->state.status == PairStatus::kCOPY) resume.push_back(pair);
+    }
+  }
+  for (auto& pair : resume) StartCopy(pair);
+  return Status::Ok();
+}
+
+void Replicator::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(work_mutex_);
+    if (stopping_ && workers_.empty()) return;
+    stopping_ = true;
+  }
+  work_ready_.notify_all();
+  std::vector<std::shared_ptr<Pair>> pairs;
+  {
+    std::lock_guard<std::mutex> lock(pairs_mutex_);
+    for (auto& [name, pair] : pairs_) pairs.push_back(pair);
+  }
+  for (auto& pair : pairs) {
+    pair->stop_copy.store(true);
+    std::lock_guard<std::mutex> lock(pair->copy_mutex);
+    if (pair->copy_thread.joinable()) pair->copy_thread.join();
+  }
+  for (std::thread& worker : workers_) worker.join();
+  workers_.clear();
+  if (background_.joinable()) background_.join();
+}
+
+std::shared_ptr<Replicator::Pair> Replicator::FindPair(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(pairs_mutex_);
+  auto it = pairs_.find(name);
+  return it == pairs_.end() ? nullptr : it->second;
+}
+
+Result<std::shared_ptr<Replicator::Pair>> Replicator::LoadPair(std::shared_ptr<Volume> volume, bool fresh) {
+  const VolumeMetadata metadata = volume->metadata();
+  auto pair = std::make_shared<Pair>();
+  if (!ParseRole(metadata.role, &pair->state.role) || !ParseStatus(metadata.status, &pair->state.status)) {
+    return Status::Corruption("volume " + metadata.name + " has an unknown pair role or status (" + metadata.role +
+                              ", " + metadata.status + ")");
+  }
+  pair->state.consistent = metadata.consistent;
+  pair->state.outdated = metadata.outdated;
+  pair->state.fenced = metadata.fenced;
+  if (!ParseFence(metadata.fence, &pair->context.fence)) pair->context.fence = FenceLevel::kNever;
+  if (!ParseMode(metadata.pair_mode, &pair->context.mode)) pair->context.mode = PairMode::kSync;
+  pair->generation = {metadata.generation, metadata.generation_site};
+  pair->peer_volume = metadata.peer_volume;
+  const uint64_t region_bytes = metadata.region_size_bytes ? metadata.region_size_bytes : options_.region_size_bytes;
+  const std::string path = volume->SidecarPath("regions");
+  if (fresh) ::unlink(path.c_str());
+  Result<std::unique_ptr<RegionSet>> regions = RegionSet::Open(path, volume->size_bytes(), region_bytes);
+  if (!regions.ok()) return regions.status();
+  pair->regions = std::move(regions.value());
+  pair->last_epoch.assign(pair->regions->region_count(), 0);
+  pair->volume = std::move(volume);
+  std::lock_guard<std::mutex> lock(pairs_mutex_);
+  pairs_[metadata.name] = pair;
+  return pair;
+}
+
+void Replicator::DropPair(const std::string& name) {
+  std::shared_ptr<Pair> pair;
+  {
+    std::lock_guard<std::mutex> lock(pairs_mutex_);
+    auto it = pairs_.find(name);
+    if (it == pairs_.end()) return;
+    pair = it->second;
+    pairs_.erase(it);
+  }
+  pair->stop_copy.store(true);
+  {
+    std::lock_guard<std::mutex> lock(pair->copy_mutex);
+    if (pair->copy_thread.joinable() && pair->copy_thread.get_id() != std::this_thread::get_id()) {
+      pair->copy_thread.join();
+    }
+  }
+  ::unlink(pair->volume->SidecarPath("regions").c_str());
+}
+
+// Saves `transition` (caller holds pair.mutex). `generation` is the one a bump or an adoption
+// takes; a bump without one counts up from this side's own.
+Status Replicator::Commit(Pair& pair, const PairTransition& transition, const wire::Generation* generation) {
+  wire::Generation next_generation = pair.generation;
+  bool clear = false;
+  for (PairAction action : transition.actions) {
+    switch (action) {
+      case PairAction::kBumpGeneration:
+        next_generation = generation ? *generation : wire::Generation{pair.generation.counter + 1, options_.site};
+        break;
+      case PairAction::kAdoptPeerGeneration:
+        if (generation) next_generation = *generation;
+        break;
+      case PairAction::kStopCopy:
+        pair.stop_copy.store(true);
+        break;
+      case PairAction::kClearPairFields:
+        clear = true;
+        break;
+      default:  // marks are always kept; copies start after the save; the rest is the caller's
+        break;
+    }
+  }
+  const PairState& next = transition.next;
+  Status saved = pair.volume->UpdateMetadata([&](VolumeMetadata& metadata) {
+    metadata.role = RoleName(next.role);
+    metadata.status = StatusName(next.status);
+    metadata.consistent = next.consistent;
+    metadata.outdated = next.outdated;
+    metadata.fenced = next.fenced;
+    metadata.generation = next_generation.counter;
+    metadata.generation_site = next_generation.site;
+    if (clear) {
+      metadata.pair_mode.clear();
+      metadata.peer_site.clear();
+      metadata.peer_volume.clear();
+      metadata.fence.clear();
+      metadata.group.clear();
+      metadata.region_size_bytes = 0;
+      metadata.consistent = true;
+      metadata.outdated = false;
+      metadata.fenced = false;
+    }
+  });
+  if (!saved.ok()) {
+    spdlog::error("pair {}: cannot save {} -> {}: {}", pair.volume->name(), StatusName(pair.state.status),
+                  StatusName(next.status), saved.message());
+    return saved;
+  }
+  if (!(pair.state == next) || !(pair.generation == next_generation)) {
+    spdlog::info("pair {}: {} {} -> {} {}{}{}, generation {}/{}", pair.volume->name(), RoleName(pair.state.role),
+                 StatusName(pair.state.status), RoleName(next.role), StatusName(next.status),
+                 next.outdated ? ", outdated" : "", next.consistent ? "" : ", inconsistent", next_generation.counter,
+                 next_generation.site);
+  }
+  pair.state = next;
+  pair.generation = next_generation;
+  return Status::Ok();
+}
+
+Status Replicator::Change(Pair& pair, PairEvent event, const PairContext* context,
+                          const wire::Generation* generation) {
+  std::lock_guard<std::mutex> lock(pair.mutex);
+  Result<PairTransition> transition = Transit(pair.state, event, context ? *context : pair.context);
+  if (!transition.ok()) return transition.status();
+  return Commit(pair, transition.value(), generation);
+}
+
+// ---- talking to the peer ----------------------------------------------------------------------
+
+Status Replicator::SendOneWay(MessageType type, uint64_t request_id, const std::string& body) {
+  if (transport_ == nullptr) return Status::Unreachable("no peer is configured");
+  Result<std::string> frame = wire::EncodeFrame(type, request_id, options_.site, body);
+  if (!frame.ok()) return frame.status();
+  return transport_->Send(std::move(frame.value()));
+}
+
+Result<wire::Frame> Replicator::Exchange(MessageType type, const std::string& body, int timeout_ms) {
+  if (transport_ == nullptr) return Status::Unreachable("no peer is configured");
+  const uint64_t id = calls_->Begin();
+  Result<std::string> frame = wire::EncodeFrame(type, id, options_.site, body);
+  if (!frame.ok()) {
+    calls_->Cancel(id);
+    return frame.status();
+  }
+  (void)transport_->Send(frame.value());
+  std::optional<wire::Frame> answer = calls_->Wait(id, timeout_ms, options_.retransmit_ms,
+                                                   [&] { (void)transport_->Send(frame.value()); });
+  if (!answer) {
+    return Status::Unreachable("site " + options_.peer_site + " did not answer within " + std::to_string(timeout_ms) +
+                               " ms");
+  }
+  return std::move(answer.value());
+}
+
+Result<wire::PeerAnswerMessage> Replicator::Ask(const wire::PeerCommandMessage& command, int timeout_ms) {
+  Result<wire::Frame> frame = Exchange(MessageType::kPeerCommand, wire::EncodeBody(command),
+                                       timeout_ms < 0 ? options_.peer_timeout_ms : timeout_ms);
+  if (!frame.ok()) return frame.status();
+  wire::PeerAnswerMessage answer;
+  if (frame->type != MessageType::kPeerAnswer) return Status::Corruption("the peer answered a command with a " +
+                                                                          std::string(MessageTypeName(frame->type)));
+  Status decoded = wire::DecodeBody(frame->body, &answer);
+  if (!decoded.ok()) return decoded;
+  return answer;
+}
+
+void Replicator::Answer(const wire::Frame& request, MessageType type, const std::string& body) {
+  Result<std::string> frame = wire::EncodeFrame(type, request.request_id, options_.site, body);
+  if (!frame.ok()) {
+    spdlog::error("cannot encode a {} answer: {}", MessageTypeName(type), frame.status().message());
+    return;
+  }
+  answered_->Store(request.request_id, frame.value());
+  if (transport_ != nullptr) (void)transport_->Send(std::move(frame.value()));
+}
+
+void Replicator::OnFrame(wire::Frame frame) {
+  switch (frame.type) {
+    case MessageType::kWriteAck:
+    case MessageType::kWriteGrant:
+    case MessageType::kFlushAck:
+    case MessageType::kPeerAnswer:
+      (void)calls_->Deliver(std::move(frame));
+      return;
+    case MessageType::kWriteConfirm:
+      (void)confirms_->Deliver(std::move(frame));
+      return;
+    case MessageType::kReplicaWrite:
+    case MessageType::kForwardedWrite:
+    case MessageType::kFlush:
+    case MessageType::kPeerStatus:
+    case MessageType::kPeerCommand: {
+      std::lock_guard<std::mutex> lock(work_mutex_);
+      if (stopping_ || work_.size() >= kPeerWorkQueued) {
+        spdlog::warn("peer: dropped a {} (queue full or stopping)", MessageTypeName(frame.type));
+        return;
+      }
+      work_.push_back(std::move(frame));
+      work_ready_.notify_one();
+      return;
+    }
+    default:
+      spdlog::warn("peer: refused a {} message (not a site-to-site type)", MessageTypeName(frame.type));
+  }
+}
+
+void Replicator::Serve(wire::Frame frame) {
+  if (frame.type != MessageType::kPeerStatus) {
+    std::string cached;
+    switch (answered_->Take(frame.request_id, &cached)) {
+      case Answered::Claim::kNew:
+        break;
+      case Answered::Claim::kInProgress:
+        return;  // a retransmit of what a worker is doing now; its answer follows
+      case Answered::Claim::kDone:
+        if (transport_ != nullptr) (void)transport_->Send(std::move(cached));
+        return;
+    }
+  }
+  switch (frame.type) {
+    case MessageType::kReplicaWrite:
+      return ServeReplicaWrite(frame);
+    case MessageType::kForwardedWrite:
+      return ServeForwardedWrite(frame);
+    case MessageType::kFlush:
+      return ServeFlush(frame);
+    case MessageType::kPeerStatus:
+      return ServeStatus(frame);
+    case MessageType::kPeerCommand: {
+      wire::PeerCommandMessage command;
+      wire::PeerAnswerMessage answer;
+      Status decoded = wire::DecodeBody(frame.body, &command);
+      if (decoded.ok()) {
+        answer = ServeCommand(command);
+      } else {
+        answer.code = static_cast<uint8_t>(Code::kInvalidArgument);
+        answer.message = "peer command: " + decoded.message();
+      }
+      return Answer(frame, MessageType::kPeerAnswer, wire::EncodeBody(answer));
+    }
+    default:
+      return;
+  }
+}
+
+// ---- mount I/O --------------------------------------------------------------------------------
+
+Result<size_t> Replicator::Write(Volume& volume, const std::string& origin_site, uint64_t offset, const char* data,
+                                 size_t length, bool direct) {
+  return DoWrite(volume, origin_site, wire::WriteKind::kData, offset, data, length, direct);
+}
+
+Status Replicator::Discard(Volume& volume, const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
+                           uint64_t length) {
+  if (offset >= volume.size_bytes() || length > volume.size_bytes() - offset) {
+    return Status::NoSpace("discard past the end of volume " + volume.name());
+  }
+  if (length == 0) return Status::Ok();
+  // A discard is one ordered write; long ones go in pieces no longer than a write.
+  while (length > 0) {
+    const uint64_t piece = std::min<uint64_t>(length, wire::kMaxDataBytes);
+    Result<size_t> done = DoWrite(volume, origin_site, kind, offset, nullptr, piece, false);
+    if (!done.ok()) return done.status();
+    offset += piece;
+    length -= piece;
+  }
+  return Status::Ok();
+}
+
+Result<size_t> Replicator::DoWrite(Volume& volume, const std::string& origin_site, wire::WriteKind kind,
+                                   uint64_t offset, const char* data, size_t length, bool direct) {
+  std::shared_ptr<Pair> pair = FindPair(volume.name());
+  if (!pair) {
+    if (kind == wire::WriteKind::kData) return volume.Write(origin_site, offset, data, length, direct);
+    Status discarded = volume.Discard(origin_site, kind, offset, length);
+    if (!discarded.ok()) return discarded;
+    return length;
+  }
+  Result<size_t> clamped = volume.ClampToEnd(offset, length);
+  if (!clamped.ok()) return clamped.status();
+  length = clamped.value();
+  if (length == 0) return size_t{0};
+  Status reservation = volume.CheckReservation(origin_site);
+  if (!reservation.ok()) return reservation;
+  SharedGate inside(pair->gate);
+  const Pair::View view = pair->Snapshot();
+  switch (WriteRuleFor(view.state, view.context)) {
+    case WriteRule::kLocal:
+    case WriteRule::kLocalTracked:
+      return WriteTracked(*pair, kind, offset, data, length, direct);
+    case WriteRule::kReplicate:
+      return WriteReplicated(*pair, view.generation, origin_site, kind, offset, data, length, direct);
+    case WriteRule::kForwardToPrimary:
+      return WriteForwarded(*pair, view.generation, origin_site, kind, offset, data, length, direct);
+    case WriteRule::kRefuseIo:
+      return Status::IoError("volume " + volume.name() + ": site " + options_.peer_site +
+                                 " is unreachable and the pair's fence level is data",
+                             EIO);
+    case WriteRule::kRefuseReadOnly:
+      break;
+  }
+  return Status::ReadOnly("volume " + volume.name() + " is not writable here (" + RoleName(view.state.role) + ", " +
+                          StatusName(view.state.status) + (view.state.outdated ? ", outdated" : "") +
+                          (view.state.fenced ? ", fenced" : "") + ")");
+}
+
+Result<size_t> Replicator::WriteTracked(Pair& pair, wire::WriteKind kind, uint64_t offset, const char* data,
+                                        size_t length, bool direct) {
+  RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
+  Result<Activity> activity = Activity::Begin(pair, offset, length);
+  if (!activity.ok()) return activity.status();
+  Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
+  if (!written.ok()) return written;
+  return length;
+}
+
+// What a write that could not reach the peer returns once the pair has reacted: done (fence
+// never: the primary carries on alone, the region marked), EIO (fence data) or EROFS.
+Result<size_t> Replicator::AfterLinkLoss(Pair& pair, size_t length) {
+  const Pair::View view = pair.Snapshot();
+  switch (WriteRuleFor(view.state, view.context)) {
+    case WriteRule::kLocalTracked:
+      return length;
+    case WriteRule::kRefuseIo:
+      return Status::IoError("volume " + pair.volume->name() + ": site " + options_.peer_site +
+                                 " did not answer and the pair's fence level is data",
+                             EIO);
+    default:
+      return Status::ReadOnly("volume " + pair.volume->name() + ": cannot reach the primary at site " +
+                              options_.peer_site);
+  }
+}
+
+Result<size_t> Replicator::WriteReplicated(Pair& pair, const wire::Generation& generation,
+                                           const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
+                                           const char* data, size_t length, bool direct) {
+  RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
+  Result<Activity> activity = Activity::Begin(pair, offset, length);
+  if (!activity.ok()) return activity.status();
+  if (!(pair.Snapshot().generation == generation)) {
+    // The pair changed while this write waited for its range: write under the new rule.
+    Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
+    if (!written.ok()) return written;
+    return AfterLinkLoss(pair, length);
+  }
+  wire::WriteMessage message;
+  message.volume = pair.Snapshot().peer_volume;
+  message.generation = generation;
+  message.origin_site = origin_site;
+  message.kind = static_cast<uint8_t>(kind);
+  message.offset = offset;
+  message.length = length;
+  if (kind == wire::WriteKind::kData) message.data.assign(data, data + length);
+  const uint64_t id = calls_->Begin();
+  message.sequence = id;
+  Result<std::string> frame = wire::EncodeFrame(MessageType::kReplicaWrite, id, options_.site,
+                                                wire::EncodeBody(message));
+  if (!frame.ok()) {
+    calls_->Cancel(id);
+    return frame.status();
+  }
+  message.data.clear();
+  window_->Acquire(length);
+  WindowShare share([this](size_t bytes) { window_->Release(bytes); }, length);
+  (void)transport_->Send(frame.value());
+  Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
+  std::optional<wire::Frame> answer = calls_->Wait(id, options_.peer_timeout_ms, options_.retransmit_ms,
+                                                   [&] { (void)transport_->Send(frame.value()); });
+  if (!written.ok()) return written;  // the region stays marked: a resync repairs the copies
+  if (answer) {
+    wire::WriteReplyMessage reply;
+    if (wire::DecodeBody(answer->body, &reply).ok() && reply.code == 0) return length;
+    spdlog::warn("pair {}: site {} refused a write ({}); suspending", pair.volume->name(), options_.peer_site,
+                 CodeName(static_cast<Code>(reply.code)));
+  } else {
+    spdlog::warn("pair {}: site {} did not acknowledge a write within {} ms", pair.volume->name(),
+                 options_.peer_site, options_.peer_timeout_ms);
+  }
+  OnLinkLost(pair, generation);
+  return AfterLinkLoss(pair, length);
+}
+
+Result<size_t> Replicator::WriteForwarded(Pair& pair, const wire::Generation& generation,
+                                          const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
+                                          const char* data, size_t length, bool direct) {
+  // No range is held while the primary orders the write: its own copy of an earlier write to
+  // this range may still be on its way here and needs the range (DESIGN.md pitfalls).
+  Result<Activity> activity = Activity::Begin(pair, offset, length);
+  if (!activity.ok()) return activity.status();
+  wire::WriteMessage message;
+  message.volume = pair.Snapshot().peer_volume;
+  message.generation = generation;
+  message.origin_site = origin_site;
+  message.kind = static_cast<uint8_t>(kind);
+  message.offset = offset;
+  message.length = length;
+  if (kind == wire::WriteKind::kData) message.data.assign(data, data + length);
+  const uint64_t id = calls_->Begin();
+  message.sequence = id;
+  Result<std::string> frame = wire::EncodeFrame(MessageType::kForwardedWrite, id, options_.site,
+                                                wire::EncodeBody(message));
+  if (!frame.ok()) {
+    calls_->Cancel(id);
+    return frame.status();
+  }
+  message.data.clear();
+  std::optional<wire::Frame> answer;
+  {
+    window_->Acquire(length);
+    WindowShare share([this](size_t bytes) { window_->Release(bytes); }, length);
+    (void)transport_->Send(frame.value());
+    answer = calls_->Wait(id, options_.peer_timeout_ms, options_.retransmit_ms,
+                          [&] { (void)transport_->Send(frame.value()); });
+  }
+  if (!answer) {
+    spdlog::warn("pair {}: the primary at site {} did not order a write within {} ms", pair.volume->name(),
+                 options_.peer_site, options_.peer_timeout_ms);
+    OnLinkLost(pair, generation);
+    return AfterLinkLoss(pair, length);
+  }
+  wire::WriteReplyMessage grant;
+  Status decoded = wire::DecodeBody(answer->body, &grant);
+  if (!decoded.ok()) return decoded;
+  if (grant.code != 0) {
+    const Code code = static_cast<Code>(grant.code);
+    if (code == Code::kConflict) {
+      return Status::Conflict("volume " + pair.volume->name() + " is reserved by another site (refused at site " +
+                              options_.peer_site + ")");
+    }
+    return Status(code == Code::kIoError ? Code::kIoError : Code::kReadOnly,
+                  "volume " + pair.volume->name() + ": the primary at site " + options_.peer_site +
+                      " refused the write (" + CodeName(code) + ")",
+                  code == Code::kIoError ? EIO : 0);
+  }
+  Status written;
+  {
+    RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
+    written = pair.volume->WriteRaw(kind, offset, data, length, direct);
+  }
+  wire::WriteReplyMessage confirm{message.volume, generation, id, static_cast<uint8_t>(written.code())};
+  (void)SendOneWay(MessageType::kWriteConfirm, id, wire::EncodeBody(confirm));
+  if (!written.ok()) return written;
+  return length;
+}
+
+Status Replicator::Flush(Volume& volume) {
+  std::shared_ptr<Pair> pair = FindPair(volume.name());
+  if (!pair) return volume.Flush();
+  const Pair::View view = pair->Snapshot();
+  const WriteRule rule = WriteRuleFor(view.state, view.context);
+  if (rule != WriteRule::kReplicate && rule != WriteRule::kForwardToPrimary) return volume.Flush();
+  wire::FlushMessage message{view.peer_volume, view.generation, 0, 0};
+  const uint64_t id = calls_->Begin();
+  Result<std::string> frame = wire::EncodeFrame(MessageType::kFlush, id, options_.site, wire::EncodeBody(message));
+  if (!frame.ok()) {
+    calls_->Cancel(id);
+    return frame.status();
+  }
+  (void)transport_->Send(frame.value());
+  Status local = volume.Flush();
+  std::optional<wire::Frame> answer = calls_->Wait(id, options_.peer_timeout_ms, options_.retransmit_ms,
+                                                   [&] { (void)transport_->Send(frame.value()); });
+  if (!local.ok()) return local;
+  if (answer) {
+    wire::FlushMessage reply;
+    if (wire::DecodeBody(answer->body, &reply).ok() && reply.code == 0) return Status::Ok();
+  }
+  spdlog::warn("pair {}: site {} did not confirm a flush", volume.name(), options_.peer_site);
+  OnLinkLost(*pair, view.generation);
+  Result<size_t> after = AfterLinkLoss(*pair, 0);
+  if (after.ok()) return Status::Ok();
+  return Status::IoError("fsync of " + volume.name() + ": site " + options_.peer_site + " did not confirm", EIO);
+}
+
+// ---- the peer's requests ----------------------------------------------------------------------
+
+void Replicator::ServeReplicaWrite(const wire::Frame& frame) {
+  wire::WriteMessage message;
+  wire::WriteReplyMessage reply;
+  auto answer = [&](Code code) {
+    reply.code = static_cast<uint8_t>(code);
+    Answer(frame, MessageType::kWriteAck, wire::EncodeBody(reply));
+  };
+  if (!wire::DecodeBody(frame.body, &message).ok() || message.kind > 2 ||
+      (message.kind == 0 && message.data.size() != message.length)) {
+    spdlog::warn("peer: refused a malformed replica write");
+    return answer(Code::kInvalidArgument);
+  }
+  reply = {message.volume, message.generation, message.sequence, 0};
+  std::shared_ptr<Pair> pair = FindPair(message.volume);
+  if (!pair) return answer(Code::kNotFound);
+  const Pair::View view = pair->Snapshot();
+  if (!(view.generation == message.generation) || view.state.role != PairRole::kSecondary ||
+      !IsReplicating(view.state.status)) {
+    spdlog::debug("pair {}: refused a replica write of generation {}/{} in {} {}", message.volume,
+                  message.generation.counter, message.generation.site, RoleName(view.state.role),
+                  StatusName(view.state.status));
+    return answer(Code::kReadOnly);
+  }
+  Result<size_t> length = pair->volume->ClampToEnd(message.offset, message.length);
+  if (!length.ok() || length.value() != message.length) return answer(Code::kNoSpace);
+  Status written;
+  {
+    RangeLock::Guard exclusive = pair->volume->exclusive().Acquire(message.offset, message.length);
+    written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind), message.offset, message.data.data(),
+                                     message.length, false);
+  }
+  if (!written.ok()) spdlog::error("pair {}: replica write failed: {}", message.volume, written.message());
+  answer(written.code());
+}
+
+void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
+  wire::WriteMessage message;
+  wire::WriteReplyMessage grant;
+  auto answer = [&](Code code) {
+    grant.code = static_cast<uint8_t>(code);
+    Answer(frame, MessageType::kWriteGrant, wire::EncodeBody(grant));
+  };
+  if (!wire::DecodeBody(frame.body, &message).ok() || message.kind > 2 ||
+      (message.kind == 0 && message.data.size() != message.length)) {
+    spdlog::warn("peer: refused a malformed forwarded write");
+    return answer(Code::kInvalidArgument);
+  }
+  grant = {message.volume, message.generation, message.sequence, 0};
+  std::shared_ptr<Pair> pair = FindPair(message.volume);
+  if (!pair) return answer(Code::kNotFound);
+  SharedGate inside(pair->gate);
+  const Pair::View view = pair->Snapshot();
+  if (!(view.generation == message.generation) || WriteRuleFor(view.state, view.context) != WriteRule::kReplicate) {
+    return answer(Code::kReadOnly);
+  }
+  Status reservation = pair->volume->CheckReservation(message.origin_site);
+  if (!reservation.ok()) return answer(reservation.code());
+  Result<size_t> length = pair->volume->ClampToEnd(message.offset, message.length);
+  if (!length.ok() || length.value() != message.length) return answer(Code::kNoSpace);
+  RangeLock::Guard exclusive = pair->volume->exclusive().Acquire(message.offset, message.length);
+  Result<Activity> activity = Activity::Begin(*pair, message.offset, message.length);
+  if (!activity.ok()) return answer(activity.status().code());
+  Status written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind), message.offset,
+                                          message.data.data(), message.length, false);
+  if (!written.ok()) return answer(written.code());
+  // Granted: the range stays exclusive here until the secondary has written its copy.
+  confirms_->Register(frame.request_id);
+  answer(Code::kOk);
+  std::optional<wire::Frame> confirm = confirms_->Wait(frame.request_id, options_.peer_timeout_ms, 0, nullptr);
+  if (!confirm) {
+    spdlog::warn("pair {}: site {} did not confirm a granted write", message.volume, options_.peer_site);
+    OnLinkLost(*pair, view.generation);
+  }
+}
+
+void Replicator::ServeFlush(const wire::Frame& frame) {
+  wire::FlushMessage message;
+  if (!wire::DecodeBody(frame.body, &message).ok()) {
+    message.code = static_cast<uint8_t>(Code::kInvalidArgument);
+    return Answer(frame, MessageType::kFlushAck, wire::EncodeBody(message));
+  }
+  std::shared_ptr<Volume> volume = store_.Find(message.volume);
+  message.code = static_cast<uint8_t>(volume ? volume->Flush().code() : Code::kNotFound);
+  Answer(frame, MessageType::kFlushAck, wire::EncodeBody(message));
+}
+
+void Replicator::ServeStatus(const wire::Frame& frame) {
+  wire::PeerStatusMessage message;
+  if (!wire::DecodeBody(frame.body, &message).ok()) return;
+  std::shared_ptr<Pair> pair = FindPair(message.volume);
+  if (!pair) return;
+  pair->peer_progress.store(message.copy_progress);
+  PairStatus peer_status = PairStatus::kSMPL;
+  (void)ParseStatus(message.status, &peer_status);
+  std::lock_guard<std::mutex> lock(pair->mutex);
+  if (message.generation.NewerThan(pair->generation) && !pair->state.outdated) {
+    // A command that moves the generation (split, takeover) reaches the peer within
+    // peer_timeout_ms; only a peer that stays newer longer than that means this side is behind.
+    if (!pair->newer_seen) {
+      pair->newer_seen = true;
+      pair->newer_since = Clock::now();
+    } else if (Clock::now() - pair->newer_since > Ms(options_.peer_timeout_ms)) {
+      spdlog::warn("pair {}: site {} has generation {}/{}, newer than {}/{} here: this copy is outdated",
+                   message.volume, options_.peer_site, message.generation.counter, message.generation.site,
+                   pair->generation.counter, pair->generation.site);
+      Result<PairTransition> transition = Transit(pair->state, PairEvent::kPeerIsNewer, pair->context);
+      if (transition.ok()) (void)Commit(*pair, transition.value(), nullptr);
+      pair->newer_seen = false;
+    }
+    return;
+  }
+  pair->newer_seen = false;
+  // The secondary suspended on its own (a write it forwarded got no answer) while this side
+  // still thinks the pair is in sync: suspend here too, so both show the truth.
+  if (pair->generation == message.generation && pair->state.role == PairRole::kPrimary &&
+      IsReplicating(pair->state.status) && message.role == "secondary" && peer_status == PairStatus::kPSUE) {
+    Result<PairTransition> transition = Transit(pair->state, PairEvent::kLinkLost, pair->context);
+    if (transition.ok()) (void)Commit(*pair, transition.value(), nullptr);
+  }
+}
+
+wire::PeerAnswerMessage Replicator::ServeCommand(const wire::PeerCommandMessage& command) {
+  wire::PeerAnswerMessage answer;
+  auto fail = [&](const Status& status) {
+    answer.code = static_cast<uint8_t>(status.code());
+    answer.message = status.message();
+    return answer;
+  };
+  auto describe = [&](Pair& pair) {
+    const Pair::View view = pair.Snapshot();
+    answer.generation = view.generation;
+    answer.role = RoleName(view.state.role);
+    answer.status = StatusName(view.state.status);
+    answer.consistent = view.state.consistent;
+    answer.outdated = view.state.outdated;
+    answer.reserved_by = pair.volume->metadata().reserved_by;
+    answer.size_bytes = pair.volume->size_bytes();
+  };
+  const std::string& name = command.volume;
+  if (command.command == "create") return fail(ServeCreate(command, &answer));
+  if (command.command == "control") {
+    std::string note;
+    Status status;
+    if (command.control_type == static_cast<uint16_t>(MessageType::kSplit)) {
+      wire::SplitRequest request;
+      status = wire::DecodeBody(command.control_body, &request);
+      if (status.ok()) status = Split(request.name, request.read_write, true, &note);
+    } else if (command.control_type == static_cast<uint16_t>(MessageType::kResync)) {
+      wire::ResyncRequest request;
+      status = wire::DecodeBody(command.control_body, &request);
+      if (status.ok()) status = Resync(request.name, false, true, &note);
+    } else {
+      status = Status::Unsupported("this command is not forwarded between sites");
+    }
+    if (!status.ok()) return fail(status);
+    answer.message = note;
+    return answer;
+  }
+  if (command.command == "reserve") {
+    Status status = Reserve(name, command.holder, command.flag, true);
+    return fail(status);
+  }
+  std::shared_ptr<Pair> pair = FindPair(name);
+  if (!pair) {
+    return fail(store_.Find(name) ? Status::InvalidArgument("volume " + name + " at site " + options_.site +
+                                                            " is not in a pair")
+                                  : Status::NotFound("no volume named " + name + " at site " + options_.site));
+  }
+  if (command.command == "status") {
+    describe(*pair);
+    return answer;
+  }
+  if (command.command == "reserve-mirror") {
+    Status mirrored = pair->volume->UpdateMetadata([&](VolumeMetadata& metadata) {
+      metadata.reserved_by = command.flag ? std::string() : command.holder;
+    });
+    return fail(mirrored);
+  }
+  if (command.command == "verify") {
+    Result<std::vector<uint64_t>> hashes = HashRegions(*pair, command.first, command.count);
+    if (!hashes.ok()) return fail(hashes.status());
+    answer.hashes = std::move(hashes.value());
+    return answer;
+  }
+  if (command.command == "split") {
+    Status status = Change(*pair, command.flag ? PairEvent::kSplitReadWrite : PairEvent::kSplit, nullptr,
+                           &command.generation);
+    describe(*pair);
+    return fail(status);
+  }
+  if (command.command == "resync" || command.command == "swap") {
+    // This side becomes the target of the copy: it sends the regions it changed.
+    ClosedGate closed(pair->gate);
+    Status status = Change(*pair, command.command == "resync" ? PairEvent::kResync : PairEvent::kResyncSwapByPeer,
+                           nullptr, &command.generation);
+    if (!status.ok()) return fail(status);
+    {
+      std::lock_guard<std::mutex> lock(pair->mutex);  // a resync adopts the primary's generation too
+      if (!(pair->generation == command.generation)) {
+        PairTransition adopt{pair->state, {PairAction::kAdoptPeerGeneration}};
+        status = Commit(*pair, adopt, &command.generation);
+        if (!status.ok()) return fail(status);
+      }
+    }
+    answer.bits = PackBits(pair->regions->MarkedRegions(), pair->regions->region_count());
+    describe(*pair);
+    return answer;
+  }
+  if (command.command == "demote") {
+    ClosedGate closed(pair->gate);
+    Status status = Change(*pair, PairEvent::kDemotedBySwap, nullptr, &command.generation);
+    describe(*pair);
+    return fail(status);
+  }
+  if (command.command == "copy-done") {
+    const Pair::View view = pair->Snapshot();
+    if (!(view.generation == command.generation)) {
+      return fail(Status::InvalidArgument("copy done for generation " + std::to_string(command.generation.counter) +
+                                          ", but this side is at " + std::to_string(view.generation.counter)));
+    }
+    Status status = Change(*pair, PairEvent::kCopyDone, nullptr, nullptr);
+    if (!status.ok()) return fail(status);
+    describe(*pair);
+    return answer;
+  }
+  if (command.command == "trim") {
+    // The primary finished a copy: the regions this side marked are copied over.
+    TrimActivityLog(*pair, false);
+    return answer;
+  }
+  if (command.command == "dissolve") {
+    Status status = DissolveHere(name);
+    return fail(status);
+  }
+  return fail(Status::Unsupported("unknown peer command '" + command.command + "'"));
+}
+
+Status Replicator::ServeCreate(const wire::PeerCommandMessage& command, wire::PeerAnswerMessage* answer) {
+  const std::string& name = command.volume;
+  if (std::shared_ptr<Pair> existing = FindPair(name)) {
+    const Pair::View view = existing->Snapshot();
+    if (view.generation == command.generation && view.state.role == PairRole::kSecondary) return Status::Ok();
+    return Status::InvalidArgument("volume " + name + " at site " + options_.site + " is already in a pair (" +
+                                   StatusName(view.state.status) + ")");
+  }
+  std::shared_ptr<Volume> volume = store_.Find(name);
+  if (!volume) {
+    Result<std::shared_ptr<Volume>> created = store_.Create(name, command.size_bytes);
+    if (!created.ok()) return created.status();
+    volume = created.value();
+    answer->created = true;
+    spdlog::info("volume {} created for a pair with {}:{}, {} bytes", name, options_.peer_site, command.peer_volume,
+                 command.size_bytes);
+  }
+  if (volume->size_bytes() != command.size_bytes) {
+    return Status::InvalidArgument("size mismatch: volume " + name + " is " + FormatSize(volume->size_bytes()) +
+                                   " at site " + options_.site + " and " + FormatSize(command.size_bytes) +
+                                   " at site " + options_.peer_site);
+  }
+  if (volume->metadata().status != "SMPL") {
+    return Status::InvalidArgument("volume " + name + " at site " + options_.site + " is already in a pair");
+  }
+  Result<PairTransition> transition = Transit(PairState{}, PairEvent::kCreateAsSecondary, PairContext{});
+  if (!transition.ok()) return transition.status();
+  const PairState& next = transition->next;
+  Status saved = volume->UpdateMetadata([&](VolumeMetadata& metadata) {
+    metadata.role = RoleName(next.role);
+    metadata.status = StatusName(next.status);
+    metadata.consistent = next.consistent;
+    metadata.outdated = false;
+    metadata.fenced = false;
+    metadata.pair_mode = command.mode;
+    metadata.peer_site = options_.peer_site;
+    metadata.peer_volume = command.peer_volume;
+    metadata.fence = command.fence;
+    metadata.group = command.group;
+    metadata.generation = command.generation.counter;
+    metadata.generation_site = command.generation.site;
+    metadata.region_size_bytes = command.region_size_bytes;
+  });
+  if (!saved.ok()) return saved;
+  Result<std::shared_ptr<Pair>> pair = LoadPair(volume, true);
+  if (!pair.ok()) return pair.status();
+  spdlog::info("pair {}: secondary of {}:{}, initial copy starting", name, options_.peer_site, command.peer_volume);
+  return Status::Ok();
+}
+
+// ---- state changes ----------------------------------------------------------------------------
+
+void Replicator::OnLinkLost(Pair& pair, const wire::Generation& seen) {
+  std::lock_guard<std::mutex> lock(pair.mutex);
+  if (!(pair.generation == seen) || !IsReplicating(pair.state.status)) return;  // already handled
+  Result<PairTransition> transition = Transit(pair.state, PairEvent::kLinkLost, pair.context);
+  if (!transition.ok()) return;
+  spdlog::warn("pair {}: link to site {} lost (fence {})", pair.volume->name(), options_.peer_site,
+               FenceName(pair.context.fence));
+  (void)Commit(pair, transition.value(), nullptr);
+}
+
+void Replicator::StartCopy(const std::shared_ptr<Pair>& pair) {
+  std::lock_guard<std::mutex> lock(pair->copy_mutex);
+  if (pair->copy_thread.joinable()) {
+    pair->stop_copy.store(true);
+    pair->copy_thread.join();
+  }
+  pair->stop_copy.store(false);
+  pair->copy_total.store(0);
+  pair->copy_done.store(0);
+  pair->copy_thread = std::thread([this, pair] { RunCopy(pair); });
+}
+
+void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
+  const Pair::View view = pair->Snapshot();
+  const std::vector<uint64_t> regions = pair->regions->MarkedRegions();
+  const uint64_t region_bytes = pair->regions->region_bytes();
+  const uint64_t size = pair->volume->size_bytes();
+  uint64_t total = 0;
+  for (uint64_t region : regions) total += std::min(region_bytes, size - region * region_bytes);
+  pair->copy_total.store(total);
+  pair->copy_done.store(0);
+  spdlog::info("pair {}: copying {} of {} to site {}", pair->volume->name(), FormatSize(total), FormatSize(size),
+               options_.peer_site);
+  const auto started = Clock::now();
+
+  struct InFlight {
+    RangeLock::Guard exclusive;
+    uint64_t id;
+    uint64_t length;
+    std::string frame;
+  };
+  std::deque<InFlight> pending;
+  bool failed = false;
+  auto finish_oldest = [&] {
+    InFlight& oldest = pending.front();
+    std::optional<wire::Frame> answer = calls_->Wait(oldest.id, options_.peer_timeout_ms, options_.retransmit_ms,
+                                                     [&] { (void)transport_->Send(oldest.frame); });
+    window_->Release(oldest.length);
+    wire::WriteReplyMessage reply;
+    if (!answer || !wire::DecodeBody(answer->body, &reply).ok() || reply.code != 0) {
+      failed = true;
+    } else {
+      pair->copy_done.fetch_add(oldest.length);
+      copied_bytes_.fetch_add(oldest.length);
+    }
+    pending.pop_front();
+  };
+  std::vector<char> buffer;
+  for (size_t i = 0; i < regions.size() && !failed && !pair->stop_copy.load();) {
+    size_t j = i + 1;
+    while (j < regions.size() && regions[j] == regions[j - 1] + 1 && (j - i) * region_bytes < kCopyChunkBytes) ++j;
+    const uint64_t offset = regions[i] * region_bytes;
+    const uint64_t length = std::min<uint64_t>((j - i) * region_bytes, size - offset);
+    i = j;
+    RangeLock::Guard exclusive = pair->volume->exclusive().Acquire(offset, length);
+    buffer.resize(length);
+    Result<size_t> read = pair->volume->Read(offset, length, buffer.data(), false);
+    if (!read.ok() || read.value() != length) {
+      spdlog::error("pair {}: copy cannot read at {}: {}", pair->volume->name(), offset,
+                    read.ok() ? "short read" : read.status().message());
+      failed = true;
+      break;
+    }
+    wire::WriteMessage message;
+    message.volume = view.peer_volume;
+    message.generation = view.generation;
+    message.origin_site = options_.site;
+    message.offset = offset;
+    message.length = length;
+    if (AllZero(buffer.data(), length)) {
+      message.kind = static_cast<uint8_t>(wire::WriteKind::kPunchHole);  // a hole stays a hole there
+    } else {
+      message.kind = static_cast<uint8_t>(wire::WriteKind::kData);
+      message.data.assign(buffer.begin(), buffer.end());
+    }
+    const uint64_t id = calls_->Begin();
+    message.sequence = id;
+    Result<std::string> frame = wire::EncodeFrame(MessageType::kReplicaWrite, id, options_.site,
+                                                  wire::EncodeBody(message));
+    if (!frame.ok()) {
+      calls_->Cancel(id);
+      failed = true;
+      break;
+    }
+    window_->Acquire(length);
+    (void)transport_->Send(frame.value());
+    pending.push_back({std::move(exclusive), id, length, std::move(frame.value())});
+    while (pending.size() >= kCopyChunksInFlight && !failed) finish_oldest();
+  }
+  while (!pending.empty()) finish_oldest();
+  if (pair->stop_copy.load()) return;
+  if (failed) {
+    spdlog::warn("pair {}: copy to site {} interrupted", pair->volume->name(), options_.peer_site);
+    OnLinkLost(*pair, view.generation);
+    return;
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  spdlog::info("pair {}: copied {} in {:.1f} s", pair->volume->name(), FormatSize(total), seconds);
+  Status finished = FinishCopy(*pair, view.generation);
+  if (!finished.ok()) spdlog::warn("pair {}: cannot finish the copy: {}", pair->volume->name(), finished.message());
+}
+
+Status Replicator::FinishCopy(Pair& pair, const wire::Generation& generation) {
+  // Both copies durable before either says so.
+  Status flushed = pair.volume->Flush();
+  if (!flushed.ok()) return flushed;
+  wire::PeerCommandMessage done;
+  done.command = "copy-done";
+  done.volume = pair.Snapshot().peer_volume;
+  done.generation = generation;
+  Result<wire::PeerAnswerMessage> answer = Ask(done);
+  if (!answer.ok() || answer->code != 0) {
+    OnLinkLost(pair, generation);
+    return answer.ok() ? StatusFromCode(answer->code, answer->message) : answer.status();
+  }
+  {
+    std::lock_guard<std::mutex> lock(pair.mutex);
+    if (!(pair.generation == generation)) return Status::Ok();  // something else happened meanwhile
+    Result<PairTransition> transition = Transit(pair.state, PairEvent::kCopyDone, pair.context);
+    if (!transition.ok()) return transition.status();
+    Status saved = Commit(pair, transition.value(), nullptr);
+    if (!saved.ok()) return saved;
+  }
+  TrimActivityLog(pair, false);
+  wire::PeerCommandMessage trim;
+  trim.command = "trim";
+  trim.volume = done.volume;
+  trim.generation = generation;
+  (void)Ask(trim);
+  return Status::Ok();
+}
+
+void Replicator::TrimActivityLog(Pair& pair, bool keep_hot) {
+  const Pair::View view = pair.Snapshot();
+  if (view.state.status != PairStatus::kPAIR || pair.regions->marked_bytes() == 0) return;
+  uint32_t closing = 0;
+  {
+    std::lock_guard<std::mutex> lock(pair.epoch_mutex);
+    closing = pair.epoch++;
+  }
+  // Every write of the closing epoch (and before) must have finished at both copies.
+  const auto deadline = Clock::now() + Ms(options_.peer_timeout_ms);
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(pair.epoch_mutex);
+      if (pair.in_flight.empty() || pair.in_flight.begin()->first > closing) break;
+    }
+    if (Clock::now() > deadline) return;
+    std::this_thread::sleep_for(Ms(2));
+  }
+  if (!pair.volume->Flush().ok()) return;
+  wire::FlushMessage flush{view.peer_volume, view.generation, 0, 0};
+  Result<wire::Frame> answer = Exchange(MessageType::kFlush, wire::EncodeBody(flush), options_.peer_timeout_ms);
+  wire::FlushMessage reply;
+  if (!answer.ok() || !wire::DecodeBody(answer->body, &reply).ok() || reply.code != 0) return;
+  std::unique_lock<std::shared_mutex> no_marking(pair.al_mutex);
+  if (!(pair.Snapshot().generation == view.generation) || pair.Snapshot().state.status != PairStatus::kPAIR) return;
+  std::vector<uint64_t> clear;
+  {
+    std::lock_guard<std::mutex> lock(pair.epoch_mutex);
+    for (uint64_t region : pair.regions->MarkedRegions()) {
+      const uint32_t touched = pair.last_epoch[region];
+      if (keep_hot ? touched < closing : touched <= closing) clear.push_back(region);
+    }
+  }
+  if (clear.empty()) return;
+  Status cleared = pair.regions->ClearRegions(clear);
+  if (!cleared.ok()) spdlog::warn("pair {}: cannot trim the activity log: {}", pair.volume->name(), cleared.message());
+}
+
+void Replicator::Background() {
+  auto next_status = Clock::now();
+  auto next_trim = Clock::now() + Ms(options_.trim_interval_ms);
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(work_mutex_);
+      if (work_ready_.wait_for(lock, Ms(kBackgroundTickMs), [&] { return stopping_; })) return;
+    }
+    std::vector<std::shared_ptr<Pair>> pairs;
+    {
+      std::lock_guard<std::mutex> lock(pairs_mutex_);
+      for (auto& [name, pair] : pairs_) pairs.push_back(pair);
+    }
+    const auto now = Clock::now();
+    if (now >= next_status) {
+      next_status = now + Ms(options_.status_interval_ms);
+      for (auto& pair : pairs) {
+        const Pair::View view = pair->Snapshot();
+        wire::PeerStatusMessage status{view.peer_volume, view.generation, RoleName(view.state.role),
+                                       StatusName(view.state.status), view.state.consistent, view.state.outdated,
+                                       0};
+        wire::VolumeInfo info;
+        Describe(*pair->volume, &info);
+        status.copy_progress = info.copy_progress;
+        (void)SendOneWay(MessageType::kPeerStatus, 0, wire::EncodeBody(status));
+      }
+    }
+    if (now >= next_trim) {
+      next_trim = now + Ms(options_.trim_interval_ms);
+      for (auto& pair : pairs) TrimActivityLog(*pair, true);
+    }
+  }
+}
+
+// ---- commands ---------------------------------------------------------------------------------
+
+Result<std::shared_ptr<Replicator::Pair>> Replicator::PairFor(const std::string& name) const {
+  if (std::shared_ptr<Pair> pair = FindPair(name)) return pair;
+  if (store_.Find(name)) return Status::InvalidArgument("volume " + name + " is not in a pair");
+  return Status::NotFound("no volume named " + name);
+}
+
+Result<wire::PeerAnswerMessage> Replicator::AskStatus(Pair& pair) {
+  wire::PeerCommandMessage command;
+  command.command = "status";
+  command.volume = pair.Snapshot().peer_volume;
+  Result<wire::PeerAnswerMessage> answer = Ask(command);
+  if (answer.ok() && answer->code != 0) return StatusFromCode(answer->code, answer->message);
+  return answer;
+}
+
+template <class T>
+Status Replicator::ForwardToPrimary(const T& request, std::string* note) {
+  wire::PeerCommandMessage command;
+  command.command = "control";
+  command.control_type = static_cast<uint16_t>(T::kType);
+  command.control_body = wire::EncodeBody(request);
+  Result<wire::PeerAnswerMessage> answer = Ask(command, wire::kDefaultControlTimeoutMs / 2);
+  if (!answer.ok()) {
+    return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable: " +
+                               answer.status().message());
+  }
+  if (note) *note = answer->message;
+  return StatusFromCode(answer->code, answer->message);
+}
+
+Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::string* note) {
+  if (transport_ == nullptr || options_.peer_site.empty()) {
+    return Status::InvalidArgument("no [peer] in the config: a pair needs a peer site");
+  }
+  std::shared_ptr<Volume> volume = store_.Find(request.name);
+  if (!volume) return Status::NotFound("no volume named " + request.name);
+  PairMode mode = PairMode::kSync;
+  if (!ParseMode(request.mode.empty() ? "sync" : request.mode, &mode)) {
+    return Status::InvalidArgument("--mode must be sync or async, not '" + request.mode + "'");
+  }
+  if (mode == PairMode::kAsync) return Status::Unsupported("async pairs are not in this version; use --mode sync");
+  FenceLevel fence = FenceLevel::kNever;
+  if (!request.fence.empty() && !ParseFence(request.fence, &fence)) {
+    return Status::InvalidArgument("--fence must be data, reserve or never, not '" + request.fence + "'");
+  }
+  if (fence == FenceLevel::kReserve) {
+    return Status::Unsupported("fence reserve needs clusterd, which is not in this version; use data or never");
+  }
+  const std::string peer_volume = request.peer_volume.empty() ? request.name : request.peer_volume;
+  Status named = CheckVolumeName(peer_volume);
+  if (!named.ok()) return named;
+  const VolumeMetadata metadata = volume->metadata();
+  if (FindPair(request.name) || metadata.status != "SMPL") {
+    return Status::InvalidArgument("volume " + request.name + " is already in a pair (" + metadata.status + ")");
+  }
+  Result<PairTransition> transition = Transit(PairState{}, PairEvent::kCreateAsPrimary, PairContext{fence, mode});
+  if (!transition.ok()) return transition.status();
+  const wire::Generation generation{metadata.generation + 1, options_.site};
+  wire::PeerCommandMessage command;
+  command.command = "create";
+  command.volume = peer_volume;
+  command.generation = generation;
+  command.peer_volume = request.name;
+  command.size_bytes = volume->size_bytes();
+  command.mode = ModeName(mode);
+  command.fence = FenceName(fence);
+  command.group = request.group;
+  command.region_size_bytes = options_.region_size_bytes;
+  Result<wire::PeerAnswerMessage> answer = Ask(command);
+  if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + answer.status().message());
+  if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
+  const PairState& next = transition->next;
+  Status saved = volume->UpdateMetadata([&](VolumeMetadata& updated) {
+    updated.role = RoleName(next.role);
+    updated.status = StatusName(next.status);
+    updated.consistent = true;
+    updated.outdated = false;
+    updated.fenced = false;
+    updated.pair_mode = ModeName(mode);
+    updated.peer_site = options_.peer_site;
+    updated.peer_volume = peer_volume;
+    updated.fence = FenceName(fence);
+    updated.group = request.group;
+    updated.generation = generation.counter;
+    updated.generation_site = generation.site;
+    updated.region_size_bytes = options_.region_size_bytes;
+  });
+  if (!saved.ok()) return saved;
+  Result<std::shared_ptr<Pair>> pair = LoadPair(volume, true);
+  if (!pair.ok()) return pair.status();
+  std::vector<uint64_t> all(pair.value()->regions->region_count());
+  for (uint64_t region = 0; region < all.size(); ++region) all[region] = region;
+  Status marked = pair.value()->regions->MarkRegions(all);
+  if (!marked.ok()) return marked;
+  if (answer->created) {
+    *note = "created volume " + peer_volume + " (" + FormatSize(volume->size_bytes()) + ") at site " + options_.peer_site;
+  }
+  spdlog::info("pair {}: primary, paired with {}:{}, initial copy starting", request.name, options_.peer_site,
+               peer_volume);
+  StartCopy(pair.value());
+  return Status::Ok();
+}
+
+Status Replicator::Split(const std::string& name, bool read_write, bool forwarded, std::string* note) {
+  Result<std::shared_ptr<Pair>> found = PairFor(name);
+  if (!found.ok()) return found.status();
+  Pair& pair = *found.value();
+  if (pair.Snapshot().state.role == PairRole::kSecondary && !forwarded) {
+    return ForwardToPrimary(wire::SplitRequest{pair.Snapshot().peer_volume, read_write}, note);
+  }
+  const PairEvent event = read_write ? PairEvent::kSplitReadWrite : PairEvent::kSplit;
+  wire::Generation generation;
+  {
+    ClosedGate closed(pair.gate);  // writes in flight finish in the old status
+    Status changed = Change(pair, event, nullptr, nullptr);
+    if (!changed.ok()) return changed;
+    generation = pair.Snapshot().generation;
+  }
+  wire::PeerCommandMessage command;
+  command.command = "split";
+  command.volume = pair.Snapshot().peer_volume;
+  command.generation = generation;
+  command.flag = read_write;
+  Result<wire::PeerAnswerMessage> answer = Ask(command);
+  if (!answer.ok()) {
+    *note = "split here; site " + options_.peer_site + " did not answer and will find itself outdated";
+    return read_write ? Status::Unreachable("split here, but site " + options_.peer_site +
+                                            " did not answer, so its copy is not writable")
+                      : Status::Ok();
+  }
+  return StatusFromCode(answer->code, answer->message);
+}
+
+Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, std::string* note) {
+  Result<std::shared_ptr<Pair>> found = PairFor(name);
+  if (!found.ok()) return found.status();
+  std::shared_ptr<Pair> pair = found.value();
+  if (!swap && pair->Snapshot().state.role == PairRole::kSecondary && !forwarded) {
+    return ForwardToPrimary(wire::ResyncRequest{pair->Snapshot().peer_volume, false}, note);
+  }
+  Result<wire::PeerAnswerMessage> peer = AskStatus(*pair);
+  if (!peer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + peer.status().message());
+  PairContext context = pair->Snapshot().context;
+  (void)ParseStatus(peer->status, &context.peer_status);
+  const PairEvent event = swap ? PairEvent::kResyncSwapHere : PairEvent::kResync;
+  {
+    std::lock_guard<std::mutex> lock(pair->mutex);
+    Result<PairTransition> check = Transit(pair->state, event, context);
+    if (!check.ok()) return check.status();
+  }
+  const wire::Generation mine = pair->Snapshot().generation;
+  const wire::Generation generation =
+      swap ? wire::Generation{std::max(mine.counter, peer->generation.counter) + 1, options_.site} : mine;
+  ClosedGate closed(pair->gate);
+  pair->stop_copy.store(true);
+  wire::PeerCommandMessage command;
+  command.command = swap ? "swap" : "resync";
+  command.volume = pair->Snapshot().peer_volume;
+  command.generation = generation;
+  Result<wire::PeerAnswerMessage> answer = Ask(command);
+  if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + answer.status().message());
+  if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
+  Status merged = pair->regions->MarkRegions(UnpackBits(answer->bits, pair->regions->region_count()));
+  if (!merged.ok()) return merged;
+  Status changed = Change(*pair, event, &context, &generation);
+  if (!changed.ok()) return changed;
+  closed.Open();
+  *note = "copying " + FormatSize(pair->regions->marked_bytes()) + " of changed regions to site " +
+          options_.peer_site;
+  StartCopy(pair);
+  return Status::Ok();
+}
+
+Status Replicator::Takeover(const std::string& name, bool force, std::string* note) {
+  Result<std::shared_ptr<Pair>> found = PairFor(name);
+  if (!found.ok()) return found.status();
+  Pair& pair = *found.value();
+  PairContext context = pair.Snapshot().context;
+  context.force = force;
+  Result<wire::PeerAnswerMessage> peer = AskStatus(pair);
+  context.peer_reachable = peer.ok();
+  if (peer.ok()) (void)ParseStatus(peer->status, &context.peer_status);
+  const wire::Generation mine = pair.Snapshot().generation;
+  const wire::Generation generation{std::max(mine.counter, peer.ok() ? peer->generation.counter : 0) + 1,
+                                    options_.site};
+  Result<PairTransition> transition = [&]() -> Result<PairTransition> {
+    std::lock_guard<std::mutex> lock(pair.mutex);
+    return Transit(pair.state, PairEvent::kTakeover, context);
+  }();
+  if (!transition.ok()) return transition.status();
+  ClosedGate closed(pair.gate);
+  if (transition->next.role == PairRole::kPrimary) {
+    // A swap: the old primary is durably secondary before this side takes a write.
+    wire::PeerCommandMessage command;
+    command.command = "demote";
+    command.volume = pair.Snapshot().peer_volume;
+    command.generation = generation;
+    Result<wire::PeerAnswerMessage> answer = Ask(command);
+    if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " stopped answering during the swap");
+    if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
+    Status changed = Change(pair, PairEvent::kTakeover, &context, &generation);
+    if (!changed.ok()) return changed;
+    *note = "swapped: site " + options_.site + " is the primary, site " + options_.peer_site + " the secondary (PAIR)";
+    return Status::Ok();
+  }
+  Status changed = Change(pair, PairEvent::kTakeover, &context, &generation);
+  if (!changed.ok()) return changed;
+  *note = std::string("took over: writable here (SSWS)") +
+          (peer.ok() ? "" : "; site " + options_.peer_site + " did not answer") +
+          "; run resync --swap here once it is back";
+  return Status::Ok();
+}
+
+Status Replicator::DissolveHere(const std::string& name) {
+  Result<std::shared_ptr<Pair>> found = PairFor(name);
+  if (!found.ok()) return found.status();
+  Pair& pair = *found.value();
+  pair.stop_copy.store(true);
+  {
+    ClosedGate closed(pair.gate);
+    Status changed = Change(pair, PairEvent::kDissolve, nullptr, nullptr);
+    if (!changed.ok()) return changed;
+  }
+  DropPair(name);
+  return Status::Ok();
+}
+
+Status Replicator::Dissolve(const std::string& name, std::string* note) {
+  Result<std::shared_ptr<Pair>> found = PairFor(name);
+  if (!found.ok()) return found.status();
+  wire::PeerCommandMessage command;
+  command.command = "dissolve";
+  command.volume = found.value()->Snapshot().peer_volume;
+  Result<wire::PeerAnswerMessage> answer = Ask(command);
+  if (answer.ok() && answer->code != 0 && answer->code != static_cast<uint8_t>(Code::kInvalidArgument)) {
+    return StatusFromCode(answer->code, answer->message);
+  }
+  Status here = DissolveHere(name);
+  if (!here.ok()) return here;
+  if (!answer.ok()) {
+    *note = "dissolved here; site " + options_.peer_site + " did not answer: dissolve " + command.volume +
+            " there too when it is back";
+  }
+  return Status::Ok();
+}
+
+Status Replicator::Reserve(const std::string& name, const std::string& holder, bool release, bool forwarded) {
+  std::shared_ptr<Pair> pair = FindPair(name);
+  if (!pair) {
+    std::shared_ptr<Volume> volume = store_.Find(name);
+    if (!volume) return Status::NotFound("no volume named " + name);
+    return release ? volume->Release(holder) : volume->Reserve(holder);
+  }
+  const Pair::View view = pair->Snapshot();
+  if (!IsReplicating(view.state.status)) return release ? pair->volume->Release(holder) : pair->volume->Reserve(holder);
+  if (view.state.role == PairRole::kSecondary) {
+    if (forwarded) return Status::InvalidArgument("volume " + name + " is secondary at both sites");
+    wire::PeerCommandMessage command;
+    command.command = "reserve";
+    command.volume = view.peer_volume;
+    command.holder = holder;
+    command.flag = release;
+    Result<wire::PeerAnswerMessage> answer = Ask(command);
+    if (!answer.ok()) return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable");
+    return StatusFromCode(answer->code, answer->message);
+  }
+  // The primary orders every reserve and release, mirrors it, then applies it here.
+  std::lock_guard<std::mutex> ordered(pair->reserve_mutex);
+  const std::string current = pair->volume->metadata().reserved_by;
+  if (!release && !current.empty() && current != holder) {
+    return Status::Conflict("volume " + name + " is reserved by site " + current);
+  }
+  if (release && !current.empty() && current != holder) {
+    return Status::Conflict("volume " + name + " is reserved by site " + current + ", not " + holder);
+  }
+  wire::PeerCommandMessage command;
+  command.command = "reserve-mirror";
+  command.volume = view.peer_volume;
+  command.holder = holder;
+  command.flag = release;
+  Result<wire::PeerAnswerMessage> answer = Ask(command);
+  if (!answer.ok() || answer->code != 0) {
+    spdlog::warn("pair {}: site {} did not mirror a reservation", name, options_.peer_site);
+    OnLinkLost(*pair, view.generation);
+  }
+  return release ? pair->volume->Release(holder) : pair->volume->Reserve(holder);
+}
+
+Result<std::vector<uint64_t>> Replicator::HashRegions(Pair& pair, uint64_t first, uint64_t count) {
+  const uint64_t region_bytes = pair.regions->region_bytes();
+  const uint64_t size = pair.volume->size_bytes();
+  if (first >= pair.regions->region_count() || count > kVerifyRegionsPerCall) {
+    return Status::InvalidArgument("verify: regions out of range");
+  }
+  count = std::min(count, pair.regions->region_count() - first);
+  std::vector<uint64_t> hashes;
+  std::vector<char> buffer(region_bytes);
+  for (uint64_t region = first; region < first + count; ++region) {
+    const uint64_t offset = region * region_bytes;
+    const uint64_t length = std::min(region_bytes, size - offset);
+    Result<size_t> read = pair.volume->Read(offset, length, buffer.data(), false);
+    if (!read.ok()) return read.status();
+    hashes.push_back(wire::Checksum(std::string_view(buffer.data(), read.value())));
+  }
+  return hashes;
+}
+
+Result<std::vector<uint64_t>> Replicator::Verify(const std::string& name, uint64_t offset, uint64_t length) {
+  Result<std::shared_ptr<Pair>> found = PairFor(name);
+  if (!found.ok()) return found.status();
+  Pair& pair = *found.value();
+  const uint64_t region_bytes = pair.regions->region_bytes();
+  const uint64_t size = pair.volume->size_bytes();
+  if (offset >= size) return std::vector<uint64_t>();
+  length = std::min(length, size - offset);
+  const uint64_t first = offset / region_bytes;
+  const uint64_t count = std::min<uint64_t>((offset + length + region_bytes - 1) / region_bytes - first,
+                                            kVerifyRegionsPerCall);
+  Result<std::vector<uint64_t>> local = HashRegions(pair, first, count);
+  if (!local.ok()) return local.status();
+  wire::PeerCommandMessage command;
+  command.command = "verify";
+  command.volume = pair.Snapshot().peer_volume;
+  command.first = first;
+  command.count = count;
+  Result<wire::PeerAnswerMessage> answer = Ask(command, wire::kDefaultControlTimeoutMs / 2);
+  if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + answer.status().message());
+  if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
+  if (answer->hashes.size() != local->size()) return Status::Corruption("verify: the peer sent the wrong number of hashes");
+  std::vector<uint64_t> mismatches;
+  for (size_t i = 0; i < local->size(); ++i) {
+    if (local.value()[i] == answer->hashes[i]) continue;
+    const uint64_t start = (first + i) * region_bytes;
+    const uint64_t bytes = std::min(region_bytes, size - start);
+    if (!mismatches.empty() && mismatches[mismatches.size() - 2] + mismatches.back() == start) {
+      mismatches.back() += bytes;
+    } else {
+      mismatches.push_back(start);
+      mismatches.push_back(bytes);
+    }
+  }
+  return mismatches;
+}
+
+void Replicator::Describe(Volume& volume, wire::VolumeInfo* info) {
+  std::shared_ptr<Pair> pair = FindPair(volume.name());
+  if (!pair) return;
+  const Pair::View view = pair->Snapshot();
+  const uint64_t size = volume.size_bytes();
+  const uint64_t dirty = pair->regions->marked_bytes();
+  info->dirty_bytes = view.state.status == PairStatus::kPAIR ? 0 : std::min(dirty, size);
+  switch (view.state.status) {
+    case PairStatus::kSMPL:
+      info->copy_progress = 0;
+      break;
+    case PairStatus::kPAIR:
+      info->copy_progress = 100;
+      break;
+    case PairStatus::kCOPY:
+      if (view.state.role == PairRole::kPrimary) {
+        const uint64_t total = pair->copy_total.load();
+        info->copy_progress = total == 0 ? 0 : static_cast<uint32_t>(pair->copy_done.load() * 100 / total);
+      } else {
+        info->copy_progress = pair->peer_progress.load();
+      }
+      break;
+    default:  // suspended: the share of the volume still in sync, as arrays show it
+      info->copy_progress = size == 0 ? 100 : static_cast<uint32_t>((size - info->dirty_bytes) * 100 / size);
+  }
+}
+
+}  // namespace pairfs::node

@@ -1,0 +1,167 @@
+// Synchronous pairs between two sites (DESIGN.md "Pairs", "Pair statuses"): the write paths at
+// the primary and the secondary, the initial copy and resync, the activity log, the pair commands
+// and the status exchange with the peer.
+//
+// Threads: mount I/O and control commands call in from their own threads and block on their own
+// completions; frames from the peer arrive through OnFrame() (the transport's thread), where
+// answers are matched to their waiters at once and requests go to a small worker pool. One
+// background thread sends the pair statuses and trims the activity log. Thread-safe.
+//
+// The transport is an interface so that the simulation (tests/sim) runs this very code over an
+// injected network; the daemon uses wire::PeerLink.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "node/pair_state.h"
+#include "node/store.h"
+#include "wire/envelope.h"
+#include "wire/messages.h"
+#include "wire/status.h"
+
+namespace pairfs::node {
+
+// Carries encoded frames to the peer; best effort (the replicator retransmits and times out).
+class PeerTransport {
+ public:
+  virtual ~PeerTransport() = default;
+  virtual Status Send(std::string frame_bytes) = 0;
+};
+
+struct ReplicatorOptions {
+  std::string site;
+  std::string peer_site;              // "" when no [peer] is configured: pairs are refused
+  int peer_timeout_ms = 2000;         // longest a write waits for the peer
+  uint64_t region_size_bytes = 64 * 1024;  // for new pairs
+  int retransmit_ms = 250;            // resend an unanswered message this often
+  int status_interval_ms = 500;       // send every pair's status to the peer this often
+  int trim_interval_ms = 2000;        // clear cold regions of the activity log this often
+  size_t window_bytes = 64ull << 20;  // write data in flight to the peer at most
+  int workers = 8;                    // threads serving the peer's requests
+};
+
+class Replicator {
+ public:
+  Replicator(VolumeStore& store, ReplicatorOptions options, PeerTransport* transport);
+  ~Replicator();
+  Replicator(const Replicator&) = delete;
+  Replicator& operator=(const Replicator&) = delete;
+
+  // Loads every volume that is in a pair (opening its region set), resumes interrupted copies and
+  // starts the workers. IoError/Corruption if a pair's region set cannot be opened.
+  Status Start();
+  // Stops copies, workers and the background thread. Idempotent.
+  void Stop();
+
+  // A checked frame from the peer (any thread; never blocks for long).
+  void OnFrame(wire::Frame frame);
+
+  // ---- mount I/O: what DESIGN.md says a write, discard or fsync does in each status ----
+  Result<size_t> Write(Volume& volume, const std::string& origin_site, uint64_t offset, const char* data,
+                       size_t length, bool direct);
+  Status Discard(Volume& volume, const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
+                 uint64_t length);
+  Status Flush(Volume& volume);
+
+  // ---- pair commands (pairctl(8)); `note` gets a line for the user when there is one ----
+  Status CreatePair(const wire::PairCreateRequest& request, std::string* note);
+  Status Split(const std::string& name, bool read_write, bool forwarded, std::string* note);
+  Status Resync(const std::string& name, bool swap, bool forwarded, std::string* note);
+  Status Takeover(const std::string& name, bool force, std::string* note);
+  Status Dissolve(const std::string& name, std::string* note);
+  // Reserve (or release) ordered at the primary and mirrored to the secondary.
+  Status Reserve(const std::string& name, const std::string& holder, bool release, bool forwarded);
+  // Mismatching byte ranges (offset, length pairs) among the regions overlapping the range.
+  Result<std::vector<uint64_t>> Verify(const std::string& name, uint64_t offset, uint64_t length);
+
+  // Fills the pair columns of `info` (copy_progress, dirty_bytes).
+  void Describe(Volume& volume, wire::VolumeInfo* info);
+  // The bytes the copy engine has sent since start (for tests and the demo).
+  uint64_t copied_bytes() const { return copied_bytes_.load(); }
+
+  struct Pair;  // one volume's pair runtime (replicator.cc)
+
+ private:
+  class Calls;
+  class Answered;
+  class Window;
+
+  std::shared_ptr<Pair> FindPair(const std::string& name) const;
+  Result<std::shared_ptr<Pair>> PairFor(const std::string& name) const;  // NotFound / not in a pair
+  Result<std::shared_ptr<Pair>> LoadPair(std::shared_ptr<Volume> volume, bool fresh);
+  void DropPair(const std::string& name);
+
+  // Talking to the peer. Exchange sends and waits for the answer with the same id, resending
+  // every retransmit_ms; Unreachable after `timeout_ms`.
+  Result<wire::Frame> Exchange(wire::MessageType type, const std::string& body, int timeout_ms);
+  Result<wire::PeerAnswerMessage> Ask(const wire::PeerCommandMessage& command, int timeout_ms = -1);
+  Result<wire::PeerAnswerMessage> AskStatus(Pair& pair);
+  Status SendOneWay(wire::MessageType type, uint64_t request_id, const std::string& body);
+  void Answer(const wire::Frame& request, wire::MessageType type, const std::string& body);
+  template <class T>
+  Status ForwardToPrimary(const T& request, std::string* note);
+
+  // Write paths.
+  Result<size_t> DoWrite(Volume& volume, const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
+                         const char* data, size_t length, bool direct);
+  Result<size_t> WriteReplicated(Pair& pair, const wire::Generation& generation, const std::string& origin_site,
+                                 wire::WriteKind kind, uint64_t offset, const char* data, size_t length, bool direct);
+  Result<size_t> WriteForwarded(Pair& pair, const wire::Generation& generation, const std::string& origin_site,
+                                wire::WriteKind kind, uint64_t offset, const char* data, size_t length, bool direct);
+  Result<size_t> WriteTracked(Pair& pair, wire::WriteKind kind, uint64_t offset, const char* data, size_t length,
+                              bool direct);
+  Result<size_t> AfterLinkLoss(Pair& pair, size_t length);
+
+  // The peer's requests (worker threads).
+  void Serve(wire::Frame frame);
+  void ServeReplicaWrite(const wire::Frame& frame);
+  void ServeForwardedWrite(const wire::Frame& frame);
+  void ServeFlush(const wire::Frame& frame);
+  void ServeStatus(const wire::Frame& frame);
+  wire::PeerAnswerMessage ServeCommand(const wire::PeerCommandMessage& command);
+  Status ServeCreate(const wire::PeerCommandMessage& command, wire::PeerAnswerMessage* answer);
+
+  // State changes. Commit saves a transition (caller holds the pair's mutex); Change runs the
+  // state machine and commits.
+  Status Commit(Pair& pair, const PairTransition& transition, const wire::Generation* generation);
+  Status Change(Pair& pair, PairEvent event, const PairContext* context, const wire::Generation* generation);
+  void OnLinkLost(Pair& pair, const wire::Generation& seen);
+  void StartCopy(const std::shared_ptr<Pair>& pair);
+  void RunCopy(std::shared_ptr<Pair> pair);
+  Status FinishCopy(Pair& pair, const wire::Generation& generation);
+  void TrimActivityLog(Pair& pair, bool keep_hot);
+  Status DissolveHere(const std::string& name);
+  Result<std::vector<uint64_t>> HashRegions(Pair& pair, uint64_t first, uint64_t count);
+  void Background();
+
+  VolumeStore& store_;
+  const ReplicatorOptions options_;
+  PeerTransport* const transport_;
+  std::unique_ptr<Calls> calls_;     // answers to what this side sent
+  std::unique_ptr<Calls> confirms_;  // confirms of writes this side granted
+  std::unique_ptr<Answered> answered_;
+  std::unique_ptr<Window> window_;
+
+  mutable std::mutex pairs_mutex_;
+  std::map<std::string, std::shared_ptr<Pair>> pairs_;  // by local volume name
+
+  std::mutex work_mutex_;  // guards work_ and stopping_
+  std::condition_variable work_ready_;
+  std::deque<wire::Frame> work_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+  std::thread background_;
+  std::atomic<uint64_t> copied_bytes_{0};
+};
+
+}  // namespace pairfs::node

@@ -1,0 +1,184 @@
+#include "wire/peer_link.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <zmq.hpp>
+
+#include <atomic>
+#include <cerrno>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "wire/limits.h"
+
+namespace pairfs::wire {
+
+struct PeerLink::Impl {
+  zmq::socket_t router;
+  zmq::socket_t dealer;
+  int wake_fd = -1;
+  std::string site;
+  std::string peer_site;
+  Handler handler;
+  std::atomic<bool> stopping{false};
+  std::mutex mutex;  // guards queue and queued_bytes
+  std::deque<std::string> queue;
+  size_t queued_bytes = 0;
+  std::thread thread;
+  uint64_t refused = 0;
+
+  void Run();
+  void Wake() {
+    const uint64_t one = 1;
+    (void)!::write(wake_fd, &one, sizeof one);
+  }
+  void SendQueued();
+  void ReceiveFromPeer();
+};
+
+PeerLink::PeerLink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+PeerLink::~PeerLink() {
+  impl_->stopping.store(true);
+  impl_->Wake();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  ::close(impl_->wake_fd);
+}
+
+Result<std::unique_ptr<PeerLink>> PeerLink::Start(Context& context, const std::string& listen,
+                                                  const std::string& peer_endpoint, std::string site,
+                                                  std::string peer_site, Handler handler) {
+  auto impl = std::make_unique<Impl>();
+  auto& zmq_context = *static_cast<zmq::context_t*>(context.native());
+  try {
+    impl->router = zmq::socket_t(zmq_context, zmq::socket_type::router);
+    impl->router.set(zmq::sockopt::linger, 0);
+    impl->router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
+    impl->router.set(zmq::sockopt::router_handover, 1);
+    impl->router.set(zmq::sockopt::rcvhwm, kPeerQueueMessages);
+    impl->router.bind(listen);
+  } catch (const zmq::error_t& e) {
+    return Status::IoError("cannot listen on " + listen, e.num());
+  }
+  try {
+    impl->dealer = zmq::socket_t(zmq_context, zmq::socket_type::dealer);
+    impl->dealer.set(zmq::sockopt::linger, 0);
+    impl->dealer.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
+    impl->dealer.set(zmq::sockopt::immediate, 1);
+    impl->dealer.set(zmq::sockopt::sndhwm, kPeerQueueMessages);
+    impl->dealer.set(zmq::sockopt::reconnect_ivl, kPeerReconnectMs);
+    impl->dealer.set(zmq::sockopt::reconnect_ivl_max, kPeerReconnectMaxMs);
+    impl->dealer.set(zmq::sockopt::heartbeat_ivl, kPeerHeartbeatMs);
+    impl->dealer.set(zmq::sockopt::heartbeat_timeout, kPeerHeartbeatMs * 3);
+    impl->dealer.set(zmq::sockopt::routing_id, site);
+    impl->dealer.connect(peer_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::IoError("cannot connect to the peer at " + peer_endpoint, e.num());
+  }
+  impl->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (impl->wake_fd < 0) return Status::IoError("eventfd", errno);
+  impl->site = std::move(site);
+  impl->peer_site = std::move(peer_site);
+  impl->handler = std::move(handler);
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->Run(); });
+  return std::unique_ptr<PeerLink>(new PeerLink(std::move(impl)));
+}
+
+Status PeerLink::Send(std::string frame_bytes) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (impl_->queued_bytes + frame_bytes.size() > kPeerQueueBytes) {
+      return Status::Unreachable("the link to the peer is backed up");
+    }
+    impl_->queued_bytes += frame_bytes.size();
+    impl_->queue.push_back(std::move(frame_bytes));
+  }
+  impl_->Wake();
+  return Status::Ok();
+}
+
+void PeerLink::Impl::SendQueued() {
+  std::deque<std::string> batch;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    batch.swap(queue);
+    queued_bytes = 0;
+  }
+  for (const std::string& frame : batch) {
+    try {
+      if (!dealer.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
+        spdlog::debug("peer link: no connection to {}, frame dropped", peer_site);
+      }
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("peer link: send to {} failed: {}", peer_site, e.what());
+    }
+  }
+}
+
+void PeerLink::Impl::ReceiveFromPeer() {
+  for (int budget = 0; budget < 256; ++budget) {
+    std::vector<zmq::message_t> parts;
+    try {
+      do {
+        zmq::message_t part;
+        if (!router.recv(part, zmq::recv_flags::dontwait)) break;
+        if (parts.size() < 3) parts.push_back(std::move(part));
+      } while (router.get(zmq::sockopt::rcvmore));
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("peer link: receive failed: {}", e.what());
+      return;
+    }
+    if (parts.empty()) return;
+    if (parts.size() != 2) {
+      if (refused++ % 1000 == 0) spdlog::warn("peer link: refused a message of {} parts", parts.size());
+      continue;
+    }
+    Result<Frame> frame = DecodeFrame(parts[1].to_string_view());
+    if (!frame.ok()) {
+      if (refused++ % 1000 == 0) spdlog::warn("peer link: refused a frame: {}", frame.status().message());
+      continue;
+    }
+    if (frame->sender_site != peer_site) {
+      if (refused++ % 1000 == 0) {
+        spdlog::warn("peer link: refused a frame from site '{}' (the peer is '{}')", frame->sender_site, peer_site);
+      }
+      continue;
+    }
+    handler(std::move(frame.value()));
+  }
+}
+
+void PeerLink::Impl::Run() {
+  while (!stopping.load()) {
+    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
+                               {dealer.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, wake_fd, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 3, std::chrono::milliseconds(-1));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) spdlog::warn("peer link: poll failed: {}", e.what());
+      continue;
+    }
+    if (items[2].revents & ZMQ_POLLIN) {
+      uint64_t count = 0;
+      (void)!::read(wake_fd, &count, sizeof count);
+      SendQueued();
+    }
+    if (items[0].revents & ZMQ_POLLIN) ReceiveFromPeer();
+    if (items[1].revents & ZMQ_POLLIN) {  // the peer never answers on this socket; drain it
+      zmq::message_t drop;
+      try {
+        while (dealer.recv(drop, zmq::recv_flags::dontwait)) {
+        }
+      } catch (const zmq::error_t&) {
+      }
+    }
+  }
+}
+
+}  // namespace pairfs::wire

@@ -1,0 +1,45 @@
+// The site-to-site link: one thread that owns a ROUTER bound to this site's `listen` endpoint
+// (everything the peer sends arrives there) and a DEALER connected to the peer's endpoint
+// (everything this site sends leaves there). Traffic is one-way frames in each direction;
+// answers are frames with the request's id, matched by the caller (node/replicator.h).
+//
+// Send() is thread-safe: callers hand frames to the link thread through a queue and an eventfd.
+// Frames from anything but the configured peer site, and frames that do not decode, are dropped
+// and logged; the link carries on.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "wire/envelope.h"
+#include "wire/link.h"
+#include "wire/status.h"
+
+namespace pairfs::wire {
+
+class PeerLink {
+ public:
+  // Called on the link thread for every checked frame from the peer; must not block.
+  using Handler = std::function<void(Frame)>;
+
+  // Binds `listen`, connects to `peer_endpoint` and starts the thread. IoError naming the
+  // endpoint if either fails.
+  static Result<std::unique_ptr<PeerLink>> Start(Context& context, const std::string& listen,
+                                                 const std::string& peer_endpoint, std::string site,
+                                                 std::string peer_site, Handler handler);
+  ~PeerLink();  // stops and joins the thread
+  PeerLink(const PeerLink&) = delete;
+  PeerLink& operator=(const PeerLink&) = delete;
+
+  // Queues one encoded frame for the peer. Frames sent while there is no connection are dropped
+  // (ZMQ_IMMEDIATE): the sender retransmits or times out; nothing stale piles up.
+  Status Send(std::string frame_bytes);
+
+ private:
+  struct Impl;
+  explicit PeerLink(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pairfs::wire
