@@ -771,6 +771,11 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const wire::Generation& g
   if (answer) {
     wire::WriteReplyMessage reply;
     if (wire::DecodeBody(answer->body, &reply).ok() && reply.code == 0) return length;
+    if (reply.generation.NewerThan(generation)) {
+      OnPeerNewer(pair, generation, reply.generation);
+      return Status::ReadOnly("volume " + pair.volume->name() + " is outdated: site " + options_.peer_site +
+                              " has a newer generation");
+    }
     spdlog::warn("pair {}: site {} refused a write ({}); suspending", pair.volume->name(), options_.peer_site,
                  CodeName(static_cast<Code>(reply.code)));
   } else {
@@ -824,6 +829,7 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const wire::Generation& ge
   if (!decoded.ok()) return decoded;
   if (grant.code != 0) {
     const Code code = static_cast<Code>(grant.code);
+    if (grant.generation.NewerThan(generation)) OnPeerNewer(pair, generation, grant.generation);
     if (code == Code::kConflict) {
       return Status::Conflict("volume " + pair.volume->name() + " is reserved by another site (refused at site " +
                               options_.peer_site + ")");
@@ -891,6 +897,7 @@ void Replicator::ServeReplicaWrite(const wire::Frame& frame) {
   std::shared_ptr<Pair> pair = FindPair(message.volume);
   if (!pair) return answer(Code::kNotFound);
   const Pair::View view = pair->Snapshot();
+  reply.generation = view.generation;  // a sender behind this side learns it is outdated
   if (!(view.generation == message.generation) || view.state.role != PairRole::kSecondary ||
       !IsReplicating(view.state.status)) {
     spdlog::debug("pair {}: refused a replica write of generation {}/{} in {} {}", message.volume,
@@ -927,6 +934,7 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
   if (!pair) return answer(Code::kNotFound);
   SharedGate inside(pair->gate);
   const Pair::View view = pair->Snapshot();
+  grant.generation = view.generation;  // a sender behind this side learns it is outdated
   if (!(view.generation == message.generation) || WriteRuleFor(view.state, view.context) != WriteRule::kReplicate) {
     return answer(Code::kReadOnly);
   }
@@ -969,7 +977,7 @@ void Replicator::ServeStatus(const wire::Frame& frame) {
   pair->peer_progress.store(message.copy_progress);
   PairStatus peer_status = PairStatus::kSMPL;
   (void)ParseStatus(message.status, &peer_status);
-  std::lock_guard<std::mutex> lock(pair->mutex);
+  std::unique_lock<std::mutex> lock(pair->mutex);
   if (message.generation.NewerThan(pair->generation) && !pair->state.outdated) {
     // A command that moves the generation (split, takeover) reaches the peer within
     // peer_timeout_ms; only a peer that stays newer longer than that means this side is behind.
@@ -977,12 +985,10 @@ void Replicator::ServeStatus(const wire::Frame& frame) {
       pair->newer_seen = true;
       pair->newer_since = Clock::now();
     } else if (Clock::now() - pair->newer_since > Ms(options_.peer_timeout_ms)) {
-      spdlog::warn("pair {}: site {} has generation {}/{}, newer than {}/{} here: this copy is outdated",
-                   message.volume, options_.peer_site, message.generation.counter, message.generation.site,
-                   pair->generation.counter, pair->generation.site);
-      Result<PairTransition> transition = Transit(pair->state, PairEvent::kPeerIsNewer, pair->context);
-      if (transition.ok()) (void)Commit(*pair, transition.value(), nullptr);
       pair->newer_seen = false;
+      const wire::Generation seen = pair->generation;
+      lock.unlock();
+      OnPeerNewer(*pair, seen, message.generation);
     }
     return;
   }
@@ -1068,6 +1074,11 @@ wire::PeerAnswerMessage Replicator::ServeCommand(const wire::PeerCommandMessage&
   if (command.command == "resync" || command.command == "swap") {
     // This side becomes the target of the copy: it sends the regions it changed.
     ClosedGate closed(pair->gate);
+    const wire::Generation mine = pair->Snapshot().generation;
+    // A side that missed the suspend (it was down) still shows the old status: it is behind.
+    if (command.generation.NewerThan(mine) && IsReplicating(pair->Snapshot().state.status)) {
+      OnPeerNewer(*pair, mine, command.generation);
+    }
     Status status = Change(*pair, command.command == "resync" ? PairEvent::kResync : PairEvent::kResyncSwapByPeer,
                            nullptr, &command.generation);
     if (!status.ok()) return fail(status);
@@ -1174,6 +1185,15 @@ void Replicator::OnLinkLost(Pair& pair, const wire::Generation& seen) {
   (void)Commit(pair, transition.value(), nullptr);
 }
 
+void Replicator::OnPeerNewer(Pair& pair, const wire::Generation& seen, const wire::Generation& peer) {
+  std::lock_guard<std::mutex> lock(pair.mutex);
+  if (!(pair.generation == seen) || pair.state.outdated) return;
+  spdlog::warn("pair {}: site {} has generation {}/{}, newer than {}/{} here: this copy is outdated",
+               pair.volume->name(), options_.peer_site, peer.counter, peer.site, seen.counter, seen.site);
+  Result<PairTransition> transition = Transit(pair.state, PairEvent::kPeerIsNewer, pair.context);
+  if (transition.ok()) (void)Commit(pair, transition.value(), nullptr);
+}
+
 void Replicator::StartCopy(const std::shared_ptr<Pair>& pair) {
   std::lock_guard<std::mutex> lock(pair->copy_mutex);
   if (pair->copy_thread.joinable()) {
@@ -1195,8 +1215,8 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
   for (uint64_t region : regions) total += std::min(region_bytes, size - region * region_bytes);
   pair->copy_total.store(total);
   pair->copy_done.store(0);
-  spdlog::info("pair {}: copying {} of {} to site {}", pair->volume->name(), FormatSize(total), FormatSize(size),
-               options_.peer_site);
+  spdlog::info("pair {}: copying {} bytes ({} of {}) to site {}", pair->volume->name(), total, FormatSize(total),
+               FormatSize(size), options_.peer_site);
   const auto started = Clock::now();
 
   struct InFlight {

@@ -136,6 +136,8 @@ class Replicator {
   Status Commit(Pair& pair, const PairTransition& transition, const wire::Generation* generation);
   Status Change(Pair& pair, PairEvent event, const PairContext* context, const wire::Generation* generation);
   void OnLinkLost(Pair& pair, const wire::Generation& seen);
+  // The peer showed `peer`, newer than `seen` (this side's generation then): outdated, no bump.
+  void OnPeerNewer(Pair& pair, const wire::Generation& seen, const wire::Generation& peer);
   void StartCopy(const std::shared_ptr<Pair>& pair);
   void RunCopy(std::shared_ptr<Pair> pair);
   Status FinishCopy(Pair& pair, const wire::Generation& generation);

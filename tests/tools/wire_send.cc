@@ -3,6 +3,11 @@
 //   wire_send ENDPOINT garbage COUNT SEED   random frames: raw noise, valid headers over random
 //                                           bodies, wrong versions, bad checksums, oversized;
 //                                           exits 0 once all are sent
+//   wire_send ENDPOINT peer-garbage COUNT SEED SITE
+//                                           frames that claim to come from SITE (the peer) with
+//                                           site-to-site types: random bodies, writes that lie
+//                                           about their length, point past the end, name unknown
+//                                           volumes or kinds, stale generations; plus oversized
 //   wire_send ENDPOINT ping                 a well-formed volume-list request; exit 0 if the
 //                                           node answers it, 1 if not
 #include <cstdio>
@@ -54,6 +59,51 @@ std::string BadFrame(std::mt19937_64& random, uint64_t round) {
   }
 }
 
+// One bad site-to-site frame "from" `site`.
+std::string BadPeerFrame(std::mt19937_64& random, uint64_t round, const std::string& site) {
+  static constexpr wire::MessageType kTypes[] = {
+      wire::MessageType::kReplicaWrite, wire::MessageType::kForwardedWrite, wire::MessageType::kWriteGrant,
+      wire::MessageType::kWriteAck,     wire::MessageType::kFlush,          wire::MessageType::kFlushAck,
+      wire::MessageType::kPeerStatus,   wire::MessageType::kPeerCommand,    wire::MessageType::kPeerAnswer,
+      wire::MessageType::kWriteConfirm, wire::MessageType::kPeerReserve};
+  const wire::MessageType type = kTypes[random() % (sizeof kTypes / sizeof kTypes[0])];
+  switch (round % 5) {
+    case 0:
+      return wire::EncodeFrame(type, random(), site, RandomBytes(random, random() % 512)).value();
+    case 1: {  // a well-formed write that lies: length differs from data, past the end, bad kind
+      wire::WriteMessage write;
+      write.volume = random() % 2 ? "vm1" : "no-such-volume";
+      write.generation = {random() % 5, "stale"};  // never the pair's: forged writes are not what this tests
+      write.sequence = random();
+      write.origin_site = site;
+      write.kind = static_cast<uint8_t>(random() % 5);
+      write.offset = random() % 3 == 0 ? (1ull << 50) : (random() % 1024) * 4096;
+      write.length = random() % 3 == 0 ? (1ull << 40) : 4096;
+      write.data.assign(random() % 2 ? 4096 : 17, 'x');
+      return wire::EncodeFrame(random() % 2 ? wire::MessageType::kReplicaWrite : wire::MessageType::kForwardedWrite,
+                               random(), site, wire::EncodeBody(write)).value();
+    }
+    case 2: {  // commands the node must refuse or answer harmlessly
+      static const char* kCommands[] = {"split", "resync", "swap", "demote", "dissolve-typo", "verify", "copy-done",
+                                        "create", "status", "reserve-mirror"};
+      wire::PeerCommandMessage command;
+      command.command = kCommands[random() % 10];
+      command.volume = "no-such-volume";
+      command.first = random();
+      command.count = random();
+      command.size_bytes = random();
+      return wire::EncodeFrame(wire::MessageType::kPeerCommand, random(), site, wire::EncodeBody(command)).value();
+    }
+    case 3: {  // a checksum that does not match
+      std::string frame = wire::EncodeFrame(type, random(), site, RandomBytes(random, 64)).value();
+      frame.back() ^= 0x55;
+      return frame;
+    }
+    default:
+      return RandomBytes(random, wire::kMaxFrameBytes + 1 + random() % 4096);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,6 +138,21 @@ int main(int argc, char** argv) {
       }
     }
     std::printf("garbage: sent %llu frames\n", static_cast<unsigned long long>(count));
+    return 0;
+  }
+  if (mode == "peer-garbage" && argc == 6) {
+    const uint64_t count = std::strtoull(argv[3], nullptr, 10);
+    std::mt19937_64 random(std::strtoull(argv[4], nullptr, 10));
+    const std::string site = argv[5];
+    for (uint64_t round = 0; round < count;) {
+      auto client = wire::Client::Connect(context, endpoint, "fuzz");
+      if (!client.ok()) return 1;
+      for (int i = 0; i < 10 && round < count; ++i, ++round) {
+        (void)client.value()->SendBytes(BadPeerFrame(random, round, site));
+      }
+      (void)client.value()->ReceiveBytes(20);
+    }
+    std::printf("peer-garbage: sent %llu frames\n", static_cast<unsigned long long>(count));
     return 0;
   }
   std::fprintf(stderr, "wire_send: unknown mode %s\n", mode.c_str());
