@@ -206,6 +206,12 @@ int Main(int argc, char** argv) {
   if (!locked.ok()) return Fail(locked.message());
   Status bindable = CheckControlEndpoint(config->site.control);
   if (!bindable.ok()) return Fail(bindable.message());
+  if (config->peer.present && !config->site.listen.empty()) {
+    // The peer port too, before detaching: "address in use" belongs on the user's terminal.
+    wire::Context context;
+    Result<std::unique_ptr<wire::Server>> listener = wire::Server::Bind(context, config->site.listen);
+    if (!listener.ok()) return Fail("site.listen: " + listener.status().message());
+  }
   return Serve(options, config.value(), *store.value());
 }
 

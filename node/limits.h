@@ -52,7 +52,5 @@ inline constexpr size_t kCopyChunksInFlight = 8;
 // verify hashes at most this many regions per request (8 bytes each in the answer).
 inline constexpr uint64_t kVerifyRegionsPerCall = 4096;
 
-// How often the replicator's background thread wakes (status exchange, activity-log trim).
-inline constexpr int kBackgroundTickMs = 50;
 
 }  // namespace pairfs::node

@@ -23,6 +23,14 @@ using wire::MessageType;
 
 std::chrono::milliseconds Ms(int ms) { return std::chrono::milliseconds(ms); }
 
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// A region marked when the node started may differ between the copies (a crash between the two
+// writes); the activity-log trim never clears it: only a copy does.
+constexpr uint32_t kPinnedEpoch = UINT32_MAX;
+
 Status StatusFromCode(uint8_t code, const std::string& message) {
   if (code == 0) return Status::Ok();
   if (code > static_cast<uint8_t>(Code::kUnsupported)) return Status::Corruption("unknown result code from the peer");
@@ -179,7 +187,9 @@ class Activity {
       ++pair.in_flight[pair.epoch];
       const uint64_t region_bytes = pair.regions->region_bytes();
       const uint64_t last = std::min<uint64_t>((offset + length - 1) / region_bytes, pair.last_epoch.size() - 1);
-      for (uint64_t region = offset / region_bytes; region <= last; ++region) pair.last_epoch[region] = pair.epoch;
+      for (uint64_t region = offset / region_bytes; region <= last; ++region) {
+        if (pair.last_epoch[region] != kPinnedEpoch) pair.last_epoch[region] = pair.epoch;
+      }
     }
     Status marked = pair.regions->MarkBeforeWrite(offset, length);
     if (!marked.ok()) return marked;
@@ -356,6 +366,7 @@ Status Replicator::Start() {
     std::lock_guard<std::mutex> lock(work_mutex_);
     stopping_ = false;
   }
+  last_heard_ms_.store(NowMs());
   for (int i = 0; i < options_.workers; ++i) {
     workers_.emplace_back([this] {
       for (;;) {
@@ -377,7 +388,13 @@ Status Replicator::Start() {
   {
     std::lock_guard<std::mutex> lock(pairs_mutex_);
     for (auto& [name, pair] : pairs_) {
-      if (pair->state.role == PairRole::kPrimary && pair->state.status == PairStatus::kCOPY) resume.push_back(pair);
+      if (pair->state.role != PairRole::kPrimary) continue;
+      // COPY resumes; PAIR with marked regions (the node stopped or crashed with writes in its
+      // activity log) copies those regions, since the secondary may lack them.
+      if (pair->state.status == PairStatus::kCOPY ||
+          (pair->state.status == PairStatus::kPAIR && pair->regions->marked_bytes() > 0)) {
+        resume.push_back(pair);
+      }
     }
   }
   for (auto& pair : resume) StartCopy(pair);
@@ -433,6 +450,9 @@ Result<std::shared_ptr<Replicator::Pair>> Replicator::LoadPair(std::shared_ptr<V
   if (!regions.ok()) return regions.status();
   pair->regions = std::move(regions.value());
   pair->last_epoch.assign(pair->regions->region_count(), 0);
+  if (!fresh && pair->state.role == PairRole::kPrimary) {
+    for (uint64_t region : pair->regions->MarkedRegions()) pair->last_epoch[region] = kPinnedEpoch;
+  }
   pair->volume = std::move(volume);
   std::lock_guard<std::mutex> lock(pairs_mutex_);
   pairs_[metadata.name] = pair;
@@ -528,11 +548,16 @@ Status Replicator::Change(Pair& pair, PairEvent event, const PairContext* contex
 
 // ---- talking to the peer ----------------------------------------------------------------------
 
+Status Replicator::Transmit(std::string frame_bytes) {
+  if (transport_ == nullptr) return Status::Unreachable("no peer is configured");
+  return transport_->Send(std::move(frame_bytes));
+}
+
 Status Replicator::SendOneWay(MessageType type, uint64_t request_id, const std::string& body) {
   if (transport_ == nullptr) return Status::Unreachable("no peer is configured");
   Result<std::string> frame = wire::EncodeFrame(type, request_id, options_.site, body);
   if (!frame.ok()) return frame.status();
-  return transport_->Send(std::move(frame.value()));
+  return Transmit(std::move(frame.value()));
 }
 
 Result<wire::Frame> Replicator::Exchange(MessageType type, const std::string& body, int timeout_ms) {
@@ -543,9 +568,9 @@ Result<wire::Frame> Replicator::Exchange(MessageType type, const std::string& bo
     calls_->Cancel(id);
     return frame.status();
   }
-  (void)transport_->Send(frame.value());
+  (void)Transmit(frame.value());
   std::optional<wire::Frame> answer = calls_->Wait(id, timeout_ms, options_.retransmit_ms,
-                                                   [&] { (void)transport_->Send(frame.value()); });
+                                                   [&] { (void)Transmit(frame.value()); });
   if (!answer) {
     return Status::Unreachable("site " + options_.peer_site + " did not answer within " + std::to_string(timeout_ms) +
                                " ms");
@@ -572,10 +597,11 @@ void Replicator::Answer(const wire::Frame& request, MessageType type, const std:
     return;
   }
   answered_->Store(request.request_id, frame.value());
-  if (transport_ != nullptr) (void)transport_->Send(std::move(frame.value()));
+  (void)Transmit(std::move(frame.value()));
 }
 
 void Replicator::OnFrame(wire::Frame frame) {
+  last_heard_ms_.store(NowMs());
   switch (frame.type) {
     case MessageType::kWriteAck:
     case MessageType::kWriteGrant:
@@ -614,7 +640,7 @@ void Replicator::Serve(wire::Frame frame) {
       case Answered::Claim::kInProgress:
         return;  // a retransmit of what a worker is doing now; its answer follows
       case Answered::Claim::kDone:
-        if (transport_ != nullptr) (void)transport_->Send(std::move(cached));
+        (void)Transmit(std::move(cached));
         return;
     }
   }
@@ -763,10 +789,10 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const wire::Generation& g
   message.data.clear();
   window_->Acquire(length);
   WindowShare share([this](size_t bytes) { window_->Release(bytes); }, length);
-  (void)transport_->Send(frame.value());
+  (void)Transmit(frame.value());
   Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
   std::optional<wire::Frame> answer = calls_->Wait(id, options_.peer_timeout_ms, options_.retransmit_ms,
-                                                   [&] { (void)transport_->Send(frame.value()); });
+                                                   [&] { (void)Transmit(frame.value()); });
   if (!written.ok()) return written;  // the region stays marked: a resync repairs the copies
   if (answer) {
     wire::WriteReplyMessage reply;
@@ -814,9 +840,9 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const wire::Generation& ge
   {
     window_->Acquire(length);
     WindowShare share([this](size_t bytes) { window_->Release(bytes); }, length);
-    (void)transport_->Send(frame.value());
+    (void)Transmit(frame.value());
     answer = calls_->Wait(id, options_.peer_timeout_ms, options_.retransmit_ms,
-                          [&] { (void)transport_->Send(frame.value()); });
+                          [&] { (void)Transmit(frame.value()); });
   }
   if (!answer) {
     spdlog::warn("pair {}: the primary at site {} did not order a write within {} ms", pair.volume->name(),
@@ -863,10 +889,10 @@ Status Replicator::Flush(Volume& volume) {
     calls_->Cancel(id);
     return frame.status();
   }
-  (void)transport_->Send(frame.value());
+  (void)Transmit(frame.value());
   Status local = volume.Flush();
   std::optional<wire::Frame> answer = calls_->Wait(id, options_.peer_timeout_ms, options_.retransmit_ms,
-                                                   [&] { (void)transport_->Send(frame.value()); });
+                                                   [&] { (void)Transmit(frame.value()); });
   if (!local.ok()) return local;
   if (answer) {
     wire::FlushMessage reply;
@@ -943,6 +969,9 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
   Result<size_t> length = pair->volume->ClampToEnd(message.offset, message.length);
   if (!length.ok() || length.value() != message.length) return answer(Code::kNoSpace);
   RangeLock::Guard exclusive = pair->volume->exclusive().Acquire(message.offset, message.length);
+  // Check again with the range held: a write that held it may have suspended the pair, and a
+  // forwarded write the secondary has given up on must never land after a later write.
+  if (!(pair->Snapshot().generation == message.generation)) return answer(Code::kReadOnly);
   Result<Activity> activity = Activity::Begin(*pair, message.offset, message.length);
   if (!activity.ok()) return answer(activity.status().code());
   Status written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind), message.offset,
@@ -1230,7 +1259,7 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
   auto finish_oldest = [&] {
     InFlight& oldest = pending.front();
     std::optional<wire::Frame> answer = calls_->Wait(oldest.id, options_.peer_timeout_ms, options_.retransmit_ms,
-                                                     [&] { (void)transport_->Send(oldest.frame); });
+                                                     [&] { (void)Transmit(oldest.frame); });
     window_->Release(oldest.length);
     wire::WriteReplyMessage reply;
     if (!answer || !wire::DecodeBody(answer->body, &reply).ok() || reply.code != 0) {
@@ -1279,7 +1308,7 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
       break;
     }
     window_->Acquire(length);
-    (void)transport_->Send(frame.value());
+    (void)Transmit(frame.value());
     pending.push_back({std::move(exclusive), id, length, std::move(frame.value())});
     while (pending.size() >= kCopyChunksInFlight && !failed) finish_oldest();
   }
@@ -1292,6 +1321,17 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   spdlog::info("pair {}: copied {} in {:.1f} s", pair->volume->name(), FormatSize(total), seconds);
+  {
+    std::lock_guard<std::mutex> lock(pair->epoch_mutex);  // copied: equal at both sites now
+    for (uint64_t region : regions) {
+      if (pair->last_epoch[region] == kPinnedEpoch) pair->last_epoch[region] = 0;
+    }
+  }
+  if (view.state.status == PairStatus::kPAIR) {
+    if (!pair->volume->Flush().ok()) return;
+    TrimActivityLog(*pair, false);
+    return;
+  }
   Status finished = FinishCopy(*pair, view.generation);
   if (!finished.ok()) spdlog::warn("pair {}: cannot finish the copy: {}", pair->volume->name(), finished.message());
 }
@@ -1370,7 +1410,7 @@ void Replicator::Background() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(work_mutex_);
-      if (work_ready_.wait_for(lock, Ms(kBackgroundTickMs), [&] { return stopping_; })) return;
+      if (work_ready_.wait_for(lock, Ms(options_.tick_ms), [&] { return stopping_; })) return;
     }
     std::vector<std::shared_ptr<Pair>> pairs;
     {
@@ -1389,6 +1429,18 @@ void Replicator::Background() {
         Describe(*pair->volume, &info);
         status.copy_progress = info.copy_progress;
         (void)SendOneWay(MessageType::kPeerStatus, 0, wire::EncodeBody(status));
+      }
+    }
+    // A link that carries nothing (not even the statuses) for peer_timeout_ms is lost, also
+    // when no write notices it.
+    if (transport_ != nullptr && NowMs() - last_heard_ms_.load() > options_.peer_timeout_ms) {
+      for (auto& pair : pairs) {
+        const Pair::View view = pair->Snapshot();
+        if (IsReplicating(view.state.status)) {
+          spdlog::warn("pair {}: nothing heard from site {} for {} ms", pair->volume->name(), options_.peer_site,
+                       options_.peer_timeout_ms);
+          OnLinkLost(*pair, view.generation);
+        }
       }
     }
     if (now >= next_trim) {

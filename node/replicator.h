@@ -46,6 +46,7 @@ struct ReplicatorOptions {
   int retransmit_ms = 250;            // resend an unanswered message this often
   int status_interval_ms = 500;       // send every pair's status to the peer this often
   int trim_interval_ms = 2000;        // clear cold regions of the activity log this often
+  int tick_ms = 50;                   // the background thread's wake-up (statuses, trims, silence)
   size_t window_bytes = 64ull << 20;  // write data in flight to the peer at most
   int workers = 8;                    // threads serving the peer's requests
 };
@@ -106,6 +107,7 @@ class Replicator {
   Result<wire::Frame> Exchange(wire::MessageType type, const std::string& body, int timeout_ms);
   Result<wire::PeerAnswerMessage> Ask(const wire::PeerCommandMessage& command, int timeout_ms = -1);
   Result<wire::PeerAnswerMessage> AskStatus(Pair& pair);
+  Status Transmit(std::string frame_bytes);  // Unreachable without a transport
   Status SendOneWay(wire::MessageType type, uint64_t request_id, const std::string& body);
   void Answer(const wire::Frame& request, wire::MessageType type, const std::string& body);
   template <class T>
@@ -164,6 +166,7 @@ class Replicator {
   std::vector<std::thread> workers_;
   std::thread background_;
   std::atomic<uint64_t> copied_bytes_{0};
+  std::atomic<int64_t> last_heard_ms_{0};  // steady clock, when the peer's last frame arrived
 };
 
 }  // namespace pairfs::node

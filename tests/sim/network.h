@@ -41,6 +41,8 @@ class Network {
   // message already in flight when the link is cut is still delivered, as on a real wire).
   void Send(int64_t now_ms, const std::string& from, const std::string& to, std::string bytes);
 
+  void set_profile(FaultProfile profile) { profile_ = profile; }
+
   // Cuts or heals the link from `from` to `to` (one way). Cut both ways for a full partition.
   void Cut(const std::string& from, const std::string& to) { cut_.insert({from, to}); }
   void Heal(const std::string& from, const std::string& to) { cut_.erase({from, to}); }
