@@ -758,6 +758,28 @@ Result<size_t> Replicator::AfterLinkLoss(Pair& pair, size_t length) {
   }
 }
 
+Result<Replicator::OutgoingWrite> Replicator::EncodeWrite(MessageType type, const std::string& peer_volume,
+                                                         const wire::Generation& generation,
+                                                         const std::string& origin_site, wire::WriteKind kind,
+                                                         uint64_t offset, const char* data, size_t length) {
+  wire::WriteMessage message;
+  message.volume = peer_volume;
+  message.generation = generation;
+  message.origin_site = origin_site;
+  message.kind = static_cast<uint8_t>(kind);
+  message.offset = offset;
+  message.length = length;
+  if (kind == wire::WriteKind::kData) message.data.assign(data, data + length);
+  const uint64_t id = calls_->Begin();
+  message.sequence = id;
+  Result<std::string> frame = wire::EncodeFrame(type, id, options_.site, wire::EncodeBody(message));
+  if (!frame.ok()) {
+    calls_->Cancel(id);
+    return frame.status();
+  }
+  return OutgoingWrite{id, std::move(frame.value())};
+}
+
 Result<size_t> Replicator::WriteReplicated(Pair& pair, const wire::Generation& generation,
                                            const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
                                            const char* data, size_t length, bool direct) {
@@ -770,29 +792,17 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const wire::Generation& g
     if (!written.ok()) return written;
     return AfterLinkLoss(pair, length);
   }
-  wire::WriteMessage message;
-  message.volume = pair.Snapshot().peer_volume;
-  message.generation = generation;
-  message.origin_site = origin_site;
-  message.kind = static_cast<uint8_t>(kind);
-  message.offset = offset;
-  message.length = length;
-  if (kind == wire::WriteKind::kData) message.data.assign(data, data + length);
-  const uint64_t id = calls_->Begin();
-  message.sequence = id;
-  Result<std::string> frame = wire::EncodeFrame(MessageType::kReplicaWrite, id, options_.site,
-                                                wire::EncodeBody(message));
-  if (!frame.ok()) {
-    calls_->Cancel(id);
-    return frame.status();
-  }
-  message.data.clear();
+  Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kReplicaWrite, pair.Snapshot().peer_volume, generation,
+                                               origin_site, kind, offset, data, length);
+  if (!outgoing.ok()) return outgoing.status();
+  const uint64_t id = outgoing->id;
+  const std::string& frame_bytes = outgoing->frame;
   window_->Acquire(length);
   WindowShare share([this](size_t bytes) { window_->Release(bytes); }, length);
-  (void)Transmit(frame.value());
+  (void)Transmit(frame_bytes);
   Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
   std::optional<wire::Frame> answer = calls_->Wait(id, options_.peer_timeout_ms, options_.retransmit_ms,
-                                                   [&] { (void)Transmit(frame.value()); });
+                                                   [&] { (void)Transmit(frame_bytes); });
   if (!written.ok()) return written;  // the region stays marked: a resync repairs the copies
   if (answer) {
     wire::WriteReplyMessage reply;
@@ -819,30 +829,18 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const wire::Generation& ge
   // this range may still be on its way here and needs the range (DESIGN.md pitfalls).
   Result<Activity> activity = Activity::Begin(pair, offset, length);
   if (!activity.ok()) return activity.status();
-  wire::WriteMessage message;
-  message.volume = pair.Snapshot().peer_volume;
-  message.generation = generation;
-  message.origin_site = origin_site;
-  message.kind = static_cast<uint8_t>(kind);
-  message.offset = offset;
-  message.length = length;
-  if (kind == wire::WriteKind::kData) message.data.assign(data, data + length);
-  const uint64_t id = calls_->Begin();
-  message.sequence = id;
-  Result<std::string> frame = wire::EncodeFrame(MessageType::kForwardedWrite, id, options_.site,
-                                                wire::EncodeBody(message));
-  if (!frame.ok()) {
-    calls_->Cancel(id);
-    return frame.status();
-  }
-  message.data.clear();
+  Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kForwardedWrite, pair.Snapshot().peer_volume, generation,
+                                               origin_site, kind, offset, data, length);
+  if (!outgoing.ok()) return outgoing.status();
+  const uint64_t id = outgoing->id;
+  const std::string& frame_bytes = outgoing->frame;
   std::optional<wire::Frame> answer;
   {
     window_->Acquire(length);
     WindowShare share([this](size_t bytes) { window_->Release(bytes); }, length);
-    (void)Transmit(frame.value());
+    (void)Transmit(frame_bytes);
     answer = calls_->Wait(id, options_.peer_timeout_ms, options_.retransmit_ms,
-                          [&] { (void)Transmit(frame.value()); });
+                          [&] { (void)Transmit(frame_bytes); });
   }
   if (!answer) {
     spdlog::warn("pair {}: the primary at site {} did not order a write within {} ms", pair.volume->name(),
@@ -870,7 +868,7 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const wire::Generation& ge
     RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
     written = pair.volume->WriteRaw(kind, offset, data, length, direct);
   }
-  wire::WriteReplyMessage confirm{message.volume, generation, id, static_cast<uint8_t>(written.code())};
+  wire::WriteReplyMessage confirm{pair.Snapshot().peer_volume, generation, id, static_cast<uint8_t>(written.code())};
   (void)SendOneWay(MessageType::kWriteConfirm, id, wire::EncodeBody(confirm));
   if (!written.ok()) return written;
   return length;
@@ -889,10 +887,11 @@ Status Replicator::Flush(Volume& volume) {
     calls_->Cancel(id);
     return frame.status();
   }
-  (void)Transmit(frame.value());
+  const std::string& frame_bytes = frame.value();
+  (void)Transmit(frame_bytes);
   Status local = volume.Flush();
   std::optional<wire::Frame> answer = calls_->Wait(id, options_.peer_timeout_ms, options_.retransmit_ms,
-                                                   [&] { (void)Transmit(frame.value()); });
+                                                   [&] { (void)Transmit(frame_bytes); });
   if (!local.ok()) return local;
   if (answer) {
     wire::FlushMessage reply;
@@ -1286,30 +1285,17 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
       failed = true;
       break;
     }
-    wire::WriteMessage message;
-    message.volume = view.peer_volume;
-    message.generation = view.generation;
-    message.origin_site = options_.site;
-    message.offset = offset;
-    message.length = length;
-    if (AllZero(buffer.data(), length)) {
-      message.kind = static_cast<uint8_t>(wire::WriteKind::kPunchHole);  // a hole stays a hole there
-    } else {
-      message.kind = static_cast<uint8_t>(wire::WriteKind::kData);
-      message.data.assign(buffer.begin(), buffer.end());
-    }
-    const uint64_t id = calls_->Begin();
-    message.sequence = id;
-    Result<std::string> frame = wire::EncodeFrame(MessageType::kReplicaWrite, id, options_.site,
-                                                  wire::EncodeBody(message));
-    if (!frame.ok()) {
-      calls_->Cancel(id);
+    // A region of zeros goes as a hole: it stays a hole there and costs no bandwidth.
+    const wire::WriteKind kind = AllZero(buffer.data(), length) ? wire::WriteKind::kPunchHole : wire::WriteKind::kData;
+    Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kReplicaWrite, view.peer_volume, view.generation,
+                                                 options_.site, kind, offset, buffer.data(), length);
+    if (!outgoing.ok()) {
       failed = true;
       break;
     }
     window_->Acquire(length);
-    (void)Transmit(frame.value());
-    pending.push_back({std::move(exclusive), id, length, std::move(frame.value())});
+    (void)Transmit(outgoing->frame);
+    pending.push_back({std::move(exclusive), outgoing->id, length, std::move(outgoing->frame)});
     while (pending.size() >= kCopyChunksInFlight && !failed) finish_oldest();
   }
   while (!pending.empty()) finish_oldest();

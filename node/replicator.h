@@ -113,7 +113,14 @@ class Replicator {
   template <class T>
   Status ForwardToPrimary(const T& request, std::string* note);
 
-  // Write paths.
+  // Write paths. EncodeWrite registers a call for the answer and returns its id and frame.
+  struct OutgoingWrite {
+    uint64_t id;
+    std::string frame;
+  };
+  Result<OutgoingWrite> EncodeWrite(wire::MessageType type, const std::string& peer_volume,
+                                    const wire::Generation& generation, const std::string& origin_site,
+                                    wire::WriteKind kind, uint64_t offset, const char* data, size_t length);
   Result<size_t> DoWrite(Volume& volume, const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
                          const char* data, size_t length, bool direct);
   Result<size_t> WriteReplicated(Pair& pair, const wire::Generation& generation, const std::string& origin_site,
