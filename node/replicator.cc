@@ -367,6 +367,7 @@ Status Replicator::Start() {
     stopping_ = false;
   }
   last_heard_ms_.store(NowMs());
+  heard_since_start_.store(false);
   for (int i = 0; i < options_.workers; ++i) {
     workers_.emplace_back([this] {
       for (;;) {
@@ -602,6 +603,7 @@ void Replicator::Answer(const wire::Frame& request, MessageType type, const std:
 
 void Replicator::OnFrame(wire::Frame frame) {
   last_heard_ms_.store(NowMs());
+  heard_since_start_.store(true);
   switch (frame.type) {
     case MessageType::kWriteAck:
     case MessageType::kWriteGrant:
@@ -1419,7 +1421,10 @@ void Replicator::Background() {
     }
     // A link that carries nothing (not even the statuses) for peer_timeout_ms is lost, also
     // when no write notices it.
-    if (transport_ != nullptr && NowMs() - last_heard_ms_.load() > options_.peer_timeout_ms) {
+    // Only once the peer has been heard since this node started: a restarted node must not
+    // suspend (and start a generation) before it learnt whether the peer moved on meanwhile.
+    if (transport_ != nullptr && heard_since_start_.load() &&
+        NowMs() - last_heard_ms_.load() > options_.peer_timeout_ms) {
       for (auto& pair : pairs) {
         const Pair::View view = pair->Snapshot();
         if (IsReplicating(view.state.status)) {

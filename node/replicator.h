@@ -174,6 +174,7 @@ class Replicator {
   std::thread background_;
   std::atomic<uint64_t> copied_bytes_{0};
   std::atomic<int64_t> last_heard_ms_{0};  // steady clock, when the peer's last frame arrived
+  std::atomic<bool> heard_since_start_{false};
 };
 
 }  // namespace pairfs::node
