@@ -409,6 +409,7 @@ void Replicator::Stop() {
     stopping_ = true;
   }
   work_ready_.notify_all();
+  background_wake_.notify_all();
   std::vector<std::shared_ptr<Pair>> pairs;
   {
     std::lock_guard<std::mutex> lock(pairs_mutex_);
@@ -1398,7 +1399,8 @@ void Replicator::Background() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(work_mutex_);
-      if (work_ready_.wait_for(lock, Ms(options_.tick_ms), [&] { return stopping_; })) return;
+      // Its own condition variable: a notify_one meant for a worker must never wake this thread.
+      if (background_wake_.wait_for(lock, Ms(options_.tick_ms), [&] { return stopping_; })) return;
     }
     std::vector<std::shared_ptr<Pair>> pairs;
     {

@@ -168,6 +168,7 @@ class Replicator {
 
   std::mutex work_mutex_;  // guards work_ and stopping_
   std::condition_variable work_ready_;
+  std::condition_variable background_wake_;  // Stop() wakes the background thread with it
   std::deque<wire::Frame> work_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;

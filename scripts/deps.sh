@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pairfs builds and tests with; only those that are missing.
+#   scripts/deps.sh         build, test and bench tools (make deps)
+#   scripts/deps.sh bench   only the extra packages of the benchmark's comparison targets
+#                           (GlusterFS server and client); scripts/bench.sh calls it
 set -euo pipefail
-packages=(
-  g++ make pkg-config
-  libfuse3-dev fuse3 libzmq3-dev cppzmq-dev libmsgpack-cxx-dev catch2
-  libtomlplusplus-dev libcli11-dev libspdlog-dev libxxhash-dev nlohmann-json3-dev
-  fio qemu-utils e2fsprogs iptables bindfs socat python3 groff-base util-linux kmod procps
-)
+case ${1:-} in
+  "")
+    packages=(
+      g++ make pkg-config
+      libfuse3-dev fuse3 libzmq3-dev cppzmq-dev libmsgpack-cxx-dev catch2
+      libtomlplusplus-dev libcli11-dev libspdlog-dev libxxhash-dev nlohmann-json3-dev
+      fio qemu-utils e2fsprogs iptables bindfs socat python3 groff-base util-linux kmod procps
+    )
+    ;;
+  bench) packages=(glusterfs-server glusterfs-client) ;;
+  *) echo "usage: $0 [bench]" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -19,4 +28,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# bench: the glusterfs-server package must not start a glusterd by itself (bench.sh starts its own
+# and stops it by PID): a policy-rc.d saying 101 for the install, unless one exists (the admin's)
+policy=/usr/sbin/policy-rc.d made_policy=""
+if [ "${1:-}" = bench ] && [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 0755 "$policy" && made_policy=1
+  trap '[ -n "$made_policy" ] && rm -f "$policy"' EXIT
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -167,9 +167,11 @@ void PeerLink::Impl::Run() {
     if (items[2].revents & ZMQ_POLLIN) {
       uint64_t count = 0;
       (void)!::read(wake_fd, &count, sizeof count);
-      SendQueued();
     }
-    if (items[0].revents & ZMQ_POLLIN) ReceiveFromPeer();
+    // Both, whatever woke the poll: a ZeroMQ socket's readiness is edge-triggered inside, and a
+    // frame left in the queue or on the socket would wait for the next, unrelated wake-up.
+    SendQueued();
+    ReceiveFromPeer();
     if (items[1].revents & ZMQ_POLLIN) {  // the peer never answers on this socket; drain it
       zmq::message_t drop;
       try {
