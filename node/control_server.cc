@@ -175,52 +175,37 @@ Status ControlServer::HandlePair(const wire::Frame& frame, wire::Reply* reply) {
   }
   std::string name;
   std::string note;
+  // Decodes the request as T, remembers its volume and runs `command` on it.
+  auto run = [&](auto request, auto command) {
+    Status decoded = Decode(frame, &request);
+    name = request.name;
+    return decoded.ok() ? command(request) : decoded;
+  };
   Status status;
   switch (frame.type) {
-    case MessageType::kPairCreate: {
-      wire::PairCreateRequest request;
-      status = Decode(frame, &request);
-      name = request.name;
-      if (status.ok()) status = replicator_->CreatePair(request, &note);
+    case MessageType::kPairCreate:
+      status = run(wire::PairCreateRequest{}, [&](const auto& r) { return replicator_->CreatePair(r, &note); });
       break;
-    }
-    case MessageType::kSplit: {
-      wire::SplitRequest request;
-      status = Decode(frame, &request);
-      name = request.name;
-      if (status.ok()) status = replicator_->Split(request.name, request.read_write, false, &note);
+    case MessageType::kSplit:
+      status = run(wire::SplitRequest{},
+                   [&](const auto& r) { return replicator_->Split(r.name, r.read_write, false, &note); });
       break;
-    }
-    case MessageType::kResync: {
-      wire::ResyncRequest request;
-      status = Decode(frame, &request);
-      name = request.name;
-      if (status.ok()) status = replicator_->Resync(request.name, request.swap, false, &note);
+    case MessageType::kResync:
+      status = run(wire::ResyncRequest{}, [&](const auto& r) { return replicator_->Resync(r.name, r.swap, false, &note); });
       break;
-    }
-    case MessageType::kTakeover: {
-      wire::TakeoverRequest request;
-      status = Decode(frame, &request);
-      name = request.name;
-      if (status.ok()) status = replicator_->Takeover(request.name, request.force, &note);
+    case MessageType::kTakeover:
+      status = run(wire::TakeoverRequest{}, [&](const auto& r) { return replicator_->Takeover(r.name, r.force, &note); });
       break;
-    }
-    case MessageType::kDissolve: {
-      wire::DissolveRequest request;
-      status = Decode(frame, &request);
-      name = request.name;
-      if (status.ok()) status = replicator_->Dissolve(request.name, &note);
+    case MessageType::kDissolve:
+      status = run(wire::DissolveRequest{}, [&](const auto& r) { return replicator_->Dissolve(r.name, &note); });
       break;
-    }
-    default: {  // kVerify
-      wire::VerifyRequest request;
-      status = Decode(frame, &request);
-      if (!status.ok()) return status;
-      Result<std::vector<uint64_t>> mismatches = replicator_->Verify(request.name, request.offset, request.length);
-      if (!mismatches.ok()) return mismatches.status();
-      reply->mismatches = std::move(mismatches.value());
-      return Status::Ok();
-    }
+    default:  // kVerify
+      return run(wire::VerifyRequest{}, [&](const auto& r) {
+        Result<std::vector<uint64_t>> mismatches = replicator_->Verify(r.name, r.offset, r.length);
+        if (!mismatches.ok()) return mismatches.status();
+        reply->mismatches = std::move(mismatches.value());
+        return Status::Ok();
+      });
   }
   if (!status.ok()) return status;
   spdlog::info("{} {}: done{}{}", wire::MessageTypeName(frame.type), name, note.empty() ? "" : ": ", note);

@@ -290,27 +290,18 @@ int Main(int argc, char** argv) {
       PrintJson(rows);
     });
   }
+  auto run_pair = [&](const auto& request, const char* what) {
+    return Run(c, request, [&](const wire::Reply& r) { PrintPairOutcome(r, json, what); });
+  };
   if (pair_create->parsed()) {
-    wire::PairCreateRequest request{options.name, options.mode, options.peer_volume, options.fence, options.group};
-    return Run(c, request, [&](const wire::Reply& r) { PrintPairOutcome(r, json, "created pair"); });
+    return run_pair(
+        wire::PairCreateRequest{options.name, options.mode, options.peer_volume, options.fence, options.group},
+        "created pair");
   }
-  if (split->parsed()) {
-    return Run(c, wire::SplitRequest{options.name, options.read_write},
-               [&](const wire::Reply& r) { PrintPairOutcome(r, json, "split"); });
-  }
-  if (resync->parsed()) {
-    return Run(c, wire::ResyncRequest{options.name, options.swap},
-               [&](const wire::Reply& r) { PrintPairOutcome(r, json, "resync"); });
-  }
-  if (takeover->parsed()) {
-    return Run(c, wire::TakeoverRequest{options.name, options.force},
-               [&](const wire::Reply& r) { PrintPairOutcome(r, json, "takeover"); });
-  }
-  if (dissolve->parsed()) {
-    return Run(c, wire::DissolveRequest{options.name}, [&](const wire::Reply& r) {
-      PrintPairOutcome(r, json, "dissolved");
-    });
-  }
+  if (split->parsed()) return run_pair(wire::SplitRequest{options.name, options.read_write}, "split");
+  if (resync->parsed()) return run_pair(wire::ResyncRequest{options.name, options.swap}, "resync");
+  if (takeover->parsed()) return run_pair(wire::TakeoverRequest{options.name, options.force}, "takeover");
+  if (dissolve->parsed()) return run_pair(wire::DissolveRequest{options.name}, "dissolved");
   if (wait->parsed()) return Wait(c, options);
   if (verify->parsed()) return Verify(c, options);
   const bool reserving = reserve->parsed();

@@ -151,12 +151,7 @@ struct Replicator::Pair {
 
   std::mutex reserve_mutex;  // orders reserve and release at the primary
 
-  struct View {
-    PairState state;
-    PairContext context;
-    wire::Generation generation;
-    std::string peer_volume;
-  };
+  using View = Replicator::PairView;
   View Snapshot() {
     std::lock_guard<std::mutex> lock(mutex);
     return {state, context, generation, peer_volume};
@@ -389,11 +384,12 @@ Status Replicator::Start() {
   {
     std::lock_guard<std::mutex> lock(pairs_mutex_);
     for (auto& [name, pair] : pairs_) {
-      if (pair->state.role != PairRole::kPrimary) continue;
+      const PairState state = pair->Snapshot().state;
+      if (state.role != PairRole::kPrimary) continue;
       // COPY resumes; PAIR with marked regions (the node stopped or crashed with writes in its
       // activity log) copies those regions, since the secondary may lack them.
-      if (pair->state.status == PairStatus::kCOPY ||
-          (pair->state.status == PairStatus::kPAIR && pair->regions->marked_bytes() > 0)) {
+      if (state.status == PairStatus::kCOPY ||
+          (state.status == PairStatus::kPAIR && pair->regions->marked_bytes() > 0)) {
         resume.push_back(pair);
       }
     }
@@ -719,9 +715,9 @@ Result<size_t> Replicator::DoWrite(Volume& volume, const std::string& origin_sit
     case WriteRule::kLocalTracked:
       return WriteTracked(*pair, kind, offset, data, length, direct);
     case WriteRule::kReplicate:
-      return WriteReplicated(*pair, view.generation, origin_site, kind, offset, data, length, direct);
+      return WriteReplicated(*pair, view, origin_site, kind, offset, data, length, direct);
     case WriteRule::kForwardToPrimary:
-      return WriteForwarded(*pair, view.generation, origin_site, kind, offset, data, length, direct);
+      return WriteForwarded(*pair, view, origin_site, kind, offset, data, length, direct);
     case WriteRule::kRefuseIo:
       return Status::IoError("volume " + volume.name() + ": site " + options_.peer_site +
                                  " is unreachable and the pair's fence level is data",
@@ -783,9 +779,10 @@ Result<Replicator::OutgoingWrite> Replicator::EncodeWrite(MessageType type, cons
   return OutgoingWrite{id, std::move(frame.value())};
 }
 
-Result<size_t> Replicator::WriteReplicated(Pair& pair, const wire::Generation& generation,
-                                           const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
-                                           const char* data, size_t length, bool direct) {
+Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view, const std::string& origin_site,
+                                           wire::WriteKind kind, uint64_t offset, const char* data, size_t length,
+                                           bool direct) {
+  const wire::Generation& generation = view.generation;
   RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
   Result<Activity> activity = Activity::Begin(pair, offset, length);
   if (!activity.ok()) return activity.status();
@@ -795,7 +792,7 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const wire::Generation& g
     if (!written.ok()) return written;
     return AfterLinkLoss(pair, length);
   }
-  Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kReplicaWrite, pair.Snapshot().peer_volume, generation,
+  Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kReplicaWrite, view.peer_volume, generation,
                                                origin_site, kind, offset, data, length);
   if (!outgoing.ok()) return outgoing.status();
   const uint64_t id = outgoing->id;
@@ -825,14 +822,15 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const wire::Generation& g
   return AfterLinkLoss(pair, length);
 }
 
-Result<size_t> Replicator::WriteForwarded(Pair& pair, const wire::Generation& generation,
-                                          const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
-                                          const char* data, size_t length, bool direct) {
+Result<size_t> Replicator::WriteForwarded(Pair& pair, const PairView& view, const std::string& origin_site,
+                                          wire::WriteKind kind, uint64_t offset, const char* data, size_t length,
+                                          bool direct) {
+  const wire::Generation& generation = view.generation;
   // No range is held while the primary orders the write: its own copy of an earlier write to
   // this range may still be on its way here and needs the range (DESIGN.md pitfalls).
   Result<Activity> activity = Activity::Begin(pair, offset, length);
   if (!activity.ok()) return activity.status();
-  Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kForwardedWrite, pair.Snapshot().peer_volume, generation,
+  Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kForwardedWrite, view.peer_volume, generation,
                                                origin_site, kind, offset, data, length);
   if (!outgoing.ok()) return outgoing.status();
   const uint64_t id = outgoing->id;
@@ -871,7 +869,7 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const wire::Generation& ge
     RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
     written = pair.volume->WriteRaw(kind, offset, data, length, direct);
   }
-  wire::WriteReplyMessage confirm{pair.Snapshot().peer_volume, generation, id, static_cast<uint8_t>(written.code())};
+  wire::WriteReplyMessage confirm{view.peer_volume, generation, id, static_cast<uint8_t>(written.code())};
   (void)SendOneWay(MessageType::kWriteConfirm, id, wire::EncodeBody(confirm));
   if (!written.ok()) return written;
   return length;
@@ -909,6 +907,18 @@ Status Replicator::Flush(Volume& volume) {
 
 // ---- the peer's requests ----------------------------------------------------------------------
 
+namespace {
+
+// Decodes a replica or forwarded write and checks that it is one: a known kind, and data exactly
+// as long as it says for a data write.
+bool DecodeWrite(const wire::Frame& frame, wire::WriteMessage* message) {
+  return wire::DecodeBody(frame.body, message).ok() &&
+         message->kind <= static_cast<uint8_t>(wire::WriteKind::kZeroRange) &&
+         (message->kind != static_cast<uint8_t>(wire::WriteKind::kData) || message->data.size() == message->length);
+}
+
+}  // namespace
+
 void Replicator::ServeReplicaWrite(const wire::Frame& frame) {
   wire::WriteMessage message;
   wire::WriteReplyMessage reply;
@@ -916,8 +926,7 @@ void Replicator::ServeReplicaWrite(const wire::Frame& frame) {
     reply.code = static_cast<uint8_t>(code);
     Answer(frame, MessageType::kWriteAck, wire::EncodeBody(reply));
   };
-  if (!wire::DecodeBody(frame.body, &message).ok() || message.kind > 2 ||
-      (message.kind == 0 && message.data.size() != message.length)) {
+  if (!DecodeWrite(frame, &message)) {
     spdlog::warn("peer: refused a malformed replica write");
     return answer(Code::kInvalidArgument);
   }
@@ -952,8 +961,7 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
     grant.code = static_cast<uint8_t>(code);
     Answer(frame, MessageType::kWriteGrant, wire::EncodeBody(grant));
   };
-  if (!wire::DecodeBody(frame.body, &message).ok() || message.kind > 2 ||
-      (message.kind == 0 && message.data.size() != message.length)) {
+  if (!DecodeWrite(frame, &message)) {
     spdlog::warn("peer: refused a malformed forwarded write");
     return answer(Code::kInvalidArgument);
   }
@@ -1268,7 +1276,6 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
       failed = true;
     } else {
       pair->copy_done.fetch_add(oldest.length);
-      copied_bytes_.fetch_add(oldest.length);
     }
     pending.pop_front();
   };
@@ -1412,12 +1419,11 @@ void Replicator::Background() {
       next_status = now + Ms(options_.status_interval_ms);
       for (auto& pair : pairs) {
         const Pair::View view = pair->Snapshot();
+        wire::VolumeInfo info;
+        DescribePair(*pair, view, &info);
         wire::PeerStatusMessage status{view.peer_volume, view.generation, RoleName(view.state.role),
                                        StatusName(view.state.status), view.state.consistent, view.state.outdated,
-                                       0};
-        wire::VolumeInfo info;
-        Describe(*pair->volume, &info);
-        status.copy_progress = info.copy_progress;
+                                       info.copy_progress};
         (void)SendOneWay(MessageType::kPeerStatus, 0, wire::EncodeBody(status));
       }
     }
@@ -1790,11 +1796,12 @@ Result<std::vector<uint64_t>> Replicator::Verify(const std::string& name, uint64
 }
 
 void Replicator::Describe(Volume& volume, wire::VolumeInfo* info) {
-  std::shared_ptr<Pair> pair = FindPair(volume.name());
-  if (!pair) return;
-  const Pair::View view = pair->Snapshot();
-  const uint64_t size = volume.size_bytes();
-  const uint64_t dirty = pair->regions->marked_bytes();
+  if (std::shared_ptr<Pair> pair = FindPair(volume.name())) DescribePair(*pair, pair->Snapshot(), info);
+}
+
+void Replicator::DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo* info) {
+  const uint64_t size = pair.volume->size_bytes();
+  const uint64_t dirty = pair.regions->marked_bytes();
   info->dirty_bytes = view.state.status == PairStatus::kPAIR ? 0 : std::min(dirty, size);
   switch (view.state.status) {
     case PairStatus::kSMPL:
@@ -1805,10 +1812,10 @@ void Replicator::Describe(Volume& volume, wire::VolumeInfo* info) {
       break;
     case PairStatus::kCOPY:
       if (view.state.role == PairRole::kPrimary) {
-        const uint64_t total = pair->copy_total.load();
-        info->copy_progress = total == 0 ? 0 : static_cast<uint32_t>(pair->copy_done.load() * 100 / total);
+        const uint64_t total = pair.copy_total.load();
+        info->copy_progress = total == 0 ? 0 : static_cast<uint32_t>(pair.copy_done.load() * 100 / total);
       } else {
-        info->copy_progress = pair->peer_progress.load();
+        info->copy_progress = pair.peer_progress.load();
       }
       break;
     default:  // suspended: the share of the volume still in sync, as arrays show it

@@ -87,10 +87,15 @@ class Replicator {
 
   // Fills the pair columns of `info` (copy_progress, dirty_bytes).
   void Describe(Volume& volume, wire::VolumeInfo* info);
-  // The bytes the copy engine has sent since start (for tests and the demo).
-  uint64_t copied_bytes() const { return copied_bytes_.load(); }
 
   struct Pair;  // one volume's pair runtime (replicator.cc)
+  // A consistent copy of a pair's state, taken under its lock.
+  struct PairView {
+    PairState state;
+    PairContext context;
+    wire::Generation generation;
+    std::string peer_volume;
+  };
 
  private:
   class Calls;
@@ -123,9 +128,10 @@ class Replicator {
                                     wire::WriteKind kind, uint64_t offset, const char* data, size_t length);
   Result<size_t> DoWrite(Volume& volume, const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
                          const char* data, size_t length, bool direct);
-  Result<size_t> WriteReplicated(Pair& pair, const wire::Generation& generation, const std::string& origin_site,
+  // `view` is the pair as the write found it (DoWrite decided the rule from it).
+  Result<size_t> WriteReplicated(Pair& pair, const PairView& view, const std::string& origin_site,
                                  wire::WriteKind kind, uint64_t offset, const char* data, size_t length, bool direct);
-  Result<size_t> WriteForwarded(Pair& pair, const wire::Generation& generation, const std::string& origin_site,
+  Result<size_t> WriteForwarded(Pair& pair, const PairView& view, const std::string& origin_site,
                                 wire::WriteKind kind, uint64_t offset, const char* data, size_t length, bool direct);
   Result<size_t> WriteTracked(Pair& pair, wire::WriteKind kind, uint64_t offset, const char* data, size_t length,
                               bool direct);
@@ -152,6 +158,7 @@ class Replicator {
   Status FinishCopy(Pair& pair, const wire::Generation& generation);
   void TrimActivityLog(Pair& pair, bool keep_hot);
   Status DissolveHere(const std::string& name);
+  void DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo* info);
   Result<std::vector<uint64_t>> HashRegions(Pair& pair, uint64_t first, uint64_t count);
   void Background();
 
@@ -173,7 +180,6 @@ class Replicator {
   bool stopping_ = false;
   std::vector<std::thread> workers_;
   std::thread background_;
-  std::atomic<uint64_t> copied_bytes_{0};
   std::atomic<int64_t> last_heard_ms_{0};  // steady clock, when the peer's last frame arrived
   std::atomic<bool> heard_since_start_{false};
 };
