@@ -44,10 +44,22 @@ inline constexpr size_t kAnsweredRequestsKept = 65536;
 // Requests from the peer waiting for a worker; beyond this they are dropped (and retransmitted).
 inline constexpr size_t kPeerWorkQueued = 16384;
 
+// Replica writes whose message is at most this long are served on the peer link's thread, not
+// handed to a worker (node/replicator.cc OnFrame): their disk time is a page-cache copy.
+inline constexpr size_t kInlineReplicaWriteBytes = 64 * 1024;
+
 // The copy engine reads and sends up to 1 MiB of contiguous marked regions per message (one
 // message carries at most wire::kMaxDataBytes) and keeps 8 of them in flight.
 inline constexpr uint64_t kCopyChunkBytes = 1 << 20;
 inline constexpr size_t kCopyChunksInFlight = 8;
+
+// A replicated write marks the activity log in extents of this many bytes (whole regions; the
+// region itself when regions are larger), not region by region: random writes over a working set
+// keep touching the same few hundred extents, which stay marked between trims, so steady writes
+// pay no metadata flush (DRBD's activity log uses 4 MiB extents for the same reason). A crash in
+// PAIR then copies whole hot extents; writes while suspended still mark single regions, so a
+// resync copies what changed, region by region.
+inline constexpr uint64_t kActivityExtentBytes = 4 << 20;
 
 // verify hashes at most this many regions per request (8 bytes each in the answer).
 inline constexpr uint64_t kVerifyRegionsPerCall = 4096;

@@ -172,7 +172,15 @@ class Activity {
     if (--pair_->in_flight[epoch_] == 0) pair_->in_flight.erase(epoch_);
   }
 
-  static Result<Activity> Begin(Replicator::Pair& pair, uint64_t offset, uint64_t length) {
+  // Marks [offset, offset+length) before a write; `extents` widens the marks to whole activity
+  // extents (a replicated write: see kActivityExtentBytes), else only the regions written.
+  static Result<Activity> Begin(Replicator::Pair& pair, uint64_t offset, uint64_t length, bool extents) {
+    if (extents) {
+      const uint64_t extent = std::max(kActivityExtentBytes, pair.regions->region_bytes());
+      const uint64_t end = offset + length;
+      offset -= offset % extent;
+      length = std::min(pair.volume->size_bytes(), end + (extent - end % extent) % extent) - offset;
+    }
     std::shared_lock<std::shared_mutex> marking(pair.al_mutex);
     Activity activity;
     {
@@ -612,6 +620,12 @@ void Replicator::OnFrame(wire::Frame frame) {
       (void)confirms_->Deliver(std::move(frame));
       return;
     case MessageType::kReplicaWrite:
+      // A small replica write is served right here, on the link thread: a hand-off to a worker
+      // costs more than the write (a page-cache copy), and it is on every write's round trip.
+      // Concurrent replica writes never overlap (the primary holds their ranges until the
+      // answers), so serving some here and some on workers keeps their order.
+      if (frame.body.size() <= kInlineReplicaWriteBytes) return Serve(std::move(frame));
+      [[fallthrough]];
     case MessageType::kForwardedWrite:
     case MessageType::kFlush:
     case MessageType::kPeerStatus:
@@ -733,7 +747,7 @@ Result<size_t> Replicator::DoWrite(Volume& volume, const std::string& origin_sit
 Result<size_t> Replicator::WriteTracked(Pair& pair, wire::WriteKind kind, uint64_t offset, const char* data,
                                         size_t length, bool direct) {
   RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
-  Result<Activity> activity = Activity::Begin(pair, offset, length);
+  Result<Activity> activity = Activity::Begin(pair, offset, length, false);
   if (!activity.ok()) return activity.status();
   Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
   if (!written.ok()) return written;
@@ -768,10 +782,10 @@ Result<Replicator::OutgoingWrite> Replicator::EncodeWrite(MessageType type, cons
   message.kind = static_cast<uint8_t>(kind);
   message.offset = offset;
   message.length = length;
-  if (kind == wire::WriteKind::kData) message.data.assign(data, data + length);
   const uint64_t id = calls_->Begin();
   message.sequence = id;
-  Result<std::string> frame = wire::EncodeFrame(type, id, options_.site, wire::EncodeBody(message));
+  Result<std::string> frame = wire::EncodeWriteFrame(
+      type, id, options_.site, message, kind == wire::WriteKind::kData ? std::string_view(data, length) : "");
   if (!frame.ok()) {
     calls_->Cancel(id);
     return frame.status();
@@ -784,7 +798,7 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view, con
                                            bool direct) {
   const wire::Generation& generation = view.generation;
   RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
-  Result<Activity> activity = Activity::Begin(pair, offset, length);
+  Result<Activity> activity = Activity::Begin(pair, offset, length, true);
   if (!activity.ok()) return activity.status();
   if (!(pair.Snapshot().generation == generation)) {
     // The pair changed while this write waited for its range: write under the new rule.
@@ -828,7 +842,7 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const PairView& view, cons
   const wire::Generation& generation = view.generation;
   // No range is held while the primary orders the write: its own copy of an earlier write to
   // this range may still be on its way here and needs the range (DESIGN.md pitfalls).
-  Result<Activity> activity = Activity::Begin(pair, offset, length);
+  Result<Activity> activity = Activity::Begin(pair, offset, length, true);
   if (!activity.ok()) return activity.status();
   Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kForwardedWrite, view.peer_volume, generation,
                                                origin_site, kind, offset, data, length);
@@ -910,23 +924,24 @@ Status Replicator::Flush(Volume& volume) {
 namespace {
 
 // Decodes a replica or forwarded write and checks that it is one: a known kind, and data exactly
-// as long as it says for a data write.
-bool DecodeWrite(const wire::Frame& frame, wire::WriteMessage* message) {
-  return wire::DecodeBody(frame.body, message).ok() &&
+// as long as it says for a data write. `*data` points into the frame's body.
+bool DecodeWrite(const wire::Frame& frame, wire::WriteMessage* message, std::string_view* data) {
+  return wire::DecodeWriteBody(frame.body, message, data).ok() &&
          message->kind <= static_cast<uint8_t>(wire::WriteKind::kZeroRange) &&
-         (message->kind != static_cast<uint8_t>(wire::WriteKind::kData) || message->data.size() == message->length);
+         (message->kind != static_cast<uint8_t>(wire::WriteKind::kData) || data->size() == message->length);
 }
 
 }  // namespace
 
 void Replicator::ServeReplicaWrite(const wire::Frame& frame) {
   wire::WriteMessage message;
+  std::string_view data;
   wire::WriteReplyMessage reply;
   auto answer = [&](Code code) {
     reply.code = static_cast<uint8_t>(code);
     Answer(frame, MessageType::kWriteAck, wire::EncodeBody(reply));
   };
-  if (!DecodeWrite(frame, &message)) {
+  if (!DecodeWrite(frame, &message, &data)) {
     spdlog::warn("peer: refused a malformed replica write");
     return answer(Code::kInvalidArgument);
   }
@@ -947,7 +962,7 @@ void Replicator::ServeReplicaWrite(const wire::Frame& frame) {
   Status written;
   {
     RangeLock::Guard exclusive = pair->volume->exclusive().Acquire(message.offset, message.length);
-    written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind), message.offset, message.data.data(),
+    written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind), message.offset, data.data(),
                                      message.length, false);
   }
   if (!written.ok()) spdlog::error("pair {}: replica write failed: {}", message.volume, written.message());
@@ -956,12 +971,13 @@ void Replicator::ServeReplicaWrite(const wire::Frame& frame) {
 
 void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
   wire::WriteMessage message;
+  std::string_view data;
   wire::WriteReplyMessage grant;
   auto answer = [&](Code code) {
     grant.code = static_cast<uint8_t>(code);
     Answer(frame, MessageType::kWriteGrant, wire::EncodeBody(grant));
   };
-  if (!DecodeWrite(frame, &message)) {
+  if (!DecodeWrite(frame, &message, &data)) {
     spdlog::warn("peer: refused a malformed forwarded write");
     return answer(Code::kInvalidArgument);
   }
@@ -982,10 +998,10 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
   // Check again with the range held: a write that held it may have suspended the pair, and a
   // forwarded write the secondary has given up on must never land after a later write.
   if (!(pair->Snapshot().generation == message.generation)) return answer(Code::kReadOnly);
-  Result<Activity> activity = Activity::Begin(*pair, message.offset, message.length);
+  Result<Activity> activity = Activity::Begin(*pair, message.offset, message.length, true);
   if (!activity.ok()) return answer(activity.status().code());
   Status written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind), message.offset,
-                                          message.data.data(), message.length, false);
+                                          data.data(), message.length, false);
   if (!written.ok()) return answer(written.code());
   // Granted: the range stays exclusive here until the secondary has written its copy.
   confirms_->Register(frame.request_id);
@@ -1753,7 +1769,7 @@ Result<std::vector<uint64_t>> Replicator::HashRegions(Pair& pair, uint64_t first
     const uint64_t length = std::min(region_bytes, size - offset);
     Result<size_t> read = pair.volume->Read(offset, length, buffer.data(), false);
     if (!read.ok()) return read.status();
-    hashes.push_back(wire::Checksum(std::string_view(buffer.data(), read.value())));
+    hashes.push_back(wire::FastChecksum(std::string_view(buffer.data(), read.value())));
   }
   return hashes;
 }

@@ -4,7 +4,8 @@
 //
 // Threads: mount I/O and control commands call in from their own threads and block on their own
 // completions; frames from the peer arrive through OnFrame() (the transport's thread), where
-// answers are matched to their waiters at once and requests go to a small worker pool. One
+// answers are matched to their waiters at once, small replica writes are served there, and other
+// requests go to a small worker pool. One
 // background thread sends the pair statuses and trims the activity log. Thread-safe.
 //
 // The transport is an interface so that the simulation (tests/sim) runs this very code over an
@@ -64,7 +65,7 @@ class Replicator {
   // Stops copies, workers and the background thread. Idempotent.
   void Stop();
 
-  // A checked frame from the peer (any thread; never blocks for long).
+  // A checked frame from the peer (any thread; blocks at most for a small replica write).
   void OnFrame(wire::Frame frame);
 
   // ---- mount I/O: what DESIGN.md says a write, discard or fsync does in each status ----

@@ -32,25 +32,47 @@ bool IsSiteChar(char c) {
 
 uint64_t Checksum(std::string_view bytes) { return XXH64(bytes.data(), bytes.size(), 0); }
 
-Result<std::string> EncodeFrame(MessageType type, uint64_t request_id,
-                                std::string_view sender_site, std::string_view body) {
+uint64_t FastChecksum(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
+
+std::string FrameWithRoomForHeader(size_t body_bytes_expected) {
+  std::string frame;
+  frame.reserve(kHeaderBytes + body_bytes_expected);
+  frame.resize(kHeaderBytes);
+  return frame;
+}
+
+Status SealFrame(MessageType type, uint64_t request_id, std::string_view sender_site, std::string* frame) {
   if (sender_site.size() > kMaxSiteNameBytes) {
     return Status::InvalidArgument("site name longer than 31 bytes: " + std::string(sender_site));
   }
-  if (body.size() > kMaxFrameBytes - kHeaderBytes) {
-    return Status::InvalidArgument("message body of " + std::to_string(body.size()) +
+  if (frame->size() < kHeaderBytes || frame->size() > kMaxFrameBytes) {
+    return Status::InvalidArgument("message body of " + std::to_string(frame->size() - kHeaderBytes) +
                                    " bytes exceeds the frame limit");
   }
-  std::string out(kHeaderBytes + body.size(), '\0');
+  std::string& out = *frame;
+  const std::string_view body = std::string_view(out).substr(kHeaderBytes);
+  std::memset(out.data(), 0, kHeaderBytes);
   PutLittleEndian<uint32_t>(out, kMagicAt, kFrameMagic);
   PutLittleEndian<uint16_t>(out, kVersionAt, kProtocolVersion);
   PutLittleEndian<uint16_t>(out, kTypeAt, static_cast<uint16_t>(type));
   PutLittleEndian<uint64_t>(out, kRequestIdAt, request_id);
   PutLittleEndian<uint32_t>(out, kBodyBytesAt, static_cast<uint32_t>(body.size()));
   PutLittleEndian<uint32_t>(out, kFlagsAt, 0);
-  PutLittleEndian<uint64_t>(out, kChecksumAt, Checksum(body));
+  PutLittleEndian<uint64_t>(out, kChecksumAt, FastChecksum(body));
   std::memcpy(out.data() + kSiteAt, sender_site.data(), sender_site.size());
-  std::memcpy(out.data() + kHeaderBytes, body.data(), body.size());
+  return Status::Ok();
+}
+
+Result<std::string> EncodeFrame(MessageType type, uint64_t request_id,
+                                std::string_view sender_site, std::string_view body) {
+  if (body.size() > kMaxFrameBytes - kHeaderBytes) {
+    return Status::InvalidArgument("message body of " + std::to_string(body.size()) +
+                                   " bytes exceeds the frame limit");
+  }
+  std::string out = FrameWithRoomForHeader(body.size());
+  out.append(body);
+  Status sealed = SealFrame(type, request_id, sender_site, &out);
+  if (!sealed.ok()) return sealed;
   return out;
 }
 
@@ -79,7 +101,7 @@ Result<Frame> DecodeFrame(std::string_view bytes) {
                               std::to_string(bytes.size() - kHeaderBytes));
   }
   const std::string_view body = bytes.substr(kHeaderBytes);
-  if (GetLittleEndian<uint64_t>(bytes, kChecksumAt) != Checksum(body)) {
+  if (GetLittleEndian<uint64_t>(bytes, kChecksumAt) != FastChecksum(body)) {
     return Status::Corruption("body checksum mismatch");
   }
   const std::string_view site_field = bytes.substr(kSiteAt, kSiteFieldBytes);

@@ -24,12 +24,21 @@ struct Frame {
 Result<std::string> EncodeFrame(MessageType type, uint64_t request_id,
                                 std::string_view sender_site, std::string_view body);
 
+// Frames whose body is written in place (no copy of a large body): `frame` holds kHeaderBytes of
+// room followed by the body; SealFrame fills the header. Same checks and bytes as EncodeFrame.
+std::string FrameWithRoomForHeader(size_t body_bytes_expected);
+Status SealFrame(MessageType type, uint64_t request_id, std::string_view sender_site, std::string* frame);
+
 // Checks and decodes a frame. Never throws and never reads past `bytes`. Fails with Corruption
 // and a reason for: too short, oversized, bad magic, other protocol version, unknown message
 // type, length that disagrees with the frame, checksum mismatch, malformed site name.
 Result<Frame> DecodeFrame(std::string_view bytes);
 
-// xxHash64 of `bytes` with the protocol's seed (0): the payload checksum.
+// xxHash64 of `bytes` with seed 0: the checksum of pairfs's files (metadata, region sets).
 uint64_t Checksum(std::string_view bytes);
+
+// XXH3-64 of `bytes` (seed 0): the frame body checksum and verify's region hash, where speed
+// matters (every replicated byte is hashed at both ends).
+uint64_t FastChecksum(std::string_view bytes);
 
 }  // namespace pairfs::wire

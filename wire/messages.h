@@ -188,6 +188,15 @@ struct WriteMessage {
   MSGPACK_DEFINE_ARRAY(volume, generation, sequence, origin_site, kind, offset, length, data);
 };
 
+// The hot path of a write (node/replicator.cc) without copies of its data: the frame of a
+// WriteMessage whose data is `data` (`message.data` is ignored), encoded straight into one buffer
+// (the same bytes as EncodeFrame(type, id, site, EncodeBody(message with data))), and a decoder
+// that leaves the data in the body: `*data` points into `body`, which must outlive it;
+// `message->data` stays empty. DecodeWriteBody refuses (Corruption) what DecodeBody would.
+Result<std::string> EncodeWriteFrame(MessageType type, uint64_t request_id, std::string_view sender_site,
+                                     const WriteMessage& message, std::string_view data);
+Status DecodeWriteBody(std::string_view body, WriteMessage* message, std::string_view* data);
+
 // The primary's grant for a forwarded write (seed 002, claims 31-32) or a receiver's ack.
 struct WriteReplyMessage {
   std::string volume;
@@ -288,7 +297,9 @@ std::string EncodeBody(const T& message) {
 
 // Parses untrusted msgpack `bytes` within the kMaxBody* limits into a generic object; Corruption
 // with a reason for malformed, truncated, trailing or over-limit input. Never throws.
-Status ParseBody(std::string_view bytes, msgpack::object_handle* out);
+// With `reference_bin`, bin values are not copied: they point into `bytes`, which must outlive
+// the handle.
+Status ParseBody(std::string_view bytes, msgpack::object_handle* out, bool reference_bin = false);
 
 // Decodes `bytes` into `out`. Corruption for anything that is not a well-formed T. Never throws.
 template <class T>

@@ -99,7 +99,7 @@ TEST_CASE("flipping any single byte of a frame is detected") {
   const std::string good = EncodeFrame(MessageType::kReserve, 5, "a", "some body bytes").value();
   for (size_t i = 0; i < good.size(); ++i) {
     if (i >= 8 && i < 16) continue;  // the request id is free-form: any value is valid
-    if (i >= 20 && i < 24) continue;  // reserved flags, not checked in version 1
+    if (i >= 20 && i < 24) continue;  // reserved flags, not checked
     std::string bad = good;
     bad[i] ^= 0x40;
     INFO("byte " << i);

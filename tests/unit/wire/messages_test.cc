@@ -35,14 +35,20 @@ TEST_CASE("a reply with an unknown code is corruption, not a crash") {
   CHECK(reply.ToStatus().code() == Code::kCorruption);
 }
 
-TEST_CASE("a replicated write round-trips with its data and generation") {
+// A write to vm1 at 4096 of `length` bytes, sequence 99, generation 3/a, from site b.
+WriteMessage SampleWrite(uint64_t length) {
   WriteMessage write;
   write.volume = "vm1";
   write.generation = {3, "a"};
   write.sequence = 99;
   write.origin_site = "b";
   write.offset = 4096;
-  write.length = 5;
+  write.length = length;
+  return write;
+}
+
+TEST_CASE("a replicated write round-trips with its data and generation") {
+  WriteMessage write = SampleWrite(5);
   write.data = {'h', 'e', 'l', 'l', 'o'};
   WriteMessage decoded;
   REQUIRE(DecodeBody(EncodeBody(write), &decoded).ok());
@@ -50,6 +56,36 @@ TEST_CASE("a replicated write round-trips with its data and generation") {
   CHECK(decoded.generation.site == "a");
   CHECK(decoded.sequence == 99);
   CHECK(decoded.data == write.data);
+}
+
+TEST_CASE("a write frame encoded in place is byte for byte the generic encoding, and decodes without a copy") {
+  const WriteMessage write = SampleWrite(70000);
+  const std::string data(70000, 'q');
+  Result<std::string> fast = EncodeWriteFrame(MessageType::kReplicaWrite, 7, "a", write, data);
+  REQUIRE(fast.ok());
+  WriteMessage with_data = write;
+  with_data.data.assign(data.begin(), data.end());
+  CHECK(fast.value() == EncodeFrame(MessageType::kReplicaWrite, 7, "a", EncodeBody(with_data)).value());
+
+  Result<Frame> frame = DecodeFrame(fast.value());
+  REQUIRE(frame.ok());
+  WriteMessage decoded;
+  std::string_view view;
+  REQUIRE(DecodeWriteBody(frame->body, &decoded, &view).ok());
+  CHECK(decoded.sequence == 99);
+  CHECK(decoded.generation == write.generation);
+  CHECK(decoded.length == 70000);
+  CHECK(view == data);
+  CHECK(view.data() >= frame->body.data());  // points into the body: not copied
+  CHECK(view.data() + view.size() == frame->body.data() + frame->body.size());
+
+  // A discard has no data; anything that is not an 8-element write with bin data is refused.
+  REQUIRE(DecodeWriteBody(EncodeBody(write), &decoded, &view).ok());
+  CHECK(view.empty());
+  CHECK(DecodeWriteBody(EncodeBody(VolumeCreateRequest{"vm1", 4096}), &decoded, &view).code() == Code::kCorruption);
+  CHECK(DecodeWriteBody(fast.value().substr(64, 20), &decoded, &view).code() == Code::kCorruption);
+  CHECK(EncodeWriteFrame(MessageType::kReplicaWrite, 7, "a", write, std::string(kMaxDataBytes + 1, 'x')).status().code() ==
+        Code::kInvalidArgument);
 }
 
 TEST_CASE("bodies of the wrong shape, truncated or with trailing bytes are refused") {
@@ -81,6 +117,8 @@ TEST_CASE("random bytes as a body never decode into a crash") {
     WriteMessage write;
     (void)DecodeBody(bytes, &reply);
     (void)DecodeBody(bytes, &write);
+    std::string_view data;
+    (void)DecodeWriteBody(bytes, &write, &data);
   }
   SUCCEED("no exception escaped and nothing crashed");
 }
