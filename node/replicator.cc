@@ -1121,8 +1121,20 @@ wire::PeerAnswerMessage Replicator::ServeCommand(const wire::PeerCommandMessage&
     return answer;
   }
   if (command.command == "split") {
-    Status status = Change(*pair, command.flag ? PairEvent::kSplitReadWrite : PairEvent::kSplit, nullptr,
-                           &command.generation);
+    bool from_pair = false;
+    uint32_t closing = 0;
+    Status status;
+    Pair::View split;
+    {
+      ClosedGate closed(pair->gate);  // writes in flight finish in the old status
+      from_pair = pair->Snapshot().state.status == PairStatus::kPAIR;
+      status = Change(*pair, command.flag ? PairEvent::kSplitReadWrite : PairEvent::kSplit, nullptr,
+                      &command.generation);
+      split = pair->Snapshot();
+      closing = CloseEpoch(*pair);
+    }
+    if (status.ok()) status = pair->volume->Flush();  // the primary forgets its marks once we answer
+    if (status.ok() && from_pair) ClearActivityThrough(*pair, closing, false, split.generation, split.state.status);
     describe(*pair);
     return fail(status);
   }
@@ -1167,7 +1179,14 @@ wire::PeerAnswerMessage Replicator::ServeCommand(const wire::PeerCommandMessage&
     return answer;
   }
   if (command.command == "trim") {
-    // The primary finished a copy: the regions this side marked are copied over.
+    // The primary finished a copy: the regions this side marked are copied over, also those it
+    // found marked when it started as a primary (pinned until copied).
+    {
+      std::lock_guard<std::mutex> lock(pair->epoch_mutex);
+      for (uint32_t& touched : pair->last_epoch) {
+        if (touched == kPinnedEpoch) touched = 0;
+      }
+    }
     TrimActivityLog(*pair, false);
     return answer;
   }
@@ -1378,14 +1397,33 @@ Status Replicator::FinishCopy(Pair& pair, const wire::Generation& generation) {
   return Status::Ok();
 }
 
+uint32_t Replicator::CloseEpoch(Pair& pair) {
+  std::lock_guard<std::mutex> lock(pair.epoch_mutex);
+  return pair.epoch++;
+}
+
+void Replicator::ClearActivityThrough(Pair& pair, uint32_t closing, bool keep_hot, const wire::Generation& generation,
+                                      PairStatus status) {
+  std::unique_lock<std::shared_mutex> no_marking(pair.al_mutex);
+  const Pair::View now = pair.Snapshot();
+  if (!(now.generation == generation) || now.state.status != status) return;  // changed meanwhile: keep all
+  std::vector<uint64_t> clear;
+  {
+    std::lock_guard<std::mutex> lock(pair.epoch_mutex);
+    for (uint64_t region : pair.regions->MarkedRegions()) {
+      const uint32_t touched = pair.last_epoch[region];
+      if (keep_hot ? touched < closing : touched <= closing) clear.push_back(region);
+    }
+  }
+  if (clear.empty()) return;
+  Status cleared = pair.regions->ClearRegions(clear);
+  if (!cleared.ok()) spdlog::warn("pair {}: cannot trim the activity log: {}", pair.volume->name(), cleared.message());
+}
+
 void Replicator::TrimActivityLog(Pair& pair, bool keep_hot) {
   const Pair::View view = pair.Snapshot();
   if (view.state.status != PairStatus::kPAIR || pair.regions->marked_bytes() == 0) return;
-  uint32_t closing = 0;
-  {
-    std::lock_guard<std::mutex> lock(pair.epoch_mutex);
-    closing = pair.epoch++;
-  }
+  const uint32_t closing = CloseEpoch(pair);
   // Every write of the closing epoch (and before) must have finished at both copies.
   const auto deadline = Clock::now() + Ms(options_.peer_timeout_ms);
   for (;;) {
@@ -1401,19 +1439,7 @@ void Replicator::TrimActivityLog(Pair& pair, bool keep_hot) {
   Result<wire::Frame> answer = Exchange(MessageType::kFlush, wire::EncodeBody(flush), options_.peer_timeout_ms);
   wire::FlushMessage reply;
   if (!answer.ok() || !wire::DecodeBody(answer->body, &reply).ok() || reply.code != 0) return;
-  std::unique_lock<std::shared_mutex> no_marking(pair.al_mutex);
-  if (!(pair.Snapshot().generation == view.generation) || pair.Snapshot().state.status != PairStatus::kPAIR) return;
-  std::vector<uint64_t> clear;
-  {
-    std::lock_guard<std::mutex> lock(pair.epoch_mutex);
-    for (uint64_t region : pair.regions->MarkedRegions()) {
-      const uint32_t touched = pair.last_epoch[region];
-      if (keep_hot ? touched < closing : touched <= closing) clear.push_back(region);
-    }
-  }
-  if (clear.empty()) return;
-  Status cleared = pair.regions->ClearRegions(clear);
-  if (!cleared.ok()) spdlog::warn("pair {}: cannot trim the activity log: {}", pair.volume->name(), cleared.message());
+  ClearActivityThrough(pair, closing, keep_hot, view.generation, PairStatus::kPAIR);
 }
 
 void Replicator::Background() {
@@ -1579,11 +1605,17 @@ Status Replicator::Split(const std::string& name, bool read_write, bool forwarde
   }
   const PairEvent event = read_write ? PairEvent::kSplitReadWrite : PairEvent::kSplit;
   wire::Generation generation;
+  bool from_pair = false;
+  uint32_t closing = 0;
+  PairStatus split_status{};
   {
     ClosedGate closed(pair.gate);  // writes in flight finish in the old status
+    from_pair = pair.Snapshot().state.status == PairStatus::kPAIR;
     Status changed = Change(pair, event, nullptr, nullptr);
     if (!changed.ok()) return changed;
     generation = pair.Snapshot().generation;
+    split_status = pair.Snapshot().state.status;
+    closing = CloseEpoch(pair);
   }
   wire::PeerCommandMessage command;
   command.command = "split";
@@ -1597,8 +1629,14 @@ Status Replicator::Split(const std::string& name, bool read_write, bool forwarde
                                             " did not answer, so its copy is not writable")
                       : Status::Ok();
   }
+  // The peer flushed its copy before it answered: the marks of the writes before the split are
+  // no changes (ClearActivityThrough).
+  if (answer->code == 0 && from_pair && pair.volume->Flush().ok()) {
+    ClearActivityThrough(pair, closing, false, generation, split_status);
+  }
   return StatusFromCode(answer->code, answer->message);
 }
+
 
 Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, std::string* note) {
   Result<std::shared_ptr<Pair>> found = PairFor(name);

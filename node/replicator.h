@@ -158,6 +158,15 @@ class Replicator {
   void RunCopy(std::shared_ptr<Pair> pair);
   Status FinishCopy(Pair& pair, const wire::Generation& generation);
   void TrimActivityLog(Pair& pair, bool keep_hot);
+  // Starts a new activity-log epoch; returns the one closed.
+  uint32_t CloseEpoch(Pair& pair);
+  // Clears the marks last touched in epoch `closing` or before (before it, with `keep_hot`), if
+  // the pair is still in `generation` and `status`; the caller made sure both copies hold, and
+  // have flushed, every write of those epochs: the trim in PAIR, and a split from PAIR (every
+  // write before it is at both copies, so its marks are no changes; the dirty bitmap keeps what
+  // is written after the split only).
+  void ClearActivityThrough(Pair& pair, uint32_t closing, bool keep_hot, const wire::Generation& generation,
+                            PairStatus status);
   Status DissolveHere(const std::string& name);
   void DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo* info);
   Result<std::vector<uint64_t>> HashRegions(Pair& pair, uint64_t first, uint64_t count);
