@@ -36,9 +36,9 @@ inline constexpr size_t kMaxBodyElements = 65536;
 // How long pairctl waits for its node by default: a control command does metadata work only.
 inline constexpr int kDefaultControlTimeoutMs = 10000;
 
-// The peer link's ZeroMQ send queue, in messages. What is in flight is bounded in bytes by the
-// replicator's window (node/limits.h, with its retransmits); this only keeps a stuck link from
-// growing without end.
+// The peer link's hand-off queue and ZeroMQ pipes. What is in flight is bounded in bytes by the
+// replicator's window (node/limits.h); these only keep a stuck link from growing without end.
+inline constexpr size_t kPeerQueueBytes = 512ull << 20;
 inline constexpr int kPeerQueueMessages = 100000;
 
 // Reconnecting to a peer that went away: first after 100 ms, backing off to 1 s, so a healed link

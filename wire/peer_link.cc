@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -24,7 +25,9 @@ struct PeerLink::Impl {
   std::string peer_site;
   Handler handler;
   std::atomic<bool> stopping{false};
-  std::mutex send_mutex;  // the DEALER is used by whichever thread sends, one at a time
+  std::mutex mutex;  // guards queue and queued_bytes
+  std::deque<std::string> queue;
+  size_t queued_bytes = 0;
   std::thread thread;
   uint64_t refused = 0;
 
@@ -33,16 +36,14 @@ struct PeerLink::Impl {
     const uint64_t one = 1;
     (void)!::write(wake_fd, &one, sizeof one);
   }
+  void SendQueued();
   void ReceiveFromPeer();
 };
 
 PeerLink::PeerLink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 PeerLink::~PeerLink() {
-  {
-    std::lock_guard<std::mutex> lock(impl_->send_mutex);  // no send is inside the DEALER now
-    impl_->stopping.store(true);
-  }
+  impl_->stopping.store(true);
   impl_->Wake();
   if (impl_->thread.joinable()) impl_->thread.join();
   ::close(impl_->wake_fd);
@@ -73,7 +74,6 @@ Result<std::unique_ptr<PeerLink>> PeerLink::Start(Context& context, const std::s
     impl->dealer.set(zmq::sockopt::reconnect_ivl_max, kPeerReconnectMaxMs);
     impl->dealer.set(zmq::sockopt::heartbeat_ivl, kPeerHeartbeatMs);
     impl->dealer.set(zmq::sockopt::heartbeat_timeout, kPeerHeartbeatMs * 3);
-    impl->dealer.set(zmq::sockopt::rcvhwm, 1);  // the peer never sends on this connection
     impl->dealer.set(zmq::sockopt::routing_id, site);
     impl->dealer.connect(peer_endpoint);
   } catch (const zmq::error_t& e) {
@@ -90,24 +90,39 @@ Result<std::unique_ptr<PeerLink>> PeerLink::Start(Context& context, const std::s
 }
 
 Status PeerLink::Send(std::string frame_bytes) {
-  // Sent on the caller's thread, without a hand-off to the link thread (a wake-up less on every
-  // message: a write's round trip is mostly thread hand-offs). The frame moves into the ZeroMQ
-  // message without a copy; ZeroMQ frees it once its I/O thread has written it.
-  auto* owned = new std::string(std::move(frame_bytes));
-  zmq::message_t message(owned->data(), owned->size(),
-                         [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
-  std::lock_guard<std::mutex> lock(impl_->send_mutex);
-  if (impl_->stopping.load()) return Status::Unreachable("the peer link is stopping");
-  try {
-    if (!impl_->dealer.send(message, zmq::send_flags::dontwait)) {
-      spdlog::debug("peer link: no connection to {}, frame dropped", impl_->peer_site);
-      return Status::Unreachable("no connection to site " + impl_->peer_site);
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (impl_->queued_bytes + frame_bytes.size() > kPeerQueueBytes) {
+      return Status::Unreachable("the link to the peer is backed up");
     }
-  } catch (const zmq::error_t& e) {
-    spdlog::warn("peer link: send to {} failed: {}", impl_->peer_site, e.what());
-    return Status::Unreachable("send to site " + impl_->peer_site + " failed: " + e.what());
+    impl_->queued_bytes += frame_bytes.size();
+    impl_->queue.push_back(std::move(frame_bytes));
   }
+  impl_->Wake();
   return Status::Ok();
+}
+
+void PeerLink::Impl::SendQueued() {
+  std::deque<std::string> batch;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    batch.swap(queue);
+    queued_bytes = 0;
+  }
+  for (std::string& frame : batch) {
+    // The frame moves into the ZeroMQ message without a copy (a 1 MiB write would pay one);
+    // ZeroMQ frees it once its I/O thread has written it, or here if the send fails.
+    auto* owned = new std::string(std::move(frame));
+    zmq::message_t message(owned->data(), owned->size(),
+                           [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
+    try {
+      if (!dealer.send(message, zmq::send_flags::dontwait)) {
+        spdlog::debug("peer link: no connection to {}, frame dropped", peer_site);
+      }
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("peer link: send to {} failed: {}", peer_site, e.what());
+    }
+  }
 }
 
 void PeerLink::Impl::ReceiveFromPeer() {
@@ -145,20 +160,31 @@ void PeerLink::Impl::ReceiveFromPeer() {
 
 void PeerLink::Impl::Run() {
   while (!stopping.load()) {
-    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
+                               {dealer.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, wake_fd, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(-1));
+      zmq::poll(items, 3, std::chrono::milliseconds(-1));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) spdlog::warn("peer link: poll failed: {}", e.what());
       continue;
     }
-    if (items[1].revents & ZMQ_POLLIN) {
+    if (items[2].revents & ZMQ_POLLIN) {
       uint64_t count = 0;
       (void)!::read(wake_fd, &count, sizeof count);
     }
-    // Whatever woke the poll: a ZeroMQ socket's readiness is edge-triggered inside, and a frame
-    // left on the socket would wait for the next, unrelated wake-up.
+    // Both, whatever woke the poll: a ZeroMQ socket's readiness is edge-triggered inside, and a
+    // frame left in the queue or on the socket would wait for the next, unrelated wake-up.
+    SendQueued();
     ReceiveFromPeer();
+    if (items[1].revents & ZMQ_POLLIN) {  // the peer never answers on this socket; drain it
+      zmq::message_t drop;
+      try {
+        while (dealer.recv(drop, zmq::recv_flags::dontwait)) {
+        }
+      } catch (const zmq::error_t&) {
+      }
+    }
   }
 }
 

@@ -3,8 +3,7 @@
 // (everything this site sends leaves there). Traffic is one-way frames in each direction;
 // answers are frames with the request's id, matched by the caller (node/replicator.h).
 //
-// Send() is thread-safe: it sends on the caller's thread, the DEALER guarded by a mutex; the link
-// thread only receives (and the eventfd only wakes it to stop).
+// Send() is thread-safe: callers hand frames to the link thread through a queue and an eventfd.
 // Frames from anything but the configured peer site, and frames that do not decode, are dropped
 // and logged; the link carries on.
 #pragma once
@@ -21,8 +20,7 @@ namespace pairfs::wire {
 
 class PeerLink {
  public:
-  // Called on the link thread for every checked frame from the peer; must return quickly (the
-  // next frame waits for it).
+  // Called on the link thread for every checked frame from the peer; must not block.
   using Handler = std::function<void(Frame)>;
 
   // Binds `listen`, connects to `peer_endpoint` and starts the thread. IoError naming the
@@ -34,9 +32,8 @@ class PeerLink {
   PeerLink(const PeerLink&) = delete;
   PeerLink& operator=(const PeerLink&) = delete;
 
-  // Sends one encoded frame to the peer (without copying it). A frame sent while there is no
-  // connection, or while ZeroMQ's send queue is full, is dropped (ZMQ_IMMEDIATE, SNDHWM) and
-  // Unreachable returned: the sender retransmits or times out; nothing stale piles up.
+  // Queues one encoded frame for the peer. Frames sent while there is no connection are dropped
+  // (ZMQ_IMMEDIATE): the sender retransmits or times out; nothing stale piles up.
   Status Send(std::string frame_bytes);
 
  private:
