@@ -18,13 +18,14 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WIRE_SRC  := $(wildcard wire/*.cc)
 NODE_SRC  := $(filter-out node/pairctl_main.cc,$(wildcard node/*.cc))
+CLUSTERD_SRC := $(filter-out clusterd/main.cc,$(wildcard clusterd/*.cc))
 FUSE_SRC  := $(wildcard fuse/*.cc)
 UNIT_SRC  := $(wildcard tests/unit/*.cc tests/unit/*/*.cc tests/sim/*.cc)
 TOOL_SRC  := $(wildcard tests/tools/*.cc)
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
 
-LIB_OBJ   := $(call obj,$(WIRE_SRC) $(NODE_SRC))
+LIB_OBJ   := $(call obj,$(WIRE_SRC) $(NODE_SRC) $(CLUSTERD_SRC))
 BINARIES  := $(BUILD)/pairfs $(BUILD)/pairctl
 UNIT_BIN  := $(BUILD)/unit_tests
 TOOL_BINS := $(patsubst tests/tools/%.cc,$(BUILD)/tools/%,$(TOOL_SRC))

@@ -1,0 +1,206 @@
+#include "clusterd/cluster_state.h"
+
+namespace pairfs::clusterd {
+namespace {
+
+using A = Action;
+
+Transition Stay(const ClusterState& state) { return {state, {}, ""}; }
+
+Transition To(ClusterState next, std::vector<Action> actions, std::string why) {
+  return {next, std::move(actions), std::move(why)};
+}
+
+bool PeerRuns(Phase peer) { return peer == Phase::kActive || peer == Phase::kReserving; }
+
+// Lost the race, or the node fenced a copy: fence first, then stop the applications.
+Transition Fence(ClusterState next, std::string why) {
+  next.phase = Phase::kFenced;
+  next.race_pending = false;
+  next.started = false;
+  next.holds_determining = false;
+  return To(next, {A::kFenceManaged, A::kRunOnStop}, std::move(why));
+}
+
+Transition Race(ClusterState next, std::string why) {
+  next.phase = Phase::kReserving;
+  next.race_pending = false;
+  return To(next, {A::kReserveDetermining}, std::move(why));
+}
+
+Transition ScheduleRace(ClusterState next, std::string why) {
+  if (next.race_pending) return To(next, {}, "");
+  next.race_pending = true;
+  return To(next, {A::kScheduleRace}, std::move(why));
+}
+
+Transition Won(ClusterState next, const Input& input) {
+  next.phase = Phase::kActive;
+  next.holds_determining = true;
+  std::vector<Action> actions = {A::kReserveManaged, input.determining_primary_here ? A::kResyncPairs : A::kSwapPairs};
+  if (!next.started) actions.push_back(A::kRunOnStart);
+  next.started = true;
+  return To(next, actions, "won the determining volume's reservation");
+}
+
+}  // namespace
+
+Transition Decide(const ClusterState& state, const Input& input) {
+  ClusterState next = state;
+  // What every phase learns from the heartbeats.
+  if (input.event == Event::kPeerSeen) {
+    next.peer_alive = true;
+    next.peer_phase = input.peer_phase;
+  } else if (input.event == Event::kPeerLost) {
+    next.peer_alive = false;
+  }
+  if (input.event == Event::kCopiesFenced && state.phase != Phase::kFenced) {
+    return Fence(next, "the node fenced a managed copy: it lost the determining volume's reserve after a link loss");
+  }
+
+  switch (state.phase) {
+    case Phase::kStarting:
+      switch (input.event) {
+        case Event::kPeerSeen:
+          next.phase = Phase::kStandby;
+          if (PeerRuns(input.peer_phase)) return To(next, {}, "the peer is active: standby");
+          return ScheduleRace(next, "nobody is active: racing for the determining volume after standby_delay_ms");
+        case Event::kStartupTimeout:
+          return Race(next, "nothing heard from the peer: racing for the determining volume");
+        default:
+          return To(next, {}, "");
+      }
+
+    case Phase::kStandby:
+      switch (input.event) {
+        case Event::kPeerLost:
+          return ScheduleRace(next, "peer lost: racing for the determining volume after standby_delay_ms");
+        case Event::kPeerSeen:
+          if (input.peer_phase == Phase::kFenced) return Race(next, "the peer is fenced and hands over: racing now");
+          if (PeerRuns(input.peer_phase)) {
+            if (!state.race_pending) return To(next, {}, "");
+            next.race_pending = false;
+            return To(next, {A::kCancelRace}, "the peer is active again: race cancelled");
+          }
+          return ScheduleRace(next, "nobody is active: racing for the determining volume after standby_delay_ms");
+        case Event::kRaceTimer:
+          if (!state.race_pending) return To(next, {}, "");
+          return Race(next, "racing for the determining volume");
+        default:
+          return To(next, {}, "");
+      }
+
+    case Phase::kReserving:
+      switch (input.event) {
+        case Event::kReserveWon:
+          return Won(next, input);
+        case Event::kReserveRefused:
+          if (next.peer_alive && !state.started) {
+            next.phase = Phase::kStandby;
+            return To(next, {}, "the peer holds the determining volume and is alive: standby");
+          }
+          return Fence(next, "the other site holds the determining volume's reservation");
+        case Event::kReserveUnreachable:
+          return Fence(next,
+                       "the determining volume's reservation cannot be decided (its primary, or a majority of its "
+                       "copies, did not answer); if the other site is really down, `pairctl takeover --force` there "
+                       "is the operator's way on");
+        default:
+          return To(next, {}, "");
+      }
+
+    case Phase::kActive:
+      switch (input.event) {
+        case Event::kPeerLost:
+          return Race(next, "peer lost: confirming the determining volume's reservation");
+        case Event::kPairsHealthy:
+          if (!state.holds_determining || !next.peer_alive) return To(next, {}, "");
+          return To(next, {A::kReleaseDetermining}, "both sites healthy, pairs in PAIR: releasing the determining volume");
+        case Event::kReleased:
+          next.holds_determining = false;
+          return To(next, {}, "");
+        case Event::kPairsSuspended:
+          if (!next.peer_alive) return To(next, {}, "");
+          return To(next, {A::kAutoResync}, "peer back, pairs suspended: auto_resync");
+        default:
+          return To(next, {}, "");
+      }
+
+    case Phase::kFenced:
+      switch (input.event) {
+        case Event::kUnfence:
+          next.phase = Phase::kStandby;
+          if (!next.peer_alive) {
+            next.race_pending = true;
+            return To(next, {A::kUnfenceManaged, A::kScheduleRace}, "unfenced by the operator; peer lost: racing");
+          }
+          return To(next, {A::kUnfenceManaged}, "unfenced by the operator");
+        case Event::kPairsHealthy:
+          if (!next.peer_alive || !PeerRuns(next.peer_phase)) return To(next, {}, "");
+          next.phase = Phase::kStandby;
+          return To(next, {A::kUnfenceManaged}, "recovered: the peer is active and the pairs are in PAIR");
+        default:
+          return To(next, {}, "");
+      }
+  }
+  return Stay(state);
+}
+
+const char* PhaseName(Phase phase) {
+  switch (phase) {
+    case Phase::kStarting: return "STARTING";
+    case Phase::kStandby: return "STANDBY";
+    case Phase::kReserving: return "RESERVING";
+    case Phase::kActive: return "ACTIVE";
+    case Phase::kFenced: return "FENCED";
+  }
+  return "?";
+}
+
+bool ParsePhase(const std::string& name, Phase* phase) {
+  for (Phase candidate : {Phase::kStarting, Phase::kStandby, Phase::kReserving, Phase::kActive, Phase::kFenced}) {
+    if (name == PhaseName(candidate)) {
+      *phase = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* EventName(Event event) {
+  switch (event) {
+    case Event::kStartupTimeout: return "startup-timeout";
+    case Event::kPeerSeen: return "peer-seen";
+    case Event::kPeerLost: return "peer-lost";
+    case Event::kRaceTimer: return "race-timer";
+    case Event::kReserveWon: return "reserve-won";
+    case Event::kReserveRefused: return "reserve-refused";
+    case Event::kReserveUnreachable: return "reserve-unreachable";
+    case Event::kCopiesFenced: return "copies-fenced";
+    case Event::kPairsHealthy: return "pairs-healthy";
+    case Event::kPairsSuspended: return "pairs-suspended";
+    case Event::kReleased: return "released";
+    case Event::kUnfence: return "unfence";
+  }
+  return "?";
+}
+
+const char* ActionName(Action action) {
+  switch (action) {
+    case Action::kScheduleRace: return "schedule-race";
+    case Action::kCancelRace: return "cancel-race";
+    case Action::kReserveDetermining: return "reserve-determining";
+    case Action::kReserveManaged: return "reserve-managed";
+    case Action::kResyncPairs: return "resync-pairs";
+    case Action::kSwapPairs: return "swap-pairs";
+    case Action::kRunOnStart: return "run-on-start";
+    case Action::kFenceManaged: return "fence-managed";
+    case Action::kRunOnStop: return "run-on-stop";
+    case Action::kUnfenceManaged: return "unfence-managed";
+    case Action::kReleaseDetermining: return "release-determining";
+    case Action::kAutoResync: return "auto-resync";
+  }
+  return "?";
+}
+
+}  // namespace pairfs::clusterd

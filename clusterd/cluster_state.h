@@ -1,0 +1,88 @@
+// clusterd's decisions (DESIGN.md "clusterd and the determining volume"), pure: no I/O, no
+// clock, no sockets. The daemon (clusterd/daemon.h) turns heartbeats, timers, the node's answers
+// and operator commands into events, and carries out the actions in the order given.
+//
+// One site is ACTIVE (runs the applications) only after winning the reserve of the determining
+// volume; the standby races standby_delay_ms later than the active site, so a cut of the
+// heartbeat networks alone leaves the active site active. A site that loses (or cannot reach
+// the reservation) fences its copies before it runs on_stop. The table of every transition is
+// in clusterd(8), printed from this code by build/tools/cluster_table.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pairfs::clusterd {
+
+enum class Phase : uint8_t {
+  kStarting,   // waiting up to timeout_ms to hear the peer
+  kStandby,    // the peer runs the applications, or nobody does yet; a race may be scheduled
+  kReserving,  // asking for the determining volume's reservation
+  kActive,     // won: this site runs the applications
+  kFenced,     // lost: the managed copies refuse writes; until recovery or `cluster unfence`
+};
+
+struct ClusterState {
+  Phase phase = Phase::kStarting;
+  bool peer_alive = false;           // a heartbeat arrived on some link within timeout_ms
+  Phase peer_phase = Phase::kStarting;  // what the peer's last heartbeat said
+  bool race_pending = false;         // standby: a race is scheduled (standby_delay_ms)
+  bool started = false;              // on_start ran and on_stop did not since
+  bool holds_determining = false;    // this site holds the determining volume's reservation
+  bool operator==(const ClusterState&) const = default;
+};
+
+enum class Event : uint8_t {
+  kStartupTimeout,     // nothing heard from the peer for timeout_ms after start
+  kPeerSeen,           // a heartbeat (input.peer_phase says what the peer is doing)
+  kPeerLost,           // every heartbeat link silent for timeout_ms
+  kRaceTimer,          // the scheduled race is due
+  kReserveWon,         // the determining volume is reserved for this site
+  kReserveRefused,     // the other site holds it (or the majority refused)
+  kReserveUnreachable, // its primary (or a majority of its copies) did not answer
+  kCopiesFenced,       // the node fenced a managed copy itself (fence reserve, reserve lost)
+  kPairsHealthy,       // peer alive and every managed pair and the determining volume in PAIR
+  kPairsSuspended,     // peer alive, some managed pair suspended (sent only with auto_resync)
+  kReleased,           // the determining volume's reservation was released
+  kUnfence,            // the operator: pairctl cluster unfence
+};
+
+struct Input {
+  Event event;
+  Phase peer_phase = Phase::kStarting;  // kPeerSeen
+  bool determining_primary_here = true; // kReserveWon: the determining volume's role here
+};
+
+enum class Action : uint8_t {
+  kScheduleRace,        // race after standby_delay_ms
+  kCancelRace,
+  kReserveDetermining,  // ask for the determining volume's reservation (answer: an event)
+  kReserveManaged,      // reserve every managed volume for this site, preempting (I/O fencing)
+  kResyncPairs,         // the determining volume is primary here: resync the pairs
+  kSwapPairs,           // it is secondary here: resync --swap the pairs and it (takeover, SSWS,
+                        // where the peer's storage does not answer)
+  kRunOnStart,
+  kFenceManaged,        // the managed copies refuse writes (EROFS)
+  kRunOnStop,
+  kUnfenceManaged,
+  kReleaseDetermining,  // the next race starts from an unreserved determining volume
+  kAutoResync,          // auto_resync: resync the suspended pairs from the current primary
+};
+
+struct Transition {
+  ClusterState next;
+  std::vector<Action> actions;
+  std::string why;  // one line for the log and `cluster status`; empty when nothing happens
+};
+
+// The next state and actions for `input` in `state`. Events that mean nothing in a phase leave
+// the state as it is with no actions.
+Transition Decide(const ClusterState& state, const Input& input);
+
+const char* PhaseName(Phase phase);    // "STARTING", "STANDBY", ...
+bool ParsePhase(const std::string& name, Phase* phase);
+const char* EventName(Event event);    // "startup-timeout", ...
+const char* ActionName(Action action); // "schedule-race", ...
+
+}  // namespace pairfs::clusterd

@@ -1,0 +1,157 @@
+#include "clusterd/cluster_state.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+using namespace pairfs::clusterd;
+
+namespace {
+
+const Phase kPhases[] = {Phase::kStarting, Phase::kStandby, Phase::kReserving, Phase::kActive, Phase::kFenced};
+const Event kEvents[] = {Event::kStartupTimeout, Event::kPeerSeen,       Event::kPeerLost,
+                         Event::kRaceTimer,      Event::kReserveWon,     Event::kReserveRefused,
+                         Event::kReserveUnreachable, Event::kCopiesFenced, Event::kPairsHealthy,
+                         Event::kPairsSuspended, Event::kReleased,       Event::kUnfence};
+
+bool Has(const Transition& t, Action action) {
+  return std::find(t.actions.begin(), t.actions.end(), action) != t.actions.end();
+}
+
+ClusterState In(Phase phase, bool peer_alive = true, Phase peer_phase = Phase::kStandby) {
+  ClusterState state;
+  state.phase = phase;
+  state.peer_alive = peer_alive;
+  state.peer_phase = peer_phase;
+  state.started = phase == Phase::kActive;
+  state.holds_determining = phase == Phase::kActive;
+  return state;
+}
+
+Input Seen(Phase peer) { return {Event::kPeerSeen, peer, true}; }
+
+}  // namespace
+
+TEST_CASE("every phase answers every event, and only a won reserve makes a site ACTIVE") {
+  for (Phase phase : kPhases) {
+    for (Event event : kEvents) {
+      for (bool alive : {false, true}) {
+        for (bool started : {false, true}) {
+          for (Phase peer : kPhases) {
+            ClusterState state = In(phase, alive);
+            state.started = started;
+            const Transition t = Decide(state, {event, peer, true});
+            INFO(PhaseName(phase) << " + " << EventName(event));
+            if (t.next.phase == Phase::kActive && phase != Phase::kActive) CHECK(event == Event::kReserveWon);
+            // on_start only ever runs on a won reserve, and never twice.
+            if (Has(t, Action::kRunOnStart)) {
+              CHECK(event == Event::kReserveWon);
+              CHECK_FALSE(started);
+            }
+            // Fencing always comes before on_stop, and whoever fences stops its applications.
+            if (Has(t, Action::kFenceManaged)) {
+              CHECK(t.next.phase == Phase::kFenced);
+              CHECK(Has(t, Action::kRunOnStop));
+              CHECK(t.actions.front() == Action::kFenceManaged);
+              CHECK_FALSE(t.next.started);
+            }
+            if (t.next.phase == Phase::kFenced && phase != Phase::kFenced) CHECK(Has(t, Action::kFenceManaged));
+            // Leaving FENCED lifts the fence.
+            if (phase == Phase::kFenced && t.next.phase != Phase::kFenced) CHECK(Has(t, Action::kUnfenceManaged));
+            // A race is asked exactly when entering RESERVING.
+            CHECK(Has(t, Action::kReserveDetermining) == (t.next.phase == Phase::kReserving && phase != Phase::kReserving));
+            if (!t.actions.empty()) CHECK_FALSE(t.why.empty());
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("start-up: a peer already active makes a standby; a silent peer makes a race now") {
+  CHECK(Decide(In(Phase::kStarting, false), Seen(Phase::kActive)).next.phase == Phase::kStandby);
+  CHECK(Decide(In(Phase::kStarting, false), Seen(Phase::kActive)).actions.empty());
+  const Transition idle = Decide(In(Phase::kStarting, false), Seen(Phase::kStandby));
+  CHECK(idle.next.phase == Phase::kStandby);
+  CHECK(idle.actions == std::vector<Action>{Action::kScheduleRace});
+  const Transition silent = Decide(In(Phase::kStarting, false), {Event::kStartupTimeout});
+  CHECK(silent.next.phase == Phase::kReserving);
+  CHECK(silent.actions == std::vector<Action>{Action::kReserveDetermining});
+}
+
+TEST_CASE("the standby races standby_delay_ms after the peer is lost; the active site at once") {
+  const Transition standby = Decide(In(Phase::kStandby, true, Phase::kActive), {Event::kPeerLost});
+  CHECK(standby.next.phase == Phase::kStandby);
+  CHECK(standby.actions == std::vector<Action>{Action::kScheduleRace});
+  CHECK(Decide(standby.next, {Event::kRaceTimer}).next.phase == Phase::kReserving);
+  // The peer's heartbeats come back before the delay: no race.
+  const Transition back = Decide(standby.next, Seen(Phase::kActive));
+  CHECK(back.actions == std::vector<Action>{Action::kCancelRace});
+  CHECK(Decide(back.next, {Event::kRaceTimer}).next.phase == Phase::kStandby);
+
+  const Transition active = Decide(In(Phase::kActive), {Event::kPeerLost});
+  CHECK(active.next.phase == Phase::kReserving);
+  CHECK(active.actions == std::vector<Action>{Action::kReserveDetermining});
+}
+
+TEST_CASE("won: reserve the managed volumes first, then resync or swap by the determining volume's role, then on_start") {
+  ClusterState reserving = In(Phase::kReserving, false);
+  const Transition primary = Decide(reserving, {Event::kReserveWon, Phase::kStarting, true});
+  CHECK(primary.actions ==
+        std::vector<Action>{Action::kReserveManaged, Action::kResyncPairs, Action::kRunOnStart});
+  const Transition secondary = Decide(reserving, {Event::kReserveWon, Phase::kStarting, false});
+  CHECK(secondary.actions == std::vector<Action>{Action::kReserveManaged, Action::kSwapPairs, Action::kRunOnStart});
+  CHECK(secondary.next.phase == Phase::kActive);
+  CHECK(secondary.next.holds_determining);
+  // An active site that confirms its reservation does not run on_start again.
+  reserving.started = true;
+  CHECK_FALSE(Has(Decide(reserving, {Event::kReserveWon, Phase::kStarting, true}), Action::kRunOnStart));
+}
+
+TEST_CASE("lost: fence first, then on_stop; a start-up race lost to a live peer is a standby") {
+  const Transition lost = Decide(In(Phase::kReserving, false), {Event::kReserveRefused});
+  CHECK(lost.next.phase == Phase::kFenced);
+  CHECK(lost.actions == std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop});
+  const Transition unreachable = Decide(In(Phase::kReserving, false), {Event::kReserveUnreachable});
+  CHECK(unreachable.next.phase == Phase::kFenced);
+  CHECK_THAT(unreachable.why, Catch::Contains("takeover --force"));
+  const Transition startup = Decide(In(Phase::kReserving, true, Phase::kReserving), {Event::kReserveRefused});
+  CHECK(startup.next.phase == Phase::kStandby);
+  CHECK(startup.actions.empty());
+  // The node fenced a copy (fence reserve lost after a link loss): hand over.
+  const Transition node = Decide(In(Phase::kActive), {Event::kCopiesFenced});
+  CHECK(node.next.phase == Phase::kFenced);
+  CHECK(node.actions == std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop});
+}
+
+TEST_CASE("a fenced peer hands over: the standby races at once") {
+  const Transition t = Decide(In(Phase::kStandby, true, Phase::kActive), Seen(Phase::kFenced));
+  CHECK(t.next.phase == Phase::kReserving);
+}
+
+TEST_CASE("recovery: no failback; the determining volume is released once both are healthy") {
+  const Transition healthy = Decide(In(Phase::kActive, true), {Event::kPairsHealthy});
+  CHECK(healthy.actions == std::vector<Action>{Action::kReleaseDetermining});
+  CHECK(healthy.next.phase == Phase::kActive);
+  CHECK_FALSE(Decide(healthy.next, {Event::kReleased}).next.holds_determining);
+  CHECK(Decide(In(Phase::kActive, false), {Event::kPairsHealthy}).actions.empty());
+  // auto_resync from the active site once the peer is back.
+  CHECK(Decide(In(Phase::kActive, true), {Event::kPairsSuspended}).actions == std::vector<Action>{Action::kAutoResync});
+  // A fenced site recovers when the peer is active and the pairs are back in PAIR.
+  const Transition fenced = Decide(In(Phase::kFenced, true, Phase::kActive), {Event::kPairsHealthy});
+  CHECK(fenced.next.phase == Phase::kStandby);
+  CHECK(fenced.actions == std::vector<Action>{Action::kUnfenceManaged});
+  CHECK(Decide(In(Phase::kFenced, false), {Event::kPairsHealthy}).next.phase == Phase::kFenced);
+  // The operator unfences.
+  CHECK(Decide(In(Phase::kFenced, true, Phase::kActive), {Event::kUnfence}).next.phase == Phase::kStandby);
+}
+
+TEST_CASE("phase names parse back") {
+  for (Phase phase : kPhases) {
+    Phase parsed = Phase::kStarting;
+    REQUIRE(ParsePhase(PhaseName(phase), &parsed));
+    CHECK(parsed == phase);
+  }
+  Phase unused;
+  CHECK_FALSE(ParsePhase("active", &unused));
+}
