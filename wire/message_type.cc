@@ -20,6 +20,9 @@ const char* MessageTypeName(MessageType type) {
     case MessageType::kTakeover: return "takeover";
     case MessageType::kDissolve: return "dissolve";
     case MessageType::kVerify: return "verify";
+    case MessageType::kFence: return "fence";
+    case MessageType::kClusterStatus: return "cluster-status";
+    case MessageType::kClusterUnfence: return "cluster-unfence";
     case MessageType::kReplicaWrite: return "replica-write";
     case MessageType::kForwardedWrite: return "forwarded-write";
     case MessageType::kWriteGrant: return "write-grant";
@@ -32,6 +35,7 @@ const char* MessageTypeName(MessageType type) {
     case MessageType::kPeerAnswer: return "peer-answer";
     case MessageType::kWriteConfirm: return "write-confirm";
     case MessageType::kHeartbeat: return "heartbeat";
+    case MessageType::kReserveVote: return "reserve-vote";
   }
   return "unknown";
 }

@@ -21,6 +21,9 @@ enum class MessageType : uint16_t {
   kTakeover = 12,
   kDissolve = 13,
   kVerify = 14,          // hashes of one range of regions at both sites
+  kFence = 15,           // clusterd: fence (or unfence) a managed copy
+  kClusterStatus = 16,   // pairctl to clusterd: its view (phase, peer, links, reservation)
+  kClusterUnfence = 17,  // pairctl to clusterd: the operator lifts FENCED
   // Site to site (part 2: synchronous pairs).
   kReplicaWrite = 32,    // primary -> secondary: apply this ordered write
   kForwardedWrite = 33,  // secondary -> primary: order this write for me
@@ -35,6 +38,7 @@ enum class MessageType : uint16_t {
   kWriteConfirm = 42,    // secondary -> primary: written after the grant; release the range
   // Cluster (part 3).
   kHeartbeat = 64,
+  kReserveVote = 65,     // a node to a copy of a reservation record (the peer node or the witness)
 };
 
 // Returns true for a number that names a message type above; decoding refuses the rest.

@@ -53,11 +53,14 @@ struct DisplayRequest {
 };
 
 // `holder` empty: the node's own site.
+// `preempt` (clusterd, after winning the determining volume): take a managed volume's reservation
+// from another holder; allowed only to the holder of the determining volume's reservation.
 struct ReserveRequest {
   static constexpr MessageType kType = MessageType::kReserve;
   std::string name;
   std::string holder;
-  MSGPACK_DEFINE_MAP(name, holder);
+  bool preempt = false;
+  MSGPACK_DEFINE_MAP(name, holder, preempt);
 };
 
 struct ReleaseRequest {
@@ -91,11 +94,56 @@ struct ResyncRequest {
   MSGPACK_DEFINE_MAP(name, swap);
 };
 
+// `cluster`: clusterd's takeover or swap of the determining volume (refused to an operator
+// without --force: only the winner of its reserve moves its primary).
 struct TakeoverRequest {
   static constexpr MessageType kType = MessageType::kTakeover;
   std::string name;
   bool force = false;
-  MSGPACK_DEFINE_MAP(name, force);
+  bool cluster = false;
+  MSGPACK_DEFINE_MAP(name, force, cluster);
+};
+
+// clusterd fences (or, with fenced = false, unfences) its copy of a managed volume: EROFS.
+struct FenceRequest {
+  static constexpr MessageType kType = MessageType::kFence;
+  std::string name;
+  bool fenced = true;
+  MSGPACK_DEFINE_MAP(name, fenced);
+};
+
+struct ClusterStatusRequest {
+  static constexpr MessageType kType = MessageType::kClusterStatus;
+  std::string site;  // the asker's idea of the site, for the log only
+  MSGPACK_DEFINE_MAP(site);
+};
+
+struct ClusterUnfenceRequest {
+  static constexpr MessageType kType = MessageType::kClusterUnfence;
+  std::string site;
+  MSGPACK_DEFINE_MAP(site);
+};
+
+// The determining volume's reservation record (DESIGN.md "clusterd and the determining volume"):
+// one copy at each site's node (in the volume's metadata) and one at the witness, if any.
+struct ReservationRecord {
+  uint64_t epoch = 0;     // +1 on every change of holder
+  std::string holder;     // "" = not reserved
+  std::string outdated;   // a site whose copies are outdated: it cannot win without force
+  MSGPACK_DEFINE_MAP(epoch, holder, outdated);
+};
+
+// One vote of a majority reserve (with a witness): asked of the peer node and of the witness; the
+// asking node applies the same rule to its own copy. Reply code 0 = granted, kConflict = refused
+// (message says why); `reservation` carries the copy's record after the vote.
+struct ReserveVoteRequest {
+  static constexpr MessageType kType = MessageType::kReserveVote;
+  std::string volume;     // the determining volume's name at the asker
+  std::string holder;
+  std::string outdated;   // mark this site outdated with the grant ("" = leave as is)
+  bool force = false;
+  bool release = false;
+  MSGPACK_DEFINE_MAP(volume, holder, outdated, force, release);
 };
 
 struct DissolveRequest {
@@ -144,6 +192,34 @@ struct VolumeInfo {
                      generation, generation_site, consistent, outdated, open_count, region_size_bytes);
 };
 
+// One heartbeat link as clusterd sees it.
+struct LinkInfo {
+  std::string listen;
+  std::string peer;
+  bool alive = false;
+  int64_t last_heard_ms_ago = -1;  // -1: never
+  MSGPACK_DEFINE_MAP(listen, peer, alive, last_heard_ms_ago);
+};
+
+// `pairctl cluster status`: clusterd's view.
+struct ClusterInfo {
+  std::string site;
+  std::string state;              // STARTING, STANDBY, RESERVING, ACTIVE, FENCED
+  std::string reason;             // the last decision, in one line
+  std::string peer_site;
+  bool peer_alive = false;
+  std::string peer_state;
+  uint64_t peer_incarnation = 0;
+  bool started = false;           // on_start ran here (the applications run here)
+  std::string determining_volume;
+  ReservationRecord reservation;  // this node's copy of the determining volume's record
+  std::string witness;            // endpoint, "" if none
+  std::vector<LinkInfo> links;
+  std::vector<std::string> volumes;
+  MSGPACK_DEFINE_MAP(site, state, reason, peer_site, peer_alive, peer_state, peer_incarnation, started,
+                     determining_volume, reservation, witness, links, volumes);
+};
+
 // The answer to every control request. `code` is a pairfs::Code; `message` is one line for the
 // user (empty on success unless there is something to say); `volumes` carries results.
 struct Reply {
@@ -152,7 +228,9 @@ struct Reply {
   std::string message;
   std::vector<VolumeInfo> volumes;
   std::vector<uint64_t> mismatches;  // verify: offset, length, offset, length, ...
-  MSGPACK_DEFINE_MAP(code, message, volumes, mismatches);
+  ClusterInfo cluster;               // cluster status
+  ReservationRecord reservation;     // reserve vote: the copy's record after the vote
+  MSGPACK_DEFINE_MAP(code, message, volumes, mismatches, cluster, reservation);
 
   static Reply FromStatus(const Status& status);
   Status ToStatus() const;
@@ -276,13 +354,17 @@ struct PeerAnswerMessage {
                      size_bytes, created, bits, hashes, control_reply);
 };
 
-// Heartbeat on every cluster link (part 3): who, which incarnation of its clusterd, which beat.
+// Heartbeat on every cluster link (part 3): who, which incarnation of its clusterd (random at
+// start), which beat (counter, per incarnation), its phase (STANDBY, ACTIVE, ...) and the link's
+// index in the sender's heartbeat lists.
 struct HeartbeatMessage {
+  static constexpr MessageType kType = MessageType::kHeartbeat;
   std::string site;
   uint64_t incarnation = 0;
   uint64_t counter = 0;
   std::string state;
-  MSGPACK_DEFINE_ARRAY(site, incarnation, counter, state);
+  uint32_t link = 0;
+  MSGPACK_DEFINE_ARRAY(site, incarnation, counter, state, link);
 };
 
 // ---- codec ------------------------------------------------------------------------------------
