@@ -16,6 +16,22 @@ namespace {
 // The largest config file we read: a few KiB is normal.
 constexpr size_t kMaxConfigBytes = 1 << 20;
 
+std::string ResolveRelative(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+std::string ResolveEndpoint(const std::string& base_dir, const std::string& endpoint) {
+  const std::string scheme = "ipc://";
+  if (endpoint.rfind(scheme, 0) != 0) return endpoint;
+  return scheme + ResolveRelative(base_dir, endpoint.substr(scheme.size()));
+}
+
+// Endpoints in the file reach other processes: tcp:// or ipc://, as pairfs.toml(5) says.
+bool IsEndpoint(const std::string& endpoint) {
+  return endpoint.rfind("tcp://", 0) == 0 || endpoint.rfind("ipc://", 0) == 0;
+}
+
 // Reads one table, remembering where each value came from so errors can name file, line and key.
 class TableReader {
  public:
@@ -23,6 +39,7 @@ class TableReader {
       : table_(table), prefix_(std::move(prefix)), path_(path), error_(error) {}
 
   bool present() const { return table_ != nullptr; }
+  bool has(std::string_view key) const { return Node(key) != nullptr; }
 
   // "PATH:LINE: table.key: reason"; without LINE when the key is not in the file (a rule
   // between two keys failed on a default value).
@@ -88,6 +105,14 @@ class TableReader {
     }
   }
 
+  // Checks an endpoint read from `key` (tcp:// or ipc://) and makes a relative ipc:// path
+  // absolute. An empty value is left alone (the key is absent).
+  void Endpoint(std::string_view key, std::string* value, const std::string& base_dir) {
+    if (value->empty()) return;
+    if (!IsEndpoint(*value)) SetError(Fail(key, "\"" + *value + "\" must be a tcp:// or ipc:// endpoint"));
+    *value = ResolveEndpoint(base_dir, *value);
+  }
+
   // Every key of the table must be one we know.
   void RejectUnknown(const std::set<std::string>& known) {
     if (table_ == nullptr) return;
@@ -118,22 +143,6 @@ class TableReader {
   Status* error_;
 };
 
-std::string ResolveRelative(const std::string& base_dir, const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
-}
-
-std::string ResolveEndpoint(const std::string& base_dir, const std::string& endpoint) {
-  const std::string scheme = "ipc://";
-  if (endpoint.rfind(scheme, 0) != 0) return endpoint;
-  return scheme + ResolveRelative(base_dir, endpoint.substr(scheme.size()));
-}
-
-bool IsEndpoint(const std::string& endpoint) {
-  return endpoint.rfind("tcp://", 0) == 0 || endpoint.rfind("ipc://", 0) == 0 ||
-         endpoint.rfind("inproc://", 0) == 0;
-}
-
 void ReadSite(TableReader& site, const std::string& base_dir, Config* config) {
   site.RejectUnknown({"name", "data_dir", "listen", "control", "peer_timeout_ms", "region_size"});
   site.String("name", &config->site.name, true);
@@ -152,14 +161,11 @@ void ReadSite(TableReader& site, const std::string& base_dir, Config* config) {
   }
   config->site.data_dir = ResolveRelative(base_dir, config->site.data_dir);
   if (config->site.control.empty()) config->site.control = "ipc://" + config->site.data_dir + "/control.sock";
-  for (auto [key, value] : {std::pair{"control", &config->site.control}, std::pair{"listen", &config->site.listen}}) {
-    if (value->empty()) continue;
-    if (!IsEndpoint(*value)) site.SetError(site.Fail(key, "must be a tcp:// or ipc:// endpoint"));
-    *value = ResolveEndpoint(base_dir, *value);
-  }
+  site.Endpoint("control", &config->site.control, base_dir);
+  site.Endpoint("listen", &config->site.listen, base_dir);
 }
 
-void ReadCluster(TableReader& cluster, Config* config) {
+void ReadCluster(TableReader& cluster, const std::string& base_dir, Config* config) {
   ClusterConfig& c = config->cluster;
   cluster.RejectUnknown({"heartbeat_listen", "heartbeat_peer", "interval_ms", "timeout_ms", "determining_volume",
                          "volumes", "on_start", "on_stop", "hook_timeout_ms", "standby_delay_ms", "auto_resync"});
@@ -167,7 +173,7 @@ void ReadCluster(TableReader& cluster, Config* config) {
   cluster.Strings("heartbeat_peer", &c.heartbeat_peer);
   cluster.Integer("interval_ms", &c.interval_ms, 10, 60000);
   cluster.Integer("timeout_ms", &c.timeout_ms, 20, 600000);
-  cluster.String("determining_volume", &c.determining_volume);
+  cluster.String("determining_volume", &c.determining_volume, cluster.present());
   cluster.Strings("volumes", &c.volumes);
   cluster.String("on_start", &c.on_start);
   cluster.String("on_stop", &c.on_stop);
@@ -183,10 +189,62 @@ void ReadCluster(TableReader& cluster, Config* config) {
   if (c.standby_delay_ms < c.interval_ms) {
     cluster.SetError(cluster.Fail("standby_delay_ms", "must be at least interval_ms"));
   }
+  if (c.standby_delay_ms >= c.timeout_ms) {
+    cluster.SetError(cluster.Fail("standby_delay_ms", "must be less than timeout_ms"));
+  }
+  for (std::string& endpoint : c.heartbeat_listen) cluster.Endpoint("heartbeat_listen", &endpoint, base_dir);
+  for (std::string& endpoint : c.heartbeat_peer) cluster.Endpoint("heartbeat_peer", &endpoint, base_dir);
+  std::set<std::string> listed;
   for (const std::string& volume : c.volumes) {
     Status name = CheckVolumeName(volume);
     if (!name.ok()) cluster.SetError(cluster.Fail("volumes", name.message()));
+    if (!listed.insert(volume).second) cluster.SetError(cluster.Fail("volumes", "lists " + volume + " twice"));
   }
+  if (!cluster.present()) return;
+  if (c.heartbeat_listen.empty()) {
+    cluster.SetError(cluster.Fail("heartbeat_listen", "must name at least one endpoint (one per heartbeat network)"));
+  }
+  if (!c.determining_volume.empty()) {
+    Status name = CheckVolumeName(c.determining_volume);
+    if (!name.ok()) cluster.SetError(cluster.Fail("determining_volume", name.message()));
+  }
+  if (listed.count(c.determining_volume) != 0) {
+    cluster.SetError(cluster.Fail("volumes", "must not list the determining volume " + c.determining_volume +
+                                                 " (clusterd reserves it itself)"));
+  }
+}
+
+// What [cluster] needs from the other tables: clusterd fails over pairs, so the site replicates.
+void CheckClusterNeeds(TableReader& site, const Config& config) {
+  if (!config.cluster.present) return;
+  if (!config.peer.present) {
+    site.SetError(Status::InvalidArgument(config.path + ": [peer]: missing (required with [cluster]: clusterd fails over pairs)"));
+  }
+  if (config.site.listen.empty()) {
+    site.SetError(site.Fail("listen", "missing (required with [cluster]: clusterd fails over pairs)"));
+  }
+  if (config.site.peer_timeout_ms < 2 * config.cluster.interval_ms) {
+    site.SetError(site.Fail("peer_timeout_ms", "must be at least twice cluster.interval_ms (a write must not give up "
+                                               "on the peer faster than heartbeats can tell a hiccup from a loss)"));
+  }
+}
+
+void ReadWitness(TableReader& witness, const std::string& base_dir, Config* config) {
+  WitnessConfig& w = config->witness;
+  witness.RejectUnknown({"endpoint", "sites"});
+  witness.String("endpoint", &w.endpoint, witness.present());
+  witness.Endpoint("endpoint", &w.endpoint, base_dir);
+  witness.Strings("sites", &w.sites);
+  if (!witness.has("sites")) return;
+  if (w.sites.size() != 2) {
+    return witness.SetError(witness.Fail("sites", "must name exactly two sites (the two data sites), not " +
+                                                      std::to_string(w.sites.size())));
+  }
+  for (const std::string& site : w.sites) {
+    Status name = CheckSiteName(site);
+    if (!name.ok()) witness.SetError(witness.Fail("sites", name.message()));
+  }
+  if (w.sites[0] == w.sites[1]) witness.SetError(witness.Fail("sites", "names site " + w.sites[0] + " twice"));
 }
 
 }  // namespace
@@ -250,12 +308,12 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
 
   TableReader cluster(root["cluster"].as_table(), "cluster", path, &error);
   config.cluster.present = cluster.present();
-  ReadCluster(cluster, &config);
+  ReadCluster(cluster, base_dir, &config);
+  CheckClusterNeeds(site, config);
 
   TableReader witness(root["witness"].as_table(), "witness", path, &error);
   config.witness.present = witness.present();
-  witness.RejectUnknown({"endpoint"});
-  witness.String("endpoint", &config.witness.endpoint, witness.present());
+  ReadWitness(witness, base_dir, &config);
 
   TableReader journal(root["journal"].as_table(), "journal", path, &error);
   journal.RejectUnknown({"size", "high_water_percent"});

@@ -46,6 +46,9 @@ struct ClusterConfig {
 struct WitnessConfig {
   bool present = false;
   std::string endpoint;
+  // The two data sites a witness serves (`pairfs --witness` requires it; the data sites may
+  // leave it out). When given: two distinct site names.
+  std::vector<std::string> sites;
 };
 
 struct JournalConfig {

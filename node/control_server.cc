@@ -143,7 +143,11 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
       }
       const bool reserve = frame.type == MessageType::kReserve;
       if (replicator_ != nullptr) {
-        status = replicator_->Reserve(request.name, holder, !reserve, false);
+        ReserveOptions options;
+        options.holder = holder;
+        options.release = !reserve;
+        options.preempt = request.preempt;
+        status = replicator_->Reserve(request.name, options, false);
       } else {
         status = reserve ? volume->Reserve(holder) : volume->Release(holder);
       }
@@ -158,6 +162,7 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
     case MessageType::kResync:
     case MessageType::kTakeover:
     case MessageType::kDissolve:
+    case MessageType::kFence:
     case MessageType::kVerify:
       status = HandlePair(frame, &reply);
       break;
@@ -194,10 +199,13 @@ Status ControlServer::HandlePair(const wire::Frame& frame, wire::Reply* reply) {
       status = run(wire::ResyncRequest{}, [&](const auto& r) { return replicator_->Resync(r.name, r.swap, false, &note); });
       break;
     case MessageType::kTakeover:
-      status = run(wire::TakeoverRequest{}, [&](const auto& r) { return replicator_->Takeover(r.name, r.force, &note); });
+      status = run(wire::TakeoverRequest{}, [&](const auto& r) { return replicator_->Takeover(r.name, r.force, r.cluster, &note); });
       break;
     case MessageType::kDissolve:
       status = run(wire::DissolveRequest{}, [&](const auto& r) { return replicator_->Dissolve(r.name, &note); });
+      break;
+    case MessageType::kFence:
+      status = run(wire::FenceRequest{}, [&](const auto& r) { return replicator_->Fence(r.name, r.fenced); });
       break;
     default:  // kVerify
       return run(wire::VerifyRequest{}, [&](const auto& r) {

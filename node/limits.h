@@ -61,6 +61,10 @@ inline constexpr size_t kCopyChunksInFlight = 8;
 // resync copies what changed, region by region.
 inline constexpr uint64_t kActivityExtentBytes = 4 << 20;
 
+// A vote or mirror of a reservation waits this long for the peer (and the witness): a failover
+// asks while the other site may be dead, and must not wait a whole peer_timeout_ms for it.
+inline constexpr int kReserveVoteTimeoutMs = 500;
+
 // verify hashes at most this many regions per request (8 bytes each in the answer).
 inline constexpr uint64_t kVerifyRegionsPerCall = 4096;
 

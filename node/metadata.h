@@ -30,6 +30,10 @@ struct VolumeMetadata {
   int64_t changed_unix_ns = 0;
   // Reservation (SCSI-like, held by a site).
   std::string reserved_by;
+  // The determining volume's reservation record (with reserved_by as its holder): +1 on every
+  // change of holder, and a site recorded as outdated (it cannot win the reserve without force).
+  uint64_t reserve_epoch = 0;
+  std::string reserve_outdated;
   // Pair state (part 2 fills these; SMPL volumes keep the defaults).
   std::string role = "simplex";
   std::string status = "SMPL";
@@ -46,7 +50,8 @@ struct VolumeMetadata {
   uint64_t region_size_bytes = 0;
   MSGPACK_DEFINE_MAP(name, size_bytes, inode, uid, gid, mode, created_unix_s, changed_unix_ns, reserved_by, role,
                      status, pair_mode, peer_site, peer_volume, fence, group, generation,
-                     generation_site, consistent, outdated, region_size_bytes, fenced);
+                     generation_site, consistent, outdated, region_size_bytes, fenced, reserve_epoch,
+                     reserve_outdated);
 };
 
 // Returns the bytes of the metadata file: the 32-byte header (magic, version, body length,

@@ -198,6 +198,12 @@ Result<PairTransition> Transit(const PairState& state, PairEvent event, const Pa
       next.fenced = false;
       return To(next, {});
     }
+    case PairEvent::kFence: {
+      if (!in_pair) return Refuse(state, event, "the volume is not in a pair");
+      PairState next = state;
+      next.fenced = true;
+      return To(next, {});
+    }
     case PairEvent::kLinkLost:
       if (!in_pair) return Unchanged(state);
       break;
@@ -340,7 +346,7 @@ const char* EventName(PairEvent event) {
   static constexpr const char* kNames[] = {
       "create (primary)", "create (secondary)", "copy done", "split", "split --rw", "link lost",
       "reserve granted", "reserve lost", "resync", "resync --swap (here)", "resync --swap (by peer)",
-      "takeover", "swap by peer", "peer is newer", "dissolve", "unfence", "journal high water",
+      "takeover", "swap by peer", "peer is newer", "dissolve", "unfence", "fence", "journal high water",
       "journal below high water", "journal full"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == kEventCount, "a name for every event");
   return kNames[static_cast<int>(event)];

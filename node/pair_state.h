@@ -47,6 +47,7 @@ enum class PairEvent : uint8_t {
   kPeerIsNewer,          // the peer showed a newer generation: outdated, and suspended if in sync
   kDissolve,             // the pair is removed; data kept
   kUnfence,              // the operator lifted the fence (pairctl cluster unfence)
+  kFence,                // clusterd lost the race: this copy refuses writes until unfenced
   kJournalHighWater,     // async: the master journal passed its high-water mark
   kJournalBelowHighWater,
   kJournalFull,          // async: the master journal is full

@@ -14,14 +14,13 @@
 #include "node/names.h"
 #include "node/pair_state.h"
 #include "node/region_set.h"
+#include "node/replicator_internal.h"
 
 namespace pairfs::node {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace replicator_internal;
 using wire::MessageType;
-
-std::chrono::milliseconds Ms(int ms) { return std::chrono::milliseconds(ms); }
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
@@ -30,16 +29,6 @@ int64_t NowMs() {
 // A region marked when the node started may differ between the copies (a crash between the two
 // writes); the activity-log trim never clears it: only a copy does.
 constexpr uint32_t kPinnedEpoch = UINT32_MAX;
-
-Status StatusFromCode(uint8_t code, const std::string& message) {
-  if (code == 0) return Status::Ok();
-  if (code > static_cast<uint8_t>(Code::kUnsupported)) return Status::Corruption("unknown result code from the peer");
-  return Status(static_cast<Code>(code), message.empty() ? CodeName(static_cast<Code>(code)) : message);
-}
-
-bool IsReplicating(PairStatus status) {
-  return status == PairStatus::kCOPY || status == PairStatus::kPAIR || status == PairStatus::kPFUL;
-}
 
 std::vector<char> PackBits(const std::vector<uint64_t>& regions, uint64_t region_count) {
   std::vector<char> bits((region_count + 7) / 8, 0);
@@ -64,99 +53,7 @@ bool AllZero(const char* data, size_t length) {
   return true;
 }
 
-// Keeps new holders out while a state change runs, and waits for the holders already inside.
-class Gate {
- public:
-  void EnterShared() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return !closed_; });
-    ++inside_;
-  }
-  void LeaveShared() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    --inside_;
-    changed_.notify_all();
-  }
-  void Close() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return !closed_; });
-    closed_ = true;
-    changed_.wait(lock, [&] { return inside_ == 0; });
-  }
-  void Open() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    closed_ = false;
-    changed_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  int inside_ = 0;
-  bool closed_ = false;
-};
-
-class SharedGate {
- public:
-  explicit SharedGate(Gate& gate) : gate_(gate) { gate_.EnterShared(); }
-  ~SharedGate() { gate_.LeaveShared(); }
-
- private:
-  Gate& gate_;
-};
-
-class ClosedGate {
- public:
-  explicit ClosedGate(Gate& gate) : gate_(&gate) { gate_->Close(); }
-  ~ClosedGate() { Open(); }
-  void Open() {
-    if (gate_ != nullptr) gate_->Open();
-    gate_ = nullptr;
-  }
-
- private:
-  Gate* gate_;
-};
-
 }  // namespace
-
-// ---- one pair ---------------------------------------------------------------------------------
-
-struct Replicator::Pair {
-  std::shared_ptr<Volume> volume;
-  std::unique_ptr<RegionSet> regions;
-  Gate gate;
-
-  std::mutex mutex;  // guards the fields up to `newer_since`; held while a state change is saved
-  PairState state;
-  PairContext context;
-  wire::Generation generation;
-  std::string peer_volume;
-  bool newer_seen = false;
-  Clock::time_point newer_since;
-
-  std::mutex copy_mutex;  // guards copy_thread
-  std::thread copy_thread;
-  std::atomic<bool> stop_copy{false};
-  std::atomic<uint64_t> copy_total{0};
-  std::atomic<uint64_t> copy_done{0};
-  std::atomic<uint32_t> peer_progress{0};
-
-  // Activity log: regions may be cleared only when no write that touched them is in flight.
-  std::shared_mutex al_mutex;  // shared by writers while they mark; exclusive by the trim
-  std::mutex epoch_mutex;      // guards the three below
-  uint32_t epoch = 1;
-  std::map<uint32_t, int> in_flight;  // epoch -> writes started in it and not finished
-  std::vector<uint32_t> last_epoch;   // per region: the epoch of the last write that touched it
-
-  std::mutex reserve_mutex;  // orders reserve and release at the primary
-
-  using View = Replicator::PairView;
-  View Snapshot() {
-    std::lock_guard<std::mutex> lock(mutex);
-    return {state, context, generation, peer_volume};
-  }
-};
 
 namespace {
 
@@ -340,10 +237,12 @@ class WindowShare {
 
 // ---- life cycle -------------------------------------------------------------------------------
 
-Replicator::Replicator(VolumeStore& store, ReplicatorOptions options, PeerTransport* transport)
+Replicator::Replicator(VolumeStore& store, ReplicatorOptions options, PeerTransport* transport,
+                       WitnessTransport* witness)
     : store_(store),
       options_(std::move(options)),
       transport_(transport),
+      witness_(witness),
       // Request ids start at the clock so that a restarted node never reuses the ids its peer
       // still remembers as answered.
       calls_(std::make_unique<Calls>(static_cast<uint64_t>(
@@ -758,6 +657,11 @@ Result<size_t> Replicator::WriteTracked(Pair& pair, wire::WriteKind kind, uint64
 // never: the primary carries on alone, the region marked), EIO (fence data) or EROFS.
 Result<size_t> Replicator::AfterLinkLoss(Pair& pair, size_t length) {
   const Pair::View view = pair.Snapshot();
+  if (view.state.fenced && view.context.fence == FenceLevel::kReserve && view.state.role == PairRole::kPrimary) {
+    return Status::IoError("volume " + pair.volume->name() + ": site " + options_.peer_site +
+                               " did not answer and this site lost the determining volume's reserve: fenced",
+                           EIO);
+  }
   switch (WriteRuleFor(view.state, view.context)) {
     case WriteRule::kLocalTracked:
       return length;
@@ -1094,9 +998,8 @@ wire::PeerAnswerMessage Replicator::ServeCommand(const wire::PeerCommandMessage&
     answer.message = note;
     return answer;
   }
-  if (command.command == "reserve") {
-    Status status = Reserve(name, command.holder, command.flag, true);
-    return fail(status);
+  if (command.command == "reserve" || command.command == "reserve-mirror" || command.command == "vote") {
+    return ServeReservationCommand(command);
   }
   std::shared_ptr<Pair> pair = FindPair(name);
   if (!pair) {
@@ -1107,12 +1010,6 @@ wire::PeerAnswerMessage Replicator::ServeCommand(const wire::PeerCommandMessage&
   if (command.command == "status") {
     describe(*pair);
     return answer;
-  }
-  if (command.command == "reserve-mirror") {
-    Status mirrored = pair->volume->UpdateMetadata([&](VolumeMetadata& metadata) {
-      metadata.reserved_by = command.flag ? std::string() : command.holder;
-    });
-    return fail(mirrored);
   }
   if (command.command == "verify") {
     Result<std::vector<uint64_t>> hashes = HashRegions(*pair, command.first, command.count);
@@ -1250,13 +1147,20 @@ Status Replicator::ServeCreate(const wire::PeerCommandMessage& command, wire::Pe
 // ---- state changes ----------------------------------------------------------------------------
 
 void Replicator::OnLinkLost(Pair& pair, const wire::Generation& seen) {
-  std::lock_guard<std::mutex> lock(pair.mutex);
-  if (!(pair.generation == seen) || !IsReplicating(pair.state.status)) return;  // already handled
-  Result<PairTransition> transition = Transit(pair.state, PairEvent::kLinkLost, pair.context);
-  if (!transition.ok()) return;
-  spdlog::warn("pair {}: link to site {} lost (fence {})", pair.volume->name(), options_.peer_site,
-               FenceName(pair.context.fence));
-  (void)Commit(pair, transition.value(), nullptr);
+  {
+    std::lock_guard<std::mutex> lock(pair.mutex);
+    if (!(pair.generation == seen) || !IsReplicating(pair.state.status)) return;  // already handled
+    Result<PairTransition> transition = Transit(pair.state, PairEvent::kLinkLost, pair.context);
+    if (!transition.ok()) return;
+    const auto& actions = transition->actions;
+    if (std::find(actions.begin(), actions.end(), PairAction::kAskReserve) == actions.end()) {
+      spdlog::warn("pair {}: link to site {} lost (fence {})", pair.volume->name(), options_.peer_site,
+                   FenceName(pair.context.fence));
+      (void)Commit(pair, transition.value(), nullptr);
+      return;
+    }
+  }
+  AskReserveAfterLinkLoss(pair, seen);  // fence reserve: the writes that lost the link wait here
 }
 
 void Replicator::OnPeerNewer(Pair& pair, const wire::Generation& seen, const wire::Generation& peer) {
@@ -1538,8 +1442,15 @@ Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::strin
   if (!request.fence.empty() && !ParseFence(request.fence, &fence)) {
     return Status::InvalidArgument("--fence must be data, reserve or never, not '" + request.fence + "'");
   }
-  if (fence == FenceLevel::kReserve) {
-    return Status::Unsupported("fence reserve needs clusterd, which is not in this version; use data or never");
+  const auto& managed = options_.managed_volumes;
+  if (request.fence.empty() && std::find(managed.begin(), managed.end(), request.name) != managed.end()) {
+    fence = FenceLevel::kReserve;  // the default for the volumes clusterd fails over
+  }
+  if (fence == FenceLevel::kReserve && options_.determining_volume.empty()) {
+    return Status::InvalidArgument("fence reserve needs a [cluster] determining_volume in the config; use data or never");
+  }
+  if (fence == FenceLevel::kReserve && IsDetermining(request.name)) {
+    return Status::InvalidArgument("the determining volume itself cannot have fence reserve; use data or never");
   }
   const std::string peer_volume = request.peer_volume.empty() ? request.name : request.peer_volume;
   Status named = CheckVolumeName(peer_volume);
@@ -1599,6 +1510,10 @@ Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::strin
 Status Replicator::Split(const std::string& name, bool read_write, bool forwarded, std::string* note) {
   Result<std::shared_ptr<Pair>> found = PairFor(name);
   if (!found.ok()) return found.status();
+  if (read_write && IsDetermining(name)) {
+    return Status::InvalidArgument("split --rw of the determining volume " + name +
+                                   " is refused: only clusterd, as the winner of its reserve, makes a copy of it writable");
+  }
   Pair& pair = *found.value();
   if (pair.Snapshot().state.role == PairRole::kSecondary && !forwarded) {
     return ForwardToPrimary(wire::SplitRequest{pair.Snapshot().peer_volume, read_write}, note);
@@ -1678,9 +1593,14 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   return Status::Ok();
 }
 
-Status Replicator::Takeover(const std::string& name, bool force, std::string* note) {
+Status Replicator::Takeover(const std::string& name, bool force, bool cluster, std::string* note) {
   Result<std::shared_ptr<Pair>> found = PairFor(name);
   if (!found.ok()) return found.status();
+  if (IsDetermining(name) && !cluster && !force) {
+    return Status::InvalidArgument("takeover of the determining volume " + name +
+                                   " is refused: only clusterd, as the winner of its reserve, moves its primary "
+                                   "(--force overrides, if the other site is really gone)");
+  }
   Pair& pair = *found.value();
   PairContext context = pair.Snapshot().context;
   context.force = force;
@@ -1735,6 +1655,10 @@ Status Replicator::DissolveHere(const std::string& name) {
 Status Replicator::Dissolve(const std::string& name, std::string* note) {
   Result<std::shared_ptr<Pair>> found = PairFor(name);
   if (!found.ok()) return found.status();
+  if (IsDetermining(name)) {
+    return Status::InvalidArgument("dissolve of the determining volume " + name +
+                                   " is refused while [cluster] determining_volume names it");
+  }
   wire::PeerCommandMessage command;
   command.command = "dissolve";
   command.volume = found.value()->Snapshot().peer_volume;
@@ -1749,48 +1673,6 @@ Status Replicator::Dissolve(const std::string& name, std::string* note) {
             " there too when it is back";
   }
   return Status::Ok();
-}
-
-Status Replicator::Reserve(const std::string& name, const std::string& holder, bool release, bool forwarded) {
-  std::shared_ptr<Pair> pair = FindPair(name);
-  if (!pair) {
-    std::shared_ptr<Volume> volume = store_.Find(name);
-    if (!volume) return Status::NotFound("no volume named " + name);
-    return release ? volume->Release(holder) : volume->Reserve(holder);
-  }
-  const Pair::View view = pair->Snapshot();
-  if (!IsReplicating(view.state.status)) return release ? pair->volume->Release(holder) : pair->volume->Reserve(holder);
-  if (view.state.role == PairRole::kSecondary) {
-    if (forwarded) return Status::InvalidArgument("volume " + name + " is secondary at both sites");
-    wire::PeerCommandMessage command;
-    command.command = "reserve";
-    command.volume = view.peer_volume;
-    command.holder = holder;
-    command.flag = release;
-    Result<wire::PeerAnswerMessage> answer = Ask(command);
-    if (!answer.ok()) return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable");
-    return StatusFromCode(answer->code, answer->message);
-  }
-  // The primary orders every reserve and release, mirrors it, then applies it here.
-  std::lock_guard<std::mutex> ordered(pair->reserve_mutex);
-  const std::string current = pair->volume->metadata().reserved_by;
-  if (!release && !current.empty() && current != holder) {
-    return Status::Conflict("volume " + name + " is reserved by site " + current);
-  }
-  if (release && !current.empty() && current != holder) {
-    return Status::Conflict("volume " + name + " is reserved by site " + current + ", not " + holder);
-  }
-  wire::PeerCommandMessage command;
-  command.command = "reserve-mirror";
-  command.volume = view.peer_volume;
-  command.holder = holder;
-  command.flag = release;
-  Result<wire::PeerAnswerMessage> answer = Ask(command);
-  if (!answer.ok() || answer->code != 0) {
-    spdlog::warn("pair {}: site {} did not mirror a reservation", name, options_.peer_site);
-    OnLinkLost(*pair, view.generation);
-  }
-  return release ? pair->volume->Release(holder) : pair->volume->Reserve(holder);
 }
 
 Result<std::vector<uint64_t>> Replicator::HashRegions(Pair& pair, uint64_t first, uint64_t count) {

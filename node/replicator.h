@@ -39,6 +39,15 @@ class PeerTransport {
   virtual Status Send(std::string frame_bytes) = 0;
 };
 
+// Asks the witness for one vote of a majority reserve (node/replicator_reserve.cc); the daemon's
+// implementation talks to [witness].endpoint. Thread-safe.
+class WitnessTransport {
+ public:
+  virtual ~WitnessTransport() = default;
+  // The witness's answer (code 0 = granted, Conflict = refused), or Unreachable after timeout_ms.
+  virtual Result<wire::Reply> Vote(const wire::ReserveVoteRequest& request, int timeout_ms) = 0;
+};
+
 struct ReplicatorOptions {
   std::string site;
   std::string peer_site;              // "" when no [peer] is configured: pairs are refused
@@ -50,11 +59,31 @@ struct ReplicatorOptions {
   int tick_ms = 50;                   // the background thread's wake-up (statuses, trims, silence)
   size_t window_bytes = 64ull << 20;  // write data in flight to the peer at most
   int workers = 8;                    // threads serving the peer's requests
+  // [cluster] (part 3): the determining volume ("" = no clusterd here: fence reserve refused) and
+  // the volumes clusterd fails over (their pairs default to fence reserve).
+  std::string determining_volume;
+  std::vector<std::string> managed_volumes;
+};
+
+// A reserve or release (pairctl reserve/release, clusterd, the fence-reserve path).
+struct ReserveOptions {
+  std::string holder;
+  bool release = false;
+  // clusterd after winning: take a managed volume from another holder. Allowed only to the
+  // holder of the determining volume's reservation (as this node's copy of its record says).
+  bool preempt = false;
+  // The determining volume only: win although held by another site or recorded outdated; and
+  // a site to record as outdated with the grant (fence reserve: the peer that missed writes).
+  bool force = false;
+  std::string outdated;
 };
 
 class Replicator {
  public:
-  Replicator(VolumeStore& store, ReplicatorOptions options, PeerTransport* transport);
+  // `witness` may be null (no [witness]): the determining volume's reserve is then ordered at its
+  // primary like any other; with a witness it is a majority vote of three copies.
+  Replicator(VolumeStore& store, ReplicatorOptions options, PeerTransport* transport,
+             WitnessTransport* witness = nullptr);
   ~Replicator();
   Replicator(const Replicator&) = delete;
   Replicator& operator=(const Replicator&) = delete;
@@ -79,10 +108,18 @@ class Replicator {
   Status CreatePair(const wire::PairCreateRequest& request, std::string* note);
   Status Split(const std::string& name, bool read_write, bool forwarded, std::string* note);
   Status Resync(const std::string& name, bool swap, bool forwarded, std::string* note);
-  Status Takeover(const std::string& name, bool force, std::string* note);
+  Status Takeover(const std::string& name, bool force, bool cluster, std::string* note);
   Status Dissolve(const std::string& name, std::string* note);
-  // Reserve (or release) ordered at the primary and mirrored to the secondary.
-  Status Reserve(const std::string& name, const std::string& holder, bool release, bool forwarded);
+  // Reserve (or release) ordered at the primary and mirrored to the secondary; for the
+  // determining volume with a witness, a majority vote of its three record copies. Conflict
+  // (held by another site, outdated, preempt without the determining volume), Unreachable (the
+  // primary, or a majority, did not answer), NotFound. `forwarded`: the peer asked (no
+  // forwarding back).
+  Status Reserve(const std::string& name, const ReserveOptions& options, bool forwarded);
+  // This node's copy of a volume's reservation record (holder, epoch, outdated site).
+  wire::ReservationRecord ReservationOf(const std::string& name);
+  // clusterd: this site's copy of a managed volume refuses writes (EROFS) until unfenced.
+  Status Fence(const std::string& name, bool fenced);
   // Mismatching byte ranges (offset, length pairs) among the regions overlapping the range.
   Result<std::vector<uint64_t>> Verify(const std::string& name, uint64_t offset, uint64_t length);
 
@@ -118,6 +155,18 @@ class Replicator {
   void Answer(const wire::Frame& request, wire::MessageType type, const std::string& body);
   template <class T>
   Status ForwardToPrimary(const T& request, std::string* note);
+
+  // Reservations (replicator_reserve.cc).
+  bool IsDetermining(const std::string& name) const;
+  Status ReserveDetermining(const std::string& name, const ReserveOptions& options, bool forwarded);
+  Status ReserveByMajority(const std::string& name, const ReserveOptions& options);
+  // Applies the vote rule to this node's copy of `name`'s record, durably; the outcome.
+  Result<wire::ReservationRecord> VoteHere(const std::string& name, const wire::ReserveVoteRequest& request,
+                                           std::string* refusal);
+  Status MirrorReservation(Pair& pair, const PairView& view);
+  // fence reserve, after a link loss at the primary: writes wait while this asks.
+  void AskReserveAfterLinkLoss(Pair& pair, const wire::Generation& seen);
+  wire::PeerAnswerMessage ServeReservationCommand(const wire::PeerCommandMessage& command);
 
   // Write paths. EncodeWrite registers a call for the answer and returns its id and frame.
   struct OutgoingWrite {
@@ -175,6 +224,7 @@ class Replicator {
   VolumeStore& store_;
   const ReplicatorOptions options_;
   PeerTransport* const transport_;
+  WitnessTransport* const witness_;
   std::unique_ptr<Calls> calls_;     // answers to what this side sent
   std::unique_ptr<Calls> confirms_;  // confirms of writes this side granted
   std::unique_ptr<Answered> answered_;

@@ -1,0 +1,133 @@
+// Internals shared by the replicator's files (replicator.cc, replicator_reserve.cc): the per-pair
+// runtime and the gate that state changes close. Not part of the node's interface.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "node/pair_state.h"
+#include "node/region_set.h"
+#include "node/replicator.h"
+#include "node/volume.h"
+
+namespace pairfs::node::replicator_internal {
+
+using Clock = std::chrono::steady_clock;
+
+inline std::chrono::milliseconds Ms(int ms) { return std::chrono::milliseconds(ms); }
+
+inline Status StatusFromCode(uint8_t code, const std::string& message) {
+  if (code == 0) return Status::Ok();
+  if (code > static_cast<uint8_t>(Code::kUnsupported)) return Status::Corruption("unknown result code from the peer");
+  return Status(static_cast<Code>(code), message.empty() ? CodeName(static_cast<Code>(code)) : message);
+}
+
+inline bool IsReplicating(PairStatus status) {
+  return status == PairStatus::kCOPY || status == PairStatus::kPAIR || status == PairStatus::kPFUL;
+}
+
+// Keeps new holders out while a state change runs, and waits for the holders already inside.
+class Gate {
+ public:
+  void EnterShared() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !closed_; });
+    ++inside_;
+  }
+  void LeaveShared() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --inside_;
+    changed_.notify_all();
+  }
+  void Close() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !closed_; });
+    closed_ = true;
+    changed_.wait(lock, [&] { return inside_ == 0; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = false;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int inside_ = 0;
+  bool closed_ = false;
+};
+
+class SharedGate {
+ public:
+  explicit SharedGate(Gate& gate) : gate_(gate) { gate_.EnterShared(); }
+  ~SharedGate() { gate_.LeaveShared(); }
+
+ private:
+  Gate& gate_;
+};
+
+class ClosedGate {
+ public:
+  explicit ClosedGate(Gate& gate) : gate_(&gate) { gate_->Close(); }
+  ~ClosedGate() { Open(); }
+  void Open() {
+    if (gate_ != nullptr) gate_->Open();
+    gate_ = nullptr;
+  }
+
+ private:
+  Gate* gate_;
+};
+
+
+}  // namespace pairfs::node::replicator_internal
+
+namespace pairfs::node {
+
+struct Replicator::Pair {
+  std::shared_ptr<Volume> volume;
+  std::unique_ptr<RegionSet> regions;
+  replicator_internal::Gate gate;
+
+  std::mutex mutex;  // guards the fields up to `newer_since`; held while a state change is saved
+  PairState state;
+  PairContext context;
+  wire::Generation generation;
+  std::string peer_volume;
+  bool newer_seen = false;
+  replicator_internal::Clock::time_point newer_since;
+
+  std::mutex copy_mutex;  // guards copy_thread
+  std::thread copy_thread;
+  std::atomic<bool> stop_copy{false};
+  std::atomic<uint64_t> copy_total{0};
+  std::atomic<uint64_t> copy_done{0};
+  std::atomic<uint32_t> peer_progress{0};
+
+  // Activity log: regions may be cleared only when no write that touched them is in flight.
+  std::shared_mutex al_mutex;  // shared by writers while they mark; exclusive by the trim
+  std::mutex epoch_mutex;      // guards the three below
+  uint32_t epoch = 1;
+  std::map<uint32_t, int> in_flight;  // epoch -> writes started in it and not finished
+  std::vector<uint32_t> last_epoch;   // per region: the epoch of the last write that touched it
+
+  std::mutex reserve_mutex;  // orders reserve and release at the primary
+  std::mutex reserve_ask_mutex;  // fence reserve: one ask after a link loss; other writers wait
+
+  using View = Replicator::PairView;
+  View Snapshot() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return {state, context, generation, peer_volume};
+  }
+};
+
+}  // namespace pairfs::node

@@ -1,0 +1,283 @@
+// Reservations across a pair (DESIGN.md "Pairs" and "clusterd and the determining volume"):
+// reserve and release ordered at the primary and mirrored; clusterd's preempting reserve of a
+// managed volume; the determining volume's record (holder, epoch, outdated site), decided at its
+// primary or, with a witness, by a majority of three copies; fence reserve after a link loss.
+#include <future>
+
+#include <spdlog/spdlog.h>
+
+#include "node/limits.h"
+#include "node/replicator.h"
+#include "node/replicator_internal.h"
+#include "node/reservation.h"
+
+namespace pairfs::node {
+
+using namespace replicator_internal;
+
+namespace {
+
+wire::ReservationRecord RecordOf(const VolumeMetadata& metadata) {
+  return {metadata.reserve_epoch, metadata.reserved_by, metadata.reserve_outdated};
+}
+
+void SetRecord(VolumeMetadata& metadata, const wire::ReservationRecord& record) {
+  metadata.reserved_by = record.holder;
+  metadata.reserve_epoch = record.epoch;
+  metadata.reserve_outdated = record.outdated;
+}
+
+wire::ReserveVoteRequest VoteRequestFor(const std::string& volume, const ReserveOptions& options) {
+  return {volume, options.holder, options.outdated, options.force, options.release};
+}
+
+}  // namespace
+
+bool Replicator::IsDetermining(const std::string& name) const {
+  return !options_.determining_volume.empty() && name == options_.determining_volume;
+}
+
+wire::ReservationRecord Replicator::ReservationOf(const std::string& name) {
+  std::shared_ptr<Volume> volume = store_.Find(name);
+  if (!volume) return {};
+  return RecordOf(volume->metadata());
+}
+
+Result<wire::ReservationRecord> Replicator::VoteHere(const std::string& name, const wire::ReserveVoteRequest& request,
+                                                     std::string* refusal) {
+  std::shared_ptr<Volume> volume = store_.Find(name);
+  if (!volume) return Status::NotFound("no volume named " + name + " at site " + options_.site);
+  std::shared_ptr<Pair> pair = FindPair(name);
+  std::unique_lock<std::mutex> ordered;
+  if (pair) ordered = std::unique_lock<std::mutex>(pair->reserve_mutex);
+  const VoteOutcome outcome = Vote(RecordOf(volume->metadata()), request);
+  if (!outcome.granted) {
+    *refusal = outcome.reason;
+    return outcome.record;
+  }
+  Status saved = volume->UpdateMetadata([&](VolumeMetadata& metadata) { SetRecord(metadata, outcome.record); });
+  if (!saved.ok()) return saved;
+  refusal->clear();
+  return outcome.record;
+}
+
+Status Replicator::Reserve(const std::string& name, const ReserveOptions& options, bool forwarded) {
+  if (IsDetermining(name)) return ReserveDetermining(name, options, forwarded);
+  if (options.force || !options.outdated.empty()) {
+    return Status::InvalidArgument("--force and an outdated site apply to the determining volume only");
+  }
+  std::shared_ptr<Volume> volume = store_.Find(name);
+  if (!volume) return Status::NotFound("no volume named " + name);
+  if (options.preempt && !options.release) {
+    const std::string determining_holder = ReservationOf(options_.determining_volume).holder;
+    if (options_.determining_volume.empty() || determining_holder != options.holder) {
+      return Status::Conflict("site " + options.holder + " may preempt " + name +
+                              " only while it holds the determining volume's reservation (held by " +
+                              (determining_holder.empty() ? std::string("nobody") : determining_holder) + ")");
+    }
+  }
+  // Applies the reserve to this node's copy.
+  auto apply = [&]() -> Status {
+    if (options.preempt && !options.release) {
+      return volume->UpdateMetadata([&](VolumeMetadata& metadata) { metadata.reserved_by = options.holder; });
+    }
+    return options.release ? volume->Release(options.holder) : volume->Reserve(options.holder);
+  };
+  std::shared_ptr<Pair> pair = FindPair(name);
+  if (!pair) return apply();
+  const Pair::View view = pair->Snapshot();
+  if (!IsReplicating(view.state.status)) return apply();
+  if (view.state.role == PairRole::kSecondary) {
+    if (forwarded) return Status::InvalidArgument("volume " + name + " is secondary at both sites");
+    wire::PeerCommandMessage command;
+    command.command = "reserve";
+    command.volume = view.peer_volume;
+    command.holder = options.holder;
+    command.flag = options.release;
+    command.preempt = options.preempt;
+    Result<wire::PeerAnswerMessage> answer = Ask(command);
+    if (!answer.ok()) return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable");
+    return StatusFromCode(answer->code, answer->message);
+  }
+  // The primary orders every reserve and release, mirrors it, then applies it here.
+  std::lock_guard<std::mutex> ordered(pair->reserve_mutex);
+  const std::string current = pair->volume->metadata().reserved_by;
+  if (!options.preempt && !current.empty() && current != options.holder) {
+    return Status::Conflict("volume " + name + " is reserved by site " + current +
+                            (options.release ? ", not " + options.holder : std::string()));
+  }
+  wire::PeerCommandMessage command;
+  command.command = "reserve-mirror";
+  command.volume = view.peer_volume;
+  command.record = RecordOf(pair->volume->metadata());
+  command.record.holder = options.release ? std::string() : options.holder;
+  Result<wire::PeerAnswerMessage> answer = Ask(command, kReserveVoteTimeoutMs);
+  if (!answer.ok() || answer->code != 0) {
+    spdlog::warn("pair {}: site {} did not mirror a reservation", name, options_.peer_site);
+    OnLinkLost(*pair, view.generation);
+  }
+  return apply();
+}
+
+Status Replicator::MirrorReservation(Pair& pair, const PairView& view) {
+  wire::PeerCommandMessage command;
+  command.command = "reserve-mirror";
+  command.volume = view.peer_volume;
+  command.record = RecordOf(pair.volume->metadata());
+  Result<wire::PeerAnswerMessage> answer = Ask(command, kReserveVoteTimeoutMs);
+  if (!answer.ok()) return answer.status();
+  return StatusFromCode(answer->code, answer->message);
+}
+
+Status Replicator::ReserveDetermining(const std::string& name, const ReserveOptions& options, bool forwarded) {
+  if (options.preempt) return Status::InvalidArgument("the determining volume is never preempted; use --force");
+  if (witness_ != nullptr) return ReserveByMajority(name, options);
+  std::shared_ptr<Volume> volume = store_.Find(name);
+  if (!volume) return Status::NotFound("no volume named " + name);
+  std::shared_ptr<Pair> pair = FindPair(name);
+  const wire::ReserveVoteRequest request = VoteRequestFor(name, options);
+  std::string refusal;
+  if (!pair) {  // not (or no longer) in a pair: this copy is the only one
+    Result<wire::ReservationRecord> voted = VoteHere(name, request, &refusal);
+    if (!voted.ok()) return voted.status();
+    return refusal.empty() ? Status::Ok() : Status::Conflict(refusal);
+  }
+  const Pair::View view = pair->Snapshot();
+  // Without a witness the record of the primary decides (or of a secondary that took over:
+  // SSWS); any other copy may be stale and asks the primary, whatever the pair's status.
+  const bool decides = view.state.role == PairRole::kPrimary || view.state.status == PairStatus::kSSWS;
+  if (!decides) {
+    if (forwarded) return Status::InvalidArgument("the determining volume " + name + " is secondary at both sites");
+    wire::PeerCommandMessage command;
+    command.command = "reserve";
+    command.volume = view.peer_volume;
+    command.holder = options.holder;
+    command.flag = options.release;
+    command.force = options.force;
+    command.outdated = options.outdated;
+    Result<wire::PeerAnswerMessage> answer = Ask(command, kReserveVoteTimeoutMs);
+    if (!answer.ok()) {
+      return Status::Unreachable("the determining volume's primary at site " + options_.peer_site +
+                                 " is unreachable and no witness is configured");
+    }
+    return StatusFromCode(answer->code, answer->message);
+  }
+  Result<wire::ReservationRecord> voted = VoteHere(name, request, &refusal);
+  if (!voted.ok()) return voted.status();
+  if (!refusal.empty()) return Status::Conflict(refusal);
+  if (!MirrorReservation(*pair, view).ok()) {
+    spdlog::warn("pair {}: site {} did not mirror the determining volume's reservation", name, options_.peer_site);
+    if (IsReplicating(view.state.status)) OnLinkLost(*pair, view.generation);
+  }
+  spdlog::info("determining volume {}: {} for site {} (epoch {}{})", name, options.release ? "released" : "reserved",
+               options.holder, voted->epoch, voted->outdated.empty() ? "" : ", outdated " + voted->outdated);
+  return Status::Ok();
+}
+
+Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptions& options) {
+  wire::ReserveVoteRequest request = VoteRequestFor(name, options);
+  // A release clears every copy: it comes from the holder once both sites are healthy, and a
+  // copy that still names an older holder (a grant that found no majority) must not keep it.
+  if (request.release) request.force = true;
+  std::shared_ptr<Pair> pair = FindPair(name);
+  const std::string peer_volume = pair ? pair->Snapshot().peer_volume : name;
+  // The three votes at once: a dead peer or witness costs one timeout, not two.
+  auto ask_peer = std::async(std::launch::async, [&]() -> Result<wire::PeerAnswerMessage> {
+    wire::PeerCommandMessage command;
+    command.command = "vote";
+    command.volume = peer_volume;
+    command.holder = request.holder;
+    command.flag = request.release;
+    command.force = request.force;
+    command.outdated = request.outdated;
+    return Ask(command, kReserveVoteTimeoutMs);
+  });
+  auto ask_witness = std::async(std::launch::async, [&]() { return witness_->Vote(request, kReserveVoteTimeoutMs); });
+  int granted = 0, refused = 0;
+  std::string refusal;
+  std::string own_refusal;
+  Result<wire::ReservationRecord> own = VoteHere(name, request, &own_refusal);
+  if (own.ok()) (own_refusal.empty() ? granted : refused) += 1;
+  if (!own_refusal.empty()) refusal = own_refusal;
+  Result<wire::PeerAnswerMessage> peer = ask_peer.get();
+  if (peer.ok()) {
+    (peer->code == 0 ? granted : refused) += 1;
+    if (peer->code != 0 && refusal.empty()) refusal = "site " + options_.peer_site + ": " + peer->message;
+  }
+  Result<wire::Reply> witness = ask_witness.get();
+  if (witness.ok()) {
+    (witness->code == 0 ? granted : refused) += 1;
+    if (witness->code != 0 && refusal.empty()) refusal = "the witness: " + witness->message;
+  }
+  spdlog::info("determining volume {}: {} for site {}: {} of 3 copies granted ({} refused, {} did not answer)", name,
+               options.release ? "release" : "reserve", options.holder, granted, refused, 3 - granted - refused);
+  if (granted >= 2) return Status::Ok();
+  if (refused > 0) return Status::Conflict(refusal);
+  return Status::Unreachable("no majority: only " + std::to_string(granted) +
+                             " of the determining volume's 3 record copies answered");
+}
+
+wire::PeerAnswerMessage Replicator::ServeReservationCommand(const wire::PeerCommandMessage& command) {
+  wire::PeerAnswerMessage answer;
+  auto fail = [&](const Status& status) {
+    answer.code = static_cast<uint8_t>(status.code());
+    answer.message = status.ok() ? "" : status.message();
+    return answer;
+  };
+  if (command.command == "reserve") {
+    ReserveOptions options{command.holder, command.flag, command.preempt, command.force, command.outdated};
+    return fail(Reserve(command.volume, options, true));
+  }
+  if (command.command == "vote") {
+    std::string refusal;
+    Result<wire::ReservationRecord> voted = VoteHere(
+        command.volume, {command.volume, command.holder, command.outdated, command.force, command.flag}, &refusal);
+    if (!voted.ok()) return fail(voted.status());
+    answer.reservation = voted.value();
+    return fail(refusal.empty() ? Status::Ok() : Status::Conflict(refusal));
+  }
+  // reserve-mirror: the primary's record, as it is.
+  std::shared_ptr<Volume> volume = store_.Find(command.volume);
+  if (!volume) return fail(Status::NotFound("no volume named " + command.volume + " at site " + options_.site));
+  return fail(volume->UpdateMetadata([&](VolumeMetadata& metadata) { SetRecord(metadata, command.record); }));
+}
+
+Status Replicator::Fence(const std::string& name, bool fenced) {
+  Result<std::shared_ptr<Pair>> found = PairFor(name);
+  if (!found.ok()) return found.status();
+  Pair& pair = *found.value();
+  ClosedGate closed(pair.gate);  // writes in flight finish first; later ones see the fence
+  Status changed = Change(pair, fenced ? PairEvent::kFence : PairEvent::kUnfence, nullptr, nullptr);
+  if (changed.ok()) spdlog::warn("pair {}: copy {} by clusterd", name, fenced ? "fenced" : "unfenced");
+  return changed;
+}
+
+void Replicator::AskReserveAfterLinkLoss(Pair& pair, const wire::Generation& seen) {
+  std::lock_guard<std::mutex> asking(pair.reserve_ask_mutex);
+  {
+    std::lock_guard<std::mutex> lock(pair.mutex);
+    if (!(pair.generation == seen) || !IsReplicating(pair.state.status)) return;  // another writer decided
+  }
+  spdlog::warn("pair {}: link to site {} lost (fence reserve): asking for the determining volume {}",
+               pair.volume->name(), options_.peer_site, options_.determining_volume);
+  ReserveOptions options;
+  options.holder = options_.site;
+  options.outdated = options_.peer_site;
+  Status reserved = options_.determining_volume.empty()
+                        ? Status::Conflict("no determining volume is configured")
+                        : Reserve(options_.determining_volume, options, false);
+  if (reserved.ok()) {
+    spdlog::warn("pair {}: the determining volume is reserved for this site; site {} is outdated, writes go on here",
+                 pair.volume->name(), options_.peer_site);
+  } else {
+    spdlog::error("pair {}: the determining volume's reserve failed ({}): this copy is fenced, waiting writes fail",
+                  pair.volume->name(), reserved.message());
+  }
+  std::lock_guard<std::mutex> lock(pair.mutex);
+  if (!(pair.generation == seen) || !IsReplicating(pair.state.status)) return;
+  Result<PairTransition> transition =
+      Transit(pair.state, reserved.ok() ? PairEvent::kReserveGranted : PairEvent::kReserveLost, pair.context);
+  if (transition.ok()) (void)Commit(pair, transition.value(), nullptr);
+}
+
+}  // namespace pairfs::node

@@ -1,0 +1,63 @@
+#include "node/reservation.h"
+
+#include <utility>
+
+namespace pairfs::node {
+namespace {
+
+VoteOutcome Granted(wire::ReservationRecord record, std::string reason) {
+  return VoteOutcome{true, std::move(record), std::move(reason)};
+}
+
+VoteOutcome Refused(const wire::ReservationRecord& record, std::string reason) {
+  return VoteOutcome{false, record, std::move(reason)};
+}
+
+VoteOutcome Reserve(const wire::ReservationRecord& record, const wire::ReserveVoteRequest& request) {
+  if (request.holder.empty()) return Refused(record, "a reserve needs a holder");
+  if (request.outdated == request.holder) {
+    return Refused(record, "site " + request.holder + " cannot mark itself outdated and win");
+  }
+  if (record.holder == request.holder) {
+    wire::ReservationRecord kept = record;
+    if (!request.outdated.empty()) kept.outdated = request.outdated;
+    return Granted(std::move(kept), "already reserved by " + request.holder);
+  }
+  if (!request.force && !record.holder.empty()) return Refused(record, "reserved by " + record.holder);
+  if (!request.force && record.outdated == request.holder) {
+    return Refused(record, "site " + request.holder +
+                               " is outdated (its copies may miss acknowledged writes); only --force can make it win");
+  }
+  wire::ReservationRecord won;
+  won.epoch = record.epoch + 1;
+  won.holder = request.holder;
+  if (!request.outdated.empty()) {
+    won.outdated = request.outdated;
+  } else if (record.outdated != request.holder) {
+    won.outdated = record.outdated;
+  }
+  std::string reason = "reserved by " + won.holder + ", epoch " + std::to_string(won.epoch);
+  if (!record.holder.empty()) {
+    reason += " (forced: taken from " + record.holder + ")";
+  } else if (record.outdated == request.holder) {
+    reason += " (forced: its outdated mark cleared)";
+  }
+  return Granted(std::move(won), std::move(reason));
+}
+
+VoteOutcome Release(const wire::ReservationRecord& record, const wire::ReserveVoteRequest& request) {
+  if (!record.holder.empty() && record.holder != request.holder && !request.force) {
+    return Refused(record, "reserved by " + record.holder);
+  }
+  wire::ReservationRecord released;
+  released.epoch = record.holder.empty() ? record.epoch : record.epoch + 1;
+  return Granted(std::move(released), "released, epoch " + std::to_string(released.epoch));
+}
+
+}  // namespace
+
+VoteOutcome Vote(const wire::ReservationRecord& record, const wire::ReserveVoteRequest& request) {
+  return request.release ? Release(record, request) : Reserve(record, request);
+}
+
+}  // namespace pairfs::node

@@ -1,0 +1,36 @@
+// The vote rule of the determining volume's reservation record (DESIGN.md "clusterd and the
+// determining volume"): every copy of the record (each site's node and the witness) answers a
+// ReserveVoteRequest with Vote(), so a majority reserve over three copies has at most one winner.
+// Pure: no I/O, no clock; thread-safe.
+#pragma once
+
+#include <string>
+
+#include "wire/messages.h"
+
+namespace pairfs::node {
+
+// What one copy of the record answers. `record` is the copy after the vote: the caller persists
+// it when it differs from the one it passed in (a refusal returns the record unchanged).
+// `reason` is one line for users: why a vote was refused, or what a grant did.
+struct VoteOutcome {
+  bool granted = false;
+  wire::ReservationRecord record;
+  std::string reason;
+};
+
+// Applies `request` to `record`.
+//
+// Reserve (release = false), refused when the request has no holder or asks the holder to mark
+// itself outdated. The holder asking again is granted with the epoch unchanged (and its
+// `outdated` mark, if any, recorded). Otherwise, without force, it is refused while another site
+// holds the record ("reserved by X") or when the asker is the site marked outdated; else it is
+// granted: epoch + 1, the asker holds the record, and `outdated` becomes the request's mark, or
+// stays as it was unless it named the asker (a forced win clears the winner's own mark).
+//
+// Release (release = true): granted when nobody holds the record, the asker holds it, or with
+// force: holder and outdated are cleared (both sites are healthy and in PAIR by then), and the
+// epoch is bumped when a holder was removed. Else refused ("reserved by X").
+VoteOutcome Vote(const wire::ReservationRecord& record, const wire::ReserveVoteRequest& request);
+
+}  // namespace pairfs::node

@@ -1,0 +1,59 @@
+// The witness site (`pairfs --witness`, pairfs(8) WITNESS): a third copy of each determining
+// volume's reservation record, answering the reserve votes of the two data sites (DESIGN.md
+// "clusterd and the determining volume"). It holds no volumes and mounts nothing.
+//
+// Handle() decides one request without a socket (tests call it). Serve() binds the witness
+// endpoint and answers on the calling thread until a stop flag is set. Not thread-safe: one
+// thread calls both, and it owns the WitnessStore.
+#pragma once
+
+#include <atomic>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "node/config.h"
+#include "node/witness_store.h"
+#include "wire/link.h"
+#include "wire/messages.h"
+
+namespace pairfs::node {
+
+// What `pairfs --witness` needs beyond LoadConfig's rules: a [witness] table whose `sites` names
+// the two sites served, neither of them this site. Ok, or InvalidArgument reading
+// "PATH: witness.sites: reason" (or "PATH: [witness]: ...") for the user.
+Status CheckWitnessConfig(const Config& config);
+
+class WitnessServer {
+ public:
+  // `site` is the witness's own name (the sender of its replies); `sites` the two sites whose
+  // votes it accepts: exactly two (anything else aborts: the config checks guarantee it).
+  // `store` must outlive the server.
+  WitnessServer(WitnessStore& store, std::string site, std::vector<std::string> sites);
+
+  // Answers one request; never throws. A reserve vote gets code 0 (granted) or kConflict (refused,
+  // message says why) with `reservation` = the record after the vote, which is on disk before
+  // this returns. Refusals with other codes change nothing: InvalidArgument for a body that does
+  // not decode, a bad volume name, or a sender, holder or outdated site this witness does not
+  // serve; Corruption when the volume's record file fails its checks (logged as an error once);
+  // IoError when the new record cannot be written; NoSpace past kMaxWitnessRecords. Any other
+  // message type: Unsupported. Every grant and refusal is logged at info level.
+  wire::Reply Handle(const wire::Frame& request);
+
+  // Binds `endpoint` and answers requests until `stop` is set (checked every kControlPollMs).
+  // IoError naming the endpoint if it cannot be bound; Ok once stopped. Malformed frames are
+  // answered by wire::Server and logged, the first and then one in every 1000.
+  Status Serve(wire::Context& context, const std::string& endpoint, const std::atomic<bool>& stop);
+
+ private:
+  wire::Reply Vote(const std::string& sender, const wire::ReserveVoteRequest& request);
+  Status CheckSites(const std::string& sender, const wire::ReserveVoteRequest& request) const;
+  bool Serves(const std::string& site) const;
+
+  WitnessStore& store_;
+  const std::string site_;
+  const std::vector<std::string> sites_;
+  std::set<std::string> reported_corrupt_;  // volumes whose corrupt file has been logged
+};
+
+}  // namespace pairfs::node
