@@ -50,4 +50,33 @@ inline constexpr int kPeerReconnectMaxMs = 1000;
 // redialled (iptables DROP leaves TCP thinking the connection is up).
 inline constexpr int kPeerHeartbeatMs = 500;
 
+// ---- heartbeats (wire/heartbeat.h) ----
+
+// A heartbeat frame is the 64-byte header and a body of under 100 bytes (a site name, a phase
+// name and three integers). ZeroMQ is told this limit (ZMQ_MAXMSGSIZE) so that it disconnects a sender of
+// anything larger instead of buffering garbage.
+inline constexpr size_t kMaxHeartbeatFrameBytes = 4 * 1024;
+
+// Messages a heartbeat socket may hold in its ZeroMQ pipe. A beat is worth something only on
+// time; one stuck behind a slow connection says nothing the next one will not, so a few suffice.
+inline constexpr int kHeartbeatQueueMessages = 4;
+
+// Reconnecting a heartbeat link: first after 100 ms, backing off to 1 s, so a healed network
+// carries beats again within about a second without redialling a dead one in a tight loop.
+inline constexpr int kHeartbeatReconnectMs = 100;
+inline constexpr int kHeartbeatReconnectMaxMs = 1000;
+
+// ZeroMQ's own heartbeat on each heartbeat connection: one silent for 3 checks is closed and
+// redialled (iptables DROP or a cut cable leaves TCP thinking it is up), and the beats written
+// into it during the outage are discarded rather than delivered late as if the peer just spoke.
+inline constexpr int kHeartbeatConnectionCheckMs = 250;
+
+// Frames read from one link per wake-up before the thread looks at the clock again: a sender
+// flooding one network can neither delay our beats nor starve the other links.
+inline constexpr int kHeartbeatReceiveBatch = 64;
+
+// Heartbeat networks one clusterd watches. Each is two sockets polled by the one heartbeat
+// thread; two or three independent networks are the practice, eight is generous.
+inline constexpr size_t kMaxHeartbeatLinks = 8;
+
 }  // namespace pairfs::wire
