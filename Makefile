@@ -26,7 +26,7 @@ TOOL_SRC  := $(wildcard tests/tools/*.cc)
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
 
 LIB_OBJ   := $(call obj,$(WIRE_SRC) $(NODE_SRC) $(CLUSTERD_SRC))
-BINARIES  := $(BUILD)/pairfs $(BUILD)/pairctl
+BINARIES  := $(BUILD)/pairfs $(BUILD)/pairctl $(BUILD)/clusterd
 UNIT_BIN  := $(BUILD)/unit_tests
 TOOL_BINS := $(patsubst tests/tools/%.cc,$(BUILD)/tools/%,$(TOOL_SRC))
 
@@ -54,6 +54,9 @@ $(BUILD)/pairfs: $(call obj,$(FUSE_SRC)) $(BUILD)/libpairfs.a
 	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
 $(BUILD)/pairctl: $(call obj,node/pairctl_main.cc) $(BUILD)/libpairfs.a
+	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/clusterd: $(call obj,clusterd/main.cc) $(BUILD)/libpairfs.a
 	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
 $(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(BUILD)/libpairfs.a

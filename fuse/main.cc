@@ -5,6 +5,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +23,7 @@
 #include "node/control_server.h"
 #include "node/log.h"
 #include "node/store.h"
+#include "node/witness_server.h"
 #include "wire/limits.h"
 #include "wire/link.h"
 #include "wire/peer_link.h"
@@ -39,6 +42,7 @@ struct Options {
   std::string config_flag;
   bool foreground = false;
   bool debug = false;
+  bool witness = false;
   std::vector<std::string> fuse_options;
   std::string mountpoint;
 };
@@ -63,17 +67,62 @@ Status LockDataDir(const std::string& data_dir) {
   return Status::Ok();
 }
 
-// Checks that the control endpoint can be bound before the process detaches, so the user sees
-// "address in use" on the terminal. ZeroMQ cannot cross a fork, so this context is thrown away.
-// An ipc:// bind would silently replace a live node's socket file (ZeroMQ unlinks it first), so
-// a listener there is refused here.
-Status CheckControlEndpoint(const std::string& endpoint) {
+// Checks that an endpoint (`what`: "control endpoint", ...) can be bound before the process
+// detaches, so the user sees "address in use" on the terminal. ZeroMQ cannot cross a fork, so
+// this context is thrown away. An ipc:// bind would silently replace a live process's socket file
+// (ZeroMQ unlinks it first), so a listener there is refused here.
+Status CheckEndpointFree(const std::string& endpoint, const std::string& what) {
   if (endpoint.rfind("ipc://", 0) == 0 && wire::ProbeEndpoint(endpoint).ok()) {
-    return Status::Busy("control endpoint " + endpoint + " is in use by another process (another pairfs?)");
+    return Status::Busy(what + " " + endpoint + " is in use by another process (another pairfs?)");
   }
   wire::Context context;
   Result<std::unique_ptr<wire::Server>> server = wire::Server::Bind(context, endpoint);
   return server.status();
+}
+
+// A daemon that will detach logs to DATA_DIR/pairfs.log as well (it loses stderr).
+Status LogToDataDir(const Options& options, const std::string& data_dir) {
+  if (options.foreground) return Status::Ok();
+  if (::mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST) return Status::IoError("cannot create " + data_dir, errno);
+  return node::SetUpLogging("pairfs", data_dir + "/pairfs.log", options.debug);
+}
+
+// Set by SIGTERM, SIGINT and SIGHUP: the witness's serving loop polls it.
+std::atomic<bool> witness_stopping{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+extern "C" void StopWitness(int) { witness_stopping.store(true); }
+
+// pairfs --witness: the third copy of the determining volumes' reservation records
+// (node/witness_server.h). No volumes and no FUSE; the same data-directory lock, bind check
+// before detaching and background logging as a site node.
+int RunWitness(const Options& options) {
+  if (!options.mountpoint.empty() || !options.fuse_options.empty()) {
+    std::cerr << "pairfs: --witness mounts nothing: give it no MOUNTPOINT and no -o\n";
+    return kExitUsage;
+  }
+  Result<node::Config> loaded = node::LoadConfig(node::ResolveConfigPath(options.config_flag));
+  if (!loaded.ok()) return Fail(loaded.status().message());
+  const node::Config& config = loaded.value();
+  Status usable = node::CheckWitnessConfig(config);
+  if (!usable.ok()) {
+    std::cerr << "pairfs: " << usable.message() << "\n";
+    return kExitUsage;
+  }
+  Status ready = LogToDataDir(options, config.site.data_dir);
+  Result<std::unique_ptr<node::WitnessStore>> store = node::WitnessStore::Open(config.site.data_dir);
+  if (ready.ok()) ready = store.status();
+  if (ready.ok()) ready = LockDataDir(config.site.data_dir);
+  if (ready.ok()) ready = CheckEndpointFree(config.witness.endpoint, "witness endpoint");
+  if (!ready.ok()) return Fail(ready.message());
+  if (fuse_daemonize(options.foreground ? 1 : 0) != 0) return Fail("cannot detach into the background");
+  struct sigaction stop {};
+  stop.sa_handler = StopWitness;
+  for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(signal_number, &stop, nullptr);
+  wire::Context context;
+  node::WitnessServer server(*store.value(), config.site.name, config.witness.sites);
+  Status served = server.Serve(context, config.witness.endpoint, witness_stopping);
+  if (!served.ok()) return Fail("witness.endpoint: " + served.message());
+  return 0;
 }
 
 // The replicator's transport over the real link.
@@ -88,6 +137,24 @@ class LinkTransport : public node::PeerTransport {
 
  private:
   std::atomic<wire::PeerLink*> link_{nullptr};
+};
+
+// The witness's vote over a context and socket of their own per vote (votes are rare: a race,
+// a release): no socket is shared between the threads that may ask, and nothing of ZeroMQ
+// exists before the daemon forks.
+class WitnessClient : public node::WitnessTransport {
+ public:
+  WitnessClient(std::string endpoint, std::string site) : endpoint_(std::move(endpoint)), site_(std::move(site)) {}
+  Result<wire::Reply> Vote(const wire::ReserveVoteRequest& request, int timeout_ms) override {
+    wire::Context context;
+    Result<std::unique_ptr<wire::Client>> client = wire::Client::Connect(context, endpoint_, site_);
+    if (!client.ok()) return client.status();
+    return client.value()->Call(request, timeout_ms);
+  }
+
+ private:
+  const std::string endpoint_;
+  const std::string site_;
 };
 
 struct SessionCloser {
@@ -118,8 +185,16 @@ int Serve(const Options& options, const node::Config& config, node::VolumeStore&
   replication.peer_site = paired ? config.peer.name : "";
   replication.peer_timeout_ms = static_cast<int>(config.site.peer_timeout_ms);
   replication.region_size_bytes = config.site.region_size_bytes;
+  if (config.cluster.present) {
+    replication.determining_volume = config.cluster.determining_volume;
+    replication.managed_volumes = config.cluster.volumes;
+  }
   LinkTransport transport;
-  node::Replicator replicator(store, replication, paired ? &transport : nullptr);
+  std::unique_ptr<WitnessClient> witness;
+  if (paired && config.witness.present && !config.witness.endpoint.empty()) {
+    witness = std::make_unique<WitnessClient>(config.witness.endpoint, config.site.name);
+  }
+  node::Replicator replicator(store, replication, paired ? &transport : nullptr, witness.get());
   MountContext mount{&store, &replicator, config.site.name};
   fuse_session* session = fuse_session_new(&args, &Operations(), sizeof(fuse_lowlevel_ops), &mount);
   fuse_opt_free_args(&args);
@@ -177,7 +252,8 @@ int Main(int argc, char** argv) {
   app.add_flag("-f,--foreground", options.foreground, "stay in the foreground and log to stderr only");
   app.add_flag("-d,--debug", options.debug, "log at debug level, including every FUSE request");
   app.add_option("-o", options.fuse_options, "FUSE mount options, comma-separated (e.g. allow_other)");
-  app.add_option("MOUNTPOINT", options.mountpoint, "the directory to mount the volumes on")->required();
+  app.add_flag("--witness", options.witness, "run a witness site (see pairfs(8) WITNESS): no MOUNTPOINT, no FUSE");
+  app.add_option("MOUNTPOINT", options.mountpoint, "the directory to mount the volumes on (required without --witness)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -186,6 +262,11 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   (void)node::SetUpLogging("pairfs", "", options.debug);
+  if (options.witness) return RunWitness(options);
+  if (options.mountpoint.empty()) {
+    std::cerr << "pairfs: MOUNTPOINT is required\nRun 'pairfs --help' for usage.\n";
+    return kExitUsage;
+  }
   // The daemon changes to / when it detaches: unmounting later needs the absolute path.
   char* absolute = ::realpath(options.mountpoint.c_str(), nullptr);
   if (absolute == nullptr) return Fail("mount point " + options.mountpoint + ": " + std::strerror(errno));
@@ -193,18 +274,13 @@ int Main(int argc, char** argv) {
   std::free(absolute);
   Result<node::Config> config = node::LoadConfig(node::ResolveConfigPath(options.config_flag));
   if (!config.ok()) return Fail(config.status().message());
-  if (!options.foreground) {
-    if (::mkdir(config->site.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return Fail("cannot create " + config->site.data_dir + ": " + std::strerror(errno));
-    }
-    Status logging = node::SetUpLogging("pairfs", config->site.data_dir + "/pairfs.log", options.debug);
-    if (!logging.ok()) return Fail(logging.message());
-  }
+  Status logging = LogToDataDir(options, config->site.data_dir);
+  if (!logging.ok()) return Fail(logging.message());
   Result<std::unique_ptr<node::VolumeStore>> store = node::VolumeStore::Open(config->site.data_dir);
   if (!store.ok()) return Fail(store.status().message());
   Status locked = LockDataDir(config->site.data_dir);
   if (!locked.ok()) return Fail(locked.message());
-  Status bindable = CheckControlEndpoint(config->site.control);
+  Status bindable = CheckEndpointFree(config->site.control, "control endpoint");
   if (!bindable.ok()) return Fail(bindable.message());
   if (config->peer.present && !config->site.listen.empty()) {
     // The peer port too, before detaching: "address in use" belongs on the user's terminal.

@@ -38,6 +38,9 @@ wire::VolumeInfo DescribeVolume(Volume& volume, Replicator* replicator) {
   info.generation_site = metadata.generation_site;
   info.consistent = metadata.consistent;
   info.outdated = metadata.outdated;
+  info.fenced = metadata.fenced;
+  info.reserve_epoch = metadata.reserve_epoch;
+  info.reserve_outdated = metadata.reserve_outdated;
   info.region_size_bytes = metadata.region_size_bytes;
   info.open_count = volume.open_count().load();
   if (replicator != nullptr) replicator->Describe(volume, &info);

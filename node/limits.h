@@ -30,6 +30,10 @@ inline constexpr int kControlPollMs = 100;
 inline constexpr uint64_t kMinRegionBytes = 4096;
 inline constexpr uint64_t kMaxRegionBytes = 64ull << 20;
 
+// clusterd's own control endpoint (pairctl cluster status/unfence): ipc://DATA_DIR/ followed by
+// this name, so pairctl finds it from the same config without a key of its own.
+inline constexpr const char* kClusterdSocketName = "clusterd.sock";
+
 // peer_timeout_ms bounds: below 100 ms a busy disk looks like a dead link; above 10 min a VM's
 // own I/O timeouts have long fired.
 inline constexpr int64_t kMinPeerTimeoutMs = 100;

@@ -1,6 +1,9 @@
 #include "node/pairctl_format.h"
 
 #include <algorithm>
+#include <sstream>
+
+#include <algorithm>
 
 #include "node/names.h"
 
@@ -95,6 +98,67 @@ nlohmann::ordered_json VolumeListJson(const wire::VolumeInfo& info) {
           {"allocated_bytes", info.allocated_bytes},
           {"reserved_by", OrNull(info.reserved_by)},
           {"open_count", info.open_count}};
+}
+
+namespace {
+
+std::string HeardAgo(int64_t ms) { return ms < 0 ? "never" : std::to_string(ms) + " ms ago"; }
+
+}  // namespace
+
+std::string ClusterText(const wire::ClusterInfo& info) {
+  std::ostringstream out;
+  out << "site " << info.site << ": " << info.state << (info.started ? " (applications running here)" : "") << "\n";
+  out << "  " << info.reason << "\n";
+  out << "peer " << info.peer_site << ": "
+      << (info.peer_alive ? "alive, " + info.peer_state : std::string("lost (no heartbeat on any link)")) << "\n";
+  const wire::ReservationRecord& r = info.reservation;
+  out << "determining volume " << info.determining_volume << ": "
+      << (r.holder.empty() ? std::string("not reserved") : "reserved by site " + r.holder) << ", epoch " << r.epoch
+      << (r.outdated.empty() ? std::string() : ", site " + r.outdated + " outdated") << "\n";
+  out << "witness: " << (info.witness.empty() ? std::string("none") : info.witness) << "\n";
+  out << "volumes: ";
+  for (size_t i = 0; i < info.volumes.size(); ++i) out << (i ? " " : "") << info.volumes[i];
+  out << "\n";
+  size_t listen_width = 6, peer_width = 4;
+  for (const auto& link : info.links) {
+    listen_width = std::max(listen_width, link.listen.size());
+    peer_width = std::max(peer_width, link.peer.size());
+  }
+  auto row = [&](const std::string& a, const std::string& b, const std::string& c, const std::string& d) {
+    out << "  " << a << std::string(listen_width - a.size() + 2, ' ') << b << std::string(peer_width - b.size() + 2, ' ')
+        << c << std::string(c.size() < 7 ? 7 - c.size() : 1, ' ') << d << "\n";
+  };
+  out << "heartbeat links:\n";
+  row("LISTEN", "PEER", "STATE", "LAST HEARD");
+  for (const auto& link : info.links) row(link.listen, link.peer, link.alive ? "alive" : "silent", HeardAgo(link.last_heard_ms_ago));
+  return out.str();
+}
+
+nlohmann::ordered_json ClusterJson(const wire::ClusterInfo& info) {
+  nlohmann::ordered_json links = nlohmann::ordered_json::array();
+  for (const auto& link : info.links) {
+    links.push_back({{"listen", link.listen},
+                     {"peer", link.peer},
+                     {"alive", link.alive},
+                     {"last_heard_ms_ago", link.last_heard_ms_ago < 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(link.last_heard_ms_ago)}});
+  }
+  return {{"site", info.site},
+          {"state", info.state},
+          {"reason", info.reason},
+          {"started", info.started},
+          {"peer_site", info.peer_site},
+          {"peer_alive", info.peer_alive},
+          {"peer_state", OrNull(info.peer_state)},
+          {"peer_incarnation", info.peer_incarnation},
+          {"determining_volume", info.determining_volume},
+          {"reservation",
+           {{"holder", OrNull(info.reservation.holder)},
+            {"epoch", info.reservation.epoch},
+            {"outdated", OrNull(info.reservation.outdated)}}},
+          {"witness", OrNull(info.witness)},
+          {"volumes", info.volumes},
+          {"links", links}};
 }
 
 }  // namespace pairfs::node

@@ -27,4 +27,10 @@ std::string VolumeListTable(const std::vector<wire::VolumeInfo>& volumes);
 // One `volume list --json` object: name, size_bytes, allocated_bytes, reserved_by, open_count.
 nlohmann::ordered_json VolumeListJson(const wire::VolumeInfo& info);
 
+// `cluster status`: clusterd's phase and why, the peer, the determining volume's reservation,
+// the witness and one line per heartbeat link.
+std::string ClusterText(const wire::ClusterInfo& info);
+// `cluster status --json`: the same as one object (null for empty strings).
+nlohmann::ordered_json ClusterJson(const wire::ClusterInfo& info);
+
 }  // namespace pairfs::node

@@ -46,22 +46,32 @@ int Fail(const Status& status) {
 }
 
 // Sends `request` to the node and returns its reply, or the Status explaining why there is none.
+// `program` names who serves `endpoint` in messages.
 template <class T>
-Result<wire::Reply> Ask(const Config& config, const T& request) {
-  const std::string& endpoint = config.site.control;
+Result<wire::Reply> Ask(const Config& config, const T& request, const std::string& endpoint,
+                        const std::string& program = "pairfs") {
   Status listening = wire::ProbeEndpoint(endpoint);
   if (!listening.ok()) {
-    return Status::Unreachable("pairfs for site " + config.site.name + " is not running: " + listening.message());
+    return Status::Unreachable(program + " for site " + config.site.name + " is not running: " + listening.message());
   }
   wire::Context context;
   Result<std::unique_ptr<wire::Client>> client = wire::Client::Connect(context, endpoint, config.site.name);
   if (!client.ok()) return client.status();
   Result<wire::Reply> reply = client.value()->Call(request, wire::kDefaultControlTimeoutMs);
   if (!reply.ok() && reply.status().code() == Code::kUnreachable) {
-    return Status::Unreachable("pairfs for site " + config.site.name + " did not answer at " + endpoint + ": " +
+    return Status::Unreachable(program + " for site " + config.site.name + " did not answer at " + endpoint + ": " +
                                reply.status().message());
   }
   return reply;
+}
+
+template <class T>
+Result<wire::Reply> Ask(const Config& config, const T& request) {
+  return Ask(config, request, config.site.control);
+}
+
+std::string ClusterdEndpoint(const Config& config) {
+  return "ipc://" + config.site.data_dir + "/" + kClusterdSocketName;
 }
 
 // Runs one request and prints its outcome with `print` (called only on success).
@@ -234,6 +244,10 @@ int Main(int argc, char** argv) {
   wait->add_flag("--progress", options.progress, "draw a progress bar on a terminal");
   CLI::App* verify = app.add_subcommand("verify", "compare both copies region by region: verify NAME");
   verify->add_option("NAME", options.name, "volume name")->required();
+  CLI::App* cluster = app.add_subcommand("cluster", "clusterd's view, and the operator's unfence");
+  cluster->require_subcommand(1);
+  CLI::App* cluster_status = cluster->add_subcommand("status", "state, peer, heartbeat links, reservation");
+  CLI::App* cluster_unfence = cluster->add_subcommand("unfence", "lift FENCED: the managed copies take writes again");
 
   try {
     app.parse(argc, argv);
@@ -303,6 +317,22 @@ int Main(int argc, char** argv) {
   if (takeover->parsed()) return run_pair(wire::TakeoverRequest{options.name, options.force}, "takeover");
   if (dissolve->parsed()) return run_pair(wire::DissolveRequest{options.name}, "dissolved");
   if (wait->parsed()) return Wait(c, options);
+  if (cluster_status->parsed() || cluster_unfence->parsed()) {
+    if (!c.cluster.present) return Fail(Status::InvalidArgument(c.path + " has no [cluster] table: no clusterd here"));
+    auto print = [&](const wire::Reply& r) {
+      if (json) return PrintJson(ClusterJson(r.cluster));
+      if (cluster_unfence->parsed()) std::cout << "unfenced\n";
+      std::cout << ClusterText(r.cluster);
+    };
+    Result<wire::Reply> reply =
+        cluster_status->parsed()
+            ? Ask(c, wire::ClusterStatusRequest{c.site.name}, ClusterdEndpoint(c), "clusterd")
+            : Ask(c, wire::ClusterUnfenceRequest{c.site.name}, ClusterdEndpoint(c), "clusterd");
+    if (!reply.ok()) return Fail(reply.status());
+    if (!reply->ToStatus().ok()) return Fail(reply->ToStatus());
+    print(reply.value());
+    return 0;
+  }
   if (verify->parsed()) return Verify(c, options);
   const bool reserving = reserve->parsed();
   auto print_reservation = [&](const wire::Reply& r) {

@@ -187,9 +187,13 @@ struct VolumeInfo {
   bool outdated = false;
   uint32_t open_count = 0;   // open file handles through the mount
   uint64_t region_size_bytes = 0;  // the pair's dirty-bitmap region (0: no pair)
+  bool fenced = false;       // this copy refuses writes: clusterd lost, or fence reserve lost
+  uint64_t reserve_epoch = 0;        // the determining volume's record: epoch and outdated site
+  std::string reserve_outdated;
   MSGPACK_DEFINE_MAP(name, role, status, mode, peer_site, peer_volume, size_bytes, allocated_bytes,
                      copy_progress, dirty_bytes, journal_lag_bytes, reserved_by, fence, group,
-                     generation, generation_site, consistent, outdated, open_count, region_size_bytes);
+                     generation, generation_site, consistent, outdated, open_count, region_size_bytes, fenced,
+                     reserve_epoch, reserve_outdated);
 };
 
 // One heartbeat link as clusterd sees it.
@@ -331,8 +335,13 @@ struct PeerCommandMessage {
   uint64_t count = 0;         // verify: how many regions
   uint16_t control_type = 0;  // control: a pairctl request forwarded to the peer
   std::string control_body;
+  bool preempt = false;       // reserve: clusterd takes a managed volume
+  bool force = false;         // reserve, vote: the determining volume's force
+  std::string outdated;       // reserve, vote: mark this site outdated with the grant
+  ReservationRecord record;   // reserve-mirror: the primary's record
   MSGPACK_DEFINE_MAP(command, volume, generation, peer_volume, size_bytes, mode, fence, group,
-                     region_size_bytes, flag, holder, first, count, control_type, control_body);
+                     region_size_bytes, flag, holder, first, count, control_type, control_body, preempt, force,
+                     outdated, record);
 };
 
 struct PeerAnswerMessage {
@@ -350,8 +359,9 @@ struct PeerAnswerMessage {
   std::vector<char> bits;        // a dirty bitmap, one bit per region, low bit first
   std::vector<uint64_t> hashes;  // verify: one per region
   std::string control_reply;     // control: the encoded Reply
+  ReservationRecord reservation; // vote: the record after the vote
   MSGPACK_DEFINE_MAP(code, message, generation, role, status, consistent, outdated, reserved_by,
-                     size_bytes, created, bits, hashes, control_reply);
+                     size_bytes, created, bits, hashes, control_reply, reservation);
 };
 
 // Heartbeat on every cluster link (part 3): who, which incarnation of its clusterd (random at

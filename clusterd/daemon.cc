@@ -1,0 +1,363 @@
+#include "clusterd/daemon.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "clusterd/hooks.h"
+#include "clusterd/limits.h"
+#include "node/atomic_file.h"
+#include "node/limits.h"
+
+namespace pairfs::clusterd {
+namespace {
+
+bool Suspended(const wire::VolumeInfo& info) { return info.status == "PSUS" || info.status == "PSUE"; }
+
+}  // namespace
+
+std::string ControlEndpoint(const node::Config& config) {
+  return "ipc://" + config.site.data_dir + "/" + node::kClusterdSocketName;
+}
+
+Daemon::Daemon(const node::Config& config, wire::Context& context)
+    : config_(config), cluster_(config_.cluster), context_(context) {}
+
+Daemon::~Daemon() {
+  heartbeats_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config, wire::Context& context) {
+  if (!config.cluster.present) return Status::InvalidArgument(config.path + ": no [cluster] table: nothing to run");
+  std::unique_ptr<Daemon> daemon(new Daemon(config, context));
+  const std::string lock_path = config.site.data_dir + "/clusterd.lock";
+  daemon->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (daemon->lock_fd_ < 0) return Status::IoError("cannot open " + lock_path, errno);
+  if (::flock(daemon->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Status::Busy("another clusterd serves " + config.site.data_dir);
+  }
+  Result<std::unique_ptr<wire::Server>> control = wire::Server::Bind(context, ControlEndpoint(config));
+  if (!control.ok()) return control.status();
+  daemon->control_ = std::move(control.value());
+  Result<std::unique_ptr<wire::Client>> node = wire::Client::Connect(context, config.site.control, config.site.name);
+  if (!node.ok()) return node.status();
+  daemon->node_ = std::move(node.value());
+
+  std::random_device random;
+  daemon->incarnation_ = (static_cast<uint64_t>(random()) << 32) ^ random() ^ static_cast<uint64_t>(::getpid());
+  std::vector<wire::HeartbeatEndpoints> links;
+  for (size_t i = 0; i < config.cluster.heartbeat_listen.size(); ++i) {
+    links.push_back({config.cluster.heartbeat_listen[i], config.cluster.heartbeat_peer[i]});
+  }
+  Daemon* raw = daemon.get();
+  Result<std::unique_ptr<wire::HeartbeatLinks>> heartbeats = wire::HeartbeatLinks::Start(
+      context, links, config.site.name, config.peer.name, daemon->incarnation_,
+      static_cast<int>(config.cluster.interval_ms), [raw] { return std::string(PhaseName(raw->announced_.load())); });
+  if (!heartbeats.ok()) return heartbeats.status();
+  daemon->heartbeats_ = std::move(heartbeats.value());
+
+  Result<std::string> saved = node::ReadWholeFile(config.site.data_dir + "/clusterd.state", 4096);
+  daemon->applications_running_ = saved.ok() && saved.value() == "started\n";
+  daemon->started_at_ = Clock::now();
+  daemon->next_poll_ = daemon->started_at_;
+  daemon->next_auto_resync_ = daemon->started_at_;
+  spdlog::info("clusterd {}: incarnation {:016x}, {} heartbeat link(s), peer {}, determining volume {}{}",
+               config.site.name, daemon->incarnation_, links.size(), config.peer.name,
+               config.cluster.determining_volume,
+               daemon->applications_running_ ? "; on_start ran before this restart" : "");
+  return daemon;
+}
+
+void Daemon::Run(const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    ServeControl(kLoopTickMs);
+    Observe();
+    if (Clock::now() >= next_poll_) {
+      next_poll_ = Clock::now() + std::chrono::milliseconds(cluster_.interval_ms);
+      PollNode();
+    }
+  }
+  spdlog::info("clusterd {}: stopping in {} (the node keeps every reservation)", config_.site.name,
+               PhaseName(state_.phase));
+}
+
+void Daemon::Feed(const Input& input) {
+  const Transition transition = Decide(state_, input);
+  const Phase before = state_.phase;
+  state_ = transition.next;
+  if (!transition.why.empty()) {
+    reason_ = transition.why;
+    const auto level = state_.phase == Phase::kFenced ? spdlog::level::warn : spdlog::level::info;
+    spdlog::log(level, "clusterd {}: {} -> {} on {}: {}", config_.site.name, PhaseName(before),
+                PhaseName(state_.phase), EventName(input.event), transition.why);
+  }
+  if (state_.phase != before) {
+    announced_.store(state_.phase);
+    heartbeats_->BeatNow();
+  }
+  for (Action action : transition.actions) Execute(action);
+  // A restarted clusterd whose applications still run (on_start before the restart) and that
+  // did not win stops them once.
+  if (applications_running_ && !state_.started &&
+      (state_.phase == Phase::kStandby || state_.phase == Phase::kFenced) && !state_.race_pending) {
+    RunHookFor("on_stop");
+  }
+}
+
+void Daemon::Observe() {
+  const auto now = Clock::now();
+  const std::vector<wire::HeartbeatSnapshot> links = heartbeats_->Snapshot();
+  const bool alive = std::any_of(links.begin(), links.end(), [&](const wire::HeartbeatSnapshot& link) {
+    return link.heard && link.last_heard_ms_ago >= 0 && link.last_heard_ms_ago < cluster_.timeout_ms;
+  });
+  if (alive) {
+    const std::optional<wire::HeartbeatMessage> latest = heartbeats_->Latest();
+    Phase peer = Phase::kStarting;
+    if (latest) (void)ParsePhase(latest->state, &peer);
+    const uint64_t incarnation = latest ? latest->incarnation : 0;
+    if (!state_.peer_alive || peer != state_.peer_phase || incarnation != peer_incarnation_) {
+      if (incarnation != peer_incarnation_ && peer_incarnation_ != 0) {
+        spdlog::info("clusterd {}: site {} restarted its clusterd (incarnation {:016x})", config_.site.name,
+                     config_.peer.name, incarnation);
+      }
+      peer_incarnation_ = incarnation;
+      Feed({Event::kPeerSeen, peer, true});
+    }
+  } else if (state_.peer_alive) {
+    spdlog::warn("clusterd {}: no heartbeat from site {} on any of {} link(s) for {} ms", config_.site.name,
+                 config_.peer.name, links.size(), cluster_.timeout_ms);
+    Feed({Event::kPeerLost});
+  } else if (state_.phase == Phase::kStarting && now - started_at_ >= std::chrono::milliseconds(cluster_.timeout_ms)) {
+    Feed({Event::kStartupTimeout});
+  }
+  if (race_due_ && Clock::now() >= *race_due_) {
+    race_due_.reset();
+    Feed({Event::kRaceTimer});
+  }
+}
+
+void Daemon::PollNode() {
+  wire::Reply reply;
+  if (!CallNode(wire::DisplayRequest{}, &reply).ok()) return;  // logged; the next poll tries again
+  volumes_ = reply.volumes;
+  const std::vector<std::string> pairs = PairsToMove();
+  bool all_in_pair = true, fenced_by_node = false, suspended_here = false;
+  for (const std::string& name : pairs) {
+    const auto found = std::find_if(volumes_.begin(), volumes_.end(), [&](const auto& v) { return v.name == name; });
+    if (found == volumes_.end()) {
+      all_in_pair = false;
+      continue;
+    }
+    if (found->status != "PAIR") all_in_pair = false;
+    if (found->fenced && state_.phase != Phase::kFenced) fenced_by_node = true;
+    if (found->role == "primary" && Suspended(*found)) suspended_here = true;
+  }
+  if (fenced_by_node) return Feed({Event::kCopiesFenced});
+  if (state_.peer_alive && all_in_pair) Feed({Event::kPairsHealthy});
+  if (cluster_.auto_resync && state_.peer_alive && suspended_here && Clock::now() >= next_auto_resync_) {
+    next_auto_resync_ = Clock::now() + std::chrono::milliseconds(cluster_.timeout_ms);
+    Feed({Event::kPairsSuspended});
+  }
+}
+
+template <class T>
+Status Daemon::CallNode(const T& request, wire::Reply* reply) {
+  const int timeout_ms = static_cast<int>(config_.site.peer_timeout_ms) + kNodeCallSlackMs;
+  Result<wire::Reply> answer = node_->Call(request, timeout_ms);
+  if (!answer.ok()) {
+    spdlog::warn("clusterd {}: the node at {} did not answer a {}: {}", config_.site.name, config_.site.control,
+                 wire::MessageTypeName(T::kType), answer.status().message());
+    return answer.status();
+  }
+  if (reply != nullptr) *reply = answer.value();
+  return answer->ToStatus();
+}
+
+std::optional<wire::VolumeInfo> Daemon::VolumeAtNode(const std::string& name) {
+  wire::Reply reply;
+  if (!CallNode(wire::DisplayRequest{name}, &reply).ok() || reply.volumes.empty()) return std::nullopt;
+  return reply.volumes.front();
+}
+
+std::vector<std::string> Daemon::PairsToMove() const {
+  std::vector<std::string> names = {cluster_.determining_volume};
+  names.insert(names.end(), cluster_.volumes.begin(), cluster_.volumes.end());
+  return names;
+}
+
+void Daemon::ReserveManaged() {
+  for (const std::string& name : cluster_.volumes) {
+    wire::ReserveRequest request{name, config_.site.name, true};
+    Status reserved = CallNode(request);
+    if (reserved.ok()) {
+      spdlog::info("clusterd {}: {} reserved for this site (writes from site {} get EBADE)", config_.site.name, name,
+                   config_.peer.name);
+    } else {
+      spdlog::warn("clusterd {}: cannot reserve {} yet: {}", config_.site.name, name, reserved.message());
+    }
+  }
+}
+
+void Daemon::RunHookFor(const char* which) {
+  const bool start = std::string(which) == "on_start";
+  const std::string& command = start ? cluster_.on_start : cluster_.on_stop;
+  std::string volumes;
+  for (const std::string& name : cluster_.volumes) volumes += (volumes.empty() ? "" : " ") + name;
+  const std::vector<std::string> environment = {
+      "PAIRFS_SITE=" + config_.site.name, "PAIRFS_PEER=" + config_.peer.name,
+      std::string("PAIRFS_EVENT=") + (start ? "start" : "stop"), "PAIRFS_VOLUMES=" + volumes,
+      "PAIRFS_CONFIG=" + config_.path, std::string("PAIRFS_REASON=") + reason_};
+  (void)RunHook(which, command, environment, cluster_.hook_timeout_ms);
+  applications_running_ = start;
+  SaveStarted(start);
+}
+
+void Daemon::SaveStarted(bool started) {
+  Status saved = node::ReplaceFileAtomically(config_.site.data_dir + "/clusterd.state", started ? "started\n" : "stopped\n");
+  if (!saved.ok()) spdlog::error("clusterd {}: cannot save clusterd.state: {}", config_.site.name, saved.message());
+}
+
+void Daemon::Execute(Action action) {
+  const std::string& site = config_.site.name;
+  switch (action) {
+    case Action::kScheduleRace:
+      race_due_ = Clock::now() + std::chrono::milliseconds(cluster_.standby_delay_ms);
+      return;
+    case Action::kCancelRace:
+      race_due_.reset();
+      return;
+    case Action::kReserveDetermining: {
+      wire::ReserveRequest request{cluster_.determining_volume, site, false};
+      wire::Reply reply;
+      Status reserved = CallNode(request, &reply);
+      if (reserved.ok()) {
+        std::optional<wire::VolumeInfo> info = VolumeAtNode(cluster_.determining_volume);
+        const bool primary_here = info && (info->role == "primary" || info->status == "SSWS");
+        return Feed({Event::kReserveWon, state_.peer_phase, primary_here});
+      }
+      spdlog::warn("clusterd {}: the determining volume's reserve failed: {}", site, reserved.message());
+      return Feed({reserved.code() == Code::kConflict ? Event::kReserveRefused : Event::kReserveUnreachable});
+    }
+    case Action::kReserveManaged:
+      return ReserveManaged();
+    case Action::kResyncPairs:
+    case Action::kAutoResync:
+      for (const std::string& name : PairsToMove()) {
+        std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
+        if (!info || info->role != "primary" || !Suspended(*info) || !state_.peer_alive) continue;
+        Status resynced = CallNode(wire::ResyncRequest{name, false});
+        spdlog::info("clusterd {}: resync of {}: {}", site, name, resynced.ok() ? "started" : resynced.message());
+      }
+      return;
+    case Action::kSwapPairs: {
+      // The determining volume first: once its primary is here, so is the next race's decision.
+      for (const std::string& name : PairsToMove()) {
+        std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
+        if (!info || info->role != "secondary") continue;
+        wire::TakeoverRequest request{name, false, true};
+        wire::Reply reply;
+        Status taken = CallNode(request, &reply);
+        spdlog::log(taken.ok() ? spdlog::level::info : spdlog::level::err, "clusterd {}: takeover of {}: {}", site,
+                    name, taken.ok() ? (reply.message.empty() ? "done" : reply.message) : taken.message());
+      }
+      return ReserveManaged();  // where the peer's storage did not answer, the reserve is local now
+    }
+    case Action::kRunOnStart:
+      if (applications_running_) {
+        spdlog::info("clusterd {}: on_start ran before this clusterd restarted; not again", site);
+        return;
+      }
+      return RunHookFor("on_start");
+    case Action::kRunOnStop:
+      return RunHookFor("on_stop");
+    case Action::kFenceManaged:
+    case Action::kUnfenceManaged:
+      for (const std::string& name : cluster_.volumes) {
+        Status fenced = CallNode(wire::FenceRequest{name, action == Action::kFenceManaged});
+        if (!fenced.ok()) {
+          spdlog::error("clusterd {}: cannot {} {}: {}", site, action == Action::kFenceManaged ? "fence" : "unfence",
+                        name, fenced.message());
+        }
+      }
+      return;
+    case Action::kReleaseDetermining: {
+      wire::ReleaseRequest request{cluster_.determining_volume, site};
+      Status released = CallNode(request);
+      if (released.ok()) return Feed({Event::kReleased});
+      spdlog::warn("clusterd {}: cannot release the determining volume yet: {}", site, released.message());
+      return;
+    }
+  }
+}
+
+void Daemon::ServeControl(int timeout_ms) {
+  for (int served = 0; served < kControlRequestsPerTick; ++served) {
+    Result<std::optional<wire::Incoming>> incoming = control_->Receive(served == 0 ? timeout_ms : 0);
+    if (!incoming.ok()) {
+      spdlog::warn("clusterd {}: refused a control message: {}", config_.site.name, incoming.status().message());
+      continue;
+    }
+    if (!incoming.value()) return;
+    const wire::Incoming& request = *incoming.value();
+    wire::Reply reply;
+    switch (request.frame.type) {
+      case wire::MessageType::kClusterStatus:
+        reply.cluster = Describe();
+        break;
+      case wire::MessageType::kClusterUnfence:
+        if (state_.phase != Phase::kFenced) {
+          reply = wire::Reply::FromStatus(Status::InvalidArgument(std::string("site ") + config_.site.name +
+                                                                  " is not FENCED (it is " + PhaseName(state_.phase) +
+                                                                  ")"));
+          break;
+        }
+        spdlog::warn("clusterd {}: the operator lifts FENCED", config_.site.name);
+        Feed({Event::kUnfence});
+        reply.cluster = Describe();
+        break;
+      default:
+        reply = wire::Reply::FromStatus(Status::Unsupported(std::string("message type ") +
+                                                            wire::MessageTypeName(request.frame.type) +
+                                                            " is not served by clusterd"));
+    }
+    (void)control_->Answer(request, config_.site.name, reply);
+  }
+}
+
+wire::ClusterInfo Daemon::Describe() {
+  wire::ClusterInfo info;
+  info.site = config_.site.name;
+  info.state = PhaseName(state_.phase);
+  info.reason = reason_;
+  info.peer_site = config_.peer.name;
+  info.peer_alive = state_.peer_alive;
+  info.peer_state = state_.peer_alive ? PhaseName(state_.peer_phase) : "";
+  info.peer_incarnation = peer_incarnation_;
+  info.started = applications_running_;
+  info.determining_volume = cluster_.determining_volume;
+  info.witness = config_.witness.present ? config_.witness.endpoint : "";
+  info.volumes = cluster_.volumes;
+  const std::vector<wire::HeartbeatSnapshot> links = heartbeats_->Snapshot();
+  for (size_t i = 0; i < links.size(); ++i) {
+    wire::LinkInfo link;
+    link.listen = cluster_.heartbeat_listen[i];
+    link.peer = cluster_.heartbeat_peer[i];
+    link.last_heard_ms_ago = links[i].last_heard_ms_ago;
+    link.alive = links[i].heard && links[i].last_heard_ms_ago >= 0 && links[i].last_heard_ms_ago < cluster_.timeout_ms;
+    info.links.push_back(link);
+  }
+  for (const wire::VolumeInfo& volume : volumes_) {
+    if (volume.name == cluster_.determining_volume) {
+      info.reservation = {volume.reserve_epoch, volume.reserved_by, volume.reserve_outdated};
+    }
+  }
+  return info;
+}
+
+}  // namespace pairfs::clusterd

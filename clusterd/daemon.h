@@ -1,0 +1,80 @@
+// The clusterd daemon: the thin program around the pure state machine (cluster_state.h). One
+// thread runs the loop: it turns the heartbeat links' news, timers, the node's pair statuses and
+// pairctl's requests into events, and carries out the actions through the node's control API
+// (reserve, fence, takeover, resync) and the on_start/on_stop hooks. The heartbeat links send
+// and receive on their own thread, so a long hook never silences this site.
+//
+// clusterd keeps no state of its own beyond DATA_DIR/clusterd.state (whether on_start ran and
+// on_stop did not since): the reservations live in the node. Not thread-safe (one owner).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "clusterd/cluster_state.h"
+#include "node/config.h"
+#include "wire/heartbeat.h"
+#include "wire/link.h"
+#include "wire/messages.h"
+
+namespace pairfs::clusterd {
+
+// ipc://DATA_DIR/clusterd.sock: where pairctl's cluster commands reach clusterd.
+std::string ControlEndpoint(const node::Config& config);
+
+class Daemon {
+ public:
+  // Checks the config's [cluster], starts the heartbeat links and binds the control endpoint.
+  // InvalidArgument for a config without [cluster]; IoError naming an endpoint that cannot be
+  // bound; Busy if another clusterd serves this data dir.
+  static Result<std::unique_ptr<Daemon>> Start(const node::Config& config, wire::Context& context);
+  ~Daemon();
+
+  // Runs the loop until `stop` becomes true.
+  void Run(const std::atomic<bool>& stop);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  Daemon(const node::Config& config, wire::Context& context);
+
+  void Feed(const Input& input);
+  void Execute(Action action);
+  void Observe();       // heartbeats -> peer seen / lost / startup timeout; the race timer
+  void PollNode();      // pair statuses -> copies fenced / pairs healthy / suspended
+  void ServeControl(int timeout_ms);
+  wire::ClusterInfo Describe();
+
+  // The node's control API. Each call waits peer_timeout_ms + kNodeCallSlackMs at most.
+  template <class T>
+  Status CallNode(const T& request, wire::Reply* reply = nullptr);
+  std::optional<wire::VolumeInfo> VolumeAtNode(const std::string& name);
+  std::vector<std::string> PairsToMove() const;  // the determining volume, then the managed ones
+  void ReserveManaged();
+  void RunHookFor(const char* which);
+  void SaveStarted(bool started);
+
+  const node::Config config_;
+  const node::ClusterConfig& cluster_;
+  wire::Context& context_;
+  std::unique_ptr<wire::HeartbeatLinks> heartbeats_;
+  std::unique_ptr<wire::Server> control_;
+  std::unique_ptr<wire::Client> node_;
+  std::atomic<Phase> announced_{Phase::kStarting};  // what the heartbeats say (their thread reads it)
+  ClusterState state_;
+  std::string reason_ = "starting: listening for the peer";
+  uint64_t incarnation_ = 0;
+  Clock::time_point started_at_;
+  std::optional<Clock::time_point> race_due_;
+  Clock::time_point next_poll_;
+  Clock::time_point next_auto_resync_;
+  uint64_t peer_incarnation_ = 0;
+  std::vector<wire::VolumeInfo> volumes_;  // the node's last answer to display
+  bool applications_running_ = false;      // on_start ran (this or an earlier clusterd) and on_stop not since
+  int lock_fd_ = -1;
+};
+
+}  // namespace pairfs::clusterd
