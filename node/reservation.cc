@@ -23,10 +23,15 @@ VoteOutcome Reserve(const wire::ReservationRecord& record, const wire::ReserveVo
     if (!request.outdated.empty()) kept.outdated = request.outdated;
     return Granted(std::move(kept), "already reserved by " + request.holder);
   }
-  if (!request.force && !record.holder.empty()) return Refused(record, "reserved by " + record.holder);
-  if (!request.force && record.outdated == request.holder) {
-    return Refused(record, "site " + request.holder +
-                               " is outdated (its copies may miss acknowledged writes); only --force can make it win");
+  if (!request.force) {
+    // An asker that is both locked out and outdated hears both: forcing would also lose writes.
+    std::string reason;
+    if (!record.holder.empty()) reason = "reserved by " + record.holder;
+    if (record.outdated == request.holder) {
+      reason += (reason.empty() ? "" : "; ") + std::string("site ") + request.holder +
+                " is outdated (its copies may miss acknowledged writes); only --force can make it win";
+    }
+    if (!reason.empty()) return Refused(record, std::move(reason));
   }
   wire::ReservationRecord won;
   won.epoch = record.epoch + 1;

@@ -24,7 +24,8 @@ struct VoteOutcome {
 // Reserve (release = false), refused when the request has no holder or asks the holder to mark
 // itself outdated. The holder asking again is granted with the epoch unchanged (and its
 // `outdated` mark, if any, recorded). Otherwise, without force, it is refused while another site
-// holds the record ("reserved by X") or when the asker is the site marked outdated; else it is
+// holds the record ("reserved by X") or when the asker is the site marked outdated ("site Y is
+// outdated ...", after "reserved by X; " when both hold); else it is
 // granted: epoch + 1, the asker holds the record, and `outdated` becomes the request's mark, or
 // stays as it was unless it named the asker (a forced win clears the winner's own mark).
 //

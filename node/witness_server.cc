@@ -1,6 +1,7 @@
 #include "node/witness_server.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <optional>
 #include <utility>
@@ -135,8 +136,9 @@ Status WitnessServer::Serve(wire::Context& context, const std::string& endpoint,
   while (!stop.load()) {
     Result<std::optional<wire::Incoming>> incoming = server.Receive(kControlPollMs);
     if (!incoming.ok()) {
+      if (incoming.status().error_number() == EINTR) continue;  // a signal: the loop checks `stop`
       if (malformed++ % 1000 == 0) {
-        spdlog::warn("witness: refused a malformed message ({} so far): {}", malformed, incoming.status().message());
+        spdlog::warn("witness: refused a message ({} so far): {}", malformed, incoming.status().message());
       }
       continue;
     }

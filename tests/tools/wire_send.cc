@@ -10,6 +10,12 @@
 //                                           volumes or kinds, stale generations; plus oversized
 //   wire_send ENDPOINT ping                 a well-formed volume-list request; exit 0 if the
 //                                           node answers it, 1 if not
+//   wire_send ENDPOINT vote SITE VOLUME HOLDER [--release] [--force] [--outdated SITE]
+//                                           one reserve vote sent as SITE (a witness's or a node's
+//                                           copy of a reservation record); prints
+//                                           `granted epoch=N holder=H outdated=O` and exits 0, or
+//                                           `refused: REASON` and exits 1; exit 4 when no answer
+//                                           comes within 2 s, 2 for bad arguments
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -104,11 +110,55 @@ std::string BadPeerFrame(std::mt19937_64& random, uint64_t round, const std::str
   }
 }
 
+// The vote mode: argv[3..] = SITE VOLUME HOLDER [--release] [--force] [--outdated SITE].
+int SendVote(wire::Context& context, const std::string& endpoint, int argc, char** argv) {
+  constexpr int kVoteTimeoutMs = 2000;
+  if (argc < 6) {
+    std::fprintf(stderr, "usage: wire_send ENDPOINT vote SITE VOLUME HOLDER [--release] [--force] [--outdated SITE]\n");
+    return 2;
+  }
+  wire::ReserveVoteRequest request;
+  request.volume = argv[4];
+  request.holder = argv[5];
+  for (int i = 6; i < argc; ++i) {
+    const std::string option = argv[i];
+    if (option == "--release") {
+      request.release = true;
+    } else if (option == "--force") {
+      request.force = true;
+    } else if (option == "--outdated" && i + 1 < argc) {
+      request.outdated = argv[++i];
+    } else {
+      std::fprintf(stderr, "vote: unknown option %s\n", option.c_str());
+      return 2;
+    }
+  }
+  auto client = wire::Client::Connect(context, endpoint, argv[3]);
+  if (!client.ok()) {
+    std::fprintf(stderr, "vote: %s\n", client.status().message().c_str());
+    return 2;
+  }
+  Result<wire::Reply> reply = client.value()->Call(request, kVoteTimeoutMs);
+  if (!reply.ok()) {
+    std::printf("no answer: %s\n", reply.status().message().c_str());
+    return reply.status().code() == Code::kUnreachable ? 4 : 1;
+  }
+  if (reply->code != 0) {
+    std::printf("refused: %s\n", reply->message.c_str());
+    return 1;
+  }
+  const wire::ReservationRecord& record = reply->reservation;
+  std::printf("granted epoch=%llu holder=%s outdated=%s\n", static_cast<unsigned long long>(record.epoch),
+              record.holder.c_str(), record.outdated.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: wire_send ENDPOINT garbage COUNT SEED | wire_send ENDPOINT ping\n");
+    std::fprintf(stderr, "usage: wire_send ENDPOINT garbage COUNT SEED | wire_send ENDPOINT ping | "
+                         "wire_send ENDPOINT vote SITE VOLUME HOLDER [--release] [--force] [--outdated SITE]\n");
     return 2;
   }
   const std::string endpoint = argv[1];
@@ -125,6 +175,7 @@ int main(int argc, char** argv) {
     std::printf("ping: %zu volume(s)\n", reply->volumes.size());
     return reply->ToStatus().ok() ? 0 : 1;
   }
+  if (mode == "vote") return SendVote(context, endpoint, argc, argv);
   if (mode == "garbage" && argc == 5) {
     const uint64_t count = std::strtoull(argv[3], nullptr, 10);
     std::mt19937_64 random(std::strtoull(argv[4], nullptr, 10));

@@ -1,0 +1,172 @@
+#include "node/witness_server.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/unit/temp_dir.h"
+
+using namespace pairfs;
+using namespace pairfs::node;
+
+namespace {
+
+wire::Frame VoteFrom(const std::string& sender, wire::ReserveVoteRequest request) {
+  wire::Frame frame;
+  frame.type = wire::MessageType::kReserveVote;
+  frame.request_id = 1;
+  frame.sender_site = sender;
+  frame.body = wire::EncodeBody(request);
+  return frame;
+}
+
+wire::ReserveVoteRequest Reserve(std::string volume, std::string holder, std::string outdated = "", bool force = false) {
+  return wire::ReserveVoteRequest{std::move(volume), std::move(holder), std::move(outdated), force, false};
+}
+
+wire::ReserveVoteRequest Release(std::string volume, std::string holder) {
+  return wire::ReserveVoteRequest{std::move(volume), std::move(holder), "", false, true};
+}
+
+Code CodeOf(const wire::Reply& reply) { return static_cast<Code>(reply.code); }
+
+struct Witness {
+  testing::TempDir dir;
+  std::unique_ptr<WitnessStore> store = std::move(WitnessStore::Open(dir.path()).value());
+  WitnessServer server{*store, "w", {"a", "b"}};
+};
+
+}  // namespace
+
+TEST_CASE("the witness grants the first asker and refuses the second") {
+  Witness witness;
+  wire::Reply first = witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")));
+  CHECK(CodeOf(first) == Code::kOk);
+  CHECK(first.reservation.holder == "a");
+  CHECK(first.reservation.epoch == 1);
+  wire::Reply second = witness.server.Handle(VoteFrom("b", Reserve("quorum", "b")));
+  CHECK(CodeOf(second) == Code::kConflict);
+  CHECK(second.message == "reserved by a");
+  CHECK(second.reservation.holder == "a");
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")))) == Code::kOk);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("b", Release("quorum", "b")))) == Code::kConflict);
+  wire::Reply released = witness.server.Handle(VoteFrom("a", Release("quorum", "a")));
+  CHECK(CodeOf(released) == Code::kOk);
+  CHECK(released.reservation.epoch == 2);
+  CHECK(released.reservation.holder.empty());
+}
+
+TEST_CASE("a grant is on disk before it is answered") {
+  Witness witness;
+  REQUIRE(CodeOf(witness.server.Handle(VoteFrom("b", Reserve("quorum", "b", "a")))) == Code::kOk);
+  auto reopened = std::move(WitnessStore::Open(witness.dir.path()).value());
+  Result<wire::ReservationRecord> record = reopened->Load("quorum");
+  REQUIRE(record.ok());
+  CHECK(record->holder == "b");
+  CHECK(record->outdated == "a");
+  CHECK(record->epoch == 1);
+  WitnessServer restarted(*reopened, "w", {"a", "b"});
+  wire::Reply refused = restarted.Handle(VoteFrom("a", Reserve("quorum", "a")));
+  CHECK(CodeOf(refused) == Code::kConflict);
+}
+
+TEST_CASE("the witness refuses votes naming sites it does not serve, and changes nothing") {
+  Witness witness;
+  wire::Reply foreign_sender = witness.server.Handle(VoteFrom("c", Reserve("quorum", "a")));
+  CHECK(CodeOf(foreign_sender) == Code::kInvalidArgument);
+  CHECK(foreign_sender.message == "votes from site c are not accepted (this witness serves sites a and b)");
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "c")))) == Code::kInvalidArgument);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a", "c")))) == Code::kInvalidArgument);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "w")))) == Code::kInvalidArgument);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("", Reserve("quorum", "a")))) == Code::kInvalidArgument);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("../x", "a")))) == Code::kInvalidArgument);
+  CHECK(witness.store->Load("quorum")->epoch == 0);
+  CHECK_FALSE(std::filesystem::exists(witness.store->PathOf("quorum")));
+}
+
+TEST_CASE("the witness answers other messages and malformed bodies with a reason") {
+  Witness witness;
+  wire::Frame display;
+  display.type = wire::MessageType::kDisplay;
+  display.sender_site = "a";
+  wire::Reply unsupported = witness.server.Handle(display);
+  CHECK(CodeOf(unsupported) == Code::kUnsupported);
+  CHECK_THAT(unsupported.message, Catch::Contains("reserve votes only"));
+  wire::Frame garbage = VoteFrom("a", Reserve("quorum", "a"));
+  garbage.body = "\xc1 not msgpack";
+  wire::Reply malformed = witness.server.Handle(garbage);
+  CHECK(CodeOf(malformed) == Code::kInvalidArgument);
+  CHECK_THAT(malformed.message, Catch::StartsWith("reserve-vote request: "));
+}
+
+TEST_CASE("a corrupt record refuses its volume's votes; other volumes still vote") {
+  Witness witness;
+  REQUIRE(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")))) == Code::kOk);
+  std::ofstream(witness.store->PathOf("broken"), std::ios::binary) << std::string(64, 'x');
+  for (const std::string site : {"a", "b"}) {
+    wire::Reply refused = witness.server.Handle(VoteFrom(site, Reserve("broken", site, "", true)));
+    CHECK(CodeOf(refused) == Code::kCorruption);
+    CHECK_THAT(refused.message, Catch::Contains("record of broken is unusable") && Catch::Contains("bad magic"));
+  }
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("b", Release("broken", "b")))) == Code::kCorruption);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("b", Reserve("other", "b")))) == Code::kOk);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")))) == Code::kOk);
+}
+
+TEST_CASE("a grant the witness cannot write is refused and the record stays as it was") {
+  Witness witness;
+  REQUIRE(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")))) == Code::kOk);
+  std::filesystem::create_directory(witness.store->PathOf("quorum") + ".tmp");
+  wire::Reply failed = witness.server.Handle(VoteFrom("b", Reserve("quorum", "b", "", true)));
+  CHECK(CodeOf(failed) == Code::kIoError);
+  CHECK_THAT(failed.message, Catch::StartsWith("the witness cannot record the grant: "));
+  CHECK(failed.reservation.holder == "a");
+  CHECK(witness.store->Load("quorum")->holder == "a");
+  // A re-grant to the holder changes nothing and needs no write.
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")))) == Code::kOk);
+}
+
+TEST_CASE("the witness serves over a real socket until its stop flag is set") {
+  Witness witness;
+  wire::Context context;
+  const std::string endpoint = "ipc://" + witness.dir.path() + "/witness.sock";
+  std::atomic<bool> stop{false};
+  Status served;
+  std::thread serving([&] { served = witness.server.Serve(context, endpoint, stop); });
+  auto client = std::move(wire::Client::Connect(context, endpoint, "b").value());
+  REQUIRE(client->SendBytes("definitely not a frame").ok());
+  REQUIRE(client->ReceiveBytes(2000).ok());
+  Result<wire::Reply> reply = client->Call(Reserve("quorum", "b"), 2000);
+  REQUIRE(reply.ok());
+  CHECK(reply->ToStatus().ok());
+  CHECK(reply->reservation.holder == "b");
+  stop.store(true);
+  serving.join();
+  CHECK(served.ok());
+}
+
+TEST_CASE("the witness reports an endpoint it cannot bind") {
+  Witness witness;
+  wire::Context context;
+  std::atomic<bool> stop{false};
+  Status served = witness.server.Serve(context, "ipc:///nonexistent-dir/witness.sock", stop);
+  CHECK(served.code() == Code::kIoError);
+}
+
+TEST_CASE("pairfs --witness needs [witness] with the two data sites") {
+  Config config;
+  config.path = "w.toml";
+  config.site.name = "w";
+  CHECK(CheckWitnessConfig(config).message() ==
+        "w.toml: [witness]: missing (pairfs --witness needs its endpoint and sites)");
+  config.witness.present = true;
+  config.witness.endpoint = "tcp://127.0.0.1:7300";
+  CHECK(CheckWitnessConfig(config).message() ==
+        "w.toml: witness.sites: missing (pairfs --witness needs the two site names it serves)");
+  config.witness.sites = {"a", "w"};
+  CHECK_THAT(CheckWitnessConfig(config).message(), Catch::Contains("names this witness's own site w"));
+  config.witness.sites = {"a", "b"};
+  CHECK(CheckWitnessConfig(config).ok());
+}
