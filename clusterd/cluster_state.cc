@@ -62,8 +62,12 @@ Transition Decide(const ClusterState& state, const Input& input) {
     case Phase::kStarting:
       switch (input.event) {
         case Event::kPeerSeen:
+          if (PeerRuns(input.peer_phase)) {
+            next.phase = Phase::kStandby;
+            return To(next, {}, "the peer is active: standby");
+          }
+          if (state.resuming) return Race(next, "the applications ran here before the restart: racing at once");
           next.phase = Phase::kStandby;
-          if (PeerRuns(input.peer_phase)) return To(next, {}, "the peer is active: standby");
           return ScheduleRace(next, "nobody is active: racing for the determining volume after standby_delay_ms");
         case Event::kStartupTimeout:
           return Race(next, "nothing heard from the peer: racing for the determining volume");
@@ -82,6 +86,7 @@ Transition Decide(const ClusterState& state, const Input& input) {
             next.race_pending = false;
             return To(next, {A::kCancelRace}, "the peer is active again: race cancelled");
           }
+          if (input.peer_phase == Phase::kStarting) return To(next, {}, "");  // it decides first
           return ScheduleRace(next, "nobody is active: racing for the determining volume after standby_delay_ms");
         case Event::kRaceTimer:
           if (!state.race_pending) return To(next, {}, "");
@@ -103,8 +108,8 @@ Transition Decide(const ClusterState& state, const Input& input) {
         case Event::kReserveUnreachable:
           return Fence(next,
                        "the determining volume's reservation cannot be decided (its primary, or a majority of its "
-                       "copies, did not answer); if the other site is really down, `pairctl takeover --force` there "
-                       "is the operator's way on");
+                       "copies, did not answer); if the other site is really down, `pairctl takeover --force` of "
+                       "the volumes at this site is the operator's way on");
         default:
           return To(next, {}, "");
       }

@@ -30,12 +30,16 @@ struct ClusterState {
   bool race_pending = false;         // standby: a race is scheduled (standby_delay_ms)
   bool started = false;              // on_start ran and on_stop did not since
   bool holds_determining = false;    // this site holds the determining volume's reservation
+  // on_start ran before this clusterd restarted (clusterd.state): at start-up this site races at
+  // once, like an active site, so that a restart of the active site's clusterd is no failover.
+  bool resuming = false;
   bool operator==(const ClusterState&) const = default;
 };
 
 enum class Event : uint8_t {
   kStartupTimeout,     // nothing heard from the peer for timeout_ms after start
-  kPeerSeen,           // a heartbeat (input.peer_phase says what the peer is doing)
+  kPeerSeen,           // a heartbeat (input.peer_phase says what the peer is doing); a STANDBY
+                       // site leaves a peer that is STARTING alone: the peer decides first
   kPeerLost,           // every heartbeat link silent for timeout_ms
   kRaceTimer,          // the scheduled race is due
   kReserveWon,         // the determining volume is reserved for this site

@@ -64,6 +64,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config, wire::
 
   Result<std::string> saved = node::ReadWholeFile(config.site.data_dir + "/clusterd.state", 4096);
   daemon->applications_running_ = saved.ok() && saved.value() == "started\n";
+  daemon->state_.resuming = daemon->applications_running_;
   daemon->started_at_ = Clock::now();
   daemon->next_poll_ = daemon->started_at_;
   daemon->next_auto_resync_ = daemon->started_at_;
@@ -260,7 +261,7 @@ void Daemon::Execute(Action action) {
       for (const std::string& name : PairsToMove()) {
         std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
         if (!info || info->role != "secondary") continue;
-        wire::TakeoverRequest request{name, false, true};
+        wire::TakeoverRequest request{name, false, true, !state_.peer_alive};
         wire::Reply reply;
         Status taken = CallNode(request, &reply);
         spdlog::log(taken.ok() ? spdlog::level::info : spdlog::level::err, "clusterd {}: takeover of {}: {}", site,

@@ -202,7 +202,7 @@ Status ControlServer::HandlePair(const wire::Frame& frame, wire::Reply* reply) {
       status = run(wire::ResyncRequest{}, [&](const auto& r) { return replicator_->Resync(r.name, r.swap, false, &note); });
       break;
     case MessageType::kTakeover:
-      status = run(wire::TakeoverRequest{}, [&](const auto& r) { return replicator_->Takeover(r.name, r.force, r.cluster, &note); });
+      status = run(wire::TakeoverRequest{}, [&](const auto& r) { return replicator_->Takeover(r.name, r.force, r.cluster, r.peer_lost, &note); });
       break;
     case MessageType::kDissolve:
       status = run(wire::DissolveRequest{}, [&](const auto& r) { return replicator_->Dissolve(r.name, &note); });

@@ -105,67 +105,6 @@ class Activity {
 
 // ---- waiting for answers ----------------------------------------------------------------------
 
-class Replicator::Calls {
- public:
-  explicit Calls(uint64_t first_id) : next_id_(first_id) {}
-
-  uint64_t Begin() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const uint64_t id = next_id_++;
-    slots_[id] = std::make_shared<Slot>();
-    return id;
-  }
-  // Waits for an answer to an id the peer chose (a write confirm).
-  void Register(uint64_t id) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    slots_[id] = std::make_shared<Slot>();
-  }
-  bool Deliver(wire::Frame frame) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = slots_.find(frame.request_id);
-    if (it == slots_.end() || it->second->answer) return false;
-    it->second->answer = std::move(frame);
-    it->second->ready.notify_all();
-    return true;
-  }
-  // Waits up to `timeout_ms` for the answer to `id`, calling `resend` every `retransmit_ms`
-  // (if given). The slot is gone afterwards either way.
-  std::optional<wire::Frame> Wait(uint64_t id, int timeout_ms, int retransmit_ms,
-                                  const std::function<void()>& resend) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    auto it = slots_.find(id);
-    if (it == slots_.end()) return std::nullopt;
-    std::shared_ptr<Slot> slot = it->second;
-    const auto deadline = Clock::now() + Ms(timeout_ms);
-    auto next_resend = Clock::now() + Ms(retransmit_ms);
-    while (!slot->answer && Clock::now() < deadline) {
-      const auto until = resend ? std::min(deadline, next_resend) : deadline;
-      slot->ready.wait_until(lock, until);
-      if (!slot->answer && resend && Clock::now() >= next_resend && Clock::now() < deadline) {
-        lock.unlock();
-        resend();
-        lock.lock();
-        next_resend = Clock::now() + Ms(retransmit_ms);
-      }
-    }
-    slots_.erase(id);
-    return std::move(slot->answer);
-  }
-  void Cancel(uint64_t id) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    slots_.erase(id);
-  }
-
- private:
-  struct Slot {
-    std::condition_variable ready;
-    std::optional<wire::Frame> answer;
-  };
-  std::mutex mutex_;
-  std::map<uint64_t, std::shared_ptr<Slot>> slots_;
-  uint64_t next_id_;
-};
-
 // Requests from the peer already served (or being served), by request id, with the answer sent,
 // so that a retransmit is answered again and never applied twice.
 class Replicator::Answered {
@@ -1593,7 +1532,7 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   return Status::Ok();
 }
 
-Status Replicator::Takeover(const std::string& name, bool force, bool cluster, std::string* note) {
+Status Replicator::Takeover(const std::string& name, bool force, bool cluster, bool peer_lost, std::string* note) {
   Result<std::shared_ptr<Pair>> found = PairFor(name);
   if (!found.ok()) return found.status();
   if (IsDetermining(name) && !cluster && !force) {
@@ -1604,7 +1543,10 @@ Status Replicator::Takeover(const std::string& name, bool force, bool cluster, s
   Pair& pair = *found.value();
   PairContext context = pair.Snapshot().context;
   context.force = force;
-  Result<wire::PeerAnswerMessage> peer = AskStatus(pair);
+  const bool behind = pair.Snapshot().state.outdated || !pair.Snapshot().state.consistent;
+  Result<wire::PeerAnswerMessage> peer =
+      peer_lost ? Result<wire::PeerAnswerMessage>(Status::Unreachable("site " + options_.peer_site + " is lost"))
+                : AskStatus(pair);
   context.peer_reachable = peer.ok();
   if (peer.ok()) (void)ParseStatus(peer->status, &context.peer_status);
   const wire::Generation mine = pair.Snapshot().generation;
@@ -1633,7 +1575,11 @@ Status Replicator::Takeover(const std::string& name, bool force, bool cluster, s
   Status changed = Change(pair, PairEvent::kTakeover, &context, &generation);
   if (!changed.ok()) return changed;
   *note = std::string("took over: writable here (SSWS)") +
-          (peer.ok() ? "" : "; site " + options_.peer_site + " did not answer") +
+          (peer.ok() ? ""
+                     : "; site " + options_.peer_site +
+                           " did not answer: writes it acknowledged after it last reached this site are not here") +
+          (force && behind ? "; this copy was outdated or inconsistent (--force): it may miss acknowledged writes"
+                           : "") +
           "; run resync --swap here once it is back";
   return Status::Ok();
 }

@@ -108,7 +108,8 @@ class Replicator {
   Status CreatePair(const wire::PairCreateRequest& request, std::string* note);
   Status Split(const std::string& name, bool read_write, bool forwarded, std::string* note);
   Status Resync(const std::string& name, bool swap, bool forwarded, std::string* note);
-  Status Takeover(const std::string& name, bool force, bool cluster, std::string* note);
+  // `peer_lost`: clusterd knows the peer is gone; skip asking it (a dead peer costs a timeout).
+  Status Takeover(const std::string& name, bool force, bool cluster, bool peer_lost, std::string* note);
   Status Dissolve(const std::string& name, std::string* note);
   // Reserve (or release) ordered at the primary and mirrored to the secondary; for the
   // determining volume with a witness, a majority vote of its three record copies. Conflict

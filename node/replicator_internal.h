@@ -5,7 +5,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -128,6 +130,69 @@ struct Replicator::Pair {
     std::lock_guard<std::mutex> lock(mutex);
     return {state, context, generation, peer_volume};
   }
+};
+
+// ---- waiting for answers ----------------------------------------------------------------------
+
+class Replicator::Calls {
+ public:
+  explicit Calls(uint64_t first_id) : next_id_(first_id) {}
+
+  uint64_t Begin() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const uint64_t id = next_id_++;
+    slots_[id] = std::make_shared<Slot>();
+    return id;
+  }
+  // Waits for an answer to an id the peer chose (a write confirm).
+  void Register(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    slots_[id] = std::make_shared<Slot>();
+  }
+  bool Deliver(wire::Frame frame) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = slots_.find(frame.request_id);
+    if (it == slots_.end() || it->second->answer) return false;
+    it->second->answer = std::move(frame);
+    it->second->ready.notify_all();
+    return true;
+  }
+  // Waits up to `timeout_ms` for the answer to `id`, calling `resend` every `retransmit_ms`
+  // (if given). The slot is gone afterwards either way.
+  std::optional<wire::Frame> Wait(uint64_t id, int timeout_ms, int retransmit_ms,
+                                  const std::function<void()>& resend) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto it = slots_.find(id);
+    if (it == slots_.end()) return std::nullopt;
+    std::shared_ptr<Slot> slot = it->second;
+    const auto deadline = replicator_internal::Clock::now() + replicator_internal::Ms(timeout_ms);
+    auto next_resend = replicator_internal::Clock::now() + replicator_internal::Ms(retransmit_ms);
+    while (!slot->answer && replicator_internal::Clock::now() < deadline) {
+      const auto until = resend ? std::min(deadline, next_resend) : deadline;
+      slot->ready.wait_until(lock, until);
+      if (!slot->answer && resend && replicator_internal::Clock::now() >= next_resend && replicator_internal::Clock::now() < deadline) {
+        lock.unlock();
+        resend();
+        lock.lock();
+        next_resend = replicator_internal::Clock::now() + replicator_internal::Ms(retransmit_ms);
+      }
+    }
+    slots_.erase(id);
+    return std::move(slot->answer);
+  }
+  void Cancel(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    slots_.erase(id);
+  }
+
+ private:
+  struct Slot {
+    std::condition_variable ready;
+    std::optional<wire::Frame> answer;
+  };
+  std::mutex mutex_;
+  std::map<uint64_t, std::shared_ptr<Slot>> slots_;
+  uint64_t next_id_;
 };
 
 }  // namespace pairfs::node

@@ -2,7 +2,8 @@
 // reserve and release ordered at the primary and mirrored; clusterd's preempting reserve of a
 // managed volume; the determining volume's record (holder, epoch, outdated site), decided at its
 // primary or, with a witness, by a majority of three copies; fence reserve after a link loss.
-#include <future>
+#include <algorithm>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -181,34 +182,47 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
   if (request.release) request.force = true;
   std::shared_ptr<Pair> pair = FindPair(name);
   const std::string peer_volume = pair ? pair->Snapshot().peer_volume : name;
-  // The three votes at once: a dead peer or witness costs one timeout, not two.
-  auto ask_peer = std::async(std::launch::async, [&]() -> Result<wire::PeerAnswerMessage> {
-    wire::PeerCommandMessage command;
-    command.command = "vote";
-    command.volume = peer_volume;
-    command.holder = request.holder;
-    command.flag = request.release;
-    command.force = request.force;
-    command.outdated = request.outdated;
-    return Ask(command, kReserveVoteTimeoutMs);
-  });
-  auto ask_witness = std::async(std::launch::async, [&]() { return witness_->Vote(request, kReserveVoteTimeoutMs); });
+  // The peer's vote goes out first and is collected last, and only if still needed: with the
+  // witness and this copy granting, a dead peer costs nothing (failover time).
+  wire::PeerCommandMessage command;
+  command.command = "vote";
+  command.volume = peer_volume;
+  command.holder = request.holder;
+  command.flag = request.release;
+  command.force = request.force;
+  command.outdated = request.outdated;
+  const uint64_t id = calls_->Begin();
+  Result<std::string> frame = wire::EncodeFrame(wire::MessageType::kPeerCommand, id, options_.site,
+                                                wire::EncodeBody(command));
+  if (frame.ok()) (void)Transmit(frame.value());
+  const auto asked = Clock::now();
   int granted = 0, refused = 0;
   std::string refusal;
   std::string own_refusal;
   Result<wire::ReservationRecord> own = VoteHere(name, request, &own_refusal);
   if (own.ok()) (own_refusal.empty() ? granted : refused) += 1;
   if (!own_refusal.empty()) refusal = own_refusal;
-  Result<wire::PeerAnswerMessage> peer = ask_peer.get();
-  if (peer.ok()) {
-    (peer->code == 0 ? granted : refused) += 1;
-    if (peer->code != 0 && refusal.empty()) refusal = "site " + options_.peer_site + ": " + peer->message;
-  }
-  Result<wire::Reply> witness = ask_witness.get();
+  Result<wire::Reply> witness = witness_->Vote(request, kReserveVoteTimeoutMs);
   if (witness.ok()) {
     (witness->code == 0 ? granted : refused) += 1;
     if (witness->code != 0 && refusal.empty()) refusal = "the witness: " + witness->message;
   }
+  bool peer_answered = false;
+  if (granted >= 2 || !frame.ok()) {
+    calls_->Cancel(id);  // the peer applies its vote when it gets it; its answer is not needed
+  } else {
+    const int left = kReserveVoteTimeoutMs -
+                     static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - asked).count());
+    std::optional<wire::Frame> answer = calls_->Wait(id, std::max(left, 1), options_.retransmit_ms,
+                                                     [&] { (void)Transmit(frame.value()); });
+    wire::PeerAnswerMessage peer;
+    if (answer && wire::DecodeBody(answer->body, &peer).ok()) {
+      peer_answered = true;
+      (peer.code == 0 ? granted : refused) += 1;
+      if (peer.code != 0 && refusal.empty()) refusal = "site " + options_.peer_site + ": " + peer.message;
+    }
+  }
+  (void)peer_answered;
   spdlog::info("determining volume {}: {} for site {}: {} of 3 copies granted ({} refused, {} did not answer)", name,
                options.release ? "release" : "reserve", options.holder, granted, refused, 3 - granted - refused);
   if (granted >= 2) return Status::Ok();

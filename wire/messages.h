@@ -101,7 +101,8 @@ struct TakeoverRequest {
   std::string name;
   bool force = false;
   bool cluster = false;
-  MSGPACK_DEFINE_MAP(name, force, cluster);
+  bool peer_lost = false;  // clusterd knows the peer is gone: take over without asking it first
+  MSGPACK_DEFINE_MAP(name, force, cluster, peer_lost);
 };
 
 // clusterd fences (or, with fenced = false, unfences) its copy of a managed volume: EROFS.

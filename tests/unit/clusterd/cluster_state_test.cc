@@ -79,6 +79,18 @@ TEST_CASE("start-up: a peer already active makes a standby; a silent peer makes 
   CHECK(silent.actions == std::vector<Action>{Action::kReserveDetermining});
 }
 
+TEST_CASE("a restarted clusterd whose applications ran races at once; a standby leaves a starting peer alone") {
+  ClusterState resuming = In(Phase::kStarting, false);
+  resuming.resuming = true;
+  const Transition t = Decide(resuming, Seen(Phase::kStandby));
+  CHECK(t.next.phase == Phase::kReserving);
+  CHECK(t.actions == std::vector<Action>{Action::kReserveDetermining});
+  // The other side sees it STARTING and waits; only a STANDBY peer makes it race.
+  CHECK(Decide(In(Phase::kStandby, true, Phase::kActive), Seen(Phase::kStarting)).actions.empty());
+  CHECK(Decide(In(Phase::kStandby, true, Phase::kActive), Seen(Phase::kStandby)).actions ==
+        std::vector<Action>{Action::kScheduleRace});
+}
+
 TEST_CASE("the standby races standby_delay_ms after the peer is lost; the active site at once") {
   const Transition standby = Decide(In(Phase::kStandby, true, Phase::kActive), {Event::kPeerLost});
   CHECK(standby.next.phase == Phase::kStandby);
