@@ -194,12 +194,17 @@ std::vector<std::string> Daemon::PairsToMove() const {
 
 void Daemon::ReserveManaged() {
   for (const std::string& name : cluster_.volumes) {
+    if (peer_storage_lost_) {
+      std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
+      if (info && info->role == "secondary" && info->status != "SSWS") continue;  // after the takeover
+    }
     wire::ReserveRequest request{name, config_.site.name, true};
     Status reserved = CallNode(request);
     if (reserved.ok()) {
       spdlog::info("clusterd {}: {} reserved for this site (writes from site {} get EBADE)", config_.site.name, name,
                    config_.peer.name);
     } else {
+      if (reserved.code() == Code::kUnreachable) peer_storage_lost_ = true;
       spdlog::warn("clusterd {}: cannot reserve {} yet: {}", config_.site.name, name, reserved.message());
     }
   }
@@ -234,6 +239,7 @@ void Daemon::Execute(Action action) {
       race_due_.reset();
       return;
     case Action::kReserveDetermining: {
+      peer_storage_lost_ = false;  // learnt again by this race's actions
       wire::ReserveRequest request{cluster_.determining_volume, site, false};
       wire::Reply reply;
       Status reserved = CallNode(request, &reply);
@@ -261,9 +267,12 @@ void Daemon::Execute(Action action) {
       for (const std::string& name : PairsToMove()) {
         std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
         if (!info || info->role != "secondary") continue;
-        wire::TakeoverRequest request{name, false, true, !state_.peer_alive};
+        wire::TakeoverRequest request{name, false, true, peer_storage_lost_};
         wire::Reply reply;
         Status taken = CallNode(request, &reply);
+        if (taken.ok() && !reply.volumes.empty() && reply.volumes.front().status == "SSWS") {
+          peer_storage_lost_ = true;  // the next takeovers need not ask it again
+        }
         spdlog::log(taken.ok() ? spdlog::level::info : spdlog::level::err, "clusterd {}: takeover of {}: {}", site,
                     name, taken.ok() ? (reply.message.empty() ? "done" : reply.message) : taken.message());
       }

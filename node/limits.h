@@ -69,6 +69,11 @@ inline constexpr uint64_t kActivityExtentBytes = 4 << 20;
 // asks while the other site may be dead, and must not wait a whole peer_timeout_ms for it.
 inline constexpr int kReserveVoteTimeoutMs = 500;
 
+// clusterd's failover asks the peer's node (a preempting reserve forwarded to the primary, the
+// takeover's status probe) this long: on a live link the answer takes milliseconds, and when the
+// whole other site is gone every wait adds to the failover time.
+inline constexpr int kFailoverProbeMs = 250;
+
 // verify hashes at most this many regions per request (8 bytes each in the answer).
 inline constexpr uint64_t kVerifyRegionsPerCall = 4096;
 

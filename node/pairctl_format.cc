@@ -64,6 +64,9 @@ nlohmann::ordered_json DisplayJson(const wire::VolumeInfo& info) {
       {"generation_site", OrNull(info.generation_site)},
       {"consistent", info.consistent},
       {"outdated", info.outdated},
+      {"fenced", info.fenced},
+      {"reserve_epoch", info.reserve_epoch},
+      {"reserve_outdated", OrNull(info.reserve_outdated)},
   };
 }
 

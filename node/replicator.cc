@@ -1342,11 +1342,11 @@ Result<std::shared_ptr<Replicator::Pair>> Replicator::PairFor(const std::string&
   return Status::NotFound("no volume named " + name);
 }
 
-Result<wire::PeerAnswerMessage> Replicator::AskStatus(Pair& pair) {
+Result<wire::PeerAnswerMessage> Replicator::AskStatus(Pair& pair, int timeout_ms) {
   wire::PeerCommandMessage command;
   command.command = "status";
   command.volume = pair.Snapshot().peer_volume;
-  Result<wire::PeerAnswerMessage> answer = Ask(command);
+  Result<wire::PeerAnswerMessage> answer = Ask(command, timeout_ms);
   if (answer.ok() && answer->code != 0) return StatusFromCode(answer->code, answer->message);
   return answer;
 }
@@ -1546,7 +1546,7 @@ Status Replicator::Takeover(const std::string& name, bool force, bool cluster, b
   const bool behind = pair.Snapshot().state.outdated || !pair.Snapshot().state.consistent;
   Result<wire::PeerAnswerMessage> peer =
       peer_lost ? Result<wire::PeerAnswerMessage>(Status::Unreachable("site " + options_.peer_site + " is lost"))
-                : AskStatus(pair);
+                : AskStatus(pair, cluster ? kFailoverProbeMs : -1);
   context.peer_reachable = peer.ok();
   if (peer.ok()) (void)ParseStatus(peer->status, &context.peer_status);
   const wire::Generation mine = pair.Snapshot().generation;

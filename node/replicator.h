@@ -150,7 +150,7 @@ class Replicator {
   // every retransmit_ms; Unreachable after `timeout_ms`.
   Result<wire::Frame> Exchange(wire::MessageType type, const std::string& body, int timeout_ms);
   Result<wire::PeerAnswerMessage> Ask(const wire::PeerCommandMessage& command, int timeout_ms = -1);
-  Result<wire::PeerAnswerMessage> AskStatus(Pair& pair);
+  Result<wire::PeerAnswerMessage> AskStatus(Pair& pair, int timeout_ms = -1);
   Status Transmit(std::string frame_bytes);  // Unreachable without a transport
   Status SendOneWay(wire::MessageType type, uint64_t request_id, const std::string& body);
   void Answer(const wire::Frame& request, wire::MessageType type, const std::string& body);

@@ -96,7 +96,7 @@ Status Replicator::Reserve(const std::string& name, const ReserveOptions& option
     command.holder = options.holder;
     command.flag = options.release;
     command.preempt = options.preempt;
-    Result<wire::PeerAnswerMessage> answer = Ask(command);
+    Result<wire::PeerAnswerMessage> answer = Ask(command, options.preempt ? kFailoverProbeMs : -1);
     if (!answer.ok()) return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable");
     return StatusFromCode(answer->code, answer->message);
   }

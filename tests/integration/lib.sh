@@ -71,9 +71,12 @@ ${2:-}
 TOML
 }
 
-# Two sites' peer ports, apart per test process so that tests never meet each other's daemons.
-PORT_A=$((20000 + ($$ % 4000) * 4))
+# Two sites' peer ports, apart per test process so that tests never meet each other's daemons;
+# the next ones are the sites' heartbeat ports and a witness's.
+PORT_A=$((20000 + ($$ % 1500) * 8))
 PORT_B=$((PORT_A + 1))
+HB_A=$((PORT_A + 2)) HB_B=$((PORT_A + 3))
+PORT_W=$((PORT_A + 4))
 
 # write_pair_configs [SITE_TOML_EXTRA]: configs for sites a and b that are each other's peer, on
 # loopback ports $PORT_A and $PORT_B; the extra lines go into both [site] tables.
@@ -210,5 +213,73 @@ print(v if isinstance(v, str) else json.dumps(v))' "$1"
 volume_field() {
   pairctl "$1" --json volume list | json "[v for v in d if v['name'] == '$2'][0]['$3']"
 }
+
+# ---- clusterd ----
+CLUSTERD=$ROOT/build/clusterd
+
+# write_cluster_configs [CLUSTER_TOML_EXTRA] [SITE_TOML_EXTRA]: write_pair_configs plus a
+# [cluster] table at both sites: one heartbeat link ($HB_A, $HB_B), interval 200, timeout 1000,
+# standby delay 200, determining volume `quorum`, managed volume `vm1`, hooks that append
+# "started SITE" / "stopped SITE" to $WORK/hooks.log.
+write_cluster_configs() {
+  local site peer hb hb_peer
+  write_pair_configs "${2:-}"
+  for site in a b; do
+    if [ "$site" = a ]; then peer=b hb=$HB_A hb_peer=$HB_B; else peer=a hb=$HB_B hb_peer=$HB_A; fi
+    cat >> "$WORK/$site.toml" <<TOML
+[cluster]
+heartbeat_listen = ["tcp://127.0.0.1:$hb"]
+heartbeat_peer = ["tcp://127.0.0.1:$hb_peer"]
+interval_ms = 200
+timeout_ms = 1000
+standby_delay_ms = 200
+determining_volume = "quorum"
+volumes = ["vm1"]
+on_start = "echo started \$PAIRFS_SITE >> $WORK/hooks.log"
+on_stop = "echo stopped \$PAIRFS_SITE >> $WORK/hooks.log"
+${1:-}
+TOML
+  done
+}
+
+# start_clusterd SITE: runs clusterd -f for SITE in the background, records its PID
+# (CLPID_SITE) and waits until `pairctl cluster status` answers.
+start_clusterd() {
+  local site=$1
+  "$CLUSTERD" -f -c "$WORK/$site.toml" >> "$WORK/$site.clusterd.log" 2>&1 &
+  local pid=$!
+  _PIDS+=("$pid")
+  eval "CLPID_$site=$pid"
+  for _ in $(seq 100); do
+    "$PAIRCTL" -c "$WORK/$site.toml" cluster status >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || { echo "clusterd for $site exited:"; cat "$WORK/$site.clusterd.log"; return 1; }
+    sleep 0.1
+  done
+  echo "clusterd for $site did not answer"; return 1
+}
+
+# kill9_clusterd SITE: kill -9 the site's clusterd.
+kill9_clusterd() {
+  local pid_var="CLPID_$1"
+  kill -9 "${!pid_var}" 2>/dev/null
+  wait "${!pid_var}" 2>/dev/null
+  _forget_pid "${!pid_var}"
+}
+
+# cluster_field SITE EXPR: a field of `pairctl --json cluster status` at SITE (json's EXPR over d).
+cluster_field() { pairctl "$1" --json cluster status 2>/dev/null | json "$2"; }
+
+# wait_cluster SITE STATE SECONDS: waits until clusterd at SITE is in STATE.
+wait_cluster() {
+  local i
+  for i in $(seq $(($3 * 20))); do
+    [ "$(cluster_field "$1" "d['state']")" = "$2" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# hooks_count LINE: how many times LINE ("started a", "stopped b") is in $WORK/hooks.log.
+hooks_count() { grep -cx -- "$1" "$WORK/hooks.log" 2>/dev/null || true; }
 
 finish() { [ "$FAILURES" -eq 0 ]; exit $?; }
