@@ -5,13 +5,13 @@
 # writer gets EBADE), a restart of the active site's clusterd (no failover, no second on_start),
 # garbage on a heartbeat port, the heartbeat network cut with the data link alive (exactly one
 # site fenced, on_stop there), a full partition (the determining volume's primary side alone is
-# writable; heal, resync: identical), and the data link cut while the heartbeats live (fence
+# writable; heal, auto_resync: identical), and the data link cut while the heartbeats live (fence
 # reserve: the primary writes alone, the other outdated), then the primary's whole site killed:
 # the survivor is FENCED and says `takeover --force` is the way on, which works.
 . "$(dirname "$0")/lib.sh"
 command -v iptables > /dev/null || { skip "cluster failover" "iptables is not installed"; finish; }
 
-write_cluster_configs "" "peer_timeout_ms = 1000"
+write_cluster_configs "auto_resync = true" "peer_timeout_ms = 1000"
 MA=$WORK/mnt-a MB=$WORK/mnt-b
 TAG="pairfs-test-$$"
 drop_ports() {  # drop_ports PORT...: iptables DROP of TCP to these ports (tagged, undone by heal)
@@ -138,11 +138,8 @@ check "b's vm1 is PSUE" test "$(pair_field b vm1 status)" = PSUE
 expect_fail_with "a write at a is refused during the partition" "" \
   dd if=/dev/zero of="$MA/vm1" bs=4k count=1 conv=notrunc status=none
 require "heal the partition" heal
-sleep 1.5
-check "resync of vm1 at b" pairctl b resync vm1
-check "resync of the determining volume at b" pairctl b resync quorum
-check "vm1 back in PAIR" pairctl b wait vm1 --status PAIR --timeout 30
-check "quorum back in PAIR" pairctl b wait quorum --status PAIR --timeout 30
+check "auto_resync at b brings vm1 back to PAIR" wait_field b vm1 status PAIR 30
+check "... and the determining volume" wait_field b quorum status PAIR 30
 check "a recovers to STANDBY" wait_cluster a STANDBY 10
 identical "after the partition and the resync: identical copies" vm1
 
