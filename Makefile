@@ -80,11 +80,23 @@ demo: $(BINARIES)
 bench: $(BINARIES)
 	@scripts/bench.sh
 
+# The systemd units go to $(PREFIX)/lib/systemd/system, which systemd searches for both
+# PREFIX=/usr/local (the default) and PREFIX=/usr; their ExecStart paths follow PREFIX. Override
+# SYSTEMD_UNIT_DIR to put them elsewhere (e.g. /lib/systemd/system); run `systemctl daemon-reload`
+# after installing.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+UNITS := scripts/systemd/pairfs@.service scripts/systemd/clusterd@.service
+
 install: $(BINARIES)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -m 0755 $(BINARIES) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	for unit in $(UNITS); do \
+	  sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' "$$unit" > "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$(basename "$$unit")" && \
+	  chmod 0644 "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$(basename "$$unit")" || exit 1; \
+	done
 
 clean:
 	rm -rf $(BUILD)

@@ -30,14 +30,22 @@ for page in man/*.[0-9]; do
   else echo "FAIL: groff $page: $out"; count FAIL "groff $page" "$out"; fi
 done
 
-# pairctl(8)'s transition table must be the code's (printed by build/tools/pair_table).
-page_table=$(sed -n '/^\.\\" BEGIN pair_table/,/^\.\\" END pair_table/p' man/pairctl.8 | sed '1d;$d')
-if [ -n "$page_table" ] && [ "$page_table" = "$(build/tools/pair_table)" ]; then
-  echo "PASS: pairctl(8) status transition table matches node/pair_state.cc"; count PASS "pair table"
-else
-  echo "FAIL: pairctl(8) status transition table differs from node/pair_state.cc (regenerate with build/tools/pair_table)"
-  count FAIL "pair table" "man page and code differ"
-fi
+# A man page's generated table must be the code's: check_table PAGE TABLE TOOL WHAT SOURCE compares
+# the region of PAGE between `.\" BEGIN TABLE` and `.\" END TABLE` with the output of TOOL.
+check_table() {
+  local page=$1 table=$2 tool=$3 what=$4 source=$5 region
+  region=$(sed -n "/^\\.\\\\\" BEGIN $table/,/^\\.\\\\\" END $table/p" "$page" | sed '1d;$d')
+  if [ -n "$region" ] && [ "$region" = "$("$tool")" ]; then
+    echo "PASS: $what matches $source"; count PASS "$table"
+  else
+    echo "FAIL: $what differs from $source (regenerate: replace the lines between the BEGIN $table and" \
+      "END $table comments of $page with the output of $tool)"
+    count FAIL "$table" "man page and code differ"
+  fi
+}
+check_table man/pairctl.8 pair_table build/tools/pair_table "pairctl(8) status transition table" node/pair_state.cc
+check_table man/clusterd.8 cluster_table build/tools/cluster_table "clusterd(8) state transition table" \
+  clusterd/cluster_state.cc
 
 echo "== unit tests"
 build/unit_tests > "$log_dir/unit.log" 2>&1
