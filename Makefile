@@ -30,7 +30,7 @@ BINARIES  := $(BUILD)/pairfs $(BUILD)/pairctl $(BUILD)/clusterd
 UNIT_BIN  := $(BUILD)/unit_tests
 TOOL_BINS := $(patsubst tests/tools/%.cc,$(BUILD)/tools/%,$(TOOL_SRC))
 
-.PHONY: all deps check unit demo bench install clean
+.PHONY: all deps check unit demo bench bench-failover install clean
 # Keep every object: make must not delete intermediates after `check` has printed its last line.
 .SECONDARY:
 all: $(BINARIES)
@@ -79,6 +79,9 @@ demo: $(BINARIES)
 
 bench: $(BINARIES)
 	@scripts/bench.sh
+
+bench-failover: $(BINARIES)
+	@scripts/bench_failover.sh
 
 # The systemd units go to $(PREFIX)/lib/systemd/system, which systemd searches for both
 # PREFIX=/usr/local (the default) and PREFIX=/usr; their ExecStart paths follow PREFIX. Override
