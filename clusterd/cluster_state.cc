@@ -135,9 +135,10 @@ Transition Decide(const ClusterState& state, const Input& input) {
       switch (input.event) {
         case Event::kUnfence:
           next.phase = Phase::kStandby;
-          if (!next.peer_alive) {
+          if (!next.peer_alive || !PeerRuns(next.peer_phase)) {
             next.race_pending = true;
-            return To(next, {A::kUnfenceManaged, A::kScheduleRace}, "unfenced by the operator; peer lost: racing");
+            return To(next, {A::kUnfenceManaged, A::kScheduleRace},
+                      "unfenced by the operator; nobody is active: racing after standby_delay_ms");
           }
           return To(next, {A::kUnfenceManaged}, "unfenced by the operator");
         case Event::kPairsHealthy:

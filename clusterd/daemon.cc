@@ -68,6 +68,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config, wire::
   daemon->started_at_ = Clock::now();
   daemon->next_poll_ = daemon->started_at_;
   daemon->next_auto_resync_ = daemon->started_at_;
+  daemon->last_node_answer_ = daemon->started_at_;
   spdlog::info("clusterd {}: incarnation {:016x}, {} heartbeat link(s), peer {}, determining volume {}{}",
                config.site.name, daemon->incarnation_, links.size(), config.peer.name,
                config.cluster.determining_volume,
@@ -145,8 +146,34 @@ void Daemon::Observe() {
 
 void Daemon::PollNode() {
   wire::Reply reply;
-  if (!CallNode(wire::DisplayRequest{}, &reply).ok()) return;  // logged; the next poll tries again
+  Result<wire::Reply> answer = node_->Call(wire::DisplayRequest{}, static_cast<int>(cluster_.timeout_ms));
+  if (!answer.ok() || !answer->ToStatus().ok()) {
+    const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_node_answer_);
+    if (!node_silent_) {
+      spdlog::warn("clusterd {}: the node at {} does not answer: {}", config_.site.name, config_.site.control,
+                   answer.ok() ? answer->message : answer.status().message());
+      node_silent_ = true;
+    }
+    // This site's storage is gone: hand over (the peer races at once when it hears FENCED).
+    if (state_.phase == Phase::kActive && silent.count() > cluster_.timeout_ms) {
+      spdlog::error("clusterd {}: the node has not answered for {} ms: handing over to site {}", config_.site.name,
+                    silent.count(), config_.peer.name);
+      Feed({Event::kCopiesFenced});
+    }
+    return;
+  }
+  if (node_silent_) spdlog::info("clusterd {}: the node answers again", config_.site.name);
+  node_silent_ = false;
+  last_node_answer_ = Clock::now();
+  reply = answer.value();
   volumes_ = reply.volumes;
+  // A reservation of the determining volume that this site holds (won in a race, or taken by
+  // the node's fence reserve after a link loss) is released once both are healthy.
+  for (const wire::VolumeInfo& volume : volumes_) {
+    if (volume.name == cluster_.determining_volume && volume.reserved_by == config_.site.name) {
+      state_.holds_determining = true;
+    }
+  }
   const std::vector<std::string> pairs = PairsToMove();
   bool all_in_pair = true, fenced_by_node = false, suspended_here = false;
   for (const std::string& name : pairs) {

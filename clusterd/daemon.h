@@ -73,6 +73,8 @@ class Daemon {
   Clock::time_point next_auto_resync_;
   uint64_t peer_incarnation_ = 0;
   std::vector<wire::VolumeInfo> volumes_;  // the node's last answer to display
+  Clock::time_point last_node_answer_;   // the node's last answer to a display
+  bool node_silent_ = false;              // logged once until it answers again
   bool peer_storage_lost_ = false;         // this race found the peer's node unreachable
   bool applications_running_ = false;      // on_start ran (this or an earlier clusterd) and on_stop not since
   int lock_fd_ = -1;

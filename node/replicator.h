@@ -226,6 +226,10 @@ class Replicator {
   const ReplicatorOptions options_;
   PeerTransport* const transport_;
   WitnessTransport* const witness_;
+  // Orders everything that reads or changes this node's copy of the determining volume's record:
+  // reserves, releases and votes, and a fence-reserve ask from its reserve to its state change
+  // (so a release can never slip between a granted fence reserve and the suspend it allows).
+  std::recursive_mutex determining_mutex_;
   std::unique_ptr<Calls> calls_;     // answers to what this side sent
   std::unique_ptr<Calls> confirms_;  // confirms of writes this side granted
   std::unique_ptr<Answered> answered_;

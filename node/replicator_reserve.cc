@@ -132,6 +132,20 @@ Status Replicator::MirrorReservation(Pair& pair, const PairView& view) {
 
 Status Replicator::ReserveDetermining(const std::string& name, const ReserveOptions& options, bool forwarded) {
   if (options.preempt) return Status::InvalidArgument("the determining volume is never preempted; use --force");
+  if (options.release && !options.force) {
+    std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
+    // A release lets the other site win the next race: never while a pair here with fence
+    // reserve is apart from its peer (it may have written alone on the strength of this hold).
+    for (const std::string& managed : options_.managed_volumes) {
+      std::shared_ptr<Pair> pair = FindPair(managed);
+      if (!pair) continue;
+      const Pair::View view = pair->Snapshot();
+      if (view.context.fence == FenceLevel::kReserve && view.state.status != PairStatus::kPAIR) {
+        return Status::Conflict("the determining volume is not released while " + managed + " is " +
+                                StatusName(view.state.status) + " (resync it first)");
+      }
+    }
+  }
   if (witness_ != nullptr) return ReserveByMajority(name, options);
   std::shared_ptr<Volume> volume = store_.Find(name);
   if (!volume) return Status::NotFound("no volume named " + name);
@@ -139,6 +153,7 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
   const wire::ReserveVoteRequest request = VoteRequestFor(name, options);
   std::string refusal;
   if (!pair) {  // not (or no longer) in a pair: this copy is the only one
+    std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
     Result<wire::ReservationRecord> voted = VoteHere(name, request, &refusal);
     if (!voted.ok()) return voted.status();
     return refusal.empty() ? Status::Ok() : Status::Conflict(refusal);
@@ -146,7 +161,9 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
   const Pair::View view = pair->Snapshot();
   // Without a witness the record of the primary decides (or of a secondary that took over:
   // SSWS); any other copy may be stale and asks the primary, whatever the pair's status.
-  const bool decides = view.state.role == PairRole::kPrimary || view.state.status == PairStatus::kSSWS;
+  // An outdated copy never decides: after a takeover elsewhere its record is the stale one.
+  const bool decides =
+      (view.state.role == PairRole::kPrimary || view.state.status == PairStatus::kSSWS) && !view.state.outdated;
   if (!decides) {
     if (forwarded) return Status::InvalidArgument("the determining volume " + name + " is secondary at both sites");
     wire::PeerCommandMessage command;
@@ -163,6 +180,9 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
     }
     return StatusFromCode(answer->code, answer->message);
   }
+  // This copy decides: ordered with every other reserve, release and vote here; the mirror
+  // does not wait on the peer's lock (a mirror is applied as it is).
+  std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
   Result<wire::ReservationRecord> voted = VoteHere(name, request, &refusal);
   if (!voted.ok()) return voted.status();
   if (!refusal.empty()) return Status::Conflict(refusal);
@@ -199,7 +219,10 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
   int granted = 0, refused = 0;
   std::string refusal;
   std::string own_refusal;
-  Result<wire::ReservationRecord> own = VoteHere(name, request, &own_refusal);
+  Result<wire::ReservationRecord> own = [&] {
+    std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
+    return VoteHere(name, request, &own_refusal);
+  }();
   if (own.ok()) (own_refusal.empty() ? granted : refused) += 1;
   if (!own_refusal.empty()) refusal = own_refusal;
   Result<wire::Reply> witness = witness_->Vote(request, kReserveVoteTimeoutMs);
@@ -225,7 +248,15 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
   (void)peer_answered;
   spdlog::info("determining volume {}: {} for site {}: {} of 3 copies granted ({} refused, {} did not answer)", name,
                options.release ? "release" : "reserve", options.holder, granted, refused, 3 - granted - refused);
-  if (granted >= 2) return Status::Ok();
+  if (granted >= 2) {
+    // This copy's grant counted: it must still stand (a release here may have run meanwhile).
+    std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
+    const std::string holder_now = ReservationOf(name).holder;
+    if (own.ok() && own_refusal.empty() && holder_now != (request.release ? std::string() : request.holder)) {
+      return Status::Conflict("the determining volume's record changed here while the votes were asked");
+    }
+    return Status::Ok();
+  }
   if (refused > 0) return Status::Conflict(refusal);
   return Status::Unreachable("no majority: only " + std::to_string(granted) +
                              " of the determining volume's 3 record copies answered");
@@ -243,6 +274,7 @@ wire::PeerAnswerMessage Replicator::ServeReservationCommand(const wire::PeerComm
     return fail(Reserve(command.volume, options, true));
   }
   if (command.command == "vote") {
+    std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
     std::string refusal;
     Result<wire::ReservationRecord> voted = VoteHere(
         command.volume, {command.volume, command.holder, command.outdated, command.force, command.flag}, &refusal);
@@ -250,7 +282,7 @@ wire::PeerAnswerMessage Replicator::ServeReservationCommand(const wire::PeerComm
     answer.reservation = voted.value();
     return fail(refusal.empty() ? Status::Ok() : Status::Conflict(refusal));
   }
-  // reserve-mirror: the primary's record, as it is.
+  // reserve-mirror: the primary's record, as it is (the primary ordered it).
   std::shared_ptr<Volume> volume = store_.Find(command.volume);
   if (!volume) return fail(Status::NotFound("no volume named " + command.volume + " at site " + options_.site));
   return fail(volume->UpdateMetadata([&](VolumeMetadata& metadata) { SetRecord(metadata, command.record); }));
@@ -268,6 +300,7 @@ Status Replicator::Fence(const std::string& name, bool fenced) {
 
 void Replicator::AskReserveAfterLinkLoss(Pair& pair, const wire::Generation& seen) {
   std::lock_guard<std::mutex> asking(pair.reserve_ask_mutex);
+  std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);  // until the state change below
   {
     std::lock_guard<std::mutex> lock(pair.mutex);
     if (!(pair.generation == seen) || !IsReplicating(pair.state.status)) return;  // another writer decided
