@@ -221,7 +221,7 @@ int Main(int argc, char** argv) {
   pair_create->add_option("NAME", options.name, "the volume here, which becomes the primary")->required();
   pair_create->add_option("--mode", options.mode, "sync (async is not in this version)")->required();
   pair_create->add_option("--peer-volume", options.peer_volume, "the volume at the peer (default: the same name)");
-  pair_create->add_option("--fence", options.fence, "data or never (default never); reserve comes with clusterd");
+  pair_create->add_option("--fence", options.fence, "data, reserve or never (default never; reserve for [cluster] volumes)");
   pair_create->add_option("--group", options.group, "consistency group name");
   CLI::App* split = app.add_subcommand("split", "suspend a pair: split NAME [--rw]");
   split->add_option("NAME", options.name, "volume name")->required();
