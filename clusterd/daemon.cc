@@ -13,6 +13,7 @@
 #include "clusterd/limits.h"
 #include "node/atomic_file.h"
 #include "node/limits.h"
+#include "wire/limits.h"
 
 namespace pairfs::clusterd {
 namespace {
@@ -135,13 +136,20 @@ void Daemon::Observe() {
     spdlog::warn("clusterd {}: no heartbeat from site {} on any of {} link(s) for {} ms", config_.site.name,
                  config_.peer.name, links.size(), cluster_.timeout_ms);
     Feed({Event::kPeerLost});
-  } else if (state_.phase == Phase::kStarting && now - started_at_ >= std::chrono::milliseconds(cluster_.timeout_ms)) {
+  } else if (state_.phase == Phase::kStarting && now - started_at_ >= StartupWait()) {
     Feed({Event::kStartupTimeout});
   }
   if (race_due_ && Clock::now() >= *race_due_) {
     race_due_.reset();
     Feed({Event::kRaceTimer});
   }
+}
+
+std::chrono::milliseconds Daemon::StartupWait() const {
+  // Longer than timeout_ms: the peer's heartbeat connection to a clusterd that was down backs
+  // off up to kHeartbeatReconnectMaxMs before it dials again, and a start-up race against a peer
+  // that is ACTIVE but not yet heard would make two active sites.
+  return std::chrono::milliseconds(cluster_.timeout_ms + wire::kHeartbeatReconnectMaxMs + 2 * cluster_.interval_ms);
 }
 
 void Daemon::PollNode() {

@@ -81,7 +81,7 @@ int Main(int argc, char** argv) {
   if (::mkdir(config->site.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return Fail("cannot create " + config->site.data_dir + ": " + std::strerror(errno));
   }
-  {
+  if (!foreground) {
     // Bind errors belong on the user's terminal: try the daemon once before detaching. ZeroMQ
     // cannot cross a fork, so this context and daemon are thrown away.
     wire::Context context;

@@ -1144,6 +1144,7 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
   };
   std::deque<InFlight> pending;
   bool failed = false;
+  std::optional<wire::Generation> peer_newer;  // the peer refused a copy write: it moved on
   auto finish_oldest = [&] {
     InFlight& oldest = pending.front();
     std::optional<wire::Frame> answer = calls_->Wait(oldest.id, options_.peer_timeout_ms, options_.retransmit_ms,
@@ -1152,6 +1153,7 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
     wire::WriteReplyMessage reply;
     if (!answer || !wire::DecodeBody(answer->body, &reply).ok() || reply.code != 0) {
       failed = true;
+      if (answer && reply.generation.NewerThan(view.generation)) peer_newer = reply.generation;
     } else {
       pair->copy_done.fetch_add(oldest.length);
     }
@@ -1189,6 +1191,12 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
   while (!pending.empty()) finish_oldest();
   if (pair->stop_copy.load()) return;
   if (failed) {
+    if (peer_newer) {  // e.g. a primary restarted after the peer took over: outdated, not a lost link
+      spdlog::warn("pair {}: site {} refused the copy: it has a newer generation", pair->volume->name(),
+                   options_.peer_site);
+      OnPeerNewer(*pair, view.generation, *peer_newer);
+      return;
+    }
     spdlog::warn("pair {}: copy to site {} interrupted", pair->volume->name(), options_.peer_site);
     OnLinkLost(*pair, view.generation);
     return;
