@@ -1,0 +1,113 @@
+// A seeded simulation of the cluster logic (DESIGN.md "clusterd and the determining volume",
+// STYLE.md "Test by simulation"): two sites a and b, each with a clusterd and a node, and, in
+// half of the runs, a witness; an injected clock (virtual ms) and network (tests/sim/network.h);
+// a random schedule of crashes, restarts and one- or two-way partitions of the heartbeat, data
+// and witness links; a workload writing to the managed volume vm1 at both sites' mounts.
+//
+// What is real and what is modeled:
+// - Real: the pure functions under test, clusterd::Decide (each clusterd's state machine),
+//   node::Vote (every copy of the determining volume's record: both nodes and the witness),
+//   node::Transit and node::WriteRuleFor (the pair state of vm1 and of the determining volume
+//   dv at each node). The mutation test swaps them for broken ones through ClusterLogic; the
+//   real code is never changed.
+// - Modeled, after clusterd/daemon.cc: heartbeats on one or two links every 200 ms with a
+//   1000 ms timeout, a 20 ms loop, the node polled every 200 ms (a node silent for longer than
+//   timeout_ms at the active site hands over; holding dv is learnt from the node's record),
+//   standby_delay_ms 200, STARTING listens 2400 ms (StartupWait) before racing alone, resuming
+//   after a restart, and each action carried out by node calls
+//   that take simulated time (a dead node costs the call's timeout, peer_timeout_ms + 3000,
+//   during which clusterd does nothing else); the peer's storage found lost by a race skips the
+//   later probes of that race.
+// - Modeled, after node/replicator.cc and replicator_reserve.cc, in continuations instead of
+//   threads: the write paths (replicate with a peer_timeout_ms of 2000 and retransmits every
+//   250 ms; forward from a secondary and the primary's grant and confirm; refusals EROFS, EBADE,
+//   EIO); fence reserve after a link loss (vm1's fence level) asking for dv with the peer marked
+//   outdated; the reserve of dv at its primary or SSWS copy unless outdated, forwarded from the
+//   other copy, or by a majority of three votes with a witness (own vote, the witness's, the
+//   peer's only when still needed; 500 ms; this copy's grant re-checked); the node's
+//   determining mutex (its vote, the deciding copy's vote and mirror, a fence-reserve ask until
+//   its suspend, the release check); no release while vm1 is apart; clusterd's preempting
+//   reserve of vm1 (probe 250 ms); takeover (swap when the peer answers and the pair is in
+//   PAIR, else SSWS); resync and the copy; fence and unfence behind the pair gate; statuses
+//   every 500 ms (a peer newer for longer than peer_timeout_ms outdates this side), a link
+//   silent for peer_timeout_ms is lost; range locks, answered-request cache, activity log.
+//   Durable across a crash: pair state, generation, reservation records, data, activity log;
+//   lost: everything in memory and in flight to it. (As of commit 5708d3d: a later change of
+//   the daemon or of the node's replicator needs the same change here.)
+// - Simplified: blocks instead of byte ranges (8 blocks; a value is the id of the write that
+//   wrote it); a copy (initial, resync, or resumed after a restart) sends every block in one
+//   message instead of the marked regions (the replication simulation tests the bitmaps);
+//   no flush: a write is durable when written (acknowledged = fsync'd); hooks take 1-50 ms;
+//   one writer per site, one write at a time; a message to a process that is down is lost;
+//   heartbeats flow again as soon as a link heals (no reconnect back-off).
+//
+// The invariants, checked after every step and at the end of each schedule:
+// 1. Never two sites writing unordered. Site x is a local writer at an instant when its node is
+//    up and the REAL WriteRuleFor of its vm1 state is kLocal or kLocalTracked (a write at its
+//    mount is written there alone: PSUE/PSUS primary, SSWS, SSUS, SMPL) and vm1's reservation
+//    at x lets x write (held by nobody or by x). Both sites local writers at once is a failure.
+//    (kReplicate and kForwardToPrimary are ordered through one primary; refusals write nothing.)
+// 2. Every acknowledged write survives. After the final heal (every link up, every process
+//    back, 12 s to settle, then up to five rounds of an operator who resyncs each pair from the
+//    copy to keep and lifts FENCED only where that cannot make two writers), if vm1 is in PAIR
+//    at both sites, the copy at the site that ends primary must hold, for every block, the
+//    value of a write that no acknowledged write to that block followed (a write W' follows W
+//    when W' started after W returned), and both copies must be equal. A run that does not get
+//    back to PAIR (or to one ACTIVE site) is reported as a liveness finding, not a failure.
+// 3. At most one holder of the determining volume. A reserve of dv that returns OK to the site
+//    that asked (clusterd's race, or fence reserve) makes that site the holder until it asks to
+//    release dv (from then on the other site may win, as soon as the copies it asks cleared
+//    theirs). A reserve that returns OK to one site while the other holds, or a release that
+//    returns OK to a site that asked for it while the other held, is a failure.
+//
+// A run is deterministic: one std::mt19937_64 seeded by the seed drives the schedule, the
+// workload and the network, so a failing seed replays exactly, with a trace of every step.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "clusterd/cluster_state.h"
+#include "node/pair_state.h"
+#include "node/reservation.h"
+
+namespace pairfs::sim {
+
+// The pure functions the model runs. The defaults are the product's; the mutation test passes
+// deliberately broken ones to show that the checks catch what they break.
+struct ClusterLogic {
+  node::VoteOutcome (*vote)(const wire::ReservationRecord&, const wire::ReserveVoteRequest&) = &node::Vote;
+  clusterd::Transition (*decide)(const clusterd::ClusterState&, const clusterd::Input&) = &clusterd::Decide;
+  node::WriteRule (*write_rule)(const node::PairState&, const node::PairContext&) = &node::WriteRuleFor;
+};
+
+struct ClusterSimOptions {
+  uint64_t seed = 1;
+  bool witness = false;  // a third copy of the record at a witness site
+  bool trace = false;    // keep a line per step in the result (a replay)
+  ClusterLogic logic;
+  // The operator of the final heal lifts FENCED (pairctl cluster unfence) as soon as nobody is
+  // active, before the pairs are back in PAIR; by default only once they are. (An unfenced
+  // suspended primary writes alone again: the report's finding.)
+  bool hasty_operator = false;
+};
+
+struct ClusterSimResult {
+  std::string failure;  // "" when every invariant held; else the invariant, the time and the states
+  std::string trace;    // one line per step, when options.trace
+  // What the run did, so that a test can tell that schedules really exercise failovers.
+  int writes_acknowledged = 0;
+  int writes_refused = 0;
+  int reserves_won = 0;     // grants of the determining volume that changed its holder
+  int takeovers = 0;        // SSWS or swap of vm1
+  int64_t ended_at_ms = 0;  // virtual time at the end of the run
+  // Liveness, reported but not a failure: why the run did not end with one site ACTIVE once
+  // everything healed (before the operator), or with both pairs in PAIR (after the operator:
+  // then invariant 2 could not be checked). "" when it did.
+  std::string liveness;
+};
+
+// Runs one schedule. Never throws; a broken invariant is reported in `failure`.
+ClusterSimResult RunClusterSim(const ClusterSimOptions& options);
+
+}  // namespace pairfs::sim

@@ -1,0 +1,262 @@
+// Pair commands in a cluster simulation (tests/sim/cluster_sim_world.h): node/replicator.cc's
+// Resync, Takeover and Fence, the peer commands they send, the statuses and the background
+// thread, and the control endpoint that clusterd and the operator call (node/control_server.cc),
+// in continuations.
+#include <algorithm>
+
+#include "tests/sim/cluster_sim_world.h"
+
+namespace pairfs::sim::cluster {
+
+using node::PairEvent;
+using node::PairRole;
+using node::PairStatus;
+using Kind = Message::Kind;
+
+namespace {
+
+// The peer's answer to "status" as Replicator::AskStatus sees it: none when it did not answer
+// or answered with an error.
+std::optional<Message> Reachable(std::optional<Message> answer) {
+  if (!answer || answer->code != Code::kOk) return std::nullopt;
+  return answer;
+}
+
+}  // namespace
+
+// Replicator::Resync (at the primary; --swap at the side that becomes the primary).
+void Node::Resync(const std::string& name, bool swap, ThenStatus then) {
+  if (!swap && copy(name).state.role == PairRole::kSecondary) {
+    return then(Status::InvalidArgument("the model resyncs at the primary only"));
+  }
+  Message status;
+  status.command = "status";
+  status.volume = name;
+  Ask(status, -1, [this, name, swap, then](std::optional<Message> answer) {
+    std::optional<Message> peer = Reachable(answer);
+    if (!peer) return then(Status::Unreachable("the peer is unreachable"));
+    node::PairContext context = copy(name).context;
+    context.peer_status = peer->state.status;
+    const PairEvent event = swap ? PairEvent::kResyncSwapHere : PairEvent::kResync;
+    Result<node::PairTransition> check = node::Transit(copy(name).state, event, context);
+    if (!check.ok()) return then(check.status());
+    const wire::Generation mine = copy(name).generation;
+    const wire::Generation generation =
+        swap ? wire::Generation{std::max(mine.counter, peer->generation.counter) + 1, site_name()} : mine;
+    memory(name).gate.Close([this, name, swap, then, context, event, generation] {
+      ++memory(name).copy_run;  // stops a running copy
+      Message command;
+      command.command = swap ? "swap" : "resync";
+      command.volume = name;
+      command.generation = generation;
+      Ask(command, -1, [this, name, then, context, event, generation](std::optional<Message> answer) {
+        auto open = [this, name, then](Status status) {
+          memory(name).gate.Open();
+          then(status);
+        };
+        if (!answer) return open(Status::Unreachable("the peer is unreachable"));
+        if (answer->code != Code::kOk) return open(Status(answer->code, answer->message));
+        Status changed = Change(name, event, &context, &generation);
+        if (!changed.ok()) return open(changed);
+        memory(name).gate.Open();
+        StartCopy(name);
+        then(Status::Ok());
+      });
+    });
+  });
+}
+
+// Replicator::Takeover with cluster = true (clusterd, after winning): a swap when the peer
+// answers (asked for kFailoverProbeMs, unless clusterd knows it is lost) and the pair is in
+// PAIR (the old primary demoted first), else SSWS.
+void Node::Takeover(const std::string& name, bool peer_lost, ThenStatus then) {
+  auto decide = [this, name, then](std::optional<Message> answer) {
+    std::optional<Message> peer = Reachable(answer);
+    node::PairContext context = copy(name).context;
+    context.force = false;
+    context.peer_reachable = peer.has_value();
+    if (peer) context.peer_status = peer->state.status;
+    const wire::Generation mine = copy(name).generation;
+    const wire::Generation generation{std::max(mine.counter, peer ? peer->generation.counter : 0) + 1, site_name()};
+    Result<node::PairTransition> transition = node::Transit(copy(name).state, PairEvent::kTakeover, context);
+    if (!transition.ok()) return then(transition.status());
+    const bool swap = transition->next.role == PairRole::kPrimary;
+    memory(name).gate.Close([this, name, then, context, generation, swap] {
+      auto finish = [this, name, then, context, generation] {
+        Status changed = Change(name, PairEvent::kTakeover, &context, &generation);
+        if (changed.ok() && name == kManaged) world_.OnTakeover();
+        memory(name).gate.Open();
+        then(changed);
+      };
+      if (!swap) return finish();
+      Message demote;
+      demote.command = "demote";
+      demote.volume = name;
+      demote.generation = generation;
+      Ask(demote, -1, [this, name, then, finish](std::optional<Message> answer) {
+        if (answer && answer->code == Code::kOk) return finish();
+        memory(name).gate.Open();
+        then(answer ? Status(answer->code, answer->message) : Status::Unreachable("the peer stopped answering"));
+      });
+    });
+  };
+  if (peer_lost) return decide(std::nullopt);
+  Message status;
+  status.command = "status";
+  status.volume = name;
+  Ask(status, kFailoverProbeMs, decide);
+}
+
+// Replicator::Fence: writes in flight finish first; later ones see the fence.
+void Node::Fence(const std::string& name, bool fenced, ThenStatus then) {
+  memory(name).gate.Close([this, name, fenced, then] {
+    Status changed = Change(name, fenced ? PairEvent::kFence : PairEvent::kUnfence, nullptr, nullptr);
+    memory(name).gate.Open();
+    then(changed);
+  });
+}
+
+// Replicator::ServeCommand: what the peer asks of this side.
+void Node::ServeCommand(const Message& command, std::function<void(Message)> answer) {
+  const std::string& name = command.volume;
+  if (command.command == "reserve" || command.command == "vote" || command.command == "reserve-mirror") {
+    return ServeReservationCommand(command, answer);
+  }
+  Message reply;
+  auto fail = [&reply](const Status& status) {
+    reply.code = status.code();
+    reply.message = status.ok() ? "" : status.message();
+  };
+  if (command.command == "status") {
+    reply.generation = copy(name).generation;
+    reply.state = copy(name).state;
+    reply.record = copy(name).record;
+    return answer(reply);
+  }
+  if (command.command == "copy-done") {
+    if (!(copy(name).generation == command.generation)) {
+      fail(Status::InvalidArgument("copy done for another generation"));
+    } else {
+      fail(Change(name, PairEvent::kCopyDone, nullptr, nullptr));
+      if (reply.code == Code::kOk && name == kManaged) TrimActivityLog(false);  // the primary's "trim"
+    }
+    return answer(reply);
+  }
+  if (command.command != "demote" && command.command != "resync" && command.command != "swap") {
+    fail(Status::Unsupported("unknown peer command " + command.command));
+    return answer(reply);
+  }
+  memory(name).gate.Close([this, command, answer, name] {
+    Message reply;
+    Status status;
+    if (command.command == "demote") {
+      status = Change(name, PairEvent::kDemotedBySwap, nullptr, &command.generation);
+    } else {
+      // This side becomes the target of the copy. A side that missed the suspend (it was down)
+      // still shows the old status: it is behind.
+      const wire::Generation mine = copy(name).generation;
+      if (command.generation.NewerThan(mine) && IsReplicating(copy(name).state.status)) {
+        OnPeerNewer(name, mine, command.generation);
+      }
+      status = Change(name, command.command == "resync" ? PairEvent::kResync : PairEvent::kResyncSwapByPeer, nullptr,
+                      &command.generation);
+      if (status.ok() && !(copy(name).generation == command.generation)) {
+        status = Commit(name, {copy(name).state, {node::PairAction::kAdoptPeerGeneration}}, &command.generation);
+      }
+    }
+    reply.code = status.code();
+    reply.message = status.ok() ? "" : status.message();
+    reply.generation = copy(name).generation;
+    reply.state = copy(name).state;
+    memory(name).gate.Open();
+    answer(reply);
+  });
+}
+
+// Replicator::ServeStatus.
+void Node::ServeStatus(const Message& status) {
+  Copy& volume = copy(status.volume);
+  PairMemory& pair = memory(status.volume);
+  if (status.generation.NewerThan(volume.generation) && !volume.state.outdated) {
+    if (!pair.newer_seen) {
+      pair.newer_seen = true;
+      pair.newer_since_ms = world_.now();
+    } else if (world_.now() - pair.newer_since_ms > kPeerTimeoutMs) {
+      pair.newer_seen = false;
+      OnPeerNewer(status.volume, volume.generation, status.generation);
+    }
+    return;
+  }
+  pair.newer_seen = false;
+  if (volume.generation == status.generation && volume.state.role == PairRole::kPrimary &&
+      IsReplicating(volume.state.status) && status.state.role == PairRole::kSecondary &&
+      status.state.status == PairStatus::kPSUE) {
+    Result<node::PairTransition> transition = node::Transit(volume.state, PairEvent::kLinkLost, volume.context);
+    if (transition.ok()) (void)Commit(status.volume, transition.value(), nullptr);
+  }
+}
+
+// Replicator::Background: statuses every status_interval_ms; a link silent for
+// peer_timeout_ms (once the peer was heard since the start) is lost; the activity log's trim.
+// The thread blocks while a link loss is handled (fence reserve), as the real one does.
+void Node::Background() {
+  if (world_.now() >= next_status_ms_) {
+    next_status_ms_ = world_.now() + kStatusIntervalMs;
+    for (const auto& [name, volume] : copies) {
+      Message status;
+      status.kind = Kind::kStatus;
+      status.volume = name;
+      status.generation = volume.generation;
+      status.state = volume.state;
+      SendToPeer(status);
+    }
+  }
+  std::vector<std::function<void(Done)>> losses;
+  if (heard_since_start_ && world_.now() - last_heard_ms_ > kPeerTimeoutMs) {
+    for (const auto& [name, volume] : copies) {
+      if (!IsReplicating(volume.state.status)) continue;
+      losses.push_back([this, name = name, generation = volume.generation](Done next) {
+        Trace(name + ": nothing heard from the peer for peer_timeout_ms");
+        OnLinkLost(name, generation, next);
+      });
+    }
+  }
+  InOrder(std::move(losses), Guard([this] {
+    if (world_.now() >= next_trim_ms_) {
+      next_trim_ms_ = world_.now() + kTrimIntervalMs;
+      TrimActivityLog(true);
+    }
+    After(kNodeTickMs, [this] { Background(); });
+  }));
+}
+
+// node/control_server.cc: the requests of clusterd (and of the operator) to this node.
+void Node::Control(const ControlRequest& request, std::function<void(ControlReply)> reply) {
+  auto answer = [this, reply, name = request.name](Status status) {  // with the volume, as it is now
+    ControlReply done{status, {}};
+    if (status.ok()) done.volumes.push_back({name, copy(name).state, copy(name).record});
+    reply(done);
+  };
+  switch (request.type) {
+    case ControlRequest::Type::kDisplay: {
+      ControlReply display;
+      for (const auto& [name, volume] : copies) {
+        if (request.name.empty() || request.name == name) display.volumes.push_back({name, volume.state, volume.record});
+      }
+      return reply(display);
+    }
+    case ControlRequest::Type::kReserve:
+    case ControlRequest::Type::kRelease: {
+      ReserveOptions options;
+      options.holder = request.holder;
+      options.release = request.type == ControlRequest::Type::kRelease;
+      options.preempt = request.preempt;
+      return Reserve(request.name, options, false, answer);
+    }
+    case ControlRequest::Type::kResync: return Resync(request.name, request.swap, answer);
+    case ControlRequest::Type::kTakeover: return Takeover(request.name, request.peer_lost, answer);
+    case ControlRequest::Type::kFence: return Fence(request.name, request.fenced, answer);
+  }
+}
+
+}  // namespace pairfs::sim::cluster

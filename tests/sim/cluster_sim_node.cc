@@ -1,0 +1,465 @@
+// The node of a cluster simulation (tests/sim/cluster_sim_world.h): node/replicator.cc's write
+// paths, state changes, copies, statuses and pair commands, in continuations. Each function
+// names the one it models; where the model is simpler, the comment says how.
+#include <algorithm>
+
+#include "tests/sim/cluster_sim_world.h"
+
+namespace pairfs::sim::cluster {
+
+using node::PairEvent;
+using node::PairRole;
+using node::PairStatus;
+using node::WriteRule;
+using Kind = Message::Kind;
+
+// ---- life cycle, messages ----------------------------------------------------------------------
+
+Node::Node(World& world, int site) : Process(world, SiteName(site) + ".node"), site_(site) {}
+
+void Node::Trace(const std::string& line) {
+  if (world_.tracing()) world_.Trace(name_ + ": " + line);
+}
+
+node::WriteRule Node::RuleOf(const Copy& copy) const { return world_.logic().write_rule(copy.state, copy.context); }
+
+void Node::Crash() {
+  MarkDown();
+  determining_mutex_.reset();
+  memory_.clear();
+  calls_.clear();
+  confirms_.clear();
+  answered_.clear();
+}
+
+// Replicator::Start: pairs load from their durable state; a primary resumes a copy that was
+// running, or copies what its activity log marks (writes the secondary may lack).
+void Node::Start() {
+  MarkUp();
+  determining_mutex_ = std::make_unique<Mutex>(*this);
+  memory_.clear();
+  for (const auto& [name, copy] : copies) memory_[name] = std::make_unique<PairMemory>(*this);
+  calls_.clear();
+  confirms_.clear();
+  answered_.clear();
+  last_heard_ms_ = world_.now();
+  heard_since_start_ = false;
+  next_status_ms_ = world_.now();
+  next_trim_ms_ = world_.now() + kTrimIntervalMs;
+  Trace("started: dv " + StateText(copy(kDetermining)) + ", vm1 " + StateText(copy(kManaged)));
+  After(kNodeTickMs, [this] { Background(); });
+  for (const auto& [name, copy] : copies) {
+    if (copy.state.role != PairRole::kPrimary) continue;
+    if (copy.state.status == PairStatus::kCOPY || (copy.state.status == PairStatus::kPAIR && !copy.marked.empty())) {
+      StartCopy(name);
+    }
+  }
+}
+
+void Node::SendToPeer(const Message& message) {
+  world_.Send(name_, PeerEndpoint(), message);
+}
+
+void Node::Exchange(Message request, const std::string& to, int timeout_ms, bool resend,
+                    std::function<void(std::optional<Message>)> then) {
+  request.id = world_.NextId();
+  request.origin = site_name();
+  const uint64_t id = request.id;
+  calls_[id] = {std::move(then)};
+  world_.Send(name_, to, request);
+  const int64_t deadline = world_.now() + timeout_ms;
+  if (resend) After(kRetransmitMs, [this, request, to, deadline] { Resend(request, to, deadline); });
+  After(timeout_ms, [this, id] {
+    auto call = calls_.find(id);
+    if (call == calls_.end()) return;
+    auto waiting = std::move(call->second.then);
+    calls_.erase(call);
+    waiting(std::nullopt);
+  });
+}
+
+void Node::Resend(const Message& request, const std::string& to, int64_t deadline_ms) {
+  if (calls_.count(request.id) == 0 || world_.now() >= deadline_ms) return;
+  world_.Send(name_, to, request);
+  After(kRetransmitMs, [this, request, to, deadline_ms] { Resend(request, to, deadline_ms); });
+}
+
+void Node::Ask(Message command, int timeout_ms, std::function<void(std::optional<Message>)> then) {
+  command.kind = Kind::kCommand;
+  Exchange(std::move(command), PeerEndpoint(), timeout_ms < 0 ? kPeerTimeoutMs : timeout_ms, true,
+           std::move(then));
+}
+
+void Node::Answer(const Message& request, Message answer) {
+  answer.id = request.id;
+  answered_[request.id] = answer;
+  SendToPeer(answer);
+}
+
+// Replicator::OnFrame and Serve: answers go to their waiters; a request already served is
+// answered again from the cache, one being served is ignored.
+void Node::OnMessage(const Message& message) {
+  if (message.kind != Kind::kWitnessAnswer) {
+    last_heard_ms_ = world_.now();
+    heard_since_start_ = true;
+  }
+  switch (message.kind) {
+    case Kind::kWriteAck:
+    case Kind::kWriteGrant:
+    case Kind::kAnswer:
+    case Kind::kWitnessAnswer:
+    case Kind::kWriteConfirm: {
+      auto& waiting = message.kind == Kind::kWriteConfirm ? confirms_ : calls_;
+      auto call = waiting.find(message.id);
+      if (call == waiting.end()) return;
+      auto then = std::move(call->second.then);
+      waiting.erase(call);
+      return then(message);
+    }
+    default:
+      return Serve(message);
+  }
+}
+
+void Node::Serve(const Message& request) {
+  if (request.kind != Kind::kStatus) {
+    auto served = answered_.find(request.id);
+    if (served != answered_.end()) {
+      if (served->second) SendToPeer(*served->second);
+      return;
+    }
+    answered_[request.id] = std::nullopt;
+  }
+  switch (request.kind) {
+    case Kind::kReplicaWrite: return ServeReplicaWrite(request);
+    case Kind::kForwardedWrite: return ServeForwardedWrite(request);
+    case Kind::kStatus: return ServeStatus(request);
+    case Kind::kCommand: return ServeCommand(request, [this, request](Message answer) {
+        answer.kind = Kind::kAnswer;
+        Answer(request, std::move(answer));
+      });
+    default: return;
+  }
+}
+
+// ---- writes -------------------------------------------------------------------------------------
+
+// Replicator::DoWrite.
+void Node::MountWrite(int block, uint64_t write_id, std::function<void(Code)> done) {
+  done = Guard<Code>(std::move(done));
+  const std::string& holder = copy(kManaged).record.holder;
+  if (!holder.empty() && holder != site_name()) return done(Code::kConflict);
+  memory(kManaged).gate.EnterShared([this, block, write_id, done] {
+    auto leave = [this, done](Code code) {
+      memory(kManaged).gate.LeaveShared();
+      done(code);
+    };
+    const Copy view = copy(kManaged);
+    switch (RuleOf(view)) {
+      case WriteRule::kLocal:
+      case WriteRule::kLocalTracked: return WriteTracked(block, write_id, leave);
+      case WriteRule::kReplicate: return WriteReplicated(view, block, write_id, leave);
+      case WriteRule::kForwardToPrimary: return WriteForwarded(view, block, write_id, leave);
+      case WriteRule::kRefuseIo: return leave(Code::kIoError);
+      case WriteRule::kRefuseReadOnly: return leave(Code::kReadOnly);
+    }
+  });
+}
+
+void Node::WriteLocally(int block, uint64_t write_id) { copy(kManaged).blocks[block] = write_id; }
+
+// Activity::Begin: the block is marked durably before the write; the mark stays at least until
+// the write finished (EndWrite) and both copies hold it (TrimActivityLog).
+void Node::BeginWrite(int block) {
+  copy(kManaged).marked.insert(block);
+  memory(kManaged).written_at_ms[block] = world_.now();
+  ++memory(kManaged).in_flight[block];
+}
+
+void Node::EndWrite(int block) { --memory(kManaged).in_flight[block]; }
+
+// Replicator::TrimActivityLog, in PAIR: the marks of blocks no write is in flight on (and, to
+// keep hot blocks, not written within the last trim interval).
+void Node::TrimActivityLog(bool keep_hot) {
+  Copy& volume = copy(kManaged);
+  if (volume.state.status != PairStatus::kPAIR) return;
+  PairMemory& pair = memory(kManaged);
+  for (auto block = volume.marked.begin(); block != volume.marked.end();) {
+    const bool hot = keep_hot && pair.written_at_ms[*block] >= world_.now() - kTrimIntervalMs;
+    block = pair.in_flight[*block] > 0 || hot ? std::next(block) : volume.marked.erase(block);
+  }
+}
+
+void Node::WriteTracked(int block, uint64_t write_id, std::function<void(Code)> done) {
+  memory(kManaged).locks.Acquire(block, [this, block, write_id, done] {
+    BeginWrite(block);
+    WriteLocally(block, write_id);
+    EndWrite(block);
+    memory(kManaged).locks.Release(block);
+    done(Code::kOk);
+  });
+}
+
+Message Node::WriteMessage(Message::Kind kind, const wire::Generation& generation, int block, uint64_t write_id) {
+  return Message{.kind = kind, .volume = kManaged, .generation = generation, .block = block, .write_id = write_id};
+}
+
+// Replicator::AfterLinkLoss.
+Code Node::AfterLinkLoss() {
+  const Copy& volume = copy(kManaged);
+  if (volume.state.fenced && volume.context.fence == node::FenceLevel::kReserve &&
+      volume.state.role == PairRole::kPrimary) {
+    return Code::kIoError;
+  }
+  switch (RuleOf(volume)) {
+    case WriteRule::kLocalTracked: return Code::kOk;
+    case WriteRule::kRefuseIo: return Code::kIoError;
+    default: return Code::kReadOnly;
+  }
+}
+
+// Replicator::WriteReplicated: the block stays exclusive until the secondary answered or the
+// link loss was decided (fence reserve: until the determining volume's reserve answered).
+void Node::WriteReplicated(const Copy& view, int block, uint64_t write_id, std::function<void(Code)> done) {
+  const wire::Generation generation = view.generation;
+  memory(kManaged).locks.Acquire(block, [this, generation, block, write_id, done] {
+    BeginWrite(block);
+    auto finish = [this, block, done](Code code) {
+      EndWrite(block);
+      memory(kManaged).locks.Release(block);
+      done(code);
+    };
+    if (!(copy(kManaged).generation == generation)) {  // changed while waiting for the block
+      WriteLocally(block, write_id);
+      return finish(AfterLinkLoss());
+    }
+    Exchange(WriteMessage(Kind::kReplicaWrite, generation, block, write_id), PeerEndpoint(), kPeerTimeoutMs, true,
+             [this, generation, finish](std::optional<Message> answer) {
+               if (answer && answer->code == Code::kOk) return finish(Code::kOk);
+               if (answer && answer->generation.NewerThan(generation)) {
+                 OnPeerNewer(kManaged, generation, answer->generation);
+                 return finish(Code::kReadOnly);
+               }
+               Trace(answer ? "vm1: the peer refused a replica write; suspending"
+                            : "vm1: the peer did not acknowledge a write within peer_timeout_ms");
+               OnLinkLost(kManaged, generation, [this, finish] { finish(AfterLinkLoss()); });
+             });
+    WriteLocally(block, write_id);  // while the replica travels
+  });
+}
+
+// Replicator::WriteForwarded: no block is held while the primary orders the write.
+void Node::WriteForwarded(const Copy& view, int block, uint64_t write_id, std::function<void(Code)> done) {
+  const wire::Generation generation = view.generation;
+  BeginWrite(block);
+  done = [this, block, done](Code code) {
+    EndWrite(block);
+    done(code);
+  };
+  Exchange(WriteMessage(Kind::kForwardedWrite, generation, block, write_id), PeerEndpoint(), kPeerTimeoutMs, true,
+           [this, generation, block, write_id, done](std::optional<Message> answer) {
+             if (!answer) {
+               Trace("vm1: the primary did not order a forwarded write within peer_timeout_ms");
+               return OnLinkLost(kManaged, generation, [this, done] { done(AfterLinkLoss()); });
+             }
+             if (answer->code != Code::kOk) {
+               if (answer->generation.NewerThan(generation)) OnPeerNewer(kManaged, generation, answer->generation);
+               if (answer->code == Code::kConflict || answer->code == Code::kIoError) return done(answer->code);
+               return done(Code::kReadOnly);
+             }
+             const uint64_t id = answer->id;
+             memory(kManaged).locks.Acquire(block, [this, block, write_id, id, generation, done] {
+               WriteLocally(block, write_id);
+               memory(kManaged).locks.Release(block);
+               Message confirm;
+               confirm.kind = Kind::kWriteConfirm;
+               confirm.id = id;
+               confirm.volume = kManaged;
+               confirm.generation = generation;
+               SendToPeer(confirm);
+               done(Code::kOk);
+             });
+           });
+}
+
+// Replicator::ServeReplicaWrite (a copy's message carries every block).
+void Node::ServeReplicaWrite(const Message& request) {
+  Message ack;
+  ack.kind = Kind::kWriteAck;
+  Copy& volume = copy(request.volume);
+  ack.generation = volume.generation;
+  if (!(volume.generation == request.generation) || volume.state.role != PairRole::kSecondary ||
+      !IsReplicating(volume.state.status)) {
+    ack.code = Code::kReadOnly;
+    return Answer(request, ack);
+  }
+  if (request.copy) {
+    for (const auto& [block, write_id] : request.blocks) {
+      if (write_id == 0) volume.blocks.erase(block);
+      else volume.blocks[block] = write_id;
+    }
+  } else {
+    volume.blocks[request.block] = request.write_id;
+  }
+  Answer(request, ack);
+}
+
+// Replicator::ServeForwardedWrite: granted, the block stays exclusive here until the secondary
+// confirms it wrote its copy.
+void Node::ServeForwardedWrite(const Message& request) {
+  memory(kManaged).gate.EnterShared([this, request] {
+    Message grant;
+    grant.kind = Kind::kWriteGrant;
+    const Copy view = copy(kManaged);
+    grant.generation = view.generation;
+    auto refuse = [this, request, grant](Code code) mutable {
+      memory(kManaged).gate.LeaveShared();
+      grant.code = code;
+      Answer(request, grant);
+    };
+    if (!(view.generation == request.generation) || RuleOf(view) != WriteRule::kReplicate) {
+      return refuse(Code::kReadOnly);
+    }
+    if (!view.record.holder.empty() && view.record.holder != request.origin) return refuse(Code::kConflict);
+    memory(kManaged).locks.Acquire(request.block, [this, request, grant, refuse, view]() mutable {
+      if (!(copy(kManaged).generation == request.generation)) {
+        memory(kManaged).locks.Release(request.block);
+        return refuse(Code::kReadOnly);
+      }
+      BeginWrite(request.block);
+      WriteLocally(request.block, request.write_id);
+      auto finish = [this, block = request.block] {
+        EndWrite(block);
+        memory(kManaged).locks.Release(block);
+        memory(kManaged).gate.LeaveShared();
+      };
+      const wire::Generation generation = view.generation;
+      confirms_[request.id] = {[this, finish, generation](std::optional<Message> confirm) {
+        if (confirm) return finish();
+        Trace("vm1: the peer did not confirm a granted write");
+        OnLinkLost(kManaged, generation, finish);
+      }};
+      Answer(request, grant);
+      After(kPeerTimeoutMs, [this, id = request.id] {
+        auto waiting = confirms_.find(id);
+        if (waiting == confirms_.end()) return;
+        auto then = std::move(waiting->second.then);
+        confirms_.erase(waiting);
+        then(std::nullopt);
+      });
+    });
+  });
+}
+
+// ---- state changes ------------------------------------------------------------------------------
+
+// Replicator::Commit: the generation actions, then the new state, durably.
+Status Node::Commit(const std::string& name, const node::PairTransition& transition,
+                    const wire::Generation* generation) {
+  Copy& volume = copy(name);
+  wire::Generation next_generation = volume.generation;
+  for (node::PairAction action : transition.actions) {
+    switch (action) {
+      case node::PairAction::kBumpGeneration:
+        next_generation = generation ? *generation : wire::Generation{volume.generation.counter + 1, site_name()};
+        break;
+      case node::PairAction::kAdoptPeerGeneration:
+        if (generation) next_generation = *generation;
+        break;
+      case node::PairAction::kStopCopy:
+        ++memory(name).copy_run;
+        break;
+      default:
+        break;
+    }
+  }
+  const std::string before = StateText(volume);
+  volume.state = transition.next;
+  volume.generation = next_generation;
+  if (StateText(volume) != before) Trace(name + ": " + before + " -> " + StateText(volume));
+  return Status::Ok();
+}
+
+Status Node::Change(const std::string& name, PairEvent event, const node::PairContext* context,
+                    const wire::Generation* generation) {
+  Result<node::PairTransition> transition = node::Transit(copy(name).state, event, context ? *context : copy(name).context);
+  if (!transition.ok()) return transition.status();
+  return Commit(name, transition.value(), generation);
+}
+
+// Replicator::OnLinkLost: fence reserve asks for the determining volume; the rest suspends.
+void Node::OnLinkLost(const std::string& name, const wire::Generation& seen, Done then) {
+  const Copy& volume = copy(name);
+  if (!(volume.generation == seen) || !IsReplicating(volume.state.status)) return then();
+  Result<node::PairTransition> transition = node::Transit(volume.state, PairEvent::kLinkLost, volume.context);
+  if (!transition.ok()) return then();
+  const auto& actions = transition->actions;
+  if (std::find(actions.begin(), actions.end(), node::PairAction::kAskReserve) == actions.end()) {
+    Trace(name + ": link to the peer lost (fence " + node::FenceName(volume.context.fence) + ")");
+    (void)Commit(name, transition.value(), nullptr);
+    return then();
+  }
+  AskReserveAfterLinkLoss(seen, then);
+}
+
+void Node::OnPeerNewer(const std::string& name, const wire::Generation& seen, const wire::Generation& peer) {
+  const Copy& volume = copy(name);
+  if (!(volume.generation == seen) || volume.state.outdated) return;
+  Trace(name + ": the peer has generation " + std::to_string(peer.counter) + "/" + peer.site + ": outdated");
+  (void)Change(name, PairEvent::kPeerIsNewer, nullptr, nullptr);
+}
+
+// Replicator::StartCopy and RunCopy, with every block in one message whose blocks stay
+// exclusive until it is answered (the determining volume holds no data: nothing to send).
+void Node::StartCopy(const std::string& name) {
+  const uint64_t run = ++memory(name).copy_run;
+  const Copy view = copy(name);
+  Trace(name + ": copy to the peer starts");
+  if (name == kDetermining) {
+    return After(0, [this, name, run, view] {
+      if (memory(name).copy_run != run || view.state.status == PairStatus::kPAIR) return;
+      FinishCopy(name, view.generation);
+    });
+  }
+  memory(name).locks.AcquireAll([this, name, run, view] {
+    if (memory(name).copy_run != run) return memory(name).locks.ReleaseAll();
+    Message message;
+    message.kind = Kind::kReplicaWrite;
+    message.volume = name;
+    message.generation = view.generation;
+    message.copy = true;
+    for (int block = 0; block < kBlocks; ++block) {
+      const auto held = copy(name).blocks.find(block);
+      message.blocks[block] = held == copy(name).blocks.end() ? 0 : held->second;
+    }
+    Exchange(message, PeerEndpoint(), kPeerTimeoutMs, true,
+             [this, name, run, view](std::optional<Message> answer) {
+               memory(name).locks.ReleaseAll();
+               if (memory(name).copy_run != run) return;
+               if (answer && answer->code != Code::kOk && answer->generation.NewerThan(view.generation)) {
+                 Trace(name + ": the peer refused the copy: it has a newer generation");
+                 return OnPeerNewer(name, view.generation, answer->generation);
+               }
+               if (!answer || answer->code != Code::kOk) {
+                 Trace(name + ": copy interrupted");
+                 return OnLinkLost(name, view.generation, [] {});
+               }
+               if (view.state.status == PairStatus::kPAIR) return TrimActivityLog(false);
+               FinishCopy(name, view.generation);
+             });
+  });
+}
+
+void Node::FinishCopy(const std::string& name, const wire::Generation& generation) {
+  Message done;
+  done.command = "copy-done";
+  done.volume = name;
+  done.generation = generation;
+  Ask(done, -1, [this, name, generation](std::optional<Message> answer) {
+    if (!answer || answer->code != Code::kOk) return OnLinkLost(name, generation, [] {});
+    if (!(copy(name).generation == generation)) return;
+    if (Change(name, PairEvent::kCopyDone, nullptr, nullptr).ok() && name == kManaged) TrimActivityLog(false);
+  });
+}
+
+}  // namespace pairfs::sim::cluster

@@ -1,0 +1,354 @@
+// Reservations in a cluster simulation (tests/sim/cluster_sim_world.h): node/replicator_reserve.cc
+// in continuations (the reserve of a managed volume, ordered at its primary and mirrored;
+// the determining volume's record decided at its primary or by a majority of three copies;
+// fence reserve after a link loss), and the witness's copy of the record.
+#include "tests/sim/cluster_sim_world.h"
+
+namespace pairfs::sim::cluster {
+
+using node::PairRole;
+using node::PairStatus;
+using Kind = Message::Kind;
+
+namespace {
+
+Status StatusOf(const Message& answer) {
+  if (answer.code == Code::kOk) return Status::Ok();
+  return Status(answer.code, answer.message.empty() ? CodeName(answer.code) : answer.message);
+}
+
+bool SameRecord(const wire::ReservationRecord& x, const wire::ReservationRecord& y) {
+  return x.epoch == y.epoch && x.holder == y.holder && x.outdated == y.outdated;
+}
+
+}  // namespace
+
+// Replicator::VoteHere: the vote rule applied to this node's copy of the record, durably.
+std::string Node::VoteHere(const wire::ReserveVoteRequest& request) {
+  Copy& determining = copy(kDetermining);
+  const node::VoteOutcome outcome = world_.logic().vote(determining.record, request);
+  if (!outcome.granted) return outcome.reason.empty() ? std::string("refused") : outcome.reason;
+  if (!SameRecord(outcome.record, determining.record)) {
+    Trace("dv record " + RecordText(determining.record) + " -> " + RecordText(outcome.record));
+  }
+  determining.record = outcome.record;
+  return "";
+}
+
+// Replicator::Reserve.
+void Node::Reserve(const std::string& name, const ReserveOptions& options, bool forwarded, ThenStatus then,
+                   bool determining_held) {
+  if (name == kDetermining) {
+    if (forwarded) return ReserveDetermining(options, true, determining_held, then);
+    if (options.release) world_.OnDeterminingReleaseAsked(site_);
+    return ReserveDetermining(options, false, determining_held, [this, options, then](Status status) {
+      world_.OnDeterminingReserved(site_, options.release, status);
+      then(status);
+    });
+  }
+  if (options.force || !options.outdated.empty()) {
+    return then(Status::InvalidArgument("--force and an outdated site apply to the determining volume only"));
+  }
+  if (options.preempt && !options.release && copy(kDetermining).record.holder != options.holder) {
+    return then(Status::Conflict("site " + options.holder + " may preempt " + name +
+                                 " only while it holds the determining volume's reservation"));
+  }
+  auto apply = [this, name, options]() -> Status {
+    wire::ReservationRecord& record = copy(name).record;
+    if (options.preempt && !options.release) {
+      record.holder = options.holder;
+    } else if (options.release) {
+      if (!record.holder.empty() && record.holder != options.holder) return Status::Conflict("reserved by " + record.holder);
+      record.holder.clear();
+    } else {
+      if (!record.holder.empty() && record.holder != options.holder) return Status::Conflict("reserved by " + record.holder);
+      record.holder = options.holder;
+    }
+    Trace(name + " reserved by '" + record.holder + "'");
+    return Status::Ok();
+  };
+  const Copy view = copy(name);
+  if (!IsReplicating(view.state.status)) return then(apply());
+  if (view.state.role == PairRole::kSecondary) {
+    if (forwarded) return then(Status::InvalidArgument("volume " + name + " is secondary at both sites"));
+    Message command;
+    command.command = "reserve";
+    command.volume = name;
+    command.vote.holder = options.holder;
+    command.vote.release = options.release;
+    command.preempt = options.preempt;
+    return Ask(command, options.preempt ? kFailoverProbeMs : -1, [then](std::optional<Message> answer) {
+      if (!answer) return then(Status::Unreachable("the primary is unreachable"));
+      then(StatusOf(*answer));
+    });
+  }
+  // The primary orders every reserve and release, mirrors it, then applies it here.
+  memory(name).reserve_mutex.Lock([this, name, options, apply, then, generation = view.generation] {
+    auto done = [this, name, then](Status status) {
+      memory(name).reserve_mutex.Unlock();
+      then(status);
+    };
+    const std::string current = copy(name).record.holder;
+    if (!options.preempt && !current.empty() && current != options.holder) {
+      return done(Status::Conflict("volume " + name + " is reserved by site " + current));
+    }
+    Message mirror;
+    mirror.command = "reserve-mirror";
+    mirror.volume = name;
+    mirror.record = copy(name).record;
+    mirror.record.holder = options.release ? std::string() : options.holder;
+    Ask(mirror, kVoteTimeoutMs, [this, name, apply, done, generation](std::optional<Message> answer) {
+      if (answer && answer->code == Code::kOk) return done(apply());
+      Trace(name + ": the peer did not mirror a reservation");
+      OnLinkLost(name, generation, [apply, done] { done(apply()); });
+    });
+  });
+}
+
+void Node::MirrorReservation(const std::string& name, ThenStatus then) {
+  Message mirror;
+  mirror.command = "reserve-mirror";
+  mirror.volume = name;
+  mirror.record = copy(name).record;
+  Ask(mirror, kVoteTimeoutMs, [then](std::optional<Message> answer) {
+    if (!answer) return then(Status::Unreachable("the peer did not answer"));
+    then(StatusOf(*answer));
+  });
+}
+
+// Runs `body` holding determining_mutex_ (at once when the caller holds it: the real one is
+// recursive); `body` calls the Done it gets when it lets go.
+void Node::WithDeterminingMutex(bool held, std::function<void(Done)> body) {
+  if (held) return body([] {});
+  determining_mutex_->Lock([this, body] { body([this] { determining_mutex_->Unlock(); }); });
+}
+
+// Replicator::ReserveDetermining: a release is refused while a fence-reserve pair here is apart
+// from its peer; with a witness, a majority; without, the record of the primary (or of a
+// secondary that took over), if not outdated, decides under determining_mutex_ (held until its
+// mirror is answered), and any other copy asks it.
+void Node::ReserveDetermining(const ReserveOptions& options, bool forwarded, bool determining_held,
+                              ThenStatus then) {
+  if (options.preempt) return then(Status::InvalidArgument("the determining volume is never preempted"));
+  auto reserve = [this, options, forwarded, determining_held, then] {
+    if (world_.has_witness()) return ReserveByMajority(options, determining_held, then);
+    const Copy view = copy(kDetermining);
+    const wire::ReserveVoteRequest request{kDetermining, options.holder, options.outdated, options.force,
+                                           options.release};
+    const bool decides = (view.state.role == PairRole::kPrimary || view.state.status == PairStatus::kSSWS) &&
+                         !view.state.outdated;
+    if (!decides) {
+      if (forwarded) return then(Status::InvalidArgument("the determining volume is secondary at both sites"));
+      Message command;
+      command.command = "reserve";
+      command.volume = kDetermining;
+      command.vote = request;
+      return Ask(command, kVoteTimeoutMs, [then](std::optional<Message> answer) {
+        if (!answer) return then(Status::Unreachable("the determining volume's primary is unreachable"));
+        then(StatusOf(*answer));
+      });
+    }
+    WithDeterminingMutex(determining_held, [this, request, then](Done unlock) {
+      auto done = [unlock, then](Status status) {
+        unlock();
+        then(status);
+      };
+      const Copy view = copy(kDetermining);
+      const std::string refusal = VoteHere(request);
+      if (!refusal.empty()) return done(Status::Conflict(refusal));
+      MirrorReservation(kDetermining, [this, view, done](Status mirrored) {
+        if (!mirrored.ok() && IsReplicating(view.state.status)) {
+          Trace("dv: the peer did not mirror the determining volume's reservation");
+          return OnLinkLost(kDetermining, view.generation, [done] { done(Status::Ok()); });
+        }
+        done(Status::Ok());
+      });
+    });
+  };
+  if (!options.release || options.force) return reserve();
+  WithDeterminingMutex(determining_held, [this, then, reserve](Done unlock) {
+    const Copy& managed = copy(kManaged);
+    const bool apart = managed.context.fence == node::FenceLevel::kReserve && managed.state.status != PairStatus::kPAIR;
+    unlock();
+    if (!apart) return reserve();
+    then(Status::Conflict("the determining volume is not released while vm1 is " +
+                          std::string(node::StatusName(copy(kManaged).state.status))));
+  });
+}
+
+// Replicator::ReserveByMajority: the peer's vote goes out first; this copy votes (under
+// determining_mutex_); the witness votes (up to kVoteTimeoutMs); only if those two do not make
+// a majority is the peer's answer awaited, for what is left of kVoteTimeoutMs (resent every
+// retransmit_ms). A majority that counted this copy's grant re-checks that it still stands. A
+// release clears every copy (force).
+void Node::ReserveByMajority(const ReserveOptions& options, bool determining_held, ThenStatus then) {
+  wire::ReserveVoteRequest request{kDetermining, options.holder, options.outdated, options.force, options.release};
+  if (request.release) request.force = true;
+  auto tally = std::make_shared<Tally>();
+  tally->then = then;
+  tally->request = request;
+  tally->determining_held = determining_held;
+  Message peer_vote;
+  peer_vote.kind = Kind::kCommand;
+  peer_vote.command = "vote";
+  peer_vote.volume = kDetermining;
+  peer_vote.vote = request;
+  peer_vote.id = world_.NextId();
+  peer_vote.origin = site_name();
+  tally->peer_id = peer_vote.id;
+  calls_[peer_vote.id] = {[this, tally](std::optional<Message> answer) {
+    if (!answer || tally->done) return;
+    tally->peer = answer;
+    if (!tally->waiting_for_peer) return;
+    Count(*tally, *answer, "the peer");
+    FinishMajority(tally);
+  }};
+  SendToPeer(peer_vote);
+  const int64_t asked = world_.now();
+  WithDeterminingMutex(determining_held, [this, tally, peer_vote, asked](Done unlock) {
+    const std::string own = VoteHere(tally->request);
+    unlock();
+    own.empty() ? ++tally->granted : ++tally->refused;
+    tally->own_granted = own.empty();
+    if (!own.empty()) tally->refusal = own;
+    Message witness_vote;
+    witness_vote.kind = Kind::kWitnessVote;
+    witness_vote.vote = tally->request;
+    Exchange(witness_vote, "w", kVoteTimeoutMs, false, [this, tally, peer_vote, asked](std::optional<Message> witness) {
+      if (witness) Count(*tally, *witness, "the witness");
+      if (tally->granted >= 2) {
+        calls_.erase(tally->peer_id);  // the peer applies its vote when it gets it; no need to wait
+        return FinishMajority(tally);
+      }
+      if (tally->peer) {
+        Count(*tally, *tally->peer, "the peer");
+        return FinishMajority(tally);
+      }
+      tally->waiting_for_peer = true;
+      const int64_t left = std::max<int64_t>(kVoteTimeoutMs - (world_.now() - asked), 1);
+      if (calls_.count(tally->peer_id) != 0) {
+        After(kRetransmitMs, [this, peer_vote, deadline = world_.now() + left] {
+          Resend(peer_vote, PeerEndpoint(), deadline);
+        });
+      }
+      After(left, [this, tally] {
+        calls_.erase(tally->peer_id);
+        FinishMajority(tally);
+      });
+    });
+  });
+}
+
+void Node::Count(Tally& tally, const Message& answer, const std::string& who) {
+  answer.code == Code::kOk ? ++tally.granted : ++tally.refused;
+  if (answer.code != Code::kOk && tally.refusal.empty()) tally.refusal = who + ": " + answer.message;
+}
+
+void Node::FinishMajority(const std::shared_ptr<Tally>& tally) {
+  if (tally->done) return;
+  tally->done = true;
+  Trace("dv: " + std::to_string(tally->granted) + " of 3 copies granted (" + std::to_string(tally->refused) +
+        " refused)");
+  if (tally->granted < 2) {
+    if (tally->refused > 0) return tally->then(Status::Conflict(tally->refusal));
+    return tally->then(Status::Unreachable("no majority of the record's copies answered"));
+  }
+  if (!tally->own_granted) return tally->then(Status::Ok());
+  WithDeterminingMutex(tally->determining_held, [this, tally](Done unlock) {
+    const std::string holder_now = copy(kDetermining).record.holder;
+    unlock();
+    if (holder_now != (tally->request.release ? std::string() : tally->request.holder)) {
+      return tally->then(Status::Conflict("the determining volume's record changed here while the votes were asked"));
+    }
+    tally->then(Status::Ok());
+  });
+}
+
+// Replicator::AskReserveAfterLinkLoss: one ask at a time; writers that lost the link wait here.
+void Node::AskReserveAfterLinkLoss(const wire::Generation& seen, Done then) {
+  memory(kManaged).reserve_ask_mutex.Lock([this, seen, then] {
+    determining_mutex_->Lock([this, seen, then] { AskReserveHolding(seen, then); });
+  });
+}
+
+// The rest of AskReserveAfterLinkLoss, holding reserve_ask_mutex and determining_mutex_ until
+// the state change (so that no release slips between a granted reserve and the suspend).
+void Node::AskReserveHolding(const wire::Generation& seen, Done then) {
+  auto done = [this, then] {
+    determining_mutex_->Unlock();
+    memory(kManaged).reserve_ask_mutex.Unlock();
+    then();
+  };
+  auto still_asking = [this, seen] {
+    const Copy& volume = copy(kManaged);
+    return volume.generation == seen && IsReplicating(volume.state.status);
+  };
+  if (!still_asking()) return done();
+  Trace("vm1: link lost (fence reserve): asking for the determining volume, peer outdated");
+  ReserveOptions options;
+  options.holder = site_name();
+  options.outdated = peer_name();
+  Reserve(
+      kDetermining, options, false,
+      [this, done, still_asking](Status reserved) {
+        if (!still_asking()) return done();
+        const Copy& volume = copy(kManaged);
+        Result<node::PairTransition> transition =
+            node::Transit(volume.state, reserved.ok() ? node::PairEvent::kReserveGranted : node::PairEvent::kReserveLost,
+                          volume.context);
+        if (transition.ok()) (void)Commit(kManaged, transition.value(), nullptr);
+        done();
+      },
+      true);
+}
+
+// Replicator::ServeReservationCommand.
+void Node::ServeReservationCommand(const Message& command, std::function<void(Message)> answer) {
+  Message reply;
+  if (command.command == "reserve") {
+    ReserveOptions options{command.vote.holder, command.vote.release, command.preempt, command.vote.force,
+                           command.vote.outdated};
+    return Reserve(command.volume, options, true, [answer, reply](Status status) mutable {
+      reply.code = status.code();
+      reply.message = status.ok() ? "" : status.message();
+      answer(reply);
+    });
+  }
+  if (command.command == "vote") {
+    return determining_mutex_->Lock([this, command, answer, reply]() mutable {
+      const std::string refusal = VoteHere(command.vote);
+      determining_mutex_->Unlock();
+      reply.record = copy(kDetermining).record;
+      reply.code = refusal.empty() ? Code::kOk : Code::kConflict;
+      reply.message = refusal;
+      answer(reply);
+    });
+  }
+  copy(command.volume).record = command.record;  // reserve-mirror: the primary's record, as it is
+  if (command.volume == kDetermining) Trace("dv record mirrored: " + RecordText(command.record));
+  answer(reply);
+}
+
+// ---- the witness --------------------------------------------------------------------------------
+
+void Witness::Crash() { MarkDown(); }
+
+void Witness::OnMessage(const Message& message) {
+  if (message.kind != Kind::kWitnessVote) return;
+  const node::VoteOutcome outcome = world_.logic().vote(record, message.vote);
+  Message reply;
+  reply.kind = Kind::kWitnessAnswer;
+  reply.id = message.id;
+  reply.code = outcome.granted ? Code::kOk : Code::kConflict;
+  reply.message = outcome.reason;
+  if (outcome.granted) {
+    if (!SameRecord(record, outcome.record)) {
+      world_.Trace("w: record " + RecordText(record) + " -> " + RecordText(outcome.record));
+    }
+    record = outcome.record;
+  }
+  reply.record = record;
+  world_.Send("w", message.origin + ".node", reply);
+}
+
+}  // namespace pairfs::sim::cluster

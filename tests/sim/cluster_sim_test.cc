@@ -1,0 +1,253 @@
+// The cluster simulation (tests/sim/cluster_sim.h) across seeds; the findings it made in the
+// product, each kept as a seed that replays it; and the proof that its checks can fail:
+// deliberately broken stand-ins for the pure functions (never the real code) must break an
+// invariant within the seeds run.
+//
+// PAIRFS_SIM_SEEDS sets how many seeds the sweep runs (default 3000 from seed 1, two at a time;
+// odd seeds with a witness). PAIRFS_SIM_SEED=N runs seed N alone and prints its trace
+// (PAIRFS_SIM_HASTY_OPERATOR=1: with the hasty operator of the final heal).
+// PAIRFS_SIM_MUTATION_SEEDS bounds the seeds a mutation may take to be caught (default 400).
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "tests/sim/cluster_sim.h"
+
+namespace pairfs::sim {
+namespace {
+
+constexpr int kThreads = 2;  // the seeds are independent, each on one thread
+
+uint64_t EnvOr(const char* name, uint64_t fallback) {
+  const char* value = std::getenv(name);
+  return value ? std::strtoull(value, nullptr, 10) : fallback;
+}
+
+ClusterSimOptions OptionsFor(uint64_t seed, ClusterLogic logic = {}) {
+  ClusterSimOptions options;
+  options.seed = seed;
+  options.witness = seed % 2 == 1;
+  options.logic = logic;
+  return options;
+}
+
+// Findings of the simulation in the product: a schedule that breaks an invariant (`liveness`
+// false) or never gets back to one active site with both pairs in PAIR (`liveness` true). The
+// sweep lets these seeds fail with a warning naming them; the hidden test case "[findings]"
+// replays them all and fails until the product is fixed (then remove the entry).
+struct Finding {
+  uint64_t seed;
+  bool hasty_operator;
+  bool liveness;
+  const char* what;
+};
+
+constexpr Finding kFindings[] = {
+    {1573, false, false,
+     "two writers (R5): clusterd lifts FENCED on pairs-healthy while its node's fence reserve is still asking "
+     "(vm1 shows PAIR meanwhile); the unfence waits at the gate behind the writes held by that ask and clears "
+     "the fence the node sets when the reserve is lost, so the suspended primary writes alone while the peer "
+     "has taken over (SSWS)"},
+    {12897, false, false,
+     "an acknowledged write lost (R5 again): after the unfence above, the suspended primary acknowledges "
+     "writes alone; the copy the operator must keep (the newer SSWS one) lacks them"},
+    {1479, false, false,
+     "two holders (R3): a release that found no majority leaves holds_determining set; clusterd retries it on "
+     "every pairs-healthy and, forced at every copy, it wipes the hold the other site won meanwhile"},
+    {5495, false, false,
+     "two holders (R3 again): the retried release wipes a hold (and outdated mark) that the other site's fence "
+     "reserve won while its vm1 writes alone"},
+    {7, true, false,
+     "two writers (S1): a site whose race is cancelled or refused while the peer is alive goes STANDBY "
+     "without fencing; after `cluster unfence` its suspended primary copy writes alone while the winner takes "
+     "over (the winner's preempting reserve is applied to its own copy only: the pair is suspended)"},
+    {1, false, true,
+     "both FENCED (L4): the holder fences itself (its node went silent) without releasing dv, the other "
+     "site's race is refused, and a FENCED site never races again after the links heal"},
+    {133, false, true,
+     "wedged pair (W1): fence reserve lost leaves vm1's primary PSUE at the same generation while the "
+     "secondary stays PAIR; nothing notices, resync and resync --swap are refused"},
+    {67, false, true,
+     "wedged pair (W3): a fence-reserve primary stays PAIR when its secondary reports PSUE (the status path "
+     "drops kAskReserve); the active site releases dv, its peer stays FENCED, resync is refused as in sync"},
+    {1204, false, true,
+     "two ACTIVE (L5): after the release, a one-way heartbeat cut lets the standby win and take over; the "
+     "old active site keeps running its applications (EBADE) and never stops"},
+};
+
+const Finding* FindingOf(uint64_t seed) {
+  for (const Finding& finding : kFindings) {
+    if (finding.seed == seed && !finding.hasty_operator) return &finding;
+  }
+  return nullptr;
+}
+
+// The last `lines` lines of a trace.
+std::string Tail(const std::string& trace, int lines) {
+  size_t at = trace.size();
+  for (int i = 0; i <= lines && at != std::string::npos && at > 0; ++i) at = trace.rfind('\n', at - 1);
+  return at == std::string::npos ? trace : trace.substr(at + 1);
+}
+
+struct Sweep {
+  std::map<uint64_t, std::string> failures;
+  std::map<uint64_t, std::string> liveness;
+  ClusterSimResult totals;
+};
+
+// Runs `count` seeds from `first` on kThreads threads; stops early once a failure says
+// `stop_at` (when not empty).
+Sweep RunSeeds(uint64_t first, uint64_t count, ClusterLogic logic, const std::string& stop_at) {
+  std::atomic<uint64_t> next{first};
+  std::mutex mutex;  // guards sweep
+  Sweep sweep;
+  auto run = [&] {
+    for (uint64_t seed = next++; seed < first + count; seed = next++) {
+      const ClusterSimResult result = RunClusterSim(OptionsFor(seed, logic));
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!result.failure.empty()) sweep.failures[seed] = result.failure;
+      if (!result.liveness.empty()) sweep.liveness[seed] = result.liveness;
+      sweep.totals.writes_acknowledged += result.writes_acknowledged;
+      sweep.totals.writes_refused += result.writes_refused;
+      sweep.totals.reserves_won += result.reserves_won;
+      sweep.totals.takeovers += result.takeovers;
+      if (!stop_at.empty() && result.failure.find(stop_at) != std::string::npos) next = first + count;
+    }
+  };
+  std::vector<std::thread> runners;
+  for (int i = 0; i < kThreads; ++i) runners.emplace_back(run);
+  for (std::thread& runner : runners) runner.join();
+  return sweep;
+}
+
+// A seed's report: what went wrong, and the end of its replayed trace.
+std::string Report(const ClusterSimOptions& run, const std::string& what) {
+  ClusterSimOptions options = run;
+  options.trace = true;
+  const ClusterSimResult replay = RunClusterSim(options);
+  return "seed " + std::to_string(run.seed) + " (replay with PAIRFS_SIM_SEED=" + std::to_string(run.seed) +
+         (run.hasty_operator ? " PAIRFS_SIM_HASTY_OPERATOR=1" : "") + "): " + what + "\nthe end of its trace:\n" +
+         Tail(replay.trace, 60);
+}
+
+}  // namespace
+
+TEST_CASE("cluster simulation keeps its three invariants across seeds", "[sim][cluster]") {
+  if (const char* replay = std::getenv("PAIRFS_SIM_SEED")) {
+    ClusterSimOptions options = OptionsFor(std::strtoull(replay, nullptr, 10));
+    options.hasty_operator = EnvOr("PAIRFS_SIM_HASTY_OPERATOR", 0) != 0;
+    options.trace = true;
+    const ClusterSimResult result = RunClusterSim(options);
+    std::cout << result.trace;
+    INFO("seed " << options.seed << ": " << (result.failure.empty() ? "every invariant held" : result.failure)
+                 << (result.liveness.empty() ? "" : "\nliveness: " + result.liveness));
+    CHECK(result.failure.empty());
+    return;
+  }
+  const uint64_t count = EnvOr("PAIRFS_SIM_SEEDS", 3000);
+  const Sweep sweep = RunSeeds(1, count, {}, "");
+  int reported = 0;
+  for (const auto& [seed, failure] : sweep.failures) {
+    if (const Finding* finding = FindingOf(seed)) {
+      WARN("seed " << seed << " fails as a known finding of the product: " << finding->what
+                   << "\n(replay with PAIRFS_SIM_SEED=" << seed << "; all findings: unit_tests \"[findings]\")");
+      continue;
+    }
+    if (reported++ < 3) {
+      FAIL_CHECK(Report(OptionsFor(seed), failure));
+    } else {
+      FAIL_CHECK("seed " << seed << " (replay with PAIRFS_SIM_SEED=" << seed << "): " << failure);
+    }
+  }
+  // The schedules must really fail over, write and refuse, or the invariants say little.
+  int stuck = 0;
+  for (const auto& [seed, liveness] : sweep.liveness) stuck += liveness.find("not back in PAIR") != std::string::npos;
+  if (!sweep.liveness.empty()) {
+    WARN(sweep.liveness.size() << " of " << count << " seeds had no single ACTIVE site 12 s after the heal or "
+                               << "never got both pairs back to PAIR (" << stuck << ", even with the operator): "
+                               << "liveness findings, see unit_tests \"[findings]\"");
+  }
+  INFO(count << " seeds: " << sweep.totals.writes_acknowledged << " writes acknowledged, "
+             << sweep.totals.writes_refused << " refused, " << sweep.totals.reserves_won
+             << " reserves of the determining volume won, " << sweep.totals.takeovers << " takeovers of vm1");
+  CHECK(sweep.totals.writes_acknowledged > static_cast<int>(count) * 10);
+  CHECK(sweep.totals.writes_refused > static_cast<int>(count));
+  CHECK(sweep.totals.reserves_won > static_cast<int>(count));
+  CHECK(sweep.totals.takeovers > static_cast<int>(count) / 10);
+}
+
+TEST_CASE("cluster simulation findings in the product replay until fixed", "[.][sim][cluster][findings]") {
+  for (const Finding& finding : kFindings) {
+    ClusterSimOptions options = OptionsFor(finding.seed);
+    options.hasty_operator = finding.hasty_operator;
+    const ClusterSimResult result = RunClusterSim(options);
+    const std::string& outcome = finding.liveness ? result.liveness : result.failure;
+    if (!outcome.empty()) FAIL_CHECK(Report(options, std::string(finding.what) + "\n" + outcome));
+  }
+}
+
+namespace {
+
+// Mutations: what each breaks, and the invariant that must notice.
+
+// Every copy grants every reserve: two sites can hold the determining volume at once.
+node::VoteOutcome VoteGrantingEveryone(const wire::ReservationRecord& record, const wire::ReserveVoteRequest& request) {
+  if (request.release) return node::Vote(record, request);
+  wire::ReservationRecord won{record.epoch + 1, request.holder, request.outdated};
+  return {true, won, "granted (mutation)"};
+}
+
+// clusterd takes a refused or unreachable reserve for a win: it fails over without the record.
+clusterd::Transition DecideWinningAlways(const clusterd::ClusterState& state, const clusterd::Input& input) {
+  clusterd::Input changed = input;
+  if (input.event == clusterd::Event::kReserveRefused || input.event == clusterd::Event::kReserveUnreachable) {
+    changed.event = clusterd::Event::kReserveWon;
+    changed.determining_primary_here = false;
+  }
+  return clusterd::Decide(state, changed);
+}
+
+// A secondary in sync writes its own copy instead of forwarding to the primary.
+node::WriteRule SecondaryWritingAlone(const node::PairState& state, const node::PairContext& context) {
+  const node::WriteRule rule = node::WriteRuleFor(state, context);
+  return rule == node::WriteRule::kForwardToPrimary ? node::WriteRule::kLocalTracked : rule;
+}
+
+void ExpectCaught(ClusterLogic logic, const std::string& invariant) {
+  const uint64_t count = EnvOr("PAIRFS_SIM_MUTATION_SEEDS", 400);
+  const Sweep sweep = RunSeeds(1, count, logic, invariant);
+  for (const auto& [seed, failure] : sweep.failures) {
+    if (failure.find(invariant) == std::string::npos) continue;
+    SUCCEED("caught by seed " << seed << " (" << sweep.failures.size() << " seeds failed): " << failure);
+    return;
+  }
+  FAIL(invariant << " never broke in " << count << " seeds (" << sweep.failures.size() << " failed otherwise)");
+}
+
+}  // namespace
+
+TEST_CASE("cluster simulation catches a vote rule that grants every reserve", "[sim][cluster][mutation]") {
+  ClusterLogic logic;
+  logic.vote = &VoteGrantingEveryone;
+  ExpectCaught(logic, "invariant 3");
+}
+
+TEST_CASE("cluster simulation catches a clusterd that fails over without winning the reserve",
+          "[sim][cluster][mutation]") {
+  ClusterLogic logic;
+  logic.decide = &DecideWinningAlways;
+  ExpectCaught(logic, "invariant 1");
+}
+
+TEST_CASE("cluster simulation catches a secondary that writes without the primary", "[sim][cluster][mutation]") {
+  ClusterLogic logic;
+  logic.write_rule = &SecondaryWritingAlone;
+  ExpectCaught(logic, "invariant 2");
+}
+
+}  // namespace pairfs::sim

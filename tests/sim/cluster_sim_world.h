@@ -1,0 +1,484 @@
+// The model behind tests/sim/cluster_sim.h: the virtual clock and network, and the processes of
+// each site (a node, a clusterd) and the witness. Everything runs on one thread in virtual time;
+// a wait is a continuation that a timer or an arriving message calls. Not thread-safe.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/sim/cluster_sim.h"
+#include "tests/sim/network.h"
+#include "wire/messages.h"
+#include "wire/status.h"
+
+namespace pairfs::sim::cluster {
+
+using Done = std::function<void()>;
+using ThenStatus = std::function<void(Status)>;
+
+inline constexpr int kBlocks = 8;                 // of vm1
+inline constexpr int kHeartbeatIntervalMs = 200;  // [cluster] defaults
+inline constexpr int kHeartbeatTimeoutMs = 1000;
+inline constexpr int kStandbyDelayMs = 200;
+inline constexpr int kLoopTickMs = 20;            // clusterd/limits.h
+// Daemon::StartupWait: timeout_ms + wire/limits.h kHeartbeatReconnectMaxMs + 2 * interval_ms.
+inline constexpr int kStartupWaitMs = kHeartbeatTimeoutMs + 1000 + 2 * kHeartbeatIntervalMs;
+inline constexpr int kNodeCallTimeoutMs = 2000 + 3000;  // peer_timeout_ms + kNodeCallSlackMs
+inline constexpr int kPeerTimeoutMs = 2000;       // [site] default
+inline constexpr int kRetransmitMs = 250;         // ReplicatorOptions defaults
+inline constexpr int kStatusIntervalMs = 500;
+inline constexpr int kNodeTickMs = 50;
+inline constexpr int kTrimIntervalMs = 2000;
+inline constexpr int kVoteTimeoutMs = 500;        // node/limits.h kReserveVoteTimeoutMs
+inline constexpr int kFailoverProbeMs = 250;      // node/limits.h
+inline const std::string kDetermining = "dv";
+inline const std::string kManaged = "vm1";
+
+inline std::string SiteName(int site) { return site == 0 ? "a" : "b"; }
+
+inline bool IsReplicating(node::PairStatus status) {
+  return status == node::PairStatus::kCOPY || status == node::PairStatus::kPAIR || status == node::PairStatus::kPFUL;
+}
+
+// One message between processes: a frame of the peer link, a witness vote or a heartbeat. The
+// fields a kind does not use stay empty.
+struct Message {
+  enum class Kind {
+    kReplicaWrite, kWriteAck, kForwardedWrite, kWriteGrant, kWriteConfirm, kCommand, kAnswer, kStatus,
+    kWitnessVote, kWitnessAnswer, kHeartbeat,
+  };
+  Kind kind = Kind::kCommand;
+  uint64_t id = 0;  // request id; answers carry the request's
+  std::string volume;
+  wire::Generation generation;
+  Code code = Code::kOk;
+  std::string message;
+  // writes: one block, or every block of a copy (`blocks`, when `copy`)
+  std::string origin;
+  int block = -1;
+  uint64_t write_id = 0;
+  bool copy = false;
+  std::map<int, uint64_t> blocks;
+  // commands and their answers
+  std::string command;
+  wire::ReserveVoteRequest vote;  // holder, outdated, force, release
+  bool preempt = false;
+  wire::ReservationRecord record;
+  node::PairState state;  // statuses and status answers
+  // heartbeats
+  clusterd::Phase phase = clusterd::Phase::kStarting;
+  uint64_t incarnation = 0;
+  uint64_t counter = 0;
+};
+
+class World;
+
+// A process that can crash: work scheduled through it is dropped once it crashes.
+class Process {
+ public:
+  Process(World& world, std::string name) : world_(world), name_(std::move(name)) {}
+  virtual ~Process() = default;
+  bool up() const { return up_; }
+  const std::string& name() const { return name_; }
+  // Runs `fn` after `delay_ms` unless this process crashed (or crashed and restarted) meanwhile.
+  void After(int64_t delay_ms, Done fn);
+  // `fn`, made a no-op if this process crashes before it is called.
+  Done Guard(Done fn);
+  template <class T>
+  std::function<void(T)> Guard(std::function<void(T)> fn) {
+    return [this, incarnation = incarnation_, fn = std::move(fn)](T value) {
+      if (up_ && incarnation_ == incarnation) fn(std::move(value));
+    };
+  }
+
+ protected:
+  void MarkDown() {
+    up_ = false;
+    ++incarnation_;
+  }
+  void MarkUp() { up_ = true; }
+  World& world_;
+  const std::string name_;
+  bool up_ = true;
+  uint64_t incarnation_ = 1;
+};
+
+// Runs `steps` one after the other (each calls its Done when finished), then `then`.
+void InOrder(std::vector<std::function<void(Done)>> steps, Done then);
+
+// A mutex whose waiters are continuations, granted in request order.
+class Mutex {
+ public:
+  explicit Mutex(Process& owner) : owner_(owner) {}
+  void Lock(Done got);
+  void Unlock();
+
+ private:
+  Process& owner_;
+  bool held_ = false;
+  std::deque<Done> waiting_;
+};
+
+// Keeps new holders out while a state change runs, and waits for the holders already inside
+// (node/replicator_internal.h's Gate, with continuations).
+class Gate {
+ public:
+  explicit Gate(Process& owner) : owner_(owner) {}
+  void EnterShared(Done inside);
+  void LeaveShared();
+  void Close(Done closed);
+  void Open();
+
+ private:
+  void Advance();
+  Process& owner_;
+  int inside_ = 0;
+  bool closed_ = false;
+  std::optional<Done> closing_;  // closed, waiting for the holders inside
+  std::deque<Done> closers_, enterers_;
+};
+
+// Exclusive blocks of a volume (its RangeLock).
+class BlockLocks {
+ public:
+  explicit BlockLocks(Process& owner);
+  void Acquire(int block, Done got) { locks_[block]->Lock(std::move(got)); }
+  void Release(int block) { locks_[block]->Unlock(); }
+  void AcquireAll(Done got, int from = 0);  // every block, in order (a copy)
+  void ReleaseAll();
+
+ private:
+  std::vector<std::unique_ptr<Mutex>> locks_;
+};
+
+// What a site keeps durably of one paired volume.
+struct Copy {
+  node::PairState state;
+  node::PairContext context;
+  wire::Generation generation;
+  wire::ReservationRecord record;  // vm1: holder is who reserved it; dv: the determining record
+  std::map<int, uint64_t> blocks;  // vm1: block -> id of the write it holds (absent: never written)
+  std::set<int> marked;            // the activity log: blocks written since both copies last agreed
+};
+
+// "primary PSUE fenced gen 3/a", and a record "{holder 'a', epoch 2, outdated 'b'}", for traces.
+std::string StateText(const Copy& copy);
+std::string RecordText(const wire::ReservationRecord& record);
+
+struct ControlRequest {
+  enum class Type { kDisplay, kReserve, kRelease, kResync, kTakeover, kFence };
+  Type type = Type::kDisplay;
+  std::string name;  // "" with kDisplay: every volume
+  std::string holder;
+  bool preempt = false;
+  bool swap = false;
+  bool fenced = false;
+  bool peer_lost = false;  // takeover
+};
+
+struct VolumeInfo {
+  std::string name;
+  node::PairState state;
+  wire::ReservationRecord record;
+};
+
+struct ControlReply {
+  Status status;
+  std::vector<VolumeInfo> volumes;
+};
+
+// One site's node: its copies of dv and vm1, the write paths, the pair commands and the
+// reservations (tests/sim/cluster_sim_node.cc, cluster_sim_commands.cc, cluster_sim_reserve.cc).
+class Node : public Process {
+ public:
+  Node(World& world, int site);
+  int site() const { return site_; }
+  std::string site_name() const { return SiteName(site_); }
+  std::string peer_name() const { return SiteName(1 - site_); }
+  std::map<std::string, Copy> copies;  // durable, by volume name
+
+  void Crash();
+  void Start();  // at boot and after a crash
+  // A write at this site's mount: Ok (acknowledged) or the code the mount returns.
+  void MountWrite(int block, uint64_t write_id, std::function<void(Code)> done);
+  // clusterd's and the operator's requests on the control endpoint.
+  void Control(const ControlRequest& request, std::function<void(ControlReply)> reply);
+  void OnMessage(const Message& message);
+
+ private:
+  struct Call {
+    std::function<void(std::optional<Message>)> then;
+  };
+  struct PairMemory {  // one pair's runtime, lost in a crash
+    explicit PairMemory(Process& owner) : gate(owner), locks(owner), reserve_mutex(owner), reserve_ask_mutex(owner) {}
+    Gate gate;
+    BlockLocks locks;
+    Mutex reserve_mutex;      // orders reserve and release at the primary
+    Mutex reserve_ask_mutex;  // fence reserve: one ask after a link loss
+    bool newer_seen = false;
+    int64_t newer_since_ms = 0;
+    uint64_t copy_run = 0;  // bumped to stop the running copy
+    std::map<int, int64_t> written_at_ms;  // for the activity log's trim
+    std::map<int, int> in_flight;          // writes begun and not finished, by block
+  };
+  struct ReserveOptions {
+    std::string holder;
+    bool release = false, preempt = false, force = false;
+    std::string outdated;
+  };
+
+  PairMemory& memory(const std::string& name) { return *memory_.at(name); }
+  Copy& copy(const std::string& name) { return copies.at(name); }
+  node::WriteRule RuleOf(const Copy& copy) const;
+  void Trace(const std::string& line);
+
+  // Talking to the peer (and the witness).
+  // Sends `request` to `to` and calls `then` with its answer, or nullopt after `timeout_ms`;
+  // resends every kRetransmitMs when `resend`.
+  void Exchange(Message request, const std::string& to, int timeout_ms, bool resend,
+                std::function<void(std::optional<Message>)> then);
+  void Resend(const Message& request, const std::string& to, int64_t deadline_ms);
+  void Ask(Message command, int timeout_ms, std::function<void(std::optional<Message>)> then);
+  void SendToPeer(const Message& message);
+  std::string PeerEndpoint() const { return SiteName(1 - site_) + ".node"; }
+  static Message WriteMessage(Message::Kind kind, const wire::Generation& generation, int block, uint64_t write_id);
+  void Answer(const Message& request, Message answer);
+  void Serve(const Message& request);
+
+  // Writes (cluster_sim_node.cc).
+  void WriteTracked(int block, uint64_t write_id, std::function<void(Code)> done);
+  void WriteReplicated(const Copy& view, int block, uint64_t write_id, std::function<void(Code)> done);
+  void WriteForwarded(const Copy& view, int block, uint64_t write_id, std::function<void(Code)> done);
+  Code AfterLinkLoss();
+  void WriteLocally(int block, uint64_t write_id);
+  void BeginWrite(int block);
+  void EndWrite(int block);
+  void TrimActivityLog(bool keep_hot);
+  void ServeReplicaWrite(const Message& request);
+  void ServeForwardedWrite(const Message& request);
+
+  // State changes.
+  Status Commit(const std::string& name, const node::PairTransition& transition, const wire::Generation* generation);
+  Status Change(const std::string& name, node::PairEvent event, const node::PairContext* context,
+                const wire::Generation* generation);
+  void OnLinkLost(const std::string& name, const wire::Generation& seen, Done then);
+  void OnPeerNewer(const std::string& name, const wire::Generation& seen, const wire::Generation& peer);
+  void StartCopy(const std::string& name);
+  void FinishCopy(const std::string& name, const wire::Generation& generation);
+  void ServeStatus(const Message& status);
+  void Background();
+
+  // Pair commands.
+  void Resync(const std::string& name, bool swap, ThenStatus then);
+  // `peer_lost`: clusterd knows the peer is gone; the takeover does not ask it.
+  void Takeover(const std::string& name, bool peer_lost, ThenStatus then);
+  void Fence(const std::string& name, bool fenced, ThenStatus then);
+  void ServeCommand(const Message& command, std::function<void(Message)> answer);
+
+  // Reservations (cluster_sim_reserve.cc).
+  // `determining_held`: the caller holds determining_mutex_ (the real one is recursive).
+  void Reserve(const std::string& name, const ReserveOptions& options, bool forwarded, ThenStatus then,
+               bool determining_held = false);
+  void ReserveDetermining(const ReserveOptions& options, bool forwarded, bool determining_held, ThenStatus then);
+  struct Tally {  // a majority reserve's votes
+    wire::ReserveVoteRequest request;
+    bool determining_held = false;
+    int granted = 0, refused = 0;
+    bool own_granted = false;
+    std::string refusal;
+    uint64_t peer_id = 0;
+    std::optional<Message> peer;  // the peer's answer, if it came
+    bool waiting_for_peer = false, done = false;
+    ThenStatus then;
+  };
+  void ReserveByMajority(const ReserveOptions& options, bool determining_held, ThenStatus then);
+  static void Count(Tally& tally, const Message& answer, const std::string& who);
+  void FinishMajority(const std::shared_ptr<Tally>& tally);
+  void WithDeterminingMutex(bool held, std::function<void(Done)> body);
+  // Applies the vote rule to this copy of dv's record; "" = granted, else the refusal.
+  std::string VoteHere(const wire::ReserveVoteRequest& request);
+  void MirrorReservation(const std::string& name, ThenStatus then);
+  void AskReserveAfterLinkLoss(const wire::Generation& seen, Done then);
+  void AskReserveHolding(const wire::Generation& seen, Done then);
+  void ServeReservationCommand(const Message& command, std::function<void(Message)> answer);
+
+  const int site_;
+  std::map<std::string, std::unique_ptr<PairMemory>> memory_;
+  std::map<uint64_t, Call> calls_;     // answers to what this node sent
+  std::map<uint64_t, Call> confirms_;  // confirms of writes this node granted
+  std::map<uint64_t, std::optional<Message>> answered_;  // requests served: nullopt = in progress
+  int64_t last_heard_ms_ = 0;
+  bool heard_since_start_ = false;
+  int64_t next_status_ms_ = 0, next_trim_ms_ = 0;
+  // Orders what reads or changes this copy of dv's record: this copy's votes (and, deciding,
+  // its mirror), the release check, and a fence-reserve ask from its reserve to its state
+  // change. Lost in a crash.
+  std::unique_ptr<Mutex> determining_mutex_;
+};
+
+// The witness: a third copy of dv's record, answering votes.
+class Witness : public Process {
+ public:
+  explicit Witness(World& world) : Process(world, "w") {}
+  wire::ReservationRecord record;  // durable
+  void Crash();
+  void Start() { MarkUp(); }
+  void OnMessage(const Message& message);
+};
+
+// One site's clusterd (clusterd/daemon.cc over the real Decide).
+class Clusterd : public Process {
+ public:
+  Clusterd(World& world, int site, int links);
+  clusterd::ClusterState state;
+  bool applications_running = false;  // durable (clusterd.state); true while on_start ran last
+  void Crash();
+  void Start();
+  void OnHeartbeat(int link, const Message& beat);
+  void OperatorUnfence();  // pairctl cluster unfence
+
+ private:
+  using Then = std::function<void(ControlReply)>;
+  void Tick();
+  void Observe(Done then);
+  void PollNode(Done then);
+  void Feed(const clusterd::Input& input, Done then);
+  void Execute(const std::vector<clusterd::Action>& actions, size_t next, Done then);
+  void ExecuteOne(clusterd::Action action, Done then);
+  void CallNode(const ControlRequest& request, Then then, int timeout_ms = kNodeCallTimeoutMs);
+  void ReserveManaged(Done then);
+  void ForEachPair(size_t next, std::function<bool(const VolumeInfo&)> wanted,
+                   std::function<void(const std::string&, Done)> act, Done then);
+  void ResyncSuspended(Done then);
+  void SwapPairs(Done then);
+  void RunHook(bool start, Done then);
+  void Race(Done then);
+  void SendBeats();
+  void BeatLoop();
+  void Trace(const std::string& line);
+
+  const int site_;
+  const int links_;
+  bool busy_ = false;
+  std::optional<int64_t> race_due_ms_;
+  int64_t started_at_ms_ = 0, next_poll_ms_ = 0, next_auto_resync_ms_ = 0;
+  uint64_t beat_counter_ = 0;
+  uint64_t peer_incarnation_ = 0;
+  std::vector<int64_t> last_heard_ms_;  // per link; -1 = never
+  std::vector<std::pair<uint64_t, uint64_t>> last_beat_;  // per link: (incarnation, counter)
+  std::optional<Message> latest_beat_;
+  std::string reason_;
+  uint64_t beat_incarnation_ = 0;
+  bool unfence_asked_ = false;
+  bool peer_storage_lost_ = false;   // this race found the peer's node unreachable
+  int64_t last_node_answer_ms_ = 0;  // the node's last answer to a poll
+  bool node_silent_ = false;
+};
+
+// Directed links (from endpoint, to endpoint) of the network.
+using Links = std::vector<std::pair<std::string, std::string>>;
+
+// The clock, the network, the processes and the checks of one run.
+class World {
+ public:
+  explicit World(const ClusterSimOptions& options);
+  ClusterSimResult Run();
+
+  int64_t now() const { return now_ms_; }
+  void After(int64_t delay_ms, Done fn);
+  int64_t Uniform(int64_t low, int64_t high);  // inclusive
+  bool Chance(double probability);
+  uint64_t NextId() { return ++last_id_; }
+  // `to` is a process's endpoint: "a.node", "w", "b.hb0", ...
+  void Send(const std::string& from, const std::string& to, Message message);
+  bool tracing() const { return options_.trace; }
+  void Trace(const std::string& line);
+  const ClusterLogic& logic() const { return options_.logic; }
+  bool has_witness() const { return options_.witness; }
+  Node& node(int site) { return *nodes_[site]; }
+  Clusterd& clusterd(int site) { return *clusterds_[site]; }
+  Witness& witness() { return *witness_; }
+
+  // What the checks need to hear about.
+  // Invariant 3: a site holds dv from a reserve that returned OK to it until it asks to release
+  // it; a release that goes through for a site that did not hold it while the other did fails.
+  void OnDeterminingReserved(int site, bool release, const Status& status);
+  void OnDeterminingReleaseAsked(int site);
+  void OnTakeover() { ++result_.takeovers; }
+  bool auto_resync() const { return auto_resync_; }
+  void Fail(const std::string& what);
+
+ private:
+  struct WriteRecord {
+    int site;
+    int block;
+    int64_t started_ms;
+    int64_t returned_ms = -1;  // -1: not returned yet
+    std::optional<Code> code;  // Ok = acknowledged
+  };
+  void Deliver(const Delivery& delivery);
+  void ScheduleFaults(int64_t until_ms);
+  void ScheduleWrites(int site, int64_t until_ms);
+  Links DataLinks() const;
+  Links HeartbeatLinks() const;
+  Links WitnessLinks(int site) const;
+  Links LinksToCut(int64_t kind, int site, int64_t direction) const;
+  void CutLinks(const Links& links, bool cut);
+  void CrashAndRestart(const std::string& what, int site, int64_t down_ms);
+  void HealLinks();
+  void HealEverything();
+  void RunUntil(int64_t until_ms);
+  bool LocalWriter(int site);
+  void CheckUnorderedWriters();
+  bool PairsInPair();
+  int ActiveSites();
+  std::optional<std::pair<int, bool>> CopyToKeep(const std::string& name, int active);
+  bool SafeToUnfence(int site);
+  void OperatorUnfence(int site);
+  void OperatorRound();
+  void CheckAcknowledgedWrites();
+  std::string Describe();
+
+  ClusterSimOptions options_;
+  std::mt19937_64 random_;
+  Network network_;
+  int heartbeat_links_ = 1;
+  bool auto_resync_ = false;
+  int64_t now_ms_ = 0;
+  uint64_t last_id_ = 0;
+  uint64_t timer_order_ = 0;
+  struct Timer {
+    int64_t at_ms;
+    uint64_t order;
+    std::shared_ptr<Done> fn;
+    bool operator>(const Timer& other) const {
+      return at_ms != other.at_ms ? at_ms > other.at_ms : order > other.order;
+    }
+  };
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  struct InFlight {
+    int deliveries;  // 2 when the network duplicated it
+    std::string to;
+    Message message;
+  };
+  std::map<uint64_t, InFlight> in_flight_;  // by the id the network carries
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<std::unique_ptr<Clusterd>> clusterds_;
+  std::unique_ptr<Witness> witness_;
+  std::vector<WriteRecord> writes_;
+  std::optional<int> holder_;  // invariant 3: the site that holds dv, as the grants said
+  int64_t holder_since_ms_ = 0;
+  int releases_asked_as_holder_[2] = {0, 0};  // in flight, asked while holding (or nobody held)
+  ClusterSimResult result_;
+  std::string trace_;
+};
+
+}  // namespace pairfs::sim::cluster
