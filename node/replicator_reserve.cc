@@ -196,10 +196,9 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
 }
 
 Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptions& options) {
-  wire::ReserveVoteRequest request = VoteRequestFor(name, options);
-  // A release clears every copy: it comes from the holder once both sites are healthy, and a
-  // copy that still names an older holder (a grant that found no majority) must not keep it.
-  if (request.release) request.force = true;
+  // A release clears only the copies this site holds (its own grants, also one that found no
+  // majority): never a hold the other site won meanwhile (found by the cluster simulation).
+  const wire::ReserveVoteRequest request = VoteRequestFor(name, options);
   std::shared_ptr<Pair> pair = FindPair(name);
   const std::string peer_volume = pair ? pair->Snapshot().peer_volume : name;
   // The peer's vote goes out first and is collected last, and only if still needed: with the
@@ -282,10 +281,13 @@ wire::PeerAnswerMessage Replicator::ServeReservationCommand(const wire::PeerComm
     answer.reservation = voted.value();
     return fail(refusal.empty() ? Status::Ok() : Status::Conflict(refusal));
   }
-  // reserve-mirror: the primary's record, as it is (the primary ordered it).
+  // reserve-mirror: the primary's record, as it is (the primary ordered it); a late retransmit
+  // of an older record never overwrites a newer one.
   std::shared_ptr<Volume> volume = store_.Find(command.volume);
   if (!volume) return fail(Status::NotFound("no volume named " + command.volume + " at site " + options_.site));
-  return fail(volume->UpdateMetadata([&](VolumeMetadata& metadata) { SetRecord(metadata, command.record); }));
+  return fail(volume->UpdateMetadata([&](VolumeMetadata& metadata) {
+    if (command.record.epoch >= metadata.reserve_epoch) SetRecord(metadata, command.record);
+  }));
 }
 
 Status Replicator::Fence(const std::string& name, bool fenced) {
@@ -293,6 +295,19 @@ Status Replicator::Fence(const std::string& name, bool fenced) {
   if (!found.ok()) return found.status();
   Pair& pair = *found.value();
   ClosedGate closed(pair.gate);  // writes in flight finish first; later ones see the fence
+  if (!fenced) {
+    // Never lift a fence into writing alone: a copy the node fenced after losing the determining
+    // volume's reserve (a suspended primary) stays fenced until a resync or takeover, whatever
+    // clusterd last saw (found by the cluster simulation: an unfence queued behind that very ask).
+    const Pair::View view = pair.Snapshot();
+    PairState lifted = view.state;
+    lifted.fenced = false;
+    const WriteRule rule = WriteRuleFor(lifted, view.context);
+    if (view.state.fenced && (rule == WriteRule::kLocal || rule == WriteRule::kLocalTracked)) {
+      return Status::Conflict("copy of " + name + " stays fenced: unfenced in " + StatusName(view.state.status) +
+                              " it would write without its peer; resync it from the peer first");
+    }
+  }
   Status changed = Change(pair, fenced ? PairEvent::kFence : PairEvent::kUnfence, nullptr, nullptr);
   if (changed.ok()) spdlog::warn("pair {}: copy {} by clusterd", name, fenced ? "fenced" : "unfenced");
   return changed;
