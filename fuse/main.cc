@@ -251,7 +251,8 @@ int Main(int argc, char** argv) {
   app.add_option("-c,--config", options.config_flag, "config file (default $PAIRFS_CONFIG or /etc/pairfs/pairfs.toml)");
   app.add_flag("-f,--foreground", options.foreground, "stay in the foreground and log to stderr only");
   app.add_flag("-d,--debug", options.debug, "log at debug level, including every FUSE request");
-  app.add_option("-o", options.fuse_options, "FUSE mount options, comma-separated (e.g. allow_other)");
+  app.add_option("-o", options.fuse_options, "FUSE mount options, comma-separated (e.g. allow_other)")
+      ->allow_extra_args(false);  // one value per -o: the mount point is not an option value
   app.add_flag("--witness", options.witness, "run a witness site (see pairfs(8) WITNESS): no MOUNTPOINT, no FUSE");
   app.add_option("MOUNTPOINT", options.mountpoint, "the directory to mount the volumes on (required without --witness)");
   try {
