@@ -107,9 +107,22 @@ void Node::Takeover(const std::string& name, bool peer_lost, ThenStatus then) {
   Ask(status, kFailoverProbeMs, decide);
 }
 
-// Replicator::Fence: writes in flight finish first; later ones see the fence.
+// Replicator::Fence: writes in flight finish first; later ones see the fence. An unfence never
+// lifts a fence into writing alone: a fenced copy whose write rule without the fence would be
+// kLocal or kLocalTracked stays fenced (Conflict).
 void Node::Fence(const std::string& name, bool fenced, ThenStatus then) {
   memory(name).gate.Close([this, name, fenced, then] {
+    if (!fenced) {
+      Copy lifted = copy(name);
+      lifted.state.fenced = false;
+      const node::WriteRule rule = RuleOf(lifted);
+      if (copy(name).state.fenced && (rule == node::WriteRule::kLocal || rule == node::WriteRule::kLocalTracked)) {
+        memory(name).gate.Open();
+        Trace(name + ": unfence refused: unfenced in " + std::string(node::StatusName(copy(name).state.status)) +
+              " it would write without its peer");
+        return then(Status::Conflict("copy of " + name + " stays fenced: unfenced it would write without its peer"));
+      }
+    }
     Status changed = Change(name, fenced ? PairEvent::kFence : PairEvent::kUnfence, nullptr, nullptr);
     memory(name).gate.Open();
     then(changed);

@@ -180,10 +180,10 @@ void Node::ReserveDetermining(const ReserveOptions& options, bool forwarded, boo
 // determining_mutex_); the witness votes (up to kVoteTimeoutMs); only if those two do not make
 // a majority is the peer's answer awaited, for what is left of kVoteTimeoutMs (resent every
 // retransmit_ms). A majority that counted this copy's grant re-checks that it still stands. A
-// release clears every copy (force).
+// release clears only the copies this site holds (it is not forced).
 void Node::ReserveByMajority(const ReserveOptions& options, bool determining_held, ThenStatus then) {
-  wire::ReserveVoteRequest request{kDetermining, options.holder, options.outdated, options.force, options.release};
-  if (request.release) request.force = true;
+  const wire::ReserveVoteRequest request{kDetermining, options.holder, options.outdated, options.force,
+                                         options.release};
   auto tally = std::make_shared<Tally>();
   tally->then = then;
   tally->request = request;
@@ -324,8 +324,14 @@ void Node::ServeReservationCommand(const Message& command, std::function<void(Me
       answer(reply);
     });
   }
-  copy(command.volume).record = command.record;  // reserve-mirror: the primary's record, as it is
-  if (command.volume == kDetermining) Trace("dv record mirrored: " + RecordText(command.record));
+  // reserve-mirror: the primary's record, as it is, unless older than this copy's (a late
+  // retransmit never overwrites a newer record).
+  if (command.record.epoch >= copy(command.volume).record.epoch) {
+    copy(command.volume).record = command.record;
+    if (command.volume == kDetermining) Trace("dv record mirrored: " + RecordText(command.record));
+  } else if (command.volume == kDetermining) {
+    Trace("dv record mirror ignored (older): " + RecordText(command.record));
+  }
   answer(reply);
 }
 

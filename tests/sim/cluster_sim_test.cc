@@ -48,24 +48,6 @@ struct Finding {
 };
 
 constexpr Finding kFindings[] = {
-    {1573, false, false,
-     "two writers (R5): clusterd lifts FENCED on pairs-healthy while its node's fence reserve is still asking "
-     "(vm1 shows PAIR meanwhile); the unfence waits at the gate behind the writes held by that ask and clears "
-     "the fence the node sets when the reserve is lost, so the suspended primary writes alone while the peer "
-     "has taken over (SSWS)"},
-    {12897, false, false,
-     "an acknowledged write lost (R5 again): after the unfence above, the suspended primary acknowledges "
-     "writes alone; the copy the operator must keep (the newer SSWS one) lacks them"},
-    {1479, false, false,
-     "two holders (R3): a release that found no majority leaves holds_determining set; clusterd retries it on "
-     "every pairs-healthy and, forced at every copy, it wipes the hold the other site won meanwhile"},
-    {5495, false, false,
-     "two holders (R3 again): the retried release wipes a hold (and outdated mark) that the other site's fence "
-     "reserve won while its vm1 writes alone"},
-    {7, true, false,
-     "two writers (S1): a site whose race is cancelled or refused while the peer is alive goes STANDBY "
-     "without fencing; after `cluster unfence` its suspended primary copy writes alone while the winner takes "
-     "over (the winner's preempting reserve is applied to its own copy only: the pair is suspended)"},
     {1, false, true,
      "both FENCED (L4): the holder fences itself (its node went silent) without releasing dv, the other "
      "site's race is refused, and a FENCED site never races again after the links heal"},
@@ -78,6 +60,12 @@ constexpr Finding kFindings[] = {
     {1204, false, true,
      "two ACTIVE (L5): after the release, a one-way heartbeat cut lets the standby win and take over; the "
      "old active site keeps running its applications (EBADE) and never stops"},
+    {3, false, true,
+     "both FENCED for good (L6, since R5 in f8b7a35): the holder's clusterd fenced vm1 (a race refused while "
+     "the other site held dv) after its fence reserve had written alone (primary PSUE, newer generation, "
+     "peer outdated); it wins dv back, but the node refuses every unfence (it would write without its peer, "
+     "though this site holds dv and the peer is outdated) and refuses a resync from a fenced copy, so the "
+     "copy to keep can never be unfenced or resynced from"},
 };
 
 const Finding* FindingOf(uint64_t seed) {
