@@ -893,10 +893,13 @@ void Replicator::ServeStatus(const wire::Frame& frame) {
   pair->newer_seen = false;
   // The secondary suspended on its own (a write it forwarded got no answer) while this side
   // still thinks the pair is in sync: suspend here too, so both show the truth.
+  // As a link loss, so that fence reserve asks for the determining volume (a plain transition
+  // dropped its kAskReserve and left the primary in PAIR: found by the cluster simulation).
   if (pair->generation == message.generation && pair->state.role == PairRole::kPrimary &&
       IsReplicating(pair->state.status) && message.role == "secondary" && peer_status == PairStatus::kPSUE) {
-    Result<PairTransition> transition = Transit(pair->state, PairEvent::kLinkLost, pair->context);
-    if (transition.ok()) (void)Commit(*pair, transition.value(), nullptr);
+    const wire::Generation seen = pair->generation;
+    lock.unlock();
+    OnLinkLost(*pair, seen);
   }
 }
 

@@ -32,7 +32,7 @@
 //   every 500 ms (a peer newer for longer than peer_timeout_ms outdates this side), a link
 //   silent for peer_timeout_ms is lost; range locks, answered-request cache, activity log.
 //   Durable across a crash: pair state, generation, reservation records, data, activity log;
-//   lost: everything in memory and in flight to it. (As of commit f8b7a35: a later change of
+//   lost: everything in memory and in flight to it. (As of the ServeStatus fix after f8b7a35: a later change of
 //   the daemon or of the node's replicator needs the same change here.)
 // - Simplified: blocks instead of byte ranges (8 blocks; a value is the id of the write that
 //   wrote it); a copy (initial, resync, or resumed after a restart) sends every block in one

@@ -204,8 +204,7 @@ void Node::ServeStatus(const Message& status) {
   if (volume.generation == status.generation && volume.state.role == PairRole::kPrimary &&
       IsReplicating(volume.state.status) && status.state.role == PairRole::kSecondary &&
       status.state.status == PairStatus::kPSUE) {
-    Result<node::PairTransition> transition = node::Transit(volume.state, PairEvent::kLinkLost, volume.context);
-    if (transition.ok()) (void)Commit(status.volume, transition.value(), nullptr);
+    OnLinkLost(status.volume, volume.generation, [] {});  // as Replicator::ServeStatus: fence reserve asks
   }
 }
 

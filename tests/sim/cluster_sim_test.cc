@@ -54,9 +54,6 @@ constexpr Finding kFindings[] = {
     {133, false, true,
      "wedged pair (W1): fence reserve lost leaves vm1's primary PSUE at the same generation while the "
      "secondary stays PAIR; nothing notices, resync and resync --swap are refused"},
-    {67, false, true,
-     "wedged pair (W3): a fence-reserve primary stays PAIR when its secondary reports PSUE (the status path "
-     "drops kAskReserve); the active site releases dv, its peer stays FENCED, resync is refused as in sync"},
     {1204, false, true,
      "two ACTIVE (L5): after the release, a one-way heartbeat cut lets the standby win and take over; the "
      "old active site keeps running its applications (EBADE) and never stops"},
