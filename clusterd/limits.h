@@ -18,10 +18,6 @@ inline constexpr int kLoopTickMs = 20;
 // peer_timeout_ms: the node may itself wait that long for the peer before it answers.
 inline constexpr int kNodeCallSlackMs = 3000;
 
-// At start-up clusterd waits for its node's control endpoint this long (started together by a
-// service manager, the node may take a moment to mount).
-inline constexpr int kNodeStartupWaitMs = 30000;
-
 // Requests to clusterd's own endpoint (pairctl cluster ...) served per loop turn at most, so a
 // flood of status requests cannot starve the heartbeat checks.
 inline constexpr int kControlRequestsPerTick = 16;

@@ -4,51 +4,24 @@
 
 #include "node/atomic_file.h"
 #include "node/limits.h"
-#include "wire/endian.h"
+#include "node/sealed_file.h"
 #include "wire/envelope.h"
 #include "wire/messages.h"
 
 namespace pairfs::node {
 namespace {
 
-using wire::GetLittleEndian;
-using wire::PutLittleEndian;
-
-// Header layout, as in node/FORMAT.md.
-constexpr size_t kMagicAt = 0;
-constexpr size_t kVersionAt = 4;
-constexpr size_t kBodyBytesAt = 8;
-constexpr size_t kChecksumAt = 16;
-static_assert(kChecksumAt + 8 <= kMetadataHeaderBytes, "the checksum fits the header");
-
+constexpr SealedFileKind kMetadataFile{kMetadataMagic, kMetadataVersion, kMetadataHeaderBytes};
 
 }  // namespace
 
-std::string EncodeMetadata(const VolumeMetadata& metadata) {
-  const std::string body = wire::EncodeBody(metadata);
-  std::string out(kMetadataHeaderBytes, '\0');
-  PutLittleEndian<uint32_t>(out, kMagicAt, kMetadataMagic);
-  PutLittleEndian<uint16_t>(out, kVersionAt, kMetadataVersion);
-  PutLittleEndian<uint32_t>(out, kBodyBytesAt, static_cast<uint32_t>(body.size()));
-  PutLittleEndian<uint64_t>(out, kChecksumAt, wire::Checksum(body));
-  return out + body;
-}
+std::string EncodeMetadata(const VolumeMetadata& metadata) { return SealFile(kMetadataFile, wire::EncodeBody(metadata)); }
 
 Result<VolumeMetadata> DecodeMetadata(const std::string& bytes) {
-  if (bytes.size() < kMetadataHeaderBytes) return Status::Corruption("metadata shorter than its header");
-  if (GetLittleEndian<uint32_t>(bytes, kMagicAt) != kMetadataMagic) return Status::Corruption("metadata has bad magic");
-  const uint16_t version = GetLittleEndian<uint16_t>(bytes, kVersionAt);
-  if (version != kMetadataVersion) {
-    return Status::Corruption("metadata version " + std::to_string(version) + " is not supported");
-  }
-  const uint32_t body_bytes = GetLittleEndian<uint32_t>(bytes, kBodyBytesAt);
-  if (body_bytes != bytes.size() - kMetadataHeaderBytes) return Status::Corruption("metadata length mismatch");
-  const std::string body = bytes.substr(kMetadataHeaderBytes);
-  if (GetLittleEndian<uint64_t>(bytes, kChecksumAt) != wire::Checksum(body)) {
-    return Status::Corruption("metadata checksum mismatch");
-  }
+  Result<std::string_view> body = UnsealFile(kMetadataFile, bytes);
+  if (!body.ok()) return Status::Corruption("metadata: " + body.status().message());
   VolumeMetadata metadata;
-  Status decoded = wire::DecodeBody(body, &metadata);
+  Status decoded = wire::DecodeBody(body.value(), &metadata);
   if (!decoded.ok()) return decoded;
   return metadata;
 }

@@ -164,7 +164,8 @@ class Replicator {
   // Applies the vote rule to this node's copy of `name`'s record, durably; the outcome.
   Result<wire::ReservationRecord> VoteHere(const std::string& name, const wire::ReserveVoteRequest& request,
                                            std::string* refusal);
-  Status MirrorReservation(Pair& pair, const PairView& view);
+  // Sends `record` to the peer's copy (reserve-mirror), waiting kReserveVoteTimeoutMs.
+  Status MirrorReservation(const PairView& view, const wire::ReservationRecord& record);
   // fence reserve, after a link loss at the primary: writes wait while this asks.
   void AskReserveAfterLinkLoss(Pair& pair, const wire::Generation& seen);
   wire::PeerAnswerMessage ServeReservationCommand(const wire::PeerCommandMessage& command);

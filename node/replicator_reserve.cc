@@ -107,24 +107,20 @@ Status Replicator::Reserve(const std::string& name, const ReserveOptions& option
     return Status::Conflict("volume " + name + " is reserved by site " + current +
                             (options.release ? ", not " + options.holder : std::string()));
   }
-  wire::PeerCommandMessage command;
-  command.command = "reserve-mirror";
-  command.volume = view.peer_volume;
-  command.record = RecordOf(pair->volume->metadata());
-  command.record.holder = options.release ? std::string() : options.holder;
-  Result<wire::PeerAnswerMessage> answer = Ask(command, kReserveVoteTimeoutMs);
-  if (!answer.ok() || answer->code != 0) {
+  wire::ReservationRecord mirrored = RecordOf(pair->volume->metadata());
+  mirrored.holder = options.release ? std::string() : options.holder;
+  if (!MirrorReservation(view, mirrored).ok()) {
     spdlog::warn("pair {}: site {} did not mirror a reservation", name, options_.peer_site);
     OnLinkLost(*pair, view.generation);
   }
   return apply();
 }
 
-Status Replicator::MirrorReservation(Pair& pair, const PairView& view) {
+Status Replicator::MirrorReservation(const PairView& view, const wire::ReservationRecord& record) {
   wire::PeerCommandMessage command;
   command.command = "reserve-mirror";
   command.volume = view.peer_volume;
-  command.record = RecordOf(pair.volume->metadata());
+  command.record = record;
   Result<wire::PeerAnswerMessage> answer = Ask(command, kReserveVoteTimeoutMs);
   if (!answer.ok()) return answer.status();
   return StatusFromCode(answer->code, answer->message);
@@ -186,7 +182,7 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
   Result<wire::ReservationRecord> voted = VoteHere(name, request, &refusal);
   if (!voted.ok()) return voted.status();
   if (!refusal.empty()) return Status::Conflict(refusal);
-  if (!MirrorReservation(*pair, view).ok()) {
+  if (!MirrorReservation(view, voted.value()).ok()) {
     spdlog::warn("pair {}: site {} did not mirror the determining volume's reservation", name, options_.peer_site);
     if (IsReplicating(view.state.status)) OnLinkLost(*pair, view.generation);
   }
@@ -229,7 +225,6 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
     (witness->code == 0 ? granted : refused) += 1;
     if (witness->code != 0 && refusal.empty()) refusal = "the witness: " + witness->message;
   }
-  bool peer_answered = false;
   if (granted >= 2 || !frame.ok()) {
     calls_->Cancel(id);  // the peer applies its vote when it gets it; its answer is not needed
   } else {
@@ -239,12 +234,10 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
                                                      [&] { (void)Transmit(frame.value()); });
     wire::PeerAnswerMessage peer;
     if (answer && wire::DecodeBody(answer->body, &peer).ok()) {
-      peer_answered = true;
       (peer.code == 0 ? granted : refused) += 1;
       if (peer.code != 0 && refusal.empty()) refusal = "site " + options_.peer_site + ": " + peer.message;
     }
   }
-  (void)peer_answered;
   spdlog::info("determining volume {}: {} for site {}: {} of 3 copies granted ({} refused, {} did not answer)", name,
                options.release ? "release" : "reserve", options.holder, granted, refused, 3 - granted - refused);
   if (granted >= 2) {

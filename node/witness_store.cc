@@ -7,59 +7,29 @@
 
 #include "node/atomic_file.h"
 #include "node/names.h"
-#include "wire/endian.h"
+#include "node/sealed_file.h"
 #include "wire/envelope.h"
 
 namespace pairfs::node {
 namespace {
 
-using wire::GetLittleEndian;
-using wire::PutLittleEndian;
-
-// Header layout, as in node/FORMAT.md (the same habits as the volume metadata's header).
-constexpr size_t kMagicAt = 0;
-constexpr size_t kVersionAt = 4;
-constexpr size_t kBodyBytesAt = 8;
-constexpr size_t kChecksumAt = 16;
-static_assert(kVersionAt >= kMagicAt + sizeof(uint32_t), "version follows the magic");
-static_assert(kBodyBytesAt >= kVersionAt + sizeof(uint16_t), "body length follows the version");
-static_assert(kChecksumAt >= kBodyBytesAt + sizeof(uint32_t), "checksum follows the body length");
-static_assert(kChecksumAt + sizeof(uint64_t) <= kWitnessRecordHeaderBytes, "the checksum fits the header");
 static_assert(kWitnessRecordHeaderBytes < kMaxWitnessRecordBytes, "a record file holds its header");
 
-constexpr const char* kSuffix = ".record";
+constexpr SealedFileKind kRecordFile{kWitnessRecordMagic, kWitnessRecordVersion, kWitnessRecordHeaderBytes};
 
-// The first check a record file fails, or "" when its header and body agree.
-std::string HeaderProblem(const std::string& bytes) {
-  if (bytes.size() < kWitnessRecordHeaderBytes) return "shorter than its header";
-  if (GetLittleEndian<uint32_t>(bytes, kMagicAt) != kWitnessRecordMagic) return "bad magic";
-  const uint16_t version = GetLittleEndian<uint16_t>(bytes, kVersionAt);
-  if (version != kWitnessRecordVersion) return "version " + std::to_string(version) + " is not supported";
-  if (GetLittleEndian<uint32_t>(bytes, kBodyBytesAt) != bytes.size() - kWitnessRecordHeaderBytes) {
-    return "length mismatch";
-  }
-  const std::string_view body = std::string_view(bytes).substr(kWitnessRecordHeaderBytes);
-  if (GetLittleEndian<uint64_t>(bytes, kChecksumAt) != wire::Checksum(body)) return "checksum mismatch";
-  return "";
-}
+constexpr const char* kSuffix = ".record";
 
 }  // namespace
 
 std::string EncodeWitnessRecord(const wire::ReservationRecord& record) {
-  const std::string body = wire::EncodeBody(record);
-  std::string out(kWitnessRecordHeaderBytes, '\0');
-  PutLittleEndian<uint32_t>(out, kMagicAt, kWitnessRecordMagic);
-  PutLittleEndian<uint16_t>(out, kVersionAt, kWitnessRecordVersion);
-  PutLittleEndian<uint32_t>(out, kBodyBytesAt, static_cast<uint32_t>(body.size()));
-  PutLittleEndian<uint64_t>(out, kChecksumAt, wire::Checksum(body));
-  return out + body;
+  return SealFile(kRecordFile, wire::EncodeBody(record));
 }
 
 Result<wire::ReservationRecord> DecodeWitnessRecord(const std::string& bytes) {
-  const std::string problem = HeaderProblem(bytes);
-  if (!problem.empty()) return Status::Corruption("reservation record: " + problem);
+  Result<std::string_view> body = UnsealFile(kRecordFile, bytes);
+  if (!body.ok()) return Status::Corruption("reservation record: " + body.status().message());
   wire::ReservationRecord record;
-  Status decoded = wire::DecodeBody(std::string_view(bytes).substr(kWitnessRecordHeaderBytes), &record);
+  Status decoded = wire::DecodeBody(body.value(), &record);
   if (!decoded.ok()) return Status::Corruption("reservation record: " + decoded.message());
   return record;
 }

@@ -13,23 +13,6 @@ command -v iptables > /dev/null || { skip "cluster failover" "iptables is not in
 
 write_cluster_configs "auto_resync = true" "peer_timeout_ms = 1000"
 MA=$WORK/mnt-a MB=$WORK/mnt-b
-TAG="pairfs-test-$$"
-drop_ports() {  # drop_ports PORT...: iptables DROP of TCP to these ports (tagged, undone by heal)
-  local port
-  for port in "$@"; do
-    iptables -I INPUT -p tcp --dport "$port" -m comment --comment "$TAG" -j DROP || return 1
-  done
-}
-heal() {
-  while iptables -S INPUT | grep -q -- "$TAG"; do
-    iptables -S INPUT | grep -- "$TAG" | head -1 | sed 's/^-A/-D/' | xargs iptables || return 1
-  done
-}
-on_cleanup heal
-ms_now() { date +%s%3N; }
-identical() {  # identical NAME VOLUME
-  if [ "$(sum_of "$MA/$2")" = "$(sum_of "$MB/$2")" ]; then pass "$1"; else fail "$1" "the copies differ"; fi
-}
 writer_start() {  # writer_start MOUNT LOG: 4 KiB writes at random offsets of vm1, one line each
   (while :; do
      if dd if=/dev/urandom of="$1/vm1" bs=4k count=1 seek=$((RANDOM % 16000)) conv=notrunc status=none 2>/dev/null
@@ -40,14 +23,6 @@ writer_start() {  # writer_start MOUNT LOG: 4 KiB writes at random offsets of vm
   on_cleanup "kill $WRITER"
 }
 writer_stop() { kill "$WRITER" 2>/dev/null; wait "$WRITER" 2>/dev/null; }
-wait_field() {  # wait_field SITE VOLUME FIELD VALUE SECONDS
-  local i
-  for i in $(seq $(($5 * 10))); do
-    [ "$(pair_field "$1" "$2" "$3" 2>/dev/null)" = "$4" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 must_start a
 must_start b
@@ -123,7 +98,7 @@ check "on_stop ran at a, not at b" test "$(hooks_count "stopped a") $(hooks_coun
 check "a's copy of vm1 is fenced" test "$(pair_field a vm1 fenced)" = true
 check "writes at b go on" dd if=/dev/urandom of="$MB/vm1" bs=4k count=1 seek=5 conv=notrunc,fsync status=none
 expect_fail_with "a write at a is refused" "" dd if=/dev/zero of="$MA/vm1" bs=4k count=1 conv=notrunc status=none
-require "heal the heartbeat network" heal
+require "heal the heartbeat network" heal_ports
 check "a recovers to STANDBY (no failback)" wait_cluster a STANDBY 10
 check "a's copy is unfenced" wait_field a vm1 fenced false 5
 check "b is still ACTIVE" test "$(cluster_field b "d['state']")" = ACTIVE
@@ -137,7 +112,7 @@ check "b writes alone (fence reserve granted: it holds the determining volume)" 
 check "b's vm1 is PSUE" test "$(pair_field b vm1 status)" = PSUE
 expect_fail_with "a write at a is refused during the partition" "" \
   dd if=/dev/zero of="$MA/vm1" bs=4k count=1 conv=notrunc status=none
-require "heal the partition" heal
+require "heal the partition" heal_ports
 check "auto_resync at b brings vm1 back to PAIR" wait_field b vm1 status PAIR 30
 check "... and the determining volume" wait_field b quorum status PAIR 30
 check "a recovers to STANDBY" wait_cluster a STANDBY 10
@@ -152,7 +127,7 @@ check "the heartbeats keep both sites as they were" \
   test "$(cluster_field a "d['state']") $(cluster_field b "d['state']")" = "STANDBY ACTIVE"
 kill9_clusterd b
 kill9_site b
-heal
+heal_ports
 check "a does not take over on its own: FENCED" wait_cluster a FENCED 6
 check "a says takeover --force is the way on" bash -c "$PAIRCTL -c $WORK/a.toml cluster status | grep -q 'takeover --force'"
 check "on_start did not run at a" test "$(hooks_count "started a")" = 1

@@ -24,29 +24,6 @@ TOML
 "$PAIRFS" --witness -f -c "$WORK/w.toml" >> "$WORK/w.log" 2>&1 &
 _PIDS+=("$!")
 MA=$WORK/mnt-a MB=$WORK/mnt-b
-TAG="pairfs-test-$$"
-drop_ports() {
-  local port
-  for port in "$@"; do iptables -I INPUT -p tcp --dport "$port" -m comment --comment "$TAG" -j DROP || return 1; done
-}
-heal() {
-  while iptables -S INPUT | grep -q -- "$TAG"; do
-    iptables -S INPUT | grep -- "$TAG" | head -1 | sed 's/^-A/-D/' | xargs iptables || return 1
-  done
-}
-on_cleanup heal
-ms_now() { date +%s%3N; }
-identical() {
-  if [ "$(sum_of "$MA/$2")" = "$(sum_of "$MB/$2")" ]; then pass "$1"; else fail "$1" "the copies differ"; fi
-}
-wait_field() {  # wait_field SITE VOLUME FIELD VALUE SECONDS
-  local i
-  for i in $(seq $(($5 * 10))); do
-    [ "$(pair_field "$1" "$2" "$3" 2>/dev/null)" = "$4" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 must_start a
 must_start b
@@ -100,7 +77,7 @@ check "b's record marks a outdated" test "$(cluster_field b "d['reservation']['o
 # ---- ... and then b's whole site dies: the witness refuses the outdated a ----
 kill9_clusterd b
 kill9_site b
-heal
+heal_ports
 check "the operator unfences a (it races again: b is lost)" pairctl a cluster unfence
 sleep 3
 check "a does not win: the witness records it outdated" test "$(cluster_field a "d['state']")" = FENCED

@@ -214,6 +214,39 @@ volume_field() {
   pairctl "$1" --json volume list | json "[v for v in d if v['name'] == '$2'][0]['$3']"
 }
 
+# ---- faults and comparisons shared by the pair and cluster tests ----
+_IPTABLES_TAG="pairfs-test-$$"
+# drop_ports PORT...: iptables DROP of TCP to these ports, tagged with this test's PID; undone by
+# heal_ports, and by cleanup in any case.
+drop_ports() {
+  local port
+  for port in "$@"; do
+    iptables -I INPUT -p tcp --dport "$port" -m comment --comment "$_IPTABLES_TAG" -j DROP || return 1
+  done
+}
+# heal_ports: removes every rule drop_ports added.
+heal_ports() {
+  command -v iptables > /dev/null || return 0
+  while iptables -S INPUT | grep -q -- "$_IPTABLES_TAG"; do
+    iptables -S INPUT | grep -- "$_IPTABLES_TAG" | head -1 | sed 's/^-A/-D/' | xargs iptables || return 1
+  done
+}
+on_cleanup heal_ports
+ms_now() { date +%s%3N; }
+# identical NAME VOLUME: pass if the volume reads the same at sites a and b (sha256 of the files).
+identical() {
+  if [ "$(sum_of "$WORK/mnt-a/$2")" = "$(sum_of "$WORK/mnt-b/$2")" ]; then pass "$1"; else fail "$1" "the copies differ"; fi
+}
+# wait_field SITE VOLUME FIELD VALUE SECONDS: until `display --json` shows FIELD = VALUE.
+wait_field() {
+  local i
+  for i in $(seq $(($5 * 10))); do
+    [ "$(pair_field "$1" "$2" "$3" 2>/dev/null)" = "$4" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # ---- clusterd ----
 CLUSTERD=$ROOT/build/clusterd
 

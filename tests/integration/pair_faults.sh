@@ -8,30 +8,6 @@ command -v iptables > /dev/null || { skip "pair faults" "iptables is not install
 
 write_pair_configs 'peer_timeout_ms = 1000'
 MA=$WORK/mnt-a MB=$WORK/mnt-b
-TAG="pairfs-test-$$"
-cut_link() {
-  for port in "$PORT_A" "$PORT_B"; do
-    iptables -I INPUT -p tcp --dport "$port" -m comment --comment "$TAG" -j DROP || return 1
-  done
-}
-heal_link() {
-  while iptables -S INPUT | grep -q -- "$TAG"; do
-    iptables -S INPUT | grep -- "$TAG" | head -1 | sed 's/^-A/-D/' | xargs iptables || return 1
-  done
-}
-on_cleanup heal_link
-identical() {  # identical NAME VOLUME
-  if [ "$(sum_of "$MA/$2")" = "$(sum_of "$MB/$2")" ]; then pass "$1"; else fail "$1" "the copies differ"; fi
-}
-wait_field() {  # wait_field SITE VOLUME FIELD VALUE SECONDS
-  local i
-  for i in $(seq $(($5 * 10))); do
-    [ "$(pair_field "$1" "$2" "$3" 2>/dev/null)" = "$4" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-ms_now() { date +%s%3N; }
 
 must_start a
 must_start b
@@ -49,7 +25,7 @@ sleep 3  # let the activity log of the copy settle
 writer=$!
 on_cleanup "kill $writer"
 sleep 1
-require "iptables DROP on both sites' peer ports" cut_link
+require "iptables DROP on both sites' peer ports" drop_ports "$PORT_A" "$PORT_B"
 t0=$(ms_now)
 check "fence never: a write at a completes while the link is cut" \
   dd if=/dev/urandom of="$MA/never" bs=4k count=1 seek=5 conv=notrunc,fsync status=none
@@ -69,7 +45,7 @@ expect_fail_with "fence data: the next write fails with EIO too" "input/output e
 expect_fail_with "at b, a write that cannot reach the primary fails with EROFS" "read-only" \
   dd if=/dev/urandom of="$MB/never" bs=4k count=1 seek=11 conv=notrunc,fsync status=none
 kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null
-check "heal the link" heal_link
+check "heal the link" heal_ports
 check "b learns the pair is suspended (PSUE)" wait_field b never status PSUE 10
 sleep 1
 dirty=$(pair_field a never dirty_bytes)
