@@ -19,7 +19,19 @@ Transition Fence(ClusterState next, std::string why) {
   next.race_pending = false;
   next.started = false;
   next.holds_determining = false;
+  next.copies_fenced = true;
   return To(next, {A::kFenceManaged, A::kRunOnStop}, std::move(why));
+}
+
+// A race that a FENCED site (copies fenced, applications stopped) lost again: back to FENCED;
+// while the peer is alive and nobody runs the applications, it tries again after timeout_ms
+// (the holder may be FENCED too, or a copy of the record came back).
+Transition StillFenced(ClusterState next, std::string why) {
+  next.phase = Phase::kFenced;
+  next.race_pending = false;
+  if (!next.peer_alive || PeerRuns(next.peer_phase)) return To(next, {}, std::move(why));
+  next.race_pending = true;
+  return To(next, {A::kScheduleRetry}, why + "; racing again after timeout_ms");
 }
 
 Transition Race(ClusterState next, std::string why) {
@@ -38,6 +50,10 @@ Transition Won(ClusterState next, const Input& input) {
   next.phase = Phase::kActive;
   next.holds_determining = true;
   std::vector<Action> actions = {A::kReserveManaged, input.determining_primary_here ? A::kResyncPairs : A::kSwapPairs};
+  // A site that was FENCED lifts its own fence once the pairs moved (the node lifts it into
+  // writing alone only where this site holds the record and the peer is outdated).
+  if (next.copies_fenced) actions.push_back(A::kUnfenceManaged);
+  next.copies_fenced = false;
   if (!next.started) actions.push_back(A::kRunOnStart);
   next.started = true;
   return To(next, actions, "won the determining volume's reservation");
@@ -100,12 +116,18 @@ Transition Decide(const ClusterState& state, const Input& input) {
         case Event::kReserveWon:
           return Won(next, input);
         case Event::kReserveRefused:
+          if (next.peer_alive && !state.started && state.copies_fenced) {
+            return StillFenced(next, "the other site holds the determining volume's reservation: still fenced");
+          }
           if (next.peer_alive && !state.started) {
             next.phase = Phase::kStandby;
             return To(next, {}, "the peer holds the determining volume and is alive: standby");
           }
           return Fence(next, "the other site holds the determining volume's reservation");
         case Event::kReserveUnreachable:
+          if (!state.started && state.copies_fenced) {
+            return StillFenced(next, "the determining volume's reservation cannot be decided: still fenced");
+          }
           return Fence(next,
                        "the determining volume's reservation cannot be decided (its primary, or a majority of its "
                        "copies, did not answer); if the other site is really down, `pairctl takeover --force` of "
@@ -118,9 +140,25 @@ Transition Decide(const ClusterState& state, const Input& input) {
       switch (input.event) {
         case Event::kPeerLost:
           return Race(next, "peer lost: confirming the determining volume's reservation");
+        case Event::kPeerSeen:
+          // Two ACTIVE sites: the one without the determining volume missed the other's race
+          // (a one-way cut of the heartbeats after a release). Its I/O is already fenced (EBADE).
+          if (input.peer_phase != Phase::kActive || state.holds_determining) return To(next, {}, "");
+          return Fence(next, "the peer is ACTIVE and holds the determining volume: it won a race this site did not hear");
         case Event::kPairsHealthy:
-          if (!state.holds_determining || !next.peer_alive) return To(next, {}, "");
+          if (!next.peer_alive) return To(next, {}, "");
+          if (state.copies_fenced) {
+            // The winner's unfence was refused (a suspended copy): resynced now, it is lifted.
+            next.copies_fenced = false;
+            return To(next, {A::kUnfenceManaged}, "pairs back in PAIR: lifting this site's own fence");
+          }
+          if (!state.holds_determining) return To(next, {}, "");
           return To(next, {A::kReleaseDetermining}, "both sites healthy, pairs in PAIR: releasing the determining volume");
+        case Event::kStillFenced:
+          // The node lifts it once the peer answers that its copy is outdated or older.
+          if (!state.copies_fenced) return To(next, {}, "");
+          next.copies_fenced = false;
+          return To(next, {A::kUnfenceManaged}, "this site's copies are still fenced: lifting the fence again");
         case Event::kReleased:
           next.holds_determining = false;
           return To(next, {}, "");
@@ -133,8 +171,27 @@ Transition Decide(const ClusterState& state, const Input& input) {
 
     case Phase::kFenced:
       switch (input.event) {
+        case Event::kPeerSeen:
+          // Nobody is active (the peer is STANDBY after a refused race, or FENCED too): race
+          // again, so that the holder of the determining volume, or whoever wins it, carries on.
+          if (PeerRuns(input.peer_phase)) {
+            if (!state.race_pending) return To(next, {}, "");
+            next.race_pending = false;
+            return To(next, {A::kCancelRace}, "the peer is racing or active: race cancelled");
+          }
+          if (input.peer_phase == Phase::kStarting) return To(next, {}, "");  // it decides first
+          return ScheduleRace(next, "nobody is active: racing again for the determining volume after standby_delay_ms");
+        case Event::kPeerLost:
+          // Without the peer's heartbeats this site does not race: the operator decides.
+          if (!state.race_pending) return To(next, {}, "");
+          next.race_pending = false;
+          return To(next, {A::kCancelRace}, "peer lost: no race while fenced");
+        case Event::kRaceTimer:
+          if (!state.race_pending) return To(next, {}, "");
+          return Race(next, "racing again for the determining volume");
         case Event::kUnfence:
           next.phase = Phase::kStandby;
+          next.copies_fenced = false;
           if (!next.peer_alive || !PeerRuns(next.peer_phase)) {
             next.race_pending = true;
             return To(next, {A::kUnfenceManaged, A::kScheduleRace},
@@ -144,6 +201,8 @@ Transition Decide(const ClusterState& state, const Input& input) {
         case Event::kPairsHealthy:
           if (!next.peer_alive || !PeerRuns(next.peer_phase)) return To(next, {}, "");
           next.phase = Phase::kStandby;
+          next.copies_fenced = false;
+          next.race_pending = false;
           return To(next, {A::kUnfenceManaged}, "recovered: the peer is active and the pairs are in PAIR");
         default:
           return To(next, {}, "");
@@ -187,6 +246,7 @@ const char* EventName(Event event) {
     case Event::kPairsSuspended: return "pairs-suspended";
     case Event::kReleased: return "released";
     case Event::kUnfence: return "unfence";
+    case Event::kStillFenced: return "still-fenced";
   }
   return "?";
 }
@@ -194,6 +254,7 @@ const char* EventName(Event event) {
 const char* ActionName(Action action) {
   switch (action) {
     case Action::kScheduleRace: return "schedule-race";
+    case Action::kScheduleRetry: return "schedule-retry";
     case Action::kCancelRace: return "cancel-race";
     case Action::kReserveDetermining: return "reserve-determining";
     case Action::kReserveManaged: return "reserve-managed";

@@ -30,6 +30,9 @@ struct ClusterState {
   bool race_pending = false;         // standby: a race is scheduled (standby_delay_ms)
   bool started = false;              // on_start ran and on_stop did not since
   bool holds_determining = false;    // this site holds the determining volume's reservation
+  // The managed copies are fenced by clusterd (fence-managed ran, or an unfence the node
+  // refused); the daemon corrects it from the node's answers.
+  bool copies_fenced = false;
   // on_start ran before this clusterd restarted (clusterd.state): at start-up this site races at
   // once, like an active site, so that a restart of the active site's clusterd is no failover.
   bool resuming = false;
@@ -39,7 +42,8 @@ struct ClusterState {
 enum class Event : uint8_t {
   kStartupTimeout,     // nothing heard from the peer for timeout_ms after start
   kPeerSeen,           // a heartbeat (input.peer_phase says what the peer is doing); a STANDBY
-                       // site leaves a peer that is STARTING alone: the peer decides first
+                       // site leaves a peer that is STARTING alone: the peer decides first; a
+                       // FENCED site races again when nobody is active (the peer STANDBY or FENCED)
   kPeerLost,           // every heartbeat link silent for timeout_ms
   kRaceTimer,          // the scheduled race is due
   kReserveWon,         // the determining volume is reserved for this site
@@ -50,6 +54,7 @@ enum class Event : uint8_t {
   kPairsSuspended,     // peer alive, some managed pair suspended (sent only with auto_resync)
   kReleased,           // the determining volume's reservation was released
   kUnfence,            // the operator: pairctl cluster unfence
+  kStillFenced,        // ACTIVE with copies still fenced (an unfence the node refused): every timeout_ms
 };
 
 struct Input {
@@ -60,6 +65,7 @@ struct Input {
 
 enum class Action : uint8_t {
   kScheduleRace,        // race after standby_delay_ms
+  kScheduleRetry,       // race again after timeout_ms (a FENCED site whose race failed)
   kCancelRace,
   kReserveDetermining,  // ask for the determining volume's reservation (answer: an event)
   kReserveManaged,      // reserve every managed volume for this site, preempting (I/O fencing)
@@ -69,7 +75,8 @@ enum class Action : uint8_t {
   kRunOnStart,
   kFenceManaged,        // the managed copies refuse writes (EROFS)
   kRunOnStop,
-  kUnfenceManaged,
+  kUnfenceManaged,      // by the operator, on recovery, or by the winner (its own fence: the node
+                        // lifts it into writing alone only for the holder with the peer outdated)
   kReleaseDetermining,  // the next race starts from an unreserved determining volume
   kAutoResync,          // auto_resync: resync the suspended pairs from the current primary
 };

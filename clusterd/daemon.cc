@@ -69,6 +69,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config, wire::
   daemon->started_at_ = Clock::now();
   daemon->next_poll_ = daemon->started_at_;
   daemon->next_auto_resync_ = daemon->started_at_;
+  daemon->next_unfence_ = daemon->started_at_;
   daemon->last_node_answer_ = daemon->started_at_;
   spdlog::info("clusterd {}: incarnation {:016x}, {} heartbeat link(s), peer {}, determining volume {}{}",
                config.site.name, daemon->incarnation_, links.size(), config.peer.name,
@@ -191,10 +192,15 @@ void Daemon::PollNode() {
       continue;
     }
     if (found->status != "PAIR") all_in_pair = false;
-    if (found->fenced && state_.phase != Phase::kFenced) fenced_by_node = true;
-    if (found->role == "primary" && Suspended(*found)) suspended_here = true;
+    // Fenced by the node itself (its fence reserve lost), not by clusterd's own fence.
+    if (found->fenced && state_.phase != Phase::kFenced && !state_.copies_fenced) fenced_by_node = true;
+    if ((found->role == "primary" && Suspended(*found)) || found->status == "SSWS") suspended_here = true;
   }
   if (fenced_by_node) return Feed({Event::kCopiesFenced});
+  if (state_.phase == Phase::kActive && state_.copies_fenced && Clock::now() >= next_unfence_) {
+    next_unfence_ = Clock::now() + std::chrono::milliseconds(cluster_.timeout_ms);
+    Feed({Event::kStillFenced});
+  }
   if (state_.peer_alive && all_in_pair) Feed({Event::kPairsHealthy});
   if (cluster_.auto_resync && state_.peer_alive && suspended_here && Clock::now() >= next_auto_resync_) {
     next_auto_resync_ = Clock::now() + std::chrono::milliseconds(cluster_.timeout_ms);
@@ -245,6 +251,18 @@ void Daemon::ReserveManaged() {
   }
 }
 
+void Daemon::ResyncSuspended() {
+  for (const std::string& name : PairsToMove()) {
+    std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
+    if (!info || !state_.peer_alive) continue;
+    const bool swap = info->status == "SSWS";  // taken over here: this copy becomes the primary
+    if (!swap && (info->role != "primary" || !Suspended(*info))) continue;
+    Status resynced = CallNode(wire::ResyncRequest{name, swap});
+    spdlog::info("clusterd {}: resync{} of {}: {}", config_.site.name, swap ? " --swap" : "", name,
+                 resynced.ok() ? "started" : resynced.message());
+  }
+}
+
 void Daemon::RunHookFor(const char* which) {
   const bool start = std::string(which) == "on_start";
   const std::string& command = start ? cluster_.on_start : cluster_.on_stop;
@@ -270,6 +288,9 @@ void Daemon::Execute(Action action) {
     case Action::kScheduleRace:
       race_due_ = Clock::now() + std::chrono::milliseconds(cluster_.standby_delay_ms);
       return;
+    case Action::kScheduleRetry:
+      race_due_ = Clock::now() + std::chrono::milliseconds(cluster_.timeout_ms);
+      return;
     case Action::kCancelRace:
       race_due_.reset();
       return;
@@ -290,13 +311,7 @@ void Daemon::Execute(Action action) {
       return ReserveManaged();
     case Action::kResyncPairs:
     case Action::kAutoResync:
-      for (const std::string& name : PairsToMove()) {
-        std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
-        if (!info || info->role != "primary" || !Suspended(*info) || !state_.peer_alive) continue;
-        Status resynced = CallNode(wire::ResyncRequest{name, false});
-        spdlog::info("clusterd {}: resync of {}: {}", site, name, resynced.ok() ? "started" : resynced.message());
-      }
-      return;
+      return ResyncSuspended();
     case Action::kSwapPairs: {
       // The determining volume first: once its primary is here, so is the next race's decision.
       for (const std::string& name : PairsToMove()) {
@@ -311,7 +326,9 @@ void Daemon::Execute(Action action) {
         spdlog::log(taken.ok() ? spdlog::level::info : spdlog::level::err, "clusterd {}: takeover of {}: {}", site,
                     name, taken.ok() ? (reply.message.empty() ? "done" : reply.message) : taken.message());
       }
-      return ReserveManaged();  // where the peer's storage did not answer, the reserve is local now
+      ReserveManaged();  // where the peer's storage did not answer, the reserve is local now
+      ResyncSuspended();  // a primary here that a lost fence reserve left suspended
+      return;
     }
     case Action::kRunOnStart:
       if (applications_running_) {
@@ -322,15 +339,18 @@ void Daemon::Execute(Action action) {
     case Action::kRunOnStop:
       return RunHookFor("on_stop");
     case Action::kFenceManaged:
-    case Action::kUnfenceManaged:
+    case Action::kUnfenceManaged: {
+      const bool fence = action == Action::kFenceManaged;
       for (const std::string& name : cluster_.volumes) {
-        Status fenced = CallNode(wire::FenceRequest{name, action == Action::kFenceManaged});
+        Status fenced = CallNode(wire::FenceRequest{name, fence, state_.phase == Phase::kActive});
         if (!fenced.ok()) {
-          spdlog::error("clusterd {}: cannot {} {}: {}", site, action == Action::kFenceManaged ? "fence" : "unfence",
-                        name, fenced.message());
+          spdlog::error("clusterd {}: cannot {} {}: {}", site, fence ? "fence" : "unfence", name, fenced.message());
+          // Still fenced: lifted once the pairs are back in PAIR (not taken for the node's own fence).
+          if (!fence) state_.copies_fenced = true;
         }
       }
       return;
+    }
     case Action::kReleaseDetermining: {
       wire::ReleaseRequest request{cluster_.determining_volume, site};
       Status released = CallNode(request);

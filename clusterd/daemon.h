@@ -55,6 +55,9 @@ class Daemon {
   std::optional<wire::VolumeInfo> VolumeAtNode(const std::string& name);
   std::vector<std::string> PairsToMove() const;  // the determining volume, then the managed ones
   void ReserveManaged();
+  // Resyncs each suspended primary here from this site, and each copy taken over here (SSWS)
+  // with --swap, while the peer is alive.
+  void ResyncSuspended();
   void RunHookFor(const char* which);
   void SaveStarted(bool started);
 
@@ -72,6 +75,7 @@ class Daemon {
   std::optional<Clock::time_point> race_due_;
   Clock::time_point next_poll_;
   Clock::time_point next_auto_resync_;
+  Clock::time_point next_unfence_;  // ACTIVE with copies still fenced: the next try
   uint64_t peer_incarnation_ = 0;
   std::vector<wire::VolumeInfo> volumes_;  // the node's last answer to display
   Clock::time_point last_node_answer_;   // the node's last answer to a display

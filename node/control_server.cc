@@ -208,7 +208,7 @@ Status ControlServer::HandlePair(const wire::Frame& frame, wire::Reply* reply) {
       status = run(wire::DissolveRequest{}, [&](const auto& r) { return replicator_->Dissolve(r.name, &note); });
       break;
     case MessageType::kFence:
-      status = run(wire::FenceRequest{}, [&](const auto& r) { return replicator_->Fence(r.name, r.fenced); });
+      status = run(wire::FenceRequest{}, [&](const auto& r) { return replicator_->Fence(r.name, r.fenced, r.winner); });
       break;
     default:  // kVerify
       return run(wire::VerifyRequest{}, [&](const auto& r) {

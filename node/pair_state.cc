@@ -122,7 +122,7 @@ Result<PairTransition> OnResync(const PairState& state, PairEvent event, const P
     if (state.outdated) {
       return Status::ReadOnly("cannot resync from an outdated copy; resync --swap at the peer instead");
     }
-    if (state.fenced) return Refuse(state, event, "this copy is fenced; unfence it or resync --swap at the peer");
+    // A fenced copy may be copied from (the copy refuses a newer peer); it stays fenced.
     return To(next, {A::kStartCopy});
   }
   if (event == PairEvent::kResyncSwapHere) {

@@ -900,6 +900,21 @@ void Replicator::ServeStatus(const wire::Frame& frame) {
     const wire::Generation seen = pair->generation;
     lock.unlock();
     OnLinkLost(*pair, seen);
+    return;
+  }
+  // The other way round: the primary suspended on an error (a lost fence reserve fences and
+  // suspends it without a word to this side, or this side restarted in PAIR meanwhile; a split
+  // tells this side itself). A secondary that
+  // stayed in PAIR would refuse the resync that brings them together again (found by the
+  // cluster simulation: W1).
+  if (pair->generation == message.generation && pair->state.role == PairRole::kSecondary &&
+      pair->state.status == PairStatus::kPAIR && message.role == "primary" &&
+      peer_status == PairStatus::kPSUE) {
+    const wire::Generation seen = pair->generation;
+    lock.unlock();
+    spdlog::warn("pair {}: the primary at site {} is {}: suspended here too", pair->volume->name(), options_.peer_site,
+                 message.status);
+    OnLinkLost(*pair, seen);
   }
 }
 

@@ -119,8 +119,11 @@ class Replicator {
   Status Reserve(const std::string& name, const ReserveOptions& options, bool forwarded);
   // This node's copy of a volume's reservation record (holder, epoch, outdated site).
   wire::ReservationRecord ReservationOf(const std::string& name);
-  // clusterd: this site's copy of a managed volume refuses writes (EROFS) until unfenced.
-  Status Fence(const std::string& name, bool fenced);
+  // clusterd: this site's copy of a managed volume refuses writes (EROFS) until unfenced. An
+  // unfence never lifts a fence into writing without the peer (a suspended primary, SSUS),
+  // except for `winner` (clusterd won the determining volume) where this site holds its record,
+  // the record marks the peer outdated and this copy is not outdated. Conflict otherwise.
+  Status Fence(const std::string& name, bool fenced, bool winner = false);
   // Mismatching byte ranges (offset, length pairs) among the regions overlapping the range.
   Result<std::vector<uint64_t>> Verify(const std::string& name, uint64_t offset, uint64_t length);
 
@@ -205,6 +208,8 @@ class Replicator {
   void OnLinkLost(Pair& pair, const wire::Generation& seen);
   // The peer showed `peer`, newer than `seen` (this side's generation then): outdated, no bump.
   void OnPeerNewer(Pair& pair, const wire::Generation& seen, const wire::Generation& peer);
+  // Fence: whether the winner's fenced copy may write alone (`why` says why, or why not).
+  bool WinnerCopyIsNewest(Pair& pair, const PairView& view, std::string* why);
   void StartCopy(const std::shared_ptr<Pair>& pair);
   void RunCopy(std::shared_ptr<Pair> pair);
   Status FinishCopy(Pair& pair, const wire::Generation& generation);

@@ -283,7 +283,7 @@ wire::PeerAnswerMessage Replicator::ServeReservationCommand(const wire::PeerComm
   }));
 }
 
-Status Replicator::Fence(const std::string& name, bool fenced) {
+Status Replicator::Fence(const std::string& name, bool fenced, bool winner) {
   Result<std::shared_ptr<Pair>> found = PairFor(name);
   if (!found.ok()) return found.status();
   Pair& pair = *found.value();
@@ -292,18 +292,55 @@ Status Replicator::Fence(const std::string& name, bool fenced) {
     // Never lift a fence into writing alone: a copy the node fenced after losing the determining
     // volume's reserve (a suspended primary) stays fenced until a resync or takeover, whatever
     // clusterd last saw (found by the cluster simulation: an unfence queued behind that very ask).
+    // The one exception is the winner's own copy that wrote alone under fence reserve: this site
+    // holds the determining volume, whose record says the peer is the outdated one.
     const Pair::View view = pair.Snapshot();
     PairState lifted = view.state;
     lifted.fenced = false;
     const WriteRule rule = WriteRuleFor(lifted, view.context);
     if (view.state.fenced && (rule == WriteRule::kLocal || rule == WriteRule::kLocalTracked)) {
-      return Status::Conflict("copy of " + name + " stays fenced: unfenced in " + StatusName(view.state.status) +
-                              " it would write without its peer; resync it from the peer first");
+      std::string why;
+      if (!winner || !WinnerCopyIsNewest(pair, view, &why)) {
+        return Status::Conflict("copy of " + name + " stays fenced: unfenced in " + StatusName(view.state.status) +
+                                " it would write without its peer" + (why.empty() ? "" : " (" + why + ")") +
+                                "; resync it first");
+      }
+      spdlog::warn("pair {}: the winner lifts its own fence: {}", name, why);
     }
   }
   Status changed = Change(pair, fenced ? PairEvent::kFence : PairEvent::kUnfence, nullptr, nullptr);
   if (changed.ok()) spdlog::warn("pair {}: copy {} by clusterd", name, fenced ? "fenced" : "unfenced");
   return changed;
+}
+
+bool Replicator::WinnerCopyIsNewest(Pair& pair, const PairView& view, std::string* why) {
+  const wire::ReservationRecord record = ReservationOf(options_.determining_volume);
+  if (options_.determining_volume.empty() || record.holder != options_.site) {
+    *why = "this site does not hold the determining volume";
+    return false;
+  }
+  if (view.state.outdated) {
+    *why = "this copy is outdated";
+    return false;
+  }
+  // The peer's own word when it answers: outdated, or an older generation (it did not write
+  // alone since this copy did). An equal generation is resynced first, not written alone.
+  Result<wire::PeerAnswerMessage> peer = AskStatus(pair, kFailoverProbeMs);
+  if (peer.ok()) {
+    if (peer->outdated || view.generation.NewerThan(peer->generation)) {
+      *why = "site " + options_.peer_site + "'s copy is " + (peer->outdated ? "outdated" : "older");
+      return true;
+    }
+    *why = "site " + options_.peer_site + "'s copy is as new";
+    return false;
+  }
+  // Unreachable: the record that this site holds says the peer is the outdated one.
+  if (record.outdated == options_.peer_site) {
+    *why = "this site holds the determining volume and its record marks site " + options_.peer_site + " outdated";
+    return true;
+  }
+  *why = "site " + options_.peer_site + " does not answer and is not marked outdated";
+  return false;
 }
 
 void Replicator::AskReserveAfterLinkLoss(Pair& pair, const wire::Generation& seen) {

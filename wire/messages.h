@@ -110,7 +110,8 @@ struct FenceRequest {
   static constexpr MessageType kType = MessageType::kFence;
   std::string name;
   bool fenced = true;
-  MSGPACK_DEFINE_MAP(name, fenced);
+  bool winner = false;  // an unfence by the site that won the determining volume
+  MSGPACK_DEFINE_MAP(name, fenced, winner);
 };
 
 struct ClusterStatusRequest {

@@ -42,7 +42,7 @@ void Clusterd::Start() {
   node_silent_ = false;
   last_node_answer_ms_ = world_.now();
   race_due_ms_.reset();
-  started_at_ms_ = next_poll_ms_ = next_auto_resync_ms_ = world_.now();
+  started_at_ms_ = next_poll_ms_ = next_auto_resync_ms_ = next_unfence_ms_ = world_.now();
   beat_incarnation_ = world_.NextId();
   beat_counter_ = 0;
   peer_incarnation_ = 0;
@@ -151,8 +151,11 @@ void Clusterd::PollNode(Done then) {
     bool all_in_pair = true, fenced_by_node = false, suspended_here = false;
     for (const VolumeInfo& info : reply.volumes) {
       if (info.state.status != node::PairStatus::kPAIR) all_in_pair = false;
-      if (info.state.fenced && state.phase != Phase::kFenced) fenced_by_node = true;
-      if (info.state.role == node::PairRole::kPrimary && Suspended(info)) suspended_here = true;
+      if (info.state.fenced && state.phase != Phase::kFenced && !state.copies_fenced) fenced_by_node = true;
+      if ((info.state.role == node::PairRole::kPrimary && Suspended(info)) ||
+          info.state.status == node::PairStatus::kSSWS) {
+        suspended_here = true;
+      }
     }
     if (fenced_by_node) return Feed({Event::kCopiesFenced}, then);
     auto auto_resync = [this, suspended_here, then] {
@@ -162,8 +165,15 @@ void Clusterd::PollNode(Done then) {
       next_auto_resync_ms_ = world_.now() + kHeartbeatTimeoutMs;
       Feed({Event::kPairsSuspended}, then);
     };
-    if (state.peer_alive && all_in_pair) return Feed({Event::kPairsHealthy}, auto_resync);
-    auto_resync();
+    auto healthy = [this, all_in_pair, auto_resync] {
+      if (state.peer_alive && all_in_pair) return Feed({Event::kPairsHealthy}, auto_resync);
+      auto_resync();
+    };
+    if (state.phase == Phase::kActive && state.copies_fenced && world_.now() >= next_unfence_ms_) {
+      next_unfence_ms_ = world_.now() + kHeartbeatTimeoutMs;
+      return Feed({Event::kStillFenced}, healthy);
+    }
+    healthy();
   }, kHeartbeatTimeoutMs);
 }
 
@@ -200,6 +210,9 @@ void Clusterd::ExecuteOne(Action action, Done then) {
     case Action::kScheduleRace:
       race_due_ms_ = world_.now() + kStandbyDelayMs;
       return then();
+    case Action::kScheduleRetry:
+      race_due_ms_ = world_.now() + kHeartbeatTimeoutMs;
+      return then();
     case Action::kCancelRace:
       race_due_ms_.reset();
       return then();
@@ -211,7 +224,7 @@ void Clusterd::ExecuteOne(Action action, Done then) {
     case Action::kAutoResync:
       return ResyncSuspended(then);
     case Action::kSwapPairs:
-      return SwapPairs([this, then] { ReserveManaged(then); });
+      return SwapPairs([this, then] { ReserveManaged([this, then] { ResyncSuspended(then); }); });
     case Action::kRunOnStart:
       if (applications_running) return then();
       return RunHook(true, then);
@@ -221,7 +234,11 @@ void Clusterd::ExecuteOne(Action action, Done then) {
     case Action::kUnfenceManaged: {
       ControlRequest request{ControlRequest::Type::kFence, kManaged};
       request.fenced = action == Action::kFenceManaged;
-      return CallNode(request, [then](ControlReply) { then(); });
+      request.winner = state.phase == Phase::kActive;
+      return CallNode(request, [this, then, request](ControlReply reply) {
+        if (!request.fenced && !reply.status.ok()) state.copies_fenced = true;  // lifted once back in PAIR
+        then();
+      });
     }
     case Action::kReleaseDetermining: {
       ControlRequest request{ControlRequest::Type::kRelease, kDetermining, site};
@@ -285,17 +302,24 @@ void Clusterd::ForEachPair(size_t next, std::function<bool(const VolumeInfo&)> w
   });
 }
 
+// Daemon::ResyncSuspended: suspended primaries from here; copies taken over here with --swap.
 void Clusterd::ResyncSuspended(Done then) {
-  auto suspended_primary = [this](const VolumeInfo& info) {
-    return info.state.role == node::PairRole::kPrimary && Suspended(info) && state.peer_alive;
+  auto suspended = std::make_shared<std::map<std::string, bool>>();  // name -> swap
+  auto wanted = [this, suspended](const VolumeInfo& info) {
+    const bool swap = info.state.status == node::PairStatus::kSSWS;
+    (*suspended)[info.name] = swap;
+    return state.peer_alive && (swap || (info.state.role == node::PairRole::kPrimary && Suspended(info)));
   };
-  auto resync = [this](const std::string& name, Done on) {
-    CallNode({ControlRequest::Type::kResync, name}, [this, name, on](ControlReply reply) {
-      Trace("resync of " + name + ": " + (reply.status.ok() ? std::string("started") : reply.status.message()));
+  auto resync = [this, suspended](const std::string& name, Done on) {
+    ControlRequest request{ControlRequest::Type::kResync, name};
+    request.swap = (*suspended)[name];
+    CallNode(request, [this, name, on, request](ControlReply reply) {
+      Trace("resync" + std::string(request.swap ? " --swap" : "") + " of " + name + ": " +
+            (reply.status.ok() ? std::string("started") : reply.status.message()));
       on();
     });
   };
-  ForEachPair(0, suspended_primary, resync, then);
+  ForEachPair(0, wanted, resync, then);
 }
 
 // The determining volume first: once its primary is here, so is the next race's decision.

@@ -109,23 +109,46 @@ void Node::Takeover(const std::string& name, bool peer_lost, ThenStatus then) {
 
 // Replicator::Fence: writes in flight finish first; later ones see the fence. An unfence never
 // lifts a fence into writing alone: a fenced copy whose write rule without the fence would be
-// kLocal or kLocalTracked stays fenced (Conflict).
-void Node::Fence(const std::string& name, bool fenced, ThenStatus then) {
-  memory(name).gate.Close([this, name, fenced, then] {
-    if (!fenced) {
-      Copy lifted = copy(name);
-      lifted.state.fenced = false;
-      const node::WriteRule rule = RuleOf(lifted);
-      if (copy(name).state.fenced && (rule == node::WriteRule::kLocal || rule == node::WriteRule::kLocalTracked)) {
-        memory(name).gate.Open();
-        Trace(name + ": unfence refused: unfenced in " + std::string(node::StatusName(copy(name).state.status)) +
-              " it would write without its peer");
-        return then(Status::Conflict("copy of " + name + " stays fenced: unfenced it would write without its peer"));
-      }
+// kLocal or kLocalTracked stays fenced (Conflict), except for the winner's own copy
+// (Replicator::WinnerCopyIsNewest): this node's dv record says this site holds it, this copy is
+// not outdated, and the peer says its copy is outdated or older (asked for kFailoverProbeMs), or,
+// when it does not answer, the record marks it outdated.
+void Node::Fence(const std::string& name, bool fenced, bool winner, ThenStatus then) {
+  memory(name).gate.Close([this, name, fenced, winner, then] {
+    auto change = [this, name, fenced, then] {
+      Status changed = Change(name, fenced ? PairEvent::kFence : PairEvent::kUnfence, nullptr, nullptr);
+      memory(name).gate.Open();
+      then(changed);
+    };
+    auto refuse = [this, name, then](const std::string& why) {
+      memory(name).gate.Open();
+      Trace(name + ": unfence refused: unfenced in " + std::string(node::StatusName(copy(name).state.status)) +
+            " it would write without its peer (" + why + ")");
+      then(Status::Conflict("copy of " + name + " stays fenced: unfenced it would write without its peer"));
+    };
+    Copy lifted = copy(name);
+    lifted.state.fenced = false;
+    const node::WriteRule rule = RuleOf(lifted);
+    if (fenced || !copy(name).state.fenced ||
+        (rule != node::WriteRule::kLocal && rule != node::WriteRule::kLocalTracked)) {
+      return change();
     }
-    Status changed = Change(name, fenced ? PairEvent::kFence : PairEvent::kUnfence, nullptr, nullptr);
-    memory(name).gate.Open();
-    then(changed);
+    const wire::ReservationRecord& record = copy(kDetermining).record;
+    if (!winner || record.holder != site_name()) return refuse("not the holder of dv");
+    if (copy(name).state.outdated) return refuse("this copy is outdated");
+    Message status;
+    status.command = "status";
+    status.volume = name;
+    Ask(status, kFailoverProbeMs, [this, name, change, refuse](std::optional<Message> answer) {
+      std::optional<Message> peer = Reachable(answer);
+      const Copy& mine = copy(name);
+      if (peer) {
+        if (peer->state.outdated || mine.generation.NewerThan(peer->generation)) return change();
+        return refuse("the peer's copy is as new");
+      }
+      if (copy(kDetermining).record.outdated == peer_name()) return change();
+      refuse("the peer does not answer and is not marked outdated");
+    });
   });
 }
 
@@ -205,6 +228,10 @@ void Node::ServeStatus(const Message& status) {
       IsReplicating(volume.state.status) && status.state.role == PairRole::kSecondary &&
       status.state.status == PairStatus::kPSUE) {
     OnLinkLost(status.volume, volume.generation, [] {});  // as Replicator::ServeStatus: fence reserve asks
+  } else if (volume.generation == status.generation && volume.state.role == PairRole::kSecondary &&
+             volume.state.status == PairStatus::kPAIR && status.state.role == PairRole::kPrimary &&
+             status.state.status == PairStatus::kPSUE) {
+    OnLinkLost(status.volume, volume.generation, [] {});  // the primary suspended: so does this side
   }
 }
 
@@ -267,7 +294,7 @@ void Node::Control(const ControlRequest& request, std::function<void(ControlRepl
     }
     case ControlRequest::Type::kResync: return Resync(request.name, request.swap, answer);
     case ControlRequest::Type::kTakeover: return Takeover(request.name, request.peer_lost, answer);
-    case ControlRequest::Type::kFence: return Fence(request.name, request.fenced, answer);
+    case ControlRequest::Type::kFence: return Fence(request.name, request.fenced, request.winner, answer);
   }
 }
 

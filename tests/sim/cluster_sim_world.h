@@ -181,6 +181,7 @@ struct ControlRequest {
   bool preempt = false;
   bool swap = false;
   bool fenced = false;
+  bool winner = false;     // fence: an unfence by the winner of dv
   bool peer_lost = false;  // takeover
 };
 
@@ -280,7 +281,7 @@ class Node : public Process {
   void Resync(const std::string& name, bool swap, ThenStatus then);
   // `peer_lost`: clusterd knows the peer is gone; the takeover does not ask it.
   void Takeover(const std::string& name, bool peer_lost, ThenStatus then);
-  void Fence(const std::string& name, bool fenced, ThenStatus then);
+  void Fence(const std::string& name, bool fenced, bool winner, ThenStatus then);
   void ServeCommand(const Message& command, std::function<void(Message)> answer);
 
   // Reservations (cluster_sim_reserve.cc).
@@ -369,7 +370,7 @@ class Clusterd : public Process {
   const int links_;
   bool busy_ = false;
   std::optional<int64_t> race_due_ms_;
-  int64_t started_at_ms_ = 0, next_poll_ms_ = 0, next_auto_resync_ms_ = 0;
+  int64_t started_at_ms_ = 0, next_poll_ms_ = 0, next_auto_resync_ms_ = 0, next_unfence_ms_ = 0;
   uint64_t beat_counter_ = 0;
   uint64_t peer_incarnation_ = 0;
   std::vector<int64_t> last_heard_ms_;  // per link; -1 = never

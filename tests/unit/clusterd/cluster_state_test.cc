@@ -12,7 +12,8 @@ const Phase kPhases[] = {Phase::kStarting, Phase::kStandby, Phase::kReserving, P
 const Event kEvents[] = {Event::kStartupTimeout, Event::kPeerSeen,       Event::kPeerLost,
                          Event::kRaceTimer,      Event::kReserveWon,     Event::kReserveRefused,
                          Event::kReserveUnreachable, Event::kCopiesFenced, Event::kPairsHealthy,
-                         Event::kPairsSuspended, Event::kReleased,       Event::kUnfence};
+                         Event::kPairsSuspended, Event::kReleased,       Event::kUnfence,
+                         Event::kStillFenced};
 
 bool Has(const Transition& t, Action action) {
   return std::find(t.actions.begin(), t.actions.end(), action) != t.actions.end();
@@ -36,12 +37,16 @@ TEST_CASE("every phase answers every event, and only a won reserve makes a site 
   for (Phase phase : kPhases) {
     for (Event event : kEvents) {
       for (bool alive : {false, true}) {
-        for (bool started : {false, true}) {
+        for (int flags = 0; flags < 16; ++flags) {
+          const bool started = flags & 1;
           for (Phase peer : kPhases) {
             ClusterState state = In(phase, alive);
             state.started = started;
+            state.copies_fenced = flags & 2;
+            state.race_pending = flags & 4;
+            state.holds_determining = flags & 8;
             const Transition t = Decide(state, {event, peer, true});
-            INFO(PhaseName(phase) << " + " << EventName(event));
+            INFO(PhaseName(phase) << " + " << EventName(event) << " flags " << flags);
             if (t.next.phase == Phase::kActive && phase != Phase::kActive) CHECK(event == Event::kReserveWon);
             // on_start only ever runs on a won reserve, and never twice.
             if (Has(t, Action::kRunOnStart)) {
@@ -55,9 +60,19 @@ TEST_CASE("every phase answers every event, and only a won reserve makes a site 
               CHECK(t.actions.front() == Action::kFenceManaged);
               CHECK_FALSE(t.next.started);
             }
-            if (t.next.phase == Phase::kFenced && phase != Phase::kFenced) CHECK(Has(t, Action::kFenceManaged));
-            // Leaving FENCED lifts the fence.
-            if (phase == Phase::kFenced && t.next.phase != Phase::kFenced) CHECK(Has(t, Action::kUnfenceManaged));
+            // Entering FENCED fences (a FENCED site's lost race again: they are fenced already).
+            if (t.next.phase == Phase::kFenced && phase != Phase::kFenced && !state.copies_fenced) {
+              CHECK(Has(t, Action::kFenceManaged));
+            }
+            if (t.next.phase == Phase::kFenced && phase != Phase::kFenced) CHECK(t.next.copies_fenced);
+            // Leaving FENCED lifts the fence, or races with it on (the winner lifts it).
+            if (phase == Phase::kFenced && t.next.phase != Phase::kFenced) {
+              CHECK((Has(t, Action::kUnfenceManaged) || t.next.phase == Phase::kReserving));
+            }
+            // Whoever becomes ACTIVE with its copies fenced lifts the fence.
+            if (t.next.phase == Phase::kActive && phase != Phase::kActive && state.copies_fenced) {
+              CHECK(Has(t, Action::kUnfenceManaged));
+            }
             // A race is asked exactly when entering RESERVING.
             CHECK(Has(t, Action::kReserveDetermining) == (t.next.phase == Phase::kReserving && phase != Phase::kReserving));
             if (!t.actions.empty()) CHECK_FALSE(t.why.empty());
@@ -156,6 +171,67 @@ TEST_CASE("recovery: no failback; the determining volume is released once both a
   CHECK(Decide(In(Phase::kFenced, false), {Event::kPairsHealthy}).next.phase == Phase::kFenced);
   // The operator unfences.
   CHECK(Decide(In(Phase::kFenced, true, Phase::kActive), {Event::kUnfence}).next.phase == Phase::kStandby);
+}
+
+TEST_CASE("a FENCED site races again while nobody is active; a winner lifts its own fence") {
+  ClusterState fenced = In(Phase::kFenced, true, Phase::kStandby);
+  fenced.copies_fenced = true;
+  for (Phase peer : {Phase::kStandby, Phase::kFenced}) {
+    const Transition t = Decide(fenced, Seen(peer));
+    CHECK(t.next.phase == Phase::kFenced);
+    CHECK(t.next.race_pending);
+    CHECK(t.actions == std::vector<Action>{Action::kScheduleRace});
+  }
+  CHECK(Decide(fenced, Seen(Phase::kStarting)).actions.empty());  // it decides first
+  ClusterState pending = Decide(fenced, Seen(Phase::kFenced)).next;
+  // The peer races first (or is active): no second race.
+  const Transition cancelled = Decide(pending, Seen(Phase::kReserving));
+  CHECK(cancelled.actions == std::vector<Action>{Action::kCancelRace});
+  CHECK(cancelled.next.phase == Phase::kFenced);
+  // Without the peer's heartbeats a FENCED site does not race: the operator decides.
+  CHECK(Decide(pending, {Event::kPeerLost}).actions == std::vector<Action>{Action::kCancelRace});
+  CHECK(Decide(In(Phase::kFenced, false), Seen(Phase::kFenced)).next.peer_alive);
+  const Transition racing = Decide(pending, {Event::kRaceTimer});
+  CHECK(racing.next.phase == Phase::kReserving);
+  CHECK(racing.actions == std::vector<Action>{Action::kReserveDetermining});
+  // Lost again: FENCED without fencing or stopping twice; another try after timeout_ms.
+  for (Event lost : {Event::kReserveRefused, Event::kReserveUnreachable}) {
+    const Transition again = Decide(racing.next, {lost});
+    CHECK(again.next.phase == Phase::kFenced);
+    CHECK(again.actions == std::vector<Action>{Action::kScheduleRetry});
+  }
+  ClusterState racing_alone = racing.next;
+  racing_alone.peer_alive = false;
+  CHECK(Decide(racing_alone, {Event::kReserveUnreachable}).actions.empty());
+  // Won: the fence is lifted after the pairs moved and before on_start.
+  const Transition won = Decide(racing.next, {Event::kReserveWon, Phase::kFenced, true});
+  CHECK(won.next.phase == Phase::kActive);
+  CHECK_FALSE(won.next.copies_fenced);
+  CHECK(won.actions == std::vector<Action>{Action::kReserveManaged, Action::kResyncPairs, Action::kUnfenceManaged,
+                                           Action::kRunOnStart});
+  // A won race from STANDBY has nothing to lift.
+  CHECK_FALSE(Has(Decide(In(Phase::kReserving), {Event::kReserveWon}), Action::kUnfenceManaged));
+  // An unfence the node refused (a suspended copy) is tried again once the pairs are in PAIR.
+  ClusterState active = In(Phase::kActive, true, Phase::kStandby);
+  active.copies_fenced = true;
+  const Transition healthy = Decide(active, {Event::kPairsHealthy});
+  CHECK(healthy.actions == std::vector<Action>{Action::kUnfenceManaged});
+  CHECK_FALSE(healthy.next.copies_fenced);
+  // ... and every timeout_ms meanwhile (the node lifts it once the peer says it is outdated).
+  CHECK(Decide(active, {Event::kStillFenced}).actions == std::vector<Action>{Action::kUnfenceManaged});
+  CHECK(Decide(In(Phase::kActive), {Event::kStillFenced}).actions.empty());
+  CHECK(Decide(In(Phase::kFenced), {Event::kStillFenced}).actions.empty());
+}
+
+TEST_CASE("two ACTIVE sites: the one without the determining volume fences itself") {
+  ClusterState released = In(Phase::kActive, true, Phase::kStandby);
+  released.holds_determining = false;  // released once both were healthy
+  const Transition t = Decide(released, Seen(Phase::kActive));
+  CHECK(t.next.phase == Phase::kFenced);
+  CHECK(t.actions == std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop});
+  // The holder stays: the other one yields.
+  CHECK(Decide(In(Phase::kActive), Seen(Phase::kActive)).next.phase == Phase::kActive);
+  CHECK(Decide(released, Seen(Phase::kReserving)).next.phase == Phase::kActive);
 }
 
 TEST_CASE("phase names parse back") {

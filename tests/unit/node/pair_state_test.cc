@@ -152,6 +152,14 @@ TEST_CASE("link loss follows the fence level") {
   CHECK(Has(lost, PairAction::kFailWaitingWrites));
   CHECK(WriteRuleFor(lost.next, reserve) == WriteRule::kRefuseReadOnly);
   CHECK(Must(lost.next, PairEvent::kUnfence).next.fenced == false);
+  // The fenced copy may be copied from (the copy itself refuses a newer peer); it stays fenced
+  // until clusterd lifts it, in PAIR where a write is ordered through this primary again.
+  PairTransition resynced = Must(lost.next, PairEvent::kResync, reserve);
+  CHECK(resynced.next.status == PairStatus::kCOPY);
+  CHECK(resynced.next.fenced);
+  CHECK(Has(resynced, PairAction::kStartCopy));
+  CHECK(WriteRuleFor(resynced.next, reserve) == WriteRule::kRefuseReadOnly);
+  CHECK(Must(resynced.next, PairEvent::kCopyDone, reserve).next.fenced);
 
   const PairTransition secondary = Must(State(PairRole::kSecondary, PairStatus::kPAIR), PairEvent::kLinkLost, never);
   CHECK(secondary.next.status == PairStatus::kPSUE);
