@@ -13,14 +13,18 @@ Transition To(ClusterState next, std::vector<Action> actions, std::string why) {
 
 bool PeerRuns(Phase peer) { return peer == Phase::kActive || peer == Phase::kReserving; }
 
-// Lost the race, or the node fenced a copy: fence first, then stop the applications.
+// Lost the race, or the node fenced a copy: fence first, then stop the applications. A peer
+// that is alive and runs nothing races when it hears FENCED; if it cannot win either (this
+// site still holds the determining volume), this site races again after standby_delay_ms.
 Transition Fence(ClusterState next, std::string why) {
   next.phase = Phase::kFenced;
   next.race_pending = false;
   next.started = false;
   next.holds_determining = false;
   next.copies_fenced = true;
-  return To(next, {A::kFenceManaged, A::kRunOnStop}, std::move(why));
+  if (!next.peer_alive || PeerRuns(next.peer_phase)) return To(next, {A::kFenceManaged, A::kRunOnStop}, std::move(why));
+  next.race_pending = true;
+  return To(next, {A::kFenceManaged, A::kRunOnStop, A::kScheduleRace}, std::move(why));
 }
 
 // A race that a FENCED site (copies fenced, applications stopped) lost again: back to FENCED;

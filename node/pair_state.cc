@@ -196,6 +196,13 @@ Result<PairTransition> Transit(const PairState& state, PairEvent event, const Pa
     case PairEvent::kUnfence: {
       PairState next = state;
       next.fenced = false;
+      // Lifted into writing alone (the winner's own copy): a new generation, as for any side
+      // that starts writing alone, so that the peer finds itself behind (found by the cluster
+      // simulation: a same-generation peer was taken as the copy to keep and a write was lost).
+      const WriteRule rule = WriteRuleFor(next, context);
+      if (state.fenced && in_pair && (rule == WriteRule::kLocal || rule == WriteRule::kLocalTracked)) {
+        return To(next, {A::kBumpGeneration});
+      }
       return To(next, {});
     }
     case PairEvent::kFence: {

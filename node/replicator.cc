@@ -876,7 +876,9 @@ void Replicator::ServeStatus(const wire::Frame& frame) {
   PairStatus peer_status = PairStatus::kSMPL;
   (void)ParseStatus(message.status, &peer_status);
   std::unique_lock<std::mutex> lock(pair->mutex);
-  if (message.generation.NewerThan(pair->generation) && !pair->state.outdated) {
+  // An outdated side still in PAIR or COPY (a copy that stopped midway) suspends as well.
+  const bool settled = pair->state.outdated && !IsReplicating(pair->state.status);
+  if (message.generation.NewerThan(pair->generation) && !settled) {
     // A command that moves the generation (split, takeover) reaches the peer within
     // peer_timeout_ms; only a peer that stays newer longer than that means this side is behind.
     if (!pair->newer_seen) {
@@ -903,13 +905,21 @@ void Replicator::ServeStatus(const wire::Frame& frame) {
     return;
   }
   // The other way round: the primary suspended on an error (a lost fence reserve fences and
-  // suspends it without a word to this side, or this side restarted in PAIR meanwhile; a split
-  // tells this side itself). A secondary that
-  // stayed in PAIR would refuse the resync that brings them together again (found by the
-  // cluster simulation: W1).
-  if (pair->generation == message.generation && pair->state.role == PairRole::kSecondary &&
-      pair->state.status == PairStatus::kPAIR && message.role == "primary" &&
-      peer_status == PairStatus::kPSUE) {
+  // suspends it without a word to this side, this side restarted in PAIR meanwhile, or a copy
+  // stopped midway; a split tells this side itself). A secondary that stayed in PAIR or COPY
+  // would refuse the resync that brings them together again (found by the cluster simulation:
+  // W1). Only when it lasts longer than peer_timeout_ms: a resync moves this side to COPY just
+  // before the primary, so one status may still say PSUE.
+  const bool primary_apart = pair->generation == message.generation && pair->state.role == PairRole::kSecondary &&
+                             IsReplicating(pair->state.status) && message.role == "primary" &&
+                             peer_status == PairStatus::kPSUE;
+  if (!primary_apart) {
+    pair->primary_apart_seen = false;
+  } else if (!pair->primary_apart_seen) {
+    pair->primary_apart_seen = true;
+    pair->primary_apart_since = Clock::now();
+  } else if (Clock::now() - pair->primary_apart_since > Ms(options_.peer_timeout_ms)) {
+    pair->primary_apart_seen = false;
     const wire::Generation seen = pair->generation;
     lock.unlock();
     spdlog::warn("pair {}: the primary at site {} is {}: suspended here too", pair->volume->name(), options_.peer_site,
@@ -1122,7 +1132,7 @@ void Replicator::OnLinkLost(Pair& pair, const wire::Generation& seen) {
 
 void Replicator::OnPeerNewer(Pair& pair, const wire::Generation& seen, const wire::Generation& peer) {
   std::lock_guard<std::mutex> lock(pair.mutex);
-  if (!(pair.generation == seen) || pair.state.outdated) return;
+  if (!(pair.generation == seen) || (pair.state.outdated && !IsReplicating(pair.state.status))) return;
   spdlog::warn("pair {}: site {} has generation {}/{}, newer than {}/{} here: this copy is outdated",
                pair.volume->name(), options_.peer_site, peer.counter, peer.site, seen.counter, seen.site);
   Result<PairTransition> transition = Transit(pair.state, PairEvent::kPeerIsNewer, pair.context);

@@ -100,13 +100,15 @@ struct Replicator::Pair {
   std::unique_ptr<RegionSet> regions;
   replicator_internal::Gate gate;
 
-  std::mutex mutex;  // guards the fields up to `newer_since`; held while a state change is saved
+  std::mutex mutex;  // guards the fields up to `primary_apart_since`; held while a state change is saved
   PairState state;
   PairContext context;
   wire::Generation generation;
   std::string peer_volume;
   bool newer_seen = false;
   replicator_internal::Clock::time_point newer_since;
+  bool primary_apart_seen = false;  // secondary: the primary said PSUE while this side replicates
+  replicator_internal::Clock::time_point primary_apart_since;
 
   std::mutex copy_mutex;  // guards copy_thread
   std::thread copy_thread;

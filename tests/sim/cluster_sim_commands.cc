@@ -213,7 +213,8 @@ void Node::ServeCommand(const Message& command, std::function<void(Message)> ans
 void Node::ServeStatus(const Message& status) {
   Copy& volume = copy(status.volume);
   PairMemory& pair = memory(status.volume);
-  if (status.generation.NewerThan(volume.generation) && !volume.state.outdated) {
+  const bool settled = volume.state.outdated && !IsReplicating(volume.state.status);
+  if (status.generation.NewerThan(volume.generation) && !settled) {
     if (!pair.newer_seen) {
       pair.newer_seen = true;
       pair.newer_since_ms = world_.now();
@@ -228,10 +229,20 @@ void Node::ServeStatus(const Message& status) {
       IsReplicating(volume.state.status) && status.state.role == PairRole::kSecondary &&
       status.state.status == PairStatus::kPSUE) {
     OnLinkLost(status.volume, volume.generation, [] {});  // as Replicator::ServeStatus: fence reserve asks
-  } else if (volume.generation == status.generation && volume.state.role == PairRole::kSecondary &&
-             volume.state.status == PairStatus::kPAIR && status.state.role == PairRole::kPrimary &&
-             status.state.status == PairStatus::kPSUE) {
-    OnLinkLost(status.volume, volume.generation, [] {});  // the primary suspended: so does this side
+    return;
+  }
+  // The primary suspended while this side replicates: so does this side, after peer_timeout_ms.
+  const bool primary_apart = volume.generation == status.generation && volume.state.role == PairRole::kSecondary &&
+                             IsReplicating(volume.state.status) && status.state.role == PairRole::kPrimary &&
+                             status.state.status == PairStatus::kPSUE;
+  if (!primary_apart) {
+    pair.primary_apart_seen = false;
+  } else if (!pair.primary_apart_seen) {
+    pair.primary_apart_seen = true;
+    pair.primary_apart_since_ms = world_.now();
+  } else if (world_.now() - pair.primary_apart_since_ms > kPeerTimeoutMs) {
+    pair.primary_apart_seen = false;
+    OnLinkLost(status.volume, volume.generation, [] {});
   }
 }
 

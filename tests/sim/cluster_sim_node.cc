@@ -404,7 +404,7 @@ void Node::OnLinkLost(const std::string& name, const wire::Generation& seen, Don
 
 void Node::OnPeerNewer(const std::string& name, const wire::Generation& seen, const wire::Generation& peer) {
   const Copy& volume = copy(name);
-  if (!(volume.generation == seen) || volume.state.outdated) return;
+  if (!(volume.generation == seen) || (volume.state.outdated && !IsReplicating(volume.state.status))) return;
   Trace(name + ": the peer has generation " + std::to_string(peer.counter) + "/" + peer.site + ": outdated");
   (void)Change(name, PairEvent::kPeerIsNewer, nullptr, nullptr);
 }

@@ -47,22 +47,16 @@ struct Finding {
   const char* what;
 };
 
+// Fixed in the product and gone from this list: L4, L5, L6 and W1 (commit acccbd7 and after: a
+// FENCED site races again while nobody is active, the winner lifts its own fence, two ACTIVE
+// sites resolve to the holder, a secondary follows its suspended primary). What is left, all
+// liveness (about 0.6% of the seeds; no invariant broken in 15,000):
 constexpr Finding kFindings[] = {
-    {1, false, true,
-     "both FENCED (L4): the holder fences itself (its node went silent) without releasing dv, the other "
-     "site's race is refused, and a FENCED site never races again after the links heal"},
-    {133, false, true,
-     "wedged pair (W1): fence reserve lost leaves vm1's primary PSUE at the same generation while the "
-     "secondary stays PAIR; nothing notices, resync and resync --swap are refused"},
-    {1204, false, true,
-     "two ACTIVE (L5): after the release, a one-way heartbeat cut lets the standby win and take over; the "
-     "old active site keeps running its applications (EBADE) and never stops"},
-    {3, false, true,
-     "both FENCED for good (L6, since R5 in f8b7a35): the holder's clusterd fenced vm1 (a race refused while "
-     "the other site held dv) after its fence reserve had written alone (primary PSUE, newer generation, "
-     "peer outdated); it wins dv back, but the node refuses every unfence (it would write without its peer, "
-     "though this site holds dv and the peer is outdated) and refuses a resync from a fenced copy, so the "
-     "copy to keep can never be unfenced or resynced from"},
+    {328, false, true,
+     "vm1 secondary at both sites (L7): the ACTIVE site's copy is an outdated secondary of an older "
+     "generation, the other a secondary in PAIR of a newer one; nobody is primary, every resync is refused"},
+    {380, false, true,
+     "both FENCED 12 s after the heal (L8), before the operator; not analysed yet"},
 };
 
 const Finding* FindingOf(uint64_t seed) {

@@ -226,6 +226,8 @@ class Node : public Process {
     Mutex reserve_ask_mutex;  // fence reserve: one ask after a link loss
     bool newer_seen = false;
     int64_t newer_since_ms = 0;
+    bool primary_apart_seen = false;  // secondary: the primary said PSUE while this side replicates
+    int64_t primary_apart_since_ms = 0;
     uint64_t copy_run = 0;  // bumped to stop the running copy
     std::map<int, int64_t> written_at_ms;  // for the activity log's trim
     std::map<int, int> in_flight;          // writes begun and not finished, by block

@@ -145,10 +145,15 @@ TEST_CASE("lost: fence first, then on_stop; a start-up race lost to a live peer 
   const Transition startup = Decide(In(Phase::kReserving, true, Phase::kReserving), {Event::kReserveRefused});
   CHECK(startup.next.phase == Phase::kStandby);
   CHECK(startup.actions.empty());
-  // The node fenced a copy (fence reserve lost after a link loss): hand over.
+  // The node fenced a copy (fence reserve lost after a link loss): hand over. The peer races
+  // when it hears FENCED; should it lose too (this site still holds the determining volume),
+  // this site races again after standby_delay_ms.
   const Transition node = Decide(In(Phase::kActive), {Event::kCopiesFenced});
   CHECK(node.next.phase == Phase::kFenced);
-  CHECK(node.actions == std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop});
+  CHECK(node.actions == std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop, Action::kScheduleRace});
+  CHECK(node.next.race_pending);
+  CHECK(Decide(In(Phase::kActive, true, Phase::kActive), {Event::kCopiesFenced}).actions ==
+        std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop});
 }
 
 TEST_CASE("a fenced peer hands over: the standby races at once") {

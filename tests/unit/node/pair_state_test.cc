@@ -151,7 +151,13 @@ TEST_CASE("link loss follows the fence level") {
   CHECK(lost.next.fenced);
   CHECK(Has(lost, PairAction::kFailWaitingWrites));
   CHECK(WriteRuleFor(lost.next, reserve) == WriteRule::kRefuseReadOnly);
-  CHECK(Must(lost.next, PairEvent::kUnfence).next.fenced == false);
+  // Lifted into writing alone (the winner's own copy): a new generation, so the peer is behind.
+  PairTransition lifted = Must(lost.next, PairEvent::kUnfence, reserve);
+  CHECK(lifted.next.fenced == false);
+  CHECK(Has(lifted, PairAction::kBumpGeneration));
+  PairState fenced_in_pair = primary;
+  fenced_in_pair.fenced = true;
+  CHECK_FALSE(Has(Must(fenced_in_pair, PairEvent::kUnfence, reserve), PairAction::kBumpGeneration));
   // The fenced copy may be copied from (the copy itself refuses a newer peer); it stays fenced
   // until clusterd lifts it, in PAIR where a write is ordered through this primary again.
   PairTransition resynced = Must(lost.next, PairEvent::kResync, reserve);
