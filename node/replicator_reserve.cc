@@ -32,6 +32,21 @@ wire::ReserveVoteRequest VoteRequestFor(const std::string& volume, const Reserve
   return {volume, options.holder, options.outdated, options.force, options.release};
 }
 
+// A reserve ("reserve", forwarded to the peer that orders it) or a vote ("vote") asked of the
+// peer's copy `peer_volume`, carrying every reserve option.
+wire::PeerCommandMessage PeerReserveCommand(const char* kind, const std::string& peer_volume,
+                                            const ReserveOptions& options) {
+  wire::PeerCommandMessage command;
+  command.command = kind;
+  command.volume = peer_volume;
+  command.holder = options.holder;
+  command.flag = options.release;
+  command.preempt = options.preempt;
+  command.force = options.force;
+  command.outdated = options.outdated;
+  return command;
+}
+
 }  // namespace
 
 bool Replicator::IsDetermining(const std::string& name) const {
@@ -90,12 +105,7 @@ Status Replicator::Reserve(const std::string& name, const ReserveOptions& option
   if (!IsReplicating(view.state.status)) return apply();
   if (view.state.role == PairRole::kSecondary) {
     if (forwarded) return Status::InvalidArgument("volume " + name + " is secondary at both sites");
-    wire::PeerCommandMessage command;
-    command.command = "reserve";
-    command.volume = view.peer_volume;
-    command.holder = options.holder;
-    command.flag = options.release;
-    command.preempt = options.preempt;
+    const wire::PeerCommandMessage command = PeerReserveCommand("reserve", view.peer_volume, options);
     Result<wire::PeerAnswerMessage> answer = Ask(command, options.preempt ? kFailoverProbeMs : -1);
     if (!answer.ok()) return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable");
     return StatusFromCode(answer->code, answer->message);
@@ -162,13 +172,7 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
       (view.state.role == PairRole::kPrimary || view.state.status == PairStatus::kSSWS) && !view.state.outdated;
   if (!decides) {
     if (forwarded) return Status::InvalidArgument("the determining volume " + name + " is secondary at both sites");
-    wire::PeerCommandMessage command;
-    command.command = "reserve";
-    command.volume = view.peer_volume;
-    command.holder = options.holder;
-    command.flag = options.release;
-    command.force = options.force;
-    command.outdated = options.outdated;
+    const wire::PeerCommandMessage command = PeerReserveCommand("reserve", view.peer_volume, options);
     Result<wire::PeerAnswerMessage> answer = Ask(command, kReserveVoteTimeoutMs);
     if (!answer.ok()) {
       return Status::Unreachable("the determining volume's primary at site " + options_.peer_site +
@@ -199,13 +203,7 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
   const std::string peer_volume = pair ? pair->Snapshot().peer_volume : name;
   // The peer's vote goes out first and is collected last, and only if still needed: with the
   // witness and this copy granting, a dead peer costs nothing (failover time).
-  wire::PeerCommandMessage command;
-  command.command = "vote";
-  command.volume = peer_volume;
-  command.holder = request.holder;
-  command.flag = request.release;
-  command.force = request.force;
-  command.outdated = request.outdated;
+  const wire::PeerCommandMessage command = PeerReserveCommand("vote", peer_volume, options);
   const uint64_t id = calls_->Begin();
   Result<std::string> frame = wire::EncodeFrame(wire::MessageType::kPeerCommand, id, options_.site,
                                                 wire::EncodeBody(command));
