@@ -111,6 +111,18 @@ Transition Decide(const ClusterState& state, const Input& input) {
         case Event::kRaceTimer:
           if (!state.race_pending) return To(next, {}, "");
           return Race(next, "racing for the determining volume");
+        case Event::kPairsHealthy:
+          // A hold this site's node took by its fence reserve (a write here after a link loss,
+          // e.g. of a volume whose primary is here) is released like the active site's: the
+          // next race starts from an unreserved determining volume, not from this standby.
+          if (!state.holds_determining || !next.peer_alive || next.peer_phase != Phase::kActive) {
+            return To(next, {}, "");
+          }
+          return To(next, {A::kReleaseDetermining},
+                    "both sites healthy, pairs in PAIR: releasing the determining volume this standby holds");
+        case Event::kReleased:
+          next.holds_determining = false;
+          return To(next, {}, "");
         default:
           return To(next, {}, "");
       }

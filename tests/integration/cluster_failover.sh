@@ -102,6 +102,11 @@ require "heal the heartbeat network" heal_ports
 check "a recovers to STANDBY (no failback)" wait_cluster a STANDBY 10
 check "a's copy is unfenced" wait_field a vm1 fenced false 5
 check "b is still ACTIVE" test "$(cluster_field b "d['state']")" = ACTIVE
+# A hold of the determining volume at the standby (by hand here; a fence reserve of a primary
+# at the standby the same) is released too, or b could not confirm the record if a died.
+check "a reserves the determining volume at the standby" pairctl a reserve quorum
+check "... and clusterd at a releases it (pairs in PAIR, b ACTIVE)" wait_field a quorum reserved_by null 5
+check "b is still ACTIVE after a's release" test "$(cluster_field b "d['state']")" = ACTIVE
 
 # ---- full partition: the determining volume's primary side (b) alone is writable ----
 require "cut every link between a and b" drop_ports "$HB_A" "$HB_B" "$PORT_A" "$PORT_B"
@@ -117,6 +122,7 @@ check "auto_resync at b brings vm1 back to PAIR" wait_field b vm1 status PAIR 30
 check "... and the determining volume" wait_field b quorum status PAIR 30
 check "a recovers to STANDBY" wait_cluster a STANDBY 10
 identical "after the partition and the resync: identical copies" vm1
+check "b releases the record its fence reserve took, pairs in PAIR" wait_field b quorum reserved_by null 10
 
 # ---- data link cut, heartbeats alive, then b's whole site dies ----
 require "cut the data link only" drop_ports "$PORT_A" "$PORT_B"

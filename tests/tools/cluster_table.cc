@@ -57,18 +57,22 @@ Dimension PeerPhase(bool of_input) {
 // The flags that can hold in each phase (what Decide() and the daemon let happen).
 std::vector<Dimension> StateDimensions(Phase phase) {
   const Dimension alive = Flag(&ClusterState::peer_alive, "peer alive", "peer lost");
+  const Dimension holds =
+      Flag(&ClusterState::holds_determining, "holding the determining volume", "determining volume not held");
+  const Dimension race = Flag(&ClusterState::race_pending, "race scheduled", "no race scheduled");
+  const Dimension fenced = Flag(&ClusterState::copies_fenced, "copies fenced", "copies not fenced");
   switch (phase) {
     case Phase::kStarting:  // nothing heard yet, nothing scheduled, nothing started or held
       return {Flag(&ClusterState::resuming, "resuming", "not resuming")};
-    case Phase::kStandby:
-      return {alive, Flag(&ClusterState::race_pending, "race scheduled", "no race scheduled")};
-    case Phase::kReserving:
-      return {alive, Flag(&ClusterState::started, "applications started here", "applications not started here")};
-    case Phase::kActive:
-      return {alive, Flag(&ClusterState::holds_determining, "holding the determining volume",
-                          "determining volume released")};
+    case Phase::kStandby:  // holding: a hold of its node's fence reserve, learnt from the record
+      return {alive, PeerPhase(false), race, holds};
+    case Phase::kReserving:  // copies fenced: a FENCED site racing again
+      return {alive, Flag(&ClusterState::started, "applications started here", "applications not started here"),
+              fenced};
+    case Phase::kActive:  // copies fenced: the winner's unfence was refused
+      return {alive, PeerPhase(false), holds, fenced};
     case Phase::kFenced:
-      return {alive, PeerPhase(false)};
+      return {alive, PeerPhase(false), race};
   }
   return {};
 }

@@ -167,6 +167,21 @@ TEST_CASE("recovery: no failback; the determining volume is released once both a
   CHECK(healthy.next.phase == Phase::kActive);
   CHECK_FALSE(Decide(healthy.next, {Event::kReleased}).next.holds_determining);
   CHECK(Decide(In(Phase::kActive, false), {Event::kPairsHealthy}).actions.empty());
+  // A hold the standby's node took by its fence reserve is released too once the peer is ACTIVE
+  // (else the active site could not confirm the reservation when the standby dies).
+  ClusterState standby = In(Phase::kStandby, true, Phase::kActive);
+  standby.holds_determining = true;
+  const Transition standby_healthy = Decide(standby, {Event::kPairsHealthy});
+  CHECK(standby_healthy.actions == std::vector<Action>{Action::kReleaseDetermining});
+  CHECK(standby_healthy.next.phase == Phase::kStandby);
+  CHECK_FALSE(Decide(standby_healthy.next, {Event::kReleased}).next.holds_determining);
+  CHECK(Decide(In(Phase::kStandby, true, Phase::kActive), {Event::kPairsHealthy}).actions.empty());
+  ClusterState lonely = standby;
+  lonely.peer_phase = Phase::kStandby;  // nobody active: its race decides, no release
+  CHECK(Decide(lonely, {Event::kPairsHealthy}).actions.empty());
+  lonely.peer_alive = false;
+  lonely.peer_phase = Phase::kActive;
+  CHECK(Decide(lonely, {Event::kPairsHealthy}).actions.empty());
   // auto_resync from the active site once the peer is back.
   CHECK(Decide(In(Phase::kActive, true), {Event::kPairsSuspended}).actions == std::vector<Action>{Action::kAutoResync});
   // A fenced site recovers when the peer is active and the pairs are back in PAIR.
