@@ -137,7 +137,14 @@ Transition Decide(const ClusterState& state, const Input& input) {
           }
           if (next.peer_alive && !state.started) {
             next.phase = Phase::kStandby;
-            return To(next, {}, "the peer holds the determining volume and is alive: standby");
+            if (PeerRuns(next.peer_phase)) return To(next, {}, "the peer holds the determining volume and is alive: standby");
+            // Nobody is active: both sites may have been refused (each copy of the record granted
+            // another asker while the third did not answer); the heartbeats do not change, so
+            // nothing else makes them race again.
+            next.race_pending = true;
+            return To(next, {A::kScheduleRetry},
+                      "the determining volume's reservation is held elsewhere and nobody is active: standby; racing "
+                      "again after timeout_ms");
           }
           return Fence(next, "the other site holds the determining volume's reservation");
         case Event::kReserveUnreachable:

@@ -888,7 +888,11 @@ void Replicator::ServeStatus(const wire::Frame& frame) {
       pair->newer_seen = false;
       const wire::Generation seen = pair->generation;
       lock.unlock();
-      OnPeerNewer(*pair, seen, message.generation);
+      if (message.generation.site == options_.site) {
+        FinishSwap(*pair, seen, message.generation, message.role, peer_status);
+      } else {
+        OnPeerNewer(*pair, seen, message.generation);
+      }
     }
     return;
   }
@@ -1133,10 +1137,78 @@ void Replicator::OnLinkLost(Pair& pair, const wire::Generation& seen) {
 void Replicator::OnPeerNewer(Pair& pair, const wire::Generation& seen, const wire::Generation& peer) {
   std::lock_guard<std::mutex> lock(pair.mutex);
   if (!(pair.generation == seen) || (pair.state.outdated && !IsReplicating(pair.state.status))) return;
+  if (peer.site == options_.site) return;  // made here, never committed: see FinishSwap
   spdlog::warn("pair {}: site {} has generation {}/{}, newer than {}/{} here: this copy is outdated",
                pair.volume->name(), options_.peer_site, peer.counter, peer.site, seen.counter, seen.site);
   Result<PairTransition> transition = Transit(pair.state, PairEvent::kPeerIsNewer, pair.context);
   if (transition.ok()) (void)Commit(pair, transition.value(), nullptr);
+}
+
+// A generation that names this site is made by this site (a takeover, a resync --swap, a split)
+// and sent to the peer before this side commits it. A peer that stays at such a generation,
+// newer than this side's, means this side never committed it: the command's answer was lost, or
+// this node restarted first. Nobody wrote at it (only this site could), so this copy is no older
+// than the peer's and is not marked outdated. Where the peer was demoted by a swap (a secondary
+// in PAIR, PSUE or COPY) and this side is a consistent secondary, the swap is finished here: in
+// PAIR at both, this side becomes the primary in PAIR; suspended here, this side resyncs --swap
+// (found by the cluster simulation: a pair, the determining volume too, secondary at both sites,
+// which no race can win and no resync from a primary can mend). Anything else is left as it is.
+void Replicator::FinishSwap(Pair& pair, const wire::Generation& seen, const wire::Generation& peer,
+                            const std::string& peer_role, PairStatus peer_status) {
+  const bool peer_demoted = peer_role == "secondary" && (peer_status == PairStatus::kPAIR ||
+                                                         peer_status == PairStatus::kPSUE || peer_status == PairStatus::kCOPY);
+  enum class Step { kNone, kPromote, kSuspend, kResyncSwap } step = Step::kNone;
+  ClosedGate closed(pair.gate);
+  PairContext context;
+  {
+    std::lock_guard<std::mutex> lock(pair.mutex);
+    if (!(pair.generation == seen)) return;
+    const bool finishable =
+        peer_demoted && pair.state.role == PairRole::kSecondary && !pair.state.outdated && pair.state.consistent;
+    if (finishable && pair.state.status == PairStatus::kPAIR) {
+      // Both in PAIR: this side becomes the primary; the peer suspended since: so does this
+      // side, and the next status finishes with resync --swap.
+      step = peer_status == PairStatus::kPAIR ? Step::kPromote : Step::kSuspend;
+    } else if (finishable && pair.state.status == PairStatus::kPSUE) {
+      step = Step::kResyncSwap;
+    } else if (!pair.unfinished_swap_logged) {
+      pair.unfinished_swap_logged = true;
+      spdlog::warn("pair {}: site {} is at generation {}/{}, which this site made and never committed; this copy "
+                   "({}) is left as it is",
+                   pair.volume->name(), options_.peer_site, peer.counter, peer.site, StatusName(pair.state.status));
+    }
+    context = pair.context;
+  }
+  if (step == Step::kNone) return;
+  if (step == Step::kSuspend) {
+    closed.Open();
+    return OnLinkLost(pair, seen);
+  }
+  if (step == Step::kResyncSwap) {
+    closed.Open();  // Resync closes the gate itself
+    std::string note;
+    Status resynced = Resync(pair.volume->name(), true, false, &note);
+    if (resynced.ok()) {
+      spdlog::warn("pair {}: site {} was demoted for a swap to this site that did not finish: resync --swap from "
+                   "here ({})",
+                   pair.volume->name(), options_.peer_site, note);
+    } else {
+      spdlog::error("pair {}: cannot finish the swap to this site with resync --swap: {}", pair.volume->name(),
+                    resynced.message());
+    }
+    return;
+  }
+  context.force = false;
+  context.peer_reachable = true;
+  context.peer_status = PairStatus::kPAIR;
+  Status changed = Change(pair, PairEvent::kTakeover, &context, &peer);
+  if (changed.ok()) {
+    spdlog::warn("pair {}: site {} was demoted for a swap to this site that did not finish: primary here now "
+                 "(generation {}/{})",
+                 pair.volume->name(), options_.peer_site, peer.counter, peer.site);
+  } else {
+    spdlog::error("pair {}: cannot finish the swap to this site: {}", pair.volume->name(), changed.message());
+  }
 }
 
 void Replicator::StartCopy(const std::shared_ptr<Pair>& pair) {

@@ -208,6 +208,10 @@ class Replicator {
   void OnLinkLost(Pair& pair, const wire::Generation& seen);
   // The peer showed `peer`, newer than `seen` (this side's generation then): outdated, no bump.
   void OnPeerNewer(Pair& pair, const wire::Generation& seen, const wire::Generation& peer);
+  // The peer stays at `peer`, a generation this site made and never committed: finishes a swap
+  // whose last step was lost (the peer demoted: a secondary), else leaves the copy as it is.
+  void FinishSwap(Pair& pair, const wire::Generation& seen, const wire::Generation& peer, const std::string& peer_role,
+                  PairStatus peer_status);
   // Fence: whether the winner's fenced copy may write alone (`why` says why, or why not).
   bool WinnerCopyIsNewest(Pair& pair, const PairView& view, std::string* why);
   void StartCopy(const std::shared_ptr<Pair>& pair);

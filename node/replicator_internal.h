@@ -107,6 +107,7 @@ struct Replicator::Pair {
   std::string peer_volume;
   bool newer_seen = false;
   replicator_internal::Clock::time_point newer_since;
+  bool unfinished_swap_logged = false;  // FinishSwap left this copy as it is (said once)
   bool primary_apart_seen = false;  // secondary: the primary said PSUE while this side replicates
   replicator_internal::Clock::time_point primary_apart_since;
 

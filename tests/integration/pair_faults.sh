@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Real faults under a synchronous pair: the link cut with iptables DROP during writes (fence never
 # and fence data), kill -9 of the secondary and of the primary (after fsync'd writes, and in the
-# middle of a stream of writes), kill -9 of both while suspended, and garbage on the peer port. After each: resync, and both copies
-# identical byte for byte.
+# middle of a stream of writes), kill -9 of both while suspended, garbage on the peer port, and a
+# swap whose last step is lost. After each: resync, and both copies identical byte for byte.
 . "$(dirname "$0")/lib.sh"
 command -v iptables > /dev/null || { skip "pair faults" "iptables is not installed"; finish; }
 
@@ -145,4 +145,20 @@ check "b still runs" kill -0 "$PID_b"
 check "the pair is still PAIR" test "$(pair_field a never status)" = PAIR
 check "writes after the garbage" dd if=/dev/urandom of="$MB/never" bs=64k count=16 seek=3 conv=notrunc,fsync status=none
 identical "identical after garbage on the peer ports" never
+
+# ---- a swap whose last step is lost: the old primary demoted, the answer never arrives ----
+# As if b had asked for a swap (takeover in PAIR): a's node demotes itself into b's generation and
+# answers b's node, which asked nothing. b must finish the swap on its own (primary in PAIR), not
+# take itself for outdated: else nobody is primary and every resync is refused.
+gen=$(pair_field a never generation)
+check "a demote of never claiming to come from b, at generation $((gen + 1))/b" \
+  timeout 10 "$TOOLS/wire_send" "tcp://127.0.0.1:$PORT_A" peer-command b demote never $((gen + 1)) b
+check "a is a secondary now" wait_field a never role secondary 5
+check "b finishes the swap: primary in PAIR" wait_field b never role primary 10
+check "... at generation $((gen + 1)) of b" test "$(pair_field b never generation)/$(pair_field b never generation_site)" = "$((gen + 1))/b"
+check "b's copy is not outdated" test "$(pair_field b never outdated)" = false
+check "never in PAIR at a" test "$(pair_field a never status)" = PAIR
+check "writes at b after the finished swap" dd if=/dev/urandom of="$MB/never" bs=64k count=16 seek=40 conv=notrunc,fsync status=none
+check "writes at a (forwarded to b)" dd if=/dev/urandom of="$MA/never" bs=64k count=16 seek=80 conv=notrunc,fsync status=none
+identical "identical after the finished swap" never
 finish

@@ -220,7 +220,11 @@ void Node::ServeStatus(const Message& status) {
       pair.newer_since_ms = world_.now();
     } else if (world_.now() - pair.newer_since_ms > kPeerTimeoutMs) {
       pair.newer_seen = false;
-      OnPeerNewer(status.volume, volume.generation, status.generation);
+      if (status.generation.site == site_name()) {
+        FinishSwap(status.volume, volume.generation, status.generation, status.state);
+      } else {
+        OnPeerNewer(status.volume, volume.generation, status.generation);
+      }
     }
     return;
   }

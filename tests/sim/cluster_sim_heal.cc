@@ -57,7 +57,7 @@ int World::ActiveSites() {
 // (it is not the primary): of the current copies (neither outdated nor inconsistent), the one
 // with the newer generation; on a tie (no side wrote alone since they were in sync: a fence
 // does not move the generation) an unfenced copy, then a taken-over one, then the primary, then
-// the active site's. A fenced copy is unfenced before it is resynced from.
+// the active site's. A fenced copy to take over is unfenced before it is resynced from.
 std::optional<std::pair<int, bool>> World::CopyToKeep(const std::string& name, int active) {
   auto rank = [&](int site) {
     const Copy& copy = nodes_[site]->copies.at(name);
@@ -118,7 +118,9 @@ void World::OperatorRound() {
     if (!keep) continue;
     const auto [site, swap] = *keep;
     if (nodes_[site]->copies.at(name).state.status == node::PairStatus::kCOPY) continue;  // copying from it
-    if (nodes_[site]->copies.at(name).state.fenced) {
+    // A fenced primary is resynced from as it is (it stays fenced: pairctl(8)); a fenced copy
+    // to take over is unfenced first.
+    if (nodes_[site]->copies.at(name).state.fenced && swap) {
       if (fenced[site] && SafeToUnfence(site)) OperatorUnfence(site);
       continue;  // resynced in the next round
     }

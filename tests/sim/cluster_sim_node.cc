@@ -405,8 +405,48 @@ void Node::OnLinkLost(const std::string& name, const wire::Generation& seen, Don
 void Node::OnPeerNewer(const std::string& name, const wire::Generation& seen, const wire::Generation& peer) {
   const Copy& volume = copy(name);
   if (!(volume.generation == seen) || (volume.state.outdated && !IsReplicating(volume.state.status))) return;
+  if (peer.site == site_name()) return;  // made here, never committed: see FinishSwap
   Trace(name + ": the peer has generation " + std::to_string(peer.counter) + "/" + peer.site + ": outdated");
   (void)Change(name, PairEvent::kPeerIsNewer, nullptr, nullptr);
+}
+
+// Replicator::FinishSwap: the peer stays at a generation this site made and never committed.
+void Node::FinishSwap(const std::string& name, const wire::Generation& seen, const wire::Generation& peer,
+                      const node::PairState& peer_state) {
+  const bool peer_demoted =
+      peer_state.role == PairRole::kSecondary && (peer_state.status == PairStatus::kPAIR ||
+                                                  peer_state.status == PairStatus::kPSUE ||
+                                                  peer_state.status == PairStatus::kCOPY);
+  memory(name).gate.Close([this, name, seen, peer, peer_demoted, peer_state] {
+    const Copy& volume = copy(name);
+    if (!(volume.generation == seen)) return memory(name).gate.Open();
+    const bool finishable = peer_demoted && volume.state.role == PairRole::kSecondary && !volume.state.outdated &&
+                            volume.state.consistent &&
+                            (volume.state.status == PairStatus::kPSUE || volume.state.status == PairStatus::kPAIR);
+    if (finishable && volume.state.status == PairStatus::kPAIR && peer_state.status != PairStatus::kPAIR) {
+      memory(name).gate.Open();  // the peer suspended since: so does this side (resync --swap next)
+      return OnLinkLost(name, seen, [] {});
+    }
+    if (!finishable) {
+      if (!memory(name).unfinished_swap_logged) Trace(name + ": the peer is at a generation made here: left as it is");
+      memory(name).unfinished_swap_logged = true;
+      return memory(name).gate.Open();
+    }
+    if (volume.state.status == PairStatus::kPSUE) {
+      memory(name).gate.Open();  // Resync closes the gate itself
+      Trace(name + ": the peer was demoted for a swap to this site that did not finish: resync --swap from here");
+      return Resync(name, true, [this, name](Status status) {
+        if (!status.ok()) Trace(name + ": cannot finish the swap: " + status.message());
+      });
+    }
+    node::PairContext context = volume.context;
+    context.force = false;
+    context.peer_reachable = true;
+    context.peer_status = PairStatus::kPAIR;
+    Trace(name + ": the peer was demoted for a swap to this site that did not finish: primary here now");
+    (void)Change(name, PairEvent::kTakeover, &context, &peer);
+    memory(name).gate.Open();
+  });
 }
 
 // Replicator::StartCopy and RunCopy, with every block in one message whose blocks stay

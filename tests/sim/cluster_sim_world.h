@@ -228,6 +228,7 @@ class Node : public Process {
     int64_t newer_since_ms = 0;
     bool primary_apart_seen = false;  // secondary: the primary said PSUE while this side replicates
     int64_t primary_apart_since_ms = 0;
+    bool unfinished_swap_logged = false;
     uint64_t copy_run = 0;  // bumped to stop the running copy
     std::map<int, int64_t> written_at_ms;  // for the activity log's trim
     std::map<int, int> in_flight;          // writes begun and not finished, by block
@@ -274,6 +275,8 @@ class Node : public Process {
                 const wire::Generation* generation);
   void OnLinkLost(const std::string& name, const wire::Generation& seen, Done then);
   void OnPeerNewer(const std::string& name, const wire::Generation& seen, const wire::Generation& peer);
+  void FinishSwap(const std::string& name, const wire::Generation& seen, const wire::Generation& peer,
+                  const node::PairState& peer_state);
   void StartCopy(const std::string& name);
   void FinishCopy(const std::string& name, const wire::Generation& generation);
   void ServeStatus(const Message& status);

@@ -10,6 +10,11 @@
 //                                           volumes or kinds, stale generations; plus oversized
 //   wire_send ENDPOINT ping                 a well-formed volume-list request; exit 0 if the
 //                                           node answers it, 1 if not
+//   wire_send ENDPOINT peer-command SITE COMMAND VOLUME COUNTER GEN_SITE
+//                                           one well-formed pair command (e.g. demote) that claims
+//                                           to come from SITE, at generation COUNTER/GEN_SITE; the
+//                                           node answers SITE's own node, which asked nothing (a
+//                                           command whose answer is lost); exits 0 once sent
 //   wire_send ENDPOINT vote SITE VOLUME HOLDER [--release] [--force] [--outdated SITE]
 //                                           one reserve vote sent as SITE (a witness's or a node's
 //                                           copy of a reservation record); prints
@@ -204,6 +209,21 @@ int main(int argc, char** argv) {
       (void)client.value()->ReceiveBytes(20);
     }
     std::printf("peer-garbage: sent %llu frames\n", static_cast<unsigned long long>(count));
+    return 0;
+  }
+  if (mode == "peer-command" && argc == 8) {
+    wire::PeerCommandMessage command;
+    command.command = argv[4];
+    command.volume = argv[5];
+    command.generation = {std::strtoull(argv[6], nullptr, 10), argv[7]};
+    auto client = wire::Client::Connect(context, endpoint, "fuzz");
+    if (!client.ok()) return 1;
+    Result<std::string> frame =
+        wire::EncodeFrame(wire::MessageType::kPeerCommand, std::random_device{}() | (uint64_t{1} << 62), argv[3],
+                          wire::EncodeBody(command));  // an id SITE's node never used: not taken for a retransmit
+    if (!frame.ok() || !client.value()->SendBytes(frame.value()).ok()) return 1;
+    (void)client.value()->ReceiveBytes(200);  // lets ZeroMQ deliver it before the socket closes
+    std::printf("peer-command: sent %s of %s at generation %s/%s\n", argv[4], argv[5], argv[6], argv[7]);
     return 0;
   }
   std::fprintf(stderr, "wire_send: unknown mode %s\n", mode.c_str());

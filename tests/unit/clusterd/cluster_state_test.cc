@@ -145,6 +145,14 @@ TEST_CASE("lost: fence first, then on_stop; a start-up race lost to a live peer 
   const Transition startup = Decide(In(Phase::kReserving, true, Phase::kReserving), {Event::kReserveRefused});
   CHECK(startup.next.phase == Phase::kStandby);
   CHECK(startup.actions.empty());
+  // Refused while nobody is active (both asked, each copy of the record granted someone else):
+  // standby, and race again after timeout_ms; a heartbeat saying the peer won cancels it.
+  const Transition idle = Decide(In(Phase::kReserving, true, Phase::kStandby), {Event::kReserveRefused});
+  CHECK(idle.next.phase == Phase::kStandby);
+  CHECK(idle.actions == std::vector<Action>{Action::kScheduleRetry});
+  CHECK(idle.next.race_pending);
+  CHECK(Decide(idle.next, Seen(Phase::kActive)).actions == std::vector<Action>{Action::kCancelRace});
+  CHECK(Decide(idle.next, {Event::kRaceTimer}).next.phase == Phase::kReserving);
   // The node fenced a copy (fence reserve lost after a link loss): hand over. The peer races
   // when it hears FENCED; should it lose too (this site still holds the determining volume),
   // this site races again after standby_delay_ms.
