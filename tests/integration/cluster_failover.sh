@@ -104,6 +104,7 @@ check "a's copy is unfenced" wait_field a vm1 fenced false 5
 check "b is still ACTIVE" test "$(cluster_field b "d['state']")" = ACTIVE
 # A hold of the determining volume at the standby (by hand here; a fence reserve of a primary
 # at the standby the same) is released too, or b could not confirm the record if a died.
+check "b releases the record it confirmed during the cut" wait_field b quorum reserved_by null 10
 check "a reserves the determining volume at the standby" pairctl a reserve quorum
 check "... and clusterd at a releases it (pairs in PAIR, b ACTIVE)" wait_field a quorum reserved_by null 5
 check "b is still ACTIVE after a's release" test "$(cluster_field b "d['state']")" = ACTIVE
