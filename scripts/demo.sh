@@ -130,6 +130,17 @@ sum() {
   dd if="$1" bs=1M skip="$2" count="$3" status=none | sha256sum | cut -d' ' -f1
 }
 ms_now() { date +%s%3N; }
+# write_then_read FROM TO OFFSET: a line written with fsync to vm1 at site FROM's mount at OFFSET
+# (dd's units: 500M), shown and checked as read back at site TO's mount.
+write_then_read() {
+  local msg got
+  msg="hello from site $1, $(date +%T)"
+  sh_run "printf '%s' '$msg' | dd of=mnt-$1/vm1 bs=4k seek=$3 oflag=seek_bytes conv=notrunc,fsync status=none"
+  got=$(dd if="mnt-$2/vm1" bs=4k skip="$3" count=${#msg} iflag=skip_bytes,count_bytes status=none)
+  printf '$ dd if=mnt-%s/vm1 bs=4k skip=%s count=%s iflag=skip_bytes,count_bytes status=none\n%s\n' \
+    "$2" "$3" "${#msg}" "$got"
+  [ "$got" = "$msg" ] || fail "$2 reads '$got', not what $1 wrote"
+}
 MiB=$((1 << 20))
 
 cd "$DEMO"
@@ -213,11 +224,7 @@ sh_run "dd if=mnt-b/vm1 bs=1M skip=64 count=32 status=none | sha256sum"
 [ "$(sum mnt-a/vm1 64 32)" = "$(sum mnt-b/vm1 64 32)" ] || fail "the initial copy differs at b"
 
 say "write at a, read at b: every write is at both sites before it returns"
-MSG="hello from site a, $(date +%T)"
-sh_run "printf '%s' '$MSG' | dd of=mnt-a/vm1 bs=4k seek=500M oflag=seek_bytes conv=notrunc,fsync status=none"
-got=$(dd if=mnt-b/vm1 bs=4k skip=500M count=${#MSG} iflag=skip_bytes,count_bytes status=none)
-printf '$ dd if=mnt-b/vm1 bs=4k skip=500M count=%s iflag=skip_bytes,count_bytes status=none\n%s\n' "${#MSG}" "$got"
-[ "$got" = "$MSG" ] || fail "b reads '$got', not what a wrote"
+write_then_read a b 500M
 
 say "split: both sides go PSUS, a keeps writing and tracks what it changes"
 echo "(a 4 s pause first: the activity log keeps the regions of the last writes marked until two"
@@ -329,11 +336,7 @@ done
 [ "$(sum mnt-a/vm1 600 16)" = "$want" ] || fail "the 16 MiB written at a before the kill are not at a any more"
 [ "$(sum mnt-a/vm1 400 2)" = "$b_wrote" ] || fail "the 2 MiB b wrote while a was lost are not at a"
 echo "identical at both sites: a's file from before the kill and b's write from after it are at both"
-MSG="hello from site b, $(date +%T)"
-sh_run "printf '%s' '$MSG' | dd of=mnt-b/vm1 bs=4k seek=700M oflag=seek_bytes conv=notrunc,fsync status=none"
-got=$(dd if=mnt-a/vm1 bs=4k skip=700M count=${#MSG} iflag=skip_bytes,count_bytes status=none)
-printf '$ dd if=mnt-a/vm1 bs=4k skip=700M count=%s iflag=skip_bytes,count_bytes status=none\n%s\n' "${#MSG}" "$got"
-[ "$got" = "$MSG" ] || fail "a reads '$got', not what b wrote"
+write_then_read b a 700M
 echo "write at b, read at a: the pair runs the other way now"
 
 say "the cluster now: b ACTIVE, the pairs run from b to a"

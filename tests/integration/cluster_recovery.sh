@@ -13,16 +13,8 @@ MA=$WORK/mnt-a MB=$WORK/mnt-b
 
 must_start a
 must_start b
-require "volume create quorum 1M" pairctl a volume create quorum 1M
-require "volume create vm1 16M" pairctl a volume create vm1 16M
-require "create the determining volume's pair" pairctl a create quorum --mode sync --fence never
-require "create vm1's pair" pairctl a create vm1 --mode sync
-require "quorum in PAIR" pairctl a wait quorum --status PAIR --timeout 60
-require "vm1 in PAIR" pairctl a wait vm1 --status PAIR --timeout 60
-start_clusterd a > /dev/null 2>&1 || { fail "clusterd a starts"; finish; }
-require "a becomes ACTIVE" wait_cluster a ACTIVE 6
-start_clusterd b > /dev/null 2>&1 || { fail "clusterd b starts"; finish; }
-require "b joins as STANDBY" wait_cluster b STANDBY 5
+create_cluster_pairs 16M
+start_clusterds
 check "the determining volume is released once both are healthy" wait_field a quorum reserved_by null 5
 check "a write at a before the stall" dd if=/dev/urandom of="$MA/vm1" bs=64k count=4 conv=notrunc,fsync status=none
 

@@ -312,6 +312,44 @@ wait_cluster() {
   return 1
 }
 
+# create_cluster_pairs VM1_SIZE: at a, the determining volume quorum (1M, fence never) and vm1
+# (VM1_SIZE, the default fence level), both sync pairs, in PAIR; the script ends if one fails.
+create_cluster_pairs() {
+  require "volume create quorum 1M" pairctl a volume create quorum 1M
+  require "volume create vm1 $1" pairctl a volume create vm1 "$1"
+  require "create the determining volume's pair" pairctl a create quorum --mode sync --fence never
+  require "create vm1's pair" pairctl a create vm1 --mode sync
+  require "quorum in PAIR" pairctl a wait quorum --status PAIR --timeout 60
+  require "vm1 in PAIR" pairctl a wait vm1 --status PAIR --timeout 60
+}
+
+# start_clusterds: clusterd at a, ACTIVE alone, then at b, STANDBY; the script ends if not.
+start_clusterds() {
+  start_clusterd a > /dev/null 2>&1 || { fail "clusterd a starts" "$(tail -3 "$WORK/a.clusterd.log")"; finish; }
+  require "a becomes ACTIVE" wait_cluster a ACTIVE 6
+  start_clusterd b > /dev/null 2>&1 || { fail "clusterd b starts" "$(tail -3 "$WORK/b.clusterd.log")"; finish; }
+  require "b joins as STANDBY" wait_cluster b STANDBY 5
+}
+
+# write_witness_config ENDPOINT: $WORK/w.toml for a witness site w serving a and b at ENDPOINT.
+write_witness_config() {
+  mkdir -p "$WORK/w"
+  cat > "$WORK/w.toml" <<TOML
+[site]
+name = "w"
+data_dir = "$WORK/w"
+
+[witness]
+endpoint = "$1"
+sites = ["a", "b"]
+TOML
+}
+
+# at_most_ms NAME ELAPSED LIMIT: passes "NAME (ELAPSED ms)" when ELAPSED ms is at most LIMIT.
+at_most_ms() {
+  if [ "$2" -le "$3" ]; then pass "$1 ($2 ms)"; else fail "$1" "$2 ms"; fi
+}
+
 # hooks_count LINE: how many times LINE ("started a", "stopped b") is in $WORK/hooks.log.
 hooks_count() { grep -cx -- "$1" "$WORK/hooks.log" 2>/dev/null || true; }
 

@@ -7,16 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 W=tcp://127.0.0.1:$((PORT_A + 2))
-mkdir -p "$WORK/w"
-cat > "$WORK/w.toml" <<TOML
-[site]
-name = "w"
-data_dir = "$WORK/w"
-
-[witness]
-endpoint = "$W"
-sites = ["a", "b"]
-TOML
+write_witness_config "$W"
 
 # expect_vote NAME CODE TEXT SITE VOLUME HOLDER [--release] [--force] [--outdated SITE]: one vote
 # sent as SITE must exit with CODE (0 granted, 1 refused) and print TEXT.
