@@ -13,10 +13,11 @@ command -v iptables > /dev/null || { skip "cluster failover" "iptables is not in
 
 write_cluster_configs "auto_resync = true" "peer_timeout_ms = 1000"
 MA=$WORK/mnt-a MB=$WORK/mnt-b
-writer_start() {  # writer_start MOUNT LOG: 4 KiB writes at random offsets of vm1, one line each
+writer_start() {  # writer_start MOUNT LOG: 4 KiB writes at random offsets of vm1, one line each (start time)
   (while :; do
+     t=$(date +%s%3N)
      if dd if=/dev/urandom of="$1/vm1" bs=4k count=1 seek=$((RANDOM % 16000)) conv=notrunc status=none 2>/dev/null
-     then echo "$(date +%s%3N) ok"; else echo "$(date +%s%3N) fail"; fi
+     then echo "$t ok"; else echo "$t fail"; fi
      sleep 0.01
    done) > "$2" &
   WRITER=$!
@@ -51,8 +52,7 @@ t0=$(ms_now)
 kill9_clusterd a
 check "b wins after a's clusterd is killed" wait_cluster b ACTIVE 6
 took=$(($(ms_now) - t0))
-echo "host failure: b ACTIVE ${took} ms after kill -9 (timeout_ms 1000)"
-at_most_ms "b took over within timeout_ms + 1.5 s" "$took" 2500
+report_ms "host failure: kill -9 of clusterd a to b ACTIVE" "$took"
 check "on_start ran at b" test "$(hooks_count "started b")" = 1
 check "b is the primary of vm1 (swapped)" test "$(pair_field b vm1 role)" = primary
 check "b is the primary of the determining volume" test "$(pair_field b quorum role)" = primary
@@ -63,9 +63,10 @@ sleep 1
 after=$(sum_of "$MB/vm1")
 writer_stop
 if [ "$before" = "$after" ]; then pass "nothing a's writer writes reaches b once b won"; else fail "nothing a's writer writes reaches b once b won" "b's copy changed"; fi
-late=$(awk -v t="$((t0 + took + 300))" '$1 > t' "$WORK/writer-a.log")
-if [ -n "$late" ] && ! grep -q ok <<<"$late"; then pass "every write of a's writer after the takeover failed"
-else fail "every write of a's writer after the takeover failed" "$(grep -c ok <<<"$late") succeeded"; fi
+# Order, not time: every write that started after b was seen ACTIVE (b reserved vm1 before that).
+late=$(awk -v t="$((t0 + took))" '$1 > t' "$WORK/writer-a.log")
+if [ -n "$late" ] && ! grep -q ok <<<"$late"; then pass "every write of a's writer started after the takeover failed"
+else fail "every write of a's writer started after the takeover failed" "$(grep -c ok <<<"$late") succeeded"; fi
 expect_fail_with "a write at a gets EBADE" "exchange" dd if=/dev/zero of="$MA/vm1" bs=4k count=1 conv=notrunc status=none
 check "a write at b succeeds" dd if=/dev/urandom of="$MB/vm1" bs=4k count=1 seek=3 conv=notrunc,fsync status=none
 start_clusterd a > /dev/null 2>&1

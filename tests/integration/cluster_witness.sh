@@ -32,8 +32,7 @@ kill9_clusterd a
 kill9_site a
 check "b wins with the witness after site a is lost" wait_cluster b ACTIVE 6
 took=$(($(ms_now) - t0))
-echo "whole-site loss: b ACTIVE ${took} ms after kill -9 (timeout_ms 1000)"
-at_most_ms "b took over within timeout_ms + 1 s" "$took" 2000
+report_ms "whole-site loss: kill -9 of site a to b ACTIVE" "$took"
 check "on_start ran at b" test "$(hooks_count "started b")" = 1
 check "b's vm1 is writable (SSWS: a's storage did not answer)" test "$(pair_field b vm1 status)" = SSWS
 if [ "$(sum_of "$MB/vm1" $((8 << 20)) $((4 << 20)))" = "$want" ]; then pass "every fsync'd byte of a is at b"

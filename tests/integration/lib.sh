@@ -237,15 +237,25 @@ ms_now() { date +%s%3N; }
 identical() {
   if [ "$(sum_of "$WORK/mnt-a/$2")" = "$(sum_of "$WORK/mnt-b/$2")" ]; then pass "$1"; else fail "$1" "the copies differ"; fi
 }
-# wait_field SITE VOLUME FIELD VALUE SECONDS: until `display --json` shows FIELD = VALUE.
-wait_field() {
-  local i
-  for i in $(seq $(($5 * 10))); do
-    [ "$(pair_field "$1" "$2" "$3" 2>/dev/null)" = "$4" ] && return 0
+# Deadlines of the waits below only catch hangs: a test names the time the wait takes on an idle
+# machine and waits $DEADLINE_SLACK times as long (default 4; a shared, busy CI machine is slow at
+# random). A wait that succeeds returns at once, so the slack costs nothing when things work.
+DEADLINE_SLACK=${DEADLINE_SLACK:-4}
+
+# wait_until SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds (0) or SECONDS times
+# the slack have passed (1).
+wait_until() {
+  local end=$(( $(date +%s) + $1 * DEADLINE_SLACK ))
+  while :; do
+    "${@:2}" && return 0
+    [ "$(date +%s)" -ge "$end" ] && return 1
     sleep 0.1
   done
-  return 1
 }
+
+_field_is() { [ "$(pair_field "$1" "$2" "$3" 2>/dev/null)" = "$4" ]; }
+# wait_field SITE VOLUME FIELD VALUE SECONDS: until `display --json` shows FIELD = VALUE.
+wait_field() { wait_until "$5" _field_is "$1" "$2" "$3" "$4"; }
 
 # ---- clusterd ----
 CLUSTERD=$ROOT/build/clusterd
@@ -302,15 +312,9 @@ kill9_clusterd() {
 # cluster_field SITE EXPR: a field of `pairctl --json cluster status` at SITE (json's EXPR over d).
 cluster_field() { pairctl "$1" --json cluster status 2>/dev/null | json "$2"; }
 
+_cluster_is() { [ "$(cluster_field "$1" "d['state']")" = "$2" ]; }
 # wait_cluster SITE STATE SECONDS: waits until clusterd at SITE is in STATE.
-wait_cluster() {
-  local i
-  for i in $(seq $(($3 * 20))); do
-    [ "$(cluster_field "$1" "d['state']")" = "$2" ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
+wait_cluster() { wait_until "$3" _cluster_is "$1" "$2"; }
 
 # create_cluster_pairs VM1_SIZE: at a, the determining volume quorum (1M, fence never) and vm1
 # (VM1_SIZE, the default fence level), both sync pairs, in PAIR; the script ends if one fails.
@@ -345,10 +349,9 @@ sites = ["a", "b"]
 TOML
 }
 
-# at_most_ms NAME ELAPSED LIMIT: passes "NAME (ELAPSED ms)" when ELAPSED ms is at most LIMIT.
-at_most_ms() {
-  if [ "$2" -le "$3" ]; then pass "$1 ($2 ms)"; else fail "$1" "$2 ms"; fi
-}
+# report_ms NAME ELAPSED: prints how long NAME took, for the log only. Tests never fail on time
+# (a shared, busy machine is slow at random); make bench and make bench-failover measure times.
+report_ms() { echo "TIME: $1: $2 ms"; }
 
 # hooks_count LINE: how many times LINE ("started a", "stopped b") is in $WORK/hooks.log.
 hooks_count() { grep -cx -- "$1" "$WORK/hooks.log" 2>/dev/null || true; }
