@@ -12,6 +12,7 @@
 #   pair          a synchronous pair: two pairfs daemons (sites a and b, own data dirs, control
 #                 sockets and mounts, loopback TCP ports from 7410 up), `pairctl create --mode sync`,
 #                 waited to PAIR; fio runs on the primary's file (site a)
+#   pair_curve    the same pair with [security] (keys from `pairctl keygen`): the cost of CURVE
 #   gluster       GlusterFS replica 2: a glusterd of its own (`glusterd -p`, stopped by PID), two
 #                 bricks on this disk, mounted with mount -t glusterfs (FUSE client)
 #   gluster_virt  the same with `volume set NAME group virt` (the settings GlusterFS recommends for
@@ -39,7 +40,7 @@
 #     `pairctl resync` to PAIR.
 #
 # Environment (defaults in brackets); small values make a quick smoke run:
-#   BENCH_TARGETS [plain bindfs pairfs pair gluster gluster_virt]
+#   BENCH_TARGETS [plain bindfs pairfs pair pair_curve gluster gluster_virt]
 #                         the columns, in order; the first is the baseline of the ratios
 #   BENCH_RUNS [3]        runs per cell, the median is reported
 #   BENCH_SECONDS [10]    length of each time-based (IOPS) run
@@ -69,7 +70,7 @@
 # Adding a workload (a row): one function wl_NAME (label, unit, fio args) and NAME in WORKLOADS.
 set -euo pipefail
 
-DEFAULT_TARGETS="plain bindfs pairfs pair gluster gluster_virt"
+DEFAULT_TARGETS="plain bindfs pairfs pair pair_curve gluster gluster_virt"
 read -r -a TARGETS <<< "${BENCH_TARGETS:-$DEFAULT_TARGETS}"
 WORKLOADS=(seqwrite randwrite_fsync randread randwrite_4jobs)
 
@@ -255,18 +256,25 @@ PY
 
 # pair_start A B FROM: sites a (NAME A) and b (NAME B), each the other's peer on two free loopback
 # ports from FROM up.
-pair_start() {
-  local na=$1 nb=$2 ports pa pb
+pair_start() {  # pair_start NAME_A NAME_B FIRST_PORT [curve]: sites a and b; with curve, [security] keys
+  local na=$1 nb=$2 ports pa pb sec_a="" sec_b=""
   ports=$(free_ports 2 "$3") || { say "no free TCP ports from $3 up"; return 1; }
   read -r pa pb <<< "$ports"
+  if [ "${4:-}" = curve ]; then
+    local keys=$SCRATCH/$na-keys
+    mkdir -p "$keys" && "$PAIRCTL" keygen a --dir "$keys" >/dev/null && "$PAIRCTL" keygen b --dir "$keys" >/dev/null \
+      || { say "pairctl keygen failed"; return 1; }
+    sec_a=$'\n[security]\nsecret_key = "'"$keys/a.key"'"\npeer_public_keys = ["'"$keys/b.pub"'"]'
+    sec_b=$'\n[security]\nsecret_key = "'"$keys/b.key"'"\npeer_public_keys = ["'"$keys/a.pub"'"]'
+  fi
   pairfs_start "$na" a "listen = \"tcp://127.0.0.1:$pa\"
 [peer]
 name = \"b\"
-endpoint = \"tcp://127.0.0.1:$pb\"" || return 1
+endpoint = \"tcp://127.0.0.1:$pb\"$sec_a" || return 1
   pairfs_start "$nb" b "listen = \"tcp://127.0.0.1:$pb\"
 [peer]
 name = \"a\"
-endpoint = \"tcp://127.0.0.1:$pa\"" || return 1
+endpoint = \"tcp://127.0.0.1:$pa\"$sec_b" || return 1
 }
 
 # pairfs_stop NAME: SIGTERM its pairfs (which unmounts), wait; clear a leftover mount.
@@ -348,27 +356,43 @@ target_pairfs() {
   esac
 }
 
-target_pair() {
-  case $1 in
-    label) echo "pairfs PAIR sync" ;;
+# pair_target NAME_A NAME_B FIRST_PORT [curve] ACTION: a synchronous pair of two fresh sites
+pair_target() {
+  local na=$1 nb=$2 port=$3 curve=$4
+  case $5 in
     setup)
-      pair_start pair_a pair_b 7410 || return 1
-      pairctl_site pair_a volume create bench "$SIZE_BYTES" >/dev/null || return 1
+      pair_start "$na" "$nb" "$port" "$curve" || return 1
+      pairctl_site "$na" volume create bench "$SIZE_BYTES" >/dev/null || return 1
       # creates the volume at b too
-      pairctl_site pair_a create bench --mode sync >/dev/null || return 1
-      pairctl_site pair_a wait bench --status PAIR --timeout 600 >/dev/null \
-        || { say "the pair did not reach PAIR:"; tail -20 "$SCRATCH/pair_a.log" >&2; return 1; }
+      pairctl_site "$na" create bench --mode sync >/dev/null || return 1
+      pairctl_site "$na" wait bench --status PAIR --timeout 600 >/dev/null \
+        || { say "the pair did not reach PAIR:"; tail -20 "$SCRATCH/$na.log" >&2; return 1; }
       ;;
-    path) echo "$SCRATCH/pair_a-mnt/bench" ;;
-    secondary) echo "$SCRATCH/pair_b-mnt/bench" ;;
+    path) echo "$SCRATCH/$na-mnt/bench" ;;
+    secondary) echo "$SCRATCH/$nb-mnt/bench" ;;
     teardown)
-      pairfs_stop pair_a
-      pairfs_stop pair_b
+      pairfs_stop "$na"
+      pairfs_stop "$nb"
       local n
-      for n in pair_a pair_b; do
+      for n in "$na" "$nb"; do
         mountpoint -q "$SCRATCH/$n-mnt" || rm -rf --one-file-system "$SCRATCH/$n-data"
       done
       ;;
+  esac
+}
+
+target_pair() {
+  case $1 in
+    label) echo "pairfs PAIR sync" ;;
+    *) pair_target pair_a pair_b 7410 "" "$1" ;;
+  esac
+}
+
+# The same pair with [security]: CURVE encryption and authentication on the replication link.
+target_pair_curve() {
+  case $1 in
+    label) echo "PAIR sync+CURVE" ;;
+    *) pair_target pairc_a pairc_b 7430 curve "$1" ;;
   esac
 }
 
