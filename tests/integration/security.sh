@@ -69,10 +69,10 @@ forge() {
 gen=$(pair_field b vm1 generation) gen_site=$(pair_field b vm1 generation_site)
 before_b=$(sum_of "$MB/vm1")
 B_PEER=tcp://127.0.0.1:$PORT_B
+# The node answers a peer's frame over its own link to the peer, never to the sender: what these
+# did shows in the pair's state and data below, not in an answer.
 for who in none stranger impostor; do
-  out=$(forge "$who" b "$B_PEER" replica-write a vm1 0 "$gen" "$gen_site" 2>&1)
-  if grep -q "no answer" <<<"$out"; then pass "a forged replica write ($who) gets no answer"
-  else fail "a forged replica write ($who) gets no answer" "$out"; fi
+  forge "$who" b "$B_PEER" replica-write a vm1 0 "$gen" "$gen_site" > /dev/null 2>&1
   for command in dissolve demote; do
     forge "$who" b "$B_PEER" peer-command a "$command" vm1 "$gen" "$gen_site" > /dev/null 2>&1
   done
@@ -116,9 +116,10 @@ expect_exit "the same vote with site b's own key is answered" 0 "granted" \
   timeout 20 "$TOOLS/wire_send" --key "$K/b.key" --server-key "$K/w.pub" "$W" vote b probe b
 
 # ---- what a stolen key can do: the forged write with site a's real key lands ----
-out=$(timeout 20 "$TOOLS/wire_send" --key "$K/a.key" --server-key "$K/b.pub" "$B_PEER" replica-write a vm1 0 "$gen" "$gen_site" 2>&1)
-check "with a's real key the forged write is answered" grep -q "answered code 0" <<<"$out"
-check "and b's copy changed: the refusals above were the keys' doing" test "$(sum_of "$MB/vm1")" != "$before_b"
+require "the forged write sent with a's real key" \
+  timeout 20 "$TOOLS/wire_send" --key "$K/a.key" --server-key "$K/b.pub" "$B_PEER" replica-write a vm1 0 "$gen" "$gen_site"
+changed() { for _ in $(seq 50); do [ "$(sum_of "$MB/vm1")" != "$before_b" ] && return 0; sleep 0.2; done; return 1; }
+check "with a's real key the forged write lands at b: the refusals above were the keys' doing" changed
 
 # ---- secure by default ----
 C_LISTEN=tcp://0.0.0.0:$((PORT_A + 5))

@@ -25,7 +25,8 @@
 //                                           one well-formed 4 KiB replica write of bytes 0x5a at
 //                                           OFFSET, as SITE at generation COUNTER/GEN_SITE (what the
 //                                           primary SITE would send its secondary); prints the
-//                                           answer's code or `no answer`; exits 0 once sent
+//                                           answer's code or `no answer` (a node answers its
+//                                           peer's node, not this sender); exits 0 once sent
 //   wire_send ENDPOINT heartbeat SITE STATE LINK COUNT
 //                                           COUNT well-formed heartbeats as SITE announcing STATE
 //                                           on link LINK, 50 ms apart, a fresh incarnation; exits 0
