@@ -358,8 +358,8 @@ Result<std::unique_ptr<HeartbeatLinks>> HeartbeatLinks::Start(Context& context, 
     return Status::InvalidArgument("no public key for site " + peer_site + " in security.peer_public_keys");
   }
   if (keys != nullptr) {
-    Status zap = context.StartZapHandler();
-    if (!zap.ok()) return zap;
+    Result<ZapHandler*> zap = context.StartZapHandler();
+    if (!zap.ok()) return zap.status();
   }
   auto impl = std::make_unique<Impl>();
   impl->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

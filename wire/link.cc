@@ -63,13 +63,13 @@ void* Context::native() { return &impl_->context; }
 void Context::UseCurve(CurveKeys keys) { impl_->keys = std::move(keys); }
 const CurveKeys* Context::curve_keys() const { return impl_->keys ? &*impl_->keys : nullptr; }
 
-Status Context::StartZapHandler() {
+Result<ZapHandler*> Context::StartZapHandler() {
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  if (impl_->zap || !impl_->keys) return Status::Ok();
+  if (impl_->zap || !impl_->keys) return impl_->zap.get();
   Result<std::unique_ptr<ZapHandler>> started = ZapHandler::Start(impl_->context, *impl_->keys);
   if (!started.ok()) return started.status();
   impl_->zap = std::move(started.value());
-  return Status::Ok();
+  return impl_->zap.get();
 }
 
 // ---- Server -----------------------------------------------------------------------------------

@@ -17,6 +17,8 @@
 
 namespace pairfs::wire {
 
+class ZapHandler;  // wire/zap.h
+
 class Context {
  public:
   Context();
@@ -34,9 +36,10 @@ class Context {
   // The keys given to UseCurve, or null (plain sockets). For the sockets of wire/ only.
   const CurveKeys* curve_keys() const;
 
-  // Starts this context's ZAP handler (wire/zap.h) unless it runs already. Thread-safe. IoError
-  // if it cannot start. For the sockets of wire/ only (MakeCurveServer calls it).
-  Status StartZapHandler();
+  // Starts this context's ZAP handler (wire/zap.h) unless it runs already, and returns it (null
+  // when the context has no keys). Thread-safe. IoError if it cannot start. For the sockets of
+  // wire/ only (MakeCurveServer calls it).
+  Result<ZapHandler*> StartZapHandler();
 
  private:
   struct Impl;

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -24,6 +25,7 @@ std::string BinaryKey(const std::string& z85) {
 
 Result<std::unique_ptr<ZapHandler>> ZapHandler::Start(zmq::context_t& context, const CurveKeys& keys) {
   std::unique_ptr<ZapHandler> handler(new ZapHandler());
+  handler->context_ = &context;
   for (const auto& [site, key] : keys.peer_public_keys) handler->site_of_key_[BinaryKey(key)] = site;
   try {
     handler->socket_ = zmq::socket_t(context, zmq::socket_type::rep);
@@ -43,11 +45,62 @@ ZapHandler::~ZapHandler() {
   if (thread_.joinable()) thread_.join();
 }
 
+void ZapHandler::Watch(zmq::socket_t& socket) {
+  static std::atomic<uint64_t> next{0};
+  const std::string endpoint = "inproc://pairfs-handshakes-" + std::to_string(next++);
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0) {
+    throw zmq::error_t();
+  }
+  // Connected here, before `socket` binds, so that no event is lost (a monitor without a reader
+  // drops its events); the thread takes it over (the mutex is the memory barrier ZeroMQ asks for).
+  zmq::socket_t monitor(*context_, zmq::socket_type::pair);
+  monitor.set(zmq::sockopt::linger, 0);
+  monitor.connect(endpoint);
+  std::lock_guard<std::mutex> lock(mutex_);
+  pending_.push_back(std::move(monitor));
+}
+
+void ZapHandler::AdoptWatched() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (zmq::socket_t& monitor : pending_) monitors_.push_back(std::move(monitor));
+  pending_.clear();
+}
+
+// One monitor event: two frames, (u16 event, u32 value) and the endpoint.
+void ZapHandler::ReadEvent(size_t monitor) {
+  zmq::message_t event;
+  zmq::message_t address;
+  if (!monitors_[monitor].recv(event, zmq::recv_flags::dontwait)) return;
+  if (monitors_[monitor].get(zmq::sockopt::rcvmore)) (void)monitors_[monitor].recv(address, zmq::recv_flags::dontwait);
+  if (event.size() < 6) return;
+  uint16_t number = 0;
+  std::memcpy(&number, event.data(), sizeof number);
+  if (number == ZMQ_EVENT_MONITOR_STOPPED) {
+    monitors_.erase(monitors_.begin() + static_cast<std::ptrdiff_t>(monitor));
+  } else if (number == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+    Refused("at " + address.to_string(), "a client without CURVE or not speaking ZMTP 3 (no key)",
+            &refused_without_key_);
+  }
+}
+
+void ZapHandler::Refused(const std::string& where, const std::string& reason, uint64_t* count) {
+  if ((*count)++ % kRefusalLogEvery == 0) {
+    spdlog::warn("security: refused a connection {}: {} ({} such connection(s) refused so far)", where, reason,
+                 *count);
+  }
+}
+
 void ZapHandler::Run() {
   while (!stopping_.load()) {
     try {
-      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-      if (zmq::poll(&item, 1, std::chrono::milliseconds(kZapPollMs)) > 0) Answer();
+      AdoptWatched();
+      std::vector<zmq::pollitem_t> items = {{socket_.handle(), 0, ZMQ_POLLIN, 0}};
+      for (zmq::socket_t& monitor : monitors_) items.push_back({monitor.handle(), 0, ZMQ_POLLIN, 0});
+      if (zmq::poll(items, std::chrono::milliseconds(kZapPollMs)) == 0) continue;
+      if (items[0].revents & ZMQ_POLLIN) Answer();
+      for (size_t i = items.size() - 1; i >= 1; --i) {  // from the end: ReadEvent may erase
+        if (items[i].revents & ZMQ_POLLIN) ReadEvent(i - 1);
+      }
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) return;
       if (e.num() != EINTR) spdlog::warn("ZAP handler: {}", e.what());
@@ -82,10 +135,7 @@ void ZapHandler::Answer() {
     zmq_z85_encode(z85, request[6].data<uint8_t>(), kCurvePublicKeyBytes);
     reason = std::string("public key ") + z85 + " is not in peer_public_keys";
   }
-  if (site.empty() && refused_++ % kRefusalLogEvery == 0) {
-    spdlog::warn("security: refused a connection from {}: {} ({} connection(s) refused so far)", address, reason,
-                 refused_);
-  }
+  if (site.empty()) Refused("from " + address, reason, &refused_);
   const std::string code = site.empty() ? "400" : "200";
   const std::string text = site.empty() ? reason : "OK";
   const std::string* reply[] = {nullptr, &request_id, &code, &text, &site};
@@ -97,8 +147,9 @@ void ZapHandler::Answer() {
 Status MakeCurveServer(Context& context, zmq::socket_t& socket) {
   const CurveKeys* keys = context.curve_keys();
   if (keys == nullptr) return Status::Ok();
-  Status zap = context.StartZapHandler();
-  if (!zap.ok()) return zap;
+  Result<ZapHandler*> zap = context.StartZapHandler();
+  if (!zap.ok()) return zap.status();
+  zap.value()->Watch(socket);
   socket.set(zmq::sockopt::curve_server, 1);
   socket.set(zmq::sockopt::curve_secretkey, keys->secret_key);
   socket.set(zmq::sockopt::zap_domain, kZapDomain);

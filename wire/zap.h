@@ -13,8 +13,10 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "wire/curve.h"
 #include "wire/link.h"
@@ -25,9 +27,10 @@ namespace pairfs::wire {
 // The ZAP domain of pairfs's server sockets (the handler refuses any other).
 inline constexpr const char* kZapDomain = "pairfs";
 
-// Answers libzmq's authentication requests for one context on a thread of its own.
-// Construct with Start; the destructor stops the thread (within kZapPollMs) and closes its socket,
-// so it must be destroyed before its context is terminated.
+// Answers libzmq's authentication requests for one context on a thread of its own, and logs the
+// connections the server sockets it watches refuse before asking it (a client without CURVE).
+// Construct with Start; the destructor stops the thread (within kZapPollMs) and closes its
+// sockets, so it must be destroyed before its context is terminated. Watch() is thread-safe.
 class ZapHandler {
  public:
   // Binds inproc://zeromq.zap.01 in `context` and starts answering. IoError if the address is
@@ -37,15 +40,28 @@ class ZapHandler {
   ZapHandler(const ZapHandler&) = delete;
   ZapHandler& operator=(const ZapHandler&) = delete;
 
+  // Makes the thread log (and count with the refused connections) every handshake `socket`
+  // fails for a protocol error: a client that speaks no CURVE never reaches ZAP. Call on the
+  // socket's owning thread, before it binds. Throws zmq::error_t.
+  void Watch(zmq::socket_t& socket);
+
  private:
   ZapHandler() = default;
   void Run();
   void Answer();
+  void AdoptWatched();
+  void ReadEvent(size_t monitor);
+  void Refused(const std::string& where, const std::string& reason, uint64_t* count);
 
+  zmq::context_t* context_ = nullptr;
   zmq::socket_t socket_;
+  std::mutex mutex_;                       // guards pending_
+  std::vector<zmq::socket_t> pending_;     // monitors connected by Watch, not yet the thread's
+  std::vector<zmq::socket_t> monitors_;    // the thread's, one per watched socket
   std::map<std::string, std::string> site_of_key_;  // 32-byte binary public key -> site
   std::atomic<bool> stopping_{false};
-  uint64_t refused_ = 0;
+  uint64_t refused_ = 0;              // connections ZAP refused (an unknown key, ...)
+  uint64_t refused_without_key_ = 0;  // handshakes failed before ZAP (no CURVE)
   std::thread thread_;
 };
 

@@ -84,6 +84,8 @@ check "b's copy is unchanged" test "$(sum_of "$MB/vm1")" = "$before_b"
 check "pairctl verify finds both copies identical" pairctl a verify vm1
 check "b's log counts the connection refused for an unknown key" \
   grep -q "security: refused a connection from .*is not in peer_public_keys" "$WORK/b.log"
+check "b's log counts the connection refused for speaking without a key" \
+  grep -q "security: refused a connection .*a client without CURVE" "$WORK/b.log"
 check "b's log counts the frames of w's key claiming site a" \
   grep -q "security: peer link: refused a frame claiming site 'a' on a connection authenticated as site 'w'" "$WORK/b.log"
 
@@ -97,6 +99,8 @@ check "clusterd a stays ACTIVE" test "$(cluster_field a "d['state']")" = ACTIVE
 check "no failover: on_start never ran at b" test "$(hooks_count "started b")" = 0
 check "b's clusterd log counts the unknown key" \
   grep -q "security: refused a connection from .*is not in peer_public_keys" "$WORK/b.clusterd.log"
+check "b's clusterd log counts the client without a key" \
+  grep -q "security: refused a connection .*a client without CURVE" "$WORK/b.clusterd.log"
 check "b's clusterd log counts the beats of w's key claiming site a" \
   grep -q "security: heartbeat: refused a frame claiming site 'a' on a connection authenticated as site 'w'" "$WORK/b.clusterd.log"
 
@@ -110,6 +114,8 @@ expect_exit "a vote of a's key claiming site b gets no answer" 4 "no answer" \
 check "the witness recorded nothing of the forged votes" bash -c "! grep -q 'forged' '$WORK/w.log'"
 check "the witness's log counts the connection refused for an unknown key" \
   grep -q "security: refused a connection from .*is not in peer_public_keys" "$WORK/w.log"
+check "the witness's log counts the client without a key" \
+  grep -q "security: refused a connection .*a client without CURVE" "$WORK/w.log"
 check "the witness's log counts the vote of a's key claiming site b" \
   grep -q "security: witness: refused a vote claiming site 'b' on a connection authenticated as site 'a'" "$WORK/w.log"
 expect_exit "the same vote with site b's own key is answered" 0 "granted" \
