@@ -48,7 +48,10 @@ ZapHandler::~ZapHandler() {
 void ZapHandler::Watch(zmq::socket_t& socket) {
   static std::atomic<uint64_t> next{0};
   const std::string endpoint = "inproc://pairfs-handshakes-" + std::to_string(next++);
-  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0) {
+  // A client without CURVE fails the handshake at whichever side reads the other's greeting
+  // first: a protocol error here, or a connection closed mid-handshake (no detail).
+  const int events = ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), events) != 0) {
     throw zmq::error_t();
   }
   // Connected here, before `socket` binds, so that no event is lost (a monitor without a reader
@@ -77,8 +80,8 @@ void ZapHandler::ReadEvent(size_t monitor) {
   std::memcpy(&number, event.data(), sizeof number);
   if (number == ZMQ_EVENT_MONITOR_STOPPED) {
     monitors_.erase(monitors_.begin() + static_cast<std::ptrdiff_t>(monitor));
-  } else if (number == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
-    Refused("at " + address.to_string(), "a client without CURVE or not speaking ZMTP 3 (no key)",
+  } else if (number == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || number == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+    Refused("at " + address.to_string(), "a client without CURVE that did not finish the handshake (no key)",
             &refused_without_key_);
   }
 }

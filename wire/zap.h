@@ -40,9 +40,9 @@ class ZapHandler {
   ZapHandler(const ZapHandler&) = delete;
   ZapHandler& operator=(const ZapHandler&) = delete;
 
-  // Makes the thread log (and count with the refused connections) every handshake `socket`
-  // fails for a protocol error: a client that speaks no CURVE never reaches ZAP. Call on the
-  // socket's owning thread, before it binds. Throws zmq::error_t.
+  // Makes the thread log (and count apart) every handshake `socket` fails before ZAP: a client
+  // that speaks no CURVE never reaches ZAP. Call on the socket's owning thread, before it binds.
+  // Throws zmq::error_t.
   void Watch(zmq::socket_t& socket);
 
  private:
