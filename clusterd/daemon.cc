@@ -71,8 +71,10 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config, wire::
   daemon->next_auto_resync_ = daemon->started_at_;
   daemon->next_unfence_ = daemon->started_at_;
   daemon->last_node_answer_ = daemon->started_at_;
-  spdlog::info("clusterd {}: incarnation {:016x}, {} heartbeat link(s), peer {}, determining volume {}{}",
-               config.site.name, daemon->incarnation_, links.size(), config.peer.name,
+  spdlog::info("clusterd {}: incarnation {:016x}, {} heartbeat link(s) {}, peer {}, determining volume {}{}",
+               config.site.name, daemon->incarnation_, links.size(),
+               context.curve_keys() ? "authenticated with CURVE keys" : "NOT authenticated (no [security] keys)",
+               config.peer.name,
                config.cluster.determining_volume,
                daemon->applications_running_ ? "; on_start ran before this restart" : "");
   return daemon;
@@ -414,6 +416,7 @@ wire::ClusterInfo Daemon::Describe() {
     link.listen = cluster_.heartbeat_listen[i];
     link.peer = cluster_.heartbeat_peer[i];
     link.last_heard_ms_ago = links[i].last_heard_ms_ago;
+    link.authenticated = links[i].authenticated;
     link.alive = links[i].heard && links[i].last_heard_ms_ago >= 0 && links[i].last_heard_ms_ago < cluster_.timeout_ms;
     info.links.push_back(link);
   }

@@ -15,7 +15,9 @@
 
 #include "clusterd/daemon.h"
 #include "node/config.h"
+#include "node/data_dir.h"
 #include "node/log.h"
+#include "node/security.h"
 #include "wire/limits.h"
 #include "wire/link.h"
 
@@ -78,13 +80,15 @@ int Main(int argc, char** argv) {
     std::cerr << "clusterd: " << config->path << " has no [peer] table: clusterd needs the other site\n";
     return kExitUsage;
   }
-  if (::mkdir(config->site.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Fail("cannot create " + config->site.data_dir + ": " + std::strerror(errno));
-  }
+  Result<std::optional<wire::CurveKeys>> keys = node::SiteToSiteKeys(config.value());
+  if (!keys.ok()) return Fail(keys.status().message());
+  Status prepared = node::PrepareDataDir(config->site.data_dir);
+  if (!prepared.ok()) return Fail(prepared.message());
   if (!foreground) {
     // Bind errors belong on the user's terminal: try the daemon once before detaching. ZeroMQ
     // cannot cross a fork, so this context and daemon are thrown away.
     wire::Context context;
+    if (keys.value()) context.UseCurve(*keys.value());
     Result<std::unique_ptr<clusterd::Daemon>> trial = clusterd::Daemon::Start(config.value(), context);
     if (!trial.ok()) return Fail(trial.status().message());
   }
@@ -99,6 +103,7 @@ int Main(int argc, char** argv) {
   ::sigaction(SIGINT, &action, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   wire::Context context;
+  if (keys.value()) context.UseCurve(*keys.value());
   Result<std::unique_ptr<clusterd::Daemon>> daemon = clusterd::Daemon::Start(config.value(), context);
   if (!daemon.ok()) return Fail(daemon.status().message());
   daemon.value()->Run(g_stop);

@@ -21,7 +21,9 @@
 #include "fuse/operations.h"
 #include "node/config.h"
 #include "node/control_server.h"
+#include "node/data_dir.h"
 #include "node/log.h"
+#include "node/security.h"
 #include "node/store.h"
 #include "node/witness_server.h"
 #include "wire/limits.h"
@@ -80,12 +82,16 @@ Status CheckEndpointFree(const std::string& endpoint, const std::string& what) {
   return server.status();
 }
 
-// A daemon that will detach logs to DATA_DIR/pairfs.log as well (it loses stderr).
+// Checks the data directory's permissions (node/data_dir.h); a daemon that will detach logs to
+// DATA_DIR/pairfs.log as well (it loses stderr).
 Status LogToDataDir(const Options& options, const std::string& data_dir) {
-  if (options.foreground) return Status::Ok();
-  if (::mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST) return Status::IoError("cannot create " + data_dir, errno);
+  Status prepared = node::PrepareDataDir(data_dir);
+  if (!prepared.ok() || options.foreground) return prepared;
   return node::SetUpLogging("pairfs", data_dir + "/pairfs.log", options.debug);
 }
+
+// The CURVE keys of this site's site-to-site sockets (node/security.h), or nullopt for plain ones.
+using SiteKeys = std::optional<wire::CurveKeys>;
 
 // Set by SIGTERM, SIGINT and SIGHUP: the witness's serving loop polls it.
 std::atomic<bool> witness_stopping{false};
@@ -108,6 +114,8 @@ int RunWitness(const Options& options) {
     std::cerr << "pairfs: " << usable.message() << "\n";
     return kExitUsage;
   }
+  Result<SiteKeys> keys = node::SiteToSiteKeys(config);
+  if (!keys.ok()) return Fail(keys.status().message());
   Status ready = LogToDataDir(options, config.site.data_dir);
   Result<std::unique_ptr<node::WitnessStore>> store = node::WitnessStore::Open(config.site.data_dir);
   if (ready.ok()) ready = store.status();
@@ -119,6 +127,7 @@ int RunWitness(const Options& options) {
   stop.sa_handler = StopWitness;
   for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(signal_number, &stop, nullptr);
   wire::Context context;
+  if (keys.value()) context.UseCurve(*keys.value());
   node::WitnessServer server(*store.value(), config.site.name, config.witness.sites);
   Status served = server.Serve(context, config.witness.endpoint, witness_stopping);
   if (!served.ok()) return Fail("witness.endpoint: " + served.message());
@@ -142,12 +151,16 @@ class LinkTransport : public node::PeerTransport {
 // The witness's vote over a context and socket of their own per vote (votes are rare: a race,
 // a release): no socket is shared between the threads that may ask, and nothing of ZeroMQ
 // exists before the daemon forks.
+// With keys, each vote's socket is a CURVE client trusting only the witness's key.
 class WitnessClient : public node::WitnessTransport {
  public:
-  WitnessClient(std::string endpoint, std::string site) : endpoint_(std::move(endpoint)), site_(std::move(site)) {}
+  WitnessClient(std::string endpoint, std::string site, SiteKeys keys, std::string witness_site)
+      : endpoint_(std::move(endpoint)), site_(std::move(site)), keys_(std::move(keys)),
+        witness_site_(std::move(witness_site)) {}
   Result<wire::Reply> Vote(const wire::ReserveVoteRequest& request, int timeout_ms) override {
     wire::Context context;
-    Result<std::unique_ptr<wire::Client>> client = wire::Client::Connect(context, endpoint_, site_);
+    if (keys_) context.UseCurve(*keys_);
+    Result<std::unique_ptr<wire::Client>> client = wire::Client::Connect(context, endpoint_, site_, witness_site_);
     if (!client.ok()) return client.status();
     return client.value()->Call(request, timeout_ms);
   }
@@ -155,6 +168,8 @@ class WitnessClient : public node::WitnessTransport {
  private:
   const std::string endpoint_;
   const std::string site_;
+  const SiteKeys keys_;
+  const std::string witness_site_;
 };
 
 struct SessionCloser {
@@ -167,7 +182,8 @@ struct SessionCloser {
   }
 };
 
-int Serve(const Options& options, const node::Config& config, node::VolumeStore& store) {
+int Serve(const Options& options, const node::Config& config, node::VolumeStore& store, const SiteKeys& keys,
+          const std::string& witness_site) {
   std::vector<std::string> arguments = {"pairfs", "-o",
                                         "fsname=pairfs-" + config.site.name + ",subtype=pairfs,default_permissions"};
   for (const std::string& extra : options.fuse_options) {
@@ -192,7 +208,7 @@ int Serve(const Options& options, const node::Config& config, node::VolumeStore&
   LinkTransport transport;
   std::unique_ptr<WitnessClient> witness;
   if (paired && config.witness.present && !config.witness.endpoint.empty()) {
-    witness = std::make_unique<WitnessClient>(config.witness.endpoint, config.site.name);
+    witness = std::make_unique<WitnessClient>(config.witness.endpoint, config.site.name, keys, witness_site);
   }
   node::Replicator replicator(store, replication, paired ? &transport : nullptr, witness.get());
   MountContext mount{&store, &replicator, config.site.name};
@@ -208,6 +224,7 @@ int Serve(const Options& options, const node::Config& config, node::VolumeStore&
   if (fuse_daemonize(options.foreground ? 1 : 0) != 0) return Fail("cannot detach into the background");
 
   wire::Context context;
+  if (keys) context.UseCurve(*keys);
   std::unique_ptr<wire::PeerLink> link;
   if (paired) {
     Result<std::unique_ptr<wire::PeerLink>> started_link =
@@ -219,11 +236,12 @@ int Serve(const Options& options, const node::Config& config, node::VolumeStore&
   }
   Status replicating = replicator.Start();
   if (!replicating.ok()) return Fail(replicating.message());
-  node::ControlServer control(store, config.site.name, &replicator);
+  node::ControlServer control(store, config.site.name, &replicator, keys.has_value());
   Status started = control.Start(context, config.site.control);
   if (!started.ok()) return Fail(started.message());
-  if (paired) spdlog::info("site {}: peer {} at {}, listening on {}", config.site.name, config.peer.name,
-                           config.peer.endpoint, config.site.listen);
+  if (paired) spdlog::info("site {}: peer {} at {}, listening on {}, {}", config.site.name, config.peer.name,
+                           config.peer.endpoint, config.site.listen,
+                           keys ? "authenticated with CURVE keys" : "NOT authenticated (no [security] keys)");
   spdlog::info("site {}: {} mounted", config.site.name, options.mountpoint);
 
   fuse_loop_config* loop = fuse_loop_cfg_create();
@@ -275,6 +293,14 @@ int Main(int argc, char** argv) {
   std::free(absolute);
   Result<node::Config> config = node::LoadConfig(node::ResolveConfigPath(options.config_flag));
   if (!config.ok()) return Fail(config.status().message());
+  Result<SiteKeys> keys = node::SiteToSiteKeys(config.value());
+  if (!keys.ok()) return Fail(keys.status().message());
+  std::string witness_site;
+  if (keys.value() && config->peer.present && config->witness.present && !config->witness.endpoint.empty()) {
+    Result<std::string> found = node::WitnessSite(config.value(), *keys.value());
+    if (!found.ok()) return Fail(found.status().message());
+    witness_site = found.value();
+  }
   Status logging = LogToDataDir(options, config->site.data_dir);
   if (!logging.ok()) return Fail(logging.message());
   Result<std::unique_ptr<node::VolumeStore>> store = node::VolumeStore::Open(config->site.data_dir);
@@ -289,7 +315,7 @@ int Main(int argc, char** argv) {
     Result<std::unique_ptr<wire::Server>> listener = wire::Server::Bind(context, config->site.listen);
     if (!listener.ok()) return Fail("site.listen: " + listener.status().message());
   }
-  return Serve(options, config.value(), *store.value());
+  return Serve(options, config.value(), *store.value(), keys.value(), witness_site);
 }
 
 }  // namespace pairfs::fuse

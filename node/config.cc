@@ -9,6 +9,7 @@
 #include "node/atomic_file.h"
 #include "node/limits.h"
 #include "node/names.h"
+#include "wire/curve.h"
 
 namespace pairfs::node {
 namespace {
@@ -247,6 +248,32 @@ void ReadWitness(TableReader& witness, const std::string& base_dir, Config* conf
   if (w.sites[0] == w.sites[1]) witness.SetError(witness.Fail("sites", "names site " + w.sites[0] + " twice"));
 }
 
+void ReadSecurity(TableReader& security, const std::string& base_dir, Config* config) {
+  SecurityConfig& s = config->security;
+  s.present = security.present();
+  security.RejectUnknown({"secret_key", "peer_public_keys", "insecure"});
+  security.Boolean("insecure", &s.insecure);
+  // Keys are what [security] is for; only `insecure = true` may stand alone.
+  security.String("secret_key", &s.secret_key, security.present() && !s.insecure);
+  security.Strings("peer_public_keys", &s.peer_public_keys);
+  if (!s.secret_key.empty() && s.peer_public_keys.empty()) {
+    security.SetError(security.Fail("peer_public_keys", "missing (the public keys of the sites this one talks to)"));
+  }
+  s.secret_key = ResolveRelative(base_dir, s.secret_key);
+  std::set<std::string> sites;
+  for (std::string& key : s.peer_public_keys) {
+    key = ResolveRelative(base_dir, key);
+    const std::string site = wire::SiteOfPublicKeyFile(key);
+    if (site.empty()) {
+      security.SetError(security.Fail("peer_public_keys", "\"" + key + "\" must be named SITE.pub (the site is the name)"));
+    } else if (!sites.insert(site).second) {
+      security.SetError(security.Fail("peer_public_keys", "names two keys of site " + site));
+    } else if (site == config->site.name) {
+      security.SetError(security.Fail("peer_public_keys", "names this site's own key " + key));
+    }
+  }
+}
+
 }  // namespace
 
 std::string ResolveConfigPath(const std::string& flag) {
@@ -321,12 +348,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   journal.Integer("high_water_percent", &config.journal.high_water_percent, 1, 99);
 
   TableReader security(root["security"].as_table(), "security", path, &error);
-  config.security.present = security.present();
-  security.RejectUnknown({"secret_key", "peer_public_keys"});
-  security.String("secret_key", &config.security.secret_key, security.present());
-  security.Strings("peer_public_keys", &config.security.peer_public_keys);
-  config.security.secret_key = ResolveRelative(base_dir, config.security.secret_key);
-  for (std::string& key : config.security.peer_public_keys) key = ResolveRelative(base_dir, key);
+  ReadSecurity(security, base_dir, &config);
 
   if (!error.ok()) return error;
   return config;

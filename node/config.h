@@ -56,10 +56,12 @@ struct JournalConfig {
   int64_t high_water_percent = 80;
 };
 
+// [security]: CURVE on the site-to-site sockets (node/security.h checks and loads the keys).
 struct SecurityConfig {
   bool present = false;
-  std::string secret_key;
-  std::vector<std::string> peer_public_keys;
+  std::string secret_key;                     // absolute after loading; "" only with insecure
+  std::vector<std::string> peer_public_keys;  // absolute; each named SITE.pub, distinct sites
+  bool insecure = false;                      // run without keys on non-loopback endpoints
 };
 
 struct Config {

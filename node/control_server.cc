@@ -47,8 +47,10 @@ wire::VolumeInfo DescribeVolume(Volume& volume, Replicator* replicator) {
   return info;
 }
 
-ControlServer::ControlServer(VolumeStore& store, std::string site_name, Replicator* replicator)
-    : store_(store), site_name_(std::move(site_name)), replicator_(replicator) {}
+ControlServer::ControlServer(VolumeStore& store, std::string site_name, Replicator* replicator,
+                             bool link_authenticated)
+    : store_(store), site_name_(std::move(site_name)), replicator_(replicator),
+      link_authenticated_(link_authenticated) {}
 
 ControlServer::~ControlServer() { Stop(); }
 
@@ -173,7 +175,9 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
       status = Status::Unsupported(std::string("message type ") + wire::MessageTypeName(frame.type) +
                                    " is not served on the control endpoint");
   }
-  return status.ok() ? reply : wire::Reply::FromStatus(status);
+  if (!status.ok()) return wire::Reply::FromStatus(status);
+  for (wire::VolumeInfo& volume : reply.volumes) volume.link_authenticated = link_authenticated_ && !volume.peer_site.empty();
+  return reply;
 }
 
 Status ControlServer::HandlePair(const wire::Frame& frame, wire::Reply* reply) {

@@ -22,7 +22,8 @@ wire::VolumeInfo DescribeVolume(Volume& volume, Replicator* replicator);
 class ControlServer {
  public:
   // `replicator` may be null (a node without a peer): pair commands are then refused.
-  ControlServer(VolumeStore& store, std::string site_name, Replicator* replicator);
+  // `link_authenticated`: the peer link runs CURVE; `display` shows it for every pair.
+  ControlServer(VolumeStore& store, std::string site_name, Replicator* replicator, bool link_authenticated = false);
   ~ControlServer();
 
   // Binds `endpoint` and starts serving. IoError naming the endpoint if it cannot be bound.
@@ -43,6 +44,7 @@ class ControlServer {
   VolumeStore& store_;
   const std::string site_name_;
   Replicator* const replicator_;
+  const bool link_authenticated_;
   std::unique_ptr<wire::Server> server_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

@@ -1,5 +1,11 @@
 #include "node/log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <memory>
 #include <vector>
 
@@ -13,6 +19,13 @@ Status SetUpLogging(const std::string& program, const std::string& file, bool de
   std::vector<spdlog::sink_ptr> sinks;
   sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
   if (!file.empty()) {
+    // The log names sites, volumes and refused peers: this user's only, whatever the umask.
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return Status::IoError("cannot open log file " + file, errno);
+    const bool private_mode = ::fchmod(fd, 0600) == 0;
+    const int saved = errno;
+    ::close(fd);
+    if (!private_mode) return Status::IoError("cannot make log file " + file + " mode 0600", saved);
     try {
       sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(file));
     } catch (const spdlog::spdlog_ex& e) {

@@ -67,21 +67,23 @@ nlohmann::ordered_json DisplayJson(const wire::VolumeInfo& info) {
       {"fenced", info.fenced},
       {"reserve_epoch", info.reserve_epoch},
       {"reserve_outdated", OrNull(info.reserve_outdated)},
+      {"link_authenticated", info.link_authenticated},
   };
 }
 
 std::string DisplayTable(const std::vector<wire::VolumeInfo>& volumes) {
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "ROLE", "STATUS", "MODE", "PEER", "SIZE", "PROGRESS", "DIRTY", "RESERVED", "FENCE", "GEN",
-       "COPY"}};
+       "COPY", "LINK"}};
   for (const auto& v : volumes) {
     const std::string peer = v.peer_site.empty() ? "-" : v.peer_site + ":" + OrDash(v.peer_volume);
     const std::string progress = v.status == "SMPL" ? "-" : std::to_string(v.copy_progress) + "%";
     std::string copy = "-";
     if (v.status != "SMPL") copy = v.outdated ? "outdated" : v.consistent ? "consistent" : "inconsistent";
     const std::string generation = v.status == "SMPL" ? "-" : std::to_string(v.generation) + "/" + v.generation_site;
+    const std::string link = v.peer_site.empty() ? "-" : v.link_authenticated ? "curve" : "plain";
     rows.push_back({v.name, v.role, v.status, OrDash(v.mode), peer, FormatSize(v.size_bytes), progress,
-                    FormatSize(v.dirty_bytes), OrDash(v.reserved_by), OrDash(v.fence), generation, copy});
+                    FormatSize(v.dirty_bytes), OrDash(v.reserved_by), OrDash(v.fence), generation, copy, link});
   }
   return Columns(rows);
 }
@@ -132,6 +134,11 @@ std::string ClusterText(const wire::ClusterInfo& info) {
     out << "  " << a << std::string(listen_width - a.size() + 2, ' ') << b << std::string(peer_width - b.size() + 2, ' ')
         << c << std::string(c.size() < 7 ? 7 - c.size() : 1, ' ') << d << "\n";
   };
+  const bool authenticated =
+      !info.links.empty() && std::all_of(info.links.begin(), info.links.end(), [](const auto& link) { return link.authenticated; });
+  out << "authentication: "
+      << (authenticated ? "CURVE keys (heartbeat links authenticated)" : "none (heartbeat links not authenticated)")
+      << "\n";
   out << "heartbeat links:\n";
   row("LISTEN", "PEER", "STATE", "LAST HEARD");
   for (const auto& link : info.links) row(link.listen, link.peer, link.alive ? "alive" : "silent", HeardAgo(link.last_heard_ms_ago));
@@ -144,6 +151,7 @@ nlohmann::ordered_json ClusterJson(const wire::ClusterInfo& info) {
     links.push_back({{"listen", link.listen},
                      {"peer", link.peer},
                      {"alive", link.alive},
+                     {"authenticated", link.authenticated},
                      {"last_heard_ms_ago", link.last_heard_ms_ago < 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(link.last_heard_ms_ago)}});
   }
   return {{"site", info.site},

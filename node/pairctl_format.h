@@ -18,7 +18,8 @@ int ExitCodeFor(const Status& status);
 // One `display --json` object: the fields of DESIGN.md, null where a string field is empty.
 nlohmann::ordered_json DisplayJson(const wire::VolumeInfo& info);
 
-// The `display` table: NAME ROLE STATUS MODE PEER SIZE PROGRESS DIRTY RESERVED FENCE GEN COPY.
+// The `display` table: NAME ROLE STATUS MODE PEER SIZE PROGRESS DIRTY RESERVED FENCE GEN COPY
+// LINK (curve: the link to the peer is authenticated; plain: it is not; -: no pair).
 std::string DisplayTable(const std::vector<wire::VolumeInfo>& volumes);
 
 // The `volume list` table: NAME SIZE ALLOCATED RESERVED OPEN.
@@ -28,7 +29,7 @@ std::string VolumeListTable(const std::vector<wire::VolumeInfo>& volumes);
 nlohmann::ordered_json VolumeListJson(const wire::VolumeInfo& info);
 
 // `cluster status`: clusterd's phase and why, the peer, the determining volume's reservation,
-// the witness and one line per heartbeat link.
+// the witness, whether the heartbeat links are authenticated, and one line per heartbeat link.
 std::string ClusterText(const wire::ClusterInfo& info);
 // `cluster status --json`: the same as one object (null for empty strings).
 nlohmann::ordered_json ClusterJson(const wire::ClusterInfo& info);

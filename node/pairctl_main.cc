@@ -14,6 +14,7 @@
 #include "node/limits.h"
 #include "node/names.h"
 #include "node/pairctl_format.h"
+#include "wire/curve.h"
 #include "wire/limits.h"
 #include "wire/link.h"
 
@@ -38,6 +39,7 @@ struct Options {
   std::string status;
   double timeout_s = 0;
   bool progress = false;
+  std::string key_dir = ".";
 };
 
 int Fail(const Status& status) {
@@ -186,6 +188,29 @@ int Verify(const Config& config, const Options& options) {
   return mismatches.empty() ? 0 : 1;
 }
 
+// keygen: a CURVE key pair for [security], needing no config and no daemon.
+int Keygen(const Options& options) {
+  Status name = CheckSiteName(options.name);
+  if (!name.ok()) {
+    std::cerr << "pairctl: keygen: " << name.message() << "\n";
+    return kExitUsage;
+  }
+  Result<wire::KeyPair> keys = wire::GenerateKeyPair();
+  if (!keys.ok()) return Fail(keys.status());
+  Status written = wire::WriteKeyFiles(options.key_dir, options.name, keys.value());
+  if (!written.ok()) return Fail(written);
+  const std::string secret = options.key_dir + "/" + options.name + ".key";
+  const std::string public_file = options.key_dir + "/" + options.name + ".pub";
+  if (options.json) {
+    PrintJson({{"site", options.name}, {"secret_key_file", secret}, {"public_key_file", public_file},
+               {"public_key", keys->public_key}});
+  } else {
+    std::cout << "wrote " << secret << " (secret, mode 0600: keep it at site " << options.name << ") and "
+              << public_file << " (public: copy it to the sites that talk to " << options.name << ")\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -248,6 +273,9 @@ int Main(int argc, char** argv) {
   cluster->require_subcommand(1);
   CLI::App* cluster_status = cluster->add_subcommand("status", "state, peer, heartbeat links, reservation");
   CLI::App* cluster_unfence = cluster->add_subcommand("unfence", "lift FENCED: the managed copies take writes again");
+  CLI::App* keygen = app.add_subcommand("keygen", "write a CURVE key pair for [security]: keygen SITE [--dir DIR]");
+  keygen->add_option("SITE", options.name, "the site the keys are for: writes SITE.key and SITE.pub")->required();
+  keygen->add_option("--dir", options.key_dir, "where to write them (default: the current directory)");
 
   try {
     app.parse(argc, argv);
@@ -265,6 +293,7 @@ int Main(int argc, char** argv) {
       return kExitUsage;
     }
   }
+  if (keygen->parsed()) return Keygen(options);
   Result<Config> config = LoadConfig(ResolveConfigPath(options.config_flag));
   if (!config.ok()) return Fail(config.status());
   const Config& c = config.value();

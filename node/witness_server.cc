@@ -11,6 +11,7 @@
 #include "node/limits.h"
 #include "node/names.h"
 #include "node/reservation.h"
+#include "wire/limits.h"
 
 namespace pairfs::node {
 namespace {
@@ -128,11 +129,14 @@ wire::Reply WitnessServer::Vote(const std::string& sender, const wire::ReserveVo
 }
 
 Status WitnessServer::Serve(wire::Context& context, const std::string& endpoint, const std::atomic<bool>& stop) {
-  Result<std::unique_ptr<wire::Server>> bound = wire::Server::Bind(context, endpoint);
+  Result<std::unique_ptr<wire::Server>> bound = wire::Server::Bind(context, endpoint, wire::Reach::kSiteToSite);
   if (!bound.ok()) return bound.status();
   wire::Server& server = *bound.value();
-  spdlog::info("witness {}: serving sites {} and {} at {}", site_, sites_.at(0), sites_.at(1), endpoint);
+  const bool authenticated = context.curve_keys() != nullptr;
+  spdlog::info("witness {}: serving sites {} and {} at {}, {}", site_, sites_.at(0), sites_.at(1), endpoint,
+               authenticated ? "authenticated with CURVE keys" : "NOT authenticated (no [security] keys)");
   uint64_t malformed = 0;
+  uint64_t impostors = 0;
   while (!stop.load()) {
     Result<std::optional<wire::Incoming>> incoming = server.Receive(kControlPollMs);
     if (!incoming.ok()) {
@@ -143,6 +147,16 @@ Status WitnessServer::Serve(wire::Context& context, const std::string& endpoint,
       continue;
     }
     if (!incoming.value()) continue;
+    const std::string& claimed = incoming.value()->frame.sender_site;
+    const std::string& key_site = incoming.value()->authenticated_site;
+    if (authenticated && claimed != key_site) {
+      // Unanswered: a holder of another site's key learns nothing and changes nothing.
+      if (impostors++ % wire::kRefusalLogEvery == 0) {
+        spdlog::warn("security: witness: refused a vote claiming site '{}' on a connection authenticated as site "
+                     "'{}' ({} such vote(s) refused so far)", claimed, key_site, impostors);
+      }
+      continue;
+    }
     const wire::Reply reply = Handle(incoming.value()->frame);
     Status sent = server.Answer(*incoming.value(), site_, reply);
     if (!sent.ok()) spdlog::warn("witness: cannot answer site {}: {}", incoming.value()->frame.sender_site, sent.message());

@@ -42,7 +42,9 @@ class WitnessServer {
 
   // Binds `endpoint` and answers requests until `stop` is set (checked every kControlPollMs).
   // IoError naming the endpoint if it cannot be bound; Ok once stopped. Malformed frames are
-  // answered by wire::Server and logged, the first and then one in every 1000.
+  // answered by wire::Server and logged, the first and then one in every 1000. When `context`
+  // has CURVE keys the endpoint is a CURVE server (only peer_public_keys get in), and a request
+  // whose sender is not the site of its connection's key is dropped unanswered and counted.
   Status Serve(wire::Context& context, const std::string& endpoint, const std::atomic<bool>& stop);
 
  private:

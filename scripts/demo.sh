@@ -8,6 +8,7 @@
 # a is killed (kill -9 of its clusterd and its pairfs): b and the witness make a majority, b becomes
 # ACTIVE by itself (its on_start hook runs), the data written at a is intact at b and b writes.
 # Site a comes back outdated, `resync --swap` at b joins it again, and both copies end identical.
+# Every site-to-site socket runs CURVE with keys made by `pairctl keygen` ([security]).
 # Everything is stopped by PID, with a trap, also on failure or Ctrl-C; mounts are unmounted and
 # the scratch directory removed. Exits 0 only if every check held. Needs root (FUSE mounts).
 set -eEuo pipefail
@@ -153,9 +154,14 @@ for p in a b hb-a hb-b w; do
   done
   PORT[$p]=$port
 done
+say "CURVE keys for the three sites: each keeps its SITE.key and lists the others' SITE.pub"
+mkdir -m 0700 keys
+for s in a b w; do run pairctl keygen "$s" --dir keys; done
+run ls -l keys
 for s in a b; do
   peer=$([ "$s" = a ] && echo b || echo a)
-  mkdir -p "$s" "mnt-$s"
+  mkdir -p -m 0700 "$s"
+  mkdir -p "mnt-$s"
   cat > "$s.toml" <<TOML
 [site]
 name = "$s"
@@ -181,9 +187,13 @@ on_stop = 'echo "\$(date +%T.%3N) on_stop at site \$PAIRFS_SITE: it stops the ap
 
 [witness]
 endpoint = "tcp://127.0.0.1:${PORT[w]}"
+
+[security]
+secret_key = "$DEMO/keys/$s.key"
+peer_public_keys = ["$DEMO/keys/$peer.pub", "$DEMO/keys/w.pub"]
 TOML
 done
-mkdir -p w
+mkdir -p -m 0700 w
 cat > w.toml <<TOML
 [site]
 name = "w"
@@ -192,6 +202,10 @@ data_dir = "$DEMO/w"
 [witness]
 endpoint = "tcp://127.0.0.1:${PORT[w]}"
 sites = ["a", "b"]
+
+[security]
+secret_key = "$DEMO/keys/w.key"
+peer_public_keys = ["$DEMO/keys/a.pub", "$DEMO/keys/b.pub"]
 TOML
 touch hooks.log
 run cat a.toml
@@ -218,7 +232,9 @@ run pairctl -c a.toml wait vm1 --status PAIR --timeout 60 --progress
 echo "site a's log: $(last_copy a.log vm1)"
 run pairctl -c a.toml display
 run pairctl -c b.toml display
-echo "(fence reserve: vm1 is a volume clusterd fails over, see [cluster] volumes)"
+echo "(fence reserve: vm1 is a volume clusterd fails over, see [cluster] volumes;"
+echo " LINK curve: the link to the peer is encrypted and only b's key gets in, as b)"
+[ "$(field a vm1 link_authenticated)" = true ] || fail "a's link to b is not authenticated"
 sh_run "dd if=mnt-a/vm1 bs=1M skip=64 count=32 status=none | sha256sum"
 sh_run "dd if=mnt-b/vm1 bs=1M skip=64 count=32 status=none | sha256sum"
 [ "$(sum mnt-a/vm1 64 32)" = "$(sum mnt-b/vm1 64 32)" ] || fail "the initial copy differs at b"
@@ -262,6 +278,7 @@ start_clusterd b
 wait_until 10 is state b STANDBY || fail "site b did not join as STANDBY"
 run pairctl -c a.toml cluster status
 run pairctl -c b.toml cluster status
+[ "$(json b "d['links'][0]['authenticated']" cluster status)" = true ] || fail "b's heartbeat link is not authenticated"
 run cat hooks.log
 wait_until 5 grep -q "on_start at site a" hooks.log || fail "on_start did not run at site a"
 

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "wire/limits.h"
+#include "wire/zap.h"
 
 namespace pairfs::wire {
 namespace {
@@ -96,10 +97,12 @@ void SetLinkOptions(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::heartbeat_timeout, kHeartbeatConnectionCheckMs * 3);
 }
 
-// The receiving socket of a link. Throws zmq::error_t.
-zmq::socket_t ListeningRouter(zmq::context_t& context, const std::string& listen) {
-  zmq::socket_t router(context, zmq::socket_type::router);
+// The receiving socket of a link (a CURVE server when the context has keys). Throws zmq::error_t;
+// the ZAP handler's failure to start is thrown as one too.
+zmq::socket_t ListeningRouter(Context& context, const std::string& listen) {
+  zmq::socket_t router(*static_cast<zmq::context_t*>(context.native()), zmq::socket_type::router);
   SetLinkOptions(router);
+  if (!MakeCurveServer(context, router).ok()) throw zmq::error_t();
   // The peer redialling after an outage brings the same identity while the old connection may
   // still look alive here: the new one must take over, not be refused.
   router.set(zmq::sockopt::router_handover, 1);
@@ -107,10 +110,14 @@ zmq::socket_t ListeningRouter(zmq::context_t& context, const std::string& listen
   return router;
 }
 
-// The sending socket of a link, identified by this site's name. Throws zmq::error_t.
-zmq::socket_t ConnectedDealer(zmq::context_t& context, const std::string& peer, const std::string& site) {
-  zmq::socket_t dealer(context, zmq::socket_type::dealer);
+// The sending socket of a link, identified by this site's name (a CURVE client trusting only the
+// peer's key when the context has keys: HeartbeatLinks::Start checked that there is one). Throws
+// zmq::error_t.
+zmq::socket_t ConnectedDealer(Context& context, const std::string& peer, const std::string& site,
+                              const std::string& peer_site) {
+  zmq::socket_t dealer(*static_cast<zmq::context_t*>(context.native()), zmq::socket_type::dealer);
   SetLinkOptions(dealer);
+  if (!MakeCurveClient(context, dealer, peer_site).ok()) throw zmq::error_t();
   // No beat waits for a connection: one delivered after an outage would look like life.
   dealer.set(zmq::sockopt::immediate, 1);
   dealer.set(zmq::sockopt::reconnect_ivl, kHeartbeatReconnectMs);
@@ -144,6 +151,8 @@ struct HeartbeatLinks::Impl {
   uint64_t counter = 0;          // of the last beat sent
   uint64_t refused = 0;          // frames refused on any link, for the rate-limited warning
   uint64_t trouble = 0;          // beats not made or sent and failed receives, likewise
+  bool authenticated = false;    // CURVE: a beat's sender must be its connection's key's site
+  uint64_t impostors = 0;        // beats refused for naming another site than their key's
 
   mutable std::mutex mutex;      // guards records and latest
   std::vector<LinkRecord> records;
@@ -156,7 +165,7 @@ struct HeartbeatLinks::Impl {
     const uint64_t one = 1;
     (void)!::write(wake_fd, &one, sizeof one);
   }
-  Status Open(zmq::context_t& context);
+  Status Open(Context& context);
   void Run();
   void SendBeats();
   void ReceiveOn(uint32_t link);
@@ -165,14 +174,14 @@ struct HeartbeatLinks::Impl {
   void DiscardDealerInput(uint32_t link);
 };
 
-Status HeartbeatLinks::Impl::Open(zmq::context_t& context) {
+Status HeartbeatLinks::Impl::Open(Context& context) {
   sockets.resize(endpoints.size());
   for (size_t link = 0; link < endpoints.size(); ++link) {
     std::string doing = "listen on " + endpoints[link].listen;
     try {
       sockets[link].router = ListeningRouter(context, endpoints[link].listen);
       doing = "connect to " + endpoints[link].peer;
-      sockets[link].dealer = ConnectedDealer(context, endpoints[link].peer, site);
+      sockets[link].dealer = ConnectedDealer(context, endpoints[link].peer, site, peer_site);
     } catch (const zmq::error_t& e) {
       return Status::IoError("heartbeat link " + std::to_string(link) + ": cannot " + doing, e.num());
     }
@@ -256,6 +265,13 @@ void HeartbeatLinks::Impl::ReceiveOn(uint32_t link) {
     Result<HeartbeatMessage> beat = CheckHeartbeat(frame.to_string_view(), peer_site, link);
     if (!beat.ok()) {
       Refuse(link, beat.status().message());
+    } else if (const std::string key_site = AuthenticatedSite(frame); authenticated && key_site != beat->site) {
+      // CheckHeartbeat made the envelope's site and the body's the peer's; the key must be too.
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        ++records[link].dropped;
+      }
+      RefuseImpostor("heartbeat", beat->site, key_site, &impostors);
     } else if (!Admit(link, beat.value())) {
       Refuse(link, "a stale heartbeat (incarnation " + std::to_string(beat->incarnation) + ", counter " +
                        std::to_string(beat->counter) + ")");
@@ -337,6 +353,14 @@ Result<std::unique_ptr<HeartbeatLinks>> HeartbeatLinks::Start(Context& context, 
     Status checked = CheckSiteName(*name);
     if (!checked.ok()) return checked;
   }
+  const CurveKeys* keys = context.curve_keys();
+  if (keys != nullptr && keys->peer_public_keys.count(peer_site) == 0) {
+    return Status::InvalidArgument("no public key for site " + peer_site + " in security.peer_public_keys");
+  }
+  if (keys != nullptr) {
+    Result<ZapHandler*> zap = context.StartZapHandler();
+    if (!zap.ok()) return zap.status();
+  }
   auto impl = std::make_unique<Impl>();
   impl->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (impl->wake_fd < 0) return Status::IoError("eventfd", errno);
@@ -347,7 +371,8 @@ Result<std::unique_ptr<HeartbeatLinks>> HeartbeatLinks::Start(Context& context, 
   impl->interval = std::chrono::milliseconds(interval_ms);
   impl->state = std::move(state);
   impl->records.resize(impl->endpoints.size());
-  Status opened = impl->Open(*static_cast<zmq::context_t*>(context.native()));
+  impl->authenticated = keys != nullptr;
+  Status opened = impl->Open(context);
   if (!opened.ok()) return opened;
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->Run(); });
@@ -367,6 +392,7 @@ std::vector<HeartbeatSnapshot> HeartbeatLinks::Snapshot() const {
     link.peer_incarnation = record.incarnation;
     link.peer_state = record.state;
     link.dropped = record.dropped;
+    link.authenticated = impl_->authenticated;
     snapshot.push_back(std::move(link));
   }
   return snapshot;

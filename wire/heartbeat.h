@@ -10,7 +10,10 @@
 // HeartbeatMessage body), comes from `peer_site` (envelope and body), names the link it arrived
 // on, and is newer than the last one accepted on that link: same incarnation and a larger
 // counter, or another incarnation (the peer restarted). Anything else is dropped, counted and
-// logged once per 1000 drops; input never stops the links. Beats are never queued while a link
+// logged once per 1000 drops; input never stops the links. When the context has CURVE keys
+// (Context::UseCurve), every ROUTER is a CURVE server admitting only the configured public keys,
+// every DEALER a CURVE client trusting only the peer's key, and a beat whose site (envelope and
+// body) is not the site of the key that authenticated its connection is dropped and counted. Beats are never queued while a link
 // has no connection, so a beat delivered late cannot pass for a sign of life (wire/README.md).
 #pragma once
 
@@ -40,6 +43,7 @@ struct HeartbeatSnapshot {
   uint64_t peer_incarnation = 0;    // from the last valid heartbeat on this link
   std::string peer_state;           // its `state` field
   uint64_t dropped = 0;             // frames that arrived on this link and were refused
+  bool authenticated = false;       // the link runs CURVE (the context has keys)
 };
 
 class HeartbeatLinks {
@@ -56,8 +60,8 @@ class HeartbeatLinks {
   // link's index in `links`) and receives the peer's.
   // Fails with IoError naming the endpoint if a bind or connect fails (address in use, bad
   // endpoint); InvalidArgument for no links or more than kMaxHeartbeatLinks, `interval_ms` < 1,
-  // an empty `state`, or a site name that cannot travel in a frame. `context` must outlive the
-  // returned object.
+  // an empty `state`, a site name that cannot travel in a frame, or a context with keys but none
+  // for `peer_site`. `context` must outlive the returned object.
   static Result<std::unique_ptr<HeartbeatLinks>> Start(Context& context, std::vector<HeartbeatEndpoints> links,
                                                        std::string site, std::string peer_site,
                                                        uint64_t incarnation, int interval_ms,

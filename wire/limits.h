@@ -79,4 +79,22 @@ inline constexpr int kHeartbeatReceiveBatch = 64;
 // thread; two or three independent networks are the practice, eight is generous.
 inline constexpr size_t kMaxHeartbeatLinks = 8;
 
+// ---- CURVE (wire/curve.h) ----
+
+// A key file is one line of 40 Z85 characters; anything much larger is not a key file.
+inline constexpr size_t kMaxKeyFileBytes = 1024;
+
+// How long a site-to-site server socket gives a new connection to finish the ZeroMQ handshake
+// (ZMQ_HANDSHAKE_IVL; libzmq's default is 30 s). A client that connects and never authenticates
+// is dropped after this, so idle strangers cannot hold connections open; a real peer on a
+// loaded machine finishes the few round trips of CURVE well within it.
+inline constexpr int kHandshakeTimeoutMs = 5000;
+
+// The ZAP handler's poll period: how soon it notices that its context is shutting down.
+inline constexpr int kZapPollMs = 100;
+
+// Refused connections and frames whose claimed site is not their key's are logged once, then
+// once per this many, with the running count: a flood must not flood the log.
+inline constexpr uint64_t kRefusalLogEvery = 1000;
+
 }  // namespace pairfs::wire

@@ -1,6 +1,7 @@
 #include "wire/link.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -10,8 +11,11 @@
 #include <cstring>
 
 #include <chrono>
+#include <mutex>
+#include <optional>
 
 #include "wire/limits.h"
+#include "wire/zap.h"
 
 namespace pairfs::wire {
 namespace {
@@ -48,11 +52,25 @@ Status ProbeEndpoint(const std::string& endpoint) {
 
 struct Context::Impl {
   zmq::context_t context{1};
+  std::optional<CurveKeys> keys;
+  std::mutex mutex;                  // guards zap
+  std::unique_ptr<ZapHandler> zap;   // declared after `context`: stops before it terminates
 };
 
 Context::Context() : impl_(std::make_unique<Impl>()) {}
 Context::~Context() = default;
 void* Context::native() { return &impl_->context; }
+void Context::UseCurve(CurveKeys keys) { impl_->keys = std::move(keys); }
+const CurveKeys* Context::curve_keys() const { return impl_->keys ? &*impl_->keys : nullptr; }
+
+Result<ZapHandler*> Context::StartZapHandler() {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->zap || !impl_->keys) return impl_->zap.get();
+  Result<std::unique_ptr<ZapHandler>> started = ZapHandler::Start(impl_->context, *impl_->keys);
+  if (!started.ok()) return started.status();
+  impl_->zap = std::move(started.value());
+  return impl_->zap.get();
+}
 
 // ---- Server -----------------------------------------------------------------------------------
 
@@ -63,16 +81,27 @@ struct Server::Impl {
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
-Result<std::unique_ptr<Server>> Server::Bind(Context& context, const std::string& endpoint) {
+Result<std::unique_ptr<Server>> Server::Bind(Context& context, const std::string& endpoint, Reach reach) {
   try {
     auto impl = std::make_unique<Impl>();
     impl->socket = zmq::socket_t(*static_cast<zmq::context_t*>(context.native()), zmq::socket_type::router);
     SetCommonOptions(impl->socket);
+    if (reach == Reach::kSiteToSite) {
+      Status curve = MakeCurveServer(context, impl->socket);
+      if (!curve.ok()) return curve;
+    }
     // A reconnecting client with the same identity must not be refused (handover to the new pipe).
     impl->socket.set(zmq::sockopt::router_handover, 1);
     // A reply to a peer that has gone fails (EHOSTUNREACH) instead of vanishing silently.
     impl->socket.set(zmq::sockopt::router_mandatory, 1);
     impl->socket.bind(endpoint);
+    // Whatever the umask: only this user may connect to a control socket (the directory it is in
+    // is the data directory, 0700, so nobody else reaches it before this either).
+    const std::string scheme = "ipc://";
+    if (reach == Reach::kLocal && endpoint.rfind(scheme, 0) == 0 &&
+        ::chmod(endpoint.substr(scheme.size()).c_str(), 0600) != 0) {
+      return Status::IoError("cannot make " + endpoint + " mode 0600", errno);
+    }
     return std::unique_ptr<Server>(new Server(std::move(impl)));
   } catch (const zmq::error_t& e) {
     return FromZmq("cannot bind " + endpoint, e);
@@ -102,6 +131,7 @@ Result<std::optional<Incoming>> Server::Receive(int timeout_ms) {
     }
     Incoming incoming;
     incoming.peer_identity = parts[0].to_string();
+    incoming.authenticated_site = AuthenticatedSite(parts[1]);
     Result<Frame> frame = DecodeFrame(parts[1].to_string_view());
     if (!frame.ok()) {
       Result<std::string> answer = EncodeFrame(MessageType::kReply, 0, "",
@@ -138,11 +168,15 @@ Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
 Result<std::unique_ptr<Client>> Client::Connect(Context& context, const std::string& endpoint,
-                                                std::string site) {
+                                                std::string site, const std::string& server_site) {
   try {
     auto impl = std::make_unique<Impl>();
     impl->socket = zmq::socket_t(*static_cast<zmq::context_t*>(context.native()), zmq::socket_type::dealer);
     SetCommonOptions(impl->socket);
+    if (!server_site.empty()) {
+      Status curve = MakeCurveClient(context, impl->socket, server_site);
+      if (!curve.ok()) return curve;
+    }
     impl->socket.connect(endpoint);
     impl->site = std::move(site);
     return std::unique_ptr<Client>(new Client(std::move(impl)));

@@ -10,11 +10,14 @@
 #include <optional>
 #include <string>
 
+#include "wire/curve.h"
 #include "wire/envelope.h"
 #include "wire/messages.h"
 #include "wire/status.h"
 
 namespace pairfs::wire {
+
+class ZapHandler;  // wire/zap.h
 
 class Context {
  public:
@@ -22,7 +25,21 @@ class Context {
   ~Context();
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
-  void* native();  // the zmq::context_t, for the sockets of this file only
+  void* native();  // the zmq::context_t, for the sockets of wire/ only
+
+  // From now on this context's site-to-site sockets (PeerLink, HeartbeatLinks, a Server bound
+  // with Reach::kSiteToSite, a Client given a server site) run CURVE with `keys`: servers admit
+  // only `keys.peer_public_keys`, clients prove `keys.secret_key` and trust only the server's
+  // public key. Call once, before creating any socket; not thread-safe against socket creation.
+  void UseCurve(CurveKeys keys);
+
+  // The keys given to UseCurve, or null (plain sockets). For the sockets of wire/ only.
+  const CurveKeys* curve_keys() const;
+
+  // Starts this context's ZAP handler (wire/zap.h) unless it runs already, and returns it (null
+  // when the context has no keys). Thread-safe. IoError if it cannot start. For the sockets of
+  // wire/ only (MakeCurveServer calls it).
+  Result<ZapHandler*> StartZapHandler();
 
  private:
   struct Impl;
@@ -38,14 +55,22 @@ Status ProbeEndpoint(const std::string& endpoint);
 struct Incoming {
   std::string peer_identity;
   Frame frame;
+  std::string authenticated_site;  // the site of the CURVE key of its connection; "" if plain
 };
+
+// Who may reach a server: kLocal endpoints (the control sockets) are plain; kSiteToSite ones
+// run CURVE when the context has keys (Context::UseCurve).
+enum class Reach { kLocal, kSiteToSite };
 
 // A ROUTER socket bound to an endpoint (tcp:// or ipc://). Messages larger than kMaxFrameBytes are
 // dropped by ZeroMQ, which also drops the connection of the peer that sent them.
 class Server {
  public:
-  // Binds `endpoint`. Fails with IoError naming the endpoint (address in use, bad path, ...).
-  static Result<std::unique_ptr<Server>> Bind(Context& context, const std::string& endpoint);
+  // Binds `endpoint`; a kLocal ipc:// socket file is then made mode 0600. Fails with IoError
+  // naming the endpoint (address in use, bad path, chmod failed, ...); with kSiteToSite, also the
+  // errors of starting the context's ZAP handler.
+  static Result<std::unique_ptr<Server>> Bind(Context& context, const std::string& endpoint,
+                                              Reach reach = Reach::kLocal);
   ~Server();
 
   // Waits up to `timeout_ms` for one message. Returns nullopt on timeout. A malformed message is
@@ -74,8 +99,11 @@ class Server {
 class Client {
  public:
   // Connects (lazily, as ZeroMQ does: an absent server shows as a timeout on the first Call).
+  // With a `server_site` and a context with keys, a CURVE client that trusts only that site's
+  // public key (InvalidArgument if there is none); a server that refuses this client's key
+  // shows as a timeout too.
   static Result<std::unique_ptr<Client>> Connect(Context& context, const std::string& endpoint,
-                                                 std::string site);
+                                                 std::string site, const std::string& server_site = "");
   ~Client();
 
   // Sends `request` and waits up to `timeout_ms` for the reply with the same request id; replies

@@ -192,10 +192,11 @@ struct VolumeInfo {
   bool fenced = false;       // this copy refuses writes: clusterd lost, or fence reserve lost
   uint64_t reserve_epoch = 0;        // the determining volume's record: epoch and outdated site
   std::string reserve_outdated;
+  bool link_authenticated = false;   // the link to the peer runs CURVE (DESIGN.md "Security")
   MSGPACK_DEFINE_MAP(name, role, status, mode, peer_site, peer_volume, size_bytes, allocated_bytes,
                      copy_progress, dirty_bytes, journal_lag_bytes, reserved_by, fence, group,
                      generation, generation_site, consistent, outdated, open_count, region_size_bytes, fenced,
-                     reserve_epoch, reserve_outdated);
+                     reserve_epoch, reserve_outdated, link_authenticated);
 };
 
 // One heartbeat link as clusterd sees it.
@@ -204,7 +205,8 @@ struct LinkInfo {
   std::string peer;
   bool alive = false;
   int64_t last_heard_ms_ago = -1;  // -1: never
-  MSGPACK_DEFINE_MAP(listen, peer, alive, last_heard_ms_ago);
+  bool authenticated = false;      // the link runs CURVE (DESIGN.md "Security")
+  MSGPACK_DEFINE_MAP(listen, peer, alive, last_heard_ms_ago, authenticated);
 };
 
 // `pairctl cluster status`: clusterd's view.

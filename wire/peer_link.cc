@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "wire/limits.h"
+#include "wire/zap.h"
 
 namespace pairfs::wire {
 
@@ -30,6 +31,8 @@ struct PeerLink::Impl {
   size_t queued_bytes = 0;
   std::thread thread;
   uint64_t refused = 0;
+  bool authenticated = false;  // CURVE: every frame's sender must be its connection's key's site
+  uint64_t impostors = 0;
 
   void Run();
   void Wake() {
@@ -60,6 +63,8 @@ Result<std::unique_ptr<PeerLink>> PeerLink::Start(Context& context, const std::s
     impl->router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
     impl->router.set(zmq::sockopt::router_handover, 1);
     impl->router.set(zmq::sockopt::rcvhwm, kPeerQueueMessages);
+    Status curve = MakeCurveServer(context, impl->router);
+    if (!curve.ok()) return curve;
     impl->router.bind(listen);
   } catch (const zmq::error_t& e) {
     return Status::IoError("cannot listen on " + listen, e.num());
@@ -75,6 +80,8 @@ Result<std::unique_ptr<PeerLink>> PeerLink::Start(Context& context, const std::s
     impl->dealer.set(zmq::sockopt::heartbeat_ivl, kPeerHeartbeatMs);
     impl->dealer.set(zmq::sockopt::heartbeat_timeout, kPeerHeartbeatMs * 3);
     impl->dealer.set(zmq::sockopt::routing_id, site);
+    Status curve = MakeCurveClient(context, impl->dealer, peer_site);
+    if (!curve.ok()) return curve;
     impl->dealer.connect(peer_endpoint);
   } catch (const zmq::error_t& e) {
     return Status::IoError("cannot connect to the peer at " + peer_endpoint, e.num());
@@ -83,6 +90,7 @@ Result<std::unique_ptr<PeerLink>> PeerLink::Start(Context& context, const std::s
   if (impl->wake_fd < 0) return Status::IoError("eventfd", errno);
   impl->site = std::move(site);
   impl->peer_site = std::move(peer_site);
+  impl->authenticated = context.curve_keys() != nullptr;
   impl->handler = std::move(handler);
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->Run(); });
@@ -153,6 +161,13 @@ void PeerLink::Impl::ReceiveFromPeer() {
         spdlog::warn("peer link: refused a frame from site '{}' (the peer is '{}')", frame->sender_site, peer_site);
       }
       continue;
+    }
+    if (authenticated) {
+      const std::string key_site = AuthenticatedSite(parts[1]);
+      if (key_site != frame->sender_site) {
+        RefuseImpostor("peer link", frame->sender_site, key_site, &impostors);
+        continue;
+      }
     }
     handler(std::move(frame.value()));
   }

@@ -5,7 +5,10 @@
 //
 // Send() is thread-safe: callers hand frames to the link thread through a queue and an eventfd.
 // Frames from anything but the configured peer site, and frames that do not decode, are dropped
-// and logged; the link carries on.
+// and logged; the link carries on. When the context has CURVE keys (Context::UseCurve) the ROUTER
+// is a CURVE server admitting only the configured public keys and the DEALER a CURVE client that
+// trusts only the peer's key; a frame whose envelope names another site than the one whose key
+// authenticated its connection is dropped and counted (logged once per kRefusalLogEvery).
 #pragma once
 
 #include <functional>
@@ -24,7 +27,7 @@ class PeerLink {
   using Handler = std::function<void(Frame)>;
 
   // Binds `listen`, connects to `peer_endpoint` and starts the thread. IoError naming the
-  // endpoint if either fails.
+  // endpoint if either fails; InvalidArgument if the context has keys but none for `peer_site`.
   static Result<std::unique_ptr<PeerLink>> Start(Context& context, const std::string& listen,
                                                  const std::string& peer_endpoint, std::string site,
                                                  std::string peer_site, Handler handler);

@@ -61,7 +61,8 @@ trap 'exit 130' INT TERM
 # write_config SITE [EXTRA_TOML]: a one-site config at $WORK/SITE.toml, data in $WORK/SITE.
 write_config() {
   local site=$1
-  mkdir -p "$WORK/$site" "$WORK/mnt-$site"
+  mkdir -p -m 0700 "$WORK/$site"   # the daemons refuse a data directory others can write
+  mkdir -p "$WORK/mnt-$site"
   cat > "$WORK/$site.toml" <<TOML
 [site]
 name = "$site"
@@ -337,7 +338,7 @@ start_clusterds() {
 
 # write_witness_config ENDPOINT: $WORK/w.toml for a witness site w serving a and b at ENDPOINT.
 write_witness_config() {
-  mkdir -p "$WORK/w"
+  mkdir -p -m 0700 "$WORK/w"
   cat > "$WORK/w.toml" <<TOML
 [site]
 name = "w"

@@ -21,17 +21,92 @@
 //                                           `granted epoch=N holder=H outdated=O` and exits 0, or
 //                                           `refused: REASON` and exits 1; exit 4 when no answer
 //                                           comes within 2 s, 2 for bad arguments
+//   wire_send ENDPOINT replica-write SITE VOLUME OFFSET COUNTER GEN_SITE
+//                                           one well-formed 4 KiB replica write of bytes 0x5a at
+//                                           OFFSET, as SITE at generation COUNTER/GEN_SITE (what the
+//                                           primary SITE would send its secondary); prints the
+//                                           answer's code or `no answer` (a node answers its
+//                                           peer's node, not this sender); exits 0 once sent
+//   wire_send ENDPOINT heartbeat SITE STATE LINK COUNT
+//                                           COUNT well-formed heartbeats as SITE announcing STATE
+//                                           on link LINK, 50 ms apart, a fresh incarnation; exits 0
+//
+// Before ENDPOINT, `--key SECRET.key --server-key SERVER.pub` makes every connection a CURVE
+// client proving SECRET.key and trusting SERVER.pub (the server's site is that file's name).
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <thread>
 
+#include "wire/curve.h"
 #include "wire/limits.h"
 #include "wire/link.h"
 
 using namespace pairfs;
 
 namespace {
+
+// The site of --server-key: Connect() makes CURVE clients trusting its key ("" without keys).
+std::string g_server_site;
+
+Result<std::unique_ptr<wire::Client>> Connect(wire::Context& context, const std::string& endpoint,
+                                              const std::string& site) {
+  return wire::Client::Connect(context, endpoint, site, g_server_site);
+}
+
+// The replica-write mode: argv[3..] = SITE VOLUME OFFSET COUNTER GEN_SITE.
+int SendReplicaWrite(wire::Context& context, const std::string& endpoint, char** argv) {
+  wire::WriteMessage write;
+  write.volume = argv[4];
+  write.generation = {std::strtoull(argv[6], nullptr, 10), argv[7]};
+  write.sequence = std::random_device{}();
+  write.origin_site = argv[3];
+  write.kind = static_cast<uint8_t>(wire::WriteKind::kData);
+  write.offset = std::strtoull(argv[5], nullptr, 10);
+  write.length = 4096;
+  const std::string data(write.length, '\x5a');
+  Result<std::string> frame = wire::EncodeWriteFrame(wire::MessageType::kReplicaWrite,
+                                                     std::random_device{}() | (uint64_t{1} << 62), argv[3], write, data);
+  auto client = Connect(context, endpoint, argv[3]);
+  if (!frame.ok() || !client.ok() || !client.value()->SendBytes(frame.value()).ok()) return 1;
+  Result<std::string> answer = client.value()->ReceiveBytes(1000);
+  if (!answer.ok()) {
+    std::printf("replica-write: no answer\n");
+    return 0;
+  }
+  Result<wire::Frame> decoded = wire::DecodeFrame(answer.value());
+  wire::WriteReplyMessage reply;
+  if (decoded.ok() && wire::DecodeBody(decoded->body, &reply).ok()) {
+    std::printf("replica-write: answered code %u\n", static_cast<unsigned>(reply.code));
+  } else {
+    std::printf("replica-write: an answer that does not decode\n");
+  }
+  return 0;
+}
+
+// The heartbeat mode: argv[3..] = SITE STATE LINK COUNT.
+int SendHeartbeats(wire::Context& context, const std::string& endpoint, char** argv) {
+  wire::HeartbeatMessage beat;
+  beat.site = argv[3];
+  beat.state = argv[4];
+  beat.link = static_cast<uint32_t>(std::strtoul(argv[5], nullptr, 10));
+  beat.incarnation = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
+  const uint64_t count = std::strtoull(argv[6], nullptr, 10);
+  auto client = Connect(context, endpoint, beat.site);
+  if (!client.ok()) return 1;
+  for (beat.counter = 1; beat.counter <= count; ++beat.counter) {
+    Result<std::string> frame = wire::EncodeFrame(wire::MessageType::kHeartbeat, beat.counter, beat.site,
+                                                  wire::EncodeBody(beat));
+    if (!frame.ok()) return 1;
+    (void)client.value()->SendBytes(frame.value());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::printf("heartbeat: sent %llu beats as %s announcing %s\n", static_cast<unsigned long long>(count),
+              beat.site.c_str(), beat.state.c_str());
+  return 0;
+}
 
 std::string RandomBytes(std::mt19937_64& random, size_t size) {
   std::string bytes(size, '\0');
@@ -138,7 +213,7 @@ int SendVote(wire::Context& context, const std::string& endpoint, int argc, char
       return 2;
     }
   }
-  auto client = wire::Client::Connect(context, endpoint, argv[3]);
+  auto client = Connect(context, endpoint, argv[3]);
   if (!client.ok()) {
     std::fprintf(stderr, "vote: %s\n", client.status().message().c_str());
     return 2;
@@ -161,6 +236,23 @@ int SendVote(wire::Context& context, const std::string& endpoint, int argc, char
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::string secret_key_file;
+  std::string server_key_file;
+  while (argc >= 3 && (std::string(argv[1]) == "--key" || std::string(argv[1]) == "--server-key")) {
+    (std::string(argv[1]) == "--key" ? secret_key_file : server_key_file) = argv[2];
+    argv += 2;
+    argc -= 2;
+  }
+  wire::Context context;
+  if (!secret_key_file.empty() || !server_key_file.empty()) {
+    Result<wire::CurveKeys> keys = wire::LoadCurveKeys(secret_key_file, {server_key_file});
+    if (!keys.ok()) {
+      std::fprintf(stderr, "wire_send: %s\n", keys.status().message().c_str());
+      return 2;
+    }
+    g_server_site = wire::SiteOfPublicKeyFile(server_key_file);
+    context.UseCurve(keys.value());
+  }
   if (argc < 3) {
     std::fprintf(stderr, "usage: wire_send ENDPOINT garbage COUNT SEED | wire_send ENDPOINT ping | "
                          "wire_send ENDPOINT vote SITE VOLUME HOLDER [--release] [--force] [--outdated SITE]\n");
@@ -168,9 +260,8 @@ int main(int argc, char** argv) {
   }
   const std::string endpoint = argv[1];
   const std::string mode = argv[2];
-  wire::Context context;
   if (mode == "ping") {
-    auto client = wire::Client::Connect(context, endpoint, "fuzz");
+    auto client = Connect(context, endpoint, "fuzz");
     if (!client.ok()) return 1;
     Result<wire::Reply> reply = client.value()->Call(wire::VolumeListRequest{}, 5000);
     if (!reply.ok()) {
@@ -181,12 +272,14 @@ int main(int argc, char** argv) {
     return reply->ToStatus().ok() ? 0 : 1;
   }
   if (mode == "vote") return SendVote(context, endpoint, argc, argv);
+  if (mode == "replica-write" && argc == 8) return SendReplicaWrite(context, endpoint, argv);
+  if (mode == "heartbeat" && argc == 7) return SendHeartbeats(context, endpoint, argv);
   if (mode == "garbage" && argc == 5) {
     const uint64_t count = std::strtoull(argv[3], nullptr, 10);
     std::mt19937_64 random(std::strtoull(argv[4], nullptr, 10));
     for (uint64_t round = 0; round < count; ++round) {
       // A fresh connection now and then: an oversized frame makes ZeroMQ drop the connection.
-      auto client = wire::Client::Connect(context, endpoint, "fuzz");
+      auto client = Connect(context, endpoint, "fuzz");
       if (!client.ok()) return 1;
       for (int i = 0; i < 10 && round < count; ++i, ++round) {
         (void)client.value()->SendBytes(BadFrame(random, round));
@@ -201,7 +294,7 @@ int main(int argc, char** argv) {
     std::mt19937_64 random(std::strtoull(argv[4], nullptr, 10));
     const std::string site = argv[5];
     for (uint64_t round = 0; round < count;) {
-      auto client = wire::Client::Connect(context, endpoint, "fuzz");
+      auto client = Connect(context, endpoint, "fuzz");
       if (!client.ok()) return 1;
       for (int i = 0; i < 10 && round < count; ++i, ++round) {
         (void)client.value()->SendBytes(BadPeerFrame(random, round, site));
@@ -216,7 +309,7 @@ int main(int argc, char** argv) {
     command.command = argv[4];
     command.volume = argv[5];
     command.generation = {std::strtoull(argv[6], nullptr, 10), argv[7]};
-    auto client = wire::Client::Connect(context, endpoint, "fuzz");
+    auto client = Connect(context, endpoint, "fuzz");
     if (!client.ok()) return 1;
     Result<std::string> frame =
         wire::EncodeFrame(wire::MessageType::kPeerCommand, std::random_device{}() | (uint64_t{1} << 62), argv[3],

@@ -210,3 +210,30 @@ TEST_CASE("the config path comes from the flag, then PAIRFS_CONFIG, then /etc") 
   CHECK(ResolveConfigPath("/x.toml") == "/x.toml");
   ::unsetenv("PAIRFS_CONFIG");
 }
+
+TEST_CASE("[security] takes a secret key, public keys named SITE.pub and insecure") {
+  const std::string site = std::string(kMinimal);
+  Result<Config> config = ParseConfig(site + "[security]\nsecret_key = \"keys/a.key\"\npeer_public_keys = [\"keys/b.pub\", "
+                                             "\"/etc/pairfs/w.pub\"]\n", "/srv/pairfs/a.toml");
+  INFO(config.status().message());
+  REQUIRE(config.ok());
+  CHECK(config->security.present);
+  CHECK_FALSE(config->security.insecure);
+  CHECK(config->security.secret_key == "/srv/pairfs/keys/a.key");
+  CHECK(config->security.peer_public_keys == std::vector<std::string>{"/srv/pairfs/keys/b.pub", "/etc/pairfs/w.pub"});
+
+  Result<Config> insecure = ParseConfig(site + "[security]\ninsecure = true\n", "x.toml");
+  REQUIRE(insecure.ok());
+  CHECK(insecure->security.insecure);
+  CHECK(insecure->security.secret_key.empty());
+
+  auto error = [&](const std::string& table) { return ParseConfig(site + "[security]\n" + table, "x.toml").status().message(); };
+  CHECK_THAT(error("peer_public_keys = [\"b.pub\"]\n"), Catch::Contains("security.secret_key: missing"));
+  CHECK_THAT(error("secret_key = \"a.key\"\n"), Catch::Contains("security.peer_public_keys: missing"));
+  CHECK_THAT(error("secret_key = \"a.key\"\npeer_public_keys = [\"b.key\"]\n"), Catch::Contains("must be named SITE.pub"));
+  CHECK_THAT(error("secret_key = \"a.key\"\npeer_public_keys = [\"b.pub\", \"other/b.pub\"]\n"),
+             Catch::Contains("names two keys of site b"));
+  CHECK_THAT(error("secret_key = \"a.key\"\npeer_public_keys = [\"a.pub\"]\n"), Catch::Contains("this site's own key"));
+  CHECK_THAT(error("insecure = \"yes\"\n"), Catch::Contains("security.insecure: must be true or false"));
+  CHECK_THAT(error("secret = \"a.key\"\n"), Catch::Contains("security.secret: unknown key"));
+}

@@ -13,6 +13,8 @@
 #include <random>
 #include <thread>
 
+#include "tests/unit/temp_dir.h"
+
 using namespace pairfs;
 using namespace pairfs::wire;
 
@@ -322,4 +324,42 @@ TEST_CASE("starting refuses no links, a zero interval, no state function and a s
   CHECK(code_of(one_link, "a/1", "b", 20, state.Function()) == Code::kInvalidArgument);
   CHECK(code_of(one_link, "a", std::string(40, 'b'), 20, state.Function()) == Code::kInvalidArgument);
   CHECK(code_of(one_link, "a", "", 20, state.Function()) == Code::kInvalidArgument);
+}
+
+TEST_CASE("with CURVE keys the links hear the peer, and a beat from another site's key is dropped") {
+  testing::TempDir keys;
+  for (const char* site : {"a", "b", "w", "x"}) REQUIRE(WriteKeyFiles(keys.path(), site, GenerateKeyPair().value()).ok());
+  auto load = [&](const std::string& site, std::vector<std::string> peers) {
+    std::vector<std::string> files;
+    for (const std::string& peer : peers) files.push_back(keys.path() + "/" + peer + ".pub");
+    return LoadCurveKeys(keys.path() + "/" + site + ".key", files).value();
+  };
+  Context context_a, context_b, context_w, context_x, context_plain;
+  context_a.UseCurve(load("a", {"b", "w"}));
+  context_b.UseCurve(load("b", {"a"}));
+  context_w.UseCurve(load("w", {"a"}));
+  context_x.UseCurve(load("x", {"a"}));
+  const HeartbeatEndpoints a_link{FreeEndpoint(), FreeEndpoint()};
+  Announced state("STANDBY");
+  auto a = std::move(HeartbeatLinks::Start(context_a, {a_link}, "a", "b", 11, 20, state.Function()).value());
+  CHECK(a->Snapshot()[0].authenticated);
+
+  // Site w's valid key claiming b, a key nobody lists, and no key: nothing counts as life.
+  auto impostor = std::move(Client::Connect(context_w, a_link.listen, "b", "a").value());
+  auto stranger = std::move(Client::Connect(context_x, a_link.listen, "b", "a").value());
+  auto plain = std::move(Client::Connect(context_plain, a_link.listen, "b").value());
+  for (uint64_t counter = 1; counter <= 3; ++counter) {
+    for (Client* client : {impostor.get(), stranger.get(), plain.get()}) {
+      REQUIRE(client->SendBytes(HeartbeatFrame("b", {"b", 99, counter, "FENCED", 0})).ok());
+    }
+  }
+  REQUIRE(WaitUntil([&] { return a->Snapshot()[0].dropped == 3; }, 2000));  // the impostor's three
+  CHECK_FALSE(a->Snapshot()[0].heard);
+
+  // The real b, with its key, is heard.
+  auto b = std::move(HeartbeatLinks::Start(context_b, {{a_link.peer, a_link.listen}}, "b", "a", 22, 20,
+                                           state.Function()).value());
+  REQUIRE(WaitUntil([&] { return a->Snapshot()[0].peer_incarnation == 22; }, 2000));
+  CHECK(a->Snapshot()[0].dropped == 3);
+  CHECK(a->Latest()->state == "STANDBY");
 }
