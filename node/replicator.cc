@@ -384,6 +384,17 @@ Status Replicator::Commit(Pair& pair, const PairTransition& transition, const wi
   if (!saved.ok()) {
     spdlog::error("pair {}: cannot save {} -> {}: {}", pair.volume->name(), StatusName(pair.state.status),
                   StatusName(next.status), saved.message());
+    // A suspension stops replicating even when it cannot be saved (the disk is full): held in
+    // memory, at the same generation (the peer learns it from the status and suspends too). A
+    // restart before it is saved finds the old status with the regions marked, and copies them.
+    const bool suspends = IsReplicating(pair.state.status) && next.status == PairStatus::kPSUE &&
+                          std::find(transition.actions.begin(), transition.actions.end(),
+                                    PairAction::kMarkPeerOutdated) == transition.actions.end();
+    if (suspends) {
+      spdlog::error("pair {}: {} held in memory only until its metadata can be saved", pair.volume->name(),
+                    StatusName(next.status));
+      pair.state = next;
+    }
     return saved;
   }
   if (!(pair.state == next) || !(pair.generation == next_generation)) {
@@ -1895,6 +1906,12 @@ void Replicator::Describe(Volume& volume, wire::VolumeInfo* info) {
 }
 
 void Replicator::DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo* info) {
+  // The pair's live state: the metadata's, or a suspension held in memory (Commit).
+  info->role = RoleName(view.state.role);
+  info->status = StatusName(view.state.status);
+  info->consistent = view.state.consistent;
+  info->outdated = view.state.outdated;
+  info->fenced = view.state.fenced;
   const uint64_t size = pair.volume->size_bytes();
   const uint64_t dirty = pair.regions->marked_bytes();
   info->dirty_bytes = view.state.status == PairStatus::kPAIR ? 0 : std::min(dirty, size);

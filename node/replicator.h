@@ -201,8 +201,9 @@ class Replicator {
   wire::PeerAnswerMessage ServeCommand(const wire::PeerCommandMessage& command);
   Status ServeCreate(const wire::PeerCommandMessage& command, wire::PeerAnswerMessage* answer);
 
-  // State changes. Commit saves a transition (caller holds the pair's mutex); Change runs the
-  // state machine and commits.
+  // State changes. Commit saves a transition (caller holds the pair's mutex); a suspension (to
+  // PSUE from PAIR or COPY) that cannot be saved is held in memory, the error still returned.
+  // Change runs the state machine and commits.
   Status Commit(Pair& pair, const PairTransition& transition, const wire::Generation* generation);
   Status Change(Pair& pair, PairEvent event, const PairContext* context, const wire::Generation* generation);
   void OnLinkLost(Pair& pair, const wire::Generation& seen);

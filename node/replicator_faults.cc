@@ -45,14 +45,7 @@ void Replicator::SuspendOnDiskFault(Pair& pair, const wire::Generation& seen, co
   Result<PairTransition> transition = Transit(pair.state, PairEvent::kWriteFailed, pair.context);
   if (!transition.ok()) return;
   spdlog::error("pair {}: {}; suspending (PSUE): resync once the disk is repaired", pair.volume->name(), why);
-  if (Commit(pair, transition.value(), nullptr).ok()) return;
-  // The metadata cannot be saved (the disk is full here too): stop replicating anyway, in
-  // memory. The same generation: the peer learns it from the status and suspends too; a restart
-  // before a resync finds PAIR (or COPY) with the regions marked and copies them.
-  const auto& actions = transition->actions;
-  if (std::find(actions.begin(), actions.end(), PairAction::kStopCopy) != actions.end()) pair.stop_copy.store(true);
-  pair.state.status = PairStatus::kPSUE;
-  spdlog::error("pair {}: suspended in memory only (PSUE): its metadata cannot be saved", pair.volume->name());
+  (void)Commit(pair, transition.value(), nullptr);  // held in memory if it cannot be saved
 }
 
 }  // namespace pairfs::node
