@@ -50,7 +50,7 @@ inline bool IsDiskFault(uint8_t code) {
 inline Status PeerDiskFault(uint8_t code, const std::string& volume, const std::string& peer_site) {
   const bool full = code == static_cast<uint8_t>(Code::kNoSpace);
   return Status::IoError("volume " + volume + ": the write failed at site " + peer_site + " (" +
-                             (full ? "disk full" : "I/O error") + "); the pair is suspended (PSUE)",
+                             (full ? "disk full" : "I/O error") + ")",
                          full ? ENOSPC : EIO);
 }
 

@@ -67,6 +67,8 @@ repaired() {
 fill a
 write_fails "primary full: the writer gets ENOSPC" a 10
 suspended_with_dirty "primary full"
+grep -q "PSUE held in memory only" "$WORK/a.log" && pass "primary full: the log says the suspension could not be saved" ||
+  fail "primary full: the log says the suspension could not be saved" "no 'held in memory' in a.log"
 repaired "primary full" a
 
 # ---- the secondary's disk is full ----
