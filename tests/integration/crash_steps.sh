@@ -148,4 +148,25 @@ check "$point: b is the primary" test "$(pair_field b s role)" = primary
 check "$point: verify is clean" pairctl b verify s
 identical_to "$point: b's data is at both sites" s "$WORK/s.data"
 
+# ---- damaged files: a bad region-set header counts every region changed; a volume whose
+# metadata is damaged is left out; the others serve ----
+stop_site a > /dev/null
+printf 'XXXX' | dd of="$WORK/a/volumes/c-create-after-metadata.regions" conv=notrunc status=none
+printf 'garbage' > "$WORK/a/volumes/r-resize-after-image.meta"
+must_start a
+grep -q "c-create-after-metadata.regions: bad region set header; every region of the volume counts as changed" \
+  "$WORK/a.log" && pass "a bad region-set header is logged: every region counts as changed" ||
+  fail "a bad region-set header is logged" "no such line in a.log"
+if pairctl a volume list | grep -q r-resize-after-image; then
+  fail "the volume with damaged metadata is left out of volume list" "it is listed"
+else
+  pass "the volume with damaged metadata is left out of volume list"
+fi
+grep -q "volume r-resize-after-image not loaded" "$WORK/a.log" && pass "... and the log says so" ||
+  fail "... and the log says so" "no 'not loaded' line in a.log"
+check "the other volumes serve: r-resize-after-intent reads" dd if="$WORK/mnt-a/r-resize-after-intent" of=/dev/null bs=1M status=none
+reach_pair "damaged region set" a c-create-after-metadata
+check "damaged region set: verify is clean after the full copy" pairctl a verify c-create-after-metadata
+identical_to "damaged region set: the data is intact at both sites" c-create-after-metadata "$WORK/c-create-after-metadata.data"
+
 finish
