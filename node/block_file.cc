@@ -155,13 +155,16 @@ void MemoryBlockFile::WriteLocked(uint64_t offset, const char* data, size_t leng
 
 Status MemoryBlockFile::WriteAt(uint64_t offset, const char* data, size_t length, bool) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (full_) return Status::IoError("write to memory image failed", ENOSPC);
+  Status fault = WriteFaultLocked();
+  if (!fault.ok()) return fault;
   WriteLocked(offset, data, length);
   return Status::Ok();
 }
 
 Status MemoryBlockFile::Deallocate(wire::WriteKind, uint64_t offset, uint64_t length) {
   std::lock_guard<std::mutex> lock(mutex_);
+  Status fault = WriteFaultLocked();
+  if (!fault.ok()) return fault;
   WriteLocked(offset, nullptr, static_cast<size_t>(length));
   // Whole pages of zeros are holes again.
   for (uint64_t page = (offset + kPageBytes - 1) / kPageBytes; (page + 1) * kPageBytes <= offset + length; ++page) {
@@ -172,6 +175,7 @@ Status MemoryBlockFile::Deallocate(wire::WriteKind, uint64_t offset, uint64_t le
 
 Status MemoryBlockFile::Sync() {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (sync_error_ != 0) return Status::IoError("sync of memory image failed", sync_error_);
   durable_pages_ = pages_;
   durable_size_bytes_ = size_bytes_;
   return Status::Ok();
@@ -208,9 +212,24 @@ void MemoryBlockFile::Crash() {
   size_bytes_ = durable_size_bytes_;
 }
 
-void MemoryBlockFile::SetFull(bool full) {
+Status MemoryBlockFile::WriteFaultLocked() {
+  if (write_error_ == 0) return Status::Ok();
+  if (writes_until_error_ == 0) return Status::IoError("write to memory image failed", write_error_);
+  --writes_until_error_;
+  return Status::Ok();
+}
+
+void MemoryBlockFile::SetFull(bool full) { FailWrites(full ? ENOSPC : 0); }
+
+void MemoryBlockFile::FailWrites(int error_number, uint64_t after_writes) {
   std::lock_guard<std::mutex> lock(mutex_);
-  full_ = full;
+  write_error_ = error_number;
+  writes_until_error_ = after_writes;
+}
+
+void MemoryBlockFile::FailSyncs(int error_number) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  sync_error_ = error_number;
 }
 
 }  // namespace pairfs::node

@@ -84,18 +84,27 @@ class MemoryBlockFile final : public BlockFile {
   void Crash();
   // From now on every write fails with ENOSPC (a full disk), or works again.
   void SetFull(bool full);
+  // Disk faults on cue: once `after_writes` more writes (or discards) have succeeded, every one fails with
+  // IoError(`error_number`) (ENOSPC a full disk, EIO a failing one) until called with 0.
+  void FailWrites(int error_number, uint64_t after_writes = 0);
+  // Every Sync fails with IoError(`error_number`) until called with 0 (a lost writeback).
+  void FailSyncs(int error_number);
 
  private:
   static constexpr uint64_t kPageBytes = 4096;
   using Pages = std::map<uint64_t, std::string>;  // page number -> kPageBytes bytes; absent = zeros
   void WriteLocked(uint64_t offset, const char* data, size_t length);
+  // The fault armed by FailWrites for the next write or discard, counting it down.
+  Status WriteFaultLocked();
 
   mutable std::mutex mutex_;
   uint64_t size_bytes_;
   uint64_t durable_size_bytes_;
   Pages pages_;
   Pages durable_pages_;
-  bool full_ = false;
+  int write_error_ = 0;          // what writes fail with once writes_until_error_ is 0
+  uint64_t writes_until_error_ = 0;
+  int sync_error_ = 0;
   struct timespec times_[2] {};
 };
 

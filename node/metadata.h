@@ -48,10 +48,13 @@ struct VolumeMetadata {
   bool outdated = false;
   bool fenced = false;
   uint64_t region_size_bytes = 0;
+  // A grow in progress (pairctl volume resize): the size the image is being grown to, saved
+  // before the image grows; 0 = none. Open finishes such a grow (node/FORMAT.md).
+  uint64_t growing_to_bytes = 0;
   MSGPACK_DEFINE_MAP(name, size_bytes, inode, uid, gid, mode, created_unix_s, changed_unix_ns, reserved_by, role,
                      status, pair_mode, peer_site, peer_volume, fence, group, generation,
                      generation_site, consistent, outdated, region_size_bytes, fenced, reserve_epoch,
-                     reserve_outdated);
+                     reserve_outdated, growing_to_bytes);
 };
 
 // Returns the bytes of the metadata file: the 32-byte header (magic, version, body length,

@@ -103,8 +103,28 @@ Result<PairTransition> OnLinkEvent(const PairState& state, PairEvent event, cons
   return To(next, {A::kFailWaitingWrites});
 }
 
+// A write failed at this copy or the peer's (DESIGN.md "Faults of the local disk"): the copies
+// may differ in its region, which stays marked. The primary suspends as on a link loss with fence
+// never (no reserve is asked: the peer answered); the secondary suspends as well. In any other
+// status the region is tracked already.
+Result<PairTransition> OnWriteFailed(const PairState& state) {
+  if (!IsReplicating(state.status)) return Unchanged(state);
+  if (state.role == PairRole::kPrimary) return Suspend(state, S::kPSUE);
+  PairState next = state;
+  next.status = S::kPSUE;
+  if (state.status == S::kCOPY) return To(next, {A::kStopCopy});
+  return To(next, {});
+}
+
 Result<PairTransition> OnResync(const PairState& state, PairEvent event, const PairContext& context) {
-  if (IsReplicating(state.status)) return Refuse(state, event, "a pair in sync or copying needs no resync");
+  // A secondary already the target of a copy may be made the target of a swap's copy: the
+  // resync --swap whose issuing side crashed before it committed, issued again (its first try
+  // left this side in COPY at a generation the issuing side made).
+  const bool copy_target_again = event == PairEvent::kResyncSwapByPeer && state.role == PairRole::kSecondary &&
+                                 state.status == S::kCOPY;
+  if (IsReplicating(state.status) && !copy_target_again) {
+    return Refuse(state, event, "a pair in sync or copying needs no resync");
+  }
   const bool primary = state.role == PairRole::kPrimary;
   if (event == PairEvent::kResync) {
     if (state.status == S::kSSWS) {
@@ -212,6 +232,7 @@ Result<PairTransition> Transit(const PairState& state, PairEvent event, const Pa
       return To(next, {});
     }
     case PairEvent::kLinkLost:
+    case PairEvent::kWriteFailed:
       if (!in_pair) return Unchanged(state);
       break;
     default:
@@ -267,6 +288,8 @@ Result<PairTransition> Transit(const PairState& state, PairEvent event, const Pa
     case PairEvent::kJournalBelowHighWater:
     case PairEvent::kJournalFull:
       return OnJournal(state, event, context);
+    case PairEvent::kWriteFailed:
+      return OnWriteFailed(state);
     default:
       break;
   }
@@ -354,7 +377,7 @@ const char* EventName(PairEvent event) {
       "create (primary)", "create (secondary)", "copy done", "split", "split --rw", "link lost",
       "reserve granted", "reserve lost", "resync", "resync --swap (here)", "resync --swap (by peer)",
       "takeover", "swap by peer", "peer is newer", "dissolve", "unfence", "fence", "journal high water",
-      "journal below high water", "journal full"};
+      "journal below high water", "journal full", "write failed"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == kEventCount, "a name for every event");
   return kNames[static_cast<int>(event)];
 }

@@ -51,6 +51,7 @@ enum class PairEvent : uint8_t {
   kJournalHighWater,     // async: the master journal passed its high-water mark
   kJournalBelowHighWater,
   kJournalFull,          // async: the master journal is full
+  kWriteFailed,          // a write failed at either copy (disk full, EIO): the copies may differ
 };
 
 enum class PairAction : uint8_t {
@@ -121,6 +122,6 @@ inline constexpr PairStatus kAllStatuses[] = {PairStatus::kSMPL, PairStatus::kCO
                                               PairStatus::kPSUS, PairStatus::kPSUE, PairStatus::kSSUS,
                                               PairStatus::kSSWS, PairStatus::kPFUL, PairStatus::kPFUS};
 inline constexpr PairRole kAllRoles[] = {PairRole::kSimplex, PairRole::kPrimary, PairRole::kSecondary};
-inline constexpr int kEventCount = static_cast<int>(PairEvent::kJournalFull) + 1;
+inline constexpr int kEventCount = static_cast<int>(PairEvent::kWriteFailed) + 1;
 
 }  // namespace pairfs::node

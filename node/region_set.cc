@@ -72,25 +72,46 @@ RegionSet::RegionSet(std::string path, int fd, uint64_t volume_bytes, uint64_t r
 
 RegionSet::~RegionSet() { ::close(fd_); }
 
+Status RegionSet::Create(const std::string& path, uint64_t volume_bytes, uint64_t region_bytes, bool all_marked) {
+  if (region_bytes == 0 || volume_bytes == 0) return Status::InvalidArgument("region set needs a size");
+  const uint64_t regions = (volume_bytes + region_bytes - 1) / region_bytes;
+  std::string file = EncodeHeader(volume_bytes, region_bytes, regions);
+  for (uint64_t page = 0; page < PageCount(regions); ++page) {
+    std::vector<uint8_t> bits(kBitsPerPageBytes, 0);
+    if (all_marked) {
+      const uint64_t first = page * kRegionsPerPage;
+      const uint64_t count = std::min<uint64_t>(kRegionsPerPage, regions - first);
+      for (uint64_t bit = 0; bit < count; ++bit) bits[bit / 8] = static_cast<uint8_t>(bits[bit / 8] | (1u << (bit % 8)));
+    }
+    file += EncodePage(bits.data());
+  }
+  return ReplaceFileAtomically(path, file);
+}
+
 Result<std::unique_ptr<RegionSet>> RegionSet::Open(const std::string& path, uint64_t volume_bytes,
                                                    uint64_t region_bytes) {
   if (region_bytes == 0 || volume_bytes == 0) return Status::InvalidArgument("region set needs a size");
+  bool replace = false;
   if (::access(path.c_str(), F_OK) != 0) {
-    // Created whole and atomically: a crash leaves no file or a complete one with nothing marked.
-    const uint64_t regions = (volume_bytes + region_bytes - 1) / region_bytes;
-    std::string file = EncodeHeader(volume_bytes, region_bytes, regions);
-    const std::vector<uint8_t> zeros(kBitsPerPageBytes, 0);
-    const std::string empty_page = EncodePage(zeros.data());
-    for (uint64_t page = 0; page < PageCount(regions); ++page) file += empty_page;
-    Status created = ReplaceFileAtomically(path, file);
-    if (!created.ok()) return created;
+    spdlog::error("{} is missing: every region of the volume counts as changed (a full copy)", path);
+    replace = true;
   }
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return Status::IoError("cannot open " + path, errno);
-  std::unique_ptr<RegionSet> set(new RegionSet(path, fd, volume_bytes, region_bytes));
-  Status loaded = set->Load();
-  if (!loaded.ok()) return loaded;
-  return set;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (replace) {
+      Status created = Create(path, volume_bytes, region_bytes, true);
+      if (!created.ok()) return created;
+    }
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return Status::IoError("cannot open " + path, errno);
+    std::unique_ptr<RegionSet> set(new RegionSet(path, fd, volume_bytes, region_bytes));
+    Status loaded = set->Load();
+    if (loaded.ok()) return set;
+    if (loaded.code() != Code::kCorruption && loaded.code() != Code::kInvalidArgument) return loaded;
+    if (replace) return loaded;  // the file just written does not load: give up
+    spdlog::error("{}; every region of the volume counts as changed (a full copy)", loaded.message());
+    replace = true;
+  }
+  return Status::Corruption(path + " cannot be loaded");
 }
 
 Status RegionSet::Load() {

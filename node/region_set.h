@@ -29,9 +29,16 @@ inline constexpr uint64_t kRegionsPerPage = (kRegionSetPageBytes - kRegionSetChe
 
 class RegionSet {
  public:
-  // Opens `path`, creating it (nothing marked) if absent. InvalidArgument if the geometry differs
-  // from the file's; Corruption for a bad header; pages with bad checksums are taken as all marked
-  // (and logged). IoError from the disk.
+  // Writes a whole region set to `path` atomically (old or new file after any crash), every
+  // region marked when `all_marked` (a new pair: everything is still to copy), else none.
+  // Replaces a file that is there. IoError from the disk (NoSpace-like errno kept).
+  static Status Create(const std::string& path, uint64_t volume_bytes, uint64_t region_bytes, bool all_marked);
+
+  // Opens `path`. A missing file, a bad header, a file made for another geometry or of the wrong
+  // size counts every region as changed: it is logged and replaced by a file with all regions
+  // marked (a full copy, never a lost change). Pages with bad checksums are taken as all marked
+  // (and logged). InvalidArgument for a zero size; IoError from the disk (e.g. the replacement
+  // cannot be written).
   static Result<std::unique_ptr<RegionSet>> Open(const std::string& path, uint64_t volume_bytes,
                                                  uint64_t region_bytes);
   ~RegionSet();
@@ -56,6 +63,7 @@ class RegionSet {
 
  private:
   RegionSet(std::string path, int fd, uint64_t volume_bytes, uint64_t region_bytes);
+  // Corruption/InvalidArgument: the file cannot be used (Open replaces it, all marked).
   Status Load();
   // Writes every page changed in memory and fdatasyncs; callers hold flush_mutex_.
   Status FlushLocked();

@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/fault_point.h"
 #include "node/limits.h"
 #include "node/names.h"
 #include "node/pair_state.h"
@@ -92,7 +93,13 @@ class Activity {
       }
     }
     Status marked = pair.regions->MarkBeforeWrite(offset, length);
-    if (!marked.ok()) return marked;
+    if (!marked.ok()) {
+      // Refused before anything is written: a write the dirty bitmap cannot cover never happens.
+      return Status(marked.code(),
+                    "volume " + pair.volume->name() + ": the write is refused, its region cannot be marked in the "
+                    "dirty bitmap: " + marked.message(),
+                    marked.error_number());
+    }
     return activity;
   }
 
@@ -197,7 +204,12 @@ Status Replicator::Start() {
   for (const std::shared_ptr<Volume>& volume : store_.List()) {
     if (volume->metadata().role == "simplex") continue;
     Result<std::shared_ptr<Pair>> pair = LoadPair(volume, false);
-    if (!pair.ok()) return pair.status();
+    if (!pair.ok()) {
+      // One damaged volume never takes the others offline; served without its pair it could be
+      // written as a simplex, so it is not served at all.
+      store_.LeaveOut(volume->name(), "its pair cannot be loaded: " + pair.status().message());
+      continue;
+    }
     const Pair::View view = pair.value()->Snapshot();
     spdlog::info("pair {}: {} {} with {}:{}, generation {}/{}", volume->name(), RoleName(view.state.role),
                  StatusName(view.state.status), options_.peer_site, view.peer_volume, view.generation.counter,
@@ -289,7 +301,10 @@ Result<std::shared_ptr<Replicator::Pair>> Replicator::LoadPair(std::shared_ptr<V
   pair->peer_volume = metadata.peer_volume;
   const uint64_t region_bytes = metadata.region_size_bytes ? metadata.region_size_bytes : options_.region_size_bytes;
   const std::string path = volume->SidecarPath("regions");
-  if (fresh) ::unlink(path.c_str());
+  if (fresh) {  // a new pair: everything is still to copy
+    Status created = RegionSet::Create(path, volume->size_bytes(), region_bytes, true);
+    if (!created.ok()) return Status(created.code(), "cannot write the region set: " + created.message(), created.error_number());
+  }
   Result<std::unique_ptr<RegionSet>> regions = RegionSet::Open(path, volume->size_bytes(), region_bytes);
   if (!regions.ok()) return regions.status();
   pair->regions = std::move(regions.value());
@@ -369,6 +384,17 @@ Status Replicator::Commit(Pair& pair, const PairTransition& transition, const wi
   if (!saved.ok()) {
     spdlog::error("pair {}: cannot save {} -> {}: {}", pair.volume->name(), StatusName(pair.state.status),
                   StatusName(next.status), saved.message());
+    // A suspension stops replicating even when it cannot be saved (the disk is full): held in
+    // memory, at the same generation (the peer learns it from the status and suspends too). A
+    // restart before it is saved finds the old status with the regions marked, and copies them.
+    const bool suspends = IsReplicating(pair.state.status) && next.status == PairStatus::kPSUE &&
+                          std::find(transition.actions.begin(), transition.actions.end(),
+                                    PairAction::kMarkPeerOutdated) == transition.actions.end();
+    if (suspends) {
+      spdlog::error("pair {}: {} held in memory only until its metadata can be saved", pair.volume->name(),
+                    StatusName(next.status));
+      pair.state = next;
+    }
     return saved;
   }
   if (!(pair.state == next) || !(pair.generation == next_generation)) {
@@ -660,7 +686,13 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view, con
   Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
   std::optional<wire::Frame> answer = calls_->Wait(id, options_.peer_timeout_ms, options_.retransmit_ms,
                                                    [&] { (void)Transmit(frame_bytes); });
-  if (!written.ok()) return written;  // the region stays marked: a resync repairs the copies
+  if (!written.ok()) {
+    // The secondary may hold the write and this copy not: the pair suspends with the region
+    // pinned (the trim must not forget it) and a resync repairs the copies.
+    KeepChanged(pair, offset, length);
+    SuspendOnDiskFault(pair, generation, "a write failed here: " + written.message());
+    return written;
+  }
   if (answer) {
     wire::WriteReplyMessage reply;
     if (wire::DecodeBody(answer->body, &reply).ok() && reply.code == 0) return length;
@@ -668,6 +700,12 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view, con
       OnPeerNewer(pair, generation, reply.generation);
       return Status::ReadOnly("volume " + pair.volume->name() + " is outdated: site " + options_.peer_site +
                               " has a newer generation");
+    }
+    if (IsDiskFault(reply.code)) {
+      KeepChanged(pair, offset, length);
+      SuspendOnDiskFault(pair, generation, std::string("a write failed at site ") + options_.peer_site + " (" +
+                                               CodeName(static_cast<Code>(reply.code)) + ")");
+      return PeerDiskFault(reply.code, pair.volume->name(), options_.peer_site);
     }
     spdlog::warn("pair {}: site {} refused a write ({}); suspending", pair.volume->name(), options_.peer_site,
                  CodeName(static_cast<Code>(reply.code)));
@@ -716,6 +754,7 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const PairView& view, cons
       return Status::Conflict("volume " + pair.volume->name() + " is reserved by another site (refused at site " +
                               options_.peer_site + ")");
     }
+    if (IsDiskFault(grant.code)) return PeerDiskFault(grant.code, pair.volume->name(), options_.peer_site);
     return Status(code == Code::kIoError ? Code::kIoError : Code::kReadOnly,
                   "volume " + pair.volume->name() + ": the primary at site " + options_.peer_site +
                       " refused the write (" + CodeName(code) + ")",
@@ -726,7 +765,9 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const PairView& view, cons
     RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
     written = pair.volume->WriteRaw(kind, offset, data, length, direct);
   }
-  wire::WriteReplyMessage confirm{view.peer_volume, generation, id, static_cast<uint8_t>(written.code())};
+  // A failed write is confirmed with its code: the primary, which wrote its copy, suspends.
+  wire::WriteReplyMessage confirm{view.peer_volume, generation, id, static_cast<uint8_t>(DiskFaultCode(written))};
+  if (!written.ok()) KeepChanged(pair, offset, length);
   (void)SendOneWay(MessageType::kWriteConfirm, id, wire::EncodeBody(confirm));
   if (!written.ok()) return written;
   return length;
@@ -750,10 +791,20 @@ Status Replicator::Flush(Volume& volume) {
   Status local = volume.Flush();
   std::optional<wire::Frame> answer = calls_->Wait(id, options_.peer_timeout_ms, options_.retransmit_ms,
                                                    [&] { (void)Transmit(frame_bytes); });
-  if (!local.ok()) return local;
+  if (!local.ok()) {
+    // Any write since the last flush may be lost here (the kernel reports a writeback error once).
+    KeepAllChanged(*pair);
+    SuspendOnDiskFault(*pair, view.generation, "a flush failed here: " + local.message());
+    return local;
+  }
   if (answer) {
     wire::FlushMessage reply;
     if (wire::DecodeBody(answer->body, &reply).ok() && reply.code == 0) return Status::Ok();
+    if (IsDiskFault(reply.code)) {
+      KeepAllChanged(*pair);
+      SuspendOnDiskFault(*pair, view.generation, "a flush failed at site " + options_.peer_site);
+      return PeerDiskFault(reply.code, volume.name(), options_.peer_site);
+    }
   }
   spdlog::warn("pair {}: site {} did not confirm a flush", volume.name(), options_.peer_site);
   OnLinkLost(*pair, view.generation);
@@ -808,8 +859,12 @@ void Replicator::ServeReplicaWrite(const wire::Frame& frame) {
     written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind), message.offset, data.data(),
                                      message.length, false);
   }
-  if (!written.ok()) spdlog::error("pair {}: replica write failed: {}", message.volume, written.message());
-  answer(written.code());
+  if (!written.ok()) {
+    // The primary suspends on this answer; the region stays marked here too, for the resync.
+    spdlog::error("pair {}: replica write failed: {}", message.volume, written.message());
+    KeepChanged(*pair, message.offset, message.length);
+  }
+  answer(DiskFaultCode(written));
 }
 
 void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
@@ -845,7 +900,11 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
   if (!activity.ok()) return answer(activity.status().code());
   Status written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind), message.offset,
                                           data.data(), message.length, false);
-  if (!written.ok()) return answer(written.code());
+  if (!written.ok()) {
+    KeepChanged(*pair, message.offset, message.length);
+    SuspendOnDiskFault(*pair, view.generation, "a forwarded write failed here: " + written.message());
+    return answer(DiskFaultCode(written));
+  }
   // Granted: the range stays exclusive here until the secondary has written its copy.
   confirms_->Register(frame.request_id);
   answer(Code::kOk);
@@ -853,6 +912,13 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
   if (!confirm) {
     spdlog::warn("pair {}: site {} did not confirm a granted write", message.volume, options_.peer_site);
     OnLinkLost(*pair, view.generation);
+    return;
+  }
+  wire::WriteReplyMessage confirmed;
+  if (wire::DecodeBody(confirm->body, &confirmed).ok() && confirmed.code != 0) {
+    KeepChanged(*pair, message.offset, message.length);
+    SuspendOnDiskFault(*pair, view.generation, std::string("a granted write failed at site ") + options_.peer_site +
+                                                   " (" + CodeName(static_cast<Code>(confirmed.code)) + ")");
   }
 }
 
@@ -863,7 +929,12 @@ void Replicator::ServeFlush(const wire::Frame& frame) {
     return Answer(frame, MessageType::kFlushAck, wire::EncodeBody(message));
   }
   std::shared_ptr<Volume> volume = store_.Find(message.volume);
-  message.code = static_cast<uint8_t>(volume ? volume->Flush().code() : Code::kNotFound);
+  Status flushed = volume ? volume->Flush() : Status::NotFound("no volume named " + message.volume);
+  if (volume && !flushed.ok()) {
+    spdlog::error("volume {}: flush failed: {}", message.volume, flushed.message());
+    if (std::shared_ptr<Pair> pair = FindPair(message.volume)) KeepAllChanged(*pair);
+  }
+  message.code = static_cast<uint8_t>(DiskFaultCode(flushed));
   Answer(frame, MessageType::kFlushAck, wire::EncodeBody(message));
 }
 
@@ -1244,6 +1315,7 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
   };
   std::deque<InFlight> pending;
   bool failed = false;
+  std::string disk_fault;  // a copy write failed at the peer, or a read here: not a lost link
   std::optional<wire::Generation> peer_newer;  // the peer refused a copy write: it moved on
   auto finish_oldest = [&] {
     InFlight& oldest = pending.front();
@@ -1254,6 +1326,10 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
     if (!answer || !wire::DecodeBody(answer->body, &reply).ok() || reply.code != 0) {
       failed = true;
       if (answer && reply.generation.NewerThan(view.generation)) peer_newer = reply.generation;
+      if (answer && IsDiskFault(reply.code)) {
+        disk_fault = std::string("a copy write failed at site ") + options_.peer_site + " (" +
+                     CodeName(static_cast<Code>(reply.code)) + ")";
+      }
     } else {
       pair->copy_done.fetch_add(oldest.length);
     }
@@ -1272,6 +1348,7 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
     if (!read.ok() || read.value() != length) {
       spdlog::error("pair {}: copy cannot read at {}: {}", pair->volume->name(), offset,
                     read.ok() ? "short read" : read.status().message());
+      disk_fault = "the copy cannot read this copy: " + (read.ok() ? std::string("short read") : read.status().message());
       failed = true;
       break;
     }
@@ -1297,6 +1374,10 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
       OnPeerNewer(*pair, view.generation, *peer_newer);
       return;
     }
+    if (!disk_fault.empty()) {  // the regions stay marked: a resync after the repair copies them
+      SuspendOnDiskFault(*pair, view.generation, disk_fault);
+      return;
+    }
     spdlog::warn("pair {}: copy to site {} interrupted", pair->volume->name(), options_.peer_site);
     OnLinkLost(*pair, view.generation);
     return;
@@ -1310,7 +1391,12 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
     }
   }
   if (view.state.status == PairStatus::kPAIR) {
-    if (!pair->volume->Flush().ok()) return;
+    Status flushed = pair->volume->Flush();
+    if (!flushed.ok()) {
+      KeepAllChanged(*pair);
+      SuspendOnDiskFault(*pair, view.generation, "a flush after the copy failed here: " + flushed.message());
+      return;
+    }
     TrimActivityLog(*pair, false);
     return;
   }
@@ -1321,12 +1407,20 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
 Status Replicator::FinishCopy(Pair& pair, const wire::Generation& generation) {
   // Both copies durable before either says so.
   Status flushed = pair.volume->Flush();
-  if (!flushed.ok()) return flushed;
+  if (!flushed.ok()) {
+    KeepAllChanged(pair);
+    SuspendOnDiskFault(pair, generation, "a flush at the end of the copy failed here: " + flushed.message());
+    return flushed;
+  }
   wire::PeerCommandMessage done;
   done.command = "copy-done";
   done.volume = pair.Snapshot().peer_volume;
   done.generation = generation;
   Result<wire::PeerAnswerMessage> answer = Ask(done);
+  if (answer.ok() && IsDiskFault(answer->code)) {  // the peer could not save its PAIR (disk full)
+    SuspendOnDiskFault(pair, generation, "the copy's end failed at site " + options_.peer_site + ": " + answer->message);
+    return StatusFromCode(answer->code, answer->message);
+  }
   if (!answer.ok() || answer->code != 0) {
     OnLinkLost(pair, generation);
     return answer.ok() ? StatusFromCode(answer->code, answer->message) : answer.status();
@@ -1385,11 +1479,22 @@ void Replicator::TrimActivityLog(Pair& pair, bool keep_hot) {
     if (Clock::now() > deadline) return;
     std::this_thread::sleep_for(Ms(2));
   }
-  if (!pair.volume->Flush().ok()) return;
+  Status flushed = pair.volume->Flush();
+  if (!flushed.ok()) {  // the marks stay: any write since the last flush may be lost here
+    KeepAllChanged(pair);
+    SuspendOnDiskFault(pair, view.generation, "a flush failed here: " + flushed.message());
+    return;
+  }
   wire::FlushMessage flush{view.peer_volume, view.generation, 0, 0};
   Result<wire::Frame> answer = Exchange(MessageType::kFlush, wire::EncodeBody(flush), options_.peer_timeout_ms);
   wire::FlushMessage reply;
-  if (!answer.ok() || !wire::DecodeBody(answer->body, &reply).ok() || reply.code != 0) return;
+  if (!answer.ok() || !wire::DecodeBody(answer->body, &reply).ok() || reply.code != 0) {
+    if (answer.ok() && IsDiskFault(reply.code)) {
+      KeepAllChanged(pair);
+      SuspendOnDiskFault(pair, view.generation, "a flush failed at site " + options_.peer_site);
+    }
+    return;
+  }
   ClearActivityThrough(pair, closing, keep_hot, view.generation, PairStatus::kPAIR);
 }
 
@@ -1522,6 +1627,17 @@ Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::strin
   Result<wire::PeerAnswerMessage> answer = Ask(command);
   if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + answer.status().message());
   if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
+  FaultPoint("create-after-peer");
+  // Every region marked durably before the metadata says primary/COPY: a crash in between
+  // leaves a simplex volume (create again: the peer's side is idempotent), never a copy that
+  // copies nothing.
+  Status marked = RegionSet::Create(volume->SidecarPath("regions"), volume->size_bytes(), options_.region_size_bytes,
+                                    true);
+  if (!marked.ok()) {
+    return Status(marked.code(), "cannot write the region set of " + request.name + ": " + marked.message(),
+                  marked.error_number());
+  }
+  FaultPoint("create-after-regions");
   const PairState& next = transition->next;
   Status saved = volume->UpdateMetadata([&](VolumeMetadata& updated) {
     updated.role = RoleName(next.role);
@@ -1538,13 +1654,11 @@ Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::strin
     updated.generation_site = generation.site;
     updated.region_size_bytes = options_.region_size_bytes;
   });
-  if (!saved.ok()) return saved;
-  Result<std::shared_ptr<Pair>> pair = LoadPair(volume, true);
+  if (!saved.ok()) return Status(saved.code(), "cannot save the metadata of " + request.name + ": " + saved.message(),
+                                 saved.error_number());
+  FaultPoint("create-after-metadata");
+  Result<std::shared_ptr<Pair>> pair = LoadPair(volume, false);
   if (!pair.ok()) return pair.status();
-  std::vector<uint64_t> all(pair.value()->regions->region_count());
-  for (uint64_t region = 0; region < all.size(); ++region) all[region] = region;
-  Status marked = pair.value()->regions->MarkRegions(all);
-  if (!marked.ok()) return marked;
   if (answer->created) {
     *note = "created volume " + peer_volume + " (" + FormatSize(volume->size_bytes()) + ") at site " + options_.peer_site;
   }
@@ -1629,6 +1743,7 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   Result<wire::PeerAnswerMessage> answer = Ask(command);
   if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + answer.status().message());
   if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
+  FaultPoint(swap ? "swap-after-peer" : "resync-after-peer");
   Status merged = pair->regions->MarkRegions(UnpackBits(answer->bits, pair->regions->region_count()));
   if (!merged.ok()) return merged;
   Status changed = Change(*pair, event, &context, &generation);
@@ -1675,6 +1790,7 @@ Status Replicator::Takeover(const std::string& name, bool force, bool cluster, b
     Result<wire::PeerAnswerMessage> answer = Ask(command);
     if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " stopped answering during the swap");
     if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
+    FaultPoint("takeover-after-demote");
     Status changed = Change(pair, PairEvent::kTakeover, &context, &generation);
     if (!changed.ok()) return changed;
     *note = "swapped: site " + options_.site + " is the primary, site " + options_.peer_site + " the secondary (PAIR)";
@@ -1790,6 +1906,12 @@ void Replicator::Describe(Volume& volume, wire::VolumeInfo* info) {
 }
 
 void Replicator::DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo* info) {
+  // The pair's live state: the metadata's, or a suspension held in memory (Commit).
+  info->role = RoleName(view.state.role);
+  info->status = StatusName(view.state.status);
+  info->consistent = view.state.consistent;
+  info->outdated = view.state.outdated;
+  info->fenced = view.state.fenced;
   const uint64_t size = pair.volume->size_bytes();
   const uint64_t dirty = pair.regions->marked_bytes();
   info->dirty_bytes = view.state.status == PairStatus::kPAIR ? 0 : std::min(dirty, size);

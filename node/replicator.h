@@ -201,11 +201,21 @@ class Replicator {
   wire::PeerAnswerMessage ServeCommand(const wire::PeerCommandMessage& command);
   Status ServeCreate(const wire::PeerCommandMessage& command, wire::PeerAnswerMessage* answer);
 
-  // State changes. Commit saves a transition (caller holds the pair's mutex); Change runs the
-  // state machine and commits.
+  // State changes. Commit saves a transition (caller holds the pair's mutex); a suspension (to
+  // PSUE from PAIR or COPY) that cannot be saved is held in memory, the error still returned.
+  // Change runs the state machine and commits.
   Status Commit(Pair& pair, const PairTransition& transition, const wire::Generation* generation);
   Status Change(Pair& pair, PairEvent event, const PairContext* context, const wire::Generation* generation);
   void OnLinkLost(Pair& pair, const wire::Generation& seen);
+  // Disk faults (replicator_faults.cc). KeepChanged marks [offset, offset+length) durably and
+  // pins its regions (only a copy clears them, never the activity-log trim); KeepAllChanged pins
+  // every marked region (a failed flush may have lost any write since the last one).
+  void KeepChanged(Pair& pair, uint64_t offset, uint64_t length);
+  void KeepAllChanged(Pair& pair);
+  // A write or flush failed at either copy: suspends the pair (PSUE) if it is still in `seen`
+  // and replicating; if the metadata cannot be saved, PSUE holds in memory (the pinned marks make
+  // a restart copy the regions) and the failure is logged.
+  void SuspendOnDiskFault(Pair& pair, const wire::Generation& seen, const std::string& why);
   // The peer showed `peer`, newer than `seen` (this side's generation then): outdated, no bump.
   void OnPeerNewer(Pair& pair, const wire::Generation& seen, const wire::Generation& peer);
   // The peer stays at `peer`, a generation this site made and never committed: finishes a swap

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -30,6 +31,27 @@ inline Status StatusFromCode(uint8_t code, const std::string& message) {
   if (code == 0) return Status::Ok();
   if (code > static_cast<uint8_t>(Code::kUnsupported)) return Status::Corruption("unknown result code from the peer");
   return Status(static_cast<Code>(code), message.empty() ? CodeName(static_cast<Code>(code)) : message);
+}
+
+// The result code a site sends for a failed write of its copy: NoSpace when its disk is full
+// (the writer then gets ENOSPC), the status's own code otherwise (IoError: EIO).
+inline Code DiskFaultCode(const Status& status) {
+  return status.code() == Code::kIoError && status.error_number() == ENOSPC ? Code::kNoSpace : status.code();
+}
+
+// A write refused because the peer's copy could not be written (not by role, status or
+// reservation).
+inline bool IsDiskFault(uint8_t code) {
+  return code == static_cast<uint8_t>(Code::kIoError) || code == static_cast<uint8_t>(Code::kNoSpace);
+}
+
+// What the writer gets when the peer's copy could not be written (pairfs(8) ERRORS): ENOSPC for
+// a full disk, EIO for any other failure.
+inline Status PeerDiskFault(uint8_t code, const std::string& volume, const std::string& peer_site) {
+  const bool full = code == static_cast<uint8_t>(Code::kNoSpace);
+  return Status::IoError("volume " + volume + ": the write failed at site " + peer_site + " (" +
+                             (full ? "disk full" : "I/O error") + ")",
+                         full ? ENOSPC : EIO);
 }
 
 inline bool IsReplicating(PairStatus status) {

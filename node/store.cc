@@ -147,6 +147,27 @@ Result<std::unique_ptr<OpenVolume>> VolumeStore::OpenByInode(uint64_t inode) {
   return std::make_unique<OpenVolume>(found->second);
 }
 
+Status VolumeStore::Adopt(std::unique_ptr<Volume> volume) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (by_name_.count(volume->name()) != 0 || by_inode_.count(volume->inode()) != 0 || volume->inode() < 2) {
+    return Status::AlreadyExists("volume " + volume->name() + " or its inode exists");
+  }
+  next_inode_ = std::max(next_inode_, volume->inode() + 1);
+  std::shared_ptr<Volume> shared = std::move(volume);
+  by_inode_[shared->inode()] = shared;
+  by_name_[shared->name()] = std::move(shared);
+  return Status::Ok();
+}
+
+void VolumeStore::LeaveOut(const std::string& name, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = by_name_.find(name);
+  if (found == by_name_.end()) return;
+  spdlog::error("volume {} left out (not served; its files are left as they are): {}", name, why);
+  by_inode_.erase(found->second->inode());
+  by_name_.erase(found);
+}
+
 size_t VolumeStore::count() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return by_name_.size();

@@ -52,6 +52,15 @@ class VolumeStore {
   // Opens a handle for I/O through the mount. NotFound if the volume is gone.
   Result<std::unique_ptr<OpenVolume>> OpenByInode(uint64_t inode);
 
+  // Adds a volume built elsewhere (Volume::Attach over a MemoryBlockFile, in simulations and
+  // tests). AlreadyExists if its name or inode is taken.
+  Status Adopt(std::unique_ptr<Volume> volume);
+
+  // Takes a loaded volume out of the store (a damaged part found after loading, e.g. its pair
+  // state cannot be read): it is no longer listed, mounted or served, its files stay as they are,
+  // and the reason is logged. The other volumes are untouched. No-op for an unknown name.
+  void LeaveOut(const std::string& name, const std::string& why);
+
   // Every volume, ordered by name.
   std::vector<std::shared_ptr<Volume>> List() const;
   size_t count() const;

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "node/atomic_file.h"
+#include "node/fault_point.h"
 #include "node/limits.h"
 
 namespace pairfs::node {
@@ -55,8 +56,38 @@ Result<std::unique_ptr<Volume>> Volume::Create(const std::string& directory, con
   return Open(directory, metadata.name);
 }
 
+// A grow interrupted by a crash: the metadata names the size being grown to, and the image is
+// the old size, the new one, or (a crash inside ftruncate's journal commit is atomic) one of
+// them. Finishes it: image to the new size, then the metadata.
+namespace {
+
+Status FinishGrow(const std::string& meta, BlockFile& image, VolumeMetadata* metadata) {
+  const uint64_t target = metadata->growing_to_bytes;
+  const uint64_t size = image.Stat().size_bytes;
+  if (size != metadata->size_bytes && size != target) {
+    return Status::Corruption("the image is " + std::to_string(size) + " bytes: neither the size before (" +
+                              std::to_string(metadata->size_bytes) + ") nor after (" + std::to_string(target) +
+                              ") an interrupted resize");
+  }
+  if (size != target) {
+    Status grown = image.Resize(target);
+    if (!grown.ok()) return grown;
+  }
+  VolumeMetadata finished = *metadata;
+  finished.size_bytes = target;
+  finished.growing_to_bytes = 0;
+  Status saved = SaveMetadata(meta, finished);
+  if (!saved.ok()) return saved;
+  spdlog::warn("volume {}: finished a resize to {} bytes that a crash interrupted", metadata->name, target);
+  *metadata = std::move(finished);
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Volume>> Volume::Open(const std::string& directory, const std::string& name) {
-  Result<VolumeMetadata> metadata = LoadMetadata(MetadataPathFor(directory, name));
+  const std::string meta = MetadataPathFor(directory, name);
+  Result<VolumeMetadata> metadata = LoadMetadata(meta);
   if (!metadata.ok()) return metadata.status();
   if (metadata->name != name) {
     return Status::Corruption("metadata of " + name + " names volume " + metadata->name);
@@ -64,6 +95,10 @@ Result<std::unique_ptr<Volume>> Volume::Open(const std::string& directory, const
   const std::string image = ImagePathFor(directory, name);
   Result<std::unique_ptr<BlockFile>> file = PosixBlockFile::Open(image);
   if (!file.ok()) return file.status();
+  if (metadata->growing_to_bytes != 0) {
+    Status finished = FinishGrow(meta, *file.value(), &metadata.value());
+    if (!finished.ok()) return Status(finished.code(), "resize interrupted: " + finished.message(), finished.error_number());
+  }
   if (file.value()->Stat().size_bytes != metadata->size_bytes) {
     return Status::Corruption(image + " is not " + std::to_string(metadata->size_bytes) + " bytes long");
   }
@@ -205,15 +240,31 @@ Status Volume::Grow(uint64_t size_bytes) {
                                    " bytes; shrinking would discard data and is refused");
   }
   if (size_bytes == metadata_.size_bytes) return Status::Ok();
-  // Image first, then metadata: a crash between leaves a longer image, which Open reports.
+  // The intent first, then the image, then the size: a crash at any step leaves metadata that
+  // names the new size, which Open finishes (an image longer than its metadata without an intent
+  // is damage, and is left out).
+  VolumeMetadata intent = metadata_;
+  intent.growing_to_bytes = size_bytes;
+  Status saved = SaveLocked(intent);
+  if (!saved.ok()) return saved;
+  FaultPoint("resize-after-intent");
   Status grown = image_->Resize(size_bytes);
-  if (!grown.ok()) return grown;
+  if (!grown.ok()) {
+    VolumeMetadata undone = metadata_;
+    undone.growing_to_bytes = 0;
+    Status kept = SaveLocked(undone);
+    if (!kept.ok()) spdlog::error("volume {}: cannot clear the resize intent: {}", name_, kept.message());
+    return grown;
+  }
+  FaultPoint("resize-after-image");
   VolumeMetadata updated = metadata_;
   updated.size_bytes = size_bytes;
-  Status saved = SaveLocked(updated);
+  updated.growing_to_bytes = 0;
+  saved = SaveLocked(updated);
   if (!saved.ok()) {
-    Status undone = image_->Resize(metadata_.size_bytes);
-    if (!undone.ok()) spdlog::error("volume {}: cannot undo the grow of its image: {}", name_, undone.message());
+    // The intent stays: a restart finishes the grow; until then the volume keeps its old size.
+    spdlog::error("volume {}: image grown to {} bytes but the metadata cannot say so yet: {}", name_, size_bytes,
+                  saved.message());
     return saved;
   }
   size_bytes_.store(size_bytes, std::memory_order_release);

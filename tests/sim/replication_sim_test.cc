@@ -22,6 +22,7 @@
 #include "node/replicator.h"
 #include "node/store.h"
 #include "tests/sim/network.h"
+#include "tests/sim/replication_wire.h"
 #include "tests/unit/temp_dir.h"
 #include "wire/envelope.h"
 
@@ -41,91 +42,6 @@ using Clock = std::chrono::steady_clock;
 constexpr uint64_t kVolumeBytes = 256 * 1024;
 constexpr uint64_t kRegionBytes = 4096;
 constexpr int kConcurrentSeeds = 6;
-
-// The network between the two replicators, driven in real time by one delivery thread.
-class Wire {
- public:
-  Wire(uint64_t seed) : network_(seed, FaultProfile{}), started_(Clock::now()) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~Wire() {
-    stop_ = true;
-    thread_.join();
-  }
-  void Attach(const std::string& site, node::Replicator* replicator) {
-    std::unique_lock<std::shared_mutex> lock(attach_mutex_);
-    (site == "a" ? a_ : b_) = replicator;
-  }
-  // The site crashed: nothing reaches it, and what was in flight to it is lost.
-  void Detach(const std::string& site) {
-    std::unique_lock<std::shared_mutex> lock(attach_mutex_);
-    (site == "a" ? a_ : b_) = nullptr;
-    std::lock_guard<std::mutex> net(mutex_);
-    network_.DropInFlightTo(site);
-  }
-  void Send(const std::string& from, std::string bytes) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    network_.Send(Now(), from, from == "a" ? "b" : "a", std::move(bytes));
-  }
-  void SetProfile(FaultProfile profile) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    network_.set_profile(profile);
-  }
-  void Partition(bool cut) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (cut) {
-      network_.Cut("a", "b");
-      network_.Cut("b", "a");
-    } else {
-      network_.Heal("a", "b");
-      network_.Heal("b", "a");
-    }
-  }
-
- private:
-  int64_t Now() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count();
-  }
-  void Run() {
-    while (!stop_) {
-      for (;;) {
-        std::optional<Delivery> delivery;
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          delivery = network_.Deliver(Now());
-        }
-        if (!delivery) break;
-        std::shared_lock<std::shared_mutex> lock(attach_mutex_);
-        node::Replicator* target = delivery->to == "a" ? a_ : b_;
-        Result<wire::Frame> frame = wire::DecodeFrame(delivery->bytes);
-        if (target != nullptr && frame.ok()) target->OnFrame(std::move(frame.value()));
-      }
-      std::this_thread::sleep_for(200us);
-    }
-  }
-
-  std::mutex mutex_;  // guards network_
-  Network network_;
-  std::shared_mutex attach_mutex_;  // guards a_ and b_; held shared while delivering
-  node::Replicator* a_ = nullptr;
-  node::Replicator* b_ = nullptr;
-  const Clock::time_point started_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-class SimTransport : public node::PeerTransport {
- public:
-  SimTransport(Wire& wire, std::string site) : wire_(wire), site_(std::move(site)) {}
-  Status Send(std::string frame_bytes) override {
-    wire_.Send(site_, std::move(frame_bytes));
-    return Status::Ok();
-  }
-
- private:
-  Wire& wire_;
-  std::string site_;
-};
 
 struct Site {
   std::string name;

@@ -49,6 +49,23 @@ TEST_CASE("a full memory image fails writes with ENOSPC and keeps its data") {
   CHECK(ReadAll(file, 0, 4) == "kept");
 }
 
+TEST_CASE("a memory image fails writes with EIO after N more, and syncs, on cue, until healed") {
+  MemoryBlockFile file(1 << 20);
+  file.FailWrites(EIO, 2);
+  CHECK(file.WriteAt(0, "one", 3, false).ok());
+  CHECK(file.Deallocate(wire::WriteKind::kPunchHole, 4096, 4096).ok());  // a discard counts too
+  Status failed = file.WriteAt(0, "two", 3, false);
+  CHECK(failed.error_number() == EIO);
+  CHECK(file.Deallocate(wire::WriteKind::kZeroRange, 0, 4096).error_number() == EIO);
+  CHECK(ReadAll(file, 0, 3) == "one");
+  file.FailWrites(0);
+  CHECK(file.WriteAt(0, "two", 3, false).ok());
+  file.FailSyncs(EIO);
+  CHECK(file.Sync().error_number() == EIO);
+  file.FailSyncs(0);
+  CHECK(file.Sync().ok());
+}
+
 TEST_CASE("discard on a memory image zeroes the range and frees whole pages") {
   MemoryBlockFile file(1 << 20);
   const std::string data(3 * 4096, 'x');

@@ -18,7 +18,9 @@ using namespace pairfs::node;
 namespace {
 constexpr uint64_t kRegion = 64 * 1024;
 
+// Opens `path`, creating it with nothing marked first if it is not there.
 std::unique_ptr<RegionSet> OpenSet(const std::string& path, uint64_t volume_bytes, uint64_t region = kRegion) {
+  if (::access(path.c_str(), F_OK) != 0) REQUIRE(RegionSet::Create(path, volume_bytes, region, false).ok());
   Result<std::unique_ptr<RegionSet>> set = RegionSet::Open(path, volume_bytes, region);
   INFO(set.status().message());
   REQUIRE(set.ok());
@@ -108,19 +110,53 @@ TEST_CASE("a torn bit page reads as all changed; other pages keep their bits") {
   CHECK_FALSE(set->IsMarked(kRegionsPerPage * 2 + 10));
 }
 
-TEST_CASE("a region set made for another geometry or with a bad header is refused") {
+TEST_CASE("a new pair's region set has every region marked") {
   testing::TempDir dir;
   const std::string path = dir.path() + "/r";
+  const uint64_t volume = (kRegionsPerPage + 3) * kRegion;  // two bit pages, the second nearly empty
+  REQUIRE(RegionSet::Create(path, volume, kRegion, true).ok());
+  auto set = OpenSet(path, volume);
+  CHECK(set->MarkedRegions().size() == kRegionsPerPage + 3);
+  CHECK(set->marked_bytes() == volume);
+}
+
+TEST_CASE("a missing region set counts every region as changed, never none") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/r";
+  const uint64_t volume = 10 * kRegion + 4096;
+  auto set = OpenSet(path, volume);  // created empty...
+  set.reset();
+  REQUIRE(::unlink(path.c_str()) == 0);  // ...and lost
+  Result<std::unique_ptr<RegionSet>> reopened = RegionSet::Open(path, volume, kRegion);
+  REQUIRE(reopened.ok());
+  CHECK(reopened.value()->marked_bytes() == volume);
+  CHECK(reopened.value()->region_count() == 11);
+  reopened.value().reset();
+  CHECK(OpenSet(path, volume)->marked_bytes() == volume);  // the replacement is durable
+}
+
+TEST_CASE("a region set with a bad header, wrong size or another geometry counts every region as changed") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/r";
+  auto all_marked = [&](uint64_t volume, uint64_t region) {
+    Result<std::unique_ptr<RegionSet>> set = RegionSet::Open(path, volume, region);
+    INFO(set.status().message());
+    REQUIRE(set.ok());
+    return set.value()->marked_bytes() == volume;
+  };
   OpenSet(path, 1 << 30);
-  CHECK(RegionSet::Open(path, 2ull << 30, kRegion).status().code() == Code::kInvalidArgument);
-  CHECK(RegionSet::Open(path, 1 << 30, 4096).status().code() == Code::kInvalidArgument);
+  CHECK(all_marked(2ull << 30, kRegion));  // another volume size
+  REQUIRE(RegionSet::Create(path, 1 << 30, kRegion, false).ok());
+  CHECK(all_marked(1 << 30, 4096));  // another region size
+  REQUIRE(RegionSet::Create(path, 1 << 30, kRegion, false).ok());
   REQUIRE(::truncate(path.c_str(), kRegionSetPageBytes + 100) == 0);
-  CHECK_THAT(RegionSet::Open(path, 1 << 30, kRegion).status().message(), Catch::Contains("not the expected size"));
+  CHECK(all_marked(1 << 30, kRegion));  // cut short
+  REQUIRE(RegionSet::Create(path, 1 << 30, kRegion, false).ok());
   {
     std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
     file.put('X');
   }
-  CHECK(RegionSet::Open(path, 1 << 30, kRegion).status().code() == Code::kCorruption);
+  CHECK(all_marked(1 << 30, kRegion));  // bad magic
 }
 
 TEST_CASE("kill -9 at random instants never loses a mark that was acknowledged") {
@@ -134,6 +170,7 @@ TEST_CASE("kill -9 at random instants never loses a mark that was acknowledged")
     REQUIRE(child >= 0);
     if (child == 0) {
       ::close(pipe_fds[0]);
+      if (!RegionSet::Create(path, 1ull << 40, kRegion, false).ok()) ::_exit(1);
       auto set = std::move(RegionSet::Open(path, 1ull << 40, kRegion).value());
       std::mt19937_64 regions(round);
       for (;;) {

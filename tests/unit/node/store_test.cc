@@ -5,6 +5,9 @@
 #include <ctime>
 #include <fstream>
 
+#include "node/metadata.h"
+#include "node/region_set.h"
+#include "node/replicator.h"
 #include "tests/unit/temp_dir.h"
 
 using namespace pairfs;
@@ -154,6 +157,106 @@ TEST_CASE("damaged metadata is not loaded and its files are left alone; an orpha
   Result<std::shared_ptr<Volume>> orphan = store->Create("orphan", kMiB);
   CHECK(orphan.status().code() == Code::kAlreadyExists);
   CHECK_THAT(orphan.status().message(), Catch::Contains("without metadata"));
+}
+
+TEST_CASE("a resize interrupted after its intent or after the image grew is finished on open") {
+  for (bool image_grown : {false, true}) {
+    testing::TempDir dir;
+    {
+      auto store = OpenStore(dir.path());
+      std::shared_ptr<Volume> volume = store->Create("vm1", kMiB).value();
+      REQUIRE(volume->Write("a", 4096, "kept", 4, false).ok());
+      REQUIRE(volume->Flush().ok());
+    }
+    const std::string meta = dir.path() + "/volumes/vm1.meta";
+    VolumeMetadata metadata = LoadMetadata(meta).value();
+    metadata.growing_to_bytes = 4 * kMiB;  // what Grow saves first
+    REQUIRE(SaveMetadata(meta, metadata).ok());
+    if (image_grown) REQUIRE(::truncate((dir.path() + "/volumes/vm1.img").c_str(), 4 * kMiB) == 0);
+    auto store = OpenStore(dir.path());
+    INFO("image grown before the crash: " << image_grown);
+    REQUIRE(store->Find("vm1"));
+    CHECK(store->Find("vm1")->size_bytes() == 4 * kMiB);
+    CHECK(store->Find("vm1")->Attributes().size_bytes == 4 * kMiB);
+    CHECK(LoadMetadata(meta).value().growing_to_bytes == 0);
+    CHECK(LoadMetadata(meta).value().size_bytes == 4 * kMiB);
+    char data[4] = {};
+    REQUIRE(store->Find("vm1")->Read(4096, 4, data, false).ok());
+    CHECK(std::string(data, 4) == "kept");
+  }
+}
+
+TEST_CASE("an image longer than its metadata without a resize intent is left out, the others load") {
+  testing::TempDir dir;
+  {
+    auto store = OpenStore(dir.path());
+    REQUIRE(store->Create("good", kMiB).ok());
+    REQUIRE(store->Create("long", kMiB).ok());
+  }
+  REQUIRE(::truncate((dir.path() + "/volumes/long.img").c_str(), 2 * kMiB) == 0);
+  auto store = OpenStore(dir.path());
+  CHECK(store->Find("good"));
+  CHECK_FALSE(store->Find("long"));
+}
+
+namespace {
+
+// Writes the metadata of a volume `name` as a side of a pair (no peer is ever asked here).
+void MakePairSide(const std::string& dir, const std::string& name, const std::string& status) {
+  const std::string meta = dir + "/volumes/" + name + ".meta";
+  VolumeMetadata metadata = LoadMetadata(meta).value();
+  metadata.role = "primary";
+  metadata.status = status;
+  metadata.peer_site = "b";
+  metadata.peer_volume = name;
+  metadata.pair_mode = "sync";
+  metadata.fence = "never";
+  metadata.generation = 1;
+  metadata.generation_site = "a";
+  metadata.region_size_bytes = 64 * 1024;
+  REQUIRE(SaveMetadata(meta, metadata).ok());
+}
+
+}  // namespace
+
+TEST_CASE("a pair whose state or region set is damaged: the region set counts all changed, a bad state is left out") {
+  testing::TempDir dir;
+  {
+    auto store = OpenStore(dir.path());
+    REQUIRE(store->Create("good", kMiB).ok());
+    REQUIRE(store->Create("torn", kMiB).ok());
+    REQUIRE(store->Create("gone", kMiB).ok());
+    REQUIRE(store->Create("bad", kMiB).ok());
+  }
+  MakePairSide(dir.path(), "good", "PSUS");
+  MakePairSide(dir.path(), "torn", "PSUS");
+  MakePairSide(dir.path(), "gone", "PSUS");  // no region set at all
+  MakePairSide(dir.path(), "bad", "NOT-A-STATUS");
+  for (const char* name : {"good", "torn"}) {
+    REQUIRE(RegionSet::Create(dir.path() + "/volumes/" + name + ".regions", kMiB, 64 * 1024, false).ok());
+  }
+  std::ofstream(dir.path() + "/volumes/torn.regions", std::ios::in | std::ios::out | std::ios::binary) << "XXXX";
+  auto store = OpenStore(dir.path());
+  ReplicatorOptions options;
+  options.site = "a";
+  options.peer_site = "b";
+  Replicator replicator(*store, options, nullptr);
+  REQUIRE(replicator.Start().ok());
+  auto dirty = [&](const char* name) {
+    wire::VolumeInfo info;
+    replicator.Describe(*store->Find(name), &info);
+    return info.dirty_bytes;
+  };
+  REQUIRE(store->Find("good"));
+  CHECK(dirty("good") == 0);
+  REQUIRE(store->Find("torn"));
+  CHECK(dirty("torn") == kMiB);  // a bad header: every region changed
+  REQUIRE(store->Find("gone"));
+  CHECK(dirty("gone") == kMiB);  // missing: every region changed, never none
+  CHECK_FALSE(store->Find("bad"));  // left out: never served as a simplex
+  CHECK(store->List().size() == 3);
+  CHECK_FALSE(std::ifstream(dir.path() + "/volumes/bad.img").fail());  // its files stay
+  replicator.Stop();
 }
 
 TEST_CASE("inodes are unique and not reused while the store is open") {
