@@ -110,6 +110,19 @@ wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& c
     return AnswerOf(Status::InvalidArgument("volume " + name + " at site " + options_.site + " is already in a pair (" +
                                             StatusName(view.state.status) + ")"));
   }
+  // One volume at the peer pairs with one volume here: a second pair with the same peer volume
+  // would take the first one's writes and statuses for its own.
+  std::vector<std::shared_ptr<Pair>> pairs;
+  {
+    std::lock_guard<std::mutex> lock(pairs_mutex_);
+    for (const auto& entry : pairs_) pairs.push_back(entry.second);
+  }
+  for (const std::shared_ptr<Pair>& other : pairs) {
+    if (other->Snapshot().peer_volume == command.peer_volume) {
+      return AnswerOf(Status::InvalidArgument("volume " + command.peer_volume + " at site " + options_.peer_site +
+                                              " is already paired with volume " + other->volume->name() + " here"));
+    }
+  }
   wire::PeerAnswerMessage answer;
   std::shared_ptr<Volume> volume = store_.Find(name);
   if (!volume) {

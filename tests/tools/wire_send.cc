@@ -169,13 +169,14 @@ std::string HostileFrame(fuzz::Mutator& mutator, uint64_t round, const std::stri
   const uint64_t id = mutator.Next() | (uint64_t{1} << 62);
   const wire::Generation stale{real.counter + 1000, "zz9"};
   const std::string ghost = "ghost-volume";
+  const std::string refused = "hostile-volume";  // the creates with hostile values: never made
   const uint64_t huge = ~0ull;
   auto frame = [&](const auto& message) {
     return wire::EncodeFrame(message.kType, id, site, wire::EncodeBody(message)).value();
   };
   using wire::MessageType;
   if (round % 2 == 0) {
-    switch ((round / 2) % 16) {
+    switch ((round / 2) % 17) {
       case 0: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 4096, 0, 0, 0);
       case 1: return WriteFrame(MessageType::kForwardedWrite, id, site, volume, real, 4096, 0, 0, 0);
       case 2: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 0, 4096, 17, 0);  // data != length
@@ -184,13 +185,14 @@ std::string HostileFrame(fuzz::Mutator& mutator, uint64_t round, const std::stri
       case 5: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 0, 4096, 0, 9);  // unknown kind
       case 6: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 0, 2ull << 20, 0, 1);  // oversized
       case 7: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, {huge, site}, 0, 4096, 4096, 0);
-      case 8: return frame(wire::PeerCreateCommand{ghost, real, volume, 1 << 20, "sync", "never", "", 1});
-      case 9: return frame(wire::PeerCreateCommand{ghost, real, volume, 1 << 20, "sync", "never", std::string(70000, 'g'), 65536});
-      case 10: return frame(wire::PeerCreateCommand{ghost, real, volume, 1 << 20, "sync", "never", "\xff", 65536});
+      case 8: return frame(wire::PeerCreateCommand{refused, real, volume, 1 << 20, "sync", "never", "", 1});
+      case 9: return frame(wire::PeerCreateCommand{refused, real, volume, 1 << 20, "sync", "never", std::string(70000, 'g'), 65536});
+      case 10: return frame(wire::PeerCreateCommand{refused, real, volume, 1 << 20, "sync", "never", "\xff", 65536});
       case 11: return frame(wire::PeerReserveMirrorCommand{volume, {huge, site, ""}});
       case 12: return frame(wire::PeerVerifyCommand{volume, huge - 1, huge});
       case 13: return frame(wire::PeerBitmapCommand{volume, real, 0, huge});
       case 14: return frame(wire::PeerSplitCommand{ghost, {huge, site}, true});
+      case 15: return frame(wire::PeerReserveMirrorCommand{volume, {(1ull << 62) + 7, site, ""}});  // far ahead
       default: {
         wire::PeerStatusMessage status{volume, {huge, site}, "primary", "PAIR", true, false, 1000};
         return wire::EncodeFrame(MessageType::kPeerStatus, id, site, wire::EncodeBody(status)).value();
@@ -213,11 +215,14 @@ std::string HostileFrame(fuzz::Mutator& mutator, uint64_t round, const std::stri
     case 2: valid = {MessageType::kWriteAck, wire::EncodeBody(wire::WriteReplyMessage{volume, stale, id, 0})}; break;
     case 3: valid = {MessageType::kFlush, wire::EncodeBody(wire::FlushMessage{volume, stale, 0, 0})}; break;
     case 4: {
-      wire::PeerStatusMessage status{volume, stale, "secondary", "PAIR", true, false, 100};
+      // Not the pair's volume: a status of a newer generation legitimately outdates a copy.
+      wire::PeerStatusMessage status{ghost, stale, "secondary", "PAIR", true, false, 100};
       valid = {MessageType::kPeerStatus, wire::EncodeBody(status)};
       break;
     }
-    case 5: valid = body(wire::PeerCreateCommand{ghost, stale, volume, 1 << 20, "sync", "never", "g", 65536}); break;
+    // The pair's own volume (already in a pair: refused); a mutant that names another volume
+    // may create a pair of it, with a peer volume that does not exist (DESIGN: a valid command).
+    case 5: valid = body(wire::PeerCreateCommand{volume, stale, ghost, 1 << 20, "sync", "never", "g", 65536}); break;
     case 6: valid = body(wire::PeerForwardSplitCommand{ghost, true}); break;
     case 7: valid = body(wire::PeerForwardResyncCommand{ghost}); break;
     case 8: valid = body(wire::PeerReserveAskCommand{ghost, site, false, true, false, ""}); break;
@@ -332,7 +337,7 @@ int main(int argc, char** argv) {
     std::printf("peer-garbage: sent %llu frames\n", static_cast<unsigned long long>(count));
     return 0;
   }
-  if (mode == "write" && (argc == 12 || argc == 13)) {
+  if (mode == "write" && (argc == 11 || argc == 12)) {
     // write SITE replica|forwarded VOLUME COUNTER GEN_SITE OFFSET LENGTH DATA_BYTES [KIND]
     const std::string type = argv[4];
     if (type != "replica" && type != "forwarded") return 2;
@@ -343,7 +348,7 @@ int main(int argc, char** argv) {
         WriteFrame(type == "replica" ? wire::MessageType::kReplicaWrite : wire::MessageType::kForwardedWrite, id,
                    argv[3], argv[5], {std::strtoull(argv[6], nullptr, 10), argv[7]}, std::strtoull(argv[8], nullptr, 10),
                    std::strtoull(argv[9], nullptr, 10), std::strtoull(argv[10], nullptr, 10),
-                   argc == 13 ? static_cast<uint8_t>(std::strtoul(argv[12], nullptr, 10)) : 0);
+                   argc == 12 ? static_cast<uint8_t>(std::strtoul(argv[11], nullptr, 10)) : 0);
     if (!client.value()->SendBytes(frame).ok()) return 1;
     (void)client.value()->ReceiveBytes(200);  // lets ZeroMQ deliver it before the socket closes
     std::printf("write: sent a %s write of %s bytes at %s\n", argv[4], argv[9], argv[8]);
