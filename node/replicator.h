@@ -128,6 +128,9 @@ class Replicator {
   // Mismatching byte ranges (offset, length pairs) among the regions overlapping the range.
   Result<std::vector<uint64_t>> Verify(const std::string& name, uint64_t offset, uint64_t length);
 
+  // How many messages from the peer failed their checks (wire/peer_messages.h) and were refused.
+  uint64_t peer_refusals() const { return peer_refusals_.load(); }
+
   // Fills the pair columns of `info` (copy_progress, dirty_bytes).
   void Describe(Volume& volume, wire::VolumeInfo* info);
 

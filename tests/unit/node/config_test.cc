@@ -210,3 +210,11 @@ TEST_CASE("the config path comes from the flag, then PAIRFS_CONFIG, then /etc") 
   CHECK(ResolveConfigPath("/x.toml") == "/x.toml");
   ::unsetenv("PAIRFS_CONFIG");
 }
+
+TEST_CASE("a table header that toml++ asserts on is an error of the file, not an abort") {
+  // Found by the config fuzzer (tests/unit/fuzz/node_fuzz_test.cc): toml++'s assert() aborted.
+  Result<Config> config = ParseConfig("[{ite]\nname = \"a\"\n", "/etc/pairfs/a.toml");
+  REQUIRE_FALSE(config.ok());
+  CHECK(config.status().code() == Code::kInvalidArgument);
+  CHECK_THAT(config.status().message(), Catch::Contains("/etc/pairfs/a.toml"));
+}
