@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "node/config.h"
@@ -56,10 +57,15 @@ TEST_CASE("fuzz: the witness record decoder", "[fuzz]") {
 }
 
 TEST_CASE("fuzz: the region set file", "[fuzz]") {
-  // On tmpfs when there is one: 100,000 files written and opened.
-  if (::access("/dev/shm", W_OK) == 0) ::setenv("TMPDIR", "/dev/shm", 0);
-  testing::TempDir dir;
-  const std::string path = dir.path() + "/regions";
+  // On tmpfs when there is one: 100,000 files written and opened (other tests keep TMPDIR: some
+  // need a file system that zeroes ranges, which tmpfs does not).
+  std::string pattern = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm/pairfs-fuzz.XXXXXX" : "/tmp/pairfs-fuzz.XXXXXX";
+  REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+  struct Remove {
+    std::string dir;
+    ~Remove() { std::filesystem::remove_all(dir); }
+  } remove{pattern};
+  const std::string path = pattern + "/regions";
   constexpr uint64_t kVolume = 40ull << 20, kRegion = 4096;  // 10240 regions: two bitmap pages
   {
     auto set = std::move(RegionSet::Open(path, kVolume, kRegion).value());
