@@ -9,6 +9,7 @@
 
 #include "node/metadata.h"
 #include "node/replicator.h"
+#include "node/replicator_internal.h"
 #include "node/store.h"
 #include "tests/unit/temp_dir.h"
 #include "wire/envelope.h"
@@ -168,4 +169,19 @@ TEST_CASE("the peer's dirty bitmap is asked in chunks at the resync's generation
   CHECK(b.Deliver(bitmap.kType, 62, wire::EncodeBody(bitmap)) == kInvalid);
   bitmap = {"vm1", {1, "a"}, 256, 1};  // past the volume's 256 regions
   CHECK(b.Deliver(bitmap.kType, 63, wire::EncodeBody(bitmap)) == kInvalid);
+}
+
+TEST_CASE("a dirty bitmap packed chunk by chunk unpacks to the same regions") {
+  using namespace replicator_internal;
+  const std::vector<uint64_t> marked = {0, 7, 8, 100, 2097151, 2097152, 2097159, 4194303};
+  std::vector<uint64_t> merged;
+  const uint64_t regions = 4194304, chunk = wire::kBitmapChunkRegions;
+  for (uint64_t first = 0; first < regions; first += chunk) {
+    const std::vector<char> bits = PackBitsChunk(marked, first, chunk);
+    CHECK(bits.size() == wire::kBitmapChunkBytes);
+    for (uint64_t region : UnpackBitsChunk(bits, first, chunk)) merged.push_back(region);
+  }
+  CHECK(merged == marked);
+  // A last, partial chunk carries only its own regions.
+  CHECK(UnpackBitsChunk(PackBitsChunk(marked, 4194300, 4), 4194300, 4) == std::vector<uint64_t>{4194303});
 }
