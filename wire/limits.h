@@ -8,7 +8,9 @@ namespace pairfs::wire {
 
 // Bumped on any incompatible change of the envelope or of a message body (wire/protocol.md).
 // 2: body checksum XXH3-64 (was xxHash64: twice the speed on a 1 MiB write, which pays it twice).
-inline constexpr uint16_t kProtocolVersion = 2;
+// 3: one message type per pair command (128-142) with checked fields; the one-for-all
+//    peer-command (40) retired; display pages; the resync bitmap in chunks.
+inline constexpr uint16_t kProtocolVersion = 3;
 
 // "PRFS" read as a little-endian u32: the first four bytes of every frame.
 inline constexpr uint32_t kFrameMagic = 0x53465250;

@@ -33,7 +33,7 @@ enum class MessageType : uint16_t {
   kFlushAck = 37,
   kPeerReserve = 38,     // reserve or release ordered at the primary and mirrored
   kPeerStatus = 39,      // pair status and generation exchange
-  kPeerCommand = 40,     // retired: the one-for-all pair command (version 2 before typed commands); refused
+  kPeerCommand = 40,     // retired in version 3: the one-for-all pair command; refused
   kPeerAnswer = 41,      // the answer to a peer command
   kWriteConfirm = 42,    // secondary -> primary: written after the grant; release the range
   // Cluster (part 3).
