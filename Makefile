@@ -92,7 +92,7 @@ bench-failover: $(BINARIES)
 # into build/fuzz/obj; FUZZ_SECONDS per run (default 600); the corpus stays in build/fuzz/corpus.
 FUZZ_CXX     ?= clang++
 FUZZ_SECONDS ?= 600
-FUZZ_FLAGS   := -std=c++20 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -pthread -I.
+FUZZ_FLAGS   := -std=c++20 -O1 -g -MMD -MP -fsanitize=address,undefined -fno-sanitize-recover=undefined -pthread -I.
 FUZZ_LIB_OBJ := $(patsubst %.cc,$(BUILD)/fuzz/obj/%.o,$(WIRE_SRC) $(NODE_SRC))
 
 $(BUILD)/fuzz/obj/%.o: %.cc | $(BUILD)/.deps-ok
@@ -127,4 +127,4 @@ install: $(BINARIES)
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)

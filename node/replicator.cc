@@ -875,10 +875,9 @@ void Replicator::ServeFlush(const wire::Frame& frame) {
 
 void Replicator::ServeStatus(const wire::Frame& frame) {
   wire::PeerStatusMessage message;
-  if (Status decoded = wire::DecodeBody(frame.body, &message); !decoded.ok() || !wire::CheckPeerStatus(message).ok()) {
-    CountRefusal(frame.type, decoded.ok() ? wire::CheckPeerStatus(message) : decoded);
-    return;
-  }
+  Status decoded = wire::DecodeBody(frame.body, &message);
+  if (decoded.ok()) decoded = wire::CheckPeerStatus(message);
+  if (!decoded.ok()) return CountRefusal(frame.type, decoded);
   std::shared_ptr<Pair> pair = FindPair(message.volume);
   if (!pair) return;
   pair->peer_progress.store(message.copy_progress);
