@@ -33,7 +33,7 @@ BINARIES  := $(BUILD)/pairfs $(BUILD)/pairctl $(BUILD)/clusterd
 UNIT_BIN  := $(BUILD)/unit_tests
 TOOL_BINS := $(patsubst tests/tools/%.cc,$(BUILD)/tools/%,$(TOOL_SRC))
 
-.PHONY: all deps check unit demo bench bench-failover install clean
+.PHONY: all deps check unit demo bench bench-failover install clean fuzz
 # Keep every object: make must not delete intermediates after `check` has printed its last line.
 .SECONDARY:
 all: $(BINARIES)
@@ -86,6 +86,26 @@ bench: $(BINARIES)
 bench-failover: $(BINARIES)
 	@scripts/bench_failover.sh
 
+# Longer, coverage-guided fuzzing of every decoder with clang's libFuzzer under ASan and UBSan
+# (tests/fuzz/decoders_fuzzer.cc); `make check` runs the mutation fuzz tests in build/unit_tests
+# instead. Needs clang (Debian: clang, libclang-rt-14-dev). The library is built again with clang
+# into build/fuzz/obj; FUZZ_SECONDS per run (default 600); the corpus stays in build/fuzz/corpus.
+FUZZ_CXX     ?= clang++
+FUZZ_SECONDS ?= 600
+FUZZ_FLAGS   := -std=c++20 -O1 -g -MMD -MP -fsanitize=address,undefined -fno-sanitize-recover=undefined -pthread -I.
+FUZZ_LIB_OBJ := $(patsubst %.cc,$(BUILD)/fuzz/obj/%.o,$(WIRE_SRC) $(NODE_SRC))
+
+$(BUILD)/fuzz/obj/%.o: %.cc | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/decoders: tests/fuzz/decoders_fuzzer.cc $(FUZZ_LIB_OBJ)
+	$(FUZZ_CXX) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+fuzz: $(BUILD)/fuzz/decoders
+	@mkdir -p $(BUILD)/fuzz/corpus
+	PAIRFS_FUZZ_CORPUS=$(BUILD)/fuzz/corpus $(BUILD)/fuzz/decoders -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus
+
 # The systemd units go to $(PREFIX)/lib/systemd/system, which systemd searches for both
 # PREFIX=/usr/local (the default) and PREFIX=/usr; their ExecStart paths follow PREFIX. Override
 # SYSTEMD_UNIT_DIR to put them elsewhere (e.g. /lib/systemd/system); run `systemctl daemon-reload`
@@ -107,4 +127,4 @@ install: $(BINARIES)
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)

@@ -14,6 +14,7 @@
 #include "node/atomic_file.h"
 #include "node/limits.h"
 #include "wire/limits.h"
+#include "wire/paging.h"
 
 namespace pairfs::clusterd {
 namespace {
@@ -157,7 +158,9 @@ std::chrono::milliseconds Daemon::StartupWait() const {
 
 void Daemon::PollNode() {
   wire::Reply reply;
-  Result<wire::Reply> answer = node_->Call(wire::DisplayRequest{}, static_cast<int>(cluster_.timeout_ms));
+  Result<wire::Reply> answer = wire::CallEveryPage(wire::DisplayRequest{}, [&](const wire::DisplayRequest& page) {
+    return node_->Call(page, static_cast<int>(cluster_.timeout_ms));
+  });
   if (!answer.ok() || !answer->ToStatus().ok()) {
     const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_node_answer_);
     if (!node_silent_) {

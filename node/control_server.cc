@@ -4,6 +4,7 @@
 
 #include "node/limits.h"
 #include "node/names.h"
+#include "wire/peer_messages.h"
 
 namespace pairfs::node {
 namespace {
@@ -13,6 +14,29 @@ Status Decode(const wire::Frame& frame, T* request) {
   Status decoded = wire::DecodeBody(frame.body, request);
   if (!decoded.ok()) {
     return Status::InvalidArgument(std::string(wire::MessageTypeName(frame.type)) + " request: " + decoded.message());
+  }
+  return Status::Ok();
+}
+
+// A string of a row cut to its limit: an old metadata file may hold a longer one, and a display
+// page is sized for rows within the limits (wire::kMaxVolumeInfoBytes).
+std::string Within(const std::string& text, size_t max_bytes) {
+  return text.size() <= max_bytes ? text : text.substr(0, max_bytes);
+}
+
+// The checks of what a control request asks to store or show: a group or holder is short text
+// (UTF-8, no control characters) that fits the metadata file.
+Status CheckRequestText(const wire::Frame& frame) {
+  using wire::MessageType;
+  if (frame.type == MessageType::kPairCreate) {
+    wire::PairCreateRequest request;
+    if (Status decoded = Decode(frame, &request); !decoded.ok()) return decoded;
+    return wire::CheckTextField("--group", request.group, wire::kMaxGroupNameBytes);
+  }
+  if (frame.type == MessageType::kReserve || frame.type == MessageType::kRelease) {
+    wire::ReserveRequest request;
+    if (Status decoded = Decode(frame, &request); !decoded.ok()) return decoded;
+    return wire::CheckTextField("--holder", request.holder, wire::kMaxHolderBytes);
   }
   return Status::Ok();
 }
@@ -44,6 +68,15 @@ wire::VolumeInfo DescribeVolume(Volume& volume, Replicator* replicator) {
   info.region_size_bytes = metadata.region_size_bytes;
   info.open_count = volume.open_count().load();
   if (replicator != nullptr) replicator->Describe(volume, &info);
+  for (std::string* keyword : {&info.role, &info.status, &info.mode, &info.fence}) {
+    *keyword = Within(*keyword, wire::kMaxKeywordBytes);
+  }
+  for (std::string* site : {&info.peer_site, &info.generation_site, &info.reserve_outdated}) {
+    *site = Within(*site, wire::kMaxSiteNameBytes);
+  }
+  info.peer_volume = Within(info.peer_volume, wire::kMaxVolumeNameBytes);
+  info.reserved_by = Within(info.reserved_by, wire::kMaxHolderBytes);
+  info.group = Within(info.group, wire::kMaxGroupNameBytes);
   return info;
 }
 
@@ -87,7 +120,8 @@ void ControlServer::Serve() {
 
 wire::Reply ControlServer::Handle(const wire::Frame& frame) {
   using wire::MessageType;
-  Status status;
+  Status status = CheckRequestText(frame);
+  if (!status.ok()) return wire::Reply::FromStatus(status);
   wire::Reply reply;
   switch (frame.type) {
     case MessageType::kVolumeCreate: {
@@ -125,7 +159,15 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
       status = Decode(frame, &request);
       if (!status.ok()) break;
       if (request.name.empty()) {
-        for (const auto& volume : store_.List()) reply.volumes.push_back(DescribeVolume(*volume, replicator_));
+        // One page: the volumes named after `after`, in name order (the store's map is sorted).
+        for (const auto& volume : store_.List()) {
+          if (volume->name() <= request.after) continue;
+          if (reply.volumes.size() == wire::kDisplayPageVolumes) {
+            reply.more = true;
+            break;
+          }
+          reply.volumes.push_back(DescribeVolume(*volume, replicator_));
+        }
       } else if (std::shared_ptr<Volume> volume = store_.Find(request.name)) {
         reply.volumes.push_back(DescribeVolume(*volume, replicator_));
       } else {

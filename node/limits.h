@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "wire/limits.h"
+
 namespace pairfs::node {
 
 // Volume sizes and offsets are multiples of this: the block size of every client we serve
@@ -74,8 +76,24 @@ inline constexpr int kReserveVoteTimeoutMs = 500;
 // whole other site is gone every wait adds to the failover time.
 inline constexpr int kFailoverProbeMs = 250;
 
+// A peer that sends hostile messages sends many: one log line per this many refusals (with the
+// count so far) says so without flooding the log.
+inline constexpr uint64_t kPeerRefusalLogEvery = 100;
+
 // verify hashes at most this many regions per request (8 bytes each in the answer).
 inline constexpr uint64_t kVerifyRegionsPerCall = 4096;
+
+// The node's limits are the wire's: a message that passes the wire's checks fits the node.
+static_assert(kVolumeAlignBytes == wire::kVolumeAlignBytes);
+static_assert(kMaxVolumeBytes == wire::kMaxVolumeBytes);
+static_assert(kMaxVolumeNameBytes == wire::kMaxVolumeNameBytes);
+static_assert(kMinRegionBytes == wire::kMinRegionBytes && kMaxRegionBytes == wire::kMaxRegionBytes);
+static_assert(kVerifyRegionsPerCall == wire::kMaxVerifyRegionsPerCall);
+// A metadata file holds a volume's names, group, holder and numbers: all of them at their limits
+// stay far under what a node reads back (a longer group once made a volume vanish on restart).
+static_assert(wire::kMaxGroupNameBytes + wire::kMaxHolderBytes + 2 * wire::kMaxVolumeNameBytes +
+                      4 * wire::kMaxSiteNameBytes + 1024 <
+              kMaxMetadataBytes);
 
 
 }  // namespace pairfs::node

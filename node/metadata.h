@@ -57,15 +57,23 @@ struct VolumeMetadata {
                      reserve_outdated, growing_to_bytes);
 };
 
+// Ok if `metadata` may be loaded and used: a volume name, a size within the limits, and a region
+// size of 0 (no pair) or a power of two in [kMinRegionBytes, kMaxRegionBytes] (a region of 1 byte
+// once made a node allocate per byte until it died, on every restart). InvalidArgument otherwise.
+Status CheckMetadata(const VolumeMetadata& metadata);
+
 // Returns the bytes of the metadata file: the 32-byte header (magic, version, body length,
 // xxHash64 of the body) and the msgpack body.
 std::string EncodeMetadata(const VolumeMetadata& metadata);
 
 // Decodes a metadata file. Corruption with a reason for a short file, bad magic, unknown
-// version, wrong length, checksum mismatch or a body that is not metadata. Never throws.
+// version, wrong length, checksum mismatch, a body that is not metadata, or metadata that fails
+// CheckMetadata. Never throws.
 Result<VolumeMetadata> DecodeMetadata(const std::string& bytes);
 
-// Writes `metadata` to `path` atomically (old or new after any crash).
+// Writes `metadata` to `path` atomically (old or new after any crash). InvalidArgument, and
+// nothing written, for metadata that fails CheckMetadata, has a group or holder over its limit,
+// or encodes to more than kMaxMetadataBytes: what is saved is always what a restart can load.
 Status SaveMetadata(const std::string& path, const VolumeMetadata& metadata);
 
 // Reads and decodes `path`.

@@ -17,6 +17,7 @@
 #include "wire/curve.h"
 #include "wire/limits.h"
 #include "wire/link.h"
+#include "wire/paging.h"
 
 namespace pairfs::node {
 namespace {
@@ -77,9 +78,17 @@ std::string ClusterdEndpoint(const Config& config) {
 }
 
 // Runs one request and prints its outcome with `print` (called only on success).
+// A display or volume list of every volume asks page after page (wire/paging.h).
 template <class T, class Print>
 int Run(const Config& config, const T& request, Print print) {
-  Result<wire::Reply> reply = Ask(config, request);
+  Result<wire::Reply> reply = [&] {
+    if constexpr (requires { request.after; }) {
+      if (request.name.empty()) {
+        return wire::CallEveryPage(request, [&](const T& page) { return Ask(config, page); });
+      }
+    }
+    return Ask(config, request);
+  }();
   if (!reply.ok()) return Fail(reply.status());
   Status status = reply->ToStatus();
   if (!status.ok()) return Fail(status);
@@ -87,7 +96,10 @@ int Run(const Config& config, const T& request, Print print) {
   return 0;
 }
 
-void PrintJson(const nlohmann::ordered_json& document) { std::cout << document.dump(2) << "\n"; }
+// Invalid UTF-8 (a name in an old metadata file) is printed as U+FFFD, never an abort.
+void PrintJson(const nlohmann::ordered_json& document) {
+  std::cout << document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+}
 
 // A pair command's outcome: the node's note (if any) and the volume's new status.
 void PrintPairOutcome(const wire::Reply& reply, bool json, const std::string& what) {

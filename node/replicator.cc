@@ -27,24 +27,6 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
-// A region marked when the node started may differ between the copies (a crash between the two
-// writes); the activity-log trim never clears it: only a copy does.
-constexpr uint32_t kPinnedEpoch = UINT32_MAX;
-
-std::vector<char> PackBits(const std::vector<uint64_t>& regions, uint64_t region_count) {
-  std::vector<char> bits((region_count + 7) / 8, 0);
-  for (uint64_t region : regions) bits[region / 8] = static_cast<char>(bits[region / 8] | (1 << (region % 8)));
-  return bits;
-}
-
-std::vector<uint64_t> UnpackBits(const std::vector<char>& bits, uint64_t region_count) {
-  std::vector<uint64_t> regions;
-  for (uint64_t region = 0; region < region_count && region / 8 < bits.size(); ++region) {
-    if (bits[region / 8] & (1 << (region % 8))) regions.push_back(region);
-  }
-  return regions;
-}
-
 bool AllZero(const char* data, size_t length) {
   static const char kZeros[4096] = {};
   for (size_t done = 0; done < length; done += sizeof kZeros) {
@@ -52,6 +34,17 @@ bool AllZero(const char* data, size_t length) {
     if (std::memcmp(data + done, kZeros, step) != 0) return false;
   }
   return true;
+}
+
+// A grant, ack or flush answer from the peer, decoded and checked; false if it is neither.
+bool DecodeWriteReply(std::string_view body, wire::WriteReplyMessage* reply) {
+  return wire::DecodeBody(body, reply).ok() && wire::CheckWriteReply(*reply).ok();
+}
+
+Status DecodeFlush(std::string_view body, wire::FlushMessage* message) {
+  Status decoded = wire::DecodeBody(body, message);
+  if (!decoded.ok()) return decoded;
+  return wire::CheckFlush(*message);
 }
 
 }  // namespace
@@ -448,15 +441,17 @@ Result<wire::Frame> Replicator::Exchange(MessageType type, const std::string& bo
   return std::move(answer.value());
 }
 
-Result<wire::PeerAnswerMessage> Replicator::Ask(const wire::PeerCommandMessage& command, int timeout_ms) {
-  Result<wire::Frame> frame = Exchange(MessageType::kPeerCommand, wire::EncodeBody(command),
-                                       timeout_ms < 0 ? options_.peer_timeout_ms : timeout_ms);
+Result<wire::PeerAnswerMessage> Replicator::AskBody(MessageType type, const std::string& body, int timeout_ms) {
+  Result<wire::Frame> frame = Exchange(type, body, timeout_ms < 0 ? options_.peer_timeout_ms : timeout_ms);
   if (!frame.ok()) return frame.status();
   wire::PeerAnswerMessage answer;
   if (frame->type != MessageType::kPeerAnswer) return Status::Corruption("the peer answered a command with a " +
                                                                           std::string(MessageTypeName(frame->type)));
-  Status decoded = wire::DecodeBody(frame->body, &answer);
-  if (!decoded.ok()) return decoded;
+  Status decoded = wire::DecodePeerMessage(frame->body, &answer);
+  if (!decoded.ok()) {
+    CountRefusal(frame->type, decoded);
+    return Status::Corruption("the peer's answer to a " + std::string(MessageTypeName(type)) + ": " + decoded.message());
+  }
   return answer;
 }
 
@@ -493,7 +488,22 @@ void Replicator::OnFrame(wire::Frame frame) {
     case MessageType::kForwardedWrite:
     case MessageType::kFlush:
     case MessageType::kPeerStatus:
-    case MessageType::kPeerCommand: {
+    case MessageType::kPeerCommand:  // retired: refused with an answer
+    case MessageType::kPeerCreate:
+    case MessageType::kPeerForwardSplit:
+    case MessageType::kPeerForwardResync:
+    case MessageType::kPeerReserveAsk:
+    case MessageType::kPeerReserveMirror:
+    case MessageType::kPeerVote:
+    case MessageType::kPeerStatusAsk:
+    case MessageType::kPeerVerify:
+    case MessageType::kPeerSplit:
+    case MessageType::kPeerResync:
+    case MessageType::kPeerDemote:
+    case MessageType::kPeerCopyDone:
+    case MessageType::kPeerTrim:
+    case MessageType::kPeerDissolve:
+    case MessageType::kPeerBitmap: {
       std::lock_guard<std::mutex> lock(work_mutex_);
       if (stopping_ || work_.size() >= kPeerWorkQueued) {
         spdlog::warn("peer: dropped a {} (queue full or stopping)", MessageTypeName(frame.type));
@@ -504,7 +514,7 @@ void Replicator::OnFrame(wire::Frame frame) {
       return;
     }
     default:
-      spdlog::warn("peer: refused a {} message (not a site-to-site type)", MessageTypeName(frame.type));
+      CountRefusal(frame.type, Status::Unsupported("not a site-to-site type"));
   }
 }
 
@@ -530,20 +540,8 @@ void Replicator::Serve(wire::Frame frame) {
       return ServeFlush(frame);
     case MessageType::kPeerStatus:
       return ServeStatus(frame);
-    case MessageType::kPeerCommand: {
-      wire::PeerCommandMessage command;
-      wire::PeerAnswerMessage answer;
-      Status decoded = wire::DecodeBody(frame.body, &command);
-      if (decoded.ok()) {
-        answer = ServeCommand(command);
-      } else {
-        answer.code = static_cast<uint8_t>(Code::kInvalidArgument);
-        answer.message = "peer command: " + decoded.message();
-      }
-      return Answer(frame, MessageType::kPeerAnswer, wire::EncodeBody(answer));
-    }
-    default:
-      return;
+    default:  // a pair command (OnFrame queues no other type)
+      return Answer(frame, MessageType::kPeerAnswer, wire::EncodeBody(ServePairCommand(frame)));
   }
 }
 
@@ -695,7 +693,9 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view, con
   }
   if (answer) {
     wire::WriteReplyMessage reply;
-    if (wire::DecodeBody(answer->body, &reply).ok() && reply.code == 0) return length;
+    const bool decoded = DecodeWriteReply(answer->body, &reply);
+    if (decoded && reply.code == 0) return length;
+    if (!decoded) reply = {};  // unchecked values are never used
     if (reply.generation.NewerThan(generation)) {
       OnPeerNewer(pair, generation, reply.generation);
       return Status::ReadOnly("volume " + pair.volume->name() + " is outdated: site " + options_.peer_site +
@@ -745,8 +745,9 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const PairView& view, cons
     return AfterLinkLoss(pair, length);
   }
   wire::WriteReplyMessage grant;
-  Status decoded = wire::DecodeBody(answer->body, &grant);
-  if (!decoded.ok()) return decoded;
+  if (!DecodeWriteReply(answer->body, &grant)) {
+    return Status::Corruption("volume " + pair.volume->name() + ": the primary's grant is malformed");
+  }
   if (grant.code != 0) {
     const Code code = static_cast<Code>(grant.code);
     if (grant.generation.NewerThan(generation)) OnPeerNewer(pair, generation, grant.generation);
@@ -799,11 +800,13 @@ Status Replicator::Flush(Volume& volume) {
   }
   if (answer) {
     wire::FlushMessage reply;
-    if (wire::DecodeBody(answer->body, &reply).ok() && reply.code == 0) return Status::Ok();
-    if (IsDiskFault(reply.code)) {
-      KeepAllChanged(*pair);
-      SuspendOnDiskFault(*pair, view.generation, "a flush failed at site " + options_.peer_site);
-      return PeerDiskFault(reply.code, volume.name(), options_.peer_site);
+    if (wire::DecodeBody(answer->body, &reply).ok() && wire::CheckFlush(reply).ok()) {
+      if (reply.code == 0) return Status::Ok();
+      if (IsDiskFault(reply.code)) {
+        KeepAllChanged(*pair);
+        SuspendOnDiskFault(*pair, view.generation, "a flush failed at site " + options_.peer_site);
+        return PeerDiskFault(reply.code, volume.name(), options_.peer_site);
+      }
     }
   }
   spdlog::warn("pair {}: site {} did not confirm a flush", volume.name(), options_.peer_site);
@@ -817,12 +820,13 @@ Status Replicator::Flush(Volume& volume) {
 
 namespace {
 
-// Decodes a replica or forwarded write and checks that it is one: a known kind, and data exactly
-// as long as it says for a data write. `*data` points into the frame's body.
-bool DecodeWrite(const wire::Frame& frame, wire::WriteMessage* message, std::string_view* data) {
-  return wire::DecodeWriteBody(frame.body, message, data).ok() &&
-         message->kind <= static_cast<uint8_t>(wire::WriteKind::kZeroRange) &&
-         (message->kind != static_cast<uint8_t>(wire::WriteKind::kData) || data->size() == message->length);
+// Decodes a replica or forwarded write and checks it (wire::CheckWrite: length 1 to
+// kMaxDataBytes, data as long as it says, a known kind, no overflow). `*data` points into the
+// frame's body.
+Status DecodeWrite(const wire::Frame& frame, wire::WriteMessage* message, std::string_view* data) {
+  Status decoded = wire::DecodeWriteBody(frame.body, message, data);
+  if (!decoded.ok()) return decoded;
+  return wire::CheckWrite(*message, data->size());
 }
 
 }  // namespace
@@ -835,8 +839,8 @@ void Replicator::ServeReplicaWrite(const wire::Frame& frame) {
     reply.code = static_cast<uint8_t>(code);
     Answer(frame, MessageType::kWriteAck, wire::EncodeBody(reply));
   };
-  if (!DecodeWrite(frame, &message, &data)) {
-    spdlog::warn("peer: refused a malformed replica write");
+  if (Status decoded = DecodeWrite(frame, &message, &data); !decoded.ok()) {
+    CountRefusal(frame.type, decoded);
     return answer(Code::kInvalidArgument);
   }
   reply = {message.volume, message.generation, message.sequence, 0};
@@ -875,8 +879,8 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
     grant.code = static_cast<uint8_t>(code);
     Answer(frame, MessageType::kWriteGrant, wire::EncodeBody(grant));
   };
-  if (!DecodeWrite(frame, &message, &data)) {
-    spdlog::warn("peer: refused a malformed forwarded write");
+  if (Status decoded = DecodeWrite(frame, &message, &data); !decoded.ok()) {
+    CountRefusal(frame.type, decoded);
     return answer(Code::kInvalidArgument);
   }
   grant = {message.volume, message.generation, message.sequence, 0};
@@ -924,7 +928,9 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
 
 void Replicator::ServeFlush(const wire::Frame& frame) {
   wire::FlushMessage message;
-  if (!wire::DecodeBody(frame.body, &message).ok()) {
+  if (Status decoded = DecodeFlush(frame.body, &message); !decoded.ok()) {
+    CountRefusal(frame.type, decoded);
+    message = {};
     message.code = static_cast<uint8_t>(Code::kInvalidArgument);
     return Answer(frame, MessageType::kFlushAck, wire::EncodeBody(message));
   }
@@ -940,7 +946,9 @@ void Replicator::ServeFlush(const wire::Frame& frame) {
 
 void Replicator::ServeStatus(const wire::Frame& frame) {
   wire::PeerStatusMessage message;
-  if (!wire::DecodeBody(frame.body, &message).ok()) return;
+  Status decoded = wire::DecodeBody(frame.body, &message);
+  if (decoded.ok()) decoded = wire::CheckPeerStatus(message);
+  if (!decoded.ok()) return CountRefusal(frame.type, decoded);
   std::shared_ptr<Pair> pair = FindPair(message.volume);
   if (!pair) return;
   pair->peer_progress.store(message.copy_progress);
@@ -1001,189 +1009,6 @@ void Replicator::ServeStatus(const wire::Frame& frame) {
                  message.status);
     OnLinkLost(*pair, seen);
   }
-}
-
-wire::PeerAnswerMessage Replicator::ServeCommand(const wire::PeerCommandMessage& command) {
-  wire::PeerAnswerMessage answer;
-  auto fail = [&](const Status& status) {
-    answer.code = static_cast<uint8_t>(status.code());
-    answer.message = status.message();
-    return answer;
-  };
-  auto describe = [&](Pair& pair) {
-    const Pair::View view = pair.Snapshot();
-    answer.generation = view.generation;
-    answer.role = RoleName(view.state.role);
-    answer.status = StatusName(view.state.status);
-    answer.consistent = view.state.consistent;
-    answer.outdated = view.state.outdated;
-    answer.reserved_by = pair.volume->metadata().reserved_by;
-    answer.size_bytes = pair.volume->size_bytes();
-  };
-  const std::string& name = command.volume;
-  if (command.command == "create") return fail(ServeCreate(command, &answer));
-  if (command.command == "control") {
-    std::string note;
-    Status status;
-    if (command.control_type == static_cast<uint16_t>(MessageType::kSplit)) {
-      wire::SplitRequest request;
-      status = wire::DecodeBody(command.control_body, &request);
-      if (status.ok()) status = Split(request.name, request.read_write, true, &note);
-    } else if (command.control_type == static_cast<uint16_t>(MessageType::kResync)) {
-      wire::ResyncRequest request;
-      status = wire::DecodeBody(command.control_body, &request);
-      if (status.ok()) status = Resync(request.name, false, true, &note);
-    } else {
-      status = Status::Unsupported("this command is not forwarded between sites");
-    }
-    if (!status.ok()) return fail(status);
-    answer.message = note;
-    return answer;
-  }
-  if (command.command == "reserve" || command.command == "reserve-mirror" || command.command == "vote") {
-    return ServeReservationCommand(command);
-  }
-  std::shared_ptr<Pair> pair = FindPair(name);
-  if (!pair) {
-    return fail(store_.Find(name) ? Status::InvalidArgument("volume " + name + " at site " + options_.site +
-                                                            " is not in a pair")
-                                  : Status::NotFound("no volume named " + name + " at site " + options_.site));
-  }
-  if (command.command == "status") {
-    describe(*pair);
-    return answer;
-  }
-  if (command.command == "verify") {
-    Result<std::vector<uint64_t>> hashes = HashRegions(*pair, command.first, command.count);
-    if (!hashes.ok()) return fail(hashes.status());
-    answer.hashes = std::move(hashes.value());
-    return answer;
-  }
-  if (command.command == "split") {
-    bool from_pair = false;
-    uint32_t closing = 0;
-    Status status;
-    Pair::View split;
-    {
-      ClosedGate closed(pair->gate);  // writes in flight finish in the old status
-      from_pair = pair->Snapshot().state.status == PairStatus::kPAIR;
-      status = Change(*pair, command.flag ? PairEvent::kSplitReadWrite : PairEvent::kSplit, nullptr,
-                      &command.generation);
-      split = pair->Snapshot();
-      closing = CloseEpoch(*pair);
-    }
-    if (status.ok()) status = pair->volume->Flush();  // the primary forgets its marks once we answer
-    if (status.ok() && from_pair) ClearActivityThrough(*pair, closing, false, split.generation, split.state.status);
-    describe(*pair);
-    return fail(status);
-  }
-  if (command.command == "resync" || command.command == "swap") {
-    // This side becomes the target of the copy: it sends the regions it changed.
-    ClosedGate closed(pair->gate);
-    const wire::Generation mine = pair->Snapshot().generation;
-    // A side that missed the suspend (it was down) still shows the old status: it is behind.
-    if (command.generation.NewerThan(mine) && IsReplicating(pair->Snapshot().state.status)) {
-      OnPeerNewer(*pair, mine, command.generation);
-    }
-    Status status = Change(*pair, command.command == "resync" ? PairEvent::kResync : PairEvent::kResyncSwapByPeer,
-                           nullptr, &command.generation);
-    if (!status.ok()) return fail(status);
-    {
-      std::lock_guard<std::mutex> lock(pair->mutex);  // a resync adopts the primary's generation too
-      if (!(pair->generation == command.generation)) {
-        PairTransition adopt{pair->state, {PairAction::kAdoptPeerGeneration}};
-        status = Commit(*pair, adopt, &command.generation);
-        if (!status.ok()) return fail(status);
-      }
-    }
-    answer.bits = PackBits(pair->regions->MarkedRegions(), pair->regions->region_count());
-    describe(*pair);
-    return answer;
-  }
-  if (command.command == "demote") {
-    ClosedGate closed(pair->gate);
-    Status status = Change(*pair, PairEvent::kDemotedBySwap, nullptr, &command.generation);
-    describe(*pair);
-    return fail(status);
-  }
-  if (command.command == "copy-done") {
-    const Pair::View view = pair->Snapshot();
-    if (!(view.generation == command.generation)) {
-      return fail(Status::InvalidArgument("copy done for generation " + std::to_string(command.generation.counter) +
-                                          ", but this side is at " + std::to_string(view.generation.counter)));
-    }
-    Status status = Change(*pair, PairEvent::kCopyDone, nullptr, nullptr);
-    if (!status.ok()) return fail(status);
-    describe(*pair);
-    return answer;
-  }
-  if (command.command == "trim") {
-    // The primary finished a copy: the regions this side marked are copied over, also those it
-    // found marked when it started as a primary (pinned until copied).
-    {
-      std::lock_guard<std::mutex> lock(pair->epoch_mutex);
-      for (uint32_t& touched : pair->last_epoch) {
-        if (touched == kPinnedEpoch) touched = 0;
-      }
-    }
-    TrimActivityLog(*pair, false);
-    return answer;
-  }
-  if (command.command == "dissolve") {
-    Status status = DissolveHere(name);
-    return fail(status);
-  }
-  return fail(Status::Unsupported("unknown peer command '" + command.command + "'"));
-}
-
-Status Replicator::ServeCreate(const wire::PeerCommandMessage& command, wire::PeerAnswerMessage* answer) {
-  const std::string& name = command.volume;
-  if (std::shared_ptr<Pair> existing = FindPair(name)) {
-    const Pair::View view = existing->Snapshot();
-    if (view.generation == command.generation && view.state.role == PairRole::kSecondary) return Status::Ok();
-    return Status::InvalidArgument("volume " + name + " at site " + options_.site + " is already in a pair (" +
-                                   StatusName(view.state.status) + ")");
-  }
-  std::shared_ptr<Volume> volume = store_.Find(name);
-  if (!volume) {
-    Result<std::shared_ptr<Volume>> created = store_.Create(name, command.size_bytes);
-    if (!created.ok()) return created.status();
-    volume = created.value();
-    answer->created = true;
-    spdlog::info("volume {} created for a pair with {}:{}, {} bytes", name, options_.peer_site, command.peer_volume,
-                 command.size_bytes);
-  }
-  if (volume->size_bytes() != command.size_bytes) {
-    return Status::InvalidArgument("size mismatch: volume " + name + " is " + FormatSize(volume->size_bytes()) +
-                                   " at site " + options_.site + " and " + FormatSize(command.size_bytes) +
-                                   " at site " + options_.peer_site);
-  }
-  if (volume->metadata().status != "SMPL") {
-    return Status::InvalidArgument("volume " + name + " at site " + options_.site + " is already in a pair");
-  }
-  Result<PairTransition> transition = Transit(PairState{}, PairEvent::kCreateAsSecondary, PairContext{});
-  if (!transition.ok()) return transition.status();
-  const PairState& next = transition->next;
-  Status saved = volume->UpdateMetadata([&](VolumeMetadata& metadata) {
-    metadata.role = RoleName(next.role);
-    metadata.status = StatusName(next.status);
-    metadata.consistent = next.consistent;
-    metadata.outdated = false;
-    metadata.fenced = false;
-    metadata.pair_mode = command.mode;
-    metadata.peer_site = options_.peer_site;
-    metadata.peer_volume = command.peer_volume;
-    metadata.fence = command.fence;
-    metadata.group = command.group;
-    metadata.generation = command.generation.counter;
-    metadata.generation_site = command.generation.site;
-    metadata.region_size_bytes = command.region_size_bytes;
-  });
-  if (!saved.ok()) return saved;
-  Result<std::shared_ptr<Pair>> pair = LoadPair(volume, true);
-  if (!pair.ok()) return pair.status();
-  spdlog::info("pair {}: secondary of {}:{}, initial copy starting", name, options_.peer_site, command.peer_volume);
-  return Status::Ok();
 }
 
 // ---- state changes ----------------------------------------------------------------------------
@@ -1412,10 +1237,7 @@ Status Replicator::FinishCopy(Pair& pair, const wire::Generation& generation) {
     SuspendOnDiskFault(pair, generation, "a flush at the end of the copy failed here: " + flushed.message());
     return flushed;
   }
-  wire::PeerCommandMessage done;
-  done.command = "copy-done";
-  done.volume = pair.Snapshot().peer_volume;
-  done.generation = generation;
+  wire::PeerCopyDoneCommand done{pair.Snapshot().peer_volume, generation};
   Result<wire::PeerAnswerMessage> answer = Ask(done);
   if (answer.ok() && IsDiskFault(answer->code)) {  // the peer could not save its PAIR (disk full)
     SuspendOnDiskFault(pair, generation, "the copy's end failed at site " + options_.peer_site + ": " + answer->message);
@@ -1434,11 +1256,7 @@ Status Replicator::FinishCopy(Pair& pair, const wire::Generation& generation) {
     if (!saved.ok()) return saved;
   }
   TrimActivityLog(pair, false);
-  wire::PeerCommandMessage trim;
-  trim.command = "trim";
-  trim.volume = done.volume;
-  trim.generation = generation;
-  (void)Ask(trim);
+  (void)Ask(wire::PeerTrimCommand{done.volume, generation});
   return Status::Ok();
 }
 
@@ -1556,20 +1374,13 @@ Result<std::shared_ptr<Replicator::Pair>> Replicator::PairFor(const std::string&
 }
 
 Result<wire::PeerAnswerMessage> Replicator::AskStatus(Pair& pair, int timeout_ms) {
-  wire::PeerCommandMessage command;
-  command.command = "status";
-  command.volume = pair.Snapshot().peer_volume;
-  Result<wire::PeerAnswerMessage> answer = Ask(command, timeout_ms);
+  Result<wire::PeerAnswerMessage> answer = Ask(wire::PeerStatusAskCommand{pair.Snapshot().peer_volume}, timeout_ms);
   if (answer.ok() && answer->code != 0) return StatusFromCode(answer->code, answer->message);
   return answer;
 }
 
 template <class T>
-Status Replicator::ForwardToPrimary(const T& request, std::string* note) {
-  wire::PeerCommandMessage command;
-  command.command = "control";
-  command.control_type = static_cast<uint16_t>(T::kType);
-  command.control_body = wire::EncodeBody(request);
+Status Replicator::ForwardToPrimary(const T& command, std::string* note) {
   Result<wire::PeerAnswerMessage> answer = Ask(command, wire::kDefaultControlTimeoutMs / 2);
   if (!answer.ok()) {
     return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable: " +
@@ -1614,8 +1425,7 @@ Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::strin
   Result<PairTransition> transition = Transit(PairState{}, PairEvent::kCreateAsPrimary, PairContext{fence, mode});
   if (!transition.ok()) return transition.status();
   const wire::Generation generation{metadata.generation + 1, options_.site};
-  wire::PeerCommandMessage command;
-  command.command = "create";
+  wire::PeerCreateCommand command;
   command.volume = peer_volume;
   command.generation = generation;
   command.peer_volume = request.name;
@@ -1677,7 +1487,7 @@ Status Replicator::Split(const std::string& name, bool read_write, bool forwarde
   }
   Pair& pair = *found.value();
   if (pair.Snapshot().state.role == PairRole::kSecondary && !forwarded) {
-    return ForwardToPrimary(wire::SplitRequest{pair.Snapshot().peer_volume, read_write}, note);
+    return ForwardToPrimary(wire::PeerForwardSplitCommand{pair.Snapshot().peer_volume, read_write}, note);
   }
   const PairEvent event = read_write ? PairEvent::kSplitReadWrite : PairEvent::kSplit;
   wire::Generation generation;
@@ -1693,12 +1503,7 @@ Status Replicator::Split(const std::string& name, bool read_write, bool forwarde
     split_status = pair.Snapshot().state.status;
     closing = CloseEpoch(pair);
   }
-  wire::PeerCommandMessage command;
-  command.command = "split";
-  command.volume = pair.Snapshot().peer_volume;
-  command.generation = generation;
-  command.flag = read_write;
-  Result<wire::PeerAnswerMessage> answer = Ask(command);
+  Result<wire::PeerAnswerMessage> answer = Ask(wire::PeerSplitCommand{pair.Snapshot().peer_volume, generation, read_write});
   if (!answer.ok()) {
     *note = "split here; site " + options_.peer_site + " did not answer and will find itself outdated";
     return read_write ? Status::Unreachable("split here, but site " + options_.peer_site +
@@ -1719,7 +1524,7 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   if (!found.ok()) return found.status();
   std::shared_ptr<Pair> pair = found.value();
   if (!swap && pair->Snapshot().state.role == PairRole::kSecondary && !forwarded) {
-    return ForwardToPrimary(wire::ResyncRequest{pair->Snapshot().peer_volume, false}, note);
+    return ForwardToPrimary(wire::PeerForwardResyncCommand{pair->Snapshot().peer_volume}, note);
   }
   Result<wire::PeerAnswerMessage> peer = AskStatus(*pair);
   if (!peer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + peer.status().message());
@@ -1736,15 +1541,12 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
       swap ? wire::Generation{std::max(mine.counter, peer->generation.counter) + 1, options_.site} : mine;
   ClosedGate closed(pair->gate);
   pair->stop_copy.store(true);
-  wire::PeerCommandMessage command;
-  command.command = swap ? "swap" : "resync";
-  command.volume = pair->Snapshot().peer_volume;
-  command.generation = generation;
-  Result<wire::PeerAnswerMessage> answer = Ask(command);
+  const std::string peer_volume = pair->Snapshot().peer_volume;
+  Result<wire::PeerAnswerMessage> answer = Ask(wire::PeerResyncCommand{peer_volume, generation, swap});
   if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + answer.status().message());
   if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
   FaultPoint(swap ? "swap-after-peer" : "resync-after-peer");
-  Status merged = pair->regions->MarkRegions(UnpackBits(answer->bits, pair->regions->region_count()));
+  Status merged = MergePeerBitmap(*pair, peer_volume, generation);
   if (!merged.ok()) return merged;
   Status changed = Change(*pair, event, &context, &generation);
   if (!changed.ok()) return changed;
@@ -1783,11 +1585,7 @@ Status Replicator::Takeover(const std::string& name, bool force, bool cluster, b
   ClosedGate closed(pair.gate);
   if (transition->next.role == PairRole::kPrimary) {
     // A swap: the old primary is durably secondary before this side takes a write.
-    wire::PeerCommandMessage command;
-    command.command = "demote";
-    command.volume = pair.Snapshot().peer_volume;
-    command.generation = generation;
-    Result<wire::PeerAnswerMessage> answer = Ask(command);
+    Result<wire::PeerAnswerMessage> answer = Ask(wire::PeerDemoteCommand{pair.Snapshot().peer_volume, generation});
     if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " stopped answering during the swap");
     if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
     FaultPoint("takeover-after-demote");
@@ -1829,9 +1627,7 @@ Status Replicator::Dissolve(const std::string& name, std::string* note) {
     return Status::InvalidArgument("dissolve of the determining volume " + name +
                                    " is refused while [cluster] determining_volume names it");
   }
-  wire::PeerCommandMessage command;
-  command.command = "dissolve";
-  command.volume = found.value()->Snapshot().peer_volume;
+  const wire::PeerDissolveCommand command{found.value()->Snapshot().peer_volume};
   Result<wire::PeerAnswerMessage> answer = Ask(command);
   if (answer.ok() && answer->code != 0 && answer->code != static_cast<uint8_t>(Code::kInvalidArgument)) {
     return StatusFromCode(answer->code, answer->message);
@@ -1877,12 +1673,8 @@ Result<std::vector<uint64_t>> Replicator::Verify(const std::string& name, uint64
                                             kVerifyRegionsPerCall);
   Result<std::vector<uint64_t>> local = HashRegions(pair, first, count);
   if (!local.ok()) return local.status();
-  wire::PeerCommandMessage command;
-  command.command = "verify";
-  command.volume = pair.Snapshot().peer_volume;
-  command.first = first;
-  command.count = count;
-  Result<wire::PeerAnswerMessage> answer = Ask(command, wire::kDefaultControlTimeoutMs / 2);
+  Result<wire::PeerAnswerMessage> answer =
+      Ask(wire::PeerVerifyCommand{pair.Snapshot().peer_volume, first, count}, wire::kDefaultControlTimeoutMs / 2);
   if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + answer.status().message());
   if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
   if (answer->hashes.size() != local->size()) return Status::Corruption("verify: the peer sent the wrong number of hashes");

@@ -28,6 +28,7 @@
 #include "node/store.h"
 #include "wire/envelope.h"
 #include "wire/messages.h"
+#include "wire/peer_messages.h"
 #include "wire/status.h"
 
 namespace pairfs::node {
@@ -127,6 +128,9 @@ class Replicator {
   // Mismatching byte ranges (offset, length pairs) among the regions overlapping the range.
   Result<std::vector<uint64_t>> Verify(const std::string& name, uint64_t offset, uint64_t length);
 
+  // How many messages from the peer failed their checks (wire/peer_messages.h) and were refused.
+  uint64_t peer_refusals() const { return peer_refusals_.load(); }
+
   // Fills the pair columns of `info` (copy_progress, dirty_bytes).
   void Describe(Volume& volume, wire::VolumeInfo* info);
 
@@ -152,7 +156,13 @@ class Replicator {
   // Talking to the peer. Exchange sends and waits for the answer with the same id, resending
   // every retransmit_ms; Unreachable after `timeout_ms`.
   Result<wire::Frame> Exchange(wire::MessageType type, const std::string& body, int timeout_ms);
-  Result<wire::PeerAnswerMessage> Ask(const wire::PeerCommandMessage& command, int timeout_ms = -1);
+  // Sends a pair command (wire/peer_messages.h) and waits for its answer, which must pass its
+  // checks (Corruption if not).
+  template <class T>
+  Result<wire::PeerAnswerMessage> Ask(const T& command, int timeout_ms = -1) {
+    return AskBody(T::kType, wire::EncodeBody(command), timeout_ms);
+  }
+  Result<wire::PeerAnswerMessage> AskBody(wire::MessageType type, const std::string& body, int timeout_ms);
   Result<wire::PeerAnswerMessage> AskStatus(Pair& pair, int timeout_ms = -1);
   Status Transmit(std::string frame_bytes);  // Unreachable without a transport
   Status SendOneWay(wire::MessageType type, uint64_t request_id, const std::string& body);
@@ -171,7 +181,9 @@ class Replicator {
   Status MirrorReservation(const PairView& view, const wire::ReservationRecord& record);
   // fence reserve, after a link loss at the primary: writes wait while this asks.
   void AskReserveAfterLinkLoss(Pair& pair, const wire::Generation& seen);
-  wire::PeerAnswerMessage ServeReservationCommand(const wire::PeerCommandMessage& command);
+  wire::PeerAnswerMessage ServeReserveAsk(const wire::PeerReserveAskCommand& command);
+  wire::PeerAnswerMessage ServeReserveMirror(const wire::PeerReserveMirrorCommand& command);
+  wire::PeerAnswerMessage ServeVote(const wire::PeerVoteCommand& command);
 
   // Write paths. EncodeWrite registers a call for the answer and returns its id and frame.
   struct OutgoingWrite {
@@ -198,8 +210,29 @@ class Replicator {
   void ServeForwardedWrite(const wire::Frame& frame);
   void ServeFlush(const wire::Frame& frame);
   void ServeStatus(const wire::Frame& frame);
-  wire::PeerAnswerMessage ServeCommand(const wire::PeerCommandMessage& command);
-  Status ServeCreate(const wire::PeerCommandMessage& command, wire::PeerAnswerMessage* answer);
+  // A message from the peer that failed its checks: counted, logged one line per
+  // kPeerRefusalLogEvery (with the count), never acted on.
+  void CountRefusal(wire::MessageType type, const Status& why);
+
+  // Pair commands (node/pair_commands.cc): ServePairCommand decodes and checks the frame's body
+  // as its type's command and runs the one handler for it; the answer says what happened.
+  wire::PeerAnswerMessage ServePairCommand(const wire::Frame& frame);
+  wire::PeerAnswerMessage ServeCreate(const wire::PeerCreateCommand& command);
+  wire::PeerAnswerMessage ServeForwardSplit(const wire::PeerForwardSplitCommand& command);
+  wire::PeerAnswerMessage ServeForwardResync(const wire::PeerForwardResyncCommand& command);
+  wire::PeerAnswerMessage ServeStatusAsk(const wire::PeerStatusAskCommand& command);
+  wire::PeerAnswerMessage ServeVerify(const wire::PeerVerifyCommand& command);
+  wire::PeerAnswerMessage ServeSplit(const wire::PeerSplitCommand& command);
+  wire::PeerAnswerMessage ServeResync(const wire::PeerResyncCommand& command);
+  wire::PeerAnswerMessage ServeDemote(const wire::PeerDemoteCommand& command);
+  wire::PeerAnswerMessage ServeCopyDone(const wire::PeerCopyDoneCommand& command);
+  wire::PeerAnswerMessage ServeTrim(const wire::PeerTrimCommand& command);
+  wire::PeerAnswerMessage ServeDissolve(const wire::PeerDissolveCommand& command);
+  wire::PeerAnswerMessage ServeBitmap(const wire::PeerBitmapCommand& command);
+  // The pair a command names, or the refusal to answer with (no such volume, not in a pair).
+  Result<std::shared_ptr<Pair>> CommandPair(const std::string& name) const;
+  // The peer's dirty bitmap at `generation`, chunk by chunk, marked into this side's.
+  Status MergePeerBitmap(Pair& pair, const std::string& peer_volume, const wire::Generation& generation);
 
   // State changes. Commit saves a transition (caller holds the pair's mutex); a suspension (to
   // PSUE from PAIR or COPY) that cannot be saved is held in memory, the error still returned.
@@ -267,6 +300,7 @@ class Replicator {
   std::thread background_;
   std::atomic<int64_t> last_heard_ms_{0};  // steady clock, when the peer's last frame arrived
   std::atomic<bool> heard_since_start_{false};
+  std::atomic<uint64_t> peer_refusals_{0};  // messages from the peer that failed their checks
 };
 
 }  // namespace pairfs::node

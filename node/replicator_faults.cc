@@ -13,9 +13,6 @@ namespace {
 
 using namespace replicator_internal;
 
-// As in replicator.cc: a region with this epoch is never cleared by the activity-log trim.
-constexpr uint32_t kPinnedEpoch = UINT32_MAX;
-
 }  // namespace
 
 void Replicator::KeepChanged(Pair& pair, uint64_t offset, uint64_t length) {

@@ -1,7 +1,9 @@
-// Internals shared by the replicator's files (replicator.cc, replicator_reserve.cc): the per-pair
+// Internals shared by the replicator's files (replicator.cc, replicator_reserve.cc,
+// pair_commands.cc): the per-pair
 // runtime and the gate that state changes close. Not part of the node's interface.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -52,6 +54,31 @@ inline Status PeerDiskFault(uint8_t code, const std::string& volume, const std::
   return Status::IoError("volume " + volume + ": the write failed at site " + peer_site + " (" +
                              (full ? "disk full" : "I/O error") + ")",
                          full ? ENOSPC : EIO);
+}
+
+// A region marked when the node started may differ between the copies (a crash between the two
+// writes); the activity-log trim never clears it: only a copy does.
+constexpr uint32_t kPinnedEpoch = UINT32_MAX;
+
+// Bits [first, first + count) of a dirty bitmap whose marked regions are `regions` (ascending),
+// one bit per region, low bit first: what a kPeerBitmap answer carries.
+inline std::vector<char> PackBitsChunk(const std::vector<uint64_t>& regions, uint64_t first, uint64_t count) {
+  std::vector<char> bits((count + 7) / 8, 0);
+  for (auto it = std::lower_bound(regions.begin(), regions.end(), first); it != regions.end() && *it < first + count;
+       ++it) {
+    const uint64_t bit = *it - first;
+    bits[bit / 8] = static_cast<char>(bits[bit / 8] | (1 << (bit % 8)));
+  }
+  return bits;
+}
+
+// The regions a chunk's bits mark, numbered from `first`; bits beyond `count` are ignored.
+inline std::vector<uint64_t> UnpackBitsChunk(const std::vector<char>& bits, uint64_t first, uint64_t count) {
+  std::vector<uint64_t> regions;
+  for (uint64_t bit = 0; bit < count && bit / 8 < bits.size(); ++bit) {
+    if (bits[bit / 8] & (1 << (bit % 8))) regions.push_back(first + bit);
+  }
+  return regions;
 }
 
 inline bool IsReplicating(PairStatus status) {

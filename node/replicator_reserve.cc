@@ -22,29 +22,14 @@ wire::ReservationRecord RecordOf(const VolumeMetadata& metadata) {
   return {metadata.reserve_epoch, metadata.reserved_by, metadata.reserve_outdated};
 }
 
-void SetRecord(VolumeMetadata& metadata, const wire::ReservationRecord& record) {
-  metadata.reserved_by = record.holder;
-  metadata.reserve_epoch = record.epoch;
-  metadata.reserve_outdated = record.outdated;
-}
-
 wire::ReserveVoteRequest VoteRequestFor(const std::string& volume, const ReserveOptions& options) {
   return {volume, options.holder, options.outdated, options.force, options.release};
 }
 
-// A reserve ("reserve", forwarded to the peer that orders it) or a vote ("vote") asked of the
-// peer's copy `peer_volume`, carrying every reserve option.
-wire::PeerCommandMessage PeerReserveCommand(const char* kind, const std::string& peer_volume,
-                                            const ReserveOptions& options) {
-  wire::PeerCommandMessage command;
-  command.command = kind;
-  command.volume = peer_volume;
-  command.holder = options.holder;
-  command.flag = options.release;
-  command.preempt = options.preempt;
-  command.force = options.force;
-  command.outdated = options.outdated;
-  return command;
+// A reserve forwarded to the peer that orders it, asked of the peer's copy `peer_volume`,
+// carrying every reserve option.
+wire::PeerReserveAskCommand ReserveAskFor(const std::string& peer_volume, const ReserveOptions& options) {
+  return {peer_volume, options.holder, options.release, options.preempt, options.force, options.outdated};
 }
 
 }  // namespace
@@ -71,7 +56,11 @@ Result<wire::ReservationRecord> Replicator::VoteHere(const std::string& name, co
     *refusal = outcome.reason;
     return outcome.record;
   }
-  Status saved = volume->UpdateMetadata([&](VolumeMetadata& metadata) { SetRecord(metadata, outcome.record); });
+  Status saved = volume->UpdateMetadata([&](VolumeMetadata& metadata) {
+    metadata.reserved_by = outcome.record.holder;
+    metadata.reserve_epoch = outcome.record.epoch;
+    metadata.reserve_outdated = outcome.record.outdated;
+  });
   if (!saved.ok()) return saved;
   refusal->clear();
   return outcome.record;
@@ -105,8 +94,8 @@ Status Replicator::Reserve(const std::string& name, const ReserveOptions& option
   if (!IsReplicating(view.state.status)) return apply();
   if (view.state.role == PairRole::kSecondary) {
     if (forwarded) return Status::InvalidArgument("volume " + name + " is secondary at both sites");
-    const wire::PeerCommandMessage command = PeerReserveCommand("reserve", view.peer_volume, options);
-    Result<wire::PeerAnswerMessage> answer = Ask(command, options.preempt ? kFailoverProbeMs : -1);
+    Result<wire::PeerAnswerMessage> answer =
+        Ask(ReserveAskFor(view.peer_volume, options), options.preempt ? kFailoverProbeMs : -1);
     if (!answer.ok()) return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable");
     return StatusFromCode(answer->code, answer->message);
   }
@@ -127,11 +116,8 @@ Status Replicator::Reserve(const std::string& name, const ReserveOptions& option
 }
 
 Status Replicator::MirrorReservation(const PairView& view, const wire::ReservationRecord& record) {
-  wire::PeerCommandMessage command;
-  command.command = "reserve-mirror";
-  command.volume = view.peer_volume;
-  command.record = record;
-  Result<wire::PeerAnswerMessage> answer = Ask(command, kReserveVoteTimeoutMs);
+  Result<wire::PeerAnswerMessage> answer =
+      Ask(wire::PeerReserveMirrorCommand{view.peer_volume, record}, kReserveVoteTimeoutMs);
   if (!answer.ok()) return answer.status();
   return StatusFromCode(answer->code, answer->message);
 }
@@ -172,8 +158,7 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
       (view.state.role == PairRole::kPrimary || view.state.status == PairStatus::kSSWS) && !view.state.outdated;
   if (!decides) {
     if (forwarded) return Status::InvalidArgument("the determining volume " + name + " is secondary at both sites");
-    const wire::PeerCommandMessage command = PeerReserveCommand("reserve", view.peer_volume, options);
-    Result<wire::PeerAnswerMessage> answer = Ask(command, kReserveVoteTimeoutMs);
+    Result<wire::PeerAnswerMessage> answer = Ask(ReserveAskFor(view.peer_volume, options), kReserveVoteTimeoutMs);
     if (!answer.ok()) {
       return Status::Unreachable("the determining volume's primary at site " + options_.peer_site +
                                  " is unreachable and no witness is configured");
@@ -203,10 +188,9 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
   const std::string peer_volume = pair ? pair->Snapshot().peer_volume : name;
   // The peer's vote goes out first and is collected last, and only if still needed: with the
   // witness and this copy granting, a dead peer costs nothing (failover time).
-  const wire::PeerCommandMessage command = PeerReserveCommand("vote", peer_volume, options);
+  const wire::PeerVoteCommand command{peer_volume, options.holder, options.outdated, options.force, options.release};
   const uint64_t id = calls_->Begin();
-  Result<std::string> frame = wire::EncodeFrame(wire::MessageType::kPeerCommand, id, options_.site,
-                                                wire::EncodeBody(command));
+  Result<std::string> frame = wire::EncodeFrame(command.kType, id, options_.site, wire::EncodeBody(command));
   if (frame.ok()) (void)Transmit(frame.value());
   const auto asked = Clock::now();
   int granted = 0, refused = 0;
@@ -231,7 +215,7 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
     std::optional<wire::Frame> answer = calls_->Wait(id, std::max(left, 1), options_.retransmit_ms,
                                                      [&] { (void)Transmit(frame.value()); });
     wire::PeerAnswerMessage peer;
-    if (answer && wire::DecodeBody(answer->body, &peer).ok()) {
+    if (answer && wire::DecodePeerMessage(answer->body, &peer).ok()) {
       (peer.code == 0 ? granted : refused) += 1;
       if (peer.code != 0 && refusal.empty()) refusal = "site " + options_.peer_site + ": " + peer.message;
     }
@@ -250,35 +234,6 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
   if (refused > 0) return Status::Conflict(refusal);
   return Status::Unreachable("no majority: only " + std::to_string(granted) +
                              " of the determining volume's 3 record copies answered");
-}
-
-wire::PeerAnswerMessage Replicator::ServeReservationCommand(const wire::PeerCommandMessage& command) {
-  wire::PeerAnswerMessage answer;
-  auto fail = [&](const Status& status) {
-    answer.code = static_cast<uint8_t>(status.code());
-    answer.message = status.ok() ? "" : status.message();
-    return answer;
-  };
-  if (command.command == "reserve") {
-    ReserveOptions options{command.holder, command.flag, command.preempt, command.force, command.outdated};
-    return fail(Reserve(command.volume, options, true));
-  }
-  if (command.command == "vote") {
-    std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
-    std::string refusal;
-    Result<wire::ReservationRecord> voted = VoteHere(
-        command.volume, {command.volume, command.holder, command.outdated, command.force, command.flag}, &refusal);
-    if (!voted.ok()) return fail(voted.status());
-    answer.reservation = voted.value();
-    return fail(refusal.empty() ? Status::Ok() : Status::Conflict(refusal));
-  }
-  // reserve-mirror: the primary's record, as it is (the primary ordered it); a late retransmit
-  // of an older record never overwrites a newer one.
-  std::shared_ptr<Volume> volume = store_.Find(command.volume);
-  if (!volume) return fail(Status::NotFound("no volume named " + command.volume + " at site " + options_.site));
-  return fail(volume->UpdateMetadata([&](VolumeMetadata& metadata) {
-    if (command.record.epoch >= metadata.reserve_epoch) SetRecord(metadata, command.record);
-  }));
 }
 
 Status Replicator::Fence(const std::string& name, bool fenced, bool winner) {

@@ -8,7 +8,9 @@ namespace pairfs::wire {
 
 // Bumped on any incompatible change of the envelope or of a message body (wire/protocol.md).
 // 2: body checksum XXH3-64 (was xxHash64: twice the speed on a 1 MiB write, which pays it twice).
-inline constexpr uint16_t kProtocolVersion = 2;
+// 3: one message type per pair command (128-142) with checked fields; the one-for-all
+//    peer-command (40) retired; display pages; the resync bitmap in chunks.
+inline constexpr uint16_t kProtocolVersion = 3;
 
 // "PRFS" read as a little-endian u32: the first four bytes of every frame.
 inline constexpr uint32_t kFrameMagic = 0x53465250;
@@ -96,5 +98,73 @@ inline constexpr int kZapPollMs = 100;
 // Refused connections and frames whose claimed site is not their key's are logged once, then
 // once per this many, with the running count: a flood must not flood the log.
 inline constexpr uint64_t kRefusalLogEvery = 1000;
+
+// ---- fields of messages (wire/peer_messages.h checks every one before anything uses it) ----
+
+// Volume names are [A-Za-z0-9._-]{1,64} (node/names.h; node/limits.h asserts the same value).
+inline constexpr size_t kMaxVolumeNameBytes = 64;
+
+// A consistency group's name: shown by display and kept in the volume's metadata file (which a
+// node reads up to node::kMaxMetadataBytes), so it is short text: UTF-8, no control characters.
+inline constexpr size_t kMaxGroupNameBytes = 64;
+
+// A reservation holder: a site name or an operator's ID (`pairctl reserve --holder ID`); kept in
+// the metadata and shown like a group name, with the same rules.
+inline constexpr size_t kMaxHolderBytes = 64;
+
+// Names of modes, fence levels, roles and statuses ("secondary" is the longest).
+inline constexpr size_t kMaxKeywordBytes = 16;
+
+// A refusal's reason in an answer: one line for the user.
+inline constexpr size_t kMaxReasonBytes = 4096;
+
+// Volume sizes and offsets (node/limits.h asserts the same values): 4 KiB multiples, ≤ 256 TiB.
+inline constexpr uint64_t kVolumeAlignBytes = 4096;
+inline constexpr uint64_t kMaxVolumeBytes = 256ull << 40;
+
+// Dirty-bitmap region sizes: a power of two in this range (node/limits.h asserts the same).
+inline constexpr uint64_t kMinRegionBytes = 4096;
+inline constexpr uint64_t kMaxRegionBytes = 64ull << 20;
+
+// Generation counters and reservation epochs count changes, one at a time: a value at or above
+// 2^63 is not one a node made (it would be a step away from wrapping and then win forever).
+inline constexpr uint64_t kMaxCounterValue = (1ull << 63) - 1;
+
+// A mirrored reservation record may be ahead of this copy (changes it missed while apart), but
+// never by more than this many changes: one change per failover or operator command.
+inline constexpr uint64_t kMaxEpochJump = 1ull << 32;
+
+// verify hashes at most this many regions per request (8 bytes each in the answer; node/limits.h
+// kVerifyRegionsPerCall is this value).
+inline constexpr uint64_t kMaxVerifyRegionsPerCall = 4096;
+
+// A resync's dirty bitmap travels in chunks of at most this many bytes (one bit per region): a
+// 256 TiB volume at 4 KiB regions has an 8 GiB bitmap, far over one frame; 256 KiB is 2 Mi
+// regions (128 GiB at 64 KiB regions) per answer, well under kMaxFrameBytes.
+inline constexpr size_t kBitmapChunkBytes = 256 * 1024;
+inline constexpr uint64_t kBitmapChunkRegions = uint64_t{kBitmapChunkBytes} * 8;
+
+// The encoded size of one VolumeInfo (a display or volume-list row) at its worst: every string at
+// its limit and every integer 9 bytes; tests/unit/wire/peer_messages_test.cc encodes such a row
+// and checks it stays under this bound.
+inline constexpr size_t kMaxVolumeInfoBytes = 1024;
+
+// msgpack elements of one VolumeInfo: a map of 24 keys and values, and the map itself.
+inline constexpr size_t kVolumeInfoElements = 2 * 24 + 1;
+
+// A display or volume-list reply carries at most this many volumes; pairctl and clusterd ask for
+// the next page (DisplayRequest::after) while the reply says `more`. Sized so that a full page
+// fits a frame with room for the rest of the reply, and stays under the element limit.
+inline constexpr size_t kDisplayPageVolumes = 512;
+inline constexpr size_t kReplyOverheadBytes = 8 * 1024;
+static_assert(kDisplayPageVolumes * kMaxVolumeInfoBytes + kReplyOverheadBytes + kHeaderBytes <= kMaxFrameBytes,
+              "a page of display rows must fit one frame");
+static_assert(kDisplayPageVolumes * kVolumeInfoElements + 64 <= kMaxBodyElements,
+              "a page of display rows must stay under the msgpack element limit");
+static_assert(kBitmapChunkBytes + kReplyOverheadBytes + kHeaderBytes <= kMaxFrameBytes,
+              "a bitmap chunk must fit one frame");
+static_assert(kMaxVerifyRegionsPerCall * 9 + kReplyOverheadBytes + kHeaderBytes <= kMaxFrameBytes,
+              "a verify answer must fit one frame");
+static_assert(kMaxVerifyRegionsPerCall < kMaxBodyElements, "a verify answer must stay under the element limit");
 
 }  // namespace pairfs::wire

@@ -36,6 +36,21 @@ const char* MessageTypeName(MessageType type) {
     case MessageType::kWriteConfirm: return "write-confirm";
     case MessageType::kHeartbeat: return "heartbeat";
     case MessageType::kReserveVote: return "reserve-vote";
+    case MessageType::kPeerCreate: return "peer-create";
+    case MessageType::kPeerForwardSplit: return "peer-forward-split";
+    case MessageType::kPeerForwardResync: return "peer-forward-resync";
+    case MessageType::kPeerReserveAsk: return "peer-reserve-ask";
+    case MessageType::kPeerReserveMirror: return "peer-reserve-mirror";
+    case MessageType::kPeerVote: return "peer-vote";
+    case MessageType::kPeerStatusAsk: return "peer-status-ask";
+    case MessageType::kPeerVerify: return "peer-verify";
+    case MessageType::kPeerSplit: return "peer-split";
+    case MessageType::kPeerResync: return "peer-resync";
+    case MessageType::kPeerDemote: return "peer-demote";
+    case MessageType::kPeerCopyDone: return "peer-copy-done";
+    case MessageType::kPeerTrim: return "peer-trim";
+    case MessageType::kPeerDissolve: return "peer-dissolve";
+    case MessageType::kPeerBitmap: return "peer-bitmap";
   }
   return "unknown";
 }

@@ -33,12 +33,30 @@ enum class MessageType : uint16_t {
   kFlushAck = 37,
   kPeerReserve = 38,     // reserve or release ordered at the primary and mirrored
   kPeerStatus = 39,      // pair status and generation exchange
-  kPeerCommand = 40,     // a pair command one node asks of the other (create, split, ...)
+  kPeerCommand = 40,     // retired in version 3: the one-for-all pair command; refused
   kPeerAnswer = 41,      // the answer to a peer command
   kWriteConfirm = 42,    // secondary -> primary: written after the grant; release the range
   // Cluster (part 3).
   kHeartbeat = 64,
   kReserveVote = 65,     // a node to a copy of a reservation record (the peer node or the witness)
+  // Pair commands one node asks of the other, one type each (wire/peer_messages.h); every one is
+  // answered by a kPeerAnswer. From 128: the type is outside the body's checksum, and no older
+  // type with one bit flipped (0x40, tests/unit/wire/envelope_test.cc) is one of these.
+  kPeerCreate = 128,         // make this volume the secondary of a new pair
+  kPeerForwardSplit = 129,   // a secondary's `pairctl split` run at the primary
+  kPeerForwardResync = 130,  // a secondary's `pairctl resync` run at the primary
+  kPeerReserveAsk = 131,     // a reserve or release ordered at the peer (the primary)
+  kPeerReserveMirror = 132,  // the primary's reservation record, to be mirrored
+  kPeerVote = 133,           // one vote of a majority reserve of the determining volume
+  kPeerStatusAsk = 134,      // the peer's role, status and generation
+  kPeerVerify = 135,         // hashes of a range of regions
+  kPeerSplit = 136,
+  kPeerResync = 137,         // this side becomes the target of a copy (resync, or resync --swap)
+  kPeerDemote = 138,         // the swap of a takeover: the old primary becomes the secondary
+  kPeerCopyDone = 139,
+  kPeerTrim = 140,           // the primary finished a copy: clear the activity log's pins
+  kPeerDissolve = 141,
+  kPeerBitmap = 142,         // one chunk of the peer's dirty bitmap (after a resync)
 };
 
 // Returns true for a number that names a message type above; decoding refuses the rest.

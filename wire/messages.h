@@ -31,11 +31,12 @@ struct VolumeDeleteRequest {
   MSGPACK_DEFINE_MAP(name);
 };
 
-// `name` empty: every volume.
+// `name` empty: every volume, a page at a time (DisplayRequest).
 struct VolumeListRequest {
   static constexpr MessageType kType = MessageType::kVolumeList;
   std::string name;
-  MSGPACK_DEFINE_MAP(name);
+  std::string after;
+  MSGPACK_DEFINE_MAP(name, after);
 };
 
 struct VolumeResizeRequest {
@@ -45,11 +46,14 @@ struct VolumeResizeRequest {
   MSGPACK_DEFINE_MAP(name, size_bytes);
 };
 
-// `name` empty: every volume.
+// `name` empty: every volume, a page of at most kDisplayPageVolumes at a time, in name order:
+// those named after `after` ("" = from the first). The reply says `more` while volumes are left;
+// the asker asks again with `after` = the last name it got.
 struct DisplayRequest {
   static constexpr MessageType kType = MessageType::kDisplay;
   std::string name;
-  MSGPACK_DEFINE_MAP(name);
+  std::string after;
+  MSGPACK_DEFINE_MAP(name, after);
 };
 
 // `holder` empty: the node's own site.
@@ -238,7 +242,8 @@ struct Reply {
   std::vector<uint64_t> mismatches;  // verify: offset, length, offset, length, ...
   ClusterInfo cluster;               // cluster status
   ReservationRecord reservation;     // reserve vote: the copy's record after the vote
-  MSGPACK_DEFINE_MAP(code, message, volumes, mismatches, cluster, reservation);
+  bool more = false;                 // display, volume list: more volumes after the last one here
+  MSGPACK_DEFINE_MAP(code, message, volumes, mismatches, cluster, reservation, more);
 
   static Reply FromStatus(const Status& status);
   Status ToStatus() const;
@@ -318,54 +323,6 @@ struct PeerStatusMessage {
   bool outdated = false;
   uint32_t copy_progress = 0;
   MSGPACK_DEFINE_ARRAY(volume, generation, role, status, consistent, outdated, copy_progress);
-};
-
-// A pair command one node asks of the other (wire/protocol.md lists the commands and which
-// fields each uses). `volume` is the receiver's volume.
-struct PeerCommandMessage {
-  static constexpr MessageType kType = MessageType::kPeerCommand;
-  std::string command;
-  std::string volume;
-  Generation generation;
-  std::string peer_volume;
-  uint64_t size_bytes = 0;
-  std::string mode;
-  std::string fence;
-  std::string group;
-  uint64_t region_size_bytes = 0;
-  bool flag = false;          // split: --rw; reserve: release; takeover: force
-  std::string holder;
-  uint64_t first = 0;         // verify: first region
-  uint64_t count = 0;         // verify: how many regions
-  uint16_t control_type = 0;  // control: a pairctl request forwarded to the peer
-  std::string control_body;
-  bool preempt = false;       // reserve: clusterd takes a managed volume
-  bool force = false;         // reserve, vote: the determining volume's force
-  std::string outdated;       // reserve, vote: mark this site outdated with the grant
-  ReservationRecord record;   // reserve-mirror: the primary's record
-  MSGPACK_DEFINE_MAP(command, volume, generation, peer_volume, size_bytes, mode, fence, group,
-                     region_size_bytes, flag, holder, first, count, control_type, control_body, preempt, force,
-                     outdated, record);
-};
-
-struct PeerAnswerMessage {
-  static constexpr MessageType kType = MessageType::kPeerAnswer;
-  uint8_t code = 0;
-  std::string message;
-  Generation generation;
-  std::string role;
-  std::string status;
-  bool consistent = true;
-  bool outdated = false;
-  std::string reserved_by;
-  uint64_t size_bytes = 0;
-  bool created = false;
-  std::vector<char> bits;        // a dirty bitmap, one bit per region, low bit first
-  std::vector<uint64_t> hashes;  // verify: one per region
-  std::string control_reply;     // control: the encoded Reply
-  ReservationRecord reservation; // vote: the record after the vote
-  MSGPACK_DEFINE_MAP(code, message, generation, role, status, consistent, outdated, reserved_by,
-                     size_bytes, created, bits, hashes, control_reply, reservation);
 };
 
 // Heartbeat on every cluster link (part 3): who, which incarnation of its clusterd (random at

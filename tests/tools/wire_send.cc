@@ -11,10 +11,18 @@
 //   wire_send ENDPOINT ping                 a well-formed volume-list request; exit 0 if the
 //                                           node answers it, 1 if not
 //   wire_send ENDPOINT peer-command SITE COMMAND VOLUME COUNTER GEN_SITE
-//                                           one well-formed pair command (e.g. demote) that claims
+//                                           one well-formed pair command (split, split-rw, resync,
+//                                           swap, demote, copy-done, trim, dissolve, status) that claims
 //                                           to come from SITE, at generation COUNTER/GEN_SITE; the
 //                                           node answers SITE's own node, which asked nothing (a
 //                                           command whose answer is lost); exits 0 once sent
+//   wire_send ENDPOINT write SITE replica|forwarded VOLUME COUNTER GEN_SITE OFFSET LENGTH DATA_BYTES [KIND]
+//                                           one write frame as SITE at generation COUNTER/GEN_SITE
+//                                           (e.g. LENGTH 0: refused, never an abort); exits 0 once sent
+//   wire_send ENDPOINT hostile COUNT SEED SITE VOLUME COUNTER GEN_SITE
+//                                           COUNT frames as SITE: hostile values at the pair's real
+//                                           generation that no node may act on, and mutated valid
+//                                           frames of every site-to-site type (HostileFrame)
 //   wire_send ENDPOINT vote SITE VOLUME HOLDER [--release] [--force] [--outdated SITE]
 //                                           one reserve vote sent as SITE (a witness's or a node's
 //                                           copy of a reservation record); prints
@@ -40,9 +48,11 @@
 #include <string>
 #include <thread>
 
+#include "tests/unit/fuzz/mutator.h"
 #include "wire/curve.h"
 #include "wire/limits.h"
 #include "wire/link.h"
+#include "wire/peer_messages.h"
 
 using namespace pairfs;
 
@@ -151,7 +161,8 @@ std::string BadPeerFrame(std::mt19937_64& random, uint64_t round, const std::str
       wire::MessageType::kReplicaWrite, wire::MessageType::kForwardedWrite, wire::MessageType::kWriteGrant,
       wire::MessageType::kWriteAck,     wire::MessageType::kFlush,          wire::MessageType::kFlushAck,
       wire::MessageType::kPeerStatus,   wire::MessageType::kPeerCommand,    wire::MessageType::kPeerAnswer,
-      wire::MessageType::kWriteConfirm, wire::MessageType::kPeerReserve};
+      wire::MessageType::kWriteConfirm, wire::MessageType::kPeerReserve,    wire::MessageType::kPeerCreate,
+      wire::MessageType::kPeerSplit,    wire::MessageType::kPeerVerify,     wire::MessageType::kPeerBitmap};
   const wire::MessageType type = kTypes[random() % (sizeof kTypes / sizeof kTypes[0])];
   switch (round % 5) {
     case 0:
@@ -170,15 +181,15 @@ std::string BadPeerFrame(std::mt19937_64& random, uint64_t round, const std::str
                                random(), site, wire::EncodeBody(write)).value();
     }
     case 2: {  // commands the node must refuse or answer harmlessly
-      static const char* kCommands[] = {"split", "resync", "swap", "demote", "dissolve-typo", "verify", "copy-done",
-                                        "create", "status", "reserve-mirror"};
-      wire::PeerCommandMessage command;
-      command.command = kCommands[random() % 10];
-      command.volume = "no-such-volume";
-      command.first = random();
-      command.count = random();
-      command.size_bytes = random();
-      return wire::EncodeFrame(wire::MessageType::kPeerCommand, random(), site, wire::EncodeBody(command)).value();
+      wire::PeerCreateCommand create{"no-such-volume", {random() % 5, site}, "x", random(), "sync", "never", "",
+                                     random() % 2 ? 1 : random()};
+      wire::PeerVerifyCommand verify{"no-such-volume", random(), random()};
+      wire::PeerSplitCommand split{"no-such-volume", {random(), site}, false};
+      switch (random() % 3) {
+        case 0: return wire::EncodeFrame(create.kType, random(), site, wire::EncodeBody(create)).value();
+        case 1: return wire::EncodeFrame(verify.kType, random(), site, wire::EncodeBody(verify)).value();
+        default: return wire::EncodeFrame(split.kType, random(), site, wire::EncodeBody(split)).value();
+      }
     }
     case 3: {  // a checksum that does not match
       std::string frame = wire::EncodeFrame(type, random(), site, RandomBytes(random, 64)).value();
@@ -188,6 +199,121 @@ std::string BadPeerFrame(std::mt19937_64& random, uint64_t round, const std::str
     default:
       return RandomBytes(random, wire::kMaxFrameBytes + 1 + random() % 4096);
   }
+}
+
+// The body of the pair command named `name` (split, split-rw, resync, swap, demote, copy-done,
+// trim, dissolve, status) of `volume` at `generation`.
+Result<std::pair<wire::MessageType, std::string>> PeerCommand(const std::string& name, const std::string& volume,
+                                                              const wire::Generation& generation) {
+  auto body = [](const auto& command) { return std::make_pair(command.kType, wire::EncodeBody(command)); };
+  if (name == "split" || name == "split-rw") return body(wire::PeerSplitCommand{volume, generation, name == "split-rw"});
+  if (name == "resync" || name == "swap") return body(wire::PeerResyncCommand{volume, generation, name == "swap"});
+  if (name == "demote") return body(wire::PeerDemoteCommand{volume, generation});
+  if (name == "copy-done") return body(wire::PeerCopyDoneCommand{volume, generation});
+  if (name == "trim") return body(wire::PeerTrimCommand{volume, generation});
+  if (name == "dissolve") return body(wire::PeerDissolveCommand{volume});
+  if (name == "status") return body(wire::PeerStatusAskCommand{volume});
+  return Status::InvalidArgument("unknown pair command " + name);
+}
+
+// A write frame of `type` claiming to come from `site`: `data_bytes` of data (a data write) or
+// none (kind 1 or 2: a discard).
+std::string WriteFrame(wire::MessageType type, uint64_t id, const std::string& site, const std::string& volume,
+                       const wire::Generation& generation, uint64_t offset, uint64_t length, size_t data_bytes,
+                       uint8_t kind) {
+  wire::WriteMessage write;
+  write.volume = volume;
+  write.generation = generation;
+  write.sequence = id;
+  write.origin_site = site;
+  write.kind = kind;
+  write.offset = offset;
+  write.length = length;
+  write.data.assign(data_bytes, 'h');
+  return wire::EncodeFrame(type, id, site, wire::EncodeBody(write)).value();
+}
+
+// One frame of the hostile mode: round by round, (a) well-formed messages of every site-to-site
+// type with hostile values at the pair's real generation (zero-length, oversized, out-of-range
+// writes; region size 1, 70 KB groups, epochs near 2^64, verify and bitmap counts out of range),
+// aimed so that none may change the pair (pair commands name a volume the receiver does not
+// have), and (b) valid frames of every type mutated (tests/unit/fuzz/mutator.h) at a generation
+// of a site that does not exist, so that no mutation can make a write that lands.
+std::string HostileFrame(fuzz::Mutator& mutator, uint64_t round, const std::string& site, const std::string& volume,
+                         const wire::Generation& real) {
+  const uint64_t id = mutator.Next() | (uint64_t{1} << 62);
+  const wire::Generation stale{real.counter + 1000, "zz9"};
+  const std::string ghost = "ghost-volume";
+  const std::string refused = "hostile-volume";  // the creates with hostile values: never made
+  const uint64_t huge = ~0ull;
+  auto frame = [&](const auto& message) {
+    return wire::EncodeFrame(message.kType, id, site, wire::EncodeBody(message)).value();
+  };
+  using wire::MessageType;
+  if (round % 2 == 0) {
+    switch ((round / 2) % 17) {
+      case 0: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 4096, 0, 0, 0);
+      case 1: return WriteFrame(MessageType::kForwardedWrite, id, site, volume, real, 4096, 0, 0, 0);
+      case 2: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 0, 4096, 17, 0);  // data != length
+      case 3: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, huge - 100, 4096, 4096, 0);
+      case 4: return WriteFrame(MessageType::kForwardedWrite, id, site, volume, real, 1ull << 50, 4096, 4096, 0);
+      case 5: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 0, 4096, 0, 9);  // unknown kind
+      case 6: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 0, 2ull << 20, 0, 1);  // oversized
+      case 7: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, {huge, site}, 0, 4096, 4096, 0);
+      case 8: return frame(wire::PeerCreateCommand{refused, real, volume, 1 << 20, "sync", "never", "", 1});
+      case 9: return frame(wire::PeerCreateCommand{refused, real, volume, 1 << 20, "sync", "never", std::string(70000, 'g'), 65536});
+      case 10: return frame(wire::PeerCreateCommand{refused, real, volume, 1 << 20, "sync", "never", "\xff", 65536});
+      case 11: return frame(wire::PeerReserveMirrorCommand{volume, {huge, site, ""}});
+      case 12: return frame(wire::PeerVerifyCommand{volume, huge - 1, huge});
+      case 13: return frame(wire::PeerBitmapCommand{volume, real, 0, huge});
+      case 14: return frame(wire::PeerSplitCommand{ghost, {huge, site}, true});
+      case 15: return frame(wire::PeerReserveMirrorCommand{volume, {(1ull << 62) + 7, site, ""}});  // far ahead
+      default: {
+        wire::PeerStatusMessage status{volume, {huge, site}, "primary", "PAIR", true, false, 1000};
+        return wire::EncodeFrame(MessageType::kPeerStatus, id, site, wire::EncodeBody(status)).value();
+      }
+    }
+  }
+  std::pair<MessageType, std::string> valid;
+  auto body = [](const auto& message) { return std::make_pair(message.kType, wire::EncodeBody(message)); };
+  switch ((round / 2) % 18) {
+    case 0: {
+      wire::WriteMessage write{volume, stale, id, site, 0, 4096, 4096, std::vector<char>(4096, 'm')};
+      valid = {MessageType::kReplicaWrite, wire::EncodeBody(write)};
+      break;
+    }
+    case 1: {
+      wire::WriteMessage write{volume, stale, id, site, 0, 8192, 512, std::vector<char>(512, 'm')};
+      valid = {MessageType::kForwardedWrite, wire::EncodeBody(write)};
+      break;
+    }
+    case 2: valid = {MessageType::kWriteAck, wire::EncodeBody(wire::WriteReplyMessage{volume, stale, id, 0})}; break;
+    case 3: valid = {MessageType::kFlush, wire::EncodeBody(wire::FlushMessage{volume, stale, 0, 0})}; break;
+    case 4: {
+      // Not the pair's volume: a status of a newer generation legitimately outdates a copy.
+      wire::PeerStatusMessage status{ghost, stale, "secondary", "PAIR", true, false, 100};
+      valid = {MessageType::kPeerStatus, wire::EncodeBody(status)};
+      break;
+    }
+    // The pair's own volume (already in a pair: refused); a mutant that names another volume
+    // may create a pair of it, with a peer volume that does not exist (DESIGN: a valid command).
+    case 5: valid = body(wire::PeerCreateCommand{volume, stale, ghost, 1 << 20, "sync", "never", "g", 65536}); break;
+    case 6: valid = body(wire::PeerForwardSplitCommand{ghost, true}); break;
+    case 7: valid = body(wire::PeerForwardResyncCommand{ghost}); break;
+    case 8: valid = body(wire::PeerReserveAskCommand{ghost, site, false, true, false, ""}); break;
+    case 9: valid = body(wire::PeerReserveMirrorCommand{ghost, {3, site, ""}}); break;
+    case 10: valid = body(wire::PeerVoteCommand{ghost, site, "", false, false}); break;
+    case 11: valid = body(wire::PeerStatusAskCommand{volume}); break;
+    case 12: valid = body(wire::PeerVerifyCommand{volume, 0, 16}); break;
+    case 13: valid = body(wire::PeerSplitCommand{ghost, stale, false}); break;
+    case 14: valid = body(wire::PeerResyncCommand{ghost, stale, true}); break;
+    case 15: valid = body(wire::PeerDemoteCommand{ghost, stale}); break;
+    case 16: valid = body(wire::PeerBitmapCommand{volume, stale, 0, 64}); break;
+    default: valid = body(wire::PeerDissolveCommand{ghost}); break;
+  }
+  std::string mutated = mutator.Mutate(valid.second);
+  if (mutated.size() > wire::kMaxFrameBytes - wire::kHeaderBytes) mutated.resize(wire::kMaxFrameBytes - wire::kHeaderBytes);
+  return wire::EncodeFrame(valid.first, id, site, mutated).value();
 }
 
 // The vote mode: argv[3..] = SITE VOLUME HOLDER [--release] [--force] [--outdated SITE].
@@ -304,16 +430,52 @@ int main(int argc, char** argv) {
     std::printf("peer-garbage: sent %llu frames\n", static_cast<unsigned long long>(count));
     return 0;
   }
+  if (mode == "write" && (argc == 11 || argc == 12)) {
+    // write SITE replica|forwarded VOLUME COUNTER GEN_SITE OFFSET LENGTH DATA_BYTES [KIND]
+    const std::string type = argv[4];
+    if (type != "replica" && type != "forwarded") return 2;
+    auto client = Connect(context, endpoint, "fuzz");
+    if (!client.ok()) return 1;
+    const uint64_t id = std::random_device{}() | (uint64_t{1} << 62);
+    const std::string frame =
+        WriteFrame(type == "replica" ? wire::MessageType::kReplicaWrite : wire::MessageType::kForwardedWrite, id,
+                   argv[3], argv[5], {std::strtoull(argv[6], nullptr, 10), argv[7]}, std::strtoull(argv[8], nullptr, 10),
+                   std::strtoull(argv[9], nullptr, 10), std::strtoull(argv[10], nullptr, 10),
+                   argc == 12 ? static_cast<uint8_t>(std::strtoul(argv[11], nullptr, 10)) : 0);
+    if (!client.value()->SendBytes(frame).ok()) return 1;
+    (void)client.value()->ReceiveBytes(200);  // lets ZeroMQ deliver it before the socket closes
+    std::printf("write: sent a %s write of %s bytes at %s\n", argv[4], argv[9], argv[8]);
+    return 0;
+  }
+  if (mode == "hostile" && argc == 9) {
+    // hostile COUNT SEED SITE VOLUME COUNTER GEN_SITE
+    const uint64_t count = std::strtoull(argv[3], nullptr, 10);
+    fuzz::Mutator mutator(std::strtoull(argv[4], nullptr, 10));
+    const std::string site = argv[5];
+    const wire::Generation real{std::strtoull(argv[7], nullptr, 10), argv[8]};
+    for (uint64_t round = 0; round < count;) {
+      auto client = Connect(context, endpoint, "fuzz");
+      if (!client.ok()) return 1;
+      for (int i = 0; i < 20 && round < count; ++i, ++round) {
+        (void)client.value()->SendBytes(HostileFrame(mutator, round, site, argv[6], real));
+      }
+      (void)client.value()->ReceiveBytes(20);
+    }
+    std::printf("hostile: sent %llu frames\n", static_cast<unsigned long long>(count));
+    return 0;
+  }
   if (mode == "peer-command" && argc == 8) {
-    wire::PeerCommandMessage command;
-    command.command = argv[4];
-    command.volume = argv[5];
-    command.generation = {std::strtoull(argv[6], nullptr, 10), argv[7]};
+    const wire::Generation generation{std::strtoull(argv[6], nullptr, 10), argv[7]};
+    Result<std::pair<wire::MessageType, std::string>> command = PeerCommand(argv[4], argv[5], generation);
+    if (!command.ok()) {
+      std::fprintf(stderr, "peer-command: %s\n", command.status().message().c_str());
+      return 2;
+    }
     auto client = Connect(context, endpoint, "fuzz");
     if (!client.ok()) return 1;
     Result<std::string> frame =
-        wire::EncodeFrame(wire::MessageType::kPeerCommand, std::random_device{}() | (uint64_t{1} << 62), argv[3],
-                          wire::EncodeBody(command));  // an id SITE's node never used: not taken for a retransmit
+        wire::EncodeFrame(command->first, std::random_device{}() | (uint64_t{1} << 62), argv[3],
+                          command->second);  // an id SITE's node never used: not taken for a retransmit
     if (!frame.ok() || !client.value()->SendBytes(frame.value()).ok()) return 1;
     (void)client.value()->ReceiveBytes(200);  // lets ZeroMQ deliver it before the socket closes
     std::printf("peer-command: sent %s of %s at generation %s/%s\n", argv[4], argv[5], argv[6], argv[7]);

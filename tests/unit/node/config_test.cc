@@ -237,3 +237,11 @@ TEST_CASE("[security] takes a secret key, public keys named SITE.pub and insecur
   CHECK_THAT(error("insecure = \"yes\"\n"), Catch::Contains("security.insecure: must be true or false"));
   CHECK_THAT(error("secret = \"a.key\"\n"), Catch::Contains("security.secret: unknown key"));
 }
+
+TEST_CASE("a table header that toml++ asserts on is an error of the file, not an abort") {
+  // Found by the config fuzzer (tests/unit/fuzz/node_fuzz_test.cc): toml++'s assert() aborted.
+  Result<Config> config = ParseConfig("[{ite]\nname = \"a\"\n", "/etc/pairfs/a.toml");
+  REQUIRE_FALSE(config.ok());
+  CHECK(config.status().code() == Code::kInvalidArgument);
+  CHECK_THAT(config.status().message(), Catch::Contains("/etc/pairfs/a.toml"));
+}

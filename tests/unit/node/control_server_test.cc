@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <fstream>
 
 #include "node/pairctl_format.h"
@@ -130,4 +131,43 @@ TEST_CASE("probing an ipc endpoint tells a live node from a stale socket file") 
   std::ofstream(dir.path() + "/stale.sock") << "";  // a file nobody listens on
   CHECK_THAT(wire::ProbeEndpoint("ipc://" + dir.path() + "/stale.sock").message(), Catch::Contains("nothing listens"));
   CHECK(wire::ProbeEndpoint("tcp://127.0.0.1:1").ok());  // other transports are not probed
+}
+
+TEST_CASE("a display of every volume comes in pages that each fit a frame") {
+  testing::TempDir dir;
+  auto store = std::move(VolumeStore::Open(dir.path()).value());
+  const size_t count = wire::kDisplayPageVolumes + 8;
+  for (size_t i = 0; i < count; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "v%04zu", i);
+    REQUIRE(store->Create(name, 4096).ok());
+  }
+  ControlServer control(*store, "a", nullptr);
+  wire::Reply first = control.Handle(FrameOf(wire::DisplayRequest{}));
+  REQUIRE(first.ToStatus().ok());
+  CHECK(first.volumes.size() == wire::kDisplayPageVolumes);
+  CHECK(first.more);
+  CHECK(wire::EncodeBody(first).size() + wire::kHeaderBytes <= wire::kMaxFrameBytes);
+  wire::Reply second = control.Handle(FrameOf(wire::DisplayRequest{"", first.volumes.back().name}));
+  CHECK(second.volumes.size() == 8);
+  CHECK_FALSE(second.more);
+  CHECK(second.volumes.front().name == "v0512");
+  wire::Reply listed = control.Handle(FrameOf(wire::VolumeListRequest{"", "v0500"}));
+  CHECK(listed.volumes.size() == count - 501);
+}
+
+TEST_CASE("a group or holder that the metadata or JSON could not hold is refused") {
+  testing::TempDir dir;
+  auto store = std::move(VolumeStore::Open(dir.path()).value());
+  REQUIRE(store->Create("vm1", 1 << 20).ok());
+  ControlServer control(*store, "a", nullptr);
+  wire::PairCreateRequest create{"vm1", "sync", "", "never", std::string(70 * 1024, 'g')};
+  wire::Reply refused = control.Handle(FrameOf(create));
+  CHECK(refused.ToStatus().code() == Code::kInvalidArgument);
+  CHECK_THAT(refused.message, Catch::Contains("--group"));
+  create.group = "\xff";
+  CHECK_THAT(control.Handle(FrameOf(create)).message, Catch::Contains("UTF-8"));
+  wire::Reply holder = control.Handle(FrameOf(wire::ReserveRequest{"vm1", std::string(70 * 1024, 'h')}));
+  CHECK(holder.ToStatus().code() == Code::kInvalidArgument);
+  CHECK(store->Find("vm1")->metadata().reserved_by.empty());
 }

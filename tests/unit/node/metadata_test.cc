@@ -94,3 +94,18 @@ TEST_CASE("reading a file over its limit is refused") {
   CHECK(ReadWholeFile(dir.path() + "/big", 4096).status().code() == Code::kCorruption);
   CHECK(ReadWholeFile(dir.path() + "/none", 4096).status().code() == Code::kNotFound);
 }
+
+TEST_CASE("metadata a restart could not load is never saved, and a 1-byte region is never loaded") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/vm1.meta";
+  VolumeMetadata metadata = Sample("");
+  metadata.group = std::string(70 * 1024, 'g');  // over the 64 KiB a node reads back
+  CHECK(SaveMetadata(path, metadata).code() == Code::kInvalidArgument);
+  metadata.group = "g";
+  metadata.region_size_bytes = 1;  // a node allocated per byte until it died, at every restart
+  CHECK(SaveMetadata(path, metadata).code() == Code::kInvalidArgument);
+  CHECK(DecodeMetadata(EncodeMetadata(metadata)).status().code() == Code::kCorruption);
+  metadata.region_size_bytes = 65536;
+  REQUIRE(SaveMetadata(path, metadata).ok());
+  CHECK(LoadMetadata(path).ok());
+}

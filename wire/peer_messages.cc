@@ -1,0 +1,279 @@
+#include "wire/peer_messages.h"
+
+namespace pairfs::wire {
+
+namespace {
+
+std::string Quote(std::string_view field) { return std::string(field); }
+
+Status Refuse(std::string_view field, const std::string& rule) {
+  return Status::InvalidArgument(Quote(field) + " " + rule);
+}
+
+bool IsNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == '-';
+}
+
+Status CheckNameChars(std::string_view field, std::string_view name, size_t max_bytes) {
+  if (name.empty()) return Refuse(field, "is empty");
+  if (name.size() > max_bytes) return Refuse(field, "is longer than " + std::to_string(max_bytes) + " bytes");
+  for (char c : name) {
+    if (!IsNameChar(c)) return Refuse(field, "has a character outside [A-Za-z0-9._-]");
+  }
+  if (name == "." || name == "..") return Refuse(field, "cannot be '.' or '..'");
+  return Status::Ok();
+}
+
+Status CheckKeyword(std::string_view field, std::string_view value) {
+  if (value.size() > kMaxKeywordBytes) return Refuse(field, "is longer than " + std::to_string(kMaxKeywordBytes) + " bytes");
+  for (char c : value) {
+    if (!IsNameChar(c)) return Refuse(field, "is not a keyword");
+  }
+  return Status::Ok();
+}
+
+Status CheckCode(std::string_view field, uint8_t code) {
+  if (code > static_cast<uint8_t>(Code::kUnsupported)) return Refuse(field, "is an unknown code " + std::to_string(code));
+  return Status::Ok();
+}
+
+// Runs the checks in order; the first refusal wins.
+template <class... Checks>
+Status All(Checks&&... checks) {
+  Status result;
+  ((result.ok() ? (void)(result = checks()) : (void)0), ...);
+  return result;
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t extra = 0;
+    uint32_t point = 0;
+    if ((byte & 0xe0) == 0xc0) {
+      extra = 1;
+      point = byte & 0x1f;
+    } else if ((byte & 0xf0) == 0xe0) {
+      extra = 2;
+      point = byte & 0x0f;
+    } else if ((byte & 0xf8) == 0xf0) {
+      extra = 3;
+      point = byte & 0x07;
+    } else {
+      return false;
+    }
+    if (text.size() - i <= extra) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      point = (point << 6) | (next & 0x3f);
+    }
+    static constexpr uint32_t kSmallest[] = {0, 0x80, 0x800, 0x10000};
+    if (point < kSmallest[extra] || point > 0x10ffff || (point >= 0xd800 && point <= 0xdfff)) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+Status CheckVolumeNameField(std::string_view field, std::string_view name) {
+  return CheckNameChars(field, name, kMaxVolumeNameBytes);
+}
+
+Status CheckSiteNameField(std::string_view field, std::string_view name, bool may_be_empty) {
+  if (name.empty() && may_be_empty) return Status::Ok();
+  return CheckNameChars(field, name, kMaxSiteNameBytes);
+}
+
+Status CheckTextField(std::string_view field, std::string_view text, size_t max_bytes) {
+  if (text.size() > max_bytes) return Refuse(field, "is longer than " + std::to_string(max_bytes) + " bytes");
+  if (!IsValidUtf8(text)) return Refuse(field, "is not valid UTF-8");
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) return Refuse(field, "has a control character");
+  }
+  return Status::Ok();
+}
+
+Status CheckCounterField(std::string_view field, uint64_t value) {
+  if (value > kMaxCounterValue) return Refuse(field, "is 2^63 or more (" + std::to_string(value) + ")");
+  return Status::Ok();
+}
+
+Status CheckGeneration(const Generation& generation) {
+  return All([&] { return CheckCounterField("generation counter", generation.counter); },
+             [&] { return CheckSiteNameField("generation site", generation.site, true); });
+}
+
+Status CheckRegionSize(uint64_t region_size_bytes) {
+  if (region_size_bytes < kMinRegionBytes || region_size_bytes > kMaxRegionBytes ||
+      (region_size_bytes & (region_size_bytes - 1)) != 0) {
+    return Refuse("region_size_bytes", "is not a power of two from 4 KiB to 64 MiB (" +
+                                           std::to_string(region_size_bytes) + ")");
+  }
+  return Status::Ok();
+}
+
+Status CheckVolumeSizeField(uint64_t size_bytes) {
+  if (size_bytes == 0 || size_bytes % kVolumeAlignBytes != 0 || size_bytes > kMaxVolumeBytes) {
+    return Refuse("size_bytes", "is not a positive multiple of 4 KiB up to 256 TiB (" + std::to_string(size_bytes) + ")");
+  }
+  return Status::Ok();
+}
+
+Status CheckRecord(const ReservationRecord& record) {
+  return All([&] { return CheckCounterField("record epoch", record.epoch); },
+             [&] { return CheckTextField("record holder", record.holder, kMaxHolderBytes); },
+             [&] { return CheckSiteNameField("record outdated site", record.outdated, true); });
+}
+
+// ---- pair commands ----
+
+Status PeerCreateCommand::Check() const {
+  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); },
+             [&] { return CheckVolumeNameField("peer_volume", peer_volume); },
+             [&] { return CheckVolumeSizeField(size_bytes); }, [&] { return CheckKeyword("mode", mode); },
+             [&] { return CheckKeyword("fence", fence); },
+             [&] { return CheckTextField("group", group, kMaxGroupNameBytes); },
+             [&] { return CheckRegionSize(region_size_bytes); });
+}
+
+Status PeerForwardSplitCommand::Check() const { return CheckVolumeNameField("volume", volume); }
+
+Status PeerForwardResyncCommand::Check() const { return CheckVolumeNameField("volume", volume); }
+
+Status PeerReserveAskCommand::Check() const {
+  return All([&] { return CheckVolumeNameField("volume", volume); },
+             [&] { return CheckTextField("holder", holder, kMaxHolderBytes); },
+             [&] { return holder.empty() ? Refuse("holder", "is empty") : Status::Ok(); },
+             [&] { return CheckSiteNameField("outdated", outdated, true); });
+}
+
+Status PeerReserveMirrorCommand::Check() const {
+  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckRecord(record); });
+}
+
+Status PeerVoteCommand::Check() const {
+  return All([&] { return CheckVolumeNameField("volume", volume); },
+             [&] { return CheckTextField("holder", holder, kMaxHolderBytes); },
+             [&] { return holder.empty() ? Refuse("holder", "is empty") : Status::Ok(); },
+             [&] { return CheckSiteNameField("outdated", outdated, true); });
+}
+
+Status PeerStatusAskCommand::Check() const { return CheckVolumeNameField("volume", volume); }
+
+Status PeerVerifyCommand::Check() const {
+  return All([&] { return CheckVolumeNameField("volume", volume); },
+             [&] {
+               return count == 0 || count > kMaxVerifyRegionsPerCall
+                          ? Refuse("count", "is not 1 to " + std::to_string(kMaxVerifyRegionsPerCall))
+                          : Status::Ok();
+             },
+             [&] {
+               return first > kMaxVolumeBytes / kMinRegionBytes - count ? Refuse("first", "is past any volume")
+                                                                        : Status::Ok();
+             });
+}
+
+Status PeerSplitCommand::Check() const {
+  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); });
+}
+
+Status PeerResyncCommand::Check() const {
+  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); });
+}
+
+Status PeerDemoteCommand::Check() const {
+  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); });
+}
+
+Status PeerCopyDoneCommand::Check() const {
+  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); });
+}
+
+Status PeerTrimCommand::Check() const {
+  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); });
+}
+
+Status PeerDissolveCommand::Check() const { return CheckVolumeNameField("volume", volume); }
+
+Status PeerBitmapCommand::Check() const {
+  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); },
+             [&] {
+               return count == 0 || count > kBitmapChunkRegions
+                          ? Refuse("count", "is not 1 to " + std::to_string(kBitmapChunkRegions))
+                          : Status::Ok();
+             },
+             [&] {
+               return first > kMaxVolumeBytes / kMinRegionBytes - count ? Refuse("first", "is past any volume")
+                                                                        : Status::Ok();
+             });
+}
+
+Status PeerAnswerMessage::Check() const {
+  return All([&] { return CheckCode("code", code); },
+             [&] { return message.size() > kMaxReasonBytes ? Refuse("message", "is too long") : Status::Ok(); },
+             [&] { return CheckGeneration(generation); }, [&] { return CheckKeyword("role", role); },
+             [&] { return CheckKeyword("status", status); },
+             [&] { return CheckTextField("reserved_by", reserved_by, kMaxHolderBytes); },
+             [&] { return size_bytes > kMaxVolumeBytes ? Refuse("size_bytes", "is over 256 TiB") : Status::Ok(); },
+             [&] { return bits.size() > kBitmapChunkBytes ? Refuse("bits", "is over one chunk") : Status::Ok(); },
+             [&] {
+               return hashes.size() > kMaxVerifyRegionsPerCall ? Refuse("hashes", "are more than one call's")
+                                                               : Status::Ok();
+             },
+             [&] { return CheckRecord(reservation); });
+}
+
+// ---- the write path ----
+
+Status CheckWrite(const WriteMessage& message, size_t data_bytes) {
+  return All([&] { return CheckVolumeNameField("volume", message.volume); },
+             [&] { return CheckGeneration(message.generation); },
+             [&] { return CheckTextField("origin_site", message.origin_site, kMaxHolderBytes); },
+             [&] {
+               return message.kind > static_cast<uint8_t>(WriteKind::kZeroRange) ? Refuse("kind", "is unknown")
+                                                                                  : Status::Ok();
+             },
+             [&] {
+               return message.length == 0 || message.length > kMaxDataBytes
+                          ? Refuse("length", "is not 1 to " + std::to_string(kMaxDataBytes) + " bytes")
+                          : Status::Ok();
+             },
+             [&] {
+               return message.offset > kMaxVolumeBytes - message.length ? Refuse("offset", "is past any volume")
+                                                                        : Status::Ok();
+             },
+             [&] {
+               const bool data = message.kind == static_cast<uint8_t>(WriteKind::kData);
+               if (data && data_bytes != message.length) return Refuse("data", "is not as long as length");
+               if (!data && data_bytes != 0) return Refuse("data", "comes with a discard");
+               return Status::Ok();
+             });
+}
+
+Status CheckWriteReply(const WriteReplyMessage& message) {
+  return All([&] { return CheckVolumeNameField("volume", message.volume); },
+             [&] { return CheckGeneration(message.generation); }, [&] { return CheckCode("code", message.code); });
+}
+
+Status CheckFlush(const FlushMessage& message) {
+  return All([&] { return CheckVolumeNameField("volume", message.volume); },
+             [&] { return CheckGeneration(message.generation); }, [&] { return CheckCode("code", message.code); });
+}
+
+Status CheckPeerStatus(const PeerStatusMessage& message) {
+  return All([&] { return CheckVolumeNameField("volume", message.volume); },
+             [&] { return CheckGeneration(message.generation); }, [&] { return CheckKeyword("role", message.role); },
+             [&] { return CheckKeyword("status", message.status); },
+             [&] { return message.copy_progress > 100 ? Refuse("copy_progress", "is over 100") : Status::Ok(); });
+}
+
+}  // namespace pairfs::wire

@@ -1,0 +1,232 @@
+// Site-to-site pair commands, one message type and one struct each, and the checks every message
+// from the peer passes before anything uses it (DESIGN.md "Security": nothing a peer sends is
+// trusted for size or shape). Plain value types; every function is pure and thread-safe.
+//
+// Each command struct has `kType`, msgpack map fields (fields can be added), and `Check()`: Ok, or
+// InvalidArgument naming the field and the rule it breaks. DecodePeerMessage(bytes, &command)
+// decodes and checks in one step; a handler only ever sees a command that passed. Bodies and
+// limits: wire/protocol.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wire/messages.h"
+
+namespace pairfs::wire {
+
+// ---- field checks (shared with the control requests) ------------------------------------------
+
+// Ok if `text` is valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
+bool IsValidUtf8(std::string_view text);
+
+// [A-Za-z0-9._-]{1,64}, not "." or ".." (node/names.h CheckVolumeName, the same rule).
+Status CheckVolumeNameField(std::string_view field, std::string_view name);
+// [A-Za-z0-9._-]{1,31}, or empty when `may_be_empty`.
+Status CheckSiteNameField(std::string_view field, std::string_view name, bool may_be_empty);
+// Text a user sees (group names, holders): at most `max_bytes`, UTF-8, no control characters.
+Status CheckTextField(std::string_view field, std::string_view text, size_t max_bytes);
+// A counter (generation, epoch) below 2^63.
+Status CheckCounterField(std::string_view field, uint64_t value);
+// A generation: counter below 2^63, site a site name or empty.
+Status CheckGeneration(const Generation& generation);
+// A region size: a power of two within [kMinRegionBytes, kMaxRegionBytes].
+Status CheckRegionSize(uint64_t region_size_bytes);
+// A volume size: a positive multiple of kVolumeAlignBytes, at most kMaxVolumeBytes.
+Status CheckVolumeSizeField(uint64_t size_bytes);
+// A reservation record: epoch below 2^63, holder and outdated site within their limits.
+Status CheckRecord(const ReservationRecord& record);
+
+// ---- pair commands ----------------------------------------------------------------------------
+// `volume` is always the receiver's volume.
+
+struct PeerCreateCommand {
+  static constexpr MessageType kType = MessageType::kPeerCreate;
+  std::string volume;
+  Generation generation;
+  std::string peer_volume;  // the asker's volume
+  uint64_t size_bytes = 0;
+  std::string mode;         // sync | async
+  std::string fence;        // data | reserve | never
+  std::string group;
+  uint64_t region_size_bytes = 0;
+  MSGPACK_DEFINE_MAP(volume, generation, peer_volume, size_bytes, mode, fence, group, region_size_bytes);
+  Status Check() const;
+};
+
+// A `pairctl split` (read_write: --rw) a secondary runs at its primary.
+struct PeerForwardSplitCommand {
+  static constexpr MessageType kType = MessageType::kPeerForwardSplit;
+  std::string volume;
+  bool read_write = false;
+  MSGPACK_DEFINE_MAP(volume, read_write);
+  Status Check() const;
+};
+
+struct PeerForwardResyncCommand {
+  static constexpr MessageType kType = MessageType::kPeerForwardResync;
+  std::string volume;
+  MSGPACK_DEFINE_MAP(volume);
+  Status Check() const;
+};
+
+// A reserve or release the peer orders (it is the primary, or the determining volume's decider).
+struct PeerReserveAskCommand {
+  static constexpr MessageType kType = MessageType::kPeerReserveAsk;
+  std::string volume;
+  std::string holder;
+  bool release = false;
+  bool preempt = false;   // clusterd takes a managed volume
+  bool force = false;     // the determining volume's force
+  std::string outdated;   // mark this site outdated with the grant ("" = leave as is)
+  MSGPACK_DEFINE_MAP(volume, holder, release, preempt, force, outdated);
+  Status Check() const;
+};
+
+// The primary's record, as it is; a receiver refuses one far ahead of its own (kMaxEpochJump).
+struct PeerReserveMirrorCommand {
+  static constexpr MessageType kType = MessageType::kPeerReserveMirror;
+  std::string volume;
+  ReservationRecord record;
+  MSGPACK_DEFINE_MAP(volume, record);
+  Status Check() const;
+};
+
+struct PeerVoteCommand {
+  static constexpr MessageType kType = MessageType::kPeerVote;
+  std::string volume;
+  std::string holder;
+  std::string outdated;
+  bool force = false;
+  bool release = false;
+  MSGPACK_DEFINE_MAP(volume, holder, outdated, force, release);
+  Status Check() const;
+};
+
+struct PeerStatusAskCommand {
+  static constexpr MessageType kType = MessageType::kPeerStatusAsk;
+  std::string volume;
+  MSGPACK_DEFINE_MAP(volume);
+  Status Check() const;
+};
+
+// Hashes of regions [first, first + count); count ≤ kMaxVerifyRegionsPerCall (the receiver
+// checks first against its volume).
+struct PeerVerifyCommand {
+  static constexpr MessageType kType = MessageType::kPeerVerify;
+  std::string volume;
+  uint64_t first = 0;
+  uint64_t count = 0;
+  MSGPACK_DEFINE_MAP(volume, first, count);
+  Status Check() const;
+};
+
+struct PeerSplitCommand {
+  static constexpr MessageType kType = MessageType::kPeerSplit;
+  std::string volume;
+  Generation generation;
+  bool read_write = false;
+  MSGPACK_DEFINE_MAP(volume, generation, read_write);
+  Status Check() const;
+};
+
+// This side becomes the copy's target; `swap`: resync --swap at the asker.
+struct PeerResyncCommand {
+  static constexpr MessageType kType = MessageType::kPeerResync;
+  std::string volume;
+  Generation generation;
+  bool swap = false;
+  MSGPACK_DEFINE_MAP(volume, generation, swap);
+  Status Check() const;
+};
+
+struct PeerDemoteCommand {
+  static constexpr MessageType kType = MessageType::kPeerDemote;
+  std::string volume;
+  Generation generation;
+  MSGPACK_DEFINE_MAP(volume, generation);
+  Status Check() const;
+};
+
+struct PeerCopyDoneCommand {
+  static constexpr MessageType kType = MessageType::kPeerCopyDone;
+  std::string volume;
+  Generation generation;
+  MSGPACK_DEFINE_MAP(volume, generation);
+  Status Check() const;
+};
+
+struct PeerTrimCommand {
+  static constexpr MessageType kType = MessageType::kPeerTrim;
+  std::string volume;
+  Generation generation;
+  MSGPACK_DEFINE_MAP(volume, generation);
+  Status Check() const;
+};
+
+struct PeerDissolveCommand {
+  static constexpr MessageType kType = MessageType::kPeerDissolve;
+  std::string volume;
+  MSGPACK_DEFINE_MAP(volume);
+  Status Check() const;
+};
+
+// Bits [first, first + count) of the receiver's dirty bitmap, at `generation` (the one a resync
+// just agreed on); count ≤ kBitmapChunkRegions.
+struct PeerBitmapCommand {
+  static constexpr MessageType kType = MessageType::kPeerBitmap;
+  std::string volume;
+  Generation generation;
+  uint64_t first = 0;
+  uint64_t count = 0;
+  MSGPACK_DEFINE_MAP(volume, generation, first, count);
+  Status Check() const;
+};
+
+// The answer to every pair command.
+struct PeerAnswerMessage {
+  static constexpr MessageType kType = MessageType::kPeerAnswer;
+  uint8_t code = 0;
+  std::string message;
+  Generation generation;
+  std::string role;
+  std::string status;
+  bool consistent = true;
+  bool outdated = false;
+  std::string reserved_by;
+  uint64_t size_bytes = 0;
+  bool created = false;
+  std::vector<char> bits;        // a chunk of a dirty bitmap, one bit per region, low bit first
+  std::vector<uint64_t> hashes;  // verify: one per region
+  ReservationRecord reservation; // vote: the record after the vote
+  MSGPACK_DEFINE_MAP(code, message, generation, role, status, consistent, outdated, reserved_by,
+                     size_bytes, created, bits, hashes, reservation);
+  Status Check() const;
+};
+
+// ---- the write path's messages (bodies in wire/messages.h) -------------------------------------
+
+// A replica or forwarded write: a volume name, a generation, a known kind, length 1 to
+// kMaxDataBytes, offset + length within kMaxVolumeBytes, and for a data write `data_bytes` (the
+// data that came with it) == length; a discard carries no data.
+Status CheckWrite(const WriteMessage& message, size_t data_bytes);
+// A grant, ack or confirm: a volume name, a generation, a known code.
+Status CheckWriteReply(const WriteReplyMessage& message);
+Status CheckFlush(const FlushMessage& message);
+// A status exchange: names, generation, role and status keywords, progress ≤ 100.
+Status CheckPeerStatus(const PeerStatusMessage& message);
+
+// ---- decoding ---------------------------------------------------------------------------------
+
+// Decodes `bytes` as T (DecodeBody) and runs T's check. Corruption for bytes that are not a T,
+// InvalidArgument for a T with a field out of range. Never throws.
+template <class T>
+Status DecodePeerMessage(std::string_view bytes, T* out) {
+  Status decoded = DecodeBody(bytes, out);
+  if (!decoded.ok()) return decoded;
+  return out->Check();
+}
+
+}  // namespace pairfs::wire
