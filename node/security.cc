@@ -47,6 +47,13 @@ bool IsLoopbackEndpoint(const std::string& endpoint) {
 
 Result<std::optional<wire::CurveKeys>> SiteToSiteKeys(const Config& config) {
   const SecurityConfig& security = config.security;
+  // The control endpoint never runs CURVE: whoever reaches it controls the site.
+  if (!IsLoopbackEndpoint(config.site.control) && !security.insecure) {
+    return Status::InvalidArgument(config.path + ": site.control = " + config.site.control +
+                                   " is not a loopback address: the control endpoint has no keys, so it must stay "
+                                   "on this machine (leave it out for ipc://DATA_DIR/control.sock), or set "
+                                   "[security] insecure = true on purpose");
+  }
   if (security.secret_key.empty()) {
     if (security.insecure) return std::optional<wire::CurveKeys>();
     for (const NamedEndpoint& named : SiteToSiteEndpoints(config)) {

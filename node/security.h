@@ -25,7 +25,8 @@ bool IsLoopbackEndpoint(const std::string& endpoint);
 //     `[security] insecure = true`.
 // Fails with InvalidArgument reading "PATH: KEY = ENDPOINT is not a loopback address ..." naming
 // the endpoint and the keys to add when there are no keys and an endpoint is reachable from
-// elsewhere; with the key file errors of wire::LoadCurveKeys ("PATH: security...: ...") else.
+// elsewhere, or when site.control is (it never has keys), unless insecure = true; with the key
+// file errors of wire::LoadCurveKeys ("PATH: security...: ...") else.
 Result<std::optional<wire::CurveKeys>> SiteToSiteKeys(const Config& config);
 
 // The witness's site for a data site with keys and a [witness] endpoint: the site of the one key

@@ -1,5 +1,6 @@
 #include "wire/zap.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -120,7 +121,8 @@ void ZapHandler::Answer() {
     if (!socket_.recv(part, zmq::recv_flags::dontwait)) break;
     if (request.size() < 8) request.push_back(std::move(part));
   } while (socket_.get(zmq::sockopt::rcvmore));
-  if (request.size() < 6) return;  // not ZAP: libzmq never sends this; a REP must still answer
+  // libzmq sends at least six frames; a REP socket must answer whatever came, or it stops.
+  request.resize(std::max<size_t>(request.size(), 6));
   const std::string request_id = request[1].to_string();
   const std::string domain = request[2].to_string();
   const std::string address = request[3].to_string();

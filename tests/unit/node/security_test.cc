@@ -53,6 +53,12 @@ TEST_CASE("secure by default: a non-loopback endpoint without keys is refused un
   CHECK_THAT(exposed.status().message(), Catch::Contains("site.listen = tcp://0.0.0.0:7100 is not a loopback address"));
   CHECK_THAT(exposed.status().message(), Catch::Contains("secret_key") && Catch::Contains("insecure = true"));
 
+  Config exposed_control = PairConfig(dir.path(), "tcp://127.0.0.1:7100");
+  exposed_control.site.control = "tcp://0.0.0.0:7199";
+  Result<std::optional<wire::CurveKeys>> control = SiteToSiteKeys(exposed_control);
+  REQUIRE_FALSE(control.ok());
+  CHECK_THAT(control.status().message(), Catch::Contains("site.control = tcp://0.0.0.0:7199 is not a loopback"));
+
   Result<std::optional<wire::CurveKeys>> insecure =
       SiteToSiteKeys(PairConfig(dir.path(), "tcp://0.0.0.0:7100", "[security]\ninsecure = true\n"));
   REQUIRE(insecure.ok());
