@@ -117,14 +117,7 @@ Result<PairTransition> OnWriteFailed(const PairState& state) {
 }
 
 Result<PairTransition> OnResync(const PairState& state, PairEvent event, const PairContext& context) {
-  // A secondary already the target of a copy may be made the target of a swap's copy: the
-  // resync --swap whose issuing side crashed before it committed, issued again (its first try
-  // left this side in COPY at a generation the issuing side made).
-  const bool copy_target_again = event == PairEvent::kResyncSwapByPeer && state.role == PairRole::kSecondary &&
-                                 state.status == S::kCOPY;
-  if (IsReplicating(state.status) && !copy_target_again) {
-    return Refuse(state, event, "a pair in sync or copying needs no resync");
-  }
+  if (IsReplicating(state.status)) return Refuse(state, event, "a pair in sync or copying needs no resync");
   const bool primary = state.role == PairRole::kPrimary;
   if (event == PairEvent::kResync) {
     if (state.status == S::kSSWS) {

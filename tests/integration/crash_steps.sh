@@ -136,7 +136,8 @@ require "$point: 8 MiB written at b" dd if="$WORK/s.data" of="$WORK/mnt-b/s" bs=
 must_start a
 crash_at b "$point" resync s --swap
 # a was made the target of b's copy before b died; b still took over (SSWS, the old state here):
-# the same resync --swap again finishes the swap.
+# the same resync --swap again finishes the swap (a newer generation: a, in COPY or PSUE, takes
+# it as outdated and becomes the target again).
 if [ "$(pair_field b s status)" = SSWS ] || [ "$(pair_field b s role)" = primary ]; then
   pass "$point: after the restart b is still SSWS (its last step was lost) or already the primary"
 else
