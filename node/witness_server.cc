@@ -12,6 +12,7 @@
 #include "node/names.h"
 #include "node/reservation.h"
 #include "wire/limits.h"
+#include "wire/log_limit.h"
 
 namespace pairfs::node {
 namespace {
@@ -141,9 +142,8 @@ Status WitnessServer::Serve(wire::Context& context, const std::string& endpoint,
     Result<std::optional<wire::Incoming>> incoming = server.Receive(kControlPollMs);
     if (!incoming.ok()) {
       if (incoming.status().error_number() == EINTR) continue;  // a signal: the loop checks `stop`
-      if (malformed++ % 1000 == 0) {
-        spdlog::warn("witness: refused a message ({} so far): {}", malformed, incoming.status().message());
-      }
+      PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "witness: malformed", "witness: refused a message ({} so far): {}",
+                         ++malformed, incoming.status().message());
       continue;
     }
     if (!incoming.value()) continue;
@@ -151,10 +151,9 @@ Status WitnessServer::Serve(wire::Context& context, const std::string& endpoint,
     const std::string& key_site = incoming.value()->authenticated_site;
     if (authenticated && claimed != key_site) {
       // Unanswered: a holder of another site's key learns nothing and changes nothing.
-      if (impostors++ % wire::kRefusalLogEvery == 0) {
-        spdlog::warn("security: witness: refused a vote claiming site '{}' on a connection authenticated as site "
-                     "'{}' ({} such vote(s) refused so far)", claimed, key_site, impostors);
-      }
+      PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "witness: impostor " + key_site,
+                         "security: witness: refused a vote claiming site '{}' on a connection authenticated as site "
+                         "'{}' ({} such vote(s) refused so far)", claimed, key_site, ++impostors);
       continue;
     }
     const wire::Reply reply = Handle(incoming.value()->frame);

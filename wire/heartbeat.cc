@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "wire/limits.h"
+#include "wire/log_limit.h"
 #include "wire/zap.h"
 
 namespace pairfs::wire {
@@ -227,10 +228,10 @@ void HeartbeatLinks::Impl::Refuse(uint32_t link, const std::string& reason) {
     std::lock_guard<std::mutex> lock(mutex);
     ++records[link].dropped;
   }
-  if (ShouldWarn(&refused)) {
-    spdlog::warn("heartbeat link {} ({}): refused {} ({} refused on all links so far)", link,
-                 endpoints[link].listen, reason, refused);
-  }
+  ++refused;
+  PAIRFS_LOG_REFUSAL(RefusalLog(), "heartbeat link " + std::to_string(link),
+                     "heartbeat link {} ({}): refused {} ({} refused on all links so far)", link,
+                     endpoints[link].listen, reason, refused);
 }
 
 // Records `beat` unless it is stale; returns false if it was.

@@ -10,7 +10,7 @@
 // HeartbeatMessage body), comes from `peer_site` (envelope and body), names the link it arrived
 // on, and is newer than the last one accepted on that link: same incarnation and a larger
 // counter, or another incarnation (the peer restarted). Anything else is dropped, counted and
-// logged once per 1000 drops; input never stops the links. When the context has CURVE keys
+// logged at most once per 10 s with the count (wire/log_limit.h); input never stops the links. When the context has CURVE keys
 // (Context::UseCurve), every ROUTER is a CURVE server admitting only the configured public keys,
 // every DEALER a CURVE client trusting only the peer's key, and a beat whose site (envelope and
 // body) is not the site of the key that authenticated its connection is dropped and counted. Beats are never queued while a link

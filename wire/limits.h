@@ -95,9 +95,6 @@ inline constexpr int kHandshakeTimeoutMs = 5000;
 // The ZAP handler's poll period: how soon it notices that its context is shutting down.
 inline constexpr int kZapPollMs = 100;
 
-// Refused connections and frames whose claimed site is not their key's are logged once, then
-// once per this many, with the running count: a flood must not flood the log.
-inline constexpr uint64_t kRefusalLogEvery = 1000;
 
 // ---- fields of messages (wire/peer_messages.h checks every one before anything uses it) ----
 

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "wire/limits.h"
+#include "wire/log_limit.h"
 #include "wire/zap.h"
 
 namespace pairfs::wire {
@@ -148,18 +149,20 @@ void PeerLink::Impl::ReceiveFromPeer() {
     }
     if (parts.empty()) return;
     if (parts.size() != 2) {
-      if (refused++ % 1000 == 0) spdlog::warn("peer link: refused a message of {} parts", parts.size());
+      PAIRFS_LOG_REFUSAL(RefusalLog(), "peer link: parts", "peer link: refused a message of {} parts ({} refused so far)",
+                         parts.size(), ++refused);
       continue;
     }
     Result<Frame> frame = DecodeFrame(parts[1].to_string_view());
     if (!frame.ok()) {
-      if (refused++ % 1000 == 0) spdlog::warn("peer link: refused a frame: {}", frame.status().message());
+      PAIRFS_LOG_REFUSAL(RefusalLog(), "peer link: malformed", "peer link: refused a frame: {} ({} refused so far)",
+                         frame.status().message(), ++refused);
       continue;
     }
     if (frame->sender_site != peer_site) {
-      if (refused++ % 1000 == 0) {
-        spdlog::warn("peer link: refused a frame from site '{}' (the peer is '{}')", frame->sender_site, peer_site);
-      }
+      PAIRFS_LOG_REFUSAL(RefusalLog(), "peer link: another site",
+                         "peer link: refused a frame from site '{}' (the peer is '{}'; {} refused so far)",
+                         frame->sender_site, peer_site, ++refused);
       continue;
     }
     if (authenticated) {

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "wire/limits.h"
+#include "wire/log_limit.h"
 
 namespace pairfs::wire {
 namespace {
@@ -88,10 +89,10 @@ void ZapHandler::ReadEvent(size_t monitor) {
 }
 
 void ZapHandler::Refused(const std::string& where, const std::string& reason, uint64_t* count) {
-  if ((*count)++ % kRefusalLogEvery == 0) {
-    spdlog::warn("security: refused a connection {}: {} ({} such connection(s) refused so far)", where, reason,
-                 *count);
-  }
+  ++*count;
+  PAIRFS_LOG_REFUSAL(RefusalLog(), "security: connection: " + reason,
+                     "security: refused a connection {}: {} ({} such connection(s) refused so far)", where, reason,
+                     *count);
 }
 
 void ZapHandler::Run() {
@@ -183,10 +184,10 @@ std::string AuthenticatedSite(const zmq::message_t& message) {
 }
 
 void RefuseImpostor(const char* where, const std::string& claimed, const std::string& authenticated, uint64_t* count) {
-  if ((*count)++ % kRefusalLogEvery == 0) {
-    spdlog::warn("security: {}: refused a frame claiming site '{}' on a connection authenticated as site '{}' "
-                 "({} such frame(s) refused so far)", where, claimed, authenticated, *count);
-  }
+  ++*count;
+  PAIRFS_LOG_REFUSAL(RefusalLog(), std::string("security: impostor at ") + where + ": " + authenticated,
+                     "security: {}: refused a frame claiming site '{}' on a connection authenticated as site '{}' "
+                     "({} such frame(s) refused so far)", where, claimed, authenticated, *count);
 }
 
 }  // namespace pairfs::wire

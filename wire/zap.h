@@ -81,7 +81,7 @@ Status MakeCurveClient(Context& context, zmq::socket_t& socket, const std::strin
 std::string AuthenticatedSite(const zmq::message_t& message);
 
 // Counts a frame whose claimed sender is not the site of its connection's key and logs the first
-// and then one in every kRefusalLogEvery, with the count. `where` names the socket ("peer link").
+// and then at most one line per kind every 10 s (wire/log_limit.h), with the count. `where` names the socket ("peer link").
 void RefuseImpostor(const char* where, const std::string& claimed, const std::string& authenticated, uint64_t* count);
 
 }  // namespace pairfs::wire
