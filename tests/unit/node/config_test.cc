@@ -218,3 +218,12 @@ TEST_CASE("a table header that toml++ asserts on is an error of the file, not an
   CHECK(config.status().code() == Code::kInvalidArgument);
   CHECK_THAT(config.status().message(), Catch::Contains("/etc/pairfs/a.toml"));
 }
+
+TEST_CASE("a non-ASCII character outside strings and comments is refused before toml++ sees it") {
+  // U+045E where toml++ looks for whitespace reached __builtin_unreachable (found by make fuzz).
+  Result<Config> config = ParseConfig("[site]\nname = \"a\" \xd1\x9e\n", "/etc/pairfs/a.toml");
+  REQUIRE_FALSE(config.ok());
+  CHECK_THAT(config.status().message(), Catch::Contains("line 2"));
+  // In a string or a comment it is text like any other.
+  CHECK(ParseConfig("# caf\xc3\xa9\n[site]\nname = \"a\"\ndata_dir = \"/var/lib/caf\xc3\xa9\"\n", "/etc/a.toml").ok());
+}
