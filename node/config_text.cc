@@ -3,6 +3,13 @@
 #include <string>
 
 namespace pairfs::node {
+namespace {
+
+Status Refuse(size_t line, const std::string& what) {
+  return Status::InvalidArgument("line " + std::to_string(line) + ": " + what);
+}
+
+}  // namespace
 
 Status CheckConfigText(std::string_view text) {
   size_t line = 1;
@@ -23,6 +30,7 @@ Status CheckConfigText(std::string_view text) {
         if (close[0] == '"' && text[i] == '\\') ++i;  // an escaped character
         ++i;
       }
+      if (i >= text.size()) return Refuse(line, "a multi-line string is not closed");
       i += 3;
     } else if (c == '"' || c == '\'') {  // a one-line string
       ++i;
@@ -30,10 +38,12 @@ Status CheckConfigText(std::string_view text) {
         if (c == '"' && text[i] == '\\') ++i;
         ++i;
       }
+      if (i >= text.size() || text[i] != c) return Refuse(line, "a string is not closed on its line");
       ++i;
     } else if (static_cast<unsigned char>(c) > 0x7f) {
-      return Status::InvalidArgument("line " + std::to_string(line) +
-                                     ": a non-ASCII character outside a quoted string or a comment");
+      return Refuse(line, "a non-ASCII character outside a quoted string or a comment");
+    } else if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\r') {
+      return Refuse(line, "a control character");
     } else {
       ++i;
     }

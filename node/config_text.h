@@ -7,7 +7,8 @@
 
 namespace pairfs::node {
 
-// Ok if every byte above 0x7f is inside a quoted string or a comment. toml++ (Debian's 3.x)
+// Ok if every byte above 0x7f is inside a quoted string or a comment, every string is closed,
+// and no control character other than tab, CR and LF stands outside strings and comments. toml++ (Debian's 3.x)
 // classifies a non-ASCII character where whitespace may stand with a table that reaches
 // __builtin_unreachable for U+00A1..U+0499 (undefined behaviour, found by `make fuzz`); outside
 // strings and comments a pairfs config has no use for such characters. InvalidArgument naming
