@@ -276,10 +276,11 @@ Result<Config> LoadConfig(const std::string& path) {
 }
 
 Result<Config> ParseConfig(std::string_view text, const std::string& path) {
-  if (Status plain = CheckConfigText(text); !plain.ok()) return Status::InvalidArgument(path + ": " + plain.message());
+  Result<std::string> ascii = AsciiConfigText(text);
+  if (!ascii.ok()) return Status::InvalidArgument(path + ": " + ascii.status().message());
   toml::table root;
   try {
-    root = toml::parse(text, path);
+    root = toml::parse(ascii.value(), path);
   } catch (const toml::parse_error& e) {
     return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ": " +
                                    std::string(e.description()));

@@ -1,18 +1,20 @@
-// A check of a config file's text before toml++ parses it. Pure function, thread-safe.
+// The text of a config file made safe for toml++ before it parses it. Pure function, thread-safe.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "wire/status.h"
 
 namespace pairfs::node {
 
-// Ok if every byte above 0x7f is inside a quoted string or a comment, every string is closed,
-// and no control character other than tab, CR and LF stands outside strings and comments. toml++ (Debian's 3.x)
-// classifies a non-ASCII character where whitespace may stand with a table that reaches
-// __builtin_unreachable for U+00A1..U+0499 (undefined behaviour, found by `make fuzz`); outside
-// strings and comments a pairfs config has no use for such characters. InvalidArgument naming
-// the line otherwise.
-Status CheckConfigText(std::string_view text);
+// Returns `text` in pure ASCII with the same meaning and the same lines: comments emptied, and
+// every non-ASCII character of a "basic string" written as a \uXXXX or \UXXXXXXXX escape.
+// toml++ (Debian's 3.x) classifies non-ASCII characters with tables that reach
+// __builtin_unreachable for some of them (undefined behaviour, found by `make fuzz`), also inside
+// malformed values; it never sees one now. InvalidArgument naming the line for a non-ASCII
+// character outside a basic string or a comment (a 'literal string' cannot escape it), invalid
+// UTF-8, a string that is not closed, or a control character other than tab, CR and LF.
+Result<std::string> AsciiConfigText(std::string_view text);
 
 }  // namespace pairfs::node
