@@ -277,7 +277,7 @@ Result<Config> LoadConfig(const std::string& path) {
 
 Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   Result<std::string> ascii = AsciiConfigText(text);
-  if (!ascii.ok()) return Status::InvalidArgument(path + ": " + ascii.status().message());
+  if (!ascii.ok()) return Status::InvalidArgument(path + ":" + ascii.status().message());
   toml::table root;
   try {
     root = toml::parse(ascii.value(), path);

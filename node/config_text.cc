@@ -6,7 +6,7 @@ namespace pairfs::node {
 namespace {
 
 Status Refuse(size_t line, const std::string& what) {
-  return Status::InvalidArgument("line " + std::to_string(line) + ": " + what);
+  return Status::InvalidArgument(std::to_string(line) + ": " + what);
 }
 
 // Decodes the UTF-8 sequence at text[*i] (a lead byte above 0x7f) and appends its escape; false
