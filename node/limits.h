@@ -76,10 +76,6 @@ inline constexpr int kReserveVoteTimeoutMs = 500;
 // whole other site is gone every wait adds to the failover time.
 inline constexpr int kFailoverProbeMs = 250;
 
-// A peer that sends hostile messages sends many: one log line per this many refusals (with the
-// count so far) says so without flooding the log.
-inline constexpr uint64_t kPeerRefusalLogEvery = 100;
-
 // verify hashes at most this many regions per request (8 bytes each in the answer).
 inline constexpr uint64_t kVerifyRegionsPerCall = 4096;
 

@@ -9,6 +9,7 @@
 #include "node/names.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
+#include "wire/log_limit.h"
 
 namespace pairfs::node {
 
@@ -28,10 +29,9 @@ wire::PeerAnswerMessage AnswerOf(const Status& status) {
 
 void Replicator::CountRefusal(MessageType type, const Status& why) {
   const uint64_t count = peer_refusals_.fetch_add(1) + 1;
-  if (count == 1 || count % kPeerRefusalLogEvery == 0) {
-    spdlog::warn("peer: refused a {} from site {}: {} ({} refused so far)", MessageTypeName(type), options_.peer_site,
-                 why.message(), count);
-  }
+  PAIRFS_LOG_REFUSAL(wire::RefusalLog(), std::string("peer: ") + MessageTypeName(type),
+                     "peer: refused a {} from site {}: {} ({} refused so far)", MessageTypeName(type),
+                     options_.peer_site, why.message(), count);
 }
 
 wire::PeerAnswerMessage Replicator::ServePairCommand(const wire::Frame& frame) {

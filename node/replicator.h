@@ -210,8 +210,8 @@ class Replicator {
   void ServeForwardedWrite(const wire::Frame& frame);
   void ServeFlush(const wire::Frame& frame);
   void ServeStatus(const wire::Frame& frame);
-  // A message from the peer that failed its checks: counted, logged one line per
-  // kPeerRefusalLogEvery (with the count), never acted on.
+  // A message from the peer that failed its checks: counted, logged at most one line per type
+  // every 10 s with the count (wire/log_limit.h), never acted on.
   void CountRefusal(wire::MessageType type, const Status& why);
 
   // Pair commands (node/pair_commands.cc): ServePairCommand decodes and checks the frame's body

@@ -1,25 +1,35 @@
 #!/usr/bin/env bash
 # A hostile peer (DESIGN.md "Security": nothing a peer sends is trusted for size or shape): a client
-# that claims to be the other site sends a live sync pair zero-length, oversized, out-of-range and
+# holding the other site's CURVE key (an authenticated peer: the sites run [security] with keys
+# from pairctl keygen) sends a live sync pair zero-length, oversized, out-of-range and
 # wrong-generation writes, pair commands with hostile values (region size 1, 70 KB group names,
 # epochs near 2^64), and mutated valid frames of every site-to-site type, for a bounded time. Both
 # daemons stay up, the pair stays in PAIR at its generation, the data is unchanged and identical
 # (cmp, verify), both restart with every volume, and the refusals are counted in the logs.
 # Also: pairctl refuses a 70 KB or invalid UTF-8 --group, and --json never aborts.
 #
-# The sender is configurable: PAIRFS_HOSTILE_SEND (default build/tools/wire_send) is run as
-# `$PAIRFS_HOSTILE_SEND ENDPOINT MODE ARGS...` (e.g. a wire_send with the peer's CURVE keys).
+# The sender is wire_send with the claimed site's secret key and the receiver's public key.
 # The mutations are seeded: PAIRFS_TEST_SEED repeats a run; PAIRFS_HOSTILE_SECONDS (default 30)
 # bounds the mutated-frame storm.
 . "$(dirname "$0")/lib.sh"
 
-SEND=${PAIRFS_HOSTILE_SEND:-"$TOOLS/wire_send"}
-send() { timeout 60 $SEND "$@"; }
+# send SITE ENDPOINT MODE ARGS...: wire_send authenticated as SITE towards the other site.
+send() {
+  local as=$1 to=b; [ "$1" = b ] && to=a
+  timeout 60 "$TOOLS/wire_send" --key "$K/$as.key" --server-key "$K/$to.pub" "${@:2}"
+}
 SEED=${PAIRFS_TEST_SEED:-$RANDOM}
 SECONDS_OF_STORM=${PAIRFS_HOSTILE_SECONDS:-30}
 echo "hostile seed $SEED (set PAIRFS_TEST_SEED to repeat)"
 
 write_pair_configs 'peer_timeout_ms = 1000'
+K=$WORK/keys
+mkdir -m 0700 "$K"
+for site in a b; do require "pairctl keygen $site" "$PAIRCTL" keygen "$site" --dir "$K"; done
+for pair in a:b b:a; do
+  printf '[security]\nsecret_key = "%s"\npeer_public_keys = ["%s"]\n' "$K/${pair%:*}.key" "$K/${pair#*:}.pub" \
+    >> "$WORK/${pair%:*}.toml"
+done
 MA=$WORK/mnt-a MB=$WORK/mnt-b
 must_start a
 must_start b
@@ -27,6 +37,7 @@ require "volume create vm 16M" pairctl a volume create vm 16M
 require "create vm --fence never" pairctl a create vm --mode sync --fence never
 require "vm in PAIR" pairctl a wait vm --status PAIR --timeout 60
 head -c $((4 << 20)) /dev/urandom > "$WORK/reference"
+check "the link is authenticated (CURVE)" test "$(pair_field a vm link_authenticated)" = true
 require "4 MiB written at a" dd if="$WORK/reference" of="$MA/vm" bs=1M conv=notrunc,fsync status=none
 gen=$(pair_field a vm generation) gsite=$(pair_field a vm generation_site)
 echo "pair vm at generation $gen/$gsite"
@@ -35,21 +46,21 @@ alive() { kill -0 "$PID_a" 2>/dev/null && kill -0 "$PID_b" 2>/dev/null; }
 
 # ---- the input-crash bugs, one at a time (each aborted both daemons before) ----
 check "a replica write of length 0 at the pair's generation sent to b (as a)" \
-  send "tcp://127.0.0.1:$PORT_B" write a replica vm "$gen" "$gsite" 4096 0 0
+  send a "tcp://127.0.0.1:$PORT_B" write a replica vm "$gen" "$gsite" 4096 0 0
 check "a forwarded write of length 0 at the pair's generation sent to a (as b)" \
-  send "tcp://127.0.0.1:$PORT_A" write b forwarded vm "$gen" "$gsite" 4096 0 0
+  send b "tcp://127.0.0.1:$PORT_A" write b forwarded vm "$gen" "$gsite" 4096 0 0
 check "a replica write whose data is shorter than its length" \
-  send "tcp://127.0.0.1:$PORT_B" write a replica vm "$gen" "$gsite" 0 4096 17
+  send a "tcp://127.0.0.1:$PORT_B" write a replica vm "$gen" "$gsite" 0 4096 17
 check "a replica write past the end of any volume" \
-  send "tcp://127.0.0.1:$PORT_B" write a replica vm "$gen" "$gsite" 18446744073709547520 4096 4096
+  send a "tcp://127.0.0.1:$PORT_B" write a replica vm "$gen" "$gsite" 18446744073709547520 4096 4096
 sleep 1
 check "both daemons still run after the zero-length and lying writes" alive
 
 # ---- a bounded storm of hostile and mutated frames, both ways ----
 rounds=0 t_end=$(( $(date +%s) + SECONDS_OF_STORM ))
 while [ "$(date +%s)" -lt "$t_end" ] && alive; do
-  send "tcp://127.0.0.1:$PORT_B" hostile 400 $((SEED + rounds)) a vm "$gen" "$gsite" > /dev/null 2>&1
-  send "tcp://127.0.0.1:$PORT_A" hostile 400 $((SEED + rounds + 1)) b vm "$gen" "$gsite" > /dev/null 2>&1
+  send a "tcp://127.0.0.1:$PORT_B" hostile 400 $((SEED + rounds)) a vm "$gen" "$gsite" > /dev/null 2>&1
+  send b "tcp://127.0.0.1:$PORT_A" hostile 400 $((SEED + rounds + 1)) b vm "$gen" "$gsite" > /dev/null 2>&1
   rounds=$((rounds + 2))
 done
 echo "sent $((rounds * 400)) hostile frames in $SECONDS_OF_STORM s"
