@@ -44,11 +44,18 @@ inline constexpr int64_t kMaxPeerTimeoutMs = 600000;
 // ---- replication (node/replicator.h) ----
 
 // Answers to the peer's requests kept for retransmits: far more than can be in flight within one
-// peer_timeout_ms (the window bounds that), so a retransmit always finds its answer.
+// peer_timeout_ms (the window bounds that), so a retransmit always finds its answer. Bounded in
+// bytes too: most answers are acks of a few dozen bytes, but a bitmap chunk is 256 KiB, and a peer
+// asking for many must not make this cache grow to gigabytes (the oldest answers go first).
 inline constexpr size_t kAnsweredRequestsKept = 65536;
+inline constexpr size_t kAnsweredBytesKept = 32ull << 20;
 
-// Requests from the peer waiting for a worker; beyond this they are dropped (and retransmitted).
+// Requests from the peer waiting for a worker; beyond either bound they are dropped (and the peer
+// retransmits). In bytes: twice the default window (ReplicatorOptions::window_bytes, 64 MiB), which
+// bounds the write data a well-behaved peer has in flight, so only a misbehaving peer meets it; in
+// count: many small requests cost their frames' overhead too.
 inline constexpr size_t kPeerWorkQueued = 16384;
+inline constexpr size_t kPeerWorkQueuedBytes = 128ull << 20;
 
 // Replica writes whose message is at most this long are served on the peer link's thread, not
 // handed to a worker (node/replicator.cc OnFrame): their disk time is a page-cache copy.

@@ -16,6 +16,7 @@
 #include "node/pair_state.h"
 #include "node/region_set.h"
 #include "node/replicator_internal.h"
+#include "wire/log_limit.h"
 
 namespace pairfs::node {
 namespace {
@@ -116,10 +117,7 @@ class Replicator::Answered {
     if (it == answers_.end()) {
       answers_.emplace(id, std::string());
       order_.push_back(id);
-      while (order_.size() > kAnsweredRequestsKept) {
-        answers_.erase(order_.front());
-        order_.pop_front();
-      }
+      while (order_.size() > kAnsweredRequestsKept || bytes_ > kAnsweredBytesKept) Forget();
       return Claim::kNew;
     }
     if (it->second.empty()) return Claim::kInProgress;
@@ -129,13 +127,25 @@ class Replicator::Answered {
   void Store(uint64_t id, const std::string& answer) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = answers_.find(id);
-    if (it != answers_.end()) it->second = answer;
+    if (it == answers_.end()) return;
+    bytes_ += answer.size() - it->second.size();
+    it->second = answer;
+    while (bytes_ > kAnsweredBytesKept && order_.size() > 1) Forget();
   }
 
  private:
+  void Forget() {  // the oldest answer; caller holds mutex_
+    auto it = answers_.find(order_.front());
+    if (it != answers_.end()) {
+      bytes_ -= it->second.size();
+      answers_.erase(it);
+    }
+    order_.pop_front();
+  }
   std::mutex mutex_;
   std::map<uint64_t, std::string> answers_;
   std::deque<uint64_t> order_;
+  size_t bytes_ = 0;  // of the answers kept
 };
 
 // Bytes of write data in flight to the peer.
@@ -224,6 +234,7 @@ Status Replicator::Start() {
           if (stopping_) return;
           frame = std::move(work_.front());
           work_.pop_front();
+          work_bytes_ -= frame.body.size();
         }
         Serve(std::move(frame));
       }
@@ -505,10 +516,12 @@ void Replicator::OnFrame(wire::Frame frame) {
     case MessageType::kPeerDissolve:
     case MessageType::kPeerBitmap: {
       std::lock_guard<std::mutex> lock(work_mutex_);
-      if (stopping_ || work_.size() >= kPeerWorkQueued) {
-        spdlog::warn("peer: dropped a {} (queue full or stopping)", MessageTypeName(frame.type));
+      if (stopping_ || work_.size() >= kPeerWorkQueued || work_bytes_ + frame.body.size() > kPeerWorkQueuedBytes) {
+        PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "peer: work queue full", "peer: dropped a {} (queue full or stopping)",
+                           MessageTypeName(frame.type));
         return;
       }
+      work_bytes_ += frame.body.size();
       work_.push_back(std::move(frame));
       work_ready_.notify_one();
       return;

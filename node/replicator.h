@@ -295,6 +295,7 @@ class Replicator {
   std::condition_variable work_ready_;
   std::condition_variable background_wake_;  // Stop() wakes the background thread with it
   std::deque<wire::Frame> work_;
+  size_t work_bytes_ = 0;  // bodies in work_, bounded by kPeerWorkQueuedBytes
   bool stopping_ = false;
   std::vector<std::thread> workers_;
   std::thread background_;

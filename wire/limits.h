@@ -40,8 +40,13 @@ inline constexpr int kDefaultControlTimeoutMs = 10000;
 
 // The peer link's hand-off queue and ZeroMQ pipes. What is in flight is bounded in bytes by the
 // replicator's window (node/limits.h); these only keep a stuck link from growing without end.
-inline constexpr size_t kPeerQueueBytes = 512ull << 20;
-inline constexpr int kPeerQueueMessages = 100000;
+inline constexpr size_t kPeerQueueBytes = 128ull << 20;
+// ZeroMQ counts its pipes in messages, not bytes: at most this many frames wait in the peer link's
+// send pipe and in its receive pipe, so each holds at most 256 x kMaxFrameBytes (about 272 MiB)
+// even when a peer sends nothing but the largest frames; a well-behaved peer's window keeps it to
+// 64 one-MiB writes. A full receive pipe stops reading the connection (TCP pushes back); a full
+// send pipe drops the frame, which the replicator retransmits.
+inline constexpr int kPeerQueueMessages = 256;
 
 // Reconnecting to a peer that went away: first after 100 ms, backing off to 1 s, so a healed link
 // carries traffic again within about a second.
