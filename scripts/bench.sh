@@ -42,6 +42,8 @@
 # Environment (defaults in brackets); small values make a quick smoke run:
 #   BENCH_TARGETS [plain bindfs pairfs pair pair_curve gluster gluster_virt]
 #                         the columns, in order; the first is the baseline of the ratios
+#   BENCH_WORKLOADS [seqwrite randwrite_fsync randread randwrite_4jobs]
+#                         the rows, in order
 #   BENCH_RUNS [3]        runs per cell, the median is reported
 #   BENCH_SECONDS [10]    length of each time-based (IOPS) run
 #   BENCH_SIZE [1G]       test file / volume size, and the size of the sequential write (K/M/G)
@@ -72,7 +74,7 @@ set -euo pipefail
 
 DEFAULT_TARGETS="plain bindfs pairfs pair pair_curve gluster gluster_virt"
 read -r -a TARGETS <<< "${BENCH_TARGETS:-$DEFAULT_TARGETS}"
-WORKLOADS=(seqwrite randwrite_fsync randread randwrite_4jobs)
+read -r -a WORKLOADS <<< "${BENCH_WORKLOADS:-seqwrite randwrite_fsync randread randwrite_4jobs}"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PAIRFS=$ROOT/build/pairfs
@@ -264,8 +266,8 @@ pair_start() {  # pair_start NAME_A NAME_B FIRST_PORT [curve]: sites a and b; wi
     local keys=$SCRATCH/$na-keys
     mkdir -p "$keys" && "$PAIRCTL" keygen a --dir "$keys" >/dev/null && "$PAIRCTL" keygen b --dir "$keys" >/dev/null \
       || { say "pairctl keygen failed"; return 1; }
-    sec_a=$'\n[security]\nsecret_key = "'"$keys/a.key"'"\npeer_public_keys = ["'"$keys/b.pub"'"]'
-    sec_b=$'\n[security]\nsecret_key = "'"$keys/b.key"'"\npeer_public_keys = ["'"$keys/a.pub"'"]'
+    printf -v sec_a '\n[security]\nsecret_key = "%s"\npeer_public_keys = ["%s"]' "$keys/a.key" "$keys/b.pub"
+    printf -v sec_b '\n[security]\nsecret_key = "%s"\npeer_public_keys = ["%s"]' "$keys/b.key" "$keys/a.pub"
   fi
   pairfs_start "$na" a "listen = \"tcp://127.0.0.1:$pa\"
 [peer]
@@ -656,6 +658,9 @@ fmt() { python3 -c 'import sys; v = float(sys.argv[1]); print(("%.1f" if v < 10 
 for t in "${TARGETS[@]}"; do
   declare -F "target_$t" >/dev/null || die "unknown target '$t' in BENCH_TARGETS (known: $DEFAULT_TARGETS)"
 done
+for w in "${WORKLOADS[@]}"; do
+  declare -F "wl_$w" >/dev/null || die "unknown workload '$w' in BENCH_WORKLOADS"
+done
 
 # disk: BENCH_SIZE per target (two copies for the pair and the replica-2 GlusterFS volumes, on this
 # one disk), then either the RSS volume or the copy measurement (a random file and its cp copy, then
@@ -716,9 +721,9 @@ done
 
 base=${TARGETS[0]}
 
-# 4 KiB O_DIRECT random read at the pair's secondary (site b): reads are served locally there
+# 4 KiB O_DIRECT random read at the pair's secondary (site b), with the randread row: reads are served locally there
 secondary_line=""
-if has_target pair; then
+if has_target pair && [[ " ${WORKLOADS[*]} " == *" randread "* ]]; then
   f=$(target_pair secondary)
   wl_randread args
   sec_vals=""

@@ -50,16 +50,7 @@ struct DiskSite {
     auto memory = std::make_unique<node::MemoryBlockFile>(kVolumeBytes);
     image = memory.get();
     REQUIRE(store->Adopt(node::Volume::Attach(dir + "/volumes", metadata, std::move(memory))).ok());
-    node::ReplicatorOptions options;
-    options.site = name;
-    options.peer_site = name == "a" ? "b" : "a";
-    options.peer_timeout_ms = 200;
-    options.retransmit_ms = 20;
-    options.status_interval_ms = 10;
-    options.trim_interval_ms = 30;
-    options.region_size_bytes = kRegionBytes;
-    options.workers = 4;
-    options.tick_ms = 5;
+    const node::ReplicatorOptions options = SimReplicatorOptions(name, kRegionBytes, 200, 20);
     replicator = std::make_unique<node::Replicator>(*store, options, transport.get());
     REQUIRE(replicator->Start().ok());
     wire.Attach(name, replicator.get());

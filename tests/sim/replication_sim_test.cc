@@ -54,16 +54,7 @@ struct Site {
     Result<std::unique_ptr<node::VolumeStore>> opened = node::VolumeStore::Open(dir);
     SIM_ENSURE(opened.ok());
     store = std::move(opened.value());
-    node::ReplicatorOptions options;
-    options.site = name;
-    options.peer_site = name == "a" ? "b" : "a";
-    options.peer_timeout_ms = 40;
-    options.retransmit_ms = 4;
-    options.status_interval_ms = 10;
-    options.trim_interval_ms = 30;
-    options.region_size_bytes = kRegionBytes;
-    options.workers = 4;
-    options.tick_ms = 5;
+    const node::ReplicatorOptions options = SimReplicatorOptions(name, kRegionBytes, 40, 4);
     replicator = std::make_unique<node::Replicator>(*store, options, transport.get());
     SIM_ENSURE(replicator->Start().ok());
     wire.Attach(name, replicator.get());

@@ -89,6 +89,23 @@ class Wire {
   std::thread thread_;
 };
 
+// The options of a simulated site: fast statuses, trims and ticks so that a test sees the pair
+// move within milliseconds; `peer_timeout_ms` and `retransmit_ms` are the test's own.
+inline node::ReplicatorOptions SimReplicatorOptions(const std::string& site, uint64_t region_size_bytes,
+                                                    int peer_timeout_ms, int retransmit_ms) {
+  node::ReplicatorOptions options;
+  options.site = site;
+  options.peer_site = site == "a" ? "b" : "a";
+  options.peer_timeout_ms = peer_timeout_ms;
+  options.retransmit_ms = retransmit_ms;
+  options.status_interval_ms = 10;
+  options.trim_interval_ms = 30;
+  options.region_size_bytes = region_size_bytes;
+  options.workers = 4;
+  options.tick_ms = 5;
+  return options;
+}
+
 class SimTransport : public node::PeerTransport {
  public:
   SimTransport(Wire& wire, std::string site) : wire_(wire), site_(std::move(site)) {}
