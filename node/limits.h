@@ -8,16 +8,19 @@
 
 namespace pairfs::node {
 
+// Sizes that travel in messages are the wire's own constants (wire/limits.h says why each is what
+// it is), so a message that passes the wire's checks always fits the node.
+
 // Volume sizes and offsets are multiples of this: the block size of every client we serve
 // (loop devices, O_DIRECT, qemu) and of the dirty-bitmap regions.
-inline constexpr uint64_t kVolumeAlignBytes = 4096;
+inline constexpr uint64_t kVolumeAlignBytes = wire::kVolumeAlignBytes;
 
 // The largest volume: 256 TiB. Its 64 KiB-region dirty bitmap is 512 MiB, the most a node should
 // hold for one volume; off_t goes far beyond.
-inline constexpr uint64_t kMaxVolumeBytes = 256ull << 40;
+inline constexpr uint64_t kMaxVolumeBytes = wire::kMaxVolumeBytes;
 
 // Volume names are [A-Za-z0-9._-]{1,64}.
-inline constexpr size_t kMaxVolumeNameBytes = 64;
+inline constexpr size_t kMaxVolumeNameBytes = wire::kMaxVolumeNameBytes;
 
 // One site's volumes. Bounds the display reply (wire::kMaxBodyElements) and the store's scan.
 inline constexpr size_t kMaxVolumes = 4096;
@@ -29,8 +32,8 @@ inline constexpr size_t kMaxMetadataBytes = 64 * 1024;
 inline constexpr int kControlPollMs = 100;
 
 // Dirty-bitmap region sizes allowed for new pairs (config region_size).
-inline constexpr uint64_t kMinRegionBytes = 4096;
-inline constexpr uint64_t kMaxRegionBytes = 64ull << 20;
+inline constexpr uint64_t kMinRegionBytes = wire::kMinRegionBytes;
+inline constexpr uint64_t kMaxRegionBytes = wire::kMaxRegionBytes;
 
 // clusterd's own control endpoint (pairctl cluster status/unfence): ipc://DATA_DIR/ followed by
 // this name, so pairctl finds it from the same config without a key of its own.
@@ -84,14 +87,8 @@ inline constexpr int kReserveVoteTimeoutMs = 500;
 inline constexpr int kFailoverProbeMs = 250;
 
 // verify hashes at most this many regions per request (8 bytes each in the answer).
-inline constexpr uint64_t kVerifyRegionsPerCall = 4096;
+inline constexpr uint64_t kVerifyRegionsPerCall = wire::kMaxVerifyRegionsPerCall;
 
-// The node's limits are the wire's: a message that passes the wire's checks fits the node.
-static_assert(kVolumeAlignBytes == wire::kVolumeAlignBytes);
-static_assert(kMaxVolumeBytes == wire::kMaxVolumeBytes);
-static_assert(kMaxVolumeNameBytes == wire::kMaxVolumeNameBytes);
-static_assert(kMinRegionBytes == wire::kMinRegionBytes && kMaxRegionBytes == wire::kMaxRegionBytes);
-static_assert(kVerifyRegionsPerCall == wire::kMaxVerifyRegionsPerCall);
 // A metadata file holds a volume's names, group, holder and numbers: all of them at their limits
 // stay far under what a node reads back (a longer group once made a volume vanish on restart).
 static_assert(wire::kMaxGroupNameBytes + wire::kMaxHolderBytes + 2 * wire::kMaxVolumeNameBytes +

@@ -103,7 +103,7 @@ inline constexpr int kZapPollMs = 100;
 
 // ---- fields of messages (wire/peer_messages.h checks every one before anything uses it) ----
 
-// Volume names are [A-Za-z0-9._-]{1,64} (node/names.h; node/limits.h asserts the same value).
+// Volume names are [A-Za-z0-9._-]{1,64} (node/names.h; node/limits.h uses this value).
 inline constexpr size_t kMaxVolumeNameBytes = 64;
 
 // A consistency group's name: shown by display and kept in the volume's metadata file (which a
@@ -120,11 +120,11 @@ inline constexpr size_t kMaxKeywordBytes = 16;
 // A refusal's reason in an answer: one line for the user.
 inline constexpr size_t kMaxReasonBytes = 4096;
 
-// Volume sizes and offsets (node/limits.h asserts the same values): 4 KiB multiples, ≤ 256 TiB.
+// Volume sizes and offsets (node/limits.h uses these values): 4 KiB multiples, ≤ 256 TiB.
 inline constexpr uint64_t kVolumeAlignBytes = 4096;
 inline constexpr uint64_t kMaxVolumeBytes = 256ull << 40;
 
-// Dirty-bitmap region sizes: a power of two in this range (node/limits.h asserts the same).
+// Dirty-bitmap region sizes: a power of two in this range (node/limits.h uses these).
 inline constexpr uint64_t kMinRegionBytes = 4096;
 inline constexpr uint64_t kMaxRegionBytes = 64ull << 20;
 

@@ -112,6 +112,22 @@ Status CheckGeneration(const Generation& generation) {
              [&] { return CheckSiteNameField("generation site", generation.site, true); });
 }
 
+namespace {
+
+// The fields most commands carry: the receiver's volume and the pair's generation.
+Status CheckVolumeAtGeneration(std::string_view volume, const Generation& generation) {
+  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); });
+}
+
+// Regions [first, first + count) of some volume: 1 to `max_count` of them, inside 256 TiB.
+Status CheckRegionRange(uint64_t first, uint64_t count, uint64_t max_count) {
+  if (count == 0 || count > max_count) return Refuse("count", "is not 1 to " + std::to_string(max_count));
+  if (first > kMaxVolumeBytes / kMinRegionBytes - count) return Refuse("first", "is past any volume");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status CheckRegionSize(uint64_t region_size_bytes) {
   if (region_size_bytes < kMinRegionBytes || region_size_bytes > kMaxRegionBytes ||
       (region_size_bytes & (region_size_bytes - 1)) != 0) {
@@ -171,50 +187,34 @@ Status PeerStatusAskCommand::Check() const { return CheckVolumeNameField("volume
 
 Status PeerVerifyCommand::Check() const {
   return All([&] { return CheckVolumeNameField("volume", volume); },
-             [&] {
-               return count == 0 || count > kMaxVerifyRegionsPerCall
-                          ? Refuse("count", "is not 1 to " + std::to_string(kMaxVerifyRegionsPerCall))
-                          : Status::Ok();
-             },
-             [&] {
-               return first > kMaxVolumeBytes / kMinRegionBytes - count ? Refuse("first", "is past any volume")
-                                                                        : Status::Ok();
-             });
+             [&] { return CheckRegionRange(first, count, kMaxVerifyRegionsPerCall); });
 }
 
 Status PeerSplitCommand::Check() const {
-  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); });
+  return CheckVolumeAtGeneration(volume, generation);
 }
 
 Status PeerResyncCommand::Check() const {
-  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); });
+  return CheckVolumeAtGeneration(volume, generation);
 }
 
 Status PeerDemoteCommand::Check() const {
-  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); });
+  return CheckVolumeAtGeneration(volume, generation);
 }
 
 Status PeerCopyDoneCommand::Check() const {
-  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); });
+  return CheckVolumeAtGeneration(volume, generation);
 }
 
 Status PeerTrimCommand::Check() const {
-  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); });
+  return CheckVolumeAtGeneration(volume, generation);
 }
 
 Status PeerDissolveCommand::Check() const { return CheckVolumeNameField("volume", volume); }
 
 Status PeerBitmapCommand::Check() const {
-  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); },
-             [&] {
-               return count == 0 || count > kBitmapChunkRegions
-                          ? Refuse("count", "is not 1 to " + std::to_string(kBitmapChunkRegions))
-                          : Status::Ok();
-             },
-             [&] {
-               return first > kMaxVolumeBytes / kMinRegionBytes - count ? Refuse("first", "is past any volume")
-                                                                        : Status::Ok();
-             });
+  return All([&] { return CheckVolumeAtGeneration(volume, generation); },
+             [&] { return CheckRegionRange(first, count, kBitmapChunkRegions); });
 }
 
 Status PeerAnswerMessage::Check() const {
