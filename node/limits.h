@@ -60,9 +60,16 @@ inline constexpr size_t kAnsweredBytesKept = 32ull << 20;
 inline constexpr size_t kPeerWorkQueued = 16384;
 inline constexpr size_t kPeerWorkQueuedBytes = 128ull << 20;
 
+// A replicated write longer than this goes to the peer as parts of this size, sent at once
+// (node/replicator.cc EncodeReplicaParts): the peer writes one part while the next is on its way.
+inline constexpr size_t kReplicaPartBytes = 128 * 1024;
+
 // Replica writes whose message is at most this long are served on the peer link's thread, not
-// handed to a worker (node/replicator.cc OnFrame): their disk time is a page-cache copy.
-inline constexpr size_t kInlineReplicaWriteBytes = 64 * 1024;
+// handed to a worker (node/replicator.cc OnFrame): their disk time is a page-cache copy, and the
+// link thread writing one part while ZeroMQ's I/O thread receives (decrypts) the next is the
+// overlap the parts are for.
+inline constexpr size_t kInlineReplicaWriteBytes = kReplicaPartBytes + 4096;
+static_assert(kReplicaPartBytes <= wire::kMaxDataBytes, "a part is one replica write");
 
 // The copy engine reads and sends up to 1 MiB of contiguous marked regions per message (one
 // message carries at most wire::kMaxDataBytes) and keeps 8 of them in flight.

@@ -673,6 +673,47 @@ Result<Replicator::OutgoingWrite> Replicator::EncodeWrite(MessageType type, cons
   return OutgoingWrite{id, std::move(frame.value())};
 }
 
+Result<std::vector<Replicator::OutgoingWrite>> Replicator::EncodeReplicaParts(
+    const std::string& peer_volume, const wire::Generation& generation, const std::string& origin_site,
+    wire::WriteKind kind, uint64_t offset, const char* data, size_t length) {
+  // A long write goes as parts sent at once, so that the peer receives (on a CURVE link:
+  // decrypts) and writes one part while this site still sends (encrypts) the next, instead of
+  // one after the other. The parts are one write: the caller holds the whole range until every
+  // part is answered. A write without data (zeroes, discard) is one message.
+  const size_t part_bytes = kind == wire::WriteKind::kData ? kReplicaPartBytes : length;
+  std::vector<OutgoingWrite> parts;
+  for (size_t done = 0; done < length; done += part_bytes) {
+    const size_t part = std::min(part_bytes, length - done);
+    Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kReplicaWrite, peer_volume, generation, origin_site,
+                                                 kind, offset + done, data == nullptr ? nullptr : data + done, part);
+    if (!outgoing.ok()) {
+      for (const OutgoingWrite& sent : parts) calls_->Cancel(sent.id);
+      return outgoing.status();
+    }
+    parts.push_back(std::move(outgoing.value()));
+  }
+  return parts;
+}
+
+std::optional<wire::Frame> Replicator::WaitForParts(const std::vector<OutgoingWrite>& parts) {
+  // The first answer that is not a success (or none) stands for the write; the rest are not
+  // waited for, one timeout each.
+  std::optional<wire::Frame> verdict;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& frame_bytes = parts[i].frame;
+    std::optional<wire::Frame> answer = calls_->Wait(parts[i].id, options_.peer_timeout_ms, options_.retransmit_ms,
+                                                     [&] { (void)Transmit(frame_bytes); });
+    wire::WriteReplyMessage reply;
+    const bool failed = !answer || !DecodeWriteReply(answer->body, &reply) || reply.code != 0;
+    if (failed) {
+      for (size_t j = i + 1; j < parts.size(); ++j) calls_->Cancel(parts[j].id);
+      return answer;
+    }
+    verdict = std::move(answer);
+  }
+  return verdict;
+}
+
 Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view, const std::string& origin_site,
                                            wire::WriteKind kind, uint64_t offset, const char* data, size_t length,
                                            bool direct) {
@@ -686,17 +727,14 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view, con
     if (!written.ok()) return written;
     return AfterLinkLoss(pair, length);
   }
-  Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kReplicaWrite, view.peer_volume, generation,
-                                               origin_site, kind, offset, data, length);
-  if (!outgoing.ok()) return outgoing.status();
-  const uint64_t id = outgoing->id;
-  const std::string& frame_bytes = outgoing->frame;
+  Result<std::vector<OutgoingWrite>> parts =
+      EncodeReplicaParts(view.peer_volume, generation, origin_site, kind, offset, data, length);
+  if (!parts.ok()) return parts.status();
   window_->Acquire(length);
   WindowShare share([this](size_t bytes) { window_->Release(bytes); }, length);
-  (void)Transmit(frame_bytes);
+  for (const OutgoingWrite& part : parts.value()) (void)Transmit(part.frame);
   Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
-  std::optional<wire::Frame> answer = calls_->Wait(id, options_.peer_timeout_ms, options_.retransmit_ms,
-                                                   [&] { (void)Transmit(frame_bytes); });
+  std::optional<wire::Frame> answer = WaitForParts(parts.value());
   if (!written.ok()) {
     // The secondary may hold the write and this copy not: the pair suspends with the region
     // pinned (the trim must not forget it) and a resync repairs the copies.

@@ -193,6 +193,14 @@ class Replicator {
   Result<OutgoingWrite> EncodeWrite(wire::MessageType type, const std::string& peer_volume,
                                     const wire::Generation& generation, const std::string& origin_site,
                                     wire::WriteKind kind, uint64_t offset, const char* data, size_t length);
+  // A replica write as parts of at most kReplicaPartBytes (node/limits.h), each its own call.
+  Result<std::vector<OutgoingWrite>> EncodeReplicaParts(const std::string& peer_volume,
+                                                        const wire::Generation& generation,
+                                                        const std::string& origin_site, wire::WriteKind kind,
+                                                        uint64_t offset, const char* data, size_t length);
+  // Waits for every part's answer in order: the first failed answer, nullopt for a part not
+  // answered, else the last (successful) answer.
+  std::optional<wire::Frame> WaitForParts(const std::vector<OutgoingWrite>& parts);
   Result<size_t> DoWrite(Volume& volume, const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
                          const char* data, size_t length, bool direct);
   // `view` is the pair as the write found it (DoWrite decided the rule from it).
