@@ -1,5 +1,7 @@
 #include "node/witness_server.h"
 
+#include "wire/check.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
@@ -59,8 +61,7 @@ Status CheckWitnessConfig(const Config& config) {
 
 WitnessServer::WitnessServer(WitnessStore& store, std::string site, std::vector<std::string> sites)
     : store_(store), site_(std::move(site)), sites_(std::move(sites)) {
-  // CheckWitnessConfig and the config loader guarantee two sites; anything else is a bug.
-  if (sites_.size() != 2) std::abort();
+  PAIRFS_CHECK(sites_.size() == 2, "CheckWitnessConfig and the config loader admit two sites only");
 }
 
 bool WitnessServer::Serves(const std::string& site) const {
