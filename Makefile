@@ -69,7 +69,7 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libpairfs.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-# The whole suite: man pages, unit tests, integration tests (real mounts; root needed).
+# The whole suite: man pages, specs, unit and integration tests (real mounts; root needed).
 # tests/run.sh prints the closing `N passed, N failed, N skipped` line and exits non-zero on failure.
 check: $(BINARIES) $(UNIT_BIN) $(TOOL_BINS)
 	@tests/run.sh
