@@ -12,8 +12,9 @@
 #
 # Usage: tests/tools/check_docs.sh [DOC_NAMES_TOOL]   (from any directory; default build/tools/doc_names)
 set -u
-cd "$(dirname "$0")/../.."
-tool=${1:-build/tools/doc_names}
+tool=${1:+$(realpath -m "$1")}  # a path given from the caller's directory
+cd "$(dirname "$0")/../.." || exit 1
+tool=${tool:-build/tools/doc_names}
 protocol=wire/protocol.md
 format=node/FORMAT.md
 failed=0
@@ -42,6 +43,7 @@ section() {
 }
 
 # The keys of a section's table rows `| `KEY` | ...`, one per line, sorted.
+# shellcheck disable=SC2016  # the backquotes are markdown's, not the shell's
 row_keys() { sed -n 's/^| *`\([A-Za-z0-9_]*\)` *|.*/\1/p' | sort -u; }
 
 # report WHAT DOCUMENT MISSING EXTRA: one PASS or FAIL line. MISSING: in the code, not in the
