@@ -9,6 +9,7 @@
 #                     of each msgpack map body
 #   metadata keys     node/FORMAT.md "## Volume metadata": a row `| \`KEY\` |` per key
 #   record keys       node/FORMAT.md "## Witness reservation record": a row `| \`KEY\` |` per key
+#   constants         each format's magic and version as its header table writes them
 #
 # Usage: tests/tools/check_docs.sh [DOC_NAMES_TOOL]   (from any directory; default build/tools/doc_names)
 set -u
@@ -46,16 +47,16 @@ section() {
 # shellcheck disable=SC2016  # the backquotes are markdown's, not the shell's
 row_keys() { sed -n 's/^| *`\([A-Za-z0-9_]*\)` *|.*/\1/p' | sort -u; }
 
-# report WHAT DOCUMENT MISSING EXTRA: one PASS or FAIL line. MISSING: in the code, not in the
-# document; EXTRA: in the document, not in the code.
+# report WHAT DOCUMENT MISSING EXTRA [VERB]: one PASS or FAIL line. MISSING: in the code, not in
+# the document; EXTRA: in the document, not in the code.
 report() {
-  local what=$1 document=$2 missing=$3 extra=$4 why=""
+  local what=$1 document=$2 missing=$3 extra=$4 verb=${5:-lists} why=""
   [ -n "$missing" ] && why="not in $document: $(echo "$missing" | paste -sd, | sed 's/,/, /g')"
   [ -n "$extra" ] && why="${why:+$why; }in $document but not in the code: $(echo "$extra" | paste -sd, | sed 's/,/, /g')"
   if [ -z "$why" ]; then
-    echo "PASS: $document lists $what"
+    echo "PASS: $document $verb $what"
   else
-    echo "FAIL: $document does not list $what: $why"
+    echo "FAIL: $document does not match the code ($what): $why"
     failed=1
   fi
 }
@@ -88,5 +89,13 @@ check_keys() {  # check_keys KIND TITLE WHAT
 }
 check_keys metadata-key "Volume metadata" "every volume metadata key (node/metadata.h)"
 check_keys record-key "Witness reservation record" "every witness record key (node/witness_store.h)"
+
+# 5. Magic numbers and versions: each `constant DOCUMENT TEXT` line's TEXT is in DOCUMENT.
+missing_constants=""
+while read -r _ document text; do
+  grep -qF -- "$text" "$document" || missing_constants+="$document: $text"$'\n'
+done < <(echo "$names" | grep '^constant ')
+report "each format's magic and version as the code has them" "wire/protocol.md and node/FORMAT.md" \
+  "$(echo -n "$missing_constants")" "" "give"
 
 exit $failed

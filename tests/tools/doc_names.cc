@@ -7,6 +7,8 @@
 //                              the msgpack map of a default-constructed STRUCT
 //   metadata-key KEY           every key of the volume metadata body (node::EncodeMetadata)
 //   record-key KEY             every key of a witness reservation record (node::EncodeWitnessRecord)
+//   constant DOCUMENT TEXT     TEXT must appear in DOCUMENT: each format's magic and version, as the
+//                              document's header tables write them
 //
 // The keys come from encoding, not from a list kept by hand: a field added to a struct's
 // MSGPACK_DEFINE_MAP shows up here at once, and the check fails until the document has it.
@@ -17,6 +19,7 @@
 #include <string_view>
 
 #include "node/metadata.h"
+#include "node/region_set.h"
 #include "node/witness_store.h"
 #include "wire/message_type.h"
 #include "wire/messages.h"
@@ -115,6 +118,23 @@ void PrintBodyOf(wire::MessageType type) {
   }
 }
 
+// Prints `constant DOCUMENT` lines for one format: its magic as text and in hex (the header
+// table's "`PFMD` (0x444d4650" ) and its version ("1 (`kMetadataVersion`)").
+void PrintFormat(const char* document, uint32_t magic, uint16_t version, const char* version_name) {
+  char text[5] = {static_cast<char>(magic & 0xff), static_cast<char>((magic >> 8) & 0xff),
+                  static_cast<char>((magic >> 16) & 0xff), static_cast<char>(magic >> 24), 0};
+  std::printf("constant %s `%s` (0x%08x\n", document, text, magic);
+  std::printf("constant %s %u (`%s`)\n", document, version, version_name);
+}
+
+void PrintConstants() {
+  PrintFormat("wire/protocol.md", wire::kFrameMagic, wire::kProtocolVersion, "kProtocolVersion");
+  std::printf("constant wire/protocol.md # pairfs wire protocol, version %u\n", wire::kProtocolVersion);
+  PrintFormat("node/FORMAT.md", node::kMetadataMagic, node::kMetadataVersion, "kMetadataVersion");
+  PrintFormat("node/FORMAT.md", node::kRegionSetMagic, node::kRegionSetVersion, "kRegionSetVersion");
+  PrintFormat("node/FORMAT.md", node::kWitnessRecordMagic, node::kWitnessRecordVersion, "kWitnessRecordVersion");
+}
+
 }  // namespace
 
 int main() {
@@ -126,5 +146,6 @@ int main() {
                                    node::kMetadataHeaderBytes));
   PrintMapKeys("record-key", std::string_view(node::EncodeWitnessRecord(wire::ReservationRecord{}))
                                  .substr(node::kWitnessRecordHeaderBytes));
+  PrintConstants();
   return 0;
 }
