@@ -33,7 +33,7 @@ BINARIES  := $(BUILD)/pairfs $(BUILD)/pairctl $(BUILD)/clusterd
 UNIT_BIN  := $(BUILD)/unit_tests
 TOOL_BINS := $(patsubst tests/tools/%.cc,$(BUILD)/tools/%,$(TOOL_SRC))
 
-.PHONY: all deps check unit demo bench bench-failover install clean fuzz
+.PHONY: all deps check unit demo bench bench-failover install clean fuzz format
 # Keep every object: make must not delete intermediates after `check` has printed its last line.
 .SECONDARY:
 all: $(BINARIES)
@@ -69,7 +69,7 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libpairfs.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-# The whole suite: man pages, unit tests, integration tests (real mounts; root needed).
+# The whole suite: man pages, specs, unit and integration tests (real mounts; root needed).
 # tests/run.sh prints the closing `N passed, N failed, N skipped` line and exits non-zero on failure.
 check: $(BINARIES) $(UNIT_BIN) $(TOOL_BINS)
 	@tests/run.sh
@@ -105,6 +105,13 @@ $(BUILD)/fuzz/decoders: tests/fuzz/decoders_fuzzer.cc $(FUZZ_LIB_OBJ)
 fuzz: $(BUILD)/fuzz/decoders
 	@mkdir -p $(BUILD)/fuzz/corpus
 	PAIRFS_FUZZ_CORPUS=$(BUILD)/fuzz/corpus $(BUILD)/fuzz/decoders -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus
+
+# Applies .clang-format to every C++ file (needs clang-format: `scripts/deps.sh dev`; not part of
+# `make deps`, nothing in the build or in `make check` needs it).
+FORMAT_SRC = $(shell find wire node fuse clusterd tests -name '*.cc' -o -name '*.h')
+format:
+	@command -v clang-format >/dev/null || { echo "make format: clang-format is missing: scripts/deps.sh dev" >&2; exit 1; }
+	clang-format -i $(FORMAT_SRC)
 
 # The systemd units go to $(PREFIX)/lib/systemd/system, which systemd searches for both
 # PREFIX=/usr/local (the default) and PREFIX=/usr; their ExecStart paths follow PREFIX. Override

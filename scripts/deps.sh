@@ -3,6 +3,8 @@
 #   scripts/deps.sh         build, test and bench tools (make deps)
 #   scripts/deps.sh bench   only the extra packages of the benchmark's comparison targets
 #                           (GlusterFS server and client); scripts/bench.sh calls it
+#   scripts/deps.sh dev     optional developer tools, never needed to build or test:
+#                           clang-format (`make format`)
 set -euo pipefail
 case ${1:-} in
   "")
@@ -14,7 +16,8 @@ case ${1:-} in
     )
     ;;
   bench) packages=(glusterfs-server glusterfs-client) ;;
-  *) echo "usage: $0 [bench]" >&2; exit 2 ;;
+  dev) packages=(clang-format) ;;
+  *) echo "usage: $0 [bench|dev]" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${packages[@]}"; do

@@ -2,7 +2,8 @@
 # Runs every test of `make check` and ends with one line: `N passed, N failed, N skipped`.
 #
 # Test suites and how they count:
-#   man pages   one test per page: `groff -man -ww -z` must print nothing
+#   man pages   one test per page: `groff -man -ww -z` must print nothing; one per generated table
+#   specs       one test per check of tests/tools/check_docs.sh (the documents list the code's names)
 #   unit        Catch2 (build/unit_tests): one test per test case
 #   integration tests/integration/*.sh: each prints `PASS: name`, `FAIL: name: why` or
 #               `SKIP: name: why` lines; a script that exits non-zero without a FAIL line
@@ -46,6 +47,19 @@ check_table() {
 check_table man/pairctl.8 pair_table build/tools/pair_table "pairctl(8) status transition table" node/pair_state.cc
 check_table man/clusterd.8 cluster_table build/tools/cluster_table "clusterd(8) state transition table" \
   clusterd/cluster_state.cc
+
+# The specifications must list what the code has: message types and body fields in
+# wire/protocol.md, metadata and record keys in node/FORMAT.md (tests/tools/check_docs.sh prints
+# one PASS or FAIL line per check; a run that prints none counts as one failure).
+echo "== specifications"
+saw_line=no
+while IFS= read -r line; do
+  case "$line" in
+    PASS:*) count PASS "${line#PASS: }"; echo "$line"; saw_line=yes ;;
+    FAIL:*) count FAIL "specs" "${line#FAIL: }"; echo "$line"; saw_line=yes ;;
+  esac
+done < <(tests/tools/check_docs.sh build/tools/doc_names 2>&1)
+[ $saw_line = yes ] || { echo "FAIL: specs: tests/tools/check_docs.sh printed no result"; count FAIL "specs" "no result"; }
 
 echo "== unit tests"
 build/unit_tests > "$log_dir/unit.log" 2>&1
