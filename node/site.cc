@@ -36,7 +36,8 @@ Result<std::unique_ptr<Site>> Site::Open(const Config& config, const SiteOptions
   Result<std::optional<wire::CurveKeys>> keys = SiteToSiteKeys(config);
   if (!keys.ok()) return keys.status();
   std::string witness_site;
-  if (keys.value() && config.peer.present && config.witness.present && !config.witness.endpoint.empty()) {
+  if (keys.value() && config.peer.present && config.witness.present &&
+      !config.witness.endpoint.empty()) {
     Result<std::string> found = WitnessSite(config, *keys.value());
     if (!found.ok()) return found.status();
     witness_site = found.value();
@@ -59,9 +60,13 @@ Result<std::unique_ptr<Site>> Site::Open(const Config& config, const SiteOptions
 
 Site::Site(Config config, std::optional<wire::CurveKeys> keys, std::unique_ptr<DataDirLock> lock,
            std::unique_ptr<VolumeStore> store, const std::string& witness_site)
-    : config_(std::move(config)), keys_(std::move(keys)), lock_(std::move(lock)), store_(std::move(store)) {
+    : config_(std::move(config)),
+      keys_(std::move(keys)),
+      lock_(std::move(lock)),
+      store_(std::move(store)) {
   if (paired() && config_.witness.present && !config_.witness.endpoint.empty()) {
-    witness_ = std::make_unique<WitnessClient>(config_.witness.endpoint, config_.site.name, keys_, witness_site);
+    witness_ = std::make_unique<WitnessClient>(config_.witness.endpoint, config_.site.name, keys_,
+                                               witness_site);
   }
   replicator_ = std::make_unique<Replicator>(*store_, ReplicationOf(config_, paired()),
                                              paired() ? &transport_ : nullptr, witness_.get());
@@ -73,11 +78,11 @@ Status Site::Start() {
   context_ = std::make_unique<wire::Context>();
   if (keys_) context_->UseCurve(*keys_);
   if (paired()) {
-    Result<std::unique_ptr<wire::PeerLink>> link =
-        wire::PeerLink::Start(*context_, config_.site.listen, config_.peer.endpoint, config_.site.name,
-                              config_.peer.name, [replicator = replicator_.get()](wire::Frame frame) {
-                                replicator->OnFrame(std::move(frame));
-                              });
+    Result<std::unique_ptr<wire::PeerLink>> link = wire::PeerLink::Start(
+        *context_, config_.site.listen, config_.peer.endpoint, config_.site.name, config_.peer.name,
+        [replicator = replicator_.get()](wire::Frame frame) {
+          replicator->OnFrame(std::move(frame));
+        });
     if (!link.ok()) {
       Stop();
       return link.status();
@@ -90,16 +95,18 @@ Status Site::Start() {
     Stop();
     return replicating;
   }
-  control_ = std::make_unique<ControlServer>(*store_, config_.site.name, replicator_.get(), keys_.has_value());
+  control_ = std::make_unique<ControlServer>(*store_, config_.site.name, replicator_.get(),
+                                             keys_.has_value());
   Status started = control_->Start(*context_, config_.site.control);
   if (!started.ok()) {
     Stop();
     return started;
   }
   if (paired()) {
-    spdlog::info("site {}: peer {} at {}, listening on {}, {}", config_.site.name, config_.peer.name,
-                 config_.peer.endpoint, config_.site.listen,
-                 keys_ ? "authenticated with CURVE keys" : "NOT authenticated (no [security] keys)");
+    spdlog::info(
+        "site {}: peer {} at {}, listening on {}, {}", config_.site.name, config_.peer.name,
+        config_.peer.endpoint, config_.site.listen,
+        keys_ ? "authenticated with CURVE keys" : "NOT authenticated (no [security] keys)");
   }
   return Status::Ok();
 }

@@ -14,8 +14,9 @@ namespace pairfs::node {
 
 // How the program runs a site or a witness (node/site.h, node/witness.h).
 struct SiteOptions {
-  bool log_to_data_dir = false;  // log to DATA_DIR/pairfs.log too: a daemon that detaches loses stderr
-  bool debug = false;            // log at debug level
+  bool log_to_data_dir =
+      false;           // log to DATA_DIR/pairfs.log too: a daemon that detaches loses stderr
+  bool debug = false;  // log at debug level
 };
 
 // Checks the data directory's permissions (node/data_dir.h: PrepareDataDir's failures); with

@@ -33,7 +33,8 @@ class LinkTransport : public PeerTransport {
 class WitnessClient : public WitnessTransport {
  public:
   // `site`: this site (the sender); `witness_site`: the witness's site name (its key's name).
-  WitnessClient(std::string endpoint, std::string site, std::optional<wire::CurveKeys> keys, std::string witness_site);
+  WitnessClient(std::string endpoint, std::string site, std::optional<wire::CurveKeys> keys,
+                std::string witness_site);
   // The witness's answer; the connect error, or Unreachable after timeout_ms.
   Result<wire::Reply> Vote(const wire::ReserveVoteRequest& request, int timeout_ms) override;
 

@@ -17,13 +17,16 @@ Result<std::unique_ptr<Witness>> Witness::Open(const Config& config, const SiteO
   if (!lock.ok()) return lock.status();
   Status bindable = CheckEndpointFree(config.witness.endpoint, "witness endpoint");
   if (!bindable.ok()) return bindable;
-  return std::unique_ptr<Witness>(
-      new Witness(config, std::move(keys.value()), std::move(store.value()), std::move(lock.value())));
+  return std::unique_ptr<Witness>(new Witness(config, std::move(keys.value()),
+                                              std::move(store.value()), std::move(lock.value())));
 }
 
-Witness::Witness(Config config, std::optional<wire::CurveKeys> keys, std::unique_ptr<WitnessStore> store,
-                         std::unique_ptr<DataDirLock> lock)
-    : config_(std::move(config)), keys_(std::move(keys)), store_(std::move(store)), lock_(std::move(lock)) {}
+Witness::Witness(Config config, std::optional<wire::CurveKeys> keys,
+                 std::unique_ptr<WitnessStore> store, std::unique_ptr<DataDirLock> lock)
+    : config_(std::move(config)),
+      keys_(std::move(keys)),
+      store_(std::move(store)),
+      lock_(std::move(lock)) {}
 
 Status Witness::Serve(const std::atomic<bool>& stopping) {
   wire::Context context;

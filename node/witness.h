@@ -33,7 +33,7 @@ class Witness {
 
  private:
   Witness(Config config, std::optional<wire::CurveKeys> keys, std::unique_ptr<WitnessStore> store,
-              std::unique_ptr<DataDirLock> lock);
+          std::unique_ptr<DataDirLock> lock);
 
   const Config config_;
   const std::optional<wire::CurveKeys> keys_;

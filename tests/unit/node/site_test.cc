@@ -1,9 +1,8 @@
 #include "node/site.h"
 
-#include <catch2/catch.hpp>
-
 #include <sys/stat.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 
 #include "node/witness.h"
@@ -17,8 +16,10 @@ using namespace pairfs::node;
 namespace {
 
 // A config for site a with its data directory in `dir`; `extra` is appended ([peer], listen, ...).
-Config ConfigIn(const std::string& dir, const std::string& site_extra = "", const std::string& tables = "") {
-  const std::string text = "[site]\nname = \"a\"\ndata_dir = \"" + dir + "/data\"\n" + site_extra + tables;
+Config ConfigIn(const std::string& dir, const std::string& site_extra = "",
+                const std::string& tables = "") {
+  const std::string text =
+      "[site]\nname = \"a\"\ndata_dir = \"" + dir + "/data\"\n" + site_extra + tables;
   Result<Config> config = ParseConfig(text, dir + "/a.toml");
   REQUIRE(config.ok());
   return config.value();
@@ -27,7 +28,8 @@ Config ConfigIn(const std::string& dir, const std::string& site_extra = "", cons
 // Asks the control endpoint for the volume list, as pairctl does.
 Result<wire::Reply> ListVolumes(const Config& config) {
   wire::Context context;
-  Result<std::unique_ptr<wire::Client>> client = wire::Client::Connect(context, config.site.control, "test");
+  Result<std::unique_ptr<wire::Client>> client =
+      wire::Client::Connect(context, config.site.control, "test");
   if (!client.ok()) return client.status();
   return client.value()->Call(wire::VolumeListRequest{}, 5000);
 }
@@ -54,8 +56,9 @@ TEST_CASE("a site without a peer starts, serves its control endpoint and stops")
 
 TEST_CASE("a site with an absent peer starts its link and stops") {
   testing::TempDir dir;
-  const Config config = ConfigIn(dir.path(), "listen = \"ipc://" + dir.path() + "/a-peer.sock\"\n",
-                                 "[peer]\nname = \"b\"\nendpoint = \"ipc://" + dir.path() + "/b-peer.sock\"\n");
+  const Config config =
+      ConfigIn(dir.path(), "listen = \"ipc://" + dir.path() + "/a-peer.sock\"\n",
+               "[peer]\nname = \"b\"\nendpoint = \"ipc://" + dir.path() + "/b-peer.sock\"\n");
   Result<std::unique_ptr<Site>> site = Site::Open(config, SiteOptions{});
   REQUIRE(site.ok());
   REQUIRE(site.value()->Start().ok());
@@ -70,7 +73,8 @@ TEST_CASE("a second site on the same data directory is refused until the first i
   REQUIRE(first.ok());
   Result<std::unique_ptr<Site>> second = Site::Open(config, SiteOptions{});
   CHECK(second.status().code() == Code::kBusy);
-  CHECK_THAT(second.status().message(), Catch::Contains("another pairfs is serving " + config.site.data_dir));
+  CHECK_THAT(second.status().message(),
+             Catch::Contains("another pairfs is serving " + config.site.data_dir));
   first.value().reset();
   CHECK(Site::Open(config, SiteOptions{}).ok());
 }
@@ -84,7 +88,8 @@ TEST_CASE("a site whose control endpoint another process serves is refused") {
   REQUIRE(other.ok());
   Result<std::unique_ptr<Site>> site = Site::Open(config, SiteOptions{});
   CHECK(site.status().code() == Code::kBusy);
-  CHECK_THAT(site.status().message(), Catch::Contains("control endpoint " + config.site.control + " is in use"));
+  CHECK_THAT(site.status().message(),
+             Catch::Contains("control endpoint " + config.site.control + " is in use"));
 }
 
 TEST_CASE("a site whose peer port is taken is refused, naming site.listen") {
@@ -97,7 +102,8 @@ TEST_CASE("a site whose peer port is taken is refused, naming site.listen") {
                                  "[peer]\nname = \"b\"\nendpoint = \"tcp://127.0.0.1:17942\"\n");
   Result<std::unique_ptr<Site>> site = Site::Open(config, SiteOptions{});
   CHECK_FALSE(site.ok());
-  CHECK_THAT(site.status().message(), Catch::StartsWith("site.listen: ") && Catch::Contains("17941"));
+  CHECK_THAT(site.status().message(),
+             Catch::StartsWith("site.listen: ") && Catch::Contains("17941"));
 }
 
 TEST_CASE("a site refuses a data directory that others can write, and opens no store in it") {
@@ -120,8 +126,9 @@ TEST_CASE("the replicator's link transport refuses to send before the link is up
 TEST_CASE("a witness refuses a data directory another witness serves") {
   testing::TempDir dir;
   const Config config = ConfigIn(dir.path(), "",
-                                 "[witness]\nendpoint = \"ipc://" + dir.path() + "/witness.sock\"\n"
-                                 "sites = [\"b\", \"c\"]\n");
+                                 "[witness]\nendpoint = \"ipc://" + dir.path() +
+                                     "/witness.sock\"\n"
+                                     "sites = [\"b\", \"c\"]\n");
   REQUIRE(CheckWitnessConfig(config).ok());
   Result<std::unique_ptr<Witness>> first = Witness::Open(config, SiteOptions{});
   REQUIRE(first.ok());
