@@ -59,7 +59,7 @@ class Site {
 
   const Config config_;
   const std::optional<wire::CurveKeys> keys_;
-  // Declared in the order they are built: destroyed in reverse.
+  // Destroyed in reverse order: the control endpoint first, the data directory's lock last.
   std::unique_ptr<DataDirLock> lock_;
   std::unique_ptr<VolumeStore> store_;
   LinkTransport transport_;
