@@ -20,15 +20,16 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WIRE_SRC  := $(wildcard wire/*.cc)
-NODE_SRC  := $(filter-out node/pairctl_main.cc,$(wildcard node/*.cc))
+NODE_SRC  := $(wildcard node/*.cc)
 CLUSTERD_SRC := $(filter-out clusterd/main.cc,$(wildcard clusterd/*.cc))
+PAIRCTL_SRC := $(filter-out pairctl/main.cc,$(wildcard pairctl/*.cc))
 FUSE_SRC  := $(wildcard fuse/*.cc)
 UNIT_SRC  := $(wildcard tests/unit/*.cc tests/unit/*/*.cc tests/sim/*.cc)
 TOOL_SRC  := $(wildcard tests/tools/*.cc)
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
 
-LIB_OBJ   := $(call obj,$(WIRE_SRC) $(NODE_SRC) $(CLUSTERD_SRC))
+LIB_OBJ   := $(call obj,$(WIRE_SRC) $(NODE_SRC) $(CLUSTERD_SRC) $(PAIRCTL_SRC))
 BINARIES  := $(BUILD)/pairfs $(BUILD)/pairctl $(BUILD)/clusterd
 UNIT_BIN  := $(BUILD)/unit_tests
 TOOL_BINS := $(patsubst tests/tools/%.cc,$(BUILD)/tools/%,$(TOOL_SRC))
@@ -56,7 +57,7 @@ $(BUILD)/libpairfs.a: $(LIB_OBJ)
 $(BUILD)/pairfs: $(call obj,$(FUSE_SRC)) $(BUILD)/libpairfs.a
 	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-$(BUILD)/pairctl: $(call obj,node/pairctl_main.cc) $(BUILD)/libpairfs.a
+$(BUILD)/pairctl: $(call obj,pairctl/main.cc) $(BUILD)/libpairfs.a
 	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
 $(BUILD)/clusterd: $(call obj,clusterd/main.cc) $(BUILD)/libpairfs.a

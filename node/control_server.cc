@@ -124,86 +124,23 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
   if (!status.ok()) return wire::Reply::FromStatus(status);
   wire::Reply reply;
   switch (frame.type) {
-    case MessageType::kVolumeCreate: {
-      wire::VolumeCreateRequest request;
-      status = Decode(frame, &request);
-      if (!status.ok()) break;
-      Result<std::shared_ptr<Volume>> volume = store_.Create(request.name, request.size_bytes);
-      status = volume.status();
-      if (status.ok()) {
-        spdlog::info("volume {} created, {} bytes", request.name, request.size_bytes);
-        reply.volumes.push_back(DescribeVolume(*volume.value(), replicator_));
-      }
+    case MessageType::kVolumeCreate:
+      status = HandleVolumeCreate(frame, &reply);
       break;
-    }
-    case MessageType::kVolumeDelete: {
-      wire::VolumeDeleteRequest request;
-      status = Decode(frame, &request);
-      if (status.ok()) status = store_.Delete(request.name, site_name_);
-      if (status.ok()) spdlog::info("volume {} deleted", request.name);
+    case MessageType::kVolumeDelete:
+      status = HandleVolumeDelete(frame);
       break;
-    }
-    case MessageType::kVolumeResize: {
-      wire::VolumeResizeRequest request;
-      status = Decode(frame, &request);
-      if (status.ok()) status = store_.Resize(request.name, request.size_bytes);
-      if (status.ok()) {
-        spdlog::info("volume {} resized to {} bytes", request.name, request.size_bytes);
-        reply.volumes.push_back(DescribeVolume(*store_.Find(request.name), replicator_));
-      }
+    case MessageType::kVolumeResize:
+      status = HandleVolumeResize(frame, &reply);
       break;
-    }
     case MessageType::kVolumeList:
-    case MessageType::kDisplay: {
-      wire::DisplayRequest request;  // a list request has the same fields
-      status = Decode(frame, &request);
-      if (!status.ok()) break;
-      if (request.name.empty()) {
-        // One page: the volumes named after `after`, in name order (the store's map is sorted).
-        for (const auto& volume : store_.List()) {
-          if (volume->name() <= request.after) continue;
-          if (reply.volumes.size() == wire::kDisplayPageVolumes) {
-            reply.more = true;
-            break;
-          }
-          reply.volumes.push_back(DescribeVolume(*volume, replicator_));
-        }
-      } else if (std::shared_ptr<Volume> volume = store_.Find(request.name)) {
-        reply.volumes.push_back(DescribeVolume(*volume, replicator_));
-      } else {
-        status = Status::NotFound("no volume named " + request.name);
-      }
+    case MessageType::kDisplay:
+      status = HandleDisplay(frame, &reply);
       break;
-    }
     case MessageType::kReserve:
-    case MessageType::kRelease: {
-      wire::ReserveRequest request;
-      status = Decode(frame, &request);
-      if (!status.ok()) break;
-      const std::string holder = request.holder.empty() ? site_name_ : request.holder;
-      status = CheckSiteName(holder);
-      if (!status.ok()) break;
-      std::shared_ptr<Volume> volume = store_.Find(request.name);
-      if (!volume) {
-        status = Status::NotFound("no volume named " + request.name);
-        break;
-      }
-      const bool reserve = frame.type == MessageType::kReserve;
-      if (replicator_ != nullptr) {
-        ReserveOptions options;
-        options.holder = holder;
-        options.release = !reserve;
-        options.preempt = request.preempt;
-        status = replicator_->Reserve(request.name, options, false);
-      } else {
-        status = reserve ? volume->Reserve(holder) : volume->Release(holder);
-      }
-      if (status.ok()) {
-        spdlog::info("volume {} {} for site {}", request.name, reserve ? "reserved" : "released", holder);
-        reply.volumes.push_back(DescribeVolume(*volume, replicator_));
-      }
+    case MessageType::kRelease:
+      status = HandleReservation(frame, &reply);
       break;
-    }
     case MessageType::kPairCreate:
     case MessageType::kSplit:
     case MessageType::kResync:
@@ -220,6 +157,79 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
   if (!status.ok()) return wire::Reply::FromStatus(status);
   for (wire::VolumeInfo& volume : reply.volumes) volume.link_authenticated = link_authenticated_ && !volume.peer_site.empty();
   return reply;
+}
+
+Status ControlServer::HandleVolumeCreate(const wire::Frame& frame, wire::Reply* reply) {
+  wire::VolumeCreateRequest request;
+  if (Status decoded = Decode(frame, &request); !decoded.ok()) return decoded;
+  Result<std::shared_ptr<Volume>> volume = store_.Create(request.name, request.size_bytes);
+  if (!volume.ok()) return volume.status();
+  spdlog::info("volume {} created, {} bytes", request.name, request.size_bytes);
+  reply->volumes.push_back(DescribeVolume(*volume.value(), replicator_));
+  return Status::Ok();
+}
+
+Status ControlServer::HandleVolumeDelete(const wire::Frame& frame) {
+  wire::VolumeDeleteRequest request;
+  Status status = Decode(frame, &request);
+  if (status.ok()) status = store_.Delete(request.name, site_name_);
+  if (status.ok()) spdlog::info("volume {} deleted", request.name);
+  return status;
+}
+
+Status ControlServer::HandleVolumeResize(const wire::Frame& frame, wire::Reply* reply) {
+  wire::VolumeResizeRequest request;
+  Status status = Decode(frame, &request);
+  if (status.ok()) status = store_.Resize(request.name, request.size_bytes);
+  if (!status.ok()) return status;
+  spdlog::info("volume {} resized to {} bytes", request.name, request.size_bytes);
+  reply->volumes.push_back(DescribeVolume(*store_.Find(request.name), replicator_));
+  return Status::Ok();
+}
+
+Status ControlServer::HandleDisplay(const wire::Frame& frame, wire::Reply* reply) {
+  wire::DisplayRequest request;  // a list request has the same fields
+  if (Status decoded = Decode(frame, &request); !decoded.ok()) return decoded;
+  if (!request.name.empty()) {
+    std::shared_ptr<Volume> volume = store_.Find(request.name);
+    if (!volume) return Status::NotFound("no volume named " + request.name);
+    reply->volumes.push_back(DescribeVolume(*volume, replicator_));
+    return Status::Ok();
+  }
+  // One page: the volumes named after `after`, in name order (the store's map is sorted).
+  for (const auto& volume : store_.List()) {
+    if (volume->name() <= request.after) continue;
+    if (reply->volumes.size() == wire::kDisplayPageVolumes) {
+      reply->more = true;
+      break;
+    }
+    reply->volumes.push_back(DescribeVolume(*volume, replicator_));
+  }
+  return Status::Ok();
+}
+
+Status ControlServer::HandleReservation(const wire::Frame& frame, wire::Reply* reply) {
+  wire::ReserveRequest request;
+  if (Status decoded = Decode(frame, &request); !decoded.ok()) return decoded;
+  const std::string holder = request.holder.empty() ? site_name_ : request.holder;
+  if (Status named = CheckSiteName(holder); !named.ok()) return named;
+  std::shared_ptr<Volume> volume = store_.Find(request.name);
+  if (!volume) return Status::NotFound("no volume named " + request.name);
+  const bool reserve = frame.type == wire::MessageType::kReserve;
+  Status status;
+  if (replicator_ != nullptr) {
+    ReserveOptions options;
+    options.holder = holder;
+    options.release = !reserve;
+    options.preempt = request.preempt;
+    status = replicator_->Reserve(request.name, options, false);
+  } else {
+    status = reserve ? volume->Reserve(holder) : volume->Release(holder);
+  }
+  if (!status.ok()) return status;
+  spdlog::info("volume {} {} for site {}", request.name, reserve ? "reserved" : "released", holder);
+  reply->volumes.push_back(DescribeVolume(*volume, replicator_));
+  return Status::Ok();
 }
 
 Status ControlServer::HandlePair(const wire::Frame& frame, wire::Reply* reply) {

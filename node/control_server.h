@@ -39,6 +39,12 @@ class ControlServer {
  private:
   void Serve();
 
+  // One handler per group of requests: Ok with `reply` filled in, or the refusal to answer with.
+  Status HandleVolumeCreate(const wire::Frame& frame, wire::Reply* reply);
+  Status HandleVolumeDelete(const wire::Frame& frame);
+  Status HandleVolumeResize(const wire::Frame& frame, wire::Reply* reply);
+  Status HandleDisplay(const wire::Frame& frame, wire::Reply* reply);  // display and volume list
+  Status HandleReservation(const wire::Frame& frame, wire::Reply* reply);  // reserve and release
   Status HandlePair(const wire::Frame& frame, wire::Reply* reply);
 
   VolumeStore& store_;

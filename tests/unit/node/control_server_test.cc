@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <fstream>
 
-#include "node/pairctl_format.h"
 #include "tests/unit/temp_dir.h"
 #include "wire/link.h"
 
@@ -90,32 +89,6 @@ TEST_CASE("a second bind of the same endpoint fails with the endpoint named") {
   REQUIRE(first.ok());
   auto second = wire::Server::Bind(context, endpoint);
   CHECK_THAT(second.status().message(), Catch::Contains("127.0.0.1:17913"));
-}
-
-TEST_CASE("pairctl exit codes follow pairctl(8)") {
-  CHECK(ExitCodeFor(Status::Ok()) == 0);
-  CHECK(ExitCodeFor(Status::NotFound("x")) == 1);
-  CHECK(ExitCodeFor(Status::Conflict("x")) == 3);
-  CHECK(ExitCodeFor(Status::Unreachable("x")) == 4);
-  CHECK(ExitCodeFor(Status::Timeout("x")) == 5);
-}
-
-TEST_CASE("display --json has every field of DESIGN.md, null where empty") {
-  wire::VolumeInfo info;
-  info.name = "vm1";
-  info.role = "simplex";
-  info.status = "SMPL";
-  info.size_bytes = 4096;
-  const auto json = DisplayJson(info);
-  for (const char* field : {"name", "role", "status", "mode", "peer_site", "peer_volume", "size_bytes",
-                            "copy_progress", "dirty_bytes", "journal_lag_bytes", "reserved_by", "fence", "group",
-                            "generation", "consistent", "outdated"}) {
-    INFO(field);
-    CHECK(json.contains(field));
-  }
-  CHECK(json["reserved_by"].is_null());
-  CHECK(json["consistent"] == true);
-  CHECK_THAT(DisplayTable({info}), Catch::Contains("vm1   simplex  SMPL"));
 }
 
 TEST_CASE("probing an ipc endpoint tells a live node from a stale socket file") {

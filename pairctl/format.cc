@@ -1,13 +1,14 @@
-#include "node/pairctl_format.h"
+#include "pairctl/format.h"
 
 #include <algorithm>
 #include <sstream>
 
-#include <algorithm>
-
 #include "node/names.h"
 
-namespace pairfs::node {
+namespace pairfs::pairctl {
+
+using node::FormatSize;
+
 namespace {
 
 nlohmann::ordered_json OrNull(const std::string& value) { return value.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(value); }
@@ -172,4 +173,4 @@ nlohmann::ordered_json ClusterJson(const wire::ClusterInfo& info) {
           {"links", links}};
 }
 
-}  // namespace pairfs::node
+}  // namespace pairfs::pairctl

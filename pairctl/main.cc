@@ -13,14 +13,20 @@
 #include "node/config.h"
 #include "node/limits.h"
 #include "node/names.h"
-#include "node/pairctl_format.h"
+#include "pairctl/format.h"
 #include "wire/curve.h"
 #include "wire/limits.h"
 #include "wire/link.h"
 #include "wire/paging.h"
 
-namespace pairfs::node {
+namespace pairfs::pairctl {
 namespace {
+
+using node::CheckSiteName;
+using node::Config;
+using node::FormatSize;
+using node::kClusterdSocketName;
+using node::kVerifyRegionsPerCall;
 
 constexpr int kExitUsage = 2;
 
@@ -223,55 +229,80 @@ int Keygen(const Options& options) {
   return 0;
 }
 
-}  // namespace
+// The subcommands, each set by CLI11 when it was given.
+struct Commands {
+  CLI::App* volume_create = nullptr;
+  CLI::App* volume_delete = nullptr;
+  CLI::App* volume_list = nullptr;
+  CLI::App* volume_resize = nullptr;
+  CLI::App* display = nullptr;
+  CLI::App* reserve = nullptr;
+  CLI::App* release = nullptr;
+  CLI::App* pair_create = nullptr;
+  CLI::App* split = nullptr;
+  CLI::App* resync = nullptr;
+  CLI::App* takeover = nullptr;
+  CLI::App* dissolve = nullptr;
+  CLI::App* wait = nullptr;
+  CLI::App* verify = nullptr;
+  CLI::App* cluster_status = nullptr;
+  CLI::App* cluster_unfence = nullptr;
+  CLI::App* keygen = nullptr;
+};
 
-int Main(int argc, char** argv) {
-  Options options;
-  CLI::App app{"pairctl: paired volume control for pairfs (see pairctl(8))", "pairctl"};
-  app.set_version_flag("--version", "pairctl 0.1 (protocol " + std::to_string(wire::kProtocolVersion) + ")");
-  app.add_option("-c,--config", options.config_flag, "config file (default $PAIRFS_CONFIG or /etc/pairfs/pairfs.toml)");
-  app.add_flag("--json", options.json, "print JSON instead of a table");
-  app.require_subcommand(1);
-
+// volume create/delete/list/resize, display, reserve and release.
+void AddVolumeCommands(CLI::App& app, Options& options, Commands& commands) {
   CLI::App* volume = app.add_subcommand("volume", "create, delete, list and resize volumes");
   volume->require_subcommand(1);
-  CLI::App* create = volume->add_subcommand("create", "create a sparse volume: volume create NAME SIZE");
+  CLI::App* create = commands.volume_create =
+      volume->add_subcommand("create", "create a sparse volume: volume create NAME SIZE");
   create->add_option("NAME", options.name, "volume name, [A-Za-z0-9._-]{1,64}")->required();
   create->add_option("SIZE", options.size, "bytes, or with a K/M/G/T suffix; a multiple of 4 KiB")->required();
-  CLI::App* remove = volume->add_subcommand("delete", "delete a volume and its data: volume delete NAME");
+  CLI::App* remove = commands.volume_delete =
+      volume->add_subcommand("delete", "delete a volume and its data: volume delete NAME");
   remove->add_option("NAME", options.name, "volume name")->required();
-  CLI::App* list = volume->add_subcommand("list", "list the volumes of this site");
-  CLI::App* resize = volume->add_subcommand("resize", "grow a volume: volume resize NAME SIZE");
+  commands.volume_list = volume->add_subcommand("list", "list the volumes of this site");
+  CLI::App* resize = commands.volume_resize = volume->add_subcommand("resize", "grow a volume: volume resize NAME SIZE");
   resize->add_option("NAME", options.name, "volume name")->required();
   resize->add_option("SIZE", options.size, "the new size, not smaller than the current one")->required();
 
-  CLI::App* display = app.add_subcommand("display", "the pair table: display [NAME]");
+  CLI::App* display = commands.display = app.add_subcommand("display", "the pair table: display [NAME]");
   display->add_option("NAME", options.name, "one volume (default: all)");
-  CLI::App* reserve = app.add_subcommand("reserve", "reserve a volume for a site: reserve NAME [--holder ID]");
+  CLI::App* reserve = commands.reserve =
+      app.add_subcommand("reserve", "reserve a volume for a site: reserve NAME [--holder ID]");
   reserve->add_option("NAME", options.name, "volume name")->required();
   reserve->add_option("--holder", options.holder, "the site that holds it (default: this site)");
-  CLI::App* release = app.add_subcommand("release", "release a reservation: release NAME [--holder ID]");
+  CLI::App* release = commands.release =
+      app.add_subcommand("release", "release a reservation: release NAME [--holder ID]");
   release->add_option("NAME", options.name, "volume name")->required();
   release->add_option("--holder", options.holder, "the site that holds it (default: this site)");
+}
 
-  CLI::App* pair_create = app.add_subcommand("create", "pair a volume with the peer site's: create NAME --mode sync");
+// create, split, resync, takeover, dissolve, wait and verify.
+void AddPairCommands(CLI::App& app, Options& options, Commands& commands) {
+  CLI::App* pair_create = commands.pair_create =
+      app.add_subcommand("create", "pair a volume with the peer site's: create NAME --mode sync");
   pair_create->add_option("NAME", options.name, "the volume here, which becomes the primary")->required();
   pair_create->add_option("--mode", options.mode, "sync (async is not in this version)")->required();
   pair_create->add_option("--peer-volume", options.peer_volume, "the volume at the peer (default: the same name)");
   pair_create->add_option("--fence", options.fence, "data, reserve or never (default never; reserve for [cluster] volumes)");
   pair_create->add_option("--group", options.group, "consistency group name");
-  CLI::App* split = app.add_subcommand("split", "suspend a pair: split NAME [--rw]");
+  CLI::App* split = commands.split = app.add_subcommand("split", "suspend a pair: split NAME [--rw]");
   split->add_option("NAME", options.name, "volume name")->required();
   split->add_flag("--rw", options.read_write, "make the secondary writable too (SSUS)");
-  CLI::App* resync = app.add_subcommand("resync", "copy what changed and return to PAIR: resync NAME [--swap]");
+  CLI::App* resync = commands.resync =
+      app.add_subcommand("resync", "copy what changed and return to PAIR: resync NAME [--swap]");
   resync->add_option("NAME", options.name, "volume name")->required();
   resync->add_flag("--swap", options.swap, "make the issuing site the primary (its copy wins)");
-  CLI::App* takeover = app.add_subcommand("takeover", "make the secondary here the writable one: takeover NAME [--force]");
+  CLI::App* takeover = commands.takeover =
+      app.add_subcommand("takeover", "make the secondary here the writable one: takeover NAME [--force]");
   takeover->add_option("NAME", options.name, "volume name")->required();
   takeover->add_flag("--force", options.force, "also for an outdated or inconsistent copy (loses the newer data)");
-  CLI::App* dissolve = app.add_subcommand("dissolve", "remove the pair, keep both copies: dissolve NAME");
+  CLI::App* dissolve = commands.dissolve =
+      app.add_subcommand("dissolve", "remove the pair, keep both copies: dissolve NAME");
   dissolve->add_option("NAME", options.name, "volume name")->required();
-  CLI::App* wait = app.add_subcommand("wait", "wait for a status: wait NAME --status S [--timeout SECONDS] [--progress]");
+  CLI::App* wait = commands.wait =
+      app.add_subcommand("wait", "wait for a status: wait NAME --status S [--timeout SECONDS] [--progress]");
   wait->add_option("NAME", options.name, "volume name")->required();
   wait->add_option("--status", options.status, "SMPL COPY PAIR PSUS PSUE SSUS SSWS PFUL PFUS")
       ->required()
@@ -279,51 +310,39 @@ int Main(int argc, char** argv) {
   wait->add_option("--timeout", options.timeout_s, "give up after this many seconds (exit 5); default: never")
       ->check(CLI::NonNegativeNumber);
   wait->add_flag("--progress", options.progress, "draw a progress bar on a terminal");
-  CLI::App* verify = app.add_subcommand("verify", "compare both copies region by region: verify NAME");
+  CLI::App* verify = commands.verify =
+      app.add_subcommand("verify", "compare both copies region by region: verify NAME");
   verify->add_option("NAME", options.name, "volume name")->required();
+}
+
+// cluster status/unfence and keygen.
+void AddClusterAndKeyCommands(CLI::App& app, Options& options, Commands& commands) {
   CLI::App* cluster = app.add_subcommand("cluster", "clusterd's view, and the operator's unfence");
   cluster->require_subcommand(1);
-  CLI::App* cluster_status = cluster->add_subcommand("status", "state, peer, heartbeat links, reservation");
-  CLI::App* cluster_unfence = cluster->add_subcommand("unfence", "lift FENCED: the managed copies take writes again");
-  CLI::App* keygen = app.add_subcommand("keygen", "write a CURVE key pair for [security]: keygen SITE [--dir DIR]");
+  commands.cluster_status = cluster->add_subcommand("status", "state, peer, heartbeat links, reservation");
+  commands.cluster_unfence = cluster->add_subcommand("unfence", "lift FENCED: the managed copies take writes again");
+  CLI::App* keygen = commands.keygen =
+      app.add_subcommand("keygen", "write a CURVE key pair for [security]: keygen SITE [--dir DIR]");
   keygen->add_option("SITE", options.name, "the site the keys are for: writes SITE.key and SITE.pub")->required();
   keygen->add_option("--dir", options.key_dir, "where to write them (default: the current directory)");
+}
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::cerr << "pairctl: " << e.what() << "\n" << "Run 'pairctl --help' for usage.\n";
-    return kExitUsage;
-  }
-
-  Result<uint64_t> size = uint64_t{0};
-  if (create->parsed() || resize->parsed()) {
-    size = ParseVolumeSize(options.size);
-    if (!size.ok()) {
-      std::cerr << "pairctl: " << size.status().message() << "\n";
-      return kExitUsage;
-    }
-  }
-  if (keygen->parsed()) return Keygen(options);
-  Result<Config> config = LoadConfig(ResolveConfigPath(options.config_flag));
-  if (!config.ok()) return Fail(config.status());
-  const Config& c = config.value();
+// volume create/delete/list/resize and display; -1 when none of them was given.
+int RunVolumeCommand(const Config& c, const Options& options, const Commands& commands, uint64_t size) {
   const bool json = options.json;
-
-  if (create->parsed()) {
-    return Run(c, wire::VolumeCreateRequest{options.name, size.value()}, [&](const wire::Reply& r) {
+  if (commands.volume_create->parsed()) {
+    return Run(c, wire::VolumeCreateRequest{options.name, size}, [&](const wire::Reply& r) {
       if (json) return PrintJson(VolumeListJson(r.volumes.at(0)));
-      std::cout << "volume " << options.name << " created, " << FormatSize(size.value()) << "\n";
+      std::cout << "volume " << options.name << " created, " << FormatSize(size) << "\n";
     });
   }
-  if (remove->parsed()) {
+  if (commands.volume_delete->parsed()) {
     return Run(c, wire::VolumeDeleteRequest{options.name}, [&](const wire::Reply&) {
       if (json) return PrintJson({{"name", options.name}, {"deleted", true}});
       std::cout << "volume " << options.name << " deleted\n";
     });
   }
-  if (list->parsed()) {
+  if (commands.volume_list->parsed()) {
     return Run(c, wire::VolumeListRequest{}, [&](const wire::Reply& r) {
       if (!json) return void(std::cout << VolumeListTable(r.volumes));
       nlohmann::ordered_json rows = nlohmann::ordered_json::array();
@@ -331,13 +350,13 @@ int Main(int argc, char** argv) {
       PrintJson(rows);
     });
   }
-  if (resize->parsed()) {
-    return Run(c, wire::VolumeResizeRequest{options.name, size.value()}, [&](const wire::Reply& r) {
+  if (commands.volume_resize->parsed()) {
+    return Run(c, wire::VolumeResizeRequest{options.name, size}, [&](const wire::Reply& r) {
       if (json) return PrintJson(VolumeListJson(r.volumes.at(0)));
-      std::cout << "volume " << options.name << " is " << FormatSize(size.value()) << "\n";
+      std::cout << "volume " << options.name << " is " << FormatSize(size) << "\n";
     });
   }
-  if (display->parsed()) {
+  if (commands.display->parsed()) {
     return Run(c, wire::DisplayRequest{options.name}, [&](const wire::Reply& r) {
       if (!json) return void(std::cout << DisplayTable(r.volumes));
       nlohmann::ordered_json rows = nlohmann::ordered_json::array();
@@ -345,39 +364,44 @@ int Main(int argc, char** argv) {
       PrintJson(rows);
     });
   }
+  return -1;
+}
+
+// create, split, resync, takeover, dissolve; -1 when none of them was given.
+int RunPairCommand(const Config& c, const Options& options, const Commands& commands) {
   auto run_pair = [&](const auto& request, const char* what) {
-    return Run(c, request, [&](const wire::Reply& r) { PrintPairOutcome(r, json, what); });
+    return Run(c, request, [&](const wire::Reply& r) { PrintPairOutcome(r, options.json, what); });
   };
-  if (pair_create->parsed()) {
+  if (commands.pair_create->parsed()) {
     return run_pair(
         wire::PairCreateRequest{options.name, options.mode, options.peer_volume, options.fence, options.group},
         "created pair");
   }
-  if (split->parsed()) return run_pair(wire::SplitRequest{options.name, options.read_write}, "split");
-  if (resync->parsed()) return run_pair(wire::ResyncRequest{options.name, options.swap}, "resync");
-  if (takeover->parsed()) return run_pair(wire::TakeoverRequest{options.name, options.force}, "takeover");
-  if (dissolve->parsed()) return run_pair(wire::DissolveRequest{options.name}, "dissolved");
-  if (wait->parsed()) return Wait(c, options);
-  if (cluster_status->parsed() || cluster_unfence->parsed()) {
-    if (!c.cluster.present) return Fail(Status::InvalidArgument(c.path + " has no [cluster] table: no clusterd here"));
-    auto print = [&](const wire::Reply& r) {
-      if (json) return PrintJson(ClusterJson(r.cluster));
-      if (cluster_unfence->parsed()) std::cout << "unfenced\n";
-      std::cout << ClusterText(r.cluster);
-    };
-    Result<wire::Reply> reply =
-        cluster_status->parsed()
-            ? Ask(c, wire::ClusterStatusRequest{c.site.name}, ClusterdEndpoint(c), "clusterd")
-            : Ask(c, wire::ClusterUnfenceRequest{c.site.name}, ClusterdEndpoint(c), "clusterd");
-    if (!reply.ok()) return Fail(reply.status());
-    if (!reply->ToStatus().ok()) return Fail(reply->ToStatus());
-    print(reply.value());
-    return 0;
-  }
-  if (verify->parsed()) return Verify(c, options);
-  const bool reserving = reserve->parsed();
+  if (commands.split->parsed()) return run_pair(wire::SplitRequest{options.name, options.read_write}, "split");
+  if (commands.resync->parsed()) return run_pair(wire::ResyncRequest{options.name, options.swap}, "resync");
+  if (commands.takeover->parsed()) return run_pair(wire::TakeoverRequest{options.name, options.force}, "takeover");
+  if (commands.dissolve->parsed()) return run_pair(wire::DissolveRequest{options.name}, "dissolved");
+  return -1;
+}
+
+// cluster status/unfence: asked of clusterd, not of the node.
+int RunClusterCommand(const Config& c, const Options& options, bool unfence) {
+  if (!c.cluster.present) return Fail(Status::InvalidArgument(c.path + " has no [cluster] table: no clusterd here"));
+  Result<wire::Reply> reply = unfence
+                                  ? Ask(c, wire::ClusterUnfenceRequest{c.site.name}, ClusterdEndpoint(c), "clusterd")
+                                  : Ask(c, wire::ClusterStatusRequest{c.site.name}, ClusterdEndpoint(c), "clusterd");
+  if (!reply.ok()) return Fail(reply.status());
+  if (!reply->ToStatus().ok()) return Fail(reply->ToStatus());
+  if (options.json) return PrintJson(ClusterJson(reply->cluster)), 0;
+  if (unfence) std::cout << "unfenced\n";
+  std::cout << ClusterText(reply->cluster);
+  return 0;
+}
+
+// reserve or release.
+int RunReservation(const Config& c, const Options& options, bool reserving) {
   auto print_reservation = [&](const wire::Reply& r) {
-    if (json) return PrintJson(DisplayJson(r.volumes.at(0)));
+    if (options.json) return PrintJson(DisplayJson(r.volumes.at(0)));
     const std::string& holder = r.volumes.at(0).reserved_by;
     if (holder.empty()) {
       std::cout << "volume " << options.name << " is not reserved\n";
@@ -389,6 +413,53 @@ int Main(int argc, char** argv) {
   return Run(c, wire::ReleaseRequest{options.name, options.holder}, print_reservation);
 }
 
-}  // namespace pairfs::node
+// Runs the one command given, with the site's config.
+int RunCommand(const Config& c, const Options& options, const Commands& commands, uint64_t size) {
+  if (int code = RunVolumeCommand(c, options, commands, size); code >= 0) return code;
+  if (int code = RunPairCommand(c, options, commands); code >= 0) return code;
+  if (commands.wait->parsed()) return Wait(c, options);
+  if (commands.cluster_status->parsed() || commands.cluster_unfence->parsed()) {
+    return RunClusterCommand(c, options, commands.cluster_unfence->parsed());
+  }
+  if (commands.verify->parsed()) return Verify(c, options);
+  return RunReservation(c, options, commands.reserve->parsed());
+}
 
-int main(int argc, char** argv) { return pairfs::node::Main(argc, argv); }
+}  // namespace
+
+int Main(int argc, char** argv) {
+  Options options;
+  Commands commands;
+  CLI::App app{"pairctl: paired volume control for pairfs (see pairctl(8))", "pairctl"};
+  app.set_version_flag("--version", "pairctl 0.1 (protocol " + std::to_string(wire::kProtocolVersion) + ")");
+  app.add_option("-c,--config", options.config_flag, "config file (default $PAIRFS_CONFIG or /etc/pairfs/pairfs.toml)");
+  app.add_flag("--json", options.json, "print JSON instead of a table");
+  app.require_subcommand(1);
+  AddVolumeCommands(app, options, commands);
+  AddPairCommands(app, options, commands);
+  AddClusterAndKeyCommands(app, options, commands);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "pairctl: " << e.what() << "\n" << "Run 'pairctl --help' for usage.\n";
+    return kExitUsage;
+  }
+
+  Result<uint64_t> size = uint64_t{0};
+  if (commands.volume_create->parsed() || commands.volume_resize->parsed()) {
+    size = node::ParseVolumeSize(options.size);
+    if (!size.ok()) {
+      std::cerr << "pairctl: " << size.status().message() << "\n";
+      return kExitUsage;
+    }
+  }
+  if (commands.keygen->parsed()) return Keygen(options);
+  Result<Config> config = node::LoadConfig(node::ResolveConfigPath(options.config_flag));
+  if (!config.ok()) return Fail(config.status());
+  return RunCommand(config.value(), options, commands, size.value());
+}
+
+}  // namespace pairfs::pairctl
+
+int main(int argc, char** argv) { return pairfs::pairctl::Main(argc, argv); }

@@ -9,7 +9,7 @@
 #include "wire/messages.h"
 #include "wire/status.h"
 
-namespace pairfs::node {
+namespace pairfs::pairctl {
 
 // The exit code pairctl(8) documents for a failed command: 3 reservation conflict, 4 unreachable,
 // 5 timed out, 1 anything else; 0 for Ok.
@@ -34,4 +34,4 @@ std::string ClusterText(const wire::ClusterInfo& info);
 // `cluster status --json`: the same as one object (null for empty strings).
 nlohmann::ordered_json ClusterJson(const wire::ClusterInfo& info);
 
-}  // namespace pairfs::node
+}  // namespace pairfs::pairctl

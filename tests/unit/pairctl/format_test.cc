@@ -1,0 +1,32 @@
+#include "pairctl/format.h"
+
+#include <catch2/catch.hpp>
+
+using namespace pairfs;
+using namespace pairfs::pairctl;
+
+TEST_CASE("pairctl exit codes follow pairctl(8)") {
+  CHECK(ExitCodeFor(Status::Ok()) == 0);
+  CHECK(ExitCodeFor(Status::NotFound("x")) == 1);
+  CHECK(ExitCodeFor(Status::Conflict("x")) == 3);
+  CHECK(ExitCodeFor(Status::Unreachable("x")) == 4);
+  CHECK(ExitCodeFor(Status::Timeout("x")) == 5);
+}
+
+TEST_CASE("display --json has every field of DESIGN.md, null where empty") {
+  wire::VolumeInfo info;
+  info.name = "vm1";
+  info.role = "simplex";
+  info.status = "SMPL";
+  info.size_bytes = 4096;
+  const auto json = DisplayJson(info);
+  for (const char* field : {"name", "role", "status", "mode", "peer_site", "peer_volume", "size_bytes",
+                            "copy_progress", "dirty_bytes", "journal_lag_bytes", "reserved_by", "fence", "group",
+                            "generation", "consistent", "outdated"}) {
+    INFO(field);
+    CHECK(json.contains(field));
+  }
+  CHECK(json["reserved_by"].is_null());
+  CHECK(json["consistent"] == true);
+  CHECK_THAT(DisplayTable({info}), Catch::Contains("vm1   simplex  SMPL"));
+}
