@@ -109,7 +109,7 @@ fuzz: $(BUILD)/fuzz/decoders
 
 # Applies .clang-format to every C++ file (needs clang-format: `scripts/deps.sh dev`; not part of
 # `make deps`, nothing in the build or in `make check` needs it).
-FORMAT_SRC = $(shell find wire node fuse clusterd tests -name '*.cc' -o -name '*.h')
+FORMAT_SRC = $(shell find wire node fuse clusterd pairctl tests -name '*.cc' -o -name '*.h')
 format:
 	@command -v clang-format >/dev/null || { echo "make format: clang-format is missing: scripts/deps.sh dev" >&2; exit 1; }
 	clang-format -i $(FORMAT_SRC)
