@@ -2,29 +2,32 @@
 // state change closes, the copy thread, the activity log's epochs and the locks around them.
 // Internal to the replicator's files; not part of the node's interface.
 //
-// LOCK ORDER (as the code takes them; a lock may be taken while holding only those above it,
-// never the other way round). "Gate" is not a mutex but a wait: a closed gate (ClosedGate) waits
-// for the writers inside, so nothing inside the gate may wait for it to close.
+// LOCK ORDER, as the code takes them: a thread holding one of these takes only those listed
+// after it, never one before. Two are waits rather than mutexes, but order the same way: a closed
+// gate waits for the writers inside, and a range waits for its holder, who may be waiting for a
+// peer's answer.
 //
-//   1. Pair::gate (shared: a write, a forwarded write at the primary; closed: a state change
-//      from a command, Fence, FinishSwap). Held across peer round trips.
-//   2. Pair::reserve_ask_mutex (fence reserve after a link loss; taken inside the gate, shared)
-//      -> Replicator::determining_mutex_ (recursive; reserves, releases, votes) -> the
-//      determining volume's Pair::reserve_mutex (reserve and release at the primary).
-//   3. Volume::exclusive() ranges (RangeLock; a wait, held across a replica write's round trip
-//      and a copy chunk's). WriteForwarded takes the activity log first and the range after;
-//      every other writer the range first.
-//   4. Pair::al_mutex (shared by a writer while it marks; exclusive by the activity-log trim,
-//      which takes no range).
-//   5. Pair::mutex (the state; held while a state change is saved: -> Volume's metadata mutex).
-//      Snapshot() takes it alone. Never held across a peer round trip.
+//   1. Pair::gate: shared by a write at the mount and a forwarded write served at the primary;
+//      closed by a state change from a command, Fence or FinishSwap. Held across round trips.
+//   2. Volume::exclusive() ranges (node/range_lock.h): held across a replica write's round trip
+//      and a copy chunk's. (WriteForwarded counts itself in flight, an Activity, before it takes
+//      its range: an Activity is a count, not a lock.)
+//   3. A managed pair's Pair::reserve_mutex (a reserve or release at its primary, held across
+//      the mirror's round trip) -> Pair::reserve_ask_mutex (fence reserve after a link loss;
+//      reached from a write holding 1 and 2) -> Replicator::determining_mutex_ (recursive:
+//      reserves, releases and votes of the determining volume) -> the determining volume's
+//      Pair::reserve_mutex.
+//   4. Pair::al_mutex: shared while a write marks its regions (Activity::Begin), exclusive while
+//      the trim clears them; never held across a round trip.
+//   5. Pair::mutex (the state; Snapshot() takes it alone) -> Volume's metadata mutex (a state
+//      change is saved under it). Never held across a round trip.
 //   6. Pair::epoch_mutex (epochs, in-flight counts, last_epoch) -> RegionSet's flush_mutex_ ->
-//      RegionSet's mutex_ (MarkBeforeWrite, ClearRegions).
-//   Pair::copy_mutex guards copy_thread only: taken to start or join the copy thread, never by
-//      the copy thread itself (DropPair checks the thread id), with none of the above held.
-//   Leaves (nothing is taken while they are held): Replicator::pairs_mutex_, work_mutex_, the
-//      mutexes inside PeerCalls, AnsweredRequests and DataWindow (node/peer_calls.h; PeerCalls
-//      unlocks before it resends), Volume's mutex_, VolumeStore's mutex_, RangeLock's mutex_.
+//      RegionSet's mutex_.
+//   Pair::copy_mutex guards copy_thread only: taken to start or join the copy thread with none of
+//      the above held, never by the copy thread itself (DropPair checks the thread id).
+//   Leaves (nothing else is taken while they are held): Replicator::pairs_mutex_, work_mutex_,
+//      the mutexes of PeerCalls, AnsweredRequests and DataWindow (node/peer_calls.h; PeerCalls
+//      unlocks before it resends), the Gate's and RangeLock's own mutexes, VolumeStore's.
 #pragma once
 
 #include <atomic>
