@@ -93,6 +93,26 @@ void DescribeInAnswer(Replicator::Pair& pair, wire::PeerAnswerMessage* answer) {
   answer->size_bytes = pair.volume->size_bytes();
 }
 
+// A new secondary's metadata: the pair as the primary's create command describes it.
+Status SaveAsSecondary(Volume& volume, const PairState& next, const wire::PeerCreateCommand& command,
+                       const std::string& peer_site) {
+  return volume.UpdateMetadata([&](VolumeMetadata& metadata) {
+    metadata.role = RoleName(next.role);
+    metadata.status = StatusName(next.status);
+    metadata.consistent = next.consistent;
+    metadata.outdated = false;
+    metadata.fenced = false;
+    metadata.pair_mode = command.mode;
+    metadata.peer_site = peer_site;
+    metadata.peer_volume = command.peer_volume;
+    metadata.fence = command.fence;
+    metadata.group = command.group;
+    metadata.generation = command.generation.counter;
+    metadata.generation_site = command.generation.site;
+    metadata.region_size_bytes = command.region_size_bytes;
+  });
+}
+
 }  // namespace
 
 wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& command) {
@@ -148,22 +168,7 @@ wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& c
   }
   Result<PairTransition> transition = Transit(PairState{}, PairEvent::kCreateAsSecondary, PairContext{});
   if (!transition.ok()) return fail(transition.status());
-  const PairState& next = transition->next;
-  Status saved = volume->UpdateMetadata([&](VolumeMetadata& metadata) {
-    metadata.role = RoleName(next.role);
-    metadata.status = StatusName(next.status);
-    metadata.consistent = next.consistent;
-    metadata.outdated = false;
-    metadata.fenced = false;
-    metadata.pair_mode = command.mode;
-    metadata.peer_site = options_.peer_site;
-    metadata.peer_volume = command.peer_volume;
-    metadata.fence = command.fence;
-    metadata.group = command.group;
-    metadata.generation = command.generation.counter;
-    metadata.generation_site = command.generation.site;
-    metadata.region_size_bytes = command.region_size_bytes;
-  });
+  Status saved = SaveAsSecondary(*volume, transition->next, command, options_.peer_site);
   if (!saved.ok()) return fail(saved);
   Result<std::shared_ptr<Pair>> pair = LoadPair(volume, true);
   if (!pair.ok()) return fail(pair.status());

@@ -1,6 +1,7 @@
 // Synchronous pairs between two sites (DESIGN.md "Pairs", "Pair statuses"): the write paths at
 // the primary and the secondary, the initial copy and resync, the activity log, the pair commands
-// and the status exchange with the peer.
+// and the status exchange with the peer. One class, defined in one file per concept (the file
+// beside each group of members below; node/README.md lists them all).
 //
 // Threads: mount I/O and control commands call in from their own threads and block on their own
 // completions; frames from the peer arrive through OnFrame() (the transport's thread), where
@@ -20,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,6 +34,10 @@
 #include "wire/status.h"
 
 namespace pairfs::node {
+
+class PeerCalls;         // node/peer_calls.h
+class AnsweredRequests;  // node/peer_calls.h
+class DataWindow;        // node/peer_calls.h
 
 // Carries encoded frames to the peer; best effort (the replicator retransmits and times out).
 class PeerTransport {
@@ -99,6 +105,7 @@ class Replicator {
   void OnFrame(wire::Frame frame);
 
   // ---- mount I/O: what DESIGN.md says a write, discard or fsync does in each status ----
+  // (write_path.cc)
   Result<size_t> Write(Volume& volume, const std::string& origin_site, uint64_t offset, const char* data,
                        size_t length, bool direct);
   Status Discard(Volume& volume, const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
@@ -106,6 +113,7 @@ class Replicator {
   Status Flush(Volume& volume);
 
   // ---- pair commands (pairctl(8)); `note` gets a line for the user when there is one ----
+  // (operator_commands.cc; Reserve, ReservationOf and Fence: replicator_reserve.cc)
   Status CreatePair(const wire::PairCreateRequest& request, std::string* note);
   Status Split(const std::string& name, bool read_write, bool forwarded, std::string* note);
   Status Resync(const std::string& name, bool swap, bool forwarded, std::string* note);
@@ -134,7 +142,7 @@ class Replicator {
   // Fills the pair columns of `info` (copy_progress, dirty_bytes).
   void Describe(Volume& volume, wire::VolumeInfo* info);
 
-  struct Pair;  // one volume's pair runtime (replicator.cc)
+  struct Pair;  // one volume's pair runtime (node/pair_runtime.h)
   // A consistent copy of a pair's state, taken under its lock.
   struct PairView {
     PairState state;
@@ -144,17 +152,13 @@ class Replicator {
   };
 
  private:
-  class Calls;
-  class Answered;
-  class Window;
-
   std::shared_ptr<Pair> FindPair(const std::string& name) const;
   Result<std::shared_ptr<Pair>> PairFor(const std::string& name) const;  // NotFound / not in a pair
   Result<std::shared_ptr<Pair>> LoadPair(std::shared_ptr<Volume> volume, bool fresh);
   void DropPair(const std::string& name);
 
-  // Talking to the peer. Exchange sends and waits for the answer with the same id, resending
-  // every retransmit_ms; Unreachable after `timeout_ms`.
+  // Talking to the peer (replicator.cc, over node/peer_calls.h). Exchange sends and waits for the
+  // answer with the same id, resending every retransmit_ms; Unreachable after `timeout_ms`.
   Result<wire::Frame> Exchange(wire::MessageType type, const std::string& body, int timeout_ms);
   // Sends a pair command (wire/peer_messages.h) and waits for its answer, which must pass its
   // checks (Corruption if not).
@@ -185,7 +189,7 @@ class Replicator {
   wire::PeerAnswerMessage ServeReserveMirror(const wire::PeerReserveMirrorCommand& command);
   wire::PeerAnswerMessage ServeVote(const wire::PeerVoteCommand& command);
 
-  // Write paths. EncodeWrite registers a call for the answer and returns its id and frame.
+  // Write paths (write_path.cc). EncodeWrite registers a call for the answer and returns its id and frame.
   struct OutgoingWrite {
     uint64_t id;
     std::string frame;
@@ -212,7 +216,8 @@ class Replicator {
                               bool direct);
   Result<size_t> AfterLinkLoss(Pair& pair, size_t length);
 
-  // The peer's requests (worker threads).
+  // The peer's requests (worker threads). Serve dispatches (replicator.cc); the writes and the
+  // flush are replica_server.cc's, the status peer_status.cc's.
   void Serve(wire::Frame frame);
   void ServeReplicaWrite(const wire::Frame& frame);
   void ServeForwardedWrite(const wire::Frame& frame);
@@ -242,12 +247,12 @@ class Replicator {
   // The peer's dirty bitmap at `generation`, chunk by chunk, marked into this side's.
   Status MergePeerBitmap(Pair& pair, const std::string& peer_volume, const wire::Generation& generation);
 
-  // State changes. Commit saves a transition (caller holds the pair's mutex); a suspension (to
-  // PSUE from PAIR or COPY) that cannot be saved is held in memory, the error still returned.
-  // Change runs the state machine and commits.
+  // State changes (replicator.cc: the executor of the state machine's actions). Commit saves a
+  // transition (caller holds the pair's mutex); a suspension (to PSUE from PAIR or COPY) that
+  // cannot be saved is held in memory, the error still returned. Change runs the state machine
+  // and commits.
   Status Commit(Pair& pair, const PairTransition& transition, const wire::Generation* generation);
   Status Change(Pair& pair, PairEvent event, const PairContext* context, const wire::Generation* generation);
-  void OnLinkLost(Pair& pair, const wire::Generation& seen);
   // Disk faults (replicator_faults.cc). KeepChanged marks [offset, offset+length) durably and
   // pins its regions (only a copy clears them, never the activity-log trim); KeepAllChanged pins
   // every marked region (a failed flush may have lost any write since the last one).
@@ -257,17 +262,33 @@ class Replicator {
   // and replicating; if the metadata cannot be saved, PSUE holds in memory (the pinned marks make
   // a restart copy the regions) and the failure is logged.
   void SuspendOnDiskFault(Pair& pair, const wire::Generation& seen, const std::string& why);
+  // Reactions to the peer (peer_status.cc). The peer was lost while the pair replicated in
+  // `seen`: suspends (fence never or data) or asks for the determining volume (fence reserve).
+  void OnLinkLost(Pair& pair, const wire::Generation& seen);
   // The peer showed `peer`, newer than `seen` (this side's generation then): outdated, no bump.
   void OnPeerNewer(Pair& pair, const wire::Generation& seen, const wire::Generation& peer);
   // The peer stays at `peer`, a generation this site made and never committed: finishes a swap
   // whose last step was lost (the peer demoted: a secondary), else leaves the copy as it is.
   void FinishSwap(Pair& pair, const wire::Generation& seen, const wire::Generation& peer, const std::string& peer_role,
                   PairStatus peer_status);
-  // Fence: whether the winner's fenced copy may write alone (`why` says why, or why not).
+  // Fence (replicator_reserve.cc): whether the winner's fenced copy may write alone (`why` says why, or why not).
   bool WinnerCopyIsNewest(Pair& pair, const PairView& view, std::string* why);
+  // The copy engine (copy_engine.cc). RunCopy is the copy thread: SendMarkedRegions sends the
+  // marked regions, OnCopyFailed reacts to a failed copy, AfterCopied finishes a complete one.
   void StartCopy(const std::shared_ptr<Pair>& pair);
   void RunCopy(std::shared_ptr<Pair> pair);
+  struct CopyOutcome {
+    bool failed = false;
+    std::string disk_fault;  // a copy write failed at the peer, or a read here: not a lost link
+    std::optional<wire::Generation> peer_newer;  // the peer refused a copy write: it moved on
+  };
+  CopyOutcome SendMarkedRegions(Pair& pair, const PairView& view, const std::vector<uint64_t>& regions);
+  void OnCopyFailed(Pair& pair, const PairView& view, const CopyOutcome& outcome);
+  void AfterCopied(Pair& pair, const PairView& view, const std::vector<uint64_t>& regions);
   Status FinishCopy(Pair& pair, const wire::Generation& generation);
+  // The activity log's trim (activity_log.cc): in PAIR, closes an epoch, waits for its writes,
+  // flushes both copies and clears the regions no later write touched (`keep_hot`: keeps those
+  // of the epoch closed, the background trim).
   void TrimActivityLog(Pair& pair, bool keep_hot);
   // Starts a new activity-log epoch; returns the one closed.
   uint32_t CloseEpoch(Pair& pair);
@@ -278,9 +299,25 @@ class Replicator {
   // is written after the split only).
   void ClearActivityThrough(Pair& pair, uint32_t closing, bool keep_hot, const wire::Generation& generation,
                             PairStatus status);
+  // A pair create, checked against the config and this side's volume (operator_commands.cc):
+  // InvalidArgument, NotFound, Unsupported (async), or what the state machine refuses.
+  struct CreatePlan {
+    std::shared_ptr<Volume> volume;
+    PairMode mode = PairMode::kSync;
+    FenceLevel fence = FenceLevel::kNever;
+    std::string peer_volume;
+    wire::Generation generation;  // the pair's first
+    PairState next;               // this side once created (primary, COPY)
+  };
+  Result<CreatePlan> PlanCreate(const wire::PairCreateRequest& request);
+  // The new primary's region set (every region marked), then its metadata; IoError if either
+  // cannot be written (crash points between the steps: FORMAT.md).
+  Status SaveCreatedPrimary(const wire::PairCreateRequest& request, const CreatePlan& plan);
   Status DissolveHere(const std::string& name);
+  // What pairctl status shows of a pair (operator_commands.cc).
   void DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo* info);
   Result<std::vector<uint64_t>> HashRegions(Pair& pair, uint64_t first, uint64_t count);
+  // The background thread (replicator.cc): statuses to the peer, a silent link, the trims.
   void Background();
 
   VolumeStore& store_;
@@ -291,10 +328,10 @@ class Replicator {
   // reserves, releases and votes, and a fence-reserve ask from its reserve to its state change
   // (so a release can never slip between a granted fence reserve and the suspend it allows).
   std::recursive_mutex determining_mutex_;
-  std::unique_ptr<Calls> calls_;     // answers to what this side sent
-  std::unique_ptr<Calls> confirms_;  // confirms of writes this side granted
-  std::unique_ptr<Answered> answered_;
-  std::unique_ptr<Window> window_;
+  std::unique_ptr<PeerCalls> calls_;     // answers to what this side sent
+  std::unique_ptr<PeerCalls> confirms_;  // confirms of writes this side granted
+  std::unique_ptr<AnsweredRequests> answered_;
+  std::unique_ptr<DataWindow> window_;
 
   mutable std::mutex pairs_mutex_;
   std::map<std::string, std::shared_ptr<Pair>> pairs_;  // by local volume name

@@ -1,0 +1,390 @@
+// The pair commands an operator (pairctl(8)) or clusterd gives this site: create, split, resync
+// (and --swap), takeover, dissolve and verify, each checked by the pair state machine, asked of the
+// peer (wire/peer_messages.h; what the peer does is pair_commands.cc) and committed here; and
+// what `pairctl status` shows of a pair (Describe). Reservations are replicator_reserve.cc's.
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "node/fault_point.h"
+#include "node/limits.h"
+#include "node/names.h"
+#include "node/replicator.h"
+#include "node/replicator_internal.h"
+
+namespace pairfs::node {
+
+using namespace replicator_internal;
+using wire::MessageType;
+
+Result<wire::PeerAnswerMessage> Replicator::AskStatus(Pair& pair, int timeout_ms) {
+  Result<wire::PeerAnswerMessage> answer = Ask(wire::PeerStatusAskCommand{pair.Snapshot().peer_volume}, timeout_ms);
+  if (answer.ok() && answer->code != 0) return StatusFromCode(answer->code, answer->message);
+  return answer;
+}
+
+template <class T>
+Status Replicator::ForwardToPrimary(const T& command, std::string* note) {
+  Result<wire::PeerAnswerMessage> answer = Ask(command, wire::kDefaultControlTimeoutMs / 2);
+  if (!answer.ok()) {
+    return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable: " +
+                               answer.status().message());
+  }
+  if (note) *note = answer->message;
+  return StatusFromCode(answer->code, answer->message);
+}
+
+Result<Replicator::CreatePlan> Replicator::PlanCreate(const wire::PairCreateRequest& request) {
+  if (transport_ == nullptr || options_.peer_site.empty()) {
+    return Status::InvalidArgument("no [peer] in the config: a pair needs a peer site");
+  }
+  CreatePlan plan;
+  plan.volume = store_.Find(request.name);
+  if (!plan.volume) return Status::NotFound("no volume named " + request.name);
+  if (!ParseMode(request.mode.empty() ? "sync" : request.mode, &plan.mode)) {
+    return Status::InvalidArgument("--mode must be sync or async, not '" + request.mode + "'");
+  }
+  if (plan.mode == PairMode::kAsync) return Status::Unsupported("async pairs are not in this version; use --mode sync");
+  if (!request.fence.empty() && !ParseFence(request.fence, &plan.fence)) {
+    return Status::InvalidArgument("--fence must be data, reserve or never, not '" + request.fence + "'");
+  }
+  const auto& managed = options_.managed_volumes;
+  if (request.fence.empty() && std::find(managed.begin(), managed.end(), request.name) != managed.end()) {
+    plan.fence = FenceLevel::kReserve;  // the default for the volumes clusterd fails over
+  }
+  if (plan.fence == FenceLevel::kReserve && options_.determining_volume.empty()) {
+    return Status::InvalidArgument("fence reserve needs a [cluster] determining_volume in the config; use data or never");
+  }
+  if (plan.fence == FenceLevel::kReserve && IsDetermining(request.name)) {
+    return Status::InvalidArgument("the determining volume itself cannot have fence reserve; use data or never");
+  }
+  plan.peer_volume = request.peer_volume.empty() ? request.name : request.peer_volume;
+  Status named = CheckVolumeName(plan.peer_volume);
+  if (!named.ok()) return named;
+  const VolumeMetadata metadata = plan.volume->metadata();
+  if (FindPair(request.name) || metadata.status != "SMPL") {
+    return Status::InvalidArgument("volume " + request.name + " is already in a pair (" + metadata.status + ")");
+  }
+  Result<PairTransition> transition =
+      Transit(PairState{}, PairEvent::kCreateAsPrimary, PairContext{plan.fence, plan.mode});
+  if (!transition.ok()) return transition.status();
+  plan.next = transition->next;
+  plan.generation = wire::Generation{metadata.generation + 1, options_.site};
+  return plan;
+}
+
+Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::string* note) {
+  Result<CreatePlan> planned = PlanCreate(request);
+  if (!planned.ok()) return planned.status();
+  const CreatePlan& plan = planned.value();
+  wire::PeerCreateCommand command;
+  command.volume = plan.peer_volume;
+  command.generation = plan.generation;
+  command.peer_volume = request.name;
+  command.size_bytes = plan.volume->size_bytes();
+  command.mode = ModeName(plan.mode);
+  command.fence = FenceName(plan.fence);
+  command.group = request.group;
+  command.region_size_bytes = options_.region_size_bytes;
+  Result<wire::PeerAnswerMessage> answer = Ask(command);
+  if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + answer.status().message());
+  if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
+  FaultPoint("create-after-peer");
+  Status saved = SaveCreatedPrimary(request, plan);
+  if (!saved.ok()) return saved;
+  FaultPoint("create-after-metadata");
+  Result<std::shared_ptr<Pair>> pair = LoadPair(plan.volume, false);
+  if (!pair.ok()) return pair.status();
+  if (answer->created) {
+    *note = "created volume " + plan.peer_volume + " (" + FormatSize(plan.volume->size_bytes()) + ") at site " +
+            options_.peer_site;
+  }
+  spdlog::info("pair {}: primary, paired with {}:{}, initial copy starting", request.name, options_.peer_site,
+               plan.peer_volume);
+  StartCopy(pair.value());
+  return Status::Ok();
+}
+
+Status Replicator::SaveCreatedPrimary(const wire::PairCreateRequest& request, const CreatePlan& plan) {
+  Volume& volume = *plan.volume;
+  // Every region marked durably before the metadata says primary/COPY: a crash in between
+  // leaves a simplex volume (create again: the peer's side is idempotent), never a copy that
+  // copies nothing.
+  Status marked = RegionSet::Create(volume.SidecarPath("regions"), volume.size_bytes(), options_.region_size_bytes,
+                                    true);
+  if (!marked.ok()) {
+    return Status(marked.code(), "cannot write the region set of " + request.name + ": " + marked.message(),
+                  marked.error_number());
+  }
+  FaultPoint("create-after-regions");
+  const PairState& next = plan.next;
+  Status saved = volume.UpdateMetadata([&](VolumeMetadata& updated) {
+    updated.role = RoleName(next.role);
+    updated.status = StatusName(next.status);
+    updated.consistent = true;
+    updated.outdated = false;
+    updated.fenced = false;
+    updated.pair_mode = ModeName(plan.mode);
+    updated.peer_site = options_.peer_site;
+    updated.peer_volume = plan.peer_volume;
+    updated.fence = FenceName(plan.fence);
+    updated.group = request.group;
+    updated.generation = plan.generation.counter;
+    updated.generation_site = plan.generation.site;
+    updated.region_size_bytes = options_.region_size_bytes;
+  });
+  if (!saved.ok()) return Status(saved.code(), "cannot save the metadata of " + request.name + ": " + saved.message(),
+                                 saved.error_number());
+  return Status::Ok();
+}
+
+Status Replicator::Split(const std::string& name, bool read_write, bool forwarded, std::string* note) {
+  Result<std::shared_ptr<Pair>> found = PairFor(name);
+  if (!found.ok()) return found.status();
+  if (read_write && IsDetermining(name)) {
+    return Status::InvalidArgument("split --rw of the determining volume " + name +
+                                   " is refused: only clusterd, as the winner of its reserve, makes a copy of it writable");
+  }
+  Pair& pair = *found.value();
+  if (pair.Snapshot().state.role == PairRole::kSecondary && !forwarded) {
+    return ForwardToPrimary(wire::PeerForwardSplitCommand{pair.Snapshot().peer_volume, read_write}, note);
+  }
+  const PairEvent event = read_write ? PairEvent::kSplitReadWrite : PairEvent::kSplit;
+  wire::Generation generation;
+  bool from_pair = false;
+  uint32_t closing = 0;
+  PairStatus split_status{};
+  {
+    ClosedGate closed(pair.gate);  // writes in flight finish in the old status
+    from_pair = pair.Snapshot().state.status == PairStatus::kPAIR;
+    Status changed = Change(pair, event, nullptr, nullptr);
+    if (!changed.ok()) return changed;
+    generation = pair.Snapshot().generation;
+    split_status = pair.Snapshot().state.status;
+    closing = CloseEpoch(pair);
+  }
+  Result<wire::PeerAnswerMessage> answer = Ask(wire::PeerSplitCommand{pair.Snapshot().peer_volume, generation, read_write});
+  if (!answer.ok()) {
+    *note = "split here; site " + options_.peer_site + " did not answer and will find itself outdated";
+    return read_write ? Status::Unreachable("split here, but site " + options_.peer_site +
+                                            " did not answer, so its copy is not writable")
+                      : Status::Ok();
+  }
+  // The peer flushed its copy before it answered: the marks of the writes before the split are
+  // no changes (ClearActivityThrough).
+  if (answer->code == 0 && from_pair && pair.volume->Flush().ok()) {
+    ClearActivityThrough(pair, closing, false, generation, split_status);
+  }
+  return StatusFromCode(answer->code, answer->message);
+}
+
+
+Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, std::string* note) {
+  Result<std::shared_ptr<Pair>> found = PairFor(name);
+  if (!found.ok()) return found.status();
+  std::shared_ptr<Pair> pair = found.value();
+  if (!swap && pair->Snapshot().state.role == PairRole::kSecondary && !forwarded) {
+    return ForwardToPrimary(wire::PeerForwardResyncCommand{pair->Snapshot().peer_volume}, note);
+  }
+  Result<wire::PeerAnswerMessage> peer = AskStatus(*pair);
+  if (!peer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + peer.status().message());
+  PairContext context = pair->Snapshot().context;
+  (void)ParseStatus(peer->status, &context.peer_status);
+  const PairEvent event = swap ? PairEvent::kResyncSwapHere : PairEvent::kResync;
+  {
+    std::lock_guard<std::mutex> lock(pair->mutex);
+    Result<PairTransition> check = Transit(pair->state, event, context);
+    if (!check.ok()) return check.status();
+  }
+  const wire::Generation mine = pair->Snapshot().generation;
+  const wire::Generation generation =
+      swap ? wire::Generation{std::max(mine.counter, peer->generation.counter) + 1, options_.site} : mine;
+  ClosedGate closed(pair->gate);
+  pair->stop_copy.store(true);
+  const std::string peer_volume = pair->Snapshot().peer_volume;
+  Result<wire::PeerAnswerMessage> answer = Ask(wire::PeerResyncCommand{peer_volume, generation, swap});
+  if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + answer.status().message());
+  if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
+  FaultPoint(swap ? "swap-after-peer" : "resync-after-peer");
+  Status merged = MergePeerBitmap(*pair, peer_volume, generation);
+  if (!merged.ok()) return merged;
+  Status changed = Change(*pair, event, &context, &generation);
+  if (!changed.ok()) return changed;
+  closed.Open();
+  *note = "copying " + FormatSize(pair->regions->marked_bytes()) + " of changed regions to site " +
+          options_.peer_site;
+  StartCopy(pair);
+  return Status::Ok();
+}
+
+Status Replicator::Takeover(const std::string& name, bool force, bool cluster, bool peer_lost, std::string* note) {
+  Result<std::shared_ptr<Pair>> found = PairFor(name);
+  if (!found.ok()) return found.status();
+  if (IsDetermining(name) && !cluster && !force) {
+    return Status::InvalidArgument("takeover of the determining volume " + name +
+                                   " is refused: only clusterd, as the winner of its reserve, moves its primary "
+                                   "(--force overrides, if the other site is really gone)");
+  }
+  Pair& pair = *found.value();
+  PairContext context = pair.Snapshot().context;
+  context.force = force;
+  const bool behind = pair.Snapshot().state.outdated || !pair.Snapshot().state.consistent;
+  Result<wire::PeerAnswerMessage> peer =
+      peer_lost ? Result<wire::PeerAnswerMessage>(Status::Unreachable("site " + options_.peer_site + " is lost"))
+                : AskStatus(pair, cluster ? kFailoverProbeMs : -1);
+  context.peer_reachable = peer.ok();
+  if (peer.ok()) (void)ParseStatus(peer->status, &context.peer_status);
+  const wire::Generation mine = pair.Snapshot().generation;
+  const wire::Generation generation{std::max(mine.counter, peer.ok() ? peer->generation.counter : 0) + 1,
+                                    options_.site};
+  Result<PairTransition> transition = [&]() -> Result<PairTransition> {
+    std::lock_guard<std::mutex> lock(pair.mutex);
+    return Transit(pair.state, PairEvent::kTakeover, context);
+  }();
+  if (!transition.ok()) return transition.status();
+  ClosedGate closed(pair.gate);
+  if (transition->next.role == PairRole::kPrimary) {
+    // A swap: the old primary is durably secondary before this side takes a write.
+    Result<wire::PeerAnswerMessage> answer = Ask(wire::PeerDemoteCommand{pair.Snapshot().peer_volume, generation});
+    if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " stopped answering during the swap");
+    if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
+    FaultPoint("takeover-after-demote");
+    Status changed = Change(pair, PairEvent::kTakeover, &context, &generation);
+    if (!changed.ok()) return changed;
+    *note = "swapped: site " + options_.site + " is the primary, site " + options_.peer_site + " the secondary (PAIR)";
+    return Status::Ok();
+  }
+  Status changed = Change(pair, PairEvent::kTakeover, &context, &generation);
+  if (!changed.ok()) return changed;
+  *note = std::string("took over: writable here (SSWS)") +
+          (peer.ok() ? ""
+                     : "; site " + options_.peer_site +
+                           " did not answer: writes it acknowledged after it last reached this site are not here") +
+          (force && behind ? "; this copy was outdated or inconsistent (--force): it may miss acknowledged writes"
+                           : "") +
+          "; run resync --swap here once it is back";
+  return Status::Ok();
+}
+
+Status Replicator::DissolveHere(const std::string& name) {
+  Result<std::shared_ptr<Pair>> found = PairFor(name);
+  if (!found.ok()) return found.status();
+  Pair& pair = *found.value();
+  pair.stop_copy.store(true);
+  {
+    ClosedGate closed(pair.gate);
+    Status changed = Change(pair, PairEvent::kDissolve, nullptr, nullptr);
+    if (!changed.ok()) return changed;
+  }
+  DropPair(name);
+  return Status::Ok();
+}
+
+Status Replicator::Dissolve(const std::string& name, std::string* note) {
+  Result<std::shared_ptr<Pair>> found = PairFor(name);
+  if (!found.ok()) return found.status();
+  if (IsDetermining(name)) {
+    return Status::InvalidArgument("dissolve of the determining volume " + name +
+                                   " is refused while [cluster] determining_volume names it");
+  }
+  const wire::PeerDissolveCommand command{found.value()->Snapshot().peer_volume};
+  Result<wire::PeerAnswerMessage> answer = Ask(command);
+  if (answer.ok() && answer->code != 0 && answer->code != static_cast<uint8_t>(Code::kInvalidArgument)) {
+    return StatusFromCode(answer->code, answer->message);
+  }
+  Status here = DissolveHere(name);
+  if (!here.ok()) return here;
+  if (!answer.ok()) {
+    *note = "dissolved here; site " + options_.peer_site + " did not answer: dissolve " + command.volume +
+            " there too when it is back";
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<uint64_t>> Replicator::HashRegions(Pair& pair, uint64_t first, uint64_t count) {
+  const uint64_t region_bytes = pair.regions->region_bytes();
+  const uint64_t size = pair.volume->size_bytes();
+  if (first >= pair.regions->region_count() || count > kVerifyRegionsPerCall) {
+    return Status::InvalidArgument("verify: regions out of range");
+  }
+  count = std::min(count, pair.regions->region_count() - first);
+  std::vector<uint64_t> hashes;
+  std::vector<char> buffer(region_bytes);
+  for (uint64_t region = first; region < first + count; ++region) {
+    const uint64_t offset = region * region_bytes;
+    const uint64_t length = std::min(region_bytes, size - offset);
+    Result<size_t> read = pair.volume->Read(offset, length, buffer.data(), false);
+    if (!read.ok()) return read.status();
+    hashes.push_back(wire::FastChecksum(std::string_view(buffer.data(), read.value())));
+  }
+  return hashes;
+}
+
+Result<std::vector<uint64_t>> Replicator::Verify(const std::string& name, uint64_t offset, uint64_t length) {
+  Result<std::shared_ptr<Pair>> found = PairFor(name);
+  if (!found.ok()) return found.status();
+  Pair& pair = *found.value();
+  const uint64_t region_bytes = pair.regions->region_bytes();
+  const uint64_t size = pair.volume->size_bytes();
+  if (offset >= size) return std::vector<uint64_t>();
+  length = std::min(length, size - offset);
+  const uint64_t first = offset / region_bytes;
+  const uint64_t count = std::min<uint64_t>((offset + length + region_bytes - 1) / region_bytes - first,
+                                            kVerifyRegionsPerCall);
+  Result<std::vector<uint64_t>> local = HashRegions(pair, first, count);
+  if (!local.ok()) return local.status();
+  Result<wire::PeerAnswerMessage> answer =
+      Ask(wire::PeerVerifyCommand{pair.Snapshot().peer_volume, first, count}, wire::kDefaultControlTimeoutMs / 2);
+  if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + answer.status().message());
+  if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
+  if (answer->hashes.size() != local->size()) return Status::Corruption("verify: the peer sent the wrong number of hashes");
+  std::vector<uint64_t> mismatches;
+  for (size_t i = 0; i < local->size(); ++i) {
+    if (local.value()[i] == answer->hashes[i]) continue;
+    const uint64_t start = (first + i) * region_bytes;
+    const uint64_t bytes = std::min(region_bytes, size - start);
+    if (!mismatches.empty() && mismatches[mismatches.size() - 2] + mismatches.back() == start) {
+      mismatches.back() += bytes;
+    } else {
+      mismatches.push_back(start);
+      mismatches.push_back(bytes);
+    }
+  }
+  return mismatches;
+}
+
+void Replicator::Describe(Volume& volume, wire::VolumeInfo* info) {
+  if (std::shared_ptr<Pair> pair = FindPair(volume.name())) DescribePair(*pair, pair->Snapshot(), info);
+}
+
+void Replicator::DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo* info) {
+  // The pair's live state: the metadata's, or a suspension held in memory (Commit).
+  info->role = RoleName(view.state.role);
+  info->status = StatusName(view.state.status);
+  info->consistent = view.state.consistent;
+  info->outdated = view.state.outdated;
+  info->fenced = view.state.fenced;
+  const uint64_t size = pair.volume->size_bytes();
+  const uint64_t dirty = pair.regions->marked_bytes();
+  info->dirty_bytes = view.state.status == PairStatus::kPAIR ? 0 : std::min(dirty, size);
+  switch (view.state.status) {
+    case PairStatus::kSMPL:
+      info->copy_progress = 0;
+      break;
+    case PairStatus::kPAIR:
+      info->copy_progress = 100;
+      break;
+    case PairStatus::kCOPY:
+      if (view.state.role == PairRole::kPrimary) {
+        const uint64_t total = pair.copy_total.load();
+        info->copy_progress = total == 0 ? 0 : static_cast<uint32_t>(pair.copy_done.load() * 100 / total);
+      } else {
+        info->copy_progress = pair.peer_progress.load();
+      }
+      break;
+    default:  // suspended: the share of the volume still in sync, as arrays show it
+      info->copy_progress = size == 0 ? 100 : static_cast<uint32_t>((size - info->dirty_bytes) * 100 / size);
+  }
+}
+
+}  // namespace pairfs::node

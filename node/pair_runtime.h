@@ -1,0 +1,154 @@
+// One volume's pair at run time (Replicator::Pair): its state as the metadata has it, the gate a
+// state change closes, the copy thread, the activity log's epochs and the locks around them.
+// Internal to the replicator's files; not part of the node's interface.
+//
+// LOCK ORDER, as the code takes them: a thread holding one of these takes only those listed
+// after it, never one before. Two are waits rather than mutexes, but order the same way: a closed
+// gate waits for the writers inside, and a range waits for its holder, who may be waiting for a
+// peer's answer.
+//
+//   1. Pair::gate: shared by a write at the mount and a forwarded write served at the primary;
+//      closed by a state change from a command, Fence or FinishSwap. Held across round trips.
+//   2. Volume::exclusive() ranges (node/range_lock.h): held across a replica write's round trip
+//      and a copy chunk's. (WriteForwarded counts itself in flight, an Activity, before it takes
+//      its range: an Activity is a count, not a lock.)
+//   3. A managed pair's Pair::reserve_mutex (a reserve or release at its primary, held across
+//      the mirror's round trip) -> Pair::reserve_ask_mutex (fence reserve after a link loss;
+//      reached from a write holding 1 and 2) -> Replicator::determining_mutex_ (recursive:
+//      reserves, releases and votes of the determining volume) -> the determining volume's
+//      Pair::reserve_mutex.
+//   4. Pair::al_mutex: shared while a write marks its regions (Activity::Begin), exclusive while
+//      the trim clears them; never held across a round trip.
+//   5. Pair::mutex (the state; Snapshot() takes it alone) -> Volume's metadata mutex (a state
+//      change is saved under it). Never held across a round trip.
+//   6. Pair::epoch_mutex (epochs, in-flight counts, last_epoch) -> RegionSet's flush_mutex_ ->
+//      RegionSet's mutex_.
+//   Pair::copy_mutex guards copy_thread only: taken to start or join the copy thread with none of
+//      the above held, never by the copy thread itself (DropPair checks the thread id).
+//   Leaves (nothing else is taken while they are held): Replicator::pairs_mutex_, work_mutex_,
+//      the mutexes of PeerCalls, AnsweredRequests and DataWindow (node/peer_calls.h; PeerCalls
+//      unlocks before it resends), the Gate's and RangeLock's own mutexes, VolumeStore's.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "node/pair_state.h"
+#include "node/region_set.h"
+#include "node/replicator.h"
+#include "node/volume.h"
+
+namespace pairfs::node::replicator_internal {
+
+// Keeps new holders out while a state change runs, and waits for the holders already inside.
+// Thread-safe.
+class Gate {
+ public:
+  void EnterShared() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !closed_; });
+    ++inside_;
+  }
+  void LeaveShared() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --inside_;
+    changed_.notify_all();
+  }
+  void Close() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !closed_; });
+    closed_ = true;
+    changed_.wait(lock, [&] { return inside_ == 0; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = false;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int inside_ = 0;
+  bool closed_ = false;
+};
+
+class SharedGate {
+ public:
+  explicit SharedGate(Gate& gate) : gate_(gate) { gate_.EnterShared(); }
+  ~SharedGate() { gate_.LeaveShared(); }
+
+ private:
+  Gate& gate_;
+};
+
+class ClosedGate {
+ public:
+  explicit ClosedGate(Gate& gate) : gate_(&gate) { gate_->Close(); }
+  ~ClosedGate() { Open(); }
+  void Open() {
+    if (gate_ != nullptr) gate_->Open();
+    gate_ = nullptr;
+  }
+
+ private:
+  Gate* gate_;
+};
+
+}  // namespace pairfs::node::replicator_internal
+
+namespace pairfs::node {
+
+struct Replicator::Pair {
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  std::shared_ptr<Volume> volume;
+  std::unique_ptr<RegionSet> regions;
+  replicator_internal::Gate gate;
+
+  std::mutex mutex;  // guards the fields up to `primary_apart_since`; held while a state change is saved
+  PairState state;
+  PairContext context;
+  wire::Generation generation;
+  std::string peer_volume;
+  bool newer_seen = false;
+  TimePoint newer_since;
+  bool unfinished_swap_logged = false;  // FinishSwap left this copy as it is (said once)
+  bool primary_apart_seen = false;  // secondary: the primary said PSUE while this side replicates
+  TimePoint primary_apart_since;
+
+  std::mutex copy_mutex;  // guards copy_thread
+  std::thread copy_thread;
+  std::atomic<bool> stop_copy{false};
+  std::atomic<uint64_t> copy_total{0};
+  std::atomic<uint64_t> copy_done{0};
+  std::atomic<uint32_t> peer_progress{0};
+
+  // Activity log (node/activity_log.h): regions may be cleared only when no write that touched
+  // them is in flight.
+  std::shared_mutex al_mutex;  // shared by writers while they mark; exclusive by the trim
+  std::mutex epoch_mutex;      // guards the three below
+  uint32_t epoch = 1;
+  std::map<uint32_t, int> in_flight;  // epoch -> writes started in it and not finished
+  std::vector<uint32_t> last_epoch;   // per region: the epoch of the last write that touched it
+
+  std::mutex reserve_mutex;  // orders reserve and release at the primary
+  std::mutex reserve_ask_mutex;  // fence reserve: one ask after a link loss; other writers wait
+
+  using View = Replicator::PairView;
+  View Snapshot() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return {state, context, generation, peer_volume};
+  }
+};
+
+}  // namespace pairfs::node

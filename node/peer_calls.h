@@ -1,0 +1,118 @@
+// Request and answer plumbing between two sites, knowing nothing of pairs: waiting for the answer
+// to a request (with retransmits and a deadline), remembering the answers already sent (so that a
+// retransmitted request is answered again and never applied twice), and bounding the write data
+// in flight. The replicator (node/replicator.h) owns one of each; the messages themselves are
+// wire/'s.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "node/limits.h"
+#include "wire/envelope.h"
+
+namespace pairfs::node {
+
+// Requests waiting for their answers, by request id. Thread-safe: any thread may Begin, Wait,
+// Deliver or Cancel at once; each id is waited for by one thread.
+class PeerCalls {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Ids handed out by Begin() count up from `first_id`.
+  explicit PeerCalls(uint64_t first_id) : next_id_(first_id) {}
+
+  // A new id whose answer Wait() can wait for (an answer may arrive before the wait starts).
+  uint64_t Begin();
+  // Waits for an answer to an id the peer chose (a write confirm).
+  void Register(uint64_t id);
+  // Hands the answer to the waiter of `frame.request_id`. False (the frame is dropped) when nobody
+  // waits for that id (unknown, timed out, cancelled) or it was answered already.
+  bool Deliver(wire::Frame frame);
+  // Waits up to `timeout_ms` for the answer to `id`, calling `resend` every `retransmit_ms` (if
+  // given; never with the lock held). The answer, or nullopt on timeout or for an id not begun or
+  // registered. The slot is gone afterwards either way.
+  std::optional<wire::Frame> Wait(uint64_t id, int timeout_ms, int retransmit_ms, const std::function<void()>& resend);
+  // Forgets `id`: a later answer is dropped.
+  void Cancel(uint64_t id);
+
+ private:
+  struct Slot {
+    std::condition_variable ready;
+    std::optional<wire::Frame> answer;
+  };
+  std::mutex mutex_;  // a leaf: nothing else is locked while it is held
+  std::map<uint64_t, std::shared_ptr<Slot>> slots_;
+  uint64_t next_id_;
+};
+
+// Requests from the peer already served (or being served), by request id, with the answer sent,
+// so that a retransmit is answered again and never applied twice. Bounded in count and in bytes,
+// oldest first. Thread-safe.
+class AnsweredRequests {
+ public:
+  enum class Claim {
+    kNew,         // first seen: serve it, then Store() the answer
+    kInProgress,  // being served now: its answer follows, drop the retransmit
+    kDone,        // answered: send the stored answer again
+  };
+  // The bounds are node/limits.h's; tests pass small ones.
+  explicit AnsweredRequests(size_t max_requests = kAnsweredRequestsKept, size_t max_bytes = kAnsweredBytesKept)
+      : max_requests_(max_requests), max_bytes_(max_bytes) {}
+
+  // Claims `id`; for kDone, `*answer` is the answer stored for it.
+  Claim Take(uint64_t id, std::string* answer);
+  // Keeps `answer` for an id taken as kNew (ignored when the id was forgotten meanwhile). The
+  // oldest answers are forgotten while the bytes exceed the bound, never the newest.
+  void Store(uint64_t id, const std::string& answer);
+
+ private:
+  void Forget();  // the oldest answer; caller holds mutex_
+  const size_t max_requests_;
+  const size_t max_bytes_;
+  std::mutex mutex_;  // a leaf
+  std::map<uint64_t, std::string> answers_;
+  std::deque<uint64_t> order_;
+  size_t bytes_ = 0;  // of the answers kept
+};
+
+// Bytes of write data in flight to the peer, at most `capacity` (one write larger than that
+// still goes, alone). Thread-safe.
+class DataWindow {
+ public:
+  explicit DataWindow(size_t capacity) : capacity_(capacity) {}
+  // Blocks until `bytes` fit (or nothing is in flight), then counts them in flight.
+  void Acquire(size_t bytes);
+  // Counts `bytes` out of flight and wakes the waiters.
+  void Release(size_t bytes);
+
+ private:
+  const size_t capacity_;
+  std::mutex mutex_;  // a leaf
+  std::condition_variable released_;
+  size_t used_ = 0;
+};
+
+// Releases a share of a DataWindow (acquired by the caller) when it goes out of scope.
+class WindowShare {
+ public:
+  WindowShare(DataWindow& window, size_t bytes) : window_(window), bytes_(bytes) {}
+  ~WindowShare() { window_.Release(bytes_); }
+  WindowShare(const WindowShare&) = delete;
+  WindowShare& operator=(const WindowShare&) = delete;
+
+ private:
+  DataWindow& window_;
+  size_t bytes_;
+};
+
+}  // namespace pairfs::node

@@ -1,0 +1,166 @@
+#include "node/peer_calls.h"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+
+using namespace pairfs;
+using namespace pairfs::node;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Long enough never to end a test that works; only a hang meets it.
+constexpr int kHangMs = 10000;
+
+wire::Frame AnswerTo(uint64_t id, const std::string& body) {
+  wire::Frame frame;
+  frame.type = wire::MessageType::kPeerAnswer;
+  frame.request_id = id;
+  frame.body = body;
+  return frame;
+}
+
+}  // namespace
+
+TEST_CASE("calls get ids counting up from the first one", "[peer_calls]") {
+  PeerCalls calls(41);
+  CHECK(calls.Begin() == 41);
+  CHECK(calls.Begin() == 42);
+}
+
+TEST_CASE("an answer delivered before the wait is what the wait returns", "[peer_calls]") {
+  PeerCalls calls(1);
+  const uint64_t id = calls.Begin();
+  CHECK(calls.Deliver(AnswerTo(id, "early")));
+  std::optional<wire::Frame> answer = calls.Wait(id, kHangMs, 0, nullptr);
+  REQUIRE(answer);
+  CHECK(answer->body == "early");
+}
+
+TEST_CASE("an answer delivered while a call waits wakes it", "[peer_calls]") {
+  PeerCalls calls(1);
+  const uint64_t id = calls.Begin();
+  std::thread peer([&] {
+    std::this_thread::sleep_for(20ms);
+    (void)calls.Deliver(AnswerTo(id, "late"));
+  });
+  std::optional<wire::Frame> answer = calls.Wait(id, kHangMs, 0, nullptr);
+  peer.join();
+  REQUIRE(answer);
+  CHECK(answer->body == "late");
+}
+
+TEST_CASE("a call nobody answers ends at its deadline with nothing, and a late answer is dropped", "[peer_calls]") {
+  PeerCalls calls(1);
+  const uint64_t id = calls.Begin();
+  CHECK_FALSE(calls.Wait(id, 30, 0, nullptr));
+  CHECK_FALSE(calls.Deliver(AnswerTo(id, "too late")));
+}
+
+TEST_CASE("an unanswered call is resent until its answer arrives", "[peer_calls]") {
+  PeerCalls calls(1);
+  const uint64_t id = calls.Begin();
+  int resent = 0;
+  // The third resend is answered; the resend runs without the calls' lock (it may deliver).
+  std::optional<wire::Frame> answer = calls.Wait(id, kHangMs, 1, [&] {
+    if (++resent == 3) (void)calls.Deliver(AnswerTo(id, "third time"));
+  });
+  REQUIRE(answer);
+  CHECK(answer->body == "third time");
+  CHECK(resent == 3);
+}
+
+TEST_CASE("a cancelled call drops its answer and is not waited for", "[peer_calls]") {
+  PeerCalls calls(1);
+  const uint64_t id = calls.Begin();
+  calls.Cancel(id);
+  CHECK_FALSE(calls.Deliver(AnswerTo(id, "unwanted")));
+  CHECK_FALSE(calls.Wait(id, kHangMs, 0, nullptr));  // at once: no such call
+}
+
+TEST_CASE("only the first answer to a call counts; an unknown id is dropped", "[peer_calls]") {
+  PeerCalls calls(1);
+  const uint64_t id = calls.Begin();
+  CHECK(calls.Deliver(AnswerTo(id, "first")));
+  CHECK_FALSE(calls.Deliver(AnswerTo(id, "second")));
+  CHECK_FALSE(calls.Deliver(AnswerTo(id + 100, "nobody asked")));
+  std::optional<wire::Frame> answer = calls.Wait(id, kHangMs, 0, nullptr);
+  REQUIRE(answer);
+  CHECK(answer->body == "first");
+}
+
+TEST_CASE("a registered id the peer chose receives its answer", "[peer_calls]") {
+  PeerCalls confirms(0);
+  confirms.Register(777);
+  CHECK(confirms.Deliver(AnswerTo(777, "confirmed")));
+  std::optional<wire::Frame> answer = confirms.Wait(777, kHangMs, 0, nullptr);
+  REQUIRE(answer);
+  CHECK(answer->body == "confirmed");
+}
+
+TEST_CASE("a request is served once: a retransmit is dropped while it runs, then answered again", "[peer_calls]") {
+  AnsweredRequests answered;
+  std::string cached;
+  CHECK(answered.Take(5, &cached) == AnsweredRequests::Claim::kNew);
+  CHECK(answered.Take(5, &cached) == AnsweredRequests::Claim::kInProgress);
+  answered.Store(5, "the answer");
+  CHECK(answered.Take(5, &cached) == AnsweredRequests::Claim::kDone);
+  CHECK(cached == "the answer");
+}
+
+TEST_CASE("answers kept for retransmits are bounded in bytes, the oldest forgotten first", "[peer_calls]") {
+  AnsweredRequests answered(100, 10);
+  std::string cached;
+  for (uint64_t id : {1, 2, 3}) REQUIRE(answered.Take(id, &cached) == AnsweredRequests::Claim::kNew);
+  answered.Store(1, "aaaa");
+  answered.Store(2, "bbbb");
+  answered.Store(3, "cccc");  // 12 bytes: the oldest (1) goes
+  CHECK(answered.Take(3, &cached) == AnsweredRequests::Claim::kDone);
+  CHECK(cached == "cccc");
+  CHECK(answered.Take(2, &cached) == AnsweredRequests::Claim::kDone);
+  CHECK(cached == "bbbb");
+  CHECK(answered.Take(1, &cached) == AnsweredRequests::Claim::kNew);  // forgotten: served anew
+}
+
+TEST_CASE("answers kept for retransmits are bounded in count, and the newest is kept even when too large",
+          "[peer_calls]") {
+  AnsweredRequests answered(2, 4);
+  std::string cached;
+  for (uint64_t id : {1, 2, 3}) REQUIRE(answered.Take(id, &cached) == AnsweredRequests::Claim::kNew);
+  // The third take forgot 1; taking 1 anew forgets 2.
+  CHECK(answered.Take(1, &cached) == AnsweredRequests::Claim::kNew);
+  CHECK(answered.Take(3, &cached) == AnsweredRequests::Claim::kInProgress);
+  answered.Store(1, "far more than four bytes");
+  CHECK(answered.Take(1, &cached) == AnsweredRequests::Claim::kDone);
+  CHECK(cached == "far more than four bytes");
+  CHECK(answered.Take(3, &cached) == AnsweredRequests::Claim::kNew);  // older than 1: forgotten for the bytes
+}
+
+TEST_CASE("the window holds a write until the data in flight leaves room for it", "[peer_calls]") {
+  DataWindow window(100);
+  window.Acquire(60);
+  std::atomic<bool> acquired{false};
+  auto second = std::async(std::launch::async, [&] {
+    window.Acquire(60);
+    acquired = true;
+  });
+  CHECK(second.wait_for(50ms) == std::future_status::timeout);
+  CHECK_FALSE(acquired.load());
+  window.Release(60);
+  REQUIRE(second.wait_for(std::chrono::milliseconds(kHangMs)) == std::future_status::ready);
+  CHECK(acquired.load());
+}
+
+TEST_CASE("a write larger than the window goes alone, and a share releases on leaving its scope", "[peer_calls]") {
+  DataWindow window(100);
+  window.Acquire(500);  // nothing in flight: it goes
+  { WindowShare share(window, 500); }
+  // All released: a full-window write fits at once (a leak would hang here).
+  auto next = std::async(std::launch::async, [&] { window.Acquire(100); });
+  REQUIRE(next.wait_for(std::chrono::milliseconds(kHangMs)) == std::future_status::ready);
+}
