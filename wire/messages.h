@@ -265,8 +265,9 @@ struct Generation {
 enum class WriteKind : uint8_t { kData = 0, kPunchHole = 1, kZeroRange = 2 };
 
 // An ordered write from the primary (kReplicaWrite) or one the secondary asks the primary to order
-// (kForwardedWrite). `sequence` orders writes per volume; `origin_site` is checked against the
-// reservation at both copies; `data` is empty for discards, which carry `length` alone.
+// (kForwardedWrite). `sequence` is the sender's request id, echoed in the answer, not an
+// ordering: overlapping writes are ordered by the primary holding the range until the secondary
+// answers. `origin_site` is checked against the reservation at both copies; `data` is empty for discards, which carry `length` alone.
 struct WriteMessage {
   std::string volume;
   Generation generation;
@@ -279,7 +280,7 @@ struct WriteMessage {
   MSGPACK_DEFINE_ARRAY(volume, generation, sequence, origin_site, kind, offset, length, data);
 };
 
-// The hot path of a write (node/replicator.cc) without copies of its data: the frame of a
+// The hot path of a write (node/write_path.cc) without copies of its data: the frame of a
 // WriteMessage whose data is `data` (`message.data` is ignored), encoded straight into one buffer
 // (the same bytes as EncodeFrame(type, id, site, EncodeBody(message with data))), and a decoder
 // that leaves the data in the body: `*data` points into `body`, which must outlive it;
@@ -300,7 +301,7 @@ struct WriteReplyMessage {
 struct FlushMessage {
   std::string volume;
   Generation generation;
-  uint64_t through_sequence = 0;  // every write up to this one is durable once acknowledged
+  uint64_t through_sequence = 0;  // reserved: always 0, never read (a flush covers every write answered before it)
   uint8_t code = 0;
   MSGPACK_DEFINE_ARRAY(volume, generation, through_sequence, code);
 };
