@@ -267,7 +267,8 @@ enum class WriteKind : uint8_t { kData = 0, kPunchHole = 1, kZeroRange = 2 };
 // An ordered write from the primary (kReplicaWrite) or one the secondary asks the primary to order
 // (kForwardedWrite). `sequence` is the sender's request id, echoed in the answer, not an
 // ordering: overlapping writes are ordered by the primary holding the range until the secondary
-// answers. `origin_site` is checked against the reservation at both copies; `data` is empty for discards, which carry `length` alone.
+// answers. `origin_site` is checked against the reservation at both copies; `data` is empty for
+// discards, which carry `length` alone.
 struct WriteMessage {
   std::string volume;
   Generation generation;
