@@ -1,10 +1,8 @@
 #include "node/range_lock.h"
 
-#include <cassert>
-#include <cstdlib>
 #include <utility>
 
-#include <spdlog/spdlog.h>
+#include "wire/check.h"
 
 namespace pairfs::node {
 
@@ -34,20 +32,22 @@ bool RangeLock::OverlapsLocked(uint64_t offset, uint64_t end) const {
 }
 
 RangeLock::Guard RangeLock::Acquire(uint64_t offset, uint64_t length) {
-  if (length == 0) std::abort();  // a zero-length range would make the overlap test meaningless
+  // Callers check lengths and ranges before they lock: a zero-length or wrapping range would make
+  // the overlap test meaningless.
+  PAIRFS_CHECK(length > 0 && offset + length > offset, "a locked range is non-empty and does not wrap");
   const uint64_t end = offset + length;
   std::unique_lock<std::mutex> lock(mutex_);
   released_.wait(lock, [&] { return !OverlapsLocked(offset, end); });
-  held_.emplace(offset, end);
+  PAIRFS_CHECK(held_.emplace(offset, end).second, "held ranges never overlap");
   return Guard(this, offset);
 }
 
 RangeLock::Guard RangeLock::TryAcquire(uint64_t offset, uint64_t length) {
-  if (length == 0) std::abort();
+  PAIRFS_CHECK(length > 0 && offset + length > offset, "a locked range is non-empty and does not wrap");
   const uint64_t end = offset + length;
   std::lock_guard<std::mutex> lock(mutex_);
   if (OverlapsLocked(offset, end)) return Guard();
-  held_.emplace(offset, end);
+  PAIRFS_CHECK(held_.emplace(offset, end).second, "held ranges never overlap");
   return Guard(this, offset);
 }
 
@@ -59,10 +59,7 @@ size_t RangeLock::held_count() const {
 void RangeLock::Unlock(uint64_t offset) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (held_.erase(offset) != 1) {
-      spdlog::critical("range lock released twice at offset {}", offset);
-      std::abort();
-    }
+    PAIRFS_CHECK(held_.erase(offset) == 1, "a range is released once");
   }
   released_.notify_all();
 }
