@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "clusterd/choices.h"
 #include "clusterd/hooks.h"
 #include "clusterd/limits.h"
 #include "node/atomic_file.h"
@@ -17,12 +18,6 @@
 #include "wire/paging.h"
 
 namespace pairfs::clusterd {
-namespace {
-
-bool Suspended(const wire::VolumeInfo& info) { return info.status == "PSUS" || info.status == "PSUE"; }
-
-}  // namespace
-
 std::string ControlEndpoint(const node::Config& config) {
   return "ipc://" + config.site.data_dir + "/" + node::kClusterdSocketName;
 }
@@ -111,37 +106,35 @@ void Daemon::Feed(const Input& input) {
   for (Action action : transition.actions) Execute(action);
   // A restarted clusterd whose applications still run (on_start before the restart) and that
   // did not win stops them once.
-  if (applications_running_ && !state_.started &&
-      (state_.phase == Phase::kStandby || state_.phase == Phase::kFenced) && !state_.race_pending) {
-    RunHookFor("on_stop");
-  }
+  if (StopsResumedApplications(state_, applications_running_)) RunHookFor("on_stop");
 }
 
 void Daemon::Observe() {
   const auto now = Clock::now();
   const std::vector<wire::HeartbeatSnapshot> links = heartbeats_->Snapshot();
-  const bool alive = std::any_of(links.begin(), links.end(), [&](const wire::HeartbeatSnapshot& link) {
+  HeartbeatView view;
+  view.peer_heard = std::any_of(links.begin(), links.end(), [&](const wire::HeartbeatSnapshot& link) {
     return link.heard && link.last_heard_ms_ago >= 0 && link.last_heard_ms_ago < cluster_.timeout_ms;
   });
-  if (alive) {
+  if (view.peer_heard) {
     const std::optional<wire::HeartbeatMessage> latest = heartbeats_->Latest();
-    Phase peer = Phase::kStarting;
-    if (latest) (void)ParsePhase(latest->state, &peer);
-    const uint64_t incarnation = latest ? latest->incarnation : 0;
-    if (!state_.peer_alive || peer != state_.peer_phase || incarnation != peer_incarnation_) {
-      if (incarnation != peer_incarnation_ && peer_incarnation_ != 0) {
+    if (latest) (void)ParsePhase(latest->state, &view.peer_phase);
+    view.peer_incarnation = latest ? latest->incarnation : 0;
+  }
+  view.known_incarnation = peer_incarnation_;
+  view.startup_wait_over = now - started_at_ >= StartupWait();
+  if (const std::optional<Input> input = HeartbeatInput(state_, view)) {
+    if (input->event == Event::kPeerSeen) {
+      if (view.peer_incarnation != peer_incarnation_ && peer_incarnation_ != 0) {
         spdlog::info("clusterd {}: site {} restarted its clusterd (incarnation {:016x})", config_.site.name,
-                     config_.peer.name, incarnation);
+                     config_.peer.name, view.peer_incarnation);
       }
-      peer_incarnation_ = incarnation;
-      Feed({Event::kPeerSeen, peer, true});
+      peer_incarnation_ = view.peer_incarnation;
+    } else if (input->event == Event::kPeerLost) {
+      spdlog::warn("clusterd {}: no heartbeat from site {} on any of {} link(s) for {} ms", config_.site.name,
+                   config_.peer.name, links.size(), cluster_.timeout_ms);
     }
-  } else if (state_.peer_alive) {
-    spdlog::warn("clusterd {}: no heartbeat from site {} on any of {} link(s) for {} ms", config_.site.name,
-                 config_.peer.name, links.size(), cluster_.timeout_ms);
-    Feed({Event::kPeerLost});
-  } else if (state_.phase == Phase::kStarting && now - started_at_ >= StartupWait()) {
-    Feed({Event::kStartupTimeout});
+    Feed(*input);
   }
   if (race_due_ && Clock::now() >= *race_due_) {
     race_due_.reset();
@@ -157,59 +150,48 @@ std::chrono::milliseconds Daemon::StartupWait() const {
 }
 
 void Daemon::PollNode() {
-  wire::Reply reply;
   Result<wire::Reply> answer = wire::CallEveryPage(wire::DisplayRequest{}, [&](const wire::DisplayRequest& page) {
     return node_->Call(page, static_cast<int>(cluster_.timeout_ms));
   });
-  if (!answer.ok() || !answer->ToStatus().ok()) {
-    const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_node_answer_);
+  const auto now = Clock::now();
+  PollView view;
+  view.node_answered = answer.ok() && answer->ToStatus().ok();
+  view.node_silent_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_node_answer_).count();
+  view.timeout_ms = cluster_.timeout_ms;
+  view.pairs = PairsToMove();
+  view.site = config_.site.name;
+  view.auto_resync = cluster_.auto_resync;
+  if (!view.node_answered) {
     if (!node_silent_) {
       spdlog::warn("clusterd {}: the node at {} does not answer: {}", config_.site.name, config_.site.control,
                    answer.ok() ? answer->message : answer.status().message());
       node_silent_ = true;
     }
-    // This site's storage is gone: hand over (the peer races at once when it hears FENCED).
-    if (state_.phase == Phase::kActive && silent.count() > cluster_.timeout_ms) {
+  } else {
+    if (node_silent_) spdlog::info("clusterd {}: the node answers again", config_.site.name);
+    node_silent_ = false;
+    last_node_answer_ = now;
+    volumes_ = answer->volumes;
+    view.volumes = volumes_;
+  }
+  const PollVerdict verdict = JudgePoll(state_, view);
+  if (verdict.holds_determining) state_.holds_determining = true;
+  for (Event event : verdict.events) {
+    if (event == Event::kCopiesFenced && !view.node_answered) {
       spdlog::error("clusterd {}: the node has not answered for {} ms: handing over to site {}", config_.site.name,
-                    silent.count(), config_.peer.name);
-      Feed({Event::kCopiesFenced});
+                    view.node_silent_ms, config_.peer.name);
     }
-    return;
-  }
-  if (node_silent_) spdlog::info("clusterd {}: the node answers again", config_.site.name);
-  node_silent_ = false;
-  last_node_answer_ = Clock::now();
-  reply = answer.value();
-  volumes_ = reply.volumes;
-  // A reservation of the determining volume that this site holds (won in a race, or taken by
-  // the node's fence reserve after a link loss) is released once both are healthy.
-  for (const wire::VolumeInfo& volume : volumes_) {
-    if (volume.name == cluster_.determining_volume && volume.reserved_by == config_.site.name) {
-      state_.holds_determining = true;
+    // The retries are paced: each when its timer is due (after the events before it ran).
+    const auto due = Clock::now();
+    if (event == Event::kStillFenced) {
+      if (due < next_unfence_) continue;
+      next_unfence_ = due + std::chrono::milliseconds(cluster_.timeout_ms);
     }
-  }
-  const std::vector<std::string> pairs = PairsToMove();
-  bool all_in_pair = true, fenced_by_node = false, suspended_here = false;
-  for (const std::string& name : pairs) {
-    const auto found = std::find_if(volumes_.begin(), volumes_.end(), [&](const auto& v) { return v.name == name; });
-    if (found == volumes_.end()) {
-      all_in_pair = false;
-      continue;
+    if (event == Event::kPairsSuspended) {
+      if (due < next_auto_resync_) continue;
+      next_auto_resync_ = due + std::chrono::milliseconds(cluster_.timeout_ms);
     }
-    if (found->status != "PAIR") all_in_pair = false;
-    // Fenced by the node itself (its fence reserve lost), not by clusterd's own fence.
-    if (found->fenced && state_.phase != Phase::kFenced && !state_.copies_fenced) fenced_by_node = true;
-    if ((found->role == "primary" && Suspended(*found)) || found->status == "SSWS") suspended_here = true;
-  }
-  if (fenced_by_node) return Feed({Event::kCopiesFenced});
-  if (state_.phase == Phase::kActive && state_.copies_fenced && Clock::now() >= next_unfence_) {
-    next_unfence_ = Clock::now() + std::chrono::milliseconds(cluster_.timeout_ms);
-    Feed({Event::kStillFenced});
-  }
-  if (state_.peer_alive && all_in_pair) Feed({Event::kPairsHealthy});
-  if (cluster_.auto_resync && state_.peer_alive && suspended_here && Clock::now() >= next_auto_resync_) {
-    next_auto_resync_ = Clock::now() + std::chrono::milliseconds(cluster_.timeout_ms);
-    Feed({Event::kPairsSuspended});
+    Feed({event});
   }
 }
 
@@ -240,10 +222,7 @@ std::vector<std::string> Daemon::PairsToMove() const {
 
 void Daemon::ReserveManaged() {
   for (const std::string& name : cluster_.volumes) {
-    if (peer_storage_lost_) {
-      std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
-      if (info && info->role == "secondary" && info->status != "SSWS") continue;  // after the takeover
-    }
+    if (peer_storage_lost_ && !ReservesManaged(VolumeAtNode(name), peer_storage_lost_)) continue;
     wire::ReserveRequest request{name, config_.site.name, true};
     Status reserved = CallNode(request);
     if (reserved.ok()) {
@@ -259,9 +238,10 @@ void Daemon::ReserveManaged() {
 void Daemon::ResyncSuspended() {
   for (const std::string& name : PairsToMove()) {
     std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
-    if (!info || !state_.peer_alive) continue;
-    const bool swap = info->status == "SSWS";  // taken over here: this copy becomes the primary
-    if (!swap && (info->role != "primary" || !Suspended(*info))) continue;
+    if (!info) continue;
+    const Resync resync = ResyncFor(*info, state_.peer_alive);
+    if (resync == Resync::kNone) continue;
+    const bool swap = resync == Resync::kSwap;
     Status resynced = CallNode(wire::ResyncRequest{name, swap});
     spdlog::info("clusterd {}: resync{} of {}: {}", config_.site.name, swap ? " --swap" : "", name,
                  resynced.ok() ? "started" : resynced.message());
@@ -305,12 +285,11 @@ void Daemon::Execute(Action action) {
       wire::Reply reply;
       Status reserved = CallNode(request, &reply);
       if (reserved.ok()) {
-        std::optional<wire::VolumeInfo> info = VolumeAtNode(cluster_.determining_volume);
-        const bool primary_here = info && (info->role == "primary" || info->status == "SSWS");
+        const bool primary_here = DeterminingPrimaryHere(VolumeAtNode(cluster_.determining_volume));
         return Feed({Event::kReserveWon, state_.peer_phase, primary_here});
       }
       spdlog::warn("clusterd {}: the determining volume's reserve failed: {}", site, reserved.message());
-      return Feed({reserved.code() == Code::kConflict ? Event::kReserveRefused : Event::kReserveUnreachable});
+      return Feed({ReserveFailedEvent(reserved.code())});
     }
     case Action::kReserveManaged:
       return ReserveManaged();
@@ -321,11 +300,11 @@ void Daemon::Execute(Action action) {
       // The determining volume first: once its primary is here, so is the next race's decision.
       for (const std::string& name : PairsToMove()) {
         std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
-        if (!info || info->role != "secondary") continue;
+        if (!info || !TakesOver(*info)) continue;
         wire::TakeoverRequest request{name, false, true, peer_storage_lost_};
         wire::Reply reply;
         Status taken = CallNode(request, &reply);
-        if (taken.ok() && !reply.volumes.empty() && reply.volumes.front().status == "SSWS") {
+        if (taken.ok() && !reply.volumes.empty() && TakeoverFoundPeerLost(reply.volumes.front())) {
           peer_storage_lost_ = true;  // the next takeovers need not ask it again
         }
         spdlog::log(taken.ok() ? spdlog::level::info : spdlog::level::err, "clusterd {}: takeover of {}: {}", site,
@@ -336,7 +315,7 @@ void Daemon::Execute(Action action) {
       return;
     }
     case Action::kRunOnStart:
-      if (applications_running_) {
+      if (!RunsOnStart(applications_running_)) {
         spdlog::info("clusterd {}: on_start ran before this clusterd restarted; not again", site);
         return;
       }

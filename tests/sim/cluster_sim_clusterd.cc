@@ -1,6 +1,9 @@
 // clusterd in a cluster simulation (tests/sim/cluster_sim_world.h): clusterd/daemon.cc's loop
-// (heartbeats, Observe, PollNode, Feed) and Execute over the real clusterd::Decide, in
-// continuations. The daemon is one thread: while it waits for its node, nothing else runs.
+// (heartbeats, Observe, PollNode, Feed) and Execute in continuations, over the product's
+// decisions: clusterd::Decide and the daemon's choices (clusterd/choices.h). What stays here is
+// what a simulation models: timers, heartbeats on the network, node calls that take time. The
+// daemon is one thread: while it waits for its node, nothing else runs.
+#include "clusterd/choices.h"
 #include "tests/sim/cluster_sim_world.h"
 
 namespace pairfs::sim::cluster {
@@ -11,8 +14,20 @@ using clusterd::Phase;
 
 namespace {
 
-bool Suspended(const VolumeInfo& info) {
-  return info.state.status == node::PairStatus::kPSUS || info.state.status == node::PairStatus::kPSUE;
+// A volume as the node's display shows it to clusterd.
+wire::VolumeInfo Displayed(const VolumeInfo& info) {
+  wire::VolumeInfo shown;
+  shown.name = info.name;
+  shown.role = node::RoleName(info.state.role);
+  shown.status = node::StatusName(info.state.status);
+  shown.fenced = info.state.fenced;
+  shown.reserved_by = info.record.holder;
+  return shown;
+}
+
+std::optional<wire::VolumeInfo> FirstOf(const ControlReply& reply) {
+  if (!reply.status.ok() || reply.volumes.empty()) return std::nullopt;
+  return Displayed(reply.volumes[0]);
 }
 
 const std::vector<std::string>& PairsToMove() {
@@ -106,20 +121,20 @@ void Clusterd::Tick() {
 
 // Daemon::Observe.
 void Clusterd::Observe(Done then) {
-  bool alive = false;
-  for (int64_t heard : last_heard_ms_) alive = alive || (heard >= 0 && world_.now() - heard < kHeartbeatTimeoutMs);
+  clusterd::HeartbeatView view;
+  for (int64_t heard : last_heard_ms_) {
+    view.peer_heard = view.peer_heard || (heard >= 0 && world_.now() - heard < kHeartbeatTimeoutMs);
+  }
+  if (view.peer_heard && latest_beat_) {
+    view.peer_phase = latest_beat_->phase;
+    view.peer_incarnation = latest_beat_->incarnation;
+  }
+  view.known_incarnation = peer_incarnation_;
+  view.startup_wait_over = world_.now() - started_at_ms_ >= kStartupWaitMs;
   std::vector<std::function<void(Done)>> steps;
-  if (alive) {
-    const Phase peer = latest_beat_ ? latest_beat_->phase : Phase::kStarting;
-    const uint64_t incarnation = latest_beat_ ? latest_beat_->incarnation : 0;
-    if (!state.peer_alive || peer != state.peer_phase || incarnation != peer_incarnation_) {
-      peer_incarnation_ = incarnation;
-      steps.push_back([this, peer](Done next) { Feed({Event::kPeerSeen, peer, true}, next); });
-    }
-  } else if (state.peer_alive) {
-    steps.push_back([this](Done next) { Feed({Event::kPeerLost}, next); });
-  } else if (state.phase == Phase::kStarting && world_.now() - started_at_ms_ >= kStartupWaitMs) {
-    steps.push_back([this](Done next) { Feed({Event::kStartupTimeout}, next); });
+  if (const std::optional<clusterd::Input> input = clusterd::HeartbeatInput(state, view)) {
+    if (input->event == Event::kPeerSeen) peer_incarnation_ = view.peer_incarnation;
+    steps.push_back([this, input = *input](Done next) { Feed(input, next); });
   }
   steps.push_back([this](Done next) {
     if (!race_due_ms_ || world_.now() < *race_due_ms_) return next();
@@ -129,51 +144,46 @@ void Clusterd::Observe(Done then) {
   InOrder(std::move(steps), then);
 }
 
-// Daemon::PollNode: a node silent for longer than timeout_ms at the active site hands over;
-// this site's holding of dv is learnt from the node's copy of the record.
+// Daemon::PollNode: the product's JudgePoll decides; the paced retries run when their timers
+// are due.
 void Clusterd::PollNode(Done then) {
   ControlRequest display{ControlRequest::Type::kDisplay};
   CallNode(display, [this, then](ControlReply reply) {
-    if (!reply.status.ok()) {
+    clusterd::PollView view;
+    view.node_answered = reply.status.ok();
+    view.node_silent_ms = world_.now() - last_node_answer_ms_;
+    view.timeout_ms = kHeartbeatTimeoutMs;
+    view.pairs = PairsToMove();
+    view.site = SiteName(site_);
+    view.auto_resync = world_.auto_resync();
+    if (!view.node_answered) {
       if (!node_silent_) Trace("the node does not answer");
       node_silent_ = true;
-      if (state.phase == Phase::kActive && world_.now() - last_node_answer_ms_ > kHeartbeatTimeoutMs) {
-        Trace("the node has not answered for more than timeout_ms: handing over");
-        return Feed({Event::kCopiesFenced}, then);
-      }
-      return then();
+    } else {
+      node_silent_ = false;
+      last_node_answer_ms_ = world_.now();
+      for (const VolumeInfo& info : reply.volumes) view.volumes.push_back(Displayed(info));
     }
-    node_silent_ = false;
-    last_node_answer_ms_ = world_.now();
-    for (const VolumeInfo& info : reply.volumes) {
-      if (info.name == kDetermining && info.record.holder == SiteName(site_)) state.holds_determining = true;
+    const clusterd::PollVerdict verdict = clusterd::JudgePoll(state, view);
+    if (verdict.holds_determining) state.holds_determining = true;
+    std::vector<std::function<void(Done)>> steps;
+    for (Event event : verdict.events) {
+      steps.push_back([this, event, answered = view.node_answered](Done next) {
+        if (event == Event::kCopiesFenced && !answered) {
+          Trace("the node has not answered for more than timeout_ms: handing over");
+        }
+        if (event == Event::kStillFenced) {
+          if (world_.now() < next_unfence_ms_) return next();
+          next_unfence_ms_ = world_.now() + kHeartbeatTimeoutMs;
+        }
+        if (event == Event::kPairsSuspended) {
+          if (world_.now() < next_auto_resync_ms_) return next();
+          next_auto_resync_ms_ = world_.now() + kHeartbeatTimeoutMs;
+        }
+        Feed({event}, next);
+      });
     }
-    bool all_in_pair = true, fenced_by_node = false, suspended_here = false;
-    for (const VolumeInfo& info : reply.volumes) {
-      if (info.state.status != node::PairStatus::kPAIR) all_in_pair = false;
-      if (info.state.fenced && state.phase != Phase::kFenced && !state.copies_fenced) fenced_by_node = true;
-      if ((info.state.role == node::PairRole::kPrimary && Suspended(info)) ||
-          info.state.status == node::PairStatus::kSSWS) {
-        suspended_here = true;
-      }
-    }
-    if (fenced_by_node) return Feed({Event::kCopiesFenced}, then);
-    auto auto_resync = [this, suspended_here, then] {
-      if (!world_.auto_resync() || !state.peer_alive || !suspended_here || world_.now() < next_auto_resync_ms_) {
-        return then();
-      }
-      next_auto_resync_ms_ = world_.now() + kHeartbeatTimeoutMs;
-      Feed({Event::kPairsSuspended}, then);
-    };
-    auto healthy = [this, all_in_pair, auto_resync] {
-      if (state.peer_alive && all_in_pair) return Feed({Event::kPairsHealthy}, auto_resync);
-      auto_resync();
-    };
-    if (state.phase == Phase::kActive && state.copies_fenced && world_.now() >= next_unfence_ms_) {
-      next_unfence_ms_ = world_.now() + kHeartbeatTimeoutMs;
-      return Feed({Event::kStillFenced}, healthy);
-    }
-    healthy();
+    InOrder(std::move(steps), then);
   }, kHeartbeatTimeoutMs);
 }
 
@@ -190,10 +200,7 @@ void Clusterd::Feed(const clusterd::Input& input, Done then) {
   }
   if (state.phase != before) SendBeats();  // BeatNow
   Execute(transition.actions, 0, [this, then] {
-    if (applications_running && !state.started &&
-        (state.phase == Phase::kStandby || state.phase == Phase::kFenced) && !state.race_pending) {
-      return RunHook(false, then);
-    }
+    if (clusterd::StopsResumedApplications(state, applications_running)) return RunHook(false, then);
     then();
   });
 }
@@ -226,7 +233,7 @@ void Clusterd::ExecuteOne(Action action, Done then) {
     case Action::kSwapPairs:
       return SwapPairs([this, then] { ReserveManaged([this, then] { ResyncSuspended(then); }); });
     case Action::kRunOnStart:
-      if (applications_running) return then();
+      if (!clusterd::RunsOnStart(applications_running)) return then();
       return RunHook(true, then);
     case Action::kRunOnStop:
       return RunHook(false, then);
@@ -257,13 +264,10 @@ void Clusterd::Race(Done then) {
   CallNode(request, [this, then](ControlReply reply) {
     if (!reply.status.ok()) {
       Trace("the determining volume's reserve failed: " + reply.status.message());
-      return Feed({reply.status.code() == Code::kConflict ? Event::kReserveRefused : Event::kReserveUnreachable}, then);
+      return Feed({clusterd::ReserveFailedEvent(reply.status.code())}, then);
     }
     CallNode({ControlRequest::Type::kDisplay, kDetermining}, [this, then](ControlReply info) {
-      const bool primary_here = info.status.ok() && !info.volumes.empty() &&
-                                (info.volumes[0].state.role == node::PairRole::kPrimary ||
-                                 info.volumes[0].state.status == node::PairStatus::kSSWS);
-      Feed({Event::kReserveWon, state.peer_phase, primary_here}, then);
+      Feed({Event::kReserveWon, state.peer_phase, clusterd::DeterminingPrimaryHere(FirstOf(info))}, then);
     });
   });
 }
@@ -281,23 +285,21 @@ void Clusterd::ReserveManaged(Done then) {
     });
   };
   if (!peer_storage_lost_) return reserve();
-  CallNode({ControlRequest::Type::kDisplay, kManaged}, [then, reserve](ControlReply info) {
-    if (info.status.ok() && !info.volumes.empty() && info.volumes[0].state.role == node::PairRole::kSecondary &&
-        info.volumes[0].state.status != node::PairStatus::kSSWS) {
-      return then();
-    }
+  CallNode({ControlRequest::Type::kDisplay, kManaged}, [this, then, reserve](ControlReply info) {
+    if (!clusterd::ReservesManaged(FirstOf(info), peer_storage_lost_)) return then();
     reserve();
   });
 }
 
 // For each pair to move from `next` on: asks the node how it is and, where `wanted`, runs `act`.
-void Clusterd::ForEachPair(size_t next, std::function<bool(const VolumeInfo&)> wanted,
+void Clusterd::ForEachPair(size_t next, std::function<bool(const wire::VolumeInfo&)> wanted,
                            std::function<void(const std::string&, Done)> act, Done then) {
   if (next == PairsToMove().size()) return then();
   const std::string name = PairsToMove()[next];
   Done on = [this, next, wanted, act, then] { ForEachPair(next + 1, wanted, act, then); };
   CallNode({ControlRequest::Type::kDisplay, name}, [name, wanted, act, on](ControlReply info) {
-    if (!info.status.ok() || info.volumes.empty() || !wanted(info.volumes[0])) return on();
+    const std::optional<wire::VolumeInfo> shown = FirstOf(info);
+    if (!shown || !wanted(*shown)) return on();
     act(name, on);
   });
 }
@@ -305,10 +307,10 @@ void Clusterd::ForEachPair(size_t next, std::function<bool(const VolumeInfo&)> w
 // Daemon::ResyncSuspended: suspended primaries from here; copies taken over here with --swap.
 void Clusterd::ResyncSuspended(Done then) {
   auto suspended = std::make_shared<std::map<std::string, bool>>();  // name -> swap
-  auto wanted = [this, suspended](const VolumeInfo& info) {
-    const bool swap = info.state.status == node::PairStatus::kSSWS;
-    (*suspended)[info.name] = swap;
-    return state.peer_alive && (swap || (info.state.role == node::PairRole::kPrimary && Suspended(info)));
+  auto wanted = [this, suspended](const wire::VolumeInfo& info) {
+    const clusterd::Resync resync = clusterd::ResyncFor(info, state.peer_alive);
+    (*suspended)[info.name] = resync == clusterd::Resync::kSwap;
+    return resync != clusterd::Resync::kNone;
   };
   auto resync = [this, suspended](const std::string& name, Done on) {
     ControlRequest request{ControlRequest::Type::kResync, name};
@@ -324,12 +326,12 @@ void Clusterd::ResyncSuspended(Done then) {
 
 // The determining volume first: once its primary is here, so is the next race's decision.
 void Clusterd::SwapPairs(Done then) {
-  auto secondary = [](const VolumeInfo& info) { return info.state.role == node::PairRole::kSecondary; };
+  auto secondary = [](const wire::VolumeInfo& info) { return clusterd::TakesOver(info); };
   auto takeover = [this](const std::string& name, Done on) {
     ControlRequest request{ControlRequest::Type::kTakeover, name};
     request.peer_lost = peer_storage_lost_;
     CallNode(request, [this, name, on](ControlReply reply) {
-      if (reply.status.ok() && !reply.volumes.empty() && reply.volumes[0].state.status == node::PairStatus::kSSWS) {
+      if (reply.status.ok() && !reply.volumes.empty() && clusterd::TakeoverFoundPeerLost(Displayed(reply.volumes[0]))) {
         peer_storage_lost_ = true;  // the next takeovers need not ask it again
       }
       Trace("takeover of " + name + ": " + (reply.status.ok() ? std::string("done") : reply.status.message()));

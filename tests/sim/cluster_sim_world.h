@@ -361,7 +361,7 @@ class Clusterd : public Process {
   void ExecuteOne(clusterd::Action action, Done then);
   void CallNode(const ControlRequest& request, Then then, int timeout_ms = kNodeCallTimeoutMs);
   void ReserveManaged(Done then);
-  void ForEachPair(size_t next, std::function<bool(const VolumeInfo&)> wanted,
+  void ForEachPair(size_t next, std::function<bool(const wire::VolumeInfo&)> wanted,
                    std::function<void(const std::string&, Done)> act, Done then);
   void ResyncSuspended(Done then);
   void SwapPairs(Done then);
