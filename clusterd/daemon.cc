@@ -45,6 +45,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config, wire::
   Result<std::unique_ptr<wire::Client>> node = wire::Client::Connect(context, config.site.control, config.site.name);
   if (!node.ok()) return node.status();
   daemon->node_ = std::move(node.value());
+  ExecutorConfig executing{config.site.name, config.peer.name, config.cluster.determining_volume,
+                           config.cluster.volumes, config.cluster.standby_delay_ms, config.cluster.timeout_ms};
+  daemon->executor_ =
+      std::make_unique<Executor>(std::move(executing), static_cast<ExecutorEnv&>(*daemon), daemon->state_,
+                                 daemon->applications_running_);
 
   std::random_device random;
   daemon->incarnation_ = (static_cast<uint64_t>(random()) << 32) ^ random() ^ static_cast<uint64_t>(::getpid());
@@ -103,10 +108,11 @@ void Daemon::Feed(const Input& input) {
     announced_.store(state_.phase);
     heartbeats_->BeatNow();
   }
-  for (Action action : transition.actions) Execute(action);
-  // A restarted clusterd whose applications still run (on_start before the restart) and that
-  // did not win stops them once.
-  if (StopsResumedApplications(state_, applications_running_)) RunHookFor("on_stop");
+  executor_->Execute(transition.actions, [this] {
+    // A restarted clusterd whose applications still run (on_start before the restart) and that
+    // did not win stops them once.
+    if (StopsResumedApplications(state_, applications_running_)) RunHookFor("on_stop");
+  });
 }
 
 void Daemon::Observe() {
@@ -196,7 +202,7 @@ void Daemon::PollNode() {
 }
 
 template <class T>
-Status Daemon::CallNode(const T& request, wire::Reply* reply) {
+Status Daemon::AskNode(const T& request, wire::Reply* reply) {
   const int timeout_ms = static_cast<int>(config_.site.peer_timeout_ms) + kNodeCallSlackMs;
   Result<wire::Reply> answer = node_->Call(request, timeout_ms);
   if (!answer.ok()) {
@@ -204,14 +210,8 @@ Status Daemon::CallNode(const T& request, wire::Reply* reply) {
                  wire::MessageTypeName(T::kType), answer.status().message());
     return answer.status();
   }
-  if (reply != nullptr) *reply = answer.value();
+  *reply = answer.value();
   return answer->ToStatus();
-}
-
-std::optional<wire::VolumeInfo> Daemon::VolumeAtNode(const std::string& name) {
-  wire::Reply reply;
-  if (!CallNode(wire::DisplayRequest{name}, &reply).ok() || reply.volumes.empty()) return std::nullopt;
-  return reply.volumes.front();
 }
 
 std::vector<std::string> Daemon::PairsToMove() const {
@@ -220,32 +220,31 @@ std::vector<std::string> Daemon::PairsToMove() const {
   return names;
 }
 
-void Daemon::ReserveManaged() {
-  for (const std::string& name : cluster_.volumes) {
-    if (peer_storage_lost_ && !ReservesManaged(VolumeAtNode(name), peer_storage_lost_)) continue;
-    wire::ReserveRequest request{name, config_.site.name, true};
-    Status reserved = CallNode(request);
-    if (reserved.ok()) {
-      spdlog::info("clusterd {}: {} reserved for this site (writes from site {} get EBADE)", config_.site.name, name,
-                   config_.peer.name);
-    } else {
-      if (reserved.code() == Code::kUnreachable) peer_storage_lost_ = true;
-      spdlog::warn("clusterd {}: cannot reserve {} yet: {}", config_.site.name, name, reserved.message());
-    }
-  }
+void Daemon::CallNode(const NodeCall& call, std::function<void(NodeAnswer)> answered) {
+  wire::Reply reply;
+  const Status status = std::visit([&](const auto& request) { return AskNode(request, &reply); }, call);
+  answered({status, std::move(reply.volumes), std::move(reply.message)});
 }
 
-void Daemon::ResyncSuspended() {
-  for (const std::string& name : PairsToMove()) {
-    std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
-    if (!info) continue;
-    const Resync resync = ResyncFor(*info, state_.peer_alive);
-    if (resync == Resync::kNone) continue;
-    const bool swap = resync == Resync::kSwap;
-    Status resynced = CallNode(wire::ResyncRequest{name, swap});
-    spdlog::info("clusterd {}: resync{} of {}: {}", config_.site.name, swap ? " --swap" : "", name,
-                 resynced.ok() ? "started" : resynced.message());
-  }
+void Daemon::ScheduleRace(int64_t delay_ms) { race_due_ = Clock::now() + std::chrono::milliseconds(delay_ms); }
+
+void Daemon::CancelRace() { race_due_.reset(); }
+
+void Daemon::RunHook(bool start, Done done) {
+  RunHookFor(start ? "on_start" : "on_stop");
+  done();
+}
+
+void Daemon::Feed(const Input& input, Done done) {
+  Feed(input);
+  done();
+}
+
+void Daemon::Log(LogLevel level, const std::string& line) {
+  const auto spd = level == LogLevel::kError  ? spdlog::level::err
+                   : level == LogLevel::kWarn ? spdlog::level::warn
+                                              : spdlog::level::info;
+  spdlog::log(spd, "clusterd {}: {}", config_.site.name, line);
 }
 
 void Daemon::RunHookFor(const char* which) {
@@ -257,7 +256,7 @@ void Daemon::RunHookFor(const char* which) {
       "PAIRFS_SITE=" + config_.site.name, "PAIRFS_PEER=" + config_.peer.name,
       std::string("PAIRFS_EVENT=") + (start ? "start" : "stop"), "PAIRFS_VOLUMES=" + volumes,
       "PAIRFS_CONFIG=" + config_.path, std::string("PAIRFS_REASON=") + reason_};
-  (void)RunHook(which, command, environment, cluster_.hook_timeout_ms);
+  (void)clusterd::RunHook(which, command, environment, cluster_.hook_timeout_ms);
   applications_running_ = start;
   SaveStarted(start);
 }
@@ -265,84 +264,6 @@ void Daemon::RunHookFor(const char* which) {
 void Daemon::SaveStarted(bool started) {
   Status saved = node::ReplaceFileAtomically(config_.site.data_dir + "/clusterd.state", started ? "started\n" : "stopped\n");
   if (!saved.ok()) spdlog::error("clusterd {}: cannot save clusterd.state: {}", config_.site.name, saved.message());
-}
-
-void Daemon::Execute(Action action) {
-  const std::string& site = config_.site.name;
-  switch (action) {
-    case Action::kScheduleRace:
-      race_due_ = Clock::now() + std::chrono::milliseconds(cluster_.standby_delay_ms);
-      return;
-    case Action::kScheduleRetry:
-      race_due_ = Clock::now() + std::chrono::milliseconds(cluster_.timeout_ms);
-      return;
-    case Action::kCancelRace:
-      race_due_.reset();
-      return;
-    case Action::kReserveDetermining: {
-      peer_storage_lost_ = false;  // learnt again by this race's actions
-      wire::ReserveRequest request{cluster_.determining_volume, site, false};
-      wire::Reply reply;
-      Status reserved = CallNode(request, &reply);
-      if (reserved.ok()) {
-        const bool primary_here = DeterminingPrimaryHere(VolumeAtNode(cluster_.determining_volume));
-        return Feed({Event::kReserveWon, state_.peer_phase, primary_here});
-      }
-      spdlog::warn("clusterd {}: the determining volume's reserve failed: {}", site, reserved.message());
-      return Feed({ReserveFailedEvent(reserved.code())});
-    }
-    case Action::kReserveManaged:
-      return ReserveManaged();
-    case Action::kResyncPairs:
-    case Action::kAutoResync:
-      return ResyncSuspended();
-    case Action::kSwapPairs: {
-      // The determining volume first: once its primary is here, so is the next race's decision.
-      for (const std::string& name : PairsToMove()) {
-        std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
-        if (!info || !TakesOver(*info)) continue;
-        wire::TakeoverRequest request{name, false, true, peer_storage_lost_};
-        wire::Reply reply;
-        Status taken = CallNode(request, &reply);
-        if (taken.ok() && !reply.volumes.empty() && TakeoverFoundPeerLost(reply.volumes.front())) {
-          peer_storage_lost_ = true;  // the next takeovers need not ask it again
-        }
-        spdlog::log(taken.ok() ? spdlog::level::info : spdlog::level::err, "clusterd {}: takeover of {}: {}", site,
-                    name, taken.ok() ? (reply.message.empty() ? "done" : reply.message) : taken.message());
-      }
-      ReserveManaged();  // where the peer's storage did not answer, the reserve is local now
-      ResyncSuspended();  // a primary here that a lost fence reserve left suspended
-      return;
-    }
-    case Action::kRunOnStart:
-      if (!RunsOnStart(applications_running_)) {
-        spdlog::info("clusterd {}: on_start ran before this clusterd restarted; not again", site);
-        return;
-      }
-      return RunHookFor("on_start");
-    case Action::kRunOnStop:
-      return RunHookFor("on_stop");
-    case Action::kFenceManaged:
-    case Action::kUnfenceManaged: {
-      const bool fence = action == Action::kFenceManaged;
-      for (const std::string& name : cluster_.volumes) {
-        Status fenced = CallNode(wire::FenceRequest{name, fence, state_.phase == Phase::kActive});
-        if (!fenced.ok()) {
-          spdlog::error("clusterd {}: cannot {} {}: {}", site, fence ? "fence" : "unfence", name, fenced.message());
-          // Still fenced: lifted once the pairs are back in PAIR (not taken for the node's own fence).
-          if (!fence) state_.copies_fenced = true;
-        }
-      }
-      return;
-    }
-    case Action::kReleaseDetermining: {
-      wire::ReleaseRequest request{cluster_.determining_volume, site};
-      Status released = CallNode(request);
-      if (released.ok()) return Feed({Event::kReleased});
-      spdlog::warn("clusterd {}: cannot release the determining volume yet: {}", site, released.message());
-      return;
-    }
-  }
 }
 
 void Daemon::ServeControl(int timeout_ms) {

@@ -25,11 +25,6 @@ wire::VolumeInfo Displayed(const VolumeInfo& info) {
   return shown;
 }
 
-std::optional<wire::VolumeInfo> FirstOf(const ControlReply& reply) {
-  if (!reply.status.ok() || reply.volumes.empty()) return std::nullopt;
-  return Displayed(reply.volumes[0]);
-}
-
 const std::vector<std::string>& PairsToMove() {
   static const std::vector<std::string> names = {kDetermining, kManaged};
   return names;
@@ -53,7 +48,10 @@ void Clusterd::Start() {
   state = clusterd::ClusterState{};
   state.resuming = applications_running;  // clusterd.state says on_start ran: race at once
   busy_ = false;
-  peer_storage_lost_ = false;
+  executor_ = std::make_unique<clusterd::Executor>(
+      clusterd::ExecutorConfig{SiteName(site_), SiteName(1 - site_), kDetermining, {kManaged}, kStandbyDelayMs,
+                               kHeartbeatTimeoutMs},
+      static_cast<clusterd::ExecutorEnv&>(*this), state, applications_running);
   node_silent_ = false;
   last_node_answer_ms_ = world_.now();
   race_due_ms_.reset();
@@ -199,147 +197,47 @@ void Clusterd::Feed(const clusterd::Input& input, Done then) {
           clusterd::EventName(input.event) + ": " + transition.why);
   }
   if (state.phase != before) SendBeats();  // BeatNow
-  Execute(transition.actions, 0, [this, then] {
+  executor_->Execute(transition.actions, [this, then] {
     if (clusterd::StopsResumedApplications(state, applications_running)) return RunHook(false, then);
     then();
   });
 }
 
-void Clusterd::Execute(const std::vector<Action>& actions, size_t next, Done then) {
-  if (next == actions.size()) return then();
-  ExecuteOne(actions[next], [this, actions, next, then] { Execute(actions, next + 1, then); });
-}
+// ---- clusterd::ExecutorEnv ------------------------------------------------------------------
 
-// Daemon::Execute.
-void Clusterd::ExecuteOne(Action action, Done then) {
-  const std::string site = SiteName(site_);
-  switch (action) {
-    case Action::kScheduleRace:
-      race_due_ms_ = world_.now() + kStandbyDelayMs;
-      return then();
-    case Action::kScheduleRetry:
-      race_due_ms_ = world_.now() + kHeartbeatTimeoutMs;
-      return then();
-    case Action::kCancelRace:
-      race_due_ms_.reset();
-      return then();
-    case Action::kReserveDetermining:
-      return Race(then);
-    case Action::kReserveManaged:
-      return ReserveManaged(then);
-    case Action::kResyncPairs:
-    case Action::kAutoResync:
-      return ResyncSuspended(then);
-    case Action::kSwapPairs:
-      return SwapPairs([this, then] { ReserveManaged([this, then] { ResyncSuspended(then); }); });
-    case Action::kRunOnStart:
-      if (!clusterd::RunsOnStart(applications_running)) return then();
-      return RunHook(true, then);
-    case Action::kRunOnStop:
-      return RunHook(false, then);
-    case Action::kFenceManaged:
-    case Action::kUnfenceManaged: {
-      ControlRequest request{ControlRequest::Type::kFence, kManaged};
-      request.fenced = action == Action::kFenceManaged;
-      request.winner = state.phase == Phase::kActive;
-      return CallNode(request, [this, then, request](ControlReply reply) {
-        if (!request.fenced && !reply.status.ok()) state.copies_fenced = true;  // lifted once back in PAIR
-        then();
-      });
-    }
-    case Action::kReleaseDetermining: {
-      ControlRequest request{ControlRequest::Type::kRelease, kDetermining, site};
-      return CallNode(request, [this, then](ControlReply reply) {
-        if (reply.status.ok()) return Feed({Event::kReleased}, then);
-        then();
-      });
-    }
+// The product's request, as the model's node takes it.
+void Clusterd::CallNode(const clusterd::NodeCall& call, std::function<void(clusterd::NodeAnswer)> answered) {
+  ControlRequest request;
+  if (const auto* display = std::get_if<wire::DisplayRequest>(&call)) {
+    request = {ControlRequest::Type::kDisplay, display->name};
+  } else if (const auto* reserve = std::get_if<wire::ReserveRequest>(&call)) {
+    request = {ControlRequest::Type::kReserve, reserve->name, reserve->holder};
+    request.preempt = reserve->preempt;
+  } else if (const auto* release = std::get_if<wire::ReleaseRequest>(&call)) {
+    request = {ControlRequest::Type::kRelease, release->name, release->holder};
+  } else if (const auto* resync = std::get_if<wire::ResyncRequest>(&call)) {
+    request = {ControlRequest::Type::kResync, resync->name};
+    request.swap = resync->swap;
+  } else if (const auto* takeover = std::get_if<wire::TakeoverRequest>(&call)) {
+    request = {ControlRequest::Type::kTakeover, takeover->name};
+    request.peer_lost = takeover->peer_lost;
+  } else if (const auto* fence = std::get_if<wire::FenceRequest>(&call)) {
+    request = {ControlRequest::Type::kFence, fence->name};
+    request.fenced = fence->fenced;
+    request.winner = fence->winner;
   }
-  then();
-}
-
-void Clusterd::Race(Done then) {
-  peer_storage_lost_ = false;  // learnt again by this race's actions
-  ControlRequest request{ControlRequest::Type::kReserve, kDetermining, SiteName(site_)};
-  CallNode(request, [this, then](ControlReply reply) {
-    if (!reply.status.ok()) {
-      Trace("the determining volume's reserve failed: " + reply.status.message());
-      return Feed({clusterd::ReserveFailedEvent(reply.status.code())}, then);
-    }
-    CallNode({ControlRequest::Type::kDisplay, kDetermining}, [this, then](ControlReply info) {
-      Feed({Event::kReserveWon, state.peer_phase, clusterd::DeterminingPrimaryHere(FirstOf(info))}, then);
-    });
+  CallNode(request, [answered](ControlReply reply) {
+    clusterd::NodeAnswer answer{reply.status, {}, ""};
+    for (const VolumeInfo& info : reply.volumes) answer.volumes.push_back(Displayed(info));
+    answered(std::move(answer));
   });
 }
 
-// Daemon::ReserveManaged: once the peer's node was found unreachable, a copy still secondary
-// (not taken over) is left alone.
-void Clusterd::ReserveManaged(Done then) {
-  auto reserve = [this, then] {
-    ControlRequest request{ControlRequest::Type::kReserve, kManaged, SiteName(site_)};
-    request.preempt = true;
-    CallNode(request, [this, then](ControlReply reply) {
-      if (reply.status.code() == Code::kUnreachable) peer_storage_lost_ = true;
-      Trace("reserve of vm1 for this site: " + (reply.status.ok() ? std::string("OK") : reply.status.message()));
-      then();
-    });
-  };
-  if (!peer_storage_lost_) return reserve();
-  CallNode({ControlRequest::Type::kDisplay, kManaged}, [this, then, reserve](ControlReply info) {
-    if (!clusterd::ReservesManaged(FirstOf(info), peer_storage_lost_)) return then();
-    reserve();
-  });
-}
+void Clusterd::ScheduleRace(int64_t delay_ms) { race_due_ms_ = world_.now() + delay_ms; }
 
-// For each pair to move from `next` on: asks the node how it is and, where `wanted`, runs `act`.
-void Clusterd::ForEachPair(size_t next, std::function<bool(const wire::VolumeInfo&)> wanted,
-                           std::function<void(const std::string&, Done)> act, Done then) {
-  if (next == PairsToMove().size()) return then();
-  const std::string name = PairsToMove()[next];
-  Done on = [this, next, wanted, act, then] { ForEachPair(next + 1, wanted, act, then); };
-  CallNode({ControlRequest::Type::kDisplay, name}, [name, wanted, act, on](ControlReply info) {
-    const std::optional<wire::VolumeInfo> shown = FirstOf(info);
-    if (!shown || !wanted(*shown)) return on();
-    act(name, on);
-  });
-}
+void Clusterd::CancelRace() { race_due_ms_.reset(); }
 
-// Daemon::ResyncSuspended: suspended primaries from here; copies taken over here with --swap.
-void Clusterd::ResyncSuspended(Done then) {
-  auto suspended = std::make_shared<std::map<std::string, bool>>();  // name -> swap
-  auto wanted = [this, suspended](const wire::VolumeInfo& info) {
-    const clusterd::Resync resync = clusterd::ResyncFor(info, state.peer_alive);
-    (*suspended)[info.name] = resync == clusterd::Resync::kSwap;
-    return resync != clusterd::Resync::kNone;
-  };
-  auto resync = [this, suspended](const std::string& name, Done on) {
-    ControlRequest request{ControlRequest::Type::kResync, name};
-    request.swap = (*suspended)[name];
-    CallNode(request, [this, name, on, request](ControlReply reply) {
-      Trace("resync" + std::string(request.swap ? " --swap" : "") + " of " + name + ": " +
-            (reply.status.ok() ? std::string("started") : reply.status.message()));
-      on();
-    });
-  };
-  ForEachPair(0, wanted, resync, then);
-}
-
-// The determining volume first: once its primary is here, so is the next race's decision.
-void Clusterd::SwapPairs(Done then) {
-  auto secondary = [](const wire::VolumeInfo& info) { return clusterd::TakesOver(info); };
-  auto takeover = [this](const std::string& name, Done on) {
-    ControlRequest request{ControlRequest::Type::kTakeover, name};
-    request.peer_lost = peer_storage_lost_;
-    CallNode(request, [this, name, on](ControlReply reply) {
-      if (reply.status.ok() && !reply.volumes.empty() && clusterd::TakeoverFoundPeerLost(Displayed(reply.volumes[0]))) {
-        peer_storage_lost_ = true;  // the next takeovers need not ask it again
-      }
-      Trace("takeover of " + name + ": " + (reply.status.ok() ? std::string("done") : reply.status.message()));
-      on();
-    });
-  };
-  ForEachPair(0, secondary, takeover, then);
-}
+void Clusterd::Log(clusterd::LogLevel, const std::string& line) { Trace(line); }
 
 // Daemon::RunHookFor: the hook takes a little time; clusterd.state says whether it started.
 void Clusterd::RunHook(bool start, Done then) {

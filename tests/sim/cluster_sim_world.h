@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "clusterd/executor.h"
 #include "tests/sim/cluster_sim.h"
 #include "tests/sim/network.h"
 #include "wire/messages.h"
@@ -341,7 +342,7 @@ class Witness : public Process {
 };
 
 // One site's clusterd (clusterd/daemon.cc over the real Decide).
-class Clusterd : public Process {
+class Clusterd : public Process, private clusterd::ExecutorEnv {
  public:
   Clusterd(World& world, int site, int links);
   clusterd::ClusterState state;
@@ -356,17 +357,14 @@ class Clusterd : public Process {
   void Tick();
   void Observe(Done then);
   void PollNode(Done then);
-  void Feed(const clusterd::Input& input, Done then);
-  void Execute(const std::vector<clusterd::Action>& actions, size_t next, Done then);
-  void ExecuteOne(clusterd::Action action, Done then);
   void CallNode(const ControlRequest& request, Then then, int timeout_ms = kNodeCallTimeoutMs);
-  void ReserveManaged(Done then);
-  void ForEachPair(size_t next, std::function<bool(const wire::VolumeInfo&)> wanted,
-                   std::function<void(const std::string&, Done)> act, Done then);
-  void ResyncSuspended(Done then);
-  void SwapPairs(Done then);
-  void RunHook(bool start, Done then);
-  void Race(Done then);
+  // clusterd::ExecutorEnv: the product's executor runs the actions over these.
+  void CallNode(const clusterd::NodeCall& call, std::function<void(clusterd::NodeAnswer)> answered) override;
+  void ScheduleRace(int64_t delay_ms) override;
+  void CancelRace() override;
+  void RunHook(bool start, Done then) override;
+  void Feed(const clusterd::Input& input, Done then) override;
+  void Log(clusterd::LogLevel level, const std::string& line) override;
   void SendBeats();
   void BeatLoop();
   void Trace(const std::string& line);
@@ -384,7 +382,7 @@ class Clusterd : public Process {
   std::string reason_;
   uint64_t beat_incarnation_ = 0;
   bool unfence_asked_ = false;
-  bool peer_storage_lost_ = false;   // this race found the peer's node unreachable
+  std::unique_ptr<clusterd::Executor> executor_;  // made anew at each start
   int64_t last_node_answer_ms_ = 0;  // the node's last answer to a poll
   bool node_silent_ = false;
 };

@@ -1,0 +1,98 @@
+// The one executor of the cluster state machine's actions (cluster_state.h): what each Action
+// asks of the node, in which order, and what its answers mean (through choices.h). It reaches
+// the world through an ExecutorEnv: the daemon's (daemon.cc) calls the node over its control
+// socket and answers at once, on its one thread; the cluster simulation's
+// (tests/sim/cluster_sim_clusterd.cc) answers after simulated time. Every step continues in a
+// callback, so the same code runs in both.
+//
+// Not thread-safe: one owner, on one thread. The executor reads the owner's ClusterState (the
+// peer's liveness and phase, this site's phase) as it is when a step runs, and writes only
+// `copies_fenced` (an unfence the node refused).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "clusterd/cluster_state.h"
+#include "wire/messages.h"
+#include "wire/status.h"
+
+namespace pairfs::clusterd {
+
+using Done = std::function<void()>;
+
+// A request to the node's control API.
+using NodeCall = std::variant<wire::DisplayRequest, wire::ReserveRequest, wire::ReleaseRequest, wire::ResyncRequest,
+                              wire::TakeoverRequest, wire::FenceRequest>;
+
+// The node's answer: its status (Unreachable when it did not answer in time), the volumes it
+// described, and its message on success.
+struct NodeAnswer {
+  Status status;
+  std::vector<wire::VolumeInfo> volumes;
+  std::string message;
+};
+
+enum class LogLevel : uint8_t { kInfo, kWarn, kError };
+
+// What the executor needs around it. Each method calls its callback once, when done (a
+// simulation drops the callbacks of a process that crashed).
+class ExecutorEnv {
+ public:
+  virtual ~ExecutorEnv() = default;
+  virtual void CallNode(const NodeCall& call, std::function<void(NodeAnswer)> answered) = 0;
+  // The race timer: due after `delay_ms` (replacing one scheduled), or cancelled.
+  virtual void ScheduleRace(int64_t delay_ms) = 0;
+  virtual void CancelRace() = 0;
+  // Runs on_start (`start`) or on_stop and records that it ran (clusterd.state).
+  virtual void RunHook(bool start, Done done) = 0;
+  // Feeds an event that an action's answer makes to the state machine (and runs its actions).
+  virtual void Feed(const Input& input, Done done) = 0;
+  // One line for the log, without the "clusterd SITE: " prefix.
+  virtual void Log(LogLevel level, const std::string& line) = 0;
+};
+
+struct ExecutorConfig {
+  std::string site;
+  std::string peer;
+  std::string determining_volume;
+  std::vector<std::string> volumes;  // the managed volumes
+  int64_t standby_delay_ms = 0;
+  int64_t timeout_ms = 0;
+};
+
+class Executor {
+ public:
+  // `state` and `applications_running` are the owner's, read when a step runs; both outlive
+  // the executor.
+  Executor(ExecutorConfig config, ExecutorEnv& env, ClusterState& state, const bool& applications_running);
+
+  // Carries out `actions` in order, then calls `done`.
+  void Execute(std::vector<Action> actions, Done done);
+
+ private:
+  void ExecuteFrom(std::shared_ptr<std::vector<Action>> actions, size_t next, Done done);
+  void ExecuteOne(Action action, Done done);
+  void ReserveDetermining(Done done);
+  void ReserveManaged(size_t next, Done done);
+  void ResyncSuspended(size_t next, Done done);
+  void SwapPairs(size_t next, Done done);
+  void FenceManaged(bool fence, size_t next, Done done);
+  void ReleaseDetermining(Done done);
+  // The determining volume, then the managed ones.
+  std::vector<std::string> PairsToMove() const;
+  // Asks the node for `name` and calls `then` with it, or with nullopt when it did not say.
+  void VolumeAtNode(const std::string& name, std::function<void(std::optional<wire::VolumeInfo>)> then);
+
+  const ExecutorConfig config_;
+  ExecutorEnv& env_;
+  ClusterState& state_;
+  const bool& applications_running_;
+  bool peer_storage_lost_ = false;  // this race found the peer's node unreachable
+};
+
+}  // namespace pairfs::clusterd
