@@ -1,0 +1,170 @@
+// clusterd/executor.h over a scripted node, table-wise: for each action and what the node
+// says, the node calls made, in order, and the events fed back.
+#include "clusterd/executor.h"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+
+using namespace pairfs;
+using namespace pairfs::clusterd;
+
+namespace {
+
+// A node that answers from a table: each volume's role and status, and the code of each kind
+// of call (Ok unless set). Records every call and every event as a word.
+class ScriptedNode : public ExecutorEnv {
+ public:
+  std::map<std::string, std::pair<std::string, std::string>> volumes;  // name -> role, status
+  // By "KIND NAME" or by "KIND" (reserve, release, fence, unfence, takeover, resync).
+  std::map<std::string, Code> codes;
+  std::string takeover_status = "PAIR";  // the status a takeover leaves
+  std::vector<std::string> calls;
+
+  void CallNode(const NodeCall& call, std::function<void(NodeAnswer)> answered) override {
+    std::string kind, name, detail;
+    if (const auto* display = std::get_if<wire::DisplayRequest>(&call)) {
+      calls.push_back("display " + display->name);
+      return answered(Describe(display->name));
+    }
+    if (const auto* reserve = std::get_if<wire::ReserveRequest>(&call)) {
+      kind = "reserve", name = reserve->name, detail = reserve->preempt ? " preempt" : "";
+    } else if (const auto* release = std::get_if<wire::ReleaseRequest>(&call)) {
+      kind = "release", name = release->name;
+    } else if (const auto* resync = std::get_if<wire::ResyncRequest>(&call)) {
+      kind = "resync", name = resync->name, detail = resync->swap ? " swap" : "";
+    } else if (const auto* takeover = std::get_if<wire::TakeoverRequest>(&call)) {
+      kind = "takeover", name = takeover->name, detail = takeover->peer_lost ? " peer-lost" : "";
+      if (CodeOf(kind, name) == Code::kOk) volumes[name] = {"primary", takeover_status};
+    } else if (const auto* fence = std::get_if<wire::FenceRequest>(&call)) {
+      kind = fence->fenced ? "fence" : "unfence", name = fence->name, detail = fence->winner ? " winner" : "";
+    }
+    calls.push_back(kind + " " + name + detail);
+    const Code code = CodeOf(kind, name);
+    NodeAnswer answer = code == Code::kOk ? Describe(name) : NodeAnswer{Status(code, "refused"), {}, ""};
+    answered(answer);
+  }
+  void ScheduleRace(int64_t delay_ms) override { calls.push_back("race in " + std::to_string(delay_ms)); }
+  void CancelRace() override { calls.push_back("cancel race"); }
+  void RunHook(bool start, Done done) override {
+    calls.push_back(start ? "on_start" : "on_stop");
+    done();
+  }
+  void Feed(const Input& input, Done done) override {
+    std::string fed = std::string("feed ") + EventName(input.event);
+    if (input.event == Event::kReserveWon) fed += input.determining_primary_here ? " primary-here" : " secondary-here";
+    calls.push_back(fed);
+    done();
+  }
+  void Log(LogLevel, const std::string&) override {}
+
+ private:
+  Code CodeOf(const std::string& kind, const std::string& name) {
+    if (codes.count(kind + " " + name)) return codes[kind + " " + name];
+    return codes.count(kind) ? codes[kind] : Code::kOk;
+  }
+  NodeAnswer Describe(const std::string& name) {
+    const auto found = volumes.find(name);
+    if (found == volumes.end()) return {Status::NotFound("no " + name), {}, ""};
+    wire::VolumeInfo info;
+    info.name = name;
+    info.role = found->second.first;
+    info.status = found->second.second;
+    return {Status::Ok(), {info}, ""};
+  }
+};
+
+std::string Joined(const std::vector<std::string>& words) {
+  std::string joined;
+  for (const std::string& word : words) joined += (joined.empty() ? "" : "; ") + word;
+  return joined;
+}
+
+}  // namespace
+
+TEST_CASE("executor: each action's node calls in order, and the events its answers make") {
+  struct Row {
+    const char* what;
+    std::vector<Action> actions;
+    std::string dv_role, dv_status, vm1_role, vm1_status;
+    std::map<std::string, Code> codes;
+    bool peer_alive;
+    bool applications_running;
+    const char* calls;
+  };
+  const Row rows[] = {
+      {"schedule, retry, cancel", {Action::kScheduleRace, Action::kScheduleRetry, Action::kCancelRace},
+       "primary", "PAIR", "primary", "PAIR", {}, true, false, "race in 200; race in 1000; cancel race"},
+      {"race won, primary here", {Action::kReserveDetermining}, "primary", "PAIR", "primary", "PAIR", {}, true, false,
+       "reserve dv; display dv; feed reserve-won primary-here"},
+      {"race won, secondary here", {Action::kReserveDetermining}, "secondary", "PAIR", "primary", "PAIR", {}, true,
+       false, "reserve dv; display dv; feed reserve-won secondary-here"},
+      {"race refused", {Action::kReserveDetermining}, "primary", "PAIR", "primary", "PAIR",
+       {{"reserve", Code::kConflict}}, true, false, "reserve dv; feed reserve-refused"},
+      {"race unreachable", {Action::kReserveDetermining}, "primary", "PAIR", "primary", "PAIR",
+       {{"reserve", Code::kUnreachable}}, true, false, "reserve dv; feed reserve-unreachable"},
+      {"reserve managed", {Action::kReserveManaged}, "primary", "PAIR", "secondary", "PAIR", {}, true, false,
+       "reserve vm1 preempt"},
+      {"resync a suspended primary", {Action::kResyncPairs}, "primary", "PAIR", "primary", "PSUE", {}, true, false,
+       "display dv; display vm1; resync vm1"},
+      {"resync an SSWS copy with swap", {Action::kAutoResync}, "secondary", "SSWS", "secondary", "PSUS", {}, true,
+       false, "display dv; resync dv swap; display vm1"},
+      {"no resync while the peer is lost", {Action::kResyncPairs}, "primary", "PSUE", "primary", "PSUE", {}, false,
+       false, "display dv; display vm1"},
+      {"swap: takeovers, then reserve, then resync", {Action::kSwapPairs}, "secondary", "PAIR", "secondary", "PAIR", {},
+       true, false,
+       "display dv; takeover dv; display vm1; takeover vm1; reserve vm1 preempt; display dv; display vm1"},
+      {"on_start runs", {Action::kRunOnStart}, "primary", "PAIR", "primary", "PAIR", {}, true, false, "on_start"},
+      {"on_start ran before the restart", {Action::kRunOnStart}, "primary", "PAIR", "primary", "PAIR", {}, true, true,
+       ""},
+      {"fence, then on_stop", {Action::kFenceManaged, Action::kRunOnStop}, "primary", "PAIR", "primary", "PAIR", {},
+       true, true, "fence vm1; on_stop"},
+      {"unfence", {Action::kUnfenceManaged}, "primary", "PAIR", "primary", "PAIR", {}, true, false, "unfence vm1"},
+      {"release", {Action::kReleaseDetermining}, "primary", "PAIR", "primary", "PAIR", {}, true, false,
+       "release dv; feed released"},
+      {"release refused", {Action::kReleaseDetermining}, "primary", "PAIR", "primary", "PAIR",
+       {{"release", Code::kConflict}}, true, false, "release dv"},
+  };
+  for (const Row& row : rows) {
+    INFO(row.what);
+    ScriptedNode node;
+    node.volumes = {{"dv", {row.dv_role, row.dv_status}}, {"vm1", {row.vm1_role, row.vm1_status}}};
+    node.codes = row.codes;
+    ClusterState state;
+    state.peer_alive = row.peer_alive;
+    bool applications_running = row.applications_running;
+    Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running);
+    bool done = false;
+    executor.Execute(row.actions, [&] { done = true; });
+    CHECK(done);
+    CHECK(Joined(node.calls) == row.calls);
+  }
+}
+
+TEST_CASE("executor: an unfence the node refuses leaves the copies fenced") {
+  ScriptedNode node;
+  node.volumes = {{"dv", {"primary", "PAIR"}}, {"vm1", {"primary", "PSUE"}}};
+  node.codes = {{"unfence", Code::kInvalidArgument}};
+  ClusterState state;
+  state.phase = Phase::kActive;
+  bool applications_running = true;
+  Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running);
+  executor.Execute({Action::kUnfenceManaged}, [] {});
+  CHECK(Joined(node.calls) == "unfence vm1 winner");
+  CHECK(state.copies_fenced);
+}
+
+TEST_CASE("executor: a takeover that finds the peer's storage lost leaves the copies still secondary unreserved") {
+  ScriptedNode node;
+  node.volumes = {{"dv", {"secondary", "PAIR"}}, {"vm1", {"secondary", "PAIR"}}};
+  node.takeover_status = "SSWS";  // the peer's storage did not answer
+  node.codes = {{"takeover vm1", Code::kUnreachable}};
+  ClusterState state;
+  bool applications_running = false;
+  Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running);
+  executor.Execute({Action::kSwapPairs}, [] {});
+  // dv taken over alone (SSWS): vm1's takeover says peer-lost; vm1, still secondary, is not
+  // reserved; nothing is resynced while the peer is lost.
+  CHECK(Joined(node.calls) ==
+        "display dv; takeover dv; display vm1; takeover vm1 peer-lost; display vm1; display dv; display vm1");
+}
