@@ -95,9 +95,10 @@ void Daemon::Run(const std::atomic<bool>& stop) {
 }
 
 void Daemon::Feed(const Input& input) {
-  const Transition transition = Decide(state_, input);
-  const Phase before = state_.phase;
-  state_ = transition.next;
+  executor_->Feed(input, [] {});
+}
+
+void Daemon::Transitioned(Phase before, const Input& input, const Transition& transition) {
   if (!transition.why.empty()) {
     reason_ = transition.why;
     const auto level = state_.phase == Phase::kFenced ? spdlog::level::warn : spdlog::level::info;
@@ -108,11 +109,6 @@ void Daemon::Feed(const Input& input) {
     announced_.store(state_.phase);
     heartbeats_->BeatNow();
   }
-  executor_->Execute(transition.actions, [this] {
-    // A restarted clusterd whose applications still run (on_start before the restart) and that
-    // did not win stops them once.
-    if (StopsResumedApplications(state_, applications_running_)) RunHookFor("on_stop");
-  });
 }
 
 void Daemon::Observe() {
@@ -232,11 +228,6 @@ void Daemon::CancelRace() { race_due_.reset(); }
 
 void Daemon::RunHook(bool start, Done done) {
   RunHookFor(start ? "on_start" : "on_stop");
-  done();
-}
-
-void Daemon::Feed(const Input& input, Done done) {
-  Feed(input);
   done();
 }
 

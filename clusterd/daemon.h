@@ -48,7 +48,7 @@ class Daemon : private ExecutorEnv {
   void ScheduleRace(int64_t delay_ms) override;
   void CancelRace() override;
   void RunHook(bool start, Done done) override;
-  void Feed(const Input& input, Done done) override;
+  void Transitioned(Phase before, const Input& input, const Transition& transition) override;
   void Log(LogLevel level, const std::string& line) override;
   void Observe();       // heartbeats -> peer seen / lost / startup timeout; the race timer
   void PollNode();      // pair statuses -> copies fenced / pairs healthy / suspended

@@ -6,8 +6,26 @@
 
 namespace pairfs::clusterd {
 
-Executor::Executor(ExecutorConfig config, ExecutorEnv& env, ClusterState& state, const bool& applications_running)
-    : config_(std::move(config)), env_(env), state_(state), applications_running_(applications_running) {}
+Executor::Executor(ExecutorConfig config, ExecutorEnv& env, ClusterState& state, const bool& applications_running,
+                   DecideFunction decide)
+    : config_(std::move(config)),
+      env_(env),
+      state_(state),
+      applications_running_(applications_running),
+      decide_(decide) {}
+
+void Executor::Feed(const Input& input, Done done) {
+  const Transition transition = decide_(state_, input);
+  const Phase before = state_.phase;
+  state_ = transition.next;
+  env_.Transitioned(before, input, transition);
+  Execute(transition.actions, [this, done] {
+    // A restarted clusterd whose applications still run (on_start before the restart) and that
+    // did not win stops them once.
+    if (StopsResumedApplications(state_, applications_running_)) return env_.RunHook(false, done);
+    done();
+  });
+}
 
 void Executor::Execute(std::vector<Action> actions, Done done) {
   ExecuteFrom(std::make_shared<std::vector<Action>>(std::move(actions)), 0, std::move(done));
@@ -63,10 +81,10 @@ void Executor::ReserveDetermining(Done done) {
   env_.CallNode(request, [this, done](NodeAnswer reserved) {
     if (!reserved.status.ok()) {
       env_.Log(LogLevel::kWarn, "the determining volume's reserve failed: " + reserved.status.message());
-      return env_.Feed({ReserveFailedEvent(reserved.status.code())}, done);
+      return Feed({ReserveFailedEvent(reserved.status.code())}, done);
     }
     VolumeAtNode(config_.determining_volume, [this, done](std::optional<wire::VolumeInfo> determining) {
-      env_.Feed({Event::kReserveWon, state_.peer_phase, DeterminingPrimaryHere(determining)}, done);
+      Feed({Event::kReserveWon, state_.peer_phase, DeterminingPrimaryHere(determining)}, done);
     });
   });
 }
@@ -151,7 +169,7 @@ void Executor::FenceManaged(bool fence, size_t next, Done done) {
 void Executor::ReleaseDetermining(Done done) {
   wire::ReleaseRequest request{config_.determining_volume, config_.site};
   env_.CallNode(request, [this, done](NodeAnswer released) {
-    if (released.status.ok()) return env_.Feed({Event::kReleased}, done);
+    if (released.status.ok()) return Feed({Event::kReleased}, done);
     env_.Log(LogLevel::kWarn, "cannot release the determining volume yet: " + released.status.message());
     done();
   });

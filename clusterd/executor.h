@@ -1,5 +1,6 @@
-// The one executor of the cluster state machine's actions (cluster_state.h): what each Action
-// asks of the node, in which order, and what its answers mean (through choices.h). It reaches
+// The one runner of the cluster state machine (cluster_state.h): it feeds each event to Decide,
+// carries out the actions (what each asks of the node, in which order, and what its answers
+// mean, through choices.h) and feeds the events those answers make. It reaches
 // the world through an ExecutorEnv: the daemon's (daemon.cc) calls the node over its control
 // socket and answers at once, on its one thread; the cluster simulation's
 // (tests/sim/cluster_sim_clusterd.cc) answers after simulated time. Every step continues in a
@@ -50,8 +51,9 @@ class ExecutorEnv {
   virtual void CancelRace() = 0;
   // Runs on_start (`start`) or on_stop and records that it ran (clusterd.state).
   virtual void RunHook(bool start, Done done) = 0;
-  // Feeds an event that an action's answer makes to the state machine (and runs its actions).
-  virtual void Feed(const Input& input, Done done) = 0;
+  // The state machine took `transition` on `input` in phase `before` (the state is already
+  // the next one): log its reason; when the phase changed, the heartbeats say it at once.
+  virtual void Transitioned(Phase before, const Input& input, const Transition& transition) = 0;
   // One line for the log, without the "clusterd SITE: " prefix.
   virtual void Log(LogLevel level, const std::string& line) = 0;
 };
@@ -65,11 +67,19 @@ struct ExecutorConfig {
   int64_t timeout_ms = 0;
 };
 
+using DecideFunction = Transition (*)(const ClusterState&, const Input&);
+
 class Executor {
  public:
   // `state` and `applications_running` are the owner's, read when a step runs; both outlive
-  // the executor.
-  Executor(ExecutorConfig config, ExecutorEnv& env, ClusterState& state, const bool& applications_running);
+  // the executor. `decide` is Decide (a simulation's mutation test passes a broken one).
+  Executor(ExecutorConfig config, ExecutorEnv& env, ClusterState& state, const bool& applications_running,
+           DecideFunction decide = &Decide);
+
+  // Decides `input`, carries out the transition's actions (and the events their answers make),
+  // then, if this clusterd restarted with its applications running and settled without winning,
+  // runs on_stop; then calls `done`.
+  void Feed(const Input& input, Done done);
 
   // Carries out `actions` in order, then calls `done`.
   void Execute(std::vector<Action> actions, Done done);
@@ -92,6 +102,7 @@ class Executor {
   ExecutorEnv& env_;
   ClusterState& state_;
   const bool& applications_running_;
+  const DecideFunction decide_;
   bool peer_storage_lost_ = false;  // this race found the peer's node unreachable
 };
 

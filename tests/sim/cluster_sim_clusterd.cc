@@ -51,7 +51,7 @@ void Clusterd::Start() {
   executor_ = std::make_unique<clusterd::Executor>(
       clusterd::ExecutorConfig{SiteName(site_), SiteName(1 - site_), kDetermining, {kManaged}, kStandbyDelayMs,
                                kHeartbeatTimeoutMs},
-      static_cast<clusterd::ExecutorEnv&>(*this), state, applications_running);
+      static_cast<clusterd::ExecutorEnv&>(*this), state, applications_running, world_.logic().decide);
   node_silent_ = false;
   last_node_answer_ms_ = world_.now();
   race_due_ms_.reset();
@@ -185,22 +185,15 @@ void Clusterd::PollNode(Done then) {
   }, kHeartbeatTimeoutMs);
 }
 
-// Daemon::Feed: the state machine decides; the actions run in order; a restarted clusterd
-// whose applications still run and that did not win stops them once.
-void Clusterd::Feed(const clusterd::Input& input, Done then) {
-  const clusterd::Transition transition = world_.logic().decide(state, input);
-  const Phase before = state.phase;
-  state = transition.next;
+void Clusterd::Feed(const clusterd::Input& input, Done then) { executor_->Feed(input, then); }
+
+// Daemon::Transitioned.
+void Clusterd::Transitioned(Phase before, const clusterd::Input& input, const clusterd::Transition& transition) {
   if (!transition.why.empty()) {
-    reason_ = transition.why;
     Trace(std::string(clusterd::PhaseName(before)) + " -> " + clusterd::PhaseName(state.phase) + " on " +
           clusterd::EventName(input.event) + ": " + transition.why);
   }
   if (state.phase != before) SendBeats();  // BeatNow
-  executor_->Execute(transition.actions, [this, then] {
-    if (clusterd::StopsResumedApplications(state, applications_running)) return RunHook(false, then);
-    then();
-  });
 }
 
 // ---- clusterd::ExecutorEnv ------------------------------------------------------------------

@@ -363,7 +363,9 @@ class Clusterd : public Process, private clusterd::ExecutorEnv {
   void ScheduleRace(int64_t delay_ms) override;
   void CancelRace() override;
   void RunHook(bool start, Done then) override;
-  void Feed(const clusterd::Input& input, Done then) override;
+  void Feed(const clusterd::Input& input, Done then);
+  void Transitioned(clusterd::Phase before, const clusterd::Input& input,
+                    const clusterd::Transition& transition) override;
   void Log(clusterd::LogLevel level, const std::string& line) override;
   void SendBeats();
   void BeatLoop();
@@ -379,7 +381,6 @@ class Clusterd : public Process, private clusterd::ExecutorEnv {
   std::vector<int64_t> last_heard_ms_;  // per link; -1 = never
   std::vector<std::pair<uint64_t, uint64_t>> last_beat_;  // per link: (incarnation, counter)
   std::optional<Message> latest_beat_;
-  std::string reason_;
   uint64_t beat_incarnation_ = 0;
   bool unfence_asked_ = false;
   std::unique_ptr<clusterd::Executor> executor_;  // made anew at each start

@@ -50,11 +50,10 @@ class ScriptedNode : public ExecutorEnv {
     calls.push_back(start ? "on_start" : "on_stop");
     done();
   }
-  void Feed(const Input& input, Done done) override {
+  void Transitioned(Phase, const Input& input, const Transition&) override {
     std::string fed = std::string("feed ") + EventName(input.event);
     if (input.event == Event::kReserveWon) fed += input.determining_primary_here ? " primary-here" : " secondary-here";
     calls.push_back(fed);
-    done();
   }
   void Log(LogLevel, const std::string&) override {}
 
@@ -73,6 +72,10 @@ class ScriptedNode : public ExecutorEnv {
     return {Status::Ok(), {info}, ""};
   }
 };
+
+// The state machine's stand-in: every event is taken, with no actions, so that a row shows the
+// calls of its own actions only.
+Transition Taken(const ClusterState& state, const Input&) { return {state, {}, "taken"}; }
 
 std::string Joined(const std::vector<std::string>& words) {
   std::string joined;
@@ -133,7 +136,7 @@ TEST_CASE("executor: each action's node calls in order, and the events its answe
     ClusterState state;
     state.peer_alive = row.peer_alive;
     bool applications_running = row.applications_running;
-    Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running);
+    Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running, &Taken);
     bool done = false;
     executor.Execute(row.actions, [&] { done = true; });
     CHECK(done);
@@ -148,7 +151,7 @@ TEST_CASE("executor: an unfence the node refuses leaves the copies fenced") {
   ClusterState state;
   state.phase = Phase::kActive;
   bool applications_running = true;
-  Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running);
+  Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running, &Taken);
   executor.Execute({Action::kUnfenceManaged}, [] {});
   CHECK(Joined(node.calls) == "unfence vm1 winner");
   CHECK(state.copies_fenced);
@@ -161,10 +164,43 @@ TEST_CASE("executor: a takeover that finds the peer's storage lost leaves the co
   node.codes = {{"takeover vm1", Code::kUnreachable}};
   ClusterState state;
   bool applications_running = false;
-  Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running);
+  Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running, &Taken);
   executor.Execute({Action::kSwapPairs}, [] {});
   // dv taken over alone (SSWS): vm1's takeover says peer-lost; vm1, still secondary, is not
   // reserved; nothing is resynced while the peer is lost.
   CHECK(Joined(node.calls) ==
         "display dv; takeover dv; display vm1; takeover vm1 peer-lost; display vm1; display dv; display vm1");
+}
+
+TEST_CASE("executor: a fed event runs Decide's actions; a resumed site that settles without winning stops once") {
+  struct Row {
+    const char* what;
+    Phase phase;
+    Input input;
+    bool applications_running;
+    const char* calls;
+  };
+  const Row rows[] = {
+      {"resumed, the peer is active: standby, on_stop", Phase::kStarting, {Event::kPeerSeen, Phase::kActive, true},
+       true, "feed peer-seen; on_stop"},
+      {"not resumed, the peer is active: standby", Phase::kStarting, {Event::kPeerSeen, Phase::kActive, true}, false,
+       "feed peer-seen"},
+      {"resumed, nobody active: a race is pending, no on_stop yet", Phase::kStarting,
+       {Event::kPeerSeen, Phase::kStandby, true}, true, "feed peer-seen; race in 200"},
+      {"race timer: reserve, won, then the winner's actions", Phase::kStandby, {Event::kRaceTimer}, false,
+       "feed race-timer; reserve dv; display dv; feed reserve-won primary-here; reserve vm1 preempt; display dv; "
+       "display vm1; on_start"},
+  };
+  for (const Row& row : rows) {
+    INFO(row.what);
+    ScriptedNode node;
+    node.volumes = {{"dv", {"primary", "PAIR"}}, {"vm1", {"primary", "PAIR"}}};
+    ClusterState state;
+    state.phase = row.phase;
+    state.race_pending = row.phase == Phase::kStandby;
+    bool applications_running = row.applications_running;
+    Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running);
+    executor.Feed(row.input, [] {});
+    CHECK(Joined(node.calls) == row.calls);
+  }
 }
