@@ -23,6 +23,7 @@ struct HeartbeatView {
   uint64_t peer_incarnation = 0;  // the latest heartbeat's clusterd incarnation (0: none)
   uint64_t known_incarnation = 0; // the incarnation the daemon fed last
   bool startup_wait_over = false; // STARTING has listened for the whole start-up wait
+  size_t links = 0;               // heartbeat links (for the log only)
 };
 
 // The event the heartbeats make in `state`: the peer seen (anew, in another phase, or

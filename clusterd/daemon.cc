@@ -46,7 +46,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config, wire::
   if (!node.ok()) return node.status();
   daemon->node_ = std::move(node.value());
   ExecutorConfig executing{config.site.name, config.peer.name, config.cluster.determining_volume,
-                           config.cluster.volumes, config.cluster.standby_delay_ms, config.cluster.timeout_ms};
+                           config.cluster.volumes, config.cluster.standby_delay_ms, config.cluster.timeout_ms,
+                           config.cluster.auto_resync};
   daemon->executor_ =
       std::make_unique<Executor>(std::move(executing), static_cast<ExecutorEnv&>(*daemon), daemon->state_,
                                  daemon->applications_running_);
@@ -69,9 +70,6 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config, wire::
   daemon->state_.resuming = daemon->applications_running_;
   daemon->started_at_ = Clock::now();
   daemon->next_poll_ = daemon->started_at_;
-  daemon->next_auto_resync_ = daemon->started_at_;
-  daemon->next_unfence_ = daemon->started_at_;
-  daemon->last_node_answer_ = daemon->started_at_;
   spdlog::info("clusterd {}: incarnation {:016x}, {} heartbeat link(s) {}, peer {}, determining volume {}{}",
                config.site.name, daemon->incarnation_, links.size(),
                context.curve_keys() ? "authenticated with CURVE keys" : "NOT authenticated (no [security] keys)",
@@ -123,21 +121,9 @@ void Daemon::Observe() {
     if (latest) (void)ParsePhase(latest->state, &view.peer_phase);
     view.peer_incarnation = latest ? latest->incarnation : 0;
   }
-  view.known_incarnation = peer_incarnation_;
   view.startup_wait_over = now - started_at_ >= StartupWait();
-  if (const std::optional<Input> input = HeartbeatInput(state_, view)) {
-    if (input->event == Event::kPeerSeen) {
-      if (view.peer_incarnation != peer_incarnation_ && peer_incarnation_ != 0) {
-        spdlog::info("clusterd {}: site {} restarted its clusterd (incarnation {:016x})", config_.site.name,
-                     config_.peer.name, view.peer_incarnation);
-      }
-      peer_incarnation_ = view.peer_incarnation;
-    } else if (input->event == Event::kPeerLost) {
-      spdlog::warn("clusterd {}: no heartbeat from site {} on any of {} link(s) for {} ms", config_.site.name,
-                   config_.peer.name, links.size(), cluster_.timeout_ms);
-    }
-    Feed(*input);
-  }
+  view.links = links.size();
+  executor_->Heard(view, [] {});
   if (race_due_ && Clock::now() >= *race_due_) {
     race_due_.reset();
     Feed({Event::kRaceTimer});
@@ -155,46 +141,19 @@ void Daemon::PollNode() {
   Result<wire::Reply> answer = wire::CallEveryPage(wire::DisplayRequest{}, [&](const wire::DisplayRequest& page) {
     return node_->Call(page, static_cast<int>(cluster_.timeout_ms));
   });
-  const auto now = Clock::now();
-  PollView view;
-  view.node_answered = answer.ok() && answer->ToStatus().ok();
-  view.node_silent_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_node_answer_).count();
-  view.timeout_ms = cluster_.timeout_ms;
-  view.pairs = PairsToMove();
-  view.site = config_.site.name;
-  view.auto_resync = cluster_.auto_resync;
-  if (!view.node_answered) {
+  const bool answered = answer.ok() && answer->ToStatus().ok();
+  if (!answered) {
     if (!node_silent_) {
       spdlog::warn("clusterd {}: the node at {} does not answer: {}", config_.site.name, config_.site.control,
                    answer.ok() ? answer->message : answer.status().message());
       node_silent_ = true;
     }
-  } else {
-    if (node_silent_) spdlog::info("clusterd {}: the node answers again", config_.site.name);
-    node_silent_ = false;
-    last_node_answer_ = now;
-    volumes_ = answer->volumes;
-    view.volumes = volumes_;
+    return executor_->Polled(false, {}, [] {});
   }
-  const PollVerdict verdict = JudgePoll(state_, view);
-  if (verdict.holds_determining) state_.holds_determining = true;
-  for (Event event : verdict.events) {
-    if (event == Event::kCopiesFenced && !view.node_answered) {
-      spdlog::error("clusterd {}: the node has not answered for {} ms: handing over to site {}", config_.site.name,
-                    view.node_silent_ms, config_.peer.name);
-    }
-    // The retries are paced: each when its timer is due (after the events before it ran).
-    const auto due = Clock::now();
-    if (event == Event::kStillFenced) {
-      if (due < next_unfence_) continue;
-      next_unfence_ = due + std::chrono::milliseconds(cluster_.timeout_ms);
-    }
-    if (event == Event::kPairsSuspended) {
-      if (due < next_auto_resync_) continue;
-      next_auto_resync_ = due + std::chrono::milliseconds(cluster_.timeout_ms);
-    }
-    Feed({event});
-  }
+  if (node_silent_) spdlog::info("clusterd {}: the node answers again", config_.site.name);
+  node_silent_ = false;
+  volumes_ = answer->volumes;
+  executor_->Polled(true, volumes_, [] {});
 }
 
 template <class T>
@@ -229,6 +188,10 @@ void Daemon::CancelRace() { race_due_.reset(); }
 void Daemon::RunHook(bool start, Done done) {
   RunHookFor(start ? "on_start" : "on_stop");
   done();
+}
+
+int64_t Daemon::NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
 void Daemon::Log(LogLevel level, const std::string& line) {
@@ -299,7 +262,7 @@ wire::ClusterInfo Daemon::Describe() {
   info.peer_site = config_.peer.name;
   info.peer_alive = state_.peer_alive;
   info.peer_state = state_.peer_alive ? PhaseName(state_.peer_phase) : "";
-  info.peer_incarnation = peer_incarnation_;
+  info.peer_incarnation = executor_->peer_incarnation();
   info.started = applications_running_;
   info.determining_volume = cluster_.determining_volume;
   info.witness = config_.witness.present ? config_.witness.endpoint : "";

@@ -50,6 +50,7 @@ class Daemon : private ExecutorEnv {
   void RunHook(bool start, Done done) override;
   void Transitioned(Phase before, const Input& input, const Transition& transition) override;
   void Log(LogLevel level, const std::string& line) override;
+  int64_t NowMs() override;
   void Observe();       // heartbeats -> peer seen / lost / startup timeout; the race timer
   void PollNode();      // pair statuses -> copies fenced / pairs healthy / suspended
   std::chrono::milliseconds StartupWait() const;  // how long STARTING listens before racing alone
@@ -77,11 +78,7 @@ class Daemon : private ExecutorEnv {
   Clock::time_point started_at_;
   std::optional<Clock::time_point> race_due_;
   Clock::time_point next_poll_;
-  Clock::time_point next_auto_resync_;
-  Clock::time_point next_unfence_;  // ACTIVE with copies still fenced: the next try
-  uint64_t peer_incarnation_ = 0;
   std::vector<wire::VolumeInfo> volumes_;  // the node's last answer to display
-  Clock::time_point last_node_answer_;   // the node's last answer to a display
   bool node_silent_ = false;              // logged once until it answers again
   bool applications_running_ = false;      // on_start ran (this or an earlier clusterd) and on_stop not since
   int lock_fd_ = -1;

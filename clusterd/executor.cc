@@ -1,5 +1,7 @@
 #include "clusterd/executor.h"
 
+#include <cinttypes>
+#include <cstdio>
 #include <optional>
 
 #include "clusterd/choices.h"
@@ -12,7 +14,67 @@ Executor::Executor(ExecutorConfig config, ExecutorEnv& env, ClusterState& state,
       env_(env),
       state_(state),
       applications_running_(applications_running),
-      decide_(decide) {}
+      decide_(decide),
+      last_node_answer_ms_(env.NowMs()),
+      next_unfence_ms_(last_node_answer_ms_),
+      next_auto_resync_ms_(last_node_answer_ms_) {}
+
+void Executor::Heard(HeartbeatView view, Done done) {
+  view.known_incarnation = peer_incarnation_;
+  const std::optional<Input> input = HeartbeatInput(state_, view);
+  if (!input) return done();
+  if (input->event == Event::kPeerSeen) {
+    if (view.peer_incarnation != peer_incarnation_ && peer_incarnation_ != 0) {
+      char incarnation[24];
+      std::snprintf(incarnation, sizeof(incarnation), "%016" PRIx64, view.peer_incarnation);
+      env_.Log(LogLevel::kInfo,
+               "site " + config_.peer + " restarted its clusterd (incarnation " + incarnation + ")");
+    }
+    peer_incarnation_ = view.peer_incarnation;
+  } else if (input->event == Event::kPeerLost) {
+    env_.Log(LogLevel::kWarn, "no heartbeat from site " + config_.peer + " on any of " + std::to_string(view.links) +
+                                  " link(s) for " + std::to_string(config_.timeout_ms) + " ms");
+  }
+  Feed(*input, done);
+}
+
+void Executor::Polled(bool answered, std::vector<wire::VolumeInfo> volumes, Done done) {
+  PollView view;
+  view.node_answered = answered;
+  view.node_silent_ms = env_.NowMs() - last_node_answer_ms_;
+  view.timeout_ms = config_.timeout_ms;
+  view.pairs = PairsToMove();
+  view.site = config_.site;
+  view.auto_resync = config_.auto_resync;
+  if (answered) {
+    last_node_answer_ms_ = env_.NowMs();
+    view.volumes = std::move(volumes);
+  }
+  const PollVerdict verdict = JudgePoll(state_, view);
+  if (verdict.holds_determining) state_.holds_determining = true;
+  if (!answered && !verdict.events.empty()) {
+    env_.Log(LogLevel::kError, "the node has not answered for " + std::to_string(view.node_silent_ms) +
+                                   " ms: handing over to site " + config_.peer);
+  }
+  FeedEach(std::make_shared<std::vector<Event>>(verdict.events), 0, done);
+}
+
+void Executor::FeedEach(std::shared_ptr<std::vector<Event>> events, size_t next, Done done) {
+  if (next == events->size()) return done();
+  const Event event = (*events)[next];
+  Done on = [this, events, next, done] { FeedEach(events, next + 1, done); };
+  // The retries are paced: each when its timer is due (after the events before it ran).
+  const int64_t now_ms = env_.NowMs();
+  if (event == Event::kStillFenced) {
+    if (now_ms < next_unfence_ms_) return on();
+    next_unfence_ms_ = now_ms + config_.timeout_ms;
+  }
+  if (event == Event::kPairsSuspended) {
+    if (now_ms < next_auto_resync_ms_) return on();
+    next_auto_resync_ms_ = now_ms + config_.timeout_ms;
+  }
+  Feed({event}, on);
+}
 
 void Executor::Feed(const Input& input, Done done) {
   const Transition transition = decide_(state_, input);

@@ -1,5 +1,6 @@
-// The one runner of the cluster state machine (cluster_state.h): it feeds each event to Decide,
-// carries out the actions (what each asks of the node, in which order, and what its answers
+// The one runner of the cluster state machine (cluster_state.h): it turns what the heartbeats
+// and the node's answers say into events (through choices.h), feeds each to Decide, carries out
+// the actions (what each asks of the node, in which order, and what its answers
 // mean, through choices.h) and feeds the events those answers make. It reaches
 // the world through an ExecutorEnv: the daemon's (daemon.cc) calls the node over its control
 // socket and answers at once, on its one thread; the cluster simulation's
@@ -18,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "clusterd/choices.h"
 #include "clusterd/cluster_state.h"
 #include "wire/messages.h"
 #include "wire/status.h"
@@ -56,6 +58,8 @@ class ExecutorEnv {
   virtual void Transitioned(Phase before, const Input& input, const Transition& transition) = 0;
   // One line for the log, without the "clusterd SITE: " prefix.
   virtual void Log(LogLevel level, const std::string& line) = 0;
+  // A monotonic clock in milliseconds (the retries of Polled are paced by it).
+  virtual int64_t NowMs() = 0;
 };
 
 struct ExecutorConfig {
@@ -65,6 +69,7 @@ struct ExecutorConfig {
   std::vector<std::string> volumes;  // the managed volumes
   int64_t standby_delay_ms = 0;
   int64_t timeout_ms = 0;
+  bool auto_resync = false;
 };
 
 using DecideFunction = Transition (*)(const ClusterState&, const Input&);
@@ -84,7 +89,18 @@ class Executor {
   // Carries out `actions` in order, then calls `done`.
   void Execute(std::vector<Action> actions, Done done);
 
+  // Daemon::Observe: feeds the event the heartbeats make (HeartbeatInput; the view's
+  // known_incarnation is the executor's), if any, then calls `done`.
+  void Heard(HeartbeatView view, Done done);
+  // Daemon::PollNode, once the node answered (`answered`, with `volumes`) or did not: feeds the
+  // events of JudgePoll, each paced retry (kStillFenced, kPairsSuspended) at most once per
+  // timeout_ms and only when due as it comes; then calls `done`.
+  void Polled(bool answered, std::vector<wire::VolumeInfo> volumes, Done done);
+  // The peer clusterd's incarnation the executor fed last (0: none yet).
+  uint64_t peer_incarnation() const { return peer_incarnation_; }
+
  private:
+  void FeedEach(std::shared_ptr<std::vector<Event>> events, size_t next, Done done);
   void ExecuteFrom(std::shared_ptr<std::vector<Action>> actions, size_t next, Done done);
   void ExecuteOne(Action action, Done done);
   void ReserveDetermining(Done done);
@@ -104,6 +120,10 @@ class Executor {
   const bool& applications_running_;
   const DecideFunction decide_;
   bool peer_storage_lost_ = false;  // this race found the peer's node unreachable
+  uint64_t peer_incarnation_ = 0;
+  int64_t last_node_answer_ms_;      // since the executor was made, at first
+  int64_t next_unfence_ms_;          // ACTIVE with copies still fenced: the next try
+  int64_t next_auto_resync_ms_;
 };
 
 }  // namespace pairfs::clusterd

@@ -25,11 +25,6 @@ wire::VolumeInfo Displayed(const VolumeInfo& info) {
   return shown;
 }
 
-const std::vector<std::string>& PairsToMove() {
-  static const std::vector<std::string> names = {kDetermining, kManaged};
-  return names;
-}
-
 }  // namespace
 
 Clusterd::Clusterd(World& world, int site, int links)
@@ -50,15 +45,13 @@ void Clusterd::Start() {
   busy_ = false;
   executor_ = std::make_unique<clusterd::Executor>(
       clusterd::ExecutorConfig{SiteName(site_), SiteName(1 - site_), kDetermining, {kManaged}, kStandbyDelayMs,
-                               kHeartbeatTimeoutMs},
+                               kHeartbeatTimeoutMs, world_.auto_resync()},
       static_cast<clusterd::ExecutorEnv&>(*this), state, applications_running, world_.logic().decide);
   node_silent_ = false;
-  last_node_answer_ms_ = world_.now();
   race_due_ms_.reset();
-  started_at_ms_ = next_poll_ms_ = next_auto_resync_ms_ = next_unfence_ms_ = world_.now();
+  started_at_ms_ = next_poll_ms_ = world_.now();
   beat_incarnation_ = world_.NextId();
   beat_counter_ = 0;
-  peer_incarnation_ = 0;
   last_heard_ms_.assign(links_, -1);
   last_beat_.assign(links_, {0, 0});
   latest_beat_.reset();
@@ -127,61 +120,28 @@ void Clusterd::Observe(Done then) {
     view.peer_phase = latest_beat_->phase;
     view.peer_incarnation = latest_beat_->incarnation;
   }
-  view.known_incarnation = peer_incarnation_;
   view.startup_wait_over = world_.now() - started_at_ms_ >= kStartupWaitMs;
-  std::vector<std::function<void(Done)>> steps;
-  if (const std::optional<clusterd::Input> input = clusterd::HeartbeatInput(state, view)) {
-    if (input->event == Event::kPeerSeen) peer_incarnation_ = view.peer_incarnation;
-    steps.push_back([this, input = *input](Done next) { Feed(input, next); });
-  }
-  steps.push_back([this](Done next) {
-    if (!race_due_ms_ || world_.now() < *race_due_ms_) return next();
+  view.links = links_;
+  executor_->Heard(view, [this, then] {
+    if (!race_due_ms_ || world_.now() < *race_due_ms_) return then();
     race_due_ms_.reset();
-    Feed({Event::kRaceTimer}, next);
+    Feed({Event::kRaceTimer}, then);
   });
-  InOrder(std::move(steps), then);
 }
 
-// Daemon::PollNode: the product's JudgePoll decides; the paced retries run when their timers
-// are due.
+// Daemon::PollNode: the executor judges the answer.
 void Clusterd::PollNode(Done then) {
   ControlRequest display{ControlRequest::Type::kDisplay};
   CallNode(display, [this, then](ControlReply reply) {
-    clusterd::PollView view;
-    view.node_answered = reply.status.ok();
-    view.node_silent_ms = world_.now() - last_node_answer_ms_;
-    view.timeout_ms = kHeartbeatTimeoutMs;
-    view.pairs = PairsToMove();
-    view.site = SiteName(site_);
-    view.auto_resync = world_.auto_resync();
-    if (!view.node_answered) {
+    if (!reply.status.ok()) {
       if (!node_silent_) Trace("the node does not answer");
       node_silent_ = true;
-    } else {
-      node_silent_ = false;
-      last_node_answer_ms_ = world_.now();
-      for (const VolumeInfo& info : reply.volumes) view.volumes.push_back(Displayed(info));
+      return executor_->Polled(false, {}, then);
     }
-    const clusterd::PollVerdict verdict = clusterd::JudgePoll(state, view);
-    if (verdict.holds_determining) state.holds_determining = true;
-    std::vector<std::function<void(Done)>> steps;
-    for (Event event : verdict.events) {
-      steps.push_back([this, event, answered = view.node_answered](Done next) {
-        if (event == Event::kCopiesFenced && !answered) {
-          Trace("the node has not answered for more than timeout_ms: handing over");
-        }
-        if (event == Event::kStillFenced) {
-          if (world_.now() < next_unfence_ms_) return next();
-          next_unfence_ms_ = world_.now() + kHeartbeatTimeoutMs;
-        }
-        if (event == Event::kPairsSuspended) {
-          if (world_.now() < next_auto_resync_ms_) return next();
-          next_auto_resync_ms_ = world_.now() + kHeartbeatTimeoutMs;
-        }
-        Feed({event}, next);
-      });
-    }
-    InOrder(std::move(steps), then);
+    node_silent_ = false;
+    std::vector<wire::VolumeInfo> volumes;
+    for (const VolumeInfo& info : reply.volumes) volumes.push_back(Displayed(info));
+    executor_->Polled(true, std::move(volumes), then);
   }, kHeartbeatTimeoutMs);
 }
 
@@ -231,6 +191,8 @@ void Clusterd::ScheduleRace(int64_t delay_ms) { race_due_ms_ = world_.now() + de
 void Clusterd::CancelRace() { race_due_ms_.reset(); }
 
 void Clusterd::Log(clusterd::LogLevel, const std::string& line) { Trace(line); }
+
+int64_t Clusterd::NowMs() { return world_.now(); }
 
 // Daemon::RunHookFor: the hook takes a little time; clusterd.state says whether it started.
 void Clusterd::RunHook(bool start, Done then) {

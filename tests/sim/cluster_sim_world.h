@@ -367,6 +367,7 @@ class Clusterd : public Process, private clusterd::ExecutorEnv {
   void Transitioned(clusterd::Phase before, const clusterd::Input& input,
                     const clusterd::Transition& transition) override;
   void Log(clusterd::LogLevel level, const std::string& line) override;
+  int64_t NowMs() override;
   void SendBeats();
   void BeatLoop();
   void Trace(const std::string& line);
@@ -375,16 +376,14 @@ class Clusterd : public Process, private clusterd::ExecutorEnv {
   const int links_;
   bool busy_ = false;
   std::optional<int64_t> race_due_ms_;
-  int64_t started_at_ms_ = 0, next_poll_ms_ = 0, next_auto_resync_ms_ = 0, next_unfence_ms_ = 0;
+  int64_t started_at_ms_ = 0, next_poll_ms_ = 0;
   uint64_t beat_counter_ = 0;
-  uint64_t peer_incarnation_ = 0;
   std::vector<int64_t> last_heard_ms_;  // per link; -1 = never
   std::vector<std::pair<uint64_t, uint64_t>> last_beat_;  // per link: (incarnation, counter)
   std::optional<Message> latest_beat_;
   uint64_t beat_incarnation_ = 0;
   bool unfence_asked_ = false;
   std::unique_ptr<clusterd::Executor> executor_;  // made anew at each start
-  int64_t last_node_answer_ms_ = 0;  // the node's last answer to a poll
   bool node_silent_ = false;
 };
 

@@ -56,6 +56,8 @@ class ScriptedNode : public ExecutorEnv {
     calls.push_back(fed);
   }
   void Log(LogLevel, const std::string&) override {}
+  int64_t NowMs() override { return now_ms; }
+  int64_t now_ms = 0;
 
  private:
   Code CodeOf(const std::string& kind, const std::string& name) {
@@ -202,5 +204,81 @@ TEST_CASE("executor: a fed event runs Decide's actions; a resumed site that sett
     Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running);
     executor.Feed(row.input, [] {});
     CHECK(Joined(node.calls) == row.calls);
+  }
+}
+
+TEST_CASE("executor: a poll's retries are paced by timeout_ms; a silent node hands over once timeout_ms passed") {
+  ScriptedNode node;
+  ClusterState state;
+  state.phase = Phase::kActive;
+  state.peer_alive = true;
+  state.copies_fenced = true;
+  bool applications_running = true;
+  ExecutorConfig config{"a", "b", "dv", {"vm1"}, 200, 1000, true};
+  Executor executor(config, node, state, applications_running, &Taken);
+  auto volume = [](const std::string& name, const std::string& role, const std::string& status) {
+    wire::VolumeInfo info;
+    info.name = name, info.role = role, info.status = status;
+    return info;
+  };
+  const std::vector<wire::VolumeInfo> fenced_in_pair = {volume("dv", "primary", "PAIR"), volume("vm1", "primary", "PAIR")};
+  const std::vector<wire::VolumeInfo> suspended = {volume("dv", "primary", "PAIR"), volume("vm1", "primary", "PSUE")};
+  struct Row {
+    int64_t now_ms;
+    bool answered;
+    std::vector<wire::VolumeInfo> volumes;
+    const char* calls;
+  };
+  const Row rows[] = {
+      {0, true, fenced_in_pair, "feed still-fenced; feed pairs-healthy"},
+      {999, true, fenced_in_pair, "feed pairs-healthy"},
+      {1000, true, fenced_in_pair, "feed still-fenced; feed pairs-healthy"},
+      {1000, true, suspended, "feed pairs-suspended"},
+      {1500, true, suspended, ""},
+      {2000, true, suspended, "feed still-fenced; feed pairs-suspended"},
+      {2500, false, {}, ""},
+      {3000, false, {}, ""},
+      {3001, false, {}, "feed copies-fenced"},
+  };
+  for (const Row& row : rows) {
+    INFO("at " << row.now_ms << " ms");
+    node.calls.clear();
+    node.now_ms = row.now_ms;
+    executor.Polled(row.answered, row.volumes, [] {});
+    CHECK(Joined(node.calls) == row.calls);
+  }
+}
+
+TEST_CASE("executor: heartbeats feed the peer seen once per phase or incarnation, then lost") {
+  ScriptedNode node;
+  ClusterState state;
+  state.phase = Phase::kActive;
+  state.started = state.holds_determining = true;
+  bool applications_running = true;
+  Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running);
+  struct Row {
+    bool heard;
+    Phase peer;
+    uint64_t incarnation;
+    const char* calls;
+  };
+  const Row rows[] = {
+      {true, Phase::kStandby, 5, "feed peer-seen"},
+      {true, Phase::kStandby, 5, ""},
+      {true, Phase::kStandby, 6, "feed peer-seen"},
+      {false, Phase::kStarting, 0, "feed peer-lost; reserve dv; display dv; feed reserve-won primary-here; "
+                                   "reserve vm1 preempt; display dv; display vm1"},
+  };
+  node.volumes = {{"dv", {"primary", "PAIR"}}, {"vm1", {"primary", "PAIR"}}};
+  for (const Row& row : rows) {
+    INFO(row.heard << " " << PhaseName(row.peer) << " " << row.incarnation);
+    node.calls.clear();
+    HeartbeatView view;
+    view.peer_heard = row.heard;
+    view.peer_phase = row.peer;
+    view.peer_incarnation = row.incarnation;
+    executor.Heard(view, [] {});
+    CHECK(Joined(node.calls) == row.calls);
+    if (row.heard) CHECK(executor.peer_incarnation() == row.incarnation);
   }
 }
