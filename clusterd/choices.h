@@ -11,10 +11,19 @@
 #include <vector>
 
 #include "clusterd/cluster_state.h"
+#include "wire/limits.h"
 #include "wire/messages.h"
 #include "wire/status.h"
 
 namespace pairfs::clusterd {
+
+// How long STARTING listens for the peer before racing alone. Longer than timeout_ms: the
+// peer's heartbeat connection to a clusterd that was down backs off up to
+// kHeartbeatReconnectMaxMs before it dials again, and a start-up race against a peer that is
+// ACTIVE but not yet heard would make two active sites.
+constexpr int64_t StartupWaitMs(int64_t timeout_ms, int64_t interval_ms) {
+  return timeout_ms + wire::kHeartbeatReconnectMaxMs + 2 * interval_ms;
+}
 
 // What Daemon::Observe knows of the heartbeats at one look.
 struct HeartbeatView {

@@ -121,20 +121,14 @@ void Daemon::Observe() {
     if (latest) (void)ParsePhase(latest->state, &view.peer_phase);
     view.peer_incarnation = latest ? latest->incarnation : 0;
   }
-  view.startup_wait_over = now - started_at_ >= StartupWait();
+  view.startup_wait_over =
+      now - started_at_ >= std::chrono::milliseconds(StartupWaitMs(cluster_.timeout_ms, cluster_.interval_ms));
   view.links = links.size();
   executor_->Heard(view, [] {});
   if (race_due_ && Clock::now() >= *race_due_) {
     race_due_.reset();
     Feed({Event::kRaceTimer});
   }
-}
-
-std::chrono::milliseconds Daemon::StartupWait() const {
-  // Longer than timeout_ms: the peer's heartbeat connection to a clusterd that was down backs
-  // off up to kHeartbeatReconnectMaxMs before it dials again, and a start-up race against a peer
-  // that is ACTIVE but not yet heard would make two active sites.
-  return std::chrono::milliseconds(cluster_.timeout_ms + wire::kHeartbeatReconnectMaxMs + 2 * cluster_.interval_ms);
 }
 
 void Daemon::PollNode() {

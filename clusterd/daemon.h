@@ -53,7 +53,6 @@ class Daemon : private ExecutorEnv {
   int64_t NowMs() override;
   void Observe();       // heartbeats -> peer seen / lost / startup timeout; the race timer
   void PollNode();      // pair statuses -> copies fenced / pairs healthy / suspended
-  std::chrono::milliseconds StartupWait() const;  // how long STARTING listens before racing alone
   void ServeControl(int timeout_ms);
   wire::ClusterInfo Describe();
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "clusterd/executor.h"
+#include "clusterd/limits.h"
 #include "tests/sim/cluster_sim.h"
 #include "tests/sim/network.h"
 #include "wire/messages.h"
@@ -29,11 +30,10 @@ inline constexpr int kBlocks = 8;                 // of vm1
 inline constexpr int kHeartbeatIntervalMs = 200;  // [cluster] defaults
 inline constexpr int kHeartbeatTimeoutMs = 1000;
 inline constexpr int kStandbyDelayMs = 200;
-inline constexpr int kLoopTickMs = 20;            // clusterd/limits.h
-// Daemon::StartupWait: timeout_ms + wire/limits.h kHeartbeatReconnectMaxMs + 2 * interval_ms.
-inline constexpr int kStartupWaitMs = kHeartbeatTimeoutMs + 1000 + 2 * kHeartbeatIntervalMs;
-inline constexpr int kNodeCallTimeoutMs = 2000 + 3000;  // peer_timeout_ms + kNodeCallSlackMs
+inline constexpr int kLoopTickMs = clusterd::kLoopTickMs;
+inline constexpr int kStartupWaitMs = clusterd::StartupWaitMs(kHeartbeatTimeoutMs, kHeartbeatIntervalMs);
 inline constexpr int kPeerTimeoutMs = 2000;       // [site] default
+inline constexpr int kNodeCallTimeoutMs = kPeerTimeoutMs + clusterd::kNodeCallSlackMs;
 inline constexpr int kRetransmitMs = 250;         // ReplicatorOptions defaults
 inline constexpr int kStatusIntervalMs = 500;
 inline constexpr int kNodeTickMs = 50;

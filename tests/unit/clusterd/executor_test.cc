@@ -221,7 +221,8 @@ TEST_CASE("executor: a poll's retries are paced by timeout_ms; a silent node han
     info.name = name, info.role = role, info.status = status;
     return info;
   };
-  const std::vector<wire::VolumeInfo> fenced_in_pair = {volume("dv", "primary", "PAIR"), volume("vm1", "primary", "PAIR")};
+  const std::vector<wire::VolumeInfo> fenced_in_pair = {volume("dv", "primary", "PAIR"),
+                                                        volume("vm1", "primary", "PAIR")};
   const std::vector<wire::VolumeInfo> suspended = {volume("dv", "primary", "PAIR"), volume("vm1", "primary", "PSUE")};
   struct Row {
     int64_t now_ms;
