@@ -14,17 +14,6 @@ using clusterd::Phase;
 
 namespace {
 
-// A volume as the node's display shows it to clusterd.
-wire::VolumeInfo Displayed(const VolumeInfo& info) {
-  wire::VolumeInfo shown;
-  shown.name = info.name;
-  shown.role = node::RoleName(info.state.role);
-  shown.status = node::StatusName(info.state.status);
-  shown.fenced = info.state.fenced;
-  shown.reserved_by = info.record.holder;
-  return shown;
-}
-
 }  // namespace
 
 Clusterd::Clusterd(World& world, int site, int links)
@@ -131,17 +120,14 @@ void Clusterd::Observe(Done then) {
 
 // Daemon::PollNode: the executor judges the answer.
 void Clusterd::PollNode(Done then) {
-  ControlRequest display{ControlRequest::Type::kDisplay};
-  CallNode(display, [this, then](ControlReply reply) {
+  CallNode(wire::DisplayRequest{}, [this, then](ControlReply reply) {
     if (!reply.status.ok()) {
       if (!node_silent_) Trace("the node does not answer");
       node_silent_ = true;
       return executor_->Polled(false, {}, then);
     }
     node_silent_ = false;
-    std::vector<wire::VolumeInfo> volumes;
-    for (const VolumeInfo& info : reply.volumes) volumes.push_back(Displayed(info));
-    executor_->Polled(true, std::move(volumes), then);
+    executor_->Polled(true, std::move(reply.volumes), then);
   }, kHeartbeatTimeoutMs);
 }
 
@@ -157,34 +143,6 @@ void Clusterd::Transitioned(Phase before, const clusterd::Input& input, const cl
 }
 
 // ---- clusterd::ExecutorEnv ------------------------------------------------------------------
-
-// The product's request, as the model's node takes it.
-void Clusterd::CallNode(const clusterd::NodeCall& call, std::function<void(clusterd::NodeAnswer)> answered) {
-  ControlRequest request;
-  if (const auto* display = std::get_if<wire::DisplayRequest>(&call)) {
-    request = {ControlRequest::Type::kDisplay, display->name};
-  } else if (const auto* reserve = std::get_if<wire::ReserveRequest>(&call)) {
-    request = {ControlRequest::Type::kReserve, reserve->name, reserve->holder};
-    request.preempt = reserve->preempt;
-  } else if (const auto* release = std::get_if<wire::ReleaseRequest>(&call)) {
-    request = {ControlRequest::Type::kRelease, release->name, release->holder};
-  } else if (const auto* resync = std::get_if<wire::ResyncRequest>(&call)) {
-    request = {ControlRequest::Type::kResync, resync->name};
-    request.swap = resync->swap;
-  } else if (const auto* takeover = std::get_if<wire::TakeoverRequest>(&call)) {
-    request = {ControlRequest::Type::kTakeover, takeover->name};
-    request.peer_lost = takeover->peer_lost;
-  } else if (const auto* fence = std::get_if<wire::FenceRequest>(&call)) {
-    request = {ControlRequest::Type::kFence, fence->name};
-    request.fenced = fence->fenced;
-    request.winner = fence->winner;
-  }
-  CallNode(request, [answered](ControlReply reply) {
-    clusterd::NodeAnswer answer{reply.status, {}, ""};
-    for (const VolumeInfo& info : reply.volumes) answer.volumes.push_back(Displayed(info));
-    answered(std::move(answer));
-  });
-}
 
 void Clusterd::ScheduleRace(int64_t delay_ms) { race_due_ms_ = world_.now() + delay_ms; }
 
@@ -205,7 +163,7 @@ void Clusterd::RunHook(bool start, Done then) {
 
 // Daemon::CallNode: over the local socket; a node that is down or dies meanwhile costs the
 // whole timeout.
-void Clusterd::CallNode(const ControlRequest& request, Then then, int timeout_ms) {
+void Clusterd::CallNode(const clusterd::NodeCall& request, Then then, int timeout_ms) {
   auto answered = std::make_shared<bool>(false);
   Then reply = Guard<ControlReply>([answered, then](ControlReply answer) {
     if (*answered) return;
@@ -220,7 +178,7 @@ void Clusterd::CallNode(const ControlRequest& request, Then then, int timeout_ms
   After(timeout_ms, [this, reply, answered, timeout_ms] {
     if (*answered) return;
     Trace("the node did not answer within " + std::to_string(timeout_ms) + " ms");
-    reply(ControlReply{Status::Unreachable("the node did not answer")});
+    reply(ControlReply{Status::Unreachable("the node did not answer"), {}, ""});
   });
 }
 

@@ -174,28 +174,9 @@ struct Copy {
 std::string StateText(const Copy& copy);
 std::string RecordText(const wire::ReservationRecord& record);
 
-struct ControlRequest {
-  enum class Type { kDisplay, kReserve, kRelease, kResync, kTakeover, kFence };
-  Type type = Type::kDisplay;
-  std::string name;  // "" with kDisplay: every volume
-  std::string holder;
-  bool preempt = false;
-  bool swap = false;
-  bool fenced = false;
-  bool winner = false;     // fence: an unfence by the winner of dv
-  bool peer_lost = false;  // takeover
-};
-
-struct VolumeInfo {
-  std::string name;
-  node::PairState state;
-  wire::ReservationRecord record;
-};
-
-struct ControlReply {
-  Status status;
-  std::vector<VolumeInfo> volumes;
-};
+// The node's control API takes the product's requests (clusterd/executor.h's NodeCall) and
+// answers with the volumes as the product's display shows them.
+using ControlReply = clusterd::NodeAnswer;
 
 // One site's node: its copies of dv and vm1, the write paths, the pair commands and the
 // reservations (tests/sim/cluster_sim_node.cc, cluster_sim_commands.cc, cluster_sim_reserve.cc).
@@ -212,7 +193,7 @@ class Node : public Process {
   // A write at this site's mount: Ok (acknowledged) or the code the mount returns.
   void MountWrite(int block, uint64_t write_id, std::function<void(Code)> done);
   // clusterd's and the operator's requests on the control endpoint.
-  void Control(const ControlRequest& request, std::function<void(ControlReply)> reply);
+  void Control(const clusterd::NodeCall& request, std::function<void(ControlReply)> reply);
   void OnMessage(const Message& message);
 
  private:
@@ -241,6 +222,7 @@ class Node : public Process {
   };
 
   PairMemory& memory(const std::string& name) { return *memory_.at(name); }
+  wire::VolumeInfo Describe(const std::string& name);
   Copy& copy(const std::string& name) { return copies.at(name); }
   node::WriteRule RuleOf(const Copy& copy) const;
   void Trace(const std::string& line);
@@ -357,9 +339,9 @@ class Clusterd : public Process, private clusterd::ExecutorEnv {
   void Tick();
   void Observe(Done then);
   void PollNode(Done then);
-  void CallNode(const ControlRequest& request, Then then, int timeout_ms = kNodeCallTimeoutMs);
   // clusterd::ExecutorEnv: the product's executor runs the actions over these.
-  void CallNode(const clusterd::NodeCall& call, std::function<void(clusterd::NodeAnswer)> answered) override;
+  void CallNode(const clusterd::NodeCall& call, Then then) override { CallNode(call, then, kNodeCallTimeoutMs); }
+  void CallNode(const clusterd::NodeCall& call, Then then, int timeout_ms);
   void ScheduleRace(int64_t delay_ms) override;
   void CancelRace() override;
   void RunHook(bool start, Done then) override;
