@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "clusterd/choices.h"
 #include "clusterd/hooks.h"
 #include "clusterd/limits.h"
 #include "node/atomic_file.h"
@@ -17,12 +18,6 @@
 #include "wire/paging.h"
 
 namespace pairfs::clusterd {
-namespace {
-
-bool Suspended(const wire::VolumeInfo& info) { return info.status == "PSUS" || info.status == "PSUE"; }
-
-}  // namespace
-
 std::string ControlEndpoint(const node::Config& config) {
   return "ipc://" + config.site.data_dir + "/" + node::kClusterdSocketName;
 }
@@ -50,6 +45,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config, wire::
   Result<std::unique_ptr<wire::Client>> node = wire::Client::Connect(context, config.site.control, config.site.name);
   if (!node.ok()) return node.status();
   daemon->node_ = std::move(node.value());
+  ExecutorConfig executing{config.site.name, config.peer.name, config.cluster.determining_volume,
+                           config.cluster.volumes, config.cluster.standby_delay_ms, config.cluster.timeout_ms,
+                           config.cluster.auto_resync};
+  daemon->executor_ =
+      std::make_unique<Executor>(std::move(executing), static_cast<ExecutorEnv&>(*daemon), daemon->state_,
+                                 daemon->applications_running_);
 
   std::random_device random;
   daemon->incarnation_ = (static_cast<uint64_t>(random()) << 32) ^ random() ^ static_cast<uint64_t>(::getpid());
@@ -69,9 +70,6 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config, wire::
   daemon->state_.resuming = daemon->applications_running_;
   daemon->started_at_ = Clock::now();
   daemon->next_poll_ = daemon->started_at_;
-  daemon->next_auto_resync_ = daemon->started_at_;
-  daemon->next_unfence_ = daemon->started_at_;
-  daemon->last_node_answer_ = daemon->started_at_;
   spdlog::info("clusterd {}: incarnation {:016x}, {} heartbeat link(s) {}, peer {}, determining volume {}{}",
                config.site.name, daemon->incarnation_, links.size(),
                context.curve_keys() ? "authenticated with CURVE keys" : "NOT authenticated (no [security] keys)",
@@ -95,9 +93,10 @@ void Daemon::Run(const std::atomic<bool>& stop) {
 }
 
 void Daemon::Feed(const Input& input) {
-  const Transition transition = Decide(state_, input);
-  const Phase before = state_.phase;
-  state_ = transition.next;
+  executor_->Feed(input, [] {});
+}
+
+void Daemon::Transitioned(Phase before, const Input& input, const Transition& transition) {
   if (!transition.why.empty()) {
     reason_ = transition.why;
     const auto level = state_.phase == Phase::kFenced ? spdlog::level::warn : spdlog::level::info;
@@ -108,113 +107,51 @@ void Daemon::Feed(const Input& input) {
     announced_.store(state_.phase);
     heartbeats_->BeatNow();
   }
-  for (Action action : transition.actions) Execute(action);
-  // A restarted clusterd whose applications still run (on_start before the restart) and that
-  // did not win stops them once.
-  if (applications_running_ && !state_.started &&
-      (state_.phase == Phase::kStandby || state_.phase == Phase::kFenced) && !state_.race_pending) {
-    RunHookFor("on_stop");
-  }
 }
 
 void Daemon::Observe() {
   const auto now = Clock::now();
   const std::vector<wire::HeartbeatSnapshot> links = heartbeats_->Snapshot();
-  const bool alive = std::any_of(links.begin(), links.end(), [&](const wire::HeartbeatSnapshot& link) {
+  HeartbeatView view;
+  view.peer_heard = std::any_of(links.begin(), links.end(), [&](const wire::HeartbeatSnapshot& link) {
     return link.heard && link.last_heard_ms_ago >= 0 && link.last_heard_ms_ago < cluster_.timeout_ms;
   });
-  if (alive) {
+  if (view.peer_heard) {
     const std::optional<wire::HeartbeatMessage> latest = heartbeats_->Latest();
-    Phase peer = Phase::kStarting;
-    if (latest) (void)ParsePhase(latest->state, &peer);
-    const uint64_t incarnation = latest ? latest->incarnation : 0;
-    if (!state_.peer_alive || peer != state_.peer_phase || incarnation != peer_incarnation_) {
-      if (incarnation != peer_incarnation_ && peer_incarnation_ != 0) {
-        spdlog::info("clusterd {}: site {} restarted its clusterd (incarnation {:016x})", config_.site.name,
-                     config_.peer.name, incarnation);
-      }
-      peer_incarnation_ = incarnation;
-      Feed({Event::kPeerSeen, peer, true});
-    }
-  } else if (state_.peer_alive) {
-    spdlog::warn("clusterd {}: no heartbeat from site {} on any of {} link(s) for {} ms", config_.site.name,
-                 config_.peer.name, links.size(), cluster_.timeout_ms);
-    Feed({Event::kPeerLost});
-  } else if (state_.phase == Phase::kStarting && now - started_at_ >= StartupWait()) {
-    Feed({Event::kStartupTimeout});
+    if (latest) (void)ParsePhase(latest->state, &view.peer_phase);
+    view.peer_incarnation = latest ? latest->incarnation : 0;
   }
+  view.startup_wait_over =
+      now - started_at_ >= std::chrono::milliseconds(StartupWaitMs(cluster_.timeout_ms, cluster_.interval_ms));
+  view.links = links.size();
+  executor_->Heard(view, [] {});
   if (race_due_ && Clock::now() >= *race_due_) {
     race_due_.reset();
     Feed({Event::kRaceTimer});
   }
 }
 
-std::chrono::milliseconds Daemon::StartupWait() const {
-  // Longer than timeout_ms: the peer's heartbeat connection to a clusterd that was down backs
-  // off up to kHeartbeatReconnectMaxMs before it dials again, and a start-up race against a peer
-  // that is ACTIVE but not yet heard would make two active sites.
-  return std::chrono::milliseconds(cluster_.timeout_ms + wire::kHeartbeatReconnectMaxMs + 2 * cluster_.interval_ms);
-}
-
 void Daemon::PollNode() {
-  wire::Reply reply;
   Result<wire::Reply> answer = wire::CallEveryPage(wire::DisplayRequest{}, [&](const wire::DisplayRequest& page) {
     return node_->Call(page, static_cast<int>(cluster_.timeout_ms));
   });
-  if (!answer.ok() || !answer->ToStatus().ok()) {
-    const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_node_answer_);
+  const bool answered = answer.ok() && answer->ToStatus().ok();
+  if (!answered) {
     if (!node_silent_) {
       spdlog::warn("clusterd {}: the node at {} does not answer: {}", config_.site.name, config_.site.control,
                    answer.ok() ? answer->message : answer.status().message());
       node_silent_ = true;
     }
-    // This site's storage is gone: hand over (the peer races at once when it hears FENCED).
-    if (state_.phase == Phase::kActive && silent.count() > cluster_.timeout_ms) {
-      spdlog::error("clusterd {}: the node has not answered for {} ms: handing over to site {}", config_.site.name,
-                    silent.count(), config_.peer.name);
-      Feed({Event::kCopiesFenced});
-    }
-    return;
+    return executor_->Polled(false, {}, [] {});
   }
   if (node_silent_) spdlog::info("clusterd {}: the node answers again", config_.site.name);
   node_silent_ = false;
-  last_node_answer_ = Clock::now();
-  reply = answer.value();
-  volumes_ = reply.volumes;
-  // A reservation of the determining volume that this site holds (won in a race, or taken by
-  // the node's fence reserve after a link loss) is released once both are healthy.
-  for (const wire::VolumeInfo& volume : volumes_) {
-    if (volume.name == cluster_.determining_volume && volume.reserved_by == config_.site.name) {
-      state_.holds_determining = true;
-    }
-  }
-  const std::vector<std::string> pairs = PairsToMove();
-  bool all_in_pair = true, fenced_by_node = false, suspended_here = false;
-  for (const std::string& name : pairs) {
-    const auto found = std::find_if(volumes_.begin(), volumes_.end(), [&](const auto& v) { return v.name == name; });
-    if (found == volumes_.end()) {
-      all_in_pair = false;
-      continue;
-    }
-    if (found->status != "PAIR") all_in_pair = false;
-    // Fenced by the node itself (its fence reserve lost), not by clusterd's own fence.
-    if (found->fenced && state_.phase != Phase::kFenced && !state_.copies_fenced) fenced_by_node = true;
-    if ((found->role == "primary" && Suspended(*found)) || found->status == "SSWS") suspended_here = true;
-  }
-  if (fenced_by_node) return Feed({Event::kCopiesFenced});
-  if (state_.phase == Phase::kActive && state_.copies_fenced && Clock::now() >= next_unfence_) {
-    next_unfence_ = Clock::now() + std::chrono::milliseconds(cluster_.timeout_ms);
-    Feed({Event::kStillFenced});
-  }
-  if (state_.peer_alive && all_in_pair) Feed({Event::kPairsHealthy});
-  if (cluster_.auto_resync && state_.peer_alive && suspended_here && Clock::now() >= next_auto_resync_) {
-    next_auto_resync_ = Clock::now() + std::chrono::milliseconds(cluster_.timeout_ms);
-    Feed({Event::kPairsSuspended});
-  }
+  volumes_ = answer->volumes;
+  executor_->Polled(true, volumes_, [] {});
 }
 
 template <class T>
-Status Daemon::CallNode(const T& request, wire::Reply* reply) {
+Status Daemon::AskNode(const T& request, wire::Reply* reply) {
   const int timeout_ms = static_cast<int>(config_.site.peer_timeout_ms) + kNodeCallSlackMs;
   Result<wire::Reply> answer = node_->Call(request, timeout_ms);
   if (!answer.ok()) {
@@ -222,14 +159,8 @@ Status Daemon::CallNode(const T& request, wire::Reply* reply) {
                  wire::MessageTypeName(T::kType), answer.status().message());
     return answer.status();
   }
-  if (reply != nullptr) *reply = answer.value();
+  *reply = answer.value();
   return answer->ToStatus();
-}
-
-std::optional<wire::VolumeInfo> Daemon::VolumeAtNode(const std::string& name) {
-  wire::Reply reply;
-  if (!CallNode(wire::DisplayRequest{name}, &reply).ok() || reply.volumes.empty()) return std::nullopt;
-  return reply.volumes.front();
 }
 
 std::vector<std::string> Daemon::PairsToMove() const {
@@ -238,34 +169,30 @@ std::vector<std::string> Daemon::PairsToMove() const {
   return names;
 }
 
-void Daemon::ReserveManaged() {
-  for (const std::string& name : cluster_.volumes) {
-    if (peer_storage_lost_) {
-      std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
-      if (info && info->role == "secondary" && info->status != "SSWS") continue;  // after the takeover
-    }
-    wire::ReserveRequest request{name, config_.site.name, true};
-    Status reserved = CallNode(request);
-    if (reserved.ok()) {
-      spdlog::info("clusterd {}: {} reserved for this site (writes from site {} get EBADE)", config_.site.name, name,
-                   config_.peer.name);
-    } else {
-      if (reserved.code() == Code::kUnreachable) peer_storage_lost_ = true;
-      spdlog::warn("clusterd {}: cannot reserve {} yet: {}", config_.site.name, name, reserved.message());
-    }
-  }
+void Daemon::CallNode(const NodeCall& call, std::function<void(NodeAnswer)> answered) {
+  wire::Reply reply;
+  const Status status = std::visit([&](const auto& request) { return AskNode(request, &reply); }, call);
+  answered({status, std::move(reply.volumes), std::move(reply.message)});
 }
 
-void Daemon::ResyncSuspended() {
-  for (const std::string& name : PairsToMove()) {
-    std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
-    if (!info || !state_.peer_alive) continue;
-    const bool swap = info->status == "SSWS";  // taken over here: this copy becomes the primary
-    if (!swap && (info->role != "primary" || !Suspended(*info))) continue;
-    Status resynced = CallNode(wire::ResyncRequest{name, swap});
-    spdlog::info("clusterd {}: resync{} of {}: {}", config_.site.name, swap ? " --swap" : "", name,
-                 resynced.ok() ? "started" : resynced.message());
-  }
+void Daemon::ScheduleRace(int64_t delay_ms) { race_due_ = Clock::now() + std::chrono::milliseconds(delay_ms); }
+
+void Daemon::CancelRace() { race_due_.reset(); }
+
+void Daemon::RunHook(bool start, Done done) {
+  RunHookFor(start ? "on_start" : "on_stop");
+  done();
+}
+
+int64_t Daemon::NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+void Daemon::Log(LogLevel level, const std::string& line) {
+  const auto spd = level == LogLevel::kError  ? spdlog::level::err
+                   : level == LogLevel::kWarn ? spdlog::level::warn
+                                              : spdlog::level::info;
+  spdlog::log(spd, "clusterd {}: {}", config_.site.name, line);
 }
 
 void Daemon::RunHookFor(const char* which) {
@@ -277,7 +204,7 @@ void Daemon::RunHookFor(const char* which) {
       "PAIRFS_SITE=" + config_.site.name, "PAIRFS_PEER=" + config_.peer.name,
       std::string("PAIRFS_EVENT=") + (start ? "start" : "stop"), "PAIRFS_VOLUMES=" + volumes,
       "PAIRFS_CONFIG=" + config_.path, std::string("PAIRFS_REASON=") + reason_};
-  (void)RunHook(which, command, environment, cluster_.hook_timeout_ms);
+  (void)clusterd::RunHook(which, command, environment, cluster_.hook_timeout_ms);
   applications_running_ = start;
   SaveStarted(start);
 }
@@ -285,85 +212,6 @@ void Daemon::RunHookFor(const char* which) {
 void Daemon::SaveStarted(bool started) {
   Status saved = node::ReplaceFileAtomically(config_.site.data_dir + "/clusterd.state", started ? "started\n" : "stopped\n");
   if (!saved.ok()) spdlog::error("clusterd {}: cannot save clusterd.state: {}", config_.site.name, saved.message());
-}
-
-void Daemon::Execute(Action action) {
-  const std::string& site = config_.site.name;
-  switch (action) {
-    case Action::kScheduleRace:
-      race_due_ = Clock::now() + std::chrono::milliseconds(cluster_.standby_delay_ms);
-      return;
-    case Action::kScheduleRetry:
-      race_due_ = Clock::now() + std::chrono::milliseconds(cluster_.timeout_ms);
-      return;
-    case Action::kCancelRace:
-      race_due_.reset();
-      return;
-    case Action::kReserveDetermining: {
-      peer_storage_lost_ = false;  // learnt again by this race's actions
-      wire::ReserveRequest request{cluster_.determining_volume, site, false};
-      wire::Reply reply;
-      Status reserved = CallNode(request, &reply);
-      if (reserved.ok()) {
-        std::optional<wire::VolumeInfo> info = VolumeAtNode(cluster_.determining_volume);
-        const bool primary_here = info && (info->role == "primary" || info->status == "SSWS");
-        return Feed({Event::kReserveWon, state_.peer_phase, primary_here});
-      }
-      spdlog::warn("clusterd {}: the determining volume's reserve failed: {}", site, reserved.message());
-      return Feed({reserved.code() == Code::kConflict ? Event::kReserveRefused : Event::kReserveUnreachable});
-    }
-    case Action::kReserveManaged:
-      return ReserveManaged();
-    case Action::kResyncPairs:
-    case Action::kAutoResync:
-      return ResyncSuspended();
-    case Action::kSwapPairs: {
-      // The determining volume first: once its primary is here, so is the next race's decision.
-      for (const std::string& name : PairsToMove()) {
-        std::optional<wire::VolumeInfo> info = VolumeAtNode(name);
-        if (!info || info->role != "secondary") continue;
-        wire::TakeoverRequest request{name, false, true, peer_storage_lost_};
-        wire::Reply reply;
-        Status taken = CallNode(request, &reply);
-        if (taken.ok() && !reply.volumes.empty() && reply.volumes.front().status == "SSWS") {
-          peer_storage_lost_ = true;  // the next takeovers need not ask it again
-        }
-        spdlog::log(taken.ok() ? spdlog::level::info : spdlog::level::err, "clusterd {}: takeover of {}: {}", site,
-                    name, taken.ok() ? (reply.message.empty() ? "done" : reply.message) : taken.message());
-      }
-      ReserveManaged();  // where the peer's storage did not answer, the reserve is local now
-      ResyncSuspended();  // a primary here that a lost fence reserve left suspended
-      return;
-    }
-    case Action::kRunOnStart:
-      if (applications_running_) {
-        spdlog::info("clusterd {}: on_start ran before this clusterd restarted; not again", site);
-        return;
-      }
-      return RunHookFor("on_start");
-    case Action::kRunOnStop:
-      return RunHookFor("on_stop");
-    case Action::kFenceManaged:
-    case Action::kUnfenceManaged: {
-      const bool fence = action == Action::kFenceManaged;
-      for (const std::string& name : cluster_.volumes) {
-        Status fenced = CallNode(wire::FenceRequest{name, fence, state_.phase == Phase::kActive});
-        if (!fenced.ok()) {
-          spdlog::error("clusterd {}: cannot {} {}: {}", site, fence ? "fence" : "unfence", name, fenced.message());
-          // Still fenced: lifted once the pairs are back in PAIR (not taken for the node's own fence).
-          if (!fence) state_.copies_fenced = true;
-        }
-      }
-      return;
-    }
-    case Action::kReleaseDetermining: {
-      wire::ReleaseRequest request{cluster_.determining_volume, site};
-      Status released = CallNode(request);
-      if (released.ok()) return Feed({Event::kReleased});
-      spdlog::warn("clusterd {}: cannot release the determining volume yet: {}", site, released.message());
-      return;
-    }
-  }
 }
 
 void Daemon::ServeControl(int timeout_ms) {
@@ -408,7 +256,7 @@ wire::ClusterInfo Daemon::Describe() {
   info.peer_site = config_.peer.name;
   info.peer_alive = state_.peer_alive;
   info.peer_state = state_.peer_alive ? PhaseName(state_.peer_phase) : "";
-  info.peer_incarnation = peer_incarnation_;
+  info.peer_incarnation = executor_->peer_incarnation();
   info.started = applications_running_;
   info.determining_volume = cluster_.determining_volume;
   info.witness = config_.witness.present ? config_.witness.endpoint : "";

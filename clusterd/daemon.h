@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "clusterd/cluster_state.h"
+#include "clusterd/executor.h"
 #include "node/config.h"
 #include "wire/heartbeat.h"
 #include "wire/link.h"
@@ -26,13 +27,13 @@ namespace pairfs::clusterd {
 // ipc://DATA_DIR/clusterd.sock: where pairctl's cluster commands reach clusterd.
 std::string ControlEndpoint(const node::Config& config);
 
-class Daemon {
+class Daemon : private ExecutorEnv {
  public:
   // Checks the config's [cluster], starts the heartbeat links and binds the control endpoint.
   // InvalidArgument for a config without [cluster]; IoError naming an endpoint that cannot be
   // bound; Busy if another clusterd serves this data dir.
   static Result<std::unique_ptr<Daemon>> Start(const node::Config& config, wire::Context& context);
-  ~Daemon();
+  ~Daemon() override;
 
   // Runs the loop until `stop` becomes true.
   void Run(const std::atomic<bool>& stop);
@@ -42,22 +43,23 @@ class Daemon {
   Daemon(const node::Config& config, wire::Context& context);
 
   void Feed(const Input& input);
-  void Execute(Action action);
+  // ExecutorEnv: the node answers at once (each call blocks this one thread).
+  void CallNode(const NodeCall& call, std::function<void(NodeAnswer)> answered) override;
+  void ScheduleRace(int64_t delay_ms) override;
+  void CancelRace() override;
+  void RunHook(bool start, Done done) override;
+  void Transitioned(Phase before, const Input& input, const Transition& transition) override;
+  void Log(LogLevel level, const std::string& line) override;
+  int64_t NowMs() override;
   void Observe();       // heartbeats -> peer seen / lost / startup timeout; the race timer
   void PollNode();      // pair statuses -> copies fenced / pairs healthy / suspended
-  std::chrono::milliseconds StartupWait() const;  // how long STARTING listens before racing alone
   void ServeControl(int timeout_ms);
   wire::ClusterInfo Describe();
 
   // The node's control API. Each call waits peer_timeout_ms + kNodeCallSlackMs at most.
   template <class T>
-  Status CallNode(const T& request, wire::Reply* reply = nullptr);
-  std::optional<wire::VolumeInfo> VolumeAtNode(const std::string& name);
+  Status AskNode(const T& request, wire::Reply* reply);
   std::vector<std::string> PairsToMove() const;  // the determining volume, then the managed ones
-  void ReserveManaged();
-  // Resyncs each suspended primary here from this site, and each copy taken over here (SSWS)
-  // with --swap, while the peer is alive.
-  void ResyncSuspended();
   void RunHookFor(const char* which);
   void SaveStarted(bool started);
 
@@ -67,6 +69,7 @@ class Daemon {
   std::unique_ptr<wire::HeartbeatLinks> heartbeats_;
   std::unique_ptr<wire::Server> control_;
   std::unique_ptr<wire::Client> node_;
+  std::unique_ptr<Executor> executor_;
   std::atomic<Phase> announced_{Phase::kStarting};  // what the heartbeats say (their thread reads it)
   ClusterState state_;
   std::string reason_ = "starting: listening for the peer";
@@ -74,13 +77,8 @@ class Daemon {
   Clock::time_point started_at_;
   std::optional<Clock::time_point> race_due_;
   Clock::time_point next_poll_;
-  Clock::time_point next_auto_resync_;
-  Clock::time_point next_unfence_;  // ACTIVE with copies still fenced: the next try
-  uint64_t peer_incarnation_ = 0;
   std::vector<wire::VolumeInfo> volumes_;  // the node's last answer to display
-  Clock::time_point last_node_answer_;   // the node's last answer to a display
   bool node_silent_ = false;              // logged once until it answers again
-  bool peer_storage_lost_ = false;         // this race found the peer's node unreachable
   bool applications_running_ = false;      // on_start ran (this or an earlier clusterd) and on_stop not since
   int lock_fd_ = -1;
 };

@@ -9,15 +9,14 @@
 //   node::Vote (every copy of the determining volume's record: both nodes and the witness),
 //   node::Transit and node::WriteRuleFor (the pair state of vm1 and of the determining volume
 //   dv at each node). The mutation test swaps them for broken ones through ClusterLogic; the
-//   real code is never changed.
-// - Modeled, after clusterd/daemon.cc: heartbeats on one or two links every 200 ms with a
-//   1000 ms timeout, a 20 ms loop, the node polled every 200 ms (a node silent for longer than
-//   timeout_ms at the active site hands over; holding dv is learnt from the node's record),
-//   standby_delay_ms 200, STARTING listens 2400 ms (StartupWait) before racing alone, resuming
-//   after a restart, and each action carried out by node calls
-//   that take simulated time (a dead node costs the call's timeout, peer_timeout_ms + 3000,
-//   during which clusterd does nothing else); the peer's storage found lost by a race skips the
-//   later probes of that race.
+//   real code is never changed. Real too: clusterd's executor (clusterd/executor.h: it feeds
+//   Decide and carries out every action) and the daemon's choices (clusterd/choices.h: what the
+//   heartbeats and a poll of the node mean; per volume, what an action does).
+// - Modeled, after clusterd/daemon.cc, as the executor's env and the loop around it: heartbeats
+//   on one or two links every 200 ms with a 1000 ms timeout, a 20 ms loop, the node polled every
+//   200 ms, standby_delay_ms 200, STARTING listens 2400 ms (StartupWait) before racing alone, a
+//   durable clusterd.state, and node calls that take simulated time (a dead node costs the
+//   call's timeout, peer_timeout_ms + 3000, during which clusterd does nothing else).
 // - Modeled, after node/replicator.cc and replicator_reserve.cc, in continuations instead of
 //   threads: the write paths (replicate with a peer_timeout_ms of 2000 and retransmits every
 //   250 ms; forward from a secondary and the primary's grant and confirm; refusals EROFS, EBADE,
@@ -33,7 +32,8 @@
 //   silent for peer_timeout_ms is lost; range locks, answered-request cache, activity log.
 //   Durable across a crash: pair state, generation, reservation records, data, activity log;
 //   lost: everything in memory and in flight to it. (As of the ServeStatus fix after f8b7a35: a later change of
-//   the daemon or of the node's replicator needs the same change here.)
+//   the node's replicator needs the same change here; clusterd's decisions and executor are the
+//   product's, only the daemon's loop and timers are mirrored in cluster_sim_clusterd.cc.)
 // - Simplified: blocks instead of byte ranges (8 blocks; a value is the id of the write that
 //   wrote it); a copy (initial, resync, or resumed after a restart) sends every block in one
 //   message instead of the marked regions (the replication simulation tests the bitmaps);

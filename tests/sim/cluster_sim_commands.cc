@@ -284,32 +284,47 @@ void Node::Background() {
   }));
 }
 
+// A copy as node/control_server.cc's DescribeVolume shows it (the fields clusterd reads).
+wire::VolumeInfo Node::Describe(const std::string& name) {
+  wire::VolumeInfo shown;
+  shown.name = name;
+  shown.role = node::RoleName(copy(name).state.role);
+  shown.status = node::StatusName(copy(name).state.status);
+  shown.fenced = copy(name).state.fenced;
+  shown.reserved_by = copy(name).record.holder;
+  return shown;
+}
+
 // node/control_server.cc: the requests of clusterd (and of the operator) to this node.
-void Node::Control(const ControlRequest& request, std::function<void(ControlReply)> reply) {
-  auto answer = [this, reply, name = request.name](Status status) {  // with the volume, as it is now
-    ControlReply done{status, {}};
-    if (status.ok()) done.volumes.push_back({name, copy(name).state, copy(name).record});
-    reply(done);
+void Node::Control(const clusterd::NodeCall& request, std::function<void(ControlReply)> reply) {
+  auto answer = [this, reply](const std::string& name) {  // with the volume, as it is now
+    return [this, reply, name](Status status) {
+      ControlReply done{status, {}, ""};
+      if (status.ok()) done.volumes.push_back(Describe(name));
+      reply(done);
+    };
   };
-  switch (request.type) {
-    case ControlRequest::Type::kDisplay: {
-      ControlReply display;
-      for (const auto& [name, volume] : copies) {
-        if (request.name.empty() || request.name == name) display.volumes.push_back({name, volume.state, volume.record});
-      }
-      return reply(display);
+  if (const auto* display = std::get_if<wire::DisplayRequest>(&request)) {
+    ControlReply shown;
+    for (const auto& [name, volume] : copies) {
+      if (display->name.empty() || display->name == name) shown.volumes.push_back(Describe(name));
     }
-    case ControlRequest::Type::kReserve:
-    case ControlRequest::Type::kRelease: {
-      ReserveOptions options;
-      options.holder = request.holder;
-      options.release = request.type == ControlRequest::Type::kRelease;
-      options.preempt = request.preempt;
-      return Reserve(request.name, options, false, answer);
-    }
-    case ControlRequest::Type::kResync: return Resync(request.name, request.swap, answer);
-    case ControlRequest::Type::kTakeover: return Takeover(request.name, request.peer_lost, answer);
-    case ControlRequest::Type::kFence: return Fence(request.name, request.fenced, request.winner, answer);
+    return reply(shown);
+  }
+  if (const auto* reserve = std::get_if<wire::ReserveRequest>(&request)) {
+    return Reserve(reserve->name, {reserve->holder, false, reserve->preempt}, false, answer(reserve->name));
+  }
+  if (const auto* release = std::get_if<wire::ReleaseRequest>(&request)) {
+    return Reserve(release->name, {release->holder, true}, false, answer(release->name));
+  }
+  if (const auto* resync = std::get_if<wire::ResyncRequest>(&request)) {
+    return Resync(resync->name, resync->swap, answer(resync->name));
+  }
+  if (const auto* takeover = std::get_if<wire::TakeoverRequest>(&request)) {
+    return Takeover(takeover->name, takeover->peer_lost, answer(takeover->name));
+  }
+  if (const auto* fence = std::get_if<wire::FenceRequest>(&request)) {
+    return Fence(fence->name, fence->fenced, fence->winner, answer(fence->name));
   }
 }
 

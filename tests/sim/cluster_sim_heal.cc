@@ -125,11 +125,7 @@ void World::OperatorRound() {
       continue;  // resynced in the next round
     }
     Trace("OPERATOR: pairctl resync" + std::string(swap ? " --swap " : " ") + name + " at " + SiteName(site));
-    ControlRequest request;
-    request.type = ControlRequest::Type::kResync;
-    request.name = name;
-    request.swap = swap;
-    nodes_[site]->Control(request, [this, name, site](ControlReply reply) {
+    nodes_[site]->Control(wire::ResyncRequest{name, swap}, [this, name, site](ControlReply reply) {
       Trace("OPERATOR: resync of " + name + " at " + SiteName(site) + ": " +
             (reply.status.ok() ? std::string("started") : reply.status.message()));
     });

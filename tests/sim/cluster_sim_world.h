@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "clusterd/executor.h"
+#include "clusterd/limits.h"
 #include "tests/sim/cluster_sim.h"
 #include "tests/sim/network.h"
 #include "wire/messages.h"
@@ -28,11 +30,10 @@ inline constexpr int kBlocks = 8;                 // of vm1
 inline constexpr int kHeartbeatIntervalMs = 200;  // [cluster] defaults
 inline constexpr int kHeartbeatTimeoutMs = 1000;
 inline constexpr int kStandbyDelayMs = 200;
-inline constexpr int kLoopTickMs = 20;            // clusterd/limits.h
-// Daemon::StartupWait: timeout_ms + wire/limits.h kHeartbeatReconnectMaxMs + 2 * interval_ms.
-inline constexpr int kStartupWaitMs = kHeartbeatTimeoutMs + 1000 + 2 * kHeartbeatIntervalMs;
-inline constexpr int kNodeCallTimeoutMs = 2000 + 3000;  // peer_timeout_ms + kNodeCallSlackMs
+inline constexpr int kLoopTickMs = clusterd::kLoopTickMs;
+inline constexpr int kStartupWaitMs = clusterd::StartupWaitMs(kHeartbeatTimeoutMs, kHeartbeatIntervalMs);
 inline constexpr int kPeerTimeoutMs = 2000;       // [site] default
+inline constexpr int kNodeCallTimeoutMs = kPeerTimeoutMs + clusterd::kNodeCallSlackMs;
 inline constexpr int kRetransmitMs = 250;         // ReplicatorOptions defaults
 inline constexpr int kStatusIntervalMs = 500;
 inline constexpr int kNodeTickMs = 50;
@@ -173,28 +174,9 @@ struct Copy {
 std::string StateText(const Copy& copy);
 std::string RecordText(const wire::ReservationRecord& record);
 
-struct ControlRequest {
-  enum class Type { kDisplay, kReserve, kRelease, kResync, kTakeover, kFence };
-  Type type = Type::kDisplay;
-  std::string name;  // "" with kDisplay: every volume
-  std::string holder;
-  bool preempt = false;
-  bool swap = false;
-  bool fenced = false;
-  bool winner = false;     // fence: an unfence by the winner of dv
-  bool peer_lost = false;  // takeover
-};
-
-struct VolumeInfo {
-  std::string name;
-  node::PairState state;
-  wire::ReservationRecord record;
-};
-
-struct ControlReply {
-  Status status;
-  std::vector<VolumeInfo> volumes;
-};
+// The node's control API takes the product's requests (clusterd/executor.h's NodeCall) and
+// answers with the volumes as the product's display shows them.
+using ControlReply = clusterd::NodeAnswer;
 
 // One site's node: its copies of dv and vm1, the write paths, the pair commands and the
 // reservations (tests/sim/cluster_sim_node.cc, cluster_sim_commands.cc, cluster_sim_reserve.cc).
@@ -211,7 +193,7 @@ class Node : public Process {
   // A write at this site's mount: Ok (acknowledged) or the code the mount returns.
   void MountWrite(int block, uint64_t write_id, std::function<void(Code)> done);
   // clusterd's and the operator's requests on the control endpoint.
-  void Control(const ControlRequest& request, std::function<void(ControlReply)> reply);
+  void Control(const clusterd::NodeCall& request, std::function<void(ControlReply)> reply);
   void OnMessage(const Message& message);
 
  private:
@@ -240,6 +222,7 @@ class Node : public Process {
   };
 
   PairMemory& memory(const std::string& name) { return *memory_.at(name); }
+  wire::VolumeInfo Describe(const std::string& name);
   Copy& copy(const std::string& name) { return copies.at(name); }
   node::WriteRule RuleOf(const Copy& copy) const;
   void Trace(const std::string& line);
@@ -341,7 +324,7 @@ class Witness : public Process {
 };
 
 // One site's clusterd (clusterd/daemon.cc over the real Decide).
-class Clusterd : public Process {
+class Clusterd : public Process, private clusterd::ExecutorEnv {
  public:
   Clusterd(World& world, int site, int links);
   clusterd::ClusterState state;
@@ -356,17 +339,17 @@ class Clusterd : public Process {
   void Tick();
   void Observe(Done then);
   void PollNode(Done then);
+  // clusterd::ExecutorEnv: the product's executor runs the actions over these.
+  void CallNode(const clusterd::NodeCall& call, Then then) override { CallNode(call, then, kNodeCallTimeoutMs); }
+  void CallNode(const clusterd::NodeCall& call, Then then, int timeout_ms);
+  void ScheduleRace(int64_t delay_ms) override;
+  void CancelRace() override;
+  void RunHook(bool start, Done then) override;
   void Feed(const clusterd::Input& input, Done then);
-  void Execute(const std::vector<clusterd::Action>& actions, size_t next, Done then);
-  void ExecuteOne(clusterd::Action action, Done then);
-  void CallNode(const ControlRequest& request, Then then, int timeout_ms = kNodeCallTimeoutMs);
-  void ReserveManaged(Done then);
-  void ForEachPair(size_t next, std::function<bool(const VolumeInfo&)> wanted,
-                   std::function<void(const std::string&, Done)> act, Done then);
-  void ResyncSuspended(Done then);
-  void SwapPairs(Done then);
-  void RunHook(bool start, Done then);
-  void Race(Done then);
+  void Transitioned(clusterd::Phase before, const clusterd::Input& input,
+                    const clusterd::Transition& transition) override;
+  void Log(clusterd::LogLevel level, const std::string& line) override;
+  int64_t NowMs() override;
   void SendBeats();
   void BeatLoop();
   void Trace(const std::string& line);
@@ -375,17 +358,14 @@ class Clusterd : public Process {
   const int links_;
   bool busy_ = false;
   std::optional<int64_t> race_due_ms_;
-  int64_t started_at_ms_ = 0, next_poll_ms_ = 0, next_auto_resync_ms_ = 0, next_unfence_ms_ = 0;
+  int64_t started_at_ms_ = 0, next_poll_ms_ = 0;
   uint64_t beat_counter_ = 0;
-  uint64_t peer_incarnation_ = 0;
   std::vector<int64_t> last_heard_ms_;  // per link; -1 = never
   std::vector<std::pair<uint64_t, uint64_t>> last_beat_;  // per link: (incarnation, counter)
   std::optional<Message> latest_beat_;
-  std::string reason_;
   uint64_t beat_incarnation_ = 0;
   bool unfence_asked_ = false;
-  bool peer_storage_lost_ = false;   // this race found the peer's node unreachable
-  int64_t last_node_answer_ms_ = 0;  // the node's last answer to a poll
+  std::unique_ptr<clusterd::Executor> executor_;  // made anew at each start
   bool node_silent_ = false;
 };
 
