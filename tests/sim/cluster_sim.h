@@ -17,7 +17,7 @@
 //   200 ms, standby_delay_ms 200, STARTING listens 2400 ms (StartupWait) before racing alone, a
 //   durable clusterd.state, and node calls that take simulated time (a dead node costs the
 //   call's timeout, peer_timeout_ms + 3000, during which clusterd does nothing else).
-// - Modeled, after node/replicator.cc and replicator_reserve.cc, in continuations instead of
+// - Modeled, after node/write_path.cc, replica_server.cc, peer_status.cc and replicator_reserve.cc, in continuations instead of
 //   threads: the write paths (replicate with a peer_timeout_ms of 2000 and retransmits every
 //   250 ms; forward from a secondary and the primary's grant and confirm; refusals EROFS, EBADE,
 //   EIO); fence reserve after a link loss (vm1's fence level) asking for dv with the peer marked

@@ -1,4 +1,4 @@
-// Pair commands in a cluster simulation (tests/sim/cluster_sim_world.h): node/replicator.cc's
+// Pair commands in a cluster simulation (tests/sim/cluster_sim_world.h): node/operator_commands.cc's
 // Resync, Takeover and Fence, the peer commands they send, the statuses and the background
 // thread, and the control endpoint that clusterd and the operator call (node/control_server.cc),
 // in continuations.

@@ -1,5 +1,5 @@
-// The node of a cluster simulation (tests/sim/cluster_sim_world.h): node/replicator.cc's write
-// paths, state changes, copies, statuses and pair commands, in continuations. Each function
+// The node of a cluster simulation (tests/sim/cluster_sim_world.h): node/'s write paths
+// (write_path.cc, replica_server.cc), state changes, copies, statuses and pair commands, in continuations. Each function
 // names the one it models; where the model is simpler, the comment says how.
 #include <algorithm>
 

@@ -129,7 +129,7 @@ class Mutex {
 };
 
 // Keeps new holders out while a state change runs, and waits for the holders already inside
-// (node/replicator_internal.h's Gate, with continuations).
+// (node/pair_runtime.h's Gate, with continuations).
 class Gate {
  public:
   explicit Gate(Process& owner) : owner_(owner) {}
