@@ -1,4 +1,4 @@
-// clusterd's decisions (DESIGN.md "clusterd and the determining volume"), pure: no I/O, no
+// clusterd's decisions (doc/design.md "clusterd and the determining volume"), pure: no I/O, no
 // clock, no sockets. The daemon (clusterd/daemon.h) turns heartbeats, timers, the node's answers
 // and operator commands into events, and carries out the actions in the order given.
 //

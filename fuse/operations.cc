@@ -29,7 +29,7 @@ struct Handle {
 MountContext& Context(fuse_req_t request) { return *static_cast<MountContext*>(fuse_req_userdata(request)); }
 Handle& HandleOf(fuse_file_info* info) { return *reinterpret_cast<Handle*>(info->fh); }
 
-// Answers a failed operation with the one errno DESIGN.md gives its Status. Refusals the user
+// Answers a failed operation with the one errno doc/design.md gives its Status. Refusals the user
 // asked for are logged at debug; disk and internal errors at error.
 void ReplyError(fuse_req_t request, const Status& status, const char* operation) {
   const int error = ErrnoFor(status);
@@ -163,7 +163,7 @@ void ReadDir(fuse_req_t request, fuse_ino_t inode, size_t size, off_t offset, fu
 void Open(fuse_req_t request, fuse_ino_t inode, fuse_file_info* info) {
   if (inode == kRootInode) return (void)fuse_reply_err(request, EISDIR);
   // libfuse asks for atomic O_TRUNC, so an open with O_TRUNC is the size-changing truncate
-  // DESIGN.md refuses: EPERM, rather than pretending the volume is now empty.
+  // doc/design.md refuses: EPERM, rather than pretending the volume is now empty.
   if (info->flags & O_TRUNC) return (void)fuse_reply_err(request, EPERM);
   Result<std::unique_ptr<node::OpenVolume>> open = Context(request).store->OpenByInode(inode);
   if (!open.ok()) return ReplyError(request, open.status(), "open");
@@ -239,7 +239,7 @@ void StatFs(fuse_req_t request, fuse_ino_t) {
   fuse_reply_statfs(request, &st);
 }
 
-// Volumes are created, renamed and deleted with pairctl only (DESIGN.md): EPERM here.
+// Volumes are created, renamed and deleted with pairctl only (doc/design.md): EPERM here.
 void RefuseMknod(fuse_req_t request, fuse_ino_t, const char*, mode_t, dev_t) { fuse_reply_err(request, EPERM); }
 void RefuseMkdir(fuse_req_t request, fuse_ino_t, const char*, mode_t) { fuse_reply_err(request, EPERM); }
 void RefuseRemove(fuse_req_t request, fuse_ino_t, const char*) { fuse_reply_err(request, EPERM); }

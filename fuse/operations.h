@@ -1,7 +1,7 @@
 // libfuse low-level operations over a VolumeStore: one regular file per volume in one directory.
 //
 // Every open is direct_io (no page cache at this site, so a write replicated from the other site
-// can never be shadowed by stale pages, DESIGN.md pitfalls) and there is no writeback cache.
+// can never be shadowed by stale pages, doc/design.md pitfalls) and there is no writeback cache.
 // The operations are called from libfuse's worker threads; the store is thread-safe.
 #pragma once
 

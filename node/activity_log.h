@@ -1,4 +1,4 @@
-// The activity log (DESIGN.md "activity log"): before a write that may make the copies differ,
+// The activity log (doc/design.md "activity log"): before a write that may make the copies differ,
 // its regions are durably marked in the dirty bitmap (node/region_set.h) and the write is counted
 // in flight in the current epoch; the trim (Replicator::TrimActivityLog, activity_log.cc) closes
 // an epoch, waits for its writes at both copies, flushes both and clears the regions no later

@@ -1,4 +1,4 @@
-// The data directory's permissions (DESIGN.md "Security"): the control sockets, the lock files
+// The data directory's permissions (doc/design.md "Security"): the control sockets, the lock files
 // and the logs live there, so only the daemon's user may enter it. Thread-safe (no shared state).
 #pragma once
 

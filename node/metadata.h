@@ -15,7 +15,7 @@ inline constexpr uint32_t kMetadataMagic = 0x444d4650;  // "PFMD" little-endian
 inline constexpr uint16_t kMetadataVersion = 1;
 inline constexpr size_t kMetadataHeaderBytes = 32;
 
-// Everything about a volume that must survive a restart. Pair fields are those of DESIGN.md; a
+// Everything about a volume that must survive a restart. Pair fields are those of doc/design.md; a
 // volume that is in no pair has role "simplex" and status "SMPL". Empty strings mean "none".
 struct VolumeMetadata {
   std::string name;

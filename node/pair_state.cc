@@ -103,7 +103,7 @@ Result<PairTransition> OnLinkEvent(const PairState& state, PairEvent event, cons
   return To(next, {A::kFailWaitingWrites});
 }
 
-// A write failed at this copy or the peer's (DESIGN.md "Faults of the local disk"): the copies
+// A write failed at this copy or the peer's (doc/design.md "Faults of the local disk"): the copies
 // may differ in its region, which stays marked. The primary suspends as on a link loss with fence
 // never (no reserve is asked: the peer answered); the secondary suspends as well. In any other
 // status the region is tracked already.

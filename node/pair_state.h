@@ -1,4 +1,4 @@
-// The pair status state machine of one side of a pair (DESIGN.md "Pair statuses"), pure: no I/O,
+// The pair status state machine of one side of a pair (doc/design.md "Pair statuses"), pure: no I/O,
 // no clock, no locks. The node executes the actions in the order given. Thread-safe (stateless).
 //
 // Transit() answers an event with the next state and the actions to take, or refuses it with a

@@ -1,4 +1,4 @@
-// The status exchange and the reactions to what the peer shows (DESIGN.md "Pair statuses"):
+// The status exchange and the reactions to what the peer shows (doc/design.md "Pair statuses"):
 // every status_interval_ms each side sends each pair's status (Background, replicator.cc);
 // ServeStatus compares the peer's with this side's and reacts: a peer newer for longer than
 // peer_timeout_ms makes this copy outdated (OnPeerNewer) or finishes a swap this site made

@@ -1,4 +1,4 @@
-// Dirty regions of one volume, durable: the dirty bitmap and activity log of DESIGN.md.
+// Dirty regions of one volume, durable: the dirty bitmap and activity log of doc/design.md.
 //
 // A region (region_size bytes, fixed per pair) is marked durably *before* the first write to it
 // that may make the two copies differ, and cleared only when both copies hold the same bytes

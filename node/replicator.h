@@ -1,4 +1,4 @@
-// Synchronous pairs between two sites (DESIGN.md "Pairs", "Pair statuses"): the write paths at
+// Synchronous pairs between two sites (doc/design.md "Pairs", "Pair statuses"): the write paths at
 // the primary and the secondary, the initial copy and resync, the activity log, the pair commands
 // and the status exchange with the peer. One class, defined in one file per concept (the file
 // beside each group of members below; node/README.md lists them all).
@@ -104,7 +104,7 @@ class Replicator {
   // A checked frame from the peer (any thread; blocks at most for a small replica write).
   void OnFrame(wire::Frame frame);
 
-  // ---- mount I/O: what DESIGN.md says a write, discard or fsync does in each status ----
+  // ---- mount I/O: what doc/design.md says a write, discard or fsync does in each status ----
   // (write_path.cc)
   Result<size_t> Write(Volume& volume, const std::string& origin_site, uint64_t offset, const char* data,
                        size_t length, bool direct);

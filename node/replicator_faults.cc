@@ -1,4 +1,4 @@
-// Faults of the local disk in a pair (DESIGN.md "Faults of the local disk"): a write or flush
+// Faults of the local disk in a pair (doc/design.md "Faults of the local disk"): a write or flush
 // that fails at either copy while the pair replicates suspends it, with the regions that may
 // differ marked and pinned until a copy repairs them. Rare paths: the hot write path pays nothing.
 #include <algorithm>

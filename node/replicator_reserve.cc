@@ -1,4 +1,4 @@
-// Reservations across a pair (DESIGN.md "Pairs" and "clusterd and the determining volume"):
+// Reservations across a pair (doc/design.md "Pairs" and "clusterd and the determining volume"):
 // reserve and release ordered at the primary and mirrored; clusterd's preempting reserve of a
 // managed volume; the determining volume's record (holder, epoch, outdated site), decided at its
 // primary or, with a witness, by a majority of three copies; fence reserve after a link loss.

@@ -1,4 +1,4 @@
-// The vote rule of the determining volume's reservation record (DESIGN.md "clusterd and the
+// The vote rule of the determining volume's reservation record (doc/design.md "clusterd and the
 // determining volume"): every copy of the record (each site's node and the witness) answers a
 // ReserveVoteRequest with Vote(), so a majority reserve over three copies has at most one winner.
 // Pure: no I/O, no clock; thread-safe.

@@ -1,4 +1,4 @@
-// Who may talk to a site (DESIGN.md "Security"): which CURVE keys the daemons run their
+// Who may talk to a site (doc/design.md "Security"): which CURVE keys the daemons run their
 // site-to-site sockets with, and the secure-by-default rule. Pure functions over the config and
 // the key files; thread-safe.
 #pragma once

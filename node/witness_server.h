@@ -1,5 +1,5 @@
 // The witness site (`pairfs --witness`, pairfs(8) WITNESS): a third copy of each determining
-// volume's reservation record, answering the reserve votes of the two data sites (DESIGN.md
+// volume's reservation record, answering the reserve votes of the two data sites (doc/design.md
 // "clusterd and the determining volume"). It holds no volumes and mounts nothing.
 //
 // Handle() decides one request without a socket (tests call it). Serve() binds the witness

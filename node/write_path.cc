@@ -1,4 +1,4 @@
-// The mount's writes in a pair (DESIGN.md "what a write, discard or fsync does in each status"):
+// The mount's writes in a pair (doc/design.md "what a write, discard or fsync does in each status"):
 // each write gets its rule from the pair's status (WriteRuleFor), then is written here only
 // (tracked in the dirty bitmap), replicated (the primary writes its copy and sends the
 // secondary's at once, then waits for the answer), or forwarded (the secondary asks the primary,
@@ -240,7 +240,7 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const PairView& view, cons
                                           bool direct) {
   const wire::Generation& generation = view.generation;
   // No range is held while the primary orders the write: its own copy of an earlier write to
-  // this range may still be on its way here and needs the range (DESIGN.md pitfalls).
+  // this range may still be on its way here and needs the range (doc/design.md pitfalls).
   Result<Activity> activity = Activity::Begin(pair, offset, length, true);
   if (!activity.ok()) return activity.status();
   Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kForwardedWrite, view.peer_volume, generation,

@@ -15,7 +15,7 @@ namespace pairfs::pairctl {
 // 5 timed out, 1 anything else; 0 for Ok.
 int ExitCodeFor(const Status& status);
 
-// One `display --json` object: the fields of DESIGN.md, null where a string field is empty.
+// One `display --json` object: the fields of doc/design.md, null where a string field is empty.
 nlohmann::ordered_json DisplayJson(const wire::VolumeInfo& info);
 
 // The `display` table: NAME ROLE STATUS MODE PEER SIZE PROGRESS DIRTY RESERVED FENCE GEN COPY

@@ -1,4 +1,4 @@
-// CURVE keys for the site-to-site sockets (DESIGN.md "Security: who may talk to a site").
+// CURVE keys for the site-to-site sockets (doc/design.md "Security: who may talk to a site").
 //
 // A key file holds one line of Z85 text, 40 characters (the format of libzmq's curve_keygen):
 // SITE.key the secret key, SITE.pub the public key. A public key file's site is its file name

@@ -130,7 +130,7 @@ struct ClusterUnfenceRequest {
   MSGPACK_DEFINE_MAP(site);
 };
 
-// The determining volume's reservation record (DESIGN.md "clusterd and the determining volume"):
+// The determining volume's reservation record (doc/design.md "clusterd and the determining volume"):
 // one copy at each site's node (in the volume's metadata) and one at the witness, if any.
 struct ReservationRecord {
   uint64_t epoch = 0;     // +1 on every change of holder
@@ -170,7 +170,7 @@ struct VerifyRequest {
 
 // ---- control: the reply ---------------------------------------------------------------------
 
-// One row of `display` / `volume list`; the JSON fields of DESIGN.md plus what `volume list` shows.
+// One row of `display` / `volume list`; the JSON fields of doc/design.md plus what `volume list` shows.
 // Empty strings stand for JSON null.
 struct VolumeInfo {
   std::string name;
@@ -196,7 +196,7 @@ struct VolumeInfo {
   bool fenced = false;       // this copy refuses writes: clusterd lost, or fence reserve lost
   uint64_t reserve_epoch = 0;        // the determining volume's record: epoch and outdated site
   std::string reserve_outdated;
-  bool link_authenticated = false;   // the link to the peer runs CURVE (DESIGN.md "Security")
+  bool link_authenticated = false;   // the link to the peer runs CURVE (doc/design.md "Security")
   MSGPACK_DEFINE_MAP(name, role, status, mode, peer_site, peer_volume, size_bytes, allocated_bytes,
                      copy_progress, dirty_bytes, journal_lag_bytes, reserved_by, fence, group,
                      generation, generation_site, consistent, outdated, open_count, region_size_bytes, fenced,
@@ -209,7 +209,7 @@ struct LinkInfo {
   std::string peer;
   bool alive = false;
   int64_t last_heard_ms_ago = -1;  // -1: never
-  bool authenticated = false;      // the link runs CURVE (DESIGN.md "Security")
+  bool authenticated = false;      // the link runs CURVE (doc/design.md "Security")
   MSGPACK_DEFINE_MAP(listen, peer, alive, last_heard_ms_ago, authenticated);
 };
 
@@ -251,7 +251,7 @@ struct Reply {
 
 // ---- site to site (part 2) ------------------------------------------------------------------
 
-// The pair's generation: a counter and the site that last bumped it (DESIGN.md "Pairs").
+// The pair's generation: a counter and the site that last bumped it (doc/design.md "Pairs").
 struct Generation {
   uint64_t counter = 0;
   std::string site;

@@ -1,5 +1,5 @@
 // Site-to-site pair commands, one message type and one struct each, and the checks every message
-// from the peer passes before anything uses it (DESIGN.md "Security": nothing a peer sends is
+// from the peer passes before anything uses it (doc/design.md "Security": nothing a peer sends is
 // trusted for size or shape). Plain value types; every function is pure and thread-safe.
 //
 // Each command struct has `kType`, msgpack map fields (fields can be added), and `Check()`: Ok, or

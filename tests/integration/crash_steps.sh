@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# kill -9 at each step of a multi-step change (DESIGN.md "Faults of the local disk"): the daemon is
+# kill -9 at each step of a multi-step change (doc/design.md "Faults of the local disk"): the daemon is
 # started with PAIRFS_FAULT=POINT (a test-only fault point, pairfs(8) ENVIRONMENT) and kills
 # itself there; after a restart without it, the volume is in the old or the new state, a pair
 # reaches PAIR, `pairctl verify` is clean and the data is intact at both sites.

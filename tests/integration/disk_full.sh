@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A full disk under a pair (DESIGN.md "Faults of the local disk"): each site's data_dir is a small
+# A full disk under a pair (doc/design.md "Faults of the local disk"): each site's data_dir is a small
 # loop-mounted ext4 (64 MiB, no blocks reserved for root) holding a sparse 256 MiB volume, filled
 # with a filler file. A write that fails at the primary, at the secondary, or a resync that fills
 # the secondary: the writer gets ENOSPC (pairfs(8)), the pair goes PSUE with dirty regions, and once

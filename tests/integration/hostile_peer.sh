@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A hostile peer (DESIGN.md "Security": nothing a peer sends is trusted for size or shape): a client
+# A hostile peer (doc/design.md "Security": nothing a peer sends is trusted for size or shape): a client
 # holding the other site's CURVE key (an authenticated peer: the sites run [security] with keys
 # from pairctl keygen) sends a live sync pair zero-length, oversized, out-of-range and
 # wrong-generation writes, pair commands with hostile values (region size 1, 70 KB group names,

@@ -70,8 +70,8 @@ require "release vm1 --holder b succeeds" pairctl a release vm1 --holder b
 doc=$(pairctl a --json display)
 fields=$(json "sorted(d[0].keys()) if isinstance(d, list) and len(d) == 1 else 'not one object: ' + str(d)" <<<"$doc")
 missing=$(json "[f for f in 'name role status mode peer_site peer_volume size_bytes copy_progress dirty_bytes journal_lag_bytes reserved_by fence group generation consistent outdated'.split() if f not in d[0]]" <<<"$doc" 2>&1)
-if [ "$missing" = "[]" ]; then pass "--json display has every field DESIGN.md names"
-else fail "--json display has every field DESIGN.md names" "missing $missing; has $fields"; fi
+if [ "$missing" = "[]" ]; then pass "--json display has every field doc/design.md names"
+else fail "--json display has every field doc/design.md names" "missing $missing; has $fields"; fi
 got=$(json "(d[0]['name'], d[0]['role'], d[0]['status'], d[0]['size_bytes'], d[0]['reserved_by'])" <<<"$doc")
 if [ "$got" = '["vm1", "simplex", "SMPL", 1073741824, null]' ]; then pass "--json display says vm1 simplex, SMPL, 1 GiB, not reserved"
 else fail "--json display says vm1 simplex, SMPL, 1 GiB, not reserved" "$got"; fi

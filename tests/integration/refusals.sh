@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every refusal through the mount, with the errno DESIGN.md gives it, and the data untouched
+# Every refusal through the mount, with the errno doc/design.md gives it, and the data untouched
 # after each; and what must work: same-size truncate, chown/chmod/touch, discard, reads.
 . "$(dirname "$0")/lib.sh"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Who may talk to a site (DESIGN.md "Security"): two sites in PAIR with a witness and both
+# Who may talk to a site (doc/design.md "Security"): two sites in PAIR with a witness and both
 # clusterds, every site-to-site socket on CURVE keys made by `pairctl keygen`. Well-formed frames
 # (a replica write, dissolve and demote commands, heartbeats announcing FENCED, reserve votes)
 # from a client without a key, from one with a key nobody admits, and from a holder of another

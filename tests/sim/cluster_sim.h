@@ -1,4 +1,4 @@
-// A seeded simulation of the cluster logic (DESIGN.md "clusterd and the determining volume",
+// A seeded simulation of the cluster logic (doc/design.md "clusterd and the determining volume",
 // STYLE.md "Test by simulation"): two sites a and b, each with a clusterd and a node, and, in
 // half of the runs, a witness; an injected clock (virtual ms) and network (tests/sim/network.h);
 // a random schedule of crashes, restarts and one- or two-way partitions of the heartbeat, data

@@ -1,4 +1,4 @@
-// Faults of the local disk in a pair (DESIGN.md "Faults of the local disk"), in the simulation:
+// Faults of the local disk in a pair (doc/design.md "Faults of the local disk"), in the simulation:
 // two real Replicators over the simulated network, each volume over a MemoryBlockFile that fails
 // writes (ENOSPC, EIO) or flushes on cue. A write that fails at either copy suspends the pair
 // (PSUE) with its region dirty, the writer gets the error, and once the fault is gone a resync

@@ -11,7 +11,7 @@ name = "a"
 data_dir = "/var/lib/pairfs/a"
 )";
 
-// DESIGN.md's example: a site with a peer and a [cluster] table that passes every rule.
+// doc/design.md's example: a site with a peer and a [cluster] table that passes every rule.
 const char* kDesignExample = R"([site]
 name = "a"
 data_dir = "/var/lib/pairfs/a"
@@ -62,7 +62,7 @@ TEST_CASE("a minimal config gets the documented defaults") {
   CHECK(config->journal.high_water_percent == 80);
 }
 
-TEST_CASE("the full example of DESIGN.md loads") {
+TEST_CASE("the full example of doc/design.md loads") {
   Result<Config> config = ParseConfig(kDesignExample, "/etc/pairfs/a.toml");
   INFO(config.status().message());
   REQUIRE(config.ok());

@@ -13,7 +13,7 @@ TEST_CASE("pairctl exit codes follow pairctl(8)") {
   CHECK(ExitCodeFor(Status::Timeout("x")) == 5);
 }
 
-TEST_CASE("display --json has every field of DESIGN.md, null where empty") {
+TEST_CASE("display --json has every field of doc/design.md, null where empty") {
   wire::VolumeInfo info;
   info.name = "vm1";
   info.role = "simplex";
