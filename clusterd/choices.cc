@@ -5,19 +5,23 @@
 namespace pairfs::clusterd {
 namespace {
 
-bool Suspended(const wire::VolumeInfo& info) { return info.status == "PSUS" || info.status == "PSUE"; }
+bool Suspended(const wire::VolumeInfo& info) {
+  return info.status == "PSUS" || info.status == "PSUE";
+}
 
 }  // namespace
 
 std::optional<Input> HeartbeatInput(const ClusterState& state, const HeartbeatView& view) {
   if (view.peer_heard) {
-    if (state.peer_alive && view.peer_phase == state.peer_phase && view.peer_incarnation == view.known_incarnation) {
+    if (state.peer_alive && view.peer_phase == state.peer_phase &&
+        view.peer_incarnation == view.known_incarnation) {
       return std::nullopt;
     }
     return Input{Event::kPeerSeen, view.peer_phase, true};
   }
   if (state.peer_alive) return Input{Event::kPeerLost};
-  if (state.phase == Phase::kStarting && view.startup_wait_over) return Input{Event::kStartupTimeout};
+  if (state.phase == Phase::kStarting && view.startup_wait_over)
+    return Input{Event::kStartupTimeout};
   return std::nullopt;
 }
 
@@ -31,22 +35,25 @@ PollVerdict JudgePoll(const ClusterState& state, const PollView& view) {
     return verdict;
   }
   for (const wire::VolumeInfo& volume : view.volumes) {
-    if (!view.pairs.empty() && volume.name == view.pairs.front() && volume.reserved_by == view.site) {
+    if (!view.pairs.empty() && volume.name == view.pairs.front() &&
+        volume.reserved_by == view.site) {
       verdict.holds_determining = true;
     }
   }
   bool all_in_pair = true, fenced_by_node = false, suspended_here = false;
   for (const std::string& name : view.pairs) {
-    const auto found =
-        std::find_if(view.volumes.begin(), view.volumes.end(), [&](const auto& v) { return v.name == name; });
+    const auto found = std::find_if(view.volumes.begin(), view.volumes.end(),
+                                    [&](const auto& v) { return v.name == name; });
     if (found == view.volumes.end()) {
       all_in_pair = false;
       continue;
     }
     if (found->status != "PAIR") all_in_pair = false;
     // Fenced by the node itself (its fence reserve lost), not by clusterd's own fence.
-    if (found->fenced && state.phase != Phase::kFenced && !state.copies_fenced) fenced_by_node = true;
-    if ((found->role == "primary" && Suspended(*found)) || found->status == "SSWS") suspended_here = true;
+    if (found->fenced && state.phase != Phase::kFenced && !state.copies_fenced)
+      fenced_by_node = true;
+    if ((found->role == "primary" && Suspended(*found)) || found->status == "SSWS")
+      suspended_here = true;
   }
   if (fenced_by_node) {
     verdict.events.push_back(Event::kCopiesFenced);

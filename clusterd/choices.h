@@ -27,12 +27,12 @@ constexpr int64_t StartupWaitMs(int64_t timeout_ms, int64_t interval_ms) {
 
 // What Daemon::Observe knows of the heartbeats at one look.
 struct HeartbeatView {
-  bool peer_heard = false;        // some link heard the peer within timeout_ms
+  bool peer_heard = false;              // some link heard the peer within timeout_ms
   Phase peer_phase = Phase::kStarting;  // what the latest heartbeat said (kStarting: none)
-  uint64_t peer_incarnation = 0;  // the latest heartbeat's clusterd incarnation (0: none)
-  uint64_t known_incarnation = 0; // the incarnation the daemon fed last
-  bool startup_wait_over = false; // STARTING has listened for the whole start-up wait
-  size_t links = 0;               // heartbeat links (for the log only)
+  uint64_t peer_incarnation = 0;        // the latest heartbeat's clusterd incarnation (0: none)
+  uint64_t known_incarnation = 0;       // the incarnation the daemon fed last
+  bool startup_wait_over = false;       // STARTING has listened for the whole start-up wait
+  size_t links = 0;                     // heartbeat links (for the log only)
 };
 
 // The event the heartbeats make in `state`: the peer seen (anew, in another phase, or
@@ -43,8 +43,8 @@ std::optional<Input> HeartbeatInput(const ClusterState& state, const HeartbeatVi
 // What Daemon::PollNode knows after asking the node for its volumes.
 struct PollView {
   bool node_answered = true;
-  int64_t node_silent_ms = 0;  // since the node's last answer (when it did not answer)
-  int64_t timeout_ms = 0;      // [cluster] timeout_ms
+  int64_t node_silent_ms = 0;             // since the node's last answer (when it did not answer)
+  int64_t timeout_ms = 0;                 // [cluster] timeout_ms
   std::vector<wire::VolumeInfo> volumes;  // the node's answer
   std::vector<std::string> pairs;         // the pairs clusterd moves, the determining volume first
   std::string site;                       // this site's name

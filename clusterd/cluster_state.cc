@@ -22,7 +22,8 @@ Transition Fence(ClusterState next, std::string why) {
   next.started = false;
   next.holds_determining = false;
   next.copies_fenced = true;
-  if (!next.peer_alive || PeerRuns(next.peer_phase)) return To(next, {A::kFenceManaged, A::kRunOnStop}, std::move(why));
+  if (!next.peer_alive || PeerRuns(next.peer_phase))
+    return To(next, {A::kFenceManaged, A::kRunOnStop}, std::move(why));
   next.race_pending = true;
   return To(next, {A::kFenceManaged, A::kRunOnStop, A::kScheduleRace}, std::move(why));
 }
@@ -53,7 +54,8 @@ Transition ScheduleRace(ClusterState next, std::string why) {
 Transition Won(ClusterState next, const Input& input) {
   next.phase = Phase::kActive;
   next.holds_determining = true;
-  std::vector<Action> actions = {A::kReserveManaged, input.determining_primary_here ? A::kResyncPairs : A::kSwapPairs};
+  std::vector<Action> actions = {A::kReserveManaged,
+                                 input.determining_primary_here ? A::kResyncPairs : A::kSwapPairs};
   // A site that was FENCED lifts its own fence once the pairs moved (the node lifts it into
   // writing alone only where this site holds the record and the peer is outdated).
   if (next.copies_fenced) actions.push_back(A::kUnfenceManaged);
@@ -71,13 +73,14 @@ Transition DecideStarting(const ClusterState& state, ClusterState next, const In
         next.phase = Phase::kStandby;
         return To(next, {}, "the peer is active: standby");
       }
-      if (state.resuming) return Race(next, "the applications ran here before the restart: racing at once");
+      if (state.resuming)
+        return Race(next, "the applications ran here before the restart: racing at once");
       next.phase = Phase::kStandby;
-      return ScheduleRace(next, "nobody is active: racing for the determining volume after standby_delay_ms");
+      return ScheduleRace(
+          next, "nobody is active: racing for the determining volume after standby_delay_ms");
     case Event::kStartupTimeout:
       return Race(next, "nothing heard from the peer: racing for the determining volume");
-    default:
-      return To(next, {}, "");
+    default: return To(next, {}, "");
   }
 }
 
@@ -85,16 +88,19 @@ Transition DecideStarting(const ClusterState& state, ClusterState next, const In
 Transition DecideStandby(const ClusterState& state, ClusterState next, const Input& input) {
   switch (input.event) {
     case Event::kPeerLost:
-      return ScheduleRace(next, "peer lost: racing for the determining volume after standby_delay_ms");
+      return ScheduleRace(next,
+                          "peer lost: racing for the determining volume after standby_delay_ms");
     case Event::kPeerSeen:
-      if (input.peer_phase == Phase::kFenced) return Race(next, "the peer is fenced and hands over: racing now");
+      if (input.peer_phase == Phase::kFenced)
+        return Race(next, "the peer is fenced and hands over: racing now");
       if (PeerRuns(input.peer_phase)) {
         if (!state.race_pending) return To(next, {}, "");
         next.race_pending = false;
         return To(next, {A::kCancelRace}, "the peer is active again: race cancelled");
       }
       if (input.peer_phase == Phase::kStarting) return To(next, {}, "");  // it decides first
-      return ScheduleRace(next, "nobody is active: racing for the determining volume after standby_delay_ms");
+      return ScheduleRace(
+          next, "nobody is active: racing for the determining volume after standby_delay_ms");
     case Event::kRaceTimer:
       if (!state.race_pending) return To(next, {}, "");
       return Race(next, "racing for the determining volume");
@@ -105,47 +111,49 @@ Transition DecideStandby(const ClusterState& state, ClusterState next, const Inp
       if (!state.holds_determining || !next.peer_alive || next.peer_phase != Phase::kActive) {
         return To(next, {}, "");
       }
-      return To(next, {A::kReleaseDetermining},
-                "both sites healthy, pairs in PAIR: releasing the determining volume this standby holds");
-    case Event::kReleased:
-      next.holds_determining = false;
-      return To(next, {}, "");
-    default:
-      return To(next, {}, "");
+      return To(
+          next, {A::kReleaseDetermining},
+          "both sites healthy, pairs in PAIR: releasing the determining volume this standby holds");
+    case Event::kReleased: next.holds_determining = false; return To(next, {}, "");
+    default: return To(next, {}, "");
   }
 }
 
 // RESERVING: the determining volume's answer makes this site ACTIVE, STANDBY or FENCED.
 Transition DecideReserving(const ClusterState& state, ClusterState next, const Input& input) {
   switch (input.event) {
-    case Event::kReserveWon:
-      return Won(next, input);
+    case Event::kReserveWon: return Won(next, input);
     case Event::kReserveRefused:
       if (next.peer_alive && !state.started && state.copies_fenced) {
-        return StillFenced(next, "the other site holds the determining volume's reservation: still fenced");
+        return StillFenced(
+            next, "the other site holds the determining volume's reservation: still fenced");
       }
       if (next.peer_alive && !state.started) {
         next.phase = Phase::kStandby;
-        if (PeerRuns(next.peer_phase)) return To(next, {}, "the peer holds the determining volume and is alive: standby");
+        if (PeerRuns(next.peer_phase))
+          return To(next, {}, "the peer holds the determining volume and is alive: standby");
         // Nobody is active: both sites may have been refused (each copy of the record granted
         // another asker while the third did not answer); the heartbeats do not change, so
         // nothing else makes them race again.
         next.race_pending = true;
         return To(next, {A::kScheduleRetry},
-                  "the determining volume's reservation is held elsewhere and nobody is active: standby; racing "
+                  "the determining volume's reservation is held elsewhere and nobody is active: "
+                  "standby; racing "
                   "again after timeout_ms");
       }
       return Fence(next, "the other site holds the determining volume's reservation");
     case Event::kReserveUnreachable:
       if (!state.started && state.copies_fenced) {
-        return StillFenced(next, "the determining volume's reservation cannot be decided: still fenced");
+        return StillFenced(next,
+                           "the determining volume's reservation cannot be decided: still fenced");
       }
       return Fence(next,
-                   "the determining volume's reservation cannot be decided (its primary, or a majority of its "
-                   "copies, did not answer); if the other site is really down, `pairctl takeover --force` of "
+                   "the determining volume's reservation cannot be decided (its primary, or a "
+                   "majority of its "
+                   "copies, did not answer); if the other site is really down, `pairctl takeover "
+                   "--force` of "
                    "the volumes at this site is the operator's way on");
-    default:
-      return To(next, {}, "");
+    default: return To(next, {}, "");
   }
 }
 
@@ -158,7 +166,9 @@ Transition DecideActive(const ClusterState& state, ClusterState next, const Inpu
       // Two ACTIVE sites: the one without the determining volume missed the other's race
       // (a one-way cut of the heartbeats after a release). Its I/O is already fenced (EBADE).
       if (input.peer_phase != Phase::kActive || state.holds_determining) return To(next, {}, "");
-      return Fence(next, "the peer is ACTIVE and holds the determining volume: it won a race this site did not hear");
+      return Fence(next,
+                   "the peer is ACTIVE and holds the determining volume: it won a race this site "
+                   "did not hear");
     case Event::kPairsHealthy:
       if (!next.peer_alive) return To(next, {}, "");
       if (state.copies_fenced) {
@@ -167,20 +177,19 @@ Transition DecideActive(const ClusterState& state, ClusterState next, const Inpu
         return To(next, {A::kUnfenceManaged}, "pairs back in PAIR: lifting this site's own fence");
       }
       if (!state.holds_determining) return To(next, {}, "");
-      return To(next, {A::kReleaseDetermining}, "both sites healthy, pairs in PAIR: releasing the determining volume");
+      return To(next, {A::kReleaseDetermining},
+                "both sites healthy, pairs in PAIR: releasing the determining volume");
     case Event::kStillFenced:
       // The node lifts it once the peer answers that its copy is outdated or older.
       if (!state.copies_fenced) return To(next, {}, "");
       next.copies_fenced = false;
-      return To(next, {A::kUnfenceManaged}, "this site's copies are still fenced: lifting the fence again");
-    case Event::kReleased:
-      next.holds_determining = false;
-      return To(next, {}, "");
+      return To(next, {A::kUnfenceManaged},
+                "this site's copies are still fenced: lifting the fence again");
+    case Event::kReleased: next.holds_determining = false; return To(next, {}, "");
     case Event::kPairsSuspended:
       if (!next.peer_alive) return To(next, {}, "");
       return To(next, {A::kAutoResync}, "peer back, pairs suspended: auto_resync");
-    default:
-      return To(next, {}, "");
+    default: return To(next, {}, "");
   }
 }
 
@@ -196,7 +205,8 @@ Transition DecideFenced(const ClusterState& state, ClusterState next, const Inpu
         return To(next, {A::kCancelRace}, "the peer is racing or active: race cancelled");
       }
       if (input.peer_phase == Phase::kStarting) return To(next, {}, "");  // it decides first
-      return ScheduleRace(next, "nobody is active: racing again for the determining volume after standby_delay_ms");
+      return ScheduleRace(
+          next, "nobody is active: racing again for the determining volume after standby_delay_ms");
     case Event::kPeerLost:
       // Without the peer's heartbeats this site does not race: the operator decides.
       if (!state.race_pending) return To(next, {}, "");
@@ -219,9 +229,9 @@ Transition DecideFenced(const ClusterState& state, ClusterState next, const Inpu
       next.phase = Phase::kStandby;
       next.copies_fenced = false;
       next.race_pending = false;
-      return To(next, {A::kUnfenceManaged}, "recovered: the peer is active and the pairs are in PAIR");
-    default:
-      return To(next, {}, "");
+      return To(next, {A::kUnfenceManaged},
+                "recovered: the peer is active and the pairs are in PAIR");
+    default: return To(next, {}, "");
   }
 }
 
@@ -237,7 +247,9 @@ Transition Decide(const ClusterState& state, const Input& input) {
     next.peer_alive = false;
   }
   if (input.event == Event::kCopiesFenced && state.phase != Phase::kFenced) {
-    return Fence(next, "the node fenced a managed copy: it lost the determining volume's reserve after a link loss");
+    return Fence(next,
+                 "the node fenced a managed copy: it lost the determining volume's reserve after a "
+                 "link loss");
   }
   switch (state.phase) {
     case Phase::kStarting: return DecideStarting(state, next, input);
@@ -261,7 +273,8 @@ const char* PhaseName(Phase phase) {
 }
 
 bool ParsePhase(const std::string& name, Phase* phase) {
-  for (Phase candidate : {Phase::kStarting, Phase::kStandby, Phase::kReserving, Phase::kActive, Phase::kFenced}) {
+  for (Phase candidate :
+       {Phase::kStarting, Phase::kStandby, Phase::kReserving, Phase::kActive, Phase::kFenced}) {
     if (name == PhaseName(candidate)) {
       *phase = candidate;
       return true;

@@ -25,11 +25,11 @@ enum class Phase : uint8_t {
 
 struct ClusterState {
   Phase phase = Phase::kStarting;
-  bool peer_alive = false;           // a heartbeat arrived on some link within timeout_ms
+  bool peer_alive = false;              // a heartbeat arrived on some link within timeout_ms
   Phase peer_phase = Phase::kStarting;  // what the peer's last heartbeat said
-  bool race_pending = false;         // standby: a race is scheduled (standby_delay_ms)
-  bool started = false;              // on_start ran and on_stop did not since
-  bool holds_determining = false;    // this site holds the determining volume's reservation
+  bool race_pending = false;            // standby: a race is scheduled (standby_delay_ms)
+  bool started = false;                 // on_start ran and on_stop did not since
+  bool holds_determining = false;       // this site holds the determining volume's reservation
   // The managed copies are fenced by clusterd (fence-managed ran, or an unfence the node
   // refused); the daemon corrects it from the node's answers.
   bool copies_fenced = false;
@@ -40,32 +40,32 @@ struct ClusterState {
 };
 
 enum class Event : uint8_t {
-  kStartupTimeout,     // nothing heard from the peer for timeout_ms after start
-  kPeerSeen,           // a heartbeat (input.peer_phase says what the peer is doing); a STANDBY
-                       // site leaves a peer that is STARTING alone: the peer decides first; a
-                       // FENCED site races again when nobody is active (the peer STANDBY or FENCED)
-  kPeerLost,           // every heartbeat link silent for timeout_ms
-  kRaceTimer,          // the scheduled race is due
-  kReserveWon,         // the determining volume is reserved for this site
-  kReserveRefused,     // the other site holds it (or the majority refused)
-  kReserveUnreachable, // its primary (or a majority of its copies) did not answer
-  kCopiesFenced,       // the node fenced a managed copy itself (fence reserve, reserve lost)
-  kPairsHealthy,       // peer alive and every managed pair and the determining volume in PAIR
-  kPairsSuspended,     // peer alive, some managed pair suspended (sent only with auto_resync)
-  kReleased,           // the determining volume's reservation was released
-  kUnfence,            // the operator: pairctl cluster unfence
-  kStillFenced,        // ACTIVE with copies still fenced (an unfence the node refused): every timeout_ms
+  kStartupTimeout,  // nothing heard from the peer for timeout_ms after start
+  kPeerSeen,        // a heartbeat (input.peer_phase says what the peer is doing); a STANDBY
+                    // site leaves a peer that is STARTING alone: the peer decides first; a
+                    // FENCED site races again when nobody is active (the peer STANDBY or FENCED)
+  kPeerLost,        // every heartbeat link silent for timeout_ms
+  kRaceTimer,       // the scheduled race is due
+  kReserveWon,      // the determining volume is reserved for this site
+  kReserveRefused,  // the other site holds it (or the majority refused)
+  kReserveUnreachable,  // its primary (or a majority of its copies) did not answer
+  kCopiesFenced,        // the node fenced a managed copy itself (fence reserve, reserve lost)
+  kPairsHealthy,        // peer alive and every managed pair and the determining volume in PAIR
+  kPairsSuspended,      // peer alive, some managed pair suspended (sent only with auto_resync)
+  kReleased,            // the determining volume's reservation was released
+  kUnfence,             // the operator: pairctl cluster unfence
+  kStillFenced,  // ACTIVE with copies still fenced (an unfence the node refused): every timeout_ms
 };
 
 struct Input {
   Event event;
-  Phase peer_phase = Phase::kStarting;  // kPeerSeen
-  bool determining_primary_here = true; // kReserveWon: the determining volume's role here
+  Phase peer_phase = Phase::kStarting;   // kPeerSeen
+  bool determining_primary_here = true;  // kReserveWon: the determining volume's role here
 };
 
 enum class Action : uint8_t {
-  kScheduleRace,        // race after standby_delay_ms
-  kScheduleRetry,       // race again after timeout_ms (a FENCED site whose race failed)
+  kScheduleRace,   // race after standby_delay_ms
+  kScheduleRetry,  // race again after timeout_ms (a FENCED site whose race failed)
   kCancelRace,
   kReserveDetermining,  // ask for the determining volume's reservation (answer: an event)
   kReserveManaged,      // reserve every managed volume for this site, preempting (I/O fencing)
@@ -73,7 +73,7 @@ enum class Action : uint8_t {
   kSwapPairs,           // it is secondary here: resync --swap the pairs and it (takeover, SSWS,
                         // where the peer's storage does not answer)
   kRunOnStart,
-  kFenceManaged,        // the managed copies refuse writes (EROFS)
+  kFenceManaged,  // the managed copies refuse writes (EROFS)
   kRunOnStop,
   kUnfenceManaged,      // by the operator, on recovery, or by the winner (its own fence: the node
                         // lifts it into writing alone only for the holder with the peer outdated)
@@ -91,9 +91,9 @@ struct Transition {
 // the state as it is with no actions.
 Transition Decide(const ClusterState& state, const Input& input);
 
-const char* PhaseName(Phase phase);    // "STARTING", "STANDBY", ...
+const char* PhaseName(Phase phase);  // "STARTING", "STANDBY", ...
 bool ParsePhase(const std::string& name, Phase* phase);
-const char* EventName(Event event);    // "startup-timeout", ...
-const char* ActionName(Action action); // "schedule-race", ...
+const char* EventName(Event event);     // "startup-timeout", ...
+const char* ActionName(Action action);  // "schedule-race", ...
 
 }  // namespace pairfs::clusterd

@@ -31,7 +31,8 @@ Daemon::~Daemon() {
 }
 
 Result<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config, wire::Context& context) {
-  if (!config.cluster.present) return Status::InvalidArgument(config.path + ": no [cluster] table: nothing to run");
+  if (!config.cluster.present)
+    return Status::InvalidArgument(config.path + ": no [cluster] table: nothing to run");
   std::unique_ptr<Daemon> daemon(new Daemon(config, context));
   const std::string lock_path = config.site.data_dir + "/clusterd.lock";
   daemon->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -39,21 +40,28 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config, wire::
   if (::flock(daemon->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     return Status::Busy("another clusterd serves " + config.site.data_dir);
   }
-  Result<std::unique_ptr<wire::Server>> control = wire::Server::Bind(context, ControlEndpoint(config));
+  Result<std::unique_ptr<wire::Server>> control =
+      wire::Server::Bind(context, ControlEndpoint(config));
   if (!control.ok()) return control.status();
   daemon->control_ = std::move(control.value());
-  Result<std::unique_ptr<wire::Client>> node = wire::Client::Connect(context, config.site.control, config.site.name);
+  Result<std::unique_ptr<wire::Client>> node =
+      wire::Client::Connect(context, config.site.control, config.site.name);
   if (!node.ok()) return node.status();
   daemon->node_ = std::move(node.value());
-  ExecutorConfig executing{config.site.name, config.peer.name, config.cluster.determining_volume,
-                           config.cluster.volumes, config.cluster.standby_delay_ms, config.cluster.timeout_ms,
+  ExecutorConfig executing{config.site.name,
+                           config.peer.name,
+                           config.cluster.determining_volume,
+                           config.cluster.volumes,
+                           config.cluster.standby_delay_ms,
+                           config.cluster.timeout_ms,
                            config.cluster.auto_resync};
   daemon->executor_ =
-      std::make_unique<Executor>(std::move(executing), static_cast<ExecutorEnv&>(*daemon), daemon->state_,
-                                 daemon->applications_running_);
+      std::make_unique<Executor>(std::move(executing), static_cast<ExecutorEnv&>(*daemon),
+                                 daemon->state_, daemon->applications_running_);
 
   std::random_device random;
-  daemon->incarnation_ = (static_cast<uint64_t>(random()) << 32) ^ random() ^ static_cast<uint64_t>(::getpid());
+  daemon->incarnation_ =
+      (static_cast<uint64_t>(random()) << 32) ^ random() ^ static_cast<uint64_t>(::getpid());
   std::vector<wire::HeartbeatEndpoints> links;
   for (size_t i = 0; i < config.cluster.heartbeat_listen.size(); ++i) {
     links.push_back({config.cluster.heartbeat_listen[i], config.cluster.heartbeat_peer[i]});
@@ -61,7 +69,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config, wire::
   Daemon* raw = daemon.get();
   Result<std::unique_ptr<wire::HeartbeatLinks>> heartbeats = wire::HeartbeatLinks::Start(
       context, links, config.site.name, config.peer.name, daemon->incarnation_,
-      static_cast<int>(config.cluster.interval_ms), [raw] { return std::string(PhaseName(raw->announced_.load())); });
+      static_cast<int>(config.cluster.interval_ms),
+      [raw] { return std::string(PhaseName(raw->announced_.load())); });
   if (!heartbeats.ok()) return heartbeats.status();
   daemon->heartbeats_ = std::move(heartbeats.value());
 
@@ -70,12 +79,13 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config, wire::
   daemon->state_.resuming = daemon->applications_running_;
   daemon->started_at_ = Clock::now();
   daemon->next_poll_ = daemon->started_at_;
-  spdlog::info("clusterd {}: incarnation {:016x}, {} heartbeat link(s) {}, peer {}, determining volume {}{}",
-               config.site.name, daemon->incarnation_, links.size(),
-               context.curve_keys() ? "authenticated with CURVE keys" : "NOT authenticated (no [security] keys)",
-               config.peer.name,
-               config.cluster.determining_volume,
-               daemon->applications_running_ ? "; on_start ran before this restart" : "");
+  spdlog::info(
+      "clusterd {}: incarnation {:016x}, {} heartbeat link(s) {}, peer {}, determining volume {}{}",
+      config.site.name, daemon->incarnation_, links.size(),
+      context.curve_keys() ? "authenticated with CURVE keys"
+                           : "NOT authenticated (no [security] keys)",
+      config.peer.name, config.cluster.determining_volume,
+      daemon->applications_running_ ? "; on_start ran before this restart" : "");
   return daemon;
 }
 
@@ -113,16 +123,18 @@ void Daemon::Observe() {
   const auto now = Clock::now();
   const std::vector<wire::HeartbeatSnapshot> links = heartbeats_->Snapshot();
   HeartbeatView view;
-  view.peer_heard = std::any_of(links.begin(), links.end(), [&](const wire::HeartbeatSnapshot& link) {
-    return link.heard && link.last_heard_ms_ago >= 0 && link.last_heard_ms_ago < cluster_.timeout_ms;
-  });
+  view.peer_heard =
+      std::any_of(links.begin(), links.end(), [&](const wire::HeartbeatSnapshot& link) {
+        return link.heard && link.last_heard_ms_ago >= 0 &&
+               link.last_heard_ms_ago < cluster_.timeout_ms;
+      });
   if (view.peer_heard) {
     const std::optional<wire::HeartbeatMessage> latest = heartbeats_->Latest();
     if (latest) (void)ParsePhase(latest->state, &view.peer_phase);
     view.peer_incarnation = latest ? latest->incarnation : 0;
   }
-  view.startup_wait_over =
-      now - started_at_ >= std::chrono::milliseconds(StartupWaitMs(cluster_.timeout_ms, cluster_.interval_ms));
+  view.startup_wait_over = now - started_at_ >= std::chrono::milliseconds(StartupWaitMs(
+                                                    cluster_.timeout_ms, cluster_.interval_ms));
   view.links = links.size();
   executor_->Heard(view, [] {});
   if (race_due_ && Clock::now() >= *race_due_) {
@@ -132,14 +144,15 @@ void Daemon::Observe() {
 }
 
 void Daemon::PollNode() {
-  Result<wire::Reply> answer = wire::CallEveryPage(wire::DisplayRequest{}, [&](const wire::DisplayRequest& page) {
-    return node_->Call(page, static_cast<int>(cluster_.timeout_ms));
-  });
+  Result<wire::Reply> answer =
+      wire::CallEveryPage(wire::DisplayRequest{}, [&](const wire::DisplayRequest& page) {
+        return node_->Call(page, static_cast<int>(cluster_.timeout_ms));
+      });
   const bool answered = answer.ok() && answer->ToStatus().ok();
   if (!answered) {
     if (!node_silent_) {
-      spdlog::warn("clusterd {}: the node at {} does not answer: {}", config_.site.name, config_.site.control,
-                   answer.ok() ? answer->message : answer.status().message());
+      spdlog::warn("clusterd {}: the node at {} does not answer: {}", config_.site.name,
+                   config_.site.control, answer.ok() ? answer->message : answer.status().message());
       node_silent_ = true;
     }
     return executor_->Polled(false, {}, [] {});
@@ -155,8 +168,8 @@ Status Daemon::AskNode(const T& request, wire::Reply* reply) {
   const int timeout_ms = static_cast<int>(config_.site.peer_timeout_ms) + kNodeCallSlackMs;
   Result<wire::Reply> answer = node_->Call(request, timeout_ms);
   if (!answer.ok()) {
-    spdlog::warn("clusterd {}: the node at {} did not answer a {}: {}", config_.site.name, config_.site.control,
-                 wire::MessageTypeName(T::kType), answer.status().message());
+    spdlog::warn("clusterd {}: the node at {} did not answer a {}: {}", config_.site.name,
+                 config_.site.control, wire::MessageTypeName(T::kType), answer.status().message());
     return answer.status();
   }
   *reply = answer.value();
@@ -171,11 +184,14 @@ std::vector<std::string> Daemon::PairsToMove() const {
 
 void Daemon::CallNode(const NodeCall& call, std::function<void(NodeAnswer)> answered) {
   wire::Reply reply;
-  const Status status = std::visit([&](const auto& request) { return AskNode(request, &reply); }, call);
+  const Status status =
+      std::visit([&](const auto& request) { return AskNode(request, &reply); }, call);
   answered({status, std::move(reply.volumes), std::move(reply.message)});
 }
 
-void Daemon::ScheduleRace(int64_t delay_ms) { race_due_ = Clock::now() + std::chrono::milliseconds(delay_ms); }
+void Daemon::ScheduleRace(int64_t delay_ms) {
+  race_due_ = Clock::now() + std::chrono::milliseconds(delay_ms);
+}
 
 void Daemon::CancelRace() { race_due_.reset(); }
 
@@ -185,7 +201,8 @@ void Daemon::RunHook(bool start, Done done) {
 }
 
 int64_t Daemon::NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
 }
 
 void Daemon::Log(LogLevel level, const std::string& line) {
@@ -201,38 +218,44 @@ void Daemon::RunHookFor(const char* which) {
   std::string volumes;
   for (const std::string& name : cluster_.volumes) volumes += (volumes.empty() ? "" : " ") + name;
   const std::vector<std::string> environment = {
-      "PAIRFS_SITE=" + config_.site.name, "PAIRFS_PEER=" + config_.peer.name,
-      std::string("PAIRFS_EVENT=") + (start ? "start" : "stop"), "PAIRFS_VOLUMES=" + volumes,
-      "PAIRFS_CONFIG=" + config_.path, std::string("PAIRFS_REASON=") + reason_};
+      "PAIRFS_SITE=" + config_.site.name,
+      "PAIRFS_PEER=" + config_.peer.name,
+      std::string("PAIRFS_EVENT=") + (start ? "start" : "stop"),
+      "PAIRFS_VOLUMES=" + volumes,
+      "PAIRFS_CONFIG=" + config_.path,
+      std::string("PAIRFS_REASON=") + reason_};
   (void)clusterd::RunHook(which, command, environment, cluster_.hook_timeout_ms);
   applications_running_ = start;
   SaveStarted(start);
 }
 
 void Daemon::SaveStarted(bool started) {
-  Status saved = node::ReplaceFileAtomically(config_.site.data_dir + "/clusterd.state", started ? "started\n" : "stopped\n");
-  if (!saved.ok()) spdlog::error("clusterd {}: cannot save clusterd.state: {}", config_.site.name, saved.message());
+  Status saved = node::ReplaceFileAtomically(config_.site.data_dir + "/clusterd.state",
+                                             started ? "started\n" : "stopped\n");
+  if (!saved.ok())
+    spdlog::error("clusterd {}: cannot save clusterd.state: {}", config_.site.name,
+                  saved.message());
 }
 
 void Daemon::ServeControl(int timeout_ms) {
   for (int served = 0; served < kControlRequestsPerTick; ++served) {
-    Result<std::optional<wire::Incoming>> incoming = control_->Receive(served == 0 ? timeout_ms : 0);
+    Result<std::optional<wire::Incoming>> incoming =
+        control_->Receive(served == 0 ? timeout_ms : 0);
     if (!incoming.ok()) {
-      spdlog::warn("clusterd {}: refused a control message: {}", config_.site.name, incoming.status().message());
+      spdlog::warn("clusterd {}: refused a control message: {}", config_.site.name,
+                   incoming.status().message());
       continue;
     }
     if (!incoming.value()) return;
     const wire::Incoming& request = *incoming.value();
     wire::Reply reply;
     switch (request.frame.type) {
-      case wire::MessageType::kClusterStatus:
-        reply.cluster = Describe();
-        break;
+      case wire::MessageType::kClusterStatus: reply.cluster = Describe(); break;
       case wire::MessageType::kClusterUnfence:
         if (state_.phase != Phase::kFenced) {
-          reply = wire::Reply::FromStatus(Status::InvalidArgument(std::string("site ") + config_.site.name +
-                                                                  " is not FENCED (it is " + PhaseName(state_.phase) +
-                                                                  ")"));
+          reply = wire::Reply::FromStatus(
+              Status::InvalidArgument(std::string("site ") + config_.site.name +
+                                      " is not FENCED (it is " + PhaseName(state_.phase) + ")"));
           break;
         }
         spdlog::warn("clusterd {}: the operator lifts FENCED", config_.site.name);
@@ -240,9 +263,9 @@ void Daemon::ServeControl(int timeout_ms) {
         reply.cluster = Describe();
         break;
       default:
-        reply = wire::Reply::FromStatus(Status::Unsupported(std::string("message type ") +
-                                                            wire::MessageTypeName(request.frame.type) +
-                                                            " is not served by clusterd"));
+        reply = wire::Reply::FromStatus(Status::Unsupported(
+            std::string("message type ") + wire::MessageTypeName(request.frame.type) +
+            " is not served by clusterd"));
     }
     (void)control_->Answer(request, config_.site.name, reply);
   }
@@ -268,7 +291,8 @@ wire::ClusterInfo Daemon::Describe() {
     link.peer = cluster_.heartbeat_peer[i];
     link.last_heard_ms_ago = links[i].last_heard_ms_ago;
     link.authenticated = links[i].authenticated;
-    link.alive = links[i].heard && links[i].last_heard_ms_ago >= 0 && links[i].last_heard_ms_ago < cluster_.timeout_ms;
+    link.alive = links[i].heard && links[i].last_heard_ms_ago >= 0 &&
+                 links[i].last_heard_ms_ago < cluster_.timeout_ms;
     info.links.push_back(link);
   }
   for (const wire::VolumeInfo& volume : volumes_) {

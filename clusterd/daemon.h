@@ -51,8 +51,8 @@ class Daemon : private ExecutorEnv {
   void Transitioned(Phase before, const Input& input, const Transition& transition) override;
   void Log(LogLevel level, const std::string& line) override;
   int64_t NowMs() override;
-  void Observe();       // heartbeats -> peer seen / lost / startup timeout; the race timer
-  void PollNode();      // pair statuses -> copies fenced / pairs healthy / suspended
+  void Observe();   // heartbeats -> peer seen / lost / startup timeout; the race timer
+  void PollNode();  // pair statuses -> copies fenced / pairs healthy / suspended
   void ServeControl(int timeout_ms);
   wire::ClusterInfo Describe();
 
@@ -70,7 +70,8 @@ class Daemon : private ExecutorEnv {
   std::unique_ptr<wire::Server> control_;
   std::unique_ptr<wire::Client> node_;
   std::unique_ptr<Executor> executor_;
-  std::atomic<Phase> announced_{Phase::kStarting};  // what the heartbeats say (their thread reads it)
+  std::atomic<Phase> announced_{
+      Phase::kStarting};  // what the heartbeats say (their thread reads it)
   ClusterState state_;
   std::string reason_ = "starting: listening for the peer";
   uint64_t incarnation_ = 0;
@@ -78,8 +79,9 @@ class Daemon : private ExecutorEnv {
   std::optional<Clock::time_point> race_due_;
   Clock::time_point next_poll_;
   std::vector<wire::VolumeInfo> volumes_;  // the node's last answer to display
-  bool node_silent_ = false;              // logged once until it answers again
-  bool applications_running_ = false;      // on_start ran (this or an earlier clusterd) and on_stop not since
+  bool node_silent_ = false;               // logged once until it answers again
+  bool applications_running_ =
+      false;  // on_start ran (this or an earlier clusterd) and on_stop not since
   int lock_fd_ = -1;
 };
 

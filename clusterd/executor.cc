@@ -8,8 +8,8 @@
 
 namespace pairfs::clusterd {
 
-Executor::Executor(ExecutorConfig config, ExecutorEnv& env, ClusterState& state, const bool& applications_running,
-                   DecideFunction decide)
+Executor::Executor(ExecutorConfig config, ExecutorEnv& env, ClusterState& state,
+                   const bool& applications_running, DecideFunction decide)
     : config_(std::move(config)),
       env_(env),
       state_(state),
@@ -27,13 +27,14 @@ void Executor::Heard(HeartbeatView view, Done done) {
     if (view.peer_incarnation != peer_incarnation_ && peer_incarnation_ != 0) {
       char incarnation[24];
       std::snprintf(incarnation, sizeof(incarnation), "%016" PRIx64, view.peer_incarnation);
-      env_.Log(LogLevel::kInfo,
-               "site " + config_.peer + " restarted its clusterd (incarnation " + incarnation + ")");
+      env_.Log(LogLevel::kInfo, "site " + config_.peer + " restarted its clusterd (incarnation " +
+                                    incarnation + ")");
     }
     peer_incarnation_ = view.peer_incarnation;
   } else if (input->event == Event::kPeerLost) {
-    env_.Log(LogLevel::kWarn, "no heartbeat from site " + config_.peer + " on any of " + std::to_string(view.links) +
-                                  " link(s) for " + std::to_string(config_.timeout_ms) + " ms");
+    env_.Log(LogLevel::kWarn, "no heartbeat from site " + config_.peer + " on any of " +
+                                  std::to_string(view.links) + " link(s) for " +
+                                  std::to_string(config_.timeout_ms) + " ms");
   }
   Feed(*input, done);
 }
@@ -53,7 +54,8 @@ void Executor::Polled(bool answered, std::vector<wire::VolumeInfo> volumes, Done
   const PollVerdict verdict = JudgePoll(state_, view);
   if (verdict.holds_determining) state_.holds_determining = true;
   if (!answered && !verdict.events.empty()) {
-    env_.Log(LogLevel::kError, "the node has not answered for " + std::to_string(view.node_silent_ms) +
+    env_.Log(LogLevel::kError, "the node has not answered for " +
+                                   std::to_string(view.node_silent_ms) +
                                    " ms: handing over to site " + config_.peer);
   }
   FeedEach(std::make_shared<std::vector<Event>>(verdict.events), 0, done);
@@ -95,44 +97,34 @@ void Executor::Execute(std::vector<Action> actions, Done done) {
 
 void Executor::ExecuteFrom(std::shared_ptr<std::vector<Action>> actions, size_t next, Done done) {
   if (next == actions->size()) return done();
-  ExecuteOne((*actions)[next], [this, actions, next, done] { ExecuteFrom(actions, next + 1, done); });
+  ExecuteOne((*actions)[next],
+             [this, actions, next, done] { ExecuteFrom(actions, next + 1, done); });
 }
 
 void Executor::ExecuteOne(Action action, Done done) {
   switch (action) {
-    case Action::kScheduleRace:
-      env_.ScheduleRace(config_.standby_delay_ms);
-      return done();
-    case Action::kScheduleRetry:
-      env_.ScheduleRace(config_.timeout_ms);
-      return done();
-    case Action::kCancelRace:
-      env_.CancelRace();
-      return done();
-    case Action::kReserveDetermining:
-      return ReserveDetermining(done);
-    case Action::kReserveManaged:
-      return ReserveManaged(0, done);
+    case Action::kScheduleRace: env_.ScheduleRace(config_.standby_delay_ms); return done();
+    case Action::kScheduleRetry: env_.ScheduleRace(config_.timeout_ms); return done();
+    case Action::kCancelRace: env_.CancelRace(); return done();
+    case Action::kReserveDetermining: return ReserveDetermining(done);
+    case Action::kReserveManaged: return ReserveManaged(0, done);
     case Action::kResyncPairs:
-    case Action::kAutoResync:
-      return ResyncSuspended(0, done);
+    case Action::kAutoResync: return ResyncSuspended(0, done);
     case Action::kSwapPairs:
       // Then: where the peer's storage did not answer, the reserve is local now; and a primary
       // here that a lost fence reserve left suspended is resynced.
-      return SwapPairs(0, [this, done] { ReserveManaged(0, [this, done] { ResyncSuspended(0, done); }); });
+      return SwapPairs(
+          0, [this, done] { ReserveManaged(0, [this, done] { ResyncSuspended(0, done); }); });
     case Action::kRunOnStart:
       if (!RunsOnStart(applications_running_)) {
         env_.Log(LogLevel::kInfo, "on_start ran before this clusterd restarted; not again");
         return done();
       }
       return env_.RunHook(true, done);
-    case Action::kRunOnStop:
-      return env_.RunHook(false, done);
+    case Action::kRunOnStop: return env_.RunHook(false, done);
     case Action::kFenceManaged:
-    case Action::kUnfenceManaged:
-      return FenceManaged(action == Action::kFenceManaged, 0, done);
-    case Action::kReleaseDetermining:
-      return ReleaseDetermining(done);
+    case Action::kUnfenceManaged: return FenceManaged(action == Action::kFenceManaged, 0, done);
+    case Action::kReleaseDetermining: return ReleaseDetermining(done);
   }
   done();
 }
@@ -142,12 +134,14 @@ void Executor::ReserveDetermining(Done done) {
   wire::ReserveRequest request{config_.determining_volume, config_.site, false};
   env_.CallNode(request, [this, done](NodeAnswer reserved) {
     if (!reserved.status.ok()) {
-      env_.Log(LogLevel::kWarn, "the determining volume's reserve failed: " + reserved.status.message());
+      env_.Log(LogLevel::kWarn,
+               "the determining volume's reserve failed: " + reserved.status.message());
       return Feed({ReserveFailedEvent(reserved.status.code())}, done);
     }
-    VolumeAtNode(config_.determining_volume, [this, done](std::optional<wire::VolumeInfo> determining) {
-      Feed({Event::kReserveWon, state_.peer_phase, DeterminingPrimaryHere(determining)}, done);
-    });
+    VolumeAtNode(
+        config_.determining_volume, [this, done](std::optional<wire::VolumeInfo> determining) {
+          Feed({Event::kReserveWon, state_.peer_phase, DeterminingPrimaryHere(determining)}, done);
+        });
   });
 }
 
@@ -159,7 +153,8 @@ void Executor::ReserveManaged(size_t next, Done done) {
     wire::ReserveRequest request{name, config_.site, true};
     env_.CallNode(request, [this, name, on](NodeAnswer reserved) {
       if (reserved.status.ok()) {
-        env_.Log(LogLevel::kInfo, name + " reserved for this site (writes from site " + config_.peer + " get EBADE)");
+        env_.Log(LogLevel::kInfo, name + " reserved for this site (writes from site " +
+                                      config_.peer + " get EBADE)");
       } else {
         if (reserved.status.code() == Code::kUnreachable) peer_storage_lost_ = true;
         env_.Log(LogLevel::kWarn, "cannot reserve " + name + " yet: " + reserved.status.message());
@@ -185,8 +180,9 @@ void Executor::ResyncSuspended(size_t next, Done done) {
     if (resync == Resync::kNone) return on();
     const bool swap = resync == Resync::kSwap;
     env_.CallNode(wire::ResyncRequest{name, swap}, [this, name, swap, on](NodeAnswer resynced) {
-      env_.Log(LogLevel::kInfo, "resync" + std::string(swap ? " --swap" : "") + " of " + name + ": " +
-                                    (resynced.status.ok() ? std::string("started") : resynced.status.message()));
+      env_.Log(LogLevel::kInfo,
+               "resync" + std::string(swap ? " --swap" : "") + " of " + name + ": " +
+                   (resynced.status.ok() ? std::string("started") : resynced.status.message()));
       on();
     });
   });
@@ -202,12 +198,15 @@ void Executor::SwapPairs(size_t next, Done done) {
     if (!info || !TakesOver(*info)) return on();
     wire::TakeoverRequest request{name, false, true, peer_storage_lost_};
     env_.CallNode(request, [this, name, on](NodeAnswer taken) {
-      if (taken.status.ok() && !taken.volumes.empty() && TakeoverFoundPeerLost(taken.volumes.front())) {
+      if (taken.status.ok() && !taken.volumes.empty() &&
+          TakeoverFoundPeerLost(taken.volumes.front())) {
         peer_storage_lost_ = true;  // the next takeovers need not ask it again
       }
-      const std::string outcome =
-          taken.status.ok() ? (taken.message.empty() ? "done" : taken.message) : taken.status.message();
-      env_.Log(taken.status.ok() ? LogLevel::kInfo : LogLevel::kError, "takeover of " + name + ": " + outcome);
+      const std::string outcome = taken.status.ok()
+                                      ? (taken.message.empty() ? "done" : taken.message)
+                                      : taken.status.message();
+      env_.Log(taken.status.ok() ? LogLevel::kInfo : LogLevel::kError,
+               "takeover of " + name + ": " + outcome);
       on();
     });
   });
@@ -219,8 +218,8 @@ void Executor::FenceManaged(bool fence, size_t next, Done done) {
   wire::FenceRequest request{name, fence, state_.phase == Phase::kActive};
   env_.CallNode(request, [this, fence, next, name, done](NodeAnswer fenced) {
     if (!fenced.status.ok()) {
-      env_.Log(LogLevel::kError,
-               std::string("cannot ") + (fence ? "fence " : "unfence ") + name + ": " + fenced.status.message());
+      env_.Log(LogLevel::kError, std::string("cannot ") + (fence ? "fence " : "unfence ") + name +
+                                     ": " + fenced.status.message());
       // Still fenced: lifted once the pairs are back in PAIR (not taken for the node's own fence).
       if (!fence) state_.copies_fenced = true;
     }
@@ -232,7 +231,8 @@ void Executor::ReleaseDetermining(Done done) {
   wire::ReleaseRequest request{config_.determining_volume, config_.site};
   env_.CallNode(request, [this, done](NodeAnswer released) {
     if (released.status.ok()) return Feed({Event::kReleased}, done);
-    env_.Log(LogLevel::kWarn, "cannot release the determining volume yet: " + released.status.message());
+    env_.Log(LogLevel::kWarn,
+             "cannot release the determining volume yet: " + released.status.message());
     done();
   });
 }
@@ -243,7 +243,8 @@ std::vector<std::string> Executor::PairsToMove() const {
   return names;
 }
 
-void Executor::VolumeAtNode(const std::string& name, std::function<void(std::optional<wire::VolumeInfo>)> then) {
+void Executor::VolumeAtNode(const std::string& name,
+                            std::function<void(std::optional<wire::VolumeInfo>)> then) {
   env_.CallNode(wire::DisplayRequest{name}, [then](NodeAnswer answer) {
     if (!answer.status.ok() || answer.volumes.empty()) return then(std::nullopt);
     then(answer.volumes.front());

@@ -29,8 +29,8 @@ namespace pairfs::clusterd {
 using Done = std::function<void()>;
 
 // A request to the node's control API.
-using NodeCall = std::variant<wire::DisplayRequest, wire::ReserveRequest, wire::ReleaseRequest, wire::ResyncRequest,
-                              wire::TakeoverRequest, wire::FenceRequest>;
+using NodeCall = std::variant<wire::DisplayRequest, wire::ReserveRequest, wire::ReleaseRequest,
+                              wire::ResyncRequest, wire::TakeoverRequest, wire::FenceRequest>;
 
 // The node's answer: its status (Unreachable when it did not answer in time), the volumes it
 // described, and its message on success.
@@ -78,8 +78,8 @@ class Executor {
  public:
   // `state` and `applications_running` are the owner's, read when a step runs; both outlive
   // the executor. `decide` is Decide (a simulation's mutation test passes a broken one).
-  Executor(ExecutorConfig config, ExecutorEnv& env, ClusterState& state, const bool& applications_running,
-           DecideFunction decide = &Decide);
+  Executor(ExecutorConfig config, ExecutorEnv& env, ClusterState& state,
+           const bool& applications_running, DecideFunction decide = &Decide);
 
   // Decides `input`, carries out the transition's actions (and the events their answers make),
   // then, if this clusterd restarted with its applications running and settled without winning,
@@ -112,7 +112,8 @@ class Executor {
   // The determining volume, then the managed ones.
   std::vector<std::string> PairsToMove() const;
   // Asks the node for `name` and calls `then` with it, or with nullopt when it did not say.
-  void VolumeAtNode(const std::string& name, std::function<void(std::optional<wire::VolumeInfo>)> then);
+  void VolumeAtNode(const std::string& name,
+                    std::function<void(std::optional<wire::VolumeInfo>)> then);
 
   const ExecutorConfig config_;
   ExecutorEnv& env_;
@@ -121,8 +122,8 @@ class Executor {
   const DecideFunction decide_;
   bool peer_storage_lost_ = false;  // this race found the peer's node unreachable
   uint64_t peer_incarnation_ = 0;
-  int64_t last_node_answer_ms_;      // since the executor was made, at first
-  int64_t next_unfence_ms_;          // ACTIVE with copies still fenced: the next try
+  int64_t last_node_answer_ms_;  // since the executor was made, at first
+  int64_t next_unfence_ms_;      // ACTIVE with copies still fenced: the next try
   int64_t next_auto_resync_ms_;
 };
 

@@ -39,11 +39,12 @@ void LogLines(const std::string& label, std::string* pending, bool flush) {
 
 }  // namespace
 
-Status RunHook(const std::string& label, const std::string& command, const std::vector<std::string>& environment,
-               int64_t timeout_ms) {
+Status RunHook(const std::string& label, const std::string& command,
+               const std::vector<std::string>& environment, int64_t timeout_ms) {
   if (command.empty()) return Status::Ok();
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Status::IoError("cannot run " + label + ": pipe", errno);
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+    return Status::IoError("cannot run " + label + ": pipe", errno);
   const pid_t child = ::fork();
   if (child < 0) {
     const int saved = errno;
@@ -70,7 +71,8 @@ Status RunHook(const std::string& label, const std::string& command, const std::
   bool killed = false;
   bool open = true;
   while (open) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) {
       ::kill(-child, SIGKILL);
       killed = true;
@@ -84,7 +86,8 @@ Status RunHook(const std::string& label, const std::string& command, const std::
     const ssize_t got = ::read(pipe_fds[0], buffer, sizeof buffer);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
-      open = false;  // every writer closed: the script (and what it started in the foreground) ended
+      open =
+          false;  // every writer closed: the script (and what it started in the foreground) ended
       break;
     }
     pending.append(buffer, static_cast<size_t>(got));
@@ -105,10 +108,12 @@ Status RunHook(const std::string& label, const std::string& command, const std::
       ::usleep(10000);
     }
   }
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   if (killed) {
     spdlog::error("{}: killed after {} ms (hook_timeout_ms)", label, took);
-    return Status::Timeout(label + " did not finish within " + std::to_string(timeout_ms) + " ms and was killed");
+    return Status::Timeout(label + " did not finish within " + std::to_string(timeout_ms) +
+                           " ms and was killed");
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
     spdlog::info("{}: done in {} ms", label, took);

@@ -13,7 +13,7 @@ namespace pairfs::clusterd {
 // `label`. Waits for it at most `timeout_ms`, then kills the whole group (SIGKILL).
 // Ok if it exited 0; Timeout if it was killed; IoError (with the exit status) otherwise.
 // An empty command is Ok at once. Blocks the calling thread.
-Status RunHook(const std::string& label, const std::string& command, const std::vector<std::string>& environment,
-               int64_t timeout_ms);
+Status RunHook(const std::string& label, const std::string& command,
+               const std::vector<std::string>& environment, int64_t timeout_ms);
 
 }  // namespace pairfs::clusterd

@@ -10,8 +10,8 @@
 #include <cstring>
 #include <iostream>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "clusterd/daemon.h"
 #include "node/config.h"
@@ -57,9 +57,13 @@ int Main(int argc, char** argv) {
   std::string config_flag;
   bool foreground = false;
   bool debug = false;
-  CLI::App app{"clusterd: heartbeats, the determining volume's reserve and failover (see clusterd(8))", "clusterd"};
-  app.set_version_flag("--version", "clusterd 0.1 (protocol " + std::to_string(wire::kProtocolVersion) + ")");
-  app.add_option("-c,--config", config_flag, "config file (default $PAIRFS_CONFIG or /etc/pairfs/pairfs.toml)");
+  CLI::App app{
+      "clusterd: heartbeats, the determining volume's reserve and failover (see clusterd(8))",
+      "clusterd"};
+  app.set_version_flag("--version",
+                       "clusterd 0.1 (protocol " + std::to_string(wire::kProtocolVersion) + ")");
+  app.add_option("-c,--config", config_flag,
+                 "config file (default $PAIRFS_CONFIG or /etc/pairfs/pairfs.toml)");
   app.add_flag("-f,--foreground", foreground, "stay in the foreground and log to stderr only");
   app.add_flag("-d,--debug", debug, "log at debug level");
   try {
@@ -73,11 +77,13 @@ int Main(int argc, char** argv) {
   Result<node::Config> config = node::LoadConfig(node::ResolveConfigPath(config_flag));
   if (!config.ok()) return Fail(config.status().message());
   if (!config->cluster.present) {
-    std::cerr << "clusterd: " << config->path << " has no [cluster] table: nothing to do (see pairfs.toml(5))\n";
+    std::cerr << "clusterd: " << config->path
+              << " has no [cluster] table: nothing to do (see pairfs.toml(5))\n";
     return kExitUsage;
   }
   if (!config->peer.present) {
-    std::cerr << "clusterd: " << config->path << " has no [peer] table: clusterd needs the other site\n";
+    std::cerr << "clusterd: " << config->path
+              << " has no [peer] table: clusterd needs the other site\n";
     return kExitUsage;
   }
   Result<std::optional<wire::CurveKeys>> keys = node::SiteToSiteKeys(config.value());
@@ -89,13 +95,15 @@ int Main(int argc, char** argv) {
     // cannot cross a fork, so this context and daemon are thrown away.
     wire::Context context;
     if (keys.value()) context.UseCurve(*keys.value());
-    Result<std::unique_ptr<clusterd::Daemon>> trial = clusterd::Daemon::Start(config.value(), context);
+    Result<std::unique_ptr<clusterd::Daemon>> trial =
+        clusterd::Daemon::Start(config.value(), context);
     if (!trial.ok()) return Fail(trial.status().message());
   }
   if (!foreground) {
     Status logging = node::SetUpLogging("clusterd", config->site.data_dir + "/clusterd.log", debug);
     if (!logging.ok()) return Fail(logging.message());
-    if (!Detach()) return Fail(std::string("cannot detach into the background: ") + std::strerror(errno));
+    if (!Detach())
+      return Fail(std::string("cannot detach into the background: ") + std::strerror(errno));
   }
   struct sigaction action {};
   action.sa_handler = OnSignal;
@@ -104,7 +112,8 @@ int Main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   wire::Context context;
   if (keys.value()) context.UseCurve(*keys.value());
-  Result<std::unique_ptr<clusterd::Daemon>> daemon = clusterd::Daemon::Start(config.value(), context);
+  Result<std::unique_ptr<clusterd::Daemon>> daemon =
+      clusterd::Daemon::Start(config.value(), context);
   if (!daemon.ok()) return Fail(daemon.status().message());
   daemon.value()->Run(g_stop);
   return 0;

@@ -11,16 +11,16 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fuse_lowlevel.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "fuse/operations.h"
 #include "node/config.h"
 #include "node/log.h"
 #include "node/site.h"
-#include "node/witness_server.h"
 #include "node/witness.h"
+#include "node/witness_server.h"
 #include "wire/limits.h"
 
 namespace pairfs::fuse {
@@ -70,9 +70,11 @@ int RunWitness(const Options& options) {
     std::cerr << "pairfs: " << usable.message() << "\n";
     return kExitUsage;
   }
-  Result<std::unique_ptr<node::Witness>> witness = node::Witness::Open(loaded.value(), SiteOptionsOf(options));
+  Result<std::unique_ptr<node::Witness>> witness =
+      node::Witness::Open(loaded.value(), SiteOptionsOf(options));
   if (!witness.ok()) return Fail(witness.status().message());
-  if (fuse_daemonize(options.foreground ? 1 : 0) != 0) return Fail("cannot detach into the background");
+  if (fuse_daemonize(options.foreground ? 1 : 0) != 0)
+    return Fail("cannot detach into the background");
   struct sigaction stop {};
   stop.sa_handler = StopWitness;
   for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(signal_number, &stop, nullptr);
@@ -95,8 +97,8 @@ struct SessionCloser {
 // goes away or a signal arrives; then stops the site. The Site outlives the session: the mount is
 // gone before the replicator is destroyed.
 int Mount(const Options& options, node::Site& site) {
-  std::vector<std::string> arguments = {"pairfs", "-o",
-                                        "fsname=pairfs-" + site.name() + ",subtype=pairfs,default_permissions"};
+  std::vector<std::string> arguments = {
+      "pairfs", "-o", "fsname=pairfs-" + site.name() + ",subtype=pairfs,default_permissions"};
   for (const std::string& extra : options.fuse_options) {
     arguments.push_back("-o");
     arguments.push_back(extra);
@@ -116,7 +118,8 @@ int Mount(const Options& options, node::Site& site) {
     return Fail("cannot mount " + options.mountpoint + " (does it exist? is /dev/fuse there?)");
   }
   closer.mounted = true;
-  if (fuse_daemonize(options.foreground ? 1 : 0) != 0) return Fail("cannot detach into the background");
+  if (fuse_daemonize(options.foreground ? 1 : 0) != 0)
+    return Fail("cannot detach into the background");
 
   Status started = site.Start();
   if (!started.ok()) return Fail(started.message());
@@ -130,7 +133,8 @@ int Mount(const Options& options, node::Site& site) {
   site.Stop();
   // libfuse returns the number of the signal that ended the loop (SIGTERM, SIGINT, SIGHUP): a
   // clean shutdown. A negative value is an error of the session itself.
-  if (loop_result < 0) return Fail("FUSE session failed: " + std::string(std::strerror(-loop_result)));
+  if (loop_result < 0)
+    return Fail("FUSE session failed: " + std::string(std::strerror(-loop_result)));
   spdlog::info("site {}: {} unmounted, exiting", site.name(), options.mountpoint);
   return 0;
 }
@@ -140,14 +144,20 @@ int Mount(const Options& options, node::Site& site) {
 int Main(int argc, char** argv) {
   Options options;
   CLI::App app{"pairfs: replicated disk-image volumes as files (see pairfs(8))", "pairfs"};
-  app.set_version_flag("--version", "pairfs 0.1 (protocol " + std::to_string(wire::kProtocolVersion) + ")");
-  app.add_option("-c,--config", options.config_flag, "config file (default $PAIRFS_CONFIG or /etc/pairfs/pairfs.toml)");
-  app.add_flag("-f,--foreground", options.foreground, "stay in the foreground and log to stderr only");
+  app.set_version_flag("--version",
+                       "pairfs 0.1 (protocol " + std::to_string(wire::kProtocolVersion) + ")");
+  app.add_option("-c,--config", options.config_flag,
+                 "config file (default $PAIRFS_CONFIG or /etc/pairfs/pairfs.toml)");
+  app.add_flag("-f,--foreground", options.foreground,
+               "stay in the foreground and log to stderr only");
   app.add_flag("-d,--debug", options.debug, "log at debug level, including every FUSE request");
-  app.add_option("-o", options.fuse_options, "FUSE mount options, comma-separated (e.g. allow_other)")
+  app.add_option("-o", options.fuse_options,
+                 "FUSE mount options, comma-separated (e.g. allow_other)")
       ->allow_extra_args(false);  // one value per -o: the mount point is not an option value
-  app.add_flag("--witness", options.witness, "run a witness site (see pairfs(8) WITNESS): no MOUNTPOINT, no FUSE");
-  app.add_option("MOUNTPOINT", options.mountpoint, "the directory to mount the volumes on (required without --witness)");
+  app.add_flag("--witness", options.witness,
+               "run a witness site (see pairfs(8) WITNESS): no MOUNTPOINT, no FUSE");
+  app.add_option("MOUNTPOINT", options.mountpoint,
+                 "the directory to mount the volumes on (required without --witness)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -163,12 +173,14 @@ int Main(int argc, char** argv) {
   }
   // The daemon changes to / when it detaches: unmounting later needs the absolute path.
   char* absolute = ::realpath(options.mountpoint.c_str(), nullptr);
-  if (absolute == nullptr) return Fail("mount point " + options.mountpoint + ": " + std::strerror(errno));
+  if (absolute == nullptr)
+    return Fail("mount point " + options.mountpoint + ": " + std::strerror(errno));
   options.mountpoint = absolute;
   std::free(absolute);
   Result<node::Config> config = node::LoadConfig(node::ResolveConfigPath(options.config_flag));
   if (!config.ok()) return Fail(config.status().message());
-  Result<std::unique_ptr<node::Site>> site = node::Site::Open(config.value(), SiteOptionsOf(options));
+  Result<std::unique_ptr<node::Site>> site =
+      node::Site::Open(config.value(), SiteOptionsOf(options));
   if (!site.ok()) return Fail(site.status().message());
   return Mount(options, *site.value());
 }

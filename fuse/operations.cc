@@ -26,7 +26,9 @@ struct Handle {
   bool direct = false;
 };
 
-MountContext& Context(fuse_req_t request) { return *static_cast<MountContext*>(fuse_req_userdata(request)); }
+MountContext& Context(fuse_req_t request) {
+  return *static_cast<MountContext*>(fuse_req_userdata(request));
+}
 Handle& HandleOf(fuse_file_info* info) { return *reinterpret_cast<Handle*>(info->fh); }
 
 // Answers a failed operation with the one errno doc/design.md gives its Status. Refusals the user
@@ -101,14 +103,18 @@ void GetAttr(fuse_req_t request, fuse_ino_t inode, fuse_file_info*) {
   fuse_reply_attr(request, &st, kAttributeTimeoutS);
 }
 
-void SetAttr(fuse_req_t request, fuse_ino_t inode, struct stat* wanted, int to_set, fuse_file_info*) {
+void SetAttr(fuse_req_t request, fuse_ino_t inode, struct stat* wanted, int to_set,
+             fuse_file_info*) {
   if (inode == kRootInode) return (void)fuse_reply_err(request, EPERM);
   std::shared_ptr<node::Volume> volume = Context(request).store->FindByInode(inode);
   if (!volume) return (void)fuse_reply_err(request, ENOENT);
   // A truncate to the volume's own size is a no-op (qemu-img create does one); any other is EPERM.
-  if ((to_set & FUSE_SET_ATTR_SIZE) && static_cast<uint64_t>(wanted->st_size) != volume->size_bytes()) {
-    return ReplyError(request, Status::NotPermitted("volume " + volume->name() + " cannot change size through the mount"),
-                      "setattr");
+  if ((to_set & FUSE_SET_ATTR_SIZE) &&
+      static_cast<uint64_t>(wanted->st_size) != volume->size_bytes()) {
+    return ReplyError(
+        request,
+        Status::NotPermitted("volume " + volume->name() + " cannot change size through the mount"),
+        "setattr");
   }
   std::optional<uint32_t> uid, gid, mode;
   if (to_set & FUSE_SET_ATTR_UID) uid = wanted->st_uid;
@@ -153,9 +159,11 @@ void ReadDir(fuse_req_t request, fuse_ino_t inode, size_t size, off_t offset, fu
   };
   bool room = add(".", kRootInode, S_IFDIR, 1) && add("..", kRootInode, S_IFDIR, 2);
   std::vector<std::shared_ptr<node::Volume>> volumes = Context(request).store->List();
-  std::sort(volumes.begin(), volumes.end(), [](const auto& a, const auto& b) { return a->inode() < b->inode(); });
+  std::sort(volumes.begin(), volumes.end(),
+            [](const auto& a, const auto& b) { return a->inode() < b->inode(); });
   for (size_t i = 0; room && i < volumes.size(); ++i) {
-    room = add(volumes[i]->name().c_str(), volumes[i]->inode(), S_IFREG, static_cast<off_t>(volumes[i]->inode() + 2));
+    room = add(volumes[i]->name().c_str(), volumes[i]->inode(), S_IFREG,
+               static_cast<off_t>(volumes[i]->inode() + 2));
   }
   fuse_reply_buf(request, buffer.data(), used);
 }
@@ -184,16 +192,20 @@ void Read(fuse_req_t request, fuse_ino_t, size_t size, off_t offset, fuse_file_i
   size = std::min(size, wire::kMaxDataBytes);
   // A page-aligned buffer per thread, so that O_DIRECT reads of the image land in it directly.
   thread_local std::unique_ptr<char, decltype(&std::free)> buffer(
-      static_cast<char*>(std::aligned_alloc(node::kVolumeAlignBytes, wire::kMaxDataBytes)), &std::free);
-  Result<size_t> done = handle.open->volume().Read(static_cast<uint64_t>(offset), size, buffer.get(), handle.direct);
+      static_cast<char*>(std::aligned_alloc(node::kVolumeAlignBytes, wire::kMaxDataBytes)),
+      &std::free);
+  Result<size_t> done =
+      handle.open->volume().Read(static_cast<uint64_t>(offset), size, buffer.get(), handle.direct);
   if (!done.ok()) return ReplyError(request, done.status(), "read");
   fuse_reply_buf(request, buffer.get(), done.value());
 }
 
-void Write(fuse_req_t request, fuse_ino_t, const char* data, size_t size, off_t offset, fuse_file_info* info) {
+void Write(fuse_req_t request, fuse_ino_t, const char* data, size_t size, off_t offset,
+           fuse_file_info* info) {
   Handle& handle = HandleOf(info);
-  Result<size_t> done = Context(request).replicator->Write(handle.open->volume(), Context(request).site_name,
-                                                          static_cast<uint64_t>(offset), data, size, handle.direct);
+  Result<size_t> done =
+      Context(request).replicator->Write(handle.open->volume(), Context(request).site_name,
+                                         static_cast<uint64_t>(offset), data, size, handle.direct);
   if (!done.ok()) return ReplyError(request, done.status(), "write");
   fuse_reply_write(request, done.value());
 }
@@ -206,20 +218,22 @@ void Fsync(fuse_req_t request, fuse_ino_t, int, fuse_file_info* info) {
   fuse_reply_err(request, 0);
 }
 
-void Fallocate(fuse_req_t request, fuse_ino_t, int mode, off_t offset, off_t length, fuse_file_info* info) {
+void Fallocate(fuse_req_t request, fuse_ino_t, int mode, off_t offset, off_t length,
+               fuse_file_info* info) {
   node::Volume& volume = HandleOf(info).open->volume();
   if (offset < 0 || length <= 0) return (void)fuse_reply_err(request, EINVAL);
   const uint64_t end = static_cast<uint64_t>(offset) + static_cast<uint64_t>(length);
   Status status;
   if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
-    status = Context(request).replicator->Discard(volume, Context(request).site_name, wire::WriteKind::kPunchHole,
-                                                  offset, length);
+    status = Context(request).replicator->Discard(volume, Context(request).site_name,
+                                                  wire::WriteKind::kPunchHole, offset, length);
   } else if (mode == FALLOC_FL_ZERO_RANGE || mode == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)) {
-    status = Context(request).replicator->Discard(volume, Context(request).site_name, wire::WriteKind::kZeroRange,
-                                                  offset, length);
+    status = Context(request).replicator->Discard(volume, Context(request).site_name,
+                                                  wire::WriteKind::kZeroRange, offset, length);
   } else if (mode == 0 || mode == FALLOC_FL_KEEP_SIZE) {
     // Preallocation inside the volume changes nothing a reader sees; past the end it would grow it.
-    if (end > volume.size_bytes()) status = Status::NoSpace("fallocate past the end of volume " + volume.name());
+    if (end > volume.size_bytes())
+      status = Status::NoSpace("fallocate past the end of volume " + volume.name());
   } else {
     status = Status::Unsupported("fallocate mode " + std::to_string(mode) + " is not supported");
   }
@@ -240,14 +254,23 @@ void StatFs(fuse_req_t request, fuse_ino_t) {
 }
 
 // Volumes are created, renamed and deleted with pairctl only (doc/design.md): EPERM here.
-void RefuseMknod(fuse_req_t request, fuse_ino_t, const char*, mode_t, dev_t) { fuse_reply_err(request, EPERM); }
-void RefuseMkdir(fuse_req_t request, fuse_ino_t, const char*, mode_t) { fuse_reply_err(request, EPERM); }
-void RefuseRemove(fuse_req_t request, fuse_ino_t, const char*) { fuse_reply_err(request, EPERM); }
-void RefuseSymlink(fuse_req_t request, const char*, fuse_ino_t, const char*) { fuse_reply_err(request, EPERM); }
-void RefuseRename(fuse_req_t request, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned int) {
+void RefuseMknod(fuse_req_t request, fuse_ino_t, const char*, mode_t, dev_t) {
   fuse_reply_err(request, EPERM);
 }
-void RefuseLink(fuse_req_t request, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_err(request, EPERM); }
+void RefuseMkdir(fuse_req_t request, fuse_ino_t, const char*, mode_t) {
+  fuse_reply_err(request, EPERM);
+}
+void RefuseRemove(fuse_req_t request, fuse_ino_t, const char*) { fuse_reply_err(request, EPERM); }
+void RefuseSymlink(fuse_req_t request, const char*, fuse_ino_t, const char*) {
+  fuse_reply_err(request, EPERM);
+}
+void RefuseRename(fuse_req_t request, fuse_ino_t, const char*, fuse_ino_t, const char*,
+                  unsigned int) {
+  fuse_reply_err(request, EPERM);
+}
+void RefuseLink(fuse_req_t request, fuse_ino_t, fuse_ino_t, const char*) {
+  fuse_reply_err(request, EPERM);
+}
 void RefuseCreate(fuse_req_t request, fuse_ino_t, const char*, mode_t, fuse_file_info*) {
   fuse_reply_err(request, EPERM);
 }

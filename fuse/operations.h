@@ -17,7 +17,7 @@ namespace pairfs::fuse {
 struct MountContext {
   node::VolumeStore* store = nullptr;
   node::Replicator* replicator = nullptr;  // every write, discard and fsync goes through it
-  std::string site_name;  // the origin of every write made through this mount
+  std::string site_name;                   // the origin of every write made through this mount
 };
 
 // The operation table; each callback finds its MountContext through fuse_req_userdata().

@@ -22,7 +22,8 @@ Activity::~Activity() {
   if (--pair_->in_flight[epoch_] == 0) pair_->in_flight.erase(epoch_);
 }
 
-Result<Activity> Activity::Begin(Replicator::Pair& pair, uint64_t offset, uint64_t length, bool extents) {
+Result<Activity> Activity::Begin(Replicator::Pair& pair, uint64_t offset, uint64_t length,
+                                 bool extents) {
   if (extents) {
     const uint64_t extent = std::max(kActivityExtentBytes, pair.regions->region_bytes());
     const uint64_t end = offset + length;
@@ -37,7 +38,8 @@ Result<Activity> Activity::Begin(Replicator::Pair& pair, uint64_t offset, uint64
     activity.epoch_ = pair.epoch;
     ++pair.in_flight[pair.epoch];
     const uint64_t region_bytes = pair.regions->region_bytes();
-    const uint64_t last = std::min<uint64_t>((offset + length - 1) / region_bytes, pair.last_epoch.size() - 1);
+    const uint64_t last =
+        std::min<uint64_t>((offset + length - 1) / region_bytes, pair.last_epoch.size() - 1);
     for (uint64_t region = offset / region_bytes; region <= last; ++region) {
       if (pair.last_epoch[region] != kPinnedEpoch) pair.last_epoch[region] = pair.epoch;
     }
@@ -46,8 +48,10 @@ Result<Activity> Activity::Begin(Replicator::Pair& pair, uint64_t offset, uint64
   if (!marked.ok()) {
     // Refused before anything is written: a write the dirty bitmap cannot cover never happens.
     return Status(marked.code(),
-                  "volume " + pair.volume->name() + ": the write is refused, its region cannot be marked in the "
-                  "dirty bitmap: " + marked.message(),
+                  "volume " + pair.volume->name() +
+                      ": the write is refused, its region cannot be marked in the "
+                      "dirty bitmap: " +
+                      marked.message(),
                   marked.error_number());
   }
   return activity;
@@ -62,11 +66,12 @@ uint32_t Replicator::CloseEpoch(Pair& pair) {
   return pair.epoch++;
 }
 
-void Replicator::ClearActivityThrough(Pair& pair, uint32_t closing, bool keep_hot, const wire::Generation& generation,
-                                      PairStatus status) {
+void Replicator::ClearActivityThrough(Pair& pair, uint32_t closing, bool keep_hot,
+                                      const wire::Generation& generation, PairStatus status) {
   std::unique_lock<std::shared_mutex> no_marking(pair.al_mutex);
   const Pair::View now = pair.Snapshot();
-  if (!(now.generation == generation) || now.state.status != status) return;  // changed meanwhile: keep all
+  if (!(now.generation == generation) || now.state.status != status)
+    return;  // changed meanwhile: keep all
   std::vector<uint64_t> clear;
   {
     std::lock_guard<std::mutex> lock(pair.epoch_mutex);
@@ -77,7 +82,9 @@ void Replicator::ClearActivityThrough(Pair& pair, uint32_t closing, bool keep_ho
   }
   if (clear.empty()) return;
   Status cleared = pair.regions->ClearRegions(clear);
-  if (!cleared.ok()) spdlog::warn("pair {}: cannot trim the activity log: {}", pair.volume->name(), cleared.message());
+  if (!cleared.ok())
+    spdlog::warn("pair {}: cannot trim the activity log: {}", pair.volume->name(),
+                 cleared.message());
 }
 
 void Replicator::TrimActivityLog(Pair& pair, bool keep_hot) {
@@ -101,7 +108,8 @@ void Replicator::TrimActivityLog(Pair& pair, bool keep_hot) {
     return;
   }
   wire::FlushMessage flush{view.peer_volume, view.generation, 0, 0};
-  Result<wire::Frame> answer = Exchange(MessageType::kFlush, wire::EncodeBody(flush), options_.peer_timeout_ms);
+  Result<wire::Frame> answer =
+      Exchange(MessageType::kFlush, wire::EncodeBody(flush), options_.peer_timeout_ms);
   wire::FlushMessage reply;
   if (!answer.ok() || !wire::DecodeBody(answer->body, &reply).ok() || reply.code != 0) {
     if (answer.ok() && IsDiskFault(reply.code)) {

@@ -22,7 +22,9 @@ constexpr uint32_t kPinnedEpoch = UINT32_MAX;
 class Activity {
  public:
   Activity() = default;
-  Activity(Activity&& other) noexcept : pair_(other.pair_), epoch_(other.epoch_) { other.pair_ = nullptr; }
+  Activity(Activity&& other) noexcept : pair_(other.pair_), epoch_(other.epoch_) {
+    other.pair_ = nullptr;
+  }
   Activity& operator=(Activity&&) = delete;
   ~Activity();
 
@@ -30,7 +32,8 @@ class Activity {
   // extents (a replicated write: see kActivityExtentBytes), else only the regions written. Takes
   // pair.al_mutex shared, then pair.epoch_mutex. The write's Activity, or the dirty bitmap's
   // failure (IoError, NoSpace): the write is then refused before anything is written.
-  static Result<Activity> Begin(Replicator::Pair& pair, uint64_t offset, uint64_t length, bool extents);
+  static Result<Activity> Begin(Replicator::Pair& pair, uint64_t offset, uint64_t length,
+                                bool extents);
 
  private:
   Replicator::Pair* pair_ = nullptr;

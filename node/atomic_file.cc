@@ -26,7 +26,8 @@ std::string ParentOf(const std::string& path) {
 
 }  // namespace
 
-Status WriteFully(int fd, const char* data, size_t length, uint64_t offset, const std::string& path) {
+Status WriteFully(int fd, const char* data, size_t length, uint64_t offset,
+                  const std::string& path) {
   size_t done = 0;
   while (done < length) {
     const ssize_t n = ::pwrite(fd, data + done, length - done, static_cast<off_t>(offset + done));
@@ -39,7 +40,8 @@ Status WriteFully(int fd, const char* data, size_t length, uint64_t offset, cons
   return Status::Ok();
 }
 
-Result<size_t> ReadFully(int fd, char* out, size_t length, uint64_t offset, const std::string& path) {
+Result<size_t> ReadFully(int fd, char* out, size_t length, uint64_t offset,
+                         const std::string& path) {
   size_t done = 0;
   while (done < length) {
     const ssize_t n = ::pread(fd, out + done, length - done, static_cast<off_t>(offset + done));
@@ -68,7 +70,8 @@ Status ReplaceFileAtomically(const std::string& path, const std::string& bytes) 
   {
     FileCloser closer{fd};
     Status written = WriteFully(fd, bytes.data(), bytes.size(), 0, temporary);
-    if (written.ok() && ::fsync(fd) != 0) written = Status::IoError("cannot fsync " + temporary, errno);
+    if (written.ok() && ::fsync(fd) != 0)
+      written = Status::IoError("cannot fsync " + temporary, errno);
     if (!written.ok()) {
       ::unlink(temporary.c_str());
       return written;

@@ -12,11 +12,13 @@ namespace pairfs::node {
 
 // Writes all `length` bytes at `offset`, retrying short writes and EINTR. IoError naming `path`
 // (with errno: ENOSPC when the disk is full) otherwise.
-Status WriteFully(int fd, const char* data, size_t length, uint64_t offset, const std::string& path);
+Status WriteFully(int fd, const char* data, size_t length, uint64_t offset,
+                  const std::string& path);
 
 // Reads up to `length` bytes at `offset`, retrying short reads and EINTR; fewer only at the end
 // of the file. IoError naming `path`.
-Result<size_t> ReadFully(int fd, char* out, size_t length, uint64_t offset, const std::string& path);
+Result<size_t> ReadFully(int fd, char* out, size_t length, uint64_t offset,
+                         const std::string& path);
 
 // Replaces `path` with `bytes` so that a crash at any instant leaves the old file or the new one:
 // write `path`.tmp, fsync it, rename over `path`, fsync the directory. IoError (with errno) on any

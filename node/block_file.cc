@@ -28,7 +28,8 @@ char* BounceBuffer() {
 
 }  // namespace
 
-// ---- PosixBlockFile -------------------------------------------------------------------------------
+// ---- PosixBlockFile
+// -------------------------------------------------------------------------------
 
 Status PosixBlockFile::Create(const std::string& path, uint64_t size_bytes) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -77,8 +78,9 @@ Status PosixBlockFile::WriteAt(uint64_t offset, const char* data, size_t length,
 }
 
 Status PosixBlockFile::Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) {
-  const int mode = kind == wire::WriteKind::kPunchHole ? (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
-                                                        : (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
+  const int mode = kind == wire::WriteKind::kPunchHole
+                       ? (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
+                       : (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE);
   if (::fallocate(fd_, mode, static_cast<off_t>(offset), static_cast<off_t>(length)) != 0) {
     return Status::IoError("discard on " + path_ + " failed", errno);
   }
@@ -115,13 +117,16 @@ Status PosixBlockFile::SetTimes(const struct timespec times[2]) {
   return Status::Ok();
 }
 
-// ---- MemoryBlockFile ------------------------------------------------------------------------------
+// ---- MemoryBlockFile
+// ------------------------------------------------------------------------------
 
-MemoryBlockFile::MemoryBlockFile(uint64_t size_bytes) : size_bytes_(size_bytes), durable_size_bytes_(size_bytes) {}
+MemoryBlockFile::MemoryBlockFile(uint64_t size_bytes)
+    : size_bytes_(size_bytes), durable_size_bytes_(size_bytes) {}
 
 Result<size_t> MemoryBlockFile::ReadAt(uint64_t offset, size_t length, char* out, bool) {
   std::lock_guard<std::mutex> lock(mutex_);
-  length = static_cast<size_t>(std::min<uint64_t>(length, offset < size_bytes_ ? size_bytes_ - offset : 0));
+  length = static_cast<size_t>(
+      std::min<uint64_t>(length, offset < size_bytes_ ? size_bytes_ - offset : 0));
   for (size_t done = 0; done < length;) {
     const uint64_t page = (offset + done) / kPageBytes;
     const size_t within = static_cast<size_t>((offset + done) % kPageBytes);
@@ -167,7 +172,8 @@ Status MemoryBlockFile::Deallocate(wire::WriteKind, uint64_t offset, uint64_t le
   if (!fault.ok()) return fault;
   WriteLocked(offset, nullptr, static_cast<size_t>(length));
   // Whole pages of zeros are holes again.
-  for (uint64_t page = (offset + kPageBytes - 1) / kPageBytes; (page + 1) * kPageBytes <= offset + length; ++page) {
+  for (uint64_t page = (offset + kPageBytes - 1) / kPageBytes;
+       (page + 1) * kPageBytes <= offset + length; ++page) {
     pages_.erase(page);
   }
   return Status::Ok();
@@ -183,7 +189,8 @@ Status MemoryBlockFile::Sync() {
 
 Status MemoryBlockFile::Resize(uint64_t size_bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (size_bytes < size_bytes_) pages_.erase(pages_.lower_bound((size_bytes + kPageBytes - 1) / kPageBytes), pages_.end());
+  if (size_bytes < size_bytes_)
+    pages_.erase(pages_.lower_bound((size_bytes + kPageBytes - 1) / kPageBytes), pages_.end());
   size_bytes_ = durable_size_bytes_ = size_bytes;
   return Status::Ok();
 }
@@ -214,7 +221,8 @@ void MemoryBlockFile::Crash() {
 
 Status MemoryBlockFile::WriteFaultLocked() {
   if (write_error_ == 0) return Status::Ok();
-  if (writes_until_error_ == 0) return Status::IoError("write to memory image failed", write_error_);
+  if (writes_until_error_ == 0)
+    return Status::IoError("write to memory image failed", write_error_);
   --writes_until_error_;
   return Status::Ok();
 }

@@ -32,7 +32,8 @@ class BlockFile {
   // Reads `length` bytes at `offset` (the caller keeps within the size). `direct` asks to bypass
   // the host's page cache when offset, length and `out` are 4 KiB-aligned.
   virtual Result<size_t> ReadAt(uint64_t offset, size_t length, char* out, bool direct) = 0;
-  // Writes all `length` bytes at `offset` or fails (IoError with errno; ENOSPC when the disk is full).
+  // Writes all `length` bytes at `offset` or fails (IoError with errno; ENOSPC when the disk is
+  // full).
   virtual Status WriteAt(uint64_t offset, const char* data, size_t length, bool direct) = 0;
   // Punches a hole or zeroes a range; the size does not change.
   virtual Status Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) = 0;
@@ -62,7 +63,8 @@ class PosixBlockFile final : public BlockFile {
   Status SetTimes(const struct timespec times[2]) override;
 
  private:
-  PosixBlockFile(std::string path, int fd, int direct_fd) : path_(std::move(path)), fd_(fd), direct_fd_(direct_fd) {}
+  PosixBlockFile(std::string path, int fd, int direct_fd)
+      : path_(std::move(path)), fd_(fd), direct_fd_(direct_fd) {}
   const std::string path_;
   const int fd_;         // buffered
   const int direct_fd_;  // O_DIRECT, or -1 where the file system has none (tmpfs)
@@ -84,8 +86,8 @@ class MemoryBlockFile final : public BlockFile {
   void Crash();
   // From now on every write fails with ENOSPC (a full disk), or works again.
   void SetFull(bool full);
-  // Disk faults on cue: once `after_writes` more writes (or discards) have succeeded, every one fails with
-  // IoError(`error_number`) (ENOSPC a full disk, EIO a failing one) until called with 0.
+  // Disk faults on cue: once `after_writes` more writes (or discards) have succeeded, every one
+  // fails with IoError(`error_number`) (ENOSPC a full disk, EIO a failing one) until called with 0.
   void FailWrites(int error_number, uint64_t after_writes = 0);
   // Every Sync fails with IoError(`error_number`) until called with 0 (a lost writeback).
   void FailSyncs(int error_number);
@@ -102,10 +104,10 @@ class MemoryBlockFile final : public BlockFile {
   uint64_t durable_size_bytes_;
   Pages pages_;
   Pages durable_pages_;
-  int write_error_ = 0;          // what writes fail with once writes_until_error_ is 0
+  int write_error_ = 0;  // what writes fail with once writes_until_error_ is 0
   uint64_t writes_until_error_ = 0;
   int sync_error_ = 0;
-  struct timespec times_[2] {};
+  struct timespec times_[2]{};
 };
 
 }  // namespace pairfs::node

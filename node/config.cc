@@ -9,7 +9,8 @@
 // instead of reporting it (found by the config fuzzer: the table header "[{ite]"). Here a failed
 // check is an error of the file like any other.
 // (In toml++'s noexcept helpers a failed check still ends the process, as assert() did.)
-#define TOML_ASSERT(expr) ((expr) ? static_cast<void>(0) : throw std::invalid_argument("malformed TOML"))
+#define TOML_ASSERT(expr) \
+  ((expr) ? static_cast<void>(0) : throw std::invalid_argument("malformed TOML"))
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wterminate"
 #include <toml++/toml.h>
@@ -63,8 +64,9 @@ class TableReader {
   void String(std::string_view key, std::string* out, bool required = false) {
     const toml::node* node = Node(key);
     if (node == nullptr) {
-      if (required) SetError(Status::InvalidArgument(path_ + ": " + prefix_ + "." + std::string(key) +
-                                                     ": missing (required)"));
+      if (required)
+        SetError(Status::InvalidArgument(path_ + ": " + prefix_ + "." + std::string(key) +
+                                         ": missing (required)"));
       return;
     }
     if (auto value = node->value<std::string>(); value && node->is_string()) {
@@ -80,8 +82,8 @@ class TableReader {
     if (!node->is_integer()) return SetError(Fail(key, "must be an integer"));
     const int64_t value = *node->value<int64_t>();
     if (value < min || value > max) {
-      return SetError(Fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                                    ", not " + std::to_string(value)));
+      return SetError(Fail(key, "must be between " + std::to_string(min) + " and " +
+                                    std::to_string(max) + ", not " + std::to_string(value)));
     }
     *out = value;
   }
@@ -99,7 +101,8 @@ class TableReader {
     if (node == nullptr) return;
     Result<uint64_t> size = Status::InvalidArgument("must be a size such as \"64K\" or an integer");
     if (node->is_string()) size = ParseSize(*node->value<std::string>());
-    if (node->is_integer() && *node->value<int64_t>() > 0) size = static_cast<uint64_t>(*node->value<int64_t>());
+    if (node->is_integer() && *node->value<int64_t>() > 0)
+      size = static_cast<uint64_t>(*node->value<int64_t>());
     if (!size.ok()) return SetError(Fail(key, size.status().message()));
     *out = size.value();
   }
@@ -120,7 +123,8 @@ class TableReader {
   // absolute. An empty value is left alone (the key is absent).
   void Endpoint(std::string_view key, std::string* value, const std::string& base_dir) {
     if (value->empty()) return;
-    if (!IsEndpoint(*value)) SetError(Fail(key, "\"" + *value + "\" must be a tcp:// or ipc:// endpoint"));
+    if (!IsEndpoint(*value))
+      SetError(Fail(key, "\"" + *value + "\" must be a tcp:// or ipc:// endpoint"));
     *value = ResolveEndpoint(base_dir, *value);
   }
 
@@ -129,8 +133,9 @@ class TableReader {
     if (table_ == nullptr) return;
     for (const auto& [key, node] : *table_) {
       if (known.count(std::string(key.str())) == 0) {
-        SetError(Status::InvalidArgument(path_ + ":" + std::to_string(node.source().begin.line) + ": " + prefix_ +
-                                         "." + std::string(key.str()) + ": unknown key"));
+        SetError(Status::InvalidArgument(path_ + ":" + std::to_string(node.source().begin.line) +
+                                         ": " + prefix_ + "." + std::string(key.str()) +
+                                         ": unknown key"));
       }
     }
   }
@@ -160,7 +165,8 @@ void ReadSite(TableReader& site, const std::string& base_dir, Config* config) {
   site.String("data_dir", &config->site.data_dir, true);
   site.String("listen", &config->site.listen);
   site.String("control", &config->site.control);
-  site.Integer("peer_timeout_ms", &config->site.peer_timeout_ms, kMinPeerTimeoutMs, kMaxPeerTimeoutMs);
+  site.Integer("peer_timeout_ms", &config->site.peer_timeout_ms, kMinPeerTimeoutMs,
+               kMaxPeerTimeoutMs);
   site.Size("region_size", &config->site.region_size_bytes);
   if (!config->site.name.empty()) {
     Status name = CheckSiteName(config->site.name);
@@ -171,15 +177,17 @@ void ReadSite(TableReader& site, const std::string& base_dir, Config* config) {
     site.SetError(site.Fail("region_size", "must be a power of two from 4K to 64M"));
   }
   config->site.data_dir = ResolveRelative(base_dir, config->site.data_dir);
-  if (config->site.control.empty()) config->site.control = "ipc://" + config->site.data_dir + "/control.sock";
+  if (config->site.control.empty())
+    config->site.control = "ipc://" + config->site.data_dir + "/control.sock";
   site.Endpoint("control", &config->site.control, base_dir);
   site.Endpoint("listen", &config->site.listen, base_dir);
 }
 
 void ReadCluster(TableReader& cluster, const std::string& base_dir, Config* config) {
   ClusterConfig& c = config->cluster;
-  cluster.RejectUnknown({"heartbeat_listen", "heartbeat_peer", "interval_ms", "timeout_ms", "determining_volume",
-                         "volumes", "on_start", "on_stop", "hook_timeout_ms", "standby_delay_ms", "auto_resync"});
+  cluster.RejectUnknown({"heartbeat_listen", "heartbeat_peer", "interval_ms", "timeout_ms",
+                         "determining_volume", "volumes", "on_start", "on_stop", "hook_timeout_ms",
+                         "standby_delay_ms", "auto_resync"});
   cluster.Strings("heartbeat_listen", &c.heartbeat_listen);
   cluster.Strings("heartbeat_peer", &c.heartbeat_peer);
   cluster.Integer("interval_ms", &c.interval_ms, 10, 60000);
@@ -192,7 +200,8 @@ void ReadCluster(TableReader& cluster, const std::string& base_dir, Config* conf
   cluster.Integer("standby_delay_ms", &c.standby_delay_ms, 0, 600000);
   cluster.Boolean("auto_resync", &c.auto_resync);
   if (c.heartbeat_listen.size() != c.heartbeat_peer.size()) {
-    cluster.SetError(cluster.Fail("heartbeat_peer", "must have one entry per heartbeat_listen entry"));
+    cluster.SetError(
+        cluster.Fail("heartbeat_peer", "must have one entry per heartbeat_listen entry"));
   }
   if (c.timeout_ms < 2 * c.interval_ms) {
     cluster.SetError(cluster.Fail("timeout_ms", "must be at least twice interval_ms"));
@@ -203,24 +212,29 @@ void ReadCluster(TableReader& cluster, const std::string& base_dir, Config* conf
   if (c.standby_delay_ms >= c.timeout_ms) {
     cluster.SetError(cluster.Fail("standby_delay_ms", "must be less than timeout_ms"));
   }
-  for (std::string& endpoint : c.heartbeat_listen) cluster.Endpoint("heartbeat_listen", &endpoint, base_dir);
-  for (std::string& endpoint : c.heartbeat_peer) cluster.Endpoint("heartbeat_peer", &endpoint, base_dir);
+  for (std::string& endpoint : c.heartbeat_listen)
+    cluster.Endpoint("heartbeat_listen", &endpoint, base_dir);
+  for (std::string& endpoint : c.heartbeat_peer)
+    cluster.Endpoint("heartbeat_peer", &endpoint, base_dir);
   std::set<std::string> listed;
   for (const std::string& volume : c.volumes) {
     Status name = CheckVolumeName(volume);
     if (!name.ok()) cluster.SetError(cluster.Fail("volumes", name.message()));
-    if (!listed.insert(volume).second) cluster.SetError(cluster.Fail("volumes", "lists " + volume + " twice"));
+    if (!listed.insert(volume).second)
+      cluster.SetError(cluster.Fail("volumes", "lists " + volume + " twice"));
   }
   if (!cluster.present()) return;
   if (c.heartbeat_listen.empty()) {
-    cluster.SetError(cluster.Fail("heartbeat_listen", "must name at least one endpoint (one per heartbeat network)"));
+    cluster.SetError(cluster.Fail("heartbeat_listen",
+                                  "must name at least one endpoint (one per heartbeat network)"));
   }
   if (!c.determining_volume.empty()) {
     Status name = CheckVolumeName(c.determining_volume);
     if (!name.ok()) cluster.SetError(cluster.Fail("determining_volume", name.message()));
   }
   if (listed.count(c.determining_volume) != 0) {
-    cluster.SetError(cluster.Fail("volumes", "must not list the determining volume " + c.determining_volume +
+    cluster.SetError(cluster.Fail("volumes", "must not list the determining volume " +
+                                                 c.determining_volume +
                                                  " (clusterd reserves it itself)"));
   }
 }
@@ -229,14 +243,17 @@ void ReadCluster(TableReader& cluster, const std::string& base_dir, Config* conf
 void CheckClusterNeeds(TableReader& site, const Config& config) {
   if (!config.cluster.present) return;
   if (!config.peer.present) {
-    site.SetError(Status::InvalidArgument(config.path + ": [peer]: missing (required with [cluster]: clusterd fails over pairs)"));
+    site.SetError(Status::InvalidArgument(
+        config.path + ": [peer]: missing (required with [cluster]: clusterd fails over pairs)"));
   }
   if (config.site.listen.empty()) {
-    site.SetError(site.Fail("listen", "missing (required with [cluster]: clusterd fails over pairs)"));
+    site.SetError(
+        site.Fail("listen", "missing (required with [cluster]: clusterd fails over pairs)"));
   }
   if (config.site.peer_timeout_ms < 2 * config.cluster.interval_ms) {
-    site.SetError(site.Fail("peer_timeout_ms", "must be at least twice cluster.interval_ms (a write must not give up "
-                                               "on the peer faster than heartbeats can tell a hiccup from a loss)"));
+    site.SetError(site.Fail("peer_timeout_ms",
+                            "must be at least twice cluster.interval_ms (a write must not give up "
+                            "on the peer faster than heartbeats can tell a hiccup from a loss)"));
   }
 }
 
@@ -248,14 +265,16 @@ void ReadWitness(TableReader& witness, const std::string& base_dir, Config* conf
   witness.Strings("sites", &w.sites);
   if (!witness.has("sites")) return;
   if (w.sites.size() != 2) {
-    return witness.SetError(witness.Fail("sites", "must name exactly two sites (the two data sites), not " +
-                                                      std::to_string(w.sites.size())));
+    return witness.SetError(witness.Fail(
+        "sites",
+        "must name exactly two sites (the two data sites), not " + std::to_string(w.sites.size())));
   }
   for (const std::string& site : w.sites) {
     Status name = CheckSiteName(site);
     if (!name.ok()) witness.SetError(witness.Fail("sites", name.message()));
   }
-  if (w.sites[0] == w.sites[1]) witness.SetError(witness.Fail("sites", "names site " + w.sites[0] + " twice"));
+  if (w.sites[0] == w.sites[1])
+    witness.SetError(witness.Fail("sites", "names site " + w.sites[0] + " twice"));
 }
 
 void ReadSecurity(TableReader& security, const std::string& base_dir, Config* config) {
@@ -267,7 +286,8 @@ void ReadSecurity(TableReader& security, const std::string& base_dir, Config* co
   security.String("secret_key", &s.secret_key, security.present() && !s.insecure);
   security.Strings("peer_public_keys", &s.peer_public_keys);
   if (!s.secret_key.empty() && s.peer_public_keys.empty()) {
-    security.SetError(security.Fail("peer_public_keys", "missing (the public keys of the sites this one talks to)"));
+    security.SetError(security.Fail("peer_public_keys",
+                                    "missing (the public keys of the sites this one talks to)"));
   }
   s.secret_key = ResolveRelative(base_dir, s.secret_key);
   std::set<std::string> sites;
@@ -275,7 +295,8 @@ void ReadSecurity(TableReader& security, const std::string& base_dir, Config* co
     key = ResolveRelative(base_dir, key);
     const std::string site = wire::SiteOfPublicKeyFile(key);
     if (site.empty()) {
-      security.SetError(security.Fail("peer_public_keys", "\"" + key + "\" must be named SITE.pub (the site is the name)"));
+      security.SetError(security.Fail(
+          "peer_public_keys", "\"" + key + "\" must be named SITE.pub (the site is the name)"));
     } else if (!sites.insert(site).second) {
       security.SetError(security.Fail("peer_public_keys", "names two keys of site " + site));
     } else if (site == config->site.name) {
@@ -296,7 +317,8 @@ std::string ResolveConfigPath(const std::string& flag) {
 Result<Config> LoadConfig(const std::string& path) {
   Result<std::string> text = ReadWholeFile(path, kMaxConfigBytes);
   if (!text.ok()) {
-    if (text.status().code() == Code::kNotFound) return Status::NotFound(path + ": no such config file");
+    if (text.status().code() == Code::kNotFound)
+      return Status::NotFound(path + ": no such config file");
     return Status(text.status().code(), path + ": " + text.status().message());
   }
   return ParseConfig(text.value(), path);
@@ -312,7 +334,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
     return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ": " +
                                    std::string(e.description()));
   } catch (const std::invalid_argument&) {
-    return Status::InvalidArgument(path + ": malformed TOML (a table header or key toml++ cannot read)");
+    return Status::InvalidArgument(path +
+                                   ": malformed TOML (a table header or key toml++ cannot read)");
   }
   std::error_code ignored;
   const std::string absolute = std::filesystem::absolute(path, ignored).string();
@@ -323,10 +346,12 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   Status error;
   TableReader top(&root, "", path, &error);
   for (const auto& [key, node] : root) {
-    static const std::set<std::string> kTables = {"site", "peer", "cluster", "witness", "journal", "security"};
+    static const std::set<std::string> kTables = {"site",    "peer",    "cluster",
+                                                  "witness", "journal", "security"};
     if (kTables.count(std::string(key.str())) == 0 || !node.is_table()) {
-      top.SetError(Status::InvalidArgument(path + ":" + std::to_string(node.source().begin.line) + ": " +
-                                           std::string(key.str()) + ": unknown table (expected one of site, peer, "
+      top.SetError(Status::InvalidArgument(path + ":" + std::to_string(node.source().begin.line) +
+                                           ": " + std::string(key.str()) +
+                                           ": unknown table (expected one of site, peer, "
                                            "cluster, witness, journal, security)"));
     }
   }
@@ -344,7 +369,8 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   if (peer.present() && !config.peer.name.empty()) {
     Status name = CheckSiteName(config.peer.name);
     if (!name.ok()) peer.SetError(peer.Fail("name", name.message()));
-    if (config.peer.name == config.site.name) peer.SetError(peer.Fail("name", "must differ from site.name"));
+    if (config.peer.name == config.site.name)
+      peer.SetError(peer.Fail("name", "must differ from site.name"));
   }
 
   TableReader cluster(root["cluster"].as_table(), "cluster", path, &error);

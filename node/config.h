@@ -15,9 +15,9 @@ inline constexpr const char* kDefaultConfigPath = "/etc/pairfs/pairfs.toml";
 
 struct SiteConfig {
   std::string name;
-  std::string data_dir;        // absolute after loading
-  std::string listen;          // remote-copy endpoint (peer traffic); "" if none
-  std::string control;         // default ipc://DATA_DIR/control.sock
+  std::string data_dir;  // absolute after loading
+  std::string listen;    // remote-copy endpoint (peer traffic); "" if none
+  std::string control;   // default ipc://DATA_DIR/control.sock
   int64_t peer_timeout_ms = 2000;
   uint64_t region_size_bytes = 64 * 1024;
 };

@@ -13,7 +13,10 @@ Status Refuse(size_t line, const std::string& what) {
 // for invalid UTF-8.
 bool AppendEscape(std::string_view text, size_t* i, std::string* out) {
   const auto lead = static_cast<unsigned char>(text[*i]);
-  const size_t extra = (lead & 0xe0) == 0xc0 ? 1 : (lead & 0xf0) == 0xe0 ? 2 : (lead & 0xf8) == 0xf0 ? 3 : 0;
+  const size_t extra = (lead & 0xe0) == 0xc0   ? 1
+                       : (lead & 0xf0) == 0xe0 ? 2
+                       : (lead & 0xf8) == 0xf0 ? 3
+                                               : 0;
   if (extra == 0 || text.size() - *i <= extra) return false;
   uint32_t point = lead & (0x3f >> extra);
   for (size_t k = 1; k <= extra; ++k) {
@@ -22,9 +25,11 @@ bool AppendEscape(std::string_view text, size_t* i, std::string* out) {
     point = (point << 6) | (next & 0x3f);
   }
   static constexpr uint32_t kSmallest[] = {0, 0x80, 0x800, 0x10000};
-  if (point < kSmallest[extra] || point > 0x10ffff || (point >= 0xd800 && point <= 0xdfff)) return false;
+  if (point < kSmallest[extra] || point > 0x10ffff || (point >= 0xd800 && point <= 0xdfff))
+    return false;
   char escape[16];
-  std::snprintf(escape, sizeof escape, point > 0xffff ? "\\U%08X" : "\\u%04X", static_cast<unsigned>(point));
+  std::snprintf(escape, sizeof escape, point > 0xffff ? "\\U%08X" : "\\u%04X",
+                static_cast<unsigned>(point));
   *out += escape;
   *i += extra + 1;
   return true;
@@ -51,7 +56,8 @@ Result<std::string> AsciiConfigText(std::string_view text) {
     }
     const bool multi = starts("\"\"\"") || starts("'''");
     if (!multi && c != '"' && c != '\'') {
-      if (static_cast<unsigned char>(c) > 0x7f) return Refuse(line, "a non-ASCII character outside a quoted string");
+      if (static_cast<unsigned char>(c) > 0x7f)
+        return Refuse(line, "a non-ASCII character outside a quoted string");
       if (IsControl(c)) return Refuse(line, "a control character");
       if (c == '\n') ++line;
       out += c;
@@ -64,11 +70,13 @@ Result<std::string> AsciiConfigText(std::string_view text) {
     out += close;
     i += close.size();
     for (;;) {
-      if (i >= text.size() || (!multi && text[i] == '\n')) return Refuse(line, "a string is not closed");
+      if (i >= text.size() || (!multi && text[i] == '\n'))
+        return Refuse(line, "a string is not closed");
       if (starts(close)) break;
       const char s = text[i];
       if (static_cast<unsigned char>(s) > 0x7f) {
-        if (!basic) return Refuse(line, "a non-ASCII character in a 'literal' string (use a \"quoted\" one)");
+        if (!basic)
+          return Refuse(line, "a non-ASCII character in a 'literal' string (use a \"quoted\" one)");
         if (!AppendEscape(text, &i, &out)) return Refuse(line, "a string that is not valid UTF-8");
         continue;
       }
@@ -76,7 +84,8 @@ Result<std::string> AsciiConfigText(std::string_view text) {
       if (s == '\n') ++line;
       out += s;
       ++i;
-      if (basic && s == '\\' && i < text.size() && static_cast<unsigned char>(text[i]) <= 0x7f && text[i] != '\n') {
+      if (basic && s == '\\' && i < text.size() && static_cast<unsigned char>(text[i]) <= 0x7f &&
+          text[i] != '\n') {
         out += text[i];  // an escaped character, copied whole (\" does not close the string)
         ++i;
       }

@@ -13,7 +13,8 @@ template <class T>
 Status Decode(const wire::Frame& frame, T* request) {
   Status decoded = wire::DecodeBody(frame.body, request);
   if (!decoded.ok()) {
-    return Status::InvalidArgument(std::string(wire::MessageTypeName(frame.type)) + " request: " + decoded.message());
+    return Status::InvalidArgument(std::string(wire::MessageTypeName(frame.type)) +
+                                   " request: " + decoded.message());
   }
   return Status::Ok();
 }
@@ -82,7 +83,9 @@ wire::VolumeInfo DescribeVolume(Volume& volume, Replicator* replicator) {
 
 ControlServer::ControlServer(VolumeStore& store, std::string site_name, Replicator* replicator,
                              bool link_authenticated)
-    : store_(store), site_name_(std::move(site_name)), replicator_(replicator),
+    : store_(store),
+      site_name_(std::move(site_name)),
+      replicator_(replicator),
       link_authenticated_(link_authenticated) {}
 
 ControlServer::~ControlServer() { Stop(); }
@@ -91,7 +94,8 @@ Status ControlServer::Start(wire::Context& context, const std::string& endpoint)
   Result<std::unique_ptr<wire::Server>> server = wire::Server::Bind(context, endpoint);
   if (!server.ok()) return server.status();
   server_ = std::move(server.value());
-  // The socket moves to the serving thread here; thread creation is the memory barrier ZeroMQ asks for.
+  // The socket moves to the serving thread here; thread creation is the memory barrier ZeroMQ asks
+  // for.
   thread_ = std::thread([this] { Serve(); });
   spdlog::info("control: serving {}", endpoint);
   return Status::Ok();
@@ -124,38 +128,28 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
   if (!status.ok()) return wire::Reply::FromStatus(status);
   wire::Reply reply;
   switch (frame.type) {
-    case MessageType::kVolumeCreate:
-      status = HandleVolumeCreate(frame, &reply);
-      break;
-    case MessageType::kVolumeDelete:
-      status = HandleVolumeDelete(frame);
-      break;
-    case MessageType::kVolumeResize:
-      status = HandleVolumeResize(frame, &reply);
-      break;
+    case MessageType::kVolumeCreate: status = HandleVolumeCreate(frame, &reply); break;
+    case MessageType::kVolumeDelete: status = HandleVolumeDelete(frame); break;
+    case MessageType::kVolumeResize: status = HandleVolumeResize(frame, &reply); break;
     case MessageType::kVolumeList:
-    case MessageType::kDisplay:
-      status = HandleDisplay(frame, &reply);
-      break;
+    case MessageType::kDisplay: status = HandleDisplay(frame, &reply); break;
     case MessageType::kReserve:
-    case MessageType::kRelease:
-      status = HandleReservation(frame, &reply);
-      break;
+    case MessageType::kRelease: status = HandleReservation(frame, &reply); break;
     case MessageType::kPairCreate:
     case MessageType::kSplit:
     case MessageType::kResync:
     case MessageType::kTakeover:
     case MessageType::kDissolve:
     case MessageType::kFence:
-    case MessageType::kVerify:
-      status = HandlePair(frame, &reply);
-      break;
+    case MessageType::kVerify: status = HandlePair(frame, &reply); break;
     default:
-      status = Status::Unsupported(std::string("message type ") + wire::MessageTypeName(frame.type) +
-                                   " is not served on the control endpoint");
+      status =
+          Status::Unsupported(std::string("message type ") + wire::MessageTypeName(frame.type) +
+                              " is not served on the control endpoint");
   }
   if (!status.ok()) return wire::Reply::FromStatus(status);
-  for (wire::VolumeInfo& volume : reply.volumes) volume.link_authenticated = link_authenticated_ && !volume.peer_site.empty();
+  for (wire::VolumeInfo& volume : reply.volumes)
+    volume.link_authenticated = link_authenticated_ && !volume.peer_site.empty();
   return reply;
 }
 
@@ -235,7 +229,8 @@ Status ControlServer::HandleReservation(const wire::Frame& frame, wire::Reply* r
 Status ControlServer::HandlePair(const wire::Frame& frame, wire::Reply* reply) {
   using wire::MessageType;
   if (replicator_ == nullptr) {
-    return Status::InvalidArgument("site " + site_name_ + " has no [peer] in its config: no pairs here");
+    return Status::InvalidArgument("site " + site_name_ +
+                                   " has no [peer] in its config: no pairs here");
   }
   std::string name;
   std::string note;
@@ -248,23 +243,31 @@ Status ControlServer::HandlePair(const wire::Frame& frame, wire::Reply* reply) {
   Status status;
   switch (frame.type) {
     case MessageType::kPairCreate:
-      status = run(wire::PairCreateRequest{}, [&](const auto& r) { return replicator_->CreatePair(r, &note); });
+      status = run(wire::PairCreateRequest{},
+                   [&](const auto& r) { return replicator_->CreatePair(r, &note); });
       break;
     case MessageType::kSplit:
-      status = run(wire::SplitRequest{},
-                   [&](const auto& r) { return replicator_->Split(r.name, r.read_write, false, &note); });
+      status = run(wire::SplitRequest{}, [&](const auto& r) {
+        return replicator_->Split(r.name, r.read_write, false, &note);
+      });
       break;
     case MessageType::kResync:
-      status = run(wire::ResyncRequest{}, [&](const auto& r) { return replicator_->Resync(r.name, r.swap, false, &note); });
+      status = run(wire::ResyncRequest{}, [&](const auto& r) {
+        return replicator_->Resync(r.name, r.swap, false, &note);
+      });
       break;
     case MessageType::kTakeover:
-      status = run(wire::TakeoverRequest{}, [&](const auto& r) { return replicator_->Takeover(r.name, r.force, r.cluster, r.peer_lost, &note); });
+      status = run(wire::TakeoverRequest{}, [&](const auto& r) {
+        return replicator_->Takeover(r.name, r.force, r.cluster, r.peer_lost, &note);
+      });
       break;
     case MessageType::kDissolve:
-      status = run(wire::DissolveRequest{}, [&](const auto& r) { return replicator_->Dissolve(r.name, &note); });
+      status = run(wire::DissolveRequest{},
+                   [&](const auto& r) { return replicator_->Dissolve(r.name, &note); });
       break;
     case MessageType::kFence:
-      status = run(wire::FenceRequest{}, [&](const auto& r) { return replicator_->Fence(r.name, r.fenced, r.winner); });
+      status = run(wire::FenceRequest{},
+                   [&](const auto& r) { return replicator_->Fence(r.name, r.fenced, r.winner); });
       break;
     default:  // kVerify
       return run(wire::VerifyRequest{}, [&](const auto& r) {
@@ -275,9 +278,11 @@ Status ControlServer::HandlePair(const wire::Frame& frame, wire::Reply* reply) {
       });
   }
   if (!status.ok()) return status;
-  spdlog::info("{} {}: done{}{}", wire::MessageTypeName(frame.type), name, note.empty() ? "" : ": ", note);
+  spdlog::info("{} {}: done{}{}", wire::MessageTypeName(frame.type), name, note.empty() ? "" : ": ",
+               note);
   reply->message = note;
-  if (std::shared_ptr<Volume> volume = store_.Find(name)) reply->volumes.push_back(DescribeVolume(*volume, replicator_));
+  if (std::shared_ptr<Volume> volume = store_.Find(name))
+    reply->volumes.push_back(DescribeVolume(*volume, replicator_));
   return Status::Ok();
 }
 

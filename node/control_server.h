@@ -23,7 +23,8 @@ class ControlServer {
  public:
   // `replicator` may be null (a node without a peer): pair commands are then refused.
   // `link_authenticated`: the peer link runs CURVE; `display` shows it for every pair.
-  ControlServer(VolumeStore& store, std::string site_name, Replicator* replicator, bool link_authenticated = false);
+  ControlServer(VolumeStore& store, std::string site_name, Replicator* replicator,
+                bool link_authenticated = false);
   ~ControlServer();
 
   // Binds `endpoint` and starts serving. IoError naming the endpoint if it cannot be bound.

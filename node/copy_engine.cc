@@ -55,8 +55,8 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
   for (uint64_t region : regions) total += std::min(region_bytes, size - region * region_bytes);
   pair->copy_total.store(total);
   pair->copy_done.store(0);
-  spdlog::info("pair {}: copying {} bytes ({} of {}) to site {}", pair->volume->name(), total, FormatSize(total),
-               FormatSize(size), options_.peer_site);
+  spdlog::info("pair {}: copying {} bytes ({} of {}) to site {}", pair->volume->name(), total,
+               FormatSize(total), FormatSize(size), options_.peer_site);
   const auto started = Clock::now();
   const CopyOutcome outcome = SendMarkedRegions(*pair, view, regions);
   if (pair->stop_copy.load()) return;
@@ -80,16 +80,18 @@ Replicator::CopyOutcome Replicator::SendMarkedRegions(Pair& pair, const PairView
   CopyOutcome outcome;
   auto finish_oldest = [&] {
     InFlight& oldest = pending.front();
-    std::optional<wire::Frame> answer = calls_->Wait(oldest.id, options_.peer_timeout_ms, options_.retransmit_ms,
-                                                     [&] { (void)Transmit(oldest.frame); });
+    std::optional<wire::Frame> answer =
+        calls_->Wait(oldest.id, options_.peer_timeout_ms, options_.retransmit_ms,
+                     [&] { (void)Transmit(oldest.frame); });
     window_->Release(oldest.length);
     wire::WriteReplyMessage reply;
     if (!answer || !wire::DecodeBody(answer->body, &reply).ok() || reply.code != 0) {
       outcome.failed = true;
-      if (answer && reply.generation.NewerThan(view.generation)) outcome.peer_newer = reply.generation;
+      if (answer && reply.generation.NewerThan(view.generation))
+        outcome.peer_newer = reply.generation;
       if (answer && IsDiskFault(reply.code)) {
-        outcome.disk_fault = std::string("a copy write failed at site ") + options_.peer_site + " (" +
-                             CodeName(static_cast<Code>(reply.code)) + ")";
+        outcome.disk_fault = std::string("a copy write failed at site ") + options_.peer_site +
+                             " (" + CodeName(static_cast<Code>(reply.code)) + ")";
       }
     } else {
       pair.copy_done.fetch_add(oldest.length);
@@ -99,7 +101,9 @@ Replicator::CopyOutcome Replicator::SendMarkedRegions(Pair& pair, const PairView
   std::vector<char> buffer;
   for (size_t i = 0; i < regions.size() && !outcome.failed && !pair.stop_copy.load();) {
     size_t j = i + 1;
-    while (j < regions.size() && regions[j] == regions[j - 1] + 1 && (j - i) * region_bytes < kCopyChunkBytes) ++j;
+    while (j < regions.size() && regions[j] == regions[j - 1] + 1 &&
+           (j - i) * region_bytes < kCopyChunkBytes)
+      ++j;
     const uint64_t offset = regions[i] * region_bytes;
     const uint64_t length = std::min<uint64_t>((j - i) * region_bytes, size - offset);
     i = j;
@@ -109,15 +113,17 @@ Replicator::CopyOutcome Replicator::SendMarkedRegions(Pair& pair, const PairView
     if (!read.ok() || read.value() != length) {
       spdlog::error("pair {}: copy cannot read at {}: {}", pair.volume->name(), offset,
                     read.ok() ? "short read" : read.status().message());
-      outcome.disk_fault =
-          "the copy cannot read this copy: " + (read.ok() ? std::string("short read") : read.status().message());
+      outcome.disk_fault = "the copy cannot read this copy: " +
+                           (read.ok() ? std::string("short read") : read.status().message());
       outcome.failed = true;
       break;
     }
     // A region of zeros goes as a hole: it stays a hole there and costs no bandwidth.
-    const wire::WriteKind kind = AllZero(buffer.data(), length) ? wire::WriteKind::kPunchHole : wire::WriteKind::kData;
-    Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kReplicaWrite, view.peer_volume, view.generation,
-                                                 options_.site, kind, offset, buffer.data(), length);
+    const wire::WriteKind kind =
+        AllZero(buffer.data(), length) ? wire::WriteKind::kPunchHole : wire::WriteKind::kData;
+    Result<OutgoingWrite> outgoing =
+        EncodeWrite(MessageType::kReplicaWrite, view.peer_volume, view.generation, options_.site,
+                    kind, offset, buffer.data(), length);
     if (!outgoing.ok()) {
       outcome.failed = true;
       break;
@@ -132,13 +138,15 @@ Replicator::CopyOutcome Replicator::SendMarkedRegions(Pair& pair, const PairView
 }
 
 void Replicator::OnCopyFailed(Pair& pair, const PairView& view, const CopyOutcome& outcome) {
-  if (outcome.peer_newer) {  // e.g. a primary restarted after the peer took over: outdated, not a lost link
-    spdlog::warn("pair {}: site {} refused the copy: it has a newer generation", pair.volume->name(),
-                 options_.peer_site);
+  if (outcome.peer_newer) {  // e.g. a primary restarted after the peer took over: outdated, not a
+                             // lost link
+    spdlog::warn("pair {}: site {} refused the copy: it has a newer generation",
+                 pair.volume->name(), options_.peer_site);
     OnPeerNewer(pair, view.generation, *outcome.peer_newer);
     return;
   }
-  if (!outcome.disk_fault.empty()) {  // the regions stay marked: a resync after the repair copies them
+  if (!outcome.disk_fault
+           .empty()) {  // the regions stay marked: a resync after the repair copies them
     SuspendOnDiskFault(pair, view.generation, outcome.disk_fault);
     return;
   }
@@ -146,7 +154,8 @@ void Replicator::OnCopyFailed(Pair& pair, const PairView& view, const CopyOutcom
   OnLinkLost(pair, view.generation);
 }
 
-void Replicator::AfterCopied(Pair& pair, const PairView& view, const std::vector<uint64_t>& regions) {
+void Replicator::AfterCopied(Pair& pair, const PairView& view,
+                             const std::vector<uint64_t>& regions) {
   {
     std::lock_guard<std::mutex> lock(pair.epoch_mutex);  // copied: equal at both sites now
     for (uint64_t region : regions) {
@@ -157,14 +166,16 @@ void Replicator::AfterCopied(Pair& pair, const PairView& view, const std::vector
     Status flushed = pair.volume->Flush();
     if (!flushed.ok()) {
       KeepAllChanged(pair);
-      SuspendOnDiskFault(pair, view.generation, "a flush after the copy failed here: " + flushed.message());
+      SuspendOnDiskFault(pair, view.generation,
+                         "a flush after the copy failed here: " + flushed.message());
       return;
     }
     TrimActivityLog(pair, false);
     return;
   }
   Status finished = FinishCopy(pair, view.generation);
-  if (!finished.ok()) spdlog::warn("pair {}: cannot finish the copy: {}", pair.volume->name(), finished.message());
+  if (!finished.ok())
+    spdlog::warn("pair {}: cannot finish the copy: {}", pair.volume->name(), finished.message());
 }
 
 Status Replicator::FinishCopy(Pair& pair, const wire::Generation& generation) {
@@ -172,13 +183,16 @@ Status Replicator::FinishCopy(Pair& pair, const wire::Generation& generation) {
   Status flushed = pair.volume->Flush();
   if (!flushed.ok()) {
     KeepAllChanged(pair);
-    SuspendOnDiskFault(pair, generation, "a flush at the end of the copy failed here: " + flushed.message());
+    SuspendOnDiskFault(pair, generation,
+                       "a flush at the end of the copy failed here: " + flushed.message());
     return flushed;
   }
   wire::PeerCopyDoneCommand done{pair.Snapshot().peer_volume, generation};
   Result<wire::PeerAnswerMessage> answer = Ask(done);
   if (answer.ok() && IsDiskFault(answer->code)) {  // the peer could not save its PAIR (disk full)
-    SuspendOnDiskFault(pair, generation, "the copy's end failed at site " + options_.peer_site + ": " + answer->message);
+    SuspendOnDiskFault(
+        pair, generation,
+        "the copy's end failed at site " + options_.peer_site + ": " + answer->message);
     return StatusFromCode(answer->code, answer->message);
   }
   if (!answer.ok() || answer->code != 0) {

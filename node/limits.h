@@ -99,8 +99,7 @@ inline constexpr uint64_t kVerifyRegionsPerCall = wire::kMaxVerifyRegionsPerCall
 // A metadata file holds a volume's names, group, holder and numbers: all of them at their limits
 // stay far under what a node reads back (a longer group once made a volume vanish on restart).
 static_assert(wire::kMaxGroupNameBytes + wire::kMaxHolderBytes + 2 * wire::kMaxVolumeNameBytes +
-                      4 * wire::kMaxSiteNameBytes + 1024 <
+                  4 * wire::kMaxSiteNameBytes + 1024 <
               kMaxMetadataBytes);
-
 
 }  // namespace pairfs::node

@@ -19,12 +19,15 @@ constexpr SealedFileKind kMetadataFile{kMetadataMagic, kMetadataVersion, kMetada
 Status CheckMetadata(const VolumeMetadata& metadata) {
   Status named = wire::CheckVolumeNameField("metadata name", metadata.name);
   if (!named.ok()) return named;
-  if (metadata.size_bytes > kMaxVolumeBytes) return Status::InvalidArgument("metadata size_bytes is over 256 TiB");
+  if (metadata.size_bytes > kMaxVolumeBytes)
+    return Status::InvalidArgument("metadata size_bytes is over 256 TiB");
   if (metadata.region_size_bytes != 0) return wire::CheckRegionSize(metadata.region_size_bytes);
   return Status::Ok();
 }
 
-std::string EncodeMetadata(const VolumeMetadata& metadata) { return SealFile(kMetadataFile, wire::EncodeBody(metadata)); }
+std::string EncodeMetadata(const VolumeMetadata& metadata) {
+  return SealFile(kMetadataFile, wire::EncodeBody(metadata));
+}
 
 Result<VolumeMetadata> DecodeMetadata(const std::string& bytes) {
   Result<std::string_view> body = UnsealFile(kMetadataFile, bytes);
@@ -40,9 +43,11 @@ Result<VolumeMetadata> DecodeMetadata(const std::string& bytes) {
 Status SaveMetadata(const std::string& path, const VolumeMetadata& metadata) {
   Status checked = CheckMetadata(metadata);
   if (!checked.ok()) return checked;
-  if (metadata.group.size() > wire::kMaxGroupNameBytes || metadata.reserved_by.size() > wire::kMaxHolderBytes) {
+  if (metadata.group.size() > wire::kMaxGroupNameBytes ||
+      metadata.reserved_by.size() > wire::kMaxHolderBytes) {
     return Status::InvalidArgument("volume " + metadata.name + ": a group or holder name over " +
-                                   std::to_string(wire::kMaxGroupNameBytes) + " bytes is not saved");
+                                   std::to_string(wire::kMaxGroupNameBytes) +
+                                   " bytes is not saved");
   }
   std::string bytes = EncodeMetadata(metadata);
   if (bytes.size() > kMaxMetadataBytes) {

@@ -20,10 +20,10 @@ inline constexpr size_t kMetadataHeaderBytes = 32;
 struct VolumeMetadata {
   std::string name;
   uint64_t size_bytes = 0;
-  uint64_t inode = 0;         // stable inode number at the mount, unique per site
+  uint64_t inode = 0;  // stable inode number at the mount, unique per site
   uint32_t uid = 0;
   uint32_t gid = 0;
-  uint32_t mode = 0600;       // permission bits of the volume file
+  uint32_t mode = 0600;  // permission bits of the volume file
   int64_t created_unix_s = 0;
   // When owner, group or mode last changed (they live here, not on the image, so the image's
   // ctime misses them); the file's ctime is the later of this and the image's.
@@ -51,10 +51,10 @@ struct VolumeMetadata {
   // A grow in progress (pairctl volume resize): the size the image is being grown to, saved
   // before the image grows; 0 = none. Open finishes such a grow (node/FORMAT.md).
   uint64_t growing_to_bytes = 0;
-  MSGPACK_DEFINE_MAP(name, size_bytes, inode, uid, gid, mode, created_unix_s, changed_unix_ns, reserved_by, role,
-                     status, pair_mode, peer_site, peer_volume, fence, group, generation,
-                     generation_site, consistent, outdated, region_size_bytes, fenced, reserve_epoch,
-                     reserve_outdated, growing_to_bytes);
+  MSGPACK_DEFINE_MAP(name, size_bytes, inode, uid, gid, mode, created_unix_s, changed_unix_ns,
+                     reserved_by, role, status, pair_mode, peer_site, peer_volume, fence, group,
+                     generation, generation_site, consistent, outdated, region_size_bytes, fenced,
+                     reserve_epoch, reserve_outdated, growing_to_bytes);
 };
 
 // Ok if `metadata` may be loaded and used: a volume name, a size within the limits, and a region

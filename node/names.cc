@@ -16,8 +16,8 @@ bool IsNameChar(char c) {
 Status CheckName(std::string_view what, std::string_view name, size_t max_bytes) {
   if (name.empty()) return Status::InvalidArgument(std::string(what) + " name is empty");
   if (name.size() > max_bytes) {
-    return Status::InvalidArgument(std::string(what) + " name '" + std::string(name) + "' is longer than " +
-                                   std::to_string(max_bytes) + " characters");
+    return Status::InvalidArgument(std::string(what) + " name '" + std::string(name) +
+                                   "' is longer than " + std::to_string(max_bytes) + " characters");
   }
   for (char c : name) {
     if (!IsNameChar(c)) {
@@ -26,30 +26,38 @@ Status CheckName(std::string_view what, std::string_view name, size_t max_bytes)
     }
   }
   if (name == "." || name == "..") {
-    return Status::InvalidArgument(std::string(what) + " name cannot be '" + std::string(name) + "'");
+    return Status::InvalidArgument(std::string(what) + " name cannot be '" + std::string(name) +
+                                   "'");
   }
   return Status::Ok();
 }
 
 }  // namespace
 
-Status CheckVolumeName(std::string_view name) { return CheckName("volume", name, kMaxVolumeNameBytes); }
+Status CheckVolumeName(std::string_view name) {
+  return CheckName("volume", name, kMaxVolumeNameBytes);
+}
 
-Status CheckSiteName(std::string_view name) { return CheckName("site", name, wire::kMaxSiteNameBytes); }
+Status CheckSiteName(std::string_view name) {
+  return CheckName("site", name, wire::kMaxSiteNameBytes);
+}
 
 Result<uint64_t> ParseSize(std::string_view text) {
   const std::string quoted = "'" + std::string(text) + "'";
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0) return Status::InvalidArgument("size " + quoted + " does not start with a number");
+  if (digits == 0)
+    return Status::InvalidArgument("size " + quoted + " does not start with a number");
   uint64_t value = 0;
   for (size_t i = 0; i < digits; ++i) {
     const uint64_t digit = static_cast<uint64_t>(text[i] - '0');
-    if (value > (UINT64_MAX - digit) / 10) return Status::InvalidArgument("size " + quoted + " is too large");
+    if (value > (UINT64_MAX - digit) / 10)
+      return Status::InvalidArgument("size " + quoted + " is too large");
     value = value * 10 + digit;
   }
   std::string suffix;
-  for (char c : text.substr(digits)) suffix += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char c : text.substr(digits))
+    suffix += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   int shift = 0;
   if (!suffix.empty()) {
     switch (suffix[0]) {
@@ -59,13 +67,17 @@ Result<uint64_t> ParseSize(std::string_view text) {
       case 'T': shift = 40; break;
       case 'B': shift = 0; break;
       default:
-        return Status::InvalidArgument("size " + quoted + " has an unknown unit (use K, M, G or T)");
+        return Status::InvalidArgument("size " + quoted +
+                                       " has an unknown unit (use K, M, G or T)");
     }
     const std::string rest = suffix.substr(1);
-    const bool unit_only = suffix[0] == 'B' ? rest.empty() : (rest.empty() || rest == "B" || rest == "IB");
-    if (!unit_only) return Status::InvalidArgument("size " + quoted + " has an unknown unit (use K, M, G or T)");
+    const bool unit_only =
+        suffix[0] == 'B' ? rest.empty() : (rest.empty() || rest == "B" || rest == "IB");
+    if (!unit_only)
+      return Status::InvalidArgument("size " + quoted + " has an unknown unit (use K, M, G or T)");
   }
-  if (shift > 0 && value > (UINT64_MAX >> shift)) return Status::InvalidArgument("size " + quoted + " is too large");
+  if (shift > 0 && value > (UINT64_MAX >> shift))
+    return Status::InvalidArgument("size " + quoted + " is too large");
   value <<= shift;
   if (value == 0) return Status::InvalidArgument("size " + quoted + " is zero");
   return value;

@@ -18,7 +18,8 @@ using namespace replicator_internal;
 using wire::MessageType;
 
 Result<wire::PeerAnswerMessage> Replicator::AskStatus(Pair& pair, int timeout_ms) {
-  Result<wire::PeerAnswerMessage> answer = Ask(wire::PeerStatusAskCommand{pair.Snapshot().peer_volume}, timeout_ms);
+  Result<wire::PeerAnswerMessage> answer =
+      Ask(wire::PeerStatusAskCommand{pair.Snapshot().peer_volume}, timeout_ms);
   if (answer.ok() && answer->code != 0) return StatusFromCode(answer->code, answer->message);
   return answer;
 }
@@ -27,8 +28,8 @@ template <class T>
 Status Replicator::ForwardToPrimary(const T& command, std::string* note) {
   Result<wire::PeerAnswerMessage> answer = Ask(command, wire::kDefaultControlTimeoutMs / 2);
   if (!answer.ok()) {
-    return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable: " +
-                               answer.status().message());
+    return Status::Unreachable("the primary at site " + options_.peer_site +
+                               " is unreachable: " + answer.status().message());
   }
   if (note) *note = answer->message;
   return StatusFromCode(answer->code, answer->message);
@@ -44,26 +45,32 @@ Result<Replicator::CreatePlan> Replicator::PlanCreate(const wire::PairCreateRequ
   if (!ParseMode(request.mode.empty() ? "sync" : request.mode, &plan.mode)) {
     return Status::InvalidArgument("--mode must be sync or async, not '" + request.mode + "'");
   }
-  if (plan.mode == PairMode::kAsync) return Status::Unsupported("async pairs are not in this version; use --mode sync");
+  if (plan.mode == PairMode::kAsync)
+    return Status::Unsupported("async pairs are not in this version; use --mode sync");
   if (!request.fence.empty() && !ParseFence(request.fence, &plan.fence)) {
-    return Status::InvalidArgument("--fence must be data, reserve or never, not '" + request.fence + "'");
+    return Status::InvalidArgument("--fence must be data, reserve or never, not '" + request.fence +
+                                   "'");
   }
   const auto& managed = options_.managed_volumes;
-  if (request.fence.empty() && std::find(managed.begin(), managed.end(), request.name) != managed.end()) {
+  if (request.fence.empty() &&
+      std::find(managed.begin(), managed.end(), request.name) != managed.end()) {
     plan.fence = FenceLevel::kReserve;  // the default for the volumes clusterd fails over
   }
   if (plan.fence == FenceLevel::kReserve && options_.determining_volume.empty()) {
-    return Status::InvalidArgument("fence reserve needs a [cluster] determining_volume in the config; use data or never");
+    return Status::InvalidArgument(
+        "fence reserve needs a [cluster] determining_volume in the config; use data or never");
   }
   if (plan.fence == FenceLevel::kReserve && IsDetermining(request.name)) {
-    return Status::InvalidArgument("the determining volume itself cannot have fence reserve; use data or never");
+    return Status::InvalidArgument(
+        "the determining volume itself cannot have fence reserve; use data or never");
   }
   plan.peer_volume = request.peer_volume.empty() ? request.name : request.peer_volume;
   Status named = CheckVolumeName(plan.peer_volume);
   if (!named.ok()) return named;
   const VolumeMetadata metadata = plan.volume->metadata();
   if (FindPair(request.name) || metadata.status != "SMPL") {
-    return Status::InvalidArgument("volume " + request.name + " is already in a pair (" + metadata.status + ")");
+    return Status::InvalidArgument("volume " + request.name + " is already in a pair (" +
+                                   metadata.status + ")");
   }
   Result<PairTransition> transition =
       Transit(PairState{}, PairEvent::kCreateAsPrimary, PairContext{plan.fence, plan.mode});
@@ -87,7 +94,9 @@ Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::strin
   command.group = request.group;
   command.region_size_bytes = options_.region_size_bytes;
   Result<wire::PeerAnswerMessage> answer = Ask(command);
-  if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + answer.status().message());
+  if (!answer.ok())
+    return Status::Unreachable("site " + options_.peer_site +
+                               " is unreachable: " + answer.status().message());
   if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
   FaultPoint("create-after-peer");
   Status saved = SaveCreatedPrimary(request, plan);
@@ -96,24 +105,26 @@ Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::strin
   Result<std::shared_ptr<Pair>> pair = LoadPair(plan.volume, false);
   if (!pair.ok()) return pair.status();
   if (answer->created) {
-    *note = "created volume " + plan.peer_volume + " (" + FormatSize(plan.volume->size_bytes()) + ") at site " +
-            options_.peer_site;
+    *note = "created volume " + plan.peer_volume + " (" + FormatSize(plan.volume->size_bytes()) +
+            ") at site " + options_.peer_site;
   }
-  spdlog::info("pair {}: primary, paired with {}:{}, initial copy starting", request.name, options_.peer_site,
-               plan.peer_volume);
+  spdlog::info("pair {}: primary, paired with {}:{}, initial copy starting", request.name,
+               options_.peer_site, plan.peer_volume);
   StartCopy(pair.value());
   return Status::Ok();
 }
 
-Status Replicator::SaveCreatedPrimary(const wire::PairCreateRequest& request, const CreatePlan& plan) {
+Status Replicator::SaveCreatedPrimary(const wire::PairCreateRequest& request,
+                                      const CreatePlan& plan) {
   Volume& volume = *plan.volume;
   // Every region marked durably before the metadata says primary/COPY: a crash in between
   // leaves a simplex volume (create again: the peer's side is idempotent), never a copy that
   // copies nothing.
-  Status marked = RegionSet::Create(volume.SidecarPath("regions"), volume.size_bytes(), options_.region_size_bytes,
-                                    true);
+  Status marked = RegionSet::Create(volume.SidecarPath("regions"), volume.size_bytes(),
+                                    options_.region_size_bytes, true);
   if (!marked.ok()) {
-    return Status(marked.code(), "cannot write the region set of " + request.name + ": " + marked.message(),
+    return Status(marked.code(),
+                  "cannot write the region set of " + request.name + ": " + marked.message(),
                   marked.error_number());
   }
   FaultPoint("create-after-regions");
@@ -133,21 +144,26 @@ Status Replicator::SaveCreatedPrimary(const wire::PairCreateRequest& request, co
     updated.generation_site = plan.generation.site;
     updated.region_size_bytes = options_.region_size_bytes;
   });
-  if (!saved.ok()) return Status(saved.code(), "cannot save the metadata of " + request.name + ": " + saved.message(),
-                                 saved.error_number());
+  if (!saved.ok())
+    return Status(saved.code(),
+                  "cannot save the metadata of " + request.name + ": " + saved.message(),
+                  saved.error_number());
   return Status::Ok();
 }
 
-Status Replicator::Split(const std::string& name, bool read_write, bool forwarded, std::string* note) {
+Status Replicator::Split(const std::string& name, bool read_write, bool forwarded,
+                         std::string* note) {
   Result<std::shared_ptr<Pair>> found = PairFor(name);
   if (!found.ok()) return found.status();
   if (read_write && IsDetermining(name)) {
-    return Status::InvalidArgument("split --rw of the determining volume " + name +
-                                   " is refused: only clusterd, as the winner of its reserve, makes a copy of it writable");
+    return Status::InvalidArgument(
+        "split --rw of the determining volume " + name +
+        " is refused: only clusterd, as the winner of its reserve, makes a copy of it writable");
   }
   Pair& pair = *found.value();
   if (pair.Snapshot().state.role == PairRole::kSecondary && !forwarded) {
-    return ForwardToPrimary(wire::PeerForwardSplitCommand{pair.Snapshot().peer_volume, read_write}, note);
+    return ForwardToPrimary(wire::PeerForwardSplitCommand{pair.Snapshot().peer_volume, read_write},
+                            note);
   }
   const PairEvent event = read_write ? PairEvent::kSplitReadWrite : PairEvent::kSplit;
   wire::Generation generation;
@@ -163,9 +179,11 @@ Status Replicator::Split(const std::string& name, bool read_write, bool forwarde
     split_status = pair.Snapshot().state.status;
     closing = CloseEpoch(pair);
   }
-  Result<wire::PeerAnswerMessage> answer = Ask(wire::PeerSplitCommand{pair.Snapshot().peer_volume, generation, read_write});
+  Result<wire::PeerAnswerMessage> answer =
+      Ask(wire::PeerSplitCommand{pair.Snapshot().peer_volume, generation, read_write});
   if (!answer.ok()) {
-    *note = "split here; site " + options_.peer_site + " did not answer and will find itself outdated";
+    *note =
+        "split here; site " + options_.peer_site + " did not answer and will find itself outdated";
     return read_write ? Status::Unreachable("split here, but site " + options_.peer_site +
                                             " did not answer, so its copy is not writable")
                       : Status::Ok();
@@ -178,7 +196,6 @@ Status Replicator::Split(const std::string& name, bool read_write, bool forwarde
   return StatusFromCode(answer->code, answer->message);
 }
 
-
 Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, std::string* note) {
   Result<std::shared_ptr<Pair>> found = PairFor(name);
   if (!found.ok()) return found.status();
@@ -187,7 +204,9 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
     return ForwardToPrimary(wire::PeerForwardResyncCommand{pair->Snapshot().peer_volume}, note);
   }
   Result<wire::PeerAnswerMessage> peer = AskStatus(*pair);
-  if (!peer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + peer.status().message());
+  if (!peer.ok())
+    return Status::Unreachable("site " + options_.peer_site +
+                               " is unreachable: " + peer.status().message());
   PairContext context = pair->Snapshot().context;
   (void)ParseStatus(peer->status, &context.peer_status);
   const PairEvent event = swap ? PairEvent::kResyncSwapHere : PairEvent::kResync;
@@ -198,12 +217,16 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   }
   const wire::Generation mine = pair->Snapshot().generation;
   const wire::Generation generation =
-      swap ? wire::Generation{std::max(mine.counter, peer->generation.counter) + 1, options_.site} : mine;
+      swap ? wire::Generation{std::max(mine.counter, peer->generation.counter) + 1, options_.site}
+           : mine;
   ClosedGate closed(pair->gate);
   pair->stop_copy.store(true);
   const std::string peer_volume = pair->Snapshot().peer_volume;
-  Result<wire::PeerAnswerMessage> answer = Ask(wire::PeerResyncCommand{peer_volume, generation, swap});
-  if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + answer.status().message());
+  Result<wire::PeerAnswerMessage> answer =
+      Ask(wire::PeerResyncCommand{peer_volume, generation, swap});
+  if (!answer.ok())
+    return Status::Unreachable("site " + options_.peer_site +
+                               " is unreachable: " + answer.status().message());
   if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
   FaultPoint(swap ? "swap-after-peer" : "resync-after-peer");
   Status merged = MergePeerBitmap(*pair, peer_volume, generation);
@@ -217,26 +240,29 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   return Status::Ok();
 }
 
-Status Replicator::Takeover(const std::string& name, bool force, bool cluster, bool peer_lost, std::string* note) {
+Status Replicator::Takeover(const std::string& name, bool force, bool cluster, bool peer_lost,
+                            std::string* note) {
   Result<std::shared_ptr<Pair>> found = PairFor(name);
   if (!found.ok()) return found.status();
   if (IsDetermining(name) && !cluster && !force) {
-    return Status::InvalidArgument("takeover of the determining volume " + name +
-                                   " is refused: only clusterd, as the winner of its reserve, moves its primary "
-                                   "(--force overrides, if the other site is really gone)");
+    return Status::InvalidArgument(
+        "takeover of the determining volume " + name +
+        " is refused: only clusterd, as the winner of its reserve, moves its primary "
+        "(--force overrides, if the other site is really gone)");
   }
   Pair& pair = *found.value();
   PairContext context = pair.Snapshot().context;
   context.force = force;
   const bool behind = pair.Snapshot().state.outdated || !pair.Snapshot().state.consistent;
   Result<wire::PeerAnswerMessage> peer =
-      peer_lost ? Result<wire::PeerAnswerMessage>(Status::Unreachable("site " + options_.peer_site + " is lost"))
+      peer_lost ? Result<wire::PeerAnswerMessage>(
+                      Status::Unreachable("site " + options_.peer_site + " is lost"))
                 : AskStatus(pair, cluster ? kFailoverProbeMs : -1);
   context.peer_reachable = peer.ok();
   if (peer.ok()) (void)ParseStatus(peer->status, &context.peer_status);
   const wire::Generation mine = pair.Snapshot().generation;
-  const wire::Generation generation{std::max(mine.counter, peer.ok() ? peer->generation.counter : 0) + 1,
-                                    options_.site};
+  const wire::Generation generation{
+      std::max(mine.counter, peer.ok() ? peer->generation.counter : 0) + 1, options_.site};
   Result<PairTransition> transition = [&]() -> Result<PairTransition> {
     std::lock_guard<std::mutex> lock(pair.mutex);
     return Transit(pair.state, PairEvent::kTakeover, context);
@@ -245,24 +271,31 @@ Status Replicator::Takeover(const std::string& name, bool force, bool cluster, b
   ClosedGate closed(pair.gate);
   if (transition->next.role == PairRole::kPrimary) {
     // A swap: the old primary is durably secondary before this side takes a write.
-    Result<wire::PeerAnswerMessage> answer = Ask(wire::PeerDemoteCommand{pair.Snapshot().peer_volume, generation});
-    if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " stopped answering during the swap");
+    Result<wire::PeerAnswerMessage> answer =
+        Ask(wire::PeerDemoteCommand{pair.Snapshot().peer_volume, generation});
+    if (!answer.ok())
+      return Status::Unreachable("site " + options_.peer_site +
+                                 " stopped answering during the swap");
     if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
     FaultPoint("takeover-after-demote");
     Status changed = Change(pair, PairEvent::kTakeover, &context, &generation);
     if (!changed.ok()) return changed;
-    *note = "swapped: site " + options_.site + " is the primary, site " + options_.peer_site + " the secondary (PAIR)";
+    *note = "swapped: site " + options_.site + " is the primary, site " + options_.peer_site +
+            " the secondary (PAIR)";
     return Status::Ok();
   }
   Status changed = Change(pair, PairEvent::kTakeover, &context, &generation);
   if (!changed.ok()) return changed;
-  *note = std::string("took over: writable here (SSWS)") +
-          (peer.ok() ? ""
-                     : "; site " + options_.peer_site +
-                           " did not answer: writes it acknowledged after it last reached this site are not here") +
-          (force && behind ? "; this copy was outdated or inconsistent (--force): it may miss acknowledged writes"
-                           : "") +
-          "; run resync --swap here once it is back";
+  *note =
+      std::string("took over: writable here (SSWS)") +
+      (peer.ok() ? ""
+                 : "; site " + options_.peer_site +
+                       " did not answer: writes it acknowledged after it last reached this site "
+                       "are not here") +
+      (force && behind
+           ? "; this copy was outdated or inconsistent (--force): it may miss acknowledged writes"
+           : "") +
+      "; run resync --swap here once it is back";
   return Status::Ok();
 }
 
@@ -289,14 +322,15 @@ Status Replicator::Dissolve(const std::string& name, std::string* note) {
   }
   const wire::PeerDissolveCommand command{found.value()->Snapshot().peer_volume};
   Result<wire::PeerAnswerMessage> answer = Ask(command);
-  if (answer.ok() && answer->code != 0 && answer->code != static_cast<uint8_t>(Code::kInvalidArgument)) {
+  if (answer.ok() && answer->code != 0 &&
+      answer->code != static_cast<uint8_t>(Code::kInvalidArgument)) {
     return StatusFromCode(answer->code, answer->message);
   }
   Status here = DissolveHere(name);
   if (!here.ok()) return here;
   if (!answer.ok()) {
-    *note = "dissolved here; site " + options_.peer_site + " did not answer: dissolve " + command.volume +
-            " there too when it is back";
+    *note = "dissolved here; site " + options_.peer_site + " did not answer: dissolve " +
+            command.volume + " there too when it is back";
   }
   return Status::Ok();
 }
@@ -320,7 +354,8 @@ Result<std::vector<uint64_t>> Replicator::HashRegions(Pair& pair, uint64_t first
   return hashes;
 }
 
-Result<std::vector<uint64_t>> Replicator::Verify(const std::string& name, uint64_t offset, uint64_t length) {
+Result<std::vector<uint64_t>> Replicator::Verify(const std::string& name, uint64_t offset,
+                                                 uint64_t length) {
   Result<std::shared_ptr<Pair>> found = PairFor(name);
   if (!found.ok()) return found.status();
   Pair& pair = *found.value();
@@ -329,15 +364,19 @@ Result<std::vector<uint64_t>> Replicator::Verify(const std::string& name, uint64
   if (offset >= size) return std::vector<uint64_t>();
   length = std::min(length, size - offset);
   const uint64_t first = offset / region_bytes;
-  const uint64_t count = std::min<uint64_t>((offset + length + region_bytes - 1) / region_bytes - first,
-                                            kVerifyRegionsPerCall);
+  const uint64_t count = std::min<uint64_t>(
+      (offset + length + region_bytes - 1) / region_bytes - first, kVerifyRegionsPerCall);
   Result<std::vector<uint64_t>> local = HashRegions(pair, first, count);
   if (!local.ok()) return local.status();
   Result<wire::PeerAnswerMessage> answer =
-      Ask(wire::PeerVerifyCommand{pair.Snapshot().peer_volume, first, count}, wire::kDefaultControlTimeoutMs / 2);
-  if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + answer.status().message());
+      Ask(wire::PeerVerifyCommand{pair.Snapshot().peer_volume, first, count},
+          wire::kDefaultControlTimeoutMs / 2);
+  if (!answer.ok())
+    return Status::Unreachable("site " + options_.peer_site +
+                               " is unreachable: " + answer.status().message());
   if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
-  if (answer->hashes.size() != local->size()) return Status::Corruption("verify: the peer sent the wrong number of hashes");
+  if (answer->hashes.size() != local->size())
+    return Status::Corruption("verify: the peer sent the wrong number of hashes");
   std::vector<uint64_t> mismatches;
   for (size_t i = 0; i < local->size(); ++i) {
     if (local.value()[i] == answer->hashes[i]) continue;
@@ -354,7 +393,8 @@ Result<std::vector<uint64_t>> Replicator::Verify(const std::string& name, uint64
 }
 
 void Replicator::Describe(Volume& volume, wire::VolumeInfo* info) {
-  if (std::shared_ptr<Pair> pair = FindPair(volume.name())) DescribePair(*pair, pair->Snapshot(), info);
+  if (std::shared_ptr<Pair> pair = FindPair(volume.name()))
+    DescribePair(*pair, pair->Snapshot(), info);
 }
 
 void Replicator::DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo* info) {
@@ -368,22 +408,20 @@ void Replicator::DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo
   const uint64_t dirty = pair.regions->marked_bytes();
   info->dirty_bytes = view.state.status == PairStatus::kPAIR ? 0 : std::min(dirty, size);
   switch (view.state.status) {
-    case PairStatus::kSMPL:
-      info->copy_progress = 0;
-      break;
-    case PairStatus::kPAIR:
-      info->copy_progress = 100;
-      break;
+    case PairStatus::kSMPL: info->copy_progress = 0; break;
+    case PairStatus::kPAIR: info->copy_progress = 100; break;
     case PairStatus::kCOPY:
       if (view.state.role == PairRole::kPrimary) {
         const uint64_t total = pair.copy_total.load();
-        info->copy_progress = total == 0 ? 0 : static_cast<uint32_t>(pair.copy_done.load() * 100 / total);
+        info->copy_progress =
+            total == 0 ? 0 : static_cast<uint32_t>(pair.copy_done.load() * 100 / total);
       } else {
         info->copy_progress = pair.peer_progress.load();
       }
       break;
     default:  // suspended: the share of the volume still in sync, as arrays show it
-      info->copy_progress = size == 0 ? 100 : static_cast<uint32_t>((size - info->dirty_bytes) * 100 / size);
+      info->copy_progress =
+          size == 0 ? 100 : static_cast<uint32_t>((size - info->dirty_bytes) * 100 / size);
   }
 }
 

@@ -30,8 +30,8 @@ wire::PeerAnswerMessage AnswerOf(const Status& status) {
 void Replicator::CountRefusal(MessageType type, const Status& why) {
   const uint64_t count = peer_refusals_.fetch_add(1) + 1;
   PAIRFS_LOG_REFUSAL(wire::RefusalLog(), std::string("peer: ") + MessageTypeName(type),
-                     "peer: refused a {} from site {}: {} ({} refused so far)", MessageTypeName(type),
-                     options_.peer_site, why.message(), count);
+                     "peer: refused a {} from site {}: {} ({} refused so far)",
+                     MessageTypeName(type), options_.peer_site, why.message(), count);
 }
 
 wire::PeerAnswerMessage Replicator::ServePairCommand(const wire::Frame& frame) {
@@ -40,28 +40,39 @@ wire::PeerAnswerMessage Replicator::ServePairCommand(const wire::Frame& frame) {
     Status decoded = wire::DecodePeerMessage(frame.body, &command);
     if (!decoded.ok()) {
       CountRefusal(frame.type, decoded);
-      return AnswerOf(Status::InvalidArgument(std::string(MessageTypeName(frame.type)) + ": " + decoded.message()));
+      return AnswerOf(Status::InvalidArgument(std::string(MessageTypeName(frame.type)) + ": " +
+                                              decoded.message()));
     }
     return (this->*handler)(command);
   };
   switch (frame.type) {
-    case MessageType::kPeerCreate: return serve(wire::PeerCreateCommand{}, &Replicator::ServeCreate);
-    case MessageType::kPeerForwardSplit: return serve(wire::PeerForwardSplitCommand{}, &Replicator::ServeForwardSplit);
+    case MessageType::kPeerCreate:
+      return serve(wire::PeerCreateCommand{}, &Replicator::ServeCreate);
+    case MessageType::kPeerForwardSplit:
+      return serve(wire::PeerForwardSplitCommand{}, &Replicator::ServeForwardSplit);
     case MessageType::kPeerForwardResync:
       return serve(wire::PeerForwardResyncCommand{}, &Replicator::ServeForwardResync);
-    case MessageType::kPeerReserveAsk: return serve(wire::PeerReserveAskCommand{}, &Replicator::ServeReserveAsk);
+    case MessageType::kPeerReserveAsk:
+      return serve(wire::PeerReserveAskCommand{}, &Replicator::ServeReserveAsk);
     case MessageType::kPeerReserveMirror:
       return serve(wire::PeerReserveMirrorCommand{}, &Replicator::ServeReserveMirror);
     case MessageType::kPeerVote: return serve(wire::PeerVoteCommand{}, &Replicator::ServeVote);
-    case MessageType::kPeerStatusAsk: return serve(wire::PeerStatusAskCommand{}, &Replicator::ServeStatusAsk);
-    case MessageType::kPeerVerify: return serve(wire::PeerVerifyCommand{}, &Replicator::ServeVerify);
+    case MessageType::kPeerStatusAsk:
+      return serve(wire::PeerStatusAskCommand{}, &Replicator::ServeStatusAsk);
+    case MessageType::kPeerVerify:
+      return serve(wire::PeerVerifyCommand{}, &Replicator::ServeVerify);
     case MessageType::kPeerSplit: return serve(wire::PeerSplitCommand{}, &Replicator::ServeSplit);
-    case MessageType::kPeerResync: return serve(wire::PeerResyncCommand{}, &Replicator::ServeResync);
-    case MessageType::kPeerDemote: return serve(wire::PeerDemoteCommand{}, &Replicator::ServeDemote);
-    case MessageType::kPeerCopyDone: return serve(wire::PeerCopyDoneCommand{}, &Replicator::ServeCopyDone);
+    case MessageType::kPeerResync:
+      return serve(wire::PeerResyncCommand{}, &Replicator::ServeResync);
+    case MessageType::kPeerDemote:
+      return serve(wire::PeerDemoteCommand{}, &Replicator::ServeDemote);
+    case MessageType::kPeerCopyDone:
+      return serve(wire::PeerCopyDoneCommand{}, &Replicator::ServeCopyDone);
     case MessageType::kPeerTrim: return serve(wire::PeerTrimCommand{}, &Replicator::ServeTrim);
-    case MessageType::kPeerDissolve: return serve(wire::PeerDissolveCommand{}, &Replicator::ServeDissolve);
-    case MessageType::kPeerBitmap: return serve(wire::PeerBitmapCommand{}, &Replicator::ServeBitmap);
+    case MessageType::kPeerDissolve:
+      return serve(wire::PeerDissolveCommand{}, &Replicator::ServeDissolve);
+    case MessageType::kPeerBitmap:
+      return serve(wire::PeerBitmapCommand{}, &Replicator::ServeBitmap);
     default: {
       const Status refused = Status::Unsupported(std::string(MessageTypeName(frame.type)) +
                                                  " is not a pair command of this version");
@@ -74,7 +85,8 @@ wire::PeerAnswerMessage Replicator::ServePairCommand(const wire::Frame& frame) {
 Result<std::shared_ptr<Replicator::Pair>> Replicator::CommandPair(const std::string& name) const {
   if (std::shared_ptr<Pair> pair = FindPair(name)) return pair;
   if (store_.Find(name)) {
-    return Status::InvalidArgument("volume " + name + " at site " + options_.site + " is not in a pair");
+    return Status::InvalidArgument("volume " + name + " at site " + options_.site +
+                                   " is not in a pair");
   }
   return Status::NotFound("no volume named " + name + " at site " + options_.site);
 }
@@ -94,8 +106,8 @@ void DescribeInAnswer(Replicator::Pair& pair, wire::PeerAnswerMessage* answer) {
 }
 
 // A new secondary's metadata: the pair as the primary's create command describes it.
-Status SaveAsSecondary(Volume& volume, const PairState& next, const wire::PeerCreateCommand& command,
-                       const std::string& peer_site) {
+Status SaveAsSecondary(Volume& volume, const PairState& next,
+                       const wire::PeerCreateCommand& command, const std::string& peer_site) {
   return volume.UpdateMetadata([&](VolumeMetadata& metadata) {
     metadata.role = RoleName(next.role);
     metadata.status = StatusName(next.status);
@@ -121,13 +133,15 @@ wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& c
   FenceLevel fence = FenceLevel::kNever;
   if (!ParseMode(command.mode, &mode) || !ParseFence(command.fence, &fence)) {
     CountRefusal(command.kType, Status::InvalidArgument("unknown mode or fence"));
-    return AnswerOf(Status::InvalidArgument("pair create: unknown mode '" + command.mode + "' or fence '" +
-                                            command.fence + "'"));
+    return AnswerOf(Status::InvalidArgument("pair create: unknown mode '" + command.mode +
+                                            "' or fence '" + command.fence + "'"));
   }
   if (std::shared_ptr<Pair> existing = FindPair(name)) {
     const Pair::View view = existing->Snapshot();
-    if (view.generation == command.generation && view.state.role == PairRole::kSecondary) return AnswerOf(Status::Ok());
-    return AnswerOf(Status::InvalidArgument("volume " + name + " at site " + options_.site + " is already in a pair (" +
+    if (view.generation == command.generation && view.state.role == PairRole::kSecondary)
+      return AnswerOf(Status::Ok());
+    return AnswerOf(Status::InvalidArgument("volume " + name + " at site " + options_.site +
+                                            " is already in a pair (" +
                                             StatusName(view.state.status) + ")"));
   }
   // One volume at the peer pairs with one volume here: a second pair with the same peer volume
@@ -139,8 +153,9 @@ wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& c
   }
   for (const std::shared_ptr<Pair>& other : pairs) {
     if (other->Snapshot().peer_volume == command.peer_volume) {
-      return AnswerOf(Status::InvalidArgument("volume " + command.peer_volume + " at site " + options_.peer_site +
-                                              " is already paired with volume " + other->volume->name() + " here"));
+      return AnswerOf(Status::InvalidArgument(
+          "volume " + command.peer_volume + " at site " + options_.peer_site +
+          " is already paired with volume " + other->volume->name() + " here"));
     }
   }
   wire::PeerAnswerMessage answer;
@@ -150,8 +165,8 @@ wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& c
     if (!created.ok()) return AnswerOf(created.status());
     volume = created.value();
     answer.created = true;
-    spdlog::info("volume {} created for a pair with {}:{}, {} bytes", name, options_.peer_site, command.peer_volume,
-                 command.size_bytes);
+    spdlog::info("volume {} created for a pair with {}:{}, {} bytes", name, options_.peer_site,
+                 command.peer_volume, command.size_bytes);
   }
   auto fail = [&](const Status& status) {
     wire::PeerAnswerMessage failed = AnswerOf(status);
@@ -159,24 +174,29 @@ wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& c
     return failed;
   };
   if (volume->size_bytes() != command.size_bytes) {
-    return fail(Status::InvalidArgument("size mismatch: volume " + name + " is " + FormatSize(volume->size_bytes()) +
-                                        " at site " + options_.site + " and " + FormatSize(command.size_bytes) +
+    return fail(Status::InvalidArgument("size mismatch: volume " + name + " is " +
+                                        FormatSize(volume->size_bytes()) + " at site " +
+                                        options_.site + " and " + FormatSize(command.size_bytes) +
                                         " at site " + options_.peer_site));
   }
   if (volume->metadata().status != "SMPL") {
-    return fail(Status::InvalidArgument("volume " + name + " at site " + options_.site + " is already in a pair"));
+    return fail(Status::InvalidArgument("volume " + name + " at site " + options_.site +
+                                        " is already in a pair"));
   }
-  Result<PairTransition> transition = Transit(PairState{}, PairEvent::kCreateAsSecondary, PairContext{});
+  Result<PairTransition> transition =
+      Transit(PairState{}, PairEvent::kCreateAsSecondary, PairContext{});
   if (!transition.ok()) return fail(transition.status());
   Status saved = SaveAsSecondary(*volume, transition->next, command, options_.peer_site);
   if (!saved.ok()) return fail(saved);
   Result<std::shared_ptr<Pair>> pair = LoadPair(volume, true);
   if (!pair.ok()) return fail(pair.status());
-  spdlog::info("pair {}: secondary of {}:{}, initial copy starting", name, options_.peer_site, command.peer_volume);
+  spdlog::info("pair {}: secondary of {}:{}, initial copy starting", name, options_.peer_site,
+               command.peer_volume);
   return answer;
 }
 
-wire::PeerAnswerMessage Replicator::ServeForwardSplit(const wire::PeerForwardSplitCommand& command) {
+wire::PeerAnswerMessage Replicator::ServeForwardSplit(
+    const wire::PeerForwardSplitCommand& command) {
   std::string note;
   Status status = Split(command.volume, command.read_write, true, &note);
   if (!status.ok()) return AnswerOf(status);
@@ -185,7 +205,8 @@ wire::PeerAnswerMessage Replicator::ServeForwardSplit(const wire::PeerForwardSpl
   return answer;
 }
 
-wire::PeerAnswerMessage Replicator::ServeForwardResync(const wire::PeerForwardResyncCommand& command) {
+wire::PeerAnswerMessage Replicator::ServeForwardResync(
+    const wire::PeerForwardResyncCommand& command) {
   std::string note;
   Status status = Resync(command.volume, false, true, &note);
   if (!status.ok()) return AnswerOf(status);
@@ -223,13 +244,14 @@ wire::PeerAnswerMessage Replicator::ServeSplit(const wire::PeerSplitCommand& com
   {
     ClosedGate closed(pair.gate);  // writes in flight finish in the old status
     from_pair = pair.Snapshot().state.status == PairStatus::kPAIR;
-    status = Change(pair, command.read_write ? PairEvent::kSplitReadWrite : PairEvent::kSplit, nullptr,
-                    &command.generation);
+    status = Change(pair, command.read_write ? PairEvent::kSplitReadWrite : PairEvent::kSplit,
+                    nullptr, &command.generation);
     split = pair.Snapshot();
     closing = CloseEpoch(pair);
   }
   if (status.ok()) status = pair.volume->Flush();  // the primary forgets its marks once we answer
-  if (status.ok() && from_pair) ClearActivityThrough(pair, closing, false, split.generation, split.state.status);
+  if (status.ok() && from_pair)
+    ClearActivityThrough(pair, closing, false, split.generation, split.state.status);
   wire::PeerAnswerMessage answer = AnswerOf(status);
   DescribeInAnswer(pair, &answer);
   return answer;
@@ -246,8 +268,8 @@ wire::PeerAnswerMessage Replicator::ServeResync(const wire::PeerResyncCommand& c
   if (command.generation.NewerThan(mine) && IsReplicating(pair.Snapshot().state.status)) {
     OnPeerNewer(pair, mine, command.generation);
   }
-  Status status = Change(pair, command.swap ? PairEvent::kResyncSwapByPeer : PairEvent::kResync, nullptr,
-                         &command.generation);
+  Status status = Change(pair, command.swap ? PairEvent::kResyncSwapByPeer : PairEvent::kResync,
+                         nullptr, &command.generation);
   if (!status.ok()) return AnswerOf(status);
   {
     std::lock_guard<std::mutex> lock(pair.mutex);  // a resync adopts the primary's generation too
@@ -267,26 +289,32 @@ wire::PeerAnswerMessage Replicator::ServeBitmap(const wire::PeerBitmapCommand& c
   if (!found.ok()) return AnswerOf(found.status());
   Pair& pair = *found.value();
   if (!(pair.Snapshot().generation == command.generation)) {
-    return AnswerOf(Status::InvalidArgument("bitmap of generation " + std::to_string(command.generation.counter) +
-                                            ", but this side is at " +
-                                            std::to_string(pair.Snapshot().generation.counter)));
+    return AnswerOf(Status::InvalidArgument(
+        "bitmap of generation " + std::to_string(command.generation.counter) +
+        ", but this side is at " + std::to_string(pair.Snapshot().generation.counter)));
   }
   const uint64_t regions = pair.regions->region_count();
-  if (command.first >= regions) return AnswerOf(Status::InvalidArgument("bitmap: regions out of range"));
+  if (command.first >= regions)
+    return AnswerOf(Status::InvalidArgument("bitmap: regions out of range"));
   wire::PeerAnswerMessage answer;
   answer.bits = PackBitsChunk(pair.regions->MarkedRegions(), command.first,
                               std::min(command.count, regions - command.first));
   return answer;
 }
 
-Status Replicator::MergePeerBitmap(Pair& pair, const std::string& peer_volume, const wire::Generation& generation) {
+Status Replicator::MergePeerBitmap(Pair& pair, const std::string& peer_volume,
+                                   const wire::Generation& generation) {
   const uint64_t regions = pair.regions->region_count();
   for (uint64_t first = 0; first < regions; first += wire::kBitmapChunkRegions) {
     const uint64_t count = std::min<uint64_t>(wire::kBitmapChunkRegions, regions - first);
-    Result<wire::PeerAnswerMessage> answer = Ask(wire::PeerBitmapCommand{peer_volume, generation, first, count});
-    if (!answer.ok()) return Status::Unreachable("site " + options_.peer_site + " is unreachable: " + answer.status().message());
+    Result<wire::PeerAnswerMessage> answer =
+        Ask(wire::PeerBitmapCommand{peer_volume, generation, first, count});
+    if (!answer.ok())
+      return Status::Unreachable("site " + options_.peer_site +
+                                 " is unreachable: " + answer.status().message());
     if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
-    if (answer->bits.size() != (count + 7) / 8) return Status::Corruption("the peer sent a bitmap chunk of the wrong size");
+    if (answer->bits.size() != (count + 7) / 8)
+      return Status::Corruption("the peer sent a bitmap chunk of the wrong size");
     Status marked = pair.regions->MarkRegions(UnpackBitsChunk(answer->bits, first, count));
     if (!marked.ok()) return marked;
   }
@@ -313,8 +341,9 @@ wire::PeerAnswerMessage Replicator::ServeCopyDone(const wire::PeerCopyDoneComman
   Pair& pair = *found.value();
   const Pair::View view = pair.Snapshot();
   if (!(view.generation == command.generation)) {
-    return AnswerOf(Status::InvalidArgument("copy done for generation " + std::to_string(command.generation.counter) +
-                                            ", but this side is at " + std::to_string(view.generation.counter)));
+    return AnswerOf(Status::InvalidArgument(
+        "copy done for generation " + std::to_string(command.generation.counter) +
+        ", but this side is at " + std::to_string(view.generation.counter)));
   }
   Status status = Change(pair, PairEvent::kCopyDone, nullptr, nullptr);
   if (!status.ok()) return AnswerOf(status);
@@ -348,7 +377,8 @@ wire::PeerAnswerMessage Replicator::ServeDissolve(const wire::PeerDissolveComman
 // ---- reservations (the rules are in replicator_reserve.cc) ----
 
 wire::PeerAnswerMessage Replicator::ServeReserveAsk(const wire::PeerReserveAskCommand& command) {
-  ReserveOptions options{command.holder, command.release, command.preempt, command.force, command.outdated};
+  ReserveOptions options{command.holder, command.release, command.preempt, command.force,
+                         command.outdated};
   return AnswerOf(Reserve(command.volume, options, true));
 }
 
@@ -356,22 +386,28 @@ wire::PeerAnswerMessage Replicator::ServeVote(const wire::PeerVoteCommand& comma
   std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
   std::string refusal;
   Result<wire::ReservationRecord> voted = VoteHere(
-      command.volume, {command.volume, command.holder, command.outdated, command.force, command.release}, &refusal);
+      command.volume,
+      {command.volume, command.holder, command.outdated, command.force, command.release}, &refusal);
   if (!voted.ok()) return AnswerOf(voted.status());
-  wire::PeerAnswerMessage answer = AnswerOf(refusal.empty() ? Status::Ok() : Status::Conflict(refusal));
+  wire::PeerAnswerMessage answer =
+      AnswerOf(refusal.empty() ? Status::Ok() : Status::Conflict(refusal));
   answer.reservation = voted.value();
   return answer;
 }
 
-wire::PeerAnswerMessage Replicator::ServeReserveMirror(const wire::PeerReserveMirrorCommand& command) {
+wire::PeerAnswerMessage Replicator::ServeReserveMirror(
+    const wire::PeerReserveMirrorCommand& command) {
   // The primary's record, as it is (the primary ordered it); a late retransmit of an older record
   // never overwrites a newer one, and a record far ahead of this copy is no record a node made.
   std::shared_ptr<Volume> volume = store_.Find(command.volume);
-  if (!volume) return AnswerOf(Status::NotFound("no volume named " + command.volume + " at site " + options_.site));
+  if (!volume)
+    return AnswerOf(
+        Status::NotFound("no volume named " + command.volume + " at site " + options_.site));
   const uint64_t mine = volume->metadata().reserve_epoch;
   if (command.record.epoch > mine && command.record.epoch - mine > wire::kMaxEpochJump) {
-    const Status refused = Status::InvalidArgument("reservation epoch " + std::to_string(command.record.epoch) +
-                                                   " is far ahead of this copy's " + std::to_string(mine));
+    const Status refused =
+        Status::InvalidArgument("reservation epoch " + std::to_string(command.record.epoch) +
+                                " is far ahead of this copy's " + std::to_string(mine));
     CountRefusal(command.kType, refused);
     return AnswerOf(refused);
   }

@@ -115,7 +115,8 @@ struct Replicator::Pair {
   std::unique_ptr<RegionSet> regions;
   replicator_internal::Gate gate;
 
-  std::mutex mutex;  // guards the fields up to `primary_apart_since`; held while a state change is saved
+  std::mutex
+      mutex;  // guards the fields up to `primary_apart_since`; held while a state change is saved
   PairState state;
   PairContext context;
   wire::Generation generation;
@@ -141,7 +142,7 @@ struct Replicator::Pair {
   std::map<uint32_t, int> in_flight;  // epoch -> writes started in it and not finished
   std::vector<uint32_t> last_epoch;   // per region: the epoch of the last write that touched it
 
-  std::mutex reserve_mutex;  // orders reserve and release at the primary
+  std::mutex reserve_mutex;      // orders reserve and release at the primary
   std::mutex reserve_ask_mutex;  // fence reserve: one ask after a link loss; other writers wait
 
   using View = Replicator::PairView;

@@ -8,29 +8,35 @@ namespace {
 using A = PairAction;
 using S = PairStatus;
 
-bool IsReplicating(S status) { return status == S::kCOPY || status == S::kPAIR || status == S::kPFUL; }
+bool IsReplicating(S status) {
+  return status == S::kCOPY || status == S::kPAIR || status == S::kPFUL;
+}
 
 Status Refuse(const PairState& state, PairEvent event, const std::string& reason) {
-  return Status::InvalidArgument(std::string("cannot ") + EventName(event) + " in " + StatusName(state.status) + ": " +
-                                 reason);
+  return Status::InvalidArgument(std::string("cannot ") + EventName(event) + " in " +
+                                 StatusName(state.status) + ": " + reason);
 }
 
 // Refuses promoting a copy that may not hold the newest data, unless forced.
 Status CheckPromotable(const PairState& state, PairEvent event, const PairContext& context) {
   if (context.force) return Status::Ok();
   if (state.outdated) {
-    return Status::ReadOnly(std::string("cannot ") + EventName(event) +
-                            ": this copy is outdated (the peer has newer writes); --force discards them");
+    return Status::ReadOnly(
+        std::string("cannot ") + EventName(event) +
+        ": this copy is outdated (the peer has newer writes); --force discards them");
   }
   if (!state.consistent) {
-    return Status::ReadOnly(std::string("cannot ") + EventName(event) +
-                            ": this copy is inconsistent (its initial copy or resync did not finish); "
-                            "--force uses it anyway");
+    return Status::ReadOnly(
+        std::string("cannot ") + EventName(event) +
+        ": this copy is inconsistent (its initial copy or resync did not finish); "
+        "--force uses it anyway");
   }
   return Status::Ok();
 }
 
-PairTransition To(PairState next, std::initializer_list<A> actions) { return {next, std::vector<A>(actions)}; }
+PairTransition To(PairState next, std::initializer_list<A> actions) {
+  return {next, std::vector<A>(actions)};
+}
 
 PairTransition Unchanged(const PairState& state) { return {state, {}}; }
 
@@ -51,8 +57,10 @@ PairTransition Suspend(const PairState& state, S status) {
   return transition;
 }
 
-Result<PairTransition> OnSplit(const PairState& state, PairEvent event, const PairContext& context) {
-  if (state.status == S::kPSUS && event == PairEvent::kSplit) return Refuse(state, event, "already split");
+Result<PairTransition> OnSplit(const PairState& state, PairEvent event,
+                               const PairContext& context) {
+  if (state.status == S::kPSUS && event == PairEvent::kSplit)
+    return Refuse(state, event, "already split");
   if (state.status == S::kSSUS || state.status == S::kSSWS) {
     return Refuse(state, event, "the secondary is already writable");
   }
@@ -76,7 +84,8 @@ Result<PairTransition> OnSplit(const PairState& state, PairEvent event, const Pa
   return To(next, {A::kAdoptPeerGeneration, A::kTrackDirty});
 }
 
-Result<PairTransition> OnLinkEvent(const PairState& state, PairEvent event, const PairContext& context) {
+Result<PairTransition> OnLinkEvent(const PairState& state, PairEvent event,
+                                   const PairContext& context) {
   const bool primary = state.role == PairRole::kPrimary;
   if (event == PairEvent::kLinkLost) {
     if (!IsReplicating(state.status)) return Unchanged(state);  // already apart: nothing to do
@@ -90,7 +99,8 @@ Result<PairTransition> OnLinkEvent(const PairState& state, PairEvent event, cons
     return Suspend(state, S::kPSUE);
   }
   if (!primary || !IsReplicating(state.status) || context.fence != FenceLevel::kReserve) {
-    return Refuse(state, event, "no reserve was asked (only a fence-reserve primary asks after a link loss)");
+    return Refuse(state, event,
+                  "no reserve was asked (only a fence-reserve primary asks after a link loss)");
   }
   if (event == PairEvent::kReserveGranted) {
     PairTransition transition = Suspend(state, S::kPSUE);
@@ -116,15 +126,19 @@ Result<PairTransition> OnWriteFailed(const PairState& state) {
   return To(next, {});
 }
 
-Result<PairTransition> OnResync(const PairState& state, PairEvent event, const PairContext& context) {
-  if (IsReplicating(state.status)) return Refuse(state, event, "a pair in sync or copying needs no resync");
+Result<PairTransition> OnResync(const PairState& state, PairEvent event,
+                                const PairContext& context) {
+  if (IsReplicating(state.status))
+    return Refuse(state, event, "a pair in sync or copying needs no resync");
   const bool primary = state.role == PairRole::kPrimary;
   if (event == PairEvent::kResync) {
     if (state.status == S::kSSWS) {
-      return Refuse(state, event, "this side took over (SSWS); resync --swap here makes it the primary");
+      return Refuse(state, event,
+                    "this side took over (SSWS); resync --swap here makes it the primary");
     }
     if (primary && context.peer_status == S::kSSWS) {
-      return Refuse(state, event, "the peer took over (SSWS); resync --swap at the peer makes it the primary");
+      return Refuse(state, event,
+                    "the peer took over (SSWS); resync --swap at the peer makes it the primary");
     }
     PairState next = state;
     next.status = S::kCOPY;
@@ -133,7 +147,8 @@ Result<PairTransition> OnResync(const PairState& state, PairEvent event, const P
       return To(next, {A::kSendDirtyBitmap});
     }
     if (state.outdated) {
-      return Status::ReadOnly("cannot resync from an outdated copy; resync --swap at the peer instead");
+      return Status::ReadOnly(
+          "cannot resync from an outdated copy; resync --swap at the peer instead");
     }
     // A fenced copy may be copied from (the copy refuses a newer peer); it stays fenced.
     return To(next, {A::kStartCopy});
@@ -144,11 +159,14 @@ Result<PairTransition> OnResync(const PairState& state, PairEvent event, const P
     return To({PairRole::kPrimary, S::kCOPY, true, false, false},
               {A::kBumpGeneration, A::kDemotePeerFirst, A::kStartCopy});
   }
-  return To({PairRole::kSecondary, S::kCOPY, false, false, false}, {A::kAdoptPeerGeneration, A::kSendDirtyBitmap});
+  return To({PairRole::kSecondary, S::kCOPY, false, false, false},
+            {A::kAdoptPeerGeneration, A::kSendDirtyBitmap});
 }
 
-Result<PairTransition> OnTakeover(const PairState& state, PairEvent event, const PairContext& context) {
-  if (state.role == PairRole::kPrimary) return Refuse(state, event, "this side is already the primary");
+Result<PairTransition> OnTakeover(const PairState& state, PairEvent event,
+                                  const PairContext& context) {
+  if (state.role == PairRole::kPrimary)
+    return Refuse(state, event, "this side is already the primary");
   if (state.status == S::kSSWS) return Refuse(state, event, "already taken over");
   Status promotable = CheckPromotable(state, event, context);
   if (!promotable.ok()) return promotable;
@@ -164,7 +182,8 @@ Result<PairTransition> OnTakeover(const PairState& state, PairEvent event, const
   return To(next, {A::kBumpGeneration, A::kTrackDirty});
 }
 
-Result<PairTransition> OnJournal(const PairState& state, PairEvent event, const PairContext& context) {
+Result<PairTransition> OnJournal(const PairState& state, PairEvent event,
+                                 const PairContext& context) {
   if (context.mode != PairMode::kAsync) return Refuse(state, event, "not an async pair");
   if (state.role != PairRole::kPrimary) return Refuse(state, event, "the journal is the primary's");
   PairState next = state;
@@ -178,7 +197,8 @@ Result<PairTransition> OnJournal(const PairState& state, PairEvent event, const 
       next.status = S::kPAIR;
       return To(next, {});
     default:  // kJournalFull
-      if (state.status != S::kPAIR && state.status != S::kPFUL && state.status != S::kCOPY) return Unchanged(state);
+      if (state.status != S::kPAIR && state.status != S::kPFUL && state.status != S::kCOPY)
+        return Unchanged(state);
       return Suspend(state, S::kPFUS);
   }
 }
@@ -187,15 +207,18 @@ Result<PairTransition> OnJournal(const PairState& state, PairEvent event, const 
 
 bool IsValidPairState(const PairState& state) {
   if ((state.role == PairRole::kSimplex) != (state.status == S::kSMPL)) return false;
-  if ((state.status == S::kSSUS || state.status == S::kSSWS) && state.role != PairRole::kSecondary) return false;
-  if ((state.status == S::kPFUL || state.status == S::kPFUS) && state.role != PairRole::kPrimary) return false;
+  if ((state.status == S::kSSUS || state.status == S::kSSWS) && state.role != PairRole::kSecondary)
+    return false;
+  if ((state.status == S::kPFUL || state.status == S::kPFUS) && state.role != PairRole::kPrimary)
+    return false;
   return true;
 }
 
-Result<PairTransition> Transit(const PairState& state, PairEvent event, const PairContext& context) {
+Result<PairTransition> Transit(const PairState& state, PairEvent event,
+                               const PairContext& context) {
   if (!IsValidPairState(state)) {
-    return Status::Corruption(std::string("impossible pair state: ") + RoleName(state.role) + " in " +
-                              StatusName(state.status));
+    return Status::Corruption(std::string("impossible pair state: ") + RoleName(state.role) +
+                              " in " + StatusName(state.status));
   }
   const bool in_pair = state.status != S::kSMPL;
   switch (event) {
@@ -203,7 +226,8 @@ Result<PairTransition> Transit(const PairState& state, PairEvent event, const Pa
     case PairEvent::kCreateAsSecondary:
       if (in_pair) return Refuse(state, event, "the volume is already in a pair");
       if (event == PairEvent::kCreateAsPrimary) {
-        return To({PairRole::kPrimary, S::kCOPY, true, false, false}, {A::kBumpGeneration, A::kStartCopy});
+        return To({PairRole::kPrimary, S::kCOPY, true, false, false},
+                  {A::kBumpGeneration, A::kStartCopy});
       }
       return To({PairRole::kSecondary, S::kCOPY, false, false, false}, {A::kAdoptPeerGeneration});
     case PairEvent::kUnfence: {
@@ -213,7 +237,8 @@ Result<PairTransition> Transit(const PairState& state, PairEvent event, const Pa
       // that starts writing alone, so that the peer finds itself behind (found by the cluster
       // simulation: a same-generation peer was taken as the copy to keep and a write was lost).
       const WriteRule rule = WriteRuleFor(next, context);
-      if (state.fenced && in_pair && (rule == WriteRule::kLocal || rule == WriteRule::kLocalTracked)) {
+      if (state.fenced && in_pair &&
+          (rule == WriteRule::kLocal || rule == WriteRule::kLocalTracked)) {
         return To(next, {A::kBumpGeneration});
       }
       return To(next, {});
@@ -241,18 +266,14 @@ Result<PairTransition> Transit(const PairState& state, PairEvent event, const Pa
       return To(next, {A::kClearDirty});
     }
     case PairEvent::kSplit:
-    case PairEvent::kSplitReadWrite:
-      return OnSplit(state, event, context);
+    case PairEvent::kSplitReadWrite: return OnSplit(state, event, context);
     case PairEvent::kLinkLost:
     case PairEvent::kReserveGranted:
-    case PairEvent::kReserveLost:
-      return OnLinkEvent(state, event, context);
+    case PairEvent::kReserveLost: return OnLinkEvent(state, event, context);
     case PairEvent::kResync:
     case PairEvent::kResyncSwapHere:
-    case PairEvent::kResyncSwapByPeer:
-      return OnResync(state, event, context);
-    case PairEvent::kTakeover:
-      return OnTakeover(state, event, context);
+    case PairEvent::kResyncSwapByPeer: return OnResync(state, event, context);
+    case PairEvent::kTakeover: return OnTakeover(state, event, context);
     case PairEvent::kDemotedBySwap: {
       if (state.role != PairRole::kPrimary || state.status != S::kPAIR) {
         return Refuse(state, event, "a swap needs a primary in PAIR");
@@ -279,12 +300,9 @@ Result<PairTransition> Transit(const PairState& state, PairEvent event, const Pa
     }
     case PairEvent::kJournalHighWater:
     case PairEvent::kJournalBelowHighWater:
-    case PairEvent::kJournalFull:
-      return OnJournal(state, event, context);
-    case PairEvent::kWriteFailed:
-      return OnWriteFailed(state);
-    default:
-      break;
+    case PairEvent::kJournalFull: return OnJournal(state, event, context);
+    case PairEvent::kWriteFailed: return OnWriteFailed(state);
+    default: break;
   }
   return Status::Corruption(std::string("unhandled pair event ") + EventName(event));
 }
@@ -298,7 +316,8 @@ WriteRule WriteRuleFor(const PairState& state, const PairContext& context) {
     return WriteRule::kLocalTracked;
   }
   if (IsReplicating(state.status)) {
-    return context.mode == PairMode::kSync ? WriteRule::kForwardToPrimary : WriteRule::kRefuseReadOnly;
+    return context.mode == PairMode::kSync ? WriteRule::kForwardToPrimary
+                                           : WriteRule::kRefuseReadOnly;
   }
   if (state.status == S::kSSUS || state.status == S::kSSWS) return WriteRule::kLocalTracked;
   return WriteRule::kRefuseReadOnly;  // PSUS, PSUE: the secondary never writes on its own
@@ -361,31 +380,48 @@ bool ParseMode(const std::string& name, PairMode* mode) {
 }
 
 const char* StatusName(PairStatus status) {
-  static constexpr const char* kNames[] = {"SMPL", "COPY", "PAIR", "PSUS", "PSUE", "SSUS", "SSWS", "PFUL", "PFUS"};
+  static constexpr const char* kNames[] = {"SMPL", "COPY", "PAIR", "PSUS", "PSUE",
+                                           "SSUS", "SSWS", "PFUL", "PFUS"};
   return kNames[static_cast<int>(status)];
 }
 
 const char* EventName(PairEvent event) {
-  static constexpr const char* kNames[] = {
-      "create (primary)", "create (secondary)", "copy done", "split", "split --rw", "link lost",
-      "reserve granted", "reserve lost", "resync", "resync --swap (here)", "resync --swap (by peer)",
-      "takeover", "swap by peer", "peer is newer", "dissolve", "unfence", "fence", "journal high water",
-      "journal below high water", "journal full", "write failed"};
+  static constexpr const char* kNames[] = {"create (primary)",
+                                           "create (secondary)",
+                                           "copy done",
+                                           "split",
+                                           "split --rw",
+                                           "link lost",
+                                           "reserve granted",
+                                           "reserve lost",
+                                           "resync",
+                                           "resync --swap (here)",
+                                           "resync --swap (by peer)",
+                                           "takeover",
+                                           "swap by peer",
+                                           "peer is newer",
+                                           "dissolve",
+                                           "unfence",
+                                           "fence",
+                                           "journal high water",
+                                           "journal below high water",
+                                           "journal full",
+                                           "write failed"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == kEventCount, "a name for every event");
   return kNames[static_cast<int>(event)];
 }
 
 const char* ActionName(PairAction action) {
   static constexpr const char* kNames[] = {
-      "bump generation", "adopt peer generation", "start copy", "stop copy", "send dirty bitmap",
-      "track dirty", "clear dirty", "ask reserve", "mark peer outdated", "fail waiting writes",
-      "demote peer first", "clear pair fields"};
+      "bump generation",    "adopt peer generation", "start copy",        "stop copy",
+      "send dirty bitmap",  "track dirty",           "clear dirty",       "ask reserve",
+      "mark peer outdated", "fail waiting writes",   "demote peer first", "clear pair fields"};
   return kNames[static_cast<int>(action)];
 }
 
 const char* WriteRuleName(WriteRule rule) {
-  static constexpr const char* kNames[] = {"local", "replicate", "forward to primary", "local, tracked",
-                                           "EROFS", "EIO"};
+  static constexpr const char* kNames[] = {"local",          "replicate", "forward to primary",
+                                           "local, tracked", "EROFS",     "EIO"};
   return kNames[static_cast<int>(rule)];
 }
 

@@ -1,5 +1,6 @@
-// The pair status state machine of one side of a pair (doc/design.md "Pair statuses"), pure: no I/O,
-// no clock, no locks. The node executes the actions in the order given. Thread-safe (stateless).
+// The pair status state machine of one side of a pair (doc/design.md "Pair statuses"), pure: no
+// I/O, no clock, no locks. The node executes the actions in the order given. Thread-safe
+// (stateless).
 //
 // Transit() answers an event with the next state and the actions to take, or refuses it with a
 // one-line reason that pairctl prints as is. WriteRuleFor() derives, from a state, what a write
@@ -31,49 +32,49 @@ struct PairState {
 };
 
 enum class PairEvent : uint8_t {
-  kCreateAsPrimary,      // operator's create, at the site that holds the P-VOL
-  kCreateAsSecondary,    // the peer created the pair; this site holds the S-VOL
-  kCopyDone,             // the initial copy or a resync finished
-  kSplit,                // operator: split (PSUS)
-  kSplitReadWrite,       // operator: split --rw (primary PSUS, secondary SSUS)
-  kLinkLost,             // no answer from the peer within peer_timeout_ms
-  kReserveGranted,       // fence reserve, after kLinkLost: this site won the determining volume
-  kReserveLost,          // fence reserve: the other site holds it or it cannot be reached
-  kResync,               // resync primary -> secondary
-  kResyncSwapHere,       // resync --swap issued at this side: this side becomes primary
-  kResyncSwapByPeer,     // resync --swap issued at the peer: this side becomes secondary
-  kTakeover,             // operator's takeover at this (secondary) side
-  kDemotedBySwap,        // the peer took over with a swap: this side becomes secondary
-  kPeerIsNewer,          // the peer showed a newer generation: outdated, and suspended if in sync
-  kDissolve,             // the pair is removed; data kept
-  kUnfence,              // the operator lifted the fence (pairctl cluster unfence)
-  kFence,                // clusterd lost the race: this copy refuses writes until unfenced
-  kJournalHighWater,     // async: the master journal passed its high-water mark
+  kCreateAsPrimary,    // operator's create, at the site that holds the P-VOL
+  kCreateAsSecondary,  // the peer created the pair; this site holds the S-VOL
+  kCopyDone,           // the initial copy or a resync finished
+  kSplit,              // operator: split (PSUS)
+  kSplitReadWrite,     // operator: split --rw (primary PSUS, secondary SSUS)
+  kLinkLost,           // no answer from the peer within peer_timeout_ms
+  kReserveGranted,     // fence reserve, after kLinkLost: this site won the determining volume
+  kReserveLost,        // fence reserve: the other site holds it or it cannot be reached
+  kResync,             // resync primary -> secondary
+  kResyncSwapHere,     // resync --swap issued at this side: this side becomes primary
+  kResyncSwapByPeer,   // resync --swap issued at the peer: this side becomes secondary
+  kTakeover,           // operator's takeover at this (secondary) side
+  kDemotedBySwap,      // the peer took over with a swap: this side becomes secondary
+  kPeerIsNewer,        // the peer showed a newer generation: outdated, and suspended if in sync
+  kDissolve,           // the pair is removed; data kept
+  kUnfence,            // the operator lifted the fence (pairctl cluster unfence)
+  kFence,              // clusterd lost the race: this copy refuses writes until unfenced
+  kJournalHighWater,   // async: the master journal passed its high-water mark
   kJournalBelowHighWater,
-  kJournalFull,          // async: the master journal is full
-  kWriteFailed,          // a write failed at either copy (disk full, EIO): the copies may differ
+  kJournalFull,  // async: the master journal is full
+  kWriteFailed,  // a write failed at either copy (disk full, EIO): the copies may differ
 };
 
 enum class PairAction : uint8_t {
-  kBumpGeneration,     // a new generation (counter + 1, this site), durable before anything else
-  kAdoptPeerGeneration,// take the peer's generation (it bumped for both sides)
-  kStartCopy,          // copy the union of both dirty bitmaps (all regions for a new pair)
-  kStopCopy,           // abandon a running copy (the target stays inconsistent)
-  kSendDirtyBitmap,    // send this side's dirty bitmap to the new copy source
-  kTrackDirty,         // record changed regions in the dirty bitmap from now on
-  kClearDirty,         // both copies are equal: clear the dirty bitmap
-  kAskReserve,         // hold writes and ask for the determining volume's reservation
-  kMarkPeerOutdated,   // record in the reservation record that the peer is outdated
-  kFailWaitingWrites,  // writes held for the reserve fail with EIO
-  kDemotePeerFirst,    // swap: make the peer durably secondary before taking a write here
-  kClearPairFields,    // back to SMPL: forget peer, mode, fence, bitmap
+  kBumpGeneration,       // a new generation (counter + 1, this site), durable before anything else
+  kAdoptPeerGeneration,  // take the peer's generation (it bumped for both sides)
+  kStartCopy,            // copy the union of both dirty bitmaps (all regions for a new pair)
+  kStopCopy,             // abandon a running copy (the target stays inconsistent)
+  kSendDirtyBitmap,      // send this side's dirty bitmap to the new copy source
+  kTrackDirty,           // record changed regions in the dirty bitmap from now on
+  kClearDirty,           // both copies are equal: clear the dirty bitmap
+  kAskReserve,           // hold writes and ask for the determining volume's reservation
+  kMarkPeerOutdated,     // record in the reservation record that the peer is outdated
+  kFailWaitingWrites,    // writes held for the reserve fail with EIO
+  kDemotePeerFirst,      // swap: make the peer durably secondary before taking a write here
+  kClearPairFields,      // back to SMPL: forget peer, mode, fence, bitmap
 };
 
 struct PairContext {
   FenceLevel fence = FenceLevel::kNever;
   PairMode mode = PairMode::kSync;
-  bool force = false;             // takeover or swap of an outdated or inconsistent copy
-  bool peer_reachable = true;     // the peer answered just now (takeover: swap or SSWS)
+  bool force = false;          // takeover or swap of an outdated or inconsistent copy
+  bool peer_reachable = true;  // the peer answered just now (takeover: swap or SSWS)
   PairStatus peer_status = PairStatus::kSMPL;  // the peer's status, when reachable
 };
 
@@ -90,12 +91,12 @@ Result<PairTransition> Transit(const PairState& state, PairEvent event, const Pa
 
 // What a write arriving at this side's mount does.
 enum class WriteRule : uint8_t {
-  kLocal,            // SMPL: write here
-  kReplicate,        // primary in sync: exclusive, write here, forward to the secondary
-  kForwardToPrimary, // secondary of a sync pair in sync: the primary orders it first
-  kLocalTracked,     // write here alone and mark the region dirty
-  kRefuseReadOnly,   // EROFS
-  kRefuseIo,         // EIO (fence data, peer unreachable)
+  kLocal,             // SMPL: write here
+  kReplicate,         // primary in sync: exclusive, write here, forward to the secondary
+  kForwardToPrimary,  // secondary of a sync pair in sync: the primary orders it first
+  kLocalTracked,      // write here alone and mark the region dirty
+  kRefuseReadOnly,    // EROFS
+  kRefuseIo,          // EIO (fence data, peer unreachable)
 };
 // (While a fence-reserve primary asks for the reserve its state is unchanged and the rule is
 // kReplicate: the replicator holds those writes until kReserveGranted or kReserveLost.)
@@ -118,10 +119,11 @@ const char* EventName(PairEvent event);
 const char* ActionName(PairAction action);
 const char* WriteRuleName(WriteRule rule);
 
-inline constexpr PairStatus kAllStatuses[] = {PairStatus::kSMPL, PairStatus::kCOPY, PairStatus::kPAIR,
-                                              PairStatus::kPSUS, PairStatus::kPSUE, PairStatus::kSSUS,
-                                              PairStatus::kSSWS, PairStatus::kPFUL, PairStatus::kPFUS};
-inline constexpr PairRole kAllRoles[] = {PairRole::kSimplex, PairRole::kPrimary, PairRole::kSecondary};
+inline constexpr PairStatus kAllStatuses[] = {
+    PairStatus::kSMPL, PairStatus::kCOPY, PairStatus::kPAIR, PairStatus::kPSUS, PairStatus::kPSUE,
+    PairStatus::kSSUS, PairStatus::kSSWS, PairStatus::kPFUL, PairStatus::kPFUS};
+inline constexpr PairRole kAllRoles[] = {PairRole::kSimplex, PairRole::kPrimary,
+                                         PairRole::kSecondary};
 inline constexpr int kEventCount = static_cast<int>(PairEvent::kWriteFailed) + 1;
 
 }  // namespace pairfs::node

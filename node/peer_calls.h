@@ -41,7 +41,8 @@ class PeerCalls {
   // Waits up to `timeout_ms` for the answer to `id`, calling `resend` every `retransmit_ms` (if
   // given; never with the lock held). The answer, or nullopt on timeout or for an id not begun or
   // registered. The slot is gone afterwards either way.
-  std::optional<wire::Frame> Wait(uint64_t id, int timeout_ms, int retransmit_ms, const std::function<void()>& resend);
+  std::optional<wire::Frame> Wait(uint64_t id, int timeout_ms, int retransmit_ms,
+                                  const std::function<void()>& resend);
   // Forgets `id`: a later answer is dropped.
   void Cancel(uint64_t id);
 
@@ -66,7 +67,8 @@ class AnsweredRequests {
     kDone,        // answered: send the stored answer again
   };
   // The bounds are node/limits.h's; tests pass small ones.
-  explicit AnsweredRequests(size_t max_requests = kAnsweredRequestsKept, size_t max_bytes = kAnsweredBytesKept)
+  explicit AnsweredRequests(size_t max_requests = kAnsweredRequestsKept,
+                            size_t max_bytes = kAnsweredBytesKept)
       : max_requests_(max_requests), max_bytes_(max_bytes) {}
 
   // Claims `id`; for kDone, `*answer` is the answer stored for it.

@@ -53,7 +53,8 @@ void Replicator::ServeStatus(const wire::Frame& frame) {
   // As a link loss, so that fence reserve asks for the determining volume (a plain transition
   // dropped its kAskReserve and left the primary in PAIR: found by the cluster simulation).
   if (pair->generation == message.generation && pair->state.role == PairRole::kPrimary &&
-      IsReplicating(pair->state.status) && message.role == "secondary" && peer_status == PairStatus::kPSUE) {
+      IsReplicating(pair->state.status) && message.role == "secondary" &&
+      peer_status == PairStatus::kPSUE) {
     const wire::Generation seen = pair->generation;
     lock.unlock();
     OnLinkLost(*pair, seen);
@@ -65,7 +66,8 @@ void Replicator::ServeStatus(const wire::Frame& frame) {
   // would refuse the resync that brings them together again (found by the cluster simulation:
   // W1). Only when it lasts longer than peer_timeout_ms: a resync moves this side to COPY just
   // before the primary, so one status may still say PSUE.
-  const bool primary_apart = pair->generation == message.generation && pair->state.role == PairRole::kSecondary &&
+  const bool primary_apart = pair->generation == message.generation &&
+                             pair->state.role == PairRole::kSecondary &&
                              IsReplicating(pair->state.status) && message.role == "primary" &&
                              peer_status == PairStatus::kPSUE;
   if (!primary_apart) {
@@ -77,8 +79,8 @@ void Replicator::ServeStatus(const wire::Frame& frame) {
     pair->primary_apart_seen = false;
     const wire::Generation seen = pair->generation;
     lock.unlock();
-    spdlog::warn("pair {}: the primary at site {} is {}: suspended here too", pair->volume->name(), options_.peer_site,
-                 message.status);
+    spdlog::warn("pair {}: the primary at site {} is {}: suspended here too", pair->volume->name(),
+                 options_.peer_site, message.status);
     OnLinkLost(*pair, seen);
   }
 }
@@ -91,8 +93,8 @@ void Replicator::OnLinkLost(Pair& pair, const wire::Generation& seen) {
     if (!transition.ok()) return;
     const auto& actions = transition->actions;
     if (std::find(actions.begin(), actions.end(), PairAction::kAskReserve) == actions.end()) {
-      spdlog::warn("pair {}: link to site {} lost (fence {})", pair.volume->name(), options_.peer_site,
-                   FenceName(pair.context.fence));
+      spdlog::warn("pair {}: link to site {} lost (fence {})", pair.volume->name(),
+                   options_.peer_site, FenceName(pair.context.fence));
       (void)Commit(pair, transition.value(), nullptr);
       return;
     }
@@ -100,12 +102,15 @@ void Replicator::OnLinkLost(Pair& pair, const wire::Generation& seen) {
   AskReserveAfterLinkLoss(pair, seen);  // fence reserve: the writes that lost the link wait here
 }
 
-void Replicator::OnPeerNewer(Pair& pair, const wire::Generation& seen, const wire::Generation& peer) {
+void Replicator::OnPeerNewer(Pair& pair, const wire::Generation& seen,
+                             const wire::Generation& peer) {
   std::lock_guard<std::mutex> lock(pair.mutex);
-  if (!(pair.generation == seen) || (pair.state.outdated && !IsReplicating(pair.state.status))) return;
+  if (!(pair.generation == seen) || (pair.state.outdated && !IsReplicating(pair.state.status)))
+    return;
   if (peer.site == options_.site) return;  // made here, never committed: see FinishSwap
-  spdlog::warn("pair {}: site {} has generation {}/{}, newer than {}/{} here: this copy is outdated",
-               pair.volume->name(), options_.peer_site, peer.counter, peer.site, seen.counter, seen.site);
+  spdlog::warn(
+      "pair {}: site {} has generation {}/{}, newer than {}/{} here: this copy is outdated",
+      pair.volume->name(), options_.peer_site, peer.counter, peer.site, seen.counter, seen.site);
   Result<PairTransition> transition = Transit(pair.state, PairEvent::kPeerIsNewer, pair.context);
   if (transition.ok()) (void)Commit(pair, transition.value(), nullptr);
 }
@@ -121,16 +126,17 @@ void Replicator::OnPeerNewer(Pair& pair, const wire::Generation& seen, const wir
 // which no race can win and no resync from a primary can mend). Anything else is left as it is.
 void Replicator::FinishSwap(Pair& pair, const wire::Generation& seen, const wire::Generation& peer,
                             const std::string& peer_role, PairStatus peer_status) {
-  const bool peer_demoted = peer_role == "secondary" && (peer_status == PairStatus::kPAIR ||
-                                                         peer_status == PairStatus::kPSUE || peer_status == PairStatus::kCOPY);
+  const bool peer_demoted = peer_role == "secondary" &&
+                            (peer_status == PairStatus::kPAIR || peer_status == PairStatus::kPSUE ||
+                             peer_status == PairStatus::kCOPY);
   enum class Step { kNone, kPromote, kSuspend, kResyncSwap } step = Step::kNone;
   ClosedGate closed(pair.gate);
   PairContext context;
   {
     std::lock_guard<std::mutex> lock(pair.mutex);
     if (!(pair.generation == seen)) return;
-    const bool finishable =
-        peer_demoted && pair.state.role == PairRole::kSecondary && !pair.state.outdated && pair.state.consistent;
+    const bool finishable = peer_demoted && pair.state.role == PairRole::kSecondary &&
+                            !pair.state.outdated && pair.state.consistent;
     if (finishable && pair.state.status == PairStatus::kPAIR) {
       // Both in PAIR: this side becomes the primary; the peer suspended since: so does this
       // side, and the next status finishes with resync --swap.
@@ -139,9 +145,12 @@ void Replicator::FinishSwap(Pair& pair, const wire::Generation& seen, const wire
       step = Step::kResyncSwap;
     } else if (!pair.unfinished_swap_logged) {
       pair.unfinished_swap_logged = true;
-      spdlog::warn("pair {}: site {} is at generation {}/{}, which this site made and never committed; this copy "
-                   "({}) is left as it is",
-                   pair.volume->name(), options_.peer_site, peer.counter, peer.site, StatusName(pair.state.status));
+      spdlog::warn(
+          "pair {}: site {} is at generation {}/{}, which this site made and never committed; this "
+          "copy "
+          "({}) is left as it is",
+          pair.volume->name(), options_.peer_site, peer.counter, peer.site,
+          StatusName(pair.state.status));
     }
     context = pair.context;
   }
@@ -155,12 +164,14 @@ void Replicator::FinishSwap(Pair& pair, const wire::Generation& seen, const wire
     std::string note;
     Status resynced = Resync(pair.volume->name(), true, false, &note);
     if (resynced.ok()) {
-      spdlog::warn("pair {}: site {} was demoted for a swap to this site that did not finish: resync --swap from "
-                   "here ({})",
-                   pair.volume->name(), options_.peer_site, note);
+      spdlog::warn(
+          "pair {}: site {} was demoted for a swap to this site that did not finish: resync --swap "
+          "from "
+          "here ({})",
+          pair.volume->name(), options_.peer_site, note);
     } else {
-      spdlog::error("pair {}: cannot finish the swap to this site with resync --swap: {}", pair.volume->name(),
-                    resynced.message());
+      spdlog::error("pair {}: cannot finish the swap to this site with resync --swap: {}",
+                    pair.volume->name(), resynced.message());
     }
     return;
   }
@@ -169,11 +180,14 @@ void Replicator::FinishSwap(Pair& pair, const wire::Generation& seen, const wire
   context.peer_status = PairStatus::kPAIR;
   Status changed = Change(pair, PairEvent::kTakeover, &context, &peer);
   if (changed.ok()) {
-    spdlog::warn("pair {}: site {} was demoted for a swap to this site that did not finish: primary here now "
-                 "(generation {}/{})",
-                 pair.volume->name(), options_.peer_site, peer.counter, peer.site);
+    spdlog::warn(
+        "pair {}: site {} was demoted for a swap to this site that did not finish: primary here "
+        "now "
+        "(generation {}/{})",
+        pair.volume->name(), options_.peer_site, peer.counter, peer.site);
   } else {
-    spdlog::error("pair {}: cannot finish the swap to this site: {}", pair.volume->name(), changed.message());
+    spdlog::error("pair {}: cannot finish the swap to this site: {}", pair.volume->name(),
+                  changed.message());
   }
 }
 

@@ -34,7 +34,8 @@ bool RangeLock::OverlapsLocked(uint64_t offset, uint64_t end) const {
 RangeLock::Guard RangeLock::Acquire(uint64_t offset, uint64_t length) {
   // Callers check lengths and ranges before they lock: a zero-length or wrapping range would make
   // the overlap test meaningless.
-  PAIRFS_CHECK(length > 0 && offset + length > offset, "a locked range is non-empty and does not wrap");
+  PAIRFS_CHECK(length > 0 && offset + length > offset,
+               "a locked range is non-empty and does not wrap");
   const uint64_t end = offset + length;
   std::unique_lock<std::mutex> lock(mutex_);
   released_.wait(lock, [&] { return !OverlapsLocked(offset, end); });
@@ -43,7 +44,8 @@ RangeLock::Guard RangeLock::Acquire(uint64_t offset, uint64_t length) {
 }
 
 RangeLock::Guard RangeLock::TryAcquire(uint64_t offset, uint64_t length) {
-  PAIRFS_CHECK(length > 0 && offset + length > offset, "a locked range is non-empty and does not wrap");
+  PAIRFS_CHECK(length > 0 && offset + length > offset,
+               "a locked range is non-empty and does not wrap");
   const uint64_t end = offset + length;
   std::lock_guard<std::mutex> lock(mutex_);
   if (OverlapsLocked(offset, end)) return Guard();

@@ -1,4 +1,5 @@
-// Exclusive status on byte ranges of one volume (doc/design.md "Pairs"; seed 002's exclusive status).
+// Exclusive status on byte ranges of one volume (doc/design.md "Pairs"; seed 002's exclusive
+// status).
 //
 // Writes to ranges that do not overlap hold their locks at once; a write to a range that overlaps
 // a held one waits until it is released. Thread-safe. Held ranges never overlap (checked).

@@ -30,7 +30,9 @@ constexpr size_t kHeaderChecksumAt = 32;
 constexpr size_t kBitsPerPageBytes = kRegionSetPageBytes - kRegionSetChecksumBytes;
 static_assert(kBitsPerPageBytes % 8 == 0, "a page holds whole bytes of bits");
 
-uint64_t PageCount(uint64_t region_count) { return (region_count + kRegionsPerPage - 1) / kRegionsPerPage; }
+uint64_t PageCount(uint64_t region_count) {
+  return (region_count + kRegionsPerPage - 1) / kRegionsPerPage;
+}
 
 std::string EncodeHeader(uint64_t volume_bytes, uint64_t region_bytes, uint64_t region_count) {
   std::string page(kRegionSetPageBytes, '\0');
@@ -39,7 +41,8 @@ std::string EncodeHeader(uint64_t volume_bytes, uint64_t region_bytes, uint64_t 
   PutLittleEndian<uint64_t>(page, kRegionBytesAt, region_bytes);
   PutLittleEndian<uint64_t>(page, kRegionCountAt, region_count);
   PutLittleEndian<uint64_t>(page, kVolumeBytesAt, volume_bytes);
-  PutLittleEndian<uint64_t>(page, kHeaderChecksumAt, wire::Checksum(std::string_view(page).substr(0, kHeaderChecksumAt)));
+  PutLittleEndian<uint64_t>(page, kHeaderChecksumAt,
+                            wire::Checksum(std::string_view(page).substr(0, kHeaderChecksumAt)));
   return page;
 }
 
@@ -47,7 +50,8 @@ std::string EncodeHeader(uint64_t volume_bytes, uint64_t region_bytes, uint64_t 
 std::string EncodePage(const uint8_t* bits) {
   std::string page(kRegionSetPageBytes, '\0');
   std::copy(bits, bits + kBitsPerPageBytes, page.begin() + kRegionSetChecksumBytes);
-  PutLittleEndian<uint64_t>(page, 0, wire::Checksum(std::string_view(page).substr(kRegionSetChecksumBytes)));
+  PutLittleEndian<uint64_t>(page, 0,
+                            wire::Checksum(std::string_view(page).substr(kRegionSetChecksumBytes)));
   return page;
 }
 
@@ -55,7 +59,8 @@ std::string EncodePage(const uint8_t* bits) {
 Status ReadAt(int fd, std::string* out, uint64_t offset, const std::string& path) {
   Result<size_t> read = ReadFully(fd, out->data(), out->size(), offset, path);
   if (!read.ok()) return read.status();
-  if (read.value() != out->size()) return Status::Corruption(path + " is shorter than its geometry says");
+  if (read.value() != out->size())
+    return Status::Corruption(path + " is shorter than its geometry says");
   return Status::Ok();
 }
 
@@ -72,8 +77,10 @@ RegionSet::RegionSet(std::string path, int fd, uint64_t volume_bytes, uint64_t r
 
 RegionSet::~RegionSet() { ::close(fd_); }
 
-Status RegionSet::Create(const std::string& path, uint64_t volume_bytes, uint64_t region_bytes, bool all_marked) {
-  if (region_bytes == 0 || volume_bytes == 0) return Status::InvalidArgument("region set needs a size");
+Status RegionSet::Create(const std::string& path, uint64_t volume_bytes, uint64_t region_bytes,
+                         bool all_marked) {
+  if (region_bytes == 0 || volume_bytes == 0)
+    return Status::InvalidArgument("region set needs a size");
   const uint64_t regions = (volume_bytes + region_bytes - 1) / region_bytes;
   std::string file = EncodeHeader(volume_bytes, region_bytes, regions);
   for (uint64_t page = 0; page < PageCount(regions); ++page) {
@@ -81,7 +88,8 @@ Status RegionSet::Create(const std::string& path, uint64_t volume_bytes, uint64_
     if (all_marked) {
       const uint64_t first = page * kRegionsPerPage;
       const uint64_t count = std::min<uint64_t>(kRegionsPerPage, regions - first);
-      for (uint64_t bit = 0; bit < count; ++bit) bits[bit / 8] = static_cast<uint8_t>(bits[bit / 8] | (1u << (bit % 8)));
+      for (uint64_t bit = 0; bit < count; ++bit)
+        bits[bit / 8] = static_cast<uint8_t>(bits[bit / 8] | (1u << (bit % 8)));
     }
     file += EncodePage(bits.data());
   }
@@ -90,10 +98,12 @@ Status RegionSet::Create(const std::string& path, uint64_t volume_bytes, uint64_
 
 Result<std::unique_ptr<RegionSet>> RegionSet::Open(const std::string& path, uint64_t volume_bytes,
                                                    uint64_t region_bytes) {
-  if (region_bytes == 0 || volume_bytes == 0) return Status::InvalidArgument("region set needs a size");
+  if (region_bytes == 0 || volume_bytes == 0)
+    return Status::InvalidArgument("region set needs a size");
   bool replace = false;
   if (::access(path.c_str(), F_OK) != 0) {
-    spdlog::error("{} is missing: every region of the volume counts as changed (a full copy)", path);
+    spdlog::error("{} is missing: every region of the volume counts as changed (a full copy)",
+                  path);
     replace = true;
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -106,9 +116,11 @@ Result<std::unique_ptr<RegionSet>> RegionSet::Open(const std::string& path, uint
     std::unique_ptr<RegionSet> set(new RegionSet(path, fd, volume_bytes, region_bytes));
     Status loaded = set->Load();
     if (loaded.ok()) return set;
-    if (loaded.code() != Code::kCorruption && loaded.code() != Code::kInvalidArgument) return loaded;
+    if (loaded.code() != Code::kCorruption && loaded.code() != Code::kInvalidArgument)
+      return loaded;
     if (replace) return loaded;  // the file just written does not load: give up
-    spdlog::error("{}; every region of the volume counts as changed (a full copy)", loaded.message());
+    spdlog::error("{}; every region of the volume counts as changed (a full copy)",
+                  loaded.message());
     replace = true;
   }
   return Status::Corruption(path + " cannot be loaded");
@@ -134,16 +146,21 @@ Status RegionSet::Load() {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) return Status::IoError("cannot stat " + path_, errno);
   if (static_cast<uint64_t>(st.st_size) != kRegionSetPageBytes * (1 + page_changed_.size())) {
-    return Status::Corruption(path_ + " has " + std::to_string(st.st_size) + " bytes, not the expected size");
+    return Status::Corruption(path_ + " has " + std::to_string(st.st_size) +
+                              " bytes, not the expected size");
   }
   std::string file(kRegionSetPageBytes * page_changed_.size(), '\0');
   read = ReadAt(fd_, &file, kRegionSetPageBytes, path_);
   if (!read.ok()) return read;
   for (size_t page = 0; page < page_changed_.size(); ++page) {
-    const std::string_view bytes_of_page(file.data() + page * kRegionSetPageBytes, kRegionSetPageBytes);
+    const std::string_view bytes_of_page(file.data() + page * kRegionSetPageBytes,
+                                         kRegionSetPageBytes);
     uint8_t* bits = bits_.data() + page * kBitsPerPageBytes;
-    if (GetLittleEndian<uint64_t>(bytes_of_page, 0) != wire::Checksum(bytes_of_page.substr(kRegionSetChecksumBytes))) {
-      spdlog::warn("{}: page {} fails its checksum (torn write?); its regions are taken as all changed", path_, page);
+    if (GetLittleEndian<uint64_t>(bytes_of_page, 0) !=
+        wire::Checksum(bytes_of_page.substr(kRegionSetChecksumBytes))) {
+      spdlog::warn(
+          "{}: page {} fails its checksum (torn write?); its regions are taken as all changed",
+          path_, page);
       std::fill(bits, bits + kBitsPerPageBytes, 0xff);
       page_changed_[page] = true;
       ++changes_;
@@ -152,7 +169,8 @@ Status RegionSet::Load() {
     std::copy(bytes_of_page.begin() + kRegionSetChecksumBytes, bytes_of_page.end(), bits);
   }
   // Bits past the last region (from an all-ones page) are not regions.
-  for (uint64_t bit = region_count_; bit < bits_.size() * 8; ++bit) bits_[bit / 8] &= ~(1u << (bit % 8));
+  for (uint64_t bit = region_count_; bit < bits_.size() * 8; ++bit)
+    bits_[bit / 8] &= ~(1u << (bit % 8));
   return Status::Ok();
 }
 
@@ -188,7 +206,8 @@ Status RegionSet::FlushLocked() {
     status = WriteFully(fd_, bytes.data(), bytes.size(), (page + 1) * kRegionSetPageBytes, path_);
     if (!status.ok()) break;
   }
-  if (status.ok() && ::fdatasync(fd_) != 0) status = Status::IoError("cannot fdatasync " + path_, errno);
+  if (status.ok() && ::fdatasync(fd_) != 0)
+    status = Status::IoError("cannot fdatasync " + path_, errno);
   std::lock_guard<std::mutex> lock(mutex_);
   if (!status.ok()) {
     for (const auto& [page, bytes] : pages) page_changed_[page] = true;  // try again next time
@@ -224,7 +243,8 @@ Status RegionSet::Apply(const std::vector<uint64_t>& regions, bool marked) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (uint64_t region : regions) {
-      if (region >= region_count_) return Status::InvalidArgument("region " + std::to_string(region) + " out of range");
+      if (region >= region_count_)
+        return Status::InvalidArgument("region " + std::to_string(region) + " out of range");
     }
     for (uint64_t region : regions) ChangeLocked(region, region, marked);
   }
@@ -232,7 +252,9 @@ Status RegionSet::Apply(const std::vector<uint64_t>& regions, bool marked) {
 }
 
 Status RegionSet::MarkRegions(const std::vector<uint64_t>& regions) { return Apply(regions, true); }
-Status RegionSet::ClearRegions(const std::vector<uint64_t>& regions) { return Apply(regions, false); }
+Status RegionSet::ClearRegions(const std::vector<uint64_t>& regions) {
+  return Apply(regions, false);
+}
 Status RegionSet::ClearAll() { return ClearRegions(MarkedRegions()); }
 
 bool RegionSet::IsMarked(uint64_t region) const {

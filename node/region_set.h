@@ -32,7 +32,8 @@ class RegionSet {
   // Writes a whole region set to `path` atomically (old or new file after any crash), every
   // region marked when `all_marked` (a new pair: everything is still to copy), else none.
   // Replaces a file that is there. IoError from the disk (NoSpace-like errno kept).
-  static Status Create(const std::string& path, uint64_t volume_bytes, uint64_t region_bytes, bool all_marked);
+  static Status Create(const std::string& path, uint64_t volume_bytes, uint64_t region_bytes,
+                       bool all_marked);
 
   // Opens `path`. A missing file, a bad header, a file made for another geometry or of the wrong
   // size counts every region as changed: it is logged and replaced by a file with all regions
@@ -77,9 +78,9 @@ class RegionSet {
   const uint64_t region_bytes_;
   const uint64_t region_count_;
 
-  std::mutex flush_mutex_;        // one flush at a time; taken before mutex_
-  mutable std::mutex mutex_;      // guards everything below
-  std::vector<uint8_t> bits_;     // one bit per region, in memory
+  std::mutex flush_mutex_;     // one flush at a time; taken before mutex_
+  mutable std::mutex mutex_;   // guards everything below
+  std::vector<uint8_t> bits_;  // one bit per region, in memory
   std::vector<bool> page_changed_;
   uint64_t changes_ = 0;          // bumped on every in-memory change
   uint64_t durable_changes_ = 0;  // the value of changes_ the last flush made durable

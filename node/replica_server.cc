@@ -64,8 +64,8 @@ void Replicator::ServeReplicaWrite(const wire::Frame& frame) {
   Status written;
   {
     RangeLock::Guard exclusive = pair->volume->exclusive().Acquire(message.offset, message.length);
-    written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind), message.offset, data.data(),
-                                     message.length, false);
+    written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind), message.offset,
+                                     data.data(), message.length, false);
   }
   if (!written.ok()) {
     // The primary suspends on this answer; the region stays marked here too, for the resync.
@@ -93,7 +93,8 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
   SharedGate inside(pair->gate);
   const Pair::View view = pair->Snapshot();
   grant.generation = view.generation;  // a sender behind this side learns it is outdated
-  if (!(view.generation == message.generation) || WriteRuleFor(view.state, view.context) != WriteRule::kReplicate) {
+  if (!(view.generation == message.generation) ||
+      WriteRuleFor(view.state, view.context) != WriteRule::kReplicate) {
     return answer(Code::kReadOnly);
   }
   Status reservation = pair->volume->CheckReservation(message.origin_site);
@@ -106,27 +107,31 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
   if (!(pair->Snapshot().generation == message.generation)) return answer(Code::kReadOnly);
   Result<Activity> activity = Activity::Begin(*pair, message.offset, message.length, true);
   if (!activity.ok()) return answer(activity.status().code());
-  Status written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind), message.offset,
-                                          data.data(), message.length, false);
+  Status written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind),
+                                          message.offset, data.data(), message.length, false);
   if (!written.ok()) {
     KeepChanged(*pair, message.offset, message.length);
-    SuspendOnDiskFault(*pair, view.generation, "a forwarded write failed here: " + written.message());
+    SuspendOnDiskFault(*pair, view.generation,
+                       "a forwarded write failed here: " + written.message());
     return answer(DiskFaultCode(written));
   }
   // Granted: the range stays exclusive here until the secondary has written its copy.
   confirms_->Register(frame.request_id);
   answer(Code::kOk);
-  std::optional<wire::Frame> confirm = confirms_->Wait(frame.request_id, options_.peer_timeout_ms, 0, nullptr);
+  std::optional<wire::Frame> confirm =
+      confirms_->Wait(frame.request_id, options_.peer_timeout_ms, 0, nullptr);
   if (!confirm) {
-    spdlog::warn("pair {}: site {} did not confirm a granted write", message.volume, options_.peer_site);
+    spdlog::warn("pair {}: site {} did not confirm a granted write", message.volume,
+                 options_.peer_site);
     OnLinkLost(*pair, view.generation);
     return;
   }
   wire::WriteReplyMessage confirmed;
   if (wire::DecodeBody(confirm->body, &confirmed).ok() && confirmed.code != 0) {
     KeepChanged(*pair, message.offset, message.length);
-    SuspendOnDiskFault(*pair, view.generation, std::string("a granted write failed at site ") + options_.peer_site +
-                                                   " (" + CodeName(static_cast<Code>(confirmed.code)) + ")");
+    SuspendOnDiskFault(*pair, view.generation,
+                       std::string("a granted write failed at site ") + options_.peer_site + " (" +
+                           CodeName(static_cast<Code>(confirmed.code)) + ")");
   }
 }
 

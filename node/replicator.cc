@@ -25,7 +25,8 @@ using namespace replicator_internal;
 using wire::MessageType;
 
 int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -40,9 +41,10 @@ Replicator::Replicator(VolumeStore& store, ReplicatorOptions options, PeerTransp
       witness_(witness),
       // Request ids start at the clock so that a restarted node never reuses the ids its peer
       // still remembers as answered.
-      calls_(std::make_unique<PeerCalls>(static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-              .count()))),
+      calls_(std::make_unique<PeerCalls>(
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count()))),
       confirms_(std::make_unique<PeerCalls>(0)),
       answered_(std::make_unique<AnsweredRequests>()),
       window_(std::make_unique<DataWindow>(options_.window_bytes)) {}
@@ -60,9 +62,9 @@ Status Replicator::Start() {
       continue;
     }
     const Pair::View view = pair.value()->Snapshot();
-    spdlog::info("pair {}: {} {} with {}:{}, generation {}/{}", volume->name(), RoleName(view.state.role),
-                 StatusName(view.state.status), options_.peer_site, view.peer_volume, view.generation.counter,
-                 view.generation.site);
+    spdlog::info("pair {}: {} {} with {}:{}, generation {}/{}", volume->name(),
+                 RoleName(view.state.role), StatusName(view.state.status), options_.peer_site,
+                 view.peer_volume, view.generation.counter, view.generation.site);
   }
   {
     std::lock_guard<std::mutex> lock(work_mutex_);
@@ -135,12 +137,14 @@ std::shared_ptr<Replicator::Pair> Replicator::FindPair(const std::string& name) 
   return it == pairs_.end() ? nullptr : it->second;
 }
 
-Result<std::shared_ptr<Replicator::Pair>> Replicator::LoadPair(std::shared_ptr<Volume> volume, bool fresh) {
+Result<std::shared_ptr<Replicator::Pair>> Replicator::LoadPair(std::shared_ptr<Volume> volume,
+                                                               bool fresh) {
   const VolumeMetadata metadata = volume->metadata();
   auto pair = std::make_shared<Pair>();
-  if (!ParseRole(metadata.role, &pair->state.role) || !ParseStatus(metadata.status, &pair->state.status)) {
-    return Status::Corruption("volume " + metadata.name + " has an unknown pair role or status (" + metadata.role +
-                              ", " + metadata.status + ")");
+  if (!ParseRole(metadata.role, &pair->state.role) ||
+      !ParseStatus(metadata.status, &pair->state.status)) {
+    return Status::Corruption("volume " + metadata.name + " has an unknown pair role or status (" +
+                              metadata.role + ", " + metadata.status + ")");
   }
   pair->state.consistent = metadata.consistent;
   pair->state.outdated = metadata.outdated;
@@ -149,13 +153,17 @@ Result<std::shared_ptr<Replicator::Pair>> Replicator::LoadPair(std::shared_ptr<V
   if (!ParseMode(metadata.pair_mode, &pair->context.mode)) pair->context.mode = PairMode::kSync;
   pair->generation = {metadata.generation, metadata.generation_site};
   pair->peer_volume = metadata.peer_volume;
-  const uint64_t region_bytes = metadata.region_size_bytes ? metadata.region_size_bytes : options_.region_size_bytes;
+  const uint64_t region_bytes =
+      metadata.region_size_bytes ? metadata.region_size_bytes : options_.region_size_bytes;
   const std::string path = volume->SidecarPath("regions");
   if (fresh) {  // a new pair: everything is still to copy
     Status created = RegionSet::Create(path, volume->size_bytes(), region_bytes, true);
-    if (!created.ok()) return Status(created.code(), "cannot write the region set: " + created.message(), created.error_number());
+    if (!created.ok())
+      return Status(created.code(), "cannot write the region set: " + created.message(),
+                    created.error_number());
   }
-  Result<std::unique_ptr<RegionSet>> regions = RegionSet::Open(path, volume->size_bytes(), region_bytes);
+  Result<std::unique_ptr<RegionSet>> regions =
+      RegionSet::Open(path, volume->size_bytes(), region_bytes);
   if (!regions.ok()) return regions.status();
   pair->regions = std::move(regions.value());
   pair->last_epoch.assign(pair->regions->region_count(), 0);
@@ -189,23 +197,21 @@ void Replicator::DropPair(const std::string& name) {
 
 // Saves `transition` (caller holds pair.mutex). `generation` is the one a bump or an adoption
 // takes; a bump without one counts up from this side's own.
-Status Replicator::Commit(Pair& pair, const PairTransition& transition, const wire::Generation* generation) {
+Status Replicator::Commit(Pair& pair, const PairTransition& transition,
+                          const wire::Generation* generation) {
   wire::Generation next_generation = pair.generation;
   bool clear = false;
   for (PairAction action : transition.actions) {
     switch (action) {
       case PairAction::kBumpGeneration:
-        next_generation = generation ? *generation : wire::Generation{pair.generation.counter + 1, options_.site};
+        next_generation =
+            generation ? *generation : wire::Generation{pair.generation.counter + 1, options_.site};
         break;
       case PairAction::kAdoptPeerGeneration:
         if (generation) next_generation = *generation;
         break;
-      case PairAction::kStopCopy:
-        pair.stop_copy.store(true);
-        break;
-      case PairAction::kClearPairFields:
-        clear = true;
-        break;
+      case PairAction::kStopCopy: pair.stop_copy.store(true); break;
+      case PairAction::kClearPairFields: clear = true; break;
       default:  // marks are always kept; copies start after the save; the rest is the caller's
         break;
     }
@@ -232,8 +238,8 @@ Status Replicator::Commit(Pair& pair, const PairTransition& transition, const wi
     }
   });
   if (!saved.ok()) {
-    spdlog::error("pair {}: cannot save {} -> {}: {}", pair.volume->name(), StatusName(pair.state.status),
-                  StatusName(next.status), saved.message());
+    spdlog::error("pair {}: cannot save {} -> {}: {}", pair.volume->name(),
+                  StatusName(pair.state.status), StatusName(next.status), saved.message());
     // A suspension stops replicating even when it cannot be saved (the disk is full): held in
     // memory, at the same generation (the peer learns it from the status and suspends too). A
     // restart before it is saved finds the old status with the regions marked, and copies them.
@@ -241,16 +247,17 @@ Status Replicator::Commit(Pair& pair, const PairTransition& transition, const wi
                           std::find(transition.actions.begin(), transition.actions.end(),
                                     PairAction::kMarkPeerOutdated) == transition.actions.end();
     if (suspends) {
-      spdlog::error("pair {}: {} held in memory only until its metadata can be saved", pair.volume->name(),
-                    StatusName(next.status));
+      spdlog::error("pair {}: {} held in memory only until its metadata can be saved",
+                    pair.volume->name(), StatusName(next.status));
       pair.state = next;
     }
     return saved;
   }
   if (!(pair.state == next) || !(pair.generation == next_generation)) {
-    spdlog::info("pair {}: {} {} -> {} {}{}{}, generation {}/{}", pair.volume->name(), RoleName(pair.state.role),
-                 StatusName(pair.state.status), RoleName(next.role), StatusName(next.status),
-                 next.outdated ? ", outdated" : "", next.consistent ? "" : ", inconsistent", next_generation.counter,
+    spdlog::info("pair {}: {} {} -> {} {}{}{}, generation {}/{}", pair.volume->name(),
+                 RoleName(pair.state.role), StatusName(pair.state.status), RoleName(next.role),
+                 StatusName(next.status), next.outdated ? ", outdated" : "",
+                 next.consistent ? "" : ", inconsistent", next_generation.counter,
                  next_generation.site);
   }
   pair.state = next;
@@ -280,7 +287,8 @@ Status Replicator::SendOneWay(MessageType type, uint64_t request_id, const std::
   return Transmit(std::move(frame.value()));
 }
 
-Result<wire::Frame> Replicator::Exchange(MessageType type, const std::string& body, int timeout_ms) {
+Result<wire::Frame> Replicator::Exchange(MessageType type, const std::string& body,
+                                         int timeout_ms) {
   if (transport_ == nullptr) return Status::Unreachable("no peer is configured");
   const uint64_t id = calls_->Begin();
   Result<std::string> frame = wire::EncodeFrame(type, id, options_.site, body);
@@ -289,25 +297,29 @@ Result<wire::Frame> Replicator::Exchange(MessageType type, const std::string& bo
     return frame.status();
   }
   (void)Transmit(frame.value());
-  std::optional<wire::Frame> answer = calls_->Wait(id, timeout_ms, options_.retransmit_ms,
-                                                   [&] { (void)Transmit(frame.value()); });
+  std::optional<wire::Frame> answer =
+      calls_->Wait(id, timeout_ms, options_.retransmit_ms, [&] { (void)Transmit(frame.value()); });
   if (!answer) {
-    return Status::Unreachable("site " + options_.peer_site + " did not answer within " + std::to_string(timeout_ms) +
-                               " ms");
+    return Status::Unreachable("site " + options_.peer_site + " did not answer within " +
+                               std::to_string(timeout_ms) + " ms");
   }
   return std::move(answer.value());
 }
 
-Result<wire::PeerAnswerMessage> Replicator::AskBody(MessageType type, const std::string& body, int timeout_ms) {
-  Result<wire::Frame> frame = Exchange(type, body, timeout_ms < 0 ? options_.peer_timeout_ms : timeout_ms);
+Result<wire::PeerAnswerMessage> Replicator::AskBody(MessageType type, const std::string& body,
+                                                    int timeout_ms) {
+  Result<wire::Frame> frame =
+      Exchange(type, body, timeout_ms < 0 ? options_.peer_timeout_ms : timeout_ms);
   if (!frame.ok()) return frame.status();
   wire::PeerAnswerMessage answer;
-  if (frame->type != MessageType::kPeerAnswer) return Status::Corruption("the peer answered a command with a " +
-                                                                          std::string(MessageTypeName(frame->type)));
+  if (frame->type != MessageType::kPeerAnswer)
+    return Status::Corruption("the peer answered a command with a " +
+                              std::string(MessageTypeName(frame->type)));
   Status decoded = wire::DecodePeerMessage(frame->body, &answer);
   if (!decoded.ok()) {
     CountRefusal(frame->type, decoded);
-    return Status::Corruption("the peer's answer to a " + std::string(MessageTypeName(type)) + ": " + decoded.message());
+    return Status::Corruption("the peer's answer to a " + std::string(MessageTypeName(type)) +
+                              ": " + decoded.message());
   }
   return answer;
 }
@@ -329,12 +341,8 @@ void Replicator::OnFrame(wire::Frame frame) {
     case MessageType::kWriteAck:
     case MessageType::kWriteGrant:
     case MessageType::kFlushAck:
-    case MessageType::kPeerAnswer:
-      (void)calls_->Deliver(std::move(frame));
-      return;
-    case MessageType::kWriteConfirm:
-      (void)confirms_->Deliver(std::move(frame));
-      return;
+    case MessageType::kPeerAnswer: (void)calls_->Deliver(std::move(frame)); return;
+    case MessageType::kWriteConfirm: (void)confirms_->Deliver(std::move(frame)); return;
     case MessageType::kReplicaWrite:
       // A small replica write is served right here, on the link thread: a hand-off to a worker
       // costs more than the write (a page-cache copy), and it is on every write's round trip.
@@ -362,8 +370,10 @@ void Replicator::OnFrame(wire::Frame frame) {
     case MessageType::kPeerDissolve:
     case MessageType::kPeerBitmap: {
       std::lock_guard<std::mutex> lock(work_mutex_);
-      if (stopping_ || work_.size() >= kPeerWorkQueued || work_bytes_ + frame.body.size() > kPeerWorkQueuedBytes) {
-        PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "peer: work queue full", "peer: dropped a {} (queue full or stopping)",
+      if (stopping_ || work_.size() >= kPeerWorkQueued ||
+          work_bytes_ + frame.body.size() > kPeerWorkQueuedBytes) {
+        PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "peer: work queue full",
+                           "peer: dropped a {} (queue full or stopping)",
                            MessageTypeName(frame.type));
         return;
       }
@@ -372,8 +382,7 @@ void Replicator::OnFrame(wire::Frame frame) {
       work_ready_.notify_one();
       return;
     }
-    default:
-      CountRefusal(frame.type, Status::Unsupported("not a site-to-site type"));
+    default: CountRefusal(frame.type, Status::Unsupported("not a site-to-site type"));
   }
 }
 
@@ -381,24 +390,17 @@ void Replicator::Serve(wire::Frame frame) {
   if (frame.type != MessageType::kPeerStatus) {
     std::string cached;
     switch (answered_->Take(frame.request_id, &cached)) {
-      case AnsweredRequests::Claim::kNew:
-        break;
+      case AnsweredRequests::Claim::kNew: break;
       case AnsweredRequests::Claim::kInProgress:
         return;  // a retransmit of what a worker is doing now; its answer follows
-      case AnsweredRequests::Claim::kDone:
-        (void)Transmit(std::move(cached));
-        return;
+      case AnsweredRequests::Claim::kDone: (void)Transmit(std::move(cached)); return;
     }
   }
   switch (frame.type) {
-    case MessageType::kReplicaWrite:
-      return ServeReplicaWrite(frame);
-    case MessageType::kForwardedWrite:
-      return ServeForwardedWrite(frame);
-    case MessageType::kFlush:
-      return ServeFlush(frame);
-    case MessageType::kPeerStatus:
-      return ServeStatus(frame);
+    case MessageType::kReplicaWrite: return ServeReplicaWrite(frame);
+    case MessageType::kForwardedWrite: return ServeForwardedWrite(frame);
+    case MessageType::kFlush: return ServeFlush(frame);
+    case MessageType::kPeerStatus: return ServeStatus(frame);
     default:  // a pair command (OnFrame queues no other type)
       return Answer(frame, MessageType::kPeerAnswer, wire::EncodeBody(ServePairCommand(frame)));
   }
@@ -425,8 +427,9 @@ void Replicator::Background() {
         const Pair::View view = pair->Snapshot();
         wire::VolumeInfo info;
         DescribePair(*pair, view, &info);
-        wire::PeerStatusMessage status{view.peer_volume, view.generation, RoleName(view.state.role),
-                                       StatusName(view.state.status), view.state.consistent, view.state.outdated,
+        wire::PeerStatusMessage status{view.peer_volume,          view.generation,
+                                       RoleName(view.state.role), StatusName(view.state.status),
+                                       view.state.consistent,     view.state.outdated,
                                        info.copy_progress};
         (void)SendOneWay(MessageType::kPeerStatus, 0, wire::EncodeBody(status));
       }
@@ -440,8 +443,8 @@ void Replicator::Background() {
       for (auto& pair : pairs) {
         const Pair::View view = pair->Snapshot();
         if (IsReplicating(view.state.status)) {
-          spdlog::warn("pair {}: nothing heard from site {} for {} ms", pair->volume->name(), options_.peer_site,
-                       options_.peer_timeout_ms);
+          spdlog::warn("pair {}: nothing heard from site {} for {} ms", pair->volume->name(),
+                       options_.peer_site, options_.peer_timeout_ms);
           OnLinkLost(*pair, view.generation);
         }
       }

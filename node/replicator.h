@@ -57,12 +57,12 @@ class WitnessTransport {
 
 struct ReplicatorOptions {
   std::string site;
-  std::string peer_site;              // "" when no [peer] is configured: pairs are refused
-  int peer_timeout_ms = 2000;         // longest a write waits for the peer
+  std::string peer_site;                   // "" when no [peer] is configured: pairs are refused
+  int peer_timeout_ms = 2000;              // longest a write waits for the peer
   uint64_t region_size_bytes = 64 * 1024;  // for new pairs
-  int retransmit_ms = 250;            // resend an unanswered message this often
-  int status_interval_ms = 500;       // send every pair's status to the peer this often
-  int trim_interval_ms = 2000;        // clear cold regions of the activity log this often
+  int retransmit_ms = 250;                 // resend an unanswered message this often
+  int status_interval_ms = 500;            // send every pair's status to the peer this often
+  int trim_interval_ms = 2000;             // clear cold regions of the activity log this often
   int tick_ms = 50;                   // the background thread's wake-up (statuses, trims, silence)
   size_t window_bytes = 64ull << 20;  // write data in flight to the peer at most
   int workers = 8;                    // threads serving the peer's requests
@@ -106,10 +106,10 @@ class Replicator {
 
   // ---- mount I/O: what doc/design.md says a write, discard or fsync does in each status ----
   // (write_path.cc)
-  Result<size_t> Write(Volume& volume, const std::string& origin_site, uint64_t offset, const char* data,
-                       size_t length, bool direct);
-  Status Discard(Volume& volume, const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
-                 uint64_t length);
+  Result<size_t> Write(Volume& volume, const std::string& origin_site, uint64_t offset,
+                       const char* data, size_t length, bool direct);
+  Status Discard(Volume& volume, const std::string& origin_site, wire::WriteKind kind,
+                 uint64_t offset, uint64_t length);
   Status Flush(Volume& volume);
 
   // ---- pair commands (pairctl(8)); `note` gets a line for the user when there is one ----
@@ -118,7 +118,8 @@ class Replicator {
   Status Split(const std::string& name, bool read_write, bool forwarded, std::string* note);
   Status Resync(const std::string& name, bool swap, bool forwarded, std::string* note);
   // `peer_lost`: clusterd knows the peer is gone; skip asking it (a dead peer costs a timeout).
-  Status Takeover(const std::string& name, bool force, bool cluster, bool peer_lost, std::string* note);
+  Status Takeover(const std::string& name, bool force, bool cluster, bool peer_lost,
+                  std::string* note);
   Status Dissolve(const std::string& name, std::string* note);
   // Reserve (or release) ordered at the primary and mirrored to the secondary; for the
   // determining volume with a witness, a majority vote of its three record copies. Conflict
@@ -166,7 +167,8 @@ class Replicator {
   Result<wire::PeerAnswerMessage> Ask(const T& command, int timeout_ms = -1) {
     return AskBody(T::kType, wire::EncodeBody(command), timeout_ms);
   }
-  Result<wire::PeerAnswerMessage> AskBody(wire::MessageType type, const std::string& body, int timeout_ms);
+  Result<wire::PeerAnswerMessage> AskBody(wire::MessageType type, const std::string& body,
+                                          int timeout_ms);
   Result<wire::PeerAnswerMessage> AskStatus(Pair& pair, int timeout_ms = -1);
   Status Transmit(std::string frame_bytes);  // Unreachable without a transport
   Status SendOneWay(wire::MessageType type, uint64_t request_id, const std::string& body);
@@ -179,7 +181,8 @@ class Replicator {
   Status ReserveDetermining(const std::string& name, const ReserveOptions& options, bool forwarded);
   Status ReserveByMajority(const std::string& name, const ReserveOptions& options);
   // Applies the vote rule to this node's copy of `name`'s record, durably; the outcome.
-  Result<wire::ReservationRecord> VoteHere(const std::string& name, const wire::ReserveVoteRequest& request,
+  Result<wire::ReservationRecord> VoteHere(const std::string& name,
+                                           const wire::ReserveVoteRequest& request,
                                            std::string* refusal);
   // Sends `record` to the peer's copy (reserve-mirror), waiting kReserveVoteTimeoutMs.
   Status MirrorReservation(const PairView& view, const wire::ReservationRecord& record);
@@ -189,31 +192,36 @@ class Replicator {
   wire::PeerAnswerMessage ServeReserveMirror(const wire::PeerReserveMirrorCommand& command);
   wire::PeerAnswerMessage ServeVote(const wire::PeerVoteCommand& command);
 
-  // Write paths (write_path.cc). EncodeWrite registers a call for the answer and returns its id and frame.
+  // Write paths (write_path.cc). EncodeWrite registers a call for the answer and returns its id and
+  // frame.
   struct OutgoingWrite {
     uint64_t id;
     std::string frame;
   };
   Result<OutgoingWrite> EncodeWrite(wire::MessageType type, const std::string& peer_volume,
-                                    const wire::Generation& generation, const std::string& origin_site,
-                                    wire::WriteKind kind, uint64_t offset, const char* data, size_t length);
+                                    const wire::Generation& generation,
+                                    const std::string& origin_site, wire::WriteKind kind,
+                                    uint64_t offset, const char* data, size_t length);
   // A replica write as parts of at most kReplicaPartBytes (node/limits.h), each its own call.
   Result<std::vector<OutgoingWrite>> EncodeReplicaParts(const std::string& peer_volume,
                                                         const wire::Generation& generation,
-                                                        const std::string& origin_site, wire::WriteKind kind,
-                                                        uint64_t offset, const char* data, size_t length);
+                                                        const std::string& origin_site,
+                                                        wire::WriteKind kind, uint64_t offset,
+                                                        const char* data, size_t length);
   // Waits for every part's answer in order: the first failed answer, nullopt for a part not
   // answered, else the last (successful) answer.
   std::optional<wire::Frame> WaitForParts(const std::vector<OutgoingWrite>& parts);
-  Result<size_t> DoWrite(Volume& volume, const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
-                         const char* data, size_t length, bool direct);
+  Result<size_t> DoWrite(Volume& volume, const std::string& origin_site, wire::WriteKind kind,
+                         uint64_t offset, const char* data, size_t length, bool direct);
   // `view` is the pair as the write found it (DoWrite decided the rule from it).
   Result<size_t> WriteReplicated(Pair& pair, const PairView& view, const std::string& origin_site,
-                                 wire::WriteKind kind, uint64_t offset, const char* data, size_t length, bool direct);
+                                 wire::WriteKind kind, uint64_t offset, const char* data,
+                                 size_t length, bool direct);
   Result<size_t> WriteForwarded(Pair& pair, const PairView& view, const std::string& origin_site,
-                                wire::WriteKind kind, uint64_t offset, const char* data, size_t length, bool direct);
-  Result<size_t> WriteTracked(Pair& pair, wire::WriteKind kind, uint64_t offset, const char* data, size_t length,
-                              bool direct);
+                                wire::WriteKind kind, uint64_t offset, const char* data,
+                                size_t length, bool direct);
+  Result<size_t> WriteTracked(Pair& pair, wire::WriteKind kind, uint64_t offset, const char* data,
+                              size_t length, bool direct);
   Result<size_t> AfterLinkLoss(Pair& pair, size_t length);
 
   // The peer's requests (worker threads). Serve dispatches (replicator.cc); the writes and the
@@ -245,14 +253,16 @@ class Replicator {
   // The pair a command names, or the refusal to answer with (no such volume, not in a pair).
   Result<std::shared_ptr<Pair>> CommandPair(const std::string& name) const;
   // The peer's dirty bitmap at `generation`, chunk by chunk, marked into this side's.
-  Status MergePeerBitmap(Pair& pair, const std::string& peer_volume, const wire::Generation& generation);
+  Status MergePeerBitmap(Pair& pair, const std::string& peer_volume,
+                         const wire::Generation& generation);
 
   // State changes (replicator.cc: the executor of the state machine's actions). Commit saves a
   // transition (caller holds the pair's mutex); a suspension (to PSUE from PAIR or COPY) that
   // cannot be saved is held in memory, the error still returned. Change runs the state machine
   // and commits.
   Status Commit(Pair& pair, const PairTransition& transition, const wire::Generation* generation);
-  Status Change(Pair& pair, PairEvent event, const PairContext* context, const wire::Generation* generation);
+  Status Change(Pair& pair, PairEvent event, const PairContext* context,
+                const wire::Generation* generation);
   // Disk faults (replicator_faults.cc). KeepChanged marks [offset, offset+length) durably and
   // pins its regions (only a copy clears them, never the activity-log trim); KeepAllChanged pins
   // every marked region (a failed flush may have lost any write since the last one).
@@ -269,9 +279,10 @@ class Replicator {
   void OnPeerNewer(Pair& pair, const wire::Generation& seen, const wire::Generation& peer);
   // The peer stays at `peer`, a generation this site made and never committed: finishes a swap
   // whose last step was lost (the peer demoted: a secondary), else leaves the copy as it is.
-  void FinishSwap(Pair& pair, const wire::Generation& seen, const wire::Generation& peer, const std::string& peer_role,
-                  PairStatus peer_status);
-  // Fence (replicator_reserve.cc): whether the winner's fenced copy may write alone (`why` says why, or why not).
+  void FinishSwap(Pair& pair, const wire::Generation& seen, const wire::Generation& peer,
+                  const std::string& peer_role, PairStatus peer_status);
+  // Fence (replicator_reserve.cc): whether the winner's fenced copy may write alone (`why` says
+  // why, or why not).
   bool WinnerCopyIsNewest(Pair& pair, const PairView& view, std::string* why);
   // The copy engine (copy_engine.cc). RunCopy is the copy thread: SendMarkedRegions sends the
   // marked regions, OnCopyFailed reacts to a failed copy, AfterCopied finishes a complete one.
@@ -282,7 +293,8 @@ class Replicator {
     std::string disk_fault;  // a copy write failed at the peer, or a read here: not a lost link
     std::optional<wire::Generation> peer_newer;  // the peer refused a copy write: it moved on
   };
-  CopyOutcome SendMarkedRegions(Pair& pair, const PairView& view, const std::vector<uint64_t>& regions);
+  CopyOutcome SendMarkedRegions(Pair& pair, const PairView& view,
+                                const std::vector<uint64_t>& regions);
   void OnCopyFailed(Pair& pair, const PairView& view, const CopyOutcome& outcome);
   void AfterCopied(Pair& pair, const PairView& view, const std::vector<uint64_t>& regions);
   Status FinishCopy(Pair& pair, const wire::Generation& generation);
@@ -297,8 +309,8 @@ class Replicator {
   // have flushed, every write of those epochs: the trim in PAIR, and a split from PAIR (every
   // write before it is at both copies, so its marks are no changes; the dirty bitmap keeps what
   // is written after the split only).
-  void ClearActivityThrough(Pair& pair, uint32_t closing, bool keep_hot, const wire::Generation& generation,
-                            PairStatus status);
+  void ClearActivityThrough(Pair& pair, uint32_t closing, bool keep_hot,
+                            const wire::Generation& generation, PairStatus status);
   // A pair create, checked against the config and this side's volume (operator_commands.cc):
   // InvalidArgument, NotFound, Unsupported (async), or what the state machine refuses.
   struct CreatePlan {

@@ -11,9 +11,9 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -37,20 +37,24 @@ inline bool IsReplicating(PairStatus status) {
 
 inline Status StatusFromCode(uint8_t code, const std::string& message) {
   if (code == 0) return Status::Ok();
-  if (code > static_cast<uint8_t>(Code::kUnsupported)) return Status::Corruption("unknown result code from the peer");
-  return Status(static_cast<Code>(code), message.empty() ? CodeName(static_cast<Code>(code)) : message);
+  if (code > static_cast<uint8_t>(Code::kUnsupported))
+    return Status::Corruption("unknown result code from the peer");
+  return Status(static_cast<Code>(code),
+                message.empty() ? CodeName(static_cast<Code>(code)) : message);
 }
 
 // The result code a site sends for a failed write of its copy: NoSpace when its disk is full
 // (the writer then gets ENOSPC), the status's own code otherwise (IoError: EIO).
 inline Code DiskFaultCode(const Status& status) {
-  return status.code() == Code::kIoError && status.error_number() == ENOSPC ? Code::kNoSpace : status.code();
+  return status.code() == Code::kIoError && status.error_number() == ENOSPC ? Code::kNoSpace
+                                                                            : status.code();
 }
 
 // A write refused because the peer's copy could not be written (not by role, status or
 // reservation).
 inline bool IsDiskFault(uint8_t code) {
-  return code == static_cast<uint8_t>(Code::kIoError) || code == static_cast<uint8_t>(Code::kNoSpace);
+  return code == static_cast<uint8_t>(Code::kIoError) ||
+         code == static_cast<uint8_t>(Code::kNoSpace);
 }
 
 // What the writer gets when the peer's copy could not be written (pairfs(8) ERRORS): ENOSPC for
@@ -64,10 +68,11 @@ inline Status PeerDiskFault(uint8_t code, const std::string& volume, const std::
 
 // Bits [first, first + count) of a dirty bitmap whose marked regions are `regions` (ascending),
 // one bit per region, low bit first: what a kPeerBitmap answer carries.
-inline std::vector<char> PackBitsChunk(const std::vector<uint64_t>& regions, uint64_t first, uint64_t count) {
+inline std::vector<char> PackBitsChunk(const std::vector<uint64_t>& regions, uint64_t first,
+                                       uint64_t count) {
   std::vector<char> bits((count + 7) / 8, 0);
-  for (auto it = std::lower_bound(regions.begin(), regions.end(), first); it != regions.end() && *it < first + count;
-       ++it) {
+  for (auto it = std::lower_bound(regions.begin(), regions.end(), first);
+       it != regions.end() && *it < first + count; ++it) {
     const uint64_t bit = *it - first;
     bits[bit / 8] = static_cast<char>(bits[bit / 8] | (1 << (bit % 8)));
   }
@@ -75,7 +80,8 @@ inline std::vector<char> PackBitsChunk(const std::vector<uint64_t>& regions, uin
 }
 
 // The regions a chunk's bits mark, numbered from `first`; bits beyond `count` are ignored.
-inline std::vector<uint64_t> UnpackBitsChunk(const std::vector<char>& bits, uint64_t first, uint64_t count) {
+inline std::vector<uint64_t> UnpackBitsChunk(const std::vector<char>& bits, uint64_t first,
+                                             uint64_t count) {
   std::vector<uint64_t> regions;
   for (uint64_t bit = 0; bit < count && bit / 8 < bits.size(); ++bit) {
     if (bits[bit / 8] & (1 << (bit % 8))) regions.push_back(first + bit);

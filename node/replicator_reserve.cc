@@ -28,8 +28,10 @@ wire::ReserveVoteRequest VoteRequestFor(const std::string& volume, const Reserve
 
 // A reserve forwarded to the peer that orders it, asked of the peer's copy `peer_volume`,
 // carrying every reserve option.
-wire::PeerReserveAskCommand ReserveAskFor(const std::string& peer_volume, const ReserveOptions& options) {
-  return {peer_volume, options.holder, options.release, options.preempt, options.force, options.outdated};
+wire::PeerReserveAskCommand ReserveAskFor(const std::string& peer_volume,
+                                          const ReserveOptions& options) {
+  return {peer_volume,     options.holder, options.release,
+          options.preempt, options.force,  options.outdated};
 }
 
 }  // namespace
@@ -44,7 +46,8 @@ wire::ReservationRecord Replicator::ReservationOf(const std::string& name) {
   return RecordOf(volume->metadata());
 }
 
-Result<wire::ReservationRecord> Replicator::VoteHere(const std::string& name, const wire::ReserveVoteRequest& request,
+Result<wire::ReservationRecord> Replicator::VoteHere(const std::string& name,
+                                                     const wire::ReserveVoteRequest& request,
                                                      std::string* refusal) {
   std::shared_ptr<Volume> volume = store_.Find(name);
   if (!volume) return Status::NotFound("no volume named " + name + " at site " + options_.site);
@@ -69,22 +72,25 @@ Result<wire::ReservationRecord> Replicator::VoteHere(const std::string& name, co
 Status Replicator::Reserve(const std::string& name, const ReserveOptions& options, bool forwarded) {
   if (IsDetermining(name)) return ReserveDetermining(name, options, forwarded);
   if (options.force || !options.outdated.empty()) {
-    return Status::InvalidArgument("--force and an outdated site apply to the determining volume only");
+    return Status::InvalidArgument(
+        "--force and an outdated site apply to the determining volume only");
   }
   std::shared_ptr<Volume> volume = store_.Find(name);
   if (!volume) return Status::NotFound("no volume named " + name);
   if (options.preempt && !options.release) {
     const std::string determining_holder = ReservationOf(options_.determining_volume).holder;
     if (options_.determining_volume.empty() || determining_holder != options.holder) {
-      return Status::Conflict("site " + options.holder + " may preempt " + name +
-                              " only while it holds the determining volume's reservation (held by " +
-                              (determining_holder.empty() ? std::string("nobody") : determining_holder) + ")");
+      return Status::Conflict(
+          "site " + options.holder + " may preempt " + name +
+          " only while it holds the determining volume's reservation (held by " +
+          (determining_holder.empty() ? std::string("nobody") : determining_holder) + ")");
     }
   }
   // Applies the reserve to this node's copy.
   auto apply = [&]() -> Status {
     if (options.preempt && !options.release) {
-      return volume->UpdateMetadata([&](VolumeMetadata& metadata) { metadata.reserved_by = options.holder; });
+      return volume->UpdateMetadata(
+          [&](VolumeMetadata& metadata) { metadata.reserved_by = options.holder; });
     }
     return options.release ? volume->Release(options.holder) : volume->Reserve(options.holder);
   };
@@ -96,7 +102,8 @@ Status Replicator::Reserve(const std::string& name, const ReserveOptions& option
     if (forwarded) return Status::InvalidArgument("volume " + name + " is secondary at both sites");
     Result<wire::PeerAnswerMessage> answer =
         Ask(ReserveAskFor(view.peer_volume, options), options.preempt ? kFailoverProbeMs : -1);
-    if (!answer.ok()) return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable");
+    if (!answer.ok())
+      return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable");
     return StatusFromCode(answer->code, answer->message);
   }
   // The primary orders every reserve and release, mirrors it, then applies it here.
@@ -122,8 +129,10 @@ Status Replicator::MirrorReservation(const PairView& view, const wire::Reservati
   return StatusFromCode(answer->code, answer->message);
 }
 
-Status Replicator::ReserveDetermining(const std::string& name, const ReserveOptions& options, bool forwarded) {
-  if (options.preempt) return Status::InvalidArgument("the determining volume is never preempted; use --force");
+Status Replicator::ReserveDetermining(const std::string& name, const ReserveOptions& options,
+                                      bool forwarded) {
+  if (options.preempt)
+    return Status::InvalidArgument("the determining volume is never preempted; use --force");
   if (options.release && !options.force) {
     std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
     // A release lets the other site win the next race: never while a pair here with fence
@@ -155,10 +164,14 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
   // SSWS); any other copy may be stale and asks the primary, whatever the pair's status.
   // An outdated copy never decides: after a takeover elsewhere its record is the stale one.
   const bool decides =
-      (view.state.role == PairRole::kPrimary || view.state.status == PairStatus::kSSWS) && !view.state.outdated;
+      (view.state.role == PairRole::kPrimary || view.state.status == PairStatus::kSSWS) &&
+      !view.state.outdated;
   if (!decides) {
-    if (forwarded) return Status::InvalidArgument("the determining volume " + name + " is secondary at both sites");
-    Result<wire::PeerAnswerMessage> answer = Ask(ReserveAskFor(view.peer_volume, options), kReserveVoteTimeoutMs);
+    if (forwarded)
+      return Status::InvalidArgument("the determining volume " + name +
+                                     " is secondary at both sites");
+    Result<wire::PeerAnswerMessage> answer =
+        Ask(ReserveAskFor(view.peer_volume, options), kReserveVoteTimeoutMs);
     if (!answer.ok()) {
       return Status::Unreachable("the determining volume's primary at site " + options_.peer_site +
                                  " is unreachable and no witness is configured");
@@ -172,11 +185,13 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
   if (!voted.ok()) return voted.status();
   if (!refusal.empty()) return Status::Conflict(refusal);
   if (!MirrorReservation(view, voted.value()).ok()) {
-    spdlog::warn("pair {}: site {} did not mirror the determining volume's reservation", name, options_.peer_site);
+    spdlog::warn("pair {}: site {} did not mirror the determining volume's reservation", name,
+                 options_.peer_site);
     if (IsReplicating(view.state.status)) OnLinkLost(*pair, view.generation);
   }
-  spdlog::info("determining volume {}: {} for site {} (epoch {}{})", name, options.release ? "released" : "reserved",
-               options.holder, voted->epoch, voted->outdated.empty() ? "" : ", outdated " + voted->outdated);
+  spdlog::info("determining volume {}: {} for site {} (epoch {}{})", name,
+               options.release ? "released" : "reserved", options.holder, voted->epoch,
+               voted->outdated.empty() ? "" : ", outdated " + voted->outdated);
   return Status::Ok();
 }
 
@@ -188,9 +203,11 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
   const std::string peer_volume = pair ? pair->Snapshot().peer_volume : name;
   // The peer's vote goes out first and is collected last, and only if still needed: with the
   // witness and this copy granting, a dead peer costs nothing (failover time).
-  const wire::PeerVoteCommand command{peer_volume, options.holder, options.outdated, options.force, options.release};
+  const wire::PeerVoteCommand command{peer_volume, options.holder, options.outdated, options.force,
+                                      options.release};
   const uint64_t id = calls_->Begin();
-  Result<std::string> frame = wire::EncodeFrame(command.kType, id, options_.site, wire::EncodeBody(command));
+  Result<std::string> frame =
+      wire::EncodeFrame(command.kType, id, options_.site, wire::EncodeBody(command));
   if (frame.ok()) (void)Transmit(frame.value());
   const auto asked = Clock::now();
   int granted = 0, refused = 0;
@@ -210,24 +227,32 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
   if (granted >= 2 || !frame.ok()) {
     calls_->Cancel(id);  // the peer applies its vote when it gets it; its answer is not needed
   } else {
-    const int left = kReserveVoteTimeoutMs -
-                     static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - asked).count());
+    const int left =
+        kReserveVoteTimeoutMs -
+        static_cast<int>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - asked).count());
     std::optional<wire::Frame> answer = calls_->Wait(id, std::max(left, 1), options_.retransmit_ms,
                                                      [&] { (void)Transmit(frame.value()); });
     wire::PeerAnswerMessage peer;
     if (answer && wire::DecodePeerMessage(answer->body, &peer).ok()) {
       (peer.code == 0 ? granted : refused) += 1;
-      if (peer.code != 0 && refusal.empty()) refusal = "site " + options_.peer_site + ": " + peer.message;
+      if (peer.code != 0 && refusal.empty())
+        refusal = "site " + options_.peer_site + ": " + peer.message;
     }
   }
-  spdlog::info("determining volume {}: {} for site {}: {} of 3 copies granted ({} refused, {} did not answer)", name,
-               options.release ? "release" : "reserve", options.holder, granted, refused, 3 - granted - refused);
+  spdlog::info(
+      "determining volume {}: {} for site {}: {} of 3 copies granted ({} refused, {} did not "
+      "answer)",
+      name, options.release ? "release" : "reserve", options.holder, granted, refused,
+      3 - granted - refused);
   if (granted >= 2) {
     // This copy's grant counted: it must still stand (a release here may have run meanwhile).
     std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
     const std::string holder_now = ReservationOf(name).holder;
-    if (own.ok() && own_refusal.empty() && holder_now != (request.release ? std::string() : request.holder)) {
-      return Status::Conflict("the determining volume's record changed here while the votes were asked");
+    if (own.ok() && own_refusal.empty() &&
+        holder_now != (request.release ? std::string() : request.holder)) {
+      return Status::Conflict(
+          "the determining volume's record changed here while the votes were asked");
     }
     return Status::Ok();
   }
@@ -254,15 +279,16 @@ Status Replicator::Fence(const std::string& name, bool fenced, bool winner) {
     if (view.state.fenced && (rule == WriteRule::kLocal || rule == WriteRule::kLocalTracked)) {
       std::string why;
       if (!winner || !WinnerCopyIsNewest(pair, view, &why)) {
-        return Status::Conflict("copy of " + name + " stays fenced: unfenced in " + StatusName(view.state.status) +
-                                " it would write without its peer" + (why.empty() ? "" : " (" + why + ")") +
-                                "; resync it first");
+        return Status::Conflict("copy of " + name + " stays fenced: unfenced in " +
+                                StatusName(view.state.status) + " it would write without its peer" +
+                                (why.empty() ? "" : " (" + why + ")") + "; resync it first");
       }
       spdlog::warn("pair {}: the winner lifts its own fence: {}", name, why);
     }
   }
   Status changed = Change(pair, fenced ? PairEvent::kFence : PairEvent::kUnfence, nullptr, nullptr);
-  if (changed.ok()) spdlog::warn("pair {}: copy {} by clusterd", name, fenced ? "fenced" : "unfenced");
+  if (changed.ok())
+    spdlog::warn("pair {}: copy {} by clusterd", name, fenced ? "fenced" : "unfenced");
   return changed;
 }
 
@@ -289,7 +315,8 @@ bool Replicator::WinnerCopyIsNewest(Pair& pair, const PairView& view, std::strin
   }
   // Unreachable: the record that this site holds says the peer is the outdated one.
   if (record.outdated == options_.peer_site) {
-    *why = "this site holds the determining volume and its record marks site " + options_.peer_site + " outdated";
+    *why = "this site holds the determining volume and its record marks site " +
+           options_.peer_site + " outdated";
     return true;
   }
   *why = "site " + options_.peer_site + " does not answer and is not marked outdated";
@@ -298,13 +325,16 @@ bool Replicator::WinnerCopyIsNewest(Pair& pair, const PairView& view, std::strin
 
 void Replicator::AskReserveAfterLinkLoss(Pair& pair, const wire::Generation& seen) {
   std::lock_guard<std::mutex> asking(pair.reserve_ask_mutex);
-  std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);  // until the state change below
+  std::lock_guard<std::recursive_mutex> ordered(
+      determining_mutex_);  // until the state change below
   {
     std::lock_guard<std::mutex> lock(pair.mutex);
-    if (!(pair.generation == seen) || !IsReplicating(pair.state.status)) return;  // another writer decided
+    if (!(pair.generation == seen) || !IsReplicating(pair.state.status))
+      return;  // another writer decided
   }
-  spdlog::warn("pair {}: link to site {} lost (fence reserve): asking for the determining volume {}",
-               pair.volume->name(), options_.peer_site, options_.determining_volume);
+  spdlog::warn(
+      "pair {}: link to site {} lost (fence reserve): asking for the determining volume {}",
+      pair.volume->name(), options_.peer_site, options_.determining_volume);
   ReserveOptions options;
   options.holder = options_.site;
   options.outdated = options_.peer_site;
@@ -312,16 +342,21 @@ void Replicator::AskReserveAfterLinkLoss(Pair& pair, const wire::Generation& see
                         ? Status::Conflict("no determining volume is configured")
                         : Reserve(options_.determining_volume, options, false);
   if (reserved.ok()) {
-    spdlog::warn("pair {}: the determining volume is reserved for this site; site {} is outdated, writes go on here",
-                 pair.volume->name(), options_.peer_site);
+    spdlog::warn(
+        "pair {}: the determining volume is reserved for this site; site {} is outdated, writes go "
+        "on here",
+        pair.volume->name(), options_.peer_site);
   } else {
-    spdlog::error("pair {}: the determining volume's reserve failed ({}): this copy is fenced, waiting writes fail",
-                  pair.volume->name(), reserved.message());
+    spdlog::error(
+        "pair {}: the determining volume's reserve failed ({}): this copy is fenced, waiting "
+        "writes fail",
+        pair.volume->name(), reserved.message());
   }
   std::lock_guard<std::mutex> lock(pair.mutex);
   if (!(pair.generation == seen) || !IsReplicating(pair.state.status)) return;
   Result<PairTransition> transition =
-      Transit(pair.state, reserved.ok() ? PairEvent::kReserveGranted : PairEvent::kReserveLost, pair.context);
+      Transit(pair.state, reserved.ok() ? PairEvent::kReserveGranted : PairEvent::kReserveLost,
+              pair.context);
   if (transition.ok()) (void)Commit(pair, transition.value(), nullptr);
 }
 

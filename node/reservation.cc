@@ -13,7 +13,8 @@ VoteOutcome Refused(const wire::ReservationRecord& record, std::string reason) {
   return VoteOutcome{false, record, std::move(reason)};
 }
 
-VoteOutcome Reserve(const wire::ReservationRecord& record, const wire::ReserveVoteRequest& request) {
+VoteOutcome Reserve(const wire::ReservationRecord& record,
+                    const wire::ReserveVoteRequest& request) {
   if (request.holder.empty()) return Refused(record, "a reserve needs a holder");
   if (request.outdated == request.holder) {
     return Refused(record, "site " + request.holder + " cannot mark itself outdated and win");
@@ -28,8 +29,9 @@ VoteOutcome Reserve(const wire::ReservationRecord& record, const wire::ReserveVo
     std::string reason;
     if (!record.holder.empty()) reason = "reserved by " + record.holder;
     if (record.outdated == request.holder) {
-      reason += (reason.empty() ? "" : "; ") + std::string("site ") + request.holder +
-                " is outdated (its copies may miss acknowledged writes); only --force can make it win";
+      reason +=
+          (reason.empty() ? "" : "; ") + std::string("site ") + request.holder +
+          " is outdated (its copies may miss acknowledged writes); only --force can make it win";
     }
     if (!reason.empty()) return Refused(record, std::move(reason));
   }
@@ -50,7 +52,8 @@ VoteOutcome Reserve(const wire::ReservationRecord& record, const wire::ReserveVo
   return Granted(std::move(won), std::move(reason));
 }
 
-VoteOutcome Release(const wire::ReservationRecord& record, const wire::ReserveVoteRequest& request) {
+VoteOutcome Release(const wire::ReservationRecord& record,
+                    const wire::ReserveVoteRequest& request) {
   if (!record.holder.empty() && record.holder != request.holder && !request.force) {
     return Refused(record, "reserved by " + record.holder);
   }

@@ -29,9 +29,11 @@ std::string SealFile(const SealedFileKind& kind, std::string_view body) {
 Result<std::string_view> UnsealFile(const SealedFileKind& kind, std::string_view bytes) {
   const size_t header_bytes = std::max(kind.header_bytes, kMinHeaderBytes);
   if (bytes.size() < header_bytes) return Status::Corruption("shorter than its header");
-  if (wire::GetLittleEndian<uint32_t>(bytes, kMagicAt) != kind.magic) return Status::Corruption("bad magic");
+  if (wire::GetLittleEndian<uint32_t>(bytes, kMagicAt) != kind.magic)
+    return Status::Corruption("bad magic");
   const uint16_t version = wire::GetLittleEndian<uint16_t>(bytes, kVersionAt);
-  if (version != kind.version) return Status::Corruption("version " + std::to_string(version) + " is not supported");
+  if (version != kind.version)
+    return Status::Corruption("version " + std::to_string(version) + " is not supported");
   if (wire::GetLittleEndian<uint32_t>(bytes, kBodyBytesAt) != bytes.size() - header_bytes) {
     return Status::Corruption("length mismatch");
   }

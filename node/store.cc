@@ -45,7 +45,8 @@ Result<std::unique_ptr<VolumeStore>> VolumeStore::Open(const std::string& data_d
   while (const dirent* entry = ::readdir(dir)) {
     const std::string file = entry->d_name;
     const std::string suffix = ".meta";
-    if (file.size() > suffix.size() && file.compare(file.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    if (file.size() > suffix.size() &&
+        file.compare(file.size() - suffix.size(), suffix.size(), suffix) == 0) {
       names.push_back(file.substr(0, file.size() - suffix.size()));
     }
   }
@@ -54,7 +55,8 @@ Result<std::unique_ptr<VolumeStore>> VolumeStore::Open(const std::string& data_d
     if (!CheckVolumeName(name).ok()) continue;
     Result<std::unique_ptr<Volume>> volume = Volume::Open(store->volumes_dir_, name);
     if (!volume.ok()) {
-      spdlog::error("volume {} not loaded, its files are left as they are: {}", name, volume.status().message());
+      spdlog::error("volume {} not loaded, its files are left as they are: {}", name,
+                    volume.status().message());
       continue;
     }
     std::shared_ptr<Volume> shared = std::move(volume.value());
@@ -78,7 +80,8 @@ Result<std::shared_ptr<Volume>> VolumeStore::Create(const std::string& name, uin
   std::lock_guard<std::mutex> lock(mutex_);
   if (by_name_.count(name) != 0) return Status::AlreadyExists("volume " + name + " exists");
   if (by_name_.size() >= kMaxVolumes) {
-    return Status::NoSpace("this site has the maximum of " + std::to_string(kMaxVolumes) + " volumes");
+    return Status::NoSpace("this site has the maximum of " + std::to_string(kMaxVolumes) +
+                           " volumes");
   }
   VolumeMetadata metadata;
   metadata.name = name;
@@ -107,7 +110,8 @@ Status VolumeStore::Delete(const std::string& name, const std::string& requestin
                         std::to_string(volume.open_count().load()) + " handle(s)); close it first");
   }
   if (metadata.status != "SMPL") {
-    return Status::Busy("volume " + name + " is in a pair (" + metadata.status + "); dissolve it first");
+    return Status::Busy("volume " + name + " is in a pair (" + metadata.status +
+                        "); dissolve it first");
   }
   if (!metadata.reserved_by.empty() && metadata.reserved_by != requesting_site) {
     return Status::Conflict("volume " + name + " is reserved by site " + metadata.reserved_by);
@@ -149,7 +153,8 @@ Result<std::unique_ptr<OpenVolume>> VolumeStore::OpenByInode(uint64_t inode) {
 
 Status VolumeStore::Adopt(std::unique_ptr<Volume> volume) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (by_name_.count(volume->name()) != 0 || by_inode_.count(volume->inode()) != 0 || volume->inode() < 2) {
+  if (by_name_.count(volume->name()) != 0 || by_inode_.count(volume->inode()) != 0 ||
+      volume->inode() < 2) {
     return Status::AlreadyExists("volume " + volume->name() + " or its inode exists");
   }
   next_inode_ = std::max(next_inode_, volume->inode() + 1);

@@ -37,10 +37,12 @@ std::unique_ptr<Volume> Volume::Attach(const std::string& directory, VolumeMetad
   return std::unique_ptr<Volume>(new Volume(directory, std::move(metadata), std::move(image)));
 }
 
-Result<std::unique_ptr<Volume>> Volume::Create(const std::string& directory, const VolumeMetadata& metadata) {
+Result<std::unique_ptr<Volume>> Volume::Create(const std::string& directory,
+                                               const VolumeMetadata& metadata) {
   const std::string image = ImagePathFor(directory, metadata.name);
   const std::string meta = MetadataPathFor(directory, metadata.name);
-  if (::access(meta.c_str(), F_OK) == 0) return Status::AlreadyExists("volume " + metadata.name + " exists");
+  if (::access(meta.c_str(), F_OK) == 0)
+    return Status::AlreadyExists("volume " + metadata.name + " exists");
   Status status = PosixBlockFile::Create(image, metadata.size_bytes);
   if (status.code() == Code::kAlreadyExists) {
     return Status::AlreadyExists("image file " + image +
@@ -65,9 +67,10 @@ Status FinishGrow(const std::string& meta, BlockFile& image, VolumeMetadata* met
   const uint64_t target = metadata->growing_to_bytes;
   const uint64_t size = image.Stat().size_bytes;
   if (size != metadata->size_bytes && size != target) {
-    return Status::Corruption("the image is " + std::to_string(size) + " bytes: neither the size before (" +
-                              std::to_string(metadata->size_bytes) + ") nor after (" + std::to_string(target) +
-                              ") an interrupted resize");
+    return Status::Corruption("the image is " + std::to_string(size) +
+                              " bytes: neither the size before (" +
+                              std::to_string(metadata->size_bytes) + ") nor after (" +
+                              std::to_string(target) + ") an interrupted resize");
   }
   if (size != target) {
     Status grown = image.Resize(target);
@@ -78,14 +81,16 @@ Status FinishGrow(const std::string& meta, BlockFile& image, VolumeMetadata* met
   finished.growing_to_bytes = 0;
   Status saved = SaveMetadata(meta, finished);
   if (!saved.ok()) return saved;
-  spdlog::warn("volume {}: finished a resize to {} bytes that a crash interrupted", metadata->name, target);
+  spdlog::warn("volume {}: finished a resize to {} bytes that a crash interrupted", metadata->name,
+               target);
   *metadata = std::move(finished);
   return Status::Ok();
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Volume>> Volume::Open(const std::string& directory, const std::string& name) {
+Result<std::unique_ptr<Volume>> Volume::Open(const std::string& directory,
+                                             const std::string& name) {
   const std::string meta = MetadataPathFor(directory, name);
   Result<VolumeMetadata> metadata = LoadMetadata(meta);
   if (!metadata.ok()) return metadata.status();
@@ -97,10 +102,13 @@ Result<std::unique_ptr<Volume>> Volume::Open(const std::string& directory, const
   if (!file.ok()) return file.status();
   if (metadata->growing_to_bytes != 0) {
     Status finished = FinishGrow(meta, *file.value(), &metadata.value());
-    if (!finished.ok()) return Status(finished.code(), "resize interrupted: " + finished.message(), finished.error_number());
+    if (!finished.ok())
+      return Status(finished.code(), "resize interrupted: " + finished.message(),
+                    finished.error_number());
   }
   if (file.value()->Stat().size_bytes != metadata->size_bytes) {
-    return Status::Corruption(image + " is not " + std::to_string(metadata->size_bytes) + " bytes long");
+    return Status::Corruption(image + " is not " + std::to_string(metadata->size_bytes) +
+                              " bytes long");
   }
   return Attach(directory, std::move(metadata.value()), std::move(file.value()));
 }
@@ -142,12 +150,14 @@ Status Volume::CheckReservation(const std::string& origin_site) const {
 Result<size_t> Volume::ClampToEnd(uint64_t offset, uint64_t length) const {
   const uint64_t size = size_bytes();
   if (offset >= size) {
-    return Status::NoSpace("write at " + std::to_string(offset) + " is past the end of volume " + name_);
+    return Status::NoSpace("write at " + std::to_string(offset) + " is past the end of volume " +
+                           name_);
   }
   return static_cast<size_t>(std::min<uint64_t>(length, size - offset));
 }
 
-Status Volume::WriteRaw(wire::WriteKind kind, uint64_t offset, const char* data, size_t length, bool direct) {
+Status Volume::WriteRaw(wire::WriteKind kind, uint64_t offset, const char* data, size_t length,
+                        bool direct) {
   if (length == 0) return Status::Ok();
   if (kind == wire::WriteKind::kData) return image_->WriteAt(offset, data, length, direct);
   return image_->Deallocate(kind, offset, length);
@@ -160,7 +170,9 @@ Status Volume::UpdateMetadata(const std::function<void(VolumeMetadata&)>& change
   return SaveLocked(updated);
 }
 
-std::string Volume::SidecarPath(const std::string& suffix) const { return directory_ + "/" + name_ + "." + suffix; }
+std::string Volume::SidecarPath(const std::string& suffix) const {
+  return directory_ + "/" + name_ + "." + suffix;
+}
 
 Result<size_t> Volume::Read(uint64_t offset, size_t length, char* out, bool direct) {
   const uint64_t size = size_bytes();
@@ -169,11 +181,12 @@ Result<size_t> Volume::Read(uint64_t offset, size_t length, char* out, bool dire
   return image_->ReadAt(offset, length, out, direct);
 }
 
-Result<size_t> Volume::Write(const std::string& origin_site, uint64_t offset, const char* data, size_t length,
-                             bool direct) {
+Result<size_t> Volume::Write(const std::string& origin_site, uint64_t offset, const char* data,
+                             size_t length, bool direct) {
   const uint64_t size = size_bytes();
   if (offset >= size) {
-    return Status::NoSpace("write at " + std::to_string(offset) + " is past the end of volume " + name_);
+    return Status::NoSpace("write at " + std::to_string(offset) + " is past the end of volume " +
+                           name_);
   }
   if (length == 0) return size_t{0};
   Status writable = CheckWritable(origin_site);
@@ -185,7 +198,8 @@ Result<size_t> Volume::Write(const std::string& origin_site, uint64_t offset, co
   return length;
 }
 
-Status Volume::Discard(const std::string& origin_site, wire::WriteKind kind, uint64_t offset, uint64_t length) {
+Status Volume::Discard(const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
+                       uint64_t length) {
   const uint64_t size = size_bytes();
   if (offset >= size || length > size - offset) {
     return Status::NoSpace("discard past the end of volume " + name_);
@@ -216,7 +230,8 @@ VolumeAttributes Volume::Attributes() const {
   return attributes;
 }
 
-Status Volume::SetOwnership(std::optional<uint32_t> uid, std::optional<uint32_t> gid, std::optional<uint32_t> mode) {
+Status Volume::SetOwnership(std::optional<uint32_t> uid, std::optional<uint32_t> gid,
+                            std::optional<uint32_t> mode) {
   std::lock_guard<std::mutex> lock(mutex_);
   VolumeMetadata updated = metadata_;
   if (uid) updated.uid = *uid;
@@ -233,10 +248,12 @@ Status Volume::SetTimes(const struct timespec times[2]) { return image_->SetTime
 Status Volume::Grow(uint64_t size_bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (metadata_.status != "SMPL") {
-    return Status::Busy("volume " + name_ + " is in a pair (" + metadata_.status + "); dissolve it to resize");
+    return Status::Busy("volume " + name_ + " is in a pair (" + metadata_.status +
+                        "); dissolve it to resize");
   }
   if (size_bytes < metadata_.size_bytes) {
-    return Status::InvalidArgument("volume " + name_ + " is " + std::to_string(metadata_.size_bytes) +
+    return Status::InvalidArgument("volume " + name_ + " is " +
+                                   std::to_string(metadata_.size_bytes) +
                                    " bytes; shrinking would discard data and is refused");
   }
   if (size_bytes == metadata_.size_bytes) return Status::Ok();
@@ -253,7 +270,8 @@ Status Volume::Grow(uint64_t size_bytes) {
     VolumeMetadata undone = metadata_;
     undone.growing_to_bytes = 0;
     Status kept = SaveLocked(undone);
-    if (!kept.ok()) spdlog::error("volume {}: cannot clear the resize intent: {}", name_, kept.message());
+    if (!kept.ok())
+      spdlog::error("volume {}: cannot clear the resize intent: {}", name_, kept.message());
     return grown;
   }
   FaultPoint("resize-after-image");
@@ -263,8 +281,8 @@ Status Volume::Grow(uint64_t size_bytes) {
   saved = SaveLocked(updated);
   if (!saved.ok()) {
     // The intent stays: a restart finishes the grow; until then the volume keeps its old size.
-    spdlog::error("volume {}: image grown to {} bytes but the metadata cannot say so yet: {}", name_, size_bytes,
-                  saved.message());
+    spdlog::error("volume {}: image grown to {} bytes but the metadata cannot say so yet: {}",
+                  name_, size_bytes, saved.message());
     return saved;
   }
   size_bytes_.store(size_bytes, std::memory_order_release);
@@ -286,7 +304,8 @@ Status Volume::Release(const std::string& holder) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (metadata_.reserved_by.empty()) return Status::Ok();
   if (metadata_.reserved_by != holder) {
-    return Status::Conflict("volume " + name_ + " is reserved by site " + metadata_.reserved_by + ", not " + holder);
+    return Status::Conflict("volume " + name_ + " is reserved by site " + metadata_.reserved_by +
+                            ", not " + holder);
   }
   VolumeMetadata updated = metadata_;
   updated.reserved_by.clear();
@@ -295,9 +314,11 @@ Status Volume::Release(const std::string& holder) {
 
 Status Volume::RemoveFiles() {
   ::unlink(SidecarPath("regions").c_str());  // absent for a volume never in a pair
-  if (::unlink(MetadataPath().c_str()) != 0) return Status::IoError("cannot remove " + MetadataPath(), errno);
+  if (::unlink(MetadataPath().c_str()) != 0)
+    return Status::IoError("cannot remove " + MetadataPath(), errno);
   if (::unlink(ImagePath().c_str()) != 0) {
-    spdlog::warn("volume {}: metadata removed but image {} stays: {}", name_, ImagePath(), std::strerror(errno));
+    spdlog::warn("volume {}: metadata removed but image {} stays: {}", name_, ImagePath(),
+                 std::strerror(errno));
   }
   return SyncDirectory(directory_);
 }

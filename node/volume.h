@@ -35,10 +35,12 @@ class Volume {
  public:
   // Creates NAME.img (sparse, `metadata.size_bytes` long) and NAME.meta under `directory`.
   // AlreadyExists if either file exists (an image without metadata is never overwritten).
-  static Result<std::unique_ptr<Volume>> Create(const std::string& directory, const VolumeMetadata& metadata);
+  static Result<std::unique_ptr<Volume>> Create(const std::string& directory,
+                                                const VolumeMetadata& metadata);
 
   // Opens an existing volume. NotFound, Corruption (metadata), IoError (image).
-  static Result<std::unique_ptr<Volume>> Open(const std::string& directory, const std::string& name);
+  static Result<std::unique_ptr<Volume>> Open(const std::string& directory,
+                                              const std::string& name);
 
   // A volume over any image (a MemoryBlockFile in simulations and tests); its metadata is saved
   // under `directory` as usual.
@@ -61,11 +63,12 @@ class Volume {
   // range. Returns the bytes written: fewer if the write crosses the end. NoSpace at or past the
   // end; Conflict if another site holds the reservation; ReadOnly if the copy refuses writes by
   // role or status; IoError from the disk (ENOSPC when the disk is full).
-  Result<size_t> Write(const std::string& origin_site, uint64_t offset, const char* data, size_t length,
-                       bool direct);
+  Result<size_t> Write(const std::string& origin_site, uint64_t offset, const char* data,
+                       size_t length, bool direct);
 
   // Deallocates (kPunchHole) or zeroes (kZeroRange) a range, under the same rules as Write.
-  Status Discard(const std::string& origin_site, wire::WriteKind kind, uint64_t offset, uint64_t length);
+  Status Discard(const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
+                 uint64_t length);
 
   // Makes every completed write durable (fdatasync of the image).
   Status Flush();
@@ -73,7 +76,8 @@ class Volume {
   VolumeAttributes Attributes() const;
 
   // Changes owner, group or permission bits (persisted before returning). Unset ones stay.
-  Status SetOwnership(std::optional<uint32_t> uid, std::optional<uint32_t> gid, std::optional<uint32_t> mode);
+  Status SetOwnership(std::optional<uint32_t> uid, std::optional<uint32_t> gid,
+                      std::optional<uint32_t> mode);
 
   // Sets the file's access and modification times (UTIME_NOW and UTIME_OMIT as in utimensat).
   Status SetTimes(const struct timespec times[2]);
@@ -102,7 +106,8 @@ class Volume {
 
   // Writes or discards without any check or lock: the caller holds exclusive status on the range
   // and has decided the write may happen.
-  Status WriteRaw(wire::WriteKind kind, uint64_t offset, const char* data, size_t length, bool direct);
+  Status WriteRaw(wire::WriteKind kind, uint64_t offset, const char* data, size_t length,
+                  bool direct);
 
   // Changes the metadata with `change` and saves it atomically before it takes effect.
   Status UpdateMetadata(const std::function<void(VolumeMetadata&)>& change);

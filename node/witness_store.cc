@@ -15,7 +15,8 @@ namespace {
 
 static_assert(kWitnessRecordHeaderBytes < kMaxWitnessRecordBytes, "a record file holds its header");
 
-constexpr SealedFileKind kRecordFile{kWitnessRecordMagic, kWitnessRecordVersion, kWitnessRecordHeaderBytes};
+constexpr SealedFileKind kRecordFile{kWitnessRecordMagic, kWitnessRecordVersion,
+                                     kWitnessRecordHeaderBytes};
 
 constexpr const char* kSuffix = ".record";
 
@@ -34,7 +35,8 @@ Result<wire::ReservationRecord> DecodeWitnessRecord(const std::string& bytes) {
   return record;
 }
 
-WitnessStore::WitnessStore(std::string directory, size_t files) : directory_(std::move(directory)), files_(files) {}
+WitnessStore::WitnessStore(std::string directory, size_t files)
+    : directory_(std::move(directory)), files_(files) {}
 
 Result<std::unique_ptr<WitnessStore>> WitnessStore::Open(const std::string& data_dir) {
   const std::string directory = data_dir + "/witness";
@@ -45,14 +47,17 @@ Result<std::unique_ptr<WitnessStore>> WitnessStore::Open(const std::string& data
   }
   std::error_code error;
   size_t files = 0;
-  for (std::filesystem::directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
+  for (std::filesystem::directory_iterator it(directory, error), end; !error && it != end;
+       it.increment(error)) {
     if (it->path().extension() == kSuffix) ++files;
   }
   if (error) return Status::IoError("cannot list " + directory, error.value());
   return std::unique_ptr<WitnessStore>(new WitnessStore(directory, files));
 }
 
-std::string WitnessStore::PathOf(const std::string& volume) const { return directory_ + "/" + volume + kSuffix; }
+std::string WitnessStore::PathOf(const std::string& volume) const {
+  return directory_ + "/" + volume + kSuffix;
+}
 
 Result<wire::ReservationRecord> WitnessStore::Load(const std::string& volume) {
   Status name = CheckVolumeName(volume);
@@ -75,7 +80,8 @@ Status WitnessStore::Save(const std::string& volume, const wire::ReservationReco
   std::error_code ignored;
   const bool new_file = cache_.count(volume) == 0 && !std::filesystem::exists(path, ignored);
   if (new_file && files_ >= kMaxWitnessRecords) {
-    return Status::NoSpace("the witness holds " + std::to_string(files_) + " records already (the most it keeps)");
+    return Status::NoSpace("the witness holds " + std::to_string(files_) +
+                           " records already (the most it keeps)");
   }
   Status written = ReplaceFileAtomically(path, EncodeWitnessRecord(record));
   if (!written.ok()) {

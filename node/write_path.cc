@@ -1,6 +1,6 @@
-// The mount's writes in a pair (doc/design.md "what a write, discard or fsync does in each status"):
-// each write gets its rule from the pair's status (WriteRuleFor), then is written here only
-// (tracked in the dirty bitmap), replicated (the primary writes its copy and sends the
+// The mount's writes in a pair (doc/design.md "what a write, discard or fsync does in each
+// status"): each write gets its rule from the pair's status (WriteRuleFor), then is written here
+// only (tracked in the dirty bitmap), replicated (the primary writes its copy and sends the
 // secondary's at once, then waits for the answer), or forwarded (the secondary asks the primary,
 // which orders and grants it; then this side writes its copy and confirms). Flush does the same
 // for fsync. What the peer does with these messages is in replica_server.cc.
@@ -27,13 +27,13 @@ bool DecodeWriteReply(std::string_view body, wire::WriteReplyMessage* reply) {
 
 }  // namespace
 
-Result<size_t> Replicator::Write(Volume& volume, const std::string& origin_site, uint64_t offset, const char* data,
-                                 size_t length, bool direct) {
+Result<size_t> Replicator::Write(Volume& volume, const std::string& origin_site, uint64_t offset,
+                                 const char* data, size_t length, bool direct) {
   return DoWrite(volume, origin_site, wire::WriteKind::kData, offset, data, length, direct);
 }
 
-Status Replicator::Discard(Volume& volume, const std::string& origin_site, wire::WriteKind kind, uint64_t offset,
-                           uint64_t length) {
+Status Replicator::Discard(Volume& volume, const std::string& origin_site, wire::WriteKind kind,
+                           uint64_t offset, uint64_t length) {
   if (offset >= volume.size_bytes() || length > volume.size_bytes() - offset) {
     return Status::NoSpace("discard past the end of volume " + volume.name());
   }
@@ -49,11 +49,13 @@ Status Replicator::Discard(Volume& volume, const std::string& origin_site, wire:
   return Status::Ok();
 }
 
-Result<size_t> Replicator::DoWrite(Volume& volume, const std::string& origin_site, wire::WriteKind kind,
-                                   uint64_t offset, const char* data, size_t length, bool direct) {
+Result<size_t> Replicator::DoWrite(Volume& volume, const std::string& origin_site,
+                                   wire::WriteKind kind, uint64_t offset, const char* data,
+                                   size_t length, bool direct) {
   std::shared_ptr<Pair> pair = FindPair(volume.name());
   if (!pair) {
-    if (kind == wire::WriteKind::kData) return volume.Write(origin_site, offset, data, length, direct);
+    if (kind == wire::WriteKind::kData)
+      return volume.Write(origin_site, offset, data, length, direct);
     Status discarded = volume.Discard(origin_site, kind, offset, length);
     if (!discarded.ok()) return discarded;
     return length;
@@ -68,8 +70,7 @@ Result<size_t> Replicator::DoWrite(Volume& volume, const std::string& origin_sit
   const Pair::View view = pair->Snapshot();
   switch (WriteRuleFor(view.state, view.context)) {
     case WriteRule::kLocal:
-    case WriteRule::kLocalTracked:
-      return WriteTracked(*pair, kind, offset, data, length, direct);
+    case WriteRule::kLocalTracked: return WriteTracked(*pair, kind, offset, data, length, direct);
     case WriteRule::kReplicate:
       return WriteReplicated(*pair, view, origin_site, kind, offset, data, length, direct);
     case WriteRule::kForwardToPrimary:
@@ -78,16 +79,16 @@ Result<size_t> Replicator::DoWrite(Volume& volume, const std::string& origin_sit
       return Status::IoError("volume " + volume.name() + ": site " + options_.peer_site +
                                  " is unreachable and the pair's fence level is data",
                              EIO);
-    case WriteRule::kRefuseReadOnly:
-      break;
+    case WriteRule::kRefuseReadOnly: break;
   }
-  return Status::ReadOnly("volume " + volume.name() + " is not writable here (" + RoleName(view.state.role) + ", " +
-                          StatusName(view.state.status) + (view.state.outdated ? ", outdated" : "") +
+  return Status::ReadOnly("volume " + volume.name() + " is not writable here (" +
+                          RoleName(view.state.role) + ", " + StatusName(view.state.status) +
+                          (view.state.outdated ? ", outdated" : "") +
                           (view.state.fenced ? ", fenced" : "") + ")");
 }
 
-Result<size_t> Replicator::WriteTracked(Pair& pair, wire::WriteKind kind, uint64_t offset, const char* data,
-                                        size_t length, bool direct) {
+Result<size_t> Replicator::WriteTracked(Pair& pair, wire::WriteKind kind, uint64_t offset,
+                                        const char* data, size_t length, bool direct) {
   RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
   Result<Activity> activity = Activity::Begin(pair, offset, length, false);
   if (!activity.ok()) return activity.status();
@@ -100,28 +101,31 @@ Result<size_t> Replicator::WriteTracked(Pair& pair, wire::WriteKind kind, uint64
 // never: the primary carries on alone, the region marked), EIO (fence data) or EROFS.
 Result<size_t> Replicator::AfterLinkLoss(Pair& pair, size_t length) {
   const Pair::View view = pair.Snapshot();
-  if (view.state.fenced && view.context.fence == FenceLevel::kReserve && view.state.role == PairRole::kPrimary) {
-    return Status::IoError("volume " + pair.volume->name() + ": site " + options_.peer_site +
-                               " did not answer and this site lost the determining volume's reserve: fenced",
-                           EIO);
+  if (view.state.fenced && view.context.fence == FenceLevel::kReserve &&
+      view.state.role == PairRole::kPrimary) {
+    return Status::IoError(
+        "volume " + pair.volume->name() + ": site " + options_.peer_site +
+            " did not answer and this site lost the determining volume's reserve: fenced",
+        EIO);
   }
   switch (WriteRuleFor(view.state, view.context)) {
-    case WriteRule::kLocalTracked:
-      return length;
+    case WriteRule::kLocalTracked: return length;
     case WriteRule::kRefuseIo:
       return Status::IoError("volume " + pair.volume->name() + ": site " + options_.peer_site +
                                  " did not answer and the pair's fence level is data",
                              EIO);
     default:
-      return Status::ReadOnly("volume " + pair.volume->name() + ": cannot reach the primary at site " +
-                              options_.peer_site);
+      return Status::ReadOnly("volume " + pair.volume->name() +
+                              ": cannot reach the primary at site " + options_.peer_site);
   }
 }
 
-Result<Replicator::OutgoingWrite> Replicator::EncodeWrite(MessageType type, const std::string& peer_volume,
-                                                         const wire::Generation& generation,
-                                                         const std::string& origin_site, wire::WriteKind kind,
-                                                         uint64_t offset, const char* data, size_t length) {
+Result<Replicator::OutgoingWrite> Replicator::EncodeWrite(MessageType type,
+                                                          const std::string& peer_volume,
+                                                          const wire::Generation& generation,
+                                                          const std::string& origin_site,
+                                                          wire::WriteKind kind, uint64_t offset,
+                                                          const char* data, size_t length) {
   wire::WriteMessage message;
   message.volume = peer_volume;
   message.generation = generation;
@@ -131,8 +135,9 @@ Result<Replicator::OutgoingWrite> Replicator::EncodeWrite(MessageType type, cons
   message.length = length;
   const uint64_t id = calls_->Begin();
   message.sequence = id;
-  Result<std::string> frame = wire::EncodeWriteFrame(
-      type, id, options_.site, message, kind == wire::WriteKind::kData ? std::string_view(data, length) : "");
+  Result<std::string> frame =
+      wire::EncodeWriteFrame(type, id, options_.site, message,
+                             kind == wire::WriteKind::kData ? std::string_view(data, length) : "");
   if (!frame.ok()) {
     calls_->Cancel(id);
     return frame.status();
@@ -141,8 +146,9 @@ Result<Replicator::OutgoingWrite> Replicator::EncodeWrite(MessageType type, cons
 }
 
 Result<std::vector<Replicator::OutgoingWrite>> Replicator::EncodeReplicaParts(
-    const std::string& peer_volume, const wire::Generation& generation, const std::string& origin_site,
-    wire::WriteKind kind, uint64_t offset, const char* data, size_t length) {
+    const std::string& peer_volume, const wire::Generation& generation,
+    const std::string& origin_site, wire::WriteKind kind, uint64_t offset, const char* data,
+    size_t length) {
   // A long write goes as parts sent at once, so that the peer receives (on a CURVE link:
   // decrypts) and writes one part while this site still sends (encrypts) the next, instead of
   // one after the other. The parts are one write: the caller holds the whole range until every
@@ -151,8 +157,9 @@ Result<std::vector<Replicator::OutgoingWrite>> Replicator::EncodeReplicaParts(
   std::vector<OutgoingWrite> parts;
   for (size_t done = 0; done < length; done += part_bytes) {
     const size_t part = std::min(part_bytes, length - done);
-    Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kReplicaWrite, peer_volume, generation, origin_site,
-                                                 kind, offset + done, data == nullptr ? nullptr : data + done, part);
+    Result<OutgoingWrite> outgoing =
+        EncodeWrite(MessageType::kReplicaWrite, peer_volume, generation, origin_site, kind,
+                    offset + done, data == nullptr ? nullptr : data + done, part);
     if (!outgoing.ok()) {
       for (const OutgoingWrite& sent : parts) calls_->Cancel(sent.id);
       return outgoing.status();
@@ -168,8 +175,9 @@ std::optional<wire::Frame> Replicator::WaitForParts(const std::vector<OutgoingWr
   std::optional<wire::Frame> verdict;
   for (size_t i = 0; i < parts.size(); ++i) {
     const std::string& frame_bytes = parts[i].frame;
-    std::optional<wire::Frame> answer = calls_->Wait(parts[i].id, options_.peer_timeout_ms, options_.retransmit_ms,
-                                                     [&] { (void)Transmit(frame_bytes); });
+    std::optional<wire::Frame> answer =
+        calls_->Wait(parts[i].id, options_.peer_timeout_ms, options_.retransmit_ms,
+                     [&] { (void)Transmit(frame_bytes); });
     wire::WriteReplyMessage reply;
     const bool failed = !answer || !DecodeWriteReply(answer->body, &reply) || reply.code != 0;
     if (failed) {
@@ -181,8 +189,9 @@ std::optional<wire::Frame> Replicator::WaitForParts(const std::vector<OutgoingWr
   return verdict;
 }
 
-Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view, const std::string& origin_site,
-                                           wire::WriteKind kind, uint64_t offset, const char* data, size_t length,
+Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
+                                           const std::string& origin_site, wire::WriteKind kind,
+                                           uint64_t offset, const char* data, size_t length,
                                            bool direct) {
   const wire::Generation& generation = view.generation;
   RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
@@ -216,17 +225,18 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view, con
     if (!decoded) reply = {};  // unchecked values are never used
     if (reply.generation.NewerThan(generation)) {
       OnPeerNewer(pair, generation, reply.generation);
-      return Status::ReadOnly("volume " + pair.volume->name() + " is outdated: site " + options_.peer_site +
-                              " has a newer generation");
+      return Status::ReadOnly("volume " + pair.volume->name() + " is outdated: site " +
+                              options_.peer_site + " has a newer generation");
     }
     if (IsDiskFault(reply.code)) {
       KeepChanged(pair, offset, length);
-      SuspendOnDiskFault(pair, generation, std::string("a write failed at site ") + options_.peer_site + " (" +
-                                               CodeName(static_cast<Code>(reply.code)) + ")");
+      SuspendOnDiskFault(pair, generation,
+                         std::string("a write failed at site ") + options_.peer_site + " (" +
+                             CodeName(static_cast<Code>(reply.code)) + ")");
       return PeerDiskFault(reply.code, pair.volume->name(), options_.peer_site);
     }
-    spdlog::warn("pair {}: site {} refused a write ({}); suspending", pair.volume->name(), options_.peer_site,
-                 CodeName(static_cast<Code>(reply.code)));
+    spdlog::warn("pair {}: site {} refused a write ({}); suspending", pair.volume->name(),
+                 options_.peer_site, CodeName(static_cast<Code>(reply.code)));
   } else {
     spdlog::warn("pair {}: site {} did not acknowledge a write within {} ms", pair.volume->name(),
                  options_.peer_site, options_.peer_timeout_ms);
@@ -235,16 +245,17 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view, con
   return AfterLinkLoss(pair, length);
 }
 
-Result<size_t> Replicator::WriteForwarded(Pair& pair, const PairView& view, const std::string& origin_site,
-                                          wire::WriteKind kind, uint64_t offset, const char* data, size_t length,
+Result<size_t> Replicator::WriteForwarded(Pair& pair, const PairView& view,
+                                          const std::string& origin_site, wire::WriteKind kind,
+                                          uint64_t offset, const char* data, size_t length,
                                           bool direct) {
   const wire::Generation& generation = view.generation;
   // No range is held while the primary orders the write: its own copy of an earlier write to
   // this range may still be on its way here and needs the range (doc/design.md pitfalls).
   Result<Activity> activity = Activity::Begin(pair, offset, length, true);
   if (!activity.ok()) return activity.status();
-  Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kForwardedWrite, view.peer_volume, generation,
-                                               origin_site, kind, offset, data, length);
+  Result<OutgoingWrite> outgoing = EncodeWrite(MessageType::kForwardedWrite, view.peer_volume,
+                                               generation, origin_site, kind, offset, data, length);
   if (!outgoing.ok()) return outgoing.status();
   const uint64_t id = outgoing->id;
   const std::string& frame_bytes = outgoing->frame;
@@ -257,23 +268,26 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const PairView& view, cons
                           [&] { (void)Transmit(frame_bytes); });
   }
   if (!answer) {
-    spdlog::warn("pair {}: the primary at site {} did not order a write within {} ms", pair.volume->name(),
-                 options_.peer_site, options_.peer_timeout_ms);
+    spdlog::warn("pair {}: the primary at site {} did not order a write within {} ms",
+                 pair.volume->name(), options_.peer_site, options_.peer_timeout_ms);
     OnLinkLost(pair, generation);
     return AfterLinkLoss(pair, length);
   }
   wire::WriteReplyMessage grant;
   if (!DecodeWriteReply(answer->body, &grant)) {
-    return Status::Corruption("volume " + pair.volume->name() + ": the primary's grant is malformed");
+    return Status::Corruption("volume " + pair.volume->name() +
+                              ": the primary's grant is malformed");
   }
   if (grant.code != 0) {
     const Code code = static_cast<Code>(grant.code);
     if (grant.generation.NewerThan(generation)) OnPeerNewer(pair, generation, grant.generation);
     if (code == Code::kConflict) {
-      return Status::Conflict("volume " + pair.volume->name() + " is reserved by another site (refused at site " +
+      return Status::Conflict("volume " + pair.volume->name() +
+                              " is reserved by another site (refused at site " +
                               options_.peer_site + ")");
     }
-    if (IsDiskFault(grant.code)) return PeerDiskFault(grant.code, pair.volume->name(), options_.peer_site);
+    if (IsDiskFault(grant.code))
+      return PeerDiskFault(grant.code, pair.volume->name(), options_.peer_site);
     return Status(code == Code::kIoError ? Code::kIoError : Code::kReadOnly,
                   "volume " + pair.volume->name() + ": the primary at site " + options_.peer_site +
                       " refused the write (" + CodeName(code) + ")",
@@ -285,7 +299,8 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const PairView& view, cons
     written = pair.volume->WriteRaw(kind, offset, data, length, direct);
   }
   // A failed write is confirmed with its code: the primary, which wrote its copy, suspends.
-  wire::WriteReplyMessage confirm{view.peer_volume, generation, id, static_cast<uint8_t>(DiskFaultCode(written))};
+  wire::WriteReplyMessage confirm{view.peer_volume, generation, id,
+                                  static_cast<uint8_t>(DiskFaultCode(written))};
   if (!written.ok()) KeepChanged(pair, offset, length);
   (void)SendOneWay(MessageType::kWriteConfirm, id, wire::EncodeBody(confirm));
   if (!written.ok()) return written;
@@ -300,7 +315,8 @@ Status Replicator::Flush(Volume& volume) {
   if (rule != WriteRule::kReplicate && rule != WriteRule::kForwardToPrimary) return volume.Flush();
   wire::FlushMessage message{view.peer_volume, view.generation, 0, 0};
   const uint64_t id = calls_->Begin();
-  Result<std::string> frame = wire::EncodeFrame(MessageType::kFlush, id, options_.site, wire::EncodeBody(message));
+  Result<std::string> frame =
+      wire::EncodeFrame(MessageType::kFlush, id, options_.site, wire::EncodeBody(message));
   if (!frame.ok()) {
     calls_->Cancel(id);
     return frame.status();
@@ -308,8 +324,8 @@ Status Replicator::Flush(Volume& volume) {
   const std::string& frame_bytes = frame.value();
   (void)Transmit(frame_bytes);
   Status local = volume.Flush();
-  std::optional<wire::Frame> answer = calls_->Wait(id, options_.peer_timeout_ms, options_.retransmit_ms,
-                                                   [&] { (void)Transmit(frame_bytes); });
+  std::optional<wire::Frame> answer = calls_->Wait(
+      id, options_.peer_timeout_ms, options_.retransmit_ms, [&] { (void)Transmit(frame_bytes); });
   if (!local.ok()) {
     // Any write since the last flush may be lost here (the kernel reports a writeback error once).
     KeepAllChanged(*pair);
@@ -331,7 +347,8 @@ Status Replicator::Flush(Volume& volume) {
   OnLinkLost(*pair, view.generation);
   Result<size_t> after = AfterLinkLoss(*pair, 0);
   if (after.ok()) return Status::Ok();
-  return Status::IoError("fsync of " + volume.name() + ": site " + options_.peer_site + " did not confirm", EIO);
+  return Status::IoError(
+      "fsync of " + volume.name() + ": site " + options_.peer_site + " did not confirm", EIO);
 }
 
 }  // namespace pairfs::node

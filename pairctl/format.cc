@@ -11,7 +11,9 @@ using node::FormatSize;
 
 namespace {
 
-nlohmann::ordered_json OrNull(const std::string& value) { return value.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(value); }
+nlohmann::ordered_json OrNull(const std::string& value) {
+  return value.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(value);
+}
 
 std::string OrDash(const std::string& value) { return value.empty() ? "-" : value; }
 
@@ -73,18 +75,21 @@ nlohmann::ordered_json DisplayJson(const wire::VolumeInfo& info) {
 }
 
 std::string DisplayTable(const std::vector<wire::VolumeInfo>& volumes) {
-  std::vector<std::vector<std::string>> rows = {
-      {"NAME", "ROLE", "STATUS", "MODE", "PEER", "SIZE", "PROGRESS", "DIRTY", "RESERVED", "FENCE", "GEN",
-       "COPY", "LINK"}};
+  std::vector<std::vector<std::string>> rows = {{"NAME", "ROLE", "STATUS", "MODE", "PEER", "SIZE",
+                                                 "PROGRESS", "DIRTY", "RESERVED", "FENCE", "GEN",
+                                                 "COPY", "LINK"}};
   for (const auto& v : volumes) {
     const std::string peer = v.peer_site.empty() ? "-" : v.peer_site + ":" + OrDash(v.peer_volume);
     const std::string progress = v.status == "SMPL" ? "-" : std::to_string(v.copy_progress) + "%";
     std::string copy = "-";
-    if (v.status != "SMPL") copy = v.outdated ? "outdated" : v.consistent ? "consistent" : "inconsistent";
-    const std::string generation = v.status == "SMPL" ? "-" : std::to_string(v.generation) + "/" + v.generation_site;
+    if (v.status != "SMPL")
+      copy = v.outdated ? "outdated" : v.consistent ? "consistent" : "inconsistent";
+    const std::string generation =
+        v.status == "SMPL" ? "-" : std::to_string(v.generation) + "/" + v.generation_site;
     const std::string link = v.peer_site.empty() ? "-" : v.link_authenticated ? "curve" : "plain";
-    rows.push_back({v.name, v.role, v.status, OrDash(v.mode), peer, FormatSize(v.size_bytes), progress,
-                    FormatSize(v.dirty_bytes), OrDash(v.reserved_by), OrDash(v.fence), generation, copy, link});
+    rows.push_back({v.name, v.role, v.status, OrDash(v.mode), peer, FormatSize(v.size_bytes),
+                    progress, FormatSize(v.dirty_bytes), OrDash(v.reserved_by), OrDash(v.fence),
+                    generation, copy, link});
   }
   return Columns(rows);
 }
@@ -92,8 +97,8 @@ std::string DisplayTable(const std::vector<wire::VolumeInfo>& volumes) {
 std::string VolumeListTable(const std::vector<wire::VolumeInfo>& volumes) {
   std::vector<std::vector<std::string>> rows = {{"NAME", "SIZE", "ALLOCATED", "RESERVED", "OPEN"}};
   for (const auto& v : volumes) {
-    rows.push_back({v.name, FormatSize(v.size_bytes), FormatSize(v.allocated_bytes), OrDash(v.reserved_by),
-                    std::to_string(v.open_count)});
+    rows.push_back({v.name, FormatSize(v.size_bytes), FormatSize(v.allocated_bytes),
+                    OrDash(v.reserved_by), std::to_string(v.open_count)});
   }
   return Columns(rows);
 }
@@ -114,13 +119,17 @@ std::string HeardAgo(int64_t ms) { return ms < 0 ? "never" : std::to_string(ms) 
 
 std::string ClusterText(const wire::ClusterInfo& info) {
   std::ostringstream out;
-  out << "site " << info.site << ": " << info.state << (info.started ? " (applications running here)" : "") << "\n";
+  out << "site " << info.site << ": " << info.state
+      << (info.started ? " (applications running here)" : "") << "\n";
   out << "  " << info.reason << "\n";
   out << "peer " << info.peer_site << ": "
-      << (info.peer_alive ? "alive, " + info.peer_state : std::string("lost (no heartbeat on any link)")) << "\n";
+      << (info.peer_alive ? "alive, " + info.peer_state
+                          : std::string("lost (no heartbeat on any link)"))
+      << "\n";
   const wire::ReservationRecord& r = info.reservation;
   out << "determining volume " << info.determining_volume << ": "
-      << (r.holder.empty() ? std::string("not reserved") : "reserved by site " + r.holder) << ", epoch " << r.epoch
+      << (r.holder.empty() ? std::string("not reserved") : "reserved by site " + r.holder)
+      << ", epoch " << r.epoch
       << (r.outdated.empty() ? std::string() : ", site " + r.outdated + " outdated") << "\n";
   out << "witness: " << (info.witness.empty() ? std::string("none") : info.witness) << "\n";
   out << "volumes: ";
@@ -131,18 +140,23 @@ std::string ClusterText(const wire::ClusterInfo& info) {
     listen_width = std::max(listen_width, link.listen.size());
     peer_width = std::max(peer_width, link.peer.size());
   }
-  auto row = [&](const std::string& a, const std::string& b, const std::string& c, const std::string& d) {
-    out << "  " << a << std::string(listen_width - a.size() + 2, ' ') << b << std::string(peer_width - b.size() + 2, ' ')
-        << c << std::string(c.size() < 7 ? 7 - c.size() : 1, ' ') << d << "\n";
+  auto row = [&](const std::string& a, const std::string& b, const std::string& c,
+                 const std::string& d) {
+    out << "  " << a << std::string(listen_width - a.size() + 2, ' ') << b
+        << std::string(peer_width - b.size() + 2, ' ') << c
+        << std::string(c.size() < 7 ? 7 - c.size() : 1, ' ') << d << "\n";
   };
   const bool authenticated =
-      !info.links.empty() && std::all_of(info.links.begin(), info.links.end(), [](const auto& link) { return link.authenticated; });
+      !info.links.empty() && std::all_of(info.links.begin(), info.links.end(),
+                                         [](const auto& link) { return link.authenticated; });
   out << "authentication: "
-      << (authenticated ? "CURVE keys (heartbeat links authenticated)" : "none (heartbeat links not authenticated)")
+      << (authenticated ? "CURVE keys (heartbeat links authenticated)"
+                        : "none (heartbeat links not authenticated)")
       << "\n";
   out << "heartbeat links:\n";
   row("LISTEN", "PEER", "STATE", "LAST HEARD");
-  for (const auto& link : info.links) row(link.listen, link.peer, link.alive ? "alive" : "silent", HeardAgo(link.last_heard_ms_ago));
+  for (const auto& link : info.links)
+    row(link.listen, link.peer, link.alive ? "alive" : "silent", HeardAgo(link.last_heard_ms_ago));
   return out.str();
 }
 
@@ -153,7 +167,9 @@ nlohmann::ordered_json ClusterJson(const wire::ClusterInfo& info) {
                      {"peer", link.peer},
                      {"alive", link.alive},
                      {"authenticated", link.authenticated},
-                     {"last_heard_ms_ago", link.last_heard_ms_ago < 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(link.last_heard_ms_ago)}});
+                     {"last_heard_ms_ago", link.last_heard_ms_ago < 0
+                                               ? nlohmann::ordered_json()
+                                               : nlohmann::ordered_json(link.last_heard_ms_ago)}});
   }
   return {{"site", info.site},
           {"state", info.state},

@@ -61,15 +61,17 @@ Result<wire::Reply> Ask(const Config& config, const T& request, const std::strin
                         const std::string& program = "pairfs") {
   Status listening = wire::ProbeEndpoint(endpoint);
   if (!listening.ok()) {
-    return Status::Unreachable(program + " for site " + config.site.name + " is not running: " + listening.message());
+    return Status::Unreachable(program + " for site " + config.site.name +
+                               " is not running: " + listening.message());
   }
   wire::Context context;
-  Result<std::unique_ptr<wire::Client>> client = wire::Client::Connect(context, endpoint, config.site.name);
+  Result<std::unique_ptr<wire::Client>> client =
+      wire::Client::Connect(context, endpoint, config.site.name);
   if (!client.ok()) return client.status();
   Result<wire::Reply> reply = client.value()->Call(request, wire::kDefaultControlTimeoutMs);
   if (!reply.ok() && reply.status().code() == Code::kUnreachable) {
-    return Status::Unreachable(program + " for site " + config.site.name + " did not answer at " + endpoint + ": " +
-                               reply.status().message());
+    return Status::Unreachable(program + " for site " + config.site.name + " did not answer at " +
+                               endpoint + ": " + reply.status().message());
   }
   return reply;
 }
@@ -104,13 +106,15 @@ int Run(const Config& config, const T& request, Print print) {
 
 // Invalid UTF-8 (a name in an old metadata file) is printed as U+FFFD, never an abort.
 void PrintJson(const nlohmann::ordered_json& document) {
-  std::cout << document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+  std::cout << document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+            << "\n";
 }
 
 // A pair command's outcome: the node's note (if any) and the volume's new status.
 void PrintPairOutcome(const wire::Reply& reply, bool json, const std::string& what) {
   if (json) {
-    nlohmann::ordered_json document = reply.volumes.empty() ? nlohmann::ordered_json::object() : DisplayJson(reply.volumes[0]);
+    nlohmann::ordered_json document =
+        reply.volumes.empty() ? nlohmann::ordered_json::object() : DisplayJson(reply.volumes[0]);
     if (!reply.message.empty()) document["note"] = reply.message;
     return PrintJson(document);
   }
@@ -125,8 +129,8 @@ void DrawProgress(const wire::VolumeInfo& v) {
   const int width = 40;
   const int filled = static_cast<int>(v.copy_progress) * width / 100;
   std::fprintf(stderr, "\r%s %-4s [%s%s] %3u%%  dirty %s   ", v.name.c_str(), v.status.c_str(),
-               std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), v.copy_progress,
-               FormatSize(v.dirty_bytes).c_str());
+               std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+               v.copy_progress, FormatSize(v.dirty_bytes).c_str());
   std::fflush(stderr);
 }
 
@@ -150,14 +154,18 @@ int Wait(const Config& config, const Options& options) {
     }
     if (options.status == "PAIR" && v.status == "PSUE") {
       if (bar) std::fprintf(stderr, "\n");
-      return Fail(Status::InvalidArgument(v.name + " went to PSUE (the link to the peer was lost); it will not reach "
-                                          "PAIR without a resync"));
+      return Fail(Status::InvalidArgument(
+          v.name +
+          " went to PSUE (the link to the peer was lost); it will not reach "
+          "PAIR without a resync"));
     }
-    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (options.timeout_s > 0 && waited >= options.timeout_s) {
       if (bar) std::fprintf(stderr, "\n");
-      return Fail(Status::Timeout(v.name + " is " + v.status + ", not " + options.status + ", after " +
-                                  std::to_string(static_cast<int>(options.timeout_s)) + " s"));
+      return Fail(Status::Timeout(v.name + " is " + v.status + ", not " + options.status +
+                                  ", after " + std::to_string(static_cast<int>(options.timeout_s)) +
+                                  " s"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -169,7 +177,8 @@ int Verify(const Config& config, const Options& options) {
   if (!shown.ok()) return Fail(shown.status());
   if (!shown->ToStatus().ok()) return Fail(shown->ToStatus());
   const wire::VolumeInfo& v = shown->volumes.at(0);
-  if (v.status == "SMPL") return Fail(Status::InvalidArgument("volume " + v.name + " is not in a pair"));
+  if (v.status == "SMPL")
+    return Fail(Status::InvalidArgument("volume " + v.name + " is not in a pair"));
   const uint64_t slice = v.region_size_bytes * kVerifyRegionsPerCall;
   const bool bar = ::isatty(STDERR_FILENO) && !options.json;
   std::vector<std::pair<uint64_t, uint64_t>> mismatches;
@@ -186,22 +195,30 @@ int Verify(const Config& config, const Options& options) {
         mismatches.emplace_back(start, length);
       }
     }
-    if (bar) std::fprintf(stderr, "\rverify %s: %3d%%", v.name.c_str(), static_cast<int>((offset + slice) * 100 / v.size_bytes > 100 ? 100 : (offset + slice) * 100 / v.size_bytes));
+    if (bar)
+      std::fprintf(stderr, "\rverify %s: %3d%%", v.name.c_str(),
+                   static_cast<int>((offset + slice) * 100 / v.size_bytes > 100
+                                        ? 100
+                                        : (offset + slice) * 100 / v.size_bytes));
   }
   if (bar) std::fprintf(stderr, "\n");
   if (options.json) {
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (const auto& [start, length] : mismatches) list.push_back({{"offset", start}, {"length", length}});
+    for (const auto& [start, length] : mismatches)
+      list.push_back({{"offset", start}, {"length", length}});
     PrintJson({{"name", v.name}, {"identical", mismatches.empty()}, {"mismatches", list}});
   } else if (mismatches.empty()) {
-    std::cout << "verify " << v.name << ": both copies identical (" << FormatSize(v.size_bytes) << ")\n";
+    std::cout << "verify " << v.name << ": both copies identical (" << FormatSize(v.size_bytes)
+              << ")\n";
   } else {
     uint64_t total = 0;
     for (const auto& [start, length] : mismatches) {
-      std::cout << "differs: offset " << start << " length " << length << " (" << FormatSize(length) << ")\n";
+      std::cout << "differs: offset " << start << " length " << length << " (" << FormatSize(length)
+                << ")\n";
       total += length;
     }
-    std::cout << "verify " << v.name << ": " << FormatSize(total) << " differ in " << mismatches.size() << " ranges\n";
+    std::cout << "verify " << v.name << ": " << FormatSize(total) << " differ in "
+              << mismatches.size() << " ranges\n";
   }
   return mismatches.empty() ? 0 : 1;
 }
@@ -220,11 +237,14 @@ int Keygen(const Options& options) {
   const std::string secret = options.key_dir + "/" + options.name + ".key";
   const std::string public_file = options.key_dir + "/" + options.name + ".pub";
   if (options.json) {
-    PrintJson({{"site", options.name}, {"secret_key_file", secret}, {"public_key_file", public_file},
+    PrintJson({{"site", options.name},
+               {"secret_key_file", secret},
+               {"public_key_file", public_file},
                {"public_key", keys->public_key}});
   } else {
-    std::cout << "wrote " << secret << " (secret, mode 0600: keep it at site " << options.name << ") and "
-              << public_file << " (public: copy it to the sites that talk to " << options.name << ")\n";
+    std::cout << "wrote " << secret << " (secret, mode 0600: keep it at site " << options.name
+              << ") and " << public_file << " (public: copy it to the sites that talk to "
+              << options.name << ")\n";
   }
   return 0;
 }
@@ -257,16 +277,20 @@ void AddVolumeCommands(CLI::App& app, Options& options, Commands& commands) {
   CLI::App* create = commands.volume_create =
       volume->add_subcommand("create", "create a sparse volume: volume create NAME SIZE");
   create->add_option("NAME", options.name, "volume name, [A-Za-z0-9._-]{1,64}")->required();
-  create->add_option("SIZE", options.size, "bytes, or with a K/M/G/T suffix; a multiple of 4 KiB")->required();
+  create->add_option("SIZE", options.size, "bytes, or with a K/M/G/T suffix; a multiple of 4 KiB")
+      ->required();
   CLI::App* remove = commands.volume_delete =
       volume->add_subcommand("delete", "delete a volume and its data: volume delete NAME");
   remove->add_option("NAME", options.name, "volume name")->required();
   commands.volume_list = volume->add_subcommand("list", "list the volumes of this site");
-  CLI::App* resize = commands.volume_resize = volume->add_subcommand("resize", "grow a volume: volume resize NAME SIZE");
+  CLI::App* resize = commands.volume_resize =
+      volume->add_subcommand("resize", "grow a volume: volume resize NAME SIZE");
   resize->add_option("NAME", options.name, "volume name")->required();
-  resize->add_option("SIZE", options.size, "the new size, not smaller than the current one")->required();
+  resize->add_option("SIZE", options.size, "the new size, not smaller than the current one")
+      ->required();
 
-  CLI::App* display = commands.display = app.add_subcommand("display", "the pair table: display [NAME]");
+  CLI::App* display = commands.display =
+      app.add_subcommand("display", "the pair table: display [NAME]");
   display->add_option("NAME", options.name, "one volume (default: all)");
   CLI::App* reserve = commands.reserve =
       app.add_subcommand("reserve", "reserve a volume for a site: reserve NAME [--holder ID]");
@@ -282,32 +306,40 @@ void AddVolumeCommands(CLI::App& app, Options& options, Commands& commands) {
 void AddPairCommands(CLI::App& app, Options& options, Commands& commands) {
   CLI::App* pair_create = commands.pair_create =
       app.add_subcommand("create", "pair a volume with the peer site's: create NAME --mode sync");
-  pair_create->add_option("NAME", options.name, "the volume here, which becomes the primary")->required();
-  pair_create->add_option("--mode", options.mode, "sync (async is not in this version)")->required();
-  pair_create->add_option("--peer-volume", options.peer_volume, "the volume at the peer (default: the same name)");
-  pair_create->add_option("--fence", options.fence, "data, reserve or never (default never; reserve for [cluster] volumes)");
+  pair_create->add_option("NAME", options.name, "the volume here, which becomes the primary")
+      ->required();
+  pair_create->add_option("--mode", options.mode, "sync (async is not in this version)")
+      ->required();
+  pair_create->add_option("--peer-volume", options.peer_volume,
+                          "the volume at the peer (default: the same name)");
+  pair_create->add_option("--fence", options.fence,
+                          "data, reserve or never (default never; reserve for [cluster] volumes)");
   pair_create->add_option("--group", options.group, "consistency group name");
-  CLI::App* split = commands.split = app.add_subcommand("split", "suspend a pair: split NAME [--rw]");
+  CLI::App* split = commands.split =
+      app.add_subcommand("split", "suspend a pair: split NAME [--rw]");
   split->add_option("NAME", options.name, "volume name")->required();
   split->add_flag("--rw", options.read_write, "make the secondary writable too (SSUS)");
   CLI::App* resync = commands.resync =
       app.add_subcommand("resync", "copy what changed and return to PAIR: resync NAME [--swap]");
   resync->add_option("NAME", options.name, "volume name")->required();
   resync->add_flag("--swap", options.swap, "make the issuing site the primary (its copy wins)");
-  CLI::App* takeover = commands.takeover =
-      app.add_subcommand("takeover", "make the secondary here the writable one: takeover NAME [--force]");
+  CLI::App* takeover = commands.takeover = app.add_subcommand(
+      "takeover", "make the secondary here the writable one: takeover NAME [--force]");
   takeover->add_option("NAME", options.name, "volume name")->required();
-  takeover->add_flag("--force", options.force, "also for an outdated or inconsistent copy (loses the newer data)");
+  takeover->add_flag("--force", options.force,
+                     "also for an outdated or inconsistent copy (loses the newer data)");
   CLI::App* dissolve = commands.dissolve =
       app.add_subcommand("dissolve", "remove the pair, keep both copies: dissolve NAME");
   dissolve->add_option("NAME", options.name, "volume name")->required();
-  CLI::App* wait = commands.wait =
-      app.add_subcommand("wait", "wait for a status: wait NAME --status S [--timeout SECONDS] [--progress]");
+  CLI::App* wait = commands.wait = app.add_subcommand(
+      "wait", "wait for a status: wait NAME --status S [--timeout SECONDS] [--progress]");
   wait->add_option("NAME", options.name, "volume name")->required();
   wait->add_option("--status", options.status, "SMPL COPY PAIR PSUS PSUE SSUS SSWS PFUL PFUS")
       ->required()
-      ->check(CLI::IsMember({"SMPL", "COPY", "PAIR", "PSUS", "PSUE", "SSUS", "SSWS", "PFUL", "PFUS"}));
-  wait->add_option("--timeout", options.timeout_s, "give up after this many seconds (exit 5); default: never")
+      ->check(
+          CLI::IsMember({"SMPL", "COPY", "PAIR", "PSUS", "PSUE", "SSUS", "SSWS", "PFUL", "PFUS"}));
+  wait->add_option("--timeout", options.timeout_s,
+                   "give up after this many seconds (exit 5); default: never")
       ->check(CLI::NonNegativeNumber);
   wait->add_flag("--progress", options.progress, "draw a progress bar on a terminal");
   CLI::App* verify = commands.verify =
@@ -319,16 +351,22 @@ void AddPairCommands(CLI::App& app, Options& options, Commands& commands) {
 void AddClusterAndKeyCommands(CLI::App& app, Options& options, Commands& commands) {
   CLI::App* cluster = app.add_subcommand("cluster", "clusterd's view, and the operator's unfence");
   cluster->require_subcommand(1);
-  commands.cluster_status = cluster->add_subcommand("status", "state, peer, heartbeat links, reservation");
-  commands.cluster_unfence = cluster->add_subcommand("unfence", "lift FENCED: the managed copies take writes again");
-  CLI::App* keygen = commands.keygen =
-      app.add_subcommand("keygen", "write a CURVE key pair for [security]: keygen SITE [--dir DIR]");
-  keygen->add_option("SITE", options.name, "the site the keys are for: writes SITE.key and SITE.pub")->required();
-  keygen->add_option("--dir", options.key_dir, "where to write them (default: the current directory)");
+  commands.cluster_status =
+      cluster->add_subcommand("status", "state, peer, heartbeat links, reservation");
+  commands.cluster_unfence =
+      cluster->add_subcommand("unfence", "lift FENCED: the managed copies take writes again");
+  CLI::App* keygen = commands.keygen = app.add_subcommand(
+      "keygen", "write a CURVE key pair for [security]: keygen SITE [--dir DIR]");
+  keygen
+      ->add_option("SITE", options.name, "the site the keys are for: writes SITE.key and SITE.pub")
+      ->required();
+  keygen->add_option("--dir", options.key_dir,
+                     "where to write them (default: the current directory)");
 }
 
 // volume create/delete/list/resize and display; -1 when none of them was given.
-int RunVolumeCommand(const Config& c, const Options& options, const Commands& commands, uint64_t size) {
+int RunVolumeCommand(const Config& c, const Options& options, const Commands& commands,
+                     uint64_t size) {
   const bool json = options.json;
   if (commands.volume_create->parsed()) {
     return Run(c, wire::VolumeCreateRequest{options.name, size}, [&](const wire::Reply& r) {
@@ -373,23 +411,28 @@ int RunPairCommand(const Config& c, const Options& options, const Commands& comm
     return Run(c, request, [&](const wire::Reply& r) { PrintPairOutcome(r, options.json, what); });
   };
   if (commands.pair_create->parsed()) {
-    return run_pair(
-        wire::PairCreateRequest{options.name, options.mode, options.peer_volume, options.fence, options.group},
-        "created pair");
+    return run_pair(wire::PairCreateRequest{options.name, options.mode, options.peer_volume,
+                                            options.fence, options.group},
+                    "created pair");
   }
-  if (commands.split->parsed()) return run_pair(wire::SplitRequest{options.name, options.read_write}, "split");
-  if (commands.resync->parsed()) return run_pair(wire::ResyncRequest{options.name, options.swap}, "resync");
-  if (commands.takeover->parsed()) return run_pair(wire::TakeoverRequest{options.name, options.force}, "takeover");
-  if (commands.dissolve->parsed()) return run_pair(wire::DissolveRequest{options.name}, "dissolved");
+  if (commands.split->parsed())
+    return run_pair(wire::SplitRequest{options.name, options.read_write}, "split");
+  if (commands.resync->parsed())
+    return run_pair(wire::ResyncRequest{options.name, options.swap}, "resync");
+  if (commands.takeover->parsed())
+    return run_pair(wire::TakeoverRequest{options.name, options.force}, "takeover");
+  if (commands.dissolve->parsed())
+    return run_pair(wire::DissolveRequest{options.name}, "dissolved");
   return -1;
 }
 
 // cluster status/unfence: asked of clusterd, not of the node.
 int RunClusterCommand(const Config& c, const Options& options, bool unfence) {
-  if (!c.cluster.present) return Fail(Status::InvalidArgument(c.path + " has no [cluster] table: no clusterd here"));
-  Result<wire::Reply> reply = unfence
-                                  ? Ask(c, wire::ClusterUnfenceRequest{c.site.name}, ClusterdEndpoint(c), "clusterd")
-                                  : Ask(c, wire::ClusterStatusRequest{c.site.name}, ClusterdEndpoint(c), "clusterd");
+  if (!c.cluster.present)
+    return Fail(Status::InvalidArgument(c.path + " has no [cluster] table: no clusterd here"));
+  Result<wire::Reply> reply =
+      unfence ? Ask(c, wire::ClusterUnfenceRequest{c.site.name}, ClusterdEndpoint(c), "clusterd")
+              : Ask(c, wire::ClusterStatusRequest{c.site.name}, ClusterdEndpoint(c), "clusterd");
   if (!reply.ok()) return Fail(reply.status());
   if (!reply->ToStatus().ok()) return Fail(reply->ToStatus());
   if (options.json) return PrintJson(ClusterJson(reply->cluster)), 0;
@@ -409,7 +452,8 @@ int RunReservation(const Config& c, const Options& options, bool reserving) {
       std::cout << "volume " << options.name << " is reserved by site " << holder << "\n";
     }
   };
-  if (reserving) return Run(c, wire::ReserveRequest{options.name, options.holder}, print_reservation);
+  if (reserving)
+    return Run(c, wire::ReserveRequest{options.name, options.holder}, print_reservation);
   return Run(c, wire::ReleaseRequest{options.name, options.holder}, print_reservation);
 }
 
@@ -431,8 +475,10 @@ int Main(int argc, char** argv) {
   Options options;
   Commands commands;
   CLI::App app{"pairctl: paired volume control for pairfs (see pairctl(8))", "pairctl"};
-  app.set_version_flag("--version", "pairctl 0.1 (protocol " + std::to_string(wire::kProtocolVersion) + ")");
-  app.add_option("-c,--config", options.config_flag, "config file (default $PAIRFS_CONFIG or /etc/pairfs/pairfs.toml)");
+  app.set_version_flag("--version",
+                       "pairctl 0.1 (protocol " + std::to_string(wire::kProtocolVersion) + ")");
+  app.add_option("-c,--config", options.config_flag,
+                 "config file (default $PAIRFS_CONFIG or /etc/pairfs/pairfs.toml)");
   app.add_flag("--json", options.json, "print JSON instead of a table");
   app.require_subcommand(1);
   AddVolumeCommands(app, options, commands);
@@ -442,7 +488,8 @@ int Main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    std::cerr << "pairctl: " << e.what() << "\n" << "Run 'pairctl --help' for usage.\n";
+    std::cerr << "pairctl: " << e.what() << "\n"
+              << "Run 'pairctl --help' for usage.\n";
     return kExitUsage;
   }
 

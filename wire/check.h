@@ -13,7 +13,7 @@ namespace pairfs::wire {
 
 }  // namespace pairfs::wire
 
-#define PAIRFS_CHECK(condition, why)                                             \
-  do {                                                                           \
+#define PAIRFS_CHECK(condition, why)                                                    \
+  do {                                                                                  \
     if (!(condition)) ::pairfs::wire::CheckFailed(__FILE__, __LINE__, #condition, why); \
   } while (false)

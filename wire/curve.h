@@ -49,7 +49,8 @@ Result<std::string> ReadSecretKeyFile(const std::string& path);
 // Loads the secret key and the public keys, deriving this site's public key. InvalidArgument if
 // a public key file's name gives no site, two files give the same site, or a key is this site's
 // own; the file errors of the readers above.
-Result<CurveKeys> LoadCurveKeys(const std::string& secret_key_path, const std::vector<std::string>& public_key_paths);
+Result<CurveKeys> LoadCurveKeys(const std::string& secret_key_path,
+                                const std::vector<std::string>& public_key_paths);
 
 // A fresh key pair (zmq_curve_keypair). IoError if libzmq cannot make one (built without CURVE).
 Result<KeyPair> GenerateKeyPair();

@@ -19,7 +19,8 @@ void PutLittleEndian(std::string& out, size_t at, T value) {
 template <class T>
 T GetLittleEndian(std::string_view in, size_t at) {
   T value = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) value |= static_cast<T>(static_cast<uint8_t>(in[at + i])) << (8 * i);
+  for (size_t i = 0; i < sizeof(T); ++i)
+    value |= static_cast<T>(static_cast<uint8_t>(in[at + i])) << (8 * i);
   return value;
 }
 

@@ -22,7 +22,6 @@ constexpr size_t kChecksumAt = 24;
 constexpr size_t kSiteAt = 32;
 static_assert(kSiteAt + kSiteFieldBytes == kHeaderBytes, "the header is exactly 64 bytes");
 
-
 bool IsSiteChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '_' || c == '-';
@@ -41,12 +40,14 @@ std::string FrameWithRoomForHeader(size_t body_bytes_expected) {
   return frame;
 }
 
-Status SealFrame(MessageType type, uint64_t request_id, std::string_view sender_site, std::string* frame) {
+Status SealFrame(MessageType type, uint64_t request_id, std::string_view sender_site,
+                 std::string* frame) {
   if (sender_site.size() > kMaxSiteNameBytes) {
     return Status::InvalidArgument("site name longer than 31 bytes: " + std::string(sender_site));
   }
   if (frame->size() < kHeaderBytes || frame->size() > kMaxFrameBytes) {
-    return Status::InvalidArgument("message body of " + std::to_string(frame->size() - kHeaderBytes) +
+    return Status::InvalidArgument("message body of " +
+                                   std::to_string(frame->size() - kHeaderBytes) +
                                    " bytes exceeds the frame limit");
   }
   std::string& out = *frame;
@@ -63,8 +64,8 @@ Status SealFrame(MessageType type, uint64_t request_id, std::string_view sender_
   return Status::Ok();
 }
 
-Result<std::string> EncodeFrame(MessageType type, uint64_t request_id,
-                                std::string_view sender_site, std::string_view body) {
+Result<std::string> EncodeFrame(MessageType type, uint64_t request_id, std::string_view sender_site,
+                                std::string_view body) {
   if (body.size() > kMaxFrameBytes - kHeaderBytes) {
     return Status::InvalidArgument("message body of " + std::to_string(body.size()) +
                                    " bytes exceeds the frame limit");
@@ -85,7 +86,8 @@ Result<Frame> DecodeFrame(std::string_view bytes) {
     return Status::Corruption("frame of " + std::to_string(bytes.size()) + " bytes exceeds the " +
                               std::to_string(kMaxFrameBytes) + "-byte limit");
   }
-  if (GetLittleEndian<uint32_t>(bytes, kMagicAt) != kFrameMagic) return Status::Corruption("bad frame magic");
+  if (GetLittleEndian<uint32_t>(bytes, kMagicAt) != kFrameMagic)
+    return Status::Corruption("bad frame magic");
   const uint16_t version = GetLittleEndian<uint16_t>(bytes, kVersionAt);
   if (version != kProtocolVersion) {
     return Status::Corruption("protocol version " + std::to_string(version) + ", expected " +
@@ -97,7 +99,8 @@ Result<Frame> DecodeFrame(std::string_view bytes) {
   }
   const uint32_t body_bytes = GetLittleEndian<uint32_t>(bytes, kBodyBytesAt);
   if (body_bytes != bytes.size() - kHeaderBytes) {
-    return Status::Corruption("header says " + std::to_string(body_bytes) + " body bytes, frame has " +
+    return Status::Corruption("header says " + std::to_string(body_bytes) +
+                              " body bytes, frame has " +
                               std::to_string(bytes.size() - kHeaderBytes));
   }
   const std::string_view body = bytes.substr(kHeaderBytes);
@@ -106,7 +109,8 @@ Result<Frame> DecodeFrame(std::string_view bytes) {
   }
   const std::string_view site_field = bytes.substr(kSiteAt, kSiteFieldBytes);
   const size_t site_length = site_field.find('\0');
-  if (site_length == std::string_view::npos) return Status::Corruption("sender site not terminated");
+  if (site_length == std::string_view::npos)
+    return Status::Corruption("sender site not terminated");
   for (size_t i = 0; i < site_length; ++i) {
     if (!IsSiteChar(site_field[i])) return Status::Corruption("sender site has a bad character");
   }

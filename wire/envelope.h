@@ -21,13 +21,14 @@ struct Frame {
 
 // Returns the bytes of a frame carrying `body`. Fails (InvalidArgument) if the site name does not
 // fit its field or the body would make the frame larger than kMaxFrameBytes.
-Result<std::string> EncodeFrame(MessageType type, uint64_t request_id,
-                                std::string_view sender_site, std::string_view body);
+Result<std::string> EncodeFrame(MessageType type, uint64_t request_id, std::string_view sender_site,
+                                std::string_view body);
 
 // Frames whose body is written in place (no copy of a large body): `frame` holds kHeaderBytes of
 // room followed by the body; SealFrame fills the header. Same checks and bytes as EncodeFrame.
 std::string FrameWithRoomForHeader(size_t body_bytes_expected);
-Status SealFrame(MessageType type, uint64_t request_id, std::string_view sender_site, std::string* frame);
+Status SealFrame(MessageType type, uint64_t request_id, std::string_view sender_site,
+                 std::string* frame);
 
 // Checks and decodes a frame. Never throws and never reads past `bytes`. Fails with Corruption
 // and a reason for: too short, oversized, bad magic, other protocol version, unknown message

@@ -46,31 +46,36 @@ Status CheckSiteName(const std::string& site) {
   if (!bytes.ok()) return bytes.status();
   Result<Frame> frame = DecodeFrame(bytes.value());
   if (!frame.ok()) {
-    return Status::InvalidArgument("site name '" + site + "' cannot travel in a frame: " + frame.status().message());
+    return Status::InvalidArgument("site name '" + site +
+                                   "' cannot travel in a frame: " + frame.status().message());
   }
   return Status::Ok();
 }
 
 // Checks one received frame against every rule except staleness, which needs the link's memory.
 // Returns the heartbeat, or Corruption saying why it is refused.
-Result<HeartbeatMessage> CheckHeartbeat(std::string_view bytes, const std::string& peer_site, uint32_t link) {
+Result<HeartbeatMessage> CheckHeartbeat(std::string_view bytes, const std::string& peer_site,
+                                        uint32_t link) {
   Result<Frame> frame = DecodeFrame(bytes);
   if (!frame.ok()) return frame.status();
   if (frame->type != MessageType::kHeartbeat) {
-    return Status::Corruption(std::string("a ") + MessageTypeName(frame->type) + " frame, not a heartbeat");
+    return Status::Corruption(std::string("a ") + MessageTypeName(frame->type) +
+                              " frame, not a heartbeat");
   }
   if (frame->sender_site != peer_site) {
-    return Status::Corruption("a heartbeat from site '" + frame->sender_site + "' (the peer is '" + peer_site + "')");
+    return Status::Corruption("a heartbeat from site '" + frame->sender_site + "' (the peer is '" +
+                              peer_site + "')");
   }
   HeartbeatMessage beat;
   Status decoded = DecodeBody(frame->body, &beat);
   if (!decoded.ok()) return decoded;
   if (beat.site != peer_site) {
-    return Status::Corruption("a heartbeat whose body names site '" + beat.site + "' (the peer is '" + peer_site + "')");
+    return Status::Corruption("a heartbeat whose body names site '" + beat.site +
+                              "' (the peer is '" + peer_site + "')");
   }
   if (beat.link != link) {
-    return Status::Corruption("a heartbeat for link " + std::to_string(beat.link) + " arrived on link " +
-                              std::to_string(link));
+    return Status::Corruption("a heartbeat for link " + std::to_string(beat.link) +
+                              " arrived on link " + std::to_string(link));
   }
   return beat;
 }
@@ -88,7 +93,8 @@ size_t ReceiveWholeMessage(zmq::socket_t& router, zmq::message_t* frame) {
 }
 
 // Options both sockets of a link share: nothing lingers on close, nothing large is buffered, few
-// beats wait in a pipe, and a connection that went silent is closed (see kHeartbeatConnectionCheckMs).
+// beats wait in a pipe, and a connection that went silent is closed (see
+// kHeartbeatConnectionCheckMs).
 void SetLinkOptions(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxHeartbeatFrameBytes));
@@ -149,13 +155,13 @@ struct HeartbeatLinks::Impl {
   std::thread thread;
 
   // The thread's own counters.
-  uint64_t counter = 0;          // of the last beat sent
-  uint64_t refused = 0;          // frames refused on any link, for the rate-limited warning
-  uint64_t trouble = 0;          // beats not made or sent and failed receives, likewise
-  bool authenticated = false;    // CURVE: a beat's sender must be its connection's key's site
-  uint64_t impostors = 0;        // beats refused for naming another site than their key's
+  uint64_t counter = 0;        // of the last beat sent
+  uint64_t refused = 0;        // frames refused on any link, for the rate-limited warning
+  uint64_t trouble = 0;        // beats not made or sent and failed receives, likewise
+  bool authenticated = false;  // CURVE: a beat's sender must be its connection's key's site
+  uint64_t impostors = 0;      // beats refused for naming another site than their key's
 
-  mutable std::mutex mutex;      // guards records and latest
+  mutable std::mutex mutex;  // guards records and latest
   std::vector<LinkRecord> records;
   std::optional<HeartbeatMessage> latest;
 
@@ -184,7 +190,8 @@ Status HeartbeatLinks::Impl::Open(Context& context) {
       doing = "connect to " + endpoints[link].peer;
       sockets[link].dealer = ConnectedDealer(context, endpoints[link].peer, site, peer_site);
     } catch (const zmq::error_t& e) {
-      return Status::IoError("heartbeat link " + std::to_string(link) + ": cannot " + doing, e.num());
+      return Status::IoError("heartbeat link " + std::to_string(link) + ": cannot " + doing,
+                             e.num());
     }
   }
   return Status::Ok();
@@ -195,7 +202,8 @@ void HeartbeatLinks::Impl::SendBeats() {
   try {
     state_now = state();
   } catch (const std::exception& e) {
-    if (ShouldWarn(&trouble)) spdlog::warn("heartbeat: no beat sent, the state function failed: {}", e.what());
+    if (ShouldWarn(&trouble))
+      spdlog::warn("heartbeat: no beat sent, the state function failed: {}", e.what());
     return;
   } catch (...) {
     if (ShouldWarn(&trouble)) spdlog::warn("heartbeat: no beat sent, the state function failed");
@@ -204,7 +212,8 @@ void HeartbeatLinks::Impl::SendBeats() {
   ++counter;
   for (uint32_t link = 0; link < sockets.size(); ++link) {
     const HeartbeatMessage beat{site, incarnation, counter, state_now, link};
-    Result<std::string> frame = EncodeFrame(MessageType::kHeartbeat, counter, site, EncodeBody(beat));
+    Result<std::string> frame =
+        EncodeFrame(MessageType::kHeartbeat, counter, site, EncodeBody(beat));
     if (!frame.ok() || frame->size() > kMaxHeartbeatFrameBytes) {
       if (ShouldWarn(&trouble)) {
         spdlog::warn("heartbeat link {}: beat not sent: {}", link,
@@ -215,7 +224,8 @@ void HeartbeatLinks::Impl::SendBeats() {
     }
     try {
       if (!sockets[link].dealer.send(zmq::buffer(frame.value()), zmq::send_flags::dontwait)) {
-        spdlog::debug("heartbeat link {}: no connection to {}, beat {} dropped", link, endpoints[link].peer, counter);
+        spdlog::debug("heartbeat link {}: no connection to {}, beat {} dropped", link,
+                      endpoints[link].peer, counter);
       }
     } catch (const zmq::error_t& e) {
       if (ShouldWarn(&trouble)) spdlog::warn("heartbeat link {}: send failed: {}", link, e.what());
@@ -238,13 +248,15 @@ void HeartbeatLinks::Impl::Refuse(uint32_t link, const std::string& reason) {
 bool HeartbeatLinks::Impl::Admit(uint32_t link, const HeartbeatMessage& beat) {
   std::lock_guard<std::mutex> lock(mutex);
   LinkRecord& record = records[link];
-  if (record.heard && beat.incarnation == record.incarnation && beat.counter <= record.counter) return false;
+  if (record.heard && beat.incarnation == record.incarnation && beat.counter <= record.counter)
+    return false;
   record.heard = true;
   record.last_heard = Clock::now();
   record.incarnation = beat.incarnation;
   record.counter = beat.counter;
   record.state = beat.state;
-  if (!latest || latest->incarnation != beat.incarnation || beat.counter > latest->counter) latest = beat;
+  if (!latest || latest->incarnation != beat.incarnation || beat.counter > latest->counter)
+    latest = beat;
   return true;
 }
 
@@ -255,7 +267,8 @@ void HeartbeatLinks::Impl::ReceiveOn(uint32_t link) {
     try {
       parts = ReceiveWholeMessage(sockets[link].router, &frame);
     } catch (const zmq::error_t& e) {
-      if (ShouldWarn(&trouble)) spdlog::warn("heartbeat link {}: receive failed: {}", link, e.what());
+      if (ShouldWarn(&trouble))
+        spdlog::warn("heartbeat link {}: receive failed: {}", link, e.what());
       return;
     }
     if (parts == 0) return;
@@ -266,7 +279,8 @@ void HeartbeatLinks::Impl::ReceiveOn(uint32_t link) {
     Result<HeartbeatMessage> beat = CheckHeartbeat(frame.to_string_view(), peer_site, link);
     if (!beat.ok()) {
       Refuse(link, beat.status().message());
-    } else if (const std::string key_site = AuthenticatedSite(frame); authenticated && key_site != beat->site) {
+    } else if (const std::string key_site = AuthenticatedSite(frame);
+               authenticated && key_site != beat->site) {
       // CheckHeartbeat made the envelope's site and the body's the peer's; the key must be too.
       {
         std::lock_guard<std::mutex> lock(mutex);
@@ -274,8 +288,8 @@ void HeartbeatLinks::Impl::ReceiveOn(uint32_t link) {
       }
       RefuseImpostor("heartbeat", beat->site, key_site, &impostors);
     } else if (!Admit(link, beat.value())) {
-      Refuse(link, "a stale heartbeat (incarnation " + std::to_string(beat->incarnation) + ", counter " +
-                       std::to_string(beat->counter) + ")");
+      Refuse(link, "a stale heartbeat (incarnation " + std::to_string(beat->incarnation) +
+                       ", counter " + std::to_string(beat->counter) + ")");
     }
   }
 }
@@ -287,7 +301,8 @@ void HeartbeatLinks::Impl::DiscardDealerInput(uint32_t link) {
       if (!sockets[link].dealer.recv(drop, zmq::recv_flags::dontwait)) return;
     }
   } catch (const zmq::error_t& e) {
-    if (ShouldWarn(&trouble)) spdlog::warn("heartbeat link {}: discarding input failed: {}", link, e.what());
+    if (ShouldWarn(&trouble))
+      spdlog::warn("heartbeat link {}: discarding input failed: {}", link, e.what());
   }
 }
 
@@ -307,8 +322,9 @@ void HeartbeatLinks::Impl::Run() {
       SendBeats();
       next_beat = now + interval;
     }
-    const auto wait = std::max(std::chrono::milliseconds(0),
-                               std::chrono::ceil<std::chrono::milliseconds>(next_beat - Clock::now()));
+    const auto wait =
+        std::max(std::chrono::milliseconds(0),
+                 std::chrono::ceil<std::chrono::milliseconds>(next_beat - Clock::now()));
     try {
       zmq::poll(items, wait);
     } catch (const zmq::error_t& e) {
@@ -340,13 +356,13 @@ HeartbeatLinks::~HeartbeatLinks() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-Result<std::unique_ptr<HeartbeatLinks>> HeartbeatLinks::Start(Context& context, std::vector<HeartbeatEndpoints> links,
-                                                              std::string site, std::string peer_site,
-                                                              uint64_t incarnation, int interval_ms,
-                                                              StateFunction state) {
+Result<std::unique_ptr<HeartbeatLinks>> HeartbeatLinks::Start(
+    Context& context, std::vector<HeartbeatEndpoints> links, std::string site,
+    std::string peer_site, uint64_t incarnation, int interval_ms, StateFunction state) {
   if (links.empty() || links.size() > kMaxHeartbeatLinks) {
-    return Status::InvalidArgument("heartbeat links: " + std::to_string(links.size()) + " given, 1 to " +
-                                   std::to_string(kMaxHeartbeatLinks) + " allowed");
+    return Status::InvalidArgument("heartbeat links: " + std::to_string(links.size()) +
+                                   " given, 1 to " + std::to_string(kMaxHeartbeatLinks) +
+                                   " allowed");
   }
   if (interval_ms < 1) return Status::InvalidArgument("heartbeat interval must be at least 1 ms");
   if (!state) return Status::InvalidArgument("heartbeat links need a state function");
@@ -356,7 +372,8 @@ Result<std::unique_ptr<HeartbeatLinks>> HeartbeatLinks::Start(Context& context, 
   }
   const CurveKeys* keys = context.curve_keys();
   if (keys != nullptr && keys->peer_public_keys.count(peer_site) == 0) {
-    return Status::InvalidArgument("no public key for site " + peer_site + " in security.peer_public_keys");
+    return Status::InvalidArgument("no public key for site " + peer_site +
+                                   " in security.peer_public_keys");
   }
   if (keys != nullptr) {
     Result<ZapHandler*> zap = context.StartZapHandler();
@@ -388,7 +405,8 @@ std::vector<HeartbeatSnapshot> HeartbeatLinks::Snapshot() const {
     HeartbeatSnapshot link;
     link.heard = record.heard;
     if (record.heard) {
-      link.last_heard_ms_ago = std::chrono::duration_cast<std::chrono::milliseconds>(now - record.last_heard).count();
+      link.last_heard_ms_ago =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - record.last_heard).count();
     }
     link.peer_incarnation = record.incarnation;
     link.peer_state = record.state;

@@ -10,11 +10,12 @@
 // HeartbeatMessage body), comes from `peer_site` (envelope and body), names the link it arrived
 // on, and is newer than the last one accepted on that link: same incarnation and a larger
 // counter, or another incarnation (the peer restarted). Anything else is dropped, counted and
-// logged at most once per 10 s with the count (wire/log_limit.h); input never stops the links. When the context has CURVE keys
-// (Context::UseCurve), every ROUTER is a CURVE server admitting only the configured public keys,
-// every DEALER a CURVE client trusting only the peer's key, and a beat whose site (envelope and
-// body) is not the site of the key that authenticated its connection is dropped and counted. Beats are never queued while a link
-// has no connection, so a beat delivered late cannot pass for a sign of life (wire/README.md).
+// logged at most once per 10 s with the count (wire/log_limit.h); input never stops the links. When
+// the context has CURVE keys (Context::UseCurve), every ROUTER is a CURVE server admitting only the
+// configured public keys, every DEALER a CURVE client trusting only the peer's key, and a beat
+// whose site (envelope and body) is not the site of the key that authenticated its connection is
+// dropped and counted. Beats are never queued while a link has no connection, so a beat delivered
+// late cannot pass for a sign of life (wire/README.md).
 #pragma once
 
 #include <cstdint>
@@ -38,12 +39,12 @@ struct HeartbeatEndpoints {
 
 // One link as of the moment Snapshot() was called.
 struct HeartbeatSnapshot {
-  bool heard = false;               // anything valid ever heard on this link
-  int64_t last_heard_ms_ago = -1;   // -1: never
-  uint64_t peer_incarnation = 0;    // from the last valid heartbeat on this link
-  std::string peer_state;           // its `state` field
-  uint64_t dropped = 0;             // frames that arrived on this link and were refused
-  bool authenticated = false;       // the link runs CURVE (the context has keys)
+  bool heard = false;              // anything valid ever heard on this link
+  int64_t last_heard_ms_ago = -1;  // -1: never
+  uint64_t peer_incarnation = 0;   // from the last valid heartbeat on this link
+  std::string peer_state;          // its `state` field
+  uint64_t dropped = 0;            // frames that arrived on this link and were refused
+  bool authenticated = false;      // the link runs CURVE (the context has keys)
 };
 
 class HeartbeatLinks {
@@ -62,7 +63,8 @@ class HeartbeatLinks {
   // endpoint); InvalidArgument for no links or more than kMaxHeartbeatLinks, `interval_ms` < 1,
   // an empty `state`, a site name that cannot travel in a frame, or a context with keys but none
   // for `peer_site`. `context` must outlive the returned object.
-  static Result<std::unique_ptr<HeartbeatLinks>> Start(Context& context, std::vector<HeartbeatEndpoints> links,
+  static Result<std::unique_ptr<HeartbeatLinks>> Start(Context& context,
+                                                       std::vector<HeartbeatEndpoints> links,
                                                        std::string site, std::string peer_site,
                                                        uint64_t incarnation, int interval_ms,
                                                        StateFunction state);

@@ -60,8 +60,8 @@ inline constexpr int kPeerHeartbeatMs = 500;
 // ---- heartbeats (wire/heartbeat.h) ----
 
 // A heartbeat frame is the 64-byte header and a body of under 100 bytes (a site name, a phase
-// name and three integers). ZeroMQ is told this limit (ZMQ_MAXMSGSIZE) so that it disconnects a sender of
-// anything larger instead of buffering garbage.
+// name and three integers). ZeroMQ is told this limit (ZMQ_MAXMSGSIZE) so that it disconnects a
+// sender of anything larger instead of buffering garbage.
 inline constexpr size_t kMaxHeartbeatFrameBytes = 4 * 1024;
 
 // Messages a heartbeat socket may hold in its ZeroMQ pipe. A beat is worth something only on
@@ -99,7 +99,6 @@ inline constexpr int kHandshakeTimeoutMs = 5000;
 
 // The ZAP handler's poll period: how soon it notices that its context is shutting down.
 inline constexpr int kZapPollMs = 100;
-
 
 // ---- fields of messages (wire/peer_messages.h checks every one before anything uses it) ----
 
@@ -159,7 +158,8 @@ inline constexpr size_t kVolumeInfoElements = 2 * 24 + 1;
 // fits a frame with room for the rest of the reply, and stays under the element limit.
 inline constexpr size_t kDisplayPageVolumes = 512;
 inline constexpr size_t kReplyOverheadBytes = 8 * 1024;
-static_assert(kDisplayPageVolumes * kMaxVolumeInfoBytes + kReplyOverheadBytes + kHeaderBytes <= kMaxFrameBytes,
+static_assert(kDisplayPageVolumes * kMaxVolumeInfoBytes + kReplyOverheadBytes + kHeaderBytes <=
+                  kMaxFrameBytes,
               "a page of display rows must fit one frame");
 static_assert(kDisplayPageVolumes * kVolumeInfoElements + 64 <= kMaxBodyElements,
               "a page of display rows must stay under the msgpack element limit");
@@ -167,6 +167,7 @@ static_assert(kBitmapChunkBytes + kReplyOverheadBytes + kHeaderBytes <= kMaxFram
               "a bitmap chunk must fit one frame");
 static_assert(kMaxVerifyRegionsPerCall * 9 + kReplyOverheadBytes + kHeaderBytes <= kMaxFrameBytes,
               "a verify answer must fit one frame");
-static_assert(kMaxVerifyRegionsPerCall < kMaxBodyElements, "a verify answer must stay under the element limit");
+static_assert(kMaxVerifyRegionsPerCall < kMaxBodyElements,
+              "a verify answer must stay under the element limit");
 
 }  // namespace pairfs::wire

@@ -39,22 +39,24 @@ Status ProbeEndpoint(const std::string& endpoint) {
   const std::string path = endpoint.substr(scheme.size());
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(address.sun_path)) return Status::InvalidArgument("socket path too long: " + path);
+  if (path.size() >= sizeof(address.sun_path))
+    return Status::InvalidArgument("socket path too long: " + path);
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::IoError("socket", errno);
   const int connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
   const int saved = errno;
   ::close(fd);
-  if (connected != 0) return Status::Unreachable("nothing listens at " + path + " (" + std::strerror(saved) + ")");
+  if (connected != 0)
+    return Status::Unreachable("nothing listens at " + path + " (" + std::strerror(saved) + ")");
   return Status::Ok();
 }
 
 struct Context::Impl {
   zmq::context_t context{1};
   std::optional<CurveKeys> keys;
-  std::mutex mutex;                  // guards zap
-  std::unique_ptr<ZapHandler> zap;   // declared after `context`: stops before it terminates
+  std::mutex mutex;                 // guards zap
+  std::unique_ptr<ZapHandler> zap;  // declared after `context`: stops before it terminates
 };
 
 Context::Context() : impl_(std::make_unique<Impl>()) {}
@@ -81,10 +83,12 @@ struct Server::Impl {
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
-Result<std::unique_ptr<Server>> Server::Bind(Context& context, const std::string& endpoint, Reach reach) {
+Result<std::unique_ptr<Server>> Server::Bind(Context& context, const std::string& endpoint,
+                                             Reach reach) {
   try {
     auto impl = std::make_unique<Impl>();
-    impl->socket = zmq::socket_t(*static_cast<zmq::context_t*>(context.native()), zmq::socket_type::router);
+    impl->socket =
+        zmq::socket_t(*static_cast<zmq::context_t*>(context.native()), zmq::socket_type::router);
     SetCommonOptions(impl->socket);
     if (reach == Reach::kSiteToSite) {
       Status curve = MakeCurveServer(context, impl->socket);
@@ -134,8 +138,8 @@ Result<std::optional<Incoming>> Server::Receive(int timeout_ms) {
     incoming.authenticated_site = AuthenticatedSite(parts[1]);
     Result<Frame> frame = DecodeFrame(parts[1].to_string_view());
     if (!frame.ok()) {
-      Result<std::string> answer = EncodeFrame(MessageType::kReply, 0, "",
-                                               EncodeBody(Reply::FromStatus(frame.status())));
+      Result<std::string> answer =
+          EncodeFrame(MessageType::kReply, 0, "", EncodeBody(Reply::FromStatus(frame.status())));
       if (answer.ok()) (void)Send(incoming.peer_identity, answer.value());
       return frame.status();
     }
@@ -148,7 +152,8 @@ Result<std::optional<Incoming>> Server::Receive(int timeout_ms) {
 
 Status Server::Send(const std::string& peer_identity, const std::string& frame_bytes) {
   try {
-    impl_->socket.send(zmq::buffer(peer_identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    impl_->socket.send(zmq::buffer(peer_identity),
+                       zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     impl_->socket.send(zmq::buffer(frame_bytes), zmq::send_flags::dontwait);
     return Status::Ok();
   } catch (const zmq::error_t& e) {
@@ -171,7 +176,8 @@ Result<std::unique_ptr<Client>> Client::Connect(Context& context, const std::str
                                                 std::string site, const std::string& server_site) {
   try {
     auto impl = std::make_unique<Impl>();
-    impl->socket = zmq::socket_t(*static_cast<zmq::context_t*>(context.native()), zmq::socket_type::dealer);
+    impl->socket =
+        zmq::socket_t(*static_cast<zmq::context_t*>(context.native()), zmq::socket_type::dealer);
     SetCommonOptions(impl->socket);
     if (!server_site.empty()) {
       Status curve = MakeCurveClient(context, impl->socket, server_site);
@@ -195,7 +201,8 @@ Result<Frame> Client::CallRaw(MessageType type, const std::string& body, int tim
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return Status::Unreachable("no answer within " + std::to_string(timeout_ms) + " ms");
+    if (left.count() <= 0)
+      return Status::Unreachable("no answer within " + std::to_string(timeout_ms) + " ms");
     Result<std::string> bytes = ReceiveBytes(static_cast<int>(left.count()));
     if (!bytes.ok()) return bytes.status();
     Result<Frame> answer = DecodeFrame(bytes.value());

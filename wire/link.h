@@ -84,7 +84,8 @@ class Server {
   // Encodes `message` as the answer to `request` and sends it.
   template <class T>
   Status Answer(const Incoming& request, const std::string& site, const T& message) {
-    Result<std::string> frame = EncodeFrame(T::kType, request.frame.request_id, site, EncodeBody(message));
+    Result<std::string> frame =
+        EncodeFrame(T::kType, request.frame.request_id, site, EncodeBody(message));
     if (!frame.ok()) return frame.status();
     return Send(request.peer_identity, frame.value());
   }
@@ -103,7 +104,8 @@ class Client {
   // public key (InvalidArgument if there is none); a server that refuses this client's key
   // shows as a timeout too.
   static Result<std::unique_ptr<Client>> Connect(Context& context, const std::string& endpoint,
-                                                 std::string site, const std::string& server_site = "");
+                                                 std::string site,
+                                                 const std::string& server_site = "");
   ~Client();
 
   // Sends `request` and waits up to `timeout_ms` for the reply with the same request id; replies

@@ -27,7 +27,8 @@ class LogLimiter {
   // `*suppressed` is the number of events of this kind not logged since the last line.
   bool Allow(const std::string& kind, uint64_t* suppressed, int64_t now_ms = 0);
 
-  // Every event of `kind` counted so far (logged or not): the refusal counters tests and metrics read.
+  // Every event of `kind` counted so far (logged or not): the refusal counters tests and metrics
+  // read.
   uint64_t Count(const std::string& kind) const;
   // Events over every kind.
   uint64_t Total() const;
@@ -59,14 +60,15 @@ LogLimiter& RefusalLog();
 
 // Logs `fmt, ...` at warn level through `limiter` under `kind`, with the suppressed count
 // appended when there is one. Arguments are evaluated only when the line is logged.
-#define PAIRFS_LOG_REFUSAL(limiter, kind, ...)                                                \
-  do {                                                                                        \
-    uint64_t pairfs_suppressed_ = 0;                                                          \
-    if ((limiter).Allow((kind), &pairfs_suppressed_)) {                                       \
-      if (pairfs_suppressed_ == 0) {                                                          \
-        spdlog::warn(__VA_ARGS__);                                                            \
-      } else {                                                                                \
-        spdlog::warn("{} ({} more like it not logged)", fmt::format(__VA_ARGS__), pairfs_suppressed_); \
-      }                                                                                       \
-    }                                                                                         \
+#define PAIRFS_LOG_REFUSAL(limiter, kind, ...)                                    \
+  do {                                                                            \
+    uint64_t pairfs_suppressed_ = 0;                                              \
+    if ((limiter).Allow((kind), &pairfs_suppressed_)) {                           \
+      if (pairfs_suppressed_ == 0) {                                              \
+        spdlog::warn(__VA_ARGS__);                                                \
+      } else {                                                                    \
+        spdlog::warn("{} ({} more like it not logged)", fmt::format(__VA_ARGS__), \
+                     pairfs_suppressed_);                                         \
+      }                                                                           \
+    }                                                                             \
   } while (0)

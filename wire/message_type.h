@@ -7,7 +7,7 @@ namespace pairfs::wire {
 
 enum class MessageType : uint16_t {
   // Control (pairctl and clusterd to a node).
-  kReply = 1,            // the answer to any request: code, message, results
+  kReply = 1,  // the answer to any request: code, message, results
   kVolumeCreate = 2,
   kVolumeDelete = 3,
   kVolumeList = 4,
@@ -15,7 +15,7 @@ enum class MessageType : uint16_t {
   kDisplay = 6,
   kReserve = 7,
   kRelease = 8,
-  kPairCreate = 9,       // pairctl create
+  kPairCreate = 9,  // pairctl create
   kSplit = 10,
   kResync = 11,
   kTakeover = 12,
@@ -31,14 +31,14 @@ enum class MessageType : uint16_t {
   kWriteAck = 35,        // the receiver applied a write (or refused it, with a code)
   kFlush = 36,           // make everything acknowledged so far durable
   kFlushAck = 37,
-  kPeerReserve = 38,     // reserve or release ordered at the primary and mirrored
-  kPeerStatus = 39,      // pair status and generation exchange
-  kPeerCommand = 40,     // retired in version 3: the one-for-all pair command; refused
-  kPeerAnswer = 41,      // the answer to a peer command
-  kWriteConfirm = 42,    // secondary -> primary: written after the grant; release the range
+  kPeerReserve = 38,   // reserve or release ordered at the primary and mirrored
+  kPeerStatus = 39,    // pair status and generation exchange
+  kPeerCommand = 40,   // retired in version 3: the one-for-all pair command; refused
+  kPeerAnswer = 41,    // the answer to a peer command
+  kWriteConfirm = 42,  // secondary -> primary: written after the grant; release the range
   // Cluster (part 3).
   kHeartbeat = 64,
-  kReserveVote = 65,     // a node to a copy of a reservation record (the peer node or the witness)
+  kReserveVote = 65,  // a node to a copy of a reservation record (the peer node or the witness)
   // Pair commands one node asks of the other, one type each (wire/peer_messages.h); every one is
   // answered by a kPeerAnswer. From 128: the type is outside the body's checksum, and no older
   // type with one bit flipped (0x40, tests/unit/wire/envelope_test.cc) is one of these.
@@ -51,12 +51,12 @@ enum class MessageType : uint16_t {
   kPeerStatusAsk = 134,      // the peer's role, status and generation
   kPeerVerify = 135,         // hashes of a range of regions
   kPeerSplit = 136,
-  kPeerResync = 137,         // this side becomes the target of a copy (resync, or resync --swap)
-  kPeerDemote = 138,         // the swap of a takeover: the old primary becomes the secondary
+  kPeerResync = 137,  // this side becomes the target of a copy (resync, or resync --swap)
+  kPeerDemote = 138,  // the swap of a takeover: the old primary becomes the secondary
   kPeerCopyDone = 139,
-  kPeerTrim = 140,           // the primary finished a copy: clear the activity log's pins
+  kPeerTrim = 140,  // the primary finished a copy: clear the activity log's pins
   kPeerDissolve = 141,
-  kPeerBitmap = 142,         // one chunk of the peer's dirty bitmap (after a resync)
+  kPeerBitmap = 142,  // one chunk of the peer's dirty bitmap (after a resync)
 };
 
 // Returns true for a number that names a message type above; decoding refuses the rest.

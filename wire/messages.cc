@@ -4,7 +4,9 @@ namespace pairfs::wire {
 
 namespace {
 
-bool ReferenceBin(msgpack::type::object_type type, size_t, void*) { return type == msgpack::type::BIN; }
+bool ReferenceBin(msgpack::type::object_type type, size_t, void*) {
+  return type == msgpack::type::BIN;
+}
 
 // msgpack's stream interface over a std::string that grows by appending.
 struct StringSink {
@@ -20,8 +22,8 @@ Status ParseBody(std::string_view bytes, msgpack::object_handle* out, bool refer
                                     kMaxFrameBytes, kMaxBodyElements, kMaxBodyDepth);
   try {
     size_t consumed = 0;
-    *out = msgpack::unpack(bytes.data(), bytes.size(), consumed, reference_bin ? ReferenceBin : nullptr, nullptr,
-                           limit);
+    *out = msgpack::unpack(bytes.data(), bytes.size(), consumed,
+                           reference_bin ? ReferenceBin : nullptr, nullptr, limit);
     if (consumed != bytes.size()) {
       return Status::Corruption("message body has " + std::to_string(bytes.size() - consumed) +
                                 " trailing bytes");
@@ -34,10 +36,12 @@ Status ParseBody(std::string_view bytes, msgpack::object_handle* out, bool refer
   return Status::Ok();
 }
 
-Result<std::string> EncodeWriteFrame(MessageType type, uint64_t request_id, std::string_view sender_site,
-                                     const WriteMessage& message, std::string_view data) {
+Result<std::string> EncodeWriteFrame(MessageType type, uint64_t request_id,
+                                     std::string_view sender_site, const WriteMessage& message,
+                                     std::string_view data) {
   if (data.size() > kMaxDataBytes) {
-    return Status::InvalidArgument("write of " + std::to_string(data.size()) + " bytes exceeds the frame limit");
+    return Status::InvalidArgument("write of " + std::to_string(data.size()) +
+                                   " bytes exceeds the frame limit");
   }
   // Fields: at most two names of a volume and a site, a generation, five numbers and a bin header.
   std::string frame = FrameWithRoomForHeader(message.volume.size() + message.origin_site.size() +

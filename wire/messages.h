@@ -130,12 +130,12 @@ struct ClusterUnfenceRequest {
   MSGPACK_DEFINE_MAP(site);
 };
 
-// The determining volume's reservation record (doc/design.md "clusterd and the determining volume"):
-// one copy at each site's node (in the volume's metadata) and one at the witness, if any.
+// The determining volume's reservation record (doc/design.md "clusterd and the determining
+// volume"): one copy at each site's node (in the volume's metadata) and one at the witness, if any.
 struct ReservationRecord {
-  uint64_t epoch = 0;     // +1 on every change of holder
-  std::string holder;     // "" = not reserved
-  std::string outdated;   // a site whose copies are outdated: it cannot win without force
+  uint64_t epoch = 0;    // +1 on every change of holder
+  std::string holder;    // "" = not reserved
+  std::string outdated;  // a site whose copies are outdated: it cannot win without force
   MSGPACK_DEFINE_MAP(epoch, holder, outdated);
 };
 
@@ -144,9 +144,9 @@ struct ReservationRecord {
 // (message says why); `reservation` carries the copy's record after the vote.
 struct ReserveVoteRequest {
   static constexpr MessageType kType = MessageType::kReserveVote;
-  std::string volume;     // the determining volume's name at the asker
+  std::string volume;  // the determining volume's name at the asker
   std::string holder;
-  std::string outdated;   // mark this site outdated with the grant ("" = leave as is)
+  std::string outdated;  // mark this site outdated with the grant ("" = leave as is)
   bool force = false;
   bool release = false;
   MSGPACK_DEFINE_MAP(volume, holder, outdated, force, release);
@@ -170,13 +170,13 @@ struct VerifyRequest {
 
 // ---- control: the reply ---------------------------------------------------------------------
 
-// One row of `display` / `volume list`; the JSON fields of doc/design.md plus what `volume list` shows.
-// Empty strings stand for JSON null.
+// One row of `display` / `volume list`; the JSON fields of doc/design.md plus what `volume list`
+// shows. Empty strings stand for JSON null.
 struct VolumeInfo {
   std::string name;
-  std::string role;          // primary | secondary | simplex
-  std::string status;        // SMPL, COPY, PAIR, PSUS, PSUE, SSUS, SSWS, PFUL, PFUS
-  std::string mode;          // sync | async | "" (no pair)
+  std::string role;    // primary | secondary | simplex
+  std::string status;  // SMPL, COPY, PAIR, PSUS, PSUE, SSUS, SSWS, PFUL, PFUS
+  std::string mode;    // sync | async | "" (no pair)
   std::string peer_site;
   std::string peer_volume;
   uint64_t size_bytes = 0;
@@ -185,22 +185,23 @@ struct VolumeInfo {
   uint64_t dirty_bytes = 0;
   uint64_t journal_lag_bytes = 0;
   std::string reserved_by;
-  std::string fence;         // data | reserve | never | ""
+  std::string fence;  // data | reserve | never | ""
   std::string group;
   uint64_t generation = 0;
   std::string generation_site;
   bool consistent = true;
   bool outdated = false;
-  uint32_t open_count = 0;   // open file handles through the mount
+  uint32_t open_count = 0;         // open file handles through the mount
   uint64_t region_size_bytes = 0;  // the pair's dirty-bitmap region (0: no pair)
-  bool fenced = false;       // this copy refuses writes: clusterd lost, or fence reserve lost
-  uint64_t reserve_epoch = 0;        // the determining volume's record: epoch and outdated site
+  bool fenced = false;             // this copy refuses writes: clusterd lost, or fence reserve lost
+  uint64_t reserve_epoch = 0;      // the determining volume's record: epoch and outdated site
   std::string reserve_outdated;
-  bool link_authenticated = false;   // the link to the peer runs CURVE (doc/design.md "Security")
+  bool link_authenticated = false;  // the link to the peer runs CURVE (doc/design.md "Security")
   MSGPACK_DEFINE_MAP(name, role, status, mode, peer_site, peer_volume, size_bytes, allocated_bytes,
                      copy_progress, dirty_bytes, journal_lag_bytes, reserved_by, fence, group,
-                     generation, generation_site, consistent, outdated, open_count, region_size_bytes, fenced,
-                     reserve_epoch, reserve_outdated, link_authenticated);
+                     generation, generation_site, consistent, outdated, open_count,
+                     region_size_bytes, fenced, reserve_epoch, reserve_outdated,
+                     link_authenticated);
 };
 
 // One heartbeat link as clusterd sees it.
@@ -216,20 +217,20 @@ struct LinkInfo {
 // `pairctl cluster status`: clusterd's view.
 struct ClusterInfo {
   std::string site;
-  std::string state;              // STARTING, STANDBY, RESERVING, ACTIVE, FENCED
-  std::string reason;             // the last decision, in one line
+  std::string state;   // STARTING, STANDBY, RESERVING, ACTIVE, FENCED
+  std::string reason;  // the last decision, in one line
   std::string peer_site;
   bool peer_alive = false;
   std::string peer_state;
   uint64_t peer_incarnation = 0;
-  bool started = false;           // on_start ran here (the applications run here)
+  bool started = false;  // on_start ran here (the applications run here)
   std::string determining_volume;
   ReservationRecord reservation;  // this node's copy of the determining volume's record
   std::string witness;            // endpoint, "" if none
   std::vector<LinkInfo> links;
   std::vector<std::string> volumes;
-  MSGPACK_DEFINE_MAP(site, state, reason, peer_site, peer_alive, peer_state, peer_incarnation, started,
-                     determining_volume, reservation, witness, links, volumes);
+  MSGPACK_DEFINE_MAP(site, state, reason, peer_site, peer_alive, peer_state, peer_incarnation,
+                     started, determining_volume, reservation, witness, links, volumes);
 };
 
 // The answer to every control request. `code` is a pairfs::Code; `message` is one line for the
@@ -286,8 +287,9 @@ struct WriteMessage {
 // (the same bytes as EncodeFrame(type, id, site, EncodeBody(message with data))), and a decoder
 // that leaves the data in the body: `*data` points into `body`, which must outlive it;
 // `message->data` stays empty. DecodeWriteBody refuses (Corruption) what DecodeBody would.
-Result<std::string> EncodeWriteFrame(MessageType type, uint64_t request_id, std::string_view sender_site,
-                                     const WriteMessage& message, std::string_view data);
+Result<std::string> EncodeWriteFrame(MessageType type, uint64_t request_id,
+                                     std::string_view sender_site, const WriteMessage& message,
+                                     std::string_view data);
 Status DecodeWriteBody(std::string_view body, WriteMessage* message, std::string_view* data);
 
 // The primary's grant for a forwarded write (seed 002, claims 31-32) or a receiver's ack.
@@ -302,7 +304,8 @@ struct WriteReplyMessage {
 struct FlushMessage {
   std::string volume;
   Generation generation;
-  uint64_t through_sequence = 0;  // reserved: always 0, never read (a flush covers every write answered before it)
+  uint64_t through_sequence =
+      0;  // reserved: always 0, never read (a flush covers every write answered before it)
   uint8_t code = 0;
   MSGPACK_DEFINE_ARRAY(volume, generation, through_sequence, code);
 };

@@ -54,8 +54,9 @@ PeerLink::~PeerLink() {
 }
 
 Result<std::unique_ptr<PeerLink>> PeerLink::Start(Context& context, const std::string& listen,
-                                                  const std::string& peer_endpoint, std::string site,
-                                                  std::string peer_site, Handler handler) {
+                                                  const std::string& peer_endpoint,
+                                                  std::string site, std::string peer_site,
+                                                  Handler handler) {
   auto impl = std::make_unique<Impl>();
   auto& zmq_context = *static_cast<zmq::context_t*>(context.native());
   try {
@@ -122,8 +123,9 @@ void PeerLink::Impl::SendQueued() {
     // The frame moves into the ZeroMQ message without a copy (a 1 MiB write would pay one);
     // ZeroMQ frees it once its I/O thread has written it, or here if the send fails.
     auto* owned = new std::string(std::move(frame));
-    zmq::message_t message(owned->data(), owned->size(),
-                           [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
+    zmq::message_t message(
+        owned->data(), owned->size(),
+        [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
     try {
       if (!dealer.send(message, zmq::send_flags::dontwait)) {
         spdlog::debug("peer link: no connection to {}, frame dropped", peer_site);
@@ -149,20 +151,23 @@ void PeerLink::Impl::ReceiveFromPeer() {
     }
     if (parts.empty()) return;
     if (parts.size() != 2) {
-      PAIRFS_LOG_REFUSAL(RefusalLog(), "peer link: parts", "peer link: refused a message of {} parts ({} refused so far)",
+      PAIRFS_LOG_REFUSAL(RefusalLog(), "peer link: parts",
+                         "peer link: refused a message of {} parts ({} refused so far)",
                          parts.size(), ++refused);
       continue;
     }
     Result<Frame> frame = DecodeFrame(parts[1].to_string_view());
     if (!frame.ok()) {
-      PAIRFS_LOG_REFUSAL(RefusalLog(), "peer link: malformed", "peer link: refused a frame: {} ({} refused so far)",
+      PAIRFS_LOG_REFUSAL(RefusalLog(), "peer link: malformed",
+                         "peer link: refused a frame: {} ({} refused so far)",
                          frame.status().message(), ++refused);
       continue;
     }
     if (frame->sender_site != peer_site) {
-      PAIRFS_LOG_REFUSAL(RefusalLog(), "peer link: another site",
-                         "peer link: refused a frame from site '{}' (the peer is '{}'; {} refused so far)",
-                         frame->sender_site, peer_site, ++refused);
+      PAIRFS_LOG_REFUSAL(
+          RefusalLog(), "peer link: another site",
+          "peer link: refused a frame from site '{}' (the peer is '{}'; {} refused so far)",
+          frame->sender_site, peer_site, ++refused);
       continue;
     }
     if (authenticated) {

@@ -8,7 +8,8 @@
 // and logged; the link carries on. When the context has CURVE keys (Context::UseCurve) the ROUTER
 // is a CURVE server admitting only the configured public keys and the DEALER a CURVE client that
 // trusts only the peer's key; a frame whose envelope names another site than the one whose key
-// authenticated its connection is dropped and counted (logged at most once per kind every 10 s, with the count: wire/log_limit.h).
+// authenticated its connection is dropped and counted (logged at most once per kind every 10 s,
+// with the count: wire/log_limit.h).
 #pragma once
 
 #include <functional>

@@ -11,13 +11,14 @@ Status Refuse(std::string_view field, const std::string& rule) {
 }
 
 bool IsNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-         c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
 }
 
 Status CheckNameChars(std::string_view field, std::string_view name, size_t max_bytes) {
   if (name.empty()) return Refuse(field, "is empty");
-  if (name.size() > max_bytes) return Refuse(field, "is longer than " + std::to_string(max_bytes) + " bytes");
+  if (name.size() > max_bytes)
+    return Refuse(field, "is longer than " + std::to_string(max_bytes) + " bytes");
   for (char c : name) {
     if (!IsNameChar(c)) return Refuse(field, "has a character outside [A-Za-z0-9._-]");
   }
@@ -26,7 +27,8 @@ Status CheckNameChars(std::string_view field, std::string_view name, size_t max_
 }
 
 Status CheckKeyword(std::string_view field, std::string_view value) {
-  if (value.size() > kMaxKeywordBytes) return Refuse(field, "is longer than " + std::to_string(kMaxKeywordBytes) + " bytes");
+  if (value.size() > kMaxKeywordBytes)
+    return Refuse(field, "is longer than " + std::to_string(kMaxKeywordBytes) + " bytes");
   for (char c : value) {
     if (!IsNameChar(c)) return Refuse(field, "is not a keyword");
   }
@@ -34,7 +36,8 @@ Status CheckKeyword(std::string_view field, std::string_view value) {
 }
 
 Status CheckCode(std::string_view field, uint8_t code) {
-  if (code > static_cast<uint8_t>(Code::kUnsupported)) return Refuse(field, "is an unknown code " + std::to_string(code));
+  if (code > static_cast<uint8_t>(Code::kUnsupported))
+    return Refuse(field, "is an unknown code " + std::to_string(code));
   return Status::Ok();
 }
 
@@ -77,7 +80,8 @@ bool IsValidUtf8(std::string_view text) {
       point = (point << 6) | (next & 0x3f);
     }
     static constexpr uint32_t kSmallest[] = {0, 0x80, 0x800, 0x10000};
-    if (point < kSmallest[extra] || point > 0x10ffff || (point >= 0xd800 && point <= 0xdfff)) return false;
+    if (point < kSmallest[extra] || point > 0x10ffff || (point >= 0xd800 && point <= 0xdfff))
+      return false;
     i += extra + 1;
   }
   return true;
@@ -93,7 +97,8 @@ Status CheckSiteNameField(std::string_view field, std::string_view name, bool ma
 }
 
 Status CheckTextField(std::string_view field, std::string_view text, size_t max_bytes) {
-  if (text.size() > max_bytes) return Refuse(field, "is longer than " + std::to_string(max_bytes) + " bytes");
+  if (text.size() > max_bytes)
+    return Refuse(field, "is longer than " + std::to_string(max_bytes) + " bytes");
   if (!IsValidUtf8(text)) return Refuse(field, "is not valid UTF-8");
   for (char c : text) {
     const auto byte = static_cast<unsigned char>(c);
@@ -103,7 +108,8 @@ Status CheckTextField(std::string_view field, std::string_view text, size_t max_
 }
 
 Status CheckCounterField(std::string_view field, uint64_t value) {
-  if (value > kMaxCounterValue) return Refuse(field, "is 2^63 or more (" + std::to_string(value) + ")");
+  if (value > kMaxCounterValue)
+    return Refuse(field, "is 2^63 or more (" + std::to_string(value) + ")");
   return Status::Ok();
 }
 
@@ -116,13 +122,16 @@ namespace {
 
 // The fields most commands carry: the receiver's volume and the pair's generation.
 Status CheckVolumeAtGeneration(std::string_view volume, const Generation& generation) {
-  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); });
+  return All([&] { return CheckVolumeNameField("volume", volume); },
+             [&] { return CheckGeneration(generation); });
 }
 
 // Regions [first, first + count) of some volume: 1 to `max_count` of them, inside 256 TiB.
 Status CheckRegionRange(uint64_t first, uint64_t count, uint64_t max_count) {
-  if (count == 0 || count > max_count) return Refuse("count", "is not 1 to " + std::to_string(max_count));
-  if (first > kMaxVolumeBytes / kMinRegionBytes - count) return Refuse("first", "is past any volume");
+  if (count == 0 || count > max_count)
+    return Refuse("count", "is not 1 to " + std::to_string(max_count));
+  if (first > kMaxVolumeBytes / kMinRegionBytes - count)
+    return Refuse("first", "is past any volume");
   return Status::Ok();
 }
 
@@ -139,7 +148,8 @@ Status CheckRegionSize(uint64_t region_size_bytes) {
 
 Status CheckVolumeSizeField(uint64_t size_bytes) {
   if (size_bytes == 0 || size_bytes % kVolumeAlignBytes != 0 || size_bytes > kMaxVolumeBytes) {
-    return Refuse("size_bytes", "is not a positive multiple of 4 KiB up to 256 TiB (" + std::to_string(size_bytes) + ")");
+    return Refuse("size_bytes", "is not a positive multiple of 4 KiB up to 256 TiB (" +
+                                    std::to_string(size_bytes) + ")");
   }
   return Status::Ok();
 }
@@ -153,9 +163,11 @@ Status CheckRecord(const ReservationRecord& record) {
 // ---- pair commands ----
 
 Status PeerCreateCommand::Check() const {
-  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckGeneration(generation); },
+  return All([&] { return CheckVolumeNameField("volume", volume); },
+             [&] { return CheckGeneration(generation); },
              [&] { return CheckVolumeNameField("peer_volume", peer_volume); },
-             [&] { return CheckVolumeSizeField(size_bytes); }, [&] { return CheckKeyword("mode", mode); },
+             [&] { return CheckVolumeSizeField(size_bytes); },
+             [&] { return CheckKeyword("mode", mode); },
              [&] { return CheckKeyword("fence", fence); },
              [&] { return CheckTextField("group", group, kMaxGroupNameBytes); },
              [&] { return CheckRegionSize(region_size_bytes); });
@@ -173,7 +185,8 @@ Status PeerReserveAskCommand::Check() const {
 }
 
 Status PeerReserveMirrorCommand::Check() const {
-  return All([&] { return CheckVolumeNameField("volume", volume); }, [&] { return CheckRecord(record); });
+  return All([&] { return CheckVolumeNameField("volume", volume); },
+             [&] { return CheckRecord(record); });
 }
 
 Status PeerVoteCommand::Check() const {
@@ -190,25 +203,15 @@ Status PeerVerifyCommand::Check() const {
              [&] { return CheckRegionRange(first, count, kMaxVerifyRegionsPerCall); });
 }
 
-Status PeerSplitCommand::Check() const {
-  return CheckVolumeAtGeneration(volume, generation);
-}
+Status PeerSplitCommand::Check() const { return CheckVolumeAtGeneration(volume, generation); }
 
-Status PeerResyncCommand::Check() const {
-  return CheckVolumeAtGeneration(volume, generation);
-}
+Status PeerResyncCommand::Check() const { return CheckVolumeAtGeneration(volume, generation); }
 
-Status PeerDemoteCommand::Check() const {
-  return CheckVolumeAtGeneration(volume, generation);
-}
+Status PeerDemoteCommand::Check() const { return CheckVolumeAtGeneration(volume, generation); }
 
-Status PeerCopyDoneCommand::Check() const {
-  return CheckVolumeAtGeneration(volume, generation);
-}
+Status PeerCopyDoneCommand::Check() const { return CheckVolumeAtGeneration(volume, generation); }
 
-Status PeerTrimCommand::Check() const {
-  return CheckVolumeAtGeneration(volume, generation);
-}
+Status PeerTrimCommand::Check() const { return CheckVolumeAtGeneration(volume, generation); }
 
 Status PeerDissolveCommand::Check() const { return CheckVolumeNameField("volume", volume); }
 
@@ -218,18 +221,27 @@ Status PeerBitmapCommand::Check() const {
 }
 
 Status PeerAnswerMessage::Check() const {
-  return All([&] { return CheckCode("code", code); },
-             [&] { return message.size() > kMaxReasonBytes ? Refuse("message", "is too long") : Status::Ok(); },
-             [&] { return CheckGeneration(generation); }, [&] { return CheckKeyword("role", role); },
-             [&] { return CheckKeyword("status", status); },
-             [&] { return CheckTextField("reserved_by", reserved_by, kMaxHolderBytes); },
-             [&] { return size_bytes > kMaxVolumeBytes ? Refuse("size_bytes", "is over 256 TiB") : Status::Ok(); },
-             [&] { return bits.size() > kBitmapChunkBytes ? Refuse("bits", "is over one chunk") : Status::Ok(); },
-             [&] {
-               return hashes.size() > kMaxVerifyRegionsPerCall ? Refuse("hashes", "are more than one call's")
-                                                               : Status::Ok();
-             },
-             [&] { return CheckRecord(reservation); });
+  return All(
+      [&] { return CheckCode("code", code); },
+      [&] {
+        return message.size() > kMaxReasonBytes ? Refuse("message", "is too long") : Status::Ok();
+      },
+      [&] { return CheckGeneration(generation); }, [&] { return CheckKeyword("role", role); },
+      [&] { return CheckKeyword("status", status); },
+      [&] { return CheckTextField("reserved_by", reserved_by, kMaxHolderBytes); },
+      [&] {
+        return size_bytes > kMaxVolumeBytes ? Refuse("size_bytes", "is over 256 TiB")
+                                            : Status::Ok();
+      },
+      [&] {
+        return bits.size() > kBitmapChunkBytes ? Refuse("bits", "is over one chunk") : Status::Ok();
+      },
+      [&] {
+        return hashes.size() > kMaxVerifyRegionsPerCall
+                   ? Refuse("hashes", "are more than one call's")
+                   : Status::Ok();
+      },
+      [&] { return CheckRecord(reservation); });
 }
 
 // ---- the write path ----
@@ -239,21 +251,25 @@ Status CheckWrite(const WriteMessage& message, size_t data_bytes) {
              [&] { return CheckGeneration(message.generation); },
              [&] { return CheckTextField("origin_site", message.origin_site, kMaxHolderBytes); },
              [&] {
-               return message.kind > static_cast<uint8_t>(WriteKind::kZeroRange) ? Refuse("kind", "is unknown")
-                                                                                  : Status::Ok();
-             },
-             [&] {
-               return message.length == 0 || message.length > kMaxDataBytes
-                          ? Refuse("length", "is not 1 to " + std::to_string(kMaxDataBytes) + " bytes")
+               return message.kind > static_cast<uint8_t>(WriteKind::kZeroRange)
+                          ? Refuse("kind", "is unknown")
                           : Status::Ok();
              },
              [&] {
-               return message.offset > kMaxVolumeBytes - message.length ? Refuse("offset", "is past any volume")
-                                                                        : Status::Ok();
+               return message.length == 0 || message.length > kMaxDataBytes
+                          ? Refuse("length",
+                                   "is not 1 to " + std::to_string(kMaxDataBytes) + " bytes")
+                          : Status::Ok();
+             },
+             [&] {
+               return message.offset > kMaxVolumeBytes - message.length
+                          ? Refuse("offset", "is past any volume")
+                          : Status::Ok();
              },
              [&] {
                const bool data = message.kind == static_cast<uint8_t>(WriteKind::kData);
-               if (data && data_bytes != message.length) return Refuse("data", "is not as long as length");
+               if (data && data_bytes != message.length)
+                 return Refuse("data", "is not as long as length");
                if (!data && data_bytes != 0) return Refuse("data", "comes with a discard");
                return Status::Ok();
              });
@@ -261,19 +277,25 @@ Status CheckWrite(const WriteMessage& message, size_t data_bytes) {
 
 Status CheckWriteReply(const WriteReplyMessage& message) {
   return All([&] { return CheckVolumeNameField("volume", message.volume); },
-             [&] { return CheckGeneration(message.generation); }, [&] { return CheckCode("code", message.code); });
+             [&] { return CheckGeneration(message.generation); },
+             [&] { return CheckCode("code", message.code); });
 }
 
 Status CheckFlush(const FlushMessage& message) {
   return All([&] { return CheckVolumeNameField("volume", message.volume); },
-             [&] { return CheckGeneration(message.generation); }, [&] { return CheckCode("code", message.code); });
+             [&] { return CheckGeneration(message.generation); },
+             [&] { return CheckCode("code", message.code); });
 }
 
 Status CheckPeerStatus(const PeerStatusMessage& message) {
   return All([&] { return CheckVolumeNameField("volume", message.volume); },
-             [&] { return CheckGeneration(message.generation); }, [&] { return CheckKeyword("role", message.role); },
+             [&] { return CheckGeneration(message.generation); },
+             [&] { return CheckKeyword("role", message.role); },
              [&] { return CheckKeyword("status", message.status); },
-             [&] { return message.copy_progress > 100 ? Refuse("copy_progress", "is over 100") : Status::Ok(); });
+             [&] {
+               return message.copy_progress > 100 ? Refuse("copy_progress", "is over 100")
+                                                  : Status::Ok();
+             });
 }
 
 }  // namespace pairfs::wire

@@ -48,11 +48,12 @@ struct PeerCreateCommand {
   Generation generation;
   std::string peer_volume;  // the asker's volume
   uint64_t size_bytes = 0;
-  std::string mode;         // sync | async
-  std::string fence;        // data | reserve | never
+  std::string mode;   // sync | async
+  std::string fence;  // data | reserve | never
   std::string group;
   uint64_t region_size_bytes = 0;
-  MSGPACK_DEFINE_MAP(volume, generation, peer_volume, size_bytes, mode, fence, group, region_size_bytes);
+  MSGPACK_DEFINE_MAP(volume, generation, peer_volume, size_bytes, mode, fence, group,
+                     region_size_bytes);
   Status Check() const;
 };
 
@@ -78,9 +79,9 @@ struct PeerReserveAskCommand {
   std::string volume;
   std::string holder;
   bool release = false;
-  bool preempt = false;   // clusterd takes a managed volume
-  bool force = false;     // the determining volume's force
-  std::string outdated;   // mark this site outdated with the grant ("" = leave as is)
+  bool preempt = false;  // clusterd takes a managed volume
+  bool force = false;    // the determining volume's force
+  std::string outdated;  // mark this site outdated with the grant ("" = leave as is)
   MSGPACK_DEFINE_MAP(volume, holder, release, preempt, force, outdated);
   Status Check() const;
 };
@@ -198,9 +199,9 @@ struct PeerAnswerMessage {
   std::string reserved_by;
   uint64_t size_bytes = 0;
   bool created = false;
-  std::vector<char> bits;        // a chunk of a dirty bitmap, one bit per region, low bit first
-  std::vector<uint64_t> hashes;  // verify: one per region
-  ReservationRecord reservation; // vote: the record after the vote
+  std::vector<char> bits;         // a chunk of a dirty bitmap, one bit per region, low bit first
+  std::vector<uint64_t> hashes;   // verify: one per region
+  ReservationRecord reservation;  // vote: the record after the vote
   MSGPACK_DEFINE_MAP(code, message, generation, role, status, consistent, outdated, reserved_by,
                      size_bytes, created, bits, hashes, reservation);
   Status Check() const;

@@ -1,7 +1,8 @@
 // Status and Result: errors as values, shared by every folder.
 //
 // A Status is Ok or carries a Code, the errno saved where the failure happened (0 when none), and a
-// one-line message naming what was wrong. Status is a plain value type: copyable, thread-compatible.
+// one-line message naming what was wrong. Status is a plain value type: copyable,
+// thread-compatible.
 #pragma once
 
 #include <cstdint>
@@ -15,19 +16,19 @@ namespace pairfs {
 // control replies (wire/protocol.md), so append only.
 enum class Code : uint8_t {
   kOk = 0,
-  kNotFound = 1,          // no such volume, file or key
-  kAlreadyExists = 2,     // a volume with that name exists
-  kInvalidArgument = 3,   // bad name, size, option or request
-  kCorruption = 4,        // bytes that fail a check: checksum, magic, version, decoding
-  kIoError = 5,           // a system call failed; errno() says which
-  kConflict = 6,          // reservation held by another site (EBADE, exit 3)
-  kReadOnly = 7,          // the copy refuses writes by role or status (EROFS)
-  kBusy = 8,              // in use (an open volume cannot be deleted)
-  kTimeout = 9,           // a wait ran out (exit 5)
-  kUnreachable = 10,      // the node or the peer did not answer (exit 4)
-  kNoSpace = 11,          // past the end of a volume, or the disk is full
-  kNotPermitted = 12,     // an operation the mount never allows (EPERM)
-  kUnsupported = 13,      // a request this version does not implement
+  kNotFound = 1,         // no such volume, file or key
+  kAlreadyExists = 2,    // a volume with that name exists
+  kInvalidArgument = 3,  // bad name, size, option or request
+  kCorruption = 4,       // bytes that fail a check: checksum, magic, version, decoding
+  kIoError = 5,          // a system call failed; errno() says which
+  kConflict = 6,         // reservation held by another site (EBADE, exit 3)
+  kReadOnly = 7,         // the copy refuses writes by role or status (EROFS)
+  kBusy = 8,             // in use (an open volume cannot be deleted)
+  kTimeout = 9,          // a wait ran out (exit 5)
+  kUnreachable = 10,     // the node or the peer did not answer (exit 4)
+  kNoSpace = 11,         // past the end of a volume, or the disk is full
+  kNotPermitted = 12,    // an operation the mount never allows (EPERM)
+  kUnsupported = 13,     // a request this version does not implement
 };
 
 // Returns the lower-case name of a code ("not found", "reservation conflict", ...).

@@ -25,10 +25,12 @@ std::string BinaryKey(const std::string& z85) {
 
 }  // namespace
 
-Result<std::unique_ptr<ZapHandler>> ZapHandler::Start(zmq::context_t& context, const CurveKeys& keys) {
+Result<std::unique_ptr<ZapHandler>> ZapHandler::Start(zmq::context_t& context,
+                                                      const CurveKeys& keys) {
   std::unique_ptr<ZapHandler> handler(new ZapHandler());
   handler->context_ = &context;
-  for (const auto& [site, key] : keys.peer_public_keys) handler->site_of_key_[BinaryKey(key)] = site;
+  for (const auto& [site, key] : keys.peer_public_keys)
+    handler->site_of_key_[BinaryKey(key)] = site;
   try {
     handler->socket_ = zmq::socket_t(context, zmq::socket_type::rep);
     handler->socket_.set(zmq::sockopt::linger, 0);
@@ -76,14 +78,17 @@ void ZapHandler::ReadEvent(size_t monitor) {
   zmq::message_t event;
   zmq::message_t address;
   if (!monitors_[monitor].recv(event, zmq::recv_flags::dontwait)) return;
-  if (monitors_[monitor].get(zmq::sockopt::rcvmore)) (void)monitors_[monitor].recv(address, zmq::recv_flags::dontwait);
+  if (monitors_[monitor].get(zmq::sockopt::rcvmore))
+    (void)monitors_[monitor].recv(address, zmq::recv_flags::dontwait);
   if (event.size() < 6) return;
   uint16_t number = 0;
   std::memcpy(&number, event.data(), sizeof number);
   if (number == ZMQ_EVENT_MONITOR_STOPPED) {
     monitors_.erase(monitors_.begin() + static_cast<std::ptrdiff_t>(monitor));
-  } else if (number == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || number == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
-    Refused("at " + address.to_string(), "a client without CURVE that did not finish the handshake (no key)",
+  } else if (number == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+             number == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+    Refused("at " + address.to_string(),
+            "a client without CURVE that did not finish the handshake (no key)",
             &refused_without_key_);
   }
 }
@@ -91,8 +96,8 @@ void ZapHandler::ReadEvent(size_t monitor) {
 void ZapHandler::Refused(const std::string& where, const std::string& reason, uint64_t* count) {
   ++*count;
   PAIRFS_LOG_REFUSAL(RefusalLog(), "security: connection: " + reason,
-                     "security: refused a connection {}: {} ({} such connection(s) refused so far)", where, reason,
-                     *count);
+                     "security: refused a connection {}: {} ({} such connection(s) refused so far)",
+                     where, reason, *count);
 }
 
 void ZapHandler::Run() {
@@ -100,7 +105,8 @@ void ZapHandler::Run() {
     try {
       AdoptWatched();
       std::vector<zmq::pollitem_t> items = {{socket_.handle(), 0, ZMQ_POLLIN, 0}};
-      for (zmq::socket_t& monitor : monitors_) items.push_back({monitor.handle(), 0, ZMQ_POLLIN, 0});
+      for (zmq::socket_t& monitor : monitors_)
+        items.push_back({monitor.handle(), 0, ZMQ_POLLIN, 0});
       if (zmq::poll(items, std::chrono::milliseconds(kZapPollMs)) == 0) continue;
       if (items[0].revents & ZMQ_POLLIN) Answer();
       for (size_t i = items.size() - 1; i >= 1; --i) {  // from the end: ReadEvent may erase
@@ -132,7 +138,8 @@ void ZapHandler::Answer() {
   std::string reason;
   if (domain != kZapDomain) {
     reason = "the socket's ZAP domain is '" + domain + "'";
-  } else if (mechanism != "CURVE" || request.size() != 7 || request[6].size() != kCurvePublicKeyBytes) {
+  } else if (mechanism != "CURVE" || request.size() != 7 ||
+             request[6].size() != kCurvePublicKeyBytes) {
     reason = "mechanism " + mechanism + " (CURVE keys are required)";
   } else if (auto found = site_of_key_.find(request[6].to_string()); found != site_of_key_.end()) {
     site = found->second;
@@ -168,7 +175,8 @@ Status MakeCurveClient(Context& context, zmq::socket_t& socket, const std::strin
   if (keys == nullptr) return Status::Ok();
   auto server_key = keys->peer_public_keys.find(server_site);
   if (server_key == keys->peer_public_keys.end()) {
-    return Status::InvalidArgument("no public key for site " + server_site + " in security.peer_public_keys");
+    return Status::InvalidArgument("no public key for site " + server_site +
+                                   " in security.peer_public_keys");
   }
   socket.set(zmq::sockopt::curve_serverkey, server_key->second);
   socket.set(zmq::sockopt::curve_publickey, keys->public_key);
@@ -183,11 +191,14 @@ std::string AuthenticatedSite(const zmq::message_t& message) {
   return user == nullptr ? std::string() : std::string(user);
 }
 
-void RefuseImpostor(const char* where, const std::string& claimed, const std::string& authenticated, uint64_t* count) {
+void RefuseImpostor(const char* where, const std::string& claimed, const std::string& authenticated,
+                    uint64_t* count) {
   ++*count;
-  PAIRFS_LOG_REFUSAL(RefusalLog(), std::string("security: impostor at ") + where + ": " + authenticated,
-                     "security: {}: refused a frame claiming site '{}' on a connection authenticated as site '{}' "
-                     "({} such frame(s) refused so far)", where, claimed, authenticated, *count);
+  PAIRFS_LOG_REFUSAL(
+      RefusalLog(), std::string("security: impostor at ") + where + ": " + authenticated,
+      "security: {}: refused a frame claiming site '{}' on a connection authenticated as site '{}' "
+      "({} such frame(s) refused so far)",
+      where, claimed, authenticated, *count);
 }
 
 }  // namespace pairfs::wire

@@ -55,9 +55,9 @@ class ZapHandler {
 
   zmq::context_t* context_ = nullptr;
   zmq::socket_t socket_;
-  std::mutex mutex_;                       // guards pending_
-  std::vector<zmq::socket_t> pending_;     // monitors connected by Watch, not yet the thread's
-  std::vector<zmq::socket_t> monitors_;    // the thread's, one per watched socket
+  std::mutex mutex_;                     // guards pending_
+  std::vector<zmq::socket_t> pending_;   // monitors connected by Watch, not yet the thread's
+  std::vector<zmq::socket_t> monitors_;  // the thread's, one per watched socket
   std::map<std::string, std::string> site_of_key_;  // 32-byte binary public key -> site
   std::atomic<bool> stopping_{false};
   uint64_t refused_ = 0;              // connections ZAP refused (an unknown key, ...)
@@ -81,7 +81,9 @@ Status MakeCurveClient(Context& context, zmq::socket_t& socket, const std::strin
 std::string AuthenticatedSite(const zmq::message_t& message);
 
 // Counts a frame whose claimed sender is not the site of its connection's key and logs the first
-// and then at most one line per kind every 10 s (wire/log_limit.h), with the count. `where` names the socket ("peer link").
-void RefuseImpostor(const char* where, const std::string& claimed, const std::string& authenticated, uint64_t* count);
+// and then at most one line per kind every 10 s (wire/log_limit.h), with the count. `where` names
+// the socket ("peer link").
+void RefuseImpostor(const char* where, const std::string& claimed, const std::string& authenticated,
+                    uint64_t* count);
 
 }  // namespace pairfs::wire

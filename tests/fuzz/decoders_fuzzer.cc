@@ -39,9 +39,21 @@ void Decode(uint8_t which, std::string_view input) {
       }
       return;
     }
-    case 2: { WriteReplyMessage m; if (DecodeBody(input, &m).ok()) (void)CheckWriteReply(m); return; }
-    case 3: { FlushMessage m; if (DecodeBody(input, &m).ok()) (void)CheckFlush(m); return; }
-    case 4: { PeerStatusMessage m; if (DecodeBody(input, &m).ok()) (void)CheckPeerStatus(m); return; }
+    case 2: {
+      WriteReplyMessage m;
+      if (DecodeBody(input, &m).ok()) (void)CheckWriteReply(m);
+      return;
+    }
+    case 3: {
+      FlushMessage m;
+      if (DecodeBody(input, &m).ok()) (void)CheckFlush(m);
+      return;
+    }
+    case 4: {
+      PeerStatusMessage m;
+      if (DecodeBody(input, &m).ok()) (void)CheckPeerStatus(m);
+      return;
+    }
     case 5: return Command<PeerCreateCommand>(input);
     case 6: return Command<PeerForwardSplitCommand>(input);
     case 7: return Command<PeerForwardResyncCommand>(input);
@@ -56,7 +68,11 @@ void Decode(uint8_t which, std::string_view input) {
     case 16: return Command<PeerCopyDoneCommand>(input);
     case 17: return Command<PeerBitmapCommand>(input);
     case 18: return Command<PeerAnswerMessage>(input);
-    case 19: { Reply m; if (DecodeBody(input, &m).ok()) (void)m.ToStatus(); return; }
+    case 19: {
+      Reply m;
+      if (DecodeBody(input, &m).ok()) (void)m.ToStatus();
+      return;
+    }
     case 20: {
       Result<node::VolumeMetadata> m = node::DecodeMetadata(std::string(input));
       if (m.ok() && !node::CheckMetadata(m.value()).ok()) __builtin_trap();
@@ -64,12 +80,17 @@ void Decode(uint8_t which, std::string_view input) {
     }
     case 21: (void)node::DecodeWitnessRecord(std::string(input)); return;
     case 22: (void)node::ParseConfig(input, "/etc/pairfs/fuzz.toml"); return;
-    default: { PairCreateRequest m; if (DecodeBody(input, &m).ok()) (void)CheckTextField("group", m.group, 64); return; }
+    default: {
+      PairCreateRequest m;
+      if (DecodeBody(input, &m).ok()) (void)CheckTextField("group", m.group, 64);
+      return;
+    }
   }
 }
 
 void WriteSeed(const std::string& dir, int which, const std::string& body) {
-  std::ofstream(dir + "/seed-" + std::to_string(which), std::ios::binary) << static_cast<char>(which) << body;
+  std::ofstream(dir + "/seed-" + std::to_string(which), std::ios::binary)
+      << static_cast<char>(which) << body;
 }
 
 }  // namespace
@@ -78,12 +99,16 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const char* dir = std::getenv("PAIRFS_FUZZ_CORPUS");
   if (dir == nullptr) return 0;
   const Generation g{3, "a"};
-  WriteSeed(dir, 0, EncodeFrame(MessageType::kPeerSplit, 1, "a", EncodeBody(PeerSplitCommand{"vm1", g})).value());
-  WriteSeed(dir, 1, EncodeBody(WriteMessage{"vm1", g, 1, "a", 0, 4096, 8, std::vector<char>(8, 'x')}));
+  WriteSeed(
+      dir, 0,
+      EncodeFrame(MessageType::kPeerSplit, 1, "a", EncodeBody(PeerSplitCommand{"vm1", g})).value());
+  WriteSeed(dir, 1,
+            EncodeBody(WriteMessage{"vm1", g, 1, "a", 0, 4096, 8, std::vector<char>(8, 'x')}));
   WriteSeed(dir, 2, EncodeBody(WriteReplyMessage{"vm1", g, 1, 0}));
   WriteSeed(dir, 3, EncodeBody(FlushMessage{"vm1", g, 1, 0}));
   WriteSeed(dir, 4, EncodeBody(PeerStatusMessage{"vm1", g, "primary", "PAIR", true, false, 100}));
-  WriteSeed(dir, 5, EncodeBody(PeerCreateCommand{"vm1", g, "vm1", 1 << 20, "sync", "never", "g", 65536}));
+  WriteSeed(dir, 5,
+            EncodeBody(PeerCreateCommand{"vm1", g, "vm1", 1 << 20, "sync", "never", "g", 65536}));
   WriteSeed(dir, 6, EncodeBody(PeerForwardSplitCommand{"vm1", true}));
   WriteSeed(dir, 7, EncodeBody(PeerForwardResyncCommand{"vm1"}));
   WriteSeed(dir, 8, EncodeBody(PeerReserveAskCommand{"vm1", "a", false, false, false, ""}));

@@ -31,7 +31,8 @@ std::string RecordText(const wire::ReservationRecord& record) {
 
 namespace {
 
-void InOrderFrom(std::shared_ptr<std::vector<std::function<void(Done)>>> steps, size_t next, Done then) {
+void InOrderFrom(std::shared_ptr<std::vector<std::function<void(Done)>>> steps, size_t next,
+                 Done then) {
   if (next == steps->size()) return then();
   (*steps)[next]([steps, next, then] { InOrderFrom(steps, next + 1, then); });
 }
@@ -39,7 +40,8 @@ void InOrderFrom(std::shared_ptr<std::vector<std::function<void(Done)>>> steps, 
 }  // namespace
 
 void InOrder(std::vector<std::function<void(Done)>> steps, Done then) {
-  InOrderFrom(std::make_shared<std::vector<std::function<void(Done)>>>(std::move(steps)), 0, std::move(then));
+  InOrderFrom(std::make_shared<std::vector<std::function<void(Done)>>>(std::move(steps)), 0,
+              std::move(then));
 }
 
 // ---- waiting with continuations ----------------------------------------------------------------
@@ -123,7 +125,8 @@ Done Process::Guard(Done fn) {
   };
 }
 
-World::World(const ClusterSimOptions& options) : options_(options), random_(options.seed), network_(0, {}) {
+World::World(const ClusterSimOptions& options)
+    : options_(options), random_(options.seed), network_(0, {}) {
   FaultProfile profile;
   profile.drop = Uniform(0, 30) / 1000.0;
   profile.duplicate = Uniform(0, 30) / 1000.0;
@@ -142,31 +145,37 @@ World::World(const ClusterSimOptions& options) : options_(options), random_(opti
     const int primary = static_cast<int>(Uniform(0, 1));
     for (int site = 0; site < 2; ++site) {
       Copy& copy = nodes_[site]->copies[name];
-      copy.state = {site == primary ? node::PairRole::kPrimary : node::PairRole::kSecondary, node::PairStatus::kPAIR,
-                    true, false, false};
-      copy.context.fence = name == kManaged ? node::FenceLevel::kReserve
-                                            : (Chance(0.5) ? node::FenceLevel::kNever : node::FenceLevel::kData);
+      copy.state = {site == primary ? node::PairRole::kPrimary : node::PairRole::kSecondary,
+                    node::PairStatus::kPAIR, true, false, false};
+      copy.context.fence = name == kManaged
+                               ? node::FenceLevel::kReserve
+                               : (Chance(0.5) ? node::FenceLevel::kNever : node::FenceLevel::kData);
       copy.generation = {1, SiteName(primary)};
     }
   }
   const Copy& determining = nodes_[0]->copies[kDetermining];
-  Trace("seed " + std::to_string(options.seed) + (options.witness ? ", with a witness" : ", no witness") + ", " +
-        std::to_string(heartbeat_links_) + " heartbeat link(s), drop " + std::to_string(profile.drop) +
-        ", duplicate " + std::to_string(profile.duplicate) + ", delay 1-" + std::to_string(profile.max_delay_ms) +
-        " ms, auto_resync " + (auto_resync_ ? "on" : "off") + "; dv primary at " + determining.generation.site +
+  Trace("seed " + std::to_string(options.seed) +
+        (options.witness ? ", with a witness" : ", no witness") + ", " +
+        std::to_string(heartbeat_links_) + " heartbeat link(s), drop " +
+        std::to_string(profile.drop) + ", duplicate " + std::to_string(profile.duplicate) +
+        ", delay 1-" + std::to_string(profile.max_delay_ms) + " ms, auto_resync " +
+        (auto_resync_ ? "on" : "off") + "; dv primary at " + determining.generation.site +
         " (fence " + node::FenceName(determining.context.fence) + "), vm1 primary at " +
         nodes_[0]->copies[kManaged].generation.site);
 }
 
 void World::After(int64_t delay_ms, Done fn) {
-  timers_.push({now_ms_ + std::max<int64_t>(0, delay_ms), timer_order_++, std::make_shared<Done>(std::move(fn))});
+  timers_.push({now_ms_ + std::max<int64_t>(0, delay_ms), timer_order_++,
+                std::make_shared<Done>(std::move(fn))});
 }
 
 int64_t World::Uniform(int64_t low, int64_t high) {
   return std::uniform_int_distribution<int64_t>(low, high)(random_);
 }
 
-bool World::Chance(double probability) { return std::uniform_real_distribution<double>(0, 1)(random_) < probability; }
+bool World::Chance(double probability) {
+  return std::uniform_real_distribution<double>(0, 1)(random_) < probability;
+}
 
 void World::Send(const std::string& from, const std::string& to, Message message) {
   const uint64_t id = NextId();
@@ -208,8 +217,8 @@ void World::Fail(const std::string& what) {
 // ---- invariant 3: one holder of the determining volume -----------------------------------------
 
 void World::OnDeterminingReserved(int site, bool release, const Status& status) {
-  Trace(SiteName(site) + ".node: " + (release ? "release" : "reserve") + " of dv for " + SiteName(site) + ": " +
-        (status.ok() ? std::string("OK") : status.message()));
+  Trace(SiteName(site) + ".node: " + (release ? "release" : "reserve") + " of dv for " +
+        SiteName(site) + ": " + (status.ok() ? std::string("OK") : status.message()));
   if (release) {
     const bool asked_as_holder = releases_asked_as_holder_[site] > 0;
     if (asked_as_holder) --releases_asked_as_holder_[site];
@@ -221,8 +230,9 @@ void World::OnDeterminingReserved(int site, bool release, const Status& status) 
   }
   if (!status.ok()) return;
   if (holder_ && *holder_ != site) {
-    Fail("invariant 3: the determining volume was reserved for site " + SiteName(site) + " while site " +
-         SiteName(*holder_) + " held it (since " + std::to_string(holder_since_ms_) + " ms, no release asked)");
+    Fail("invariant 3: the determining volume was reserved for site " + SiteName(site) +
+         " while site " + SiteName(*holder_) + " held it (since " +
+         std::to_string(holder_since_ms_) + " ms, no release asked)");
     return;
   }
   if (!holder_) {
@@ -247,19 +257,22 @@ bool World::LocalWriter(int site) {
   Node& node = *nodes_[site];
   if (!node.up()) return false;
   const Copy& copy = node.copies.at(kManaged);
-  const node::WriteRule rule = node::WriteRuleFor(copy.state, copy.context);  // the real rule: the spec
+  const node::WriteRule rule =
+      node::WriteRuleFor(copy.state, copy.context);  // the real rule: the spec
   if (rule != node::WriteRule::kLocal && rule != node::WriteRule::kLocalTracked) return false;
   return copy.record.holder.empty() || copy.record.holder == SiteName(site);
 }
 
 void World::CheckUnorderedWriters() {
   if (LocalWriter(0) && LocalWriter(1)) {
-    Fail("invariant 1: both sites write vm1 alone (a: " + StateText(nodes_[0]->copies.at(kManaged)) +
-         ", b: " + StateText(nodes_[1]->copies.at(kManaged)) + "), unordered by one primary");
+    Fail(
+        "invariant 1: both sites write vm1 alone (a: " + StateText(nodes_[0]->copies.at(kManaged)) +
+        ", b: " + StateText(nodes_[1]->copies.at(kManaged)) + "), unordered by one primary");
   }
 }
 
-// ---- the schedule --------------------------------------------------------------------------------
+// ---- the schedule
+// --------------------------------------------------------------------------------
 
 void World::CutLinks(const Links& links, bool cut) {
   std::string names;
@@ -274,8 +287,8 @@ void World::CrashAndRestart(const std::string& what, int site, int64_t down_ms) 
   const bool node = what == "node" || what == "site";
   const bool cluster = what == "clusterd" || what == "site";
   if ((node && !nodes_[site]->up()) || (cluster && !clusterds_[site]->up())) return;
-  Trace("CRASH " + (what == "witness" ? std::string("witness") : what + " " + SiteName(site)) + " for " +
-        std::to_string(down_ms) + " ms");
+  Trace("CRASH " + (what == "witness" ? std::string("witness") : what + " " + SiteName(site)) +
+        " for " + std::to_string(down_ms) + " ms");
   if (what == "witness") {
     if (!witness_->up()) return;
     witness_->Crash();
@@ -303,7 +316,11 @@ void World::CrashAndRestart(const std::string& what, int site, int64_t down_ms) 
     }
   }
   After(down_ms, [this, site, node, cluster] {
-    Trace(std::string("RESTART ") + (node && cluster ? "site " : node ? "node " : "clusterd ") + SiteName(site));
+    Trace(std::string("RESTART ") +
+          (node && cluster ? "site "
+           : node          ? "node "
+                           : "clusterd ") +
+          SiteName(site));
     if (node && !nodes_[site]->up()) nodes_[site]->Start();
     if (cluster && !clusterds_[site]->up()) clusterds_[site]->Start();
   });
@@ -322,7 +339,9 @@ Links World::HeartbeatLinks() const {
   return links;
 }
 
-Links World::WitnessLinks(int site) const { return {{Endpoint(site, "node"), "w"}, {"w", Endpoint(site, "node")}}; }
+Links World::WitnessLinks(int site) const {
+  return {{Endpoint(site, "node"), "w"}, {"w", Endpoint(site, "node")}};
+}
 
 // Keeps one direction (0: a->b or site->witness, 1: the other) or both (2).
 static Links Directed(const Links& links, int64_t direction) {
@@ -349,8 +368,7 @@ Links World::LinksToCut(int64_t kind, int site, int64_t direction) const {
       add(DataLinks());
       if (options_.witness) add(WitnessLinks(site));
       return links;
-    default:
-      return options_.witness ? Directed(WitnessLinks(site), direction) : links;
+    default: return options_.witness ? Directed(WitnessLinks(site), direction) : links;
   }
 }
 
@@ -367,7 +385,9 @@ void World::ScheduleFaults(int64_t until_ms) {
       static const int64_t kShortest[] = {50, 50, 300, 100}, kLongest[] = {5000, 5000, 8000, 6000};
       if (kind == 3 && !options_.witness) continue;
       const int64_t down = Uniform(kShortest[kind], kLongest[kind]);
-      After(delay, [this, what = std::string(kWhat[kind]), site, down] { CrashAndRestart(what, site, down); });
+      After(delay, [this, what = std::string(kWhat[kind]), site, down] {
+        CrashAndRestart(what, site, down);
+      });
     } else if (kind <= 8) {
       const Links links = LinksToCut(kind, site, direction);
       if (links.empty()) continue;
@@ -393,14 +413,16 @@ void World::HealLinks() {
 void World::ScheduleWrites(int site, int64_t until_ms) {
   After(Uniform(20, 400), [this, site, until_ms] {
     if (now_ms_ >= until_ms) return;
-    const bool busy = std::any_of(writes_.begin(), writes_.end(),
-                                  [&](const WriteRecord& w) { return w.site == site && w.returned_ms < 0; });
+    const bool busy = std::any_of(writes_.begin(), writes_.end(), [&](const WriteRecord& w) {
+      return w.site == site && w.returned_ms < 0;
+    });
     if (!busy && nodes_[site]->up()) {
       const size_t index = writes_.size();
       const int block = static_cast<int>(Uniform(0, kBlocks - 1));
       writes_.push_back({site, block, now_ms_});
       const uint64_t write_id = index + 1;
-      Trace(SiteName(site) + " mount: write #" + std::to_string(write_id) + " to block " + std::to_string(block));
+      Trace(SiteName(site) + " mount: write #" + std::to_string(write_id) + " to block " +
+            std::to_string(block));
       nodes_[site]->MountWrite(block, write_id, [this, index, write_id](Code code) {
         WriteRecord& write = writes_[index];
         if (write.returned_ms >= 0) return;
@@ -408,7 +430,8 @@ void World::ScheduleWrites(int site, int64_t until_ms) {
         write.code = code;
         code == Code::kOk ? ++result_.writes_acknowledged : ++result_.writes_refused;
         Trace(SiteName(write.site) + " mount: write #" + std::to_string(write_id) + " " +
-              (code == Code::kOk ? std::string("acknowledged") : std::string("failed: ") + CodeName(code)));
+              (code == Code::kOk ? std::string("acknowledged")
+                                 : std::string("failed: ") + CodeName(code)));
       });
     }
     ScheduleWrites(site, until_ms);

@@ -17,7 +17,8 @@
 //   200 ms, standby_delay_ms 200, STARTING listens 2400 ms (StartupWait) before racing alone, a
 //   durable clusterd.state, and node calls that take simulated time (a dead node costs the
 //   call's timeout, peer_timeout_ms + 3000, during which clusterd does nothing else).
-// - Modeled, after node/write_path.cc, replica_server.cc, peer_status.cc and replicator_reserve.cc, in continuations instead of
+// - Modeled, after node/write_path.cc, replica_server.cc, peer_status.cc and replicator_reserve.cc,
+// in continuations instead of
 //   threads: the write paths (replicate with a peer_timeout_ms of 2000 and retransmits every
 //   250 ms; forward from a secondary and the primary's grant and confirm; refusals EROFS, EBADE,
 //   EIO); fence reserve after a link loss (vm1's fence level) asking for dv with the peer marked
@@ -31,9 +32,10 @@
 //   every 500 ms (a peer newer for longer than peer_timeout_ms outdates this side), a link
 //   silent for peer_timeout_ms is lost; range locks, answered-request cache, activity log.
 //   Durable across a crash: pair state, generation, reservation records, data, activity log;
-//   lost: everything in memory and in flight to it. (As of the ServeStatus fix after f8b7a35: a later change of
-//   the node's replicator needs the same change here; clusterd's decisions and executor are the
-//   product's, only the daemon's loop and timers are mirrored in cluster_sim_clusterd.cc.)
+//   lost: everything in memory and in flight to it. (As of the ServeStatus fix after f8b7a35: a
+//   later change of the node's replicator needs the same change here; clusterd's decisions and
+//   executor are the product's, only the daemon's loop and timers are mirrored in
+//   cluster_sim_clusterd.cc.)
 // - Simplified: blocks instead of byte ranges (8 blocks; a value is the id of the write that
 //   wrote it); a copy (initial, resync, or resumed after a restart) sends every block in one
 //   message instead of the marked regions (the replication simulation tests the bitmaps);
@@ -76,9 +78,12 @@ namespace pairfs::sim {
 // The pure functions the model runs. The defaults are the product's; the mutation test passes
 // deliberately broken ones to show that the checks catch what they break.
 struct ClusterLogic {
-  node::VoteOutcome (*vote)(const wire::ReservationRecord&, const wire::ReserveVoteRequest&) = &node::Vote;
-  clusterd::Transition (*decide)(const clusterd::ClusterState&, const clusterd::Input&) = &clusterd::Decide;
-  node::WriteRule (*write_rule)(const node::PairState&, const node::PairContext&) = &node::WriteRuleFor;
+  node::VoteOutcome (*vote)(const wire::ReservationRecord&,
+                            const wire::ReserveVoteRequest&) = &node::Vote;
+  clusterd::Transition (*decide)(const clusterd::ClusterState&,
+                                 const clusterd::Input&) = &clusterd::Decide;
+  node::WriteRule (*write_rule)(const node::PairState&,
+                                const node::PairContext&) = &node::WriteRuleFor;
 };
 
 struct ClusterSimOptions {

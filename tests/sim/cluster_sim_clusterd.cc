@@ -12,9 +12,7 @@ using clusterd::Action;
 using clusterd::Event;
 using clusterd::Phase;
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 Clusterd::Clusterd(World& world, int site, int links)
     : Process(world, SiteName(site) + ".clusterd"), site_(site), links_(links) {
@@ -32,10 +30,16 @@ void Clusterd::Start() {
   state = clusterd::ClusterState{};
   state.resuming = applications_running;  // clusterd.state says on_start ran: race at once
   busy_ = false;
-  executor_ = std::make_unique<clusterd::Executor>(
-      clusterd::ExecutorConfig{SiteName(site_), SiteName(1 - site_), kDetermining, {kManaged}, kStandbyDelayMs,
-                               kHeartbeatTimeoutMs, world_.auto_resync()},
-      static_cast<clusterd::ExecutorEnv&>(*this), state, applications_running, world_.logic().decide);
+  executor_ =
+      std::make_unique<clusterd::Executor>(clusterd::ExecutorConfig{SiteName(site_),
+                                                                    SiteName(1 - site_),
+                                                                    kDetermining,
+                                                                    {kManaged},
+                                                                    kStandbyDelayMs,
+                                                                    kHeartbeatTimeoutMs,
+                                                                    world_.auto_resync()},
+                                           static_cast<clusterd::ExecutorEnv&>(*this), state,
+                                           applications_running, world_.logic().decide);
   node_silent_ = false;
   race_due_ms_.reset();
   started_at_ms_ = next_poll_ms_ = world_.now();
@@ -45,7 +49,8 @@ void Clusterd::Start() {
   last_beat_.assign(links_, {0, 0});
   latest_beat_.reset();
   unfence_asked_ = false;
-  Trace(std::string("started") + (applications_running ? "; on_start ran before this restart" : ""));
+  Trace(std::string("started") +
+        (applications_running ? "; on_start ran before this restart" : ""));
   BeatLoop();
   After(kLoopTickMs, [this] { Tick(); });
 }
@@ -88,7 +93,8 @@ void Clusterd::Tick() {
   std::vector<std::function<void(Done)>> steps;
   if (unfence_asked_) {
     unfence_asked_ = false;
-    if (state.phase == Phase::kFenced) steps.push_back([this](Done next) { Feed({Event::kUnfence}, next); });
+    if (state.phase == Phase::kFenced)
+      steps.push_back([this](Done next) { Feed({Event::kUnfence}, next); });
   }
   steps.push_back([this](Done next) { Observe(next); });
   steps.push_back([this](Done next) {
@@ -120,24 +126,28 @@ void Clusterd::Observe(Done then) {
 
 // Daemon::PollNode: the executor judges the answer.
 void Clusterd::PollNode(Done then) {
-  CallNode(wire::DisplayRequest{}, [this, then](ControlReply reply) {
-    if (!reply.status.ok()) {
-      if (!node_silent_) Trace("the node does not answer");
-      node_silent_ = true;
-      return executor_->Polled(false, {}, then);
-    }
-    node_silent_ = false;
-    executor_->Polled(true, std::move(reply.volumes), then);
-  }, kHeartbeatTimeoutMs);
+  CallNode(
+      wire::DisplayRequest{},
+      [this, then](ControlReply reply) {
+        if (!reply.status.ok()) {
+          if (!node_silent_) Trace("the node does not answer");
+          node_silent_ = true;
+          return executor_->Polled(false, {}, then);
+        }
+        node_silent_ = false;
+        executor_->Polled(true, std::move(reply.volumes), then);
+      },
+      kHeartbeatTimeoutMs);
 }
 
 void Clusterd::Feed(const clusterd::Input& input, Done then) { executor_->Feed(input, then); }
 
 // Daemon::Transitioned.
-void Clusterd::Transitioned(Phase before, const clusterd::Input& input, const clusterd::Transition& transition) {
+void Clusterd::Transitioned(Phase before, const clusterd::Input& input,
+                            const clusterd::Transition& transition) {
   if (!transition.why.empty()) {
-    Trace(std::string(clusterd::PhaseName(before)) + " -> " + clusterd::PhaseName(state.phase) + " on " +
-          clusterd::EventName(input.event) + ": " + transition.why);
+    Trace(std::string(clusterd::PhaseName(before)) + " -> " + clusterd::PhaseName(state.phase) +
+          " on " + clusterd::EventName(input.event) + ": " + transition.why);
   }
   if (state.phase != before) SendBeats();  // BeatNow
 }
@@ -173,7 +183,9 @@ void Clusterd::CallNode(const clusterd::NodeCall& request, Then then, int timeou
   After(1, [this, request, reply] {
     Node& node = world_.node(site_);
     if (!node.up()) return;
-    node.Control(request, [this, reply](ControlReply answer) { world_.After(1, [reply, answer] { reply(answer); }); });
+    node.Control(request, [this, reply](ControlReply answer) {
+      world_.After(1, [reply, answer] { reply(answer); });
+    });
   });
   After(timeout_ms, [this, reply, answered, timeout_ms] {
     if (*answered) return;

@@ -1,7 +1,7 @@
-// Pair commands in a cluster simulation (tests/sim/cluster_sim_world.h): node/operator_commands.cc's
-// Resync, Takeover and Fence, the peer commands they send, the statuses and the background
-// thread, and the control endpoint that clusterd and the operator call (node/control_server.cc),
-// in continuations.
+// Pair commands in a cluster simulation (tests/sim/cluster_sim_world.h):
+// node/operator_commands.cc's Resync, Takeover and Fence, the peer commands they send, the statuses
+// and the background thread, and the control endpoint that clusterd and the operator call
+// (node/control_server.cc), in continuations.
 #include <algorithm>
 
 #include "tests/sim/cluster_sim_world.h"
@@ -42,26 +42,28 @@ void Node::Resync(const std::string& name, bool swap, ThenStatus then) {
     if (!check.ok()) return then(check.status());
     const wire::Generation mine = copy(name).generation;
     const wire::Generation generation =
-        swap ? wire::Generation{std::max(mine.counter, peer->generation.counter) + 1, site_name()} : mine;
+        swap ? wire::Generation{std::max(mine.counter, peer->generation.counter) + 1, site_name()}
+             : mine;
     memory(name).gate.Close([this, name, swap, then, context, event, generation] {
       ++memory(name).copy_run;  // stops a running copy
       Message command;
       command.command = swap ? "swap" : "resync";
       command.volume = name;
       command.generation = generation;
-      Ask(command, -1, [this, name, then, context, event, generation](std::optional<Message> answer) {
-        auto open = [this, name, then](Status status) {
-          memory(name).gate.Open();
-          then(status);
-        };
-        if (!answer) return open(Status::Unreachable("the peer is unreachable"));
-        if (answer->code != Code::kOk) return open(Status(answer->code, answer->message));
-        Status changed = Change(name, event, &context, &generation);
-        if (!changed.ok()) return open(changed);
-        memory(name).gate.Open();
-        StartCopy(name);
-        then(Status::Ok());
-      });
+      Ask(command, -1,
+          [this, name, then, context, event, generation](std::optional<Message> answer) {
+            auto open = [this, name, then](Status status) {
+              memory(name).gate.Open();
+              then(status);
+            };
+            if (!answer) return open(Status::Unreachable("the peer is unreachable"));
+            if (answer->code != Code::kOk) return open(Status(answer->code, answer->message));
+            Status changed = Change(name, event, &context, &generation);
+            if (!changed.ok()) return open(changed);
+            memory(name).gate.Open();
+            StartCopy(name);
+            then(Status::Ok());
+          });
     });
   });
 }
@@ -77,8 +79,10 @@ void Node::Takeover(const std::string& name, bool peer_lost, ThenStatus then) {
     context.peer_reachable = peer.has_value();
     if (peer) context.peer_status = peer->state.status;
     const wire::Generation mine = copy(name).generation;
-    const wire::Generation generation{std::max(mine.counter, peer ? peer->generation.counter : 0) + 1, site_name()};
-    Result<node::PairTransition> transition = node::Transit(copy(name).state, PairEvent::kTakeover, context);
+    const wire::Generation generation{
+        std::max(mine.counter, peer ? peer->generation.counter : 0) + 1, site_name()};
+    Result<node::PairTransition> transition =
+        node::Transit(copy(name).state, PairEvent::kTakeover, context);
     if (!transition.ok()) return then(transition.status());
     const bool swap = transition->next.role == PairRole::kPrimary;
     memory(name).gate.Close([this, name, then, context, generation, swap] {
@@ -96,7 +100,8 @@ void Node::Takeover(const std::string& name, bool peer_lost, ThenStatus then) {
       Ask(demote, -1, [this, name, then, finish](std::optional<Message> answer) {
         if (answer && answer->code == Code::kOk) return finish();
         memory(name).gate.Open();
-        then(answer ? Status(answer->code, answer->message) : Status::Unreachable("the peer stopped answering"));
+        then(answer ? Status(answer->code, answer->message)
+                    : Status::Unreachable("the peer stopped answering"));
       });
     });
   };
@@ -116,15 +121,18 @@ void Node::Takeover(const std::string& name, bool peer_lost, ThenStatus then) {
 void Node::Fence(const std::string& name, bool fenced, bool winner, ThenStatus then) {
   memory(name).gate.Close([this, name, fenced, winner, then] {
     auto change = [this, name, fenced, then] {
-      Status changed = Change(name, fenced ? PairEvent::kFence : PairEvent::kUnfence, nullptr, nullptr);
+      Status changed =
+          Change(name, fenced ? PairEvent::kFence : PairEvent::kUnfence, nullptr, nullptr);
       memory(name).gate.Open();
       then(changed);
     };
     auto refuse = [this, name, then](const std::string& why) {
       memory(name).gate.Open();
-      Trace(name + ": unfence refused: unfenced in " + std::string(node::StatusName(copy(name).state.status)) +
+      Trace(name + ": unfence refused: unfenced in " +
+            std::string(node::StatusName(copy(name).state.status)) +
             " it would write without its peer (" + why + ")");
-      then(Status::Conflict("copy of " + name + " stays fenced: unfenced it would write without its peer"));
+      then(Status::Conflict("copy of " + name +
+                            " stays fenced: unfenced it would write without its peer"));
     };
     Copy lifted = copy(name);
     lifted.state.fenced = false;
@@ -155,7 +163,8 @@ void Node::Fence(const std::string& name, bool fenced, bool winner, ThenStatus t
 // Replicator::ServeCommand: what the peer asks of this side.
 void Node::ServeCommand(const Message& command, std::function<void(Message)> answer) {
   const std::string& name = command.volume;
-  if (command.command == "reserve" || command.command == "vote" || command.command == "reserve-mirror") {
+  if (command.command == "reserve" || command.command == "vote" ||
+      command.command == "reserve-mirror") {
     return ServeReservationCommand(command, answer);
   }
   Message reply;
@@ -174,7 +183,8 @@ void Node::ServeCommand(const Message& command, std::function<void(Message)> ans
       fail(Status::InvalidArgument("copy done for another generation"));
     } else {
       fail(Change(name, PairEvent::kCopyDone, nullptr, nullptr));
-      if (reply.code == Code::kOk && name == kManaged) TrimActivityLog(false);  // the primary's "trim"
+      if (reply.code == Code::kOk && name == kManaged)
+        TrimActivityLog(false);  // the primary's "trim"
     }
     return answer(reply);
   }
@@ -194,10 +204,12 @@ void Node::ServeCommand(const Message& command, std::function<void(Message)> ans
       if (command.generation.NewerThan(mine) && IsReplicating(copy(name).state.status)) {
         OnPeerNewer(name, mine, command.generation);
       }
-      status = Change(name, command.command == "resync" ? PairEvent::kResync : PairEvent::kResyncSwapByPeer, nullptr,
-                      &command.generation);
+      status = Change(
+          name, command.command == "resync" ? PairEvent::kResync : PairEvent::kResyncSwapByPeer,
+          nullptr, &command.generation);
       if (status.ok() && !(copy(name).generation == command.generation)) {
-        status = Commit(name, {copy(name).state, {node::PairAction::kAdoptPeerGeneration}}, &command.generation);
+        status = Commit(name, {copy(name).state, {node::PairAction::kAdoptPeerGeneration}},
+                        &command.generation);
       }
     }
     reply.code = status.code();
@@ -232,13 +244,15 @@ void Node::ServeStatus(const Message& status) {
   if (volume.generation == status.generation && volume.state.role == PairRole::kPrimary &&
       IsReplicating(volume.state.status) && status.state.role == PairRole::kSecondary &&
       status.state.status == PairStatus::kPSUE) {
-    OnLinkLost(status.volume, volume.generation, [] {});  // as Replicator::ServeStatus: fence reserve asks
+    OnLinkLost(status.volume, volume.generation,
+               [] {});  // as Replicator::ServeStatus: fence reserve asks
     return;
   }
   // The primary suspended while this side replicates: so does this side, after peer_timeout_ms.
-  const bool primary_apart = volume.generation == status.generation && volume.state.role == PairRole::kSecondary &&
-                             IsReplicating(volume.state.status) && status.state.role == PairRole::kPrimary &&
-                             status.state.status == PairStatus::kPSUE;
+  const bool primary_apart =
+      volume.generation == status.generation && volume.state.role == PairRole::kSecondary &&
+      IsReplicating(volume.state.status) && status.state.role == PairRole::kPrimary &&
+      status.state.status == PairStatus::kPSUE;
   if (!primary_apart) {
     pair.primary_apart_seen = false;
   } else if (!pair.primary_apart_seen) {
@@ -276,12 +290,12 @@ void Node::Background() {
     }
   }
   InOrder(std::move(losses), Guard([this] {
-    if (world_.now() >= next_trim_ms_) {
-      next_trim_ms_ = world_.now() + kTrimIntervalMs;
-      TrimActivityLog(true);
-    }
-    After(kNodeTickMs, [this] { Background(); });
-  }));
+            if (world_.now() >= next_trim_ms_) {
+              next_trim_ms_ = world_.now() + kTrimIntervalMs;
+              TrimActivityLog(true);
+            }
+            After(kNodeTickMs, [this] { Background(); });
+          }));
 }
 
 // A copy as node/control_server.cc's DescribeVolume shows it (the fields clusterd reads).
@@ -312,7 +326,8 @@ void Node::Control(const clusterd::NodeCall& request, std::function<void(Control
     return reply(shown);
   }
   if (const auto* reserve = std::get_if<wire::ReserveRequest>(&request)) {
-    return Reserve(reserve->name, {reserve->holder, false, reserve->preempt}, false, answer(reserve->name));
+    return Reserve(reserve->name, {reserve->holder, false, reserve->preempt}, false,
+                   answer(reserve->name));
   }
   if (const auto* release = std::get_if<wire::ReleaseRequest>(&request)) {
     return Reserve(release->name, {release->holder, true}, false, answer(release->name));

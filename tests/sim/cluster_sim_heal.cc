@@ -16,8 +16,9 @@ constexpr int kOperatorRounds = 5;
 bool InPair(Node& a, Node& b, const std::string& name) {
   const Copy& x = a.copies.at(name);
   const Copy& y = b.copies.at(name);
-  return a.up() && b.up() && x.state.status == node::PairStatus::kPAIR && y.state.status == node::PairStatus::kPAIR &&
-         x.state.role != y.state.role && x.generation == y.generation;
+  return a.up() && b.up() && x.state.status == node::PairStatus::kPAIR &&
+         y.state.status == node::PairStatus::kPAIR && x.state.role != y.state.role &&
+         x.generation == y.generation;
 }
 
 }  // namespace
@@ -62,8 +63,11 @@ std::optional<std::pair<int, bool>> World::CopyToKeep(const std::string& name, i
   auto rank = [&](int site) {
     const Copy& copy = nodes_[site]->copies.at(name);
     if (copy.state.outdated || !copy.state.consistent) return -1;
-    const int role = copy.state.status == node::PairStatus::kSSWS ? 2 : copy.state.role == node::PairRole::kPrimary;
-    return static_cast<int>(copy.generation.counter) * 16 + !copy.state.fenced * 8 + role * 2 + (site == active);
+    const int role = copy.state.status == node::PairStatus::kSSWS
+                         ? 2
+                         : copy.state.role == node::PairRole::kPrimary;
+    return static_cast<int>(copy.generation.counter) * 16 + !copy.state.fenced * 8 + role * 2 +
+           (site == active);
   };
   const int best = rank(0) >= rank(1) ? 0 : 1;
   if (rank(best) < 0) return std::nullopt;
@@ -76,8 +80,8 @@ std::optional<std::pair<int, bool>> World::CopyToKeep(const std::string& name, i
 bool World::SafeToUnfence(int site) {
   const clusterd::Phase other = clusterds_[1 - site]->state.phase;
   const node::PairState& other_copy = nodes_[1 - site]->copies.at(kManaged).state;
-  if (other != clusterd::Phase::kFenced && other != clusterd::Phase::kActive && !other_copy.outdated &&
-      other_copy.consistent) {
+  if (other != clusterd::Phase::kFenced && other != clusterd::Phase::kActive &&
+      !other_copy.outdated && other_copy.consistent) {
     return false;
   }
   Copy unfenced = nodes_[site]->copies.at(kManaged);
@@ -117,14 +121,16 @@ void World::OperatorRound() {
     const std::optional<std::pair<int, bool>> keep = CopyToKeep(name, active);
     if (!keep) continue;
     const auto [site, swap] = *keep;
-    if (nodes_[site]->copies.at(name).state.status == node::PairStatus::kCOPY) continue;  // copying from it
+    if (nodes_[site]->copies.at(name).state.status == node::PairStatus::kCOPY)
+      continue;  // copying from it
     // A fenced primary is resynced from as it is (it stays fenced: pairctl(8)); a fenced copy
     // to take over is unfenced first.
     if (nodes_[site]->copies.at(name).state.fenced && swap) {
       if (fenced[site] && SafeToUnfence(site)) OperatorUnfence(site);
       continue;  // resynced in the next round
     }
-    Trace("OPERATOR: pairctl resync" + std::string(swap ? " --swap " : " ") + name + " at " + SiteName(site));
+    Trace("OPERATOR: pairctl resync" + std::string(swap ? " --swap " : " ") + name + " at " +
+          SiteName(site));
     nodes_[site]->Control(wire::ResyncRequest{name, swap}, [this, name, site](ControlReply reply) {
       Trace("OPERATOR: resync of " + name + " at " + SiteName(site) + ": " +
             (reply.status.ok() ? std::string("started") : reply.status.message()));
@@ -145,10 +151,11 @@ void World::CheckAcknowledgedWrites() {
       if (write.block != block || write.code != Code::kOk || i + 1 == final_id) continue;
       const bool lost = final_id == 0 || (held_returned >= 0 && held_returned < write.started_ms);
       if (lost) {
-        Fail("invariant 2: acknowledged write #" + std::to_string(i + 1) + " (site " + SiteName(write.site) +
-             ", block " + std::to_string(block) + ", " + std::to_string(write.started_ms) + "-" +
-             std::to_string(write.returned_ms) + " ms) is missing at site " + SiteName(primary) +
-             ", which ends primary: block " + std::to_string(block) + " holds " +
+        Fail("invariant 2: acknowledged write #" + std::to_string(i + 1) + " (site " +
+             SiteName(write.site) + ", block " + std::to_string(block) + ", " +
+             std::to_string(write.started_ms) + "-" + std::to_string(write.returned_ms) +
+             " ms) is missing at site " + SiteName(primary) + ", which ends primary: block " +
+             std::to_string(block) + " holds " +
              (final_id == 0 ? std::string("nothing")
                             : "write #" + std::to_string(final_id) + ", which returned at " +
                                   std::to_string(held_returned) + " ms"));
@@ -169,14 +176,17 @@ std::string World::Describe() {
     text += "  site " + SiteName(site) + ": node " + (node.up() ? "up" : "DOWN") + ", clusterd " +
             (cluster.up() ? clusterd::PhaseName(cluster.state.phase) : "DOWN") +
             (cluster.applications_running ? " (applications running)" : "") + "\n    dv  " +
-            StateText(node.copies.at(kDetermining)) + " record " + RecordText(node.copies.at(kDetermining).record) +
-            "\n    vm1 " + StateText(node.copies.at(kManaged)) + " reserved by '" +
+            StateText(node.copies.at(kDetermining)) + " record " +
+            RecordText(node.copies.at(kDetermining).record) + "\n    vm1 " +
+            StateText(node.copies.at(kManaged)) + " reserved by '" +
             node.copies.at(kManaged).record.holder + "'\n";
   }
   if (options_.witness) {
-    text += "  witness " + std::string(witness_->up() ? "up" : "DOWN") + " record " + RecordText(witness_->record) + "\n";
+    text += "  witness " + std::string(witness_->up() ? "up" : "DOWN") + " record " +
+            RecordText(witness_->record) + "\n";
   }
-  text += "  dv held by " + (holder_ ? SiteName(*holder_) : std::string("nobody")) + " as the grants said";
+  text += "  dv held by " + (holder_ ? SiteName(*holder_) : std::string("nobody")) +
+          " as the grants said";
   return text;
 }
 
@@ -190,20 +200,23 @@ ClusterSimResult World::Run() {
   After(kFaultsUntilMs, [this] { HealEverything(); });
   RunUntil(kFaultsUntilMs + kSettleMs);
   if (result_.failure.empty() && ActiveSites() != 1) {
-    result_.liveness = std::to_string(ActiveSites()) + " site(s) ACTIVE " + std::to_string(kSettleMs) +
+    result_.liveness = std::to_string(ActiveSites()) + " site(s) ACTIVE " +
+                       std::to_string(kSettleMs) +
                        " ms after everything healed, before the operator (a " +
                        clusterd::PhaseName(clusterds_[0]->state.phase) + ", b " +
                        clusterd::PhaseName(clusterds_[1]->state.phase) + ")";
   }
-  for (int round = 0; round < kOperatorRounds && result_.failure.empty() && !(PairsInPair() && ActiveSites() == 1);
+  for (int round = 0;
+       round < kOperatorRounds && result_.failure.empty() && !(PairsInPair() && ActiveSites() == 1);
        ++round) {
     OperatorRound();
     RunUntil(now_ms_ + kOperatorRoundMs);
   }
   if (result_.failure.empty() && !PairsInPair()) {
     // Invariant 2 cannot be checked: a liveness finding, not a broken invariant.
-    result_.liveness = "the pairs are not back in PAIR after the heal and " + std::to_string(kOperatorRounds) +
-                       " rounds of the operator (" + (result_.liveness.empty() ? "" : result_.liveness + "; ") +
+    result_.liveness = "the pairs are not back in PAIR after the heal and " +
+                       std::to_string(kOperatorRounds) + " rounds of the operator (" +
+                       (result_.liveness.empty() ? "" : result_.liveness + "; ") +
                        std::to_string(ActiveSites()) + " site(s) ACTIVE at the end)\n" + Describe();
   } else if (result_.failure.empty()) {
     CheckAcknowledgedWrites();

@@ -1,6 +1,7 @@
 // The node of a cluster simulation (tests/sim/cluster_sim_world.h): node/'s write paths
-// (write_path.cc, replica_server.cc), state changes, copies, statuses and pair commands, in continuations. Each function
-// names the one it models; where the model is simpler, the comment says how.
+// (write_path.cc, replica_server.cc), state changes, copies, statuses and pair commands, in
+// continuations. Each function names the one it models; where the model is simpler, the comment
+// says how.
 #include <algorithm>
 
 #include "tests/sim/cluster_sim_world.h"
@@ -21,7 +22,9 @@ void Node::Trace(const std::string& line) {
   if (world_.tracing()) world_.Trace(name_ + ": " + line);
 }
 
-node::WriteRule Node::RuleOf(const Copy& copy) const { return world_.logic().write_rule(copy.state, copy.context); }
+node::WriteRule Node::RuleOf(const Copy& copy) const {
+  return world_.logic().write_rule(copy.state, copy.context);
+}
 
 void Node::Crash() {
   MarkDown();
@@ -50,15 +53,14 @@ void Node::Start() {
   After(kNodeTickMs, [this] { Background(); });
   for (const auto& [name, copy] : copies) {
     if (copy.state.role != PairRole::kPrimary) continue;
-    if (copy.state.status == PairStatus::kCOPY || (copy.state.status == PairStatus::kPAIR && !copy.marked.empty())) {
+    if (copy.state.status == PairStatus::kCOPY ||
+        (copy.state.status == PairStatus::kPAIR && !copy.marked.empty())) {
       StartCopy(name);
     }
   }
 }
 
-void Node::SendToPeer(const Message& message) {
-  world_.Send(name_, PeerEndpoint(), message);
-}
+void Node::SendToPeer(const Message& message) { world_.Send(name_, PeerEndpoint(), message); }
 
 void Node::Exchange(Message request, const std::string& to, int timeout_ms, bool resend,
                     std::function<void(std::optional<Message>)> then) {
@@ -68,7 +70,8 @@ void Node::Exchange(Message request, const std::string& to, int timeout_ms, bool
   calls_[id] = {std::move(then)};
   world_.Send(name_, to, request);
   const int64_t deadline = world_.now() + timeout_ms;
-  if (resend) After(kRetransmitMs, [this, request, to, deadline] { Resend(request, to, deadline); });
+  if (resend)
+    After(kRetransmitMs, [this, request, to, deadline] { Resend(request, to, deadline); });
   After(timeout_ms, [this, id] {
     auto call = calls_.find(id);
     if (call == calls_.end()) return;
@@ -116,8 +119,7 @@ void Node::OnMessage(const Message& message) {
       waiting.erase(call);
       return then(message);
     }
-    default:
-      return Serve(message);
+    default: return Serve(message);
   }
 }
 
@@ -134,7 +136,8 @@ void Node::Serve(const Message& request) {
     case Kind::kReplicaWrite: return ServeReplicaWrite(request);
     case Kind::kForwardedWrite: return ServeForwardedWrite(request);
     case Kind::kStatus: return ServeStatus(request);
-    case Kind::kCommand: return ServeCommand(request, [this, request](Message answer) {
+    case Kind::kCommand:
+      return ServeCommand(request, [this, request](Message answer) {
         answer.kind = Kind::kAnswer;
         Answer(request, std::move(answer));
       });
@@ -200,8 +203,13 @@ void Node::WriteTracked(int block, uint64_t write_id, std::function<void(Code)> 
   });
 }
 
-Message Node::WriteMessage(Message::Kind kind, const wire::Generation& generation, int block, uint64_t write_id) {
-  return Message{.kind = kind, .volume = kManaged, .generation = generation, .block = block, .write_id = write_id};
+Message Node::WriteMessage(Message::Kind kind, const wire::Generation& generation, int block,
+                           uint64_t write_id) {
+  return Message{.kind = kind,
+                 .volume = kManaged,
+                 .generation = generation,
+                 .block = block,
+                 .write_id = write_id};
 }
 
 // Replicator::AfterLinkLoss.
@@ -220,7 +228,8 @@ Code Node::AfterLinkLoss() {
 
 // Replicator::WriteReplicated: the block stays exclusive until the secondary answered or the
 // link loss was decided (fence reserve: until the determining volume's reserve answered).
-void Node::WriteReplicated(const Copy& view, int block, uint64_t write_id, std::function<void(Code)> done) {
+void Node::WriteReplicated(const Copy& view, int block, uint64_t write_id,
+                           std::function<void(Code)> done) {
   const wire::Generation generation = view.generation;
   memory(kManaged).locks.Acquire(block, [this, generation, block, write_id, done] {
     BeginWrite(block);
@@ -233,8 +242,8 @@ void Node::WriteReplicated(const Copy& view, int block, uint64_t write_id, std::
       WriteLocally(block, write_id);
       return finish(AfterLinkLoss());
     }
-    Exchange(WriteMessage(Kind::kReplicaWrite, generation, block, write_id), PeerEndpoint(), kPeerTimeoutMs, true,
-             [this, generation, finish](std::optional<Message> answer) {
+    Exchange(WriteMessage(Kind::kReplicaWrite, generation, block, write_id), PeerEndpoint(),
+             kPeerTimeoutMs, true, [this, generation, finish](std::optional<Message> answer) {
                if (answer && answer->code == Code::kOk) return finish(Code::kOk);
                if (answer && answer->generation.NewerThan(generation)) {
                  OnPeerNewer(kManaged, generation, answer->generation);
@@ -249,22 +258,26 @@ void Node::WriteReplicated(const Copy& view, int block, uint64_t write_id, std::
 }
 
 // Replicator::WriteForwarded: no block is held while the primary orders the write.
-void Node::WriteForwarded(const Copy& view, int block, uint64_t write_id, std::function<void(Code)> done) {
+void Node::WriteForwarded(const Copy& view, int block, uint64_t write_id,
+                          std::function<void(Code)> done) {
   const wire::Generation generation = view.generation;
   BeginWrite(block);
   done = [this, block, done](Code code) {
     EndWrite(block);
     done(code);
   };
-  Exchange(WriteMessage(Kind::kForwardedWrite, generation, block, write_id), PeerEndpoint(), kPeerTimeoutMs, true,
+  Exchange(WriteMessage(Kind::kForwardedWrite, generation, block, write_id), PeerEndpoint(),
+           kPeerTimeoutMs, true,
            [this, generation, block, write_id, done](std::optional<Message> answer) {
              if (!answer) {
                Trace("vm1: the primary did not order a forwarded write within peer_timeout_ms");
                return OnLinkLost(kManaged, generation, [this, done] { done(AfterLinkLoss()); });
              }
              if (answer->code != Code::kOk) {
-               if (answer->generation.NewerThan(generation)) OnPeerNewer(kManaged, generation, answer->generation);
-               if (answer->code == Code::kConflict || answer->code == Code::kIoError) return done(answer->code);
+               if (answer->generation.NewerThan(generation))
+                 OnPeerNewer(kManaged, generation, answer->generation);
+               if (answer->code == Code::kConflict || answer->code == Code::kIoError)
+                 return done(answer->code);
                return done(Code::kReadOnly);
              }
              const uint64_t id = answer->id;
@@ -295,8 +308,10 @@ void Node::ServeReplicaWrite(const Message& request) {
   }
   if (request.copy) {
     for (const auto& [block, write_id] : request.blocks) {
-      if (write_id == 0) volume.blocks.erase(block);
-      else volume.blocks[block] = write_id;
+      if (write_id == 0)
+        volume.blocks.erase(block);
+      else
+        volume.blocks[block] = write_id;
     }
   } else {
     volume.blocks[request.block] = request.write_id;
@@ -320,7 +335,8 @@ void Node::ServeForwardedWrite(const Message& request) {
     if (!(view.generation == request.generation) || RuleOf(view) != WriteRule::kReplicate) {
       return refuse(Code::kReadOnly);
     }
-    if (!view.record.holder.empty() && view.record.holder != request.origin) return refuse(Code::kConflict);
+    if (!view.record.holder.empty() && view.record.holder != request.origin)
+      return refuse(Code::kConflict);
     memory(kManaged).locks.Acquire(request.block, [this, request, grant, refuse, view]() mutable {
       if (!(copy(kManaged).generation == request.generation)) {
         memory(kManaged).locks.Release(request.block);
@@ -361,16 +377,14 @@ Status Node::Commit(const std::string& name, const node::PairTransition& transit
   for (node::PairAction action : transition.actions) {
     switch (action) {
       case node::PairAction::kBumpGeneration:
-        next_generation = generation ? *generation : wire::Generation{volume.generation.counter + 1, site_name()};
+        next_generation =
+            generation ? *generation : wire::Generation{volume.generation.counter + 1, site_name()};
         break;
       case node::PairAction::kAdoptPeerGeneration:
         if (generation) next_generation = *generation;
         break;
-      case node::PairAction::kStopCopy:
-        ++memory(name).copy_run;
-        break;
-      default:
-        break;
+      case node::PairAction::kStopCopy: ++memory(name).copy_run; break;
+      default: break;
     }
   }
   const std::string before = StateText(volume);
@@ -382,7 +396,8 @@ Status Node::Commit(const std::string& name, const node::PairTransition& transit
 
 Status Node::Change(const std::string& name, PairEvent event, const node::PairContext* context,
                     const wire::Generation* generation) {
-  Result<node::PairTransition> transition = node::Transit(copy(name).state, event, context ? *context : copy(name).context);
+  Result<node::PairTransition> transition =
+      node::Transit(copy(name).state, event, context ? *context : copy(name).context);
   if (!transition.ok()) return transition.status();
   return Commit(name, transition.value(), generation);
 }
@@ -391,7 +406,8 @@ Status Node::Change(const std::string& name, PairEvent event, const node::PairCo
 void Node::OnLinkLost(const std::string& name, const wire::Generation& seen, Done then) {
   const Copy& volume = copy(name);
   if (!(volume.generation == seen) || !IsReplicating(volume.state.status)) return then();
-  Result<node::PairTransition> transition = node::Transit(volume.state, PairEvent::kLinkLost, volume.context);
+  Result<node::PairTransition> transition =
+      node::Transit(volume.state, PairEvent::kLinkLost, volume.context);
   if (!transition.ok()) return then();
   const auto& actions = transition->actions;
   if (std::find(actions.begin(), actions.end(), node::PairAction::kAskReserve) == actions.end()) {
@@ -402,39 +418,48 @@ void Node::OnLinkLost(const std::string& name, const wire::Generation& seen, Don
   AskReserveAfterLinkLoss(seen, then);
 }
 
-void Node::OnPeerNewer(const std::string& name, const wire::Generation& seen, const wire::Generation& peer) {
+void Node::OnPeerNewer(const std::string& name, const wire::Generation& seen,
+                       const wire::Generation& peer) {
   const Copy& volume = copy(name);
-  if (!(volume.generation == seen) || (volume.state.outdated && !IsReplicating(volume.state.status))) return;
+  if (!(volume.generation == seen) ||
+      (volume.state.outdated && !IsReplicating(volume.state.status)))
+    return;
   if (peer.site == site_name()) return;  // made here, never committed: see FinishSwap
-  Trace(name + ": the peer has generation " + std::to_string(peer.counter) + "/" + peer.site + ": outdated");
+  Trace(name + ": the peer has generation " + std::to_string(peer.counter) + "/" + peer.site +
+        ": outdated");
   (void)Change(name, PairEvent::kPeerIsNewer, nullptr, nullptr);
 }
 
 // Replicator::FinishSwap: the peer stays at a generation this site made and never committed.
-void Node::FinishSwap(const std::string& name, const wire::Generation& seen, const wire::Generation& peer,
-                      const node::PairState& peer_state) {
+void Node::FinishSwap(const std::string& name, const wire::Generation& seen,
+                      const wire::Generation& peer, const node::PairState& peer_state) {
   const bool peer_demoted =
-      peer_state.role == PairRole::kSecondary && (peer_state.status == PairStatus::kPAIR ||
-                                                  peer_state.status == PairStatus::kPSUE ||
-                                                  peer_state.status == PairStatus::kCOPY);
+      peer_state.role == PairRole::kSecondary &&
+      (peer_state.status == PairStatus::kPAIR || peer_state.status == PairStatus::kPSUE ||
+       peer_state.status == PairStatus::kCOPY);
   memory(name).gate.Close([this, name, seen, peer, peer_demoted, peer_state] {
     const Copy& volume = copy(name);
     if (!(volume.generation == seen)) return memory(name).gate.Open();
-    const bool finishable = peer_demoted && volume.state.role == PairRole::kSecondary && !volume.state.outdated &&
-                            volume.state.consistent &&
-                            (volume.state.status == PairStatus::kPSUE || volume.state.status == PairStatus::kPAIR);
-    if (finishable && volume.state.status == PairStatus::kPAIR && peer_state.status != PairStatus::kPAIR) {
+    const bool finishable =
+        peer_demoted && volume.state.role == PairRole::kSecondary && !volume.state.outdated &&
+        volume.state.consistent &&
+        (volume.state.status == PairStatus::kPSUE || volume.state.status == PairStatus::kPAIR);
+    if (finishable && volume.state.status == PairStatus::kPAIR &&
+        peer_state.status != PairStatus::kPAIR) {
       memory(name).gate.Open();  // the peer suspended since: so does this side (resync --swap next)
       return OnLinkLost(name, seen, [] {});
     }
     if (!finishable) {
-      if (!memory(name).unfinished_swap_logged) Trace(name + ": the peer is at a generation made here: left as it is");
+      if (!memory(name).unfinished_swap_logged)
+        Trace(name + ": the peer is at a generation made here: left as it is");
       memory(name).unfinished_swap_logged = true;
       return memory(name).gate.Open();
     }
     if (volume.state.status == PairStatus::kPSUE) {
       memory(name).gate.Open();  // Resync closes the gate itself
-      Trace(name + ": the peer was demoted for a swap to this site that did not finish: resync --swap from here");
+      Trace(name +
+            ": the peer was demoted for a swap to this site that did not finish: resync --swap "
+            "from here");
       return Resync(name, true, [this, name](Status status) {
         if (!status.ok()) Trace(name + ": cannot finish the swap: " + status.message());
       });
@@ -443,7 +468,8 @@ void Node::FinishSwap(const std::string& name, const wire::Generation& seen, con
     context.force = false;
     context.peer_reachable = true;
     context.peer_status = PairStatus::kPAIR;
-    Trace(name + ": the peer was demoted for a swap to this site that did not finish: primary here now");
+    Trace(name +
+          ": the peer was demoted for a swap to this site that did not finish: primary here now");
     (void)Change(name, PairEvent::kTakeover, &context, &peer);
     memory(name).gate.Open();
   });
@@ -476,7 +502,8 @@ void Node::StartCopy(const std::string& name) {
              [this, name, run, view](std::optional<Message> answer) {
                memory(name).locks.ReleaseAll();
                if (memory(name).copy_run != run) return;
-               if (answer && answer->code != Code::kOk && answer->generation.NewerThan(view.generation)) {
+               if (answer && answer->code != Code::kOk &&
+                   answer->generation.NewerThan(view.generation)) {
                  Trace(name + ": the peer refused the copy: it has a newer generation");
                  return OnPeerNewer(name, view.generation, answer->generation);
                }
@@ -498,7 +525,8 @@ void Node::FinishCopy(const std::string& name, const wire::Generation& generatio
   Ask(done, -1, [this, name, generation](std::optional<Message> answer) {
     if (!answer || answer->code != Code::kOk) return OnLinkLost(name, generation, [] {});
     if (!(copy(name).generation == generation)) return;
-    if (Change(name, PairEvent::kCopyDone, nullptr, nullptr).ok() && name == kManaged) TrimActivityLog(false);
+    if (Change(name, PairEvent::kCopyDone, nullptr, nullptr).ok() && name == kManaged)
+      TrimActivityLog(false);
   });
 }
 

@@ -36,18 +36,20 @@ std::string Node::VoteHere(const wire::ReserveVoteRequest& request) {
 }
 
 // Replicator::Reserve.
-void Node::Reserve(const std::string& name, const ReserveOptions& options, bool forwarded, ThenStatus then,
-                   bool determining_held) {
+void Node::Reserve(const std::string& name, const ReserveOptions& options, bool forwarded,
+                   ThenStatus then, bool determining_held) {
   if (name == kDetermining) {
     if (forwarded) return ReserveDetermining(options, true, determining_held, then);
     if (options.release) world_.OnDeterminingReleaseAsked(site_);
-    return ReserveDetermining(options, false, determining_held, [this, options, then](Status status) {
-      world_.OnDeterminingReserved(site_, options.release, status);
-      then(status);
-    });
+    return ReserveDetermining(options, false, determining_held,
+                              [this, options, then](Status status) {
+                                world_.OnDeterminingReserved(site_, options.release, status);
+                                then(status);
+                              });
   }
   if (options.force || !options.outdated.empty()) {
-    return then(Status::InvalidArgument("--force and an outdated site apply to the determining volume only"));
+    return then(Status::InvalidArgument(
+        "--force and an outdated site apply to the determining volume only"));
   }
   if (options.preempt && !options.release && copy(kDetermining).record.holder != options.holder) {
     return then(Status::Conflict("site " + options.holder + " may preempt " + name +
@@ -58,10 +60,12 @@ void Node::Reserve(const std::string& name, const ReserveOptions& options, bool 
     if (options.preempt && !options.release) {
       record.holder = options.holder;
     } else if (options.release) {
-      if (!record.holder.empty() && record.holder != options.holder) return Status::Conflict("reserved by " + record.holder);
+      if (!record.holder.empty() && record.holder != options.holder)
+        return Status::Conflict("reserved by " + record.holder);
       record.holder.clear();
     } else {
-      if (!record.holder.empty() && record.holder != options.holder) return Status::Conflict("reserved by " + record.holder);
+      if (!record.holder.empty() && record.holder != options.holder)
+        return Status::Conflict("reserved by " + record.holder);
       record.holder = options.holder;
     }
     Trace(name + " reserved by '" + record.holder + "'");
@@ -70,17 +74,19 @@ void Node::Reserve(const std::string& name, const ReserveOptions& options, bool 
   const Copy view = copy(name);
   if (!IsReplicating(view.state.status)) return then(apply());
   if (view.state.role == PairRole::kSecondary) {
-    if (forwarded) return then(Status::InvalidArgument("volume " + name + " is secondary at both sites"));
+    if (forwarded)
+      return then(Status::InvalidArgument("volume " + name + " is secondary at both sites"));
     Message command;
     command.command = "reserve";
     command.volume = name;
     command.vote.holder = options.holder;
     command.vote.release = options.release;
     command.preempt = options.preempt;
-    return Ask(command, options.preempt ? kFailoverProbeMs : -1, [then](std::optional<Message> answer) {
-      if (!answer) return then(Status::Unreachable("the primary is unreachable"));
-      then(StatusOf(*answer));
-    });
+    return Ask(command, options.preempt ? kFailoverProbeMs : -1,
+               [then](std::optional<Message> answer) {
+                 if (!answer) return then(Status::Unreachable("the primary is unreachable"));
+                 then(StatusOf(*answer));
+               });
   }
   // The primary orders every reserve and release, mirrors it, then applies it here.
   memory(name).reserve_mutex.Lock([this, name, options, apply, then, generation = view.generation] {
@@ -97,11 +103,12 @@ void Node::Reserve(const std::string& name, const ReserveOptions& options, bool 
     mirror.volume = name;
     mirror.record = copy(name).record;
     mirror.record.holder = options.release ? std::string() : options.holder;
-    Ask(mirror, kVoteTimeoutMs, [this, name, apply, done, generation](std::optional<Message> answer) {
-      if (answer && answer->code == Code::kOk) return done(apply());
-      Trace(name + ": the peer did not mirror a reservation");
-      OnLinkLost(name, generation, [apply, done] { done(apply()); });
-    });
+    Ask(mirror, kVoteTimeoutMs,
+        [this, name, apply, done, generation](std::optional<Message> answer) {
+          if (answer && answer->code == Code::kOk) return done(apply());
+          Trace(name + ": the peer did not mirror a reservation");
+          OnLinkLost(name, generation, [apply, done] { done(apply()); });
+        });
   });
 }
 
@@ -129,22 +136,26 @@ void Node::WithDeterminingMutex(bool held, std::function<void(Done)> body) {
 // mirror is answered), and any other copy asks it.
 void Node::ReserveDetermining(const ReserveOptions& options, bool forwarded, bool determining_held,
                               ThenStatus then) {
-  if (options.preempt) return then(Status::InvalidArgument("the determining volume is never preempted"));
+  if (options.preempt)
+    return then(Status::InvalidArgument("the determining volume is never preempted"));
   auto reserve = [this, options, forwarded, determining_held, then] {
     if (world_.has_witness()) return ReserveByMajority(options, determining_held, then);
     const Copy view = copy(kDetermining);
-    const wire::ReserveVoteRequest request{kDetermining, options.holder, options.outdated, options.force,
-                                           options.release};
-    const bool decides = (view.state.role == PairRole::kPrimary || view.state.status == PairStatus::kSSWS) &&
-                         !view.state.outdated;
+    const wire::ReserveVoteRequest request{kDetermining, options.holder, options.outdated,
+                                           options.force, options.release};
+    const bool decides =
+        (view.state.role == PairRole::kPrimary || view.state.status == PairStatus::kSSWS) &&
+        !view.state.outdated;
     if (!decides) {
-      if (forwarded) return then(Status::InvalidArgument("the determining volume is secondary at both sites"));
+      if (forwarded)
+        return then(Status::InvalidArgument("the determining volume is secondary at both sites"));
       Message command;
       command.command = "reserve";
       command.volume = kDetermining;
       command.vote = request;
       return Ask(command, kVoteTimeoutMs, [then](std::optional<Message> answer) {
-        if (!answer) return then(Status::Unreachable("the determining volume's primary is unreachable"));
+        if (!answer)
+          return then(Status::Unreachable("the determining volume's primary is unreachable"));
         then(StatusOf(*answer));
       });
     }
@@ -168,7 +179,8 @@ void Node::ReserveDetermining(const ReserveOptions& options, bool forwarded, boo
   if (!options.release || options.force) return reserve();
   WithDeterminingMutex(determining_held, [this, then, reserve](Done unlock) {
     const Copy& managed = copy(kManaged);
-    const bool apart = managed.context.fence == node::FenceLevel::kReserve && managed.state.status != PairStatus::kPAIR;
+    const bool apart = managed.context.fence == node::FenceLevel::kReserve &&
+                       managed.state.status != PairStatus::kPAIR;
     unlock();
     if (!apart) return reserve();
     then(Status::Conflict("the determining volume is not released while vm1 is " +
@@ -181,9 +193,10 @@ void Node::ReserveDetermining(const ReserveOptions& options, bool forwarded, boo
 // a majority is the peer's answer awaited, for what is left of kVoteTimeoutMs (resent every
 // retransmit_ms). A majority that counted this copy's grant re-checks that it still stands. A
 // release clears only the copies this site holds (it is not forced).
-void Node::ReserveByMajority(const ReserveOptions& options, bool determining_held, ThenStatus then) {
-  const wire::ReserveVoteRequest request{kDetermining, options.holder, options.outdated, options.force,
-                                         options.release};
+void Node::ReserveByMajority(const ReserveOptions& options, bool determining_held,
+                             ThenStatus then) {
+  const wire::ReserveVoteRequest request{kDetermining, options.holder, options.outdated,
+                                         options.force, options.release};
   auto tally = std::make_shared<Tally>();
   tally->then = then;
   tally->request = request;
@@ -214,41 +227,44 @@ void Node::ReserveByMajority(const ReserveOptions& options, bool determining_hel
     Message witness_vote;
     witness_vote.kind = Kind::kWitnessVote;
     witness_vote.vote = tally->request;
-    Exchange(witness_vote, "w", kVoteTimeoutMs, false, [this, tally, peer_vote, asked](std::optional<Message> witness) {
-      if (witness) Count(*tally, *witness, "the witness");
-      if (tally->granted >= 2) {
-        calls_.erase(tally->peer_id);  // the peer applies its vote when it gets it; no need to wait
-        return FinishMajority(tally);
-      }
-      if (tally->peer) {
-        Count(*tally, *tally->peer, "the peer");
-        return FinishMajority(tally);
-      }
-      tally->waiting_for_peer = true;
-      const int64_t left = std::max<int64_t>(kVoteTimeoutMs - (world_.now() - asked), 1);
-      if (calls_.count(tally->peer_id) != 0) {
-        After(kRetransmitMs, [this, peer_vote, deadline = world_.now() + left] {
-          Resend(peer_vote, PeerEndpoint(), deadline);
-        });
-      }
-      After(left, [this, tally] {
-        calls_.erase(tally->peer_id);
-        FinishMajority(tally);
-      });
-    });
+    Exchange(witness_vote, "w", kVoteTimeoutMs, false,
+             [this, tally, peer_vote, asked](std::optional<Message> witness) {
+               if (witness) Count(*tally, *witness, "the witness");
+               if (tally->granted >= 2) {
+                 calls_.erase(
+                     tally->peer_id);  // the peer applies its vote when it gets it; no need to wait
+                 return FinishMajority(tally);
+               }
+               if (tally->peer) {
+                 Count(*tally, *tally->peer, "the peer");
+                 return FinishMajority(tally);
+               }
+               tally->waiting_for_peer = true;
+               const int64_t left = std::max<int64_t>(kVoteTimeoutMs - (world_.now() - asked), 1);
+               if (calls_.count(tally->peer_id) != 0) {
+                 After(kRetransmitMs, [this, peer_vote, deadline = world_.now() + left] {
+                   Resend(peer_vote, PeerEndpoint(), deadline);
+                 });
+               }
+               After(left, [this, tally] {
+                 calls_.erase(tally->peer_id);
+                 FinishMajority(tally);
+               });
+             });
   });
 }
 
 void Node::Count(Tally& tally, const Message& answer, const std::string& who) {
   answer.code == Code::kOk ? ++tally.granted : ++tally.refused;
-  if (answer.code != Code::kOk && tally.refusal.empty()) tally.refusal = who + ": " + answer.message;
+  if (answer.code != Code::kOk && tally.refusal.empty())
+    tally.refusal = who + ": " + answer.message;
 }
 
 void Node::FinishMajority(const std::shared_ptr<Tally>& tally) {
   if (tally->done) return;
   tally->done = true;
-  Trace("dv: " + std::to_string(tally->granted) + " of 3 copies granted (" + std::to_string(tally->refused) +
-        " refused)");
+  Trace("dv: " + std::to_string(tally->granted) + " of 3 copies granted (" +
+        std::to_string(tally->refused) + " refused)");
   if (tally->granted < 2) {
     if (tally->refused > 0) return tally->then(Status::Conflict(tally->refusal));
     return tally->then(Status::Unreachable("no majority of the record's copies answered"));
@@ -258,7 +274,8 @@ void Node::FinishMajority(const std::shared_ptr<Tally>& tally) {
     const std::string holder_now = copy(kDetermining).record.holder;
     unlock();
     if (holder_now != (tally->request.release ? std::string() : tally->request.holder)) {
-      return tally->then(Status::Conflict("the determining volume's record changed here while the votes were asked"));
+      return tally->then(Status::Conflict(
+          "the determining volume's record changed here while the votes were asked"));
     }
     tally->then(Status::Ok());
   });
@@ -293,9 +310,10 @@ void Node::AskReserveHolding(const wire::Generation& seen, Done then) {
       [this, done, still_asking](Status reserved) {
         if (!still_asking()) return done();
         const Copy& volume = copy(kManaged);
-        Result<node::PairTransition> transition =
-            node::Transit(volume.state, reserved.ok() ? node::PairEvent::kReserveGranted : node::PairEvent::kReserveLost,
-                          volume.context);
+        Result<node::PairTransition> transition = node::Transit(
+            volume.state,
+            reserved.ok() ? node::PairEvent::kReserveGranted : node::PairEvent::kReserveLost,
+            volume.context);
         if (transition.ok()) (void)Commit(kManaged, transition.value(), nullptr);
         done();
       },
@@ -306,8 +324,8 @@ void Node::AskReserveHolding(const wire::Generation& seen, Done then) {
 void Node::ServeReservationCommand(const Message& command, std::function<void(Message)> answer) {
   Message reply;
   if (command.command == "reserve") {
-    ReserveOptions options{command.vote.holder, command.vote.release, command.preempt, command.vote.force,
-                           command.vote.outdated};
+    ReserveOptions options{command.vote.holder, command.vote.release, command.preempt,
+                           command.vote.force, command.vote.outdated};
     return Reserve(command.volume, options, true, [answer, reply](Status status) mutable {
       reply.code = status.code();
       reply.message = status.ok() ? "" : status.message();

@@ -55,7 +55,8 @@ struct Finding {
 // invariant broken in 50,000):
 constexpr Finding kFindings[] = {
     {2798, false, true,
-     "the determining volume stays in COPY at both sites (L9), also after the operator; not analysed yet"},
+     "the determining volume stays in COPY at both sites (L9), also after the operator; not "
+     "analysed yet"},
     {7470, false, true, "as 2798 (L9), with the other site ACTIVE"},
 };
 
@@ -69,7 +70,8 @@ const Finding* FindingOf(uint64_t seed) {
 // The last `lines` lines of a trace.
 std::string Tail(const std::string& trace, int lines) {
   size_t at = trace.size();
-  for (int i = 0; i <= lines && at != std::string::npos && at > 0; ++i) at = trace.rfind('\n', at - 1);
+  for (int i = 0; i <= lines && at != std::string::npos && at > 0; ++i)
+    at = trace.rfind('\n', at - 1);
   return at == std::string::npos ? trace : trace.substr(at + 1);
 }
 
@@ -95,7 +97,8 @@ Sweep RunSeeds(uint64_t first, uint64_t count, ClusterLogic logic, const std::st
       sweep.totals.writes_refused += result.writes_refused;
       sweep.totals.reserves_won += result.reserves_won;
       sweep.totals.takeovers += result.takeovers;
-      if (!stop_at.empty() && result.failure.find(stop_at) != std::string::npos) next = first + count;
+      if (!stop_at.empty() && result.failure.find(stop_at) != std::string::npos)
+        next = first + count;
     }
   };
   std::vector<std::thread> runners;
@@ -109,9 +112,10 @@ std::string Report(const ClusterSimOptions& run, const std::string& what) {
   ClusterSimOptions options = run;
   options.trace = true;
   const ClusterSimResult replay = RunClusterSim(options);
-  return "seed " + std::to_string(run.seed) + " (replay with PAIRFS_SIM_SEED=" + std::to_string(run.seed) +
-         (run.hasty_operator ? " PAIRFS_SIM_HASTY_OPERATOR=1" : "") + "): " + what + "\nthe end of its trace:\n" +
-         Tail(replay.trace, 60);
+  return "seed " + std::to_string(run.seed) +
+         " (replay with PAIRFS_SIM_SEED=" + std::to_string(run.seed) +
+         (run.hasty_operator ? " PAIRFS_SIM_HASTY_OPERATOR=1" : "") + "): " + what +
+         "\nthe end of its trace:\n" + Tail(replay.trace, 60);
 }
 
 }  // namespace
@@ -123,7 +127,8 @@ TEST_CASE("cluster simulation keeps its three invariants across seeds", "[sim][c
     options.trace = true;
     const ClusterSimResult result = RunClusterSim(options);
     std::cout << result.trace;
-    INFO("seed " << options.seed << ": " << (result.failure.empty() ? "every invariant held" : result.failure)
+    INFO("seed " << options.seed << ": "
+                 << (result.failure.empty() ? "every invariant held" : result.failure)
                  << (result.liveness.empty() ? "" : "\nliveness: " + result.liveness));
     CHECK(result.failure.empty());
     return;
@@ -134,7 +139,8 @@ TEST_CASE("cluster simulation keeps its three invariants across seeds", "[sim][c
   for (const auto& [seed, failure] : sweep.failures) {
     if (const Finding* finding = FindingOf(seed)) {
       WARN("seed " << seed << " fails as a known finding of the product: " << finding->what
-                   << "\n(replay with PAIRFS_SIM_SEED=" << seed << "; all findings: unit_tests \"[findings]\")");
+                   << "\n(replay with PAIRFS_SIM_SEED=" << seed
+                   << "; all findings: unit_tests \"[findings]\")");
       continue;
     }
     if (reported++ < 3) {
@@ -145,27 +151,32 @@ TEST_CASE("cluster simulation keeps its three invariants across seeds", "[sim][c
   }
   // The schedules must really fail over, write and refuse, or the invariants say little.
   int stuck = 0;
-  for (const auto& [seed, liveness] : sweep.liveness) stuck += liveness.find("not back in PAIR") != std::string::npos;
+  for (const auto& [seed, liveness] : sweep.liveness)
+    stuck += liveness.find("not back in PAIR") != std::string::npos;
   if (!sweep.liveness.empty()) {
     std::string first;
     for (const auto& [seed, liveness] : sweep.liveness) {
       if (first.size() < 60) first += (first.empty() ? "" : " ") + std::to_string(seed);
     }
-    WARN(sweep.liveness.size() << " of " << count << " seeds had no single ACTIVE site 12 s after the heal or "
-                               << "never got both pairs back to PAIR (" << stuck << ", even with the operator): "
-                               << "liveness findings, see unit_tests \"[findings]\"; the first: " << first
-                               << " (replay with PAIRFS_SIM_SEED=N)");
+    WARN(sweep.liveness.size() << " of " << count
+                               << " seeds had no single ACTIVE site 12 s after the heal or "
+                               << "never got both pairs back to PAIR (" << stuck
+                               << ", even with the operator): "
+                               << "liveness findings, see unit_tests \"[findings]\"; the first: "
+                               << first << " (replay with PAIRFS_SIM_SEED=N)");
   }
   INFO(count << " seeds: " << sweep.totals.writes_acknowledged << " writes acknowledged, "
              << sweep.totals.writes_refused << " refused, " << sweep.totals.reserves_won
-             << " reserves of the determining volume won, " << sweep.totals.takeovers << " takeovers of vm1");
+             << " reserves of the determining volume won, " << sweep.totals.takeovers
+             << " takeovers of vm1");
   CHECK(sweep.totals.writes_acknowledged > static_cast<int>(count) * 10);
   CHECK(sweep.totals.writes_refused > static_cast<int>(count));
   CHECK(sweep.totals.reserves_won > static_cast<int>(count));
   CHECK(sweep.totals.takeovers > static_cast<int>(count) / 10);
 }
 
-TEST_CASE("cluster simulation findings in the product replay until fixed", "[.][sim][cluster][findings]") {
+TEST_CASE("cluster simulation findings in the product replay until fixed",
+          "[.][sim][cluster][findings]") {
   for (const Finding& finding : kFindings) {
     ClusterSimOptions options = OptionsFor(finding.seed);
     options.hasty_operator = finding.hasty_operator;
@@ -180,16 +191,19 @@ namespace {
 // Mutations: what each breaks, and the invariant that must notice.
 
 // Every copy grants every reserve: two sites can hold the determining volume at once.
-node::VoteOutcome VoteGrantingEveryone(const wire::ReservationRecord& record, const wire::ReserveVoteRequest& request) {
+node::VoteOutcome VoteGrantingEveryone(const wire::ReservationRecord& record,
+                                       const wire::ReserveVoteRequest& request) {
   if (request.release) return node::Vote(record, request);
   wire::ReservationRecord won{record.epoch + 1, request.holder, request.outdated};
   return {true, won, "granted (mutation)"};
 }
 
 // clusterd takes a refused or unreachable reserve for a win: it fails over without the record.
-clusterd::Transition DecideWinningAlways(const clusterd::ClusterState& state, const clusterd::Input& input) {
+clusterd::Transition DecideWinningAlways(const clusterd::ClusterState& state,
+                                         const clusterd::Input& input) {
   clusterd::Input changed = input;
-  if (input.event == clusterd::Event::kReserveRefused || input.event == clusterd::Event::kReserveUnreachable) {
+  if (input.event == clusterd::Event::kReserveRefused ||
+      input.event == clusterd::Event::kReserveUnreachable) {
     changed.event = clusterd::Event::kReserveWon;
     changed.determining_primary_here = false;
   }
@@ -197,7 +211,8 @@ clusterd::Transition DecideWinningAlways(const clusterd::ClusterState& state, co
 }
 
 // A secondary in sync writes its own copy instead of forwarding to the primary.
-node::WriteRule SecondaryWritingAlone(const node::PairState& state, const node::PairContext& context) {
+node::WriteRule SecondaryWritingAlone(const node::PairState& state,
+                                      const node::PairContext& context) {
   const node::WriteRule rule = node::WriteRuleFor(state, context);
   return rule == node::WriteRule::kForwardToPrimary ? node::WriteRule::kLocalTracked : rule;
 }
@@ -207,15 +222,18 @@ void ExpectCaught(ClusterLogic logic, const std::string& invariant) {
   const Sweep sweep = RunSeeds(1, count, logic, invariant);
   for (const auto& [seed, failure] : sweep.failures) {
     if (failure.find(invariant) == std::string::npos) continue;
-    SUCCEED("caught by seed " << seed << " (" << sweep.failures.size() << " seeds failed): " << failure);
+    SUCCEED("caught by seed " << seed << " (" << sweep.failures.size()
+                              << " seeds failed): " << failure);
     return;
   }
-  FAIL(invariant << " never broke in " << count << " seeds (" << sweep.failures.size() << " failed otherwise)");
+  FAIL(invariant << " never broke in " << count << " seeds (" << sweep.failures.size()
+                 << " failed otherwise)");
 }
 
 }  // namespace
 
-TEST_CASE("cluster simulation catches a vote rule that grants every reserve", "[sim][cluster][mutation]") {
+TEST_CASE("cluster simulation catches a vote rule that grants every reserve",
+          "[sim][cluster][mutation]") {
   ClusterLogic logic;
   logic.vote = &VoteGrantingEveryone;
   ExpectCaught(logic, "invariant 3");
@@ -228,7 +246,8 @@ TEST_CASE("cluster simulation catches a clusterd that fails over without winning
   ExpectCaught(logic, "invariant 1");
 }
 
-TEST_CASE("cluster simulation catches a secondary that writes without the primary", "[sim][cluster][mutation]") {
+TEST_CASE("cluster simulation catches a secondary that writes without the primary",
+          "[sim][cluster][mutation]") {
   ClusterLogic logic;
   logic.write_rule = &SecondaryWritingAlone;
   ExpectCaught(logic, "invariant 2");

@@ -31,30 +31,41 @@ inline constexpr int kHeartbeatIntervalMs = 200;  // [cluster] defaults
 inline constexpr int kHeartbeatTimeoutMs = 1000;
 inline constexpr int kStandbyDelayMs = 200;
 inline constexpr int kLoopTickMs = clusterd::kLoopTickMs;
-inline constexpr int kStartupWaitMs = clusterd::StartupWaitMs(kHeartbeatTimeoutMs, kHeartbeatIntervalMs);
-inline constexpr int kPeerTimeoutMs = 2000;       // [site] default
+inline constexpr int kStartupWaitMs =
+    clusterd::StartupWaitMs(kHeartbeatTimeoutMs, kHeartbeatIntervalMs);
+inline constexpr int kPeerTimeoutMs = 2000;  // [site] default
 inline constexpr int kNodeCallTimeoutMs = kPeerTimeoutMs + clusterd::kNodeCallSlackMs;
-inline constexpr int kRetransmitMs = 250;         // ReplicatorOptions defaults
+inline constexpr int kRetransmitMs = 250;  // ReplicatorOptions defaults
 inline constexpr int kStatusIntervalMs = 500;
 inline constexpr int kNodeTickMs = 50;
 inline constexpr int kTrimIntervalMs = 2000;
-inline constexpr int kVoteTimeoutMs = 500;        // node/limits.h kReserveVoteTimeoutMs
-inline constexpr int kFailoverProbeMs = 250;      // node/limits.h
+inline constexpr int kVoteTimeoutMs = 500;    // node/limits.h kReserveVoteTimeoutMs
+inline constexpr int kFailoverProbeMs = 250;  // node/limits.h
 inline const std::string kDetermining = "dv";
 inline const std::string kManaged = "vm1";
 
 inline std::string SiteName(int site) { return site == 0 ? "a" : "b"; }
 
 inline bool IsReplicating(node::PairStatus status) {
-  return status == node::PairStatus::kCOPY || status == node::PairStatus::kPAIR || status == node::PairStatus::kPFUL;
+  return status == node::PairStatus::kCOPY || status == node::PairStatus::kPAIR ||
+         status == node::PairStatus::kPFUL;
 }
 
 // One message between processes: a frame of the peer link, a witness vote or a heartbeat. The
 // fields a kind does not use stay empty.
 struct Message {
   enum class Kind {
-    kReplicaWrite, kWriteAck, kForwardedWrite, kWriteGrant, kWriteConfirm, kCommand, kAnswer, kStatus,
-    kWitnessVote, kWitnessAnswer, kHeartbeat,
+    kReplicaWrite,
+    kWriteAck,
+    kForwardedWrite,
+    kWriteGrant,
+    kWriteConfirm,
+    kCommand,
+    kAnswer,
+    kStatus,
+    kWitnessVote,
+    kWitnessAnswer,
+    kHeartbeat,
   };
   Kind kind = Kind::kCommand;
   uint64_t id = 0;  // request id; answers carry the request's
@@ -201,7 +212,8 @@ class Node : public Process {
     std::function<void(std::optional<Message>)> then;
   };
   struct PairMemory {  // one pair's runtime, lost in a crash
-    explicit PairMemory(Process& owner) : gate(owner), locks(owner), reserve_mutex(owner), reserve_ask_mutex(owner) {}
+    explicit PairMemory(Process& owner)
+        : gate(owner), locks(owner), reserve_mutex(owner), reserve_ask_mutex(owner) {}
     Gate gate;
     BlockLocks locks;
     Mutex reserve_mutex;      // orders reserve and release at the primary
@@ -211,7 +223,7 @@ class Node : public Process {
     bool primary_apart_seen = false;  // secondary: the primary said PSUE while this side replicates
     int64_t primary_apart_since_ms = 0;
     bool unfinished_swap_logged = false;
-    uint64_t copy_run = 0;  // bumped to stop the running copy
+    uint64_t copy_run = 0;                 // bumped to stop the running copy
     std::map<int, int64_t> written_at_ms;  // for the activity log's trim
     std::map<int, int> in_flight;          // writes begun and not finished, by block
   };
@@ -236,14 +248,17 @@ class Node : public Process {
   void Ask(Message command, int timeout_ms, std::function<void(std::optional<Message>)> then);
   void SendToPeer(const Message& message);
   std::string PeerEndpoint() const { return SiteName(1 - site_) + ".node"; }
-  static Message WriteMessage(Message::Kind kind, const wire::Generation& generation, int block, uint64_t write_id);
+  static Message WriteMessage(Message::Kind kind, const wire::Generation& generation, int block,
+                              uint64_t write_id);
   void Answer(const Message& request, Message answer);
   void Serve(const Message& request);
 
   // Writes (cluster_sim_node.cc).
   void WriteTracked(int block, uint64_t write_id, std::function<void(Code)> done);
-  void WriteReplicated(const Copy& view, int block, uint64_t write_id, std::function<void(Code)> done);
-  void WriteForwarded(const Copy& view, int block, uint64_t write_id, std::function<void(Code)> done);
+  void WriteReplicated(const Copy& view, int block, uint64_t write_id,
+                       std::function<void(Code)> done);
+  void WriteForwarded(const Copy& view, int block, uint64_t write_id,
+                      std::function<void(Code)> done);
   Code AfterLinkLoss();
   void WriteLocally(int block, uint64_t write_id);
   void BeginWrite(int block);
@@ -253,13 +268,15 @@ class Node : public Process {
   void ServeForwardedWrite(const Message& request);
 
   // State changes.
-  Status Commit(const std::string& name, const node::PairTransition& transition, const wire::Generation* generation);
+  Status Commit(const std::string& name, const node::PairTransition& transition,
+                const wire::Generation* generation);
   Status Change(const std::string& name, node::PairEvent event, const node::PairContext* context,
                 const wire::Generation* generation);
   void OnLinkLost(const std::string& name, const wire::Generation& seen, Done then);
-  void OnPeerNewer(const std::string& name, const wire::Generation& seen, const wire::Generation& peer);
-  void FinishSwap(const std::string& name, const wire::Generation& seen, const wire::Generation& peer,
-                  const node::PairState& peer_state);
+  void OnPeerNewer(const std::string& name, const wire::Generation& seen,
+                   const wire::Generation& peer);
+  void FinishSwap(const std::string& name, const wire::Generation& seen,
+                  const wire::Generation& peer, const node::PairState& peer_state);
   void StartCopy(const std::string& name);
   void FinishCopy(const std::string& name, const wire::Generation& generation);
   void ServeStatus(const Message& status);
@@ -274,9 +291,10 @@ class Node : public Process {
 
   // Reservations (cluster_sim_reserve.cc).
   // `determining_held`: the caller holds determining_mutex_ (the real one is recursive).
-  void Reserve(const std::string& name, const ReserveOptions& options, bool forwarded, ThenStatus then,
-               bool determining_held = false);
-  void ReserveDetermining(const ReserveOptions& options, bool forwarded, bool determining_held, ThenStatus then);
+  void Reserve(const std::string& name, const ReserveOptions& options, bool forwarded,
+               ThenStatus then, bool determining_held = false);
+  void ReserveDetermining(const ReserveOptions& options, bool forwarded, bool determining_held,
+                          ThenStatus then);
   struct Tally {  // a majority reserve's votes
     wire::ReserveVoteRequest request;
     bool determining_held = false;
@@ -301,8 +319,8 @@ class Node : public Process {
 
   const int site_;
   std::map<std::string, std::unique_ptr<PairMemory>> memory_;
-  std::map<uint64_t, Call> calls_;     // answers to what this node sent
-  std::map<uint64_t, Call> confirms_;  // confirms of writes this node granted
+  std::map<uint64_t, Call> calls_;                       // answers to what this node sent
+  std::map<uint64_t, Call> confirms_;                    // confirms of writes this node granted
   std::map<uint64_t, std::optional<Message>> answered_;  // requests served: nullopt = in progress
   int64_t last_heard_ms_ = 0;
   bool heard_since_start_ = false;
@@ -340,7 +358,9 @@ class Clusterd : public Process, private clusterd::ExecutorEnv {
   void Observe(Done then);
   void PollNode(Done then);
   // clusterd::ExecutorEnv: the product's executor runs the actions over these.
-  void CallNode(const clusterd::NodeCall& call, Then then) override { CallNode(call, then, kNodeCallTimeoutMs); }
+  void CallNode(const clusterd::NodeCall& call, Then then) override {
+    CallNode(call, then, kNodeCallTimeoutMs);
+  }
   void CallNode(const clusterd::NodeCall& call, Then then, int timeout_ms);
   void ScheduleRace(int64_t delay_ms) override;
   void CancelRace() override;
@@ -360,7 +380,7 @@ class Clusterd : public Process, private clusterd::ExecutorEnv {
   std::optional<int64_t> race_due_ms_;
   int64_t started_at_ms_ = 0, next_poll_ms_ = 0;
   uint64_t beat_counter_ = 0;
-  std::vector<int64_t> last_heard_ms_;  // per link; -1 = never
+  std::vector<int64_t> last_heard_ms_;                    // per link; -1 = never
   std::vector<std::pair<uint64_t, uint64_t>> last_beat_;  // per link: (incarnation, counter)
   std::optional<Message> latest_beat_;
   uint64_t beat_incarnation_ = 0;

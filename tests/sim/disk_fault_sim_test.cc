@@ -134,14 +134,16 @@ void RequireError(const Result<size_t>& written, int error_number) {
   CHECK(ErrnoFor(written.status()) == error_number);
 }
 
-TEST_CASE("disk fault: a write that fails at the primary (disk full) suspends the pair; resync repairs it",
-          "[sim][disk]") {
+TEST_CASE(
+    "disk fault: a write that fails at the primary (disk full) suspends the pair; resync repairs "
+    "it",
+    "[sim][disk]") {
   Pair pair;
   pair.Create();
   REQUIRE(WaitFor([&] { return pair.InPair(); }));
   pair.a.image->FailWrites(ENOSPC);
   RequireError(pair.a.Write(5 * kRegionBytes, std::string(100, 'x')), ENOSPC);
-  pair.RequireSuspendedWithDirty();  // the secondary wrote it, the primary did not
+  pair.RequireSuspendedWithDirty();    // the secondary wrote it, the primary did not
   std::this_thread::sleep_for(100ms);  // several activity-log trims: the region stays dirty
   CHECK(pair.a.DirtyBytes() > 0);
   pair.a.image->FailWrites(0);
@@ -149,8 +151,9 @@ TEST_CASE("disk fault: a write that fails at the primary (disk full) suspends th
   pair.RequireIdentical();
 }
 
-TEST_CASE("disk fault: a write that fails at the secondary (EIO) suspends the pair; resync repairs it",
-          "[sim][disk]") {
+TEST_CASE(
+    "disk fault: a write that fails at the secondary (EIO) suspends the pair; resync repairs it",
+    "[sim][disk]") {
   Pair pair;
   pair.Create();
   REQUIRE(WaitFor([&] { return pair.InPair(); }));
@@ -160,11 +163,14 @@ TEST_CASE("disk fault: a write that fails at the secondary (EIO) suspends the pa
   pair.b.image->FailWrites(0);
   pair.Resync();
   pair.RequireIdentical();
-  CHECK(pair.b.Image().substr(7 * kRegionBytes + 10, 5000) == std::string(5000, 'y'));  // the primary's copy won
+  CHECK(pair.b.Image().substr(7 * kRegionBytes + 10, 5000) ==
+        std::string(5000, 'y'));  // the primary's copy won
 }
 
-TEST_CASE("disk fault: a write at the secondary that fails there after the primary granted it suspends the pair",
-          "[sim][disk]") {
+TEST_CASE(
+    "disk fault: a write at the secondary that fails there after the primary granted it suspends "
+    "the pair",
+    "[sim][disk]") {
   Pair pair;
   pair.Create();
   REQUIRE(WaitFor([&] { return pair.InPair(); }));
@@ -176,8 +182,10 @@ TEST_CASE("disk fault: a write at the secondary that fails there after the prima
   pair.RequireIdentical();
 }
 
-TEST_CASE("disk fault: a write at the secondary that fails at the primary suspends the pair, the writer gets ENOSPC",
-          "[sim][disk]") {
+TEST_CASE(
+    "disk fault: a write at the secondary that fails at the primary suspends the pair, the writer "
+    "gets ENOSPC",
+    "[sim][disk]") {
   Pair pair;
   pair.Create();
   REQUIRE(WaitFor([&] { return pair.InPair(); }));
@@ -189,8 +197,9 @@ TEST_CASE("disk fault: a write at the secondary that fails at the primary suspen
   pair.RequireIdentical();
 }
 
-TEST_CASE("disk fault: a copy write that fails at the secondary suspends the copy with its regions dirty",
-          "[sim][disk]") {
+TEST_CASE(
+    "disk fault: a copy write that fails at the secondary suspends the copy with its regions dirty",
+    "[sim][disk]") {
   Pair pair;
   pair.b.image->FailWrites(EIO);  // the volume is one copy chunk: its write fails
   pair.Create();
@@ -203,7 +212,8 @@ TEST_CASE("disk fault: a copy write that fails at the secondary suspends the cop
   CHECK(pair.b.Image().substr(0, 3 * kRegionBytes) == std::string(3 * kRegionBytes, 'p'));
 }
 
-TEST_CASE("disk fault: a flush that fails at the primary suspends the pair; fsync gets the error", "[sim][disk]") {
+TEST_CASE("disk fault: a flush that fails at the primary suspends the pair; fsync gets the error",
+          "[sim][disk]") {
   Pair pair;
   pair.Create();
   REQUIRE(WaitFor([&] { return pair.InPair(); }));

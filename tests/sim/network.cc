@@ -2,12 +2,15 @@
 
 namespace pairfs::sim {
 
-void Network::Enqueue(int64_t now_ms, const std::string& from, const std::string& to, const std::string& bytes) {
-  std::uniform_int_distribution<int64_t> delay(profile_.min_delay_ms, std::max(profile_.min_delay_ms, profile_.max_delay_ms));
+void Network::Enqueue(int64_t now_ms, const std::string& from, const std::string& to,
+                      const std::string& bytes) {
+  std::uniform_int_distribution<int64_t> delay(
+      profile_.min_delay_ms, std::max(profile_.min_delay_ms, profile_.max_delay_ms));
   queue_.push({{now_ms + delay(random_), from, to, bytes}, next_order_++});
 }
 
-void Network::Send(int64_t now_ms, const std::string& from, const std::string& to, std::string bytes) {
+void Network::Send(int64_t now_ms, const std::string& from, const std::string& to,
+                   std::string bytes) {
   ++sent_;
   std::uniform_real_distribution<double> chance(0.0, 1.0);
   if (IsCut(from, to) || chance(random_) < profile_.drop) {
@@ -24,8 +27,10 @@ void Network::Send(int64_t now_ms, const std::string& from, const std::string& t
 void Network::DropInFlightTo(const std::string& site) {
   decltype(queue_) kept;
   while (!queue_.empty()) {
-    if (queue_.top().delivery.to != site) kept.push(queue_.top());
-    else ++dropped_;
+    if (queue_.top().delivery.to != site)
+      kept.push(queue_.top());
+    else
+      ++dropped_;
     queue_.pop();
   }
   queue_ = std::move(kept);

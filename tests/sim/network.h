@@ -46,7 +46,9 @@ class Network {
   // Cuts or heals the link from `from` to `to` (one way). Cut both ways for a full partition.
   void Cut(const std::string& from, const std::string& to) { cut_.insert({from, to}); }
   void Heal(const std::string& from, const std::string& to) { cut_.erase({from, to}); }
-  bool IsCut(const std::string& from, const std::string& to) const { return cut_.count({from, to}) != 0; }
+  bool IsCut(const std::string& from, const std::string& to) const {
+    return cut_.count({from, to}) != 0;
+  }
 
   // Drops every message in flight to `site` (it crashed: its sockets' buffers are gone).
   void DropInFlightTo(const std::string& site);
@@ -67,10 +69,12 @@ class Network {
     Delivery delivery;
     uint64_t order;
     bool operator>(const Pending& other) const {
-      return delivery.at_ms != other.delivery.at_ms ? delivery.at_ms > other.delivery.at_ms : order > other.order;
+      return delivery.at_ms != other.delivery.at_ms ? delivery.at_ms > other.delivery.at_ms
+                                                    : order > other.order;
     }
   };
-  void Enqueue(int64_t now_ms, const std::string& from, const std::string& to, const std::string& bytes);
+  void Enqueue(int64_t now_ms, const std::string& from, const std::string& to,
+               const std::string& bytes);
 
   std::mt19937_64 random_;
   FaultProfile profile_;

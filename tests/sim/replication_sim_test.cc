@@ -13,10 +13,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <stdexcept>
 #include <mutex>
 #include <random>
 #include <shared_mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "node/replicator.h"
@@ -34,9 +34,9 @@ using Clock = std::chrono::steady_clock;
 
 // Seeds run on several threads at once (a run mostly waits on timers), so the checks inside a
 // run throw instead of using Catch2's assertions, which are not thread-safe.
-#define SIM_ENSURE(condition)                                                          \
-  do {                                                                                 \
-    if (!(condition)) throw std::runtime_error("check failed: " #condition);           \
+#define SIM_ENSURE(condition)                                                \
+  do {                                                                       \
+    if (!(condition)) throw std::runtime_error("check failed: " #condition); \
   } while (0)
 
 constexpr uint64_t kVolumeBytes = 256 * 1024;
@@ -69,11 +69,13 @@ struct Site {
     wire::VolumeInfo info;
     node::Volume& volume = *store->Find("v");
     info.status = volume.metadata().status;
-    return volume.metadata().role + " " + info.status + (volume.metadata().outdated ? " outdated" : "");
+    return volume.metadata().role + " " + info.status +
+           (volume.metadata().outdated ? " outdated" : "");
   }
   std::string Image() {
     std::string bytes(kVolumeBytes, '\0');
-    SIM_ENSURE(store->Find("v")->Read(0, kVolumeBytes, bytes.data(), false).value() == kVolumeBytes);
+    SIM_ENSURE(store->Find("v")->Read(0, kVolumeBytes, bytes.data(), false).value() ==
+               kVolumeBytes);
     return bytes;
   }
 };
@@ -126,7 +128,8 @@ std::string RunSeedOnce(uint64_t seed, const std::string& root) {
   {  // data written before the pair exists
     std::string data(8192, '\0');
     for (char& c : data) c = static_cast<char>(random());
-    SIM_ENSURE(a.replicator->Write(*a.store->Find("v"), "a", 4096, data.data(), data.size(), false).ok());
+    SIM_ENSURE(
+        a.replicator->Write(*a.store->Find("v"), "a", 4096, data.data(), data.size(), false).ok());
     model.Written(4096, data);
   }
   // Brings the pair to PAIR from wherever it is (resync at the primary), on a healed network.
@@ -149,17 +152,19 @@ std::string RunSeedOnce(uint64_t seed, const std::string& root) {
   // idempotent, so it is simply asked again.
   Status created;
   for (int attempt = 0; attempt < 20; ++attempt) {
-    created = a.replicator->CreatePair({"v", "sync", "", random() % 2 ? "never" : "data", ""}, &note);
+    created =
+        a.replicator->CreatePair({"v", "sync", "", random() % 2 ? "never" : "data", ""}, &note);
     if (created.code() != Code::kUnreachable) break;
   }
   if (!created.ok()) return "create failed: " + created.message();
-  if (!converge(5000ms)) return "the initial copy did not reach PAIR: a " + a.Status() + ", b " + b.Status();
+  if (!converge(5000ms))
+    return "the initial copy did not reach PAIR: a " + a.Status() + ", b " + b.Status();
 
   FaultProfile faulty;
   faulty.drop = (random() % 20) / 100.0;       // up to 19% lost
   faulty.duplicate = (random() % 20) / 100.0;  // up to 19% twice
   faulty.min_delay_ms = 0;
-  faulty.max_delay_ms = 1 + random() % 6;      // reordering within a few ms
+  faulty.max_delay_ms = 1 + random() % 6;  // reordering within a few ms
   wire.SetProfile(faulty);
   const int operations = 12 + static_cast<int>(random() % 12);
   for (int op = 0; op < operations; ++op) {
@@ -171,8 +176,8 @@ std::string RunSeedOnce(uint64_t seed, const std::string& root) {
       const uint64_t offset = (random() % ((kVolumeBytes - length) / 512 + 1)) * 512;
       std::string data(length, '\0');
       for (char& c : data) c = static_cast<char>(random());
-      Result<size_t> written = site.replicator->Write(*site.store->Find("v"), site.name, offset, data.data(),
-                                                      length, false);
+      Result<size_t> written = site.replicator->Write(*site.store->Find("v"), site.name, offset,
+                                                      data.data(), length, false);
       if (written.ok() && written.value() == length) {
         model.Written(offset, data);
       } else {
@@ -230,7 +235,9 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
 TEST_CASE("replication simulation: acknowledged writes survive and copies converge, across seeds",
           "[sim][replication]") {
   // tmpfs when there is one: the runs fsync metadata often, and the disk is not under test here.
-  std::string root = std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path().string();
+  std::string root = std::filesystem::exists("/dev/shm")
+                         ? "/dev/shm"
+                         : std::filesystem::temp_directory_path().string();
   root += "/pairfs-sim." + std::to_string(::getpid());
   std::filesystem::create_directories(root);
   const uint64_t first = EnvOr("PAIRFS_SIM_SEED", 1);

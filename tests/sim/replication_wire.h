@@ -59,7 +59,9 @@ class Wire {
 
  private:
   int64_t Now() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 started_)
+        .count();
   }
   void Run() {
     while (!stop_) {
@@ -91,8 +93,9 @@ class Wire {
 
 // The options of a simulated site: fast statuses, trims and ticks so that a test sees the pair
 // move within milliseconds; `peer_timeout_ms` and `retransmit_ms` are the test's own.
-inline node::ReplicatorOptions SimReplicatorOptions(const std::string& site, uint64_t region_size_bytes,
-                                                    int peer_timeout_ms, int retransmit_ms) {
+inline node::ReplicatorOptions SimReplicatorOptions(const std::string& site,
+                                                    uint64_t region_size_bytes, int peer_timeout_ms,
+                                                    int retransmit_ms) {
   node::ReplicatorOptions options;
   options.site = site;
   options.peer_site = site == "a" ? "b" : "a";

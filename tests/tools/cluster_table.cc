@@ -42,7 +42,8 @@ struct Dimension {
 using Values = std::vector<size_t>;  // one per dimension
 
 Dimension Flag(bool ClusterState::*field, const char* yes, const char* no) {
-  return {{no, yes}, [field](size_t value, ClusterState* state, Input*) { state->*field = value == 1; }};
+  return {{no, yes},
+          [field](size_t value, ClusterState* state, Input*) { state->*field = value == 1; }};
 }
 
 Dimension PeerPhase(bool of_input) {
@@ -57,8 +58,8 @@ Dimension PeerPhase(bool of_input) {
 // The flags that can hold in each phase (what Decide() and the daemon let happen).
 std::vector<Dimension> StateDimensions(Phase phase) {
   const Dimension alive = Flag(&ClusterState::peer_alive, "peer alive", "peer lost");
-  const Dimension holds =
-      Flag(&ClusterState::holds_determining, "holding the determining volume", "determining volume not held");
+  const Dimension holds = Flag(&ClusterState::holds_determining, "holding the determining volume",
+                               "determining volume not held");
   const Dimension race = Flag(&ClusterState::race_pending, "race scheduled", "no race scheduled");
   const Dimension fenced = Flag(&ClusterState::copies_fenced, "copies fenced", "copies not fenced");
   switch (phase) {
@@ -67,12 +68,13 @@ std::vector<Dimension> StateDimensions(Phase phase) {
     case Phase::kStandby:  // holding: a hold of its node's fence reserve, learnt from the record
       return {alive, PeerPhase(false), race, holds};
     case Phase::kReserving:  // copies fenced: a FENCED site racing again
-      return {alive, Flag(&ClusterState::started, "applications started here", "applications not started here"),
+      return {alive,
+              Flag(&ClusterState::started, "applications started here",
+                   "applications not started here"),
               fenced};
     case Phase::kActive:  // copies fenced: the winner's unfence was refused
       return {alive, PeerPhase(false), holds, fenced};
-    case Phase::kFenced:
-      return {alive, PeerPhase(false), race};
+    case Phase::kFenced: return {alive, PeerPhase(false), race};
   }
   return {};
 }
@@ -82,17 +84,20 @@ std::vector<Dimension> InputDimensions(Event event) {
   if (event == Event::kPeerSeen) return {PeerPhase(true)};
   if (event == Event::kReserveWon) {
     return {{{"determining volume secondary here", "determining volume primary here"},
-             [](size_t value, ClusterState*, Input* input) { input->determining_primary_here = value == 1; }}};
+             [](size_t value, ClusterState*, Input* input) {
+               input->determining_primary_here = value == 1;
+             }}};
   }
   return {};
 }
 
 // The state and input of one combination: `dims` set to `values` over the phase's usual state.
-std::pair<ClusterState, Input> Situation(Phase phase, Event event, const std::vector<Dimension>& dims,
-                                         const Values& values) {
+std::pair<ClusterState, Input> Situation(Phase phase, Event event,
+                                         const std::vector<Dimension>& dims, const Values& values) {
   ClusterState state;
   state.phase = phase;
-  state.started = phase == Phase::kActive;  // an active site won: it started (or kept) the applications
+  state.started =
+      phase == Phase::kActive;  // an active site won: it started (or kept) the applications
   Input input{event};
   for (size_t i = 0; i < dims.size(); ++i) dims[i].apply(values[i], &state, &input);
   return {state, input};
@@ -112,7 +117,8 @@ std::string Outcome(const ClusterState& from, const Transition& t) {
   if (from.holds_determining && !t.next.holds_determining && t.next.phase != Phase::kFenced) {
     text += ", determining volume no longer held";
   }
-  for (size_t i = 0; i < t.actions.size(); ++i) text += (i ? ", " : " (") + std::string(ActionName(t.actions[i]));
+  for (size_t i = 0; i < t.actions.size(); ++i)
+    text += (i ? ", " : " (") + std::string(ActionName(t.actions[i]));
   return t.actions.empty() ? text : text + ")";
 }
 
@@ -149,7 +155,8 @@ std::vector<bool> FlagsToName(const Values& point, const std::vector<Values>& al
     named[i] = false;
     for (const Values& other : all) {
       bool covered = true;
-      for (size_t j = 0; j < point.size(); ++j) covered = covered && (!named[j] || other[j] == point[j]);
+      for (size_t j = 0; j < point.size(); ++j)
+        covered = covered && (!named[j] || other[j] == point[j]);
       if (covered && outcome_at(other) != here) {
         named[i] = true;
         break;
@@ -162,11 +169,13 @@ std::vector<bool> FlagsToName(const Values& point, const std::vector<Values>& al
 // groff reads a bare '-' as a hyphen and '`' as a grave accent; write them as groff escapes.
 std::string Groff(const std::string& text) {
   std::string out;
-  for (char c : text) out += c == '-' ? std::string("\\-") : c == '`' ? std::string("\\(ga") : std::string(1, c);
+  for (char c : text)
+    out += c == '-' ? std::string("\\-") : c == '`' ? std::string("\\(ga") : std::string(1, c);
   return out;
 }
 
-void PrintRow(Event event, const std::string& condition, const std::pair<ClusterState, Input>& situation) {
+void PrintRow(Event event, const std::string& condition,
+              const std::pair<ClusterState, Input>& situation) {
   const Transition t = Decide(situation.first, situation.second);
   std::printf(".TP\n.B %s%s\n%s\n", Groff(EventName(event)).c_str(),
               condition.empty() ? "" : Groff(" (" + condition + ")").c_str(),

@@ -6,8 +6,9 @@
 //   body STRUCT KEY            every key a map body's encoder writes (and its decoder reads):
 //                              the msgpack map of a default-constructed STRUCT
 //   metadata-key KEY           every key of the volume metadata body (node::EncodeMetadata)
-//   record-key KEY             every key of a witness reservation record (node::EncodeWitnessRecord)
-//   constant DOCUMENT TEXT     TEXT must appear in DOCUMENT: each format's magic and version, as the
+//   record-key KEY             every key of a witness reservation record
+//   (node::EncodeWitnessRecord) constant DOCUMENT TEXT     TEXT must appear in DOCUMENT: each
+//   format's magic and version, as the
 //                              document's header tables write them
 //
 // The keys come from encoding, not from a list kept by hand: a field added to a struct's
@@ -34,7 +35,8 @@ namespace {
 void PrintMapKeys(const std::string& prefix, std::string_view body) {
   msgpack::object_handle handle;
   if (!wire::ParseBody(body, &handle).ok() || handle.get().type != msgpack::type::MAP) {
-    std::fprintf(stderr, "doc_names: %s: the encoder did not write a msgpack map\n", prefix.c_str());
+    std::fprintf(stderr, "doc_names: %s: the encoder did not write a msgpack map\n",
+                 prefix.c_str());
     std::exit(1);
   }
   const msgpack::object_map& map = handle.get().via.map;
@@ -51,7 +53,8 @@ void PrintBody(const char* name) {
 void PrintMessageTypes() {
   for (uint32_t number = 0; number <= UINT16_MAX; ++number) {
     if (!wire::IsKnownMessageType(static_cast<uint16_t>(number))) continue;
-    std::printf("message-type %u %s\n", number, wire::MessageTypeName(static_cast<wire::MessageType>(number)));
+    std::printf("message-type %u %s\n", number,
+                wire::MessageTypeName(static_cast<wire::MessageType>(number)));
   }
 }
 
@@ -82,8 +85,10 @@ void PrintBodyOf(wire::MessageType type) {
     case MessageType::kDissolve: return PrintBody<DissolveRequest>("DissolveRequest");
     case MessageType::kVerify: return PrintBody<VerifyRequest>("VerifyRequest");
     case MessageType::kFence: return PrintBody<FenceRequest>("FenceRequest");
-    case MessageType::kClusterStatus: return PrintBody<ClusterStatusRequest>("ClusterStatusRequest");
-    case MessageType::kClusterUnfence: return PrintBody<ClusterUnfenceRequest>("ClusterUnfenceRequest");
+    case MessageType::kClusterStatus:
+      return PrintBody<ClusterStatusRequest>("ClusterStatusRequest");
+    case MessageType::kClusterUnfence:
+      return PrintBody<ClusterUnfenceRequest>("ClusterUnfenceRequest");
     // The write path's bodies and the heartbeat are msgpack arrays: their fields have positions,
     // not keys, and the document lists them in order.
     case MessageType::kReplicaWrite:
@@ -96,17 +101,21 @@ void PrintBodyOf(wire::MessageType type) {
     case MessageType::kPeerStatus:
     case MessageType::kPeerCommand:
     case MessageType::kWriteConfirm:
-    case MessageType::kHeartbeat:
-      return;
+    case MessageType::kHeartbeat: return;
     case MessageType::kPeerAnswer: return PrintBody<PeerAnswerMessage>("PeerAnswerMessage");
     case MessageType::kReserveVote: return PrintBody<ReserveVoteRequest>("ReserveVoteRequest");
     case MessageType::kPeerCreate: return PrintBody<PeerCreateCommand>("PeerCreateCommand");
-    case MessageType::kPeerForwardSplit: return PrintBody<PeerForwardSplitCommand>("PeerForwardSplitCommand");
-    case MessageType::kPeerForwardResync: return PrintBody<PeerForwardResyncCommand>("PeerForwardResyncCommand");
-    case MessageType::kPeerReserveAsk: return PrintBody<PeerReserveAskCommand>("PeerReserveAskCommand");
-    case MessageType::kPeerReserveMirror: return PrintBody<PeerReserveMirrorCommand>("PeerReserveMirrorCommand");
+    case MessageType::kPeerForwardSplit:
+      return PrintBody<PeerForwardSplitCommand>("PeerForwardSplitCommand");
+    case MessageType::kPeerForwardResync:
+      return PrintBody<PeerForwardResyncCommand>("PeerForwardResyncCommand");
+    case MessageType::kPeerReserveAsk:
+      return PrintBody<PeerReserveAskCommand>("PeerReserveAskCommand");
+    case MessageType::kPeerReserveMirror:
+      return PrintBody<PeerReserveMirrorCommand>("PeerReserveMirrorCommand");
     case MessageType::kPeerVote: return PrintBody<PeerVoteCommand>("PeerVoteCommand");
-    case MessageType::kPeerStatusAsk: return PrintBody<PeerStatusAskCommand>("PeerStatusAskCommand");
+    case MessageType::kPeerStatusAsk:
+      return PrintBody<PeerStatusAskCommand>("PeerStatusAskCommand");
     case MessageType::kPeerVerify: return PrintBody<PeerVerifyCommand>("PeerVerifyCommand");
     case MessageType::kPeerSplit: return PrintBody<PeerSplitCommand>("PeerSplitCommand");
     case MessageType::kPeerResync: return PrintBody<PeerResyncCommand>("PeerResyncCommand");
@@ -129,10 +138,13 @@ void PrintFormat(const char* document, uint32_t magic, uint16_t version, const c
 
 void PrintConstants() {
   PrintFormat("wire/protocol.md", wire::kFrameMagic, wire::kProtocolVersion, "kProtocolVersion");
-  std::printf("constant wire/protocol.md # pairfs wire protocol, version %u\n", wire::kProtocolVersion);
+  std::printf("constant wire/protocol.md # pairfs wire protocol, version %u\n",
+              wire::kProtocolVersion);
   PrintFormat("node/FORMAT.md", node::kMetadataMagic, node::kMetadataVersion, "kMetadataVersion");
-  PrintFormat("node/FORMAT.md", node::kRegionSetMagic, node::kRegionSetVersion, "kRegionSetVersion");
-  PrintFormat("node/FORMAT.md", node::kWitnessRecordMagic, node::kWitnessRecordVersion, "kWitnessRecordVersion");
+  PrintFormat("node/FORMAT.md", node::kRegionSetMagic, node::kRegionSetVersion,
+              "kRegionSetVersion");
+  PrintFormat("node/FORMAT.md", node::kWitnessRecordMagic, node::kWitnessRecordVersion,
+              "kWitnessRecordVersion");
 }
 
 }  // namespace
@@ -140,10 +152,11 @@ void PrintConstants() {
 int main() {
   PrintMessageTypes();
   for (uint32_t number = 0; number <= UINT16_MAX; ++number) {
-    if (wire::IsKnownMessageType(static_cast<uint16_t>(number))) PrintBodyOf(static_cast<wire::MessageType>(number));
+    if (wire::IsKnownMessageType(static_cast<uint16_t>(number)))
+      PrintBodyOf(static_cast<wire::MessageType>(number));
   }
-  PrintMapKeys("metadata-key", std::string_view(node::EncodeMetadata(node::VolumeMetadata{})).substr(
-                                   node::kMetadataHeaderBytes));
+  PrintMapKeys("metadata-key", std::string_view(node::EncodeMetadata(node::VolumeMetadata{}))
+                                   .substr(node::kMetadataHeaderBytes));
   PrintMapKeys("record-key", std::string_view(node::EncodeWitnessRecord(wire::ReservationRecord{}))
                                  .substr(node::kWitnessRecordHeaderBytes));
   PrintConstants();

@@ -20,7 +20,8 @@ std::string Describe(const PairState& from, PairEvent event, const PairContext& 
   if (t->actions.empty() && t->next == from) return "no change";
   if (!t->actions.empty()) {
     text += " (";
-    for (size_t i = 0; i < t->actions.size(); ++i) text += (i ? ", " : "") + std::string(ActionName(t->actions[i]));
+    for (size_t i = 0; i < t->actions.size(); ++i)
+      text += (i ? ", " : "") + std::string(ActionName(t->actions[i]));
     text += ")";
   }
   return text;
@@ -33,10 +34,12 @@ std::string Groff(const std::string& text) {
   return out;
 }
 
-void Row(const PairState& state, PairEvent event, const PairContext& context, const char* condition) {
+void Row(const PairState& state, PairEvent event, const PairContext& context,
+         const char* condition) {
   const std::string text = Describe(state, event, context);
   if (text.empty() || text == "no change") return;
-  std::printf(".TP\n.B %s%s\n%s\n", Groff(EventName(event)).c_str(), condition, Groff(text).c_str());
+  std::printf(".TP\n.B %s%s\n%s\n", Groff(EventName(event)).c_str(), condition,
+              Groff(text).c_str());
 }
 
 }  // namespace
@@ -50,7 +53,8 @@ int main() {
       PairContext sync;
       PairContext async;
       async.mode = PairMode::kAsync;
-      std::printf("A write arriving at this side's mount: %s.\n", WriteRuleName(WriteRuleFor(state, sync)));
+      std::printf("A write arriving at this side's mount: %s.\n",
+                  WriteRuleName(WriteRuleFor(state, sync)));
       for (int e = 0; e < kEventCount; ++e) {
         const auto event = static_cast<PairEvent>(e);
         switch (event) {
@@ -74,11 +78,8 @@ int main() {
           }
           case PairEvent::kJournalHighWater:
           case PairEvent::kJournalBelowHighWater:
-          case PairEvent::kJournalFull:
-            Row(state, event, async, " (async)");
-            break;
-          default:
-            Row(state, event, sync, "");
+          case PairEvent::kJournalFull: Row(state, event, async, " (async)"); break;
+          default: Row(state, event, sync, "");
         }
       }
     }

@@ -12,13 +12,16 @@
 //                                           node answers it, 1 if not
 //   wire_send ENDPOINT peer-command SITE COMMAND VOLUME COUNTER GEN_SITE
 //                                           one well-formed pair command (split, split-rw, resync,
-//                                           swap, demote, copy-done, trim, dissolve, status) that claims
-//                                           to come from SITE, at generation COUNTER/GEN_SITE; the
-//                                           node answers SITE's own node, which asked nothing (a
-//                                           command whose answer is lost); exits 0 once sent
-//   wire_send ENDPOINT write SITE replica|forwarded VOLUME COUNTER GEN_SITE OFFSET LENGTH DATA_BYTES [KIND]
+//                                           swap, demote, copy-done, trim, dissolve, status) that
+//                                           claims to come from SITE, at generation
+//                                           COUNTER/GEN_SITE; the node answers SITE's own node,
+//                                           which asked nothing (a command whose answer is lost);
+//                                           exits 0 once sent
+//   wire_send ENDPOINT write SITE replica|forwarded VOLUME COUNTER GEN_SITE OFFSET LENGTH
+//   DATA_BYTES [KIND]
 //                                           one write frame as SITE at generation COUNTER/GEN_SITE
-//                                           (e.g. LENGTH 0: refused, never an abort); exits 0 once sent
+//                                           (e.g. LENGTH 0: refused, never an abort); exits 0 once
+//                                           sent
 //   wire_send ENDPOINT hostile COUNT SEED SITE VOLUME COUNTER GEN_SITE
 //                                           COUNT frames as SITE: hostile values at the pair's real
 //                                           generation that no node may act on, and mutated valid
@@ -31,8 +34,8 @@
 //                                           comes within 2 s, 2 for bad arguments
 //   wire_send ENDPOINT replica-write SITE VOLUME OFFSET COUNTER GEN_SITE
 //                                           one well-formed 4 KiB replica write of bytes 0x5a at
-//                                           OFFSET, as SITE at generation COUNTER/GEN_SITE (what the
-//                                           primary SITE would send its secondary); prints the
+//                                           OFFSET, as SITE at generation COUNTER/GEN_SITE (what
+//                                           the primary SITE would send its secondary); prints the
 //                                           answer's code or `no answer` (a node answers its
 //                                           peer's node, not this sender); exits 0 once sent
 //   wire_send ENDPOINT heartbeat SITE STATE LINK COUNT
@@ -77,8 +80,9 @@ int SendReplicaWrite(wire::Context& context, const std::string& endpoint, char**
   write.offset = std::strtoull(argv[5], nullptr, 10);
   write.length = 4096;
   const std::string data(write.length, '\x5a');
-  Result<std::string> frame = wire::EncodeWriteFrame(wire::MessageType::kReplicaWrite,
-                                                     std::random_device{}() | (uint64_t{1} << 62), argv[3], write, data);
+  Result<std::string> frame =
+      wire::EncodeWriteFrame(wire::MessageType::kReplicaWrite,
+                             std::random_device{}() | (uint64_t{1} << 62), argv[3], write, data);
   auto client = Connect(context, endpoint, argv[3]);
   if (!frame.ok() || !client.ok() || !client.value()->SendBytes(frame.value()).ok()) return 1;
   Result<std::string> answer = client.value()->ReceiveBytes(1000);
@@ -107,14 +111,14 @@ int SendHeartbeats(wire::Context& context, const std::string& endpoint, char** a
   auto client = Connect(context, endpoint, beat.site);
   if (!client.ok()) return 1;
   for (beat.counter = 1; beat.counter <= count; ++beat.counter) {
-    Result<std::string> frame = wire::EncodeFrame(wire::MessageType::kHeartbeat, beat.counter, beat.site,
-                                                  wire::EncodeBody(beat));
+    Result<std::string> frame = wire::EncodeFrame(wire::MessageType::kHeartbeat, beat.counter,
+                                                  beat.site, wire::EncodeBody(beat));
     if (!frame.ok()) return 1;
     (void)client.value()->SendBytes(frame.value());
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  std::printf("heartbeat: sent %llu beats as %s announcing %s\n", static_cast<unsigned long long>(count),
-              beat.site.c_str(), beat.state.c_str());
+  std::printf("heartbeat: sent %llu beats as %s announcing %s\n",
+              static_cast<unsigned long long>(count), beat.site.c_str(), beat.state.c_str());
   return 0;
 }
 
@@ -128,29 +132,32 @@ std::string RandomBytes(std::mt19937_64& random, size_t size) {
 std::string BadFrame(std::mt19937_64& random, uint64_t round) {
   const size_t body_size = random() % 512;
   switch (round % 6) {
-    case 0: return RandomBytes(random, random() % 200);                       // noise, often short
-    case 1: {                                                                  // good envelope, random body
+    case 0: return RandomBytes(random, random() % 200);  // noise, often short
+    case 1: {                                            // good envelope, random body
       Result<std::string> frame = wire::EncodeFrame(wire::MessageType::kVolumeCreate, round, "fuzz",
                                                     RandomBytes(random, body_size));
       return frame.value();
     }
-    case 2: {                                                                  // wrong protocol version
+    case 2: {  // wrong protocol version
       std::string frame = wire::EncodeFrame(wire::MessageType::kDisplay, round, "fuzz", "").value();
       frame[4] = static_cast<char>(0x7f);
       return frame;
     }
-    case 3: {                                                                  // checksum mismatch
+    case 3: {  // checksum mismatch
       std::string frame = wire::EncodeFrame(wire::MessageType::kVolumeDelete, round, "fuzz",
-                                            RandomBytes(random, body_size + 1)).value();
+                                            RandomBytes(random, body_size + 1))
+                              .value();
       frame.back() ^= 0x55;
       return frame;
     }
-    case 4: {                                                                  // length field lies
-      std::string frame = wire::EncodeFrame(wire::MessageType::kReserve, round, "fuzz", RandomBytes(random, 16)).value();
+    case 4: {  // length field lies
+      std::string frame =
+          wire::EncodeFrame(wire::MessageType::kReserve, round, "fuzz", RandomBytes(random, 16))
+              .value();
       frame[16] = static_cast<char>(0xff);
       return frame;
     }
-    default:                                                                   // oversized
+    default:  // oversized
       return RandomBytes(random, wire::kMaxFrameBytes + 1 + random() % 4096);
   }
 }
@@ -158,11 +165,14 @@ std::string BadFrame(std::mt19937_64& random, uint64_t round) {
 // One bad site-to-site frame "from" `site`.
 std::string BadPeerFrame(std::mt19937_64& random, uint64_t round, const std::string& site) {
   static constexpr wire::MessageType kTypes[] = {
-      wire::MessageType::kReplicaWrite, wire::MessageType::kForwardedWrite, wire::MessageType::kWriteGrant,
-      wire::MessageType::kWriteAck,     wire::MessageType::kFlush,          wire::MessageType::kFlushAck,
-      wire::MessageType::kPeerStatus,   wire::MessageType::kPeerCommand,    wire::MessageType::kPeerAnswer,
-      wire::MessageType::kWriteConfirm, wire::MessageType::kPeerReserve,    wire::MessageType::kPeerCreate,
-      wire::MessageType::kPeerSplit,    wire::MessageType::kPeerVerify,     wire::MessageType::kPeerBitmap};
+      wire::MessageType::kReplicaWrite, wire::MessageType::kForwardedWrite,
+      wire::MessageType::kWriteGrant,   wire::MessageType::kWriteAck,
+      wire::MessageType::kFlush,        wire::MessageType::kFlushAck,
+      wire::MessageType::kPeerStatus,   wire::MessageType::kPeerCommand,
+      wire::MessageType::kPeerAnswer,   wire::MessageType::kWriteConfirm,
+      wire::MessageType::kPeerReserve,  wire::MessageType::kPeerCreate,
+      wire::MessageType::kPeerSplit,    wire::MessageType::kPeerVerify,
+      wire::MessageType::kPeerBitmap};
   const wire::MessageType type = kTypes[random() % (sizeof kTypes / sizeof kTypes[0])];
   switch (round % 5) {
     case 0:
@@ -170,25 +180,32 @@ std::string BadPeerFrame(std::mt19937_64& random, uint64_t round, const std::str
     case 1: {  // a well-formed write that lies: length differs from data, past the end, bad kind
       wire::WriteMessage write;
       write.volume = random() % 2 ? "vm1" : "no-such-volume";
-      write.generation = {random() % 5, "stale"};  // never the pair's: forged writes are not what this tests
+      write.generation = {random() % 5,
+                          "stale"};  // never the pair's: forged writes are not what this tests
       write.sequence = random();
       write.origin_site = site;
       write.kind = static_cast<uint8_t>(random() % 5);
       write.offset = random() % 3 == 0 ? (1ull << 50) : (random() % 1024) * 4096;
       write.length = random() % 3 == 0 ? (1ull << 40) : 4096;
       write.data.assign(random() % 2 ? 4096 : 17, 'x');
-      return wire::EncodeFrame(random() % 2 ? wire::MessageType::kReplicaWrite : wire::MessageType::kForwardedWrite,
-                               random(), site, wire::EncodeBody(write)).value();
+      return wire::EncodeFrame(random() % 2 ? wire::MessageType::kReplicaWrite
+                                            : wire::MessageType::kForwardedWrite,
+                               random(), site, wire::EncodeBody(write))
+          .value();
     }
     case 2: {  // commands the node must refuse or answer harmlessly
-      wire::PeerCreateCommand create{"no-such-volume", {random() % 5, site}, "x", random(), "sync", "never", "",
-                                     random() % 2 ? 1 : random()};
+      wire::PeerCreateCommand create{
+          "no-such-volume",           {random() % 5, site}, "x", random(), "sync", "never", "",
+          random() % 2 ? 1 : random()};
       wire::PeerVerifyCommand verify{"no-such-volume", random(), random()};
       wire::PeerSplitCommand split{"no-such-volume", {random(), site}, false};
       switch (random() % 3) {
-        case 0: return wire::EncodeFrame(create.kType, random(), site, wire::EncodeBody(create)).value();
-        case 1: return wire::EncodeFrame(verify.kType, random(), site, wire::EncodeBody(verify)).value();
-        default: return wire::EncodeFrame(split.kType, random(), site, wire::EncodeBody(split)).value();
+        case 0:
+          return wire::EncodeFrame(create.kType, random(), site, wire::EncodeBody(create)).value();
+        case 1:
+          return wire::EncodeFrame(verify.kType, random(), site, wire::EncodeBody(verify)).value();
+        default:
+          return wire::EncodeFrame(split.kType, random(), site, wire::EncodeBody(split)).value();
       }
     }
     case 3: {  // a checksum that does not match
@@ -196,18 +213,22 @@ std::string BadPeerFrame(std::mt19937_64& random, uint64_t round, const std::str
       frame.back() ^= 0x55;
       return frame;
     }
-    default:
-      return RandomBytes(random, wire::kMaxFrameBytes + 1 + random() % 4096);
+    default: return RandomBytes(random, wire::kMaxFrameBytes + 1 + random() % 4096);
   }
 }
 
 // The body of the pair command named `name` (split, split-rw, resync, swap, demote, copy-done,
 // trim, dissolve, status) of `volume` at `generation`.
-Result<std::pair<wire::MessageType, std::string>> PeerCommand(const std::string& name, const std::string& volume,
+Result<std::pair<wire::MessageType, std::string>> PeerCommand(const std::string& name,
+                                                              const std::string& volume,
                                                               const wire::Generation& generation) {
-  auto body = [](const auto& command) { return std::make_pair(command.kType, wire::EncodeBody(command)); };
-  if (name == "split" || name == "split-rw") return body(wire::PeerSplitCommand{volume, generation, name == "split-rw"});
-  if (name == "resync" || name == "swap") return body(wire::PeerResyncCommand{volume, generation, name == "swap"});
+  auto body = [](const auto& command) {
+    return std::make_pair(command.kType, wire::EncodeBody(command));
+  };
+  if (name == "split" || name == "split-rw")
+    return body(wire::PeerSplitCommand{volume, generation, name == "split-rw"});
+  if (name == "resync" || name == "swap")
+    return body(wire::PeerResyncCommand{volume, generation, name == "swap"});
   if (name == "demote") return body(wire::PeerDemoteCommand{volume, generation});
   if (name == "copy-done") return body(wire::PeerCopyDoneCommand{volume, generation});
   if (name == "trim") return body(wire::PeerTrimCommand{volume, generation});
@@ -218,9 +239,9 @@ Result<std::pair<wire::MessageType, std::string>> PeerCommand(const std::string&
 
 // A write frame of `type` claiming to come from `site`: `data_bytes` of data (a data write) or
 // none (kind 1 or 2: a discard).
-std::string WriteFrame(wire::MessageType type, uint64_t id, const std::string& site, const std::string& volume,
-                       const wire::Generation& generation, uint64_t offset, uint64_t length, size_t data_bytes,
-                       uint8_t kind) {
+std::string WriteFrame(wire::MessageType type, uint64_t id, const std::string& site,
+                       const std::string& volume, const wire::Generation& generation,
+                       uint64_t offset, uint64_t length, size_t data_bytes, uint8_t kind) {
   wire::WriteMessage write;
   write.volume = volume;
   write.generation = generation;
@@ -239,8 +260,8 @@ std::string WriteFrame(wire::MessageType type, uint64_t id, const std::string& s
 // aimed so that none may change the pair (pair commands name a volume the receiver does not
 // have), and (b) valid frames of every type mutated (tests/unit/fuzz/mutator.h) at a generation
 // of a site that does not exist, so that no mutation can make a write that lands.
-std::string HostileFrame(fuzz::Mutator& mutator, uint64_t round, const std::string& site, const std::string& volume,
-                         const wire::Generation& real) {
+std::string HostileFrame(fuzz::Mutator& mutator, uint64_t round, const std::string& site,
+                         const std::string& volume, const wire::Generation& real) {
   const uint64_t id = mutator.Next() | (uint64_t{1} << 62);
   const wire::Generation stale{real.counter + 1000, "zz9"};
   const std::string ghost = "ghost-volume";
@@ -253,32 +274,57 @@ std::string HostileFrame(fuzz::Mutator& mutator, uint64_t round, const std::stri
   if (round % 2 == 0) {
     switch ((round / 2) % 17) {
       case 0: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 4096, 0, 0, 0);
-      case 1: return WriteFrame(MessageType::kForwardedWrite, id, site, volume, real, 4096, 0, 0, 0);
-      case 2: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 0, 4096, 17, 0);  // data != length
-      case 3: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, huge - 100, 4096, 4096, 0);
-      case 4: return WriteFrame(MessageType::kForwardedWrite, id, site, volume, real, 1ull << 50, 4096, 4096, 0);
-      case 5: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 0, 4096, 0, 9);  // unknown kind
-      case 6: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 0, 2ull << 20, 0, 1);  // oversized
-      case 7: return WriteFrame(MessageType::kReplicaWrite, id, site, volume, {huge, site}, 0, 4096, 4096, 0);
-      case 8: return frame(wire::PeerCreateCommand{refused, real, volume, 1 << 20, "sync", "never", "", 1});
-      case 9: return frame(wire::PeerCreateCommand{refused, real, volume, 1 << 20, "sync", "never", std::string(70000, 'g'), 65536});
-      case 10: return frame(wire::PeerCreateCommand{refused, real, volume, 1 << 20, "sync", "never", "\xff", 65536});
+      case 1:
+        return WriteFrame(MessageType::kForwardedWrite, id, site, volume, real, 4096, 0, 0, 0);
+      case 2:
+        return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 0, 4096, 17,
+                          0);  // data != length
+      case 3:
+        return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, huge - 100, 4096,
+                          4096, 0);
+      case 4:
+        return WriteFrame(MessageType::kForwardedWrite, id, site, volume, real, 1ull << 50, 4096,
+                          4096, 0);
+      case 5:
+        return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 0, 4096, 0,
+                          9);  // unknown kind
+      case 6:
+        return WriteFrame(MessageType::kReplicaWrite, id, site, volume, real, 0, 2ull << 20, 0,
+                          1);  // oversized
+      case 7:
+        return WriteFrame(MessageType::kReplicaWrite, id, site, volume, {huge, site}, 0, 4096, 4096,
+                          0);
+      case 8:
+        return frame(
+            wire::PeerCreateCommand{refused, real, volume, 1 << 20, "sync", "never", "", 1});
+      case 9:
+        return frame(wire::PeerCreateCommand{refused, real, volume, 1 << 20, "sync", "never",
+                                             std::string(70000, 'g'), 65536});
+      case 10:
+        return frame(wire::PeerCreateCommand{refused, real, volume, 1 << 20, "sync", "never",
+                                             "\xff", 65536});
       case 11: return frame(wire::PeerReserveMirrorCommand{volume, {huge, site, ""}});
       case 12: return frame(wire::PeerVerifyCommand{volume, huge - 1, huge});
       case 13: return frame(wire::PeerBitmapCommand{volume, real, 0, huge});
       case 14: return frame(wire::PeerSplitCommand{ghost, {huge, site}, true});
-      case 15: return frame(wire::PeerReserveMirrorCommand{volume, {(1ull << 62) + 7, site, ""}});  // far ahead
+      case 15:
+        return frame(
+            wire::PeerReserveMirrorCommand{volume, {(1ull << 62) + 7, site, ""}});  // far ahead
       default: {
         wire::PeerStatusMessage status{volume, {huge, site}, "primary", "PAIR", true, false, 1000};
-        return wire::EncodeFrame(MessageType::kPeerStatus, id, site, wire::EncodeBody(status)).value();
+        return wire::EncodeFrame(MessageType::kPeerStatus, id, site, wire::EncodeBody(status))
+            .value();
       }
     }
   }
   std::pair<MessageType, std::string> valid;
-  auto body = [](const auto& message) { return std::make_pair(message.kType, wire::EncodeBody(message)); };
+  auto body = [](const auto& message) {
+    return std::make_pair(message.kType, wire::EncodeBody(message));
+  };
   switch ((round / 2) % 18) {
     case 0: {
-      wire::WriteMessage write{volume, stale, id, site, 0, 4096, 4096, std::vector<char>(4096, 'm')};
+      wire::WriteMessage write{volume, stale, id,   site,
+                               0,      4096,  4096, std::vector<char>(4096, 'm')};
       valid = {MessageType::kReplicaWrite, wire::EncodeBody(write)};
       break;
     }
@@ -287,8 +333,13 @@ std::string HostileFrame(fuzz::Mutator& mutator, uint64_t round, const std::stri
       valid = {MessageType::kForwardedWrite, wire::EncodeBody(write)};
       break;
     }
-    case 2: valid = {MessageType::kWriteAck, wire::EncodeBody(wire::WriteReplyMessage{volume, stale, id, 0})}; break;
-    case 3: valid = {MessageType::kFlush, wire::EncodeBody(wire::FlushMessage{volume, stale, 0, 0})}; break;
+    case 2:
+      valid = {MessageType::kWriteAck,
+               wire::EncodeBody(wire::WriteReplyMessage{volume, stale, id, 0})};
+      break;
+    case 3:
+      valid = {MessageType::kFlush, wire::EncodeBody(wire::FlushMessage{volume, stale, 0, 0})};
+      break;
     case 4: {
       // Not the pair's volume: a status of a newer generation legitimately outdates a copy.
       wire::PeerStatusMessage status{ghost, stale, "secondary", "PAIR", true, false, 100};
@@ -297,7 +348,10 @@ std::string HostileFrame(fuzz::Mutator& mutator, uint64_t round, const std::stri
     }
     // The pair's own volume (already in a pair: refused); a mutant that names another volume
     // may create a pair of it, with a peer volume that does not exist (DESIGN: a valid command).
-    case 5: valid = body(wire::PeerCreateCommand{volume, stale, ghost, 1 << 20, "sync", "never", "g", 65536}); break;
+    case 5:
+      valid =
+          body(wire::PeerCreateCommand{volume, stale, ghost, 1 << 20, "sync", "never", "g", 65536});
+      break;
     case 6: valid = body(wire::PeerForwardSplitCommand{ghost, true}); break;
     case 7: valid = body(wire::PeerForwardResyncCommand{ghost}); break;
     case 8: valid = body(wire::PeerReserveAskCommand{ghost, site, false, true, false, ""}); break;
@@ -312,7 +366,8 @@ std::string HostileFrame(fuzz::Mutator& mutator, uint64_t round, const std::stri
     default: valid = body(wire::PeerDissolveCommand{ghost}); break;
   }
   std::string mutated = mutator.Mutate(valid.second);
-  if (mutated.size() > wire::kMaxFrameBytes - wire::kHeaderBytes) mutated.resize(wire::kMaxFrameBytes - wire::kHeaderBytes);
+  if (mutated.size() > wire::kMaxFrameBytes - wire::kHeaderBytes)
+    mutated.resize(wire::kMaxFrameBytes - wire::kHeaderBytes);
   return wire::EncodeFrame(valid.first, id, site, mutated).value();
 }
 
@@ -320,7 +375,9 @@ std::string HostileFrame(fuzz::Mutator& mutator, uint64_t round, const std::stri
 int SendVote(wire::Context& context, const std::string& endpoint, int argc, char** argv) {
   constexpr int kVoteTimeoutMs = 2000;
   if (argc < 6) {
-    std::fprintf(stderr, "usage: wire_send ENDPOINT vote SITE VOLUME HOLDER [--release] [--force] [--outdated SITE]\n");
+    std::fprintf(stderr,
+                 "usage: wire_send ENDPOINT vote SITE VOLUME HOLDER [--release] [--force] "
+                 "[--outdated SITE]\n");
     return 2;
   }
   wire::ReserveVoteRequest request;
@@ -354,8 +411,9 @@ int SendVote(wire::Context& context, const std::string& endpoint, int argc, char
     return 1;
   }
   const wire::ReservationRecord& record = reply->reservation;
-  std::printf("granted epoch=%llu holder=%s outdated=%s\n", static_cast<unsigned long long>(record.epoch),
-              record.holder.c_str(), record.outdated.c_str());
+  std::printf("granted epoch=%llu holder=%s outdated=%s\n",
+              static_cast<unsigned long long>(record.epoch), record.holder.c_str(),
+              record.outdated.c_str());
   return 0;
 }
 
@@ -380,8 +438,10 @@ int main(int argc, char** argv) {
     context.UseCurve(keys.value());
   }
   if (argc < 3) {
-    std::fprintf(stderr, "usage: wire_send ENDPOINT garbage COUNT SEED | wire_send ENDPOINT ping | "
-                         "wire_send ENDPOINT vote SITE VOLUME HOLDER [--release] [--force] [--outdated SITE]\n");
+    std::fprintf(
+        stderr,
+        "usage: wire_send ENDPOINT garbage COUNT SEED | wire_send ENDPOINT ping | "
+        "wire_send ENDPOINT vote SITE VOLUME HOLDER [--release] [--force] [--outdated SITE]\n");
     return 2;
   }
   const std::string endpoint = argv[1];
@@ -437,11 +497,12 @@ int main(int argc, char** argv) {
     auto client = Connect(context, endpoint, "fuzz");
     if (!client.ok()) return 1;
     const uint64_t id = std::random_device{}() | (uint64_t{1} << 62);
-    const std::string frame =
-        WriteFrame(type == "replica" ? wire::MessageType::kReplicaWrite : wire::MessageType::kForwardedWrite, id,
-                   argv[3], argv[5], {std::strtoull(argv[6], nullptr, 10), argv[7]}, std::strtoull(argv[8], nullptr, 10),
-                   std::strtoull(argv[9], nullptr, 10), std::strtoull(argv[10], nullptr, 10),
-                   argc == 12 ? static_cast<uint8_t>(std::strtoul(argv[11], nullptr, 10)) : 0);
+    const std::string frame = WriteFrame(
+        type == "replica" ? wire::MessageType::kReplicaWrite : wire::MessageType::kForwardedWrite,
+        id, argv[3], argv[5], {std::strtoull(argv[6], nullptr, 10), argv[7]},
+        std::strtoull(argv[8], nullptr, 10), std::strtoull(argv[9], nullptr, 10),
+        std::strtoull(argv[10], nullptr, 10),
+        argc == 12 ? static_cast<uint8_t>(std::strtoul(argv[11], nullptr, 10)) : 0);
     if (!client.value()->SendBytes(frame).ok()) return 1;
     (void)client.value()->ReceiveBytes(200);  // lets ZeroMQ deliver it before the socket closes
     std::printf("write: sent a %s write of %s bytes at %s\n", argv[4], argv[9], argv[8]);
@@ -466,19 +527,21 @@ int main(int argc, char** argv) {
   }
   if (mode == "peer-command" && argc == 8) {
     const wire::Generation generation{std::strtoull(argv[6], nullptr, 10), argv[7]};
-    Result<std::pair<wire::MessageType, std::string>> command = PeerCommand(argv[4], argv[5], generation);
+    Result<std::pair<wire::MessageType, std::string>> command =
+        PeerCommand(argv[4], argv[5], generation);
     if (!command.ok()) {
       std::fprintf(stderr, "peer-command: %s\n", command.status().message().c_str());
       return 2;
     }
     auto client = Connect(context, endpoint, "fuzz");
     if (!client.ok()) return 1;
-    Result<std::string> frame =
-        wire::EncodeFrame(command->first, std::random_device{}() | (uint64_t{1} << 62), argv[3],
-                          command->second);  // an id SITE's node never used: not taken for a retransmit
+    Result<std::string> frame = wire::EncodeFrame(
+        command->first, std::random_device{}() | (uint64_t{1} << 62), argv[3],
+        command->second);  // an id SITE's node never used: not taken for a retransmit
     if (!frame.ok() || !client.value()->SendBytes(frame.value()).ok()) return 1;
     (void)client.value()->ReceiveBytes(200);  // lets ZeroMQ deliver it before the socket closes
-    std::printf("peer-command: sent %s of %s at generation %s/%s\n", argv[4], argv[5], argv[6], argv[7]);
+    std::printf("peer-command: sent %s of %s at generation %s/%s\n", argv[4], argv[5], argv[6],
+                argv[7]);
     return 0;
   }
   std::fprintf(stderr, "wire_send: unknown mode %s\n", mode.c_str());

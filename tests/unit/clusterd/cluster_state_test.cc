@@ -8,11 +8,12 @@ using namespace pairfs::clusterd;
 
 namespace {
 
-const Phase kPhases[] = {Phase::kStarting, Phase::kStandby, Phase::kReserving, Phase::kActive, Phase::kFenced};
-const Event kEvents[] = {Event::kStartupTimeout, Event::kPeerSeen,       Event::kPeerLost,
-                         Event::kRaceTimer,      Event::kReserveWon,     Event::kReserveRefused,
+const Phase kPhases[] = {Phase::kStarting, Phase::kStandby, Phase::kReserving, Phase::kActive,
+                         Phase::kFenced};
+const Event kEvents[] = {Event::kStartupTimeout,     Event::kPeerSeen,     Event::kPeerLost,
+                         Event::kRaceTimer,          Event::kReserveWon,   Event::kReserveRefused,
                          Event::kReserveUnreachable, Event::kCopiesFenced, Event::kPairsHealthy,
-                         Event::kPairsSuspended, Event::kReleased,       Event::kUnfence,
+                         Event::kPairsSuspended,     Event::kReleased,     Event::kUnfence,
                          Event::kStillFenced};
 
 bool Has(const Transition& t, Action action) {
@@ -47,7 +48,8 @@ TEST_CASE("every phase answers every event, and only a won reserve makes a site 
             state.holds_determining = flags & 8;
             const Transition t = Decide(state, {event, peer, true});
             INFO(PhaseName(phase) << " + " << EventName(event) << " flags " << flags);
-            if (t.next.phase == Phase::kActive && phase != Phase::kActive) CHECK(event == Event::kReserveWon);
+            if (t.next.phase == Phase::kActive && phase != Phase::kActive)
+              CHECK(event == Event::kReserveWon);
             // on_start only ever runs on a won reserve, and never twice.
             if (Has(t, Action::kRunOnStart)) {
               CHECK(event == Event::kReserveWon);
@@ -64,7 +66,8 @@ TEST_CASE("every phase answers every event, and only a won reserve makes a site 
             if (t.next.phase == Phase::kFenced && phase != Phase::kFenced && !state.copies_fenced) {
               CHECK(Has(t, Action::kFenceManaged));
             }
-            if (t.next.phase == Phase::kFenced && phase != Phase::kFenced) CHECK(t.next.copies_fenced);
+            if (t.next.phase == Phase::kFenced && phase != Phase::kFenced)
+              CHECK(t.next.copies_fenced);
             // Leaving FENCED lifts the fence, or races with it on (the winner lifts it).
             if (phase == Phase::kFenced && t.next.phase != Phase::kFenced) {
               CHECK((Has(t, Action::kUnfenceManaged) || t.next.phase == Phase::kReserving));
@@ -74,7 +77,8 @@ TEST_CASE("every phase answers every event, and only a won reserve makes a site 
               CHECK(Has(t, Action::kUnfenceManaged));
             }
             // A race is asked exactly when entering RESERVING.
-            CHECK(Has(t, Action::kReserveDetermining) == (t.next.phase == Phase::kReserving && phase != Phase::kReserving));
+            CHECK(Has(t, Action::kReserveDetermining) ==
+                  (t.next.phase == Phase::kReserving && phase != Phase::kReserving));
             if (!t.actions.empty()) CHECK_FALSE(t.why.empty());
           }
         }
@@ -94,7 +98,9 @@ TEST_CASE("start-up: a peer already active makes a standby; a silent peer makes 
   CHECK(silent.actions == std::vector<Action>{Action::kReserveDetermining});
 }
 
-TEST_CASE("a restarted clusterd whose applications ran races at once; a standby leaves a starting peer alone") {
+TEST_CASE(
+    "a restarted clusterd whose applications ran races at once; a standby leaves a starting peer "
+    "alone") {
   ClusterState resuming = In(Phase::kStarting, false);
   resuming.resuming = true;
   const Transition t = Decide(resuming, Seen(Phase::kStandby));
@@ -121,18 +127,22 @@ TEST_CASE("the standby races standby_delay_ms after the peer is lost; the active
   CHECK(active.actions == std::vector<Action>{Action::kReserveDetermining});
 }
 
-TEST_CASE("won: reserve the managed volumes first, then resync or swap by the determining volume's role, then on_start") {
+TEST_CASE(
+    "won: reserve the managed volumes first, then resync or swap by the determining volume's role, "
+    "then on_start") {
   ClusterState reserving = In(Phase::kReserving, false);
   const Transition primary = Decide(reserving, {Event::kReserveWon, Phase::kStarting, true});
   CHECK(primary.actions ==
         std::vector<Action>{Action::kReserveManaged, Action::kResyncPairs, Action::kRunOnStart});
   const Transition secondary = Decide(reserving, {Event::kReserveWon, Phase::kStarting, false});
-  CHECK(secondary.actions == std::vector<Action>{Action::kReserveManaged, Action::kSwapPairs, Action::kRunOnStart});
+  CHECK(secondary.actions ==
+        std::vector<Action>{Action::kReserveManaged, Action::kSwapPairs, Action::kRunOnStart});
   CHECK(secondary.next.phase == Phase::kActive);
   CHECK(secondary.next.holds_determining);
   // An active site that confirms its reservation does not run on_start again.
   reserving.started = true;
-  CHECK_FALSE(Has(Decide(reserving, {Event::kReserveWon, Phase::kStarting, true}), Action::kRunOnStart));
+  CHECK_FALSE(
+      Has(Decide(reserving, {Event::kReserveWon, Phase::kStarting, true}), Action::kRunOnStart));
 }
 
 TEST_CASE("lost: fence first, then on_stop; a start-up race lost to a live peer is a standby") {
@@ -142,23 +152,27 @@ TEST_CASE("lost: fence first, then on_stop; a start-up race lost to a live peer 
   const Transition unreachable = Decide(In(Phase::kReserving, false), {Event::kReserveUnreachable});
   CHECK(unreachable.next.phase == Phase::kFenced);
   CHECK_THAT(unreachable.why, Catch::Contains("takeover --force"));
-  const Transition startup = Decide(In(Phase::kReserving, true, Phase::kReserving), {Event::kReserveRefused});
+  const Transition startup =
+      Decide(In(Phase::kReserving, true, Phase::kReserving), {Event::kReserveRefused});
   CHECK(startup.next.phase == Phase::kStandby);
   CHECK(startup.actions.empty());
   // Refused while nobody is active (both asked, each copy of the record granted someone else):
   // standby, and race again after timeout_ms; a heartbeat saying the peer won cancels it.
-  const Transition idle = Decide(In(Phase::kReserving, true, Phase::kStandby), {Event::kReserveRefused});
+  const Transition idle =
+      Decide(In(Phase::kReserving, true, Phase::kStandby), {Event::kReserveRefused});
   CHECK(idle.next.phase == Phase::kStandby);
   CHECK(idle.actions == std::vector<Action>{Action::kScheduleRetry});
   CHECK(idle.next.race_pending);
-  CHECK(Decide(idle.next, Seen(Phase::kActive)).actions == std::vector<Action>{Action::kCancelRace});
+  CHECK(Decide(idle.next, Seen(Phase::kActive)).actions ==
+        std::vector<Action>{Action::kCancelRace});
   CHECK(Decide(idle.next, {Event::kRaceTimer}).next.phase == Phase::kReserving);
   // The node fenced a copy (fence reserve lost after a link loss): hand over. The peer races
   // when it hears FENCED; should it lose too (this site still holds the determining volume),
   // this site races again after standby_delay_ms.
   const Transition node = Decide(In(Phase::kActive), {Event::kCopiesFenced});
   CHECK(node.next.phase == Phase::kFenced);
-  CHECK(node.actions == std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop, Action::kScheduleRace});
+  CHECK(node.actions ==
+        std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop, Action::kScheduleRace});
   CHECK(node.next.race_pending);
   CHECK(Decide(In(Phase::kActive, true, Phase::kActive), {Event::kCopiesFenced}).actions ==
         std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop});
@@ -191,14 +205,17 @@ TEST_CASE("recovery: no failback; the determining volume is released once both a
   lonely.peer_phase = Phase::kActive;
   CHECK(Decide(lonely, {Event::kPairsHealthy}).actions.empty());
   // auto_resync from the active site once the peer is back.
-  CHECK(Decide(In(Phase::kActive, true), {Event::kPairsSuspended}).actions == std::vector<Action>{Action::kAutoResync});
+  CHECK(Decide(In(Phase::kActive, true), {Event::kPairsSuspended}).actions ==
+        std::vector<Action>{Action::kAutoResync});
   // A fenced site recovers when the peer is active and the pairs are back in PAIR.
-  const Transition fenced = Decide(In(Phase::kFenced, true, Phase::kActive), {Event::kPairsHealthy});
+  const Transition fenced =
+      Decide(In(Phase::kFenced, true, Phase::kActive), {Event::kPairsHealthy});
   CHECK(fenced.next.phase == Phase::kStandby);
   CHECK(fenced.actions == std::vector<Action>{Action::kUnfenceManaged});
   CHECK(Decide(In(Phase::kFenced, false), {Event::kPairsHealthy}).next.phase == Phase::kFenced);
   // The operator unfences.
-  CHECK(Decide(In(Phase::kFenced, true, Phase::kActive), {Event::kUnfence}).next.phase == Phase::kStandby);
+  CHECK(Decide(In(Phase::kFenced, true, Phase::kActive), {Event::kUnfence}).next.phase ==
+        Phase::kStandby);
 }
 
 TEST_CASE("a FENCED site races again while nobody is active; a winner lifts its own fence") {
@@ -235,8 +252,8 @@ TEST_CASE("a FENCED site races again while nobody is active; a winner lifts its 
   const Transition won = Decide(racing.next, {Event::kReserveWon, Phase::kFenced, true});
   CHECK(won.next.phase == Phase::kActive);
   CHECK_FALSE(won.next.copies_fenced);
-  CHECK(won.actions == std::vector<Action>{Action::kReserveManaged, Action::kResyncPairs, Action::kUnfenceManaged,
-                                           Action::kRunOnStart});
+  CHECK(won.actions == std::vector<Action>{Action::kReserveManaged, Action::kResyncPairs,
+                                           Action::kUnfenceManaged, Action::kRunOnStart});
   // A won race from STANDBY has nothing to lift.
   CHECK_FALSE(Has(Decide(In(Phase::kReserving), {Event::kReserveWon}), Action::kUnfenceManaged));
   // An unfence the node refused (a suspended copy) is tried again once the pairs are in PAIR.
@@ -246,7 +263,8 @@ TEST_CASE("a FENCED site races again while nobody is active; a winner lifts its 
   CHECK(healthy.actions == std::vector<Action>{Action::kUnfenceManaged});
   CHECK_FALSE(healthy.next.copies_fenced);
   // ... and every timeout_ms meanwhile (the node lifts it once the peer says it is outdated).
-  CHECK(Decide(active, {Event::kStillFenced}).actions == std::vector<Action>{Action::kUnfenceManaged});
+  CHECK(Decide(active, {Event::kStillFenced}).actions ==
+        std::vector<Action>{Action::kUnfenceManaged});
   CHECK(Decide(In(Phase::kActive), {Event::kStillFenced}).actions.empty());
   CHECK(Decide(In(Phase::kFenced), {Event::kStillFenced}).actions.empty());
 }

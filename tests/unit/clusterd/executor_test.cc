@@ -37,14 +37,18 @@ class ScriptedNode : public ExecutorEnv {
       kind = "takeover", name = takeover->name, detail = takeover->peer_lost ? " peer-lost" : "";
       if (CodeOf(kind, name) == Code::kOk) volumes[name] = {"primary", takeover_status};
     } else if (const auto* fence = std::get_if<wire::FenceRequest>(&call)) {
-      kind = fence->fenced ? "fence" : "unfence", name = fence->name, detail = fence->winner ? " winner" : "";
+      kind = fence->fenced ? "fence" : "unfence", name = fence->name,
+      detail = fence->winner ? " winner" : "";
     }
     calls.push_back(kind + " " + name + detail);
     const Code code = CodeOf(kind, name);
-    NodeAnswer answer = code == Code::kOk ? Describe(name) : NodeAnswer{Status(code, "refused"), {}, ""};
+    NodeAnswer answer =
+        code == Code::kOk ? Describe(name) : NodeAnswer{Status(code, "refused"), {}, ""};
     answered(answer);
   }
-  void ScheduleRace(int64_t delay_ms) override { calls.push_back("race in " + std::to_string(delay_ms)); }
+  void ScheduleRace(int64_t delay_ms) override {
+    calls.push_back("race in " + std::to_string(delay_ms));
+  }
   void CancelRace() override { calls.push_back("cancel race"); }
   void RunHook(bool start, Done done) override {
     calls.push_back(start ? "on_start" : "on_stop");
@@ -52,7 +56,8 @@ class ScriptedNode : public ExecutorEnv {
   }
   void Transitioned(Phase, const Input& input, const Transition&) override {
     std::string fed = std::string("feed ") + EventName(input.event);
-    if (input.event == Event::kReserveWon) fed += input.determining_primary_here ? " primary-here" : " secondary-here";
+    if (input.event == Event::kReserveWon)
+      fed += input.determining_primary_here ? " primary-here" : " secondary-here";
     calls.push_back(fed);
   }
   void Log(LogLevel, const std::string&) override {}
@@ -98,37 +103,167 @@ TEST_CASE("executor: each action's node calls in order, and the events its answe
     const char* calls;
   };
   const Row rows[] = {
-      {"schedule, retry, cancel", {Action::kScheduleRace, Action::kScheduleRetry, Action::kCancelRace},
-       "primary", "PAIR", "primary", "PAIR", {}, true, false, "race in 200; race in 1000; cancel race"},
-      {"race won, primary here", {Action::kReserveDetermining}, "primary", "PAIR", "primary", "PAIR", {}, true, false,
+      {"schedule, retry, cancel",
+       {Action::kScheduleRace, Action::kScheduleRetry, Action::kCancelRace},
+       "primary",
+       "PAIR",
+       "primary",
+       "PAIR",
+       {},
+       true,
+       false,
+       "race in 200; race in 1000; cancel race"},
+      {"race won, primary here",
+       {Action::kReserveDetermining},
+       "primary",
+       "PAIR",
+       "primary",
+       "PAIR",
+       {},
+       true,
+       false,
        "reserve dv; display dv; feed reserve-won primary-here"},
-      {"race won, secondary here", {Action::kReserveDetermining}, "secondary", "PAIR", "primary", "PAIR", {}, true,
-       false, "reserve dv; display dv; feed reserve-won secondary-here"},
-      {"race refused", {Action::kReserveDetermining}, "primary", "PAIR", "primary", "PAIR",
-       {{"reserve", Code::kConflict}}, true, false, "reserve dv; feed reserve-refused"},
-      {"race unreachable", {Action::kReserveDetermining}, "primary", "PAIR", "primary", "PAIR",
-       {{"reserve", Code::kUnreachable}}, true, false, "reserve dv; feed reserve-unreachable"},
-      {"reserve managed", {Action::kReserveManaged}, "primary", "PAIR", "secondary", "PAIR", {}, true, false,
+      {"race won, secondary here",
+       {Action::kReserveDetermining},
+       "secondary",
+       "PAIR",
+       "primary",
+       "PAIR",
+       {},
+       true,
+       false,
+       "reserve dv; display dv; feed reserve-won secondary-here"},
+      {"race refused",
+       {Action::kReserveDetermining},
+       "primary",
+       "PAIR",
+       "primary",
+       "PAIR",
+       {{"reserve", Code::kConflict}},
+       true,
+       false,
+       "reserve dv; feed reserve-refused"},
+      {"race unreachable",
+       {Action::kReserveDetermining},
+       "primary",
+       "PAIR",
+       "primary",
+       "PAIR",
+       {{"reserve", Code::kUnreachable}},
+       true,
+       false,
+       "reserve dv; feed reserve-unreachable"},
+      {"reserve managed",
+       {Action::kReserveManaged},
+       "primary",
+       "PAIR",
+       "secondary",
+       "PAIR",
+       {},
+       true,
+       false,
        "reserve vm1 preempt"},
-      {"resync a suspended primary", {Action::kResyncPairs}, "primary", "PAIR", "primary", "PSUE", {}, true, false,
+      {"resync a suspended primary",
+       {Action::kResyncPairs},
+       "primary",
+       "PAIR",
+       "primary",
+       "PSUE",
+       {},
+       true,
+       false,
        "display dv; display vm1; resync vm1"},
-      {"resync an SSWS copy with swap", {Action::kAutoResync}, "secondary", "SSWS", "secondary", "PSUS", {}, true,
-       false, "display dv; resync dv swap; display vm1"},
-      {"no resync while the peer is lost", {Action::kResyncPairs}, "primary", "PSUE", "primary", "PSUE", {}, false,
-       false, "display dv; display vm1"},
-      {"swap: takeovers, then reserve, then resync", {Action::kSwapPairs}, "secondary", "PAIR", "secondary", "PAIR", {},
-       true, false,
-       "display dv; takeover dv; display vm1; takeover vm1; reserve vm1 preempt; display dv; display vm1"},
-      {"on_start runs", {Action::kRunOnStart}, "primary", "PAIR", "primary", "PAIR", {}, true, false, "on_start"},
-      {"on_start ran before the restart", {Action::kRunOnStart}, "primary", "PAIR", "primary", "PAIR", {}, true, true,
+      {"resync an SSWS copy with swap",
+       {Action::kAutoResync},
+       "secondary",
+       "SSWS",
+       "secondary",
+       "PSUS",
+       {},
+       true,
+       false,
+       "display dv; resync dv swap; display vm1"},
+      {"no resync while the peer is lost",
+       {Action::kResyncPairs},
+       "primary",
+       "PSUE",
+       "primary",
+       "PSUE",
+       {},
+       false,
+       false,
+       "display dv; display vm1"},
+      {"swap: takeovers, then reserve, then resync",
+       {Action::kSwapPairs},
+       "secondary",
+       "PAIR",
+       "secondary",
+       "PAIR",
+       {},
+       true,
+       false,
+       "display dv; takeover dv; display vm1; takeover vm1; reserve vm1 preempt; display dv; "
+       "display vm1"},
+      {"on_start runs",
+       {Action::kRunOnStart},
+       "primary",
+       "PAIR",
+       "primary",
+       "PAIR",
+       {},
+       true,
+       false,
+       "on_start"},
+      {"on_start ran before the restart",
+       {Action::kRunOnStart},
+       "primary",
+       "PAIR",
+       "primary",
+       "PAIR",
+       {},
+       true,
+       true,
        ""},
-      {"fence, then on_stop", {Action::kFenceManaged, Action::kRunOnStop}, "primary", "PAIR", "primary", "PAIR", {},
-       true, true, "fence vm1; on_stop"},
-      {"unfence", {Action::kUnfenceManaged}, "primary", "PAIR", "primary", "PAIR", {}, true, false, "unfence vm1"},
-      {"release", {Action::kReleaseDetermining}, "primary", "PAIR", "primary", "PAIR", {}, true, false,
+      {"fence, then on_stop",
+       {Action::kFenceManaged, Action::kRunOnStop},
+       "primary",
+       "PAIR",
+       "primary",
+       "PAIR",
+       {},
+       true,
+       true,
+       "fence vm1; on_stop"},
+      {"unfence",
+       {Action::kUnfenceManaged},
+       "primary",
+       "PAIR",
+       "primary",
+       "PAIR",
+       {},
+       true,
+       false,
+       "unfence vm1"},
+      {"release",
+       {Action::kReleaseDetermining},
+       "primary",
+       "PAIR",
+       "primary",
+       "PAIR",
+       {},
+       true,
+       false,
        "release dv; feed released"},
-      {"release refused", {Action::kReleaseDetermining}, "primary", "PAIR", "primary", "PAIR",
-       {{"release", Code::kConflict}}, true, false, "release dv"},
+      {"release refused",
+       {Action::kReleaseDetermining},
+       "primary",
+       "PAIR",
+       "primary",
+       "PAIR",
+       {{"release", Code::kConflict}},
+       true,
+       false,
+       "release dv"},
   };
   for (const Row& row : rows) {
     INFO(row.what);
@@ -138,7 +273,8 @@ TEST_CASE("executor: each action's node calls in order, and the events its answe
     ClusterState state;
     state.peer_alive = row.peer_alive;
     bool applications_running = row.applications_running;
-    Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running, &Taken);
+    Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running,
+                      &Taken);
     bool done = false;
     executor.Execute(row.actions, [&] { done = true; });
     CHECK(done);
@@ -153,28 +289,35 @@ TEST_CASE("executor: an unfence the node refuses leaves the copies fenced") {
   ClusterState state;
   state.phase = Phase::kActive;
   bool applications_running = true;
-  Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running, &Taken);
+  Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running,
+                    &Taken);
   executor.Execute({Action::kUnfenceManaged}, [] {});
   CHECK(Joined(node.calls) == "unfence vm1 winner");
   CHECK(state.copies_fenced);
 }
 
-TEST_CASE("executor: a takeover that finds the peer's storage lost leaves the copies still secondary unreserved") {
+TEST_CASE(
+    "executor: a takeover that finds the peer's storage lost leaves the copies still secondary "
+    "unreserved") {
   ScriptedNode node;
   node.volumes = {{"dv", {"secondary", "PAIR"}}, {"vm1", {"secondary", "PAIR"}}};
   node.takeover_status = "SSWS";  // the peer's storage did not answer
   node.codes = {{"takeover vm1", Code::kUnreachable}};
   ClusterState state;
   bool applications_running = false;
-  Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running, &Taken);
+  Executor executor({"a", "b", "dv", {"vm1"}, 200, 1000}, node, state, applications_running,
+                    &Taken);
   executor.Execute({Action::kSwapPairs}, [] {});
   // dv taken over alone (SSWS): vm1's takeover says peer-lost; vm1, still secondary, is not
   // reserved; nothing is resynced while the peer is lost.
   CHECK(Joined(node.calls) ==
-        "display dv; takeover dv; display vm1; takeover vm1 peer-lost; display vm1; display dv; display vm1");
+        "display dv; takeover dv; display vm1; takeover vm1 peer-lost; display vm1; display dv; "
+        "display vm1");
 }
 
-TEST_CASE("executor: a fed event runs Decide's actions; a resumed site that settles without winning stops once") {
+TEST_CASE(
+    "executor: a fed event runs Decide's actions; a resumed site that settles without winning "
+    "stops once") {
   struct Row {
     const char* what;
     Phase phase;
@@ -183,14 +326,27 @@ TEST_CASE("executor: a fed event runs Decide's actions; a resumed site that sett
     const char* calls;
   };
   const Row rows[] = {
-      {"resumed, the peer is active: standby, on_stop", Phase::kStarting, {Event::kPeerSeen, Phase::kActive, true},
-       true, "feed peer-seen; on_stop"},
-      {"not resumed, the peer is active: standby", Phase::kStarting, {Event::kPeerSeen, Phase::kActive, true}, false,
+      {"resumed, the peer is active: standby, on_stop",
+       Phase::kStarting,
+       {Event::kPeerSeen, Phase::kActive, true},
+       true,
+       "feed peer-seen; on_stop"},
+      {"not resumed, the peer is active: standby",
+       Phase::kStarting,
+       {Event::kPeerSeen, Phase::kActive, true},
+       false,
        "feed peer-seen"},
-      {"resumed, nobody active: a race is pending, no on_stop yet", Phase::kStarting,
-       {Event::kPeerSeen, Phase::kStandby, true}, true, "feed peer-seen; race in 200"},
-      {"race timer: reserve, won, then the winner's actions", Phase::kStandby, {Event::kRaceTimer}, false,
-       "feed race-timer; reserve dv; display dv; feed reserve-won primary-here; reserve vm1 preempt; display dv; "
+      {"resumed, nobody active: a race is pending, no on_stop yet",
+       Phase::kStarting,
+       {Event::kPeerSeen, Phase::kStandby, true},
+       true,
+       "feed peer-seen; race in 200"},
+      {"race timer: reserve, won, then the winner's actions",
+       Phase::kStandby,
+       {Event::kRaceTimer},
+       false,
+       "feed race-timer; reserve dv; display dv; feed reserve-won primary-here; reserve vm1 "
+       "preempt; display dv; "
        "display vm1; on_start"},
   };
   for (const Row& row : rows) {
@@ -207,7 +363,9 @@ TEST_CASE("executor: a fed event runs Decide's actions; a resumed site that sett
   }
 }
 
-TEST_CASE("executor: a poll's retries are paced by timeout_ms; a silent node hands over once timeout_ms passed") {
+TEST_CASE(
+    "executor: a poll's retries are paced by timeout_ms; a silent node hands over once timeout_ms "
+    "passed") {
   ScriptedNode node;
   ClusterState state;
   state.phase = Phase::kActive;
@@ -223,7 +381,8 @@ TEST_CASE("executor: a poll's retries are paced by timeout_ms; a silent node han
   };
   const std::vector<wire::VolumeInfo> fenced_in_pair = {volume("dv", "primary", "PAIR"),
                                                         volume("vm1", "primary", "PAIR")};
-  const std::vector<wire::VolumeInfo> suspended = {volume("dv", "primary", "PAIR"), volume("vm1", "primary", "PSUE")};
+  const std::vector<wire::VolumeInfo> suspended = {volume("dv", "primary", "PAIR"),
+                                                   volume("vm1", "primary", "PSUE")};
   struct Row {
     int64_t now_ms;
     bool answered;
@@ -267,8 +426,9 @@ TEST_CASE("executor: heartbeats feed the peer seen once per phase or incarnation
       {true, Phase::kStandby, 5, "feed peer-seen"},
       {true, Phase::kStandby, 5, ""},
       {true, Phase::kStandby, 6, "feed peer-seen"},
-      {false, Phase::kStarting, 0, "feed peer-lost; reserve dv; display dv; feed reserve-won primary-here; "
-                                   "reserve vm1 preempt; display dv; display vm1"},
+      {false, Phase::kStarting, 0,
+       "feed peer-lost; reserve dv; display dv; feed reserve-won primary-here; "
+       "reserve vm1 preempt; display dv; display vm1"},
   };
   node.volumes = {{"dv", {"primary", "PAIR"}}, {"vm1", {"primary", "PAIR"}}};
   for (const Row& row : rows) {

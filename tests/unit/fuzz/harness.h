@@ -53,7 +53,8 @@ inline void Fuzz(const std::string& name, const std::vector<std::string>& seeds,
   std::string failure;
   uint64_t done = 0;
   for (; done < inputs && failure.empty(); ++done) {
-    const std::string input = done < seeds.size() ? seeds[done] : mutator.Mutate(seeds[mutator.Below(seeds.size())]);
+    const std::string input =
+        done < seeds.size() ? seeds[done] : mutator.Mutate(seeds[mutator.Below(seeds.size())]);
     if (const char* save = std::getenv("PAIRFS_FUZZ_SAVE")) {
       if (std::FILE* file = std::fopen(save, "wb")) {
         std::fwrite(input.data(), 1, input.size(), file);
@@ -69,7 +70,8 @@ inline void Fuzz(const std::string& name, const std::vector<std::string>& seeds,
     }
   }
   spdlog::set_level(level);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf("fuzz %-22s %7llu inputs, %9.0f inputs/s (PAIRFS_FUZZ_SEED=%llu)\n", name.c_str(),
               static_cast<unsigned long long>(done), done / (seconds > 0 ? seconds : 1e-9),
               static_cast<unsigned long long>(FuzzSeed()));

@@ -23,12 +23,14 @@ struct MsgpackSpot {
 
 // Walks the msgpack values of `bytes` from `offset` (depth-first), recording each scalar's spot;
 // stops quietly at anything malformed. Returns the offset after the value.
-inline size_t WalkMsgpack(const std::string& bytes, size_t offset, std::vector<MsgpackSpot>* spots, int depth = 0) {
+inline size_t WalkMsgpack(const std::string& bytes, size_t offset, std::vector<MsgpackSpot>* spots,
+                          int depth = 0) {
   if (offset >= bytes.size() || depth > 16) return bytes.size();
   const auto byte = static_cast<unsigned char>(bytes[offset]);
   auto be = [&](size_t at, size_t width) -> uint64_t {
     uint64_t value = 0;
-    for (size_t i = 0; i < width && at + i < bytes.size(); ++i) value = value << 8 | static_cast<unsigned char>(bytes[at + i]);
+    for (size_t i = 0; i < width && at + i < bytes.size(); ++i)
+      value = value << 8 | static_cast<unsigned char>(bytes[at + i]);
     return value;
   };
   auto scalar = [&](size_t length, bool integer, bool text) {
@@ -37,7 +39,8 @@ inline size_t WalkMsgpack(const std::string& bytes, size_t offset, std::vector<M
   };
   auto container = [&](size_t header, uint64_t count, bool map) {
     size_t at = offset + header;
-    for (uint64_t i = 0; i < count * (map ? 2 : 1) && at < bytes.size(); ++i) at = WalkMsgpack(bytes, at, spots, depth + 1);
+    for (uint64_t i = 0; i < count * (map ? 2 : 1) && at < bytes.size(); ++i)
+      at = WalkMsgpack(bytes, at, spots, depth + 1);
     return at;
   };
   if (byte <= 0x7f || byte >= 0xe0) return scalar(1, true, false);
@@ -45,13 +48,20 @@ inline size_t WalkMsgpack(const std::string& bytes, size_t offset, std::vector<M
   if ((byte & 0xf0) == 0x90) return container(1, byte & 0x0f, false);
   if ((byte & 0xe0) == 0xa0) return scalar(1 + (byte & 0x1f), false, true);
   switch (byte) {
-    case 0xcc: case 0xd0: return scalar(2, true, false);
-    case 0xcd: case 0xd1: return scalar(3, true, false);
-    case 0xce: case 0xd2: return scalar(5, true, false);
-    case 0xcf: case 0xd3: return scalar(9, true, false);
-    case 0xc4: case 0xd9: return scalar(2 + be(offset + 1, 1), false, true);
-    case 0xc5: case 0xda: return scalar(3 + be(offset + 1, 2), false, true);
-    case 0xc6: case 0xdb: return scalar(5 + be(offset + 1, 4), false, true);
+    case 0xcc:
+    case 0xd0: return scalar(2, true, false);
+    case 0xcd:
+    case 0xd1: return scalar(3, true, false);
+    case 0xce:
+    case 0xd2: return scalar(5, true, false);
+    case 0xcf:
+    case 0xd3: return scalar(9, true, false);
+    case 0xc4:
+    case 0xd9: return scalar(2 + be(offset + 1, 1), false, true);
+    case 0xc5:
+    case 0xda: return scalar(3 + be(offset + 1, 2), false, true);
+    case 0xc6:
+    case 0xdb: return scalar(5 + be(offset + 1, 4), false, true);
     case 0xdc: return container(3, be(offset + 1, 2), false);
     case 0xdd: return container(5, be(offset + 1, 4), false);
     case 0xde: return container(3, be(offset + 1, 2), true);
@@ -79,19 +89,26 @@ class Mutator {
 
   // A msgpack integer encoding of a boundary value.
   std::string BoundaryInteger() {
-    static const uint64_t kValues[] = {0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffffffffull,
-                                       0x100000000ull, (1ull << 63) - 1, 1ull << 63, ~0ull, 4095, 4096, 65536};
+    static const uint64_t kValues[] = {
+        0,          1,      2,       0x7f,          0x80,           0xff,
+        0x100,      0xffff, 0x10000, 0xffffffffull, 0x100000000ull, (1ull << 63) - 1,
+        1ull << 63, ~0ull,  4095,    4096,          65536};
     const uint64_t value = kValues[Below(sizeof kValues / sizeof kValues[0])];
     if (Below(8) == 0) {  // a negative one
-      static const std::string kNegatives[] = {std::string("\xff", 1), std::string("\xd0\x80", 2),
-                                               std::string("\xd3\x80\x00\x00\x00\x00\x00\x00\x00", 9)};
+      static const std::string kNegatives[] = {
+          std::string("\xff", 1), std::string("\xd0\x80", 2),
+          std::string("\xd3\x80\x00\x00\x00\x00\x00\x00\x00", 9)};
       return kNegatives[Below(3)];
     }
     std::string out;
     if (value <= 0x7f) return std::string(1, static_cast<char>(value));
     const int width = value <= 0xff ? 1 : value <= 0xffff ? 2 : value <= 0xffffffffull ? 4 : 8;
-    out.push_back(static_cast<char>(width == 1 ? 0xcc : width == 2 ? 0xcd : width == 4 ? 0xce : 0xcf));
-    for (int i = width - 1; i >= 0; --i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+    out.push_back(static_cast<char>(width == 1   ? 0xcc
+                                    : width == 2 ? 0xcd
+                                    : width == 4 ? 0xce
+                                                 : 0xcf));
+    for (int i = width - 1; i >= 0; --i)
+      out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
     return out;
   }
 
@@ -114,10 +131,11 @@ class Mutator {
     } else if (text.size() <= 0xff) {
       out = {static_cast<char>(0xd9), static_cast<char>(text.size())};
     } else if (text.size() <= 0xffff) {
-      out = {static_cast<char>(0xda), static_cast<char>(text.size() >> 8), static_cast<char>(text.size() & 0xff)};
-    } else {
-      out = {static_cast<char>(0xdb), 0, static_cast<char>(text.size() >> 16), static_cast<char>((text.size() >> 8) & 0xff),
+      out = {static_cast<char>(0xda), static_cast<char>(text.size() >> 8),
              static_cast<char>(text.size() & 0xff)};
+    } else {
+      out = {static_cast<char>(0xdb), 0, static_cast<char>(text.size() >> 16),
+             static_cast<char>((text.size() >> 8) & 0xff), static_cast<char>(text.size() & 0xff)};
     }
     return out + text;
   }
@@ -130,9 +148,11 @@ class Mutator {
         if (!b.empty()) b[Below(b.size())] ^= static_cast<char>(1 << Below(8));
         return;
       case 1: {  // byte change, often to a msgpack type marker
-        static const unsigned char kBytes[] = {0x00, 0xff, 0x7f, 0x80, 0xc0, 0xc2, 0xc3, 0xcf, 0xd3,
-                                               0xd9, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xc4, 0xc6, 0x90};
-        if (!b.empty()) b[Below(b.size())] = static_cast<char>(Below(2) ? kBytes[Below(sizeof kBytes)] : Next());
+        static const unsigned char kBytes[] = {0x00, 0xff, 0x7f, 0x80, 0xc0, 0xc2,
+                                               0xc3, 0xcf, 0xd3, 0xd9, 0xdb, 0xdc,
+                                               0xdd, 0xde, 0xdf, 0xc4, 0xc6, 0x90};
+        if (!b.empty())
+          b[Below(b.size())] = static_cast<char>(Below(2) ? kBytes[Below(sizeof kBytes)] : Next());
         return;
       }
       case 2:  // truncation
@@ -155,7 +175,8 @@ class Mutator {
           MsgpackSpot x = spots[Below(spots.size())], y = spots[Below(spots.size())];
           if (x.offset > y.offset) std::swap(x, y);
           if (x.offset + x.length <= y.offset && y.offset + y.length <= b.size()) {
-            b = b.substr(0, x.offset) + b.substr(y.offset, y.length) + b.substr(x.offset + x.length, y.offset - x.offset - x.length) +
+            b = b.substr(0, x.offset) + b.substr(y.offset, y.length) +
+                b.substr(x.offset + x.length, y.offset - x.offset - x.length) +
                 b.substr(x.offset, x.length) + b.substr(y.offset + y.length);
           }
         }
@@ -169,12 +190,14 @@ class Mutator {
         if (spots.empty()) return;
         const MsgpackSpot spot = spots[Below(spots.size())];
         if (spot.offset + spot.length > b.size()) return;
-        const std::string replacement = spot.text || (!spot.integer && Below(2)) ? HostileString() : BoundaryInteger();
+        const std::string replacement =
+            spot.text || (!spot.integer && Below(2)) ? HostileString() : BoundaryInteger();
         b = b.substr(0, spot.offset) + replacement + b.substr(spot.offset + spot.length);
         return;
       }
       default:  // random bytes overwritten in place
-        for (size_t i = 0, n = 1 + Below(8); i < n && !b.empty(); ++i) b[Below(b.size())] = static_cast<char>(Next());
+        for (size_t i = 0, n = 1 + Below(8); i < n && !b.empty(); ++i)
+          b[Below(b.size())] = static_cast<char>(Next());
         return;
     }
   }

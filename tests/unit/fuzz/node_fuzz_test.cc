@@ -40,16 +40,19 @@ TEST_CASE("fuzz: the metadata decoder", "[fuzz]") {
   std::vector<std::string> seeds = {EncodeMetadata(pair), EncodeMetadata(simplex)};
   fuzz::Mutator resealer(fuzz::FuzzSeed());
   fuzz::Fuzz("metadata", seeds, [&](const std::string& input) -> std::string {
-    for (const std::string& bytes : {input, SealFile(kind, resealer.Mutate(wire::EncodeBody(pair)))}) {
+    for (const std::string& bytes :
+         {input, SealFile(kind, resealer.Mutate(wire::EncodeBody(pair)))}) {
       Result<VolumeMetadata> decoded = DecodeMetadata(bytes);
-      if (decoded.ok() && !CheckMetadata(decoded.value()).ok()) return "accepted metadata that fails its check";
+      if (decoded.ok() && !CheckMetadata(decoded.value()).ok())
+        return "accepted metadata that fails its check";
     }
     return "";
   });
 }
 
 TEST_CASE("fuzz: the witness record decoder", "[fuzz]") {
-  const std::vector<std::string> seeds = {EncodeWitnessRecord({7, "a", "b"}), EncodeWitnessRecord({})};
+  const std::vector<std::string> seeds = {EncodeWitnessRecord({7, "a", "b"}),
+                                          EncodeWitnessRecord({})};
   fuzz::Fuzz("witness-record", seeds, [](const std::string& input) -> std::string {
     (void)DecodeWitnessRecord(input);
     return "";
@@ -59,7 +62,8 @@ TEST_CASE("fuzz: the witness record decoder", "[fuzz]") {
 TEST_CASE("fuzz: the region set file", "[fuzz]") {
   // On tmpfs when there is one: 100,000 files written and opened (other tests keep TMPDIR: some
   // need a file system that zeroes ranges, which tmpfs does not).
-  std::string pattern = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm/pairfs-fuzz.XXXXXX" : "/tmp/pairfs-fuzz.XXXXXX";
+  std::string pattern =
+      ::access("/dev/shm", W_OK) == 0 ? "/dev/shm/pairfs-fuzz.XXXXXX" : "/tmp/pairfs-fuzz.XXXXXX";
   REQUIRE(::mkdtemp(pattern.data()) != nullptr);
   struct Remove {
     std::string dir;
@@ -87,10 +91,13 @@ TEST_CASE("fuzz: the region set file", "[fuzz]") {
 TEST_CASE("fuzz: the config parser", "[fuzz]") {
   const std::vector<std::string> seeds = {
       "[site]\nname = \"a\"\ndata_dir = \"/var/lib/pairfs/a\"\n",
-      "[site]\nname = \"a\"\ndata_dir = \"/d/a\"\nlisten = \"tcp://127.0.0.1:7100\"\npeer_timeout_ms = 2000\n"
-      "region_size = \"64K\"\n\n[peer]\nname = \"b\"\nendpoint = \"tcp://127.0.0.1:7200\"\n\n[cluster]\n"
+      "[site]\nname = \"a\"\ndata_dir = \"/d/a\"\nlisten = "
+      "\"tcp://127.0.0.1:7100\"\npeer_timeout_ms = 2000\n"
+      "region_size = \"64K\"\n\n[peer]\nname = \"b\"\nendpoint = "
+      "\"tcp://127.0.0.1:7200\"\n\n[cluster]\n"
       "heartbeat_listen = [\"tcp://127.0.0.1:7101\"]\nheartbeat_peer = [\"tcp://127.0.0.1:7201\"]\n"
-      "interval_ms = 200\ntimeout_ms = 1000\ndetermining_volume = \"quorum\"\nvolumes = [\"vm1\"]\n"};
+      "interval_ms = 200\ntimeout_ms = 1000\ndetermining_volume = \"quorum\"\nvolumes = "
+      "[\"vm1\"]\n"};
   fuzz::Fuzz("config", seeds, [](const std::string& input) -> std::string {
     Result<Config> config = ParseConfig(input, "/etc/pairfs/fuzz.toml");
     if (!config.ok()) return "";

@@ -26,11 +26,13 @@ void FuzzCommand(const std::string& name, const std::vector<T>& samples) {
 
 TEST_CASE("fuzz: every pair command's decoder", "[fuzz]") {
   const Generation g{12, "a"};
-  FuzzCommand<PeerCreateCommand>("peer-create", {{"vm1", g, "vm2", 1 << 30, "sync", "never", "group-1", 65536},
-                                                 {"v", {1, "b"}, "w", 4096, "sync", "data", "", 4096}});
+  FuzzCommand<PeerCreateCommand>("peer-create",
+                                 {{"vm1", g, "vm2", 1 << 30, "sync", "never", "group-1", 65536},
+                                  {"v", {1, "b"}, "w", 4096, "sync", "data", "", 4096}});
   FuzzCommand<PeerForwardSplitCommand>("peer-forward-split", {{"vm1", true}});
   FuzzCommand<PeerForwardResyncCommand>("peer-forward-resync", {{"vm1"}});
-  FuzzCommand<PeerReserveAskCommand>("peer-reserve-ask", {{"vm1", "a", false, true, false, ""}, {"q", "b", true, false, true, "a"}});
+  FuzzCommand<PeerReserveAskCommand>("peer-reserve-ask", {{"vm1", "a", false, true, false, ""},
+                                                          {"q", "b", true, false, true, "a"}});
   FuzzCommand<PeerReserveMirrorCommand>("peer-reserve-mirror", {{"vm1", {5, "a", "b"}}});
   FuzzCommand<PeerVoteCommand>("peer-vote", {{"quorum", "a", "b", true, false}});
   FuzzCommand<PeerStatusAskCommand>("peer-status-ask", {{"vm1"}});

@@ -27,7 +27,8 @@ struct PairFixture {
     metadata.name = "al";
     metadata.size_bytes = kVolumeBytes;
     metadata.inode = 2;
-    pair.volume = Volume::Attach(dir.path(), metadata, std::make_unique<MemoryBlockFile>(kVolumeBytes));
+    pair.volume =
+        Volume::Attach(dir.path(), metadata, std::make_unique<MemoryBlockFile>(kVolumeBytes));
     const std::string path = pair.volume->SidecarPath("regions");
     REQUIRE(RegionSet::Create(path, kVolumeBytes, kRegionBytes, false).ok());
     Result<std::unique_ptr<RegionSet>> regions = RegionSet::Open(path, kVolumeBytes, kRegionBytes);
@@ -39,7 +40,8 @@ struct PairFixture {
 
 }  // namespace
 
-TEST_CASE("a write's regions are marked before it, and it counts in flight until it ends", "[activity_log]") {
+TEST_CASE("a write's regions are marked before it, and it counts in flight until it ends",
+          "[activity_log]") {
   PairFixture fixture;
   Replicator::Pair& pair = fixture.pair;
   {
@@ -54,7 +56,8 @@ TEST_CASE("a write's regions are marked before it, and it counts in flight until
   CHECK(pair.in_flight.empty());
 }
 
-TEST_CASE("a replicated write marks whole activity extents, clipped at the end of the volume", "[activity_log]") {
+TEST_CASE("a replicated write marks whole activity extents, clipped at the end of the volume",
+          "[activity_log]") {
   PairFixture fixture;
   Replicator::Pair& pair = fixture.pair;
   Result<Activity> activity = Activity::Begin(pair, kActivityExtentBytes + 10, 10, true);

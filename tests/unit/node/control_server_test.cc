@@ -38,10 +38,12 @@ TEST_CASE("the control dispatch creates, displays, reserves and deletes volumes"
   CHECK(control.Handle(FrameOf(wire::DisplayRequest{"nope"})).ToStatus().code() == Code::kNotFound);
 
   CHECK(control.Handle(FrameOf(wire::ReserveRequest{"vm1", "b"})).volumes.at(0).reserved_by == "b");
-  CHECK(control.Handle(FrameOf(wire::ReserveRequest{"vm1", ""})).ToStatus().code() == Code::kConflict);
+  CHECK(control.Handle(FrameOf(wire::ReserveRequest{"vm1", ""})).ToStatus().code() ==
+        Code::kConflict);
   CHECK(control.Handle(FrameOf(wire::ReleaseRequest{"vm1", "b"})).ToStatus().ok());
   CHECK(control.Handle(FrameOf(wire::ReserveRequest{"vm1", ""})).volumes.at(0).reserved_by == "a");
-  CHECK(control.Handle(FrameOf(wire::ReserveRequest{"vm1", "bad/site"})).ToStatus().code() == Code::kInvalidArgument);
+  CHECK(control.Handle(FrameOf(wire::ReserveRequest{"vm1", "bad/site"})).ToStatus().code() ==
+        Code::kInvalidArgument);
   CHECK(control.Handle(FrameOf(wire::VolumeDeleteRequest{"vm1"})).ToStatus().ok());
   CHECK(control.Handle(FrameOf(wire::VolumeListRequest{})).volumes.empty());
 }
@@ -102,7 +104,8 @@ TEST_CASE("probing an ipc endpoint tells a live node from a stale socket file") 
     CHECK(wire::ProbeEndpoint(endpoint).ok());
   }
   std::ofstream(dir.path() + "/stale.sock") << "";  // a file nobody listens on
-  CHECK_THAT(wire::ProbeEndpoint("ipc://" + dir.path() + "/stale.sock").message(), Catch::Contains("nothing listens"));
+  CHECK_THAT(wire::ProbeEndpoint("ipc://" + dir.path() + "/stale.sock").message(),
+             Catch::Contains("nothing listens"));
   CHECK(wire::ProbeEndpoint("tcp://127.0.0.1:1").ok());  // other transports are not probed
 }
 
@@ -140,7 +143,8 @@ TEST_CASE("a group or holder that the metadata or JSON could not hold is refused
   CHECK_THAT(refused.message, Catch::Contains("--group"));
   create.group = "\xff";
   CHECK_THAT(control.Handle(FrameOf(create)).message, Catch::Contains("UTF-8"));
-  wire::Reply holder = control.Handle(FrameOf(wire::ReserveRequest{"vm1", std::string(70 * 1024, 'h')}));
+  wire::Reply holder =
+      control.Handle(FrameOf(wire::ReserveRequest{"vm1", std::string(70 * 1024, 'h')}));
   CHECK(holder.ToStatus().code() == Code::kInvalidArgument);
   CHECK(store->Find("vm1")->metadata().reserved_by.empty());
 }

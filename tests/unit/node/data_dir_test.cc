@@ -39,7 +39,8 @@ TEST_CASE("a data directory that group or others can write is refused, and left 
     REQUIRE(::chmod(writable.c_str(), mode) == 0);
     Status prepared = node::PrepareDataDir(writable);
     CHECK(prepared.code() == Code::kNotPermitted);
-    CHECK_THAT(prepared.message(), Catch::Contains("can be written by group or others") && Catch::Contains("chmod 700"));
+    CHECK_THAT(prepared.message(), Catch::Contains("can be written by group or others") &&
+                                       Catch::Contains("chmod 700"));
     CHECK(ModeOf(writable) == mode);
   }
 }

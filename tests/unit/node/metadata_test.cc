@@ -42,7 +42,8 @@ TEST_CASE("metadata round-trips through its file") {
 TEST_CASE("damaged metadata is refused with a reason, never half-read") {
   const std::string good = EncodeMetadata(Sample(""));
   CHECK_THAT(DecodeMetadata(good.substr(0, 10)).status().message(), Catch::Contains("shorter"));
-  CHECK_THAT(DecodeMetadata(good.substr(0, good.size() - 1)).status().message(), Catch::Contains("length"));
+  CHECK_THAT(DecodeMetadata(good.substr(0, good.size() - 1)).status().message(),
+             Catch::Contains("length"));
   std::string flipped = good;
   flipped.back() ^= 1;
   CHECK_THAT(DecodeMetadata(flipped).status().message(), Catch::Contains("checksum"));
@@ -66,7 +67,8 @@ TEST_CASE("a crash before the rename leaves the old metadata") {
   CHECK(LoadMetadata(path)->reserved_by == "c");
 }
 
-TEST_CASE("kill -9 at random instants of repeated saves always leaves the old or the new metadata") {
+TEST_CASE(
+    "kill -9 at random instants of repeated saves always leaves the old or the new metadata") {
   testing::TempDir dir;
   const std::string path = dir.path() + "/vm1.meta";
   REQUIRE(SaveMetadata(path, Sample("old")).ok());

@@ -115,15 +115,18 @@ constexpr uint8_t kInvalid = static_cast<uint8_t>(Code::kInvalidArgument);
 
 TEST_CASE("a replica write of length 0 at the pair's generation is refused, not an abort") {
   Site b("secondary");
-  CHECK(b.Deliver(wire::MessageType::kReplicaWrite, 11, wire::EncodeBody(WriteOf(4096, 0))) == kInvalid);
+  CHECK(b.Deliver(wire::MessageType::kReplicaWrite, 11, wire::EncodeBody(WriteOf(4096, 0))) ==
+        kInvalid);
   CHECK(b.replicator->peer_refusals() == 1);
   // The pair still takes a good one.
-  CHECK(b.Deliver(wire::MessageType::kReplicaWrite, 12, wire::EncodeBody(WriteOf(4096, 4096))) == 0);
+  CHECK(b.Deliver(wire::MessageType::kReplicaWrite, 12, wire::EncodeBody(WriteOf(4096, 4096))) ==
+        0);
 }
 
 TEST_CASE("a forwarded write of length 0 at the primary is refused, not an abort") {
   Site b("primary");
-  CHECK(b.Deliver(wire::MessageType::kForwardedWrite, 21, wire::EncodeBody(WriteOf(0, 0))) == kInvalid);
+  CHECK(b.Deliver(wire::MessageType::kForwardedWrite, 21, wire::EncodeBody(WriteOf(0, 0))) ==
+        kInvalid);
   CHECK(b.replicator->peer_refusals() == 1);
 }
 
@@ -183,5 +186,6 @@ TEST_CASE("a dirty bitmap packed chunk by chunk unpacks to the same regions") {
   }
   CHECK(merged == marked);
   // A last, partial chunk carries only its own regions.
-  CHECK(UnpackBitsChunk(PackBitsChunk(marked, 4194300, 4), 4194300, 4) == std::vector<uint64_t>{4194303});
+  CHECK(UnpackBitsChunk(PackBitsChunk(marked, 4194300, 4), 4194300, 4) ==
+        std::vector<uint64_t>{4194303});
 }

@@ -38,12 +38,14 @@ std::vector<PairContext> EveryContext() {
 }
 
 bool Has(const PairTransition& transition, PairAction action) {
-  return std::find(transition.actions.begin(), transition.actions.end(), action) != transition.actions.end();
+  return std::find(transition.actions.begin(), transition.actions.end(), action) !=
+         transition.actions.end();
 }
 
 bool Writable(const PairState& state, const PairContext& context) {
   const WriteRule rule = WriteRuleFor(state, context);
-  return rule == WriteRule::kLocal || rule == WriteRule::kLocalTracked || rule == WriteRule::kReplicate;
+  return rule == WriteRule::kLocal || rule == WriteRule::kLocalTracked ||
+         rule == WriteRule::kReplicate;
 }
 
 PairState State(PairRole role, PairStatus status) { return {role, status, true, false, false}; }
@@ -58,7 +60,9 @@ PairTransition Must(const PairState& state, PairEvent event, const PairContext& 
 
 }  // namespace
 
-TEST_CASE("every state and event gives a valid next state or a reasoned refusal, and the invariants hold") {
+TEST_CASE(
+    "every state and event gives a valid next state or a reasoned refusal, and the invariants "
+    "hold") {
   const auto states = EveryValidState();
   const auto contexts = EveryContext();
   size_t answered = 0, refused = 0;
@@ -68,8 +72,9 @@ TEST_CASE("every state and event gives a valid next state or a reasoned refusal,
       for (const PairContext& context : contexts) {
         Result<PairTransition> result = Transit(state, event, context);
         INFO(EventName(event) << " in " << RoleName(state.role) << " " << StatusName(state.status)
-                              << " consistent=" << state.consistent << " outdated=" << state.outdated
-                              << " fenced=" << state.fenced << " force=" << context.force);
+                              << " consistent=" << state.consistent
+                              << " outdated=" << state.outdated << " fenced=" << state.fenced
+                              << " force=" << context.force);
         if (!result.ok()) {
           ++refused;
           REQUIRE(result.status().code() != Code::kCorruption);  // every event is handled
@@ -85,23 +90,28 @@ TEST_CASE("every state and event gives a valid next state or a reasoned refusal,
         }
         // A primary that stops replicating bumps the generation (DESIGN: on every suspend), unless
         // it stops because it is outdated: an outdated side must never look newer than its peer.
-        const bool was_replicating = state.status == PairStatus::kCOPY || state.status == PairStatus::kPAIR ||
+        const bool was_replicating = state.status == PairStatus::kCOPY ||
+                                     state.status == PairStatus::kPAIR ||
                                      state.status == PairStatus::kPFUL;
-        const bool suspended_now = t.next.status == PairStatus::kPSUS || t.next.status == PairStatus::kPSUE ||
+        const bool suspended_now = t.next.status == PairStatus::kPSUS ||
+                                   t.next.status == PairStatus::kPSUE ||
                                    t.next.status == PairStatus::kPFUS;
-        if (state.role == PairRole::kPrimary && was_replicating && suspended_now && !t.next.fenced &&
-            !t.next.outdated) {
+        if (state.role == PairRole::kPrimary && was_replicating && suspended_now &&
+            !t.next.fenced && !t.next.outdated) {
           CHECK(Has(t, PairAction::kBumpGeneration));
           CHECK(Has(t, PairAction::kTrackDirty));
         }
-        // A secondary becomes able to write on its own only on purpose: split --rw, takeover, or the
-        // operator's unfence of a copy that was already made writable that way.
-        if (state.role == PairRole::kSecondary && !Writable(state, context) && t.next.role == PairRole::kSecondary &&
+        // A secondary becomes able to write on its own only on purpose: split --rw, takeover, or
+        // the operator's unfence of a copy that was already made writable that way.
+        if (state.role == PairRole::kSecondary && !Writable(state, context) &&
+            t.next.role == PairRole::kSecondary &&
             WriteRuleFor(t.next, context) == WriteRule::kLocalTracked) {
-          CHECK((event == PairEvent::kSplitReadWrite || event == PairEvent::kTakeover || event == PairEvent::kUnfence));
+          CHECK((event == PairEvent::kSplitReadWrite || event == PairEvent::kTakeover ||
+                 event == PairEvent::kUnfence));
         }
         // An outdated or inconsistent copy is never promoted without --force.
-        if (!context.force && (state.outdated || !state.consistent) && state.role == PairRole::kSecondary &&
+        if (!context.force && (state.outdated || !state.consistent) &&
+            state.role == PairRole::kSecondary &&
             (t.next.role == PairRole::kPrimary || t.next.status == PairStatus::kSSWS ||
              t.next.status == PairStatus::kSSUS) &&
             state.status != t.next.status) {
@@ -120,13 +130,17 @@ TEST_CASE("every state and event gives a valid next state or a reasoned refusal,
 }
 
 TEST_CASE("a new pair copies, then is in sync at both sides") {
-  PairTransition primary = Must(State(PairRole::kSimplex, PairStatus::kSMPL), PairEvent::kCreateAsPrimary);
+  PairTransition primary =
+      Must(State(PairRole::kSimplex, PairStatus::kSMPL), PairEvent::kCreateAsPrimary);
   CHECK(primary.next == PairState{PairRole::kPrimary, PairStatus::kCOPY, true, false, false});
-  CHECK(primary.actions == std::vector<PairAction>{PairAction::kBumpGeneration, PairAction::kStartCopy});
-  PairTransition secondary = Must(State(PairRole::kSimplex, PairStatus::kSMPL), PairEvent::kCreateAsSecondary);
+  CHECK(primary.actions ==
+        std::vector<PairAction>{PairAction::kBumpGeneration, PairAction::kStartCopy});
+  PairTransition secondary =
+      Must(State(PairRole::kSimplex, PairStatus::kSMPL), PairEvent::kCreateAsSecondary);
   CHECK_FALSE(secondary.next.consistent);
   CHECK(WriteRuleFor(secondary.next, {}) == WriteRule::kForwardToPrimary);
-  CHECK(Must(secondary.next, PairEvent::kCopyDone).next == State(PairRole::kSecondary, PairStatus::kPAIR));
+  CHECK(Must(secondary.next, PairEvent::kCopyDone).next ==
+        State(PairRole::kSecondary, PairStatus::kPAIR));
   CHECK(Must(primary.next, PairEvent::kCopyDone).next.status == PairStatus::kPAIR);
 }
 
@@ -167,18 +181,23 @@ TEST_CASE("link loss follows the fence level") {
   CHECK(WriteRuleFor(resynced.next, reserve) == WriteRule::kRefuseReadOnly);
   CHECK(Must(resynced.next, PairEvent::kCopyDone, reserve).next.fenced);
 
-  const PairTransition secondary = Must(State(PairRole::kSecondary, PairStatus::kPAIR), PairEvent::kLinkLost, never);
+  const PairTransition secondary =
+      Must(State(PairRole::kSecondary, PairStatus::kPAIR), PairEvent::kLinkLost, never);
   CHECK(secondary.next.status == PairStatus::kPSUE);
-  CHECK(WriteRuleFor(secondary.next, never) == WriteRule::kRefuseReadOnly);  // never writes on its own
+  CHECK(WriteRuleFor(secondary.next, never) ==
+        WriteRule::kRefuseReadOnly);  // never writes on its own
   CHECK(Must(secondary.next, PairEvent::kLinkLost, never).next == secondary.next);  // already apart
 }
 
 TEST_CASE("takeover swaps when the primary answers, else goes SSWS; refused for unsafe copies") {
   const PairState secondary = State(PairRole::kSecondary, PairStatus::kPAIR);
-  PairTransition swap = Must(secondary, PairEvent::kTakeover, {FenceLevel::kNever, PairMode::kSync, false, true});
+  PairTransition swap =
+      Must(secondary, PairEvent::kTakeover, {FenceLevel::kNever, PairMode::kSync, false, true});
   CHECK(swap.next.role == PairRole::kPrimary);
-  CHECK(swap.actions == std::vector<PairAction>{PairAction::kBumpGeneration, PairAction::kDemotePeerFirst});
-  PairTransition alone = Must(secondary, PairEvent::kTakeover, {FenceLevel::kNever, PairMode::kSync, false, false});
+  CHECK(swap.actions ==
+        std::vector<PairAction>{PairAction::kBumpGeneration, PairAction::kDemotePeerFirst});
+  PairTransition alone =
+      Must(secondary, PairEvent::kTakeover, {FenceLevel::kNever, PairMode::kSync, false, false});
   CHECK(alone.next.status == PairStatus::kSSWS);
   CHECK(WriteRuleFor(alone.next, {}) == WriteRule::kLocalTracked);
 
@@ -193,23 +212,31 @@ TEST_CASE("takeover swaps when the primary answers, else goes SSWS; refused for 
   CHECK(Must(outdated, PairEvent::kTakeover, force).next.status == PairStatus::kSSWS);
 
   PairState copying{PairRole::kSecondary, PairStatus::kCOPY, false, false, false};
-  CHECK_THAT(Transit(copying, PairEvent::kTakeover, {}).status().message(), Catch::Contains("inconsistent"));
-  CHECK_THAT(Transit(State(PairRole::kPrimary, PairStatus::kPAIR), PairEvent::kTakeover, {}).status().message(),
+  CHECK_THAT(Transit(copying, PairEvent::kTakeover, {}).status().message(),
+             Catch::Contains("inconsistent"));
+  CHECK_THAT(Transit(State(PairRole::kPrimary, PairStatus::kPAIR), PairEvent::kTakeover, {})
+                 .status()
+                 .message(),
              Catch::Contains("already the primary"));
 }
 
 TEST_CASE("resync copies from the primary; toward an SSWS peer only resync --swap works") {
   const PairState primary = State(PairRole::kPrimary, PairStatus::kPSUS);
-  CHECK(Must(primary, PairEvent::kResync).actions == std::vector<PairAction>{PairAction::kStartCopy});
-  PairState secondary_after = Must(State(PairRole::kSecondary, PairStatus::kPSUS), PairEvent::kResync).next;
+  CHECK(Must(primary, PairEvent::kResync).actions ==
+        std::vector<PairAction>{PairAction::kStartCopy});
+  PairState secondary_after =
+      Must(State(PairRole::kSecondary, PairStatus::kPSUS), PairEvent::kResync).next;
   CHECK_FALSE(secondary_after.consistent);
   PairContext peer_took_over;
   peer_took_over.peer_status = PairStatus::kSSWS;
   CHECK_THAT(Transit(primary, PairEvent::kResync, peer_took_over).status().message(),
              Catch::Contains("resync --swap at the peer"));
-  CHECK_THAT(Transit(State(PairRole::kSecondary, PairStatus::kSSWS), PairEvent::kResync, {}).status().message(),
+  CHECK_THAT(Transit(State(PairRole::kSecondary, PairStatus::kSSWS), PairEvent::kResync, {})
+                 .status()
+                 .message(),
              Catch::Contains("resync --swap here"));
-  PairTransition swap = Must(State(PairRole::kSecondary, PairStatus::kSSWS), PairEvent::kResyncSwapHere);
+  PairTransition swap =
+      Must(State(PairRole::kSecondary, PairStatus::kSSWS), PairEvent::kResyncSwapHere);
   CHECK(swap.next == PairState{PairRole::kPrimary, PairStatus::kCOPY, true, false, false});
   CHECK(Has(swap, PairAction::kDemotePeerFirst));
   PairState old_primary = State(PairRole::kPrimary, PairStatus::kPSUE);
@@ -217,7 +244,9 @@ TEST_CASE("resync copies from the primary; toward an SSWS peer only resync --swa
   CHECK(Transit(old_primary, PairEvent::kResync, {}).status().code() == Code::kReadOnly);
   CHECK(Must(old_primary, PairEvent::kResyncSwapByPeer).next ==
         PairState{PairRole::kSecondary, PairStatus::kCOPY, false, false, false});
-  CHECK_THAT(Transit(State(PairRole::kPrimary, PairStatus::kPAIR), PairEvent::kResync, {}).status().message(),
+  CHECK_THAT(Transit(State(PairRole::kPrimary, PairStatus::kPAIR), PairEvent::kResync, {})
+                 .status()
+                 .message(),
              Catch::Contains("needs no resync"));
 }
 
@@ -231,9 +260,13 @@ TEST_CASE("split and split --rw") {
   PairState writable = Must(secondary, PairEvent::kSplitReadWrite).next;
   CHECK(writable.status == PairStatus::kSSUS);
   CHECK(WriteRuleFor(writable, {}) == WriteRule::kLocalTracked);
-  CHECK_THAT(Transit(State(PairRole::kSecondary, PairStatus::kCOPY), PairEvent::kSplitReadWrite, {}).status().message(),
+  CHECK_THAT(Transit(State(PairRole::kSecondary, PairStatus::kCOPY), PairEvent::kSplitReadWrite, {})
+                 .status()
+                 .message(),
              Catch::Contains("inconsistent"));
-  CHECK_THAT(Transit(State(PairRole::kPrimary, PairStatus::kPSUS), PairEvent::kSplit, {}).status().message(),
+  CHECK_THAT(Transit(State(PairRole::kPrimary, PairStatus::kPSUS), PairEvent::kSplit, {})
+                 .status()
+                 .message(),
              Catch::Contains("already split"));
 }
 
@@ -248,14 +281,18 @@ TEST_CASE("async pairs throttle at high water and suspend when the journal fills
   PairTransition suspended = Must(full, PairEvent::kJournalFull, async);
   CHECK(suspended.next.status == PairStatus::kPFUS);
   CHECK(Has(suspended, PairAction::kTrackDirty));
-  CHECK_THAT(Transit(primary, PairEvent::kJournalFull, {}).status().message(), Catch::Contains("not an async pair"));
-  CHECK(WriteRuleFor(State(PairRole::kSecondary, PairStatus::kPAIR), async) == WriteRule::kRefuseReadOnly);
+  CHECK_THAT(Transit(primary, PairEvent::kJournalFull, {}).status().message(),
+             Catch::Contains("not an async pair"));
+  CHECK(WriteRuleFor(State(PairRole::kSecondary, PairStatus::kPAIR), async) ==
+        WriteRule::kRefuseReadOnly);
 }
 
 TEST_CASE("commands on a volume in no pair are refused, dissolve ends any pair") {
   const PairState simplex = State(PairRole::kSimplex, PairStatus::kSMPL);
-  CHECK_THAT(Transit(simplex, PairEvent::kSplit, {}).status().message(), Catch::Contains("not in a pair"));
+  CHECK_THAT(Transit(simplex, PairEvent::kSplit, {}).status().message(),
+             Catch::Contains("not in a pair"));
   CHECK(WriteRuleFor(simplex, {}) == WriteRule::kLocal);
   CHECK(Must(State(PairRole::kSecondary, PairStatus::kSSWS), PairEvent::kDissolve).next == simplex);
-  CHECK(Transit({PairRole::kPrimary, PairStatus::kSMPL}, PairEvent::kSplit, {}).status().code() == Code::kCorruption);
+  CHECK(Transit({PairRole::kPrimary, PairStatus::kSMPL}, PairEvent::kSplit, {}).status().code() ==
+        Code::kCorruption);
 }

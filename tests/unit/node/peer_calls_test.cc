@@ -55,7 +55,8 @@ TEST_CASE("an answer delivered while a call waits wakes it", "[peer_calls]") {
   CHECK(answer->body == "late");
 }
 
-TEST_CASE("a call nobody answers ends at its deadline with nothing, and a late answer is dropped", "[peer_calls]") {
+TEST_CASE("a call nobody answers ends at its deadline with nothing, and a late answer is dropped",
+          "[peer_calls]") {
   PeerCalls calls(1);
   const uint64_t id = calls.Begin();
   CHECK_FALSE(calls.Wait(id, 30, 0, nullptr));
@@ -103,7 +104,8 @@ TEST_CASE("a registered id the peer chose receives its answer", "[peer_calls]") 
   CHECK(answer->body == "confirmed");
 }
 
-TEST_CASE("a request is served once: a retransmit is dropped while it runs, then answered again", "[peer_calls]") {
+TEST_CASE("a request is served once: a retransmit is dropped while it runs, then answered again",
+          "[peer_calls]") {
   AnsweredRequests answered;
   std::string cached;
   CHECK(answered.Take(5, &cached) == AnsweredRequests::Claim::kNew);
@@ -113,10 +115,12 @@ TEST_CASE("a request is served once: a retransmit is dropped while it runs, then
   CHECK(cached == "the answer");
 }
 
-TEST_CASE("answers kept for retransmits are bounded in bytes, the oldest forgotten first", "[peer_calls]") {
+TEST_CASE("answers kept for retransmits are bounded in bytes, the oldest forgotten first",
+          "[peer_calls]") {
   AnsweredRequests answered(100, 10);
   std::string cached;
-  for (uint64_t id : {1, 2, 3}) REQUIRE(answered.Take(id, &cached) == AnsweredRequests::Claim::kNew);
+  for (uint64_t id : {1, 2, 3})
+    REQUIRE(answered.Take(id, &cached) == AnsweredRequests::Claim::kNew);
   answered.Store(1, "aaaa");
   answered.Store(2, "bbbb");
   answered.Store(3, "cccc");  // 12 bytes: the oldest (1) goes
@@ -127,18 +131,21 @@ TEST_CASE("answers kept for retransmits are bounded in bytes, the oldest forgott
   CHECK(answered.Take(1, &cached) == AnsweredRequests::Claim::kNew);  // forgotten: served anew
 }
 
-TEST_CASE("answers kept for retransmits are bounded in count, and the newest is kept even when too large",
-          "[peer_calls]") {
+TEST_CASE(
+    "answers kept for retransmits are bounded in count, and the newest is kept even when too large",
+    "[peer_calls]") {
   AnsweredRequests answered(2, 4);
   std::string cached;
-  for (uint64_t id : {1, 2, 3}) REQUIRE(answered.Take(id, &cached) == AnsweredRequests::Claim::kNew);
+  for (uint64_t id : {1, 2, 3})
+    REQUIRE(answered.Take(id, &cached) == AnsweredRequests::Claim::kNew);
   // The third take forgot 1; taking 1 anew forgets 2.
   CHECK(answered.Take(1, &cached) == AnsweredRequests::Claim::kNew);
   CHECK(answered.Take(3, &cached) == AnsweredRequests::Claim::kInProgress);
   answered.Store(1, "far more than four bytes");
   CHECK(answered.Take(1, &cached) == AnsweredRequests::Claim::kDone);
   CHECK(cached == "far more than four bytes");
-  CHECK(answered.Take(3, &cached) == AnsweredRequests::Claim::kNew);  // older than 1: forgotten for the bytes
+  CHECK(answered.Take(3, &cached) ==
+        AnsweredRequests::Claim::kNew);  // older than 1: forgotten for the bytes
 }
 
 TEST_CASE("the window holds a write until the data in flight leaves room for it", "[peer_calls]") {
@@ -156,7 +163,8 @@ TEST_CASE("the window holds a write until the data in flight leaves room for it"
   CHECK(acquired.load());
 }
 
-TEST_CASE("a write larger than the window goes alone, and a share releases on leaving its scope", "[peer_calls]") {
+TEST_CASE("a write larger than the window goes alone, and a share releases on leaving its scope",
+          "[peer_calls]") {
   DataWindow window(100);
   window.Acquire(500);  // nothing in flight: it goes
   { WindowShare share(window, 500); }

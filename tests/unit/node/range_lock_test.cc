@@ -63,7 +63,8 @@ TEST_CASE("under many threads, overlapping holders never coexist and every threa
         RangeLock::Guard guard = lock.Acquire(offset, length);
         const int now = ++parallel;
         int seen = max_parallel.load();
-        while (now > seen && !max_parallel.compare_exchange_weak(seen, now)) {}
+        while (now > seen && !max_parallel.compare_exchange_weak(seen, now)) {
+        }
         for (uint64_t i = offset; i < offset + length; ++i) {
           if (holders[i].fetch_add(1) != 0) ++violations;
         }

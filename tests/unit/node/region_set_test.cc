@@ -19,8 +19,10 @@ namespace {
 constexpr uint64_t kRegion = 64 * 1024;
 
 // Opens `path`, creating it with nothing marked first if it is not there.
-std::unique_ptr<RegionSet> OpenSet(const std::string& path, uint64_t volume_bytes, uint64_t region = kRegion) {
-  if (::access(path.c_str(), F_OK) != 0) REQUIRE(RegionSet::Create(path, volume_bytes, region, false).ok());
+std::unique_ptr<RegionSet> OpenSet(const std::string& path, uint64_t volume_bytes,
+                                   uint64_t region = kRegion) {
+  if (::access(path.c_str(), F_OK) != 0)
+    REQUIRE(RegionSet::Create(path, volume_bytes, region, false).ok());
   Result<std::unique_ptr<RegionSet>> set = RegionSet::Open(path, volume_bytes, region);
   INFO(set.status().message());
   REQUIRE(set.ok());
@@ -34,7 +36,7 @@ TEST_CASE("marks survive reopening and cover every region a write touches") {
   {
     auto set = OpenSet(path, 1 << 30);
     CHECK(set->MarkedRegions().empty());
-    REQUIRE(set->MarkBeforeWrite(kRegion - 1, 2).ok());  // straddles regions 0 and 1
+    REQUIRE(set->MarkBeforeWrite(kRegion - 1, 2).ok());         // straddles regions 0 and 1
     REQUIRE(set->MarkBeforeWrite(10 * kRegion, kRegion).ok());  // exactly region 10
   }
   auto set = OpenSet(path, 1 << 30);
@@ -52,7 +54,8 @@ TEST_CASE("writes to regions already marked cost no flush") {
   CHECK(set->flush_count() == after_first);
 }
 
-TEST_CASE("concurrent writers to clean regions all end durably marked, in no more flushes than marks") {
+TEST_CASE(
+    "concurrent writers to clean regions all end durably marked, in no more flushes than marks") {
   testing::TempDir dir;
   const std::string path = dir.path() + "/r";
   constexpr int kThreads = 8, kMarks = 50;
@@ -61,7 +64,8 @@ TEST_CASE("concurrent writers to clean regions all end durably marked, in no mor
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
-        for (int i = 0; i < kMarks; ++i) REQUIRE(set->MarkBeforeWrite((uint64_t(t) * kMarks + i) * 7 * kRegion, 1).ok());
+        for (int i = 0; i < kMarks; ++i)
+          REQUIRE(set->MarkBeforeWrite((uint64_t(t) * kMarks + i) * 7 * kRegion, 1).ok());
       });
     }
     for (auto& thread : threads) thread.join();
@@ -104,7 +108,7 @@ TEST_CASE("a torn bit page reads as all changed; other pages keep their bits") {
   auto set = OpenSet(path, volume);
   CHECK(set->IsMarked(3));
   CHECK_FALSE(set->IsMarked(4));
-  CHECK(set->IsMarked(kRegionsPerPage));          // the torn page: all marked
+  CHECK(set->IsMarked(kRegionsPerPage));  // the torn page: all marked
   CHECK(set->IsMarked(2 * kRegionsPerPage - 1));
   CHECK(set->IsMarked(kRegionsPerPage * 2 + 9));
   CHECK_FALSE(set->IsMarked(kRegionsPerPage * 2 + 10));
@@ -113,7 +117,8 @@ TEST_CASE("a torn bit page reads as all changed; other pages keep their bits") {
 TEST_CASE("a new pair's region set has every region marked") {
   testing::TempDir dir;
   const std::string path = dir.path() + "/r";
-  const uint64_t volume = (kRegionsPerPage + 3) * kRegion;  // two bit pages, the second nearly empty
+  const uint64_t volume =
+      (kRegionsPerPage + 3) * kRegion;  // two bit pages, the second nearly empty
   REQUIRE(RegionSet::Create(path, volume, kRegion, true).ok());
   auto set = OpenSet(path, volume);
   CHECK(set->MarkedRegions().size() == kRegionsPerPage + 3);
@@ -135,7 +140,9 @@ TEST_CASE("a missing region set counts every region as changed, never none") {
   CHECK(OpenSet(path, volume)->marked_bytes() == volume);  // the replacement is durable
 }
 
-TEST_CASE("a region set with a bad header, wrong size or another geometry counts every region as changed") {
+TEST_CASE(
+    "a region set with a bad header, wrong size or another geometry counts every region as "
+    "changed") {
   testing::TempDir dir;
   const std::string path = dir.path() + "/r";
   auto all_marked = [&](uint64_t volume, uint64_t region) {
@@ -176,7 +183,8 @@ TEST_CASE("kill -9 at random instants never loses a mark that was acknowledged")
       for (;;) {
         const uint64_t region = regions() % set->region_count();
         if (!set->MarkBeforeWrite(region * kRegion, 4096).ok()) ::_exit(1);
-        if (::write(pipe_fds[1], &region, sizeof region) != sizeof region) ::_exit(1);  // acknowledged
+        if (::write(pipe_fds[1], &region, sizeof region) != sizeof region)
+          ::_exit(1);  // acknowledged
       }
     }
     ::close(pipe_fds[1]);
@@ -185,7 +193,8 @@ TEST_CASE("kill -9 at random instants never loses a mark that was acknowledged")
     ::waitpid(child, nullptr, 0);
     std::vector<uint64_t> acknowledged;
     uint64_t region = 0;
-    while (::read(pipe_fds[0], &region, sizeof region) == sizeof region) acknowledged.push_back(region);
+    while (::read(pipe_fds[0], &region, sizeof region) == sizeof region)
+      acknowledged.push_back(region);
     ::close(pipe_fds[0]);
     if (acknowledged.empty()) continue;  // killed before the file existed
     auto set = OpenSet(path, 1ull << 40);

@@ -15,7 +15,8 @@ wire::ReservationRecord Record(uint64_t epoch, std::string holder, std::string o
   return wire::ReservationRecord{epoch, std::move(holder), std::move(outdated)};
 }
 
-wire::ReserveVoteRequest Reserve(std::string holder, std::string outdated = "", bool force = false) {
+wire::ReserveVoteRequest Reserve(std::string holder, std::string outdated = "",
+                                 bool force = false) {
   return wire::ReserveVoteRequest{"quorum", std::move(holder), std::move(outdated), force, false};
 }
 
@@ -53,7 +54,8 @@ TEST_CASE("two askers of an empty record: the first wins, the second is refused"
 }
 
 TEST_CASE("reserve without a holder is refused and changes nothing") {
-  CheckVote(Vote(Record(2, "a", "b"), Reserve("")), kRefused, Record(2, "a", "b"), "a reserve needs a holder");
+  CheckVote(Vote(Record(2, "a", "b"), Reserve("")), kRefused, Record(2, "a", "b"),
+            "a reserve needs a holder");
   CheckVote(Vote(Record(2, ""), Reserve("", "", true)), kRefused, Record(2, ""));
 }
 
@@ -64,14 +66,16 @@ TEST_CASE("a site cannot mark itself outdated and win") {
 }
 
 TEST_CASE("the holder asking again is granted with the epoch unchanged") {
-  CheckVote(Vote(Record(5, "a", "b"), Reserve("a")), kGranted, Record(5, "a", "b"), "already reserved by a");
+  CheckVote(Vote(Record(5, "a", "b"), Reserve("a")), kGranted, Record(5, "a", "b"),
+            "already reserved by a");
   // and its outdated mark is recorded, also with force
   CheckVote(Vote(Record(5, "a"), Reserve("a", "b")), kGranted, Record(5, "a", "b"));
   CheckVote(Vote(Record(5, "a"), Reserve("a", "", true)), kGranted, Record(5, "a"));
 }
 
 TEST_CASE("reserve of a record another site holds is refused without force") {
-  CheckVote(Vote(Record(7, "b", "c"), Reserve("a")), kRefused, Record(7, "b", "c"), "reserved by b");
+  CheckVote(Vote(Record(7, "b", "c"), Reserve("a")), kRefused, Record(7, "b", "c"),
+            "reserved by b");
 }
 
 TEST_CASE("an outdated site is refused without force, and told so") {
@@ -109,7 +113,8 @@ TEST_CASE("release of an unheld record is granted, clears outdated and keeps the
 }
 
 TEST_CASE("release by another site is refused without force, and granted with it") {
-  CheckVote(Vote(Record(6, "a", "b"), Release("b")), kRefused, Record(6, "a", "b"), "reserved by a");
+  CheckVote(Vote(Record(6, "a", "b"), Release("b")), kRefused, Record(6, "a", "b"),
+            "reserved by a");
   CheckVote(Vote(Record(6, "a"), Release("")), kRefused, Record(6, "a"));
   CheckVote(Vote(Record(6, "a", "b"), Release("b", true)), kGranted, Record(7, ""));
 }
@@ -123,8 +128,9 @@ TEST_CASE("release ignores the request's outdated mark") {
 // every copy once. Whatever the copies held before and whatever the order the six votes arrive
 // in, at most one site collects two grants. (Force is excluded: it exists to break this rule.)
 TEST_CASE("with three copies and two racing askers, at most one gets a majority in any order") {
-  const std::vector<wire::ReservationRecord> starts = {Record(0, ""), Record(3, "a"),      Record(3, "b"),
-                                                       Record(2, "", "a"), Record(2, "", "b"), Record(5, "a", "b")};
+  const std::vector<wire::ReservationRecord> starts = {Record(0, ""),      Record(3, "a"),
+                                                       Record(3, "b"),     Record(2, "", "a"),
+                                                       Record(2, "", "b"), Record(5, "a", "b")};
   const std::array<wire::ReserveVoteRequest, 2> askers = {Reserve("a", "b"), Reserve("b")};
   // The six votes as (asker, copy); every permutation is one interleaving.
   std::array<int, 6> order = {0, 1, 2, 3, 4, 5};
@@ -145,9 +151,9 @@ TEST_CASE("with three copies and two racing askers, at most one gets a majority 
           ++runs;
           const bool a_wins = grants[0] >= 2, b_wins = grants[1] >= 2;
           if (a_wins && b_wins) {
-            FAIL("both sites won: copies started as (" << copy0.holder << "/" << copy0.outdated << ", "
-                                                        << copy1.holder << "/" << copy1.outdated << ", "
-                                                        << copy2.holder << "/" << copy2.outdated << ")");
+            FAIL("both sites won: copies started as ("
+                 << copy0.holder << "/" << copy0.outdated << ", " << copy1.holder << "/"
+                 << copy1.outdated << ", " << copy2.holder << "/" << copy2.outdated << ")");
           }
           decided += (a_wins || b_wins) ? 1 : 0;
         } while (std::next_permutation(order.begin(), order.end()));

@@ -68,7 +68,8 @@ TEST_CASE("a reservation refuses writes from other sites, and survives a restart
     CHECK(volume->Reserve("a").ok());  // again by the holder: fine
     CHECK(volume->Reserve("b").code() == Code::kConflict);
     CHECK(volume->Write("a", 0, data.data(), data.size(), false).ok());
-    CHECK(volume->Write("b", 0, data.data(), data.size(), false).status().code() == Code::kConflict);
+    CHECK(volume->Write("b", 0, data.data(), data.size(), false).status().code() ==
+          Code::kConflict);
     CHECK(volume->Discard("b", wire::WriteKind::kPunchHole, 0, 4096).code() == Code::kConflict);
     CHECK(volume->Release("b").code() == Code::kConflict);
   }
@@ -107,7 +108,8 @@ TEST_CASE("discard punches a hole or zeroes a range, within the volume only") {
   CHECK(back.substr(0, 4096) == std::string(4096, '\0'));
   CHECK(back.substr(4096, 4096) == std::string(4096, 'd'));
   CHECK(back.substr(8192, 4096) == std::string(4096, '\0'));
-  CHECK(volume->Discard("a", wire::WriteKind::kPunchHole, kMiB - 4096, 8192).code() == Code::kNoSpace);
+  CHECK(volume->Discard("a", wire::WriteKind::kPunchHole, kMiB - 4096, 8192).code() ==
+        Code::kNoSpace);
 }
 
 TEST_CASE("an open volume cannot be deleted; a closed one is deleted with its files") {
@@ -141,7 +143,9 @@ TEST_CASE("volumes grow but never shrink") {
   CHECK(reopened->Find("vm1")->size_bytes() == 2 * kMiB);
 }
 
-TEST_CASE("damaged metadata is not loaded and its files are left alone; an orphan image blocks its name") {
+TEST_CASE(
+    "damaged metadata is not loaded and its files are left alone; an orphan image blocks its "
+    "name") {
   testing::TempDir dir;
   {
     auto store = OpenStore(dir.path());
@@ -186,7 +190,8 @@ TEST_CASE("a resize interrupted after its intent or after the image grew is fini
   }
 }
 
-TEST_CASE("an image longer than its metadata without a resize intent is left out, the others load") {
+TEST_CASE(
+    "an image longer than its metadata without a resize intent is left out, the others load") {
   testing::TempDir dir;
   {
     auto store = OpenStore(dir.path());
@@ -219,7 +224,9 @@ void MakePairSide(const std::string& dir, const std::string& name, const std::st
 
 }  // namespace
 
-TEST_CASE("a pair whose state or region set is damaged: the region set counts all changed, a bad state is left out") {
+TEST_CASE(
+    "a pair whose state or region set is damaged: the region set counts all changed, a bad state "
+    "is left out") {
   testing::TempDir dir;
   {
     auto store = OpenStore(dir.path());
@@ -233,9 +240,12 @@ TEST_CASE("a pair whose state or region set is damaged: the region set counts al
   MakePairSide(dir.path(), "gone", "PSUS");  // no region set at all
   MakePairSide(dir.path(), "bad", "NOT-A-STATUS");
   for (const char* name : {"good", "torn"}) {
-    REQUIRE(RegionSet::Create(dir.path() + "/volumes/" + name + ".regions", kMiB, 64 * 1024, false).ok());
+    REQUIRE(RegionSet::Create(dir.path() + "/volumes/" + name + ".regions", kMiB, 64 * 1024, false)
+                .ok());
   }
-  std::ofstream(dir.path() + "/volumes/torn.regions", std::ios::in | std::ios::out | std::ios::binary) << "XXXX";
+  std::ofstream(dir.path() + "/volumes/torn.regions",
+                std::ios::in | std::ios::out | std::ios::binary)
+      << "XXXX";
   auto store = OpenStore(dir.path());
   ReplicatorOptions options;
   options.site = "a";
@@ -252,7 +262,7 @@ TEST_CASE("a pair whose state or region set is damaged: the region set counts al
   REQUIRE(store->Find("torn"));
   CHECK(dirty("torn") == kMiB);  // a bad header: every region changed
   REQUIRE(store->Find("gone"));
-  CHECK(dirty("gone") == kMiB);  // missing: every region changed, never none
+  CHECK(dirty("gone") == kMiB);     // missing: every region changed, never none
   CHECK_FALSE(store->Find("bad"));  // left out: never served as a simplex
   CHECK(store->List().size() == 3);
   CHECK_FALSE(std::ifstream(dir.path() + "/volumes/bad.img").fail());  // its files stay
@@ -276,11 +286,14 @@ TEST_CASE("ownership and mode persist, and changing them moves ctime") {
     auto store = OpenStore(dir.path());
     std::shared_ptr<Volume> volume = store->Create("vm1", 4096).value();
     const struct timespec before = volume->Attributes().ctime;
-    struct timespec pause {0, 20 * 1000 * 1000};
+    struct timespec pause {
+      0, 20 * 1000 * 1000
+    };
     ::nanosleep(&pause, nullptr);
     REQUIRE(volume->SetOwnership(1234, 5678, 0640).ok());
     const struct timespec after = volume->Attributes().ctime;
-    CHECK((after.tv_sec > before.tv_sec || (after.tv_sec == before.tv_sec && after.tv_nsec > before.tv_nsec)));
+    CHECK((after.tv_sec > before.tv_sec ||
+           (after.tv_sec == before.tv_sec && after.tv_nsec > before.tv_nsec)));
   }
   auto store = OpenStore(dir.path());
   VolumeAttributes attributes = store->Find("vm1")->Attributes();

@@ -22,8 +22,10 @@ wire::Frame VoteFrom(const std::string& sender, wire::ReserveVoteRequest request
   return frame;
 }
 
-wire::ReserveVoteRequest Reserve(std::string volume, std::string holder, std::string outdated = "", bool force = false) {
-  return wire::ReserveVoteRequest{std::move(volume), std::move(holder), std::move(outdated), force, false};
+wire::ReserveVoteRequest Reserve(std::string volume, std::string holder, std::string outdated = "",
+                                 bool force = false) {
+  return wire::ReserveVoteRequest{std::move(volume), std::move(holder), std::move(outdated), force,
+                                  false};
 }
 
 wire::ReserveVoteRequest Release(std::string volume, std::string holder) {
@@ -76,12 +78,18 @@ TEST_CASE("the witness refuses votes naming sites it does not serve, and changes
   Witness witness;
   wire::Reply foreign_sender = witness.server.Handle(VoteFrom("c", Reserve("quorum", "a")));
   CHECK(CodeOf(foreign_sender) == Code::kInvalidArgument);
-  CHECK(foreign_sender.message == "votes from site c are not accepted (this witness serves sites a and b)");
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "c")))) == Code::kInvalidArgument);
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a", "c")))) == Code::kInvalidArgument);
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "w")))) == Code::kInvalidArgument);
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("", Reserve("quorum", "a")))) == Code::kInvalidArgument);
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("../x", "a")))) == Code::kInvalidArgument);
+  CHECK(foreign_sender.message ==
+        "votes from site c are not accepted (this witness serves sites a and b)");
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "c")))) ==
+        Code::kInvalidArgument);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a", "c")))) ==
+        Code::kInvalidArgument);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "w")))) ==
+        Code::kInvalidArgument);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("", Reserve("quorum", "a")))) ==
+        Code::kInvalidArgument);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("../x", "a")))) ==
+        Code::kInvalidArgument);
   CHECK(witness.store->Load("quorum")->epoch == 0);
   CHECK_FALSE(std::filesystem::exists(witness.store->PathOf("quorum")));
 }
@@ -108,7 +116,8 @@ TEST_CASE("a corrupt record refuses its volume's votes; other volumes still vote
   for (const std::string site : {"a", "b"}) {
     wire::Reply refused = witness.server.Handle(VoteFrom(site, Reserve("broken", site, "", true)));
     CHECK(CodeOf(refused) == Code::kCorruption);
-    CHECK_THAT(refused.message, Catch::Contains("record of broken is unusable") && Catch::Contains("bad magic"));
+    CHECK_THAT(refused.message,
+               Catch::Contains("record of broken is unusable") && Catch::Contains("bad magic"));
   }
   CHECK(CodeOf(witness.server.Handle(VoteFrom("b", Release("broken", "b")))) == Code::kCorruption);
   CHECK(CodeOf(witness.server.Handle(VoteFrom("b", Reserve("other", "b")))) == Code::kOk);
@@ -166,7 +175,8 @@ TEST_CASE("pairfs --witness needs [witness] with the two data sites") {
   CHECK(CheckWitnessConfig(config).message() ==
         "w.toml: witness.sites: missing (pairfs --witness needs the two site names it serves)");
   config.witness.sites = {"a", "w"};
-  CHECK_THAT(CheckWitnessConfig(config).message(), Catch::Contains("names this witness's own site w"));
+  CHECK_THAT(CheckWitnessConfig(config).message(),
+             Catch::Contains("names this witness's own site w"));
   config.witness.sites = {"a", "b"};
   CHECK(CheckWitnessConfig(config).ok());
 }

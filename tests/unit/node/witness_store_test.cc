@@ -43,7 +43,7 @@ TEST_CASE("a damaged witness record is refused with a reason, never half-read") 
   };
   constexpr size_t kAll = std::string::npos;
   const Damage damages[] = {
-      {kAll, 10, "shorter than its header"},  {kAll, good.size() - 1, "length mismatch"},
+      {kAll, 10, "shorter than its header"},        {kAll, good.size() - 1, "length mismatch"},
       {good.size() - 1, kAll, "checksum mismatch"}, {0, kAll, "bad magic"},
       {4, kAll, "version 5 is not supported"},
   };
@@ -60,8 +60,8 @@ TEST_CASE("the witness store creates its directory; a volume without a file has 
   testing::TempDir dir;
   auto store = std::move(WitnessStore::Open(dir.path() + "/w").value());
   CHECK(std::filesystem::is_directory(dir.path() + "/w/witness"));
-  CHECK((std::filesystem::status(dir.path() + "/w/witness").permissions() & std::filesystem::perms::others_all) ==
-        std::filesystem::perms::none);
+  CHECK((std::filesystem::status(dir.path() + "/w/witness").permissions() &
+         std::filesystem::perms::others_all) == std::filesystem::perms::none);
   Result<wire::ReservationRecord> empty = store->Load("quorum");
   REQUIRE(empty.ok());
   CHECK(empty->epoch == 0);

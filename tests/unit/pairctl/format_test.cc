@@ -20,9 +20,10 @@ TEST_CASE("display --json has every field of doc/design.md, null where empty") {
   info.status = "SMPL";
   info.size_bytes = 4096;
   const auto json = DisplayJson(info);
-  for (const char* field : {"name", "role", "status", "mode", "peer_site", "peer_volume", "size_bytes",
-                            "copy_progress", "dirty_bytes", "journal_lag_bytes", "reserved_by", "fence", "group",
-                            "generation", "consistent", "outdated"}) {
+  for (const char* field :
+       {"name", "role", "status", "mode", "peer_site", "peer_volume", "size_bytes", "copy_progress",
+        "dirty_bytes", "journal_lag_bytes", "reserved_by", "fence", "group", "generation",
+        "consistent", "outdated"}) {
     INFO(field);
     CHECK(json.contains(field));
   }

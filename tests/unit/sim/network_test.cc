@@ -41,11 +41,14 @@ TEST_CASE("a lossy network drops, duplicates and reorders by its profile") {
   CHECK(network.duplicated() > 100);
   std::vector<std::string> arrived = Run(7, {0.0, 0.0, 1, 50}, 200);
   CHECK(arrived.size() == 200);
-  CHECK_FALSE(std::is_sorted(arrived.begin(), arrived.end(),
-                             [](const std::string& x, const std::string& y) { return std::stoi(x) < std::stoi(y); }));
+  CHECK_FALSE(std::is_sorted(
+      arrived.begin(), arrived.end(),
+      [](const std::string& x, const std::string& y) { return std::stoi(x) < std::stoi(y); }));
 }
 
-TEST_CASE("a cut link drops new messages one way only; messages in flight still arrive; heal restores it") {
+TEST_CASE(
+    "a cut link drops new messages one way only; messages in flight still arrive; heal restores "
+    "it") {
   Network network(3, {0.0, 0.0, 10, 10});
   network.Send(0, "a", "b", "before the cut");
   network.Cut("a", "b");

@@ -2,9 +2,9 @@
 // says where, in a child process here.
 #include "wire/check.h"
 
-#include <catch2/catch.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <csignal>
 #include <string>
@@ -27,7 +27,8 @@ std::pair<int, std::string> InChild(Body body) {
   close(pipe_ends[1]);
   std::string err;
   char buffer[512];
-  for (ssize_t n; (n = read(pipe_ends[0], buffer, sizeof buffer)) > 0;) err.append(buffer, static_cast<size_t>(n));
+  for (ssize_t n; (n = read(pipe_ends[0], buffer, sizeof buffer)) > 0;)
+    err.append(buffer, static_cast<size_t>(n));
   close(pipe_ends[0]);
   int status = 0;
   REQUIRE(waitpid(child, &status, 0) == child);

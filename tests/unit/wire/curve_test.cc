@@ -36,8 +36,10 @@ TEST_CASE("key files are one line of 40 Z85 characters; a public key file's site
   CHECK(keys.public_key.size() == kCurveKeyTextBytes);
   CHECK(ParseKeyText("  " + keys.public_key + "\n").value() == keys.public_key);
   CHECK_THAT(ParseKeyText("").status().message(), Catch::Contains("empty"));
-  CHECK_THAT(ParseKeyText(keys.public_key + "x").status().message(), Catch::Contains("41 characters"));
-  CHECK_THAT(ParseKeyText(std::string(40, '~') + "\n").status().message(), Catch::Contains("not Z85"));
+  CHECK_THAT(ParseKeyText(keys.public_key + "x").status().message(),
+             Catch::Contains("41 characters"));
+  CHECK_THAT(ParseKeyText(std::string(40, '~') + "\n").status().message(),
+             Catch::Contains("not Z85"));
 }
 
 TEST_CASE("keygen writes SITE.key 0600 and SITE.pub, never over existing files") {
@@ -52,10 +54,12 @@ TEST_CASE("keygen writes SITE.key 0600 and SITE.pub, never over existing files")
   CHECK(ReadSecretKeyFile(dir.path() + "/a.key").value() == keys.secret_key);
 }
 
-TEST_CASE("loading keys: the secret key must be private, files must hold keys, sites must be distinct") {
+TEST_CASE(
+    "loading keys: the secret key must be private, files must hold keys, sites must be distinct") {
   testing::TempDir dir;
   const std::string d = dir.path();
-  for (const char* site : {"a", "b", "w"}) REQUIRE(WriteKeyFiles(d, site, GenerateKeyPair().value()).ok());
+  for (const char* site : {"a", "b", "w"})
+    REQUIRE(WriteKeyFiles(d, site, GenerateKeyPair().value()).ok());
   Result<CurveKeys> keys = LoadCurveKeys(d + "/a.key", {d + "/b.pub", d + "/w.pub"});
   INFO(keys.status().message());
   REQUIRE(keys.ok());
@@ -63,13 +67,15 @@ TEST_CASE("loading keys: the secret key must be private, files must hold keys, s
   CHECK(keys->peer_public_keys.at("b") == ReadPublicKeyFile(d + "/b.pub").value());
 
   CHECK(LoadCurveKeys(d + "/none.key", {}).status().code() == Code::kNotFound);
-  CHECK_THAT(LoadCurveKeys(d + "/a.key", {d + "/a.pub"}).status().message(), Catch::Contains("own key"));
+  CHECK_THAT(LoadCurveKeys(d + "/a.key", {d + "/a.pub"}).status().message(),
+             Catch::Contains("own key"));
   REQUIRE(::mkdir((d + "/other").c_str(), 0700) == 0);
   WriteText(d + "/other/b.pub", ReadPublicKeyFile(d + "/w.pub").value(), 0644);
   CHECK_THAT(LoadCurveKeys(d + "/a.key", {d + "/b.pub", d + "/other/b.pub"}).status().message(),
              Catch::Contains("two public key files are for site b"));
   WriteText(d + "/x.pub", "not a key\n", 0644);
-  CHECK_THAT(LoadCurveKeys(d + "/a.key", {d + "/x.pub"}).status().message(), Catch::Contains("x.pub"));
+  CHECK_THAT(LoadCurveKeys(d + "/a.key", {d + "/x.pub"}).status().message(),
+             Catch::Contains("x.pub"));
   REQUIRE(::chmod((d + "/a.key").c_str(), 0644) == 0);
   Result<CurveKeys> open_secret = LoadCurveKeys(d + "/a.key", {d + "/b.pub"});
   CHECK(open_secret.status().code() == Code::kNotPermitted);
@@ -81,7 +87,8 @@ namespace {
 // A CURVE server of site "a" admitting site "b", at an ipc endpoint in `dir`.
 struct CurveServer {
   explicit CurveServer(const std::string& dir) : endpoint("ipc://" + dir + "/curve.sock") {
-    for (const char* site : {"a", "b", "w", "stranger"}) REQUIRE(WriteKeyFiles(dir, site, GenerateKeyPair().value()).ok());
+    for (const char* site : {"a", "b", "w", "stranger"})
+      REQUIRE(WriteKeyFiles(dir, site, GenerateKeyPair().value()).ok());
     context.UseCurve(LoadCurveKeys(dir + "/a.key", {dir + "/b.pub", dir + "/w.pub"}).value());
     server = std::move(Server::Bind(context, endpoint, Reach::kSiteToSite).value());
   }
@@ -92,11 +99,18 @@ struct CurveServer {
 
 // Sends one volume-list request as `claimed` from a client holding `key` (none: plain) and
 // returns what the server received within a short wait.
-std::optional<Incoming> SendAs(CurveServer& at, const std::string& dir, const std::string& key, const std::string& claimed) {
+std::optional<Incoming> SendAs(CurveServer& at, const std::string& dir, const std::string& key,
+                               const std::string& claimed) {
   Context context;
-  if (!key.empty()) context.UseCurve(LoadCurveKeys(dir + "/" + key + ".key", {dir + "/a.pub"}).value());
-  auto client = std::move(Client::Connect(context, at.endpoint, claimed, key.empty() ? "" : "a").value());
-  REQUIRE(client->SendBytes(EncodeFrame(MessageType::kVolumeList, 1, claimed, EncodeBody(VolumeListRequest{})).value()).ok());
+  if (!key.empty())
+    context.UseCurve(LoadCurveKeys(dir + "/" + key + ".key", {dir + "/a.pub"}).value());
+  auto client =
+      std::move(Client::Connect(context, at.endpoint, claimed, key.empty() ? "" : "a").value());
+  REQUIRE(client
+              ->SendBytes(
+                  EncodeFrame(MessageType::kVolumeList, 1, claimed, EncodeBody(VolumeListRequest{}))
+                      .value())
+              .ok());
   Result<std::optional<Incoming>> received = at.server->Receive(1000);
   REQUIRE(received.ok());
   return received.value();
@@ -104,7 +118,9 @@ std::optional<Incoming> SendAs(CurveServer& at, const std::string& dir, const st
 
 }  // namespace
 
-TEST_CASE("a CURVE server admits only the configured keys and names each connection after its key's site") {
+TEST_CASE(
+    "a CURVE server admits only the configured keys and names each connection after its key's "
+    "site") {
   testing::TempDir dir;
   CurveServer server(dir.path());
   std::optional<Incoming> from_b = SendAs(server, dir.path(), "b", "b");

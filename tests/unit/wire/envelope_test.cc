@@ -29,13 +29,16 @@ TEST_CASE("a frame with an empty body and an empty site decodes") {
 }
 
 TEST_CASE("encoding refuses a site name that does not fit and a body over the limit") {
-  CHECK(EncodeFrame(MessageType::kReply, 1, std::string(32, 'a'), "").status().code() == Code::kInvalidArgument);
-  CHECK(EncodeFrame(MessageType::kReply, 1, "a", std::string(kMaxFrameBytes, 'x')).status().code() ==
+  CHECK(EncodeFrame(MessageType::kReply, 1, std::string(32, 'a'), "").status().code() ==
         Code::kInvalidArgument);
+  CHECK(
+      EncodeFrame(MessageType::kReply, 1, "a", std::string(kMaxFrameBytes, 'x')).status().code() ==
+      Code::kInvalidArgument);
   CHECK(EncodeFrame(MessageType::kReply, 1, std::string(31, 'a'), "").ok());
 }
 
-TEST_CASE("decoding refuses truncated, oversized, wrong-magic, wrong-version and unknown-type frames") {
+TEST_CASE(
+    "decoding refuses truncated, oversized, wrong-magic, wrong-version and unknown-type frames") {
   const std::string good = EncodeFrame(MessageType::kDisplay, 7, "a", "body").value();
   SECTION("truncated header") {
     Result<Frame> frame = DecodeFrame(good.substr(0, 10));
@@ -43,13 +46,15 @@ TEST_CASE("decoding refuses truncated, oversized, wrong-magic, wrong-version and
     CHECK_THAT(frame.status().message(), Catch::Contains("shorter"));
   }
   SECTION("truncated body") {
-    CHECK_THAT(DecodeFrame(good.substr(0, good.size() - 1)).status().message(), Catch::Contains("body bytes"));
+    CHECK_THAT(DecodeFrame(good.substr(0, good.size() - 1)).status().message(),
+               Catch::Contains("body bytes"));
   }
   SECTION("trailing bytes") {
     CHECK_THAT(DecodeFrame(good + "x").status().message(), Catch::Contains("body bytes"));
   }
   SECTION("oversized") {
-    CHECK_THAT(DecodeFrame(std::string(kMaxFrameBytes + 1, 'x')).status().message(), Catch::Contains("limit"));
+    CHECK_THAT(DecodeFrame(std::string(kMaxFrameBytes + 1, 'x')).status().message(),
+               Catch::Contains("limit"));
   }
   SECTION("bad magic") {
     std::string bad = good;
@@ -98,7 +103,7 @@ TEST_CASE("random garbage never decodes and never crashes") {
 TEST_CASE("flipping any single byte of a frame is detected") {
   const std::string good = EncodeFrame(MessageType::kReserve, 5, "a", "some body bytes").value();
   for (size_t i = 0; i < good.size(); ++i) {
-    if (i >= 8 && i < 16) continue;  // the request id is free-form: any value is valid
+    if (i >= 8 && i < 16) continue;   // the request id is free-form: any value is valid
     if (i >= 20 && i < 24) continue;  // reserved flags, not checked
     std::string bad = good;
     bad[i] ^= 0x40;

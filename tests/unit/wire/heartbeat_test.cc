@@ -81,8 +81,12 @@ struct TwoSites {
       MoveListen(b_links, a_links, link);
     }
   }
-  void StartA(int interval_ms) { a = Start(a_links, b_links, b != nullptr, "a", "b", 11, interval_ms, a_state); }
-  void StartB(int interval_ms) { b = Start(b_links, a_links, a != nullptr, "b", "a", 22, interval_ms, b_state); }
+  void StartA(int interval_ms) {
+    a = Start(a_links, b_links, b != nullptr, "a", "b", 11, interval_ms, a_state);
+  }
+  void StartB(int interval_ms) {
+    b = Start(b_links, a_links, a != nullptr, "b", "a", 22, interval_ms, b_state);
+  }
   void StartBoth(int interval_ms) {
     StartA(interval_ms);
     StartB(interval_ms);
@@ -98,21 +102,23 @@ struct TwoSites {
 
  private:
   // Gives `own` a new listen endpoint on `link`, which is where `other` sends.
-  static void MoveListen(std::vector<HeartbeatEndpoints>& own, std::vector<HeartbeatEndpoints>& other,
-                         size_t link) {
+  static void MoveListen(std::vector<HeartbeatEndpoints>& own,
+                         std::vector<HeartbeatEndpoints>& other, size_t link) {
     own[link].listen = FreeEndpoint();
     other[link].peer = own[link].listen;
   }
 
-  std::unique_ptr<HeartbeatLinks> Start(std::vector<HeartbeatEndpoints>& own, std::vector<HeartbeatEndpoints>& other,
-                                        bool other_running, const std::string& site, const std::string& peer_site,
+  std::unique_ptr<HeartbeatLinks> Start(std::vector<HeartbeatEndpoints>& own,
+                                        std::vector<HeartbeatEndpoints>& other, bool other_running,
+                                        const std::string& site, const std::string& peer_site,
                                         uint64_t incarnation, int interval_ms, Announced& state) {
     for (int attempt = 1;; ++attempt) {
-      Result<std::unique_ptr<HeartbeatLinks>> started =
-          HeartbeatLinks::Start(context, own, site, peer_site, incarnation, interval_ms, state.Function());
+      Result<std::unique_ptr<HeartbeatLinks>> started = HeartbeatLinks::Start(
+          context, own, site, peer_site, incarnation, interval_ms, state.Function());
       // Another process may have bound a probed port since. Until the other site runs, which
       // sends to these ports, they can still move.
-      if (!started.ok() && started.status().error_number() == EADDRINUSE && !other_running && attempt < 4) {
+      if (!started.ok() && started.status().error_number() == EADDRINUSE && !other_running &&
+          attempt < 4) {
         for (size_t link = 0; link < own.size(); ++link) MoveListen(own, other, link);
         continue;
       }
@@ -143,7 +149,8 @@ bool HeardOnEveryLink(const HeartbeatLinks& links) {
 
 // The bytes of a heartbeat frame; `envelope_site` is the sender the header claims.
 std::string HeartbeatFrame(const std::string& envelope_site, HeartbeatMessage beat) {
-  return EncodeFrame(MessageType::kHeartbeat, beat.counter, envelope_site, EncodeBody(beat)).value();
+  return EncodeFrame(MessageType::kHeartbeat, beat.counter, envelope_site, EncodeBody(beat))
+      .value();
 }
 
 // How long a test waits for something that takes a few intervals and perhaps one reconnect
@@ -158,7 +165,8 @@ TEST_CASE("two sites hear each other on every link and see the state the other a
   sites.StartBoth(20);
   HeartbeatLinks& a = *sites.a;
 
-  REQUIRE(WaitUntil([&] { return HeardOnEveryLink(a) && HeardOnEveryLink(*sites.b); }, kHearWithinMs));
+  REQUIRE(
+      WaitUntil([&] { return HeardOnEveryLink(a) && HeardOnEveryLink(*sites.b); }, kHearWithinMs));
   for (const HeartbeatSnapshot& link : a.Snapshot()) {
     CHECK(link.peer_state == "ACTIVE");
     CHECK(link.peer_incarnation == 22);
@@ -181,8 +189,11 @@ TEST_CASE("two sites hear each other on every link and see the state the other a
   sites.b_state.Set("FENCED");
   sites.b->BeatNow();
   CHECK(WaitUntil([&] { return a.Latest()->state == "FENCED"; }, 100));
-  CHECK(WaitUntil([&] { return a.Snapshot()[0].peer_state == "FENCED" && a.Snapshot()[1].peer_state == "FENCED"; },
-                  100));
+  CHECK(WaitUntil(
+      [&] {
+        return a.Snapshot()[0].peer_state == "FENCED" && a.Snapshot()[1].peer_state == "FENCED";
+      },
+      100));
 }
 
 TEST_CASE("a beat asked for sends the new state without waiting for the interval") {
@@ -190,10 +201,12 @@ TEST_CASE("a beat asked for sends the new state without waiting for the interval
   sites.StartBoth(500);
   HeartbeatLinks& a = *sites.a;
   // The first interval's beats may have gone out before the connection was up; ask until heard.
-  REQUIRE(WaitUntil([&] {
-    sites.b->BeatNow();
-    return a.Latest().has_value();
-  }, 1000));
+  REQUIRE(WaitUntil(
+      [&] {
+        sites.b->BeatNow();
+        return a.Latest().has_value();
+      },
+      1000));
 
   sites.b_state.Set("ACTIVE");
   sites.b->BeatNow();
@@ -209,12 +222,14 @@ TEST_CASE("when the peer goes away every link falls silent") {
   REQUIRE(WaitUntil([&] { return HeardOnEveryLink(a); }, kHearWithinMs));
 
   sites.b.reset();
-  REQUIRE(WaitUntil([&] {
-    for (const HeartbeatSnapshot& link : a.Snapshot()) {
-      if (link.last_heard_ms_ago <= 100) return false;
-    }
-    return true;
-  }, 1000));
+  REQUIRE(WaitUntil(
+      [&] {
+        for (const HeartbeatSnapshot& link : a.Snapshot()) {
+          if (link.last_heard_ms_ago <= 100) return false;
+        }
+        return true;
+      },
+      1000));
   for (const HeartbeatSnapshot& link : a.Snapshot()) CHECK(link.heard);
 }
 
@@ -235,7 +250,8 @@ TEST_CASE("a link whose peer endpoint leads nowhere is never heard while the oth
   sites.StartBoth(20);
   HeartbeatLinks& b = *sites.b;
 
-  REQUIRE(WaitUntil([&] { return b.Snapshot()[0].heard && HeardOnEveryLink(*sites.a); }, kHearWithinMs));
+  REQUIRE(WaitUntil([&] { return b.Snapshot()[0].heard && HeardOnEveryLink(*sites.a); },
+                    kHearWithinMs));
   std::this_thread::sleep_for(milliseconds(200));
   const std::vector<HeartbeatSnapshot> links = b.Snapshot();
   CHECK(links[0].heard);
@@ -244,7 +260,8 @@ TEST_CASE("a link whose peer endpoint leads nowhere is never heard while the oth
   CHECK(links[1].last_heard_ms_ago == -1);
 }
 
-TEST_CASE("garbage, foreign, crossed and stale heartbeats are dropped and the real peer is still heard") {
+TEST_CASE(
+    "garbage, foreign, crossed and stale heartbeats are dropped and the real peer is still heard") {
   TwoSites sites(2);
   sites.StartA(20);
   HeartbeatLinks& a = *sites.a;
@@ -285,12 +302,14 @@ TEST_CASE("garbage, foreign, crossed and stale heartbeats are dropped and the re
 
   // The real peer, another incarnation whose counter starts again at 1, is heard on both links.
   sites.StartB(20);
-  REQUIRE(WaitUntil([&] {
-    for (const HeartbeatSnapshot& link : a.Snapshot()) {
-      if (link.peer_incarnation != 22 || link.last_heard_ms_ago > 50) return false;
-    }
-    return true;
-  }, kHearWithinMs));
+  REQUIRE(WaitUntil(
+      [&] {
+        for (const HeartbeatSnapshot& link : a.Snapshot()) {
+          if (link.peer_incarnation != 22 || link.last_heard_ms_ago > 50) return false;
+        }
+        return true;
+      },
+      kHearWithinMs));
   CHECK(a.Latest()->incarnation == 22);
   CHECK(a.Latest()->state == "STANDBY");
 }
@@ -300,21 +319,24 @@ TEST_CASE("starting fails with an I/O error when a listen endpoint is already bo
   const std::string taken = FreeEndpoint();
   auto holder = std::move(Server::Bind(context, taken).value());
   Announced state("STANDBY");
-  Result<std::unique_ptr<HeartbeatLinks>> started = HeartbeatLinks::Start(
-      context, {{FreeEndpoint(), FreeEndpoint()}, {taken, FreeEndpoint()}}, "a", "b", 1, 20, state.Function());
+  Result<std::unique_ptr<HeartbeatLinks>> started =
+      HeartbeatLinks::Start(context, {{FreeEndpoint(), FreeEndpoint()}, {taken, FreeEndpoint()}},
+                            "a", "b", 1, 20, state.Function());
   REQUIRE_FALSE(started.ok());
   CHECK(started.status().code() == Code::kIoError);
   CHECK_THAT(started.status().message(), Catch::Contains(taken));
 }
 
-TEST_CASE("starting refuses no links, a zero interval, no state function and a site name that cannot travel") {
+TEST_CASE(
+    "starting refuses no links, a zero interval, no state function and a site name that cannot "
+    "travel") {
   Context context;
   Announced state("STANDBY");
   const std::vector<HeartbeatEndpoints> one_link = {{FreeEndpoint(), FreeEndpoint()}};
   auto code_of = [&](std::vector<HeartbeatEndpoints> links, std::string site, std::string peer_site,
                      int interval_ms, HeartbeatLinks::StateFunction function) {
-    return HeartbeatLinks::Start(context, std::move(links), std::move(site), std::move(peer_site), 1, interval_ms,
-                                 std::move(function))
+    return HeartbeatLinks::Start(context, std::move(links), std::move(site), std::move(peer_site),
+                                 1, interval_ms, std::move(function))
         .status()
         .code();
   };
@@ -322,13 +344,16 @@ TEST_CASE("starting refuses no links, a zero interval, no state function and a s
   CHECK(code_of(one_link, "a", "b", 0, state.Function()) == Code::kInvalidArgument);
   CHECK(code_of(one_link, "a", "b", 20, nullptr) == Code::kInvalidArgument);
   CHECK(code_of(one_link, "a/1", "b", 20, state.Function()) == Code::kInvalidArgument);
-  CHECK(code_of(one_link, "a", std::string(40, 'b'), 20, state.Function()) == Code::kInvalidArgument);
+  CHECK(code_of(one_link, "a", std::string(40, 'b'), 20, state.Function()) ==
+        Code::kInvalidArgument);
   CHECK(code_of(one_link, "a", "", 20, state.Function()) == Code::kInvalidArgument);
 }
 
-TEST_CASE("with CURVE keys the links hear the peer, and a beat from another site's key is dropped") {
+TEST_CASE(
+    "with CURVE keys the links hear the peer, and a beat from another site's key is dropped") {
   testing::TempDir keys;
-  for (const char* site : {"a", "b", "w", "x"}) REQUIRE(WriteKeyFiles(keys.path(), site, GenerateKeyPair().value()).ok());
+  for (const char* site : {"a", "b", "w", "x"})
+    REQUIRE(WriteKeyFiles(keys.path(), site, GenerateKeyPair().value()).ok());
   auto load = [&](const std::string& site, std::vector<std::string> peers) {
     std::vector<std::string> files;
     for (const std::string& peer : peers) files.push_back(keys.path() + "/" + peer + ".pub");
@@ -341,7 +366,8 @@ TEST_CASE("with CURVE keys the links hear the peer, and a beat from another site
   context_x.UseCurve(load("x", {"a"}));
   const HeartbeatEndpoints a_link{FreeEndpoint(), FreeEndpoint()};
   Announced state("STANDBY");
-  auto a = std::move(HeartbeatLinks::Start(context_a, {a_link}, "a", "b", 11, 20, state.Function()).value());
+  auto a = std::move(
+      HeartbeatLinks::Start(context_a, {a_link}, "a", "b", 11, 20, state.Function()).value());
   CHECK(a->Snapshot()[0].authenticated);
 
   // Site w's valid key claiming b, a key nobody lists, and no key: nothing counts as life.
@@ -357,8 +383,9 @@ TEST_CASE("with CURVE keys the links hear the peer, and a beat from another site
   CHECK_FALSE(a->Snapshot()[0].heard);
 
   // The real b, with its key, is heard.
-  auto b = std::move(HeartbeatLinks::Start(context_b, {{a_link.peer, a_link.listen}}, "b", "a", 22, 20,
-                                           state.Function()).value());
+  auto b = std::move(HeartbeatLinks::Start(context_b, {{a_link.peer, a_link.listen}}, "b", "a", 22,
+                                           20, state.Function())
+                         .value());
   REQUIRE(WaitUntil([&] { return a->Snapshot()[0].peer_incarnation == 22; }, 2000));
   CHECK(a->Snapshot()[0].dropped == 3);
   CHECK(a->Latest()->state == "STANDBY");

@@ -6,7 +6,8 @@
 
 using pairfs::wire::LogLimiter;
 
-TEST_CASE("a refusal kind is logged at once, then once per interval with the count it skipped", "[log]") {
+TEST_CASE("a refusal kind is logged at once, then once per interval with the count it skipped",
+          "[log]") {
   LogLimiter limiter(1000);
   uint64_t suppressed = 99;
   REQUIRE(limiter.Allow("garbage", &suppressed, 1));
@@ -29,7 +30,8 @@ TEST_CASE("each refusal kind has its own interval", "[log]") {
 TEST_CASE("a sender cannot grow the limiter by inventing kinds", "[log]") {
   LogLimiter limiter(1000);
   uint64_t suppressed = 0;
-  for (size_t i = 0; i < LogLimiter::kMaxLogKinds + 1000; ++i) (void)limiter.Allow("kind " + std::to_string(i), &suppressed, 10);
+  for (size_t i = 0; i < LogLimiter::kMaxLogKinds + 1000; ++i)
+    (void)limiter.Allow("kind " + std::to_string(i), &suppressed, 10);
   CHECK(limiter.Count("other") == 1000);
   CHECK(limiter.Total() == LogLimiter::kMaxLogKinds + 1000);
 }

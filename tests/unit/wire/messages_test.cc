@@ -58,14 +58,17 @@ TEST_CASE("a replicated write round-trips with its data and generation") {
   CHECK(decoded.data == write.data);
 }
 
-TEST_CASE("a write frame encoded in place is byte for byte the generic encoding, and decodes without a copy") {
+TEST_CASE(
+    "a write frame encoded in place is byte for byte the generic encoding, and decodes without a "
+    "copy") {
   const WriteMessage write = SampleWrite(70000);
   const std::string data(70000, 'q');
   Result<std::string> fast = EncodeWriteFrame(MessageType::kReplicaWrite, 7, "a", write, data);
   REQUIRE(fast.ok());
   WriteMessage with_data = write;
   with_data.data.assign(data.begin(), data.end());
-  CHECK(fast.value() == EncodeFrame(MessageType::kReplicaWrite, 7, "a", EncodeBody(with_data)).value());
+  CHECK(fast.value() ==
+        EncodeFrame(MessageType::kReplicaWrite, 7, "a", EncodeBody(with_data)).value());
 
   Result<Frame> frame = DecodeFrame(fast.value());
   REQUIRE(frame.ok());
@@ -82,16 +85,20 @@ TEST_CASE("a write frame encoded in place is byte for byte the generic encoding,
   // A discard has no data; anything that is not an 8-element write with bin data is refused.
   REQUIRE(DecodeWriteBody(EncodeBody(write), &decoded, &view).ok());
   CHECK(view.empty());
-  CHECK(DecodeWriteBody(EncodeBody(VolumeCreateRequest{"vm1", 4096}), &decoded, &view).code() == Code::kCorruption);
+  CHECK(DecodeWriteBody(EncodeBody(VolumeCreateRequest{"vm1", 4096}), &decoded, &view).code() ==
+        Code::kCorruption);
   CHECK(DecodeWriteBody(fast.value().substr(64, 20), &decoded, &view).code() == Code::kCorruption);
-  CHECK(EncodeWriteFrame(MessageType::kReplicaWrite, 7, "a", write, std::string(kMaxDataBytes + 1, 'x')).status().code() ==
-        Code::kInvalidArgument);
+  CHECK(EncodeWriteFrame(MessageType::kReplicaWrite, 7, "a", write,
+                         std::string(kMaxDataBytes + 1, 'x'))
+            .status()
+            .code() == Code::kInvalidArgument);
 }
 
 TEST_CASE("bodies of the wrong shape, truncated or with trailing bytes are refused") {
   const std::string good = EncodeBody(VolumeCreateRequest{"vm1", 4096});
   VolumeCreateRequest out;
-  CHECK_THAT(DecodeBody(good.substr(0, good.size() - 2), &out).message(), Catch::Contains("truncated"));
+  CHECK_THAT(DecodeBody(good.substr(0, good.size() - 2), &out).message(),
+             Catch::Contains("truncated"));
   CHECK_THAT(DecodeBody(good + "\x01", &out).message(), Catch::Contains("trailing"));
   // A string where a number belongs.
   CHECK(DecodeBody(EncodeBody(VolumeDeleteRequest{"x"}), &out).ok());  // missing keys keep defaults

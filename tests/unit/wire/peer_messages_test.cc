@@ -32,7 +32,8 @@ VolumeInfo WidestRow() {
   VolumeInfo info;
   info.name = std::string(kMaxVolumeNameBytes, 'n');
   info.role = info.status = info.mode = info.fence = std::string(kMaxKeywordBytes, 'k');
-  info.peer_site = info.generation_site = info.reserve_outdated = std::string(kMaxSiteNameBytes, 's');
+  info.peer_site = info.generation_site = info.reserve_outdated =
+      std::string(kMaxSiteNameBytes, 's');
   info.peer_volume = std::string(kMaxVolumeNameBytes, 'p');
   info.reserved_by = std::string(kMaxHolderBytes, 'h');
   info.group = std::string(kMaxGroupNameBytes, 'g');
@@ -78,7 +79,8 @@ TEST_CASE("a write whose fields disagree or overflow is refused") {
 
 TEST_CASE("a pair create is refused for a region size, group or generation a node cannot keep") {
   CHECK(GoodCreate().Check().ok());
-  for (uint64_t region : {uint64_t{0}, uint64_t{1}, uint64_t{4095}, uint64_t{3 * 4096}, uint64_t{128} << 20}) {
+  for (uint64_t region :
+       {uint64_t{0}, uint64_t{1}, uint64_t{4095}, uint64_t{3 * 4096}, uint64_t{128} << 20}) {
     PeerCreateCommand create = GoodCreate();
     create.region_size_bytes = region;
     CHECK_THAT(create.Check().message(), Catch::Contains("region_size_bytes"));
@@ -116,7 +118,8 @@ TEST_CASE("verify and bitmap counts stay within one call") {
   CHECK_FALSE(PeerBitmapCommand{"vm1", {1, "a"}, 0, kBitmapChunkRegions + 1}.Check().ok());
 }
 
-TEST_CASE("a decoder runs the checks: a well-formed command with a hostile value is InvalidArgument") {
+TEST_CASE(
+    "a decoder runs the checks: a well-formed command with a hostile value is InvalidArgument") {
   PeerCreateCommand create = GoodCreate();
   create.region_size_bytes = 1;
   PeerCreateCommand decoded;
@@ -128,8 +131,8 @@ TEST_CASE("a decoder runs the checks: a well-formed command with a hostile value
 
 TEST_CASE("UTF-8 is checked strictly") {
   CHECK(IsValidUtf8("plain"));
-  CHECK(IsValidUtf8("gr\xc3\xbc\xc3\x9f"));      // grüß
-  CHECK(IsValidUtf8("\xf0\x9f\x98\x80"));        // an emoji
+  CHECK(IsValidUtf8("gr\xc3\xbc\xc3\x9f"));  // grüß
+  CHECK(IsValidUtf8("\xf0\x9f\x98\x80"));    // an emoji
   CHECK_FALSE(IsValidUtf8("\xff"));
   CHECK_FALSE(IsValidUtf8("\xc3"));              // truncated
   CHECK_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong
@@ -142,8 +145,10 @@ TEST_CASE("the wire's volume-name rule is node/names.h's") {
   for (const char* name : {"vm1", "a.b-c_d", "", ".", "..", "a/b", "a b", "\xc3\xbc", "-x"}) {
     CHECK(CheckVolumeNameField("volume", name).ok() == node::CheckVolumeName(name).ok());
   }
-  CHECK(CheckVolumeNameField("volume", std::string(64, 'v')).ok() == node::CheckVolumeName(std::string(64, 'v')).ok());
-  CHECK(CheckVolumeNameField("volume", std::string(65, 'v')).ok() == node::CheckVolumeName(std::string(65, 'v')).ok());
+  CHECK(CheckVolumeNameField("volume", std::string(64, 'v')).ok() ==
+        node::CheckVolumeName(std::string(64, 'v')).ok());
+  CHECK(CheckVolumeNameField("volume", std::string(65, 'v')).ok() ==
+        node::CheckVolumeName(std::string(65, 'v')).ok());
 }
 
 TEST_CASE("a display page of the widest rows fits one frame and the body limits") {
