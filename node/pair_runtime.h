@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "node/pair_state.h"
+#include "node/peer_status_rules.h"
 #include "node/region_set.h"
 #include "node/replicator.h"
 #include "node/volume.h"
@@ -109,23 +110,18 @@ class ClosedGate {
 namespace pairfs::node {
 
 struct Replicator::Pair {
-  using TimePoint = std::chrono::steady_clock::time_point;
-
   std::shared_ptr<Volume> volume;
   std::unique_ptr<RegionSet> regions;
   replicator_internal::Gate gate;
 
-  std::mutex
-      mutex;  // guards the fields up to `primary_apart_since`; held while a state change is saved
+  std::mutex mutex;  // guards the fields up to `unfinished_swap_logged`; held while a state
+                     // change is saved
   PairState state;
   PairContext context;
   wire::Generation generation;
   std::string peer_volume;
-  bool newer_seen = false;
-  TimePoint newer_since;
+  StatusWatch status_watch;             // the timed readings of the peer's status
   bool unfinished_swap_logged = false;  // FinishSwap left this copy as it is (said once)
-  bool primary_apart_seen = false;  // secondary: the primary said PSUE while this side replicates
-  TimePoint primary_apart_since;
 
   std::mutex copy_mutex;  // guards copy_thread
   std::thread copy_thread;

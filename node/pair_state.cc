@@ -8,10 +8,6 @@ namespace {
 using A = PairAction;
 using S = PairStatus;
 
-bool IsReplicating(S status) {
-  return status == S::kCOPY || status == S::kPAIR || status == S::kPFUL;
-}
-
 Status Refuse(const PairState& state, PairEvent event, const std::string& reason) {
   return Status::InvalidArgument(std::string("cannot ") + EventName(event) + " in " +
                                  StatusName(state.status) + ": " + reason);
@@ -204,6 +200,10 @@ Result<PairTransition> OnJournal(const PairState& state, PairEvent event,
 }
 
 }  // namespace
+
+bool IsReplicating(S status) {
+  return status == S::kCOPY || status == S::kPAIR || status == S::kPFUL;
+}
 
 bool IsValidPairState(const PairState& state) {
   if ((state.role == PairRole::kSimplex) != (state.status == S::kSMPL)) return false;

@@ -102,6 +102,9 @@ enum class WriteRule : uint8_t {
 // kReplicate: the replicator holds those writes until kReserveGranted or kReserveLost.)
 WriteRule WriteRuleFor(const PairState& state, const PairContext& context);
 
+// True while the pair replicates: writes go to both copies (COPY, PAIR, PFUL).
+bool IsReplicating(PairStatus status);
+
 // True for the role and status combinations a side can be in (simplex is exactly SMPL; SSUS and
 // SSWS are secondary statuses; PFUL and PFUS are the async primary's).
 bool IsValidPairState(const PairState& state);

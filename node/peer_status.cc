@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/peer_status_rules.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 
@@ -26,62 +27,33 @@ void Replicator::ServeStatus(const wire::Frame& frame) {
   pair->peer_progress.store(message.copy_progress);
   PairStatus peer_status = PairStatus::kSMPL;
   (void)ParseStatus(message.status, &peer_status);
+  PeerStatusFacts facts;
+  facts.peer_generation = message.generation;
+  (void)ParseRole(message.role, &facts.peer_role);  // anything else reads as simplex
+  facts.peer_status = peer_status;
+  facts.site = options_.site;
   std::unique_lock<std::mutex> lock(pair->mutex);
-  // An outdated side still in PAIR or COPY (a copy that stopped midway) suspends as well.
-  const bool settled = pair->state.outdated && !IsReplicating(pair->state.status);
-  if (message.generation.NewerThan(pair->generation) && !settled) {
-    // A command that moves the generation (split, takeover) reaches the peer within
-    // peer_timeout_ms; only a peer that stays newer longer than that means this side is behind.
-    if (!pair->newer_seen) {
-      pair->newer_seen = true;
-      pair->newer_since = Clock::now();
-    } else if (Clock::now() - pair->newer_since > Ms(options_.peer_timeout_ms)) {
-      pair->newer_seen = false;
-      const wire::Generation seen = pair->generation;
-      lock.unlock();
-      if (message.generation.site == options_.site) {
-        FinishSwap(*pair, seen, message.generation, message.role, peer_status);
-      } else {
-        OnPeerNewer(*pair, seen, message.generation);
-      }
-    }
-    return;
-  }
-  pair->newer_seen = false;
-  // The secondary suspended on its own (a write it forwarded got no answer) while this side
-  // still thinks the pair is in sync: suspend here too, so both show the truth.
-  // As a link loss, so that fence reserve asks for the determining volume (a plain transition
-  // dropped its kAskReserve and left the primary in PAIR: found by the cluster simulation).
-  if (pair->generation == message.generation && pair->state.role == PairRole::kPrimary &&
-      IsReplicating(pair->state.status) && message.role == "secondary" &&
-      peer_status == PairStatus::kPSUE) {
-    const wire::Generation seen = pair->generation;
-    lock.unlock();
-    OnLinkLost(*pair, seen);
-    return;
-  }
-  // The other way round: the primary suspended on an error (a lost fence reserve fences and
-  // suspends it without a word to this side, this side restarted in PAIR meanwhile, or a copy
-  // stopped midway; a split tells this side itself). A secondary that stayed in PAIR or COPY
-  // would refuse the resync that brings them together again (found by the cluster simulation:
-  // W1). Only when it lasts longer than peer_timeout_ms: a resync moves this side to COPY just
-  // before the primary, so one status may still say PSUE.
-  const bool primary_apart = pair->generation == message.generation &&
-                             pair->state.role == PairRole::kSecondary &&
-                             IsReplicating(pair->state.status) && message.role == "primary" &&
-                             peer_status == PairStatus::kPSUE;
-  if (!primary_apart) {
-    pair->primary_apart_seen = false;
-  } else if (!pair->primary_apart_seen) {
-    pair->primary_apart_seen = true;
-    pair->primary_apart_since = Clock::now();
-  } else if (Clock::now() - pair->primary_apart_since > Ms(options_.peer_timeout_ms)) {
-    pair->primary_apart_seen = false;
-    const wire::Generation seen = pair->generation;
-    lock.unlock();
-    spdlog::warn("pair {}: the primary at site {} is {}: suspended here too", pair->volume->name(),
-                 options_.peer_site, message.status);
-    OnLinkLost(*pair, seen);
+  facts.here = pair->state;
+  facts.generation = pair->generation;
+  const StatusVerdict verdict =
+      ReadPeerStatus(facts, NowMs(), options_.peer_timeout_ms, &pair->status_watch);
+  lock.unlock();
+  switch (verdict) {
+    case StatusVerdict::kNone: return;
+    case StatusVerdict::kFinishSwap:
+      return FinishSwap(*pair, facts.generation, message.generation, facts.peer_role, peer_status);
+    case StatusVerdict::kPeerNewer: return OnPeerNewer(*pair, facts.generation, message.generation);
+    case StatusVerdict::kSecondarySuspended:
+      // As a link loss, so that fence reserve asks for the determining volume (a plain
+      // transition dropped its kAskReserve and left the primary in PAIR: found by the cluster
+      // simulation).
+      return OnLinkLost(*pair, facts.generation);
+    case StatusVerdict::kPrimaryApart:
+      // A secondary that stayed in PAIR or COPY would refuse the resync that brings them
+      // together again (found by the cluster simulation: W1).
+      spdlog::warn("pair {}: the primary at site {} is {}: suspended here too",
+                   pair->volume->name(), options_.peer_site, message.status);
+      return OnLinkLost(*pair, facts.generation);
   }
 }
 
@@ -125,30 +97,20 @@ void Replicator::OnPeerNewer(Pair& pair, const wire::Generation& seen,
 // (found by the cluster simulation: a pair, the determining volume too, secondary at both sites,
 // which no race can win and no resync from a primary can mend). Anything else is left as it is.
 void Replicator::FinishSwap(Pair& pair, const wire::Generation& seen, const wire::Generation& peer,
-                            const std::string& peer_role, PairStatus peer_status) {
-  const bool peer_demoted = peer_role == "secondary" &&
-                            (peer_status == PairStatus::kPAIR || peer_status == PairStatus::kPSUE ||
-                             peer_status == PairStatus::kCOPY);
-  enum class Step { kNone, kPromote, kSuspend, kResyncSwap } step = Step::kNone;
+                            PairRole peer_role, PairStatus peer_status) {
+  using Step = SwapStep;
+  Step step = Step::kNone;
   ClosedGate closed(pair.gate);
   PairContext context;
   {
     std::lock_guard<std::mutex> lock(pair.mutex);
     if (!(pair.generation == seen)) return;
-    const bool finishable = peer_demoted && pair.state.role == PairRole::kSecondary &&
-                            !pair.state.outdated && pair.state.consistent;
-    if (finishable && pair.state.status == PairStatus::kPAIR) {
-      // Both in PAIR: this side becomes the primary; the peer suspended since: so does this
-      // side, and the next status finishes with resync --swap.
-      step = peer_status == PairStatus::kPAIR ? Step::kPromote : Step::kSuspend;
-    } else if (finishable && pair.state.status == PairStatus::kPSUE) {
-      step = Step::kResyncSwap;
-    } else if (!pair.unfinished_swap_logged) {
+    step = FinishSwapStep(pair.state, peer_role, peer_status);
+    if (step == Step::kNone && !pair.unfinished_swap_logged) {
       pair.unfinished_swap_logged = true;
       spdlog::warn(
-          "pair {}: site {} is at generation {}/{}, which this site made and never committed; this "
-          "copy "
-          "({}) is left as it is",
+          "pair {}: site {} is at generation {}/{}, which this site made and never committed; "
+          "this copy ({}) is left as it is",
           pair.volume->name(), options_.peer_site, peer.counter, peer.site,
           StatusName(pair.state.status));
     }

@@ -24,11 +24,6 @@ namespace {
 using namespace replicator_internal;
 using wire::MessageType;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 // ---- life cycle -------------------------------------------------------------------------------

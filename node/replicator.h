@@ -280,7 +280,7 @@ class Replicator {
   // The peer stays at `peer`, a generation this site made and never committed: finishes a swap
   // whose last step was lost (the peer demoted: a secondary), else leaves the copy as it is.
   void FinishSwap(Pair& pair, const wire::Generation& seen, const wire::Generation& peer,
-                  const std::string& peer_role, PairStatus peer_status);
+                  PairRole peer_role, PairStatus peer_status);
   // Fence (replicator_reserve.cc): whether the winner's fenced copy may write alone (`why` says
   // why, or why not).
   bool WinnerCopyIsNewest(Pair& pair, const PairView& view, std::string* why);

@@ -31,8 +31,10 @@ using Clock = std::chrono::steady_clock;
 
 inline std::chrono::milliseconds Ms(int ms) { return std::chrono::milliseconds(ms); }
 
-inline bool IsReplicating(PairStatus status) {
-  return status == PairStatus::kCOPY || status == PairStatus::kPAIR || status == PairStatus::kPFUL;
+// The steady clock in milliseconds (the peer last heard, the status watch).
+inline int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
 }
 
 inline Status StatusFromCode(uint8_t code, const std::string& message) {

@@ -221,46 +221,21 @@ void Node::ServeCommand(const Message& command, std::function<void(Message)> ans
   });
 }
 
-// Replicator::ServeStatus.
+// Replicator::ServeStatus: the reading is the product's (node/peer_status_rules.h).
 void Node::ServeStatus(const Message& status) {
-  Copy& volume = copy(status.volume);
-  PairMemory& pair = memory(status.volume);
-  const bool settled = volume.state.outdated && !IsReplicating(volume.state.status);
-  if (status.generation.NewerThan(volume.generation) && !settled) {
-    if (!pair.newer_seen) {
-      pair.newer_seen = true;
-      pair.newer_since_ms = world_.now();
-    } else if (world_.now() - pair.newer_since_ms > kPeerTimeoutMs) {
-      pair.newer_seen = false;
-      if (status.generation.site == site_name()) {
-        FinishSwap(status.volume, volume.generation, status.generation, status.state);
-      } else {
-        OnPeerNewer(status.volume, volume.generation, status.generation);
-      }
-    }
-    return;
-  }
-  pair.newer_seen = false;
-  if (volume.generation == status.generation && volume.state.role == PairRole::kPrimary &&
-      IsReplicating(volume.state.status) && status.state.role == PairRole::kSecondary &&
-      status.state.status == PairStatus::kPSUE) {
-    OnLinkLost(status.volume, volume.generation,
-               [] {});  // as Replicator::ServeStatus: fence reserve asks
-    return;
-  }
-  // The primary suspended while this side replicates: so does this side, after peer_timeout_ms.
-  const bool primary_apart =
-      volume.generation == status.generation && volume.state.role == PairRole::kSecondary &&
-      IsReplicating(volume.state.status) && status.state.role == PairRole::kPrimary &&
-      status.state.status == PairStatus::kPSUE;
-  if (!primary_apart) {
-    pair.primary_apart_seen = false;
-  } else if (!pair.primary_apart_seen) {
-    pair.primary_apart_seen = true;
-    pair.primary_apart_since_ms = world_.now();
-  } else if (world_.now() - pair.primary_apart_since_ms > kPeerTimeoutMs) {
-    pair.primary_apart_seen = false;
-    OnLinkLost(status.volume, volume.generation, [] {});
+  const Copy& volume = copy(status.volume);
+  node::PeerStatusFacts facts{volume.state,      volume.generation,   status.generation,
+                              status.state.role, status.state.status, site_name()};
+  switch (node::ReadPeerStatus(facts, world_.now(), kPeerTimeoutMs,
+                               &memory(status.volume).status_watch)) {
+    case node::StatusVerdict::kNone: return;
+    case node::StatusVerdict::kFinishSwap:
+      return FinishSwap(status.volume, volume.generation, status.generation, status.state);
+    case node::StatusVerdict::kPeerNewer:
+      return OnPeerNewer(status.volume, volume.generation, status.generation);
+    case node::StatusVerdict::kSecondarySuspended:  // as a link loss: fence reserve asks
+    case node::StatusVerdict::kPrimaryApart:
+      return OnLinkLost(status.volume, volume.generation, [] {});
   }
 }
 

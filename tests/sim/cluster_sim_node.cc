@@ -433,29 +433,22 @@ void Node::OnPeerNewer(const std::string& name, const wire::Generation& seen,
 // Replicator::FinishSwap: the peer stays at a generation this site made and never committed.
 void Node::FinishSwap(const std::string& name, const wire::Generation& seen,
                       const wire::Generation& peer, const node::PairState& peer_state) {
-  const bool peer_demoted =
-      peer_state.role == PairRole::kSecondary &&
-      (peer_state.status == PairStatus::kPAIR || peer_state.status == PairStatus::kPSUE ||
-       peer_state.status == PairStatus::kCOPY);
-  memory(name).gate.Close([this, name, seen, peer, peer_demoted, peer_state] {
+  memory(name).gate.Close([this, name, seen, peer, peer_state] {
     const Copy& volume = copy(name);
     if (!(volume.generation == seen)) return memory(name).gate.Open();
-    const bool finishable =
-        peer_demoted && volume.state.role == PairRole::kSecondary && !volume.state.outdated &&
-        volume.state.consistent &&
-        (volume.state.status == PairStatus::kPSUE || volume.state.status == PairStatus::kPAIR);
-    if (finishable && volume.state.status == PairStatus::kPAIR &&
-        peer_state.status != PairStatus::kPAIR) {
+    const node::SwapStep step =
+        node::FinishSwapStep(volume.state, peer_state.role, peer_state.status);
+    if (step == node::SwapStep::kSuspend) {
       memory(name).gate.Open();  // the peer suspended since: so does this side (resync --swap next)
       return OnLinkLost(name, seen, [] {});
     }
-    if (!finishable) {
+    if (step == node::SwapStep::kNone) {
       if (!memory(name).unfinished_swap_logged)
         Trace(name + ": the peer is at a generation made here: left as it is");
       memory(name).unfinished_swap_logged = true;
       return memory(name).gate.Open();
     }
-    if (volume.state.status == PairStatus::kPSUE) {
+    if (step == node::SwapStep::kResyncSwap) {
       memory(name).gate.Open();  // Resync closes the gate itself
       Trace(name +
             ": the peer was demoted for a swap to this site that did not finish: resync --swap "

@@ -16,6 +16,7 @@
 
 #include "clusterd/executor.h"
 #include "clusterd/limits.h"
+#include "node/peer_status_rules.h"
 #include "tests/sim/cluster_sim.h"
 #include "tests/sim/network.h"
 #include "wire/messages.h"
@@ -46,10 +47,7 @@ inline const std::string kManaged = "vm1";
 
 inline std::string SiteName(int site) { return site == 0 ? "a" : "b"; }
 
-inline bool IsReplicating(node::PairStatus status) {
-  return status == node::PairStatus::kCOPY || status == node::PairStatus::kPAIR ||
-         status == node::PairStatus::kPFUL;
-}
+using node::IsReplicating;
 
 // One message between processes: a frame of the peer link, a witness vote or a heartbeat. The
 // fields a kind does not use stay empty.
@@ -216,12 +214,9 @@ class Node : public Process {
         : gate(owner), locks(owner), reserve_mutex(owner), reserve_ask_mutex(owner) {}
     Gate gate;
     BlockLocks locks;
-    Mutex reserve_mutex;      // orders reserve and release at the primary
-    Mutex reserve_ask_mutex;  // fence reserve: one ask after a link loss
-    bool newer_seen = false;
-    int64_t newer_since_ms = 0;
-    bool primary_apart_seen = false;  // secondary: the primary said PSUE while this side replicates
-    int64_t primary_apart_since_ms = 0;
+    Mutex reserve_mutex;             // orders reserve and release at the primary
+    Mutex reserve_ask_mutex;         // fence reserve: one ask after a link loss
+    node::StatusWatch status_watch;  // the timed readings of the peer's status
     bool unfinished_swap_logged = false;
     uint64_t copy_run = 0;                 // bumped to stop the running copy
     std::map<int, int64_t> written_at_ms;  // for the activity log's trim

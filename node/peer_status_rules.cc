@@ -1,0 +1,69 @@
+#include "node/peer_status_rules.h"
+
+namespace pairfs::node {
+namespace {
+
+// True once `holds` has held at every reading for longer than `timeout_ms` (the watch then
+// starts again); a reading where it does not hold resets it.
+bool Lasted(bool holds, int64_t now_ms, int64_t timeout_ms, bool* seen, int64_t* since_ms) {
+  if (!holds) {
+    *seen = false;
+    return false;
+  }
+  if (!*seen) {
+    *seen = true;
+    *since_ms = now_ms;
+    return false;
+  }
+  if (now_ms - *since_ms <= timeout_ms) return false;
+  *seen = false;
+  return true;
+}
+
+}  // namespace
+
+StatusVerdict ReadPeerStatus(const PeerStatusFacts& facts, int64_t now_ms, int64_t timeout_ms,
+                             StatusWatch* watch) {
+  const PairState& here = facts.here;
+  // An outdated side still in PAIR or COPY (a copy that stopped midway) suspends as well.
+  const bool settled = here.outdated && !IsReplicating(here.status);
+  const bool newer = facts.peer_generation.NewerThan(facts.generation) && !settled;
+  if (newer) {
+    if (!Lasted(true, now_ms, timeout_ms, &watch->newer_seen, &watch->newer_since_ms)) {
+      return StatusVerdict::kNone;
+    }
+    return facts.peer_generation.site == facts.site ? StatusVerdict::kFinishSwap
+                                                    : StatusVerdict::kPeerNewer;
+  }
+  watch->newer_seen = false;
+  const bool same = facts.generation == facts.peer_generation;
+  const bool replicating = IsReplicating(here.status);
+  const bool peer_suspended = facts.peer_status == PairStatus::kPSUE;
+  if (same && here.role == PairRole::kPrimary && replicating &&
+      facts.peer_role == PairRole::kSecondary && peer_suspended) {
+    return StatusVerdict::kSecondarySuspended;
+  }
+  const bool primary_apart = same && here.role == PairRole::kSecondary && replicating &&
+                             facts.peer_role == PairRole::kPrimary && peer_suspended;
+  if (Lasted(primary_apart, now_ms, timeout_ms, &watch->primary_apart_seen,
+             &watch->primary_apart_since_ms)) {
+    return StatusVerdict::kPrimaryApart;
+  }
+  return StatusVerdict::kNone;
+}
+
+SwapStep FinishSwapStep(const PairState& here, PairRole peer_role, PairStatus peer_status) {
+  const bool peer_demoted = peer_role == PairRole::kSecondary &&
+                            (peer_status == PairStatus::kPAIR || peer_status == PairStatus::kPSUE ||
+                             peer_status == PairStatus::kCOPY);
+  const bool finishable =
+      peer_demoted && here.role == PairRole::kSecondary && !here.outdated && here.consistent;
+  if (!finishable) return SwapStep::kNone;
+  if (here.status == PairStatus::kPAIR) {
+    return peer_status == PairStatus::kPAIR ? SwapStep::kPromote : SwapStep::kSuspend;
+  }
+  if (here.status == PairStatus::kPSUE) return SwapStep::kResyncSwap;
+  return SwapStep::kNone;
+}
+
+}  // namespace pairfs::node

@@ -1,0 +1,62 @@
+// What a peer's status means for this side of a pair: the readings of Replicator::ServeStatus
+// and FinishSwap (node/peer_status.cc) as pure functions, with no clock and no I/O, so that the
+// node, its table test (tests/unit/node/peer_status_rules_test.cc) and the cluster simulation
+// (tests/sim/cluster_sim_commands.cc) take the same decisions.
+//
+// Two readings count only once they have lasted longer than peer_timeout_ms: a peer newer than
+// this side (a split or takeover reaches the other side within that time; only a peer that
+// stays newer means this side is behind), and a primary suspended while this side replicates (a
+// resync moves the secondary to COPY just before the primary, so one status may still say PSUE).
+// The caller keeps a StatusWatch per pair and passes the time. Not thread-safe: the caller holds
+// the pair's mutex around ReadPeerStatus.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "node/pair_state.h"
+#include "wire/messages.h"
+
+namespace pairfs::node {
+
+// This side and the peer's status, as the status message and the pair show them.
+struct PeerStatusFacts {
+  PairState here;
+  wire::Generation generation;  // this side's
+  wire::Generation peer_generation;
+  PairRole peer_role = PairRole::kSimplex;
+  PairStatus peer_status = PairStatus::kSMPL;
+  std::string site;  // this site: a generation that names it was made here
+};
+
+// The timed readings, kept per pair between statuses.
+struct StatusWatch {
+  bool newer_seen = false;
+  int64_t newer_since_ms = 0;
+  bool primary_apart_seen = false;
+  int64_t primary_apart_since_ms = 0;
+};
+
+enum class StatusVerdict : uint8_t {
+  kNone,                // nothing to do now (a timed reading may have started)
+  kPeerNewer,           // the peer stayed newer: this copy is outdated (OnPeerNewer)
+  kFinishSwap,          // the peer stayed at a generation this site made: FinishSwap
+  kSecondarySuspended,  // the secondary suspended on its own while this primary replicates:
+                        // suspend as a link loss, so fence reserve asks (OnLinkLost)
+  kPrimaryApart,        // the primary stayed suspended while this secondary replicates (OnLinkLost)
+};
+
+// Reads one status from the peer at `now_ms`; updates `watch`.
+StatusVerdict ReadPeerStatus(const PeerStatusFacts& facts, int64_t now_ms, int64_t timeout_ms,
+                             StatusWatch* watch);
+
+// What FinishSwap does for a peer at a generation this site made and never committed.
+enum class SwapStep : uint8_t {
+  kNone,        // left as it is (said once in the log)
+  kPromote,     // both in PAIR: this side becomes the primary (a takeover at the peer's generation)
+  kSuspend,     // this side in PAIR, the peer suspended since: suspend (resync --swap next time)
+  kResyncSwap,  // this side suspended: resync --swap from here
+};
+SwapStep FinishSwapStep(const PairState& here, PairRole peer_role, PairStatus peer_status);
+
+}  // namespace pairfs::node

@@ -1,0 +1,136 @@
+// The readings of a peer's status (node/peer_status_rules.h), row by row.
+#include "node/peer_status_rules.h"
+
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+namespace pairfs::node {
+namespace {
+
+using R = PairRole;
+using S = PairStatus;
+using V = StatusVerdict;
+
+constexpr int64_t kTimeout = 1000;
+
+PairState Side(R role, S status, bool outdated = false, bool consistent = true) {
+  PairState state;
+  state.role = role;
+  state.status = status;
+  state.outdated = outdated;
+  state.consistent = consistent;
+  return state;
+}
+
+// Site a at generation 5/a hears the peer at `peer_generation` with `peer_role`/`peer_status`.
+PeerStatusFacts Facts(PairState here, wire::Generation peer_generation, R peer_role,
+                      S peer_status) {
+  return {here, wire::Generation{5, "a"}, peer_generation, peer_role, peer_status, "a"};
+}
+
+// The verdicts of the same status read at times 0, 500, 1001 and 1600 (ms).
+std::vector<V> Over(const PeerStatusFacts& facts) {
+  StatusWatch watch;
+  std::vector<V> verdicts;
+  for (int64_t now : {0, 500, 1001, 1600}) {
+    verdicts.push_back(ReadPeerStatus(facts, now, kTimeout, &watch));
+  }
+  return verdicts;
+}
+
+}  // namespace
+
+TEST_CASE("peer status: the readings that count at once, later, or never", "[peer_status]") {
+  const wire::Generation same{5, "a"}, newer_b{6, "b"}, newer_a{6, "a"};
+  struct Row {
+    const char* what;
+    PeerStatusFacts facts;
+    std::vector<V> verdicts;
+  };
+  const std::vector<Row> rows = {
+      {"the same generation, both in PAIR: nothing",
+       Facts(Side(R::kPrimary, S::kPAIR), same, R::kSecondary, S::kPAIR),
+       {V::kNone, V::kNone, V::kNone, V::kNone}},
+      {"a peer newer (made at b) counts only after the timeout: outdated",
+       Facts(Side(R::kSecondary, S::kPAIR), newer_b, R::kPrimary, S::kPAIR),
+       {V::kNone, V::kNone, V::kPeerNewer, V::kNone}},
+      {"a peer at a generation this site made: finish the swap after the timeout",
+       Facts(Side(R::kSecondary, S::kPAIR), newer_a, R::kSecondary, S::kPAIR),
+       {V::kNone, V::kNone, V::kFinishSwap, V::kNone}},
+      {"an outdated side already suspended is settled: a newer peer changes nothing",
+       Facts(Side(R::kSecondary, S::kPSUE, true), newer_b, R::kPrimary, S::kPSUS),
+       {V::kNone, V::kNone, V::kNone, V::kNone}},
+      {"an outdated side still in COPY is not settled",
+       Facts(Side(R::kSecondary, S::kCOPY, true), newer_b, R::kPrimary, S::kPSUS),
+       {V::kNone, V::kNone, V::kPeerNewer, V::kNone}},
+      {"the secondary suspended while this primary replicates: at once",
+       Facts(Side(R::kPrimary, S::kPAIR), same, R::kSecondary, S::kPSUE),
+       {V::kSecondarySuspended, V::kSecondarySuspended, V::kSecondarySuspended,
+        V::kSecondarySuspended}},
+      {"the secondary suspended at another generation: nothing",
+       Facts(Side(R::kPrimary, S::kPAIR), wire::Generation{4, "a"}, R::kSecondary, S::kPSUE),
+       {V::kNone, V::kNone, V::kNone, V::kNone}},
+      {"the primary suspended while this secondary replicates: after the timeout",
+       Facts(Side(R::kSecondary, S::kCOPY), same, R::kPrimary, S::kPSUE),
+       {V::kNone, V::kNone, V::kPrimaryApart, V::kNone}},
+      {"the primary suspended while this secondary is suspended too: nothing",
+       Facts(Side(R::kSecondary, S::kPSUE), same, R::kPrimary, S::kPSUE),
+       {V::kNone, V::kNone, V::kNone, V::kNone}},
+  };
+  for (const Row& row : rows) {
+    INFO(row.what);
+    CHECK(Over(row.facts) == row.verdicts);
+  }
+}
+
+TEST_CASE("peer status: a reading that stops holding starts its timeout again", "[peer_status]") {
+  StatusWatch watch;
+  const PeerStatusFacts apart =
+      Facts(Side(R::kSecondary, S::kPAIR), wire::Generation{5, "a"}, R::kPrimary, S::kPSUE);
+  PeerStatusFacts together = apart;
+  together.peer_status = S::kPAIR;
+  CHECK(ReadPeerStatus(apart, 0, kTimeout, &watch) == V::kNone);
+  CHECK(ReadPeerStatus(together, 600, kTimeout, &watch) == V::kNone);  // resets
+  CHECK(ReadPeerStatus(apart, 1200, kTimeout, &watch) == V::kNone);    // starts again
+  CHECK(ReadPeerStatus(apart, 2000, kTimeout, &watch) == V::kNone);    // 800 ms: not yet
+  CHECK(ReadPeerStatus(apart, 2201, kTimeout, &watch) == V::kPrimaryApart);
+}
+
+TEST_CASE("finish swap: what this side does for a peer at a generation it made", "[peer_status]") {
+  struct Row {
+    const char* what;
+    PairState here;
+    R peer_role;
+    S peer_status;
+    SwapStep step;
+  };
+  const std::vector<Row> rows = {
+      {"both in PAIR, the peer demoted: promote", Side(R::kSecondary, S::kPAIR), R::kSecondary,
+       S::kPAIR, SwapStep::kPromote},
+      {"this side in PAIR, the peer suspended since: suspend", Side(R::kSecondary, S::kPAIR),
+       R::kSecondary, S::kPSUE, SwapStep::kSuspend},
+      {"this side in PAIR, the peer copying: suspend", Side(R::kSecondary, S::kPAIR), R::kSecondary,
+       S::kCOPY, SwapStep::kSuspend},
+      {"this side suspended: resync --swap", Side(R::kSecondary, S::kPSUE), R::kSecondary, S::kPAIR,
+       SwapStep::kResyncSwap},
+      {"the peer still primary: left as it is", Side(R::kSecondary, S::kPAIR), R::kPrimary,
+       S::kPAIR, SwapStep::kNone},
+      {"the peer split writable (SSUS): left", Side(R::kSecondary, S::kPAIR), R::kSecondary,
+       S::kSSUS, SwapStep::kNone},
+      {"this copy outdated: left", Side(R::kSecondary, S::kPSUE, true), R::kSecondary, S::kPAIR,
+       SwapStep::kNone},
+      {"this copy inconsistent: left", Side(R::kSecondary, S::kPSUE, false, false), R::kSecondary,
+       S::kPAIR, SwapStep::kNone},
+      {"this side primary: left", Side(R::kPrimary, S::kPAIR), R::kSecondary, S::kPAIR,
+       SwapStep::kNone},
+      {"this side copying: left", Side(R::kSecondary, S::kCOPY), R::kSecondary, S::kPAIR,
+       SwapStep::kNone},
+  };
+  for (const Row& row : rows) {
+    INFO(row.what);
+    CHECK(FinishSwapStep(row.here, row.peer_role, row.peer_status) == row.step);
+  }
+}
+
+}  // namespace pairfs::node
