@@ -128,6 +128,7 @@ Status SaveAsSecondary(Volume& volume, const PairState& next,
 }  // namespace
 
 wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& command) {
+  std::lock_guard<std::mutex> one_at_a_time(serve_create_mutex_);
   const std::string& name = command.volume;
   PairMode mode = PairMode::kSync;
   FenceLevel fence = FenceLevel::kNever;

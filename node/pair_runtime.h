@@ -7,6 +7,7 @@
 // gate waits for the writers inside, and a range waits for its holder, who may be waiting for a
 // peer's answer.
 //
+//   0. Replicator::serve_create_mutex_ (the peer's pair creates, one at a time): taken first.
 //   1. Pair::gate: shared by a write at the mount and a forwarded write served at the primary;
 //      closed by a state change from a command, Fence or FinishSwap. Held across round trips.
 //   2. Volume::exclusive() ranges (node/range_lock.h): held across a replica write's round trip

@@ -347,6 +347,10 @@ class Replicator {
 
   mutable std::mutex pairs_mutex_;
   std::map<std::string, std::shared_ptr<Pair>> pairs_;  // by local volume name
+  // Orders the peer's pair creates (ServeCreate): a create the primary asked again (its first
+  // ask timed out) waits for the first, then finds the pair made and answers it as done, instead
+  // of finding the metadata saved and the pair not yet loaded.
+  std::mutex serve_create_mutex_;
 
   std::mutex work_mutex_;  // guards work_ and stopping_
   std::condition_variable work_ready_;
