@@ -39,7 +39,8 @@ RangeLock::Guard RangeLock::Acquire(uint64_t offset, uint64_t length) {
   const uint64_t end = offset + length;
   std::unique_lock<std::mutex> lock(mutex_);
   released_.wait(lock, [&] { return !OverlapsLocked(offset, end); });
-  PAIRFS_CHECK(held_.emplace(offset, end).second, "held ranges never overlap");
+  const bool inserted = held_.emplace(offset, end).second;
+  PAIRFS_CHECK(inserted, "held ranges never overlap");
   return Guard(this, offset);
 }
 
@@ -49,7 +50,8 @@ RangeLock::Guard RangeLock::TryAcquire(uint64_t offset, uint64_t length) {
   const uint64_t end = offset + length;
   std::lock_guard<std::mutex> lock(mutex_);
   if (OverlapsLocked(offset, end)) return Guard();
-  PAIRFS_CHECK(held_.emplace(offset, end).second, "held ranges never overlap");
+  const bool inserted = held_.emplace(offset, end).second;
+  PAIRFS_CHECK(inserted, "held ranges never overlap");
   return Guard(this, offset);
 }
 
@@ -61,7 +63,8 @@ size_t RangeLock::held_count() const {
 void RangeLock::Unlock(uint64_t offset) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    PAIRFS_CHECK(held_.erase(offset) == 1, "a range is released once");
+    const size_t released = held_.erase(offset);
+    PAIRFS_CHECK(released == 1, "a range is released once");
   }
   released_.notify_all();
 }

@@ -19,12 +19,9 @@
 #include "wire/log_limit.h"
 
 namespace pairfs::node {
-namespace {
 
 using namespace replicator_internal;
 using wire::MessageType;
-
-}  // namespace
 
 // ---- life cycle -------------------------------------------------------------------------------
 
