@@ -77,6 +77,12 @@ Result<Replicator::CreatePlan> Replicator::PlanCreate(const wire::PairCreateRequ
   if (!transition.ok()) return transition.status();
   plan.next = transition->next;
   plan.generation = wire::Generation{metadata.generation + 1, options_.site};
+  // The create's save is SaveCreatedPrimary's (the region set durable before the metadata), not
+  // Commit's: it takes the bump (plan.generation) itself; the rest runs after it.
+  for (PairAction action : transition->actions) {
+    if (action != PairAction::kBumpGeneration) plan.after.actions.push_back(action);
+  }
+  plan.after.generation = plan.generation;
   return plan;
 }
 
@@ -110,7 +116,7 @@ Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::strin
   }
   spdlog::info("pair {}: primary, paired with {}:{}, initial copy starting", request.name,
                options_.peer_site, plan.peer_volume);
-  StartCopy(pair.value());
+  RunAfterSave(*pair.value(), plan.after);  // the initial copy (kStartCopy)
   return Status::Ok();
 }
 
@@ -231,12 +237,13 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   FaultPoint(swap ? "swap-after-peer" : "resync-after-peer");
   Status merged = MergePeerBitmap(*pair, peer_volume, generation);
   if (!merged.ok()) return merged;
-  Status changed = Change(*pair, event, &context, &generation);
+  AfterSave after;
+  Status changed = Change(*pair, event, &context, &generation, &after);
   if (!changed.ok()) return changed;
   closed.Open();
   *note = "copying " + FormatSize(pair->regions->marked_bytes()) + " of changed regions to site " +
           options_.peer_site;
-  StartCopy(pair);
+  RunAfterSave(*pair, after);  // the copy (kStartCopy), once writes go on
   return Status::Ok();
 }
 
