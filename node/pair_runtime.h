@@ -24,10 +24,11 @@
 //      change is saved under it). Never held across a round trip.
 //   6. Pair::epoch_mutex (epochs, in-flight counts, last_epoch) -> RegionSet's flush_mutex_ ->
 //      RegionSet's mutex_.
-//   The executor (replicator.cc) follows this order: Commit runs under 5 (its caller holds
-//      Pair::mutex) and never talks to the peer; RunAfterSave runs with 4 to 6 released: its
-//      kAskReserve takes 3 (possibly from a write holding 1 and 2), its kClearDirty trims (4, 6)
-//      and asks the peer, its kStartCopy takes copy_mutex (so 1 to 6 released there).
+//   The executor (pair_actions.cc) follows this order: Commit runs under 5 (its caller holds
+//      Pair::mutex) and never talks to the peer; RunAfterSave runs with 4 to 6 released:
+//      kAskReserve takes 3 (also in a write that holds 1 and 2, as 3 says), kClearDirty trims
+//      (4, 6) and asks the peer, kStartCopy takes copy_mutex and joins an earlier copy thread,
+//      which takes 2, 4 and 6, so no range (2) is held there (the copy takes no gate).
 //   Pair::copy_mutex guards copy_thread only: taken to start or join the copy thread with none of
 //      the above held, never by the copy thread itself (DropPair checks the thread id).
 //   Leaves (nothing else is taken while they are held): Replicator::pairs_mutex_, work_mutex_,

@@ -428,10 +428,9 @@ const char* EventName(PairEvent event) {
 }
 
 const char* ActionName(PairAction action) {
-  static constexpr const char* kNames[] = {"bump generation", "adopt peer generation",
-                                           "start copy",      "stop copy",
-                                           "clear dirty",     "ask reserve",
-                                           "clear pair fields"};
+  static constexpr const char* kNames[] = {
+      "bump generation", "adopt peer generation", "start copy",       "stop copy",
+      "clear dirty",     "ask reserve",           "clear pair fields"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == kActionCount, "a name for every action");
   return kNames[static_cast<int>(action)];
 }

@@ -256,7 +256,7 @@ class Replicator {
   Status MergePeerBitmap(Pair& pair, const std::string& peer_volume,
                          const wire::Generation& generation);
 
-  // State changes (replicator.cc: the executor of the state machine's actions, every one of
+  // State changes (pair_actions.cc: the executor of the state machine's actions, every one of
   // them). Commit saves a transition (caller holds the pair's mutex), carrying out the actions of
   // the save (generations, stopping a copy, clearing the pair fields); a suspension that cannot be
   // saved is held in memory when the transition says so (hold_if_unsaved), the error still
