@@ -64,7 +64,7 @@ void Replicator::OnLinkLost(Pair& pair, const wire::Generation& seen) {
     if (!(pair.generation == seen) || !IsReplicating(pair.state.status)) return;  // already handled
     Result<PairTransition> transition = Transit(pair.state, PairEvent::kLinkLost, pair.context);
     if (!transition.ok()) return;
-    if (!(transition->next == pair.state)) {  // fence reserve asks first (and says so)
+    if (!(transition->next == pair.state)) {  // unchanged: fence reserve, whose ask logs its own
       spdlog::warn("pair {}: link to site {} lost (fence {})", pair.volume->name(),
                    options_.peer_site, FenceName(pair.context.fence));
     }
