@@ -212,18 +212,16 @@ Message Node::WriteMessage(Message::Kind kind, const wire::Generation& generatio
                  .write_id = write_id};
 }
 
-// Replicator::AfterLinkLoss.
+// Replicator::AfterLinkLoss: the outcome is node::AfterLinkLoss's.
 Code Node::AfterLinkLoss() {
   const Copy& volume = copy(kManaged);
-  if (volume.state.fenced && volume.context.fence == node::FenceLevel::kReserve &&
-      volume.state.role == PairRole::kPrimary) {
-    return Code::kIoError;
+  switch (node::AfterLinkLoss(volume.state, volume.context.fence, RuleOf(volume))) {
+    case node::LinkLossOutcome::kWritten: return Code::kOk;
+    case node::LinkLossOutcome::kFencedIo:
+    case node::LinkLossOutcome::kRefuseIo: return Code::kIoError;
+    case node::LinkLossOutcome::kRefuseReadOnly: break;
   }
-  switch (RuleOf(volume)) {
-    case WriteRule::kLocalTracked: return Code::kOk;
-    case WriteRule::kRefuseIo: return Code::kIoError;
-    default: return Code::kReadOnly;
-  }
+  return Code::kReadOnly;
 }
 
 // Replicator::WriteReplicated: the block stays exclusive until the secondary answered or the
@@ -244,10 +242,15 @@ void Node::WriteReplicated(const Copy& view, int block, uint64_t write_id,
     }
     Exchange(WriteMessage(Kind::kReplicaWrite, generation, block, write_id), PeerEndpoint(),
              kPeerTimeoutMs, true, [this, generation, finish](std::optional<Message> answer) {
-               if (answer && answer->code == Code::kOk) return finish(Code::kOk);
-               if (answer && answer->generation.NewerThan(generation)) {
-                 OnPeerNewer(kManaged, generation, answer->generation);
-                 return finish(Code::kReadOnly);
+               switch (node::ReadReplicaAnswer(answer.has_value(), answer ? answer->code : Code::kOk,
+                                               answer ? answer->generation : generation,
+                                               generation)) {
+                 case node::ReplicaAnswerStep::kDone: return finish(Code::kOk);
+                 case node::ReplicaAnswerStep::kPeerNewer:
+                   OnPeerNewer(kManaged, generation, answer->generation);
+                   return finish(Code::kReadOnly);
+                 case node::ReplicaAnswerStep::kDiskFault:  // no disk faults in this model
+                 case node::ReplicaAnswerStep::kLinkLost: break;
                }
                Trace(answer ? "vm1: the peer refused a replica write; suspending"
                             : "vm1: the peer did not acknowledge a write within peer_timeout_ms");
@@ -276,9 +279,7 @@ void Node::WriteForwarded(const Copy& view, int block, uint64_t write_id,
              if (answer->code != Code::kOk) {
                if (answer->generation.NewerThan(generation))
                  OnPeerNewer(kManaged, generation, answer->generation);
-               if (answer->code == Code::kConflict || answer->code == Code::kIoError)
-                 return done(answer->code);
-               return done(Code::kReadOnly);
+               return done(node::RefusedGrantCode(answer->code));
              }
              const uint64_t id = answer->id;
              memory(kManaged).locks.Acquire(block, [this, block, write_id, id, generation, done] {
@@ -301,8 +302,7 @@ void Node::ServeReplicaWrite(const Message& request) {
   ack.kind = Kind::kWriteAck;
   Copy& volume = copy(request.volume);
   ack.generation = volume.generation;
-  if (!(volume.generation == request.generation) || volume.state.role != PairRole::kSecondary ||
-      !IsReplicating(volume.state.status)) {
+  if (!node::AcceptsReplicaWrite(volume.state, volume.generation, request.generation)) {
     ack.code = Code::kReadOnly;
     return Answer(request, ack);
   }
@@ -332,11 +332,10 @@ void Node::ServeForwardedWrite(const Message& request) {
       grant.code = code;
       Answer(request, grant);
     };
-    if (!(view.generation == request.generation) || RuleOf(view) != WriteRule::kReplicate) {
-      return refuse(Code::kReadOnly);
-    }
-    if (!view.record.holder.empty() && view.record.holder != request.origin)
-      return refuse(Code::kConflict);
+    const Code judged = node::JudgeForwardedWrite(RuleOf(view), view.generation,
+                                                  request.generation, view.record.holder,
+                                                  request.origin);
+    if (judged != Code::kOk) return refuse(judged);
     memory(kManaged).locks.Acquire(request.block, [this, request, grant, refuse, view]() mutable {
       if (!(copy(kManaged).generation == request.generation)) {
         memory(kManaged).locks.Release(request.block);

@@ -17,6 +17,7 @@
 #include "clusterd/executor.h"
 #include "clusterd/limits.h"
 #include "node/peer_status_rules.h"
+#include "node/write_rules.h"
 #include "tests/sim/cluster_sim.h"
 #include "tests/sim/network.h"
 #include "wire/messages.h"
