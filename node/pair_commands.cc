@@ -9,6 +9,7 @@
 #include "node/names.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
+#include "node/reserve_rules.h"
 #include "wire/log_limit.h"
 
 namespace pairfs::node {
@@ -405,7 +406,7 @@ wire::PeerAnswerMessage Replicator::ServeReserveMirror(
     return AnswerOf(
         Status::NotFound("no volume named " + command.volume + " at site " + options_.site));
   const uint64_t mine = volume->metadata().reserve_epoch;
-  if (command.record.epoch > mine && command.record.epoch - mine > wire::kMaxEpochJump) {
+  if (MirrorFarAhead(command.record.epoch, mine)) {
     const Status refused =
         Status::InvalidArgument("reservation epoch " + std::to_string(command.record.epoch) +
                                 " is far ahead of this copy's " + std::to_string(mine));
@@ -413,7 +414,7 @@ wire::PeerAnswerMessage Replicator::ServeReserveMirror(
     return AnswerOf(refused);
   }
   return AnswerOf(volume->UpdateMetadata([&](VolumeMetadata& metadata) {
-    if (command.record.epoch >= metadata.reserve_epoch) {
+    if (MirrorReplaces(command.record.epoch, metadata.reserve_epoch)) {
       metadata.reserved_by = command.record.holder;
       metadata.reserve_epoch = command.record.epoch;
       metadata.reserve_outdated = command.record.outdated;

@@ -93,10 +93,9 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
   SharedGate inside(pair->gate);
   const Pair::View view = pair->Snapshot();
   grant.generation = view.generation;  // a sender behind this side learns it is outdated
-  const Code judged =
-      JudgeForwardedWrite(WriteRuleFor(view.state, view.context), view.generation,
-                          message.generation, pair->volume->metadata().reserved_by,
-                          message.origin_site);
+  const Code judged = JudgeForwardedWrite(WriteRuleFor(view.state, view.context), view.generation,
+                                          message.generation, pair->volume->metadata().reserved_by,
+                                          message.origin_site);
   if (judged != Code::kOk) return answer(judged);
   Result<size_t> length = pair->volume->ClampToEnd(message.offset, message.length);
   if (!length.ok() || length.value() != message.length) return answer(Code::kNoSpace);

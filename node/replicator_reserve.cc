@@ -11,6 +11,7 @@
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 #include "node/reservation.h"
+#include "node/reserve_rules.h"
 
 namespace pairfs::node {
 
@@ -71,21 +72,14 @@ Result<wire::ReservationRecord> Replicator::VoteHere(const std::string& name,
 
 Status Replicator::Reserve(const std::string& name, const ReserveOptions& options, bool forwarded) {
   if (IsDetermining(name)) return ReserveDetermining(name, options, forwarded);
-  if (options.force || !options.outdated.empty()) {
-    return Status::InvalidArgument(
-        "--force and an outdated site apply to the determining volume only");
-  }
   std::shared_ptr<Volume> volume = store_.Find(name);
   if (!volume) return Status::NotFound("no volume named " + name);
-  if (options.preempt && !options.release) {
-    const std::string determining_holder = ReservationOf(options_.determining_volume).holder;
-    if (options_.determining_volume.empty() || determining_holder != options.holder) {
-      return Status::Conflict(
-          "site " + options.holder + " may preempt " + name +
-          " only while it holds the determining volume's reservation (held by " +
-          (determining_holder.empty() ? std::string("nobody") : determining_holder) + ")");
-    }
-  }
+  const wire::ReserveVoteRequest ask = VoteRequestFor(name, options);
+  const bool preempting = options.preempt && !options.release;
+  Status allowed = CheckManagedReserve(
+      ask, options.preempt, !options_.determining_volume.empty(),
+      preempting ? ReservationOf(options_.determining_volume).holder : std::string());
+  if (!allowed.ok()) return allowed;
   // Applies the reserve to this node's copy.
   auto apply = [&]() -> Status {
     if (options.preempt && !options.release) {
@@ -108,11 +102,9 @@ Status Replicator::Reserve(const std::string& name, const ReserveOptions& option
   }
   // The primary orders every reserve and release, mirrors it, then applies it here.
   std::lock_guard<std::mutex> ordered(pair->reserve_mutex);
-  const std::string current = pair->volume->metadata().reserved_by;
-  if (!options.preempt && !current.empty() && current != options.holder) {
-    return Status::Conflict("volume " + name + " is reserved by site " + current +
-                            (options.release ? ", not " + options.holder : std::string()));
-  }
+  Status ordered_here =
+      CheckOrderedReserve(ask, options.preempt, pair->volume->metadata().reserved_by);
+  if (!ordered_here.ok()) return ordered_here;
   wire::ReservationRecord mirrored = RecordOf(pair->volume->metadata());
   mirrored.holder = options.release ? std::string() : options.holder;
   if (!MirrorReservation(view, mirrored).ok()) {
@@ -141,7 +133,7 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
       std::shared_ptr<Pair> pair = FindPair(managed);
       if (!pair) continue;
       const Pair::View view = pair->Snapshot();
-      if (view.context.fence == FenceLevel::kReserve && view.state.status != PairStatus::kPAIR) {
+      if (HoldsDeterminingVolume(view.context.fence, view.state.status)) {
         return Status::Conflict("the determining volume is not released while " + managed + " is " +
                                 StatusName(view.state.status) + " (resync it first)");
       }
@@ -163,10 +155,7 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
   // Without a witness the record of the primary decides (or of a secondary that took over:
   // SSWS); any other copy may be stale and asks the primary, whatever the pair's status.
   // An outdated copy never decides: after a takeover elsewhere its record is the stale one.
-  const bool decides =
-      (view.state.role == PairRole::kPrimary || view.state.status == PairStatus::kSSWS) &&
-      !view.state.outdated;
-  if (!decides) {
+  if (!RecordDecidesHere(view.state)) {
     if (forwarded)
       return Status::InvalidArgument("the determining volume " + name +
                                      " is secondary at both sites");
@@ -210,21 +199,16 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
       wire::EncodeFrame(command.kType, id, options_.site, wire::EncodeBody(command));
   if (frame.ok()) (void)Transmit(frame.value());
   const auto asked = Clock::now();
-  int granted = 0, refused = 0;
-  std::string refusal;
+  VoteTally tally;
   std::string own_refusal;
   Result<wire::ReservationRecord> own = [&] {
     std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
     return VoteHere(name, request, &own_refusal);
   }();
-  if (own.ok()) (own_refusal.empty() ? granted : refused) += 1;
-  if (!own_refusal.empty()) refusal = own_refusal;
+  if (own.ok()) CountVote(&tally, own_refusal.empty(), "", own_refusal, true);
   Result<wire::Reply> witness = witness_->Vote(request, kReserveVoteTimeoutMs);
-  if (witness.ok()) {
-    (witness->code == 0 ? granted : refused) += 1;
-    if (witness->code != 0 && refusal.empty()) refusal = "the witness: " + witness->message;
-  }
-  if (granted >= 2 || !frame.ok()) {
+  if (witness.ok()) CountVote(&tally, witness->code == 0, "the witness", witness->message);
+  if (!NeedsPeerVote(tally) || !frame.ok()) {
     calls_->Cancel(id);  // the peer applies its vote when it gets it; its answer is not needed
   } else {
     const int left =
@@ -234,30 +218,28 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
     std::optional<wire::Frame> answer = calls_->Wait(id, std::max(left, 1), options_.retransmit_ms,
                                                      [&] { (void)Transmit(frame.value()); });
     wire::PeerAnswerMessage peer;
-    if (answer && wire::DecodePeerMessage(answer->body, &peer).ok()) {
-      (peer.code == 0 ? granted : refused) += 1;
-      if (peer.code != 0 && refusal.empty())
-        refusal = "site " + options_.peer_site + ": " + peer.message;
-    }
+    if (answer && wire::DecodePeerMessage(answer->body, &peer).ok())
+      CountVote(&tally, peer.code == 0, "site " + options_.peer_site, peer.message);
   }
   spdlog::info(
       "determining volume {}: {} for site {}: {} of 3 copies granted ({} refused, {} did not "
       "answer)",
-      name, options.release ? "release" : "reserve", options.holder, granted, refused,
-      3 - granted - refused);
-  if (granted >= 2) {
-    // This copy's grant counted: it must still stand (a release here may have run meanwhile).
-    std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
-    const std::string holder_now = ReservationOf(name).holder;
-    if (own.ok() && own_refusal.empty() &&
-        holder_now != (request.release ? std::string() : request.holder)) {
-      return Status::Conflict(
-          "the determining volume's record changed here while the votes were asked");
+      name, options.release ? "release" : "reserve", options.holder, tally.granted, tally.refused,
+      kRecordCopies - tally.granted - tally.refused);
+  switch (ReadTally(tally)) {
+    case TallyVerdict::kWon: {
+      // This copy's grant counted: it must still stand (a release here may have run meanwhile).
+      std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
+      if (tally.own_granted && !OwnGrantStands(request, ReservationOf(name).holder)) {
+        return Status::Conflict(
+            "the determining volume's record changed here while the votes were asked");
+      }
+      return Status::Ok();
     }
-    return Status::Ok();
+    case TallyVerdict::kRefused: return Status::Conflict(tally.refusal);
+    case TallyVerdict::kUnreachable: break;
   }
-  if (refused > 0) return Status::Conflict(refusal);
-  return Status::Unreachable("no majority: only " + std::to_string(granted) +
+  return Status::Unreachable("no majority: only " + std::to_string(tally.granted) +
                              " of the determining volume's 3 record copies answered");
 }
 

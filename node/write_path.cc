@@ -102,8 +102,8 @@ Result<size_t> Replicator::WriteTracked(Pair& pair, wire::WriteKind kind, uint64
 // never: the primary carries on alone, the region marked), EIO (fence data) or EROFS.
 Result<size_t> Replicator::AfterLinkLoss(Pair& pair, size_t length) {
   const Pair::View view = pair.Snapshot();
-  switch (node::AfterLinkLoss(view.state, view.context.fence,
-                              WriteRuleFor(view.state, view.context))) {
+  switch (
+      node::AfterLinkLoss(view.state, view.context.fence, WriteRuleFor(view.state, view.context))) {
     case LinkLossOutcome::kWritten: return length;
     case LinkLossOutcome::kFencedIo:
       return Status::IoError(
@@ -220,8 +220,8 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
   }
   wire::WriteReplyMessage reply;
   const bool answered = answer && DecodeWriteReply(answer->body, &reply);
-  switch (ReadReplicaAnswer(answered, static_cast<Code>(reply.code), reply.generation,
-                            generation)) {
+  switch (
+      ReadReplicaAnswer(answered, static_cast<Code>(reply.code), reply.generation, generation)) {
     case ReplicaAnswerStep::kDone: return length;
     case ReplicaAnswerStep::kPeerNewer:
       OnPeerNewer(pair, generation, reply.generation);

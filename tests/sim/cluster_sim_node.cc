@@ -240,22 +240,22 @@ void Node::WriteReplicated(const Copy& view, int block, uint64_t write_id,
       WriteLocally(block, write_id);
       return finish(AfterLinkLoss());
     }
-    Exchange(WriteMessage(Kind::kReplicaWrite, generation, block, write_id), PeerEndpoint(),
-             kPeerTimeoutMs, true, [this, generation, finish](std::optional<Message> answer) {
-               switch (node::ReadReplicaAnswer(answer.has_value(), answer ? answer->code : Code::kOk,
-                                               answer ? answer->generation : generation,
-                                               generation)) {
-                 case node::ReplicaAnswerStep::kDone: return finish(Code::kOk);
-                 case node::ReplicaAnswerStep::kPeerNewer:
-                   OnPeerNewer(kManaged, generation, answer->generation);
-                   return finish(Code::kReadOnly);
-                 case node::ReplicaAnswerStep::kDiskFault:  // no disk faults in this model
-                 case node::ReplicaAnswerStep::kLinkLost: break;
-               }
-               Trace(answer ? "vm1: the peer refused a replica write; suspending"
-                            : "vm1: the peer did not acknowledge a write within peer_timeout_ms");
-               OnLinkLost(kManaged, generation, [this, finish] { finish(AfterLinkLoss()); });
-             });
+    Exchange(
+        WriteMessage(Kind::kReplicaWrite, generation, block, write_id), PeerEndpoint(),
+        kPeerTimeoutMs, true, [this, generation, finish](std::optional<Message> answer) {
+          switch (node::ReadReplicaAnswer(answer.has_value(), answer ? answer->code : Code::kOk,
+                                          answer ? answer->generation : generation, generation)) {
+            case node::ReplicaAnswerStep::kDone: return finish(Code::kOk);
+            case node::ReplicaAnswerStep::kPeerNewer:
+              OnPeerNewer(kManaged, generation, answer->generation);
+              return finish(Code::kReadOnly);
+            case node::ReplicaAnswerStep::kDiskFault:  // no disk faults in this model
+            case node::ReplicaAnswerStep::kLinkLost: break;
+          }
+          Trace(answer ? "vm1: the peer refused a replica write; suspending"
+                       : "vm1: the peer did not acknowledge a write within peer_timeout_ms");
+          OnLinkLost(kManaged, generation, [this, finish] { finish(AfterLinkLoss()); });
+        });
     WriteLocally(block, write_id);  // while the replica travels
   });
 }
@@ -332,9 +332,8 @@ void Node::ServeForwardedWrite(const Message& request) {
       grant.code = code;
       Answer(request, grant);
     };
-    const Code judged = node::JudgeForwardedWrite(RuleOf(view), view.generation,
-                                                  request.generation, view.record.holder,
-                                                  request.origin);
+    const Code judged = node::JudgeForwardedWrite(RuleOf(view), view.generation, request.generation,
+                                                  view.record.holder, request.origin);
     if (judged != Code::kOk) return refuse(judged);
     memory(kManaged).locks.Acquire(request.block, [this, request, grant, refuse, view]() mutable {
       if (!(copy(kManaged).generation == request.generation)) {

@@ -17,6 +17,7 @@
 #include "clusterd/executor.h"
 #include "clusterd/limits.h"
 #include "node/peer_status_rules.h"
+#include "node/reserve_rules.h"
 #include "node/write_rules.h"
 #include "tests/sim/cluster_sim.h"
 #include "tests/sim/network.h"
@@ -294,9 +295,7 @@ class Node : public Process {
   struct Tally {  // a majority reserve's votes
     wire::ReserveVoteRequest request;
     bool determining_held = false;
-    int granted = 0, refused = 0;
-    bool own_granted = false;
-    std::string refusal;
+    node::VoteTally votes;
     uint64_t peer_id = 0;
     std::optional<Message> peer;  // the peer's answer, if it came
     bool waiting_for_peer = false, done = false;
@@ -304,6 +303,7 @@ class Node : public Process {
   };
   void ReserveByMajority(const ReserveOptions& options, bool determining_held, ThenStatus then);
   static void Count(Tally& tally, const Message& answer, const std::string& who);
+  std::string PeerWho() const { return "site " + peer_name(); }
   void FinishMajority(const std::shared_ptr<Tally>& tally);
   void WithDeterminingMutex(bool held, std::function<void(Done)> body);
   // Applies the vote rule to this copy of dv's record; "" = granted, else the refusal.

@@ -42,8 +42,7 @@ TEST_CASE("a write that lost the link returns what the fence level and the react
       // a fenced secondary under fence reserve: the rule decides
       {Side(R::kSecondary, S::kSSUS, true), FenceLevel::kReserve, W::kRefuseIo, O::kRefuseIo},
       {Side(R::kPrimary, S::kPSUE), FenceLevel::kReserve, W::kLocalTracked, O::kWritten},
-      {Side(R::kSecondary, S::kPAIR), FenceLevel::kNever, W::kForwardToPrimary,
-       O::kRefuseReadOnly},
+      {Side(R::kSecondary, S::kPAIR), FenceLevel::kNever, W::kForwardToPrimary, O::kRefuseReadOnly},
       {Side(R::kSecondary, S::kSSUS), FenceLevel::kNever, W::kRefuseReadOnly, O::kRefuseReadOnly},
       {Side(R::kPrimary, S::kPAIR), FenceLevel::kNever, W::kReplicate, O::kRefuseReadOnly},
       {Side(R::kPrimary, S::kPSUS), FenceLevel::kNever, W::kLocal, O::kRefuseReadOnly},
@@ -91,8 +90,8 @@ TEST_CASE("a primary judges a forwarded write before it grants it", "[write_rule
   CHECK(JudgeForwardedWrite(W::kReplicate, kFive, kSix, "", "b") == Code::kReadOnly);
   // another generation is refused before the reservation is looked at
   CHECK(JudgeForwardedWrite(W::kReplicate, kSix, kFive, "a", "b") == Code::kReadOnly);
-  for (W rule : {W::kLocal, W::kLocalTracked, W::kForwardToPrimary, W::kRefuseIo,
-                 W::kRefuseReadOnly}) {
+  for (W rule :
+       {W::kLocal, W::kLocalTracked, W::kForwardToPrimary, W::kRefuseIo, W::kRefuseReadOnly}) {
     CHECK(JudgeForwardedWrite(rule, kFive, kFive, "", "b") == Code::kReadOnly);
     CHECK(JudgeForwardedWrite(rule, kFive, kFive, "a", "b") == Code::kReadOnly);
   }
@@ -103,8 +102,8 @@ TEST_CASE("a refused grant gives the writer a conflict, the peer's disk fault or
   CHECK(RefusedGrantCode(Code::kConflict) == Code::kConflict);
   CHECK(RefusedGrantCode(Code::kIoError) == Code::kIoError);
   CHECK(RefusedGrantCode(Code::kNoSpace) == Code::kNoSpace);
-  for (Code code : {Code::kReadOnly, Code::kNotFound, Code::kInvalidArgument,
-                    Code::kUnreachable, Code::kUnsupported}) {
+  for (Code code : {Code::kReadOnly, Code::kNotFound, Code::kInvalidArgument, Code::kUnreachable,
+                    Code::kUnsupported}) {
     CHECK(RefusedGrantCode(code) == Code::kReadOnly);
   }
 }
