@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/command_rules.h"
 #include "node/limits.h"
 #include "node/names.h"
 #include "node/replicator.h"
@@ -267,7 +268,7 @@ wire::PeerAnswerMessage Replicator::ServeResync(const wire::PeerResyncCommand& c
   ClosedGate closed(pair.gate);
   const wire::Generation mine = pair.Snapshot().generation;
   // A side that missed the suspend (it was down) still shows the old status: it is behind.
-  if (command.generation.NewerThan(mine) && IsReplicating(pair.Snapshot().state.status)) {
+  if (ResyncTargetIsBehind(pair.Snapshot().state, mine, command.generation)) {
     OnPeerNewer(pair, mine, command.generation);
   }
   Status status = Change(pair, command.swap ? PairEvent::kResyncSwapByPeer : PairEvent::kResync,

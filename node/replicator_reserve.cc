@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/fence_rules.h"
 #include "node/limits.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
@@ -258,7 +259,7 @@ Status Replicator::Fence(const std::string& name, bool fenced, bool winner) {
     PairState lifted = view.state;
     lifted.fenced = false;
     const WriteRule rule = WriteRuleFor(lifted, view.context);
-    if (view.state.fenced && (rule == WriteRule::kLocal || rule == WriteRule::kLocalTracked)) {
+    if (UnfenceWritesAlone(view.state, rule)) {
       std::string why;
       if (!winner || !WinnerCopyIsNewest(pair, view, &why)) {
         return Status::Conflict("copy of " + name + " stays fenced: unfenced in " +
@@ -276,33 +277,18 @@ Status Replicator::Fence(const std::string& name, bool fenced, bool winner) {
 
 bool Replicator::WinnerCopyIsNewest(Pair& pair, const PairView& view, std::string* why) {
   const wire::ReservationRecord record = ReservationOf(options_.determining_volume);
-  if (options_.determining_volume.empty() || record.holder != options_.site) {
-    *why = "this site does not hold the determining volume";
-    return false;
+  const bool holds = !options_.determining_volume.empty() && record.holder == options_.site;
+  if (!WinnerMayAskPeer(holds, view.state, why)) return false;
+  // The peer's own word when it answers; unreachable, the record that this site holds.
+  Result<wire::PeerAnswerMessage> answer = AskStatus(pair, kFailoverProbeMs);
+  PeerCopy peer;
+  peer.answered = answer.ok();
+  if (answer.ok()) {
+    peer.outdated = answer->outdated;
+    peer.generation = answer->generation;
   }
-  if (view.state.outdated) {
-    *why = "this copy is outdated";
-    return false;
-  }
-  // The peer's own word when it answers: outdated, or an older generation (it did not write
-  // alone since this copy did). An equal generation is resynced first, not written alone.
-  Result<wire::PeerAnswerMessage> peer = AskStatus(pair, kFailoverProbeMs);
-  if (peer.ok()) {
-    if (peer->outdated || view.generation.NewerThan(peer->generation)) {
-      *why = "site " + options_.peer_site + "'s copy is " + (peer->outdated ? "outdated" : "older");
-      return true;
-    }
-    *why = "site " + options_.peer_site + "'s copy is as new";
-    return false;
-  }
-  // Unreachable: the record that this site holds says the peer is the outdated one.
-  if (record.outdated == options_.peer_site) {
-    *why = "this site holds the determining volume and its record marks site " +
-           options_.peer_site + " outdated";
-    return true;
-  }
-  *why = "site " + options_.peer_site + " does not answer and is not marked outdated";
-  return false;
+  return WinnerMayLift(peer, view.generation, record.outdated == options_.peer_site,
+                       options_.peer_site, why);
 }
 
 void Replicator::AskReserveAfterLinkLoss(Pair& pair, const wire::Generation& seen) {

@@ -2,8 +2,6 @@
 // node/operator_commands.cc's Resync, Takeover and Fence, the peer commands they send, the statuses
 // and the background thread, and the control endpoint that clusterd and the operator call
 // (node/control_server.cc), in continuations.
-#include <algorithm>
-
 #include "tests/sim/cluster_sim_world.h"
 
 namespace pairfs::sim::cluster {
@@ -42,8 +40,7 @@ void Node::Resync(const std::string& name, bool swap, ThenStatus then) {
     if (!check.ok()) return then(check.status());
     const wire::Generation mine = copy(name).generation;
     const wire::Generation generation =
-        swap ? wire::Generation{std::max(mine.counter, peer->generation.counter) + 1, site_name()}
-             : mine;
+        swap ? node::NextGeneration(mine, peer->generation.counter, site_name()) : mine;
     memory(name).gate.Close([this, name, swap, then, context, event, generation] {
       ++memory(name).copy_run;  // stops a running copy
       Message command;
@@ -79,8 +76,8 @@ void Node::Takeover(const std::string& name, bool peer_lost, ThenStatus then) {
     context.peer_reachable = peer.has_value();
     if (peer) context.peer_status = peer->state.status;
     const wire::Generation mine = copy(name).generation;
-    const wire::Generation generation{
-        std::max(mine.counter, peer ? peer->generation.counter : 0) + 1, site_name()};
+    const wire::Generation generation =
+        node::NextGeneration(mine, peer ? peer->generation.counter : 0, site_name());
     Result<node::PairTransition> transition =
         node::Transit(copy(name).state, PairEvent::kTakeover, context);
     if (!transition.ok()) return then(transition.status());
@@ -112,12 +109,9 @@ void Node::Takeover(const std::string& name, bool peer_lost, ThenStatus then) {
   Ask(status, kFailoverProbeMs, decide);
 }
 
-// Replicator::Fence: writes in flight finish first; later ones see the fence. An unfence never
-// lifts a fence into writing alone: a fenced copy whose write rule without the fence would be
-// kLocal or kLocalTracked stays fenced (Conflict), except for the winner's own copy
-// (Replicator::WinnerCopyIsNewest): this node's dv record says this site holds it, this copy is
-// not outdated, and the peer says its copy is outdated or older (asked for kFailoverProbeMs), or,
-// when it does not answer, the record marks it outdated.
+// Replicator::Fence: writes in flight finish first; later ones see the fence. Whether an
+// unfence is refused is node/fence_rules.h's (UnfenceWritesAlone, WinnerMayAskPeer,
+// WinnerMayLift; the peer asked for kFailoverProbeMs).
 void Node::Fence(const std::string& name, bool fenced, bool winner, ThenStatus then) {
   memory(name).gate.Close([this, name, fenced, winner, then] {
     auto change = [this, name, fenced, then] {
@@ -136,26 +130,28 @@ void Node::Fence(const std::string& name, bool fenced, bool winner, ThenStatus t
     };
     Copy lifted = copy(name);
     lifted.state.fenced = false;
-    const node::WriteRule rule = RuleOf(lifted);
-    if (fenced || !copy(name).state.fenced ||
-        (rule != node::WriteRule::kLocal && rule != node::WriteRule::kLocalTracked)) {
-      return change();
-    }
-    const wire::ReservationRecord& record = copy(kDetermining).record;
-    if (!winner || record.holder != site_name()) return refuse("not the holder of dv");
-    if (copy(name).state.outdated) return refuse("this copy is outdated");
+    if (fenced || !node::UnfenceWritesAlone(copy(name).state, RuleOf(lifted))) return change();
+    std::string why;
+    const bool holds = copy(kDetermining).record.holder == site_name();
+    if (!winner || !node::WinnerMayAskPeer(holds, copy(name).state, &why)) return refuse(why);
     Message status;
     status.command = "status";
     status.volume = name;
     Ask(status, kFailoverProbeMs, [this, name, change, refuse](std::optional<Message> answer) {
-      std::optional<Message> peer = Reachable(answer);
-      const Copy& mine = copy(name);
-      if (peer) {
-        if (peer->state.outdated || mine.generation.NewerThan(peer->generation)) return change();
-        return refuse("the peer's copy is as new");
+      std::optional<Message> reached = Reachable(answer);
+      node::PeerCopy peer;
+      peer.answered = reached.has_value();
+      if (reached) {
+        peer.outdated = reached->state.outdated;
+        peer.generation = reached->generation;
       }
-      if (copy(kDetermining).record.outdated == peer_name()) return change();
-      refuse("the peer does not answer and is not marked outdated");
+      std::string why;
+      if (node::WinnerMayLift(peer, copy(name).generation,
+                              copy(kDetermining).record.outdated == peer_name(), peer_name(),
+                              &why)) {
+        return change();
+      }
+      refuse(why);
     });
   });
 }
@@ -201,7 +197,7 @@ void Node::ServeCommand(const Message& command, std::function<void(Message)> ans
       // This side becomes the target of the copy. A side that missed the suspend (it was down)
       // still shows the old status: it is behind.
       const wire::Generation mine = copy(name).generation;
-      if (command.generation.NewerThan(mine) && IsReplicating(copy(name).state.status)) {
+      if (node::ResyncTargetIsBehind(copy(name).state, mine, command.generation)) {
         OnPeerNewer(name, mine, command.generation);
       }
       status = Change(

@@ -16,6 +16,8 @@
 
 #include "clusterd/executor.h"
 #include "clusterd/limits.h"
+#include "node/command_rules.h"
+#include "node/fence_rules.h"
 #include "node/peer_status_rules.h"
 #include "node/reserve_rules.h"
 #include "node/write_rules.h"
