@@ -90,16 +90,20 @@ Status Replicator::Reserve(const std::string& name, const ReserveOptions& option
     return options.release ? volume->Release(options.holder) : volume->Reserve(options.holder);
   };
   std::shared_ptr<Pair> pair = FindPair(name);
-  if (!pair) return apply();
-  const Pair::View view = pair->Snapshot();
-  if (!IsReplicating(view.state.status)) return apply();
-  if (view.state.role == PairRole::kSecondary) {
-    if (forwarded) return Status::InvalidArgument("volume " + name + " is secondary at both sites");
-    Result<wire::PeerAnswerMessage> answer =
-        Ask(ReserveAskFor(view.peer_volume, options), options.preempt ? kFailoverProbeMs : -1);
-    if (!answer.ok())
-      return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable");
-    return StatusFromCode(answer->code, answer->message);
+  const PairView view = pair ? pair->Snapshot() : PairView{};
+  switch (RouteManagedReserve(pair != nullptr, view.state, forwarded)) {
+    case ReserveRoute::kApplyHere: return apply();
+    case ReserveRoute::kRefuseForwarded:
+      return Status::InvalidArgument("volume " + name + " is secondary at both sites");
+    case ReserveRoute::kAskPeer: {
+      Result<wire::PeerAnswerMessage> answer =
+          Ask(ReserveAskFor(view.peer_volume, options), options.preempt ? kFailoverProbeMs : -1);
+      if (!answer.ok())
+        return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable");
+      return StatusFromCode(answer->code, answer->message);
+    }
+    case ReserveRoute::kOrderHere:
+    case ReserveRoute::kMajority: break;
   }
   // The primary orders every reserve and release, mirrors it, then applies it here.
   std::lock_guard<std::mutex> ordered(pair->reserve_mutex);
@@ -140,33 +144,37 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
       }
     }
   }
-  if (witness_ != nullptr) return ReserveByMajority(name, options);
+  std::shared_ptr<Pair> pair = FindPair(name);
+  const PairView view = pair ? pair->Snapshot() : PairView{};
+  const ReserveRoute route =
+      RouteDeterminingReserve(witness_ != nullptr, pair != nullptr, view.state, forwarded);
+  if (route == ReserveRoute::kMajority) return ReserveByMajority(name, options);
   std::shared_ptr<Volume> volume = store_.Find(name);
   if (!volume) return Status::NotFound("no volume named " + name);
-  std::shared_ptr<Pair> pair = FindPair(name);
   const wire::ReserveVoteRequest request = VoteRequestFor(name, options);
   std::string refusal;
-  if (!pair) {  // not (or no longer) in a pair: this copy is the only one
-    std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
-    Result<wire::ReservationRecord> voted = VoteHere(name, request, &refusal);
-    if (!voted.ok()) return voted.status();
-    return refusal.empty() ? Status::Ok() : Status::Conflict(refusal);
-  }
-  const Pair::View view = pair->Snapshot();
-  // Without a witness the record of the primary decides (or of a secondary that took over:
-  // SSWS); any other copy may be stale and asks the primary, whatever the pair's status.
-  // An outdated copy never decides: after a takeover elsewhere its record is the stale one.
-  if (!RecordDecidesHere(view.state)) {
-    if (forwarded)
+  switch (route) {
+    case ReserveRoute::kApplyHere: {  // not (or no longer) in a pair: this copy is the only one
+      std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
+      Result<wire::ReservationRecord> voted = VoteHere(name, request, &refusal);
+      if (!voted.ok()) return voted.status();
+      return refusal.empty() ? Status::Ok() : Status::Conflict(refusal);
+    }
+    case ReserveRoute::kRefuseForwarded:
       return Status::InvalidArgument("the determining volume " + name +
                                      " is secondary at both sites");
-    Result<wire::PeerAnswerMessage> answer =
-        Ask(ReserveAskFor(view.peer_volume, options), kReserveVoteTimeoutMs);
-    if (!answer.ok()) {
-      return Status::Unreachable("the determining volume's primary at site " + options_.peer_site +
-                                 " is unreachable and no witness is configured");
+    case ReserveRoute::kAskPeer: {
+      Result<wire::PeerAnswerMessage> answer =
+          Ask(ReserveAskFor(view.peer_volume, options), kReserveVoteTimeoutMs);
+      if (!answer.ok()) {
+        return Status::Unreachable("the determining volume's primary at site " +
+                                   options_.peer_site +
+                                   " is unreachable and no witness is configured");
+      }
+      return StatusFromCode(answer->code, answer->message);
     }
-    return StatusFromCode(answer->code, answer->message);
+    case ReserveRoute::kOrderHere:
+    case ReserveRoute::kMajority: break;
   }
   // This copy decides: ordered with every other reserve, release and vote here; the mirror
   // does not wait on the peer's lock (a mirror is applied as it is).

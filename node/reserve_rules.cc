@@ -30,6 +30,28 @@ bool RecordDecidesHere(const PairState& here) {
   return (here.role == PairRole::kPrimary || here.status == PairStatus::kSSWS) && !here.outdated;
 }
 
+namespace {
+
+ReserveRoute AskedElsewhere(bool forwarded) {
+  return forwarded ? ReserveRoute::kRefuseForwarded : ReserveRoute::kAskPeer;
+}
+
+}  // namespace
+
+ReserveRoute RouteManagedReserve(bool paired, const PairState& here, bool forwarded) {
+  if (!paired || !IsReplicating(here.status)) return ReserveRoute::kApplyHere;
+  if (here.role == PairRole::kSecondary) return AskedElsewhere(forwarded);
+  return ReserveRoute::kOrderHere;
+}
+
+ReserveRoute RouteDeterminingReserve(bool witness, bool paired, const PairState& here,
+                                     bool forwarded) {
+  if (witness) return ReserveRoute::kMajority;
+  if (!paired) return ReserveRoute::kApplyHere;
+  if (!RecordDecidesHere(here)) return AskedElsewhere(forwarded);
+  return ReserveRoute::kOrderHere;
+}
+
 bool HoldsDeterminingVolume(FenceLevel fence, PairStatus status) {
   return fence == FenceLevel::kReserve && status != PairStatus::kPAIR;
 }

@@ -35,6 +35,24 @@ Status CheckOrderedReserve(const wire::ReserveVoteRequest& ask, bool preempt,
 // (after a takeover elsewhere its record is the stale one). Any other copy asks the peer.
 bool RecordDecidesHere(const PairState& here);
 
+// Where a reserve (or release) is decided, for a managed volume and for the determining one.
+enum class ReserveRoute : uint8_t {
+  kApplyHere,  // this copy is the only one that counts now: applied here alone
+  kAskPeer,    // the peer's copy decides: forwarded to it (a reserve the peer forwarded itself
+               // is kRefuseForwarded instead)
+  kRefuseForwarded,  // forwarded here, but this copy does not decide either: InvalidArgument
+                     // ("secondary at both sites")
+  kOrderHere,        // this copy decides: applied here and mirrored to the peer, in order
+  kMajority,         // the determining volume with a witness: a majority of the three copies
+};
+// A managed volume's: not in a pair, or not replicating (suspended, SSWS): here; replicating:
+// ordered at the primary, asked of it from the secondary. `forwarded`: the peer asked.
+ReserveRoute RouteManagedReserve(bool paired, const PairState& here, bool forwarded);
+// The determining volume's: with a witness, a majority; not in a pair, here; else where the
+// record decides (RecordDecidesHere), asked of the peer from any other copy.
+ReserveRoute RouteDeterminingReserve(bool witness, bool paired, const PairState& here,
+                                     bool forwarded);
+
 // Whether a managed pair keeps the determining volume from being released (without force): a
 // pair with fence reserve apart from its peer (anything but PAIR) may have written alone on the
 // strength of this hold, and a release lets the other site win the next race.

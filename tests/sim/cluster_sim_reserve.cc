@@ -52,38 +52,25 @@ void Node::Reserve(const std::string& name, const ReserveOptions& options, bool 
   Status allowed =
       node::CheckManagedReserve(ask, options.preempt, true, copy(kDetermining).record.holder);
   if (!allowed.ok()) return then(allowed);
-  auto apply = [this, name, options]() -> Status {
+  // Volume::Reserve and Release (a preempt takes the volume from any holder).
+  auto apply = [this, name, ask, options]() -> Status {
     wire::ReservationRecord& record = copy(name).record;
-    if (options.preempt && !options.release) {
-      record.holder = options.holder;
-    } else if (options.release) {
-      if (!record.holder.empty() && record.holder != options.holder)
-        return Status::Conflict("reserved by " + record.holder);
-      record.holder.clear();
-    } else {
-      if (!record.holder.empty() && record.holder != options.holder)
-        return Status::Conflict("reserved by " + record.holder);
-      record.holder = options.holder;
-    }
+    Status allowed =
+        node::CheckOrderedReserve(ask, options.preempt && !options.release, record.holder);
+    if (!allowed.ok()) return allowed;
+    record.holder = options.release ? std::string() : options.holder;
     Trace(name + " reserved by '" + record.holder + "'");
     return Status::Ok();
   };
   const Copy view = copy(name);
-  if (!IsReplicating(view.state.status)) return then(apply());
-  if (view.state.role == PairRole::kSecondary) {
-    if (forwarded)
+  switch (node::RouteManagedReserve(true, view.state, forwarded)) {
+    case node::ReserveRoute::kApplyHere: return then(apply());
+    case node::ReserveRoute::kRefuseForwarded:
       return then(Status::InvalidArgument("volume " + name + " is secondary at both sites"));
-    Message command;
-    command.command = "reserve";
-    command.volume = name;
-    command.vote.holder = options.holder;
-    command.vote.release = options.release;
-    command.preempt = options.preempt;
-    return Ask(command, options.preempt ? kFailoverProbeMs : -1,
-               [then](std::optional<Message> answer) {
-                 if (!answer) return then(Status::Unreachable("the primary is unreachable"));
-                 then(StatusOf(*answer));
-               });
+    case node::ReserveRoute::kAskPeer:
+      return AskPeerToReserve(name, options, options.preempt ? kFailoverProbeMs : -1, then);
+    case node::ReserveRoute::kOrderHere:
+    case node::ReserveRoute::kMajority: break;
   }
   // The primary orders every reserve and release, mirrors it, then applies it here.
   memory(name).reserve_mutex.Lock(
@@ -106,6 +93,20 @@ void Node::Reserve(const std::string& name, const ReserveOptions& options, bool 
               OnLinkLost(name, generation, [apply, done] { done(apply()); });
             });
       });
+}
+
+// The peer's copy decides: the reserve is forwarded to it with every option.
+void Node::AskPeerToReserve(const std::string& name, const ReserveOptions& options, int timeout_ms,
+                            ThenStatus then) {
+  Message command;
+  command.command = "reserve";
+  command.volume = name;
+  command.vote = {name, options.holder, options.outdated, options.force, options.release};
+  command.preempt = options.preempt;
+  Ask(command, timeout_ms, [then](std::optional<Message> answer) {
+    if (!answer) return then(Status::Unreachable("the peer that decides is unreachable"));
+    then(StatusOf(*answer));
+  });
 }
 
 void Node::MirrorReservation(const std::string& name, ThenStatus then) {
@@ -135,23 +136,18 @@ void Node::ReserveDetermining(const ReserveOptions& options, bool forwarded, boo
   if (options.preempt)
     return then(Status::InvalidArgument("the determining volume is never preempted"));
   auto reserve = [this, options, forwarded, determining_held, then] {
-    if (world_.has_witness()) return ReserveByMajority(options, determining_held, then);
-    const Copy view = copy(kDetermining);
+    switch (node::RouteDeterminingReserve(world_.has_witness(), true, copy(kDetermining).state,
+                                          forwarded)) {
+      case node::ReserveRoute::kMajority: return ReserveByMajority(options, determining_held, then);
+      case node::ReserveRoute::kRefuseForwarded:
+        return then(Status::InvalidArgument("the determining volume is secondary at both sites"));
+      case node::ReserveRoute::kAskPeer:
+        return AskPeerToReserve(kDetermining, options, kVoteTimeoutMs, then);
+      case node::ReserveRoute::kApplyHere:
+      case node::ReserveRoute::kOrderHere: break;
+    }
     const wire::ReserveVoteRequest request{kDetermining, options.holder, options.outdated,
                                            options.force, options.release};
-    if (!node::RecordDecidesHere(view.state)) {
-      if (forwarded)
-        return then(Status::InvalidArgument("the determining volume is secondary at both sites"));
-      Message command;
-      command.command = "reserve";
-      command.volume = kDetermining;
-      command.vote = request;
-      return Ask(command, kVoteTimeoutMs, [then](std::optional<Message> answer) {
-        if (!answer)
-          return then(Status::Unreachable("the determining volume's primary is unreachable"));
-        then(StatusOf(*answer));
-      });
-    }
     WithDeterminingMutex(determining_held, [this, request, then](Done unlock) {
       auto done = [unlock, then](Status status) {
         unlock();

@@ -310,6 +310,8 @@ class Node : public Process {
   void WithDeterminingMutex(bool held, std::function<void(Done)> body);
   // Applies the vote rule to this copy of dv's record; "" = granted, else the refusal.
   std::string VoteHere(const wire::ReserveVoteRequest& request);
+  void AskPeerToReserve(const std::string& name, const ReserveOptions& options, int timeout_ms,
+                        ThenStatus then);
   void MirrorReservation(const std::string& name, ThenStatus then);
   void AskReserveAfterLinkLoss(const wire::Generation& seen, Done then);
   void AskReserveHolding(const wire::Generation& seen, Done then);

@@ -74,6 +74,45 @@ TEST_CASE("the record decides at the primary or a taken-over copy, never an outd
   CHECK_FALSE(RecordDecidesHere(Side(R::kSimplex, S::kSMPL)));
 }
 
+TEST_CASE("a managed volume's reserve is ordered at the primary while the pair replicates",
+          "[reserve_rules]") {
+  using Route = ReserveRoute;
+  for (bool forwarded : {false, true}) {
+    CHECK(RouteManagedReserve(false, PairState{}, forwarded) == Route::kApplyHere);
+    for (S status : kAllStatuses) {
+      INFO(StatusName(status) << " forwarded " << forwarded);
+      const bool replicating = IsReplicating(status);
+      CHECK(RouteManagedReserve(true, Side(R::kPrimary, status), forwarded) ==
+            (replicating ? Route::kOrderHere : Route::kApplyHere));
+      CHECK(RouteManagedReserve(true, Side(R::kSecondary, status), forwarded) ==
+            (!replicating ? Route::kApplyHere
+             : forwarded  ? Route::kRefuseForwarded
+                          : Route::kAskPeer));
+    }
+  }
+}
+
+TEST_CASE(
+    "the determining volume's reserve: a majority with a witness, else where the record "
+    "decides",
+    "[reserve_rules]") {
+  using Route = ReserveRoute;
+  const PairState secondary = Side(R::kSecondary, S::kPAIR);
+  const PairState primary = Side(R::kPrimary, S::kPSUE);
+  CHECK(RouteDeterminingReserve(true, true, secondary, true) == Route::kMajority);
+  CHECK(RouteDeterminingReserve(true, false, primary, false) == Route::kMajority);
+  CHECK(RouteDeterminingReserve(false, false, secondary, true) == Route::kApplyHere);
+  CHECK(RouteDeterminingReserve(false, true, primary, false) == Route::kOrderHere);
+  CHECK(RouteDeterminingReserve(false, true, primary, true) == Route::kOrderHere);
+  CHECK(RouteDeterminingReserve(false, true, Side(R::kSecondary, S::kSSWS), true) ==
+        Route::kOrderHere);
+  CHECK(RouteDeterminingReserve(false, true, secondary, false) == Route::kAskPeer);
+  CHECK(RouteDeterminingReserve(false, true, secondary, true) == Route::kRefuseForwarded);
+  // an outdated primary asks (its record is the stale one), even suspended
+  CHECK(RouteDeterminingReserve(false, true, Side(R::kPrimary, S::kPSUE, true), false) ==
+        Route::kAskPeer);
+}
+
 TEST_CASE("a fence-reserve pair apart from its peer keeps dv held", "[reserve_rules]") {
   for (S status : kAllStatuses) {
     INFO(StatusName(status));
