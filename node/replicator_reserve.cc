@@ -9,6 +9,7 @@
 
 #include "node/fence_rules.h"
 #include "node/limits.h"
+#include "node/peer_status_rules.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 #include "node/reservation.h"
@@ -305,8 +306,7 @@ void Replicator::AskReserveAfterLinkLoss(Pair& pair, const wire::Generation& see
       determining_mutex_);  // until the state change below
   {
     std::lock_guard<std::mutex> lock(pair.mutex);
-    if (!(pair.generation == seen) || !IsReplicating(pair.state.status))
-      return;  // another writer decided
+    if (!LinkReactionApplies(pair.state, pair.generation, seen)) return;  // decided meanwhile
   }
   spdlog::warn(
       "pair {}: link to site {} lost (fence reserve): asking for the determining volume {}",
@@ -329,7 +329,7 @@ void Replicator::AskReserveAfterLinkLoss(Pair& pair, const wire::Generation& see
         pair.volume->name(), reserved.message());
   }
   std::lock_guard<std::mutex> lock(pair.mutex);
-  if (!(pair.generation == seen) || !IsReplicating(pair.state.status)) return;
+  if (!LinkReactionApplies(pair.state, pair.generation, seen)) return;
   Result<PairTransition> transition =
       Transit(pair.state, reserved.ok() ? PairEvent::kReserveGranted : PairEvent::kReserveLost,
               pair.context);

@@ -403,7 +403,7 @@ Status Node::Change(const std::string& name, PairEvent event, const node::PairCo
 // Replicator::OnLinkLost: fence reserve asks for the determining volume; the rest suspends.
 void Node::OnLinkLost(const std::string& name, const wire::Generation& seen, Done then) {
   const Copy& volume = copy(name);
-  if (!(volume.generation == seen) || !IsReplicating(volume.state.status)) return then();
+  if (!node::LinkReactionApplies(volume.state, volume.generation, seen)) return then();
   Result<node::PairTransition> transition =
       node::Transit(volume.state, PairEvent::kLinkLost, volume.context);
   if (!transition.ok()) return then();

@@ -285,7 +285,7 @@ void Node::AskReserveHolding(const wire::Generation& seen, Done then) {
   };
   auto still_asking = [this, seen] {
     const Copy& volume = copy(kManaged);
-    return volume.generation == seen && IsReplicating(volume.state.status);
+    return node::LinkReactionApplies(volume.state, volume.generation, seen);
   };
   if (!still_asking()) return done();
   Trace("vm1: link lost (fence reserve): asking for the determining volume, peer outdated");
