@@ -8,16 +8,16 @@
 // - Real: the pure functions under test, clusterd::Decide (each clusterd's state machine),
 //   node::Vote (every copy of the determining volume's record: both nodes and the witness),
 //   node::Transit and node::WriteRuleFor (the pair state of vm1 and of the determining volume
-//   dv at each node). The mutation test swaps them for broken ones through ClusterLogic; the
-//   real code is never changed. Real too: clusterd's executor (clusterd/executor.h: it feeds
-//   Decide and carries out every action) and the daemon's choices (clusterd/choices.h: what the
-//   heartbeats and a poll of the node mean; per volume, what an action does). Real too: every
-//   decision the node model takes beyond the state machine: node/write_rules.h (a write's
-//   outcome after a link loss, the answer to a replica write, whether a replica or forwarded
-//   write is taken, a refused grant), node/reserve_rules.h (where a reserve is decided, the
-//   checks of a managed volume's reserve, the majority tally, the release held while vm1 is
-//   apart, which mirrored record is kept), node/fence_rules.h (when an unfence is refused),
-//   node/command_rules.h (a takeover's generation, a resync target that is behind) and
+//   dv at each node), node::AfterLinkLoss and node::ReadTally. The mutation test swaps some of
+//   them for broken ones through ClusterLogic; the real code is never changed. Real too: clusterd's
+//   executor (clusterd/executor.h: it feeds Decide and carries out every action) and the daemon's
+//   choices (clusterd/choices.h: what the heartbeats and a poll of the node mean; per volume, what
+//   an action does). Real too: every decision the node model takes beyond the state machine:
+//   node/write_rules.h (a write's outcome after a link loss, the answer to a replica write, whether
+//   a replica or forwarded write is taken, a refused grant), node/reserve_rules.h (where a reserve
+//   is decided, the checks of a managed volume's reserve, the majority tally, the release held
+//   while vm1 is apart, which mirrored record is kept), node/fence_rules.h (when an unfence is
+//   refused), node/command_rules.h (a takeover's generation, a resync target that is behind) and
 //   node/peer_status_rules.h (what a peer's status means, an unfinished swap).
 // - Modeled, after clusterd/daemon.cc, as the executor's env and the loop around it: heartbeats
 //   on one or two links every 200 ms with a 1000 ms timeout, a 20 ms loop, the node polled every
@@ -80,6 +80,8 @@
 #include "clusterd/cluster_state.h"
 #include "node/pair_state.h"
 #include "node/reservation.h"
+#include "node/reserve_rules.h"
+#include "node/write_rules.h"
 
 namespace pairfs::sim {
 
@@ -92,6 +94,9 @@ struct ClusterLogic {
                                  const clusterd::Input&) = &clusterd::Decide;
   node::WriteRule (*write_rule)(const node::PairState&,
                                 const node::PairContext&) = &node::WriteRuleFor;
+  node::LinkLossOutcome (*after_link_loss)(const node::PairState&, node::FenceLevel,
+                                           node::WriteRule) = &node::AfterLinkLoss;
+  node::TallyVerdict (*read_tally)(const node::VoteTally&) = &node::ReadTally;
 };
 
 struct ClusterSimOptions {

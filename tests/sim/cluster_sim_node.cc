@@ -215,7 +215,7 @@ Message Node::WriteMessage(Message::Kind kind, const wire::Generation& generatio
 // Replicator::AfterLinkLoss: the outcome is node::AfterLinkLoss's.
 Code Node::AfterLinkLoss() {
   const Copy& volume = copy(kManaged);
-  switch (node::AfterLinkLoss(volume.state, volume.context.fence, RuleOf(volume))) {
+  switch (world_.logic().after_link_loss(volume.state, volume.context.fence, RuleOf(volume))) {
     case node::LinkLossOutcome::kWritten: return Code::kOk;
     case node::LinkLossOutcome::kFencedIo:
     case node::LinkLossOutcome::kRefuseIo: return Code::kIoError;

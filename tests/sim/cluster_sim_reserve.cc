@@ -250,7 +250,7 @@ void Node::FinishMajority(const std::shared_ptr<Tally>& tally) {
   const node::VoteTally& votes = tally->votes;
   Trace("dv: " + std::to_string(votes.granted) + " of 3 copies granted (" +
         std::to_string(votes.refused) + " refused)");
-  switch (node::ReadTally(votes)) {
+  switch (world_.logic().read_tally(votes)) {
     case node::TallyVerdict::kWon: break;
     case node::TallyVerdict::kRefused: return tally->then(Status::Conflict(votes.refusal));
     case node::TallyVerdict::kUnreachable:
