@@ -11,27 +11,12 @@ using node::PairRole;
 using node::PairStatus;
 using Kind = Message::Kind;
 
-namespace {
-
-// The peer's answer to "status" as Replicator::AskStatus sees it: none when it did not answer
-// or answered with an error.
-std::optional<Message> Reachable(std::optional<Message> answer) {
-  if (!answer || answer->code != Code::kOk) return std::nullopt;
-  return answer;
-}
-
-}  // namespace
-
 // Replicator::Resync (at the primary; --swap at the side that becomes the primary).
 void Node::Resync(const std::string& name, bool swap, ThenStatus then) {
   if (!swap && copy(name).state.role == PairRole::kSecondary) {
     return then(Status::InvalidArgument("the model resyncs at the primary only"));
   }
-  Message status;
-  status.command = "status";
-  status.volume = name;
-  Ask(status, -1, [this, name, swap, then](std::optional<Message> answer) {
-    std::optional<Message> peer = Reachable(answer);
+  AskStatus(name, -1, [this, name, swap, then](std::optional<Message> peer) {
     if (!peer) return then(Status::Unreachable("the peer is unreachable"));
     node::PairContext context = copy(name).context;
     context.peer_status = peer->state.status;
@@ -43,11 +28,7 @@ void Node::Resync(const std::string& name, bool swap, ThenStatus then) {
         swap ? node::NextGeneration(mine, peer->generation.counter, site_name()) : mine;
     memory(name).gate.Close([this, name, swap, then, context, event, generation] {
       ++memory(name).copy_run;  // stops a running copy
-      Message command;
-      command.command = swap ? "swap" : "resync";
-      command.volume = name;
-      command.generation = generation;
-      Ask(command, -1,
+      Ask(Command(swap ? "swap" : "resync", name, generation), -1,
           [this, name, then, context, event, generation](std::optional<Message> answer) {
             auto open = [this, name, then](Status status) {
               memory(name).gate.Open();
@@ -69,8 +50,7 @@ void Node::Resync(const std::string& name, bool swap, ThenStatus then) {
 // answers (asked for kFailoverProbeMs, unless clusterd knows it is lost) and the pair is in
 // PAIR (the old primary demoted first), else SSWS.
 void Node::Takeover(const std::string& name, bool peer_lost, ThenStatus then) {
-  auto decide = [this, name, then](std::optional<Message> answer) {
-    std::optional<Message> peer = Reachable(answer);
+  auto decide = [this, name, then](std::optional<Message> peer) {
     node::PairContext context = copy(name).context;
     context.force = false;
     context.peer_reachable = peer.has_value();
@@ -90,23 +70,17 @@ void Node::Takeover(const std::string& name, bool peer_lost, ThenStatus then) {
         then(changed);
       };
       if (!swap) return finish();
-      Message demote;
-      demote.command = "demote";
-      demote.volume = name;
-      demote.generation = generation;
-      Ask(demote, -1, [this, name, then, finish](std::optional<Message> answer) {
-        if (answer && answer->code == Code::kOk) return finish();
-        memory(name).gate.Open();
-        then(answer ? Status(answer->code, answer->message)
-                    : Status::Unreachable("the peer stopped answering"));
-      });
+      Ask(Command("demote", name, generation), -1,
+          [this, name, then, finish](std::optional<Message> answer) {
+            if (answer && answer->code == Code::kOk) return finish();
+            memory(name).gate.Open();
+            then(answer ? Status(answer->code, answer->message)
+                        : Status::Unreachable("the peer stopped answering"));
+          });
     });
   };
   if (peer_lost) return decide(std::nullopt);
-  Message status;
-  status.command = "status";
-  status.volume = name;
-  Ask(status, kFailoverProbeMs, decide);
+  AskStatus(name, kFailoverProbeMs, decide);
 }
 
 // Replicator::Fence: writes in flight finish first; later ones see the fence. Whether an
@@ -134,11 +108,7 @@ void Node::Fence(const std::string& name, bool fenced, bool winner, ThenStatus t
     std::string why;
     const bool holds = copy(kDetermining).record.holder == site_name();
     if (!winner || !node::WinnerMayAskPeer(holds, copy(name).state, &why)) return refuse(why);
-    Message status;
-    status.command = "status";
-    status.volume = name;
-    Ask(status, kFailoverProbeMs, [this, name, change, refuse](std::optional<Message> answer) {
-      std::optional<Message> reached = Reachable(answer);
+    AskStatus(name, kFailoverProbeMs, [this, name, change, refuse](std::optional<Message> reached) {
       node::PeerCopy peer;
       peer.answered = reached.has_value();
       if (reached) {

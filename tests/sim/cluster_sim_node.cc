@@ -93,6 +93,23 @@ void Node::Ask(Message command, int timeout_ms, std::function<void(std::optional
            std::move(then));
 }
 
+Message Node::Command(const std::string& command, const std::string& volume,
+                      const wire::Generation& generation) {
+  Message message;
+  message.command = command;
+  message.volume = volume;
+  message.generation = generation;
+  return message;
+}
+
+void Node::AskStatus(const std::string& name, int timeout_ms,
+                     std::function<void(std::optional<Message>)> then) {
+  Ask(Command("status", name), timeout_ms, [then](std::optional<Message> answer) {
+    if (answer && answer->code != Code::kOk) answer.reset();
+    then(answer);
+  });
+}
+
 void Node::Answer(const Message& request, Message answer) {
   answer.id = request.id;
   answered_[request.id] = answer;
@@ -509,16 +526,13 @@ void Node::StartCopy(const std::string& name) {
 }
 
 void Node::FinishCopy(const std::string& name, const wire::Generation& generation) {
-  Message done;
-  done.command = "copy-done";
-  done.volume = name;
-  done.generation = generation;
-  Ask(done, -1, [this, name, generation](std::optional<Message> answer) {
-    if (!answer || answer->code != Code::kOk) return OnLinkLost(name, generation, [] {});
-    if (!(copy(name).generation == generation)) return;
-    if (Change(name, PairEvent::kCopyDone, nullptr, nullptr).ok() && name == kManaged)
-      TrimActivityLog(false);
-  });
+  Ask(Command("copy-done", name, generation), -1,
+      [this, name, generation](std::optional<Message> answer) {
+        if (!answer || answer->code != Code::kOk) return OnLinkLost(name, generation, [] {});
+        if (!(copy(name).generation == generation)) return;
+        if (Change(name, PairEvent::kCopyDone, nullptr, nullptr).ok() && name == kManaged)
+          TrimActivityLog(false);
+      });
 }
 
 }  // namespace pairfs::sim::cluster

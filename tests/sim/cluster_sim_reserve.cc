@@ -81,26 +81,20 @@ void Node::Reserve(const std::string& name, const ReserveOptions& options, bool 
         };
         Status ordered = node::CheckOrderedReserve(ask, options.preempt, copy(name).record.holder);
         if (!ordered.ok()) return done(ordered);
-        Message mirror;
-        mirror.command = "reserve-mirror";
-        mirror.volume = name;
-        mirror.record = copy(name).record;
-        mirror.record.holder = options.release ? std::string() : options.holder;
-        Ask(mirror, kVoteTimeoutMs,
-            [this, name, apply, done, generation](std::optional<Message> answer) {
-              if (answer && answer->code == Code::kOk) return done(apply());
-              Trace(name + ": the peer did not mirror a reservation");
-              OnLinkLost(name, generation, [apply, done] { done(apply()); });
-            });
+        wire::ReservationRecord mirrored = copy(name).record;
+        mirrored.holder = options.release ? std::string() : options.holder;
+        MirrorReservation(name, mirrored, [this, name, apply, done, generation](Status status) {
+          if (status.ok()) return done(apply());
+          Trace(name + ": the peer did not mirror a reservation");
+          OnLinkLost(name, generation, [apply, done] { done(apply()); });
+        });
       });
 }
 
 // The peer's copy decides: the reserve is forwarded to it with every option.
 void Node::AskPeerToReserve(const std::string& name, const ReserveOptions& options, int timeout_ms,
                             ThenStatus then) {
-  Message command;
-  command.command = "reserve";
-  command.volume = name;
+  Message command = Command("reserve", name);
   command.vote = {name, options.holder, options.outdated, options.force, options.release};
   command.preempt = options.preempt;
   Ask(command, timeout_ms, [then](std::optional<Message> answer) {
@@ -109,11 +103,10 @@ void Node::AskPeerToReserve(const std::string& name, const ReserveOptions& optio
   });
 }
 
-void Node::MirrorReservation(const std::string& name, ThenStatus then) {
-  Message mirror;
-  mirror.command = "reserve-mirror";
-  mirror.volume = name;
-  mirror.record = copy(name).record;
+void Node::MirrorReservation(const std::string& name, const wire::ReservationRecord& record,
+                             ThenStatus then) {
+  Message mirror = Command("reserve-mirror", name);
+  mirror.record = record;
   Ask(mirror, kVoteTimeoutMs, [then](std::optional<Message> answer) {
     if (!answer) return then(Status::Unreachable("the peer did not answer"));
     then(StatusOf(*answer));
@@ -156,13 +149,14 @@ void Node::ReserveDetermining(const ReserveOptions& options, bool forwarded, boo
       const Copy view = copy(kDetermining);
       const std::string refusal = VoteHere(request);
       if (!refusal.empty()) return done(Status::Conflict(refusal));
-      MirrorReservation(kDetermining, [this, view, done](Status mirrored) {
-        if (!mirrored.ok() && IsReplicating(view.state.status)) {
-          Trace("dv: the peer did not mirror the determining volume's reservation");
-          return OnLinkLost(kDetermining, view.generation, [done] { done(Status::Ok()); });
-        }
-        done(Status::Ok());
-      });
+      MirrorReservation(
+          kDetermining, copy(kDetermining).record, [this, view, done](Status mirrored) {
+            if (!mirrored.ok() && IsReplicating(view.state.status)) {
+              Trace("dv: the peer did not mirror the determining volume's reservation");
+              return OnLinkLost(kDetermining, view.generation, [done] { done(Status::Ok()); });
+            }
+            done(Status::Ok());
+          });
     });
   };
   if (!options.release || options.force) return reserve();

@@ -245,6 +245,13 @@ class Node : public Process {
                 std::function<void(std::optional<Message>)> then);
   void Resend(const Message& request, const std::string& to, int64_t deadline_ms);
   void Ask(Message command, int timeout_ms, std::function<void(std::optional<Message>)> then);
+  // A peer command named `command` about `volume` (at `generation`, for those that carry one).
+  static Message Command(const std::string& command, const std::string& volume,
+                         const wire::Generation& generation = {});
+  // Replicator::AskStatus: the peer's answer to "status", none when it did not answer or
+  // answered with an error.
+  void AskStatus(const std::string& name, int timeout_ms,
+                 std::function<void(std::optional<Message>)> then);
   void SendToPeer(const Message& message);
   std::string PeerEndpoint() const { return SiteName(1 - site_) + ".node"; }
   static Message WriteMessage(Message::Kind kind, const wire::Generation& generation, int block,
@@ -312,7 +319,8 @@ class Node : public Process {
   std::string VoteHere(const wire::ReserveVoteRequest& request);
   void AskPeerToReserve(const std::string& name, const ReserveOptions& options, int timeout_ms,
                         ThenStatus then);
-  void MirrorReservation(const std::string& name, ThenStatus then);
+  void MirrorReservation(const std::string& name, const wire::ReservationRecord& record,
+                         ThenStatus then);
   void AskReserveAfterLinkLoss(const wire::Generation& seen, Done then);
   void AskReserveHolding(const wire::Generation& seen, Done then);
   void ServeReservationCommand(const Message& command, std::function<void(Message)> answer);
