@@ -1,7 +1,7 @@
 // Pair commands in a cluster simulation (tests/sim/cluster_sim_world.h):
-// node/operator_commands.cc's Resync, Takeover and Fence, the peer commands they send, the statuses
-// and the background thread, and the control endpoint that clusterd and the operator call
-// (node/control_server.cc), in continuations.
+// node/operator_commands.cc's Resync, Takeover and Fence, the peer commands they send, the copy
+// (copy_engine.cc), the statuses and the background thread, and the control endpoint that
+// clusterd and the operator call (node/control_server.cc), in continuations.
 #include "tests/sim/cluster_sim_world.h"
 
 namespace pairfs::sim::cluster {
@@ -124,6 +124,58 @@ void Node::Fence(const std::string& name, bool fenced, bool winner, ThenStatus t
       refuse(why);
     });
   });
+}
+
+// Replicator::StartCopy and RunCopy, with every block in one message whose blocks stay
+// exclusive until it is answered (the determining volume holds no data: nothing to send).
+void Node::StartCopy(const std::string& name) {
+  const uint64_t run = ++memory(name).copy_run;
+  const Copy view = copy(name);
+  Trace(name + ": copy to the peer starts");
+  if (name == kDetermining) {
+    return After(0, [this, name, run, view] {
+      if (memory(name).copy_run != run || view.state.status == PairStatus::kPAIR) return;
+      FinishCopy(name, view.generation);
+    });
+  }
+  memory(name).locks.AcquireAll([this, name, run, view] {
+    if (memory(name).copy_run != run) return memory(name).locks.ReleaseAll();
+    Message message;
+    message.kind = Kind::kReplicaWrite;
+    message.volume = name;
+    message.generation = view.generation;
+    message.copy = true;
+    for (int block = 0; block < kBlocks; ++block) {
+      const auto held = copy(name).blocks.find(block);
+      message.blocks[block] = held == copy(name).blocks.end() ? 0 : held->second;
+    }
+    Exchange(message, PeerEndpoint(), kPeerTimeoutMs, true,
+             [this, name, run, view](std::optional<Message> answer) {
+               memory(name).locks.ReleaseAll();
+               if (memory(name).copy_run != run) return;
+               if (answer && answer->code != Code::kOk &&
+                   answer->generation.NewerThan(view.generation)) {
+                 Trace(name + ": the peer refused the copy: it has a newer generation");
+                 return OnPeerNewer(name, view.generation, answer->generation);
+               }
+               if (!answer || answer->code != Code::kOk) {
+                 Trace(name + ": copy interrupted");
+                 return OnLinkLost(name, view.generation, [] {});
+               }
+               if (view.state.status == PairStatus::kPAIR) return TrimActivityLog(false);
+               FinishCopy(name, view.generation);
+             });
+  });
+}
+
+void Node::FinishCopy(const std::string& name, const wire::Generation& generation) {
+  Ask(Command("copy-done", name, generation), -1,
+      [this, name, generation](std::optional<Message> answer) {
+        if (!answer || answer->code != Code::kOk) return OnLinkLost(name, generation, [] {});
+        if (!(copy(name).generation == generation)) return;
+        if (Change(name, PairEvent::kCopyDone, nullptr, nullptr).ok() && name == kManaged)
+          TrimActivityLog(false);
+      });
 }
 
 // Replicator::ServeCommand: what the peer asks of this side.

@@ -1,7 +1,7 @@
 // The node of a cluster simulation (tests/sim/cluster_sim_world.h): node/'s write paths
-// (write_path.cc, replica_server.cc), state changes, copies, statuses and pair commands, in
-// continuations. Each function names the one it models; where the model is simpler, the comment
-// says how.
+// (write_path.cc, replica_server.cc) and state changes, in continuations (copies, statuses and
+// pair commands are in cluster_sim_commands.cc). Each function names the one it models; where
+// the model is simpler, the comment says how.
 #include <algorithm>
 
 #include "tests/sim/cluster_sim_world.h"
@@ -481,58 +481,6 @@ void Node::FinishSwap(const std::string& name, const wire::Generation& seen,
     (void)Change(name, PairEvent::kTakeover, &context, &peer);
     memory(name).gate.Open();
   });
-}
-
-// Replicator::StartCopy and RunCopy, with every block in one message whose blocks stay
-// exclusive until it is answered (the determining volume holds no data: nothing to send).
-void Node::StartCopy(const std::string& name) {
-  const uint64_t run = ++memory(name).copy_run;
-  const Copy view = copy(name);
-  Trace(name + ": copy to the peer starts");
-  if (name == kDetermining) {
-    return After(0, [this, name, run, view] {
-      if (memory(name).copy_run != run || view.state.status == PairStatus::kPAIR) return;
-      FinishCopy(name, view.generation);
-    });
-  }
-  memory(name).locks.AcquireAll([this, name, run, view] {
-    if (memory(name).copy_run != run) return memory(name).locks.ReleaseAll();
-    Message message;
-    message.kind = Kind::kReplicaWrite;
-    message.volume = name;
-    message.generation = view.generation;
-    message.copy = true;
-    for (int block = 0; block < kBlocks; ++block) {
-      const auto held = copy(name).blocks.find(block);
-      message.blocks[block] = held == copy(name).blocks.end() ? 0 : held->second;
-    }
-    Exchange(message, PeerEndpoint(), kPeerTimeoutMs, true,
-             [this, name, run, view](std::optional<Message> answer) {
-               memory(name).locks.ReleaseAll();
-               if (memory(name).copy_run != run) return;
-               if (answer && answer->code != Code::kOk &&
-                   answer->generation.NewerThan(view.generation)) {
-                 Trace(name + ": the peer refused the copy: it has a newer generation");
-                 return OnPeerNewer(name, view.generation, answer->generation);
-               }
-               if (!answer || answer->code != Code::kOk) {
-                 Trace(name + ": copy interrupted");
-                 return OnLinkLost(name, view.generation, [] {});
-               }
-               if (view.state.status == PairStatus::kPAIR) return TrimActivityLog(false);
-               FinishCopy(name, view.generation);
-             });
-  });
-}
-
-void Node::FinishCopy(const std::string& name, const wire::Generation& generation) {
-  Ask(Command("copy-done", name, generation), -1,
-      [this, name, generation](std::optional<Message> answer) {
-        if (!answer || answer->code != Code::kOk) return OnLinkLost(name, generation, [] {});
-        if (!(copy(name).generation == generation)) return;
-        if (Change(name, PairEvent::kCopyDone, nullptr, nullptr).ok() && name == kManaged)
-          TrimActivityLog(false);
-      });
 }
 
 }  // namespace pairfs::sim::cluster
