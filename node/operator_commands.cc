@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/command_rules.h"
 #include "node/fault_point.h"
 #include "node/limits.h"
 #include "node/names.h"
@@ -223,8 +224,7 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   }
   const wire::Generation mine = pair->Snapshot().generation;
   const wire::Generation generation =
-      swap ? wire::Generation{std::max(mine.counter, peer->generation.counter) + 1, options_.site}
-           : mine;
+      swap ? NextGeneration(mine, peer->generation.counter, options_.site) : mine;
   ClosedGate closed(pair->gate);
   pair->stop_copy.store(true);
   const std::string peer_volume = pair->Snapshot().peer_volume;
@@ -268,8 +268,8 @@ Status Replicator::Takeover(const std::string& name, bool force, bool cluster, b
   context.peer_reachable = peer.ok();
   if (peer.ok()) (void)ParseStatus(peer->status, &context.peer_status);
   const wire::Generation mine = pair.Snapshot().generation;
-  const wire::Generation generation{
-      std::max(mine.counter, peer.ok() ? peer->generation.counter : 0) + 1, options_.site};
+  const wire::Generation generation =
+      NextGeneration(mine, peer.ok() ? peer->generation.counter : 0, options_.site);
   Result<PairTransition> transition = [&]() -> Result<PairTransition> {
     std::lock_guard<std::mutex> lock(pair.mutex);
     return Transit(pair.state, PairEvent::kTakeover, context);
