@@ -1,0 +1,553 @@
+#include "node/journal.h"
+
+#include <catch2/catch.hpp>
+
+#include <condition_variable>
+#include <cstring>
+#include <set>
+#include <thread>
+
+#include "tests/unit/node/journal_test_support.h"
+#include "wire/endian.h"
+
+using namespace pairfs;
+using namespace pairfs::node;
+using pairfs::testing::BytesFor;
+using pairfs::testing::DataWrite;
+using pairfs::testing::FormatAndOpen;
+using pairfs::testing::Reopen;
+
+namespace {
+
+constexpr uint64_t kSmallRing = 64 * 1024;
+
+std::shared_ptr<MemoryBlockFile> MemoryFile(uint64_t size = kSmallRing) {
+  return std::make_shared<MemoryBlockFile>(size);
+}
+
+uint64_t AppendOk(Journal& journal, const JournalWrite& write) {
+  Result<uint64_t> sequence = journal.Append(write);
+  INFO(sequence.status().message());
+  REQUIRE(sequence.ok());
+  return sequence.value();
+}
+
+std::vector<JournalEntry> ReadOk(const Journal& journal, uint64_t from, size_t max_bytes = 1 << 30) {
+  Result<std::vector<JournalEntry>> entries = journal.Read(from, max_bytes);
+  INFO(entries.status().message());
+  REQUIRE(entries.ok());
+  return std::move(entries.value());
+}
+
+// A file whose syncs wait at a gate the test opens: shows which callers share a sync.
+class GatedFile final : public BlockFile {
+ public:
+  explicit GatedFile(uint64_t size) : inner_(size) {}
+  Result<size_t> ReadAt(uint64_t o, size_t l, char* out, bool d) override {
+    return inner_.ReadAt(o, l, out, d);
+  }
+  Status WriteAt(uint64_t o, const char* data, size_t l, bool d) override {
+    return inner_.WriteAt(o, data, l, d);
+  }
+  Status Deallocate(wire::WriteKind k, uint64_t o, uint64_t l) override {
+    return inner_.Deallocate(k, o, l);
+  }
+  Status Sync() override {
+    std::unique_lock<std::mutex> lock(mutex_);
+    ++syncs_entered_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return open_; });
+    return inner_.Sync();
+  }
+  Status Resize(uint64_t s) override { return inner_.Resize(s); }
+  BlockFileStat Stat() const override { return inner_.Stat(); }
+  Status SetTimes(const struct timespec t[2]) override { return inner_.SetTimes(t); }
+
+  void Close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    open_ = false;
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  void WaitForSyncs(int count) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return syncs_entered_ >= count; });
+  }
+  int syncs_entered() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return syncs_entered_;
+  }
+
+ private:
+  MemoryBlockFile inner_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool open_ = true;
+  int syncs_entered_ = 0;
+};
+
+// The slot holding the newer header (the one Open would pick).
+uint64_t NewestSlot(BlockFile& file) {
+  std::string slots(kJournalDataStart, '\0');
+  REQUIRE(file.ReadAt(0, slots.size(), slots.data(), false).ok());
+  Result<JournalHeader> first = DecodeJournalHeader(slots.substr(0, kJournalSlotEncodedBytes));
+  Result<JournalHeader> second =
+      DecodeJournalHeader(slots.substr(kJournalSlotBytes, kJournalSlotEncodedBytes));
+  REQUIRE((first.ok() || second.ok()));
+  if (!first.ok()) return 1;
+  if (!second.ok()) return 0;
+  return second->slot_counter > first->slot_counter ? 1 : 0;
+}
+
+void FlipByte(BlockFile& file, uint64_t offset) {
+  char byte = 0;
+  REQUIRE(file.ReadAt(offset, 1, &byte, false).ok());
+  byte = static_cast<char>(byte ^ 0x5a);
+  REQUIRE(file.WriteAt(offset, &byte, 1, false).ok());
+  REQUIRE(file.Sync().ok());
+}
+
+}  // namespace
+
+TEST_CASE("journal entries read back whole once durable, writes and discards alike",
+          "[journal]") {
+  auto file = MemoryFile();
+  auto journal = FormatAndOpen(file);
+  CHECK(journal->first_sequence() == 1);
+  CHECK(journal->last_sequence() == 0);
+  CHECK(journal->used_bytes() == 0);
+
+  const std::string four_k = BytesFor(1, 4096);
+  CHECK(AppendOk(*journal, DataWrite("db", 8192, four_k)) == 1);
+  CHECK(AppendOk(*journal, JournalWrite{"dblog", wire::WriteKind::kPunchHole, 1 << 20, 65536,
+                                        {}, 0}) == 2);
+  CHECK(AppendOk(*journal, DataWrite("db", 0, "x")) == 3);
+  // A 4 KiB write takes its data and one entry header, not 8 KiB.
+  CHECK(journal->used_bytes() == 3 * kJournalEntryHeaderBytes + 4096 + 1);
+
+  // Nothing is read before it is durable: the master never ships what a crash could take back.
+  CHECK(ReadOk(*journal, 1).empty());
+  REQUIRE(journal->WaitDurable(2).ok());
+  CHECK(journal->durable_sequence() >= 2);
+  REQUIRE(journal->Sync().ok());
+  const std::vector<JournalEntry> entries = ReadOk(*journal, 1);
+  REQUIRE(entries.size() == 3);
+  CHECK(entries[0].sequence == 1);
+  CHECK(entries[0].volume == "db");
+  CHECK(entries[0].offset == 8192);
+  CHECK(entries[0].data == four_k);
+  CHECK(entries[0].data_checksum == JournalDataChecksum(four_k));
+  CHECK(entries[1].kind == wire::WriteKind::kPunchHole);
+  CHECK(entries[1].volume == "dblog");
+  CHECK(entries[1].length == 65536);
+  CHECK(entries[1].data.empty());
+  CHECK(entries[2].data == "x");
+
+  // max_bytes bounds the data, but one entry is always returned.
+  CHECK(ReadOk(*journal, 1, 10).size() == 1);
+  CHECK(ReadOk(*journal, 2, 10).size() == 2);  // the discard carries no data
+  CHECK(ReadOk(*journal, 4).empty());
+
+  REQUIRE(journal->FreeThrough(1).ok());
+  CHECK(journal->first_sequence() == 2);
+  CHECK(journal->Read(1, 100).status().code() == Code::kNotFound);
+  CHECK(journal->used_bytes() == 2 * kJournalEntryHeaderBytes + 1);
+}
+
+TEST_CASE("journal entries survive reopening; unsynced ones may be lost to a crash",
+          "[journal]") {
+  auto file = MemoryFile();
+  {
+    auto journal = FormatAndOpen(file);
+    for (int i = 0; i < 5; ++i) AppendOk(*journal, DataWrite("db", i * 4096, BytesFor(i, 100)));
+    REQUIRE(journal->Sync().ok());
+    AppendOk(*journal, DataWrite("db", 0, "lost"));
+  }
+  file->Crash();
+  auto journal = Reopen(file);
+  CHECK(journal->recovery().first_sequence == 1);
+  CHECK(journal->recovery().last_sequence == 5);
+  CHECK(journal->recovery().entries == 5);
+  CHECK_FALSE(journal->recovery().lost_durable_entries());
+  CHECK(journal->durable_sequence() == 5);
+  const std::vector<JournalEntry> entries = ReadOk(*journal, 1);
+  REQUIRE(entries.size() == 5);
+  for (int i = 0; i < 5; ++i) CHECK(entries[i].data == BytesFor(i, 100));
+  // The sequence goes on from the last recovered entry.
+  CHECK(AppendOk(*journal, DataWrite("db", 0, "next")) == 6);
+}
+
+TEST_CASE("journal wraps around a small ring many times and stays readable", "[journal]") {
+  auto file = MemoryFile();
+  auto journal = FormatAndOpen(file);
+  std::mt19937_64 random(7);
+  uint64_t freed = 0;
+  for (uint64_t round = 0; round < 3000; ++round) {
+    const size_t length = random() % 3000;
+    Result<uint64_t> appended = journal->Append(DataWrite("v", round, BytesFor(round, length)));
+    if (appended.status().code() == Code::kNoSpace) {
+      REQUIRE(journal->Sync().ok());
+      // Check what is held, then free most of it, as the secondary's acknowledgements do.
+      const std::vector<JournalEntry> held = ReadOk(*journal, freed + 1);
+      REQUIRE(held.size() == journal->last_sequence() - freed);
+      for (const JournalEntry& entry : held)
+        REQUIRE(entry.data == BytesFor(entry.offset, entry.data.size()));
+      freed = journal->last_sequence() - random() % 3;
+      REQUIRE(journal->FreeThrough(freed).ok());
+      if (random() % 4 == 0) journal = Reopen(file);
+      continue;
+    }
+    INFO(appended.status().message());
+    REQUIRE(appended.ok());
+    REQUIRE(journal->used_bytes() <= journal->capacity_bytes());
+  }
+  CHECK(journal->last_sequence() > 10 * (kSmallRing / 3000));  // many laps of the ring
+  REQUIRE(journal->Sync().ok());
+  journal = Reopen(file);
+  CHECK(journal->first_sequence() == freed + 1);
+  const std::vector<JournalEntry> held = ReadOk(*journal, freed + 1);
+  CHECK(held.size() == journal->last_sequence() - freed);
+  for (const JournalEntry& entry : held) CHECK(entry.data == BytesFor(entry.offset, entry.data.size()));
+}
+
+TEST_CASE("a full journal refuses with NoSpace at once, and takes entries again once freed",
+          "[journal]") {
+  auto file = MemoryFile();
+  auto journal = FormatAndOpen(file);
+  const std::string data = BytesFor(3, 8000);
+  uint64_t appended = 0;
+  for (;;) {
+    Result<uint64_t> sequence = journal->Append(DataWrite("v", 0, data));
+    if (!sequence.ok()) {
+      CHECK(sequence.status().code() == Code::kNoSpace);
+      break;
+    }
+    ++appended;
+  }
+  const uint64_t capacity = journal->capacity_bytes();
+  CHECK(appended == capacity / JournalEntryBytes(data.size()));
+  CHECK(journal->AboveHighWater(80));
+  CHECK_FALSE(journal->AboveHighWater(100));
+  // Freeing needs durability first: a master frees only what the secondary applied.
+  CHECK(journal->FreeThrough(2).code() == Code::kInvalidArgument);
+  REQUIRE(journal->Sync().ok());
+  REQUIRE(journal->FreeThrough(2).ok());
+  // The two freed entries' room, at the start of the ring.
+  CHECK(AppendOk(*journal, DataWrite("v", 0, data)) == appended + 1);
+  CHECK(AppendOk(*journal, DataWrite("v", 0, data)) == appended + 2);
+  CHECK(journal->Append(DataWrite("v", 0, data)).status().code() == Code::kNoSpace);
+  // An entry larger than the whole ring never fits.
+  REQUIRE(journal->Sync().ok());
+  REQUIRE(journal->FreeThrough(journal->last_sequence()).ok());
+  CHECK(journal->used_bytes() == 0);
+  CHECK_FALSE(journal->AboveHighWater(1));
+  const std::string huge(kMaxJournalEntryDataBytes, 'h');
+  CHECK(journal->Append(DataWrite("v", 0, huge)).status().code() == Code::kNoSpace);
+  // The full ring is recovered whole after a restart.
+  journal = Reopen(file);
+  CHECK(journal->used_bytes() == 0);
+  CHECK(journal->first_sequence() == appended + 3);
+}
+
+TEST_CASE("journal group commit: waiters share a sync and a durable sequence costs none",
+          "[journal]") {
+  auto file = std::make_shared<GatedFile>(kSmallRing);
+  auto journal = FormatAndOpen(file);
+  const uint64_t syncs_before = journal->counters().syncs;
+  AppendOk(*journal, DataWrite("v", 0, "one"));
+  file->Close();
+  Status waited[3];
+  std::thread first([&] { waited[0] = journal->WaitDurable(1); });
+  file->WaitForSyncs(file->syncs_entered() + 1);  // the first waiter's sync, held at the gate
+  AppendOk(*journal, DataWrite("v", 0, "two"));
+  AppendOk(*journal, DataWrite("v", 0, "three"));
+  std::thread second([&] { waited[1] = journal->WaitDurable(2); });
+  std::thread third([&] { waited[2] = journal->WaitDurable(3); });
+  file->Open();
+  first.join();
+  second.join();
+  third.join();
+  for (const Status& status : waited) CHECK(status.ok());
+  // One sync for entry 1, one shared by entries 2 and 3.
+  CHECK(journal->counters().syncs - syncs_before == 2);
+  CHECK(journal->durable_sequence() == 3);
+  REQUIRE(journal->WaitDurable(2).ok());
+  REQUIRE(journal->Sync().ok());
+  CHECK(journal->counters().syncs - syncs_before == 2);
+  CHECK(journal->WaitDurable(4).code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("journal: many writer threads get distinct, gap-free sequences", "[journal]") {
+  auto file = MemoryFile(1 << 20);
+  auto journal = FormatAndOpen(file);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 100;
+  std::mutex mutex;
+  std::set<uint64_t> sequences;
+  int failures = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const uint64_t key = t * 1000 + i;
+        Result<uint64_t> sequence = journal->Append(DataWrite("v", key, BytesFor(key, 1000)));
+        const bool durable = sequence.ok() && journal->WaitDurable(sequence.value()).ok();
+        std::lock_guard<std::mutex> lock(mutex);
+        if (durable) {
+          sequences.insert(sequence.value());
+        } else {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  CHECK(failures == 0);
+  REQUIRE(sequences.size() == kThreads * kPerThread);
+  CHECK(*sequences.begin() == 1);
+  CHECK(*sequences.rbegin() == kThreads * kPerThread);
+  CHECK(journal->counters().syncs <= kThreads * kPerThread);
+  const std::vector<JournalEntry> entries = ReadOk(*journal, 1);
+  REQUIRE(entries.size() == kThreads * kPerThread);
+  for (const JournalEntry& entry : entries) CHECK(entry.data == BytesFor(entry.offset, 1000));
+}
+
+TEST_CASE("a torn header slot loses only its own update: the other slot wins", "[journal]") {
+  auto file = MemoryFile();
+  {
+    auto journal = FormatAndOpen(file);
+    for (int i = 0; i < 4; ++i) AppendOk(*journal, DataWrite("v", i, BytesFor(i, 500)));
+    REQUIRE(journal->Sync().ok());
+    REQUIRE(journal->FreeThrough(1).ok());
+    REQUIRE(journal->FreeThrough(2).ok());  // the newest slot says head 3, the other head 2
+  }
+  const uint64_t newest = NewestSlot(*file);
+  FlipByte(*file, newest * kJournalSlotBytes + 50);
+  {
+    auto journal = Reopen(file);
+    CHECK(journal->first_sequence() == 2);  // the older pointer: entry 2 is held again
+    CHECK(journal->last_sequence() == 4);
+    CHECK(ReadOk(*journal, 2).size() == 3);
+  }
+  // Open wrote a new epoch into the broken slot; break both now.
+  FlipByte(*file, 10);
+  FlipByte(*file, kJournalSlotBytes + 10);
+  Result<std::unique_ptr<Journal>> broken = Journal::Open(file, "app");
+  CHECK(broken.status().code() == Code::kCorruption);
+  CHECK(broken.status().message().find("neither header slot") != std::string::npos);
+}
+
+TEST_CASE("restore journal stores the next sequence only, acknowledges duplicates, counts "
+          "refusals",
+          "[journal]") {
+  auto file = MemoryFile();
+  auto journal = FormatAndOpen(file, JournalRole::kRestore, 10);
+  const std::string data = BytesFor(10, 300);
+  const uint64_t checksum = JournalDataChecksum(data);
+  Result<Receipt> stored = journal->AppendReceived(10, DataWrite("v", 0, data), checksum);
+  REQUIRE(stored.ok());
+  CHECK(stored.value() == Receipt::kStored);
+
+  Result<Receipt> gap = journal->AppendReceived(12, DataWrite("v", 0, data), checksum);
+  CHECK(gap.status().code() == Code::kInvalidArgument);
+  CHECK(gap.status().message().find("before 11") != std::string::npos);
+
+  Result<Receipt> again = journal->AppendReceived(10, DataWrite("v", 0, data), checksum);
+  REQUIRE(again.ok());
+  CHECK(again.value() == Receipt::kAlreadyHeld);
+
+  const std::string other = BytesFor(99, 300);
+  Result<Receipt> conflicting =
+      journal->AppendReceived(10, DataWrite("v", 0, other), JournalDataChecksum(other));
+  CHECK(conflicting.status().code() == Code::kCorruption);
+
+  Result<Receipt> damaged = journal->AppendReceived(11, DataWrite("v", 0, other), checksum);
+  CHECK(damaged.status().code() == Code::kCorruption);
+
+  CHECK(journal->AppendReceived(11, DataWrite("v", 0, other), JournalDataChecksum(other)).ok());
+  CHECK(journal->next_sequence() == 12);
+  REQUIRE(journal->WaitDurable(11).ok());
+
+  const JournalCounters counters = journal->counters();
+  CHECK(counters.refused_gaps == 1);
+  CHECK(counters.duplicates == 2);
+  CHECK(counters.conflicting_duplicates == 1);
+  CHECK(counters.bad_checksums == 1);
+  CHECK(counters.appended == 2);
+
+  // Applied and freed entries stay acknowledged as held.
+  REQUIRE(journal->MarkApplied(11).ok());
+  REQUIRE(journal->FreeThrough(11).ok());
+  Result<Receipt> old = journal->AppendReceived(10, DataWrite("v", 0, data), checksum);
+  REQUIRE(old.ok());
+  CHECK(old.value() == Receipt::kAlreadyHeld);
+
+  // A restore journal takes no local appends; a master receives none.
+  CHECK(journal->Append(DataWrite("v", 0, data)).status().code() == Code::kInvalidArgument);
+  auto master = FormatAndOpen(MemoryFile());
+  CHECK(master->AppendReceived(1, DataWrite("v", 0, data), checksum).status().code() ==
+        Code::kInvalidArgument);
+}
+
+TEST_CASE("restore journal applies a batch only once all of it is durable", "[journal]") {
+  auto file = MemoryFile();
+  auto journal = FormatAndOpen(file, JournalRole::kRestore);
+  auto receive = [&](uint64_t sequence, uint16_t flags) {
+    const std::string data = BytesFor(sequence, 200);
+    return journal->AppendReceived(sequence, DataWrite("v", sequence, data, flags),
+                                   JournalDataChecksum(data));
+  };
+  REQUIRE(receive(1, 0).ok());
+  REQUIRE(receive(2, 0).ok());
+  REQUIRE(receive(3, kJournalBatchBegin).ok());
+  REQUIRE(receive(4, 0).ok());
+  CHECK(journal->ApplicableThrough() == 0);  // nothing durable yet
+  REQUIRE(journal->Sync().ok());
+  CHECK(journal->ApplicableThrough() == 2);  // the batch from 3 has no end yet
+  CHECK(receive(5, kJournalBatchBegin).status().code() == Code::kInvalidArgument);
+  CHECK(journal->MarkApplied(3).code() == Code::kInvalidArgument);
+  REQUIRE(journal->MarkApplied(2).ok());
+
+  // A crash keeps the incomplete batch unapplicable.
+  journal = Reopen(file);
+  CHECK(journal->applied_sequence() == 2);
+  CHECK(journal->ApplicableThrough() == 2);
+  REQUIRE(receive(5, kJournalBatchEnd).ok());
+  CHECK(journal->ApplicableThrough() == 2);  // its end is not durable yet
+  REQUIRE(journal->Sync().ok());
+  CHECK(journal->ApplicableThrough() == 5);
+  REQUIRE(receive(6, kJournalBatchBegin | kJournalBatchEnd).ok());  // a batch of one
+  REQUIRE(receive(7, 0).ok());
+  REQUIRE(journal->Sync().ok());
+  CHECK(journal->ApplicableThrough() == 7);
+  CHECK(receive(8, kJournalBatchEnd).status().code() == Code::kInvalidArgument);
+  REQUIRE(journal->MarkApplied(7).ok());
+  CHECK(journal->FreeThrough(8).code() == Code::kInvalidArgument);
+  REQUIRE(journal->FreeThrough(7).ok());
+  journal = Reopen(file);
+  CHECK(journal->applied_sequence() == 7);
+  CHECK(journal->first_sequence() == 8);
+}
+
+TEST_CASE("a corrupt data byte is Corruption on read, and recovery stops before it",
+          "[journal]") {
+  auto file = MemoryFile();
+  auto journal = FormatAndOpen(file);
+  for (int i = 0; i < 5; ++i) AppendOk(*journal, DataWrite("v", i, BytesFor(i, 1000)));
+  REQUIRE(journal->SetRole(JournalRole::kMaster).ok());  // a header write: 5 entries durable
+  // Entry 3's data: after two whole entries and its own header.
+  const uint64_t entry_bytes = JournalEntryBytes(1000);
+  FlipByte(*file, kJournalDataStart + 2 * entry_bytes + kJournalEntryHeaderBytes + 500);
+  Result<std::vector<JournalEntry>> read = journal->Read(1, 1 << 20);
+  CHECK(read.status().code() == Code::kCorruption);
+  CHECK(read.status().message().find("entry 3") != std::string::npos);
+  CHECK(ReadOk(*journal, 1, 2000).size() == 2);  // the entries before it read fine
+
+  journal = Reopen(file);
+  CHECK(journal->recovery().last_sequence == 2);
+  CHECK(journal->recovery().lost_durable_entries());  // 3 to 5 were durable: damage, not a crash
+  CHECK(journal->recovery().end_reason.find("data checksum") != std::string::npos);
+  CHECK(ReadOk(*journal, 1).size() == 2);
+  // The journal goes on after the damage, and later entries past it stay unrecoverable.
+  CHECK(AppendOk(*journal, DataWrite("v", 0, "new")) == 3);
+  REQUIRE(journal->Sync().ok());
+  journal = Reopen(file);
+  CHECK(journal->last_sequence() == 3);
+}
+
+TEST_CASE("bad journal files and bad writes are refused with a clear status", "[journal]") {
+  auto tiny = MemoryFile(4096);
+  JournalSetup setup;
+  setup.group = "app";
+  CHECK(Journal::Format(*tiny, setup).code() == Code::kInvalidArgument);
+  CHECK(Journal::Open(tiny, "app").status().code() == Code::kCorruption);
+
+  auto garbage = MemoryFile();
+  const std::string noise = BytesFor(5, kSmallRing);
+  REQUIRE(garbage->WriteAt(0, noise.data(), noise.size(), false).ok());
+  CHECK(Journal::Open(garbage, "app").status().code() == Code::kCorruption);
+
+  auto file = MemoryFile();
+  FormatAndOpen(file);
+  CHECK(Journal::Open(file, "other").status().code() == Code::kCorruption);
+  REQUIRE(file->Resize(2 * kSmallRing).ok());  // no longer the size it was made for
+  Result<std::unique_ptr<Journal>> resized = Journal::Open(file, "app");
+  CHECK(resized.status().code() == Code::kCorruption);
+  CHECK(resized.status().message().find("bytes long") != std::string::npos);
+  REQUIRE(file->Resize(kSmallRing).ok());
+
+  auto journal = Reopen(file);
+  CHECK(journal->Append(DataWrite("", 0, "x")).status().code() == Code::kInvalidArgument);
+  CHECK(journal->Append(DataWrite("bad/name", 0, "x")).status().code() ==
+        Code::kInvalidArgument);
+  CHECK(journal->Append(JournalWrite{"v", wire::WriteKind::kData, 0, 5, "x", 0})
+            .status()
+            .code() == Code::kInvalidArgument);
+  CHECK(journal->Append(JournalWrite{"v", wire::WriteKind::kPunchHole, 0, 5, "x", 0})
+            .status()
+            .code() == Code::kInvalidArgument);
+  CHECK(journal->Append(DataWrite("v", 0, "x", kJournalWrapMarker)).status().code() ==
+        Code::kInvalidArgument);
+  CHECK(journal->Append(DataWrite("v", kMaxVolumeBytes, "x")).status().code() ==
+        Code::kInvalidArgument);
+  const std::string too_long(kMaxJournalEntryDataBytes + 1, 'x');
+  CHECK(journal->Append(DataWrite("v", 0, too_long)).status().code() == Code::kInvalidArgument);
+  CHECK(journal->Reset(0).code() == Code::kInvalidArgument);
+  CHECK(journal->last_sequence() == 0);  // nothing was taken
+}
+
+TEST_CASE("journal role changes and resets are durable", "[journal]") {
+  auto file = MemoryFile();
+  auto journal = FormatAndOpen(file);
+  for (int i = 0; i < 3; ++i) AppendOk(*journal, DataWrite("v", i, BytesFor(i, 100)));
+  // The swap: every entry durable and the new role in one header write.
+  REQUIRE(journal->SetRole(JournalRole::kRestore).ok());
+  CHECK(journal->durable_sequence() == 3);
+  journal = Reopen(file);
+  CHECK(journal->role() == JournalRole::kRestore);
+  CHECK(journal->last_sequence() == 3);
+
+  // The new primary went on from 2: the old tail is dropped, and stays dropped after a crash.
+  REQUIRE(journal->Reset(2).ok());
+  CHECK(journal->first_sequence() == 2);
+  CHECK(journal->next_sequence() == 2);
+  CHECK(journal->used_bytes() == 0);
+  CHECK(ReadOk(*journal, 2).empty());
+  const std::string data = BytesFor(2, 100);
+  REQUIRE(journal->AppendReceived(2, DataWrite("v", 9, data), JournalDataChecksum(data)).ok());
+  file->Crash();  // entry 2 was not synced; the old entries 2 and 3 must not come back
+  journal = Reopen(file);
+  CHECK(journal->first_sequence() == 2);
+  CHECK(journal->last_sequence() == 1);
+  CHECK(journal->applied_sequence() == 1);
+}
+
+TEST_CASE("a reset journal never recovers an older lap's entry of the same sequence",
+          "[journal]") {
+  auto file = MemoryFile();
+  auto journal = FormatAndOpen(file);
+  // Entries of one size sit on one grid lap after lap, so the tail lands on an older entry.
+  while (journal->last_sequence() < 200) {
+    AppendOk(*journal, DataWrite("v", 0, BytesFor(journal->next_sequence(), 1000)));
+    REQUIRE(journal->Sync().ok());
+    REQUIRE(journal->FreeThrough(journal->last_sequence()).ok());
+  }
+  std::string slot(kJournalSlotEncodedBytes, '\0');
+  REQUIRE(file->ReadAt(NewestSlot(*file) * kJournalSlotBytes, slot.size(), slot.data(), false).ok());
+  Result<JournalHeader> header = DecodeJournalHeader(slot);
+  REQUIRE(header.ok());
+  std::string bytes(kJournalEntryHeaderBytes, '\0');
+  REQUIRE(file->ReadAt(header->head_offset, bytes.size(), bytes.data(), false).ok());
+  Result<JournalEntryHeader> stale = DecodeJournalEntryHeader(bytes);
+  REQUIRE(stale.ok());
+  REQUIRE(stale->sequence < 200);
+  // The new primary's sequence goes on from exactly that older entry's.
+  REQUIRE(journal->Reset(stale->sequence).ok());
+  journal = Reopen(file);
+  CHECK(journal->first_sequence() == stale->sequence);
+  CHECK(journal->last_sequence() == stale->sequence - 1);
+  CHECK(journal->recovery().end_reason.find("stale") != std::string::npos);
+}
