@@ -6,7 +6,7 @@
 //
 // What is durable: the header (two alternating checksummed slots) holds the head (oldest entry
 // still needed), the restore side's applied sequence and the role; entries become durable by
-// WaitDurable/Sync (group commit: concurrent callers share one BlockFile::Sync). After a crash,
+// WaitDurable/Sync (group commit: concurrent callers share BlockFile::Syncs). After a crash,
 // Open scans forward from the durable head while entries verify and sequences are consecutive:
 // every entry WaitDurable confirmed is found again, and the recovered entries are a gap-free run.
 //
@@ -129,9 +129,11 @@ class Journal {
   // must be reopened: what reached the disk is unknown).
   Result<uint64_t> Append(const JournalWrite& write);
 
-  // Returns once every entry through `sequence` is durable. Concurrent callers share one
-  // BlockFile::Sync; a sequence already durable costs nothing. InvalidArgument for a sequence
-  // never appended; IoError (sticky, as Append) if a write or the sync failed.
+  // Returns once every entry through `sequence` is durable. Group commit: a sync covers every
+  // entry written when it starts, and a caller whose entry a running sync covers waits for that
+  // one (others start their own, up to kJournalSyncsInFlight at once); a sequence already
+  // durable costs nothing. InvalidArgument for a sequence never appended; IoError (sticky, as
+  // Append) if a write or the sync failed.
   Status WaitDurable(uint64_t sequence);
 
   // WaitDurable(every entry appended so far).
@@ -160,7 +162,8 @@ class Journal {
 
   // Entries from `from_sequence` on, consecutive, their data verified; as many as fit
   // `max_bytes` of data but at least one if any is there. Only durable entries are read (the
-  // master ships nothing it could still lose in a crash). Empty when none is durable past it;
+  // master ships nothing it could still lose in a crash: its transfer thread calls Sync first,
+  // which costs nothing when every entry is durable already). Empty when none is durable past it;
   // NotFound if `from_sequence` was freed; Corruption naming the sequence if an entry fails
   // its checks (never returned); IoError from the file.
   Result<std::vector<JournalEntry>> Read(uint64_t from_sequence, size_t max_bytes) const;
@@ -252,7 +255,7 @@ class Journal {
 
   std::mutex header_mutex_;  // one header write at a time; taken before mutex_
   mutable std::mutex mutex_;  // guards everything below
-  std::condition_variable changed_;  // written_through_, durable_sequence_, syncing_, failed_
+  std::condition_variable changed_;  // written_through_, durable_sequence_, syncs, failed_
   JournalHeader header_;  // the durable header: role, epoch, head, applied
   uint64_t slot_ = 0;     // the slot header_ is in
   std::deque<IndexEntry> index_;
@@ -265,7 +268,8 @@ class Journal {
   // path may not apply into the first of them.
   std::deque<BatchRange> batches_;
   uint64_t resets_ = 0;  // Reset count: a Read that saw one rereads nothing stale
-  bool syncing_ = false;
+  int syncs_in_flight_ = 0;
+  uint64_t sync_target_ = 0;  // the largest sequence a sync started for (in flight or done)
   bool resetting_ = false;
   Status failed_;
   JournalCounters counters_;

@@ -40,6 +40,27 @@ inline std::unique_ptr<node::Journal> FormatAndOpen(
   return std::move(journal.value());
 }
 
+inline uint64_t AppendOk(node::Journal& journal, const node::JournalWrite& write) {
+  Result<uint64_t> sequence = journal.Append(write);
+  INFO(sequence.status().message());
+  REQUIRE(sequence.ok());
+  return sequence.value();
+}
+
+// The slot holding the newer header (the one Open would pick).
+inline uint64_t NewestSlot(node::BlockFile& file) {
+  std::string slots(node::kJournalDataStart, '\0');
+  REQUIRE(file.ReadAt(0, slots.size(), slots.data(), false).ok());
+  Result<node::JournalHeader> first =
+      node::DecodeJournalHeader(slots.substr(0, node::kJournalSlotEncodedBytes));
+  Result<node::JournalHeader> second = node::DecodeJournalHeader(
+      slots.substr(node::kJournalSlotBytes, node::kJournalSlotEncodedBytes));
+  REQUIRE((first.ok() || second.ok()));
+  if (!first.ok()) return 1;
+  if (!second.ok()) return 0;
+  return second->slot_counter > first->slot_counter ? 1 : 0;
+}
+
 // Opens `file` again, as a restarted node does.
 inline std::unique_ptr<node::Journal> Reopen(const std::shared_ptr<node::BlockFile>& file) {
   Result<std::unique_ptr<node::Journal>> journal = node::Journal::Open(file, "app");
