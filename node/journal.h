@@ -218,6 +218,7 @@ class Journal {
     uint16_t flags;
     bool written;  // the pwrite completed (in order of sequence: written_through_)
   };
+  static_assert(sizeof(IndexEntry) <= 32, "kMaxJournalBytes counts 32 bytes of index per entry");
 
   Journal(std::shared_ptr<BlockFile> file, const JournalHeader& header, uint64_t slot);
 
