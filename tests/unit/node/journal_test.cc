@@ -262,41 +262,6 @@ TEST_CASE("journal group commit: waiters share a sync and a durable sequence cos
   CHECK(journal->WaitDurable(4).code() == Code::kInvalidArgument);
 }
 
-TEST_CASE("journal: many writer threads get distinct, gap-free sequences", "[journal]") {
-  auto file = MemoryFile(1 << 20);
-  auto journal = FormatAndOpen(file);
-  constexpr int kThreads = 4;
-  constexpr int kPerThread = 100;
-  std::mutex mutex;
-  std::set<uint64_t> sequences;
-  int failures = 0;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kPerThread; ++i) {
-        const uint64_t key = t * 1000 + i;
-        Result<uint64_t> sequence = journal->Append(DataWrite("v", key, BytesFor(key, 1000)));
-        const bool durable = sequence.ok() && journal->WaitDurable(sequence.value()).ok();
-        std::lock_guard<std::mutex> lock(mutex);
-        if (durable) {
-          sequences.insert(sequence.value());
-        } else {
-          ++failures;
-        }
-      }
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-  CHECK(failures == 0);
-  REQUIRE(sequences.size() == kThreads * kPerThread);
-  CHECK(*sequences.begin() == 1);
-  CHECK(*sequences.rbegin() == kThreads * kPerThread);
-  CHECK(journal->counters().syncs <= kThreads * kPerThread);
-  const std::vector<JournalEntry> entries = ReadOk(*journal, 1);
-  REQUIRE(entries.size() == kThreads * kPerThread);
-  for (const JournalEntry& entry : entries) CHECK(entry.data == BytesFor(entry.offset, 1000));
-}
-
 TEST_CASE("a torn header slot loses only its own update: the other slot wins", "[journal]") {
   auto file = MemoryFile();
   {
