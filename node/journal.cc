@@ -89,7 +89,8 @@ Result<Receipt> Journal::AppendReceived(uint64_t sequence, const JournalWrite& w
     }
     if (sequence < next_sequence_) {
       ++counters_.duplicates;
-      if (sequence >= index_first_ && index_[sequence - index_first_].data_checksum != data_checksum) {
+      if (sequence >= index_first_ &&
+          index_[sequence - index_first_].data_checksum != data_checksum) {
         ++counters_.conflicting_duplicates;
         return Status::Corruption("entry " + std::to_string(sequence) + " for group " + group_ +
                                   " is held with other data");
@@ -136,8 +137,8 @@ Result<Journal::Placement> Journal::PlaceLocked(uint64_t ring_bytes) const {
     return placement;
   }
   return Status::NoSpace("the journal of group " + group_ + " is full (" +
-                         std::to_string(UsedBytesLocked()) + " of " +
-                         std::to_string(end - start) + " bytes used)");
+                         std::to_string(UsedBytesLocked()) + " of " + std::to_string(end - start) +
+                         " bytes used)");
 }
 
 Result<Journal::Placement> Journal::ReserveLocked(uint64_t sequence, const JournalWrite& write,
@@ -201,7 +202,8 @@ Status Journal::WriteReserved(const Placement& placement, const JournalWrite& wr
   if (!status.ok()) return FailLocked(status);
   // The entry cannot have been freed or reset away: neither passes an unwritten entry.
   index_[placement.sequence - index_first_].written = true;
-  while (written_through_ + 1 < next_sequence_ && index_[written_through_ + 1 - index_first_].written)
+  while (written_through_ + 1 < next_sequence_ &&
+         index_[written_through_ + 1 - index_first_].written)
     ++written_through_;
   changed_.notify_all();
   return Status::Ok();
@@ -297,8 +299,8 @@ Result<std::vector<JournalEntry>> Journal::Read(uint64_t from_sequence, size_t m
   for (size_t first = 0; first < spans.size();) {
     size_t last = first;
     uint64_t run_bytes = spans[first].ring_bytes;
-    while (last + 1 < spans.size() && spans[last + 1].offset == spans[last].offset +
-                                                                    spans[last].ring_bytes) {
+    while (last + 1 < spans.size() &&
+           spans[last + 1].offset == spans[last].offset + spans[last].ring_bytes) {
       ++last;
       run_bytes += spans[last].ring_bytes;
     }

@@ -83,11 +83,11 @@ struct JournalRecovery {
 enum class Receipt { kStored, kAlreadyHeld };
 
 struct JournalCounters {
-  uint64_t appended = 0;      // entries stored by Append and AppendReceived
-  uint64_t syncs = 0;         // BlockFile::Sync calls for entries (group commit: ≤ waits)
-  uint64_t header_writes = 0; // durable pointer updates
-  uint64_t refused_gaps = 0;  // AppendReceived: a sequence beyond the next one
-  uint64_t duplicates = 0;    // AppendReceived: already held, acknowledged, not stored again
+  uint64_t appended = 0;       // entries stored by Append and AppendReceived
+  uint64_t syncs = 0;          // BlockFile::Sync calls for entries (group commit: ≤ waits)
+  uint64_t header_writes = 0;  // durable pointer updates
+  uint64_t refused_gaps = 0;   // AppendReceived: a sequence beyond the next one
+  uint64_t duplicates = 0;     // AppendReceived: already held, acknowledged, not stored again
   uint64_t conflicting_duplicates = 0;  // already held with other data: refused
   uint64_t bad_checksums = 0;           // AppendReceived: data that fails its checksum
 };
@@ -186,12 +186,12 @@ class Journal {
   // ---- accessors ----
   const std::string& group() const { return group_; }
   JournalRole role() const;
-  uint64_t size_bytes() const { return size_bytes_; }          // the file
-  uint64_t capacity_bytes() const;                             // the ring: size - headers
-  uint64_t used_bytes() const;                                 // head to tail, wrap gaps too
-  bool AboveHighWater(int percent) const;                      // used > percent% of capacity
-  uint64_t first_sequence() const;    // the oldest held; next_sequence() when empty
-  uint64_t next_sequence() const;     // what the next entry gets (or must have, restore)
+  uint64_t size_bytes() const { return size_bytes_; }  // the file
+  uint64_t capacity_bytes() const;                     // the ring: size - headers
+  uint64_t used_bytes() const;                         // head to tail, wrap gaps too
+  bool AboveHighWater(int percent) const;              // used > percent% of capacity
+  uint64_t first_sequence() const;  // the oldest held; next_sequence() when empty
+  uint64_t next_sequence() const;   // what the next entry gets (or must have, restore)
   uint64_t last_sequence() const { return next_sequence() - 1; }
   uint64_t durable_sequence() const;  // every entry through it is durable
   uint64_t applied_sequence() const;  // restore: applied to the volumes
@@ -254,15 +254,15 @@ class Journal {
   const uint64_t size_bytes_;
   const uint64_t journal_id_;
 
-  std::mutex header_mutex_;  // one header write at a time; taken before mutex_
-  mutable std::mutex mutex_;  // guards everything below
+  std::mutex header_mutex_;          // one header write at a time; taken before mutex_
+  mutable std::mutex mutex_;         // guards everything below
   std::condition_variable changed_;  // written_through_, durable_sequence_, syncs, failed_
-  JournalHeader header_;  // the durable header: role, epoch, head, applied
-  uint64_t slot_ = 0;     // the slot header_ is in
+  JournalHeader header_;             // the durable header: role, epoch, head, applied
+  uint64_t slot_ = 0;                // the slot header_ is in
   std::deque<IndexEntry> index_;
-  uint64_t index_first_ = 1;     // the sequence of index_.front()
+  uint64_t index_first_ = 1;  // the sequence of index_.front()
   uint64_t next_sequence_ = 1;
-  uint64_t tail_offset_ = 0;     // where the next entry goes (or its wrap marker)
+  uint64_t tail_offset_ = 0;  // where the next entry goes (or its wrap marker)
   uint64_t written_through_ = 0;
   uint64_t durable_sequence_ = 0;
   // Batches not yet durable to their end, oldest first (the last may be open): the restore

@@ -94,8 +94,7 @@ Result<JournalHeader> DecodeJournalHeader(std::string_view bytes) {
     return Status::Corruption("bad group name length");
   header.group = std::string(bytes.substr(kSlotGroupAt, group_length));
   if (header.group.find('\0') != std::string::npos ||
-      !AllZero(bytes.substr(kSlotGroupAt + group_length,
-                            wire::kMaxGroupNameBytes - group_length)))
+      !AllZero(bytes.substr(kSlotGroupAt + group_length, wire::kMaxGroupNameBytes - group_length)))
     return Status::Corruption("bad group name");
   header.slot_counter = GetLittleEndian<uint64_t>(bytes, kSlotCounterAt);
   header.size_bytes = GetLittleEndian<uint64_t>(bytes, kSlotSizeAt);

@@ -65,7 +65,7 @@ struct JournalHeader {
   uint64_t head_sequence = 1;  // the oldest entry still needed, or the next one when empty
   uint64_t head_offset = kJournalDataStart;  // where that entry starts (or will)
   uint64_t applied_sequence = 0;             // restore: the last entry applied to the volumes
-  uint64_t durable_tail_sequence = 0;  // every entry up to here was durable at this write
+  uint64_t durable_tail_sequence = 0;        // every entry up to here was durable at this write
 };
 
 // The kJournalSlotEncodedBytes of a slot.

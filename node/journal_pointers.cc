@@ -48,10 +48,10 @@ Status Journal::FreeThrough(uint64_t sequence) {
                                ? std::min(header_.applied_sequence, durable_sequence_)
                                : durable_sequence_;
     if (sequence > limit)
-      return Status::InvalidArgument("cannot free entry " + std::to_string(sequence) +
-                                     " of group " + group_ + ": only " + std::to_string(limit) +
-                                     (header_.role == JournalRole::kRestore ? " is applied"
-                                                                            : " is durable"));
+      return Status::InvalidArgument(
+          "cannot free entry " + std::to_string(sequence) + " of group " + group_ + ": only " +
+          std::to_string(limit) +
+          (header_.role == JournalRole::kRestore ? " is applied" : " is durable"));
     next = header_;
     next.head_sequence = sequence + 1;
     // The new head's epoch, or this one's for an entry still to come: an older entry of the

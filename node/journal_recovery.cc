@@ -61,9 +61,9 @@ Status CheckSetup(const JournalSetup& setup, uint64_t size_bytes) {
 
 uint64_t RandomJournalId() {
   std::random_device device;
-  std::mt19937_64 random((static_cast<uint64_t>(device()) << 32) ^ device() ^
-                         static_cast<uint64_t>(
-                             std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::mt19937_64 random(
+      (static_cast<uint64_t>(device()) << 32) ^ device() ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   uint64_t id = 0;
   while (id == 0) id = random();
   return id;
@@ -108,7 +108,8 @@ Status Journal::CreateFile(const std::string& path, uint64_t size_bytes,
     // Every block written once now, so that an append's fdatasync never allocates one.
     const std::string zeros(std::min<uint64_t>(kJournalFillChunkBytes, size_bytes), '\0');
     for (uint64_t offset = 0; status.ok() && offset < size_bytes; offset += zeros.size()) {
-      const size_t length = static_cast<size_t>(std::min<uint64_t>(zeros.size(), size_bytes - offset));
+      const size_t length =
+          static_cast<size_t>(std::min<uint64_t>(zeros.size(), size_bytes - offset));
       status = file.value()->WriteAt(offset, zeros.data(), length, false);
     }
     if (status.ok()) status = Format(*file.value(), setup);
@@ -159,8 +160,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(std::shared_ptr<BlockFile> file,
   if (best->size_bytes != size_bytes)
     return Status::Corruption(what + " was made " + std::to_string(best->size_bytes) +
                               " bytes long; the file is " + std::to_string(size_bytes));
-  if (best->group != group)
-    return Status::Corruption(what + " belongs to group " + best->group);
+  if (best->group != group) return Status::Corruption(what + " belongs to group " + best->group);
   std::unique_ptr<Journal> journal(new Journal(std::move(file), best.value(), best_slot));
   Status recovered = journal->Recover();
   if (!recovered.ok()) return recovered;
@@ -209,8 +209,8 @@ Status Journal::Recover() {
       break;
     }
     if (header->sequence != expected) {
-      reason = at + "sequence " + std::to_string(header->sequence) + ", not " +
-               std::to_string(expected);
+      reason =
+          at + "sequence " + std::to_string(header->sequence) + ", not " + std::to_string(expected);
       break;
     }
     if (header->epoch < previous_epoch || header->epoch > header_.epoch) {
@@ -250,8 +250,8 @@ Status Journal::Recover() {
     }
     if ((flags & kJournalBatchBegin) != 0) batches_.push_back(BatchRange{expected, 0});
     if ((flags & kJournalBatchEnd) != 0) batches_.back().end = expected;
-    index_.push_back(
-        IndexEntry{position, checksum, previous_epoch, static_cast<uint32_t>(ring_bytes), flags, true});
+    index_.push_back(IndexEntry{position, checksum, previous_epoch,
+                                static_cast<uint32_t>(ring_bytes), flags, true});
     ++expected;
     after_marker = false;
     scanned += ring_bytes;

@@ -87,8 +87,8 @@ int main(int argc, char** argv) {
   const double journaled = Measure(threads, per_thread, [&](std::mt19937_64& random) {
     const uint64_t at = offset(random);
     (void)image.value()->WriteAt(at, data.data(), data.size(), false);
-    Result<uint64_t> sequence = master.Append(JournalWrite{
-        "vol", wire::WriteKind::kData, at, data.size(), data, 0});
+    Result<uint64_t> sequence =
+        master.Append(JournalWrite{"vol", wire::WriteKind::kData, at, data.size(), data, 0});
     if (!sequence.ok()) {
       std::fprintf(stderr, "append: %s\n", sequence.status().ToString().c_str());
       std::exit(1);
@@ -99,11 +99,11 @@ int main(int argc, char** argv) {
   std::printf("4 KiB random write+fsync, %d threads, %d ops each, in %s\n", threads, per_thread,
               dir.c_str());
   std::printf("  unpaired (pwrite + fdatasync image): %10.0f ops/s\n", unpaired);
-  std::printf("  journaled (pwrite image + append + group commit): %10.0f ops/s (%.2fx), %llu "
-              "syncs for %llu entries\n",
-              journaled, journaled / unpaired,
-              static_cast<unsigned long long>(master.counters().syncs),
-              static_cast<unsigned long long>(master.counters().appended));
+  std::printf(
+      "  journaled (pwrite image + append + group commit): %10.0f ops/s (%.2fx), %llu "
+      "syncs for %llu entries\n",
+      journaled, journaled / unpaired, static_cast<unsigned long long>(master.counters().syncs),
+      static_cast<unsigned long long>(master.counters().appended));
   journal.value().reset();
   std::remove(image_path.c_str());
   std::remove(journal_path.c_str());

@@ -108,8 +108,7 @@ enum class Disk { kMemory, kChaos };
 // cut at random points, each followed by a restart that checks what the journal promises.
 class CrashRun {
  public:
-  CrashRun(uint64_t seed, Disk disk, JournalRole role)
-      : random_(seed), disk_(disk), role_(role) {
+  CrashRun(uint64_t seed, Disk disk, JournalRole role) : random_(seed), disk_(disk), role_(role) {
     const uint64_t size = kMinJournalBytes + (random_() % 4) * 16 * 1024;
     if (disk == Disk::kMemory) {
       memory_ = std::make_shared<MemoryBlockFile>(size);
@@ -249,8 +248,8 @@ class CrashRun {
     const uint64_t first = journal_->first_sequence();
     const uint64_t last = journal_->last_sequence();
     INFO("since the last restart:" << log_);
-    INFO("recovered " << first << ".." << last << ", ended by: "
-                      << journal_->recovery().end_reason);
+    INFO("recovered " << first << ".." << last
+                      << ", ended by: " << journal_->recovery().end_reason);
     REQUIRE(first >= head_);
     REQUIRE(first >= freed_ + 1);
     REQUIRE(journal_->applied_sequence() >= applied_);

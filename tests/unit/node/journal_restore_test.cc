@@ -7,8 +7,8 @@
 
 using namespace pairfs;
 using namespace pairfs::node;
-using pairfs::testing::BytesFor;
 using pairfs::testing::AppendOk;
+using pairfs::testing::BytesFor;
 using pairfs::testing::DataWrite;
 using pairfs::testing::FormatAndOpen;
 using pairfs::testing::NewestSlot;
@@ -29,9 +29,10 @@ std::vector<JournalEntry> ReadOk(const Journal& journal, uint64_t from) {
 
 }  // namespace
 
-TEST_CASE("restore journal stores the next sequence only, acknowledges duplicates, counts "
-          "refusals",
-          "[journal]") {
+TEST_CASE(
+    "restore journal stores the next sequence only, acknowledges duplicates, counts "
+    "refusals",
+    "[journal]") {
   auto file = MemoryFile();
   auto journal = FormatAndOpen(file, JournalRole::kRestore, 10);
   const std::string data = BytesFor(10, 300);
@@ -147,8 +148,7 @@ TEST_CASE("journal role changes and resets are durable", "[journal]") {
   CHECK(journal->applied_sequence() == 1);
 }
 
-TEST_CASE("a reset journal never recovers an older lap's entry of the same sequence",
-          "[journal]") {
+TEST_CASE("a reset journal never recovers an older lap's entry of the same sequence", "[journal]") {
   auto file = MemoryFile();
   auto journal = FormatAndOpen(file);
   // Entries of one size sit on one grid lap after lap, so the tail lands on an older entry.
@@ -158,7 +158,8 @@ TEST_CASE("a reset journal never recovers an older lap's entry of the same seque
     REQUIRE(journal->FreeThrough(journal->last_sequence()).ok());
   }
   std::string slot(kJournalSlotEncodedBytes, '\0');
-  REQUIRE(file->ReadAt(NewestSlot(*file) * kJournalSlotBytes, slot.size(), slot.data(), false).ok());
+  REQUIRE(
+      file->ReadAt(NewestSlot(*file) * kJournalSlotBytes, slot.size(), slot.data(), false).ok());
   Result<JournalHeader> header = DecodeJournalHeader(slot);
   REQUIRE(header.ok());
   std::string bytes(kJournalEntryHeaderBytes, '\0');

@@ -20,8 +20,8 @@ inline std::string BytesFor(uint64_t seed, size_t length) {
   return bytes;
 }
 
-inline node::JournalWrite DataWrite(std::string_view volume, uint64_t offset,
-                                    std::string_view data, uint16_t flags = 0) {
+inline node::JournalWrite DataWrite(std::string_view volume, uint64_t offset, std::string_view data,
+                                    uint16_t flags = 0) {
   return node::JournalWrite{volume, wire::WriteKind::kData, offset, data.size(), data, flags};
 }
 

@@ -65,9 +65,10 @@ TEST_CASE("journal: many writer threads get distinct, gap-free sequences", "[jou
   for (const JournalEntry& entry : entries) CHECK(entry.data == BytesFor(entry.offset, 1000));
 }
 
-TEST_CASE("journal: a read racing frees and overwrites gets whole entries or NotFound, never "
-          "damage",
-          "[journal]") {
+TEST_CASE(
+    "journal: a read racing frees and overwrites gets whole entries or NotFound, never "
+    "damage",
+    "[journal]") {
   auto journal = FormatAndOpen(MemoryFile(kMinJournalBytes));
   // Entry i is written at volume offset i with bytes that depend on i alone.
   auto data_for = [](uint64_t i) { return BytesFor(i, 1 + (i * 37) % 2000); };
