@@ -146,7 +146,10 @@ if mode == "cut":
     assert round_trip(s, b"before")[1], "no echo before the cut"
     signal_and_wait(signal.SIGUSR1, "cut")
     reset = is_reset(s)
-    refused = is_reset(connect())
+    try:
+        refused = is_reset(connect())
+    except OSError:  # the reset can come before connect() returns
+        refused = True
     signal_and_wait(signal.SIGUSR2, "healed")
     fresh = round_trip(connect(), b"fresh")[1]
     print("open connection reset: %s; new one refused during the cut: %s; served after heal: %s" % (reset, refused, fresh))
@@ -198,8 +201,8 @@ check "with --delay-ms 200 every round trip takes at least 400 ms" alone_check r
 check "with --delay-ms 200 8 MiB still come back intact and in order" alone_check echo 8
 stop_alone "SIGTERM with a delay: exits 0"
 
-proxy_alone --rate-mbps 20
-check "with --rate-mbps 20, 16 MiB take at least 15 MiB / 20 MB/s" alone_check rate 16 20
+proxy_alone --rate-mbps 4
+check "with --rate-mbps 4, 8 MiB take at least 7 MiB / 4 MB/s" alone_check rate 8 4
 stop_alone "SIGTERM with a rate cap: exits 0"
 
 proxy_alone --usr1 cut --delay-ms 5

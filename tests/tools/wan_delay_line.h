@@ -22,6 +22,10 @@ using WanClock = std::chrono::steady_clock;  // CLOCK_MONOTONIC, the clock of th
 // The most bytes written at once to a rate-capped destination: small enough that the pacing is
 // smooth at a few MB/s (64 KiB is 6.5 ms at 10 MB/s), large enough to cost few system calls.
 inline constexpr size_t kPacedWriteBytes = 64 << 10;
+// The credit a rate-capped line keeps for a late wake-up (a busy machine wakes the proxy
+// milliseconds late): without it every late wake-up would be lost and the rate would fall well
+// under the cap; with it, a burst is at most this much above the cap.
+inline constexpr size_t kPacedBurstBytes = 4 * kPacedWriteBytes;
 
 class DelayLine {
  public:
@@ -71,16 +75,16 @@ class DelayLine {
     return rest;
   }
   // `count` bytes of the head were written at `now`: drops them (and the head once all are
-  // written) and, with a rate cap, moves the next send time by count / rate.
+  // written) and, with a rate cap, moves the next send time by count / rate (from no earlier than
+  // now - kPacedBurstBytes / rate: the credit of a late wake-up).
   void ConsumeBytes(size_t count, WanClock::time_point now) {
     Chunk& head = chunks_.front();
     head.sent += count;
     queued_bytes_ -= count;
     if (head.sent == head.bytes.size()) chunks_.pop_front();
     if (bytes_per_second_ > 0) {
-      auto cost = std::chrono::duration_cast<WanClock::duration>(
-          std::chrono::duration<double>(static_cast<double>(count) / bytes_per_second_));
-      next_send_ = (next_send_ > now ? next_send_ : now) + cost;
+      WanClock::time_point earliest = now - TimeToSend(kPacedBurstBytes);
+      next_send_ = (next_send_ > earliest ? next_send_ : earliest) + TimeToSend(count);
     }
   }
   // Drops an end at the head (the proxy has acted on it).
@@ -93,6 +97,11 @@ class DelayLine {
   }
 
  private:
+  WanClock::duration TimeToSend(size_t count) const {
+    return std::chrono::duration_cast<WanClock::duration>(
+        std::chrono::duration<double>(static_cast<double>(count) / bytes_per_second_));
+  }
+
   struct Chunk {
     Kind kind;
     WanClock::time_point due;

@@ -34,11 +34,7 @@
 // A side that resets or closes is passed on in order with its bytes and after the same delay
 // (a close as shutdown(SHUT_WR), a reset as RST). SIGPIPE is ignored; peers that reset never end
 // the proxy. Exit 2 on bad arguments, 1 if a --listen cannot be bound.
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -57,14 +53,13 @@
 #include <string>
 #include <vector>
 
-#include "tests/tools/wan_delay_line.h"
+#include "tests/tools/wan_connection.h"
 
-using pairfs::tools::DelayLine;
-using pairfs::tools::WanClock;
+using namespace pairfs::tools;
 
 namespace {
 
-// One read: large enough to move well over 1 GB/s on loopback with few system calls.
+// One read: large enough to move hundreds of MB/s on loopback with few system calls.
 constexpr size_t kReadBytes = 256 << 10;
 // Per direction without a rate cap: 10 ms of delay at 3 GB/s fits, and a stalled link holds at
 // most this much per connection before the sender blocks.
@@ -97,85 +92,6 @@ void Log(const char* format, ...) {
           now.tv_nsec / 1000000, g_name.c_str(), message);
 }
 
-// What epoll's data pointer points at.
-struct Watch {
-  enum Kind { kListener, kSide, kSignal, kTimer } kind;
-};
-
-struct Route : Watch {
-  std::string listen_text, to_text;
-  sockaddr_storage to{};
-  socklen_t to_length = 0;
-  int fd = -1;
-  bool registered = false;
-};
-
-struct Connection;
-struct Side : Watch {
-  Connection* connection = nullptr;
-  const char* name = "";
-  int fd = -1;
-  uint32_t registered = 0;     // the epoll mask now registered; 0: not registered
-  bool write_blocked = false;  // the last write did not take everything: wait for EPOLLOUT
-};
-
-struct Connection {
-  Connection(WanClock::duration delay, double rate) : up(delay, rate), down(delay, rate) {}
-  uint64_t id = 0;
-  Route* route = nullptr;
-  Side client, server;
-  bool server_connected = false;
-  DelayLine up;    // client -> server
-  DelayLine down;  // server -> client
-  uint64_t bytes_up = 0, bytes_down = 0;
-  bool closed = false;
-
-  DelayLine& OutOf(Side& side) { return &side == &client ? up : down; }
-  DelayLine& Into(Side& side) { return &side == &client ? down : up; }
-  Side& Other(Side& side) { return &side == &client ? server : client; }
-};
-
-bool ParseHostPort(const std::string& text, sockaddr_storage* address, socklen_t* length) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  std::string host = text.substr(0, colon), port = text.substr(colon + 1);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr) return false;
-  memcpy(address, found->ai_addr, found->ai_addrlen);
-  *length = found->ai_addrlen;
-  freeaddrinfo(found);
-  return true;
-}
-
-std::string AddressText(const sockaddr_storage& address) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
-  if (address.ss_family == AF_INET) {
-    auto* in = reinterpret_cast<const sockaddr_in*>(&address);
-    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-    port = ntohs(in->sin_port);
-  } else if (address.ss_family == AF_INET6) {
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
-    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-    port = ntohs(in6->sin6_port);
-  }
-  return std::string(host) + ":" + std::to_string(port);
-}
-
-void SetNoDelay(int fd) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-// Closes a socket with RST instead of FIN (SO_LINGER 0).
-void CloseWithReset(int fd) {
-  linger reset{1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
-  close(fd);
-}
 
 class Proxy {
  public:
