@@ -375,14 +375,15 @@ WAN_PID=
 # direction delayed DELAY_MS, capped at RATE_MBPS MB/s unless empty or 0; log $WORK/wan.log),
 # records WAN_PID and waits until both routes listen; cleanup stops it. Start it before the sites.
 start_wan() {
-  local rate=()
+  local rate=() before
   [ -n "${2:-}" ] && [ "${2:-0}" != 0 ] && rate=(--rate-mbps "$2")
+  before=$(grep -c 'listening on' "$WORK/wan.log" 2>/dev/null)
   "$WAN" --listen "127.0.0.1:$WAN_AB" --to "127.0.0.1:$PORT_B" --listen "127.0.0.1:$WAN_BA" \
     --to "127.0.0.1:$PORT_A" --delay-ms "$1" "${rate[@]}" "${@:3}" >> "$WORK/wan.log" 2>&1 &
   WAN_PID=$!
   on_cleanup stop_wan
   for _ in $(seq 100); do
-    [ "$(grep -c 'listening on' "$WORK/wan.log")" -ge 2 ] && return 0
+    [ "$(grep -c 'listening on' "$WORK/wan.log")" -ge $((${before:-0} + 2)) ] && return 0
     kill -0 "$WAN_PID" 2>/dev/null || { echo "wan_proxy exited:"; cat "$WORK/wan.log"; return 1; }
     sleep 0.1
   done

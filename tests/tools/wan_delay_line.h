@@ -50,6 +50,7 @@ class DelayLine {
   bool ended() const { return ended_; }  // an end was pushed: the source is not read again
   bool empty() const { return chunks_.empty(); }
   size_t queued_bytes() const { return queued_bytes_; }
+  size_t chunk_count() const { return chunks_.size(); }  // reads and ends held
 
   // The time the head may be written (its due time, later if the rate cap says so), or nothing
   // if the line is empty.

@@ -70,6 +70,9 @@ constexpr size_t kPacedHeadroomBytes = 1 << 20;
 // exhaust file descriptors.
 constexpr size_t kMaxConnections = 256;
 constexpr int kListenBacklog = 128;
+// Chunks held per direction: a sender of tiny writes (one ZeroMQ heartbeat per read) would
+// otherwise cost an allocation's overhead per few bytes under the byte bound.
+constexpr size_t kMaxChunksPerLine = 65536;
 // A delay beyond 10 minutes is a typo, not a WAN.
 constexpr int kMaxDelayMs = 600000;
 constexpr int kEventsPerWait = 64;
@@ -119,6 +122,10 @@ class Proxy {
   void UpdateListeners();
   void ArmTimer();
   size_t OpenConnections() const;
+  // The line may take another read: under the byte bound and the chunk bound.
+  bool HasRoom(const DelayLine& line) const {
+    return line.queued_bytes() < queue_bound_ && line.chunk_count() < kMaxChunksPerLine;
+  }
 
   WanClock::duration delay_;
   double rate_;
@@ -305,7 +312,7 @@ bool Proxy::Fill(Connection& c, Side& source) {
   DelayLine& line = c.OutOf(source);
   if (source.fd < 0 || line.ended() || (&source == &c.server && !c.server_connected)) return false;
   bool progress = false;
-  while (line.queued_bytes() < queue_bound_) {
+  while (HasRoom(line)) {
     ssize_t n = recv(source.fd, scratch_, sizeof scratch_, 0);
     if (n > 0) {
       line.PushBytes(std::string(scratch_, n), WanClock::now());
@@ -450,7 +457,7 @@ void Proxy::UpdateInterest(Side& side) {
     want = EPOLLOUT;
   } else {
     DelayLine& out = c.OutOf(side);
-    if (!out.ended() && out.queued_bytes() < queue_bound_) want |= EPOLLIN;
+    if (!out.ended() && HasRoom(out)) want |= EPOLLIN;
     if (side.write_blocked && fault_ != Fault::kStall) want |= EPOLLOUT;
   }
   if (want == side.registered) return;
