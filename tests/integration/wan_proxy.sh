@@ -262,6 +262,29 @@ if [ "$status" != PAIR ]; then
   check "never back in PAIR after the reset" pairctl a wait never --status PAIR --timeout 60
 fi
 identical "identical after the reset" never
+
+# The link cut instead of stalled (--usr1 cut: every connection reset, new ones refused, like a far
+# host answering RST): the same outcomes as the stall. The proxy is restarted in that mode under
+# the running sites, which reconnect to it.
+stop_wan
+start_wan 10 "" --usr1 cut > "$WORK/start-wan.out" 2>&1 || { fail "wan_proxy --usr1 cut starts" "$(tail -3 "$WORK/start-wan.out")"; finish; }
+check "writes at a through the restarted proxy" \
+  timeout 60 dd if=/dev/urandom of="$MA/data" bs=64k count=16 seek=3 conv=notrunc,fsync status=none
+require "cut the link (wan_proxy --usr1 cut, SIGUSR1)" wan_cut
+check "cut: fence never: a write at a completes" \
+  timeout 60 dd if=/dev/urandom of="$MA/never" bs=4k count=1 seek=6 conv=notrunc,fsync status=none
+check "cut: fence never: the primary is PSUE" wait_field a never status PSUE 3
+expect_fail_with "cut: fence data: a write at a fails with EIO" "input/output error" \
+  dd if=/dev/urandom of="$MA/data" bs=4k count=1 seek=12 conv=notrunc,fsync status=none
+check "cut: the proxy refuses the sites' reconnections" wait_until 5 grep -q "refused (cut)" "$WORK/wan.log"
+require "heal the cut link (wan_proxy SIGUSR2)" wan_heal
+check "cut: b learns the pair is suspended (PSUE)" wait_field b never status PSUE 10
+check "cut: resync never" pairctl a resync never
+check "cut: never back in PAIR" pairctl a wait never --status PAIR --timeout 60
+identical "cut: never identical after heal and resync" never
+check "cut: resync data" pairctl a resync data
+check "cut: data back in PAIR" pairctl a wait data --status PAIR --timeout 60
+identical "cut: data identical after heal and resync" data
 stop_wan
 rc=$?
 if [ $rc -eq 0 ]; then pass "the pair's proxy exits 0 on SIGTERM"; else fail "the pair's proxy exits 0 on SIGTERM" "exit $rc"; fi
