@@ -4,7 +4,8 @@
 # stall, heal, reset, cut, a client that resets, a clean exit), then under a real sync pair whose
 # replication link goes through it with 10 ms each way: fio --verify at the primary, the link
 # stalled like pair_faults.sh's iptables DROP (the same outcomes: fence never goes on alone in
-# PSUE, fence data fails with EIO, the secondary refuses with EROFS), healed, resynced, identical.
+# PSUE, fence data fails with EIO, the secondary refuses with EROFS), healed, resynced, identical;
+# then both connections reset (SIGHUP), and the link cut (--usr1 cut) with the stall's outcomes.
 . "$(dirname "$0")/lib.sh"
 [ -x "$WAN" ] || { fail "wan_proxy is built" "$WAN missing: make build/tools/wan_proxy"; finish; }
 
