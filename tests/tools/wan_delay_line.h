@@ -72,7 +72,8 @@ class DelayLine {
   std::string_view HeadBytes() const {
     const Chunk& head = chunks_.front();
     std::string_view rest(head.bytes.data() + head.sent, head.bytes.size() - head.sent);
-    if (bytes_per_second_ > 0 && rest.size() > kPacedWriteBytes) rest = rest.substr(0, kPacedWriteBytes);
+    if (bytes_per_second_ > 0 && rest.size() > kPacedWriteBytes)
+      rest = rest.substr(0, kPacedWriteBytes);
     return rest;
   }
   // `count` bytes of the head were written at `now`: drops them (and the head once all are

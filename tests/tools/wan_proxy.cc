@@ -95,7 +95,6 @@ void Log(const char* format, ...) {
           now.tv_nsec / 1000000, g_name.c_str(), message);
 }
 
-
 class Proxy {
  public:
   enum class Fault { kNone, kStall, kCut };
@@ -178,7 +177,8 @@ bool Proxy::Open(std::vector<Route>& routes) {
     getsockname(route.fd, reinterpret_cast<sockaddr*>(&address), &length);
     Log("listening on %s, forwarding to %s, delay %lld ms each way, rate %s",
         AddressText(address).c_str(), route.to_text.c_str(),
-        static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(delay_).count()),
+        static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(delay_).count()),
         rate_ > 0 ? (std::to_string(rate_ / 1e6) + " MB/s per direction").c_str() : "uncapped");
   }
   UpdateListeners();
@@ -231,7 +231,8 @@ void Proxy::Accept(Route& route) {
   for (;;) {
     sockaddr_storage from;
     socklen_t length = sizeof from;
-    int fd = accept4(route.fd, reinterpret_cast<sockaddr*>(&from), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(route.fd, reinterpret_cast<sockaddr*>(&from), &length,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
         Log("accept on %s: %s", route.listen_text.c_str(), strerror(errno));
@@ -239,8 +240,8 @@ void Proxy::Accept(Route& route) {
       return;
     }
     if (fault_ == Fault::kCut || OpenConnections() >= kMaxConnections) {
-      Log("connection from %s to %s refused (%s)", AddressText(from).c_str(), route.listen_text.c_str(),
-          fault_ == Fault::kCut ? "cut" : "too many connections");
+      Log("connection from %s to %s refused (%s)", AddressText(from).c_str(),
+          route.listen_text.c_str(), fault_ == Fault::kCut ? "cut" : "too many connections");
       CloseWithReset(fd);
       continue;
     }
@@ -398,8 +399,10 @@ void Proxy::Close(Connection& c, const char* why, bool reset) {
     if (side->fd < 0) continue;
     if (side->registered) epoll_ctl(epoll_, EPOLL_CTL_DEL, side->fd, nullptr);
     side->registered = 0;
-    if (reset) CloseWithReset(side->fd);
-    else close(side->fd);
+    if (reset)
+      CloseWithReset(side->fd);
+    else
+      close(side->fd);
     side->fd = -1;
   }
   c.closed = true;
@@ -488,7 +491,8 @@ void Proxy::ArmTimer() {
       Connection& c = *connection;
       if (c.closed) continue;
       for (Side* destination : {&c.server, &c.client}) {
-        if (destination->write_blocked || (destination == &c.server && !c.server_connected)) continue;
+        if (destination->write_blocked || (destination == &c.server && !c.server_connected))
+          continue;
         std::optional<WanClock::time_point> at = c.Into(*destination).HeadReadyAt();
         if (at && (!earliest || *at < *earliest)) earliest = at;
       }
@@ -497,7 +501,8 @@ void Proxy::ArmTimer() {
   if (earliest == timer_at_) return;
   itimerspec spec{};
   if (earliest) {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(earliest->time_since_epoch()).count();
+    auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(earliest->time_since_epoch()).count();
     if (ns <= 0) ns = 1;  // zero would disarm the timer
     spec.it_value.tv_sec = ns / 1000000000;
     spec.it_value.tv_nsec = ns % 1000000000;
@@ -517,11 +522,14 @@ int main(int argc, char** argv) {
   size_t queue_mib = kDefaultQueueMib;
   app.add_option("--listen", listens, "HOST:PORT to accept on (repeatable; PORT 0: any free port)")
       ->required();
-  app.add_option("--to", targets, "HOST:PORT to forward the n-th --listen to (repeatable)")->required();
-  app.add_option("--delay-ms", delay_ms, "delay of each direction in ms")->check(CLI::Range(0, kMaxDelayMs));
+  app.add_option("--to", targets, "HOST:PORT to forward the n-th --listen to (repeatable)")
+      ->required();
+  app.add_option("--delay-ms", delay_ms, "delay of each direction in ms")
+      ->check(CLI::Range(0, kMaxDelayMs));
   app.add_option("--rate-mbps", rate_mbps, "cap per direction in MB/s (10^6 bytes/s); 0: none")
       ->check(CLI::Range(0.0, 1e6));
-  app.add_option("--usr1", usr1, "what SIGUSR1 does: stall or cut")->check(CLI::IsMember({"stall", "cut"}));
+  app.add_option("--usr1", usr1, "what SIGUSR1 does: stall or cut")
+      ->check(CLI::IsMember({"stall", "cut"}));
   app.add_option("--queue-mib", queue_mib, "bytes held per direction before reading stops, MiB")
       ->check(CLI::Range(1, 1024));
   app.add_option("--name", g_name, "prefix of the log lines");
@@ -531,8 +539,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;  // --help is not an error
   }
   if (listens.size() != targets.size()) {
-    fprintf(stderr, "wan_proxy: give one --to per --listen (%zu --listen, %zu --to)\n", listens.size(),
-            targets.size());
+    fprintf(stderr, "wan_proxy: give one --to per --listen (%zu --listen, %zu --to)\n",
+            listens.size(), targets.size());
     return 2;
   }
   std::vector<Route> routes(listens.size());
@@ -549,7 +557,8 @@ int main(int argc, char** argv) {
   const double bytes_per_second = rate_mbps * 1e6;
   size_t bound = queue_mib << 20;
   if (bytes_per_second > 0) {
-    size_t link_buffer = static_cast<size_t>(bytes_per_second * delay_ms / 1000.0) + kPacedHeadroomBytes;
+    size_t link_buffer =
+        static_cast<size_t>(bytes_per_second * delay_ms / 1000.0) + kPacedHeadroomBytes;
     bound = std::min(bound, link_buffer);
   }
   auto proxy = std::make_unique<Proxy>(std::chrono::milliseconds(delay_ms), bytes_per_second,

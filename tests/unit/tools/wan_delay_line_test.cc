@@ -34,7 +34,8 @@ TEST_CASE("a delay line holds bytes until read time plus the delay, in order", "
   CHECK_FALSE(line.HeadReadyAt().has_value());
 }
 
-TEST_CASE("an end of stream or a reset comes after the bytes before it, delayed like them", "[wan]") {
+TEST_CASE("an end of stream or a reset comes after the bytes before it, delayed like them",
+          "[wan]") {
   auto kind = GENERATE(DelayLine::Kind::kEndOfStream, DelayLine::Kind::kReset);
   DelayLine line(5ms, 0);
   line.PushBytes("data", kStart);
@@ -48,7 +49,8 @@ TEST_CASE("an end of stream or a reset comes after the bytes before it, delayed 
   CHECK(line.empty());
 }
 
-TEST_CASE("a rate cap paces writes at count / rate, in pieces of at most kPacedWriteBytes", "[wan]") {
+TEST_CASE("a rate cap paces writes at count / rate, in pieces of at most kPacedWriteBytes",
+          "[wan]") {
   DelayLine line(0ms, 1e6);  // 1 MB/s: 64 KiB take 65.536 ms
   line.PushBytes(std::string(3 * kPacedWriteBytes, 'x'), kStart);
   REQUIRE(line.HeadReady(kStart));
