@@ -271,17 +271,10 @@ wire::PeerAnswerMessage Replicator::ServeResync(const wire::PeerResyncCommand& c
   if (ResyncTargetIsBehind(pair.Snapshot().state, mine, command.generation)) {
     OnPeerNewer(pair, mine, command.generation);
   }
+  // Either event takes the primary's generation (kAdoptPeerGeneration) with the new state.
   Status status = Change(pair, command.swap ? PairEvent::kResyncSwapByPeer : PairEvent::kResync,
                          nullptr, &command.generation);
   if (!status.ok()) return AnswerOf(status);
-  {
-    std::lock_guard<std::mutex> lock(pair.mutex);  // a resync adopts the primary's generation too
-    if (!(pair.generation == command.generation)) {
-      PairTransition adopt{pair.state, {PairAction::kAdoptPeerGeneration}};
-      status = Commit(pair, adopt, &command.generation);
-      if (!status.ok()) return AnswerOf(status);
-    }
-  }
   wire::PeerAnswerMessage answer;
   DescribeInAnswer(pair, &answer);
   return answer;

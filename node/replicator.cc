@@ -14,6 +14,7 @@
 
 #include "node/limits.h"
 #include "node/pair_state.h"
+#include "node/peer_status_rules.h"
 #include "node/region_set.h"
 #include "node/replicator_internal.h"
 #include "wire/log_limit.h"
@@ -349,11 +350,9 @@ void Replicator::Background() {
       }
     }
     // A link that carries nothing (not even the statuses) for peer_timeout_ms is lost, also
-    // when no write notices it.
-    // Only once the peer has been heard since this node started: a restarted node must not
-    // suspend (and start a generation) before it learnt whether the peer moved on meanwhile.
-    if (transport_ != nullptr && heard_since_start_.load() &&
-        NowMs() - last_heard_ms_.load() > options_.peer_timeout_ms) {
+    // when no write notices it (node/peer_status_rules.h).
+    if (transport_ != nullptr && LinkIsSilent(heard_since_start_.load(), last_heard_ms_.load(),
+                                              NowMs(), options_.peer_timeout_ms)) {
       for (auto& pair : pairs) {
         const Pair::View view = pair->Snapshot();
         if (IsReplicating(view.state.status)) {

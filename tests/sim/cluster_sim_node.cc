@@ -436,10 +436,7 @@ void Node::OnLinkLost(const std::string& name, const wire::Generation& seen, Don
 void Node::OnPeerNewer(const std::string& name, const wire::Generation& seen,
                        const wire::Generation& peer) {
   const Copy& volume = copy(name);
-  if (!(volume.generation == seen) ||
-      (volume.state.outdated && !IsReplicating(volume.state.status)))
-    return;
-  if (peer.site == site_name()) return;  // made here, never committed: see FinishSwap
+  if (!node::PeerNewerApplies(volume.state, volume.generation, seen, peer, site_name())) return;
   Trace(name + ": the peer has generation " + std::to_string(peer.counter) + "/" + peer.site +
         ": outdated");
   (void)Change(name, PairEvent::kPeerIsNewer, nullptr, nullptr);
