@@ -349,11 +349,12 @@ void Node::ServeForwardedWrite(const Message& request) {
       grant.code = code;
       Answer(request, grant);
     };
-    const Code judged = node::JudgeForwardedWrite(RuleOf(view), view.generation, request.generation,
-                                                  view.record.holder, request.origin);
+    const Code judged = world_.logic().judge_forwarded_write(
+        RuleOf(view), view.generation, request.generation, view.record.holder, request.origin);
     if (judged != Code::kOk) return refuse(judged);
     memory(kManaged).locks.Acquire(request.block, [this, request, grant, refuse, view]() mutable {
-      if (!(copy(kManaged).generation == request.generation)) {
+      if (!world_.logic().forwarded_write_still_current(copy(kManaged).generation,
+                                                        request.generation)) {
         memory(kManaged).locks.Release(request.block);
         return refuse(Code::kReadOnly);
       }
