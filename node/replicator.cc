@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/command_rules.h"
 #include "node/limits.h"
 #include "node/pair_state.h"
 #include "node/peer_status_rules.h"
@@ -82,17 +83,12 @@ Status Replicator::Start() {
     });
   }
   background_ = std::thread([this] { Background(); });
-  // Interrupted copies resume (a dead peer sends them to PSUE after peer_timeout_ms).
+  // Interrupted copies resume (node/command_rules.h).
   std::vector<std::shared_ptr<Pair>> resume;
   {
     std::lock_guard<std::mutex> lock(pairs_mutex_);
     for (auto& [name, pair] : pairs_) {
-      const PairState state = pair->Snapshot().state;
-      if (state.role != PairRole::kPrimary) continue;
-      // COPY resumes; PAIR with marked regions (the node stopped or crashed with writes in its
-      // activity log) copies those regions, since the secondary may lack them.
-      if (state.status == PairStatus::kCOPY ||
-          (state.status == PairStatus::kPAIR && pair->regions->marked_bytes() > 0)) {
+      if (CopyResumesAtStart(pair->Snapshot().state, pair->regions->marked_bytes())) {
         resume.push_back(pair);
       }
     }

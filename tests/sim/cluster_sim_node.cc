@@ -52,11 +52,7 @@ void Node::Start() {
   Trace("started: dv " + StateText(copy(kDetermining)) + ", vm1 " + StateText(copy(kManaged)));
   After(kNodeTickMs, [this] { Background(); });
   for (const auto& [name, copy] : copies) {
-    if (copy.state.role != PairRole::kPrimary) continue;
-    if (copy.state.status == PairStatus::kCOPY ||
-        (copy.state.status == PairStatus::kPAIR && !copy.marked.empty())) {
-      StartCopy(name);
-    }
+    if (node::CopyResumesAtStart(copy.state, copy.marked.size())) StartCopy(name);
   }
 }
 
