@@ -98,11 +98,12 @@ struct ClusterLogic {
                                            node::WriteRule) = &node::AfterLinkLoss;
   node::TallyVerdict (*read_tally)(const node::VoteTally&) = &node::ReadTally;
   Code (*judge_forwarded_write)(node::WriteRule, const wire::Generation&, const wire::Generation&,
-                                const std::string&, const std::string&) = &node::JudgeForwardedWrite;
+                                const std::string&,
+                                const std::string&) = &node::JudgeForwardedWrite;
   bool (*forwarded_write_still_current)(const wire::Generation&, const wire::Generation&) =
       &node::ForwardedWriteStillCurrent;
-  node::ReserveRoute (*route_determining_reserve)(bool, bool, const node::PairState&, bool) =
-      &node::RouteDeterminingReserve;
+  node::ReserveRoute (*route_determining_reserve)(bool, bool, const node::PairState&,
+                                                  bool) = &node::RouteDeterminingReserve;
 };
 
 struct ClusterSimOptions {

@@ -182,9 +182,11 @@ TEST_CASE("cluster simulation keeps its three invariants across seeds", "[sim][c
 // Late frames (ClusterSimOptions::late_frames) in fewer seeds than the main sweep, whose seeds
 // and findings stay as they were: a frame the sender gave up on must change nothing when it
 // arrives. PAIRFS_SIM_LATE_SEEDS sets how many (default 300). Hidden: seed 93 breaks invariant 3
-// (site b wins a majority reserve of dv while a holds it; replay with PAIRFS_SIM_SEED=93
-// PAIRFS_SIM_LATE_FRAMES=1), not analysed yet: a finding of the product or of the model's
-// late frames, which overtake later frames of the same link (a ZeroMQ connection does not).
+// (replay with PAIRFS_SIM_SEED=93 PAIRFS_SIM_LATE_FRAMES=1): a's release vote of 740 ms reaches
+// the witness at 5068 ms, after a's newer reserve (2981 ms), and clears it (a vote carries no
+// epoch tying a release to the hold it ends); b then wins with its own vote and the witness's.
+// Whether the product's witness link can deliver a vote that late (ZeroMQ queues frames across a
+// reconnect; linger) is not analysed yet.
 TEST_CASE("cluster simulation keeps its three invariants with late frames",
           "[!hide][.][sim][cluster][late]") {
   const uint64_t count = EnvOr("PAIRFS_SIM_LATE_SEEDS", 300);

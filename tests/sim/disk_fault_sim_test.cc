@@ -1,8 +1,9 @@
 // Faults of the local disk in a pair (doc/design.md "Faults of the local disk"), in the simulation:
-// two real Replicators over the simulated network (tests/sim/replicator_sites.h), each volume over a MemoryBlockFile that fails
-// writes (ENOSPC, EIO) or flushes on cue. A write that fails at either copy suspends the pair
-// (PSUE) with its region dirty, the writer gets the error, and once the fault is gone a resync
-// makes the copies identical. The network is clean here: only the disk fails.
+// two real Replicators over the simulated network (tests/sim/replicator_sites.h), each volume over
+// a MemoryBlockFile that fails writes (ENOSPC, EIO) or flushes on cue. A write that fails at
+// either copy suspends the pair (PSUE) with its region dirty, the writer gets the error, and once
+// the fault is gone a resync makes the copies identical. The network is clean here: only the disk
+// fails.
 #include <catch2/catch.hpp>
 
 #include <cerrno>

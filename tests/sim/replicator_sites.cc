@@ -47,8 +47,7 @@ node::Volume& ReplicatorSite::volume() {
 
 std::string ReplicatorSite::Status(bool outdated) {
   const node::VolumeMetadata& metadata = volume().metadata();
-  return metadata.role + " " + metadata.status +
-         (outdated && metadata.outdated ? " outdated" : "");
+  return metadata.role + " " + metadata.status + (outdated && metadata.outdated ? " outdated" : "");
 }
 
 std::string ReplicatorSite::Image() {
