@@ -18,8 +18,8 @@ std::optional<Result<T>> GroupRequest(const wire::Frame& frame) {
   T request;
   if (!wire::DecodeBody(frame.body, &request).ok() || request.group.empty()) return std::nullopt;
   if (!request.name.empty()) {
-    return Result<T>(Status::InvalidArgument("give a volume NAME or --group " + request.group +
-                                             ", not both"));
+    return Result<T>(
+        Status::InvalidArgument("give a volume NAME or --group " + request.group + ", not both"));
   }
   Status text = wire::CheckTextField("--group", request.group, wire::kMaxGroupNameBytes);
   if (!text.ok()) return Result<T>(text);

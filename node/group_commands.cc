@@ -41,10 +41,10 @@ Status Alike(const std::string& group, const std::vector<GroupMember>& members, 
              Field field) {
   for (const GroupMember& member : members) {
     if (field(member) == field(members.front())) continue;
-    return Status::InvalidArgument(
-        "group " + group + " is inconsistent: " + members.front().name + " has " + what + " " +
-        field(members.front()) + ", " + member.name + " has " + field(member) +
-        " (all pairs of a group have one mode and one primary site)");
+    return Status::InvalidArgument("group " + group + " is inconsistent: " + members.front().name +
+                                   " has " + what + " " + field(members.front()) + ", " +
+                                   member.name + " has " + field(member) +
+                                   " (all pairs of a group have one mode and one primary site)");
   }
   return Status::Ok();
 }
@@ -71,7 +71,8 @@ std::string EffectiveGroup(const std::string& volume, const std::string& stored_
 Result<GroupPlan> PlanGroupCommand(const std::string& group, GroupCommand command,
                                    const std::vector<GroupMember>& members,
                                    const std::string& this_site) {
-  if (members.empty()) return Status::NotFound("no pair in group " + group + " at site " + this_site);
+  if (members.empty())
+    return Status::NotFound("no pair in group " + group + " at site " + this_site);
   if (Status modes = Alike(group, members, "mode", ModeOf); !modes.ok()) return modes;
   const bool moves_primaries =
       command == GroupCommand::kTakeover || command == GroupCommand::kResyncSwap;
@@ -99,7 +100,8 @@ Status CheckGroupJoin(const std::string& group, const GroupMember& joining,
                       const std::vector<GroupMember>& members) {
   if (members.size() >= wire::kMaxGroupPairs) {
     return Status::InvalidArgument("group " + group + " already has " +
-                                   std::to_string(members.size()) + " pairs, the most a group holds");
+                                   std::to_string(members.size()) +
+                                   " pairs, the most a group holds");
   }
   for (const GroupMember& member : members) {
     if (member.name == joining.name) continue;
@@ -111,8 +113,8 @@ Status CheckGroupJoin(const std::string& group, const GroupMember& joining,
     if (member.primary_site != joining.primary_site) {
       return Status::InvalidArgument("group " + group + " has its primaries at site " +
                                      member.primary_site + " (" + member.name +
-                                     "); a pair with its primary at site " +
-                                     joining.primary_site + " cannot join it");
+                                     "); a pair with its primary at site " + joining.primary_site +
+                                     " cannot join it");
     }
   }
   return Status::Ok();

@@ -71,8 +71,9 @@ Status Replicator::RunGroup(const std::string& group, GroupCommand command,
   const GroupPlan& plan = planned.value();
   if (plan.forward && !plan.run.empty()) {
     if (options.forwarded) {
-      return Status::InvalidArgument("group " + group + ": site " + options_.peer_site +
-                                     " asked for a group split, but its pairs are secondaries here");
+      return Status::InvalidArgument(
+          "group " + group + ": site " + options_.peer_site +
+          " asked for a group split, but its pairs are secondaries here");
     }
     Status forwarded = ForwardGroupSplit(group, plan, options.read_write, note);
     for (const std::string& name : plan.run) {
@@ -97,16 +98,15 @@ Status Replicator::ForwardGroupSplit(const std::string& group, const GroupPlan& 
   const wire::PeerForwardSplitCommand command{pair->Snapshot().peer_volume, read_write, group};
   Result<wire::PeerAnswerMessage> answer = Ask(command, wire::kDefaultControlTimeoutMs / 2);
   if (!answer.ok()) {
-    return Status::Unreachable("the primary site " + options_.peer_site +
-                               " of group " + group + " is unreachable: " +
-                               answer.status().message());
+    return Status::Unreachable("the primary site " + options_.peer_site + " of group " + group +
+                               " is unreachable: " + answer.status().message());
   }
   if (note) *note = answer->message;
   return StatusFromCode(answer->code, answer->message);
 }
 
 void Replicator::SplitGroupHere(const GroupPlan& plan, bool read_write,
-                                  std::vector<wire::PairOutcome>* outcomes) {
+                                std::vector<wire::PairOutcome>* outcomes) {
   std::vector<std::shared_ptr<Pair>> pairs;
   for (const std::string& name : plan.run) {
     Result<std::shared_ptr<Pair>> found = PairFor(name);
@@ -135,8 +135,8 @@ void Replicator::SplitGroupHere(const GroupPlan& plan, bool read_write,
     std::string note;
     Status status = points[i].status();
     if (status.ok()) status = SplitAtPeer(*pairs[i], points[i].value(), read_write, &note);
-    outcomes->push_back(OutcomeOf(name, status, note, read_write ? "split (SSUS at the peer)"
-                                                                  : "split"));
+    outcomes->push_back(
+        OutcomeOf(name, status, note, read_write ? "split (SSUS at the peer)" : "split"));
   }
 }
 

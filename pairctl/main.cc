@@ -162,8 +162,10 @@ int Wait(const Config& config, const Options& options) {
       if (options.json && options.group.empty()) return PrintJson(DisplayJson(rows.at(0))), 0;
       nlohmann::ordered_json all = nlohmann::ordered_json::array();
       for (const wire::VolumeInfo& v : rows) {
-        if (options.json) all.push_back(DisplayJson(v));
-        else std::cout << v.name << " is " << v.status << "\n";
+        if (options.json)
+          all.push_back(DisplayJson(v));
+        else
+          std::cout << v.name << " is " << v.status << "\n";
       }
       if (options.json) PrintJson(all);
       return 0;
@@ -357,9 +359,8 @@ void AddPairCommands(CLI::App& app, Options& options, Commands& commands) {
   split->add_option("NAME", options.name, "volume name");
   split->add_option("--group", options.group, group_help);
   split->add_flag("--rw", options.read_write, "make the secondary writable too (SSUS)");
-  CLI::App* resync = commands.resync =
-      app.add_subcommand("resync",
-                         "copy what changed and return to PAIR: resync NAME|--group G [--swap]");
+  CLI::App* resync = commands.resync = app.add_subcommand(
+      "resync", "copy what changed and return to PAIR: resync NAME|--group G [--swap]");
   resync->add_option("NAME", options.name, "volume name");
   resync->add_option("--group", options.group, group_help);
   resync->add_flag("--swap", options.swap, "make the issuing site the primary (its copy wins)");
@@ -373,8 +374,7 @@ void AddPairCommands(CLI::App& app, Options& options, Commands& commands) {
       app.add_subcommand("dissolve", "remove the pair, keep both copies: dissolve NAME");
   dissolve->add_option("NAME", options.name, "volume name")->required();
   CLI::App* wait = commands.wait = app.add_subcommand(
-      "wait",
-      "wait for a status: wait NAME|--group G --status S [--timeout SECONDS] [--progress]");
+      "wait", "wait for a status: wait NAME|--group G --status S [--timeout SECONDS] [--progress]");
   wait->add_option("NAME", options.name, "volume name");
   wait->add_option("--group", options.group, group_help);
   wait->add_option("--status", options.status, "SMPL COPY PAIR PSUS PSUE SSUS SSWS PFUL PFUS")

@@ -34,12 +34,11 @@ TEST_CASE("a group command on a group with no pair here is NotFound", "[group_co
 
 TEST_CASE("a group split runs on every pair in name order, whatever order they came in",
           "[group_commands]") {
-  Result<GroupPlan> plan =
-      PlanGroupCommand("app", GroupCommand::kSplit,
-                       {Member("vm2", R::kPrimary, S::kPAIR, "a"),
-                        Member("db", R::kPrimary, S::kCOPY, "a"),
-                        Member("log", R::kPrimary, S::kPAIR, "a")},
-                       "a");
+  Result<GroupPlan> plan = PlanGroupCommand(
+      "app", GroupCommand::kSplit,
+      {Member("vm2", R::kPrimary, S::kPAIR, "a"), Member("db", R::kPrimary, S::kCOPY, "a"),
+       Member("log", R::kPrimary, S::kPAIR, "a")},
+      "a");
   REQUIRE(plan.ok());
   CHECK(plan->run == std::vector<std::string>{"db", "log", "vm2"});
   CHECK(plan->already.empty());
@@ -48,10 +47,10 @@ TEST_CASE("a group split runs on every pair in name order, whatever order they c
 
 TEST_CASE("a group split issued at the secondaries' site is forwarded to the primary site",
           "[group_commands]") {
-  Result<GroupPlan> plan = PlanGroupCommand("app", GroupCommand::kSplit,
-                                            {Member("db", R::kSecondary, S::kPAIR, "a"),
-                                             Member("log", R::kSecondary, S::kPAIR, "a")},
-                                            "b");
+  Result<GroupPlan> plan = PlanGroupCommand(
+      "app", GroupCommand::kSplit,
+      {Member("db", R::kSecondary, S::kPAIR, "a"), Member("log", R::kSecondary, S::kPAIR, "a")},
+      "b");
   REQUIRE(plan.ok());
   CHECK(plan->forward);
   CHECK(plan->run == std::vector<std::string>{"db", "log"});
@@ -110,20 +109,21 @@ TEST_CASE("pairs already where the command takes them are left as they are, and 
 TEST_CASE("a group of mixed modes is refused by every group command", "[group_commands]") {
   for (GroupCommand command : {GroupCommand::kSplit, GroupCommand::kResync,
                                GroupCommand::kResyncSwap, GroupCommand::kTakeover}) {
-    Result<GroupPlan> plan = PlanGroupCommand(
-        "app", command,
-        {Member("db", R::kPrimary, S::kPAIR, "a"),
-         Member("log", R::kPrimary, S::kPAIR, "a", PairMode::kAsync)},
-        "a");
+    Result<GroupPlan> plan =
+        PlanGroupCommand("app", command,
+                         {Member("db", R::kPrimary, S::kPAIR, "a"),
+                          Member("log", R::kPrimary, S::kPAIR, "a", PairMode::kAsync)},
+                         "a");
     REQUIRE_FALSE(plan.ok());
     CHECK(plan.status().code() == Code::kInvalidArgument);
     CHECK(plan.status().message().find("db has mode sync, log has async") != std::string::npos);
   }
 }
 
-TEST_CASE("split and resync refuse a group whose primaries are at two sites; takeover and "
-          "resync --swap bring them together",
-          "[group_commands]") {
+TEST_CASE(
+    "split and resync refuse a group whose primaries are at two sites; takeover and "
+    "resync --swap bring them together",
+    "[group_commands]") {
   const std::vector<GroupMember> mixed = {Member("db", R::kSecondary, S::kPAIR, "a"),
                                           Member("log", R::kPrimary, S::kPAIR, "b")};
   for (GroupCommand command : {GroupCommand::kSplit, GroupCommand::kResync}) {
@@ -153,8 +153,8 @@ TEST_CASE("a pair joins a group only with its mode and primary site, up to the l
   CHECK(other_site.message() ==
         "group app has its primaries at site a (db); a pair with its primary at site b cannot "
         "join it");
-  Status other_mode = CheckGroupJoin(
-      "app", Member("log", R::kPrimary, S::kCOPY, "a", PairMode::kAsync), group);
+  Status other_mode =
+      CheckGroupJoin("app", Member("log", R::kPrimary, S::kCOPY, "a", PairMode::kAsync), group);
   CHECK(other_mode.code() == Code::kInvalidArgument);
   CHECK(other_mode.message() == "group app holds sync pairs (db); a async pair cannot join it");
   std::vector<GroupMember> full;
@@ -166,15 +166,16 @@ TEST_CASE("a pair joins a group only with its mode and primary site, up to the l
   CHECK(CheckGroupJoin("app", Member("last", R::kPrimary, S::kCOPY, "a"), full).ok());
 }
 
-TEST_CASE("a group command is done when every pair is; otherwise it names the pairs not done "
-          "with the first one's code",
-          "[group_commands]") {
+TEST_CASE(
+    "a group command is done when every pair is; otherwise it names the pairs not done "
+    "with the first one's code",
+    "[group_commands]") {
   CHECK(SummarizeGroupOutcomes("app", GroupCommand::kTakeover, {{"db", 0, "took over"}}).ok());
-  Status partial = SummarizeGroupOutcomes(
-      "app", GroupCommand::kTakeover,
-      {{"a1", 0, "took over"},
-       {"db", static_cast<uint8_t>(Code::kReadOnly), "outdated"},
-       {"log", static_cast<uint8_t>(Code::kUnreachable), "peer gone"}});
+  Status partial =
+      SummarizeGroupOutcomes("app", GroupCommand::kTakeover,
+                             {{"a1", 0, "took over"},
+                              {"db", static_cast<uint8_t>(Code::kReadOnly), "outdated"},
+                              {"log", static_cast<uint8_t>(Code::kUnreachable), "peer gone"}});
   CHECK(partial.code() == Code::kReadOnly);
   CHECK(partial.message() == "takeover --group app: 2 of 3 pairs not done: db, log");
 }
