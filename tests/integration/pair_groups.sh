@@ -4,7 +4,8 @@
 # before it returned; `split --group app` while it writes leaves the two secondaries at one point
 # (the records at b are exactly records 0..k, none missing, across both volumes); resync --group
 # brings both back to PAIR; display and wait --group; split --group issued at the secondaries'
-# site; takeover --group at b with a killed; the refusals (unknown group, NAME and --group,
+# site; a group with primaries at two sites (split refused, takeover --group brings them
+# together); takeover --group at b with a killed; the refusals (unknown group, NAME and --group,
 # a pair whose primary is elsewhere joining the group).
 # PAIR_GROUPS_NAIVE=1 splits the two pairs one after the other instead (by hand, to see the
 # record check fail: the writer then gets a record onto one secondary after the other was split).
@@ -133,6 +134,16 @@ done
 expect_exit "split --group again: already suspended, done" 0 "already suspended" pairctl a split --group app
 require "resync --group app at b (forwarded per pair)" pairctl b resync --group app
 require "wait --group app PAIR at b" pairctl b wait --group app --status PAIR --timeout 60
+
+# ---- primaries at two sites: split --group refused; takeover --group brings them together ----
+require "takeover log at b alone (a swap: log's primary moves to b)" pairctl b takeover log
+expect_exit "split --group of a group with primaries at a and b is refused" 1 "inconsistent" \
+  pairctl a split --group app
+expect_exit "takeover --group app at b: db swapped, log already the primary" 0 \
+  "already the primary here" pairctl b takeover --group app
+for v in db log; do check "$v primary at b after takeover --group" _field_is b "$v" role primary; done
+require "takeover --group app at a: both swap back" pairctl a takeover --group app
+for v in db log; do check "$v primary PAIR at a again" _field_is a "$v" status PAIR; done
 
 # ---- takeover --group at b with a killed ----
 kill9_site a
