@@ -135,8 +135,7 @@ void Replicator::SplitGroupHere(const GroupPlan& plan, bool read_write,
     std::string note;
     Status status = points[i].status();
     if (status.ok()) status = SplitAtPeer(*pairs[i], points[i].value(), read_write, &note);
-    outcomes->push_back(
-        OutcomeOf(name, status, note, read_write ? "split (SSUS at the peer)" : "split"));
+    outcomes->push_back(OutcomeOf(name, status, note, ""));
   }
 }
 
@@ -163,7 +162,7 @@ void Replicator::RunEachOfGroup(const GroupPlan& plan, GroupCommand command,
         break;
       case GroupCommand::kSplit: break;  // SplitGroupHere's
     }
-    outcomes->push_back(OutcomeOf(name, status, note, GroupCommandName(command)));
+    outcomes->push_back(OutcomeOf(name, status, note, ""));
   }
 }
 
