@@ -126,6 +126,7 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
   using wire::MessageType;
   Status status = CheckRequestText(frame);
   if (!status.ok()) return wire::Reply::FromStatus(status);
+  if (std::optional<wire::Reply> group = HandleGroup(frame)) return *group;
   wire::Reply reply;
   switch (frame.type) {
     case MessageType::kVolumeCreate: status = HandleVolumeCreate(frame, &reply); break;

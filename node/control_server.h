@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -47,6 +48,10 @@ class ControlServer {
   Status HandleDisplay(const wire::Frame& frame, wire::Reply* reply);  // display and volume list
   Status HandleReservation(const wire::Frame& frame, wire::Reply* reply);  // reserve and release
   Status HandlePair(const wire::Frame& frame, wire::Reply* reply);
+  // split, resync, takeover and display with --group G (node/control_groups.cc): the whole reply
+  // (a group command's outcomes travel with its failure), or nullopt for a request without a group.
+  std::optional<wire::Reply> HandleGroup(const wire::Frame& frame);
+  wire::Reply DisplayGroup(const std::string& group);
 
   VolumeStore& store_;
   const std::string site_name_;

@@ -173,7 +173,11 @@ Status PeerCreateCommand::Check() const {
              [&] { return CheckRegionSize(region_size_bytes); });
 }
 
-Status PeerForwardSplitCommand::Check() const { return CheckVolumeNameField("volume", volume); }
+Status PeerForwardSplitCommand::Check() const {
+  Status named = CheckVolumeNameField("volume", volume);
+  if (!named.ok()) return named;
+  return CheckTextField("group", group, kMaxGroupNameBytes);
+}
 
 Status PeerForwardResyncCommand::Check() const { return CheckVolumeNameField("volume", volume); }
 

@@ -57,12 +57,15 @@ struct PeerCreateCommand {
   Status Check() const;
 };
 
-// A `pairctl split` (read_write: --rw) a secondary runs at its primary.
+// A `pairctl split` (read_write: --rw) a secondary runs at its primary. With `group`: a
+// `split --group` issued at the site of the group's secondaries; the primary splits every pair of
+// that group at one point (`volume` is one of them, checked as any).
 struct PeerForwardSplitCommand {
   static constexpr MessageType kType = MessageType::kPeerForwardSplit;
   std::string volume;
   bool read_write = false;
-  MSGPACK_DEFINE_MAP(volume, read_write);
+  std::string group;
+  MSGPACK_DEFINE_MAP(volume, read_write, group);
   Status Check() const;
 };
 
