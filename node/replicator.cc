@@ -58,6 +58,9 @@ Status Replicator::Start() {
                  RoleName(view.state.role), StatusName(view.state.status), options_.peer_site,
                  view.peer_volume, view.generation.counter, view.generation.site);
   }
+  // Async pairs: the primaries' journals replayed into their images before anything is served.
+  Status groups = StartGroups();
+  if (!groups.ok()) return groups;
   {
     std::lock_guard<std::mutex> lock(work_mutex_);
     stopping_ = false;
@@ -90,8 +93,10 @@ Status Replicator::Start() {
       if (state.role != PairRole::kPrimary) continue;
       // COPY resumes; PAIR with marked regions (the node stopped or crashed with writes in its
       // activity log) copies those regions, since the secondary may lack them.
+      // (Not an async pair in PAIR: its journal, replayed and shipped, holds those writes.)
+      const bool async = pair->Snapshot().context.mode == PairMode::kAsync;
       if (state.status == PairStatus::kCOPY ||
-          (state.status == PairStatus::kPAIR && pair->regions->marked_bytes() > 0)) {
+          (state.status == PairStatus::kPAIR && !async && pair->regions->marked_bytes() > 0)) {
         resume.push_back(pair);
       }
     }
@@ -108,6 +113,7 @@ void Replicator::Stop() {
   }
   work_ready_.notify_all();
   background_wake_.notify_all();
+  StopGroups();
   std::vector<std::shared_ptr<Pair>> pairs;
   {
     std::lock_guard<std::mutex> lock(pairs_mutex_);
@@ -255,7 +261,8 @@ void Replicator::OnFrame(wire::Frame frame) {
     case MessageType::kWriteAck:
     case MessageType::kWriteGrant:
     case MessageType::kFlushAck:
-    case MessageType::kPeerAnswer: (void)calls_->Deliver(std::move(frame)); return;
+    case MessageType::kPeerAnswer:
+    case MessageType::kJournalAck: (void)calls_->Deliver(std::move(frame)); return;
     case MessageType::kWriteConfirm: (void)confirms_->Deliver(std::move(frame)); return;
     case MessageType::kReplicaWrite:
       // A small replica write is served right here, on the link thread: a hand-off to a worker
@@ -282,7 +289,8 @@ void Replicator::OnFrame(wire::Frame frame) {
     case MessageType::kPeerCopyDone:
     case MessageType::kPeerTrim:
     case MessageType::kPeerDissolve:
-    case MessageType::kPeerBitmap: {
+    case MessageType::kPeerBitmap:
+    case MessageType::kJournalBatch: {
       std::lock_guard<std::mutex> lock(work_mutex_);
       if (stopping_ || work_.size() >= kPeerWorkQueued ||
           work_bytes_ + frame.body.size() > kPeerWorkQueuedBytes) {
@@ -315,6 +323,7 @@ void Replicator::Serve(wire::Frame frame) {
     case MessageType::kForwardedWrite: return ServeForwardedWrite(frame);
     case MessageType::kFlush: return ServeFlush(frame);
     case MessageType::kPeerStatus: return ServeStatus(frame);
+    case MessageType::kJournalBatch: return ServeJournalBatch(frame);
     default:  // a pair command (OnFrame queues no other type)
       return Answer(frame, MessageType::kPeerAnswer, wire::EncodeBody(ServePairCommand(frame)));
   }
@@ -356,6 +365,10 @@ void Replicator::Background() {
         NowMs() - last_heard_ms_.load() > options_.peer_timeout_ms) {
       for (auto& pair : pairs) {
         const Pair::View view = pair->Snapshot();
+        // An async pair past its copy keeps PAIR: the journal holds the writes until the link
+        // is back (node/async_transfer.cc).
+        if (view.context.mode == PairMode::kAsync && view.state.status != PairStatus::kCOPY)
+          continue;
         if (IsReplicating(view.state.status)) {
           spdlog::warn("pair {}: nothing heard from site {} for {} ms", pair->volume->name(),
                        options_.peer_site, options_.peer_timeout_ms);
