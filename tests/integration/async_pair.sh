@@ -80,20 +80,27 @@ beyond = [k + 1 for k in range(prefix, count) if present[k]]
 print("records 1..%d at the secondary%s" % (prefix, "; beyond them: %s" % beyond[:5] if beyond else ""))
 sys.exit(1 if beyond else 0)
 PY
-RECORDS=1500
+RECORDS=4000
+acked_at_least() { [ "$(wc -l < "$WORK/acked.log")" -ge "$1" ]; }
 python3 "$WORK/records.py" "$MA" $RECORDS "$WORK/acked.log" 2> "$WORK/records.err" &
 WRITER=$!
 on_cleanup "kill $WRITER"
-wait_until 20 test -s "$WORK/acked.log"
+wait_until 20 acked_at_least 200
 require "stall the link during the records (wan_proxy SIGUSR1)" wan_stall
-sleep 1
+wait_until 30 acked_at_least 1500   # records pile up in a's journal
 require "heal the link" wan_heal
-sleep 1
+sleep 0.3                           # b is receiving and applying the backlog: kill it there
 kill9_site b
-check "after a cut and b killed -9: b's records are a prefix of a's acknowledged order" \
-  python3 "$WORK/prefix.py" "$WORK/b" $RECORDS
+if out=$(python3 "$WORK/prefix.py" "$WORK/b" $RECORDS); then
+  pass "after a stall and b killed -9 during the records: b's are a prefix of a's order ($out; acknowledged at a by then: $(wc -l < "$WORK/acked.log"))"
+else
+  fail "after a stall and b killed -9 during the records: b's are a prefix of a's order" "$out"
+fi
 must_start b
-check "the record writer at a finished without an error" wait_exit "$WRITER" 120
+wait_exit "$WRITER" 120
+rc=$?
+if [ $rc -eq 0 ]; then pass "the record writer at a finished without an error"; else fail "the record writer at a finished without an error" "exit $rc: $(tail -2 "$WORK/records.err")"; fi
+check "no write error at a while b was killed" test ! -s "$WORK/records.err"
 check "after b's restart everything is applied (journal_lag_bytes 0)" wait_until 30 caught_up
 check "b's records are all $RECORDS after catch-up" python3 "$WORK/prefix.py" "$WORK/b" $RECORDS
 identical "db identical after the records, cut and b's kill -9" db
@@ -116,4 +123,19 @@ check "writes at a go on after the restart" \
   timeout 60 dd if=/dev/urandom of="$MA/log" bs=64k count=8 conv=notrunc,fsync status=none
 check "caught up again" wait_until 30 caught_up
 identical "log identical at the end" log
+
+# ---- the journal fills while the link is stalled: PFUL (paced), then PFUS; no write fails ----
+require "stall the link again" wan_stall
+for pass_no in 1 2 3; do
+  check "write 8 MiB with fsync at a while stalled (pass $pass_no of 3; 24 MiB > the 16 MiB journal)" \
+    timeout 120 dd if=/dev/urandom of="$MA/db" bs=64k count=128 conv=notrunc,fsync status=none
+done
+check "a's log says the pair went PFUL (over high_water_percent)" grep -q "PFUL, writes paced" "$WORK/a.log"
+check "the full journal suspended the pair: PFUS" _field_is a db status PFUS
+check "writes at a still succeed in PFUS (tracked)" \
+  timeout 60 dd if=/dev/urandom of="$MA/db" bs=64k count=16 conv=notrunc,fsync status=none
+check "PFUS tracks the changes in the dirty bitmap" test "$(pair_field a db dirty_bytes)" -gt 0
+require "heal the link" wan_heal
+check "after the heal the journal's entries still reach b (applied_sequence = sent_sequence)" \
+  wait_until 30 eval '[ "$(pair_field a db applied_sequence)" = "$(pair_field a db sent_sequence)" ] && [ "$(pair_field a db sent_sequence)" -gt 0 ]'
 finish
