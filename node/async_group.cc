@@ -119,7 +119,7 @@ Status AsyncGroup::ReplayIntoImages() {
     if (!entries.ok()) return entries.status();
     if (entries->empty()) break;
     last = entries->back().sequence;
-    Status applied = ApplyEntries(entries.value(), last);
+    Status applied = ApplyEntries(entries.value(), last, true);
     if (!applied.ok()) return applied;
     from = last + 1;
   }
@@ -135,12 +135,36 @@ Status AsyncGroup::ReplayIntoImages() {
   return Status::Ok();
 }
 
+Status AsyncGroup::CheckApplicable(const wire::JournalEntryMessage& entry) const {
+  std::shared_ptr<Volume> volume = hooks_.volume_of(entry.volume);
+  if (!volume) {
+    return Status::InvalidArgument("entry " + std::to_string(entry.sequence) + " names volume " +
+                                   entry.volume + ", which is in no pair of group " + group_ +
+                                   " here");
+  }
+  if (entry.offset >= volume->size_bytes() || entry.length > volume->size_bytes() - entry.offset) {
+    return Status::InvalidArgument("entry " + std::to_string(entry.sequence) +
+                                   " is past the end of volume " + volume->name());
+  }
+  return Status::Ok();
+}
+
 wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& batch) {
   std::lock_guard<std::mutex> one_batch(receive_mutex_);
   wire::JournalAckMessage ack;
   ack.group = group_;
   bool stored = false;
   for (const wire::JournalEntryMessage& entry : batch.entries) {
+    // An entry the restore thread could not apply would stop the group for good: refused before
+    // it is stored (a volume of no pair of this group here, a range past that volume's end).
+    Status applicable = CheckApplicable(entry);
+    if (!applicable.ok()) {
+      ack.code = static_cast<uint8_t>(applicable.code());
+      ack.message = applicable.message();
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++counters_.batches_refused;
+      break;
+    }
     JournalWrite write;
     write.volume = entry.volume;
     write.kind = static_cast<wire::WriteKind>(entry.kind);

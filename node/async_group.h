@@ -94,7 +94,9 @@ class AsyncGroup {
   Status CheckpointAndFree();
 
   // ---- restore ----
-  // Stores a checked batch in order; the ack says what is durable and applied here.
+  // Stores a checked batch in order; the ack says what is durable and applied here. An entry
+  // that is a gap, fails its checksum, differs from the one held, names no volume of the group
+  // here or runs past its end is refused with the rest of the batch, and counted.
   wire::JournalAckMessage Receive(const wire::JournalBatchMessage& batch);
 
   AsyncGroupProgress Progress() const;
@@ -113,8 +115,14 @@ class AsyncGroup {
   void RunRestore();
   // Applies what is applicable; false when nothing was (wait).
   bool ApplyOnce();
+  // Restore: Ok if the restore thread can apply `entry` here (its volume is one of the group's,
+  // the range within it); InvalidArgument otherwise.
+  Status CheckApplicable(const wire::JournalEntryMessage& entry) const;
   // Writes entries to their volumes in order and flushes the volumes touched.
-  Status ApplyEntries(const std::vector<JournalEntry>& entries, uint64_t through);
+  // `skip_missing` (the master's replay): an entry of a volume that no longer exists is skipped
+  // (logged) instead of stopping the replay.
+  Status ApplyEntries(const std::vector<JournalEntry>& entries, uint64_t through,
+                      bool skip_missing = false);
 
   // Waits up to `ms` for new work or Stop; true when stopping.
   bool WaitForWork(int ms);

@@ -131,6 +131,9 @@ std::shared_ptr<Volume> Replicator::VolumeOfEntry(const std::string& group, bool
     const std::string& name = master ? metadata.name : metadata.peer_volume;
     if (name == entry_volume) return pair->volume;
   }
+  // The master journal is the write-ahead log of its primary's volumes even after one of them
+  // left the pair (dissolve): a replay still writes that volume.
+  if (master) return store_.Find(entry_volume);
   return nullptr;
 }
 

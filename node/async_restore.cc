@@ -59,7 +59,8 @@ bool AsyncGroup::ApplyOnce() {
   return true;
 }
 
-Status AsyncGroup::ApplyEntries(const std::vector<JournalEntry>& entries, uint64_t through) {
+Status AsyncGroup::ApplyEntries(const std::vector<JournalEntry>& entries, uint64_t through,
+                                bool skip_missing) {
   std::map<std::string, std::shared_ptr<Volume>> touched;
   uint64_t count = 0;
   for (const JournalEntry& entry : entries) {
@@ -67,7 +68,12 @@ Status AsyncGroup::ApplyEntries(const std::vector<JournalEntry>& entries, uint64
     auto it = touched.find(entry.volume);
     if (it == touched.end()) {
       std::shared_ptr<Volume> volume = hooks_.volume_of(entry.volume);
-      // Never skipped: the volumes must stay a prefix of the group's writes.
+      if (!volume && skip_missing) {
+        spdlog::warn("group {}: entry {} names volume {}, which no longer exists: not replayed",
+                     group_, entry.sequence, entry.volume);
+        continue;
+      }
+      // Never skipped at the secondary: its volumes must stay a prefix of the group's writes.
       if (!volume) {
         return Status::NotFound("entry " + std::to_string(entry.sequence) + " names volume " +
                                 entry.volume + ", which is in no pair of group " + group_ +

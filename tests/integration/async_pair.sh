@@ -124,6 +124,16 @@ check "writes at a go on after the restart" \
 check "caught up again" wait_until 30 caught_up
 identical "log identical at the end" log
 
+# ---- hostile but well-formed journal batches at b: refused and counted, nothing stored ----
+check "journal batches b may not store, sent as site a" \
+  "$TOOLS/wire_send" "tcp://127.0.0.1:$PORT_B" journal-hostile a app db
+check "b refused them and counted (its log)" wait_until 10 grep -q "refused a journal-batch from site a" "$WORK/b.log"
+check "b still runs" kill -0 "$PID_b"
+check "writes at a after the hostile batches" \
+  timeout 60 dd if=/dev/urandom of="$MA/db" bs=64k count=8 seek=40 conv=notrunc,fsync status=none
+check "caught up after the hostile batches" wait_until 30 caught_up
+identical "db identical after the hostile batches" db
+
 # ---- the journal fills while the link is stalled: PFUL (paced), then PFUS; no write fails ----
 require "stall the link again" wan_stall
 for pass_no in 1 2 3; do

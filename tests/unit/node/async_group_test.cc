@@ -175,6 +175,20 @@ TEST_CASE("the restore side refuses gaps and counts them; duplicates are acknowl
   ack = sites.restore->Receive(batch);
   CHECK(ack.code == static_cast<uint8_t>(Code::kCorruption));
   CHECK(sites.restore->counters().batches_refused == 2);
+  // Entries the restore thread could not apply are never stored (they would stop the group).
+  batch.first_sequence = 3;
+  batch.entries = {entry(3)};
+  batch.entries[0].volume = "stranger";
+  ack = sites.restore->Receive(batch);
+  CHECK(ack.code == static_cast<uint8_t>(Code::kInvalidArgument));
+  batch.entries = {entry(3)};
+  batch.entries[0].offset = kVolumeBytes - 1024;  // runs past the end
+  ack = sites.restore->Receive(batch);
+  CHECK(ack.code == static_cast<uint8_t>(Code::kInvalidArgument));
+  CHECK(sites.restore->counters().batches_refused == 4);
+  CHECK(sites.restore->journal().last_sequence() == 2);
+  batch.entries = {entry(3)};
+  CHECK(sites.restore->Receive(batch).durable_sequence == 3);
 }
 
 TEST_CASE("a master replays its journal into the image after a restart", "[async]") {
