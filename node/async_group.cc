@@ -47,8 +47,8 @@ Result<std::shared_ptr<AsyncGroup>> AsyncGroup::Open(const std::string& dir,
                                    " journal: the group's pairs have one primary site");
   }
   if (journal.value()->recovery().lost_durable_entries()) {
-    spdlog::error("group {}: the journal lost durable entries ({}): the copies may differ",
-                  group, journal.value()->recovery().end_reason);
+    spdlog::error("group {}: the journal lost durable entries ({}): the copies may differ", group,
+                  journal.value()->recovery().end_reason);
   }
   return std::shared_ptr<AsyncGroup>(
       new AsyncGroup(group, master, std::move(journal.value()), std::move(hooks)));

@@ -147,8 +147,8 @@ Status Replicator::StartGroups() {
     Status attached = AttachAsync(*pair, false);
     if (!attached.ok()) {
       // Served without its journal, the volume could be written past what the journal holds.
-      store_.LeaveOut(pair->volume->name(), "its group's journal cannot be opened: " +
-                                                attached.message());
+      store_.LeaveOut(pair->volume->name(),
+                      "its group's journal cannot be opened: " + attached.message());
       std::lock_guard<std::mutex> lock(pairs_mutex_);
       pairs_.erase(pair->volume->name());
     }
@@ -163,8 +163,10 @@ Status Replicator::StartGroups() {
       Status replayed = group->ReplayIntoImages();
       if (!replayed.ok()) {
         return Status(replayed.code(),
-                      "group " + group->name() + ": cannot replay the master journal into the "
-                      "images: " + replayed.message(),
+                      "group " + group->name() +
+                          ": cannot replay the master journal into the "
+                          "images: " +
+                          replayed.message(),
                       replayed.error_number());
       }
     }

@@ -86,10 +86,9 @@ Status AsyncGroup::ApplyEntries(const std::vector<JournalEntry>& entries, uint64
       return Status::InvalidArgument("entry " + std::to_string(entry.sequence) +
                                      " is beyond the end of volume " + volume.name());
     }
-    Status written = volume.WriteRaw(entry.kind, entry.offset,
-                                     entry.kind == wire::WriteKind::kData ? entry.data.data()
-                                                                          : nullptr,
-                                     entry.length, false);
+    Status written = volume.WriteRaw(
+        entry.kind, entry.offset,
+        entry.kind == wire::WriteKind::kData ? entry.data.data() : nullptr, entry.length, false);
     if (!written.ok()) return written;
     ++count;
   }

@@ -43,8 +43,8 @@ void AsyncGroup::RunTransfer() {
     bool checkpoint_due = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      checkpoint_due = now - last_checkpoint_ms_ >= kAsyncCheckpointIntervalMs ||
-                       journal_->AboveHighWater(50);
+      checkpoint_due =
+          now - last_checkpoint_ms_ >= kAsyncCheckpointIntervalMs || journal_->AboveHighWater(50);
     }
     if (checkpoint_due) {
       Status freed = CheckpointAndFree();
@@ -144,8 +144,8 @@ Status AsyncGroup::CheckpointAndFree() {
   uint64_t through = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    through = in_image_pending_.empty() ? journal_->last_sequence()
-                                        : *in_image_pending_.begin() - 1;
+    through =
+        in_image_pending_.empty() ? journal_->last_sequence() : *in_image_pending_.begin() - 1;
     last_checkpoint_ms_ = SteadyMs();
   }
   if (through > checkpoint_sequence_) {

@@ -158,6 +158,11 @@ inline constexpr int kAsyncIdleWaitMs = 50;
 // already waited peer_timeout_ms with retransmits).
 inline constexpr int kAsyncRetryMs = 200;
 
+// An async create waits this long for the peer's answer (not peer_timeout_ms): the peer writes
+// its whole restore journal ([journal] size, 1 GiB by default) before it answers. Below pairctl's
+// wire::kDefaultControlTimeoutMs, which the primary's own journal and this wait share.
+inline constexpr int kAsyncCreateAskMs = 8000;
+
 // The restore thread reads at most this much data per pass before it syncs and marks applied.
 inline constexpr size_t kAsyncRestoreReadBytes = 8 << 20;
 

@@ -328,7 +328,7 @@ class Replicator {
   void ClearActivityThrough(Pair& pair, uint32_t closing, bool keep_hot,
                             const wire::Generation& generation, PairStatus status);
   // A pair create, checked against the config and this side's volume (operator_commands.cc):
-  // InvalidArgument, NotFound, Unsupported (async), or what the state machine refuses.
+  // InvalidArgument (an async group that is no name), NotFound, or what the state machine refuses.
   struct CreatePlan {
     std::shared_ptr<Volume> volume;
     PairMode mode = PairMode::kSync;

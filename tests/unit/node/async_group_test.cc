@@ -101,7 +101,8 @@ struct TwoSites {
     JournalWrite write{"db", wire::WriteKind::kData, offset, data.size(), data, 0};
     Result<uint64_t> sequence = master->Append(write);
     REQUIRE(sequence.ok());
-    REQUIRE(primary->WriteRaw(wire::WriteKind::kData, offset, data.data(), data.size(), false).ok());
+    REQUIRE(
+        primary->WriteRaw(wire::WriteKind::kData, offset, data.data(), data.size(), false).ok());
     master->ImageWritten(sequence.value());
   }
 };
@@ -140,8 +141,7 @@ TEST_CASE("appends go on while the link is cut; the transfer resumes after it", 
   CHECK(Image(*sites.primary) == Image(*sites.secondary));
 }
 
-TEST_CASE("the restore side refuses gaps and counts them; duplicates are acknowledged",
-          "[async]") {
+TEST_CASE("the restore side refuses gaps and counts them; duplicates are acknowledged", "[async]") {
   TwoSites sites;
   auto entry = [](uint64_t sequence) {
     wire::JournalEntryMessage message;

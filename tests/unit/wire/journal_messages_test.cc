@@ -65,10 +65,10 @@ TEST_CASE("journal batches with a field out of range are refused", "[journal-wir
   batch = Batch(5, 2);
   batch.group = "";
   CHECK(refused(batch));
-  CHECK(refused(Batch(0, 1)));                                // sequence 0
-  CHECK(refused(Batch(kMaxCounterValue + 1, 0)));             // beyond 2^63-1
-  CHECK(refused(Batch(kMaxCounterValue, 2)));                 // runs past the largest
-  CHECK(refused(Batch(1, kMaxJournalBatchEntries + 1)));      // too many entries
+  CHECK(refused(Batch(0, 1)));                            // sequence 0
+  CHECK(refused(Batch(kMaxCounterValue + 1, 0)));         // beyond 2^63-1
+  CHECK(refused(Batch(kMaxCounterValue, 2)));             // runs past the largest
+  CHECK(refused(Batch(1, kMaxJournalBatchEntries + 1)));  // too many entries
   batch = Batch(5, 3);
   batch.entries[1].sequence = 7;  // a gap inside the batch
   CHECK(refused(batch));
@@ -108,12 +108,12 @@ TEST_CASE("journal acks with a field out of range are refused", "[journal-wire]"
     JournalAckMessage back;
     return DecodePeerMessage(EncodeBody(ack), &back).code() == Code::kInvalidArgument;
   };
-  CHECK(refused(JournalAckMessage{200, "", "app", 1, 1}));          // unknown code
-  CHECK(refused(JournalAckMessage{0, "", "", 1, 1}));               // no group
-  CHECK(refused(JournalAckMessage{0, "", "app", 3, 4}));            // applied past durable
-  CHECK(refused(JournalAckMessage{0, "", "app", ~0ull, 1}));        // beyond 2^63-1
+  CHECK(refused(JournalAckMessage{200, "", "app", 1, 1}));    // unknown code
+  CHECK(refused(JournalAckMessage{0, "", "", 1, 1}));         // no group
+  CHECK(refused(JournalAckMessage{0, "", "app", 3, 4}));      // applied past durable
+  CHECK(refused(JournalAckMessage{0, "", "app", ~0ull, 1}));  // beyond 2^63-1
   CHECK(refused(JournalAckMessage{0, std::string(5000, 'm'), "app", 1, 1}));  // long message
-  CHECK(!refused(JournalAckMessage{3, "gap", "app", 0, 0}));        // a refusal is well formed
+  CHECK(!refused(JournalAckMessage{3, "gap", "app", 0, 0}));  // a refusal is well formed
 }
 
 TEST_CASE("bytes that are no journal batch are refused as corruption", "[journal-wire]") {
