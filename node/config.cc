@@ -386,6 +386,12 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   journal.RejectUnknown({"size", "high_water_percent"});
   journal.Size("size", &config.journal.size_bytes);
   journal.Integer("high_water_percent", &config.journal.high_water_percent, 1, 99);
+  // One journal file per consistency group (node/FORMAT.md "Journal file"): at least 16 of the
+  // largest entries, a whole number of 4 KiB pages, at most what its index may cost in memory.
+  if (config.journal.size_bytes < kMinConfiguredJournalBytes ||
+      config.journal.size_bytes > kMaxJournalBytes || config.journal.size_bytes % 4096 != 0) {
+    journal.SetError(journal.Fail("size", "must be a multiple of 4K from 16M to 64G"));
+  }
 
   TableReader security(root["security"].as_table(), "security", path, &error);
   ReadSecurity(security, base_dir, &config);

@@ -142,4 +142,32 @@ inline constexpr int kJournalSyncsInFlight = 8;
 static_assert(kMinJournalBytes <= kMinConfiguredJournalBytes);
 static_assert(kMinConfiguredJournalBytes <= kMaxJournalBytes);
 
+// ---- async pairs at run time (node/async_group.h; issue 13) ----
+
+// The master fdatasyncs the group's images (a checkpoint) at most this often, or sooner when the
+// journal is over half full: the checkpoint is what lets it free journal space, and a restart
+// replays at most this much of the journal.
+inline constexpr int kAsyncCheckpointIntervalMs = 1000;
+
+// The transfer and restore threads look for new entries at least this often when nothing woke
+// them (a missed wake-up costs this much lag, no more), and the transfer probes the peer's
+// applied sequence this often while it lags.
+inline constexpr int kAsyncIdleWaitMs = 50;
+
+// After a failed send the transfer waits this long before it tries again (the send itself
+// already waited peer_timeout_ms with retransmits).
+inline constexpr int kAsyncRetryMs = 200;
+
+// An async create waits this long for the peer's answer (not peer_timeout_ms): the peer writes
+// its whole restore journal ([journal] size, 1 GiB by default) before it answers. Below pairctl's
+// wire::kDefaultControlTimeoutMs, which the primary's own journal and this wait share.
+inline constexpr int kAsyncCreateAskMs = 8000;
+
+// The restore thread reads at most this much data per pass before it syncs and marks applied.
+inline constexpr size_t kAsyncRestoreReadBytes = 8 << 20;
+
+// Over the high-water mark (PFUL) each journaled write is delayed by this much: the writers slow
+// to the rate the transfer drains, never fail (doc/design.md "Async pairs").
+inline constexpr int kAsyncPaceMs = 2;
+
 }  // namespace pairfs::node

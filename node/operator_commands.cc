@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/async_group.h"
 #include "node/command_rules.h"
 #include "node/fault_point.h"
 #include "node/limits.h"
@@ -46,8 +47,14 @@ Result<Replicator::CreatePlan> Replicator::PlanCreate(const wire::PairCreateRequ
   if (!ParseMode(request.mode.empty() ? "sync" : request.mode, &plan.mode)) {
     return Status::InvalidArgument("--mode must be sync or async, not '" + request.mode + "'");
   }
-  if (plan.mode == PairMode::kAsync)
-    return Status::Unsupported("async pairs are not in this version; use --mode sync");
+  if (plan.mode == PairMode::kAsync) {
+    // The group names its journal file (DATA_DIR/journals/G.journal): a name, like a volume's.
+    Status group = CheckVolumeName(request.group.empty() ? request.name : request.group);
+    if (!group.ok()) {
+      return Status::InvalidArgument("--group must be 1 to 64 of [A-Za-z0-9._-]: " +
+                                     group.message());
+    }
+  }
   if (!request.fence.empty() && !ParseFence(request.fence, &plan.fence)) {
     return Status::InvalidArgument("--fence must be data, reserve or never, not '" + request.fence +
                                    "'");
@@ -87,11 +94,23 @@ Result<Replicator::CreatePlan> Replicator::PlanCreate(const wire::PairCreateRequ
   return plan;
 }
 
-Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::string* note) {
-  if (Status joins = CheckJoinsGroup(request); !joins.ok()) return joins;
-  Result<CreatePlan> planned = PlanCreate(request);
+Status Replicator::CreatePair(const wire::PairCreateRequest& asked, std::string* note) {
+  if (Status joins = CheckJoinsGroup(asked); !joins.ok()) return joins;
+  Result<CreatePlan> planned = PlanCreate(asked);
   if (!planned.ok()) return planned.status();
   const CreatePlan& plan = planned.value();
+  wire::PairCreateRequest request = asked;
+  if (plan.mode == PairMode::kAsync && request.group.empty()) request.group = request.name;
+  if (plan.mode == PairMode::kAsync) {
+    // The master journal exists before the peer is asked: a disk that cannot hold it refuses
+    // the create here, with nothing to undo there.
+    Result<std::shared_ptr<AsyncGroup>> group = OpenGroup(request.group, true, true);
+    if (!group.ok()) {
+      return Status(group.status().code(),
+                    "the journal of group " + request.group + ": " + group.status().message(),
+                    group.status().error_number());
+    }
+  }
   wire::PeerCreateCommand command;
   command.volume = plan.peer_volume;
   command.generation = plan.generation;
@@ -101,7 +120,10 @@ Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::strin
   command.fence = FenceName(plan.fence);
   command.group = request.group;
   command.region_size_bytes = options_.region_size_bytes;
-  Result<wire::PeerAnswerMessage> answer = Ask(command);
+  Result<wire::PeerAnswerMessage> answer =
+      Ask(command, plan.mode == PairMode::kAsync
+                       ? std::max(options_.peer_timeout_ms, kAsyncCreateAskMs)
+                       : options_.peer_timeout_ms);
   if (!answer.ok())
     return Status::Unreachable("site " + options_.peer_site +
                                " is unreachable: " + answer.status().message());
@@ -112,6 +134,9 @@ Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::strin
   FaultPoint("create-after-metadata");
   Result<std::shared_ptr<Pair>> pair = LoadPair(plan.volume, false);
   if (!pair.ok()) return pair.status();
+  Status attached = AttachAsync(*pair.value(), true);
+  if (!attached.ok()) return attached;
+  if (plan.mode == PairMode::kAsync) FindGroup(request.group)->Start();
   if (answer->created) {
     *note = "created volume " + plan.peer_volume + " (" + FormatSize(plan.volume->size_bytes()) +
             ") at site " + options_.peer_site;
@@ -439,6 +464,7 @@ void Replicator::DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo
       info->copy_progress =
           size == 0 ? 100 : static_cast<uint32_t>((size - info->dirty_bytes) * 100 / size);
   }
+  DescribeAsync(pair, view, info);
 }
 
 }  // namespace pairfs::node

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/async_group.h"
 #include "node/command_rules.h"
 #include "node/limits.h"
 #include "node/names.h"
@@ -189,10 +190,27 @@ wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& c
   Result<PairTransition> transition =
       Transit(PairState{}, PairEvent::kCreateAsSecondary, PairContext{});
   if (!transition.ok()) return fail(transition.status());
-  Status saved = SaveAsSecondary(*volume, transition->next, command, options_.peer_site);
+  wire::PeerCreateCommand resolved = command;
+  if (mode == PairMode::kAsync) {
+    // Async (issue 13): the group's restore journal exists before the pair is saved.
+    if (resolved.group.empty()) resolved.group = command.peer_volume;
+    Status named = CheckVolumeName(resolved.group);
+    if (!named.ok()) {
+      CountRefusal(command.kType, named);
+      return fail(Status::InvalidArgument("pair create: group: " + named.message()));
+    }
+    Result<std::shared_ptr<AsyncGroup>> group = OpenGroup(resolved.group, false, true);
+    if (!group.ok()) return fail(group.status());
+  }
+  Status saved = SaveAsSecondary(*volume, transition->next, resolved, options_.peer_site);
   if (!saved.ok()) return fail(saved);
   Result<std::shared_ptr<Pair>> pair = LoadPair(volume, true);
   if (!pair.ok()) return fail(pair.status());
+  if (mode == PairMode::kAsync) {
+    Status attached = AttachAsync(*pair.value(), true);
+    if (!attached.ok()) return fail(attached);
+    FindGroup(resolved.group)->Start();
+  }
   spdlog::info("pair {}: secondary of {}:{}, initial copy starting", name, options_.peer_site,
                command.peer_volume);
   return answer;

@@ -150,6 +150,12 @@ struct Replicator::Pair : std::enable_shared_from_this<Replicator::Pair> {
   std::mutex reserve_mutex;      // orders reserve and release at the primary
   std::mutex reserve_ask_mutex;  // fence reserve: one ask after a link loss; other writers wait
 
+  // Async pairs (issue 13): the consistency group's journal here (null for sync pairs) and the
+  // sequence of this volume's last journaled write (what its fsync waits for).
+  std::shared_ptr<AsyncGroup> async_group;
+  std::string group_name;
+  std::atomic<uint64_t> last_journal_sequence{0};
+
   using View = Replicator::PairView;
   View Snapshot() {
     std::lock_guard<std::mutex> lock(mutex);

@@ -60,6 +60,9 @@ Status Replicator::Start() {
                  RoleName(view.state.role), StatusName(view.state.status), options_.peer_site,
                  view.peer_volume, view.generation.counter, view.generation.site);
   }
+  // Async pairs: the primaries' journals replayed into their images before anything is served.
+  Status groups = StartGroups();
+  if (!groups.ok()) return groups;
   {
     std::lock_guard<std::mutex> lock(work_mutex_);
     stopping_ = false;
@@ -88,7 +91,11 @@ Status Replicator::Start() {
   {
     std::lock_guard<std::mutex> lock(pairs_mutex_);
     for (auto& [name, pair] : pairs_) {
-      if (CopyResumesAtStart(pair->Snapshot().state, pair->regions->marked_bytes())) {
+      const Pair::View view = pair->Snapshot();
+      // An async pair in PAIR does not copy its marked regions: its journal, replayed and
+      // shipped, holds those writes.
+      const bool async = view.context.mode == PairMode::kAsync;
+      if (CopyResumesAtStart(view.state, async ? 0 : pair->regions->marked_bytes())) {
         resume.push_back(pair);
       }
     }
@@ -105,6 +112,7 @@ void Replicator::Stop() {
   }
   work_ready_.notify_all();
   background_wake_.notify_all();
+  StopGroups();
   std::vector<std::shared_ptr<Pair>> pairs;
   {
     std::lock_guard<std::mutex> lock(pairs_mutex_);
@@ -252,7 +260,8 @@ void Replicator::OnFrame(wire::Frame frame) {
     case MessageType::kWriteAck:
     case MessageType::kWriteGrant:
     case MessageType::kFlushAck:
-    case MessageType::kPeerAnswer: (void)calls_->Deliver(std::move(frame)); return;
+    case MessageType::kPeerAnswer:
+    case MessageType::kJournalAck: (void)calls_->Deliver(std::move(frame)); return;
     case MessageType::kWriteConfirm: (void)confirms_->Deliver(std::move(frame)); return;
     case MessageType::kReplicaWrite:
       // A small replica write is served right here, on the link thread: a hand-off to a worker
@@ -279,7 +288,8 @@ void Replicator::OnFrame(wire::Frame frame) {
     case MessageType::kPeerCopyDone:
     case MessageType::kPeerTrim:
     case MessageType::kPeerDissolve:
-    case MessageType::kPeerBitmap: {
+    case MessageType::kPeerBitmap:
+    case MessageType::kJournalBatch: {
       std::lock_guard<std::mutex> lock(work_mutex_);
       if (stopping_ || work_.size() >= kPeerWorkQueued ||
           work_bytes_ + frame.body.size() > kPeerWorkQueuedBytes) {
@@ -312,6 +322,7 @@ void Replicator::Serve(wire::Frame frame) {
     case MessageType::kForwardedWrite: return ServeForwardedWrite(frame);
     case MessageType::kFlush: return ServeFlush(frame);
     case MessageType::kPeerStatus: return ServeStatus(frame);
+    case MessageType::kJournalBatch: return ServeJournalBatch(frame);
     default:  // a pair command (OnFrame queues no other type)
       return Answer(frame, MessageType::kPeerAnswer, wire::EncodeBody(ServePairCommand(frame)));
   }
@@ -351,6 +362,10 @@ void Replicator::Background() {
                                               NowMs(), options_.peer_timeout_ms)) {
       for (auto& pair : pairs) {
         const Pair::View view = pair->Snapshot();
+        // An async pair past its copy keeps PAIR: the journal holds the writes until the link
+        // is back (node/async_transfer.cc).
+        if (view.context.mode == PairMode::kAsync && view.state.status != PairStatus::kCOPY)
+          continue;
         if (IsReplicating(view.state.status)) {
           spdlog::warn("pair {}: nothing heard from site {} for {} ms", pair->volume->name(),
                        options_.peer_site, options_.peer_timeout_ms);

@@ -36,6 +36,7 @@
 
 namespace pairfs::node {
 
+class AsyncGroup;        // node/async_group.h
 class PeerCalls;         // node/peer_calls.h
 class AnsweredRequests;  // node/peer_calls.h
 class DataWindow;        // node/peer_calls.h
@@ -71,6 +72,10 @@ struct ReplicatorOptions {
   // the volumes clusterd fails over (their pairs default to fence reserve).
   std::string determining_volume;
   std::vector<std::string> managed_volumes;
+  // ---- async pairs (issue 13) ----
+  std::string journal_dir;  // DATA_DIR/journals: one G.journal per consistency group
+  uint64_t journal_size_bytes = 1ull << 30;  // [journal] size, for new journals
+  int journal_high_water_percent = 80;       // [journal] high_water_percent: PFUL above it
 };
 
 // A reserve or release (pairctl reserve/release, clusterd, the fence-reserve path).
@@ -343,7 +348,7 @@ class Replicator {
   void ClearActivityThrough(Pair& pair, uint32_t closing, bool keep_hot,
                             const wire::Generation& generation, PairStatus status);
   // A pair create, checked against the config and this side's volume (operator_commands.cc):
-  // InvalidArgument, NotFound, Unsupported (async), or what the state machine refuses.
+  // InvalidArgument (an async group that is no name), NotFound, or what the state machine refuses.
   struct CreatePlan {
     std::shared_ptr<Volume> volume;
     PairMode mode = PairMode::kSync;
@@ -417,6 +422,38 @@ class Replicator {
   std::atomic<int64_t> last_heard_ms_{0};  // steady clock, when the peer's last frame arrived
   std::atomic<bool> heard_since_start_{false};
   std::atomic<uint64_t> peer_refusals_{0};  // messages from the peer that failed their checks
+
+  // ---- async pairs (issue 13; node/async_replicator.cc, the group itself node/async_group.h) ----
+  // The group's journal here, opened (or created, `size_bytes`) with `role`; one per group,
+  // shared by its pairs. InvalidArgument if it exists with the other role; IoError/Corruption.
+  Result<std::shared_ptr<AsyncGroup>> OpenGroup(const std::string& group, bool master, bool create);
+  std::shared_ptr<AsyncGroup> FindGroup(const std::string& group) const;
+  // An async pair joins its group's journal (the primary's master, the secondary's restore),
+  // creating the journal with `create`; the group's thread starts. Ok for a sync pair.
+  Status AttachAsync(Pair& pair, bool create);
+  // At Start: attaches every loaded async pair to its group, replays the master journals into
+  // the images (before anything is served), then starts the groups' threads.
+  Status StartGroups();
+  void StopGroups();
+  // The peer's journal batch (worker thread): stored in the restore journal, answered with
+  // kJournalAck.
+  void ServeJournalBatch(const wire::Frame& frame);
+  // Sends a batch and waits for its checked ack (the transfer thread).
+  Result<std::string> SendJournalBatch(const std::string& body);
+  // The async primary's write in PAIR/PFUL: local image and master journal, no round trip.
+  Result<size_t> WriteJournaled(Pair& pair, wire::WriteKind kind, uint64_t offset,
+                                const char* data, size_t length, bool direct);
+  // fsync of an async primary's volume: its journal entries durable (the write-ahead log).
+  Status FlushJournaled(Pair& pair);
+  // The async columns of display.
+  void DescribeAsync(Pair& pair, const PairView& view, wire::VolumeInfo* info);
+  // The group's volumes here (by local name), and the one a journal entry names: at the
+  // primary its own name, at the secondary the peer volume of one of the group's pairs.
+  std::vector<std::shared_ptr<Volume>> GroupVolumes(const std::string& group) const;
+  std::shared_ptr<Volume> VolumeOfEntry(const std::string& group, bool master,
+                                        const std::string& entry_volume) const;
+  mutable std::mutex groups_mutex_;  // a leaf
+  std::map<std::string, std::shared_ptr<AsyncGroup>> groups_;
 };
 
 }  // namespace pairfs::node

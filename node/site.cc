@@ -13,6 +13,9 @@ ReplicatorOptions ReplicationOf(const Config& config, bool paired) {
   replication.peer_site = paired ? config.peer.name : "";
   replication.peer_timeout_ms = static_cast<int>(config.site.peer_timeout_ms);
   replication.region_size_bytes = config.site.region_size_bytes;
+  replication.journal_dir = config.site.data_dir + "/journals";
+  replication.journal_size_bytes = config.journal.size_bytes;
+  replication.journal_high_water_percent = static_cast<int>(config.journal.high_water_percent);
   if (config.cluster.present) {
     replication.determining_volume = config.cluster.determining_volume;
     replication.managed_volumes = config.cluster.volumes;

@@ -69,6 +69,13 @@ Result<size_t> Replicator::DoWrite(Volume& volume, const std::string& origin_sit
   if (!reservation.ok()) return reservation;
   SharedGate inside(pair->gate);
   const Pair::View view = pair->Snapshot();
+  // Async (issue 13): from PAIR on, the primary's writes go to its image and its master journal
+  // (node/async_replicator.cc); COPY replicates as a sync pair does.
+  if (view.context.mode == PairMode::kAsync && view.state.role == PairRole::kPrimary &&
+      !view.state.fenced && !view.state.outdated &&
+      (view.state.status == PairStatus::kPAIR || view.state.status == PairStatus::kPFUL)) {
+    return WriteJournaled(*pair, kind, offset, data, length, direct);
+  }
   switch (WriteRuleFor(view.state, view.context)) {
     case WriteRule::kLocal:
     case WriteRule::kLocalTracked: return WriteTracked(*pair, kind, offset, data, length, direct);
@@ -311,6 +318,10 @@ Status Replicator::Flush(Volume& volume) {
   std::shared_ptr<Pair> pair = FindPair(volume.name());
   if (!pair) return volume.Flush();
   const Pair::View view = pair->Snapshot();
+  if (view.context.mode == PairMode::kAsync && view.state.role == PairRole::kPrimary &&
+      (view.state.status == PairStatus::kPAIR || view.state.status == PairStatus::kPFUL)) {
+    return FlushJournaled(*pair);  // the journal is the write-ahead log (checkpoints: async_group)
+  }
   const WriteRule rule = WriteRuleFor(view.state, view.context);
   if (rule != WriteRule::kReplicate && rule != WriteRule::kForwardToPrimary) return volume.Flush();
   wire::FlushMessage message{view.peer_volume, view.generation, 0, 0};

@@ -49,7 +49,7 @@ int ExitCodeFor(const Status& status) {
 }
 
 nlohmann::ordered_json DisplayJson(const wire::VolumeInfo& info) {
-  return {
+  nlohmann::ordered_json row = {
       {"name", info.name},
       {"role", info.role},
       {"status", info.status},
@@ -72,6 +72,14 @@ nlohmann::ordered_json DisplayJson(const wire::VolumeInfo& info) {
       {"reserve_outdated", OrNull(info.reserve_outdated)},
       {"link_authenticated", info.link_authenticated},
   };
+  if (info.mode == "async") {  // doc/design.md "Async pairs": lag and the group's journal
+    row["journal_used_bytes"] = info.journal_used_bytes;
+    row["journal_size_bytes"] = info.journal_size_bytes;
+    row["sent_sequence"] = info.sent_sequence;
+    row["applied_sequence"] = info.applied_sequence;
+    row["lag_ms"] = info.lag_ms;
+  }
+  return row;
 }
 
 std::string DisplayTable(const std::vector<wire::VolumeInfo>& volumes) {

@@ -16,6 +16,8 @@
 #   pair_wan      the same pair (no keys) with its replication link through build/tools/wan_proxy,
 #                 BENCH_WAN_DELAY_MS each way (a round trip costs twice that): a sync pair across
 #                 a WAN, the figure async pairs are measured against
+#   pair_async_wan  the same WAN with an async pair (`create --mode async`; [journal] default 1G):
+#                 writes and fsyncs at the primary wait for its journal, not for the round trip
 #   gluster       GlusterFS replica 2: a glusterd of its own (`glusterd -p`, stopped by PID), two
 #                 bricks on this disk, mounted with mount -t glusterfs (FUSE client)
 #   gluster_virt  the same with `volume set NAME group virt` (the settings GlusterFS recommends for
@@ -43,7 +45,7 @@
 #     `pairctl resync` to PAIR.
 #
 # Environment (defaults in brackets); small values make a quick smoke run:
-#   BENCH_TARGETS [plain bindfs pairfs pair pair_curve pair_wan gluster gluster_virt]
+#   BENCH_TARGETS [plain bindfs pairfs pair pair_curve pair_wan pair_async_wan gluster gluster_virt]
 #                         the columns, in order; the first is the baseline of the ratios
 #   BENCH_WORKLOADS [seqwrite randwrite_fsync randread randwrite_4jobs]
 #                         the rows, in order
@@ -77,7 +79,7 @@
 # Adding a workload (a row): one function wl_NAME (label, unit, fio args) and NAME in WORKLOADS.
 set -euo pipefail
 
-DEFAULT_TARGETS="plain bindfs pairfs pair pair_curve pair_wan gluster gluster_virt"
+DEFAULT_TARGETS="plain bindfs pairfs pair pair_curve pair_wan pair_async_wan gluster gluster_virt"
 read -r -a TARGETS <<< "${BENCH_TARGETS:-$DEFAULT_TARGETS}"
 read -r -a WORKLOADS <<< "${BENCH_WORKLOADS:-seqwrite randwrite_fsync randread randwrite_4jobs}"
 
@@ -144,7 +146,7 @@ fi
 for bin in "$PAIRFS" "$PAIRCTL"; do
   [ -x "$bin" ] || die "$bin not built; run: make all"
 done
-has_target pair_wan && { [ -x "$WAN_PROXY" ] || die "$WAN_PROXY not built; run: make build/tools/wan_proxy"; }
+{ has_target pair_wan || has_target pair_async_wan; } && { [ -x "$WAN_PROXY" ] || die "$WAN_PROXY not built; run: make build/tools/wan_proxy"; }
 [ -c /dev/fuse ] || die "/dev/fuse missing (modprobe fuse)"
 [ -w /proc/sys/vm/drop_caches ] || die "cannot write /proc/sys/vm/drop_caches (a container without it cannot run this benchmark)"
 
@@ -410,7 +412,7 @@ pair_target() {
       pair_start "$na" "$nb" "$port" "$link" || return 1
       pairctl_site "$na" volume create bench "$SIZE_BYTES" >/dev/null || return 1
       # creates the volume at b too
-      pairctl_site "$na" create bench --mode sync >/dev/null || return 1
+      pairctl_site "$na" create bench --mode "${PAIR_MODE:-sync}" >/dev/null || return 1
       pairctl_site "$na" wait bench --status PAIR --timeout 600 >/dev/null \
         || { say "the pair did not reach PAIR:"; tail -20 "$SCRATCH/$na.log" >&2; return 1; }
       ;;
@@ -449,6 +451,14 @@ target_pair_wan() {
   case $1 in
     label) echo "PAIR sync WAN ${WAN_DELAY_MS}ms" ;;
     *) pair_target pairw_a pairw_b 7440 wan "$1" ;;
+  esac
+}
+
+# The same WAN with an async pair: the primary's writes and fsyncs wait for its journal only.
+target_pair_async_wan() {
+  case $1 in
+    label) echo "PAIR async WAN ${WAN_DELAY_MS}ms" ;;
+    *) PAIR_MODE=async pair_target pairaw_a pairaw_b 7460 wan "$1" ;;
   esac
 }
 
@@ -721,7 +731,7 @@ done
 # the two copies of the pair)
 need=$((256 << 20))
 for t in "${TARGETS[@]}"; do
-  case $t in pair | pair_curve | pair_wan | gluster | gluster_virt) need=$((need + 2 * SIZE_BYTES)) ;; *) need=$((need + SIZE_BYTES)) ;; esac
+  case $t in pair | pair_curve | pair_wan | pair_async_wan | gluster | gluster_virt) need=$((need + 2 * SIZE_BYTES)) ;; *) need=$((need + SIZE_BYTES)) ;; esac
 done
 extra=0
 [ "$RSS" != 0 ] && extra=$RSS_BYTES

@@ -150,8 +150,8 @@ inline constexpr uint64_t kBitmapChunkRegions = uint64_t{kBitmapChunkBytes} * 8;
 // and checks it stays under this bound.
 inline constexpr size_t kMaxVolumeInfoBytes = 1024;
 
-// msgpack elements of one VolumeInfo: a map of 24 keys and values, and the map itself.
-inline constexpr size_t kVolumeInfoElements = 2 * 24 + 1;
+// msgpack elements of one VolumeInfo: a map of 29 keys and values, and the map itself.
+inline constexpr size_t kVolumeInfoElements = 2 * 29 + 1;
 
 // A display or volume-list reply carries at most this many volumes; pairctl and clusterd ask for
 // the next page (DisplayRequest::after) while the reply says `more`. Sized so that a full page
@@ -182,5 +182,20 @@ static_assert(kMaxGroupPairs * (kMaxVolumeInfoBytes + kMaxVolumeNameBytes +
                       kReplyOverheadBytes + kHeaderBytes <=
                   kMaxFrameBytes,
               "a group command's reply must fit one frame");
+
+// ---- async pairs (issue 13: journal transfer, wire/journal_messages.h) ----
+
+// One journal batch carries at most this many entries: each is a map of 9 keys (19 msgpack
+// elements), so a full batch stays far under kMaxBodyElements, its headers fit the 64 KiB a frame
+// has beyond kMaxDataBytes (static_assert below), and a batch of discards (no data)
+// is still bounded.
+inline constexpr size_t kMaxJournalBatchEntries = 200;
+
+// The data of one batch at most: one frame (kMaxFrameBytes) holds it with the entries' headers
+// (at most ~200 bytes each, kMaxJournalBatchEntries of them) to spare. A single entry of a 1 MiB
+// write fills a batch alone.
+inline constexpr size_t kMaxJournalBatchDataBytes = kMaxDataBytes;
+static_assert(kMaxJournalBatchDataBytes + kMaxJournalBatchEntries * 256 + 1024 <= kMaxFrameBytes,
+              "a full journal batch fits one frame");
 
 }  // namespace pairfs::wire

@@ -51,6 +51,8 @@ const char* MessageTypeName(MessageType type) {
     case MessageType::kPeerTrim: return "peer-trim";
     case MessageType::kPeerDissolve: return "peer-dissolve";
     case MessageType::kPeerBitmap: return "peer-bitmap";
+    case MessageType::kJournalBatch: return "journal-batch";
+    case MessageType::kJournalAck: return "journal-ack";
   }
   return "unknown";
 }

@@ -57,6 +57,9 @@ enum class MessageType : uint16_t {
   kPeerTrim = 140,  // the primary finished a copy: clear the activity log's pins
   kPeerDissolve = 141,
   kPeerBitmap = 142,  // one chunk of the peer's dirty bitmap (after a resync)
+  // ---- async pairs (issue 13, journal transfer; wire/journal_messages.h) ----
+  kJournalBatch = 150,  // master -> restore journal: consecutive entries of one group
+  kJournalAck = 151,    // the answer: durable and applied sequences at the restore side
 };
 
 // Returns true for a number that names a message type above; decoding refuses the rest.

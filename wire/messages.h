@@ -205,11 +205,18 @@ struct VolumeInfo {
   uint64_t reserve_epoch = 0;      // the determining volume's record: epoch and outdated site
   std::string reserve_outdated;
   bool link_authenticated = false;  // the link to the peer runs CURVE (doc/design.md "Security")
+  // Async pairs (issue 13): this site's journal of the pair's group and its sequences.
+  uint64_t journal_used_bytes = 0;
+  uint64_t journal_size_bytes = 0;
+  uint64_t sent_sequence = 0;     // durable at the secondary (primary), or received (secondary)
+  uint64_t applied_sequence = 0;  // applied to the secondary's volumes
+  uint64_t lag_ms = 0;            // age of the oldest write not yet durable at the secondary
   MSGPACK_DEFINE_MAP(name, role, status, mode, peer_site, peer_volume, size_bytes, allocated_bytes,
                      copy_progress, dirty_bytes, journal_lag_bytes, reserved_by, fence, group,
                      generation, generation_site, consistent, outdated, open_count,
                      region_size_bytes, fenced, reserve_epoch, reserve_outdated,
-                     link_authenticated);
+                     link_authenticated, journal_used_bytes, journal_size_bytes, sent_sequence,
+                     applied_sequence, lag_ms);
 };
 
 // One heartbeat link as clusterd sees it.

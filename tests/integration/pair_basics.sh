@@ -19,7 +19,8 @@ require "volume create vm1 256M at a" pairctl a volume create vm1 256M
 expect_exit "create while site b is down: exit 4" 4 "unreachable" pairctl a create vm1 --mode sync
 must_start b
 expect_exit "create of an unknown volume: exit 1" 1 "no volume named nosuch" pairctl a create nosuch --mode sync
-expect_exit "create --mode async is refused" 1 "async" pairctl a create vm1 --mode async
+expect_exit "create --mode async with a group that is no name is refused" 1 "group" \
+  pairctl a create vm1 --mode async --group "a/b"
 expect_exit "create --fence reserve is refused without [cluster] determining_volume" 1 "determining_volume" pairctl a create vm1 --mode sync --fence reserve
 require "volume create other 128M at b" pairctl b volume create other 128M
 expect_exit "create against a peer volume of another size: exit 1" 1 "size mismatch" \

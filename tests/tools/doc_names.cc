@@ -22,6 +22,7 @@
 #include "node/metadata.h"
 #include "node/region_set.h"
 #include "node/witness_store.h"
+#include "wire/journal_messages.h"
 #include "wire/message_type.h"
 #include "wire/messages.h"
 #include "wire/peer_messages.h"
@@ -124,6 +125,10 @@ void PrintBodyOf(wire::MessageType type) {
     case MessageType::kPeerTrim: return PrintBody<PeerTrimCommand>("PeerTrimCommand");
     case MessageType::kPeerDissolve: return PrintBody<PeerDissolveCommand>("PeerDissolveCommand");
     case MessageType::kPeerBitmap: return PrintBody<PeerBitmapCommand>("PeerBitmapCommand");
+    case MessageType::kJournalBatch:
+      PrintBody<JournalEntryMessage>("JournalEntryMessage");
+      return PrintBody<JournalBatchMessage>("JournalBatchMessage");
+    case MessageType::kJournalAck: return PrintBody<JournalAckMessage>("JournalAckMessage");
   }
 }
 

@@ -38,6 +38,13 @@
 //                                           the primary SITE would send its secondary); prints the
 //                                           answer's code or `no answer` (a node answers its
 //                                           peer's node, not this sender); exits 0 once sent
+//   wire_send ENDPOINT journal-hostile SITE GROUP VOLUME
+//                                           async pairs: journal batches as SITE (the primary) for
+//                                           GROUP that no restore side may store: a sequence gap,
+//                                           a volume of no pair of the group, a range past the
+//                                           volume's end, an unknown group, and malformed ones (too
+//                                           many entries, a bad kind, data of the wrong length);
+//                                           exits 0 once sent
 //   wire_send ENDPOINT heartbeat SITE STATE LINK COUNT
 //                                           COUNT well-formed heartbeats as SITE announcing STATE
 //                                           on link LINK, 50 ms apart, a fresh incarnation; exits 0
@@ -52,7 +59,9 @@
 #include <thread>
 
 #include "tests/unit/fuzz/mutator.h"
+#include "node/journal_format.h"
 #include "wire/curve.h"
+#include "wire/journal_messages.h"
 #include "wire/limits.h"
 #include "wire/link.h"
 #include "wire/peer_messages.h"
@@ -97,6 +106,57 @@ int SendReplicaWrite(wire::Context& context, const std::string& endpoint, char**
   } else {
     std::printf("replica-write: an answer that does not decode\n");
   }
+  return 0;
+}
+
+// The journal-hostile mode: argv[3..] = SITE GROUP VOLUME.
+int SendHostileJournalBatches(wire::Context& context, const std::string& endpoint, char** argv) {
+  const std::string site = argv[3], group = argv[4], volume = argv[5];
+  auto entry = [&](uint64_t sequence) {
+    wire::JournalEntryMessage message;
+    const std::string data(4096, '\x66');
+    message.sequence = sequence;
+    message.volume = volume;
+    message.offset = 0;
+    message.length = data.size();
+    message.data_checksum = node::JournalDataChecksum(data);
+    message.data.assign(data.begin(), data.end());
+    return message;
+  };
+  auto batch = [&](uint64_t first, std::vector<wire::JournalEntryMessage> entries) {
+    wire::JournalBatchMessage message;
+    message.group = group;
+    message.first_sequence = first;
+    message.entries = std::move(entries);
+    return message;
+  };
+  constexpr uint64_t kFar = uint64_t{1} << 40;  // far past anything a test journal holds
+  std::vector<wire::JournalBatchMessage> batches;
+  batches.push_back(batch(kFar, {entry(kFar)}));  // a gap
+  batches.push_back(batch(kFar, {entry(kFar)}));
+  batches.back().entries[0].volume = "no-such-volume";
+  batches.push_back(batch(kFar, {entry(kFar)}));
+  batches.back().entries[0].offset = wire::kMaxVolumeBytes - 4096;  // past the volume's end
+  batches.push_back(batch(1, {entry(1)}));
+  batches.back().group = "no-such-group";
+  std::vector<wire::JournalEntryMessage> many;
+  for (uint64_t i = 0; i <= wire::kMaxJournalBatchEntries; ++i) many.push_back(entry(kFar + i));
+  for (auto& e : many) e.data.clear(), e.kind = 1;  // discards: small, still too many
+  batches.push_back(batch(kFar, many));
+  batches.push_back(batch(kFar, {entry(kFar)}));
+  batches.back().entries[0].kind = 7;
+  batches.push_back(batch(kFar, {entry(kFar)}));
+  batches.back().entries[0].length = 8192;  // data of another length
+  auto client = Connect(context, endpoint, site);
+  if (!client.ok()) return 1;
+  uint64_t id = std::random_device{}() | (uint64_t{1} << 61);
+  for (const wire::JournalBatchMessage& message : batches) {
+    Result<std::string> frame =
+        wire::EncodeFrame(wire::MessageType::kJournalBatch, ++id, site, wire::EncodeBody(message));
+    if (!frame.ok() || !client.value()->SendBytes(frame.value()).ok()) return 1;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the frames leave
+  std::printf("journal-hostile: sent %zu batches\n", batches.size());
   return 0;
 }
 
@@ -460,6 +520,8 @@ int main(int argc, char** argv) {
   if (mode == "vote") return SendVote(context, endpoint, argc, argv);
   if (mode == "replica-write" && argc == 8) return SendReplicaWrite(context, endpoint, argv);
   if (mode == "heartbeat" && argc == 7) return SendHeartbeats(context, endpoint, argv);
+  if (mode == "journal-hostile" && argc == 6)
+    return SendHostileJournalBatches(context, endpoint, argv);
   if (mode == "garbage" && argc == 5) {
     const uint64_t count = std::strtoull(argv[3], nullptr, 10);
     std::mt19937_64 random(std::strtoull(argv[4], nullptr, 10));

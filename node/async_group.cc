@@ -1,0 +1,231 @@
+// AsyncGroup: opening the group's journal, the master's appends and the restore side's receipt of
+// a batch, and what display shows. The threads: async_transfer.cc (master), async_restore.cc.
+#include "node/async_group.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+#include "node/limits.h"
+
+namespace pairfs::node {
+namespace {
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<AsyncGroup>> AsyncGroup::Open(const std::string& dir,
+                                                     const std::string& group, bool master,
+                                                     bool create, uint64_t size_bytes,
+                                                     AsyncGroupHooks hooks) {
+  const std::string path = dir + "/" + group + ".journal";
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    if (!create) return Status::NotFound("the journal of group " + group + " is missing: " + path);
+    JournalSetup setup;
+    setup.group = group;
+    setup.role = master ? JournalRole::kMaster : JournalRole::kRestore;
+    Status made = Journal::CreateFile(path, size_bytes, setup);
+    if (!made.ok()) return made;
+    spdlog::info("group {}: {} journal created ({} bytes)", group, master ? "master" : "restore",
+                 size_bytes);
+  }
+  Result<std::unique_ptr<Journal>> journal = Journal::OpenFile(path, group);
+  if (!journal.ok()) return journal.status();
+  const JournalRole want = master ? JournalRole::kMaster : JournalRole::kRestore;
+  if (journal.value()->role() != want) {
+    return Status::InvalidArgument("the journal of group " + group + " here is a " +
+                                   (master ? "restore" : "master") +
+                                   " journal: the group's pairs have one primary site");
+  }
+  if (journal.value()->recovery().lost_durable_entries()) {
+    spdlog::error("group {}: the journal lost durable entries ({}): the copies may differ", group,
+                  journal.value()->recovery().end_reason);
+  }
+  return std::shared_ptr<AsyncGroup>(
+      new AsyncGroup(group, master, std::move(journal.value()), std::move(hooks)));
+}
+
+AsyncGroup::AsyncGroup(std::string group, bool master, std::unique_ptr<Journal> journal,
+                       AsyncGroupHooks hooks)
+    : group_(std::move(group)),
+      master_(master),
+      journal_(std::move(journal)),
+      hooks_(std::move(hooks)) {
+  next_send_ = journal_->first_sequence();
+}
+
+AsyncGroup::~AsyncGroup() { Stop(); }
+
+void AsyncGroup::Start() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { master_ ? RunTransfer() : RunRestore(); });
+}
+
+void AsyncGroup::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+bool AsyncGroup::WaitForWork(int ms) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  wake_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stopping_ || work_; });
+  work_ = false;
+  return stopping_;
+}
+
+Result<uint64_t> AsyncGroup::Append(const JournalWrite& write) {
+  uint64_t sequence = 0;
+  {
+    // Held across the append so that a checkpoint never sees a sequence appended and not yet
+    // counted as missing from the image.
+    std::lock_guard<std::mutex> lock(mutex_);
+    Result<uint64_t> appended = journal_->Append(write);
+    if (!appended.ok()) return appended.status();
+    sequence = appended.value();
+    in_image_pending_.insert(sequence);
+    not_applied_.push_back({sequence, SteadyMs(), write.data.size()});
+    not_applied_bytes_ += write.data.size();
+    work_ = true;
+  }
+  wake_.notify_all();
+  return sequence;
+}
+
+void AsyncGroup::ImageWritten(uint64_t sequence) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  in_image_pending_.erase(sequence);
+}
+
+Status AsyncGroup::ReplayIntoImages() {
+  uint64_t from = journal_->first_sequence();
+  uint64_t last = from - 1;
+  for (;;) {
+    Result<std::vector<JournalEntry>> entries = journal_->Read(from, kAsyncRestoreReadBytes);
+    if (!entries.ok()) return entries.status();
+    if (entries->empty()) break;
+    last = entries->back().sequence;
+    Status applied = ApplyEntries(entries.value(), last, true);
+    if (!applied.ok()) return applied;
+    from = last + 1;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  checkpoint_sequence_ = std::max(checkpoint_sequence_, last);
+  const int64_t now = SteadyMs();
+  for (uint64_t sequence = journal_->first_sequence(); sequence <= last; ++sequence)
+    not_applied_.push_back({sequence, now, 0});
+  if (last >= journal_->first_sequence()) {
+    spdlog::info("group {}: replayed entries {}..{} of the master journal into the images", group_,
+                 journal_->first_sequence(), last);
+  }
+  return Status::Ok();
+}
+
+Status AsyncGroup::CheckApplicable(const wire::JournalEntryMessage& entry) const {
+  std::shared_ptr<Volume> volume = hooks_.volume_of(entry.volume);
+  if (!volume) {
+    return Status::InvalidArgument("entry " + std::to_string(entry.sequence) + " names volume " +
+                                   entry.volume + ", which is in no pair of group " + group_ +
+                                   " here");
+  }
+  if (entry.offset >= volume->size_bytes() || entry.length > volume->size_bytes() - entry.offset) {
+    return Status::InvalidArgument("entry " + std::to_string(entry.sequence) +
+                                   " is past the end of volume " + volume->name());
+  }
+  return Status::Ok();
+}
+
+wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& batch) {
+  std::lock_guard<std::mutex> one_batch(receive_mutex_);
+  wire::JournalAckMessage ack;
+  ack.group = group_;
+  bool stored = false;
+  for (const wire::JournalEntryMessage& entry : batch.entries) {
+    // An entry the restore thread could not apply would stop the group for good: refused before
+    // it is stored (a volume of no pair of this group here, a range past that volume's end).
+    Status applicable = CheckApplicable(entry);
+    if (!applicable.ok()) {
+      ack.code = static_cast<uint8_t>(applicable.code());
+      ack.message = applicable.message();
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++counters_.batches_refused;
+      break;
+    }
+    JournalWrite write;
+    write.volume = entry.volume;
+    write.kind = static_cast<wire::WriteKind>(entry.kind);
+    write.offset = entry.offset;
+    write.length = entry.length;
+    write.data = std::string_view(entry.data.data(), entry.data.size());
+    write.flags = entry.flags;
+    Result<Receipt> receipt = journal_->AppendReceived(entry.sequence, write, entry.data_checksum);
+    if (!receipt.ok()) {
+      ack.code = static_cast<uint8_t>(receipt.status().code());
+      ack.message = receipt.status().message();
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++counters_.batches_refused;
+      break;
+    }
+    if (receipt.value() == Receipt::kStored) stored = true;
+  }
+  if (stored) {
+    Status synced = journal_->Sync();
+    if (!synced.ok() && ack.code == 0) {
+      ack.code = static_cast<uint8_t>(synced.code());
+      ack.message = synced.message();
+    }
+  }
+  // Everything appended is durable after a successful Sync (or was before: nothing stored).
+  ack.durable_sequence = journal_->health().ok() ? journal_->durable_sequence() : 0;
+  ack.applied_sequence = std::min(journal_->applied_sequence(), ack.durable_sequence);
+  if (stored) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      work_ = true;
+    }
+    wake_.notify_all();
+  }
+  return ack;
+}
+
+AsyncGroupProgress AsyncGroup::Progress() const {
+  AsyncGroupProgress progress;
+  progress.used_bytes = journal_->used_bytes();
+  progress.size_bytes = journal_->size_bytes();
+  if (!master_) {
+    progress.sent_sequence = journal_->durable_sequence();
+    progress.applied_sequence = journal_->applied_sequence();
+    return progress;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  progress.sent_sequence = peer_durable_;
+  progress.applied_sequence = peer_applied_;
+  progress.lag_bytes = not_applied_bytes_;
+  for (const Pending& pending : not_applied_) {
+    if (pending.sequence <= peer_durable_) continue;
+    progress.lag_ms = static_cast<uint64_t>(std::max<int64_t>(0, SteadyMs() - pending.appended_ms));
+    break;
+  }
+  return progress;
+}
+
+AsyncGroupCounters AsyncGroup::counters() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return counters_;
+}
+
+}  // namespace pairfs::node

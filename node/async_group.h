@@ -1,0 +1,161 @@
+// One consistency group of async pairs at one site (doc/design.md "Async pairs", "Consistency
+// group"): its journal (node/journal.h) and the thread that moves its entries on. At the primary
+// the journal is the master journal: writes are appended (Append, then ImageWritten once the
+// image holds them), fsyncs wait for WaitDurable, and the transfer thread ships durable entries
+// to the peer in batches (node/async_transfer.cc), checkpoints the images (fdatasync) and frees
+// what the secondary has applied and the images hold durably. At the secondary it is the restore
+// journal: Receive stores a batch (gaps, duplicates and bad data refused and counted) and the
+// restore thread applies entries strictly in sequence order to the group's volumes
+// (node/async_restore.cc), so they are always together a crash-consistent prefix.
+//
+// Thread-safe: Append/ImageWritten/WaitDurable from the mount's writer threads, Receive from the
+// replicator's workers, Describe from the control thread, with the group's own thread running.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "node/journal.h"
+#include "node/volume.h"
+#include "wire/journal_messages.h"
+#include "wire/status.h"
+
+namespace pairfs::node {
+
+// What the group needs from the replicator around it.
+struct AsyncGroupHooks {
+  // Master: sends a batch (or a probe: no entries) and returns the peer's checked ack, or
+  // Unreachable/Corruption.
+  std::function<Result<wire::JournalAckMessage>(const wire::JournalBatchMessage&)> send;
+  // The local volume a journal entry names (master: its own name; restore: the primary's name,
+  // a peer volume of one of the group's pairs), or null.
+  std::function<std::shared_ptr<Volume>(const std::string& entry_volume)> volume_of;
+  // The group's volumes here (checkpoints).
+  std::function<std::vector<std::shared_ptr<Volume>>()> volumes;
+};
+
+// What display shows of the group (wire::VolumeInfo's async fields).
+struct AsyncGroupProgress {
+  uint64_t used_bytes = 0;
+  uint64_t size_bytes = 0;
+  uint64_t sent_sequence = 0;     // durable at the secondary (restore side: received here)
+  uint64_t applied_sequence = 0;  // applied to the secondary's volumes
+  uint64_t lag_ms = 0;            // master: age of the oldest entry not durable at the peer
+  uint64_t lag_bytes = 0;         // master: data bytes not yet applied at the peer
+};
+
+struct AsyncGroupCounters {
+  uint64_t batches_sent = 0;
+  uint64_t batches_refused = 0;  // restore: batches with an entry refused (gap, checksum, ...)
+  uint64_t entries_applied = 0;
+  uint64_t checkpoints = 0;
+};
+
+class AsyncGroup {
+ public:
+  // Opens DIR/G.journal, or creates it `size_bytes` long (with `create`) in the role asked.
+  // InvalidArgument if it holds the other role; NotFound without `create`; IoError/Corruption
+  // from the journal.
+  static Result<std::shared_ptr<AsyncGroup>> Open(const std::string& dir, const std::string& group,
+                                                  bool master, bool create, uint64_t size_bytes,
+                                                  AsyncGroupHooks hooks);
+  ~AsyncGroup();
+  AsyncGroup(const AsyncGroup&) = delete;
+  AsyncGroup& operator=(const AsyncGroup&) = delete;
+
+  const std::string& name() const { return group_; }
+  bool master() const { return master_; }
+  Journal& journal() { return *journal_; }
+
+  // Starts the transfer (master) or restore thread; Stop joins it. Idempotent.
+  void Start();
+  void Stop();
+
+  // ---- master ----
+  // Appends a write under the next sequence and counts it as not yet in the image (the
+  // checkpoint never passes it). NoSpace when the journal is full (the pair goes PFUS).
+  Result<uint64_t> Append(const JournalWrite& write);
+  // The image holds the write `sequence` carries (its pwrite returned).
+  void ImageWritten(uint64_t sequence);
+  Status WaitDurable(uint64_t sequence) { return journal_->WaitDurable(sequence); }
+  // Restart: writes every held entry into the images, in order, and flushes them (the journal
+  // is the write-ahead log: what an fsync acknowledged is there). Before anything is served.
+  Status ReplayIntoImages();
+  // fdatasyncs the images, then frees what the peer applied and the images hold (one pass).
+  Status CheckpointAndFree();
+
+  // ---- restore ----
+  // Stores a checked batch in order; the ack says what is durable and applied here. An entry
+  // that is a gap, fails its checksum, differs from the one held, names no volume of the group
+  // here or runs past its end is refused with the rest of the batch, and counted.
+  wire::JournalAckMessage Receive(const wire::JournalBatchMessage& batch);
+
+  AsyncGroupProgress Progress() const;
+  AsyncGroupCounters counters() const;
+
+ private:
+  AsyncGroup(std::string group, bool master, std::unique_ptr<Journal> journal,
+             AsyncGroupHooks hooks);
+
+  // node/async_transfer.cc
+  void RunTransfer();
+  // Ships one batch from next_send_ (or probes); false when the link failed (back off).
+  bool ShipOnce();
+  void OnAck(const wire::JournalAckMessage& ack);
+  // node/async_restore.cc
+  void RunRestore();
+  // Applies what is applicable; false when nothing was (wait).
+  bool ApplyOnce();
+  // Restore: Ok if the restore thread can apply `entry` here (its volume is one of the group's,
+  // the range within it); InvalidArgument otherwise.
+  Status CheckApplicable(const wire::JournalEntryMessage& entry) const;
+  // Writes entries to their volumes in order and flushes the volumes touched.
+  // `skip_missing` (the master's replay): an entry of a volume that no longer exists is skipped
+  // (logged) instead of stopping the replay.
+  Status ApplyEntries(const std::vector<JournalEntry>& entries, uint64_t through,
+                      bool skip_missing = false);
+
+  // Waits up to `ms` for new work or Stop; true when stopping.
+  bool WaitForWork(int ms);
+
+  const std::string group_;
+  const bool master_;
+  const std::unique_ptr<Journal> journal_;
+  const AsyncGroupHooks hooks_;
+
+  mutable std::mutex mutex_;  // guards everything below; held across a Journal::Append
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool work_ = false;  // an append or a received batch since the thread last looked
+  std::thread thread_;
+  // Master: sequences appended whose image write has not returned yet.
+  std::set<uint64_t> in_image_pending_;
+  uint64_t checkpoint_sequence_ = 0;  // the images hold every entry through it durably
+  bool peer_known_ = false;           // an ack since the link last failed: next_send_ is right
+  uint64_t next_send_ = 1;
+  uint64_t peer_durable_ = 0;
+  uint64_t peer_applied_ = 0;
+  int64_t last_checkpoint_ms_ = 0;
+  // Master: appended entries not yet applied at the peer (sequence, when, data bytes).
+  struct Pending {
+    uint64_t sequence;
+    int64_t appended_ms;
+    uint64_t bytes;
+  };
+  std::deque<Pending> not_applied_;
+  uint64_t not_applied_bytes_ = 0;
+  // Restore: one batch stored at a time.
+  std::mutex receive_mutex_;
+  AsyncGroupCounters counters_;
+};
+
+}  // namespace pairfs::node

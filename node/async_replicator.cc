@@ -1,0 +1,310 @@
+// The replicator's side of async pairs (doc/design.md "Async pairs"): pairs joined to their
+// consistency group's journal (node/async_group.h), the primary's journaled writes and fsyncs in
+// PAIR and PFUL (no round trip: the journal is the write-ahead log), PFUL pacing and PFUS when the
+// journal is full, the journal batches served at the secondary, and the async columns of display.
+// In COPY an async pair replicates as a sync pair does (the initial copy); from PAIR on its writes
+// go through the journal.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "node/activity_log.h"
+#include "node/async_group.h"
+#include "node/limits.h"
+#include "node/replicator.h"
+#include "node/replicator_internal.h"
+#include "wire/journal_messages.h"
+#include "wire/peer_messages.h"
+
+namespace pairfs::node {
+
+using namespace replicator_internal;
+using wire::MessageType;
+
+namespace {
+
+// The group a volume's pair belongs to: the one it was created with, else its own name.
+std::string GroupNameOf(const VolumeMetadata& metadata) {
+  return metadata.group.empty() ? metadata.name : metadata.group;
+}
+
+// DATA_DIR/journals, made with the data directory's permissions (only the daemon's user).
+Status MakeJournalDir(const std::string& dir) {
+  struct stat info {};
+  if (::stat(dir.c_str(), &info) == 0) return Status::Ok();
+  mode_t mode = 0700;
+  const std::string parent = dir.substr(0, dir.find_last_of('/'));
+  if (!parent.empty() && ::stat(parent.c_str(), &info) == 0) mode = info.st_mode & 07777;
+  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
+    return Status::IoError("cannot make the journal directory " + dir, errno);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::shared_ptr<AsyncGroup> Replicator::FindGroup(const std::string& group) const {
+  std::lock_guard<std::mutex> lock(groups_mutex_);
+  auto it = groups_.find(group);
+  return it == groups_.end() ? nullptr : it->second;
+}
+
+Result<std::shared_ptr<AsyncGroup>> Replicator::OpenGroup(const std::string& group, bool master,
+                                                          bool create) {
+  std::lock_guard<std::mutex> lock(groups_mutex_);
+  auto it = groups_.find(group);
+  if (it != groups_.end()) {
+    if (it->second->master() != master) {
+      return Status::InvalidArgument(
+          "group " + group + " has its " + (it->second->master() ? "primary" : "secondary") +
+          " copies at this site: all pairs of a group have one primary site");
+    }
+    return it->second;
+  }
+  if (options_.journal_dir.empty())
+    return Status::InvalidArgument("no journal directory is configured for async pairs");
+  Status dir = MakeJournalDir(options_.journal_dir);
+  if (!dir.ok()) return dir;
+  AsyncGroupHooks hooks;
+  hooks.send = [this](const wire::JournalBatchMessage& batch) -> Result<wire::JournalAckMessage> {
+    Result<std::string> body = SendJournalBatch(wire::EncodeBody(batch));
+    if (!body.ok()) return body.status();
+    wire::JournalAckMessage ack;
+    Status decoded = wire::DecodePeerMessage(body.value(), &ack);
+    if (decoded.ok() && ack.group != batch.group)
+      decoded = Status::InvalidArgument("group names another group");
+    if (!decoded.ok()) {
+      CountRefusal(MessageType::kJournalAck, decoded);
+      return Status::Corruption("the peer's journal ack: " + decoded.message());
+    }
+    return ack;
+  };
+  hooks.volume_of = [this, group, master](const std::string& entry_volume) {
+    return VolumeOfEntry(group, master, entry_volume);
+  };
+  hooks.volumes = [this, group] { return GroupVolumes(group); };
+  Result<std::shared_ptr<AsyncGroup>> opened = AsyncGroup::Open(
+      options_.journal_dir, group, master, create, options_.journal_size_bytes, std::move(hooks));
+  if (!opened.ok()) return opened.status();
+  groups_[group] = opened.value();
+  return opened.value();
+}
+
+Status Replicator::AttachAsync(Pair& pair, bool create) {
+  const Pair::View view = pair.Snapshot();
+  if (view.context.mode != PairMode::kAsync) return Status::Ok();
+  const VolumeMetadata metadata = pair.volume->metadata();
+  Result<std::shared_ptr<AsyncGroup>> group =
+      OpenGroup(GroupNameOf(metadata), view.state.role == PairRole::kPrimary, create);
+  if (!group.ok()) return group.status();
+  std::lock_guard<std::mutex> lock(groups_mutex_);
+  pair.group_name = GroupNameOf(metadata);
+  pair.async_group = group.value();
+  return Status::Ok();
+}
+
+std::vector<std::shared_ptr<Volume>> Replicator::GroupVolumes(const std::string& group) const {
+  std::vector<std::shared_ptr<Volume>> volumes;
+  std::lock_guard<std::mutex> lock(pairs_mutex_);
+  for (const auto& [name, pair] : pairs_) {
+    const VolumeMetadata metadata = pair->volume->metadata();
+    if (metadata.pair_mode == "async" && GroupNameOf(metadata) == group)
+      volumes.push_back(pair->volume);
+  }
+  return volumes;
+}
+
+std::shared_ptr<Volume> Replicator::VolumeOfEntry(const std::string& group, bool master,
+                                                  const std::string& entry_volume) const {
+  std::vector<std::shared_ptr<Pair>> pairs;
+  {
+    std::lock_guard<std::mutex> lock(pairs_mutex_);
+    for (const auto& [name, pair] : pairs_) pairs.push_back(pair);
+  }
+  for (const std::shared_ptr<Pair>& pair : pairs) {
+    const VolumeMetadata metadata = pair->volume->metadata();
+    if (metadata.pair_mode != "async" || GroupNameOf(metadata) != group) continue;
+    const std::string& name = master ? metadata.name : metadata.peer_volume;
+    if (name == entry_volume) return pair->volume;
+  }
+  // The master journal is the write-ahead log of its primary's volumes even after one of them
+  // left the pair (dissolve): a replay still writes that volume.
+  if (master) return store_.Find(entry_volume);
+  return nullptr;
+}
+
+Status Replicator::StartGroups() {
+  std::vector<std::shared_ptr<Pair>> pairs;
+  {
+    std::lock_guard<std::mutex> lock(pairs_mutex_);
+    for (const auto& [name, pair] : pairs_) pairs.push_back(pair);
+  }
+  for (const std::shared_ptr<Pair>& pair : pairs) {
+    Status attached = AttachAsync(*pair, false);
+    if (!attached.ok()) {
+      // Served without its journal, the volume could be written past what the journal holds.
+      store_.LeaveOut(pair->volume->name(),
+                      "its group's journal cannot be opened: " + attached.message());
+      std::lock_guard<std::mutex> lock(pairs_mutex_);
+      pairs_.erase(pair->volume->name());
+    }
+  }
+  std::vector<std::shared_ptr<AsyncGroup>> groups;
+  {
+    std::lock_guard<std::mutex> lock(groups_mutex_);
+    for (const auto& [name, group] : groups_) groups.push_back(group);
+  }
+  for (const std::shared_ptr<AsyncGroup>& group : groups) {
+    if (group->master()) {
+      Status replayed = group->ReplayIntoImages();
+      if (!replayed.ok()) {
+        return Status(replayed.code(),
+                      "group " + group->name() +
+                          ": cannot replay the master journal into the "
+                          "images: " +
+                          replayed.message(),
+                      replayed.error_number());
+      }
+    }
+    group->Start();
+  }
+  return Status::Ok();
+}
+
+void Replicator::StopGroups() {
+  std::vector<std::shared_ptr<AsyncGroup>> groups;
+  {
+    std::lock_guard<std::mutex> lock(groups_mutex_);
+    for (const auto& [name, group] : groups_) groups.push_back(group);
+  }
+  for (const std::shared_ptr<AsyncGroup>& group : groups) group->Stop();
+}
+
+Result<std::string> Replicator::SendJournalBatch(const std::string& body) {
+  Result<wire::Frame> frame = Exchange(MessageType::kJournalBatch, body, options_.peer_timeout_ms);
+  if (!frame.ok()) return frame.status();
+  if (frame->type != MessageType::kJournalAck) {
+    return Status::Corruption("the peer answered a journal batch with a " +
+                              std::string(MessageTypeName(frame->type)));
+  }
+  return std::move(frame->body);
+}
+
+void Replicator::ServeJournalBatch(const wire::Frame& frame) {
+  wire::JournalBatchMessage batch;
+  wire::JournalAckMessage ack;
+  Status checked = wire::DecodePeerMessage(frame.body, &batch);
+  ack.group = checked.ok() ? batch.group : "invalid";
+  if (!checked.ok()) {
+    CountRefusal(frame.type, checked);
+    ack.code = static_cast<uint8_t>(checked.code());
+    ack.message = "journal batch refused: " + checked.message();
+    return Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
+  }
+  std::shared_ptr<AsyncGroup> group = FindGroup(batch.group);
+  if (!group || group->master()) {
+    const Status refused = Status::NotFound("no restore journal of group " + batch.group +
+                                            " at site " + options_.site);
+    CountRefusal(frame.type, refused);
+    ack.code = static_cast<uint8_t>(refused.code());
+    ack.message = refused.message();
+    return Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
+  }
+  ack = group->Receive(batch);
+  if (ack.code != 0) CountRefusal(frame.type, Status(static_cast<Code>(ack.code), ack.message));
+  Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
+}
+
+Result<size_t> Replicator::WriteJournaled(Pair& pair, wire::WriteKind kind, uint64_t offset,
+                                          const char* data, size_t length, bool direct) {
+  std::shared_ptr<AsyncGroup> group;
+  {
+    std::lock_guard<std::mutex> lock(groups_mutex_);
+    group = pair.async_group;
+  }
+  if (!group) {
+    return Status::IoError("volume " + pair.volume->name() + ": its group's journal is not open",
+                           EIO);
+  }
+  bool journal_full = false;
+  {
+    // The range is held from the append to the image write, so overlapping writes reach the
+    // image in the journal's order (a replay or the secondary ends with the same bytes).
+    RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
+    JournalWrite write;
+    write.volume = pair.volume->name();
+    write.kind = kind;
+    write.offset = offset;
+    write.length = length;
+    if (kind == wire::WriteKind::kData) write.data = std::string_view(data, length);
+    Result<uint64_t> sequence = group->Append(write);
+    if (!sequence.ok()) {
+      if (sequence.status().code() != Code::kNoSpace) return sequence.status();
+      journal_full = true;
+    } else {
+      Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
+      group->ImageWritten(sequence.value());
+      if (!written.ok()) return written;  // the journal holds it: a restart replays it
+      uint64_t last = pair.last_journal_sequence.load();
+      while (last < sequence.value() &&
+             !pair.last_journal_sequence.compare_exchange_weak(last, sequence.value())) {
+      }
+    }
+  }
+  if (journal_full) {
+    // PFUS: the dirty bitmap takes over; the write is never failed for the peer's sake.
+    spdlog::warn("pair {}: the journal of group {} is full: suspended (PFUS), changes tracked",
+                 pair.volume->name(), group->name());
+    (void)Change(pair, PairEvent::kJournalFull, nullptr, nullptr);
+    return WriteTracked(pair, kind, offset, data, length, direct);
+  }
+  const PairStatus status = pair.Snapshot().state.status;
+  if (group->journal().AboveHighWater(options_.journal_high_water_percent)) {
+    if (status == PairStatus::kPAIR) {
+      spdlog::info("pair {}: the journal of group {} is over {}%: PFUL, writes paced",
+                   pair.volume->name(), group->name(), options_.journal_high_water_percent);
+      (void)Change(pair, PairEvent::kJournalHighWater, nullptr, nullptr);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kAsyncPaceMs));
+  } else if (status == PairStatus::kPFUL) {
+    (void)Change(pair, PairEvent::kJournalBelowHighWater, nullptr, nullptr);
+  }
+  return length;
+}
+
+Status Replicator::FlushJournaled(Pair& pair) {
+  std::shared_ptr<AsyncGroup> group;
+  {
+    std::lock_guard<std::mutex> lock(groups_mutex_);
+    group = pair.async_group;
+  }
+  if (!group) return pair.volume->Flush();
+  const uint64_t last = pair.last_journal_sequence.load();
+  if (last == 0) return Status::Ok();
+  return group->WaitDurable(last);
+}
+
+void Replicator::DescribeAsync(Pair& pair, const PairView& view, wire::VolumeInfo* info) {
+  if (view.context.mode != PairMode::kAsync) return;
+  std::shared_ptr<AsyncGroup> group;
+  {
+    std::lock_guard<std::mutex> lock(groups_mutex_);
+    group = pair.async_group;
+    if (!pair.group_name.empty()) info->group = pair.group_name;
+  }
+  info->mode = "async";
+  if (!group) return;
+  const AsyncGroupProgress progress = group->Progress();
+  info->journal_used_bytes = progress.used_bytes;
+  info->journal_size_bytes = progress.size_bytes;
+  info->sent_sequence = progress.sent_sequence;
+  info->applied_sequence = progress.applied_sequence;
+  info->lag_ms = progress.lag_ms;
+  info->journal_lag_bytes = progress.lag_bytes;
+}
+
+}  // namespace pairfs::node

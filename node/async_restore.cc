@@ -1,0 +1,104 @@
+// The restore thread of an async secondary (AsyncGroup::RunRestore): entries of the restore
+// journal applied to the group's volumes strictly in sequence order, through the last applicable
+// one (Journal::ApplicableThrough: durable, no open batch before it); then the volumes flushed,
+// the applied sequence made durable and the space freed. A crash between the writes and
+// MarkApplied applies those entries again after the restart, in the same order: the same result.
+// Also the master's replay after a restart (ApplyEntries), before anything is served.
+#include <algorithm>
+#include <map>
+
+#include <spdlog/spdlog.h>
+
+#include "node/async_group.h"
+#include "node/limits.h"
+#include "wire/log_limit.h"
+
+namespace pairfs::node {
+
+void AsyncGroup::RunRestore() {
+  for (;;) {
+    const bool applied = ApplyOnce();
+    if (applied) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) return;
+      continue;
+    }
+    if (WaitForWork(kAsyncIdleWaitMs)) return;
+  }
+}
+
+bool AsyncGroup::ApplyOnce() {
+  const uint64_t applied = journal_->applied_sequence();
+  const uint64_t through = journal_->ApplicableThrough();
+  if (through <= applied) return false;
+  Result<std::vector<JournalEntry>> entries = journal_->Read(applied + 1, kAsyncRestoreReadBytes);
+  if (!entries.ok() || entries->empty()) {
+    if (!entries.ok()) {
+      PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "async: restore read failed",
+                         "group {}: cannot read entry {} of the restore journal: {}", group_,
+                         applied + 1, entries.status().message());
+    }
+    return false;
+  }
+  const uint64_t last = std::min(entries->back().sequence, through);
+  Status written = ApplyEntries(entries.value(), last);
+  if (!written.ok()) {
+    PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "async: apply failed",
+                       "group {}: cannot apply entries from {}: {}", group_, applied + 1,
+                       written.message());
+    return false;
+  }
+  Status marked = journal_->MarkApplied(last);
+  if (marked.ok()) marked = journal_->FreeThrough(last);
+  if (!marked.ok()) {
+    PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "async: mark applied failed",
+                       "group {}: cannot record entries through {} as applied: {}", group_, last,
+                       marked.message());
+    return false;
+  }
+  return true;
+}
+
+Status AsyncGroup::ApplyEntries(const std::vector<JournalEntry>& entries, uint64_t through,
+                                bool skip_missing) {
+  std::map<std::string, std::shared_ptr<Volume>> touched;
+  uint64_t count = 0;
+  for (const JournalEntry& entry : entries) {
+    if (entry.sequence > through) break;
+    auto it = touched.find(entry.volume);
+    if (it == touched.end()) {
+      std::shared_ptr<Volume> volume = hooks_.volume_of(entry.volume);
+      if (!volume && skip_missing) {
+        spdlog::warn("group {}: entry {} names volume {}, which no longer exists: not replayed",
+                     group_, entry.sequence, entry.volume);
+        continue;
+      }
+      // Never skipped at the secondary: its volumes must stay a prefix of the group's writes.
+      if (!volume) {
+        return Status::NotFound("entry " + std::to_string(entry.sequence) + " names volume " +
+                                entry.volume + ", which is in no pair of group " + group_ +
+                                " here");
+      }
+      it = touched.emplace(entry.volume, std::move(volume)).first;
+    }
+    Volume& volume = *it->second;
+    if (entry.offset >= volume.size_bytes() || entry.length > volume.size_bytes() - entry.offset) {
+      return Status::InvalidArgument("entry " + std::to_string(entry.sequence) +
+                                     " is beyond the end of volume " + volume.name());
+    }
+    Status written = volume.WriteRaw(
+        entry.kind, entry.offset,
+        entry.kind == wire::WriteKind::kData ? entry.data.data() : nullptr, entry.length, false);
+    if (!written.ok()) return written;
+    ++count;
+  }
+  for (auto& [name, volume] : touched) {
+    Status flushed = volume->Flush();
+    if (!flushed.ok()) return flushed;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  counters_.entries_applied += count;
+  return Status::Ok();
+}
+
+}  // namespace pairfs::node

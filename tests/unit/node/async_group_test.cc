@@ -1,0 +1,226 @@
+// AsyncGroup in-process (node/async_group.h): a master and a restore group over real journal
+// files, joined by a "link" that carries the encoded batch and ack (and can be cut); volumes
+// over memory images. Asserts order and outcome only: the secondary's image ends equal to the
+// primary's, gaps are refused and counted, a cut link never fails an append, and a replay puts
+// what the journal holds into the image.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "node/async_group.h"
+#include "node/block_file.h"
+#include "node/limits.h"
+#include "node/volume.h"
+#include "tests/unit/temp_dir.h"
+#include "wire/peer_messages.h"
+
+using namespace pairfs;
+using namespace pairfs::node;
+
+namespace {
+
+constexpr uint64_t kVolumeBytes = 1 << 20;
+constexpr uint64_t kJournalBytes = 1 << 20;
+
+std::shared_ptr<Volume> MemoryVolume(const std::string& dir, const std::string& name) {
+  VolumeMetadata metadata;
+  metadata.name = name;
+  metadata.size_bytes = kVolumeBytes;
+  metadata.inode = 2;
+  return Volume::Attach(dir, metadata, std::make_unique<MemoryBlockFile>(kVolumeBytes));
+}
+
+std::string Image(Volume& volume) {
+  std::string bytes(kVolumeBytes, '\0');
+  REQUIRE(volume.Read(0, kVolumeBytes, bytes.data(), false).value() == kVolumeBytes);
+  return bytes;
+}
+
+// Waits (a generous deadline, only to catch a hang) until `done` holds.
+template <class F>
+bool Eventually(F done) {
+  for (int i = 0; i < 2000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+struct TwoSites {
+  testing::TempDir dir;
+  std::shared_ptr<Volume> primary = MemoryVolume(dir.path(), "db");
+  std::shared_ptr<Volume> secondary = MemoryVolume(dir.path(), "db-copy");
+  std::shared_ptr<AsyncGroup> master;
+  std::shared_ptr<AsyncGroup> restore;
+  std::atomic<bool> link_up{true};
+
+  TwoSites() {
+    std::filesystem::create_directories(dir.path() + "/a");
+    std::filesystem::create_directories(dir.path() + "/b");
+    AsyncGroupHooks restore_hooks;
+    restore_hooks.volume_of = [this](const std::string& name) {
+      return name == "db" ? secondary : nullptr;
+    };
+    restore_hooks.volumes = [this] { return std::vector<std::shared_ptr<Volume>>{secondary}; };
+    Result<std::shared_ptr<AsyncGroup>> opened = AsyncGroup::Open(
+        dir.path() + "/b", "app", false, true, kJournalBytes, std::move(restore_hooks));
+    INFO(opened.status().message());
+    REQUIRE(opened.ok());
+    restore = opened.value();
+    AsyncGroupHooks master_hooks;
+    master_hooks.send =
+        [this](const wire::JournalBatchMessage& batch) -> Result<wire::JournalAckMessage> {
+      if (!link_up.load()) return Status::Unreachable("cut");
+      wire::JournalBatchMessage received;
+      Status checked = wire::DecodePeerMessage(wire::EncodeBody(batch), &received);
+      if (!checked.ok()) return checked;
+      return restore->Receive(received);
+    };
+    master_hooks.volume_of = [this](const std::string& name) {
+      return name == "db" ? primary : nullptr;
+    };
+    master_hooks.volumes = [this] { return std::vector<std::shared_ptr<Volume>>{primary}; };
+    opened = AsyncGroup::Open(dir.path() + "/a", "app", true, true, kJournalBytes,
+                              std::move(master_hooks));
+    REQUIRE(opened.ok());
+    master = opened.value();
+  }
+  ~TwoSites() {
+    master->Stop();
+    restore->Stop();
+  }
+
+  // What the write path does: append, write the image, ImageWritten.
+  void Write(uint64_t offset, const std::string& data) {
+    JournalWrite write{"db", wire::WriteKind::kData, offset, data.size(), data, 0};
+    Result<uint64_t> sequence = master->Append(write);
+    REQUIRE(sequence.ok());
+    REQUIRE(
+        primary->WriteRaw(wire::WriteKind::kData, offset, data.data(), data.size(), false).ok());
+    master->ImageWritten(sequence.value());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an async group ships, applies in order and frees its journal", "[async]") {
+  TwoSites sites;
+  sites.master->Start();
+  sites.restore->Start();
+  for (int i = 0; i < 200; ++i) {
+    // Overlapping writes: only their order makes the images equal.
+    sites.Write(static_cast<uint64_t>(i % 17) * 4096 + (i % 3) * 512,
+                std::string(4096, static_cast<char>('a' + i % 26)));
+  }
+  REQUIRE(sites.master->WaitDurable(200).ok());
+  REQUIRE(Eventually([&] { return sites.master->Progress().applied_sequence == 200; }));
+  CHECK(Image(*sites.primary) == Image(*sites.secondary));
+  CHECK(sites.restore->journal().applied_sequence() == 200);
+  // The master frees what the peer applied once a checkpoint holds it in the image.
+  REQUIRE(Eventually([&] { return sites.master->journal().first_sequence() == 201; }));
+  CHECK(sites.master->Progress().lag_bytes == 0);
+}
+
+TEST_CASE("appends go on while the link is cut; the transfer resumes after it", "[async]") {
+  TwoSites sites;
+  sites.link_up.store(false);
+  sites.master->Start();
+  sites.restore->Start();
+  for (int i = 0; i < 50; ++i) sites.Write(static_cast<uint64_t>(i) * 4096, std::string(4096, 'c'));
+  REQUIRE(sites.master->WaitDurable(50).ok());  // an fsync needs no peer
+  CHECK(sites.restore->journal().last_sequence() == 0);
+  CHECK(sites.master->Progress().lag_bytes == 50 * 4096);
+  sites.link_up.store(true);
+  REQUIRE(Eventually([&] { return sites.master->Progress().applied_sequence == 50; }));
+  CHECK(Image(*sites.primary) == Image(*sites.secondary));
+}
+
+TEST_CASE("the restore side refuses gaps and counts them; duplicates are acknowledged", "[async]") {
+  TwoSites sites;
+  auto entry = [](uint64_t sequence) {
+    wire::JournalEntryMessage message;
+    const std::string data(4096, static_cast<char>('0' + sequence % 10));
+    message.sequence = sequence;
+    message.volume = "db";
+    message.offset = sequence * 4096;
+    message.length = data.size();
+    message.data_checksum = JournalDataChecksum(data);
+    message.data.assign(data.begin(), data.end());
+    return message;
+  };
+  wire::JournalBatchMessage batch;
+  batch.group = "app";
+  batch.first_sequence = 2;
+  batch.entries = {entry(2)};
+  wire::JournalAckMessage ack = sites.restore->Receive(batch);
+  CHECK(ack.code == static_cast<uint8_t>(Code::kInvalidArgument));  // 1 is missing
+  CHECK(ack.durable_sequence == 0);
+  CHECK(sites.restore->counters().batches_refused == 1);
+  batch.first_sequence = 1;
+  batch.entries = {entry(1), entry(2)};
+  ack = sites.restore->Receive(batch);
+  CHECK(ack.code == 0);
+  CHECK(ack.durable_sequence == 2);
+  ack = sites.restore->Receive(batch);  // the same batch again (a retransmit)
+  CHECK(ack.code == 0);
+  CHECK(ack.durable_sequence == 2);
+  batch.entries = {entry(1)};
+  batch.entries[0].data[0] ^= 1;  // other data under a held sequence
+  ack = sites.restore->Receive(batch);
+  CHECK(ack.code == static_cast<uint8_t>(Code::kCorruption));
+  CHECK(sites.restore->counters().batches_refused == 2);
+  // Entries the restore thread could not apply are never stored (they would stop the group).
+  batch.first_sequence = 3;
+  batch.entries = {entry(3)};
+  batch.entries[0].volume = "stranger";
+  ack = sites.restore->Receive(batch);
+  CHECK(ack.code == static_cast<uint8_t>(Code::kInvalidArgument));
+  batch.entries = {entry(3)};
+  batch.entries[0].offset = kVolumeBytes - 1024;  // runs past the end
+  ack = sites.restore->Receive(batch);
+  CHECK(ack.code == static_cast<uint8_t>(Code::kInvalidArgument));
+  CHECK(sites.restore->counters().batches_refused == 4);
+  CHECK(sites.restore->journal().last_sequence() == 2);
+  batch.entries = {entry(3)};
+  CHECK(sites.restore->Receive(batch).durable_sequence == 3);
+}
+
+TEST_CASE("a master replays its journal into the image after a restart", "[async]") {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/j");
+  std::shared_ptr<Volume> volume = MemoryVolume(dir.path(), "db");
+  AsyncGroupHooks hooks;
+  hooks.send = [](const wire::JournalBatchMessage&) -> Result<wire::JournalAckMessage> {
+    return Status::Unreachable("no peer");
+  };
+  hooks.volume_of = [&](const std::string& name) { return name == "db" ? volume : nullptr; };
+  hooks.volumes = [&] { return std::vector<std::shared_ptr<Volume>>{volume}; };
+  {
+    Result<std::shared_ptr<AsyncGroup>> group =
+        AsyncGroup::Open(dir.path() + "/j", "app", true, true, kJournalBytes, hooks);
+    REQUIRE(group.ok());
+    const std::string data(8192, 'r');
+    // Journaled and durable, the image never written (a crash between the two).
+    JournalWrite write{"db", wire::WriteKind::kData, 4096, data.size(), data, 0};
+    Result<uint64_t> sequence = group.value()->Append(write);
+    REQUIRE(sequence.ok());
+    REQUIRE(group.value()->WaitDurable(sequence.value()).ok());
+  }
+  Result<std::shared_ptr<AsyncGroup>> reopened =
+      AsyncGroup::Open(dir.path() + "/j", "app", true, false, kJournalBytes, hooks);
+  REQUIRE(reopened.ok());
+  REQUIRE(reopened.value()->ReplayIntoImages().ok());
+  std::string bytes(8192, '\0');
+  REQUIRE(volume->Read(4096, 8192, bytes.data(), false).ok());
+  CHECK(bytes == std::string(8192, 'r'));
+  // The other role is refused: a group has one primary site.
+  CHECK(AsyncGroup::Open(dir.path() + "/j", "app", false, false, kJournalBytes, hooks)
+            .status()
+            .code() == Code::kInvalidArgument);
+}

@@ -1,0 +1,68 @@
+// The journal transfer of async pairs (doc/design.md "Async pairs"): the master journal's entries
+// shipped to the peer's restore journal in batches, and the restore side's answer. Plain value
+// types with the checks every such message from the peer passes before anything uses it
+// (doc/design.md "Security": nothing a peer sends is trusted for size or shape). Pure and
+// thread-safe. Bodies and limits: wire/protocol.md ("JournalBatchMessage", "JournalAckMessage").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "wire/messages.h"
+
+namespace pairfs::wire {
+
+// One journal entry as it travels: the master journal's sequence, the primary's volume, the
+// write, and the checksum of its data (node/journal.h JournalDataChecksum) so that the restore
+// journal stores only what the master wrote.
+struct JournalEntryMessage {
+  uint64_t sequence = 0;
+  std::string volume;  // the primary's volume name
+  uint8_t kind = 0;    // WriteKind
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  uint16_t flags = 0;  // node/journal_format.h kJournalBatchBegin/End, else 0
+  uint64_t data_checksum = 0;
+  std::vector<char> data;  // kData: `length` bytes; discards: empty
+  MSGPACK_DEFINE_MAP(sequence, volume, kind, offset, length, flags, data_checksum, data);
+};
+
+// Consecutive entries of one group from `first_sequence` on. No entries: a probe, answered with
+// what the restore side holds (the transfer resumes from there after a reconnect or restart).
+struct JournalBatchMessage {
+  static constexpr MessageType kType = MessageType::kJournalBatch;
+  std::string group;
+  uint64_t first_sequence = 0;
+  std::vector<JournalEntryMessage> entries;
+  MSGPACK_DEFINE_MAP(group, first_sequence, entries);
+  // Ok, or InvalidArgument naming the field: group a name ([A-Za-z0-9._-]{1,64}), sequences
+  // 1..2^63-1 and consecutive from first_sequence, at most kMaxJournalBatchEntries entries and
+  // kMaxJournalBatchDataBytes of data, each entry a volume name, a known kind, length 1 to
+  // kMaxDataBytes within kMaxVolumeBytes, data exactly `length` bytes for a write and none for a
+  // discard, flags only the batch bits.
+  Status Check() const;
+};
+
+// The restore side's answer: every entry through `durable_sequence` is durable there (the
+// primary ships from durable_sequence + 1 next), entries through `applied_sequence` are applied
+// to its volumes (the master may free them once its own image holds them). `code` non-zero: the
+// batch was refused (a gap, a bad checksum, no such group), `message` says why; the sequences
+// still say what the restore side holds.
+struct JournalAckMessage {
+  static constexpr MessageType kType = MessageType::kJournalAck;
+  uint8_t code = 0;
+  std::string message;
+  std::string group;
+  uint64_t durable_sequence = 0;
+  uint64_t applied_sequence = 0;
+  MSGPACK_DEFINE_MAP(code, message, group, durable_sequence, applied_sequence);
+  // Ok, or InvalidArgument: a known code, message ≤ kMaxReasonBytes of UTF-8, group a name,
+  // sequences below 2^63, applied ≤ durable.
+  Status Check() const;
+};
+
+// What a batch's entries hold in data bytes (for the sender's limit).
+size_t JournalBatchDataBytes(const JournalBatchMessage& batch);
+
+}  // namespace pairfs::wire
