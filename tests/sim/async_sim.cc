@@ -48,7 +48,8 @@ std::string FirstDifference(const std::vector<std::string>& left,
 
 // ---- AsyncSite ----
 
-AsyncSite::AsyncSite(std::string dir, bool master) : dir_(std::move(dir)), master_(master) {
+AsyncSite::AsyncSite(std::string dir, bool master, uint64_t journal_bytes)
+    : dir_(std::move(dir)), master_(master), journal_bytes_(journal_bytes) {
   std::filesystem::create_directories(dir_ + "/volumes");
   for (size_t i = 0; i < kAsyncVolumeCount; ++i) {
     node::VolumeMetadata metadata;
@@ -75,7 +76,7 @@ Status AsyncSite::Open(
   };
   hooks.volumes = [volumes] { return volumes; };
   Result<std::shared_ptr<node::AsyncGroup>> opened = node::AsyncGroup::Open(
-      dir_, kAsyncGroup, master_, create, node::kMinJournalBytes, std::move(hooks));
+      dir_, kAsyncGroup, master_, create, journal_bytes_, std::move(hooks));
   if (!opened.ok()) return opened.status();
   group_ = opened.value();
   return Status::Ok();

@@ -73,7 +73,8 @@ std::string FirstDifference(const std::vector<std::string>& left,
 // a power loss in which the journal file's pages did reach the disk), then Open again.
 class AsyncSite {
  public:
-  AsyncSite(std::string dir, bool master);
+  // `journal_bytes`: the size the journal is created with.
+  AsyncSite(std::string dir, bool master, uint64_t journal_bytes);
   // Opens (or with `create` makes) the group's journal; `send` is the master's link.
   Status Open(bool create, std::function<Result<wire::JournalAckMessage>(
                                const wire::JournalBatchMessage&)> send = nullptr);
@@ -95,6 +96,7 @@ class AsyncSite {
  private:
   std::string dir_;
   bool master_;
+  uint64_t journal_bytes_;
   std::vector<std::shared_ptr<node::Volume>> volumes_;
   std::vector<node::MemoryBlockFile*> images_;  // owned by volumes_
   std::shared_ptr<node::AsyncGroup> group_;
