@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "node/journal_format.h"
 #include "node/limits.h"
 #include "wire/peer_messages.h"
 
@@ -110,6 +111,26 @@ void AsyncSite::CrashImages() {
     image->Crash();
     image->FailWrites(0);
     image->FailSyncs(0);
+  }
+}
+
+void AsyncSite::LoseJournalEntriesAfter(uint64_t durable) {
+  Result<std::unique_ptr<node::BlockFile>> file =
+      node::PosixBlockFile::Open(dir_ + "/" + kAsyncGroup + ".journal");
+  ASYNC_SIM_ENSURE(file.ok(), "the journal file did not open");
+  std::string ring(journal_bytes_, '\0');
+  ASYNC_SIM_ENSURE(file.value()->ReadAt(0, ring.size(), ring.data(), false).ok(),
+                   "the journal file was not read");
+  // Entries (and wrap markers) start at multiples of 128 bytes: their header is 128 bytes and
+  // the sim's data lengths are multiples of 512.
+  const std::string zeros(node::kJournalEntryHeaderBytes, '\0');
+  for (uint64_t at = node::kJournalDataStart; at + zeros.size() <= ring.size();
+       at += zeros.size()) {
+    Result<node::JournalEntryHeader> header = node::DecodeJournalEntryHeader(
+        std::string_view(ring).substr(at, node::kJournalEntryHeaderBytes));
+    if (!header.ok() || header->sequence <= durable) continue;
+    ASYNC_SIM_ENSURE(file.value()->WriteAt(at, zeros.data(), zeros.size(), false).ok(),
+                     "the journal file was not written");
   }
 }
 

@@ -82,6 +82,9 @@ class AsyncSite {
   void Close();
   // Every image forgets what was not synced; faults armed on them are cleared.
   void CrashImages();
+  // With the group closed: the journal file loses every entry after `durable` (their headers
+  // zeroed, as when none of the pages written after the last sync reached the disk).
+  void LoseJournalEntriesAfter(uint64_t durable);
   // Each volume's bytes (read through node::Volume).
   std::vector<std::string> Images() const;
 
