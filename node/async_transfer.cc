@@ -149,6 +149,11 @@ Status AsyncGroup::CheckpointAndFree() {
     last_checkpoint_ms_ = SteadyMs();
   }
   if (through > checkpoint_sequence_) {
+    // Write-ahead: the journal holds every write the flush makes durable in the images, or a
+    // power loss could leave an image write that no journal entry carries (never shipped, its
+    // sequence reused by the next write: the copies would differ silently).
+    Status logged = journal_->WaitDurable(through);
+    if (!logged.ok()) return logged;
     for (const std::shared_ptr<Volume>& volume : hooks_.volumes()) {
       Status flushed = volume->Flush();
       if (!flushed.ok()) return flushed;
