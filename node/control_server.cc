@@ -124,6 +124,7 @@ void ControlServer::Serve() {
 
 wire::Reply ControlServer::Handle(const wire::Frame& frame) {
   using wire::MessageType;
+  if (frame.type == MessageType::kCarry) return HandleCarry(frame);
   Status status = CheckRequestText(frame);
   if (!status.ok()) return wire::Reply::FromStatus(status);
   wire::Reply reply;
@@ -151,6 +152,28 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
   for (wire::VolumeInfo& volume : reply.volumes)
     volume.link_authenticated = link_authenticated_ && !volume.peer_site.empty();
   return reply;
+}
+
+wire::Reply ControlServer::HandleCarry(const wire::Frame& frame) {
+  wire::CarryRequest request;
+  Status status = Decode(frame, &request);
+  if (status.ok()) status = wire::CheckCarriable(request.type);
+  if (status.ok() && !request.site.empty()) status = CheckSiteName(request.site);
+  if (!status.ok()) return wire::Reply::FromStatus(status);
+  if (request.site.empty() || request.site == site_name_) {
+    wire::Frame here = frame;
+    here.type = static_cast<wire::MessageType>(request.type);
+    here.body.assign(request.body.begin(), request.body.end());
+    return Handle(here);
+  }
+  if (replicator_ == nullptr) {
+    return wire::Reply::FromStatus(Status::NotFound(
+        "site " + request.site + " is not the peer of site " + site_name_ + " (it has no [peer])"));
+  }
+  Result<wire::Reply> reply =
+      replicator_->Carry(request.site, request.type, std::move(request.body));
+  if (!reply.ok()) return wire::Reply::FromStatus(reply.status());
+  return std::move(reply.value());
 }
 
 Status ControlServer::HandleVolumeCreate(const wire::Frame& frame, wire::Reply* reply) {

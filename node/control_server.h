@@ -47,6 +47,9 @@ class ControlServer {
   Status HandleDisplay(const wire::Frame& frame, wire::Reply* reply);  // display and volume list
   Status HandleReservation(const wire::Frame& frame, wire::Reply* reply);  // reserve and release
   Status HandlePair(const wire::Frame& frame, wire::Reply* reply);
+  // pairctl --site SITE: runs the carried request here when SITE is this site (or empty), has the
+  // replicator carry it to the peer's node when SITE is the peer, refuses any other site.
+  wire::Reply HandleCarry(const wire::Frame& frame);
 
   VolumeStore& store_;
   const std::string site_name_;

@@ -333,6 +333,7 @@ void Replicator::OnFrame(wire::Frame frame) {
     case MessageType::kWriteAck:
     case MessageType::kWriteGrant:
     case MessageType::kFlushAck:
+    case MessageType::kReply:  // to a carried request
     case MessageType::kPeerAnswer: (void)calls_->Deliver(std::move(frame)); return;
     case MessageType::kWriteConfirm: (void)confirms_->Deliver(std::move(frame)); return;
     case MessageType::kReplicaWrite:
@@ -360,7 +361,8 @@ void Replicator::OnFrame(wire::Frame frame) {
     case MessageType::kPeerCopyDone:
     case MessageType::kPeerTrim:
     case MessageType::kPeerDissolve:
-    case MessageType::kPeerBitmap: {
+    case MessageType::kPeerBitmap:
+    case MessageType::kPeerCarry: {
       std::lock_guard<std::mutex> lock(work_mutex_);
       if (stopping_ || work_.size() >= kPeerWorkQueued ||
           work_bytes_ + frame.body.size() > kPeerWorkQueuedBytes) {
@@ -393,6 +395,8 @@ void Replicator::Serve(wire::Frame frame) {
     case MessageType::kForwardedWrite: return ServeForwardedWrite(frame);
     case MessageType::kFlush: return ServeFlush(frame);
     case MessageType::kPeerStatus: return ServeStatus(frame);
+    case MessageType::kPeerCarry:
+      return Answer(frame, MessageType::kReply, wire::EncodeBody(ServeCarry(frame)));
     default:  // a pair command (OnFrame queues no other type)
       return Answer(frame, MessageType::kPeerAnswer, wire::EncodeBody(ServePairCommand(frame)));
   }

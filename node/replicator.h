@@ -137,6 +137,17 @@ class Replicator {
   // Mismatching byte ranges (offset, length pairs) among the regions overlapping the range.
   Result<std::vector<uint64_t>> Verify(const std::string& name, uint64_t offset, uint64_t length);
 
+  // ---- commands carried between the sites (node/carried_commands.cc; pairctl --site) ----
+  // Sends a control request for `site`'s node (which must be the peer) over the peer link and
+  // returns that node's reply as it gave it. NotFound for a site that is not the peer,
+  // InvalidArgument for a type that cannot be carried (wire::CheckCarriable), Unreachable if the
+  // peer does not answer within wire::kCarryTimeoutMs, Corruption for a reply that fails its
+  // checks.
+  Result<wire::Reply> Carry(const std::string& site, uint16_t type, std::vector<char> body);
+  // The peer's carried requests are answered by `handler` (the control endpoint's dispatch); until
+  // it is set they are refused. Call before Start().
+  void ServeCarriedWith(std::function<wire::Reply(const wire::Frame&)> handler);
+
   // How many messages from the peer failed their checks (wire/peer_messages.h) and were refused.
   uint64_t peer_refusals() const { return peer_refusals_.load(); }
 
@@ -231,6 +242,7 @@ class Replicator {
   void ServeForwardedWrite(const wire::Frame& frame);
   void ServeFlush(const wire::Frame& frame);
   void ServeStatus(const wire::Frame& frame);
+  wire::Reply ServeCarry(const wire::Frame& frame);
   // A message from the peer that failed its checks: counted, logged at most one line per type
   // every 10 s with the count (wire/log_limit.h), never acted on.
   void CountRefusal(wire::MessageType type, const Status& why);
@@ -363,6 +375,7 @@ class Replicator {
   std::atomic<int64_t> last_heard_ms_{0};  // steady clock, when the peer's last frame arrived
   std::atomic<bool> heard_since_start_{false};
   std::atomic<uint64_t> peer_refusals_{0};  // messages from the peer that failed their checks
+  std::function<wire::Reply(const wire::Frame&)> carried_handler_;  // set before Start()
 };
 
 }  // namespace pairfs::node

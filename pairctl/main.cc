@@ -47,7 +47,13 @@ struct Options {
   double timeout_s = 0;
   bool progress = false;
   std::string key_dir = ".";
+  std::string site;  // --site: the site whose node runs the command
 };
+
+// The site every node request is for (pairctl --site), set once in Main before any request: empty
+// or this site's name asks the local node; another site's request is carried there by the local
+// node (wire::CarryRequest, seed 001 claims 42-47).
+std::string carry_to_site;
 
 int Fail(const Status& status) {
   std::cerr << "pairctl: " << status.message() << "\n";
@@ -78,7 +84,12 @@ Result<wire::Reply> Ask(const Config& config, const T& request, const std::strin
 
 template <class T>
 Result<wire::Reply> Ask(const Config& config, const T& request) {
-  return Ask(config, request, config.site.control);
+  if (carry_to_site.empty() || carry_to_site == config.site.name)
+    return Ask(config, request, config.site.control);
+  const std::string body = wire::EncodeBody(request);
+  const wire::CarryRequest carried{carry_to_site, static_cast<uint16_t>(T::kType),
+                                   std::vector<char>(body.begin(), body.end())};
+  return Ask(config, carried, config.site.control);
 }
 
 std::string ClusterdEndpoint(const Config& config) {
@@ -480,6 +491,9 @@ int Main(int argc, char** argv) {
   app.add_option("-c,--config", options.config_flag,
                  "config file (default $PAIRFS_CONFIG or /etc/pairfs/pairfs.toml)");
   app.add_flag("--json", options.json, "print JSON instead of a table");
+  app.add_option("--site", options.site,
+                 "run the command at this site's node, carried there by the local node "
+                 "(default: this site)");
   app.require_subcommand(1);
   AddVolumeCommands(app, options, commands);
   AddPairCommands(app, options, commands);
@@ -504,6 +518,18 @@ int Main(int argc, char** argv) {
   if (commands.keygen->parsed()) return Keygen(options);
   Result<Config> config = node::LoadConfig(node::ResolveConfigPath(options.config_flag));
   if (!config.ok()) return Fail(config.status());
+  if (!options.site.empty() && options.site != config->site.name) {
+    if (Status named = CheckSiteName(options.site); !named.ok()) {
+      std::cerr << "pairctl: --site: " << named.message() << "\n";
+      return kExitUsage;
+    }
+    if (commands.cluster_status->parsed() || commands.cluster_unfence->parsed()) {
+      std::cerr << "pairctl: --site: cluster commands ask this site's clusterd; run them at site "
+                << options.site << "\n";
+      return kExitUsage;
+    }
+    carry_to_site = options.site;
+  }
   return RunCommand(config.value(), options, commands, size.value());
 }
 

@@ -170,4 +170,14 @@ static_assert(kMaxVerifyRegionsPerCall * 9 + kReplyOverheadBytes + kHeaderBytes 
 static_assert(kMaxVerifyRegionsPerCall < kMaxBodyElements,
               "a verify answer must stay under the element limit");
 
+// A carried control request (pairctl --site, wire/peer_messages.h PeerCarryCommand) is a name and
+// a few fields; this bounds its body inside the peer frame that carries it.
+inline constexpr size_t kMaxCarriedBodyBytes = 64 * 1024;
+static_assert(kMaxCarriedBodyBytes + kReplyOverheadBytes + kHeaderBytes <= kMaxFrameBytes,
+              "a carried request must fit one frame");
+
+// How long a node waits for its peer's reply to a carried request: less than pairctl waits for
+// its own node, so the operator hears that the far site did not answer, not a bare timeout.
+inline constexpr int kCarryTimeoutMs = kDefaultControlTimeoutMs - 2000;
+
 }  // namespace pairfs::wire

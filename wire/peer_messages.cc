@@ -220,6 +220,50 @@ Status PeerBitmapCommand::Check() const {
              [&] { return CheckRegionRange(first, count, kBitmapChunkRegions); });
 }
 
+Status CheckCarriable(uint16_t type) {
+  switch (static_cast<MessageType>(type)) {
+    case MessageType::kVolumeCreate:
+    case MessageType::kVolumeDelete:
+    case MessageType::kVolumeList:
+    case MessageType::kVolumeResize:
+    case MessageType::kDisplay:
+    case MessageType::kReserve:
+    case MessageType::kRelease:
+    case MessageType::kPairCreate:
+    case MessageType::kSplit:
+    case MessageType::kResync:
+    case MessageType::kTakeover:
+    case MessageType::kDissolve:
+    case MessageType::kVerify: return Status::Ok();
+    default:
+      return Refuse("type", std::string(MessageTypeName(static_cast<MessageType>(type))) + " (" +
+                                std::to_string(type) + ") cannot be carried to another site");
+  }
+}
+
+Status PeerCarryCommand::Check() const {
+  return All([&] { return CheckCarriable(type); },
+             [&] {
+               return body.size() > kMaxCarriedBodyBytes
+                          ? Refuse("body", "is over " + std::to_string(kMaxCarriedBodyBytes) +
+                                               " bytes")
+                          : Status::Ok();
+             });
+}
+
+Status CheckCarriedReply(const Reply& reply) {
+  return All([&] { return CheckCode("code", reply.code); },
+             [&] {
+               return reply.message.size() > kMaxReasonBytes ? Refuse("message", "is too long")
+                                                             : Status::Ok();
+             },
+             [&] {
+               return reply.volumes.size() > kDisplayPageVolumes
+                          ? Refuse("volumes", "are more than one display page")
+                          : Status::Ok();
+             });
+}
+
 Status PeerAnswerMessage::Check() const {
   return All(
       [&] { return CheckCode("code", code); },

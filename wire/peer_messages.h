@@ -186,6 +186,27 @@ struct PeerBitmapCommand {
   Status Check() const;
 };
 
+// A control request an operator sent to this site through the peer's node (pairctl --site):
+// `type` is one CarriableType allows, `body` its msgpack body (at most kMaxCarriedBodyBytes). The
+// receiver runs it as its own control endpoint would and answers with a kReply.
+struct PeerCarryCommand {
+  static constexpr MessageType kType = MessageType::kPeerCarry;
+  uint16_t type = 0;
+  std::vector<char> body;
+  MSGPACK_DEFINE_MAP(type, body);
+  Status Check() const;
+};
+
+// The control requests another site's operator may send here through the peer's node: the
+// volume and pair commands of a node's control endpoint. Not `fence` (only this site's clusterd
+// fences this site's copies), not the cluster commands (clusterd's own endpoint), not `carry`
+// itself (a carried request is never carried on). Ok, or InvalidArgument naming the type.
+Status CheckCarriable(uint16_t type);
+
+// A reply carried back from the peer's node: a known code, a reason within kMaxReasonBytes, at
+// most one display page of volumes.
+Status CheckCarriedReply(const Reply& reply);
+
 // The answer to every pair command.
 struct PeerAnswerMessage {
   static constexpr MessageType kType = MessageType::kPeerAnswer;
