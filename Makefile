@@ -81,7 +81,7 @@ unit: $(UNIT_BIN)
 demo: $(BINARIES)
 	@scripts/demo.sh
 
-bench: $(BINARIES)
+bench: $(BINARIES) $(BUILD)/tools/wan_proxy
 	@scripts/bench.sh
 
 bench-failover: $(BINARIES)

@@ -199,16 +199,16 @@ Status Replicator::FinishCopy(Pair& pair, const wire::Generation& generation) {
     OnLinkLost(pair, generation);
     return answer.ok() ? StatusFromCode(answer->code, answer->message) : answer.status();
   }
+  AfterSave after;
   {
     std::lock_guard<std::mutex> lock(pair.mutex);
     if (!(pair.generation == generation)) return Status::Ok();  // something else happened meanwhile
     Result<PairTransition> transition = Transit(pair.state, PairEvent::kCopyDone, pair.context);
     if (!transition.ok()) return transition.status();
-    Status saved = Commit(pair, transition.value(), nullptr);
+    Status saved = Commit(pair, transition.value(), nullptr, &after);
     if (!saved.ok()) return saved;
   }
-  TrimActivityLog(pair, false);
-  (void)Ask(wire::PeerTrimCommand{done.volume, generation});
+  RunAfterSave(pair, after);  // kClearDirty: the marks here, then the peer's
   return Status::Ok();
 }
 

@@ -102,4 +102,44 @@ static_assert(wire::kMaxGroupNameBytes + wire::kMaxHolderBytes + 2 * wire::kMaxV
                   4 * wire::kMaxSiteNameBytes + 1024 <
               kMaxMetadataBytes);
 
+// ---- async journals (node/journal.h, format in node/FORMAT.md "Journal file") ----
+
+// The most data one journal entry carries: one write from the kernel, which wire::kMaxDataBytes
+// already bounds (a larger write never reaches the journal whole).
+inline constexpr size_t kMaxJournalEntryDataBytes = wire::kMaxDataBytes;
+
+// The smallest journal file Journal accepts: its two header pages and a few small entries. Unit
+// tests and the simulation run rings this small so that they wrap often; `[journal] size` has a
+// larger minimum (below).
+inline constexpr uint64_t kMinJournalBytes = 64 * 1024;
+
+// The smallest `[journal] size` a config may ask for: 16 of the largest entries, so that a burst
+// of 1 MiB writes is not suspended at once, and an empty journal always takes the largest entry
+// wherever its tail is (journal_format.h asserts it).
+inline constexpr uint64_t kMinConfiguredJournalBytes = 16ull << 20;
+
+// The largest journal file: the in-memory index costs 32 bytes per entry, and a 64 GiB ring of
+// 4 KiB entries (16 M entries) already needs 512 MiB of it; a lag beyond 64 GiB is better served
+// by suspending and resyncing from the dirty bitmap.
+inline constexpr uint64_t kMaxJournalBytes = 64ull << 30;
+
+// Recovery reads the ring in chunks of this size (not entry by entry): a 1 GiB journal of 4 KiB
+// entries is 256 reads, not half a million.
+inline constexpr size_t kJournalScanChunkBytes = 4 << 20;
+
+// A new journal file is filled with zeros in writes of this size, so that later appends overwrite
+// allocated blocks and fdatasync never waits for block allocation.
+inline constexpr size_t kJournalFillChunkBytes = 1 << 20;
+
+// Group commit starts a new journal sync for entries no running sync covers while up to this
+// many run (node/journal.cc WaitDurable): the kernel and the disk merge overlapping flushes, so
+// a writer need not wait for the running sync to end before its own starts (which would double
+// its fsync latency); the bound keeps 64 FUSE threads from each flushing at once. Measured with
+// build/tools/journal_bench: 4 and 16 threads of 4 KiB write+fsync were 0.8-1.0x unpaired with
+// overlapping syncs, 0.65-0.8x with one sync at a time (a noisy shared VM).
+inline constexpr int kJournalSyncsInFlight = 8;
+
+static_assert(kMinJournalBytes <= kMinConfiguredJournalBytes);
+static_assert(kMinConfiguredJournalBytes <= kMaxJournalBytes);
+
 }  // namespace pairfs::node

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/command_rules.h"
 #include "node/fault_point.h"
 #include "node/limits.h"
 #include "node/names.h"
@@ -77,6 +78,12 @@ Result<Replicator::CreatePlan> Replicator::PlanCreate(const wire::PairCreateRequ
   if (!transition.ok()) return transition.status();
   plan.next = transition->next;
   plan.generation = wire::Generation{metadata.generation + 1, options_.site};
+  // The create's save is SaveCreatedPrimary's (the region set durable before the metadata), not
+  // Commit's: it takes the bump (plan.generation) itself; the rest runs after it.
+  for (PairAction action : transition->actions) {
+    if (action != PairAction::kBumpGeneration) plan.after.actions.push_back(action);
+  }
+  plan.after.generation = plan.generation;
   return plan;
 }
 
@@ -110,7 +117,7 @@ Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::strin
   }
   spdlog::info("pair {}: primary, paired with {}:{}, initial copy starting", request.name,
                options_.peer_site, plan.peer_volume);
-  StartCopy(pair.value());
+  RunAfterSave(*pair.value(), plan.after);  // the initial copy (kStartCopy)
   return Status::Ok();
 }
 
@@ -217,8 +224,7 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   }
   const wire::Generation mine = pair->Snapshot().generation;
   const wire::Generation generation =
-      swap ? wire::Generation{std::max(mine.counter, peer->generation.counter) + 1, options_.site}
-           : mine;
+      swap ? NextGeneration(mine, peer->generation.counter, options_.site) : mine;
   ClosedGate closed(pair->gate);
   pair->stop_copy.store(true);
   const std::string peer_volume = pair->Snapshot().peer_volume;
@@ -231,12 +237,13 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   FaultPoint(swap ? "swap-after-peer" : "resync-after-peer");
   Status merged = MergePeerBitmap(*pair, peer_volume, generation);
   if (!merged.ok()) return merged;
-  Status changed = Change(*pair, event, &context, &generation);
+  AfterSave after;
+  Status changed = Change(*pair, event, &context, &generation, &after);
   if (!changed.ok()) return changed;
   closed.Open();
   *note = "copying " + FormatSize(pair->regions->marked_bytes()) + " of changed regions to site " +
           options_.peer_site;
-  StartCopy(pair);
+  RunAfterSave(*pair, after);  // the copy (kStartCopy), once writes go on
   return Status::Ok();
 }
 
@@ -261,8 +268,8 @@ Status Replicator::Takeover(const std::string& name, bool force, bool cluster, b
   context.peer_reachable = peer.ok();
   if (peer.ok()) (void)ParseStatus(peer->status, &context.peer_status);
   const wire::Generation mine = pair.Snapshot().generation;
-  const wire::Generation generation{
-      std::max(mine.counter, peer.ok() ? peer->generation.counter : 0) + 1, options_.site};
+  const wire::Generation generation =
+      NextGeneration(mine, peer.ok() ? peer->generation.counter : 0, options_.site);
   Result<PairTransition> transition = [&]() -> Result<PairTransition> {
     std::lock_guard<std::mutex> lock(pair.mutex);
     return Transit(pair.state, PairEvent::kTakeover, context);

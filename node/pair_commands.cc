@@ -5,10 +5,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/command_rules.h"
 #include "node/limits.h"
 #include "node/names.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
+#include "node/reserve_rules.h"
 #include "wire/log_limit.h"
 
 namespace pairfs::node {
@@ -266,7 +268,7 @@ wire::PeerAnswerMessage Replicator::ServeResync(const wire::PeerResyncCommand& c
   ClosedGate closed(pair.gate);
   const wire::Generation mine = pair.Snapshot().generation;
   // A side that missed the suspend (it was down) still shows the old status: it is behind.
-  if (command.generation.NewerThan(mine) && IsReplicating(pair.Snapshot().state.status)) {
+  if (ResyncTargetIsBehind(pair.Snapshot().state, mine, command.generation)) {
     OnPeerNewer(pair, mine, command.generation);
   }
   Status status = Change(pair, command.swap ? PairEvent::kResyncSwapByPeer : PairEvent::kResync,
@@ -405,7 +407,7 @@ wire::PeerAnswerMessage Replicator::ServeReserveMirror(
     return AnswerOf(
         Status::NotFound("no volume named " + command.volume + " at site " + options_.site));
   const uint64_t mine = volume->metadata().reserve_epoch;
-  if (command.record.epoch > mine && command.record.epoch - mine > wire::kMaxEpochJump) {
+  if (MirrorFarAhead(command.record.epoch, mine)) {
     const Status refused =
         Status::InvalidArgument("reservation epoch " + std::to_string(command.record.epoch) +
                                 " is far ahead of this copy's " + std::to_string(mine));
@@ -413,7 +415,7 @@ wire::PeerAnswerMessage Replicator::ServeReserveMirror(
     return AnswerOf(refused);
   }
   return AnswerOf(volume->UpdateMetadata([&](VolumeMetadata& metadata) {
-    if (command.record.epoch >= metadata.reserve_epoch) {
+    if (MirrorReplaces(command.record.epoch, metadata.reserve_epoch)) {
       metadata.reserved_by = command.record.holder;
       metadata.reserve_epoch = command.record.epoch;
       metadata.reserve_outdated = command.record.outdated;

@@ -24,6 +24,11 @@
 //      change is saved under it). Never held across a round trip.
 //   6. Pair::epoch_mutex (epochs, in-flight counts, last_epoch) -> RegionSet's flush_mutex_ ->
 //      RegionSet's mutex_.
+//   The executor (pair_actions.cc) follows this order: Commit runs under 5 (its caller holds
+//      Pair::mutex) and never talks to the peer; RunAfterSave runs with 4 to 6 released:
+//      kAskReserve takes 3 (also in a write that holds 1 and 2, as 3 says), kClearDirty trims
+//      (4, 6) and asks the peer, kStartCopy takes copy_mutex and joins an earlier copy thread,
+//      which takes 2, 4 and 6, so no range (2) is held there (the copy takes no gate).
 //   Pair::copy_mutex guards copy_thread only: taken to start or join the copy thread with none of
 //      the above held, never by the copy thread itself (DropPair checks the thread id).
 //   Leaves (nothing else is taken while they are held): Replicator::pairs_mutex_, work_mutex_,
@@ -110,7 +115,9 @@ class ClosedGate {
 
 namespace pairfs::node {
 
-struct Replicator::Pair {
+// Made by make_shared only (LoadPair): the executor starts its copy thread from a Pair&
+// (shared_from_this).
+struct Replicator::Pair : std::enable_shared_from_this<Replicator::Pair> {
   std::shared_ptr<Volume> volume;
   std::unique_ptr<RegionSet> regions;
   replicator_internal::Gate gate;

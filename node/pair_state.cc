@@ -36,8 +36,9 @@ PairTransition To(PairState next, std::initializer_list<A> actions) {
 
 PairTransition Unchanged(const PairState& state) { return {state, {}}; }
 
-// The actions of a suspend: the primary starts a new generation and tracks what it writes alone;
-// the secondary takes the primary's generation. A running copy stops either way.
+// The actions of a suspend: the primary starts a new generation (what it writes alone is marked
+// by its write rule, kLocalTracked); the secondary takes the primary's generation. A running copy
+// stops either way.
 PairTransition Suspend(const PairState& state, S status) {
   PairState next = state;
   next.status = status;
@@ -45,7 +46,6 @@ PairTransition Suspend(const PairState& state, S status) {
   if (state.role == PairRole::kPrimary) {
     transition.actions.push_back(A::kBumpGeneration);
     if (state.status == S::kCOPY) transition.actions.push_back(A::kStopCopy);
-    transition.actions.push_back(A::kTrackDirty);
   } else {
     transition.actions.push_back(A::kAdoptPeerGeneration);
     if (state.status == S::kCOPY) transition.actions.push_back(A::kStopCopy);
@@ -77,7 +77,7 @@ Result<PairTransition> OnSplit(const PairState& state, PairEvent event,
   if (!promotable.ok()) return promotable;
   PairState next = state;
   next.status = S::kSSUS;
-  return To(next, {A::kAdoptPeerGeneration, A::kTrackDirty});
+  return To(next, {A::kAdoptPeerGeneration});
 }
 
 Result<PairTransition> OnLinkEvent(const PairState& state, PairEvent event,
@@ -98,15 +98,14 @@ Result<PairTransition> OnLinkEvent(const PairState& state, PairEvent event,
     return Refuse(state, event,
                   "no reserve was asked (only a fence-reserve primary asks after a link loss)");
   }
-  if (event == PairEvent::kReserveGranted) {
-    PairTransition transition = Suspend(state, S::kPSUE);
-    transition.actions.push_back(A::kMarkPeerOutdated);
-    return transition;
-  }
-  PairState next = state;  // kReserveLost: the other site carries on; this copy stops writing
+  // Granted: the reserve asked marked the peer outdated in the same record.
+  if (event == PairEvent::kReserveGranted) return Suspend(state, S::kPSUE);
+  // kReserveLost: the other site carries on; this copy stops writing (the writes that waited
+  // for the reserve read the fence and fail).
+  PairState next = state;
   next.status = S::kPSUE;
   next.fenced = true;
-  return To(next, {A::kFailWaitingWrites});
+  return To(next, {});
 }
 
 // A write failed at this copy or the peer's (doc/design.md "Faults of the local disk"): the copies
@@ -138,9 +137,9 @@ Result<PairTransition> OnResync(const PairState& state, PairEvent event,
     }
     PairState next = state;
     next.status = S::kCOPY;
-    if (!primary) {
+    if (!primary) {  // the copy's target: the primary reads its dirty bitmap (ServeBitmap)
       next.consistent = false;
-      return To(next, {A::kSendDirtyBitmap});
+      return To(next, {});
     }
     if (state.outdated) {
       return Status::ReadOnly(
@@ -153,10 +152,9 @@ Result<PairTransition> OnResync(const PairState& state, PairEvent event,
     Status promotable = CheckPromotable(state, event, context);
     if (!promotable.ok()) return promotable;
     return To({PairRole::kPrimary, S::kCOPY, true, false, false},
-              {A::kBumpGeneration, A::kDemotePeerFirst, A::kStartCopy});
+              {A::kBumpGeneration, A::kStartCopy});
   }
-  return To({PairRole::kSecondary, S::kCOPY, false, false, false},
-            {A::kAdoptPeerGeneration, A::kSendDirtyBitmap});
+  return To({PairRole::kSecondary, S::kCOPY, false, false, false}, {A::kAdoptPeerGeneration});
 }
 
 Result<PairTransition> OnTakeover(const PairState& state, PairEvent event,
@@ -169,13 +167,13 @@ Result<PairTransition> OnTakeover(const PairState& state, PairEvent event,
   if (context.peer_reachable && state.status == S::kPAIR) {
     PairState next = state;
     next.role = PairRole::kPrimary;
-    return To(next, {A::kBumpGeneration, A::kDemotePeerFirst});
+    return To(next, {A::kBumpGeneration});  // the peer demoted itself first (kDemotedBySwap)
   }
   PairState next = state;
   next.status = S::kSSWS;
   next.fenced = false;
-  if (state.status == S::kCOPY) return To(next, {A::kBumpGeneration, A::kStopCopy, A::kTrackDirty});
-  return To(next, {A::kBumpGeneration, A::kTrackDirty});
+  if (state.status == S::kCOPY) return To(next, {A::kBumpGeneration, A::kStopCopy});
+  return To(next, {A::kBumpGeneration});
 }
 
 Result<PairTransition> OnJournal(const PairState& state, PairEvent event,
@@ -214,8 +212,11 @@ bool IsValidPairState(const PairState& state) {
   return true;
 }
 
-Result<PairTransition> Transit(const PairState& state, PairEvent event,
-                               const PairContext& context) {
+namespace {
+
+// Transit without hold_if_unsaved.
+Result<PairTransition> TransitOnce(const PairState& state, PairEvent event,
+                                   const PairContext& context) {
   if (!IsValidPairState(state)) {
     return Status::Corruption(std::string("impossible pair state: ") + RoleName(state.role) +
                               " in " + StatusName(state.status));
@@ -263,7 +264,9 @@ Result<PairTransition> Transit(const PairState& state, PairEvent event,
       next.status = S::kPAIR;
       next.consistent = true;
       next.outdated = false;
-      return To(next, {A::kClearDirty});
+      // The copy source clears both sides' marks (the target's when the source asks).
+      if (state.role == PairRole::kPrimary) return To(next, {A::kClearDirty});
+      return To(next, {});
     }
     case PairEvent::kSplit:
     case PairEvent::kSplitReadWrite: return OnSplit(state, event, context);
@@ -305,6 +308,19 @@ Result<PairTransition> Transit(const PairState& state, PairEvent event,
     default: break;
   }
   return Status::Corruption(std::string("unhandled pair event ") + EventName(event));
+}
+
+}  // namespace
+
+Result<PairTransition> Transit(const PairState& state, PairEvent event,
+                               const PairContext& context) {
+  Result<PairTransition> transition = TransitOnce(state, event, context);
+  if (transition.ok()) {
+    transition->hold_if_unsaved = IsReplicating(state.status) &&
+                                  transition->next.status == S::kPSUE &&
+                                  event != PairEvent::kReserveGranted;
+  }
+  return transition;
 }
 
 WriteRule WriteRuleFor(const PairState& state, const PairContext& context) {
@@ -413,9 +429,9 @@ const char* EventName(PairEvent event) {
 
 const char* ActionName(PairAction action) {
   static constexpr const char* kNames[] = {
-      "bump generation",    "adopt peer generation", "start copy",        "stop copy",
-      "send dirty bitmap",  "track dirty",           "clear dirty",       "ask reserve",
-      "mark peer outdated", "fail waiting writes",   "demote peer first", "clear pair fields"};
+      "bump generation", "adopt peer generation", "start copy",       "stop copy",
+      "clear dirty",     "ask reserve",           "clear pair fields"};
+  static_assert(sizeof(kNames) / sizeof(kNames[0]) == kActionCount, "a name for every action");
   return kNames[static_cast<int>(action)];
 }
 

@@ -55,20 +55,26 @@ enum class PairEvent : uint8_t {
   kWriteFailed,  // a write failed at either copy (disk full, EIO): the copies may differ
 };
 
+// What the node does to carry out a transition, in the order given; every action is executed by
+// the replicator's executor (Replicator::Commit in the save, Replicator::RunAfterSave once the
+// pair's lock is released). What a transition needs and is no action: the regions written alone
+// are marked by the write rule (kLocalTracked), not by an action; a resync's target sends nothing
+// on its own (the copy source reads its dirty bitmap before saving COPY); a swap's demotion of
+// the peer is the peer's own transition (kDemotedBySwap, kResyncSwapByPeer), which the command
+// waits for before this side's event; the peer recorded outdated with a granted fence reserve is
+// written in the same record as the grant (kAskReserve asks for both); and the writes held for
+// the reserve fail when they read the fenced state the lost reserve commits.
 enum class PairAction : uint8_t {
   kBumpGeneration,       // a new generation (counter + 1, this site), durable before anything else
   kAdoptPeerGeneration,  // take the peer's generation (it bumped for both sides)
-  kStartCopy,            // copy the union of both dirty bitmaps (all regions for a new pair)
+  kStartCopy,            // copy the marked regions to the peer (once the state is saved)
   kStopCopy,             // abandon a running copy (the target stays inconsistent)
-  kSendDirtyBitmap,      // send this side's dirty bitmap to the new copy source
-  kTrackDirty,           // record changed regions in the dirty bitmap from now on
-  kClearDirty,           // both copies are equal: clear the dirty bitmap
-  kAskReserve,           // hold writes and ask for the determining volume's reservation
-  kMarkPeerOutdated,     // record in the reservation record that the peer is outdated
-  kFailWaitingWrites,    // writes held for the reserve fail with EIO
-  kDemotePeerFirst,      // swap: make the peer durably secondary before taking a write here
+  kClearDirty,           // the copy source, once both copies are equal: clear the marks, both sides
+  kAskReserve,           // hold writes and ask for the determining volume's reservation (the state
+                         // waits for the answer: kReserveGranted or kReserveLost)
   kClearPairFields,      // back to SMPL: forget peer, mode, fence, bitmap
 };
+inline constexpr int kActionCount = static_cast<int>(PairAction::kClearPairFields) + 1;
 
 struct PairContext {
   FenceLevel fence = FenceLevel::kNever;
@@ -81,6 +87,10 @@ struct PairContext {
 struct PairTransition {
   PairState next;
   std::vector<PairAction> actions;
+  // A suspension stops replicating even when its save fails (the disk is full): the node then
+  // holds it in memory. Not a granted fence reserve, whose writing alone needs its new
+  // generation saved first (the peer is recorded outdated against it).
+  bool hold_if_unsaved = false;
 };
 
 // Every event in every state: the next state and actions, or InvalidArgument (wrong status for

@@ -58,20 +58,19 @@ void Replicator::ServeStatus(const wire::Frame& frame) {
 }
 
 void Replicator::OnLinkLost(Pair& pair, const wire::Generation& seen) {
+  AfterSave after;
   {
     std::lock_guard<std::mutex> lock(pair.mutex);
     if (!(pair.generation == seen) || !IsReplicating(pair.state.status)) return;  // already handled
     Result<PairTransition> transition = Transit(pair.state, PairEvent::kLinkLost, pair.context);
     if (!transition.ok()) return;
-    const auto& actions = transition->actions;
-    if (std::find(actions.begin(), actions.end(), PairAction::kAskReserve) == actions.end()) {
+    if (!(transition->next == pair.state)) {  // unchanged: fence reserve, whose ask logs its own
       spdlog::warn("pair {}: link to site {} lost (fence {})", pair.volume->name(),
                    options_.peer_site, FenceName(pair.context.fence));
-      (void)Commit(pair, transition.value(), nullptr);
-      return;
     }
+    (void)Commit(pair, transition.value(), nullptr, &after);
   }
-  AskReserveAfterLinkLoss(pair, seen);  // fence reserve: the writes that lost the link wait here
+  RunAfterSave(pair, after);  // kAskReserve: the writes that lost the link wait for its answer
 }
 
 void Replicator::OnPeerNewer(Pair& pair, const wire::Generation& seen,

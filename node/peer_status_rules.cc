@@ -52,6 +52,11 @@ StatusVerdict ReadPeerStatus(const PeerStatusFacts& facts, int64_t now_ms, int64
   return StatusVerdict::kNone;
 }
 
+bool LinkReactionApplies(const PairState& here, const wire::Generation& generation,
+                         const wire::Generation& seen) {
+  return generation == seen && IsReplicating(here.status);
+}
+
 SwapStep FinishSwapStep(const PairState& here, PairRole peer_role, PairStatus peer_status) {
   const bool peer_demoted = peer_role == PairRole::kSecondary &&
                             (peer_status == PairStatus::kPAIR || peer_status == PairStatus::kPSUE ||

@@ -50,6 +50,13 @@ enum class StatusVerdict : uint8_t {
 StatusVerdict ReadPeerStatus(const PeerStatusFacts& facts, int64_t now_ms, int64_t timeout_ms,
                              StatusWatch* watch);
 
+// Whether a reaction to the link decided at generation `seen` (a link loss, fence reserve's ask
+// for the determining volume and what its answer does) still applies: the pair is still at that
+// generation and replicating. Else another writer, a status or a command decided meanwhile, and
+// the reaction is dropped.
+bool LinkReactionApplies(const PairState& here, const wire::Generation& generation,
+                         const wire::Generation& seen);
+
 // What FinishSwap does for a peer at a generation this site made and never committed.
 enum class SwapStep : uint8_t {
   kNone,        // left as it is (said once in the log)

@@ -10,6 +10,7 @@
 
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
+#include "node/write_rules.h"
 
 namespace pairfs::node {
 
@@ -52,8 +53,7 @@ void Replicator::ServeReplicaWrite(const wire::Frame& frame) {
   if (!pair) return answer(Code::kNotFound);
   const Pair::View view = pair->Snapshot();
   reply.generation = view.generation;  // a sender behind this side learns it is outdated
-  if (!(view.generation == message.generation) || view.state.role != PairRole::kSecondary ||
-      !IsReplicating(view.state.status)) {
+  if (!AcceptsReplicaWrite(view.state, view.generation, message.generation)) {
     spdlog::debug("pair {}: refused a replica write of generation {}/{} in {} {}", message.volume,
                   message.generation.counter, message.generation.site, RoleName(view.state.role),
                   StatusName(view.state.status));
@@ -93,12 +93,10 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
   SharedGate inside(pair->gate);
   const Pair::View view = pair->Snapshot();
   grant.generation = view.generation;  // a sender behind this side learns it is outdated
-  if (!(view.generation == message.generation) ||
-      WriteRuleFor(view.state, view.context) != WriteRule::kReplicate) {
-    return answer(Code::kReadOnly);
-  }
-  Status reservation = pair->volume->CheckReservation(message.origin_site);
-  if (!reservation.ok()) return answer(reservation.code());
+  const Code judged = JudgeForwardedWrite(WriteRuleFor(view.state, view.context), view.generation,
+                                          message.generation, pair->volume->metadata().reserved_by,
+                                          message.origin_site);
+  if (judged != Code::kOk) return answer(judged);
   Result<size_t> length = pair->volume->ClampToEnd(message.offset, message.length);
   if (!length.ok() || length.value() != message.length) return answer(Code::kNoSpace);
   RangeLock::Guard exclusive = pair->volume->exclusive().Acquire(message.offset, message.length);

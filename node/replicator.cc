@@ -1,5 +1,5 @@
 // The replicator's life cycle (start, stop, the workers and the background thread), its pair
-// table, the executor of the pair state machine's actions (Commit, Change), and the frames to and
+// table (the executor of the state machine's actions is pair_actions.cc), and the frames to and
 // from the peer: sending, waiting for answers (node/peer_calls.h) and dispatching what arrives.
 // The rest of the class lives in one file per concept (node/README.md lists them).
 #include "node/replicator.h"
@@ -185,84 +185,6 @@ void Replicator::DropPair(const std::string& name) {
     }
   }
   ::unlink(pair->volume->SidecarPath("regions").c_str());
-}
-
-// Saves `transition` (caller holds pair.mutex). `generation` is the one a bump or an adoption
-// takes; a bump without one counts up from this side's own.
-Status Replicator::Commit(Pair& pair, const PairTransition& transition,
-                          const wire::Generation* generation) {
-  wire::Generation next_generation = pair.generation;
-  bool clear = false;
-  for (PairAction action : transition.actions) {
-    switch (action) {
-      case PairAction::kBumpGeneration:
-        next_generation =
-            generation ? *generation : wire::Generation{pair.generation.counter + 1, options_.site};
-        break;
-      case PairAction::kAdoptPeerGeneration:
-        if (generation) next_generation = *generation;
-        break;
-      case PairAction::kStopCopy: pair.stop_copy.store(true); break;
-      case PairAction::kClearPairFields: clear = true; break;
-      default:  // marks are always kept; copies start after the save; the rest is the caller's
-        break;
-    }
-  }
-  const PairState& next = transition.next;
-  Status saved = pair.volume->UpdateMetadata([&](VolumeMetadata& metadata) {
-    metadata.role = RoleName(next.role);
-    metadata.status = StatusName(next.status);
-    metadata.consistent = next.consistent;
-    metadata.outdated = next.outdated;
-    metadata.fenced = next.fenced;
-    metadata.generation = next_generation.counter;
-    metadata.generation_site = next_generation.site;
-    if (clear) {
-      metadata.pair_mode.clear();
-      metadata.peer_site.clear();
-      metadata.peer_volume.clear();
-      metadata.fence.clear();
-      metadata.group.clear();
-      metadata.region_size_bytes = 0;
-      metadata.consistent = true;
-      metadata.outdated = false;
-      metadata.fenced = false;
-    }
-  });
-  if (!saved.ok()) {
-    spdlog::error("pair {}: cannot save {} -> {}: {}", pair.volume->name(),
-                  StatusName(pair.state.status), StatusName(next.status), saved.message());
-    // A suspension stops replicating even when it cannot be saved (the disk is full): held in
-    // memory, at the same generation (the peer learns it from the status and suspends too). A
-    // restart before it is saved finds the old status with the regions marked, and copies them.
-    const bool suspends = IsReplicating(pair.state.status) && next.status == PairStatus::kPSUE &&
-                          std::find(transition.actions.begin(), transition.actions.end(),
-                                    PairAction::kMarkPeerOutdated) == transition.actions.end();
-    if (suspends) {
-      spdlog::error("pair {}: {} held in memory only until its metadata can be saved",
-                    pair.volume->name(), StatusName(next.status));
-      pair.state = next;
-    }
-    return saved;
-  }
-  if (!(pair.state == next) || !(pair.generation == next_generation)) {
-    spdlog::info("pair {}: {} {} -> {} {}{}{}, generation {}/{}", pair.volume->name(),
-                 RoleName(pair.state.role), StatusName(pair.state.status), RoleName(next.role),
-                 StatusName(next.status), next.outdated ? ", outdated" : "",
-                 next.consistent ? "" : ", inconsistent", next_generation.counter,
-                 next_generation.site);
-  }
-  pair.state = next;
-  pair.generation = next_generation;
-  return Status::Ok();
-}
-
-Status Replicator::Change(Pair& pair, PairEvent event, const PairContext* context,
-                          const wire::Generation* generation) {
-  std::lock_guard<std::mutex> lock(pair.mutex);
-  Result<PairTransition> transition = Transit(pair.state, event, context ? *context : pair.context);
-  if (!transition.ok()) return transition.status();
-  return Commit(pair, transition.value(), generation);
 }
 
 // ---- talking to the peer ----------------------------------------------------------------------

@@ -268,13 +268,24 @@ class Replicator {
   Status MergePeerBitmap(Pair& pair, const std::string& peer_volume,
                          const wire::Generation& generation);
 
-  // State changes (replicator.cc: the executor of the state machine's actions). Commit saves a
-  // transition (caller holds the pair's mutex); a suspension (to PSUE from PAIR or COPY) that
-  // cannot be saved is held in memory, the error still returned. Change runs the state machine
-  // and commits.
-  Status Commit(Pair& pair, const PairTransition& transition, const wire::Generation* generation);
+  // State changes (pair_actions.cc: the executor of the state machine's actions, every one of
+  // them). Commit saves a transition (caller holds the pair's mutex), carrying out the actions of
+  // the save (generations, stopping a copy, clearing the pair fields); a suspension that cannot be
+  // saved is held in memory when the transition says so (hold_if_unsaved), the error still
+  // returned. A transition that asks for the reserve saves nothing (its answer is the next event).
+  // The actions that talk to the peer, wait or start the copy thread (kStartCopy, kClearDirty,
+  // kAskReserve) must run after the save with the pair's mutex released: Commit puts them in
+  // `after` (a transition that has any needs one), RunAfterSave runs them in order. Change runs
+  // the state machine and commits; without `after`, it runs them itself once the lock is released.
+  struct AfterSave {
+    std::vector<PairAction> actions;
+    wire::Generation generation;  // the pair's, as saved
+  };
+  Status Commit(Pair& pair, const PairTransition& transition, const wire::Generation* generation,
+                AfterSave* after = nullptr);
   Status Change(Pair& pair, PairEvent event, const PairContext* context,
-                const wire::Generation* generation);
+                const wire::Generation* generation, AfterSave* after = nullptr);
+  void RunAfterSave(Pair& pair, const AfterSave& after);
   // Disk faults (replicator_faults.cc). KeepChanged marks [offset, offset+length) durably and
   // pins its regions (only a copy clears them, never the activity-log trim); KeepAllChanged pins
   // every marked region (a failed flush may have lost any write since the last one).
@@ -332,6 +343,9 @@ class Replicator {
     std::string peer_volume;
     wire::Generation generation;  // the pair's first
     PairState next;               // this side once created (primary, COPY)
+    // The create's actions after its save (the initial copy); its generation is `generation`,
+    // saved by SaveCreatedPrimary.
+    AfterSave after;
   };
   Result<CreatePlan> PlanCreate(const wire::PairCreateRequest& request);
   // The new primary's region set (every region marked), then its metadata; IoError if either

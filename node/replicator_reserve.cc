@@ -7,10 +7,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/fence_rules.h"
 #include "node/limits.h"
+#include "node/peer_status_rules.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 #include "node/reservation.h"
+#include "node/reserve_rules.h"
 
 namespace pairfs::node {
 
@@ -71,21 +74,14 @@ Result<wire::ReservationRecord> Replicator::VoteHere(const std::string& name,
 
 Status Replicator::Reserve(const std::string& name, const ReserveOptions& options, bool forwarded) {
   if (IsDetermining(name)) return ReserveDetermining(name, options, forwarded);
-  if (options.force || !options.outdated.empty()) {
-    return Status::InvalidArgument(
-        "--force and an outdated site apply to the determining volume only");
-  }
   std::shared_ptr<Volume> volume = store_.Find(name);
   if (!volume) return Status::NotFound("no volume named " + name);
-  if (options.preempt && !options.release) {
-    const std::string determining_holder = ReservationOf(options_.determining_volume).holder;
-    if (options_.determining_volume.empty() || determining_holder != options.holder) {
-      return Status::Conflict(
-          "site " + options.holder + " may preempt " + name +
-          " only while it holds the determining volume's reservation (held by " +
-          (determining_holder.empty() ? std::string("nobody") : determining_holder) + ")");
-    }
-  }
+  const wire::ReserveVoteRequest ask = VoteRequestFor(name, options);
+  const bool preempting = options.preempt && !options.release;
+  Status allowed = CheckManagedReserve(
+      ask, options.preempt, !options_.determining_volume.empty(),
+      preempting ? ReservationOf(options_.determining_volume).holder : std::string());
+  if (!allowed.ok()) return allowed;
   // Applies the reserve to this node's copy.
   auto apply = [&]() -> Status {
     if (options.preempt && !options.release) {
@@ -95,24 +91,26 @@ Status Replicator::Reserve(const std::string& name, const ReserveOptions& option
     return options.release ? volume->Release(options.holder) : volume->Reserve(options.holder);
   };
   std::shared_ptr<Pair> pair = FindPair(name);
-  if (!pair) return apply();
-  const Pair::View view = pair->Snapshot();
-  if (!IsReplicating(view.state.status)) return apply();
-  if (view.state.role == PairRole::kSecondary) {
-    if (forwarded) return Status::InvalidArgument("volume " + name + " is secondary at both sites");
-    Result<wire::PeerAnswerMessage> answer =
-        Ask(ReserveAskFor(view.peer_volume, options), options.preempt ? kFailoverProbeMs : -1);
-    if (!answer.ok())
-      return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable");
-    return StatusFromCode(answer->code, answer->message);
+  const PairView view = pair ? pair->Snapshot() : PairView{};
+  switch (RouteManagedReserve(pair != nullptr, view.state, forwarded)) {
+    case ReserveRoute::kApplyHere: return apply();
+    case ReserveRoute::kRefuseForwarded:
+      return Status::InvalidArgument("volume " + name + " is secondary at both sites");
+    case ReserveRoute::kAskPeer: {
+      Result<wire::PeerAnswerMessage> answer =
+          Ask(ReserveAskFor(view.peer_volume, options), options.preempt ? kFailoverProbeMs : -1);
+      if (!answer.ok())
+        return Status::Unreachable("the primary at site " + options_.peer_site + " is unreachable");
+      return StatusFromCode(answer->code, answer->message);
+    }
+    case ReserveRoute::kOrderHere:
+    case ReserveRoute::kMajority: break;
   }
   // The primary orders every reserve and release, mirrors it, then applies it here.
   std::lock_guard<std::mutex> ordered(pair->reserve_mutex);
-  const std::string current = pair->volume->metadata().reserved_by;
-  if (!options.preempt && !current.empty() && current != options.holder) {
-    return Status::Conflict("volume " + name + " is reserved by site " + current +
-                            (options.release ? ", not " + options.holder : std::string()));
-  }
+  Status ordered_here =
+      CheckOrderedReserve(ask, options.preempt, pair->volume->metadata().reserved_by);
+  if (!ordered_here.ok()) return ordered_here;
   wire::ReservationRecord mirrored = RecordOf(pair->volume->metadata());
   mirrored.holder = options.release ? std::string() : options.holder;
   if (!MirrorReservation(view, mirrored).ok()) {
@@ -141,42 +139,43 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
       std::shared_ptr<Pair> pair = FindPair(managed);
       if (!pair) continue;
       const Pair::View view = pair->Snapshot();
-      if (view.context.fence == FenceLevel::kReserve && view.state.status != PairStatus::kPAIR) {
+      if (HoldsDeterminingVolume(view.context.fence, view.state.status)) {
         return Status::Conflict("the determining volume is not released while " + managed + " is " +
                                 StatusName(view.state.status) + " (resync it first)");
       }
     }
   }
-  if (witness_ != nullptr) return ReserveByMajority(name, options);
+  std::shared_ptr<Pair> pair = FindPair(name);
+  const PairView view = pair ? pair->Snapshot() : PairView{};
+  const ReserveRoute route =
+      RouteDeterminingReserve(witness_ != nullptr, pair != nullptr, view.state, forwarded);
+  if (route == ReserveRoute::kMajority) return ReserveByMajority(name, options);
   std::shared_ptr<Volume> volume = store_.Find(name);
   if (!volume) return Status::NotFound("no volume named " + name);
-  std::shared_ptr<Pair> pair = FindPair(name);
   const wire::ReserveVoteRequest request = VoteRequestFor(name, options);
   std::string refusal;
-  if (!pair) {  // not (or no longer) in a pair: this copy is the only one
-    std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
-    Result<wire::ReservationRecord> voted = VoteHere(name, request, &refusal);
-    if (!voted.ok()) return voted.status();
-    return refusal.empty() ? Status::Ok() : Status::Conflict(refusal);
-  }
-  const Pair::View view = pair->Snapshot();
-  // Without a witness the record of the primary decides (or of a secondary that took over:
-  // SSWS); any other copy may be stale and asks the primary, whatever the pair's status.
-  // An outdated copy never decides: after a takeover elsewhere its record is the stale one.
-  const bool decides =
-      (view.state.role == PairRole::kPrimary || view.state.status == PairStatus::kSSWS) &&
-      !view.state.outdated;
-  if (!decides) {
-    if (forwarded)
+  switch (route) {
+    case ReserveRoute::kApplyHere: {  // not (or no longer) in a pair: this copy is the only one
+      std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
+      Result<wire::ReservationRecord> voted = VoteHere(name, request, &refusal);
+      if (!voted.ok()) return voted.status();
+      return refusal.empty() ? Status::Ok() : Status::Conflict(refusal);
+    }
+    case ReserveRoute::kRefuseForwarded:
       return Status::InvalidArgument("the determining volume " + name +
                                      " is secondary at both sites");
-    Result<wire::PeerAnswerMessage> answer =
-        Ask(ReserveAskFor(view.peer_volume, options), kReserveVoteTimeoutMs);
-    if (!answer.ok()) {
-      return Status::Unreachable("the determining volume's primary at site " + options_.peer_site +
-                                 " is unreachable and no witness is configured");
+    case ReserveRoute::kAskPeer: {
+      Result<wire::PeerAnswerMessage> answer =
+          Ask(ReserveAskFor(view.peer_volume, options), kReserveVoteTimeoutMs);
+      if (!answer.ok()) {
+        return Status::Unreachable("the determining volume's primary at site " +
+                                   options_.peer_site +
+                                   " is unreachable and no witness is configured");
+      }
+      return StatusFromCode(answer->code, answer->message);
     }
-    return StatusFromCode(answer->code, answer->message);
+    case ReserveRoute::kOrderHere:
+    case ReserveRoute::kMajority: break;
   }
   // This copy decides: ordered with every other reserve, release and vote here; the mirror
   // does not wait on the peer's lock (a mirror is applied as it is).
@@ -210,21 +209,16 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
       wire::EncodeFrame(command.kType, id, options_.site, wire::EncodeBody(command));
   if (frame.ok()) (void)Transmit(frame.value());
   const auto asked = Clock::now();
-  int granted = 0, refused = 0;
-  std::string refusal;
+  VoteTally tally;
   std::string own_refusal;
   Result<wire::ReservationRecord> own = [&] {
     std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
     return VoteHere(name, request, &own_refusal);
   }();
-  if (own.ok()) (own_refusal.empty() ? granted : refused) += 1;
-  if (!own_refusal.empty()) refusal = own_refusal;
+  if (own.ok()) CountVote(&tally, own_refusal.empty(), "", own_refusal, true);
   Result<wire::Reply> witness = witness_->Vote(request, kReserveVoteTimeoutMs);
-  if (witness.ok()) {
-    (witness->code == 0 ? granted : refused) += 1;
-    if (witness->code != 0 && refusal.empty()) refusal = "the witness: " + witness->message;
-  }
-  if (granted >= 2 || !frame.ok()) {
+  if (witness.ok()) CountVote(&tally, witness->code == 0, "the witness", witness->message);
+  if (!NeedsPeerVote(tally) || !frame.ok()) {
     calls_->Cancel(id);  // the peer applies its vote when it gets it; its answer is not needed
   } else {
     const int left =
@@ -234,30 +228,28 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
     std::optional<wire::Frame> answer = calls_->Wait(id, std::max(left, 1), options_.retransmit_ms,
                                                      [&] { (void)Transmit(frame.value()); });
     wire::PeerAnswerMessage peer;
-    if (answer && wire::DecodePeerMessage(answer->body, &peer).ok()) {
-      (peer.code == 0 ? granted : refused) += 1;
-      if (peer.code != 0 && refusal.empty())
-        refusal = "site " + options_.peer_site + ": " + peer.message;
-    }
+    if (answer && wire::DecodePeerMessage(answer->body, &peer).ok())
+      CountVote(&tally, peer.code == 0, "site " + options_.peer_site, peer.message);
   }
   spdlog::info(
       "determining volume {}: {} for site {}: {} of 3 copies granted ({} refused, {} did not "
       "answer)",
-      name, options.release ? "release" : "reserve", options.holder, granted, refused,
-      3 - granted - refused);
-  if (granted >= 2) {
-    // This copy's grant counted: it must still stand (a release here may have run meanwhile).
-    std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
-    const std::string holder_now = ReservationOf(name).holder;
-    if (own.ok() && own_refusal.empty() &&
-        holder_now != (request.release ? std::string() : request.holder)) {
-      return Status::Conflict(
-          "the determining volume's record changed here while the votes were asked");
+      name, options.release ? "release" : "reserve", options.holder, tally.granted, tally.refused,
+      kRecordCopies - tally.granted - tally.refused);
+  switch (ReadTally(tally)) {
+    case TallyVerdict::kWon: {
+      // This copy's grant counted: it must still stand (a release here may have run meanwhile).
+      std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
+      if (tally.own_granted && !OwnGrantStands(request, ReservationOf(name).holder)) {
+        return Status::Conflict(
+            "the determining volume's record changed here while the votes were asked");
+      }
+      return Status::Ok();
     }
-    return Status::Ok();
+    case TallyVerdict::kRefused: return Status::Conflict(tally.refusal);
+    case TallyVerdict::kUnreachable: break;
   }
-  if (refused > 0) return Status::Conflict(refusal);
-  return Status::Unreachable("no majority: only " + std::to_string(granted) +
+  return Status::Unreachable("no majority: only " + std::to_string(tally.granted) +
                              " of the determining volume's 3 record copies answered");
 }
 
@@ -276,7 +268,7 @@ Status Replicator::Fence(const std::string& name, bool fenced, bool winner) {
     PairState lifted = view.state;
     lifted.fenced = false;
     const WriteRule rule = WriteRuleFor(lifted, view.context);
-    if (view.state.fenced && (rule == WriteRule::kLocal || rule == WriteRule::kLocalTracked)) {
+    if (UnfenceWritesAlone(view.state, rule)) {
       std::string why;
       if (!winner || !WinnerCopyIsNewest(pair, view, &why)) {
         return Status::Conflict("copy of " + name + " stays fenced: unfenced in " +
@@ -294,33 +286,18 @@ Status Replicator::Fence(const std::string& name, bool fenced, bool winner) {
 
 bool Replicator::WinnerCopyIsNewest(Pair& pair, const PairView& view, std::string* why) {
   const wire::ReservationRecord record = ReservationOf(options_.determining_volume);
-  if (options_.determining_volume.empty() || record.holder != options_.site) {
-    *why = "this site does not hold the determining volume";
-    return false;
+  const bool holds = !options_.determining_volume.empty() && record.holder == options_.site;
+  if (!WinnerMayAskPeer(holds, view.state, why)) return false;
+  // The peer's own word when it answers; unreachable, the record that this site holds.
+  Result<wire::PeerAnswerMessage> answer = AskStatus(pair, kFailoverProbeMs);
+  PeerCopy peer;
+  peer.answered = answer.ok();
+  if (answer.ok()) {
+    peer.outdated = answer->outdated;
+    peer.generation = answer->generation;
   }
-  if (view.state.outdated) {
-    *why = "this copy is outdated";
-    return false;
-  }
-  // The peer's own word when it answers: outdated, or an older generation (it did not write
-  // alone since this copy did). An equal generation is resynced first, not written alone.
-  Result<wire::PeerAnswerMessage> peer = AskStatus(pair, kFailoverProbeMs);
-  if (peer.ok()) {
-    if (peer->outdated || view.generation.NewerThan(peer->generation)) {
-      *why = "site " + options_.peer_site + "'s copy is " + (peer->outdated ? "outdated" : "older");
-      return true;
-    }
-    *why = "site " + options_.peer_site + "'s copy is as new";
-    return false;
-  }
-  // Unreachable: the record that this site holds says the peer is the outdated one.
-  if (record.outdated == options_.peer_site) {
-    *why = "this site holds the determining volume and its record marks site " +
-           options_.peer_site + " outdated";
-    return true;
-  }
-  *why = "site " + options_.peer_site + " does not answer and is not marked outdated";
-  return false;
+  return WinnerMayLift(peer, view.generation, record.outdated == options_.peer_site,
+                       options_.peer_site, why);
 }
 
 void Replicator::AskReserveAfterLinkLoss(Pair& pair, const wire::Generation& seen) {
@@ -329,8 +306,7 @@ void Replicator::AskReserveAfterLinkLoss(Pair& pair, const wire::Generation& see
       determining_mutex_);  // until the state change below
   {
     std::lock_guard<std::mutex> lock(pair.mutex);
-    if (!(pair.generation == seen) || !IsReplicating(pair.state.status))
-      return;  // another writer decided
+    if (!LinkReactionApplies(pair.state, pair.generation, seen)) return;  // decided meanwhile
   }
   spdlog::warn(
       "pair {}: link to site {} lost (fence reserve): asking for the determining volume {}",
@@ -353,7 +329,7 @@ void Replicator::AskReserveAfterLinkLoss(Pair& pair, const wire::Generation& see
         pair.volume->name(), reserved.message());
   }
   std::lock_guard<std::mutex> lock(pair.mutex);
-  if (!(pair.generation == seen) || !IsReplicating(pair.state.status)) return;
+  if (!LinkReactionApplies(pair.state, pair.generation, seen)) return;
   Result<PairTransition> transition =
       Transit(pair.state, reserved.ok() ? PairEvent::kReserveGranted : PairEvent::kReserveLost,
               pair.context);

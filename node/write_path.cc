@@ -12,6 +12,7 @@
 #include "node/limits.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
+#include "node/write_rules.h"
 
 namespace pairfs::node {
 
@@ -101,23 +102,22 @@ Result<size_t> Replicator::WriteTracked(Pair& pair, wire::WriteKind kind, uint64
 // never: the primary carries on alone, the region marked), EIO (fence data) or EROFS.
 Result<size_t> Replicator::AfterLinkLoss(Pair& pair, size_t length) {
   const Pair::View view = pair.Snapshot();
-  if (view.state.fenced && view.context.fence == FenceLevel::kReserve &&
-      view.state.role == PairRole::kPrimary) {
-    return Status::IoError(
-        "volume " + pair.volume->name() + ": site " + options_.peer_site +
-            " did not answer and this site lost the determining volume's reserve: fenced",
-        EIO);
-  }
-  switch (WriteRuleFor(view.state, view.context)) {
-    case WriteRule::kLocalTracked: return length;
-    case WriteRule::kRefuseIo:
+  switch (
+      node::AfterLinkLoss(view.state, view.context.fence, WriteRuleFor(view.state, view.context))) {
+    case LinkLossOutcome::kWritten: return length;
+    case LinkLossOutcome::kFencedIo:
+      return Status::IoError(
+          "volume " + pair.volume->name() + ": site " + options_.peer_site +
+              " did not answer and this site lost the determining volume's reserve: fenced",
+          EIO);
+    case LinkLossOutcome::kRefuseIo:
       return Status::IoError("volume " + pair.volume->name() + ": site " + options_.peer_site +
                                  " did not answer and the pair's fence level is data",
                              EIO);
-    default:
-      return Status::ReadOnly("volume " + pair.volume->name() +
-                              ": cannot reach the primary at site " + options_.peer_site);
+    case LinkLossOutcome::kRefuseReadOnly: break;
   }
+  return Status::ReadOnly("volume " + pair.volume->name() + ": cannot reach the primary at site " +
+                          options_.peer_site);
 }
 
 Result<Replicator::OutgoingWrite> Replicator::EncodeWrite(MessageType type,
@@ -218,28 +218,29 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
     SuspendOnDiskFault(pair, generation, "a write failed here: " + written.message());
     return written;
   }
-  if (answer) {
-    wire::WriteReplyMessage reply;
-    const bool decoded = DecodeWriteReply(answer->body, &reply);
-    if (decoded && reply.code == 0) return length;
-    if (!decoded) reply = {};  // unchecked values are never used
-    if (reply.generation.NewerThan(generation)) {
+  wire::WriteReplyMessage reply;
+  const bool answered = answer && DecodeWriteReply(answer->body, &reply);
+  switch (
+      ReadReplicaAnswer(answered, static_cast<Code>(reply.code), reply.generation, generation)) {
+    case ReplicaAnswerStep::kDone: return length;
+    case ReplicaAnswerStep::kPeerNewer:
       OnPeerNewer(pair, generation, reply.generation);
       return Status::ReadOnly("volume " + pair.volume->name() + " is outdated: site " +
                               options_.peer_site + " has a newer generation");
-    }
-    if (IsDiskFault(reply.code)) {
+    case ReplicaAnswerStep::kDiskFault:
       KeepChanged(pair, offset, length);
       SuspendOnDiskFault(pair, generation,
                          std::string("a write failed at site ") + options_.peer_site + " (" +
                              CodeName(static_cast<Code>(reply.code)) + ")");
       return PeerDiskFault(reply.code, pair.volume->name(), options_.peer_site);
-    }
-    spdlog::warn("pair {}: site {} refused a write ({}); suspending", pair.volume->name(),
-                 options_.peer_site, CodeName(static_cast<Code>(reply.code)));
-  } else {
-    spdlog::warn("pair {}: site {} did not acknowledge a write within {} ms", pair.volume->name(),
-                 options_.peer_site, options_.peer_timeout_ms);
+    case ReplicaAnswerStep::kLinkLost:
+      if (answered) {
+        spdlog::warn("pair {}: site {} refused a write ({}); suspending", pair.volume->name(),
+                     options_.peer_site, CodeName(static_cast<Code>(reply.code)));
+      } else {
+        spdlog::warn("pair {}: site {} did not acknowledge a write within {} ms",
+                     pair.volume->name(), options_.peer_site, options_.peer_timeout_ms);
+      }
   }
   OnLinkLost(pair, generation);
   return AfterLinkLoss(pair, length);
@@ -279,19 +280,18 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const PairView& view,
                               ": the primary's grant is malformed");
   }
   if (grant.code != 0) {
-    const Code code = static_cast<Code>(grant.code);
     if (grant.generation.NewerThan(generation)) OnPeerNewer(pair, generation, grant.generation);
+    const Code code = RefusedGrantCode(static_cast<Code>(grant.code));
     if (code == Code::kConflict) {
       return Status::Conflict("volume " + pair.volume->name() +
                               " is reserved by another site (refused at site " +
                               options_.peer_site + ")");
     }
-    if (IsDiskFault(grant.code))
-      return PeerDiskFault(grant.code, pair.volume->name(), options_.peer_site);
-    return Status(code == Code::kIoError ? Code::kIoError : Code::kReadOnly,
-                  "volume " + pair.volume->name() + ": the primary at site " + options_.peer_site +
-                      " refused the write (" + CodeName(code) + ")",
-                  code == Code::kIoError ? EIO : 0);
+    if (code != Code::kReadOnly)
+      return PeerDiskFault(static_cast<uint8_t>(code), pair.volume->name(), options_.peer_site);
+    return Status::ReadOnly("volume " + pair.volume->name() + ": the primary at site " +
+                            options_.peer_site + " refused the write (" +
+                            CodeName(static_cast<Code>(grant.code)) + ")");
   }
   Status written;
   {

@@ -13,6 +13,9 @@
 #                 sockets and mounts, loopback TCP ports from 7410 up), `pairctl create --mode sync`,
 #                 waited to PAIR; fio runs on the primary's file (site a)
 #   pair_curve    the same pair with [security] (keys from `pairctl keygen`): the cost of CURVE
+#   pair_wan      the same pair (no keys) with its replication link through build/tools/wan_proxy,
+#                 BENCH_WAN_DELAY_MS each way (a round trip costs twice that): a sync pair across
+#                 a WAN, the figure async pairs are measured against
 #   gluster       GlusterFS replica 2: a glusterd of its own (`glusterd -p`, stopped by PID), two
 #                 bricks on this disk, mounted with mount -t glusterfs (FUSE client)
 #   gluster_virt  the same with `volume set NAME group virt` (the settings GlusterFS recommends for
@@ -40,11 +43,13 @@
 #     `pairctl resync` to PAIR.
 #
 # Environment (defaults in brackets); small values make a quick smoke run:
-#   BENCH_TARGETS [plain bindfs pairfs pair pair_curve gluster gluster_virt]
+#   BENCH_TARGETS [plain bindfs pairfs pair pair_curve pair_wan gluster gluster_virt]
 #                         the columns, in order; the first is the baseline of the ratios
 #   BENCH_WORKLOADS [seqwrite randwrite_fsync randread randwrite_4jobs]
 #                         the rows, in order
 #   BENCH_RUNS [3]        runs per cell, the median is reported
+#   BENCH_WAN_DELAY_MS [10]  one-way delay of the pair_wan target's link (wan_proxy --delay-ms)
+#   BENCH_WAN_RATE_MBPS [0]  its cap per direction in MB/s (wan_proxy --rate-mbps); 0: none
 #   BENCH_SECONDS [10]    length of each time-based (IOPS) run
 #   BENCH_SIZE [1G]       test file / volume size, and the size of the sequential write (K/M/G)
 #   BENCH_RSS [1]         0 skips the peak-RSS measurement
@@ -72,13 +77,14 @@
 # Adding a workload (a row): one function wl_NAME (label, unit, fio args) and NAME in WORKLOADS.
 set -euo pipefail
 
-DEFAULT_TARGETS="plain bindfs pairfs pair pair_curve gluster gluster_virt"
+DEFAULT_TARGETS="plain bindfs pairfs pair pair_curve pair_wan gluster gluster_virt"
 read -r -a TARGETS <<< "${BENCH_TARGETS:-$DEFAULT_TARGETS}"
 read -r -a WORKLOADS <<< "${BENCH_WORKLOADS:-seqwrite randwrite_fsync randread randwrite_4jobs}"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PAIRFS=$ROOT/build/pairfs
 PAIRCTL=$ROOT/build/pairctl
+WAN_PROXY=$ROOT/build/tools/wan_proxy
 
 RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-10}
@@ -89,6 +95,8 @@ TMPBASE=${BENCH_TMPDIR:-/var/tmp}
 COPY=${BENCH_COPY:-1}
 COPY_SIZE=${BENCH_COPY_SIZE:-4G}
 GLUSTER_HOST_MODE=${BENCH_GLUSTER_HOST:-auto}
+WAN_DELAY_MS=${BENCH_WAN_DELAY_MS:-10}
+WAN_RATE_MBPS=${BENCH_WAN_RATE_MBPS:-0}
 
 say() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 1; }
@@ -100,6 +108,8 @@ die() { echo "bench: error: $*" >&2; exit 1; }
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer, not '$RUNS'"
 [[ $SECS =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive integer, not '$SECS'"
 [ ${#TARGETS[@]} -gt 0 ] || die "BENCH_TARGETS is empty"
+[[ $WAN_DELAY_MS =~ ^[0-9]+$ ]] || die "BENCH_WAN_DELAY_MS must be a whole number of ms, not '$WAN_DELAY_MS'"
+[[ $WAN_RATE_MBPS =~ ^[0-9]+([.][0-9]+)?$ ]] || die "BENCH_WAN_RATE_MBPS must be a number of MB/s, not '$WAN_RATE_MBPS'"
 [[ $GLUSTER_HOST_MODE =~ ^[A-Za-z0-9][A-Za-z0-9.-]*$ ]] || die "BENCH_GLUSTER_HOST must be auto, hosts or a host name"
 has_target() { [[ " ${TARGETS[*]} " == *" $1 "* ]]; }
 
@@ -134,6 +144,7 @@ fi
 for bin in "$PAIRFS" "$PAIRCTL"; do
   [ -x "$bin" ] || die "$bin not built; run: make all"
 done
+has_target pair_wan && { [ -x "$WAN_PROXY" ] || die "$WAN_PROXY not built; run: make build/tools/wan_proxy"; }
 [ -c /dev/fuse ] || die "/dev/fuse missing (modprobe fuse)"
 [ -w /proc/sys/vm/drop_caches ] || die "cannot write /proc/sys/vm/drop_caches (a container without it cannot run this benchmark)"
 
@@ -256,12 +267,20 @@ print(" ".join(map(str, out)))
 PY
 }
 
-# pair_start A B FROM: sites a (NAME A) and b (NAME B), each the other's peer on two free loopback
-# ports from FROM up.
-pair_start() {  # pair_start NAME_A NAME_B FIRST_PORT [curve]: sites a and b; with curve, [security] keys
-  local na=$1 nb=$2 ports pa pb sec_a="" sec_b=""
-  ports=$(free_ports 2 "$3") || { say "no free TCP ports from $3 up"; return 1; }
-  read -r pa pb <<< "$ports"
+# pair_start NAME_A NAME_B FIRST_PORT [curve|wan]: sites a (NAME_A) and b (NAME_B), each the
+# other's peer on two free loopback ports from FIRST_PORT up. With curve, [security] keys; with
+# wan, each site's peer endpoint is a route of one wan_proxy (two more free ports) toward the
+# other's listen endpoint: a dials one route, b the other (log $SCRATCH/NAME_A-wan.log, PID in
+# WAN_PID_NAME_A, stopped by wan_stop).
+pair_start() {
+  local na=$1 nb=$2 ports pa pb wab wba peer_a peer_b sec_a="" sec_b=""
+  ports=$(free_ports 4 "$3") || { say "no free TCP ports from $3 up"; return 1; }
+  read -r pa pb wab wba <<< "$ports"
+  peer_a=$pb peer_b=$pa
+  if [ "${4:-}" = wan ]; then
+    wan_start "$na" "$wab" "$pb" "$wba" "$pa" || return 1
+    peer_a=$wab peer_b=$wba
+  fi
   if [ "${4:-}" = curve ]; then
     local keys=$SCRATCH/$na-keys
     mkdir -p "$keys" && "$PAIRCTL" keygen a --dir "$keys" >/dev/null && "$PAIRCTL" keygen b --dir "$keys" >/dev/null \
@@ -272,11 +291,36 @@ pair_start() {  # pair_start NAME_A NAME_B FIRST_PORT [curve]: sites a and b; wi
   pairfs_start "$na" a "listen = \"tcp://127.0.0.1:$pa\"
 [peer]
 name = \"b\"
-endpoint = \"tcp://127.0.0.1:$pb\"$sec_a" || return 1
+endpoint = \"tcp://127.0.0.1:$peer_a\"$sec_a" || return 1
   pairfs_start "$nb" b "listen = \"tcp://127.0.0.1:$pb\"
 [peer]
 name = \"a\"
-endpoint = \"tcp://127.0.0.1:$pa\"$sec_b" || return 1
+endpoint = \"tcp://127.0.0.1:$peer_b\"$sec_b" || return 1
+}
+
+# wan_start NAME PORT_AB TO_B PORT_BA TO_A: one wan_proxy with the routes PORT_AB -> TO_B and
+# PORT_BA -> TO_A, BENCH_WAN_DELAY_MS each way (BENCH_WAN_RATE_MBPS, if not 0); waits until both listen.
+wan_start() {
+  local name=$1 log=$SCRATCH/$1-wan.log rate=() pid _
+  [ "$WAN_RATE_MBPS" != 0 ] && rate=(--rate-mbps "$WAN_RATE_MBPS")
+  "$WAN_PROXY" --listen "127.0.0.1:$2" --to "127.0.0.1:$3" --listen "127.0.0.1:$4" --to "127.0.0.1:$5" \
+    --delay-ms "$WAN_DELAY_MS" "${rate[@]}" >> "$log" 2>&1 &
+  pid=$!
+  _PIDS+=("$pid")
+  printf -v "WAN_PID_$name" '%s' "$pid"
+  for _ in $(seq 100); do
+    [ "$(grep -c 'listening on' "$log")" -ge 2 ] && return 0
+    kill -0 "$pid" 2>/dev/null || { say "wan_proxy exited:"; cat "$log" >&2; return 1; }
+    sleep 0.1
+  done
+  say "wan_proxy did not listen:"; cat "$log" >&2; return 1
+}
+
+# wan_stop NAME: stops the proxy wan_start NAME started, if any.
+wan_stop() {
+  local var=WAN_PID_$1
+  [ -n "${!var:-}" ] && stop_pid "${!var}"
+  printf -v "$var" '%s' ""
 }
 
 # pairfs_stop NAME: SIGTERM its pairfs (which unmounts), wait; clear a leftover mount.
@@ -358,12 +402,12 @@ target_pairfs() {
   esac
 }
 
-# pair_target NAME_A NAME_B FIRST_PORT [curve] ACTION: a synchronous pair of two fresh sites
+# pair_target NAME_A NAME_B FIRST_PORT [curve|wan] ACTION: a synchronous pair of two fresh sites
 pair_target() {
-  local na=$1 nb=$2 port=$3 curve=$4
+  local na=$1 nb=$2 port=$3 link=$4
   case $5 in
     setup)
-      pair_start "$na" "$nb" "$port" "$curve" || return 1
+      pair_start "$na" "$nb" "$port" "$link" || return 1
       pairctl_site "$na" volume create bench "$SIZE_BYTES" >/dev/null || return 1
       # creates the volume at b too
       pairctl_site "$na" create bench --mode sync >/dev/null || return 1
@@ -375,6 +419,7 @@ pair_target() {
     teardown)
       pairfs_stop "$na"
       pairfs_stop "$nb"
+      wan_stop "$na"
       local n
       for n in "$na" "$nb"; do
         mountpoint -q "$SCRATCH/$n-mnt" || rm -rf --one-file-system "$SCRATCH/$n-data"
@@ -395,6 +440,15 @@ target_pair_curve() {
   case $1 in
     label) echo "PAIR sync+CURVE" ;;
     *) pair_target pairc_a pairc_b 7430 curve "$1" ;;
+  esac
+}
+
+# The same pair (no keys) across a WAN: its replication link through build/tools/wan_proxy,
+# BENCH_WAN_DELAY_MS each way, so every replicated write waits a round trip of twice that.
+target_pair_wan() {
+  case $1 in
+    label) echo "PAIR sync WAN ${WAN_DELAY_MS}ms" ;;
+    *) pair_target pairw_a pairw_b 7440 wan "$1" ;;
   esac
 }
 
@@ -667,7 +721,7 @@ done
 # the two copies of the pair)
 need=$((256 << 20))
 for t in "${TARGETS[@]}"; do
-  case $t in pair | gluster | gluster_virt) need=$((need + 2 * SIZE_BYTES)) ;; *) need=$((need + SIZE_BYTES)) ;; esac
+  case $t in pair | pair_curve | pair_wan | gluster | gluster_virt) need=$((need + 2 * SIZE_BYTES)) ;; *) need=$((need + SIZE_BYTES)) ;; esac
 done
 extra=0
 [ "$RSS" != 0 ] && extra=$RSS_BYTES

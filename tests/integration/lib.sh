@@ -358,3 +358,74 @@ report_ms() { echo "TIME: $1: $2 ms"; }
 hooks_count() { grep -cx -- "$1" "$WORK/hooks.log" 2>/dev/null || true; }
 
 finish() { [ "$FAILURES" -eq 0 ]; exit $?; }
+
+# ---- a WAN between the sites: build/tools/wan_proxy (tests/tools/wan_proxy.cc) ----
+# The replication link is two TCP connections, one per direction: each site's DEALER dials the
+# other's `listen` endpoint (its [peer] endpoint) and carries every frame that site sends; answers
+# come back on the other one. One proxy process with two routes sits on both: a dials $WAN_AB
+# (forwarded to b's $PORT_B), b dials $WAN_BA (forwarded to a's $PORT_A), so a request and its
+# answer each cross the delay once, and one signal stalls or heals the whole link. What does NOT
+# go through it: clusterd's heartbeats ([cluster] heartbeat_peer, $HB_A/$HB_B), a witness's
+# endpoint ($PORT_W), the control sockets (local ipc://).
+WAN_AB=$((PORT_A + 5)) WAN_BA=$((PORT_A + 6))
+WAN=$ROOT/build/tools/wan_proxy
+WAN_PID=
+
+# start_wan DELAY_MS [RATE_MBPS] [WAN_PROXY_OPTIONS...]: starts the proxy between a and b (each
+# direction delayed DELAY_MS, capped at RATE_MBPS MB/s unless empty or 0; log $WORK/wan.log),
+# records WAN_PID and waits until both routes listen; cleanup stops it. Start it before the sites.
+start_wan() {
+  local rate=() before
+  [ -n "${2:-}" ] && [ "${2:-0}" != 0 ] && rate=(--rate-mbps "$2")
+  before=$(grep -c 'listening on' "$WORK/wan.log" 2>/dev/null)
+  "$WAN" --listen "127.0.0.1:$WAN_AB" --to "127.0.0.1:$PORT_B" --listen "127.0.0.1:$WAN_BA" \
+    --to "127.0.0.1:$PORT_A" --delay-ms "$1" "${rate[@]}" "${@:3}" >> "$WORK/wan.log" 2>&1 &
+  WAN_PID=$!
+  on_cleanup stop_wan
+  for _ in $(seq 100); do
+    [ "$(grep -c 'listening on' "$WORK/wan.log")" -ge $((${before:-0} + 2)) ] && return 0
+    kill -0 "$WAN_PID" 2>/dev/null || { echo "wan_proxy exited:"; cat "$WORK/wan.log"; return 1; }
+    sleep 0.1
+  done
+  echo "wan_proxy did not listen"; cat "$WORK/wan.log"; return 1
+}
+
+# stop_wan: SIGTERM to the proxy start_wan started (if that PID still runs wan_proxy on our
+# ports), and its exit code (0: a clean exit; 124 if it still runs 10 s later, then SIGKILL).
+stop_wan() {
+  local rc=0
+  [ -n "$WAN_PID" ] || return 0
+  if tr '\0' ' ' < "/proc/$WAN_PID/cmdline" 2>/dev/null | grep -qF -- "127.0.0.1:$WAN_AB "; then
+    kill -TERM "$WAN_PID" 2>/dev/null
+    wait_exit "$WAN_PID" 10
+    rc=$?
+    [ $rc -eq 124 ] && kill -9 "$WAN_PID" 2>/dev/null
+  fi
+  WAN_PID=
+  return $rc
+}
+
+# route_peers_through_wan: after write_pair_configs or write_cluster_configs, a's [peer] endpoint
+# is the proxy's $WAN_AB and b's its $WAN_BA (the sites' own listen endpoints do not change).
+route_peers_through_wan() {
+  sed -i "s|^endpoint = \"tcp://127.0.0.1:$PORT_B\"\$|endpoint = \"tcp://127.0.0.1:$WAN_AB\"|" "$WORK/a.toml"
+  sed -i "s|^endpoint = \"tcp://127.0.0.1:$PORT_A\"\$|endpoint = \"tcp://127.0.0.1:$WAN_BA\"|" "$WORK/b.toml"
+  grep -qF "127.0.0.1:$WAN_AB" "$WORK/a.toml" && grep -qF "127.0.0.1:$WAN_BA" "$WORK/b.toml"
+}
+
+# wan_signal SIGNAL WORD: sends SIGNAL to the proxy and waits until it has logged one more line
+# with WORD (the proxy logs it once the change took effect: no race with what the test does next).
+wan_signal() {
+  local before
+  before=$(grep -c -- ": $2" "$WORK/wan.log")
+  kill "-$1" "$WAN_PID" || return 1
+  wait_until 5 _wan_logged_more "$2" "$before"
+}
+_wan_logged_more() { [ "$(grep -c -- ": $1" "$WORK/wan.log")" -gt "$2" ]; }
+# wan_stall: forwarding stops both ways, connections stay open (like iptables DROP); wan_heal:
+# forwarding resumes; wan_reset: every proxied connection is reset (RST), new ones are served;
+# wan_cut (a proxy started with --usr1 cut): connections reset and new ones refused until wan_heal.
+wan_stall() { wan_signal USR1 stalled; }
+wan_cut() { wan_signal USR1 cut; }
+wan_heal() { wan_signal USR2 healed; }
+wan_reset() { wan_signal HUP reset; }

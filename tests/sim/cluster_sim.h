@@ -8,10 +8,17 @@
 // - Real: the pure functions under test, clusterd::Decide (each clusterd's state machine),
 //   node::Vote (every copy of the determining volume's record: both nodes and the witness),
 //   node::Transit and node::WriteRuleFor (the pair state of vm1 and of the determining volume
-//   dv at each node). The mutation test swaps them for broken ones through ClusterLogic; the
-//   real code is never changed. Real too: clusterd's executor (clusterd/executor.h: it feeds
-//   Decide and carries out every action) and the daemon's choices (clusterd/choices.h: what the
-//   heartbeats and a poll of the node mean; per volume, what an action does).
+//   dv at each node), node::AfterLinkLoss and node::ReadTally. The mutation test swaps some of
+//   them for broken ones through ClusterLogic; the real code is never changed. Real too: clusterd's
+//   executor (clusterd/executor.h: it feeds Decide and carries out every action) and the daemon's
+//   choices (clusterd/choices.h: what the heartbeats and a poll of the node mean; per volume, what
+//   an action does). Real too: every decision the node model takes beyond the state machine:
+//   node/write_rules.h (a write's outcome after a link loss, the answer to a replica write, whether
+//   a replica or forwarded write is taken, a refused grant), node/reserve_rules.h (where a reserve
+//   is decided, the checks of a managed volume's reserve, the majority tally, the release held
+//   while vm1 is apart, which mirrored record is kept), node/fence_rules.h (when an unfence is
+//   refused), node/command_rules.h (a takeover's generation, a resync target that is behind) and
+//   node/peer_status_rules.h (what a peer's status means, an unfinished swap).
 // - Modeled, after clusterd/daemon.cc, as the executor's env and the loop around it: heartbeats
 //   on one or two links every 200 ms with a 1000 ms timeout, a 20 ms loop, the node polled every
 //   200 ms, standby_delay_ms 200, STARTING listens 2400 ms (StartupWait) before racing alone, a
@@ -32,10 +39,11 @@
 //   every 500 ms (a peer newer for longer than peer_timeout_ms outdates this side), a link
 //   silent for peer_timeout_ms is lost; range locks, answered-request cache, activity log.
 //   Durable across a crash: pair state, generation, reservation records, data, activity log;
-//   lost: everything in memory and in flight to it. (As of the ServeStatus fix after f8b7a35: a
-//   later change of the node's replicator needs the same change here; clusterd's decisions and
-//   executor are the product's, only the daemon's loop and timers are mirrored in
-//   cluster_sim_clusterd.cc.)
+//   lost: everything in memory and in flight to it. (What the model still mirrors is the
+//   replicator's orchestration: which messages go where, in which order, under which lock; a
+//   change of that in node/ needs the same change here. A change of a decision does not: the
+//   model calls the product's. clusterd's decisions and executor are the product's, only the
+//   daemon's loop and timers are mirrored in cluster_sim_clusterd.cc.)
 // - Simplified: blocks instead of byte ranges (8 blocks; a value is the id of the write that
 //   wrote it); a copy (initial, resync, or resumed after a restart) sends every block in one
 //   message instead of the marked regions (the replication simulation tests the bitmaps);
@@ -72,6 +80,8 @@
 #include "clusterd/cluster_state.h"
 #include "node/pair_state.h"
 #include "node/reservation.h"
+#include "node/reserve_rules.h"
+#include "node/write_rules.h"
 
 namespace pairfs::sim {
 
@@ -84,6 +94,9 @@ struct ClusterLogic {
                                  const clusterd::Input&) = &clusterd::Decide;
   node::WriteRule (*write_rule)(const node::PairState&,
                                 const node::PairContext&) = &node::WriteRuleFor;
+  node::LinkLossOutcome (*after_link_loss)(const node::PairState&, node::FenceLevel,
+                                           node::WriteRule) = &node::AfterLinkLoss;
+  node::TallyVerdict (*read_tally)(const node::VoteTally&) = &node::ReadTally;
 };
 
 struct ClusterSimOptions {

@@ -1,9 +1,7 @@
 // Pair commands in a cluster simulation (tests/sim/cluster_sim_world.h):
-// node/operator_commands.cc's Resync, Takeover and Fence, the peer commands they send, the statuses
-// and the background thread, and the control endpoint that clusterd and the operator call
-// (node/control_server.cc), in continuations.
-#include <algorithm>
-
+// node/operator_commands.cc's Resync, Takeover and Fence, the peer commands they send, the copy
+// (copy_engine.cc), the statuses and the background thread, and the control endpoint that
+// clusterd and the operator call (node/control_server.cc), in continuations.
 #include "tests/sim/cluster_sim_world.h"
 
 namespace pairfs::sim::cluster {
@@ -13,27 +11,12 @@ using node::PairRole;
 using node::PairStatus;
 using Kind = Message::Kind;
 
-namespace {
-
-// The peer's answer to "status" as Replicator::AskStatus sees it: none when it did not answer
-// or answered with an error.
-std::optional<Message> Reachable(std::optional<Message> answer) {
-  if (!answer || answer->code != Code::kOk) return std::nullopt;
-  return answer;
-}
-
-}  // namespace
-
 // Replicator::Resync (at the primary; --swap at the side that becomes the primary).
 void Node::Resync(const std::string& name, bool swap, ThenStatus then) {
   if (!swap && copy(name).state.role == PairRole::kSecondary) {
     return then(Status::InvalidArgument("the model resyncs at the primary only"));
   }
-  Message status;
-  status.command = "status";
-  status.volume = name;
-  Ask(status, -1, [this, name, swap, then](std::optional<Message> answer) {
-    std::optional<Message> peer = Reachable(answer);
+  AskStatus(name, -1, [this, name, swap, then](std::optional<Message> peer) {
     if (!peer) return then(Status::Unreachable("the peer is unreachable"));
     node::PairContext context = copy(name).context;
     context.peer_status = peer->state.status;
@@ -42,15 +25,10 @@ void Node::Resync(const std::string& name, bool swap, ThenStatus then) {
     if (!check.ok()) return then(check.status());
     const wire::Generation mine = copy(name).generation;
     const wire::Generation generation =
-        swap ? wire::Generation{std::max(mine.counter, peer->generation.counter) + 1, site_name()}
-             : mine;
+        swap ? node::NextGeneration(mine, peer->generation.counter, site_name()) : mine;
     memory(name).gate.Close([this, name, swap, then, context, event, generation] {
       ++memory(name).copy_run;  // stops a running copy
-      Message command;
-      command.command = swap ? "swap" : "resync";
-      command.volume = name;
-      command.generation = generation;
-      Ask(command, -1,
+      Ask(Command(swap ? "swap" : "resync", name, generation), -1,
           [this, name, then, context, event, generation](std::optional<Message> answer) {
             auto open = [this, name, then](Status status) {
               memory(name).gate.Open();
@@ -72,15 +50,14 @@ void Node::Resync(const std::string& name, bool swap, ThenStatus then) {
 // answers (asked for kFailoverProbeMs, unless clusterd knows it is lost) and the pair is in
 // PAIR (the old primary demoted first), else SSWS.
 void Node::Takeover(const std::string& name, bool peer_lost, ThenStatus then) {
-  auto decide = [this, name, then](std::optional<Message> answer) {
-    std::optional<Message> peer = Reachable(answer);
+  auto decide = [this, name, then](std::optional<Message> peer) {
     node::PairContext context = copy(name).context;
     context.force = false;
     context.peer_reachable = peer.has_value();
     if (peer) context.peer_status = peer->state.status;
     const wire::Generation mine = copy(name).generation;
-    const wire::Generation generation{
-        std::max(mine.counter, peer ? peer->generation.counter : 0) + 1, site_name()};
+    const wire::Generation generation =
+        node::NextGeneration(mine, peer ? peer->generation.counter : 0, site_name());
     Result<node::PairTransition> transition =
         node::Transit(copy(name).state, PairEvent::kTakeover, context);
     if (!transition.ok()) return then(transition.status());
@@ -93,31 +70,22 @@ void Node::Takeover(const std::string& name, bool peer_lost, ThenStatus then) {
         then(changed);
       };
       if (!swap) return finish();
-      Message demote;
-      demote.command = "demote";
-      demote.volume = name;
-      demote.generation = generation;
-      Ask(demote, -1, [this, name, then, finish](std::optional<Message> answer) {
-        if (answer && answer->code == Code::kOk) return finish();
-        memory(name).gate.Open();
-        then(answer ? Status(answer->code, answer->message)
-                    : Status::Unreachable("the peer stopped answering"));
-      });
+      Ask(Command("demote", name, generation), -1,
+          [this, name, then, finish](std::optional<Message> answer) {
+            if (answer && answer->code == Code::kOk) return finish();
+            memory(name).gate.Open();
+            then(answer ? Status(answer->code, answer->message)
+                        : Status::Unreachable("the peer stopped answering"));
+          });
     });
   };
   if (peer_lost) return decide(std::nullopt);
-  Message status;
-  status.command = "status";
-  status.volume = name;
-  Ask(status, kFailoverProbeMs, decide);
+  AskStatus(name, kFailoverProbeMs, decide);
 }
 
-// Replicator::Fence: writes in flight finish first; later ones see the fence. An unfence never
-// lifts a fence into writing alone: a fenced copy whose write rule without the fence would be
-// kLocal or kLocalTracked stays fenced (Conflict), except for the winner's own copy
-// (Replicator::WinnerCopyIsNewest): this node's dv record says this site holds it, this copy is
-// not outdated, and the peer says its copy is outdated or older (asked for kFailoverProbeMs), or,
-// when it does not answer, the record marks it outdated.
+// Replicator::Fence: writes in flight finish first; later ones see the fence. Whether an
+// unfence is refused is node/fence_rules.h's (UnfenceWritesAlone, WinnerMayAskPeer,
+// WinnerMayLift; the peer asked for kFailoverProbeMs).
 void Node::Fence(const std::string& name, bool fenced, bool winner, ThenStatus then) {
   memory(name).gate.Close([this, name, fenced, winner, then] {
     auto change = [this, name, fenced, then] {
@@ -136,28 +104,78 @@ void Node::Fence(const std::string& name, bool fenced, bool winner, ThenStatus t
     };
     Copy lifted = copy(name);
     lifted.state.fenced = false;
-    const node::WriteRule rule = RuleOf(lifted);
-    if (fenced || !copy(name).state.fenced ||
-        (rule != node::WriteRule::kLocal && rule != node::WriteRule::kLocalTracked)) {
-      return change();
-    }
-    const wire::ReservationRecord& record = copy(kDetermining).record;
-    if (!winner || record.holder != site_name()) return refuse("not the holder of dv");
-    if (copy(name).state.outdated) return refuse("this copy is outdated");
-    Message status;
-    status.command = "status";
-    status.volume = name;
-    Ask(status, kFailoverProbeMs, [this, name, change, refuse](std::optional<Message> answer) {
-      std::optional<Message> peer = Reachable(answer);
-      const Copy& mine = copy(name);
-      if (peer) {
-        if (peer->state.outdated || mine.generation.NewerThan(peer->generation)) return change();
-        return refuse("the peer's copy is as new");
+    if (fenced || !node::UnfenceWritesAlone(copy(name).state, RuleOf(lifted))) return change();
+    std::string why;
+    const bool holds = copy(kDetermining).record.holder == site_name();
+    if (!winner || !node::WinnerMayAskPeer(holds, copy(name).state, &why)) return refuse(why);
+    AskStatus(name, kFailoverProbeMs, [this, name, change, refuse](std::optional<Message> reached) {
+      node::PeerCopy peer;
+      peer.answered = reached.has_value();
+      if (reached) {
+        peer.outdated = reached->state.outdated;
+        peer.generation = reached->generation;
       }
-      if (copy(kDetermining).record.outdated == peer_name()) return change();
-      refuse("the peer does not answer and is not marked outdated");
+      std::string why;
+      if (node::WinnerMayLift(peer, copy(name).generation,
+                              copy(kDetermining).record.outdated == peer_name(), peer_name(),
+                              &why)) {
+        return change();
+      }
+      refuse(why);
     });
   });
+}
+
+// Replicator::StartCopy and RunCopy, with every block in one message whose blocks stay
+// exclusive until it is answered (the determining volume holds no data: nothing to send).
+void Node::StartCopy(const std::string& name) {
+  const uint64_t run = ++memory(name).copy_run;
+  const Copy view = copy(name);
+  Trace(name + ": copy to the peer starts");
+  if (name == kDetermining) {
+    return After(0, [this, name, run, view] {
+      if (memory(name).copy_run != run || view.state.status == PairStatus::kPAIR) return;
+      FinishCopy(name, view.generation);
+    });
+  }
+  memory(name).locks.AcquireAll([this, name, run, view] {
+    if (memory(name).copy_run != run) return memory(name).locks.ReleaseAll();
+    Message message;
+    message.kind = Kind::kReplicaWrite;
+    message.volume = name;
+    message.generation = view.generation;
+    message.copy = true;
+    for (int block = 0; block < kBlocks; ++block) {
+      const auto held = copy(name).blocks.find(block);
+      message.blocks[block] = held == copy(name).blocks.end() ? 0 : held->second;
+    }
+    Exchange(message, PeerEndpoint(), kPeerTimeoutMs, true,
+             [this, name, run, view](std::optional<Message> answer) {
+               memory(name).locks.ReleaseAll();
+               if (memory(name).copy_run != run) return;
+               if (answer && answer->code != Code::kOk &&
+                   answer->generation.NewerThan(view.generation)) {
+                 Trace(name + ": the peer refused the copy: it has a newer generation");
+                 return OnPeerNewer(name, view.generation, answer->generation);
+               }
+               if (!answer || answer->code != Code::kOk) {
+                 Trace(name + ": copy interrupted");
+                 return OnLinkLost(name, view.generation, [] {});
+               }
+               if (view.state.status == PairStatus::kPAIR) return TrimActivityLog(false);
+               FinishCopy(name, view.generation);
+             });
+  });
+}
+
+void Node::FinishCopy(const std::string& name, const wire::Generation& generation) {
+  Ask(Command("copy-done", name, generation), -1,
+      [this, name, generation](std::optional<Message> answer) {
+        if (!answer || answer->code != Code::kOk) return OnLinkLost(name, generation, [] {});
+        if (!(copy(name).generation == generation)) return;
+        if (Change(name, PairEvent::kCopyDone, nullptr, nullptr).ok() && name == kManaged)
+          TrimActivityLog(false);
+      });
 }
 
 // Replicator::ServeCommand: what the peer asks of this side.
@@ -201,7 +219,7 @@ void Node::ServeCommand(const Message& command, std::function<void(Message)> ans
       // This side becomes the target of the copy. A side that missed the suspend (it was down)
       // still shows the old status: it is behind.
       const wire::Generation mine = copy(name).generation;
-      if (command.generation.NewerThan(mine) && IsReplicating(copy(name).state.status)) {
+      if (node::ResyncTargetIsBehind(copy(name).state, mine, command.generation)) {
         OnPeerNewer(name, mine, command.generation);
       }
       status = Change(

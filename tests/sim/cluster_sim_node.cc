@@ -1,7 +1,7 @@
 // The node of a cluster simulation (tests/sim/cluster_sim_world.h): node/'s write paths
-// (write_path.cc, replica_server.cc), state changes, copies, statuses and pair commands, in
-// continuations. Each function names the one it models; where the model is simpler, the comment
-// says how.
+// (write_path.cc, replica_server.cc) and state changes, in continuations (copies, statuses and
+// pair commands are in cluster_sim_commands.cc). Each function names the one it models; where
+// the model is simpler, the comment says how.
 #include <algorithm>
 
 #include "tests/sim/cluster_sim_world.h"
@@ -91,6 +91,23 @@ void Node::Ask(Message command, int timeout_ms, std::function<void(std::optional
   command.kind = Kind::kCommand;
   Exchange(std::move(command), PeerEndpoint(), timeout_ms < 0 ? kPeerTimeoutMs : timeout_ms, true,
            std::move(then));
+}
+
+Message Node::Command(const std::string& command, const std::string& volume,
+                      const wire::Generation& generation) {
+  Message message;
+  message.command = command;
+  message.volume = volume;
+  message.generation = generation;
+  return message;
+}
+
+void Node::AskStatus(const std::string& name, int timeout_ms,
+                     std::function<void(std::optional<Message>)> then) {
+  Ask(Command("status", name), timeout_ms, [then](std::optional<Message> answer) {
+    if (answer && answer->code != Code::kOk) answer.reset();
+    then(answer);
+  });
 }
 
 void Node::Answer(const Message& request, Message answer) {
@@ -212,18 +229,16 @@ Message Node::WriteMessage(Message::Kind kind, const wire::Generation& generatio
                  .write_id = write_id};
 }
 
-// Replicator::AfterLinkLoss.
+// Replicator::AfterLinkLoss: the outcome is node::AfterLinkLoss's.
 Code Node::AfterLinkLoss() {
   const Copy& volume = copy(kManaged);
-  if (volume.state.fenced && volume.context.fence == node::FenceLevel::kReserve &&
-      volume.state.role == PairRole::kPrimary) {
-    return Code::kIoError;
+  switch (world_.logic().after_link_loss(volume.state, volume.context.fence, RuleOf(volume))) {
+    case node::LinkLossOutcome::kWritten: return Code::kOk;
+    case node::LinkLossOutcome::kFencedIo:
+    case node::LinkLossOutcome::kRefuseIo: return Code::kIoError;
+    case node::LinkLossOutcome::kRefuseReadOnly: break;
   }
-  switch (RuleOf(volume)) {
-    case WriteRule::kLocalTracked: return Code::kOk;
-    case WriteRule::kRefuseIo: return Code::kIoError;
-    default: return Code::kReadOnly;
-  }
+  return Code::kReadOnly;
 }
 
 // Replicator::WriteReplicated: the block stays exclusive until the secondary answered or the
@@ -242,17 +257,22 @@ void Node::WriteReplicated(const Copy& view, int block, uint64_t write_id,
       WriteLocally(block, write_id);
       return finish(AfterLinkLoss());
     }
-    Exchange(WriteMessage(Kind::kReplicaWrite, generation, block, write_id), PeerEndpoint(),
-             kPeerTimeoutMs, true, [this, generation, finish](std::optional<Message> answer) {
-               if (answer && answer->code == Code::kOk) return finish(Code::kOk);
-               if (answer && answer->generation.NewerThan(generation)) {
-                 OnPeerNewer(kManaged, generation, answer->generation);
-                 return finish(Code::kReadOnly);
-               }
-               Trace(answer ? "vm1: the peer refused a replica write; suspending"
-                            : "vm1: the peer did not acknowledge a write within peer_timeout_ms");
-               OnLinkLost(kManaged, generation, [this, finish] { finish(AfterLinkLoss()); });
-             });
+    Exchange(
+        WriteMessage(Kind::kReplicaWrite, generation, block, write_id), PeerEndpoint(),
+        kPeerTimeoutMs, true, [this, generation, finish](std::optional<Message> answer) {
+          switch (node::ReadReplicaAnswer(answer.has_value(), answer ? answer->code : Code::kOk,
+                                          answer ? answer->generation : generation, generation)) {
+            case node::ReplicaAnswerStep::kDone: return finish(Code::kOk);
+            case node::ReplicaAnswerStep::kPeerNewer:
+              OnPeerNewer(kManaged, generation, answer->generation);
+              return finish(Code::kReadOnly);
+            case node::ReplicaAnswerStep::kDiskFault:  // no disk faults in this model
+            case node::ReplicaAnswerStep::kLinkLost: break;
+          }
+          Trace(answer ? "vm1: the peer refused a replica write; suspending"
+                       : "vm1: the peer did not acknowledge a write within peer_timeout_ms");
+          OnLinkLost(kManaged, generation, [this, finish] { finish(AfterLinkLoss()); });
+        });
     WriteLocally(block, write_id);  // while the replica travels
   });
 }
@@ -276,9 +296,7 @@ void Node::WriteForwarded(const Copy& view, int block, uint64_t write_id,
              if (answer->code != Code::kOk) {
                if (answer->generation.NewerThan(generation))
                  OnPeerNewer(kManaged, generation, answer->generation);
-               if (answer->code == Code::kConflict || answer->code == Code::kIoError)
-                 return done(answer->code);
-               return done(Code::kReadOnly);
+               return done(node::RefusedGrantCode(answer->code));
              }
              const uint64_t id = answer->id;
              memory(kManaged).locks.Acquire(block, [this, block, write_id, id, generation, done] {
@@ -301,8 +319,7 @@ void Node::ServeReplicaWrite(const Message& request) {
   ack.kind = Kind::kWriteAck;
   Copy& volume = copy(request.volume);
   ack.generation = volume.generation;
-  if (!(volume.generation == request.generation) || volume.state.role != PairRole::kSecondary ||
-      !IsReplicating(volume.state.status)) {
+  if (!node::AcceptsReplicaWrite(volume.state, volume.generation, request.generation)) {
     ack.code = Code::kReadOnly;
     return Answer(request, ack);
   }
@@ -332,11 +349,9 @@ void Node::ServeForwardedWrite(const Message& request) {
       grant.code = code;
       Answer(request, grant);
     };
-    if (!(view.generation == request.generation) || RuleOf(view) != WriteRule::kReplicate) {
-      return refuse(Code::kReadOnly);
-    }
-    if (!view.record.holder.empty() && view.record.holder != request.origin)
-      return refuse(Code::kConflict);
+    const Code judged = node::JudgeForwardedWrite(RuleOf(view), view.generation, request.generation,
+                                                  view.record.holder, request.origin);
+    if (judged != Code::kOk) return refuse(judged);
     memory(kManaged).locks.Acquire(request.block, [this, request, grant, refuse, view]() mutable {
       if (!(copy(kManaged).generation == request.generation)) {
         memory(kManaged).locks.Release(request.block);
@@ -405,7 +420,7 @@ Status Node::Change(const std::string& name, PairEvent event, const node::PairCo
 // Replicator::OnLinkLost: fence reserve asks for the determining volume; the rest suspends.
 void Node::OnLinkLost(const std::string& name, const wire::Generation& seen, Done then) {
   const Copy& volume = copy(name);
-  if (!(volume.generation == seen) || !IsReplicating(volume.state.status)) return then();
+  if (!node::LinkReactionApplies(volume.state, volume.generation, seen)) return then();
   Result<node::PairTransition> transition =
       node::Transit(volume.state, PairEvent::kLinkLost, volume.context);
   if (!transition.ok()) return then();
@@ -465,61 +480,6 @@ void Node::FinishSwap(const std::string& name, const wire::Generation& seen,
           ": the peer was demoted for a swap to this site that did not finish: primary here now");
     (void)Change(name, PairEvent::kTakeover, &context, &peer);
     memory(name).gate.Open();
-  });
-}
-
-// Replicator::StartCopy and RunCopy, with every block in one message whose blocks stay
-// exclusive until it is answered (the determining volume holds no data: nothing to send).
-void Node::StartCopy(const std::string& name) {
-  const uint64_t run = ++memory(name).copy_run;
-  const Copy view = copy(name);
-  Trace(name + ": copy to the peer starts");
-  if (name == kDetermining) {
-    return After(0, [this, name, run, view] {
-      if (memory(name).copy_run != run || view.state.status == PairStatus::kPAIR) return;
-      FinishCopy(name, view.generation);
-    });
-  }
-  memory(name).locks.AcquireAll([this, name, run, view] {
-    if (memory(name).copy_run != run) return memory(name).locks.ReleaseAll();
-    Message message;
-    message.kind = Kind::kReplicaWrite;
-    message.volume = name;
-    message.generation = view.generation;
-    message.copy = true;
-    for (int block = 0; block < kBlocks; ++block) {
-      const auto held = copy(name).blocks.find(block);
-      message.blocks[block] = held == copy(name).blocks.end() ? 0 : held->second;
-    }
-    Exchange(message, PeerEndpoint(), kPeerTimeoutMs, true,
-             [this, name, run, view](std::optional<Message> answer) {
-               memory(name).locks.ReleaseAll();
-               if (memory(name).copy_run != run) return;
-               if (answer && answer->code != Code::kOk &&
-                   answer->generation.NewerThan(view.generation)) {
-                 Trace(name + ": the peer refused the copy: it has a newer generation");
-                 return OnPeerNewer(name, view.generation, answer->generation);
-               }
-               if (!answer || answer->code != Code::kOk) {
-                 Trace(name + ": copy interrupted");
-                 return OnLinkLost(name, view.generation, [] {});
-               }
-               if (view.state.status == PairStatus::kPAIR) return TrimActivityLog(false);
-               FinishCopy(name, view.generation);
-             });
-  });
-}
-
-void Node::FinishCopy(const std::string& name, const wire::Generation& generation) {
-  Message done;
-  done.command = "copy-done";
-  done.volume = name;
-  done.generation = generation;
-  Ask(done, -1, [this, name, generation](std::optional<Message> answer) {
-    if (!answer || answer->code != Code::kOk) return OnLinkLost(name, generation, [] {});
-    if (!(copy(name).generation == generation)) return;
-    if (Change(name, PairEvent::kCopyDone, nullptr, nullptr).ok() && name == kManaged)
-      TrimActivityLog(false);
   });
 }
 

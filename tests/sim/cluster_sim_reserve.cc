@@ -47,76 +47,66 @@ void Node::Reserve(const std::string& name, const ReserveOptions& options, bool 
                                 then(status);
                               });
   }
-  if (options.force || !options.outdated.empty()) {
-    return then(Status::InvalidArgument(
-        "--force and an outdated site apply to the determining volume only"));
-  }
-  if (options.preempt && !options.release && copy(kDetermining).record.holder != options.holder) {
-    return then(Status::Conflict("site " + options.holder + " may preempt " + name +
-                                 " only while it holds the determining volume's reservation"));
-  }
-  auto apply = [this, name, options]() -> Status {
+  const wire::ReserveVoteRequest ask{name, options.holder, options.outdated, options.force,
+                                     options.release};
+  Status allowed =
+      node::CheckManagedReserve(ask, options.preempt, true, copy(kDetermining).record.holder);
+  if (!allowed.ok()) return then(allowed);
+  // Volume::Reserve and Release (a preempt takes the volume from any holder).
+  auto apply = [this, name, ask, options]() -> Status {
     wire::ReservationRecord& record = copy(name).record;
-    if (options.preempt && !options.release) {
-      record.holder = options.holder;
-    } else if (options.release) {
-      if (!record.holder.empty() && record.holder != options.holder)
-        return Status::Conflict("reserved by " + record.holder);
-      record.holder.clear();
-    } else {
-      if (!record.holder.empty() && record.holder != options.holder)
-        return Status::Conflict("reserved by " + record.holder);
-      record.holder = options.holder;
-    }
+    Status allowed =
+        node::CheckOrderedReserve(ask, options.preempt && !options.release, record.holder);
+    if (!allowed.ok()) return allowed;
+    record.holder = options.release ? std::string() : options.holder;
     Trace(name + " reserved by '" + record.holder + "'");
     return Status::Ok();
   };
   const Copy view = copy(name);
-  if (!IsReplicating(view.state.status)) return then(apply());
-  if (view.state.role == PairRole::kSecondary) {
-    if (forwarded)
+  switch (node::RouteManagedReserve(true, view.state, forwarded)) {
+    case node::ReserveRoute::kApplyHere: return then(apply());
+    case node::ReserveRoute::kRefuseForwarded:
       return then(Status::InvalidArgument("volume " + name + " is secondary at both sites"));
-    Message command;
-    command.command = "reserve";
-    command.volume = name;
-    command.vote.holder = options.holder;
-    command.vote.release = options.release;
-    command.preempt = options.preempt;
-    return Ask(command, options.preempt ? kFailoverProbeMs : -1,
-               [then](std::optional<Message> answer) {
-                 if (!answer) return then(Status::Unreachable("the primary is unreachable"));
-                 then(StatusOf(*answer));
-               });
+    case node::ReserveRoute::kAskPeer:
+      return AskPeerToReserve(name, options, options.preempt ? kFailoverProbeMs : -1, then);
+    case node::ReserveRoute::kOrderHere:
+    case node::ReserveRoute::kMajority: break;
   }
   // The primary orders every reserve and release, mirrors it, then applies it here.
-  memory(name).reserve_mutex.Lock([this, name, options, apply, then, generation = view.generation] {
-    auto done = [this, name, then](Status status) {
-      memory(name).reserve_mutex.Unlock();
-      then(status);
-    };
-    const std::string current = copy(name).record.holder;
-    if (!options.preempt && !current.empty() && current != options.holder) {
-      return done(Status::Conflict("volume " + name + " is reserved by site " + current));
-    }
-    Message mirror;
-    mirror.command = "reserve-mirror";
-    mirror.volume = name;
-    mirror.record = copy(name).record;
-    mirror.record.holder = options.release ? std::string() : options.holder;
-    Ask(mirror, kVoteTimeoutMs,
-        [this, name, apply, done, generation](std::optional<Message> answer) {
-          if (answer && answer->code == Code::kOk) return done(apply());
+  memory(name).reserve_mutex.Lock(
+      [this, name, ask, options, apply, then, generation = view.generation] {
+        auto done = [this, name, then](Status status) {
+          memory(name).reserve_mutex.Unlock();
+          then(status);
+        };
+        Status ordered = node::CheckOrderedReserve(ask, options.preempt, copy(name).record.holder);
+        if (!ordered.ok()) return done(ordered);
+        wire::ReservationRecord mirrored = copy(name).record;
+        mirrored.holder = options.release ? std::string() : options.holder;
+        MirrorReservation(name, mirrored, [this, name, apply, done, generation](Status status) {
+          if (status.ok()) return done(apply());
           Trace(name + ": the peer did not mirror a reservation");
           OnLinkLost(name, generation, [apply, done] { done(apply()); });
         });
+      });
+}
+
+// The peer's copy decides: the reserve is forwarded to it with every option.
+void Node::AskPeerToReserve(const std::string& name, const ReserveOptions& options, int timeout_ms,
+                            ThenStatus then) {
+  Message command = Command("reserve", name);
+  command.vote = {name, options.holder, options.outdated, options.force, options.release};
+  command.preempt = options.preempt;
+  Ask(command, timeout_ms, [then](std::optional<Message> answer) {
+    if (!answer) return then(Status::Unreachable("the peer that decides is unreachable"));
+    then(StatusOf(*answer));
   });
 }
 
-void Node::MirrorReservation(const std::string& name, ThenStatus then) {
-  Message mirror;
-  mirror.command = "reserve-mirror";
-  mirror.volume = name;
-  mirror.record = copy(name).record;
+void Node::MirrorReservation(const std::string& name, const wire::ReservationRecord& record,
+                             ThenStatus then) {
+  Message mirror = Command("reserve-mirror", name);
+  mirror.record = record;
   Ask(mirror, kVoteTimeoutMs, [then](std::optional<Message> answer) {
     if (!answer) return then(Status::Unreachable("the peer did not answer"));
     then(StatusOf(*answer));
@@ -139,26 +129,18 @@ void Node::ReserveDetermining(const ReserveOptions& options, bool forwarded, boo
   if (options.preempt)
     return then(Status::InvalidArgument("the determining volume is never preempted"));
   auto reserve = [this, options, forwarded, determining_held, then] {
-    if (world_.has_witness()) return ReserveByMajority(options, determining_held, then);
-    const Copy view = copy(kDetermining);
+    switch (node::RouteDeterminingReserve(world_.has_witness(), true, copy(kDetermining).state,
+                                          forwarded)) {
+      case node::ReserveRoute::kMajority: return ReserveByMajority(options, determining_held, then);
+      case node::ReserveRoute::kRefuseForwarded:
+        return then(Status::InvalidArgument("the determining volume is secondary at both sites"));
+      case node::ReserveRoute::kAskPeer:
+        return AskPeerToReserve(kDetermining, options, kVoteTimeoutMs, then);
+      case node::ReserveRoute::kApplyHere:
+      case node::ReserveRoute::kOrderHere: break;
+    }
     const wire::ReserveVoteRequest request{kDetermining, options.holder, options.outdated,
                                            options.force, options.release};
-    const bool decides =
-        (view.state.role == PairRole::kPrimary || view.state.status == PairStatus::kSSWS) &&
-        !view.state.outdated;
-    if (!decides) {
-      if (forwarded)
-        return then(Status::InvalidArgument("the determining volume is secondary at both sites"));
-      Message command;
-      command.command = "reserve";
-      command.volume = kDetermining;
-      command.vote = request;
-      return Ask(command, kVoteTimeoutMs, [then](std::optional<Message> answer) {
-        if (!answer)
-          return then(Status::Unreachable("the determining volume's primary is unreachable"));
-        then(StatusOf(*answer));
-      });
-    }
     WithDeterminingMutex(determining_held, [this, request, then](Done unlock) {
       auto done = [unlock, then](Status status) {
         unlock();
@@ -167,20 +149,20 @@ void Node::ReserveDetermining(const ReserveOptions& options, bool forwarded, boo
       const Copy view = copy(kDetermining);
       const std::string refusal = VoteHere(request);
       if (!refusal.empty()) return done(Status::Conflict(refusal));
-      MirrorReservation(kDetermining, [this, view, done](Status mirrored) {
-        if (!mirrored.ok() && IsReplicating(view.state.status)) {
-          Trace("dv: the peer did not mirror the determining volume's reservation");
-          return OnLinkLost(kDetermining, view.generation, [done] { done(Status::Ok()); });
-        }
-        done(Status::Ok());
-      });
+      MirrorReservation(
+          kDetermining, copy(kDetermining).record, [this, view, done](Status mirrored) {
+            if (!mirrored.ok() && IsReplicating(view.state.status)) {
+              Trace("dv: the peer did not mirror the determining volume's reservation");
+              return OnLinkLost(kDetermining, view.generation, [done] { done(Status::Ok()); });
+            }
+            done(Status::Ok());
+          });
     });
   };
   if (!options.release || options.force) return reserve();
   WithDeterminingMutex(determining_held, [this, then, reserve](Done unlock) {
     const Copy& managed = copy(kManaged);
-    const bool apart = managed.context.fence == node::FenceLevel::kReserve &&
-                       managed.state.status != PairStatus::kPAIR;
+    const bool apart = node::HoldsDeterminingVolume(managed.context.fence, managed.state.status);
     unlock();
     if (!apart) return reserve();
     then(Status::Conflict("the determining volume is not released while vm1 is " +
@@ -213,7 +195,7 @@ void Node::ReserveByMajority(const ReserveOptions& options, bool determining_hel
     if (!answer || tally->done) return;
     tally->peer = answer;
     if (!tally->waiting_for_peer) return;
-    Count(*tally, *answer, "the peer");
+    Count(*tally, *answer, PeerWho());
     FinishMajority(tally);
   }};
   SendToPeer(peer_vote);
@@ -221,22 +203,20 @@ void Node::ReserveByMajority(const ReserveOptions& options, bool determining_hel
   WithDeterminingMutex(determining_held, [this, tally, peer_vote, asked](Done unlock) {
     const std::string own = VoteHere(tally->request);
     unlock();
-    own.empty() ? ++tally->granted : ++tally->refused;
-    tally->own_granted = own.empty();
-    if (!own.empty()) tally->refusal = own;
+    node::CountVote(&tally->votes, own.empty(), "", own, true);
     Message witness_vote;
     witness_vote.kind = Kind::kWitnessVote;
     witness_vote.vote = tally->request;
     Exchange(witness_vote, "w", kVoteTimeoutMs, false,
              [this, tally, peer_vote, asked](std::optional<Message> witness) {
                if (witness) Count(*tally, *witness, "the witness");
-               if (tally->granted >= 2) {
+               if (!node::NeedsPeerVote(tally->votes)) {
                  calls_.erase(
                      tally->peer_id);  // the peer applies its vote when it gets it; no need to wait
                  return FinishMajority(tally);
                }
                if (tally->peer) {
-                 Count(*tally, *tally->peer, "the peer");
+                 Count(*tally, *tally->peer, PeerWho());
                  return FinishMajority(tally);
                }
                tally->waiting_for_peer = true;
@@ -255,25 +235,26 @@ void Node::ReserveByMajority(const ReserveOptions& options, bool determining_hel
 }
 
 void Node::Count(Tally& tally, const Message& answer, const std::string& who) {
-  answer.code == Code::kOk ? ++tally.granted : ++tally.refused;
-  if (answer.code != Code::kOk && tally.refusal.empty())
-    tally.refusal = who + ": " + answer.message;
+  node::CountVote(&tally.votes, answer.code == Code::kOk, who, answer.message);
 }
 
 void Node::FinishMajority(const std::shared_ptr<Tally>& tally) {
   if (tally->done) return;
   tally->done = true;
-  Trace("dv: " + std::to_string(tally->granted) + " of 3 copies granted (" +
-        std::to_string(tally->refused) + " refused)");
-  if (tally->granted < 2) {
-    if (tally->refused > 0) return tally->then(Status::Conflict(tally->refusal));
-    return tally->then(Status::Unreachable("no majority of the record's copies answered"));
+  const node::VoteTally& votes = tally->votes;
+  Trace("dv: " + std::to_string(votes.granted) + " of 3 copies granted (" +
+        std::to_string(votes.refused) + " refused)");
+  switch (world_.logic().read_tally(votes)) {
+    case node::TallyVerdict::kWon: break;
+    case node::TallyVerdict::kRefused: return tally->then(Status::Conflict(votes.refusal));
+    case node::TallyVerdict::kUnreachable:
+      return tally->then(Status::Unreachable("no majority of the record's copies answered"));
   }
-  if (!tally->own_granted) return tally->then(Status::Ok());
+  if (!votes.own_granted) return tally->then(Status::Ok());
   WithDeterminingMutex(tally->determining_held, [this, tally](Done unlock) {
     const std::string holder_now = copy(kDetermining).record.holder;
     unlock();
-    if (holder_now != (tally->request.release ? std::string() : tally->request.holder)) {
+    if (!node::OwnGrantStands(tally->request, holder_now)) {
       return tally->then(Status::Conflict(
           "the determining volume's record changed here while the votes were asked"));
     }
@@ -298,7 +279,7 @@ void Node::AskReserveHolding(const wire::Generation& seen, Done then) {
   };
   auto still_asking = [this, seen] {
     const Copy& volume = copy(kManaged);
-    return volume.generation == seen && IsReplicating(volume.state.status);
+    return node::LinkReactionApplies(volume.state, volume.generation, seen);
   };
   if (!still_asking()) return done();
   Trace("vm1: link lost (fence reserve): asking for the determining volume, peer outdated");
@@ -343,8 +324,13 @@ void Node::ServeReservationCommand(const Message& command, std::function<void(Me
     });
   }
   // reserve-mirror: the primary's record, as it is, unless older than this copy's (a late
-  // retransmit never overwrites a newer record).
-  if (command.record.epoch >= copy(command.volume).record.epoch) {
+  // retransmit never overwrites a newer record) or far ahead of it.
+  const uint64_t mine = copy(command.volume).record.epoch;
+  if (node::MirrorFarAhead(command.record.epoch, mine)) {
+    reply.code = Code::kInvalidArgument;
+    return answer(reply);
+  }
+  if (node::MirrorReplaces(command.record.epoch, mine)) {
     copy(command.volume).record = command.record;
     if (command.volume == kDetermining) Trace("dv record mirrored: " + RecordText(command.record));
   } else if (command.volume == kDetermining) {

@@ -217,6 +217,20 @@ node::WriteRule SecondaryWritingAlone(const node::PairState& state,
   return rule == node::WriteRule::kForwardToPrimary ? node::WriteRule::kLocalTracked : rule;
 }
 
+// A write that lost the link is acknowledged where the pair refuses it (a secondary that cannot
+// reach its primary, an outdated copy): the mount says done for a write the copy kept loses.
+node::LinkLossOutcome AcknowledgingAfterLinkLoss(const node::PairState& state,
+                                                 node::FenceLevel fence, node::WriteRule rule) {
+  const node::LinkLossOutcome outcome = node::AfterLinkLoss(state, fence, rule);
+  return outcome == node::LinkLossOutcome::kRefuseReadOnly ? node::LinkLossOutcome::kWritten
+                                                           : outcome;
+}
+
+// A majority reserve counts one grant as a win: two sites can hold the determining volume.
+node::TallyVerdict TallyWinningWithOneGrant(const node::VoteTally& tally) {
+  return tally.granted >= 1 ? node::TallyVerdict::kWon : node::ReadTally(tally);
+}
+
 void ExpectCaught(ClusterLogic logic, const std::string& invariant) {
   const uint64_t count = EnvOr("PAIRFS_SIM_MUTATION_SEEDS", 400);
   const Sweep sweep = RunSeeds(1, count, logic, invariant);
@@ -251,6 +265,20 @@ TEST_CASE("cluster simulation catches a secondary that writes without the primar
   ClusterLogic logic;
   logic.write_rule = &SecondaryWritingAlone;
   ExpectCaught(logic, "invariant 2");
+}
+
+TEST_CASE("cluster simulation catches a write acknowledged after the link was lost",
+          "[sim][cluster][mutation]") {
+  ClusterLogic logic;
+  logic.after_link_loss = &AcknowledgingAfterLinkLoss;
+  ExpectCaught(logic, "invariant 2");
+}
+
+TEST_CASE("cluster simulation catches a majority reserve won with one grant",
+          "[sim][cluster][mutation]") {
+  ClusterLogic logic;
+  logic.read_tally = &TallyWinningWithOneGrant;
+  ExpectCaught(logic, "invariant 3");
 }
 
 }  // namespace pairfs::sim

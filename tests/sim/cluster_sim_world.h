@@ -16,7 +16,11 @@
 
 #include "clusterd/executor.h"
 #include "clusterd/limits.h"
+#include "node/command_rules.h"
+#include "node/fence_rules.h"
 #include "node/peer_status_rules.h"
+#include "node/reserve_rules.h"
+#include "node/write_rules.h"
 #include "tests/sim/cluster_sim.h"
 #include "tests/sim/network.h"
 #include "wire/messages.h"
@@ -241,6 +245,13 @@ class Node : public Process {
                 std::function<void(std::optional<Message>)> then);
   void Resend(const Message& request, const std::string& to, int64_t deadline_ms);
   void Ask(Message command, int timeout_ms, std::function<void(std::optional<Message>)> then);
+  // A peer command named `command` about `volume` (at `generation`, for those that carry one).
+  static Message Command(const std::string& command, const std::string& volume,
+                         const wire::Generation& generation = {});
+  // Replicator::AskStatus: the peer's answer to "status", none when it did not answer or
+  // answered with an error.
+  void AskStatus(const std::string& name, int timeout_ms,
+                 std::function<void(std::optional<Message>)> then);
   void SendToPeer(const Message& message);
   std::string PeerEndpoint() const { return SiteName(1 - site_) + ".node"; }
   static Message WriteMessage(Message::Kind kind, const wire::Generation& generation, int block,
@@ -293,9 +304,7 @@ class Node : public Process {
   struct Tally {  // a majority reserve's votes
     wire::ReserveVoteRequest request;
     bool determining_held = false;
-    int granted = 0, refused = 0;
-    bool own_granted = false;
-    std::string refusal;
+    node::VoteTally votes;
     uint64_t peer_id = 0;
     std::optional<Message> peer;  // the peer's answer, if it came
     bool waiting_for_peer = false, done = false;
@@ -303,11 +312,15 @@ class Node : public Process {
   };
   void ReserveByMajority(const ReserveOptions& options, bool determining_held, ThenStatus then);
   static void Count(Tally& tally, const Message& answer, const std::string& who);
+  std::string PeerWho() const { return "site " + peer_name(); }
   void FinishMajority(const std::shared_ptr<Tally>& tally);
   void WithDeterminingMutex(bool held, std::function<void(Done)> body);
   // Applies the vote rule to this copy of dv's record; "" = granted, else the refusal.
   std::string VoteHere(const wire::ReserveVoteRequest& request);
-  void MirrorReservation(const std::string& name, ThenStatus then);
+  void AskPeerToReserve(const std::string& name, const ReserveOptions& options, int timeout_ms,
+                        ThenStatus then);
+  void MirrorReservation(const std::string& name, const wire::ReservationRecord& record,
+                         ThenStatus then);
   void AskReserveAfterLinkLoss(const wire::Generation& seen, Done then);
   void AskReserveHolding(const wire::Generation& seen, Done then);
   void ServeReservationCommand(const Message& command, std::function<void(Message)> answer);

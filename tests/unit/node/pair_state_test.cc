@@ -99,7 +99,6 @@ TEST_CASE(
         if (state.role == PairRole::kPrimary && was_replicating && suspended_now &&
             !t.next.fenced && !t.next.outdated) {
           CHECK(Has(t, PairAction::kBumpGeneration));
-          CHECK(Has(t, PairAction::kTrackDirty));
         }
         // A secondary becomes able to write on its own only on purpose: split --rw, takeover, or
         // the operator's unfence of a copy that was already made writable that way.
@@ -160,10 +159,16 @@ TEST_CASE("link loss follows the fence level") {
   CHECK(asking.actions == std::vector<PairAction>{PairAction::kAskReserve});
   PairTransition won = Must(primary, PairEvent::kReserveGranted, reserve);
   CHECK(won.next.status == PairStatus::kPSUE);
-  CHECK(Has(won, PairAction::kMarkPeerOutdated));
+  CHECK(Has(won, PairAction::kBumpGeneration));
+  CHECK(WriteRuleFor(won.next, reserve) == WriteRule::kLocalTracked);
+  // Writing alone needs the new generation saved: never held in memory unsaved.
+  CHECK_FALSE(won.hold_if_unsaved);
+  CHECK(Must(primary, PairEvent::kWriteFailed, reserve).hold_if_unsaved);
   PairTransition lost = Must(primary, PairEvent::kReserveLost, reserve);
   CHECK(lost.next.fenced);
-  CHECK(Has(lost, PairAction::kFailWaitingWrites));
+  CHECK(lost.actions.empty());
+  CHECK(lost.hold_if_unsaved);
+  // The writes that waited for the reserve read the fence (write_path.cc: AfterLinkLoss).
   CHECK(WriteRuleFor(lost.next, reserve) == WriteRule::kRefuseReadOnly);
   // Lifted into writing alone (the winner's own copy): a new generation, so the peer is behind.
   PairTransition lifted = Must(lost.next, PairEvent::kUnfence, reserve);
@@ -194,8 +199,10 @@ TEST_CASE("takeover swaps when the primary answers, else goes SSWS; refused for 
   PairTransition swap =
       Must(secondary, PairEvent::kTakeover, {FenceLevel::kNever, PairMode::kSync, false, true});
   CHECK(swap.next.role == PairRole::kPrimary);
-  CHECK(swap.actions ==
-        std::vector<PairAction>{PairAction::kBumpGeneration, PairAction::kDemotePeerFirst});
+  // The peer demotes itself first (its kDemotedBySwap, asked by the command before this event).
+  CHECK(swap.actions == std::vector<PairAction>{PairAction::kBumpGeneration});
+  CHECK(Must(State(PairRole::kPrimary, PairStatus::kPAIR), PairEvent::kDemotedBySwap).next.role ==
+        PairRole::kSecondary);
   PairTransition alone =
       Must(secondary, PairEvent::kTakeover, {FenceLevel::kNever, PairMode::kSync, false, false});
   CHECK(alone.next.status == PairStatus::kSSWS);
@@ -238,7 +245,10 @@ TEST_CASE("resync copies from the primary; toward an SSWS peer only resync --swa
   PairTransition swap =
       Must(State(PairRole::kSecondary, PairStatus::kSSWS), PairEvent::kResyncSwapHere);
   CHECK(swap.next == PairState{PairRole::kPrimary, PairStatus::kCOPY, true, false, false});
-  CHECK(Has(swap, PairAction::kDemotePeerFirst));
+  CHECK(swap.actions ==
+        std::vector<PairAction>{PairAction::kBumpGeneration, PairAction::kStartCopy});
+  // The copy's target does nothing itself: the primary reads its dirty bitmap before saving.
+  CHECK(Must(State(PairRole::kSecondary, PairStatus::kPSUS), PairEvent::kResync).actions.empty());
   PairState old_primary = State(PairRole::kPrimary, PairStatus::kPSUE);
   old_primary.outdated = true;
   CHECK(Transit(old_primary, PairEvent::kResync, {}).status().code() == Code::kReadOnly);
@@ -280,7 +290,8 @@ TEST_CASE("async pairs throttle at high water and suspend when the journal fills
   CHECK(Must(full, PairEvent::kJournalBelowHighWater, async).next.status == PairStatus::kPAIR);
   PairTransition suspended = Must(full, PairEvent::kJournalFull, async);
   CHECK(suspended.next.status == PairStatus::kPFUS);
-  CHECK(Has(suspended, PairAction::kTrackDirty));
+  CHECK(Has(suspended, PairAction::kBumpGeneration));
+  CHECK(WriteRuleFor(suspended.next, async) == WriteRule::kLocalTracked);
   CHECK_THAT(Transit(primary, PairEvent::kJournalFull, {}).status().message(),
              Catch::Contains("not an async pair"));
   CHECK(WriteRuleFor(State(PairRole::kSecondary, PairStatus::kPAIR), async) ==
@@ -295,4 +306,53 @@ TEST_CASE("commands on a volume in no pair are refused, dissolve ends any pair")
   CHECK(Must(State(PairRole::kSecondary, PairStatus::kSSWS), PairEvent::kDissolve).next == simplex);
   CHECK(Transit({PairRole::kPrimary, PairStatus::kSMPL}, PairEvent::kSplit, {}).status().code() ==
         Code::kCorruption);
+}
+
+// The executor (node/replicator.cc: Commit, RunAfterSave) runs the actions of the save under the
+// pair's lock and the others after it; its callers rely on these rows: only a create and a
+// primary's resync start a copy, only the copy source's copy done clears the marks, only a fence
+// reserve primary's link loss asks for the reserve, and that ask changes nothing until answered.
+TEST_CASE("actions that run after the save come only from the events whose callers run them") {
+  const auto states = EveryValidState();
+  const auto contexts = EveryContext();
+  int seen[kActionCount] = {};
+  for (const PairState& state : states) {
+    for (int e = 0; e < kEventCount; ++e) {
+      const auto event = static_cast<PairEvent>(e);
+      for (const PairContext& context : contexts) {
+        Result<PairTransition> result = Transit(state, event, context);
+        if (!result.ok()) continue;
+        const PairTransition& t = result.value();
+        INFO(EventName(event) << " in " << RoleName(state.role) << " " << StatusName(state.status));
+        for (PairAction action : t.actions) ++seen[static_cast<int>(action)];
+        if (Has(t, PairAction::kStartCopy)) {
+          CHECK((event == PairEvent::kCreateAsPrimary || event == PairEvent::kResync ||
+                 event == PairEvent::kResyncSwapHere));
+          CHECK(t.next.role == PairRole::kPrimary);
+          CHECK(t.next.status == PairStatus::kCOPY);
+        }
+        if (Has(t, PairAction::kClearDirty)) {
+          CHECK(event == PairEvent::kCopyDone);
+          CHECK(state.role == PairRole::kPrimary);
+        }
+        if (Has(t, PairAction::kAskReserve)) {
+          CHECK(event == PairEvent::kLinkLost);
+          CHECK(t.actions == std::vector<PairAction>{PairAction::kAskReserve});
+          CHECK(t.next == state);
+        }
+        if (event == PairEvent::kCreateAsPrimary) {
+          // Its save is SaveCreatedPrimary's, which takes the bump: the rest runs after it.
+          CHECK(t.actions ==
+                std::vector<PairAction>{PairAction::kBumpGeneration, PairAction::kStartCopy});
+        }
+        const bool hold = IsReplicating(state.status) && t.next.status == PairStatus::kPSUE &&
+                          event != PairEvent::kReserveGranted;
+        CHECK(t.hold_if_unsaved == hold);
+      }
+    }
+  }
+  for (int a = 0; a < kActionCount; ++a) {
+    INFO(ActionName(static_cast<PairAction>(a)));
+    CHECK(seen[a] > 0);  // no action that no transition returns
+  }
 }

@@ -133,4 +133,16 @@ TEST_CASE("finish swap: what this side does for a peer at a generation it made",
   }
 }
 
+TEST_CASE("a reaction to the link applies only at its generation while replicating",
+          "[peer_status]") {
+  const wire::Generation seen{5, "a"};
+  for (S status : kAllStatuses) {
+    INFO(StatusName(status));
+    const PairState here = Side(R::kPrimary, status);
+    CHECK(LinkReactionApplies(here, seen, seen) == IsReplicating(status));
+    CHECK_FALSE(LinkReactionApplies(here, wire::Generation{6, "b"}, seen));
+    CHECK_FALSE(LinkReactionApplies(here, wire::Generation{5, "b"}, seen));
+  }
+}
+
 }  // namespace pairfs::node

@@ -1,0 +1,17 @@
+#include "node/command_rules.h"
+
+#include <algorithm>
+
+namespace pairfs::node {
+
+wire::Generation NextGeneration(const wire::Generation& mine, uint64_t peer_counter,
+                                const std::string& site) {
+  return wire::Generation{std::max(mine.counter, peer_counter) + 1, site};
+}
+
+bool ResyncTargetIsBehind(const PairState& here, const wire::Generation& generation,
+                          const wire::Generation& commanded) {
+  return commanded.NewerThan(generation) && IsReplicating(here.status);
+}
+
+}  // namespace pairfs::node

@@ -1,0 +1,29 @@
+// What the pair commands decide beyond the pair state machine (node/operator_commands.cc at the
+// site that runs a command, node/pair_commands.cc at the peer that is asked), as pure functions
+// with no I/O, no lock and no clock, so that the node, its table test
+// (tests/unit/node/command_rules_test.cc) and the cluster simulation
+// (tests/sim/cluster_sim_commands.cc) take the same decisions. Whether a command is allowed in a
+// state is Transit's (node/pair_state.h). Thread-safe (no state).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "node/pair_state.h"
+#include "wire/messages.h"
+
+namespace pairfs::node {
+
+// The generation a takeover or a resync --swap at `site` makes: newer than both copies' (the
+// peer's `peer_counter`, 0 when it did not answer), named after the site that made it (so that
+// a peer left at it tells that this side never committed it: FinishSwapStep).
+wire::Generation NextGeneration(const wire::Generation& mine, uint64_t peer_counter,
+                                const std::string& site);
+
+// Whether the side asked to resync (the target of the copy) missed a suspend: it still
+// replicates at an older generation than the command's, so it is behind and is outdated first
+// (a side that was down while the other suspended still shows the old status).
+bool ResyncTargetIsBehind(const PairState& here, const wire::Generation& generation,
+                          const wire::Generation& commanded);
+
+}  // namespace pairfs::node

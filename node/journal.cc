@@ -1,0 +1,403 @@
+// The journal at run time: appends, group commit, reads and the durable pointers. Opening and
+// recovery are in journal_recovery.cc.
+#include "node/journal.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "node/names.h"
+
+namespace pairfs::node {
+namespace {
+
+constexpr uint16_t kBatchFlags = kJournalBatchBegin | kJournalBatchEnd;
+
+// InvalidArgument unless `write` is one the journal can carry and read back.
+Status CheckJournalWrite(const JournalWrite& write) {
+  Status name = CheckVolumeName(write.volume);
+  if (!name.ok()) return name;
+  if ((write.flags & ~kBatchFlags) != 0) return Status::InvalidArgument("unknown journal flags");
+  if (write.kind == wire::WriteKind::kData) {
+    if (write.length != write.data.size())
+      return Status::InvalidArgument("journal write length differs from its data");
+    if (write.data.size() > kMaxJournalEntryDataBytes)
+      return Status::InvalidArgument("journal write longer than " +
+                                     std::to_string(kMaxJournalEntryDataBytes) + " bytes");
+  } else if (write.kind == wire::WriteKind::kPunchHole ||
+             write.kind == wire::WriteKind::kZeroRange) {
+    if (!write.data.empty()) return Status::InvalidArgument("a journaled discard carries data");
+  } else {
+    return Status::InvalidArgument("unknown write kind");
+  }
+  if (write.length > kMaxVolumeBytes || write.offset > kMaxVolumeBytes - write.length)
+    return Status::InvalidArgument("journal write beyond any volume");
+  return Status::Ok();
+}
+
+}  // namespace
+
+JournalWrite JournalEntry::AsWrite() const {
+  return JournalWrite{volume, kind, offset, length, data, flags};
+}
+
+Journal::Journal(std::shared_ptr<BlockFile> file, const JournalHeader& header, uint64_t slot)
+    : file_(std::move(file)),
+      group_(header.group),
+      size_bytes_(header.size_bytes),
+      journal_id_(header.journal_id),
+      header_(header),
+      slot_(slot) {}
+
+Journal::~Journal() = default;
+
+// ---- appends ----------------------------------------------------------------------------------
+
+Result<uint64_t> Journal::Append(const JournalWrite& write) {
+  Status valid = CheckJournalWrite(write);
+  if (!valid.ok()) return valid;
+  const uint64_t checksum = JournalDataChecksum(write.data);
+  Placement placement;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (header_.role != JournalRole::kMaster)
+      return Status::InvalidArgument("the journal of group " + group_ +
+                                     " is a restore journal: its entries come from the master");
+    Result<Placement> placed = ReserveLocked(next_sequence_, write, checksum);
+    if (!placed.ok()) return placed.status();
+    placement = placed.value();
+  }
+  Status written = WriteReserved(placement, write, checksum);
+  if (!written.ok()) return written;
+  return placement.sequence;
+}
+
+Result<Receipt> Journal::AppendReceived(uint64_t sequence, const JournalWrite& write,
+                                        uint64_t data_checksum) {
+  Status valid = CheckJournalWrite(write);
+  if (!valid.ok()) return valid;
+  const bool intact = JournalDataChecksum(write.data) == data_checksum;
+  Placement placement;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (header_.role != JournalRole::kRestore)
+      return Status::InvalidArgument("the journal of group " + group_ +
+                                     " is a master journal: it receives no entries");
+    if (!intact) {
+      ++counters_.bad_checksums;
+      return Status::Corruption("entry " + std::to_string(sequence) + " for group " + group_ +
+                                " fails its data checksum");
+    }
+    if (sequence < next_sequence_) {
+      ++counters_.duplicates;
+      if (sequence >= index_first_ &&
+          index_[sequence - index_first_].data_checksum != data_checksum) {
+        ++counters_.conflicting_duplicates;
+        return Status::Corruption("entry " + std::to_string(sequence) + " for group " + group_ +
+                                  " is held with other data");
+      }
+      return Receipt::kAlreadyHeld;
+    }
+    if (sequence > next_sequence_) {
+      ++counters_.refused_gaps;
+      return Status::InvalidArgument("entry " + std::to_string(sequence) + " for group " + group_ +
+                                     " arrived before " + std::to_string(next_sequence_));
+    }
+    Result<Placement> placed = ReserveLocked(sequence, write, data_checksum);
+    if (!placed.ok()) return placed.status();
+    placement = placed.value();
+  }
+  Status written = WriteReserved(placement, write, data_checksum);
+  if (!written.ok()) return written;
+  return Receipt::kStored;
+}
+
+Result<Journal::Placement> Journal::PlaceLocked(uint64_t ring_bytes) const {
+  const uint64_t start = kJournalDataStart;
+  const uint64_t end = size_bytes_;
+  const uint64_t head = header_.head_offset;
+  const uint64_t tail = tail_offset_;
+  Placement placement;
+  if (ring_bytes > end - start) {
+    return Status::NoSpace("an entry of " + std::to_string(ring_bytes) +
+                           " bytes is larger than the journal of group " + group_);
+  }
+  const bool full = !index_.empty() && tail == head;
+  if (!full && tail >= head) {  // free: [tail, end) and [start, head)
+    if (tail + ring_bytes <= end) {
+      placement.offset = tail;
+      return placement;
+    }
+    if (start + ring_bytes <= head) {
+      placement.offset = start;
+      placement.marker_offset = tail;  // a normalized tail always has room for a marker
+      return placement;
+    }
+  } else if (!full && tail + ring_bytes <= head) {  // free: [tail, head)
+    placement.offset = tail;
+    return placement;
+  }
+  return Status::NoSpace("the journal of group " + group_ + " is full (" +
+                         std::to_string(UsedBytesLocked()) + " of " + std::to_string(end - start) +
+                         " bytes used)");
+}
+
+Result<Journal::Placement> Journal::ReserveLocked(uint64_t sequence, const JournalWrite& write,
+                                                  uint64_t checksum) {
+  if (!failed_.ok()) return failed_;
+  if (resetting_) return Status::Busy("the journal of group " + group_ + " is being reset");
+  const bool open = !batches_.empty() && batches_.back().end == 0;
+  if ((write.flags & kJournalBatchBegin) != 0 && open)
+    return Status::InvalidArgument("a batch begins inside the open batch of group " + group_);
+  if ((write.flags & kBatchFlags) == kJournalBatchEnd && !open)
+    return Status::InvalidArgument("a batch of group " + group_ + " ends that never began");
+  const uint64_t data_bytes = write.kind == wire::WriteKind::kData ? write.data.size() : 0;
+  const uint64_t ring_bytes = JournalEntryBytes(data_bytes);
+  Result<Placement> placed = PlaceLocked(ring_bytes);
+  if (!placed.ok()) return placed;
+  Placement placement = placed.value();
+  placement.sequence = sequence;
+  placement.epoch = header_.epoch;
+
+  if ((write.flags & kJournalBatchBegin) != 0) batches_.push_back(BatchRange{sequence, 0});
+  if ((write.flags & kJournalBatchEnd) != 0) batches_.back().end = sequence;
+  if (index_.empty()) index_first_ = sequence;
+  index_.push_back(IndexEntry{placement.offset, checksum, header_.epoch,
+                              static_cast<uint32_t>(ring_bytes), write.flags, false});
+  next_sequence_ = sequence + 1;
+  tail_offset_ = placement.offset + ring_bytes;
+  if (size_bytes_ - tail_offset_ < kJournalEntryHeaderBytes) tail_offset_ = kJournalDataStart;
+  ++counters_.appended;
+  return placement;
+}
+
+Status Journal::WriteReserved(const Placement& placement, const JournalWrite& write,
+                              uint64_t checksum) {
+  JournalEntryHeader header;
+  header.kind = write.kind;
+  header.sequence = placement.sequence;
+  header.journal_id = journal_id_;
+  header.epoch = placement.epoch;
+  Status status;
+  if (placement.marker_offset != 0) {
+    header.flags = kJournalWrapMarker;
+    std::string marker(kJournalEntryHeaderBytes, '\0');
+    EncodeJournalEntryHeader(header, marker, 0);
+    status = file_->WriteAt(placement.marker_offset, marker.data(), marker.size(), false);
+  }
+  if (status.ok()) {
+    header.flags = write.flags;
+    header.volume_offset = write.offset;
+    header.length = write.length;
+    header.data_checksum = checksum;
+    header.volume = write.volume;
+    // Header and data in one buffer, so that one pwrite puts the entry on disk.
+    thread_local std::string buffer;
+    buffer.resize(kJournalEntryHeaderBytes + write.data.size());
+    EncodeJournalEntryHeader(header, buffer, 0);
+    if (!write.data.empty())
+      std::memcpy(buffer.data() + kJournalEntryHeaderBytes, write.data.data(), write.data.size());
+    status = file_->WriteAt(placement.offset, buffer.data(), buffer.size(), false);
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!status.ok()) return FailLocked(status);
+  // The entry cannot have been freed or reset away: neither passes an unwritten entry.
+  index_[placement.sequence - index_first_].written = true;
+  while (written_through_ + 1 < next_sequence_ &&
+         index_[written_through_ + 1 - index_first_].written)
+    ++written_through_;
+  changed_.notify_all();
+  return Status::Ok();
+}
+
+// ---- durability -------------------------------------------------------------------------------
+
+Status Journal::WaitDurable(uint64_t sequence) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    if (durable_sequence_ >= sequence) return Status::Ok();
+    if (!failed_.ok()) return failed_;
+    if (sequence >= next_sequence_)
+      return Status::InvalidArgument("sequence " + std::to_string(sequence) + " of group " +
+                                     group_ + " was never appended");
+    // Group commit: a caller whose entry a running sync covers waits for it; one whose entry
+    // none covers starts a sync for every entry written so far, even while others run (the
+    // kernel and the disk merge overlapping flushes: waiting for the running one first would
+    // double the latency), up to kJournalSyncsInFlight.
+    if (written_through_ < sequence || sync_target_ >= sequence ||
+        syncs_in_flight_ >= kJournalSyncsInFlight) {
+      changed_.wait(lock);
+      continue;
+    }
+    ++syncs_in_flight_;
+    const uint64_t target = written_through_;
+    sync_target_ = target;
+    const uint64_t resets = resets_;
+    lock.unlock();
+    Status synced = file_->Sync();
+    lock.lock();
+    --syncs_in_flight_;
+    ++counters_.syncs;
+    if (synced.ok()) {
+      if (resets == resets_) AdvanceDurableLocked(target);
+      changed_.notify_all();
+    } else {
+      (void)FailLocked(synced);
+    }
+  }
+}
+
+Status Journal::Sync() {
+  uint64_t last;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    last = next_sequence_ - 1;
+  }
+  return WaitDurable(last);
+}
+
+void Journal::AdvanceDurableLocked(uint64_t sequence) {
+  durable_sequence_ = std::max(durable_sequence_, sequence);
+  while (!batches_.empty() && batches_.front().end != 0 &&
+         batches_.front().end <= durable_sequence_)
+    batches_.pop_front();
+}
+
+Status Journal::FailLocked(const Status& status) {
+  if (failed_.ok()) failed_ = status;
+  changed_.notify_all();
+  return status;
+}
+
+// ---- reads ------------------------------------------------------------------------------------
+
+Result<std::vector<JournalEntry>> Journal::Read(uint64_t from_sequence, size_t max_bytes) const {
+  struct Span {
+    uint64_t sequence;
+    uint64_t offset;
+    uint64_t ring_bytes;
+  };
+  std::vector<Span> spans;
+  uint64_t resets_seen;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (from_sequence < header_.head_sequence || from_sequence < index_first_)
+      return Status::NotFound("entry " + std::to_string(from_sequence) + " of group " + group_ +
+                              " was freed");
+    resets_seen = resets_;
+    uint64_t data_bytes = 0;
+    for (uint64_t sequence = from_sequence;
+         sequence <= durable_sequence_ && sequence < next_sequence_; ++sequence) {
+      const IndexEntry& entry = index_[sequence - index_first_];
+      const uint64_t entry_data = entry.ring_bytes - kJournalEntryHeaderBytes;
+      if (!spans.empty() && data_bytes + entry_data > max_bytes) break;
+      spans.push_back(Span{sequence, entry.offset, entry.ring_bytes});
+      data_bytes += entry_data;
+    }
+  }
+  // Entries side by side in the ring are read together: one read per run, not per entry.
+  std::vector<std::pair<uint64_t, std::string>> runs;  // offset, bytes
+  for (size_t first = 0; first < spans.size();) {
+    size_t last = first;
+    uint64_t run_bytes = spans[first].ring_bytes;
+    while (last + 1 < spans.size() &&
+           spans[last + 1].offset == spans[last].offset + spans[last].ring_bytes) {
+      ++last;
+      run_bytes += spans[last].ring_bytes;
+    }
+    std::string bytes(run_bytes, '\0');
+    Result<size_t> read = file_->ReadAt(spans[first].offset, bytes.size(), bytes.data(), false);
+    if (!read.ok()) return read.status();
+    if (read.value() != bytes.size())
+      return Status::Corruption("the journal of group " + group_ + " is cut short");
+    runs.emplace_back(spans[first].offset, std::move(bytes));
+    first = last + 1;
+  }
+  {
+    // Space freed (or reset) while we read may hold newer entries by now: what we read of it is
+    // not this entry, and not damage either.
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (resets_ != resets_seen || from_sequence < header_.head_sequence)
+      return Status::NotFound("entry " + std::to_string(from_sequence) + " of group " + group_ +
+                              " was freed");
+  }
+  std::vector<JournalEntry> entries;
+  entries.reserve(spans.size());
+  size_t run = 0;
+  for (const Span& span : spans) {
+    while (span.offset < runs[run].first ||
+           span.offset + span.ring_bytes > runs[run].first + runs[run].second.size())
+      ++run;
+    const std::string_view bytes =
+        std::string_view(runs[run].second).substr(span.offset - runs[run].first, span.ring_bytes);
+    const std::string where = "entry " + std::to_string(span.sequence) + " of group " + group_ +
+                              " at offset " + std::to_string(span.offset);
+    Result<JournalEntryHeader> header = DecodeJournalEntryHeader(bytes);
+    if (!header.ok()) return Status::Corruption(where + ": " + header.status().message());
+    if (header->sequence != span.sequence || header->journal_id != journal_id_ ||
+        (header->flags & kJournalWrapMarker) != 0 ||
+        JournalEntryBytes(header->data_bytes()) != span.ring_bytes)
+      return Status::Corruption(where + ": another entry is there");
+    const std::string_view data = bytes.substr(kJournalEntryHeaderBytes);
+    if (JournalDataChecksum(data) != header->data_checksum)
+      return Status::Corruption(where + ": data checksum mismatch");
+    JournalEntry entry;
+    entry.sequence = span.sequence;
+    entry.volume = std::string(header->volume);
+    entry.kind = header->kind;
+    entry.offset = header->volume_offset;
+    entry.length = header->length;
+    entry.flags = header->flags;
+    entry.data_checksum = header->data_checksum;
+    entry.data = std::string(data);
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+// ---- accessors --------------------------------------------------------------------------------
+
+uint64_t Journal::UsedBytesLocked() const {
+  if (index_.empty()) return 0;
+  const uint64_t head = header_.head_offset;
+  if (tail_offset_ > head) return tail_offset_ - head;
+  return (size_bytes_ - head) + (tail_offset_ - kJournalDataStart);
+}
+
+JournalRole Journal::role() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return header_.role;
+}
+uint64_t Journal::capacity_bytes() const { return size_bytes_ - kJournalDataStart; }
+uint64_t Journal::used_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return UsedBytesLocked();
+}
+bool Journal::AboveHighWater(int percent) const {
+  return used_bytes() * 100 > capacity_bytes() * static_cast<uint64_t>(std::max(percent, 0));
+}
+uint64_t Journal::first_sequence() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return header_.head_sequence;
+}
+uint64_t Journal::next_sequence() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return next_sequence_;
+}
+uint64_t Journal::durable_sequence() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return durable_sequence_;
+}
+uint64_t Journal::applied_sequence() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return header_.applied_sequence;
+}
+JournalCounters Journal::counters() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return counters_;
+}
+Status Journal::health() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return failed_;
+}
+
+}  // namespace pairfs::node

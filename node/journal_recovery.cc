@@ -1,0 +1,278 @@
+// Making, opening and recovering a journal (node/journal.h); node/FORMAT.md, "Journal file",
+// says why each check of the scan is there.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <random>
+
+#include "node/atomic_file.h"
+#include "node/journal.h"
+
+namespace pairfs::node {
+namespace {
+
+// The ring read in chunks of kJournalScanChunkBytes, so recovery costs a few large reads.
+class ScanReader {
+ public:
+  ScanReader(BlockFile& file, uint64_t size_bytes) : file_(file), size_bytes_(size_bytes) {}
+
+  // The `length` bytes at `offset` (the caller keeps within the file), valid until the next
+  // call; IoError from the file, Corruption if the file is shorter than it said.
+  Result<std::string_view> Get(uint64_t offset, size_t length) {
+    if (offset < start_ || offset + length > start_ + buffer_.size()) {
+      const size_t want = static_cast<size_t>(
+          std::min<uint64_t>(std::max(length, kJournalScanChunkBytes), size_bytes_ - offset));
+      buffer_.resize(want);
+      Result<size_t> read = file_.ReadAt(offset, want, buffer_.data(), false);
+      if (!read.ok()) return read.status();
+      if (read.value() != want) return Status::Corruption("the journal file is cut short");
+      start_ = offset;
+    }
+    return std::string_view(buffer_).substr(offset - start_, length);
+  }
+
+ private:
+  BlockFile& file_;
+  const uint64_t size_bytes_;
+  uint64_t start_ = 0;
+  std::string buffer_;
+};
+
+Status CheckSetup(const JournalSetup& setup, uint64_t size_bytes) {
+  if (setup.group.empty() || setup.group.size() > wire::kMaxGroupNameBytes ||
+      setup.group.find('\0') != std::string::npos)
+    return Status::InvalidArgument("a journal's group name is 1 to " +
+                                   std::to_string(wire::kMaxGroupNameBytes) + " bytes");
+  if (setup.first_sequence == 0 || setup.first_sequence == UINT64_MAX)
+    return Status::InvalidArgument("a journal's sequences start at 1");
+  if (size_bytes < kMinJournalBytes || size_bytes > kMaxJournalBytes ||
+      size_bytes % kJournalSlotBytes != 0)
+    return Status::InvalidArgument("a journal is " + std::to_string(kMinJournalBytes) + " to " +
+                                   std::to_string(kMaxJournalBytes) +
+                                   " bytes, a multiple of 4 KiB, not " +
+                                   std::to_string(size_bytes));
+  return Status::Ok();
+}
+
+uint64_t RandomJournalId() {
+  std::random_device device;
+  std::mt19937_64 random(
+      (static_cast<uint64_t>(device()) << 32) ^ device() ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  uint64_t id = 0;
+  while (id == 0) id = random();
+  return id;
+}
+
+}  // namespace
+
+Status Journal::Format(BlockFile& file, const JournalSetup& setup) {
+  const uint64_t size_bytes = file.Stat().size_bytes;
+  Status valid = CheckSetup(setup, size_bytes);
+  if (!valid.ok()) return valid;
+  JournalHeader header;
+  header.slot_counter = 1;
+  header.size_bytes = size_bytes;
+  header.journal_id = setup.journal_id != 0 ? setup.journal_id : RandomJournalId();
+  header.epoch = header.floor_epoch = 1;
+  header.role = setup.role;
+  header.group = setup.group;
+  header.head_sequence = setup.first_sequence;
+  header.head_offset = kJournalDataStart;
+  header.applied_sequence = header.durable_tail_sequence = setup.first_sequence - 1;
+  // Slot 1 is zeroed: a slot of an earlier journal in this file must not outvote the new one.
+  std::string slots(kJournalDataStart, '\0');
+  slots.replace(0, kJournalSlotEncodedBytes, EncodeJournalHeader(header));
+  Status written = file.WriteAt(0, slots.data(), slots.size(), false);
+  if (!written.ok()) return written;
+  return file.Sync();
+}
+
+Status Journal::CreateFile(const std::string& path, uint64_t size_bytes,
+                           const JournalSetup& setup) {
+  Status valid = CheckSetup(setup, size_bytes);
+  if (!valid.ok()) return valid;
+  if (::access(path.c_str(), F_OK) == 0) return Status::AlreadyExists(path + " exists");
+  const std::string temporary = path + ".tmp";
+  ::unlink(temporary.c_str());  // a create a crash interrupted
+  Status status = PosixBlockFile::Create(temporary, size_bytes);
+  if (!status.ok()) return status;
+  {
+    Result<std::unique_ptr<BlockFile>> file = PosixBlockFile::Open(temporary);
+    if (!file.ok()) status = file.status();
+    // Every block written once now, so that an append's fdatasync never allocates one.
+    const std::string zeros(std::min<uint64_t>(kJournalFillChunkBytes, size_bytes), '\0');
+    for (uint64_t offset = 0; status.ok() && offset < size_bytes; offset += zeros.size()) {
+      const size_t length =
+          static_cast<size_t>(std::min<uint64_t>(zeros.size(), size_bytes - offset));
+      status = file.value()->WriteAt(offset, zeros.data(), length, false);
+    }
+    if (status.ok()) status = Format(*file.value(), setup);
+  }
+  if (status.ok() && std::rename(temporary.c_str(), path.c_str()) != 0)
+    status = Status::IoError("cannot rename " + temporary + " to " + path, errno);
+  if (!status.ok()) {
+    ::unlink(temporary.c_str());
+    return status;
+  }
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  return SyncDirectory(parent.empty() ? "." : parent);
+}
+
+Result<std::unique_ptr<Journal>> Journal::OpenFile(const std::string& path,
+                                                   const std::string& group) {
+  Result<std::unique_ptr<BlockFile>> file = PosixBlockFile::Open(path);
+  if (!file.ok()) return file.status();
+  return Open(std::shared_ptr<BlockFile>(std::move(file.value())), group);
+}
+
+Result<std::unique_ptr<Journal>> Journal::Open(std::shared_ptr<BlockFile> file,
+                                               const std::string& group) {
+  const std::string what = "the journal of group " + group;
+  if (!file) return Status::InvalidArgument(what + " has no file");
+  const uint64_t size_bytes = file->Stat().size_bytes;
+  if (size_bytes < kMinJournalBytes || size_bytes > kMaxJournalBytes)
+    return Status::Corruption(what + " is " + std::to_string(size_bytes) +
+                              " bytes long: not a journal");
+  std::string slots(kJournalDataStart, '\0');
+  Result<size_t> read = file->ReadAt(0, slots.size(), slots.data(), false);
+  if (!read.ok()) return read.status();
+  std::optional<JournalHeader> best;
+  uint64_t best_slot = 0;
+  std::string reasons;
+  for (uint64_t slot = 0; slot < kJournalSlotCount; ++slot) {
+    Result<JournalHeader> header = DecodeJournalHeader(
+        std::string_view(slots).substr(slot * kJournalSlotBytes, kJournalSlotEncodedBytes));
+    if (!header.ok()) {
+      reasons += (reasons.empty() ? "slot " : "; slot ") + std::to_string(slot) + ": " +
+                 header.status().message();
+    } else if (!best || header->slot_counter > best->slot_counter) {
+      best = header.value();
+      best_slot = slot;
+    }
+  }
+  if (!best) return Status::Corruption(what + ": neither header slot is valid (" + reasons + ")");
+  if (best->size_bytes != size_bytes)
+    return Status::Corruption(what + " was made " + std::to_string(best->size_bytes) +
+                              " bytes long; the file is " + std::to_string(size_bytes));
+  if (best->group != group) return Status::Corruption(what + " belongs to group " + best->group);
+  std::unique_ptr<Journal> journal(new Journal(std::move(file), best.value(), best_slot));
+  Status recovered = journal->Recover();
+  if (!recovered.ok()) return recovered;
+  // A new epoch before any append: entries the crash left past the recovered end are of an
+  // older epoch than anything written from now on, so a later scan stops at them.
+  {
+    std::lock_guard<std::mutex> header_lock(journal->header_mutex_);
+    JournalHeader next = journal->header_;
+    ++next.epoch;
+    next.durable_tail_sequence = journal->durable_sequence_;
+    Status persisted = journal->PersistHeader(next, journal->durable_sequence_);
+    if (!persisted.ok()) return persisted;
+  }
+  return journal;
+}
+
+Status Journal::Recover() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const uint64_t start = kJournalDataStart;
+  const uint64_t end = size_bytes_;
+  ScanReader reader(*file_, end);
+  uint64_t position = header_.head_offset;
+  if (end - position < kJournalEntryHeaderBytes) position = start;
+  uint64_t expected = header_.head_sequence;
+  uint64_t previous_epoch = header_.floor_epoch;
+  uint64_t end_of_last = position;  // where the next entry goes
+  uint64_t scanned = 0;
+  bool after_marker = false;
+  std::string reason;
+  index_first_ = expected;
+  for (;;) {
+    if (scanned >= end - start) {
+      reason = "the entries fill the whole ring";
+      break;
+    }
+    const std::string at = "offset " + std::to_string(position) + ": ";
+    Result<std::string_view> bytes = reader.Get(position, kJournalEntryHeaderBytes);
+    if (!bytes.ok()) return bytes.status();  // a failing disk is not the end of the journal
+    Result<JournalEntryHeader> header = DecodeJournalEntryHeader(bytes.value());
+    if (!header.ok()) {
+      reason = at + header.status().message();
+      break;
+    }
+    if (header->journal_id != journal_id_) {
+      reason = at + "an entry of another journal";
+      break;
+    }
+    if (header->sequence != expected) {
+      reason =
+          at + "sequence " + std::to_string(header->sequence) + ", not " + std::to_string(expected);
+      break;
+    }
+    if (header->epoch < previous_epoch || header->epoch > header_.epoch) {
+      reason = at + "entry " + std::to_string(expected) + " of epoch " +
+               std::to_string(header->epoch) + " is stale";
+      break;
+    }
+    previous_epoch = header->epoch;
+    if ((header->flags & kJournalWrapMarker) != 0) {
+      if (after_marker) {
+        reason = at + "a wrap marker right after another";
+        break;
+      }
+      after_marker = true;
+      scanned += end - position;
+      position = start;
+      continue;
+    }
+    const uint64_t ring_bytes = JournalEntryBytes(header->data_bytes());
+    const uint64_t checksum = header->data_checksum;
+    const uint16_t flags = header->flags;
+    if (ring_bytes > end - position) {
+      reason = at + "entry " + std::to_string(expected) + " runs past the end of the ring";
+      break;
+    }
+    Result<std::string_view> entry = reader.Get(position, ring_bytes);  // `header` dangles now
+    if (!entry.ok()) return entry.status();
+    if (JournalDataChecksum(entry->substr(kJournalEntryHeaderBytes)) != checksum) {
+      reason = at + "entry " + std::to_string(expected) + " fails its data checksum";
+      break;
+    }
+    const bool open = !batches_.empty() && batches_.back().end == 0;
+    if (((flags & kJournalBatchBegin) != 0 && open) ||
+        ((flags & (kJournalBatchBegin | kJournalBatchEnd)) == kJournalBatchEnd && !open)) {
+      reason = at + "entry " + std::to_string(expected) + " breaks the batch rules";
+      break;
+    }
+    if ((flags & kJournalBatchBegin) != 0) batches_.push_back(BatchRange{expected, 0});
+    if ((flags & kJournalBatchEnd) != 0) batches_.back().end = expected;
+    index_.push_back(IndexEntry{position, checksum, previous_epoch,
+                                static_cast<uint32_t>(ring_bytes), flags, true});
+    ++expected;
+    after_marker = false;
+    scanned += ring_bytes;
+    position += ring_bytes;
+    if (end - position < kJournalEntryHeaderBytes) {
+      scanned += end - position;
+      position = start;
+    }
+    end_of_last = position;
+  }
+  next_sequence_ = expected;
+  tail_offset_ = end_of_last;
+  written_through_ = expected - 1;
+  AdvanceDurableLocked(expected - 1);
+  recovery_.first_sequence = header_.head_sequence;
+  recovery_.last_sequence = expected - 1;
+  recovery_.entries = index_.size();
+  recovery_.ring_bytes = UsedBytesLocked();
+  recovery_.expected_last_sequence = header_.durable_tail_sequence;
+  recovery_.end_reason = reason;
+  return Status::Ok();
+}
+
+}  // namespace pairfs::node

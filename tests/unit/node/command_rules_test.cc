@@ -1,0 +1,30 @@
+// What the pair commands decide beyond the state machine (node/command_rules.h), row by row.
+#include "node/command_rules.h"
+
+#include <catch2/catch.hpp>
+
+namespace pairfs::node {
+namespace {
+
+TEST_CASE("a takeover or swap makes a generation newer than both copies', named here",
+          "[command_rules]") {
+  CHECK(NextGeneration({5, "a"}, 3, "b") == wire::Generation{6, "b"});
+  CHECK(NextGeneration({5, "a"}, 5, "b") == wire::Generation{6, "b"});
+  CHECK(NextGeneration({5, "a"}, 9, "a") == wire::Generation{10, "a"});
+  CHECK(NextGeneration({0, ""}, 0, "a") == wire::Generation{1, "a"});
+}
+
+TEST_CASE("a resync target still replicating at an older generation is behind", "[command_rules]") {
+  for (PairStatus status : kAllStatuses) {
+    PairState here;
+    here.role = PairRole::kSecondary;
+    here.status = status;
+    INFO(StatusName(status));
+    CHECK(ResyncTargetIsBehind(here, {5, "a"}, {6, "b"}) == IsReplicating(status));
+    CHECK_FALSE(ResyncTargetIsBehind(here, {5, "a"}, {5, "a"}));
+    CHECK_FALSE(ResyncTargetIsBehind(here, {6, "a"}, {5, "b"}));
+  }
+}
+
+}  // namespace
+}  // namespace pairfs::node

@@ -1,0 +1,72 @@
+// When clusterd may lift a copy's fence (node/fence_rules.h), row by row.
+#include "node/fence_rules.h"
+
+#include <catch2/catch.hpp>
+
+namespace pairfs::node {
+namespace {
+
+using R = PairRole;
+using S = PairStatus;
+using W = WriteRule;
+
+PairState Side(R role, S status, bool fenced, bool outdated = false) {
+  PairState state;
+  state.role = role;
+  state.status = status;
+  state.fenced = fenced;
+  state.outdated = outdated;
+  return state;
+}
+
+TEST_CASE("lifting a fence is checked only where the copy would then write alone",
+          "[fence_rules]") {
+  const PairState fenced = Side(R::kPrimary, S::kPSUE, true);
+  CHECK(UnfenceWritesAlone(fenced, W::kLocal));
+  CHECK(UnfenceWritesAlone(fenced, W::kLocalTracked));
+  for (W rule : {W::kReplicate, W::kForwardToPrimary, W::kRefuseIo, W::kRefuseReadOnly}) {
+    CHECK_FALSE(UnfenceWritesAlone(fenced, rule));
+  }
+  // not fenced: nothing to lift
+  CHECK_FALSE(UnfenceWritesAlone(Side(R::kPrimary, S::kPSUE, false), W::kLocalTracked));
+}
+
+TEST_CASE("the winner asks the peer only holding dv with a current copy", "[fence_rules]") {
+  std::string why;
+  CHECK(WinnerMayAskPeer(true, Side(R::kPrimary, S::kPSUE, true), &why));
+  CHECK_FALSE(WinnerMayAskPeer(false, Side(R::kPrimary, S::kPSUE, true), &why));
+  CHECK(why == "this site does not hold the determining volume");
+  CHECK_FALSE(WinnerMayAskPeer(true, Side(R::kSecondary, S::kSSWS, true, true), &why));
+  CHECK(why == "this copy is outdated");
+}
+
+TEST_CASE("the winner lifts its fence only over an older, outdated or outdated-marked peer",
+          "[fence_rules]") {
+  const wire::Generation mine{7, "a"};
+  struct Row {
+    PeerCopy peer;
+    bool record_marks_peer_outdated;
+    bool lifts;
+    const char* why;
+  };
+  const Row rows[] = {
+      {{true, false, {6, "a"}}, false, true, "site b's copy is older"},
+      {{true, true, {7, "a"}}, false, true, "site b's copy is outdated"},
+      {{true, true, {8, "b"}}, false, true, "site b's copy is outdated"},
+      {{true, false, {7, "a"}}, true, false, "site b's copy is as new"},
+      {{true, false, {8, "b"}}, true, false, "site b's copy is as new"},
+      {{false, false, {}},
+       true,
+       true,
+       "this site holds the determining volume and its record marks site b outdated"},
+      {{false, true, {1, "b"}}, false, false, "site b does not answer and is not marked outdated"},
+  };
+  for (const Row& row : rows) {
+    std::string why;
+    CHECK(WinnerMayLift(row.peer, mine, row.record_marks_peer_outdated, "b", &why) == row.lifts);
+    CHECK(why == row.why);
+  }
+}
+
+}  // namespace
+}  // namespace pairfs::node

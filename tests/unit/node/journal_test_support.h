@@ -1,0 +1,72 @@
+// What the journal's tests share: journals over memory files, writes of known bytes.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <random>
+#include <string>
+
+#include "node/block_file.h"
+#include "node/journal.h"
+
+namespace pairfs::testing {
+
+// `length` bytes that depend on `seed` (so two entries differ and a mix-up shows).
+inline std::string BytesFor(uint64_t seed, size_t length) {
+  std::mt19937_64 random(seed);
+  std::string bytes(length, '\0');
+  for (char& c : bytes) c = static_cast<char>(random());
+  return bytes;
+}
+
+inline node::JournalWrite DataWrite(std::string_view volume, uint64_t offset, std::string_view data,
+                                    uint16_t flags = 0) {
+  return node::JournalWrite{volume, wire::WriteKind::kData, offset, data.size(), data, flags};
+}
+
+// Formats `file` for group "app" and opens it; the test fails if either step does.
+inline std::unique_ptr<node::Journal> FormatAndOpen(
+    const std::shared_ptr<node::BlockFile>& file,
+    node::JournalRole role = node::JournalRole::kMaster, uint64_t first_sequence = 1) {
+  node::JournalSetup setup;
+  setup.group = "app";
+  setup.role = role;
+  setup.first_sequence = first_sequence;
+  REQUIRE(node::Journal::Format(*file, setup).ok());
+  Result<std::unique_ptr<node::Journal>> journal = node::Journal::Open(file, "app");
+  INFO(journal.status().message());
+  REQUIRE(journal.ok());
+  return std::move(journal.value());
+}
+
+inline uint64_t AppendOk(node::Journal& journal, const node::JournalWrite& write) {
+  Result<uint64_t> sequence = journal.Append(write);
+  INFO(sequence.status().message());
+  REQUIRE(sequence.ok());
+  return sequence.value();
+}
+
+// The slot holding the newer header (the one Open would pick).
+inline uint64_t NewestSlot(node::BlockFile& file) {
+  std::string slots(node::kJournalDataStart, '\0');
+  REQUIRE(file.ReadAt(0, slots.size(), slots.data(), false).ok());
+  Result<node::JournalHeader> first =
+      node::DecodeJournalHeader(slots.substr(0, node::kJournalSlotEncodedBytes));
+  Result<node::JournalHeader> second = node::DecodeJournalHeader(
+      slots.substr(node::kJournalSlotBytes, node::kJournalSlotEncodedBytes));
+  REQUIRE((first.ok() || second.ok()));
+  if (!first.ok()) return 1;
+  if (!second.ok()) return 0;
+  return second->slot_counter > first->slot_counter ? 1 : 0;
+}
+
+// Opens `file` again, as a restarted node does.
+inline std::unique_ptr<node::Journal> Reopen(const std::shared_ptr<node::BlockFile>& file) {
+  Result<std::unique_ptr<node::Journal>> journal = node::Journal::Open(file, "app");
+  INFO(journal.status().message());
+  REQUIRE(journal.ok());
+  return std::move(journal.value());
+}
+
+}  // namespace pairfs::testing

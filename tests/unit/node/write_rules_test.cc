@@ -1,0 +1,112 @@
+// What the write paths decide (node/write_rules.h), row by row.
+#include "node/write_rules.h"
+
+#include <catch2/catch.hpp>
+
+namespace pairfs::node {
+namespace {
+
+using R = PairRole;
+using S = PairStatus;
+using W = WriteRule;
+
+PairState Side(R role, S status, bool fenced = false) {
+  PairState state;
+  state.role = role;
+  state.status = status;
+  state.fenced = fenced;
+  return state;
+}
+
+const wire::Generation kFive{5, "a"};
+const wire::Generation kSix{6, "b"};
+
+TEST_CASE("a write that lost the link returns what the fence level and the reaction say",
+          "[write_rules]") {
+  using O = LinkLossOutcome;
+  struct Row {
+    PairState here;
+    FenceLevel fence;
+    WriteRule rule;
+    O outcome;
+  };
+  const Row rows[] = {
+      {Side(R::kPrimary, S::kPSUE), FenceLevel::kNever, W::kLocalTracked, O::kWritten},
+      {Side(R::kPrimary, S::kPSUE), FenceLevel::kData, W::kRefuseIo, O::kRefuseIo},
+      {Side(R::kPrimary, S::kPSUE, true), FenceLevel::kReserve, W::kRefuseReadOnly, O::kFencedIo},
+      // a fenced primary with fence reserve is EIO whatever its rule says
+      {Side(R::kPrimary, S::kPSUE, true), FenceLevel::kReserve, W::kLocalTracked, O::kFencedIo},
+      // fenced, but not by the reserve: the rule decides
+      {Side(R::kPrimary, S::kPSUE, true), FenceLevel::kNever, W::kRefuseReadOnly,
+       O::kRefuseReadOnly},
+      // a fenced secondary under fence reserve: the rule decides
+      {Side(R::kSecondary, S::kSSUS, true), FenceLevel::kReserve, W::kRefuseIo, O::kRefuseIo},
+      {Side(R::kPrimary, S::kPSUE), FenceLevel::kReserve, W::kLocalTracked, O::kWritten},
+      {Side(R::kSecondary, S::kPAIR), FenceLevel::kNever, W::kForwardToPrimary, O::kRefuseReadOnly},
+      {Side(R::kSecondary, S::kSSUS), FenceLevel::kNever, W::kRefuseReadOnly, O::kRefuseReadOnly},
+      {Side(R::kPrimary, S::kPAIR), FenceLevel::kNever, W::kReplicate, O::kRefuseReadOnly},
+      {Side(R::kPrimary, S::kPSUS), FenceLevel::kNever, W::kLocal, O::kRefuseReadOnly},
+  };
+  for (const Row& row : rows) {
+    INFO(RoleName(row.here.role) << " " << StatusName(row.here.status) << " fenced "
+                                 << row.here.fenced << " fence " << FenceName(row.fence));
+    CHECK(AfterLinkLoss(row.here, row.fence, row.rule) == row.outcome);
+  }
+}
+
+TEST_CASE("the primary reads the answer to a replica write", "[write_rules]") {
+  using A = ReplicaAnswerStep;
+  CHECK(ReadReplicaAnswer(false, Code::kOk, kFive, kFive) == A::kLinkLost);
+  CHECK(ReadReplicaAnswer(false, Code::kReadOnly, kSix, kFive) == A::kLinkLost);
+  CHECK(ReadReplicaAnswer(true, Code::kOk, kFive, kFive) == A::kDone);
+  // an ack is an ack, whatever generation it carries
+  CHECK(ReadReplicaAnswer(true, Code::kOk, kSix, kFive) == A::kDone);
+  CHECK(ReadReplicaAnswer(true, Code::kReadOnly, kSix, kFive) == A::kPeerNewer);
+  // a newer peer outweighs its disk fault
+  CHECK(ReadReplicaAnswer(true, Code::kIoError, kSix, kFive) == A::kPeerNewer);
+  CHECK(ReadReplicaAnswer(true, Code::kIoError, kFive, kFive) == A::kDiskFault);
+  CHECK(ReadReplicaAnswer(true, Code::kNoSpace, kFive, kFive) == A::kDiskFault);
+  CHECK(ReadReplicaAnswer(true, Code::kReadOnly, kFive, kFive) == A::kLinkLost);
+  CHECK(ReadReplicaAnswer(true, Code::kReadOnly, kFive, kSix) == A::kLinkLost);  // peer older
+  CHECK(ReadReplicaAnswer(true, Code::kNotFound, kFive, kFive) == A::kLinkLost);
+}
+
+TEST_CASE("a secondary writes a replica write only in sync at the same generation",
+          "[write_rules]") {
+  CHECK(AcceptsReplicaWrite(Side(R::kSecondary, S::kPAIR), kFive, kFive));
+  CHECK(AcceptsReplicaWrite(Side(R::kSecondary, S::kCOPY), kFive, kFive));
+  CHECK_FALSE(AcceptsReplicaWrite(Side(R::kSecondary, S::kPAIR), kFive, kSix));
+  CHECK_FALSE(AcceptsReplicaWrite(Side(R::kSecondary, S::kPAIR), kSix, kFive));
+  CHECK_FALSE(AcceptsReplicaWrite(Side(R::kSecondary, S::kSSUS), kFive, kFive));
+  CHECK_FALSE(AcceptsReplicaWrite(Side(R::kSecondary, S::kSSWS), kFive, kFive));
+  CHECK_FALSE(AcceptsReplicaWrite(Side(R::kPrimary, S::kPAIR), kFive, kFive));
+  CHECK_FALSE(AcceptsReplicaWrite(Side(R::kSimplex, S::kSMPL), kFive, kFive));
+}
+
+TEST_CASE("a primary judges a forwarded write before it grants it", "[write_rules]") {
+  CHECK(JudgeForwardedWrite(W::kReplicate, kFive, kFive, "", "b") == Code::kOk);
+  CHECK(JudgeForwardedWrite(W::kReplicate, kFive, kFive, "b", "b") == Code::kOk);
+  CHECK(JudgeForwardedWrite(W::kReplicate, kFive, kFive, "a", "b") == Code::kConflict);
+  CHECK(JudgeForwardedWrite(W::kReplicate, kFive, kSix, "", "b") == Code::kReadOnly);
+  // another generation is refused before the reservation is looked at
+  CHECK(JudgeForwardedWrite(W::kReplicate, kSix, kFive, "a", "b") == Code::kReadOnly);
+  for (W rule :
+       {W::kLocal, W::kLocalTracked, W::kForwardToPrimary, W::kRefuseIo, W::kRefuseReadOnly}) {
+    CHECK(JudgeForwardedWrite(rule, kFive, kFive, "", "b") == Code::kReadOnly);
+    CHECK(JudgeForwardedWrite(rule, kFive, kFive, "a", "b") == Code::kReadOnly);
+  }
+}
+
+TEST_CASE("a refused grant gives the writer a conflict, the peer's disk fault or EROFS",
+          "[write_rules]") {
+  CHECK(RefusedGrantCode(Code::kConflict) == Code::kConflict);
+  CHECK(RefusedGrantCode(Code::kIoError) == Code::kIoError);
+  CHECK(RefusedGrantCode(Code::kNoSpace) == Code::kNoSpace);
+  for (Code code : {Code::kReadOnly, Code::kNotFound, Code::kInvalidArgument, Code::kUnreachable,
+                    Code::kUnsupported}) {
+    CHECK(RefusedGrantCode(code) == Code::kReadOnly);
+  }
+}
+
+}  // namespace
+}  // namespace pairfs::node
