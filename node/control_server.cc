@@ -96,6 +96,7 @@ Status ControlServer::Start(wire::Context& context, const std::string& endpoint)
   server_ = std::move(server.value());
   // The socket moves to the serving thread here; thread creation is the memory barrier ZeroMQ asks
   // for.
+  StartCarriers();
   thread_ = std::thread([this] { Serve(); });
   spdlog::info("control: serving {}", endpoint);
   return Status::Ok();
@@ -104,18 +105,28 @@ Status ControlServer::Start(wire::Context& context, const std::string& endpoint)
 void ControlServer::Stop() {
   stopping_.store(true);
   if (thread_.joinable()) thread_.join();
+  StopCarriers();
   server_.reset();
 }
 
 void ControlServer::Serve() {
   while (!stopping_.load()) {
-    Result<std::optional<wire::Incoming>> incoming = server_->Receive(kControlPollMs);
+    SendCarryAnswers();
+    Result<std::optional<wire::Incoming>> incoming =
+        server_->Receive(CarriesPending() ? kCarryAnswerPollMs : kControlPollMs);
     if (!incoming.ok()) {
       spdlog::warn("control: refused a message: {}", incoming.status().message());
       continue;
     }
     if (!incoming.value()) continue;
     const wire::Incoming& request = *incoming.value();
+    if (request.frame.type == wire::MessageType::kCarry) {
+      Status queued = QueueCarry(request);
+      if (queued.ok()) continue;
+      Status sent = server_->Answer(request, site_name_, wire::Reply::FromStatus(queued));
+      if (!sent.ok()) spdlog::warn("control: cannot answer: {}", sent.message());
+      continue;
+    }
     const wire::Reply reply = Handle(request.frame);
     Status sent = server_->Answer(request, site_name_, reply);
     if (!sent.ok()) spdlog::warn("control: cannot answer: {}", sent.message());
@@ -152,28 +163,6 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
   for (wire::VolumeInfo& volume : reply.volumes)
     volume.link_authenticated = link_authenticated_ && !volume.peer_site.empty();
   return reply;
-}
-
-wire::Reply ControlServer::HandleCarry(const wire::Frame& frame) {
-  wire::CarryRequest request;
-  Status status = Decode(frame, &request);
-  if (status.ok()) status = wire::CheckCarriable(request.type);
-  if (status.ok() && !request.site.empty()) status = CheckSiteName(request.site);
-  if (!status.ok()) return wire::Reply::FromStatus(status);
-  if (request.site.empty() || request.site == site_name_) {
-    wire::Frame here = frame;
-    here.type = static_cast<wire::MessageType>(request.type);
-    here.body.assign(request.body.begin(), request.body.end());
-    return Handle(here);
-  }
-  if (replicator_ == nullptr) {
-    return wire::Reply::FromStatus(Status::NotFound(
-        "site " + request.site + " is not the peer of site " + site_name_ + " (it has no [peer])"));
-  }
-  Result<wire::Reply> reply =
-      replicator_->Carry(request.site, request.type, std::move(request.body));
-  if (!reply.ok()) return wire::Reply::FromStatus(reply.status());
-  return std::move(reply.value());
 }
 
 Status ControlServer::HandleVolumeCreate(const wire::Frame& frame, wire::Reply* reply) {

@@ -70,6 +70,9 @@ struct ReplicatorOptions {
   // the volumes clusterd fails over (their pairs default to fence reserve).
   std::string determining_volume;
   std::vector<std::string> managed_volumes;
+  // pairctl --site (node/carried_commands.cc): how long a carried request waits for the peer's
+  // reply; the daemon keeps wire::kCarryTimeoutMs, tests shorten it.
+  int carry_timeout_ms = wire::kCarryTimeoutMs;
 };
 
 // A reserve or release (pairctl reserve/release, clusterd, the fence-reserve path).
@@ -140,9 +143,9 @@ class Replicator {
   // ---- commands carried between the sites (node/carried_commands.cc; pairctl --site) ----
   // Sends a control request for `site`'s node (which must be the peer) over the peer link and
   // returns that node's reply as it gave it. NotFound for a site that is not the peer,
-  // InvalidArgument for a type that cannot be carried (wire::CheckCarriable), Unreachable if the
-  // peer does not answer within wire::kCarryTimeoutMs, Corruption for a reply that fails its
-  // checks.
+  // InvalidArgument for a request that cannot be carried (wire::CheckCarriedRequest), Unreachable
+  // if the peer does not answer within options.carry_timeout_ms, Corruption (counted as a
+  // refusal) for a reply that fails wire::CheckCarriedReply. Thread-safe.
   Result<wire::Reply> Carry(const std::string& site, uint16_t type, std::vector<char> body);
   // The peer's carried requests are answered by `handler` (the control endpoint's dispatch); until
   // it is set they are refused. Call before Start().

@@ -74,7 +74,9 @@ Site::Site(Config config, std::optional<wire::CurveKeys> keys, std::unique_ptr<D
                                              keys_.has_value());
   // The peer's operator's requests (pairctl --site) run through the same dispatch as this site's.
   replicator_->ServeCarriedWith(
-      [control = control_.get()](const wire::Frame& request) { return control->Handle(request); });
+      [control = control_.get()](const wire::Frame& request) {
+        return control->HandleCarried(request);
+      });
 }
 
 Site::~Site() { Stop(); }

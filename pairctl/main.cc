@@ -480,6 +480,28 @@ int RunCommand(const Config& c, const Options& options, const Commands& commands
   return RunReservation(c, options, commands.reserve->parsed());
 }
 
+// --site SITE for a command that cannot be carried: exit 2, saying why.
+int RefuseSite(const std::string& why) {
+  std::cerr << "pairctl: --site: " << why << "; run it at that site instead\n";
+  return kExitUsage;
+}
+
+// --site SITE: the node of SITE runs the command. This site's own name runs it here as without
+// --site; another site's commands go to the local node as carry requests (carry_to_site), which
+// carries them to its peer (NotFound there for a site that is not the peer). The cluster commands
+// ask this site's clusterd, which carries nothing. 0, or the exit code after saying why not.
+int ChooseSite(const Options& options, const Commands& commands, const Config& config) {
+  if (Status named = CheckSiteName(options.site); !named.ok()) {
+    std::cerr << "pairctl: --site: " << named.message() << "\n";
+    return kExitUsage;
+  }
+  if (options.site == config.site.name) return 0;
+  if (commands.cluster_status->parsed() || commands.cluster_unfence->parsed())
+    return RefuseSite("the cluster commands ask this site's clusterd, which carries nothing");
+  carry_to_site = options.site;
+  return 0;
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -492,8 +514,8 @@ int Main(int argc, char** argv) {
                  "config file (default $PAIRFS_CONFIG or /etc/pairfs/pairfs.toml)");
   app.add_flag("--json", options.json, "print JSON instead of a table");
   app.add_option("--site", options.site,
-                 "run the command at this site's node, carried there by the local node "
-                 "(default: this site)");
+                 "run the command at SITE's node, carried there by this site's node "
+                 "(volume and pair commands; default: this site)");
   app.require_subcommand(1);
   AddVolumeCommands(app, options, commands);
   AddPairCommands(app, options, commands);
@@ -515,20 +537,13 @@ int Main(int argc, char** argv) {
       return kExitUsage;
     }
   }
+  const bool site_given = app.count("--site") > 0;
+  if (site_given && commands.keygen->parsed()) return RefuseSite("keygen writes key files here");
   if (commands.keygen->parsed()) return Keygen(options);
   Result<Config> config = node::LoadConfig(node::ResolveConfigPath(options.config_flag));
   if (!config.ok()) return Fail(config.status());
-  if (!options.site.empty() && options.site != config->site.name) {
-    if (Status named = CheckSiteName(options.site); !named.ok()) {
-      std::cerr << "pairctl: --site: " << named.message() << "\n";
-      return kExitUsage;
-    }
-    if (commands.cluster_status->parsed() || commands.cluster_unfence->parsed()) {
-      std::cerr << "pairctl: --site: cluster commands ask this site's clusterd; run them at site "
-                << options.site << "\n";
-      return kExitUsage;
-    }
-    carry_to_site = options.site;
+  if (site_given) {
+    if (int refused = ChooseSite(options, commands, config.value()); refused != 0) return refused;
   }
   return RunCommand(config.value(), options, commands, size.value());
 }

@@ -124,6 +124,9 @@ void PrintBodyOf(wire::MessageType type) {
     case MessageType::kPeerTrim: return PrintBody<PeerTrimCommand>("PeerTrimCommand");
     case MessageType::kPeerDissolve: return PrintBody<PeerDissolveCommand>("PeerDissolveCommand");
     case MessageType::kPeerBitmap: return PrintBody<PeerBitmapCommand>("PeerBitmapCommand");
+    // pairctl --site: carried commands.
+    case MessageType::kCarry: return PrintBody<CarryRequest>("CarryRequest");
+    case MessageType::kPeerCarry: return PrintBody<PeerCarryCommand>("PeerCarryCommand");
   }
 }
 
