@@ -88,6 +88,12 @@ bool ControlServer::CarriesPending() {
 }
 
 void ControlServer::StartCarriers() {
+  {
+    std::lock_guard<std::mutex> lock(carries_mutex_);
+    carriers_stopping_ = false;  // a server started again after Stop()
+    carries_answered_.clear();
+    carries_pending_ = 0;
+  }
   for (int i = 0; i < kCarrierThreads; ++i) carriers_.emplace_back([this] { Carrier(); });
 }
 

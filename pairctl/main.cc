@@ -14,6 +14,7 @@
 #include "node/limits.h"
 #include "node/names.h"
 #include "pairctl/format.h"
+#include "pairctl/site_option.h"
 #include "wire/curve.h"
 #include "wire/limits.h"
 #include "wire/link.h"
@@ -84,12 +85,8 @@ Result<wire::Reply> Ask(const Config& config, const T& request, const std::strin
 
 template <class T>
 Result<wire::Reply> Ask(const Config& config, const T& request) {
-  if (carry_to_site.empty() || carry_to_site == config.site.name)
-    return Ask(config, request, config.site.control);
-  const std::string body = wire::EncodeBody(request);
-  const wire::CarryRequest carried{carry_to_site, static_cast<uint16_t>(T::kType),
-                                   std::vector<char>(body.begin(), body.end())};
-  return Ask(config, carried, config.site.control);
+  if (carry_to_site.empty()) return Ask(config, request, config.site.control);
+  return Ask(config, CarryRequestFor(carry_to_site, request), config.site.control);
 }
 
 std::string ClusterdEndpoint(const Config& config) {
@@ -480,28 +477,6 @@ int RunCommand(const Config& c, const Options& options, const Commands& commands
   return RunReservation(c, options, commands.reserve->parsed());
 }
 
-// --site SITE for a command that cannot be carried: exit 2, saying why.
-int RefuseSite(const std::string& why) {
-  std::cerr << "pairctl: --site: " << why << "; run it at that site instead\n";
-  return kExitUsage;
-}
-
-// --site SITE: the node of SITE runs the command. This site's own name runs it here as without
-// --site; another site's commands go to the local node as carry requests (carry_to_site), which
-// carries them to its peer (NotFound there for a site that is not the peer). The cluster commands
-// ask this site's clusterd, which carries nothing. 0, or the exit code after saying why not.
-int ChooseSite(const Options& options, const Commands& commands, const Config& config) {
-  if (Status named = CheckSiteName(options.site); !named.ok()) {
-    std::cerr << "pairctl: --site: " << named.message() << "\n";
-    return kExitUsage;
-  }
-  if (options.site == config.site.name) return 0;
-  if (commands.cluster_status->parsed() || commands.cluster_unfence->parsed())
-    return RefuseSite("the cluster commands ask this site's clusterd, which carries nothing");
-  carry_to_site = options.site;
-  return 0;
-}
-
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -538,12 +513,24 @@ int Main(int argc, char** argv) {
     }
   }
   const bool site_given = app.count("--site") > 0;
-  if (site_given && commands.keygen->parsed()) return RefuseSite("keygen writes key files here");
+  if (commands.keygen->parsed() && site_given) {
+    std::cerr << "pairctl: --site: keygen asks no node (it writes key files here); run it at "
+                 "the site instead\n";
+    return kExitUsage;
+  }
   if (commands.keygen->parsed()) return Keygen(options);
   Result<Config> config = node::LoadConfig(node::ResolveConfigPath(options.config_flag));
   if (!config.ok()) return Fail(config.status());
   if (site_given) {
-    if (int refused = ChooseSite(options, commands, config.value()); refused != 0) return refused;
+    const bool asks_clusterd =
+        commands.cluster_status->parsed() || commands.cluster_unfence->parsed();
+    Result<std::string> carry_to =
+        CarrySiteFor(options.site, config->site.name, "cluster", !asks_clusterd);
+    if (!carry_to.ok()) {
+      std::cerr << "pairctl: " << carry_to.status().message() << "\n";
+      return kExitUsage;
+    }
+    carry_to_site = carry_to.value();
   }
   return RunCommand(config.value(), options, commands, size.value());
 }
