@@ -102,4 +102,20 @@ for i in 1 2; do
 done
 require "heal the link" heal_ports
 check "--site b display answers again after the heal" wait_until 10 pairctl a --site b display vb
+
+# ---- over an authenticated link (CURVE keys from pairctl keygen) ----
+K=$WORK/keys
+mkdir -m 0700 "$K"
+for site in a b; do require "pairctl keygen $site" "$PAIRCTL" keygen "$site" --dir "$K"; done
+for pair in a:b b:a; do
+  printf '[security]\nsecret_key = "%s"\npeer_public_keys = ["%s"]\n' "$K/${pair%:*}.key" "$K/${pair#*:}.pub" \
+    >> "$WORK/${pair%:*}.toml"
+done
+stop_site a; stop_site b
+must_start a
+must_start b
+check "the link is authenticated (CURVE)" wait_until 10 _field_is a vm link_authenticated true
+expect_exit "--site b display over CURVE shows b's vm" 0 vm pairctl a --site b display vm
+check "b's own answer comes back unchanged over CURVE" \
+  test "$(pairctl a --site b --json display vb)" = "$(pairctl b --json display vb)"
 finish
