@@ -183,7 +183,7 @@ std::string BadPeerFrame(std::mt19937_64& random, uint64_t round, const std::str
       wire::MessageType::kPeerAnswer,   wire::MessageType::kWriteConfirm,
       wire::MessageType::kPeerReserve,  wire::MessageType::kPeerCreate,
       wire::MessageType::kPeerSplit,    wire::MessageType::kPeerVerify,
-      wire::MessageType::kPeerBitmap};
+      wire::MessageType::kPeerBitmap,   wire::MessageType::kPeerCarry};
   const wire::MessageType type = kTypes[random() % (sizeof kTypes / sizeof kTypes[0])];
   switch (round % 5) {
     case 0:
