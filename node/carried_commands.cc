@@ -25,14 +25,13 @@ Result<wire::Reply> Replicator::Carry(const std::string& site, uint16_t type,
   }
   const wire::PeerCarryCommand command{type, std::move(body)};
   if (Status checked = command.Check(); !checked.ok()) return checked;
-  const std::string what =
-      std::string("the ") + MessageTypeName(static_cast<MessageType>(type)) + " carried to site " + site;
+  const std::string what = std::string("the ") + MessageTypeName(static_cast<MessageType>(type)) +
+                           " carried to site " + site;
   Result<wire::Frame> answer =
       Exchange(MessageType::kPeerCarry, wire::EncodeBody(command), options_.carry_timeout_ms);
   if (!answer.ok()) {
-    return Status(answer.status().code(),
-                  what + ": " + answer.status().message() +
-                      " (the link is down or its node is not running)");
+    return Status(answer.status().code(), what + ": " + answer.status().message() +
+                                              " (the link is down or its node is not running)");
   }
   if (answer->type != MessageType::kReply) {
     CountRefusal(answer->type, Status::Corruption("not a reply to a carried request"));
@@ -59,9 +58,8 @@ wire::Reply Replicator::ServeCarry(const wire::Frame& frame) {
   if (decoded.ok()) decoded = wire::DecodePeerMessage(frame.body, &command);
   if (!decoded.ok()) {
     CountRefusal(frame.type, decoded);
-    return wire::Reply::FromStatus(
-        Status::InvalidArgument("carried request from site " + frame.sender_site + ": " +
-                                decoded.message()));
+    return wire::Reply::FromStatus(Status::InvalidArgument(
+        "carried request from site " + frame.sender_site + ": " + decoded.message()));
   }
   if (!carried_handler_) {
     return wire::Reply::FromStatus(

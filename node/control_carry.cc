@@ -21,8 +21,7 @@ wire::Reply ControlServer::HandleCarry(const wire::Frame& frame) {
   if (status.ok()) status = wire::DecodeBody(frame.body, &request);
   if (status.ok()) status = wire::CheckCarryRequest(request);
   if (!status.ok()) {
-    return wire::Reply::FromStatus(
-        Status::InvalidArgument("carry request: " + status.message()));
+    return wire::Reply::FromStatus(Status::InvalidArgument("carry request: " + status.message()));
   }
   if (request.site.empty() || request.site == site_name_) {
     wire::Frame here = frame;
@@ -47,9 +46,8 @@ wire::Reply ControlServer::HandleCarried(const wire::Frame& request) {
   std::vector<char> body(request.body.begin(), request.body.end());
   if (Status carriable = wire::CheckCarriedRequest(static_cast<uint16_t>(request.type), body);
       !carriable.ok()) {
-    return wire::Reply::FromStatus(
-        Status::InvalidArgument("carried request from site " + request.sender_site + ": " +
-                                carriable.message()));
+    return wire::Reply::FromStatus(Status::InvalidArgument(
+        "carried request from site " + request.sender_site + ": " + carriable.message()));
   }
   spdlog::info("control: a {} carried from site {}", wire::MessageTypeName(request.type),
                request.sender_site);

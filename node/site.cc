@@ -73,10 +73,9 @@ Site::Site(Config config, std::optional<wire::CurveKeys> keys, std::unique_ptr<D
   control_ = std::make_unique<ControlServer>(*store_, config_.site.name, replicator_.get(),
                                              keys_.has_value());
   // The peer's operator's requests (pairctl --site) run through the same dispatch as this site's.
-  replicator_->ServeCarriedWith(
-      [control = control_.get()](const wire::Frame& request) {
-        return control->HandleCarried(request);
-      });
+  replicator_->ServeCarriedWith([control = control_.get()](const wire::Frame& request) {
+    return control->HandleCarried(request);
+  });
 }
 
 Site::~Site() { Stop(); }

@@ -259,8 +259,9 @@ Status CheckNoClusterdFields(uint16_t type, const std::vector<char>& body) {
     if (Status decoded = DecodeBody(bytes, &takeover); !decoded.ok())
       return Refuse("body", "is not a takeover request: " + decoded.message());
     if (takeover.cluster || takeover.peer_lost)
-      return Refuse("body", "asks a takeover as clusterd (cluster, peer_lost): only the site's "
-                            "own clusterd may");
+      return Refuse("body",
+                    "asks a takeover as clusterd (cluster, peer_lost): only the site's "
+                    "own clusterd may");
   }
   if (type == static_cast<uint16_t>(MessageType::kReserve)) {
     ReserveRequest reserve;
@@ -280,17 +281,16 @@ Status CheckRowField(std::string_view field, const std::string& value, size_t ma
 }
 
 Status CheckCarriedRow(const VolumeInfo& row) {
-  return All([&] { return CheckVolumeNameField("volumes.name", row.name); },
-             [&] { return CheckRowField("volumes.role", row.role, kMaxKeywordBytes); },
-             [&] { return CheckRowField("volumes.status", row.status, kMaxKeywordBytes); },
-             [&] { return CheckRowField("volumes.mode", row.mode, kMaxKeywordBytes); },
-             [&] { return CheckRowField("volumes.fence", row.fence, kMaxKeywordBytes); },
-             [&] { return CheckRowField("volumes.peer_site", row.peer_site, kMaxSiteNameBytes); },
-             [&] {
-               return CheckRowField("volumes.peer_volume", row.peer_volume, kMaxVolumeNameBytes);
-             },
-             [&] { return CheckRowField("volumes.reserved_by", row.reserved_by, kMaxHolderBytes); },
-             [&] { return CheckRowField("volumes.group", row.group, kMaxGroupNameBytes); });
+  return All(
+      [&] { return CheckVolumeNameField("volumes.name", row.name); },
+      [&] { return CheckRowField("volumes.role", row.role, kMaxKeywordBytes); },
+      [&] { return CheckRowField("volumes.status", row.status, kMaxKeywordBytes); },
+      [&] { return CheckRowField("volumes.mode", row.mode, kMaxKeywordBytes); },
+      [&] { return CheckRowField("volumes.fence", row.fence, kMaxKeywordBytes); },
+      [&] { return CheckRowField("volumes.peer_site", row.peer_site, kMaxSiteNameBytes); },
+      [&] { return CheckRowField("volumes.peer_volume", row.peer_volume, kMaxVolumeNameBytes); },
+      [&] { return CheckRowField("volumes.reserved_by", row.reserved_by, kMaxHolderBytes); },
+      [&] { return CheckRowField("volumes.group", row.group, kMaxGroupNameBytes); });
 }
 
 }  // namespace
@@ -299,8 +299,8 @@ Status CheckCarriedRequest(uint16_t type, const std::vector<char>& body) {
   return All([&] { return CheckCarriable(type); },
              [&] {
                return body.size() > kMaxCarriedBodyBytes
-                          ? Refuse("body", "is over " + std::to_string(kMaxCarriedBodyBytes) +
-                                               " bytes")
+                          ? Refuse("body",
+                                   "is over " + std::to_string(kMaxCarriedBodyBytes) + " bytes")
                           : Status::Ok();
              },
              [&] { return CheckNoClusterdFields(type, body); });
@@ -314,25 +314,25 @@ Status CheckCarryRequest(const CarryRequest& request) {
 }
 
 Status CheckCarriedReply(const Reply& reply) {
-  Status checked = All(
-      [&] { return CheckCode("code", reply.code); },
-      [&] {
-        return reply.message.size() > kMaxReasonBytes ? Refuse("message", "is too long")
-                                                      : Status::Ok();
-      },
-      [&] {
-        return reply.volumes.size() > kDisplayPageVolumes
-                   ? Refuse("volumes", "are more than one display page")
-                   : Status::Ok();
-      },
-      [&] {
-        return reply.mismatches.size() % 2 != 0 ||
-                       reply.mismatches.size() > 2 * kMaxVerifyRegionsPerCall
-                   ? Refuse("mismatches", "are not at most " +
-                                              std::to_string(kMaxVerifyRegionsPerCall) +
-                                              " offset-length pairs")
-                   : Status::Ok();
-      });
+  Status checked =
+      All([&] { return CheckCode("code", reply.code); },
+          [&] {
+            return reply.message.size() > kMaxReasonBytes ? Refuse("message", "is too long")
+                                                          : Status::Ok();
+          },
+          [&] {
+            return reply.volumes.size() > kDisplayPageVolumes
+                       ? Refuse("volumes", "are more than one display page")
+                       : Status::Ok();
+          },
+          [&] {
+            return reply.mismatches.size() % 2 != 0 ||
+                           reply.mismatches.size() > 2 * kMaxVerifyRegionsPerCall
+                       ? Refuse("mismatches", "are not at most " +
+                                                  std::to_string(kMaxVerifyRegionsPerCall) +
+                                                  " offset-length pairs")
+                       : Status::Ok();
+          });
   for (const VolumeInfo& row : reply.volumes) {
     if (!checked.ok()) break;
     checked = CheckCarriedRow(row);

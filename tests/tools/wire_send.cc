@@ -432,14 +432,14 @@ int SendVote(wire::Context& context, const std::string& endpoint, int argc, char
 
 // The carried request of `kind` for peer-carry and control-carry; nullopt for an unknown kind.
 // A nested carry names `site` (the claimed sender): carried on, it would go back there.
-std::optional<wire::PeerCarryCommand> HostileCarry(const std::string& kind, const std::string& site) {
+std::optional<wire::PeerCarryCommand> HostileCarry(const std::string& kind,
+                                                   const std::string& site) {
   auto bytes = [](const std::string& body) { return std::vector<char>(body.begin(), body.end()); };
   auto type = [](wire::MessageType t) { return static_cast<uint16_t>(t); };
   const std::string display = wire::EncodeBody(wire::DisplayRequest{});
   if (kind == "nested") {
     const wire::CarryRequest inner{site, type(wire::MessageType::kDisplay), bytes(display)};
-    return wire::PeerCarryCommand{type(wire::MessageType::kCarry),
-                                  bytes(wire::EncodeBody(inner))};
+    return wire::PeerCarryCommand{type(wire::MessageType::kCarry), bytes(wire::EncodeBody(inner))};
   }
   if (kind == "fence") {
     return wire::PeerCarryCommand{type(wire::MessageType::kFence),

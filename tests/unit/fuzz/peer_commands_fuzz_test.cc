@@ -48,8 +48,9 @@ TEST_CASE("fuzz: every pair command's decoder", "[fuzz]") {
   const std::string display = EncodeBody(DisplayRequest{"vm1"});
   const std::string takeover = EncodeBody(TakeoverRequest{"vm1", true});
   FuzzCommand<PeerCarryCommand>(
-      "peer-carry", {{static_cast<uint16_t>(MessageType::kDisplay), {display.begin(), display.end()}},
-                     {static_cast<uint16_t>(MessageType::kTakeover), {takeover.begin(), takeover.end()}}});
+      "peer-carry",
+      {{static_cast<uint16_t>(MessageType::kDisplay), {display.begin(), display.end()}},
+       {static_cast<uint16_t>(MessageType::kTakeover), {takeover.begin(), takeover.end()}}});
 }
 
 TEST_CASE("fuzz: the pair commands' answer", "[fuzz]") {

@@ -87,8 +87,9 @@ struct Node {
     options.carry_timeout_ms = carry_timeout_ms;
     replicator = std::make_unique<Replicator>(*store, options, &transport);
     control = std::make_unique<ControlServer>(*store, site, replicator.get());
-    replicator->ServeCarriedWith(
-        [control = control.get()](const wire::Frame& request) { return control->HandleCarried(request); });
+    replicator->ServeCarriedWith([control = control.get()](const wire::Frame& request) {
+      return control->HandleCarried(request);
+    });
   }
   ~Node() { replicator->Stop(); }
 };
@@ -142,7 +143,8 @@ TEST_CASE("a display carried to the peer shows the peer's volumes; this site's n
   CHECK(sites.a.store->Find("made") == nullptr);
 }
 
-TEST_CASE("a carry to a site that is not the peer is NotFound; a node without a peer carries none") {
+TEST_CASE(
+    "a carry to a site that is not the peer is NotFound; a node without a peer carries none") {
   TwoSites sites;
   wire::Reply reply = sites.a.control->Handle(CarryFrame("c", wire::DisplayRequest{}));
   CHECK(reply.ToStatus().code() == Code::kNotFound);
@@ -151,22 +153,22 @@ TEST_CASE("a carry to a site that is not the peer is NotFound; a node without a 
   testing::TempDir dir;
   auto store = std::move(VolumeStore::Open(dir.path()).value());
   ControlServer alone(*store, "a", nullptr);
-  CHECK(alone.Handle(CarryFrame("b", wire::DisplayRequest{})).ToStatus().code() ==
-        Code::kNotFound);
+  CHECK(alone.Handle(CarryFrame("b", wire::DisplayRequest{})).ToStatus().code() == Code::kNotFound);
 }
 
 TEST_CASE("a carry, fence or cluster command is refused at the sending node") {
   TwoSites sites;
   const wire::Frame nested = CarryFrame("a", wire::DisplayRequest{});
   wire::Frame carry_in_carry = nested;
-  carry_in_carry.body = wire::EncodeBody(wire::CarryRequest{
-      "b", static_cast<uint16_t>(wire::MessageType::kCarry),
-      std::vector<char>(nested.body.begin(), nested.body.end())});
+  carry_in_carry.body = wire::EncodeBody(
+      wire::CarryRequest{"b", static_cast<uint16_t>(wire::MessageType::kCarry),
+                         std::vector<char>(nested.body.begin(), nested.body.end())});
   CHECK(sites.a.control->Handle(carry_in_carry).ToStatus().code() == Code::kInvalidArgument);
   CHECK(sites.a.control->Handle(CarryFrame("b", wire::FenceRequest{"vb"})).ToStatus().code() ==
         Code::kInvalidArgument);
-  CHECK(sites.a.control->Handle(CarryFrame("b", wire::ClusterUnfenceRequest{"a"})).ToStatus().code() ==
-        Code::kInvalidArgument);
+  CHECK(sites.a.control->Handle(CarryFrame("b", wire::ClusterUnfenceRequest{"a"}))
+            .ToStatus()
+            .code() == Code::kInvalidArgument);
   CHECK(sites.a.control->Handle(CarryFrame("b", wire::TakeoverRequest{"vb", false, true, true}))
             .ToStatus()
             .code() == Code::kInvalidArgument);
@@ -185,15 +187,15 @@ TEST_CASE("a hostile carry from the peer is refused and counted; the node answer
             .value());
   };
   const std::string display = wire::EncodeBody(wire::DisplayRequest{});
-  const std::string nested = wire::EncodeBody(
-      wire::CarryRequest{"a", static_cast<uint16_t>(wire::MessageType::kDisplay),
-                         std::vector<char>(display.begin(), display.end())});
-  deliver(101, wire::EncodeBody(wire::PeerCarryCommand{
-                   static_cast<uint16_t>(wire::MessageType::kCarry),
-                   std::vector<char>(nested.begin(), nested.end())}));
-  deliver(102, wire::EncodeBody(wire::PeerCarryCommand{
-                   static_cast<uint16_t>(wire::MessageType::kFence),
-                   std::vector<char>(display.begin(), display.end())}));
+  const std::string nested =
+      wire::EncodeBody(wire::CarryRequest{"a", static_cast<uint16_t>(wire::MessageType::kDisplay),
+                                          std::vector<char>(display.begin(), display.end())});
+  deliver(101, wire::EncodeBody(
+                   wire::PeerCarryCommand{static_cast<uint16_t>(wire::MessageType::kCarry),
+                                          std::vector<char>(nested.begin(), nested.end())}));
+  deliver(102, wire::EncodeBody(
+                   wire::PeerCarryCommand{static_cast<uint16_t>(wire::MessageType::kFence),
+                                          std::vector<char>(display.begin(), display.end())}));
   deliver(103, std::string(wire::kMaxCarryRequestBytes + 1, '\x90'));
   deliver(104, "\xc1 not msgpack");
   for (int i = 0; i < 500 && sites.b.replicator->peer_refusals() < 4; ++i)

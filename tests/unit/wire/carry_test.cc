@@ -37,9 +37,8 @@ TEST_CASE("the volume and pair commands may be carried; carry, fence and cluster
   for (MessageType type :
        {MessageType::kVolumeCreate, MessageType::kVolumeDelete, MessageType::kVolumeList,
         MessageType::kVolumeResize, MessageType::kDisplay, MessageType::kReserve,
-        MessageType::kRelease, MessageType::kPairCreate, MessageType::kSplit,
-        MessageType::kResync, MessageType::kTakeover, MessageType::kDissolve,
-        MessageType::kVerify}) {
+        MessageType::kRelease, MessageType::kPairCreate, MessageType::kSplit, MessageType::kResync,
+        MessageType::kTakeover, MessageType::kDissolve, MessageType::kVerify}) {
     INFO(MessageTypeName(type));
     CHECK(CheckCarriable(TypeNumber(type)).ok());
   }
@@ -86,11 +85,12 @@ TEST_CASE("a carry request names a site or none, and carries only what may be ca
   CHECK(CheckCarryRequest({"", TypeNumber(MessageType::kDisplay), display}).ok());
   CHECK(CheckCarryRequest({"b/../c", TypeNumber(MessageType::kDisplay), display}).code() ==
         Code::kInvalidArgument);
-  CHECK(CheckCarryRequest({std::string(kMaxSiteNameBytes + 1, 's'),
-                           TypeNumber(MessageType::kDisplay), display})
+  CHECK(CheckCarryRequest(
+            {std::string(kMaxSiteNameBytes + 1, 's'), TypeNumber(MessageType::kDisplay), display})
             .code() == Code::kInvalidArgument);
   // A carry inside a carry: the far node would carry it on.
-  const std::vector<char> nested = BodyOf(CarryRequest{"a", TypeNumber(MessageType::kDisplay), display});
+  const std::vector<char> nested =
+      BodyOf(CarryRequest{"a", TypeNumber(MessageType::kDisplay), display});
   CHECK(CheckCarryRequest({"b", TypeNumber(MessageType::kCarry), nested}).code() ==
         Code::kInvalidArgument);
   CHECK(CheckCarryRequest({"b", TypeNumber(MessageType::kFence), BodyOf(FenceRequest{"vm1"})})
@@ -99,7 +99,8 @@ TEST_CASE("a carry request names a site or none, and carries only what may be ca
 
 TEST_CASE("a carry request and a peer carry command round-trip, within their frame limits") {
   // The largest of each: the largest body and the longest site name fit kMaxCarryRequestBytes.
-  const CarryRequest largest{std::string(kMaxSiteNameBytes, 's'), TypeNumber(MessageType::kPairCreate),
+  const CarryRequest largest{std::string(kMaxSiteNameBytes, 's'),
+                             TypeNumber(MessageType::kPairCreate),
                              std::vector<char>(kMaxCarriedBodyBytes, '\xff')};
   const std::string encoded = EncodeBody(largest);
   CHECK(encoded.size() <= kMaxCarryRequestBytes);
@@ -122,7 +123,8 @@ TEST_CASE("a carry request and a peer carry command round-trip, within their fra
 }
 
 TEST_CASE("a peer carry command of a carry, a fence or a cluster command fails decoding") {
-  for (MessageType type : {MessageType::kCarry, MessageType::kFence, MessageType::kClusterUnfence}) {
+  for (MessageType type :
+       {MessageType::kCarry, MessageType::kFence, MessageType::kClusterUnfence}) {
     INFO(MessageTypeName(type));
     PeerCarryCommand received;
     CHECK(DecodePeerMessage(EncodeBody(PeerCarryCommand{TypeNumber(type), {}}), &received).code() ==
