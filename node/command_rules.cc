@@ -14,4 +14,9 @@ bool ResyncTargetIsBehind(const PairState& here, const wire::Generation& generat
   return commanded.NewerThan(generation) && IsReplicating(here.status);
 }
 
+bool CopyResumesAtStart(const PairState& here, uint64_t marked_bytes) {
+  if (here.role != PairRole::kPrimary) return false;
+  return here.status == PairStatus::kCOPY || (here.status == PairStatus::kPAIR && marked_bytes > 0);
+}
+
 }  // namespace pairfs::node

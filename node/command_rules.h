@@ -26,4 +26,10 @@ wire::Generation NextGeneration(const wire::Generation& mine, uint64_t peer_coun
 bool ResyncTargetIsBehind(const PairState& here, const wire::Generation& generation,
                           const wire::Generation& commanded);
 
+// Whether a pair's copy starts again when the node starts (Replicator::Start): at the primary, a
+// copy that was running (COPY) resumes, and PAIR with regions marked (`marked_bytes`: the node
+// stopped or crashed with writes in its activity log) copies those regions, since the secondary
+// may lack them. A dead peer sends the copy to PSUE after peer_timeout_ms.
+bool CopyResumesAtStart(const PairState& here, uint64_t marked_bytes);
+
 }  // namespace pairfs::node

@@ -138,6 +138,7 @@ wire::Reply ControlServer::Handle(const wire::Frame& frame) {
   if (frame.type == MessageType::kCarry) return HandleCarry(frame);
   Status status = CheckRequestText(frame);
   if (!status.ok()) return wire::Reply::FromStatus(status);
+  if (std::optional<wire::Reply> group = HandleGroup(frame)) return *group;
   wire::Reply reply;
   switch (frame.type) {
     case MessageType::kVolumeCreate: status = HandleVolumeCreate(frame, &reply); break;

@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -75,6 +76,10 @@ class ControlServer {
     wire::Incoming request;
     wire::Reply reply;
   };
+  // split, resync, takeover and display with --group G (node/control_groups.cc): the whole reply
+  // (a group command's outcomes travel with its failure), or nullopt for a request without a group.
+  std::optional<wire::Reply> HandleGroup(const wire::Frame& frame);
+  wire::Reply DisplayGroup(const std::string& group);
 
   VolumeStore& store_;
   const std::string site_name_;

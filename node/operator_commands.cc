@@ -88,6 +88,7 @@ Result<Replicator::CreatePlan> Replicator::PlanCreate(const wire::PairCreateRequ
 }
 
 Status Replicator::CreatePair(const wire::PairCreateRequest& request, std::string* note) {
+  if (Status joins = CheckJoinsGroup(request); !joins.ok()) return joins;
   Result<CreatePlan> planned = PlanCreate(request);
   if (!planned.ok()) return planned.status();
   const CreatePlan& plan = planned.value();
@@ -172,22 +173,30 @@ Status Replicator::Split(const std::string& name, bool read_write, bool forwarde
     return ForwardToPrimary(wire::PeerForwardSplitCommand{pair.Snapshot().peer_volume, read_write},
                             note);
   }
-  const PairEvent event = read_write ? PairEvent::kSplitReadWrite : PairEvent::kSplit;
-  wire::Generation generation;
-  bool from_pair = false;
-  uint32_t closing = 0;
-  PairStatus split_status{};
-  {
+  Result<SplitPoint> point = [&]() -> Result<SplitPoint> {
     ClosedGate closed(pair.gate);  // writes in flight finish in the old status
-    from_pair = pair.Snapshot().state.status == PairStatus::kPAIR;
-    Status changed = Change(pair, event, nullptr, nullptr);
-    if (!changed.ok()) return changed;
-    generation = pair.Snapshot().generation;
-    split_status = pair.Snapshot().state.status;
-    closing = CloseEpoch(pair);
-  }
+    return SplitHere(pair, read_write);
+  }();
+  if (!point.ok()) return point.status();
+  return SplitAtPeer(pair, point.value(), read_write, note);
+}
+
+Result<Replicator::SplitPoint> Replicator::SplitHere(Pair& pair, bool read_write) {
+  const PairEvent event = read_write ? PairEvent::kSplitReadWrite : PairEvent::kSplit;
+  SplitPoint point;
+  point.from_pair = pair.Snapshot().state.status == PairStatus::kPAIR;
+  Status changed = Change(pair, event, nullptr, nullptr);
+  if (!changed.ok()) return changed;
+  point.generation = pair.Snapshot().generation;
+  point.status = pair.Snapshot().state.status;
+  point.closing = CloseEpoch(pair);
+  return point;
+}
+
+Status Replicator::SplitAtPeer(Pair& pair, const SplitPoint& point, bool read_write,
+                               std::string* note) {
   Result<wire::PeerAnswerMessage> answer =
-      Ask(wire::PeerSplitCommand{pair.Snapshot().peer_volume, generation, read_write});
+      Ask(wire::PeerSplitCommand{pair.Snapshot().peer_volume, point.generation, read_write});
   if (!answer.ok()) {
     *note =
         "split here; site " + options_.peer_site + " did not answer and will find itself outdated";
@@ -197,8 +206,8 @@ Status Replicator::Split(const std::string& name, bool read_write, bool forwarde
   }
   // The peer flushed its copy before it answered: the marks of the writes before the split are
   // no changes (ClearActivityThrough).
-  if (answer->code == 0 && from_pair && pair.volume->Flush().ok()) {
-    ClearActivityThrough(pair, closing, false, generation, split_status);
+  if (answer->code == 0 && point.from_pair && pair.volume->Flush().ok()) {
+    ClearActivityThrough(pair, point.closing, false, point.generation, point.status);
   }
   return StatusFromCode(answer->code, answer->message);
 }

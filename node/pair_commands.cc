@@ -201,7 +201,12 @@ wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& c
 wire::PeerAnswerMessage Replicator::ServeForwardSplit(
     const wire::PeerForwardSplitCommand& command) {
   std::string note;
-  Status status = Split(command.volume, command.read_write, true, &note);
+  std::vector<wire::PairOutcome> outcomes;  // the asker shows its own rows
+  Status status =
+      command.group.empty()
+          ? Split(command.volume, command.read_write, true, &note)
+          : RunGroup(command.group, GroupCommand::kSplit, {command.read_write, false, true},
+                     &outcomes, &note);
   if (!status.ok()) return AnswerOf(status);
   wire::PeerAnswerMessage answer;
   answer.message = note;
@@ -271,17 +276,10 @@ wire::PeerAnswerMessage Replicator::ServeResync(const wire::PeerResyncCommand& c
   if (ResyncTargetIsBehind(pair.Snapshot().state, mine, command.generation)) {
     OnPeerNewer(pair, mine, command.generation);
   }
+  // Either event takes the primary's generation (kAdoptPeerGeneration) with the new state.
   Status status = Change(pair, command.swap ? PairEvent::kResyncSwapByPeer : PairEvent::kResync,
                          nullptr, &command.generation);
   if (!status.ok()) return AnswerOf(status);
-  {
-    std::lock_guard<std::mutex> lock(pair.mutex);  // a resync adopts the primary's generation too
-    if (!(pair.generation == command.generation)) {
-      PairTransition adopt{pair.state, {PairAction::kAdoptPeerGeneration}};
-      status = Commit(pair, adopt, &command.generation);
-      if (!status.ok()) return AnswerOf(status);
-    }
-  }
   wire::PeerAnswerMessage answer;
   DescribeInAnswer(pair, &answer);
   return answer;

@@ -10,6 +10,7 @@
 //   0. Replicator::serve_create_mutex_ (the peer's pair creates, one at a time): taken first.
 //   1. Pair::gate: shared by a write at the mount and a forwarded write served at the primary;
 //      closed by a state change from a command, Fence or FinishSwap. Held across round trips.
+//      A group split (replicator_groups.cc) closes the gates of several pairs, in name order.
 //   2. Volume::exclusive() ranges (node/range_lock.h): held across a replica write's round trip
 //      and a copy chunk's. (WriteForwarded counts itself in flight, an Activity, before it takes
 //      its range: an Activity is a count, not a lock.)

@@ -139,7 +139,7 @@ Result<PairTransition> OnResync(const PairState& state, PairEvent event,
     next.status = S::kCOPY;
     if (!primary) {  // the copy's target: the primary reads its dirty bitmap (ServeBitmap)
       next.consistent = false;
-      return To(next, {});
+      return To(next, {A::kAdoptPeerGeneration});  // the primary's, in the same save
     }
     if (state.outdated) {
       return Status::ReadOnly(

@@ -76,9 +76,7 @@ void Replicator::OnLinkLost(Pair& pair, const wire::Generation& seen) {
 void Replicator::OnPeerNewer(Pair& pair, const wire::Generation& seen,
                              const wire::Generation& peer) {
   std::lock_guard<std::mutex> lock(pair.mutex);
-  if (!(pair.generation == seen) || (pair.state.outdated && !IsReplicating(pair.state.status)))
-    return;
-  if (peer.site == options_.site) return;  // made here, never committed: see FinishSwap
+  if (!PeerNewerApplies(pair.state, pair.generation, seen, peer, options_.site)) return;
   spdlog::warn(
       "pair {}: site {} has generation {}/{}, newer than {}/{} here: this copy is outdated",
       pair.volume->name(), options_.peer_site, peer.counter, peer.site, seen.counter, seen.site);

@@ -57,6 +57,19 @@ bool LinkReactionApplies(const PairState& here, const wire::Generation& generati
   return generation == seen && IsReplicating(here.status);
 }
 
+bool LinkIsSilent(bool heard_since_start, int64_t last_heard_ms, int64_t now_ms,
+                  int64_t timeout_ms) {
+  return heard_since_start && now_ms - last_heard_ms > timeout_ms;
+}
+
+bool PeerNewerApplies(const PairState& here, const wire::Generation& generation,
+                      const wire::Generation& seen, const wire::Generation& peer,
+                      const std::string& site) {
+  if (!(generation == seen)) return false;
+  if (here.outdated && !IsReplicating(here.status)) return false;
+  return peer.site != site;
+}
+
 SwapStep FinishSwapStep(const PairState& here, PairRole peer_role, PairStatus peer_status) {
   const bool peer_demoted = peer_role == PairRole::kSecondary &&
                             (peer_status == PairStatus::kPAIR || peer_status == PairStatus::kPSUE ||

@@ -57,6 +57,22 @@ StatusVerdict ReadPeerStatus(const PeerStatusFacts& facts, int64_t now_ms, int64
 bool LinkReactionApplies(const PairState& here, const wire::Generation& generation,
                          const wire::Generation& seen);
 
+// Whether the link is lost for being silent (Replicator::Background): nothing heard from the
+// peer, not even a status, for longer than `timeout_ms` since `last_heard_ms`, and only once the
+// peer was heard since this node started (`heard_since_start`): a restarted node must not suspend,
+// and start a generation, before it learnt whether the peer moved on meanwhile. Each replicating
+// pair then reacts as to a link loss.
+bool LinkIsSilent(bool heard_since_start, int64_t last_heard_ms, int64_t now_ms,
+                  int64_t timeout_ms);
+
+// Whether a peer at generation `peer`, newer than `seen` (this side's when the reading was
+// taken), still makes this copy outdated (OnPeerNewer): the pair is still at `seen`, not already
+// outdated and apart (an outdated copy still in PAIR or COPY suspends as well), and `peer` was
+// not made by this site (`site`): a generation made here and never committed is FinishSwap's.
+bool PeerNewerApplies(const PairState& here, const wire::Generation& generation,
+                      const wire::Generation& seen, const wire::Generation& peer,
+                      const std::string& site);
+
 // What FinishSwap does for a peer at a generation this site made and never committed.
 enum class SwapStep : uint8_t {
   kNone,        // left as it is (said once in the log)

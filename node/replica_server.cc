@@ -100,9 +100,10 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
   Result<size_t> length = pair->volume->ClampToEnd(message.offset, message.length);
   if (!length.ok() || length.value() != message.length) return answer(Code::kNoSpace);
   RangeLock::Guard exclusive = pair->volume->exclusive().Acquire(message.offset, message.length);
-  // Check again with the range held: a write that held it may have suspended the pair, and a
-  // forwarded write the secondary has given up on must never land after a later write.
-  if (!(pair->Snapshot().generation == message.generation)) return answer(Code::kReadOnly);
+  // Check again with the range held (node/write_rules.h).
+  if (!ForwardedWriteStillCurrent(pair->Snapshot().generation, message.generation)) {
+    return answer(Code::kReadOnly);
+  }
   Result<Activity> activity = Activity::Begin(*pair, message.offset, message.length, true);
   if (!activity.ok()) return answer(activity.status().code());
   Status written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind),

@@ -12,8 +12,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/command_rules.h"
 #include "node/limits.h"
 #include "node/pair_state.h"
+#include "node/peer_status_rules.h"
 #include "node/region_set.h"
 #include "node/replicator_internal.h"
 #include "wire/log_limit.h"
@@ -81,17 +83,12 @@ Status Replicator::Start() {
     });
   }
   background_ = std::thread([this] { Background(); });
-  // Interrupted copies resume (a dead peer sends them to PSUE after peer_timeout_ms).
+  // Interrupted copies resume (node/command_rules.h).
   std::vector<std::shared_ptr<Pair>> resume;
   {
     std::lock_guard<std::mutex> lock(pairs_mutex_);
     for (auto& [name, pair] : pairs_) {
-      const PairState state = pair->Snapshot().state;
-      if (state.role != PairRole::kPrimary) continue;
-      // COPY resumes; PAIR with marked regions (the node stopped or crashed with writes in its
-      // activity log) copies those regions, since the secondary may lack them.
-      if (state.status == PairStatus::kCOPY ||
-          (state.status == PairStatus::kPAIR && pair->regions->marked_bytes() > 0)) {
+      if (CopyResumesAtStart(pair->Snapshot().state, pair->regions->marked_bytes())) {
         resume.push_back(pair);
       }
     }
@@ -353,11 +350,9 @@ void Replicator::Background() {
       }
     }
     // A link that carries nothing (not even the statuses) for peer_timeout_ms is lost, also
-    // when no write notices it.
-    // Only once the peer has been heard since this node started: a restarted node must not
-    // suspend (and start a generation) before it learnt whether the peer moved on meanwhile.
-    if (transport_ != nullptr && heard_since_start_.load() &&
-        NowMs() - last_heard_ms_.load() > options_.peer_timeout_ms) {
+    // when no write notices it (node/peer_status_rules.h).
+    if (transport_ != nullptr && LinkIsSilent(heard_since_start_.load(), last_heard_ms_.load(),
+                                              NowMs(), options_.peer_timeout_ms)) {
       for (auto& pair : pairs) {
         const Pair::View view = pair->Snapshot();
         if (IsReplicating(view.state.status)) {

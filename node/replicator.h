@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "node/group_commands.h"
 #include "node/pair_state.h"
 #include "node/store.h"
 #include "wire/envelope.h"
@@ -150,6 +151,24 @@ class Replicator {
   // The peer's carried requests are answered by `handler` (the control endpoint's dispatch); until
   // it is set they are refused. Call before Start().
   void ServeCarriedWith(std::function<wire::Reply(const wire::Frame&)> handler);
+  // ---- consistency groups (node/group_commands.h plans; node/replicator_groups.cc runs) ----
+  // The pairs of `group` at this site (EffectiveGroup), in name order.
+  std::vector<GroupMember> GroupMembers(const std::string& group) const;
+  // create --group: what CheckGroupJoin says of the new pair and its group here.
+  Status CheckJoinsGroup(const wire::PairCreateRequest& request) const;
+  struct GroupOptions {
+    bool read_write = false;  // split --rw
+    bool force = false;       // takeover --force
+    bool forwarded = false;   // the peer asked (a split --group issued at the secondaries' site)
+  };
+  // Runs `command` on every pair of `group` at this site (PlanGroupCommand): a split at one point
+  // of the write order (every pair's new writes wait while each pair saves its split; forwarded
+  // to the primary site when issued at the secondaries'), the others pair by pair, each pair run
+  // even when an earlier one failed. `outcomes` gets one per pair of the group, in name order.
+  // Ok when every pair is done; else what SummarizeGroupOutcomes says; NotFound (no such group
+  // here), InvalidArgument (an inconsistent group), Unreachable (a forward not answered).
+  Status RunGroup(const std::string& group, GroupCommand command, const GroupOptions& options,
+                  std::vector<wire::PairOutcome>* outcomes, std::string* note);
 
   // How many messages from the peer failed their checks (wire/peer_messages.h) and were refused.
   uint64_t peer_refusals() const { return peer_refusals_.load(); }
@@ -355,6 +374,26 @@ class Replicator {
   // cannot be written (crash points between the steps: FORMAT.md).
   Status SaveCreatedPrimary(const wire::PairCreateRequest& request, const CreatePlan& plan);
   Status DissolveHere(const std::string& name);
+  // A split in two halves (operator_commands.cc), so that a group split can hold every pair's
+  // gate closed across the first half of all of them. SplitHere: the caller holds the pair's gate
+  // closed; changes the state (PSUS, or SSUS with read_write) and closes the activity log's epoch.
+  // SplitAtPeer: with the gate open, tells the peer and, once it flushed, clears the marks of the
+  // writes before the split.
+  struct SplitPoint {
+    wire::Generation generation;
+    bool from_pair = false;
+    uint32_t closing = 0;
+    PairStatus status{};
+  };
+  Result<SplitPoint> SplitHere(Pair& pair, bool read_write);
+  Status SplitAtPeer(Pair& pair, const SplitPoint& point, bool read_write, std::string* note);
+  // Group commands at this site (replicator_groups.cc).
+  void SplitGroupHere(const GroupPlan& plan, bool read_write,
+                        std::vector<wire::PairOutcome>* outcomes);
+  Status ForwardGroupSplit(const std::string& group, const GroupPlan& plan, bool read_write,
+                           std::string* note);
+  void RunEachOfGroup(const GroupPlan& plan, GroupCommand command, const GroupOptions& options,
+                      std::vector<wire::PairOutcome>* outcomes);
   // What pairctl status shows of a pair (operator_commands.cc).
   void DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo* info);
   Result<std::vector<uint64_t>> HashRegions(Pair& pair, uint64_t first, uint64_t count);

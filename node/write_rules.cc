@@ -37,9 +37,15 @@ bool AcceptsReplicaWrite(const PairState& here, const wire::Generation& generati
 Code JudgeForwardedWrite(WriteRule rule, const wire::Generation& generation,
                          const wire::Generation& sent, const std::string& holder,
                          const std::string& origin) {
-  if (!(generation == sent) || rule != WriteRule::kReplicate) return Code::kReadOnly;
+  if (!ForwardedWriteStillCurrent(generation, sent) || rule != WriteRule::kReplicate) {
+    return Code::kReadOnly;
+  }
   if (!holder.empty() && holder != origin) return Code::kConflict;
   return Code::kOk;
+}
+
+bool ForwardedWriteStillCurrent(const wire::Generation& generation, const wire::Generation& sent) {
+  return generation == sent;
 }
 
 Code RefusedGrantCode(Code refused) {

@@ -50,6 +50,12 @@ Code JudgeForwardedWrite(WriteRule rule, const wire::Generation& generation,
                          const wire::Generation& sent, const std::string& holder,
                          const std::string& origin);
 
+// Whether a forwarded write judged at `sent` may still be written once its range is held (checked
+// again then: a write that held the range may have suspended the pair, and a forwarded write the
+// secondary has given up on must never land after a later write): only at the same generation.
+// JudgeForwardedWrite applies the same rule before the range is taken.
+bool ForwardedWriteStillCurrent(const wire::Generation& generation, const wire::Generation& sent);
+
 // What the secondary's writer gets when the primary refused to grant a forwarded write with
 // `refused` (not kOk): kConflict (reserved elsewhere), the peer's disk fault (kIoError,
 // kNoSpace), else kReadOnly.

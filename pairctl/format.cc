@@ -189,4 +189,49 @@ nlohmann::ordered_json ClusterJson(const wire::ClusterInfo& info) {
           {"links", links}};
 }
 
+namespace {
+
+// The display row of `name` in a group reply, if the node sent one.
+const wire::VolumeInfo* RowOf(const wire::Reply& reply, const std::string& name) {
+  for (const wire::VolumeInfo& row : reply.volumes) {
+    if (row.name == name) return &row;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string GroupText(const wire::Reply& reply, const std::string& what) {
+  std::string out;
+  for (const wire::PairOutcome& outcome : reply.outcomes) {
+    out += what + " " + outcome.name + ": ";
+    if (outcome.code != 0) {
+      out += "not done: " + outcome.message + "\n";
+      continue;
+    }
+    const wire::VolumeInfo* row = RowOf(reply, outcome.name);
+    out += row ? row->role + " " + row->status : std::string("done");
+    out += outcome.message.empty() ? "\n" : " (" + outcome.message + ")\n";
+  }
+  return out;
+}
+
+nlohmann::ordered_json GroupJson(const wire::Reply& reply, const std::string& group,
+                                 const std::string& what) {
+  nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
+  for (const wire::PairOutcome& outcome : reply.outcomes) {
+    const wire::VolumeInfo* row = RowOf(reply, outcome.name);
+    nlohmann::ordered_json pair =
+        row ? DisplayJson(*row) : nlohmann::ordered_json{{"name", outcome.name}};
+    pair["done"] = outcome.code == 0;
+    pair["note"] = outcome.message;
+    pairs.push_back(pair);
+  }
+  return {{"group", group},
+          {"command", what},
+          {"done", reply.code == 0},
+          {"error", reply.code == 0 ? nlohmann::ordered_json() : OrNull(reply.message)},
+          {"pairs", pairs}};
+}
+
 }  // namespace pairfs::pairctl

@@ -34,4 +34,12 @@ std::string ClusterText(const wire::ClusterInfo& info);
 // `cluster status --json`: the same as one object (null for empty strings).
 nlohmann::ordered_json ClusterJson(const wire::ClusterInfo& info);
 
+// A group command's answer (split/resync/takeover --group G), `what` naming the command:
+// one line per pair ("split db: primary PSUS", or "split db: not done: why").
+std::string GroupText(const wire::Reply& reply, const std::string& what);
+// The same as one object: {"group", "command", "done", "error" (null when done), "pairs": one
+// display object per pair with "done" and "note" (what happened, or why not)}.
+nlohmann::ordered_json GroupJson(const wire::Reply& reply, const std::string& group,
+                                 const std::string& what);
+
 }  // namespace pairfs::pairctl

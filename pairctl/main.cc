@@ -142,24 +142,43 @@ void DrawProgress(const wire::VolumeInfo& v) {
   std::fflush(stderr);
 }
 
-// wait: polls the node until the volume shows `status`. Exit 5 at the timeout; exit 1 at once
-// when waiting for PAIR and the copy was interrupted (PSUE), since it cannot get there alone.
+// The first row of `rows` not in `status`, or null when every row is.
+const wire::VolumeInfo* FirstNotIn(const std::vector<wire::VolumeInfo>& rows,
+                                   const std::string& status) {
+  for (const wire::VolumeInfo& row : rows) {
+    if (row.status != status) return &row;
+  }
+  return nullptr;
+}
+
+// wait: polls the node until the volume (with --group: every pair of the group) shows `status`.
+// Exit 5 at the timeout; exit 1 at once when waiting for PAIR and a copy was interrupted (PSUE),
+// since it cannot get there alone.
 int Wait(const Config& config, const Options& options) {
   const bool bar = options.progress && ::isatty(STDERR_FILENO);
   const auto started = std::chrono::steady_clock::now();
   for (;;) {
-    Result<wire::Reply> reply = Ask(config, wire::DisplayRequest{options.name});
+    Result<wire::Reply> reply = Ask(config, wire::DisplayRequest{options.name, "", options.group});
     if (!reply.ok()) return Fail(reply.status());
     Status status = reply->ToStatus();
     if (!status.ok()) return Fail(status);
-    const wire::VolumeInfo& v = reply->volumes.at(0);
-    if (bar) DrawProgress(v);
-    if (v.status == options.status) {
+    const std::vector<wire::VolumeInfo>& rows = reply->volumes;
+    const wire::VolumeInfo* behind = FirstNotIn(rows, options.status);
+    if (bar) DrawProgress(behind ? *behind : rows.at(0));
+    if (behind == nullptr) {
       if (bar) std::fprintf(stderr, "\n");
-      if (options.json) return PrintJson(DisplayJson(v)), 0;
-      std::cout << v.name << " is " << v.status << "\n";
+      if (options.json && options.group.empty()) return PrintJson(DisplayJson(rows.at(0))), 0;
+      nlohmann::ordered_json all = nlohmann::ordered_json::array();
+      for (const wire::VolumeInfo& v : rows) {
+        if (options.json)
+          all.push_back(DisplayJson(v));
+        else
+          std::cout << v.name << " is " << v.status << "\n";
+      }
+      if (options.json) PrintJson(all);
       return 0;
     }
+    const wire::VolumeInfo& v = *behind;
     if (options.status == "PAIR" && v.status == "PSUE") {
       if (bar) std::fprintf(stderr, "\n");
       return Fail(Status::InvalidArgument(
@@ -177,6 +196,24 @@ int Wait(const Config& config, const Options& options) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+// split, resync or takeover --group: one line (or JSON object) per pair of the group, also when
+// some failed; the exit code is the first failed pair's.
+template <class T>
+int RunGroup(const Config& config, const T& request, const Options& options,
+             const std::string& what) {
+  Result<wire::Reply> reply = Ask(config, request);
+  if (!reply.ok()) return Fail(reply.status());
+  Status status = reply->ToStatus();
+  if (reply->outcomes.empty() && !status.ok()) return Fail(status);  // refused before any pair
+  if (options.json) {
+    PrintJson(GroupJson(reply.value(), options.group, what));
+  } else {
+    std::cout << GroupText(reply.value(), what);
+    if (status.ok() && !reply->message.empty()) std::cout << reply->message << "\n";
+  }
+  return status.ok() ? 0 : Fail(status);
 }
 
 // verify: asks the node for one slice of regions at a time (each answer stays small and quick).
@@ -300,6 +337,7 @@ void AddVolumeCommands(CLI::App& app, Options& options, Commands& commands) {
   CLI::App* display = commands.display =
       app.add_subcommand("display", "the pair table: display [NAME]");
   display->add_option("NAME", options.name, "one volume (default: all)");
+  display->add_option("--group", options.group, "the pairs of this consistency group");
   CLI::App* reserve = commands.reserve =
       app.add_subcommand("reserve", "reserve a volume for a site: reserve NAME [--holder ID]");
   reserve->add_option("NAME", options.name, "volume name")->required();
@@ -323,25 +361,30 @@ void AddPairCommands(CLI::App& app, Options& options, Commands& commands) {
   pair_create->add_option("--fence", options.fence,
                           "data, reserve or never (default never; reserve for [cluster] volumes)");
   pair_create->add_option("--group", options.group, "consistency group name");
+  const char* group_help = "every pair of this consistency group, in place of NAME";
   CLI::App* split = commands.split =
-      app.add_subcommand("split", "suspend a pair: split NAME [--rw]");
-  split->add_option("NAME", options.name, "volume name")->required();
+      app.add_subcommand("split", "suspend a pair: split NAME|--group G [--rw]");
+  split->add_option("NAME", options.name, "volume name");
+  split->add_option("--group", options.group, group_help);
   split->add_flag("--rw", options.read_write, "make the secondary writable too (SSUS)");
-  CLI::App* resync = commands.resync =
-      app.add_subcommand("resync", "copy what changed and return to PAIR: resync NAME [--swap]");
-  resync->add_option("NAME", options.name, "volume name")->required();
+  CLI::App* resync = commands.resync = app.add_subcommand(
+      "resync", "copy what changed and return to PAIR: resync NAME|--group G [--swap]");
+  resync->add_option("NAME", options.name, "volume name");
+  resync->add_option("--group", options.group, group_help);
   resync->add_flag("--swap", options.swap, "make the issuing site the primary (its copy wins)");
   CLI::App* takeover = commands.takeover = app.add_subcommand(
-      "takeover", "make the secondary here the writable one: takeover NAME [--force]");
-  takeover->add_option("NAME", options.name, "volume name")->required();
+      "takeover", "make the secondary here the writable one: takeover NAME|--group G [--force]");
+  takeover->add_option("NAME", options.name, "volume name");
+  takeover->add_option("--group", options.group, group_help);
   takeover->add_flag("--force", options.force,
                      "also for an outdated or inconsistent copy (loses the newer data)");
   CLI::App* dissolve = commands.dissolve =
       app.add_subcommand("dissolve", "remove the pair, keep both copies: dissolve NAME");
   dissolve->add_option("NAME", options.name, "volume name")->required();
   CLI::App* wait = commands.wait = app.add_subcommand(
-      "wait", "wait for a status: wait NAME --status S [--timeout SECONDS] [--progress]");
-  wait->add_option("NAME", options.name, "volume name")->required();
+      "wait", "wait for a status: wait NAME|--group G --status S [--timeout SECONDS] [--progress]");
+  wait->add_option("NAME", options.name, "volume name");
+  wait->add_option("--group", options.group, group_help);
   wait->add_option("--status", options.status, "SMPL COPY PAIR PSUS PSUE SSUS SSWS PFUL PFUS")
       ->required()
       ->check(
@@ -403,7 +446,7 @@ int RunVolumeCommand(const Config& c, const Options& options, const Commands& co
     });
   }
   if (commands.display->parsed()) {
-    return Run(c, wire::DisplayRequest{options.name}, [&](const wire::Reply& r) {
+    return Run(c, wire::DisplayRequest{options.name, "", options.group}, [&](const wire::Reply& r) {
       if (!json) return void(std::cout << DisplayTable(r.volumes));
       nlohmann::ordered_json rows = nlohmann::ordered_json::array();
       for (const auto& v : r.volumes) rows.push_back(DisplayJson(v));
@@ -423,12 +466,20 @@ int RunPairCommand(const Config& c, const Options& options, const Commands& comm
                                             options.fence, options.group},
                     "created pair");
   }
-  if (commands.split->parsed())
-    return run_pair(wire::SplitRequest{options.name, options.read_write}, "split");
-  if (commands.resync->parsed())
-    return run_pair(wire::ResyncRequest{options.name, options.swap}, "resync");
-  if (commands.takeover->parsed())
-    return run_pair(wire::TakeoverRequest{options.name, options.force}, "takeover");
+  const std::string& group = options.group;
+  if (commands.split->parsed()) {
+    const wire::SplitRequest request{options.name, options.read_write, group};
+    return group.empty() ? run_pair(request, "split") : RunGroup(c, request, options, "split");
+  }
+  if (commands.resync->parsed()) {
+    const wire::ResyncRequest request{options.name, options.swap, group};
+    return group.empty() ? run_pair(request, "resync") : RunGroup(c, request, options, "resync");
+  }
+  if (commands.takeover->parsed()) {
+    const wire::TakeoverRequest request{options.name, options.force, false, false, group};
+    return group.empty() ? run_pair(request, "takeover")
+                         : RunGroup(c, request, options, "takeover");
+  }
   if (commands.dissolve->parsed())
     return run_pair(wire::DissolveRequest{options.name}, "dissolved");
   return -1;
@@ -477,6 +528,24 @@ int RunCommand(const Config& c, const Options& options, const Commands& commands
   return RunReservation(c, options, commands.reserve->parsed());
 }
 
+// split, resync, takeover and wait act on one pair NAME or on every pair of --group G: exactly one
+// of them; display takes at most one. The usage error, or "" when the command line is right.
+std::string NameOrGroupUsage(const Options& options, const Commands& commands) {
+  const bool both = !options.name.empty() && !options.group.empty();
+  const bool neither = options.name.empty() && options.group.empty();
+  for (const auto& [command, verb] : {std::pair{commands.split, "split"},
+                                      {commands.resync, "resync"},
+                                      {commands.takeover, "takeover"},
+                                      {commands.wait, "wait"},
+                                      {commands.display, "display"}}) {
+    if (!command->parsed()) continue;
+    if (both) return std::string(verb) + ": give a volume NAME or --group G, not both";
+    if (neither && command != commands.display)
+      return std::string(verb) + ": give a volume NAME or --group G";
+  }
+  return "";
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -504,6 +573,11 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (std::string usage = NameOrGroupUsage(options, commands); !usage.empty()) {
+    std::cerr << "pairctl: " << usage << "\n"
+              << "Run 'pairctl --help' for usage.\n";
+    return kExitUsage;
+  }
   Result<uint64_t> size = uint64_t{0};
   if (commands.volume_create->parsed() || commands.volume_resize->parsed()) {
     size = node::ParseVolumeSize(options.size);

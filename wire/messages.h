@@ -49,11 +49,14 @@ struct VolumeResizeRequest {
 // `name` empty: every volume, a page of at most kDisplayPageVolumes at a time, in name order:
 // those named after `after` ("" = from the first). The reply says `more` while volumes are left;
 // the asker asks again with `after` = the last name it got.
+// `group` (pairctl display --group G; `name` then empty): the pairs of consistency group G, all in
+// one page (a group holds at most kMaxGroupPairs).
 struct DisplayRequest {
   static constexpr MessageType kType = MessageType::kDisplay;
   std::string name;
   std::string after;
-  MSGPACK_DEFINE_MAP(name, after);
+  std::string group;
+  MSGPACK_DEFINE_MAP(name, after, group);
 };
 
 // `holder` empty: the node's own site.
@@ -84,18 +87,22 @@ struct PairCreateRequest {
   MSGPACK_DEFINE_MAP(name, mode, peer_volume, fence, group);
 };
 
+// Split, resync and takeover name one pair (`name`) or, with `group` and an empty `name`, every
+// pair of a consistency group at this site (node/group_commands.h); never both.
 struct SplitRequest {
   static constexpr MessageType kType = MessageType::kSplit;
   std::string name;
   bool read_write = false;
-  MSGPACK_DEFINE_MAP(name, read_write);
+  std::string group;
+  MSGPACK_DEFINE_MAP(name, read_write, group);
 };
 
 struct ResyncRequest {
   static constexpr MessageType kType = MessageType::kResync;
   std::string name;
   bool swap = false;
-  MSGPACK_DEFINE_MAP(name, swap);
+  std::string group;
+  MSGPACK_DEFINE_MAP(name, swap, group);
 };
 
 // `cluster`: clusterd's takeover or swap of the determining volume (refused to an operator
@@ -106,7 +113,8 @@ struct TakeoverRequest {
   bool force = false;
   bool cluster = false;
   bool peer_lost = false;  // clusterd knows the peer is gone: take over without asking it first
-  MSGPACK_DEFINE_MAP(name, force, cluster, peer_lost);
+  std::string group;       // takeover --group (see SplitRequest)
+  MSGPACK_DEFINE_MAP(name, force, cluster, peer_lost, group);
 };
 
 // clusterd fences (or, with fenced = false, unfences) its copy of a managed volume: EROFS.
@@ -245,6 +253,16 @@ struct ClusterInfo {
                      started, determining_volume, reservation, witness, links, volumes);
 };
 
+// One pair's outcome of a group command (split, resync or takeover --group): code 0 = done (or
+// left as it was, already there); `message` says what happened, or why not (at most
+// kMaxOutcomeMessageBytes).
+struct PairOutcome {
+  std::string name;
+  uint8_t code = 0;  // pairfs::Code
+  std::string message;
+  MSGPACK_DEFINE_MAP(name, code, message);
+};
+
 // The answer to every control request. `code` is a pairfs::Code; `message` is one line for the
 // user (empty on success unless there is something to say); `volumes` carries results.
 struct Reply {
@@ -256,7 +274,8 @@ struct Reply {
   ClusterInfo cluster;               // cluster status
   ReservationRecord reservation;     // reserve vote: the copy's record after the vote
   bool more = false;                 // display, volume list: more volumes after the last one here
-  MSGPACK_DEFINE_MAP(code, message, volumes, mismatches, cluster, reservation, more);
+  std::vector<PairOutcome> outcomes;  // a group command: one per pair of the group, in name order
+  MSGPACK_DEFINE_MAP(code, message, volumes, mismatches, cluster, reservation, more, outcomes);
 
   static Reply FromStatus(const Status& status);
   Status ToStatus() const;

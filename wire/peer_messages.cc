@@ -173,7 +173,11 @@ Status PeerCreateCommand::Check() const {
              [&] { return CheckRegionSize(region_size_bytes); });
 }
 
-Status PeerForwardSplitCommand::Check() const { return CheckVolumeNameField("volume", volume); }
+Status PeerForwardSplitCommand::Check() const {
+  Status named = CheckVolumeNameField("volume", volume);
+  if (!named.ok()) return named;
+  return CheckTextField("group", group, kMaxGroupNameBytes);
+}
 
 Status PeerForwardResyncCommand::Check() const { return CheckVolumeNameField("volume", volume); }
 
@@ -336,6 +340,18 @@ Status CheckCarriedReply(const Reply& reply) {
   for (const VolumeInfo& row : reply.volumes) {
     if (!checked.ok()) break;
     checked = CheckCarriedRow(row);
+  }
+  // A group command's outcomes (--site with --group): one per pair of a group, at most.
+  if (checked.ok() && reply.outcomes.size() > kMaxGroupPairs)
+    checked = Refuse("outcomes", "are more than a group's " + std::to_string(kMaxGroupPairs));
+  for (const PairOutcome& outcome : reply.outcomes) {
+    if (!checked.ok()) break;
+    checked =
+        All([&] { return CheckVolumeNameField("outcomes.name", outcome.name); },
+            [&] { return CheckCode("outcomes.code", outcome.code); },
+            [&] {
+              return CheckRowField("outcomes.message", outcome.message, kMaxOutcomeMessageBytes);
+            });
   }
   return checked;
 }

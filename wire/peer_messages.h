@@ -57,12 +57,15 @@ struct PeerCreateCommand {
   Status Check() const;
 };
 
-// A `pairctl split` (read_write: --rw) a secondary runs at its primary.
+// A `pairctl split` (read_write: --rw) a secondary runs at its primary. With `group`: a
+// `split --group` issued at the site of the group's secondaries; the primary splits every pair of
+// that group at one point (`volume` is one of them, checked as any).
 struct PeerForwardSplitCommand {
   static constexpr MessageType kType = MessageType::kPeerForwardSplit;
   std::string volume;
   bool read_write = false;
-  MSGPACK_DEFINE_MAP(volume, read_write);
+  std::string group;
+  MSGPACK_DEFINE_MAP(volume, read_write, group);
   Status Check() const;
 };
 
@@ -222,7 +225,9 @@ Status CheckCarryRequest(const CarryRequest& request);
 // A reply carried back from the peer's node: a known code, a reason within kMaxReasonBytes, at
 // most one display page of volumes whose rows are within their limits (a volume name; keywords,
 // sites, group and holder no longer than DescribeVolume makes them), verify's mismatches as at
-// most kMaxVerifyRegionsPerCall offset-length pairs. InvalidArgument naming the field.
+// most kMaxVerifyRegionsPerCall offset-length pairs, a group command's outcomes at most
+// kMaxGroupPairs (a volume name, a known code, a message of at most kMaxOutcomeMessageBytes).
+// InvalidArgument naming the field.
 Status CheckCarriedReply(const Reply& reply);
 
 // The answer to every pair command.

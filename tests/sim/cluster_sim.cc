@@ -132,6 +132,11 @@ World::World(const ClusterSimOptions& options)
   profile.duplicate = Uniform(0, 30) / 1000.0;
   profile.min_delay_ms = 1;
   profile.max_delay_ms = Uniform(1, 40);
+  if (options.late_frames) {
+    profile.late = 0.01;
+    profile.late_min_delay_ms = 2000;
+    profile.late_max_delay_ms = 6000;
+  }
   network_ = Network(random_(), profile);
   heartbeat_links_ = static_cast<int>(Uniform(1, 2));
   auto_resync_ = Chance(0.5);

@@ -97,6 +97,13 @@ struct ClusterLogic {
   node::LinkLossOutcome (*after_link_loss)(const node::PairState&, node::FenceLevel,
                                            node::WriteRule) = &node::AfterLinkLoss;
   node::TallyVerdict (*read_tally)(const node::VoteTally&) = &node::ReadTally;
+  Code (*judge_forwarded_write)(node::WriteRule, const wire::Generation&, const wire::Generation&,
+                                const std::string&,
+                                const std::string&) = &node::JudgeForwardedWrite;
+  bool (*forwarded_write_still_current)(const wire::Generation&, const wire::Generation&) =
+      &node::ForwardedWriteStillCurrent;
+  node::ReserveRoute (*route_determining_reserve)(bool, bool, const node::PairState&,
+                                                  bool) = &node::RouteDeterminingReserve;
 };
 
 struct ClusterSimOptions {
@@ -108,6 +115,9 @@ struct ClusterSimOptions {
   // active, before the pairs are back in PAIR; by default only once they are. (An unfenced
   // suspended primary writes alone again: the report's finding.)
   bool hasty_operator = false;
+  // Late frames (tests/sim/network.h): 1% of the messages arrive 2-6 s late, after the sender
+  // gave up on them (peer_timeout_ms 2000). Off in the main sweep, whose seeds replay as before.
+  bool late_frames = false;
 };
 
 struct ClusterSimResult {

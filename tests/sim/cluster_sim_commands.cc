@@ -225,10 +225,6 @@ void Node::ServeCommand(const Message& command, std::function<void(Message)> ans
       status = Change(
           name, command.command == "resync" ? PairEvent::kResync : PairEvent::kResyncSwapByPeer,
           nullptr, &command.generation);
-      if (status.ok() && !(copy(name).generation == command.generation)) {
-        status = Commit(name, {copy(name).state, {node::PairAction::kAdoptPeerGeneration}},
-                        &command.generation);
-      }
     }
     reply.code = status.code();
     reply.message = status.ok() ? "" : status.message();
@@ -273,7 +269,7 @@ void Node::Background() {
     }
   }
   std::vector<std::function<void(Done)>> losses;
-  if (heard_since_start_ && world_.now() - last_heard_ms_ > kPeerTimeoutMs) {
+  if (node::LinkIsSilent(heard_since_start_, last_heard_ms_, world_.now(), kPeerTimeoutMs)) {
     for (const auto& [name, volume] : copies) {
       if (!IsReplicating(volume.state.status)) continue;
       losses.push_back([this, name = name, generation = volume.generation](Done next) {

@@ -52,11 +52,7 @@ void Node::Start() {
   Trace("started: dv " + StateText(copy(kDetermining)) + ", vm1 " + StateText(copy(kManaged)));
   After(kNodeTickMs, [this] { Background(); });
   for (const auto& [name, copy] : copies) {
-    if (copy.state.role != PairRole::kPrimary) continue;
-    if (copy.state.status == PairStatus::kCOPY ||
-        (copy.state.status == PairStatus::kPAIR && !copy.marked.empty())) {
-      StartCopy(name);
-    }
+    if (node::CopyResumesAtStart(copy.state, copy.marked.size())) StartCopy(name);
   }
 }
 
@@ -349,11 +345,12 @@ void Node::ServeForwardedWrite(const Message& request) {
       grant.code = code;
       Answer(request, grant);
     };
-    const Code judged = node::JudgeForwardedWrite(RuleOf(view), view.generation, request.generation,
-                                                  view.record.holder, request.origin);
+    const Code judged = world_.logic().judge_forwarded_write(
+        RuleOf(view), view.generation, request.generation, view.record.holder, request.origin);
     if (judged != Code::kOk) return refuse(judged);
     memory(kManaged).locks.Acquire(request.block, [this, request, grant, refuse, view]() mutable {
-      if (!(copy(kManaged).generation == request.generation)) {
+      if (!world_.logic().forwarded_write_still_current(copy(kManaged).generation,
+                                                        request.generation)) {
         memory(kManaged).locks.Release(request.block);
         return refuse(Code::kReadOnly);
       }
@@ -436,10 +433,7 @@ void Node::OnLinkLost(const std::string& name, const wire::Generation& seen, Don
 void Node::OnPeerNewer(const std::string& name, const wire::Generation& seen,
                        const wire::Generation& peer) {
   const Copy& volume = copy(name);
-  if (!(volume.generation == seen) ||
-      (volume.state.outdated && !IsReplicating(volume.state.status)))
-    return;
-  if (peer.site == site_name()) return;  // made here, never committed: see FinishSwap
+  if (!node::PeerNewerApplies(volume.state, volume.generation, seen, peer, site_name())) return;
   Trace(name + ": the peer has generation " + std::to_string(peer.counter) + "/" + peer.site +
         ": outdated");
   (void)Change(name, PairEvent::kPeerIsNewer, nullptr, nullptr);

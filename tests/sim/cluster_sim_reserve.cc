@@ -129,8 +129,8 @@ void Node::ReserveDetermining(const ReserveOptions& options, bool forwarded, boo
   if (options.preempt)
     return then(Status::InvalidArgument("the determining volume is never preempted"));
   auto reserve = [this, options, forwarded, determining_held, then] {
-    switch (node::RouteDeterminingReserve(world_.has_witness(), true, copy(kDetermining).state,
-                                          forwarded)) {
+    switch (world_.logic().route_determining_reserve(world_.has_witness(), true,
+                                                     copy(kDetermining).state, forwarded)) {
       case node::ReserveRoute::kMajority: return ReserveByMajority(options, determining_held, then);
       case node::ReserveRoute::kRefuseForwarded:
         return then(Status::InvalidArgument("the determining volume is secondary at both sites"));

@@ -1,19 +1,16 @@
 // Faults of the local disk in a pair (doc/design.md "Faults of the local disk"), in the simulation:
-// two real Replicators over the simulated network, each volume over a MemoryBlockFile that fails
-// writes (ENOSPC, EIO) or flushes on cue. A write that fails at either copy suspends the pair
-// (PSUE) with its region dirty, the writer gets the error, and once the fault is gone a resync
-// makes the copies identical. The network is clean here: only the disk fails.
+// two real Replicators over the simulated network (tests/sim/replicator_sites.h), each volume over
+// a MemoryBlockFile that fails writes (ENOSPC, EIO) or flushes on cue. A write that fails at
+// either copy suspends the pair (PSUE) with its region dirty, the writer gets the error, and once
+// the fault is gone a resync makes the copies identical. The network is clean here: only the disk
+// fails.
 #include <catch2/catch.hpp>
 
 #include <cerrno>
 #include <chrono>
-#include <filesystem>
 #include <thread>
 
-#include "node/block_file.h"
-#include "node/replicator.h"
-#include "node/store.h"
-#include "tests/sim/replication_wire.h"
+#include "tests/sim/replicator_sites.h"
 #include "tests/unit/temp_dir.h"
 
 namespace pairfs::sim {
@@ -21,75 +18,16 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr uint64_t kVolumeBytes = 256 * 1024;
-constexpr uint64_t kRegionBytes = 4096;
-
-template <class Predicate>
-bool WaitFor(Predicate done, std::chrono::milliseconds limit = 10000ms) {  // only to catch hangs
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return done();
-}
-
-struct DiskSite {
-  std::string name;
-  std::unique_ptr<SimTransport> transport;
-  std::unique_ptr<node::VolumeStore> store;
-  node::MemoryBlockFile* image = nullptr;  // owned by the volume
-  std::unique_ptr<node::Replicator> replicator;
-
-  void Start(Wire& wire, const std::string& dir) {
-    store = std::move(node::VolumeStore::Open(dir).value());
-    node::VolumeMetadata metadata;
-    metadata.name = "v";
-    metadata.size_bytes = kVolumeBytes;
-    metadata.inode = 2;
-    auto memory = std::make_unique<node::MemoryBlockFile>(kVolumeBytes);
-    image = memory.get();
-    REQUIRE(store->Adopt(node::Volume::Attach(dir + "/volumes", metadata, std::move(memory))).ok());
-    const node::ReplicatorOptions options = SimReplicatorOptions(name, kRegionBytes, 200, 20);
-    replicator = std::make_unique<node::Replicator>(*store, options, transport.get());
-    REQUIRE(replicator->Start().ok());
-    wire.Attach(name, replicator.get());
-  }
-  node::Volume& volume() { return *store->Find("v"); }
-  std::string Status() { return volume().metadata().role + " " + volume().metadata().status; }
-  uint64_t DirtyBytes() {
-    wire::VolumeInfo info;
-    replicator->Describe(volume(), &info);
-    return info.dirty_bytes;
-  }
-  std::string Image() {
-    std::string bytes(kVolumeBytes, '\0');
-    REQUIRE(volume().Read(0, kVolumeBytes, bytes.data(), false).value() == kVolumeBytes);
-    return bytes;
-  }
-  Result<size_t> Write(uint64_t offset, const std::string& data) {
-    return replicator->Write(volume(), name, offset, data.data(), data.size(), false);
-  }
-};
+constexpr uint64_t kRegionBytes = kSiteRegionBytes;
+constexpr uint64_t kVolumeBytes = kSiteVolumeBytes;
 
 class Pair {
  public:
-  Pair() : wire_(1) {
-    std::filesystem::create_directories(dir_.path() + "/a");
-    std::filesystem::create_directories(dir_.path() + "/b");
-    a.name = "a";
-    b.name = "b";
-    a.transport = std::make_unique<SimTransport>(wire_, "a");
-    b.transport = std::make_unique<SimTransport>(wire_, "b");
-    a.Start(wire_, dir_.path() + "/a");
-    b.Start(wire_, dir_.path() + "/b");
+  Pair() : sites_(dir_.path(), 1), a(sites_.a), b(sites_.b) {
+    for (ReplicatorSite* site : {&a, &b}) {
+      site->Start(sites_.wire, SimReplicatorOptions(site->name, kRegionBytes, 200, 20), true);
+    }
     REQUIRE(a.Write(0, std::string(3 * kRegionBytes, 'p')).ok());  // written before the pair
-  }
-  ~Pair() {
-    wire_.Detach("a");
-    wire_.Detach("b");
-    a.replicator->Stop();
-    b.replicator->Stop();
   }
   void Create() {
     std::string note;
@@ -97,7 +35,7 @@ class Pair {
     INFO(created.message());
     REQUIRE(created.ok());
   }
-  bool InPair() { return a.Status() == "primary PAIR" && b.Status() == "secondary PAIR"; }
+  bool InPair() { return sites_.InPair(); }
   void Resync() {
     std::string note;
     Status resynced = a.replicator->Resync("v", false, false, &note);
@@ -120,12 +58,13 @@ class Pair {
     CHECK(WaitFor([&] { return b.Status() == "secondary PSUE"; }));
   }
 
-  DiskSite a;
-  DiskSite b;
-
  private:
   testing::TempDir dir_;
-  Wire wire_;
+  SitePair sites_;
+
+ public:
+  ReplicatorSite& a;
+  ReplicatorSite& b;
 };
 
 void RequireError(const Result<size_t>& written, int error_number) {

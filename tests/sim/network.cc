@@ -6,7 +6,13 @@ void Network::Enqueue(int64_t now_ms, const std::string& from, const std::string
                       const std::string& bytes) {
   std::uniform_int_distribution<int64_t> delay(
       profile_.min_delay_ms, std::max(profile_.min_delay_ms, profile_.max_delay_ms));
-  queue_.push({{now_ms + delay(random_), from, to, bytes}, next_order_++});
+  int64_t at_ms = now_ms + delay(random_);
+  if (profile_.late > 0 &&
+      std::uniform_real_distribution<double>(0.0, 1.0)(random_) < profile_.late) {
+    at_ms += std::uniform_int_distribution<int64_t>(profile_.late_min_delay_ms,
+                                                    profile_.late_max_delay_ms)(random_);
+  }
+  queue_.push({{at_ms, from, to, bytes}, next_order_++});
 }
 
 void Network::Send(int64_t now_ms, const std::string& from, const std::string& to,

@@ -24,6 +24,12 @@ struct FaultProfile {
   double duplicate = 0.0;
   int64_t min_delay_ms = 1;
   int64_t max_delay_ms = 1;  // wider than min: later messages may overtake earlier ones
+  // Late frames: a message held in a queue (a ZeroMQ socket keeps its frames across a reconnect)
+  // and delivered after a further delay in [late_min_delay_ms, late_max_delay_ms]. With `late`
+  // 0 no draw is made for it, so the schedules of existing seeds do not change.
+  double late = 0.0;
+  int64_t late_min_delay_ms = 0;
+  int64_t late_max_delay_ms = 0;
 };
 
 struct Delivery {

@@ -15,16 +15,10 @@
 #include <map>
 #include <mutex>
 #include <random>
-#include <shared_mutex>
-#include <stdexcept>
 #include <thread>
 
-#include "node/replicator.h"
-#include "node/store.h"
 #include "tests/sim/network.h"
-#include "tests/sim/replication_wire.h"
-#include "tests/unit/temp_dir.h"
-#include "wire/envelope.h"
+#include "tests/sim/replicator_sites.h"
 
 namespace pairfs::sim {
 namespace {
@@ -32,53 +26,9 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// Seeds run on several threads at once (a run mostly waits on timers), so the checks inside a
-// run throw instead of using Catch2's assertions, which are not thread-safe.
-#define SIM_ENSURE(condition)                                                \
-  do {                                                                       \
-    if (!(condition)) throw std::runtime_error("check failed: " #condition); \
-  } while (0)
-
-constexpr uint64_t kVolumeBytes = 256 * 1024;
-constexpr uint64_t kRegionBytes = 4096;
+constexpr uint64_t kVolumeBytes = kSiteVolumeBytes;
+constexpr uint64_t kRegionBytes = kSiteRegionBytes;
 constexpr int kConcurrentSeeds = 6;
-
-struct Site {
-  std::string name;
-  std::string dir;
-  std::unique_ptr<SimTransport> transport;
-  std::unique_ptr<node::VolumeStore> store;
-  std::unique_ptr<node::Replicator> replicator;
-
-  void Start(Wire& wire) {
-    Result<std::unique_ptr<node::VolumeStore>> opened = node::VolumeStore::Open(dir);
-    SIM_ENSURE(opened.ok());
-    store = std::move(opened.value());
-    const node::ReplicatorOptions options = SimReplicatorOptions(name, kRegionBytes, 40, 4);
-    replicator = std::make_unique<node::Replicator>(*store, options, transport.get());
-    SIM_ENSURE(replicator->Start().ok());
-    wire.Attach(name, replicator.get());
-  }
-  // kill -9: the site vanishes from the network at once; its files stay as they were.
-  void Crash(Wire& wire) {
-    wire.Detach(name);
-    replicator.reset();
-    store.reset();
-  }
-  std::string Status() {
-    wire::VolumeInfo info;
-    node::Volume& volume = *store->Find("v");
-    info.status = volume.metadata().status;
-    return volume.metadata().role + " " + info.status +
-           (volume.metadata().outdated ? " outdated" : "");
-  }
-  std::string Image() {
-    std::string bytes(kVolumeBytes, '\0');
-    SIM_ENSURE(store->Find("v")->Read(0, kVolumeBytes, bytes.data(), false).value() ==
-               kVolumeBytes);
-    return bytes;
-  }
-};
 
 // What the volume must hold: bytes of acknowledged writes, and which bytes are undefined (a
 // failed write may or may not have reached either copy).
@@ -103,40 +53,31 @@ struct Model {
   }
 };
 
-template <class Predicate>
-bool WaitFor(Predicate done, std::chrono::milliseconds limit) {
-  const auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return done();
-}
-
 std::string RunSeedOnce(uint64_t seed, const std::string& root) {
   std::mt19937_64 random(seed);
   const std::string dir = root + "/" + std::to_string(seed);
-  std::filesystem::create_directories(dir + "/a");
-  std::filesystem::create_directories(dir + "/b");
-  Wire wire(seed);
-  Site a{"a", dir + "/a", std::make_unique<SimTransport>(wire, "a"), nullptr, nullptr};
-  Site b{"b", dir + "/b", std::make_unique<SimTransport>(wire, "b"), nullptr, nullptr};
-  a.Start(wire);
-  b.Start(wire);
+  SitePair sites(dir, seed);
+  Wire& wire = sites.wire;
+  ReplicatorSite& a = sites.a;
+  ReplicatorSite& b = sites.b;
+  auto start = [&](ReplicatorSite& site) {
+    site.Start(wire, SimReplicatorOptions(site.name, kRegionBytes, 40, 4));
+  };
+  start(a);
+  start(b);
   Model model;
-  SIM_ENSURE(a.store->Create("v", kVolumeBytes).ok());
+  Ensure(a.store->Create("v", kVolumeBytes).ok(), "v is created");
   {  // data written before the pair exists
     std::string data(8192, '\0');
     for (char& c : data) c = static_cast<char>(random());
-    SIM_ENSURE(
-        a.replicator->Write(*a.store->Find("v"), "a", 4096, data.data(), data.size(), false).ok());
+    Ensure(a.Write(4096, data).ok(), "the first write succeeds");
     model.Written(4096, data);
   }
   // Brings the pair to PAIR from wherever it is (resync at the primary), on a healed network.
   auto converge = [&](std::chrono::milliseconds limit) {
     return WaitFor(
         [&] {
-          const std::string sa = a.Status(), sb = b.Status();
+          const std::string sa = a.Status(true), sb = b.Status(true);
           if (sa == "primary PAIR" && sb == "secondary PAIR") return true;
           if (sa.find("COPY") == std::string::npos && sb.find("COPY") == std::string::npos) {
             std::string ignored;
@@ -158,7 +99,7 @@ std::string RunSeedOnce(uint64_t seed, const std::string& root) {
   }
   if (!created.ok()) return "create failed: " + created.message();
   if (!converge(5000ms))
-    return "the initial copy did not reach PAIR: a " + a.Status() + ", b " + b.Status();
+    return "the initial copy did not reach PAIR: a " + a.Status(true) + ", b " + b.Status(true);
 
   FaultProfile faulty;
   faulty.drop = (random() % 20) / 100.0;       // up to 19% lost
@@ -170,31 +111,30 @@ std::string RunSeedOnce(uint64_t seed, const std::string& root) {
   for (int op = 0; op < operations; ++op) {
     const uint64_t choice = random() % 100;
     if (choice < 70) {
-      Site& site = random() % 2 ? a : b;
+      ReplicatorSite& site = random() % 2 ? a : b;
       if (!site.replicator) continue;
       const uint64_t length = (1 + random() % 16) * 512;
       const uint64_t offset = (random() % ((kVolumeBytes - length) / 512 + 1)) * 512;
       std::string data(length, '\0');
       for (char& c : data) c = static_cast<char>(random());
-      Result<size_t> written = site.replicator->Write(*site.store->Find("v"), site.name, offset,
-                                                      data.data(), length, false);
+      Result<size_t> written = site.Write(offset, data);
       if (written.ok() && written.value() == length) {
         model.Written(offset, data);
       } else {
         model.Undefined(offset, length);
       }
     } else if (choice < 78) {
-      Site& site = random() % 2 ? a : b;
-      (void)site.replicator->Flush(*site.store->Find("v"));
+      ReplicatorSite& site = random() % 2 ? a : b;
+      (void)site.replicator->Flush(site.volume());
     } else if (choice < 86) {
       wire.Partition(true);
     } else if (choice < 92) {
       wire.Partition(false);
     } else {
-      Site& site = random() % 2 ? a : b;  // kill -9 and restart
+      ReplicatorSite& site = random() % 2 ? a : b;  // kill -9 and restart
       site.Crash(wire);
       std::this_thread::sleep_for(std::chrono::milliseconds(random() % 20));
-      site.Start(wire);
+      start(site);
     }
   }
 
@@ -202,7 +142,7 @@ std::string RunSeedOnce(uint64_t seed, const std::string& root) {
   wire.SetProfile(FaultProfile{0, 0, 0, 1});
   wire.Partition(false);
   const bool converged = converge(5000ms);
-  if (!converged) return "no PAIR after healing: a " + a.Status() + ", b " + b.Status();
+  if (!converged) return "no PAIR after healing: a " + a.Status(true) + ", b " + b.Status(true);
   const std::string image_a = a.Image();
   const std::string image_b = b.Image();
   std::string failure;

@@ -27,4 +27,19 @@ TEST_CASE("a resync target still replicating at an older generation is behind", 
 }
 
 }  // namespace
+TEST_CASE("a primary's copy resumes at the start in COPY, and in PAIR with regions marked",
+          "[command_rules]") {
+  for (PairRole role : kAllRoles) {
+    for (PairStatus status : kAllStatuses) {
+      const PairState here{role, status, true, false, false};
+      if (!IsValidPairState(here)) continue;
+      INFO(RoleName(role) << " " << StatusName(status));
+      const bool primary = role == PairRole::kPrimary;
+      CHECK(CopyResumesAtStart(here, 0) == (primary && status == PairStatus::kCOPY));
+      CHECK(CopyResumesAtStart(here, 4096) ==
+            (primary && (status == PairStatus::kCOPY || status == PairStatus::kPAIR)));
+    }
+  }
+}
+
 }  // namespace pairfs::node

@@ -247,8 +247,10 @@ TEST_CASE("resync copies from the primary; toward an SSWS peer only resync --swa
   CHECK(swap.next == PairState{PairRole::kPrimary, PairStatus::kCOPY, true, false, false});
   CHECK(swap.actions ==
         std::vector<PairAction>{PairAction::kBumpGeneration, PairAction::kStartCopy});
-  // The copy's target does nothing itself: the primary reads its dirty bitmap before saving.
-  CHECK(Must(State(PairRole::kSecondary, PairStatus::kPSUS), PairEvent::kResync).actions.empty());
+  // The copy's target only takes the primary's generation: the primary reads its dirty bitmap
+  // before saving.
+  CHECK(Must(State(PairRole::kSecondary, PairStatus::kPSUS), PairEvent::kResync).actions ==
+        std::vector<PairAction>{PairAction::kAdoptPeerGeneration});
   PairState old_primary = State(PairRole::kPrimary, PairStatus::kPSUE);
   old_primary.outdated = true;
   CHECK(Transit(old_primary, PairEvent::kResync, {}).status().code() == Code::kReadOnly);

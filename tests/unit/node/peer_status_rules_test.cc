@@ -145,4 +145,41 @@ TEST_CASE("a reaction to the link applies only at its generation while replicati
   }
 }
 
+TEST_CASE("a silent link is lost after the timeout, once the peer was heard since the start",
+          "[peer_status]") {
+  CHECK_FALSE(LinkIsSilent(true, 100, 100 + kTimeout, kTimeout));  // not longer than the timeout
+  CHECK(LinkIsSilent(true, 100, 101 + kTimeout, kTimeout));
+  CHECK_FALSE(LinkIsSilent(false, 100, 101 + kTimeout, kTimeout));  // never heard: a restart
+  CHECK_FALSE(LinkIsSilent(true, 5000, 5000, kTimeout));
+}
+
+TEST_CASE("a newer peer outdates this copy at its generation, unless settled or made here",
+          "[peer_status]") {
+  const wire::Generation seen{5, "a"};
+  const wire::Generation newer_elsewhere{6, "b"};
+  const wire::Generation made_here{6, "a"};
+  struct Row {
+    const char* what;
+    PairState here;
+    wire::Generation generation;
+    wire::Generation peer;
+    bool applies;
+  };
+  const std::vector<Row> rows = {
+      {"in PAIR, a peer newer from b", Side(R::kSecondary, S::kPAIR), seen, newer_elsewhere, true},
+      {"suspended, not outdated", Side(R::kPrimary, S::kPSUE), seen, newer_elsewhere, true},
+      {"the pair moved on since", Side(R::kSecondary, S::kPAIR), {6, "a"}, newer_elsewhere, false},
+      {"outdated and apart: settled", Side(R::kSecondary, S::kPSUE, true), seen, newer_elsewhere,
+       false},
+      {"outdated, still in PAIR", Side(R::kSecondary, S::kPAIR, true), seen, newer_elsewhere, true},
+      {"outdated, a copy stopped midway", Side(R::kSecondary, S::kCOPY, true, false), seen,
+       newer_elsewhere, true},
+      {"a generation this site made", Side(R::kSecondary, S::kPAIR), seen, made_here, false},
+  };
+  for (const Row& row : rows) {
+    INFO(row.what);
+    CHECK(PeerNewerApplies(row.here, row.generation, seen, row.peer, "a") == row.applies);
+  }
+}
+
 }  // namespace pairfs::node

@@ -157,6 +157,14 @@ TEST_CASE("a carried reply is checked before it is passed on") {
   reply.volumes[0].group.assign(kMaxGroupNameBytes + 1, 'g');
   CHECK(CheckCarriedReply(reply).code() == Code::kInvalidArgument);
 
+  Reply group = DisplayReply();
+  group.outcomes.push_back({"vm1", 0, "split"});
+  CHECK(CheckCarriedReply(group).ok());
+  group.outcomes.push_back({"../x", 0, ""});
+  CHECK(CheckCarriedReply(group).code() == Code::kInvalidArgument);
+  group.outcomes.assign(kMaxGroupPairs + 1, {"vm1", 0, ""});
+  CHECK(CheckCarriedReply(group).code() == Code::kInvalidArgument);
+
   Reply verified;
   verified.mismatches = {0, 4096, 65536, 4096};
   CHECK(CheckCarriedReply(verified).ok());
