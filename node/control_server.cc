@@ -96,6 +96,7 @@ Status ControlServer::Start(wire::Context& context, const std::string& endpoint)
   server_ = std::move(server.value());
   // The socket moves to the serving thread here; thread creation is the memory barrier ZeroMQ asks
   // for.
+  StartCarriers();
   thread_ = std::thread([this] { Serve(); });
   spdlog::info("control: serving {}", endpoint);
   return Status::Ok();
@@ -104,18 +105,28 @@ Status ControlServer::Start(wire::Context& context, const std::string& endpoint)
 void ControlServer::Stop() {
   stopping_.store(true);
   if (thread_.joinable()) thread_.join();
+  StopCarriers();
   server_.reset();
 }
 
 void ControlServer::Serve() {
   while (!stopping_.load()) {
-    Result<std::optional<wire::Incoming>> incoming = server_->Receive(kControlPollMs);
+    SendCarryAnswers();
+    Result<std::optional<wire::Incoming>> incoming =
+        server_->Receive(CarriesPending() ? kCarryAnswerPollMs : kControlPollMs);
     if (!incoming.ok()) {
       spdlog::warn("control: refused a message: {}", incoming.status().message());
       continue;
     }
     if (!incoming.value()) continue;
     const wire::Incoming& request = *incoming.value();
+    if (request.frame.type == wire::MessageType::kCarry) {
+      Status queued = QueueCarry(request);
+      if (queued.ok()) continue;
+      Status sent = server_->Answer(request, site_name_, wire::Reply::FromStatus(queued));
+      if (!sent.ok()) spdlog::warn("control: cannot answer: {}", sent.message());
+      continue;
+    }
     const wire::Reply reply = Handle(request.frame);
     Status sent = server_->Answer(request, site_name_, reply);
     if (!sent.ok()) spdlog::warn("control: cannot answer: {}", sent.message());
@@ -124,6 +135,7 @@ void ControlServer::Serve() {
 
 wire::Reply ControlServer::Handle(const wire::Frame& frame) {
   using wire::MessageType;
+  if (frame.type == MessageType::kCarry) return HandleCarry(frame);
   Status status = CheckRequestText(frame);
   if (!status.ok()) return wire::Reply::FromStatus(status);
   if (std::optional<wire::Reply> group = HandleGroup(frame)) return *group;

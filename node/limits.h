@@ -139,6 +139,17 @@ inline constexpr size_t kJournalFillChunkBytes = 1 << 20;
 // overlapping syncs, 0.65-0.8x with one sync at a time (a noisy shared VM).
 inline constexpr int kJournalSyncsInFlight = 8;
 
+// ---- commands carried to the peer's node (pairctl --site; node/control_carry.cc) ----
+// Carries run on their own threads, so that a far site that does not answer (for up to
+// wire::kCarryTimeoutMs) never holds up the control endpoint that this site's clusterd fences and
+// takes over through. Two at once serve an operator and a script; more wait in a short queue,
+// and beyond it a carry is refused (Busy) rather than queued without bound.
+inline constexpr int kCarrierThreads = 2;
+inline constexpr size_t kCarriesQueued = 8;
+// While a carry is in flight the control thread polls this often, so that a finished carry's
+// answer leaves within this much of being ready (kControlPollMs when idle).
+inline constexpr int kCarryAnswerPollMs = 10;
+
 static_assert(kMinJournalBytes <= kMinConfiguredJournalBytes);
 static_assert(kMinConfiguredJournalBytes <= kMaxJournalBytes);
 

@@ -260,6 +260,7 @@ void Replicator::OnFrame(wire::Frame frame) {
     case MessageType::kWriteAck:
     case MessageType::kWriteGrant:
     case MessageType::kFlushAck:
+    case MessageType::kReply:  // to a carried request
     case MessageType::kPeerAnswer:
     case MessageType::kJournalAck: (void)calls_->Deliver(std::move(frame)); return;
     case MessageType::kWriteConfirm: (void)confirms_->Deliver(std::move(frame)); return;
@@ -289,7 +290,8 @@ void Replicator::OnFrame(wire::Frame frame) {
     case MessageType::kPeerTrim:
     case MessageType::kPeerDissolve:
     case MessageType::kPeerBitmap:
-    case MessageType::kJournalBatch: {
+    case MessageType::kJournalBatch:
+    case MessageType::kPeerCarry: {
       std::lock_guard<std::mutex> lock(work_mutex_);
       if (stopping_ || work_.size() >= kPeerWorkQueued ||
           work_bytes_ + frame.body.size() > kPeerWorkQueuedBytes) {
@@ -323,6 +325,8 @@ void Replicator::Serve(wire::Frame frame) {
     case MessageType::kFlush: return ServeFlush(frame);
     case MessageType::kPeerStatus: return ServeStatus(frame);
     case MessageType::kJournalBatch: return ServeJournalBatch(frame);
+    case MessageType::kPeerCarry:
+      return Answer(frame, MessageType::kReply, wire::EncodeBody(ServeCarry(frame)));
     default:  // a pair command (OnFrame queues no other type)
       return Answer(frame, MessageType::kPeerAnswer, wire::EncodeBody(ServePairCommand(frame)));
   }

@@ -76,6 +76,9 @@ struct ReplicatorOptions {
   std::string journal_dir;  // DATA_DIR/journals: one G.journal per consistency group
   uint64_t journal_size_bytes = 1ull << 30;  // [journal] size, for new journals
   int journal_high_water_percent = 80;       // [journal] high_water_percent: PFUL above it
+  // pairctl --site (node/carried_commands.cc): how long a carried request waits for the peer's
+  // reply; the daemon keeps wire::kCarryTimeoutMs, tests shorten it.
+  int carry_timeout_ms = wire::kCarryTimeoutMs;
 };
 
 // A reserve or release (pairctl reserve/release, clusterd, the fence-reserve path).
@@ -143,6 +146,16 @@ class Replicator {
   // Mismatching byte ranges (offset, length pairs) among the regions overlapping the range.
   Result<std::vector<uint64_t>> Verify(const std::string& name, uint64_t offset, uint64_t length);
 
+  // ---- commands carried between the sites (node/carried_commands.cc; pairctl --site) ----
+  // Sends a control request for `site`'s node (which must be the peer) over the peer link and
+  // returns that node's reply as it gave it. NotFound for a site that is not the peer,
+  // InvalidArgument for a request that cannot be carried (wire::CheckCarriedRequest), Unreachable
+  // if the peer does not answer within options.carry_timeout_ms, Corruption (counted as a
+  // refusal) for a reply that fails wire::CheckCarriedReply. Thread-safe.
+  Result<wire::Reply> Carry(const std::string& site, uint16_t type, std::vector<char> body);
+  // The peer's carried requests are answered by `handler` (the control endpoint's dispatch); until
+  // it is set they are refused. Call before Start().
+  void ServeCarriedWith(std::function<wire::Reply(const wire::Frame&)> handler);
   // ---- consistency groups (node/group_commands.h plans; node/replicator_groups.cc runs) ----
   // The pairs of `group` at this site (EffectiveGroup), in name order.
   std::vector<GroupMember> GroupMembers(const std::string& group) const;
@@ -256,6 +269,7 @@ class Replicator {
   void ServeForwardedWrite(const wire::Frame& frame);
   void ServeFlush(const wire::Frame& frame);
   void ServeStatus(const wire::Frame& frame);
+  wire::Reply ServeCarry(const wire::Frame& frame);
   // A message from the peer that failed its checks: counted, logged at most one line per type
   // every 10 s with the count (wire/log_limit.h), never acted on.
   void CountRefusal(wire::MessageType type, const Status& why);
@@ -454,6 +468,7 @@ class Replicator {
                                         const std::string& entry_volume) const;
   mutable std::mutex groups_mutex_;  // a leaf
   std::map<std::string, std::shared_ptr<AsyncGroup>> groups_;
+  std::function<wire::Reply(const wire::Frame&)> carried_handler_;  // set before Start()
 };
 
 }  // namespace pairfs::node

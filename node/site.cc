@@ -73,6 +73,12 @@ Site::Site(Config config, std::optional<wire::CurveKeys> keys, std::unique_ptr<D
   }
   replicator_ = std::make_unique<Replicator>(*store_, ReplicationOf(config_, paired()),
                                              paired() ? &transport_ : nullptr, witness_.get());
+  control_ = std::make_unique<ControlServer>(*store_, config_.site.name, replicator_.get(),
+                                             keys_.has_value());
+  // The peer's operator's requests (pairctl --site) run through the same dispatch as this site's.
+  replicator_->ServeCarriedWith([control = control_.get()](const wire::Frame& request) {
+    return control->HandleCarried(request);
+  });
 }
 
 Site::~Site() { Stop(); }
@@ -98,8 +104,6 @@ Status Site::Start() {
     Stop();
     return replicating;
   }
-  control_ = std::make_unique<ControlServer>(*store_, config_.site.name, replicator_.get(),
-                                             keys_.has_value());
   Status started = control_->Start(*context_, config_.site.control);
   if (!started.ok()) {
     Stop();
@@ -119,7 +123,6 @@ void Site::Stop() {
   replicator_->Stop();
   transport_.Attach(nullptr);
   link_.reset();
-  control_.reset();
   context_.reset();
 }
 

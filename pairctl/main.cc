@@ -14,6 +14,7 @@
 #include "node/limits.h"
 #include "node/names.h"
 #include "pairctl/format.h"
+#include "pairctl/site_option.h"
 #include "wire/curve.h"
 #include "wire/limits.h"
 #include "wire/link.h"
@@ -47,7 +48,13 @@ struct Options {
   double timeout_s = 0;
   bool progress = false;
   std::string key_dir = ".";
+  std::string site;  // --site: the site whose node runs the command
 };
+
+// The site every node request is for (pairctl --site), set once in Main before any request: empty
+// or this site's name asks the local node; another site's request is carried there by the local
+// node (wire::CarryRequest, seed 001 claims 42-47).
+std::string carry_to_site;
 
 int Fail(const Status& status) {
   std::cerr << "pairctl: " << status.message() << "\n";
@@ -78,7 +85,8 @@ Result<wire::Reply> Ask(const Config& config, const T& request, const std::strin
 
 template <class T>
 Result<wire::Reply> Ask(const Config& config, const T& request) {
-  return Ask(config, request, config.site.control);
+  if (carry_to_site.empty()) return Ask(config, request, config.site.control);
+  return Ask(config, CarryRequestFor(carry_to_site, request), config.site.control);
 }
 
 std::string ClusterdEndpoint(const Config& config) {
@@ -549,6 +557,9 @@ int Main(int argc, char** argv) {
   app.add_option("-c,--config", options.config_flag,
                  "config file (default $PAIRFS_CONFIG or /etc/pairfs/pairfs.toml)");
   app.add_flag("--json", options.json, "print JSON instead of a table");
+  app.add_option("--site", options.site,
+                 "run the command at SITE's node, carried there by this site's node "
+                 "(volume and pair commands; default: this site)");
   app.require_subcommand(1);
   AddVolumeCommands(app, options, commands);
   AddPairCommands(app, options, commands);
@@ -575,9 +586,26 @@ int Main(int argc, char** argv) {
       return kExitUsage;
     }
   }
+  const bool site_given = app.count("--site") > 0;
+  if (commands.keygen->parsed() && site_given) {
+    std::cerr << "pairctl: --site: keygen asks no node (it writes key files here); run it at "
+                 "the site instead\n";
+    return kExitUsage;
+  }
   if (commands.keygen->parsed()) return Keygen(options);
   Result<Config> config = node::LoadConfig(node::ResolveConfigPath(options.config_flag));
   if (!config.ok()) return Fail(config.status());
+  if (site_given) {
+    const bool asks_clusterd =
+        commands.cluster_status->parsed() || commands.cluster_unfence->parsed();
+    Result<std::string> carry_to =
+        CarrySiteFor(options.site, config->site.name, "cluster", !asks_clusterd);
+    if (!carry_to.ok()) {
+      std::cerr << "pairctl: " << carry_to.status().message() << "\n";
+      return kExitUsage;
+    }
+    carry_to_site = carry_to.value();
+  }
   return RunCommand(config.value(), options, commands, size.value());
 }
 

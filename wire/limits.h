@@ -170,6 +170,26 @@ static_assert(kMaxVerifyRegionsPerCall * 9 + kReplyOverheadBytes + kHeaderBytes 
 static_assert(kMaxVerifyRegionsPerCall < kMaxBodyElements,
               "a verify answer must stay under the element limit");
 
+// A carried control request (pairctl --site, wire/peer_messages.h PeerCarryCommand) is a name and
+// a few fields; this bounds its body inside the peer frame that carries it.
+inline constexpr size_t kMaxCarriedBodyBytes = 64 * 1024;
+static_assert(kMaxCarriedBodyBytes + kReplyOverheadBytes + kHeaderBytes <= kMaxFrameBytes,
+              "a carried request must fit one frame");
+
+// The fields around a carried body in a CarryRequest or PeerCarryCommand (a site name of at most
+// kMaxSiteNameBytes, the type, the msgpack map keys and headers): a kCarry or kPeerCarry frame
+// whose body is longer than kMaxCarryRequestBytes is refused before it is decoded.
+inline constexpr size_t kCarryFieldsBytes = 256;
+inline constexpr size_t kMaxCarryRequestBytes = kMaxCarriedBodyBytes + kCarryFieldsBytes;
+static_assert(kMaxSiteNameBytes + 64 <= kCarryFieldsBytes, "a carry's fields fit their allowance");
+static_assert(kMaxCarryRequestBytes + kHeaderBytes <= kMaxFrameBytes,
+              "a carried request must fit one frame");
+
+// How long a node waits for its peer's reply to a carried request: less than pairctl waits for
+// its own node, so the operator hears that the far site did not answer, not a bare timeout.
+inline constexpr int kCarryTimeoutMs = kDefaultControlTimeoutMs - 2000;
+static_assert(kCarryTimeoutMs > 0 && kCarryTimeoutMs < kDefaultControlTimeoutMs);
+
 // ---- consistency groups (issue 13 part 7: group commands) ----------------------------------------
 // A group holds at most this many pairs (create --group refuses one more): a group command
 // answers with one display row and one outcome per pair in one reply, and a group split keeps

@@ -23,6 +23,7 @@ const char* MessageTypeName(MessageType type) {
     case MessageType::kFence: return "fence";
     case MessageType::kClusterStatus: return "cluster-status";
     case MessageType::kClusterUnfence: return "cluster-unfence";
+    case MessageType::kCarry: return "carry";
     case MessageType::kReplicaWrite: return "replica-write";
     case MessageType::kForwardedWrite: return "forwarded-write";
     case MessageType::kWriteGrant: return "write-grant";
@@ -51,6 +52,7 @@ const char* MessageTypeName(MessageType type) {
     case MessageType::kPeerTrim: return "peer-trim";
     case MessageType::kPeerDissolve: return "peer-dissolve";
     case MessageType::kPeerBitmap: return "peer-bitmap";
+    case MessageType::kPeerCarry: return "peer-carry";
     case MessageType::kJournalBatch: return "journal-batch";
     case MessageType::kJournalAck: return "journal-ack";
   }

@@ -24,6 +24,7 @@ enum class MessageType : uint16_t {
   kFence = 15,           // clusterd: fence (or unfence) a managed copy
   kClusterStatus = 16,   // pairctl to clusterd: its view (phase, peer, links, reservation)
   kClusterUnfence = 17,  // pairctl to clusterd: the operator lifts FENCED
+  kCarry = 18,           // pairctl --site SITE: a request for SITE's node, carried by this node
   // Site to site (part 2: synchronous pairs).
   kReplicaWrite = 32,    // primary -> secondary: apply this ordered write
   kForwardedWrite = 33,  // secondary -> primary: order this write for me
@@ -57,6 +58,8 @@ enum class MessageType : uint16_t {
   kPeerTrim = 140,  // the primary finished a copy: clear the activity log's pins
   kPeerDissolve = 141,
   kPeerBitmap = 142,  // one chunk of the peer's dirty bitmap (after a resync)
+  kPeerCarry = 143,   // a control request an operator sent to this site through the peer's node;
+                      // answered by a kReply (not a kPeerAnswer)
   // ---- async pairs (issue 13, journal transfer; wire/journal_messages.h) ----
   kJournalBatch = 150,  // master -> restore journal: consecutive entries of one group
   kJournalAck = 151,    // the answer: durable and applied sequences at the restore side

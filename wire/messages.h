@@ -138,6 +138,18 @@ struct ClusterUnfenceRequest {
   MSGPACK_DEFINE_MAP(site);
 };
 
+// pairctl --site SITE: the request `body` of type `type` for SITE's node. The node that gets it
+// runs it itself when SITE is its own name (or empty), carries it over the peer link when SITE is
+// its peer (wire/peer_messages.h PeerCarryCommand) and returns that node's reply, and refuses any
+// other site (seed 001, claims 42-47: a command names the storage it is for).
+struct CarryRequest {
+  static constexpr MessageType kType = MessageType::kCarry;
+  std::string site;
+  uint16_t type = 0;
+  std::vector<char> body;  // the request's msgpack body, as pairctl would send it to SITE's node
+  MSGPACK_DEFINE_MAP(site, type, body);
+};
+
 // The determining volume's reservation record (doc/design.md "clusterd and the determining
 // volume"): one copy at each site's node (in the volume's metadata) and one at the witness, if any.
 struct ReservationRecord {

@@ -224,6 +224,138 @@ Status PeerBitmapCommand::Check() const {
              [&] { return CheckRegionRange(first, count, kBitmapChunkRegions); });
 }
 
+// ---- carried commands ---------------------------------------------------------------------
+
+Status CheckCarriable(uint16_t type) {
+  switch (static_cast<MessageType>(type)) {
+    case MessageType::kVolumeCreate:
+    case MessageType::kVolumeDelete:
+    case MessageType::kVolumeList:
+    case MessageType::kVolumeResize:
+    case MessageType::kDisplay:
+    case MessageType::kReserve:
+    case MessageType::kRelease:
+    case MessageType::kPairCreate:
+    case MessageType::kSplit:
+    case MessageType::kResync:
+    case MessageType::kTakeover:
+    case MessageType::kDissolve:
+    case MessageType::kVerify: return Status::Ok();
+    default:
+      return Refuse("type", std::string(MessageTypeName(static_cast<MessageType>(type))) + " (" +
+                                std::to_string(type) + ") cannot be carried to another site");
+  }
+}
+
+Status CheckCarrySize(size_t body_bytes) {
+  if (body_bytes <= kMaxCarryRequestBytes) return Status::Ok();
+  return Refuse("carry", "is " + std::to_string(body_bytes) + " bytes, over the " +
+                             std::to_string(kMaxCarryRequestBytes) + " a carried request may be");
+}
+
+namespace {
+
+// The fields only a site's own clusterd sets, refused in a request from the far site.
+Status CheckNoClusterdFields(uint16_t type, const std::vector<char>& body) {
+  const std::string_view bytes(body.data(), body.size());
+  if (type == static_cast<uint16_t>(MessageType::kTakeover)) {
+    TakeoverRequest takeover;
+    if (Status decoded = DecodeBody(bytes, &takeover); !decoded.ok())
+      return Refuse("body", "is not a takeover request: " + decoded.message());
+    if (takeover.cluster || takeover.peer_lost)
+      return Refuse("body",
+                    "asks a takeover as clusterd (cluster, peer_lost): only the site's "
+                    "own clusterd may");
+  }
+  if (type == static_cast<uint16_t>(MessageType::kReserve)) {
+    ReserveRequest reserve;
+    if (Status decoded = DecodeBody(bytes, &reserve); !decoded.ok())
+      return Refuse("body", "is not a reserve request: " + decoded.message());
+    if (reserve.preempt)
+      return Refuse("body", "asks a preempting reserve: only the site's own clusterd may");
+  }
+  return Status::Ok();
+}
+
+// A string of a carried row no longer than DescribeVolume makes it.
+Status CheckRowField(std::string_view field, const std::string& value, size_t max_bytes) {
+  return value.size() <= max_bytes
+             ? Status::Ok()
+             : Refuse(field, "is longer than " + std::to_string(max_bytes) + " bytes");
+}
+
+Status CheckCarriedRow(const VolumeInfo& row) {
+  return All(
+      [&] { return CheckVolumeNameField("volumes.name", row.name); },
+      [&] { return CheckRowField("volumes.role", row.role, kMaxKeywordBytes); },
+      [&] { return CheckRowField("volumes.status", row.status, kMaxKeywordBytes); },
+      [&] { return CheckRowField("volumes.mode", row.mode, kMaxKeywordBytes); },
+      [&] { return CheckRowField("volumes.fence", row.fence, kMaxKeywordBytes); },
+      [&] { return CheckRowField("volumes.peer_site", row.peer_site, kMaxSiteNameBytes); },
+      [&] { return CheckRowField("volumes.peer_volume", row.peer_volume, kMaxVolumeNameBytes); },
+      [&] { return CheckRowField("volumes.reserved_by", row.reserved_by, kMaxHolderBytes); },
+      [&] { return CheckRowField("volumes.group", row.group, kMaxGroupNameBytes); });
+}
+
+}  // namespace
+
+Status CheckCarriedRequest(uint16_t type, const std::vector<char>& body) {
+  return All([&] { return CheckCarriable(type); },
+             [&] {
+               return body.size() > kMaxCarriedBodyBytes
+                          ? Refuse("body",
+                                   "is over " + std::to_string(kMaxCarriedBodyBytes) + " bytes")
+                          : Status::Ok();
+             },
+             [&] { return CheckNoClusterdFields(type, body); });
+}
+
+Status PeerCarryCommand::Check() const { return CheckCarriedRequest(type, body); }
+
+Status CheckCarryRequest(const CarryRequest& request) {
+  return All([&] { return CheckSiteNameField("site", request.site, true); },
+             [&] { return CheckCarriedRequest(request.type, request.body); });
+}
+
+Status CheckCarriedReply(const Reply& reply) {
+  Status checked =
+      All([&] { return CheckCode("code", reply.code); },
+          [&] {
+            return reply.message.size() > kMaxReasonBytes ? Refuse("message", "is too long")
+                                                          : Status::Ok();
+          },
+          [&] {
+            return reply.volumes.size() > kDisplayPageVolumes
+                       ? Refuse("volumes", "are more than one display page")
+                       : Status::Ok();
+          },
+          [&] {
+            return reply.mismatches.size() % 2 != 0 ||
+                           reply.mismatches.size() > 2 * kMaxVerifyRegionsPerCall
+                       ? Refuse("mismatches", "are not at most " +
+                                                  std::to_string(kMaxVerifyRegionsPerCall) +
+                                                  " offset-length pairs")
+                       : Status::Ok();
+          });
+  for (const VolumeInfo& row : reply.volumes) {
+    if (!checked.ok()) break;
+    checked = CheckCarriedRow(row);
+  }
+  // A group command's outcomes (--site with --group): one per pair of a group, at most.
+  if (checked.ok() && reply.outcomes.size() > kMaxGroupPairs)
+    checked = Refuse("outcomes", "are more than a group's " + std::to_string(kMaxGroupPairs));
+  for (const PairOutcome& outcome : reply.outcomes) {
+    if (!checked.ok()) break;
+    checked =
+        All([&] { return CheckVolumeNameField("outcomes.name", outcome.name); },
+            [&] { return CheckCode("outcomes.code", outcome.code); },
+            [&] {
+              return CheckRowField("outcomes.message", outcome.message, kMaxOutcomeMessageBytes);
+            });
+  }
+  return checked;
+}
+
 Status PeerAnswerMessage::Check() const {
   return All(
       [&] { return CheckCode("code", code); },

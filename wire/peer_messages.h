@@ -189,6 +189,47 @@ struct PeerBitmapCommand {
   Status Check() const;
 };
 
+// ---- commands carried between the sites (pairctl --site; wire/protocol.md "Carried commands") --
+
+// A control request an operator sent to this site through the peer's node (pairctl --site):
+// `type` is one CheckCarriable allows, `body` its msgpack body (at most kMaxCarriedBodyBytes). The
+// receiver runs it as its own control endpoint would and answers with a kReply.
+struct PeerCarryCommand {
+  static constexpr MessageType kType = MessageType::kPeerCarry;
+  uint16_t type = 0;
+  std::vector<char> body;
+  MSGPACK_DEFINE_MAP(type, body);
+  Status Check() const;  // CheckCarriedRequest(type, body)
+};
+
+// The control requests another site's operator may send here through the peer's node: the
+// volume and pair commands of a node's control endpoint. Not `fence` (only this site's clusterd
+// fences this site's copies), not the cluster commands (clusterd's own endpoint), not `carry`
+// itself (a carried request is never carried on). Ok, or InvalidArgument naming the type.
+Status CheckCarriable(uint16_t type);
+
+// Ok if a kCarry or kPeerCarry frame body of `body_bytes` is within kMaxCarryRequestBytes; checked
+// before decoding, so an oversized carry costs no decoding. InvalidArgument otherwise.
+Status CheckCarrySize(size_t body_bytes);
+
+// A carried request as the far site's operator sent it: CheckCarriable(type), a body of at most
+// kMaxCarriedBodyBytes, and none of the fields only a site's own clusterd sets (takeover's
+// `cluster` and `peer_lost`, reserve's `preempt`): the far site's operator speaks as an operator,
+// never as this site's clusterd. InvalidArgument naming what is wrong (also for a takeover or
+// reserve body that does not decode).
+Status CheckCarriedRequest(uint16_t type, const std::vector<char>& body);
+
+// pairctl's CarryRequest at its own node: `site` empty or a site name, and CheckCarriedRequest.
+Status CheckCarryRequest(const CarryRequest& request);
+
+// A reply carried back from the peer's node: a known code, a reason within kMaxReasonBytes, at
+// most one display page of volumes whose rows are within their limits (a volume name; keywords,
+// sites, group and holder no longer than DescribeVolume makes them), verify's mismatches as at
+// most kMaxVerifyRegionsPerCall offset-length pairs, a group command's outcomes at most
+// kMaxGroupPairs (a volume name, a known code, a message of at most kMaxOutcomeMessageBytes).
+// InvalidArgument naming the field.
+Status CheckCarriedReply(const Reply& reply);
+
 // The answer to every pair command.
 struct PeerAnswerMessage {
   static constexpr MessageType kType = MessageType::kPeerAnswer;

@@ -129,6 +129,9 @@ void PrintBodyOf(wire::MessageType type) {
       PrintBody<JournalEntryMessage>("JournalEntryMessage");
       return PrintBody<JournalBatchMessage>("JournalBatchMessage");
     case MessageType::kJournalAck: return PrintBody<JournalAckMessage>("JournalAckMessage");
+    // pairctl --site: carried commands.
+    case MessageType::kCarry: return PrintBody<CarryRequest>("CarryRequest");
+    case MessageType::kPeerCarry: return PrintBody<PeerCarryCommand>("PeerCarryCommand");
   }
 }
 

@@ -48,12 +48,23 @@
 //   wire_send ENDPOINT heartbeat SITE STATE LINK COUNT
 //                                           COUNT well-formed heartbeats as SITE announcing STATE
 //                                           on link LINK, 50 ms apart, a fresh incarnation; exits 0
+//   wire_send ENDPOINT peer-carry SITE KIND
+//                                           one hostile carried request (pairctl --site) as SITE's
+//                                           node would send it: KIND nested (a carry inside the
+//                                           carry), fence, cluster (cluster-unfence), clusterd (a
+//                                           takeover with cluster and peer_lost set), oversized;
+//                                           exits 0 once sent (the answer goes to SITE's node)
+//   wire_send ENDPOINT control-carry SITE KIND
+//                                           the same as a carry request to a node's control
+//                                           endpoint, carried to SITE; prints `answer: CODE
+//                                           MESSAGE` and exits 0 when answered, 1 if not
 //
 // Before ENDPOINT, `--key SECRET.key --server-key SERVER.pub` makes every connection a CURVE
 // client proving SECRET.key and trusting SERVER.pub (the server's site is that file's name).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -232,7 +243,7 @@ std::string BadPeerFrame(std::mt19937_64& random, uint64_t round, const std::str
       wire::MessageType::kPeerAnswer,   wire::MessageType::kWriteConfirm,
       wire::MessageType::kPeerReserve,  wire::MessageType::kPeerCreate,
       wire::MessageType::kPeerSplit,    wire::MessageType::kPeerVerify,
-      wire::MessageType::kPeerBitmap};
+      wire::MessageType::kPeerBitmap,   wire::MessageType::kPeerCarry};
   const wire::MessageType type = kTypes[random() % (sizeof kTypes / sizeof kTypes[0])];
   switch (round % 5) {
     case 0:
@@ -479,6 +490,66 @@ int SendVote(wire::Context& context, const std::string& endpoint, int argc, char
 
 }  // namespace
 
+// The carried request of `kind` for peer-carry and control-carry; nullopt for an unknown kind.
+// A nested carry names `site` (the claimed sender): carried on, it would go back there.
+std::optional<wire::PeerCarryCommand> HostileCarry(const std::string& kind,
+                                                   const std::string& site) {
+  auto bytes = [](const std::string& body) { return std::vector<char>(body.begin(), body.end()); };
+  auto type = [](wire::MessageType t) { return static_cast<uint16_t>(t); };
+  const std::string display = wire::EncodeBody(wire::DisplayRequest{});
+  if (kind == "nested") {
+    const wire::CarryRequest inner{site, type(wire::MessageType::kDisplay), bytes(display)};
+    return wire::PeerCarryCommand{type(wire::MessageType::kCarry), bytes(wire::EncodeBody(inner))};
+  }
+  if (kind == "fence") {
+    return wire::PeerCarryCommand{type(wire::MessageType::kFence),
+                                  bytes(wire::EncodeBody(wire::FenceRequest{"vm"}))};
+  }
+  if (kind == "cluster") {
+    return wire::PeerCarryCommand{type(wire::MessageType::kClusterUnfence),
+                                  bytes(wire::EncodeBody(wire::ClusterUnfenceRequest{"a"}))};
+  }
+  if (kind == "clusterd") {
+    return wire::PeerCarryCommand{
+        type(wire::MessageType::kTakeover),
+        bytes(wire::EncodeBody(wire::TakeoverRequest{"vm", true, true, true}))};
+  }
+  if (kind == "oversized") {
+    return wire::PeerCarryCommand{type(wire::MessageType::kDisplay),
+                                  std::vector<char>(wire::kMaxCarriedBodyBytes + 1, '\x90')};
+  }
+  return std::nullopt;
+}
+
+// The peer-carry and control-carry modes: argv[3..] = SITE KIND.
+int SendCarry(wire::Context& context, const std::string& endpoint, char** argv, bool to_control) {
+  const std::optional<wire::PeerCarryCommand> carried = HostileCarry(argv[4], argv[3]);
+  if (!carried) {
+    std::fprintf(stderr, "carry: unknown kind %s\n", argv[4]);
+    return 2;
+  }
+  auto client = Connect(context, endpoint, argv[3]);
+  if (!client.ok()) return 1;
+  if (to_control) {
+    const wire::CarryRequest request{argv[3], carried->type, carried->body};
+    Result<wire::Reply> reply = client.value()->Call(request, 5000);
+    if (!reply.ok()) {
+      std::fprintf(stderr, "control-carry: %s\n", reply.status().message().c_str());
+      return 1;
+    }
+    std::printf("answer: %s %s\n", CodeName(static_cast<Code>(reply->code)),
+                reply->message.c_str());
+    return 0;
+  }
+  Result<std::string> frame =
+      wire::EncodeFrame(wire::MessageType::kPeerCarry, std::random_device{}() | (uint64_t{1} << 62),
+                        argv[3], wire::EncodeBody(carried.value()));
+  if (!frame.ok() || !client.value()->SendBytes(frame.value()).ok()) return 1;
+  (void)client.value()->ReceiveBytes(200);  // lets ZeroMQ deliver it before the socket closes
+  std::printf("peer-carry: sent a %s carry as %s\n", argv[4], argv[3]);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   std::string secret_key_file;
   std::string server_key_file;
@@ -522,6 +593,8 @@ int main(int argc, char** argv) {
   if (mode == "heartbeat" && argc == 7) return SendHeartbeats(context, endpoint, argv);
   if (mode == "journal-hostile" && argc == 6)
     return SendHostileJournalBatches(context, endpoint, argv);
+  if ((mode == "peer-carry" || mode == "control-carry") && argc == 5)
+    return SendCarry(context, endpoint, argv, mode == "control-carry");
   if (mode == "garbage" && argc == 5) {
     const uint64_t count = std::strtoull(argv[3], nullptr, 10);
     std::mt19937_64 random(std::strtoull(argv[4], nullptr, 10));

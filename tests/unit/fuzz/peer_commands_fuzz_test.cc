@@ -44,6 +44,13 @@ TEST_CASE("fuzz: every pair command's decoder", "[fuzz]") {
   FuzzCommand<PeerTrimCommand>("peer-trim", {{"vm1", g}});
   FuzzCommand<PeerDissolveCommand>("peer-dissolve", {{"vm1"}});
   FuzzCommand<PeerBitmapCommand>("peer-bitmap", {{"vm1", g, 0, 2097152}, {"vm1", g, 4096, 8}});
+  // pairctl --site: a carried display and a carried takeover (whose body is decoded by Check()).
+  const std::string display = EncodeBody(DisplayRequest{"vm1"});
+  const std::string takeover = EncodeBody(TakeoverRequest{"vm1", true});
+  FuzzCommand<PeerCarryCommand>(
+      "peer-carry",
+      {{static_cast<uint16_t>(MessageType::kDisplay), {display.begin(), display.end()}},
+       {static_cast<uint16_t>(MessageType::kTakeover), {takeover.begin(), takeover.end()}}});
 }
 
 TEST_CASE("fuzz: the pair commands' answer", "[fuzz]") {
