@@ -35,8 +35,11 @@ UNIT_BIN  := $(BUILD)/unit_tests
 TOOL_BINS := $(patsubst tests/tools/%.cc,$(BUILD)/tools/%,$(TOOL_SRC))
 
 .PHONY: all deps check unit demo bench bench-failover install clean fuzz format
-# Keep every object: make must not delete intermediates after `check` has printed its last line.
-.SECONDARY:
+# Keep the objects that only a pattern rule names (the tools') and the deps stamp: make must not
+# delete them as intermediates after `check` has printed its last line. Not a bare `.SECONDARY:`:
+# that makes every object intermediate, so a new source file's object was never built while the
+# program it goes into looked up to date.
+.SECONDARY: $(call obj,$(TOOL_SRC)) $(BUILD)/.deps-ok
 all: $(BINARIES)
 
 deps:

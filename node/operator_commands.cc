@@ -120,10 +120,9 @@ Status Replicator::CreatePair(const wire::PairCreateRequest& asked, std::string*
   command.fence = FenceName(plan.fence);
   command.group = request.group;
   command.region_size_bytes = options_.region_size_bytes;
-  Result<wire::PeerAnswerMessage> answer =
-      Ask(command, plan.mode == PairMode::kAsync
-                       ? std::max(options_.peer_timeout_ms, kAsyncCreateAskMs)
-                       : options_.peer_timeout_ms);
+  Result<wire::PeerAnswerMessage> answer = Ask(
+      command, plan.mode == PairMode::kAsync ? std::max(options_.peer_timeout_ms, kAsyncCreateAskMs)
+                                             : options_.peer_timeout_ms);
   if (!answer.ok())
     return Status::Unreachable("site " + options_.peer_site +
                                " is unreachable: " + answer.status().message());

@@ -220,11 +220,10 @@ wire::PeerAnswerMessage Replicator::ServeForwardSplit(
     const wire::PeerForwardSplitCommand& command) {
   std::string note;
   std::vector<wire::PairOutcome> outcomes;  // the asker shows its own rows
-  Status status =
-      command.group.empty()
-          ? Split(command.volume, command.read_write, true, &note)
-          : RunGroup(command.group, GroupCommand::kSplit, {command.read_write, false, true},
-                     &outcomes, &note);
+  Status status = command.group.empty()
+                      ? Split(command.volume, command.read_write, true, &note)
+                      : RunGroup(command.group, GroupCommand::kSplit,
+                                 {command.read_write, false, true}, &outcomes, &note);
   if (!status.ok()) return AnswerOf(status);
   wire::PeerAnswerMessage answer;
   answer.message = note;

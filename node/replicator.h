@@ -394,7 +394,7 @@ class Replicator {
   Status SplitAtPeer(Pair& pair, const SplitPoint& point, bool read_write, std::string* note);
   // Group commands at this site (replicator_groups.cc).
   void SplitGroupHere(const GroupPlan& plan, bool read_write,
-                        std::vector<wire::PairOutcome>* outcomes);
+                      std::vector<wire::PairOutcome>* outcomes);
   Status ForwardGroupSplit(const std::string& group, const GroupPlan& plan, bool read_write,
                            std::string* note);
   void RunEachOfGroup(const GroupPlan& plan, GroupCommand command, const GroupOptions& options,
@@ -455,8 +455,8 @@ class Replicator {
   // Sends a batch and waits for its checked ack (the transfer thread).
   Result<std::string> SendJournalBatch(const std::string& body);
   // The async primary's write in PAIR/PFUL: local image and master journal, no round trip.
-  Result<size_t> WriteJournaled(Pair& pair, wire::WriteKind kind, uint64_t offset,
-                                const char* data, size_t length, bool direct);
+  Result<size_t> WriteJournaled(Pair& pair, wire::WriteKind kind, uint64_t offset, const char* data,
+                                size_t length, bool direct);
   // fsync of an async primary's volume: its journal entries durable (the write-ahead log).
   Status FlushJournaled(Pair& pair);
   // The async columns of display.

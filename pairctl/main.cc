@@ -1,21 +1,14 @@
 // pairctl: paired volume control. Parses the command line, sends one request to the local node's
 // control endpoint, prints the answer (a table, or JSON with --json), exits with pairctl(8)'s code.
-#include <unistd.h>
-
-#include <chrono>
-#include <cstdio>
 #include <iostream>
 #include <string>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "node/config.h"
 #include "node/limits.h"
 #include "node/names.h"
-#include "pairctl/format.h"
-#include "pairctl/site_option.h"
-#include "wire/curve.h"
+#include "pairctl/client.h"
 #include "wire/limits.h"
 #include "wire/link.h"
 #include "wire/paging.h"
@@ -23,180 +16,7 @@
 namespace pairfs::pairctl {
 namespace {
 
-using node::CheckSiteName;
-using node::Config;
 using node::FormatSize;
-using node::kClusterdSocketName;
-using node::kVerifyRegionsPerCall;
-
-constexpr int kExitUsage = 2;
-
-struct Options {
-  std::string config_flag;
-  bool json = false;
-  std::string name;
-  std::string size;
-  std::string holder;
-  std::string mode;
-  std::string peer_volume;
-  std::string fence;
-  std::string group;
-  bool read_write = false;
-  bool swap = false;
-  bool force = false;
-  std::string status;
-  double timeout_s = 0;
-  bool progress = false;
-  std::string key_dir = ".";
-  std::string site;  // --site: the site whose node runs the command
-};
-
-// The site every node request is for (pairctl --site), set once in Main before any request: empty
-// or this site's name asks the local node; another site's request is carried there by the local
-// node (wire::CarryRequest, seed 001 claims 42-47).
-std::string carry_to_site;
-
-int Fail(const Status& status) {
-  std::cerr << "pairctl: " << status.message() << "\n";
-  return ExitCodeFor(status);
-}
-
-// Sends `request` to the node and returns its reply, or the Status explaining why there is none.
-// `program` names who serves `endpoint` in messages.
-template <class T>
-Result<wire::Reply> Ask(const Config& config, const T& request, const std::string& endpoint,
-                        const std::string& program = "pairfs") {
-  Status listening = wire::ProbeEndpoint(endpoint);
-  if (!listening.ok()) {
-    return Status::Unreachable(program + " for site " + config.site.name +
-                               " is not running: " + listening.message());
-  }
-  wire::Context context;
-  Result<std::unique_ptr<wire::Client>> client =
-      wire::Client::Connect(context, endpoint, config.site.name);
-  if (!client.ok()) return client.status();
-  Result<wire::Reply> reply = client.value()->Call(request, wire::kDefaultControlTimeoutMs);
-  if (!reply.ok() && reply.status().code() == Code::kUnreachable) {
-    return Status::Unreachable(program + " for site " + config.site.name + " did not answer at " +
-                               endpoint + ": " + reply.status().message());
-  }
-  return reply;
-}
-
-template <class T>
-Result<wire::Reply> Ask(const Config& config, const T& request) {
-  if (carry_to_site.empty()) return Ask(config, request, config.site.control);
-  return Ask(config, CarryRequestFor(carry_to_site, request), config.site.control);
-}
-
-std::string ClusterdEndpoint(const Config& config) {
-  return "ipc://" + config.site.data_dir + "/" + kClusterdSocketName;
-}
-
-// Runs one request and prints its outcome with `print` (called only on success).
-// A display or volume list of every volume asks page after page (wire/paging.h).
-template <class T, class Print>
-int Run(const Config& config, const T& request, Print print) {
-  Result<wire::Reply> reply = [&] {
-    if constexpr (requires { request.after; }) {
-      if (request.name.empty()) {
-        return wire::CallEveryPage(request, [&](const T& page) { return Ask(config, page); });
-      }
-    }
-    return Ask(config, request);
-  }();
-  if (!reply.ok()) return Fail(reply.status());
-  Status status = reply->ToStatus();
-  if (!status.ok()) return Fail(status);
-  print(reply.value());
-  return 0;
-}
-
-// Invalid UTF-8 (a name in an old metadata file) is printed as U+FFFD, never an abort.
-void PrintJson(const nlohmann::ordered_json& document) {
-  std::cout << document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
-            << "\n";
-}
-
-// A pair command's outcome: the node's note (if any) and the volume's new status.
-void PrintPairOutcome(const wire::Reply& reply, bool json, const std::string& what) {
-  if (json) {
-    nlohmann::ordered_json document =
-        reply.volumes.empty() ? nlohmann::ordered_json::object() : DisplayJson(reply.volumes[0]);
-    if (!reply.message.empty()) document["note"] = reply.message;
-    return PrintJson(document);
-  }
-  if (!reply.message.empty()) std::cout << reply.message << "\n";
-  if (!reply.volumes.empty()) {
-    const wire::VolumeInfo& v = reply.volumes[0];
-    std::cout << what << " " << v.name << ": " << v.role << " " << v.status << "\n";
-  }
-}
-
-void DrawProgress(const wire::VolumeInfo& v) {
-  const int width = 40;
-  const int filled = static_cast<int>(v.copy_progress) * width / 100;
-  std::fprintf(stderr, "\r%s %-4s [%s%s] %3u%%  dirty %s   ", v.name.c_str(), v.status.c_str(),
-               std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
-               v.copy_progress, FormatSize(v.dirty_bytes).c_str());
-  std::fflush(stderr);
-}
-
-// The first row of `rows` not in `status`, or null when every row is.
-const wire::VolumeInfo* FirstNotIn(const std::vector<wire::VolumeInfo>& rows,
-                                   const std::string& status) {
-  for (const wire::VolumeInfo& row : rows) {
-    if (row.status != status) return &row;
-  }
-  return nullptr;
-}
-
-// wait: polls the node until the volume (with --group: every pair of the group) shows `status`.
-// Exit 5 at the timeout; exit 1 at once when waiting for PAIR and a copy was interrupted (PSUE),
-// since it cannot get there alone.
-int Wait(const Config& config, const Options& options) {
-  const bool bar = options.progress && ::isatty(STDERR_FILENO);
-  const auto started = std::chrono::steady_clock::now();
-  for (;;) {
-    Result<wire::Reply> reply = Ask(config, wire::DisplayRequest{options.name, "", options.group});
-    if (!reply.ok()) return Fail(reply.status());
-    Status status = reply->ToStatus();
-    if (!status.ok()) return Fail(status);
-    const std::vector<wire::VolumeInfo>& rows = reply->volumes;
-    const wire::VolumeInfo* behind = FirstNotIn(rows, options.status);
-    if (bar) DrawProgress(behind ? *behind : rows.at(0));
-    if (behind == nullptr) {
-      if (bar) std::fprintf(stderr, "\n");
-      if (options.json && options.group.empty()) return PrintJson(DisplayJson(rows.at(0))), 0;
-      nlohmann::ordered_json all = nlohmann::ordered_json::array();
-      for (const wire::VolumeInfo& v : rows) {
-        if (options.json)
-          all.push_back(DisplayJson(v));
-        else
-          std::cout << v.name << " is " << v.status << "\n";
-      }
-      if (options.json) PrintJson(all);
-      return 0;
-    }
-    const wire::VolumeInfo& v = *behind;
-    if (options.status == "PAIR" && v.status == "PSUE") {
-      if (bar) std::fprintf(stderr, "\n");
-      return Fail(Status::InvalidArgument(
-          v.name +
-          " went to PSUE (the link to the peer was lost); it will not reach "
-          "PAIR without a resync"));
-    }
-    const double waited =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (options.timeout_s > 0 && waited >= options.timeout_s) {
-      if (bar) std::fprintf(stderr, "\n");
-      return Fail(Status::Timeout(v.name + " is " + v.status + ", not " + options.status +
-                                  ", after " + std::to_string(static_cast<int>(options.timeout_s)) +
-                                  " s"));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-}
 
 // split, resync or takeover --group: one line (or JSON object) per pair of the group, also when
 // some failed; the exit code is the first failed pair's.
@@ -214,84 +34,6 @@ int RunGroup(const Config& config, const T& request, const Options& options,
     if (status.ok() && !reply->message.empty()) std::cout << reply->message << "\n";
   }
   return status.ok() ? 0 : Fail(status);
-}
-
-// verify: asks the node for one slice of regions at a time (each answer stays small and quick).
-int Verify(const Config& config, const Options& options) {
-  Result<wire::Reply> shown = Ask(config, wire::DisplayRequest{options.name});
-  if (!shown.ok()) return Fail(shown.status());
-  if (!shown->ToStatus().ok()) return Fail(shown->ToStatus());
-  const wire::VolumeInfo& v = shown->volumes.at(0);
-  if (v.status == "SMPL")
-    return Fail(Status::InvalidArgument("volume " + v.name + " is not in a pair"));
-  const uint64_t slice = v.region_size_bytes * kVerifyRegionsPerCall;
-  const bool bar = ::isatty(STDERR_FILENO) && !options.json;
-  std::vector<std::pair<uint64_t, uint64_t>> mismatches;
-  for (uint64_t offset = 0; offset < v.size_bytes; offset += slice) {
-    Result<wire::Reply> reply = Ask(config, wire::VerifyRequest{options.name, offset, slice});
-    if (!reply.ok()) return Fail(reply.status());
-    if (!reply->ToStatus().ok()) return Fail(reply->ToStatus());
-    for (size_t i = 0; i + 1 < reply->mismatches.size(); i += 2) {
-      const uint64_t start = reply->mismatches[i];
-      const uint64_t length = reply->mismatches[i + 1];
-      if (!mismatches.empty() && mismatches.back().first + mismatches.back().second == start) {
-        mismatches.back().second += length;
-      } else {
-        mismatches.emplace_back(start, length);
-      }
-    }
-    if (bar)
-      std::fprintf(stderr, "\rverify %s: %3d%%", v.name.c_str(),
-                   static_cast<int>((offset + slice) * 100 / v.size_bytes > 100
-                                        ? 100
-                                        : (offset + slice) * 100 / v.size_bytes));
-  }
-  if (bar) std::fprintf(stderr, "\n");
-  if (options.json) {
-    nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (const auto& [start, length] : mismatches)
-      list.push_back({{"offset", start}, {"length", length}});
-    PrintJson({{"name", v.name}, {"identical", mismatches.empty()}, {"mismatches", list}});
-  } else if (mismatches.empty()) {
-    std::cout << "verify " << v.name << ": both copies identical (" << FormatSize(v.size_bytes)
-              << ")\n";
-  } else {
-    uint64_t total = 0;
-    for (const auto& [start, length] : mismatches) {
-      std::cout << "differs: offset " << start << " length " << length << " (" << FormatSize(length)
-                << ")\n";
-      total += length;
-    }
-    std::cout << "verify " << v.name << ": " << FormatSize(total) << " differ in "
-              << mismatches.size() << " ranges\n";
-  }
-  return mismatches.empty() ? 0 : 1;
-}
-
-// keygen: a CURVE key pair for [security], needing no config and no daemon.
-int Keygen(const Options& options) {
-  Status name = CheckSiteName(options.name);
-  if (!name.ok()) {
-    std::cerr << "pairctl: keygen: " << name.message() << "\n";
-    return kExitUsage;
-  }
-  Result<wire::KeyPair> keys = wire::GenerateKeyPair();
-  if (!keys.ok()) return Fail(keys.status());
-  Status written = wire::WriteKeyFiles(options.key_dir, options.name, keys.value());
-  if (!written.ok()) return Fail(written);
-  const std::string secret = options.key_dir + "/" + options.name + ".key";
-  const std::string public_file = options.key_dir + "/" + options.name + ".pub";
-  if (options.json) {
-    PrintJson({{"site", options.name},
-               {"secret_key_file", secret},
-               {"public_key_file", public_file},
-               {"public_key", keys->public_key}});
-  } else {
-    std::cout << "wrote " << secret << " (secret, mode 0600: keep it at site " << options.name
-              << ") and " << public_file << " (public: copy it to the sites that talk to "
-              << options.name << ")\n";
-  }
-  return 0;
 }
 
 // The subcommands, each set by CLI11 when it was given.
@@ -604,7 +346,7 @@ int Main(int argc, char** argv) {
       std::cerr << "pairctl: " << carry_to.status().message() << "\n";
       return kExitUsage;
     }
-    carry_to_site = carry_to.value();
+    SetCarrySite(carry_to.value());
   }
   return RunCommand(config.value(), options, commands, size.value());
 }

@@ -190,10 +190,10 @@ static_assert(kMaxCarryRequestBytes + kHeaderBytes <= kMaxFrameBytes,
 inline constexpr int kCarryTimeoutMs = kDefaultControlTimeoutMs - 2000;
 static_assert(kCarryTimeoutMs > 0 && kCarryTimeoutMs < kDefaultControlTimeoutMs);
 
-// ---- consistency groups (issue 13 part 7: group commands) ----------------------------------------
-// A group holds at most this many pairs (create --group refuses one more): a group command
-// answers with one display row and one outcome per pair in one reply, and a group split keeps
-// every pair's writes waiting while it saves each pair's split.
+// ---- consistency groups (issue 13 part 7: group commands)
+// ---------------------------------------- A group holds at most this many pairs (create --group
+// refuses one more): a group command answers with one display row and one outcome per pair in one
+// reply, and a group split keeps every pair's writes waiting while it saves each pair's split.
 inline constexpr size_t kMaxGroupPairs = 64;
 // A group command's outcome of one pair carries at most this much text (cut if longer).
 inline constexpr size_t kMaxOutcomeMessageBytes = 512;

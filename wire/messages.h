@@ -226,9 +226,9 @@ struct VolumeInfo {
   MSGPACK_DEFINE_MAP(name, role, status, mode, peer_site, peer_volume, size_bytes, allocated_bytes,
                      copy_progress, dirty_bytes, journal_lag_bytes, reserved_by, fence, group,
                      generation, generation_site, consistent, outdated, open_count,
-                     region_size_bytes, fenced, reserve_epoch, reserve_outdated,
-                     link_authenticated, journal_used_bytes, journal_size_bytes, sent_sequence,
-                     applied_sequence, lag_ms);
+                     region_size_bytes, fenced, reserve_epoch, reserve_outdated, link_authenticated,
+                     journal_used_bytes, journal_size_bytes, sent_sequence, applied_sequence,
+                     lag_ms);
 };
 
 // One heartbeat link as clusterd sees it.
@@ -277,10 +277,10 @@ struct Reply {
   uint8_t code = 0;
   std::string message;
   std::vector<VolumeInfo> volumes;
-  std::vector<uint64_t> mismatches;  // verify: offset, length, offset, length, ...
-  ClusterInfo cluster;               // cluster status
-  ReservationRecord reservation;     // reserve vote: the copy's record after the vote
-  bool more = false;                 // display, volume list: more volumes after the last one here
+  std::vector<uint64_t> mismatches;   // verify: offset, length, offset, length, ...
+  ClusterInfo cluster;                // cluster status
+  ReservationRecord reservation;      // reserve vote: the copy's record after the vote
+  bool more = false;                  // display, volume list: more volumes after the last one here
   std::vector<PairOutcome> outcomes;  // a group command: one per pair of the group, in name order
   MSGPACK_DEFINE_MAP(code, message, volumes, mismatches, cluster, reservation, more, outcomes);
 

@@ -76,8 +76,8 @@ Status AsyncSite::Open(
     return nullptr;
   };
   hooks.volumes = [volumes] { return volumes; };
-  Result<std::shared_ptr<node::AsyncGroup>> opened = node::AsyncGroup::Open(
-      dir_, kAsyncGroup, master_, create, journal_bytes_, std::move(hooks));
+  Result<std::shared_ptr<node::AsyncGroup>> opened =
+      node::AsyncGroup::Open(dir_, kAsyncGroup, master_, create, journal_bytes_, std::move(hooks));
   if (!opened.ok()) return opened.status();
   group_ = opened.value();
   return Status::Ok();
@@ -226,8 +226,8 @@ wire::JournalAckMessage AsyncLink::DeliverLocked(const wire::JournalBatchMessage
   ++stats_.deliveries;
   wire::JournalBatchMessage received;
   Status decoded = wire::DecodePeerMessage(wire::EncodeBody(batch), &received);
-  if (!decoded.ok() && failure_.empty()) failure_ = "a batch failed the wire's checks: " +
-                                                    decoded.message();
+  if (!decoded.ok() && failure_.empty())
+    failure_ = "a batch failed the wire's checks: " + decoded.message();
   const uint64_t expected = restore_->journal().next_sequence();
   const bool gap = !received.entries.empty() && received.entries.front().sequence > expected;
   const wire::JournalAckMessage ack = restore_->Receive(received);

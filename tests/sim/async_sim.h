@@ -31,8 +31,8 @@ constexpr uint64_t kAsyncVolumeCount = 2;  // "db" and "log", one consistency gr
 constexpr const char* kAsyncGroup = "app";
 
 // Checks inside a run throw (runs go on several threads; Catch2's assertions are not thread-safe).
-#define ASYNC_SIM_ENSURE(condition, what)                                            \
-  do {                                                                               \
+#define ASYNC_SIM_ENSURE(condition, what)                                                \
+  do {                                                                                   \
     if (!(condition)) throw std::runtime_error(std::string(what) + " (" #condition ")"); \
   } while (0)
 
@@ -76,8 +76,9 @@ class AsyncSite {
   // `journal_bytes`: the size the journal is created with.
   AsyncSite(std::string dir, bool master, uint64_t journal_bytes);
   // Opens (or with `create` makes) the group's journal; `send` is the master's link.
-  Status Open(bool create, std::function<Result<wire::JournalAckMessage>(
-                               const wire::JournalBatchMessage&)> send = nullptr);
+  Status Open(bool create,
+              std::function<Result<wire::JournalAckMessage>(const wire::JournalBatchMessage&)>
+                  send = nullptr);
   // Stops the group's thread and drops the group, its counters added to past().
   void Close();
   // Every image forgets what was not synced; faults armed on them are cleared.
@@ -124,9 +125,9 @@ struct LinkStats {
   uint64_t dropped_acks = 0;
   uint64_t duplicates = 0;
   uint64_t stale = 0;
-  uint64_t gaps = 0;       // deliveries that skipped the restore side's next sequence
-  uint64_t refusals = 0;   // acks with a code
-  uint64_t no_space = 0;   // ... of them: the restore journal was full
+  uint64_t gaps = 0;      // deliveries that skipped the restore side's next sequence
+  uint64_t refusals = 0;  // acks with a code
+  uint64_t no_space = 0;  // ... of them: the restore journal was full
   uint64_t partitioned = 0;
 };
 

@@ -169,8 +169,8 @@ class AsyncSimRun {
       for (char& c : write.data) c = static_cast<char>(random_());
     }
     const std::string volume = AsyncVolumeName(write.volume);
-    const node::JournalWrite journaled{volume, write.kind, write.offset, write.length, write.data,
-                                       0};
+    const node::JournalWrite journaled{volume,       write.kind, write.offset,
+                                       write.length, write.data, 0};
     Result<uint64_t> sequence = master_.group().Append(journaled);
     if (!sequence.ok()) {
       ASYNC_SIM_ENSURE(sequence.status().code() == Code::kNoSpace,
@@ -184,10 +184,11 @@ class AsyncSimRun {
     ++result_.writes;
     model_.Add(sequence.value(), write);
     if (crash_point == 1) return CrashMaster(false);
-    Status written = master_.volume(write.volume)
-                         .WriteRaw(write.kind, write.offset,
-                                   write.kind == wire::WriteKind::kData ? write.data.data() : nullptr,
-                                   write.length, false);
+    Status written =
+        master_.volume(write.volume)
+            .WriteRaw(write.kind, write.offset,
+                      write.kind == wire::WriteKind::kData ? write.data.data() : nullptr,
+                      write.length, false);
     ASYNC_SIM_ENSURE(written.ok(), "the master's image write failed: " + written.message());
     if (crash_point == 2) return CrashMaster(false);
     master_.group().ImageWritten(sequence.value());
@@ -235,9 +236,10 @@ class AsyncSimRun {
       ASYNC_SIM_ENSURE(replayed.ok(), "the master's replay failed: " + replayed.message());
     }
     const std::string differs = FirstDifference(master_.Images(), model_.ImagesAfter(recovered));
-    ASYNC_SIM_ENSURE(differs.empty(), "invariant 2: after the master's restart, its images are "
-                                      "not the writes 1.." + std::to_string(recovered) +
-                                          " its journal holds: " + differs);
+    ASYNC_SIM_ENSURE(differs.empty(),
+                     "invariant 2: after the master's restart, its images are "
+                     "not the writes 1.." +
+                         std::to_string(recovered) + " its journal holds: " + differs);
     master_.group().Start();
   }
 
@@ -359,8 +361,8 @@ Sweep RunSeeds(uint64_t first, uint64_t count, AsyncSimOptions base) {
         std::filesystem::remove_all(dir);
         std::lock_guard<std::mutex> lock(mutex);
         if (!result.failure.empty())
-          sweep.failures[options.seed] = result.failure + (result.trace.empty() ? "" : "\n") +
-                                         result.trace;
+          sweep.failures[options.seed] =
+              result.failure + (result.trace.empty() ? "" : "\n") + result.trace;
         AsyncSimResult& totals = sweep.totals;
         totals.writes += result.writes;
         totals.acknowledged += result.acknowledged;
@@ -420,9 +422,7 @@ TEST_CASE("async simulation: the secondary is a prefix, fsyncs survive, copies c
   RunSweep(2000, 32);
 }
 
-TEST_CASE("async simulation, long sweep (manual)", "[.][sim][async][long]") {
-  RunSweep(20000, 80);
-}
+TEST_CASE("async simulation, long sweep (manual)", "[.][sim][async][long]") { RunSweep(20000, 80); }
 
 // Finding F1 (tests/sim/README.md): with the journal file losing its unsynced entries at a power
 // loss, the master's images can hold a write no journal entry carries. Fails until fixed.

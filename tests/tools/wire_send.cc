@@ -69,8 +69,8 @@
 #include <string>
 #include <thread>
 
-#include "tests/unit/fuzz/mutator.h"
 #include "node/journal_format.h"
+#include "tests/unit/fuzz/mutator.h"
 #include "wire/curve.h"
 #include "wire/journal_messages.h"
 #include "wire/limits.h"
