@@ -104,13 +104,7 @@ require "heal the link" heal_ports
 check "--site b display answers again after the heal" wait_until 10 pairctl a --site b display vb
 
 # ---- over an authenticated link (CURVE keys from pairctl keygen) ----
-K=$WORK/keys
-mkdir -m 0700 "$K"
-for site in a b; do require "pairctl keygen $site" "$PAIRCTL" keygen "$site" --dir "$K"; done
-for pair in a:b b:a; do
-  printf '[security]\nsecret_key = "%s"\npeer_public_keys = ["%s"]\n' "$K/${pair%:*}.key" "$K/${pair#*:}.pub" \
-    >> "$WORK/${pair%:*}.toml"
-done
+require "CURVE keys from pairctl keygen in both configs" secure_pair_configs
 stop_site a; stop_site b
 must_start a
 must_start b

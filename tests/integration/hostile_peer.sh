@@ -23,13 +23,8 @@ SECONDS_OF_STORM=${PAIRFS_HOSTILE_SECONDS:-30}
 echo "hostile seed $SEED (set PAIRFS_TEST_SEED to repeat)"
 
 write_pair_configs 'peer_timeout_ms = 1000'
+require "CURVE keys from pairctl keygen in both configs" secure_pair_configs
 K=$WORK/keys
-mkdir -m 0700 "$K"
-for site in a b; do require "pairctl keygen $site" "$PAIRCTL" keygen "$site" --dir "$K"; done
-for pair in a:b b:a; do
-  printf '[security]\nsecret_key = "%s"\npeer_public_keys = ["%s"]\n' "$K/${pair%:*}.key" "$K/${pair#*:}.pub" \
-    >> "$WORK/${pair%:*}.toml"
-done
 MA=$WORK/mnt-a MB=$WORK/mnt-b
 must_start a
 must_start b

@@ -94,6 +94,21 @@ name = \"a\"
 endpoint = \"tcp://127.0.0.1:$PORT_A\""
 }
 
+# secure_pair_configs: CURVE keys for sites a and b from `pairctl keygen` in $WORK/keys, and a
+# [security] table in each site's config that trusts the other's public key only (call after
+# write_pair_configs).
+secure_pair_configs() {
+  local keys=$WORK/keys pair
+  mkdir -m 0700 "$keys"
+  for pair in a:b b:a; do
+    "$PAIRCTL" keygen "${pair%:*}" --dir "$keys" > /dev/null || return 1
+  done
+  for pair in a:b b:a; do
+    printf '[security]\nsecret_key = "%s"\npeer_public_keys = ["%s"]\n' \
+      "$keys/${pair%:*}.key" "$keys/${pair#*:}.pub" >> "$WORK/${pair%:*}.toml"
+  done
+}
+
 # pair_field SITE NAME FIELD: a field of `pairctl --json display NAME` at SITE.
 pair_field() {
   pairctl "$1" --json display "$2" | json "d[0]['$3']"
