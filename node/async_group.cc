@@ -12,15 +12,12 @@
 #include "node/limits.h"
 
 namespace pairfs::node {
-namespace {
 
-int64_t SteadyMs() {
+int64_t AsyncGroup::NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
-
-}  // namespace
 
 Result<std::shared_ptr<AsyncGroup>> AsyncGroup::Open(const std::string& dir,
                                                      const std::string& group, bool master,
@@ -94,16 +91,34 @@ Result<uint64_t> AsyncGroup::Append(const JournalWrite& write) {
     // Held across the append so that a checkpoint never sees a sequence appended and not yet
     // counted as missing from the image.
     std::lock_guard<std::mutex> lock(mutex_);
+    if (suspended_)
+      return Status::NoSpace("the journal of group " + group_ + " filled: the group is suspended");
     Result<uint64_t> appended = journal_->Append(write);
-    if (!appended.ok()) return appended.status();
+    if (!appended.ok()) {
+      // Full: suspended at once, under the lock, so no later write of the group is journaled.
+      if (appended.status().code() == Code::kNoSpace) suspended_ = true;
+      return appended.status();
+    }
     sequence = appended.value();
     in_image_pending_.insert(sequence);
-    not_applied_.push_back({sequence, SteadyMs(), write.data.size()});
+    not_applied_.push_back({sequence, NowMs(), write.data.size()});
     not_applied_bytes_ += write.data.size();
     work_ = true;
   }
   wake_.notify_all();
   return sequence;
+}
+
+bool AsyncGroup::Suspend() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const bool first = !suspended_;
+  suspended_ = true;
+  return first;
+}
+
+bool AsyncGroup::suspended() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return suspended_;
 }
 
 void AsyncGroup::ImageWritten(uint64_t sequence) {
@@ -125,7 +140,7 @@ Status AsyncGroup::ReplayIntoImages() {
   }
   std::lock_guard<std::mutex> lock(mutex_);
   checkpoint_sequence_ = std::max(checkpoint_sequence_, last);
-  const int64_t now = SteadyMs();
+  const int64_t now = NowMs();
   for (uint64_t sequence = journal_->first_sequence(); sequence <= last; ++sequence)
     not_applied_.push_back({sequence, now, 0});
   if (last >= journal_->first_sequence()) {
@@ -217,7 +232,7 @@ AsyncGroupProgress AsyncGroup::Progress() const {
   progress.lag_bytes = not_applied_bytes_;
   for (const Pending& pending : not_applied_) {
     if (pending.sequence <= peer_durable_) continue;
-    progress.lag_ms = static_cast<uint64_t>(std::max<int64_t>(0, SteadyMs() - pending.appended_ms));
+    progress.lag_ms = static_cast<uint64_t>(std::max<int64_t>(0, NowMs() - pending.appended_ms));
     break;
   }
   return progress;

@@ -83,7 +83,14 @@ class AsyncGroup {
   // ---- master ----
   // Appends a write under the next sequence and counts it as not yet in the image (the
   // checkpoint never passes it). NoSpace when the journal is full (the pair goes PFUS).
+  // A full journal suspends the whole group (PFUS): the NoSpace Append returns the first time is
+  // returned for every later write too, so no volume of the group journals a write that comes
+  // after one the journal could not take (the secondaries stay a prefix; the refused writes go
+  // to the pairs' dirty bitmaps). A restart or (later) an async resync ends it.
   Result<uint64_t> Append(const JournalWrite& write);
+  // Suspends the group as a full journal does. Idempotent; true the first time.
+  bool Suspend();
+  bool suspended() const;
   // The image holds the write `sequence` carries (its pwrite returned).
   void ImageWritten(uint64_t sequence);
   Status WaitDurable(uint64_t sequence) { return journal_->WaitDurable(sequence); }
@@ -124,6 +131,8 @@ class AsyncGroup {
   Status ApplyEntries(const std::vector<JournalEntry>& entries, uint64_t through,
                       bool skip_missing = false);
 
+  // The steady clock in milliseconds (lag, checkpoint intervals): one place for the group's time.
+  static int64_t NowMs();
   // Waits up to `ms` for new work or Stop; true when stopping.
   bool WaitForWork(int ms);
 
@@ -135,7 +144,8 @@ class AsyncGroup {
   mutable std::mutex mutex_;  // guards everything below; held across a Journal::Append
   std::condition_variable wake_;
   bool stopping_ = false;
-  bool work_ = false;  // an append or a received batch since the thread last looked
+  bool suspended_ = false;  // Suspend: every Append is refused
+  bool work_ = false;       // an append or a received batch since the thread last looked
   std::thread thread_;
   // Master: sequences appended whose image write has not returned yet.
   std::set<uint64_t> in_image_pending_;

@@ -257,9 +257,7 @@ Result<size_t> Replicator::WriteJournaled(Pair& pair, wire::WriteKind kind, uint
   }
   if (journal_full) {
     // PFUS: the dirty bitmap takes over; the write is never failed for the peer's sake.
-    spdlog::warn("pair {}: the journal of group {} is full: suspended (PFUS), changes tracked",
-                 pair.volume->name(), group->name());
-    (void)Change(pair, PairEvent::kJournalFull, nullptr, nullptr);
+    SuspendGroup(group);
     return WriteTracked(pair, kind, offset, data, length, direct);
   }
   const PairStatus status = pair.Snapshot().state.status;
@@ -274,6 +272,27 @@ Result<size_t> Replicator::WriteJournaled(Pair& pair, wire::WriteKind kind, uint
     (void)Change(pair, PairEvent::kJournalBelowHighWater, nullptr, nullptr);
   }
   return length;
+}
+
+void Replicator::SuspendGroup(const std::shared_ptr<AsyncGroup>& group) {
+  (void)group->Suspend();  // Append has already, when it found the journal full
+  std::vector<std::shared_ptr<Pair>> pairs;
+  {
+    std::lock_guard<std::mutex> lock(pairs_mutex_);
+    for (const auto& [name, pair] : pairs_) pairs.push_back(pair);
+  }
+  for (const std::shared_ptr<Pair>& member : pairs) {
+    {
+      std::lock_guard<std::mutex> lock(groups_mutex_);
+      if (member->async_group != group) continue;
+    }
+    const PairStatus before = member->Snapshot().state.status;
+    (void)Change(*member, PairEvent::kJournalFull, nullptr, nullptr);
+    if (before != PairStatus::kPFUS && member->Snapshot().state.status == PairStatus::kPFUS) {
+      spdlog::warn("pair {}: the journal of group {} is full: suspended (PFUS), changes tracked",
+                   member->volume->name(), group->name());
+    }
+  }
 }
 
 Status Replicator::FlushJournaled(Pair& pair) {

@@ -15,12 +15,6 @@
 namespace pairfs::node {
 namespace {
 
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 wire::JournalEntryMessage ToMessage(JournalEntry&& entry) {
   wire::JournalEntryMessage message;
   message.sequence = entry.sequence;
@@ -39,7 +33,7 @@ wire::JournalEntryMessage ToMessage(JournalEntry&& entry) {
 void AsyncGroup::RunTransfer() {
   for (;;) {
     const bool shipped = ShipOnce();
-    const int64_t now = SteadyMs();
+    const int64_t now = NowMs();
     bool checkpoint_due = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -146,7 +140,7 @@ Status AsyncGroup::CheckpointAndFree() {
     std::lock_guard<std::mutex> lock(mutex_);
     through =
         in_image_pending_.empty() ? journal_->last_sequence() : *in_image_pending_.begin() - 1;
-    last_checkpoint_ms_ = SteadyMs();
+    last_checkpoint_ms_ = NowMs();
   }
   if (through > checkpoint_sequence_) {
     // Write-ahead: the journal holds every write the flush makes durable in the images, or a

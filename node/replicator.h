@@ -459,6 +459,9 @@ class Replicator {
                                 size_t length, bool direct);
   // fsync of an async primary's volume: its journal entries durable (the write-ahead log).
   Status FlushJournaled(Pair& pair);
+  // A full journal: the group refuses further appends and every pair of the group here goes PFUS
+  // (node/async_group.h Suspend), so the group's secondaries stay together a prefix.
+  void SuspendGroup(const std::shared_ptr<AsyncGroup>& group);
   // The async columns of display.
   void DescribeAsync(Pair& pair, const PairView& view, wire::VolumeInfo* info);
   // The group's volumes here (by local name), and the one a journal entry names: at the

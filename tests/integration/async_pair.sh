@@ -142,6 +142,11 @@ for pass_no in 1 2 3; do
 done
 check "a's log says the pair went PFUL (over high_water_percent)" grep -q "PFUL, writes paced" "$WORK/a.log"
 check "the full journal suspended the pair: PFUS" _field_is a db status PFUS
+check "the full journal suspended its whole group: log (no write of its own) is PFUS too" \
+  _field_is a log status PFUS
+check "writes to log at a succeed in PFUS (tracked, not journaled)" \
+  timeout 60 dd if=/dev/urandom of="$MA/log" bs=64k count=4 conv=notrunc,fsync status=none
+check "log's PFUS write is in its dirty bitmap" test "$(pair_field a log dirty_bytes)" -gt 0
 check "writes at a still succeed in PFUS (tracked)" \
   timeout 60 dd if=/dev/urandom of="$MA/db" bs=64k count=16 conv=notrunc,fsync status=none
 check "PFUS tracks the changes in the dirty bitmap" test "$(pair_field a db dirty_bytes)" -gt 0
