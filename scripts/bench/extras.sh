@@ -1,0 +1,128 @@
+# Sourced by scripts/bench.sh: the lines after the table: random read at the pair's secondary, peak
+# RSS, initial copy and resync. Each function sets the line(s) it reports (secondary_line,
+# bench_hwm/pair_hwm, rss_line, copy_lines); an empty one is not printed.
+
+# 4 KiB O_DIRECT random read at the pair's secondary (site b), with the randread row: reads are served locally there
+bench_secondary_read() {
+  secondary_line=""
+  if has_target pair && [[ " ${WORKLOADS[*]} " == *" randread "* ]]; then
+    f=$(target_pair secondary)
+    wl_randread args
+    sec_vals=""
+    for ((r = 1; r <= RUNS; r++)); do
+      drop_caches
+      out=$SCRATCH/randread-secondary-$r.json
+      fio_run "$out" "$f" "${FIO_ARGS[@]}" || die "random read at the pair's secondary failed"
+      v=$(metric read_iops "$out")
+      sec_vals+=" $v"
+      say "rand read 4K direct, ${LABEL[pair]} at the secondary (site b), run $r/$RUNS: $(fmt "$v")"
+    done
+    # shellcheck disable=SC2086
+    sec=$(median $sec_vals)
+    secondary_line="$(wl_randread label) at the pair's secondary (site b): $(fmt "$sec") ($(python3 -c '
+import sys
+v, b = float(sys.argv[1]), float(sys.argv[2])
+print("%.2f" % (v / b) if b > 0 else "n/a")' "$sec" "${RESULT[randread,$base]}") of ${LABEL[$base]}'s $(fmt "${RESULT[randread,$base]}"))"
+  fi
+}
+
+hwm_of() { [ -n "$1" ] && [ -r "/proc/$1/status" ] && awk '/^VmHWM:/ {print int($2 / 1024)}' "/proc/$1/status"; }
+# peak RSS of the benchmark's pairfs daemons, before they are stopped
+bench_peak_rss_of_runs() {
+  bench_hwm=$(hwm_of "${PAIRFS_PID_bench:-}" || true)
+  pair_hwm=""
+  if [ -n "${PAIRFS_PID_pair_a:-}" ]; then
+    pair_hwm="site a $(hwm_of "$PAIRFS_PID_pair_a" || echo '?') MiB, site b $(hwm_of "${PAIRFS_PID_pair_b:-}" || echo '?') MiB"
+  fi
+}
+
+# bench_peak_rss: (BENCH_RSS) pairfs's VmHWM once a BENCH_RSS_SIZE volume has been written fully.
+bench_peak_rss() {
+  rss_line=""
+  if [ "$RSS" != 0 ]; then
+    say "peak RSS: writing a $RSS_SIZE pairfs volume fully (1 MiB, O_DIRECT) with a fresh pairfs"
+    pairfs_start rss || die "starting pairfs for the RSS measurement failed"
+    pairctl_site rss volume create vol "$RSS_BYTES" >/dev/null
+    FIO_SIZE=$RSS_BYTES fio_run "$SCRATCH/rss.json" "$SCRATCH/rss-mnt/vol" --rw=write --bs=1M --ioengine=psync \
+      --direct=1 --end_fsync=1 || die "writing the $RSS_SIZE volume failed"
+    rss_mbps=$(metric seq_mbps "$SCRATCH/rss.json")
+    hwm=$(awk '/^VmHWM:/ {print int($2 / 1024)}' "/proc/$PAIRFS_PID_rss/status")
+    rss_line="pairfs peak RSS, $RSS_SIZE volume written: $hwm MiB (VmHWM; written at $(fmt "$rss_mbps") MB/s)"
+    pairfs_stop rss
+    rm -rf --one-file-system "$SCRATCH/rss-data"
+  fi
+}
+
+mbps() { python3 -c 'import sys; print("%.0f" % (int(sys.argv[1]) / float(sys.argv[2]) / 1e6))' "$1" "$2"; }
+elapsed() { python3 -c 'import sys; print("%.1f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$1" "$2"; }
+last_copying() { grep -o 'copying [0-9]* bytes' "$1" | tail -1 | cut -d' ' -f2; }
+# bench_copy: (BENCH_COPY) initial copy and resync
+bench_copy() {
+  copy_lines=()
+  if [ "$COPY" != 0 ]; then
+    # cp of a random file on the same disk: the time of cp and of the fsync of the copy
+    src=$SCRATCH/copy-src dst=$SCRATCH/copy-dst
+    say "copy: writing a $COPY_SIZE random file, then cp of it on the same disk"
+    FIO_SIZE=$COPY_BYTES fio_run "$SCRATCH/copy-src.json" "$src" --rw=write --bs=1M --ioengine=psync --direct=1 \
+      --refill_buffers --end_fsync=1 || die "writing the random file failed"
+    drop_caches
+    t0=$(now)
+    cp --sparse=never "$src" "$dst"
+    sync "$dst"
+    t1=$(now)
+    cp_s=$(elapsed "$t0" "$t1") cp_mbps=$(mbps "$COPY_BYTES" "$(elapsed "$t0" "$t1")")
+    rm -f "$src" "$dst"
+    say "cp: $cp_mbps MB/s ($cp_s s)"
+
+    say "copy: a $COPY_SIZE volume at site a of a fresh pair, filled with random data, then paired"
+    pair_start copy_a copy_b 7420 || die "starting the two pairfs sites failed"
+    pairctl_site copy_a volume create vol "$COPY_BYTES" >/dev/null
+    FIO_SIZE=$COPY_BYTES fio_run "$SCRATCH/copy-fill.json" "$SCRATCH/copy_a-mnt/vol" --rw=write --bs=1M --ioengine=psync \
+      --direct=1 --refill_buffers --end_fsync=1 || die "filling the volume failed"
+    drop_caches
+    t0=$(now)
+    pairctl_site copy_a create vol --mode sync >/dev/null || die "pairctl create failed"
+    pairctl_site copy_a wait vol --status PAIR --timeout 3600 >/dev/null || die "the initial copy did not reach PAIR"
+    t1=$(now)
+    init_s=$(elapsed "$t0" "$t1") init_mbps=$(mbps "$COPY_BYTES" "$(elapsed "$t0" "$t1")")
+    init_copied=$(last_copying "$SCRATCH/copy_a.log")
+    say "initial copy: $init_mbps MB/s ($init_s s, copied ${init_copied:-?} bytes)"
+    copy_lines+=("initial copy of a $COPY_SIZE volume of random data (pairctl create to PAIR): $init_mbps MB/s ($init_s s; the primary copied ${init_copied:-?} bytes)")
+    copy_lines+=("cp of a $COPY_SIZE random file on the same disk (cp + fsync, page cache dropped): $cp_mbps MB/s ($cp_s s); initial copy / cp = $(python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$init_mbps" "$cp_mbps")")
+
+    # resync after 1% of the regions changed
+    region=$(pairctl_site copy_a --json volume list | python3 -c '
+import json, sys
+v = [v for v in json.load(sys.stdin) if v["name"] == "vol"][0]
+print(v.get("region_size_bytes") or 65536)')
+    sleep 3   # the activity log forgets regions once both copies flushed them (every 2 s)
+    pairctl_site copy_a split vol >/dev/null || die "split failed"
+    read -r changed regions < <(python3 - "$SCRATCH/copy_a-mnt/vol" "$COPY_BYTES" "$region" <<'PY'
+import os, sys
+path, size, region = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+regions = size // region
+n = max(1, regions // 100)          # 1% of the regions
+stride = regions // n               # spread over the whole volume
+fd = os.open(path, os.O_WRONLY)
+for i in range(n):
+    os.pwrite(fd, os.urandom(4096), i * stride * region + (i % max(1, region // 4096)) * 4096)
+os.fsync(fd)
+os.close(fd)
+print(n, regions)
+PY
+    ) || die "writing 1% of the regions failed"
+    dirty=$(pair_field copy_a vol dirty_bytes)
+    t0=$(now)
+    pairctl_site copy_a resync vol >/dev/null || die "resync failed"
+    pairctl_site copy_a wait vol --status PAIR --timeout 3600 >/dev/null || die "the resync did not reach PAIR"
+    t1=$(now)
+    resync_s=$(elapsed "$t0" "$t1")
+    copied=$(last_copying "$SCRATCH/copy_a.log")
+    pct=$(python3 -c 'import sys; print("%.2f" % (100.0 * int(sys.argv[1]) / int(sys.argv[2])))' "${copied:-0}" "$COPY_BYTES")
+    say "resync: copied ${copied:-?} bytes ($pct%) in $resync_s s"
+    copy_lines+=("resync after 1% of the regions changed (4 KiB into $changed of $regions regions of $((region >> 10)) KiB, spread): copied ${copied:-?} bytes = $pct% of the volume, in $resync_s s (dirty_bytes at a before: $dirty)")
+    pairfs_stop copy_a
+    pairfs_stop copy_b
+    rm -rf --one-file-system "$SCRATCH/copy_a-data" "$SCRATCH/copy_b-data"
+  fi
+}

@@ -1,0 +1,120 @@
+# Sourced by scripts/bench.sh: the table's columns but GlusterFS (scripts/bench/gluster.sh), each a
+# function target_NAME label|setup|path|teardown (see the driver's header).
+
+# ---------------------------------------------------------------------------------------------
+# targets
+
+target_plain() {
+  case $1 in
+    label) echo "plain" ;;
+    setup) mkdir -p "$SCRATCH/plain" ;;
+    path) echo "$SCRATCH/plain/testfile" ;;
+    teardown) rm -rf "$SCRATCH/plain" ;;
+  esac
+}
+
+BINDFS_PID="" BINDFS_OPTS=(-o big_writes --forward-odirect=4096)
+target_bindfs() {
+  local src=$SCRATCH/bindfs-src mnt=$SCRATCH/bindfs-mnt log=$SCRATCH/bindfs.log
+  case $1 in
+    label) echo "bindfs" ;;
+    setup)
+      mkdir -p "$src" "$mnt"
+      _MOUNTS+=("$mnt")
+      # -f: stay in the foreground (in our background) so that we hold its PID
+      bindfs -f "${BINDFS_OPTS[@]}" "$src" "$mnt" > "$log" 2>&1 &
+      BINDFS_PID=$!
+      _PIDS+=("$BINDFS_PID")
+      if ! wait_mount "$mnt" "$BINDFS_PID" "$log" 2>/dev/null; then
+        if grep -qi 'big_writes' "$log"; then
+          say "note: this bindfs rejects -o big_writes; mounting with --forward-odirect=4096 only"
+          BINDFS_OPTS=(--forward-odirect=4096)
+          stop_pid "$BINDFS_PID"
+          bindfs -f "${BINDFS_OPTS[@]}" "$src" "$mnt" > "$log" 2>&1 &
+          BINDFS_PID=$!
+          _PIDS+=("$BINDFS_PID")
+          wait_mount "$mnt" "$BINDFS_PID" "$log"
+        else
+          cat "$log" >&2; return 1
+        fi
+      fi
+      ;;
+    path) echo "$mnt/testfile" ;;
+    teardown)
+      unmount "$mnt" || true
+      [ -n "$BINDFS_PID" ] && stop_pid "$BINDFS_PID"
+      BINDFS_PID=""
+      ;;
+  esac
+}
+
+target_pairfs() {
+  case $1 in
+    label) echo "pairfs" ;;
+    setup)
+      pairfs_start bench || return 1
+      # volumes cannot be created or extended through the mount: the volume has exactly BENCH_SIZE
+      pairctl_site bench volume create vol "$SIZE_BYTES" >/dev/null
+      ;;
+    path) echo "$SCRATCH/bench-mnt/vol" ;;
+    teardown) pairfs_stop bench ;;
+  esac
+}
+
+# pair_target NAME_A NAME_B FIRST_PORT [curve|wan] ACTION: a synchronous pair of two fresh sites
+pair_target() {
+  local na=$1 nb=$2 port=$3 link=$4
+  case $5 in
+    setup)
+      pair_start "$na" "$nb" "$port" "$link" || return 1
+      pairctl_site "$na" volume create bench "$SIZE_BYTES" >/dev/null || return 1
+      # creates the volume at b too
+      pairctl_site "$na" create bench --mode "${PAIR_MODE:-sync}" >/dev/null || return 1
+      pairctl_site "$na" wait bench --status PAIR --timeout 600 >/dev/null \
+        || { say "the pair did not reach PAIR:"; tail -20 "$SCRATCH/$na.log" >&2; return 1; }
+      ;;
+    path) echo "$SCRATCH/$na-mnt/bench" ;;
+    secondary) echo "$SCRATCH/$nb-mnt/bench" ;;
+    teardown)
+      pairfs_stop "$na"
+      pairfs_stop "$nb"
+      wan_stop "$na"
+      local n
+      for n in "$na" "$nb"; do
+        mountpoint -q "$SCRATCH/$n-mnt" || rm -rf --one-file-system "$SCRATCH/$n-data"
+      done
+      ;;
+  esac
+}
+
+target_pair() {
+  case $1 in
+    label) echo "pairfs PAIR sync" ;;
+    *) pair_target pair_a pair_b 7410 "" "$1" ;;
+  esac
+}
+
+# The same pair with [security]: CURVE encryption and authentication on the replication link.
+target_pair_curve() {
+  case $1 in
+    label) echo "PAIR sync+CURVE" ;;
+    *) pair_target pairc_a pairc_b 7430 curve "$1" ;;
+  esac
+}
+
+# The same pair (no keys) across a WAN: its replication link through build/tools/wan_proxy,
+# BENCH_WAN_DELAY_MS each way, so every replicated write waits a round trip of twice that.
+target_pair_wan() {
+  case $1 in
+    label) echo "PAIR sync WAN ${WAN_DELAY_MS}ms" ;;
+    *) pair_target pairw_a pairw_b 7440 wan "$1" ;;
+  esac
+}
+
+# The same WAN with an async pair: the primary's writes and fsyncs wait for its journal only.
+target_pair_async_wan() {
+  case $1 in
+    label) echo "PAIR async WAN ${WAN_DELAY_MS}ms" ;;
+    *) PAIR_MODE=async pair_target pairaw_a pairaw_b 7460 wan "$1" ;;
+  esac
+}
