@@ -31,6 +31,10 @@
 //                  are accepted. `healed` line.
 //   SIGHUP  reset  every connection is reset now (RST both sides); new ones are served. `reset`.
 //   SIGTERM/SIGINT exit 0 after closing everything. `exiting` line.
+// Every one of these lines ends with the bytes forwarded so far over all connections, each way
+// (`forwarded so far: N bytes to the servers, M to the clients`), so that a script measures what
+// the link carried between two signals; SIGUSR2 on a link that is not stalled or cut only logs
+// that line (a way to read the totals).
 // A side that resets or closes is passed on in order with its bytes and after the same delay
 // (a close as shutdown(SHUT_WR), a reset as RST). SIGPIPE is ignored; peers that reset never end
 // the proxy. Exit 2 on bad arguments, 1 if a --listen cannot be bound.
@@ -138,6 +142,10 @@ class Proxy {
   uint64_t next_id_ = 1;
   std::optional<WanClock::time_point> timer_at_;
   bool exiting_ = false;
+  // Bytes written to servers (toward --to) and to clients over every connection so far: the
+  // `forwarded so far` part of the signal lines (`make bench` measures a catch-up's traffic).
+  uint64_t forwarded_up_ = 0, forwarded_down_ = 0;
+  std::string Totals() const;
   char scratch_[kReadBytes];
 };
 
@@ -367,6 +375,7 @@ bool Proxy::Flush(Connection& c, Side& destination) {
     }
     line.ConsumeBytes(n, now);
     (&destination == &c.server ? c.bytes_up : c.bytes_down) += n;
+    (&destination == &c.server ? forwarded_up_ : forwarded_down_) += n;
     progress = true;
     if (static_cast<size_t>(n) < bytes.size()) {
       destination.write_blocked = true;
@@ -416,6 +425,14 @@ void Proxy::ResetAll(const char* why) {
     if (!connection->closed) Close(*connection, why, true);
 }
 
+std::string Proxy::Totals() const {
+  char text[128];
+  snprintf(text, sizeof text, "forwarded so far: %llu bytes to the servers, %llu to the clients",
+           static_cast<unsigned long long>(forwarded_up_),
+           static_cast<unsigned long long>(forwarded_down_));
+  return text;
+}
+
 void Proxy::OnSignal() {
   signalfd_siginfo info;
   while (read(signal_fd_, &info, sizeof info) == sizeof info) {
@@ -425,27 +442,29 @@ void Proxy::OnSignal() {
         if (usr1_cuts_) {
           fault_ = Fault::kCut;
           ResetAll("cut");
-          Log("cut: %zu connections reset, new ones are reset until SIGUSR2", open);
+          Log("cut: %zu connections reset, new ones are reset until SIGUSR2; %s", open,
+              Totals().c_str());
         } else {
           fault_ = Fault::kStall;
           UpdateListeners();
-          Log("stalled: nothing is forwarded until SIGUSR2; %zu connections kept open, bytes kept",
-              open);
+          Log("stalled: nothing is forwarded until SIGUSR2; %zu connections kept open, bytes kept; "
+              "%s",
+              open, Totals().c_str());
         }
         break;
       case SIGUSR2:
         fault_ = Fault::kNone;
         UpdateListeners();
-        Log("healed: forwarding again (%zu connections)", open);
+        Log("healed: forwarding again (%zu connections); %s", open, Totals().c_str());
         for (auto& [id, connection] : connections_)
           if (!connection->closed) Pump(*connection);
         break;
       case SIGHUP:
         ResetAll("reset on SIGHUP");
-        Log("reset: %zu connections reset", open);
+        Log("reset: %zu connections reset; %s", open, Totals().c_str());
         break;
       default:
-        Log("exiting on %s", strsignal(info.ssi_signo));
+        Log("exiting on %s; %s", strsignal(info.ssi_signo), Totals().c_str());
         exiting_ = true;
         return;
     }
