@@ -43,6 +43,11 @@
 #     100th 64 KiB region (1% of them, spread over the volume), fsync, resync; reported: the bytes
 #     the primary copied (its last log line `copying N bytes`) as % of the volume, and the time from
 #     `pairctl resync` to PAIR.
+#   - the async pairs' targets (issue 13; scripts/bench/async.sh says how each is measured): the
+#     table's async / unpaired and async / sync-across-the-WAN ratios; (BENCH_ASYNC) on a fresh
+#     async pair across the WAN: lag_ms p50/p99/max at a sustained write rate, the bytes a
+#     catch-up after a stalled link carries against the dirty bytes, the time of a planned swap
+#     and of an unplanned takeover to writable (n/a with the reason where a takeover is refused).
 #
 # Environment (defaults in brackets); small values make a quick smoke run:
 #   BENCH_TARGETS [plain bindfs pairfs pair pair_curve pair_wan pair_async_wan gluster gluster_virt]
@@ -58,10 +63,17 @@
 #   BENCH_RSS_SIZE [16G]  volume size for the peak-RSS measurement
 #   BENCH_COPY [1]        0 skips the initial-copy / resync measurement
 #   BENCH_COPY_SIZE [4G]  volume size for it (a whole number of MiB)
+#   BENCH_ASYNC [1]       0 skips the async pair's lag, catch-up, swap and takeover measurements
+#   BENCH_ASYNC_LAG_RATE [50]  MB/s of the lag measurement's writes (fio --rate)
+#   BENCH_ASYNC_LAG_SECONDS [20]  its length
+#   BENCH_ASYNC_CUT_SECONDS [60]  how long the link is stalled for the catch-up measurement
+#   BENCH_ASYNC_CUT_RATE [10]  MB/s written meanwhile (the journal, [journal] size 1G by default,
+#                         must hold RATE x SECONDS, else the pair goes PFUS)
 #   BENCH_GLUSTER_HOST [auto]  brick host name: auto (see above), hosts (always the /etc/hosts
 #                         line), or a name that resolves to this machine
 #   BENCH_TMPDIR [/var/tmp]  where the scratch directory is made (mktemp -d)
-#   e.g. BENCH_SIZE=256M BENCH_SECONDS=3 BENCH_RUNS=1 BENCH_RSS=0 BENCH_COPY=0 scripts/bench.sh
+#   e.g. BENCH_SIZE=256M BENCH_SECONDS=3 BENCH_RUNS=1 BENCH_RSS=0 BENCH_COPY=0 BENCH_ASYNC_LAG_SECONDS=5 \
+#        BENCH_ASYNC_CUT_SECONDS=5 scripts/bench.sh
 #
 # Units: MB = 10^6 bytes. Sequential write MB/s = bytes written / fio's job runtime; with
 # end_fsync=1, fio (3.x) counts the closing fsync inside that runtime (checked with fio 3.33: 1 GiB
@@ -81,7 +93,7 @@
 # The parts, sourced below from scripts/bench/: checks.sh (settings and tools), processes.sh
 # (cleanup, stopping by PID), sites.sh (pairfs sites, pairs, the WAN proxy), targets.sh and
 # gluster.sh (the columns), fio.sh (the rows), matrix.sh (the table's runs), extras.sh (the lines
-# after the table), report.sh (stdout).
+# after the table), async.sh (the async pairs' targets), report.sh (stdout).
 set -euo pipefail
 
 DEFAULT_TARGETS="plain bindfs pairfs pair pair_curve pair_wan pair_async_wan gluster gluster_virt"
@@ -105,12 +117,17 @@ COPY_SIZE=${BENCH_COPY_SIZE:-4G}
 GLUSTER_HOST_MODE=${BENCH_GLUSTER_HOST:-auto}
 WAN_DELAY_MS=${BENCH_WAN_DELAY_MS:-10}
 WAN_RATE_MBPS=${BENCH_WAN_RATE_MBPS:-0}
+ASYNC=${BENCH_ASYNC:-1}
+ASYNC_LAG_RATE=${BENCH_ASYNC_LAG_RATE:-50}
+ASYNC_LAG_SECONDS=${BENCH_ASYNC_LAG_SECONDS:-20}
+ASYNC_CUT_SECONDS=${BENCH_ASYNC_CUT_SECONDS:-60}
+ASYNC_CUT_RATE=${BENCH_ASYNC_CUT_RATE:-10}
 
 say() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 1; }
 
 
-for part in checks processes sites targets gluster fio matrix extras report; do
+for part in checks processes sites targets gluster fio matrix extras async report; do
   # shellcheck source=/dev/null
   . "$BENCH_PARTS/$part.sh"
 done
@@ -127,10 +144,12 @@ bench_check_space
 bench_setup_targets
 bench_run_workloads
 base=${TARGETS[0]}
+bench_async_ratios
 bench_secondary_read
 bench_peak_rss_of_runs
 for ((i = ${#_ACTIVE[@]} - 1; i >= 0; i--)); do "target_${_ACTIVE[$i]}" teardown; done
 _ACTIVE=()
 bench_peak_rss
 bench_copy
+bench_async
 bench_print_report

@@ -7,6 +7,9 @@
 [ ${#TARGETS[@]} -gt 0 ] || die "BENCH_TARGETS is empty"
 [[ $WAN_DELAY_MS =~ ^[0-9]+$ ]] || die "BENCH_WAN_DELAY_MS must be a whole number of ms, not '$WAN_DELAY_MS'"
 [[ $WAN_RATE_MBPS =~ ^[0-9]+([.][0-9]+)?$ ]] || die "BENCH_WAN_RATE_MBPS must be a number of MB/s, not '$WAN_RATE_MBPS'"
+for setting in ASYNC_LAG_RATE ASYNC_LAG_SECONDS ASYNC_CUT_SECONDS ASYNC_CUT_RATE; do
+  [[ ${!setting} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$setting must be a positive integer, not '${!setting}'"
+done
 [[ $GLUSTER_HOST_MODE =~ ^[A-Za-z0-9][A-Za-z0-9.-]*$ ]] || die "BENCH_GLUSTER_HOST must be auto, hosts or a host name"
 has_target() { [[ " ${TARGETS[*]} " == *" $1 "* ]]; }
 
@@ -41,6 +44,6 @@ fi
 for bin in "$PAIRFS" "$PAIRCTL"; do
   [ -x "$bin" ] || die "$bin not built; run: make all"
 done
-{ has_target pair_wan || has_target pair_async_wan; } && { [ -x "$WAN_PROXY" ] || die "$WAN_PROXY not built; run: make build/tools/wan_proxy"; }
+{ has_target pair_wan || has_target pair_async_wan || [ "$ASYNC" != 0 ]; } && { [ -x "$WAN_PROXY" ] || die "$WAN_PROXY not built; run: make build/tools/wan_proxy"; }
 [ -c /dev/fuse ] || die "/dev/fuse missing (modprobe fuse)"
 [ -w /proc/sys/vm/drop_caches ] || die "cannot write /proc/sys/vm/drop_caches (a container without it cannot run this benchmark)"

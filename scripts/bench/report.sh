@@ -31,6 +31,7 @@ bench_print_report() {
   echo
   [ -n "$secondary_line" ] && echo "$secondary_line"
   for l in "${copy_lines[@]}"; do echo "$l"; done
+  for l in "${async_lines[@]}"; do echo "$l"; done
   [ -n "$rss_line" ] && echo "$rss_line"
   [ -n "$bench_hwm" ] && echo "pairfs peak RSS during the runs above: $bench_hwm MiB"
   [ -n "$pair_hwm" ] && echo "pairfs PAIR sync peak RSS during the runs above: $pair_hwm"

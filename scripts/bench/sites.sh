@@ -127,5 +127,24 @@ pair_field() {
   pairctl_site "$1" --json display "$2" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0][sys.argv[1]])' "$3"
 }
 
+# pair_create NAME VOLUME MODE: `pairctl create VOLUME --mode MODE` at site NAME. An async pair's
+# create writes both sites' journals fully ([journal] size, 1G by default) before it answers, which
+# can take longer than pairctl's 10 s on a busy disk: pairctl then gives up while the node goes on.
+# So after "no answer" this waits up to 120 s for the pair to leave SMPL, and asks again (at most 3
+# times) if it has not (a create whose request to the peer timed out leaves the volume SMPL).
+pair_create() {
+  local msg attempt _
+  for attempt in 1 2 3; do
+    msg=$(pairctl_site "$1" create "$2" --mode "$3" 2>&1) && return 0
+    grep -q "no answer within" <<< "$msg" || { say "pairctl create $2 --mode $3 failed: $msg"; return 1; }
+    say "note: pairctl create $2 --mode $3 got no answer in time (attempt $attempt; journals being written?)"
+    for _ in $(seq 120); do
+      [ "$(pair_field "$1" "$2" status 2>/dev/null)" != SMPL ] && return 0
+      sleep 1
+    done
+  done
+  say "pairctl create $2 --mode $3: still SMPL after 3 attempts"; return 1
+}
+
 # now: seconds since the epoch, with fractions
 now() { date +%s.%N; }

@@ -69,7 +69,7 @@ pair_target() {
       pair_start "$na" "$nb" "$port" "$link" || return 1
       pairctl_site "$na" volume create bench "$SIZE_BYTES" >/dev/null || return 1
       # creates the volume at b too
-      pairctl_site "$na" create bench --mode "${PAIR_MODE:-sync}" >/dev/null || return 1
+      pair_create "$na" bench "${PAIR_MODE:-sync}" || return 1
       pairctl_site "$na" wait bench --status PAIR --timeout 600 >/dev/null \
         || { say "the pair did not reach PAIR:"; tail -20 "$SCRATCH/$na.log" >&2; return 1; }
       ;;
