@@ -34,7 +34,7 @@ mkdir -p "$E" "$S"
 on_cleanup "umount '$E' 2>/dev/null || umount -l '$E'"
 on_cleanup "umount '$S' 2>/dev/null || umount -l '$S'"
 
-require "volume create disk 128M at a" pairctl a volume create disk 128M
+require "volume create disk 256M at a" pairctl a volume create disk 256M
 require "create disk --mode async" pairctl a create disk --mode async
 require "disk in PAIR" pairctl a wait disk --status PAIR --timeout 60
 if attach_loop "$MA/disk"; then pass "losetup on the primary's volume file"; else fail "losetup on the primary's volume file"; finish; fi
@@ -53,7 +53,7 @@ for i in range(most):
     if os.path.exists(stop):
         break
     name = "files/f%05d" % i
-    data = rng.randbytes(rng.randrange(1, 64 * 1024))
+    data = rng.randbytes(rng.randrange(1, 32 * 1024))
     with open(root + "/" + name, "wb") as f:
         f.write(data)
         f.flush()
@@ -121,7 +121,7 @@ files_written() { [ -f "$E/manifest" ] && [ "$(wc -l < "$E/manifest")" -ge "$1" 
 # b_applied_beyond SEQUENCE: b applied an entry after SEQUENCE (the link carries again).
 b_applied_beyond() { [ "$(pair_field b disk applied_sequence)" -gt "$1" ]; }
 
-python3 "$WORK/workload.py" "$E" "$WORK/stop" 3000 > "$WORK/workload.out" 2> "$WORK/workload.err" &
+python3 "$WORK/workload.py" "$E" "$WORK/stop" 6000 > "$WORK/workload.out" 2> "$WORK/workload.err" &
 WRITER=$!
 on_cleanup "kill $WRITER"
 COPIES=4 settled=0
