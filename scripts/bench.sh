@@ -127,10 +127,26 @@ say() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 1; }
 
 
-for part in checks processes sites targets gluster fio matrix extras async report; do
-  # shellcheck source=/dev/null
-  . "$BENCH_PARTS/$part.sh"
-done
+# shellcheck source=scripts/bench/checks.sh
+. "$BENCH_PARTS/checks.sh"
+# shellcheck source=scripts/bench/processes.sh
+. "$BENCH_PARTS/processes.sh"
+# shellcheck source=scripts/bench/sites.sh
+. "$BENCH_PARTS/sites.sh"
+# shellcheck source=scripts/bench/targets.sh
+. "$BENCH_PARTS/targets.sh"
+# shellcheck source=scripts/bench/gluster.sh
+. "$BENCH_PARTS/gluster.sh"
+# shellcheck source=scripts/bench/fio.sh
+. "$BENCH_PARTS/fio.sh"
+# shellcheck source=scripts/bench/matrix.sh
+. "$BENCH_PARTS/matrix.sh"
+# shellcheck source=scripts/bench/extras.sh
+. "$BENCH_PARTS/extras.sh"
+# shellcheck source=scripts/bench/async.sh
+. "$BENCH_PARTS/async.sh"
+# shellcheck source=scripts/bench/report.sh
+. "$BENCH_PARTS/report.sh"
 
 mkdir -p "$TMPBASE"
 SCRATCH=$(mktemp -d "$TMPBASE/pairfs-bench.XXXXXX")
