@@ -6,6 +6,7 @@
 #include <fstream>
 #include <thread>
 
+#include "tests/unit/frames.h"
 #include "tests/unit/temp_dir.h"
 
 using namespace pairfs;
@@ -13,13 +14,8 @@ using namespace pairfs::node;
 
 namespace {
 
-wire::Frame VoteFrom(const std::string& sender, wire::ReserveVoteRequest request) {
-  wire::Frame frame;
-  frame.type = wire::MessageType::kReserveVote;
-  frame.request_id = 1;
-  frame.sender_site = sender;
-  frame.body = wire::EncodeBody(request);
-  return frame;
+wire::Frame VoteFrom(const std::string& sender, const wire::ReserveVoteRequest& request) {
+  return testing::FrameOf(request, sender);
 }
 
 wire::ReserveVoteRequest Reserve(std::string volume, std::string holder, std::string outdated = "",
@@ -96,9 +92,7 @@ TEST_CASE("the witness refuses votes naming sites it does not serve, and changes
 
 TEST_CASE("the witness answers other messages and malformed bodies with a reason") {
   Witness witness;
-  wire::Frame display;
-  display.type = wire::MessageType::kDisplay;
-  display.sender_site = "a";
+  const wire::Frame display = testing::RawFrame(wire::MessageType::kDisplay, "", "a");
   wire::Reply unsupported = witness.server.Handle(display);
   CHECK(CodeOf(unsupported) == Code::kUnsupported);
   CHECK_THAT(unsupported.message, Catch::Contains("reserve votes only"));
