@@ -27,10 +27,12 @@
 //                                           COUNT frames as SITE: hostile values at the pair's real
 //                                           generation that no node may act on, and mutated valid
 //                                           frames of every site-to-site type (HostileFrame)
-//   wire_send ENDPOINT vote SITE VOLUME HOLDER [--release] [--force] [--outdated SITE]
+//   wire_send ENDPOINT vote SITE VOLUME HOLDER [--release] [--force] [--outdated SITE] [--hold N]
 //                                           one reserve vote sent as SITE (a witness's or a node's
-//                                           copy of a reservation record); prints
-//                                           `granted epoch=N holder=H outdated=O` and exits 0, or
+//                                           copy of a reservation record), numbered N (default 0:
+//                                           not numbered); prints `granted epoch=N holder=H
+//                                           outdated=O` (and ` hold=N` for a record with a
+//                                           number) and exits 0, or
 //                                           `refused: REASON` and exits 1; exit 4 when no answer
 //                                           comes within 2 s, 2 for bad arguments
 //   wire_send ENDPOINT replica-write SITE VOLUME OFFSET COUNTER GEN_SITE

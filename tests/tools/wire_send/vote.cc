@@ -2,17 +2,19 @@
 #include "tests/tools/wire_send/wire_send.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace pairfs::wire_send {
 
-// The vote mode: argv[3..] = SITE VOLUME HOLDER [--release] [--force] [--outdated SITE].
+// The vote mode: argv[3..] = SITE VOLUME HOLDER [--release] [--force] [--outdated SITE]
+// [--hold N].
 int SendVote(wire::Context& context, const std::string& endpoint, int argc, char** argv) {
   constexpr int kVoteTimeoutMs = 2000;
   if (argc < 6) {
     std::fprintf(stderr,
                  "usage: wire_send ENDPOINT vote SITE VOLUME HOLDER [--release] [--force] "
-                 "[--outdated SITE]\n");
+                 "[--outdated SITE] [--hold N]\n");
     return 2;
   }
   wire::ReserveVoteRequest request;
@@ -26,6 +28,8 @@ int SendVote(wire::Context& context, const std::string& endpoint, int argc, char
       request.force = true;
     } else if (option == "--outdated" && i + 1 < argc) {
       request.outdated = argv[++i];
+    } else if (option == "--hold" && i + 1 < argc) {
+      request.hold = std::strtoull(argv[++i], nullptr, 10);
     } else {
       std::fprintf(stderr, "vote: unknown option %s\n", option.c_str());
       return 2;
@@ -46,9 +50,11 @@ int SendVote(wire::Context& context, const std::string& endpoint, int argc, char
     return 1;
   }
   const wire::ReservationRecord& record = reply->reservation;
-  std::printf("granted epoch=%llu holder=%s outdated=%s\n",
+  std::printf("granted epoch=%llu holder=%s outdated=%s",
               static_cast<unsigned long long>(record.epoch), record.holder.c_str(),
               record.outdated.c_str());
+  if (record.hold != 0) std::printf(" hold=%llu", static_cast<unsigned long long>(record.hold));
+  std::printf("\n");
   return 0;
 }
 
