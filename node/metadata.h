@@ -34,6 +34,9 @@ struct VolumeMetadata {
   // change of holder, and a site recorded as outdated (it cannot win the reserve without force).
   uint64_t reserve_epoch = 0;
   std::string reserve_outdated;
+  // house (issue 12): and the number of its holder's latest reserve (wire::ReservationRecord::
+  // hold); 0 = none known.
+  uint64_t reserve_hold = 0;
   // Pair state (part 2 fills these; SMPL volumes keep the defaults).
   std::string role = "simplex";
   std::string status = "SMPL";
@@ -54,7 +57,8 @@ struct VolumeMetadata {
   MSGPACK_DEFINE_MAP(name, size_bytes, inode, uid, gid, mode, created_unix_s, changed_unix_ns,
                      reserved_by, role, status, pair_mode, peer_site, peer_volume, fence, group,
                      generation, generation_site, consistent, outdated, region_size_bytes, fenced,
-                     reserve_epoch, reserve_outdated, growing_to_bytes);
+                     reserve_epoch, reserve_outdated, growing_to_bytes,
+                     reserve_hold);  // house (issue 12): appended
 };
 
 // Ok if `metadata` may be loaded and used: a volume name, a size within the limits, and a region

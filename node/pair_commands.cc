@@ -403,9 +403,11 @@ wire::PeerAnswerMessage Replicator::ServeReserveAsk(const wire::PeerReserveAskCo
 wire::PeerAnswerMessage Replicator::ServeVote(const wire::PeerVoteCommand& command) {
   std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
   std::string refusal;
-  Result<wire::ReservationRecord> voted = VoteHere(
-      command.volume,
-      {command.volume, command.holder, command.outdated, command.force, command.release}, &refusal);
+  Result<wire::ReservationRecord> voted =
+      VoteHere(command.volume,
+               {command.volume, command.holder, command.outdated, command.force, command.release,
+                command.hold},
+               &refusal);
   if (!voted.ok()) return AnswerOf(voted.status());
   wire::PeerAnswerMessage answer =
       AnswerOf(refusal.empty() ? Status::Ok() : Status::Conflict(refusal));
@@ -434,6 +436,7 @@ wire::PeerAnswerMessage Replicator::ServeReserveMirror(
       metadata.reserved_by = command.record.holder;
       metadata.reserve_epoch = command.record.epoch;
       metadata.reserve_outdated = command.record.outdated;
+      metadata.reserve_hold = command.record.hold;
     }
   }));
 }

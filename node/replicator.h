@@ -218,6 +218,10 @@ class Replicator {
   bool IsDetermining(const std::string& name) const;
   Status ReserveDetermining(const std::string& name, const ReserveOptions& options, bool forwarded);
   Status ReserveByMajority(const std::string& name, const ReserveOptions& options);
+  // house (issue 12): the vote of `options` on the determining volume `name`'s record, numbered
+  // (NextVoteNumber, node/reserve_rules.h) so that a copy knows a late release of it. Takes
+  // determining_mutex_.
+  wire::ReserveVoteRequest NumberedVote(const std::string& name, const ReserveOptions& options);
   // Applies the vote rule to this node's copy of `name`'s record, durably; the outcome.
   Result<wire::ReservationRecord> VoteHere(const std::string& name,
                                            const wire::ReserveVoteRequest& request,
@@ -413,6 +417,8 @@ class Replicator {
   // reserves, releases and votes, and a fence-reserve ask from its reserve to its state change
   // (so a release can never slip between a granted fence reserve and the suspend it allows).
   std::recursive_mutex determining_mutex_;
+  // house (issue 12): NumberedVote's last number; guarded by determining_mutex_.
+  uint64_t last_vote_number_ = 0;
   std::unique_ptr<PeerCalls> calls_;     // answers to what this side sent
   std::unique_ptr<PeerCalls> confirms_;  // confirms of writes this side granted
   std::unique_ptr<AnsweredRequests> answered_;

@@ -3,6 +3,7 @@
 // managed volume; the determining volume's record (holder, epoch, outdated site), decided at its
 // primary or, with a witness, by a majority of three copies; fence reserve after a link loss.
 #include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include <spdlog/spdlog.h>
@@ -22,7 +23,8 @@ using namespace replicator_internal;
 namespace {
 
 wire::ReservationRecord RecordOf(const VolumeMetadata& metadata) {
-  return {metadata.reserve_epoch, metadata.reserved_by, metadata.reserve_outdated};
+  return {metadata.reserve_epoch, metadata.reserved_by, metadata.reserve_outdated,
+          metadata.reserve_hold};
 }
 
 wire::ReserveVoteRequest VoteRequestFor(const std::string& volume, const ReserveOptions& options) {
@@ -49,6 +51,18 @@ wire::ReservationRecord Replicator::ReservationOf(const std::string& name) {
   return RecordOf(volume->metadata());
 }
 
+wire::ReserveVoteRequest Replicator::NumberedVote(const std::string& name,
+                                                  const ReserveOptions& options) {
+  wire::ReserveVoteRequest vote = VoteRequestFor(name, options);
+  const uint64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  std::lock_guard<std::recursive_mutex> ordered(determining_mutex_);
+  vote.hold = NextVoteNumber(last_vote_number_, ReservationOf(name).hold, now_ms);
+  last_vote_number_ = vote.hold;
+  return vote;
+}
+
 Result<wire::ReservationRecord> Replicator::VoteHere(const std::string& name,
                                                      const wire::ReserveVoteRequest& request,
                                                      std::string* refusal) {
@@ -66,6 +80,7 @@ Result<wire::ReservationRecord> Replicator::VoteHere(const std::string& name,
     metadata.reserved_by = outcome.record.holder;
     metadata.reserve_epoch = outcome.record.epoch;
     metadata.reserve_outdated = outcome.record.outdated;
+    metadata.reserve_hold = outcome.record.hold;
   });
   if (!saved.ok()) return saved;
   refusal->clear();
@@ -152,7 +167,7 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
   if (route == ReserveRoute::kMajority) return ReserveByMajority(name, options);
   std::shared_ptr<Volume> volume = store_.Find(name);
   if (!volume) return Status::NotFound("no volume named " + name);
-  const wire::ReserveVoteRequest request = VoteRequestFor(name, options);
+  const wire::ReserveVoteRequest request = NumberedVote(name, options);
   std::string refusal;
   switch (route) {
     case ReserveRoute::kApplyHere: {  // not (or no longer) in a pair: this copy is the only one
@@ -197,13 +212,13 @@ Status Replicator::ReserveDetermining(const std::string& name, const ReserveOpti
 Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptions& options) {
   // A release clears only the copies this site holds (its own grants, also one that found no
   // majority): never a hold the other site won meanwhile (found by the cluster simulation).
-  const wire::ReserveVoteRequest request = VoteRequestFor(name, options);
+  const wire::ReserveVoteRequest request = NumberedVote(name, options);
   std::shared_ptr<Pair> pair = FindPair(name);
   const std::string peer_volume = pair ? pair->Snapshot().peer_volume : name;
   // The peer's vote goes out first and is collected last, and only if still needed: with the
   // witness and this copy granting, a dead peer costs nothing (failover time).
-  const wire::PeerVoteCommand command{peer_volume, options.holder, options.outdated, options.force,
-                                      options.release};
+  const wire::PeerVoteCommand command{peer_volume,   options.holder,  options.outdated,
+                                      options.force, options.release, request.hold};
   const uint64_t id = calls_->Begin();
   Result<std::string> frame =
       wire::EncodeFrame(command.kType, id, options_.site, wire::EncodeBody(command));

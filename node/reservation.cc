@@ -1,5 +1,6 @@
 #include "node/reservation.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace pairfs::node {
@@ -22,6 +23,7 @@ VoteOutcome Reserve(const wire::ReservationRecord& record,
   if (record.holder == request.holder) {
     wire::ReservationRecord kept = record;
     if (!request.outdated.empty()) kept.outdated = request.outdated;
+    kept.hold = std::max(record.hold, request.hold);
     return Granted(std::move(kept), "already reserved by " + request.holder);
   }
   if (!request.force) {
@@ -38,6 +40,7 @@ VoteOutcome Reserve(const wire::ReservationRecord& record,
   wire::ReservationRecord won;
   won.epoch = record.epoch + 1;
   won.holder = request.holder;
+  won.hold = request.hold;
   if (!request.outdated.empty()) {
     won.outdated = request.outdated;
   } else if (record.outdated != request.holder) {
@@ -52,8 +55,22 @@ VoteOutcome Reserve(const wire::ReservationRecord& record,
   return Granted(std::move(won), std::move(reason));
 }
 
+// A release by the holder numbered before the reserve that made its hold: a delayed frame.
+bool IsLateRelease(const wire::ReservationRecord& record, const wire::ReserveVoteRequest& request) {
+  return !record.holder.empty() && record.holder == request.holder && request.hold != 0 &&
+         request.hold < record.hold;
+}
+
 VoteOutcome Release(const wire::ReservationRecord& record,
                     const wire::ReserveVoteRequest& request) {
+  if (IsLateRelease(record, request)) {
+    VoteOutcome late =
+        Refused(record, "a late release: site " + record.holder +
+                            " reserved again after it (hold " + std::to_string(record.hold) +
+                            ", the release " + std::to_string(request.hold) + ")");
+    late.late = true;
+    return late;
+  }
   if (!record.holder.empty() && record.holder != request.holder && !request.force) {
     return Refused(record, "reserved by " + record.holder);
   }

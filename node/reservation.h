@@ -17,6 +17,7 @@ struct VoteOutcome {
   bool granted = false;
   wire::ReservationRecord record;
   std::string reason;
+  bool late = false;  // refused as a late release (below): the caller counts these
 };
 
 // Applies `request` to `record`.
@@ -28,10 +29,16 @@ struct VoteOutcome {
 // outdated ...", after "reserved by X; " when both hold); else it is
 // granted: epoch + 1, the asker holds the record, and `outdated` becomes the request's mark, or
 // stays as it was unless it named the asker (a forced win clears the winner's own mark).
+// A grant records the request's number (`hold`) as the record's: the holder asking again keeps
+// the larger of the two (a late reserve of its own never lowers it).
 //
-// Release (release = true): granted when nobody holds the record, the asker holds it, or with
-// force: holder and outdated are cleared (both sites are healthy and in PAIR by then), and the
-// epoch is bumped when a holder was removed. Else refused ("reserved by X").
+// Release (release = true): refused as late (`late`, "a late release ...") when the asker holds
+// the record and the release's number is below the record's: it was sent before the reserve
+// that made this hold (a delayed frame), and must not end it; a release or record without a
+// number (0: an older version's) is never late. Else granted when nobody holds the record, the
+// asker holds it, or with force: holder, outdated and number are cleared (both sites are healthy
+// and in PAIR by then), and the epoch is bumped when a holder was removed. Else refused
+// ("reserved by X").
 VoteOutcome Vote(const wire::ReservationRecord& record, const wire::ReserveVoteRequest& request);
 
 }  // namespace pairfs::node

@@ -1,5 +1,7 @@
 #include "node/reserve_rules.h"
 
+#include <algorithm>
+
 #include "wire/limits.h"
 
 namespace pairfs::node {
@@ -77,6 +79,10 @@ TallyVerdict ReadTally(const VoteTally& tally) {
 
 bool OwnGrantStands(const wire::ReserveVoteRequest& request, const std::string& holder_now) {
   return holder_now == (request.release ? std::string() : request.holder);
+}
+
+uint64_t NextVoteNumber(uint64_t last_sent, uint64_t own_hold, uint64_t now_ms) {
+  return std::max({last_sent + 1, own_hold + 1, now_ms});
 }
 
 bool MirrorReplaces(uint64_t mirrored_epoch, uint64_t epoch_here) {

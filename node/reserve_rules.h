@@ -87,6 +87,15 @@ TallyVerdict ReadTally(const VoteTally& tally);
 // the request made (the asker, or nobody for a release). A release here may have run meanwhile.
 bool OwnGrantStands(const wire::ReserveVoteRequest& request, const std::string& holder_now);
 
+// The number a site's next vote on the determining volume's record carries
+// (wire::ReserveVoteRequest::hold; node/reservation.h refuses a release numbered below the
+// holder's latest reserve as late): greater than every number this site sent since it started
+// (`last_sent`) and than the number on its own copy of the record (`own_hold`: its own or its
+// peer's last, kept across restarts), and at least `now_ms` (the wall clock in milliseconds:
+// the first vote after a restart is later than the ones before it while the clock does not step
+// back). Never 0 (0 means "not numbered").
+uint64_t NextVoteNumber(uint64_t last_sent, uint64_t own_hold, uint64_t now_ms);
+
 // Whether a mirrored record (the primary's, as it is) replaces this copy's: when it is not
 // older (a late retransmit never overwrites a newer record).
 bool MirrorReplaces(uint64_t mirrored_epoch, uint64_t epoch_here);

@@ -20,7 +20,7 @@ namespace pairfs::node {
 namespace {
 
 bool SameRecord(const wire::ReservationRecord& a, const wire::ReservationRecord& b) {
-  return a.epoch == b.epoch && a.holder == b.holder && a.outdated == b.outdated;
+  return a.epoch == b.epoch && a.holder == b.holder && a.outdated == b.outdated && a.hold == b.hold;
 }
 
 // "the reservation of quorum to site b" / "the release of quorum for site a": what was asked, for
@@ -82,6 +82,10 @@ Status WitnessServer::CheckSites(const std::string& sender,
     return Status::InvalidArgument("site " + request.outdated + " cannot be marked outdated" +
                                    served);
   }
+  if (request.hold > wire::kMaxCounterValue) {
+    return Status::InvalidArgument("a vote numbered " + std::to_string(request.hold) +
+                                   " (beyond 2^63 - 1)");
+  }
   return CheckVolumeName(request.volume);
 }
 
@@ -125,6 +129,14 @@ wire::Reply WitnessServer::Vote(const std::string& sender,
   reported_corrupt_.erase(request.volume);
   const wire::ReservationRecord& before = loaded.value();
   VoteOutcome outcome = node::Vote(before, request);
+  if (outcome.late) {
+    // A delayed frame, not a decision anyone waits for: counted, and logged rate-limited.
+    ++late_votes_;
+    PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "witness: late " + request.volume,
+                       "witness: refused {} {}: {} ({} late vote(s) refused so far)",
+                       Asked(request), AskedBy(sender, request), outcome.reason, late_votes_);
+    return Refusal(Status::Conflict(outcome.reason), before);
+  }
   if (!outcome.granted) {
     spdlog::info("witness: refused {} {}: {}", Asked(request), AskedBy(sender, request),
                  outcome.reason);

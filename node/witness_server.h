@@ -37,8 +37,13 @@ class WitnessServer {
   // not decode, a bad volume name, or a sender, holder or outdated site this witness does not
   // serve; Corruption when the volume's record file fails its checks (logged as an error once);
   // IoError when the new record cannot be written; NoSpace past kMaxWitnessRecords. Any other
-  // message type: Unsupported. Every grant and refusal is logged at info level.
+  // message type: Unsupported. Every grant and refusal is logged at info level, but for a late
+  // release (a release numbered before the holder's newer reserve: node/reservation.h), refused
+  // with kConflict, counted (late_votes) and logged rate-limited.
   wire::Reply Handle(const wire::Frame& request);
+
+  // How many late votes Handle refused since the server was made.
+  uint64_t late_votes() const { return late_votes_; }
 
   // Binds `endpoint` and answers requests until `stop` is set (checked every kControlPollMs).
   // IoError naming the endpoint if it cannot be bound; Ok once stopped. Malformed frames are
@@ -56,6 +61,7 @@ class WitnessServer {
   const std::string site_;
   const std::vector<std::string> sites_;
   std::set<std::string> reported_corrupt_;  // volumes whose corrupt file has been logged
+  uint64_t late_votes_ = 0;
 };
 
 }  // namespace pairfs::node

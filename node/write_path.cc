@@ -1,6 +1,7 @@
 // The mount's writes in a pair (doc/design.md "what a write, discard or fsync does in each
-// status"): each write gets its rule from the pair's status (WriteRuleFor), then is written here
-// only (tracked in the dirty bitmap), replicated (the primary writes its copy and sends the
+// status"): each write gets its path from the pair's status (WritePathFor, node/write_rules.h),
+// then is written here only (tracked in the dirty bitmap), journaled (an async primary:
+// node/async_replicator.cc), replicated (the primary writes its copy and sends the
 // secondary's at once, then waits for the answer), or forwarded (the secondary asks the primary,
 // which orders and grants it; then this side writes its copy and confirms). Flush does the same
 // for fsync. What the peer does with these messages is in replica_server.cc.
@@ -69,25 +70,20 @@ Result<size_t> Replicator::DoWrite(Volume& volume, const std::string& origin_sit
   if (!reservation.ok()) return reservation;
   SharedGate inside(pair->gate);
   const Pair::View view = pair->Snapshot();
-  // Async (issue 13): from PAIR on, the primary's writes go to its image and its master journal
-  // (node/async_replicator.cc); COPY replicates as a sync pair does.
-  if (view.context.mode == PairMode::kAsync && view.state.role == PairRole::kPrimary &&
-      !view.state.fenced && !view.state.outdated &&
-      (view.state.status == PairStatus::kPAIR || view.state.status == PairStatus::kPFUL)) {
-    return WriteJournaled(*pair, kind, offset, data, length, direct);
-  }
-  switch (WriteRuleFor(view.state, view.context)) {
-    case WriteRule::kLocal:
-    case WriteRule::kLocalTracked: return WriteTracked(*pair, kind, offset, data, length, direct);
-    case WriteRule::kReplicate:
+  switch (WritePathFor(view.state, view.context, WriteRuleFor(view.state, view.context))) {
+    case WritePath::kLocal:
+    case WritePath::kLocalTracked: return WriteTracked(*pair, kind, offset, data, length, direct);
+    case WritePath::kReplicate:
       return WriteReplicated(*pair, view, origin_site, kind, offset, data, length, direct);
-    case WriteRule::kForwardToPrimary:
+    case WritePath::kForwardToPrimary:
       return WriteForwarded(*pair, view, origin_site, kind, offset, data, length, direct);
-    case WriteRule::kRefuseIo:
+    case WritePath::kJournal:  // async: node/async_replicator.cc
+      return WriteJournaled(*pair, kind, offset, data, length, direct);
+    case WritePath::kRefuseIo:
       return Status::IoError("volume " + volume.name() + ": site " + options_.peer_site +
                                  " is unreachable and the pair's fence level is data",
                              EIO);
-    case WriteRule::kRefuseReadOnly: break;
+    case WritePath::kRefuseReadOnly: break;
   }
   return Status::ReadOnly("volume " + volume.name() + " is not writable here (" +
                           RoleName(view.state.role) + ", " + StatusName(view.state.status) +
@@ -318,12 +314,13 @@ Status Replicator::Flush(Volume& volume) {
   std::shared_ptr<Pair> pair = FindPair(volume.name());
   if (!pair) return volume.Flush();
   const Pair::View view = pair->Snapshot();
-  if (view.context.mode == PairMode::kAsync && view.state.role == PairRole::kPrimary &&
-      (view.state.status == PairStatus::kPAIR || view.state.status == PairStatus::kPFUL)) {
-    return FlushJournaled(*pair);  // the journal is the write-ahead log (checkpoints: async_group)
+  switch (FlushPathFor(view.state, view.context, WriteRuleFor(view.state, view.context))) {
+    case FlushPath::kLocal: return volume.Flush();
+    case FlushPath::kJournal:
+      return FlushJournaled(
+          *pair);  // the journal is the write-ahead log (checkpoints: async_group)
+    case FlushPath::kWithPeer: break;
   }
-  const WriteRule rule = WriteRuleFor(view.state, view.context);
-  if (rule != WriteRule::kReplicate && rule != WriteRule::kForwardToPrimary) return volume.Flush();
   wire::FlushMessage message{view.peer_volume, view.generation, 0, 0};
   const uint64_t id = calls_->Begin();
   Result<std::string> frame =

@@ -6,7 +6,36 @@ namespace {
 
 bool IsDiskFaultCode(Code code) { return code == Code::kIoError || code == Code::kNoSpace; }
 
+// An async pair's primary past its initial copy: its writes go through the master journal.
+bool JournalsAtPrimary(const PairState& state, const PairContext& context) {
+  return context.mode == PairMode::kAsync && state.role == PairRole::kPrimary &&
+         (state.status == PairStatus::kPAIR || state.status == PairStatus::kPFUL);
+}
+
 }  // namespace
+
+WritePath WritePathFor(const PairState& state, const PairContext& context, WriteRule rule) {
+  if (JournalsAtPrimary(state, context) && !state.fenced && !state.outdated) {
+    return WritePath::kJournal;
+  }
+  switch (rule) {
+    case WriteRule::kLocal: return WritePath::kLocal;
+    case WriteRule::kLocalTracked: return WritePath::kLocalTracked;
+    case WriteRule::kReplicate: return WritePath::kReplicate;
+    case WriteRule::kForwardToPrimary: return WritePath::kForwardToPrimary;
+    case WriteRule::kRefuseIo: return WritePath::kRefuseIo;
+    case WriteRule::kRefuseReadOnly: break;
+  }
+  return WritePath::kRefuseReadOnly;
+}
+
+FlushPath FlushPathFor(const PairState& state, const PairContext& context, WriteRule rule) {
+  if (JournalsAtPrimary(state, context)) return FlushPath::kJournal;
+  if (rule == WriteRule::kReplicate || rule == WriteRule::kForwardToPrimary) {
+    return FlushPath::kWithPeer;
+  }
+  return FlushPath::kLocal;
+}
 
 LinkLossOutcome AfterLinkLoss(const PairState& here, FenceLevel fence, WriteRule rule) {
   if (here.fenced && fence == FenceLevel::kReserve && here.role == PairRole::kPrimary) {

@@ -1,10 +1,11 @@
 // What the write paths decide (node/write_path.cc at the writer, node/replica_server.cc at the
 // peer), as pure functions with no I/O, no lock and no clock, so that the node, its table test
 // (tests/unit/node/write_rules_test.cc) and the cluster simulation (tests/sim/cluster_sim_node.cc)
-// take the same decisions. Which path a write takes is WriteRuleFor's (node/pair_state.h); these
-// say what a write does once it has taken it. Each takes the write rule it needs as an argument,
-// so that a caller (the simulation's mutation test) may pass a deliberately broken one.
-// Thread-safe (no state).
+// take the same decisions. Which path a write or fsync at the mount takes is WritePathFor and
+// FlushPathFor (the state machine's WriteRuleFor, node/pair_state.h, and an async primary's
+// journal); the rest say what a write does once it has taken its path. Each takes the write rule it
+// needs as an argument, so that a caller (the simulation's mutation test) may pass a deliberately
+// broken one. Thread-safe (no state).
 #pragma once
 
 #include "node/pair_state.h"
@@ -12,6 +13,34 @@
 #include "wire/status.h"
 
 namespace pairfs::node {
+
+// The path a write arriving at this side's mount takes: WriteRuleFor's rule, or the master
+// journal (issue 13: an async pair's primary writes its image and journals the write from PAIR
+// on, node/async_replicator.cc).
+enum class WritePath : uint8_t {
+  kLocal,             // WriteRule::kLocal (SMPL)
+  kLocalTracked,      // WriteRule::kLocalTracked: written here alone, the region marked
+  kReplicate,         // WriteRule::kReplicate: a sync pair's primary (or any pair in COPY)
+  kForwardToPrimary,  // WriteRule::kForwardToPrimary
+  kJournal,           // an async primary in PAIR or PFUL, neither fenced nor outdated
+  kRefuseReadOnly,    // WriteRule::kRefuseReadOnly: EROFS
+  kRefuseIo,          // WriteRule::kRefuseIo: EIO
+};
+// kJournal for an async pair's primary in PAIR or PFUL that is neither fenced nor outdated;
+// otherwise `rule`'s path. `rule` is WriteRuleFor(state, context) (an argument, like the rules
+// below, so that a caller may pass a broken one).
+WritePath WritePathFor(const PairState& state, const PairContext& context, WriteRule rule);
+
+// The path an fsync at this side's mount takes.
+enum class FlushPath : uint8_t {
+  kLocal,     // this copy only (its writes went nowhere else)
+  kWithPeer,  // this copy and the peer's at once (sync: replicated or forwarded writes)
+  kJournal,   // the master journal (an async primary's writes are durable once journaled)
+};
+// kJournal for an async pair's primary in PAIR or PFUL, also fenced or outdated: the journal
+// holds the writes it acknowledged before, and only its flush makes them durable. Else kWithPeer
+// when `rule` (WriteRuleFor) replicates or forwards writes, kLocal otherwise.
+FlushPath FlushPathFor(const PairState& state, const PairContext& context, WriteRule rule);
 
 // What a write that could not reach the peer returns once the pair has reacted to the loss.
 enum class LinkLossOutcome : uint8_t {

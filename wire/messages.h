@@ -156,7 +156,10 @@ struct ReservationRecord {
   uint64_t epoch = 0;    // +1 on every change of holder
   std::string holder;    // "" = not reserved
   std::string outdated;  // a site whose copies are outdated: it cannot win without force
-  MSGPACK_DEFINE_MAP(epoch, holder, outdated);
+  // house (issue 12): the number the holder's latest granted reserve carried
+  // (ReserveVoteRequest::hold); 0 = none known (no holder, or a record of an older version).
+  uint64_t hold = 0;
+  MSGPACK_DEFINE_MAP(epoch, holder, outdated, hold);
 };
 
 // One vote of a majority reserve (with a witness): asked of the peer node and of the witness; the
@@ -169,7 +172,12 @@ struct ReserveVoteRequest {
   std::string outdated;  // mark this site outdated with the grant ("" = leave as is)
   bool force = false;
   bool release = false;
-  MSGPACK_DEFINE_MAP(volume, holder, outdated, force, release);
+  // house (issue 12): the asker's number of this vote, greater than any it sent before
+  // (node/reserve_rules.h NextVoteNumber), so that a release that arrives after the holder's
+  // newer reserve is known as late and refused. 0 (absent: a node of an older version) = not
+  // numbered: judged as before, never late.
+  uint64_t hold = 0;
+  MSGPACK_DEFINE_MAP(volume, holder, outdated, force, release, hold);
 };
 
 struct DissolveRequest {

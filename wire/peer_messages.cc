@@ -157,7 +157,8 @@ Status CheckVolumeSizeField(uint64_t size_bytes) {
 Status CheckRecord(const ReservationRecord& record) {
   return All([&] { return CheckCounterField("record epoch", record.epoch); },
              [&] { return CheckTextField("record holder", record.holder, kMaxHolderBytes); },
-             [&] { return CheckSiteNameField("record outdated site", record.outdated, true); });
+             [&] { return CheckSiteNameField("record outdated site", record.outdated, true); },
+             [&] { return CheckCounterField("record hold", record.hold); });
 }
 
 // ---- pair commands ----
@@ -197,7 +198,8 @@ Status PeerVoteCommand::Check() const {
   return All([&] { return CheckVolumeNameField("volume", volume); },
              [&] { return CheckTextField("holder", holder, kMaxHolderBytes); },
              [&] { return holder.empty() ? Refuse("holder", "is empty") : Status::Ok(); },
-             [&] { return CheckSiteNameField("outdated", outdated, true); });
+             [&] { return CheckSiteNameField("outdated", outdated, true); },
+             [&] { return CheckCounterField("hold", hold); });
 }
 
 Status PeerStatusAskCommand::Check() const { return CheckVolumeNameField("volume", volume); }

@@ -105,7 +105,8 @@ struct PeerVoteCommand {
   std::string outdated;
   bool force = false;
   bool release = false;
-  MSGPACK_DEFINE_MAP(volume, holder, outdated, force, release);
+  uint64_t hold = 0;  // house (issue 12): ReserveVoteRequest::hold (absent, 0: not numbered)
+  MSGPACK_DEFINE_MAP(volume, holder, outdated, force, release, hold);
   Status Check() const;
 };
 

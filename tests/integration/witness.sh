@@ -99,6 +99,21 @@ expect_vote "after the restart outdated b is still refused" 1 "site b is outdate
 expect_vote "b wins with --force, which clears its own mark" 0 "^granted epoch=4 holder=b outdated=$" b quorum b --force
 expect_vote "then a is refused" 1 "^refused: reserved by b$" a quorum a
 
+# ---- numbered votes (house, issue 12): a release sent before the holder's newer reserve and
+# delivered after it (cluster simulation seed 93) is late: refused and counted, the hold kept.
+expect_vote "a numbered reserve is granted and recorded with its number" 0 \
+  "^granted epoch=1 holder=a outdated= hold=100$" a late a --hold 100
+expect_vote "the holder's newer reserve keeps the epoch and records its number" 0 \
+  "^granted epoch=1 holder=a outdated= hold=300$" a late a --hold 300
+expect_vote "the holder's release numbered before that reserve is refused as late" 1 \
+  "^refused: a late release: site a reserved again after it (hold 300, the release 200)$" \
+  a late a --release --hold 200
+check "the late release is logged as a warning with the count" \
+  grep -q "warning.*witness: refused the release of late for site a.*1 late vote(s) refused so far" "$WORK/w.log"
+expect_vote "after the late release b is still refused" 1 "^refused: reserved by a$" b late b
+expect_vote "the holder's release numbered after its reserve is granted" 0 \
+  "^granted epoch=2 holder= outdated=$" a late a --release --hold 400
+
 # ---- sites it does not serve
 expect_vote "a vote from a foreign site is refused" 1 "votes from site c are not accepted" c quorum c
 expect_vote "a vote for a foreign holder is refused" 1 "site c cannot hold" a quorum c --force

@@ -26,7 +26,7 @@ std::string StateText(const Copy& copy) {
 
 std::string RecordText(const wire::ReservationRecord& record) {
   return "{holder '" + record.holder + "', epoch " + std::to_string(record.epoch) + ", outdated '" +
-         record.outdated + "'}";
+         record.outdated + "', hold " + std::to_string(record.hold) + "}";
 }
 
 namespace {

@@ -128,6 +128,7 @@ struct ClusterSimResult {
   int writes_refused = 0;
   int reserves_won = 0;     // grants of the determining volume that changed its holder
   int takeovers = 0;        // SSWS or swap of vm1
+  int late_votes = 0;       // late releases a copy of dv's record refused (node/reservation.h)
   int64_t ended_at_ms = 0;  // virtual time at the end of the run
   // Liveness, reported but not a failure: why the run did not end with one site ACTIVE once
   // everything healed (before the operator), or with both pairs in PAIR (after the operator:

@@ -29,6 +29,7 @@ node::WriteRule Node::RuleOf(const Copy& copy) const {
 void Node::Crash() {
   MarkDown();
   determining_mutex_.reset();
+  last_vote_number_ = 0;
   memory_.clear();
   calls_.clear();
   confirms_.clear();

@@ -18,7 +18,7 @@ Status StatusOf(const Message& answer) {
 }
 
 bool SameRecord(const wire::ReservationRecord& x, const wire::ReservationRecord& y) {
-  return x.epoch == y.epoch && x.holder == y.holder && x.outdated == y.outdated;
+  return x.epoch == y.epoch && x.holder == y.holder && x.outdated == y.outdated && x.hold == y.hold;
 }
 
 }  // namespace
@@ -27,6 +27,7 @@ bool SameRecord(const wire::ReservationRecord& x, const wire::ReservationRecord&
 std::string Node::VoteHere(const wire::ReserveVoteRequest& request) {
   Copy& determining = copy(kDetermining);
   const node::VoteOutcome outcome = world_.logic().vote(determining.record, request);
+  if (outcome.late) world_.OnLateVote();
   if (!outcome.granted) return outcome.reason.empty() ? std::string("refused") : outcome.reason;
   if (!SameRecord(outcome.record, determining.record)) {
     Trace("dv record " + RecordText(determining.record) + " -> " + RecordText(outcome.record));
@@ -91,6 +92,15 @@ void Node::Reserve(const std::string& name, const ReserveOptions& options, bool 
       });
 }
 
+wire::ReserveVoteRequest Node::NumberedVote(const ReserveOptions& options) {
+  wire::ReserveVoteRequest vote{kDetermining, options.holder, options.outdated, options.force,
+                                options.release};
+  vote.hold = node::NextVoteNumber(last_vote_number_, copy(kDetermining).record.hold,
+                                   static_cast<uint64_t>(world_.now()));
+  last_vote_number_ = vote.hold;
+  return vote;
+}
+
 // The peer's copy decides: the reserve is forwarded to it with every option.
 void Node::AskPeerToReserve(const std::string& name, const ReserveOptions& options, int timeout_ms,
                             ThenStatus then) {
@@ -139,8 +149,7 @@ void Node::ReserveDetermining(const ReserveOptions& options, bool forwarded, boo
       case node::ReserveRoute::kApplyHere:
       case node::ReserveRoute::kOrderHere: break;
     }
-    const wire::ReserveVoteRequest request{kDetermining, options.holder, options.outdated,
-                                           options.force, options.release};
+    const wire::ReserveVoteRequest request = NumberedVote(options);
     WithDeterminingMutex(determining_held, [this, request, then](Done unlock) {
       auto done = [unlock, then](Status status) {
         unlock();
@@ -177,8 +186,7 @@ void Node::ReserveDetermining(const ReserveOptions& options, bool forwarded, boo
 // release clears only the copies this site holds (it is not forced).
 void Node::ReserveByMajority(const ReserveOptions& options, bool determining_held,
                              ThenStatus then) {
-  const wire::ReserveVoteRequest request{kDetermining, options.holder, options.outdated,
-                                         options.force, options.release};
+  const wire::ReserveVoteRequest request = NumberedVote(options);
   auto tally = std::make_shared<Tally>();
   tally->then = then;
   tally->request = request;
@@ -346,6 +354,7 @@ void Witness::Crash() { MarkDown(); }
 void Witness::OnMessage(const Message& message) {
   if (message.kind != Kind::kWitnessVote) return;
   const node::VoteOutcome outcome = world_.logic().vote(record, message.vote);
+  if (outcome.late) world_.OnLateVote();
   Message reply;
   reply.kind = Kind::kWitnessAnswer;
   reply.id = message.id;

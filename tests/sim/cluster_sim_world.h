@@ -319,6 +319,9 @@ class Node : public Process {
   std::string VoteHere(const wire::ReserveVoteRequest& request);
   void AskPeerToReserve(const std::string& name, const ReserveOptions& options, int timeout_ms,
                         ThenStatus then);
+  // Replicator::NumberedVote: the vote on dv's record, numbered by node::NextVoteNumber (the
+  // virtual clock for the wall clock).
+  wire::ReserveVoteRequest NumberedVote(const ReserveOptions& options);
   void MirrorReservation(const std::string& name, const wire::ReservationRecord& record,
                          ThenStatus then);
   void AskReserveAfterLinkLoss(const wire::Generation& seen, Done then);
@@ -337,6 +340,7 @@ class Node : public Process {
   // its mirror), the release check, and a fence-reserve ask from its reserve to its state
   // change. Lost in a crash.
   std::unique_ptr<Mutex> determining_mutex_;
+  uint64_t last_vote_number_ = 0;  // NumberedVote's last; lost in a crash
 };
 
 // The witness: a third copy of dv's record, answering votes.
@@ -426,6 +430,8 @@ class World {
   // it; a release that goes through for a site that did not hold it while the other did fails.
   void OnDeterminingReserved(int site, bool release, const Status& status);
   void OnDeterminingReleaseAsked(int site);
+  // A copy of dv's record refused a late release (VoteOutcome::late).
+  void OnLateVote() { ++result_.late_votes; }
   void OnTakeover() { ++result_.takeovers; }
   bool auto_resync() const { return auto_resync_; }
   void Fail(const std::string& what);

@@ -12,6 +12,7 @@
 #include "node/control_server.h"
 #include "node/replicator.h"
 #include "node/store.h"
+#include "tests/unit/frames.h"
 #include "tests/unit/temp_dir.h"
 #include "wire/envelope.h"
 #include "wire/limits.h"
@@ -98,14 +99,9 @@ template <class T>
 wire::Frame CarryFrame(const std::string& site, const T& request,
                        wire::MessageType type = T::kType) {
   const std::string body = wire::EncodeBody(request);
-  const wire::CarryRequest carry{site, static_cast<uint16_t>(type),
-                                 std::vector<char>(body.begin(), body.end())};
-  wire::Frame frame;
-  frame.type = wire::MessageType::kCarry;
-  frame.request_id = 1;
-  frame.sender_site = "a";
-  frame.body = wire::EncodeBody(carry);
-  return frame;
+  return testing::FrameOf(wire::CarryRequest{site, static_cast<uint16_t>(type),
+                                             std::vector<char>(body.begin(), body.end())},
+                          "a");
 }
 
 // Sites a (volume va) and b (volume vb), linked.
@@ -183,8 +179,7 @@ TEST_CASE("a hostile carry from the peer is refused and counted; the node answer
   // Sent as a's node would, straight to b's replicator; the answers go back to a's calls.
   auto deliver = [&](uint64_t id, const std::string& body) {
     sites.b.replicator->OnFrame(
-        wire::DecodeFrame(wire::EncodeFrame(wire::MessageType::kPeerCarry, id, "a", body).value())
-            .value());
+        testing::DeliveredFrame(wire::MessageType::kPeerCarry, id, "a", body));
   };
   const std::string display = wire::EncodeBody(wire::DisplayRequest{});
   const std::string nested =
@@ -203,10 +198,7 @@ TEST_CASE("a hostile carry from the peer is refused and counted; the node answer
   CHECK(sites.b.replicator->peer_refusals() == 4);
   CHECK(sites.b.store->List().size() == 1);
   // b's dispatch refuses a fence handed to it as carried, whoever calls it.
-  wire::Frame fence;
-  fence.type = wire::MessageType::kFence;
-  fence.sender_site = "a";
-  fence.body = wire::EncodeBody(wire::FenceRequest{"vb"});
+  const wire::Frame fence = testing::FrameOf(wire::FenceRequest{"vb"}, "a");
   CHECK(sites.b.control->HandleCarried(fence).ToStatus().code() == Code::kInvalidArgument);
   // And b still answers a good one.
   wire::Reply there = sites.a.control->Handle(CarryFrame("b", wire::DisplayRequest{"vb"}));

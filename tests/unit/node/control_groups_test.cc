@@ -3,19 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include "node/control_server.h"
+#include "tests/unit/frames.h"
 #include "tests/unit/temp_dir.h"
 
 namespace pairfs::node {
 namespace {
 
-template <class T>
-wire::Frame FrameOf(const T& request) {
-  wire::Frame frame;
-  frame.type = T::kType;
-  frame.request_id = 1;
-  frame.body = wire::EncodeBody(request);
-  return frame;
-}
+using testing::FrameOf;
 
 TEST_CASE("a group request names a group or a volume, never both", "[control_groups]") {
   testing::TempDir dir;

@@ -5,22 +5,14 @@
 #include <cstdio>
 #include <fstream>
 
+#include "tests/unit/frames.h"
 #include "tests/unit/temp_dir.h"
 #include "wire/link.h"
 
 using namespace pairfs;
 using namespace pairfs::node;
 
-namespace {
-template <class T>
-wire::Frame FrameOf(const T& request) {
-  wire::Frame frame;
-  frame.type = T::kType;
-  frame.request_id = 1;
-  frame.body = wire::EncodeBody(request);
-  return frame;
-}
-}  // namespace
+using testing::FrameOf;
 
 TEST_CASE("the control dispatch creates, displays, reserves and deletes volumes") {
   testing::TempDir dir;
@@ -52,14 +44,12 @@ TEST_CASE("the control dispatch answers malformed and foreign requests with a re
   testing::TempDir dir;
   auto store = std::move(VolumeStore::Open(dir.path()).value());
   ControlServer control(*store, "a", nullptr);
-  wire::Frame garbage;
-  garbage.type = wire::MessageType::kVolumeCreate;
-  garbage.body = "\xc1 not msgpack";
+  const wire::Frame garbage =
+      testing::RawFrame(wire::MessageType::kVolumeCreate, "\xc1 not msgpack");
   wire::Reply reply = control.Handle(garbage);
   CHECK(reply.ToStatus().code() == Code::kInvalidArgument);
   CHECK_THAT(reply.message, Catch::Contains("volume-create request"));
-  wire::Frame peer_message;
-  peer_message.type = wire::MessageType::kReplicaWrite;
+  const wire::Frame peer_message = testing::RawFrame(wire::MessageType::kReplicaWrite, "");
   CHECK(control.Handle(peer_message).ToStatus().code() == Code::kUnsupported);
 }
 

@@ -11,6 +11,7 @@
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 #include "node/store.h"
+#include "tests/unit/frames.h"
 #include "tests/unit/temp_dir.h"
 #include "wire/envelope.h"
 
@@ -83,7 +84,7 @@ struct Site {
 
   // Sends `body` as a frame of `type` from site a; the code of the answer.
   uint8_t Deliver(wire::MessageType type, uint64_t id, const std::string& body) {
-    replicator->OnFrame(wire::DecodeFrame(wire::EncodeFrame(type, id, "a", body).value()).value());
+    replicator->OnFrame(testing::DeliveredFrame(type, id, "a", body));
     std::optional<wire::Frame> answer = transport.AnswerTo(id);
     REQUIRE(answer.has_value());
     if (answer->type == wire::MessageType::kPeerAnswer) {

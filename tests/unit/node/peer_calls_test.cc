@@ -8,6 +8,8 @@
 #include <string>
 #include <thread>
 
+#include "tests/unit/frames.h"
+
 using namespace pairfs;
 using namespace pairfs::node;
 using namespace std::chrono_literals;
@@ -18,11 +20,7 @@ namespace {
 constexpr int kHangMs = 10000;
 
 wire::Frame AnswerTo(uint64_t id, const std::string& body) {
-  wire::Frame frame;
-  frame.type = wire::MessageType::kPeerAnswer;
-  frame.request_id = id;
-  frame.body = body;
-  return frame;
+  return testing::RawFrame(wire::MessageType::kPeerAnswer, body, "", id);
 }
 
 }  // namespace

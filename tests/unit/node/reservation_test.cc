@@ -124,6 +124,63 @@ TEST_CASE("release ignores the request's outdated mark") {
   CheckVote(Vote(Record(1, "a"), request), kGranted, Record(2, ""));
 }
 
+wire::ReserveVoteRequest Numbered(wire::ReserveVoteRequest request, uint64_t hold) {
+  request.hold = hold;
+  return request;
+}
+
+wire::ReservationRecord Held(wire::ReservationRecord record, uint64_t hold) {
+  record.hold = hold;
+  return record;
+}
+
+TEST_CASE("a grant records the reserve's number; the holder asking again keeps the larger",
+          "[reservation][late]") {
+  CHECK(Vote(Record(6, ""), Numbered(Reserve("a"), 100)).record.hold == 100);
+  CHECK(Vote(Held(Record(6, "b"), 40), Numbered(Reserve("a", "", true), 100)).record.hold == 100);
+  const VoteOutcome again = Vote(Held(Record(7, "a"), 100), Numbered(Reserve("a"), 300));
+  CHECK(again.granted);
+  CHECK(again.record.epoch == 7);
+  CHECK(again.record.hold == 300);
+  // a late reserve of the holder's own (an older number) never lowers it
+  CHECK(Vote(Held(Record(7, "a"), 300), Numbered(Reserve("a"), 100)).record.hold == 300);
+  // a vote of an older version carries no number: the record's stays
+  CHECK(Vote(Held(Record(7, "a"), 300), Reserve("a")).record.hold == 300);
+}
+
+// Cluster simulation seed 93 with late frames: a's release (numbered 740) reaches the witness
+// after a's newer reserve (2981) was granted there as "already reserved by a"; it must not end
+// that hold.
+TEST_CASE("a release numbered before the holder's newer reserve is late: refused, unchanged",
+          "[reservation][late]") {
+  const wire::ReservationRecord held = Held(Record(3, "a", "b"), 2981);
+  const VoteOutcome late = Vote(held, Numbered(Release("a"), 740));
+  CheckVote(late, kRefused, Record(3, "a", "b"),
+            "a late release: site a reserved again after it (hold 2981, the release 740)");
+  CHECK(late.late);
+  CHECK(late.record.hold == 2981);
+  // ... also when forced: a forced release sent before the hold it would end is late as well
+  CHECK(Vote(held, Numbered(Release("a", true), 740)).late);
+  // The holder's release numbered after its reserve ends the hold, and clears the number.
+  const VoteOutcome released = Vote(held, Numbered(Release("a"), 5000));
+  CheckVote(released, kGranted, Record(4, ""));
+  CHECK_FALSE(released.late);
+  CHECK(released.record.hold == 0);
+  CHECK(Vote(held, Numbered(Release("a"), 2981)).granted);  // the same number: not before it
+}
+
+TEST_CASE("a vote or record without a number (an older version's) is never late",
+          "[reservation][late]") {
+  CHECK(Vote(Held(Record(3, "a"), 2981), Release("a")).granted);
+  CHECK(Vote(Record(3, "a"), Numbered(Release("a"), 740)).granted);
+  // another site's release is judged by the holder, not by numbers: refused, not late
+  const VoteOutcome other = Vote(Held(Record(3, "a"), 2981), Numbered(Release("b"), 740));
+  CHECK_FALSE(other.granted);
+  CHECK_FALSE(other.late);
+  // ... and with force it takes the record whatever its number
+  CHECK(Vote(Held(Record(3, "a"), 2981), Numbered(Release("b", true), 740)).granted);
+}
+
 // The majority property of a reserve with a witness: three copies, two sites racing, each asking
 // every copy once. Whatever the copies held before and whatever the order the six votes arrive
 // in, at most one site collects two grants. (Force is excluded: it exists to break this rule.)

@@ -170,6 +170,17 @@ TEST_CASE("this copy's grant must still stand when the votes are in", "[reserve_
   CHECK_FALSE(OwnGrantStands(Ask("a", true), "a"));
 }
 
+TEST_CASE("a site numbers its votes after its last, its copy's and the clock", "[reserve_rules]") {
+  CHECK(NextVoteNumber(0, 0, 0) == 1);  // never 0: 0 is "not numbered"
+  CHECK(NextVoteNumber(0, 0, 1000) == 1000);
+  CHECK(NextVoteNumber(1000, 0, 1000) == 1001);  // two votes in one millisecond
+  CHECK(NextVoteNumber(1000, 0, 900) == 1001);   // the clock stepped back: still later
+  // after a restart (last 0): later than what its copy of the record holds, even if the
+  // clock is behind it (its peer numbered it with a clock ahead)
+  CHECK(NextVoteNumber(0, 5000, 4000) == 5001);
+  CHECK(NextVoteNumber(0, 5000, 6000) == 6000);
+}
+
 TEST_CASE("a mirrored record replaces an older or equal one; far ahead is refused",
           "[reserve_rules]") {
   CHECK(MirrorReplaces(5, 4));

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <thread>
 
+#include "tests/unit/frames.h"
 #include "tests/unit/temp_dir.h"
 
 using namespace pairfs;
@@ -13,13 +14,8 @@ using namespace pairfs::node;
 
 namespace {
 
-wire::Frame VoteFrom(const std::string& sender, wire::ReserveVoteRequest request) {
-  wire::Frame frame;
-  frame.type = wire::MessageType::kReserveVote;
-  frame.request_id = 1;
-  frame.sender_site = sender;
-  frame.body = wire::EncodeBody(request);
-  return frame;
+wire::Frame VoteFrom(const std::string& sender, const wire::ReserveVoteRequest& request) {
+  return testing::FrameOf(request, sender);
 }
 
 wire::ReserveVoteRequest Reserve(std::string volume, std::string holder, std::string outdated = "",
@@ -60,6 +56,36 @@ TEST_CASE("the witness grants the first asker and refuses the second") {
   CHECK(released.reservation.holder.empty());
 }
 
+TEST_CASE("the witness refuses and counts a release that arrives after the holder's newer reserve",
+          "[witness][late]") {
+  Witness witness;
+  auto numbered = [](wire::ReserveVoteRequest request, uint64_t hold) {
+    request.hold = hold;
+    return request;
+  };
+  REQUIRE(CodeOf(witness.server.Handle(VoteFrom("a", numbered(Reserve("quorum", "a"), 100)))) ==
+          Code::kOk);
+  // a released (numbered 200) and reserved again (300); the release was delayed and the
+  // reserve found a still holding: granted, epoch unchanged, its number recorded.
+  wire::Reply again = witness.server.Handle(VoteFrom("a", numbered(Reserve("quorum", "a"), 300)));
+  REQUIRE(CodeOf(again) == Code::kOk);
+  CHECK(again.reservation.epoch == 1);
+  CHECK(again.reservation.hold == 300);
+  wire::Reply late = witness.server.Handle(VoteFrom("a", numbered(Release("quorum", "a"), 200)));
+  CHECK(CodeOf(late) == Code::kConflict);
+  CHECK_THAT(late.message, Catch::StartsWith("a late release"));
+  CHECK(late.reservation.holder == "a");
+  CHECK(witness.server.late_votes() == 1);
+  // b still cannot win: a holds the witness's copy, on disk too.
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("b", Reserve("quorum", "b")))) == Code::kConflict);
+  auto reopened = std::move(WitnessStore::Open(witness.dir.path()).value());
+  CHECK(reopened->Load("quorum")->hold == 300);
+  // a's own release, numbered after its reserve, ends the hold.
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", numbered(Release("quorum", "a"), 400)))) ==
+        Code::kOk);
+  CHECK(witness.server.late_votes() == 1);
+}
+
 TEST_CASE("a grant is on disk before it is answered") {
   Witness witness;
   REQUIRE(CodeOf(witness.server.Handle(VoteFrom("b", Reserve("quorum", "b", "a")))) == Code::kOk);
@@ -96,9 +122,7 @@ TEST_CASE("the witness refuses votes naming sites it does not serve, and changes
 
 TEST_CASE("the witness answers other messages and malformed bodies with a reason") {
   Witness witness;
-  wire::Frame display;
-  display.type = wire::MessageType::kDisplay;
-  display.sender_site = "a";
+  const wire::Frame display = testing::RawFrame(wire::MessageType::kDisplay, "", "a");
   wire::Reply unsupported = witness.server.Handle(display);
   CHECK(CodeOf(unsupported) == Code::kUnsupported);
   CHECK_THAT(unsupported.message, Catch::Contains("reserve votes only"));

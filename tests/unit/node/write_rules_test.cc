@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <utility>
+
 namespace pairfs::node {
 namespace {
 
@@ -20,6 +22,104 @@ PairState Side(R role, S status, bool fenced = false) {
 
 const wire::Generation kFive{5, "a"};
 const wire::Generation kSix{6, "b"};
+
+PairContext Mode(PairMode mode, FenceLevel fence = FenceLevel::kNever) {
+  PairContext context;
+  context.mode = mode;
+  context.fence = fence;
+  return context;
+}
+
+PairState Outdated(PairState state) {
+  state.outdated = true;
+  return state;
+}
+
+TEST_CASE("a write at the mount takes its path from the status, an async primary its journal",
+          "[write_rules][write]") {
+  using P = WritePath;
+  const PairContext sync = Mode(PairMode::kSync);
+  const PairContext async = Mode(PairMode::kAsync);
+  const PairContext async_data = Mode(PairMode::kAsync, FenceLevel::kData);
+  struct Row {
+    PairState here;
+    PairContext context;
+    P path;
+  };
+  const Row rows[] = {
+      {Side(R::kSimplex, S::kSMPL), sync, P::kLocal},
+      {Side(R::kPrimary, S::kPAIR), sync, P::kReplicate},
+      {Side(R::kSecondary, S::kPAIR), sync, P::kForwardToPrimary},
+      {Side(R::kPrimary, S::kPSUS), sync, P::kLocalTracked},
+      // async: the journal from PAIR on; the initial copy replicates as a sync pair does
+      {Side(R::kPrimary, S::kPAIR), async, P::kJournal},
+      {Side(R::kPrimary, S::kPFUL), async, P::kJournal},
+      {Side(R::kPrimary, S::kPAIR), async_data, P::kJournal},
+      {Side(R::kPrimary, S::kCOPY), async, P::kReplicate},
+      {Side(R::kPrimary, S::kPFUS), async, P::kLocalTracked},
+      {Side(R::kPrimary, S::kPSUS), async, P::kLocalTracked},
+      // never the journal when fenced or outdated: what the state machine says (EROFS)
+      {Side(R::kPrimary, S::kPAIR, true), async, P::kRefuseReadOnly},
+      {Outdated(Side(R::kPrimary, S::kPAIR)), async, P::kRefuseReadOnly},
+      {Outdated(Side(R::kPrimary, S::kPFUL)), async, P::kRefuseReadOnly},
+      // an async secondary never writes while in PAIR, and writes alone once split
+      {Side(R::kSecondary, S::kPAIR), async, P::kRefuseReadOnly},
+      {Side(R::kSecondary, S::kSSWS), async, P::kLocalTracked},
+  };
+  for (const Row& row : rows) {
+    INFO(RoleName(row.here.role) << " " << StatusName(row.here.status) << " "
+                                 << ModeName(row.context.mode) << " fenced " << row.here.fenced
+                                 << " outdated " << row.here.outdated);
+    CHECK(WritePathFor(row.here, row.context, WriteRuleFor(row.here, row.context)) == row.path);
+  }
+  // Outside the journal the path is the rule's, one to one.
+  const std::pair<W, P> same[] = {
+      {W::kLocal, P::kLocal},
+      {W::kLocalTracked, P::kLocalTracked},
+      {W::kReplicate, P::kReplicate},
+      {W::kForwardToPrimary, P::kForwardToPrimary},
+      {W::kRefuseReadOnly, P::kRefuseReadOnly},
+      {W::kRefuseIo, P::kRefuseIo},
+  };
+  for (const auto& [rule, path] : same) {
+    CHECK(WritePathFor(Side(R::kPrimary, S::kPSUS), sync, rule) == path);
+    CHECK(WritePathFor(Side(R::kPrimary, S::kPAIR), async, rule) == P::kJournal);
+  }
+}
+
+TEST_CASE("an fsync at the mount flushes this copy, both, or an async primary's journal",
+          "[write_rules][write]") {
+  using F = FlushPath;
+  const PairContext sync = Mode(PairMode::kSync);
+  const PairContext async = Mode(PairMode::kAsync);
+  struct Row {
+    PairState here;
+    PairContext context;
+    F path;
+  };
+  const Row rows[] = {
+      {Side(R::kSimplex, S::kSMPL), sync, F::kLocal},
+      {Side(R::kPrimary, S::kPAIR), sync, F::kWithPeer},
+      {Side(R::kPrimary, S::kCOPY), sync, F::kWithPeer},
+      {Side(R::kSecondary, S::kPAIR), sync, F::kWithPeer},
+      {Side(R::kPrimary, S::kPSUS), sync, F::kLocal},
+      {Side(R::kSecondary, S::kSSUS), sync, F::kLocal},
+      {Side(R::kPrimary, S::kPAIR), async, F::kJournal},
+      {Side(R::kPrimary, S::kPFUL), async, F::kJournal},
+      // the journal holds the writes acknowledged before the fence: only its flush keeps them
+      {Side(R::kPrimary, S::kPAIR, true), async, F::kJournal},
+      {Outdated(Side(R::kPrimary, S::kPFUL)), async, F::kJournal},
+      {Side(R::kPrimary, S::kCOPY), async, F::kWithPeer},
+      {Side(R::kPrimary, S::kPFUS), async, F::kLocal},
+      {Side(R::kSecondary, S::kPAIR), async, F::kLocal},
+  };
+  for (const Row& row : rows) {
+    INFO(RoleName(row.here.role) << " " << StatusName(row.here.status) << " "
+                                 << ModeName(row.context.mode) << " fenced " << row.here.fenced
+                                 << " outdated " << row.here.outdated);
+    CHECK(FlushPathFor(row.here, row.context, WriteRuleFor(row.here, row.context)) == row.path);
+  }
+}
 
 TEST_CASE("a write that lost the link returns what the fence level and the reaction say",
           "[write_rules]") {
