@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -46,6 +47,14 @@ int64_t SteadyNowMs() {
 
 std::string GroupOf(const VolumeMetadata& metadata) {
   return metadata.group.empty() ? metadata.name : metadata.group;
+}
+
+// The journal side of a swap runs one at a time (a demote asked again while the first still
+// drains must not flip, free or mark through a group object the first replaced). One replicator
+// per process in the daemon; tests with two share it, which only serializes them.
+std::recursive_mutex& SwapMutex() {
+  static std::recursive_mutex mutex;
+  return mutex;
 }
 
 // A primary status in which the pair's writes go through the master journal.
@@ -138,6 +147,7 @@ Result<bool> Replicator::JournalIsMaster(const std::string& group) const {
 }
 
 Status Replicator::FlipGroup(const std::string& group, bool to_master) {
+  std::lock_guard<std::recursive_mutex> one_at_a_time(SwapMutex());
   std::shared_ptr<AsyncGroup> old = FindGroup(group);
   if (old && old->master() == to_master) return Status::Ok();
   const std::vector<std::shared_ptr<Pair>> pairs = AsyncGroupPairs(group);
@@ -229,13 +239,24 @@ Status Replicator::TakeoverAsync(Pair& first, bool force, bool cluster, bool pee
     // 1. The old primary demotes every pair of the group; the last demotion ships the rest of its
     //    master journal here and turns it into a restore journal before it answers.
     for (size_t i = 0; i < pairs.size(); ++i) {
-      Result<wire::PeerAnswerMessage> answer = Ask(
-          wire::PeerDemoteCommand{pairs[i]->Snapshot().peer_volume, generations[i]}, kAsyncSwapAskMs);
-      if (!answer.ok())
+      uint64_t received = journal ? journal->journal().durable_sequence() : 0;
+      for (;;) {
+        Result<wire::PeerAnswerMessage> answer =
+            Ask(wire::PeerDemoteCommand{pairs[i]->Snapshot().peer_volume, generations[i]},
+                options_.peer_timeout_ms * kAsyncSwapAskTimeouts);
+        if (answer.ok()) {
+          if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
+          break;
+        }
+        const uint64_t now = journal ? journal->journal().durable_sequence() : 0;
+        if (now > received) {  // still draining: ask again
+          received = now;
+          continue;
+        }
         return Status::Unreachable("site " + options_.peer_site +
                                    " stopped answering during the swap of group " + group +
                                    " (run takeover again: every step is idempotent)");
-      if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
+      }
     }
     FaultPoint("async-swap-after-demote");
   }
@@ -287,6 +308,7 @@ Status Replicator::TakeoverAsync(Pair& first, bool force, bool cluster, bool pee
 }
 
 Status Replicator::AfterAsyncDemote(Pair& pair) {
+  std::lock_guard<std::recursive_mutex> one_at_a_time(SwapMutex());
   const std::string group = GroupOf(pair.volume->metadata());
   std::shared_ptr<AsyncGroup> journal = FindGroup(group);
   if (!journal || !journal->master()) return Status::Ok();
@@ -304,6 +326,7 @@ Status Replicator::AfterAsyncDemote(Pair& pair) {
 // ---- resync --swap ----
 
 Status Replicator::BeforeAsyncSwapByPeer(Pair& pair) {
+  std::lock_guard<std::recursive_mutex> one_at_a_time(SwapMutex());
   const std::string group = GroupOf(pair.volume->metadata());
   std::shared_ptr<AsyncGroup> journal = FindGroup(group);
   if (!journal || !journal->master()) return Status::Ok();
@@ -341,6 +364,7 @@ Status Replicator::BeforeAsyncSwapByPeer(Pair& pair) {
 }
 
 Status Replicator::AfterAsyncSwapByPeer(Pair& pair) {
+  std::lock_guard<std::recursive_mutex> one_at_a_time(SwapMutex());
   const std::string group = GroupOf(pair.volume->metadata());
   std::shared_ptr<AsyncGroup> journal = FindGroup(group);
   if (!journal || !journal->master()) return Status::Ok();

@@ -187,8 +187,10 @@ inline constexpr int kAsyncPaceMs = 2;
 // 16 MiB journal over a slow link; a swap that takes longer fails and is retried (every step is
 // idempotent), never half-done.
 inline constexpr int kAsyncSwapDrainMs = 20000;
-// The new primary's wait for the demote-and-drain answer: the drain plus the link's round trips.
-inline constexpr int kAsyncSwapAskMs = kAsyncSwapDrainMs + 5000;
+// The new primary waits for the demote-and-drain answer this many peer_timeout_ms at a time, and
+// asks again (a repeated demote is idempotent) as long as the old primary's entries keep
+// arriving meanwhile: a long drain goes on, a dead old primary fails the takeover in seconds.
+inline constexpr int kAsyncSwapAskTimeouts = 2;
 // How long a takeover waits for the restore thread to apply what the journal received.
 inline constexpr int kAsyncSwapRestoreMs = 20000;
 // How often those waits look (a control command, not a data path).

@@ -92,6 +92,60 @@ check "writes at a again" timeout 60 dd if=/dev/urandom of="$MA/log" bs=64k coun
 check "caught up at a" wait_until 30 caught_up_at a
 identical "log identical after the swap back" log
 
+# ---- a crash at a step of the swap (node/FORMAT.md "The four-role swap"), then takeover again ----
+# restart_armed SITE POINT: SITE restarted with the test fault point armed (pairfs(8) ENVIRONMENT);
+# called in this shell, not in a command substitution, so that its PID is the one recorded.
+restart_armed() {
+  stop_site "$1" > /dev/null
+  PAIRFS_FAULT=$2 start_site "$1" > "$WORK/start-$1.out" 2>&1
+}
+# died_at SITE POINT: SITE's pairfs killed itself at POINT; its dead mount cleared.
+died_at() {
+  local pid_var="PID_$1"
+  wait_exit "${!pid_var}" 30 2> /dev/null
+  local rc=$?
+  umount "$WORK/mnt-$1" 2> /dev/null || umount -l "$WORK/mnt-$1" 2> /dev/null || true
+  [ "$rc" -eq 137 ] && grep -q "PAIRFS_FAULT=$2" "$WORK/$1.log"
+}
+no_primary_writes() {  # neither mount takes a write: no two primaries, and no one writing alone
+  ! dd if=/dev/zero of="$MA/db" bs=4k count=1 conv=notrunc,fsync status=none 2> /dev/null &&
+    ! dd if=/dev/zero of="$MB/db" bs=4k count=1 conv=notrunc,fsync status=none 2> /dev/null
+}
+restart_armed a async-swap-demoted-drained || { fail "a restarts with PAIRFS_FAULT=async-swap-demoted-drained" "$(tail -3 "$WORK/start-a.out")"; finish; }
+check "100 fsync'd records at a" timeout 60 python3 "$WORK/records.py" "$MA" 100 "$WORK/acked4.log" FOUR
+# (`takeover db`: one command for the whole group; with --group, the pairs after a failed one
+# would each take over anew, and with a dead by then that is SSWS, as for sync groups)
+expect_exit "takeover db at b while a dies after its drain, before its journal turns" 4 "stopped answering" \
+  pairctl b takeover db
+# (died_at runs in this shell: wait_exit needs the daemon to be its child)
+if died_at a async-swap-demoted-drained; then pass "a died at the fault point"; else fail "a died at the fault point"; fi
+check "b's takeover failed: b still the secondary" _field_is b db role secondary
+must_start a
+check "after a's restart (demoted, master journal kept) nobody takes writes" no_primary_writes
+check "takeover --group app at b again finishes the swap" pairctl b takeover --group app
+check "b holds every record a acknowledged (zero loss)" python3 "$WORK/present.py" "$WORK/b" FOUR 100
+check "b is the primary of log" _field_is b log role primary
+restart_armed a async-swap-after-flip || { fail "a restarts with PAIRFS_FAULT=async-swap-after-flip" "$(tail -3 "$WORK/start-a.out")"; finish; }
+check "100 fsync'd records at b" timeout 60 python3 "$WORK/records.py" "$MB" 100 "$WORK/acked5.log" FIVE
+pairctl a takeover --group app > "$WORK/takeover-crash.out" 2>&1 &
+TAKEOVER=$!
+if died_at a async-swap-after-flip; then
+  pass "a dies at takeover, after its journal turned master, before its pairs"
+else
+  fail "a dies at takeover, after its journal turned master, before its pairs"
+fi
+kill "$TAKEOVER" 2> /dev/null  # its answer never comes: no need to sit out pairctl's timeout
+wait "$TAKEOVER" 2> /dev/null
+must_start a
+check "after a's restart (master journal, pairs secondary) nobody takes writes" no_primary_writes
+check "takeover --group app at a again finishes the swap" pairctl a takeover --group app
+check "a holds every record b acknowledged (zero loss)" python3 "$WORK/present.py" "$WORK/a" FIVE 100
+check "a is the primary of db" _field_is a db role primary
+check "writes at a after the finished swap" timeout 60 dd if=/dev/urandom of="$MA/db" bs=64k count=4 conv=notrunc,fsync status=none
+check "caught up at a after the crash steps" wait_until 30 caught_up_at a
+identical "db identical after the crash steps" db
+identical "log identical after the crash steps" log
+
 # ---- unplanned takeover: a killed -9 with records never shipped ----
 require "stall the link" wan_stall
 check "300 fsync'd records at a while the link is stalled" \
