@@ -187,33 +187,27 @@ Status Replicator::FlipGroup(const std::string& group, bool to_master) {
 
 // ---- takeover ----
 
-Status Replicator::TakeoverAsync(Pair& first, bool force, bool cluster, bool peer_lost,
-                                 std::string* note) {
-  const std::string group = GroupOf(first.volume->metadata());
-  std::shared_ptr<AsyncGroup> journal = FindGroup(group);
+Result<Replicator::AsyncTakeoverPlan> Replicator::PlanAsyncTakeover(Pair& first, bool force,
+                                                                     bool cluster,
+                                                                     bool peer_lost) {
+  AsyncTakeoverPlan plan;
+  plan.group = GroupOf(first.volume->metadata());
+  std::shared_ptr<AsyncGroup> journal = FindGroup(plan.group);
   // The pairs still to move: a pair the group's takeover moved already (`takeover --group` runs
   // this for each of its pairs) is done.
-  std::vector<std::shared_ptr<Pair>> pairs;
-  for (const std::shared_ptr<Pair>& pair : AsyncGroupPairs(group)) {
+  for (const std::shared_ptr<Pair>& pair : AsyncGroupPairs(plan.group)) {
     const PairState state = pair->Snapshot().state;
     const bool moved = state.status == PairStatus::kSSWS ||
                        (state.role == PairRole::kPrimary && journal && journal->master());
-    if (!moved) pairs.push_back(pair);
+    if (!moved) plan.pairs.push_back(pair);
   }
-  if (pairs.empty()) {
-    *note = "taken over with its group " + group + " (" + StatusName(first.Snapshot().state.status) +
-            " here)";
-    return Status::Ok();
-  }
-  // Every pair of the group is checked before anything changes: the group moves whole or not.
+  if (plan.pairs.empty()) return plan;
   Result<wire::PeerAnswerMessage> peer =
       peer_lost ? Result<wire::PeerAnswerMessage>(
                       Status::Unreachable("site " + options_.peer_site + " is lost"))
-                : AskStatus(*pairs.front(), cluster ? kFailoverProbeMs : -1);
-  bool planned = peer.ok();
-  std::vector<PairContext> contexts;
-  std::vector<wire::Generation> generations;
-  for (const std::shared_ptr<Pair>& pair : pairs) {
+                : AskStatus(*plan.pairs.front(), cluster ? kFailoverProbeMs : -1);
+  plan.planned = peer.ok();
+  for (const std::shared_ptr<Pair>& pair : plan.pairs) {
     PairContext context = pair->Snapshot().context;
     context.force = force;
     context.peer_reachable = peer.ok();
@@ -224,86 +218,110 @@ Status Replicator::TakeoverAsync(Pair& first, bool force, bool cluster, bool pee
     }();
     if (!transition.ok()) {
       return Status(transition.status().code(),
-                    "volume " + pair->volume->name() + " of group " + group + ": " +
+                    "volume " + pair->volume->name() + " of group " + plan.group + ": " +
                         transition.status().message());
     }
-    planned = planned && transition->next.role == PairRole::kPrimary;
-    contexts.push_back(context);
-    generations.push_back(NextGeneration(pair->Snapshot().generation,
-                                         peer.ok() ? peer->generation.counter : 0, options_.site));
+    plan.planned = plan.planned && transition->next.role == PairRole::kPrimary;
+    plan.contexts.push_back(context);
+    plan.generations.push_back(NextGeneration(
+        pair->Snapshot().generation, peer.ok() ? peer->generation.counter : 0, options_.site));
   }
-  std::vector<std::unique_ptr<ClosedGate>> closed;
-  for (const std::shared_ptr<Pair>& pair : pairs)
-    closed.push_back(std::make_unique<ClosedGate>(pair->gate));
-  if (planned) {
-    // 1. The old primary demotes every pair of the group; the last demotion ships the rest of its
-    //    master journal here and turns it into a restore journal before it answers.
-    for (size_t i = 0; i < pairs.size(); ++i) {
-      uint64_t received = journal ? journal->journal().durable_sequence() : 0;
-      for (;;) {
-        Result<wire::PeerAnswerMessage> answer =
-            Ask(wire::PeerDemoteCommand{pairs[i]->Snapshot().peer_volume, generations[i]},
-                options_.peer_timeout_ms * kAsyncSwapAskTimeouts);
-        if (answer.ok()) {
-          if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
-          break;
-        }
-        const uint64_t now = journal ? journal->journal().durable_sequence() : 0;
-        if (now > received) {  // still draining: ask again
-          received = now;
-          continue;
-        }
+  return plan;
+}
+
+Status Replicator::DemotePeerForSwap(const AsyncTakeoverPlan& plan, AsyncGroup* journal) {
+  for (size_t i = 0; i < plan.pairs.size(); ++i) {
+    uint64_t received = journal ? journal->journal().durable_sequence() : 0;
+    for (;;) {
+      Result<wire::PeerAnswerMessage> answer =
+          Ask(wire::PeerDemoteCommand{plan.pairs[i]->Snapshot().peer_volume, plan.generations[i]},
+              options_.peer_timeout_ms * kAsyncSwapAskTimeouts);
+      if (answer.ok()) {
+        if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
+        break;
+      }
+      const uint64_t now = journal ? journal->journal().durable_sequence() : 0;
+      if (now <= received) {
         return Status::Unreachable("site " + options_.peer_site +
-                                   " stopped answering during the swap of group " + group +
+                                   " stopped answering during the swap of group " + plan.group +
                                    " (run takeover again: every step is idempotent)");
       }
+      received = now;  // still draining: ask again
     }
+  }
+  return Status::Ok();
+}
+
+std::string Replicator::TakeoverRpoLine(const std::string& group, AsyncGroup& journal) {
+  RpoHeard heard;
+  {
+    std::lock_guard<std::mutex> lock(groups_mutex_);
+    auto it = rpo_heard_.find(group);
+    if (it != rpo_heard_.end()) heard = it->second;
+  }
+  const std::string line =
+      DescribeRpo(group, options_.peer_site,
+                  EstimateRpo(heard, journal.journal().durable_sequence(), false, UnixNowMs()));
+  spdlog::warn("takeover without site {}: {}", options_.peer_site, line);
+  return line;
+}
+
+Status Replicator::TakeoverAsync(Pair& first, bool force, bool cluster, bool peer_lost,
+                                 std::string* note) {
+  Result<AsyncTakeoverPlan> checked = PlanAsyncTakeover(first, force, cluster, peer_lost);
+  if (!checked.ok()) return checked.status();
+  const AsyncTakeoverPlan& plan = checked.value();
+  const std::string& group = plan.group;
+  if (plan.pairs.empty()) {
+    *note = "taken over with its group " + group + " (" + StatusName(first.Snapshot().state.status) +
+            " here)";
+    return Status::Ok();
+  }
+  std::shared_ptr<AsyncGroup> journal = FindGroup(group);
+  const bool restore = journal && !journal->master();
+  std::vector<std::unique_ptr<ClosedGate>> closed;
+  for (const std::shared_ptr<Pair>& pair : plan.pairs)
+    closed.push_back(std::make_unique<ClosedGate>(pair->gate));
+  if (plan.planned) {  // 1. the old primary demotes, drains and turns its journal
+    Status demoted = DemotePeerForSwap(plan, journal.get());
+    if (!demoted.ok()) return demoted;
     FaultPoint("async-swap-after-demote");
   }
   // 2. Everything received is applied here (a planned swap: everything the old primary wrote).
-  if (journal && !journal->master()) {
+  if (restore) {
     Status restored = journal->WaitRestored(kAsyncSwapRestoreMs);
     if (!restored.ok()) return restored;
   }
-  std::string rpo;
-  if (!planned && journal && !journal->master()) {
-    RpoHeard heard;
-    {
-      std::lock_guard<std::mutex> lock(groups_mutex_);
-      auto it = rpo_heard_.find(group);
-      if (it != rpo_heard_.end()) heard = it->second;
-    }
-    rpo = DescribeRpo(group, options_.peer_site,
-                      EstimateRpo(heard, journal->journal().durable_sequence(), false, UnixNowMs()));
-    spdlog::warn("takeover without site {}: {}", options_.peer_site, rpo);
-  }
-  if (planned) {
+  const std::string rpo = !plan.planned && restore ? TakeoverRpoLine(group, *journal) : "";
+  if (plan.planned) {
     // 3. The restore journal becomes the master journal (empty, from the agreed sequence),
     //    4. then the pairs are promoted: the first write here is journaled.
     Status flipped = FlipGroup(group, true);
     if (!flipped.ok()) return flipped;
     FaultPoint("async-swap-after-flip");
   }
-  for (size_t i = 0; i < pairs.size(); ++i) {
-    Status changed = Change(*pairs[i], PairEvent::kTakeover, &contexts[i], &generations[i]);
+  for (size_t i = 0; i < plan.pairs.size(); ++i) {
+    Status changed =
+        Change(*plan.pairs[i], PairEvent::kTakeover, &plan.contexts[i], &plan.generations[i]);
     if (!changed.ok()) return changed;
   }
-  if (!planned && journal && !journal->master()) {
+  if (!plan.planned && restore) {
     // SSWS: nothing more is applied from the old primary (its later batches are refused by
     // generation), and what this copy writes now is tracked in the dirty bitmaps.
     Status restored = journal->WaitRestored(kAsyncSwapRestoreMs);  // a batch racing the change
     if (!restored.ok()) spdlog::warn("takeover of group {}: {}", group, restored.message());
     journal->Stop();
   }
-  if (planned) {
-    *note = "swapped group " + group + " (" + std::to_string(pairs.size()) +
-            " pairs): site " + options_.site + " is the primary with the master journal, site " +
-            options_.peer_site + " the secondary with the restore journal (PAIR); nothing lost";
+  const std::string count = std::to_string(plan.pairs.size());
+  if (plan.planned) {
+    *note = "swapped group " + group + " (" + count + " pairs): site " + options_.site +
+            " is the primary with the master journal, site " + options_.peer_site +
+            " the secondary with the restore journal (PAIR); nothing lost";
     return Status::Ok();
   }
-  *note = "took over group " + group + " (" + std::to_string(pairs.size()) +
-          " pairs): writable here (SSWS)" + (rpo.empty() ? "" : "; " + rpo) +
-          "; run resync --swap here once site " + options_.peer_site + " is back";
+  *note = "took over group " + group + " (" + count + " pairs): writable here (SSWS)" +
+          (rpo.empty() ? "" : "; " + rpo) + "; run resync --swap here once site " +
+          options_.peer_site + " is back";
   return Status::Ok();
 }
 

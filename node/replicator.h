@@ -485,6 +485,24 @@ class Replicator {
   // received is restored and the pairs go SSWS (their new generation fences the old primary's
   // batches), the note says what may be lost (RPO). A pair already swapped with its group: Ok.
   Status TakeoverAsync(Pair& pair, bool force, bool cluster, bool peer_lost, std::string* note);
+  // What a takeover of an async group moves: the pairs not moved yet, each one's context and new
+  // generation, and whether it is the planned swap (the peer answered, every pair in PAIR).
+  struct AsyncTakeoverPlan {
+    std::string group;
+    std::vector<std::shared_ptr<Pair>> pairs;
+    std::vector<PairContext> contexts;
+    std::vector<wire::Generation> generations;
+    bool planned = false;
+  };
+  // Every pair checked by the state machine before anything changes (the group moves whole or
+  // not): what it refuses, with the volume named.
+  Result<AsyncTakeoverPlan> PlanAsyncTakeover(Pair& first, bool force, bool cluster,
+                                              bool peer_lost);
+  // Step 1 of the planned swap: the peer demotes every pair (the last ships the rest of its
+  // master journal and turns it); asked again while its entries keep arriving. Unreachable.
+  Status DemotePeerForSwap(const AsyncTakeoverPlan& plan, AsyncGroup* journal);
+  // The RPO line of a takeover without the old primary (node/async_rpo.h), logged.
+  std::string TakeoverRpoLine(const std::string& group, AsyncGroup& journal);
   // ServeDemote, after this pair's demotion: once no pair of the group here is primary, ships the
   // rest of the master journal to the peer and turns it into the restore journal.
   Status AfterAsyncDemote(Pair& pair);
