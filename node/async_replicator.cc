@@ -70,8 +70,8 @@ Result<std::shared_ptr<AsyncGroup>> Replicator::OpenGroup(const std::string& gro
   Status dir = MakeJournalDir(options_.journal_dir);
   if (!dir.ok()) return dir;
   AsyncGroupHooks hooks;
-  hooks.send = [this](const wire::JournalBatchMessage& unstamped)
-      -> Result<wire::JournalAckMessage> {
+  hooks.send =
+      [this](const wire::JournalBatchMessage& unstamped) -> Result<wire::JournalAckMessage> {
     wire::JournalBatchMessage batch = unstamped;  // asyncswap: generation and RPO fields
     if (std::shared_ptr<AsyncGroup> group = FindGroup(batch.group)) StampBatch(*group, &batch);
     Result<std::string> body = SendJournalBatch(wire::EncodeBody(batch));

@@ -188,8 +188,7 @@ Status Replicator::FlipGroup(const std::string& group, bool to_master) {
 // ---- takeover ----
 
 Result<Replicator::AsyncTakeoverPlan> Replicator::PlanAsyncTakeover(Pair& first, bool force,
-                                                                     bool cluster,
-                                                                     bool peer_lost) {
+                                                                    bool cluster, bool peer_lost) {
   AsyncTakeoverPlan plan;
   plan.group = GroupOf(first.volume->metadata());
   std::shared_ptr<AsyncGroup> journal = FindGroup(plan.group);
@@ -217,9 +216,9 @@ Result<Replicator::AsyncTakeoverPlan> Replicator::PlanAsyncTakeover(Pair& first,
       return Transit(pair->state, PairEvent::kTakeover, context);
     }();
     if (!transition.ok()) {
-      return Status(transition.status().code(),
-                    "volume " + pair->volume->name() + " of group " + plan.group + ": " +
-                        transition.status().message());
+      return Status(transition.status().code(), "volume " + pair->volume->name() + " of group " +
+                                                    plan.group + ": " +
+                                                    transition.status().message());
     }
     plan.planned = plan.planned && transition->next.role == PairRole::kPrimary;
     plan.contexts.push_back(context);
@@ -273,8 +272,8 @@ Status Replicator::TakeoverAsync(Pair& first, bool force, bool cluster, bool pee
   const AsyncTakeoverPlan& plan = checked.value();
   const std::string& group = plan.group;
   if (plan.pairs.empty()) {
-    *note = "taken over with its group " + group + " (" + StatusName(first.Snapshot().state.status) +
-            " here)";
+    *note = "taken over with its group " + group + " (" +
+            StatusName(first.Snapshot().state.status) + " here)";
     return Status::Ok();
   }
   std::shared_ptr<AsyncGroup> journal = FindGroup(group);
@@ -356,7 +355,8 @@ Status Replicator::BeforeAsyncSwapByPeer(Pair& pair) {
   uint64_t marked = 0;
   for (uint64_t from = journal->journal().first_sequence();
        from <= journal->journal().last_sequence();) {
-    Result<std::vector<JournalEntry>> entries = journal->journal().Read(from, kAsyncRestoreReadBytes);
+    Result<std::vector<JournalEntry>> entries =
+        journal->journal().Read(from, kAsyncRestoreReadBytes);
     if (!entries.ok()) return entries.status();
     if (entries->empty()) break;
     for (const JournalEntry& entry : entries.value()) {
@@ -374,9 +374,10 @@ Status Replicator::BeforeAsyncSwapByPeer(Pair& pair) {
     if (!flushed.ok()) return flushed;
   }
   if (marked > 0) {
-    spdlog::warn("group {}: {} writes of the master journal that site {} may lack are marked "
-                 "dirty: resync --swap overwrites them",
-                 group, marked, options_.peer_site);
+    spdlog::warn(
+        "group {}: {} writes of the master journal that site {} may lack are marked "
+        "dirty: resync --swap overwrites them",
+        group, marked, options_.peer_site);
   }
   return Status::Ok();
 }
@@ -460,8 +461,8 @@ Status Replicator::CheckAndNoteBatch(const wire::JournalBatchMessage& batch) {
     if (here.NewerThan(batch.generation)) {
       return Status::InvalidArgument(
           "journal batch of generation " + std::to_string(batch.generation.counter) + "/" +
-          batch.generation.site + ", older than this copy's " + std::to_string(here.counter) +
-          "/" + here.site + " (taken over or swapped): refused");
+          batch.generation.site + ", older than this copy's " + std::to_string(here.counter) + "/" +
+          here.site + " (taken over or swapped): refused");
     }
   }
   RpoHeard heard;

@@ -101,9 +101,10 @@ void Replicator::FinishSwap(Pair& pair, const wire::Generation& seen, const wire
     std::lock_guard<std::mutex> lock(pair.mutex);
     if (!pair.unfinished_swap_logged) {
       pair.unfinished_swap_logged = true;
-      spdlog::warn("pair {}: site {} was demoted for a swap to this site that did not finish: "
-                   "run takeover here again to finish it",
-                   pair.volume->name(), options_.peer_site);
+      spdlog::warn(
+          "pair {}: site {} was demoted for a swap to this site that did not finish: "
+          "run takeover here again to finish it",
+          pair.volume->name(), options_.peer_site);
     }
     return;
   }

@@ -45,8 +45,8 @@ TEST_CASE("async demotion for a swap: PFUL swaps too, a repeated demote takes th
   CHECK(again->next == State(PairRole::kSecondary, PairStatus::kPAIR));
   CHECK(again->actions == std::vector<PairAction>{PairAction::kAdoptPeerGeneration});
   // Sync pairs keep their rules: only a primary in PAIR is demoted.
-  CHECK_FALSE(Transit(State(PairRole::kSecondary, PairStatus::kPAIR), PairEvent::kDemotedBySwap, {})
-                  .ok());
+  CHECK_FALSE(
+      Transit(State(PairRole::kSecondary, PairStatus::kPAIR), PairEvent::kDemotedBySwap, {}).ok());
   CHECK_FALSE(
       Transit(State(PairRole::kPrimary, PairStatus::kPFUS), PairEvent::kDemotedBySwap, Async())
           .ok());
