@@ -109,6 +109,19 @@ class AsyncGroup {
   AsyncGroupProgress Progress() const;
   AsyncGroupCounters counters() const;
 
+  // ---- asyncswap (issue 13 part 5; node/async_swap.cc) ----
+  // Master: returns once the peer holds every entry appended so far durably (its ack), or
+  // Unreachable after `timeout_ms`. The caller stopped new appends (the pairs are demoted).
+  Status WaitShipped(int timeout_ms);
+  // Restore: returns once every entry received is applied to the volumes, or Busy after
+  // `timeout_ms` (applying is stuck: a missing volume, a full disk).
+  Status WaitRestored(int timeout_ms);
+  // Master: the RPO fields of a batch whose last entry is `through` (wire/journal_messages.h):
+  // the latest appended sequence and its wall-clock time, the bytes and span of the entries
+  // after `through` not yet applied at the peer.
+  void FillRpo(uint64_t through, wire::JournalBatchMessage* batch) const;
+  // ---- end asyncswap ----
+
  private:
   AsyncGroup(std::string group, bool master, std::unique_ptr<Journal> journal,
              AsyncGroupHooks hooks);

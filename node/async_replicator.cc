@@ -70,7 +70,10 @@ Result<std::shared_ptr<AsyncGroup>> Replicator::OpenGroup(const std::string& gro
   Status dir = MakeJournalDir(options_.journal_dir);
   if (!dir.ok()) return dir;
   AsyncGroupHooks hooks;
-  hooks.send = [this](const wire::JournalBatchMessage& batch) -> Result<wire::JournalAckMessage> {
+  hooks.send =
+      [this](const wire::JournalBatchMessage& unstamped) -> Result<wire::JournalAckMessage> {
+    wire::JournalBatchMessage batch = unstamped;  // asyncswap: generation and RPO fields
+    if (std::shared_ptr<AsyncGroup> group = FindGroup(batch.group)) StampBatch(*group, &batch);
     Result<std::string> body = SendJournalBatch(wire::EncodeBody(batch));
     if (!body.ok()) return body.status();
     wire::JournalAckMessage ack;
@@ -98,8 +101,13 @@ Status Replicator::AttachAsync(Pair& pair, bool create) {
   const Pair::View view = pair.Snapshot();
   if (view.context.mode != PairMode::kAsync) return Status::Ok();
   const VolumeMetadata metadata = pair.volume->metadata();
-  Result<std::shared_ptr<AsyncGroup>> group =
-      OpenGroup(GroupNameOf(metadata), view.state.role == PairRole::kPrimary, create);
+  bool master = view.state.role == PairRole::kPrimary;
+  if (!create) {
+    // asyncswap: the journal's own role rules while a swap is unfinished (ResolveSwapsAtStart).
+    Result<bool> on_disk = JournalIsMaster(GroupNameOf(metadata));
+    if (on_disk.ok()) master = on_disk.value();
+  }
+  Result<std::shared_ptr<AsyncGroup>> group = OpenGroup(GroupNameOf(metadata), master, create);
   if (!group.ok()) return group.status();
   std::lock_guard<std::mutex> lock(groups_mutex_);
   pair.group_name = GroupNameOf(metadata);
@@ -153,12 +161,15 @@ Status Replicator::StartGroups() {
       pairs_.erase(pair->volume->name());
     }
   }
+  Status resolved = ResolveSwapsAtStart();  // asyncswap
+  if (!resolved.ok()) return resolved;
   std::vector<std::shared_ptr<AsyncGroup>> groups;
   {
     std::lock_guard<std::mutex> lock(groups_mutex_);
     for (const auto& [name, group] : groups_) groups.push_back(group);
   }
   for (const std::shared_ptr<AsyncGroup>& group : groups) {
+    if (GroupTakenOver(group->name())) continue;  // asyncswap: SSWS applies nothing more
     if (group->master()) {
       Status replayed = group->ReplayIntoImages();
       if (!replayed.ok()) {
@@ -212,6 +223,16 @@ void Replicator::ServeJournalBatch(const wire::Frame& frame) {
     CountRefusal(frame.type, refused);
     ack.code = static_cast<uint8_t>(refused.code());
     ack.message = refused.message();
+    return Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
+  }
+  // asyncswap: a copy taken over or swapped refuses the old primary's batches (generation).
+  Status fenced = CheckAndNoteBatch(batch);
+  if (!fenced.ok()) {
+    CountRefusal(frame.type, fenced);
+    ack.code = static_cast<uint8_t>(fenced.code());
+    ack.message = fenced.message();
+    ack.durable_sequence = group->journal().durable_sequence();
+    ack.applied_sequence = std::min(group->journal().applied_sequence(), ack.durable_sequence);
     return Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
   }
   ack = group->Receive(batch);

@@ -182,6 +182,10 @@ class Journal {
   // written before can be recovered after it). Busy while appends are in flight; InvalidArgument
   // for 0; IoError (sticky).
   Status Reset(uint64_t next_sequence);
+  // asyncswap: Reset and SetRole in one header write (the four-role swap of a journal whose
+  // entries are applied or marked dirty): after a crash the journal is the old one or the new,
+  // never an emptied journal of the old role. Errors as Reset.
+  Status ResetAs(uint64_t next_sequence, JournalRole role);
 
   // ---- accessors ----
   const std::string& group() const { return group_; }

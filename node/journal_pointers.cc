@@ -116,7 +116,9 @@ Status Journal::SetRole(JournalRole role) {
   return PersistHeader(next, written_through);
 }
 
-Status Journal::Reset(uint64_t next_sequence) {
+Status Journal::Reset(uint64_t next_sequence) { return ResetAs(next_sequence, role()); }
+
+Status Journal::ResetAs(uint64_t next_sequence, JournalRole role) {
   if (next_sequence == 0 || next_sequence == UINT64_MAX)
     return Status::InvalidArgument("a journal's sequences start at 1");
   std::lock_guard<std::mutex> header_lock(header_mutex_);
@@ -134,6 +136,7 @@ Status Journal::Reset(uint64_t next_sequence) {
     next.head_offset = tail_offset_;
     next.applied_sequence = next_sequence - 1;
     next.durable_tail_sequence = next_sequence - 1;
+    next.role = role;
   }
   Status persisted = PersistHeader(next, 0);
   std::lock_guard<std::mutex> lock(mutex_);

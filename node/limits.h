@@ -181,4 +181,23 @@ inline constexpr size_t kAsyncRestoreReadBytes = 8 << 20;
 // to the rate the transfer drains, never fail (doc/design.md "Async pairs").
 inline constexpr int kAsyncPaceMs = 2;
 
+// ---- asyncswap (issue 13 part 5): the four-role swap of async pairs ----
+// How long the old primary of a planned swap waits for the secondary to hold every entry of its
+// master journal (it was demoted first: no new entry comes). Long enough for a backlog of a
+// 16 MiB journal over a slow link; a swap that takes longer fails and is retried (every step is
+// idempotent), never half-done.
+inline constexpr int kAsyncSwapDrainMs = 20000;
+// The new primary waits for the demote-and-drain answer this many peer_timeout_ms at a time, and
+// asks again (a repeated demote is idempotent) as long as the old primary's entries keep
+// arriving meanwhile: a long drain goes on, a dead old primary fails the takeover in seconds.
+inline constexpr int kAsyncSwapAskTimeouts = 2;
+// How long a takeover waits for the restore thread to apply what the journal received.
+inline constexpr int kAsyncSwapRestoreMs = 20000;
+// How often those waits look (a control command, not a data path).
+inline constexpr int kAsyncSwapPollMs = 10;
+// The sequence both journals start from after a swap: the new master and the new restore
+// journal are reset together to it (their old entries are applied, or marked dirty).
+inline constexpr uint64_t kAsyncSwapFirstSequence = 1;
+// ---- end asyncswap ----
+
 }  // namespace pairfs::node

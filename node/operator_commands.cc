@@ -273,6 +273,10 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   AfterSave after;
   Status changed = Change(*pair, event, &context, &generation, &after);
   if (!changed.ok()) return changed;
+  if (swap && context.mode == PairMode::kAsync) {  // asyncswap: this side's journal is the master
+    Status flipped = AfterAsyncSwapHere(*pair);
+    if (!flipped.ok()) return flipped;
+  }
   closed.Open();
   *note = "copying " + FormatSize(pair->regions->marked_bytes()) + " of changed regions to site " +
           options_.peer_site;
@@ -291,6 +295,8 @@ Status Replicator::Takeover(const std::string& name, bool force, bool cluster, b
         "(--force overrides, if the other site is really gone)");
   }
   Pair& pair = *found.value();
+  if (pair.Snapshot().context.mode == PairMode::kAsync)  // asyncswap: the group's four roles
+    return TakeoverAsync(pair, force, cluster, peer_lost, note);
   PairContext context = pair.Snapshot().context;
   context.force = force;
   const bool behind = pair.Snapshot().state.outdated || !pair.Snapshot().state.consistent;

@@ -294,8 +294,14 @@ wire::PeerAnswerMessage Replicator::ServeResync(const wire::PeerResyncCommand& c
     OnPeerNewer(pair, mine, command.generation);
   }
   // Either event takes the primary's generation (kAdoptPeerGeneration) with the new state.
+  const bool async_swap = command.swap && pair.Snapshot().context.mode == PairMode::kAsync;
+  if (async_swap) {  // asyncswap: what this side journaled and may not have shipped is marked
+    Status marked = BeforeAsyncSwapByPeer(pair);
+    if (!marked.ok()) return AnswerOf(marked);
+  }
   Status status = Change(pair, command.swap ? PairEvent::kResyncSwapByPeer : PairEvent::kResync,
                          nullptr, &command.generation);
+  if (status.ok() && async_swap) status = AfterAsyncSwapByPeer(pair);  // asyncswap
   if (!status.ok()) return AnswerOf(status);
   wire::PeerAnswerMessage answer;
   DescribeInAnswer(pair, &answer);
@@ -347,6 +353,9 @@ wire::PeerAnswerMessage Replicator::ServeDemote(const wire::PeerDemoteCommand& c
   {
     ClosedGate closed(pair.gate);
     status = Change(pair, PairEvent::kDemotedBySwap, nullptr, &command.generation);
+    // asyncswap: the last pair of its group demoted ships the rest of the master journal.
+    if (status.ok() && pair.Snapshot().context.mode == PairMode::kAsync)
+      status = AfterAsyncDemote(pair);
   }
   wire::PeerAnswerMessage answer = AnswerOf(status);
   DescribeInAnswer(pair, &answer);

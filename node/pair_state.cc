@@ -278,6 +278,18 @@ Result<PairTransition> TransitOnce(const PairState& state, PairEvent event,
     case PairEvent::kResyncSwapByPeer: return OnResync(state, event, context);
     case PairEvent::kTakeover: return OnTakeover(state, event, context);
     case PairEvent::kDemotedBySwap: {
+      // Async (asyncswap): a PFUL primary swaps too (the drain ships its backlog), and a demote
+      // repeated after a swap that did not finish takes the new generation again (every step
+      // of the four-role swap is idempotent).
+      const bool async = context.mode == PairMode::kAsync;
+      if (async && state.role == PairRole::kSecondary && state.status == S::kPAIR)
+        return To(state, {A::kAdoptPeerGeneration});
+      if (async && state.role == PairRole::kPrimary && state.status == S::kPFUL) {
+        PairState next = state;
+        next.role = PairRole::kSecondary;
+        next.status = S::kPAIR;
+        return To(next, {A::kAdoptPeerGeneration});
+      }
       if (state.role != PairRole::kPrimary || state.status != S::kPAIR) {
         return Refuse(state, event, "a swap needs a primary in PAIR");
       }

@@ -96,6 +96,18 @@ void Replicator::OnPeerNewer(Pair& pair, const wire::Generation& seen,
 void Replicator::FinishSwap(Pair& pair, const wire::Generation& seen, const wire::Generation& peer,
                             PairRole peer_role, PairStatus peer_status) {
   using Step = SwapStep;
+  if (pair.Snapshot().context.mode == PairMode::kAsync) {
+    // asyncswap: an async swap moves the group's journals too; only the takeover does that.
+    std::lock_guard<std::mutex> lock(pair.mutex);
+    if (!pair.unfinished_swap_logged) {
+      pair.unfinished_swap_logged = true;
+      spdlog::warn(
+          "pair {}: site {} was demoted for a swap to this site that did not finish: "
+          "run takeover here again to finish it",
+          pair.volume->name(), options_.peer_site);
+    }
+    return;
+  }
   Step step = Step::kNone;
   ClosedGate closed(pair.gate);
   PairContext context;

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "node/async_rpo.h"  // asyncswap
 #include "node/group_commands.h"
 #include "node/pair_state.h"
 #include "node/store.h"
@@ -33,6 +34,10 @@
 #include "wire/messages.h"
 #include "wire/peer_messages.h"
 #include "wire/status.h"
+
+namespace pairfs::wire {
+struct JournalBatchMessage;  // asyncswap: wire/journal_messages.h
+}  // namespace pairfs::wire
 
 namespace pairfs::node {
 
@@ -478,6 +483,65 @@ class Replicator {
   mutable std::mutex groups_mutex_;  // a leaf
   std::map<std::string, std::shared_ptr<AsyncGroup>> groups_;
   std::function<wire::Reply(const wire::Frame&)> carried_handler_;  // set before Start()
+
+  // ---- asyncswap (issue 13 part 5: the four-role swap; node/async_swap.cc) ----
+  // Takeover of an async pair moves its whole group (one primary site per group): with the old
+  // primary answering and the group in PAIR, the four-role swap (demote and drain there, restore
+  // everything here, both journals flipped, then the pairs promoted); otherwise everything
+  // received is restored and the pairs go SSWS (their new generation fences the old primary's
+  // batches), the note says what may be lost (RPO). A pair already swapped with its group: Ok.
+  Status TakeoverAsync(Pair& pair, bool force, bool cluster, bool peer_lost, std::string* note);
+  // What a takeover of an async group moves: the pairs not moved yet, each one's context and new
+  // generation, and whether it is the planned swap (the peer answered, every pair in PAIR).
+  struct AsyncTakeoverPlan {
+    std::string group;
+    std::vector<std::shared_ptr<Pair>> pairs;
+    std::vector<PairContext> contexts;
+    std::vector<wire::Generation> generations;
+    bool planned = false;
+  };
+  // Every pair checked by the state machine before anything changes (the group moves whole or
+  // not): what it refuses, with the volume named.
+  Result<AsyncTakeoverPlan> PlanAsyncTakeover(Pair& first, bool force, bool cluster,
+                                              bool peer_lost);
+  // Step 1 of the planned swap: the peer demotes every pair (the last ships the rest of its
+  // master journal and turns it); asked again while its entries keep arriving. Unreachable.
+  Status DemotePeerForSwap(const AsyncTakeoverPlan& plan, AsyncGroup* journal);
+  // The RPO line of a takeover without the old primary (node/async_rpo.h), logged.
+  std::string TakeoverRpoLine(const std::string& group, AsyncGroup& journal);
+  // ServeDemote, after this pair's demotion: once no pair of the group here is primary, ships the
+  // rest of the master journal to the peer and turns it into the restore journal.
+  Status AfterAsyncDemote(Pair& pair);
+  // ServeResync --swap here at the old primary, before the demotion: every region of an entry
+  // the master journal still holds is marked in its pair's dirty bitmap and the images flushed.
+  Status BeforeAsyncSwapByPeer(Pair& pair);
+  // After it: the master journal becomes the restore journal once no pair of the group here
+  // journals as a primary.
+  Status AfterAsyncSwapByPeer(Pair& pair);
+  // resync --swap issued here, once this side is the primary: the restore journal becomes the
+  // master journal.
+  Status AfterAsyncSwapHere(Pair& pair);
+  // The group's journal reset in its new role (one header write), reopened and its pairs
+  // attached; the old group object stopped first. Ok if it has that role already.
+  Status FlipGroup(const std::string& group, bool to_master);
+  // The async pairs of `group` at this site.
+  std::vector<std::shared_ptr<Pair>> AsyncGroupPairs(const std::string& group) const;
+  // The newest generation of the group's pairs here (the journal batches' fence).
+  wire::Generation GroupGeneration(const std::string& group) const;
+  // The role the journal of `group` has on disk: true master; NotFound if there is none.
+  Result<bool> JournalIsMaster(const std::string& group) const;
+  // Start: an unfinished swap resolved (FORMAT.md "The four-role swap"), and restore threads
+  // of groups taken over (SSWS) left stopped. Before the groups' threads start.
+  Status ResolveSwapsAtStart();
+  // A restore journal whose pairs were taken over (SSWS): its restore thread stays stopped.
+  bool GroupTakenOver(const std::string& group) const;
+  // The master's batch stamped with the generation and the RPO fields.
+  void StampBatch(AsyncGroup& group, wire::JournalBatchMessage* batch) const;
+  // The restore side: InvalidArgument for a batch of a generation older than the group's pairs
+  // here; else records its RPO fields (rpo_heard_).
+  Status CheckAndNoteBatch(const wire::JournalBatchMessage& batch);
+  std::map<std::string, RpoHeard> rpo_heard_;  // guarded by groups_mutex_
+  // ---- end asyncswap ----
 };
 
 }  // namespace pairfs::node

@@ -36,6 +36,24 @@ Status CheckEntry(const std::string& field, const JournalEntryMessage& entry) {
   return Status::Ok();
 }
 
+// asyncswap (issue 13 part 5): the generation and the RPO fields appended to a batch. A sender
+// that predates them sends none (all zero).
+Status CheckSwapFields(const JournalBatchMessage& batch) {
+  Status counter = CheckCounterField("generation counter", batch.generation.counter);
+  if (!counter.ok()) return counter;
+  Status site = CheckSiteNameField("generation site", batch.generation.site, true);
+  if (!site.ok()) return site;
+  if (batch.appended_sequence > kMaxCounterValue)
+    return Refuse("appended_sequence", "is not below 2^63");
+  const uint64_t through = batch.first_sequence - 1 + batch.entries.size();
+  if (batch.appended_sequence != 0 && batch.appended_sequence < through)
+    return Refuse("appended_sequence", "is before the batch's last entry");
+  if (batch.unsent_bytes > kMaxCounterValue || batch.unsent_span_ms > kMaxCounterValue ||
+      batch.appended_unix_ms > kMaxCounterValue)
+    return Refuse("unsent_bytes", "unsent_span_ms or appended_unix_ms is not below 2^63");
+  return Status::Ok();
+}
+
 }  // namespace
 
 size_t JournalBatchDataBytes(const JournalBatchMessage& batch) {
@@ -65,7 +83,7 @@ Status JournalBatchMessage::Check() const {
       return Refuse("entries", "carry more than " + std::to_string(kMaxJournalBatchDataBytes) +
                                    " bytes of data");
   }
-  return Status::Ok();
+  return CheckSwapFields(*this);
 }
 
 Status JournalAckMessage::Check() const {

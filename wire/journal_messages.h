@@ -35,7 +35,22 @@ struct JournalBatchMessage {
   std::string group;
   uint64_t first_sequence = 0;
   std::vector<JournalEntryMessage> entries;
-  MSGPACK_DEFINE_MAP(group, first_sequence, entries);
+  // ---- asyncswap (issue 13 part 5): the generation fence and what clusterd's RPO line needs ----
+  // The newest generation of the group's pairs at the sender: a restore side whose pairs are
+  // newer (taken over: SSWS, or swapped) refuses the batch, so an old primary that comes back
+  // cannot write into a copy that went on without it.
+  Generation generation;
+  // The sender's latest appended sequence and its wall-clock time (ms since the epoch; 0: none
+  // unapplied), the data bytes of the entries after this batch through it, and how many ms
+  // before the latest append the oldest of them was appended: what is lost if the link is lost
+  // now (the secondary keeps the last it heard).
+  uint64_t appended_sequence = 0;
+  uint64_t appended_unix_ms = 0;
+  uint64_t unsent_bytes = 0;
+  uint64_t unsent_span_ms = 0;
+  // ---- end asyncswap ----
+  MSGPACK_DEFINE_MAP(group, first_sequence, entries, generation, appended_sequence,
+                     appended_unix_ms, unsent_bytes, unsent_span_ms);
   // Ok, or InvalidArgument naming the field: group a name ([A-Za-z0-9._-]{1,64}), sequences
   // 1..2^63-1 and consecutive from first_sequence, at most kMaxJournalBatchEntries entries and
   // kMaxJournalBatchDataBytes of data, each entry a volume name, a known kind, length 1 to
