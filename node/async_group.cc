@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "node/journal_format.h"
 #include "node/limits.h"
 
 namespace pairfs::node {
@@ -241,6 +243,90 @@ AsyncGroupProgress AsyncGroup::Progress() const {
 AsyncGroupCounters AsyncGroup::counters() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return counters_;
+}
+
+}  // namespace pairfs::node
+
+// ---- master: resync (issue 13 part 4; the replicator's side is node/async_resync.cc) ----------
+
+namespace pairfs::node {
+
+Result<uint64_t> AsyncGroup::AppendBatch(const std::vector<JournalWrite>& writes) {
+  if (writes.empty()) return Status::InvalidArgument("an empty resync batch");
+  uint64_t bytes = 0;
+  uint64_t data_bytes = 0;
+  uint64_t largest = 0;
+  for (const JournalWrite& write : writes) {
+    bytes += JournalEntryBytes(write.data.size());
+    data_bytes += write.data.size();
+    largest = std::max<uint64_t>(largest, JournalEntryBytes(write.data.size()));
+  }
+  uint64_t last = 0;
+  {
+    // Held across every append: no write of another pair of the group falls inside the batch.
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Slack of the batch's largest entry: a wrap gap at the ring's end costs less than that.
+    if (bytes + largest > FreeBytesLocked()) {
+      return Status::NoSpace("the resync batch of group " + group_ + " (" + std::to_string(bytes) +
+                             " bytes) does not fit the journal's free space");
+    }
+    const int64_t now = NowMs();
+    for (size_t i = 0; i < writes.size(); ++i) {
+      JournalWrite write = writes[i];
+      write.flags = 0;
+      if (i == 0) write.flags |= kJournalBatchBegin;
+      if (i + 1 == writes.size()) write.flags |= kJournalBatchEnd;
+      Result<uint64_t> appended = journal_->Append(write);
+      if (!appended.ok()) return appended.status();  // mid-batch only with a failed (sticky) file
+      last = appended.value();
+      // Already in the images (they are what was read): nothing to wait for before a checkpoint.
+      not_applied_.push_back({last, now, write.data.size()});
+    }
+    not_applied_bytes_ += data_bytes;
+    work_ = true;
+  }
+  wake_.notify_all();
+  Status durable = journal_->WaitDurable(last);
+  if (!durable.ok()) return durable;
+  return last;
+}
+
+void AsyncGroup::Resume() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (suspended_) spdlog::info("group {}: resynced, journaling again", group_);
+  suspended_ = false;
+}
+
+Status AsyncGroup::WaitPeerApplied(uint64_t sequence, int timeout_ms) {
+  const int64_t deadline = NowMs() + timeout_ms;
+  for (;;) {
+    uint64_t applied = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      applied = peer_applied_;
+      if (applied >= sequence || stopping_) break;
+      work_ = true;  // the transfer thread asks the peer again at once
+    }
+    wake_.notify_all();
+    if (NowMs() >= deadline) {
+      return Status::Unreachable("the secondary of group " + group_ + " applied entries through " +
+                                 std::to_string(applied) + ", not yet through " +
+                                 std::to_string(sequence));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kAsyncIdleWaitMs));
+  }
+  return Status::Ok();
+}
+
+uint64_t AsyncGroup::free_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return FreeBytesLocked();
+}
+
+uint64_t AsyncGroup::FreeBytesLocked() const {
+  const uint64_t used = journal_->used_bytes();
+  const uint64_t capacity = journal_->capacity_bytes();
+  return used >= capacity ? 0 : capacity - used;
 }
 
 }  // namespace pairfs::node

@@ -60,6 +60,12 @@ struct AsyncGroupCounters {
   uint64_t checkpoints = 0;
 };
 
+// An async resync's regions go through the journal as one batch when the batch (entry headers and
+// data, `batch_bytes`) takes at most 1/kAsyncResyncJournalShare of the ring (`capacity_bytes`,
+// the restore journal must hold it whole), at most kMaxAsyncResyncBatchBytes (read into memory)
+// and fits `free_bytes` with a wrap's slack. Pure (node/async_resync.cc).
+bool AsyncResyncFits(uint64_t batch_bytes, uint64_t capacity_bytes, uint64_t free_bytes);
+
 class AsyncGroup {
  public:
   // Opens DIR/G.journal, or creates it `size_bytes` long (with `create`) in the role asked.
@@ -100,6 +106,24 @@ class AsyncGroup {
   // fdatasyncs the images, then frees what the peer applied and the images hold (one pass).
   Status CheckpointAndFree();
 
+  // ---- master: resync (node/async_resync.cc; issue 13 part 4) ----
+  // Appends `writes` (the regions' current contents, read by the caller with their writes held
+  // off) as one batch that the restore side applies only whole: consecutive sequences, the first
+  // flagged kJournalBatchBegin, the last kJournalBatchEnd, no other append in between; also while
+  // the group is suspended (it is how a resync brings a suspended group back). Returns the last
+  // sequence once every entry is durable. NoSpace before anything is appended when the batch
+  // (with its largest entry again as a wrap's slack) does not fit the free space; InvalidArgument when empty;
+  // IoError from the journal (an open batch is then closed by nothing: the journal is sticky
+  // failed and must be reopened, which drops the unfinished batch with the crash rules).
+  Result<uint64_t> AppendBatch(const std::vector<JournalWrite>& writes);
+  // Ends the suspension (Suspend) once the resync brought every pair of the group back.
+  void Resume();
+  // Waits until the peer has applied every entry through `sequence` (acks of the transfer
+  // thread), up to `timeout_ms`: Ok, or Unreachable saying how far it got.
+  Status WaitPeerApplied(uint64_t sequence, int timeout_ms);
+  // Journal bytes free for appends now (the ring less what is held).
+  uint64_t free_bytes() const;
+
   // ---- restore ----
   // Stores a checked batch in order; the ack says what is durable and applied here. An entry
   // that is a gap, fails its checksum, differs from the one held, names no volume of the group
@@ -135,6 +159,8 @@ class AsyncGroup {
   static int64_t NowMs();
   // Waits up to `ms` for new work or Stop; true when stopping.
   bool WaitForWork(int ms);
+  // free_bytes() with mutex_ held (nothing else is appended meanwhile).
+  uint64_t FreeBytesLocked() const;
 
   const std::string group_;
   const bool master_;

@@ -294,8 +294,11 @@ wire::PeerAnswerMessage Replicator::ServeResync(const wire::PeerResyncCommand& c
     OnPeerNewer(pair, mine, command.generation);
   }
   // Either event takes the primary's generation (kAdoptPeerGeneration) with the new state.
+  // (async resync, issue 13 part 4: a journaled resync keeps this target consistent)
+  PairContext context = pair.Snapshot().context;
+  context.journaled_resync = command.journaled && !command.swap;
   Status status = Change(pair, command.swap ? PairEvent::kResyncSwapByPeer : PairEvent::kResync,
-                         nullptr, &command.generation);
+                         &context, &command.generation);
   if (!status.ok()) return AnswerOf(status);
   wire::PeerAnswerMessage answer;
   DescribeInAnswer(pair, &answer);
