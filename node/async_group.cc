@@ -209,6 +209,7 @@ wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& bat
   // Everything appended is durable after a successful Sync (or was before: nothing stored).
   ack.durable_sequence = journal_->health().ok() ? journal_->durable_sequence() : 0;
   ack.applied_sequence = std::min(journal_->applied_sequence(), ack.durable_sequence);
+  ack.capacity_bytes = journal_->capacity_bytes();
   if (stored) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -316,6 +317,12 @@ Status AsyncGroup::WaitPeerApplied(uint64_t sequence, int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(kAsyncIdleWaitMs));
   }
   return Status::Ok();
+}
+
+uint64_t AsyncGroup::resync_capacity_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const uint64_t own = journal_->capacity_bytes();
+  return peer_capacity_ == 0 ? own : std::min(own, peer_capacity_);
 }
 
 uint64_t AsyncGroup::free_bytes() const {

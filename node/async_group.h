@@ -63,8 +63,11 @@ struct AsyncGroupCounters {
 // An async resync's regions go through the journal as one batch when the batch (entry headers and
 // data, `batch_bytes`) takes at most 1/kAsyncResyncJournalShare of the ring (`capacity_bytes`,
 // the restore journal must hold it whole), at most kMaxAsyncResyncBatchBytes (read into memory)
-// and fits `free_bytes` with a wrap's slack. Pure (node/async_resync.cc).
-bool AsyncResyncFits(uint64_t batch_bytes, uint64_t capacity_bytes, uint64_t free_bytes);
+// and fits `free_bytes` with a wrap's slack. `capacity_bytes`: resync_capacity_bytes(), the
+// smaller of both rings. Pure (node/async_resync.cc).
+// `slack_bytes`: the largest entry (a wrap gap costs less).
+bool AsyncResyncFits(uint64_t batch_bytes, uint64_t capacity_bytes, uint64_t free_bytes,
+                     uint64_t slack_bytes);
 
 class AsyncGroup {
  public:
@@ -123,6 +126,9 @@ class AsyncGroup {
   Status WaitPeerApplied(uint64_t sequence, int timeout_ms);
   // Journal bytes free for appends now (the ring less what is held).
   uint64_t free_bytes() const;
+  // The ring a whole batch must fit: this journal's, or the peer's restore journal when an ack
+  // said it is smaller.
+  uint64_t resync_capacity_bytes() const;
 
   // ---- restore ----
   // Stores a checked batch in order; the ack says what is durable and applied here. An entry
@@ -180,6 +186,7 @@ class AsyncGroup {
   uint64_t next_send_ = 1;
   uint64_t peer_durable_ = 0;
   uint64_t peer_applied_ = 0;
+  uint64_t peer_capacity_ = 0;  // the peer's restore ring (its acks); 0 until one said
   int64_t last_checkpoint_ms_ = 0;
   // Master: appended entries not yet applied at the peer (sequence, when, data bytes).
   struct Pending {

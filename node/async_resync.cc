@@ -66,11 +66,24 @@ uint64_t RegionBytes(const std::vector<uint64_t>& regions, uint64_t region_bytes
 
 }  // namespace
 
-bool AsyncResyncFits(uint64_t batch_bytes, uint64_t capacity_bytes, uint64_t free_bytes) {
-  const uint64_t slack = JournalEntryBytes(kMaxJournalEntryDataBytes);
+bool AsyncResyncFits(uint64_t batch_bytes, uint64_t capacity_bytes, uint64_t free_bytes,
+                     uint64_t slack_bytes) {
   return batch_bytes <= capacity_bytes / kAsyncResyncJournalShare &&
-         batch_bytes <= kMaxAsyncResyncBatchBytes && batch_bytes + slack <= free_bytes;
+         batch_bytes <= kMaxAsyncResyncBatchBytes && batch_bytes + slack_bytes <= free_bytes;
 }
+
+namespace {
+
+// The journal bytes of `regions` of `pair` as resync entries (data and a header each), bounded
+// above (a region of zeros costs no data).
+uint64_t BatchBytesOf(Replicator::Pair& pair, const std::vector<uint64_t>& regions) {
+  return RegionBytes(regions, pair.regions->region_bytes(), pair.volume->size_bytes()) +
+         regions.size() * kJournalEntryHeaderBytes;
+}
+
+const uint64_t kResyncSlackBytes = JournalEntryBytes(kMaxJournalEntryDataBytes);
+
+}  // namespace
 
 Status Replicator::PrepareAsyncResync(AsyncResyncMember& member) {
   Pair& pair = *member.pair;
@@ -224,7 +237,15 @@ void Replicator::ReappendMarkedRegions(const std::shared_ptr<AsyncGroup>& group)
     }
   }
   if (members.empty()) return;
-  Status appended = AppendResyncBatch(*group, members);
+  uint64_t batch_bytes = 0;
+  for (AsyncResyncMember& member : members)
+    batch_bytes += BatchBytesOf(*member.pair, member.regions);
+  // Applied only whole: the batch must fit the restore journal too.
+  Status appended =
+      AsyncResyncFits(batch_bytes, group->resync_capacity_bytes(), group->free_bytes(),
+                      kResyncSlackBytes)
+          ? AppendResyncBatch(*group, members)
+          : Status::NoSpace(std::to_string(batch_bytes) + " bytes are more than half the journal");
   if (!appended.ok()) {
     spdlog::warn("group {}: the regions marked at the restart cannot be re-journaled ({}): "
                  "suspended, resync --group {} copies them",
@@ -275,7 +296,6 @@ Status Replicator::ResyncAsync(const std::vector<std::string>& names,
         group = member.pair->async_group;
       }
     }
-    if (member.status.ok()) member.status = PrepareAsyncResync(member);
     members.push_back(std::move(member));
   }
   auto finish = [&]() -> Status {
@@ -306,6 +326,11 @@ Status Replicator::ResyncAsync(const std::vector<std::string>& names,
       return finish();
     }
   }
+  for (AsyncResyncMember& member : members)
+    if (member.status.ok()) member.status = PrepareAsyncResync(member);
+  if (std::none_of(members.begin(), members.end(),
+                   [](const AsyncResyncMember& member) { return member.status.ok(); }))
+    return finish();
   // The journal drained: the copied regions must land after every entry it holds.
   const uint64_t held = group->journal().last_sequence();
   Status drained = group->WaitPeerApplied(held, kAsyncResyncDrainMs);
@@ -326,14 +351,13 @@ Status Replicator::ResyncAsync(const std::vector<std::string>& names,
     for (AsyncResyncMember& member : members) {
       if (!member.status.ok()) continue;
       const std::vector<uint64_t> marked = member.pair->regions->MarkedRegions();
-      const uint64_t bytes = RegionBytes(marked, member.pair->regions->region_bytes(),
-                                         member.pair->volume->size_bytes());
-      copy_bytes += bytes;
-      batch_bytes += bytes + marked.size() * kJournalEntryHeaderBytes;
+      copy_bytes += RegionBytes(marked, member.pair->regions->region_bytes(),
+                                member.pair->volume->size_bytes());
+      batch_bytes += BatchBytesOf(*member.pair, marked);
       writable_peer = writable_peer || member.peer_writable;
     }
-    journaled = !writable_peer &&
-                AsyncResyncFits(batch_bytes, group->journal().capacity_bytes(), group->free_bytes());
+    journaled = !writable_peer && AsyncResyncFits(batch_bytes, group->resync_capacity_bytes(),
+                                                  group->free_bytes(), kResyncSlackBytes);
     for (AsyncResyncMember& member : members)
       if (member.status.ok()) member.status = StartAsyncResync(member, journaled);
     Status batch;

@@ -287,6 +287,14 @@ class AsyncSimRun {
   // model gets them as writes). At a restart: one batch, or the group suspended when it does not
   // fit. At the heal (`resync`, the link up): batches of what fits, each drained before the next.
   void Rejournal(bool resync) {
+    const uint64_t entry_bytes = node::JournalEntryBytes(kSimRegionBytes);
+    // The ring a whole batch must fit: the product's rule (AsyncResyncFits over the smaller of
+    // the two rings; the product learns the peer's from its acks and, before any since its start,
+    // assumes its own: both sites are configured alike, unlike this run's odd seeds, so the run
+    // gives it the restore journal's here).
+    const uint64_t capacity = std::min(master_.group().resync_capacity_bytes(),
+                                       restore_.open() ? restore_.group().journal().capacity_bytes()
+                                                       : master_.group().resync_capacity_bytes());
     while (!marked_.empty()) {
       const std::vector<std::string> images = master_.Images();
       std::vector<std::string> names;
@@ -294,13 +302,22 @@ class AsyncSimRun {
       std::vector<node::JournalWrite> batch;
       uint64_t bytes = 0;
       for (const auto& [volume, offset] : marked_) {
+        // At the heal (the resync): batches of what fits, each applied before the next.
         if (resync && !writes.empty() &&
-            bytes + 2 * node::JournalEntryBytes(kSimRegionBytes) > master_.group().free_bytes())
+            !node::AsyncResyncFits(bytes + entry_bytes, capacity, master_.group().free_bytes(),
+                                   entry_bytes))
           break;
         ModelWrite write{volume, wire::WriteKind::kData, offset, kSimRegionBytes,
                          images[volume].substr(offset, kSimRegionBytes)};
         writes.push_back(std::move(write));
         bytes += node::JournalEntryBytes(kSimRegionBytes);
+      }
+      if (!resync && !node::AsyncResyncFits(bytes, capacity, master_.group().free_bytes(),
+                                            entry_bytes)) {
+        Note("the marked regions do not fit the journal: the group is suspended (PFUS)");
+        master_.group().Suspend();
+        suspended_ = true;
+        return;
       }
       for (const ModelWrite& write : writes) names.push_back(AsyncVolumeName(write.volume));
       for (size_t i = 0; i < writes.size(); ++i)

@@ -231,12 +231,27 @@ TEST_CASE("an async resync goes through the journal only when the batch fits hal
           "[async][resync]") {
   const uint64_t slack = JournalEntryBytes(kMaxJournalEntryDataBytes);
   const uint64_t ring = 16ull << 20;
-  CHECK(AsyncResyncFits(ring / 2, ring, ring));
-  CHECK_FALSE(AsyncResyncFits(ring / 2 + 1, ring, ring));          // more than half the ring
-  CHECK_FALSE(AsyncResyncFits(4 << 20, ring, (4 << 20) + slack - 1));  // no room for it now
-  CHECK(AsyncResyncFits(4 << 20, ring, (4 << 20) + slack));
-  CHECK_FALSE(AsyncResyncFits(kMaxAsyncResyncBatchBytes + 1, 1ull << 30, 1ull << 30));
-  CHECK(AsyncResyncFits(0, ring, slack));
+  CHECK(AsyncResyncFits(ring / 2, ring, ring, slack));
+  CHECK_FALSE(AsyncResyncFits(ring / 2 + 1, ring, ring, slack));  // more than half the ring
+  CHECK_FALSE(AsyncResyncFits(4 << 20, ring, (4 << 20) + slack - 1, slack));  // no room now
+  CHECK(AsyncResyncFits(4 << 20, ring, (4 << 20) + slack, slack));
+  CHECK_FALSE(AsyncResyncFits(kMaxAsyncResyncBatchBytes + 1, 1ull << 30, 1ull << 30, slack));
+  CHECK(AsyncResyncFits(0, ring, slack, slack));
+}
+
+TEST_CASE("the master learns the restore journal's ring from its acks", "[async][resync]") {
+  TwoSites sites;
+  CHECK(sites.master->resync_capacity_bytes() == sites.master->journal().capacity_bytes());
+  wire::JournalBatchMessage probe;
+  probe.group = "app";
+  probe.first_sequence = 1;
+  CHECK(sites.restore->Receive(probe).capacity_bytes == sites.restore->journal().capacity_bytes());
+  CHECK(sites.restore->journal().capacity_bytes() > 0);
+  sites.master->Start();
+  sites.restore->Start();
+  sites.Write(0, std::string(4096, 'a'));
+  REQUIRE(Eventually([&] { return sites.master->Progress().applied_sequence == 1; }));
+  CHECK(sites.master->resync_capacity_bytes() == sites.restore->journal().capacity_bytes());
 }
 
 TEST_CASE("a resync batch brings a suspended group back: applied whole, then journaling resumes",
