@@ -131,10 +131,12 @@ void AsyncGroup::ImageWritten(uint64_t sequence) {
 Status AsyncGroup::ReplayIntoImages() {
   uint64_t from = journal_->first_sequence();
   uint64_t last = from - 1;
+  std::vector<uint64_t> data_bytes;  // of each entry replayed: the lag display counts them
   for (;;) {
     Result<std::vector<JournalEntry>> entries = journal_->Read(from, kAsyncRestoreReadBytes);
     if (!entries.ok()) return entries.status();
     if (entries->empty()) break;
+    for (const JournalEntry& entry : entries.value()) data_bytes.push_back(entry.data.size());
     last = entries->back().sequence;
     Status applied = ApplyEntries(entries.value(), last, true);
     if (!applied.ok()) return applied;
@@ -143,8 +145,12 @@ Status AsyncGroup::ReplayIntoImages() {
   std::lock_guard<std::mutex> lock(mutex_);
   checkpoint_sequence_ = std::max(checkpoint_sequence_, last);
   const int64_t now = NowMs();
-  for (uint64_t sequence = journal_->first_sequence(); sequence <= last; ++sequence)
-    not_applied_.push_back({sequence, now, 0});
+  for (uint64_t sequence = journal_->first_sequence(); sequence <= last; ++sequence) {
+    const uint64_t index = sequence - journal_->first_sequence();
+    const uint64_t bytes = index < data_bytes.size() ? data_bytes[index] : 0;
+    not_applied_.push_back({sequence, now, bytes});
+    not_applied_bytes_ += bytes;
+  }
   if (last >= journal_->first_sequence()) {
     spdlog::info("group {}: replayed entries {}..{} of the master journal into the images", group_,
                  journal_->first_sequence(), last);
