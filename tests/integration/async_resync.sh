@@ -113,7 +113,10 @@ on_cleanup "kill $WRITER"
   done ) &
 WATCH=$!
 on_cleanup "kill $WATCH"
+inconsistent_before=$(grep -c "secondary COPY.*inconsistent" "$WORK/b.log")
 check "resync --group app while the records go on (through the journal)" pairctl a resync --group app
+check "b never saved itself inconsistent during it (its log of transitions)" \
+  test "$(grep -c "secondary COPY.*inconsistent" "$WORK/b.log")" = "$inconsistent_before"
 check "db in PAIR at once (no copy)" _field_is a db status PAIR
 check "log in PAIR at once (no copy)" _field_is a log status PAIR
 check "a's log says the resync went through the journal as one batch" \
