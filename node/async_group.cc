@@ -136,7 +136,10 @@ Status AsyncGroup::ReplayIntoImages() {
     Result<std::vector<JournalEntry>> entries = journal_->Read(from, kAsyncRestoreReadBytes);
     if (!entries.ok()) return entries.status();
     if (entries->empty()) break;
-    for (const JournalEntry& entry : entries.value()) data_bytes.push_back(entry.data.size());
+    for (const JournalEntry& entry : entries.value()) {
+      data_bytes.push_back(entry.data.size());
+      RecordReplayed(entry.volume, entry.offset, entry.length);
+    }
     last = entries->back().sequence;
     Status applied = ApplyEntries(entries.value(), last, true);
     if (!applied.ok()) return applied;
@@ -323,6 +326,45 @@ Status AsyncGroup::WaitPeerApplied(uint64_t sequence, int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(kAsyncIdleWaitMs));
   }
   return Status::Ok();
+}
+
+void AsyncGroup::RecordReplayed(const std::string& volume, uint64_t offset, uint64_t length) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (length == 0 || replayed_ranges_ >= kMaxReplayCoverRanges) return;
+  std::map<uint64_t, uint64_t>& ranges = replayed_[volume];
+  uint64_t start = offset;
+  uint64_t end = offset + length;
+  auto it = ranges.upper_bound(start);
+  if (it != ranges.begin() && std::prev(it)->second >= start) {
+    --it;
+    start = it->first;
+    end = std::max(end, it->second);
+    it = ranges.erase(it);
+    --replayed_ranges_;
+  }
+  while (it != ranges.end() && it->first <= end) {
+    end = std::max(end, it->second);
+    it = ranges.erase(it);
+    --replayed_ranges_;
+  }
+  ranges[start] = end;
+  ++replayed_ranges_;
+}
+
+bool AsyncGroup::ReplayCovered(const std::string& volume, uint64_t offset, uint64_t length) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = replayed_.find(volume);
+  if (found == replayed_.end()) return false;
+  auto it = found->second.upper_bound(offset);
+  if (it == found->second.begin()) return false;
+  --it;
+  return it->second >= offset + length;
+}
+
+void AsyncGroup::ForgetReplayed() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  replayed_.clear();
+  replayed_ranges_ = 0;
 }
 
 uint64_t AsyncGroup::resync_capacity_bytes() const {

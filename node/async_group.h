@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -126,6 +127,11 @@ class AsyncGroup {
   Status WaitPeerApplied(uint64_t sequence, int timeout_ms);
   // Journal bytes free for appends now (the ring less what is held).
   uint64_t free_bytes() const;
+  // Restart (finding F1): whether the replay (ReplayIntoImages) wrote every byte of [offset,
+  // offset+length) of `volume`: such a range of the image is what the journal holds, whatever
+  // a lost entry wrote there before the crash. ForgetReplayed drops the record (after the start).
+  bool ReplayCovered(const std::string& volume, uint64_t offset, uint64_t length) const;
+  void ForgetReplayed();
   // The ring a whole batch must fit: this journal's, or the peer's restore journal when an ack
   // said it is smaller.
   uint64_t resync_capacity_bytes() const;
@@ -167,6 +173,8 @@ class AsyncGroup {
   bool WaitForWork(int ms);
   // free_bytes() with mutex_ held (nothing else is appended meanwhile).
   uint64_t FreeBytesLocked() const;
+  // Adds [offset, offset+length) of `volume` to replayed_ (ReplayIntoImages).
+  void RecordReplayed(const std::string& volume, uint64_t offset, uint64_t length);
 
   const std::string group_;
   const bool master_;
@@ -187,6 +195,10 @@ class AsyncGroup {
   uint64_t peer_durable_ = 0;
   uint64_t peer_applied_ = 0;
   uint64_t peer_capacity_ = 0;  // the peer's restore ring (its acks); 0 until one said
+  // Restart: the byte ranges the replay wrote, per volume, merged (start -> end), at most
+  // kMaxReplayCoverRanges of them (beyond, a range reads as not covered: re-journaled).
+  std::map<std::string, std::map<uint64_t, uint64_t>> replayed_;
+  size_t replayed_ranges_ = 0;
   int64_t last_checkpoint_ms_ = 0;
   // Master: appended entries not yet applied at the peer (sequence, when, data bytes).
   struct Pending {

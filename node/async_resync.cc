@@ -46,6 +46,7 @@ struct Replicator::AsyncResyncMember {
   wire::Generation generation;
   AfterSave after;                // the copy path's kStartCopy
   std::vector<uint64_t> regions;  // marked once the peer was told
+  std::vector<uint64_t> covered;  // a restart's marked regions the replay wrote whole
 };
 
 namespace {
@@ -232,18 +233,30 @@ void Replicator::ReappendMarkedRegions(const std::shared_ptr<AsyncGroup>& group)
       AsyncResyncMember member;
       member.name = name;
       member.pair = pair;
-      member.regions = pair->regions->MarkedRegions();
-      if (!member.regions.empty()) members.push_back(std::move(member));
+      // A region the replay wrote whole is what the journal holds already: a lost entry's write
+      // there was overwritten by the older entries replayed (nothing to re-journal).
+      const uint64_t region_bytes = pair->regions->region_bytes();
+      const uint64_t size = pair->volume->size_bytes();
+      for (uint64_t region : pair->regions->MarkedRegions()) {
+        const uint64_t offset = region * region_bytes;
+        if (offset >= size) continue;
+        if (!group->ReplayCovered(name, offset, std::min(region_bytes, size - offset)))
+          member.regions.push_back(region);
+        else
+          member.covered.push_back(region);
+      }
+      if (!member.regions.empty() || !member.covered.empty()) members.push_back(std::move(member));
     }
   }
+  group->ForgetReplayed();
   if (members.empty()) return;
   uint64_t batch_bytes = 0;
   for (AsyncResyncMember& member : members)
     batch_bytes += BatchBytesOf(*member.pair, member.regions);
   // Applied only whole: the batch must fit the restore journal too.
   Status appended =
-      AsyncResyncFits(batch_bytes, group->resync_capacity_bytes(), group->free_bytes(),
-                      kResyncSlackBytes)
+      batch_bytes == 0 || AsyncResyncFits(batch_bytes, group->resync_capacity_bytes(),
+                                          group->free_bytes(), kResyncSlackBytes)
           ? AppendResyncBatch(*group, members)
           : Status::NoSpace(std::to_string(batch_bytes) + " bytes are more than half the journal");
   if (!appended.ok()) {
@@ -255,10 +268,12 @@ void Replicator::ReappendMarkedRegions(const std::shared_ptr<AsyncGroup>& group)
     return;
   }
   for (AsyncResyncMember& member : members) {
-    // Journaled durably: the trim may clear them (they were pinned at the load).
+    // Journaled durably (or replayed whole): the trim may clear them (pinned at the load).
     std::lock_guard<std::mutex> lock(member.pair->epoch_mutex);
-    for (uint64_t region : member.regions) {
-      if (member.pair->last_epoch[region] == kPinnedEpoch) member.pair->last_epoch[region] = 0;
+    for (const std::vector<uint64_t>* regions : {&member.regions, &member.covered}) {
+      for (uint64_t region : *regions) {
+        if (member.pair->last_epoch[region] == kPinnedEpoch) member.pair->last_epoch[region] = 0;
+      }
     }
   }
   spdlog::info("group {}: the regions its activity log marked are journaled again", group->name());

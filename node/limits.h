@@ -200,4 +200,10 @@ inline constexpr uint64_t kMaxAsyncResyncBatchBytes = 64ull << 20;
 // reason rather than timed out.
 inline constexpr int kAsyncResyncDrainMs = 6000;
 
+// After a restart the master remembers which byte ranges its replay wrote (a marked region they
+// cover whole needs no re-journaling, finding F1), merged, at most this many ranges (~48 bytes
+// each): a 1 GiB journal of scattered 4 KiB writes would need 256 K; beyond, the rest of the
+// marked regions are journaled again (more shipping, never less safety).
+inline constexpr size_t kMaxReplayCoverRanges = 1 << 20;
+
 }  // namespace pairfs::node
