@@ -40,8 +40,8 @@ using namespace replicator_internal;
 struct Replicator::AsyncResyncMember {
   std::string name;
   std::shared_ptr<Pair> pair;
-  Status status;            // Ok while the pair's resync goes on; else its outcome
-  PairContext context;      // with the peer's status, for the state machine
+  Status status;               // Ok while the pair's resync goes on; else its outcome
+  PairContext context;         // with the peer's status, for the state machine
   bool peer_writable = false;  // SSUS: its bitmap may change until it is told (copy engine)
   wire::Generation generation;
   AfterSave after;                // the copy path's kStartCopy
@@ -123,8 +123,8 @@ Status Replicator::StartAsyncResync(AsyncResyncMember& member, bool journaled) {
   FaultPoint("resync-after-peer");
   Status merged = MergePeerBitmap(pair, peer_volume, member.generation);
   if (!merged.ok()) return merged;
-  Status changed = Change(pair, PairEvent::kResync, &member.context, &member.generation,
-                          &member.after);
+  Status changed =
+      Change(pair, PairEvent::kResync, &member.context, &member.generation, &member.after);
   if (!changed.ok()) return changed;
   member.regions = pair.regions->MarkedRegions();
   return Status::Ok();
@@ -152,10 +152,10 @@ Status Replicator::AppendResyncBatch(AsyncGroup& group, std::vector<AsyncResyncM
       std::string& data = buffers.emplace_back(length, '\0');
       Result<size_t> read = volume.Read(offset, length, data.data(), false);
       if (!read.ok() || read.value() != length) {
-        return Status::IoError("the resync cannot read volume " + volume.name() + " at " +
-                                   std::to_string(offset) + ": " +
-                                   (read.ok() ? std::string("short read") : read.status().message()),
-                               EIO);
+        return Status::IoError(
+            "the resync cannot read volume " + volume.name() + " at " + std::to_string(offset) +
+                ": " + (read.ok() ? std::string("short read") : read.status().message()),
+            EIO);
       }
       JournalWrite write;
       write.volume = volume.name();
@@ -260,9 +260,10 @@ void Replicator::ReappendMarkedRegions(const std::shared_ptr<AsyncGroup>& group)
           ? AppendResyncBatch(*group, members)
           : Status::NoSpace(std::to_string(batch_bytes) + " bytes are more than half the journal");
   if (!appended.ok()) {
-    spdlog::warn("group {}: the regions marked at the restart cannot be re-journaled ({}): "
-                 "suspended, resync --group {} copies them",
-                 group->name(), appended.message(), group->name());
+    spdlog::warn(
+        "group {}: the regions marked at the restart cannot be re-journaled ({}): "
+        "suspended, resync --group {} copies them",
+        group->name(), appended.message(), group->name());
     (void)group->Suspend();
     SuspendGroup(group);
     return;
@@ -316,7 +317,8 @@ Status Replicator::ResyncAsync(const std::vector<std::string>& names,
   auto finish = [&]() -> Status {
     Status first;
     for (const AsyncResyncMember& member : members) {
-      outcomes->push_back(OutcomeOf(member.name, member.status, member.status.ok() ? "resynced" : ""));
+      outcomes->push_back(
+          OutcomeOf(member.name, member.status, member.status.ok() ? "resynced" : ""));
       if (first.ok() && !member.status.ok()) first = member.status;
     }
     return first;
@@ -336,8 +338,8 @@ Status Replicator::ResyncAsync(const std::vector<std::string>& names,
     if (!missing.empty()) {
       fail_all(Status::InvalidArgument("group " + group->name() +
                                        " is suspended (PFUS): its pairs resync together "
-                                       "(resync --group " + group->name() + "); also PFUS: " +
-                                       missing));
+                                       "(resync --group " +
+                                       group->name() + "); also PFUS: " + missing));
       return finish();
     }
   }
@@ -390,7 +392,8 @@ Status Replicator::ResyncAsync(const std::vector<std::string>& names,
         {
           std::lock_guard<std::mutex> lock(member.pair->epoch_mutex);  // in the journal now
           for (uint64_t region : member.regions) {
-            if (member.pair->last_epoch[region] == kPinnedEpoch) member.pair->last_epoch[region] = 0;
+            if (member.pair->last_epoch[region] == kPinnedEpoch)
+              member.pair->last_epoch[region] = 0;
           }
         }
         member.status = FinishCopy(*member.pair, member.after.generation);
@@ -401,8 +404,9 @@ Status Replicator::ResyncAsync(const std::vector<std::string>& names,
     for (AsyncResyncMember& member : members)
       if (member.status.ok()) RunAfterSave(*member.pair, member.after);  // the copy engine
   }
-  *note = (journaled ? "resynced through the journal: " : "copying (the secondary is inconsistent "
-                                                          "until it is done): ") +
+  *note = (journaled ? "resynced through the journal: "
+                     : "copying (the secondary is inconsistent "
+                       "until it is done): ") +
           FormatSize(copy_bytes) + " of changed regions to site " + options_.peer_site;
   return finish();
 }

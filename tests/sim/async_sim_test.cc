@@ -264,7 +264,8 @@ class AsyncSimRun {
       const std::string now = FirstDifference(master_.Images(), model_.ImagesAfter(model_.last()));
       ASYNC_SIM_ENSURE(now.empty(),
                        "invariant 2: after the master's restart and re-journaling, its images are "
-                       "not the writes 1.." + std::to_string(model_.last()) + ": " + now);
+                       "not the writes 1.." +
+                           std::to_string(model_.last()) + ": " + now);
     }
     master_.group().Start();
   }
@@ -279,7 +280,8 @@ class AsyncSimRun {
   // `images` with every marked range zeroed (for a comparison that skips them).
   std::vector<std::string> Masked(std::vector<std::string> images) const {
     for (const auto& [volume, offset] : marked_)
-      std::fill_n(images[volume].begin() + static_cast<std::ptrdiff_t>(offset), kSimRegionBytes, '\0');
+      std::fill_n(images[volume].begin() + static_cast<std::ptrdiff_t>(offset), kSimRegionBytes,
+                  '\0');
     return images;
   }
 
@@ -299,8 +301,8 @@ class AsyncSimRun {
       // A range the replay wrote whole is what the journal holds (the product's ReplayCovered):
       // not journaled again; invariant 2's full comparison below checks that rule.
       for (auto it = marked_.begin(); it != marked_.end();) {
-        const bool covered = master_.group().ReplayCovered(AsyncVolumeName(it->first), it->second,
-                                                           kSimRegionBytes);
+        const bool covered =
+            master_.group().ReplayCovered(AsyncVolumeName(it->first), it->second, kSimRegionBytes);
         it = covered ? marked_.erase(it) : std::next(it);
       }
       master_.group().ForgetReplayed();
@@ -322,8 +324,8 @@ class AsyncSimRun {
         writes.push_back(std::move(write));
         bytes += node::JournalEntryBytes(kSimRegionBytes);
       }
-      if (!resync && !node::AsyncResyncFits(bytes, capacity, master_.group().free_bytes(),
-                                            entry_bytes)) {
+      if (!resync &&
+          !node::AsyncResyncFits(bytes, capacity, master_.group().free_bytes(), entry_bytes)) {
         Note("the marked regions do not fit the journal: the group is suspended (PFUS)");
         master_.group().Suspend();
         suspended_ = true;
@@ -331,8 +333,8 @@ class AsyncSimRun {
       }
       for (const ModelWrite& write : writes) names.push_back(AsyncVolumeName(write.volume));
       for (size_t i = 0; i < writes.size(); ++i)
-        batch.push_back({names[i], writes[i].kind, writes[i].offset, writes[i].length,
-                         writes[i].data, 0});
+        batch.push_back(
+            {names[i], writes[i].kind, writes[i].offset, writes[i].length, writes[i].data, 0});
       Result<uint64_t> last = master_.group().AppendBatch(batch);
       if (!last.ok()) {
         ASYNC_SIM_ENSURE(last.status().code() == Code::kNoSpace && !resync,

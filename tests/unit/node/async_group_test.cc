@@ -266,15 +266,15 @@ TEST_CASE("a resync batch brings a suspended group back: applied whole, then jou
   JournalWrite refused{"db", wire::WriteKind::kData, 8192, 4096, std::string(4096, 'x'), 0};
   CHECK(sites.master->Append(refused).status().code() == Code::kNoSpace);
   const std::string tracked(8192, 'b');
-  REQUIRE(sites.primary->WriteRaw(wire::WriteKind::kData, 4096, tracked.data(), tracked.size(),
-                                  false).ok());
+  REQUIRE(
+      sites.primary->WriteRaw(wire::WriteKind::kData, 4096, tracked.data(), tracked.size(), false)
+          .ok());
   REQUIRE(sites.master->WaitPeerApplied(1, 10000).ok());
   // The resync: the regions' current contents as one batch (a hole for zeros), appended while
   // the group is still suspended, then the group resumed.
   const std::string region(8192, 'b');
-  std::vector<JournalWrite> batch = {
-      {"db", wire::WriteKind::kData, 4096, region.size(), region, 0},
-      {"db", wire::WriteKind::kPunchHole, 65536, 4096, {}, 0}};
+  std::vector<JournalWrite> batch = {{"db", wire::WriteKind::kData, 4096, region.size(), region, 0},
+                                     {"db", wire::WriteKind::kPunchHole, 65536, 4096, {}, 0}};
   Result<uint64_t> last = sites.master->AppendBatch(batch);
   INFO(last.status().message());
   REQUIRE(last.ok());

@@ -400,9 +400,9 @@ TEST_CASE("a master journal drops a batch it did not finish appending when it is
   CHECK_FALSE(journal.recovery().lost_durable_entries());
   // The next batch takes the dropped one's sequence and place, and applies whole.
   const std::string data = testing::BytesFor(2, 4096);
-  CHECK(testing::AppendOk(journal, testing::DataWrite("db", 4096, data,
-                                                      node::kJournalBatchBegin |
-                                                          node::kJournalBatchEnd)) == 2);
+  CHECK(testing::AppendOk(
+            journal, testing::DataWrite("db", 4096, data,
+                                        node::kJournalBatchBegin | node::kJournalBatchEnd)) == 2);
   REQUIRE(journal.Sync().ok());
   Result<std::unique_ptr<node::Journal>> again = node::Journal::Open(file, "app");
   REQUIRE(again.ok());
