@@ -89,7 +89,14 @@ void Replicator::ClearActivityThrough(Pair& pair, uint32_t closing, bool keep_ho
 
 void Replicator::TrimActivityLog(Pair& pair, bool keep_hot) {
   const Pair::View view = pair.Snapshot();
-  if (view.state.status != PairStatus::kPAIR || pair.regions->marked_bytes() == 0) return;
+  // An async primary journaling its writes (PAIR, PFUL; finding F1 of issue 13).
+  const bool journaling = view.context.mode == PairMode::kAsync &&
+                          view.state.role == PairRole::kPrimary &&
+                          (view.state.status == PairStatus::kPAIR ||
+                           view.state.status == PairStatus::kPFUL);
+  if ((view.state.status != PairStatus::kPAIR && !journaling) ||
+      pair.regions->marked_bytes() == 0)
+    return;
   const uint32_t closing = CloseEpoch(pair);
   // Every write of the closing epoch (and before) must have finished at both copies.
   const auto deadline = Clock::now() + Ms(options_.peer_timeout_ms);
@@ -100,6 +107,16 @@ void Replicator::TrimActivityLog(Pair& pair, bool keep_hot) {
     }
     if (Clock::now() > deadline) return;
     std::this_thread::sleep_for(Ms(2));
+  }
+  if (journaling) {
+    // The journal is the write-ahead log: once it holds every write of the closed epochs
+    // durably, a restart replays them, and the marks are no longer needed to find them. The end
+    // of a copy (not keep_hot) also flushes both copies below, as for a sync pair.
+    if (!SyncJournalOf(pair).ok()) return;
+    if (keep_hot) {
+      ClearActivityThrough(pair, closing, keep_hot, view.generation, view.state.status);
+      return;
+    }
   }
   Status flushed = pair.volume->Flush();
   if (!flushed.ok()) {  // the marks stay: any write since the last flush may be lost here

@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "node/journal_format.h"
 #include "node/limits.h"
 
 namespace pairfs::node {
@@ -129,10 +131,15 @@ void AsyncGroup::ImageWritten(uint64_t sequence) {
 Status AsyncGroup::ReplayIntoImages() {
   uint64_t from = journal_->first_sequence();
   uint64_t last = from - 1;
+  std::vector<uint64_t> data_bytes;  // of each entry replayed: the lag display counts them
   for (;;) {
     Result<std::vector<JournalEntry>> entries = journal_->Read(from, kAsyncRestoreReadBytes);
     if (!entries.ok()) return entries.status();
     if (entries->empty()) break;
+    for (const JournalEntry& entry : entries.value()) {
+      data_bytes.push_back(entry.data.size());
+      RecordReplayed(entry.volume, entry.offset, entry.length);
+    }
     last = entries->back().sequence;
     Status applied = ApplyEntries(entries.value(), last, true);
     if (!applied.ok()) return applied;
@@ -141,8 +148,12 @@ Status AsyncGroup::ReplayIntoImages() {
   std::lock_guard<std::mutex> lock(mutex_);
   checkpoint_sequence_ = std::max(checkpoint_sequence_, last);
   const int64_t now = NowMs();
-  for (uint64_t sequence = journal_->first_sequence(); sequence <= last; ++sequence)
-    not_applied_.push_back({sequence, now, 0});
+  for (uint64_t sequence = journal_->first_sequence(); sequence <= last; ++sequence) {
+    const uint64_t index = sequence - journal_->first_sequence();
+    const uint64_t bytes = index < data_bytes.size() ? data_bytes[index] : 0;
+    not_applied_.push_back({sequence, now, bytes});
+    not_applied_bytes_ += bytes;
+  }
   if (last >= journal_->first_sequence()) {
     spdlog::info("group {}: replayed entries {}..{} of the master journal into the images", group_,
                  journal_->first_sequence(), last);
@@ -207,6 +218,7 @@ wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& bat
   // Everything appended is durable after a successful Sync (or was before: nothing stored).
   ack.durable_sequence = journal_->health().ok() ? journal_->durable_sequence() : 0;
   ack.applied_sequence = std::min(journal_->applied_sequence(), ack.durable_sequence);
+  ack.capacity_bytes = journal_->capacity_bytes();
   if (stored) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -241,6 +253,135 @@ AsyncGroupProgress AsyncGroup::Progress() const {
 AsyncGroupCounters AsyncGroup::counters() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return counters_;
+}
+
+}  // namespace pairfs::node
+
+// ---- master: resync (issue 13 part 4; the replicator's side is node/async_resync.cc) ----------
+
+namespace pairfs::node {
+
+Result<uint64_t> AsyncGroup::AppendBatch(const std::vector<JournalWrite>& writes) {
+  if (writes.empty()) return Status::InvalidArgument("an empty resync batch");
+  uint64_t bytes = 0;
+  uint64_t data_bytes = 0;
+  uint64_t largest = 0;
+  for (const JournalWrite& write : writes) {
+    bytes += JournalEntryBytes(write.data.size());
+    data_bytes += write.data.size();
+    largest = std::max<uint64_t>(largest, JournalEntryBytes(write.data.size()));
+  }
+  uint64_t last = 0;
+  {
+    // Held across every append: no write of another pair of the group falls inside the batch.
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Slack of the batch's largest entry: a wrap gap at the ring's end costs less than that.
+    if (bytes + largest > FreeBytesLocked()) {
+      return Status::NoSpace("the resync batch of group " + group_ + " (" + std::to_string(bytes) +
+                             " bytes) does not fit the journal's free space");
+    }
+    const int64_t now = NowMs();
+    for (size_t i = 0; i < writes.size(); ++i) {
+      JournalWrite write = writes[i];
+      write.flags = 0;
+      if (i == 0) write.flags |= kJournalBatchBegin;
+      if (i + 1 == writes.size()) write.flags |= kJournalBatchEnd;
+      Result<uint64_t> appended = journal_->Append(write);
+      if (!appended.ok()) return appended.status();  // mid-batch only with a failed (sticky) file
+      last = appended.value();
+      // Already in the images (they are what was read): nothing to wait for before a checkpoint.
+      not_applied_.push_back({last, now, write.data.size()});
+    }
+    not_applied_bytes_ += data_bytes;
+    work_ = true;
+  }
+  wake_.notify_all();
+  Status durable = journal_->WaitDurable(last);
+  if (!durable.ok()) return durable;
+  return last;
+}
+
+void AsyncGroup::Resume() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (suspended_) spdlog::info("group {}: resynced, journaling again", group_);
+  suspended_ = false;
+}
+
+Status AsyncGroup::WaitPeerApplied(uint64_t sequence, int timeout_ms) {
+  const int64_t deadline = NowMs() + timeout_ms;
+  for (;;) {
+    uint64_t applied = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      applied = peer_applied_;
+      if (applied >= sequence || stopping_) break;
+      work_ = true;  // the transfer thread asks the peer again at once
+    }
+    wake_.notify_all();
+    if (NowMs() >= deadline) {
+      return Status::Unreachable("the secondary of group " + group_ + " applied entries through " +
+                                 std::to_string(applied) + ", not yet through " +
+                                 std::to_string(sequence));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kAsyncIdleWaitMs));
+  }
+  return Status::Ok();
+}
+
+void AsyncGroup::RecordReplayed(const std::string& volume, uint64_t offset, uint64_t length) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (length == 0 || replayed_ranges_ >= kMaxReplayCoverRanges) return;
+  std::map<uint64_t, uint64_t>& ranges = replayed_[volume];
+  uint64_t start = offset;
+  uint64_t end = offset + length;
+  auto it = ranges.upper_bound(start);
+  if (it != ranges.begin() && std::prev(it)->second >= start) {
+    --it;
+    start = it->first;
+    end = std::max(end, it->second);
+    it = ranges.erase(it);
+    --replayed_ranges_;
+  }
+  while (it != ranges.end() && it->first <= end) {
+    end = std::max(end, it->second);
+    it = ranges.erase(it);
+    --replayed_ranges_;
+  }
+  ranges[start] = end;
+  ++replayed_ranges_;
+}
+
+bool AsyncGroup::ReplayCovered(const std::string& volume, uint64_t offset, uint64_t length) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto found = replayed_.find(volume);
+  if (found == replayed_.end()) return false;
+  auto it = found->second.upper_bound(offset);
+  if (it == found->second.begin()) return false;
+  --it;
+  return it->second >= offset + length;
+}
+
+void AsyncGroup::ForgetReplayed() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  replayed_.clear();
+  replayed_ranges_ = 0;
+}
+
+uint64_t AsyncGroup::resync_capacity_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const uint64_t own = journal_->capacity_bytes();
+  return peer_capacity_ == 0 ? own : std::min(own, peer_capacity_);
+}
+
+uint64_t AsyncGroup::free_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return FreeBytesLocked();
+}
+
+uint64_t AsyncGroup::FreeBytesLocked() const {
+  const uint64_t used = journal_->used_bytes();
+  const uint64_t capacity = journal_->capacity_bytes();
+  return used >= capacity ? 0 : capacity - used;
 }
 
 }  // namespace pairfs::node

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -60,6 +61,15 @@ struct AsyncGroupCounters {
   uint64_t checkpoints = 0;
 };
 
+// An async resync's regions go through the journal as one batch when the batch (entry headers and
+// data, `batch_bytes`) takes at most 1/kAsyncResyncJournalShare of the ring (`capacity_bytes`,
+// the restore journal must hold it whole), at most kMaxAsyncResyncBatchBytes (read into memory)
+// and fits `free_bytes` with a wrap's slack. `capacity_bytes`: resync_capacity_bytes(), the
+// smaller of both rings. Pure (node/async_resync.cc).
+// `slack_bytes`: the largest entry (a wrap gap costs less).
+bool AsyncResyncFits(uint64_t batch_bytes, uint64_t capacity_bytes, uint64_t free_bytes,
+                     uint64_t slack_bytes);
+
 class AsyncGroup {
  public:
   // Opens DIR/G.journal, or creates it `size_bytes` long (with `create`) in the role asked.
@@ -99,6 +109,32 @@ class AsyncGroup {
   Status ReplayIntoImages();
   // fdatasyncs the images, then frees what the peer applied and the images hold (one pass).
   Status CheckpointAndFree();
+
+  // ---- master: resync (node/async_resync.cc; issue 13 part 4) ----
+  // Appends `writes` (the regions' current contents, read by the caller with their writes held
+  // off) as one batch that the restore side applies only whole: consecutive sequences, the first
+  // flagged kJournalBatchBegin, the last kJournalBatchEnd, no other append in between; also while
+  // the group is suspended (it is how a resync brings a suspended group back). Returns the last
+  // sequence once every entry is durable. NoSpace before anything is appended when the batch
+  // (with its largest entry again as a wrap's slack) does not fit the free space; InvalidArgument when empty;
+  // IoError from the journal (an open batch is then closed by nothing: the journal is sticky
+  // failed and must be reopened, which drops the unfinished batch with the crash rules).
+  Result<uint64_t> AppendBatch(const std::vector<JournalWrite>& writes);
+  // Ends the suspension (Suspend) once the resync brought every pair of the group back.
+  void Resume();
+  // Waits until the peer has applied every entry through `sequence` (acks of the transfer
+  // thread), up to `timeout_ms`: Ok, or Unreachable saying how far it got.
+  Status WaitPeerApplied(uint64_t sequence, int timeout_ms);
+  // Journal bytes free for appends now (the ring less what is held).
+  uint64_t free_bytes() const;
+  // Restart (finding F1): whether the replay (ReplayIntoImages) wrote every byte of [offset,
+  // offset+length) of `volume`: such a range of the image is what the journal holds, whatever
+  // a lost entry wrote there before the crash. ForgetReplayed drops the record (after the start).
+  bool ReplayCovered(const std::string& volume, uint64_t offset, uint64_t length) const;
+  void ForgetReplayed();
+  // The ring a whole batch must fit: this journal's, or the peer's restore journal when an ack
+  // said it is smaller.
+  uint64_t resync_capacity_bytes() const;
 
   // ---- restore ----
   // Stores a checked batch in order; the ack says what is durable and applied here. An entry
@@ -148,6 +184,10 @@ class AsyncGroup {
   static int64_t NowMs();
   // Waits up to `ms` for new work or Stop; true when stopping.
   bool WaitForWork(int ms);
+  // free_bytes() with mutex_ held (nothing else is appended meanwhile).
+  uint64_t FreeBytesLocked() const;
+  // Adds [offset, offset+length) of `volume` to replayed_ (ReplayIntoImages).
+  void RecordReplayed(const std::string& volume, uint64_t offset, uint64_t length);
 
   const std::string group_;
   const bool master_;
@@ -167,6 +207,11 @@ class AsyncGroup {
   uint64_t next_send_ = 1;
   uint64_t peer_durable_ = 0;
   uint64_t peer_applied_ = 0;
+  uint64_t peer_capacity_ = 0;  // the peer's restore ring (its acks); 0 until one said
+  // Restart: the byte ranges the replay wrote, per volume, merged (start -> end), at most
+  // kMaxReplayCoverRanges of them (beyond, a range reads as not covered: re-journaled).
+  std::map<std::string, std::map<uint64_t, uint64_t>> replayed_;
+  size_t replayed_ranges_ = 0;
   int64_t last_checkpoint_ms_ = 0;
   // Master: appended entries not yet applied at the peer (sequence, when, data bytes).
   struct Pending {

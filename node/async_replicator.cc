@@ -163,6 +163,7 @@ Status Replicator::StartGroups() {
   }
   Status resolved = ResolveSwapsAtStart();  // asyncswap
   if (!resolved.ok()) return resolved;
+  SuspendGroupsOfSuspendedPairs();  // durable PFUS (node/async_resync.cc; issue 13 part 4)
   std::vector<std::shared_ptr<AsyncGroup>> groups;
   {
     std::lock_guard<std::mutex> lock(groups_mutex_);
@@ -180,6 +181,7 @@ Status Replicator::StartGroups() {
                           replayed.message(),
                       replayed.error_number());
       }
+      ReappendMarkedRegions(group);  // finding F1 (node/async_resync.cc)
     }
     group->Start();
   }
@@ -253,6 +255,14 @@ Result<size_t> Replicator::WriteJournaled(Pair& pair, wire::WriteKind kind, uint
   }
   bool journal_full = false;
   {
+    // Finding F1 (issue 13 part 4): the region is in the activity log before the image write and
+    // until the write's journal entry is durable (TrimActivityLog), so a power loss that keeps
+    // the image write but loses the entry leaves the region marked, and the restart re-appends
+    // its contents (ReappendMarkedRegions) instead of reusing the lost entry's sequence.
+    // Single regions, not activity extents: a restart re-journals what is marked, and whole
+    // extents would not fit a small journal.
+    Result<Activity> activity = Activity::Begin(pair, offset, length, false);
+    if (!activity.ok()) return activity.status();
     // The range is held from the append to the image write, so overlapping writes reach the
     // image in the journal's order (a replay or the secondary ends with the same bytes).
     RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);

@@ -123,6 +123,7 @@ void AsyncGroup::OnAck(const wire::JournalAckMessage& ack) {
                  ack.durable_sequence, ack.applied_sequence);
   }
   peer_known_ = true;
+  if (ack.capacity_bytes != 0) peer_capacity_ = ack.capacity_bytes;  // async resync's batches
   // What the peer holds durably decides what is sent next, also when it is less than what was
   // sent before (it restarted and lost nothing durable, or refused a batch).
   next_send_ = std::max<uint64_t>(ack.durable_sequence + 1, journal_->first_sequence());

@@ -187,6 +187,7 @@ Status Journal::Recover() {
   uint64_t expected = header_.head_sequence;
   uint64_t previous_epoch = header_.floor_epoch;
   uint64_t end_of_last = position;  // where the next entry goes
+  uint64_t end_before_open_batch = position;  // where the last batch's begin entry went
   uint64_t scanned = 0;
   bool after_marker = false;
   std::string reason;
@@ -248,7 +249,10 @@ Status Journal::Recover() {
       reason = at + "entry " + std::to_string(expected) + " breaks the batch rules";
       break;
     }
-    if ((flags & kJournalBatchBegin) != 0) batches_.push_back(BatchRange{expected, 0});
+    if ((flags & kJournalBatchBegin) != 0) {
+      batches_.push_back(BatchRange{expected, 0});
+      end_before_open_batch = end_of_last;
+    }
     if ((flags & kJournalBatchEnd) != 0) batches_.back().end = expected;
     index_.push_back(IndexEntry{position, checksum, previous_epoch,
                                 static_cast<uint32_t>(ring_bytes), flags, true});
@@ -261,6 +265,20 @@ Status Journal::Recover() {
       position = start;
     }
     end_of_last = position;
+  }
+  // A master journal never keeps a batch it did not finish appending (a resync's batch cut by a
+  // crash): the restore side would wait for its end for ever. Its entries were never shipped as
+  // a whole nor acknowledged (the resync keeps its regions marked until the batch is durable), so
+  // they are dropped and the next entry takes the begin's sequence and place.
+  if (header_.role == JournalRole::kMaster && !batches_.empty() && batches_.back().end == 0) {
+    const uint64_t begin = batches_.back().begin;
+    reason += "; an unfinished batch from entry " + std::to_string(begin) + " dropped";
+    index_.resize(begin - index_first_);
+    batches_.pop_back();
+    expected = begin;
+    end_of_last = end_before_open_batch;
+    // A header written mid-batch may count its entries durable: not lost, dropped on purpose.
+    header_.durable_tail_sequence = std::min(header_.durable_tail_sequence, begin - 1);
   }
   next_sequence_ = expected;
   tail_offset_ = end_of_last;

@@ -200,4 +200,29 @@ inline constexpr int kAsyncSwapPollMs = 10;
 inline constexpr uint64_t kAsyncSwapFirstSequence = 1;
 // ---- end asyncswap ----
 
+// ---- async resync (issue 13 part 4; node/async_resync.cc) ----
+
+// A resync's regions go through the journal as one batch (the secondary stays consistent) when
+// they take at most 1/kAsyncResyncJournalShare of the master journal's ring: the restore journal
+// (the same `[journal] size` at both sites) must hold the whole batch before it applies any of
+// it, and half leaves room for the writes that go on meanwhile. Larger resyncs use the copy
+// engine, the secondary marked inconsistent until it is done.
+inline constexpr uint64_t kAsyncResyncJournalShare = 2;
+
+// The batch is read into memory whole before it is appended (under the pairs' closed gates):
+// at most this much, whatever the journal's size.
+inline constexpr uint64_t kMaxAsyncResyncBatchBytes = 64ull << 20;
+
+// Before its regions are copied the resync waits this long for the secondary to apply what the
+// journal already holds (the copy must land after those entries, not under them): below
+// pairctl's wire::kDefaultControlTimeoutMs, so a drain that cannot finish is refused with a
+// reason rather than timed out.
+inline constexpr int kAsyncResyncDrainMs = 6000;
+
+// After a restart the master remembers which byte ranges its replay wrote (a marked region they
+// cover whole needs no re-journaling, finding F1), merged, at most this many ranges (~48 bytes
+// each): a 1 GiB journal of scattered 4 KiB writes would need 256 K; beyond, the rest of the
+// marked regions are journaled again (more shipping, never less safety).
+inline constexpr size_t kMaxReplayCoverRanges = 1 << 20;
+
 }  // namespace pairfs::node

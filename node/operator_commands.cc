@@ -243,6 +243,12 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   if (!swap && pair->Snapshot().state.role == PairRole::kSecondary && !forwarded) {
     return ForwardToPrimary(wire::PeerForwardResyncCommand{pair->Snapshot().peer_volume}, note);
   }
+  // An async pair's resync at its primary (node/async_resync.cc; issue 13 part 4).
+  if (!swap && pair->Snapshot().context.mode == PairMode::kAsync &&
+      pair->Snapshot().state.role == PairRole::kPrimary) {
+    std::vector<wire::PairOutcome> outcomes;
+    return ResyncAsync({name}, &outcomes, note);
+  }
   Result<wire::PeerAnswerMessage> peer = AskStatus(*pair);
   if (!peer.ok())
     return Status::Unreachable("site " + options_.peer_site +
@@ -365,6 +371,22 @@ Status Replicator::Dissolve(const std::string& name, std::string* note) {
   if (IsDetermining(name)) {
     return Status::InvalidArgument("dissolve of the determining volume " + name +
                                    " is refused while [cluster] determining_volume names it");
+  }
+  // An async primary (issue 13 part 4): the secondary first applies what the group's journal
+  // holds, or its restore thread would meet entries of a volume it no longer has and stop the
+  // group's other pairs there. A peer that does not answer is not waited for.
+  std::shared_ptr<AsyncGroup> group;
+  {
+    std::lock_guard<std::mutex> lock(groups_mutex_);
+    group = found.value()->async_group;
+  }
+  if (group && group->master()) {
+    Status drained = group->WaitPeerApplied(group->journal().last_sequence(), kAsyncResyncDrainMs);
+    if (!drained.ok() && AskStatus(*found.value()).ok()) {
+      return Status::Unreachable("dissolve of " + name + " waits for site " + options_.peer_site +
+                                 " to apply the journal of group " + group->name() + ": " +
+                                 drained.message() + "; retry once journal_lag_bytes is 0");
+    }
   }
   const wire::PeerDissolveCommand command{found.value()->Snapshot().peer_volume};
   Result<wire::PeerAnswerMessage> answer = Ask(command);

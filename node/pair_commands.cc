@@ -299,8 +299,11 @@ wire::PeerAnswerMessage Replicator::ServeResync(const wire::PeerResyncCommand& c
     Status marked = BeforeAsyncSwapByPeer(pair);
     if (!marked.ok()) return AnswerOf(marked);
   }
+  // (async resync, issue 13 part 4: a journaled resync keeps this target consistent)
+  PairContext context = pair.Snapshot().context;
+  context.journaled_resync = command.journaled && !command.swap;
   Status status = Change(pair, command.swap ? PairEvent::kResyncSwapByPeer : PairEvent::kResync,
-                         nullptr, &command.generation);
+                         &context, &command.generation);
   if (status.ok() && async_swap) status = AfterAsyncSwapByPeer(pair);  // asyncswap
   if (!status.ok()) return AnswerOf(status);
   wire::PeerAnswerMessage answer;

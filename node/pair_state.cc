@@ -138,7 +138,10 @@ Result<PairTransition> OnResync(const PairState& state, PairEvent event,
     PairState next = state;
     next.status = S::kCOPY;
     if (!primary) {  // the copy's target: the primary reads its dirty bitmap (ServeBitmap)
-      next.consistent = false;
+      // An async resync through the journal keeps the target a prefix (applied whole).
+      next.consistent = context.journaled_resync && context.mode == PairMode::kAsync
+                            ? state.consistent
+                            : false;
       return To(next, {A::kAdoptPeerGeneration});  // the primary's, in the same save
     }
     if (state.outdated) {

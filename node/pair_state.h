@@ -82,6 +82,10 @@ struct PairContext {
   bool force = false;          // takeover or swap of an outdated or inconsistent copy
   bool peer_reachable = true;  // the peer answered just now (takeover: swap or SSWS)
   PairStatus peer_status = PairStatus::kSMPL;  // the peer's status, when reachable
+  // ---- async resync (issue 13 part 4) ----
+  // kResync at the target of an async resync whose regions arrive as one journal batch (applied
+  // only whole): the target stays as consistent as it was (a prefix of the primary's writes).
+  bool journaled_resync = false;
 };
 
 struct PairTransition {

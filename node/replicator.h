@@ -131,6 +131,17 @@ class Replicator {
   Status CreatePair(const wire::PairCreateRequest& request, std::string* note);
   Status Split(const std::string& name, bool read_write, bool forwarded, std::string* note);
   Status Resync(const std::string& name, bool swap, bool forwarded, std::string* note);
+  // ---- async resync (issue 13 part 4; node/async_resync.cc) ----
+  // Resyncs the async pairs `names` (primaries here, one consistency group) at one point: each
+  // copies the union of both sides' dirty bitmaps. When the regions fit the journal
+  // (AsyncResyncFits) they are appended to the master journal as one batch, read under the
+  // pairs' closed gates, which the secondary applies only whole (it stays consistent) and the
+  // pairs are PAIR at once; otherwise the copy engine copies them (COPY, the secondaries
+  // inconsistent until it is done). A suspended group (PFUS) is resumed once none of its pairs
+  // is PFUS any more. One outcome per pair; the summary status is the first failure.
+  // Resync and resync --group of async pairs come here.
+  Status ResyncAsync(const std::vector<std::string>& names, std::vector<wire::PairOutcome>* outcomes,
+                     std::string* note);
   // `peer_lost`: clusterd knows the peer is gone; skip asking it (a dead peer costs a timeout).
   Status Takeover(const std::string& name, bool force, bool cluster, bool peer_lost,
                   std::string* note);
@@ -480,6 +491,28 @@ class Replicator {
   std::vector<std::shared_ptr<Volume>> GroupVolumes(const std::string& group) const;
   std::shared_ptr<Volume> VolumeOfEntry(const std::string& group, bool master,
                                         const std::string& entry_volume) const;
+  // ---- async resync (issue 13 part 4; node/async_resync.cc) ----
+  // One pair of an async resync while it runs: its peer's generation, the context, the
+  // generation the resync runs in and the actions after its save (the copy path's kStartCopy).
+  struct AsyncResyncMember;
+  // Prepares one pair (checks, the peer's bitmap merged): Ok or why it is refused.
+  Status PrepareAsyncResync(AsyncResyncMember& member);
+  // Under the closed gates: the peer told, the bitmap merged again, the pair saved in COPY.
+  Status StartAsyncResync(AsyncResyncMember& member, bool journaled);
+  // The regions of `members` appended as one journal batch (durable on return).
+  Status AppendResyncBatch(AsyncGroup& group, std::vector<AsyncResyncMember>& members);
+  // The group leaves PFUS when none of its pairs here is PFUS any more.
+  void ResumeGroupIfResynced(const std::shared_ptr<AsyncGroup>& group);
+  // At Start: a group with a PFUS pair stays suspended (durable PFUS: the status is saved).
+  void SuspendGroupsOfSuspendedPairs();
+  // At Start, after the replay (finding F1): the regions the activity log still marks for the
+  // group's journaling pairs (PAIR, PFUL) may hold an image write whose journal entry a power
+  // loss took: their current contents are appended as one batch, so the secondary gets them.
+  // A batch that does not fit suspends the group (PFUS: the marks are then the dirty regions).
+  void ReappendMarkedRegions(const std::shared_ptr<AsyncGroup>& group);
+  // The background trim of a journaling async primary's activity log (activity_log.cc): its
+  // marks may go once the journal holds their writes durably. Ok, or the journal's failure.
+  Status SyncJournalOf(Pair& pair);
   mutable std::mutex groups_mutex_;  // a leaf
   std::map<std::string, std::shared_ptr<AsyncGroup>> groups_;
   std::function<wire::Reply(const wire::Frame&)> carried_handler_;  // set before Start()

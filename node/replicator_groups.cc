@@ -151,6 +151,22 @@ void Replicator::RunEachOfGroup(const GroupPlan& plan, GroupCommand command,
       peer_lost = !peer.ok() && peer.status().code() == Code::kUnreachable;
     }
   }
+  // The async pairs of a group resync at one point, their regions in one journal batch
+  // (node/async_resync.cc; issue 13 part 4).
+  if (command == GroupCommand::kResync && !plan.run.empty()) {
+    bool async_primaries = true;
+    for (const std::string& name : plan.run) {
+      std::shared_ptr<Pair> pair = FindPair(name);
+      async_primaries = async_primaries && pair &&
+                        pair->Snapshot().context.mode == PairMode::kAsync &&
+                        pair->Snapshot().state.role == PairRole::kPrimary;
+    }
+    if (async_primaries) {
+      std::string note;
+      (void)ResyncAsync(plan.run, outcomes, &note);
+      return;
+    }
+  }
   for (const std::string& name : plan.run) {
     std::string note;
     Status status;

@@ -91,7 +91,8 @@ std::string DisplayTable(const std::vector<wire::VolumeInfo>& volumes) {
     const std::string progress = v.status == "SMPL" ? "-" : std::to_string(v.copy_progress) + "%";
     std::string copy = "-";
     if (v.status != "SMPL")
-      copy = v.outdated ? "outdated" : v.consistent ? "consistent" : "inconsistent";
+      copy = v.outdated ? (v.consistent ? "outdated" : "outdated,inconsistent")
+                        : v.consistent ? "consistent" : "inconsistent";
     const std::string generation =
         v.status == "SMPL" ? "-" : std::to_string(v.generation) + "/" + v.generation_site;
     const std::string link = v.peer_site.empty() ? "-" : v.link_authenticated ? "curve" : "plain";

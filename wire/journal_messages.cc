@@ -97,6 +97,7 @@ Status JournalAckMessage::Check() const {
     return Refuse("durable_sequence", "or applied_sequence is not below 2^63");
   if (applied_sequence > durable_sequence)
     return Refuse("applied_sequence", "is beyond durable_sequence");
+  if (capacity_bytes > kMaxCounterValue) return Refuse("capacity_bytes", "is not below 2^63");
   return Status::Ok();
 }
 

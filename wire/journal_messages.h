@@ -71,7 +71,11 @@ struct JournalAckMessage {
   std::string group;
   uint64_t durable_sequence = 0;
   uint64_t applied_sequence = 0;
-  MSGPACK_DEFINE_MAP(code, message, group, durable_sequence, applied_sequence);
+  // ---- async resync (issue 13 part 4) ----
+  // The restore journal's ring in bytes (0: not said, an older peer): the master sizes a batch
+  // that applies only whole (a resync's) to fit it. At most node's kMaxJournalBytes.
+  uint64_t capacity_bytes = 0;
+  MSGPACK_DEFINE_MAP(code, message, group, durable_sequence, applied_sequence, capacity_bytes);
   // Ok, or InvalidArgument: a known code, message ≤ kMaxReasonBytes of UTF-8, group a name,
   // sequences below 2^63, applied ≤ durable.
   Status Check() const;

@@ -143,7 +143,12 @@ struct PeerResyncCommand {
   std::string volume;
   Generation generation;
   bool swap = false;
-  MSGPACK_DEFINE_MAP(volume, generation, swap);
+  // ---- async resync (issue 13 part 4) ----
+  // An async pair's resync whose regions go through the journal as one batch (applied whole):
+  // the target stays consistent (a crash-consistent prefix) throughout. Absent (an older peer):
+  // false, the target is inconsistent until the copy is done.
+  bool journaled = false;
+  MSGPACK_DEFINE_MAP(volume, generation, swap, journaled);
   Status Check() const;
 };
 

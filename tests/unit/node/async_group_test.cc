@@ -224,3 +224,82 @@ TEST_CASE("a master replays its journal into the image after a restart", "[async
             .status()
             .code() == Code::kInvalidArgument);
 }
+
+// ---- async resync (issue 13 part 4): the batch, the way back from PFUS ----
+
+TEST_CASE("an async resync goes through the journal only when the batch fits half of it",
+          "[async][resync]") {
+  const uint64_t slack = JournalEntryBytes(kMaxJournalEntryDataBytes);
+  const uint64_t ring = 16ull << 20;
+  CHECK(AsyncResyncFits(ring / 2, ring, ring, slack));
+  CHECK_FALSE(AsyncResyncFits(ring / 2 + 1, ring, ring, slack));  // more than half the ring
+  CHECK_FALSE(AsyncResyncFits(4 << 20, ring, (4 << 20) + slack - 1, slack));  // no room now
+  CHECK(AsyncResyncFits(4 << 20, ring, (4 << 20) + slack, slack));
+  CHECK_FALSE(AsyncResyncFits(kMaxAsyncResyncBatchBytes + 1, 1ull << 30, 1ull << 30, slack));
+  CHECK(AsyncResyncFits(0, ring, slack, slack));
+}
+
+TEST_CASE("the master learns the restore journal's ring from its acks", "[async][resync]") {
+  TwoSites sites;
+  CHECK(sites.master->resync_capacity_bytes() == sites.master->journal().capacity_bytes());
+  wire::JournalBatchMessage probe;
+  probe.group = "app";
+  probe.first_sequence = 1;
+  CHECK(sites.restore->Receive(probe).capacity_bytes == sites.restore->journal().capacity_bytes());
+  CHECK(sites.restore->journal().capacity_bytes() > 0);
+  sites.master->Start();
+  sites.restore->Start();
+  sites.Write(0, std::string(4096, 'a'));
+  REQUIRE(Eventually([&] { return sites.master->Progress().applied_sequence == 1; }));
+  CHECK(sites.master->resync_capacity_bytes() == sites.restore->journal().capacity_bytes());
+}
+
+TEST_CASE("a resync batch brings a suspended group back: applied whole, then journaling resumes",
+          "[async][resync]") {
+  TwoSites sites;
+  sites.master->Start();
+  sites.restore->Start();
+  sites.Write(0, std::string(4096, 'a'));
+  REQUIRE(Eventually([&] { return sites.master->Progress().applied_sequence == 1; }));
+  // PFUS: the group refuses appends; the writes that follow go to the image alone (tracked).
+  CHECK(sites.master->Suspend());
+  JournalWrite refused{"db", wire::WriteKind::kData, 8192, 4096, std::string(4096, 'x'), 0};
+  CHECK(sites.master->Append(refused).status().code() == Code::kNoSpace);
+  const std::string tracked(8192, 'b');
+  REQUIRE(
+      sites.primary->WriteRaw(wire::WriteKind::kData, 4096, tracked.data(), tracked.size(), false)
+          .ok());
+  REQUIRE(sites.master->WaitPeerApplied(1, 10000).ok());
+  // The resync: the regions' current contents as one batch (a hole for zeros), appended while
+  // the group is still suspended, then the group resumed.
+  const std::string region(8192, 'b');
+  std::vector<JournalWrite> batch = {{"db", wire::WriteKind::kData, 4096, region.size(), region, 0},
+                                     {"db", wire::WriteKind::kPunchHole, 65536, 4096, {}, 0}};
+  Result<uint64_t> last = sites.master->AppendBatch(batch);
+  INFO(last.status().message());
+  REQUIRE(last.ok());
+  CHECK(last.value() == 3);  // the sequence goes on: it never restarts
+  Result<std::vector<JournalEntry>> entries = sites.master->journal().Read(2, 1 << 20);
+  REQUIRE(entries.ok());
+  REQUIRE(entries->size() == 2);
+  CHECK(entries->at(0).flags == kJournalBatchBegin);
+  CHECK(entries->at(1).flags == kJournalBatchEnd);
+  CHECK(sites.master->suspended());
+  sites.master->Resume();
+  CHECK_FALSE(sites.master->suspended());
+  sites.Write(16384, std::string(4096, 'c'));  // journaled again, after the batch
+  REQUIRE(Eventually([&] { return sites.master->Progress().applied_sequence == 4; }));
+  CHECK(Image(*sites.primary) == Image(*sites.secondary));
+  CHECK(sites.master->AppendBatch({}).status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("a resync batch that does not fit the free space is refused before anything is appended",
+          "[async][resync]") {
+  TwoSites sites;  // threads not started: nothing is shipped or freed
+  const std::string data(kMaxJournalEntryDataBytes / 4, 'd');
+  std::vector<JournalWrite> batch;
+  for (uint64_t i = 0; i * data.size() < kJournalBytes; ++i)
+    batch.push_back({"db", wire::WriteKind::kData, 0, data.size(), data, 0});
+  CHECK(sites.master->AppendBatch(batch).status().code() == Code::kNoSpace);
+  CHECK(sites.master->journal().last_sequence() == 0);
+}

@@ -380,3 +380,31 @@ TEST_CASE("journal on a real file: created whole, reopened, refused when it exis
   CHECK(Journal::OpenFile(dir.path() + "/missing.journal", "app").status().code() ==
         Code::kIoError);
 }
+
+TEST_CASE("a master journal drops a batch it did not finish appending when it is reopened",
+          "[journal][resync]") {
+  // A resync's batch cut by a crash: the restore side would wait for its end for ever.
+  auto file = std::make_shared<node::MemoryBlockFile>(1 << 20);
+  {
+    std::unique_ptr<node::Journal> journal = testing::FormatAndOpen(file);
+    const std::string data = testing::BytesFor(1, 4096);
+    testing::AppendOk(*journal, testing::DataWrite("db", 0, data));
+    testing::AppendOk(*journal, testing::DataWrite("db", 4096, data, node::kJournalBatchBegin));
+    testing::AppendOk(*journal, testing::DataWrite("db", 8192, data));
+    REQUIRE(journal->Sync().ok());
+  }
+  Result<std::unique_ptr<node::Journal>> reopened = node::Journal::Open(file, "app");
+  REQUIRE(reopened.ok());
+  node::Journal& journal = *reopened.value();
+  CHECK(journal.last_sequence() == 1);
+  CHECK_FALSE(journal.recovery().lost_durable_entries());
+  // The next batch takes the dropped one's sequence and place, and applies whole.
+  const std::string data = testing::BytesFor(2, 4096);
+  CHECK(testing::AppendOk(
+            journal, testing::DataWrite("db", 4096, data,
+                                        node::kJournalBatchBegin | node::kJournalBatchEnd)) == 2);
+  REQUIRE(journal.Sync().ok());
+  Result<std::unique_ptr<node::Journal>> again = node::Journal::Open(file, "app");
+  REQUIRE(again.ok());
+  CHECK(again.value()->last_sequence() == 2);
+}

@@ -31,3 +31,15 @@ TEST_CASE("display --json has every field of doc/design.md, null where empty") {
   CHECK(json["consistent"] == true);
   CHECK_THAT(DisplayTable({info}), Catch::Contains("vm1   simplex  SMPL"));
 }
+
+TEST_CASE("display's COPY column says inconsistent also for an outdated copy being copied") {
+  wire::VolumeInfo info;
+  info.name = "db";
+  info.role = "secondary";
+  info.status = "COPY";
+  info.outdated = true;
+  info.consistent = false;
+  CHECK_THAT(DisplayTable({info}), Catch::Contains("outdated,inconsistent"));
+  info.consistent = true;  // an async resync through the journal keeps the copy consistent
+  CHECK_THAT(DisplayTable({info}), !Catch::Contains("inconsistent"));
+}
