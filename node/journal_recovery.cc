@@ -1,5 +1,6 @@
 // Making, opening and recovering a journal (node/journal.h); node/FORMAT.md, "Journal file",
 // says why each check of the scan is there.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -93,6 +94,22 @@ Status Journal::Format(BlockFile& file, const JournalSetup& setup) {
   return file.Sync();
 }
 
+namespace {
+
+// Reserves the file's blocks (fallocate): a disk without room fails the create, not an append.
+// A file system without fallocate (EOPNOTSUPP) keeps the sparse file: appends allocate.
+Status ReserveBlocks(const std::string& path, uint64_t size_bytes) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Status::IoError("cannot open " + path, errno);
+  const int reserved = ::posix_fallocate(fd, 0, static_cast<off_t>(size_bytes));
+  ::close(fd);
+  if (reserved == 0 || reserved == EOPNOTSUPP || reserved == EINVAL) return Status::Ok();
+  return Status::IoError("cannot reserve " + std::to_string(size_bytes) + " bytes for " + path,
+                         reserved);
+}
+
+}  // namespace
+
 Status Journal::CreateFile(const std::string& path, uint64_t size_bytes,
                            const JournalSetup& setup) {
   Status valid = CheckSetup(setup, size_bytes);
@@ -105,11 +122,12 @@ Status Journal::CreateFile(const std::string& path, uint64_t size_bytes,
   {
     Result<std::unique_ptr<BlockFile>> file = PosixBlockFile::Open(temporary);
     if (!file.ok()) status = file.status();
-    // Every block written once now, so that an append's fdatasync never allocates one.
-    const std::string zeros(std::min<uint64_t>(kJournalFillChunkBytes, size_bytes), '\0');
-    for (uint64_t offset = 0; status.ok() && offset < size_bytes; offset += zeros.size()) {
-      const size_t length =
-          static_cast<size_t>(std::min<uint64_t>(zeros.size(), size_bytes - offset));
+    if (status.ok()) status = ReserveBlocks(temporary, size_bytes);
+    // The first blocks written once now, so that the first appends' fdatasyncs allocate none.
+    const uint64_t prefill = std::min<uint64_t>(kJournalPrefillBytes, size_bytes);
+    const std::string zeros(std::min<uint64_t>(kJournalFillChunkBytes, prefill), '\0');
+    for (uint64_t offset = 0; status.ok() && offset < prefill; offset += zeros.size()) {
+      const size_t length = static_cast<size_t>(std::min<uint64_t>(zeros.size(), prefill - offset));
       status = file.value()->WriteAt(offset, zeros.data(), length, false);
     }
     if (status.ok()) status = Format(*file.value(), setup);
