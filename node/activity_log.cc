@@ -114,7 +114,11 @@ void Replicator::TrimActivityLog(Pair& pair, bool keep_hot) {
     // of a copy (not keep_hot) also flushes both copies below, as for a sync pair.
     if (!SyncJournalOf(pair).ok()) return;
     if (keep_hot) {
-      ClearActivityThrough(pair, closing, keep_hot, view.generation, view.state.status);
+      // Every finished write's region is cleared, hot ones too (keep_hot false): its entry is
+      // durable now. Keeping hot regions left seconds of writes marked, and a primary killed
+      // under load re-journaled them all at its restart, past half its journal: PFUS
+      // (async_pair.sh). A hot region is marked again by its next write (one bitmap write).
+      ClearActivityThrough(pair, closing, false, view.generation, view.state.status);
       return;
     }
   }
