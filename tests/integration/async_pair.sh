@@ -59,30 +59,10 @@ identical "db identical after stall and heal" db
 identical "log identical after stall and heal" log
 
 # ---- numbered fsync'd records across both volumes, cuts, b killed -9: b holds a prefix ----
-cat > "$WORK/records.py" <<'PY'
-import os, sys
-mount, count, log = sys.argv[1], int(sys.argv[2]), open(sys.argv[3], "w")
-fds = [os.open(mount + "/db", os.O_WRONLY), os.open(mount + "/log", os.O_WRONLY)]
-for k in range(1, count + 1):
-    fd = fds[k % 2]  # records alternate between the group's two volumes
-    os.pwrite(fd, (b"REC%08d" % k).ljust(4096, b"."), (k // 2) * 4096)
-    os.fsync(fd)
-    log.write("%d\n" % k)
-    log.flush()
-PY
-cat > "$WORK/prefix.py" <<'PY'
-import sys
-data, count = sys.argv[1], int(sys.argv[2])
-images = [open(data + "/volumes/db.img", "rb").read(), open(data + "/volumes/log.img", "rb").read()]
-present = [images[k % 2][(k // 2) * 4096:(k // 2) * 4096 + 11] == b"REC%08d" % k for k in range(1, count + 1)]
-prefix = present.index(False) if False in present else count
-beyond = [k + 1 for k in range(prefix, count) if present[k]]
-print("records 1..%d at the secondary%s" % (prefix, "; beyond them: %s" % beyond[:5] if beyond else ""))
-sys.exit(1 if beyond else 0)
-PY
+RECORDS_PY="$ROOT/tests/tools/async_records.py"  # the writer and the prefix check
 RECORDS=4000
 acked_at_least() { [ "$(wc -l < "$WORK/acked.log")" -ge "$1" ]; }
-python3 "$WORK/records.py" "$MA" $RECORDS "$WORK/acked.log" 2> "$WORK/records.err" &
+python3 "$RECORDS_PY" write "$MA" 1 $RECORDS "$WORK/acked.log" 2> "$WORK/records.err" &
 WRITER=$!
 on_cleanup "kill $WRITER"
 wait_until 20 acked_at_least 200
@@ -91,7 +71,7 @@ wait_until 30 acked_at_least 1500   # records pile up in a's journal
 require "heal the link" wan_heal
 sleep 0.3                           # b is receiving and applying the backlog: kill it there
 kill9_site b
-if out=$(python3 "$WORK/prefix.py" "$WORK/b" $RECORDS); then
+if out=$(python3 "$RECORDS_PY" prefix "$WORK/b" $RECORDS); then
   pass "after a stall and b killed -9 during the records: b's are a prefix of a's order ($out; acknowledged at a by then: $(wc -l < "$WORK/acked.log"))"
 else
   fail "after a stall and b killed -9 during the records: b's are a prefix of a's order" "$out"
@@ -102,7 +82,7 @@ rc=$?
 if [ $rc -eq 0 ]; then pass "the record writer at a finished without an error"; else fail "the record writer at a finished without an error" "exit $rc: $(tail -2 "$WORK/records.err")"; fi
 check "no write error at a while b was killed" test ! -s "$WORK/records.err"
 check "after b's restart everything is applied (journal_lag_bytes 0)" wait_until 30 caught_up
-check "b's records are all $RECORDS after catch-up" python3 "$WORK/prefix.py" "$WORK/b" $RECORDS
+check "b's records are all $RECORDS after catch-up" python3 "$RECORDS_PY" prefix "$WORK/b" $RECORDS
 identical "db identical after the records, cut and b's kill -9" db
 identical "log identical after the records, cut and b's kill -9" log
 

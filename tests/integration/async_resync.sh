@@ -81,30 +81,10 @@ identical "db identical after PFUS, restart and resync" db
 identical "log identical after PFUS, restart and resync" log
 
 # ---- split, records, resync --group that fits: one journal batch, b consistent throughout ----
-cat > "$WORK/records.py" <<'PY'
-import os, sys
-mount, first, count, log = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), open(sys.argv[4], "a")
-fds = [os.open(mount + "/db", os.O_WRONLY), os.open(mount + "/log", os.O_WRONLY)]
-for k in range(first, first + count):
-    fd = fds[k % 2]  # records alternate between the group's two volumes
-    os.pwrite(fd, (b"REC%08d" % k).ljust(4096, b"."), (k // 2) * 4096)
-    os.fsync(fd)
-    log.write("%d\n" % k)
-    log.flush()
-PY
-cat > "$WORK/prefix.py" <<'PY'
-import sys
-data, count = sys.argv[1], int(sys.argv[2])
-images = [open(data + "/volumes/db.img", "rb").read(), open(data + "/volumes/log.img", "rb").read()]
-present = [images[k % 2][(k // 2) * 4096:(k // 2) * 4096 + 11] == b"REC%08d" % k for k in range(1, count + 1)]
-prefix = present.index(False) if False in present else count
-beyond = [k + 1 for k in range(prefix, count) if present[k]]
-print("records 1..%d at the secondary%s" % (prefix, "; beyond them: %s" % beyond[:5] if beyond else ""))
-sys.exit(1 if beyond else 0)
-PY
+RECORDS_PY="$ROOT/tests/tools/async_records.py"  # the writer and the prefix check
 require "split --group app" pairctl a split --group app
-check "records 1..400 at a while split (tracked)" python3 "$WORK/records.py" "$MA" 1 400 "$WORK/acked.log"
-python3 "$WORK/records.py" "$MA" 401 1600 "$WORK/acked.log" 2> "$WORK/records.err" &
+check "records 1..400 at a while split (tracked)" python3 "$RECORDS_PY" write "$MA" 1 400 "$WORK/acked.log"
+python3 "$RECORDS_PY" write "$MA" 401 1600 "$WORK/acked.log" 2> "$WORK/records.err" &
 WRITER=$!
 on_cleanup "kill $WRITER"
 ( while kill -0 "$WRITER" 2>/dev/null; do
@@ -137,7 +117,7 @@ b_at_rest() {
   [ -n "$applied" ] && [ "$applied" = "$(pair_field b db applied_sequence)" ]
 }
 check "b applies what it holds after its restart" wait_until 30 b_at_rest
-if out=$(python3 "$WORK/prefix.py" "$WORK/b" 2000); then
+if out=$(python3 "$RECORDS_PY" prefix "$WORK/b" 2000); then
   pass "b killed -9 during the resync's batch: its records are a prefix of a's order ($out)"
 else
   fail "b killed -9 during the resync's batch: its records are a prefix of a's order" "$out"
@@ -150,7 +130,7 @@ wait "$WATCH" 2>/dev/null
 check "b's display said consistent throughout ($(sort "$WORK/b-consistent.log" | uniq -c | tr '\n' ' '))" \
   eval '! grep -q false "$WORK/b-consistent.log"'
 check "caught up after the fitting resync" wait_until 30 caught_up
-check "b's records are all 2000 after catch-up" python3 "$WORK/prefix.py" "$WORK/b" 2000
+check "b's records are all 2000 after catch-up" python3 "$RECORDS_PY" prefix "$WORK/b" 2000
 identical "db identical after the journaled resync" db
 identical "log identical after the journaled resync" log
 finish
