@@ -36,20 +36,22 @@ UNIT_SRC  := $(wildcard tests/unit/*.cc tests/unit/*/*.cc tests/sim/*.cc)
 TOOL_SRC  := $(wildcard tests/tools/*.cc)
 # A tool of several files has a folder of its own (tests/tools/NAME/*.cc) and a rule below.
 WIRE_SEND_SRC := $(wildcard tests/tools/wire_send/*.cc)
+WAN_PROXY_SRC := $(wildcard tests/tools/wan_proxy/*.cc)
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
 
 LIB_OBJ   := $(call obj,$(WIRE_SRC) $(NODE_SRC) $(CLUSTERD_SRC) $(PAIRCTL_SRC))
 BINARIES  := $(BUILD)/pairfs $(BUILD)/pairctl $(BUILD)/clusterd
 UNIT_BIN  := $(BUILD)/unit_tests
-TOOL_BINS := $(patsubst tests/tools/%.cc,$(BUILD)/tools/%,$(TOOL_SRC)) $(BUILD)/tools/wire_send
+TOOL_BINS := $(patsubst tests/tools/%.cc,$(BUILD)/tools/%,$(TOOL_SRC)) $(BUILD)/tools/wire_send \
+  $(BUILD)/tools/wan_proxy
 
 .PHONY: all deps check unit demo bench bench-failover install clean fuzz format
 # Keep the objects that only a pattern rule names (the tools') and the deps stamp: make must not
 # delete them as intermediates after `check` has printed its last line. Not a bare `.SECONDARY:`:
 # that makes every object intermediate, so a new source file's object was never built while the
 # program it goes into looked up to date.
-.SECONDARY: $(call obj,$(TOOL_SRC) $(WIRE_SEND_SRC)) $(BUILD)/.deps-ok
+.SECONDARY: $(call obj,$(TOOL_SRC) $(WIRE_SEND_SRC) $(WAN_PROXY_SRC)) $(BUILD)/.deps-ok
 all: $(BINARIES)
 
 deps:
@@ -84,6 +86,10 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libpairfs.a
 	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
 $(BUILD)/tools/wire_send: $(call obj,$(WIRE_SEND_SRC)) $(BUILD)/libpairfs.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tools/wan_proxy: $(call obj,$(WAN_PROXY_SRC)) $(BUILD)/libpairfs.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 

@@ -374,7 +374,7 @@ hooks_count() { grep -cx -- "$1" "$WORK/hooks.log" 2>/dev/null || true; }
 
 finish() { [ "$FAILURES" -eq 0 ]; exit $?; }
 
-# ---- a WAN between the sites: build/tools/wan_proxy (tests/tools/wan_proxy.cc) ----
+# ---- a WAN between the sites: build/tools/wan_proxy (tests/tools/wan_proxy/) ----
 # The replication link is two TCP connections, one per direction: each site's DEALER dials the
 # other's `listen` endpoint (its [peer] endpoint) and carries every frame that site sends; answers
 # come back on the other one. One proxy process with two routes sits on both: a dials $WAN_AB

@@ -1,4 +1,4 @@
-// The connections of build/tools/wan_proxy (tests/tools/wan_proxy.cc) and the socket helpers it
+// The connections of build/tools/wan_proxy (tests/tools/wan_proxy/) and the socket helpers it
 // uses: a route (one --listen/--to pair), the two sides of a proxied connection with the delay
 // line of each direction, and what an epoll event points at. Plain data owned by the proxy's one
 // thread; not thread-safe.
