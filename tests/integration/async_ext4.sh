@@ -16,7 +16,6 @@
 # which is exactly what an out-of-order restore produces. Why b's mount and not b's data directory:
 # the mount is what a user at the DR site reads (a VM started there after a takeover).
 . "$(dirname "$0")/lib.sh"
-[ -x "$WAN" ] || { fail "wan_proxy is built" "$WAN missing: make build/tools/wan_proxy"; finish; }
 for tool in mkfs.ext4 e2fsck losetup; do
   command -v "$tool" > /dev/null || { skip "async ext4" "$tool missing"; exit 0; }
 done
@@ -24,22 +23,8 @@ done
 write_pair_configs 'peer_timeout_ms = 1000
 [journal]
 size = "64M"'
-require "a's and b's peer endpoints point at the proxy" route_peers_through_wan
-start_wan 5 > "$WORK/start-wan.out" 2>&1 || { fail "wan_proxy starts" "$(tail -3 "$WORK/start-wan.out")"; finish; }
-must_start a
-must_start b
-MA=$WORK/mnt-a MB=$WORK/mnt-b
-E=$WORK/ext4 S=$WORK/scratch
-mkdir -p "$E" "$S"
-on_cleanup "umount '$E' 2>/dev/null || umount -l '$E'"
-on_cleanup "umount '$S' 2>/dev/null || umount -l '$S'"
-
-require "volume create disk 256M at a" pairctl a volume create disk 256M
-require "create disk --mode async" pairctl a create disk --mode async
-require "disk in PAIR" pairctl a wait disk --status PAIR --timeout 60
-if attach_loop "$MA/disk"; then pass "losetup on the primary's volume file"; else fail "losetup on the primary's volume file"; finish; fi
-require "mkfs.ext4 on the loop device" mkfs.ext4 -q -F "$LOOP"
-require "the ext4 mounts at a" mount "$LOOP" "$E"
+start_sites_over_wan 5
+ext4_on_pair async
 
 # The workload: files of known content, each fsync'd, then its manifest line appended and fsync'd;
 # until $WORK/stop exists or MAX files are written.

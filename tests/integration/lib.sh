@@ -444,3 +444,46 @@ wan_stall() { wan_signal USR1 stalled; }
 wan_cut() { wan_signal USR1 cut; }
 wan_heal() { wan_signal USR2 healed; }
 wan_reset() { wan_signal HUP reset; }
+
+# ---- shared setups of the async and ext4 scripts (helper house, issue 12) ----
+# start_sites_over_wan DELAY_MS [RATE_MBPS]: after write_pair_configs, both sites' replication
+# link through a WAN of DELAY_MS each way (start_wan; RATE_MBPS as there), then a and b started;
+# sets MA and MB (the mounts). Ends the script (finish) when the proxy is not built or does not
+# start; a site that does not start ends it too (must_start).
+start_sites_over_wan() {
+  [ -x "$WAN" ] || { fail "wan_proxy is built" "$WAN missing: make build/tools/wan_proxy"; finish; }
+  require "a's and b's peer endpoints point at the proxy" route_peers_through_wan
+  start_wan "$@" > "$WORK/start-wan.out" 2>&1 || { fail "wan_proxy starts" "$(tail -3 "$WORK/start-wan.out")"; finish; }
+  must_start a
+  must_start b
+  MA=$WORK/mnt-a MB=$WORK/mnt-b
+}
+
+# create_async_group DB_SIZE LOG_SIZE: the volumes db and log at a, paired async in group app,
+# both waited for in PAIR (each step a `require`).
+create_async_group() {
+  require "volume create db $1" pairctl a volume create db "$1"
+  require "volume create log $2" pairctl a volume create log "$2"
+  require "create db --mode async --group app" pairctl a create db --mode async --group app
+  require "create log --mode async --group app" pairctl a create log --mode async --group app
+  require "db in PAIR" pairctl a wait db --status PAIR --timeout 60
+  require "log in PAIR" pairctl a wait log --status PAIR --timeout 60
+}
+
+# ext4_on_pair MODE: a 256M volume disk at a paired in MODE (sync or async) and waited for in
+# PAIR, a loop device on a's volume file ($LOOP), an ext4 made on it and mounted at $E; $S is a
+# second mount point for scratch copies. Both mount points are unmounted at cleanup (the loop
+# device is detached by attach_loop's own cleanup). Ends the script when the loop device fails.
+ext4_on_pair() {
+  MA=$WORK/mnt-a MB=$WORK/mnt-b
+  E=$WORK/ext4 S=$WORK/scratch
+  mkdir -p "$E" "$S"
+  on_cleanup "umount '$E' 2>/dev/null || umount -l '$E'"
+  on_cleanup "umount '$S' 2>/dev/null || umount -l '$S'"
+  require "volume create disk 256M at a" pairctl a volume create disk 256M
+  require "create disk --mode $1" pairctl a create disk --mode "$1"
+  require "disk in PAIR" pairctl a wait disk --status PAIR --timeout 60
+  if attach_loop "$MA/disk"; then pass "losetup on the primary's volume file"; else fail "losetup on the primary's volume file"; finish; fi
+  require "mkfs.ext4 on the loop device" mkfs.ext4 -q -F "$LOOP"
+  require "the ext4 mounts at a" mount "$LOOP" "$E"
+}

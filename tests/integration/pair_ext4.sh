@@ -7,18 +7,7 @@
 write_pair_configs 'peer_timeout_ms = 1000'
 must_start a
 must_start b
-MA=$WORK/mnt-a MB=$WORK/mnt-b
-E=$WORK/ext4 S=$WORK/scratch
-mkdir -p "$E" "$S"
-on_cleanup "umount '$E' 2>/dev/null || umount -l '$E'"
-on_cleanup "umount '$S' 2>/dev/null || umount -l '$S'"
-
-require "volume create disk 256M at a" pairctl a volume create disk 256M
-require "create disk --mode sync" pairctl a create disk --mode sync
-require "disk in PAIR" pairctl a wait disk --status PAIR --timeout 60
-if attach_loop "$MA/disk"; then pass "losetup on the primary's volume file"; else fail "losetup on the primary's volume file"; finish; fi
-require "mkfs.ext4 on the loop device" mkfs.ext4 -q -F "$LOOP"
-require "the ext4 mounts" mount "$LOOP" "$E"
+ext4_on_pair sync
 
 write_files() {  # write_files DIR COUNT: files of random sizes, each fsync'd
   python3 - "$1" "$2" <<'PY'
