@@ -12,23 +12,12 @@
 #   overwritten), PAIR with b the primary, b's writes journaled to a.
 # Outcomes and order only; deadlines only catch hangs.
 . "$(dirname "$0")/lib.sh"
-[ -x "$WAN" ] || { fail "wan_proxy is built" "$WAN missing: make build/tools/wan_proxy"; finish; }
 
 write_pair_configs 'peer_timeout_ms = 1000
 [journal]
 size = "16M"'
-require "a's and b's peer endpoints point at the proxy" route_peers_through_wan
-start_wan 5 > "$WORK/start-wan.out" 2>&1 || { fail "wan_proxy starts" "$(tail -3 "$WORK/start-wan.out")"; finish; }
-must_start a
-must_start b
-MA=$WORK/mnt-a MB=$WORK/mnt-b
-
-require "volume create db 4M" pairctl a volume create db 4M
-require "volume create log 4M" pairctl a volume create log 4M
-require "create db --mode async --group app" pairctl a create db --mode async --group app
-require "create log --mode async --group app" pairctl a create log --mode async --group app
-require "db in PAIR" pairctl a wait db --status PAIR --timeout 60
-require "log in PAIR" pairctl a wait log --status PAIR --timeout 60
+start_sites_over_wan 5
+create_async_group 4M 4M
 
 # records.py MOUNT COUNT ACKED_LOG TAG: record k (TAG + k) alternates between db and log, one
 # 4 KiB block each, fsync'd; k goes to ACKED_LOG once acknowledged.
