@@ -14,24 +14,13 @@
 #   identical copies after.
 # Outcomes and order only; deadlines only catch hangs.
 . "$(dirname "$0")/lib.sh"
-[ -x "$WAN" ] || { fail "wan_proxy is built" "$WAN missing: make build/tools/wan_proxy"; finish; }
 
 write_pair_configs 'peer_timeout_ms = 5000
 [journal]
 size = "16M"
 high_water_percent = 80'
-require "a's and b's peer endpoints point at the proxy" route_peers_through_wan
-start_wan 2 8 > "$WORK/start-wan.out" 2>&1 || { fail "wan_proxy starts" "$(tail -3 "$WORK/start-wan.out")"; finish; }
-must_start a
-must_start b
-MA=$WORK/mnt-a
-
-require "volume create db 32M" pairctl a volume create db 32M
-require "volume create log 4M" pairctl a volume create log 4M
-require "create db --mode async --group app" pairctl a create db --mode async --group app
-require "create log --mode async --group app" pairctl a create log --mode async --group app
-require "db in PAIR" pairctl a wait db --status PAIR --timeout 60
-require "log in PAIR" pairctl a wait log --status PAIR --timeout 60
+start_sites_over_wan 2 8
+create_async_group 32M 4M
 
 lag_is_zero() { _field_is a "$1" journal_lag_bytes 0; }
 caught_up() { lag_is_zero db && lag_is_zero log; }
