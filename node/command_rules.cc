@@ -19,4 +19,18 @@ bool CopyResumesAtStart(const PairState& here, uint64_t marked_bytes) {
   return here.status == PairStatus::kCOPY || (here.status == PairStatus::kPAIR && marked_bytes > 0);
 }
 
+wire::Generation GenerationAfter(const std::vector<PairAction>& actions,
+                                 const wire::Generation& current, const wire::Generation* given,
+                                 const std::string& site) {
+  wire::Generation next = current;
+  for (PairAction action : actions) {
+    if (action == PairAction::kBumpGeneration) {
+      next = given ? *given : wire::Generation{current.counter + 1, site};
+    } else if (action == PairAction::kAdoptPeerGeneration && given) {
+      next = *given;
+    }
+  }
+  return next;
+}
+
 }  // namespace pairfs::node

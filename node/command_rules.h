@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "node/pair_state.h"
 #include "wire/messages.h"
@@ -31,5 +32,13 @@ bool ResyncTargetIsBehind(const PairState& here, const wire::Generation& generat
 // stopped or crashed with writes in its activity log) copies those regions, since the secondary
 // may lack them. A dead peer sends the copy to PSUE after peer_timeout_ms.
 bool CopyResumesAtStart(const PairState& here, uint64_t marked_bytes);
+
+// The generation a pair has after a transition with `actions` is committed (Replicator::Commit):
+// kBumpGeneration takes `given` (the generation a takeover or a swap agreed with the peer) or,
+// without one, counts up from `current` at `site`; kAdoptPeerGeneration takes `given` (the
+// primary's) when there is one; otherwise `current` stays. The last such action counts.
+wire::Generation GenerationAfter(const std::vector<PairAction>& actions,
+                                 const wire::Generation& current, const wire::Generation* given,
+                                 const std::string& site);
 
 }  // namespace pairfs::node

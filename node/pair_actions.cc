@@ -6,6 +6,7 @@
 // added to the machine and not carried out here does not build.
 #include <spdlog/spdlog.h>
 
+#include "node/command_rules.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 #include "wire/check.h"
@@ -51,19 +52,15 @@ Status SaveState(Volume& volume, const PairState& next, const wire::Generation& 
 // the save are carried out, the others go to `after` for RunAfterSave.
 Status Replicator::Commit(Pair& pair, const PairTransition& transition,
                           const wire::Generation* generation, AfterSave* after) {
-  wire::Generation next_generation = pair.generation;
+  const wire::Generation next_generation =
+      GenerationAfter(transition.actions, pair.generation, generation, options_.site);
   bool clear = false;
   bool asks_reserve = false;
   std::vector<PairAction> after_save;
   for (PairAction action : transition.actions) {
     switch (action) {
-      case PairAction::kBumpGeneration:
-        next_generation =
-            generation ? *generation : wire::Generation{pair.generation.counter + 1, options_.site};
-        break;
-      case PairAction::kAdoptPeerGeneration:
-        if (generation) next_generation = *generation;
-        break;
+      case PairAction::kBumpGeneration:  // GenerationAfter, above
+      case PairAction::kAdoptPeerGeneration: break;
       case PairAction::kStopCopy: pair.stop_copy.store(true); break;
       case PairAction::kClearPairFields: clear = true; break;
       case PairAction::kAskReserve:  // the state waits for the reserve: nothing to save

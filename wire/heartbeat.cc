@@ -15,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "wire/heartbeat_rules.h"
 #include "wire/limits.h"
 #include "wire/log_limit.h"
 #include "wire/zap.h"
@@ -248,14 +249,16 @@ void HeartbeatLinks::Impl::Refuse(uint32_t link, const std::string& reason) {
 bool HeartbeatLinks::Impl::Admit(uint32_t link, const HeartbeatMessage& beat) {
   std::lock_guard<std::mutex> lock(mutex);
   LinkRecord& record = records[link];
-  if (record.heard && beat.incarnation == record.incarnation && beat.counter <= record.counter)
+  if (!BeatIsNewer({record.heard, record.incarnation, record.counter}, beat.incarnation,
+                   beat.counter))
     return false;
   record.heard = true;
   record.last_heard = Clock::now();
   record.incarnation = beat.incarnation;
   record.counter = beat.counter;
   record.state = beat.state;
-  if (!latest || latest->incarnation != beat.incarnation || beat.counter > latest->counter)
+  if (!latest ||
+      BeatIsNewer({true, latest->incarnation, latest->counter}, beat.incarnation, beat.counter))
     latest = beat;
   return true;
 }

@@ -46,7 +46,7 @@ void Clusterd::Start() {
   beat_incarnation_ = world_.NextId();
   beat_counter_ = 0;
   last_heard_ms_.assign(links_, -1);
-  last_beat_.assign(links_, {0, 0});
+  last_beat_.assign(links_, {});
   latest_beat_.reset();
   unfence_asked_ = false;
   Trace(std::string("started") +
@@ -57,13 +57,15 @@ void Clusterd::Start() {
 
 // ---- heartbeats (wire::HeartbeatLinks: a thread of its own, beating while the loop waits) ------
 
+// One round: the same counter on every link, as HeartbeatLinks sends them.
 void Clusterd::SendBeats() {
+  ++beat_counter_;
   for (int link = 0; link < links_; ++link) {
     Message beat;
     beat.kind = Message::Kind::kHeartbeat;
     beat.phase = state.phase;
     beat.incarnation = beat_incarnation_;
-    beat.counter = ++beat_counter_;
+    beat.counter = beat_counter_;
     const std::string suffix = ".hb" + std::to_string(link);
     world_.Send(SiteName(site_) + suffix, SiteName(1 - site_) + suffix, beat);
   }
@@ -74,13 +76,15 @@ void Clusterd::BeatLoop() {
   After(kHeartbeatIntervalMs, [this] { BeatLoop(); });
 }
 
+// HeartbeatLinks::Impl::Admit: a stale beat is dropped; the latest of all links is kept.
 void Clusterd::OnHeartbeat(int link, const Message& beat) {
-  auto& [incarnation, counter] = last_beat_[link];
-  if (beat.incarnation == incarnation && beat.counter <= counter) return;  // not newer: dropped
-  incarnation = beat.incarnation;
-  counter = beat.counter;
+  if (!wire::BeatIsNewer(last_beat_[link], beat.incarnation, beat.counter)) return;
+  last_beat_[link] = {true, beat.incarnation, beat.counter};
   last_heard_ms_[link] = world_.now();
-  latest_beat_ = beat;
+  if (!latest_beat_ || wire::BeatIsNewer({true, latest_beat_->incarnation, latest_beat_->counter},
+                                         beat.incarnation, beat.counter)) {
+    latest_beat_ = beat;
+  }
 }
 
 // ---- the loop -----------------------------------------------------------------------------------

@@ -386,19 +386,10 @@ void Node::ServeForwardedWrite(const Message& request) {
 Status Node::Commit(const std::string& name, const node::PairTransition& transition,
                     const wire::Generation* generation) {
   Copy& volume = copy(name);
-  wire::Generation next_generation = volume.generation;
+  const wire::Generation next_generation =
+      node::GenerationAfter(transition.actions, volume.generation, generation, site_name());
   for (node::PairAction action : transition.actions) {
-    switch (action) {
-      case node::PairAction::kBumpGeneration:
-        next_generation =
-            generation ? *generation : wire::Generation{volume.generation.counter + 1, site_name()};
-        break;
-      case node::PairAction::kAdoptPeerGeneration:
-        if (generation) next_generation = *generation;
-        break;
-      case node::PairAction::kStopCopy: ++memory(name).copy_run; break;
-      default: break;
-    }
+    if (action == node::PairAction::kStopCopy) ++memory(name).copy_run;
   }
   const std::string before = StateText(volume);
   volume.state = transition.next;

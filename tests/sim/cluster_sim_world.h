@@ -23,6 +23,7 @@
 #include "node/write_rules.h"
 #include "tests/sim/cluster_sim.h"
 #include "tests/sim/network.h"
+#include "wire/heartbeat_rules.h"
 #include "wire/messages.h"
 #include "wire/status.h"
 
@@ -392,8 +393,8 @@ class Clusterd : public Process, private clusterd::ExecutorEnv {
   std::optional<int64_t> race_due_ms_;
   int64_t started_at_ms_ = 0, next_poll_ms_ = 0;
   uint64_t beat_counter_ = 0;
-  std::vector<int64_t> last_heard_ms_;                    // per link; -1 = never
-  std::vector<std::pair<uint64_t, uint64_t>> last_beat_;  // per link: (incarnation, counter)
+  std::vector<int64_t> last_heard_ms_;     // per link; -1 = never
+  std::vector<wire::BeatSeen> last_beat_;  // per link: the last beat taken in
   std::optional<Message> latest_beat_;
   uint64_t beat_incarnation_ = 0;
   bool unfence_asked_ = false;

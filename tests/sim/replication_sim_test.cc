@@ -186,7 +186,8 @@ TEST_CASE("replication simulation: acknowledged writes survive and copies conver
   uint64_t next = first;
   std::map<uint64_t, std::string> failures;
   std::vector<std::thread> runners;
-  for (int i = 0; i < kConcurrentSeeds; ++i) {
+  const uint64_t concurrent = EnvOr("PAIRFS_SIM_CONCURRENT_SEEDS", kConcurrentSeeds);
+  for (uint64_t i = 0; i < concurrent; ++i) {
     runners.emplace_back([&] {
       for (;;) {
         uint64_t seed = 0;

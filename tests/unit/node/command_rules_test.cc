@@ -42,4 +42,18 @@ TEST_CASE("a primary's copy resumes at the start in COPY, and in PAIR with regio
   }
 }
 
+TEST_CASE("a committed transition's generation: bumped, adopted or kept", "[command_rules]") {
+  using A = PairAction;
+  const wire::Generation mine{5, "a"}, given{7, "b"};
+  CHECK(GenerationAfter({}, mine, &given, "a") == mine);
+  CHECK(GenerationAfter({A::kStopCopy}, mine, nullptr, "a") == mine);
+  CHECK(GenerationAfter({A::kBumpGeneration}, mine, nullptr, "a") == wire::Generation{6, "a"});
+  CHECK(GenerationAfter({A::kBumpGeneration}, mine, nullptr, "b") == wire::Generation{6, "b"});
+  CHECK(GenerationAfter({A::kBumpGeneration}, mine, &given, "a") == given);
+  CHECK(GenerationAfter({A::kAdoptPeerGeneration}, mine, &given, "a") == given);
+  CHECK(GenerationAfter({A::kAdoptPeerGeneration}, mine, nullptr, "a") == mine);
+  CHECK(GenerationAfter({A::kStopCopy, A::kBumpGeneration, A::kClearPairFields}, mine, nullptr,
+                        "a") == wire::Generation{6, "a"});
+}
+
 }  // namespace pairfs::node
