@@ -23,9 +23,13 @@ Status CheckManagedReserve(const wire::ReserveVoteRequest& ask, bool preempt,
 
 Status CheckOrderedReserve(const wire::ReserveVoteRequest& ask, bool preempt,
                            const std::string& current) {
-  if (preempt || current.empty() || current == ask.holder) return Status::Ok();
+  if (preempt || !ReservedByOther(current, ask.holder)) return Status::Ok();
   return Status::Conflict("volume " + ask.volume + " is reserved by site " + current +
                           (ask.release ? ", not " + ask.holder : std::string()));
+}
+
+bool ReservedByOther(const std::string& holder, const std::string& site) {
+  return !holder.empty() && holder != site;
 }
 
 bool RecordDecidesHere(const PairState& here) {

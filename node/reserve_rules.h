@@ -24,6 +24,11 @@ namespace pairfs::node {
 Status CheckManagedReserve(const wire::ReserveVoteRequest& ask, bool preempt,
                            bool determining_configured, const std::string& determining_holder);
 
+// Whether a managed volume reserved by `holder` (empty: by nobody) is held by a site other than
+// `site`: then writes from `site` (at its mount, or forwarded from there) are refused (Conflict),
+// and so is a reserve or release `site` asks without preempting.
+bool ReservedByOther(const std::string& holder, const std::string& site);
+
 // Whether the primary of a managed volume orders a reserve (or release) by `ask.holder` while
 // `current` holds the volume: a preempt always; else only if nobody or the asker holds it
 // (Conflict "volume V is reserved by site C").

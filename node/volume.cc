@@ -11,6 +11,7 @@
 #include "node/atomic_file.h"
 #include "node/fault_point.h"
 #include "node/limits.h"
+#include "node/reserve_rules.h"
 
 namespace pairfs::node {
 namespace {
@@ -129,7 +130,7 @@ Status Volume::SaveLocked(const VolumeMetadata& updated) {
 
 Status Volume::CheckWritable(const std::string& origin_site) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!metadata_.reserved_by.empty() && metadata_.reserved_by != origin_site) {
+  if (ReservedByOther(metadata_.reserved_by, origin_site)) {
     return Status::Conflict("volume " + name_ + " is reserved by site " + metadata_.reserved_by);
   }
   if (metadata_.role == "secondary" || metadata_.outdated) {
@@ -141,7 +142,7 @@ Status Volume::CheckWritable(const std::string& origin_site) const {
 
 Status Volume::CheckReservation(const std::string& origin_site) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!metadata_.reserved_by.empty() && metadata_.reserved_by != origin_site) {
+  if (ReservedByOther(metadata_.reserved_by, origin_site)) {
     return Status::Conflict("volume " + name_ + " is reserved by site " + metadata_.reserved_by);
   }
   return Status::Ok();

@@ -1,5 +1,7 @@
 #include "node/write_rules.h"
 
+#include "node/reserve_rules.h"
+
 namespace pairfs::node {
 
 namespace {
@@ -69,7 +71,7 @@ Code JudgeForwardedWrite(WriteRule rule, const wire::Generation& generation,
   if (!ForwardedWriteStillCurrent(generation, sent) || rule != WriteRule::kReplicate) {
     return Code::kReadOnly;
   }
-  if (!holder.empty() && holder != origin) return Code::kConflict;
+  if (ReservedByOther(holder, origin)) return Code::kConflict;
   return Code::kOk;
 }
 

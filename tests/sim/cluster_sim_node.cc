@@ -164,8 +164,9 @@ void Node::Serve(const Message& request) {
 // Replicator::DoWrite.
 void Node::MountWrite(int block, uint64_t write_id, std::function<void(Code)> done) {
   done = Guard<Code>(std::move(done));
-  const std::string& holder = copy(kManaged).record.holder;
-  if (!holder.empty() && holder != site_name()) return done(Code::kConflict);
+  if (node::ReservedByOther(copy(kManaged).record.holder, site_name())) {
+    return done(Code::kConflict);
+  }
   memory(kManaged).gate.EnterShared([this, block, write_id, done] {
     auto leave = [this, done](Code code) {
       memory(kManaged).gate.LeaveShared();

@@ -193,5 +193,13 @@ TEST_CASE("a mirrored record replaces an older or equal one; far ahead is refuse
   CHECK_FALSE(MirrorFarAhead(0, UINT64_MAX));
 }
 
+TEST_CASE("a volume reserved by another site refuses this site's writes; by nobody or it, not",
+          "[reserve_rules]") {
+  CHECK_FALSE(ReservedByOther("", "a"));
+  CHECK_FALSE(ReservedByOther("a", "a"));
+  CHECK(ReservedByOther("b", "a"));
+  CHECK(ReservedByOther("a", ""));  // a write of unknown origin is no holder's
+}
+
 }  // namespace
 }  // namespace pairfs::node
