@@ -11,6 +11,10 @@ bool Suspended(const wire::VolumeInfo& info) {
 
 }  // namespace
 
+bool LinkHearsPeer(bool heard, int64_t ms_ago, int64_t timeout_ms) {
+  return heard && ms_ago >= 0 && ms_ago < timeout_ms;
+}
+
 std::optional<Input> HeartbeatInput(const ClusterState& state, const HeartbeatView& view) {
   if (view.peer_heard) {
     if (state.peer_alive && view.peer_phase == state.peer_phase &&

@@ -35,6 +35,10 @@ struct HeartbeatView {
   size_t links = 0;                     // heartbeat links (for the log only)
 };
 
+// HeartbeatView::peer_heard, link by link: a link hears the peer when it took in a beat
+// (`heard`) whose arrival is less than timeout_ms ago (`ms_ago`; negative: unknown, not heard).
+bool LinkHearsPeer(bool heard, int64_t ms_ago, int64_t timeout_ms);
+
 // The event the heartbeats make in `state`: the peer seen (anew, in another phase, or
 // restarted), lost, or, while STARTING, nothing heard for the start-up wait; nullopt when
 // nothing changed.

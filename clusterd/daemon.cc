@@ -125,8 +125,7 @@ void Daemon::Observe() {
   HeartbeatView view;
   view.peer_heard =
       std::any_of(links.begin(), links.end(), [&](const wire::HeartbeatSnapshot& link) {
-        return link.heard && link.last_heard_ms_ago >= 0 &&
-               link.last_heard_ms_ago < cluster_.timeout_ms;
+        return LinkHearsPeer(link.heard, link.last_heard_ms_ago, cluster_.timeout_ms);
       });
   if (view.peer_heard) {
     const std::optional<wire::HeartbeatMessage> latest = heartbeats_->Latest();

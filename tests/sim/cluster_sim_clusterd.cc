@@ -113,7 +113,8 @@ void Clusterd::Tick() {
 void Clusterd::Observe(Done then) {
   clusterd::HeartbeatView view;
   for (int64_t heard : last_heard_ms_) {
-    view.peer_heard = view.peer_heard || (heard >= 0 && world_.now() - heard < kHeartbeatTimeoutMs);
+    view.peer_heard = view.peer_heard || clusterd::LinkHearsPeer(heard >= 0, world_.now() - heard,
+                                                                 kHeartbeatTimeoutMs);
   }
   if (view.peer_heard && latest_beat_) {
     view.peer_phase = latest_beat_->phase;

@@ -28,12 +28,13 @@ node::WriteRule Node::RuleOf(const Copy& copy) const {
 
 void Node::Crash() {
   MarkDown();
+  answered_.reset();
   determining_mutex_.reset();
   last_vote_number_ = 0;
   memory_.clear();
   calls_.clear();
   confirms_.clear();
-  answered_.clear();
+  answers_.clear();
 }
 
 // Replicator::Start: pairs load from their durable state; a primary resumes a copy that was
@@ -41,11 +42,12 @@ void Node::Crash() {
 void Node::Start() {
   MarkUp();
   determining_mutex_ = std::make_unique<Mutex>(*this);
+  answered_ = std::make_unique<node::AnsweredRequests>();
   memory_.clear();
   for (const auto& [name, copy] : copies) memory_[name] = std::make_unique<PairMemory>(*this);
   calls_.clear();
   confirms_.clear();
-  answered_.clear();
+  answers_.clear();
   last_heard_ms_ = world_.now();
   heard_since_start_ = false;
   next_status_ms_ = world_.now();
@@ -109,12 +111,13 @@ void Node::AskStatus(const std::string& name, int timeout_ms,
 
 void Node::Answer(const Message& request, Message answer) {
   answer.id = request.id;
-  answered_[request.id] = answer;
+  answers_[request.id] = answer;
+  answered_->Store(request.id, "sent");  // answers_ holds it
   SendToPeer(answer);
 }
 
-// Replicator::OnFrame and Serve: answers go to their waiters; a request already served is
-// answered again from the cache, one being served is ignored.
+// Replicator::OnFrame and Serve: answers go to their waiters; whether a request is served, or
+// answered again, or dropped while it is being served, is the product's node::AnsweredRequests'.
 void Node::OnMessage(const Message& message) {
   if (message.kind != Kind::kWitnessAnswer) {
     last_heard_ms_ = world_.now();
@@ -138,13 +141,13 @@ void Node::OnMessage(const Message& message) {
 }
 
 void Node::Serve(const Message& request) {
+  std::string sent;
   if (request.kind != Kind::kStatus) {
-    auto served = answered_.find(request.id);
-    if (served != answered_.end()) {
-      if (served->second) SendToPeer(*served->second);
-      return;
+    switch (answered_->Take(request.id, &sent)) {
+      case node::AnsweredRequests::Claim::kNew: break;
+      case node::AnsweredRequests::Claim::kInProgress: return;
+      case node::AnsweredRequests::Claim::kDone: return SendToPeer(answers_.at(request.id));
     }
-    answered_[request.id] = std::nullopt;
   }
   switch (request.kind) {
     case Kind::kReplicaWrite: return ServeReplicaWrite(request);

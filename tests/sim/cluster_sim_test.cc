@@ -193,7 +193,8 @@ TEST_CASE("cluster simulation keeps its three invariants across seeds", "[sim][c
 }
 
 // The long sweep, hidden: run it after a change of a decision or of the model
-// (unit_tests "[sim][cluster][long]", about a minute on two cores).
+// (unit_tests "[sim][cluster][long]": 20,000 seeds, about 1.5 min on two idle cores; 10 min at
+// a load of 20; no invariant broke in it, 10 liveness warnings).
 TEST_CASE("cluster simulation keeps its three invariants across many seeds",
           "[.][sim][cluster][long]") {
   SweepKeepsInvariants(EnvOr("PAIRFS_SIM_LONG_SEEDS", kLongSeeds));

@@ -18,6 +18,7 @@
 #include "clusterd/limits.h"
 #include "node/command_rules.h"
 #include "node/fence_rules.h"
+#include "node/peer_calls.h"
 #include "node/peer_status_rules.h"
 #include "node/reserve_rules.h"
 #include "node/write_rules.h"
@@ -331,9 +332,10 @@ class Node : public Process {
 
   const int site_;
   std::map<std::string, std::unique_ptr<PairMemory>> memory_;
-  std::map<uint64_t, Call> calls_;                       // answers to what this node sent
-  std::map<uint64_t, Call> confirms_;                    // confirms of writes this node granted
-  std::map<uint64_t, std::optional<Message>> answered_;  // requests served: nullopt = in progress
+  std::map<uint64_t, Call> calls_;                    // answers to what this node sent
+  std::map<uint64_t, Call> confirms_;                 // confirms of writes this node granted
+  std::unique_ptr<node::AnsweredRequests> answered_;  // requests served; made at each start
+  std::map<uint64_t, Message> answers_;               // the answers sent, by request id
   int64_t last_heard_ms_ = 0;
   bool heard_since_start_ = false;
   int64_t next_status_ms_ = 0, next_trim_ms_ = 0;

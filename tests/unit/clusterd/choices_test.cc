@@ -300,3 +300,11 @@ TEST_CASE(
   CHECK(RunsOnStart(false));
   CHECK_FALSE(RunsOnStart(true));
 }
+
+TEST_CASE("a link hears the peer when it took in a beat less than timeout_ms ago") {
+  CHECK(LinkHearsPeer(true, 0, 1000));
+  CHECK(LinkHearsPeer(true, 999, 1000));
+  CHECK_FALSE(LinkHearsPeer(true, 1000, 1000));
+  CHECK_FALSE(LinkHearsPeer(true, -1, 1000));  // the age is unknown
+  CHECK_FALSE(LinkHearsPeer(false, 0, 1000));  // never heard
+}
