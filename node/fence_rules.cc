@@ -7,6 +7,13 @@ bool UnfenceWritesAlone(const PairState& here, WriteRule unfenced_rule) {
          (unfenced_rule == WriteRule::kLocal || unfenced_rule == WriteRule::kLocalTracked);
 }
 
+bool UnfenceWritesAlone(const PairState& here, const PairContext& context,
+                        WriteRule (*rule_for)(const PairState&, const PairContext&)) {
+  PairState lifted = here;
+  lifted.fenced = false;
+  return UnfenceWritesAlone(here, rule_for(lifted, context));
+}
+
 bool WinnerMayAskPeer(bool holds_determining, const PairState& here, std::string* why) {
   if (!holds_determining) {
     *why = "this site does not hold the determining volume";

@@ -19,6 +19,11 @@ namespace pairfs::node {
 // fenced false) is kLocal or kLocalTracked. Such a copy (a primary suspended after losing the
 // determining volume's reserve) stays fenced until a resync or takeover, unless WinnerMayLift.
 bool UnfenceWritesAlone(const PairState& here, WriteRule unfenced_rule);
+// The same with the unfenced rule worked out here: `rule_for` (WriteRuleFor; the cluster
+// simulation passes its mutations) of `here` with fenced false, under `context`.
+bool UnfenceWritesAlone(const PairState& here, const PairContext& context,
+                        WriteRule (*rule_for)(const PairState&,
+                                              const PairContext&) = &WriteRuleFor);
 
 // What the peer said of its copy when asked, for WinnerMayLift.
 struct PeerCopy {

@@ -280,10 +280,7 @@ Status Replicator::Fence(const std::string& name, bool fenced, bool winner) {
     // The one exception is the winner's own copy that wrote alone under fence reserve: this site
     // holds the determining volume, whose record says the peer is the outdated one.
     const Pair::View view = pair.Snapshot();
-    PairState lifted = view.state;
-    lifted.fenced = false;
-    const WriteRule rule = WriteRuleFor(lifted, view.context);
-    if (UnfenceWritesAlone(view.state, rule)) {
+    if (UnfenceWritesAlone(view.state, view.context)) {
       std::string why;
       if (!winner || !WinnerCopyIsNewest(pair, view, &why)) {
         return Status::Conflict("copy of " + name + " stays fenced: unfenced in " +

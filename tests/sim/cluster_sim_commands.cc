@@ -102,9 +102,9 @@ void Node::Fence(const std::string& name, bool fenced, bool winner, ThenStatus t
       then(Status::Conflict("copy of " + name +
                             " stays fenced: unfenced it would write without its peer"));
     };
-    Copy lifted = copy(name);
-    lifted.state.fenced = false;
-    if (fenced || !node::UnfenceWritesAlone(copy(name).state, RuleOf(lifted))) return change();
+    if (fenced ||
+        !node::UnfenceWritesAlone(copy(name).state, copy(name).context, world_.logic().write_rule))
+      return change();
     std::string why;
     const bool holds = copy(kDetermining).record.holder == site_name();
     if (!winner || !node::WinnerMayAskPeer(holds, copy(name).state, &why)) return refuse(why);

@@ -31,6 +31,24 @@ TEST_CASE("lifting a fence is checked only where the copy would then write alone
   CHECK_FALSE(UnfenceWritesAlone(Side(R::kPrimary, S::kPSUE, false), W::kLocalTracked));
 }
 
+TEST_CASE("the unfenced rule is WriteRuleFor of the state without the fence", "[fence_rules]") {
+  const PairContext context;
+  for (R role : {R::kPrimary, R::kSecondary}) {
+    for (S status : {S::kPAIR, S::kPSUE, S::kPSUS, S::kSSWS, S::kCOPY}) {
+      PairState here = Side(role, status, true);
+      PairState lifted = here;
+      lifted.fenced = false;
+      INFO(RoleName(role) << " " << StatusName(status));
+      CHECK(UnfenceWritesAlone(here, context) ==
+            UnfenceWritesAlone(here, WriteRuleFor(lifted, context)));
+    }
+  }
+  // The rule comes from `rule_for` (the cluster simulation's mutations).
+  auto always_local = [](const PairState&, const PairContext&) { return W::kLocal; };
+  CHECK(UnfenceWritesAlone(Side(R::kSecondary, S::kPAIR, true), context, always_local));
+  CHECK_FALSE(UnfenceWritesAlone(Side(R::kSecondary, S::kPAIR, false), context, always_local));
+}
+
 TEST_CASE("the winner asks the peer only holding dv with a current copy", "[fence_rules]") {
   std::string why;
   CHECK(WinnerMayAskPeer(true, Side(R::kPrimary, S::kPSUE, true), &why));
