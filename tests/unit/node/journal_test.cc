@@ -241,8 +241,11 @@ TEST_CASE("journal group commit: waiters share a sync and a durable sequence cos
   AppendOk(*journal, DataWrite("v", 0, "one"));
   file->Close();
   Status waited[3];
+  // Counted before the first waiter starts: read after, it may already include that waiter's
+  // sync, and the wait below would wait for a sync that never comes (a hang seen under load).
+  const int syncs_entered = file->syncs_entered();
   std::thread first([&] { waited[0] = journal->WaitDurable(1); });
-  file->WaitForSyncs(file->syncs_entered() + 1);  // the first waiter's sync, held at the gate
+  file->WaitForSyncs(syncs_entered + 1);  // the first waiter's sync, held at the gate
   AppendOk(*journal, DataWrite("v", 0, "two"));
   AppendOk(*journal, DataWrite("v", 0, "three"));
   std::thread second([&] { waited[1] = journal->WaitDurable(2); });
