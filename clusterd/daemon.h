@@ -18,6 +18,7 @@
 
 #include "clusterd/cluster_state.h"
 #include "clusterd/executor.h"
+#include "clusterd/takeover_rules.h"
 #include "node/config.h"
 #include "wire/heartbeat.h"
 #include "wire/link.h"
@@ -65,6 +66,8 @@ class Daemon : private ExecutorEnv {
   // The takeover's release: the determining volume's record, taken over here, is released
   // (forced) when it names another holder or this site outdated; `step` gets the line saying so.
   void ReleaseLostHolder(const std::function<void(const std::string&)>& step);
+  // What TakeoverRefusal looks at: the heartbeat links, and the node's display asked now.
+  TakeoverView ViewForTakeover(bool force);
   // The node's display of every volume, or why it did not answer.
   Result<std::vector<wire::VolumeInfo>> DisplayAtNode();
 

@@ -36,18 +36,16 @@ void Daemon::ReleaseLostHolder(const std::function<void(const std::string&)>& st
     const std::string holder = held_elsewhere ? row.reserved_by : config_.site.name;
     wire::Reply reply;
     const Status released = AskNode(wire::ReleaseRequest{name, holder, true}, &reply);
-    const std::string what = held_elsewhere ? "held by site " + holder : "this site marked outdated";
+    const std::string what =
+        held_elsewhere ? "held by site " + holder : "this site marked outdated";
     return step("release " + name + " (" + what + "): " +
                 (released.ok() ? "released" : "FAILED: " + released.message()));
   }
 }
 
-wire::Reply Daemon::OperatorTakeover(const wire::Frame& frame) {
-  wire::ClusterTakeoverRequest request;
-  if (Status decoded = wire::DecodeBody(frame.body, &request); !decoded.ok())
-    return wire::Reply::FromStatus(Status::InvalidArgument("cluster takeover: " + decoded.message()));
+TakeoverView Daemon::ViewForTakeover(bool force) {
   TakeoverView view;
-  view.force = request.force;
+  view.force = force;
   view.phase = state_.phase;
   view.peer = config_.peer.name;
   view.peer_timeout_ms = config_.site.peer_timeout_ms;
@@ -60,6 +58,16 @@ wire::Reply Daemon::OperatorTakeover(const wire::Frame& frame) {
   Result<std::vector<wire::VolumeInfo>> volumes = DisplayAtNode();
   view.node_answered = volumes.ok();
   if (volumes.ok()) view.volumes = volumes.value();
+  return view;
+}
+
+wire::Reply Daemon::OperatorTakeover(const wire::Frame& frame) {
+  wire::ClusterTakeoverRequest request;
+  if (Status decoded = wire::DecodeBody(frame.body, &request); !decoded.ok()) {
+    return wire::Reply::FromStatus(
+        Status::InvalidArgument("cluster takeover: " + decoded.message()));
+  }
+  const TakeoverView view = ViewForTakeover(request.force);
   if (std::string refusal = TakeoverRefusal(view); !refusal.empty()) {
     spdlog::warn("clusterd {}: refused the operator's cluster takeover: {}", config_.site.name,
                  refusal);
@@ -98,7 +106,8 @@ wire::Reply Daemon::OperatorTakeover(const wire::Frame& frame) {
   wire::Reply reply;
   reply.cluster = Describe();
   if (state_.phase != Phase::kActive) {
-    reply = wire::Reply::FromStatus(Status::Conflict(said + "\nbut this site did not win: " + reason_));
+    reply =
+        wire::Reply::FromStatus(Status::Conflict(said + "\nbut this site did not win: " + reason_));
     reply.cluster = Describe();
     return reply;
   }

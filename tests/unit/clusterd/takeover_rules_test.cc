@@ -42,7 +42,8 @@ TEST_CASE("cluster takeover goes on only with --force, FENCED, and the peer hear
   // A cut of the data link alone: the heartbeats still hear the peer.
   TakeoverView heard = Lost();
   heard.links_hearing_peer = {"tcp://10.1.0.2:7101"};
-  CHECK_THAT(TakeoverRefusal(heard), Catch::Contains("heard on heartbeat link(s) tcp://10.1.0.2:7101"));
+  CHECK_THAT(TakeoverRefusal(heard),
+             Catch::Contains("heard on heartbeat link(s) tcp://10.1.0.2:7101"));
   CHECK_THAT(TakeoverRefusal(heard), Catch::Contains("data link alone"));
 
   // A cut of the heartbeat networks alone: the data link still hears the peer's node.
@@ -76,7 +77,7 @@ TEST_CASE("cluster takeover goes on only with --force, FENCED, and the peer hear
   CHECK_THAT(TakeoverRefusal(heard), Catch::Contains("is alive"));
 }
 
-TEST_CASE("cluster takeover takes over the determining volume first, then the managed secondaries") {
+TEST_CASE("cluster takeover takes the determining volume over first, then managed secondaries") {
   const std::vector<VolumeInfo> volumes = {
       Row("vm2", "secondary", "PSUE"),    Row("quorum", "secondary", "PSUE"),
       Row("vm1", "secondary", "SSWS"),    Row("vm3", "primary", "PSUE"),
