@@ -66,6 +66,7 @@ class Daemon : private ExecutorEnv {
   // The takeover's release: the determining volume's record, taken over here, is released
   // (forced) when it names another holder or this site outdated; `step` gets the line saying so.
   void ReleaseLostHolder(const std::function<void(const std::string&)>& step);
+  Status AskNodeNow(const NodeCall& call, std::string* message);  // operator_takeover.cc
   // What TakeoverRefusal looks at: the heartbeat links, and the node's display asked now.
   TakeoverView ViewForTakeover(bool force);
   // The node's display of every volume, or why it did not answer.

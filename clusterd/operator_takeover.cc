@@ -12,6 +12,17 @@
 
 namespace pairfs::clusterd {
 
+// The node's answer to `call` (CallNode answers at once in the daemon): its status, and its
+// message in `*message`.
+Status Daemon::AskNodeNow(const NodeCall& call, std::string* message) {
+  Status result;
+  CallNode(call, [&](NodeAnswer answer) {
+    result = answer.status;
+    *message = std::move(answer.message);
+  });
+  return result;
+}
+
 Result<std::vector<wire::VolumeInfo>> Daemon::DisplayAtNode() {
   Result<wire::Reply> answer =
       wire::CallEveryPage(wire::DisplayRequest{}, [&](const wire::DisplayRequest& page) {
@@ -34,8 +45,8 @@ void Daemon::ReleaseLostHolder(const std::function<void(const std::string&)>& st
     const bool outdated_here = row.reserve_outdated == config_.site.name;
     if (!held_elsewhere && !outdated_here) return;
     const std::string holder = held_elsewhere ? row.reserved_by : config_.site.name;
-    wire::Reply reply;
-    const Status released = AskNode(wire::ReleaseRequest{name, holder, true}, &reply);
+    std::string message;
+    const Status released = AskNodeNow(wire::ReleaseRequest{name, holder, true}, &message);
     const std::string what =
         held_elsewhere ? "held by site " + holder : "this site marked outdated";
     return step("release " + name + " (" + what + "): " +
@@ -84,9 +95,9 @@ wire::Reply Daemon::OperatorTakeover(const wire::Frame& frame) {
     said += "\n  " + line;
   };
   auto take_over = [&](const std::string& name) {
-    wire::Reply reply;
-    const Status taken = AskNode(wire::TakeoverRequest{name, true, true, true, ""}, &reply);
-    step("takeover " + name + ": " + (taken.ok() ? reply.message : "FAILED: " + taken.message()));
+    std::string message;
+    const Status taken = AskNodeNow(wire::TakeoverRequest{name, true, true, true, ""}, &message);
+    step("takeover " + name + ": " + (taken.ok() ? message : "FAILED: " + taken.message()));
     return taken;
   };
   const std::vector<std::string> chosen =
