@@ -47,7 +47,15 @@ check "after ocf-tester a's node is stopped (7) and unmounted" \
 # ---- what Pacemaker does: start both, promote one, move it, lose a site ----
 check "start a again" test "$(agent_rc a start)" = 0
 check "start at b, whose node runs already: 0" test "$(agent_rc b start)" = 0
-check "vm1 back in PAIR" pairctl a wait vm1 --status PAIR --timeout 30
+# a's stops may have suspended the pair (b lost a): resync it from a, as an operator would.
+pair_back() {
+  local here there
+  here=$(pair_field a vm1 status 2> /dev/null) there=$(pair_field b vm1 status 2> /dev/null)
+  [ "$here $there" = "PAIR PAIR" ] && return 0
+  { [ "$here" = PSUE ] || [ "$there" = PSUE ]; } && pairctl a resync vm1 > /dev/null 2>&1
+  return 1
+}
+check "vm1 in PAIR at both sites again (resynced from a if suspended)" wait_until 30 pair_back
 check "promote a: 0, then monitor 8 (promoted)" test "$(agent_rc a promote) $(agent_rc a monitor)" = "0 8"
 check "vm1 is reserved for a" test "$(pair_field a vm1 reserved_by)" = a
 check "monitor at b: 0 (unpromoted)" test "$(agent_rc b monitor)" = 0
