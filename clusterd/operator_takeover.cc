@@ -114,6 +114,9 @@ wire::Reply Daemon::OperatorTakeover(const wire::Frame& frame) {
   ReleaseLostHolder(step);
   for (size_t i = determining_first ? 1 : 0; i < chosen.size(); ++i) (void)take_over(chosen[i]);
   Feed({Event::kTakeover});
+  // The view after the race: the record it won, not the one polled before the steps.
+  if (Result<std::vector<wire::VolumeInfo>> fresh = DisplayAtNode(); fresh.ok())
+    volumes_ = fresh.value();
   wire::Reply reply;
   reply.cluster = Describe();
   if (state_.phase != Phase::kActive) {
