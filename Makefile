@@ -143,6 +143,11 @@ format:
 # after installing.
 SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 UNITS := scripts/systemd/pairfs@.service scripts/systemd/clusterd@.service
+# ops (issue 15): where `make install` puts the OCF resource agent (pairfs-ocf(7); Pacemaker looks
+# under /usr/lib/ocf whatever PREFIX is; its default programs are $(PREFIX)/bin's) and pairctl's
+# bash completion; man section 7 goes with the others.
+OCF_AGENT_DIR ?= /usr/lib/ocf/resource.d/pairfs
+BASH_COMPLETION_DIR ?= /usr/share/bash-completion/completions
 
 install: $(BINARIES)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
@@ -154,6 +159,11 @@ install: $(BINARIES)
 	  sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' "$$unit" > "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$(basename "$$unit")" && \
 	  chmod 0644 "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$(basename "$$unit")" || exit 1; \
 	done
+	install -d $(DESTDIR)$(OCF_AGENT_DIR) $(DESTDIR)$(BASH_COMPLETION_DIR) $(DESTDIR)$(PREFIX)/share/man/man7
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' scripts/ocf/pairfs > $(DESTDIR)$(OCF_AGENT_DIR)/pairfs
+	chmod 0755 $(DESTDIR)$(OCF_AGENT_DIR)/pairfs
+	install -m 0644 scripts/completion/pairctl $(DESTDIR)$(BASH_COMPLETION_DIR)/pairctl
+	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 
 clean:
 	rm -rf $(BUILD)

@@ -149,10 +149,8 @@ Transition DecideReserving(const ClusterState& state, ClusterState next, const I
       }
       return Fence(next,
                    "the determining volume's reservation cannot be decided (its primary, or a "
-                   "majority of its "
-                   "copies, did not answer); if the other site is really down, `pairctl takeover "
-                   "--force` of "
-                   "the volumes at this site is the operator's way on");
+                   "majority of its copies, did not answer); if the other site is really down, "
+                   "`pairctl cluster takeover --force` at this site is the operator's way on");
     default: return To(next, {}, "");
   }
 }
@@ -224,6 +222,12 @@ Transition DecideFenced(const ClusterState& state, ClusterState next, const Inpu
                   "unfenced by the operator; nobody is active: racing after standby_delay_ms");
       }
       return To(next, {A::kUnfenceManaged}, "unfenced by the operator");
+    case Event::kTakeover:
+      // The operator knows the other site is down; the daemon took the pairs over. The copies
+      // stay fenced until this site wins (the winner lifts its own fence).
+      if (next.peer_alive) return To(next, {}, "");
+      return Race(next,
+                  "the operator's cluster takeover --force: racing for the determining volume");
     case Event::kPairsHealthy:
       if (!next.peer_alive || !PeerRuns(next.peer_phase)) return To(next, {}, "");
       next.phase = Phase::kStandby;
@@ -298,6 +302,7 @@ const char* EventName(Event event) {
     case Event::kReleased: return "released";
     case Event::kUnfence: return "unfence";
     case Event::kStillFenced: return "still-fenced";
+    case Event::kTakeover: return "takeover";
   }
   return "?";
 }

@@ -55,6 +55,10 @@ enum class Event : uint8_t {
   kReleased,            // the determining volume's reservation was released
   kUnfence,             // the operator: pairctl cluster unfence
   kStillFenced,  // ACTIVE with copies still fenced (an unfence the node refused): every timeout_ms
+  // ops (issue 15): the operator's `pairctl cluster takeover --force`, fed once the daemon took
+  // the pairs over and released the lost holder's record; a FENCED site without the peer's
+  // heartbeats races at once (the daemon refuses the command otherwise).
+  kTakeover,
 };
 
 struct Input {

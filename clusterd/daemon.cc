@@ -261,6 +261,7 @@ void Daemon::ServeControl(int timeout_ms) {
         Feed({Event::kUnfence});
         reply.cluster = Describe();
         break;
+      case wire::MessageType::kClusterTakeover: reply = OperatorTakeover(request.frame); break;
       default:
         reply = wire::Reply::FromStatus(Status::Unsupported(
             std::string("message type ") + wire::MessageTypeName(request.frame.type) +

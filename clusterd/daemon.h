@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include "clusterd/cluster_state.h"
 #include "clusterd/executor.h"
+#include "clusterd/takeover_rules.h"
 #include "node/config.h"
 #include "wire/heartbeat.h"
 #include "wire/link.h"
@@ -55,6 +57,20 @@ class Daemon : private ExecutorEnv {
   void PollNode();  // pair statuses -> copies fenced / pairs healthy / suspended
   void ServeControl(int timeout_ms);
   wire::ClusterInfo Describe();
+  // ops (issue 15): pairctl cluster takeover --force (clusterd/operator_takeover.cc). Checks
+  // TakeoverRefusal, takes the determining volume and the managed volumes over, releases the lost
+  // holder's record, feeds kTakeover (the race runs at once, on_start included) and answers with
+  // what was done and what may be lost; refused (InvalidArgument) with the reason, or the race's
+  // outcome (Conflict) when it did not make this site ACTIVE.
+  wire::Reply OperatorTakeover(const wire::Frame& frame);
+  // The takeover's release: the determining volume's record, taken over here, is released
+  // (forced) when it names another holder or this site outdated; `step` gets the line saying so.
+  void ReleaseLostHolder(const std::function<void(const std::string&)>& step);
+  Status AskNodeNow(const NodeCall& call, std::string* message);  // operator_takeover.cc
+  // What TakeoverRefusal looks at: the heartbeat links, and the node's display asked now.
+  TakeoverView ViewForTakeover(bool force);
+  // The node's display of every volume, or why it did not answer.
+  Result<std::vector<wire::VolumeInfo>> DisplayAtNode();
 
   // The node's control API. Each call waits peer_timeout_ms + kNodeCallSlackMs at most.
   template <class T>

@@ -229,6 +229,7 @@ Status ControlServer::HandleReservation(const wire::Frame& frame, wire::Reply* r
     options.holder = holder;
     options.release = !reserve;
     options.preempt = request.preempt;
+    options.force = !reserve && request.force;  // ops: clusterd's cluster takeover --force
     status = replicator_->Reserve(request.name, options, false);
   } else {
     status = reserve ? volume->Reserve(holder) : volume->Release(holder);

@@ -290,8 +290,8 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   return Status::Ok();
 }
 
-Status Replicator::Takeover(const std::string& name, bool force, bool cluster, bool peer_lost,
-                            std::string* note) {
+Status Replicator::TakeoverPair(const std::string& name, bool force, bool cluster, bool peer_lost,
+                                std::string* note) {
   Result<std::shared_ptr<Pair>> found = PairFor(name);
   if (!found.ok()) return found.status();
   if (IsDetermining(name) && !cluster && !force) {
@@ -492,6 +492,9 @@ void Replicator::DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo
           size == 0 ? 100 : static_cast<uint32_t>((size - info->dirty_bytes) * 100 / size);
   }
   DescribeAsync(pair, view, info);
+  // ops (issue 15): clusterd's cluster takeover refuses while the data link still hears the peer.
+  info->peer_heard_ms_ago =
+      heard_since_start_.load() ? std::max<int64_t>(0, NowMs() - last_heard_ms_.load()) : -1;
 }
 
 }  // namespace pairfs::node

@@ -421,6 +421,15 @@ class Replicator {
                       std::vector<wire::PairOutcome>* outcomes);
   // What pairctl status shows of a pair (operator_commands.cc).
   void DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo* info);
+  // ---- ops (issue 15; operator_commands.cc) ----
+  // Takeover's work; Takeover then moves the peer's reservation of the copies it made SSWS.
+  Status TakeoverPair(const std::string& name, bool force, bool cluster, bool peer_lost,
+                      std::string* note);
+  // After a takeover of `name` (with its async group): each copy now SSWS that the peer still
+  // holds the reservation of (not the determining volume) is reserved for this site, and `note`
+  // says so; a save that fails is said in `note` too (the copy stays as it was).
+  void ReserveTakenOverCopies(const std::string& name, std::string* note);
+  // ---- end ops ----
   Result<std::vector<uint64_t>> HashRegions(Pair& pair, uint64_t first, uint64_t count);
   // The background thread (replicator.cc): statuses to the peer, a silent link, the trims.
   void Background();

@@ -1,7 +1,9 @@
 // pairctl's client side: failures, JSON printing and the carry site (pairctl/client.h).
 #include "pairctl/client.h"
 
+#include <algorithm>
 #include <iostream>
+#include <limits>
 
 #include "node/limits.h"
 
@@ -23,6 +25,14 @@ int Fail(const Status& status) {
 
 std::string ClusterdEndpoint(const Config& config) {
   return "ipc://" + config.site.data_dir + "/" + kClusterdSocketName;
+}
+
+int ClusterTakeoverTimeoutMs(const Config& config) {
+  const int64_t steps = 4 + 2 * static_cast<int64_t>(config.cluster.volumes.size());
+  const int64_t per_step = config.site.peer_timeout_ms + wire::kDefaultControlTimeoutMs;
+  const int64_t total =
+      wire::kDefaultControlTimeoutMs + config.cluster.hook_timeout_ms + steps * per_step;
+  return static_cast<int>(std::min<int64_t>(total, std::numeric_limits<int>::max()));
 }
 
 void PrintJson(const nlohmann::ordered_json& document) {

@@ -54,9 +54,11 @@ int Fail(const Status& status);
 
 // Sends `request` to the node and returns its reply, or the Status explaining why there is none.
 // `program` names who serves `endpoint` in messages.
+// `timeout_ms`: how long the answer may take (a cluster takeover waits for on_start).
 template <class T>
 Result<wire::Reply> Ask(const Config& config, const T& request, const std::string& endpoint,
-                        const std::string& program = "pairfs") {
+                        const std::string& program = "pairfs",
+                        int timeout_ms = wire::kDefaultControlTimeoutMs) {
   Status listening = wire::ProbeEndpoint(endpoint);
   if (!listening.ok()) {
     return Status::Unreachable(program + " for site " + config.site.name +
@@ -66,7 +68,7 @@ Result<wire::Reply> Ask(const Config& config, const T& request, const std::strin
   Result<std::unique_ptr<wire::Client>> client =
       wire::Client::Connect(context, endpoint, config.site.name);
   if (!client.ok()) return client.status();
-  Result<wire::Reply> reply = client.value()->Call(request, wire::kDefaultControlTimeoutMs);
+  Result<wire::Reply> reply = client.value()->Call(request, timeout_ms);
   if (!reply.ok() && reply.status().code() == Code::kUnreachable) {
     return Status::Unreachable(program + " for site " + config.site.name + " did not answer at " +
                                endpoint + ": " + reply.status().message());
@@ -82,6 +84,13 @@ Result<wire::Reply> Ask(const Config& config, const T& request) {
 
 // clusterd's control socket at this site.
 std::string ClusterdEndpoint(const Config& config);
+
+// ops (issue 15): how long `cluster takeover --force` waits for clusterd's answer, which comes
+// once the race after the takeovers is decided and on_start ran: the usual control wait, plus
+// hook_timeout_ms, plus one node call (peer_timeout_ms and the usual wait) for each step (the
+// determining volume's takeover and release, each managed volume's takeover, the race's reserve
+// and each managed volume's reserve). Generous: it only catches a clusterd that hangs.
+int ClusterTakeoverTimeoutMs(const Config& config);
 
 // Runs one request and prints its outcome with `print` (called only on success).
 // A display or volume list of every volume asks page after page (wire/paging.h).

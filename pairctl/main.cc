@@ -54,6 +54,7 @@ struct Commands {
   CLI::App* verify = nullptr;
   CLI::App* cluster_status = nullptr;
   CLI::App* cluster_unfence = nullptr;
+  CLI::App* cluster_takeover = nullptr;  // ops (issue 15)
   CLI::App* keygen = nullptr;
 };
 
@@ -142,12 +143,17 @@ void AddPairCommands(CLI::App& app, Options& options, Commands& commands) {
 
 // cluster status/unfence and keygen.
 void AddClusterAndKeyCommands(CLI::App& app, Options& options, Commands& commands) {
-  CLI::App* cluster = app.add_subcommand("cluster", "clusterd's view, and the operator's unfence");
+  CLI::App* cluster =
+      app.add_subcommand("cluster", "clusterd's view; the operator's unfence and takeover");
   cluster->require_subcommand(1);
   commands.cluster_status =
       cluster->add_subcommand("status", "state, peer, heartbeat links, reservation");
   commands.cluster_unfence =
       cluster->add_subcommand("unfence", "lift FENCED: the managed copies take writes again");
+  CLI::App* takeover = commands.cluster_takeover = cluster->add_subcommand(
+      "takeover", "the survivor carries on without the lost site: cluster takeover --force");
+  takeover->add_flag("--force", options.force,
+                     "required: the other site is down (refused while it is heard)");
   CLI::App* keygen = commands.keygen = app.add_subcommand(
       "keygen", "write a CURVE key pair for [security]: keygen SITE [--dir DIR]");
   keygen
@@ -227,10 +233,27 @@ int RunPairCommand(const Config& c, const Options& options, const Commands& comm
   return -1;
 }
 
-// cluster status/unfence: asked of clusterd, not of the node.
-int RunClusterCommand(const Config& c, const Options& options, bool unfence) {
+// cluster takeover --force (ops, issue 15): what clusterd did and what may be lost, then its view.
+int RunClusterTakeover(const Config& c, const Options& options) {
+  Result<wire::Reply> reply =
+      Ask(c, wire::ClusterTakeoverRequest{c.site.name, options.force}, ClusterdEndpoint(c),
+          "clusterd", ClusterTakeoverTimeoutMs(c));
+  if (!reply.ok()) return Fail(reply.status());
+  if (!reply->ToStatus().ok()) return Fail(reply->ToStatus());
+  if (options.json) {
+    nlohmann::ordered_json document = ClusterJson(reply->cluster);
+    document["takeover"] = reply->message;
+    return PrintJson(document), 0;
+  }
+  std::cout << reply->message << "\n" << ClusterText(reply->cluster);
+  return 0;
+}
+
+// cluster status/unfence/takeover: asked of clusterd, not of the node.
+int RunClusterCommand(const Config& c, const Options& options, bool unfence, bool takeover) {
   if (!c.cluster.present)
     return Fail(Status::InvalidArgument(c.path + " has no [cluster] table: no clusterd here"));
+  if (takeover) return RunClusterTakeover(c, options);
   Result<wire::Reply> reply =
       unfence ? Ask(c, wire::ClusterUnfenceRequest{c.site.name}, ClusterdEndpoint(c), "clusterd")
               : Ask(c, wire::ClusterStatusRequest{c.site.name}, ClusterdEndpoint(c), "clusterd");
@@ -263,8 +286,10 @@ int RunCommand(const Config& c, const Options& options, const Commands& commands
   if (int code = RunVolumeCommand(c, options, commands, size); code >= 0) return code;
   if (int code = RunPairCommand(c, options, commands); code >= 0) return code;
   if (commands.wait->parsed()) return Wait(c, options);
-  if (commands.cluster_status->parsed() || commands.cluster_unfence->parsed()) {
-    return RunClusterCommand(c, options, commands.cluster_unfence->parsed());
+  if (commands.cluster_status->parsed() || commands.cluster_unfence->parsed() ||
+      commands.cluster_takeover->parsed()) {
+    return RunClusterCommand(c, options, commands.cluster_unfence->parsed(),
+                             commands.cluster_takeover->parsed());
   }
   if (commands.verify->parsed()) return Verify(c, options);
   return RunReservation(c, options, commands.reserve->parsed());
@@ -315,6 +340,11 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (commands.cluster_takeover->parsed() && !options.force) {
+    std::cerr << "pairctl: cluster takeover needs --force: this site carries on without the other "
+                 "one, which must be down (see clusterd(8), FAILURE SCENARIOS)\n";
+    return kExitUsage;
+  }
   if (std::string usage = NameOrGroupUsage(options, commands); !usage.empty()) {
     std::cerr << "pairctl: " << usage << "\n"
               << "Run 'pairctl --help' for usage.\n";
@@ -338,8 +368,9 @@ int Main(int argc, char** argv) {
   Result<Config> config = node::LoadConfig(node::ResolveConfigPath(options.config_flag));
   if (!config.ok()) return Fail(config.status());
   if (site_given) {
-    const bool asks_clusterd =
-        commands.cluster_status->parsed() || commands.cluster_unfence->parsed();
+    const bool asks_clusterd = commands.cluster_status->parsed() ||
+                               commands.cluster_unfence->parsed() ||
+                               commands.cluster_takeover->parsed();
     Result<std::string> carry_to =
         CarrySiteFor(options.site, config->site.name, "cluster", !asks_clusterd);
     if (!carry_to.ok()) {

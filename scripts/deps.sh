@@ -13,6 +13,8 @@ case ${1:-} in
       libfuse3-dev fuse3 libzmq3-dev cppzmq-dev libmsgpack-cxx-dev catch2
       libtomlplusplus-dev libcli11-dev libspdlog-dev libxxhash-dev nlohmann-json3-dev
       fio qemu-utils e2fsprogs iptables bindfs socat python3 groff-base util-linux kmod procps
+      # ops (issue 15): ocf-tester and xmllint for tests/integration/ocf_agent.sh
+      resource-agents libxml2-utils
     )
     ;;
   bench) packages=(glusterfs-server glusterfs-client) ;;

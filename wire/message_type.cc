@@ -24,6 +24,7 @@ const char* MessageTypeName(MessageType type) {
     case MessageType::kClusterStatus: return "cluster-status";
     case MessageType::kClusterUnfence: return "cluster-unfence";
     case MessageType::kCarry: return "carry";
+    case MessageType::kClusterTakeover: return "cluster-takeover";
     case MessageType::kReplicaWrite: return "replica-write";
     case MessageType::kForwardedWrite: return "forwarded-write";
     case MessageType::kWriteGrant: return "write-grant";

@@ -25,6 +25,8 @@ enum class MessageType : uint16_t {
   kClusterStatus = 16,   // pairctl to clusterd: its view (phase, peer, links, reservation)
   kClusterUnfence = 17,  // pairctl to clusterd: the operator lifts FENCED
   kCarry = 18,           // pairctl --site SITE: a request for SITE's node, carried by this node
+  // ops (issue 15 part 3)
+  kClusterTakeover = 19,  // pairctl to clusterd: the operator's forced takeover of a lost site
   // Site to site (part 2: synchronous pairs).
   kReplicaWrite = 32,    // primary -> secondary: apply this ordered write
   kForwardedWrite = 33,  // secondary -> primary: order this write for me

@@ -62,19 +62,24 @@ struct DisplayRequest {
 // `holder` empty: the node's own site.
 // `preempt` (clusterd, after winning the determining volume): take a managed volume's reservation
 // from another holder; allowed only to the holder of the determining volume's reservation.
+// `force` (ops, issue 15: clusterd's cluster takeover --force; a release only, read from either
+// body): release the determining volume's record although another site holds it or a managed
+// pair here is apart from its peer. Ignored on a reserve; refused in a carried request.
 struct ReserveRequest {
   static constexpr MessageType kType = MessageType::kReserve;
   std::string name;
   std::string holder;
   bool preempt = false;
-  MSGPACK_DEFINE_MAP(name, holder, preempt);
+  bool force = false;  // ops: see above
+  MSGPACK_DEFINE_MAP(name, holder, preempt, force);
 };
 
 struct ReleaseRequest {
   static constexpr MessageType kType = MessageType::kRelease;
   std::string name;
   std::string holder;
-  MSGPACK_DEFINE_MAP(name, holder);
+  bool force = false;  // ops: see ReserveRequest
+  MSGPACK_DEFINE_MAP(name, holder, force);
 };
 
 struct PairCreateRequest {
@@ -137,6 +142,20 @@ struct ClusterUnfenceRequest {
   std::string site;
   MSGPACK_DEFINE_MAP(site);
 };
+
+// ---- ops (issue 15 part 3) ----
+// pairctl cluster takeover --force: at the survivor, clusterd takes over the determining volume
+// and every managed volume (--force), releases the determining volume for the lost holder and
+// races for it at once (doc/design.md "clusterd and the determining volume"). `force` must be
+// true: refused otherwise, and refused while the peer is heard on a heartbeat link or the data
+// link. The reply's message says what was done and what may be lost; `cluster` the new view.
+struct ClusterTakeoverRequest {
+  static constexpr MessageType kType = MessageType::kClusterTakeover;
+  std::string site;  // the asker's idea of the site, for the log only
+  bool force = false;
+  MSGPACK_DEFINE_MAP(site, force);
+};
+// ---- end ops ----
 
 // pairctl --site SITE: the request `body` of type `type` for SITE's node. The node that gets it
 // runs it itself when SITE is its own name (or empty), carries it over the peer link when SITE is
@@ -231,12 +250,15 @@ struct VolumeInfo {
   uint64_t sent_sequence = 0;     // durable at the secondary (primary), or received (secondary)
   uint64_t applied_sequence = 0;  // applied to the secondary's volumes
   uint64_t lag_ms = 0;            // age of the oldest write not yet durable at the secondary
+  // ops (issue 15 part 3): when this node last heard anything from the peer's node on the data
+  // link (the same for every pair of the site); -1: never since the node started.
+  int64_t peer_heard_ms_ago = -1;
   MSGPACK_DEFINE_MAP(name, role, status, mode, peer_site, peer_volume, size_bytes, allocated_bytes,
                      copy_progress, dirty_bytes, journal_lag_bytes, reserved_by, fence, group,
                      generation, generation_site, consistent, outdated, open_count,
                      region_size_bytes, fenced, reserve_epoch, reserve_outdated, link_authenticated,
                      journal_used_bytes, journal_size_bytes, sent_sequence, applied_sequence,
-                     lag_ms);
+                     lag_ms, peer_heard_ms_ago);
 };
 
 // One heartbeat link as clusterd sees it.

@@ -276,6 +276,13 @@ Status CheckNoClusterdFields(uint16_t type, const std::vector<char>& body) {
     if (reserve.preempt)
       return Refuse("body", "asks a preempting reserve: only the site's own clusterd may");
   }
+  if (type == static_cast<uint16_t>(MessageType::kRelease)) {  // ops (issue 15)
+    ReleaseRequest release;
+    if (Status decoded = DecodeBody(bytes, &release); !decoded.ok())
+      return Refuse("body", "is not a release request: " + decoded.message());
+    if (release.force)
+      return Refuse("body", "asks a forced release: only the site's own clusterd may");
+  }
   return Status::Ok();
 }
 

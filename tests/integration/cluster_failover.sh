@@ -138,5 +138,10 @@ check "on_start did not run at a" test "$(hooks_count "started a")" = 1
 expect_exit "takeover --force of vm1 at a works and says what may be missing" 0 "not here" \
   pairctl a takeover vm1 --force
 check "a's vm1 is writable (SSWS)" test "$(pair_field a vm1 status)" = SSWS
+# ops (issue 15): the takeover moved vm1's reservation from the lost site b to a; before, every
+# write at a got EBADE (reserved by b).
+check "vm1 is reserved for a after the takeover" test "$(pair_field a vm1 reserved_by)" = a
+check "a's mount takes writes after takeover --force" \
+  dd if=/dev/urandom of="$MA/vm1" bs=4k count=4 seek=80 conv=notrunc,fsync status=none
 
 finish

@@ -90,6 +90,8 @@ void PrintBodyOf(wire::MessageType type) {
       return PrintBody<ClusterStatusRequest>("ClusterStatusRequest");
     case MessageType::kClusterUnfence:
       return PrintBody<ClusterUnfenceRequest>("ClusterUnfenceRequest");
+    case MessageType::kClusterTakeover:
+      return PrintBody<ClusterTakeoverRequest>("ClusterTakeoverRequest");
     // The write path's bodies and the heartbeat are msgpack arrays: their fields have positions,
     // not keys, and the document lists them in order.
     case MessageType::kReplicaWrite:

@@ -14,7 +14,7 @@ const Event kEvents[] = {Event::kStartupTimeout,     Event::kPeerSeen,     Event
                          Event::kRaceTimer,          Event::kReserveWon,   Event::kReserveRefused,
                          Event::kReserveUnreachable, Event::kCopiesFenced, Event::kPairsHealthy,
                          Event::kPairsSuspended,     Event::kReleased,     Event::kUnfence,
-                         Event::kStillFenced};
+                         Event::kStillFenced,        Event::kTakeover};
 
 bool Has(const Transition& t, Action action) {
   return std::find(t.actions.begin(), t.actions.end(), action) != t.actions.end();
@@ -288,4 +288,27 @@ TEST_CASE("phase names parse back") {
   }
   Phase unused;
   CHECK_FALSE(ParsePhase("active", &unused));
+}
+
+TEST_CASE("the operator's cluster takeover races at once, only from FENCED without the peer") {
+  ClusterState fenced = In(Phase::kFenced, false);
+  fenced.copies_fenced = true;
+  const Transition race = Decide(fenced, {Event::kTakeover});
+  CHECK(race.next.phase == Phase::kReserving);
+  CHECK(race.actions == std::vector<Action>{Action::kReserveDetermining});
+  CHECK_THAT(race.why, Catch::Contains("cluster takeover --force"));
+  // The copies stay fenced until the race is won; the winner lifts its own fence and starts.
+  CHECK(race.next.copies_fenced);
+  const Transition won = Decide(race.next, {Event::kReserveWon, Phase::kStarting, true});
+  CHECK(won.next.phase == Phase::kActive);
+  CHECK(Has(won, Action::kUnfenceManaged));
+  CHECK(Has(won, Action::kRunOnStart));
+  // Heard again meanwhile: nothing (the daemon refuses the command before it feeds it).
+  CHECK(Decide(In(Phase::kFenced, true), {Event::kTakeover}).actions.empty());
+  for (Phase phase : {Phase::kStarting, Phase::kStandby, Phase::kReserving, Phase::kActive}) {
+    INFO(PhaseName(phase));
+    const Transition ignored = Decide(In(phase, false), {Event::kTakeover});
+    CHECK(ignored.actions.empty());
+    CHECK(ignored.next.phase == phase);
+  }
 }

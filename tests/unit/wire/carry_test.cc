@@ -77,6 +77,12 @@ TEST_CASE("a carried takeover or reserve may not speak as clusterd") {
   CHECK(CheckCarriedRequest(reserve, BodyOf(ReserveRequest{"vm1", "b"})).ok());
   CHECK(CheckCarriedRequest(reserve, BodyOf(ReserveRequest{"vm1", "b", true})).code() ==
         Code::kInvalidArgument);
+  // ops (issue 15): a forced release is clusterd's cluster takeover only.
+  const uint16_t release = TypeNumber(MessageType::kRelease);
+  CHECK(CheckCarriedRequest(release, BodyOf(ReleaseRequest{"quorum", "a"})).ok());
+  const Status forced = CheckCarriedRequest(release, BodyOf(ReleaseRequest{"quorum", "a", true}));
+  CHECK(forced.code() == Code::kInvalidArgument);
+  CHECK_THAT(forced.message(), Catch::Contains("forced release"));
 }
 
 TEST_CASE("a carry request names a site or none, and carries only what may be carried") {
