@@ -20,7 +20,7 @@ bool Has(const Transition& t, Action action) {
   return std::find(t.actions.begin(), t.actions.end(), action) != t.actions.end();
 }
 
-ClusterState In(Phase phase, bool peer_alive = true, Phase peer_phase = Phase::kStandby) {
+ClusterState StateIn(Phase phase, bool peer_alive = true, Phase peer_phase = Phase::kStandby) {
   ClusterState state;
   state.phase = phase;
   state.peer_alive = peer_alive;
@@ -41,7 +41,7 @@ TEST_CASE("every phase answers every event, and only a won reserve makes a site 
         for (int flags = 0; flags < 16; ++flags) {
           const bool started = flags & 1;
           for (Phase peer : kPhases) {
-            ClusterState state = In(phase, alive);
+            ClusterState state = StateIn(phase, alive);
             state.started = started;
             state.copies_fenced = flags & 2;
             state.race_pending = flags & 4;
@@ -88,12 +88,12 @@ TEST_CASE("every phase answers every event, and only a won reserve makes a site 
 }
 
 TEST_CASE("start-up: a peer already active makes a standby; a silent peer makes a race now") {
-  CHECK(Decide(In(Phase::kStarting, false), Seen(Phase::kActive)).next.phase == Phase::kStandby);
-  CHECK(Decide(In(Phase::kStarting, false), Seen(Phase::kActive)).actions.empty());
-  const Transition idle = Decide(In(Phase::kStarting, false), Seen(Phase::kStandby));
+  CHECK(Decide(StateIn(Phase::kStarting, false), Seen(Phase::kActive)).next.phase == Phase::kStandby);
+  CHECK(Decide(StateIn(Phase::kStarting, false), Seen(Phase::kActive)).actions.empty());
+  const Transition idle = Decide(StateIn(Phase::kStarting, false), Seen(Phase::kStandby));
   CHECK(idle.next.phase == Phase::kStandby);
   CHECK(idle.actions == std::vector<Action>{Action::kScheduleRace});
-  const Transition silent = Decide(In(Phase::kStarting, false), {Event::kStartupTimeout});
+  const Transition silent = Decide(StateIn(Phase::kStarting, false), {Event::kStartupTimeout});
   CHECK(silent.next.phase == Phase::kReserving);
   CHECK(silent.actions == std::vector<Action>{Action::kReserveDetermining});
 }
@@ -101,19 +101,19 @@ TEST_CASE("start-up: a peer already active makes a standby; a silent peer makes 
 TEST_CASE(
     "a restarted clusterd whose applications ran races at once; a standby leaves a starting peer "
     "alone") {
-  ClusterState resuming = In(Phase::kStarting, false);
+  ClusterState resuming = StateIn(Phase::kStarting, false);
   resuming.resuming = true;
   const Transition t = Decide(resuming, Seen(Phase::kStandby));
   CHECK(t.next.phase == Phase::kReserving);
   CHECK(t.actions == std::vector<Action>{Action::kReserveDetermining});
   // The other side sees it STARTING and waits; only a STANDBY peer makes it race.
-  CHECK(Decide(In(Phase::kStandby, true, Phase::kActive), Seen(Phase::kStarting)).actions.empty());
-  CHECK(Decide(In(Phase::kStandby, true, Phase::kActive), Seen(Phase::kStandby)).actions ==
+  CHECK(Decide(StateIn(Phase::kStandby, true, Phase::kActive), Seen(Phase::kStarting)).actions.empty());
+  CHECK(Decide(StateIn(Phase::kStandby, true, Phase::kActive), Seen(Phase::kStandby)).actions ==
         std::vector<Action>{Action::kScheduleRace});
 }
 
 TEST_CASE("the standby races standby_delay_ms after the peer is lost; the active site at once") {
-  const Transition standby = Decide(In(Phase::kStandby, true, Phase::kActive), {Event::kPeerLost});
+  const Transition standby = Decide(StateIn(Phase::kStandby, true, Phase::kActive), {Event::kPeerLost});
   CHECK(standby.next.phase == Phase::kStandby);
   CHECK(standby.actions == std::vector<Action>{Action::kScheduleRace});
   CHECK(Decide(standby.next, {Event::kRaceTimer}).next.phase == Phase::kReserving);
@@ -122,7 +122,7 @@ TEST_CASE("the standby races standby_delay_ms after the peer is lost; the active
   CHECK(back.actions == std::vector<Action>{Action::kCancelRace});
   CHECK(Decide(back.next, {Event::kRaceTimer}).next.phase == Phase::kStandby);
 
-  const Transition active = Decide(In(Phase::kActive), {Event::kPeerLost});
+  const Transition active = Decide(StateIn(Phase::kActive), {Event::kPeerLost});
   CHECK(active.next.phase == Phase::kReserving);
   CHECK(active.actions == std::vector<Action>{Action::kReserveDetermining});
 }
@@ -130,7 +130,7 @@ TEST_CASE("the standby races standby_delay_ms after the peer is lost; the active
 TEST_CASE(
     "won: reserve the managed volumes first, then resync or swap by the determining volume's role, "
     "then on_start") {
-  ClusterState reserving = In(Phase::kReserving, false);
+  ClusterState reserving = StateIn(Phase::kReserving, false);
   const Transition primary = Decide(reserving, {Event::kReserveWon, Phase::kStarting, true});
   CHECK(primary.actions ==
         std::vector<Action>{Action::kReserveManaged, Action::kResyncPairs, Action::kRunOnStart});
@@ -146,20 +146,20 @@ TEST_CASE(
 }
 
 TEST_CASE("lost: fence first, then on_stop; a start-up race lost to a live peer is a standby") {
-  const Transition lost = Decide(In(Phase::kReserving, false), {Event::kReserveRefused});
+  const Transition lost = Decide(StateIn(Phase::kReserving, false), {Event::kReserveRefused});
   CHECK(lost.next.phase == Phase::kFenced);
   CHECK(lost.actions == std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop});
-  const Transition unreachable = Decide(In(Phase::kReserving, false), {Event::kReserveUnreachable});
+  const Transition unreachable = Decide(StateIn(Phase::kReserving, false), {Event::kReserveUnreachable});
   CHECK(unreachable.next.phase == Phase::kFenced);
   CHECK_THAT(unreachable.why, Catch::Contains("takeover --force"));
   const Transition startup =
-      Decide(In(Phase::kReserving, true, Phase::kReserving), {Event::kReserveRefused});
+      Decide(StateIn(Phase::kReserving, true, Phase::kReserving), {Event::kReserveRefused});
   CHECK(startup.next.phase == Phase::kStandby);
   CHECK(startup.actions.empty());
   // Refused while nobody is active (both asked, each copy of the record granted someone else):
   // standby, and race again after timeout_ms; a heartbeat saying the peer won cancels it.
   const Transition idle =
-      Decide(In(Phase::kReserving, true, Phase::kStandby), {Event::kReserveRefused});
+      Decide(StateIn(Phase::kReserving, true, Phase::kStandby), {Event::kReserveRefused});
   CHECK(idle.next.phase == Phase::kStandby);
   CHECK(idle.actions == std::vector<Action>{Action::kScheduleRetry});
   CHECK(idle.next.race_pending);
@@ -169,35 +169,35 @@ TEST_CASE("lost: fence first, then on_stop; a start-up race lost to a live peer 
   // The node fenced a copy (fence reserve lost after a link loss): hand over. The peer races
   // when it hears FENCED; should it lose too (this site still holds the determining volume),
   // this site races again after standby_delay_ms.
-  const Transition node = Decide(In(Phase::kActive), {Event::kCopiesFenced});
+  const Transition node = Decide(StateIn(Phase::kActive), {Event::kCopiesFenced});
   CHECK(node.next.phase == Phase::kFenced);
   CHECK(node.actions ==
         std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop, Action::kScheduleRace});
   CHECK(node.next.race_pending);
-  CHECK(Decide(In(Phase::kActive, true, Phase::kActive), {Event::kCopiesFenced}).actions ==
+  CHECK(Decide(StateIn(Phase::kActive, true, Phase::kActive), {Event::kCopiesFenced}).actions ==
         std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop});
 }
 
 TEST_CASE("a fenced peer hands over: the standby races at once") {
-  const Transition t = Decide(In(Phase::kStandby, true, Phase::kActive), Seen(Phase::kFenced));
+  const Transition t = Decide(StateIn(Phase::kStandby, true, Phase::kActive), Seen(Phase::kFenced));
   CHECK(t.next.phase == Phase::kReserving);
 }
 
 TEST_CASE("recovery: no failback; the determining volume is released once both are healthy") {
-  const Transition healthy = Decide(In(Phase::kActive, true), {Event::kPairsHealthy});
+  const Transition healthy = Decide(StateIn(Phase::kActive, true), {Event::kPairsHealthy});
   CHECK(healthy.actions == std::vector<Action>{Action::kReleaseDetermining});
   CHECK(healthy.next.phase == Phase::kActive);
   CHECK_FALSE(Decide(healthy.next, {Event::kReleased}).next.holds_determining);
-  CHECK(Decide(In(Phase::kActive, false), {Event::kPairsHealthy}).actions.empty());
+  CHECK(Decide(StateIn(Phase::kActive, false), {Event::kPairsHealthy}).actions.empty());
   // A hold the standby's node took by its fence reserve is released too once the peer is ACTIVE
   // (else the active site could not confirm the reservation when the standby dies).
-  ClusterState standby = In(Phase::kStandby, true, Phase::kActive);
+  ClusterState standby = StateIn(Phase::kStandby, true, Phase::kActive);
   standby.holds_determining = true;
   const Transition standby_healthy = Decide(standby, {Event::kPairsHealthy});
   CHECK(standby_healthy.actions == std::vector<Action>{Action::kReleaseDetermining});
   CHECK(standby_healthy.next.phase == Phase::kStandby);
   CHECK_FALSE(Decide(standby_healthy.next, {Event::kReleased}).next.holds_determining);
-  CHECK(Decide(In(Phase::kStandby, true, Phase::kActive), {Event::kPairsHealthy}).actions.empty());
+  CHECK(Decide(StateIn(Phase::kStandby, true, Phase::kActive), {Event::kPairsHealthy}).actions.empty());
   ClusterState lonely = standby;
   lonely.peer_phase = Phase::kStandby;  // nobody active: its race decides, no release
   CHECK(Decide(lonely, {Event::kPairsHealthy}).actions.empty());
@@ -205,21 +205,21 @@ TEST_CASE("recovery: no failback; the determining volume is released once both a
   lonely.peer_phase = Phase::kActive;
   CHECK(Decide(lonely, {Event::kPairsHealthy}).actions.empty());
   // auto_resync from the active site once the peer is back.
-  CHECK(Decide(In(Phase::kActive, true), {Event::kPairsSuspended}).actions ==
+  CHECK(Decide(StateIn(Phase::kActive, true), {Event::kPairsSuspended}).actions ==
         std::vector<Action>{Action::kAutoResync});
   // A fenced site recovers when the peer is active and the pairs are back in PAIR.
   const Transition fenced =
-      Decide(In(Phase::kFenced, true, Phase::kActive), {Event::kPairsHealthy});
+      Decide(StateIn(Phase::kFenced, true, Phase::kActive), {Event::kPairsHealthy});
   CHECK(fenced.next.phase == Phase::kStandby);
   CHECK(fenced.actions == std::vector<Action>{Action::kUnfenceManaged});
-  CHECK(Decide(In(Phase::kFenced, false), {Event::kPairsHealthy}).next.phase == Phase::kFenced);
+  CHECK(Decide(StateIn(Phase::kFenced, false), {Event::kPairsHealthy}).next.phase == Phase::kFenced);
   // The operator unfences.
-  CHECK(Decide(In(Phase::kFenced, true, Phase::kActive), {Event::kUnfence}).next.phase ==
+  CHECK(Decide(StateIn(Phase::kFenced, true, Phase::kActive), {Event::kUnfence}).next.phase ==
         Phase::kStandby);
 }
 
 TEST_CASE("a FENCED site races again while nobody is active; a winner lifts its own fence") {
-  ClusterState fenced = In(Phase::kFenced, true, Phase::kStandby);
+  ClusterState fenced = StateIn(Phase::kFenced, true, Phase::kStandby);
   fenced.copies_fenced = true;
   for (Phase peer : {Phase::kStandby, Phase::kFenced}) {
     const Transition t = Decide(fenced, Seen(peer));
@@ -235,7 +235,7 @@ TEST_CASE("a FENCED site races again while nobody is active; a winner lifts its 
   CHECK(cancelled.next.phase == Phase::kFenced);
   // Without the peer's heartbeats a FENCED site does not race: the operator decides.
   CHECK(Decide(pending, {Event::kPeerLost}).actions == std::vector<Action>{Action::kCancelRace});
-  CHECK(Decide(In(Phase::kFenced, false), Seen(Phase::kFenced)).next.peer_alive);
+  CHECK(Decide(StateIn(Phase::kFenced, false), Seen(Phase::kFenced)).next.peer_alive);
   const Transition racing = Decide(pending, {Event::kRaceTimer});
   CHECK(racing.next.phase == Phase::kReserving);
   CHECK(racing.actions == std::vector<Action>{Action::kReserveDetermining});
@@ -255,9 +255,9 @@ TEST_CASE("a FENCED site races again while nobody is active; a winner lifts its 
   CHECK(won.actions == std::vector<Action>{Action::kReserveManaged, Action::kResyncPairs,
                                            Action::kUnfenceManaged, Action::kRunOnStart});
   // A won race from STANDBY has nothing to lift.
-  CHECK_FALSE(Has(Decide(In(Phase::kReserving), {Event::kReserveWon}), Action::kUnfenceManaged));
+  CHECK_FALSE(Has(Decide(StateIn(Phase::kReserving), {Event::kReserveWon}), Action::kUnfenceManaged));
   // An unfence the node refused (a suspended copy) is tried again once the pairs are in PAIR.
-  ClusterState active = In(Phase::kActive, true, Phase::kStandby);
+  ClusterState active = StateIn(Phase::kActive, true, Phase::kStandby);
   active.copies_fenced = true;
   const Transition healthy = Decide(active, {Event::kPairsHealthy});
   CHECK(healthy.actions == std::vector<Action>{Action::kUnfenceManaged});
@@ -265,18 +265,18 @@ TEST_CASE("a FENCED site races again while nobody is active; a winner lifts its 
   // ... and every timeout_ms meanwhile (the node lifts it once the peer says it is outdated).
   CHECK(Decide(active, {Event::kStillFenced}).actions ==
         std::vector<Action>{Action::kUnfenceManaged});
-  CHECK(Decide(In(Phase::kActive), {Event::kStillFenced}).actions.empty());
-  CHECK(Decide(In(Phase::kFenced), {Event::kStillFenced}).actions.empty());
+  CHECK(Decide(StateIn(Phase::kActive), {Event::kStillFenced}).actions.empty());
+  CHECK(Decide(StateIn(Phase::kFenced), {Event::kStillFenced}).actions.empty());
 }
 
 TEST_CASE("two ACTIVE sites: the one without the determining volume fences itself") {
-  ClusterState released = In(Phase::kActive, true, Phase::kStandby);
+  ClusterState released = StateIn(Phase::kActive, true, Phase::kStandby);
   released.holds_determining = false;  // released once both were healthy
   const Transition t = Decide(released, Seen(Phase::kActive));
   CHECK(t.next.phase == Phase::kFenced);
   CHECK(t.actions == std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop});
   // The holder stays: the other one yields.
-  CHECK(Decide(In(Phase::kActive), Seen(Phase::kActive)).next.phase == Phase::kActive);
+  CHECK(Decide(StateIn(Phase::kActive), Seen(Phase::kActive)).next.phase == Phase::kActive);
   CHECK(Decide(released, Seen(Phase::kReserving)).next.phase == Phase::kActive);
 }
 

@@ -25,20 +25,20 @@ using namespace pairfs::node;
 
 namespace {
 
-constexpr uint64_t kVolumeBytes = 1 << 20;
+constexpr uint64_t kGroupVolumeBytes = 1 << 20;
 constexpr uint64_t kJournalBytes = 1 << 20;
 
 std::shared_ptr<Volume> MemoryVolume(const std::string& dir, const std::string& name) {
   VolumeMetadata metadata;
   metadata.name = name;
-  metadata.size_bytes = kVolumeBytes;
+  metadata.size_bytes = kGroupVolumeBytes;
   metadata.inode = 2;
-  return Volume::Attach(dir, metadata, std::make_unique<MemoryBlockFile>(kVolumeBytes));
+  return Volume::Attach(dir, metadata, std::make_unique<MemoryBlockFile>(kGroupVolumeBytes));
 }
 
 std::string Image(Volume& volume) {
-  std::string bytes(kVolumeBytes, '\0');
-  REQUIRE(volume.Read(0, kVolumeBytes, bytes.data(), false).value() == kVolumeBytes);
+  std::string bytes(kGroupVolumeBytes, '\0');
+  REQUIRE(volume.Read(0, kGroupVolumeBytes, bytes.data(), false).value() == kGroupVolumeBytes);
   return bytes;
 }
 
@@ -52,7 +52,7 @@ bool Eventually(F done) {
   return done();
 }
 
-struct TwoSites {
+struct GroupSites {
   testing::TempDir dir;
   std::shared_ptr<Volume> primary = MemoryVolume(dir.path(), "db");
   std::shared_ptr<Volume> secondary = MemoryVolume(dir.path(), "db-copy");
@@ -60,7 +60,7 @@ struct TwoSites {
   std::shared_ptr<AsyncGroup> restore;
   std::atomic<bool> link_up{true};
 
-  TwoSites() {
+  GroupSites() {
     std::filesystem::create_directories(dir.path() + "/a");
     std::filesystem::create_directories(dir.path() + "/b");
     AsyncGroupHooks restore_hooks;
@@ -91,7 +91,7 @@ struct TwoSites {
     REQUIRE(opened.ok());
     master = opened.value();
   }
-  ~TwoSites() {
+  ~GroupSites() {
     master->Stop();
     restore->Stop();
   }
@@ -110,7 +110,7 @@ struct TwoSites {
 }  // namespace
 
 TEST_CASE("an async group ships, applies in order and frees its journal", "[async]") {
-  TwoSites sites;
+  GroupSites sites;
   sites.master->Start();
   sites.restore->Start();
   for (int i = 0; i < 200; ++i) {
@@ -128,7 +128,7 @@ TEST_CASE("an async group ships, applies in order and frees its journal", "[asyn
 }
 
 TEST_CASE("appends go on while the link is cut; the transfer resumes after it", "[async]") {
-  TwoSites sites;
+  GroupSites sites;
   sites.link_up.store(false);
   sites.master->Start();
   sites.restore->Start();
@@ -142,7 +142,7 @@ TEST_CASE("appends go on while the link is cut; the transfer resumes after it", 
 }
 
 TEST_CASE("the restore side refuses gaps and counts them; duplicates are acknowledged", "[async]") {
-  TwoSites sites;
+  GroupSites sites;
   auto entry = [](uint64_t sequence) {
     wire::JournalEntryMessage message;
     const std::string data(4096, static_cast<char>('0' + sequence % 10));
@@ -182,7 +182,7 @@ TEST_CASE("the restore side refuses gaps and counts them; duplicates are acknowl
   ack = sites.restore->Receive(batch);
   CHECK(ack.code == static_cast<uint8_t>(Code::kInvalidArgument));
   batch.entries = {entry(3)};
-  batch.entries[0].offset = kVolumeBytes - 1024;  // runs past the end
+  batch.entries[0].offset = kGroupVolumeBytes - 1024;  // runs past the end
   ack = sites.restore->Receive(batch);
   CHECK(ack.code == static_cast<uint8_t>(Code::kInvalidArgument));
   CHECK(sites.restore->counters().batches_refused == 4);
@@ -240,7 +240,7 @@ TEST_CASE("an async resync goes through the journal only when the batch fits hal
 }
 
 TEST_CASE("the master learns the restore journal's ring from its acks", "[async][resync]") {
-  TwoSites sites;
+  GroupSites sites;
   CHECK(sites.master->resync_capacity_bytes() == sites.master->journal().capacity_bytes());
   wire::JournalBatchMessage probe;
   probe.group = "app";
@@ -256,7 +256,7 @@ TEST_CASE("the master learns the restore journal's ring from its acks", "[async]
 
 TEST_CASE("a resync batch brings a suspended group back: applied whole, then journaling resumes",
           "[async][resync]") {
-  TwoSites sites;
+  GroupSites sites;
   sites.master->Start();
   sites.restore->Start();
   sites.Write(0, std::string(4096, 'a'));
@@ -295,7 +295,7 @@ TEST_CASE("a resync batch brings a suspended group back: applied whole, then jou
 
 TEST_CASE("a resync batch that does not fit the free space is refused before anything is appended",
           "[async][resync]") {
-  TwoSites sites;  // threads not started: nothing is shipped or freed
+  GroupSites sites;  // threads not started: nothing is shipped or freed
   const std::string data(kMaxJournalEntryDataBytes / 4, 'd');
   std::vector<JournalWrite> batch;
   for (uint64_t i = 0; i * data.size() < kJournalBytes; ++i)

@@ -11,21 +11,12 @@ using pairfs::testing::AppendOk;
 using pairfs::testing::BytesFor;
 using pairfs::testing::DataWrite;
 using pairfs::testing::FormatAndOpen;
+using pairfs::testing::MemoryFile;
+using pairfs::testing::ReadOk;
 using pairfs::testing::NewestSlot;
 using pairfs::testing::Reopen;
 
 namespace {
-
-std::shared_ptr<MemoryBlockFile> MemoryFile() {
-  return std::make_shared<MemoryBlockFile>(64 * 1024);
-}
-
-std::vector<JournalEntry> ReadOk(const Journal& journal, uint64_t from) {
-  Result<std::vector<JournalEntry>> entries = journal.Read(from, 1 << 30);
-  INFO(entries.status().message());
-  REQUIRE(entries.ok());
-  return std::move(entries.value());
-}
 
 }  // namespace
 

@@ -15,24 +15,14 @@ using pairfs::testing::AppendOk;
 using pairfs::testing::BytesFor;
 using pairfs::testing::DataWrite;
 using pairfs::testing::FormatAndOpen;
+using pairfs::testing::MemoryFile;
+using pairfs::testing::ReadOk;
 using pairfs::testing::NewestSlot;
 using pairfs::testing::Reopen;
 
 namespace {
 
 constexpr uint64_t kSmallRing = 64 * 1024;
-
-std::shared_ptr<MemoryBlockFile> MemoryFile(uint64_t size = kSmallRing) {
-  return std::make_shared<MemoryBlockFile>(size);
-}
-
-std::vector<JournalEntry> ReadOk(const Journal& journal, uint64_t from,
-                                 size_t max_bytes = 1 << 30) {
-  Result<std::vector<JournalEntry>> entries = journal.Read(from, max_bytes);
-  INFO(entries.status().message());
-  REQUIRE(entries.ok());
-  return std::move(entries.value());
-}
 
 // A file whose syncs wait at a gate the test opens: shows which callers share a sync.
 class GatedFile final : public BlockFile {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "node/block_file.h"
 #include "node/journal.h"
@@ -67,6 +68,20 @@ inline std::unique_ptr<node::Journal> Reopen(const std::shared_ptr<node::BlockFi
   INFO(journal.status().message());
   REQUIRE(journal.ok());
   return std::move(journal.value());
+}
+
+// A journal file in memory, `size` bytes (the smallest ring that wraps soon by default).
+inline std::shared_ptr<node::MemoryBlockFile> MemoryFile(uint64_t size = 64 * 1024) {
+  return std::make_shared<node::MemoryBlockFile>(size);
+}
+
+// The entries from sequence `from` on, at most `max_bytes`; the test fails if the read does.
+inline std::vector<node::JournalEntry> ReadOk(const node::Journal& journal, uint64_t from,
+                                              size_t max_bytes = 1 << 30) {
+  Result<std::vector<node::JournalEntry>> entries = journal.Read(from, max_bytes);
+  INFO(entries.status().message());
+  REQUIRE(entries.ok());
+  return std::move(entries.value());
 }
 
 }  // namespace pairfs::testing

@@ -14,19 +14,10 @@ using namespace pairfs::node;
 using pairfs::testing::BytesFor;
 using pairfs::testing::DataWrite;
 using pairfs::testing::FormatAndOpen;
+using pairfs::testing::MemoryFile;
+using pairfs::testing::ReadOk;
 
 namespace {
-
-std::shared_ptr<MemoryBlockFile> MemoryFile(uint64_t size) {
-  return std::make_shared<MemoryBlockFile>(size);
-}
-
-std::vector<JournalEntry> ReadOk(const Journal& journal, uint64_t from) {
-  Result<std::vector<JournalEntry>> entries = journal.Read(from, 1 << 30);
-  INFO(entries.status().message());
-  REQUIRE(entries.ok());
-  return std::move(entries.value());
-}
 
 }  // namespace
 
