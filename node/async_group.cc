@@ -68,7 +68,9 @@ void AsyncGroup::Start() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { master_ ? RunTransfer() : RunRestore(); });
+  thread_ = std::thread([this] { master_ ? RunTransfer(0) : RunRestore(); });
+  for (int lane = 1; master_ && lane < kAsyncBatchesInFlight; ++lane)
+    lanes_.emplace_back([this, lane] { RunTransfer(lane); });
 }
 
 void AsyncGroup::Stop() {
@@ -77,7 +79,18 @@ void AsyncGroup::Stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  received_.notify_all();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  for (std::thread& lane : lanes_) {
+    if (!lane.joinable()) continue;
+    if (lane.get_id() == std::this_thread::get_id()) {
+      lane.detach();  // Stop from a lane itself: it returns once it sees stopping_
+    } else {
+      lane.join();
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  lanes_.clear();
 }
 
 bool AsyncGroup::WaitForWork(int ms) {
@@ -175,8 +188,16 @@ Status AsyncGroup::CheckApplicable(const wire::JournalEntryMessage& entry) const
   return Status::Ok();
 }
 
-wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& batch) {
-  std::lock_guard<std::mutex> one_batch(receive_mutex_);
+wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& batch,
+                                            int reorder_wait_ms) {
+  std::unique_lock<std::mutex> one_batch(receive_mutex_);
+  if (reorder_wait_ms > 0 && !batch.entries.empty()) {
+    // The master's window: the batch ahead of this one may be in another worker still.
+    received_.wait_for(one_batch, std::chrono::milliseconds(reorder_wait_ms), [&] {
+      return batch.entries.front().sequence <= journal_->next_sequence() ||
+             !journal_->health().ok();
+    });
+  }
   wire::JournalAckMessage ack;
   ack.group = group_;
   bool stored = false;
@@ -225,6 +246,7 @@ wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& bat
       work_ = true;
     }
     wake_.notify_all();
+    received_.notify_all();
   }
   return ack;
 }

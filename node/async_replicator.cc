@@ -181,7 +181,9 @@ Status Replicator::StartGroups() {
                           replayed.message(),
                       replayed.error_number());
       }
-      ReappendMarkedRegions(group);  // finding F1 (node/async_resync.cc)
+      // Finding F1 as an older version fixed it: regions its activity log marked (journaled
+      // writes mark nothing now) are journaled again (node/async_resync.cc).
+      ReappendMarkedRegions(group);
     }
     group->Start();
   }
@@ -237,7 +239,7 @@ void Replicator::ServeJournalBatch(const wire::Frame& frame) {
     ack.applied_sequence = std::min(group->journal().applied_sequence(), ack.durable_sequence);
     return Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
   }
-  ack = group->Receive(batch);
+  ack = group->Receive(batch, kAsyncReorderWaitMs);  // the master sends a window of batches
   if (ack.code != 0) CountRefusal(frame.type, Status(static_cast<Code>(ack.code), ack.message));
   Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
 }
@@ -255,14 +257,6 @@ Result<size_t> Replicator::WriteJournaled(Pair& pair, wire::WriteKind kind, uint
   }
   bool journal_full = false;
   {
-    // Finding F1 (issue 13 part 4): the region is in the activity log before the image write and
-    // until the write's journal entry is durable (TrimActivityLog), so a power loss that keeps
-    // the image write but loses the entry leaves the region marked, and the restart re-appends
-    // its contents (ReappendMarkedRegions) instead of reusing the lost entry's sequence.
-    // Single regions, not activity extents: a restart re-journals what is marked, and whole
-    // extents would not fit a small journal.
-    Result<Activity> activity = Activity::Begin(pair, offset, length, false);
-    if (!activity.ok()) return activity.status();
     // The range is held from the append to the image write, so overlapping writes reach the
     // image in the journal's order (a replay or the secondary ends with the same bytes).
     RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
@@ -277,6 +271,18 @@ Result<size_t> Replicator::WriteJournaled(Pair& pair, wire::WriteKind kind, uint
       if (sequence.status().code() != Code::kNoSpace) return sequence.status();
       journal_full = true;
     } else {
+      // Finding F1 (issue 13 part 4): the image write waits for its entry to be durable, so a
+      // power loss can never keep an image write whose entry it lost (the restart would reuse
+      // the lost entry's sequence for another write: the copies would differ silently). Group
+      // commit: concurrent writers share the sync, and the fsync that usually follows finds the
+      // entry durable already and costs nothing. This replaced a durable activity-log mark of
+      // the write's region before the image write (a bitmap write on almost every random write,
+      // and a re-journal of the marked regions at every restart).
+      Status durable = group->WaitDurable(sequence.value());
+      if (!durable.ok()) {
+        group->ImageWritten(sequence.value());
+        return durable;  // the journal is failed (sticky): nothing is written to the image
+      }
       Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
       group->ImageWritten(sequence.value());
       if (!written.ok()) return written;  // the journal holds it: a restart replays it

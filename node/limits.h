@@ -182,6 +182,21 @@ inline constexpr int kAsyncRetryMs = 200;
 // wire::kDefaultControlTimeoutMs, which the primary's own journal and this wait share.
 inline constexpr int kAsyncCreateAskMs = 8000;
 
+// ---- asyncspeed (issue 13 targets): the transfer window ----
+// The master keeps up to this many journal batches on the way to the peer at once (one sending
+// thread each, node/async_transfer.cc): one batch per round trip drains only ~1 MiB per RTT
+// (~24 MB/s over a 20 ms WAN round trip), below the 50 MB/s the lag target asks for. Each waits
+// on one of the peer's Replicator workers (8 by default) while it is stored: half of them at most.
+inline constexpr int kAsyncBatchesInFlight = 4;
+// ... and at most this many data bytes in those batches together: bounds the memory the window
+// holds (its batches and their encodings) and what a refused gap or lost batch sends again.
+inline constexpr size_t kAsyncWindowBytes = 4 << 20;
+// The restore side holds a batch that arrives before the one ahead of it (the peer's workers
+// serve a window's batches in parallel, not always in order) up to this long for that one to be
+// stored, instead of refusing it as a gap at once (which costs a resend of the window).
+inline constexpr int kAsyncReorderWaitMs = 100;
+// ---- end asyncspeed ----
+
 // The restore thread reads at most this much data per pass before it syncs and marks applied.
 inline constexpr size_t kAsyncRestoreReadBytes = 8 << 20;
 
