@@ -4,9 +4,10 @@
 // and waiting for its ack. An ack that confirms its batch moves nothing back; any other (a
 // refused gap, a full restore journal, a probe, an older batch's ack) moves the next sequence
 // to send to what the peer holds durably, so a lost batch, a restart of either side or a refusal
-// resumes right there (the peer acknowledges what it holds again), and says what it applied. A checkpoint (fdatasync of the images) at most every
-// kAsyncCheckpointIntervalMs lets the journal free what the peer applied and the images hold.
-// While the link is down nothing is sent; the writers go on into the journal.
+// resumes right there (the peer acknowledges what it holds again), and says what it applied. A
+// checkpoint (fdatasync of the images) at most every kAsyncCheckpointIntervalMs lets the journal
+// free what the peer applied and the images hold. While the link is down nothing is sent; the
+// writers go on into the journal.
 #include <algorithm>
 #include <chrono>
 
@@ -97,8 +98,8 @@ bool AsyncGroup::ShipOnce() {
     if (!probe && batch.first_sequence <= journal_->last_sequence()) {
       Status synced = journal_->Sync();  // only durable entries are read and shipped
       if (!synced.ok()) return false;
-      Result<std::vector<JournalEntry>> entries = journal_->Read(
-          batch.first_sequence, std::min(room, wire::kMaxJournalBatchDataBytes));
+      Result<std::vector<JournalEntry>> entries =
+          journal_->Read(batch.first_sequence, std::min(room, wire::kMaxJournalBatchDataBytes));
       if (!entries.ok()) {
         PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "async: read failed",
                            "group {}: cannot read entry {} of the master journal: {}", group_,
@@ -131,8 +132,7 @@ bool AsyncGroup::ShipOnce() {
     ++counters_.batches_sent;
     if (!ack.ok()) {
       if (peer_known_) {
-        spdlog::warn("group {}: the journal transfer stopped: {}", group_,
-                     ack.status().message());
+        spdlog::warn("group {}: the journal transfer stopped: {}", group_, ack.status().message());
       }
       // What the peer holds is unknown again: the next probe's ack says where to go on.
       peer_known_ = false;

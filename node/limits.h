@@ -194,7 +194,17 @@ inline constexpr size_t kAsyncWindowBytes = 4 << 20;
 // The restore side holds a batch that arrives before the one ahead of it (the peer's workers
 // serve a window's batches in parallel, not always in order) up to this long for that one to be
 // stored, instead of refusing it as a gap at once (which costs a resend of the window).
-inline constexpr int kAsyncReorderWaitMs = 100;
+// Long enough for the batch ahead to be stored and synced on a busy disk, below peer_timeout_ms.
+inline constexpr int kAsyncReorderWaitMs = 500;
+// Finding F1's protection of a journaled write (node/async_replicator.cc WriteJournaled): a write
+// of at least kAsyncMarkMinBytes (one default region) marks its activity extents durably before
+// its image write (one bitmap write per 4 MiB of a sequential stream) while the pair's marked
+// bytes stay within 1/kAsyncMarkedJournalShare of the journal's ring, so that a restart's
+// re-journal of the marked regions (at most half the ring, AsyncResyncFits) always fits; any
+// other write waits for its entry to be durable before its image write (a journal sync, which
+// the fsync that usually follows then finds done).
+inline constexpr uint64_t kAsyncMarkMinBytes = 64 << 10;
+inline constexpr uint64_t kAsyncMarkedJournalShare = 4;
 // ---- end asyncspeed ----
 
 // The restore thread reads at most this much data per pass before it syncs and marks applied.

@@ -150,7 +150,8 @@ class AsyncSimRun {
     if (crash_point == 1) return CrashMaster(false);
     if (options_.durable_before_image) {
       Status durable = master_.group().WaitDurable(sequence.value());
-      ASYNC_SIM_ENSURE(durable.ok(), "a write's entry did not become durable: " + durable.message());
+      ASYNC_SIM_ENSURE(durable.ok(),
+                       "a write's entry did not become durable: " + durable.message());
     }
     Status written =
         master_.volume(write.volume)
@@ -205,8 +206,7 @@ class AsyncSimRun {
     }
     // The images are exactly what the journal holds: no image write whose entry the power loss
     // took (finding F1).
-    const std::string differs =
-        FirstDifference(master_.Images(), model_.ImagesAfter(recovered));
+    const std::string differs = FirstDifference(master_.Images(), model_.ImagesAfter(recovered));
     ASYNC_SIM_ENSURE(differs.empty(),
                      "invariant 2: after the master's restart, its images are "
                      "not the writes 1.." +

@@ -2,17 +2,18 @@
 // node::AsyncGroup at both sites, its master journal and restore journal in real files, a group of
 // two volumes over memory images, joined by a seeded link (tests/sim/async_sim.h) that drops
 // batches and acks, duplicates, reorders and cuts sequence gaps, with partitions and crashes of
-// either site at any point (the master's transfer keeps a window of batches in flight, sent by
-// several threads at once: the link also delivers them out of order) (mid-write at the master, mid-checkpoint, mid-apply at the secondary).
-// Invariants:
+// either site at any point (mid-write at the master, mid-checkpoint, mid-apply at the secondary).
+// The master's transfer keeps a window of batches in flight, sent by several threads at once, so
+// the link also delivers them out of order. The runs: tests/sim/async_sim_run.cc. Invariants:
 //   1. the secondary's volumes are always together exactly the images after some prefix 1..k of
 //      the master's writes (checked at rest: the restore thread stopped between two passes);
 //   2. after the master's restart and replay, its journal holds every write an fsync
 //      (WaitDurable) acknowledged and its images are the writes the journal holds;
 //   3. after healing and draining, both sites' images are the model's after the last write, and
 //      the secondary applied through it;
-//   4. every sequence gap (injected, or a window's batch overtaking the one before) was refused, nothing else was refused but a full restore
-//      journal, and the restore side counted exactly the refusals the link saw.
+//   4. every sequence gap (injected, or a window's batch overtaking the one before) was refused,
+//      nothing else was refused but a full restore journal, and the restore side counted exactly
+//      the refusals the link saw.
 // A write the master's journal has no room for (NoSpace: the product suspends the pair to PFUS
 // and tracks it in the dirty bitmap for a resync) is not issued in the simulation: the writer
 // goes on with the next one, and the group continues with what it journaled.
