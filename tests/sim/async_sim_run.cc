@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -21,6 +22,11 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr int kConcurrentSeeds = 16;  // a run mostly waits on the group's threads
+// The simulation's activity-log region: the writes' alignment, so a re-journaled range is small.
+constexpr uint64_t kSimRegionBytes = 512;
+// The product's kAsyncMarkMinBytes at the simulation's scale: writes of at least this much are
+// marked (within the bound), smaller ones wait for their entry.
+constexpr uint64_t kSimMarkMinBytes = 4096;
 
 template <class Predicate>
 bool WaitFor(Predicate done, std::chrono::milliseconds limit) {  // only to catch hangs
@@ -116,9 +122,10 @@ class AsyncSimRun {
     }
   }
 
-  // What the product's write path does (node/async_replicator.cc WriteJournaled): append, wait
-  // for the entry to be durable (finding F1), write the image, ImageWritten; `crash_point` 1 or 2
-  // crashes the master between those steps.
+  // What the product's write path does (node/async_replicator.cc WriteJournaled): mark its
+  // regions or not (finding F1: JournaledWriteProtection), append, wait for the entry to be
+  // durable when not marked, write the image, ImageWritten; `crash_point` 1 or 2 crashes the
+  // master between those steps.
   void Write(int crash_point) {
     ModelWrite write;
     write.volume = random_() % kAsyncVolumeCount;
@@ -133,6 +140,7 @@ class AsyncSimRun {
       for (char& c : write.data) c = static_cast<char>(random_());
     }
     const std::string volume = AsyncVolumeName(write.volume);
+    const bool marked = options_.durable_before_image && MarkIfProduct(write);
     const node::JournalWrite journaled{volume,       write.kind, write.offset,
                                        write.length, write.data, 0};
     Result<uint64_t> sequence = master_.group().Append(journaled);
@@ -148,7 +156,7 @@ class AsyncSimRun {
     ++result_.writes;
     model_.Add(sequence.value(), write);
     if (crash_point == 1) return CrashMaster(false);
-    if (options_.durable_before_image) {
+    if (options_.durable_before_image && !marked) {
       Status durable = master_.group().WaitDurable(sequence.value());
       ASYNC_SIM_ENSURE(durable.ok(),
                        "a write's entry did not become durable: " + durable.message());
@@ -167,6 +175,8 @@ class AsyncSimRun {
     if (model_.last() == 0) return;
     Status durable = master_.group().WaitDurable(model_.last());
     ASYNC_SIM_ENSURE(durable.ok(), "an fsync failed: " + durable.message());
+    // The trim: every write issued so far has a durable entry (the writer is this thread).
+    if (!suspended_) marked_.clear();
     acknowledged_ = model_.last();
     ++result_.acknowledged;
     Note("fsync acknowledged through " + std::to_string(acknowledged_));
@@ -204,14 +214,134 @@ class AsyncSimRun {
       Status replayed = master_.group().ReplayIntoImages();
       ASYNC_SIM_ENSURE(replayed.ok(), "the master's replay failed: " + replayed.message());
     }
-    // The images are exactly what the journal holds: no image write whose entry the power loss
-    // took (finding F1).
-    const std::string differs = FirstDifference(master_.Images(), model_.ImagesAfter(recovered));
+    // Outside the marked ranges the images are exactly what the journal holds; inside them they
+    // may hold a write whose entry the power loss took (finding F1), journaled again next.
+    const std::string differs =
+        FirstDifference(Masked(master_.Images()), Masked(model_.ImagesAfter(recovered)));
     ASYNC_SIM_ENSURE(differs.empty(),
                      "invariant 2: after the master's restart, its images are "
                      "not the writes 1.." +
                          std::to_string(recovered) + " its journal holds: " + differs);
+    if (suspended_) {
+      master_.group().Suspend();  // durable PFUS (the product derives it from the pairs' status)
+    } else if (options_.durable_before_image) {
+      Rejournal(false);
+    }
+    if (!suspended_) {
+      const std::string now = FirstDifference(master_.Images(), model_.ImagesAfter(model_.last()));
+      ASYNC_SIM_ENSURE(now.empty(),
+                       "invariant 2: after the master's restart and re-journaling, its images are "
+                       "not the writes 1.." +
+                           std::to_string(model_.last()) + ": " + now);
+    }
     master_.group().Start();
+  }
+
+  // ---- the activity log of finding F1 (the product: node/activity_log.h, async_resync.cc) ----
+
+  // The product's JournaledWriteProtection: hot (every region marked), or a large write's
+  // regions marked while the marks stay within 1/kAsyncMarkedJournalShare of the ring; true when
+  // marked (the image write need not wait for the entry).
+  bool MarkIfProduct(const ModelWrite& write) {
+    std::set<std::pair<size_t, uint64_t>> regions;
+    for (uint64_t at = write.offset / kSimRegionBytes;
+         at * kSimRegionBytes < write.offset + write.length; ++at)
+      regions.insert({write.volume, at * kSimRegionBytes});
+    bool hot = true;
+    for (const auto& region : regions) hot = hot && marked_.count(region) != 0;
+    if (hot) return true;
+    if (write.length < kSimMarkMinBytes) return false;
+    if ((marked_.size() + regions.size()) * kSimRegionBytes >
+        master_.group().journal().capacity_bytes() / node::kAsyncMarkedJournalShare)
+      return false;
+    Mark(write.volume, write.offset, write.length);
+    return true;
+  }
+
+  void Mark(size_t volume, uint64_t offset, uint64_t length) {
+    for (uint64_t at = offset / kSimRegionBytes; at * kSimRegionBytes < offset + length; ++at)
+      marked_.insert({volume, at * kSimRegionBytes});
+  }
+
+  // `images` with every marked range zeroed (for a comparison that skips them).
+  std::vector<std::string> Masked(std::vector<std::string> images) const {
+    for (const auto& [volume, offset] : marked_)
+      std::fill_n(images[volume].begin() + static_cast<std::ptrdiff_t>(offset), kSimRegionBytes,
+                  '\0');
+    return images;
+  }
+
+  // The marked ranges' current contents journaled as batches (the product's AppendBatch; the
+  // model gets them as writes). At a restart: one batch, or the group suspended when it does not
+  // fit. At the heal (`resync`, the link up): batches of what fits, each drained before the next.
+  void Rejournal(bool resync) {
+    const uint64_t entry_bytes = node::JournalEntryBytes(kSimRegionBytes);
+    // The ring a whole batch must fit: the smaller of the two (the product learns the peer's
+    // from its acks; the odd seeds' rings differ, so the run gives it the restore journal's).
+    const uint64_t capacity = std::min(master_.group().resync_capacity_bytes(),
+                                       restore_.open() ? restore_.group().journal().capacity_bytes()
+                                                       : master_.group().resync_capacity_bytes());
+    if (!resync) {
+      // A range the replay wrote whole is what the journal holds (the product's ReplayCovered):
+      // not journaled again; invariant 2's full comparison below checks that rule.
+      for (auto it = marked_.begin(); it != marked_.end();) {
+        const bool covered =
+            master_.group().ReplayCovered(AsyncVolumeName(it->first), it->second, kSimRegionBytes);
+        it = covered ? marked_.erase(it) : std::next(it);
+      }
+      master_.group().ForgetReplayed();
+    }
+    while (!marked_.empty()) {
+      const std::vector<std::string> images = master_.Images();
+      std::vector<std::string> names;
+      std::vector<ModelWrite> writes;
+      std::vector<node::JournalWrite> batch;
+      uint64_t bytes = 0;
+      for (const auto& [volume, offset] : marked_) {
+        // At the heal (the resync): batches of what fits, each applied before the next.
+        if (resync && !writes.empty() &&
+            !node::AsyncResyncFits(bytes + entry_bytes, capacity, master_.group().free_bytes(),
+                                   entry_bytes))
+          break;
+        ModelWrite write{volume, wire::WriteKind::kData, offset, kSimRegionBytes,
+                         images[volume].substr(offset, kSimRegionBytes)};
+        writes.push_back(std::move(write));
+        bytes += node::JournalEntryBytes(kSimRegionBytes);
+      }
+      if (!resync &&
+          !node::AsyncResyncFits(bytes, capacity, master_.group().free_bytes(), entry_bytes)) {
+        Note("the marked regions do not fit the journal: the group is suspended (PFUS)");
+        master_.group().Suspend();
+        suspended_ = true;
+        return;
+      }
+      for (const ModelWrite& write : writes) names.push_back(AsyncVolumeName(write.volume));
+      for (size_t i = 0; i < writes.size(); ++i)
+        batch.push_back(
+            {names[i], writes[i].kind, writes[i].offset, writes[i].length, writes[i].data, 0});
+      Result<uint64_t> last = master_.group().AppendBatch(batch);
+      if (!last.ok()) {
+        ASYNC_SIM_ENSURE(last.status().code() == Code::kNoSpace && !resync,
+                         "re-journaling the marked regions failed: " + last.status().message());
+        Note("the marked regions do not fit the journal: the group is suspended (PFUS)");
+        master_.group().Suspend();
+        suspended_ = true;
+        return;
+      }
+      ASYNC_SIM_ENSURE(last.value() == model_.last() + writes.size(),
+                       "the batch did not take the next sequences");
+      Note("re-journaled " + std::to_string(writes.size()) + " marked regions through " +
+           std::to_string(last.value()));
+      for (size_t i = 0; i < writes.size(); ++i) {
+        marked_.erase({writes[i].volume, writes[i].offset});
+        model_.Add(model_.last() + 1, std::move(writes[i]));
+      }
+      acknowledged_ = model_.last();  // AppendBatch returns once the batch is durable
+      if (!resync) return;
+      const bool drained = master_.group().WaitPeerApplied(model_.last(), 20000).ok();
+      ASYNC_SIM_ENSURE(drained, "invariant 3: a resync batch was not applied after the heal");
+      ASYNC_SIM_ENSURE(master_.group().CheckpointAndFree().ok(), "the checkpoint failed");
+    }
   }
 
   // kill -9 of the secondary, optionally while its restore thread fails to write or flush an image
@@ -258,6 +388,17 @@ class AsyncSimRun {
     // Restarting the transfer thread ships at once instead of after its retry wait.
     master_.group().Stop();
     master_.group().Start();
+    if (suspended_) {
+      // The way back from PFUS: the journal drained and freed, the marked regions resynced
+      // through it, the group resumed.
+      Note("resync the suspended group");
+      ASYNC_SIM_ENSURE(master_.group().WaitPeerApplied(model_.last(), 20000).ok(),
+                       "invariant 3: the journal did not drain after the heal");
+      ASYNC_SIM_ENSURE(master_.group().CheckpointAndFree().ok(), "the checkpoint failed");
+      Rejournal(true);
+      suspended_ = false;
+      master_.group().Resume();
+    }
     const uint64_t last = model_.last();
     const bool drained = WaitFor(
         [&] {
@@ -295,6 +436,9 @@ class AsyncSimRun {
   uint64_t acknowledged_ = 0;
   bool partitioned_ = false;
   bool restore_paused_ = false;
+  // The activity log (durable: it survives the master's crashes) and the group's suspension.
+  std::set<std::pair<size_t, uint64_t>> marked_;
+  bool suspended_ = false;
   AsyncSimResult result_;
 };
 

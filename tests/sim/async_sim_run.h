@@ -20,9 +20,10 @@ struct AsyncSimOptions {
   // Half the master's crashes are power losses for its journal file too (the entries written
   // after its last sync lost). Off in `make check`: finding F1 (tests/sim/README.md).
   bool journal_power_loss = false;
-  // The fix of finding F1 (node/async_replicator.cc WriteJournaled): a write's image write waits
-  // until its journal entry is durable, so no power loss keeps an image write whose entry it
-  // lost. Off: the finding's mutation.
+  // The fix of finding F1 (node/async_replicator.cc WriteJournaled): a write's regions are marked
+  // durably (hot ones, or a large write's within a bound; re-journaled at the restart) or its
+  // image write waits until its entry is durable, so no power loss keeps an image write whose
+  // entry it lost unnoticed. Off: the finding's mutation.
   bool durable_before_image = true;
   bool trace = false;
 };
