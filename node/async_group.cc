@@ -229,7 +229,13 @@ wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& bat
     }
     if (receipt.value() == Receipt::kStored) stored = true;
   }
-  if (stored) {
+  // The sync outside the lock: the next batch of the master's window is appended meanwhile and
+  // shares the sync (group commit) instead of waiting for this one's.
+  one_batch.unlock();
+  if (stored) received_.notify_all();
+  if (!batch.entries.empty()) {
+    // Also when nothing was stored: a duplicate of entries another worker appended is
+    // acknowledged once they are durable, not as a step back.
     Status synced = journal_->Sync();
     if (!synced.ok() && ack.code == 0) {
       ack.code = static_cast<uint8_t>(synced.code());
@@ -246,7 +252,6 @@ wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& bat
       work_ = true;
     }
     wake_.notify_all();
-    received_.notify_all();
   }
   return ack;
 }
