@@ -117,9 +117,9 @@ class AsyncGroup {
   // flagged kJournalBatchBegin, the last kJournalBatchEnd, no other append in between; also while
   // the group is suspended (it is how a resync brings a suspended group back). Returns the last
   // sequence once every entry is durable. NoSpace before anything is appended when the batch
-  // (with its largest entry again as a wrap's slack) does not fit the free space; InvalidArgument when empty;
-  // IoError from the journal (an open batch is then closed by nothing: the journal is sticky
-  // failed and must be reopened, which drops the unfinished batch with the crash rules).
+  // (with its largest entry again as a wrap's slack) does not fit the free space; InvalidArgument
+  // when empty; IoError from the journal (an open batch is then closed by nothing: the journal is
+  // sticky failed and must be reopened, which drops the unfinished batch with the crash rules).
   Result<uint64_t> AppendBatch(const std::vector<JournalWrite>& writes);
   // Ends the suspension (Suspend) once the resync brought every pair of the group back.
   void Resume();
@@ -144,8 +144,7 @@ class AsyncGroup {
   // `reorder_wait_ms`: a batch that starts past the next sequence waits up to this long for the
   // batches before it (a window's batches served in parallel) before it is refused as a gap;
   // 0 refuses at once.
-  wire::JournalAckMessage Receive(const wire::JournalBatchMessage& batch,
-                                  int reorder_wait_ms = 0);
+  wire::JournalAckMessage Receive(const wire::JournalBatchMessage& batch, int reorder_wait_ms = 0);
 
   AsyncGroupProgress Progress() const;
   AsyncGroupCounters counters() const;
@@ -239,7 +238,7 @@ class AsyncGroup {
   };
   std::deque<Pending> not_applied_;
   uint64_t not_applied_bytes_ = 0;
-  // Restore: one batch stored at a time.
+  // Restore: one batch appended at a time (its sync is outside, shared with the next batch's).
   std::mutex receive_mutex_;
   std::condition_variable received_;  // a batch was stored (Receive's reorder wait)
   AsyncGroupCounters counters_;
