@@ -68,7 +68,9 @@ void AsyncGroup::Start() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { master_ ? RunTransfer() : RunRestore(); });
+  thread_ = std::thread([this] { master_ ? RunTransfer(0) : RunRestore(); });
+  for (int lane = 1; master_ && lane < kAsyncBatchesInFlight; ++lane)
+    lanes_.emplace_back([this, lane] { RunTransfer(lane); });
 }
 
 void AsyncGroup::Stop() {
@@ -77,7 +79,18 @@ void AsyncGroup::Stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  received_.notify_all();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  for (std::thread& lane : lanes_) {
+    if (!lane.joinable()) continue;
+    if (lane.get_id() == std::this_thread::get_id()) {
+      lane.detach();  // Stop from a lane itself: it returns once it sees stopping_
+    } else {
+      lane.join();
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  lanes_.clear();
 }
 
 bool AsyncGroup::WaitForWork(int ms) {
@@ -175,8 +188,16 @@ Status AsyncGroup::CheckApplicable(const wire::JournalEntryMessage& entry) const
   return Status::Ok();
 }
 
-wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& batch) {
-  std::lock_guard<std::mutex> one_batch(receive_mutex_);
+wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& batch,
+                                            int reorder_wait_ms) {
+  std::unique_lock<std::mutex> one_batch(receive_mutex_);
+  if (reorder_wait_ms > 0 && !batch.entries.empty()) {
+    // The master's window: the batch ahead of this one may be in another worker still.
+    received_.wait_for(one_batch, std::chrono::milliseconds(reorder_wait_ms), [&] {
+      return batch.entries.front().sequence <= journal_->next_sequence() ||
+             !journal_->health().ok();
+    });
+  }
   wire::JournalAckMessage ack;
   ack.group = group_;
   bool stored = false;
@@ -208,7 +229,13 @@ wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& bat
     }
     if (receipt.value() == Receipt::kStored) stored = true;
   }
-  if (stored) {
+  // The sync outside the lock: the next batch of the master's window is appended meanwhile and
+  // shares the sync (group commit) instead of waiting for this one's.
+  one_batch.unlock();
+  if (stored) received_.notify_all();
+  if (!batch.entries.empty()) {
+    // Also when nothing was stored: a duplicate of entries another worker appended is
+    // acknowledged once they are durable, not as a step back.
     Status synced = journal_->Sync();
     if (!synced.ok() && ack.code == 0) {
       ack.code = static_cast<uint8_t>(synced.code());

@@ -86,7 +86,8 @@ class AsyncGroup {
   bool master() const { return master_; }
   Journal& journal() { return *journal_; }
 
-  // Starts the transfer (master) or restore thread; Stop joins it. Idempotent.
+  // Starts the transfer (master: kAsyncBatchesInFlight sending threads, the first also
+  // checkpoints) or restore thread; Stop joins them. Idempotent.
   void Start();
   void Stop();
 
@@ -116,9 +117,9 @@ class AsyncGroup {
   // flagged kJournalBatchBegin, the last kJournalBatchEnd, no other append in between; also while
   // the group is suspended (it is how a resync brings a suspended group back). Returns the last
   // sequence once every entry is durable. NoSpace before anything is appended when the batch
-  // (with its largest entry again as a wrap's slack) does not fit the free space; InvalidArgument when empty;
-  // IoError from the journal (an open batch is then closed by nothing: the journal is sticky
-  // failed and must be reopened, which drops the unfinished batch with the crash rules).
+  // (with its largest entry again as a wrap's slack) does not fit the free space; InvalidArgument
+  // when empty; IoError from the journal (an open batch is then closed by nothing: the journal is
+  // sticky failed and must be reopened, which drops the unfinished batch with the crash rules).
   Result<uint64_t> AppendBatch(const std::vector<JournalWrite>& writes);
   // Ends the suspension (Suspend) once the resync brought every pair of the group back.
   void Resume();
@@ -140,7 +141,10 @@ class AsyncGroup {
   // Stores a checked batch in order; the ack says what is durable and applied here. An entry
   // that is a gap, fails its checksum, differs from the one held, names no volume of the group
   // here or runs past its end is refused with the rest of the batch, and counted.
-  wire::JournalAckMessage Receive(const wire::JournalBatchMessage& batch);
+  // `reorder_wait_ms`: a batch that starts past the next sequence waits up to this long for the
+  // batches before it (a window's batches served in parallel) before it is refused as a gap;
+  // 0 refuses at once.
+  wire::JournalAckMessage Receive(const wire::JournalBatchMessage& batch, int reorder_wait_ms = 0);
 
   AsyncGroupProgress Progress() const;
   AsyncGroupCounters counters() const;
@@ -163,10 +167,17 @@ class AsyncGroup {
              AsyncGroupHooks hooks);
 
   // node/async_transfer.cc
-  void RunTransfer();
-  // Ships one batch from next_send_ (or probes); false when the link failed (back off).
+  // `lane` 0 also checkpoints; the other lanes only send.
+  void RunTransfer(int lane);
+  // Ships one batch from next_send_ (or probes) if the window has room; false when there was
+  // nothing to send, no room, or the link failed (wait).
   bool ShipOnce();
-  void OnAck(const wire::JournalAckMessage& ack);
+  // `first`, `count`: the batch this ack answers (its entries).
+  void OnAck(const wire::JournalAckMessage& ack, uint64_t first, size_t count);
+  // Lane 0's checkpoint when due (mutex_ not held).
+  void CheckpointIfDue();
+  // Whether a lane could send now (mutex_ held).
+  bool SendableLocked() const;
   // node/async_restore.cc
   void RunRestore();
   // Applies what is applicable; false when nothing was (wait).
@@ -200,6 +211,7 @@ class AsyncGroup {
   bool suspended_ = false;  // Suspend: every Append is refused
   bool work_ = false;       // an append or a received batch since the thread last looked
   std::thread thread_;
+  std::vector<std::thread> lanes_;  // master: the sending threads beyond thread_ (lane 0)
   // Master: sequences appended whose image write has not returned yet.
   std::set<uint64_t> in_image_pending_;
   uint64_t checkpoint_sequence_ = 0;  // the images hold every entry through it durably
@@ -208,6 +220,11 @@ class AsyncGroup {
   uint64_t peer_durable_ = 0;
   uint64_t peer_applied_ = 0;
   uint64_t peer_capacity_ = 0;  // the peer's restore ring (its acks); 0 until one said
+  // The window (node/async_transfer.cc): batches sent and not yet answered, and their data bytes.
+  int in_flight_batches_ = 0;
+  size_t in_flight_bytes_ = 0;
+  // One lane at a time reads the next batch from next_send_ and moves next_send_ past it.
+  std::mutex dispatch_mutex_;
   // Restart: the byte ranges the replay wrote, per volume, merged (start -> end), at most
   // kMaxReplayCoverRanges of them (beyond, a range reads as not covered: re-journaled).
   std::map<std::string, std::map<uint64_t, uint64_t>> replayed_;
@@ -221,8 +238,9 @@ class AsyncGroup {
   };
   std::deque<Pending> not_applied_;
   uint64_t not_applied_bytes_ = 0;
-  // Restore: one batch stored at a time.
+  // Restore: one batch appended at a time (its sync is outside, shared with the next batch's).
   std::mutex receive_mutex_;
+  std::condition_variable received_;  // a batch was stored (Receive's reorder wait)
   AsyncGroupCounters counters_;
 };
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -15,6 +16,7 @@
 #include "node/activity_log.h"
 #include "node/async_group.h"
 #include "node/limits.h"
+#include "node/peer_calls.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 #include "wire/journal_messages.h"
@@ -181,7 +183,9 @@ Status Replicator::StartGroups() {
                           replayed.message(),
                       replayed.error_number());
       }
-      ReappendMarkedRegions(group);  // finding F1 (node/async_resync.cc)
+      // Finding F1 as an older version fixed it: regions its activity log marked (journaled
+      // writes mark nothing now) are journaled again (node/async_resync.cc).
+      ReappendMarkedRegions(group);
     }
     group->Start();
   }
@@ -198,8 +202,28 @@ void Replicator::StopGroups() {
 }
 
 Result<std::string> Replicator::SendJournalBatch(const std::string& body) {
-  Result<wire::Frame> frame = Exchange(MessageType::kJournalBatch, body, options_.peer_timeout_ms);
-  if (!frame.ok()) return frame.status();
+  // As Exchange, but resent only once, after half the timeout, not every retransmit_ms: a batch
+  // of the transfer's window waits at the peer behind the ones before it (each stored and
+  // synced in turn), often longer than retransmit_ms on a busy disk, and every resend carried
+  // its megabyte across the WAN again (the peer answers it from its answered requests). A batch
+  // really lost costs the timeout; the transfer then resends from what the peer holds.
+  if (transport_ == nullptr) return Status::Unreachable("no peer is configured");
+  const uint64_t id = calls_->Begin();
+  Result<std::string> encoded =
+      wire::EncodeFrame(MessageType::kJournalBatch, id, options_.site, body);
+  if (!encoded.ok()) {
+    calls_->Cancel(id);
+    return encoded.status();
+  }
+  (void)Transmit(encoded.value());
+  std::optional<wire::Frame> frame =
+      calls_->Wait(id, options_.peer_timeout_ms, std::max(1, options_.peer_timeout_ms / 2),
+                   [&] { (void)Transmit(encoded.value()); });
+  if (!frame) {
+    return Status::Unreachable("site " + options_.peer_site +
+                               " did not answer a journal batch within " +
+                               std::to_string(options_.peer_timeout_ms) + " ms");
+  }
   if (frame->type != MessageType::kJournalAck) {
     return Status::Corruption("the peer answered a journal batch with a " +
                               std::string(MessageTypeName(frame->type)));
@@ -237,10 +261,47 @@ void Replicator::ServeJournalBatch(const wire::Frame& frame) {
     ack.applied_sequence = std::min(group->journal().applied_sequence(), ack.durable_sequence);
     return Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
   }
-  ack = group->Receive(batch);
+  ack = group->Receive(batch, kAsyncReorderWaitMs);  // the master sends a window of batches
   if (ack.code != 0) CountRefusal(frame.type, Status(static_cast<Code>(ack.code), ack.message));
   Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
 }
+
+namespace {
+
+// How a journaled write is protected: by activity-log marks, or its image write waits for its
+// entry to be durable. Marks: when every region it writes is marked already (a hot region:
+// no I/O), or when it is large (kAsyncMarkMinBytes: a sequential stream, one bitmap write per
+// activity extent instead of a journal sync per write) and the pair's marks, with its extents,
+// stay within 1/kAsyncMarkedJournalShare of the journal's ring: a restart re-journals what is
+// marked as one batch, which must fit half the ring (AsyncResyncFits), so a kill -9 under load
+// never suspends the group for it. Small cold writes (random write+fsync) wait for the journal:
+// one sync per write+fsync instead of a bitmap write and a journal sync.
+enum class F1Protection {
+  kHotRegions,         // every region written is marked already: no I/O
+  kExtents,            // its activity extents marked durably first
+  kEntryDurableFirst,  // the image write waits for the entry to be durable
+};
+
+F1Protection JournaledWriteProtection(Replicator::Pair& pair, AsyncGroup& group, uint64_t offset,
+                                      uint64_t length) {
+  if (length == 0) return F1Protection::kEntryDurableFirst;
+  const RegionSet& regions = *pair.regions;
+  const uint64_t region_bytes = regions.region_bytes();
+  bool all_marked = true;
+  for (uint64_t region = offset / region_bytes;
+       all_marked && region <= (offset + length - 1) / region_bytes; ++region)
+    all_marked = regions.IsMarked(region);
+  if (all_marked) return F1Protection::kHotRegions;
+  if (length < kAsyncMarkMinBytes) return F1Protection::kEntryDurableFirst;
+  const uint64_t extent = std::max(kActivityExtentBytes, region_bytes);
+  const uint64_t widened = ((offset + length - 1) / extent - offset / extent + 1) * extent;
+  return regions.marked_bytes() + widened <=
+                 group.journal().capacity_bytes() / kAsyncMarkedJournalShare
+             ? F1Protection::kExtents
+             : F1Protection::kEntryDurableFirst;
+}
+
+}  // namespace
 
 Result<size_t> Replicator::WriteJournaled(Pair& pair, wire::WriteKind kind, uint64_t offset,
                                           const char* data, size_t length, bool direct) {
@@ -255,13 +316,17 @@ Result<size_t> Replicator::WriteJournaled(Pair& pair, wire::WriteKind kind, uint
   }
   bool journal_full = false;
   {
-    // Finding F1 (issue 13 part 4): the region is in the activity log before the image write and
-    // until the write's journal entry is durable (TrimActivityLog), so a power loss that keeps
-    // the image write but loses the entry leaves the region marked, and the restart re-appends
-    // its contents (ReappendMarkedRegions) instead of reusing the lost entry's sequence.
-    // Single regions, not activity extents: a restart re-journals what is marked, and whole
-    // extents would not fit a small journal.
-    Result<Activity> activity = Activity::Begin(pair, offset, length, false);
+    // Finding F1 (issue 13 part 4): a power loss must never keep an image write whose journal
+    // entry it took (the restart would reuse the lost entry's sequence for other data: the
+    // copies would differ silently). Either the write's regions are in the activity log (marked
+    // durably before the image write; a restart re-journals what is still marked,
+    // ReappendMarkedRegions) or its image write waits for the entry to be durable: see
+    // JournaledWriteProtection. An Activity that marks nothing costs no I/O.
+    const F1Protection protection = JournaledWriteProtection(pair, *group, offset, length);
+    const bool mark = protection != F1Protection::kEntryDurableFirst;
+    Result<Activity> activity =
+        mark ? Activity::Begin(pair, offset, length, protection == F1Protection::kExtents)
+             : Result<Activity>(Activity());
     if (!activity.ok()) return activity.status();
     // The range is held from the append to the image write, so overlapping writes reach the
     // image in the journal's order (a replay or the secondary ends with the same bytes).
@@ -277,6 +342,13 @@ Result<size_t> Replicator::WriteJournaled(Pair& pair, wire::WriteKind kind, uint
       if (sequence.status().code() != Code::kNoSpace) return sequence.status();
       journal_full = true;
     } else {
+      // Not marked: the entry durable first (group commit: concurrent writers share the sync,
+      // and the fsync that usually follows finds the entry durable and costs nothing).
+      Status durable = mark ? Status::Ok() : group->WaitDurable(sequence.value());
+      if (!durable.ok()) {
+        group->ImageWritten(sequence.value());
+        return durable;  // the journal is failed (sticky): nothing is written to the image
+      }
       Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
       group->ImageWritten(sequence.value());
       if (!written.ok()) return written;  // the journal holds it: a restart replays it

@@ -1,10 +1,15 @@
-// The master's transfer thread (AsyncGroup::RunTransfer): durable journal entries shipped to the
-// peer's restore journal in batches, one batch in flight; the ack moves the next sequence to send
-// to what the peer holds durably (so a lost batch, a restart of either side or a refusal resumes
-// right there), and says what it applied. A checkpoint (fdatasync of the images) at most every
-// kAsyncCheckpointIntervalMs lets the journal free what the peer applied and the images hold.
-// While the link is down nothing is sent; the writers go on into the journal.
+// The master's transfer threads (AsyncGroup::RunTransfer, kAsyncBatchesInFlight lanes): durable
+// journal entries shipped to the peer's restore journal in batches, a window of them in flight
+// (at most kAsyncBatchesInFlight batches and kAsyncWindowBytes of data), each lane sending one
+// and waiting for its ack. An ack that confirms its batch moves nothing back; any other (a
+// refused gap, a full restore journal, a probe, an older batch's ack) moves the next sequence
+// to send to what the peer holds durably, so a lost batch, a restart of either side or a refusal
+// resumes right there (the peer acknowledges what it holds again), and says what it applied. A
+// checkpoint (fdatasync of the images) at most every kAsyncCheckpointIntervalMs lets the journal
+// free what the peer applied and the images hold. While the link is down nothing is sent; the
+// writers go on into the journal.
 #include <algorithm>
+#include <chrono>
 
 #include <spdlog/spdlog.h>
 
@@ -30,54 +35,71 @@ wire::JournalEntryMessage ToMessage(JournalEntry&& entry) {
 
 }  // namespace
 
-void AsyncGroup::RunTransfer() {
+void AsyncGroup::RunTransfer(int lane) {
   for (;;) {
     const bool shipped = ShipOnce();
-    const int64_t now = NowMs();
-    bool checkpoint_due = false;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      checkpoint_due =
-          now - last_checkpoint_ms_ >= kAsyncCheckpointIntervalMs || journal_->AboveHighWater(50);
-    }
-    if (checkpoint_due) {
-      Status freed = CheckpointAndFree();
-      if (!freed.ok()) {
-        PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "async: checkpoint failed",
-                           "group {}: checkpoint or free failed: {}", group_, freed.message());
-      }
-    }
-    if (shipped) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (stopping_) return;
+    if (lane == 0) CheckpointIfDue();
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (stopping_) return;
+    if (shipped) continue;
+    if (lane == 0) {
+      // Lane 0 also asks while the peer lags and probes after a failure.
+      const bool known = peer_known_;
+      lock.unlock();
+      if (WaitForWork(known ? kAsyncIdleWaitMs : kAsyncRetryMs)) return;
       continue;
     }
-    bool known = false;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      known = peer_known_;
-    }
-    if (WaitForWork(known ? kAsyncIdleWaitMs : kAsyncRetryMs)) return;
+    // The other lanes only ship, once there is something to ship and room in the window.
+    wake_.wait_for(lock, std::chrono::milliseconds(kAsyncIdleWaitMs),
+                   [&] { return stopping_ || SendableLocked(); });
+    if (stopping_) return;
+  }
+}
+
+bool AsyncGroup::SendableLocked() const {
+  return peer_known_ && next_send_ <= journal_->last_sequence() &&
+         in_flight_batches_ < kAsyncBatchesInFlight && in_flight_bytes_ < kAsyncWindowBytes;
+}
+
+void AsyncGroup::CheckpointIfDue() {
+  const int64_t now = NowMs();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (now - last_checkpoint_ms_ < kAsyncCheckpointIntervalMs && !journal_->AboveHighWater(50))
+      return;
+  }
+  Status freed = CheckpointAndFree();
+  if (!freed.ok()) {
+    PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "async: checkpoint failed",
+                       "group {}: checkpoint or free failed: {}", group_, freed.message());
   }
 }
 
 bool AsyncGroup::ShipOnce() {
   wire::JournalBatchMessage batch;
   batch.group = group_;
-  bool probe = false;
+  size_t bytes = 0;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    batch.first_sequence = next_send_;
-    // Until an ack says what the peer holds, and while it has not applied what it holds, only
-    // ask (a probe carries no entries).
-    probe = !peer_known_;
-  }
-  if (!probe) {
-    if (batch.first_sequence <= journal_->last_sequence()) {
+    // One lane at a time picks the next entries, so every batch of the window is new.
+    std::lock_guard<std::mutex> dispatch(dispatch_mutex_);
+    bool probe = false;
+    size_t room = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      // Until an ack says what the peer holds, only ask (a probe carries no entries), one at a
+      // time, once the window is empty.
+      probe = !peer_known_;
+      if (in_flight_batches_ >= kAsyncBatchesInFlight || in_flight_bytes_ >= kAsyncWindowBytes ||
+          (probe && in_flight_batches_ > 0))
+        return false;
+      batch.first_sequence = next_send_;
+      room = kAsyncWindowBytes - in_flight_bytes_;
+    }
+    if (!probe && batch.first_sequence <= journal_->last_sequence()) {
       Status synced = journal_->Sync();  // only durable entries are read and shipped
       if (!synced.ok()) return false;
       Result<std::vector<JournalEntry>> entries =
-          journal_->Read(batch.first_sequence, wire::kMaxJournalBatchDataBytes);
+          journal_->Read(batch.first_sequence, std::min(room, wire::kMaxJournalBatchDataBytes));
       if (!entries.ok()) {
         PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "async: read failed",
                            "group {}: cannot read entry {} of the master journal: {}", group_,
@@ -86,47 +108,64 @@ bool AsyncGroup::ShipOnce() {
       }
       if (entries->size() > wire::kMaxJournalBatchEntries)
         entries->resize(wire::kMaxJournalBatchEntries);
-      for (JournalEntry& entry : entries.value())
+      for (JournalEntry& entry : entries.value()) {
+        bytes += entry.data.size();
         batch.entries.push_back(ToMessage(std::move(entry)));
+      }
     }
-    if (batch.entries.empty()) {
-      std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!probe && batch.entries.empty()) {
       // Nothing new: ask only while the peer still has entries to apply (its applied sequence
-      // is what frees space here).
-      if (peer_applied_ >= journal_->last_sequence()) return false;
+      // is what frees space here) and no batch is on its way (its ack will say).
+      if (peer_applied_ >= journal_->last_sequence() || in_flight_batches_ > 0) return false;
     }
+    if (!probe && batch.first_sequence != next_send_) return true;  // an ack moved it: again
+    next_send_ = batch.first_sequence + batch.entries.size();
+    ++in_flight_batches_;
+    in_flight_bytes_ += bytes;
   }
   Result<wire::JournalAckMessage> ack = hooks_.send(batch);
-  if (!ack.ok()) {
+  {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (peer_known_) {
-      spdlog::warn("group {}: the journal transfer stopped: {}", group_, ack.status().message());
+    --in_flight_batches_;
+    in_flight_bytes_ -= bytes;
+    ++counters_.batches_sent;
+    if (!ack.ok()) {
+      if (peer_known_) {
+        spdlog::warn("group {}: the journal transfer stopped: {}", group_, ack.status().message());
+      }
+      // What the peer holds is unknown again: the next probe's ack says where to go on.
+      peer_known_ = false;
     }
-    peer_known_ = false;
-    return false;
   }
+  if (!ack.ok()) return false;
   if (ack->code != 0) {
     PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "async: batch refused",
                        "group {}: the peer refused entries from {}: {}", group_,
                        batch.first_sequence, ack->message);
   }
-  OnAck(ack.value());
-  std::lock_guard<std::mutex> lock(mutex_);
-  ++counters_.batches_sent;
+  OnAck(ack.value(), batch.first_sequence, batch.entries.size());
+  wake_.notify_all();  // room in the window, maybe the peer known again: the other lanes ship
   return !batch.entries.empty() && ack->code == 0;
 }
 
-void AsyncGroup::OnAck(const wire::JournalAckMessage& ack) {
+void AsyncGroup::OnAck(const wire::JournalAckMessage& ack, uint64_t first, size_t count) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!peer_known_) {
     spdlog::info("group {}: the peer holds entries through {}, applied through {}", group_,
                  ack.durable_sequence, ack.applied_sequence);
   }
+  // A batch (or a question) is confirmed when the peer took it and holds durably everything
+  // before its end. Otherwise (a probe, a refusal: a gap, a full restore journal; an ack of an
+  // older batch delivered again), what the peer holds durably decides what is sent next, also
+  // when it is less than what was sent before (it restarted and lost nothing durable, or refused
+  // a batch, or a batch of the window was lost): the window is sent again from there; what the
+  // peer already holds it acknowledges again.
+  const bool confirmed = peer_known_ && ack.code == 0 && ack.durable_sequence + 1 >= first + count;
+  const uint64_t resume = std::max<uint64_t>(ack.durable_sequence + 1, journal_->first_sequence());
+  next_send_ = confirmed ? std::max(next_send_, resume) : resume;
   peer_known_ = true;
   if (ack.capacity_bytes != 0) peer_capacity_ = ack.capacity_bytes;  // async resync's batches
-  // What the peer holds durably decides what is sent next, also when it is less than what was
-  // sent before (it restarted and lost nothing durable, or refused a batch).
-  next_send_ = std::max<uint64_t>(ack.durable_sequence + 1, journal_->first_sequence());
   peer_durable_ = std::min(ack.durable_sequence, journal_->last_sequence());
   peer_applied_ = std::min(ack.applied_sequence, peer_durable_);
   while (!not_applied_.empty() && not_applied_.front().sequence <= peer_applied_) {

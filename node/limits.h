@@ -182,6 +182,31 @@ inline constexpr int kAsyncRetryMs = 200;
 // wire::kDefaultControlTimeoutMs, which the primary's own journal and this wait share.
 inline constexpr int kAsyncCreateAskMs = 8000;
 
+// ---- asyncspeed (issue 13 targets): the transfer window ----
+// The master keeps up to this many journal batches on the way to the peer at once (one sending
+// thread each, node/async_transfer.cc): one batch per round trip drains only ~1 MiB per RTT
+// (~24 MB/s over a 20 ms WAN round trip), below the 50 MB/s the lag target asks for. Each waits
+// on one of the peer's Replicator workers (8 by default) while it is stored: half of them at most.
+inline constexpr int kAsyncBatchesInFlight = 4;
+// ... and at most this many data bytes in those batches together: bounds the memory the window
+// holds (its batches and their encodings) and what a refused gap or lost batch sends again.
+inline constexpr size_t kAsyncWindowBytes = 4 << 20;
+// The restore side holds a batch that arrives before the one ahead of it (the peer's workers
+// serve a window's batches in parallel, not always in order) up to this long for that one to be
+// stored, instead of refusing it as a gap at once (which costs a resend of the window).
+// Long enough for the batch ahead to be stored and synced on a busy disk, below peer_timeout_ms.
+inline constexpr int kAsyncReorderWaitMs = 500;
+// Finding F1's protection of a journaled write (node/async_replicator.cc WriteJournaled): a write
+// of at least kAsyncMarkMinBytes (one default region) marks its activity extents durably before
+// its image write (one bitmap write per 4 MiB of a sequential stream) while the pair's marked
+// bytes stay within 1/kAsyncMarkedJournalShare of the journal's ring, so that a restart's
+// re-journal of the marked regions (at most half the ring, AsyncResyncFits) always fits; any
+// other write waits for its entry to be durable before its image write (a journal sync, which
+// the fsync that usually follows then finds done).
+inline constexpr uint64_t kAsyncMarkMinBytes = 64 << 10;
+inline constexpr uint64_t kAsyncMarkedJournalShare = 4;
+// ---- end asyncspeed ----
+
 // The restore thread reads at most this much data per pass before it syncs and marks applied.
 inline constexpr size_t kAsyncRestoreReadBytes = 8 << 20;
 

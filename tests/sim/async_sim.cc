@@ -1,6 +1,7 @@
 // The parts of the async replication simulation (tests/sim/async_sim.h): model, site, link.
 #include "tests/sim/async_sim.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "node/journal_format.h"
@@ -181,7 +182,13 @@ const wire::JournalBatchMessage& AsyncLink::OlderBatchLocked() {
 }
 
 Result<wire::JournalAckMessage> AsyncLink::Send(const wire::JournalBatchMessage& batch) {
+  const uint64_t sending = ++sending_;
+  struct Done {
+    std::atomic<uint64_t>& count;
+    ~Done() { --count; }
+  } done{sending_};
   std::lock_guard<std::mutex> lock(mutex_);
+  stats_.max_in_flight = std::max(stats_.max_in_flight, sending);
   ++stats_.sends;
   if (partitioned_ || restore_ == nullptr) {
     ++stats_.partitioned;

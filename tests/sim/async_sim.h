@@ -9,6 +9,7 @@
 // (its own mutex); AsyncModel and AsyncSite belong to the simulation thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -129,6 +130,7 @@ struct LinkStats {
   uint64_t refusals = 0;  // acks with a code
   uint64_t no_space = 0;  // ... of them: the restore journal was full
   uint64_t partitioned = 0;
+  uint64_t max_in_flight = 0;  // the most sends inside Send at once (the master's window)
 };
 
 class AsyncLink {
@@ -151,6 +153,7 @@ class AsyncLink {
   const wire::JournalBatchMessage& OlderBatchLocked();
 
   mutable std::mutex mutex_;  // guards everything; held across Receive (Attach waits for it)
+  std::atomic<uint64_t> sending_{0};  // Send calls in progress (counted before mutex_)
   std::mt19937_64 random_;
   LinkFaults faults_;
   bool partitioned_ = false;

@@ -44,8 +44,8 @@ std::string Image(Volume& volume) {
 
 // Waits (a generous deadline, only to catch a hang) until `done` holds.
 template <class F>
-bool Eventually(F done) {
-  for (int i = 0; i < 2000; ++i) {
+bool Eventually(F done, int tries = 2000) {
+  for (int i = 0; i < tries; ++i) {
     if (done()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -59,6 +59,12 @@ struct GroupSites {
   std::shared_ptr<AsyncGroup> master;
   std::shared_ptr<AsyncGroup> restore;
   std::atomic<bool> link_up{true};
+  // The window (node/async_transfer.cc): sends inside the link at once, the most seen, and
+  // whether a send waits (up to a deadline, only against a hang) until another one is in too,
+  // until two have met once.
+  std::atomic<int> in_link{0};
+  std::atomic<int> most_in_link{0};
+  std::atomic<bool> hold_for_company{false};
 
   GroupSites() {
     std::filesystem::create_directories(dir.path() + "/a");
@@ -77,10 +83,17 @@ struct GroupSites {
     master_hooks.send =
         [this](const wire::JournalBatchMessage& batch) -> Result<wire::JournalAckMessage> {
       if (!link_up.load()) return Status::Unreachable("cut");
+      const int now = ++in_link;
+      int most = most_in_link.load();
+      while (now > most && !most_in_link.compare_exchange_weak(most, now)) {
+      }
+      if (hold_for_company.load() && most_in_link.load() < 2 && !batch.entries.empty())
+        (void)Eventually([&] { return in_link.load() > 1; }, 500);
       wire::JournalBatchMessage received;
       Status checked = wire::DecodePeerMessage(wire::EncodeBody(batch), &received);
+      --in_link;
       if (!checked.ok()) return checked;
-      return restore->Receive(received);
+      return restore->Receive(received, kAsyncReorderWaitMs);
     };
     master_hooks.volume_of = [this](const std::string& name) {
       return name == "db" ? primary : nullptr;
@@ -302,4 +315,22 @@ TEST_CASE("a resync batch that does not fit the free space is refused before any
     batch.push_back({"db", wire::WriteKind::kData, 0, data.size(), data, 0});
   CHECK(sites.master->AppendBatch(batch).status().code() == Code::kNoSpace);
   CHECK(sites.master->journal().last_sequence() == 0);
+}
+
+TEST_CASE("the transfer keeps a window of batches in flight; the copies end equal", "[async]") {
+  TwoSites sites;
+  sites.hold_for_company.store(true);  // each send waits for another: a window, not one batch
+  sites.master->Start();
+  sites.restore->Start();
+  // 200 entries make a batch at most (wire::kMaxJournalBatchEntries): several batches.
+  constexpr int kWrites = 1000;
+  for (int i = 0; i < kWrites; ++i) {
+    sites.Write(static_cast<uint64_t>(i % 97) * 512,
+                std::string(512, static_cast<char>('a' + i % 26)));
+  }
+  REQUIRE(Eventually([&] { return sites.master->Progress().applied_sequence == kWrites; }));
+  CHECK(sites.most_in_link.load() > 1);
+  CHECK(sites.most_in_link.load() <= kAsyncBatchesInFlight);
+  CHECK(Image(*sites.primary) == Image(*sites.secondary));
+  CHECK(sites.restore->journal().applied_sequence() == kWrites);
 }
