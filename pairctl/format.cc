@@ -17,12 +17,14 @@ nlohmann::ordered_json OrNull(const std::string& value) {
 
 std::string OrDash(const std::string& value) { return value.empty() ? "-" : value; }
 
-// asyncrest: the RPO column: "-" none recorded, "unknown", or e.g. "63w/252K" (at most, as
-// last heard from the old primary).
+// asyncrest: the RPO column: "-" none recorded, "unknown", or e.g. "63w/252KiB" (at most, as
+// last heard from the old primary); one word, so that scripts can split the columns.
 std::string RpoCell(const wire::VolumeInfo& v) {
   if (v.rpo_takeover_unix_ms == 0) return "-";
   if (v.rpo_lost_writes < 0) return "unknown";
-  return std::to_string(v.rpo_lost_writes) + "w/" + FormatSize(v.rpo_lost_bytes);
+  std::string size = FormatSize(v.rpo_lost_bytes);
+  size.erase(std::remove(size.begin(), size.end(), ' '), size.end());
+  return std::to_string(v.rpo_lost_writes) + "w/" + size;
 }
 
 // Lays out rows in columns two spaces apart, the first row being the header.

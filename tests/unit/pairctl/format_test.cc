@@ -65,7 +65,7 @@ TEST_CASE("display shows the RPO of an async group's takeover: none, unknown or 
   json = DisplayJson(info);
   CHECK(json["rpo_lost_writes"] == 63);
   CHECK(json["rpo_lost_bytes"] == 252 * 1024);
-  CHECK_THAT(DisplayTable({info}), Catch::Contains("63w/"));
+  CHECK_THAT(DisplayTable({info}), Catch::Contains(" 63w/252KiB "));
   info.link_authenticated = true;
   info.peer_site = "a";  // the LINK column stays the last (scripts match "curve$")
   CHECK_THAT(DisplayTable({info}), Catch::EndsWith("curve\n"));
