@@ -180,7 +180,8 @@ check "b's text display has the RPO column (${rpo_writes}w/...)" \
   eval 'pairctl b display db | grep -Eq "^db .* ${rpo_writes}w/[^ ]+ +plain\$"'
 stop_site b > /dev/null
 must_start b
-check "the RPO survives a restart of b ($(rpo_of b db))" test "$(rpo_of b db)" = "$rpo_db"
+check "the RPO survives a restart of b ($(rpo_of b db))" \
+  eval '[ "$(rpo_of b db)" = "$rpo_db" ] && [[ "$rpo_db" == *" True" ]]'
 check "b is still SSWS after its restart" _field_is b db status SSWS
 check "b is SSWS (db)" _field_is b db status SSWS
 check "b is SSWS (log)" _field_is b log status SSWS
@@ -201,10 +202,12 @@ check "b refused a's old batches by generation (its log)" \
 check "b's SSWS write is intact" eval 'head -c 9 "$WORK/b/volumes/db.img" | grep -q SSWS-AT-B'
 inconsistent_before=$(grep -c "secondary COPY.*inconsistent" "$WORK/a.log")
 check "resync --group app --swap at b" pairctl b resync --group app --swap
-# (journaled: both sides saved PAIR before the command answers; the copy engine answers in COPY)
-check "db is PAIR at once: the regions went through the journal as one batch" _field_is b db status PAIR
-check "log is PAIR at once" _field_is b log status PAIR
-check "b appended the resync batch (its log)" grep -q "group app: resync batch of" "$WORK/b.log"
+# (journaled: both sides saved PAIR before the command answers; a copy engine this small may
+# be done by then too: the batch line in b's log is what tells them apart)
+check "db is PAIR when the command returns" _field_is b db status PAIR
+check "log is PAIR when the command returns" _field_is b log status PAIR
+check "the regions went through the journal as one batch (b's log)" \
+  grep -q "group app: resync batch of" "$WORK/b.log"
 check "db in PAIR, b the primary" eval 'pairctl b wait db --status PAIR --timeout 60 > /dev/null && _field_is b db role primary'
 check "log in PAIR" pairctl b wait log --status PAIR --timeout 60
 check "a applied the batch (journal_lag_bytes 0 at b)" wait_until 30 caught_up_at b
