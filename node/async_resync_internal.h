@@ -58,13 +58,15 @@ uint64_t ResyncBatchLimitBytes(uint64_t capacity_bytes);
 wire::PairOutcome OutcomeOf(const std::string& name, const Status& status,
                             const std::string& done);
 
-// (Templates: the member type is the replicator's own.) Each member's outcome; the first failure.
+// (Templates: the member type is the replicator's own.) Each member's outcome (how its regions
+// went, asyncrest); the first failure.
 template <class Members>
 Status OutcomesOf(const Members& members, std::vector<wire::PairOutcome>* outcomes) {
   Status first;
   for (const auto& member : members) {
-    outcomes->push_back(
-        OutcomeOf(member.name, member.status, member.status.ok() ? "resynced" : ""));
+    const char* done = member.journaled ? "resynced through the journal"
+                                        : "copying (the secondary is inconsistent until done)";
+    outcomes->push_back(OutcomeOf(member.name, member.status, member.status.ok() ? done : ""));
     if (first.ok() && !member.status.ok()) first = member.status;
   }
   return first;

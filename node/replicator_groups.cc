@@ -154,9 +154,9 @@ void Replicator::RunEachOfGroup(const GroupPlan& plan, GroupCommand command,
       peer_lost = !peer.ok() && peer.status().code() == Code::kUnreachable;
     }
   }
-  // The async pairs of a group resync at one point, their regions in one journal batch
-  // (node/async_resync.cc; issue 13 part 4).
-  if (command == GroupCommand::kResyncSwap && !plan.run.empty()) {  // asyncrest: at one point
+  // asyncrest: resync --swap of async pairs at one point, through the journal when it fits
+  // (node/async_resync_swap.cc).
+  if (command == GroupCommand::kResyncSwap && !plan.run.empty()) {
     bool all_async = true;
     for (const std::string& name : plan.run) {
       std::shared_ptr<Pair> pair = FindPair(name);
@@ -168,6 +168,8 @@ void Replicator::RunEachOfGroup(const GroupPlan& plan, GroupCommand command,
       return;
     }
   }
+  // The async pairs of a group resync at one point, their regions in one journal batch
+  // (node/async_resync.cc; issue 13 part 4).
   if (command == GroupCommand::kResync && !plan.run.empty()) {
     bool async_primaries = true;
     for (const std::string& name : plan.run) {

@@ -201,7 +201,9 @@ check "b refused a's old batches by generation (its log)" \
   wait_until 10 grep -q "older than this copy's" "$WORK/b.log"
 check "b's SSWS write is intact" eval 'head -c 9 "$WORK/b/volumes/db.img" | grep -q SSWS-AT-B'
 inconsistent_before=$(grep -c "secondary COPY.*inconsistent" "$WORK/a.log")
-check "resync --group app --swap at b" pairctl b resync --group app --swap
+check "resync --group app --swap at b" eval 'pairctl b resync --group app --swap > "$WORK/swap.out"'
+check "its answer: both pairs went through the journal ($(tr '\n' ' ' < "$WORK/swap.out"))" \
+  test "$(grep -c "resynced through the journal" "$WORK/swap.out")" = 2
 # (journaled: both sides saved PAIR before the command answers; a copy engine this small may
 # be done by then too: the batch line in b's log is what tells them apart)
 check "db is PAIR when the command returns" _field_is b db status PAIR
