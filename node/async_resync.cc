@@ -27,6 +27,7 @@
 
 #include "node/activity_log.h"
 #include "node/async_group.h"
+#include "node/async_resync_internal.h"
 #include "node/fault_point.h"
 #include "node/limits.h"
 #include "node/names.h"
@@ -36,18 +37,7 @@
 namespace pairfs::node {
 
 using namespace replicator_internal;
-
-struct Replicator::AsyncResyncMember {
-  std::string name;
-  std::shared_ptr<Pair> pair;
-  Status status;               // Ok while the pair's resync goes on; else its outcome
-  PairContext context;         // with the peer's status, for the state machine
-  bool peer_writable = false;  // SSUS: its bitmap may change until it is told (copy engine)
-  wire::Generation generation;
-  AfterSave after;                // the copy path's kStartCopy
-  std::vector<uint64_t> regions;  // marked once the peer was told
-  std::vector<uint64_t> covered;  // a restart's marked regions the replay wrote whole
-};
+using namespace async_resync_internal;
 
 namespace {
 
@@ -55,36 +45,28 @@ bool AllZero(const std::string& data) {
   return std::all_of(data.begin(), data.end(), [](char c) { return c == 0; });
 }
 
-// The bytes of `regions` (sorted region numbers of `region_bytes`) within a volume of `size`.
-uint64_t RegionBytes(const std::vector<uint64_t>& regions, uint64_t region_bytes, uint64_t size) {
-  uint64_t total = 0;
-  for (uint64_t region : regions) {
-    const uint64_t offset = region * region_bytes;
-    if (offset < size) total += std::min(region_bytes, size - offset);
-  }
-  return total;
-}
-
 }  // namespace
 
 bool AsyncResyncFits(uint64_t batch_bytes, uint64_t capacity_bytes, uint64_t free_bytes,
                      uint64_t slack_bytes) {
-  return batch_bytes <= capacity_bytes / kAsyncResyncJournalShare &&
-         batch_bytes <= kMaxAsyncResyncBatchBytes && batch_bytes + slack_bytes <= free_bytes;
+  return batch_bytes <= async_resync_internal::ResyncBatchLimitBytes(capacity_bytes) &&
+         batch_bytes + slack_bytes <= free_bytes;
 }
 
-namespace {
+namespace async_resync_internal {
 
-// The journal bytes of `regions` of `pair` as resync entries (data and a header each), bounded
-// above (a region of zeros costs no data).
-uint64_t BatchBytesOf(Replicator::Pair& pair, const std::vector<uint64_t>& regions) {
-  return RegionBytes(regions, pair.regions->region_bytes(), pair.volume->size_bytes()) +
-         regions.size() * kJournalEntryHeaderBytes;
+uint64_t ResyncBatchLimitBytes(uint64_t capacity_bytes) {
+  return std::min<uint64_t>(capacity_bytes / kAsyncResyncJournalShare, kMaxAsyncResyncBatchBytes);
 }
 
-const uint64_t kResyncSlackBytes = JournalEntryBytes(kMaxJournalEntryDataBytes);
+wire::PairOutcome OutcomeOf(const std::string& name, const Status& status,
+                            const std::string& done) {
+  std::string message = status.ok() ? done : status.message();
+  if (message.size() > wire::kMaxOutcomeMessageBytes) message.resize(wire::kMaxOutcomeMessageBytes);
+  return {name, static_cast<uint8_t>(status.code()), message};
+}
 
-}  // namespace
+}  // namespace async_resync_internal
 
 Status Replicator::PrepareAsyncResync(AsyncResyncMember& member) {
   Pair& pair = *member.pair;
@@ -256,7 +238,7 @@ void Replicator::ReappendMarkedRegions(const std::shared_ptr<AsyncGroup>& group)
   // Applied only whole: the batch must fit the restore journal too.
   Status appended =
       batch_bytes == 0 || AsyncResyncFits(batch_bytes, group->resync_capacity_bytes(),
-                                          group->free_bytes(), kResyncSlackBytes)
+                                          group->free_bytes(), ResyncSlackBytes())
           ? AppendResyncBatch(*group, members)
           : Status::NoSpace(std::to_string(batch_bytes) + " bytes are more than half the journal");
   if (!appended.ok()) {
@@ -280,22 +262,11 @@ void Replicator::ReappendMarkedRegions(const std::shared_ptr<AsyncGroup>& group)
   spdlog::info("group {}: the regions its activity log marked are journaled again", group->name());
 }
 
-namespace {
 
-wire::PairOutcome OutcomeOf(const std::string& name, const Status& status,
-                            const std::string& done) {
-  std::string message = status.ok() ? done : status.message();
-  if (message.size() > wire::kMaxOutcomeMessageBytes) message.resize(wire::kMaxOutcomeMessageBytes);
-  return {name, static_cast<uint8_t>(status.code()), message};
-}
-
-}  // namespace
-
-Status Replicator::ResyncAsync(const std::vector<std::string>& names,
-                               std::vector<wire::PairOutcome>* outcomes, std::string* note) {
+std::vector<Replicator::AsyncResyncMember> Replicator::AsyncResyncMembersOf(
+    const std::vector<std::string>& names, std::shared_ptr<AsyncGroup>* group) {
   std::vector<AsyncResyncMember> members;
-  std::shared_ptr<AsyncGroup> group;
-  std::set<std::string> sorted(names.begin(), names.end());  // the gates' order: by name
+  const std::set<std::string> sorted(names.begin(), names.end());
   for (const std::string& name : sorted) {
     AsyncResyncMember member;
     member.name = name;
@@ -306,55 +277,99 @@ Status Replicator::ResyncAsync(const std::vector<std::string>& names,
       std::lock_guard<std::mutex> lock(groups_mutex_);
       if (!member.pair->async_group) {
         member.status = Status::InvalidArgument("pair " + name + " is not an async pair");
-      } else if (group && member.pair->async_group != group) {
+      } else if (*group && member.pair->async_group != *group) {
         member.status = Status::InvalidArgument("pair " + name + " is in another group");
       } else {
-        group = member.pair->async_group;
+        *group = member.pair->async_group;
       }
     }
     members.push_back(std::move(member));
   }
-  auto finish = [&]() -> Status {
-    Status first;
-    for (const AsyncResyncMember& member : members) {
-      outcomes->push_back(
-          OutcomeOf(member.name, member.status, member.status.ok() ? "resynced" : ""));
-      if (first.ok() && !member.status.ok()) first = member.status;
+  return members;
+}
+
+Status Replicator::CheckSuspendedGroupWhole(const AsyncGroup& group,
+                                            const std::set<std::string>& names) {
+  if (!group.suspended()) return Status::Ok();
+  std::string missing;
+  for (const GroupMember& other : GroupMembers(group.name())) {
+    if (other.status == PairStatus::kPFUS && !names.count(other.name))
+      missing += (missing.empty() ? "" : ", ") + other.name;
+  }
+  if (missing.empty()) return Status::Ok();
+  return Status::InvalidArgument("group " + group.name() +
+                                 " is suspended (PFUS): its pairs resync together "
+                                 "(resync --group " +
+                                 group.name() + "); also PFUS: " + missing);
+}
+
+bool Replicator::RunAsyncResyncClosed(const std::shared_ptr<AsyncGroup>& group,
+                                      std::vector<AsyncResyncMember>& members,
+                                      uint64_t* copy_bytes) {
+  uint64_t batch_bytes = 0;
+  bool writable_peer = false;
+  for (AsyncResyncMember& member : members) {
+    if (!member.status.ok()) continue;
+    const std::vector<uint64_t> marked = member.pair->regions->MarkedRegions();
+    *copy_bytes += RegionBytes(marked, member.pair->regions->region_bytes(),
+                               member.pair->volume->size_bytes());
+    batch_bytes += BatchBytesOf(*member.pair, marked);
+    writable_peer = writable_peer || member.peer_writable;
+  }
+  bool journaled = !writable_peer && AsyncResyncFits(batch_bytes, group->resync_capacity_bytes(),
+                                                     group->free_bytes(), ResyncSlackBytes());
+  for (AsyncResyncMember& member : members)
+    if (member.status.ok()) member.status = StartAsyncResync(member, journaled);
+  Status batch;
+  if (journaled) batch = AppendResyncBatch(*group, members);
+  if (!batch.ok()) {
+    // Nothing of the batch is applicable (no end durable): the copy engine copies instead.
+    spdlog::error("group {}: the resync batch failed ({}): copying instead", group->name(),
+                  batch.message());
+    journaled = false;
+  }
+  ResumeGroupIfResynced(group);  // every pair is COPY now: none PFUS
+  if (!journaled) return false;
+  for (AsyncResyncMember& member : members) member.journaled = member.status.ok();
+  FinishJournaledResync(members);
+  return true;
+}
+
+void Replicator::FinishJournaledResync(std::vector<AsyncResyncMember>& members) {
+  for (AsyncResyncMember& member : members) {
+    if (!member.status.ok() || !member.journaled) continue;
+    {
+      std::lock_guard<std::mutex> lock(member.pair->epoch_mutex);  // in the journal now
+      for (uint64_t region : member.regions) {
+        if (member.pair->last_epoch[region] == kPinnedEpoch) member.pair->last_epoch[region] = 0;
+      }
     }
-    return first;
-  };
-  auto fail_all = [&](const Status& why) {
-    for (AsyncResyncMember& member : members)
-      if (member.status.ok()) member.status = why;
-  };
-  if (!group) return finish();
-  // A suspended group comes back whole: every PFUS pair of it in this resync, at one point.
-  if (group->suspended()) {
-    std::string missing;
-    for (const GroupMember& other : GroupMembers(group->name())) {
-      if (other.status == PairStatus::kPFUS && !sorted.count(other.name))
-        missing += (missing.empty() ? "" : ", ") + other.name;
-    }
-    if (!missing.empty()) {
-      fail_all(Status::InvalidArgument("group " + group->name() +
-                                       " is suspended (PFUS): its pairs resync together "
-                                       "(resync --group " +
-                                       group->name() + "); also PFUS: " + missing));
-      return finish();
-    }
+    member.status = FinishCopy(*member.pair, member.after.generation);
+  }
+}
+
+Status Replicator::ResyncAsync(const std::vector<std::string>& names,
+                               std::vector<wire::PairOutcome>* outcomes, std::string* note) {
+  std::shared_ptr<AsyncGroup> group;
+  std::vector<AsyncResyncMember> members = AsyncResyncMembersOf(names, &group);
+  if (!group) return OutcomesOf(members, outcomes);
+  Status whole =
+      CheckSuspendedGroupWhole(*group, std::set<std::string>(names.begin(), names.end()));
+  if (!whole.ok()) {
+    FailEach(members, whole);
+    return OutcomesOf(members, outcomes);
   }
   for (AsyncResyncMember& member : members)
     if (member.status.ok()) member.status = PrepareAsyncResync(member);
-  if (std::none_of(members.begin(), members.end(),
-                   [](const AsyncResyncMember& member) { return member.status.ok(); }))
-    return finish();
+  if (!AnyGoing(members)) return OutcomesOf(members, outcomes);
   // The journal drained: the copied regions must land after every entry it holds.
   const uint64_t held = group->journal().last_sequence();
   Status drained = group->WaitPeerApplied(held, kAsyncResyncDrainMs);
   if (!drained.ok()) {
-    fail_all(Status::Unreachable("the resync waits for the secondary to apply the journal: " +
-                                 drained.message()));
-    return finish();
+    FailEach(members, Status::Unreachable("the resync waits for the secondary to apply the "
+                                          "journal: " +
+                                          drained.message()));
+    return OutcomesOf(members, outcomes);
   }
   (void)group->CheckpointAndFree();
   bool journaled = false;
@@ -363,52 +378,16 @@ Status Replicator::ResyncAsync(const std::vector<std::string>& names,
     std::vector<std::unique_ptr<ClosedGate>> closed;
     for (AsyncResyncMember& member : members)
       if (member.status.ok()) closed.push_back(std::make_unique<ClosedGate>(member.pair->gate));
-    uint64_t batch_bytes = 0;
-    bool writable_peer = false;
-    for (AsyncResyncMember& member : members) {
-      if (!member.status.ok()) continue;
-      const std::vector<uint64_t> marked = member.pair->regions->MarkedRegions();
-      copy_bytes += RegionBytes(marked, member.pair->regions->region_bytes(),
-                                member.pair->volume->size_bytes());
-      batch_bytes += BatchBytesOf(*member.pair, marked);
-      writable_peer = writable_peer || member.peer_writable;
-    }
-    journaled = !writable_peer && AsyncResyncFits(batch_bytes, group->resync_capacity_bytes(),
-                                                  group->free_bytes(), kResyncSlackBytes);
-    for (AsyncResyncMember& member : members)
-      if (member.status.ok()) member.status = StartAsyncResync(member, journaled);
-    Status batch;
-    if (journaled) batch = AppendResyncBatch(*group, members);
-    if (!batch.ok()) {
-      // Nothing of the batch is applicable (no end durable): the copy engine copies instead.
-      spdlog::error("group {}: the resync batch failed ({}): copying instead", group->name(),
-                    batch.message());
-      journaled = false;
-    }
-    ResumeGroupIfResynced(group);  // every pair is COPY now: none PFUS
-    if (journaled) {
-      for (AsyncResyncMember& member : members) {
-        if (!member.status.ok()) continue;
-        {
-          std::lock_guard<std::mutex> lock(member.pair->epoch_mutex);  // in the journal now
-          for (uint64_t region : member.regions) {
-            if (member.pair->last_epoch[region] == kPinnedEpoch)
-              member.pair->last_epoch[region] = 0;
-          }
-        }
-        member.status = FinishCopy(*member.pair, member.after.generation);
-      }
-    }
+    journaled = RunAsyncResyncClosed(group, members, &copy_bytes);
   }
   if (!journaled) {
     for (AsyncResyncMember& member : members)
       if (member.status.ok()) RunAfterSave(*member.pair, member.after);  // the copy engine
   }
   *note = (journaled ? "resynced through the journal: "
-                     : "copying (the secondary is inconsistent "
-                       "until it is done): ") +
+                     : "copying (the secondary is inconsistent until it is done): ") +
           FormatSize(copy_bytes) + " of changed regions to site " + options_.peer_site;
-  return finish();
+  return OutcomesOf(members, outcomes);
 }
 
 }  // namespace pairfs::node

@@ -204,7 +204,7 @@ Result<Replicator::AsyncTakeoverPlan> Replicator::PlanAsyncTakeover(Pair& first,
   Result<wire::PeerAnswerMessage> peer =
       peer_lost ? Result<wire::PeerAnswerMessage>(
                       Status::Unreachable("site " + options_.peer_site + " is lost"))
-                : AskStatus(*plan.pairs.front(), cluster ? kFailoverProbeMs : -1);
+                : ProbePeerForTakeover(*plan.pairs.front(), cluster);
   plan.planned = peer.ok();
   for (const std::shared_ptr<Pair>& pair : plan.pairs) {
     PairContext context = pair->Snapshot().context;
@@ -251,16 +251,16 @@ Status Replicator::DemotePeerForSwap(const AsyncTakeoverPlan& plan, AsyncGroup* 
   return Status::Ok();
 }
 
-std::string Replicator::TakeoverRpoLine(const std::string& group, AsyncGroup& journal) {
+std::string Replicator::TakeoverRpoLine(const std::string& group, AsyncGroup& journal,
+                                        RpoEstimate* estimate) {
   RpoHeard heard;
   {
     std::lock_guard<std::mutex> lock(groups_mutex_);
     auto it = rpo_heard_.find(group);
     if (it != rpo_heard_.end()) heard = it->second;
   }
-  const std::string line =
-      DescribeRpo(group, options_.peer_site,
-                  EstimateRpo(heard, journal.journal().durable_sequence(), false, UnixNowMs()));
+  *estimate = EstimateRpo(heard, journal.journal().durable_sequence(), false, UnixNowMs());
+  const std::string line = DescribeRpo(group, options_.peer_site, *estimate);
   spdlog::warn("takeover without site {}: {}", options_.peer_site, line);
   return line;
 }
@@ -291,7 +291,10 @@ Status Replicator::TakeoverAsync(Pair& first, bool force, bool cluster, bool pee
     Status restored = journal->WaitRestored(kAsyncSwapRestoreMs);
     if (!restored.ok()) return restored;
   }
-  const std::string rpo = !plan.planned && restore ? TakeoverRpoLine(group, *journal) : "";
+  RpoEstimate estimate;
+  const std::string rpo =
+      !plan.planned && restore ? TakeoverRpoLine(group, *journal, &estimate) : "";
+  if (!rpo.empty()) RecordTakeoverRpo(plan.pairs, estimate);  // asyncrest: display's rpo_*
   if (plan.planned) {
     // 3. The restore journal becomes the master journal (empty, from the agreed sequence),
     //    4. then the pairs are promoted: the first write here is journaled.

@@ -67,6 +67,9 @@ wire::VolumeInfo DescribeVolume(Volume& volume, Replicator* replicator) {
   info.reserve_epoch = metadata.reserve_epoch;
   info.reserve_outdated = metadata.reserve_outdated;
   info.region_size_bytes = metadata.region_size_bytes;
+  info.rpo_takeover_unix_ms = metadata.rpo_takeover_unix_ms;  // asyncrest
+  info.rpo_lost_writes = metadata.rpo_lost_writes;
+  info.rpo_lost_bytes = metadata.rpo_lost_bytes;
   info.open_count = volume.open_count().load();
   if (replicator != nullptr) replicator->Describe(volume, &info);
   for (std::string* keyword : {&info.role, &info.status, &info.mode, &info.fence}) {

@@ -258,4 +258,14 @@ inline constexpr int kAsyncResyncDrainMs = 6000;
 // marked regions are journaled again (more shipping, never less safety).
 inline constexpr size_t kMaxReplayCoverRanges = 1 << 20;
 
+// ---- asyncrest (issue 13: the unplanned takeover's time) ----
+// An operator's takeover of an async group asks the old primary's status this long (at most
+// peer_timeout_ms) before it takes over without it (SSWS); kFailoverProbeMs when nothing was
+// heard from it for peer_timeout_ms already. A live peer answers in milliseconds and sends
+// every pair's status each status_interval_ms (500 ms by default): when the ask times out but
+// a frame arrived meanwhile, the peer lives and is asked again for the whole peer_timeout_ms, so
+// a slow live peer still gets the planned, lossless swap; the probe is never shorter than two
+// status intervals for that reason. Target: writable <= 2 s after the command (issue 13).
+inline constexpr int kTakeoverProbeMs = 1000;
+
 }  // namespace pairfs::node

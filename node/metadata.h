@@ -54,11 +54,18 @@ struct VolumeMetadata {
   // A grow in progress (pairctl volume resize): the size the image is being grown to, saved
   // before the image grows; 0 = none. Open finishes such a grow (node/FORMAT.md).
   uint64_t growing_to_bytes = 0;
+  // asyncrest (issue 13): the RPO of the group's last takeover without its old primary, at the
+  // site that took over (wire::VolumeInfo's fields of the same names): 0 = none recorded;
+  // rpo_lost_writes -1 = unknown. Cleared by resync --swap here and by dissolve.
+  int64_t rpo_takeover_unix_ms = 0;
+  int64_t rpo_lost_writes = -1;
+  uint64_t rpo_lost_bytes = 0;
   MSGPACK_DEFINE_MAP(name, size_bytes, inode, uid, gid, mode, created_unix_s, changed_unix_ns,
                      reserved_by, role, status, pair_mode, peer_site, peer_volume, fence, group,
                      generation, generation_site, consistent, outdated, region_size_bytes, fenced,
                      reserve_epoch, reserve_outdated, growing_to_bytes,
-                     reserve_hold);  // house (issue 12): appended
+                     reserve_hold,  // house (issue 12): appended
+                     rpo_takeover_unix_ms, rpo_lost_writes, rpo_lost_bytes);  // asyncrest
 };
 
 // Ok if `metadata` may be loaded and used: a volume name, a size within the limits, and a region

@@ -249,6 +249,10 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
     std::vector<wire::PairOutcome> outcomes;
     return ResyncAsync({name}, &outcomes, note);
   }
+  if (swap && pair->Snapshot().context.mode == PairMode::kAsync) {  // asyncrest: its group's
+    std::vector<wire::PairOutcome> outcomes;  // journal (node/async_resync_swap.cc)
+    return ResyncSwapAsync({name}, &outcomes, note);
+  }
   Result<wire::PeerAnswerMessage> peer = AskStatus(*pair);
   if (!peer.ok())
     return Status::Unreachable("site " + options_.peer_site +

@@ -41,6 +41,9 @@ Status SaveState(Volume& volume, const PairState& next, const wire::Generation& 
       metadata.consistent = true;
       metadata.outdated = false;
       metadata.fenced = false;
+      metadata.rpo_takeover_unix_ms = 0;  // asyncrest: the RPO record goes with the pair
+      metadata.rpo_lost_writes = -1;
+      metadata.rpo_lost_bytes = 0;
     }
   });
 }

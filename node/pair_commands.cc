@@ -301,7 +301,10 @@ wire::PeerAnswerMessage Replicator::ServeResync(const wire::PeerResyncCommand& c
   }
   // (async resync, issue 13 part 4: a journaled resync keeps this target consistent)
   PairContext context = pair.Snapshot().context;
-  context.journaled_resync = command.journaled && !command.swap;
+  // asyncrest: a journaled resync --swap keeps it consistent when its marks fit the budget.
+  context.journaled_resync =
+      command.journaled &&
+      (!command.swap || (async_swap && AsyncSwapTargetFits(pair, command.swap_budget_bytes)));
   Status status = Change(pair, command.swap ? PairEvent::kResyncSwapByPeer : PairEvent::kResync,
                          &context, &command.generation);
   if (status.ok() && async_swap) status = AfterAsyncSwapByPeer(pair);  // asyncswap

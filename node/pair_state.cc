@@ -157,7 +157,12 @@ Result<PairTransition> OnResync(const PairState& state, PairEvent event,
     return To({PairRole::kPrimary, S::kCOPY, true, false, false},
               {A::kBumpGeneration, A::kStartCopy});
   }
-  return To({PairRole::kSecondary, S::kCOPY, false, false, false}, {A::kAdoptPeerGeneration});
+  // kResyncSwapByPeer. asyncrest: a journaled resync --swap of an async pair keeps this copy
+  // consistent (its own image until the batch is applied whole).
+  const bool consistent =
+      context.journaled_resync && context.mode == PairMode::kAsync && state.consistent;
+  return To({PairRole::kSecondary, S::kCOPY, consistent, false, false},
+            {A::kAdoptPeerGeneration});
 }
 
 Result<PairTransition> OnTakeover(const PairState& state, PairEvent event,

@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -510,6 +511,21 @@ class Replicator {
   Status StartAsyncResync(AsyncResyncMember& member, bool journaled);
   // The regions of `members` appended as one journal batch (durable on return).
   Status AppendResyncBatch(AsyncGroup& group, std::vector<AsyncResyncMember>& members);
+  // The named pairs (in name order: the gates' order), each with its pair or why it is refused,
+  // and their one group in `group` (null when none is an async pair here).
+  std::vector<AsyncResyncMember> AsyncResyncMembersOf(const std::vector<std::string>& names,
+                                                      std::shared_ptr<AsyncGroup>* group);
+  // Ok, or why a resync of `names` may not run alone: the group is suspended (PFUS) and another
+  // of its PFUS pairs is not among them (a suspended group comes back whole).
+  Status CheckSuspendedGroupWhole(const AsyncGroup& group, const std::set<std::string>& names);
+  // Under the members' closed gates: sizes the regions, starts each pair and appends them as one
+  // journal batch when they fit; true when they went through the journal (the pairs are PAIR),
+  // false when the copy engine is to copy them. `copy_bytes`: the changed regions' bytes.
+  bool RunAsyncResyncClosed(const std::shared_ptr<AsyncGroup>& group,
+                            std::vector<AsyncResyncMember>& members, uint64_t* copy_bytes);
+  // asyncrest: the members whose regions a batch carried, finished (their marks unpinned, both
+  // sides saved PAIR).
+  void FinishJournaledResync(std::vector<AsyncResyncMember>& members);
   // The group leaves PFUS when none of its pairs here is PFUS any more.
   void ResumeGroupIfResynced(const std::shared_ptr<AsyncGroup>& group);
   // At Start: a group with a PFUS pair stays suspended (durable PFUS: the status is saved).
@@ -550,7 +566,9 @@ class Replicator {
   // master journal and turns it); asked again while its entries keep arriving. Unreachable.
   Status DemotePeerForSwap(const AsyncTakeoverPlan& plan, AsyncGroup* journal);
   // The RPO line of a takeover without the old primary (node/async_rpo.h), logged.
-  std::string TakeoverRpoLine(const std::string& group, AsyncGroup& journal);
+  // asyncrest: and the estimate in `estimate` (for the metadata).
+  std::string TakeoverRpoLine(const std::string& group, AsyncGroup& journal,
+                              RpoEstimate* estimate);
   // ServeDemote, after this pair's demotion: once no pair of the group here is primary, ships the
   // rest of the master journal to the peer and turns it into the restore journal.
   Status AfterAsyncDemote(Pair& pair);
@@ -584,6 +602,46 @@ class Replicator {
   Status CheckAndNoteBatch(const wire::JournalBatchMessage& batch);
   std::map<std::string, RpoHeard> rpo_heard_;  // guarded by groups_mutex_
   // ---- end asyncswap ----
+
+  // ---- asyncrest (issue 13: RPO in display, journaled resync --swap, the takeover's probe) ----
+  // The RPO of a takeover without the old primary saved in each pair's metadata (display's
+  // rpo_* fields), before the pairs change. Logged when a save fails (the takeover goes on).
+  void RecordTakeoverRpo(const std::vector<std::shared_ptr<Pair>>& pairs,
+                         const RpoEstimate& estimate);
+  // The takeover's status ask of the old primary (node/limits.h kTakeoverProbeMs): asked
+  // kFailoverProbeMs when nothing was heard from it for peer_timeout_ms, else kTakeoverProbeMs,
+  // and again for peer_timeout_ms when a frame of it arrived meanwhile (it lives). clusterd's
+  // asks kFailoverProbeMs as before.
+  Result<wire::PeerAnswerMessage> ProbePeerForTakeover(Pair& pair, bool cluster);
+  // resync --swap of async pairs here (one group; SSWS after a takeover): each peer told (the old
+  // primary marks its master journal's regions, demotes and turns its journal), this journal
+  // turned master, then the union of the regions goes through it as one batch when it fits
+  // (AsyncResyncFits; the new secondaries stay consistent), else through the copy engine (those
+  // the target said are over the budget: inconsistent until it is done). The rpo_* fields are
+  // cleared. One outcome per pair; the summary is the first failure.
+  Status ResyncSwapAsync(const std::vector<std::string>& names,
+                         std::vector<wire::PairOutcome>* outcomes, std::string* note);
+  // One pair of it told, under the closed gates, with the budget left for its target's marks:
+  // the peer demoted, its bitmap merged, the pair saved primary COPY; `journaled`: the target
+  // stayed consistent (its marks fit the budget).
+  Status StartAsyncSwap(AsyncResyncMember& member, uint64_t budget_bytes, bool* journaled);
+  // Step 1 of ResyncSwapAsync for one pair: kResyncSwapHere checked against the peer's status,
+  // the context and the new generation filled; `own_bytes`: this side's marks as batch bytes.
+  Status PrepareAsyncSwap(AsyncResyncMember& member, uint64_t* own_bytes);
+  // Steps 2-3 for every member going, in order, each with its budget (`limit`: the batch limit).
+  // Adds the changed regions' bytes to `copy_bytes` and the journaled ones' to `batch_bytes`.
+  void TellAsyncSwapPeers(std::vector<AsyncResyncMember>& members,
+                          const std::vector<uint64_t>& own_bytes, uint64_t limit,
+                          uint64_t* copy_bytes, uint64_t* batch_bytes);
+  // Steps 4-5: the journal here turned master, the rpo_* fields cleared, the journaled members'
+  // regions appended as one batch and finished (PAIR). True when a batch carried any; a batch
+  // that fails leaves every member to the copy engine (member.journaled false).
+  bool FinishAsyncSwapHere(const std::string& group, std::vector<AsyncResyncMember>& members,
+                           uint64_t batch_bytes);
+  // At the old primary (ServeResync of a journaled --swap): whether this pair's marked regions,
+  // as batch bytes, are within `budget_bytes` (then it stays consistent).
+  bool AsyncSwapTargetFits(Pair& pair, uint64_t budget_bytes) const;
+  // ---- end asyncrest ----
 };
 
 }  // namespace pairfs::node

@@ -147,8 +147,25 @@ void Replicator::RunEachOfGroup(const GroupPlan& plan, GroupCommand command,
   bool peer_lost = false;
   if (command == GroupCommand::kTakeover && !plan.run.empty()) {
     if (std::shared_ptr<Pair> first = FindPair(plan.run.front())) {
-      Result<wire::PeerAnswerMessage> peer = AskStatus(*first);
+      // asyncrest: an async group's probe is bounded (kTakeoverProbeMs).
+      Result<wire::PeerAnswerMessage> peer =
+          first->Snapshot().context.mode == PairMode::kAsync ? ProbePeerForTakeover(*first, false)
+                                                             : AskStatus(*first);
       peer_lost = !peer.ok() && peer.status().code() == Code::kUnreachable;
+    }
+  }
+  // asyncrest: resync --swap of async pairs at one point, through the journal when it fits
+  // (node/async_resync_swap.cc).
+  if (command == GroupCommand::kResyncSwap && !plan.run.empty()) {
+    bool all_async = true;
+    for (const std::string& name : plan.run) {
+      std::shared_ptr<Pair> pair = FindPair(name);
+      all_async = all_async && pair && pair->Snapshot().context.mode == PairMode::kAsync;
+    }
+    if (all_async) {
+      std::string note;
+      (void)ResyncSwapAsync(plan.run, outcomes, &note);
+      return;
     }
   }
   // The async pairs of a group resync at one point, their regions in one journal batch

@@ -17,6 +17,16 @@ nlohmann::ordered_json OrNull(const std::string& value) {
 
 std::string OrDash(const std::string& value) { return value.empty() ? "-" : value; }
 
+// asyncrest: the RPO column: "-" none recorded, "unknown", or e.g. "63w/252KiB" (at most, as
+// last heard from the old primary); one word, so that scripts can split the columns.
+std::string RpoCell(const wire::VolumeInfo& v) {
+  if (v.rpo_takeover_unix_ms == 0) return "-";
+  if (v.rpo_lost_writes < 0) return "unknown";
+  std::string size = FormatSize(v.rpo_lost_bytes);
+  size.erase(std::remove(size.begin(), size.end(), ' '), size.end());
+  return std::to_string(v.rpo_lost_writes) + "w/" + size;
+}
+
 // Lays out rows in columns two spaces apart, the first row being the header.
 std::string Columns(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths;
@@ -78,6 +88,16 @@ nlohmann::ordered_json DisplayJson(const wire::VolumeInfo& info) {
     row["sent_sequence"] = info.sent_sequence;
     row["applied_sequence"] = info.applied_sequence;
     row["lag_ms"] = info.lag_ms;
+    // asyncrest: the RPO of the group's last takeover without its old primary (null: none
+    // recorded; the writes and bytes null with a time: unknown).
+    const bool recorded = info.rpo_takeover_unix_ms != 0;
+    const bool known = recorded && info.rpo_lost_writes >= 0;
+    row["rpo_takeover_unix_ms"] = recorded ? nlohmann::ordered_json(info.rpo_takeover_unix_ms)
+                                           : nlohmann::ordered_json();
+    row["rpo_lost_writes"] =
+        known ? nlohmann::ordered_json(info.rpo_lost_writes) : nlohmann::ordered_json();
+    row["rpo_lost_bytes"] =
+        known ? nlohmann::ordered_json(info.rpo_lost_bytes) : nlohmann::ordered_json();
   }
   return row;
 }
@@ -86,6 +106,10 @@ std::string DisplayTable(const std::vector<wire::VolumeInfo>& volumes) {
   std::vector<std::vector<std::string>> rows = {{"NAME", "ROLE", "STATUS", "MODE", "PEER", "SIZE",
                                                  "PROGRESS", "DIRTY", "RESERVED", "FENCE", "GEN",
                                                  "COPY", "LINK"}};
+  // asyncrest: an RPO column before LINK when a listed pair records a takeover's RPO.
+  const bool rpo = std::any_of(volumes.begin(), volumes.end(),
+                               [](const auto& v) { return v.rpo_takeover_unix_ms != 0; });
+  if (rpo) rows[0].insert(rows[0].end() - 1, "RPO");
   for (const auto& v : volumes) {
     const std::string peer = v.peer_site.empty() ? "-" : v.peer_site + ":" + OrDash(v.peer_volume);
     const std::string progress = v.status == "SMPL" ? "-" : std::to_string(v.copy_progress) + "%";
@@ -99,6 +123,7 @@ std::string DisplayTable(const std::vector<wire::VolumeInfo>& volumes) {
     rows.push_back({v.name, v.role, v.status, OrDash(v.mode), peer, FormatSize(v.size_bytes),
                     progress, FormatSize(v.dirty_bytes), OrDash(v.reserved_by), OrDash(v.fence),
                     generation, copy, link});
+    if (rpo) rows.back().insert(rows.back().end() - 1, RpoCell(v));
   }
   return Columns(rows);
 }

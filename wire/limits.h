@@ -150,8 +150,8 @@ inline constexpr uint64_t kBitmapChunkRegions = uint64_t{kBitmapChunkBytes} * 8;
 // and checks it stays under this bound.
 inline constexpr size_t kMaxVolumeInfoBytes = 1024;
 
-// msgpack elements of one VolumeInfo: a map of 29 keys and values, and the map itself.
-inline constexpr size_t kVolumeInfoElements = 2 * 29 + 1;
+// msgpack elements of one VolumeInfo: a map of 33 keys and values, and the map itself.
+inline constexpr size_t kVolumeInfoElements = 2 * 33 + 1;
 
 // A display or volume-list reply carries at most this many volumes; pairctl and clusterd ask for
 // the next page (DisplayRequest::after) while the reply says `more`. Sized so that a full page

@@ -253,12 +253,22 @@ struct VolumeInfo {
   // ops (issue 15 part 3): when this node last heard anything from the peer's node on the data
   // link (the same for every pair of the site); -1: never since the node started.
   int64_t peer_heard_ms_ago = -1;
+  // ---- asyncrest (issue 13): the RPO of the group's last takeover without its old primary,
+  // recorded at the site that took over (node/async_rpo.h; saved in the volume's metadata):
+  // when it was (0: none recorded: no such takeover, or resync --swap since), the writes and
+  // bytes lost at most as last heard from the old primary (a lower bound of what it
+  // acknowledged); rpo_lost_writes -1: unknown (nothing heard since this site started).
+  // Absent (an older node): none recorded.
+  int64_t rpo_takeover_unix_ms = 0;
+  int64_t rpo_lost_writes = -1;
+  uint64_t rpo_lost_bytes = 0;
   MSGPACK_DEFINE_MAP(name, role, status, mode, peer_site, peer_volume, size_bytes, allocated_bytes,
                      copy_progress, dirty_bytes, journal_lag_bytes, reserved_by, fence, group,
                      generation, generation_site, consistent, outdated, open_count,
                      region_size_bytes, fenced, reserve_epoch, reserve_outdated, link_authenticated,
                      journal_used_bytes, journal_size_bytes, sent_sequence, applied_sequence,
-                     lag_ms, peer_heard_ms_ago);
+                     lag_ms, peer_heard_ms_ago,
+                     rpo_takeover_unix_ms, rpo_lost_writes, rpo_lost_bytes);  // asyncrest: appended
 };
 
 // One heartbeat link as clusterd sees it.

@@ -148,7 +148,14 @@ struct PeerResyncCommand {
   // the target stays consistent (a crash-consistent prefix) throughout. Absent (an older peer):
   // false, the target is inconsistent until the copy is done.
   bool journaled = false;
-  MSGPACK_DEFINE_MAP(volume, generation, swap, journaled);
+  // ---- asyncrest (issue 13: journaled resync --swap) ----
+  // With `swap` and `journaled`: the batch bytes this pair's own marked regions may take at the
+  // target (the old primary, after it marked its master journal's entries), so that the batch
+  // fits the journal (node/async_resync.cc AsyncResyncFits). The target stays consistent only
+  // when its marks are within it, else it is inconsistent and its answer says so (`consistent`),
+  // and the asker copies with the copy engine. Absent (an older asker): 0, inconsistent.
+  uint64_t swap_budget_bytes = 0;
+  MSGPACK_DEFINE_MAP(volume, generation, swap, journaled, swap_budget_bytes);
   Status Check() const;
 };
 

@@ -10,6 +10,10 @@
 #   restarted does not write on its own (outdated; its old batches refused by generation, b's
 #   writes intact); `resync --group app --swap` at b: identical copies (a's unshipped records
 #   overwritten), PAIR with b the primary, b's writes journaled to a.
+# - asyncrest: the takeover's RPO is in b's display (rpo_* fields, the RPO column) and survives a
+#   restart of b; the resync --swap fits the journal, so it goes through it as one batch: both
+#   pairs PAIR when the command returns, a's transition log never says inconsistent, and the
+#   RPO record is cleared.
 # Outcomes and order only; deadlines only catch hangs.
 . "$(dirname "$0")/lib.sh"
 
@@ -150,6 +154,24 @@ fi
 check "takeover --group app at b without a" pairctl b takeover --group app
 check "the takeover's answer said what was lost (RPO)" grep -q "lost at most" <<< "$(pairctl b display db; grep 'takeover without' "$WORK/b.log")"
 check "b's log has the RPO line" grep -q "takeover without site a: group app: lost at most" "$WORK/b.log"
+# rpo_of SITE NAME: "WRITES BYTES SET" from display --json (SET: rpo_takeover_unix_ms is not null)
+rpo_of() {
+  pairctl "$1" --json display "$2" |
+    json '"%s %s %s" % (d[0]["rpo_lost_writes"], d[0]["rpo_lost_bytes"], d[0]["rpo_takeover_unix_ms"] is not None)'
+}
+rpo_line=$(grep -o "group app: lost at most [0-9]* writes" "$WORK/b.log" | tail -1)
+rpo_writes=${rpo_line//[^0-9]/}
+rpo_db=$(rpo_of b db)
+check "b's display of db has the takeover's RPO ($rpo_db; the log: $rpo_line)" \
+  eval '[[ "$rpo_db" == "$rpo_writes "*" True" ]]'
+check "log has the same RPO (the group's)" test "$(rpo_of b log)" = "$rpo_db"
+check "b's text display has the RPO column (${rpo_writes}w/...)" \
+  eval 'pairctl b display db | grep -Eq "^db .* ${rpo_writes}w/[^ ]+ +plain\$"'
+stop_site b > /dev/null
+must_start b
+check "the RPO survives a restart of b ($(rpo_of b db))" \
+  eval '[ "$(rpo_of b db)" = "$rpo_db" ] && [[ "$rpo_db" == *" True" ]]'
+check "b is still SSWS after its restart" _field_is b db status SSWS
 check "b is SSWS (db)" _field_is b db status SSWS
 check "b is SSWS (log)" _field_is b log status SSWS
 cat > "$WORK/mark.py" <<'PY'
@@ -167,9 +189,23 @@ expect_fail_with "a does not write on its own (EROFS)" "read-only" \
 check "b refused a's old batches by generation (its log)" \
   wait_until 10 grep -q "older than this copy's" "$WORK/b.log"
 check "b's SSWS write is intact" eval 'head -c 9 "$WORK/b/volumes/db.img" | grep -q SSWS-AT-B'
-check "resync --group app --swap at b" pairctl b resync --group app --swap
+inconsistent_before=$(grep -c "secondary COPY.*inconsistent" "$WORK/a.log")
+check "resync --group app --swap at b" eval 'pairctl b resync --group app --swap > "$WORK/swap.out"'
+check "its answer: both pairs went through the journal ($(tr '\n' ' ' < "$WORK/swap.out"))" \
+  test "$(grep -c "resynced through the journal" "$WORK/swap.out")" = 2
+# (journaled: both sides saved PAIR before the command answers; a copy engine this small may
+# be done by then too: the batch line in b's log is what tells them apart)
+check "db is PAIR when the command returns" _field_is b db status PAIR
+check "log is PAIR when the command returns" _field_is b log status PAIR
+check "the regions went through the journal as one batch (b's log)" \
+  grep -q "group app: resync batch of" "$WORK/b.log"
 check "db in PAIR, b the primary" eval 'pairctl b wait db --status PAIR --timeout 60 > /dev/null && _field_is b db role primary'
 check "log in PAIR" pairctl b wait log --status PAIR --timeout 60
+check "a applied the batch (journal_lag_bytes 0 at b)" wait_until 30 caught_up_at b
+check "a never saved itself inconsistent during the resync --swap (its log of transitions)" \
+  test "$(grep -c "secondary COPY.*inconsistent" "$WORK/a.log")" = "$inconsistent_before"
+check "a says db is consistent" _field_is a db consistent true
+check "the RPO record is cleared by resync --swap ($(rpo_of b db))" test "$(rpo_of b db)" = "None None False"
 identical "db identical after resync --swap (a's unshipped records overwritten)" db
 identical "log identical after resync --swap" log
 if python3 "$WORK/present.py" "$WORK/a" SIX 300 > /dev/null; then

@@ -256,6 +256,15 @@ TEST_CASE("resync copies from the primary; toward an SSWS peer only resync --swa
   CHECK(Transit(old_primary, PairEvent::kResync, {}).status().code() == Code::kReadOnly);
   CHECK(Must(old_primary, PairEvent::kResyncSwapByPeer).next ==
         PairState{PairRole::kSecondary, PairStatus::kCOPY, false, false, false});
+  // asyncrest: a journaled resync --swap of an async pair keeps the old primary's own image
+  // consistent until the batch is applied whole; a sync pair's, or one not journaled, is not.
+  PairContext journaled;
+  journaled.mode = PairMode::kAsync;
+  journaled.journaled_resync = true;
+  CHECK(Transit(old_primary, PairEvent::kResyncSwapByPeer, journaled)->next ==
+        PairState{PairRole::kSecondary, PairStatus::kCOPY, true, false, false});
+  journaled.mode = PairMode::kSync;
+  CHECK(Transit(old_primary, PairEvent::kResyncSwapByPeer, journaled)->next.consistent == false);
   CHECK_THAT(Transit(State(PairRole::kPrimary, PairStatus::kPAIR), PairEvent::kResync, {})
                  .status()
                  .message(),

@@ -43,3 +43,30 @@ TEST_CASE("display's COPY column says inconsistent also for an outdated copy bei
   info.consistent = true;  // an async resync through the journal keeps the copy consistent
   CHECK_THAT(DisplayTable({info}), !Catch::Contains("inconsistent"));
 }
+
+// asyncrest (issue 13): the RPO of an unplanned takeover, recorded or not.
+TEST_CASE("display shows the RPO of an async group's takeover: none, unknown or the writes") {
+  wire::VolumeInfo info;
+  info.name = "db";
+  info.role = "primary";
+  info.status = "SSWS";
+  info.mode = "async";
+  auto json = DisplayJson(info);
+  CHECK(json["rpo_takeover_unix_ms"].is_null());
+  CHECK(json["rpo_lost_writes"].is_null());
+  CHECK_THAT(DisplayTable({info}), !Catch::Contains("RPO"));
+  info.rpo_takeover_unix_ms = 1700000000000;  // nothing heard from the old primary: unknown
+  json = DisplayJson(info);
+  CHECK(json["rpo_takeover_unix_ms"] == 1700000000000);
+  CHECK(json["rpo_lost_writes"].is_null());
+  CHECK_THAT(DisplayTable({info}), Catch::Contains("RPO") && Catch::Contains("unknown"));
+  info.rpo_lost_writes = 63;
+  info.rpo_lost_bytes = 252 * 1024;
+  json = DisplayJson(info);
+  CHECK(json["rpo_lost_writes"] == 63);
+  CHECK(json["rpo_lost_bytes"] == 252 * 1024);
+  CHECK_THAT(DisplayTable({info}), Catch::Contains(" 63w/252KiB "));
+  info.link_authenticated = true;
+  info.peer_site = "a";  // the LINK column stays the last (scripts match "curve$")
+  CHECK_THAT(DisplayTable({info}), Catch::EndsWith("curve\n"));
+}

@@ -40,6 +40,11 @@ VolumeInfo WidestRow() {
   info.size_bytes = info.allocated_bytes = info.dirty_bytes = info.journal_lag_bytes = ~0ull;
   info.generation = info.region_size_bytes = info.reserve_epoch = ~0ull;
   info.copy_progress = info.open_count = ~0u;
+  info.journal_used_bytes = info.journal_size_bytes = info.sent_sequence = ~0ull;
+  info.applied_sequence = info.lag_ms = ~0ull;
+  // asyncrest: the RPO record (9 bytes each at their widest)
+  info.rpo_takeover_unix_ms = info.rpo_lost_writes = INT64_MIN;
+  info.rpo_lost_bytes = ~0ull;
   return info;
 }
 
