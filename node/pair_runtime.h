@@ -44,6 +44,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -155,6 +156,23 @@ struct Replicator::Pair : std::enable_shared_from_this<Replicator::Pair> {
   std::shared_ptr<AsyncGroup> async_group;
   std::string group_name;
   std::atomic<uint64_t> last_journal_sequence{0};
+
+  // Flush ahead (node/write_path.cc, FlushAhead): when the application fsyncs after each write,
+  // the primary sends a flush right behind a lone write, so that the peer's fdatasync starts
+  // before the fsync comes; the fsync then waits for that flush's answer instead of a new round
+  // trip. Counted: replicated writes sent (and forwarded writes granted), and those in flight.
+  std::atomic<uint64_t> writes_sent{0};
+  std::atomic<int> writes_in_flight{0};
+  std::mutex flush_ahead_mutex;  // a leaf; guards the three below
+  uint64_t writes_sent_at_last_flush = 0;
+  int flushes_after_lone_writes = 0;  // in a row: flushes with at most one write since the last
+  struct FlushAhead {
+    uint64_t id;                     // its call (PeerCalls)
+    std::string frame;               // for retransmits
+    uint64_t covers_writes_sent;     // writes_sent once its write was sent
+    wire::Generation generation;
+  };
+  std::optional<FlushAhead> flush_ahead;  // the last one sent, not yet taken by a flush
 
   using View = Replicator::PairView;
   View Snapshot() {
