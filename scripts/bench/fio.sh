@@ -37,7 +37,7 @@ wl_randwrite_4jobs() {
 # Pipelined clients (qemu aio=native, databases): 32 writes in flight from one job.
 wl_randwrite_qd32() {
   case $1 in
-    label) echo "rand write 4K direct libaio qd32 (IOPS)" ;;
+    label) echo "rand write 4K direct aio qd32 (IOPS)" ;;
     unit) echo write_iops ;;
     args) FIO_ARGS=(--rw=randwrite --bs=4k --ioengine=libaio --iodepth=32 --direct=1 --time_based --runtime="$SECS") ;;
   esac
