@@ -53,7 +53,8 @@ void LatencyHistogram::Record(uint64_t nanoseconds) {
 
 LatencyHistogram::Snapshot LatencyHistogram::Read() const {
   Snapshot snapshot;
-  for (size_t i = 0; i < kBuckets; ++i) snapshot.counts[i] = counts_[i].load(std::memory_order_relaxed);
+  for (size_t i = 0; i < kBuckets; ++i)
+    snapshot.counts[i] = counts_[i].load(std::memory_order_relaxed);
   snapshot.count = count_.load(std::memory_order_relaxed);
   snapshot.sum_ns = sum_ns_.load(std::memory_order_relaxed);
   return snapshot;

@@ -33,8 +33,8 @@ class LatencyHistogram {
 
   struct Snapshot {
     std::array<uint64_t, kBuckets> counts{};
-    uint64_t count = 0;     // of every duration recorded
-    uint64_t sum_ns = 0;    // their sum
+    uint64_t count = 0;   // of every duration recorded
+    uint64_t sum_ns = 0;  // their sum
     // The upper bound (ns) of the bucket holding the `fraction` (0..1) quantile; 0 when empty.
     uint64_t QuantileUpperNs(double fraction) const;
   };
@@ -87,9 +87,7 @@ class StageTable {
   void Record(Stage stage, uint64_t nanoseconds) {
     histograms_[static_cast<size_t>(stage)].Record(nanoseconds);
   }
-  const LatencyHistogram& Of(Stage stage) const {
-    return histograms_[static_cast<size_t>(stage)];
-  }
+  const LatencyHistogram& Of(Stage stage) const { return histograms_[static_cast<size_t>(stage)]; }
   // One line per stage that has counts: "stage: n=… mean=…µs p50<…µs p99<…µs" (for logs).
   std::string Summary() const;
 

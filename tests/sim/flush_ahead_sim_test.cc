@@ -45,8 +45,8 @@ void WriteAndFsyncRounds(FlushAheadPair& pair, int rounds) {
   ReplicatorSite& a = pair.sites.a;
   ReplicatorSite& b = pair.sites.b;
   for (int round = 0; round < rounds; ++round) {
-    const uint64_t offset = (static_cast<uint64_t>(round) * 7 % (kSiteVolumeBytes / kBlockBytes)) *
-                            kBlockBytes;
+    const uint64_t offset =
+        (static_cast<uint64_t>(round) * 7 % (kSiteVolumeBytes / kBlockBytes)) * kBlockBytes;
     REQUIRE(a.Write(offset, std::string(kBlockBytes, static_cast<char>('a' + round % 26))).ok());
     Status flushed = a.replicator->Flush(a.volume());
     INFO("round " << round << ": " << flushed.message());
@@ -57,9 +57,10 @@ void WriteAndFsyncRounds(FlushAheadPair& pair, int rounds) {
   }
 }
 
-TEST_CASE("flush ahead: an application that fsyncs after every write finds each write durable at "
-          "the peer, and the fsyncs use the flushes sent ahead",
-          "[sim][flush_ahead]") {
+TEST_CASE(
+    "flush ahead: an application that fsyncs after every write finds each write durable at "
+    "the peer, and the fsyncs use the flushes sent ahead",
+    "[sim][flush_ahead]") {
   FlushAheadPair pair(1);
   const node::StageTable& stages = node::StageLatencies();
   const uint64_t flushes_before = stages.Of(node::Stage::kFlush).Read().count;
@@ -74,9 +75,10 @@ TEST_CASE("flush ahead: an application that fsyncs after every write finds each 
   CHECK(round_trips < flushes / 2);
 }
 
-TEST_CASE("flush ahead: with frames dropped, duplicated and reordered, every fsync still covers its "
-          "write at the peer",
-          "[sim][flush_ahead]") {
+TEST_CASE(
+    "flush ahead: with frames dropped, duplicated and reordered, every fsync still covers its "
+    "write at the peer",
+    "[sim][flush_ahead]") {
   FlushAheadPair pair(7);
   FaultProfile faulty;
   faulty.drop = 0.2;

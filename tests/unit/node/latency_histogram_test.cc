@@ -9,7 +9,8 @@
 
 using namespace pairfs::node;
 
-TEST_CASE("latency buckets are log2 of nanoseconds from 1024 ns up, the last open-ended", "[latency]") {
+TEST_CASE("latency buckets are log2 of nanoseconds from 1024 ns up, the last open-ended",
+          "[latency]") {
   CHECK(LatencyHistogram::BucketOf(0) == 0);
   CHECK(LatencyHistogram::BucketOf(1023) == 0);
   CHECK(LatencyHistogram::BucketOf(1024) == 1);
