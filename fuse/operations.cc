@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/latency_histogram.h"
 #include "node/limits.h"
 #include "wire/limits.h"
 
@@ -72,6 +73,7 @@ void FillRootStat(struct stat* st) {
 constexpr double kAttributeTimeoutS = 0.0;
 
 void Init(void*, fuse_conn_info* connection) {
+  node::TraceWritesFromEnvironment();
   connection->max_write = wire::kMaxDataBytes;
   connection->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   if (connection->capable & FUSE_CAP_ASYNC_DIO) connection->want |= FUSE_CAP_ASYNC_DIO;
@@ -202,6 +204,7 @@ void Read(fuse_req_t request, fuse_ino_t, size_t size, off_t offset, fuse_file_i
 
 void Write(fuse_req_t request, fuse_ino_t, const char* data, size_t size, off_t offset,
            fuse_file_info* info) {
+  node::StageTimer timer(node::Stage::kFuseWrite);
   Handle& handle = HandleOf(info);
   Result<size_t> done =
       Context(request).replicator->Write(handle.open->volume(), Context(request).site_name,
@@ -213,6 +216,7 @@ void Write(fuse_req_t request, fuse_ino_t, const char* data, size_t size, off_t 
 void Flush(fuse_req_t request, fuse_ino_t, fuse_file_info*) { fuse_reply_err(request, 0); }
 
 void Fsync(fuse_req_t request, fuse_ino_t, int, fuse_file_info* info) {
+  node::StageTimer timer(node::Stage::kFuseFsync);
   Status flushed = Context(request).replicator->Flush(HandleOf(info).open->volume());
   if (!flushed.ok()) return ReplyError(request, flushed, "fsync");
   fuse_reply_err(request, 0);
@@ -275,9 +279,16 @@ void RefuseCreate(fuse_req_t request, fuse_ino_t, const char*, mode_t, fuse_file
   fuse_reply_err(request, EPERM);
 }
 
+// At unmount: where the writes' and fsyncs' time went since the mount (node/latency_histogram.h).
+void Destroy(void*) {
+  const std::string stages = node::StageLatencies().Summary();
+  if (!stages.empty()) spdlog::info("write path stage latencies since the mount: {}", stages);
+}
+
 fuse_lowlevel_ops MakeOperations() {
   fuse_lowlevel_ops ops{};
   ops.init = Init;
+  ops.destroy = Destroy;
   ops.lookup = Lookup;
   ops.getattr = GetAttr;
   ops.setattr = SetAttr;

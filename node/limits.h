@@ -61,7 +61,7 @@ inline constexpr size_t kPeerWorkQueued = 16384;
 inline constexpr size_t kPeerWorkQueuedBytes = 128ull << 20;
 
 // A replicated write longer than this goes to the peer as parts of this size, sent at once
-// (node/write_path.cc EncodeReplicaParts): the peer writes one part while the next is on its way.
+// (node/write_path.cc SendReplicaParts): the peer writes one part while the next is on its way.
 inline constexpr size_t kReplicaPartBytes = 128 * 1024;
 
 // Replica writes whose message is at most this long are served on the peer link's thread, not

@@ -32,6 +32,8 @@
 //      which takes 2, 4 and 6, so no range (2) is held there (the copy takes no gate).
 //   Pair::copy_mutex guards copy_thread only: taken to start or join the copy thread with none of
 //      the above held, never by the copy thread itself (DropPair checks the thread id).
+//   Pair::flush_ahead_mutex (the flush ahead, node/write_path.cc): taken by a write holding 1 and
+//      2 or by a flush, with 3 to 6 released; only PeerCalls' mutex (a leaf) is taken inside it.
 //   Leaves (nothing else is taken while they are held): Replicator::pairs_mutex_, work_mutex_,
 //      the mutexes of PeerCalls, AnsweredRequests and DataWindow (node/peer_calls.h; PeerCalls
 //      unlocks before it resends), the Gate's and RangeLock's own mutexes, VolumeStore's.
@@ -44,6 +46,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -155,6 +158,23 @@ struct Replicator::Pair : std::enable_shared_from_this<Replicator::Pair> {
   std::shared_ptr<AsyncGroup> async_group;
   std::string group_name;
   std::atomic<uint64_t> last_journal_sequence{0};
+
+  // Flush ahead (node/write_path.cc, FlushAhead): when the application fsyncs after each write,
+  // the primary sends a flush right behind a lone write, so that the peer's fdatasync starts
+  // before the fsync comes; the fsync then waits for that flush's answer instead of a new round
+  // trip. Counted: replicated writes sent (and forwarded writes granted), and those in flight.
+  std::atomic<uint64_t> writes_sent{0};
+  std::atomic<int> writes_in_flight{0};
+  std::mutex flush_ahead_mutex;  // guards the three below (lock order above)
+  uint64_t writes_sent_at_last_flush = 0;
+  int flushes_after_lone_writes = 0;  // in a row: flushes with at most one write since the last
+  struct FlushAhead {
+    uint64_t id;                     // its call (PeerCalls)
+    std::string frame;               // for retransmits
+    uint64_t covers_writes_sent;     // writes_sent once its write was sent
+    wire::Generation generation;
+  };
+  std::optional<FlushAhead> flush_ahead;  // the last one sent, not yet taken by a flush
 
   using View = Replicator::PairView;
   View Snapshot() {

@@ -23,12 +23,14 @@ bool PeerCalls::Deliver(wire::Frame frame) {
   auto it = slots_.find(frame.request_id);
   if (it == slots_.end() || it->second->answer) return false;
   it->second->answer = std::move(frame);
+  it->second->delivered_at = Clock::now();
   it->second->ready.notify_all();
   return true;
 }
 
 std::optional<wire::Frame> PeerCalls::Wait(uint64_t id, int timeout_ms, int retransmit_ms,
-                                           const std::function<void()>& resend) {
+                                           const std::function<void()>& resend,
+                                           Clock::time_point* delivered_at) {
   std::unique_lock<std::mutex> lock(mutex_);
   auto it = slots_.find(id);
   if (it == slots_.end()) return std::nullopt;
@@ -46,6 +48,7 @@ std::optional<wire::Frame> PeerCalls::Wait(uint64_t id, int timeout_ms, int retr
     }
   }
   slots_.erase(id);
+  if (delivered_at != nullptr && slot->answer) *delivered_at = slot->delivered_at;
   return std::move(slot->answer);
 }
 
@@ -68,6 +71,12 @@ AnsweredRequests::Claim AnsweredRequests::Take(uint64_t id, std::string* answer)
   if (it->second.empty()) return Claim::kInProgress;
   *answer = it->second;
   return Claim::kDone;
+}
+
+bool AnsweredRequests::Answered(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = answers_.find(id);
+  return it != answers_.end() && !it->second.empty();
 }
 
 void AnsweredRequests::Store(uint64_t id, const std::string& answer) {

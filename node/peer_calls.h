@@ -40,9 +40,11 @@ class PeerCalls {
   bool Deliver(wire::Frame frame);
   // Waits up to `timeout_ms` for the answer to `id`, calling `resend` every `retransmit_ms` (if
   // given; never with the lock held). The answer, or nullopt on timeout or for an id not begun or
-  // registered. The slot is gone afterwards either way.
+  // registered. The slot is gone afterwards either way. With `delivered_at`, the time the answer
+  // was delivered (the waiter may wake later: the write path's latency stages).
   std::optional<wire::Frame> Wait(uint64_t id, int timeout_ms, int retransmit_ms,
-                                  const std::function<void()>& resend);
+                                  const std::function<void()>& resend,
+                                  Clock::time_point* delivered_at = nullptr);
   // Forgets `id`: a later answer is dropped.
   void Cancel(uint64_t id);
 
@@ -50,6 +52,7 @@ class PeerCalls {
   struct Slot {
     std::condition_variable ready;
     std::optional<wire::Frame> answer;
+    Clock::time_point delivered_at;
   };
   std::mutex mutex_;  // a leaf: nothing else is locked while it is held
   std::map<uint64_t, std::shared_ptr<Slot>> slots_;
@@ -73,6 +76,8 @@ class AnsweredRequests {
 
   // Claims `id`; for kDone, `*answer` is the answer stored for it.
   Claim Take(uint64_t id, std::string* answer);
+  // True if `id` was served and its answer kept (not forgotten yet): a replica write applied here.
+  bool Answered(uint64_t id);
   // Keeps `answer` for an id taken as kNew (ignored when the id was forgotten meanwhile). The
   // oldest answers are forgotten while the bytes exceed the bound, never the newest.
   void Store(uint64_t id, const std::string& answer);

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/latency_histogram.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 #include "node/write_rules.h"
@@ -37,6 +38,7 @@ Status DecodeFlush(std::string_view body, wire::FlushMessage* message) {
 }  // namespace
 
 void Replicator::ServeReplicaWrite(const wire::Frame& frame) {
+  StageTimer timer(Stage::kServeWrite);
   wire::WriteMessage message;
   std::string_view data;
   wire::WriteReplyMessage reply;
@@ -64,8 +66,10 @@ void Replicator::ServeReplicaWrite(const wire::Frame& frame) {
   Status written;
   {
     RangeLock::Guard exclusive = pair->volume->exclusive().Acquire(message.offset, message.length);
+    const StageTimer::Clock::time_point started = timer.now();
     written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind), message.offset,
                                      data.data(), message.length, false);
+    timer.Since(Stage::kServeWriteLocal, started);
   }
   if (!written.ok()) {
     // The primary suspends on this answer; the region stays marked here too, for the resync.
@@ -114,7 +118,9 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
                        "a forwarded write failed here: " + written.message());
     return answer(DiskFaultCode(written));
   }
-  // Granted: the range stays exclusive here until the secondary has written its copy.
+  // Granted: the range stays exclusive here until the secondary has written its copy. A flush
+  // ahead sent before now does not cover it (node/write_path.cc FlushAhead).
+  pair->writes_sent.fetch_add(1);
   confirms_->Register(frame.request_id);
   answer(Code::kOk);
   std::optional<wire::Frame> confirm =
@@ -135,6 +141,7 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
 }
 
 void Replicator::ServeFlush(const wire::Frame& frame) {
+  StageTimer timer(Stage::kServeFlush);
   wire::FlushMessage message;
   if (Status decoded = DecodeFlush(frame.body, &message); !decoded.ok()) {
     CountRefusal(frame.type, decoded);
@@ -142,8 +149,16 @@ void Replicator::ServeFlush(const wire::Frame& frame) {
     message.code = static_cast<uint8_t>(Code::kInvalidArgument);
     return Answer(frame, MessageType::kFlushAck, wire::EncodeBody(message));
   }
+  if (message.through_sequence != 0 && !answered_->Answered(message.through_sequence)) {
+    // A flush ahead of a write that has not reached this site (its frame was dropped and will be
+    // sent again): an fdatasync now would not cover it. The primary sends a plain flush instead.
+    message.code = static_cast<uint8_t>(Code::kBusy);
+    return Answer(frame, MessageType::kFlushAck, wire::EncodeBody(message));
+  }
   std::shared_ptr<Volume> volume = store_.Find(message.volume);
+  const StageTimer::Clock::time_point started = timer.now();
   Status flushed = volume ? volume->Flush() : Status::NotFound("no volume named " + message.volume);
+  timer.Since(Stage::kServeFlushLocal, started);
   if (volume && !flushed.ok()) {
     spdlog::error("volume {}: flush failed: {}", message.volume, flushed.message());
     if (std::shared_ptr<Pair> pair = FindPair(message.volume)) KeepAllChanged(*pair);

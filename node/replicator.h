@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -261,15 +262,20 @@ class Replicator {
                                     const wire::Generation& generation,
                                     const std::string& origin_site, wire::WriteKind kind,
                                     uint64_t offset, const char* data, size_t length);
-  // A replica write as parts of at most kReplicaPartBytes (node/limits.h), each its own call.
-  Result<std::vector<OutgoingWrite>> EncodeReplicaParts(const std::string& peer_volume,
-                                                        const wire::Generation& generation,
-                                                        const std::string& origin_site,
-                                                        wire::WriteKind kind, uint64_t offset,
-                                                        const char* data, size_t length);
+  // A replica write as parts of at most kReplicaPartBytes (node/limits.h), each its own call,
+  // each queued to the peer as soon as it is encoded (the peer receives the first while this site
+  // encodes the next). On failure no more parts are sent and their calls are cancelled; the
+  // parts sent before may be applied at the peer (the caller suspends the pair, region kept).
+  Result<std::vector<OutgoingWrite>> SendReplicaParts(const std::string& peer_volume,
+                                                      const wire::Generation& generation,
+                                                      const std::string& origin_site,
+                                                      wire::WriteKind kind, uint64_t offset,
+                                                      const char* data, size_t length);
   // Waits for every part's answer in order: the first failed answer, nullopt for a part not
-  // answered, else the last (successful) answer.
-  std::optional<wire::Frame> WaitForParts(const std::vector<OutgoingWrite>& parts);
+  // answered, else the last (successful) answer, delivered at `*answered_at` (if given).
+  std::optional<wire::Frame> WaitForParts(
+      const std::vector<OutgoingWrite>& parts,
+      std::chrono::steady_clock::time_point* answered_at = nullptr);
   Result<size_t> DoWrite(Volume& volume, const std::string& origin_site, wire::WriteKind kind,
                          uint64_t offset, const char* data, size_t length, bool direct);
   // `view` is the pair as the write found it (DoWrite decided the rule from it).
@@ -282,6 +288,15 @@ class Replicator {
   Result<size_t> WriteTracked(Pair& pair, wire::WriteKind kind, uint64_t offset, const char* data,
                               size_t length, bool direct);
   Result<size_t> AfterLinkLoss(Pair& pair, size_t length);
+  // speed (issue 14): fsync with the peer (write_path.cc). SendFlush registers a call, sends a
+  // flush (ahead of the fsync when `through_sequence` names the write it follows) and returns its
+  // id and frame. SendFlushAhead sends one behind a lone write when the application fsyncs after
+  // each write (Pair::flush_ahead); TakeFlushAhead counts the flush and returns the flush ahead
+  // if it covers every write sent, else cancels it. FlushWithPeer: both fdatasyncs at once.
+  Result<OutgoingWrite> SendFlush(const PairView& view, uint64_t through_sequence);
+  void SendFlushAhead(Pair& pair, const PairView& view, uint64_t write_id, uint64_t writes_sent);
+  std::optional<OutgoingWrite> TakeFlushAhead(Pair& pair, const PairView& view);
+  Status FlushWithPeer(Pair& pair, const PairView& view);
 
   // The peer's requests (worker threads). Serve dispatches (replicator.cc); the writes and the
   // flush are replica_server.cc's, the status peer_status.cc's.

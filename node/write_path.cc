@@ -10,7 +10,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/latency_histogram.h"
 #include "node/limits.h"
+#include "node/peer_calls.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 #include "node/write_rules.h"
@@ -26,6 +28,25 @@ namespace {
 bool DecodeWriteReply(std::string_view body, wire::WriteReplyMessage* reply) {
   return wire::DecodeBody(body, reply).ok() && wire::CheckWriteReply(*reply).ok();
 }
+
+// A flush is sent ahead of the fsync once this many flushes in a row each followed at most one
+// write: an application that fsyncs after every write (a database's commit, fio --fsync=1). One
+// such flush is enough to start; two keep a single write-then-fsync from costing the peer an
+// fdatasync it was not asked for.
+constexpr int kFlushAheadAfterFlushes = 2;
+
+// Counts a replicated write in flight from its send to its answer (FlushAhead needs to know
+// whether it is alone).
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<int>& count) : count_(count) { count_.fetch_add(1); }
+  ~InFlight() { count_.fetch_sub(1); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::atomic<int>& count_;
+};
 
 }  // namespace
 
@@ -148,16 +169,18 @@ Result<Replicator::OutgoingWrite> Replicator::EncodeWrite(MessageType type,
   return OutgoingWrite{id, std::move(frame.value())};
 }
 
-Result<std::vector<Replicator::OutgoingWrite>> Replicator::EncodeReplicaParts(
+Result<std::vector<Replicator::OutgoingWrite>> Replicator::SendReplicaParts(
     const std::string& peer_volume, const wire::Generation& generation,
     const std::string& origin_site, wire::WriteKind kind, uint64_t offset, const char* data,
     size_t length) {
-  // A long write goes as parts sent at once, so that the peer receives (on a CURVE link:
-  // decrypts) and writes one part while this site still sends (encrypts) the next, instead of
-  // one after the other. The parts are one write: the caller holds the whole range until every
-  // part is answered. A write without data (zeroes, discard) is one message.
+  // A long write goes as parts, each sent as soon as it is encoded, so that the peer receives (on
+  // a CURVE link: this site's ZeroMQ thread encrypts, the peer's decrypts) and writes one part
+  // while this site still encodes the next, instead of one after the other. The parts are one
+  // write: the caller holds the whole range until every part is answered. A write without data
+  // (zeroes, discard) is one message.
   const size_t part_bytes = kind == wire::WriteKind::kData ? kReplicaPartBytes : length;
   std::vector<OutgoingWrite> parts;
+  parts.reserve((length + part_bytes - 1) / part_bytes);
   for (size_t done = 0; done < length; done += part_bytes) {
     const size_t part = std::min(part_bytes, length - done);
     Result<OutgoingWrite> outgoing =
@@ -167,12 +190,14 @@ Result<std::vector<Replicator::OutgoingWrite>> Replicator::EncodeReplicaParts(
       for (const OutgoingWrite& sent : parts) calls_->Cancel(sent.id);
       return outgoing.status();
     }
+    (void)Transmit(outgoing->frame);
     parts.push_back(std::move(outgoing.value()));
   }
   return parts;
 }
 
-std::optional<wire::Frame> Replicator::WaitForParts(const std::vector<OutgoingWrite>& parts) {
+std::optional<wire::Frame> Replicator::WaitForParts(const std::vector<OutgoingWrite>& parts,
+                                                    PeerCalls::Clock::time_point* answered_at) {
   // The first answer that is not a success (or none) stands for the write; the rest are not
   // waited for, one timeout each.
   std::optional<wire::Frame> verdict;
@@ -180,7 +205,7 @@ std::optional<wire::Frame> Replicator::WaitForParts(const std::vector<OutgoingWr
     const std::string& frame_bytes = parts[i].frame;
     std::optional<wire::Frame> answer =
         calls_->Wait(parts[i].id, options_.peer_timeout_ms, options_.retransmit_ms,
-                     [&] { (void)Transmit(frame_bytes); });
+                     [&] { (void)Transmit(frame_bytes); }, answered_at);
     wire::WriteReplyMessage reply;
     const bool failed = !answer || !DecodeWriteReply(answer->body, &reply) || reply.code != 0;
     if (failed) {
@@ -197,23 +222,39 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
                                            uint64_t offset, const char* data, size_t length,
                                            bool direct) {
   const wire::Generation& generation = view.generation;
+  StageTimer timer(Stage::kWrite);
   RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
   Result<Activity> activity = Activity::Begin(pair, offset, length, true);
   if (!activity.ok()) return activity.status();
+  timer.Mark(Stage::kWriteLock);
   if (!(pair.Snapshot().generation == generation)) {
     // The pair changed while this write waited for its range: write under the new rule.
     Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
     if (!written.ok()) return written;
     return AfterLinkLoss(pair, length);
   }
-  Result<std::vector<OutgoingWrite>> parts =
-      EncodeReplicaParts(view.peer_volume, generation, origin_site, kind, offset, data, length);
-  if (!parts.ok()) return parts.status();
   window_->Acquire(length);
   WindowShare share(*window_, length);
-  for (const OutgoingWrite& part : parts.value()) (void)Transmit(part.frame);
+  const PeerCalls::Clock::time_point sent_at = timer.Mark(Stage::kWriteWindow);
+  InFlight in_flight(pair.writes_in_flight);
+  const uint64_t writes_sent = pair.writes_sent.fetch_add(1) + 1;
+  Result<std::vector<OutgoingWrite>> parts =
+      SendReplicaParts(view.peer_volume, generation, origin_site, kind, offset, data, length);
+  if (parts.ok() && parts->size() == 1) SendFlushAhead(pair, view, parts->front().id, writes_sent);
+  if (!parts.ok()) {
+    // Parts sent before the failure may be applied at the peer and not here.
+    KeepChanged(pair, offset, length);
+    SuspendOnDiskFault(pair, generation, "a replica write could not be sent: " +
+                                             parts.status().message());
+    return parts.status();
+  }
+  timer.Mark(Stage::kWriteSend);
   Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
-  std::optional<wire::Frame> answer = WaitForParts(parts.value());
+  timer.Mark(Stage::kWriteLocal);
+  PeerCalls::Clock::time_point answered_at;
+  std::optional<wire::Frame> answer = WaitForParts(parts.value(), &answered_at);
+  timer.Mark(Stage::kWriteWait);
+  if (answer) timer.Span(Stage::kWriteRoundTrip, sent_at, answered_at);
   if (!written.ok()) {
     // The secondary may hold the write and this copy not: the pair suspends with the region
     // pinned (the trim must not forget it) and a resync repairs the copies.
@@ -321,7 +362,12 @@ Status Replicator::Flush(Volume& volume) {
           *pair);  // the journal is the write-ahead log (checkpoints: async_group)
     case FlushPath::kWithPeer: break;
   }
-  wire::FlushMessage message{view.peer_volume, view.generation, 0, 0};
+  return FlushWithPeer(*pair, view);
+}
+
+Result<Replicator::OutgoingWrite> Replicator::SendFlush(const PairView& view,
+                                                        uint64_t through_sequence) {
+  wire::FlushMessage message{view.peer_volume, view.generation, through_sequence, 0};
   const uint64_t id = calls_->Begin();
   Result<std::string> frame =
       wire::EncodeFrame(MessageType::kFlush, id, options_.site, wire::EncodeBody(message));
@@ -329,31 +375,98 @@ Status Replicator::Flush(Volume& volume) {
     calls_->Cancel(id);
     return frame.status();
   }
-  const std::string& frame_bytes = frame.value();
-  (void)Transmit(frame_bytes);
+  (void)Transmit(frame.value());
+  return OutgoingWrite{id, std::move(frame.value())};
+}
+
+void Replicator::SendFlushAhead(Pair& pair, const PairView& view, uint64_t write_id,
+                                uint64_t writes_sent) {
+  if (view.state.status != PairStatus::kPAIR) return;
+  {
+    std::lock_guard<std::mutex> lock(pair.flush_ahead_mutex);
+    if (pair.flushes_after_lone_writes < kFlushAheadAfterFlushes) return;
+  }
+  // Only a write alone in flight: every earlier write is answered, so applied at the peer before
+  // this flush arrives there; the peer checks that this one is (through_sequence).
+  if (pair.writes_in_flight.load() != 1) return;
+  Result<OutgoingWrite> sent = SendFlush(view, write_id);
+  if (!sent.ok()) return;
+  std::lock_guard<std::mutex> lock(pair.flush_ahead_mutex);
+  if (pair.flush_ahead) calls_->Cancel(pair.flush_ahead->id);
+  pair.flush_ahead =
+      Pair::FlushAhead{sent->id, std::move(sent->frame), writes_sent, view.generation};
+}
+
+std::optional<Replicator::OutgoingWrite> Replicator::TakeFlushAhead(Pair& pair,
+                                                                     const PairView& view) {
+  const uint64_t writes_sent = pair.writes_sent.load();
+  std::lock_guard<std::mutex> lock(pair.flush_ahead_mutex);
+  const bool after_lone_write = writes_sent - pair.writes_sent_at_last_flush <= 1;
+  pair.flushes_after_lone_writes = after_lone_write ? pair.flushes_after_lone_writes + 1 : 0;
+  pair.writes_sent_at_last_flush = writes_sent;
+  std::optional<Pair::FlushAhead> ahead = std::move(pair.flush_ahead);
+  pair.flush_ahead.reset();
+  if (!ahead) return std::nullopt;
+  // It covers this flush if no write was sent after its own, in the same generation.
+  if (ahead->covers_writes_sent >= writes_sent && ahead->generation == view.generation) {
+    return OutgoingWrite{ahead->id, std::move(ahead->frame)};
+  }
+  calls_->Cancel(ahead->id);
+  return std::nullopt;
+}
+
+Status Replicator::FlushWithPeer(Pair& pair, const PairView& view) {
+  Volume& volume = *pair.volume;
+  StageTimer timer(Stage::kFlush);
+  // Both fdatasyncs run at once: the peer's is asked for first (or was, ahead of the fsync).
+  std::optional<OutgoingWrite> request = TakeFlushAhead(pair, view);
+  bool ahead = request.has_value();
+  const PeerCalls::Clock::time_point sent_at = timer.now();
+  if (!request) {
+    Result<OutgoingWrite> sent = SendFlush(view, 0);
+    if (!sent.ok()) return sent.status();
+    request = std::move(sent.value());
+  }
+  timer.Mark(Stage::kFlushSend);
   Status local = volume.Flush();
-  std::optional<wire::Frame> answer = calls_->Wait(
-      id, options_.peer_timeout_ms, options_.retransmit_ms, [&] { (void)Transmit(frame_bytes); });
+  timer.Mark(Stage::kFlushLocal);
+  std::optional<uint8_t> code;  // the peer's answer, if one came and passed its checks
+  for (;;) {
+    PeerCalls::Clock::time_point answered_at;
+    const std::string& frame_bytes = request->frame;
+    std::optional<wire::Frame> answer =
+        calls_->Wait(request->id, options_.peer_timeout_ms, options_.retransmit_ms,
+                     [&] { (void)Transmit(frame_bytes); }, &answered_at);
+    wire::FlushMessage reply;
+    if (!answer || !wire::DecodeBody(answer->body, &reply).ok() || !wire::CheckFlush(reply).ok())
+      break;
+    code = reply.code;
+    if (!ahead) timer.Span(Stage::kFlushRoundTrip, sent_at, answered_at);
+    // A flush ahead that the peer could not apply to its write: a plain flush now (never
+    // answered kBusy, so this loops at most once more).
+    if (!ahead || reply.code != static_cast<uint8_t>(Code::kBusy)) break;
+    Result<OutgoingWrite> sent = SendFlush(view, 0);
+    if (!sent.ok()) return sent.status();
+    request = std::move(sent.value());
+    ahead = false;
+    code.reset();
+  }
+  timer.Mark(Stage::kFlushWait);
   if (!local.ok()) {
     // Any write since the last flush may be lost here (the kernel reports a writeback error once).
-    KeepAllChanged(*pair);
-    SuspendOnDiskFault(*pair, view.generation, "a flush failed here: " + local.message());
+    KeepAllChanged(pair);
+    SuspendOnDiskFault(pair, view.generation, "a flush failed here: " + local.message());
     return local;
   }
-  if (answer) {
-    wire::FlushMessage reply;
-    if (wire::DecodeBody(answer->body, &reply).ok() && wire::CheckFlush(reply).ok()) {
-      if (reply.code == 0) return Status::Ok();
-      if (IsDiskFault(reply.code)) {
-        KeepAllChanged(*pair);
-        SuspendOnDiskFault(*pair, view.generation, "a flush failed at site " + options_.peer_site);
-        return PeerDiskFault(reply.code, volume.name(), options_.peer_site);
-      }
-    }
+  if (code == 0) return Status::Ok();
+  if (code && IsDiskFault(*code)) {
+    KeepAllChanged(pair);
+    SuspendOnDiskFault(pair, view.generation, "a flush failed at site " + options_.peer_site);
+    return PeerDiskFault(*code, volume.name(), options_.peer_site);
   }
   spdlog::warn("pair {}: site {} did not confirm a flush", volume.name(), options_.peer_site);
-  OnLinkLost(*pair, view.generation);
-  Result<size_t> after = AfterLinkLoss(*pair, 0);
+  OnLinkLost(pair, view.generation);
+  Result<size_t> after = AfterLinkLoss(pair, 0);
   if (after.ok()) return Status::Ok();
   return Status::IoError(
       "fsync of " + volume.name() + ": site " + options_.peer_site + " did not confirm", EIO);

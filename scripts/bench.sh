@@ -29,11 +29,13 @@
 # /etc/hosts for the run (exactly that line is removed again).
 # Workloads (rows): sequential write 1 MiB blocks + final fsync (MB/s), 4 KiB random write with an
 # fsync after each write (IOPS), 4 KiB O_DIRECT random read (IOPS), 4 KiB O_DIRECT random write by
-# 4 jobs (IOPS). Each cell is the median of BENCH_RUNS runs; runs alternate between targets so that a
+# 4 jobs (IOPS), 4 KiB O_DIRECT random write by one job with libaio, 32 in flight (IOPS). Each cell is the median of BENCH_RUNS runs; runs alternate between targets so that a
 # drift of the machine does not favour one column. The page cache is dropped before every run.
 # After the table:
 #   - with the pair target: 4 KiB O_DIRECT random read at the secondary's file (site b), BENCH_RUNS
 #     runs, median, against the baseline's random read;
+#   - (BENCH_PG) PostgreSQL single-row commits per second (one pgbench client, synchronous_commit
+#     on) on ext4 on a loop device over the plain, pairfs, pair and pair_curve targets' files;
 #   - pairfs's peak RSS (VmHWM) once a 16 GiB volume has been written fully;
 #   - (BENCH_COPY) initial copy: a BENCH_COPY_SIZE volume filled with random data at site a of a
 #     fresh pair of daemons, time from `pairctl create --mode sync` to PAIR, as MB/s, against `cp`
@@ -52,13 +54,14 @@
 # Environment (defaults in brackets); small values make a quick smoke run:
 #   BENCH_TARGETS [plain bindfs pairfs pair pair_curve pair_wan pair_async_wan gluster gluster_virt]
 #                         the columns, in order; the first is the baseline of the ratios
-#   BENCH_WORKLOADS [seqwrite randwrite_fsync randread randwrite_4jobs]
+#   BENCH_WORKLOADS [seqwrite randwrite_fsync randread randwrite_4jobs randwrite_qd32]
 #                         the rows, in order
 #   BENCH_RUNS [3]        runs per cell, the median is reported
 #   BENCH_WAN_DELAY_MS [10]  one-way delay of the pair_wan target's link (wan_proxy --delay-ms)
 #   BENCH_WAN_RATE_MBPS [0]  its cap per direction in MB/s (wan_proxy --rate-mbps); 0: none
 #   BENCH_SECONDS [10]    length of each time-based (IOPS) run
 #   BENCH_SIZE [1G]       test file / volume size, and the size of the sequential write (K/M/G)
+#   BENCH_PG [1]          0 skips the PostgreSQL commits/s line (scripts/bench/extras.sh)
 #   BENCH_RSS [1]         0 skips the peak-RSS measurement
 #   BENCH_RSS_SIZE [16G]  volume size for the peak-RSS measurement
 #   BENCH_COPY [1]        0 skips the initial-copy / resync measurement
@@ -98,7 +101,7 @@ set -euo pipefail
 
 DEFAULT_TARGETS="plain bindfs pairfs pair pair_curve pair_wan pair_async_wan gluster gluster_virt"
 read -r -a TARGETS <<< "${BENCH_TARGETS:-$DEFAULT_TARGETS}"
-read -r -a WORKLOADS <<< "${BENCH_WORKLOADS:-seqwrite randwrite_fsync randread randwrite_4jobs}"
+read -r -a WORKLOADS <<< "${BENCH_WORKLOADS:-seqwrite randwrite_fsync randread randwrite_4jobs randwrite_qd32}"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_PARTS=$ROOT/scripts/bench
@@ -163,6 +166,7 @@ base=${TARGETS[0]}
 bench_async_ratios
 bench_secondary_read
 bench_peak_rss_of_runs
+bench_postgres
 for ((i = ${#_ACTIVE[@]} - 1; i >= 0; i--)); do "target_${_ACTIVE[$i]}" teardown; done
 _ACTIVE=()
 bench_peak_rss

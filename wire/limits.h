@@ -38,9 +38,9 @@ inline constexpr size_t kMaxBodyElements = 65536;
 // How long pairctl waits for its node by default: a control command does metadata work only.
 inline constexpr int kDefaultControlTimeoutMs = 10000;
 
-// The peer link's hand-off queue and ZeroMQ pipes. What is in flight is bounded in bytes by the
+// The peer link's ZeroMQ pipes (frames go from the sending thread straight into them: speed,
+// issue 14, removed the hand-off queue before them). What is in flight is bounded in bytes by the
 // replicator's window (node/limits.h); these only keep a stuck link from growing without end.
-inline constexpr size_t kPeerQueueBytes = 128ull << 20;
 // ZeroMQ counts its pipes in messages, not bytes: at most this many frames wait in the peer link's
 // send pipe and in its receive pipe, so each holds at most 256 x kMaxFrameBytes (about 272 MiB)
 // even when a peer sends nothing but the largest frames; a well-behaved peer's window keeps it to

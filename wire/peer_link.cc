@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -20,16 +19,14 @@
 namespace pairfs::wire {
 
 struct PeerLink::Impl {
-  zmq::socket_t router;
-  zmq::socket_t dealer;
+  zmq::socket_t router;  // the link thread's only
+  zmq::socket_t dealer;  // any thread's, under send_mutex
   int wake_fd = -1;
   std::string site;
   std::string peer_site;
   Handler handler;
   std::atomic<bool> stopping{false};
-  std::mutex mutex;  // guards queue and queued_bytes
-  std::deque<std::string> queue;
-  size_t queued_bytes = 0;
+  std::mutex send_mutex;  // guards dealer: a leaf
   std::thread thread;
   uint64_t refused = 0;
   bool authenticated = false;  // CURVE: every frame's sender must be its connection's key's site
@@ -40,7 +37,7 @@ struct PeerLink::Impl {
     const uint64_t one = 1;
     (void)!::write(wake_fd, &one, sizeof one);
   }
-  void SendQueued();
+  void DrainDealer();
   void ReceiveFromPeer();
 };
 
@@ -77,6 +74,7 @@ Result<std::unique_ptr<PeerLink>> PeerLink::Start(Context& context, const std::s
     impl->dealer.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
     impl->dealer.set(zmq::sockopt::immediate, 1);
     impl->dealer.set(zmq::sockopt::sndhwm, kPeerQueueMessages);
+    impl->dealer.set(zmq::sockopt::rcvhwm, kPeerQueueMessages);
     impl->dealer.set(zmq::sockopt::reconnect_ivl, kPeerReconnectMs);
     impl->dealer.set(zmq::sockopt::reconnect_ivl_max, kPeerReconnectMaxMs);
     impl->dealer.set(zmq::sockopt::heartbeat_ivl, kPeerHeartbeatMs);
@@ -100,39 +98,36 @@ Result<std::unique_ptr<PeerLink>> PeerLink::Start(Context& context, const std::s
 }
 
 Status PeerLink::Send(std::string frame_bytes) {
-  {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
-    if (impl_->queued_bytes + frame_bytes.size() > kPeerQueueBytes) {
-      return Status::Unreachable("the link to the peer is backed up");
+  // Sent on the caller's thread: a hand-off to the link thread (a queue, an eventfd, a wake-up)
+  // was on every write's and every answer's way. The frame moves into the ZeroMQ message
+  // without a copy (a 1 MiB write would pay one); ZeroMQ frees it once its I/O thread has
+  // written it, or here if the send fails.
+  auto* owned = new std::string(std::move(frame_bytes));
+  zmq::message_t message(
+      owned->data(), owned->size(),
+      [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
+  std::lock_guard<std::mutex> lock(impl_->send_mutex);
+  try {
+    if (!impl_->dealer.send(message, zmq::send_flags::dontwait)) {
+      spdlog::debug("peer link: no connection to {} (or its pipe is full), frame dropped",
+                    impl_->peer_site);
     }
-    impl_->queued_bytes += frame_bytes.size();
-    impl_->queue.push_back(std::move(frame_bytes));
+  } catch (const zmq::error_t& e) {
+    spdlog::warn("peer link: send to {} failed: {}", impl_->peer_site, e.what());
+    return Status::IoError("send to the peer failed", e.num());
   }
-  impl_->Wake();
   return Status::Ok();
 }
 
-void PeerLink::Impl::SendQueued() {
-  std::deque<std::string> batch;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    batch.swap(queue);
-    queued_bytes = 0;
-  }
-  for (std::string& frame : batch) {
-    // The frame moves into the ZeroMQ message without a copy (a 1 MiB write would pay one);
-    // ZeroMQ frees it once its I/O thread has written it, or here if the send fails.
-    auto* owned = new std::string(std::move(frame));
-    zmq::message_t message(
-        owned->data(), owned->size(),
-        [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
-    try {
-      if (!dealer.send(message, zmq::send_flags::dontwait)) {
-        spdlog::debug("peer link: no connection to {}, frame dropped", peer_site);
-      }
-    } catch (const zmq::error_t& e) {
-      spdlog::warn("peer link: send to {} failed: {}", peer_site, e.what());
+void PeerLink::Impl::DrainDealer() {
+  // The peer never answers on this socket (it answers on its own DEALER, to the ROUTER); whatever
+  // arrives here is dropped, so that it cannot fill the pipe.
+  std::lock_guard<std::mutex> lock(send_mutex);
+  zmq::message_t drop;
+  try {
+    while (dealer.recv(drop, zmq::recv_flags::dontwait)) {
     }
+  } catch (const zmq::error_t&) {
   }
 }
 
@@ -182,32 +177,26 @@ void PeerLink::Impl::ReceiveFromPeer() {
 }
 
 void PeerLink::Impl::Run() {
+  // The DEALER is not polled here: other threads send on it (under send_mutex), and a socket is
+  // never polled while another thread uses it. It is drained on every wake-up instead (the peer
+  // sends status frames every tick), and its receive pipe is bounded (kPeerQueueMessages).
   while (!stopping.load()) {
     zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
-                               {dealer.handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, wake_fd, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 3, std::chrono::milliseconds(-1));
+      zmq::poll(items, 2, std::chrono::milliseconds(-1));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) spdlog::warn("peer link: poll failed: {}", e.what());
       continue;
     }
-    if (items[2].revents & ZMQ_POLLIN) {
+    if (items[1].revents & ZMQ_POLLIN) {
       uint64_t count = 0;
       (void)!::read(wake_fd, &count, sizeof count);
     }
-    // Both, whatever woke the poll: a ZeroMQ socket's readiness is edge-triggered inside, and a
-    // frame left in the queue or on the socket would wait for the next, unrelated wake-up.
-    SendQueued();
+    // Whatever woke the poll: a ZeroMQ socket's readiness is edge-triggered inside, and a frame
+    // left on the socket would wait for the next, unrelated wake-up.
     ReceiveFromPeer();
-    if (items[1].revents & ZMQ_POLLIN) {  // the peer never answers on this socket; drain it
-      zmq::message_t drop;
-      try {
-        while (dealer.recv(drop, zmq::recv_flags::dontwait)) {
-        }
-      } catch (const zmq::error_t&) {
-      }
-    }
+    DrainDealer();
   }
 }
 

@@ -1,9 +1,11 @@
-// The site-to-site link: one thread that owns a ROUTER bound to this site's `listen` endpoint
-// (everything the peer sends arrives there) and a DEALER connected to the peer's endpoint
+// The site-to-site link: a ROUTER bound to this site's `listen` endpoint (everything the peer
+// sends arrives there), owned by the link's thread, and a DEALER connected to the peer's endpoint
 // (everything this site sends leaves there). Traffic is one-way frames in each direction;
 // answers are frames with the request's id, matched by the caller (node/replicator.h).
 //
-// Send() is thread-safe: callers hand frames to the link thread through a queue and an eventfd.
+// Send() is thread-safe: the calling thread sends on the DEALER itself, under a mutex (no hand-off
+// to the link thread: it was on every write's and every answer's way). The link thread only
+// receives; it drains the DEALER (the peer never sends on it) whenever it wakes.
 // Frames from anything but the configured peer site, and frames that do not decode, are dropped
 // and logged; the link carries on. When the context has CURVE keys (Context::UseCurve) the ROUTER
 // is a CURVE server admitting only the configured public keys and the DEALER a CURVE client that

@@ -126,3 +126,66 @@ PY
     rm -rf --one-file-system "$SCRATCH/copy_a-data" "$SCRATCH/copy_b-data"
   fi
 }
+
+# bench_postgres: (BENCH_PG, on by default) PostgreSQL single-row commits per second, as a database
+# user sees them: for each of the targets plain, pairfs, pair and pair_curve that runs, ext4 on a
+# loop device over its test file (mount -o loop: the device goes with the umount), a fresh cluster
+# (initdb, run as user postgres), one pgbench client for BENCH_SECONDS, each transaction one INSERT
+# of one row, synchronous_commit and fsync on. Runs after the table (it overwrites the test files).
+# Without PostgreSQL (Debian: postgresql) the line says so.
+PG_PORT=5499
+bench_postgres() {
+  pg_line=""
+  [ "${BENCH_PG:-1}" = 0 ] && return 0
+  PG_BIN=$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -1)
+  if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ] || ! command -v pgbench >/dev/null || ! id postgres >/dev/null 2>&1; then
+    pg_line="PostgreSQL commits/s: n/a (install the postgresql package)"
+    return 0
+  fi
+  local t tps parts=() base_tps=""
+  chmod 711 "$SCRATCH"  # user postgres reaches its data directory and script inside
+  for t in "${TARGETS[@]}"; do
+    case $t in plain | pairfs | pair | pair_curve) ;; *) continue ;; esac
+    pg_commits_on "$t" || die "PostgreSQL on ${LABEL[$t]} failed"
+    tps=$PG_TPS
+    say "PostgreSQL single-row commits, ${LABEL[$t]}: $tps/s"
+    [ -z "$base_tps" ] && base_tps=$tps
+    parts+=("${LABEL[$t]} $(fmt "$tps") ($(python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$tps" "$base_tps"))")
+  done
+  [ ${#parts[@]} -gt 0 ] || return 0
+  pg_line="PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') single-row commits/s (1 client, ${SECS} s, synchronous_commit on, ext4 on a loop device over the file): $(printf '%s; ' "${parts[@]}" | sed 's/; $//')"
+}
+
+# pg_commits_on TARGET: sets PG_TPS to the commits/s of one pgbench run on TARGET's file (not in a
+# subshell: the mount and the postmaster's PID go into _MOUNTS and _PIDS for the EXIT trap); stops
+# its postgres and unmounts before it returns, also when a step fails.
+pg_commits_on() {
+  local t=$1 file mnt data pid="" ok=1
+  PG_TPS=""
+  file=$("target_$t" path)
+  mnt=$SCRATCH/pg-$t-mnt data=$SCRATCH/pg-$t-mnt/data
+  mkdir -p "$mnt"
+  mkfs.ext4 -q -F "$file" >&2 || return 1
+  mount -o loop "$file" "$mnt" || return 1
+  _MOUNTS+=("$mnt")
+  if mkdir -p "$data" && chown postgres: "$data" "$mnt" &&
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -A trust -U postgres >/dev/null &&
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -l "$mnt/postgres.log" -w \
+      -o "-c listen_addresses='' -k $mnt -p $PG_PORT -c synchronous_commit=on -c fsync=on" start >/dev/null; then
+    pid=$(head -1 "$data/postmaster.pid")
+    _PIDS+=("$pid")
+    printf '%s\n' '\set id random(1, 1000000000)' 'INSERT INTO commits VALUES (:id, now());' > "$mnt/insert.sql"
+    if printf '%s\n' 'CREATE TABLE commits (id bigint, at timestamptz);' |
+      runuser -u postgres -- psql -q -h "$mnt" -p "$PG_PORT" -U postgres postgres >/dev/null; then
+      PG_TPS=$(runuser -u postgres -- pgbench -n -c 1 -T "$SECS" -f "$mnt/insert.sql" -h "$mnt" -p "$PG_PORT" \
+        -U postgres postgres 2>&1 | awk '/^tps = / {print $3; exit}')
+    fi
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+    stop_pid "$pid"
+  else
+    ok=0
+    cat "$mnt/postgres.log" >&2 2>/dev/null
+  fi
+  umount "$mnt"
+  [ "$ok" = 1 ] && [ -n "$PG_TPS" ]
+}

@@ -34,6 +34,15 @@ wl_randwrite_4jobs() {
   esac
 }
 
+# Pipelined clients (qemu aio=native, databases): 32 writes in flight from one job.
+wl_randwrite_qd32() {
+  case $1 in
+    label) echo "rand write 4K direct aio qd32 (IOPS)" ;;
+    unit) echo write_iops ;;
+    args) FIO_ARGS=(--rw=randwrite --bs=4k --ioengine=libaio --iodepth=32 --direct=1 --time_based --runtime="$SECS") ;;
+  esac
+}
+
 # fio_run OUT.json FILE ARGS...: fio on FILE (never extending it: --size is the file size, no
 # fallocate; FIO_SIZE overrides BENCH_SIZE); fails with fio's messages if fio or a job reports an error.
 fio_run() {

@@ -30,6 +30,7 @@ bench_print_report() {
   table | sed 's/ *$//'
   echo
   [ -n "$secondary_line" ] && echo "$secondary_line"
+  [ -n "${pg_line:-}" ] && echo "$pg_line"
   for l in "${copy_lines[@]}"; do echo "$l"; done
   for l in "${async_lines[@]}"; do echo "$l"; done
   [ -n "$rss_line" ] && echo "$rss_line"

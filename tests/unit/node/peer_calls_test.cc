@@ -170,3 +170,31 @@ TEST_CASE("a write larger than the window goes alone, and a share releases on le
   auto next = std::async(std::launch::async, [&] { window.Acquire(100); });
   REQUIRE(next.wait_for(std::chrono::milliseconds(kHangMs)) == std::future_status::ready);
 }
+
+TEST_CASE("a wait says when its answer was delivered, not when the waiter woke", "[peer_calls]") {
+  PeerCalls calls(1);
+  const uint64_t id = calls.Begin();
+  const PeerCalls::Clock::time_point before = PeerCalls::Clock::now();
+  REQUIRE(calls.Deliver(AnswerTo(id, "answer")));
+  const PeerCalls::Clock::time_point after = PeerCalls::Clock::now();
+  std::this_thread::sleep_for(5ms);
+  PeerCalls::Clock::time_point delivered_at;
+  REQUIRE(calls.Wait(id, kHangMs, 0, nullptr, &delivered_at));
+  CHECK(delivered_at >= before);
+  CHECK(delivered_at <= after);
+}
+
+TEST_CASE("a request counts as answered only once its answer is kept", "[peer_calls]") {
+  AnsweredRequests answered(100, 10);
+  std::string cached;
+  CHECK_FALSE(answered.Answered(9));  // never seen
+  REQUIRE(answered.Take(9, &cached) == AnsweredRequests::Claim::kNew);
+  CHECK_FALSE(answered.Answered(9));  // being served
+  answered.Store(9, "ack");
+  CHECK(answered.Answered(9));
+  for (uint64_t id : {10, 11, 12}) {
+    REQUIRE(answered.Take(id, &cached) == AnsweredRequests::Claim::kNew);
+    answered.Store(id, "acks");
+  }
+  CHECK_FALSE(answered.Answered(9));  // forgotten (over 10 bytes): not known to be applied
+}
