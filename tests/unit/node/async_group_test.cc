@@ -318,7 +318,7 @@ TEST_CASE("a resync batch that does not fit the free space is refused before any
 }
 
 TEST_CASE("the transfer keeps a window of batches in flight; the copies end equal", "[async]") {
-  TwoSites sites;
+  GroupSites sites;
   sites.hold_for_company.store(true);  // each send waits for another: a window, not one batch
   sites.master->Start();
   sites.restore->Start();

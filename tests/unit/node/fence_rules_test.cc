@@ -10,7 +10,7 @@ using R = PairRole;
 using S = PairStatus;
 using W = WriteRule;
 
-PairState Side(R role, S status, bool fenced, bool outdated = false) {
+PairState FenceSide(R role, S status, bool fenced, bool outdated = false) {
   PairState state;
   state.role = role;
   state.status = status;
@@ -21,21 +21,21 @@ PairState Side(R role, S status, bool fenced, bool outdated = false) {
 
 TEST_CASE("lifting a fence is checked only where the copy would then write alone",
           "[fence_rules]") {
-  const PairState fenced = Side(R::kPrimary, S::kPSUE, true);
+  const PairState fenced = FenceSide(R::kPrimary, S::kPSUE, true);
   CHECK(UnfenceWritesAlone(fenced, W::kLocal));
   CHECK(UnfenceWritesAlone(fenced, W::kLocalTracked));
   for (W rule : {W::kReplicate, W::kForwardToPrimary, W::kRefuseIo, W::kRefuseReadOnly}) {
     CHECK_FALSE(UnfenceWritesAlone(fenced, rule));
   }
   // not fenced: nothing to lift
-  CHECK_FALSE(UnfenceWritesAlone(Side(R::kPrimary, S::kPSUE, false), W::kLocalTracked));
+  CHECK_FALSE(UnfenceWritesAlone(FenceSide(R::kPrimary, S::kPSUE, false), W::kLocalTracked));
 }
 
 TEST_CASE("the unfenced rule is WriteRuleFor of the state without the fence", "[fence_rules]") {
   const PairContext context;
   for (R role : {R::kPrimary, R::kSecondary}) {
     for (S status : {S::kPAIR, S::kPSUE, S::kPSUS, S::kSSWS, S::kCOPY}) {
-      PairState here = Side(role, status, true);
+      PairState here = FenceSide(role, status, true);
       PairState lifted = here;
       lifted.fenced = false;
       INFO(RoleName(role) << " " << StatusName(status));
@@ -45,16 +45,16 @@ TEST_CASE("the unfenced rule is WriteRuleFor of the state without the fence", "[
   }
   // The rule comes from `rule_for` (the cluster simulation's mutations).
   auto always_local = [](const PairState&, const PairContext&) { return W::kLocal; };
-  CHECK(UnfenceWritesAlone(Side(R::kSecondary, S::kPAIR, true), context, always_local));
-  CHECK_FALSE(UnfenceWritesAlone(Side(R::kSecondary, S::kPAIR, false), context, always_local));
+  CHECK(UnfenceWritesAlone(FenceSide(R::kSecondary, S::kPAIR, true), context, always_local));
+  CHECK_FALSE(UnfenceWritesAlone(FenceSide(R::kSecondary, S::kPAIR, false), context, always_local));
 }
 
 TEST_CASE("the winner asks the peer only holding dv with a current copy", "[fence_rules]") {
   std::string why;
-  CHECK(WinnerMayAskPeer(true, Side(R::kPrimary, S::kPSUE, true), &why));
-  CHECK_FALSE(WinnerMayAskPeer(false, Side(R::kPrimary, S::kPSUE, true), &why));
+  CHECK(WinnerMayAskPeer(true, FenceSide(R::kPrimary, S::kPSUE, true), &why));
+  CHECK_FALSE(WinnerMayAskPeer(false, FenceSide(R::kPrimary, S::kPSUE, true), &why));
   CHECK(why == "this site does not hold the determining volume");
-  CHECK_FALSE(WinnerMayAskPeer(true, Side(R::kSecondary, S::kSSWS, true, true), &why));
+  CHECK_FALSE(WinnerMayAskPeer(true, FenceSide(R::kSecondary, S::kSSWS, true, true), &why));
   CHECK(why == "this copy is outdated");
 }
 

@@ -14,7 +14,7 @@ using V = StatusVerdict;
 
 constexpr int64_t kTimeout = 1000;
 
-PairState Side(R role, S status, bool outdated = false, bool consistent = true) {
+PairState PeerSide(R role, S status, bool outdated = false, bool consistent = true) {
   PairState state;
   state.role = role;
   state.status = status;
@@ -50,32 +50,32 @@ TEST_CASE("peer status: the readings that count at once, later, or never", "[pee
   };
   const std::vector<Row> rows = {
       {"the same generation, both in PAIR: nothing",
-       Facts(Side(R::kPrimary, S::kPAIR), same, R::kSecondary, S::kPAIR),
+       Facts(PeerSide(R::kPrimary, S::kPAIR), same, R::kSecondary, S::kPAIR),
        {V::kNone, V::kNone, V::kNone, V::kNone}},
       {"a peer newer (made at b) counts only after the timeout: outdated",
-       Facts(Side(R::kSecondary, S::kPAIR), newer_b, R::kPrimary, S::kPAIR),
+       Facts(PeerSide(R::kSecondary, S::kPAIR), newer_b, R::kPrimary, S::kPAIR),
        {V::kNone, V::kNone, V::kPeerNewer, V::kNone}},
       {"a peer at a generation this site made: finish the swap after the timeout",
-       Facts(Side(R::kSecondary, S::kPAIR), newer_a, R::kSecondary, S::kPAIR),
+       Facts(PeerSide(R::kSecondary, S::kPAIR), newer_a, R::kSecondary, S::kPAIR),
        {V::kNone, V::kNone, V::kFinishSwap, V::kNone}},
       {"an outdated side already suspended is settled: a newer peer changes nothing",
-       Facts(Side(R::kSecondary, S::kPSUE, true), newer_b, R::kPrimary, S::kPSUS),
+       Facts(PeerSide(R::kSecondary, S::kPSUE, true), newer_b, R::kPrimary, S::kPSUS),
        {V::kNone, V::kNone, V::kNone, V::kNone}},
       {"an outdated side still in COPY is not settled",
-       Facts(Side(R::kSecondary, S::kCOPY, true), newer_b, R::kPrimary, S::kPSUS),
+       Facts(PeerSide(R::kSecondary, S::kCOPY, true), newer_b, R::kPrimary, S::kPSUS),
        {V::kNone, V::kNone, V::kPeerNewer, V::kNone}},
       {"the secondary suspended while this primary replicates: at once",
-       Facts(Side(R::kPrimary, S::kPAIR), same, R::kSecondary, S::kPSUE),
+       Facts(PeerSide(R::kPrimary, S::kPAIR), same, R::kSecondary, S::kPSUE),
        {V::kSecondarySuspended, V::kSecondarySuspended, V::kSecondarySuspended,
         V::kSecondarySuspended}},
       {"the secondary suspended at another generation: nothing",
-       Facts(Side(R::kPrimary, S::kPAIR), wire::Generation{4, "a"}, R::kSecondary, S::kPSUE),
+       Facts(PeerSide(R::kPrimary, S::kPAIR), wire::Generation{4, "a"}, R::kSecondary, S::kPSUE),
        {V::kNone, V::kNone, V::kNone, V::kNone}},
       {"the primary suspended while this secondary replicates: after the timeout",
-       Facts(Side(R::kSecondary, S::kCOPY), same, R::kPrimary, S::kPSUE),
+       Facts(PeerSide(R::kSecondary, S::kCOPY), same, R::kPrimary, S::kPSUE),
        {V::kNone, V::kNone, V::kPrimaryApart, V::kNone}},
       {"the primary suspended while this secondary is suspended too: nothing",
-       Facts(Side(R::kSecondary, S::kPSUE), same, R::kPrimary, S::kPSUE),
+       Facts(PeerSide(R::kSecondary, S::kPSUE), same, R::kPrimary, S::kPSUE),
        {V::kNone, V::kNone, V::kNone, V::kNone}},
   };
   for (const Row& row : rows) {
@@ -87,7 +87,7 @@ TEST_CASE("peer status: the readings that count at once, later, or never", "[pee
 TEST_CASE("peer status: a reading that stops holding starts its timeout again", "[peer_status]") {
   StatusWatch watch;
   const PeerStatusFacts apart =
-      Facts(Side(R::kSecondary, S::kPAIR), wire::Generation{5, "a"}, R::kPrimary, S::kPSUE);
+      Facts(PeerSide(R::kSecondary, S::kPAIR), wire::Generation{5, "a"}, R::kPrimary, S::kPSUE);
   PeerStatusFacts together = apart;
   together.peer_status = S::kPAIR;
   CHECK(ReadPeerStatus(apart, 0, kTimeout, &watch) == V::kNone);
@@ -106,25 +106,25 @@ TEST_CASE("finish swap: what this side does for a peer at a generation it made",
     SwapStep step;
   };
   const std::vector<Row> rows = {
-      {"both in PAIR, the peer demoted: promote", Side(R::kSecondary, S::kPAIR), R::kSecondary,
+      {"both in PAIR, the peer demoted: promote", PeerSide(R::kSecondary, S::kPAIR), R::kSecondary,
        S::kPAIR, SwapStep::kPromote},
-      {"this side in PAIR, the peer suspended since: suspend", Side(R::kSecondary, S::kPAIR),
+      {"this side in PAIR, the peer suspended since: suspend", PeerSide(R::kSecondary, S::kPAIR),
        R::kSecondary, S::kPSUE, SwapStep::kSuspend},
-      {"this side in PAIR, the peer copying: suspend", Side(R::kSecondary, S::kPAIR), R::kSecondary,
+      {"this side in PAIR, the peer copying: suspend", PeerSide(R::kSecondary, S::kPAIR), R::kSecondary,
        S::kCOPY, SwapStep::kSuspend},
-      {"this side suspended: resync --swap", Side(R::kSecondary, S::kPSUE), R::kSecondary, S::kPAIR,
+      {"this side suspended: resync --swap", PeerSide(R::kSecondary, S::kPSUE), R::kSecondary, S::kPAIR,
        SwapStep::kResyncSwap},
-      {"the peer still primary: left as it is", Side(R::kSecondary, S::kPAIR), R::kPrimary,
+      {"the peer still primary: left as it is", PeerSide(R::kSecondary, S::kPAIR), R::kPrimary,
        S::kPAIR, SwapStep::kNone},
-      {"the peer split writable (SSUS): left", Side(R::kSecondary, S::kPAIR), R::kSecondary,
+      {"the peer split writable (SSUS): left", PeerSide(R::kSecondary, S::kPAIR), R::kSecondary,
        S::kSSUS, SwapStep::kNone},
-      {"this copy outdated: left", Side(R::kSecondary, S::kPSUE, true), R::kSecondary, S::kPAIR,
+      {"this copy outdated: left", PeerSide(R::kSecondary, S::kPSUE, true), R::kSecondary, S::kPAIR,
        SwapStep::kNone},
-      {"this copy inconsistent: left", Side(R::kSecondary, S::kPSUE, false, false), R::kSecondary,
+      {"this copy inconsistent: left", PeerSide(R::kSecondary, S::kPSUE, false, false), R::kSecondary,
        S::kPAIR, SwapStep::kNone},
-      {"this side primary: left", Side(R::kPrimary, S::kPAIR), R::kSecondary, S::kPAIR,
+      {"this side primary: left", PeerSide(R::kPrimary, S::kPAIR), R::kSecondary, S::kPAIR,
        SwapStep::kNone},
-      {"this side copying: left", Side(R::kSecondary, S::kCOPY), R::kSecondary, S::kPAIR,
+      {"this side copying: left", PeerSide(R::kSecondary, S::kCOPY), R::kSecondary, S::kPAIR,
        SwapStep::kNone},
   };
   for (const Row& row : rows) {
@@ -138,7 +138,7 @@ TEST_CASE("a reaction to the link applies only at its generation while replicati
   const wire::Generation seen{5, "a"};
   for (S status : kAllStatuses) {
     INFO(StatusName(status));
-    const PairState here = Side(R::kPrimary, status);
+    const PairState here = PeerSide(R::kPrimary, status);
     CHECK(LinkReactionApplies(here, seen, seen) == IsReplicating(status));
     CHECK_FALSE(LinkReactionApplies(here, wire::Generation{6, "b"}, seen));
     CHECK_FALSE(LinkReactionApplies(here, wire::Generation{5, "b"}, seen));
@@ -166,15 +166,15 @@ TEST_CASE("a newer peer outdates this copy at its generation, unless settled or 
     bool applies;
   };
   const std::vector<Row> rows = {
-      {"in PAIR, a peer newer from b", Side(R::kSecondary, S::kPAIR), seen, newer_elsewhere, true},
-      {"suspended, not outdated", Side(R::kPrimary, S::kPSUE), seen, newer_elsewhere, true},
-      {"the pair moved on since", Side(R::kSecondary, S::kPAIR), {6, "a"}, newer_elsewhere, false},
-      {"outdated and apart: settled", Side(R::kSecondary, S::kPSUE, true), seen, newer_elsewhere,
+      {"in PAIR, a peer newer from b", PeerSide(R::kSecondary, S::kPAIR), seen, newer_elsewhere, true},
+      {"suspended, not outdated", PeerSide(R::kPrimary, S::kPSUE), seen, newer_elsewhere, true},
+      {"the pair moved on since", PeerSide(R::kSecondary, S::kPAIR), {6, "a"}, newer_elsewhere, false},
+      {"outdated and apart: settled", PeerSide(R::kSecondary, S::kPSUE, true), seen, newer_elsewhere,
        false},
-      {"outdated, still in PAIR", Side(R::kSecondary, S::kPAIR, true), seen, newer_elsewhere, true},
-      {"outdated, a copy stopped midway", Side(R::kSecondary, S::kCOPY, true, false), seen,
+      {"outdated, still in PAIR", PeerSide(R::kSecondary, S::kPAIR, true), seen, newer_elsewhere, true},
+      {"outdated, a copy stopped midway", PeerSide(R::kSecondary, S::kCOPY, true, false), seen,
        newer_elsewhere, true},
-      {"a generation this site made", Side(R::kSecondary, S::kPAIR), seen, made_here, false},
+      {"a generation this site made", PeerSide(R::kSecondary, S::kPAIR), seen, made_here, false},
   };
   for (const Row& row : rows) {
     INFO(row.what);

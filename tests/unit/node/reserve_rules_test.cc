@@ -19,7 +19,7 @@ wire::ReserveVoteRequest Ask(const std::string& holder, bool release = false, bo
   return {"vm1", holder, outdated, force, release};
 }
 
-PairState Side(R role, S status, bool outdated = false) {
+PairState ReserveSide(R role, S status, bool outdated = false) {
   PairState state;
   state.role = role;
   state.status = status;
@@ -63,15 +63,15 @@ TEST_CASE("the primary orders a reserve unless another site holds the volume", "
 
 TEST_CASE("the record decides at the primary or a taken-over copy, never an outdated one",
           "[reserve_rules]") {
-  CHECK(RecordDecidesHere(Side(R::kPrimary, S::kPAIR)));
-  CHECK(RecordDecidesHere(Side(R::kPrimary, S::kPSUE)));
-  CHECK(RecordDecidesHere(Side(R::kPrimary, S::kCOPY)));
-  CHECK(RecordDecidesHere(Side(R::kSecondary, S::kSSWS)));
-  CHECK_FALSE(RecordDecidesHere(Side(R::kPrimary, S::kPSUE, true)));
-  CHECK_FALSE(RecordDecidesHere(Side(R::kSecondary, S::kSSWS, true)));
-  CHECK_FALSE(RecordDecidesHere(Side(R::kSecondary, S::kPAIR)));
-  CHECK_FALSE(RecordDecidesHere(Side(R::kSecondary, S::kSSUS)));
-  CHECK_FALSE(RecordDecidesHere(Side(R::kSimplex, S::kSMPL)));
+  CHECK(RecordDecidesHere(ReserveSide(R::kPrimary, S::kPAIR)));
+  CHECK(RecordDecidesHere(ReserveSide(R::kPrimary, S::kPSUE)));
+  CHECK(RecordDecidesHere(ReserveSide(R::kPrimary, S::kCOPY)));
+  CHECK(RecordDecidesHere(ReserveSide(R::kSecondary, S::kSSWS)));
+  CHECK_FALSE(RecordDecidesHere(ReserveSide(R::kPrimary, S::kPSUE, true)));
+  CHECK_FALSE(RecordDecidesHere(ReserveSide(R::kSecondary, S::kSSWS, true)));
+  CHECK_FALSE(RecordDecidesHere(ReserveSide(R::kSecondary, S::kPAIR)));
+  CHECK_FALSE(RecordDecidesHere(ReserveSide(R::kSecondary, S::kSSUS)));
+  CHECK_FALSE(RecordDecidesHere(ReserveSide(R::kSimplex, S::kSMPL)));
 }
 
 TEST_CASE("a managed volume's reserve is ordered at the primary while the pair replicates",
@@ -82,9 +82,9 @@ TEST_CASE("a managed volume's reserve is ordered at the primary while the pair r
     for (S status : kAllStatuses) {
       INFO(StatusName(status) << " forwarded " << forwarded);
       const bool replicating = IsReplicating(status);
-      CHECK(RouteManagedReserve(true, Side(R::kPrimary, status), forwarded) ==
+      CHECK(RouteManagedReserve(true, ReserveSide(R::kPrimary, status), forwarded) ==
             (replicating ? Route::kOrderHere : Route::kApplyHere));
-      CHECK(RouteManagedReserve(true, Side(R::kSecondary, status), forwarded) ==
+      CHECK(RouteManagedReserve(true, ReserveSide(R::kSecondary, status), forwarded) ==
             (!replicating ? Route::kApplyHere
              : forwarded  ? Route::kRefuseForwarded
                           : Route::kAskPeer));
@@ -97,19 +97,19 @@ TEST_CASE(
     "decides",
     "[reserve_rules]") {
   using Route = ReserveRoute;
-  const PairState secondary = Side(R::kSecondary, S::kPAIR);
-  const PairState primary = Side(R::kPrimary, S::kPSUE);
+  const PairState secondary = ReserveSide(R::kSecondary, S::kPAIR);
+  const PairState primary = ReserveSide(R::kPrimary, S::kPSUE);
   CHECK(RouteDeterminingReserve(true, true, secondary, true) == Route::kMajority);
   CHECK(RouteDeterminingReserve(true, false, primary, false) == Route::kMajority);
   CHECK(RouteDeterminingReserve(false, false, secondary, true) == Route::kApplyHere);
   CHECK(RouteDeterminingReserve(false, true, primary, false) == Route::kOrderHere);
   CHECK(RouteDeterminingReserve(false, true, primary, true) == Route::kOrderHere);
-  CHECK(RouteDeterminingReserve(false, true, Side(R::kSecondary, S::kSSWS), true) ==
+  CHECK(RouteDeterminingReserve(false, true, ReserveSide(R::kSecondary, S::kSSWS), true) ==
         Route::kOrderHere);
   CHECK(RouteDeterminingReserve(false, true, secondary, false) == Route::kAskPeer);
   CHECK(RouteDeterminingReserve(false, true, secondary, true) == Route::kRefuseForwarded);
   // an outdated primary asks (its record is the stale one), even suspended
-  CHECK(RouteDeterminingReserve(false, true, Side(R::kPrimary, S::kPSUE, true), false) ==
+  CHECK(RouteDeterminingReserve(false, true, ReserveSide(R::kPrimary, S::kPSUE, true), false) ==
         Route::kAskPeer);
 }
 

@@ -12,7 +12,7 @@ using R = PairRole;
 using S = PairStatus;
 using W = WriteRule;
 
-PairState Side(R role, S status, bool fenced = false) {
+PairState WriteSide(R role, S status, bool fenced = false) {
   PairState state;
   state.role = role;
   state.status = status;
@@ -47,24 +47,24 @@ TEST_CASE("a write at the mount takes its path from the status, an async primary
     P path;
   };
   const Row rows[] = {
-      {Side(R::kSimplex, S::kSMPL), sync, P::kLocal},
-      {Side(R::kPrimary, S::kPAIR), sync, P::kReplicate},
-      {Side(R::kSecondary, S::kPAIR), sync, P::kForwardToPrimary},
-      {Side(R::kPrimary, S::kPSUS), sync, P::kLocalTracked},
+      {WriteSide(R::kSimplex, S::kSMPL), sync, P::kLocal},
+      {WriteSide(R::kPrimary, S::kPAIR), sync, P::kReplicate},
+      {WriteSide(R::kSecondary, S::kPAIR), sync, P::kForwardToPrimary},
+      {WriteSide(R::kPrimary, S::kPSUS), sync, P::kLocalTracked},
       // async: the journal from PAIR on; the initial copy replicates as a sync pair does
-      {Side(R::kPrimary, S::kPAIR), async, P::kJournal},
-      {Side(R::kPrimary, S::kPFUL), async, P::kJournal},
-      {Side(R::kPrimary, S::kPAIR), async_data, P::kJournal},
-      {Side(R::kPrimary, S::kCOPY), async, P::kReplicate},
-      {Side(R::kPrimary, S::kPFUS), async, P::kLocalTracked},
-      {Side(R::kPrimary, S::kPSUS), async, P::kLocalTracked},
+      {WriteSide(R::kPrimary, S::kPAIR), async, P::kJournal},
+      {WriteSide(R::kPrimary, S::kPFUL), async, P::kJournal},
+      {WriteSide(R::kPrimary, S::kPAIR), async_data, P::kJournal},
+      {WriteSide(R::kPrimary, S::kCOPY), async, P::kReplicate},
+      {WriteSide(R::kPrimary, S::kPFUS), async, P::kLocalTracked},
+      {WriteSide(R::kPrimary, S::kPSUS), async, P::kLocalTracked},
       // never the journal when fenced or outdated: what the state machine says (EROFS)
-      {Side(R::kPrimary, S::kPAIR, true), async, P::kRefuseReadOnly},
-      {Outdated(Side(R::kPrimary, S::kPAIR)), async, P::kRefuseReadOnly},
-      {Outdated(Side(R::kPrimary, S::kPFUL)), async, P::kRefuseReadOnly},
+      {WriteSide(R::kPrimary, S::kPAIR, true), async, P::kRefuseReadOnly},
+      {Outdated(WriteSide(R::kPrimary, S::kPAIR)), async, P::kRefuseReadOnly},
+      {Outdated(WriteSide(R::kPrimary, S::kPFUL)), async, P::kRefuseReadOnly},
       // an async secondary never writes while in PAIR, and writes alone once split
-      {Side(R::kSecondary, S::kPAIR), async, P::kRefuseReadOnly},
-      {Side(R::kSecondary, S::kSSWS), async, P::kLocalTracked},
+      {WriteSide(R::kSecondary, S::kPAIR), async, P::kRefuseReadOnly},
+      {WriteSide(R::kSecondary, S::kSSWS), async, P::kLocalTracked},
   };
   for (const Row& row : rows) {
     INFO(RoleName(row.here.role) << " " << StatusName(row.here.status) << " "
@@ -82,8 +82,8 @@ TEST_CASE("a write at the mount takes its path from the status, an async primary
       {W::kRefuseIo, P::kRefuseIo},
   };
   for (const auto& [rule, path] : same) {
-    CHECK(WritePathFor(Side(R::kPrimary, S::kPSUS), sync, rule) == path);
-    CHECK(WritePathFor(Side(R::kPrimary, S::kPAIR), async, rule) == P::kJournal);
+    CHECK(WritePathFor(WriteSide(R::kPrimary, S::kPSUS), sync, rule) == path);
+    CHECK(WritePathFor(WriteSide(R::kPrimary, S::kPAIR), async, rule) == P::kJournal);
   }
 }
 
@@ -98,20 +98,20 @@ TEST_CASE("an fsync at the mount flushes this copy, both, or an async primary's 
     F path;
   };
   const Row rows[] = {
-      {Side(R::kSimplex, S::kSMPL), sync, F::kLocal},
-      {Side(R::kPrimary, S::kPAIR), sync, F::kWithPeer},
-      {Side(R::kPrimary, S::kCOPY), sync, F::kWithPeer},
-      {Side(R::kSecondary, S::kPAIR), sync, F::kWithPeer},
-      {Side(R::kPrimary, S::kPSUS), sync, F::kLocal},
-      {Side(R::kSecondary, S::kSSUS), sync, F::kLocal},
-      {Side(R::kPrimary, S::kPAIR), async, F::kJournal},
-      {Side(R::kPrimary, S::kPFUL), async, F::kJournal},
+      {WriteSide(R::kSimplex, S::kSMPL), sync, F::kLocal},
+      {WriteSide(R::kPrimary, S::kPAIR), sync, F::kWithPeer},
+      {WriteSide(R::kPrimary, S::kCOPY), sync, F::kWithPeer},
+      {WriteSide(R::kSecondary, S::kPAIR), sync, F::kWithPeer},
+      {WriteSide(R::kPrimary, S::kPSUS), sync, F::kLocal},
+      {WriteSide(R::kSecondary, S::kSSUS), sync, F::kLocal},
+      {WriteSide(R::kPrimary, S::kPAIR), async, F::kJournal},
+      {WriteSide(R::kPrimary, S::kPFUL), async, F::kJournal},
       // the journal holds the writes acknowledged before the fence: only its flush keeps them
-      {Side(R::kPrimary, S::kPAIR, true), async, F::kJournal},
-      {Outdated(Side(R::kPrimary, S::kPFUL)), async, F::kJournal},
-      {Side(R::kPrimary, S::kCOPY), async, F::kWithPeer},
-      {Side(R::kPrimary, S::kPFUS), async, F::kLocal},
-      {Side(R::kSecondary, S::kPAIR), async, F::kLocal},
+      {WriteSide(R::kPrimary, S::kPAIR, true), async, F::kJournal},
+      {Outdated(WriteSide(R::kPrimary, S::kPFUL)), async, F::kJournal},
+      {WriteSide(R::kPrimary, S::kCOPY), async, F::kWithPeer},
+      {WriteSide(R::kPrimary, S::kPFUS), async, F::kLocal},
+      {WriteSide(R::kSecondary, S::kPAIR), async, F::kLocal},
   };
   for (const Row& row : rows) {
     INFO(RoleName(row.here.role) << " " << StatusName(row.here.status) << " "
@@ -131,21 +131,21 @@ TEST_CASE("a write that lost the link returns what the fence level and the react
     O outcome;
   };
   const Row rows[] = {
-      {Side(R::kPrimary, S::kPSUE), FenceLevel::kNever, W::kLocalTracked, O::kWritten},
-      {Side(R::kPrimary, S::kPSUE), FenceLevel::kData, W::kRefuseIo, O::kRefuseIo},
-      {Side(R::kPrimary, S::kPSUE, true), FenceLevel::kReserve, W::kRefuseReadOnly, O::kFencedIo},
+      {WriteSide(R::kPrimary, S::kPSUE), FenceLevel::kNever, W::kLocalTracked, O::kWritten},
+      {WriteSide(R::kPrimary, S::kPSUE), FenceLevel::kData, W::kRefuseIo, O::kRefuseIo},
+      {WriteSide(R::kPrimary, S::kPSUE, true), FenceLevel::kReserve, W::kRefuseReadOnly, O::kFencedIo},
       // a fenced primary with fence reserve is EIO whatever its rule says
-      {Side(R::kPrimary, S::kPSUE, true), FenceLevel::kReserve, W::kLocalTracked, O::kFencedIo},
+      {WriteSide(R::kPrimary, S::kPSUE, true), FenceLevel::kReserve, W::kLocalTracked, O::kFencedIo},
       // fenced, but not by the reserve: the rule decides
-      {Side(R::kPrimary, S::kPSUE, true), FenceLevel::kNever, W::kRefuseReadOnly,
+      {WriteSide(R::kPrimary, S::kPSUE, true), FenceLevel::kNever, W::kRefuseReadOnly,
        O::kRefuseReadOnly},
       // a fenced secondary under fence reserve: the rule decides
-      {Side(R::kSecondary, S::kSSUS, true), FenceLevel::kReserve, W::kRefuseIo, O::kRefuseIo},
-      {Side(R::kPrimary, S::kPSUE), FenceLevel::kReserve, W::kLocalTracked, O::kWritten},
-      {Side(R::kSecondary, S::kPAIR), FenceLevel::kNever, W::kForwardToPrimary, O::kRefuseReadOnly},
-      {Side(R::kSecondary, S::kSSUS), FenceLevel::kNever, W::kRefuseReadOnly, O::kRefuseReadOnly},
-      {Side(R::kPrimary, S::kPAIR), FenceLevel::kNever, W::kReplicate, O::kRefuseReadOnly},
-      {Side(R::kPrimary, S::kPSUS), FenceLevel::kNever, W::kLocal, O::kRefuseReadOnly},
+      {WriteSide(R::kSecondary, S::kSSUS, true), FenceLevel::kReserve, W::kRefuseIo, O::kRefuseIo},
+      {WriteSide(R::kPrimary, S::kPSUE), FenceLevel::kReserve, W::kLocalTracked, O::kWritten},
+      {WriteSide(R::kSecondary, S::kPAIR), FenceLevel::kNever, W::kForwardToPrimary, O::kRefuseReadOnly},
+      {WriteSide(R::kSecondary, S::kSSUS), FenceLevel::kNever, W::kRefuseReadOnly, O::kRefuseReadOnly},
+      {WriteSide(R::kPrimary, S::kPAIR), FenceLevel::kNever, W::kReplicate, O::kRefuseReadOnly},
+      {WriteSide(R::kPrimary, S::kPSUS), FenceLevel::kNever, W::kLocal, O::kRefuseReadOnly},
   };
   for (const Row& row : rows) {
     INFO(RoleName(row.here.role) << " " << StatusName(row.here.status) << " fenced "
@@ -173,14 +173,14 @@ TEST_CASE("the primary reads the answer to a replica write", "[write_rules]") {
 
 TEST_CASE("a secondary writes a replica write only in sync at the same generation",
           "[write_rules]") {
-  CHECK(AcceptsReplicaWrite(Side(R::kSecondary, S::kPAIR), kFive, kFive));
-  CHECK(AcceptsReplicaWrite(Side(R::kSecondary, S::kCOPY), kFive, kFive));
-  CHECK_FALSE(AcceptsReplicaWrite(Side(R::kSecondary, S::kPAIR), kFive, kSix));
-  CHECK_FALSE(AcceptsReplicaWrite(Side(R::kSecondary, S::kPAIR), kSix, kFive));
-  CHECK_FALSE(AcceptsReplicaWrite(Side(R::kSecondary, S::kSSUS), kFive, kFive));
-  CHECK_FALSE(AcceptsReplicaWrite(Side(R::kSecondary, S::kSSWS), kFive, kFive));
-  CHECK_FALSE(AcceptsReplicaWrite(Side(R::kPrimary, S::kPAIR), kFive, kFive));
-  CHECK_FALSE(AcceptsReplicaWrite(Side(R::kSimplex, S::kSMPL), kFive, kFive));
+  CHECK(AcceptsReplicaWrite(WriteSide(R::kSecondary, S::kPAIR), kFive, kFive));
+  CHECK(AcceptsReplicaWrite(WriteSide(R::kSecondary, S::kCOPY), kFive, kFive));
+  CHECK_FALSE(AcceptsReplicaWrite(WriteSide(R::kSecondary, S::kPAIR), kFive, kSix));
+  CHECK_FALSE(AcceptsReplicaWrite(WriteSide(R::kSecondary, S::kPAIR), kSix, kFive));
+  CHECK_FALSE(AcceptsReplicaWrite(WriteSide(R::kSecondary, S::kSSUS), kFive, kFive));
+  CHECK_FALSE(AcceptsReplicaWrite(WriteSide(R::kSecondary, S::kSSWS), kFive, kFive));
+  CHECK_FALSE(AcceptsReplicaWrite(WriteSide(R::kPrimary, S::kPAIR), kFive, kFive));
+  CHECK_FALSE(AcceptsReplicaWrite(WriteSide(R::kSimplex, S::kSMPL), kFive, kFive));
 }
 
 TEST_CASE("a primary judges a forwarded write before it grants it", "[write_rules]") {
