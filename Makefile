@@ -40,8 +40,8 @@ FUSE_SRC  := $(wildcard fuse/*.cc)
 # unit pays once for its 8 files. A file's namespace-scope names must therefore not collide with
 # another file's of the same folder (scripts/unity.sh says more). Editing one file recompiles its
 # unit: a few seconds more for the developer, minutes less for every clean-clone `make check`.
-UNITY_DIRS := $(patsubst %/,%,$(wildcard tests/unit/*/))
-UNIT_SRC  := tests/unit/main.cc $(shell scripts/unity.sh $(BUILD)/unity 8 $(UNITY_DIRS)) $(wildcard tests/sim/*.cc)
+UNITY_DIRS := $(patsubst %/,%,$(wildcard tests/unit/*/)) tests/sim
+UNIT_SRC  := tests/unit/main.cc $(shell scripts/unity.sh $(BUILD)/unity 8 $(UNITY_DIRS))
 TOOL_SRC  := $(wildcard tests/tools/*.cc)
 # A tool of several files has a folder of its own (tests/tools/NAME/*.cc), built as unity units
 # too, and a rule below.

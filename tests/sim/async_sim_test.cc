@@ -26,14 +26,10 @@
 #include <cstdlib>
 
 #include "tests/sim/async_sim_run.h"
+#include "tests/sim/sim_env.h"
 
 namespace pairfs::sim {
 namespace {
-
-uint64_t EnvOr(const char* name, uint64_t fallback) {
-  const char* value = std::getenv(name);
-  return value ? std::strtoull(value, nullptr, 10) : fallback;
-}
 
 void RunSweep(uint64_t default_count, int operations) {
   AsyncSimOptions base;

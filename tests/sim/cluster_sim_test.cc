@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "tests/sim/cluster_sim.h"
+#include "tests/sim/sim_env.h"
 
 namespace pairfs::sim {
 namespace {
@@ -30,11 +31,6 @@ constexpr int kThreads = 2;  // the seeds are independent, each on one thread
 // make check). The long sweep is the search: after a change of a decision or of the model.
 constexpr uint64_t kCheckSeeds = 1000;
 constexpr uint64_t kLongSeeds = 20000;
-
-uint64_t EnvOr(const char* name, uint64_t fallback) {
-  const char* value = std::getenv(name);
-  return value ? std::strtoull(value, nullptr, 10) : fallback;
-}
 
 ClusterSimOptions OptionsFor(uint64_t seed, ClusterLogic logic = {}, bool late_frames = false) {
   ClusterSimOptions options;

@@ -18,16 +18,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr uint64_t kRegionBytes = kSiteRegionBytes;
-constexpr uint64_t kVolumeBytes = kSiteVolumeBytes;
-
 class Pair {
  public:
   Pair() : sites_(dir_.path(), 1), a(sites_.a), b(sites_.b) {
     for (ReplicatorSite* site : {&a, &b}) {
-      site->Start(sites_.wire, SimReplicatorOptions(site->name, kRegionBytes, 200, 20), true);
+      site->Start(sites_.wire, SimReplicatorOptions(site->name, kSiteRegionBytes, 200, 20), true);
     }
-    REQUIRE(a.Write(0, std::string(3 * kRegionBytes, 'p')).ok());  // written before the pair
+    REQUIRE(a.Write(0, std::string(3 * kSiteRegionBytes, 'p')).ok());  // written before the pair
   }
   void Create() {
     std::string note;
@@ -45,7 +42,7 @@ class Pair {
   }
   void RequireIdentical() {
     CHECK(a.Image() == b.Image());
-    Result<std::vector<uint64_t>> mismatches = a.replicator->Verify("v", 0, kVolumeBytes);
+    Result<std::vector<uint64_t>> mismatches = a.replicator->Verify("v", 0, kSiteVolumeBytes);
     REQUIRE(mismatches.ok());
     CHECK(mismatches.value().empty());
   }
@@ -81,7 +78,7 @@ TEST_CASE(
   pair.Create();
   REQUIRE(WaitFor([&] { return pair.InPair(); }));
   pair.a.image->FailWrites(ENOSPC);
-  RequireError(pair.a.Write(5 * kRegionBytes, std::string(100, 'x')), ENOSPC);
+  RequireError(pair.a.Write(5 * kSiteRegionBytes, std::string(100, 'x')), ENOSPC);
   pair.RequireSuspendedWithDirty();    // the secondary wrote it, the primary did not
   std::this_thread::sleep_for(100ms);  // several activity-log trims: the region stays dirty
   CHECK(pair.a.DirtyBytes() > 0);
@@ -97,12 +94,12 @@ TEST_CASE(
   pair.Create();
   REQUIRE(WaitFor([&] { return pair.InPair(); }));
   pair.b.image->FailWrites(EIO);
-  RequireError(pair.a.Write(7 * kRegionBytes + 10, std::string(5000, 'y')), EIO);
+  RequireError(pair.a.Write(7 * kSiteRegionBytes + 10, std::string(5000, 'y')), EIO);
   pair.RequireSuspendedWithDirty();
   pair.b.image->FailWrites(0);
   pair.Resync();
   pair.RequireIdentical();
-  CHECK(pair.b.Image().substr(7 * kRegionBytes + 10, 5000) ==
+  CHECK(pair.b.Image().substr(7 * kSiteRegionBytes + 10, 5000) ==
         std::string(5000, 'y'));  // the primary's copy won
 }
 
@@ -114,7 +111,7 @@ TEST_CASE(
   pair.Create();
   REQUIRE(WaitFor([&] { return pair.InPair(); }));
   pair.b.image->FailWrites(ENOSPC);
-  RequireError(pair.b.Write(9 * kRegionBytes, std::string(512, 'z')), ENOSPC);
+  RequireError(pair.b.Write(9 * kSiteRegionBytes, std::string(512, 'z')), ENOSPC);
   pair.RequireSuspendedWithDirty();
   pair.b.image->FailWrites(0);
   pair.Resync();
@@ -129,7 +126,7 @@ TEST_CASE(
   pair.Create();
   REQUIRE(WaitFor([&] { return pair.InPair(); }));
   pair.a.image->FailWrites(ENOSPC);
-  RequireError(pair.b.Write(11 * kRegionBytes, std::string(512, 'w')), ENOSPC);
+  RequireError(pair.b.Write(11 * kSiteRegionBytes, std::string(512, 'w')), ENOSPC);
   pair.RequireSuspendedWithDirty();
   pair.a.image->FailWrites(0);
   pair.Resync();
@@ -148,7 +145,7 @@ TEST_CASE(
   pair.b.image->FailWrites(0);
   pair.Resync();
   pair.RequireIdentical();
-  CHECK(pair.b.Image().substr(0, 3 * kRegionBytes) == std::string(3 * kRegionBytes, 'p'));
+  CHECK(pair.b.Image().substr(0, 3 * kSiteRegionBytes) == std::string(3 * kSiteRegionBytes, 'p'));
 }
 
 TEST_CASE("disk fault: a flush that fails at the primary suspends the pair; fsync gets the error",
@@ -156,7 +153,7 @@ TEST_CASE("disk fault: a flush that fails at the primary suspends the pair; fsyn
   Pair pair;
   pair.Create();
   REQUIRE(WaitFor([&] { return pair.InPair(); }));
-  REQUIRE(pair.a.Write(13 * kRegionBytes, std::string(512, 'f')).ok());
+  REQUIRE(pair.a.Write(13 * kSiteRegionBytes, std::string(512, 'f')).ok());
   pair.a.image->FailSyncs(EIO);
   Status flushed = pair.a.replicator->Flush(pair.a.volume());
   CHECK(ErrnoFor(flushed) == EIO);

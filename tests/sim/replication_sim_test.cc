@@ -20,6 +20,7 @@
 
 #include "tests/sim/network.h"
 #include "tests/sim/replicator_sites.h"
+#include "tests/sim/sim_env.h"
 
 namespace pairfs::sim {
 namespace {
@@ -168,11 +169,6 @@ std::string RunSeed(uint64_t seed, const std::string& root) {
   } catch (const std::exception& e) {
     return e.what();
   }
-}
-
-uint64_t EnvOr(const char* name, uint64_t fallback) {
-  const char* value = std::getenv(name);
-  return value ? std::strtoull(value, nullptr, 10) : fallback;
 }
 
 TEST_CASE("replication simulation: acknowledged writes survive and copies converge, across seeds",
