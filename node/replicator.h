@@ -6,11 +6,10 @@
 // Threads: mount I/O and control commands call in from their own threads and block on their own
 // completions; frames from the peer arrive through OnFrame() (the transport's thread), where
 // answers are matched to their waiters at once, small replica writes are served there, and other
-// requests go to a small worker pool. One
-// background thread sends the pair statuses and trims the activity log. Thread-safe.
-//
-// The transport is an interface so that the simulation (tests/sim) runs this very code over an
-// injected network; the daemon uses wire::PeerLink.
+// requests go to a small worker pool. One background thread sends the pair statuses and trims the
+// activity log. Thread-safe. The transport is an interface (node/replicator_options.h) so that
+// the simulation (tests/sim) runs this very code over an injected network; the daemon uses
+// wire::PeerLink.
 #pragma once
 
 #include <atomic>
@@ -28,18 +27,16 @@
 #include <thread>
 #include <vector>
 
-#include "node/async_rpo.h"  // asyncswap
+#include "node/async_rpo.h"
 #include "node/group_commands.h"
 #include "node/pair_state.h"
+#include "node/replicator_options.h"
 #include "node/store.h"
 #include "wire/envelope.h"
+#include "wire/journal_messages.h"
 #include "wire/messages.h"
 #include "wire/peer_messages.h"
 #include "wire/status.h"
-
-namespace pairfs::wire {
-struct JournalBatchMessage;  // asyncswap: wire/journal_messages.h
-}  // namespace pairfs::wire
 
 namespace pairfs::node {
 
@@ -47,59 +44,6 @@ class AsyncGroup;        // node/async_group.h
 class PeerCalls;         // node/peer_calls.h
 class AnsweredRequests;  // node/peer_calls.h
 class DataWindow;        // node/peer_calls.h
-
-// Carries encoded frames to the peer; best effort (the replicator retransmits and times out).
-class PeerTransport {
- public:
-  virtual ~PeerTransport() = default;
-  virtual Status Send(std::string frame_bytes) = 0;
-};
-
-// Asks the witness for one vote of a majority reserve (node/replicator_reserve.cc); the daemon's
-// implementation talks to [witness].endpoint. Thread-safe.
-class WitnessTransport {
- public:
-  virtual ~WitnessTransport() = default;
-  // The witness's answer (code 0 = granted, Conflict = refused), or Unreachable after timeout_ms.
-  virtual Result<wire::Reply> Vote(const wire::ReserveVoteRequest& request, int timeout_ms) = 0;
-};
-
-struct ReplicatorOptions {
-  std::string site;
-  std::string peer_site;                   // "" when no [peer] is configured: pairs are refused
-  int peer_timeout_ms = 2000;              // longest a write waits for the peer
-  uint64_t region_size_bytes = 64 * 1024;  // for new pairs
-  int retransmit_ms = 250;                 // resend an unanswered message this often
-  int status_interval_ms = 500;            // send every pair's status to the peer this often
-  int trim_interval_ms = 2000;             // clear cold regions of the activity log this often
-  int tick_ms = 50;                   // the background thread's wake-up (statuses, trims, silence)
-  size_t window_bytes = 64ull << 20;  // write data in flight to the peer at most
-  int workers = 8;                    // threads serving the peer's requests
-  // [cluster] (part 3): the determining volume ("" = no clusterd here: fence reserve refused) and
-  // the volumes clusterd fails over (their pairs default to fence reserve).
-  std::string determining_volume;
-  std::vector<std::string> managed_volumes;
-  // ---- async pairs (issue 13) ----
-  std::string journal_dir;  // DATA_DIR/journals: one G.journal per consistency group
-  uint64_t journal_size_bytes = 1ull << 30;  // [journal] size, for new journals
-  int journal_high_water_percent = 80;       // [journal] high_water_percent: PFUL above it
-  // pairctl --site (node/carried_commands.cc): how long a carried request waits for the peer's
-  // reply; the daemon keeps wire::kCarryTimeoutMs, tests shorten it.
-  int carry_timeout_ms = wire::kCarryTimeoutMs;
-};
-
-// A reserve or release (pairctl reserve/release, clusterd, the fence-reserve path).
-struct ReserveOptions {
-  std::string holder;
-  bool release = false;
-  // clusterd after winning: take a managed volume from another holder. Allowed only to the
-  // holder of the determining volume's reservation (as this node's copy of its record says).
-  bool preempt = false;
-  // The determining volume only: win although held by another site or recorded outdated; and
-  // a site to record as outdated with the grant (fence reserve: the peer that missed writes).
-  bool force = false;
-  std::string outdated;
-};
 
 class Replicator {
  public:
@@ -195,7 +139,6 @@ class Replicator {
 
   // How many messages from the peer failed their checks (wire/peer_messages.h) and were refused.
   uint64_t peer_refusals() const { return peer_refusals_.load(); }
-
   // Fills the pair columns of `info` (copy_progress, dirty_bytes).
   void Describe(Volume& volume, wire::VolumeInfo* info);
 
@@ -236,9 +179,8 @@ class Replicator {
   bool IsDetermining(const std::string& name) const;
   Status ReserveDetermining(const std::string& name, const ReserveOptions& options, bool forwarded);
   Status ReserveByMajority(const std::string& name, const ReserveOptions& options);
-  // house (issue 12): the vote of `options` on the determining volume `name`'s record, numbered
-  // (NextVoteNumber, node/reserve_rules.h) so that a copy knows a late release of it. Takes
-  // determining_mutex_.
+  // The vote of `options` on the determining volume `name`'s record, numbered (NextVoteNumber,
+  // node/reserve_rules.h) so that a copy knows a late release of it. Takes determining_mutex_.
   wire::ReserveVoteRequest NumberedVote(const std::string& name, const ReserveOptions& options);
   // Applies the vote rule to this node's copy of `name`'s record, durably; the outcome.
   Result<wire::ReservationRecord> VoteHere(const std::string& name,
@@ -437,15 +379,13 @@ class Replicator {
                       std::vector<wire::PairOutcome>* outcomes);
   // What pairctl status shows of a pair (operator_commands.cc).
   void DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo* info);
-  // ---- ops (issue 15; operator_commands.cc) ----
-  // Takeover's work; Takeover then moves the peer's reservation of the copies it made SSWS.
+  // Takeover's work (operator_commands.cc); Takeover then moves the peer's reservation of the copies it made SSWS.
   Status TakeoverPair(const std::string& name, bool force, bool cluster, bool peer_lost,
                       std::string* note);
   // After a takeover of `name` (with its async group): each copy now SSWS that the peer still
   // holds the reservation of (not the determining volume) is reserved for this site, and `note`
   // says so; a save that fails is said in `note` too (the copy stays as it was).
   void ReserveTakenOverCopies(const std::string& name, std::string* note);
-  // ---- end ops ----
   Result<std::vector<uint64_t>> HashRegions(Pair& pair, uint64_t first, uint64_t count);
   // The background thread (replicator.cc): statuses to the peer, a silent link, the trims.
   void Background();
@@ -458,8 +398,7 @@ class Replicator {
   // reserves, releases and votes, and a fence-reserve ask from its reserve to its state change
   // (so a release can never slip between a granted fence reserve and the suspend it allows).
   std::recursive_mutex determining_mutex_;
-  // house (issue 12): NumberedVote's last number; guarded by determining_mutex_.
-  uint64_t last_vote_number_ = 0;
+  uint64_t last_vote_number_ = 0;  // NumberedVote's last; guarded by determining_mutex_
   std::unique_ptr<PeerCalls> calls_;     // answers to what this side sent
   std::unique_ptr<PeerCalls> confirms_;  // confirms of writes this side granted
   std::unique_ptr<AnsweredRequests> answered_;
@@ -557,7 +496,7 @@ class Replicator {
   std::map<std::string, std::shared_ptr<AsyncGroup>> groups_;
   std::function<wire::Reply(const wire::Frame&)> carried_handler_;  // set before Start()
 
-  // ---- asyncswap (issue 13 part 5: the four-role swap; node/async_swap.cc) ----
+  // ---- async takeover and the four-role swap (issue 13 part 5; node/async_swap.cc) ----
   // Takeover of an async pair moves its whole group (one primary site per group): with the old
   // primary answering and the group in PAIR, the four-role swap (demote and drain there, restore
   // everything here, both journals flipped, then the pairs promoted); otherwise everything
@@ -616,9 +555,8 @@ class Replicator {
   // here; else records its RPO fields (rpo_heard_).
   Status CheckAndNoteBatch(const wire::JournalBatchMessage& batch);
   std::map<std::string, RpoHeard> rpo_heard_;  // guarded by groups_mutex_
-  // ---- end asyncswap ----
-
-  // ---- asyncrest (issue 13: RPO in display, journaled resync --swap, the takeover's probe) ----
+  // ---- the RPO record, resync --swap through the journal, the takeover's probe (issue 13;
+  // node/async_resync_swap.cc, node/async_takeover.cc) ----
   // The RPO of a takeover without the old primary saved in each pair's metadata (display's
   // rpo_* fields), before the pairs change. Logged when a save fails (the takeover goes on).
   void RecordTakeoverRpo(const std::vector<std::shared_ptr<Pair>>& pairs,
@@ -656,7 +594,6 @@ class Replicator {
   // At the old primary (ServeResync of a journaled --swap): whether this pair's marked regions,
   // as batch bytes, are within `budget_bytes` (then it stays consistent).
   bool AsyncSwapTargetFits(Pair& pair, uint64_t budget_bytes) const;
-  // ---- end asyncrest ----
 };
 
 }  // namespace pairfs::node
