@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <optional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -16,7 +15,6 @@
 #include "node/activity_log.h"
 #include "node/async_group.h"
 #include "node/limits.h"
-#include "node/peer_calls.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 #include "wire/journal_messages.h"
@@ -202,28 +200,14 @@ void Replicator::StopGroups() {
 }
 
 Result<std::string> Replicator::SendJournalBatch(const std::string& body) {
-  // As Exchange, but resent only once, after half the timeout, not every retransmit_ms: a batch
-  // of the transfer's window waits at the peer behind the ones before it (each stored and
-  // synced in turn), often longer than retransmit_ms on a busy disk, and every resend carried
-  // its megabyte across the WAN again (the peer answers it from its answered requests). A batch
-  // really lost costs the timeout; the transfer then resends from what the peer holds.
-  if (transport_ == nullptr) return Status::Unreachable("no peer is configured");
-  const uint64_t id = calls_->Begin();
-  Result<std::string> encoded =
-      wire::EncodeFrame(MessageType::kJournalBatch, id, options_.site, body);
-  if (!encoded.ok()) {
-    calls_->Cancel(id);
-    return encoded.status();
-  }
-  (void)Transmit(encoded.value());
-  std::optional<wire::Frame> frame =
-      calls_->Wait(id, options_.peer_timeout_ms, std::max(1, options_.peer_timeout_ms / 2),
-                   [&] { (void)Transmit(encoded.value()); });
-  if (!frame) {
-    return Status::Unreachable("site " + options_.peer_site +
-                               " did not answer a journal batch within " +
-                               std::to_string(options_.peer_timeout_ms) + " ms");
-  }
+  // Resent only once, after half the timeout, not every retransmit_ms: a batch of the
+  // transfer's window waits at the peer behind the ones before it (each stored and synced in
+  // turn), often longer than retransmit_ms on a busy disk, and every resend carried its megabyte
+  // across the WAN again (the peer answers it from its answered requests). A batch really lost
+  // costs the timeout; the transfer then resends from what the peer holds.
+  Result<wire::Frame> frame = Exchange(MessageType::kJournalBatch, body, options_.peer_timeout_ms,
+                                       std::max(1, options_.peer_timeout_ms / 2));
+  if (!frame.ok()) return frame.status();
   if (frame->type != MessageType::kJournalAck) {
     return Status::Corruption("the peer answered a journal batch with a " +
                               std::string(MessageTypeName(frame->type)));

@@ -207,7 +207,7 @@ Status Replicator::SendOneWay(MessageType type, uint64_t request_id, const std::
 }
 
 Result<wire::Frame> Replicator::Exchange(MessageType type, const std::string& body,
-                                         int timeout_ms) {
+                                         int timeout_ms, int resend_ms) {
   if (transport_ == nullptr) return Status::Unreachable("no peer is configured");
   const uint64_t id = calls_->Begin();
   Result<std::string> frame = wire::EncodeFrame(type, id, options_.site, body);
@@ -217,7 +217,8 @@ Result<wire::Frame> Replicator::Exchange(MessageType type, const std::string& bo
   }
   (void)Transmit(frame.value());
   std::optional<wire::Frame> answer =
-      calls_->Wait(id, timeout_ms, options_.retransmit_ms, [&] { (void)Transmit(frame.value()); });
+      calls_->Wait(id, timeout_ms, resend_ms > 0 ? resend_ms : options_.retransmit_ms,
+                   [&] { (void)Transmit(frame.value()); });
   if (!answer) {
     return Status::Unreachable("site " + options_.peer_site + " did not answer within " +
                                std::to_string(timeout_ms) + " ms");

@@ -157,9 +157,10 @@ class Replicator {
   Result<std::shared_ptr<Pair>> LoadPair(std::shared_ptr<Volume> volume, bool fresh);
   void DropPair(const std::string& name);
 
-  // Talking to the peer (replicator.cc, over node/peer_calls.h). Exchange sends and waits for the
-  // answer with the same id, resending every retransmit_ms; Unreachable after `timeout_ms`.
-  Result<wire::Frame> Exchange(wire::MessageType type, const std::string& body, int timeout_ms);
+  // Talking to the peer (replicator.cc, over node/peer_calls.h). Exchange sends, then waits for
+  // the answer with its id, resending every `resend_ms` (0: retransmit_ms), up to `timeout_ms`.
+  Result<wire::Frame> Exchange(wire::MessageType type, const std::string& body, int timeout_ms,
+                               int resend_ms = 0);
   // Sends a pair command (wire/peer_messages.h) and waits for its answer, which must pass its
   // checks (Corruption if not).
   template <class T>

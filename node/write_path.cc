@@ -240,7 +240,6 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
   const uint64_t writes_sent = pair.writes_sent.fetch_add(1) + 1;
   Result<std::vector<OutgoingWrite>> parts =
       SendReplicaParts(view.peer_volume, generation, origin_site, kind, offset, data, length);
-  if (parts.ok() && parts->size() == 1) SendFlushAhead(pair, view, parts->front().id, writes_sent);
   if (!parts.ok()) {
     // Parts sent before the failure may be applied at the peer and not here.
     KeepChanged(pair, offset, length);
@@ -248,6 +247,7 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
                                              parts.status().message());
     return parts.status();
   }
+  if (parts->size() == 1) SendFlushAhead(pair, view, parts->front().id, writes_sent);
   timer.Mark(Stage::kWriteSend);
   Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
   timer.Mark(Stage::kWriteLocal);
