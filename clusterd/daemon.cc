@@ -15,7 +15,6 @@
 #include "node/atomic_file.h"
 #include "node/limits.h"
 #include "wire/limits.h"
-#include "wire/paging.h"
 
 namespace pairfs::clusterd {
 std::string ControlEndpoint(const node::Config& config) {
@@ -143,22 +142,18 @@ void Daemon::Observe() {
 }
 
 void Daemon::PollNode() {
-  Result<wire::Reply> answer =
-      wire::CallEveryPage(wire::DisplayRequest{}, [&](const wire::DisplayRequest& page) {
-        return node_->Call(page, static_cast<int>(cluster_.timeout_ms));
-      });
-  const bool answered = answer.ok() && answer->ToStatus().ok();
-  if (!answered) {
+  Result<std::vector<wire::VolumeInfo>> volumes = DisplayAtNode();
+  if (!volumes.ok()) {
     if (!node_silent_) {
       spdlog::warn("clusterd {}: the node at {} does not answer: {}", config_.site.name,
-                   config_.site.control, answer.ok() ? answer->message : answer.status().message());
+                   config_.site.control, volumes.status().message());
       node_silent_ = true;
     }
     return executor_->Polled(false, {}, [] {});
   }
   if (node_silent_) spdlog::info("clusterd {}: the node answers again", config_.site.name);
   node_silent_ = false;
-  volumes_ = answer->volumes;
+  volumes_ = std::move(volumes.value());
   executor_->Polled(true, volumes_, [] {});
 }
 

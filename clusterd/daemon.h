@@ -69,7 +69,8 @@ class Daemon : private ExecutorEnv {
   Status AskNodeNow(const NodeCall& call, std::string* message);  // operator_takeover.cc
   // What TakeoverRefusal looks at: the heartbeat links, and the node's display asked now.
   TakeoverView ViewForTakeover(bool force);
-  // The node's display of every volume, or why it did not answer.
+  // The node's display of every volume (every page), or why it did not answer; PollNode and the
+  // operator's takeover ask it (operator_takeover.cc).
   Result<std::vector<wire::VolumeInfo>> DisplayAtNode();
 
   // The node's control API. Each call waits peer_timeout_ms + kNodeCallSlackMs at most.
