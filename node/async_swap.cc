@@ -223,7 +223,9 @@ Result<Replicator::AsyncTakeoverPlan> Replicator::PlanAsyncTakeover(Pair& first,
     plan.planned = plan.planned && transition->next.role == PairRole::kPrimary;
     plan.contexts.push_back(context);
     plan.generations.push_back(NextGeneration(
-        pair->Snapshot().generation, peer.ok() ? peer->generation.counter : 0, options_.site));
+        pair->Snapshot().generation,
+        std::max(pair->peer_counter_heard.load(), peer.ok() ? peer->generation.counter : 0),
+        options_.site));
   }
   return plan;
 }

@@ -317,8 +317,9 @@ Status Replicator::TakeoverPair(const std::string& name, bool force, bool cluste
   context.peer_reachable = peer.ok();
   if (peer.ok()) (void)ParseStatus(peer->status, &context.peer_status);
   const wire::Generation mine = pair.Snapshot().generation;
-  const wire::Generation generation =
-      NextGeneration(mine, peer.ok() ? peer->generation.counter : 0, options_.site);
+  const wire::Generation generation = NextGeneration(
+      mine, std::max(pair.peer_counter_heard.load(), peer.ok() ? peer->generation.counter : 0),
+      options_.site);
   Result<PairTransition> transition = [&]() -> Result<PairTransition> {
     std::lock_guard<std::mutex> lock(pair.mutex);
     return Transit(pair.state, PairEvent::kTakeover, context);

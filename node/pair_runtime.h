@@ -141,6 +141,10 @@ struct Replicator::Pair : std::enable_shared_from_this<Replicator::Pair> {
   std::atomic<uint64_t> copy_total{0};
   std::atomic<uint64_t> copy_done{0};
   std::atomic<uint32_t> peer_progress{0};
+  // The highest generation counter a status from the peer named since this node started. A
+  // takeover counts on from it when the peer does not answer: the peer may have moved on alone
+  // (a suspension under a short link cut bumps its generation) before it went silent.
+  std::atomic<uint64_t> peer_counter_heard{0};
 
   // Activity log (node/activity_log.h): regions may be cleared only when no write that touched
   // them is in flight.

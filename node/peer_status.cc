@@ -25,6 +25,10 @@ void Replicator::ServeStatus(const wire::Frame& frame) {
   std::shared_ptr<Pair> pair = FindPair(message.volume);
   if (!pair) return;
   pair->peer_progress.store(message.copy_progress);
+  uint64_t heard = pair->peer_counter_heard.load();
+  while (message.generation.counter > heard &&
+         !pair->peer_counter_heard.compare_exchange_weak(heard, message.generation.counter)) {
+  }
   PairStatus peer_status = PairStatus::kSMPL;
   (void)ParseStatus(message.status, &peer_status);
   PeerStatusFacts facts;

@@ -56,7 +56,8 @@ struct Site {
   std::unique_ptr<VolumeStore> store;
   std::unique_ptr<Replicator> replicator;
 
-  explicit Site(const std::string& role) {
+  // `workers`: threads serving the peer's frames (1: they are served in the order delivered).
+  explicit Site(const std::string& role, int workers = 8) {
     {
       auto first = std::move(VolumeStore::Open(dir.path()).value());
       VolumeMetadata metadata = first->Create("vm1", 1 << 20).value()->metadata();
@@ -77,6 +78,7 @@ struct Site {
     options.peer_site = "a";
     options.peer_timeout_ms = 200;
     options.region_size_bytes = 4096;
+    options.workers = workers;
     replicator = std::make_unique<Replicator>(*store, options, &transport);
     REQUIRE(replicator->Start().ok());
   }
@@ -189,4 +191,29 @@ TEST_CASE("a dirty bitmap packed chunk by chunk unpacks to the same regions") {
   // A last, partial chunk carries only its own regions.
   CHECK(UnpackBitsChunk(PackBitsChunk(marked, 4194300, 4), 4194300, 4) ==
         std::vector<uint64_t>{4194303});
+}
+
+TEST_CASE("a forced takeover with the peer lost counts on from the peer's last heard generation") {
+  // Site a suspended alone under a short link cut (its generation went 1/a -> 5/a) and said so
+  // in a status before it died; b's forced takeover must be newer than that, not 2/b, else the
+  // old primary, restarted, meets an equal generation and is not outdated.
+  Site b("secondary", /*workers=*/1);
+  wire::PeerStatusMessage status;
+  status.volume = "vm1";
+  status.generation = {5, "a"};
+  status.role = "primary";
+  status.status = "PSUE";
+  b.replicator->OnFrame(
+      testing::DeliveredFrame(wire::MessageType::kPeerStatus, 31, "a", wire::EncodeBody(status)));
+  // One worker: once a later ask is answered, the status before it was read.
+  CHECK(b.Deliver(wire::MessageType::kPeerStatusAsk, 32,
+                  wire::EncodeBody(wire::PeerStatusAskCommand{"vm1"})) == 0);
+  std::string note;
+  REQUIRE(b.replicator->Takeover("vm1", /*force=*/true, /*cluster=*/false, /*peer_lost=*/true,
+                                 &note)
+              .ok());
+  Result<VolumeMetadata> saved = LoadMetadata(b.dir.path() + "/volumes/vm1.meta");
+  REQUIRE(saved.ok());
+  CHECK(saved->generation == 6);
+  CHECK(saved->generation_site == "b");
 }
