@@ -10,6 +10,10 @@ BUILD   := build
 
 CXX      ?= g++
 PKGS     := fuse3 libzmq libxxhash spdlog
+# metrics (issue 15): node/metrics_server.cc serves /metrics through Debian's cpp-httplib (a
+# compiled library with a .pc file: its Cflags carry the TLS/zlib/brotli defines the library was
+# built with, which the header must see too).
+PKGS     += cpp-httplib
 # -g1: line tables and function names (backtraces, perf) at a fraction of -g's compile time, which
 # every clean-clone `make check` pays; `make CXXFLAGS="-O2 -g"` for full debug information.
 CXXFLAGS ?= -O2 -g1
