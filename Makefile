@@ -25,7 +25,7 @@ CPPFLAGS += -DMSGPACK_NO_BOOST -DFUSE_USE_VERSION=312
 # files to optimise (about 40 % of their compile time, which `make check` pays on every clean
 # clone), and what they test is libpairfs.a, which stays -O2. The fuzz loops and the simulations
 # stay -O2: they run millions of inputs and thousands of seeds in their own code.
-UNOPTIMISED_TESTS := clusterd node pairctl tools wire
+UNOPTIMISED_TESTS := clusterd node pairctl tools wire metrics
 $(foreach dir,$(UNOPTIMISED_TESTS),$(eval $(BUILD)/obj/$(BUILD)/unity/tests/unit/$(dir)/%.o: CXXFLAGS += -O0))
 LDLIBS   += -pthread
 

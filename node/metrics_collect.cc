@@ -27,7 +27,8 @@ template <class Value>
 void PerVolume(const std::vector<VolumeMetrics>& volumes, MetricsText* text, const char* name,
                Type type, const char* help, Value value) {
   text->Family(name, type, help);
-  for (const VolumeMetrics& volume : volumes) text->Sample({{"volume", volume.info.name}}, value(volume));
+  for (const VolumeMetrics& volume : volumes)
+    text->Sample({{"volume", volume.info.name}}, value(volume));
 }
 
 void RenderPairState(const std::vector<VolumeMetrics>& volumes, MetricsText* text) {
@@ -35,9 +36,13 @@ void RenderPairState(const std::vector<VolumeMetrics>& volumes, MetricsText* tex
                "A volume and its pair as display shows them; always 1");
   for (const VolumeMetrics& v : volumes) {
     const wire::VolumeInfo& i = v.info;
-    text->Sample({{"volume", i.name}, {"role", i.role}, {"mode", i.mode},
-                  {"peer_site", i.peer_site}, {"peer_volume", i.peer_volume},
-                  {"group", i.group}, {"fence", i.fence}},
+    text->Sample({{"volume", i.name},
+                  {"role", i.role},
+                  {"mode", i.mode},
+                  {"peer_site", i.peer_site},
+                  {"peer_volume", i.peer_volume},
+                  {"group", i.group},
+                  {"fence", i.fence}},
                  uint64_t{1});
   }
   text->Family("pairfs_pair_status", Type::kGauge,
@@ -206,9 +211,9 @@ void RenderStageLatencies(const StageTable& table, MetricsText* text) {
 
 MetricsCollector::MetricsCollector(MetricsSources sources)
     : sources_(std::move(sources)),
-      start_time_seconds_(std::chrono::duration<double>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count()) {}
+      start_time_seconds_(
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+              .count()) {}
 
 std::string MetricsCollector::Collect() const {
   MetricsText text;
@@ -253,8 +258,8 @@ std::optional<wire::ClusterInfo> MetricsCollector::AskClusterd() const {
   Result<std::unique_ptr<wire::Client>> client =
       wire::Client::Connect(context, sources_.clusterd_endpoint, sources_.site);
   if (!client.ok()) return std::nullopt;
-  Result<wire::Reply> reply = client.value()->Call(wire::ClusterStatusRequest{sources_.site},
-                                                   kMetricsClusterdTimeoutMs);
+  Result<wire::Reply> reply =
+      client.value()->Call(wire::ClusterStatusRequest{sources_.site}, kMetricsClusterdTimeoutMs);
   if (!reply.ok() || !reply->ToStatus().ok()) return std::nullopt;
   return reply->cluster;
 }

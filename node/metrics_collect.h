@@ -33,11 +33,11 @@ struct VolumeMetrics {
 // The site's own values.
 struct SiteMetrics {
   std::string site;
-  std::string peer_site;            // "" when the site has no peer
-  bool link_authenticated = false;  // the peer link runs CURVE
-  int64_t peer_heard_ms_ago = -1;   // -1: nothing heard since the node started
-  int64_t peer_timeout_ms = 0;      // heard within it: the link is up
-  uint64_t peer_refusals = 0;       // messages from the peer that failed their checks
+  std::string peer_site;                     // "" when the site has no peer
+  bool link_authenticated = false;           // the peer link runs CURVE
+  int64_t peer_heard_ms_ago = -1;            // -1: nothing heard since the node started
+  int64_t peer_timeout_ms = 0;               // heard within it: the link is up
+  uint64_t peer_refusals = 0;                // messages from the peer that failed their checks
   std::map<std::string, uint64_t> refusals;  // wire::RefusalLog() by kind
   double start_time_seconds = 0;             // the process's start, Unix time
 };
@@ -56,9 +56,9 @@ struct MetricsSources {
   VolumeStore* store = nullptr;
   Replicator* replicator = nullptr;  // null: no pair columns
   std::string site;
-  std::string peer_site;             // "" when the site has no peer
+  std::string peer_site;  // "" when the site has no peer
   bool link_authenticated = false;
-  std::string clusterd_endpoint;     // ipc://DATA_DIR/clusterd.sock
+  std::string clusterd_endpoint;  // ipc://DATA_DIR/clusterd.sock
 };
 
 class MetricsCollector {

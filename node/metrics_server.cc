@@ -85,7 +85,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Bind(const MetricsAddress&
   // SO_REUSEADDR only: a restart binds again at once (past TIME_WAIT), but a second process on
   // the same address is refused. httplib's default adds SO_REUSEPORT, with which a second pairfs
   // would share the port silently and the kernel would spread scrapes over both.
-  server->set_socket_options([](httplib::socket_t sock) {
+  server->set_socket_options([](socket_t sock) {
     int yes = 1;
     (void)::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
@@ -98,8 +98,8 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Bind(const MetricsAddress&
   if (!server->bind_to_port(address.host, address.port)) {
     const int error = errno;
     return Status::Busy("site.metrics: cannot listen on " + address.host + ":" +
-                               std::to_string(address.port) + ": " +
-                               (error != 0 ? std::strerror(error) : "no such address here"));
+                        std::to_string(address.port) + ": " +
+                        (error != 0 ? std::strerror(error) : "no such address here"));
   }
   return std::unique_ptr<MetricsServer>(new MetricsServer(address, std::move(server)));
 }

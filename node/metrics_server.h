@@ -1,6 +1,6 @@
 // The HTTP endpoint of `[site] metrics` (pairfs(8) METRICS): `GET /metrics` answers the
-// exposition a callback (given to Start) writes (node/metrics_collect.h) as `text/plain; version=0.0.4`; every
-// other path is 404. Served by cpp-httplib (Debian's libcpp-httplib-dev).
+// exposition a callback (given to Start) writes (node/metrics_collect.h) as `text/plain;
+// version=0.0.4`; every other path is 404. Served by cpp-httplib (Debian's libcpp-httplib-dev).
 //
 // Bounded (node/limits.h, kMetrics*): kMetricsThreads threads serve connections; at most
 // kMetricsQueuedConnections accepted connections wait for one, beyond which the accept loop waits
