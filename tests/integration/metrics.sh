@@ -14,6 +14,17 @@ METRICS_A=$((PORT_A + 5)) METRICS_B=$((PORT_A + 6))
 write_pair_configs 'peer_timeout_ms = 5000'
 sed -i "/^name = \"a\"$/a metrics = \"127.0.0.1:$METRICS_A\"" "$WORK/a.toml"
 sed -i "/^name = \"b\"$/a metrics = \"127.0.0.1:$METRICS_B\"" "$WORK/b.toml"
+# clusterd runs at site b only (pairfs_clusterd_up 1 and its series there; absent at a). Its
+# determining volume does not exist: its state does not matter here, only that one state is 1.
+cat >> "$WORK/b.toml" <<TOML
+[cluster]
+heartbeat_listen = ["tcp://127.0.0.1:$HB_B"]
+heartbeat_peer = ["tcp://127.0.0.1:$HB_A"]
+determining_volume = "quorum"
+volumes = []
+on_start = "true"
+on_stop = "true"
+TOML
 
 # Debian's python3 (python3-prometheus-client is installed for it), also when another python3
 # comes first in PATH.
@@ -184,6 +195,16 @@ metric_is "clusterd absent: pairfs_clusterd_up 0" a 'pairfs_clusterd_up{}' 0
 if [ ! -s "$WORK/samples-a.txt" ] || grep -q '^pairfs_cluster_state' "$WORK/samples-a.txt"; then
   fail "clusterd absent: no pairfs_cluster_state series" "present (or no scrape)"
 else pass "clusterd absent: no pairfs_cluster_state series"; fi
+
+if start_clusterd b > /dev/null 2>&1; then
+  scrape b "$METRICS_B"
+  metric_is "clusterd at b: pairfs_clusterd_up 1" b 'pairfs_clusterd_up{}' 1
+  states=$(awk '/^pairfs_cluster_state\{/ { n += $2 } END { print n + 0 }' "$WORK/samples-b.txt")
+  if [ "$states" = 1 ]; then pass "clusterd at b: exactly one pairfs_cluster_state is 1"
+  else fail "clusterd at b: exactly one pairfs_cluster_state is 1" "sum $states"; fi
+  metric_is "clusterd at b: its heartbeat link has a series" b \
+    "pairfs_heartbeat_link_up{listen=\"tcp://127.0.0.1:$HB_B\",peer=\"tcp://127.0.0.1:$HB_A\"}" 0
+else fail "clusterd at b starts" "$(tail -3 "$WORK/b.clusterd.log")"; fi
 
 # --- writes through the mount grow the counters and the histograms
 SERIES='{mode="sync",peer_site="b",volume="vm1"}'
