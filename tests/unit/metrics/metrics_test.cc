@@ -187,7 +187,7 @@ TEST_CASE("without clusterd only pairfs_clusterd_up 0; with it, one state is 1")
   MetricsText absent;
   RenderClusterMetrics(std::nullopt, &absent);
   CHECK(MetricLinesStartingWith(absent.text(), "pairfs_clusterd_up 0").size() == 1);
-  CHECK(MetricLinesStartingWith(absent.text(), "pairfs_cluster").empty());
+  CHECK(MetricLinesStartingWith(absent.text(), "pairfs_cluster_").empty());
   wire::ClusterInfo cluster;
   cluster.state = "ACTIVE";
   cluster.peer_site = "b";
