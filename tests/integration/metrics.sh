@@ -3,15 +3,18 @@
 # scraped with curl; every scrape passes python3-prometheus-client's parser and this file's strict
 # line checks (TYPE before every sample, valid names and labels, one block per family, histogram
 # buckets cumulative with +Inf == _count). Then: writes through the mount grow the replicated
-# counters and the write-stage histograms, the pair status gauge is PAIR=1 then PSUS=1 after a
-# split, another path is 404, clusterd absent is pairfs_clusterd_up 0, an idle client is
-# disconnected, a bad key and a taken port refuse to start, and no metrics key = nothing listening.
+# counters and the write-stage histograms, an async pair's writes and journal gauges show, the
+# pair status gauge is PAIR=1 then PSUS=1 after a split, clusterd shows where it runs and is
+# pairfs_clusterd_up 0 where it does not, another path is 404, an idle client is disconnected, a
+# bad key and a taken port refuse to start, and no metrics key = nothing listening.
 . "$(dirname "$0")/lib.sh"
 
 METRICS_A=$((PORT_A + 5)) METRICS_B=$((PORT_A + 6))
 # A generous peer timeout: a loaded machine must not suspend the pair while the counters are
 # being checked (this test is about what is counted, not about link losses).
-write_pair_configs 'peer_timeout_ms = 5000'
+write_pair_configs 'peer_timeout_ms = 5000
+[journal]
+size = "16M"'
 sed -i "/^name = \"a\"$/a metrics = \"127.0.0.1:$METRICS_A\"" "$WORK/a.toml"
 sed -i "/^name = \"b\"$/a metrics = \"127.0.0.1:$METRICS_B\"" "$WORK/b.toml"
 # clusterd runs at site b only (pairfs_clusterd_up 1 and its series there; absent at a). Its
@@ -227,6 +230,26 @@ if [ -n "$fuse1" ] && [ -n "$served1" ] && [ "${fuse1%.*}" -ge $(( ${fuse0%.*} +
   [ "${served1%.*}" -ge $(( ${served0%.*} + 8 )) ]; then
   pass "the fuse_write histogram at a and the serve_write one at b counted the writes"
 else fail "the write-stage histograms counted the writes" "fuse_write $fuse0 -> $fuse1, serve_write $served0 -> $served1"; fi
+
+# --- an async pair: its writes counted as journaled, its journal's gauges
+require "volume create db 8M at a" pairctl a volume create db 8M
+require "create db --mode async --group app" pairctl a create db --mode async --group app
+require "wait db PAIR" pairctl a wait db --status PAIR --timeout 60
+ASYNC='{mode="async",peer_site="b",volume="db"}'
+scrape a "$METRICS_A"
+async0=$(metric a "pairfs_replicated_writes_total$ASYNC")
+require "4 direct writes of 64 KiB to db at a" \
+  dd if=/dev/urandom of="$WORK/mnt-a/db" bs=64k count=4 oflag=direct conv=notrunc status=none
+scrape a "$METRICS_A"
+async1=$(metric a "pairfs_replicated_writes_total$ASYNC")
+if [ -n "$async1" ] && [ "$((async1 - async0))" -ge 4 ]; then pass "the async pair's writes are counted"
+else fail "the async pair's writes are counted" "$async0 -> $async1"; fi
+metric_is "the async pair's journal size is [journal] size" a \
+  'pairfs_journal_size_bytes{group="app",volume="db"}' 16777216
+if [ -n "$(metric a 'pairfs_journal_lag_seconds{group="app",volume="db"}')" ] &&
+  [ -z "$(metric a 'pairfs_journal_lag_seconds{group="",volume="vm1"}')" ]; then
+  pass "journal lag series for the async pair only"
+else fail "journal lag series for the async pair only" "$(grep journal_lag "$WORK/samples-a.txt")"; fi
 
 # --- split: PSUS 1, PAIR 0
 require "split vm1" pairctl a split vm1
