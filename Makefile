@@ -10,6 +10,10 @@ BUILD   := build
 
 CXX      ?= g++
 PKGS     := fuse3 libzmq libxxhash spdlog
+# metrics (issue 15): node/metrics_server.cc serves /metrics through Debian's cpp-httplib (a
+# compiled library with a .pc file: its Cflags carry the TLS/zlib/brotli defines the library was
+# built with, which the header must see too).
+PKGS     += cpp-httplib
 # -g1: line tables and function names (backtraces, perf) at a fraction of -g's compile time, which
 # every clean-clone `make check` pays; `make CXXFLAGS="-O2 -g"` for full debug information.
 CXXFLAGS ?= -O2 -g1
@@ -21,7 +25,7 @@ CPPFLAGS += -DMSGPACK_NO_BOOST -DFUSE_USE_VERSION=312
 # files to optimise (about 40 % of their compile time, which `make check` pays on every clean
 # clone), and what they test is libpairfs.a, which stays -O2. The fuzz loops and the simulations
 # stay -O2: they run millions of inputs and thousands of seeds in their own code.
-UNOPTIMISED_TESTS := clusterd node pairctl tools wire
+UNOPTIMISED_TESTS := clusterd node pairctl tools wire metrics
 $(foreach dir,$(UNOPTIMISED_TESTS),$(eval $(BUILD)/obj/$(BUILD)/unity/tests/unit/$(dir)/%.o: CXXFLAGS += -O0))
 LDLIBS   += -pthread
 

@@ -340,6 +340,7 @@ Result<size_t> Replicator::WriteJournaled(Pair& pair, wire::WriteKind kind, uint
       while (last < sequence.value() &&
              !pair.last_journal_sequence.compare_exchange_weak(last, sequence.value())) {
       }
+      pair.CountReplicated(length);  // metrics: taken into the journal for the secondary
     }
   }
   if (journal_full) {

@@ -19,6 +19,7 @@
 #include "node/atomic_file.h"
 #include "node/config_text.h"
 #include "node/limits.h"
+#include "node/metrics_text.h"
 #include "node/names.h"
 #include "wire/curve.h"
 
@@ -160,7 +161,8 @@ class TableReader {
 };
 
 void ReadSite(TableReader& site, const std::string& base_dir, Config* config) {
-  site.RejectUnknown({"name", "data_dir", "listen", "control", "peer_timeout_ms", "region_size"});
+  site.RejectUnknown(
+      {"name", "data_dir", "listen", "control", "peer_timeout_ms", "region_size", "metrics"});
   site.String("name", &config->site.name, true);
   site.String("data_dir", &config->site.data_dir, true);
   site.String("listen", &config->site.listen);
@@ -181,6 +183,11 @@ void ReadSite(TableReader& site, const std::string& base_dir, Config* config) {
     config->site.control = "ipc://" + config->site.data_dir + "/control.sock";
   site.Endpoint("control", &config->site.control, base_dir);
   site.Endpoint("listen", &config->site.listen, base_dir);
+  site.String("metrics", &config->site.metrics);
+  if (site.has("metrics")) {
+    Result<MetricsAddress> metrics = ParseMetricsAddress(config->site.metrics);
+    if (!metrics.ok()) site.SetError(site.Fail("metrics", metrics.status().message()));
+  }
 }
 
 void ReadCluster(TableReader& cluster, const std::string& base_dir, Config* config) {

@@ -20,6 +20,9 @@ struct SiteConfig {
   std::string control;   // default ipc://DATA_DIR/control.sock
   int64_t peer_timeout_ms = 2000;
   uint64_t region_size_bytes = 64 * 1024;
+  // metrics (issue 15): "HOST:PORT" of the Prometheus endpoint (node/metrics_server.h); "" = off.
+  // Checked by the loader (node/metrics_text.h ParseMetricsAddress).
+  std::string metrics;
 };
 
 struct PeerConfig {

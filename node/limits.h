@@ -268,4 +268,27 @@ inline constexpr size_t kMaxReplayCoverRanges = 1 << 20;
 // status intervals for that reason. Target: writable <= 2 s after the command (issue 13).
 inline constexpr int kTakeoverProbeMs = 1000;
 
+// ---- metrics (issue 15 part 2: the /metrics HTTP endpoint, node/metrics_server.h) ----
+// Threads serving scrapes: Prometheus scrapes every 15 s or so, one connection at a time; two
+// let a second scraper (or curl) in while one is slow. No more: a scrape is never on the write
+// path and must not compete with it for the CPU.
+inline constexpr size_t kMetricsThreads = 2;
+// Accepted connections waiting for a thread; beyond it the accept loop waits, and further
+// clients wait in the kernel's listen backlog (the server holds no more sockets than this).
+inline constexpr size_t kMetricsQueuedConnections = 8;
+// A client that sends nothing (or too slowly) for this long loses its connection, so an idle or
+// slowloris client holds a thread at most this long per read; a scrape sends its request at once.
+inline constexpr int kMetricsReadTimeoutSeconds = 5;
+// A client that does not read its answer for this long loses its connection.
+inline constexpr int kMetricsWriteTimeoutSeconds = 5;
+// Requests per kept-alive connection, and how long an idle kept-alive connection is held: a
+// scraper reconnects cheaply, a thread is not held by one that does not come back.
+inline constexpr size_t kMetricsKeepAliveRequests = 4;
+inline constexpr int kMetricsKeepAliveSeconds = 2;
+// A scrape is a GET without a body; anything larger is refused unread.
+inline constexpr size_t kMetricsMaxRequestBodyBytes = 4096;
+// How long a scrape waits for clusterd's view (ipc://DATA_DIR/clusterd.sock): clusterd answers in
+// milliseconds; a hung one costs the scrape this much and shows as pairfs_clusterd_up 0.
+inline constexpr int kMetricsClusterdTimeoutMs = 500;
+
 }  // namespace pairfs::node

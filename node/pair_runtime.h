@@ -180,6 +180,17 @@ struct Replicator::Pair : std::enable_shared_from_this<Replicator::Pair> {
   };
   std::optional<FlushAhead> flush_ahead;  // the last one sent, not yet taken by a flush
 
+  // metrics (issue 15): the writes and bytes this site replicated in this pair since the pair
+  // was loaded (node/metrics_counters.cc): acknowledged by the peer (sync, and a write forwarded
+  // to the primary once granted) or taken into the group's journal (async). Relaxed atomics: one
+  // add each per write; a scrape reads them without a lock.
+  std::atomic<uint64_t> replicated_writes{0};
+  std::atomic<uint64_t> replicated_bytes{0};
+  void CountReplicated(uint64_t bytes) {
+    replicated_writes.fetch_add(1, std::memory_order_relaxed);
+    replicated_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  }
+
   using View = Replicator::PairView;
   View Snapshot() {
     std::lock_guard<std::mutex> lock(mutex);

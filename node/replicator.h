@@ -142,6 +142,19 @@ class Replicator {
   // Fills the pair columns of `info` (copy_progress, dirty_bytes).
   void Describe(Volume& volume, wire::VolumeInfo* info);
 
+  // metrics (issue 15, node/metrics_counters.cc): the writes and bytes replicated in `name`'s
+  // pair since it was loaded (Pair::CountReplicated); zeros when it is not in a pair. Reads
+  // atomics after a short lookup under pairs_mutex_.
+  struct ReplicatedCounts {
+    uint64_t writes = 0;
+    uint64_t bytes = 0;
+  };
+  ReplicatedCounts ReplicatedOf(const std::string& name) const;
+  // Milliseconds since the last frame from the peer's node arrived; -1 when none arrived since
+  // this node started (no peer, or never heard).
+  int64_t PeerHeardMsAgo() const;
+  int peer_timeout_ms() const { return options_.peer_timeout_ms; }
+
   struct Pair;  // one volume's pair runtime (node/pair_runtime.h)
   // A consistent copy of a pair's state, taken under its lock.
   struct PairView {

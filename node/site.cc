@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/limits.h"
 #include "node/security.h"
 
 namespace pairfs::node {
@@ -57,16 +58,27 @@ Result<std::unique_ptr<Site>> Site::Open(const Config& config, const SiteOptions
     Status listenable = CheckPeerPortFree(config.site.listen);
     if (!listenable.ok()) return listenable;
   }
+  std::unique_ptr<MetricsServer> metrics;
+  if (!config.site.metrics.empty()) {
+    Result<MetricsAddress> address = ParseMetricsAddress(config.site.metrics);  // loader-checked
+    if (!address.ok()) return address.status();
+    Result<std::unique_ptr<MetricsServer>> bound = MetricsServer::Bind(address.value());
+    if (!bound.ok()) return bound.status();
+    metrics = std::move(bound.value());
+  }
   return std::unique_ptr<Site>(new Site(config, std::move(keys.value()), std::move(lock.value()),
-                                        std::move(store.value()), witness_site));
+                                        std::move(store.value()), witness_site,
+                                        std::move(metrics)));
 }
 
 Site::Site(Config config, std::optional<wire::CurveKeys> keys, std::unique_ptr<DataDirLock> lock,
-           std::unique_ptr<VolumeStore> store, const std::string& witness_site)
+           std::unique_ptr<VolumeStore> store, const std::string& witness_site,
+           std::unique_ptr<MetricsServer> metrics)
     : config_(std::move(config)),
       keys_(std::move(keys)),
       lock_(std::move(lock)),
-      store_(std::move(store)) {
+      store_(std::move(store)),
+      metrics_(std::move(metrics)) {
   if (paired() && config_.witness.present && !config_.witness.endpoint.empty()) {
     witness_ = std::make_unique<WitnessClient>(config_.witness.endpoint, config_.site.name, keys_,
                                                witness_site);
@@ -79,6 +91,16 @@ Site::Site(Config config, std::optional<wire::CurveKeys> keys, std::unique_ptr<D
   replicator_->ServeCarriedWith([control = control_.get()](const wire::Frame& request) {
     return control->HandleCarried(request);
   });
+  if (metrics_) {
+    MetricsSources sources;
+    sources.store = store_.get();
+    sources.replicator = replicator_.get();
+    sources.site = config_.site.name;
+    sources.peer_site = paired() ? config_.peer.name : "";
+    sources.link_authenticated = paired() && keys_.has_value();
+    sources.clusterd_endpoint = "ipc://" + config_.site.data_dir + "/" + kClusterdSocketName;
+    collector_ = std::make_unique<MetricsCollector>(std::move(sources));
+  }
 }
 
 Site::~Site() { Stop(); }
@@ -109,6 +131,7 @@ Status Site::Start() {
     Stop();
     return started;
   }
+  if (metrics_) metrics_->Start([collector = collector_.get()] { return collector->Collect(); });
   if (paired()) {
     spdlog::info(
         "site {}: peer {} at {}, listening on {}, {}", config_.site.name, config_.peer.name,
@@ -119,6 +142,7 @@ Status Site::Start() {
 }
 
 void Site::Stop() {
+  if (metrics_) metrics_->Stop();  // its scrapes read the store and the replicator
   if (control_) control_->Stop();
   replicator_->Stop();
   transport_.Attach(nullptr);

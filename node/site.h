@@ -19,6 +19,8 @@
 
 #include "node/config.h"
 #include "node/control_server.h"
+#include "node/metrics_collect.h"
+#include "node/metrics_server.h"
 #include "node/replicator.h"
 #include "node/site_startup.h"
 #include "node/site_transports.h"
@@ -34,18 +36,21 @@ class Site {
   // Prepares the site of `config` (already loaded and checked by LoadConfig). Fails with the
   // message pairfs logs before exiting 1: SiteToSiteKeys' and WitnessSite's refusals, the data
   // directory's (PrepareDataDirAndLog), VolumeStore::Open's, DataDirLock::Take's (Busy "another
-  // pairfs is serving DATA_DIR"), CheckEndpointFree's for site.control, and "site.listen: ..."
-  // when the peer port cannot be bound.
+  // pairfs is serving DATA_DIR"), CheckEndpointFree's for site.control, "site.listen: ..."
+  // when the peer port cannot be bound, and MetricsServer::Bind's ("site.metrics: ...") when
+  // [site] metrics is set and its address cannot be listened on (bound here, served from Start).
   static Result<std::unique_ptr<Site>> Open(const Config& config, const SiteOptions& options);
   ~Site();  // Stop()
   Site(const Site&) = delete;
   Site& operator=(const Site&) = delete;
 
-  // Starts the peer link (when [peer] and site.listen are given), the replicator and the control
-  // endpoint, and logs how the peer is reached. Fails with the link's, the replicator's or the
+  // Starts the peer link (when [peer] and site.listen are given), the replicator, the control
+  // endpoint and the metrics endpoint (when [site] metrics is set), and logs how the peer is
+  // reached. Fails with the link's, the replicator's or the
   // control endpoint's error; what was started is stopped again. Call once.
   Status Start();
-  // Stops the control endpoint, the replicator and the peer link. Idempotent.
+  // Stops the metrics endpoint, the control endpoint, the replicator and the peer link.
+  // Idempotent.
   void Stop();
 
   const std::string& name() const { return config_.site.name; }
@@ -54,7 +59,8 @@ class Site {
 
  private:
   Site(Config config, std::optional<wire::CurveKeys> keys, std::unique_ptr<DataDirLock> lock,
-       std::unique_ptr<VolumeStore> store, const std::string& witness_site);
+       std::unique_ptr<VolumeStore> store, const std::string& witness_site,
+       std::unique_ptr<MetricsServer> metrics);
   bool paired() const { return config_.peer.present && !config_.site.listen.empty(); }
 
   const Config config_;
@@ -68,6 +74,9 @@ class Site {
   std::unique_ptr<wire::Context> context_;
   std::unique_ptr<wire::PeerLink> link_;
   std::unique_ptr<ControlServer> control_;
+  // metrics (issue 15): null when [site] metrics is not set; stopped first, destroyed first.
+  std::unique_ptr<MetricsCollector> collector_;
+  std::unique_ptr<MetricsServer> metrics_;
 };
 
 }  // namespace pairfs::node

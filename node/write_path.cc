@@ -266,7 +266,7 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
   const bool answered = answer && DecodeWriteReply(answer->body, &reply);
   switch (
       ReadReplicaAnswer(answered, static_cast<Code>(reply.code), reply.generation, generation)) {
-    case ReplicaAnswerStep::kDone: return length;
+    case ReplicaAnswerStep::kDone: pair.CountReplicated(length); return length;
     case ReplicaAnswerStep::kPeerNewer:
       OnPeerNewer(pair, generation, reply.generation);
       return Status::ReadOnly("volume " + pair.volume->name() + " is outdated: site " +
@@ -348,6 +348,7 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const PairView& view,
   if (!written.ok()) KeepChanged(pair, offset, length);
   (void)SendOneWay(MessageType::kWriteConfirm, id, wire::EncodeBody(confirm));
   if (!written.ok()) return written;
+  pair.CountReplicated(length);
   return length;
 }
 

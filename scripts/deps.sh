@@ -15,6 +15,9 @@ case ${1:-} in
       fio qemu-utils e2fsprogs iptables bindfs socat python3 groff-base util-linux kmod procps
       # ops (issue 15): ocf-tester and xmllint for tests/integration/ocf_agent.sh
       resource-agents libxml2-utils
+      # metrics (issue 15): the /metrics HTTP server, and the strict exposition-format parser of
+      # tests/integration/metrics.sh (with curl)
+      libcpp-httplib-dev python3-prometheus-client curl
     )
     ;;
   bench) packages=(glusterfs-server glusterfs-client) ;;

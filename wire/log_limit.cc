@@ -46,6 +46,13 @@ uint64_t LogLimiter::Total() const {
   return total_;
 }
 
+std::map<std::string, uint64_t> LogLimiter::Counts() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::map<std::string, uint64_t> counts;
+  for (const auto& [kind, counted] : kinds_) counts.emplace(kind, counted.total);
+  return counts;
+}
+
 LogLimiter& RefusalLog() {
   static LogLimiter limiter;
   return limiter;

@@ -32,6 +32,8 @@ class LogLimiter {
   uint64_t Count(const std::string& kind) const;
   // Events over every kind.
   uint64_t Total() const;
+  // metrics (issue 15): every kind's count (at most kMaxLogKinds entries), by kind.
+  std::map<std::string, uint64_t> Counts() const;
 
   // One line per kind per 10 s: a person reading the log still sees each kind of refusal, and a
   // flood of 100,000 frames a second writes 6 lines a minute.
