@@ -55,15 +55,6 @@ std::string EncodePage(const uint8_t* bits) {
   return page;
 }
 
-// Fills all of `out` from `offset`; Corruption if the file ends first.
-Status ReadAt(int fd, std::string* out, uint64_t offset, const std::string& path) {
-  Result<size_t> read = ReadFully(fd, out->data(), out->size(), offset, path);
-  if (!read.ok()) return read.status();
-  if (read.value() != out->size())
-    return Status::Corruption(path + " is shorter than its geometry says");
-  return Status::Ok();
-}
-
 }  // namespace
 
 RegionSet::RegionSet(std::string path, int fd, uint64_t volume_bytes, uint64_t region_bytes)
@@ -126,51 +117,76 @@ Result<std::unique_ptr<RegionSet>> RegionSet::Open(const std::string& path, uint
   return Status::Corruption(path + " cannot be loaded");
 }
 
-Status RegionSet::Load() {
-  std::string header(kRegionSetPageBytes, '\0');
-  Status read = ReadAt(fd_, &header, 0, path_);
-  if (!read.ok()) return read;
+Result<DecodedRegionSet> DecodeRegionSet(std::string_view file, uint64_t file_bytes,
+                                         uint64_t volume_bytes, uint64_t region_bytes) {
+  if (region_bytes == 0 || volume_bytes == 0)
+    return Status::InvalidArgument("region set needs a size");
+  if (file.size() < kRegionSetPageBytes)
+    return Status::Corruption("is shorter than its geometry says");
+  const std::string_view header = file.substr(0, kRegionSetPageBytes);
   if (GetLittleEndian<uint32_t>(header, kMagicAt) != kRegionSetMagic ||
       GetLittleEndian<uint64_t>(header, kHeaderChecksumAt) !=
-          wire::Checksum(std::string_view(header).substr(0, kHeaderChecksumAt))) {
-    return Status::Corruption(path_ + ": bad region set header");
+          wire::Checksum(header.substr(0, kHeaderChecksumAt))) {
+    return Status::Corruption("bad region set header");
   }
   if (GetLittleEndian<uint16_t>(header, kVersionAt) != kRegionSetVersion) {
-    return Status::Corruption(path_ + ": region set version not supported");
+    return Status::Corruption("region set version not supported");
   }
-  if (GetLittleEndian<uint64_t>(header, kRegionBytesAt) != region_bytes_ ||
-      GetLittleEndian<uint64_t>(header, kVolumeBytesAt) != volume_bytes_ ||
-      GetLittleEndian<uint64_t>(header, kRegionCountAt) != region_count_) {
-    return Status::InvalidArgument(path_ + " was made for another volume size or region size");
+  const uint64_t region_count = (volume_bytes + region_bytes - 1) / region_bytes;
+  if (GetLittleEndian<uint64_t>(header, kRegionBytesAt) != region_bytes ||
+      GetLittleEndian<uint64_t>(header, kVolumeBytesAt) != volume_bytes ||
+      GetLittleEndian<uint64_t>(header, kRegionCountAt) != region_count) {
+    return Status::InvalidArgument("was made for another volume size or region size");
   }
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0) return Status::IoError("cannot stat " + path_, errno);
-  if (static_cast<uint64_t>(st.st_size) != kRegionSetPageBytes * (1 + page_changed_.size())) {
-    return Status::Corruption(path_ + " has " + std::to_string(st.st_size) +
+  const uint64_t pages = PageCount(region_count);
+  if (file_bytes != kRegionSetPageBytes * (1 + pages)) {
+    return Status::Corruption("has " + std::to_string(file_bytes) +
                               " bytes, not the expected size");
   }
-  std::string file(kRegionSetPageBytes * page_changed_.size(), '\0');
-  read = ReadAt(fd_, &file, kRegionSetPageBytes, path_);
-  if (!read.ok()) return read;
-  for (size_t page = 0; page < page_changed_.size(); ++page) {
-    const std::string_view bytes_of_page(file.data() + page * kRegionSetPageBytes,
-                                         kRegionSetPageBytes);
-    uint8_t* bits = bits_.data() + page * kBitsPerPageBytes;
+  if (file.size() != file_bytes) return Status::Corruption("is shorter than its geometry says");
+  DecodedRegionSet decoded;
+  decoded.bits.assign(pages * kBitsPerPageBytes, 0);
+  for (size_t page = 0; page < pages; ++page) {
+    const std::string_view bytes_of_page = file.substr((1 + page) * kRegionSetPageBytes,
+                                                       kRegionSetPageBytes);
+    uint8_t* bits = decoded.bits.data() + page * kBitsPerPageBytes;
     if (GetLittleEndian<uint64_t>(bytes_of_page, 0) !=
         wire::Checksum(bytes_of_page.substr(kRegionSetChecksumBytes))) {
-      spdlog::warn(
-          "{}: page {} fails its checksum (torn write?); its regions are taken as all changed",
-          path_, page);
       std::fill(bits, bits + kBitsPerPageBytes, 0xff);
-      page_changed_[page] = true;
-      ++changes_;
+      decoded.torn_pages.push_back(page);
       continue;
     }
     std::copy(bytes_of_page.begin() + kRegionSetChecksumBytes, bytes_of_page.end(), bits);
   }
   // Bits past the last region (from an all-ones page) are not regions.
-  for (uint64_t bit = region_count_; bit < bits_.size() * 8; ++bit)
-    bits_[bit / 8] &= ~(1u << (bit % 8));
+  for (uint64_t bit = region_count; bit < decoded.bits.size() * 8; ++bit)
+    decoded.bits[bit / 8] &= ~(1u << (bit % 8));
+  return decoded;
+}
+
+Status RegionSet::Load() {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return Status::IoError("cannot stat " + path_, errno);
+  const uint64_t file_bytes = static_cast<uint64_t>(st.st_size);
+  const uint64_t expected = kRegionSetPageBytes * (1 + page_changed_.size());
+  std::string file(std::min(file_bytes, expected), '\0');
+  Result<size_t> read = ReadFully(fd_, file.data(), file.size(), 0, path_);
+  if (!read.ok()) return read.status();
+  file.resize(read.value());
+  Result<DecodedRegionSet> decoded =
+      DecodeRegionSet(file, file_bytes, volume_bytes_, region_bytes_);
+  if (!decoded.ok()) {
+    const Status& failed = decoded.status();
+    return Status(failed.code(), path_ + ": " + failed.message(), failed.error_number());
+  }
+  bits_ = std::move(decoded.value().bits);
+  for (size_t page : decoded.value().torn_pages) {
+    spdlog::warn(
+        "{}: page {} fails its checksum (torn write?); its regions are taken as all changed",
+        path_, page);
+    page_changed_[page] = true;
+    ++changes_;
+  }
   return Status::Ok();
 }
 

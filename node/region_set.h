@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "wire/status.h"
@@ -26,6 +27,20 @@ inline constexpr uint16_t kRegionSetVersion = 1;
 inline constexpr size_t kRegionSetPageBytes = 4096;
 inline constexpr size_t kRegionSetChecksumBytes = 8;
 inline constexpr uint64_t kRegionsPerPage = (kRegionSetPageBytes - kRegionSetChecksumBytes) * 8;
+
+// The bits a region set file holds (node/FORMAT.md), as RegionSet::Open loads them: `file` is
+// the file's first min(file_bytes, its expected size) bytes and `file_bytes` its size on disk.
+// One bit per region, page after page; a page that fails its checksum reads as all marked (its
+// index in `torn_pages`); bits past the last region are clear. Corruption for a bad header, a
+// version not supported, a wrong size or a file cut short; InvalidArgument for a file made for
+// another geometry (Open replaces the file with one all marked in both cases). Pure: the fuzz
+// test feeds it from memory.
+struct DecodedRegionSet {
+  std::vector<uint8_t> bits;
+  std::vector<size_t> torn_pages;
+};
+Result<DecodedRegionSet> DecodeRegionSet(std::string_view file, uint64_t file_bytes,
+                                         uint64_t volume_bytes, uint64_t region_bytes);
 
 class RegionSet {
  public:

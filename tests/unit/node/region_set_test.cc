@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <thread>
 
@@ -201,4 +202,41 @@ TEST_CASE("kill -9 at random instants never loses a mark that was acknowledged")
     INFO("round " << round << ", " << acknowledged.size() << " acknowledged marks");
     for (uint64_t marked : acknowledged) REQUIRE(set->IsMarked(marked));
   }
+}
+
+TEST_CASE("a region set file decodes from memory as Open reads it; what Open replaces is refused") {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/decoded";
+  const uint64_t volume = 2 * kRegionsPerPage * kRegion;  // two bit pages
+  {
+    auto set = OpenSet(path, volume);
+    REQUIRE(set->MarkRegions({1, kRegionsPerPage + 7}).ok());
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Result<DecodedRegionSet> decoded = DecodeRegionSet(file, file.size(), volume, kRegion);
+  REQUIRE(decoded.ok());
+  CHECK(decoded.value().torn_pages.empty());
+  const std::vector<uint8_t>& bits = decoded.value().bits;
+  auto marked = [&](uint64_t region) { return (bits[region / 8] >> (region % 8)) & 1; };
+  CHECK(marked(1));
+  CHECK_FALSE(marked(2));
+  CHECK(marked(kRegionsPerPage + 7));
+
+  std::string torn = file;
+  torn[kRegionSetPageBytes + 100] ^= 0x5a;  // inside the first bit page
+  decoded = DecodeRegionSet(torn, torn.size(), volume, kRegion);
+  REQUIRE(decoded.ok());
+  CHECK(decoded.value().torn_pages == std::vector<size_t>{0});
+
+  CHECK(DecodeRegionSet(file.substr(0, 100), file.size(), volume, kRegion).status().code() ==
+        Code::kCorruption);  // cut short
+  CHECK(DecodeRegionSet(file, file.size() + 1, volume, kRegion).status().code() ==
+        Code::kCorruption);  // the wrong size
+  CHECK(DecodeRegionSet(file, file.size(), volume * 2, kRegion).status().code() ==
+        Code::kInvalidArgument);  // another geometry
+  std::string bad_header = file;
+  bad_header[0] ^= 1;
+  CHECK(DecodeRegionSet(bad_header, file.size(), volume, kRegion).status().code() ==
+        Code::kCorruption);
 }

@@ -1,0 +1,52 @@
+// The time a Replicator reads (ReplicatorOptions::clock): the first part of an Env seam like
+// leveldb's, so that a test can hold or move the replicator's time. The daemon uses the steady
+// clock; tests/sim/manual_clock.h is a clock a test moves by hand.
+//
+// What reads it: the background thread's timers (statuses every status_interval_ms, trims every
+// trim_interval_ms), the link's silence (nothing heard for peer_timeout_ms: the link is lost),
+// the peer-status watch (node/peer_status_rules.h), the peer's age in display
+// (peer_heard_ms_ago), and an ask's deadline and retransmits (node/peer_calls.h). What does not
+// yet (issue 12, tests/sim/README.md): the background tick, the trim's wait for writes in flight,
+// the threads themselves, and the async group's clocks.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+namespace pairfs::node {
+
+// Milliseconds on a monotonic scale: only differences mean anything. Thread-safe.
+class TimeSource {
+ public:
+  virtual ~TimeSource() = default;
+  virtual int64_t NowMs() const = 0;
+  // Waits on `ready` (whose mutex `lock` holds) until it is notified or this clock may have
+  // reached `deadline_ms`; may return early (the caller checks its condition and the time again).
+  virtual void WaitUntil(std::condition_variable& ready, std::unique_lock<std::mutex>& lock,
+                         int64_t deadline_ms) const = 0;
+};
+
+// std::chrono::steady_clock in milliseconds (the daemon's clock). Thread-safe.
+class SteadyTimeSource : public TimeSource {
+ public:
+  int64_t NowMs() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  void WaitUntil(std::condition_variable& ready, std::unique_lock<std::mutex>& lock,
+                 int64_t deadline_ms) const override {
+    ready.wait_until(lock, std::chrono::steady_clock::time_point(
+                               std::chrono::milliseconds(deadline_ms)));
+  }
+};
+
+// The steady clock, for whoever is given no clock.
+inline const TimeSource& DefaultTimeSource() {
+  static const SteadyTimeSource steady;
+  return steady;
+}
+
+}  // namespace pairfs::node
