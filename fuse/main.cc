@@ -31,12 +31,15 @@ constexpr int kExitUsage = 2;
 
 // libfuse worker threads: one per write of a client with 32 in flight (qemu aio=native, fio
 // libaio iodepth 32; operations.cc lets the kernel send that many at once), plus a few for its
-// fsyncs and the attribute requests. Each holds a receive buffer of 1 MiB + a page, but only the
-// pages a request touched count: 4 KiB writes at qd32 touch ~32 pages per thread.
+// fsyncs and the attribute requests. Each holds a receive buffer of 1 MiB + a page, of which only
+// the pages a request touched count: 4 KiB writes at qd32 touch a page or two per thread.
 constexpr unsigned kMaxFuseThreads = 40;
-// Threads kept waiting once a burst is over: a queue depth of 32 comes back in the next burst,
-// and a thread started (and stopped) per request would be on the write's way.
-constexpr unsigned kIdleFuseThreads = 36;
+// Threads kept waiting once a burst is over; the others end, and their buffers go back. Keeping
+// all 40 let every one of them touch its whole buffer with some 1 MiB write later (the kernel
+// wakes the waiting threads in turn; a sequential writer after a qd32 burst): 67 MiB peak RSS,
+// over the 64 MiB budget. 16 keep that under ~45 MiB; with 8, a qd32 client lost ~10% to threads
+// started and ended between its writes.
+constexpr unsigned kIdleFuseThreads = 16;
 
 struct Options {
   std::string config_flag;
