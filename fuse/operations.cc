@@ -72,9 +72,21 @@ void FillRootStat(struct stat* st) {
 // with pairctl shows at once, without a remount.
 constexpr double kAttributeTimeoutS = 0.0;
 
+// Requests the kernel keeps in flight to the daemon at once without waiting (asynchronous
+// O_DIRECT, readahead). The kernel's default, 12, caps a client with 32 writes in flight (qemu
+// aio=native, fio libaio iodepth 32) at 12: the replicated writes that could travel together
+// queue in the kernel instead. 64 covers a queue depth of 32 with room for a second client; the
+// worker threads (main.cc kMaxFuseThreads) bound what is served at once.
+constexpr unsigned kMaxBackgroundRequests = 64;
+// Past this many, the kernel marks the connection congested (writers of the page cache back off):
+// three quarters, the kernel's own default ratio.
+constexpr unsigned kCongestionThreshold = kMaxBackgroundRequests * 3 / 4;
+
 void Init(void*, fuse_conn_info* connection) {
   node::TraceWritesFromEnvironment();
   connection->max_write = wire::kMaxDataBytes;
+  connection->max_background = kMaxBackgroundRequests;
+  connection->congestion_threshold = kCongestionThreshold;
   connection->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   if (connection->capable & FUSE_CAP_ASYNC_DIO) connection->want |= FUSE_CAP_ASYNC_DIO;
   if (connection->capable & FUSE_CAP_PARALLEL_DIROPS) connection->want |= FUSE_CAP_PARALLEL_DIROPS;

@@ -95,6 +95,7 @@ const char* StageName(Stage stage) {
     case Stage::kServeWriteLocal: return "serve_write_local";
     case Stage::kServeFlush: return "serve_flush";
     case Stage::kServeFlushLocal: return "serve_flush_local";
+    case Stage::kWriteSyncAhead: return "write_sync_ahead";
     case Stage::kCount: break;
   }
   return "unknown";

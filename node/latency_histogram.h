@@ -74,6 +74,7 @@ enum class Stage : size_t {
   kServeWriteLocal,  // of which the write of its copy
   kServeFlush,       // at the peer: a flush from its dispatch to its answer queued
   kServeFlushLocal,  // of which its fdatasync
+  kWriteSyncAhead,   // a write that sent a flush ahead: this site's fdatasync after its copy
   kCount,
 };
 inline constexpr size_t kStageCount = static_cast<size_t>(Stage::kCount);

@@ -179,6 +179,14 @@ struct Replicator::Pair : std::enable_shared_from_this<Replicator::Pair> {
     wire::Generation generation;
   };
   std::optional<FlushAhead> flush_ahead;  // the last one sent, not yet taken by a flush
+  // The local sync ahead (node/write_path.cc SyncAhead): the write that sent a flush ahead also
+  // fdatasyncs this copy while its answer travels; the fsync that follows skips its own when no
+  // write was sent since, in the same generation. Guarded by flush_ahead_mutex.
+  struct LocalSyncAhead {
+    uint64_t covers_writes_sent;  // writes_sent once its write was sent
+    wire::Generation generation;
+  };
+  std::optional<LocalSyncAhead> local_sync_ahead;  // the last one done, not yet taken by a flush
 
   // metrics (issue 15): the writes and bytes this site replicated in this pair since the pair
   // was loaded (node/metrics_counters.cc): acknowledged by the peer (sync, and a write forwarded

@@ -247,12 +247,19 @@ class Replicator {
   // speed (issue 14): fsync with the peer (write_path.cc). SendFlush registers a call, sends a
   // flush (ahead of the fsync when `through_sequence` names the write it follows) and returns its
   // id and frame. SendFlushAhead sends one behind a lone write when the application fsyncs after
-  // each write (Pair::flush_ahead); TakeFlushAhead counts the flush and returns the flush ahead
-  // if it covers every write sent, else cancels it. FlushWithPeer: both fdatasyncs at once.
+  // each write (Pair::flush_ahead) and says whether it did; TakeFlushAhead counts the flush and
+  // returns the flush ahead if it covers every write sent, else cancels it. FlushWithPeer: both
+  // fdatasyncs at once.
   Result<OutgoingWrite> SendFlush(const PairView& view, uint64_t through_sequence);
-  void SendFlushAhead(Pair& pair, const PairView& view, uint64_t write_id, uint64_t writes_sent);
+  bool SendFlushAhead(Pair& pair, const PairView& view, uint64_t write_id, uint64_t writes_sent);
   std::optional<OutgoingWrite> TakeFlushAhead(Pair& pair, const PairView& view);
   Status FlushWithPeer(Pair& pair, const PairView& view);
+  // The local sync ahead (Pair::local_sync_ahead): a write that sent a flush ahead syncs this
+  // site's copy while its answer is on its way (SyncAhead: the fdatasync's outcome, recorded when
+  // it succeeded); TakeLocalSyncAhead says whether the flush now finds this copy synced through
+  // every write sent in its generation (then it skips its own fdatasync), and forgets it.
+  Status SyncAhead(Pair& pair, const PairView& view, uint64_t writes_sent);
+  bool TakeLocalSyncAhead(Pair& pair, const PairView& view);
 
   // The peer's requests (worker threads). Serve dispatches (replicator.cc); the writes and the
   // flush are replica_server.cc's, the status peer_status.cc's.

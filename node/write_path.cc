@@ -247,10 +247,15 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
                                              parts.status().message());
     return parts.status();
   }
-  if (parts->size() == 1) SendFlushAhead(pair, view, parts->front().id, writes_sent);
+  const bool ahead =
+      parts->size() == 1 && SendFlushAhead(pair, view, parts->front().id, writes_sent);
   timer.Mark(Stage::kWriteSend);
   Status written = pair.volume->WriteRaw(kind, offset, data, length, direct);
   timer.Mark(Stage::kWriteLocal);
+  // The fsync that follows would start this site's fdatasync only after the answer: here it runs
+  // while the answer travels (and the peer's own fdatasync, asked for by the flush ahead, runs).
+  Status synced = ahead && written.ok() ? SyncAhead(pair, view, writes_sent) : Status::Ok();
+  if (ahead && written.ok()) timer.Mark(Stage::kWriteSyncAhead);
   PeerCalls::Clock::time_point answered_at;
   std::optional<wire::Frame> answer = WaitForParts(parts.value(), &answered_at);
   timer.Mark(Stage::kWriteWait);
@@ -261,6 +266,13 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
     KeepChanged(pair, offset, length);
     SuspendOnDiskFault(pair, generation, "a write failed here: " + written.message());
     return written;
+  }
+  if (!synced.ok()) {
+    // As a failed fsync (FlushWithPeer): any write since the last flush may be lost here, and the
+    // kernel reports a writeback error once, so this write reports it.
+    KeepAllChanged(pair);
+    SuspendOnDiskFault(pair, generation, "a flush failed here: " + synced.message());
+    return synced;
   }
   wire::WriteReplyMessage reply;
   const bool answered = answer && DecodeWriteReply(answer->body, &reply);
@@ -380,22 +392,47 @@ Result<Replicator::OutgoingWrite> Replicator::SendFlush(const PairView& view,
   return OutgoingWrite{id, std::move(frame.value())};
 }
 
-void Replicator::SendFlushAhead(Pair& pair, const PairView& view, uint64_t write_id,
+bool Replicator::SendFlushAhead(Pair& pair, const PairView& view, uint64_t write_id,
                                 uint64_t writes_sent) {
-  if (view.state.status != PairStatus::kPAIR) return;
+  if (view.state.status != PairStatus::kPAIR) return false;
   {
     std::lock_guard<std::mutex> lock(pair.flush_ahead_mutex);
-    if (pair.flushes_after_lone_writes < kFlushAheadAfterFlushes) return;
+    if (pair.flushes_after_lone_writes < kFlushAheadAfterFlushes) return false;
+    // Only the first write since the last flush: an application that stopped fsyncing after each
+    // write (a bulk load after its commits) costs at most one fdatasync at each site it did not
+    // ask for, not one per write until its next fsync.
+    if (writes_sent != pair.writes_sent_at_last_flush + 1) return false;
   }
   // Only a write alone in flight: every earlier write is answered, so applied at the peer before
   // this flush arrives there; the peer checks that this one is (through_sequence).
-  if (pair.writes_in_flight.load() != 1) return;
+  if (pair.writes_in_flight.load() != 1) return false;
   Result<OutgoingWrite> sent = SendFlush(view, write_id);
-  if (!sent.ok()) return;
+  if (!sent.ok()) return false;
   std::lock_guard<std::mutex> lock(pair.flush_ahead_mutex);
   if (pair.flush_ahead) calls_->Cancel(pair.flush_ahead->id);
   pair.flush_ahead =
       Pair::FlushAhead{sent->id, std::move(sent->frame), writes_sent, view.generation};
+  return true;
+}
+
+Status Replicator::SyncAhead(Pair& pair, const PairView& view, uint64_t writes_sent) {
+  // The write is alone in flight (SendFlushAhead checked) and its copy is written here: every
+  // write sent before it has finished its local write, so this fdatasync covers them all.
+  Status synced = pair.volume->Flush();
+  if (!synced.ok()) return synced;
+  std::lock_guard<std::mutex> lock(pair.flush_ahead_mutex);
+  pair.local_sync_ahead = Pair::LocalSyncAhead{writes_sent, view.generation};
+  return synced;
+}
+
+bool Replicator::TakeLocalSyncAhead(Pair& pair, const PairView& view) {
+  const uint64_t writes_sent = pair.writes_sent.load();
+  std::lock_guard<std::mutex> lock(pair.flush_ahead_mutex);
+  std::optional<Pair::LocalSyncAhead> ahead = pair.local_sync_ahead;
+  pair.local_sync_ahead.reset();
+  // It covers this flush if no write was sent after its own, in the same generation (a write
+  // counted is finished here once it is answered, and the fsync comes after its write's answer).
+  return ahead && ahead->covers_writes_sent >= writes_sent && ahead->generation == view.generation;
 }
 
 std::optional<Replicator::OutgoingWrite> Replicator::TakeFlushAhead(Pair& pair,
@@ -419,7 +456,9 @@ std::optional<Replicator::OutgoingWrite> Replicator::TakeFlushAhead(Pair& pair,
 Status Replicator::FlushWithPeer(Pair& pair, const PairView& view) {
   Volume& volume = *pair.volume;
   StageTimer timer(Stage::kFlush);
-  // Both fdatasyncs run at once: the peer's is asked for first (or was, ahead of the fsync).
+  // Both fdatasyncs run at once: the peer's is asked for first (or was, ahead of the fsync), and
+  // this site's may have run ahead too, behind the write (SyncAhead).
+  const bool local_done = TakeLocalSyncAhead(pair, view);
   std::optional<OutgoingWrite> request = TakeFlushAhead(pair, view);
   bool ahead = request.has_value();
   const PeerCalls::Clock::time_point sent_at = timer.now();
@@ -429,8 +468,8 @@ Status Replicator::FlushWithPeer(Pair& pair, const PairView& view) {
     request = std::move(sent.value());
   }
   timer.Mark(Stage::kFlushSend);
-  Status local = volume.Flush();
-  timer.Mark(Stage::kFlushLocal);
+  Status local = local_done ? Status::Ok() : volume.Flush();
+  if (!local_done) timer.Mark(Stage::kFlushLocal);
   std::optional<uint8_t> code;  // the peer's answer, if one came and passed its checks
   for (;;) {
     PeerCalls::Clock::time_point answered_at;

@@ -75,6 +75,13 @@
 #   BENCH_GLUSTER_HOST [auto]  brick host name: auto (see above), hosts (always the /etc/hosts
 #                         line), or a name that resolves to this machine
 #   BENCH_TMPDIR [/var/tmp]  where the scratch directory is made (mktemp -d)
+#   BENCH_REF_PAIRFS []   the pairfs program of the targets pairfs_ref and pair_ref (not in the
+#                         default list): the same as pairfs and pair with an earlier build, for a
+#                         before/after in one run (scripts/bench/targets.sh)
+#   BENCH_LAYOUT [1]      0 skips writing each test file fully before the runs (a quick run, or
+#                         stage latencies of one workload alone)
+#   BENCH_STAGES [0]      1 adds, per pair target and site, the write path's stage latencies its
+#                         daemon logged at unmount (node/latency_histogram.h) to the report
 #   e.g. BENCH_SIZE=256M BENCH_SECONDS=3 BENCH_RUNS=1 BENCH_RSS=0 BENCH_COPY=0 BENCH_ASYNC_LAG_SECONDS=5 \
 #        BENCH_ASYNC_CUT_SECONDS=5 scripts/bench.sh
 #
@@ -125,6 +132,9 @@ ASYNC_LAG_RATE=${BENCH_ASYNC_LAG_RATE:-50}
 ASYNC_LAG_SECONDS=${BENCH_ASYNC_LAG_SECONDS:-20}
 ASYNC_CUT_SECONDS=${BENCH_ASYNC_CUT_SECONDS:-60}
 ASYNC_CUT_RATE=${BENCH_ASYNC_CUT_RATE:-10}
+REF_PAIRFS=${BENCH_REF_PAIRFS:-}
+LAYOUT=${BENCH_LAYOUT:-1}
+STAGES=${BENCH_STAGES:-0}
 
 say() { echo "bench: $*" >&2; }
 die() { echo "bench: error: $*" >&2; exit 1; }
@@ -151,6 +161,8 @@ die() { echo "bench: error: $*" >&2; exit 1; }
 # shellcheck source=scripts/bench/report.sh
 . "$BENCH_PARTS/report.sh"
 
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+STAGE_LINES=()
 mkdir -p "$TMPBASE"
 SCRATCH=$(mktemp -d "$TMPBASE/pairfs-bench.XXXXXX")
 _PIDS=() _MOUNTS=() _ACTIVE=()
@@ -169,6 +181,7 @@ bench_peak_rss_of_runs
 bench_postgres
 for ((i = ${#_ACTIVE[@]} - 1; i >= 0; i--)); do "target_${_ACTIVE[$i]}" teardown; done
 _ACTIVE=()
+bench_stage_lines
 bench_peak_rss
 bench_copy
 bench_async

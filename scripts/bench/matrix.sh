@@ -17,7 +17,7 @@ bench_check_names() {
 bench_check_space() {
   need=$((256 << 20))
   for t in "${TARGETS[@]}"; do
-    case $t in pair | pair_curve | pair_wan | pair_async_wan | gluster | gluster_virt) need=$((need + 2 * SIZE_BYTES)) ;; *) need=$((need + SIZE_BYTES)) ;; esac
+    case $t in pair | pair_ref | pair_curve | pair_wan | pair_async_wan | gluster | gluster_virt) need=$((need + 2 * SIZE_BYTES)) ;; *) need=$((need + SIZE_BYTES)) ;; esac
   done
   # the async measurements' pair: two copies of BENCH_SIZE and two journals of the default 1G
   [ "$ASYNC" != 0 ] && need=$((need + 2 * SIZE_BYTES + (2 << 30)))
@@ -44,6 +44,7 @@ bench_setup_targets() {
     _ACTIVE+=("$t")
     "target_$t" setup || die "setting up ${LABEL[$t]} failed"
     f=$("target_$t" path)
+    [ "$LAYOUT" = 0 ] && continue
     # lay the file out: write it fully once (1 MiB, O_DIRECT) so that reads hit real data
     say "writing ${LABEL[$t]} test file fully ($f)"
     fio_run "$SCRATCH/layout-$t.json" "$f" --rw=write --bs=1M --ioengine=psync --direct=1 --end_fsync=1 \
@@ -67,7 +68,7 @@ bench_run_workloads() {
         fio_run "$out" "$f" "${FIO_ARGS[@]}" || die "$wlabel on ${LABEL[$t]} failed"
         v=$(metric "$unit" "$out")
         vals[$t]="${vals[$t]:-} $v"
-        say "$wlabel, ${LABEL[$t]}, run $r/$RUNS: $(fmt "$v")"
+        say "$wlabel, ${LABEL[$t]}, run $r/$RUNS: $(fmt "$v") (load $(cut -d' ' -f1-3 /proc/loadavg))"
       done
     done
     for t in "${TARGETS[@]}"; do
@@ -75,5 +76,27 @@ bench_run_workloads() {
       RESULT[$w,$t]=$(median ${vals[$t]})
     done
     unset vals
+  done
+}
+
+# bench_stage_lines: (BENCH_STAGES) after the pair targets' teardown, the write path's stage
+# latencies each of their sites logged at unmount (node/latency_histogram.h), as lines of the
+# report. They count every write since the mount: with BENCH_LAYOUT=0 and one workload, only
+# that workload's.
+bench_stage_lines() {
+  STAGE_LINES=()
+  [ "$STAGES" = 0 ] && return 0
+  local t site log line
+  for t in "${TARGETS[@]}"; do
+    for site in a b; do
+      case $t in
+        pair) log=$SCRATCH/pair_$site.log ;;
+        pair_ref) log=$SCRATCH/pairr_$site.log ;;
+        pair_curve) log=$SCRATCH/pairc_$site.log ;;
+        *) continue ;;
+      esac
+      line=$(grep -o 'stage latencies since the mount: .*' "$log" 2>/dev/null | tail -1 | sed 's/^stage latencies since the mount: //')
+      STAGE_LINES+=("stages ${LABEL[$t]} site $site: ${line:-none logged}")
+    done
   done
 }

@@ -33,6 +33,7 @@ bench_print_report() {
   [ -n "${pg_line:-}" ] && echo "$pg_line"
   for l in "${copy_lines[@]}"; do echo "$l"; done
   for l in "${async_lines[@]}"; do echo "$l"; done
+  for l in "${STAGE_LINES[@]}"; do echo "$l"; done
   [ -n "$rss_line" ] && echo "$rss_line"
   [ -n "$bench_hwm" ] && echo "pairfs peak RSS during the runs above: $bench_hwm MiB"
   [ -n "$pair_hwm" ] && echo "pairfs PAIR sync peak RSS during the runs above: $pair_hwm"
@@ -40,4 +41,5 @@ bench_print_report() {
   has_target bindfs && echo "bindfs ${BINDFS_OPTS[*]}"
   { has_target gluster || has_target gluster_virt; } && echo "GlusterFS $(glusterd --version | awk 'NR == 1 {print $2}'), bricks on host ${GLUSTER_HOST:-?}, FUSE client"
   echo "page cache dropped before every run; all targets on $(df --output=source "$TMPBASE" | tail -1) ($TMPBASE)"
+  echo "load average at the start: $LOAD_AT_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: compare only ratios of one run)"
 }

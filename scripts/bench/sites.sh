@@ -8,6 +8,7 @@ PAIRFS_PID_bench="" PAIRFS_PID_rss=""
 # pairfs_start NAME [SITE [TOML]]: config $SCRATCH/NAME.toml for site SITE (default a), TOML being
 # more lines after the [site] keys (listen, a [peer] table), data $SCRATCH/NAME-data, mount
 # $SCRATCH/NAME-mnt, log $SCRATCH/NAME.log (pairfs -f logs to stderr); sets PAIRFS_PID_NAME.
+# PAIRFS_BIN, if set, is the pairfs program to run instead of build/pairfs (the *_ref targets).
 pairfs_start() {
   local name=$1 site=${2:-a} extra=${3:-} data=$SCRATCH/$1-data mnt=$SCRATCH/$1-mnt conf=$SCRATCH/$1.toml
   local log=$SCRATCH/$1.log pid _
@@ -19,7 +20,7 @@ data_dir = "$data"
 control = "ipc://$data/control.sock"
 $extra
 TOML
-  "$PAIRFS" -f -c "$conf" "$mnt" >> "$log" 2>&1 &
+  "${PAIRFS_BIN:-$PAIRFS}" -f -c "$conf" "$mnt" >> "$log" 2>&1 &
   pid=$!
   _PIDS+=("$pid")
   _MOUNTS+=("$mnt")

@@ -118,3 +118,27 @@ target_pair_async_wan() {
     *) PAIR_MODE=async pair_target pairaw_a pairaw_b 7460 wan "$1" ;;
   esac
 }
+
+# The reference targets: the same as pairfs and pair, with the pairfs program BENCH_REF_PAIRFS (a
+# copy of an earlier build) instead of build/pairfs, so that a change is measured before and after
+# in one run, the runs alternating (a drift of a shared machine then favours neither).
+#   cp build/pairfs /var/tmp/pairfs-before   # before the change; then, after it:
+#   BENCH_REF_PAIRFS=/var/tmp/pairfs-before BENCH_TARGETS="pairfs_ref pairfs pair_ref pair" ...
+target_pairfs_ref() {
+  case $1 in
+    label) echo "pairfs (ref)" ;;
+    setup)
+      PAIRFS_BIN=$REF_PAIRFS pairfs_start bench_ref || return 1
+      pairctl_site bench_ref volume create vol "$SIZE_BYTES" >/dev/null
+      ;;
+    path) echo "$SCRATCH/bench_ref-mnt/vol" ;;
+    teardown) pairfs_stop bench_ref ;;
+  esac
+}
+
+target_pair_ref() {
+  case $1 in
+    label) echo "PAIR sync (ref)" ;;
+    *) PAIRFS_BIN=$REF_PAIRFS pair_target pairr_a pairr_b 7480 "" "$1" ;;
+  esac
+}

@@ -96,5 +96,56 @@ TEST_CASE(
   CHECK(round_trips < flushes);  // some fsyncs used their flush ahead
 }
 
+// The local sync ahead (node/write_path.cc SyncAhead): a write that sent a flush ahead also
+// syncs a's copy while its answer travels, and the fsync skips a's fdatasync. A power loss at both
+// sites right after each fsync must lose nothing of what the fsyncs covered.
+TEST_CASE(
+    "local sync ahead: after each fsync both copies survive a power loss, and the fsyncs skip "
+    "this site's own fdatasync",
+    "[sim][flush_ahead]") {
+  FlushAheadPair pair(3);
+  ReplicatorSite& a = pair.sites.a;
+  ReplicatorSite& b = pair.sites.b;
+  const node::StageTable& stages = node::StageLatencies();
+  const uint64_t flushes_before = stages.Of(node::Stage::kFlush).Read().count;
+  const uint64_t local_before = stages.Of(node::Stage::kFlushLocal).Read().count;
+  const uint64_t ahead_before = stages.Of(node::Stage::kWriteSyncAhead).Read().count;
+  std::string expected = a.Image();
+  for (int round = 0; round < 30; ++round) {
+    const uint64_t offset =
+        (static_cast<uint64_t>(round) * 5 % (kSiteVolumeBytes / kBlockBytes)) * kBlockBytes;
+    const std::string block(kBlockBytes, static_cast<char>('A' + round % 26));
+    REQUIRE(a.Write(offset, block).ok());
+    expected.replace(offset, kBlockBytes, block);
+    Status flushed = a.replicator->Flush(a.volume());
+    INFO("round " << round << ": " << flushed.message());
+    REQUIRE(flushed.ok());
+    a.image->Crash();  // a power loss at both sites right after the fsync returned
+    b.image->Crash();
+    REQUIRE(a.Image() == expected);
+    REQUIRE(b.Image() == expected);
+  }
+  const uint64_t flushes = stages.Of(node::Stage::kFlush).Read().count - flushes_before;
+  CHECK(stages.Of(node::Stage::kWriteSyncAhead).Read().count - ahead_before >= flushes / 2);
+  CHECK(stages.Of(node::Stage::kFlushLocal).Read().count - local_before < flushes / 2);
+}
+
+TEST_CASE(
+    "flush ahead: an application that stops fsyncing after each write costs at most one flush "
+    "and one sync ahead",
+    "[sim][flush_ahead]") {
+  FlushAheadPair pair(5);
+  WriteAndFsyncRounds(pair, 10);  // the pattern is seen: flushes go ahead
+  const node::StageTable& stages = node::StageLatencies();
+  const uint64_t served_before = stages.Of(node::Stage::kServeFlush).Read().count;
+  const uint64_t ahead_before = stages.Of(node::Stage::kWriteSyncAhead).Read().count;
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(pair.sites.a.Write(static_cast<uint64_t>(i) * kBlockBytes, std::string(kBlockBytes, 'z'))
+                .ok());
+  }
+  CHECK(stages.Of(node::Stage::kServeFlush).Read().count - served_before <= 1);
+  CHECK(stages.Of(node::Stage::kWriteSyncAhead).Read().count - ahead_before <= 1);
+}
+
 }  // namespace
 }  // namespace pairfs::sim
