@@ -1,0 +1,56 @@
+// ops (issue 15 part 1): fuzzing the events request's and reply's decoders
+// (wire/event_messages.h): a mutant of a valid encoding is refused or accepted, never a crash, and
+// an accepted reply keeps the rules pairctl prints by. PAIRFS_FUZZ_SEED and PAIRFS_FUZZ_INPUTS:
+// tests/unit/fuzz/harness.h.
+#include "tests/unit/fuzz/harness.h"
+#include "wire/event_messages.h"
+
+using namespace pairfs;
+using namespace pairfs::wire;
+
+namespace {
+
+EventsReply FuzzSeedEventsReply(size_t count) {
+  EventsReply reply;
+  reply.instance = 0x1234567890abcdef;
+  for (size_t i = 0; i < count; ++i) {
+    reply.events.push_back({i + 1, 1764777600000, "node", "a", "pair", "vm1", "status", "COPY",
+                            "PAIR"});
+  }
+  reply.last = count + 5;
+  reply.more = count > 2;
+  return reply;
+}
+
+}  // namespace
+
+TEST_CASE("fuzz: the events request and reply", "[fuzz]") {
+  fuzz::Fuzz("events-request", {EncodeBody(EventsRequest{7, 42}), EncodeBody(EventsRequest{})},
+             [](const std::string& input) -> std::string {
+               EventsRequest request;
+               (void)DecodeBody(input, &request);
+               return "";
+             });
+  const std::vector<std::string> seeds = {EncodeBody(FuzzSeedEventsReply(0)),
+                                          EncodeBody(FuzzSeedEventsReply(1)),
+                                          EncodeBody(FuzzSeedEventsReply(4))};
+  fuzz::Fuzz("events-reply", seeds, [](const std::string& input) -> std::string {
+    EventsReply reply;
+    if (!DecodeEventsReply(input, &reply).ok()) return "";
+    if (reply.events.size() > kEventsPerReply) return "accepted too many events";
+    uint64_t previous = 0;
+    for (const Event& event : reply.events) {
+      if (event.sequence <= previous || event.sequence > reply.last)
+        return "accepted a sequence out of order";
+      previous = event.sequence;
+      for (const std::string* text : {&event.site, &event.kind, &event.field, &event.old_value,
+                                      &event.new_value, &event.source}) {
+        if (text->size() > kMaxEventTextBytes) return "accepted a long text";
+        for (char c : *text) {
+          if (static_cast<unsigned char>(c) < 0x20) return "accepted a control character";
+        }
+      }
+    }
+    return "";
+  });
+}
