@@ -71,6 +71,7 @@ struct FollowedLog {
   uint64_t instance = 0;  // 0: never reached yet
   uint64_t after = 0;
   bool reachable = true;  // false from a failed call until one is answered
+  bool state_owed = false;  // its current state is still to be printed (it did not answer)
 };
 
 // One events call: the checked reply, or why there is none (the client is dropped then, so that
@@ -107,20 +108,29 @@ Result<wire::EventsReply> AskEvents(wire::Context& context, const Config& config
   return reply;
 }
 
-// The current state of the log's source as lines; none when it does not answer (the next poll
-// says so).
-std::vector<EventLine> CurrentStateOf(const Config& config, const FollowedLog& log) {
-  if (log.source == "clusterd") {
-    Result<wire::Reply> reply = Ask(config, wire::ClusterStatusRequest{config.site.name},
-                                    log.endpoint, "clusterd", kEventsCallTimeoutMs);
-    if (!reply.ok() || !reply->ToStatus().ok()) return {};
-    return ClusterStateLines(config.site.name, reply->cluster);
-  }
-  Result<wire::Reply> reply = wire::CallEveryPage(wire::DisplayRequest{}, [&](const auto& page) {
-    return Ask(config, page, log.endpoint, "pairfs", kEventsCallTimeoutMs);
-  });
-  if (!reply.ok() || !reply->ToStatus().ok()) return {};
+// The current state of the log's source as lines (its display, or clusterd's cluster status), or
+// why it did not answer.
+Result<std::vector<EventLine>> CurrentStateOf(const Config& config, const FollowedLog& log) {
+  Result<wire::Reply> reply =
+      log.source == "clusterd"
+          ? Ask(config, wire::ClusterStatusRequest{config.site.name}, log.endpoint, "clusterd",
+                kEventsCallTimeoutMs)
+          : wire::CallEveryPage(wire::DisplayRequest{}, [&](const auto& page) {
+              return Ask(config, page, log.endpoint, "pairfs", kEventsCallTimeoutMs);
+            });
+  if (!reply.ok()) return reply.status();
+  if (Status refused = reply->ToStatus(); !refused.ok()) return refused;
+  if (log.source == "clusterd") return ClusterStateLines(config.site.name, reply->cluster);
   return NodeStateLines(config.site.name, reply->volumes);
+}
+
+// Appends the log's current state to `batch` if it is owed and the log answers now.
+void PayStateOwed(const Config& config, FollowedLog& log, std::vector<EventLine>* batch) {
+  if (!log.state_owed) return;
+  Result<std::vector<EventLine>> state = CurrentStateOf(config, log);
+  if (!state.ok()) return;  // owed still: asked again at the next poll
+  for (EventLine& line : state.value()) batch->push_back(std::move(line));
+  log.state_owed = false;
 }
 
 // One poll of `log`: its new events, or the lines pairctl makes for a lost or regained
@@ -154,9 +164,10 @@ void PollLog(wire::Context& context, const Config& config, FollowedLog& log,
       }
       log.instance = reply->instance;
       log.after = reply->last;
-      for (EventLine& line : CurrentStateOf(config, log)) batch->push_back(std::move(line));
-      return;
+      log.state_owed = true;
+      return PayStateOwed(config, log, batch);
     }
+    PayStateOwed(config, log, batch);
     for (wire::Event& event : reply->events) batch->push_back({std::move(event), false});
     log.after = reply->last;
     if (!reply->more) return;
@@ -239,7 +250,9 @@ int Events(const Config& config, const Options& options, bool now) {
   if (!first.ok()) return Fail(first.status());
   node.instance = first->instance;
   node.after = first->last;
-  std::vector<EventLine> lines = CurrentStateOf(config, node);
+  Result<std::vector<EventLine>> node_state = CurrentStateOf(config, node);
+  if (!node_state.ok()) return Fail(node_state.status());
+  std::vector<EventLine> lines = std::move(node_state.value());
   std::optional<FollowedLog> clusterd;
   if (config.cluster.present) {
     clusterd = FollowedLog{"clusterd", ClusterdEndpoint(config)};
@@ -247,7 +260,8 @@ int Events(const Config& config, const Options& options, bool now) {
     if (answered.ok()) {
       clusterd->instance = answered->instance;
       clusterd->after = answered->last;
-      for (EventLine& line : CurrentStateOf(config, *clusterd)) lines.push_back(std::move(line));
+      clusterd->state_owed = true;
+      PayStateOwed(config, *clusterd, &lines);
     } else {
       std::cerr << "pairctl: events: " << answered.status().message()
                 << ": node events only until it answers\n";
@@ -256,12 +270,25 @@ int Events(const Config& config, const Options& options, bool now) {
   }
   PrintEventLines(std::move(lines), options.json);
   if (now) return 0;
+  // Merged by time: a log's answer holds every event it recorded before it was asked, so the
+  // lines older than the earlier of the two asks are complete from both and are printed; the
+  // rest wait for the next poll (one log may answer late: the node's control thread runs a
+  // takeover that clusterd asked for while clusterd's log already has what came after).
+  std::vector<EventLine> pending;
   while (true) {
     std::this_thread::sleep_for(std::chrono::milliseconds(kEventsPollMs));
-    std::vector<EventLine> batch;
-    PollLog(context, config, node, &batch);
-    if (clusterd) PollLog(context, config, *clusterd, &batch);
-    PrintEventLines(std::move(batch), options.json);
+    int64_t complete_before = EventNowUnixMs();
+    PollLog(context, config, node, &pending);
+    if (clusterd) {
+      const int64_t asked = EventNowUnixMs();
+      PollLog(context, config, *clusterd, &pending);
+      if (clusterd->reachable) complete_before = std::min(complete_before, asked);
+    }
+    auto later = std::stable_partition(pending.begin(), pending.end(), [&](const EventLine& line) {
+      return line.event.unix_ms < complete_before;
+    });
+    PrintEventLines(std::vector<EventLine>(pending.begin(), later), options.json);
+    pending.erase(pending.begin(), later);
   }
 }
 

@@ -17,9 +17,11 @@ namespace pairfs::pairctl {
 // control thread stays free for display and clusterd), and a fifth of a second is prompt enough
 // for a person or a script while costing the node next to nothing.
 constexpr int kEventsPollMs = 200;
-// One events call waits this long for its answer: a node that does not answer within it is shown
-// as lost (a `connection` event) and asked again every poll until it answers.
-constexpr int kEventsCallTimeoutMs = 2000;
+// One events (or display, or cluster status) call waits this long for its answer, the usual
+// control wait: a node that does not answer within it is shown as lost (a `connection` event) and
+// asked again every poll until it answers. A stopped daemon is seen at once (its socket refuses
+// the connection); only a hung or very busy one makes pairctl wait this long.
+constexpr int kEventsCallTimeoutMs = wire::kDefaultControlTimeoutMs;
 
 // One line to print: an event from a log, or one pairctl makes (the current state, a lost or
 // regained connection, a restart, a gap). `current`: a line of the current state (no old value).

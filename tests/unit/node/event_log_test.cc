@@ -72,9 +72,10 @@ TEST_CASE("event log: bounded in bytes, whatever the count", "[events]") {
   for (int i = 0; i < 100; ++i) log.Record("pair", "vm1", "reserved_by", long_value, long_value);
   const wire::EventsReply reply = ReadAfter(log, 99);
   REQUIRE(reply.events.size() == 1);
-  // Each event weighs over 256 bytes: 2000 bytes keep at most 7 of them.
-  CHECK(ReadAfter(log, 92).gap);
-  CHECK_FALSE(ReadAfter(log, 94).gap);
+  // Each event weighs 343 bytes (its text and 64): 2000 bytes keep 5 of them, 96 to 100.
+  CHECK(ReadAfter(log, 94).gap);
+  CHECK_FALSE(ReadAfter(log, 95).gap);
+  CHECK(ReadAfter(log, 95).events.size() == 5);
 }
 
 TEST_CASE("event log: text longer than the limit is cut, never refused", "[events]") {
