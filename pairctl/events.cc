@@ -207,9 +207,10 @@ nlohmann::ordered_json EventJson(const EventLine& line) {
   document["source"] = e.source;
   document["site"] = e.site;
   document["kind"] = e.kind;
-  document["volume"] = e.volume.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(e.volume);
+  const nlohmann::ordered_json null;
+  document["volume"] = e.volume.empty() ? null : nlohmann::ordered_json(e.volume);
   document["field"] = e.field;
-  document["old"] = line.current ? nlohmann::ordered_json() : nlohmann::ordered_json(e.old_value);
+  document["old"] = line.current ? null : nlohmann::ordered_json(e.old_value);
   document["new"] = e.new_value;
   document["current"] = line.current;
   return document;
@@ -229,7 +230,8 @@ std::vector<EventLine> NodeStateLines(const std::string& site,
     if (link.empty() && !volume.peer_site.empty())
       link = wire::DataLinkState(volume.peer_heard_ms_ago);
   }
-  if (!link.empty()) lines.push_back(MadeEventLine("node", site, "link", "", "data_link", "", link, true));
+  if (!link.empty())
+    lines.push_back(MadeEventLine("node", site, "link", "", "data_link", "", link, true));
   return lines;
 }
 

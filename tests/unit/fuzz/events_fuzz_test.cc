@@ -27,7 +27,8 @@ wire::EventsReply FuzzSeedEventsReply(size_t count) {
 
 TEST_CASE("fuzz: the events request and reply", "[fuzz]") {
   fuzz::Fuzz("events-request",
-             {wire::EncodeBody(wire::EventsRequest{7, 42}), wire::EncodeBody(wire::EventsRequest{})},
+             {wire::EncodeBody(wire::EventsRequest{7, 42}),
+              wire::EncodeBody(wire::EventsRequest{})},
              [](const std::string& input) -> std::string {
                wire::EventsRequest request;
                (void)wire::DecodeBody(input, &request);

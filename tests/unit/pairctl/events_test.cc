@@ -21,7 +21,8 @@ EventLine SampleEventLine(bool current) {
 TEST_CASE("pairctl events: the text form", "[events]") {
   CHECK(EventText(SampleEventLine(false)) ==
         "2025-12-03T16:00:00.123Z node a pair vm1 status PAIR -> PSUS");
-  CHECK(EventText(SampleEventLine(true)) == "2025-12-03T16:00:00.123Z node a pair vm1 status = PSUS");
+  CHECK(EventText(SampleEventLine(true)) ==
+        "2025-12-03T16:00:00.123Z node a pair vm1 status = PSUS");
   EventLine site_event = SampleEventLine(false);
   site_event.event.volume = "";
   site_event.event.old_value = "";
