@@ -96,6 +96,7 @@ void Daemon::Run(const std::atomic<bool>& stop) {
       next_poll_ = Clock::now() + std::chrono::milliseconds(cluster_.interval_ms);
       PollNode();
     }
+    RecordClusterChanges();  // ops (issue 15 part 1): pairctl events
   }
   spdlog::info("clusterd {}: stopping in {} (the node keeps every reservation)", config_.site.name,
                PhaseName(state_.phase));
@@ -113,6 +114,7 @@ void Daemon::Transitioned(Phase before, const Input& input, const Transition& tr
                 PhaseName(state_.phase), EventName(input.event), transition.why);
   }
   if (state_.phase != before) {
+    events_.Record("cluster", "", "state", PhaseName(before), PhaseName(state_.phase));  // ops
     announced_.store(state_.phase);
     heartbeats_->BeatNow();
   }
@@ -242,6 +244,10 @@ void Daemon::ServeControl(int timeout_ms) {
     }
     if (!incoming.value()) return;
     const wire::Incoming& request = *incoming.value();
+    if (request.frame.type == wire::MessageType::kEvents) {  // ops (issue 15 part 1)
+      (void)control_->Answer(request, config_.site.name, AnswerEvents(request.frame));
+      continue;
+    }
     wire::Reply reply;
     switch (request.frame.type) {
       case wire::MessageType::kClusterStatus: reply.cluster = Describe(); break;

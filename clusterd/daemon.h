@@ -20,6 +20,8 @@
 #include "clusterd/executor.h"
 #include "clusterd/takeover_rules.h"
 #include "node/config.h"
+#include "node/event_log.h"  // ops (issue 15 part 1)
+#include "wire/event_messages.h"  // ops (issue 15 part 1)
 #include "wire/heartbeat.h"
 #include "wire/link.h"
 #include "wire/messages.h"
@@ -100,6 +102,16 @@ class Daemon : private ExecutorEnv {
   bool applications_running_ =
       false;  // on_start ran (this or an earlier clusterd) and on_stop not since
   int lock_fd_ = -1;
+
+  // ---- ops (issue 15 part 1: pairctl events; clusterd/events.cc) ----
+  // The state changes are recorded in `events_`: the phase at each transition (Transitioned),
+  // the rest of Describe() (peer, started, reservation, heartbeat links) compared once a loop
+  // tick with what was recorded last (RecordClusterChanges). AnswerEvents serves kEvents.
+  void RecordClusterChanges();
+  wire::EventsReply AnswerEvents(const wire::Frame& frame);
+  node::EventLog events_{"clusterd", config_.site.name};
+  wire::EventFields recorded_fields_;  // Describe()'s fields as recorded last, but the state
+  // ---- end ops
 };
 
 }  // namespace pairfs::clusterd

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/event_log.h"      // ops (issue 15 part 1)
+#include "node/events_server.h"  // ops (issue 15 part 1)
 #include "node/limits.h"
 #include "node/names.h"
 #include "wire/peer_messages.h"
@@ -97,6 +99,7 @@ Status ControlServer::Start(wire::Context& context, const std::string& endpoint)
   Result<std::unique_ptr<wire::Server>> server = wire::Server::Bind(context, endpoint);
   if (!server.ok()) return server.status();
   server_ = std::move(server.value());
+  EnableNodeEvents(site_name_);  // ops (issue 15 part 1): the node's event log, from now on
   // The socket moves to the serving thread here; thread creation is the memory barrier ZeroMQ asks
   // for.
   StartCarriers();
@@ -130,6 +133,15 @@ void ControlServer::Serve() {
       if (!sent.ok()) spdlog::warn("control: cannot answer: {}", sent.message());
       continue;
     }
+    // ---- ops (issue 15 part 1): pairctl events, answered at once from the event log (its reply
+    // is not a wire::Reply; node/events_server.h).
+    if (request.frame.type == wire::MessageType::kEvents) {
+      Status sent = server_->Answer(request, site_name_, AnswerEvents(request.frame, store_,
+                                                                      replicator_));
+      if (!sent.ok()) spdlog::warn("control: cannot answer: {}", sent.message());
+      continue;
+    }
+    // ---- end ops
     const wire::Reply reply = Handle(request.frame);
     Status sent = server_->Answer(request, site_name_, reply);
     if (!sent.ok()) spdlog::warn("control: cannot answer: {}", sent.message());

@@ -299,4 +299,14 @@ inline constexpr size_t kMetricsMaxRequestBodyBytes = 4096;
 // milliseconds; a hung one costs the scrape this much and shows as pairfs_clusterd_up 0.
 inline constexpr int kMetricsClusterdTimeoutMs = 500;
 
+// ---- ops (issue 15 part 1: the event log of `pairctl events`, node/event_log.h) ----
+// A node's (and clusterd's) event log keeps at most this many events and bytes: a follower that
+// falls further behind is told of the gap and shown the current state again. 4096 events are
+// minutes of the busiest pair changes (each change is a handful of events), and 1 MiB bounds the
+// memory whatever the text in them.
+inline constexpr size_t kEventLogMaxEvents = 4096;
+inline constexpr size_t kEventLogMaxBytes = 1 << 20;
+// A copy's progress is recorded at most this often per pair (issue 15: "at most every second").
+inline constexpr int64_t kEventProgressIntervalMs = 1000;
+
 }  // namespace pairfs::node

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "node/atomic_file.h"
+#include "node/event_log.h"  // ops (issue 15 part 1)
 #include "node/fault_point.h"
 #include "node/limits.h"
 #include "node/reserve_rules.h"
@@ -124,7 +125,12 @@ std::string Volume::ImagePath() const { return ImagePathFor(directory_, name_); 
 
 Status Volume::SaveLocked(const VolumeMetadata& updated) {
   Status saved = SaveMetadata(MetadataPath(), updated);
-  if (saved.ok()) metadata_ = updated;
+  if (!saved.ok()) return saved;
+  // ---- ops (issue 15 part 1): every saved change of a pair field is an event (pairctl events);
+  // recorded here, where every change passes, so that no short-lived status is missed.
+  RecordMetadataChange(metadata_, updated);
+  // ---- end ops
+  metadata_ = updated;
   return saved;
 }
 

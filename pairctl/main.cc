@@ -9,6 +9,7 @@
 #include "node/limits.h"
 #include "node/names.h"
 #include "pairctl/client.h"
+#include "pairctl/events.h"  // ops (issue 15 part 1)
 #include "wire/limits.h"
 #include "wire/link.h"
 #include "wire/paging.h"
@@ -56,6 +57,10 @@ struct Commands {
   CLI::App* cluster_unfence = nullptr;
   CLI::App* cluster_takeover = nullptr;  // ops (issue 15)
   CLI::App* keygen = nullptr;
+  // ---- ops (issue 15 part 1): pairctl events [--now]
+  CLI::App* events = nullptr;
+  bool events_now = false;
+  // ---- end ops
 };
 
 // volume create/delete/list/resize, display, reserve and release.
@@ -154,6 +159,12 @@ void AddClusterAndKeyCommands(CLI::App& app, Options& options, Commands& command
       "takeover", "the survivor carries on without the lost site: cluster takeover --force");
   takeover->add_flag("--force", options.force,
                      "required: the other site is down (refused while it is heard)");
+  // ---- ops (issue 15 part 1): pairctl events [--now]
+  commands.events = app.add_subcommand(
+      "events", "a stream of state changes, one line per event (--json: one object per line)");
+  commands.events->add_flag("--now", commands.events_now,
+                            "print the current state as events and exit");
+  // ---- end ops
   CLI::App* keygen = commands.keygen = app.add_subcommand(
       "keygen", "write a CURVE key pair for [security]: keygen SITE [--dir DIR]");
   keygen
@@ -292,6 +303,7 @@ int RunCommand(const Config& c, const Options& options, const Commands& commands
                              commands.cluster_takeover->parsed());
   }
   if (commands.verify->parsed()) return Verify(c, options);
+  if (commands.events->parsed()) return Events(c, options, commands.events_now);  // ops
   return RunReservation(c, options, commands.reserve->parsed());
 }
 
@@ -365,6 +377,11 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   if (commands.keygen->parsed()) return Keygen(options);
+  if (commands.events->parsed() && site_given) {  // ops (issue 15 part 1)
+    std::cerr << "pairctl: --site: events follows this site's node and clusterd; run it at the "
+                 "other site to follow that one\n";
+    return kExitUsage;
+  }
   Result<Config> config = node::LoadConfig(node::ResolveConfigPath(options.config_flag));
   if (!config.ok()) return Fail(config.status());
   if (site_given) {

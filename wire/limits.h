@@ -218,4 +218,21 @@ inline constexpr size_t kMaxJournalBatchDataBytes = kMaxDataBytes;
 static_assert(kMaxJournalBatchDataBytes + kMaxJournalBatchEntries * 256 + 1024 <= kMaxFrameBytes,
               "a full journal batch fits one frame");
 
+// ---- ops (issue 15 part 1: pairctl events, wire/event_messages.h) ----
+
+// One event's text fields at most (site, kind, field; volume names are kMaxVolumeNameBytes): the
+// values are keywords, numbers, site names and holders, all far shorter; a longer one is refused
+// by the decoder's check (CheckEventsReply) and cut by the recorder.
+inline constexpr size_t kMaxEventTextBytes = 128;
+// An events reply carries at most this many events; the asker asks again at once while the reply
+// says `more`. Sized so that a full reply of events at their largest (~8 strings of
+// kMaxEventTextBytes and two integers each) fits one frame many times over.
+inline constexpr size_t kEventsPerReply = 256;
+static_assert(kEventsPerReply * (8 * kMaxEventTextBytes + 64) + kReplyOverheadBytes +
+                      kHeaderBytes <=
+                  kMaxFrameBytes,
+              "a full events reply must fit one frame");
+static_assert(kEventsPerReply * 21 + 64 <= kMaxBodyElements,
+              "a full events reply stays under the msgpack element limit");
+
 }  // namespace pairfs::wire

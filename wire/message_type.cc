@@ -25,6 +25,7 @@ const char* MessageTypeName(MessageType type) {
     case MessageType::kClusterUnfence: return "cluster-unfence";
     case MessageType::kCarry: return "carry";
     case MessageType::kClusterTakeover: return "cluster-takeover";
+    case MessageType::kEvents: return "events";  // ops (issue 15 part 1)
     case MessageType::kReplicaWrite: return "replica-write";
     case MessageType::kForwardedWrite: return "forwarded-write";
     case MessageType::kWriteGrant: return "write-grant";

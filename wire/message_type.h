@@ -27,6 +27,8 @@ enum class MessageType : uint16_t {
   kCarry = 18,           // pairctl --site SITE: a request for SITE's node, carried by this node
   // ops (issue 15 part 3)
   kClusterTakeover = 19,  // pairctl to clusterd: the operator's forced takeover of a lost site
+  // ops (issue 15 part 1: pairctl events)
+  kEvents = 20,  // pairctl to node or clusterd: the events recorded after a sequence
   // Site to site (part 2: synchronous pairs).
   kReplicaWrite = 32,    // primary -> secondary: apply this ordered write
   kForwardedWrite = 33,  // secondary -> primary: order this write for me

@@ -22,8 +22,9 @@ check "the file registers the completion of pairctl" \
   bash -c "source '$ROOT/scripts/completion/pairctl' && complete -p pairctl | grep -q _pairctl"
 expect_words "commands" "cluster create" pairctl c
 expect_words "every command and global option" \
-  "--config --help --json --site --version -c -h cluster create display dissolve keygen release reserve resync split takeover verify volume wait" \
+  "--config --help --json --site --version -c -h cluster create display dissolve events keygen release reserve resync split takeover verify volume wait" \
   pairctl ""
+expect_words "events' option (ops, issue 15 part 1)" "--help --now" pairctl events -
 expect_words "cluster subcommands" "status takeover unfence" pairctl cluster ""
 expect_words "cluster takeover's option" "--force --help" pairctl cluster takeover -
 expect_words "volume subcommands" "create delete list resize" pairctl volume ""

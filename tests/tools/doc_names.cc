@@ -22,6 +22,7 @@
 #include "node/metadata.h"
 #include "node/region_set.h"
 #include "node/witness_store.h"
+#include "wire/event_messages.h"
 #include "wire/journal_messages.h"
 #include "wire/message_type.h"
 #include "wire/messages.h"
@@ -92,6 +93,10 @@ void PrintBodyOf(wire::MessageType type) {
       return PrintBody<ClusterUnfenceRequest>("ClusterUnfenceRequest");
     case MessageType::kClusterTakeover:
       return PrintBody<ClusterTakeoverRequest>("ClusterTakeoverRequest");
+    case MessageType::kEvents:  // ops (issue 15 part 1): the request, and its reply's maps
+      PrintBody<EventsReply>("EventsReply");
+      PrintBody<Event>("Event");
+      return PrintBody<EventsRequest>("EventsRequest");
     // The write path's bodies and the heartbeat are msgpack arrays: their fields have positions,
     // not keys, and the document lists them in order.
     case MessageType::kReplicaWrite:

@@ -30,7 +30,7 @@ wire::ReserveVoteRequest Release(std::string volume, std::string holder) {
 
 Code CodeOf(const wire::Reply& reply) { return static_cast<Code>(reply.code); }
 
-struct WitnessUnderTest {
+struct WitnessUnderTest {  // named apart from node::Witness (site_test.cc shares its unity unit)
   testing::TempDir dir;
   std::unique_ptr<WitnessStore> store = std::move(WitnessStore::Open(dir.path()).value());
   WitnessServer server{*store, "w", {"a", "b"}};

@@ -1,0 +1,94 @@
+#include "node/events_server.h"
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "node/control_server.h"
+#include "node/event_log.h"
+#include "node/limits.h"
+
+namespace pairfs::node {
+namespace {
+
+int64_t EventSteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// What the sampling saw last: per pair in COPY its progress and when it was recorded; the data
+// link's state ("" before the first sample).
+struct SampledState {
+  std::mutex mutex;
+  std::map<std::string, std::pair<uint32_t, int64_t>> progress;  // volume -> (percent, when)
+  std::string link;
+};
+
+SampledState& Sampled() {
+  static SampledState state;
+  return state;
+}
+
+// Records the copy progress of each pair in COPY (when it changed, at most once per
+// kEventProgressIntervalMs) and the data link's state (when it changed), as seen now.
+void SampleProgressAndLink(EventLog& log, VolumeStore& store, Replicator* replicator) {
+  if (replicator == nullptr) return;
+  SampledState& sampled = Sampled();
+  std::lock_guard<std::mutex> lock(sampled.mutex);
+  const int64_t now = EventSteadyNowMs();
+  std::map<std::string, std::pair<uint32_t, int64_t>> still_copying;
+  // The data link: up when any pair has heard the peer lately (a pair just created may not have
+  // yet); "" with no pair at all (nothing to say). Pairs are described until one says up.
+  std::string link;
+  for (const auto& volume : store.List()) {
+    const std::string status = volume->metadata().status;
+    if (status == "SMPL") continue;
+    if (status != "COPY" && link == "up") continue;
+    const wire::VolumeInfo info = DescribeVolume(*volume, replicator);
+    if (link != "up") link = wire::DataLinkState(info.peer_heard_ms_ago);
+    if (info.status != "COPY") continue;
+    auto previous = sampled.progress.find(info.name);
+    if (previous == sampled.progress.end()) {
+      still_copying[info.name] = {0, now - kEventProgressIntervalMs};  // 0 %: recorded below
+      previous = still_copying.find(info.name);
+    } else {
+      still_copying[info.name] = previous->second;
+      previous = still_copying.find(info.name);
+    }
+    auto& [percent, when] = previous->second;
+    if (info.copy_progress != percent && now - when >= kEventProgressIntervalMs) {
+      log.Record("progress", info.name, "copy_progress", std::to_string(percent),
+                 std::to_string(info.copy_progress));
+      percent = info.copy_progress;
+      when = now;
+    }
+  }
+  sampled.progress = std::move(still_copying);
+  if (!link.empty() && link != sampled.link) {
+    log.Record("link", "", "data_link", sampled.link, link);
+    sampled.link = link;
+  }
+}
+
+}  // namespace
+
+wire::EventsReply AnswerEvents(const wire::Frame& frame, VolumeStore& store,
+                               Replicator* replicator) {
+  wire::EventsReply reply;
+  wire::EventsRequest request;
+  Status status = wire::DecodeBody(frame.body, &request);
+  if (!status.ok()) status = Status::InvalidArgument("events request: " + status.message());
+  EventLog* log = NodeEvents();
+  if (status.ok() && log == nullptr) status = Status::Unsupported("this node keeps no events");
+  if (!status.ok()) {
+    reply.code = static_cast<uint8_t>(status.code());
+    reply.message = status.message();
+    return reply;
+  }
+  SampleProgressAndLink(*log, store, replicator);
+  return log->Read(request);
+}
+
+}  // namespace pairfs::node
