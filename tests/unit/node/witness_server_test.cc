@@ -30,7 +30,7 @@ wire::ReserveVoteRequest Release(std::string volume, std::string holder) {
 
 Code CodeOf(const wire::Reply& reply) { return static_cast<Code>(reply.code); }
 
-struct Witness {
+struct ServedWitness {
   testing::TempDir dir;
   std::unique_ptr<WitnessStore> store = std::move(WitnessStore::Open(dir.path()).value());
   WitnessServer server{*store, "w", {"a", "b"}};
@@ -39,7 +39,7 @@ struct Witness {
 }  // namespace
 
 TEST_CASE("the witness grants the first asker and refuses the second") {
-  Witness witness;
+  ServedWitness witness;
   wire::Reply first = witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")));
   CHECK(CodeOf(first) == Code::kOk);
   CHECK(first.reservation.holder == "a");
@@ -58,7 +58,7 @@ TEST_CASE("the witness grants the first asker and refuses the second") {
 
 TEST_CASE("the witness refuses and counts a release that arrives after the holder's newer reserve",
           "[witness][late]") {
-  Witness witness;
+  ServedWitness witness;
   auto numbered = [](wire::ReserveVoteRequest request, uint64_t hold) {
     request.hold = hold;
     return request;
@@ -87,7 +87,7 @@ TEST_CASE("the witness refuses and counts a release that arrives after the holde
 }
 
 TEST_CASE("a grant is on disk before it is answered") {
-  Witness witness;
+  ServedWitness witness;
   REQUIRE(CodeOf(witness.server.Handle(VoteFrom("b", Reserve("quorum", "b", "a")))) == Code::kOk);
   auto reopened = std::move(WitnessStore::Open(witness.dir.path()).value());
   Result<wire::ReservationRecord> record = reopened->Load("quorum");
@@ -101,7 +101,7 @@ TEST_CASE("a grant is on disk before it is answered") {
 }
 
 TEST_CASE("the witness refuses votes naming sites it does not serve, and changes nothing") {
-  Witness witness;
+  ServedWitness witness;
   wire::Reply foreign_sender = witness.server.Handle(VoteFrom("c", Reserve("quorum", "a")));
   CHECK(CodeOf(foreign_sender) == Code::kInvalidArgument);
   CHECK(foreign_sender.message ==
@@ -121,7 +121,7 @@ TEST_CASE("the witness refuses votes naming sites it does not serve, and changes
 }
 
 TEST_CASE("the witness answers other messages and malformed bodies with a reason") {
-  Witness witness;
+  ServedWitness witness;
   const wire::Frame display = testing::RawFrame(wire::MessageType::kDisplay, "", "a");
   wire::Reply unsupported = witness.server.Handle(display);
   CHECK(CodeOf(unsupported) == Code::kUnsupported);
@@ -134,7 +134,7 @@ TEST_CASE("the witness answers other messages and malformed bodies with a reason
 }
 
 TEST_CASE("a corrupt record refuses its volume's votes; other volumes still vote") {
-  Witness witness;
+  ServedWitness witness;
   REQUIRE(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")))) == Code::kOk);
   std::ofstream(witness.store->PathOf("broken"), std::ios::binary) << std::string(64, 'x');
   for (const std::string site : {"a", "b"}) {
@@ -149,7 +149,7 @@ TEST_CASE("a corrupt record refuses its volume's votes; other volumes still vote
 }
 
 TEST_CASE("a grant the witness cannot write is refused and the record stays as it was") {
-  Witness witness;
+  ServedWitness witness;
   REQUIRE(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")))) == Code::kOk);
   std::filesystem::create_directory(witness.store->PathOf("quorum") + ".tmp");
   wire::Reply failed = witness.server.Handle(VoteFrom("b", Reserve("quorum", "b", "", true)));
@@ -162,7 +162,7 @@ TEST_CASE("a grant the witness cannot write is refused and the record stays as i
 }
 
 TEST_CASE("the witness serves over a real socket until its stop flag is set") {
-  Witness witness;
+  ServedWitness witness;
   wire::Context context;
   const std::string endpoint = "ipc://" + witness.dir.path() + "/witness.sock";
   std::atomic<bool> stop{false};
@@ -181,7 +181,7 @@ TEST_CASE("the witness serves over a real socket until its stop flag is set") {
 }
 
 TEST_CASE("the witness reports an endpoint it cannot bind") {
-  Witness witness;
+  ServedWitness witness;
   wire::Context context;
   std::atomic<bool> stop{false};
   Status served = witness.server.Serve(context, "ipc:///nonexistent-dir/witness.sock", stop);
