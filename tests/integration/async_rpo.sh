@@ -3,13 +3,14 @@
 # not zero; the secondary is a crash-consistent prefix). The replication link goes through the
 # WAN proxy capped at $RATE MB/s, so a's master journal lags behind its writes: a writes numbered
 # records (4 KiB each, its number and a CRC32, written in order, fsync'd in batches of 8) until
-# its display shows journal_lag_bytes > $LAG_BYTES and b has received some of them; then a's
+# its display shows journal_lag_bytes > $LAG_BYTES and b has received more than the transfer
+# window's worth of them ($RECEIVED_RECORDS); then a's
 # pairfs is killed -9 (the whole primary site: a has no other process), the link stalled, and
 # `takeover --group app` run at b. What is asserted (outcomes, never timing):
 # - b's display --json has rpo_lost_writes > 0, rpo_lost_bytes > 0, rpo_takeover_unix_ms set
 #   (a's batches told b of writes appended after the ones shipped: b knows they are lost);
 # - b's image holds records 1..k, each whole with its checksum, no hole, and only zeros after
-#   record k (a crash-consistent prefix of a's write order); k >= 1;
+#   record k (a crash-consistent prefix of a's write order); k > $RECEIVED_RECORDS;
 # - b had received exactly k journal entries (one per record), and k + rpo_lost_writes <= the
 #   records a's writer had written (the lost writes are entries a appended and b never received,
 #   so the sum cannot exceed what was written); 0 < rpo_lost_bytes <= 4096 x rpo_lost_writes.
@@ -20,14 +21,18 @@
 # at once and b reports 0 lost writes although some were (seen: 206 lost, 0 reported).
 . "$(dirname "$0")/lib.sh"
 
-RATE=1  # MB/s through the proxy: far below what a writes, so the journal lags at once
+RATE=2  # MB/s through the proxy: far below what a writes, so the journal lags at once
 LAG_BYTES=$((6 << 20))  # the window (4 MiB) + 2 MiB: a's journal holds entries not yet sent
+# b must have received more than the first window's records (+ 1 MiB): the batches sent at once
+# as the first records were written knew of nothing unsent; a later one is sent when an ack
+# opens the window, while the journal holds more than the window (LAG_BYTES).
+RECEIVED_RECORDS=$(((5 << 20) / 4096))
 
 write_pair_configs 'peer_timeout_ms = 1000
 [journal]
-size = "32M"'
+size = "64M"'
 start_sites_over_wan 2 "$RATE"
-require "volume create db 64M" pairctl a volume create db 64M
+require "volume create db 128M" pairctl a volume create db 128M
 require "create db --mode async --group app" pairctl a create db --mode async --group app
 require "db in PAIR" pairctl a wait db --status PAIR --timeout 60
 base=$(pair_field a db sent_sequence)
@@ -70,16 +75,16 @@ else:
         sys.stderr.write("after record %d: non-zero bytes in block %d\n" % (k, k + 1 + first // BLOCK))
         sys.exit(1)
 PY
-COUNT=16384  # 64 MiB: the volume's size; the journal (32M) would fill first, which only paces a
+COUNT=32768  # 128 MiB: the volume's size (the writer is stopped long before by the kill)
 last_of() { grep "^$1 " "$WORK/records.log" 2>/dev/null | tail -1 | cut -d' ' -f2; }
-lagging() {  # a's journal holds more than the window of writes b lacks; b has received some
+lagging() {  # a's journal holds more than the window of writes b lacks; b received enough
   [ "$(pair_field a db journal_lag_bytes 2>/dev/null || echo 0)" -gt "$LAG_BYTES" ] &&
-    [ "$(pair_field b db sent_sequence 2>/dev/null || echo 0)" -gt "$base" ]
+    [ "$(pair_field b db sent_sequence 2>/dev/null || echo 0)" -gt $((base + RECEIVED_RECORDS)) ]
 }
 python3 "$WORK/rpo_records.py" write "$WORK/mnt-a" "$COUNT" "$WORK/records.log" &
 WRITER=$!
 on_cleanup "kill $WRITER 2>/dev/null"
-check "a's journal lags (journal_lag_bytes > $LAG_BYTES) while b has received records" wait_until 30 lagging
+check "a's journal lags (journal_lag_bytes > $LAG_BYTES) and b has received > $RECEIVED_RECORDS records" wait_until 30 lagging
 lag=$(pair_field a db journal_lag_bytes)
 kill9_site a
 require "stall the link after a's death (nothing more reaches b)" wan_stall
@@ -110,7 +115,7 @@ if k=$(python3 "$WORK/rpo_records.py" check "$WORK/b/volumes/db.img" "$COUNT" 2>
 else
   fail "b holds records 1..k whole, no hole, zeros after (a crash-consistent prefix)" "k=$k; $(cat "$WORK/check.err")"
 fi
-check "b holds at least one record (k = $k)" test "${k:-0}" -ge 1
+check "b holds more than $RECEIVED_RECORDS records (k = $k)" test "${k:-0}" -gt "$RECEIVED_RECORDS"
 check "k + rpo_lost_writes <= records written at a ($k + $lost_writes <= $written)" \
   test $((${k:-0} + ${lost_writes//[^0-9]/0})) -le "$written"
 check "b had received exactly record k's entry (one journal entry per record: $received = $base + $k)" \
