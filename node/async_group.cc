@@ -71,6 +71,24 @@ void AsyncGroup::Start() {
   thread_ = std::thread([this] { master_ ? RunTransfer(0) : RunRestore(); });
   for (int lane = 1; master_ && lane < kAsyncBatchesInFlight; ++lane)
     lanes_.emplace_back([this, lane] { RunTransfer(lane); });
+  if (master_ && !filler_.joinable()) filler_ = std::thread([this] { RunFill(); });
+}
+
+void AsyncGroup::RunFill() {
+  for (;;) {
+    Result<uint64_t> left = journal_->FillAhead(kJournalFillAheadStepBytes);
+    if (!left.ok()) {
+      spdlog::warn("group {}: the journal's first lap is not filled ahead ({}): appends there "
+                   "allocate as they go",
+                   group_, left.status().message());
+      return;
+    }
+    if (left.value() == 0) return;
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (wake_.wait_for(lock, std::chrono::milliseconds(kJournalFillAheadPauseMs),
+                       [&] { return stopping_; }))
+      return;
+  }
 }
 
 void AsyncGroup::Stop() {
@@ -81,6 +99,7 @@ void AsyncGroup::Stop() {
   wake_.notify_all();
   received_.notify_all();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  if (filler_.joinable()) filler_.join();
   for (std::thread& lane : lanes_) {
     if (!lane.joinable()) continue;
     if (lane.get_id() == std::this_thread::get_id()) {

@@ -195,6 +195,10 @@ class AsyncGroup {
   static int64_t NowMs();
   // Waits up to `ms` for new work or Stop; true when stopping.
   bool WaitForWork(int ms);
+  // The master's fill thread (asyncfix): the journal's first lap written with zeros in steps
+  // (Journal::FillAhead, node/limits.h kJournalFillAhead*); ends when done, on Stop, or on a
+  // file error (logged once; appends then pay the extent conversion as before).
+  void RunFill();
   // free_bytes() with mutex_ held (nothing else is appended meanwhile).
   uint64_t FreeBytesLocked() const;
   // Adds [offset, offset+length) of `volume` to replayed_ (ReplayIntoImages).
@@ -212,6 +216,7 @@ class AsyncGroup {
   bool work_ = false;       // an append or a received batch since the thread last looked
   std::thread thread_;
   std::vector<std::thread> lanes_;  // master: the sending threads beyond thread_ (lane 0)
+  std::thread filler_;  // master: Journal::FillAhead until the first lap is written (asyncfix)
   // Master: sequences appended whose image write has not returned yet.
   std::set<uint64_t> in_image_pending_;
   uint64_t checkpoint_sequence_ = 0;  // the images hold every entry through it durably

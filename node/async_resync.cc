@@ -31,6 +31,7 @@
 #include "node/fault_point.h"
 #include "node/limits.h"
 #include "node/names.h"
+#include "node/peer_status_rules.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 
@@ -242,12 +243,17 @@ void Replicator::ReappendMarkedRegions(const std::shared_ptr<AsyncGroup>& group)
           ? AppendResyncBatch(*group, members)
           : Status::NoSpace(std::to_string(batch_bytes) + " bytes are more than half the journal");
   if (!appended.ok()) {
+    // What an operator expects of a restart: the pair catches up by itself. The marks become
+    // the dirty regions (PFUS: no write of the group is journaled after the ones lost), and
+    // the group is resynced as soon as the peer answers and the journal drained.
     spdlog::warn(
         "group {}: the regions marked at the restart cannot be re-journaled ({}): "
-        "suspended, resync --group {} copies them",
-        group->name(), appended.message(), group->name());
+        "suspended; resynced automatically once site {} answers",
+        group->name(), appended.message(), options_.peer_site);
     (void)group->Suspend();
     SuspendGroup(group);
+    std::lock_guard<std::mutex> lock(groups_mutex_);
+    restart_resync_groups_[group->name()];
     return;
   }
   for (AsyncResyncMember& member : members) {
@@ -262,6 +268,53 @@ void Replicator::ReappendMarkedRegions(const std::shared_ptr<AsyncGroup>& group)
   spdlog::info("group {}: the regions its activity log marked are journaled again", group->name());
 }
 
+void Replicator::RunRestartResyncs() {
+  std::vector<std::shared_ptr<AsyncGroup>> due;
+  {
+    std::lock_guard<std::mutex> lock(groups_mutex_);
+    for (auto entry = restart_resync_groups_.begin(); entry != restart_resync_groups_.end();) {
+      auto found = groups_.find(entry->first);
+      if (found == groups_.end() || !found->second->master() || !found->second->suspended()) {
+        entry = restart_resync_groups_.erase(entry);  // gone, swapped, or resumed by an operator
+        continue;
+      }
+      due.push_back(found->second);
+      ++entry;
+    }
+  }
+  if (due.empty() || transport_ == nullptr ||
+      LinkIsSilent(heard_since_start_.load(), last_heard_ms_.load(), NowMs(),
+                   options_.peer_timeout_ms) ||
+      !heard_since_start_.load())
+    return;
+  for (const std::shared_ptr<AsyncGroup>& group : due) {
+    // The resync waits for the drain itself; the status thread does not: next interval.
+    if (!group->WaitPeerApplied(group->journal().last_sequence(), 0).ok()) continue;
+    std::vector<std::string> names;
+    for (const GroupMember& member : GroupMembers(group->name())) names.push_back(member.name);
+    std::vector<wire::PairOutcome> outcomes;
+    std::string note;
+    Status resynced = ResyncAsync(names, &outcomes, &note);
+    std::string failed;
+    for (const wire::PairOutcome& outcome : outcomes)
+      if (outcome.code != 0) failed += (failed.empty() ? "" : "; ") + outcome.message;
+    if (!resynced.ok() && failed.empty()) failed = resynced.message();
+    if (!failed.empty()) {
+      std::lock_guard<std::mutex> lock(groups_mutex_);
+      auto entry = restart_resync_groups_.find(group->name());
+      if (entry != restart_resync_groups_.end() && entry->second != failed) {
+        spdlog::warn("group {}: the automatic resync after the restart failed ({}): retried",
+                     group->name(), failed);
+        entry->second = failed;
+      }
+      continue;
+    }
+    spdlog::warn("group {}: resynced after the restart without an operator: {}", group->name(),
+                 note);
+    std::lock_guard<std::mutex> lock(groups_mutex_);
+    restart_resync_groups_.erase(group->name());
+  }
+}
 
 std::vector<Replicator::AsyncResyncMember> Replicator::AsyncResyncMembersOf(
     const std::vector<std::string>& names, std::shared_ptr<AsyncGroup>* group) {

@@ -16,11 +16,18 @@ RpoEstimate EstimateRpo(const RpoHeard& heard, uint64_t received, bool old_prima
   if (!heard.heard) return estimate;
   estimate.heard_ago_ms = now_unix_ms > heard.heard_unix_ms ? now_unix_ms - heard.heard_unix_ms : 0;
   if (heard.appended_sequence > received) estimate.lost_writes = heard.appended_sequence - received;
-  // The bytes were counted after `through`; entries received beyond it (a later batch whose
-  // fields were refused) are no longer lost, but their sizes are unknown here: then the bytes
-  // are an upper bound of what was heard, still a lower bound of what the primary acknowledged.
+  // The bytes: those after the heard batch (unsent_bytes, counted by the primary) and those of
+  // the batch's own entries that are not durable here. Entries received beyond `through` (a
+  // later batch whose fields were refused) are no longer lost, but their sizes are unknown here:
+  // then the bytes are an upper bound of what was heard. Entries between what is durable and the
+  // batch's first (an earlier batch lost in flight) have no size known here: then they are
+  // counted as writes and not as bytes. Either way still a lower bound of what the primary
+  // acknowledged.
   if (estimate.lost_writes > 0) {
     estimate.lost_bytes = heard.unsent_bytes;
+    for (size_t i = 0; i < heard.entry_bytes.size(); ++i) {
+      if (heard.first_sequence + i > received) estimate.lost_bytes += heard.entry_bytes[i];
+    }
     estimate.span_ms = heard.unsent_span_ms;
   }
   return estimate;

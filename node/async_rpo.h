@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace pairfs::node {
 
@@ -18,6 +19,12 @@ struct RpoHeard {
   uint64_t unsent_bytes = 0;       // data bytes after `through`, through appended_sequence
   uint64_t unsent_span_ms = 0;     // from the oldest of them to the latest append
   int64_t heard_unix_ms = 0;       // when it arrived (this site's clock)
+  // The data bytes of that batch's own entries, from first_sequence on (first_sequence + i is
+  // entry i). The batch may be received and never made durable (it came before an earlier batch
+  // that never arrived: a window of batches is in flight); its entries after what is durable are
+  // lost too and their sizes are known here, not from unsent_bytes.
+  uint64_t first_sequence = 0;
+  std::vector<uint64_t> entry_bytes;
 };
 
 struct RpoEstimate {

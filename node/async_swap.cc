@@ -477,6 +477,10 @@ Status Replicator::CheckAndNoteBatch(const wire::JournalBatchMessage& batch) {
   heard.unsent_bytes = batch.unsent_bytes;
   heard.unsent_span_ms = batch.unsent_span_ms;
   heard.heard_unix_ms = UnixNowMs();
+  heard.first_sequence = batch.first_sequence;
+  heard.entry_bytes.reserve(batch.entries.size());
+  for (const wire::JournalEntryMessage& entry : batch.entries)
+    heard.entry_bytes.push_back(entry.data.size());
   std::lock_guard<std::mutex> lock(groups_mutex_);
   rpo_heard_[batch.group] = heard;
   return Status::Ok();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "node/limits.h"
 #include "node/names.h"
 
 namespace pairfs::node {
@@ -164,8 +165,10 @@ Result<Journal::Placement> Journal::ReserveLocked(uint64_t sequence, const Journ
   index_.push_back(IndexEntry{placement.offset, checksum, header_.epoch,
                               static_cast<uint32_t>(ring_bytes), write.flags, false});
   next_sequence_ = sequence + 1;
+  const uint64_t tail_before = tail_offset_;
   tail_offset_ = placement.offset + ring_bytes;
   if (size_bytes_ - tail_offset_ < kJournalEntryHeaderBytes) tail_offset_ = kJournalDataStart;
+  if (tail_offset_ < tail_before) first_lap_done_ = true;  // wrapped (FillAhead)
   ++counters_.appended;
   return placement;
 }
@@ -398,6 +401,41 @@ JournalCounters Journal::counters() const {
 Status Journal::health() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return failed_;
+}
+
+// ---- the first lap's fill (asyncfix) -----------------------------------------------------------
+
+uint64_t Journal::FillRemainingLocked() {
+  // Wrapped before this open (entries at the end and the start), or full: no first lap left.
+  if (tail_offset_ < header_.head_offset || (!index_.empty() && tail_offset_ == header_.head_offset))
+    first_lap_done_ = true;
+  if (first_lap_done_) return 0;
+  // [tail, end) is free here (head <= tail); CreateFile wrote the first kJournalPrefillBytes.
+  fill_offset_ = std::max({fill_offset_, tail_offset_,
+                           std::min<uint64_t>(kJournalPrefillBytes, size_bytes_)});
+  return size_bytes_ - fill_offset_;
+}
+
+Result<uint64_t> Journal::FillAhead(uint64_t max_bytes) {
+  const std::string zeros(kJournalFillAheadChunkBytes, '\0');
+  uint64_t filled = 0;
+  uint64_t remaining = 0;
+  for (;;) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (resetting_ || !failed_.ok()) return uint64_t{0};
+    remaining = FillRemainingLocked();
+    if (remaining == 0 || filled >= max_bytes) break;
+    const size_t length = static_cast<size_t>(std::min<uint64_t>(zeros.size(), remaining));
+    Status written = file_->WriteAt(fill_offset_, zeros.data(), length, false);
+    if (!written.ok()) return written;
+    fill_offset_ += length;
+    filled += length;
+  }
+  if (filled > 0) {
+    Status synced = file_->Sync();  // the extents converted now, not by an append's fdatasync
+    if (!synced.ok()) return synced;
+  }
+  return remaining;
 }
 
 }  // namespace pairfs::node

@@ -366,6 +366,7 @@ void Replicator::Background() {
                                        info.copy_progress};
         (void)SendOneWay(MessageType::kPeerStatus, 0, wire::EncodeBody(status));
       }
+      RunRestartResyncs();  // asyncfix: groups whose restart re-journal did not fit
     }
     // A link that carries nothing (not even the statuses) for peer_timeout_ms is lost, also
     // when no write notices it (node/peer_status_rules.h).

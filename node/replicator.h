@@ -508,8 +508,18 @@ class Replicator {
   // At Start, after the replay (finding F1): the regions the activity log still marks for the
   // group's journaling pairs (PAIR, PFUL) may hold an image write whose journal entry a power
   // loss took: their current contents are appended as one batch, so the secondary gets them.
-  // A batch that does not fit suspends the group (PFUS: the marks are then the dirty regions).
+  // A batch that does not fit suspends the group (PFUS: the marks are then the dirty regions)
+  // and leaves it to RunRestartResyncs (asyncfix), which resyncs it without an operator.
   void ReappendMarkedRegions(const std::shared_ptr<AsyncGroup>& group);
+  // asyncfix (issue 13): each status interval (Background), every group whose restart
+  // re-journal did not fit is resynced as `resync --group G` would (node/async_resync.cc):
+  // once the peer is heard and the journal has drained; through the journal when the regions
+  // fit it then, else by the copy engine with the secondary shown inconsistent until done.
+  // A group an operator resumed meanwhile is dropped. Failures are retried, and logged when
+  // the reason changes (not every interval).
+  void RunRestartResyncs();
+  // The groups due, each with the last failure logged; guarded by groups_mutex_.
+  std::map<std::string, std::string> restart_resync_groups_;
   // The background trim of a journaling async primary's activity log (activity_log.cc): its
   // marks may go once the journal holds their writes durably. Ok, or the journal's failure.
   Status SyncJournalOf(Pair& pair);

@@ -132,6 +132,29 @@ TEST_CASE("the RPO estimate: what the primary appended beyond what was received"
   CHECK(EstimateRpo(heard, 7, false, 10).heard_ago_ms == 0);
 }
 
+TEST_CASE("the RPO estimate counts the bytes of a heard batch that never became durable",
+          "[async][rpo]") {
+  // Entries 8..10 arrived in a batch ahead of 6..7 (a window of batches in flight), which never
+  // came: 8..10 are not durable, their bytes are lost as well as the 2 unsent after them.
+  RpoHeard heard;
+  heard.heard = true;
+  heard.first_sequence = 8;
+  heard.entry_bytes = {4096, 8192, 4096};
+  heard.through = 10;
+  heard.appended_sequence = 12;
+  heard.unsent_bytes = 2 * 4096;
+  heard.heard_unix_ms = 1000;
+  RpoEstimate gap = EstimateRpo(heard, 5, false, 1500);
+  CHECK(gap.lost_writes == 7);                // 6..12
+  CHECK(gap.lost_bytes == 6 * 4096);          // 8..12 known; 6..7 sizes unknown here
+  RpoEstimate durable_to_8 = EstimateRpo(heard, 8, false, 1500);
+  CHECK(durable_to_8.lost_writes == 4);       // 9..12
+  CHECK(durable_to_8.lost_bytes == 5 * 4096); // 8192 + 4096 + the 2 unsent
+  RpoEstimate all = EstimateRpo(heard, 12, false, 1500);
+  CHECK(all.lost_writes == 0);
+  CHECK(all.lost_bytes == 0);
+}
+
 TEST_CASE("journal batch: the appended generation and RPO fields are checked", "[async][wire]") {
   wire::JournalBatchMessage batch;
   batch.group = "app";
