@@ -16,10 +16,8 @@ namespace pairfs::sim {
 namespace {
 
 // A short peer_timeout_ms: the held phase waits several of them of real time.
-constexpr int kClockTestPeerTimeoutMs = 250;
-// The clock's move per poll (every 2 ms of real time or more) while the pair forms: slower than
-// the wall's, so that a loaded machine does not time the copy's asks out.
-constexpr int kClockTestStepMs = 1;
+constexpr int kClockTestPeerTimeoutMs = 200;
+constexpr int kClockTestStepMs = 5;  // the clock's move per poll while the pair forms
 
 TEST_CASE("replicator clock: a cut link is found silent on the injected clock, not the wall's",
           "[replicator][clock]") {
