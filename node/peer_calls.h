@@ -18,7 +18,6 @@
 #include <string>
 
 #include "node/limits.h"
-#include "node/time_source.h"
 #include "wire/envelope.h"
 
 namespace pairfs::node {
@@ -29,10 +28,8 @@ class PeerCalls {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // Ids handed out by Begin() count up from `first_id`. Deadlines and retransmits run on `clock`
-  // (not owned; null: the steady clock).
-  explicit PeerCalls(uint64_t first_id, const TimeSource* clock = nullptr)
-      : next_id_(first_id), clock_(clock != nullptr ? *clock : DefaultTimeSource()) {}
+  // Ids handed out by Begin() count up from `first_id`.
+  explicit PeerCalls(uint64_t first_id) : next_id_(first_id) {}
 
   // A new id whose answer Wait() can wait for (an answer may arrive before the wait starts).
   uint64_t Begin();
@@ -60,7 +57,6 @@ class PeerCalls {
   std::mutex mutex_;  // a leaf: nothing else is locked while it is held
   std::map<uint64_t, std::shared_ptr<Slot>> slots_;
   uint64_t next_id_;
-  const TimeSource& clock_;
 };
 
 // Requests from the peer already served (or being served), by request id, with the answer sent,

@@ -38,9 +38,8 @@ Replicator::Replicator(VolumeStore& store, ReplicatorOptions options, PeerTransp
       calls_(std::make_unique<PeerCalls>(
           static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
-                                    .count()),
-          options_.clock)),
-      confirms_(std::make_unique<PeerCalls>(0, options_.clock)),
+                                    .count()))),
+      confirms_(std::make_unique<PeerCalls>(0)),
       answered_(std::make_unique<AnsweredRequests>()),
       window_(std::make_unique<DataWindow>(options_.window_bytes)) {}
 
@@ -334,14 +333,9 @@ void Replicator::Serve(wire::Frame frame) {
   }
 }
 
-int64_t Replicator::NowMs() const {
-  return (options_.clock != nullptr ? *options_.clock : DefaultTimeSource()).NowMs();
-}
-
 void Replicator::Background() {
-  // The timers read the replicator's clock (a test may hold it); the tick is real time.
-  int64_t next_status = NowMs();
-  int64_t next_trim = NowMs() + options_.trim_interval_ms;
+  auto next_status = Clock::now();
+  auto next_trim = Clock::now() + Ms(options_.trim_interval_ms);
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(work_mutex_);
@@ -353,9 +347,9 @@ void Replicator::Background() {
       std::lock_guard<std::mutex> lock(pairs_mutex_);
       for (auto& [name, pair] : pairs_) pairs.push_back(pair);
     }
-    const int64_t now = NowMs();
+    const auto now = Clock::now();
     if (now >= next_status) {
-      next_status = now + options_.status_interval_ms;
+      next_status = now + Ms(options_.status_interval_ms);
       for (auto& pair : pairs) {
         const Pair::View view = pair->Snapshot();
         wire::VolumeInfo info;
@@ -371,7 +365,7 @@ void Replicator::Background() {
     // A link that carries nothing (not even the statuses) for peer_timeout_ms is lost, also
     // when no write notices it (node/peer_status_rules.h).
     if (transport_ != nullptr && LinkIsSilent(heard_since_start_.load(), last_heard_ms_.load(),
-                                              now, options_.peer_timeout_ms)) {
+                                              NowMs(), options_.peer_timeout_ms)) {
       for (auto& pair : pairs) {
         const Pair::View view = pair->Snapshot();
         // An async pair past its copy keeps PAIR: the journal holds the writes until the link
@@ -386,7 +380,7 @@ void Replicator::Background() {
       }
     }
     if (now >= next_trim) {
-      next_trim = now + options_.trim_interval_ms;
+      next_trim = now + Ms(options_.trim_interval_ms);
       for (auto& pair : pairs) TrimActivityLog(*pair, true);
     }
   }

@@ -625,10 +625,6 @@ class Replicator {
   // At the old primary (ServeResync of a journaled --swap): whether this pair's marked regions,
   // as batch bytes, are within `budget_bytes` (then it stays consistent).
   bool AsyncSwapTargetFits(Pair& pair, uint64_t budget_bytes) const;
-  // ---- the clock (issue 12's Env seam; node/time_source.h, ReplicatorOptions::clock) ----
-  // Milliseconds of options_.clock, the steady clock when none is given. In the member functions
-  // it is the NowMs they call (it hides replicator_internal's).
-  int64_t NowMs() const;
 };
 
 }  // namespace pairfs::node
