@@ -103,7 +103,7 @@ class Daemon : private ExecutorEnv {
       false;  // on_start ran (this or an earlier clusterd) and on_stop not since
   int lock_fd_ = -1;
 
-  // ---- ops (issue 15 part 1: pairctl events; clusterd/events.cc) ----
+  // pairctl events (issue 15; clusterd/events.cc):
   // The state changes are recorded in `events_`: the phase at each transition (Transitioned),
   // the rest of Describe() (peer, started, reservation, heartbeat links) compared once a loop
   // tick with what was recorded last (RecordClusterChanges). AnswerEvents serves kEvents.
@@ -111,7 +111,6 @@ class Daemon : private ExecutorEnv {
   wire::EventsReply AnswerEvents(const wire::Frame& frame);
   node::EventLog events_{"clusterd", config_.site.name};
   wire::EventFields recorded_fields_;  // Describe()'s fields as recorded last, but the state
-  // ---- end ops
 };
 
 }  // namespace pairfs::clusterd

@@ -133,7 +133,7 @@ void ControlServer::Serve() {
       if (!sent.ok()) spdlog::warn("control: cannot answer: {}", sent.message());
       continue;
     }
-    // ---- ops (issue 15 part 1): pairctl events, answered at once from the event log (its reply
+    // pairctl events (issue 15), answered at once from the event log (its reply
     // is not a wire::Reply; node/events_server.h).
     if (request.frame.type == wire::MessageType::kEvents) {
       Status sent = server_->Answer(request, site_name_, AnswerEvents(request.frame, store_,
@@ -141,7 +141,6 @@ void ControlServer::Serve() {
       if (!sent.ok()) spdlog::warn("control: cannot answer: {}", sent.message());
       continue;
     }
-    // ---- end ops
     const wire::Reply reply = Handle(request.frame);
     Status sent = server_->Answer(request, site_name_, reply);
     if (!sent.ok()) spdlog::warn("control: cannot answer: {}", sent.message());

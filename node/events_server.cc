@@ -39,15 +39,15 @@ void SampleProgressAndLink(EventLog& log, VolumeStore& store, Replicator* replic
   std::lock_guard<std::mutex> lock(sampled.mutex);
   const int64_t now = EventSteadyNowMs();
   std::map<std::string, std::pair<uint32_t, int64_t>> still_copying;
-  // The data link: up when any pair has heard the peer lately (a pair just created may not have
-  // yet); "" with no pair at all (nothing to say). Pairs are described until one says up.
+  // The data link (one per node: Replicator::PeerHeardMsAgo): said only once there is a pair
+  // ("" with none: nothing to say). Only pairs in COPY are described, for their progress.
   std::string link;
   for (const auto& volume : store.List()) {
     const std::string status = volume->metadata().status;
     if (status == "SMPL") continue;
-    if (status != "COPY" && link == "up") continue;
+    if (link.empty()) link = wire::DataLinkState(replicator->PeerHeardMsAgo());
+    if (status != "COPY") continue;
     const wire::VolumeInfo info = DescribeVolume(*volume, replicator);
-    if (link != "up") link = wire::DataLinkState(info.peer_heard_ms_ago);
     if (info.status != "COPY") continue;
     auto previous = sampled.progress.find(info.name);
     if (previous == sampled.progress.end()) {

@@ -139,7 +139,7 @@ inline constexpr size_t kJournalFillChunkBytes = 1 << 20;
 // seconds of writes.
 inline constexpr uint64_t kJournalPrefillBytes = 64ull << 20;
 
-// ---- asyncfix (issue 13 speed): the rest of the first lap is filled in the background ----
+// Issue 13 speed: the rest of the first lap is filled in the background.
 // A master group's fill thread (AsyncGroup) writes zeros ahead of the journal's tail in chunks
 // of kJournalFillAheadChunkBytes, each under the journal's lock (an append waits at most one
 // chunk's write), kJournalFillAheadStepBytes per step and then a pause of
@@ -148,7 +148,6 @@ inline constexpr uint64_t kJournalPrefillBytes = 64ull << 20;
 inline constexpr size_t kJournalFillAheadChunkBytes = 128 << 10;
 inline constexpr uint64_t kJournalFillAheadStepBytes = 1 << 20;
 inline constexpr int kJournalFillAheadPauseMs = 10;
-// ---- end asyncfix ----
 
 // Group commit starts a new journal sync for entries no running sync covers while up to this
 // many run (node/journal.cc WaitDurable): the kernel and the disk merge overlapping flushes, so

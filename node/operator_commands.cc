@@ -442,8 +442,7 @@ void Replicator::DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo
   }
   DescribeAsync(pair, view, info);
   // ops (issue 15): clusterd's cluster takeover refuses while the data link still hears the peer.
-  info->peer_heard_ms_ago =
-      heard_since_start_.load() ? std::max<int64_t>(0, NowMs() - last_heard_ms_.load()) : -1;
+  info->peer_heard_ms_ago = PeerHeardMsAgo();
 }
 
 }  // namespace pairfs::node

@@ -126,10 +126,9 @@ std::string Volume::ImagePath() const { return ImagePathFor(directory_, name_); 
 Status Volume::SaveLocked(const VolumeMetadata& updated) {
   Status saved = SaveMetadata(MetadataPath(), updated);
   if (!saved.ok()) return saved;
-  // ---- ops (issue 15 part 1): every saved change of a pair field is an event (pairctl events);
+  // pairctl events (issue 15): every saved change of a pair field is an event;
   // recorded here, where every change passes, so that no short-lived status is missed.
   RecordMetadataChange(metadata_, updated);
-  // ---- end ops
   metadata_ = updated;
   return saved;
 }

@@ -57,10 +57,9 @@ struct Commands {
   CLI::App* cluster_unfence = nullptr;
   CLI::App* cluster_takeover = nullptr;  // ops (issue 15)
   CLI::App* keygen = nullptr;
-  // ---- ops (issue 15 part 1): pairctl events [--now]
+  // pairctl events [--now] (issue 15)
   CLI::App* events = nullptr;
   bool events_now = false;
-  // ---- end ops
 };
 
 // volume create/delete/list/resize, display, reserve and release.
@@ -159,12 +158,11 @@ void AddClusterAndKeyCommands(CLI::App& app, Options& options, Commands& command
       "takeover", "the survivor carries on without the lost site: cluster takeover --force");
   takeover->add_flag("--force", options.force,
                      "required: the other site is down (refused while it is heard)");
-  // ---- ops (issue 15 part 1): pairctl events [--now]
+  // pairctl events [--now] (issue 15)
   commands.events = app.add_subcommand(
       "events", "a stream of state changes, one line per event (--json: one object per line)");
   commands.events->add_flag("--now", commands.events_now,
                             "print the current state as events and exit");
-  // ---- end ops
   CLI::App* keygen = commands.keygen = app.add_subcommand(
       "keygen", "write a CURVE key pair for [security]: keygen SITE [--dir DIR]");
   keygen
