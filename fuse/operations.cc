@@ -216,11 +216,15 @@ void Read(fuse_req_t request, fuse_ino_t, size_t size, off_t offset, fuse_file_i
 
 void Write(fuse_req_t request, fuse_ino_t, const char* data, size_t size, off_t offset,
            fuse_file_info* info) {
-  node::StageTimer timer(node::Stage::kFuseWrite);
   Handle& handle = HandleOf(info);
-  Result<size_t> done =
-      Context(request).replicator->Write(handle.open->volume(), Context(request).site_name,
-                                         static_cast<uint64_t>(offset), data, size, handle.direct);
+  // Timed up to the reply, not past it: once replied, a release may drop the handle and a delete
+  // the volume whose histogram the timer records into.
+  Result<size_t> done = [&] {
+    node::StageTimer timer(node::Stage::kFuseWrite, &handle.open->volume().latencies().write);
+    return Context(request).replicator->Write(handle.open->volume(), Context(request).site_name,
+                                              static_cast<uint64_t>(offset), data, size,
+                                              handle.direct);
+  }();
   if (!done.ok()) return ReplyError(request, done.status(), "write");
   fuse_reply_write(request, done.value());
 }
@@ -228,8 +232,11 @@ void Write(fuse_req_t request, fuse_ino_t, const char* data, size_t size, off_t 
 void Flush(fuse_req_t request, fuse_ino_t, fuse_file_info*) { fuse_reply_err(request, 0); }
 
 void Fsync(fuse_req_t request, fuse_ino_t, int, fuse_file_info* info) {
-  node::StageTimer timer(node::Stage::kFuseFsync);
-  Status flushed = Context(request).replicator->Flush(HandleOf(info).open->volume());
+  node::Volume& volume = HandleOf(info).open->volume();
+  const Status flushed = [&] {
+    node::StageTimer timer(node::Stage::kFuseFsync, &volume.latencies().fsync);  // as in Write
+    return Context(request).replicator->Flush(volume);
+  }();
   if (!flushed.ok()) return ReplyError(request, flushed, "fsync");
   fuse_reply_err(request, 0);
 }

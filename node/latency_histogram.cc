@@ -135,12 +135,18 @@ void TraceWritesFromEnvironment() {
 
 // ---- StageTimer ---------------------------------------------------------------------------------
 
-StageTimer::StageTimer(Stage whole)
-    : whole_(whole), start_(Clock::now()), last_(start_), tracing_(TakeTraceLine()) {}
+StageTimer::StageTimer(Stage whole, LatencyHistogram* volume_whole)
+    : whole_(whole),
+      volume_whole_(volume_whole),
+      start_(Clock::now()),
+      last_(start_),
+      tracing_(TakeTraceLine()) {}
 
 StageTimer::~StageTimer() {
   const Clock::time_point end = Clock::now();
-  Note(whole_, Nanos(end - start_));
+  const uint64_t whole_ns = Nanos(end - start_);
+  Note(whole_, whole_ns);
+  if (volume_whole_ != nullptr) volume_whole_->Record(whole_ns);
   if (!tracing_) return;
   std::string line;
   for (size_t i = 0; i < kStageCount; ++i) {

@@ -10,10 +10,15 @@
 // Stage: the stages measured, named for logs and metrics (StageName). StageLatencies() is the
 // process's table of one histogram per stage (issue 15's metrics export it).
 //
+// VolumeLatencies: one volume's whole FUSE write and fsync requests (issue 15's
+// pairfs_write_latency_seconds{volume}, pairfs_fsync_latency_seconds{volume}); each Volume holds
+// one (node/volume.h), for as long as the volume is loaded.
+//
 // StageTimer: one write's (or flush's, or served request's) stages on one thread: Mark(stage)
 // records the time since the previous mark into that stage; Since(stage, start) records a span
-// that overlaps others (the round trip); the destructor records the whole and, while the trace
-// budget lasts, logs one line with every stage's microseconds. Not thread-safe (one per call).
+// that overlaps others (the round trip); the destructor records the whole (also into the
+// volume's histogram when one is given) and, while the trace budget lasts, logs one line with
+// every stage's microseconds. Not thread-safe (one per call).
 #pragma once
 
 #include <array>
@@ -50,6 +55,13 @@ class LatencyHistogram {
   std::array<std::atomic<uint64_t>, kBuckets> counts_{};
   std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> sum_ns_{0};
+};
+
+// One volume's histograms of the whole FUSE request, as the application sees it (the same span
+// as the fuse_write and fuse_fsync stages). Thread-safe (relaxed atomics).
+struct VolumeLatencies {
+  LatencyHistogram write;
+  LatencyHistogram fsync;
 };
 
 // The stages of the write path. At the writing site (the primary of a sync pair): kWrite* and
@@ -107,8 +119,9 @@ class StageTimer {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // Times `whole` from now.
-  explicit StageTimer(Stage whole);
+  // Times `whole` from now; the destructor records it also into `volume_whole` when given (it
+  // must outlive the timer).
+  explicit StageTimer(Stage whole, LatencyHistogram* volume_whole = nullptr);
   ~StageTimer();
   StageTimer(const StageTimer&) = delete;
   StageTimer& operator=(const StageTimer&) = delete;
@@ -124,6 +137,7 @@ class StageTimer {
  private:
   void Note(Stage stage, uint64_t nanoseconds);
   const Stage whole_;
+  LatencyHistogram* const volume_whole_;
   const Clock::time_point start_;
   Clock::time_point last_;
   bool tracing_;

@@ -31,6 +31,33 @@ void PerVolume(const std::vector<VolumeMetrics>& volumes, MetricsText* text, con
     text->Sample({{"volume", volume.info.name}}, value(volume));
 }
 
+// The histograms' bucket bounds in seconds (LatencyHistogram's, the last one +Inf).
+std::vector<double> LatencyBoundsSeconds() {
+  std::vector<double> bounds;
+  for (size_t b = 0; b + 1 < LatencyHistogram::kBuckets; ++b)
+    bounds.push_back(static_cast<double>(LatencyHistogram::BucketUpperNs(b)) / 1e9);
+  bounds.push_back(std::numeric_limits<double>::infinity());
+  return bounds;
+}
+
+void LatencySample(const MetricLabels& labels, const std::vector<double>& bounds,
+                   const LatencyHistogram::Snapshot& snapshot, MetricsText* text) {
+  const std::vector<uint64_t> counts(snapshot.counts.begin(), snapshot.counts.end());
+  text->Histogram(labels, bounds, counts, static_cast<double>(snapshot.sum_ns) / 1e9);
+}
+
+void RenderVolumeLatencies(const std::vector<VolumeMetrics>& volumes, MetricsText* text) {
+  const std::vector<double> bounds = LatencyBoundsSeconds();
+  text->Family("pairfs_write_latency_seconds", MetricType::kHistogram,
+               "Whole write requests through the mount, as the application sees them");
+  for (const VolumeMetrics& v : volumes)
+    LatencySample({{"volume", v.info.name}}, bounds, v.write_latency, text);
+  text->Family("pairfs_fsync_latency_seconds", MetricType::kHistogram,
+               "Whole fsync requests through the mount, as the application sees them");
+  for (const VolumeMetrics& v : volumes)
+    LatencySample({{"volume", v.info.name}}, bounds, v.fsync_latency, text);
+}
+
 void RenderPairState(const std::vector<VolumeMetrics>& volumes, MetricsText* text) {
   text->Family("pairfs_volume_info", MetricType::kGauge,
                "A volume and its pair as display shows them; always 1");
@@ -136,6 +163,7 @@ void RenderVolumeMetrics(const std::vector<VolumeMetrics>& volumes, MetricsText*
             "Open file handles through the mount",
             [](const VolumeMetrics& v) { return uint64_t{v.info.open_count}; });
   RenderJournals(volumes, text);
+  RenderVolumeLatencies(volumes, text);
 }
 
 void RenderSiteMetrics(const SiteMetrics& site, MetricsText* text) {
@@ -200,16 +228,10 @@ void RenderStageLatencies(const StageTable& table, MetricsText* text) {
   text->Family("pairfs_write_stage_latency_seconds", MetricType::kHistogram,
                "Time spent in each stage of the write and fsync path (pairfs(8) METRICS), "
                "process-wide");
-  std::vector<double> bounds;
-  for (size_t b = 0; b + 1 < LatencyHistogram::kBuckets; ++b)
-    bounds.push_back(static_cast<double>(LatencyHistogram::BucketUpperNs(b)) / 1e9);
-  bounds.push_back(std::numeric_limits<double>::infinity());
+  const std::vector<double> bounds = LatencyBoundsSeconds();
   for (size_t s = 0; s < kStageCount; ++s) {
     const Stage stage = static_cast<Stage>(s);
-    const LatencyHistogram::Snapshot snapshot = table.Of(stage).Read();
-    const std::vector<uint64_t> counts(snapshot.counts.begin(), snapshot.counts.end());
-    text->Histogram({{"stage", StageName(stage)}}, bounds, counts,
-                    static_cast<double>(snapshot.sum_ns) / 1e9);
+    LatencySample({{"stage", StageName(stage)}}, bounds, table.Of(stage).Read(), text);
   }
 }
 
@@ -233,6 +255,8 @@ std::vector<VolumeMetrics> MetricsCollector::ReadVolumes() const {
   for (const std::shared_ptr<Volume>& volume : sources_.store->List()) {
     VolumeMetrics metrics;
     metrics.info = DescribeVolume(*volume, sources_.replicator);
+    metrics.write_latency = volume->latencies().write.Read();
+    metrics.fsync_latency = volume->latencies().fsync.Read();
     if (sources_.replicator != nullptr)
       metrics.replicated = sources_.replicator->ReplicatedOf(metrics.info.name);
     volumes.push_back(std::move(metrics));

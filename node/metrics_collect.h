@@ -24,10 +24,12 @@
 
 namespace pairfs::node {
 
-// One volume's display row and replication counters.
+// One volume's display row, replication counters and request latencies.
 struct VolumeMetrics {
   wire::VolumeInfo info;
   Replicator::ReplicatedCounts replicated;
+  LatencyHistogram::Snapshot write_latency;  // Volume::latencies(): whole FUSE requests
+  LatencyHistogram::Snapshot fsync_latency;
 };
 
 // The site's own values.
@@ -43,7 +45,8 @@ struct SiteMetrics {
 };
 
 // The per-volume families (pairfs_volume_*, pairfs_pair_*, pairfs_replicated_*,
-// pairfs_journal_*), one sample per volume each (the journal ones for async pairs only).
+// pairfs_journal_*, pairfs_write_latency_seconds, pairfs_fsync_latency_seconds), one sample (or
+// histogram) per volume each (the journal ones for async pairs only).
 void RenderVolumeMetrics(const std::vector<VolumeMetrics>& volumes, MetricsText* text);
 // pairfs_site_info, pairfs_peer_*, pairfs_refusals_total, pairfs_process_start_time_seconds.
 void RenderSiteMetrics(const SiteMetrics& site, MetricsText* text);

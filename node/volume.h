@@ -15,6 +15,7 @@
 #include <string>
 
 #include "node/block_file.h"
+#include "node/latency_histogram.h"
 #include "node/metadata.h"
 #include "node/range_lock.h"
 #include "wire/messages.h"
@@ -118,6 +119,11 @@ class Volume {
   // Open handles through the mount; VolumeStore refuses to delete while any is open.
   std::atomic<uint32_t>& open_count() { return open_count_; }
 
+  // The whole FUSE write and fsync requests on this volume since it was loaded (metrics, issue
+  // 15): recorded by the mount's handlers (fuse/operations.cc), read by a scrape.
+  VolumeLatencies& latencies() { return latencies_; }
+  const VolumeLatencies& latencies() const { return latencies_; }
+
   // Removes the volume's files (metadata first, so a crash never leaves metadata without data).
   Status RemoveFiles();
 
@@ -134,6 +140,7 @@ class Volume {
   const std::unique_ptr<BlockFile> image_;
   std::atomic<uint64_t> size_bytes_;
   std::atomic<uint32_t> open_count_{0};
+  VolumeLatencies latencies_;
   RangeLock exclusive_;
 
   mutable std::mutex mutex_;  // guards metadata_

@@ -3,7 +3,9 @@
 # scraped with curl; every scrape passes python3-prometheus-client's parser and this file's strict
 # line checks (TYPE before every sample, valid names and labels, one block per family, histogram
 # buckets cumulative with +Inf == _count). Then: writes through the mount grow the replicated
-# counters and the write-stage histograms, an async pair's writes and journal gauges show, the
+# counters and the write-stage histograms, N writes + fsyncs to vm1 grow its own write and fsync
+# latency histograms (not another volume's, not vm1's at the other site), an async pair's writes
+# and journal gauges show, the
 # pair status gauge is PAIR=1 then PSUS=1 after a split, clusterd shows where it runs and is
 # pairfs_clusterd_up 0 where it does not, another path is 404, an idle client is disconnected, a
 # bad key and a taken port refuse to start, and no metrics key = nothing listening.
@@ -230,6 +232,37 @@ if [ -n "$fuse1" ] && [ -n "$served1" ] && [ "${fuse1%.*}" -ge $(( ${fuse0%.*} +
   [ "${served1%.*}" -ge $(( ${served0%.*} + 8 )) ]; then
   pass "the fuse_write histogram at a and the serve_write one at b counted the writes"
 else fail "the write-stage histograms counted the writes" "fuse_write $fuse0 -> $fuse1, serve_write $served0 -> $served1"; fi
+
+# --- per volume: N writes + fsyncs to vm1 through a's mount grow vm1's write and fsync
+# histograms by at least N; the idle volume's (same site, no request) and vm1's at b (nothing
+# through b's mount) stay 0
+require "volume create idle 1M at a" pairctl a volume create idle 1M
+scrape a "$METRICS_A"
+vw0=$(metric a 'pairfs_write_latency_seconds_count{volume="vm1"}')
+vf0=$(metric a 'pairfs_fsync_latency_seconds_count{volume="vm1"}')
+N=8
+require "$N writes, each followed by an fsync, to vm1 at a" python3 - "$WORK/mnt-a/vm1" "$N" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+for i in range(int(sys.argv[2])):
+    os.pwrite(fd, os.urandom(4096), i * 4096)
+    os.fsync(fd)
+os.close(fd)
+PY
+scrape a "$METRICS_A"
+scrape b "$METRICS_B"
+vw1=$(metric a 'pairfs_write_latency_seconds_count{volume="vm1"}')
+vf1=$(metric a 'pairfs_fsync_latency_seconds_count{volume="vm1"}')
+if [ -n "$vw0" ] && [ -n "$vf0" ] && [ -n "$vw1" ] && [ -n "$vf1" ] &&
+  [ "${vw1%.*}" -ge $(( ${vw0%.*} + N )) ] && [ "${vf1%.*}" -ge $(( ${vf0%.*} + N )) ]; then
+  pass "vm1's write and fsync latency histograms at a counted the $N writes and fsyncs"
+else fail "vm1's write and fsync latency histograms at a counted the $N writes and fsyncs" \
+  "write _count $vw0 -> $vw1, fsync _count $vf0 -> $vf1"; fi
+metric_is "the idle volume's write histogram stays 0" a 'pairfs_write_latency_seconds_count{volume="idle"}' 0
+metric_is "the idle volume's fsync histogram stays 0" a 'pairfs_fsync_latency_seconds_count{volume="idle"}' 0
+metric_is "... and its +Inf bucket" a 'pairfs_fsync_latency_seconds_bucket{le="+Inf",volume="idle"}' 0
+metric_is "vm1's write histogram at b (nothing through b's mount) stays 0" b \
+  'pairfs_write_latency_seconds_count{volume="vm1"}' 0
 
 # --- an async pair: its writes counted as journaled, its journal's gauges
 require "volume create db 8M at a" pairctl a volume create db 8M

@@ -150,6 +150,53 @@ TEST_CASE("a histogram's buckets are cumulative and its count is the +Inf bucket
             .size() == 1);
 }
 
+TEST_CASE("each volume has its own write and fsync latency histograms, the stage buckets") {
+  // Two volumes recorded as the mount's handlers record them: vm1 three writes and one fsync,
+  // vm2 nothing (its histograms are written, all 0).
+  VolumeLatencies vm1;
+  vm1.write.Record(1500);           // (1.024 us, 2.048 us]
+  vm1.write.Record(1500);
+  vm1.write.Record(3'000'000'000);  // past the last bound: only in +Inf
+  {
+    StageTimer timer(Stage::kFuseFsync, &vm1.fsync);  // as fuse/operations.cc Fsync does
+  }
+  std::vector<VolumeMetrics> volumes(2);
+  volumes[0].info = MetricsVolume("vm1", "PAIR", "sync");
+  volumes[0].write_latency = vm1.write.Read();
+  volumes[0].fsync_latency = vm1.fsync.Read();
+  volumes[1].info = MetricsVolume("vm2", "SMPL", "");
+  MetricsText text;
+  RenderVolumeMetrics(volumes, &text);
+  const std::string& t = text.text();
+  CHECK_THAT(t, Catch::Contains("# HELP pairfs_write_latency_seconds Whole write requests "
+                                "through the mount, as the application sees them\n"
+                                "# TYPE pairfs_write_latency_seconds histogram\n"
+                                "pairfs_write_latency_seconds_bucket{volume=\"vm1\",le=\"1.024e-06\"} 0\n"
+                                "pairfs_write_latency_seconds_bucket{volume=\"vm1\",le=\"2.048e-06\"} 2\n"));
+  const std::vector<std::string> write =
+      MetricLinesStartingWith(t, "pairfs_write_latency_seconds_bucket{volume=\"vm1\",");
+  REQUIRE(write.size() == LatencyHistogram::kBuckets);  // 21 bounds and +Inf, as the stages
+  CHECK(write[write.size() - 2] ==
+        "pairfs_write_latency_seconds_bucket{volume=\"vm1\",le=\"1.073741824\"} 2");
+  CHECK(write.back() == "pairfs_write_latency_seconds_bucket{volume=\"vm1\",le=\"+Inf\"} 3");
+  CHECK_THAT(t, Catch::Contains("pairfs_write_latency_seconds_sum{volume=\"vm1\"} 3.000003\n"
+                                "pairfs_write_latency_seconds_count{volume=\"vm1\"} 3\n"));
+  CHECK(MetricLinesStartingWith(t, "pairfs_fsync_latency_seconds_count{volume=\"vm1\"} 1").size() ==
+        1);
+  // The other volume: every bucket, sum and count 0, in the same families' blocks.
+  CHECK(MetricLinesStartingWith(t, "pairfs_write_latency_seconds_bucket{volume=\"vm2\",").size() ==
+        LatencyHistogram::kBuckets);
+  CHECK(MetricLinesStartingWith(t, "pairfs_write_latency_seconds_count{volume=\"vm2\"} 0").size() ==
+        1);
+  CHECK(MetricLinesStartingWith(t, "pairfs_fsync_latency_seconds_count{volume=\"vm2\"} 0").size() ==
+        1);
+  CHECK(MetricLinesStartingWith(t, "pairfs_fsync_latency_seconds_sum{volume=\"vm2\"} 0").size() ==
+        1);
+  CHECK(MetricLinesStartingWith(t, "# TYPE pairfs_fsync_latency_seconds histogram").size() == 1);
+  // One block per family: every fsync line comes after every write line.
+  CHECK(t.rfind("pairfs_write_latency_seconds_") < t.find("pairfs_fsync_latency_seconds_"));
+}
+
 TEST_CASE("the pair status gauge is 1 for the volume's status and 0 for the others") {
   std::vector<VolumeMetrics> volumes(2);
   volumes[0].info = MetricsVolume("vm1", "PAIR", "sync");
