@@ -292,6 +292,7 @@ wire::ClusterInfo Daemon::Describe() {
     link.peer = cluster_.heartbeat_peer[i];
     link.last_heard_ms_ago = links[i].last_heard_ms_ago;
     link.authenticated = links[i].authenticated;
+    link.refused = links[i].dropped;
     link.alive = links[i].heard && links[i].last_heard_ms_ago >= 0 &&
                  links[i].last_heard_ms_ago < cluster_.timeout_ms;
     info.links.push_back(link);

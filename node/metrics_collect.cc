@@ -222,6 +222,11 @@ void RenderClusterMetrics(const std::optional<wire::ClusterInfo>& cluster, Metri
       text->Sample({{"listen", link.listen}, {"peer", link.peer}},
                    MetricSeconds(link.last_heard_ms_ago));
   }
+  text->Family("pairfs_heartbeat_refused_frames_total", MetricType::kCounter,
+               "Frames that arrived on a heartbeat link and clusterd refused (garbage, another "
+               "site's, replayed), since clusterd started");
+  for (const wire::LinkInfo& link : cluster->links)
+    text->Sample({{"listen", link.listen}, {"peer", link.peer}}, link.refused);
 }
 
 void RenderStageLatencies(const StageTable& table, MetricsText* text) {

@@ -278,7 +278,8 @@ struct LinkInfo {
   bool alive = false;
   int64_t last_heard_ms_ago = -1;  // -1: never
   bool authenticated = false;      // the link runs CURVE (doc/design.md "Security")
-  MSGPACK_DEFINE_MAP(listen, peer, alive, last_heard_ms_ago, authenticated);
+  uint64_t refused = 0;            // frames that arrived on this link and were refused
+  MSGPACK_DEFINE_MAP(listen, peer, alive, last_heard_ms_ago, authenticated, refused);
 };
 
 // `pairctl cluster status`: clusterd's view.

@@ -5,10 +5,10 @@
 # buckets cumulative with +Inf == _count). Then: writes through the mount grow the replicated
 # counters and the write-stage histograms, N writes + fsyncs to vm1 grow its own write and fsync
 # latency histograms (not another volume's, not vm1's at the other site), an async pair's writes
-# and journal gauges show, the
-# pair status gauge is PAIR=1 then PSUS=1 after a split, clusterd shows where it runs and is
-# pairfs_clusterd_up 0 where it does not, another path is 404, an idle client is disconnected, a
-# bad key and a taken port refuse to start, and no metrics key = nothing listening.
+# and journal gauges show, the pair status gauge is PAIR=1 then PSUS=1 after a split, clusterd
+# shows where it runs (garbage on its heartbeat port counted) and is pairfs_clusterd_up 0 where
+# it does not, another path is 404, an idle client is disconnected, a bad key and a taken port
+# refuse to start, and no metrics key = nothing listening.
 . "$(dirname "$0")/lib.sh"
 
 METRICS_A=$((PORT_A + 5)) METRICS_B=$((PORT_A + 6))
@@ -209,6 +209,17 @@ if start_clusterd b > /dev/null 2>&1; then
   else fail "clusterd at b: exactly one pairfs_cluster_state is 1" "sum $states"; fi
   metric_is "clusterd at b: its heartbeat link has a series" b \
     "pairfs_heartbeat_link_up{listen=\"tcp://127.0.0.1:$HB_B\",peer=\"tcp://127.0.0.1:$HB_A\"}" 0
+  HB_SERIES="{listen=\"tcp://127.0.0.1:$HB_B\",peer=\"tcp://127.0.0.1:$HB_A\"}"
+  metric_is "clusterd at b: no heartbeat frame refused yet" b \
+    "pairfs_heartbeat_refused_frames_total$HB_SERIES" 0
+  # _hb_refused_counted: a scrape of b shows the garbage frames refused on its heartbeat link.
+  _hb_refused_counted() {
+    scrape b "$METRICS_B" && [ "$(metric b "pairfs_heartbeat_refused_frames_total$HB_SERIES")" -ge 1 ] 2>/dev/null
+  }
+  check "20 malformed frames sent to b's heartbeat port" timeout 60 "$TOOLS/wire_send" \
+    "tcp://127.0.0.1:$HB_B" garbage 20 "${PAIRFS_TEST_SEED:-$RANDOM}"
+  check "clusterd at b: the garbage is counted in pairfs_heartbeat_refused_frames_total" \
+    wait_until 10 _hb_refused_counted
 else fail "clusterd at b starts" "$(tail -3 "$WORK/b.clusterd.log")"; fi
 
 # --- writes through the mount grow the counters and the histograms

@@ -243,6 +243,7 @@ TEST_CASE("without clusterd only pairfs_clusterd_up 0; with it, one state is 1")
   link.peer = "tcp://127.0.0.1:7201";
   link.alive = true;
   link.last_heard_ms_ago = 250;
+  link.refused = 4;
   cluster.links.push_back(link);
   MetricsText present;
   RenderClusterMetrics(cluster, &present);
@@ -253,6 +254,10 @@ TEST_CASE("without clusterd only pairfs_clusterd_up 0; with it, one state is 1")
   CHECK(MetricLinesStartingWith(t, "pairfs_heartbeat_last_heard_seconds{").front() ==
         "pairfs_heartbeat_last_heard_seconds{listen=\"tcp://127.0.0.1:7101\","
         "peer=\"tcp://127.0.0.1:7201\"} 0.25");
+  CHECK(MetricLinesStartingWith(t, "pairfs_heartbeat_refused_frames_total{").front() ==
+        "pairfs_heartbeat_refused_frames_total{listen=\"tcp://127.0.0.1:7101\","
+        "peer=\"tcp://127.0.0.1:7201\"} 4");
+  CHECK(MetricLinesStartingWith(absent.text(), "pairfs_heartbeat_").empty());
 }
 
 TEST_CASE("the site's link: up while heard within peer_timeout_ms, its age absent when never") {
