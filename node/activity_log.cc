@@ -26,7 +26,13 @@ Result<Activity> Activity::Begin(Replicator::Pair& pair, uint64_t offset, uint64
                                  bool extents) {
   if (extents) {
     const uint64_t extent = std::max(kActivityExtentBytes, pair.regions->region_bytes());
-    const uint64_t end = offset + length;
+    uint64_t end = offset + length;
+    // A long write reaching an extent not marked yet is most likely a sequential stream: the
+    // extents ahead are marked with it, in the same metadata flush, instead of one flush each.
+    if (length >= kMarkAheadMinWriteBytes &&
+        !pair.regions->IsMarked((end - 1) / pair.regions->region_bytes())) {
+      end += kMarkAheadBytes;
+    }
     offset -= offset % extent;
     length = std::min(pair.volume->size_bytes(), end + (extent - end % extent) % extent) - offset;
   }

@@ -2,7 +2,9 @@
 // restart. One thread per pair (StartCopy) sends the marked regions to the secondary in chunks of
 // kCopyChunkBytes, kCopyChunksInFlight at once, each chunk's range held until its answer; the copy
 // ends with both copies flushed and the pair in PAIR (FinishCopy), or suspends on the first
-// failure.
+// failure. A copy is bound to the pair as it started it (node/copy_engine.h): outlived, or refused
+// by a peer with a newer generation, it stops at once, its chunks' calls cancelled (a PeerCalls
+// scope) rather than waited out, and its regions stay marked.
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -11,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/copy_engine.h"
 #include "node/limits.h"
 #include "node/names.h"
 #include "node/replicator.h"
@@ -34,6 +37,34 @@ bool AllZero(const char* data, size_t length) {
 
 }  // namespace
 
+namespace replicator_internal {
+
+bool CopyStillCurrent(const wire::Generation& started, const PairState& now,
+                      const wire::Generation& generation) {
+  return generation == started && now.role == PairRole::kPrimary && IsReplicating(now.status) &&
+         !now.outdated;
+}
+
+void StopCopy(Replicator::Pair& pair, PeerCalls& calls) {
+  pair.stop_copy.store(true);
+  if (const uint64_t scope = pair.copy_scope.load()) calls.CancelScope(scope);
+}
+
+void StopCopyIfOutlived(Replicator::Pair& pair, PeerCalls& calls) {
+  if (pair.copy_scope.load() == 0 ||
+      CopyStillCurrent(pair.copy_generation, pair.state, pair.generation)) {
+    return;
+  }
+  spdlog::warn("pair {}: the copy started at generation {}/{} stops: the pair is {} {}{} at {}/{}",
+               pair.volume->name(), pair.copy_generation.counter, pair.copy_generation.site,
+               RoleName(pair.state.role), StatusName(pair.state.status),
+               pair.state.outdated ? ", outdated" : "", pair.generation.counter,
+               pair.generation.site);
+  StopCopy(pair, calls);
+}
+
+}  // namespace replicator_internal
+
 void Replicator::StartCopy(const std::shared_ptr<Pair>& pair) {
   std::lock_guard<std::mutex> lock(pair->copy_mutex);
   if (pair->copy_thread.joinable()) {
@@ -47,7 +78,23 @@ void Replicator::StartCopy(const std::shared_ptr<Pair>& pair) {
 }
 
 void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
-  const Pair::View view = pair->Snapshot();
+  // Bound to the pair as it is now: a state change that outlives the copy cancels its scope.
+  const uint64_t scope = calls_->OpenScope();
+  Pair::View view;
+  {
+    std::lock_guard<std::mutex> lock(pair->mutex);
+    view = {pair->state, pair->context, pair->generation, pair->peer_volume};
+    pair->copy_generation = view.generation;
+    pair->copy_scope.store(scope);
+  }
+  auto unbind = [&] {
+    pair->copy_scope.store(0);
+    calls_->CloseScope(scope);
+  };
+  if (!CopyStillCurrent(view.generation, view.state, view.generation)) {
+    unbind();  // the pair changed before this thread ran: nothing to copy from here
+    return;
+  }
   const std::vector<uint64_t> regions = pair->regions->MarkedRegions();
   const uint64_t region_bytes = pair->regions->region_bytes();
   const uint64_t size = pair->volume->size_bytes();
@@ -59,7 +106,12 @@ void Replicator::RunCopy(std::shared_ptr<Pair> pair) {
                FormatSize(total), FormatSize(size), options_.peer_site);
   const auto started = Clock::now();
   const CopyOutcome outcome = SendMarkedRegions(*pair, view, regions);
-  if (pair->stop_copy.load()) return;
+  unbind();
+  if (pair->stop_copy.load()) {  // outlived or stopped: what it did not copy stays marked
+    spdlog::info("pair {}: copy stopped after {} of {}", pair->volume->name(),
+                 FormatSize(pair->copy_done.load()), FormatSize(total));
+    return;
+  }
   if (outcome.failed) return OnCopyFailed(*pair, view, outcome);
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   spdlog::info("pair {}: copied {} in {:.1f} s", pair->volume->name(), FormatSize(total), seconds);
@@ -78,6 +130,7 @@ Replicator::CopyOutcome Replicator::SendMarkedRegions(Pair& pair, const PairView
   };
   std::deque<InFlight> pending;
   CopyOutcome outcome;
+  const uint64_t scope = pair.copy_scope.load();  // RunCopy's
   auto finish_oldest = [&] {
     InFlight& oldest = pending.front();
     std::optional<wire::Frame> answer =
@@ -87,8 +140,12 @@ Replicator::CopyOutcome Replicator::SendMarkedRegions(Pair& pair, const PairView
     wire::WriteReplyMessage reply;
     if (!answer || !wire::DecodeBody(answer->body, &reply).ok() || reply.code != 0) {
       outcome.failed = true;
-      if (answer && reply.generation.NewerThan(view.generation))
+      if (answer && reply.generation.NewerThan(view.generation)) {
+        // The peer moved on and refuses every chunk of this generation: the others are not
+        // waited for (their ranges go now, not after their timeouts).
         outcome.peer_newer = reply.generation;
+        calls_->CancelScope(scope);
+      }
       if (answer && IsDiskFault(reply.code)) {
         outcome.disk_fault = std::string("a copy write failed at site ") + options_.peer_site +
                              " (" + CodeName(static_cast<Code>(reply.code)) + ")";
@@ -98,8 +155,17 @@ Replicator::CopyOutcome Replicator::SendMarkedRegions(Pair& pair, const PairView
     }
     pending.pop_front();
   };
+  // Each chunk checks the binding (node/copy_engine.h); a state change also cancels the scope,
+  // which wakes the waits below at once.
+  auto goes_on = [&] {
+    if (pair.stop_copy.load()) return false;
+    std::lock_guard<std::mutex> lock(pair.mutex);
+    if (CopyStillCurrent(view.generation, pair.state, pair.generation)) return true;
+    StopCopy(pair, *calls_);
+    return false;
+  };
   std::vector<char> buffer;
-  for (size_t i = 0; i < regions.size() && !outcome.failed && !pair.stop_copy.load();) {
+  for (size_t i = 0; i < regions.size() && !outcome.failed && goes_on();) {
     size_t j = i + 1;
     while (j < regions.size() && regions[j] == regions[j - 1] + 1 &&
            (j - i) * region_bytes < kCopyChunkBytes)
@@ -128,6 +194,7 @@ Replicator::CopyOutcome Replicator::SendMarkedRegions(Pair& pair, const PairView
       outcome.failed = true;
       break;
     }
+    if (!calls_->Join(outgoing->id, scope)) break;  // stopped meanwhile: the call is cancelled
     window_->Acquire(length);
     (void)Transmit(outgoing->frame);
     pending.push_back({std::move(exclusive), outgoing->id, length, std::move(outgoing->frame)});

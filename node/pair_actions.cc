@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "node/command_rules.h"
+#include "node/copy_engine.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 #include "wire/check.h"
@@ -64,7 +65,7 @@ Status Replicator::Commit(Pair& pair, const PairTransition& transition,
     switch (action) {
       case PairAction::kBumpGeneration:  // GenerationAfter, above
       case PairAction::kAdoptPeerGeneration: break;
-      case PairAction::kStopCopy: pair.stop_copy.store(true); break;
+      case PairAction::kStopCopy: StopCopy(pair, *calls_); break;
       case PairAction::kClearPairFields: clear = true; break;
       case PairAction::kAskReserve:  // the state waits for the reserve: nothing to save
         asks_reserve = true;
@@ -97,6 +98,7 @@ Status Replicator::Commit(Pair& pair, const PairTransition& transition,
       spdlog::error("pair {}: {} held in memory only until its metadata can be saved",
                     pair.volume->name(), StatusName(next.status));
       pair.state = next;
+      StopCopyIfOutlived(pair, *calls_);
     }
     return saved;  // nothing runs after a save that failed
   }
@@ -109,6 +111,7 @@ Status Replicator::Commit(Pair& pair, const PairTransition& transition,
   }
   pair.state = next;
   pair.generation = next_generation;
+  StopCopyIfOutlived(pair, *calls_);  // node/copy_engine.h: a copy this change outlives stops now
   if (after != nullptr) *after = AfterSave{std::move(after_save), next_generation};
   return Status::Ok();
 }

@@ -138,6 +138,11 @@ struct Replicator::Pair : std::enable_shared_from_this<Replicator::Pair> {
   std::mutex copy_mutex;  // guards copy_thread
   std::thread copy_thread;
   std::atomic<bool> stop_copy{false};
+  // The running copy's calls (a PeerCalls scope; 0 while no copy sends) and the generation it
+  // started in (guarded by `mutex`): a state change that outlives the copy (node/copy_engine.h)
+  // cancels its calls, so that it stops at once instead of waiting out its chunks' answers.
+  std::atomic<uint64_t> copy_scope{0};
+  wire::Generation copy_generation;
   std::atomic<uint64_t> copy_total{0};
   std::atomic<uint64_t> copy_done{0};
   std::atomic<uint32_t> peer_progress{0};

@@ -37,24 +37,87 @@ std::optional<wire::Frame> PeerCalls::Wait(uint64_t id, int timeout_ms, int retr
   std::shared_ptr<Slot> slot = it->second;
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   auto next_resend = Clock::now() + std::chrono::milliseconds(retransmit_ms);
-  while (!slot->answer && Clock::now() < deadline) {
+  while (!slot->answer && !slot->cancelled && Clock::now() < deadline) {
     const auto until = resend ? std::min(deadline, next_resend) : deadline;
     slot->ready.wait_until(lock, until);
-    if (!slot->answer && resend && Clock::now() >= next_resend && Clock::now() < deadline) {
+    if (!slot->answer && !slot->cancelled && resend && Clock::now() >= next_resend &&
+        Clock::now() < deadline) {
       lock.unlock();
       resend();
       lock.lock();
       next_resend = Clock::now() + std::chrono::milliseconds(retransmit_ms);
     }
   }
-  slots_.erase(id);
+  if (slot->cancelled) return std::nullopt;  // its slot is gone already
+  it = slots_.find(id);
+  if (it != slots_.end() && it->second == slot) EraseSlot(it, false);
   if (delivered_at != nullptr && slot->answer) *delivered_at = slot->delivered_at;
   return std::move(slot->answer);
 }
 
 void PeerCalls::Cancel(uint64_t id) {
   std::lock_guard<std::mutex> lock(mutex_);
-  slots_.erase(id);
+  auto it = slots_.find(id);
+  if (it != slots_.end()) EraseSlot(it, true);
+}
+
+uint64_t PeerCalls::OpenScope() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const uint64_t scope = next_scope_++;
+  scopes_[scope];
+  return scope;
+}
+
+bool PeerCalls::Join(uint64_t id, uint64_t scope) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = slots_.find(id);
+  auto in = scopes_.find(scope);
+  if (it == slots_.end() || in == scopes_.end()) return true;
+  if (in->second.cancelled) {
+    EraseSlot(it, true);
+    return false;
+  }
+  it->second->scope = scope;
+  in->second.ids.insert(id);
+  return true;
+}
+
+void PeerCalls::CancelScope(uint64_t scope) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto in = scopes_.find(scope);
+  if (in == scopes_.end()) return;
+  in->second.cancelled = true;
+  const std::set<uint64_t> ids = std::move(in->second.ids);
+  in->second.ids.clear();
+  for (uint64_t id : ids) {
+    auto it = slots_.find(id);
+    if (it != slots_.end()) EraseSlot(it, true);
+  }
+}
+
+void PeerCalls::CloseScope(uint64_t scope) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto in = scopes_.find(scope);
+  if (in == scopes_.end()) return;
+  for (uint64_t id : in->second.ids) {
+    auto it = slots_.find(id);
+    if (it != slots_.end()) it->second->scope = 0;
+  }
+  scopes_.erase(in);
+}
+
+void PeerCalls::EraseSlot(std::map<uint64_t, std::shared_ptr<Slot>>::iterator it,
+                          bool cancelled) {
+  Slot& slot = *it->second;
+  if (slot.scope != 0) {
+    auto in = scopes_.find(slot.scope);
+    if (in != scopes_.end()) in->second.ids.erase(it->first);
+  }
+  if (cancelled) {
+    slot.cancelled = true;
+    slot.ready.notify_all();
+  }
+  slots_.erase(it);
 }
 
 // ---- AnsweredRequests ---------------------------------------------------------------------------

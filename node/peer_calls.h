@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "node/limits.h"
@@ -45,18 +46,40 @@ class PeerCalls {
   std::optional<wire::Frame> Wait(uint64_t id, int timeout_ms, int retransmit_ms,
                                   const std::function<void()>& resend,
                                   Clock::time_point* delivered_at = nullptr);
-  // Forgets `id`: a later answer is dropped.
+  // Forgets `id`: a later answer is dropped, and a Wait() for it returns nullopt at once (also
+  // one already waiting: it wakes).
   void Cancel(uint64_t id);
+
+  // Scopes: the calls of one long operation (a copy), cancelled together when the operation is
+  // abandoned (doc/design.md "Pairs": a copy outlived by its pair's generation or role stops at
+  // once, its waits not waited out). OpenScope hands out a new scope; Join puts a begun id in it
+  // and says true, or cancels the id at once and says false when the scope was cancelled already;
+  // CancelScope cancels every id in it and every id joined later; CloseScope forgets it (its ids
+  // stay as they are). An id never joined, or a scope closed or never opened, is left alone.
+  uint64_t OpenScope();
+  bool Join(uint64_t id, uint64_t scope);
+  void CancelScope(uint64_t scope);
+  void CloseScope(uint64_t scope);
 
  private:
   struct Slot {
     std::condition_variable ready;
     std::optional<wire::Frame> answer;
     Clock::time_point delivered_at;
+    bool cancelled = false;
+    uint64_t scope = 0;  // 0: in none
   };
+  struct Scope {
+    bool cancelled = false;
+    std::set<uint64_t> ids;  // joined and not over yet
+  };
+  // Forgets the slot of `it` (caller holds mutex_) and wakes its waiter.
+  void EraseSlot(std::map<uint64_t, std::shared_ptr<Slot>>::iterator it, bool cancelled);
   std::mutex mutex_;  // a leaf: nothing else is locked while it is held
   std::map<uint64_t, std::shared_ptr<Slot>> slots_;
+  std::map<uint64_t, Scope> scopes_;
   uint64_t next_id_;
+  uint64_t next_scope_ = 1;
 };
 
 // Requests from the peer already served (or being served), by request id, with the answer sent,

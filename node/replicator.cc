@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "node/command_rules.h"
+#include "node/copy_engine.h"
 #include "node/limits.h"
 #include "node/pair_state.h"
 #include "node/peer_status_rules.h"
@@ -119,7 +120,7 @@ void Replicator::Stop() {
     for (auto& [name, pair] : pairs_) pairs.push_back(pair);
   }
   for (auto& pair : pairs) {
-    pair->stop_copy.store(true);
+    StopCopy(*pair, *calls_);  // its chunks' waits end now (node/copy_engine.h)
     std::lock_guard<std::mutex> lock(pair->copy_mutex);
     if (pair->copy_thread.joinable()) pair->copy_thread.join();
   }
@@ -182,7 +183,7 @@ void Replicator::DropPair(const std::string& name) {
     pair = it->second;
     pairs_.erase(it);
   }
-  pair->stop_copy.store(true);
+  StopCopy(*pair, *calls_);
   {
     std::lock_guard<std::mutex> lock(pair->copy_mutex);
     if (pair->copy_thread.joinable() && pair->copy_thread.get_id() != std::this_thread::get_id()) {

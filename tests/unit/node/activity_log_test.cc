@@ -69,6 +69,31 @@ TEST_CASE("a replicated write marks whole activity extents, clipped at the end o
   CHECK(marked.size() == (kVolumeBytes - kActivityExtentBytes) / kRegionBytes);
 }
 
+TEST_CASE(
+    "a long replicated write reaching an unmarked extent marks the extents ahead with it; a short "
+    "one, or one in a marked extent, does not",
+    "[activity_log]") {
+  const uint64_t first_extent_regions = kActivityExtentBytes / kRegionBytes;
+  SECTION("short") {
+    PairFixture fixture;
+    REQUIRE(Activity::Begin(fixture.pair, 0, kMarkAheadMinWriteBytes - 4096, true).ok());
+    CHECK(fixture.pair.regions->MarkedRegions().size() == first_extent_regions);
+  }
+  SECTION("long, into a marked extent") {
+    PairFixture fixture;
+    REQUIRE(Activity::Begin(fixture.pair, 0, 4096, true).ok());
+    REQUIRE(Activity::Begin(fixture.pair, 0, kMarkAheadMinWriteBytes, true).ok());
+    CHECK(fixture.pair.regions->MarkedRegions().size() == first_extent_regions);
+  }
+  SECTION("long, into an unmarked extent: the next extents too, clipped at the end") {
+    PairFixture fixture;
+    fixture.pair.epoch = 5;
+    REQUIRE(Activity::Begin(fixture.pair, 0, kMarkAheadMinWriteBytes, true).ok());
+    CHECK(fixture.pair.regions->MarkedRegions().size() == kVolumeBytes / kRegionBytes);
+    CHECK(fixture.pair.last_epoch.back() == fixture.pair.epoch);  // the trim clears them later
+  }
+}
+
 TEST_CASE("a write never moves a pinned region's epoch: only a copy clears it", "[activity_log]") {
   PairFixture fixture;
   Replicator::Pair& pair = fixture.pair;

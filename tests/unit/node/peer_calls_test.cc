@@ -82,6 +82,49 @@ TEST_CASE("a cancelled call drops its answer and is not waited for", "[peer_call
   CHECK_FALSE(calls.Wait(id, kHangMs, 0, nullptr));  // at once: no such call
 }
 
+TEST_CASE("a cancel wakes the call waiting for that id: it returns nothing at once",
+          "[peer_calls]") {
+  PeerCalls calls(1);
+  const uint64_t id = calls.Begin();
+  std::future<std::optional<wire::Frame>> waited =
+      std::async(std::launch::async, [&] { return calls.Wait(id, kHangMs, 0, nullptr); });
+  // Cancelled before or during the wait: either way the wait ends without waiting its deadline.
+  calls.Cancel(id);
+  REQUIRE(waited.wait_for(std::chrono::milliseconds(kHangMs / 2)) == std::future_status::ready);
+  CHECK_FALSE(waited.get());
+  CHECK_FALSE(calls.Deliver(AnswerTo(id, "unwanted")));
+}
+
+TEST_CASE(
+    "a cancelled scope ends every call in it at once, and cancels a call joined later; other "
+    "calls go on",
+    "[peer_calls]") {
+  PeerCalls calls(1);
+  const uint64_t scope = calls.OpenScope();
+  const uint64_t first = calls.Begin(), second = calls.Begin(), outside = calls.Begin();
+  CHECK(calls.Join(first, scope));
+  CHECK(calls.Join(second, scope));
+  std::future<std::optional<wire::Frame>> waited =
+      std::async(std::launch::async, [&] { return calls.Wait(first, kHangMs, 0, nullptr); });
+  calls.CancelScope(scope);
+  REQUIRE(waited.wait_for(std::chrono::milliseconds(kHangMs / 2)) == std::future_status::ready);
+  CHECK_FALSE(waited.get());
+  CHECK_FALSE(calls.Wait(second, kHangMs, 0, nullptr));
+  const uint64_t late = calls.Begin();
+  CHECK_FALSE(calls.Join(late, scope));
+  CHECK_FALSE(calls.Wait(late, kHangMs, 0, nullptr));
+  // A call in no scope is not touched; a closed scope leaves its calls as they are.
+  CHECK(calls.Deliver(AnswerTo(outside, "still wanted")));
+  CHECK(calls.Wait(outside, kHangMs, 0, nullptr));
+  const uint64_t other = calls.OpenScope();
+  const uint64_t kept = calls.Begin();
+  CHECK(calls.Join(kept, other));
+  calls.CloseScope(other);
+  calls.CancelScope(other);  // closed: nothing to cancel
+  CHECK(calls.Deliver(AnswerTo(kept, "kept")));
+  CHECK(calls.Wait(kept, kHangMs, 0, nullptr));
+}
+
 TEST_CASE("only the first answer to a call counts; an unknown id is dropped", "[peer_calls]") {
   PeerCalls calls(1);
   const uint64_t id = calls.Begin();
