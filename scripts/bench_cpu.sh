@@ -5,7 +5,8 @@
 #   scripts/bench_cpu.sh                       # needs root (FUSE mounts), like bench.sh
 #   CPU_TARGETS="pair pair_curve" CPU_SIZE=1G CPU_BS=1M CPU_RUNS=3 scripts/bench_cpu.sh
 #
-# For each target (bench.sh's pair targets: pair, pair_curve, pair_ref, ...), sets the pair up
+# For each target (bench.sh's pair targets: pair, pair_curve, pair_ref, ...; and pair_curve_ref,
+# pair_curve with BENCH_REF_PAIRFS), sets the pair up
 # (scripts/bench/targets.sh), then CPU_RUNS times writes CPU_SIZE to the primary's file with dd
 # (CPU_BS blocks, conv=fsync, overwriting the file in place) and reads utime+stime
 # (/proc/PID/stat) of the two pairfs daemons before and after. Prints, per run: CPU s per GB
@@ -37,6 +38,13 @@ die() { echo "bench_cpu: error: $*" >&2; exit 1; }
 . "$BENCH_PARTS/sites.sh"
 # shellcheck source=scripts/bench/targets.sh
 . "$BENCH_PARTS/targets.sh"
+# pair_curve with BENCH_REF_PAIRFS (a before/after of CURVE in one run, like pair_ref)
+target_pair_curve_ref() {
+  case $1 in
+    label) echo "PAIR sync+CURVE (ref)" ;;
+    *) PAIRFS_BIN=$REF_PAIRFS pair_target paircr_a paircr_b 7500 curve "$1" ;;
+  esac
+}
 gluster_daemon_stop() { :; }
 hosts_restore() { :; }
 
