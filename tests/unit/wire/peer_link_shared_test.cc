@@ -41,6 +41,11 @@ class SharedSendInbox {
   std::optional<pairfs::wire::Frame> frame_;
 };
 
+// The ipc endpoint of site `site` in `dir`.
+std::string SharedSendEndpoint(const pairfs::testing::TempDir& dir, const std::string& site) {
+  return "ipc://" + dir.path() + "/" + site + ".sock";
+}
+
 }  // namespace
 
 TEST_CASE("a shared frame reaches the peer intact after its sender dropped it, then is released",
@@ -48,8 +53,8 @@ TEST_CASE("a shared frame reaches the peer intact after its sender dropped it, t
   using namespace pairfs::wire;
   pairfs::testing::TempDir dir;
   Context context;
-  const std::string endpoint_a = "ipc://" + dir.path() + "/a.sock";
-  const std::string endpoint_b = "ipc://" + dir.path() + "/b.sock";
+  const std::string endpoint_a = SharedSendEndpoint(dir, "a");
+  const std::string endpoint_b = SharedSendEndpoint(dir, "b");
   SharedSendInbox inbox;
   auto b = PeerLink::Start(context, endpoint_b, endpoint_a, "b", "a",
                            [&](Frame frame) { inbox.Put(std::move(frame)); });
@@ -89,8 +94,8 @@ TEST_CASE("a shared frame waiting in ZeroMQ's pipe is referenced, not copied, un
   using namespace pairfs::wire;
   pairfs::testing::TempDir dir;
   Context context;
-  const std::string endpoint_a = "ipc://" + dir.path() + "/a.sock";
-  const std::string endpoint_b = "ipc://" + dir.path() + "/b.sock";
+  const std::string endpoint_a = SharedSendEndpoint(dir, "a");
+  const std::string endpoint_b = SharedSendEndpoint(dir, "b");
   // b's handler holds its link thread on the first frame until the test lets go: b stops reading,
   // its pipe and the socket fill, and a's frames wait in a's pipe.
   std::mutex gate_mutex;
