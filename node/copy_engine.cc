@@ -126,7 +126,7 @@ Replicator::CopyOutcome Replicator::SendMarkedRegions(Pair& pair, const PairView
     RangeLock::Guard exclusive;
     uint64_t id;
     uint64_t length;
-    std::string frame;
+    std::shared_ptr<const std::string> frame;
   };
   std::deque<InFlight> pending;
   CopyOutcome outcome;

@@ -62,7 +62,11 @@ inline constexpr size_t kPeerWorkQueuedBytes = 128ull << 20;
 
 // A replicated write longer than this goes to the peer as parts of this size, sent at once
 // (node/write_path.cc SendReplicaParts): the peer writes one part while the next is on its way.
-inline constexpr size_t kReplicaPartBytes = 128 * 1024;
+// Every part costs both sites a message, a wake-up of each thread it passes and an answer: at
+// 128 KiB (8 parts per 1 MiB write) that was 10 to 20 % of each site's CPU per replicated GB,
+// plain or CURVE (speed, issue 11: scripts/bench_cpu.sh, ~40 % fewer context switches at the
+// secondary with 512 KiB); two parts per 1 MiB write keep the overlap.
+inline constexpr size_t kReplicaPartBytes = 512 * 1024;
 
 // Replica writes whose message is at most this long are served on the peer link's thread, not
 // handed to a worker (node/replicator.cc OnFrame): their disk time is a page-cache copy, and the

@@ -179,7 +179,7 @@ struct Replicator::Pair : std::enable_shared_from_this<Replicator::Pair> {
   int flushes_after_lone_writes = 0;  // in a row: flushes with at most one write since the last
   struct FlushAhead {
     uint64_t id;                     // its call (PeerCalls)
-    std::string frame;               // for retransmits
+    std::shared_ptr<const std::string> frame;  // for retransmits
     uint64_t covers_writes_sent;     // writes_sent once its write was sent
     wire::Generation generation;
   };

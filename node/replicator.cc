@@ -200,6 +200,11 @@ Status Replicator::Transmit(std::string frame_bytes) {
   return transport_->Send(std::move(frame_bytes));
 }
 
+Status Replicator::Transmit(const std::shared_ptr<const std::string>& frame_bytes) {
+  if (transport_ == nullptr) return Status::Unreachable("no peer is configured");
+  return transport_->SendShared(frame_bytes);
+}
+
 Status Replicator::SendOneWay(MessageType type, uint64_t request_id, const std::string& body) {
   if (transport_ == nullptr) return Status::Unreachable("no peer is configured");
   Result<std::string> frame = wire::EncodeFrame(type, request_id, options_.site, body);

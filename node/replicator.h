@@ -184,6 +184,8 @@ class Replicator {
                                           int timeout_ms);
   Result<wire::PeerAnswerMessage> AskStatus(Pair& pair, int timeout_ms = -1);
   Status Transmit(std::string frame_bytes);  // Unreachable without a transport
+  // A frame kept for retransmits (a write's): sent without a copy where the transport can.
+  Status Transmit(const std::shared_ptr<const std::string>& frame_bytes);
   Status SendOneWay(wire::MessageType type, uint64_t request_id, const std::string& body);
   void Answer(const wire::Frame& request, wire::MessageType type, const std::string& body);
   template <class T>
@@ -212,7 +214,7 @@ class Replicator {
   // frame.
   struct OutgoingWrite {
     uint64_t id;
-    std::string frame;
+    std::shared_ptr<const std::string> frame;  // shared with the link until sent (no copy)
   };
   Result<OutgoingWrite> EncodeWrite(wire::MessageType type, const std::string& peer_volume,
                                     const wire::Generation& generation,

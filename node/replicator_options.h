@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,11 @@ class PeerTransport {
  public:
   virtual ~PeerTransport() = default;
   virtual Status Send(std::string frame_bytes) = 0;
+  // The same for a frame the sender keeps to retransmit (a write's): a transport that can send it
+  // without a copy overrides this; by default it is copied.
+  virtual Status SendShared(std::shared_ptr<const std::string> frame_bytes) {
+    return Send(*frame_bytes);
+  }
 };
 
 // Asks the witness for one vote of a majority reserve (node/replicator_reserve.cc); the daemon's

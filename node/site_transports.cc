@@ -12,6 +12,12 @@ Status LinkTransport::Send(std::string frame_bytes) {
   return link->Send(std::move(frame_bytes));
 }
 
+Status LinkTransport::SendShared(std::shared_ptr<const std::string> frame_bytes) {
+  wire::PeerLink* link = link_.load();
+  if (link == nullptr) return Status::Unreachable("the peer link is not up");
+  return link->SendShared(std::move(frame_bytes));
+}
+
 void LinkTransport::Attach(wire::PeerLink* link) { link_.store(link); }
 
 WitnessClient::WitnessClient(std::string endpoint, std::string site,

@@ -18,6 +18,7 @@ class LinkTransport : public PeerTransport {
  public:
   // The link's Send, or Unreachable "the peer link is not up" while no link is attached.
   Status Send(std::string frame_bytes) override;
+  Status SendShared(std::shared_ptr<const std::string> frame_bytes) override;  // no copy
   // From now on frames go to `link` (null: nowhere). The caller keeps `link` alive until it
   // attaches another one or null.
   void Attach(wire::PeerLink* link);

@@ -166,7 +166,7 @@ Result<Replicator::OutgoingWrite> Replicator::EncodeWrite(MessageType type,
     calls_->Cancel(id);
     return frame.status();
   }
-  return OutgoingWrite{id, std::move(frame.value())};
+  return OutgoingWrite{id, std::make_shared<const std::string>(std::move(frame.value()))};
 }
 
 Result<std::vector<Replicator::OutgoingWrite>> Replicator::SendReplicaParts(
@@ -202,7 +202,7 @@ std::optional<wire::Frame> Replicator::WaitForParts(const std::vector<OutgoingWr
   // waited for, one timeout each.
   std::optional<wire::Frame> verdict;
   for (size_t i = 0; i < parts.size(); ++i) {
-    const std::string& frame_bytes = parts[i].frame;
+    const std::shared_ptr<const std::string>& frame_bytes = parts[i].frame;
     std::optional<wire::Frame> answer =
         calls_->Wait(parts[i].id, options_.peer_timeout_ms, options_.retransmit_ms,
                      [&] { (void)Transmit(frame_bytes); }, answered_at);
@@ -315,7 +315,7 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const PairView& view,
                                                generation, origin_site, kind, offset, data, length);
   if (!outgoing.ok()) return outgoing.status();
   const uint64_t id = outgoing->id;
-  const std::string& frame_bytes = outgoing->frame;
+  const std::shared_ptr<const std::string>& frame_bytes = outgoing->frame;
   std::optional<wire::Frame> answer;
   {
     window_->Acquire(length);
@@ -388,8 +388,9 @@ Result<Replicator::OutgoingWrite> Replicator::SendFlush(const PairView& view,
     calls_->Cancel(id);
     return frame.status();
   }
-  (void)Transmit(frame.value());
-  return OutgoingWrite{id, std::move(frame.value())};
+  OutgoingWrite outgoing{id, std::make_shared<const std::string>(std::move(frame.value()))};
+  (void)Transmit(outgoing.frame);
+  return outgoing;
 }
 
 bool Replicator::SendFlushAhead(Pair& pair, const PairView& view, uint64_t write_id,
@@ -473,7 +474,7 @@ Status Replicator::FlushWithPeer(Pair& pair, const PairView& view) {
   std::optional<uint8_t> code;  // the peer's answer, if one came and passed its checks
   for (;;) {
     PeerCalls::Clock::time_point answered_at;
-    const std::string& frame_bytes = request->frame;
+    const std::shared_ptr<const std::string>& frame_bytes = request->frame;
     std::optional<wire::Frame> answer =
         calls_->Wait(request->id, options_.peer_timeout_ms, options_.retransmit_ms,
                      [&] { (void)Transmit(frame_bytes); }, &answered_at);

@@ -3,6 +3,7 @@
 #
 #   make bench                      # or: scripts/bench.sh (needs root: drop_caches, FUSE mounts)
 #   BENCH_TARGETS="plain pair gluster" BENCH_RUNS=1 scripts/bench.sh     # a shorter run
+#   scripts/bench_cpu.sh            # CPU s per GB of each pair daemon (plain, CURVE): not noisy
 #
 # Targets (columns), all kept in one scratch directory under /var/tmp, so on the same disk:
 #   plain         a plain file on the local file system: the limit

@@ -57,6 +57,22 @@ inline constexpr int kPeerReconnectMaxMs = 1000;
 // redialled (iptables DROP leaves TCP thinking the connection is up).
 inline constexpr int kPeerHeartbeatMs = 500;
 
+// The allocator, tuned once per process by the first wire::Context (wire/link.cc): every frame of
+// the peer link is a buffer of up to kMaxFrameBytes that lives for one message (ZeroMQ's receive
+// buffer, the frame's body, CURVE's plaintext and box copies), many per second. glibc serves
+// blocks over 128 KiB with a fresh mmap each (later raised, but only up to the largest block freed
+// so far) and gives the top of a heap back above twice that: every such buffer then cost a page
+// fault per 4 KiB and, freed, an munmap or madvise with a TLB shootdown (speed, issue 11: 100
+// faults per MB at the secondary, most of its CPU per replicated byte). Blocks up to this size come
+// from the heap, so the buffers of one frame after another reuse the same pages ...
+inline constexpr size_t kAllocatorMmapThresholdBytes = 4 << 20;
+static_assert(kAllocatorMmapThresholdBytes >= 2 * kMaxFrameBytes,
+              "a frame and CURVE's copy of it come from the heap");
+// ... and a heap keeps up to this much free at its top before giving it back to the kernel: about
+// 16 one-MiB writes in flight reuse their pages; more in flight (the window allows 64 MiB) costs
+// page faults again, and a process never holds more than this per heap beyond what it uses.
+inline constexpr size_t kAllocatorTrimThresholdBytes = 16 << 20;
+
 // ---- heartbeats (wire/heartbeat.h) ----
 
 // A heartbeat frame is the 64-byte header and a body of under 100 bytes (a site name, a phase

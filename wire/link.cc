@@ -1,5 +1,6 @@
 #include "wire/link.h"
 
+#include <malloc.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,6 +32,18 @@ void SetCommonOptions(zmq::socket_t& socket) {
   socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
 }
 
+// Frames are large short-lived buffers: glibc's defaults gave each one fresh pages (a fault per
+// 4 KiB) and handed them back to the kernel when freed (wire/limits.h
+// kAllocatorMmapThresholdBytes). Once per process; a failed mallopt leaves the defaults, slower
+// only.
+void TuneAllocatorForFrames() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    (void)mallopt(M_MMAP_THRESHOLD, static_cast<int>(kAllocatorMmapThresholdBytes));
+    (void)mallopt(M_TRIM_THRESHOLD, static_cast<int>(kAllocatorTrimThresholdBytes));
+  });
+}
+
 }  // namespace
 
 Status ProbeEndpoint(const std::string& endpoint) {
@@ -59,7 +72,7 @@ struct Context::Impl {
   std::unique_ptr<ZapHandler> zap;  // declared after `context`: stops before it terminates
 };
 
-Context::Context() : impl_(std::make_unique<Impl>()) {}
+Context::Context() : impl_(std::make_unique<Impl>()) { TuneAllocatorForFrames(); }
 Context::~Context() = default;
 void* Context::native() { return &impl_->context; }
 void Context::UseCurve(CurveKeys keys) { impl_->keys = std::move(keys); }

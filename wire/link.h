@@ -21,6 +21,8 @@ class ZapHandler;  // wire/zap.h
 
 class Context {
  public:
+  // The first Context of a process also tunes the process's allocator for frames (large buffers
+  // that live for one message; wire/limits.h kAllocatorMmapThresholdBytes): process-wide, once.
   Context();
   ~Context();
   Context(const Context&) = delete;

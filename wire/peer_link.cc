@@ -98,14 +98,20 @@ Result<std::unique_ptr<PeerLink>> PeerLink::Start(Context& context, const std::s
 }
 
 Status PeerLink::Send(std::string frame_bytes) {
+  return SendShared(std::make_shared<const std::string>(std::move(frame_bytes)));
+}
+
+Status PeerLink::SendShared(std::shared_ptr<const std::string> frame_bytes) {
   // Sent on the caller's thread: a hand-off to the link thread (a queue, an eventfd, a wake-up)
-  // was on every write's and every answer's way. The frame moves into the ZeroMQ message
-  // without a copy (a 1 MiB write would pay one); ZeroMQ frees it once its I/O thread has
-  // written it, or here if the send fails.
-  auto* owned = new std::string(std::move(frame_bytes));
+  // was on every write's and every answer's way. The ZeroMQ message refers to the frame's bytes
+  // without a copy (a 1 MiB write would pay one) and holds a reference to them, which ZeroMQ drops
+  // once its I/O thread has written the frame, or here if the send fails. ZeroMQ only reads the
+  // bytes of a message it sends (CURVE encrypts into a message of its own).
+  auto* owner = new std::shared_ptr<const std::string>(std::move(frame_bytes));
   zmq::message_t message(
-      owned->data(), owned->size(),
-      [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
+      const_cast<char*>((*owner)->data()), (*owner)->size(),
+      [](void*, void* hint) { delete static_cast<std::shared_ptr<const std::string>*>(hint); },
+      owner);
   std::lock_guard<std::mutex> lock(impl_->send_mutex);
   try {
     if (!impl_->dealer.send(message, zmq::send_flags::dontwait)) {

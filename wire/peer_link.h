@@ -41,6 +41,10 @@ class PeerLink {
   // Queues one encoded frame for the peer. Frames sent while there is no connection are dropped
   // (ZMQ_IMMEDIATE): the sender retransmits or times out; nothing stale piles up.
   Status Send(std::string frame_bytes);
+  // The same for a frame its sender keeps (to retransmit it): ZeroMQ holds a reference to the
+  // bytes until its I/O thread has written them (or the send fails) instead of a copy of them, so
+  // the caller may drop its own reference at once. The bytes must not change meanwhile.
+  Status SendShared(std::shared_ptr<const std::string> frame_bytes);
 
  private:
   struct Impl;

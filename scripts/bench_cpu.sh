@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# CPU seconds per GB of a replicated sequential write, per process, with and without CURVE: a
+# figure that does not depend on how loaded the (shared) machine is, unlike bench.sh's MB/s.
+#
+#   scripts/bench_cpu.sh                       # needs root (FUSE mounts), like bench.sh
+#   CPU_TARGETS="pair pair_curve" CPU_SIZE=1G CPU_BS=1M CPU_RUNS=3 scripts/bench_cpu.sh
+#
+# For each target (bench.sh's pair targets: pair, pair_curve, pair_ref, ...; and pair_curve_ref,
+# pair_curve with BENCH_REF_PAIRFS), sets the pair up
+# (scripts/bench/targets.sh), then CPU_RUNS times writes CPU_SIZE to the primary's file with dd
+# (CPU_BS blocks, conv=fsync, overwriting the file in place) and reads utime+stime
+# (/proc/PID/stat) of the two pairfs daemons before and after. Prints, per run: CPU s per GB
+# (10^9 bytes) at a, at b, and of dd (the writer's own syscalls, FUSE's copies in the kernel are
+# charged to it), and the wall-clock MB/s (noisy on a shared machine). With CPU_PERF=1, the run
+# is also recorded with `perf record -g` per daemon ($CPU_PERF_DIR/TARGET-SITE.data).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_PARTS=$ROOT/scripts/bench
+PAIRFS=$ROOT/build/pairfs
+PAIRCTL=$ROOT/build/pairctl
+WAN_PROXY=$ROOT/build/tools/wan_proxy
+read -r -a TARGETS <<< "${CPU_TARGETS:-pair pair_curve}"
+SIZE=${CPU_SIZE:-1G}
+BS=${CPU_BS:-1M}
+RUNS=${CPU_RUNS:-3}
+TMPBASE=${BENCH_TMPDIR:-/var/tmp}
+REF_PAIRFS=${BENCH_REF_PAIRFS:-}
+WAN_DELAY_MS=10 WAN_RATE_MBPS=0
+PERF=${CPU_PERF:-0}
+PERF_DIR=${CPU_PERF_DIR:-/var/tmp}
+say() { echo "bench_cpu: $*" >&2; }
+die() { echo "bench_cpu: error: $*" >&2; exit 1; }
+
+# shellcheck source=scripts/bench/processes.sh
+. "$BENCH_PARTS/processes.sh"
+# shellcheck source=scripts/bench/sites.sh
+. "$BENCH_PARTS/sites.sh"
+# shellcheck source=scripts/bench/targets.sh
+. "$BENCH_PARTS/targets.sh"
+# pair_curve with BENCH_REF_PAIRFS (a before/after of CURVE in one run, like pair_ref)
+target_pair_curve_ref() {
+  case $1 in
+    label) echo "PAIR sync+CURVE (ref)" ;;
+    *) PAIRFS_BIN=$REF_PAIRFS pair_target paircr_a paircr_b 7500 curve "$1" ;;
+  esac
+}
+gluster_daemon_stop() { :; }
+hosts_restore() { :; }
+
+to_bytes() { numfmt --from=iec "$1"; }
+SIZE_BYTES=$(to_bytes "$SIZE")
+BS_BYTES=$(to_bytes "$BS")
+COUNT=$((SIZE_BYTES / BS_BYTES))
+
+# cpu_ticks PID: utime+stime of the whole process (all threads), in clock ticks
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# minor_faults PID: page faults served without I/O (fresh pages of the allocator, mostly)
+minor_faults() { awk '{ print $10 }' "/proc/$1/stat"; }
+# switches PID: voluntary + involuntary context switches of all its threads
+switches() {
+  cat "/proc/$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'
+}
+HZ=$(getconf CLK_TCK)
+
+SCRATCH=$(mktemp -d "$TMPBASE/pairfs-benchcpu.XXXXXX")
+_PIDS=() _MOUNTS=() _ACTIVE=()
+trap cleanup EXIT
+trap 'echo "bench_cpu: interrupted" >&2; exit 130' INT
+trap 'echo "bench_cpu: terminated" >&2; exit 143' TERM
+
+echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg); $SIZE in $BS blocks, conv=fsync, $RUNS runs"
+printf '%-12s %4s %8s %8s %8s %7s %9s %9s %9s %9s\n' target run "a s/GB" "b s/GB" "dd s/GB" "MB/s" \
+  "a flt/MB" "b flt/MB" "a cs/MB" "b cs/MB"
+declare -A PID_A PID_B PATH_OF
+for t in "${TARGETS[@]}"; do
+  _ACTIVE+=("$t")
+  "target_$t" setup || die "setup of $t failed"
+  PATH_OF[$t]=$("target_$t" path)
+  read -r na nb <<< "$(declare -f "target_$t" | grep -o 'pair_target [a-z_]* [a-z_]*' | awk '{print $2, $3}')"
+  pa_var=PAIRFS_PID_$na pb_var=PAIRFS_PID_$nb
+  PID_A[$t]=${!pa_var} PID_B[$t]=${!pb_var}
+  dd if=/dev/zero of="${PATH_OF[$t]}" bs="$BS" count="$COUNT" conv=fsync,notrunc status=none  # layout
+done
+# Runs alternate between targets, so that a drift of the machine's load favours none.
+for run in $(seq "$RUNS"); do
+  for t in "${TARGETS[@]}"; do
+    path=${PATH_OF[$t]} pa=${PID_A[$t]} pb=${PID_B[$t]}
+    perf_pids=()
+    if [ "$PERF" = 1 ] && [ "$run" = 1 ]; then
+      perf record -q -g -o "$PERF_DIR/$t-a.data" -p "$pa" >/dev/null 2>&1 & perf_pids+=($!)
+      perf record -q -g -o "$PERF_DIR/$t-b.data" -p "$pb" >/dev/null 2>&1 & perf_pids+=($!)
+      sleep 1
+    fi
+    a0=$(cpu_ticks "$pa") b0=$(cpu_ticks "$pb")
+    fa0=$(minor_faults "$pa") fb0=$(minor_faults "$pb") ca0=$(switches "$pa") cb0=$(switches "$pb")
+    start=$(date +%s.%N)
+    dd_times=$( { TIMEFORMAT='%U %S'; time dd if=/dev/zero of="$path" bs="$BS" count="$COUNT" \
+      conv=fsync,notrunc status=none; } 2>&1 )
+    dd_ticks=$(awk -v hz="$HZ" '{ printf "%d", ($1 + $2) * hz }' <<< "$dd_times")
+    end=$(date +%s.%N)
+    a1=$(cpu_ticks "$pa") b1=$(cpu_ticks "$pb")
+    fa=$(($(minor_faults "$pa") - fa0)) fb=$(($(minor_faults "$pb") - fb0))
+    ca=$(($(switches "$pa") - ca0)) cb=$(($(switches "$pb") - cb0))
+    for p in "${perf_pids[@]}"; do kill -INT "$p"; wait "$p" || true; done
+    awk -v t="$t" -v r="$run" -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v d="$dd_ticks" -v hz="$HZ" \
+        -v bytes="$SIZE_BYTES" -v s="$start" -v e="$end" -v fa="$fa" -v fb="$fb" -v ca="$ca" \
+        -v cb="$cb" 'BEGIN {
+      gb = bytes / 1e9; mb = bytes / 1e6
+      printf "%-12s %4d %8.2f %8.2f %8.2f %7.0f %9.1f %9.1f %9.1f %9.1f\n", t, r, a / hz / gb, b / hz / gb,
+        d / hz / gb, mb / (e - s), fa / mb, fb / mb, ca / mb, cb / mb
+    }'
+  done
+done
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
