@@ -22,17 +22,21 @@
 //     replicator's files read those under it too: JoinedGroup).
 //   - The journal side of a swap (FlipGroup, AfterAsyncDemote, Before/AfterAsyncSwapByPeer,
 //     AfterAsyncSwapHere) runs one at a time under a process-wide recursive mutex (SwapMutex in
-//     async_swap.cc), taken with no pair lock held but a closed gate (1); it is taken before
-//     groups_mutex_ and the AsyncGroup's own locks.
-//   - WriteJournaled runs in the mount's write with the pair's gate (1) shared: it takes the
-//     written range (2) from the journal append to the image write, then Change (5) with the
-//     range released. FlushJournaled waits for the journal with no pair lock held.
+//     async_swap.cc): its callers hold the pair's gate (1) closed (or run at Start), no pair
+//     mutex; it is taken before groups_mutex_ and the AsyncGroup's own locks, and held while the
+//     old primary waits for the peer to take the rest of its journal.
+//   - WriteJournaled runs in the mount's write with the pair's gate (1) shared: it counts itself
+//     in flight (an Activity, when it marks) and holds the written range (2) from the journal
+//     append to the image write; Change (5), or the sync path's WriteTracked when the journal is
+//     full, runs after both are released. FlushJournaled waits for the journal, no pair lock held.
 //   - ResyncAsync, ResyncSwapAsync and TakeoverAsync close the gates (1) of their group's pairs
 //     themselves, in name order (one point of the group's write order), and talk to the peer
 //     with only the gates held; Pair::mutex (5) and epoch_mutex (6) are taken briefly inside.
 //   - ServeJournalBatch runs on a worker thread, with no pair lock held.
-//   - The AsyncGroup's hooks (the transfer and restore threads) call FindGroup, StampBatch,
-//     SendJournalBatch, VolumeOfEntry and GroupVolumes: groups_mutex_ and pairs_mutex_ only.
+//   - The AsyncGroup's hooks (its transfer and restore threads) call FindGroup, StampBatch,
+//     SendJournalBatch, VolumeOfEntry and GroupVolumes: they take groups_mutex_, pairs_mutex_
+//     (each volume's metadata is read under it), a pair's Snapshot (5) and the group's own
+//     mutex (FillRpo), never a gate or a range; SendJournalBatch waits for the peer's answer.
 // Thread-safe.
 #pragma once
 
