@@ -118,7 +118,7 @@ void Replicator::TrimActivityLog(Pair& pair, bool keep_hot) {
     // The journal is the write-ahead log: once it holds every write of the closed epochs
     // durably, a restart replays them, and the marks are no longer needed to find them. The end
     // of a copy (not keep_hot) also flushes both copies below, as for a sync pair.
-    if (!SyncJournalOf(pair).ok()) return;
+    if (!async_->SyncJournalOf(pair).ok()) return;
     if (keep_hot) {
       // Every finished write's region is cleared, hot ones too (keep_hot false): its entry is
       // durable now. Keeping hot regions left seconds of writes marked, and a primary killed

@@ -14,6 +14,7 @@
 
 #include "node/activity_log.h"
 #include "node/async_group.h"
+#include "node/async_pairs.h"
 #include "node/limits.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
@@ -47,13 +48,16 @@ Status MakeJournalDir(const std::string& dir) {
 
 }  // namespace
 
-std::shared_ptr<AsyncGroup> Replicator::FindGroup(const std::string& group) const {
+AsyncPairs::AsyncPairs(Replicator& replicator)
+    : replicator_(replicator), store_(replicator.store_), options_(replicator.options_) {}
+
+std::shared_ptr<AsyncGroup> AsyncPairs::FindGroup(const std::string& group) const {
   std::lock_guard<std::mutex> lock(groups_mutex_);
   auto it = groups_.find(group);
   return it == groups_.end() ? nullptr : it->second;
 }
 
-Result<std::shared_ptr<AsyncGroup>> Replicator::OpenGroup(const std::string& group, bool master,
+Result<std::shared_ptr<AsyncGroup>> AsyncPairs::OpenGroup(const std::string& group, bool master,
                                                           bool create) {
   std::lock_guard<std::mutex> lock(groups_mutex_);
   auto it = groups_.find(group);
@@ -81,7 +85,7 @@ Result<std::shared_ptr<AsyncGroup>> Replicator::OpenGroup(const std::string& gro
     if (decoded.ok() && ack.group != batch.group)
       decoded = Status::InvalidArgument("group names another group");
     if (!decoded.ok()) {
-      CountRefusal(MessageType::kJournalAck, decoded);
+      replicator_.CountRefusal(MessageType::kJournalAck, decoded);
       return Status::Corruption("the peer's journal ack: " + decoded.message());
     }
     return ack;
@@ -97,7 +101,12 @@ Result<std::shared_ptr<AsyncGroup>> Replicator::OpenGroup(const std::string& gro
   return opened.value();
 }
 
-Status Replicator::AttachAsync(Pair& pair, bool create) {
+std::shared_ptr<AsyncGroup> AsyncPairs::JoinedGroup(const Pair& pair) const {
+  std::lock_guard<std::mutex> lock(groups_mutex_);
+  return pair.async_group;
+}
+
+Status AsyncPairs::AttachAsync(Pair& pair, bool create) {
   const Pair::View view = pair.Snapshot();
   if (view.context.mode != PairMode::kAsync) return Status::Ok();
   const VolumeMetadata metadata = pair.volume->metadata();
@@ -115,10 +124,10 @@ Status Replicator::AttachAsync(Pair& pair, bool create) {
   return Status::Ok();
 }
 
-std::vector<std::shared_ptr<Volume>> Replicator::GroupVolumes(const std::string& group) const {
+std::vector<std::shared_ptr<Volume>> AsyncPairs::GroupVolumes(const std::string& group) const {
   std::vector<std::shared_ptr<Volume>> volumes;
-  std::lock_guard<std::mutex> lock(pairs_mutex_);
-  for (const auto& [name, pair] : pairs_) {
+  std::lock_guard<std::mutex> lock(replicator_.pairs_mutex_);
+  for (const auto& [name, pair] : replicator_.pairs_) {
     const VolumeMetadata metadata = pair->volume->metadata();
     if (metadata.pair_mode == "async" && GroupNameOf(metadata) == group)
       volumes.push_back(pair->volume);
@@ -126,12 +135,12 @@ std::vector<std::shared_ptr<Volume>> Replicator::GroupVolumes(const std::string&
   return volumes;
 }
 
-std::shared_ptr<Volume> Replicator::VolumeOfEntry(const std::string& group, bool master,
+std::shared_ptr<Volume> AsyncPairs::VolumeOfEntry(const std::string& group, bool master,
                                                   const std::string& entry_volume) const {
   std::vector<std::shared_ptr<Pair>> pairs;
   {
-    std::lock_guard<std::mutex> lock(pairs_mutex_);
-    for (const auto& [name, pair] : pairs_) pairs.push_back(pair);
+    std::lock_guard<std::mutex> lock(replicator_.pairs_mutex_);
+    for (const auto& [name, pair] : replicator_.pairs_) pairs.push_back(pair);
   }
   for (const std::shared_ptr<Pair>& pair : pairs) {
     const VolumeMetadata metadata = pair->volume->metadata();
@@ -145,11 +154,11 @@ std::shared_ptr<Volume> Replicator::VolumeOfEntry(const std::string& group, bool
   return nullptr;
 }
 
-Status Replicator::StartGroups() {
+Status AsyncPairs::StartGroups() {
   std::vector<std::shared_ptr<Pair>> pairs;
   {
-    std::lock_guard<std::mutex> lock(pairs_mutex_);
-    for (const auto& [name, pair] : pairs_) pairs.push_back(pair);
+    std::lock_guard<std::mutex> lock(replicator_.pairs_mutex_);
+    for (const auto& [name, pair] : replicator_.pairs_) pairs.push_back(pair);
   }
   for (const std::shared_ptr<Pair>& pair : pairs) {
     Status attached = AttachAsync(*pair, false);
@@ -157,8 +166,8 @@ Status Replicator::StartGroups() {
       // Served without its journal, the volume could be written past what the journal holds.
       store_.LeaveOut(pair->volume->name(),
                       "its group's journal cannot be opened: " + attached.message());
-      std::lock_guard<std::mutex> lock(pairs_mutex_);
-      pairs_.erase(pair->volume->name());
+      std::lock_guard<std::mutex> lock(replicator_.pairs_mutex_);
+      replicator_.pairs_.erase(pair->volume->name());
     }
   }
   Status resolved = ResolveSwapsAtStart();  // asyncswap
@@ -190,7 +199,7 @@ Status Replicator::StartGroups() {
   return Status::Ok();
 }
 
-void Replicator::StopGroups() {
+void AsyncPairs::StopGroups() {
   std::vector<std::shared_ptr<AsyncGroup>> groups;
   {
     std::lock_guard<std::mutex> lock(groups_mutex_);
@@ -199,14 +208,15 @@ void Replicator::StopGroups() {
   for (const std::shared_ptr<AsyncGroup>& group : groups) group->Stop();
 }
 
-Result<std::string> Replicator::SendJournalBatch(const std::string& body) {
+Result<std::string> AsyncPairs::SendJournalBatch(const std::string& body) {
   // Resent only once, after half the timeout, not every retransmit_ms: a batch of the
   // transfer's window waits at the peer behind the ones before it (each stored and synced in
   // turn), often longer than retransmit_ms on a busy disk, and every resend carried its megabyte
   // across the WAN again (the peer answers it from its answered requests). A batch really lost
   // costs the timeout; the transfer then resends from what the peer holds.
-  Result<wire::Frame> frame = Exchange(MessageType::kJournalBatch, body, options_.peer_timeout_ms,
-                                       std::max(1, options_.peer_timeout_ms / 2));
+  Result<wire::Frame> frame =
+      replicator_.Exchange(MessageType::kJournalBatch, body, options_.peer_timeout_ms,
+                           std::max(1, options_.peer_timeout_ms / 2));
   if (!frame.ok()) return frame.status();
   if (frame->type != MessageType::kJournalAck) {
     return Status::Corruption("the peer answered a journal batch with a " +
@@ -215,39 +225,40 @@ Result<std::string> Replicator::SendJournalBatch(const std::string& body) {
   return std::move(frame->body);
 }
 
-void Replicator::ServeJournalBatch(const wire::Frame& frame) {
+void AsyncPairs::ServeJournalBatch(const wire::Frame& frame) {
   wire::JournalBatchMessage batch;
   wire::JournalAckMessage ack;
   Status checked = wire::DecodePeerMessage(frame.body, &batch);
   ack.group = checked.ok() ? batch.group : "invalid";
   if (!checked.ok()) {
-    CountRefusal(frame.type, checked);
+    replicator_.CountRefusal(frame.type, checked);
     ack.code = static_cast<uint8_t>(checked.code());
     ack.message = "journal batch refused: " + checked.message();
-    return Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
+    return replicator_.Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
   }
   std::shared_ptr<AsyncGroup> group = FindGroup(batch.group);
   if (!group || group->master()) {
     const Status refused = Status::NotFound("no restore journal of group " + batch.group +
                                             " at site " + options_.site);
-    CountRefusal(frame.type, refused);
+    replicator_.CountRefusal(frame.type, refused);
     ack.code = static_cast<uint8_t>(refused.code());
     ack.message = refused.message();
-    return Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
+    return replicator_.Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
   }
   // asyncswap: a copy taken over or swapped refuses the old primary's batches (generation).
   Status fenced = CheckAndNoteBatch(batch);
   if (!fenced.ok()) {
-    CountRefusal(frame.type, fenced);
+    replicator_.CountRefusal(frame.type, fenced);
     ack.code = static_cast<uint8_t>(fenced.code());
     ack.message = fenced.message();
     ack.durable_sequence = group->journal().durable_sequence();
     ack.applied_sequence = std::min(group->journal().applied_sequence(), ack.durable_sequence);
-    return Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
+    return replicator_.Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
   }
   ack = group->Receive(batch, kAsyncReorderWaitMs);  // the master sends a window of batches
-  if (ack.code != 0) CountRefusal(frame.type, Status(static_cast<Code>(ack.code), ack.message));
-  Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
+  if (ack.code != 0)
+    replicator_.CountRefusal(frame.type, Status(static_cast<Code>(ack.code), ack.message));
+  replicator_.Answer(frame, MessageType::kJournalAck, wire::EncodeBody(ack));
 }
 
 namespace {
@@ -266,7 +277,7 @@ enum class F1Protection {
   kEntryDurableFirst,  // the image write waits for the entry to be durable
 };
 
-F1Protection JournaledWriteProtection(Replicator::Pair& pair, AsyncGroup& group, uint64_t offset,
+F1Protection JournaledWriteProtection(AsyncPairs::Pair& pair, AsyncGroup& group, uint64_t offset,
                                       uint64_t length) {
   if (length == 0) return F1Protection::kEntryDurableFirst;
   const RegionSet& regions = *pair.regions;
@@ -287,7 +298,7 @@ F1Protection JournaledWriteProtection(Replicator::Pair& pair, AsyncGroup& group,
 
 }  // namespace
 
-Result<size_t> Replicator::WriteJournaled(Pair& pair, wire::WriteKind kind, uint64_t offset,
+Result<size_t> AsyncPairs::WriteJournaled(Pair& pair, wire::WriteKind kind, uint64_t offset,
                                           const char* data, size_t length, bool direct) {
   std::shared_ptr<AsyncGroup> group;
   {
@@ -346,28 +357,28 @@ Result<size_t> Replicator::WriteJournaled(Pair& pair, wire::WriteKind kind, uint
   if (journal_full) {
     // PFUS: the dirty bitmap takes over; the write is never failed for the peer's sake.
     SuspendGroup(group);
-    return WriteTracked(pair, kind, offset, data, length, direct);
+    return replicator_.WriteTracked(pair, kind, offset, data, length, direct);
   }
   const PairStatus status = pair.Snapshot().state.status;
   if (group->journal().AboveHighWater(options_.journal_high_water_percent)) {
     if (status == PairStatus::kPAIR) {
       spdlog::info("pair {}: the journal of group {} is over {}%: PFUL, writes paced",
                    pair.volume->name(), group->name(), options_.journal_high_water_percent);
-      (void)Change(pair, PairEvent::kJournalHighWater, nullptr, nullptr);
+      (void)replicator_.Change(pair, PairEvent::kJournalHighWater, nullptr, nullptr);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(kAsyncPaceMs));
   } else if (status == PairStatus::kPFUL) {
-    (void)Change(pair, PairEvent::kJournalBelowHighWater, nullptr, nullptr);
+    (void)replicator_.Change(pair, PairEvent::kJournalBelowHighWater, nullptr, nullptr);
   }
   return length;
 }
 
-void Replicator::SuspendGroup(const std::shared_ptr<AsyncGroup>& group) {
+void AsyncPairs::SuspendGroup(const std::shared_ptr<AsyncGroup>& group) {
   (void)group->Suspend();  // Append has already, when it found the journal full
   std::vector<std::shared_ptr<Pair>> pairs;
   {
-    std::lock_guard<std::mutex> lock(pairs_mutex_);
-    for (const auto& [name, pair] : pairs_) pairs.push_back(pair);
+    std::lock_guard<std::mutex> lock(replicator_.pairs_mutex_);
+    for (const auto& [name, pair] : replicator_.pairs_) pairs.push_back(pair);
   }
   for (const std::shared_ptr<Pair>& member : pairs) {
     {
@@ -375,7 +386,7 @@ void Replicator::SuspendGroup(const std::shared_ptr<AsyncGroup>& group) {
       if (member->async_group != group) continue;
     }
     const PairStatus before = member->Snapshot().state.status;
-    (void)Change(*member, PairEvent::kJournalFull, nullptr, nullptr);
+    (void)replicator_.Change(*member, PairEvent::kJournalFull, nullptr, nullptr);
     if (before != PairStatus::kPFUS && member->Snapshot().state.status == PairStatus::kPFUS) {
       spdlog::warn("pair {}: the journal of group {} is full: suspended (PFUS), changes tracked",
                    member->volume->name(), group->name());
@@ -383,7 +394,7 @@ void Replicator::SuspendGroup(const std::shared_ptr<AsyncGroup>& group) {
   }
 }
 
-Status Replicator::FlushJournaled(Pair& pair) {
+Status AsyncPairs::FlushJournaled(Pair& pair) {
   std::shared_ptr<AsyncGroup> group;
   {
     std::lock_guard<std::mutex> lock(groups_mutex_);
@@ -395,7 +406,7 @@ Status Replicator::FlushJournaled(Pair& pair) {
   return group->WaitDurable(last);
 }
 
-void Replicator::DescribeAsync(Pair& pair, const PairView& view, wire::VolumeInfo* info) {
+void AsyncPairs::DescribeAsync(Pair& pair, const PairView& view, wire::VolumeInfo* info) {
   if (view.context.mode != PairMode::kAsync) return;
   std::shared_ptr<AsyncGroup> group;
   {

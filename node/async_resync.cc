@@ -27,6 +27,7 @@
 
 #include "node/activity_log.h"
 #include "node/async_group.h"
+#include "node/async_pairs.h"
 #include "node/async_resync_internal.h"
 #include "node/fault_point.h"
 #include "node/limits.h"
@@ -69,12 +70,12 @@ wire::PairOutcome OutcomeOf(const std::string& name, const Status& status,
 
 }  // namespace async_resync_internal
 
-Status Replicator::PrepareAsyncResync(AsyncResyncMember& member) {
+Status AsyncPairs::PrepareAsyncResync(AsyncResyncMember& member) {
   Pair& pair = *member.pair;
   const PairView view = pair.Snapshot();
   if (view.state.role != PairRole::kPrimary)
     return Status::InvalidArgument("pair " + member.name + ": an async resync runs at the primary");
-  Result<wire::PeerAnswerMessage> peer = AskStatus(pair);
+  Result<wire::PeerAnswerMessage> peer = replicator_.AskStatus(pair);
   if (!peer.ok())
     return Status::Unreachable("site " + options_.peer_site +
                                " is unreachable: " + peer.status().message());
@@ -88,32 +89,32 @@ Status Replicator::PrepareAsyncResync(AsyncResyncMember& member) {
   member.peer_writable = member.context.peer_status == PairStatus::kSSUS;
   // The peer's marks now (at its own generation), so that the plan counts them: a secondary
   // that is not writable marks nothing more until it is told.
-  return MergePeerBitmap(pair, view.peer_volume, peer->generation);
+  return replicator_.MergePeerBitmap(pair, view.peer_volume, peer->generation);
 }
 
-Status Replicator::StartAsyncResync(AsyncResyncMember& member, bool journaled) {
+Status AsyncPairs::StartAsyncResync(AsyncResyncMember& member, bool journaled) {
   Pair& pair = *member.pair;
   pair.stop_copy.store(true);
   member.generation = pair.Snapshot().generation;
   const std::string peer_volume = pair.Snapshot().peer_volume;
   wire::PeerResyncCommand command{peer_volume, member.generation, false};
   command.journaled = journaled;
-  Result<wire::PeerAnswerMessage> answer = Ask(command);
+  Result<wire::PeerAnswerMessage> answer = replicator_.Ask(command);
   if (!answer.ok())
     return Status::Unreachable("site " + options_.peer_site +
                                " is unreachable: " + answer.status().message());
   if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
   FaultPoint("resync-after-peer");
-  Status merged = MergePeerBitmap(pair, peer_volume, member.generation);
+  Status merged = replicator_.MergePeerBitmap(pair, peer_volume, member.generation);
   if (!merged.ok()) return merged;
-  Status changed =
-      Change(pair, PairEvent::kResync, &member.context, &member.generation, &member.after);
+  Status changed = replicator_.Change(pair, PairEvent::kResync, &member.context, &member.generation,
+                                      &member.after);
   if (!changed.ok()) return changed;
   member.regions = pair.regions->MarkedRegions();
   return Status::Ok();
 }
 
-Status Replicator::AppendResyncBatch(AsyncGroup& group, std::vector<AsyncResyncMember>& members) {
+Status AsyncPairs::AppendResyncBatch(AsyncGroup& group, std::vector<AsyncResyncMember>& members) {
   std::deque<std::string> buffers;  // owns the data the writes view (a deque never moves them)
   std::vector<JournalWrite> writes;
   for (AsyncResyncMember& member : members) {
@@ -163,19 +164,19 @@ Status Replicator::AppendResyncBatch(AsyncGroup& group, std::vector<AsyncResyncM
   return Status::Ok();
 }
 
-void Replicator::ResumeGroupIfResynced(const std::shared_ptr<AsyncGroup>& group) {
+void AsyncPairs::ResumeGroupIfResynced(const std::shared_ptr<AsyncGroup>& group) {
   if (!group->suspended()) return;
-  for (const GroupMember& member : GroupMembers(group->name())) {
+  for (const GroupMember& member : replicator_.GroupMembers(group->name())) {
     if (member.status == PairStatus::kPFUS) return;
   }
   group->Resume();
 }
 
-void Replicator::SuspendGroupsOfSuspendedPairs() {
+void AsyncPairs::SuspendGroupsOfSuspendedPairs() {
   std::vector<std::shared_ptr<Pair>> pairs;
   {
-    std::lock_guard<std::mutex> lock(pairs_mutex_);
-    for (const auto& [name, pair] : pairs_) pairs.push_back(pair);
+    std::lock_guard<std::mutex> lock(replicator_.pairs_mutex_);
+    for (const auto& [name, pair] : replicator_.pairs_) pairs.push_back(pair);
   }
   for (const std::shared_ptr<Pair>& pair : pairs) {
     if (pair->Snapshot().state.status != PairStatus::kPFUS) continue;
@@ -193,7 +194,7 @@ void Replicator::SuspendGroupsOfSuspendedPairs() {
   }
 }
 
-Status Replicator::SyncJournalOf(Pair& pair) {
+Status AsyncPairs::SyncJournalOf(Pair& pair) {
   std::shared_ptr<AsyncGroup> group;
   {
     std::lock_guard<std::mutex> lock(groups_mutex_);
@@ -203,12 +204,12 @@ Status Replicator::SyncJournalOf(Pair& pair) {
   return group->journal().Sync();
 }
 
-void Replicator::ReappendMarkedRegions(const std::shared_ptr<AsyncGroup>& group) {
+void AsyncPairs::ReappendMarkedRegions(const std::shared_ptr<AsyncGroup>& group) {
   if (group->suspended()) return;  // PFUS: the marks are the dirty regions a resync copies
   std::vector<AsyncResyncMember> members;
   {
-    std::lock_guard<std::mutex> lock(pairs_mutex_);
-    for (const auto& [name, pair] : pairs_) {
+    std::lock_guard<std::mutex> lock(replicator_.pairs_mutex_);
+    for (const auto& [name, pair] : replicator_.pairs_) {
       const PairView view = pair->Snapshot();
       if (pair->async_group != group || view.state.role != PairRole::kPrimary ||
           (view.state.status != PairStatus::kPAIR && view.state.status != PairStatus::kPFUL))
@@ -268,7 +269,7 @@ void Replicator::ReappendMarkedRegions(const std::shared_ptr<AsyncGroup>& group)
   spdlog::info("group {}: the regions its activity log marked are journaled again", group->name());
 }
 
-void Replicator::RunRestartResyncs() {
+void AsyncPairs::RunRestartResyncs() {
   std::vector<std::shared_ptr<AsyncGroup>> due;
   {
     std::lock_guard<std::mutex> lock(groups_mutex_);
@@ -282,16 +283,17 @@ void Replicator::RunRestartResyncs() {
       ++entry;
     }
   }
-  if (due.empty() || transport_ == nullptr ||
-      LinkIsSilent(heard_since_start_.load(), last_heard_ms_.load(), NowMs(),
-                   options_.peer_timeout_ms) ||
-      !heard_since_start_.load())
+  if (due.empty() || replicator_.transport_ == nullptr ||
+      LinkIsSilent(replicator_.heard_since_start_.load(), replicator_.last_heard_ms_.load(),
+                   NowMs(), options_.peer_timeout_ms) ||
+      !replicator_.heard_since_start_.load())
     return;
   for (const std::shared_ptr<AsyncGroup>& group : due) {
     // The resync waits for the drain itself; the status thread does not: next interval.
     if (!group->WaitPeerApplied(group->journal().last_sequence(), 0).ok()) continue;
     std::vector<std::string> names;
-    for (const GroupMember& member : GroupMembers(group->name())) names.push_back(member.name);
+    for (const GroupMember& member : replicator_.GroupMembers(group->name()))
+      names.push_back(member.name);
     std::vector<wire::PairOutcome> outcomes;
     std::string note;
     Status resynced = ResyncAsync(names, &outcomes, &note);
@@ -316,14 +318,14 @@ void Replicator::RunRestartResyncs() {
   }
 }
 
-std::vector<Replicator::AsyncResyncMember> Replicator::AsyncResyncMembersOf(
+std::vector<AsyncPairs::AsyncResyncMember> AsyncPairs::AsyncResyncMembersOf(
     const std::vector<std::string>& names, std::shared_ptr<AsyncGroup>* group) {
   std::vector<AsyncResyncMember> members;
   const std::set<std::string> sorted(names.begin(), names.end());
   for (const std::string& name : sorted) {
     AsyncResyncMember member;
     member.name = name;
-    Result<std::shared_ptr<Pair>> found = PairFor(name);
+    Result<std::shared_ptr<Pair>> found = replicator_.PairFor(name);
     member.status = found.status();
     if (found.ok()) {
       member.pair = found.value();
@@ -341,11 +343,11 @@ std::vector<Replicator::AsyncResyncMember> Replicator::AsyncResyncMembersOf(
   return members;
 }
 
-Status Replicator::CheckSuspendedGroupWhole(const AsyncGroup& group,
+Status AsyncPairs::CheckSuspendedGroupWhole(const AsyncGroup& group,
                                             const std::set<std::string>& names) {
   if (!group.suspended()) return Status::Ok();
   std::string missing;
-  for (const GroupMember& other : GroupMembers(group.name())) {
+  for (const GroupMember& other : replicator_.GroupMembers(group.name())) {
     if (other.status == PairStatus::kPFUS && !names.count(other.name))
       missing += (missing.empty() ? "" : ", ") + other.name;
   }
@@ -356,7 +358,7 @@ Status Replicator::CheckSuspendedGroupWhole(const AsyncGroup& group,
                                  group.name() + "); also PFUS: " + missing);
 }
 
-bool Replicator::RunAsyncResyncClosed(const std::shared_ptr<AsyncGroup>& group,
+bool AsyncPairs::RunAsyncResyncClosed(const std::shared_ptr<AsyncGroup>& group,
                                       std::vector<AsyncResyncMember>& members,
                                       uint64_t* copy_bytes) {
   uint64_t batch_bytes = 0;
@@ -388,7 +390,7 @@ bool Replicator::RunAsyncResyncClosed(const std::shared_ptr<AsyncGroup>& group,
   return true;
 }
 
-void Replicator::FinishJournaledResync(std::vector<AsyncResyncMember>& members) {
+void AsyncPairs::FinishJournaledResync(std::vector<AsyncResyncMember>& members) {
   for (AsyncResyncMember& member : members) {
     if (!member.status.ok() || !member.journaled) continue;
     {
@@ -397,11 +399,11 @@ void Replicator::FinishJournaledResync(std::vector<AsyncResyncMember>& members) 
         if (member.pair->last_epoch[region] == kPinnedEpoch) member.pair->last_epoch[region] = 0;
       }
     }
-    member.status = FinishCopy(*member.pair, member.after.generation);
+    member.status = replicator_.FinishCopy(*member.pair, member.after.generation);
   }
 }
 
-Status Replicator::ResyncAsync(const std::vector<std::string>& names,
+Status AsyncPairs::ResyncAsync(const std::vector<std::string>& names,
                                std::vector<wire::PairOutcome>* outcomes, std::string* note) {
   std::shared_ptr<AsyncGroup> group;
   std::vector<AsyncResyncMember> members = AsyncResyncMembersOf(names, &group);
@@ -435,7 +437,8 @@ Status Replicator::ResyncAsync(const std::vector<std::string>& names,
   }
   if (!journaled) {
     for (AsyncResyncMember& member : members)
-      if (member.status.ok()) RunAfterSave(*member.pair, member.after);  // the copy engine
+      if (member.status.ok())
+        replicator_.RunAfterSave(*member.pair, member.after);  // the copy engine
   }
   *note = (journaled ? "resynced through the journal: "
                      : "copying (the secondary is inconsistent until it is done): ") +

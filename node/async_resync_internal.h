@@ -9,13 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "node/async_pairs.h"
 #include "node/journal_format.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 
 namespace pairfs::node {
 
-struct Replicator::AsyncResyncMember {
+struct AsyncPairs::AsyncResyncMember {
   std::string name;
   std::shared_ptr<Pair> pair;
   Status status;               // Ok while the pair's resync goes on; else its outcome
@@ -43,7 +44,7 @@ inline uint64_t RegionBytes(const std::vector<uint64_t>& regions, uint64_t regio
 
 // The journal bytes of `regions` of `pair` as resync entries (data and a header each), bounded
 // above (a region of zeros costs no data).
-inline uint64_t BatchBytesOf(Replicator::Pair& pair, const std::vector<uint64_t>& regions) {
+inline uint64_t BatchBytesOf(AsyncPairs::Pair& pair, const std::vector<uint64_t>& regions) {
   return RegionBytes(regions, pair.regions->region_bytes(), pair.volume->size_bytes()) +
          regions.size() * kJournalEntryHeaderBytes;
 }

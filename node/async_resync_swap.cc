@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "node/async_group.h"
+#include "node/async_pairs.h"
 #include "node/async_resync_internal.h"
 #include "node/command_rules.h"
 #include "node/fault_point.h"
@@ -50,11 +51,11 @@ uint64_t Remaining(uint64_t limit, uint64_t taken) { return taken >= limit ? 0 :
 
 }  // namespace
 
-bool Replicator::AsyncSwapTargetFits(Pair& pair, uint64_t budget_bytes) const {
+bool AsyncPairs::AsyncSwapTargetFits(Pair& pair, uint64_t budget_bytes) const {
   return budget_bytes > 0 && BatchBytesOf(pair, pair.regions->MarkedRegions()) <= budget_bytes;
 }
 
-Status Replicator::StartAsyncSwap(AsyncResyncMember& member, uint64_t budget_bytes,
+Status AsyncPairs::StartAsyncSwap(AsyncResyncMember& member, uint64_t budget_bytes,
                                   bool* journaled) {
   Pair& pair = *member.pair;
   pair.stop_copy.store(true);
@@ -62,24 +63,24 @@ Status Replicator::StartAsyncSwap(AsyncResyncMember& member, uint64_t budget_byt
   wire::PeerResyncCommand command{peer_volume, member.generation, true};
   command.journaled = budget_bytes > 0;
   command.swap_budget_bytes = budget_bytes;
-  Result<wire::PeerAnswerMessage> answer = Ask(command);
+  Result<wire::PeerAnswerMessage> answer = replicator_.Ask(command);
   if (!answer.ok()) return Checked(answer.status(), options_.peer_site);
   if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
   FaultPoint("swap-after-peer");
   // An older peer ignores `journaled` for a swap and answers inconsistent: the copy engine.
   *journaled = command.journaled && answer->consistent;
-  Status merged = MergePeerBitmap(pair, peer_volume, member.generation);
+  Status merged = replicator_.MergePeerBitmap(pair, peer_volume, member.generation);
   if (!merged.ok()) return merged;
-  Status changed = Change(pair, PairEvent::kResyncSwapHere, &member.context, &member.generation,
-                          &member.after);
+  Status changed = replicator_.Change(pair, PairEvent::kResyncSwapHere, &member.context,
+                                      &member.generation, &member.after);
   if (!changed.ok()) return changed;
   member.regions = pair.regions->MarkedRegions();
   return Status::Ok();
 }
 
-Status Replicator::PrepareAsyncSwap(AsyncResyncMember& member, uint64_t* own_bytes) {
+Status AsyncPairs::PrepareAsyncSwap(AsyncResyncMember& member, uint64_t* own_bytes) {
   Pair& pair = *member.pair;
-  Result<wire::PeerAnswerMessage> peer = AskStatus(pair);
+  Result<wire::PeerAnswerMessage> peer = replicator_.AskStatus(pair);
   if (!peer.ok()) return Checked(peer.status(), options_.peer_site);
   member.context = pair.Snapshot().context;
   (void)ParseStatus(peer->status, &member.context.peer_status);
@@ -94,7 +95,7 @@ Status Replicator::PrepareAsyncSwap(AsyncResyncMember& member, uint64_t* own_byt
   return Status::Ok();
 }
 
-void Replicator::TellAsyncSwapPeers(std::vector<AsyncResyncMember>& members,
+void AsyncPairs::TellAsyncSwapPeers(std::vector<AsyncResyncMember>& members,
                                     const std::vector<uint64_t>& own_bytes, uint64_t limit,
                                     uint64_t* copy_bytes, uint64_t* batch_bytes) {
   uint64_t later_own = 0;  // this side's marks of the pairs not told yet
@@ -113,7 +114,7 @@ void Replicator::TellAsyncSwapPeers(std::vector<AsyncResyncMember>& members,
   }
 }
 
-bool Replicator::FinishAsyncSwapHere(const std::string& group,
+bool AsyncPairs::FinishAsyncSwapHere(const std::string& group,
                                      std::vector<AsyncResyncMember>& members,
                                      uint64_t batch_bytes) {
   for (AsyncResyncMember& member : members) {  // the master journal is here now
@@ -154,7 +155,7 @@ bool Replicator::FinishAsyncSwapHere(const std::string& group,
   return true;
 }
 
-Status Replicator::ResyncSwapAsync(const std::vector<std::string>& names,
+Status AsyncPairs::ResyncSwapAsync(const std::vector<std::string>& names,
                                    std::vector<wire::PairOutcome>* outcomes, std::string* note) {
   std::shared_ptr<AsyncGroup> group;
   std::vector<AsyncResyncMember> members = AsyncResyncMembersOf(names, &group);
@@ -175,9 +176,11 @@ Status Replicator::ResyncSwapAsync(const std::vector<std::string>& names,
     if (AnyGoing(members)) journaled = FinishAsyncSwapHere(group_name, members, batch_bytes);
   }
   for (AsyncResyncMember& member : members)  // the copy engine for the others
-    if (member.status.ok() && !member.journaled) RunAfterSave(*member.pair, member.after);
-  *note = std::string(journaled ? "resynced through the journal" : "copying") + " (--swap): " +
-          FormatSize(copy_bytes) + " of changed regions to site " + options_.peer_site;
+    if (member.status.ok() && !member.journaled)
+      replicator_.RunAfterSave(*member.pair, member.after);
+  *note = std::string(journaled ? "resynced through the journal" : "copying") +
+          " (--swap): " + FormatSize(copy_bytes) + " of changed regions to site " +
+          options_.peer_site;
   for (const AsyncResyncMember& member : members) {
     if (member.status.ok() && !member.journaled) {
       *note += "; the copy engine copies " + member.name + " (inconsistent there until done)";

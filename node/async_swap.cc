@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "node/async_group.h"
+#include "node/async_pairs.h"
 #include "node/command_rules.h"
 #include "node/fault_point.h"
 #include "node/limits.h"
@@ -116,18 +117,18 @@ void AsyncGroup::FillRpo(uint64_t through, wire::JournalBatchMessage* batch) con
 
 // ---- the replicator's side ----
 
-std::vector<std::shared_ptr<Replicator::Pair>> Replicator::AsyncGroupPairs(
+std::vector<std::shared_ptr<AsyncPairs::Pair>> AsyncPairs::AsyncGroupPairs(
     const std::string& group) const {
   std::vector<std::shared_ptr<Pair>> pairs;
-  std::lock_guard<std::mutex> lock(pairs_mutex_);
-  for (const auto& [name, pair] : pairs_) {
+  std::lock_guard<std::mutex> lock(replicator_.pairs_mutex_);
+  for (const auto& [name, pair] : replicator_.pairs_) {
     const VolumeMetadata metadata = pair->volume->metadata();
     if (metadata.pair_mode == "async" && GroupOf(metadata) == group) pairs.push_back(pair);
   }
   return pairs;  // pairs_ is a map: name order
 }
 
-wire::Generation Replicator::GroupGeneration(const std::string& group) const {
+wire::Generation AsyncPairs::GroupGeneration(const std::string& group) const {
   wire::Generation newest;
   for (const std::shared_ptr<Pair>& pair : AsyncGroupPairs(group)) {
     const wire::Generation generation = pair->Snapshot().generation;
@@ -136,7 +137,7 @@ wire::Generation Replicator::GroupGeneration(const std::string& group) const {
   return newest;
 }
 
-Result<bool> Replicator::JournalIsMaster(const std::string& group) const {
+Result<bool> AsyncPairs::JournalIsMaster(const std::string& group) const {
   const std::string path = options_.journal_dir + "/" + group + ".journal";
   struct stat info {};
   if (options_.journal_dir.empty() || ::stat(path.c_str(), &info) != 0)
@@ -146,7 +147,7 @@ Result<bool> Replicator::JournalIsMaster(const std::string& group) const {
   return journal.value()->role() == JournalRole::kMaster;
 }
 
-Status Replicator::FlipGroup(const std::string& group, bool to_master) {
+Status AsyncPairs::FlipGroup(const std::string& group, bool to_master) {
   std::lock_guard<std::recursive_mutex> one_at_a_time(SwapMutex());
   std::shared_ptr<AsyncGroup> old = FindGroup(group);
   if (old && old->master() == to_master) return Status::Ok();
@@ -187,7 +188,7 @@ Status Replicator::FlipGroup(const std::string& group, bool to_master) {
 
 // ---- takeover ----
 
-Result<Replicator::AsyncTakeoverPlan> Replicator::PlanAsyncTakeover(Pair& first, bool force,
+Result<AsyncPairs::AsyncTakeoverPlan> AsyncPairs::PlanAsyncTakeover(Pair& first, bool force,
                                                                     bool cluster, bool peer_lost) {
   AsyncTakeoverPlan plan;
   plan.group = GroupOf(first.volume->metadata());
@@ -230,13 +231,13 @@ Result<Replicator::AsyncTakeoverPlan> Replicator::PlanAsyncTakeover(Pair& first,
   return plan;
 }
 
-Status Replicator::DemotePeerForSwap(const AsyncTakeoverPlan& plan, AsyncGroup* journal) {
+Status AsyncPairs::DemotePeerForSwap(const AsyncTakeoverPlan& plan, AsyncGroup* journal) {
   for (size_t i = 0; i < plan.pairs.size(); ++i) {
     uint64_t received = journal ? journal->journal().durable_sequence() : 0;
     for (;;) {
-      Result<wire::PeerAnswerMessage> answer =
-          Ask(wire::PeerDemoteCommand{plan.pairs[i]->Snapshot().peer_volume, plan.generations[i]},
-              options_.peer_timeout_ms * kAsyncSwapAskTimeouts);
+      Result<wire::PeerAnswerMessage> answer = replicator_.Ask(
+          wire::PeerDemoteCommand{plan.pairs[i]->Snapshot().peer_volume, plan.generations[i]},
+          options_.peer_timeout_ms * kAsyncSwapAskTimeouts);
       if (answer.ok()) {
         if (answer->code != 0) return StatusFromCode(answer->code, answer->message);
         break;
@@ -253,7 +254,7 @@ Status Replicator::DemotePeerForSwap(const AsyncTakeoverPlan& plan, AsyncGroup* 
   return Status::Ok();
 }
 
-std::string Replicator::TakeoverRpoLine(const std::string& group, AsyncGroup& journal,
+std::string AsyncPairs::TakeoverRpoLine(const std::string& group, AsyncGroup& journal,
                                         RpoEstimate* estimate) {
   RpoHeard heard;
   {
@@ -267,7 +268,7 @@ std::string Replicator::TakeoverRpoLine(const std::string& group, AsyncGroup& jo
   return line;
 }
 
-Status Replicator::TakeoverAsync(Pair& first, bool force, bool cluster, bool peer_lost,
+Status AsyncPairs::TakeoverAsync(Pair& first, bool force, bool cluster, bool peer_lost,
                                  std::string* note) {
   Result<AsyncTakeoverPlan> checked = PlanAsyncTakeover(first, force, cluster, peer_lost);
   if (!checked.ok()) return checked.status();
@@ -305,8 +306,8 @@ Status Replicator::TakeoverAsync(Pair& first, bool force, bool cluster, bool pee
     FaultPoint("async-swap-after-flip");
   }
   for (size_t i = 0; i < plan.pairs.size(); ++i) {
-    Status changed =
-        Change(*plan.pairs[i], PairEvent::kTakeover, &plan.contexts[i], &plan.generations[i]);
+    Status changed = replicator_.Change(*plan.pairs[i], PairEvent::kTakeover, &plan.contexts[i],
+                                        &plan.generations[i]);
     if (!changed.ok()) return changed;
   }
   if (!plan.planned && restore) {
@@ -329,7 +330,7 @@ Status Replicator::TakeoverAsync(Pair& first, bool force, bool cluster, bool pee
   return Status::Ok();
 }
 
-Status Replicator::AfterAsyncDemote(Pair& pair) {
+Status AsyncPairs::AfterAsyncDemote(Pair& pair) {
   std::lock_guard<std::recursive_mutex> one_at_a_time(SwapMutex());
   const std::string group = GroupOf(pair.volume->metadata());
   std::shared_ptr<AsyncGroup> journal = FindGroup(group);
@@ -347,7 +348,7 @@ Status Replicator::AfterAsyncDemote(Pair& pair) {
 
 // ---- resync --swap ----
 
-Status Replicator::BeforeAsyncSwapByPeer(Pair& pair) {
+Status AsyncPairs::BeforeAsyncSwapByPeer(Pair& pair) {
   std::lock_guard<std::recursive_mutex> one_at_a_time(SwapMutex());
   const std::string group = GroupOf(pair.volume->metadata());
   std::shared_ptr<AsyncGroup> journal = FindGroup(group);
@@ -387,7 +388,7 @@ Status Replicator::BeforeAsyncSwapByPeer(Pair& pair) {
   return Status::Ok();
 }
 
-Status Replicator::AfterAsyncSwapByPeer(Pair& pair) {
+Status AsyncPairs::AfterAsyncSwapByPeer(Pair& pair) {
   std::lock_guard<std::recursive_mutex> one_at_a_time(SwapMutex());
   const std::string group = GroupOf(pair.volume->metadata());
   std::shared_ptr<AsyncGroup> journal = FindGroup(group);
@@ -399,13 +400,13 @@ Status Replicator::AfterAsyncSwapByPeer(Pair& pair) {
   return FlipGroup(group, false);
 }
 
-Status Replicator::AfterAsyncSwapHere(Pair& pair) {
+Status AsyncPairs::AfterAsyncSwapHere(Pair& pair) {
   return FlipGroup(GroupOf(pair.volume->metadata()), true);
 }
 
 // ---- restart ----
 
-Status Replicator::ResolveSwapsAtStart() {
+Status AsyncPairs::ResolveSwapsAtStart() {
   std::vector<std::string> names;
   {
     std::lock_guard<std::mutex> lock(groups_mutex_);
@@ -444,7 +445,7 @@ Status Replicator::ResolveSwapsAtStart() {
   return Status::Ok();
 }
 
-bool Replicator::GroupTakenOver(const std::string& group) const {
+bool AsyncPairs::GroupTakenOver(const std::string& group) const {
   std::shared_ptr<AsyncGroup> journal = FindGroup(group);
   if (!journal || journal->master()) return false;
   for (const std::shared_ptr<Pair>& pair : AsyncGroupPairs(group)) {
@@ -455,12 +456,12 @@ bool Replicator::GroupTakenOver(const std::string& group) const {
 
 // ---- the journal batches: generation fence and RPO ----
 
-void Replicator::StampBatch(AsyncGroup& group, wire::JournalBatchMessage* batch) const {
+void AsyncPairs::StampBatch(AsyncGroup& group, wire::JournalBatchMessage* batch) const {
   batch->generation = GroupGeneration(group.name());
   group.FillRpo(batch->first_sequence - 1 + batch->entries.size(), batch);
 }
 
-Status Replicator::CheckAndNoteBatch(const wire::JournalBatchMessage& batch) {
+Status AsyncPairs::CheckAndNoteBatch(const wire::JournalBatchMessage& batch) {
   const wire::Generation here = GroupGeneration(batch.group);
   if (!batch.generation.site.empty() || batch.generation.counter != 0) {
     if (here.NewerThan(batch.generation)) {

@@ -23,6 +23,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "node/async_pairs.h"
 #include "node/async_rpo.h"
 #include "node/limits.h"
 #include "node/peer_status_rules.h"
@@ -33,26 +34,26 @@ namespace pairfs::node {
 
 using namespace replicator_internal;
 
-Result<wire::PeerAnswerMessage> Replicator::ProbePeerForTakeover(Pair& pair, bool cluster) {
-  if (cluster) return AskStatus(pair, kFailoverProbeMs);
-  const bool silent = LinkIsSilent(heard_since_start_.load(), last_heard_ms_.load(), NowMs(),
-                                   options_.peer_timeout_ms);
-  const int probe_ms =
-      std::min(options_.peer_timeout_ms,
-               silent ? kFailoverProbeMs
-                      : std::max(kTakeoverProbeMs, 2 * options_.status_interval_ms));
+Result<wire::PeerAnswerMessage> AsyncPairs::ProbePeerForTakeover(Pair& pair, bool cluster) {
+  if (cluster) return replicator_.AskStatus(pair, kFailoverProbeMs);
+  const bool silent =
+      LinkIsSilent(replicator_.heard_since_start_.load(), replicator_.last_heard_ms_.load(),
+                   NowMs(), options_.peer_timeout_ms);
+  const int probe_ms = std::min(
+      options_.peer_timeout_ms,
+      silent ? kFailoverProbeMs : std::max(kTakeoverProbeMs, 2 * options_.status_interval_ms));
   const int64_t asked_ms = NowMs();
-  Result<wire::PeerAnswerMessage> answer = AskStatus(pair, probe_ms);
+  Result<wire::PeerAnswerMessage> answer = replicator_.AskStatus(pair, probe_ms);
   if (answer.ok() || answer.status().code() != Code::kUnreachable ||
       probe_ms >= options_.peer_timeout_ms)
     return answer;
-  if (last_heard_ms_.load() < asked_ms) return answer;  // silent throughout: gone
+  if (replicator_.last_heard_ms_.load() < asked_ms) return answer;  // silent throughout: gone
   spdlog::info("takeover: site {} did not answer in {} ms but is heard: asking again",
                options_.peer_site, probe_ms);
-  return AskStatus(pair, options_.peer_timeout_ms);
+  return replicator_.AskStatus(pair, options_.peer_timeout_ms);
 }
 
-void Replicator::RecordTakeoverRpo(const std::vector<std::shared_ptr<Pair>>& pairs,
+void AsyncPairs::RecordTakeoverRpo(const std::vector<std::shared_ptr<Pair>>& pairs,
                                    const RpoEstimate& estimate) {
   const int64_t now_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())

@@ -105,7 +105,7 @@ Status Replicator::CreatePair(const wire::PairCreateRequest& asked, std::string*
   if (plan.mode == PairMode::kAsync) {
     // The master journal exists before the peer is asked: a disk that cannot hold it refuses
     // the create here, with nothing to undo there.
-    Result<std::shared_ptr<AsyncGroup>> group = OpenGroup(request.group, true, true);
+    Result<std::shared_ptr<AsyncGroup>> group = async_->OpenGroup(request.group, true, true);
     if (!group.ok()) {
       return Status(group.status().code(),
                     "the journal of group " + request.group + ": " + group.status().message(),
@@ -134,9 +134,9 @@ Status Replicator::CreatePair(const wire::PairCreateRequest& asked, std::string*
   FaultPoint("create-after-metadata");
   Result<std::shared_ptr<Pair>> pair = LoadPair(plan.volume, false);
   if (!pair.ok()) return pair.status();
-  Status attached = AttachAsync(*pair.value(), true);
+  Status attached = async_->AttachAsync(*pair.value(), true);
   if (!attached.ok()) return attached;
-  if (plan.mode == PairMode::kAsync) FindGroup(request.group)->Start();
+  if (plan.mode == PairMode::kAsync) async_->FindGroup(request.group)->Start();
   if (answer->created) {
     *note = "created volume " + plan.peer_volume + " (" + FormatSize(plan.volume->size_bytes()) +
             ") at site " + options_.peer_site;
@@ -248,11 +248,11 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   if (!swap && pair->Snapshot().context.mode == PairMode::kAsync &&
       pair->Snapshot().state.role == PairRole::kPrimary) {
     std::vector<wire::PairOutcome> outcomes;
-    return ResyncAsync({name}, &outcomes, note);
+    return async_->ResyncAsync({name}, &outcomes, note);
   }
   if (swap && pair->Snapshot().context.mode == PairMode::kAsync) {  // asyncrest: its group's
     std::vector<wire::PairOutcome> outcomes;  // journal (node/async_resync_swap.cc)
-    return ResyncSwapAsync({name}, &outcomes, note);
+    return async_->ResyncSwapAsync({name}, &outcomes, note);
   }
   Result<wire::PeerAnswerMessage> peer = AskStatus(*pair);
   if (!peer.ok())
@@ -285,7 +285,7 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   Status changed = Change(*pair, event, &context, &generation, &after);
   if (!changed.ok()) return changed;
   if (swap && context.mode == PairMode::kAsync) {  // asyncswap: this side's journal is the master
-    Status flipped = AfterAsyncSwapHere(*pair);
+    Status flipped = async_->AfterAsyncSwapHere(*pair);
     if (!flipped.ok()) return flipped;
   }
   closed.Open();
@@ -307,7 +307,7 @@ Status Replicator::TakeoverPair(const std::string& name, bool force, bool cluste
   }
   Pair& pair = *found.value();
   if (pair.Snapshot().context.mode == PairMode::kAsync)  // asyncswap: the group's four roles
-    return TakeoverAsync(pair, force, cluster, peer_lost, note);
+    return async_->TakeoverAsync(pair, force, cluster, peer_lost, note);
   PairContext context = pair.Snapshot().context;
   context.force = force;
   const bool behind = pair.Snapshot().state.outdated || !pair.Snapshot().state.consistent;
@@ -381,11 +381,7 @@ Status Replicator::Dissolve(const std::string& name, std::string* note) {
   // An async primary (issue 13 part 4): the secondary first applies what the group's journal
   // holds, or its restore thread would meet entries of a volume it no longer has and stop the
   // group's other pairs there. A peer that does not answer is not waited for.
-  std::shared_ptr<AsyncGroup> group;
-  {
-    std::lock_guard<std::mutex> lock(groups_mutex_);
-    group = found.value()->async_group;
-  }
+  std::shared_ptr<AsyncGroup> group = async_->JoinedGroup(*found.value());
   if (group && group->master()) {
     Status drained = group->WaitPeerApplied(group->journal().last_sequence(), kAsyncResyncDrainMs);
     if (!drained.ok() && AskStatus(*found.value()).ok()) {
@@ -440,7 +436,7 @@ void Replicator::DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo
       info->copy_progress =
           size == 0 ? 100 : static_cast<uint32_t>((size - info->dirty_bytes) * 100 / size);
   }
-  DescribeAsync(pair, view, info);
+  async_->DescribeAsync(pair, view, info);
   // ops (issue 15): clusterd's cluster takeover refuses while the data link still hears the peer.
   info->peer_heard_ms_ago = PeerHeardMsAgo();
 }

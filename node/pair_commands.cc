@@ -199,7 +199,7 @@ wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& c
       CountRefusal(command.kType, named);
       return fail(Status::InvalidArgument("pair create: group: " + named.message()));
     }
-    Result<std::shared_ptr<AsyncGroup>> group = OpenGroup(resolved.group, false, true);
+    Result<std::shared_ptr<AsyncGroup>> group = async_->OpenGroup(resolved.group, false, true);
     if (!group.ok()) return fail(group.status());
   }
   Status saved = SaveAsSecondary(*volume, transition->next, resolved, options_.peer_site);
@@ -207,9 +207,9 @@ wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& c
   Result<std::shared_ptr<Pair>> pair = LoadPair(volume, true);
   if (!pair.ok()) return fail(pair.status());
   if (mode == PairMode::kAsync) {
-    Status attached = AttachAsync(*pair.value(), true);
+    Status attached = async_->AttachAsync(*pair.value(), true);
     if (!attached.ok()) return fail(attached);
-    FindGroup(resolved.group)->Start();
+    async_->FindGroup(resolved.group)->Start();
   }
   spdlog::info("pair {}: secondary of {}:{}, initial copy starting", name, options_.peer_site,
                command.peer_volume);
@@ -296,7 +296,7 @@ wire::PeerAnswerMessage Replicator::ServeResync(const wire::PeerResyncCommand& c
   // Either event takes the primary's generation (kAdoptPeerGeneration) with the new state.
   const bool async_swap = command.swap && pair.Snapshot().context.mode == PairMode::kAsync;
   if (async_swap) {  // asyncswap: what this side journaled and may not have shipped is marked
-    Status marked = BeforeAsyncSwapByPeer(pair);
+    Status marked = async_->BeforeAsyncSwapByPeer(pair);
     if (!marked.ok()) return AnswerOf(marked);
   }
   // (async resync, issue 13 part 4: a journaled resync keeps this target consistent)
@@ -304,10 +304,11 @@ wire::PeerAnswerMessage Replicator::ServeResync(const wire::PeerResyncCommand& c
   // asyncrest: a journaled resync --swap keeps it consistent when its marks fit the budget.
   context.journaled_resync =
       command.journaled &&
-      (!command.swap || (async_swap && AsyncSwapTargetFits(pair, command.swap_budget_bytes)));
+      (!command.swap ||
+       (async_swap && async_->AsyncSwapTargetFits(pair, command.swap_budget_bytes)));
   Status status = Change(pair, command.swap ? PairEvent::kResyncSwapByPeer : PairEvent::kResync,
                          &context, &command.generation);
-  if (status.ok() && async_swap) status = AfterAsyncSwapByPeer(pair);  // asyncswap
+  if (status.ok() && async_swap) status = async_->AfterAsyncSwapByPeer(pair);  // asyncswap
   if (!status.ok()) return AnswerOf(status);
   wire::PeerAnswerMessage answer;
   DescribeInAnswer(pair, &answer);
@@ -361,7 +362,7 @@ wire::PeerAnswerMessage Replicator::ServeDemote(const wire::PeerDemoteCommand& c
     status = Change(pair, PairEvent::kDemotedBySwap, nullptr, &command.generation);
     // asyncswap: the last pair of its group demoted ships the rest of the master journal.
     if (status.ok() && pair.Snapshot().context.mode == PairMode::kAsync)
-      status = AfterAsyncDemote(pair);
+      status = async_->AfterAsyncDemote(pair);
   }
   wire::PeerAnswerMessage answer = AnswerOf(status);
   DescribeInAnswer(pair, &answer);

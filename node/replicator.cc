@@ -42,7 +42,8 @@ Replicator::Replicator(VolumeStore& store, ReplicatorOptions options, PeerTransp
                                     .count()))),
       confirms_(std::make_unique<PeerCalls>(0)),
       answered_(std::make_unique<AnsweredRequests>()),
-      window_(std::make_unique<DataWindow>(options_.window_bytes)) {}
+      window_(std::make_unique<DataWindow>(options_.window_bytes)),
+      async_(std::make_unique<AsyncPairs>(*this)) {}
 
 Replicator::~Replicator() { Stop(); }
 
@@ -62,7 +63,7 @@ Status Replicator::Start() {
                  view.peer_volume, view.generation.counter, view.generation.site);
   }
   // Async pairs: the primaries' journals replayed into their images before anything is served.
-  Status groups = StartGroups();
+  Status groups = async_->StartGroups();
   if (!groups.ok()) return groups;
   {
     std::lock_guard<std::mutex> lock(work_mutex_);
@@ -113,7 +114,7 @@ void Replicator::Stop() {
   }
   work_ready_.notify_all();
   background_wake_.notify_all();
-  StopGroups();
+  async_->StopGroups();
   std::vector<std::shared_ptr<Pair>> pairs;
   {
     std::lock_guard<std::mutex> lock(pairs_mutex_);
@@ -331,7 +332,7 @@ void Replicator::Serve(wire::Frame frame) {
     case MessageType::kForwardedWrite: return ServeForwardedWrite(frame);
     case MessageType::kFlush: return ServeFlush(frame);
     case MessageType::kPeerStatus: return ServeStatus(frame);
-    case MessageType::kJournalBatch: return ServeJournalBatch(frame);
+    case MessageType::kJournalBatch: return async_->ServeJournalBatch(frame);
     case MessageType::kPeerCarry:
       return Answer(frame, MessageType::kReply, wire::EncodeBody(ServeCarry(frame)));
     default:  // a pair command (OnFrame queues no other type)
@@ -366,7 +367,7 @@ void Replicator::Background() {
                                        info.copy_progress};
         (void)SendOneWay(MessageType::kPeerStatus, 0, wire::EncodeBody(status));
       }
-      RunRestartResyncs();  // asyncfix: groups whose restart re-journal did not fit
+      async_->RunRestartResyncs();  // asyncfix: groups whose restart re-journal did not fit
     }
     // A link that carries nothing (not even the statuses) for peer_timeout_ms is lost, also
     // when no write notices it (node/peer_status_rules.h).

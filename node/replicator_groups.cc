@@ -148,9 +148,9 @@ void Replicator::RunEachOfGroup(const GroupPlan& plan, GroupCommand command,
   if (command == GroupCommand::kTakeover && !plan.run.empty()) {
     if (std::shared_ptr<Pair> first = FindPair(plan.run.front())) {
       // asyncrest: an async group's probe is bounded (kTakeoverProbeMs).
-      Result<wire::PeerAnswerMessage> peer =
-          first->Snapshot().context.mode == PairMode::kAsync ? ProbePeerForTakeover(*first, false)
-                                                             : AskStatus(*first);
+      Result<wire::PeerAnswerMessage> peer = first->Snapshot().context.mode == PairMode::kAsync
+                                                 ? async_->ProbePeerForTakeover(*first, false)
+                                                 : AskStatus(*first);
       peer_lost = !peer.ok() && peer.status().code() == Code::kUnreachable;
     }
   }
@@ -164,7 +164,7 @@ void Replicator::RunEachOfGroup(const GroupPlan& plan, GroupCommand command,
     }
     if (all_async) {
       std::string note;
-      (void)ResyncSwapAsync(plan.run, outcomes, &note);
+      (void)async_->ResyncSwapAsync(plan.run, outcomes, &note);
       return;
     }
   }
@@ -180,7 +180,7 @@ void Replicator::RunEachOfGroup(const GroupPlan& plan, GroupCommand command,
     }
     if (async_primaries) {
       std::string note;
-      (void)ResyncAsync(plan.run, outcomes, &note);
+      (void)async_->ResyncAsync(plan.run, outcomes, &note);
       return;
     }
   }

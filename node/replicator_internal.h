@@ -1,7 +1,7 @@
 // Internals shared by the replicator's files (node/README.md lists them): the helpers they all
 // use, and the headers of the pair runtime (pair_runtime.h: Pair, Gate, the lock order), the
-// activity log (activity_log.h) and the request plumbing (peer_calls.h). Not part of the node's
-// interface.
+// activity log (activity_log.h), the async pairs' side (async_pairs.h: Replicator::async_) and
+// the request plumbing (peer_calls.h). Not part of the node's interface.
 #pragma once
 
 #include <algorithm>
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "node/activity_log.h"
+#include "node/async_pairs.h"
 #include "node/pair_runtime.h"
 #include "node/pair_state.h"
 #include "node/peer_calls.h"

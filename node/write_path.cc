@@ -99,7 +99,7 @@ Result<size_t> Replicator::DoWrite(Volume& volume, const std::string& origin_sit
     case WritePath::kForwardToPrimary:
       return WriteForwarded(*pair, view, origin_site, kind, offset, data, length, direct);
     case WritePath::kJournal:  // async: node/async_replicator.cc
-      return WriteJournaled(*pair, kind, offset, data, length, direct);
+      return async_->WriteJournaled(*pair, kind, offset, data, length, direct);
     case WritePath::kRefuseIo:
       return Status::IoError("volume " + volume.name() + ": site " + options_.peer_site +
                                  " is unreachable and the pair's fence level is data",
@@ -371,7 +371,7 @@ Status Replicator::Flush(Volume& volume) {
   switch (FlushPathFor(view.state, view.context, WriteRuleFor(view.state, view.context))) {
     case FlushPath::kLocal: return volume.Flush();
     case FlushPath::kJournal:
-      return FlushJournaled(
+      return async_->FlushJournaled(
           *pair);  // the journal is the write-ahead log (checkpoints: async_group)
     case FlushPath::kWithPeer: break;
   }
