@@ -11,7 +11,7 @@
 #include "wire/limits.h"
 #include "wire/link.h"
 
-TEST_CASE("after a context exists, frame-sized buffers reuse the heap's pages instead of fresh ones",
+TEST_CASE("after a context exists, frame-sized buffers come from the heap, not own mappings",
           "[link]") {
   pairfs::wire::Context context;
   constexpr int kFrames = 8;
@@ -24,10 +24,9 @@ TEST_CASE("after a context exists, frame-sized buffers reuse the heap's pages in
   }
   const size_t mapped_while_held = mallinfo2().hblks;
   for (auto it = frames.rbegin(); it != frames.rend(); ++it) std::free(*it);
-  const size_t kept_at_top = mallinfo2().keepcost;
-  // No frame got a mapping of its own (glibc's default above 128 KiB) ...
+  // No frame got a mapping of its own (glibc's default above 128 KiB): they come from the heap,
+  // whose pages the next frames reuse. (Whether freeing them keeps their pages depends on what
+  // else the process allocated above them, so it is not asserted here; scripts/bench_cpu.sh
+  // reports the page faults per MB of a real write load.)
   CHECK(mapped_while_held == mapped_before);
-  // ... and freeing them did not give their pages back to the kernel (the default trims the heap's
-  // top above twice the mapping threshold): the next frames find them.
-  CHECK(kept_at_top >= kFrames * pairfs::wire::kMaxFrameBytes);
 }
