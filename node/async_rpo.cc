@@ -49,4 +49,11 @@ std::string DescribeRpo(const std::string& group, const std::string& peer_site,
          "heard of)";
 }
 
+bool RpoHeardIsNewer(const RpoHeard& candidate, const RpoHeard& kept) {
+  if (!kept.heard) return true;
+  if (candidate.appended_sequence != kept.appended_sequence)
+    return candidate.appended_sequence > kept.appended_sequence;
+  return candidate.through >= kept.through;
+}
+
 }  // namespace pairfs::node

@@ -27,6 +27,10 @@ struct RpoHeard {
   std::vector<uint64_t> entry_bytes;
 };
 
+// Whether `candidate` was sent after `kept` by the same primary (a later append, or the same one
+// and a later batch): the newer RPO fields are kept. Anything is newer than nothing heard.
+bool RpoHeardIsNewer(const RpoHeard& candidate, const RpoHeard& kept);
+
 struct RpoEstimate {
   bool known = false;  // something was heard from the primary since this site started
   uint64_t lost_writes = 0;

@@ -483,7 +483,11 @@ Status AsyncPairs::CheckAndNoteBatch(const wire::JournalBatchMessage& batch) {
   for (const wire::JournalEntryMessage& entry : batch.entries)
     heard.entry_bytes.push_back(entry.data.size());
   std::lock_guard<std::mutex> lock(groups_mutex_);
-  rpo_heard_[batch.group] = heard;
+  // Several batches of a window are served by several workers at once: an older one served last
+  // must not replace what a newer one said (its unsent bytes would count entries received since).
+  RpoHeard& kept = rpo_heard_[batch.group];
+  if (!RpoHeardIsNewer(heard, kept)) return Status::Ok();
+  kept = std::move(heard);
   return Status::Ok();
 }
 

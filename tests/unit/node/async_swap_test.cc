@@ -155,6 +155,24 @@ TEST_CASE("the RPO estimate counts the bytes of a heard batch that never became 
   CHECK(all.lost_bytes == 0);
 }
 
+TEST_CASE("the RPO fields of an older batch served last do not replace a newer one's",
+          "[async][rpo]") {
+  RpoHeard older;
+  older.heard = true;
+  older.through = 4;
+  older.appended_sequence = 10;
+  RpoHeard newer = older;
+  newer.through = 8;
+  newer.appended_sequence = 12;
+  CHECK(RpoHeardIsNewer(older, RpoHeard{}));
+  CHECK(RpoHeardIsNewer(newer, older));
+  CHECK_FALSE(RpoHeardIsNewer(older, newer));
+  RpoHeard same_append = older;  // two batches sent after the same append: the later one wins
+  same_append.through = 6;
+  CHECK(RpoHeardIsNewer(same_append, older));
+  CHECK_FALSE(RpoHeardIsNewer(older, same_append));
+}
+
 TEST_CASE("journal batch: the appended generation and RPO fields are checked", "[async][wire]") {
   wire::JournalBatchMessage batch;
   batch.group = "app";
