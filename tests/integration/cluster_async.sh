@@ -48,7 +48,7 @@ check "a's journal holds records b lacks" test "$(pair_field a vm1 journal_lag_b
 require "heal the link" wan_heal
 kill9_clusterd a
 check "b wins after a's clusterd is killed" wait_cluster b ACTIVE 10
-check "b is the primary of vm1" wait_field b vm1 role primary 10
+check "b is the primary of vm1" wait_field b vm1 role primary 60
 check "b's clusterd logged the four-role swap of vm1" \
   grep -q "takeover of vm1: swapped group vm1" "$WORK/b.clusterd.log"
 check "vm1 stays in PAIR (swapped, not SSWS)" _field_is b vm1 status PAIR
