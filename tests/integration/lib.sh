@@ -16,7 +16,9 @@ _PIDS=() _MOUNTS=() _LOOPS=() _CLEANUPS=()
 # `pyenv exec`) each call costs about 0.6 s of CPU more, and the tests call python3 hundreds of
 # times (json below, in every poll of a field; records.py). $WORK/bin/python3 is the interpreter
 # the shim picks, first in PATH for the tests and what they start; no python3: nothing changes.
-if _python3=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) && [ -x "$_python3" ]; then
+# tests/run.sh resolves it once for all the scripts (PAIRFS_TEST_PYTHON3).
+if _python3=${PAIRFS_TEST_PYTHON3:-$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)} &&
+   [ -x "$_python3" ]; then
   mkdir -p "$WORK/bin" && ln -s "$_python3" "$WORK/bin/python3" && PATH=$WORK/bin:$PATH
 fi
 
