@@ -66,9 +66,10 @@ storm() {  # storm SITE PORT SEED_OFFSET: rounds of 400 frames as SITE to PORT; 
 t_end=$(( $(date +%s) + SECONDS_OF_STORM ))
 storm a "$PORT_B" 0 > "$WORK/storm-a" &
 storm_a=$!
-on_cleanup "kill $storm_a"
+on_cleanup '[ -z "$storm_a" ] || kill "$storm_a"'  # only while it runs: its PID may be reused after
 storm b "$PORT_A" 1 > "$WORK/storm-b"
 wait "$storm_a"
+storm_a=
 echo "sent $(( $(cat "$WORK/storm-a") * 400 )) hostile frames as a to b and $(( $(cat "$WORK/storm-b") * 400 )) as b to a in $SECONDS_OF_STORM s"
 check "a still runs after the storm" kill -0 "$PID_a"
 check "b still runs after the storm" kill -0 "$PID_b"
