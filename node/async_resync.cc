@@ -285,7 +285,7 @@ void AsyncPairs::RunRestartResyncs() {
   }
   if (due.empty() || replicator_.transport_ == nullptr ||
       LinkIsSilent(replicator_.heard_since_start_.load(), replicator_.last_heard_ms_.load(),
-                   NowMs(), options_.peer_timeout_ms) ||
+                   replicator_.NowMs(), options_.peer_timeout_ms) ||
       !replicator_.heard_since_start_.load())
     return;
   for (const std::shared_ptr<AsyncGroup>& group : due) {

@@ -436,6 +436,11 @@ class Replicator {
   std::atomic<uint64_t> peer_refusals_{0};  // messages from the peer that failed their checks
   std::function<wire::Reply(const wire::Frame&)> carried_handler_;  // set before Start()
 
+  // The clock (issue 12's Env seam; node/time_source.h, ReplicatorOptions::clock): milliseconds
+  // of options_.clock, the steady clock when none is given. In the member functions it is the
+  // NowMs they call (it hides replicator_internal's).
+  int64_t NowMs() const;
+
   // Async pairs (issue 13): their groups' journals, resync, takeover and swap are AsyncPairs'
   // (node/async_pairs.h), which reaches this class's internals as a friend. Declared last:
   // destroyed first, after Stop() stopped the groups' threads.
