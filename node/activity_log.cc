@@ -104,14 +104,15 @@ void Replicator::TrimActivityLog(Pair& pair, bool keep_hot) {
       pair.regions->marked_bytes() == 0)
     return;
   const uint32_t closing = CloseEpoch(pair);
-  // Every write of the closing epoch (and before) must have finished at both copies.
-  const auto deadline = Clock::now() + Ms(options_.peer_timeout_ms);
+  // Every write of the closing epoch (and before) must have finished at both copies, within
+  // peer_timeout_ms of the replicator's clock (polled in real time).
+  const int64_t deadline = NowMs() + options_.peer_timeout_ms;
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(pair.epoch_mutex);
       if (pair.in_flight.empty() || pair.in_flight.begin()->first > closing) break;
     }
-    if (Clock::now() > deadline) return;
+    if (NowMs() > deadline) return;
     std::this_thread::sleep_for(Ms(2));
   }
   if (journaling) {

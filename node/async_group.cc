@@ -12,14 +12,11 @@
 
 #include "node/journal_format.h"
 #include "node/limits.h"
+#include "node/time_source.h"
 
 namespace pairfs::node {
 
-int64_t AsyncGroup::NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t AsyncGroup::NowMs() { return SteadyNowMs(); }
 
 Result<std::shared_ptr<AsyncGroup>> AsyncGroup::Open(const std::string& dir,
                                                      const std::string& group, bool master,

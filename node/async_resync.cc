@@ -29,6 +29,7 @@
 #include "node/async_group.h"
 #include "node/async_pairs.h"
 #include "node/async_resync_internal.h"
+#include "node/copy_engine.h"
 #include "node/fault_point.h"
 #include "node/limits.h"
 #include "node/names.h"
@@ -94,7 +95,7 @@ Status AsyncPairs::PrepareAsyncResync(AsyncResyncMember& member) {
 
 Status AsyncPairs::StartAsyncResync(AsyncResyncMember& member, bool journaled) {
   Pair& pair = *member.pair;
-  pair.stop_copy.store(true);
+  StopCopy(pair, *replicator_.calls_);  // its chunks' waits end now (node/copy_engine.h)
   member.generation = pair.Snapshot().generation;
   const std::string peer_volume = pair.Snapshot().peer_volume;
   wire::PeerResyncCommand command{peer_volume, member.generation, false};
@@ -285,7 +286,7 @@ void AsyncPairs::RunRestartResyncs() {
   }
   if (due.empty() || replicator_.transport_ == nullptr ||
       LinkIsSilent(replicator_.heard_since_start_.load(), replicator_.last_heard_ms_.load(),
-                   NowMs(), options_.peer_timeout_ms) ||
+                   replicator_.NowMs(), options_.peer_timeout_ms) ||
       !replicator_.heard_since_start_.load())
     return;
   for (const std::shared_ptr<AsyncGroup>& group : due) {

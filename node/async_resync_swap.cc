@@ -27,6 +27,7 @@
 #include "node/async_pairs.h"
 #include "node/async_resync_internal.h"
 #include "node/command_rules.h"
+#include "node/copy_engine.h"
 #include "node/fault_point.h"
 #include "node/limits.h"
 #include "node/names.h"
@@ -58,7 +59,7 @@ bool AsyncPairs::AsyncSwapTargetFits(Pair& pair, uint64_t budget_bytes) const {
 Status AsyncPairs::StartAsyncSwap(AsyncResyncMember& member, uint64_t budget_bytes,
                                   bool* journaled) {
   Pair& pair = *member.pair;
-  pair.stop_copy.store(true);
+  StopCopy(pair, *replicator_.calls_);  // its chunks' waits end now (node/copy_engine.h)
   const std::string peer_volume = pair.Snapshot().peer_volume;
   wire::PeerResyncCommand command{peer_volume, member.generation, true};
   command.journaled = budget_bytes > 0;

@@ -26,6 +26,7 @@
 #include "node/names.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
+#include "node/time_source.h"
 #include "wire/journal_messages.h"
 
 namespace pairfs::node {
@@ -37,12 +38,6 @@ namespace {
 int64_t UnixNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t SteadyNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 

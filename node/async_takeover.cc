@@ -38,11 +38,11 @@ Result<wire::PeerAnswerMessage> AsyncPairs::ProbePeerForTakeover(Pair& pair, boo
   if (cluster) return replicator_.AskStatus(pair, kFailoverProbeMs);
   const bool silent =
       LinkIsSilent(replicator_.heard_since_start_.load(), replicator_.last_heard_ms_.load(),
-                   NowMs(), options_.peer_timeout_ms);
+                   replicator_.NowMs(), options_.peer_timeout_ms);
   const int probe_ms = std::min(
       options_.peer_timeout_ms,
       silent ? kFailoverProbeMs : std::max(kTakeoverProbeMs, 2 * options_.status_interval_ms));
-  const int64_t asked_ms = NowMs();
+  const int64_t asked_ms = replicator_.NowMs();
   Result<wire::PeerAnswerMessage> answer = replicator_.AskStatus(pair, probe_ms);
   if (answer.ok() || answer.status().code() != Code::kUnreachable ||
       probe_ms >= options_.peer_timeout_ms)

@@ -8,15 +8,10 @@
 #include "node/control_server.h"
 #include "node/event_log.h"
 #include "node/limits.h"
+#include "node/time_source.h"
 
 namespace pairfs::node {
 namespace {
-
-int64_t EventSteadyNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // What the sampling saw last: per pair in COPY its progress and when it was recorded; the data
 // link's state ("" before the first sample).
@@ -37,7 +32,7 @@ void SampleProgressAndLink(EventLog& log, VolumeStore& store, Replicator* replic
   if (replicator == nullptr) return;
   SampledState& sampled = Sampled();
   std::lock_guard<std::mutex> lock(sampled.mutex);
-  const int64_t now = EventSteadyNowMs();
+  const int64_t now = SteadyNowMs();
   std::map<std::string, std::pair<uint32_t, int64_t>> still_copying;
   // The data link (one per node: Replicator::PeerHeardMsAgo): said only once there is a pair
   // ("" with none: nothing to say). Only pairs in COPY are described, for their progress.

@@ -19,7 +19,7 @@ Replicator::ReplicatedCounts Replicator::ReplicatedOf(const std::string& name) c
 
 int64_t Replicator::PeerHeardMsAgo() const {
   if (!heard_since_start_.load()) return -1;
-  return std::max<int64_t>(0, replicator_internal::NowMs() - last_heard_ms_.load());
+  return std::max<int64_t>(0, NowMs() - last_heard_ms_.load());
 }
 
 }  // namespace pairfs::node

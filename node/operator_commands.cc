@@ -9,6 +9,7 @@
 
 #include "node/async_group.h"
 #include "node/command_rules.h"
+#include "node/copy_engine.h"
 #include "node/fault_point.h"
 #include "node/limits.h"
 #include "node/names.h"
@@ -270,7 +271,7 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   const wire::Generation generation =
       swap ? NextGeneration(mine, peer->generation.counter, options_.site) : mine;
   ClosedGate closed(pair->gate);
-  pair->stop_copy.store(true);
+  StopCopy(*pair, *calls_);  // its chunks' waits end now (node/copy_engine.h)
   const std::string peer_volume = pair->Snapshot().peer_volume;
   Result<wire::PeerAnswerMessage> answer =
       Ask(wire::PeerResyncCommand{peer_volume, generation, swap});
@@ -361,7 +362,7 @@ Status Replicator::DissolveHere(const std::string& name) {
   Result<std::shared_ptr<Pair>> found = PairFor(name);
   if (!found.ok()) return found.status();
   Pair& pair = *found.value();
-  pair.stop_copy.store(true);
+  StopCopy(pair, *calls_);  // its chunks' waits end now (node/copy_engine.h)
   {
     ClosedGate closed(pair.gate);
     Status changed = Change(pair, PairEvent::kDissolve, nullptr, nullptr);

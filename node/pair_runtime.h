@@ -32,7 +32,7 @@
 //      which takes 2, 4 and 6, so no range (2) is held there (the copy takes no gate).
 //   Pair::copy_mutex guards copy_thread only: taken to start or join the copy thread with none of
 //      the above held, never by the copy thread itself (DropPair checks the thread id).
-//   Pair::flush_ahead_mutex (the flush ahead, node/write_path.cc): taken by a write holding 1 and
+//   Pair::flush_ahead_mutex (the flush ahead, node/flush_path.cc): taken by a write holding 1 and
 //      2 or by a flush, with 3 to 6 released; only PeerCalls' mutex (a leaf) is taken inside it.
 //   Leaves (nothing else is taken while they are held): Replicator::pairs_mutex_, work_mutex_,
 //      the mutexes of PeerCalls, AnsweredRequests and DataWindow (node/peer_calls.h; PeerCalls
@@ -168,7 +168,7 @@ struct Replicator::Pair : std::enable_shared_from_this<Replicator::Pair> {
   std::string group_name;
   std::atomic<uint64_t> last_journal_sequence{0};
 
-  // Flush ahead (node/write_path.cc, FlushAhead): when the application fsyncs after each write,
+  // Flush ahead (node/flush_path.cc, FlushAhead): when the application fsyncs after each write,
   // the primary sends a flush right behind a lone write, so that the peer's fdatasync starts
   // before the fsync comes; the fsync then waits for that flush's answer instead of a new round
   // trip. Counted: replicated writes sent (and forwarded writes granted), and those in flight.
@@ -184,7 +184,7 @@ struct Replicator::Pair : std::enable_shared_from_this<Replicator::Pair> {
     wire::Generation generation;
   };
   std::optional<FlushAhead> flush_ahead;  // the last one sent, not yet taken by a flush
-  // The local sync ahead (node/write_path.cc SyncAhead): the write that sent a flush ahead also
+  // The local sync ahead (node/flush_path.cc SyncAhead): the write that sent a flush ahead also
   // fdatasyncs this copy while its answer travels; the fsync that follows skips its own when no
   // write was sent since, in the same generation. Guarded by flush_ahead_mutex.
   struct LocalSyncAhead {

@@ -35,17 +35,17 @@ std::optional<wire::Frame> PeerCalls::Wait(uint64_t id, int timeout_ms, int retr
   auto it = slots_.find(id);
   if (it == slots_.end()) return std::nullopt;
   std::shared_ptr<Slot> slot = it->second;
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  auto next_resend = Clock::now() + std::chrono::milliseconds(retransmit_ms);
-  while (!slot->answer && !slot->cancelled && Clock::now() < deadline) {
-    const auto until = resend ? std::min(deadline, next_resend) : deadline;
-    slot->ready.wait_until(lock, until);
-    if (!slot->answer && !slot->cancelled && resend && Clock::now() >= next_resend &&
-        Clock::now() < deadline) {
+  const int64_t deadline = clock_.NowMs() + timeout_ms;
+  int64_t next_resend = clock_.NowMs() + retransmit_ms;
+  while (!slot->answer && !slot->cancelled && clock_.NowMs() < deadline) {
+    const int64_t until = resend ? std::min(deadline, next_resend) : deadline;
+    clock_.WaitUntil(slot->ready, lock, until);
+    const int64_t now = clock_.NowMs();
+    if (!slot->answer && !slot->cancelled && resend && now >= next_resend && now < deadline) {
       lock.unlock();
       resend();
       lock.lock();
-      next_resend = Clock::now() + std::chrono::milliseconds(retransmit_ms);
+      next_resend = clock_.NowMs() + retransmit_ms;
     }
   }
   if (slot->cancelled) return std::nullopt;  // its slot is gone already

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "node/limits.h"
+#include "node/time_source.h"
 #include "wire/envelope.h"
 
 namespace pairfs::node {
@@ -29,8 +30,10 @@ class PeerCalls {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // Ids handed out by Begin() count up from `first_id`.
-  explicit PeerCalls(uint64_t first_id) : next_id_(first_id) {}
+  // Ids handed out by Begin() count up from `first_id`. Deadlines and retransmits run on `clock`
+  // (not owned; null: the steady clock).
+  explicit PeerCalls(uint64_t first_id, const TimeSource* clock = nullptr)
+      : next_id_(first_id), clock_(clock != nullptr ? *clock : DefaultTimeSource()) {}
 
   // A new id whose answer Wait() can wait for (an answer may arrive before the wait starts).
   uint64_t Begin();
@@ -80,6 +83,7 @@ class PeerCalls {
   std::map<uint64_t, Scope> scopes_;
   uint64_t next_id_;
   uint64_t next_scope_ = 1;
+  const TimeSource& clock_;
 };
 
 // Requests from the peer already served (or being served), by request id, with the answer sent,

@@ -119,7 +119,7 @@ void Replicator::ServeForwardedWrite(const wire::Frame& frame) {
     return answer(DiskFaultCode(written));
   }
   // Granted: the range stays exclusive here until the secondary has written its copy. A flush
-  // ahead sent before now does not cover it (node/write_path.cc FlushAhead).
+  // ahead sent before now does not cover it (node/flush_path.cc FlushAhead).
   pair->writes_sent.fetch_add(1);
   confirms_->Register(frame.request_id);
   answer(Code::kOk);

@@ -39,8 +39,9 @@ Replicator::Replicator(VolumeStore& store, ReplicatorOptions options, PeerTransp
       calls_(std::make_unique<PeerCalls>(
           static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
-                                    .count()))),
-      confirms_(std::make_unique<PeerCalls>(0)),
+                                    .count()),
+          options_.clock)),
+      confirms_(std::make_unique<PeerCalls>(0, options_.clock)),
       answered_(std::make_unique<AnsweredRequests>()),
       window_(std::make_unique<DataWindow>(options_.window_bytes)),
       async_(std::make_unique<AsyncPairs>(*this)) {}
@@ -340,9 +341,14 @@ void Replicator::Serve(wire::Frame frame) {
   }
 }
 
+int64_t Replicator::NowMs() const {
+  return (options_.clock != nullptr ? *options_.clock : DefaultTimeSource()).NowMs();
+}
+
 void Replicator::Background() {
-  auto next_status = Clock::now();
-  auto next_trim = Clock::now() + Ms(options_.trim_interval_ms);
+  // The timers read the replicator's clock (a test may hold it); the tick is real time.
+  int64_t next_status = NowMs();
+  int64_t next_trim = NowMs() + options_.trim_interval_ms;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(work_mutex_);
@@ -354,9 +360,9 @@ void Replicator::Background() {
       std::lock_guard<std::mutex> lock(pairs_mutex_);
       for (auto& [name, pair] : pairs_) pairs.push_back(pair);
     }
-    const auto now = Clock::now();
+    const int64_t now = NowMs();
     if (now >= next_status) {
-      next_status = now + Ms(options_.status_interval_ms);
+      next_status = now + options_.status_interval_ms;
       for (auto& pair : pairs) {
         const Pair::View view = pair->Snapshot();
         wire::VolumeInfo info;
@@ -372,7 +378,7 @@ void Replicator::Background() {
     // A link that carries nothing (not even the statuses) for peer_timeout_ms is lost, also
     // when no write notices it (node/peer_status_rules.h).
     if (transport_ != nullptr && LinkIsSilent(heard_since_start_.load(), last_heard_ms_.load(),
-                                              NowMs(), options_.peer_timeout_ms)) {
+                                              now, options_.peer_timeout_ms)) {
       for (auto& pair : pairs) {
         const Pair::View view = pair->Snapshot();
         // An async pair past its copy keeps PAIR: the journal holds the writes until the link
@@ -387,7 +393,7 @@ void Replicator::Background() {
       }
     }
     if (now >= next_trim) {
-      next_trim = now + Ms(options_.trim_interval_ms);
+      next_trim = now + options_.trim_interval_ms;
       for (auto& pair : pairs) TrimActivityLog(*pair, true);
     }
   }

@@ -65,7 +65,7 @@ class Replicator {
   void OnFrame(wire::Frame frame);
 
   // ---- mount I/O: what doc/design.md says a write, discard or fsync does in each status ----
-  // (write_path.cc)
+  // (write_path.cc; Flush: flush_path.cc)
   Result<size_t> Write(Volume& volume, const std::string& origin_site, uint64_t offset,
                        const char* data, size_t length, bool direct);
   Status Discard(Volume& volume, const std::string& origin_site, wire::WriteKind kind,
@@ -235,7 +235,7 @@ class Replicator {
   Result<size_t> WriteTracked(Pair& pair, wire::WriteKind kind, uint64_t offset, const char* data,
                               size_t length, bool direct);
   Result<size_t> AfterLinkLoss(Pair& pair, size_t length);
-  // speed (issue 14): fsync with the peer (write_path.cc). SendFlush registers a call, sends a
+  // speed (issue 14): fsync with the peer (flush_path.cc). SendFlush registers a call, sends a
   // flush (ahead of the fsync when `through_sequence` names the write it follows) and returns its
   // id and frame. SendFlushAhead sends one behind a lone write when the application fsyncs after
   // each write (Pair::flush_ahead) and says whether it did; TakeFlushAhead counts the flush and
@@ -435,6 +435,11 @@ class Replicator {
   std::atomic<bool> heard_since_start_{false};
   std::atomic<uint64_t> peer_refusals_{0};  // messages from the peer that failed their checks
   std::function<wire::Reply(const wire::Frame&)> carried_handler_;  // set before Start()
+
+  // The clock (issue 12's Env seam; node/time_source.h, ReplicatorOptions::clock): milliseconds
+  // of options_.clock, the steady clock when none is given. In the member functions it is the
+  // NowMs they call (it hides replicator_internal's).
+  int64_t NowMs() const;
 
   // Async pairs (issue 13): their groups' journals, resync, takeover and swap are AsyncPairs'
   // (node/async_pairs.h), which reaches this class's internals as a friend. Declared last:

@@ -32,12 +32,6 @@ using Clock = std::chrono::steady_clock;
 
 inline std::chrono::milliseconds Ms(int ms) { return std::chrono::milliseconds(ms); }
 
-// The steady clock in milliseconds (the peer last heard, the status watch).
-inline int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-
 inline Status StatusFromCode(uint8_t code, const std::string& message) {
   if (code == 0) return Status::Ok();
   if (code > static_cast<uint8_t>(Code::kUnsupported))

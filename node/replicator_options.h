@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "node/time_source.h"
 #include "wire/limits.h"
 #include "wire/messages.h"
 #include "wire/status.h"
@@ -56,6 +57,10 @@ struct ReplicatorOptions {
   // pairctl --site (node/carried_commands.cc): how long a carried request waits for the peer's
   // reply; the daemon keeps wire::kCarryTimeoutMs, tests shorten it.
   int carry_timeout_ms = wire::kCarryTimeoutMs;
+  // ---- the clock (issue 12: the Env seam's first part, node/time_source.h) ----
+  // The time the replicator reads (its timers, the link's silence, the status watch); null: the
+  // steady clock. Not owned: it outlives the Replicator. Tests hold or move it (ManualClock).
+  const TimeSource* clock = nullptr;
 };
 
 // A reserve or release (pairctl reserve/release, clusterd, the fence-reserve path).

@@ -223,7 +223,7 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
   Result<std::string> frame =
       wire::EncodeFrame(command.kType, id, options_.site, wire::EncodeBody(command));
   if (frame.ok()) (void)Transmit(frame.value());
-  const auto asked = Clock::now();
+  const int64_t asked_ms = NowMs();
   VoteTally tally;
   std::string own_refusal;
   Result<wire::ReservationRecord> own = [&] {
@@ -236,10 +236,7 @@ Status Replicator::ReserveByMajority(const std::string& name, const ReserveOptio
   if (!NeedsPeerVote(tally) || !frame.ok()) {
     calls_->Cancel(id);  // the peer applies its vote when it gets it; its answer is not needed
   } else {
-    const int left =
-        kReserveVoteTimeoutMs -
-        static_cast<int>(
-            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - asked).count());
+    const int left = kReserveVoteTimeoutMs - static_cast<int>(NowMs() - asked_ms);
     std::optional<wire::Frame> answer = calls_->Wait(id, std::max(left, 1), options_.retransmit_ms,
                                                      [&] { (void)Transmit(frame.value()); });
     wire::PeerAnswerMessage peer;

@@ -3,8 +3,9 @@
 // then is written here only (tracked in the dirty bitmap), journaled (an async primary:
 // node/async_replicator.cc), replicated (the primary writes its copy and sends the
 // secondary's at once, then waits for the answer), or forwarded (the secondary asks the primary,
-// which orders and grants it; then this side writes its copy and confirms). Flush does the same
-// for fsync. What the peer does with these messages is in replica_server.cc.
+// which orders and grants it; then this side writes its copy and confirms). A replicated write
+// may send a flush ahead of the fsync it expects (SendFlushAhead, SyncAhead); the fsync itself
+// is flush_path.cc. What the peer does with these messages is in replica_server.cc.
 #include <algorithm>
 #include <optional>
 
@@ -28,12 +29,6 @@ namespace {
 bool DecodeWriteReply(std::string_view body, wire::WriteReplyMessage* reply) {
   return wire::DecodeBody(body, reply).ok() && wire::CheckWriteReply(*reply).ok();
 }
-
-// A flush is sent ahead of the fsync once this many flushes in a row each followed at most one
-// write: an application that fsyncs after every write (a database's commit, fio --fsync=1). One
-// such flush is enough to start; two keep a single write-then-fsync from costing the peer an
-// fdatasync it was not asked for.
-constexpr int kFlushAheadAfterFlushes = 2;
 
 // Counts a replicated write in flight from its send to its answer (FlushAhead needs to know
 // whether it is alone).
@@ -362,155 +357,6 @@ Result<size_t> Replicator::WriteForwarded(Pair& pair, const PairView& view,
   if (!written.ok()) return written;
   pair.CountReplicated(length);
   return length;
-}
-
-Status Replicator::Flush(Volume& volume) {
-  std::shared_ptr<Pair> pair = FindPair(volume.name());
-  if (!pair) return volume.Flush();
-  const Pair::View view = pair->Snapshot();
-  switch (FlushPathFor(view.state, view.context, WriteRuleFor(view.state, view.context))) {
-    case FlushPath::kLocal: return volume.Flush();
-    case FlushPath::kJournal:
-      return async_->FlushJournaled(
-          *pair);  // the journal is the write-ahead log (checkpoints: async_group)
-    case FlushPath::kWithPeer: break;
-  }
-  return FlushWithPeer(*pair, view);
-}
-
-Result<Replicator::OutgoingWrite> Replicator::SendFlush(const PairView& view,
-                                                        uint64_t through_sequence) {
-  wire::FlushMessage message{view.peer_volume, view.generation, through_sequence, 0};
-  const uint64_t id = calls_->Begin();
-  Result<std::string> frame =
-      wire::EncodeFrame(MessageType::kFlush, id, options_.site, wire::EncodeBody(message));
-  if (!frame.ok()) {
-    calls_->Cancel(id);
-    return frame.status();
-  }
-  OutgoingWrite outgoing{id, std::make_shared<const std::string>(std::move(frame.value()))};
-  (void)Transmit(outgoing.frame);
-  return outgoing;
-}
-
-bool Replicator::SendFlushAhead(Pair& pair, const PairView& view, uint64_t write_id,
-                                uint64_t writes_sent) {
-  if (view.state.status != PairStatus::kPAIR) return false;
-  {
-    std::lock_guard<std::mutex> lock(pair.flush_ahead_mutex);
-    if (pair.flushes_after_lone_writes < kFlushAheadAfterFlushes) return false;
-    // Only the first write since the last flush: an application that stopped fsyncing after each
-    // write (a bulk load after its commits) costs at most one fdatasync at each site it did not
-    // ask for, not one per write until its next fsync.
-    if (writes_sent != pair.writes_sent_at_last_flush + 1) return false;
-  }
-  // Only a write alone in flight: every earlier write is answered, so applied at the peer before
-  // this flush arrives there; the peer checks that this one is (through_sequence).
-  if (pair.writes_in_flight.load() != 1) return false;
-  Result<OutgoingWrite> sent = SendFlush(view, write_id);
-  if (!sent.ok()) return false;
-  std::lock_guard<std::mutex> lock(pair.flush_ahead_mutex);
-  if (pair.flush_ahead) calls_->Cancel(pair.flush_ahead->id);
-  pair.flush_ahead =
-      Pair::FlushAhead{sent->id, std::move(sent->frame), writes_sent, view.generation};
-  return true;
-}
-
-Status Replicator::SyncAhead(Pair& pair, const PairView& view, uint64_t writes_sent) {
-  // The write is alone in flight (SendFlushAhead checked) and its copy is written here: every
-  // write sent before it has finished its local write, so this fdatasync covers them all.
-  Status synced = pair.volume->Flush();
-  if (!synced.ok()) return synced;
-  std::lock_guard<std::mutex> lock(pair.flush_ahead_mutex);
-  pair.local_sync_ahead = Pair::LocalSyncAhead{writes_sent, view.generation};
-  return synced;
-}
-
-bool Replicator::TakeLocalSyncAhead(Pair& pair, const PairView& view) {
-  const uint64_t writes_sent = pair.writes_sent.load();
-  std::lock_guard<std::mutex> lock(pair.flush_ahead_mutex);
-  std::optional<Pair::LocalSyncAhead> ahead = pair.local_sync_ahead;
-  pair.local_sync_ahead.reset();
-  // It covers this flush if no write was sent after its own, in the same generation (a write
-  // counted is finished here once it is answered, and the fsync comes after its write's answer).
-  return ahead && ahead->covers_writes_sent >= writes_sent && ahead->generation == view.generation;
-}
-
-std::optional<Replicator::OutgoingWrite> Replicator::TakeFlushAhead(Pair& pair,
-                                                                     const PairView& view) {
-  const uint64_t writes_sent = pair.writes_sent.load();
-  std::lock_guard<std::mutex> lock(pair.flush_ahead_mutex);
-  const bool after_lone_write = writes_sent - pair.writes_sent_at_last_flush <= 1;
-  pair.flushes_after_lone_writes = after_lone_write ? pair.flushes_after_lone_writes + 1 : 0;
-  pair.writes_sent_at_last_flush = writes_sent;
-  std::optional<Pair::FlushAhead> ahead = std::move(pair.flush_ahead);
-  pair.flush_ahead.reset();
-  if (!ahead) return std::nullopt;
-  // It covers this flush if no write was sent after its own, in the same generation.
-  if (ahead->covers_writes_sent >= writes_sent && ahead->generation == view.generation) {
-    return OutgoingWrite{ahead->id, std::move(ahead->frame)};
-  }
-  calls_->Cancel(ahead->id);
-  return std::nullopt;
-}
-
-Status Replicator::FlushWithPeer(Pair& pair, const PairView& view) {
-  Volume& volume = *pair.volume;
-  StageTimer timer(Stage::kFlush);
-  // Both fdatasyncs run at once: the peer's is asked for first (or was, ahead of the fsync), and
-  // this site's may have run ahead too, behind the write (SyncAhead).
-  const bool local_done = TakeLocalSyncAhead(pair, view);
-  std::optional<OutgoingWrite> request = TakeFlushAhead(pair, view);
-  bool ahead = request.has_value();
-  const PeerCalls::Clock::time_point sent_at = timer.now();
-  if (!request) {
-    Result<OutgoingWrite> sent = SendFlush(view, 0);
-    if (!sent.ok()) return sent.status();
-    request = std::move(sent.value());
-  }
-  timer.Mark(Stage::kFlushSend);
-  Status local = local_done ? Status::Ok() : volume.Flush();
-  if (!local_done) timer.Mark(Stage::kFlushLocal);
-  std::optional<uint8_t> code;  // the peer's answer, if one came and passed its checks
-  for (;;) {
-    PeerCalls::Clock::time_point answered_at;
-    const std::shared_ptr<const std::string>& frame_bytes = request->frame;
-    std::optional<wire::Frame> answer =
-        calls_->Wait(request->id, options_.peer_timeout_ms, options_.retransmit_ms,
-                     [&] { (void)Transmit(frame_bytes); }, &answered_at);
-    wire::FlushMessage reply;
-    if (!answer || !wire::DecodeBody(answer->body, &reply).ok() || !wire::CheckFlush(reply).ok())
-      break;
-    code = reply.code;
-    if (!ahead) timer.Span(Stage::kFlushRoundTrip, sent_at, answered_at);
-    // A flush ahead that the peer could not apply to its write: a plain flush now (never
-    // answered kBusy, so this loops at most once more).
-    if (!ahead || reply.code != static_cast<uint8_t>(Code::kBusy)) break;
-    Result<OutgoingWrite> sent = SendFlush(view, 0);
-    if (!sent.ok()) return sent.status();
-    request = std::move(sent.value());
-    ahead = false;
-    code.reset();
-  }
-  timer.Mark(Stage::kFlushWait);
-  if (!local.ok()) {
-    // Any write since the last flush may be lost here (the kernel reports a writeback error once).
-    KeepAllChanged(pair);
-    SuspendOnDiskFault(pair, view.generation, "a flush failed here: " + local.message());
-    return local;
-  }
-  if (code == 0) return Status::Ok();
-  if (code && IsDiskFault(*code)) {
-    KeepAllChanged(pair);
-    SuspendOnDiskFault(pair, view.generation, "a flush failed at site " + options_.peer_site);
-    return PeerDiskFault(*code, volume.name(), options_.peer_site);
-  }
-  spdlog::warn("pair {}: site {} did not confirm a flush", volume.name(), options_.peer_site);
-  OnLinkLost(pair, view.generation);
-  Result<size_t> after = AfterLinkLoss(pair, 0);
-  if (after.ok()) return Status::Ok();
-  return Status::IoError(
-      "fsync of " + volume.name() + ": site " + options_.peer_site + " did not confirm", EIO);
 }
 
 }  // namespace pairfs::node

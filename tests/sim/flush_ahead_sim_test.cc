@@ -1,4 +1,4 @@
-// Flush ahead (node/write_path.cc): when the application fsyncs after every write, the primary
+// Flush ahead (node/flush_path.cc): when the application fsyncs after every write, the primary
 // sends a flush right behind each lone write so that the peer's fdatasync starts before the fsync
 // comes. In the simulation (two real Replicators, tests/sim/replicator_sites.h) with volumes over
 // MemoryBlockFiles: after every fsync that succeeded, the secondary's image loses whatever it had
@@ -96,7 +96,7 @@ TEST_CASE(
   CHECK(round_trips < flushes);  // some fsyncs used their flush ahead
 }
 
-// The local sync ahead (node/write_path.cc SyncAhead): a write that sent a flush ahead also
+// The local sync ahead (node/flush_path.cc SyncAhead): a write that sent a flush ahead also
 // syncs a's copy while its answer travels, and the fsync skips a's fdatasync. A power loss at both
 // sites right after each fsync must lose nothing of what the fsyncs covered.
 TEST_CASE(

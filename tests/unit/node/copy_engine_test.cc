@@ -6,9 +6,7 @@
 // 10 s hang deadline, never by timing.
 #include <catch2/catch.hpp>
 
-#include <algorithm>
 #include <chrono>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -19,6 +17,7 @@
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 #include "node/store.h"
+#include "tests/unit/node/capturing_transport.h"
 #include "tests/unit/frames.h"
 #include "tests/unit/temp_dir.h"
 #include "wire/envelope.h"
@@ -42,50 +41,11 @@ bool CopyTestWaitFor(Predicate done) {
   return done();
 }
 
-// Keeps what site a sends to site b.
-class CopyTestTransport : public PeerTransport {
- public:
-  Status Send(std::string frame_bytes) override {
-    Result<wire::Frame> frame = wire::DecodeFrame(frame_bytes);
-    if (!frame.ok()) return Status::Ok();
-    std::lock_guard<std::mutex> lock(mutex_);
-    frames_.push_back(std::move(frame.value()));
-    return Status::Ok();
-  }
-  // The ids of the distinct replica writes sent so far, in the order sent.
-  std::vector<uint64_t> ReplicaWrites() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::vector<uint64_t> ids;
-    for (const wire::Frame& frame : frames_) {
-      if (frame.type != wire::MessageType::kReplicaWrite) continue;
-      if (std::find(ids.begin(), ids.end(), frame.request_id) == ids.end())
-        ids.push_back(frame.request_id);
-    }
-    return ids;
-  }
-  // Site a's answer of `type` to b's request `id`, if it came within the hang deadline.
-  std::optional<wire::Frame> AnswerTo(uint64_t id, wire::MessageType type) {
-    std::optional<wire::Frame> found;
-    (void)CopyTestWaitFor([&] {
-      std::lock_guard<std::mutex> lock(mutex_);
-      for (const wire::Frame& frame : frames_) {
-        if (frame.request_id == id && frame.type == type) found = frame;
-      }
-      return found.has_value();
-    });
-    return found;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<wire::Frame> frames_;
-};
-
 // Site a: vm1 the primary of b's vm1 in PAIR at 1/a, every region marked (it stopped with writes
 // in its activity log), so that its start resumes a copy of them all to b.
 struct CopyTestSite {
   testing::TempDir dir;
-  CopyTestTransport transport;
+  testing::CapturingTransport transport;
   std::unique_ptr<VolumeStore> store;
   std::unique_ptr<Replicator> replicator;
 

@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -11,6 +10,7 @@
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 #include "node/store.h"
+#include "tests/unit/node/capturing_transport.h"
 #include "tests/unit/frames.h"
 #include "tests/unit/temp_dir.h"
 #include "wire/envelope.h"
@@ -20,39 +20,10 @@ using namespace pairfs::node;
 
 namespace {
 
-// Keeps what the replicator sends to its peer.
-class CapturingTransport : public PeerTransport {
- public:
-  Status Send(std::string frame_bytes) override {
-    Result<wire::Frame> frame = wire::DecodeFrame(frame_bytes);
-    if (!frame.ok()) return Status::Ok();
-    std::lock_guard<std::mutex> lock(mutex_);
-    frames_.push_back(std::move(frame.value()));
-    return Status::Ok();
-  }
-  // The answer to request `id`, waiting up to 10 s (a deadline against hangs only).
-  std::optional<wire::Frame> AnswerTo(uint64_t id) {
-    for (int i = 0; i < 1000; ++i) {
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        for (const wire::Frame& frame : frames_) {
-          if (frame.request_id == id && frame.type != wire::MessageType::kPeerStatus) return frame;
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return std::nullopt;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<wire::Frame> frames_;
-};
-
 // Site b with volume vm1 (1 MiB) as the secondary (`role`) of site a's vm1, in PAIR at 1/a.
 struct Site {
   testing::TempDir dir;
-  CapturingTransport transport;
+  testing::CapturingTransport transport;
   std::unique_ptr<VolumeStore> store;
   std::unique_ptr<Replicator> replicator;
 

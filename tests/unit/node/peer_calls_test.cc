@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/sim/manual_clock.h"
 #include "tests/unit/frames.h"
 
 using namespace pairfs;
@@ -240,4 +241,32 @@ TEST_CASE("a request counts as answered only once its answer is kept", "[peer_ca
     answered.Store(id, "acks");
   }
   CHECK_FALSE(answered.Answered(9));  // forgotten (over 10 bytes): not known to be applied
+}
+
+TEST_CASE("a call's deadline and resends run on the injected clock, not the wall's",
+          "[peer_calls][clock]") {
+  sim::ManualClock clock;
+  PeerCalls calls(1, &clock);
+  const uint64_t id = calls.Begin();
+  std::atomic<int> resent{0};
+  std::atomic<bool> returned{false};
+  auto waiter = std::async(std::launch::async, [&] {
+    std::optional<wire::Frame> answer = calls.Wait(id, 100, 20, [&] { ++resent; });
+    returned = true;
+    return answer;
+  });
+  // Held: three deadlines of real time pass, and the call neither ends nor resends.
+  std::this_thread::sleep_for(300ms);
+  CHECK_FALSE(returned.load());
+  CHECK(resent.load() == 0);
+  clock.Advance(25);  // past one retransmit interval: one resend
+  const auto hang = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHangMs);
+  while (resent.load() == 0 && std::chrono::steady_clock::now() < hang)
+    std::this_thread::sleep_for(1ms);
+  CHECK(resent.load() == 1);
+  CHECK_FALSE(returned.load());
+  clock.Advance(100);  // past the deadline: the call ends with nothing
+  REQUIRE(waiter.wait_for(std::chrono::milliseconds(kHangMs)) == std::future_status::ready);
+  CHECK_FALSE(waiter.get().has_value());
+  CHECK(resent.load() == 1);
 }

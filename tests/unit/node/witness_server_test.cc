@@ -18,13 +18,13 @@ wire::Frame VoteFrom(const std::string& sender, const wire::ReserveVoteRequest& 
   return testing::FrameOf(request, sender);
 }
 
-wire::ReserveVoteRequest Reserve(std::string volume, std::string holder, std::string outdated = "",
+wire::ReserveVoteRequest VoteFor(std::string volume, std::string holder, std::string outdated = "",
                                  bool force = false) {
   return wire::ReserveVoteRequest{std::move(volume), std::move(holder), std::move(outdated), force,
                                   false};
 }
 
-wire::ReserveVoteRequest Release(std::string volume, std::string holder) {
+wire::ReserveVoteRequest ReleaseOf(std::string volume, std::string holder) {
   return wire::ReserveVoteRequest{std::move(volume), std::move(holder), "", false, true};
 }
 
@@ -40,17 +40,17 @@ struct WitnessUnderTest {  // named apart from node::Witness (site_test.cc share
 
 TEST_CASE("the witness grants the first asker and refuses the second") {
   WitnessUnderTest witness;
-  wire::Reply first = witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")));
+  wire::Reply first = witness.server.Handle(VoteFrom("a", VoteFor("quorum", "a")));
   CHECK(CodeOf(first) == Code::kOk);
   CHECK(first.reservation.holder == "a");
   CHECK(first.reservation.epoch == 1);
-  wire::Reply second = witness.server.Handle(VoteFrom("b", Reserve("quorum", "b")));
+  wire::Reply second = witness.server.Handle(VoteFrom("b", VoteFor("quorum", "b")));
   CHECK(CodeOf(second) == Code::kConflict);
   CHECK(second.message == "reserved by a");
   CHECK(second.reservation.holder == "a");
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")))) == Code::kOk);
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("b", Release("quorum", "b")))) == Code::kConflict);
-  wire::Reply released = witness.server.Handle(VoteFrom("a", Release("quorum", "a")));
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", VoteFor("quorum", "a")))) == Code::kOk);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("b", ReleaseOf("quorum", "b")))) == Code::kConflict);
+  wire::Reply released = witness.server.Handle(VoteFrom("a", ReleaseOf("quorum", "a")));
   CHECK(CodeOf(released) == Code::kOk);
   CHECK(released.reservation.epoch == 2);
   CHECK(released.reservation.holder.empty());
@@ -63,32 +63,32 @@ TEST_CASE("the witness refuses and counts a release that arrives after the holde
     request.hold = hold;
     return request;
   };
-  REQUIRE(CodeOf(witness.server.Handle(VoteFrom("a", numbered(Reserve("quorum", "a"), 100)))) ==
+  REQUIRE(CodeOf(witness.server.Handle(VoteFrom("a", numbered(VoteFor("quorum", "a"), 100)))) ==
           Code::kOk);
   // a released (numbered 200) and reserved again (300); the release was delayed and the
   // reserve found a still holding: granted, epoch unchanged, its number recorded.
-  wire::Reply again = witness.server.Handle(VoteFrom("a", numbered(Reserve("quorum", "a"), 300)));
+  wire::Reply again = witness.server.Handle(VoteFrom("a", numbered(VoteFor("quorum", "a"), 300)));
   REQUIRE(CodeOf(again) == Code::kOk);
   CHECK(again.reservation.epoch == 1);
   CHECK(again.reservation.hold == 300);
-  wire::Reply late = witness.server.Handle(VoteFrom("a", numbered(Release("quorum", "a"), 200)));
+  wire::Reply late = witness.server.Handle(VoteFrom("a", numbered(ReleaseOf("quorum", "a"), 200)));
   CHECK(CodeOf(late) == Code::kConflict);
   CHECK_THAT(late.message, Catch::StartsWith("a late release"));
   CHECK(late.reservation.holder == "a");
   CHECK(witness.server.late_votes() == 1);
   // b still cannot win: a holds the witness's copy, on disk too.
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("b", Reserve("quorum", "b")))) == Code::kConflict);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("b", VoteFor("quorum", "b")))) == Code::kConflict);
   auto reopened = std::move(WitnessStore::Open(witness.dir.path()).value());
   CHECK(reopened->Load("quorum")->hold == 300);
   // a's own release, numbered after its reserve, ends the hold.
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", numbered(Release("quorum", "a"), 400)))) ==
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", numbered(ReleaseOf("quorum", "a"), 400)))) ==
         Code::kOk);
   CHECK(witness.server.late_votes() == 1);
 }
 
 TEST_CASE("a grant is on disk before it is answered") {
   WitnessUnderTest witness;
-  REQUIRE(CodeOf(witness.server.Handle(VoteFrom("b", Reserve("quorum", "b", "a")))) == Code::kOk);
+  REQUIRE(CodeOf(witness.server.Handle(VoteFrom("b", VoteFor("quorum", "b", "a")))) == Code::kOk);
   auto reopened = std::move(WitnessStore::Open(witness.dir.path()).value());
   Result<wire::ReservationRecord> record = reopened->Load("quorum");
   REQUIRE(record.ok());
@@ -96,25 +96,25 @@ TEST_CASE("a grant is on disk before it is answered") {
   CHECK(record->outdated == "a");
   CHECK(record->epoch == 1);
   WitnessServer restarted(*reopened, "w", {"a", "b"});
-  wire::Reply refused = restarted.Handle(VoteFrom("a", Reserve("quorum", "a")));
+  wire::Reply refused = restarted.Handle(VoteFrom("a", VoteFor("quorum", "a")));
   CHECK(CodeOf(refused) == Code::kConflict);
 }
 
 TEST_CASE("the witness refuses votes naming sites it does not serve, and changes nothing") {
   WitnessUnderTest witness;
-  wire::Reply foreign_sender = witness.server.Handle(VoteFrom("c", Reserve("quorum", "a")));
+  wire::Reply foreign_sender = witness.server.Handle(VoteFrom("c", VoteFor("quorum", "a")));
   CHECK(CodeOf(foreign_sender) == Code::kInvalidArgument);
   CHECK(foreign_sender.message ==
         "votes from site c are not accepted (this witness serves sites a and b)");
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "c")))) ==
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", VoteFor("quorum", "c")))) ==
         Code::kInvalidArgument);
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a", "c")))) ==
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", VoteFor("quorum", "a", "c")))) ==
         Code::kInvalidArgument);
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "w")))) ==
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", VoteFor("quorum", "w")))) ==
         Code::kInvalidArgument);
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("", Reserve("quorum", "a")))) ==
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("", VoteFor("quorum", "a")))) ==
         Code::kInvalidArgument);
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("../x", "a")))) ==
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", VoteFor("../x", "a")))) ==
         Code::kInvalidArgument);
   CHECK(witness.store->Load("quorum")->epoch == 0);
   CHECK_FALSE(std::filesystem::exists(witness.store->PathOf("quorum")));
@@ -126,7 +126,7 @@ TEST_CASE("the witness answers other messages and malformed bodies with a reason
   wire::Reply unsupported = witness.server.Handle(display);
   CHECK(CodeOf(unsupported) == Code::kUnsupported);
   CHECK_THAT(unsupported.message, Catch::Contains("reserve votes only"));
-  wire::Frame garbage = VoteFrom("a", Reserve("quorum", "a"));
+  wire::Frame garbage = VoteFrom("a", VoteFor("quorum", "a"));
   garbage.body = "\xc1 not msgpack";
   wire::Reply malformed = witness.server.Handle(garbage);
   CHECK(CodeOf(malformed) == Code::kInvalidArgument);
@@ -135,30 +135,31 @@ TEST_CASE("the witness answers other messages and malformed bodies with a reason
 
 TEST_CASE("a corrupt record refuses its volume's votes; other volumes still vote") {
   WitnessUnderTest witness;
-  REQUIRE(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")))) == Code::kOk);
+  REQUIRE(CodeOf(witness.server.Handle(VoteFrom("a", VoteFor("quorum", "a")))) == Code::kOk);
   std::ofstream(witness.store->PathOf("broken"), std::ios::binary) << std::string(64, 'x');
   for (const std::string site : {"a", "b"}) {
-    wire::Reply refused = witness.server.Handle(VoteFrom(site, Reserve("broken", site, "", true)));
+    wire::Reply refused = witness.server.Handle(VoteFrom(site, VoteFor("broken", site, "", true)));
     CHECK(CodeOf(refused) == Code::kCorruption);
     CHECK_THAT(refused.message,
                Catch::Contains("record of broken is unusable") && Catch::Contains("bad magic"));
   }
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("b", Release("broken", "b")))) == Code::kCorruption);
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("b", Reserve("other", "b")))) == Code::kOk);
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")))) == Code::kOk);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("b", ReleaseOf("broken", "b")))) ==
+        Code::kCorruption);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("b", VoteFor("other", "b")))) == Code::kOk);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", VoteFor("quorum", "a")))) == Code::kOk);
 }
 
 TEST_CASE("a grant the witness cannot write is refused and the record stays as it was") {
   WitnessUnderTest witness;
-  REQUIRE(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")))) == Code::kOk);
+  REQUIRE(CodeOf(witness.server.Handle(VoteFrom("a", VoteFor("quorum", "a")))) == Code::kOk);
   std::filesystem::create_directory(witness.store->PathOf("quorum") + ".tmp");
-  wire::Reply failed = witness.server.Handle(VoteFrom("b", Reserve("quorum", "b", "", true)));
+  wire::Reply failed = witness.server.Handle(VoteFrom("b", VoteFor("quorum", "b", "", true)));
   CHECK(CodeOf(failed) == Code::kIoError);
   CHECK_THAT(failed.message, Catch::StartsWith("the witness cannot record the grant: "));
   CHECK(failed.reservation.holder == "a");
   CHECK(witness.store->Load("quorum")->holder == "a");
   // A re-grant to the holder changes nothing and needs no write.
-  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", Reserve("quorum", "a")))) == Code::kOk);
+  CHECK(CodeOf(witness.server.Handle(VoteFrom("a", VoteFor("quorum", "a")))) == Code::kOk);
 }
 
 TEST_CASE("the witness serves over a real socket until its stop flag is set") {
@@ -171,7 +172,7 @@ TEST_CASE("the witness serves over a real socket until its stop flag is set") {
   auto client = std::move(wire::Client::Connect(context, endpoint, "b").value());
   REQUIRE(client->SendBytes("definitely not a frame").ok());
   REQUIRE(client->ReceiveBytes(2000).ok());
-  Result<wire::Reply> reply = client->Call(Reserve("quorum", "b"), 2000);
+  Result<wire::Reply> reply = client->Call(VoteFor("quorum", "b"), 2000);
   REQUIRE(reply.ok());
   CHECK(reply->ToStatus().ok());
   CHECK(reply->reservation.holder == "b");

@@ -13,7 +13,7 @@ using namespace pairfs;
 using namespace pairfs::node;
 
 namespace {
-wire::ReservationRecord Record(uint64_t epoch, std::string holder, std::string outdated = "") {
+wire::ReservationRecord Stored(uint64_t epoch, std::string holder, std::string outdated = "") {
   return wire::ReservationRecord{epoch, std::move(holder), std::move(outdated)};
 }
 
@@ -23,7 +23,7 @@ void WriteFile(const std::string& path, const std::string& bytes) {
 }  // namespace
 
 TEST_CASE("a witness record round-trips through its bytes") {
-  const std::string bytes = EncodeWitnessRecord(Record(4, "b", "a"));
+  const std::string bytes = EncodeWitnessRecord(Stored(4, "b", "a"));
   CHECK(bytes.size() > kWitnessRecordHeaderBytes);
   CHECK(bytes.substr(0, 4) == "PFWR");
   Result<wire::ReservationRecord> decoded = DecodeWitnessRecord(bytes);
@@ -34,7 +34,7 @@ TEST_CASE("a witness record round-trips through its bytes") {
 }
 
 TEST_CASE("a damaged witness record is refused with a reason, never half-read") {
-  const std::string good = EncodeWitnessRecord(Record(4, "b"));
+  const std::string good = EncodeWitnessRecord(Stored(4, "b"));
   // Each damage: where one byte changes (or how long the file is kept), and the reason expected.
   struct Damage {
     size_t flip_at;     // byte to flip; npos: none
@@ -73,7 +73,7 @@ TEST_CASE("a saved record is on disk for the next witness") {
   testing::TempDir dir;
   {
     auto store = std::move(WitnessStore::Open(dir.path()).value());
-    REQUIRE(store->Save("quorum", Record(3, "a", "b")).ok());
+    REQUIRE(store->Save("quorum", Stored(3, "a", "b")).ok());
     CHECK(store->Load("quorum")->holder == "a");
   }
   auto reopened = std::move(WitnessStore::Open(dir.path()).value());
@@ -92,7 +92,7 @@ TEST_CASE("a corrupt record file is refused naming it, and read again on the nex
   Result<wire::ReservationRecord> corrupt = store->Load("quorum");
   CHECK(corrupt.status().code() == Code::kCorruption);
   CHECK_THAT(corrupt.status().message(), Catch::Contains(path) && Catch::Contains("bad magic"));
-  WriteFile(path, EncodeWitnessRecord(Record(9, "b")));
+  WriteFile(path, EncodeWitnessRecord(Stored(9, "b")));
   CHECK(store->Load("quorum")->epoch == 9);
 }
 
@@ -100,32 +100,32 @@ TEST_CASE("the witness store refuses names that are not volume names") {
   testing::TempDir dir;
   auto store = std::move(WitnessStore::Open(dir.path()).value());
   CHECK(store->Load("../escape").status().code() == Code::kInvalidArgument);
-  CHECK(store->Save("..", Record(1, "a")).code() == Code::kInvalidArgument);
+  CHECK(store->Save("..", Stored(1, "a")).code() == Code::kInvalidArgument);
   CHECK(store->Load("").status().code() == Code::kInvalidArgument);
 }
 
 TEST_CASE("a failed write leaves the old record, and the next load reads the file") {
   testing::TempDir dir;
   auto store = std::move(WitnessStore::Open(dir.path()).value());
-  REQUIRE(store->Save("quorum", Record(1, "a")).ok());
+  REQUIRE(store->Save("quorum", Stored(1, "a")).ok());
   // A directory where the temporary file goes makes the atomic replacement fail.
   std::filesystem::create_directory(store->PathOf("quorum") + ".tmp");
-  Status failed = store->Save("quorum", Record(2, "b"));
+  Status failed = store->Save("quorum", Stored(2, "b"));
   CHECK(failed.code() == Code::kIoError);
   CHECK(store->Load("quorum")->holder == "a");
   std::filesystem::remove(store->PathOf("quorum") + ".tmp");
-  REQUIRE(store->Save("quorum", Record(2, "b")).ok());
+  REQUIRE(store->Save("quorum", Stored(2, "b")).ok());
   CHECK(store->Load("quorum")->holder == "b");
 }
 
 TEST_CASE("the witness store keeps at most kMaxWitnessRecords files") {
   testing::TempDir dir;
   std::filesystem::create_directory(dir.path() + "/witness");
-  const std::string record = EncodeWitnessRecord(Record(1, "a"));
+  const std::string record = EncodeWitnessRecord(Stored(1, "a"));
   for (size_t i = 0; i < kMaxWitnessRecords; ++i) {
     WriteFile(dir.path() + "/witness/v" + std::to_string(i) + ".record", record);
   }
   auto store = std::move(WitnessStore::Open(dir.path()).value());
-  CHECK(store->Save("one-more", Record(1, "a")).code() == Code::kNoSpace);
-  CHECK(store->Save("v7", Record(2, "b")).ok());
+  CHECK(store->Save("one-more", Stored(1, "a")).code() == Code::kNoSpace);
+  CHECK(store->Save("v7", Stored(2, "b")).ok());
 }

@@ -1,0 +1,60 @@
+// The time a Replicator reads (ReplicatorOptions::clock): the first part of an Env seam like
+// leveldb's, so that a test can hold or move the replicator's time. The daemon uses the steady
+// clock; tests/sim/manual_clock.h is a clock a test moves by hand. SteadyNowMs is the node's one
+// plain "steady now in milliseconds" for the timers and ages that no test holds.
+//
+// What reads the injected clock: the background thread's timers (statuses every
+// status_interval_ms, trims every trim_interval_ms), the link's silence (nothing heard for
+// peer_timeout_ms: the link is lost) and when the peer was last heard, the peer-status watch
+// (node/peer_status_rules.h), peer_heard_ms_ago, an ask's deadline and retransmits
+// (node/peer_calls.h: every call of the write path, the copy engine, the commands and the
+// votes), the trim's wait for writes in flight, the takeover's probe and the restart resyncs'
+// silence check. What does not yet (issue 12, tests/sim/README.md "The Env seam"): the waits
+// that poll in real time, the threads themselves, the async group's clocks, the witness's
+// calls (wire/), and measurements (latency stages, a copy's duration).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+namespace pairfs::node {
+
+// std::chrono::steady_clock in milliseconds: only differences mean anything.
+inline int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Milliseconds on a monotonic scale: only differences mean anything. Thread-safe.
+class TimeSource {
+ public:
+  virtual ~TimeSource() = default;
+  virtual int64_t NowMs() const = 0;
+  // Waits on `ready` (whose mutex `lock` holds) until it is notified or this clock may have
+  // reached `deadline_ms`; may return early (the caller checks its condition and the time again).
+  virtual void WaitUntil(std::condition_variable& ready, std::unique_lock<std::mutex>& lock,
+                         int64_t deadline_ms) const = 0;
+};
+
+// The steady clock (SteadyNowMs; the daemon's clock). Thread-safe.
+class SteadyTimeSource : public TimeSource {
+ public:
+  int64_t NowMs() const override { return SteadyNowMs(); }
+  void WaitUntil(std::condition_variable& ready, std::unique_lock<std::mutex>& lock,
+                 int64_t deadline_ms) const override {
+    ready.wait_until(lock, std::chrono::steady_clock::time_point(
+                               std::chrono::milliseconds(deadline_ms)));
+  }
+};
+
+// The steady clock, for whoever is given no clock. Never destroyed: a thread still running while
+// the process exits may read it (a destroyed one's call would abort: pure virtual).
+inline const TimeSource& DefaultTimeSource() {
+  static const TimeSource* const steady = new SteadyTimeSource;
+  return *steady;
+}
+
+}  // namespace pairfs::node
