@@ -226,6 +226,17 @@ void Write(fuse_req_t request, fuse_ino_t, const char* data, size_t size, off_t 
                                               handle.direct);
   }();
   if (!done.ok()) return ReplyError(request, done.status(), "write");
+  // An O_DSYNC or O_SYNC write (the open's flags, or pwritev2 RWF_DSYNC: the kernel passes them
+  // with each write) is a write and an fsync: with direct_io the kernel sends no FUSE fsync after
+  // it, so this does, before the reply (doc/design.md: fsync durable at both sites).
+  if ((info->flags & O_DSYNC) != 0) {
+    node::Volume& volume = handle.open->volume();
+    const Status flushed = [&] {
+      node::StageTimer timer(node::Stage::kFuseFsync, &volume.latencies().fsync);  // as Fsync
+      return Context(request).replicator->Flush(volume);
+    }();
+    if (!flushed.ok()) return ReplyError(request, flushed, "write (O_DSYNC)");
+  }
   fuse_reply_write(request, done.value());
 }
 

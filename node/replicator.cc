@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -25,6 +26,17 @@ namespace pairfs::node {
 
 using namespace replicator_internal;
 using wire::MessageType;
+
+namespace {
+
+// A flush ahead of a write (through_sequence set: wire/protocol.md FlushMessage); a body that
+// does not decode is not (a worker refuses it).
+bool ReplicatorIsFlushAhead(std::string_view body) {
+  wire::FlushMessage message;
+  return wire::DecodeBody(body, &message).ok() && message.through_sequence != 0;
+}
+
+}  // namespace
 
 // ---- life cycle -------------------------------------------------------------------------------
 
@@ -280,8 +292,17 @@ void Replicator::OnFrame(wire::Frame frame) {
       // answers), so serving some here and some on workers keeps their order.
       if (frame.body.size() <= kInlineReplicaWriteBytes) return Serve(std::move(frame));
       [[fallthrough]];
-    case MessageType::kForwardedWrite:
     case MessageType::kFlush:
+      // A flush ahead (node/write_path.cc SendFlushAhead) too: it follows a lone small write,
+      // served here just before, and its fdatasync is on the application's fsync's critical path;
+      // a hand-off to a worker delayed its start by a wake-up. Frames behind it wait for the
+      // fdatasync, as they wait for an inline write's: one is sent only while its write is alone
+      // in flight, for an application that fsyncs after each write, whose next write waits for
+      // this fsync anyway. A plain flush (writes overlapping) still goes to a worker.
+      if (frame.type == MessageType::kFlush && ReplicatorIsFlushAhead(frame.body))
+        return Serve(std::move(frame));
+      [[fallthrough]];
+    case MessageType::kForwardedWrite:
     case MessageType::kPeerStatus:
     case MessageType::kPeerCommand:  // retired: refused with an answer
     case MessageType::kPeerCreate:

@@ -13,6 +13,14 @@
 # (10^9 bytes) at a, at b, and of dd (the writer's own syscalls, FUSE's copies in the kernel are
 # charged to it), and the wall-clock MB/s (noisy on a shared machine). With CPU_PERF=1, the run
 # is also recorded with `perf record -g` per daemon ($CPU_PERF_DIR/TARGET-SITE.data).
+#
+# CPU_DSYNC=1: random writes of CPU_BS, each followed by an fsync (fio --rw=randwrite --fsync=1
+# --ioengine=psync, as a database's commits), and the figures are per operation (a write and its
+# fsync) instead: CPU us per op at a, at b and of fio (in the dd column), ops/s, context switches per op at a and b (all threads, voluntary and
+# not), e.g. CPU_DSYNC=1 CPU_BS=4k CPU_SIZE=8M. With CPU_STRACE=1, the first run is also counted
+# with `strace -c -f` per daemon ($CPU_PERF_DIR/TARGET-SITE.strace, and calls per op printed).
+# With CPU_LOGS=DIR, the daemons' logs are copied to DIR at the end (PAIRFS_TRACE_WRITES=N in the
+# environment makes them log the stage times of their first N operations: man/pairfs.8).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +37,8 @@ REF_PAIRFS=${BENCH_REF_PAIRFS:-}
 WAN_DELAY_MS=10 WAN_RATE_MBPS=0
 PERF=${CPU_PERF:-0}
 PERF_DIR=${CPU_PERF_DIR:-/var/tmp}
+DSYNC=${CPU_DSYNC:-0}
+STRACE=${CPU_STRACE:-0}
 say() { echo "bench_cpu: $*" >&2; }
 die() { echo "bench_cpu: error: $*" >&2; exit 1; }
 
@@ -69,9 +79,14 @@ trap cleanup EXIT
 trap 'echo "bench_cpu: interrupted" >&2; exit 130' INT
 trap 'echo "bench_cpu: terminated" >&2; exit 143' TERM
 
-echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg); $SIZE in $BS blocks, conv=fsync, $RUNS runs"
-printf '%-12s %4s %8s %8s %8s %7s %9s %9s %9s %9s\n' target run "a s/GB" "b s/GB" "dd s/GB" "MB/s" \
-  "a flt/MB" "b flt/MB" "a cs/MB" "b cs/MB"
+echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg); $SIZE in $BS blocks, $([ "$DSYNC" = 1 ] && echo "random, fsync after each" || echo conv=fsync), $RUNS runs"
+if [ "$DSYNC" = 1 ]; then
+  printf '%-12s %4s %9s %9s %9s %7s %8s %8s\n' target run "a us/op" "b us/op" "dd us/op" "ops/s" \
+    "a cs/op" "b cs/op"
+else
+  printf '%-12s %4s %8s %8s %8s %7s %9s %9s %9s %9s\n' target run "a s/GB" "b s/GB" "dd s/GB" "MB/s" \
+    "a flt/MB" "b flt/MB" "a cs/MB" "b cs/MB"
+fi
 declare -A PID_A PID_B PATH_OF
 for t in "${TARGETS[@]}"; do
   _ACTIVE+=("$t")
@@ -92,17 +107,43 @@ for run in $(seq "$RUNS"); do
       perf record -q -g -o "$PERF_DIR/$t-b.data" -p "$pb" >/dev/null 2>&1 & perf_pids+=($!)
       sleep 1
     fi
+    strace_pids=()
+    if [ "$STRACE" = 1 ] && [ "$run" = 1 ]; then
+      strace -c -f -o "$PERF_DIR/$t-a.strace" -p "$pa" 2>/dev/null & strace_pids+=($!)
+      strace -c -f -o "$PERF_DIR/$t-b.strace" -p "$pb" 2>/dev/null & strace_pids+=($!)
+      sleep 1
+    fi
     a0=$(cpu_ticks "$pa") b0=$(cpu_ticks "$pb")
     fa0=$(minor_faults "$pa") fb0=$(minor_faults "$pb") ca0=$(switches "$pa") cb0=$(switches "$pb")
     start=$(date +%s.%N)
-    dd_times=$( { TIMEFORMAT='%U %S'; time dd if=/dev/zero of="$path" bs="$BS" count="$COUNT" \
-      conv=fsync,notrunc status=none; } 2>&1 )
+    if [ "$DSYNC" = 1 ]; then
+      dd_times=$( { TIMEFORMAT='%U %S'; time fio --name=cpu --filename="$path" --rw=randwrite \
+        --bs="$BS" --size="$SIZE" --fsync=1 --ioengine=psync --randrepeat=0 >/dev/null; } 2>&1 )
+    else
+      dd_times=$( { TIMEFORMAT='%U %S'; time dd if=/dev/zero of="$path" bs="$BS" count="$COUNT" \
+        conv=fsync,notrunc status=none; } 2>&1 )
+    fi
     dd_ticks=$(awk -v hz="$HZ" '{ printf "%d", ($1 + $2) * hz }' <<< "$dd_times")
     end=$(date +%s.%N)
     a1=$(cpu_ticks "$pa") b1=$(cpu_ticks "$pb")
     fa=$(($(minor_faults "$pa") - fa0)) fb=$(($(minor_faults "$pb") - fb0))
     ca=$(($(switches "$pa") - ca0)) cb=$(($(switches "$pb") - cb0))
-    for p in "${perf_pids[@]}"; do kill -INT "$p"; wait "$p" || true; done
+    for p in "${perf_pids[@]}" "${strace_pids[@]}"; do kill -INT "$p"; wait "$p" || true; done
+    for site in a b; do
+      f=$PERF_DIR/$t-$site.strace
+      [ ${#strace_pids[@]} -gt 0 ] && [ -s "$f" ] && awk -v ops="$COUNT" -v who="$t $site" '
+        $NF ~ /^[a-z_0-9]+$/ && $(NF-1) ~ /^[0-9]+$/ && $4 ~ /^[0-9]+$/ {
+          out = out sprintf(" %s=%.2f", $NF, $4 / ops) }
+        END { print "strace " who " calls/op:" out }' "$f"
+    done
+    if [ "$DSYNC" = 1 ]; then
+      awk -v t="$t" -v r="$run" -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v d="$dd_ticks" -v hz="$HZ" \
+          -v ops="$COUNT" -v s="$start" -v e="$end" -v ca="$ca" -v cb="$cb" 'BEGIN {
+        printf "%-12s %4d %9.1f %9.1f %9.1f %7.0f %8.2f %8.2f\n", t, r, a / hz / ops * 1e6,
+          b / hz / ops * 1e6, d / hz / ops * 1e6, ops / (e - s), ca / ops, cb / ops
+      }'
+      continue
+    fi
     awk -v t="$t" -v r="$run" -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v d="$dd_ticks" -v hz="$HZ" \
         -v bytes="$SIZE_BYTES" -v s="$start" -v e="$end" -v fa="$fa" -v fb="$fb" -v ca="$ca" \
         -v cb="$cb" 'BEGIN {
@@ -113,3 +154,6 @@ for run in $(seq "$RUNS"); do
   done
 done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "${CPU_LOGS:-}" ]; then
+  mkdir -p "$CPU_LOGS" && cp "$SCRATCH"/*.log "$CPU_LOGS"/
+fi

@@ -1,5 +1,6 @@
 #include "wire/peer_link.h"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -7,6 +8,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -38,8 +41,17 @@ struct PeerLink::Impl {
     (void)!::write(wake_fd, &one, sizeof one);
   }
   void DrainDealer();
-  void ReceiveFromPeer();
+  bool ReceiveFromPeer();
 };
+
+namespace {
+
+// The DEALER is drained at most this often (Run): the peer never sends on it, so a drain finds
+// nothing, and each costs ZeroMQ a poll and a getpid (on every wake-up, twice per replicated
+// write and fsync, it was 2 of the link thread's syscalls per operation).
+constexpr auto kPeerLinkDrainEvery = std::chrono::milliseconds(100);
+
+}  // namespace
 
 PeerLink::PeerLink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -137,7 +149,8 @@ void PeerLink::Impl::DrainDealer() {
   }
 }
 
-void PeerLink::Impl::ReceiveFromPeer() {
+// True once the ROUTER is empty (a receive found nothing), false if the budget ran out first.
+bool PeerLink::Impl::ReceiveFromPeer() {
   for (int budget = 0; budget < 256; ++budget) {
     std::vector<zmq::message_t> parts;
     try {
@@ -148,9 +161,9 @@ void PeerLink::Impl::ReceiveFromPeer() {
       } while (router.get(zmq::sockopt::rcvmore));
     } catch (const zmq::error_t& e) {
       spdlog::warn("peer link: receive failed: {}", e.what());
-      return;
+      return true;
     }
-    if (parts.empty()) return;
+    if (parts.empty()) return true;
     if (parts.size() != 2) {
       PAIRFS_LOG_REFUSAL(RefusalLog(), "peer link: parts",
                          "peer link: refused a message of {} parts ({} refused so far)",
@@ -180,29 +193,48 @@ void PeerLink::Impl::ReceiveFromPeer() {
     }
     handler(std::move(frame.value()));
   }
+  return false;
 }
 
 void PeerLink::Impl::Run() {
   // The DEALER is not polled here: other threads send on it (under send_mutex), and a socket is
-  // never polled while another thread uses it. It is drained on every wake-up instead (the peer
-  // sends status frames every tick), and its receive pipe is bounded (kPeerQueueMessages).
+  // never polled while another thread uses it. It is drained now and then instead (the peer sends
+  // status frames every tick, so the thread wakes), and its receive pipe is bounded
+  // (kPeerQueueMessages).
+  // The ROUTER's ZMQ_FD is polled with the wake-up eventfd by ::poll, not zmq::poll: zmq::poll
+  // asks the socket for ZMQ_EVENTS before and after its own poll (a poll and a getpid each),
+  // twice per replicated write and fsync. ZMQ_FD is edge-triggered: it is readable again only
+  // after a receive found the socket empty (ReceiveFromPeer returns true then), so the thread
+  // sleeps only after that, and otherwise (its budget ran out) only looks.
+  int router_fd = -1;
+  try {
+    router_fd = router.get(zmq::sockopt::fd);
+  } catch (const zmq::error_t& e) {
+    spdlog::error("peer link: no ZMQ_FD for the listening socket: {}", e.what());
+    return;
+  }
+  bool drained = false;
+  auto last_drain = std::chrono::steady_clock::now();
   while (!stopping.load()) {
-    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, wake_fd, ZMQ_POLLIN, 0}};
-    try {
-      zmq::poll(items, 2, std::chrono::milliseconds(-1));
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) spdlog::warn("peer link: poll failed: {}", e.what());
-      continue;
+    if (drained) {
+      pollfd items[] = {{router_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+      if (::poll(items, 2, -1) < 0) {
+        if (errno != EINTR) spdlog::warn("peer link: poll failed: {}", std::strerror(errno));
+        continue;
+      }
+      if (items[1].revents & POLLIN) {
+        uint64_t count = 0;
+        (void)!::read(wake_fd, &count, sizeof count);
+      }
     }
-    if (items[1].revents & ZMQ_POLLIN) {
-      uint64_t count = 0;
-      (void)!::read(wake_fd, &count, sizeof count);
+    // Whatever woke the poll: ZMQ_FD's readiness says that commands arrived, not which, and a
+    // frame left on the socket would wait for the next, unrelated wake-up.
+    drained = ReceiveFromPeer();
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_drain >= kPeerLinkDrainEvery) {
+      last_drain = now;
+      DrainDealer();
     }
-    // Whatever woke the poll: a ZeroMQ socket's readiness is edge-triggered inside, and a frame
-    // left on the socket would wait for the next, unrelated wake-up.
-    ReceiveFromPeer();
-    DrainDealer();
   }
 }
 

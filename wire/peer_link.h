@@ -5,7 +5,7 @@
 //
 // Send() is thread-safe: the calling thread sends on the DEALER itself, under a mutex (no hand-off
 // to the link thread: it was on every write's and every answer's way). The link thread only
-// receives; it drains the DEALER (the peer never sends on it) whenever it wakes.
+// receives; it drains the DEALER (the peer never sends on it) at most every 100 ms, on a wake-up.
 // Frames from anything but the configured peer site, and frames that do not decode, are dropped
 // and logged; the link carries on. When the context has CURVE keys (Context::UseCurve) the ROUTER
 // is a CURVE server admitting only the configured public keys and the DEALER a CURVE client that

@@ -4,7 +4,8 @@
 # line checks (TYPE before every sample, valid names and labels, one block per family, histogram
 # buckets cumulative with +Inf == _count). Then: writes through the mount grow the replicated
 # counters and the write-stage histograms, N writes + fsyncs to vm1 grow its own write and fsync
-# latency histograms (not another volume's, not vm1's at the other site), an async pair's writes
+# latency histograms (not another volume's, not vm1's at the other site), N O_DSYNC writes are N
+# fsyncs at a and N flushes at b, an async pair's writes
 # and journal gauges show, the pair status gauge is PAIR=1 then PSUS=1 after a split, clusterd
 # shows where it runs (garbage on its heartbeat port counted) and is pairfs_clusterd_up 0 where
 # it does not, another path is 404, an idle client is disconnected, a bad key and a taken port
@@ -274,6 +275,29 @@ metric_is "the idle volume's fsync histogram stays 0" a 'pairfs_fsync_latency_se
 metric_is "... and its +Inf bucket" a 'pairfs_fsync_latency_seconds_bucket{le="+Inf",volume="idle"}' 0
 metric_is "vm1's write histogram at b (nothing through b's mount) stays 0" b \
   'pairfs_write_latency_seconds_count{volume="vm1"}' 0
+
+# --- O_DSYNC writes (no fsync call): each is a write and an fsync (pairfs(8) O_DSYNC), counted in
+# vm1's fsync histogram at a and flushed at b (its serve_flush stage: b's fdatasync)
+scrape a "$METRICS_A"
+scrape b "$METRICS_B"
+df0=$(metric a 'pairfs_fsync_latency_seconds_count{volume="vm1"}')
+sf0=$(metric b 'pairfs_write_stage_latency_seconds_count{stage="serve_flush"}')
+require "$N O_DSYNC writes to vm1 at a" python3 - "$WORK/mnt-a/vm1" "$N" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_DSYNC)
+for i in range(int(sys.argv[2])):
+    os.pwrite(fd, os.urandom(4096), i * 4096)
+os.close(fd)
+PY
+scrape a "$METRICS_A"
+scrape b "$METRICS_B"
+df1=$(metric a 'pairfs_fsync_latency_seconds_count{volume="vm1"}')
+sf1=$(metric b 'pairfs_write_stage_latency_seconds_count{stage="serve_flush"}')
+if [ -n "$df0" ] && [ -n "$df1" ] && [ -n "$sf0" ] && [ -n "$sf1" ] &&
+  [ "${df1%.*}" -ge $(( ${df0%.*} + N )) ] && [ "${sf1%.*}" -ge $(( ${sf0%.*} + N )) ]; then
+  pass "$N O_DSYNC writes were $N fsyncs at a and $N flushes at b"
+else fail "$N O_DSYNC writes were $N fsyncs at a and $N flushes at b" \
+  "vm1 fsync _count at a $df0 -> $df1, serve_flush _count at b $sf0 -> $sf1"; fi
 
 # --- an async pair: its writes counted as journaled, its journal's gauges
 require "volume create db 8M at a" pairctl a volume create db 8M
