@@ -274,6 +274,18 @@ Status Journal::FailLocked(const Status& status) {
 // ---- reads ------------------------------------------------------------------------------------
 
 Result<std::vector<JournalEntry>> Journal::Read(uint64_t from_sequence, size_t max_bytes) const {
+  std::vector<JournalEntry> entries;
+  Status visited = Visit(from_sequence, max_bytes, [&](JournalEntry&& entry, std::string_view data) {
+    entry.data = std::string(data);
+    entries.push_back(std::move(entry));
+    return Status::Ok();
+  });
+  if (!visited.ok()) return visited;
+  return entries;
+}
+
+Status Journal::Visit(uint64_t from_sequence, size_t max_bytes,
+                      const std::function<Status(JournalEntry&&, std::string_view)>& visit) const {
   struct Span {
     uint64_t sequence;
     uint64_t offset;
@@ -323,8 +335,6 @@ Result<std::vector<JournalEntry>> Journal::Read(uint64_t from_sequence, size_t m
       return Status::NotFound("entry " + std::to_string(from_sequence) + " of group " + group_ +
                               " was freed");
   }
-  std::vector<JournalEntry> entries;
-  entries.reserve(spans.size());
   size_t run = 0;
   for (const Span& span : spans) {
     while (span.offset < runs[run].first ||
@@ -351,10 +361,10 @@ Result<std::vector<JournalEntry>> Journal::Read(uint64_t from_sequence, size_t m
     entry.length = header->length;
     entry.flags = header->flags;
     entry.data_checksum = header->data_checksum;
-    entry.data = std::string(data);
-    entries.push_back(std::move(entry));
+    Status visited = visit(std::move(entry), data);
+    if (!visited.ok()) return visited;
   }
-  return entries;
+  return Status::Ok();
 }
 
 // ---- accessors --------------------------------------------------------------------------------
