@@ -184,7 +184,8 @@ class Journal {
   // asyncspeed: Read without a copy of the data: each entry Read would return is passed to
   // `visit` in order, its `data` empty and the data (verified) as a view valid during the call.
   // Stops at the first error `visit` returns and returns it; otherwise the errors of Read (an
-  // entry that fails its checks ends the visit after the entries before it).
+  // entry that fails its checks ends the visit after the entries before it). `visit` must not
+  // call Read or Visit itself (the data is in this thread's read buffers).
   Status Visit(uint64_t from_sequence, size_t max_bytes,
                const std::function<Status(JournalEntry&&, std::string_view)>& visit) const;
 
