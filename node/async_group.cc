@@ -71,8 +71,7 @@ void AsyncGroup::Start() {
   thread_ = std::thread([this] { master_ ? RunTransfer(0) : RunRestore(); });
   for (int lane = 1; master_ && lane < kAsyncBatchesInFlight; ++lane)
     lanes_.emplace_back([this, lane] { RunTransfer(lane); });
-  // asyncspeed: the restore journal's first lap too (its appends are the secondary's writes).
-  if (!filler_.joinable()) filler_ = std::thread([this] { RunFill(); });
+  if (master_ && !filler_.joinable()) filler_ = std::thread([this] { RunFill(); });
 }
 
 void AsyncGroup::RunFill() {

@@ -35,9 +35,8 @@ namespace pairfs::node {
 // What the group needs from the replicator around it.
 struct AsyncGroupHooks {
   // Master: sends a batch (or a probe: no entries) and returns the peer's checked ack, or
-  // Unreachable/Corruption. It may stamp the batch's generation and RPO fields in place
-  // (asyncspeed: no copy of the batch's data for that); its entries stay as they are.
-  std::function<Result<wire::JournalAckMessage>(wire::JournalBatchMessage&)> send;
+  // Unreachable/Corruption.
+  std::function<Result<wire::JournalAckMessage>(const wire::JournalBatchMessage&)> send;
   // The local volume a journal entry names (master: its own name; restore: the primary's name,
   // a peer volume of one of the group's pairs), or null.
   std::function<std::shared_ptr<Volume>(const std::string& entry_volume)> volume_of;
@@ -191,22 +190,14 @@ class AsyncGroup {
   // (logged) instead of stopping the replay.
   Status ApplyEntries(const std::vector<JournalEntry>& entries, uint64_t through,
                       bool skip_missing = false);
-  // One entry (its `data` as a view) written to its volume, found in `touched` or added to it;
-  // not flushed. Errors as ApplyEntries.
-  using VolumesByName = std::map<std::string, std::shared_ptr<Volume>>;
-  Status ApplyEntry(const JournalEntry& entry, std::string_view data, bool skip_missing,
-                    VolumesByName& touched);
-  // Restore: syncs the volumes written since the last one, then marks restore_markable_ applied
-  // and frees it (one header write); errors are logged (the next checkpoint tries again).
-  void RestoreCheckpoint();
 
   // The steady clock in milliseconds (lag, checkpoint intervals): one place for the group's time.
   static int64_t NowMs();
   // Waits up to `ms` for new work or Stop; true when stopping.
   bool WaitForWork(int ms);
-  // The fill thread (asyncfix; both roles since asyncspeed): the journal's first lap written with
-  // zeros in steps (Journal::FillAhead, node/limits.h kJournalFillAhead*); ends when done, on Stop,
-  // or on a file error (logged once; appends then pay the extent conversion as before).
+  // The master's fill thread (asyncfix): the journal's first lap written with zeros in steps
+  // (Journal::FillAhead, node/limits.h kJournalFillAhead*); ends when done, on Stop, or on a
+  // file error (logged once; appends then pay the extent conversion as before).
   void RunFill();
   // free_bytes() with mutex_ held (nothing else is appended meanwhile).
   uint64_t FreeBytesLocked() const;
@@ -225,7 +216,7 @@ class AsyncGroup {
   bool work_ = false;       // an append or a received batch since the thread last looked
   std::thread thread_;
   std::vector<std::thread> lanes_;  // master: the sending threads beyond thread_ (lane 0)
-  std::thread filler_;  // Journal::FillAhead until the first lap is written (asyncfix)
+  std::thread filler_;  // master: Journal::FillAhead until the first lap is written (asyncfix)
   // Master: sequences appended whose image write has not returned yet.
   std::set<uint64_t> in_image_pending_;
   uint64_t checkpoint_sequence_ = 0;  // the images hold every entry through it durably
@@ -252,16 +243,6 @@ class AsyncGroup {
   };
   std::deque<Pending> not_applied_;
   uint64_t not_applied_bytes_ = 0;
-  // Restore thread only: entries through restore_written_ are written to the volumes (those in
-  // restore_touched_ not yet flushed); the journal's applied sequence follows at a checkpoint, to
-  // restore_markable_: the last written entry outside a batch or ending one. Never inside a batch
-  // (a pass cut by kAsyncRestoreReadBytes): a head there would end the journal's recovery at the
-  // batch's end entry (no begin before it), here and, through the ack, in the master journal.
-  uint64_t restore_written_ = 0;
-  uint64_t restore_markable_ = 0;
-  bool restore_in_batch_ = false;  // restore_written_ is inside a batch
-  VolumesByName restore_touched_;
-  int64_t last_restore_checkpoint_ms_ = 0;
   // Restore: one batch appended at a time (its sync is outside, shared with the next batch's).
   std::mutex receive_mutex_;
   std::condition_variable received_;  // a batch was stored (Receive's reorder wait)

@@ -75,8 +75,8 @@ Result<std::shared_ptr<AsyncGroup>> AsyncPairs::OpenGroup(const std::string& gro
   if (!dir.ok()) return dir;
   AsyncGroupHooks hooks;
   hooks.send =
-      [this](wire::JournalBatchMessage& batch) -> Result<wire::JournalAckMessage> {
-    // asyncswap: generation and RPO fields, stamped in place (not on a copy of the data)
+      [this](const wire::JournalBatchMessage& unstamped) -> Result<wire::JournalAckMessage> {
+    wire::JournalBatchMessage batch = unstamped;  // asyncswap: generation and RPO fields
     if (std::shared_ptr<AsyncGroup> group = FindGroup(batch.group)) StampBatch(*group, &batch);
     Result<std::string> body = SendJournalBatch(wire::EncodeBody(batch));
     if (!body.ok()) return body.status();

@@ -18,6 +18,23 @@
 #include "wire/log_limit.h"
 
 namespace pairfs::node {
+namespace {
+
+wire::JournalEntryMessage ToMessage(JournalEntry&& entry) {
+  wire::JournalEntryMessage message;
+  message.sequence = entry.sequence;
+  message.volume = std::move(entry.volume);
+  message.kind = static_cast<uint8_t>(entry.kind);
+  message.offset = entry.offset;
+  message.length = entry.length;
+  message.flags = entry.flags;
+  message.data_checksum = entry.data_checksum;
+  message.data.assign(entry.data.begin(), entry.data.end());
+  return message;
+}
+
+}  // namespace
+
 void AsyncGroup::RunTransfer(int lane) {
   for (;;) {
     const bool shipped = ShipOnce();
@@ -81,29 +98,19 @@ bool AsyncGroup::ShipOnce() {
     if (!probe && batch.first_sequence <= journal_->last_sequence()) {
       Status synced = journal_->Sync();  // only durable entries are read and shipped
       if (!synced.ok()) return false;
-      // asyncspeed: each entry's data copied once, from the journal's read straight into the
-      // message (not into a JournalEntry first).
-      Status read = journal_->Visit(
-          batch.first_sequence, std::min(room, wire::kMaxJournalBatchDataBytes),
-          [&](JournalEntry&& entry, std::string_view data) {
-            if (batch.entries.size() >= wire::kMaxJournalBatchEntries) return Status::Ok();
-            wire::JournalEntryMessage& message = batch.entries.emplace_back();
-            message.sequence = entry.sequence;
-            message.volume = std::move(entry.volume);
-            message.kind = static_cast<uint8_t>(entry.kind);
-            message.offset = entry.offset;
-            message.length = entry.length;
-            message.flags = entry.flags;
-            message.data_checksum = entry.data_checksum;
-            message.data.assign(data.begin(), data.end());
-            bytes += data.size();
-            return Status::Ok();
-          });
-      if (!read.ok()) {
+      Result<std::vector<JournalEntry>> entries =
+          journal_->Read(batch.first_sequence, std::min(room, wire::kMaxJournalBatchDataBytes));
+      if (!entries.ok()) {
         PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "async: read failed",
                            "group {}: cannot read entry {} of the master journal: {}", group_,
-                           batch.first_sequence, read.message());
+                           batch.first_sequence, entries.status().message());
         return false;
+      }
+      if (entries->size() > wire::kMaxJournalBatchEntries)
+        entries->resize(wire::kMaxJournalBatchEntries);
+      for (JournalEntry& entry : entries.value()) {
+        bytes += entry.data.size();
+        batch.entries.push_back(ToMessage(std::move(entry)));
       }
     }
     std::lock_guard<std::mutex> lock(mutex_);

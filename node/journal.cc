@@ -274,18 +274,6 @@ Status Journal::FailLocked(const Status& status) {
 // ---- reads ------------------------------------------------------------------------------------
 
 Result<std::vector<JournalEntry>> Journal::Read(uint64_t from_sequence, size_t max_bytes) const {
-  std::vector<JournalEntry> entries;
-  Status visited = Visit(from_sequence, max_bytes, [&](JournalEntry&& entry, std::string_view data) {
-    entry.data = std::string(data);
-    entries.push_back(std::move(entry));
-    return Status::Ok();
-  });
-  if (!visited.ok()) return visited;
-  return entries;
-}
-
-Status Journal::Visit(uint64_t from_sequence, size_t max_bytes,
-                      const std::function<Status(JournalEntry&&, std::string_view)>& visit) const {
   struct Span {
     uint64_t sequence;
     uint64_t offset;
@@ -310,14 +298,7 @@ Status Journal::Visit(uint64_t from_sequence, size_t max_bytes,
     }
   }
   // Entries side by side in the ring are read together: one read per run, not per entry.
-  // asyncspeed: the read buffers are the thread's own, kept from one call to the next (up to
-  // kAsyncRestoreReadBytes each): a fresh one every call had its pages faulted in again.
-  thread_local std::vector<std::string> buffers;
-  std::vector<std::pair<uint64_t, std::string_view>> runs;  // offset, bytes
-  size_t run_count = spans.empty() ? 0 : 1;
-  for (size_t i = 1; i < spans.size(); ++i)
-    if (spans[i].offset != spans[i - 1].offset + spans[i - 1].ring_bytes) ++run_count;
-  if (buffers.size() < run_count) buffers.resize(run_count);  // before any view into them
+  std::vector<std::pair<uint64_t, std::string>> runs;  // offset, bytes
   for (size_t first = 0; first < spans.size();) {
     size_t last = first;
     uint64_t run_bytes = spans[first].ring_bytes;
@@ -326,13 +307,12 @@ Status Journal::Visit(uint64_t from_sequence, size_t max_bytes,
       ++last;
       run_bytes += spans[last].ring_bytes;
     }
-    std::string& bytes = buffers[runs.size()];
-    bytes.resize(run_bytes);
+    std::string bytes(run_bytes, '\0');
     Result<size_t> read = file_->ReadAt(spans[first].offset, bytes.size(), bytes.data(), false);
     if (!read.ok()) return read.status();
     if (read.value() != bytes.size())
       return Status::Corruption("the journal of group " + group_ + " is cut short");
-    runs.emplace_back(spans[first].offset, std::string_view(bytes));
+    runs.emplace_back(spans[first].offset, std::move(bytes));
     first = last + 1;
   }
   {
@@ -343,13 +323,15 @@ Status Journal::Visit(uint64_t from_sequence, size_t max_bytes,
       return Status::NotFound("entry " + std::to_string(from_sequence) + " of group " + group_ +
                               " was freed");
   }
+  std::vector<JournalEntry> entries;
+  entries.reserve(spans.size());
   size_t run = 0;
   for (const Span& span : spans) {
     while (span.offset < runs[run].first ||
            span.offset + span.ring_bytes > runs[run].first + runs[run].second.size())
       ++run;
     const std::string_view bytes =
-        runs[run].second.substr(span.offset - runs[run].first, span.ring_bytes);
+        std::string_view(runs[run].second).substr(span.offset - runs[run].first, span.ring_bytes);
     const std::string where = "entry " + std::to_string(span.sequence) + " of group " + group_ +
                               " at offset " + std::to_string(span.offset);
     Result<JournalEntryHeader> header = DecodeJournalEntryHeader(bytes);
@@ -369,10 +351,10 @@ Status Journal::Visit(uint64_t from_sequence, size_t max_bytes,
     entry.length = header->length;
     entry.flags = header->flags;
     entry.data_checksum = header->data_checksum;
-    Status visited = visit(std::move(entry), data);
-    if (!visited.ok()) return visited;
+    entry.data = std::string(data);
+    entries.push_back(std::move(entry));
   }
-  return Status::Ok();
+  return entries;
 }
 
 // ---- accessors --------------------------------------------------------------------------------

@@ -18,7 +18,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -168,9 +167,7 @@ class Journal {
   // Records durably that entries through `sequence` are applied to the volumes. Ok and nothing
   // written if not beyond the current one; InvalidArgument at a master journal or beyond
   // ApplicableThrough(); IoError (sticky).
-  // With `free`, also frees the entries through `sequence` as FreeThrough does, in the same header
-  // write (the restore thread's checkpoint: one sync instead of two).
-  Status MarkApplied(uint64_t sequence, bool free = false);
+  Status MarkApplied(uint64_t sequence);
 
   // ---- both ----
 
@@ -181,13 +178,6 @@ class Journal {
   // NotFound if `from_sequence` was freed; Corruption naming the sequence if an entry fails
   // its checks (never returned); IoError from the file.
   Result<std::vector<JournalEntry>> Read(uint64_t from_sequence, size_t max_bytes) const;
-  // asyncspeed: Read without a copy of the data: each entry Read would return is passed to
-  // `visit` in order, its `data` empty and the data (verified) as a view valid during the call.
-  // Stops at the first error `visit` returns and returns it; otherwise the errors of Read (an
-  // entry that fails its checks ends the visit after the entries before it). `visit` must not
-  // call Read or Visit itself (the data is in this thread's read buffers).
-  Status Visit(uint64_t from_sequence, size_t max_bytes,
-               const std::function<Status(JournalEntry&&, std::string_view)>& visit) const;
 
   // Frees entries through `sequence` durably (header write and sync) before their space is
   // reused. Master: the secondary applied them and this image holds them durably. Restore: they

@@ -76,7 +76,7 @@ uint64_t Journal::ApplicableThrough() const {
   return ApplicableThroughLocked();
 }
 
-Status Journal::MarkApplied(uint64_t sequence, bool free) {
+Status Journal::MarkApplied(uint64_t sequence) {
   std::lock_guard<std::mutex> header_lock(header_mutex_);
   JournalHeader next;
   uint64_t written_through;
@@ -94,14 +94,6 @@ Status Journal::MarkApplied(uint64_t sequence, bool free) {
     next = header_;
     next.applied_sequence = sequence;
     next.durable_tail_sequence = durable_sequence_;
-    if (free && sequence >= header_.head_sequence) {
-      // asyncspeed: the free of FreeThrough(sequence) in the same header write (one sync, not
-      // two): applied entries are durable (ApplicableThrough), as FreeThrough asks.
-      const bool held = sequence + 1 < next_sequence_;
-      next.head_sequence = sequence + 1;
-      next.head_offset = held ? index_[sequence + 1 - index_first_].offset : tail_offset_;
-      next.floor_epoch = held ? index_[sequence + 1 - index_first_].epoch : header_.epoch;
-    }
     written_through = written_through_;
   }
   return PersistHeader(next, written_through);

@@ -229,13 +229,7 @@ inline constexpr uint64_t kAsyncMarkMinBytes = 64 << 10;
 inline constexpr uint64_t kAsyncMarkedJournalShare = 4;
 // ---- end asyncspeed ----
 
-// asyncspeed: the restore thread syncs the volumes it wrote and marks the entries applied (one
-// header write, which also frees them) at most this often while entries keep coming, and once
-// nothing more came for this long: not once per pass (a volume fdatasync and two header syncs per
-// batch). The master frees its journal this much later; a restart applies at most this much again.
-inline constexpr int kAsyncRestoreCheckpointMs = 100;
-
-// The restore thread reads at most this much data per pass.
+// The restore thread reads at most this much data per pass before it syncs and marks applied.
 inline constexpr size_t kAsyncRestoreReadBytes = 8 << 20;
 
 // Over the high-water mark (PFUL) each journaled write is delayed by this much: the writers slow

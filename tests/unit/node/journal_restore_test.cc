@@ -165,29 +165,3 @@ TEST_CASE("a reset journal never recovers an older lap's entry of the same seque
   CHECK(journal->last_sequence() == stale->sequence - 1);
   CHECK(journal->recovery().end_reason.find("stale") != std::string::npos);
 }
-
-// asyncspeed: the restore thread's checkpoint marks applied and frees in one header write.
-TEST_CASE("restore journal marks applied and frees in one header write", "[journal]") {
-  auto file = MemoryFile();
-  auto journal = FormatAndOpen(file, JournalRole::kRestore);
-  for (uint64_t sequence = 1; sequence <= 5; ++sequence) {
-    const std::string data = BytesFor(sequence, 300);
-    REQUIRE(journal->AppendReceived(sequence, DataWrite("v", 0, data), JournalDataChecksum(data))
-                .ok());
-  }
-  REQUIRE(journal->Sync().ok());
-  const uint64_t writes = journal->counters().header_writes;
-  REQUIRE(journal->MarkApplied(3, true).ok());
-  CHECK(journal->counters().header_writes == writes + 1);
-  CHECK(journal->applied_sequence() == 3);
-  CHECK(journal->first_sequence() == 4);
-  CHECK(ReadOk(*journal, 4).size() == 2);
-  CHECK(journal->MarkApplied(3, true).ok());  // nothing new: no header write
-  CHECK(journal->counters().header_writes == writes + 1);
-  // Durable: a restart finds the head and the entries after it.
-  journal.reset();
-  auto reopened = Reopen(file);
-  CHECK(reopened->applied_sequence() == 3);
-  CHECK(reopened->first_sequence() == 4);
-  CHECK(reopened->recovery().last_sequence == 5);
-}
