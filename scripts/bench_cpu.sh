@@ -14,13 +14,17 @@
 # charged to it), and the wall-clock MB/s (noisy on a shared machine). With CPU_PERF=1, the run
 # is also recorded with `perf record -g` per daemon ($CPU_PERF_DIR/TARGET-SITE.data).
 #
-# CPU_DSYNC=1: random writes of CPU_BS, each followed by an fsync (fio --rw=randwrite --fsync=1
-# --ioengine=psync, as a database's commits), and the figures are per operation (a write and its
-# fsync) instead: CPU us per op at a, at b and of fio (in the dd column), ops/s, context switches per op at a and b (all threads, voluntary and
-# not), e.g. CPU_DSYNC=1 CPU_BS=4k CPU_SIZE=8M. With CPU_STRACE=1, the first run is also counted
-# with `strace -c -f` per daemon ($CPU_PERF_DIR/TARGET-SITE.strace, and calls per op printed).
-# With CPU_LOGS=DIR, the daemons' logs are copied to DIR at the end (PAIRFS_TRACE_WRITES=N in the
-# environment makes them log the stage times of their first N operations: man/pairfs.8).
+# Async pairs (pair_async_wan): a run ends only once the secondary applied everything (the
+# primary's journal_lag_bytes is 0) and a checkpoint had time to run, so the transfer and the
+# restore are counted too; a fresh async pair first waits CPU_ASYNC_SETTLE seconds (15) for the
+# journal's background fill. CPU_WORKLOAD=rand writes CPU_OPS (2000) random 4 KiB blocks, each
+# followed by an fsync (fio psync, as bench.sh's randwrite_fsync) instead of dd. Per run also:
+# CPU µs per op (op: one dd block or one 4 KiB write+fsync) and context switches per op at each
+# site. CPU_STRACE=1 runs `strace -c -f` on both daemons during run 1 (slow: that run's other
+# figures are not comparable) and prints the syscalls per op ($CPU_PERF_DIR/TARGET-SITE.strace).
+# CPU_DSYNC=1 is CPU_WORKLOAD=rand (its older name). With CPU_LOGS=DIR, the daemons' logs are
+# copied to DIR at the end (PAIRFS_TRACE_WRITES=N in the environment makes them log the stage
+# times of their first N operations: man/pairfs.8).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,8 +41,11 @@ REF_PAIRFS=${BENCH_REF_PAIRFS:-}
 WAN_DELAY_MS=10 WAN_RATE_MBPS=0
 PERF=${CPU_PERF:-0}
 PERF_DIR=${CPU_PERF_DIR:-/var/tmp}
-DSYNC=${CPU_DSYNC:-0}
+WORKLOAD=${CPU_WORKLOAD:-seq}
+[ "${CPU_DSYNC:-0}" = 1 ] && WORKLOAD=rand
+OPS=${CPU_OPS:-2000}
 STRACE=${CPU_STRACE:-0}
+ASYNC_SETTLE=${CPU_ASYNC_SETTLE:-15}
 say() { echo "bench_cpu: $*" >&2; }
 die() { echo "bench_cpu: error: $*" >&2; exit 1; }
 
@@ -62,6 +69,29 @@ to_bytes() { numfmt --from=iec "$1"; }
 SIZE_BYTES=$(to_bytes "$SIZE")
 BS_BYTES=$(to_bytes "$BS")
 COUNT=$((SIZE_BYTES / BS_BYTES))
+if [ "$WORKLOAD" = rand ]; then OP_COUNT=$OPS OP_BYTES=$((OPS * 4096)); else OP_COUNT=$COUNT OP_BYTES=$SIZE_BYTES; fi
+
+# write_load PATH: the run's writes (dd, or fio for CPU_WORKLOAD=rand)
+write_load() {
+  if [ "$WORKLOAD" = rand ]; then
+    fio --name=cpu --filename="$1" --size="$SIZE_BYTES" --fallocate=none --rw=randwrite --bs=4k \
+      --ioengine=psync --iodepth=1 --fsync=1 --number_ios="$OPS" --output=/dev/null
+  else
+    dd if=/dev/zero of="$1" bs="$BS" count="$COUNT" conv=fsync,notrunc status=none
+  fi
+}
+# is_async TARGET: whether the target is an async pair (its runs wait for the secondary)
+is_async() { [[ $1 == *async* ]]; }
+# drain TARGET SITE: until the secondary applied every write (lag 0), then a checkpoint's interval
+drain() {
+  local _
+  is_async "$1" || return 0
+  for _ in $(seq 600); do
+    [ "$(pair_field "$2" bench journal_lag_bytes 2>/dev/null)" = 0 ] && break
+    sleep 0.1
+  done
+  sleep 1.2
+}
 
 # cpu_ticks PID: utime+stime of the whole process (all threads), in clock ticks
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -79,23 +109,20 @@ trap cleanup EXIT
 trap 'echo "bench_cpu: interrupted" >&2; exit 130' INT
 trap 'echo "bench_cpu: terminated" >&2; exit 143' TERM
 
-echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg); $SIZE in $BS blocks, $([ "$DSYNC" = 1 ] && echo "random, fsync after each" || echo conv=fsync), $RUNS runs"
-if [ "$DSYNC" = 1 ]; then
-  printf '%-12s %4s %9s %9s %9s %7s %8s %8s\n' target run "a us/op" "b us/op" "dd us/op" "ops/s" \
-    "a cs/op" "b cs/op"
-else
-  printf '%-12s %4s %8s %8s %8s %7s %9s %9s %9s %9s\n' target run "a s/GB" "b s/GB" "dd s/GB" "MB/s" \
-    "a flt/MB" "b flt/MB" "a cs/MB" "b cs/MB"
-fi
-declare -A PID_A PID_B PATH_OF
+echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg); $SIZE in $BS blocks, $RUNS runs"
+echo "workload: $WORKLOAD ($OP_COUNT ops of $((OP_BYTES / OP_COUNT)) bytes)"
+printf '%-14s %4s %8s %8s %8s %7s %9s %9s %9s %9s %8s %8s %7s %7s\n' target run "a s/GB" "b s/GB" "dd s/GB" "MB/s" \
+  "a flt/MB" "b flt/MB" "a cs/MB" "b cs/MB" "a us/op" "b us/op" "a cs/op" "b cs/op"
+declare -A PID_A PID_B PATH_OF NAME_A
 for t in "${TARGETS[@]}"; do
   _ACTIVE+=("$t")
   "target_$t" setup || die "setup of $t failed"
   PATH_OF[$t]=$("target_$t" path)
   read -r na nb <<< "$(declare -f "target_$t" | grep -o 'pair_target [a-z_]* [a-z_]*' | awk '{print $2, $3}')"
   pa_var=PAIRFS_PID_$na pb_var=PAIRFS_PID_$nb
-  PID_A[$t]=${!pa_var} PID_B[$t]=${!pb_var}
+  PID_A[$t]=${!pa_var} PID_B[$t]=${!pb_var} NAME_A[$t]=$na
   dd if=/dev/zero of="${PATH_OF[$t]}" bs="$BS" count="$COUNT" conv=fsync,notrunc status=none  # layout
+  if is_async "$t"; then sleep "$ASYNC_SETTLE"; drain "$t" "$na"; fi
 done
 # Runs alternate between targets, so that a drift of the machine's load favours none.
 for run in $(seq "$RUNS"); do
@@ -107,49 +134,36 @@ for run in $(seq "$RUNS"); do
       perf record -q -g -o "$PERF_DIR/$t-b.data" -p "$pb" >/dev/null 2>&1 & perf_pids+=($!)
       sleep 1
     fi
-    strace_pids=()
     if [ "$STRACE" = 1 ] && [ "$run" = 1 ]; then
-      strace -c -f -o "$PERF_DIR/$t-a.strace" -p "$pa" 2>/dev/null & strace_pids+=($!)
-      strace -c -f -o "$PERF_DIR/$t-b.strace" -p "$pb" 2>/dev/null & strace_pids+=($!)
+      strace -c -f -o "$PERF_DIR/$t-a.strace" -p "$pa" 2>/dev/null & perf_pids+=($!)
+      strace -c -f -o "$PERF_DIR/$t-b.strace" -p "$pb" 2>/dev/null & perf_pids+=($!)
       sleep 1
     fi
     a0=$(cpu_ticks "$pa") b0=$(cpu_ticks "$pb")
     fa0=$(minor_faults "$pa") fb0=$(minor_faults "$pb") ca0=$(switches "$pa") cb0=$(switches "$pb")
     start=$(date +%s.%N)
-    if [ "$DSYNC" = 1 ]; then
-      dd_times=$( { TIMEFORMAT='%U %S'; time fio --name=cpu --filename="$path" --rw=randwrite \
-        --bs="$BS" --size="$SIZE" --fsync=1 --ioengine=psync --randrepeat=0 >/dev/null; } 2>&1 )
-    else
-      dd_times=$( { TIMEFORMAT='%U %S'; time dd if=/dev/zero of="$path" bs="$BS" count="$COUNT" \
-        conv=fsync,notrunc status=none; } 2>&1 )
-    fi
+    dd_times=$( { TIMEFORMAT='%U %S'; time write_load "$path"; } 2>&1 | tail -1 )
     dd_ticks=$(awk -v hz="$HZ" '{ printf "%d", ($1 + $2) * hz }' <<< "$dd_times")
     end=$(date +%s.%N)
+    drain "$t" "${NAME_A[$t]}"
     a1=$(cpu_ticks "$pa") b1=$(cpu_ticks "$pb")
     fa=$(($(minor_faults "$pa") - fa0)) fb=$(($(minor_faults "$pb") - fb0))
     ca=$(($(switches "$pa") - ca0)) cb=$(($(switches "$pb") - cb0))
-    for p in "${perf_pids[@]}" "${strace_pids[@]}"; do kill -INT "$p"; wait "$p" || true; done
-    for site in a b; do
-      f=$PERF_DIR/$t-$site.strace
-      [ ${#strace_pids[@]} -gt 0 ] && [ -s "$f" ] && awk -v ops="$COUNT" -v who="$t $site" '
-        $NF ~ /^[a-z_0-9]+$/ && $(NF-1) ~ /^[0-9]+$/ && $4 ~ /^[0-9]+$/ {
-          out = out sprintf(" %s=%.2f", $NF, $4 / ops) }
-        END { print "strace " who " calls/op:" out }' "$f"
-    done
-    if [ "$DSYNC" = 1 ]; then
-      awk -v t="$t" -v r="$run" -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v d="$dd_ticks" -v hz="$HZ" \
-          -v ops="$COUNT" -v s="$start" -v e="$end" -v ca="$ca" -v cb="$cb" 'BEGIN {
-        printf "%-12s %4d %9.1f %9.1f %9.1f %7.0f %8.2f %8.2f\n", t, r, a / hz / ops * 1e6,
-          b / hz / ops * 1e6, d / hz / ops * 1e6, ops / (e - s), ca / ops, cb / ops
-      }'
-      continue
+    for p in "${perf_pids[@]}"; do kill -INT "$p"; wait "$p" || true; done
+    if [ "$STRACE" = 1 ] && [ "$run" = 1 ]; then
+      for site in a b; do
+        echo "syscalls per op at $site ($t, top 8):"
+        awk -v n="$OP_COUNT" '$1 ~ /^[0-9.]+$/ && NF >= 5 { printf "  %-18s %8.2f\n", $NF, $4 / n }' \
+          "$PERF_DIR/$t-$site.strace" | sort -k2 -rn | head -8
+      done
     fi
     awk -v t="$t" -v r="$run" -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v d="$dd_ticks" -v hz="$HZ" \
-        -v bytes="$SIZE_BYTES" -v s="$start" -v e="$end" -v fa="$fa" -v fb="$fb" -v ca="$ca" \
+        -v bytes="$OP_BYTES" -v ops="$OP_COUNT" -v s="$start" -v e="$end" -v fa="$fa" -v fb="$fb" -v ca="$ca" \
         -v cb="$cb" 'BEGIN {
       gb = bytes / 1e9; mb = bytes / 1e6
-      printf "%-12s %4d %8.2f %8.2f %8.2f %7.0f %9.1f %9.1f %9.1f %9.1f\n", t, r, a / hz / gb, b / hz / gb,
-        d / hz / gb, mb / (e - s), fa / mb, fb / mb, ca / mb, cb / mb
+      printf "%-14s %4d %8.2f %8.2f %8.2f %7.0f %9.1f %9.1f %9.1f %9.1f %8.1f %8.1f %7.2f %7.2f\n", t, r,
+        a / hz / gb, b / hz / gb, d / hz / gb, mb / (e - s), fa / mb, fb / mb, ca / mb, cb / mb,
+        a / hz / ops * 1e6, b / hz / ops * 1e6, ca / ops, cb / ops
     }'
   done
 done
