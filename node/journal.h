@@ -181,8 +181,10 @@ class Journal {
 
   // Frees entries through `sequence` durably (header write and sync) before their space is
   // reused. Master: the secondary applied them and this image holds them durably. Restore: they
-  // are applied (≤ applied_sequence) and the volumes synced. Ok and nothing written if already
-  // freed; InvalidArgument beyond the durable (restore: applied) sequence; IoError (sticky).
+  // are applied (≤ applied_sequence) and the volumes synced. Inside a batch, frees only through
+  // the entry before the batch (the head stays at a batch boundary: recovery needs the begin).
+  // Ok and nothing written if already freed; InvalidArgument beyond the durable (restore:
+  // applied) sequence; IoError (sticky).
   Status FreeThrough(uint64_t sequence);
 
   // Makes every appended entry durable, then the new role with the pointers in one header
@@ -261,6 +263,9 @@ class Journal {
   // Entries through `sequence` are durable. Caller holds mutex_.
   void AdvanceDurableLocked(uint64_t sequence);
   uint64_t ApplicableThroughLocked() const;
+  // The last sequence ≤ `sequence` after which no batch is open (from the head on): where the
+  // head may move. Caller holds mutex_.
+  uint64_t BatchBoundaryAtOrBeforeLocked(uint64_t sequence) const;
   uint64_t UsedBytesLocked() const;
   // FillAhead: the bytes from fill_offset_ to the end still to fill (0: done). Caller holds mutex_.
   uint64_t FillRemainingLocked();

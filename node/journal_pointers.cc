@@ -52,6 +52,11 @@ Status Journal::FreeThrough(uint64_t sequence) {
           "cannot free entry " + std::to_string(sequence) + " of group " + group_ + ": only " +
           std::to_string(limit) +
           (header_.role == JournalRole::kRestore ? " is applied" : " is durable"));
+    // The head stays at a batch boundary: recovery reads from the head and refuses a batch's
+    // end without its begin, so a head inside a batch would lose every entry after that end.
+    // A pass that stopped inside a batch (a read's size limit) frees through the batch before.
+    sequence = BatchBoundaryAtOrBeforeLocked(sequence);
+    if (sequence < header_.head_sequence) return Status::Ok();
     next = header_;
     next.head_sequence = sequence + 1;
     // The new head's epoch, or this one's for an entry still to come: an older entry of the
@@ -63,6 +68,19 @@ Status Journal::FreeThrough(uint64_t sequence) {
     written_through = written_through_;
   }
   return PersistHeader(next, written_through);
+}
+
+uint64_t Journal::BatchBoundaryAtOrBeforeLocked(uint64_t sequence) const {
+  uint64_t boundary = header_.head_sequence - 1;  // the head is at a boundary
+  bool open = false;
+  for (uint64_t s = header_.head_sequence; s <= sequence; ++s) {
+    const bool indexed = s >= index_first_ && s - index_first_ < index_.size();
+    const uint16_t flags = indexed ? index_[s - index_first_].flags : 0;
+    if ((flags & kJournalBatchBegin) != 0) open = true;
+    if ((flags & kJournalBatchEnd) != 0) open = false;
+    if (!open) boundary = s;
+  }
+  return boundary;
 }
 
 uint64_t Journal::ApplicableThroughLocked() const {

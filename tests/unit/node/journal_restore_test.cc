@@ -165,3 +165,61 @@ TEST_CASE("a reset journal never recovers an older lap's entry of the same seque
   CHECK(journal->last_sequence() == stale->sequence - 1);
   CHECK(journal->recovery().end_reason.find("stale") != std::string::npos);
 }
+
+// A restore pass reads at most kAsyncRestoreReadBytes and may stop inside a batch; the transfer
+// may be acknowledged inside one too. Freeing there would put the head inside the batch, and
+// recovery (which reads from the head and refuses an end without its begin) would lose every
+// entry after that end.
+TEST_CASE("freeing inside a batch keeps the head at the batch's begin; a restart loses nothing",
+          "[journal]") {
+  SECTION("restore journal") {
+    auto file = MemoryFile();
+    auto journal = FormatAndOpen(file, JournalRole::kRestore);
+    auto receive = [&](uint64_t sequence, uint16_t flags) {
+      const std::string data = BytesFor(sequence, 200);
+      return journal->AppendReceived(sequence, DataWrite("v", sequence, data, flags),
+                                     JournalDataChecksum(data));
+    };
+    REQUIRE(receive(1, 0).ok());
+    REQUIRE(receive(2, kJournalBatchBegin).ok());
+    REQUIRE(receive(3, 0).ok());
+    REQUIRE(receive(4, kJournalBatchEnd).ok());
+    REQUIRE(receive(5, 0).ok());
+    REQUIRE(receive(6, kJournalBatchBegin | kJournalBatchEnd).ok());
+    REQUIRE(journal->Sync().ok());
+    REQUIRE(journal->ApplicableThrough() == 6);
+    REQUIRE(journal->MarkApplied(3).ok());  // a pass that stopped inside the batch
+    REQUIRE(journal->FreeThrough(3).ok());
+    CHECK(journal->first_sequence() == 2);  // freed through 1 only
+
+    journal = Reopen(file);
+    CHECK(journal->applied_sequence() == 3);
+    CHECK(journal->first_sequence() == 2);
+    CHECK(journal->last_sequence() == 6);
+    CHECK(journal->ApplicableThrough() == 6);
+    REQUIRE(ReadOk(*journal, 4).size() == 3);  // 4, 5 and 6 are still there to apply
+    REQUIRE(journal->MarkApplied(6).ok());
+    REQUIRE(journal->FreeThrough(6).ok());
+    CHECK(journal->first_sequence() == 7);
+  }
+  SECTION("master journal") {
+    auto file = MemoryFile();
+    auto journal = FormatAndOpen(file);
+    const std::string data = BytesFor(1, 300);
+    AppendOk(*journal, DataWrite("v", 0, data, kJournalBatchBegin));
+    AppendOk(*journal, DataWrite("v", 4096, data));
+    AppendOk(*journal, DataWrite("v", 8192, data, kJournalBatchEnd));
+    AppendOk(*journal, DataWrite("v", 12288, data));
+    REQUIRE(journal->Sync().ok());
+    REQUIRE(journal->FreeThrough(2).ok());  // acknowledged inside the batch
+    CHECK(journal->first_sequence() == 1);
+    journal = Reopen(file);
+    CHECK(journal->first_sequence() == 1);
+    CHECK(journal->last_sequence() == 4);
+    REQUIRE(journal->FreeThrough(3).ok());
+    CHECK(journal->first_sequence() == 4);
+    journal = Reopen(file);
+    CHECK(journal->first_sequence() == 4);
+    CHECK(journal->last_sequence() == 4);
+  }
+}
