@@ -154,8 +154,8 @@ std::string HeartbeatFrame(const std::string& envelope_site, HeartbeatMessage be
 }
 
 // How long a test waits for something that takes a few intervals and perhaps one reconnect
-// (kHeartbeatReconnectMs) on a loaded machine.
-constexpr int kHearWithinMs = 500;
+// (kHeartbeatReconnectMs): a deadline that only catches a hang, never a slow, loaded machine.
+constexpr int kHearWithinMs = 5000;
 
 }  // namespace
 
@@ -171,9 +171,17 @@ TEST_CASE("two sites hear each other on every link and see the state the other a
     CHECK(link.peer_state == "ACTIVE");
     CHECK(link.peer_incarnation == 22);
     CHECK(link.last_heard_ms_ago >= 0);
-    CHECK(link.last_heard_ms_ago < 100);
     CHECK(link.dropped == 0);
   }
+  // Beats keep coming (20 ms apart): each link is heard again, lately, not only once.
+  CHECK(WaitUntil(
+      [&] {
+        for (const HeartbeatSnapshot& link : a.Snapshot()) {
+          if (link.last_heard_ms_ago < 0 || link.last_heard_ms_ago >= 100) return false;
+        }
+        return true;
+      },
+      kHearWithinMs));
   for (const HeartbeatSnapshot& link : sites.b->Snapshot()) {
     CHECK(link.peer_state == "STANDBY");
     CHECK(link.peer_incarnation == 11);
@@ -188,17 +196,19 @@ TEST_CASE("two sites hear each other on every link and see the state the other a
 
   sites.b_state.Set("FENCED");
   sites.b->BeatNow();
-  CHECK(WaitUntil([&] { return a.Latest()->state == "FENCED"; }, 100));
+  CHECK(WaitUntil([&] { return a.Latest()->state == "FENCED"; }, kHearWithinMs));
   CHECK(WaitUntil(
       [&] {
         return a.Snapshot()[0].peer_state == "FENCED" && a.Snapshot()[1].peer_state == "FENCED";
       },
-      100));
+      kHearWithinMs));
 }
 
 TEST_CASE("a beat asked for sends the new state without waiting for the interval") {
+  // The interval is longer than every deadline below: what arrives was sent by BeatNow.
+  constexpr int kLongIntervalMs = 600'000;
   TwoSites sites(1);
-  sites.StartBoth(500);
+  sites.StartBoth(kLongIntervalMs);
   HeartbeatLinks& a = *sites.a;
   // The first interval's beats may have gone out before the connection was up; ask until heard.
   REQUIRE(WaitUntil(
@@ -206,13 +216,11 @@ TEST_CASE("a beat asked for sends the new state without waiting for the interval
         sites.b->BeatNow();
         return a.Latest().has_value();
       },
-      1000));
+      kHearWithinMs));
 
   sites.b_state.Set("ACTIVE");
   sites.b->BeatNow();
-  const auto asked = std::chrono::steady_clock::now();
-  REQUIRE(WaitUntil([&] { return a.Latest()->state == "ACTIVE"; }, 400));
-  CHECK(std::chrono::steady_clock::now() - asked < milliseconds(150));
+  CHECK(WaitUntil([&] { return a.Latest()->state == "ACTIVE"; }, kHearWithinMs));
 }
 
 TEST_CASE("when the peer goes away every link falls silent") {
@@ -229,7 +237,7 @@ TEST_CASE("when the peer goes away every link falls silent") {
         }
         return true;
       },
-      1000));
+      kHearWithinMs));
   for (const HeartbeatSnapshot& link : a.Snapshot()) CHECK(link.heard);
 }
 
@@ -240,7 +248,7 @@ TEST_CASE("beats sent while nothing listens are never delivered later") {
   // few (kHeartbeatQueueMessages) and deliver them when b comes.
   std::this_thread::sleep_for(milliseconds(450));
   sites.StartB(100);
-  REQUIRE(WaitUntil([&] { return sites.b->Latest().has_value(); }, 1500));
+  REQUIRE(WaitUntil([&] { return sites.b->Latest().has_value(); }, kHearWithinMs));
   CHECK(sites.b->Latest()->counter >= 5);
 }
 
@@ -253,9 +261,12 @@ TEST_CASE("a link whose peer endpoint leads nowhere is never heard while the oth
   REQUIRE(WaitUntil([&] { return b.Snapshot()[0].heard && HeardOnEveryLink(*sites.a); },
                     kHearWithinMs));
   std::this_thread::sleep_for(milliseconds(200));
+  // Link 0 keeps being heard (beats 20 ms apart), while link 1 never was.
+  CHECK(WaitUntil([&] { return b.Snapshot()[0].last_heard_ms_ago >= 0 &&
+                               b.Snapshot()[0].last_heard_ms_ago < 100; },
+                  kHearWithinMs));
   const std::vector<HeartbeatSnapshot> links = b.Snapshot();
   CHECK(links[0].heard);
-  CHECK(links[0].last_heard_ms_ago < 100);
   CHECK_FALSE(links[1].heard);
   CHECK(links[1].last_heard_ms_ago == -1);
 }
@@ -280,7 +291,7 @@ TEST_CASE(
       HeartbeatFrame("b", {"b", 5, 4, "ACTIVE", 1}),  // sent on link 0, claims link 1
   };
   for (const std::string& bytes : refused) REQUIRE(sender->SendBytes(bytes).ok());
-  REQUIRE(WaitUntil([&] { return a.Snapshot()[0].dropped == refused.size(); }, 1000));
+  REQUIRE(WaitUntil([&] { return a.Snapshot()[0].dropped == refused.size(); }, kHearWithinMs));
   CHECK_FALSE(a.Snapshot()[0].heard);
   CHECK_FALSE(a.Latest().has_value());
 
@@ -290,11 +301,11 @@ TEST_CASE(
 
   // A beat from "b" is accepted once; a replay of it and an older one are not signs of life.
   REQUIRE(sender->SendBytes(HeartbeatFrame("b", {"b", 5, 10, "ACTIVE", 0})).ok());
-  REQUIRE(WaitUntil([&] { return a.Snapshot()[0].heard; }, 1000));
+  REQUIRE(WaitUntil([&] { return a.Snapshot()[0].heard; }, kHearWithinMs));
   std::this_thread::sleep_for(milliseconds(60));
   REQUIRE(sender->SendBytes(HeartbeatFrame("b", {"b", 5, 10, "ACTIVE", 0})).ok());
   REQUIRE(sender->SendBytes(HeartbeatFrame("b", {"b", 5, 3, "FENCED", 0})).ok());
-  REQUIRE(WaitUntil([&] { return a.Snapshot()[0].dropped == refused.size() + 2; }, 1000));
+  REQUIRE(WaitUntil([&] { return a.Snapshot()[0].dropped == refused.size() + 2; }, kHearWithinMs));
   CHECK(a.Snapshot()[0].last_heard_ms_ago >= 50);
   CHECK(a.Snapshot()[0].peer_state == "ACTIVE");
   CHECK(a.Latest()->counter == 10);
@@ -379,14 +390,14 @@ TEST_CASE(
       REQUIRE(client->SendBytes(HeartbeatFrame("b", {"b", 99, counter, "FENCED", 0})).ok());
     }
   }
-  REQUIRE(WaitUntil([&] { return a->Snapshot()[0].dropped == 3; }, 2000));  // the impostor's three
+  REQUIRE(WaitUntil([&] { return a->Snapshot()[0].dropped == 3; }, kHearWithinMs));  // the impostor's three
   CHECK_FALSE(a->Snapshot()[0].heard);
 
   // The real b, with its key, is heard.
   auto b = std::move(HeartbeatLinks::Start(context_b, {{a_link.peer, a_link.listen}}, "b", "a", 22,
                                            20, state.Function())
                          .value());
-  REQUIRE(WaitUntil([&] { return a->Snapshot()[0].peer_incarnation == 22; }, 2000));
+  REQUIRE(WaitUntil([&] { return a->Snapshot()[0].peer_incarnation == 22; }, kHearWithinMs));
   CHECK(a->Snapshot()[0].dropped == 3);
   CHECK(a->Latest()->state == "STANDBY");
 }
