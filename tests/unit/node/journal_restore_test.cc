@@ -18,6 +18,14 @@ using pairfs::testing::Reopen;
 
 namespace {
 
+// Entry `sequence` as the restore journal receives it from the master: 200 bytes of data for
+// volume "v" at offset `sequence`, with batch `flags`.
+Result<Receipt> Receive(Journal& journal, uint64_t sequence, uint16_t flags) {
+  const std::string data = BytesFor(sequence, 200);
+  return journal.AppendReceived(sequence, DataWrite("v", sequence, data, flags),
+                                JournalDataChecksum(data));
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -77,9 +85,7 @@ TEST_CASE("restore journal applies a batch only once all of it is durable", "[jo
   auto file = MemoryFile();
   auto journal = FormatAndOpen(file, JournalRole::kRestore);
   auto receive = [&](uint64_t sequence, uint16_t flags) {
-    const std::string data = BytesFor(sequence, 200);
-    return journal->AppendReceived(sequence, DataWrite("v", sequence, data, flags),
-                                   JournalDataChecksum(data));
+    return Receive(*journal, sequence, flags);
   };
   REQUIRE(receive(1, 0).ok());
   REQUIRE(receive(2, 0).ok());
@@ -176,9 +182,7 @@ TEST_CASE("freeing inside a batch keeps the head at the batch's begin; a restart
     auto file = MemoryFile();
     auto journal = FormatAndOpen(file, JournalRole::kRestore);
     auto receive = [&](uint64_t sequence, uint16_t flags) {
-      const std::string data = BytesFor(sequence, 200);
-      return journal->AppendReceived(sequence, DataWrite("v", sequence, data, flags),
-                                     JournalDataChecksum(data));
+      return Receive(*journal, sequence, flags);
     };
     REQUIRE(receive(1, 0).ok());
     REQUIRE(receive(2, kJournalBatchBegin).ok());
