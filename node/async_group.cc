@@ -16,7 +16,9 @@
 
 namespace pairfs::node {
 
-int64_t AsyncGroup::NowMs() { return SteadyNowMs(); }
+int64_t AsyncGroup::NowMs() const {
+  return (hooks_.clock != nullptr ? *hooks_.clock : DefaultTimeSource()).NowMs();
+}
 
 Result<std::shared_ptr<AsyncGroup>> AsyncGroup::Open(const std::string& dir,
                                                      const std::string& group, bool master,
@@ -351,7 +353,7 @@ void AsyncGroup::Resume() {
 }
 
 Status AsyncGroup::WaitPeerApplied(uint64_t sequence, int timeout_ms) {
-  const int64_t deadline = NowMs() + timeout_ms;
+  const int64_t deadline = SteadyNowMs() + timeout_ms;  // a wait in real time (sleeps below)
   for (;;) {
     uint64_t applied = 0;
     {
@@ -361,7 +363,7 @@ Status AsyncGroup::WaitPeerApplied(uint64_t sequence, int timeout_ms) {
       work_ = true;  // the transfer thread asks the peer again at once
     }
     wake_.notify_all();
-    if (NowMs() >= deadline) {
+    if (SteadyNowMs() >= deadline) {
       return Status::Unreachable("the secondary of group " + group_ + " applied entries through " +
                                  std::to_string(applied) + ", not yet through " +
                                  std::to_string(sequence));

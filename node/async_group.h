@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "node/journal.h"
+#include "node/time_source.h"
 #include "node/volume.h"
 #include "wire/journal_messages.h"
 #include "wire/status.h"
@@ -42,6 +43,10 @@ struct AsyncGroupHooks {
   std::function<std::shared_ptr<Volume>(const std::string& entry_volume)> volume_of;
   // The group's volumes here (checkpoints).
   std::function<std::vector<std::shared_ptr<Volume>>()> volumes;
+  // The group's clock for ages and intervals (lag_ms, RPO times, checkpoints, probes): the
+  // replicator's (ReplicatorOptions::clock, issue 12's Env seam); null = the steady clock. The
+  // waits that sleep in real time (WaitPeerApplied, WaitShipped, WaitRestored) keep the steady one.
+  const TimeSource* clock = nullptr;
 };
 
 // What display shows of the group (wire::VolumeInfo's async fields).
@@ -191,8 +196,8 @@ class AsyncGroup {
   Status ApplyEntries(const std::vector<JournalEntry>& entries, uint64_t through,
                       bool skip_missing = false);
 
-  // The steady clock in milliseconds (lag, checkpoint intervals): one place for the group's time.
-  static int64_t NowMs();
+  // hooks_.clock in milliseconds (lag, checkpoint intervals): one place for the group's time.
+  int64_t NowMs() const;
   // Waits up to `ms` for new work or Stop; true when stopping.
   bool WaitForWork(int ms);
   // The master's fill thread (asyncfix): the journal's first lap written with zeros in steps

@@ -74,6 +74,7 @@ Result<std::shared_ptr<AsyncGroup>> AsyncPairs::OpenGroup(const std::string& gro
   Status dir = MakeJournalDir(options_.journal_dir);
   if (!dir.ok()) return dir;
   AsyncGroupHooks hooks;
+  hooks.clock = options_.clock;
   hooks.send =
       [this](const wire::JournalBatchMessage& unstamped) -> Result<wire::JournalAckMessage> {
     wire::JournalBatchMessage batch = unstamped;  // asyncswap: generation and RPO fields

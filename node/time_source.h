@@ -8,10 +8,12 @@
 // peer_timeout_ms: the link is lost) and when the peer was last heard, the peer-status watch
 // (node/peer_status_rules.h), peer_heard_ms_ago, an ask's deadline and retransmits
 // (node/peer_calls.h: every call of the write path, the copy engine, the commands and the
-// votes), the trim's wait for writes in flight, the takeover's probe and the restart resyncs'
-// silence check. What does not yet (issue 12, tests/sim/README.md "The Env seam"): the waits
-// that poll in real time, the threads themselves, the async group's clocks, the witness's
-// calls (wire/), and measurements (latency stages, a copy's duration).
+// votes), the trim's wait for writes in flight, the takeover's probe, the restart resyncs'
+// silence check, and an async group's ages and intervals (AsyncGroupHooks::clock: lag_ms, the
+// RPO's ages, checkpoints). What does not yet (issue 12, tests/sim/README.md "The Env seam"):
+// the waits that poll in real time (also the async group's WaitShipped, WaitRestored,
+// WaitPeerApplied), the threads themselves, the witness's calls (wire/), and measurements
+// (latency stages, a copy's duration).
 #pragma once
 
 #include <chrono>

@@ -17,6 +17,7 @@
 #include "node/block_file.h"
 #include "node/limits.h"
 #include "node/volume.h"
+#include "tests/sim/manual_clock.h"
 #include "tests/unit/temp_dir.h"
 #include "wire/peer_messages.h"
 
@@ -66,10 +67,12 @@ struct GroupSites {
   std::atomic<int> most_in_link{0};
   std::atomic<bool> hold_for_company{false};
 
-  GroupSites() {
+  // `clock`: both groups' (AsyncGroupHooks::clock); null = the steady clock.
+  explicit GroupSites(const TimeSource* clock = nullptr) {
     std::filesystem::create_directories(dir.path() + "/a");
     std::filesystem::create_directories(dir.path() + "/b");
     AsyncGroupHooks restore_hooks;
+    restore_hooks.clock = clock;
     restore_hooks.volume_of = [this](const std::string& name) {
       return name == "db" ? secondary : nullptr;
     };
@@ -80,6 +83,7 @@ struct GroupSites {
     REQUIRE(opened.ok());
     restore = opened.value();
     AsyncGroupHooks master_hooks;
+    master_hooks.clock = clock;
     master_hooks.send =
         [this](const wire::JournalBatchMessage& batch) -> Result<wire::JournalAckMessage> {
       if (!link_up.load()) return Status::Unreachable("cut");
@@ -151,6 +155,30 @@ TEST_CASE("appends go on while the link is cut; the transfer resumes after it", 
   CHECK(sites.master->Progress().lag_bytes == 50 * 4096);
   sites.link_up.store(true);
   REQUIRE(Eventually([&] { return sites.master->Progress().applied_sequence == 50; }));
+  CHECK(Image(*sites.primary) == Image(*sites.secondary));
+}
+
+// The group's time is injected (issue 12's Env seam): the lag is read on a clock the test moves.
+TEST_CASE("lag_ms is the age of the oldest entry the peer does not hold, on the group's clock",
+          "[async]") {
+  sim::ManualClock clock;
+  GroupSites sites(&clock);
+  sites.link_up.store(false);
+  sites.master->Start();
+  sites.restore->Start();
+  sites.Write(0, std::string(4096, 'o'));
+  REQUIRE(sites.master->WaitDurable(1).ok());
+  CHECK(sites.master->Progress().lag_ms == 0);  // no time passed on the group's clock
+  clock.Advance(5000);
+  sites.Write(4096, std::string(4096, 'n'));  // a newer entry does not make the lag younger
+  REQUIRE(sites.master->WaitDurable(2).ok());
+  CHECK(sites.master->Progress().lag_ms == 5000);
+  clock.Advance(2500);
+  CHECK(sites.master->Progress().lag_ms == 7500);
+  sites.link_up.store(true);
+  REQUIRE(Eventually([&] { return sites.master->Progress().sent_sequence == 2; }));
+  CHECK(sites.master->Progress().lag_ms == 0);
+  REQUIRE(Eventually([&] { return sites.master->Progress().applied_sequence == 2; }));
   CHECK(Image(*sites.primary) == Image(*sites.secondary));
 }
 
