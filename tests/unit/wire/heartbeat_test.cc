@@ -390,7 +390,8 @@ TEST_CASE(
       REQUIRE(client->SendBytes(HeartbeatFrame("b", {"b", 99, counter, "FENCED", 0})).ok());
     }
   }
-  REQUIRE(WaitUntil([&] { return a->Snapshot()[0].dropped == 3; }, kHearWithinMs));  // the impostor's three
+  // The impostor's three.
+  REQUIRE(WaitUntil([&] { return a->Snapshot()[0].dropped == 3; }, kHearWithinMs));
   CHECK_FALSE(a->Snapshot()[0].heard);
 
   // The real b, with its key, is heard.
