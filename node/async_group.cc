@@ -17,7 +17,7 @@
 namespace pairfs::node {
 
 int64_t AsyncGroup::NowMs() const {
-  return (hooks_.clock != nullptr ? *hooks_.clock : DefaultTimeSource()).NowMs();
+  return ClockOrSteady(hooks_.clock).NowMs();
 }
 
 Result<std::shared_ptr<AsyncGroup>> AsyncGroup::Open(const std::string& dir,

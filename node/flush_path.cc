@@ -39,9 +39,8 @@ Status Replicator::Flush(Volume& volume) {
   const Pair::View view = pair->Snapshot();
   switch (FlushPathFor(view.state, view.context, WriteRuleFor(view.state, view.context))) {
     case FlushPath::kLocal: return volume.Flush();
-    case FlushPath::kJournal:
-      return async_->FlushJournaled(
-          *pair);  // the journal is the write-ahead log (checkpoints: async_group)
+    case FlushPath::kJournal:  // the journal is the write-ahead log (checkpoints: async_group)
+      return async_->FlushJournaled(*pair);
     case FlushPath::kWithPeer: break;
   }
   return FlushWithPeer(*pair, view);

@@ -33,7 +33,7 @@ class PeerCalls {
   // Ids handed out by Begin() count up from `first_id`. Deadlines and retransmits run on `clock`
   // (not owned; null: the steady clock).
   explicit PeerCalls(uint64_t first_id, const TimeSource* clock = nullptr)
-      : next_id_(first_id), clock_(clock != nullptr ? *clock : DefaultTimeSource()) {}
+      : next_id_(first_id), clock_(ClockOrSteady(clock)) {}
 
   // A new id whose answer Wait() can wait for (an answer may arrive before the wait starts).
   uint64_t Begin();

@@ -31,7 +31,7 @@ namespace {
 
 // A flush ahead of a write (through_sequence set: wire/protocol.md FlushMessage); a body that
 // does not decode is not (a worker refuses it).
-bool ReplicatorIsFlushAhead(std::string_view body) {
+bool IsFlushAhead(std::string_view body) {
   wire::FlushMessage message;
   return wire::DecodeBody(body, &message).ok() && message.through_sequence != 0;
 }
@@ -293,13 +293,13 @@ void Replicator::OnFrame(wire::Frame frame) {
       if (frame.body.size() <= kInlineReplicaWriteBytes) return Serve(std::move(frame));
       [[fallthrough]];
     case MessageType::kFlush:
-      // A flush ahead (node/write_path.cc SendFlushAhead) too: it follows a lone small write,
+      // A flush ahead (node/flush_path.cc SendFlushAhead) too: it follows a lone small write,
       // served here just before, and its fdatasync is on the application's fsync's critical path;
       // a hand-off to a worker delayed its start by a wake-up. Frames behind it wait for the
       // fdatasync, as they wait for an inline write's: one is sent only while its write is alone
       // in flight, for an application that fsyncs after each write, whose next write waits for
       // this fsync anyway. A plain flush (writes overlapping) still goes to a worker.
-      if (frame.type == MessageType::kFlush && ReplicatorIsFlushAhead(frame.body))
+      if (frame.type == MessageType::kFlush && IsFlushAhead(frame.body))
         return Serve(std::move(frame));
       [[fallthrough]];
     case MessageType::kForwardedWrite:
@@ -363,7 +363,7 @@ void Replicator::Serve(wire::Frame frame) {
 }
 
 int64_t Replicator::NowMs() const {
-  return (options_.clock != nullptr ? *options_.clock : DefaultTimeSource()).NowMs();
+  return ClockOrSteady(options_.clock).NowMs();
 }
 
 void Replicator::Background() {

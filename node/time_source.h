@@ -59,4 +59,9 @@ inline const TimeSource& DefaultTimeSource() {
   return *steady;
 }
 
+// An injected clock (an options field, null when none is given) or the steady clock.
+inline const TimeSource& ClockOrSteady(const TimeSource* clock) {
+  return clock != nullptr ? *clock : DefaultTimeSource();
+}
+
 }  // namespace pairfs::node
