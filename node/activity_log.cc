@@ -105,7 +105,7 @@ void Replicator::TrimActivityLog(Pair& pair, bool keep_hot) {
     return;
   const uint32_t closing = CloseEpoch(pair);
   // Every write of the closing epoch (and before) must have finished at both copies, within
-  // peer_timeout_ms of the replicator's clock (polled in real time).
+  // peer_timeout_ms of the replicator's clock (polled every 2 ms of it).
   const int64_t deadline = NowMs() + options_.peer_timeout_ms;
   for (;;) {
     {
@@ -113,7 +113,7 @@ void Replicator::TrimActivityLog(Pair& pair, bool keep_hot) {
       if (pair.in_flight.empty() || pair.in_flight.begin()->first > closing) break;
     }
     if (NowMs() > deadline) return;
-    std::this_thread::sleep_for(Ms(2));
+    ClockOrSteady(options_.clock).Pause(2);
   }
   if (journaling) {
     // The journal is the write-ahead log: once it holds every write of the closed epochs

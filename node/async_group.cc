@@ -16,9 +16,9 @@
 
 namespace pairfs::node {
 
-int64_t AsyncGroup::NowMs() const {
-  return ClockOrSteady(hooks_.clock).NowMs();
-}
+const TimeSource& AsyncGroup::Clock() const { return ClockOrSteady(hooks_.clock); }
+
+int64_t AsyncGroup::NowMs() const { return Clock().NowMs(); }
 
 Result<std::shared_ptr<AsyncGroup>> AsyncGroup::Open(const std::string& dir,
                                                      const std::string& group, bool master,
@@ -353,7 +353,7 @@ void AsyncGroup::Resume() {
 }
 
 Status AsyncGroup::WaitPeerApplied(uint64_t sequence, int timeout_ms) {
-  const int64_t deadline = SteadyNowMs() + timeout_ms;  // a wait in real time (sleeps below)
+  const int64_t deadline = NowMs() + timeout_ms;  // on the group's clock, as its pauses
   for (;;) {
     uint64_t applied = 0;
     {
@@ -363,12 +363,12 @@ Status AsyncGroup::WaitPeerApplied(uint64_t sequence, int timeout_ms) {
       work_ = true;  // the transfer thread asks the peer again at once
     }
     wake_.notify_all();
-    if (SteadyNowMs() >= deadline) {
+    if (NowMs() >= deadline) {
       return Status::Unreachable("the secondary of group " + group_ + " applied entries through " +
                                  std::to_string(applied) + ", not yet through " +
                                  std::to_string(sequence));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(kAsyncIdleWaitMs));
+    Clock().Pause(kAsyncIdleWaitMs);
   }
   return Status::Ok();
 }

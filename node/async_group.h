@@ -45,7 +45,8 @@ struct AsyncGroupHooks {
   std::function<std::vector<std::shared_ptr<Volume>>()> volumes;
   // The group's clock for ages and intervals (lag_ms, RPO times, checkpoints, probes): the
   // replicator's (ReplicatorOptions::clock, issue 12's Env seam); null = the steady clock. The
-  // waits that sleep in real time (WaitPeerApplied, WaitShipped, WaitRestored) keep the steady one.
+  // operators' waits (WaitPeerApplied, WaitShipped, WaitRestored) time out and pause on it too;
+  // the group's threads still wait in real time (tests/sim/README.md "The Env seam").
   const TimeSource* clock = nullptr;
 };
 
@@ -129,7 +130,7 @@ class AsyncGroup {
   // Ends the suspension (Suspend) once the resync brought every pair of the group back.
   void Resume();
   // Waits until the peer has applied every entry through `sequence` (acks of the transfer
-  // thread), up to `timeout_ms`: Ok, or Unreachable saying how far it got.
+  // thread), up to `timeout_ms` of the group's clock: Ok, or Unreachable saying how far it got.
   Status WaitPeerApplied(uint64_t sequence, int timeout_ms);
   // Journal bytes free for appends now (the ring less what is held).
   uint64_t free_bytes() const;
@@ -156,10 +157,11 @@ class AsyncGroup {
 
   // ---- asyncswap (issue 13 part 5; node/async_swap.cc) ----
   // Master: returns once the peer holds every entry appended so far durably (its ack), or
-  // Unreachable after `timeout_ms`. The caller stopped new appends (the pairs are demoted).
+  // Unreachable after `timeout_ms` of the group's clock. The caller stopped new appends (the
+  // pairs are demoted).
   Status WaitShipped(int timeout_ms);
   // Restore: returns once every entry received is applied to the volumes, or Busy after
-  // `timeout_ms` (applying is stuck: a missing volume, a full disk).
+  // `timeout_ms` of the group's clock (applying is stuck: a missing volume, a full disk).
   Status WaitRestored(int timeout_ms);
   // Master: the RPO fields of a batch whose last entry is `through` (wire/journal_messages.h):
   // the latest appended sequence and its wall-clock time, the bytes and span of the entries
@@ -196,7 +198,9 @@ class AsyncGroup {
   Status ApplyEntries(const std::vector<JournalEntry>& entries, uint64_t through,
                       bool skip_missing = false);
 
-  // hooks_.clock in milliseconds (lag, checkpoint intervals): one place for the group's time.
+  // hooks_.clock (or the steady clock): one place for the group's time and its waits' pauses.
+  const TimeSource& Clock() const;
+  // Clock() in milliseconds (lag, checkpoint intervals, the waits' deadlines).
   int64_t NowMs() const;
   // Waits up to `ms` for new work or Stop; true when stopping.
   bool WaitForWork(int ms);

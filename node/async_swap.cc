@@ -65,33 +65,33 @@ bool Journals(const PairState& state) {
 // ---- AsyncGroup: the waits and the RPO fields ----
 
 Status AsyncGroup::WaitShipped(int timeout_ms) {
-  const int64_t deadline = SteadyNowMs() + timeout_ms;
+  const int64_t deadline = NowMs() + timeout_ms;
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (peer_known_ && peer_durable_ >= journal_->last_sequence()) return Status::Ok();
     }
     wake_.notify_all();  // the transfer thread ships at once
-    if (SteadyNowMs() >= deadline) {
+    if (NowMs() >= deadline) {
       return Status::Unreachable("group " + group_ + ": the peer did not take the rest of the " +
                                  "master journal (through " +
                                  std::to_string(journal_->last_sequence()) + ") in time");
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(kAsyncSwapPollMs));
+    Clock().Pause(kAsyncSwapPollMs);
   }
 }
 
 Status AsyncGroup::WaitRestored(int timeout_ms) {
-  const int64_t deadline = SteadyNowMs() + timeout_ms;
+  const int64_t deadline = NowMs() + timeout_ms;
   for (;;) {
     if (journal_->applied_sequence() >= journal_->durable_sequence()) return Status::Ok();
     wake_.notify_all();
-    if (SteadyNowMs() >= deadline) {
+    if (NowMs() >= deadline) {
       return Status::Busy("group " + group_ + ": entries received through " +
                           std::to_string(journal_->durable_sequence()) + " are applied only " +
                           "through " + std::to_string(journal_->applied_sequence()));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(kAsyncSwapPollMs));
+    Clock().Pause(kAsyncSwapPollMs);
   }
 }
 

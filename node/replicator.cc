@@ -367,14 +367,17 @@ int64_t Replicator::NowMs() const {
 }
 
 void Replicator::Background() {
-  // The timers read the replicator's clock (a test may hold it); the tick is real time.
+  // The timers and the tick read the replicator's clock (a test may hold it: no tick passes).
+  const TimeSource& clock = ClockOrSteady(options_.clock);
   int64_t next_status = NowMs();
   int64_t next_trim = NowMs() + options_.trim_interval_ms;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(work_mutex_);
       // Its own condition variable: a notify_one meant for a worker must never wake this thread.
-      if (background_wake_.wait_for(lock, Ms(options_.tick_ms), [&] { return stopping_; })) return;
+      const int64_t tick_end = NowMs() + options_.tick_ms;
+      while (!stopping_ && NowMs() < tick_end) clock.WaitUntil(background_wake_, lock, tick_end);
+      if (stopping_) return;
     }
     std::vector<std::shared_ptr<Pair>> pairs;
     {

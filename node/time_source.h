@@ -3,23 +3,24 @@
 // clock; tests/sim/manual_clock.h is a clock a test moves by hand. SteadyNowMs is the node's one
 // plain "steady now in milliseconds" for the timers and ages that no test holds.
 //
-// What reads the injected clock: the background thread's timers (statuses every
+// What reads the injected clock: the background thread's tick and timers (statuses every
 // status_interval_ms, trims every trim_interval_ms), the link's silence (nothing heard for
 // peer_timeout_ms: the link is lost) and when the peer was last heard, the peer-status watch
 // (node/peer_status_rules.h), peer_heard_ms_ago, an ask's deadline and retransmits
 // (node/peer_calls.h: every call of the write path, the copy engine, the commands and the
-// votes), the trim's wait for writes in flight, the takeover's probe, the restart resyncs'
-// silence check, and an async group's ages and intervals (AsyncGroupHooks::clock: lag_ms, the
-// RPO's ages, checkpoints). What does not yet (issue 12, tests/sim/README.md "The Env seam"):
-// the waits that poll in real time (also the async group's WaitShipped, WaitRestored,
-// WaitPeerApplied), the threads themselves, the witness's calls (wire/), and measurements
-// (latency stages, a copy's duration).
+// votes), the trim's wait for writes in flight and its polls, the takeover's probe, the restart
+// resyncs' silence check, an async group's ages and intervals (AsyncGroupHooks::clock: lag_ms,
+// the RPO's ages, checkpoints) and the operators' waits on a group (WaitShipped, WaitRestored,
+// WaitPeerApplied). What does not yet (issue 12, tests/sim/README.md "The Env seam"): the
+// threads themselves and the async groups' own waits for work, the witness's calls (wire/), and
+// measurements (latency stages, a copy's duration).
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <thread>
 
 namespace pairfs::node {
 
@@ -39,6 +40,9 @@ class TimeSource {
   // reached `deadline_ms`; may return early (the caller checks its condition and the time again).
   virtual void WaitUntil(std::condition_variable& ready, std::unique_lock<std::mutex>& lock,
                          int64_t deadline_ms) const = 0;
+  // A poll's pause between two looks at a condition: waits up to `ms` of this clock; may return
+  // early (a poller checks its condition and its deadline, both on this clock, again).
+  virtual void Pause(int64_t ms) const = 0;
 };
 
 // The steady clock (SteadyNowMs; the daemon's clock). Thread-safe.
@@ -49,6 +53,9 @@ class SteadyTimeSource : public TimeSource {
                  int64_t deadline_ms) const override {
     ready.wait_until(lock, std::chrono::steady_clock::time_point(
                                std::chrono::milliseconds(deadline_ms)));
+  }
+  void Pause(int64_t ms) const override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   }
 };
 

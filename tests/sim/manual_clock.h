@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <thread>
 
 #include "node/time_source.h"
 
@@ -21,6 +22,11 @@ class ManualClock : public node::TimeSource {
   void WaitUntil(std::condition_variable& ready, std::unique_lock<std::mutex>& lock,
                  int64_t deadline_ms) const override {
     if (NowMs() < deadline_ms) ready.wait_for(lock, std::chrono::milliseconds(kManualClockPollMs));
+  }
+  // A poll's pause: kManualClockPollMs of real time, whatever `ms` (the poller's deadline is on
+  // this clock, so it waits for the test's move).
+  void Pause(int64_t /*ms*/) const override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(kManualClockPollMs));
   }
   void Advance(int64_t ms) { now_ms_.fetch_add(ms); }
   static constexpr int kManualClockPollMs = 1;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -180,6 +181,40 @@ TEST_CASE("lag_ms is the age of the oldest entry the peer does not hold, on the 
   CHECK(sites.master->Progress().lag_ms == 0);
   REQUIRE(Eventually([&] { return sites.master->Progress().applied_sequence == 2; }));
   CHECK(Image(*sites.primary) == Image(*sites.secondary));
+}
+
+// The operators' waits (a swap's drain, a resync's) time out on the group's clock, not the wall's:
+// while the test holds it, a wait for a cut peer never gives up; once moved past the timeout, it
+// does, with the reason.
+TEST_CASE("the group's waits for the peer time out on the group's clock", "[async]") {
+  sim::ManualClock clock;
+  GroupSites sites(&clock);
+  sites.link_up.store(false);
+  sites.master->Start();
+  sites.restore->Start();
+  sites.Write(0, std::string(4096, 'w'));
+  REQUIRE(sites.master->WaitDurable(1).ok());
+  constexpr int kWaitMs = 100;
+  auto shipped = std::async(std::launch::async, [&] { return sites.master->WaitShipped(kWaitMs); });
+  auto applied =
+      std::async(std::launch::async, [&] { return sites.master->WaitPeerApplied(1, kWaitMs); });
+  // Held: several timeouts of real time pass, and neither wait gives up.
+  CHECK(shipped.wait_for(std::chrono::milliseconds(5 * kWaitMs)) == std::future_status::timeout);
+  CHECK(applied.wait_for(std::chrono::milliseconds(kWaitMs)) == std::future_status::timeout);
+  clock.Advance(kWaitMs);
+  REQUIRE(Eventually([&] {
+    return shipped.wait_for(std::chrono::seconds(0)) == std::future_status::ready &&
+           applied.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  }));
+  const Status not_shipped = shipped.get();
+  CHECK(not_shipped.code() == Code::kUnreachable);
+  CHECK(not_shipped.message().find("did not take the rest") != std::string::npos);
+  CHECK(applied.get().code() == Code::kUnreachable);
+  // The peer back: the same waits end with Ok on a held clock.
+  sites.link_up.store(true);
+  CHECK(sites.master->WaitShipped(kWaitMs).ok());
+  CHECK(sites.master->WaitPeerApplied(1, kWaitMs).ok());
+  CHECK(sites.restore->WaitRestored(kWaitMs).ok());
 }
 
 TEST_CASE("the restore side refuses gaps and counts them; duplicates are acknowledged", "[async]") {
