@@ -179,6 +179,10 @@ class AsyncGroup {
   // Ships one batch from next_send_ (or probes) if the window has room; false when there was
   // nothing to send, no room, or the link failed (wait).
   bool ShipOnce();
+  // The durable entries from batch->first_sequence on, at most `room` data bytes (and the wire's
+  // batch limits), into `*batch`, their data bytes added to `*bytes`; false (logged) when the
+  // journal cannot be synced or read.
+  bool ReadBatch(size_t room, wire::JournalBatchMessage* batch, size_t* bytes);
   // `first`, `count`: the batch this ack answers (its entries).
   void OnAck(const wire::JournalAckMessage& ack, uint64_t first, size_t count);
   // Lane 0's checkpoint when due (mutex_ not held).

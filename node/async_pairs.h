@@ -84,6 +84,9 @@ class AsyncPairs {
   // The async primary's write in PAIR/PFUL: local image and master journal, no round trip.
   Result<size_t> WriteJournaled(Pair& pair, wire::WriteKind kind, uint64_t offset, const char* data,
                                 size_t length, bool direct);
+  // After a journaled write: over high_water_percent the pair goes PFUL and the writer is paced
+  // (kAsyncPaceMs, never failed); back under it, PAIR again.
+  void PaceAtHighWater(Pair& pair, AsyncGroup& group);
   // fsync of an async primary's volume: its journal entries durable (the write-ahead log).
   Status FlushJournaled(Pair& pair);
   // The async columns of display.

@@ -360,18 +360,22 @@ Result<size_t> AsyncPairs::WriteJournaled(Pair& pair, wire::WriteKind kind, uint
     SuspendGroup(group);
     return replicator_.WriteTracked(pair, kind, offset, data, length, direct);
   }
+  PaceAtHighWater(pair, *group);
+  return length;
+}
+
+void AsyncPairs::PaceAtHighWater(Pair& pair, AsyncGroup& group) {
   const PairStatus status = pair.Snapshot().state.status;
-  if (group->journal().AboveHighWater(options_.journal_high_water_percent)) {
+  if (group.journal().AboveHighWater(options_.journal_high_water_percent)) {
     if (status == PairStatus::kPAIR) {
       spdlog::info("pair {}: the journal of group {} is over {}%: PFUL, writes paced",
-                   pair.volume->name(), group->name(), options_.journal_high_water_percent);
+                   pair.volume->name(), group.name(), options_.journal_high_water_percent);
       (void)replicator_.Change(pair, PairEvent::kJournalHighWater, nullptr, nullptr);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(kAsyncPaceMs));
   } else if (status == PairStatus::kPFUL) {
     (void)replicator_.Change(pair, PairEvent::kJournalBelowHighWater, nullptr, nullptr);
   }
-  return length;
 }
 
 void AsyncPairs::SuspendGroup(const std::shared_ptr<AsyncGroup>& group) {

@@ -75,6 +75,26 @@ void AsyncGroup::CheckpointIfDue() {
   }
 }
 
+bool AsyncGroup::ReadBatch(size_t room, wire::JournalBatchMessage* batch, size_t* bytes) {
+  Status synced = journal_->Sync();  // only durable entries are read and shipped
+  if (!synced.ok()) return false;
+  Result<std::vector<JournalEntry>> entries =
+      journal_->Read(batch->first_sequence, std::min(room, wire::kMaxJournalBatchDataBytes));
+  if (!entries.ok()) {
+    PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "async: read failed",
+                       "group {}: cannot read entry {} of the master journal: {}", group_,
+                       batch->first_sequence, entries.status().message());
+    return false;
+  }
+  if (entries->size() > wire::kMaxJournalBatchEntries)
+    entries->resize(wire::kMaxJournalBatchEntries);
+  for (JournalEntry& entry : entries.value()) {
+    *bytes += entry.data.size();
+    batch->entries.push_back(ToMessage(std::move(entry)));
+  }
+  return true;
+}
+
 bool AsyncGroup::ShipOnce() {
   wire::JournalBatchMessage batch;
   batch.group = group_;
@@ -95,24 +115,9 @@ bool AsyncGroup::ShipOnce() {
       batch.first_sequence = next_send_;
       room = kAsyncWindowBytes - in_flight_bytes_;
     }
-    if (!probe && batch.first_sequence <= journal_->last_sequence()) {
-      Status synced = journal_->Sync();  // only durable entries are read and shipped
-      if (!synced.ok()) return false;
-      Result<std::vector<JournalEntry>> entries =
-          journal_->Read(batch.first_sequence, std::min(room, wire::kMaxJournalBatchDataBytes));
-      if (!entries.ok()) {
-        PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "async: read failed",
-                           "group {}: cannot read entry {} of the master journal: {}", group_,
-                           batch.first_sequence, entries.status().message());
-        return false;
-      }
-      if (entries->size() > wire::kMaxJournalBatchEntries)
-        entries->resize(wire::kMaxJournalBatchEntries);
-      for (JournalEntry& entry : entries.value()) {
-        bytes += entry.data.size();
-        batch.entries.push_back(ToMessage(std::move(entry)));
-      }
-    }
+    if (!probe && batch.first_sequence <= journal_->last_sequence() &&
+        !ReadBatch(room, &batch, &bytes))
+      return false;
     std::lock_guard<std::mutex> lock(mutex_);
     if (!probe && batch.entries.empty()) {
       // Nothing new: ask only while the peer still has entries to apply (its applied sequence

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <deque>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -33,6 +35,19 @@ bool AllZero(const char* data, size_t length) {
     if (std::memcmp(data + done, kZeros, step) != 0) return false;
   }
   return true;
+}
+
+// Reads a chunk of this copy into `*buffer` for the copy; false, logged and with `*disk_fault`
+// saying why, when it cannot (a read error or a short read: not a lost link).
+bool ReadChunk(Volume& volume, uint64_t offset, uint64_t length, std::vector<char>* buffer,
+               std::string* disk_fault) {
+  buffer->resize(length);
+  Result<size_t> read = volume.Read(offset, length, buffer->data(), false);
+  if (read.ok() && read.value() == length) return true;
+  const std::string why = read.ok() ? std::string("short read") : read.status().message();
+  spdlog::error("pair {}: copy cannot read at {}: {}", volume.name(), offset, why);
+  *disk_fault = "the copy cannot read this copy: " + why;
+  return false;
 }
 
 }  // namespace
@@ -137,22 +152,7 @@ Replicator::CopyOutcome Replicator::SendMarkedRegions(Pair& pair, const PairView
         calls_->Wait(oldest.id, options_.peer_timeout_ms, options_.retransmit_ms,
                      [&] { (void)Transmit(oldest.frame); });
     window_->Release(oldest.length);
-    wire::WriteReplyMessage reply;
-    if (!answer || !wire::DecodeBody(answer->body, &reply).ok() || reply.code != 0) {
-      outcome.failed = true;
-      if (answer && reply.generation.NewerThan(view.generation)) {
-        // The peer moved on and refuses every chunk of this generation: the others are not
-        // waited for (their ranges go now, not after their timeouts).
-        outcome.peer_newer = reply.generation;
-        calls_->CancelScope(scope);
-      }
-      if (answer && IsDiskFault(reply.code)) {
-        outcome.disk_fault = std::string("a copy write failed at site ") + options_.peer_site +
-                             " (" + CodeName(static_cast<Code>(reply.code)) + ")";
-      }
-    } else {
-      pair.copy_done.fetch_add(oldest.length);
-    }
+    ReadCopyAnswer(pair, view, scope, oldest.length, answer, &outcome);
     pending.pop_front();
   };
   // Each chunk checks the binding (node/copy_engine.h); a state change also cancels the scope,
@@ -174,13 +174,7 @@ Replicator::CopyOutcome Replicator::SendMarkedRegions(Pair& pair, const PairView
     const uint64_t length = std::min<uint64_t>((j - i) * region_bytes, size - offset);
     i = j;
     RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
-    buffer.resize(length);
-    Result<size_t> read = pair.volume->Read(offset, length, buffer.data(), false);
-    if (!read.ok() || read.value() != length) {
-      spdlog::error("pair {}: copy cannot read at {}: {}", pair.volume->name(), offset,
-                    read.ok() ? "short read" : read.status().message());
-      outcome.disk_fault = "the copy cannot read this copy: " +
-                           (read.ok() ? std::string("short read") : read.status().message());
+    if (!ReadChunk(*pair.volume, offset, length, &buffer, &outcome.disk_fault)) {
       outcome.failed = true;
       break;
     }
@@ -202,6 +196,26 @@ Replicator::CopyOutcome Replicator::SendMarkedRegions(Pair& pair, const PairView
   }
   while (!pending.empty()) finish_oldest();
   return outcome;
+}
+
+void Replicator::ReadCopyAnswer(Pair& pair, const PairView& view, uint64_t scope, uint64_t length,
+                                const std::optional<wire::Frame>& answer, CopyOutcome* outcome) {
+  wire::WriteReplyMessage reply;
+  if (answer && wire::DecodeBody(answer->body, &reply).ok() && reply.code == 0) {
+    pair.copy_done.fetch_add(length);
+    return;
+  }
+  outcome->failed = true;
+  if (answer && reply.generation.NewerThan(view.generation)) {
+    // The peer moved on and refuses every chunk of this generation: the others are not waited
+    // for (their ranges go now, not after their timeouts).
+    outcome->peer_newer = reply.generation;
+    calls_->CancelScope(scope);
+  }
+  if (answer && IsDiskFault(reply.code)) {
+    outcome->disk_fault = std::string("a copy write failed at site ") + options_.peer_site + " (" +
+                          CodeName(static_cast<Code>(reply.code)) + ")";
+  }
 }
 
 void Replicator::OnCopyFailed(Pair& pair, const PairView& view, const CopyOutcome& outcome) {

@@ -229,6 +229,12 @@ class Replicator {
   Result<size_t> WriteReplicated(Pair& pair, const PairView& view, const std::string& origin_site,
                                  wire::WriteKind kind, uint64_t offset, const char* data,
                                  size_t length, bool direct);
+  // The peer's answer to a replicated write that is written here (the secondary's verdict,
+  // node/write_rules.h ReadReplicaAnswer): `length`, or the pair reacts (outdated, suspended on a
+  // disk fault, the link lost) and the write gets what that leaves.
+  Result<size_t> ReadReplicatedAnswer(Pair& pair, const wire::Generation& generation,
+                                      uint64_t offset, size_t length,
+                                      const std::optional<wire::Frame>& answer);
   Result<size_t> WriteForwarded(Pair& pair, const PairView& view, const std::string& origin_site,
                                 wire::WriteKind kind, uint64_t offset, const char* data,
                                 size_t length, bool direct);
@@ -335,6 +341,10 @@ class Replicator {
   };
   CopyOutcome SendMarkedRegions(Pair& pair, const PairView& view,
                                 const std::vector<uint64_t>& regions);
+  // One chunk's answer (or none) into `*outcome`: a refusal fails the copy, one of a newer
+  // generation also cancels the copy's other calls (`scope`); a success counts `length` copied.
+  void ReadCopyAnswer(Pair& pair, const PairView& view, uint64_t scope, uint64_t length,
+                      const std::optional<wire::Frame>& answer, CopyOutcome* outcome);
   void OnCopyFailed(Pair& pair, const PairView& view, const CopyOutcome& outcome);
   void AfterCopied(Pair& pair, const PairView& view, const std::vector<uint64_t>& regions);
   Status FinishCopy(Pair& pair, const wire::Generation& generation);
@@ -391,7 +401,8 @@ class Replicator {
                       std::vector<wire::PairOutcome>* outcomes);
   // What pairctl status shows of a pair (operator_commands.cc).
   void DescribePair(Pair& pair, const PairView& view, wire::VolumeInfo* info);
-  // Takeover's work (operator_commands.cc); Takeover then moves the peer's reservation of the copies it made SSWS.
+  // Takeover's work (operator_commands.cc); Takeover then moves the peer's reservation of the
+  // copies it made SSWS.
   Status TakeoverPair(const std::string& name, bool force, bool cluster, bool peer_lost,
                       std::string* note);
   // After a takeover of `name` (with its async group): each copy now SSWS that the peer still

@@ -269,6 +269,12 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
     SuspendOnDiskFault(pair, generation, "a flush failed here: " + synced.message());
     return synced;
   }
+  return ReadReplicatedAnswer(pair, generation, offset, length, answer);
+}
+
+Result<size_t> Replicator::ReadReplicatedAnswer(Pair& pair, const wire::Generation& generation,
+                                                uint64_t offset, size_t length,
+                                                const std::optional<wire::Frame>& answer) {
   wire::WriteReplyMessage reply;
   const bool answered = answer && DecodeWriteReply(answer->body, &reply);
   switch (
