@@ -241,6 +241,18 @@ class Journal {
 
   // journal_recovery.cc: rebuilds the index from the durable head.
   Status Recover();
+  struct RecoveryScan;  // journal_recovery.cc: Recover's place in the ring and its findings
+  // One step of Recover's scan: checks the entry or wrap marker at the scan's position and
+  // indexes an entry. True to go on; false with `scan.reason` set where the journal ends; the
+  // file's IoError or Corruption (cut short). Caller holds mutex_.
+  Result<bool> ScanNextLocked(RecoveryScan& scan);
+  // ScanNextLocked's part for an entry (not a marker) whose decoded header is `header`; `at`
+  // names its offset for `scan.reason`. Caller holds mutex_.
+  Result<bool> IndexScannedLocked(RecoveryScan& scan, const std::string& at,
+                                  const JournalEntryHeader& header);
+  // A master journal drops the batch a crash left open (noted in `scan.reason`), so that the
+  // next entry takes the begin's sequence and place. Caller holds mutex_.
+  void DropUnfinishedBatchLocked(RecoveryScan& scan);
 
   // A batch that must apply whole: its first sequence and its last (0 while still open).
   struct BatchRange {
