@@ -312,6 +312,63 @@ void ReadSecurity(TableReader& security, const std::string& base_dir, Config* co
   }
 }
 
+// [peer]: the other site's name and endpoint; its name must differ from this site's.
+void ReadPeer(TableReader& peer, Config* config) {
+  config->peer.present = peer.present();
+  peer.RejectUnknown({"name", "endpoint"});
+  peer.String("name", &config->peer.name, peer.present());
+  peer.String("endpoint", &config->peer.endpoint, peer.present());
+  if (peer.present() && !config->peer.name.empty()) {
+    Status name = CheckSiteName(config->peer.name);
+    if (!name.ok()) peer.SetError(peer.Fail("name", name.message()));
+    if (config->peer.name == config->site.name)
+      peer.SetError(peer.Fail("name", "must differ from site.name"));
+  }
+}
+
+// [journal]: the size of each group's journal file and its high water mark.
+void ReadJournal(TableReader& journal, Config* config) {
+  journal.RejectUnknown({"size", "high_water_percent"});
+  journal.Size("size", &config->journal.size_bytes);
+  journal.Integer("high_water_percent", &config->journal.high_water_percent, 1, 99);
+  // One journal file per consistency group (node/FORMAT.md "Journal file"): at least 16 of the
+  // largest entries, a whole number of 4 KiB pages, at most what its index may cost in memory.
+  if (config->journal.size_bytes < kMinConfiguredJournalBytes ||
+      config->journal.size_bytes > kMaxJournalBytes || config->journal.size_bytes % 4096 != 0) {
+    journal.SetError(journal.Fail("size", "must be a multiple of 4K from 16M to 64G"));
+  }
+}
+
+// The config text as a TOML table, or InvalidArgument naming the line (or the character that
+// is not ASCII) that is wrong.
+Result<toml::table> ParseConfigToml(std::string_view text, const std::string& path) {
+  Result<std::string> ascii = AsciiConfigText(text);
+  if (!ascii.ok()) return Status::InvalidArgument(path + ":" + ascii.status().message());
+  try {
+    return toml::parse(ascii.value(), path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ": " +
+                                   std::string(e.description()));
+  } catch (const std::invalid_argument&) {
+    return Status::InvalidArgument(path +
+                                   ": malformed TOML (a table header or key toml++ cannot read)");
+  }
+}
+
+// Every top-level key must be one of the known tables: the error of `top` names each other one.
+void RejectUnknownTables(const toml::table& root, const std::string& path, TableReader& top) {
+  for (const auto& [key, node] : root) {
+    static const std::set<std::string> kTables = {"site",    "peer",    "cluster",
+                                                  "witness", "journal", "security"};
+    if (kTables.count(std::string(key.str())) == 0 || !node.is_table()) {
+      top.SetError(Status::InvalidArgument(path + ":" + std::to_string(node.source().begin.line) +
+                                           ": " + std::string(key.str()) +
+                                           ": unknown table (expected one of site, peer, "
+                                           "cluster, witness, journal, security)"));
+    }
+  }
+}
+
 }  // namespace
 
 std::string ResolveConfigPath(const std::string& flag) {
@@ -332,18 +389,9 @@ Result<Config> LoadConfig(const std::string& path) {
 }
 
 Result<Config> ParseConfig(std::string_view text, const std::string& path) {
-  Result<std::string> ascii = AsciiConfigText(text);
-  if (!ascii.ok()) return Status::InvalidArgument(path + ":" + ascii.status().message());
-  toml::table root;
-  try {
-    root = toml::parse(ascii.value(), path);
-  } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ": " +
-                                   std::string(e.description()));
-  } catch (const std::invalid_argument&) {
-    return Status::InvalidArgument(path +
-                                   ": malformed TOML (a table header or key toml++ cannot read)");
-  }
+  Result<toml::table> parsed = ParseConfigToml(text, path);
+  if (!parsed.ok()) return parsed.status();
+  toml::table& root = parsed.value();
   std::error_code ignored;
   const std::string absolute = std::filesystem::absolute(path, ignored).string();
   const std::string base_dir = std::filesystem::path(absolute).parent_path().string();
@@ -352,16 +400,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   config.path = path;
   Status error;
   TableReader top(&root, "", path, &error);
-  for (const auto& [key, node] : root) {
-    static const std::set<std::string> kTables = {"site",    "peer",    "cluster",
-                                                  "witness", "journal", "security"};
-    if (kTables.count(std::string(key.str())) == 0 || !node.is_table()) {
-      top.SetError(Status::InvalidArgument(path + ":" + std::to_string(node.source().begin.line) +
-                                           ": " + std::string(key.str()) +
-                                           ": unknown table (expected one of site, peer, "
-                                           "cluster, witness, journal, security)"));
-    }
-  }
+  RejectUnknownTables(root, path, top);
   if (!error.ok()) return error;
 
   TableReader site(root["site"].as_table(), "site", path, &error);
@@ -369,16 +408,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   ReadSite(site, base_dir, &config);
 
   TableReader peer(root["peer"].as_table(), "peer", path, &error);
-  config.peer.present = peer.present();
-  peer.RejectUnknown({"name", "endpoint"});
-  peer.String("name", &config.peer.name, peer.present());
-  peer.String("endpoint", &config.peer.endpoint, peer.present());
-  if (peer.present() && !config.peer.name.empty()) {
-    Status name = CheckSiteName(config.peer.name);
-    if (!name.ok()) peer.SetError(peer.Fail("name", name.message()));
-    if (config.peer.name == config.site.name)
-      peer.SetError(peer.Fail("name", "must differ from site.name"));
-  }
+  ReadPeer(peer, &config);
 
   TableReader cluster(root["cluster"].as_table(), "cluster", path, &error);
   config.cluster.present = cluster.present();
@@ -390,15 +420,7 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
   ReadWitness(witness, base_dir, &config);
 
   TableReader journal(root["journal"].as_table(), "journal", path, &error);
-  journal.RejectUnknown({"size", "high_water_percent"});
-  journal.Size("size", &config.journal.size_bytes);
-  journal.Integer("high_water_percent", &config.journal.high_water_percent, 1, 99);
-  // One journal file per consistency group (node/FORMAT.md "Journal file"): at least 16 of the
-  // largest entries, a whole number of 4 KiB pages, at most what its index may cost in memory.
-  if (config.journal.size_bytes < kMinConfiguredJournalBytes ||
-      config.journal.size_bytes > kMaxJournalBytes || config.journal.size_bytes % 4096 != 0) {
-    journal.SetError(journal.Fail("size", "must be a multiple of 4K from 16M to 64G"));
-  }
+  ReadJournal(journal, &config);
 
   TableReader security(root["security"].as_table(), "security", path, &error);
   ReadSecurity(security, base_dir, &config);

@@ -274,12 +274,7 @@ Status Journal::FailLocked(const Status& status) {
 // ---- reads ------------------------------------------------------------------------------------
 
 Result<std::vector<JournalEntry>> Journal::Read(uint64_t from_sequence, size_t max_bytes) const {
-  struct Span {
-    uint64_t sequence;
-    uint64_t offset;
-    uint64_t ring_bytes;
-  };
-  std::vector<Span> spans;
+  std::vector<ReadSpan> spans;
   uint64_t resets_seen;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -287,18 +282,37 @@ Result<std::vector<JournalEntry>> Journal::Read(uint64_t from_sequence, size_t m
       return Status::NotFound("entry " + std::to_string(from_sequence) + " of group " + group_ +
                               " was freed");
     resets_seen = resets_;
-    uint64_t data_bytes = 0;
-    for (uint64_t sequence = from_sequence;
-         sequence <= durable_sequence_ && sequence < next_sequence_; ++sequence) {
-      const IndexEntry& entry = index_[sequence - index_first_];
-      const uint64_t entry_data = entry.ring_bytes - kJournalEntryHeaderBytes;
-      if (!spans.empty() && data_bytes + entry_data > max_bytes) break;
-      spans.push_back(Span{sequence, entry.offset, entry.ring_bytes});
-      data_bytes += entry_data;
-    }
+    SpansToReadLocked(from_sequence, max_bytes, &spans);
   }
+  Result<std::vector<ReadRun>> runs = ReadRuns(spans);
+  if (!runs.ok()) return runs.status();
+  {
+    // Space freed (or reset) while we read may hold newer entries by now: what we read of it is
+    // not this entry, and not damage either.
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (resets_ != resets_seen || from_sequence < header_.head_sequence)
+      return Status::NotFound("entry " + std::to_string(from_sequence) + " of group " + group_ +
+                              " was freed");
+  }
+  return DecodeRuns(spans, runs.value());
+}
+
+void Journal::SpansToReadLocked(uint64_t from_sequence, size_t max_bytes,
+                                std::vector<ReadSpan>* spans) const {
+  uint64_t data_bytes = 0;
+  for (uint64_t sequence = from_sequence;
+       sequence <= durable_sequence_ && sequence < next_sequence_; ++sequence) {
+    const IndexEntry& entry = index_[sequence - index_first_];
+    const uint64_t entry_data = entry.ring_bytes - kJournalEntryHeaderBytes;
+    if (!spans->empty() && data_bytes + entry_data > max_bytes) break;
+    spans->push_back(ReadSpan{sequence, entry.offset, entry.ring_bytes});
+    data_bytes += entry_data;
+  }
+}
+
+Result<std::vector<Journal::ReadRun>> Journal::ReadRuns(const std::vector<ReadSpan>& spans) const {
   // Entries side by side in the ring are read together: one read per run, not per entry.
-  std::vector<std::pair<uint64_t, std::string>> runs;  // offset, bytes
+  std::vector<ReadRun> runs;
   for (size_t first = 0; first < spans.size();) {
     size_t last = first;
     uint64_t run_bytes = spans[first].ring_bytes;
@@ -315,18 +329,15 @@ Result<std::vector<JournalEntry>> Journal::Read(uint64_t from_sequence, size_t m
     runs.emplace_back(spans[first].offset, std::move(bytes));
     first = last + 1;
   }
-  {
-    // Space freed (or reset) while we read may hold newer entries by now: what we read of it is
-    // not this entry, and not damage either.
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (resets_ != resets_seen || from_sequence < header_.head_sequence)
-      return Status::NotFound("entry " + std::to_string(from_sequence) + " of group " + group_ +
-                              " was freed");
-  }
+  return runs;
+}
+
+Result<std::vector<JournalEntry>> Journal::DecodeRuns(const std::vector<ReadSpan>& spans,
+                                                      const std::vector<ReadRun>& runs) const {
   std::vector<JournalEntry> entries;
   entries.reserve(spans.size());
   size_t run = 0;
-  for (const Span& span : spans) {
+  for (const ReadSpan& span : spans) {
     while (span.offset < runs[run].first ||
            span.offset + span.ring_bytes > runs[run].first + runs[run].second.size())
       ++run;

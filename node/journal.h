@@ -241,6 +241,18 @@ class Journal {
 
   // journal_recovery.cc: rebuilds the index from the durable head.
   Status Recover();
+  struct RecoveryScan;  // journal_recovery.cc: Recover's place in the ring and its findings
+  // One step of Recover's scan: checks the entry or wrap marker at the scan's position and
+  // indexes an entry. True to go on; false with `scan.reason` set where the journal ends; the
+  // file's IoError or Corruption (cut short). Caller holds mutex_.
+  Result<bool> ScanNextLocked(RecoveryScan& scan);
+  // ScanNextLocked's part for an entry (not a marker) whose decoded header is `header`; `at`
+  // names its offset for `scan.reason`. Caller holds mutex_.
+  Result<bool> IndexScannedLocked(RecoveryScan& scan, const std::string& at,
+                                  const JournalEntryHeader& header);
+  // A master journal drops the batch a crash left open (noted in `scan.reason`), so that the
+  // next entry takes the begin's sequence and place. Caller holds mutex_.
+  void DropUnfinishedBatchLocked(RecoveryScan& scan);
 
   // A batch that must apply whole: its first sequence and its last (0 while still open).
   struct BatchRange {
@@ -258,6 +270,23 @@ class Journal {
   // Writes `next` into the other slot and syncs; on success it is the durable header. Caller
   // holds header_mutex_ (not mutex_); `written_through` is what the sync makes durable too.
   Status PersistHeader(JournalHeader next, uint64_t written_through);
+  // Where Read finds an entry in the ring.
+  struct ReadSpan {
+    uint64_t sequence;
+    uint64_t offset;
+    uint64_t ring_bytes;
+  };
+  using ReadRun = std::pair<uint64_t, std::string>;  // bytes read at once: offset, bytes
+  // Read's spans from `from_sequence` on (which the index holds): durable entries up to
+  // `max_bytes` of data, at least one if there is one. Caller holds mutex_.
+  void SpansToReadLocked(uint64_t from_sequence, size_t max_bytes,
+                         std::vector<ReadSpan>* spans) const;
+  // Reads `spans`, those side by side in one read: IoError, or Corruption if the file is short.
+  Result<std::vector<ReadRun>> ReadRuns(const std::vector<ReadSpan>& spans) const;
+  // Checks and decodes each span's entry in `runs` (which hold every span): Corruption names
+  // the entry that fails its header or data checksum, or where another entry is.
+  Result<std::vector<JournalEntry>> DecodeRuns(const std::vector<ReadSpan>& spans,
+                                               const std::vector<ReadRun>& runs) const;
   // Drops index entries before the durable head. Caller holds mutex_.
   void DropFreedLocked();
   // Entries through `sequence` are durable. Caller holds mutex_.

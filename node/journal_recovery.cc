@@ -195,111 +195,41 @@ Result<std::unique_ptr<Journal>> Journal::Open(std::shared_ptr<BlockFile> file,
   return journal;
 }
 
-Status Journal::Recover() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const uint64_t start = kJournalDataStart;
-  const uint64_t end = size_bytes_;
-  ScanReader reader(*file_, end);
-  uint64_t position = header_.head_offset;
-  if (end - position < kJournalEntryHeaderBytes) position = start;
-  uint64_t expected = header_.head_sequence;
-  uint64_t previous_epoch = header_.floor_epoch;
-  uint64_t end_of_last = position;  // where the next entry goes
-  uint64_t end_before_open_batch = position;  // where the last batch's begin entry went
+// Recover's place in the ring and what its scan found so far; the ring is [kJournalDataStart,
+// size_bytes_).
+struct Journal::RecoveryScan {
+  ScanReader reader;
+  uint64_t position;
+  uint64_t expected;
+  uint64_t previous_epoch;
+  uint64_t end_of_last;            // where the next entry goes
+  uint64_t end_before_open_batch;  // where the last batch's begin entry went
   uint64_t scanned = 0;
   bool after_marker = false;
-  std::string reason;
-  index_first_ = expected;
+  std::string reason;  // why the scan ended
+};
+
+Status Journal::Recover() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const uint64_t end = size_bytes_;
+  uint64_t position = header_.head_offset;
+  if (end - position < kJournalEntryHeaderBytes) position = kJournalDataStart;
+  RecoveryScan scan{.reader = ScanReader(*file_, end),
+                    .position = position,
+                    .expected = header_.head_sequence,
+                    .previous_epoch = header_.floor_epoch,
+                    .end_of_last = position,
+                    .end_before_open_batch = position};
+  index_first_ = scan.expected;
   for (;;) {
-    if (scanned >= end - start) {
-      reason = "the entries fill the whole ring";
-      break;
-    }
-    const std::string at = "offset " + std::to_string(position) + ": ";
-    Result<std::string_view> bytes = reader.Get(position, kJournalEntryHeaderBytes);
-    if (!bytes.ok()) return bytes.status();  // a failing disk is not the end of the journal
-    Result<JournalEntryHeader> header = DecodeJournalEntryHeader(bytes.value());
-    if (!header.ok()) {
-      reason = at + header.status().message();
-      break;
-    }
-    if (header->journal_id != journal_id_) {
-      reason = at + "an entry of another journal";
-      break;
-    }
-    if (header->sequence != expected) {
-      reason =
-          at + "sequence " + std::to_string(header->sequence) + ", not " + std::to_string(expected);
-      break;
-    }
-    if (header->epoch < previous_epoch || header->epoch > header_.epoch) {
-      reason = at + "entry " + std::to_string(expected) + " of epoch " +
-               std::to_string(header->epoch) + " is stale";
-      break;
-    }
-    previous_epoch = header->epoch;
-    if ((header->flags & kJournalWrapMarker) != 0) {
-      if (after_marker) {
-        reason = at + "a wrap marker right after another";
-        break;
-      }
-      after_marker = true;
-      scanned += end - position;
-      position = start;
-      continue;
-    }
-    const uint64_t ring_bytes = JournalEntryBytes(header->data_bytes());
-    const uint64_t checksum = header->data_checksum;
-    const uint16_t flags = header->flags;
-    if (ring_bytes > end - position) {
-      reason = at + "entry " + std::to_string(expected) + " runs past the end of the ring";
-      break;
-    }
-    Result<std::string_view> entry = reader.Get(position, ring_bytes);  // `header` dangles now
-    if (!entry.ok()) return entry.status();
-    if (JournalDataChecksum(entry->substr(kJournalEntryHeaderBytes)) != checksum) {
-      reason = at + "entry " + std::to_string(expected) + " fails its data checksum";
-      break;
-    }
-    const bool open = !batches_.empty() && batches_.back().end == 0;
-    if (((flags & kJournalBatchBegin) != 0 && open) ||
-        ((flags & (kJournalBatchBegin | kJournalBatchEnd)) == kJournalBatchEnd && !open)) {
-      reason = at + "entry " + std::to_string(expected) + " breaks the batch rules";
-      break;
-    }
-    if ((flags & kJournalBatchBegin) != 0) {
-      batches_.push_back(BatchRange{expected, 0});
-      end_before_open_batch = end_of_last;
-    }
-    if ((flags & kJournalBatchEnd) != 0) batches_.back().end = expected;
-    index_.push_back(IndexEntry{position, checksum, previous_epoch,
-                                static_cast<uint32_t>(ring_bytes), flags, true});
-    ++expected;
-    after_marker = false;
-    scanned += ring_bytes;
-    position += ring_bytes;
-    if (end - position < kJournalEntryHeaderBytes) {
-      scanned += end - position;
-      position = start;
-    }
-    end_of_last = position;
+    Result<bool> more = ScanNextLocked(scan);
+    if (!more.ok()) return more.status();  // a failing disk is not the end of the journal
+    if (!more.value()) break;
   }
-  // A master journal never keeps a batch it did not finish appending (a resync's batch cut by a
-  // crash): the restore side would wait for its end for ever. Its entries were never shipped as
-  // a whole nor acknowledged (the resync keeps its regions marked until the batch is durable), so
-  // they are dropped and the next entry takes the begin's sequence and place.
-  if (header_.role == JournalRole::kMaster && !batches_.empty() && batches_.back().end == 0) {
-    const uint64_t begin = batches_.back().begin;
-    reason += "; an unfinished batch from entry " + std::to_string(begin) + " dropped";
-    index_.resize(begin - index_first_);
-    batches_.pop_back();
-    expected = begin;
-    end_of_last = end_before_open_batch;
-    // A header written mid-batch may count its entries durable: not lost, dropped on purpose.
-    header_.durable_tail_sequence = std::min(header_.durable_tail_sequence, begin - 1);
-  }
+  DropUnfinishedBatchLocked(scan);
+  const uint64_t expected = scan.expected;
   next_sequence_ = expected;
-  tail_offset_ = end_of_last;
+  tail_offset_ = scan.end_of_last;
   written_through_ = expected - 1;
   AdvanceDurableLocked(expected - 1);
   recovery_.first_sequence = header_.head_sequence;
@@ -307,8 +237,112 @@ Status Journal::Recover() {
   recovery_.entries = index_.size();
   recovery_.ring_bytes = UsedBytesLocked();
   recovery_.expected_last_sequence = header_.durable_tail_sequence;
-  recovery_.end_reason = reason;
+  recovery_.end_reason = scan.reason;
   return Status::Ok();
+}
+
+Result<bool> Journal::ScanNextLocked(RecoveryScan& scan) {
+  const uint64_t start = kJournalDataStart;
+  const uint64_t end = size_bytes_;
+  if (scan.scanned >= end - start) {
+    scan.reason = "the entries fill the whole ring";
+    return false;
+  }
+  const std::string at = "offset " + std::to_string(scan.position) + ": ";
+  Result<std::string_view> bytes = scan.reader.Get(scan.position, kJournalEntryHeaderBytes);
+  if (!bytes.ok()) return bytes.status();
+  Result<JournalEntryHeader> header = DecodeJournalEntryHeader(bytes.value());
+  if (!header.ok()) {
+    scan.reason = at + header.status().message();
+    return false;
+  }
+  const uint64_t expected = scan.expected;
+  if (header->journal_id != journal_id_) {
+    scan.reason = at + "an entry of another journal";
+    return false;
+  }
+  if (header->sequence != expected) {
+    scan.reason =
+        at + "sequence " + std::to_string(header->sequence) + ", not " + std::to_string(expected);
+    return false;
+  }
+  if (header->epoch < scan.previous_epoch || header->epoch > header_.epoch) {
+    scan.reason = at + "entry " + std::to_string(expected) + " of epoch " +
+                  std::to_string(header->epoch) + " is stale";
+    return false;
+  }
+  scan.previous_epoch = header->epoch;
+  if ((header->flags & kJournalWrapMarker) != 0) {
+    if (scan.after_marker) {
+      scan.reason = at + "a wrap marker right after another";
+      return false;
+    }
+    scan.after_marker = true;
+    scan.scanned += end - scan.position;
+    scan.position = start;
+    return true;
+  }
+  return IndexScannedLocked(scan, at, header.value());
+}
+
+Result<bool> Journal::IndexScannedLocked(RecoveryScan& scan, const std::string& at,
+                                         const JournalEntryHeader& header) {
+  const uint64_t start = kJournalDataStart;
+  const uint64_t end = size_bytes_;
+  const uint64_t expected = scan.expected;
+  const uint64_t ring_bytes = JournalEntryBytes(header.data_bytes());
+  const uint64_t checksum = header.data_checksum;
+  const uint16_t flags = header.flags;
+  if (ring_bytes > end - scan.position) {
+    scan.reason = at + "entry " + std::to_string(expected) + " runs past the end of the ring";
+    return false;
+  }
+  // `header` dangles after this read.
+  Result<std::string_view> entry = scan.reader.Get(scan.position, ring_bytes);
+  if (!entry.ok()) return entry.status();
+  if (JournalDataChecksum(entry->substr(kJournalEntryHeaderBytes)) != checksum) {
+    scan.reason = at + "entry " + std::to_string(expected) + " fails its data checksum";
+    return false;
+  }
+  const bool open = !batches_.empty() && batches_.back().end == 0;
+  if (((flags & kJournalBatchBegin) != 0 && open) ||
+      ((flags & (kJournalBatchBegin | kJournalBatchEnd)) == kJournalBatchEnd && !open)) {
+    scan.reason = at + "entry " + std::to_string(expected) + " breaks the batch rules";
+    return false;
+  }
+  if ((flags & kJournalBatchBegin) != 0) {
+    batches_.push_back(BatchRange{expected, 0});
+    scan.end_before_open_batch = scan.end_of_last;
+  }
+  if ((flags & kJournalBatchEnd) != 0) batches_.back().end = expected;
+  index_.push_back(IndexEntry{scan.position, checksum, scan.previous_epoch,
+                              static_cast<uint32_t>(ring_bytes), flags, true});
+  ++scan.expected;
+  scan.after_marker = false;
+  scan.scanned += ring_bytes;
+  scan.position += ring_bytes;
+  if (end - scan.position < kJournalEntryHeaderBytes) {
+    scan.scanned += end - scan.position;
+    scan.position = start;
+  }
+  scan.end_of_last = scan.position;
+  return true;
+}
+
+void Journal::DropUnfinishedBatchLocked(RecoveryScan& scan) {
+  // A master journal never keeps a batch it did not finish appending (a resync's batch cut by a
+  // crash): the restore side would wait for its end for ever. Its entries were never shipped as
+  // a whole nor acknowledged (the resync keeps its regions marked until the batch is durable), so
+  // they are dropped and the next entry takes the begin's sequence and place.
+  if (header_.role != JournalRole::kMaster || batches_.empty() || batches_.back().end != 0) return;
+  const uint64_t begin = batches_.back().begin;
+  scan.reason += "; an unfinished batch from entry " + std::to_string(begin) + " dropped";
+  index_.resize(begin - index_first_);
+  batches_.pop_back();
+  scan.expected = begin;
+  scan.end_of_last = scan.end_before_open_batch;
+  // A header written mid-batch may count its entries durable: not lost, dropped on purpose.
+  header_.durable_tail_sequence = std::min(header_.durable_tail_sequence, begin - 1);
 }
 
 }  // namespace pairfs::node

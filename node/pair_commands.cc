@@ -148,20 +148,8 @@ wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& c
                                             " is already in a pair (" +
                                             StatusName(view.state.status) + ")"));
   }
-  // One volume at the peer pairs with one volume here: a second pair with the same peer volume
-  // would take the first one's writes and statuses for its own.
-  std::vector<std::shared_ptr<Pair>> pairs;
-  {
-    std::lock_guard<std::mutex> lock(pairs_mutex_);
-    for (const auto& entry : pairs_) pairs.push_back(entry.second);
-  }
-  for (const std::shared_ptr<Pair>& other : pairs) {
-    if (other->Snapshot().peer_volume == command.peer_volume) {
-      return AnswerOf(Status::InvalidArgument(
-          "volume " + command.peer_volume + " at site " + options_.peer_site +
-          " is already paired with volume " + other->volume->name() + " here"));
-    }
-  }
+  Status unpaired = CheckPeerVolumeUnpaired(command);
+  if (!unpaired.ok()) return AnswerOf(unpaired);
   wire::PeerAnswerMessage answer;
   std::shared_ptr<Volume> volume = store_.Find(name);
   if (!volume) {
@@ -172,24 +160,51 @@ wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& c
     spdlog::info("volume {} created for a pair with {}:{}, {} bytes", name, options_.peer_site,
                  command.peer_volume, command.size_bytes);
   }
-  auto fail = [&](const Status& status) {
-    wire::PeerAnswerMessage failed = AnswerOf(status);
+  Status paired = PairAsSecondary(volume, command, mode);
+  if (!paired.ok()) {
+    wire::PeerAnswerMessage failed = AnswerOf(paired);
     failed.created = answer.created;
     return failed;
-  };
+  }
+  spdlog::info("pair {}: secondary of {}:{}, initial copy starting", name, options_.peer_site,
+               command.peer_volume);
+  return answer;
+}
+
+Status Replicator::CheckPeerVolumeUnpaired(const wire::PeerCreateCommand& command) {
+  // One volume at the peer pairs with one volume here: a second pair with the same peer volume
+  // would take the first one's writes and statuses for its own.
+  std::vector<std::shared_ptr<Pair>> pairs;
+  {
+    std::lock_guard<std::mutex> lock(pairs_mutex_);
+    for (const auto& entry : pairs_) pairs.push_back(entry.second);
+  }
+  for (const std::shared_ptr<Pair>& other : pairs) {
+    if (other->Snapshot().peer_volume == command.peer_volume) {
+      return Status::InvalidArgument("volume " + command.peer_volume + " at site " +
+                                     options_.peer_site + " is already paired with volume " +
+                                     other->volume->name() + " here");
+    }
+  }
+  return Status::Ok();
+}
+
+Status Replicator::PairAsSecondary(const std::shared_ptr<Volume>& volume,
+                                   const wire::PeerCreateCommand& command, PairMode mode) {
+  const std::string& name = command.volume;
   if (volume->size_bytes() != command.size_bytes) {
-    return fail(Status::InvalidArgument("size mismatch: volume " + name + " is " +
-                                        FormatSize(volume->size_bytes()) + " at site " +
-                                        options_.site + " and " + FormatSize(command.size_bytes) +
-                                        " at site " + options_.peer_site));
+    return Status::InvalidArgument("size mismatch: volume " + name + " is " +
+                                   FormatSize(volume->size_bytes()) + " at site " + options_.site +
+                                   " and " + FormatSize(command.size_bytes) + " at site " +
+                                   options_.peer_site);
   }
   if (volume->metadata().status != "SMPL") {
-    return fail(Status::InvalidArgument("volume " + name + " at site " + options_.site +
-                                        " is already in a pair"));
+    return Status::InvalidArgument("volume " + name + " at site " + options_.site +
+                                   " is already in a pair");
   }
   Result<PairTransition> transition =
       Transit(PairState{}, PairEvent::kCreateAsSecondary, PairContext{});
-  if (!transition.ok()) return fail(transition.status());
+  if (!transition.ok()) return transition.status();
   wire::PeerCreateCommand resolved = command;
   if (mode == PairMode::kAsync) {
     // Async (issue 13): the group's restore journal exists before the pair is saved.
@@ -197,23 +212,21 @@ wire::PeerAnswerMessage Replicator::ServeCreate(const wire::PeerCreateCommand& c
     Status named = CheckVolumeName(resolved.group);
     if (!named.ok()) {
       CountRefusal(command.kType, named);
-      return fail(Status::InvalidArgument("pair create: group: " + named.message()));
+      return Status::InvalidArgument("pair create: group: " + named.message());
     }
     Result<std::shared_ptr<AsyncGroup>> group = async_->OpenGroup(resolved.group, false, true);
-    if (!group.ok()) return fail(group.status());
+    if (!group.ok()) return group.status();
   }
   Status saved = SaveAsSecondary(*volume, transition->next, resolved, options_.peer_site);
-  if (!saved.ok()) return fail(saved);
+  if (!saved.ok()) return saved;
   Result<std::shared_ptr<Pair>> pair = LoadPair(volume, true);
-  if (!pair.ok()) return fail(pair.status());
+  if (!pair.ok()) return pair.status();
   if (mode == PairMode::kAsync) {
     Status attached = async_->AttachAsync(*pair.value(), true);
-    if (!attached.ok()) return fail(attached);
+    if (!attached.ok()) return attached;
     async_->FindGroup(resolved.group)->Start();
   }
-  spdlog::info("pair {}: secondary of {}:{}, initial copy starting", name, options_.peer_site,
-               command.peer_volume);
-  return answer;
+  return Status::Ok();
 }
 
 wire::PeerAnswerMessage Replicator::ServeForwardSplit(

@@ -222,6 +222,87 @@ bool IsValidPairState(const PairState& state) {
 
 namespace {
 
+// A new pair: the primary starts its initial copy under a new generation, the secondary takes
+// the primary's. A volume already in a pair refuses.
+Result<PairTransition> OnCreate(const PairState& state, PairEvent event) {
+  if (state.status != S::kSMPL) return Refuse(state, event, "the volume is already in a pair");
+  if (event == PairEvent::kCreateAsPrimary) {
+    return To({PairRole::kPrimary, S::kCOPY, true, false, false},
+              {A::kBumpGeneration, A::kStartCopy});
+  }
+  return To({PairRole::kSecondary, S::kCOPY, false, false, false}, {A::kAdoptPeerGeneration});
+}
+
+// Unfence applies in any status, in a pair or not.
+Result<PairTransition> OnUnfence(const PairState& state, const PairContext& context) {
+  const bool in_pair = state.status != S::kSMPL;
+  PairState next = state;
+  next.fenced = false;
+  // Lifted into writing alone (the winner's own copy): a new generation, as for any side
+  // that starts writing alone, so that the peer finds itself behind (found by the cluster
+  // simulation: a same-generation peer was taken as the copy to keep and a write was lost).
+  const WriteRule rule = WriteRuleFor(next, context);
+  if (state.fenced && in_pair && (rule == WriteRule::kLocal || rule == WriteRule::kLocalTracked)) {
+    return To(next, {A::kBumpGeneration});
+  }
+  return To(next, {});
+}
+
+// The initial copy or a resync's copy finished: this side is consistent and in PAIR.
+Result<PairTransition> OnCopyDone(const PairState& state, PairEvent event) {
+  if (state.status != S::kCOPY) return Refuse(state, event, "no copy is running");
+  PairState next = state;
+  next.status = S::kPAIR;
+  next.consistent = true;
+  next.outdated = false;
+  // The copy source clears both sides' marks (the target's when the source asks).
+  if (state.role == PairRole::kPrimary) return To(next, {A::kClearDirty});
+  return To(next, {});
+}
+
+// The peer takes the primary role in a swap: this primary becomes its secondary.
+Result<PairTransition> OnDemotedBySwap(const PairState& state, PairEvent event,
+                                       const PairContext& context) {
+  // Async (asyncswap): a PFUL primary swaps too (the drain ships its backlog), and a demote
+  // repeated after a swap that did not finish takes the new generation again (every step
+  // of the four-role swap is idempotent).
+  const bool async = context.mode == PairMode::kAsync;
+  if (async && state.role == PairRole::kSecondary && state.status == S::kPAIR)
+    return To(state, {A::kAdoptPeerGeneration});
+  if (async && state.role == PairRole::kPrimary && state.status == S::kPFUL) {
+    PairState next = state;
+    next.role = PairRole::kSecondary;
+    next.status = S::kPAIR;
+    return To(next, {A::kAdoptPeerGeneration});
+  }
+  if (state.role != PairRole::kPrimary || state.status != S::kPAIR) {
+    return Refuse(state, event, "a swap needs a primary in PAIR");
+  }
+  PairState next = state;
+  next.role = PairRole::kSecondary;
+  return To(next, {A::kAdoptPeerGeneration});
+}
+
+// The peer holds newer data: this side is outdated, and stops replicating if it was.
+Result<PairTransition> OnPeerIsNewer(const PairState& state) {
+  // No generation bump: an outdated side must never look newer than the side that is.
+  PairState next = state;
+  next.outdated = true;
+  if (IsReplicating(state.status)) next.status = S::kPSUE;
+  if (state.status == S::kCOPY) return To(next, {A::kStopCopy});
+  return To(next, {});
+}
+
+// The pair is gone: the volume is simplex again, its pair fields cleared.
+Result<PairTransition> OnDissolve(const PairState& state) {
+  PairState next = state;
+  next.role = PairRole::kSimplex;
+  next.status = S::kSMPL;
+  next.outdated = false;
+  next.fenced = false;
+  return To(next, {A::kClearPairFields});
+}
+
 // Transit without hold_if_unsaved.
 Result<PairTransition> TransitOnce(const PairState& state, PairEvent event,
                                    const PairContext& context) {
@@ -232,26 +313,8 @@ Result<PairTransition> TransitOnce(const PairState& state, PairEvent event,
   const bool in_pair = state.status != S::kSMPL;
   switch (event) {
     case PairEvent::kCreateAsPrimary:
-    case PairEvent::kCreateAsSecondary:
-      if (in_pair) return Refuse(state, event, "the volume is already in a pair");
-      if (event == PairEvent::kCreateAsPrimary) {
-        return To({PairRole::kPrimary, S::kCOPY, true, false, false},
-                  {A::kBumpGeneration, A::kStartCopy});
-      }
-      return To({PairRole::kSecondary, S::kCOPY, false, false, false}, {A::kAdoptPeerGeneration});
-    case PairEvent::kUnfence: {
-      PairState next = state;
-      next.fenced = false;
-      // Lifted into writing alone (the winner's own copy): a new generation, as for any side
-      // that starts writing alone, so that the peer finds itself behind (found by the cluster
-      // simulation: a same-generation peer was taken as the copy to keep and a write was lost).
-      const WriteRule rule = WriteRuleFor(next, context);
-      if (state.fenced && in_pair &&
-          (rule == WriteRule::kLocal || rule == WriteRule::kLocalTracked)) {
-        return To(next, {A::kBumpGeneration});
-      }
-      return To(next, {});
-    }
+    case PairEvent::kCreateAsSecondary: return OnCreate(state, event);
+    case PairEvent::kUnfence: return OnUnfence(state, context);
     case PairEvent::kFence: {
       if (!in_pair) return Refuse(state, event, "the volume is not in a pair");
       PairState next = state;
@@ -266,16 +329,7 @@ Result<PairTransition> TransitOnce(const PairState& state, PairEvent event,
       if (!in_pair) return Refuse(state, event, "the volume is not in a pair");
   }
   switch (event) {
-    case PairEvent::kCopyDone: {
-      if (state.status != S::kCOPY) return Refuse(state, event, "no copy is running");
-      PairState next = state;
-      next.status = S::kPAIR;
-      next.consistent = true;
-      next.outdated = false;
-      // The copy source clears both sides' marks (the target's when the source asks).
-      if (state.role == PairRole::kPrimary) return To(next, {A::kClearDirty});
-      return To(next, {});
-    }
+    case PairEvent::kCopyDone: return OnCopyDone(state, event);
     case PairEvent::kSplit:
     case PairEvent::kSplitReadWrite: return OnSplit(state, event, context);
     case PairEvent::kLinkLost:
@@ -285,42 +339,9 @@ Result<PairTransition> TransitOnce(const PairState& state, PairEvent event,
     case PairEvent::kResyncSwapHere:
     case PairEvent::kResyncSwapByPeer: return OnResync(state, event, context);
     case PairEvent::kTakeover: return OnTakeover(state, event, context);
-    case PairEvent::kDemotedBySwap: {
-      // Async (asyncswap): a PFUL primary swaps too (the drain ships its backlog), and a demote
-      // repeated after a swap that did not finish takes the new generation again (every step
-      // of the four-role swap is idempotent).
-      const bool async = context.mode == PairMode::kAsync;
-      if (async && state.role == PairRole::kSecondary && state.status == S::kPAIR)
-        return To(state, {A::kAdoptPeerGeneration});
-      if (async && state.role == PairRole::kPrimary && state.status == S::kPFUL) {
-        PairState next = state;
-        next.role = PairRole::kSecondary;
-        next.status = S::kPAIR;
-        return To(next, {A::kAdoptPeerGeneration});
-      }
-      if (state.role != PairRole::kPrimary || state.status != S::kPAIR) {
-        return Refuse(state, event, "a swap needs a primary in PAIR");
-      }
-      PairState next = state;
-      next.role = PairRole::kSecondary;
-      return To(next, {A::kAdoptPeerGeneration});
-    }
-    case PairEvent::kPeerIsNewer: {
-      // No generation bump: an outdated side must never look newer than the side that is.
-      PairState next = state;
-      next.outdated = true;
-      if (IsReplicating(state.status)) next.status = S::kPSUE;
-      if (state.status == S::kCOPY) return To(next, {A::kStopCopy});
-      return To(next, {});
-    }
-    case PairEvent::kDissolve: {
-      PairState next = state;
-      next.role = PairRole::kSimplex;
-      next.status = S::kSMPL;
-      next.outdated = false;
-      next.fenced = false;
-      return To(next, {A::kClearPairFields});
-    }
+    case PairEvent::kDemotedBySwap: return OnDemotedBySwap(state, event, context);
+    case PairEvent::kPeerIsNewer: return OnPeerIsNewer(state);
+    case PairEvent::kDissolve: return OnDissolve(state);
     case PairEvent::kJournalHighWater:
     case PairEvent::kJournalBelowHighWater:
     case PairEvent::kJournalFull: return OnJournal(state, event, context);

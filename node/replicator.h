@@ -274,6 +274,14 @@ class Replicator {
   // as its type's command and runs the one handler for it; the answer says what happened.
   wire::PeerAnswerMessage ServePairCommand(const wire::Frame& frame);
   wire::PeerAnswerMessage ServeCreate(const wire::PeerCreateCommand& command);
+  // ServeCreate's check that no pair here has the command's peer volume: InvalidArgument if one
+  // has.
+  Status CheckPeerVolumeUnpaired(const wire::PeerCreateCommand& command);
+  // ServeCreate's part once `volume` exists: checks its size and that it is in no pair, opens an
+  // async group's restore journal, saves and loads the pair as the secondary. InvalidArgument
+  // for a volume that does not fit, or what opening, saving or loading returns.
+  Status PairAsSecondary(const std::shared_ptr<Volume>& volume,
+                         const wire::PeerCreateCommand& command, PairMode mode);
   wire::PeerAnswerMessage ServeForwardSplit(const wire::PeerForwardSplitCommand& command);
   wire::PeerAnswerMessage ServeForwardResync(const wire::PeerForwardResyncCommand& command);
   wire::PeerAnswerMessage ServeStatusAsk(const wire::PeerStatusAskCommand& command);

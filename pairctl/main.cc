@@ -323,12 +323,8 @@ std::string NameOrGroupUsage(const Options& options, const Commands& commands) {
   return "";
 }
 
-}  // namespace
-
-int Main(int argc, char** argv) {
-  Options options;
-  Commands commands;
-  CLI::App app{"pairctl: paired volume control for pairfs (see pairctl(8))", "pairctl"};
+// The options that come before any command: --version, --config, --json and --site.
+void AddGlobalOptions(CLI::App& app, Options& options) {
   app.set_version_flag("--version",
                        "pairctl 0.1 (protocol " + std::to_string(wire::kProtocolVersion) + ")");
   app.add_option("-c,--config", options.config_flag,
@@ -337,6 +333,32 @@ int Main(int argc, char** argv) {
   app.add_option("--site", options.site,
                  "run the command at SITE's node, carried there by this site's node "
                  "(volume and pair commands; default: this site)");
+}
+
+// Carries the requests to the site --site names; a cluster command asks this site's clusterd,
+// which carries nothing, so it may name only this site. False, with the usage error printed,
+// for a site that cannot be asked.
+bool SetCarrySiteOption(const Options& options, const Commands& commands, const Config& config) {
+  const bool asks_clusterd = commands.cluster_status->parsed() ||
+                             commands.cluster_unfence->parsed() ||
+                             commands.cluster_takeover->parsed();
+  Result<std::string> carry_to =
+      CarrySiteFor(options.site, config.site.name, "cluster", !asks_clusterd);
+  if (!carry_to.ok()) {
+    std::cerr << "pairctl: " << carry_to.status().message() << "\n";
+    return false;
+  }
+  SetCarrySite(carry_to.value());
+  return true;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  Options options;
+  Commands commands;
+  CLI::App app{"pairctl: paired volume control for pairfs (see pairctl(8))", "pairctl"};
+  AddGlobalOptions(app, options);
   app.require_subcommand(1);
   AddVolumeCommands(app, options, commands);
   AddPairCommands(app, options, commands);
@@ -382,18 +404,7 @@ int Main(int argc, char** argv) {
   }
   Result<Config> config = node::LoadConfig(node::ResolveConfigPath(options.config_flag));
   if (!config.ok()) return Fail(config.status());
-  if (site_given) {
-    const bool asks_clusterd = commands.cluster_status->parsed() ||
-                               commands.cluster_unfence->parsed() ||
-                               commands.cluster_takeover->parsed();
-    Result<std::string> carry_to =
-        CarrySiteFor(options.site, config->site.name, "cluster", !asks_clusterd);
-    if (!carry_to.ok()) {
-      std::cerr << "pairctl: " << carry_to.status().message() << "\n";
-      return kExitUsage;
-    }
-    SetCarrySite(carry_to.value());
-  }
+  if (site_given && !SetCarrySiteOption(options, commands, config.value())) return kExitUsage;
   return RunCommand(config.value(), options, commands, size.value());
 }
 
