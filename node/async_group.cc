@@ -67,10 +67,13 @@ void AsyncGroup::Start() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { master_ ? RunTransfer(0) : RunRestore(); });
+  const ThreadStarter& threads = ThreadsOrPlain(hooks_.threads);
+  thread_ = threads.Start(master_ ? "journal-send" : "journal-restore",
+                          [this] { master_ ? RunTransfer(0) : RunRestore(); });
   for (int lane = 1; master_ && lane < kAsyncBatchesInFlight; ++lane)
-    lanes_.emplace_back([this, lane] { RunTransfer(lane); });
-  if (master_ && !filler_.joinable()) filler_ = std::thread([this] { RunFill(); });
+    lanes_.push_back(threads.Start("journal-send", [this, lane] { RunTransfer(lane); }));
+  if (master_ && !filler_.joinable())
+    filler_ = threads.Start("journal-fill", [this] { RunFill(); });
 }
 
 void AsyncGroup::RunFill() {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "node/journal.h"
+#include "node/thread_starter.h"
 #include "node/time_source.h"
 #include "node/volume.h"
 #include "wire/journal_messages.h"
@@ -48,6 +49,8 @@ struct AsyncGroupHooks {
   // operators' waits (WaitPeerApplied, WaitShipped, WaitRestored) time out and pause on it too;
   // the group's threads still wait in real time (tests/sim/README.md "The Env seam").
   const TimeSource* clock = nullptr;
+  // The group's threads (node/thread_starter.h); null: named std::threads.
+  const ThreadStarter* threads = nullptr;
 };
 
 // What display shows of the group (wire::VolumeInfo's async fields).

@@ -75,6 +75,7 @@ Result<std::shared_ptr<AsyncGroup>> AsyncPairs::OpenGroup(const std::string& gro
   if (!dir.ok()) return dir;
   AsyncGroupHooks hooks;
   hooks.clock = options_.clock;
+  hooks.threads = options_.threads;
   hooks.send =
       [this](const wire::JournalBatchMessage& unstamped) -> Result<wire::JournalAckMessage> {
     wire::JournalBatchMessage batch = unstamped;  // asyncswap: generation and RPO fields

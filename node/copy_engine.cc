@@ -89,7 +89,10 @@ void Replicator::StartCopy(const std::shared_ptr<Pair>& pair) {
   pair->stop_copy.store(false);
   pair->copy_total.store(0);
   pair->copy_done.store(0);
-  pair->copy_thread = std::thread([this, pair] { RunCopy(pair); });
+  pair->copy_thread =
+      ThreadsOrPlain(options_.threads).Start("copy " + pair->volume->name(), [this, pair] {
+        RunCopy(pair);
+      });
 }
 
 void Replicator::RunCopy(std::shared_ptr<Pair> pair) {

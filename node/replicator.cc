@@ -84,8 +84,9 @@ Status Replicator::Start() {
   }
   last_heard_ms_.store(NowMs());
   heard_since_start_.store(false);
+  const ThreadStarter& threads = ThreadsOrPlain(options_.threads);
   for (int i = 0; i < options_.workers; ++i) {
-    workers_.emplace_back([this] {
+    workers_.push_back(threads.Start("peer-worker", [this] {
       for (;;) {
         wire::Frame frame;
         {
@@ -98,9 +99,9 @@ Status Replicator::Start() {
         }
         Serve(std::move(frame));
       }
-    });
+    }));
   }
-  background_ = std::thread([this] { Background(); });
+  background_ = threads.Start("replicator", [this] { Background(); });
   // Interrupted copies resume (node/command_rules.h).
   std::vector<std::shared_ptr<Pair>> resume;
   {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "node/thread_starter.h"
 #include "node/time_source.h"
 #include "wire/limits.h"
 #include "wire/messages.h"
@@ -61,6 +62,9 @@ struct ReplicatorOptions {
   // The time the replicator reads (its timers, the link's silence, the status watch); null: the
   // steady clock. Not owned: it outlives the Replicator. Tests hold or move it (ManualClock).
   const TimeSource* clock = nullptr;
+  // The threads it starts (node/thread_starter.h: the peer workers, the background thread, the
+  // copy threads, its async groups' threads); null: named std::threads. Not owned.
+  const ThreadStarter* threads = nullptr;
 };
 
 // A reserve or release (pairctl reserve/release, clusterd, the fence-reserve path).

@@ -12,8 +12,8 @@
 // resyncs' silence check, an async group's ages and intervals (AsyncGroupHooks::clock: lag_ms,
 // the RPO's ages, checkpoints) and the operators' waits on a group (WaitShipped, WaitRestored,
 // WaitPeerApplied). What does not yet (issue 12, tests/sim/README.md "The Env seam"): the
-// threads themselves and the async groups' own waits for work, the witness's calls (wire/), and
-// measurements (latency stages, a copy's duration).
+// threads' waits for work (the threads themselves start through node/thread_starter.h), the
+// witness's calls (wire/), and measurements (latency stages, a copy's duration).
 #pragma once
 
 #include <chrono>

@@ -18,6 +18,7 @@
 #include "node/block_file.h"
 #include "node/limits.h"
 #include "node/volume.h"
+#include "tests/sim/counting_threads.h"
 #include "tests/sim/manual_clock.h"
 #include "tests/unit/temp_dir.h"
 #include "wire/peer_messages.h"
@@ -68,12 +69,14 @@ struct GroupSites {
   std::atomic<int> most_in_link{0};
   std::atomic<bool> hold_for_company{false};
 
-  // `clock`: both groups' (AsyncGroupHooks::clock); null = the steady clock.
-  explicit GroupSites(const TimeSource* clock = nullptr) {
+  // `clock`: both groups' (AsyncGroupHooks::clock); null = the steady clock. `threads`: both
+  // groups' thread starter (AsyncGroupHooks::threads); null = named std::threads.
+  explicit GroupSites(const TimeSource* clock = nullptr, const ThreadStarter* threads = nullptr) {
     std::filesystem::create_directories(dir.path() + "/a");
     std::filesystem::create_directories(dir.path() + "/b");
     AsyncGroupHooks restore_hooks;
     restore_hooks.clock = clock;
+    restore_hooks.threads = threads;
     restore_hooks.volume_of = [this](const std::string& name) {
       return name == "db" ? secondary : nullptr;
     };
@@ -85,6 +88,7 @@ struct GroupSites {
     restore = opened.value();
     AsyncGroupHooks master_hooks;
     master_hooks.clock = clock;
+    master_hooks.threads = threads;
     master_hooks.send =
         [this](const wire::JournalBatchMessage& batch) -> Result<wire::JournalAckMessage> {
       if (!link_up.load()) return Status::Unreachable("cut");
@@ -215,6 +219,25 @@ TEST_CASE("the group's waits for the peer time out on the group's clock", "[asyn
   CHECK(sites.master->WaitShipped(kWaitMs).ok());
   CHECK(sites.master->WaitPeerApplied(1, kWaitMs).ok());
   CHECK(sites.restore->WaitRestored(kWaitMs).ok());
+}
+
+// The group's threads go through the replicator's seam (AsyncGroupHooks::threads): the master's
+// sending lanes and its fill-ahead, the restore thread; none outlives Stop.
+TEST_CASE("a group starts its threads through the seam and joins them at Stop", "[async]") {
+  sim::CountingThreads threads;
+  {
+    GroupSites sites(nullptr, &threads);
+    sites.master->Start();
+    sites.restore->Start();
+    CHECK(threads.started("journal-send") == kAsyncBatchesInFlight);
+    CHECK(threads.started("journal-fill") == 1);
+    CHECK(threads.started("journal-restore") == 1);
+    sites.Write(0, std::string(4096, 't'));
+    REQUIRE(Eventually([&] { return sites.master->Progress().applied_sequence == 1; }));
+    sites.master->Stop();
+    sites.restore->Stop();
+    CHECK(threads.running() == 0);
+  }
 }
 
 TEST_CASE("the restore side refuses gaps and counts them; duplicates are acknowledged", "[async]") {
