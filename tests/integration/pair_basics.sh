@@ -39,6 +39,11 @@ check "b shows vm1 secondary PAIR" bash -c "[ \"\$($PAIRCTL -c $WORK/b.toml --js
 if [ "$(sum_of "$MA/vm1")" = "$(sum_of "$MB/vm1")" ]; then pass "after the initial copy both copies are identical (sha256)"
 else fail "after the initial copy both copies are identical (sha256)" "they differ"; fi
 check "verify says identical" pairctl a verify vm1
+# The replication threads carry the names pairfs(8) LOGGING gives (top -H, ps -L, gdb).
+names=$(cat /proc/"$PID_a"/task/*/comm 2>/dev/null | sort -u)
+if grep -qx peer-worker <<<"$names" && grep -qx replicator <<<"$names"; then
+  pass "a's replication threads are named (peer-worker, replicator)"
+else fail "a's replication threads are named (peer-worker, replicator)" "threads: $(echo $names)"; fi
 expect_exit "display --json at a: primary PAIR 100%, peer b:vm1, generation 1/a" 0 "" pairctl a --json display vm1
 got=$(echo "$OUT" | json "[d[0][k] for k in ('role','status','mode','peer_site','peer_volume','copy_progress','dirty_bytes','fence','generation','generation_site','consistent','outdated')]")
 if [ "$got" = '["primary", "PAIR", "sync", "b", "vm1", 100, 0, "never", 1, "a", true, false]' ]; then pass "display --json fields of the primary"
