@@ -323,18 +323,28 @@ void Replicator::OnFrame(wire::Frame frame) {
     case MessageType::kPeerBitmap:
     case MessageType::kJournalBatch:
     case MessageType::kPeerCarry: {
-      std::lock_guard<std::mutex> lock(work_mutex_);
-      if (stopping_ || work_.size() >= kPeerWorkQueued ||
-          work_bytes_ + frame.body.size() > kPeerWorkQueuedBytes) {
-        PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "peer: work queue full",
-                           "peer: dropped a {} (queue full or stopping)",
-                           MessageTypeName(frame.type));
-        return;
+      {
+        std::lock_guard<std::mutex> lock(work_mutex_);
+        // While this site stops, a flush is still served (here: the workers are gone). The peer
+        // may ask for it inside its answer to this site's last ask (the end of a copy: PeerTrim
+        // flushes both copies), which Stop waits for; unanswered, Stop waited peer_timeout_ms.
+        const bool flush_while_stopping = stopping_ && frame.type == MessageType::kFlush;
+        if (!flush_while_stopping &&
+            (stopping_ || work_.size() >= kPeerWorkQueued ||
+             work_bytes_ + frame.body.size() > kPeerWorkQueuedBytes)) {
+          PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "peer: work queue full",
+                             "peer: dropped a {} (queue full or stopping)",
+                             MessageTypeName(frame.type));
+          return;
+        }
+        if (!flush_while_stopping) {
+          work_bytes_ += frame.body.size();
+          work_.push_back(std::move(frame));
+          work_ready_.notify_one();
+          return;
+        }
       }
-      work_bytes_ += frame.body.size();
-      work_.push_back(std::move(frame));
-      work_ready_.notify_one();
-      return;
+      return Serve(std::move(frame));
     }
     default: CountRefusal(frame.type, Status::Unsupported("not a site-to-site type"));
   }

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "tests/sim/manual_clock.h"
@@ -56,6 +57,41 @@ TEST_CASE("replicator clock: a cut link is found silent on the injected clock, n
   CHECK(WaitFor([&] { return sites.a.Status() == "primary PSUE"; }));
   CHECK(WaitFor([&] { return sites.b.Status() == "secondary PSUE"; }));
   sites.wire.Partition(false);  // an ask left at the teardown is answered (the clock stays held)
+}
+
+// A primary stopped at the end of its copy: its last ask (PeerTrim) makes the peer ask it for a
+// flush, which it serves while stopping, so Stop returns with no time passing on the clock. When
+// a stopping site dropped that flush, the peer waited out peer_timeout_ms before answering, and
+// on this held clock Stop never returned (the deadline below only catches that hang).
+TEST_CASE("replicator clock: a primary stopped at its copy's end is not held by the peer's flush",
+          "[replicator][clock]") {
+  testing::TempDir dir;
+  ManualClock clock;
+  SitePair sites(dir.path(), 1);
+  for (ReplicatorSite* site : {&sites.a, &sites.b}) {
+    node::ReplicatorOptions options =
+        SimReplicatorOptions(site->name, kSiteRegionBytes, kClockTestPeerTimeoutMs, 20);
+    options.clock = &clock;
+    options.trim_interval_ms = 3600 * 1000;  // only the copy's end trims
+    site->Start(sites.wire, options, true);
+  }
+  REQUIRE(sites.a.Write(0, std::string(8 * kSiteRegionBytes, 's')).ok());
+  std::string note;
+  REQUIRE(sites.a.replicator->CreatePair({"v", "sync", "", "never", ""}, &note).ok());
+  // The primary commits PAIR after the secondary, then clears the marks at both (PeerTrim).
+  REQUIRE(WaitFor([&] {
+    clock.Advance(kClockTestStepMs);
+    return sites.a.Status() == "primary PAIR";
+  }));
+  // Held from here on.
+  auto stopped = std::async(std::launch::async, [&] { sites.a.replicator->Stop(); });
+  const bool returned = stopped.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  if (!returned) {  // held by the peer's timeout: let it pass, so that the test ends and says so
+    clock.Advance(10 * kClockTestPeerTimeoutMs);
+    stopped.wait();
+  }
+  REQUIRE(returned);
+  CHECK(sites.a.SavedMarkedBytes() == 0);  // the copy's end cleared the primary's marks
 }
 
 }  // namespace
