@@ -22,17 +22,24 @@ constexpr int kClockTestPeerTimeoutMs = 250;
 // the wall's, so that a loaded machine does not time the copy's asks out.
 constexpr int kClockTestStepMs = 1;
 
+// Starts both sites on `clock` (peer_timeout_ms kClockTestPeerTimeoutMs); `trim_interval_ms` 0
+// keeps the harness's.
+void StartOnClock(SitePair& sites, ManualClock& clock, int trim_interval_ms = 0) {
+  for (ReplicatorSite* site : {&sites.a, &sites.b}) {
+    node::ReplicatorOptions options =
+        SimReplicatorOptions(site->name, kSiteRegionBytes, kClockTestPeerTimeoutMs, 20);
+    options.clock = &clock;
+    if (trim_interval_ms != 0) options.trim_interval_ms = trim_interval_ms;
+    site->Start(sites.wire, options, true);
+  }
+}
+
 TEST_CASE("replicator clock: a cut link is found silent on the injected clock, not the wall's",
           "[replicator][clock]") {
   testing::TempDir dir;
   ManualClock clock;
   SitePair sites(dir.path(), 1);
-  for (ReplicatorSite* site : {&sites.a, &sites.b}) {
-    node::ReplicatorOptions options =
-        SimReplicatorOptions(site->name, kSiteRegionBytes, kClockTestPeerTimeoutMs, 20);
-    options.clock = &clock;
-    site->Start(sites.wire, options, true);
-  }
+  StartOnClock(sites, clock);
   // The pair forms with the clock moving (its statuses and trims run on it).
   auto while_moving = [&](auto done) {
     return WaitFor([&] {
@@ -68,13 +75,7 @@ TEST_CASE("replicator clock: a primary stopped at its copy's end is not held by 
   testing::TempDir dir;
   ManualClock clock;
   SitePair sites(dir.path(), 1);
-  for (ReplicatorSite* site : {&sites.a, &sites.b}) {
-    node::ReplicatorOptions options =
-        SimReplicatorOptions(site->name, kSiteRegionBytes, kClockTestPeerTimeoutMs, 20);
-    options.clock = &clock;
-    options.trim_interval_ms = 3600 * 1000;  // only the copy's end trims
-    site->Start(sites.wire, options, true);
-  }
+  StartOnClock(sites, clock, 3600 * 1000);  // only the copy's end trims
   REQUIRE(sites.a.Write(0, std::string(8 * kSiteRegionBytes, 's')).ok());
   std::string note;
   REQUIRE(sites.a.replicator->CreatePair({"v", "sync", "", "never", ""}, &note).ok());
