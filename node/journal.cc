@@ -418,7 +418,8 @@ Status Journal::health() const {
 
 uint64_t Journal::FillRemainingLocked() {
   // Wrapped before this open (entries at the end and the start), or full: no first lap left.
-  if (tail_offset_ < header_.head_offset || (!index_.empty() && tail_offset_ == header_.head_offset))
+  if (tail_offset_ < header_.head_offset ||
+      (!index_.empty() && tail_offset_ == header_.head_offset))
     first_lap_done_ = true;
   if (first_lap_done_) return 0;
   // [tail, end) is free here (head <= tail); CreateFile wrote the first kJournalPrefillBytes.

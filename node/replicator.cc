@@ -227,8 +227,8 @@ Status Replicator::SendOneWay(MessageType type, uint64_t request_id, const std::
   return Transmit(std::move(frame.value()));
 }
 
-Result<wire::Frame> Replicator::Exchange(MessageType type, const std::string& body,
-                                         int timeout_ms, int resend_ms) {
+Result<wire::Frame> Replicator::Exchange(MessageType type, const std::string& body, int timeout_ms,
+                                         int resend_ms) {
   if (transport_ == nullptr) return Status::Unreachable("no peer is configured");
   const uint64_t id = calls_->Begin();
   Result<std::string> frame = wire::EncodeFrame(type, id, options_.site, body);
