@@ -4,13 +4,15 @@
 // The ask (kTakeoverProbeMs, node/limits.h): a takeover whose peer answers is the planned,
 // lossless four-role swap; one whose peer does not is SSWS and loses the journal's unshipped
 // tail. So the ask must not give up on a live peer, and need not wait long for a dead one:
-//  - nothing heard from the peer for peer_timeout_ms (the background thread's own link-loss
-//    rule, LinkIsSilent): it is asked only kFailoverProbeMs (a link that just healed may not
-//    have carried a frame yet, and a peer that answers must still get the lossless swap);
+//  - clusterd's failover, or nothing heard from the peer for peer_timeout_ms (the background
+//    thread's own link-loss rule, LinkIsSilent): it is asked only kFailoverProbeMs (the whole
+//    other site may be gone; a link that just healed may not have carried a frame yet, and a
+//    peer that answers must still get the lossless swap);
 //  - else it is asked kTakeoverProbeMs (at least two status intervals: a live peer sends every
 //    pair's status each interval);
-//  - either way, no answer but a frame of it arrived meanwhile: it lives, and it is asked again
-//    for the whole peer_timeout_ms (as before this limit).
+//  - either way, no answer but a frame of it arrived meanwhile or within two status intervals
+//    of the ask's end: it lives, and it is asked again for the whole peer_timeout_ms (as before
+//    this limit). A site that is gone has been silent for clusterd's timeout by then.
 // Neither makes two writers: the takeover without the peer bumps the generation, which the old
 // primary's batches and statuses are refused by, and which makes it outdated (no writes) the
 // moment it hears of it; a cut link already allowed the same.
@@ -35,19 +37,24 @@ namespace pairfs::node {
 using namespace replicator_internal;
 
 Result<wire::PeerAnswerMessage> AsyncPairs::ProbePeerForTakeover(Pair& pair, bool cluster) {
-  if (cluster) return replicator_.AskStatus(pair, kFailoverProbeMs);
   const bool silent =
       LinkIsSilent(replicator_.heard_since_start_.load(), replicator_.last_heard_ms_.load(),
                    replicator_.NowMs(), options_.peer_timeout_ms);
-  const int probe_ms = std::min(
-      options_.peer_timeout_ms,
-      silent ? kFailoverProbeMs : std::max(kTakeoverProbeMs, 2 * options_.status_interval_ms));
+  const int probe_ms =
+      std::min(options_.peer_timeout_ms,
+               cluster || silent ? kFailoverProbeMs
+                                 : std::max(kTakeoverProbeMs, 2 * options_.status_interval_ms));
   const int64_t asked_ms = replicator_.NowMs();
   Result<wire::PeerAnswerMessage> answer = replicator_.AskStatus(pair, probe_ms);
   if (answer.ok() || answer.status().code() != Code::kUnreachable ||
       probe_ms >= options_.peer_timeout_ms)
     return answer;
-  if (replicator_.last_heard_ms_.load() < asked_ms) return answer;  // silent throughout: gone
+  // Heard during the ask, or within two status intervals of its end (a live peer sends every
+  // pair's status each interval; a loaded one answers late: clusterd's 250 ms ask lost the
+  // planned swap to a live old primary, cluster_async.sh under load): it lives.
+  const int64_t heard_ms = replicator_.last_heard_ms_.load();
+  if (heard_ms < asked_ms && replicator_.NowMs() - heard_ms >= 2 * options_.status_interval_ms)
+    return answer;  // silent throughout: gone
   spdlog::info("takeover: site {} did not answer in {} ms but is heard: asking again",
                options_.peer_site, probe_ms);
   return replicator_.AskStatus(pair, options_.peer_timeout_ms);
