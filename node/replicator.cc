@@ -323,28 +323,25 @@ void Replicator::OnFrame(wire::Frame frame) {
     case MessageType::kPeerBitmap:
     case MessageType::kJournalBatch:
     case MessageType::kPeerCarry: {
-      {
-        std::lock_guard<std::mutex> lock(work_mutex_);
+      std::unique_lock<std::mutex> lock(work_mutex_);
+      if (stopping_ && frame.type == MessageType::kFlush) {
         // While this site stops, a flush is still served (here: the workers are gone). The peer
         // may ask for it inside its answer to this site's last ask (the end of a copy: PeerTrim
         // flushes both copies), which Stop waits for; unanswered, Stop waited peer_timeout_ms.
-        const bool flush_while_stopping = stopping_ && frame.type == MessageType::kFlush;
-        if (!flush_while_stopping &&
-            (stopping_ || work_.size() >= kPeerWorkQueued ||
-             work_bytes_ + frame.body.size() > kPeerWorkQueuedBytes)) {
-          PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "peer: work queue full",
-                             "peer: dropped a {} (queue full or stopping)",
-                             MessageTypeName(frame.type));
-          return;
-        }
-        if (!flush_while_stopping) {
-          work_bytes_ += frame.body.size();
-          work_.push_back(std::move(frame));
-          work_ready_.notify_one();
-          return;
-        }
+        lock.unlock();
+        return Serve(std::move(frame));
       }
-      return Serve(std::move(frame));
+      if (stopping_ || work_.size() >= kPeerWorkQueued ||
+          work_bytes_ + frame.body.size() > kPeerWorkQueuedBytes) {
+        PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "peer: work queue full",
+                           "peer: dropped a {} (queue full or stopping)",
+                           MessageTypeName(frame.type));
+        return;
+      }
+      work_bytes_ += frame.body.size();
+      work_.push_back(std::move(frame));
+      work_ready_.notify_one();
+      return;
     }
     default: CountRefusal(frame.type, Status::Unsupported("not a site-to-site type"));
   }
