@@ -3,7 +3,8 @@
 //
 // The ask (kTakeoverProbeMs, node/limits.h): a takeover whose peer answers is the planned,
 // lossless four-role swap; one whose peer does not is SSWS and loses the journal's unshipped
-// tail. So the ask must not give up on a live peer, and need not wait long for a dead one:
+// tail. So the ask must not give up on a live peer, and need not wait long for a dead one (the
+// rules are pure functions of node/peer_status_rules.h: TakeoverProbeMs, AskAgainAfterProbe):
 //  - clusterd's failover, or nothing heard from the peer for peer_timeout_ms (the background
 //    thread's own link-loss rule, LinkIsSilent): it is asked only kFailoverProbeMs (the whole
 //    other site may be gone; a link that just healed may not have carried a frame yet, and a
@@ -27,7 +28,6 @@
 
 #include "node/async_pairs.h"
 #include "node/async_rpo.h"
-#include "node/limits.h"
 #include "node/peer_status_rules.h"
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
@@ -40,20 +40,16 @@ Result<wire::PeerAnswerMessage> AsyncPairs::ProbePeerForTakeover(Pair& pair, boo
   const bool silent =
       LinkIsSilent(replicator_.heard_since_start_.load(), replicator_.last_heard_ms_.load(),
                    replicator_.NowMs(), options_.peer_timeout_ms);
-  const int probe_ms =
-      std::min(options_.peer_timeout_ms,
-               cluster || silent ? kFailoverProbeMs
-                                 : std::max(kTakeoverProbeMs, 2 * options_.status_interval_ms));
+  const int probe_ms = TakeoverProbeMs(cluster, silent, options_.peer_timeout_ms,
+                                       options_.status_interval_ms);
   const int64_t asked_ms = replicator_.NowMs();
   Result<wire::PeerAnswerMessage> answer = replicator_.AskStatus(pair, probe_ms);
-  if (answer.ok() || answer.status().code() != Code::kUnreachable ||
-      probe_ms >= options_.peer_timeout_ms)
-    return answer;
-  // Heard during the ask, or within two status intervals of its end (a live peer sends every
-  // pair's status each interval; a loaded one answers late: clusterd's 250 ms ask lost the
-  // planned swap to a live old primary, cluster_async.sh under load): it lives.
-  const int64_t heard_ms = replicator_.last_heard_ms_.load();
-  if (heard_ms < asked_ms && replicator_.NowMs() - heard_ms >= 2 * options_.status_interval_ms)
+  if (answer.ok() || answer.status().code() != Code::kUnreachable) return answer;
+  // A loaded live peer answers late (clusterd's 250 ms ask lost the planned swap to a live old
+  // primary, cluster_async.sh under load): heard lately, it is asked again.
+  if (!AskAgainAfterProbe(probe_ms, options_.peer_timeout_ms, asked_ms,
+                          replicator_.last_heard_ms_.load(), replicator_.NowMs(),
+                          options_.status_interval_ms))
     return answer;  // silent throughout: gone
   spdlog::info("takeover: site {} did not answer in {} ms but is heard: asking again",
                options_.peer_site, probe_ms);

@@ -1,5 +1,9 @@
 #include "node/peer_status_rules.h"
 
+#include <algorithm>
+
+#include "node/limits.h"
+
 namespace pairfs::node {
 namespace {
 
@@ -60,6 +64,19 @@ bool LinkReactionApplies(const PairState& here, const wire::Generation& generati
 bool LinkIsSilent(bool heard_since_start, int64_t last_heard_ms, int64_t now_ms,
                   int64_t timeout_ms) {
   return heard_since_start && now_ms - last_heard_ms > timeout_ms;
+}
+
+int TakeoverProbeMs(bool cluster, bool link_silent, int peer_timeout_ms, int status_interval_ms) {
+  const int probe_ms = cluster || link_silent
+                           ? kFailoverProbeMs
+                           : std::max(kTakeoverProbeMs, 2 * status_interval_ms);
+  return std::min(peer_timeout_ms, probe_ms);
+}
+
+bool AskAgainAfterProbe(int probe_ms, int peer_timeout_ms, int64_t asked_ms, int64_t last_heard_ms,
+                        int64_t now_ms, int status_interval_ms) {
+  if (probe_ms >= peer_timeout_ms) return false;
+  return last_heard_ms >= asked_ms || now_ms - last_heard_ms < 2 * int64_t{status_interval_ms};
 }
 
 bool PeerNewerApplies(const PairState& here, const wire::Generation& generation,

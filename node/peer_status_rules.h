@@ -65,6 +65,21 @@ bool LinkReactionApplies(const PairState& here, const wire::Generation& generati
 bool LinkIsSilent(bool heard_since_start, int64_t last_heard_ms, int64_t now_ms,
                   int64_t timeout_ms);
 
+// The async takeover's status ask of the old primary (AsyncPairs::ProbePeerForTakeover): how long
+// the first ask waits. kFailoverProbeMs for clusterd's failover (`cluster`) or a link already
+// silent (LinkIsSilent); else kTakeoverProbeMs, never shorter than two status intervals (a live
+// peer sends every pair's status each interval); never longer than `peer_timeout_ms`.
+int TakeoverProbeMs(bool cluster, bool link_silent, int peer_timeout_ms, int status_interval_ms);
+
+// After that first ask went unanswered: whether the peer lives and is asked again, for the whole
+// `peer_timeout_ms`. It lives when a frame of it arrived during the ask (`last_heard_ms` at or
+// after `asked_ms`) or within two status intervals of its end (a loaded peer answers late; a site
+// that is gone has been silent longer). Never when the first ask already waited
+// `peer_timeout_ms`. A takeover that asks again gets the lossless four-role swap from a live old
+// primary; one that does not is SSWS.
+bool AskAgainAfterProbe(int probe_ms, int peer_timeout_ms, int64_t asked_ms, int64_t last_heard_ms,
+                        int64_t now_ms, int status_interval_ms);
+
 // Whether a peer at generation `peer`, newer than `seen` (this side's when the reading was
 // taken), still makes this copy outdated (OnPeerNewer): the pair is still at `seen`, not already
 // outdated and apart (an outdated copy still in PAIR or COPY suspends as well), and `peer` was

@@ -1,7 +1,8 @@
 // Two real node::Replicators over the simulation's network (tests/sim/replication_wire.h), each
 // over its own VolumeStore: the harness shared by the replication simulation
-// (replication_sim_test.cc), the disk-fault simulation (disk_fault_sim_test.cc) and the executor's
-// tests (tests/unit/node/replicator_actions_test.cc). Each test owns its directory and chooses the
+// (replication_sim_test.cc), the disk-fault simulation (disk_fault_sim_test.cc), the executor's
+// tests (tests/unit/node/replicator_actions_test.cc) and the async takeover's probe
+// (tests/unit/node/async_takeover_probe_test.cc). Each test owns its directory and chooses the
 // sites' options. A site's methods throw std::runtime_error on a failed step (Catch2's assertions
 // are not thread-safe, and the replication simulation runs seeds on several threads); a test case
 // reports the exception as a failure. Not thread-safe: one thread drives a SitePair.

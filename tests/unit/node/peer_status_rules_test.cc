@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "node/limits.h"
+
 namespace pairfs::node {
 namespace {
 
@@ -151,6 +153,36 @@ TEST_CASE("a silent link is lost after the timeout, once the peer was heard sinc
   CHECK(LinkIsSilent(true, 100, 101 + kTimeout, kTimeout));
   CHECK_FALSE(LinkIsSilent(false, 100, 101 + kTimeout, kTimeout));  // never heard: a restart
   CHECK_FALSE(LinkIsSilent(true, 5000, 5000, kTimeout));
+}
+
+TEST_CASE("the async takeover's probe: short for clusterd or a silent link, asked again if heard",
+          "[peer_status]") {
+  // How long the first ask waits (peer_timeout 2000 ms, status interval 500 ms, by default).
+  CHECK(TakeoverProbeMs(true, false, 2000, 500) == kFailoverProbeMs);   // clusterd's failover
+  CHECK(TakeoverProbeMs(false, true, 2000, 500) == kFailoverProbeMs);   // link silent already
+  CHECK(TakeoverProbeMs(false, false, 2000, 500) == kTakeoverProbeMs);  // the operator's
+  CHECK(TakeoverProbeMs(false, false, 5000, 800) == 1600);  // two status intervals at least
+  CHECK(TakeoverProbeMs(false, false, 600, 500) == 600);    // never past peer_timeout_ms
+  CHECK(TakeoverProbeMs(true, false, 100, 500) == 100);
+  struct Row {
+    const char* what;
+    int probe_ms;
+    int64_t last_heard_ms;  // the ask started at 1000 and ended unanswered at 1250
+    bool again;
+  };
+  const std::vector<Row> rows = {
+      {"heard during the ask", 250, 1100, true},
+      {"heard at the ask's start", 250, 1000, true},
+      {"heard just before the ask", 250, 999, true},              // 251 ms before the end
+      {"heard 999 ms before the end", 250, 251, true},            // within two intervals
+      {"heard 1000 ms before the end: gone", 250, 250, false},    // two intervals: silent
+      {"never heard since long ago", 250, -100000, false},
+      {"the first ask waited peer_timeout_ms", 2000, 1100, false},
+  };
+  for (const Row& row : rows) {
+    INFO(row.what);
+    CHECK(AskAgainAfterProbe(row.probe_ms, 2000, 1000, row.last_heard_ms, 1250, 500) == row.again);
+  }
 }
 
 TEST_CASE("a newer peer outdates this copy at its generation, unless settled or made here",
