@@ -17,6 +17,9 @@
 #   pair_wan      the same pair (no keys) with its replication link through build/tools/wan_proxy,
 #                 BENCH_WAN_DELAY_MS each way (a round trip costs twice that): a sync pair across
 #                 a WAN, the figure async pairs are measured against
+#   pair_async_stalled  (not in the default list) an async pair across the WAN whose link is stalled
+#                 (proxy SIGSTOPped) once the file is laid out: the primary's cost with the
+#                 secondary's work off this machine (the journal grows through the runs)
 #   pair_async_wan  the same WAN with an async pair (`create --mode async`; [journal] default 1G):
 #                 writes and fsyncs at the primary wait for its journal, not for the round trip
 #   gluster       GlusterFS replica 2: a glusterd of its own (`glusterd -p`, stopped by PID), two
@@ -97,6 +100,7 @@
 #             bytes (or a path fio may create); the script then writes it fully once (layout)
 #   path      print the file fio uses
 #   teardown  undo setup; must be safe to call twice and after a failed setup
+#   ready     (optional) called once the file is laid out, before the runs
 # and add NAME to DEFAULT_TARGETS (and the space check's factor if it uses more than BENCH_SIZE of
 # disk). The first target is the baseline of the ratios.
 # Adding a workload (a row): one function wl_NAME (label, unit, fio args) and NAME in WORKLOADS.

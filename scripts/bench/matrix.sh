@@ -17,7 +17,11 @@ bench_check_names() {
 bench_check_space() {
   need=$((256 << 20))
   for t in "${TARGETS[@]}"; do
-    case $t in pair | pair_ref | pair_curve | pair_wan | pair_async_wan | gluster | gluster_virt) need=$((need + 2 * SIZE_BYTES)) ;; *) need=$((need + SIZE_BYTES)) ;; esac
+    case $t in
+      pair | pair_ref | pair_curve | pair_wan | gluster | gluster_virt) need=$((need + 2 * SIZE_BYTES)) ;;
+      pair_async_wan | pair_async_stalled) need=$((need + 2 * SIZE_BYTES + (2 << 30))) ;;  # journals
+      *) need=$((need + SIZE_BYTES)) ;;
+    esac
   done
   # the async measurements' pair: two copies of BENCH_SIZE and two journals of the default 1G
   [ "$ASYNC" != 0 ] && need=$((need + 2 * SIZE_BYTES + (2 << 30)))
@@ -44,11 +48,13 @@ bench_setup_targets() {
     _ACTIVE+=("$t")
     "target_$t" setup || die "setting up ${LABEL[$t]} failed"
     f=$("target_$t" path)
-    [ "$LAYOUT" = 0 ] && continue
-    # lay the file out: write it fully once (1 MiB, O_DIRECT) so that reads hit real data
-    say "writing ${LABEL[$t]} test file fully ($f)"
-    fio_run "$SCRATCH/layout-$t.json" "$f" --rw=write --bs=1M --ioengine=psync --direct=1 --end_fsync=1 \
-      || die "laying out the ${LABEL[$t]} test file failed"
+    if [ "$LAYOUT" != 0 ]; then
+      # lay the file out: write it fully once (1 MiB, O_DIRECT) so that reads hit real data
+      say "writing ${LABEL[$t]} test file fully ($f)"
+      fio_run "$SCRATCH/layout-$t.json" "$f" --rw=write --bs=1M --ioengine=psync --direct=1 --end_fsync=1 \
+        || die "laying out the ${LABEL[$t]} test file failed"
+    fi
+    "target_$t" ready || die "${LABEL[$t]}: getting ready after the layout failed"
   done
 }
 

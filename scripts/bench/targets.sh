@@ -119,6 +119,25 @@ target_pair_async_wan() {
   esac
 }
 
+# The async pair across the WAN with its link stalled (the WAN proxy stopped with SIGSTOP once the
+# test file is laid out; SIGCONT at teardown): what the primary's writes cost with the secondary's
+# work (restore, its fdatasyncs, the transfer's acks) off this machine, as on a site of its own.
+# The journal then grows by every write of the runs: keep BENCH_RUNS x BENCH_SECONDS x the IOPS
+# below [journal] size x high_water_percent (80% of 1G: ~5 runs of 10 s at 4,000 IOPS of 4 KiB).
+# Not in the default list.
+target_pair_async_stalled() {
+  case $1 in
+    label) echo "PAIR async, link stalled" ;;
+    setup) PAIR_MODE=async pair_target pairas_a pairas_b 7470 wan setup ;;
+    path) echo "$SCRATCH/pairas_a-mnt/bench" ;;
+    ready) kill -STOP "$WAN_PID_pairas_a" ;;  # the file is laid out: stall the link
+    teardown)
+      [ -n "${WAN_PID_pairas_a:-}" ] && kill -CONT "$WAN_PID_pairas_a" 2>/dev/null
+      PAIR_MODE=async pair_target pairas_a pairas_b 7470 wan teardown
+      ;;
+  esac
+}
+
 # The reference targets: the same as pairfs and pair, with the pairfs program BENCH_REF_PAIRFS (a
 # copy of an earlier build) instead of build/pairfs, so that a change is measured before and after
 # in one run, the runs alternating (a drift of a shared machine then favours neither).
