@@ -19,8 +19,12 @@ namespace {
 constexpr int kLateFrameMs = 300;
 
 node::ReplicatorOptions LateProbeOptions(ReplicatorSite& site) {
-  // peer_timeout_ms far above the 600 ms round trip: only the 250 ms ask is too short.
+  // peer_timeout_ms far above the 600 ms round trip: only the 250 ms ask is too short. The
+  // daemon's status interval (500 ms): "heard within two intervals of the ask's end" then spans
+  // a second, which a loaded machine's stalls stay well inside (with the simulations' 10 ms it
+  // was 20 ms, and a busy machine made the takeover SSWS).
   node::ReplicatorOptions options = SimReplicatorOptions(site.name, kSiteRegionBytes, 10000, 100);
+  options.status_interval_ms = 500;
   options.journal_dir = site.dir + "/journals";
   options.journal_size_bytes = 1 << 20;
   std::filesystem::create_directories(options.journal_dir);
