@@ -77,6 +77,18 @@ Status PosixBlockFile::WriteAt(uint64_t offset, const char* data, size_t length,
   return WriteFully(use_direct ? direct_fd_ : fd_, data, length, offset, path_);
 }
 
+Status PosixBlockFile::WriteSectors(uint64_t offset, const char* data, size_t length) {
+  constexpr uint64_t kSector = 512;
+  const bool aligned = offset % kSector == 0 && length % kSector == 0 &&
+                       reinterpret_cast<uintptr_t>(data) % kSector == 0;
+  if (!aligned || direct_fd_ < 0 || sectors_refused_.load(std::memory_order_relaxed))
+    return WriteFully(fd_, data, length, offset, path_);
+  Status written = WriteFully(direct_fd_, data, length, offset, path_);
+  if (written.ok() || written.error_number() != EINVAL) return written;
+  sectors_refused_.store(true, std::memory_order_relaxed);
+  return WriteFully(fd_, data, length, offset, path_);
+}
+
 Status PosixBlockFile::Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) {
   const int mode = kind == wire::WriteKind::kPunchHole
                        ? (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)

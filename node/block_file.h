@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -35,6 +36,13 @@ class BlockFile {
   // Writes all `length` bytes at `offset` or fails (IoError with errno; ENOSPC when the disk is
   // full).
   virtual Status WriteAt(uint64_t offset, const char* data, size_t length, bool direct) = 0;
+  // Writes whole 512-byte sectors (offset, length and `data` 512-aligned) past the host's page
+  // cache where the file system allows (O_DIRECT), else as WriteAt does; Sync still makes them
+  // durable. For a file written in sectors only, so that an fdatasync flushes no neighbours'
+  // pages (the async journal, node/journal.h).
+  virtual Status WriteSectors(uint64_t offset, const char* data, size_t length) {
+    return WriteAt(offset, data, length, false);
+  }
   // Punches a hole or zeroes a range; the size does not change.
   virtual Status Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) = 0;
   // Makes every completed write durable.
@@ -56,6 +64,7 @@ class PosixBlockFile final : public BlockFile {
 
   Result<size_t> ReadAt(uint64_t offset, size_t length, char* out, bool direct) override;
   Status WriteAt(uint64_t offset, const char* data, size_t length, bool direct) override;
+  Status WriteSectors(uint64_t offset, const char* data, size_t length) override;
   Status Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) override;
   Status Sync() override;
   Status Resize(uint64_t size_bytes) override;
@@ -68,6 +77,9 @@ class PosixBlockFile final : public BlockFile {
   const std::string path_;
   const int fd_;         // buffered
   const int direct_fd_;  // O_DIRECT, or -1 where the file system has none (tmpfs)
+  // WriteSectors met EINVAL (a device whose logical sectors are larger than 512 bytes): buffered
+  // from then on.
+  std::atomic<bool> sectors_refused_{false};
 };
 
 class MemoryBlockFile final : public BlockFile {

@@ -46,6 +46,7 @@ Journal::Journal(std::shared_ptr<BlockFile> file, const JournalHeader& header, u
       group_(header.group),
       size_bytes_(header.size_bytes),
       journal_id_(header.journal_id),
+      entry_align_(JournalEntryAlign(header.version)),
       header_(header),
       slot_(slot) {}
 
@@ -152,7 +153,7 @@ Result<Journal::Placement> Journal::ReserveLocked(uint64_t sequence, const Journ
   if ((write.flags & kBatchFlags) == kJournalBatchEnd && !open)
     return Status::InvalidArgument("a batch of group " + group_ + " ends that never began");
   const uint64_t data_bytes = write.kind == wire::WriteKind::kData ? write.data.size() : 0;
-  const uint64_t ring_bytes = JournalEntryBytes(data_bytes);
+  const uint64_t ring_bytes = JournalEntryBytes(data_bytes, entry_align_);
   Result<Placement> placed = PlaceLocked(ring_bytes);
   if (!placed.ok()) return placed;
   Placement placement = placed.value();
@@ -163,7 +164,7 @@ Result<Journal::Placement> Journal::ReserveLocked(uint64_t sequence, const Journ
   if ((write.flags & kJournalBatchEnd) != 0) batches_.back().end = sequence;
   if (index_.empty()) index_first_ = sequence;
   index_.push_back(IndexEntry{placement.offset, checksum, header_.epoch,
-                              static_cast<uint32_t>(ring_bytes), write.flags, false});
+                              static_cast<uint32_t>(data_bytes), write.flags, false});
   next_sequence_ = sequence + 1;
   const uint64_t tail_before = tail_offset_;
   tail_offset_ = placement.offset + ring_bytes;
@@ -183,9 +184,7 @@ Status Journal::WriteReserved(const Placement& placement, const JournalWrite& wr
   Status status;
   if (placement.marker_offset != 0) {
     header.flags = kJournalWrapMarker;
-    std::string marker(kJournalEntryHeaderBytes, '\0');
-    EncodeJournalEntryHeader(header, marker, 0);
-    status = file_->WriteAt(placement.marker_offset, marker.data(), marker.size(), false);
+    status = WriteUnit(placement.marker_offset, header, {});
   }
   if (status.ok()) {
     header.flags = write.flags;
@@ -193,13 +192,7 @@ Status Journal::WriteReserved(const Placement& placement, const JournalWrite& wr
     header.length = write.length;
     header.data_checksum = checksum;
     header.volume = write.volume;
-    // Header and data in one buffer, so that one pwrite puts the entry on disk.
-    thread_local std::string buffer;
-    buffer.resize(kJournalEntryHeaderBytes + write.data.size());
-    EncodeJournalEntryHeader(header, buffer, 0);
-    if (!write.data.empty())
-      std::memcpy(buffer.data() + kJournalEntryHeaderBytes, write.data.data(), write.data.size());
-    status = file_->WriteAt(placement.offset, buffer.data(), buffer.size(), false);
+    status = WriteUnit(placement.offset, header, write.data);
   }
   std::lock_guard<std::mutex> lock(mutex_);
   if (!status.ok()) return FailLocked(status);
@@ -210,6 +203,26 @@ Status Journal::WriteReserved(const Placement& placement, const JournalWrite& wr
     ++written_through_;
   changed_.notify_all();
   return Status::Ok();
+}
+
+Status Journal::WriteUnit(uint64_t offset, const JournalEntryHeader& header,
+                          std::string_view data) {
+  // Header and data in one buffer, so that one pwrite puts the entry on disk; in a version 2
+  // journal zeros up to the next aligned offset, and the buffer aligned for O_DIRECT.
+  const size_t bytes = JournalEntryBytes(data.size(), entry_align_);
+  thread_local std::string buffer;
+  buffer.resize(bytes + kJournalEntryAlignBytes);
+  char* start = buffer.data();
+  start += (kJournalEntryAlignBytes - reinterpret_cast<uintptr_t>(start) % kJournalEntryAlignBytes) %
+           kJournalEntryAlignBytes;
+  std::string encoded(kJournalEntryHeaderBytes, '\0');
+  EncodeJournalEntryHeader(header, encoded, 0);
+  std::memcpy(start, encoded.data(), encoded.size());
+  if (!data.empty()) std::memcpy(start + kJournalEntryHeaderBytes, data.data(), data.size());
+  const size_t used = kJournalEntryHeaderBytes + data.size();
+  std::memset(start + used, 0, bytes - used);
+  if (entry_align_ == 1) return file_->WriteAt(offset, start, bytes, false);
+  return file_->WriteSectors(offset, start, bytes);
 }
 
 // ---- durability -------------------------------------------------------------------------------
@@ -303,10 +316,10 @@ void Journal::SpansToReadLocked(uint64_t from_sequence, size_t max_bytes,
   for (uint64_t sequence = from_sequence;
        sequence <= durable_sequence_ && sequence < next_sequence_; ++sequence) {
     const IndexEntry& entry = index_[sequence - index_first_];
-    const uint64_t entry_data = entry.ring_bytes - kJournalEntryHeaderBytes;
-    if (!spans->empty() && data_bytes + entry_data > max_bytes) break;
-    spans->push_back(ReadSpan{sequence, entry.offset, entry.ring_bytes});
-    data_bytes += entry_data;
+    if (!spans->empty() && data_bytes + entry.data_bytes > max_bytes) break;
+    spans->push_back(
+        ReadSpan{sequence, entry.offset, JournalEntryBytes(entry.data_bytes, entry_align_)});
+    data_bytes += entry.data_bytes;
   }
 }
 
@@ -349,9 +362,9 @@ Result<std::vector<JournalEntry>> Journal::DecodeRuns(const std::vector<ReadSpan
     if (!header.ok()) return Status::Corruption(where + ": " + header.status().message());
     if (header->sequence != span.sequence || header->journal_id != journal_id_ ||
         (header->flags & kJournalWrapMarker) != 0 ||
-        JournalEntryBytes(header->data_bytes()) != span.ring_bytes)
+        JournalEntryBytes(header->data_bytes(), entry_align_) != span.ring_bytes)
       return Status::Corruption(where + ": another entry is there");
-    const std::string_view data = bytes.substr(kJournalEntryHeaderBytes);
+    const std::string_view data = bytes.substr(kJournalEntryHeaderBytes, header->data_bytes());
     if (JournalDataChecksum(data) != header->data_checksum)
       return Status::Corruption(where + ": data checksum mismatch");
     JournalEntry entry;
@@ -423,8 +436,13 @@ uint64_t Journal::FillRemainingLocked() {
     first_lap_done_ = true;
   if (first_lap_done_) return 0;
   // [tail, end) is free here (head <= tail); CreateFile wrote the first kJournalPrefillBytes.
-  fill_offset_ = std::max({fill_offset_, tail_offset_,
-                           std::min<uint64_t>(kJournalPrefillBytes, size_bytes_)});
+  // From the page after the tail's: the tail's page may hold the last entry, whose O_DIRECT write
+  // may still be in flight (a buffered write into that page would read it back stale first).
+  const uint64_t after_tail = (tail_offset_ + kJournalFillPageBytes - 1) / kJournalFillPageBytes *
+                              kJournalFillPageBytes;
+  fill_offset_ = std::min(size_bytes_, std::max({fill_offset_, after_tail,
+                                                 std::min<uint64_t>(kJournalPrefillBytes,
+                                                                    size_bytes_)}));
   return size_bytes_ - fill_offset_;
 }
 

@@ -231,7 +231,7 @@ class Journal {
     uint64_t offset;
     uint64_t data_checksum;
     uint64_t epoch;
-    uint32_t ring_bytes;  // header and data
+    uint32_t data_bytes;  // the ring holds JournalEntryBytes(data_bytes, entry_align_)
     uint16_t flags;
     bool written;  // the pwrite completed (in order of sequence: written_through_)
   };
@@ -267,6 +267,9 @@ class Journal {
   Result<Placement> PlaceLocked(uint64_t ring_bytes) const;
   // Puts the entry (and its wrap marker) on disk, then records the outcome.
   Status WriteReserved(const Placement& placement, const JournalWrite& write, uint64_t checksum);
+  // One entry (or, with no data, a wrap marker) at `offset`, in its JournalEntryBytes: buffered
+  // in a version 1 file, whole sectors (BlockFile::WriteSectors) in a version 2 one.
+  Status WriteUnit(uint64_t offset, const JournalEntryHeader& header, std::string_view data);
   // Writes `next` into the other slot and syncs; on success it is the durable header. Caller
   // holds header_mutex_ (not mutex_); `written_through` is what the sync makes durable too.
   Status PersistHeader(JournalHeader next, uint64_t written_through);
@@ -304,6 +307,9 @@ class Journal {
   const std::string group_;
   const uint64_t size_bytes_;
   const uint64_t journal_id_;
+  // Where entries start (JournalEntryAlign of the file's version): 1, or whole sectors written
+  // with O_DIRECT (BlockFile::WriteSectors).
+  const uint64_t entry_align_;
 
   std::mutex header_mutex_;          // one header write at a time; taken before mutex_
   mutable std::mutex mutex_;         // guards everything below

@@ -55,7 +55,7 @@ const char* JournalRoleName(JournalRole role) {
 std::string EncodeJournalHeader(const JournalHeader& header) {
   std::string out(kJournalSlotEncodedBytes, '\0');
   PutLittleEndian<uint32_t>(out, kSlotMagicAt, kJournalMagic);
-  PutLittleEndian<uint16_t>(out, kSlotVersionAt, kJournalVersion);
+  PutLittleEndian<uint16_t>(out, kSlotVersionAt, header.version);
   PutLittleEndian<uint8_t>(out, kSlotRoleAt, static_cast<uint8_t>(header.role));
   PutLittleEndian<uint8_t>(out, kSlotGroupLengthAt, static_cast<uint8_t>(header.group.size()));
   PutLittleEndian<uint64_t>(out, kSlotCounterAt, header.slot_counter);
@@ -78,12 +78,13 @@ Result<JournalHeader> DecodeJournalHeader(std::string_view bytes) {
   if (GetLittleEndian<uint32_t>(bytes, kSlotMagicAt) != kJournalMagic)
     return Status::Corruption("bad header magic");
   const uint16_t version = GetLittleEndian<uint16_t>(bytes, kSlotVersionAt);
-  if (version != kJournalVersion)
+  if (version != kJournalVersion && version != kJournalPackedVersion)
     return Status::Corruption("journal version " + std::to_string(version) + " is not supported");
   if (GetLittleEndian<uint64_t>(bytes, kSlotChecksumAt) !=
       wire::Checksum(bytes.substr(0, kSlotChecksumAt)))
     return Status::Corruption("header checksum mismatch");
   JournalHeader header;
+  header.version = version;
   const uint8_t role = GetLittleEndian<uint8_t>(bytes, kSlotRoleAt);
   if (role != static_cast<uint8_t>(JournalRole::kMaster) &&
       role != static_cast<uint8_t>(JournalRole::kRestore))

@@ -76,7 +76,7 @@ Status Journal::Format(BlockFile& file, const JournalSetup& setup) {
   const uint64_t size_bytes = file.Stat().size_bytes;
   Status valid = CheckSetup(setup, size_bytes);
   if (!valid.ok()) return valid;
-  JournalHeader header;
+  JournalHeader header;  // the newest version: entries aligned (CheckSetup: so is the size)
   header.slot_counter = 1;
   header.size_bytes = size_bytes;
   header.journal_id = setup.journal_id != 0 ? setup.journal_id : RandomJournalId();
@@ -290,7 +290,8 @@ Result<bool> Journal::IndexScannedLocked(RecoveryScan& scan, const std::string& 
   const uint64_t start = kJournalDataStart;
   const uint64_t end = size_bytes_;
   const uint64_t expected = scan.expected;
-  const uint64_t ring_bytes = JournalEntryBytes(header.data_bytes());
+  const uint64_t ring_bytes = JournalEntryBytes(header.data_bytes(), entry_align_);
+  const uint64_t data_bytes = header.data_bytes();
   const uint64_t checksum = header.data_checksum;
   const uint16_t flags = header.flags;
   if (ring_bytes > end - scan.position) {
@@ -300,7 +301,7 @@ Result<bool> Journal::IndexScannedLocked(RecoveryScan& scan, const std::string& 
   // `header` dangles after this read.
   Result<std::string_view> entry = scan.reader.Get(scan.position, ring_bytes);
   if (!entry.ok()) return entry.status();
-  if (JournalDataChecksum(entry->substr(kJournalEntryHeaderBytes)) != checksum) {
+  if (JournalDataChecksum(entry->substr(kJournalEntryHeaderBytes, data_bytes)) != checksum) {
     scan.reason = at + "entry " + std::to_string(expected) + " fails its data checksum";
     return false;
   }
@@ -316,7 +317,7 @@ Result<bool> Journal::IndexScannedLocked(RecoveryScan& scan, const std::string& 
   }
   if ((flags & kJournalBatchEnd) != 0) batches_.back().end = expected;
   index_.push_back(IndexEntry{scan.position, checksum, scan.previous_epoch,
-                              static_cast<uint32_t>(ring_bytes), flags, true});
+                              static_cast<uint32_t>(data_bytes), flags, true});
   ++scan.expected;
   scan.after_marker = false;
   scan.scanned += ring_bytes;

@@ -96,8 +96,11 @@ TEST_CASE("journal entries read back whole once durable, writes and discards ali
   CHECK(AppendOk(*journal,
                  JournalWrite{"dblog", wire::WriteKind::kPunchHole, 1 << 20, 65536, {}, 0}) == 2);
   CHECK(AppendOk(*journal, DataWrite("db", 0, "x")) == 3);
-  // A 4 KiB write takes its data and one entry header, not 8 KiB.
-  CHECK(journal->used_bytes() == 3 * kJournalEntryHeaderBytes + 4096 + 1);
+  // A 4 KiB write takes its data and one entry header, not 8 KiB: in whole 512-byte units
+  // (version 2, written with O_DIRECT), so 4608 bytes; a discard and a 1-byte write one unit each.
+  CHECK(journal->used_bytes() == 4608 + 512 + 512);
+  CHECK(journal->used_bytes() ==
+        JournalEntryBytes(4096) + JournalEntryBytes(0) + JournalEntryBytes(1));
 
   // Nothing is read before it is durable: the master never ships what a crash could take back.
   CHECK(ReadOk(*journal, 1).empty());
@@ -125,7 +128,7 @@ TEST_CASE("journal entries read back whole once durable, writes and discards ali
   REQUIRE(journal->FreeThrough(1).ok());
   CHECK(journal->first_sequence() == 2);
   CHECK(journal->Read(1, 100).status().code() == Code::kNotFound);
-  CHECK(journal->used_bytes() == 2 * kJournalEntryHeaderBytes + 1);
+  CHECK(journal->used_bytes() == 2 * kJournalEntryAlignBytes);
 }
 
 TEST_CASE("journal entries survive reopening; unsynced ones may be lost to a crash", "[journal]") {
