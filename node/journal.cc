@@ -212,12 +212,10 @@ Status Journal::WriteUnit(uint64_t offset, const JournalEntryHeader& header,
   const size_t bytes = JournalEntryBytes(data.size(), entry_align_);
   thread_local std::string buffer;
   buffer.resize(bytes + kJournalEntryAlignBytes);
-  char* start = buffer.data();
-  start += (kJournalEntryAlignBytes - reinterpret_cast<uintptr_t>(start) % kJournalEntryAlignBytes) %
-           kJournalEntryAlignBytes;
-  std::string encoded(kJournalEntryHeaderBytes, '\0');
-  EncodeJournalEntryHeader(header, encoded, 0);
-  std::memcpy(start, encoded.data(), encoded.size());
+  const uint64_t misaligned = reinterpret_cast<uintptr_t>(buffer.data()) % kJournalEntryAlignBytes;
+  const size_t at = misaligned == 0 ? 0 : kJournalEntryAlignBytes - misaligned;
+  char* start = buffer.data() + at;
+  EncodeJournalEntryHeader(header, buffer, at);
   if (!data.empty()) std::memcpy(start + kJournalEntryHeaderBytes, data.data(), data.size());
   const size_t used = kJournalEntryHeaderBytes + data.size();
   std::memset(start + used, 0, bytes - used);
