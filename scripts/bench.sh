@@ -71,6 +71,10 @@
 #   BENCH_COPY [1]        0 skips the initial-copy / resync measurement
 #   BENCH_COPY_SIZE [4G]  volume size for it (a whole number of MiB)
 #   BENCH_ASYNC [1]       0 skips the async pair's lag, catch-up, swap and takeover measurements
+#   BENCH_JOURNAL_SIZE [1G]  [journal] size of every site the bench starts (the product's default;
+#                         a sequential run of BENCH_SIZE that does not fit its high-water mark
+#                         goes PFUL and is paced to the drain rate: size it for the burst to
+#                         measure the journal's own speed)
 #   BENCH_ASYNC_LAG_RATE [50]  MB/s of the lag measurement's writes (fio --rate)
 #   BENCH_ASYNC_LAG_SECONDS [20]  its length
 #   BENCH_ASYNC_CUT_SECONDS [60]  how long the link is stalled for the catch-up measurement
@@ -133,6 +137,7 @@ GLUSTER_HOST_MODE=${BENCH_GLUSTER_HOST:-auto}
 WAN_DELAY_MS=${BENCH_WAN_DELAY_MS:-10}
 WAN_RATE_MBPS=${BENCH_WAN_RATE_MBPS:-0}
 ASYNC=${BENCH_ASYNC:-1}
+JOURNAL_SIZE=${BENCH_JOURNAL_SIZE:-1G}
 ASYNC_LAG_RATE=${BENCH_ASYNC_LAG_RATE:-50}
 ASYNC_LAG_SECONDS=${BENCH_ASYNC_LAG_SECONDS:-20}
 ASYNC_CUT_SECONDS=${BENCH_ASYNC_CUT_SECONDS:-60}

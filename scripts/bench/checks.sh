@@ -28,6 +28,7 @@ RSS_BYTES=$(to_bytes "$RSS_SIZE") || die "BENCH_RSS_SIZE must be a size like 16G
 ((SIZE_BYTES >= 1048576 && SIZE_BYTES % 1048576 == 0)) || die "BENCH_SIZE must be a whole number of MiB"
 ((RSS_BYTES >= 1048576 && RSS_BYTES % 1048576 == 0)) || die "BENCH_RSS_SIZE must be a whole number of MiB"
 COPY_BYTES=$(to_bytes "$COPY_SIZE") || die "BENCH_COPY_SIZE must be a size like 4G, not '$COPY_SIZE'"
+JOURNAL_BYTES=$(to_bytes "$JOURNAL_SIZE") || die "BENCH_JOURNAL_SIZE must be a size like 1G, not '$JOURNAL_SIZE'"
 ((COPY_BYTES >= 1048576 && COPY_BYTES % 1048576 == 0)) || die "BENCH_COPY_SIZE must be a whole number of MiB"
 
 tools=(fio python3 mountpoint)

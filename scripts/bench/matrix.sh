@@ -19,12 +19,12 @@ bench_check_space() {
   for t in "${TARGETS[@]}"; do
     case $t in
       pair | pair_ref | pair_curve | pair_wan | gluster | gluster_virt) need=$((need + 2 * SIZE_BYTES)) ;;
-      pair_async_wan | pair_async_stalled) need=$((need + 2 * SIZE_BYTES + (2 << 30))) ;;  # journals
+      pair_async_wan | pair_async_stalled) need=$((need + 2 * SIZE_BYTES + 2 * JOURNAL_BYTES)) ;;
       *) need=$((need + SIZE_BYTES)) ;;
     esac
   done
-  # the async measurements' pair: two copies of BENCH_SIZE and two journals of the default 1G
-  [ "$ASYNC" != 0 ] && need=$((need + 2 * SIZE_BYTES + (2 << 30)))
+  # the async measurements' pair: two copies of BENCH_SIZE and two journals
+  [ "$ASYNC" != 0 ] && need=$((need + 2 * SIZE_BYTES + 2 * JOURNAL_BYTES))
   extra=0
   [ "$RSS" != 0 ] && extra=$RSS_BYTES
   [ "$COPY" != 0 ] && ((2 * COPY_BYTES > extra)) && extra=$((2 * COPY_BYTES))

@@ -77,14 +77,16 @@ pair_start() {
     printf -v sec_a '\n[security]\nsecret_key = "%s"\npeer_public_keys = ["%s"]' "$keys/a.key" "$keys/b.pub"
     printf -v sec_b '\n[security]\nsecret_key = "%s"\npeer_public_keys = ["%s"]' "$keys/b.key" "$keys/a.pub"
   fi
+  local journal
+  printf -v journal '\n[journal]\nsize = "%s"' "$JOURNAL_SIZE"
   pairfs_start "$na" a "listen = \"tcp://127.0.0.1:$pa\"
 [peer]
 name = \"b\"
-endpoint = \"tcp://127.0.0.1:$peer_a\"$sec_a" || return 1
+endpoint = \"tcp://127.0.0.1:$peer_a\"$sec_a$journal" || return 1
   pairfs_start "$nb" b "listen = \"tcp://127.0.0.1:$pb\"
 [peer]
 name = \"a\"
-endpoint = \"tcp://127.0.0.1:$peer_b\"$sec_b" || return 1
+endpoint = \"tcp://127.0.0.1:$peer_b\"$sec_b$journal" || return 1
 }
 
 # wan_start NAME PORT_AB TO_B PORT_BA TO_A: one wan_proxy with the routes PORT_AB -> TO_B and
