@@ -78,9 +78,8 @@ Status PosixBlockFile::WriteAt(uint64_t offset, const char* data, size_t length,
 }
 
 Status PosixBlockFile::WriteSectors(uint64_t offset, const char* data, size_t length) {
-  constexpr uint64_t kSector = 512;
-  const bool aligned = offset % kSector == 0 && length % kSector == 0 &&
-                       reinterpret_cast<uintptr_t>(data) % kSector == 0;
+  const bool aligned = offset % kSectorBytes == 0 && length % kSectorBytes == 0 &&
+                       reinterpret_cast<uintptr_t>(data) % kSectorBytes == 0;
   if (!aligned || direct_fd_ < 0 || sectors_refused_.load(std::memory_order_relaxed))
     return WriteFully(fd_, data, length, offset, path_);
   Status written = WriteFully(direct_fd_, data, length, offset, path_);

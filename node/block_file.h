@@ -27,6 +27,9 @@ struct BlockFileStat {
   struct timespec ctime {};
 };
 
+// The unit of BlockFile::WriteSectors (and of the async journal's entries, node/journal_format.h).
+inline constexpr uint64_t kSectorBytes = 512;
+
 class BlockFile {
  public:
   virtual ~BlockFile() = default;

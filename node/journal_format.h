@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "node/block_file.h"
 #include "node/limits.h"
 #include "wire/messages.h"
 #include "wire/status.h"
@@ -24,7 +25,7 @@ inline constexpr uint32_t kJournalEntryMagic = 0x454a4650;  // "PFJE" little-end
 // Version 1 files are read and written as before.
 inline constexpr uint16_t kJournalVersion = 2;
 inline constexpr uint16_t kJournalPackedVersion = 1;
-inline constexpr uint64_t kJournalEntryAlignBytes = 512;
+inline constexpr uint64_t kJournalEntryAlignBytes = kSectorBytes;  // what WriteSectors writes
 // A page of the page cache: the first lap's fill (Journal::FillAhead) writes whole ones only.
 inline constexpr uint64_t kJournalFillPageBytes = 4096;
 
