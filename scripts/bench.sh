@@ -83,9 +83,10 @@
 #   BENCH_GLUSTER_HOST [auto]  brick host name: auto (see above), hosts (always the /etc/hosts
 #                         line), or a name that resolves to this machine
 #   BENCH_TMPDIR [/var/tmp]  where the scratch directory is made (mktemp -d)
-#   BENCH_REF_PAIRFS []   the pairfs program of the targets pairfs_ref and pair_ref (not in the
-#                         default list): the same as pairfs and pair with an earlier build, for a
-#                         before/after in one run (scripts/bench/targets.sh)
+#   BENCH_REF_PAIRFS []   the pairfs program of the targets pairfs_ref, pair_ref and
+#                         pair_async_wan_ref (not in the default list): the same as pairfs, pair
+#                         and pair_async_wan with an earlier build, for a before/after in one run
+#                         (scripts/bench/targets.sh)
 #   BENCH_LAYOUT [1]      0 skips writing each test file fully before the runs (a quick run, or
 #                         stage latencies of one workload alone)
 #   BENCH_STAGES [0]      1 adds, per pair target and site, the write path's stage latencies its

@@ -161,3 +161,11 @@ target_pair_ref() {
     *) PAIRFS_BIN=$REF_PAIRFS pair_target pairr_a pairr_b 7480 "" "$1" ;;
   esac
 }
+
+# The async pair across the WAN with BENCH_REF_PAIRFS: an async change measured before and after.
+target_pair_async_wan_ref() {
+  case $1 in
+    label) echo "PAIR async WAN ${WAN_DELAY_MS}ms (ref)" ;;
+    *) PAIR_MODE=async PAIRFS_BIN=$REF_PAIRFS pair_target pairawr_a pairawr_b 7490 wan "$1" ;;
+  esac
+}
