@@ -445,7 +445,10 @@ uint64_t Journal::FillRemainingLocked() {
 }
 
 Result<uint64_t> Journal::FillAhead(uint64_t max_bytes) {
-  const std::string zeros(kJournalFillAheadChunkBytes, '\0');
+  // Zeros aligned for O_DIRECT: a version 2 journal is filled past the page cache as its entries
+  // are written (no dirty pages of zeros that an append's O_DIRECT write must first flush, and
+  // no gigabyte of them pushing the host's cached data out); a version 1 journal, buffered.
+  alignas(kJournalFillPageBytes) static const char zeros[kJournalFillAheadChunkBytes] = {};
   uint64_t filled = 0;
   uint64_t remaining = 0;
   for (;;) {
@@ -453,8 +456,9 @@ Result<uint64_t> Journal::FillAhead(uint64_t max_bytes) {
     if (resetting_ || !failed_.ok()) return uint64_t{0};
     remaining = FillRemainingLocked();
     if (remaining == 0 || filled >= max_bytes) break;
-    const size_t length = static_cast<size_t>(std::min<uint64_t>(zeros.size(), remaining));
-    Status written = file_->WriteAt(fill_offset_, zeros.data(), length, false);
+    const size_t length = static_cast<size_t>(std::min<uint64_t>(sizeof zeros, remaining));
+    Status written = entry_align_ == 1 ? file_->WriteAt(fill_offset_, zeros, length, false)
+                                       : file_->WriteSectors(fill_offset_, zeros, length);
     if (!written.ok()) return written;
     fill_offset_ += length;
     filled += length;
