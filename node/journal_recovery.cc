@@ -123,12 +123,13 @@ Status Journal::CreateFile(const std::string& path, uint64_t size_bytes,
     Result<std::unique_ptr<BlockFile>> file = PosixBlockFile::Open(temporary);
     if (!file.ok()) status = file.status();
     if (status.ok()) status = ReserveBlocks(temporary, size_bytes);
-    // The first blocks written once now, so that the first appends' fdatasyncs allocate none.
+    // The first blocks written once now, so that the first appends' fdatasyncs allocate none;
+    // past the page cache, as the entries of this (version 2) file will be.
+    alignas(kJournalFillPageBytes) static const char zeros[kJournalFillChunkBytes] = {};
     const uint64_t prefill = std::min<uint64_t>(kJournalPrefillBytes, size_bytes);
-    const std::string zeros(std::min<uint64_t>(kJournalFillChunkBytes, prefill), '\0');
-    for (uint64_t offset = 0; status.ok() && offset < prefill; offset += zeros.size()) {
-      const size_t length = static_cast<size_t>(std::min<uint64_t>(zeros.size(), prefill - offset));
-      status = file.value()->WriteAt(offset, zeros.data(), length, false);
+    for (uint64_t offset = 0; status.ok() && offset < prefill; offset += sizeof zeros) {
+      const size_t length = static_cast<size_t>(std::min<uint64_t>(sizeof zeros, prefill - offset));
+      status = file.value()->WriteSectors(offset, zeros, length);
     }
     if (status.ok()) status = Format(*file.value(), setup);
   }
