@@ -98,6 +98,11 @@ Status PosixBlockFile::Deallocate(wire::WriteKind kind, uint64_t offset, uint64_
   return Status::Ok();
 }
 
+void PosixBlockFile::DropCached(uint64_t offset, uint64_t length) {
+  (void)::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(length),
+                        POSIX_FADV_DONTNEED);
+}
+
 Status PosixBlockFile::Sync() {
   if (::fdatasync(fd_) != 0) return Status::IoError("fdatasync of " + path_ + " failed", errno);
   return Status::Ok();

@@ -46,6 +46,9 @@ class BlockFile {
   virtual Status WriteSectors(uint64_t offset, const char* data, size_t length) {
     return WriteAt(offset, data, length, false);
   }
+  // Asks the host to drop the range's cached pages that are clean (a hint: what is dirty stays
+  // until written back; nothing changes for readers). Does nothing where there is no page cache.
+  virtual void DropCached(uint64_t /*offset*/, uint64_t /*length*/) {}
   // Punches a hole or zeroes a range; the size does not change.
   virtual Status Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) = 0;
   // Makes every completed write durable.
@@ -68,6 +71,7 @@ class PosixBlockFile final : public BlockFile {
   Result<size_t> ReadAt(uint64_t offset, size_t length, char* out, bool direct) override;
   Status WriteAt(uint64_t offset, const char* data, size_t length, bool direct) override;
   Status WriteSectors(uint64_t offset, const char* data, size_t length) override;
+  void DropCached(uint64_t offset, uint64_t length) override;
   Status Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) override;
   Status Sync() override;
   Status Resize(uint64_t size_bytes) override;
