@@ -59,9 +59,12 @@ bench_setup_targets() {
   done
 }
 
-# bench_run_workloads: the table's figures, RESULT[WORKLOAD,TARGET] (median of BENCH_RUNS runs).
+# bench_run_workloads: the table's figures, RESULT[WORKLOAD,TARGET] (median of BENCH_RUNS runs),
+# and PACED[WORKLOAD,TARGET]: how many runs a pair target ended in PFUL or PFUS (its journal past
+# the high-water mark: the writes were paced to the drain rate, or the group suspended), the last
+# such status in PACED_STATUS[WORKLOAD,TARGET].
 bench_run_workloads() {
-  declare -gA RESULT
+  declare -gA RESULT PACED PACED_STATUS
   for w in "${WORKLOADS[@]}"; do
     wlabel=$("wl_$w" label)
     unit=$("wl_$w" unit)
@@ -75,7 +78,14 @@ bench_run_workloads() {
         fio_run "$out" "$f" "${FIO_ARGS[@]}" || die "$wlabel on ${LABEL[$t]} failed"
         v=$(metric "$unit" "$out")
         vals[$t]="${vals[$t]:-} $v"
-        say "$wlabel, ${LABEL[$t]}, run $r/$RUNS: $(fmt "$v") (load $(cut -d' ' -f1-3 /proc/loadavg))"
+        status=$("target_$t" status 2>/dev/null || true)
+        note=
+        if [ "$status" = PFUL ] || [ "$status" = PFUS ]; then
+          PACED[$w,$t]=$((${PACED[$w,$t]:-0} + 1))
+          PACED_STATUS[$w,$t]=$status
+          note=", status $status"
+        fi
+        say "$wlabel, ${LABEL[$t]}, run $r/$RUNS: $(fmt "$v") (load $(cut -d' ' -f1-3 /proc/loadavg)$note)"
       done
     done
     for t in "${TARGETS[@]}"; do

@@ -131,8 +131,9 @@ pair_field() {
 }
 
 # pair_create NAME VOLUME MODE: `pairctl create VOLUME --mode MODE` at site NAME. An async pair's
-# create writes both sites' journals fully ([journal] size, 1G by default) before it answers, which
-# can take longer than pairctl's 10 s on a busy disk: pairctl then gives up while the node goes on.
+# create writes the first 64 MiB of both sites' journals before it answers (earlier releases wrote
+# them whole), which took longer than pairctl's 10 s on a busy disk: pairctl then gives up while
+# the node goes on.
 # So after "no answer" this waits up to 120 s for the pair to leave SMPL, and asks again (at most 3
 # times) if it has not (a create whose request to the peer timed out leaves the volume SMPL).
 pair_create() {

@@ -75,6 +75,7 @@ pair_target() {
       ;;
     path) echo "$SCRATCH/$na-mnt/bench" ;;
     secondary) echo "$SCRATCH/$nb-mnt/bench" ;;
+    status) pair_field "$na" bench status 2>/dev/null ;;
     teardown)
       pairfs_stop "$na"
       pairfs_stop "$nb"
@@ -131,6 +132,7 @@ target_pair_async_stalled() {
     setup) PAIR_MODE=async pair_target pairas_a pairas_b 7470 wan setup ;;
     path) echo "$SCRATCH/pairas_a-mnt/bench" ;;
     ready) kill -STOP "$WAN_PID_pairas_a" ;;  # the file is laid out: stall the link
+    status) PAIR_MODE=async pair_target pairas_a pairas_b 7470 wan status ;;
     teardown)
       [ -n "${WAN_PID_pairas_a:-}" ] && kill -CONT "$WAN_PID_pairas_a" 2>/dev/null
       PAIR_MODE=async pair_target pairas_a pairas_b 7470 wan teardown
