@@ -451,7 +451,6 @@ Result<uint64_t> Journal::FillAhead(uint64_t max_bytes) {
   // pages are then dropped from the page cache, so that the zeros of a whole ring (1 GiB by
   // default) do not push the host's cached data out. Entries there are written with O_DIRECT
   // and have no cached pages to lose.
-  static const char zeros[kJournalFillAheadChunkBytes] = {};
   uint64_t filled = 0;
   uint64_t first = 0;  // the range this call filled: [first, end)
   uint64_t end = 0;
@@ -461,8 +460,9 @@ Result<uint64_t> Journal::FillAhead(uint64_t max_bytes) {
     if (resetting_ || !failed_.ok()) return uint64_t{0};
     remaining = FillRemainingLocked();
     if (remaining == 0 || filled >= max_bytes) break;
-    const size_t length = static_cast<size_t>(std::min<uint64_t>(sizeof zeros, remaining));
-    Status written = file_->WriteAt(fill_offset_, zeros, length, false);
+    const size_t length =
+        static_cast<size_t>(std::min<uint64_t>(kJournalFillAheadChunkBytes, remaining));
+    Status written = file_->WriteAt(fill_offset_, JournalZeros(), length, false);
     if (!written.ok()) return written;
     if (filled == 0) first = fill_offset_;
     end = fill_offset_ + length;

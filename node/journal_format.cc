@@ -124,6 +124,11 @@ uint64_t JournalEntryHeader::data_bytes() const {
   return carries_data ? length : 0;
 }
 
+const char* JournalZeros() {
+  alignas(kJournalFillPageBytes) static const char zeros[kJournalFillChunkBytes] = {};
+  return zeros;
+}
+
 void EncodeJournalEntryHeader(const JournalEntryHeader& header, std::string& out, size_t at) {
   std::fill(out.begin() + static_cast<ptrdiff_t>(at),
             out.begin() + static_cast<ptrdiff_t>(at + kJournalEntryHeaderBytes), '\0');

@@ -28,6 +28,10 @@ inline constexpr uint16_t kJournalPackedVersion = 1;
 inline constexpr uint64_t kJournalEntryAlignBytes = kSectorBytes;  // what WriteSectors writes
 // A page of the page cache: the first lap's fill (Journal::FillAhead) writes whole ones only.
 inline constexpr uint64_t kJournalFillPageBytes = 4096;
+// kJournalFillChunkBytes of zeros, aligned for O_DIRECT: what a new journal's prefill
+// (Journal::CreateFile) and the first lap's fill (Journal::FillAhead) write.
+const char* JournalZeros();
+static_assert(kJournalFillAheadChunkBytes <= kJournalFillChunkBytes);
 
 // Two header slots of one page each (a slot write never shares a page with the other slot or
 // with entries), then the ring of entries up to the end of the file.

@@ -125,11 +125,11 @@ Status Journal::CreateFile(const std::string& path, uint64_t size_bytes,
     if (status.ok()) status = ReserveBlocks(temporary, size_bytes);
     // The first blocks written once now, so that the first appends' fdatasyncs allocate none;
     // past the page cache, as the entries of this (version 2) file will be.
-    alignas(kJournalFillPageBytes) static const char zeros[kJournalFillChunkBytes] = {};
     const uint64_t prefill = std::min<uint64_t>(kJournalPrefillBytes, size_bytes);
-    for (uint64_t offset = 0; status.ok() && offset < prefill; offset += sizeof zeros) {
-      const size_t length = static_cast<size_t>(std::min<uint64_t>(sizeof zeros, prefill - offset));
-      status = file.value()->WriteSectors(offset, zeros, length);
+    for (uint64_t offset = 0; status.ok() && offset < prefill; offset += kJournalFillChunkBytes) {
+      const size_t length =
+          static_cast<size_t>(std::min<uint64_t>(kJournalFillChunkBytes, prefill - offset));
+      status = file.value()->WriteSectors(offset, JournalZeros(), length);
     }
     if (status.ok()) status = Format(*file.value(), setup);
   }
