@@ -13,7 +13,7 @@ require "pairctl volume create vol 1G succeeds" pairctl a volume create vol 1G
 # no error, and read back (verified) everything it wrote.
 fio_verified() {
   local name=$1 out=$WORK/fio.json rc result; shift
-  fio --filename="$M/vol" --direct=1 --verify=crc32c --verify_fatal=1 --group_reporting \
+  fio --filename="$M/vol" --direct=1 --verify=crc32c --verify_fatal=1 --verify_state_save=0 --group_reporting \
     --output-format=json --output="$out" "$@" > "$WORK/fio.err" 2>&1
   rc=$?
   result=$(python3 - "$out" <<'PY'
@@ -45,7 +45,7 @@ fio_verified "fio sequential 1m writes iodepth=4 up to the volume's last byte ve
 # The verification can fail: data written by one fio run is verified by a second (verify_only),
 # then one block is overwritten behind fio's back and the next verify_only must report it.
 seq=(--name=seq --filename="$M/vol" --direct=1 --ioengine=libaio --iodepth=4 --rw=write --bs=64k
-     --offset=256M --size=16M --verify=crc32c)
+     --offset=256M --size=16M --verify=crc32c --verify_state_save=0)
 if fio "${seq[@]}" --do_verify=0 --output="$WORK/seq.out" > /dev/null 2>&1 &&
    fio "${seq[@]}" --verify_only --output="$WORK/seq.out" > /dev/null 2>&1; then
   pass "a later fio run (verify_only) verifies data an earlier one wrote"
