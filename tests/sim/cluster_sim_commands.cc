@@ -149,7 +149,7 @@ void Node::StartCopy(const std::string& name) {
       const auto held = copy(name).blocks.find(block);
       message.blocks[block] = held == copy(name).blocks.end() ? 0 : held->second;
     }
-    Exchange(message, PeerEndpoint(), kPeerTimeoutMs, true,
+    calls_.Exchange(message, PeerEndpoint(), kPeerTimeoutMs, true,
              [this, name, run, view](std::optional<Message> answer) {
                memory(name).locks.ReleaseAll();
                if (memory(name).copy_run != run) return;

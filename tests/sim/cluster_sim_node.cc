@@ -16,7 +16,8 @@ using Kind = Message::Kind;
 
 // ---- life cycle, messages ----------------------------------------------------------------------
 
-Node::Node(World& world, int site) : Process(world, SiteName(site) + ".node"), site_(site) {}
+Node::Node(World& world, int site)
+    : Process(world, SiteName(site) + ".node"), site_(site), calls_(world, *this, SiteName(site)) {}
 
 void Node::Trace(const std::string& line) {
   if (world_.tracing()) world_.Trace(name_ + ": " + line);
@@ -28,13 +29,10 @@ node::WriteRule Node::RuleOf(const Copy& copy) const {
 
 void Node::Crash() {
   MarkDown();
-  answered_.reset();
+  calls_.Reset();
   determining_mutex_.reset();
   last_vote_number_ = 0;
   memory_.clear();
-  calls_.clear();
-  confirms_.clear();
-  answers_.clear();
 }
 
 // Replicator::Start: pairs load from their durable state; a primary resumes a copy that was
@@ -42,12 +40,9 @@ void Node::Crash() {
 void Node::Start() {
   MarkUp();
   determining_mutex_ = std::make_unique<Mutex>(*this);
-  answered_ = std::make_unique<node::AnsweredRequests>();
+  calls_.Reset();
   memory_.clear();
   for (const auto& [name, copy] : copies) memory_[name] = std::make_unique<PairMemory>(*this);
-  calls_.clear();
-  confirms_.clear();
-  answers_.clear();
   last_heard_ms_ = world_.now();
   heard_since_start_ = false;
   next_status_ms_ = world_.now();
@@ -61,35 +56,10 @@ void Node::Start() {
 
 void Node::SendToPeer(const Message& message) { world_.Send(name_, PeerEndpoint(), message); }
 
-void Node::Exchange(Message request, const std::string& to, int timeout_ms, bool resend,
-                    std::function<void(std::optional<Message>)> then) {
-  request.id = world_.NextId();
-  request.origin = site_name();
-  const uint64_t id = request.id;
-  calls_[id] = {std::move(then)};
-  world_.Send(name_, to, request);
-  const int64_t deadline = world_.now() + timeout_ms;
-  if (resend)
-    After(kRetransmitMs, [this, request, to, deadline] { Resend(request, to, deadline); });
-  After(timeout_ms, [this, id] {
-    auto call = calls_.find(id);
-    if (call == calls_.end()) return;
-    auto waiting = std::move(call->second.then);
-    calls_.erase(call);
-    waiting(std::nullopt);
-  });
-}
-
-void Node::Resend(const Message& request, const std::string& to, int64_t deadline_ms) {
-  if (calls_.count(request.id) == 0 || world_.now() >= deadline_ms) return;
-  world_.Send(name_, to, request);
-  After(kRetransmitMs, [this, request, to, deadline_ms] { Resend(request, to, deadline_ms); });
-}
-
 void Node::Ask(Message command, int timeout_ms, std::function<void(std::optional<Message>)> then) {
   command.kind = Kind::kCommand;
-  Exchange(std::move(command), PeerEndpoint(), timeout_ms < 0 ? kPeerTimeoutMs : timeout_ms, true,
-           std::move(then));
+  calls_.Exchange(std::move(command), PeerEndpoint(),
+                  timeout_ms < 0 ? kPeerTimeoutMs : timeout_ms, true, std::move(then));
 }
 
 Message Node::Command(const std::string& command, const std::string& volume,
@@ -109,13 +79,6 @@ void Node::AskStatus(const std::string& name, int timeout_ms,
   });
 }
 
-void Node::Answer(const Message& request, Message answer) {
-  answer.id = request.id;
-  answers_[request.id] = answer;
-  answered_->Store(request.id, "sent");  // answers_ holds it
-  SendToPeer(answer);
-}
-
 // Replicator::OnFrame and Serve: answers go to their waiters; whether a request is served, or
 // answered again, or dropped while it is being served, is the product's node::AnsweredRequests'.
 void Node::OnMessage(const Message& message) {
@@ -123,32 +86,11 @@ void Node::OnMessage(const Message& message) {
     last_heard_ms_ = world_.now();
     heard_since_start_ = true;
   }
-  switch (message.kind) {
-    case Kind::kWriteAck:
-    case Kind::kWriteGrant:
-    case Kind::kAnswer:
-    case Kind::kWitnessAnswer:
-    case Kind::kWriteConfirm: {
-      auto& waiting = message.kind == Kind::kWriteConfirm ? confirms_ : calls_;
-      auto call = waiting.find(message.id);
-      if (call == waiting.end()) return;
-      auto then = std::move(call->second.then);
-      waiting.erase(call);
-      return then(message);
-    }
-    default: return Serve(message);
-  }
+  if (!calls_.Deliver(message)) Serve(message);
 }
 
 void Node::Serve(const Message& request) {
-  std::string sent;
-  if (request.kind != Kind::kStatus) {
-    switch (answered_->Take(request.id, &sent)) {
-      case node::AnsweredRequests::Claim::kNew: break;
-      case node::AnsweredRequests::Claim::kInProgress: return;
-      case node::AnsweredRequests::Claim::kDone: return SendToPeer(answers_.at(request.id));
-    }
-  }
+  if (request.kind != Kind::kStatus && !calls_.Claim(request, PeerEndpoint())) return;
   switch (request.kind) {
     case Kind::kReplicaWrite: return ServeReplicaWrite(request);
     case Kind::kForwardedWrite: return ServeForwardedWrite(request);
@@ -258,7 +200,7 @@ void Node::WriteReplicated(const Copy& view, int block, uint64_t write_id,
       WriteLocally(block, write_id);
       return finish(AfterLinkLoss());
     }
-    Exchange(
+    calls_.Exchange(
         WriteMessage(Kind::kReplicaWrite, generation, block, write_id), PeerEndpoint(),
         kPeerTimeoutMs, true, [this, generation, finish](std::optional<Message> answer) {
           switch (node::ReadReplicaAnswer(answer.has_value(), answer ? answer->code : Code::kOk,
@@ -287,9 +229,9 @@ void Node::WriteForwarded(const Copy& view, int block, uint64_t write_id,
     EndWrite(block);
     done(code);
   };
-  Exchange(WriteMessage(Kind::kForwardedWrite, generation, block, write_id), PeerEndpoint(),
-           kPeerTimeoutMs, true,
-           [this, generation, block, write_id, done](std::optional<Message> answer) {
+  calls_.Exchange(
+      WriteMessage(Kind::kForwardedWrite, generation, block, write_id), PeerEndpoint(),
+      kPeerTimeoutMs, true, [this, generation, block, write_id, done](std::optional<Message> answer) {
              if (!answer) {
                Trace("vm1: the primary did not order a forwarded write within peer_timeout_ms");
                return OnLinkLost(kManaged, generation, [this, done] { done(AfterLinkLoss()); });
@@ -367,19 +309,13 @@ void Node::ServeForwardedWrite(const Message& request) {
         memory(kManaged).gate.LeaveShared();
       };
       const wire::Generation generation = view.generation;
-      confirms_[request.id] = {[this, finish, generation](std::optional<Message> confirm) {
-        if (confirm) return finish();
-        Trace("vm1: the peer did not confirm a granted write");
-        OnLinkLost(kManaged, generation, finish);
-      }};
+      calls_.ExpectConfirm(request.id, kPeerTimeoutMs,
+                           [this, finish, generation](std::optional<Message> confirm) {
+                             if (confirm) return finish();
+                             Trace("vm1: the peer did not confirm a granted write");
+                             OnLinkLost(kManaged, generation, finish);
+                           });
       Answer(request, grant);
-      After(kPeerTimeoutMs, [this, id = request.id] {
-        auto waiting = confirms_.find(id);
-        if (waiting == confirms_.end()) return;
-        auto then = std::move(waiting->second.then);
-        confirms_.erase(waiting);
-        then(std::nullopt);
-      });
     });
   });
 }

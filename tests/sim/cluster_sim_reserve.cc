@@ -1,7 +1,7 @@
 // Reservations in a cluster simulation (tests/sim/cluster_sim_world.h): node/replicator_reserve.cc
 // in continuations (the reserve of a managed volume, ordered at its primary and mirrored;
 // the determining volume's record decided at its primary or by a majority of three copies;
-// fence reserve after a link loss), and the witness's copy of the record.
+// fence reserve after a link loss).
 #include "tests/sim/cluster_sim_world.h"
 
 namespace pairfs::sim::cluster {
@@ -15,10 +15,6 @@ namespace {
 Status StatusOf(const Message& answer) {
   if (answer.code == Code::kOk) return Status::Ok();
   return Status(answer.code, answer.message.empty() ? CodeName(answer.code) : answer.message);
-}
-
-bool SameRecord(const wire::ReservationRecord& x, const wire::ReservationRecord& y) {
-  return x.epoch == y.epoch && x.holder == y.holder && x.outdated == y.outdated && x.hold == y.hold;
 }
 
 }  // namespace
@@ -199,13 +195,13 @@ void Node::ReserveByMajority(const ReserveOptions& options, bool determining_hel
   peer_vote.id = world_.NextId();
   peer_vote.origin = site_name();
   tally->peer_id = peer_vote.id;
-  calls_[peer_vote.id] = {[this, tally](std::optional<Message> answer) {
+  calls_.Expect(peer_vote.id, [this, tally](std::optional<Message> answer) {
     if (!answer || tally->done) return;
     tally->peer = answer;
     if (!tally->waiting_for_peer) return;
     Count(*tally, *answer, PeerWho());
     FinishMajority(tally);
-  }};
+  });
   SendToPeer(peer_vote);
   const int64_t asked = world_.now();
   WithDeterminingMutex(determining_held, [this, tally, peer_vote, asked](Done unlock) {
@@ -215,12 +211,12 @@ void Node::ReserveByMajority(const ReserveOptions& options, bool determining_hel
     Message witness_vote;
     witness_vote.kind = Kind::kWitnessVote;
     witness_vote.vote = tally->request;
-    Exchange(witness_vote, "w", kVoteTimeoutMs, false,
+    calls_.Exchange(witness_vote, "w", kVoteTimeoutMs, false,
              [this, tally, peer_vote, asked](std::optional<Message> witness) {
                if (witness) Count(*tally, *witness, "the witness");
                if (!node::NeedsPeerVote(tally->votes)) {
-                 calls_.erase(
-                     tally->peer_id);  // the peer applies its vote when it gets it; no need to wait
+                 // The peer applies its vote when it gets it; no need to wait.
+                 calls_.Cancel(tally->peer_id);
                  return FinishMajority(tally);
                }
                if (tally->peer) {
@@ -229,13 +225,13 @@ void Node::ReserveByMajority(const ReserveOptions& options, bool determining_hel
                }
                tally->waiting_for_peer = true;
                const int64_t left = std::max<int64_t>(kVoteTimeoutMs - (world_.now() - asked), 1);
-               if (calls_.count(tally->peer_id) != 0) {
+               if (calls_.Waiting(tally->peer_id)) {
                  After(kRetransmitMs, [this, peer_vote, deadline = world_.now() + left] {
-                   Resend(peer_vote, PeerEndpoint(), deadline);
+                   calls_.Resend(peer_vote, PeerEndpoint(), deadline);
                  });
                }
                After(left, [this, tally] {
-                 calls_.erase(tally->peer_id);
+                 calls_.Cancel(tally->peer_id);
                  FinishMajority(tally);
                });
              });
@@ -345,29 +341,6 @@ void Node::ServeReservationCommand(const Message& command, std::function<void(Me
     Trace("dv record mirror ignored (older): " + RecordText(command.record));
   }
   answer(reply);
-}
-
-// ---- the witness --------------------------------------------------------------------------------
-
-void Witness::Crash() { MarkDown(); }
-
-void Witness::OnMessage(const Message& message) {
-  if (message.kind != Kind::kWitnessVote) return;
-  const node::VoteOutcome outcome = world_.logic().vote(record, message.vote);
-  if (outcome.late) world_.OnLateVote();
-  Message reply;
-  reply.kind = Kind::kWitnessAnswer;
-  reply.id = message.id;
-  reply.code = outcome.granted ? Code::kOk : Code::kConflict;
-  reply.message = outcome.reason;
-  if (outcome.granted) {
-    if (!SameRecord(record, outcome.record)) {
-      world_.Trace("w: record " + RecordText(record) + " -> " + RecordText(outcome.record));
-    }
-    record = outcome.record;
-  }
-  reply.record = record;
-  world_.Send("w", message.origin + ".node", reply);
 }
 
 }  // namespace pairfs::sim::cluster

@@ -23,6 +23,7 @@
 #include "node/reserve_rules.h"
 #include "node/write_rules.h"
 #include "tests/sim/cluster_sim.h"
+#include "tests/sim/cluster_sim_calls.h"
 #include "tests/sim/cluster_sim_process.h"
 #include "tests/sim/network.h"
 #include "wire/heartbeat_rules.h"
@@ -68,6 +69,7 @@ struct Copy {
 // "primary PSUE fenced gen 3/a", and a record "{holder 'a', epoch 2, outdated 'b'}", for traces.
 std::string StateText(const Copy& copy);
 std::string RecordText(const wire::ReservationRecord& record);
+bool SameRecord(const wire::ReservationRecord& x, const wire::ReservationRecord& y);
 
 // The node's control API takes the product's requests (clusterd/executor.h's NodeCall) and
 // answers with the volumes as the product's display shows them.
@@ -92,9 +94,6 @@ class Node : public Process {
   void OnMessage(const Message& message);
 
  private:
-  struct Call {
-    std::function<void(std::optional<Message>)> then;
-  };
   struct PairMemory {  // one pair's runtime, lost in a crash
     explicit PairMemory(Process& owner)
         : gate(owner), locks(owner), reserve_mutex(owner), reserve_ask_mutex(owner) {}
@@ -120,12 +119,7 @@ class Node : public Process {
   node::WriteRule RuleOf(const Copy& copy) const;
   void Trace(const std::string& line);
 
-  // Talking to the peer (and the witness).
-  // Sends `request` to `to` and calls `then` with its answer, or nullopt after `timeout_ms`;
-  // resends every kRetransmitMs when `resend`.
-  void Exchange(Message request, const std::string& to, int timeout_ms, bool resend,
-                std::function<void(std::optional<Message>)> then);
-  void Resend(const Message& request, const std::string& to, int64_t deadline_ms);
+  // Talking to the peer (and the witness, through calls_).
   void Ask(Message command, int timeout_ms, std::function<void(std::optional<Message>)> then);
   // A peer command named `command` about `volume` (at `generation`, for those that carry one).
   static Message Command(const std::string& command, const std::string& volume,
@@ -138,7 +132,9 @@ class Node : public Process {
   std::string PeerEndpoint() const { return SiteName(1 - site_) + ".node"; }
   static Message WriteMessage(Message::Kind kind, const wire::Generation& generation, int block,
                               uint64_t write_id);
-  void Answer(const Message& request, Message answer);
+  void Answer(const Message& request, Message answer) {
+    calls_.Answer(request, std::move(answer), PeerEndpoint());
+  }
   void Serve(const Message& request);
 
   // Writes (cluster_sim_node.cc).
@@ -212,10 +208,7 @@ class Node : public Process {
 
   const int site_;
   std::map<std::string, std::unique_ptr<PairMemory>> memory_;
-  std::map<uint64_t, Call> calls_;                    // answers to what this node sent
-  std::map<uint64_t, Call> confirms_;                 // confirms of writes this node granted
-  std::unique_ptr<node::AnsweredRequests> answered_;  // requests served; made at each start
-  std::map<uint64_t, Message> answers_;               // the answers sent, by request id
+  Calls calls_;  // this node's requests, and the answers it gave
   int64_t last_heard_ms_ = 0;
   bool heard_since_start_ = false;
   int64_t next_status_ms_ = 0, next_trim_ms_ = 0;
