@@ -221,18 +221,15 @@ wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& bat
   }
   wire::JournalAckMessage ack;
   ack.group = group_;
-  bool stored = false;
+  // An entry the restore thread could not apply would stop the group for good: refused before
+  // it is stored (a volume of no pair of this group here, a range past that volume's end), with
+  // the entries before it stored.
+  std::vector<ReceivedEntry> entries;
+  entries.reserve(batch.entries.size());
+  Status refused;
   for (const wire::JournalEntryMessage& entry : batch.entries) {
-    // An entry the restore thread could not apply would stop the group for good: refused before
-    // it is stored (a volume of no pair of this group here, a range past that volume's end).
-    Status applicable = CheckApplicable(entry);
-    if (!applicable.ok()) {
-      ack.code = static_cast<uint8_t>(applicable.code());
-      ack.message = applicable.message();
-      std::lock_guard<std::mutex> lock(mutex_);
-      ++counters_.batches_refused;
-      break;
-    }
+    refused = CheckApplicable(entry);
+    if (!refused.ok()) break;
     JournalWrite write;
     write.volume = entry.volume;
     write.kind = static_cast<wire::WriteKind>(entry.kind);
@@ -240,15 +237,16 @@ wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& bat
     write.length = entry.length;
     write.data = std::string_view(entry.data.data(), entry.data.size());
     write.flags = entry.flags;
-    Result<Receipt> receipt = journal_->AppendReceived(entry.sequence, write, entry.data_checksum);
-    if (!receipt.ok()) {
-      ack.code = static_cast<uint8_t>(receipt.status().code());
-      ack.message = receipt.status().message();
-      std::lock_guard<std::mutex> lock(mutex_);
-      ++counters_.batches_refused;
-      break;
-    }
-    if (receipt.value() == Receipt::kStored) stored = true;
+    entries.push_back(ReceivedEntry{entry.sequence, write, entry.data_checksum});
+  }
+  bool stored = false;
+  Status appended = journal_->AppendReceivedRun(entries, &stored);
+  if (!appended.ok()) refused = appended;
+  if (!refused.ok()) {
+    ack.code = static_cast<uint8_t>(refused.code());
+    ack.message = refused.message();
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++counters_.batches_refused;
   }
   // The sync outside the lock: the next batch of the master's window is appended meanwhile and
   // shares the sync (group commit) instead of waiting for this one's.

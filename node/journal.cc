@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <span>
 
 #include "node/limits.h"
 #include "node/names.h"
@@ -13,7 +14,8 @@ namespace {
 
 constexpr uint16_t kBatchFlags = kJournalBatchBegin | kJournalBatchEnd;
 
-// InvalidArgument unless `write` is one the journal can carry and read back.
+}  // namespace
+
 Status CheckJournalWrite(const JournalWrite& write) {
   Status name = CheckVolumeName(write.volume);
   if (!name.ok()) return name;
@@ -34,8 +36,6 @@ Status CheckJournalWrite(const JournalWrite& write) {
     return Status::InvalidArgument("journal write beyond any volume");
   return Status::Ok();
 }
-
-}  // namespace
 
 JournalWrite JournalEntry::AsWrite() const {
   return JournalWrite{volume, kind, offset, length, data, flags};
@@ -71,46 +71,6 @@ Result<uint64_t> Journal::Append(const JournalWrite& write) {
   Status written = WriteReserved(placement, write, checksum);
   if (!written.ok()) return written;
   return placement.sequence;
-}
-
-Result<Receipt> Journal::AppendReceived(uint64_t sequence, const JournalWrite& write,
-                                        uint64_t data_checksum) {
-  Status valid = CheckJournalWrite(write);
-  if (!valid.ok()) return valid;
-  const bool intact = JournalDataChecksum(write.data) == data_checksum;
-  Placement placement;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (header_.role != JournalRole::kRestore)
-      return Status::InvalidArgument("the journal of group " + group_ +
-                                     " is a master journal: it receives no entries");
-    if (!intact) {
-      ++counters_.bad_checksums;
-      return Status::Corruption("entry " + std::to_string(sequence) + " for group " + group_ +
-                                " fails its data checksum");
-    }
-    if (sequence < next_sequence_) {
-      ++counters_.duplicates;
-      if (sequence >= index_first_ &&
-          index_[sequence - index_first_].data_checksum != data_checksum) {
-        ++counters_.conflicting_duplicates;
-        return Status::Corruption("entry " + std::to_string(sequence) + " for group " + group_ +
-                                  " is held with other data");
-      }
-      return Receipt::kAlreadyHeld;
-    }
-    if (sequence > next_sequence_) {
-      ++counters_.refused_gaps;
-      return Status::InvalidArgument("entry " + std::to_string(sequence) + " for group " + group_ +
-                                     " arrived before " + std::to_string(next_sequence_));
-    }
-    Result<Placement> placed = ReserveLocked(sequence, write, data_checksum);
-    if (!placed.ok()) return placed.status();
-    placement = placed.value();
-  }
-  Status written = WriteReserved(placement, write, data_checksum);
-  if (!written.ok()) return written;
-  return Receipt::kStored;
 }
 
 Result<Journal::Placement> Journal::PlaceLocked(uint64_t ring_bytes) const {
@@ -174,30 +134,47 @@ Result<Journal::Placement> Journal::ReserveLocked(uint64_t sequence, const Journ
   return placement;
 }
 
-Status Journal::WriteReserved(const Placement& placement, const JournalWrite& write,
-                              uint64_t checksum) {
+JournalEntryHeader Journal::EntryHeader(const Placement& placement, const JournalWrite& write,
+                                       uint64_t checksum) const {
   JournalEntryHeader header;
   header.kind = write.kind;
   header.sequence = placement.sequence;
   header.journal_id = journal_id_;
   header.epoch = placement.epoch;
-  Status status;
-  if (placement.marker_offset != 0) {
-    header.flags = kJournalWrapMarker;
-    status = WriteUnit(placement.marker_offset, header, {});
-  }
-  if (status.ok()) {
-    header.flags = write.flags;
-    header.volume_offset = write.offset;
-    header.length = write.length;
-    header.data_checksum = checksum;
-    header.volume = write.volume;
-    status = WriteUnit(placement.offset, header, write.data);
-  }
+  header.flags = write.flags;
+  header.volume_offset = write.offset;
+  header.length = write.length;
+  header.data_checksum = checksum;
+  header.volume = write.volume;
+  return header;
+}
+
+Status Journal::WriteReserved(const Placement& placement, const JournalWrite& write,
+                              uint64_t checksum) {
+  const JournalEntryHeader header = EntryHeader(placement, write, checksum);
+  Status status = WriteMarker(placement, write.kind);
+  if (status.ok()) status = WriteRun(placement.offset, {&header, 1}, {&write.data, 1});
+  return RecordWritten({&placement, 1}, status);
+}
+
+Status Journal::WriteMarker(const Placement& placement, wire::WriteKind kind) {
+  if (placement.marker_offset == 0) return Status::Ok();
+  JournalEntryHeader marker;
+  marker.kind = kind;
+  marker.sequence = placement.sequence;
+  marker.journal_id = journal_id_;
+  marker.epoch = placement.epoch;
+  marker.flags = kJournalWrapMarker;
+  const std::string_view none;
+  return WriteRun(placement.marker_offset, {&marker, 1}, {&none, 1});
+}
+
+Status Journal::RecordWritten(std::span<const Placement> placements, const Status& written) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!status.ok()) return FailLocked(status);
-  // The entry cannot have been freed or reset away: neither passes an unwritten entry.
-  index_[placement.sequence - index_first_].written = true;
+  if (!written.ok()) return FailLocked(written);
+  // The entries cannot have been freed or reset away: neither passes an unwritten entry.
+  for (const Placement& placement : placements)
+    index_[placement.sequence - index_first_].written = true;
   while (written_through_ + 1 < next_sequence_ &&
          index_[written_through_ + 1 - index_first_].written)
     ++written_through_;
@@ -205,22 +182,29 @@ Status Journal::WriteReserved(const Placement& placement, const JournalWrite& wr
   return Status::Ok();
 }
 
-Status Journal::WriteUnit(uint64_t offset, const JournalEntryHeader& header,
-                          std::string_view data) {
-  // Header and data in one buffer, so that one pwrite puts the entry on disk; in a version 2
-  // journal zeros up to the next aligned offset, and the buffer aligned for O_DIRECT.
-  const size_t bytes = JournalEntryBytes(data.size(), entry_align_);
+Status Journal::WriteRun(uint64_t offset, std::span<const JournalEntryHeader> headers,
+                         std::span<const std::string_view> data) {
+  // Headers and data in one buffer, so that one pwrite puts the entries on disk; in a version 2
+  // journal each entry padded with zeros up to the next aligned offset, and the buffer aligned
+  // for O_DIRECT.
+  size_t bytes = 0;
+  for (const std::string_view& one : data) bytes += JournalEntryBytes(one.size(), entry_align_);
   thread_local std::string buffer;
   buffer.resize(bytes + kJournalEntryAlignBytes);
   const uint64_t misaligned = reinterpret_cast<uintptr_t>(buffer.data()) % kJournalEntryAlignBytes;
   const size_t at = misaligned == 0 ? 0 : kJournalEntryAlignBytes - misaligned;
-  char* start = buffer.data() + at;
-  EncodeJournalEntryHeader(header, buffer, at);
-  if (!data.empty()) std::memcpy(start + kJournalEntryHeaderBytes, data.data(), data.size());
-  const size_t used = kJournalEntryHeaderBytes + data.size();
-  std::memset(start + used, 0, bytes - used);
-  if (entry_align_ == 1) return file_->WriteAt(offset, start, bytes, false);
-  return file_->WriteSectors(offset, start, bytes);
+  size_t entry_at = at;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    char* start = buffer.data() + entry_at;
+    EncodeJournalEntryHeader(headers[i], buffer, entry_at);
+    if (!data[i].empty()) std::memcpy(start + kJournalEntryHeaderBytes, data[i].data(), data[i].size());
+    const size_t used = kJournalEntryHeaderBytes + data[i].size();
+    const size_t entry_bytes = JournalEntryBytes(data[i].size(), entry_align_);
+    std::memset(start + used, 0, entry_bytes - used);
+    entry_at += entry_bytes;
+  }
+  if (entry_align_ == 1) return file_->WriteAt(offset, buffer.data() + at, bytes, false);
+  return file_->WriteSectors(offset, buffer.data() + at, bytes);
 }
 
 // ---- durability -------------------------------------------------------------------------------

@@ -161,6 +161,12 @@ inline constexpr size_t kJournalFillAheadChunkBytes = 128 << 10;
 inline constexpr uint64_t kJournalFillAheadStepBytes = 1 << 20;
 inline constexpr int kJournalFillAheadPauseMs = 10;
 
+// A restore journal writes the entries of a received batch that follow each other in its ring
+// in writes of up to this many bytes (Journal::AppendReceivedRun): a batch of 4 KiB writes is
+// one pwrite, not one each. Not more than one entry's largest write, so that the writing thread's
+// buffer (node/journal.cc WriteRun) grows no larger than it does for one entry.
+inline constexpr size_t kJournalReceiveRunBytes = 1 << 20;
+
 // Group commit starts a new journal sync for entries no running sync covers while up to this
 // many run (node/journal.cc WaitDurable): the kernel and the disk merge overlapping flushes, so
 // a writer need not wait for the running sync to end before its own starts (which would double
