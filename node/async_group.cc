@@ -80,9 +80,10 @@ void AsyncGroup::RunFill() {
   for (;;) {
     Result<uint64_t> left = journal_->FillAhead(kJournalFillAheadStepBytes);
     if (!left.ok()) {
-      spdlog::warn("group {}: the journal's first lap is not filled ahead ({}): appends there "
-                   "allocate as they go",
-                   group_, left.status().message());
+      spdlog::warn(
+          "group {}: the journal's first lap is not filled ahead ({}): appends there "
+          "allocate as they go",
+          group_, left.status().message());
       return;
     }
     if (left.value() == 0) return;

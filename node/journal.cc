@@ -135,7 +135,7 @@ Result<Journal::Placement> Journal::ReserveLocked(uint64_t sequence, const Journ
 }
 
 JournalEntryHeader Journal::EntryHeader(const Placement& placement, const JournalWrite& write,
-                                       uint64_t checksum) const {
+                                        uint64_t checksum) const {
   JournalEntryHeader header;
   header.kind = write.kind;
   header.sequence = placement.sequence;
@@ -197,7 +197,8 @@ Status Journal::WriteRun(uint64_t offset, std::span<const JournalEntryHeader> he
   for (size_t i = 0; i < headers.size(); ++i) {
     char* start = buffer.data() + entry_at;
     EncodeJournalEntryHeader(headers[i], buffer, entry_at);
-    if (!data[i].empty()) std::memcpy(start + kJournalEntryHeaderBytes, data[i].data(), data[i].size());
+    if (!data[i].empty())
+      std::memcpy(start + kJournalEntryHeaderBytes, data[i].data(), data[i].size());
     const size_t used = kJournalEntryHeaderBytes + data[i].size();
     const size_t entry_bytes = JournalEntryBytes(data[i].size(), entry_align_);
     std::memset(start + used, 0, entry_bytes - used);
@@ -420,11 +421,11 @@ uint64_t Journal::FillRemainingLocked() {
   // [tail, end) is free here (head <= tail); CreateFile wrote the first kJournalPrefillBytes.
   // From the page after the tail's: the tail's page may hold the last entry, whose O_DIRECT write
   // may still be in flight (a buffered write into that page would read it back stale first).
-  const uint64_t after_tail = (tail_offset_ + kJournalFillPageBytes - 1) / kJournalFillPageBytes *
-                              kJournalFillPageBytes;
-  fill_offset_ = std::min(size_bytes_, std::max({fill_offset_, after_tail,
-                                                 std::min<uint64_t>(kJournalPrefillBytes,
-                                                                    size_bytes_)}));
+  const uint64_t after_tail =
+      (tail_offset_ + kJournalFillPageBytes - 1) / kJournalFillPageBytes * kJournalFillPageBytes;
+  fill_offset_ = std::min(
+      size_bytes_,
+      std::max({fill_offset_, after_tail, std::min<uint64_t>(kJournalPrefillBytes, size_bytes_)}));
   return size_bytes_ - fill_offset_;
 }
 

@@ -350,9 +350,9 @@ class Journal {
   std::deque<IndexEntry> index_;
   uint64_t index_first_ = 1;  // the sequence of index_.front()
   uint64_t next_sequence_ = 1;
-  uint64_t tail_offset_ = 0;  // where the next entry goes (or its wrap marker)
-  uint64_t fill_offset_ = 0;      // FillAhead: the ring from the tail up to it is written
-  bool first_lap_done_ = false;   // the tail wrapped: every block of the ring was written
+  uint64_t tail_offset_ = 0;     // where the next entry goes (or its wrap marker)
+  uint64_t fill_offset_ = 0;     // FillAhead: the ring from the tail up to it is written
+  bool first_lap_done_ = false;  // the tail wrapped: every block of the ring was written
   uint64_t written_through_ = 0;
   uint64_t durable_sequence_ = 0;
   // Batches not yet durable to their end, oldest first (the last may be open): the restore

@@ -94,10 +94,9 @@ Status Journal::AppendReceivedRun(const std::vector<ReceivedEntry>& entries, boo
       const Placement& placement = placements[end];
       const JournalWrite& write = placed_entries[end]->write;
       const uint64_t bytes = JournalEntryBytes(write.data.size(), entry_align_);
-      const bool joins = end == first || (placement.marker_offset == 0 &&
-                                          placement.offset == run_end &&
-                                          run_end - placements[first].offset + bytes <=
-                                              kJournalReceiveRunBytes);
+      const bool joins =
+          end == first || (placement.marker_offset == 0 && placement.offset == run_end &&
+                           run_end - placements[first].offset + bytes <= kJournalReceiveRunBytes);
       if (!joins) break;
       headers.push_back(EntryHeader(placement, write, placed_entries[end]->data_checksum));
       data.push_back(write.data);

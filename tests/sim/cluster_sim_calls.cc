@@ -18,8 +18,7 @@ void Calls::Send(const std::string& to, const Message& message) {
   world_.Send(owner_.name(), to, message);
 }
 
-void Calls::Settle(std::map<uint64_t, Then>& waiting, uint64_t id,
-                   std::optional<Message> answer) {
+void Calls::Settle(std::map<uint64_t, Then>& waiting, uint64_t id, std::optional<Message> answer) {
   auto call = waiting.find(id);
   if (call == waiting.end()) return;
   Then then = std::move(call->second);
@@ -36,8 +35,7 @@ uint64_t Calls::Exchange(Message request, const std::string& to, int timeout_ms,
   Send(to, request);
   const int64_t deadline = world_.now() + timeout_ms;
   if (resend) {
-    owner_.After(kRetransmitMs,
-                 [this, request, to, deadline] { Resend(request, to, deadline); });
+    owner_.After(kRetransmitMs, [this, request, to, deadline] { Resend(request, to, deadline); });
   }
   owner_.After(timeout_ms, [this, id] { Settle(calls_, id, std::nullopt); });
   return id;

@@ -30,8 +30,7 @@ class Calls {
   // Sends `request` (given a new id) to `to`; `then` gets its answer, or nullopt after
   // `timeout_ms`. With `resend`, the request goes again every kRetransmitMs until answered or
   // timed out (PeerCalls::Wait). Returns the id.
-  uint64_t Exchange(Message request, const std::string& to, int timeout_ms, bool resend,
-                    Then then);
+  uint64_t Exchange(Message request, const std::string& to, int timeout_ms, bool resend, Then then);
   // Sends `request` (its id given) to `to` every kRetransmitMs until answered or `deadline_ms`.
   void Resend(const Message& request, const std::string& to, int64_t deadline_ms);
   // The answer to `id` goes to `then` (a request sent by the caller itself).
@@ -50,8 +49,7 @@ class Calls {
   void Answer(const Message& request, Message answer, const std::string& to);
 
  private:
-  static void Settle(std::map<uint64_t, Then>& waiting, uint64_t id,
-                     std::optional<Message> answer);
+  static void Settle(std::map<uint64_t, Then>& waiting, uint64_t id, std::optional<Message> answer);
   void Send(const std::string& to, const Message& message);
 
   World& world_;

@@ -150,25 +150,25 @@ void Node::StartCopy(const std::string& name) {
       message.blocks[block] = held == copy(name).blocks.end() ? 0 : held->second;
     }
     calls_.Exchange(message, PeerEndpoint(), kPeerTimeoutMs, true,
-             [this, name, run, view](std::optional<Message> answer) {
-               memory(name).locks.ReleaseAll();
-               if (memory(name).copy_run != run) return;
-               // The copy engine's reading of a copy write's answer is a replica write's.
-               switch (node::ReadReplicaAnswer(
-                   answer.has_value(), answer ? answer->code : Code::kOk,
-                   answer ? answer->generation : view.generation, view.generation)) {
-                 case node::ReplicaAnswerStep::kDone: break;
-                 case node::ReplicaAnswerStep::kPeerNewer:
-                   Trace(name + ": the peer refused the copy: it has a newer generation");
-                   return OnPeerNewer(name, view.generation, answer->generation);
-                 case node::ReplicaAnswerStep::kDiskFault:  // no disk faults in this model
-                 case node::ReplicaAnswerStep::kLinkLost:
-                   Trace(name + ": copy interrupted");
-                   return OnLinkLost(name, view.generation, [] {});
-               }
-               if (view.state.status == PairStatus::kPAIR) return TrimActivityLog(false);
-               FinishCopy(name, view.generation);
-             });
+                    [this, name, run, view](std::optional<Message> answer) {
+                      memory(name).locks.ReleaseAll();
+                      if (memory(name).copy_run != run) return;
+                      // The copy engine's reading of a copy write's answer is a replica write's.
+                      switch (node::ReadReplicaAnswer(
+                          answer.has_value(), answer ? answer->code : Code::kOk,
+                          answer ? answer->generation : view.generation, view.generation)) {
+                        case node::ReplicaAnswerStep::kDone: break;
+                        case node::ReplicaAnswerStep::kPeerNewer:
+                          Trace(name + ": the peer refused the copy: it has a newer generation");
+                          return OnPeerNewer(name, view.generation, answer->generation);
+                        case node::ReplicaAnswerStep::kDiskFault:  // no disk faults in this model
+                        case node::ReplicaAnswerStep::kLinkLost:
+                          Trace(name + ": copy interrupted");
+                          return OnLinkLost(name, view.generation, [] {});
+                      }
+                      if (view.state.status == PairStatus::kPAIR) return TrimActivityLog(false);
+                      FinishCopy(name, view.generation);
+                    });
   });
 }
 

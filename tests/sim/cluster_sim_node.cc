@@ -58,8 +58,8 @@ void Node::SendToPeer(const Message& message) { world_.Send(name_, PeerEndpoint(
 
 void Node::Ask(Message command, int timeout_ms, std::function<void(std::optional<Message>)> then) {
   command.kind = Kind::kCommand;
-  calls_.Exchange(std::move(command), PeerEndpoint(),
-                  timeout_ms < 0 ? kPeerTimeoutMs : timeout_ms, true, std::move(then));
+  calls_.Exchange(std::move(command), PeerEndpoint(), timeout_ms < 0 ? kPeerTimeoutMs : timeout_ms,
+                  true, std::move(then));
 }
 
 Message Node::Command(const std::string& command, const std::string& volume,
@@ -231,29 +231,30 @@ void Node::WriteForwarded(const Copy& view, int block, uint64_t write_id,
   };
   calls_.Exchange(
       WriteMessage(Kind::kForwardedWrite, generation, block, write_id), PeerEndpoint(),
-      kPeerTimeoutMs, true, [this, generation, block, write_id, done](std::optional<Message> answer) {
-             if (!answer) {
-               Trace("vm1: the primary did not order a forwarded write within peer_timeout_ms");
-               return OnLinkLost(kManaged, generation, [this, done] { done(AfterLinkLoss()); });
-             }
-             if (answer->code != Code::kOk) {
-               if (answer->generation.NewerThan(generation))
-                 OnPeerNewer(kManaged, generation, answer->generation);
-               return done(node::RefusedGrantCode(answer->code));
-             }
-             const uint64_t id = answer->id;
-             memory(kManaged).locks.Acquire(block, [this, block, write_id, id, generation, done] {
-               WriteLocally(block, write_id);
-               memory(kManaged).locks.Release(block);
-               Message confirm;
-               confirm.kind = Kind::kWriteConfirm;
-               confirm.id = id;
-               confirm.volume = kManaged;
-               confirm.generation = generation;
-               SendToPeer(confirm);
-               done(Code::kOk);
-             });
-           });
+      kPeerTimeoutMs, true,
+      [this, generation, block, write_id, done](std::optional<Message> answer) {
+        if (!answer) {
+          Trace("vm1: the primary did not order a forwarded write within peer_timeout_ms");
+          return OnLinkLost(kManaged, generation, [this, done] { done(AfterLinkLoss()); });
+        }
+        if (answer->code != Code::kOk) {
+          if (answer->generation.NewerThan(generation))
+            OnPeerNewer(kManaged, generation, answer->generation);
+          return done(node::RefusedGrantCode(answer->code));
+        }
+        const uint64_t id = answer->id;
+        memory(kManaged).locks.Acquire(block, [this, block, write_id, id, generation, done] {
+          WriteLocally(block, write_id);
+          memory(kManaged).locks.Release(block);
+          Message confirm;
+          confirm.kind = Kind::kWriteConfirm;
+          confirm.id = id;
+          confirm.volume = kManaged;
+          confirm.generation = generation;
+          SendToPeer(confirm);
+          done(Code::kOk);
+        });
+      });
 }
 
 // Replicator::ServeReplicaWrite (a copy's message carries every block).

@@ -212,29 +212,30 @@ void Node::ReserveByMajority(const ReserveOptions& options, bool determining_hel
     witness_vote.kind = Kind::kWitnessVote;
     witness_vote.vote = tally->request;
     calls_.Exchange(witness_vote, "w", kVoteTimeoutMs, false,
-             [this, tally, peer_vote, asked](std::optional<Message> witness) {
-               if (witness) Count(*tally, *witness, "the witness");
-               if (!node::NeedsPeerVote(tally->votes)) {
-                 // The peer applies its vote when it gets it; no need to wait.
-                 calls_.Cancel(tally->peer_id);
-                 return FinishMajority(tally);
-               }
-               if (tally->peer) {
-                 Count(*tally, *tally->peer, PeerWho());
-                 return FinishMajority(tally);
-               }
-               tally->waiting_for_peer = true;
-               const int64_t left = std::max<int64_t>(kVoteTimeoutMs - (world_.now() - asked), 1);
-               if (calls_.Waiting(tally->peer_id)) {
-                 After(kRetransmitMs, [this, peer_vote, deadline = world_.now() + left] {
-                   calls_.Resend(peer_vote, PeerEndpoint(), deadline);
-                 });
-               }
-               After(left, [this, tally] {
-                 calls_.Cancel(tally->peer_id);
-                 FinishMajority(tally);
-               });
-             });
+                    [this, tally, peer_vote, asked](std::optional<Message> witness) {
+                      if (witness) Count(*tally, *witness, "the witness");
+                      if (!node::NeedsPeerVote(tally->votes)) {
+                        // The peer applies its vote when it gets it; no need to wait.
+                        calls_.Cancel(tally->peer_id);
+                        return FinishMajority(tally);
+                      }
+                      if (tally->peer) {
+                        Count(*tally, *tally->peer, PeerWho());
+                        return FinishMajority(tally);
+                      }
+                      tally->waiting_for_peer = true;
+                      const int64_t left =
+                          std::max<int64_t>(kVoteTimeoutMs - (world_.now() - asked), 1);
+                      if (calls_.Waiting(tally->peer_id)) {
+                        After(kRetransmitMs, [this, peer_vote, deadline = world_.now() + left] {
+                          calls_.Resend(peer_vote, PeerEndpoint(), deadline);
+                        });
+                      }
+                      After(left, [this, tally] {
+                        calls_.Cancel(tally->peer_id);
+                        FinishMajority(tally);
+                      });
+                    });
   });
 }
 

@@ -161,7 +161,6 @@ TEST_CASE("a received batch with held, gapped or conflicting entries stores what
 
   // A failing disk fails the journal (sticky), as a failed append does.
   file->FailWrites(EIO);
-  CHECK(journal->AppendReceivedRun(Batch(15, {300, 300}, data), &stored).code() ==
-        Code::kIoError);
+  CHECK(journal->AppendReceivedRun(Batch(15, {300, 300}, data), &stored).code() == Code::kIoError);
   CHECK(journal->health().code() == Code::kIoError);
 }
