@@ -123,27 +123,36 @@ bool AsyncGroup::WaitForWork(int ms) {
 }
 
 Result<uint64_t> AsyncGroup::Append(const JournalWrite& write) {
-  uint64_t sequence = 0;
+  Journal::Placement placement;
   {
-    // Held across the append so that a checkpoint never sees a sequence appended and not yet
-    // counted as missing from the image.
+    // Placed and counted under the lock, so that a checkpoint never sees a sequence placed and
+    // not yet counted as missing from the image; written outside it, beside the other writers'
+    // entries (with the write under the lock, qd32 writers took turns at the disk: issue 13).
     std::lock_guard<std::mutex> lock(mutex_);
     if (suspended_)
       return Status::NoSpace("the journal of group " + group_ + " filled: the group is suspended");
-    Result<uint64_t> appended = journal_->Append(write);
-    if (!appended.ok()) {
+    Result<Journal::Placement> reserved = journal_->ReserveAppend(write);
+    if (!reserved.ok()) {
       // Full: suspended at once, under the lock, so no later write of the group is journaled.
-      if (appended.status().code() == Code::kNoSpace) suspended_ = true;
-      return appended.status();
+      if (reserved.status().code() == Code::kNoSpace) suspended_ = true;
+      return reserved.status();
     }
-    sequence = appended.value();
-    in_image_pending_.insert(sequence);
-    not_applied_.push_back({sequence, NowMs(), write.data.size()});
+    placement = reserved.value();
+    in_image_pending_.insert(placement.sequence);
+    not_applied_.push_back({placement.sequence, NowMs(), write.data.size()});
     not_applied_bytes_ += write.data.size();
+  }
+  Status written = journal_->WriteAppended(placement, write);
+  if (!written.ok()) {
+    ImageWritten(placement.sequence);  // never written to the image: the journal is failed
+    return written;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
     work_ = true;
   }
   wake_.notify_all();
-  return sequence;
+  return placement.sequence;
 }
 
 bool AsyncGroup::Suspend() {

@@ -55,22 +55,26 @@ Journal::~Journal() = default;
 // ---- appends ----------------------------------------------------------------------------------
 
 Result<uint64_t> Journal::Append(const JournalWrite& write) {
+  Result<Placement> placement = ReserveAppend(write);
+  if (!placement.ok()) return placement.status();
+  Status written = WriteAppended(placement.value(), write);
+  if (!written.ok()) return written;
+  return placement->sequence;
+}
+
+Result<Journal::Placement> Journal::ReserveAppend(const JournalWrite& write) {
   Status valid = CheckJournalWrite(write);
   if (!valid.ok()) return valid;
   const uint64_t checksum = JournalDataChecksum(write.data);
-  Placement placement;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (header_.role != JournalRole::kMaster)
-      return Status::InvalidArgument("the journal of group " + group_ +
-                                     " is a restore journal: its entries come from the master");
-    Result<Placement> placed = ReserveLocked(next_sequence_, write, checksum);
-    if (!placed.ok()) return placed.status();
-    placement = placed.value();
-  }
-  Status written = WriteReserved(placement, write, checksum);
-  if (!written.ok()) return written;
-  return placement.sequence;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (header_.role != JournalRole::kMaster)
+    return Status::InvalidArgument("the journal of group " + group_ +
+                                   " is a restore journal: its entries come from the master");
+  return ReserveLocked(next_sequence_, write, checksum);
+}
+
+Status Journal::WriteAppended(const Placement& placement, const JournalWrite& write) {
+  return WriteReserved(placement, write, placement.checksum);
 }
 
 Result<Journal::Placement> Journal::PlaceLocked(uint64_t ring_bytes) const {
@@ -119,6 +123,7 @@ Result<Journal::Placement> Journal::ReserveLocked(uint64_t sequence, const Journ
   Placement placement = placed.value();
   placement.sequence = sequence;
   placement.epoch = header_.epoch;
+  placement.checksum = checksum;
 
   if ((write.flags & kJournalBatchBegin) != 0) batches_.push_back(BatchRange{sequence, 0});
   if ((write.flags & kJournalBatchEnd) != 0) batches_.back().end = sequence;

@@ -141,6 +141,22 @@ class Journal {
   // must be reopened: what reached the disk is unknown).
   Result<uint64_t> Append(const JournalWrite& write);
 
+  // Where an appended entry goes: its sequence, its offset (and that of the wrap marker written
+  // first when it wraps to the start of the ring; 0: none), its epoch and data checksum.
+  struct Placement {
+    uint64_t sequence = 0;
+    uint64_t offset = 0;
+    uint64_t marker_offset = 0;
+    uint64_t epoch = 0;
+    uint64_t checksum = 0;
+  };
+  // Append in two steps, for a caller that records each entry under a lock of its own and must
+  // not hold it across the disk write (AsyncGroup::Append): ReserveAppend checks and places the
+  // entry as Append does; WriteAppended puts it on disk, with Append's errors. Every placement
+  // is written exactly once, or the journal is failed (entries after it never become durable).
+  Result<Placement> ReserveAppend(const JournalWrite& write);
+  Status WriteAppended(const Placement& placement, const JournalWrite& write);
+
   // Returns once every entry through `sequence` is durable. Group commit: a sync covers every
   // entry written when it starts, and a caller whose entry a running sync covers waits for that
   // one (others start their own, up to kJournalSyncsInFlight at once); a sequence already
@@ -236,14 +252,6 @@ class Journal {
   Status health() const;
 
  private:
-  // Where an entry goes: its sequence and offset, and the offset of the wrap marker written
-  // first when it wraps to the start of the ring (0: none).
-  struct Placement {
-    uint64_t sequence = 0;
-    uint64_t offset = 0;
-    uint64_t marker_offset = 0;
-    uint64_t epoch = 0;
-  };
   // One held entry in memory: sequence index_first_ + its index in index_.
   struct IndexEntry {
     uint64_t offset;

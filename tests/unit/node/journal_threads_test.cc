@@ -17,9 +17,7 @@ using pairfs::testing::FormatAndOpen;
 using pairfs::testing::MemoryFile;
 using pairfs::testing::ReadOk;
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("journal: many writer threads get distinct, gap-free sequences", "[journal]") {
   auto file = MemoryFile(1 << 20);
@@ -95,4 +93,40 @@ TEST_CASE(
   reader.join();
   CHECK(failures == 0);
   CHECK(entries_read > 0);
+}
+
+TEST_CASE("journal: an append in two steps holds durability until it is written, in any order",
+          "[journal]") {
+  // AsyncGroup::Append places the entry under its own lock and writes it outside (beside other
+  // writers): a later entry written first is not durable before the earlier one is written.
+  auto file = MemoryFile();
+  auto journal = FormatAndOpen(file);
+  const std::string first = BytesFor(1, 600), second = BytesFor(2, 600);
+  Result<Journal::Placement> one = journal->ReserveAppend(DataWrite("v", 0, first));
+  Result<Journal::Placement> two = journal->ReserveAppend(DataWrite("v", 4096, second));
+  REQUIRE(one.ok());
+  REQUIRE(two.ok());
+  CHECK(one->sequence == 1);
+  CHECK(two->sequence == 2);
+  REQUIRE(journal->WriteAppended(two.value(), DataWrite("v", 4096, second)).ok());
+  // A waiter for entry 2 waits for entry 1's write; meanwhile nothing is durable or readable.
+  std::atomic<bool> durable{false};
+  std::thread waiter([&] { durable = journal->WaitDurable(2).ok(); });
+  CHECK(journal->durable_sequence() == 0);
+  CHECK(ReadOk(*journal, 1).empty());
+
+  REQUIRE(journal->WriteAppended(one.value(), DataWrite("v", 0, first)).ok());
+  waiter.join();
+  CHECK(durable);
+  CHECK(journal->durable_sequence() == 2);
+  const std::vector<JournalEntry> entries = ReadOk(*journal, 1);
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[0].data == first);
+  CHECK(entries[1].data == second);
+  CHECK(entries[1].offset == 4096);
+
+  // The data's checksum is the placement's: a write of other data is caught when it is read.
+  Result<Journal::Placement> three = journal->ReserveAppend(DataWrite("v", 0, first));
+  REQUIRE(three.ok());
+  CHECK(three->checksum == JournalDataChecksum(first));
 }
