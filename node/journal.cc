@@ -73,10 +73,6 @@ Result<Journal::Placement> Journal::ReserveAppend(const JournalWrite& write) {
   return ReserveLocked(next_sequence_, write, checksum);
 }
 
-Status Journal::WriteAppended(const Placement& placement, const JournalWrite& write) {
-  return WriteReserved(placement, write, placement.checksum);
-}
-
 Result<Journal::Placement> Journal::PlaceLocked(uint64_t ring_bytes) const {
   const uint64_t start = kJournalDataStart;
   const uint64_t end = size_bytes_;
@@ -139,8 +135,8 @@ Result<Journal::Placement> Journal::ReserveLocked(uint64_t sequence, const Journ
   return placement;
 }
 
-JournalEntryHeader Journal::EntryHeader(const Placement& placement, const JournalWrite& write,
-                                        uint64_t checksum) const {
+JournalEntryHeader Journal::EntryHeader(const Placement& placement,
+                                        const JournalWrite& write) const {
   JournalEntryHeader header;
   header.kind = write.kind;
   header.sequence = placement.sequence;
@@ -149,14 +145,13 @@ JournalEntryHeader Journal::EntryHeader(const Placement& placement, const Journa
   header.flags = write.flags;
   header.volume_offset = write.offset;
   header.length = write.length;
-  header.data_checksum = checksum;
+  header.data_checksum = placement.checksum;
   header.volume = write.volume;
   return header;
 }
 
-Status Journal::WriteReserved(const Placement& placement, const JournalWrite& write,
-                              uint64_t checksum) {
-  const JournalEntryHeader header = EntryHeader(placement, write, checksum);
+Status Journal::WriteAppended(const Placement& placement, const JournalWrite& write) {
+  const JournalEntryHeader header = EntryHeader(placement, write);
   Status status = WriteMarker(placement, write.kind);
   if (status.ok()) status = WriteRun(placement.offset, {&header, 1}, {&write.data, 1});
   return RecordWritten({&placement, 1}, status);

@@ -152,8 +152,9 @@ class Journal {
   };
   // Append in two steps, for a caller that records each entry under a lock of its own and must
   // not hold it across the disk write (AsyncGroup::Append): ReserveAppend checks and places the
-  // entry as Append does; WriteAppended puts it on disk, with Append's errors. Every placement
-  // is written exactly once, or the journal is failed (entries after it never become durable).
+  // entry as Append does; WriteAppended puts it (and its wrap marker) on disk, with Append's
+  // errors, and records that it is written (AppendReceived's entries too). Every placement is
+  // written exactly once, or the journal is failed (entries after it never become durable).
   Result<Placement> ReserveAppend(const JournalWrite& write);
   Status WriteAppended(const Placement& placement, const JournalWrite& write);
 
@@ -291,8 +292,6 @@ class Journal {
   Result<Placement> ReserveLocked(uint64_t sequence, const JournalWrite& write, uint64_t checksum);
   // Where an entry of `ring_bytes` goes, or NoSpace. Caller holds mutex_.
   Result<Placement> PlaceLocked(uint64_t ring_bytes) const;
-  // Puts the entry (and its wrap marker) on disk, then records the outcome.
-  Status WriteReserved(const Placement& placement, const JournalWrite& write, uint64_t checksum);
   // The wrap marker a placement needs first, if any (marker_offset), for an entry of `kind`.
   Status WriteMarker(const Placement& placement, wire::WriteKind kind);
   // AppendReceived's checks and the entry's place, under mutex_: nullopt for one already held.
@@ -302,8 +301,7 @@ class Journal {
   // Records that the entries of `placements` are on disk (or, with an error, fails the journal).
   Status RecordWritten(std::span<const Placement> placements, const Status& written);
   // The header of the entry a placement holds (flags, kind, volume, range, checksum).
-  JournalEntryHeader EntryHeader(const Placement& placement, const JournalWrite& write,
-                                 uint64_t checksum) const;
+  JournalEntryHeader EntryHeader(const Placement& placement, const JournalWrite& write) const;
   // Entries (headers[i] with data[i], in their JournalEntryBytes) one after the other from
   // `offset`, in one write: buffered in a version 1 file, whole sectors
   // (BlockFile::WriteSectors) in a version 2 one.

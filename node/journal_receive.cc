@@ -42,18 +42,10 @@ Result<std::optional<Journal::Placement>> Journal::ReceiveLocked(uint64_t sequen
 
 Result<Receipt> Journal::AppendReceived(uint64_t sequence, const JournalWrite& write,
                                         uint64_t data_checksum) {
-  Status valid = CheckJournalWrite(write);
-  if (!valid.ok()) return valid;
-  const bool intact = JournalDataChecksum(write.data) == data_checksum;
-  Result<std::optional<Placement>> placed = [&] {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return ReceiveLocked(sequence, write, data_checksum, intact);
-  }();
-  if (!placed.ok()) return placed.status();
-  if (!placed.value().has_value()) return Receipt::kAlreadyHeld;
-  Status written = WriteReserved(*placed.value(), write, data_checksum);
-  if (!written.ok()) return written;
-  return Receipt::kStored;
+  bool stored = false;
+  Status appended = AppendReceivedRun({ReceivedEntry{sequence, write, data_checksum}}, &stored);
+  if (!appended.ok()) return appended;
+  return stored ? Receipt::kStored : Receipt::kAlreadyHeld;
 }
 
 Status Journal::AppendReceivedRun(const std::vector<ReceivedEntry>& entries, bool* stored) {
@@ -98,7 +90,7 @@ Status Journal::AppendReceivedRun(const std::vector<ReceivedEntry>& entries, boo
           end == first || (placement.marker_offset == 0 && placement.offset == run_end &&
                            run_end - placements[first].offset + bytes <= kJournalReceiveRunBytes);
       if (!joins) break;
-      headers.push_back(EntryHeader(placement, write, placed_entries[end]->data_checksum));
+      headers.push_back(EntryHeader(placement, write));
       data.push_back(write.data);
       run_end = placement.offset + bytes;
       ++end;
