@@ -19,13 +19,67 @@ void PeerCalls::Register(uint64_t id) {
 }
 
 bool PeerCalls::Deliver(wire::Frame frame) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
   auto it = slots_.find(frame.request_id);
   if (it == slots_.end() || it->second->answer) return false;
+  const Clock::time_point now = Clock::now();
+  if (it->second->done) {
+    Completion done = std::move(it->second->done);
+    EraseSlot(it, false);
+    lock.unlock();
+    done(std::move(frame), now);
+    return true;
+  }
   it->second->answer = std::move(frame);
-  it->second->delivered_at = Clock::now();
+  it->second->delivered_at = now;
   it->second->ready.notify_all();
   return true;
+}
+
+void PeerCalls::Await(uint64_t id, int timeout_ms, int retransmit_ms, std::function<void()> resend,
+                      Completion done) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  auto it = slots_.find(id);
+  if (it == slots_.end() || it->second->answer) {
+    // Cancelled (nullopt), or answered before this (the answer).
+    std::optional<wire::Frame> answer;
+    Clock::time_point at = Clock::now();
+    if (it != slots_.end()) {
+      answer = std::move(it->second->answer);
+      at = it->second->delivered_at;
+      EraseSlot(it, false);
+    }
+    lock.unlock();
+    done(std::move(answer), at);
+    return;
+  }
+  Slot& slot = *it->second;
+  slot.done = std::move(done);
+  slot.resend = std::move(resend);
+  slot.retransmit_ms = retransmit_ms;
+  slot.deadline_ms = clock_.NowMs() + timeout_ms;
+  slot.next_resend_ms = clock_.NowMs() + retransmit_ms;
+}
+
+void PeerCalls::Expire() {
+  Pending complete;
+  std::vector<std::function<void()>> resends;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const int64_t now = clock_.NowMs();
+    for (auto it = slots_.begin(); it != slots_.end();) {
+      Slot& slot = *(it++)->second;
+      if (!slot.done) continue;
+      if (now >= slot.deadline_ms) {
+        EraseSlot(std::prev(it), false, &complete);
+      } else if (slot.resend && now >= slot.next_resend_ms) {
+        slot.next_resend_ms = now + slot.retransmit_ms;
+        resends.push_back(slot.resend);
+      }
+    }
+  }
+  for (const std::function<void()>& resend : resends) resend();
+  for (const std::function<void()>& completion : complete) completion();
 }
 
 std::optional<wire::Frame> PeerCalls::Wait(uint64_t id, int timeout_ms, int retransmit_ms,
@@ -56,9 +110,13 @@ std::optional<wire::Frame> PeerCalls::Wait(uint64_t id, int timeout_ms, int retr
 }
 
 void PeerCalls::Cancel(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = slots_.find(id);
-  if (it != slots_.end()) EraseSlot(it, true);
+  Pending complete;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = slots_.find(id);
+    if (it != slots_.end()) EraseSlot(it, true, &complete);
+  }
+  for (const std::function<void()>& completion : complete) completion();
 }
 
 uint64_t PeerCalls::OpenScope() {
@@ -69,12 +127,15 @@ uint64_t PeerCalls::OpenScope() {
 }
 
 bool PeerCalls::Join(uint64_t id, uint64_t scope) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  Pending complete;
+  std::unique_lock<std::mutex> lock(mutex_);
   auto it = slots_.find(id);
   auto in = scopes_.find(scope);
   if (it == slots_.end() || in == scopes_.end()) return true;
   if (in->second.cancelled) {
-    EraseSlot(it, true);
+    EraseSlot(it, true, &complete);
+    lock.unlock();
+    for (const std::function<void()>& completion : complete) completion();
     return false;
   }
   it->second->scope = scope;
@@ -83,16 +144,20 @@ bool PeerCalls::Join(uint64_t id, uint64_t scope) {
 }
 
 void PeerCalls::CancelScope(uint64_t scope) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto in = scopes_.find(scope);
-  if (in == scopes_.end()) return;
-  in->second.cancelled = true;
-  const std::set<uint64_t> ids = std::move(in->second.ids);
-  in->second.ids.clear();
-  for (uint64_t id : ids) {
-    auto it = slots_.find(id);
-    if (it != slots_.end()) EraseSlot(it, true);
+  Pending complete;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto in = scopes_.find(scope);
+    if (in == scopes_.end()) return;
+    in->second.cancelled = true;
+    const std::set<uint64_t> ids = std::move(in->second.ids);
+    in->second.ids.clear();
+    for (uint64_t id : ids) {
+      auto it = slots_.find(id);
+      if (it != slots_.end()) EraseSlot(it, true, &complete);
+    }
   }
+  for (const std::function<void()>& completion : complete) completion();
 }
 
 void PeerCalls::CloseScope(uint64_t scope) {
@@ -106,12 +171,15 @@ void PeerCalls::CloseScope(uint64_t scope) {
   scopes_.erase(in);
 }
 
-void PeerCalls::EraseSlot(std::map<uint64_t, std::shared_ptr<Slot>>::iterator it,
-                          bool cancelled) {
+void PeerCalls::EraseSlot(std::map<uint64_t, std::shared_ptr<Slot>>::iterator it, bool cancelled,
+                          Pending* complete) {
   Slot& slot = *it->second;
   if (slot.scope != 0) {
     auto in = scopes_.find(slot.scope);
     if (in != scopes_.end()) in->second.ids.erase(it->first);
+  }
+  if (slot.done && complete != nullptr) {
+    complete->push_back([done = std::move(slot.done)] { done(std::nullopt, Clock::now()); });
   }
   if (cancelled) {
     slot.cancelled = true;

@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "node/limits.h"
 #include "node/time_source.h"
@@ -50,8 +51,19 @@ class PeerCalls {
                                   const std::function<void()>& resend,
                                   Clock::time_point* delivered_at = nullptr);
   // Forgets `id`: a later answer is dropped, and a Wait() for it returns nullopt at once (also
-  // one already waiting: it wakes).
+  // one already waiting: it wakes; an Await()ed call completes with nullopt).
   void Cancel(uint64_t id);
+
+  // Waiting without a thread (speed, issue 14: the mount's replicated writes). Instead of a
+  // Wait() for `id`, `done` is called once: with the answer, on the thread that delivers it (at
+  // once, here, when it was delivered before), or with nullopt, on the thread that calls Expire()
+  // once `timeout_ms` passed, or that cancels the call. Expire() also calls `resend` every
+  // `retransmit_ms` until then. `done` runs without the lock held and may call back in.
+  using Completion = std::function<void(std::optional<wire::Frame> answer, Clock::time_point)>;
+  void Await(uint64_t id, int timeout_ms, int retransmit_ms, std::function<void()> resend,
+             Completion done);
+  // Resends the awaited calls that are due and completes those past their deadline (nullopt).
+  void Expire();
 
   // Scopes: the calls of one long operation (a copy), cancelled together when the operation is
   // abandoned (doc/design.md "Pairs": a copy outlived by its pair's generation or role stops at
@@ -71,13 +83,22 @@ class PeerCalls {
     Clock::time_point delivered_at;
     bool cancelled = false;
     uint64_t scope = 0;  // 0: in none
+    // An Await()ed call: what completes it, and its schedule (ms of clock_).
+    Completion done;
+    std::function<void()> resend;
+    int64_t deadline_ms = 0;
+    int64_t next_resend_ms = 0;
+    int retransmit_ms = 0;
   };
   struct Scope {
     bool cancelled = false;
     std::set<uint64_t> ids;  // joined and not over yet
   };
-  // Forgets the slot of `it` (caller holds mutex_) and wakes its waiter.
-  void EraseSlot(std::map<uint64_t, std::shared_ptr<Slot>>::iterator it, bool cancelled);
+  // Forgets the slot of `it` (caller holds mutex_) and wakes its waiter; an awaited call's
+  // completion is added to `*complete`, for the caller to run once it has let go of the lock.
+  using Pending = std::vector<std::function<void()>>;
+  void EraseSlot(std::map<uint64_t, std::shared_ptr<Slot>>::iterator it, bool cancelled,
+                 Pending* complete = nullptr);
   std::mutex mutex_;  // a leaf: nothing else is locked while it is held
   std::map<uint64_t, std::shared_ptr<Slot>> slots_;
   std::map<uint64_t, Scope> scopes_;

@@ -102,6 +102,7 @@ Status Replicator::Start() {
     }));
   }
   background_ = threads.Start("replicator", [this] { Background(); });
+  finisher_ = threads.Start("write-finisher", [this] { RunDeferred(); });
   // Interrupted copies resume (node/command_rules.h).
   std::vector<std::shared_ptr<Pair>> resume;
   {
@@ -122,12 +123,16 @@ Status Replicator::Start() {
 
 void Replicator::Stop() {
   {
-    std::lock_guard<std::mutex> lock(work_mutex_);
+    std::unique_lock<std::mutex> lock(work_mutex_);
     if (stopping_ && workers_.empty()) return;
+    // The mount's writes left to the peer's answer end first (answered, or expired by the
+    // background thread after peer_timeout_ms and finished by a worker): their replies are owed.
+    async_writes_done_.wait(lock, [&] { return async_writes_ == 0; });
     stopping_ = true;
   }
   work_ready_.notify_all();
   background_wake_.notify_all();
+  deferred_ready_.notify_all();
   async_->StopGroups();
   std::vector<std::shared_ptr<Pair>> pairs;
   {
@@ -142,6 +147,33 @@ void Replicator::Stop() {
   for (std::thread& worker : workers_) worker.join();
   workers_.clear();
   if (background_.joinable()) background_.join();
+  if (finisher_.joinable()) finisher_.join();
+}
+
+void Replicator::Defer(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(work_mutex_);
+    if (!stopping_ && finisher_.joinable()) {
+      deferred_.push_back(std::move(task));
+      deferred_ready_.notify_one();
+      return;
+    }
+  }
+  task();  // no finisher (not started, or stopped): here
+}
+
+void Replicator::RunDeferred() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> lock(work_mutex_);
+      deferred_ready_.wait(lock, [&] { return stopping_ || !deferred_.empty(); });
+      if (deferred_.empty()) return;  // stopping, and nothing is left
+      task = std::move(deferred_.front());
+      deferred_.pop_front();
+    }
+    task();
+  }
 }
 
 std::shared_ptr<Replicator::Pair> Replicator::FindPair(const std::string& name) const {
@@ -387,6 +419,7 @@ void Replicator::Background() {
       while (!stopping_ && NowMs() < tick_end) clock.WaitUntil(background_wake_, lock, tick_end);
       if (stopping_) return;
     }
+    calls_->Expire();  // retransmits and deadlines of the writes no thread waits for
     std::vector<std::shared_ptr<Pair>> pairs;
     {
       std::lock_guard<std::mutex> lock(pairs_mutex_);

@@ -44,6 +44,9 @@ class AsyncPairs;        // node/async_pairs.h
 class PeerCalls;         // node/peer_calls.h
 class AnsweredRequests;  // node/peer_calls.h
 class DataWindow;        // node/peer_calls.h
+namespace replicator_internal {
+class SharedGate;  // node/pair_runtime.h
+}
 
 class Replicator {
  public:
@@ -68,6 +71,16 @@ class Replicator {
   // (write_path.cc; Flush: flush_path.cc)
   Result<size_t> Write(Volume& volume, const std::string& origin_site, uint64_t offset,
                        const char* data, size_t length, bool direct);
+  // Write, answered through `done` (called once, with what Write returns) instead of returning
+  // (speed, issue 14: no thread waits for the peer). A replicated write of one part returns once
+  // it is sent and written here; `done` then runs on the thread that delivers the peer's answer
+  // (the link thread) when it is a success, else on a peer worker (a failure, no answer within
+  // peer_timeout_ms: the pair reacts first, as for Write). Any other write is done, and `done`
+  // called, before this returns. `data` is not used after it returns. Stop() waits for every
+  // `done` of a write begun before it.
+  using WriteDone = std::function<void(Result<size_t>)>;
+  void WriteAsync(Volume& volume, const std::string& origin_site, uint64_t offset,
+                  const char* data, size_t length, bool direct, WriteDone done);
   Status Discard(Volume& volume, const std::string& origin_site, wire::WriteKind kind,
                  uint64_t offset, uint64_t length);
   Status Flush(Volume& volume);
@@ -223,12 +236,36 @@ class Replicator {
   std::optional<wire::Frame> WaitForParts(
       const std::vector<OutgoingWrite>& parts,
       std::chrono::steady_clock::time_point* answered_at = nullptr);
+  // What a WriteAsync hands down to the replicated write, which takes it (done_ empty after)
+  // when it leaves the answer to be awaited (write_path.cc ReplicatedWrite).
+  struct AsyncTail {
+    std::shared_ptr<Pair> pair;
+    std::unique_ptr<replicator_internal::SharedGate> inside;  // DoWrite's
+    WriteDone done;
+  };
+  struct ReplicatedWrite;
   Result<size_t> DoWrite(Volume& volume, const std::string& origin_site, wire::WriteKind kind,
-                         uint64_t offset, const char* data, size_t length, bool direct);
-  // `view` is the pair as the write found it (DoWrite decided the rule from it).
+                         uint64_t offset, const char* data, size_t length, bool direct,
+                         WriteDone* async = nullptr);
+  // `view` is the pair as the write found it (DoWrite decided the rule from it). With `tail`, a
+  // write of one part sent and written here is left to the peer's answer (tail->done taken).
   Result<size_t> WriteReplicated(Pair& pair, const PairView& view, const std::string& origin_site,
                                  wire::WriteKind kind, uint64_t offset, const char* data,
-                                 size_t length, bool direct);
+                                 size_t length, bool direct, AsyncTail* tail = nullptr);
+  // The end of an awaited replicated write (its answer, or nullopt): completed on the thread that
+  // has it when it is a success, else on a peer worker (Defer). Completing reads the answer as
+  // WriteReplicated does, lets go of the write's range, activity, window share and gate, then
+  // calls its `done`.
+  void FinishReplicated(std::shared_ptr<ReplicatedWrite> write, std::optional<wire::Frame> answer,
+                        std::chrono::steady_clock::time_point answered_at);
+  void CompleteReplicated(std::shared_ptr<ReplicatedWrite> write,
+                          const std::optional<wire::Frame>& answer,
+                          std::chrono::steady_clock::time_point answered_at);
+  // Runs `task` on the write-finisher thread (here when it is not running), RunDeferred's loop.
+  // The finisher depends on no other thread: a failed write's end never waits for a worker that
+  // waits for it (a gate closed by a peer command).
+  void Defer(std::function<void()> task);
+  void RunDeferred();
   // The peer's answer to a replicated write that is written here (the secondary's verdict,
   // node/write_rules.h ReadReplicaAnswer): `length`, or the pair reacts (outdated, suspended on a
   // disk fault, the link lost) and the write gets what that leaves.
@@ -442,14 +479,20 @@ class Replicator {
   // of finding the metadata saved and the pair not yet loaded.
   std::mutex serve_create_mutex_;
 
-  std::mutex work_mutex_;  // guards work_ and stopping_
+  std::mutex work_mutex_;  // guards work_, deferred_, async_writes_ and stopping_
   std::condition_variable work_ready_;
   std::condition_variable background_wake_;  // Stop() wakes the background thread with it
   std::deque<wire::Frame> work_;
   size_t work_bytes_ = 0;  // bodies in work_, bounded by kPeerWorkQueuedBytes
+  std::deque<std::function<void()>> deferred_;  // Defer()'s tasks, for finisher_
+  std::condition_variable deferred_ready_;
+  // WriteAsync's writes not done yet; Stop() waits for none (async_writes_done_).
+  size_t async_writes_ = 0;
+  std::condition_variable async_writes_done_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
   std::thread background_;
+  std::thread finisher_;
   std::atomic<int64_t> last_heard_ms_{0};  // steady clock, when the peer's last frame arrived
   std::atomic<bool> heard_since_start_{false};
   std::atomic<uint64_t> peer_refusals_{0};  // messages from the peer that failed their checks

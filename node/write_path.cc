@@ -45,9 +45,35 @@ class InFlight {
 
 }  // namespace
 
+// A replicated write from its send to the peer's answer, awaited without a thread (WriteAsync):
+// what WriteReplicated holds meanwhile, in the order it takes it (released in reverse), and the
+// caller's `done`. FinishReplicated lets go of it before calling `done`, as WriteReplicated's
+// return does before its caller replies.
+struct Replicator::ReplicatedWrite {
+  std::shared_ptr<Pair> pair;
+  std::unique_ptr<SharedGate> inside;
+  wire::Generation generation;
+  uint64_t offset = 0;
+  size_t length = 0;
+  std::optional<StageTimer> timer;
+  RangeLock::Guard exclusive;
+  std::optional<Activity> activity;
+  std::optional<WindowShare> share;
+  std::optional<InFlight> in_flight;
+  PeerCalls::Clock::time_point sent_at;
+  WriteDone done;
+};
+
 Result<size_t> Replicator::Write(Volume& volume, const std::string& origin_site, uint64_t offset,
                                  const char* data, size_t length, bool direct) {
   return DoWrite(volume, origin_site, wire::WriteKind::kData, offset, data, length, direct);
+}
+
+void Replicator::WriteAsync(Volume& volume, const std::string& origin_site, uint64_t offset,
+                            const char* data, size_t length, bool direct, WriteDone done) {
+  Result<size_t> result =
+      DoWrite(volume, origin_site, wire::WriteKind::kData, offset, data, length, direct, &done);
+  if (done) done(std::move(result));  // else the replicated write took it
 }
 
 Status Replicator::Discard(Volume& volume, const std::string& origin_site, wire::WriteKind kind,
@@ -69,7 +95,7 @@ Status Replicator::Discard(Volume& volume, const std::string& origin_site, wire:
 
 Result<size_t> Replicator::DoWrite(Volume& volume, const std::string& origin_site,
                                    wire::WriteKind kind, uint64_t offset, const char* data,
-                                   size_t length, bool direct) {
+                                   size_t length, bool direct, WriteDone* async) {
   std::shared_ptr<Pair> pair = FindPair(volume.name());
   if (!pair) {
     if (kind == wire::WriteKind::kData)
@@ -84,13 +110,21 @@ Result<size_t> Replicator::DoWrite(Volume& volume, const std::string& origin_sit
   if (length == 0) return size_t{0};
   Status reservation = volume.CheckReservation(origin_site);
   if (!reservation.ok()) return reservation;
-  SharedGate inside(pair->gate);
+  auto inside = std::make_unique<SharedGate>(pair->gate);
   const Pair::View view = pair->Snapshot();
   switch (WritePathFor(view.state, view.context, WriteRuleFor(view.state, view.context))) {
     case WritePath::kLocal:
     case WritePath::kLocalTracked: return WriteTracked(*pair, kind, offset, data, length, direct);
-    case WritePath::kReplicate:
-      return WriteReplicated(*pair, view, origin_site, kind, offset, data, length, direct);
+    case WritePath::kReplicate: {
+      if (async == nullptr)
+        return WriteReplicated(*pair, view, origin_site, kind, offset, data, length, direct);
+      AsyncTail tail{pair, std::move(inside), std::move(*async)};
+      *async = nullptr;
+      Result<size_t> done = WriteReplicated(*pair, view, origin_site, kind, offset, data, length,
+                                            direct, &tail);
+      *async = std::move(tail.done);  // empty when the write took it
+      return done;
+    }
     case WritePath::kForwardToPrimary:
       return WriteForwarded(*pair, view, origin_site, kind, offset, data, length, direct);
     case WritePath::kJournal:  // async: node/async_replicator.cc
@@ -215,12 +249,17 @@ std::optional<wire::Frame> Replicator::WaitForParts(const std::vector<OutgoingWr
 Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
                                            const std::string& origin_site, wire::WriteKind kind,
                                            uint64_t offset, const char* data, size_t length,
-                                           bool direct) {
+                                           bool direct, AsyncTail* tail) {
   const wire::Generation& generation = view.generation;
-  StageTimer timer(Stage::kWrite);
-  RangeLock::Guard exclusive = pair.volume->exclusive().Acquire(offset, length);
+  auto write = std::make_shared<ReplicatedWrite>();
+  write->generation = generation;
+  write->offset = offset;
+  write->length = length;
+  StageTimer& timer = write->timer.emplace(Stage::kWrite);
+  write->exclusive = pair.volume->exclusive().Acquire(offset, length);
   Result<Activity> activity = Activity::Begin(pair, offset, length, true);
   if (!activity.ok()) return activity.status();
+  write->activity.emplace(std::move(activity.value()));
   timer.Mark(Stage::kWriteLock);
   if (!(pair.Snapshot().generation == generation)) {
     // The pair changed while this write waited for its range: write under the new rule.
@@ -229,9 +268,10 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
     return AfterLinkLoss(pair, length);
   }
   window_->Acquire(length);
-  WindowShare share(*window_, length);
+  write->share.emplace(*window_, length);
   const PeerCalls::Clock::time_point sent_at = timer.Mark(Stage::kWriteWindow);
-  InFlight in_flight(pair.writes_in_flight);
+  write->sent_at = sent_at;
+  write->in_flight.emplace(pair.writes_in_flight);
   const uint64_t writes_sent = pair.writes_sent.fetch_add(1) + 1;
   Result<std::vector<OutgoingWrite>> parts =
       SendReplicaParts(view.peer_volume, generation, origin_site, kind, offset, data, length);
@@ -251,6 +291,26 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
   // while the answer travels (and the peer's own fdatasync, asked for by the flush ahead, runs).
   Status synced = ahead && written.ok() ? SyncAhead(pair, view, writes_sent) : Status::Ok();
   if (ahead && written.ok()) timer.Mark(Stage::kWriteSyncAhead);
+  if (tail != nullptr && parts->size() == 1 && written.ok() && synced.ok()) {
+    // Nothing is left to do here but wait: the answer finishes the write where it arrives.
+    write->pair = tail->pair;
+    write->inside = std::move(tail->inside);
+    write->done = std::move(tail->done);
+    tail->done = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(work_mutex_);
+      ++async_writes_;
+    }
+    const std::shared_ptr<const std::string> frame_bytes = parts->front().frame;
+    calls_->Await(
+        parts->front().id, options_.peer_timeout_ms, options_.retransmit_ms,
+        [this, frame_bytes] { (void)Transmit(frame_bytes); },
+        [this, write = std::move(write)](std::optional<wire::Frame> answer,
+                                         PeerCalls::Clock::time_point at) mutable {
+          FinishReplicated(std::move(write), std::move(answer), at);
+        });
+    return size_t{0};  // not the write's result: `done` gets that
+  }
   PeerCalls::Clock::time_point answered_at;
   std::optional<wire::Frame> answer = WaitForParts(parts.value(), &answered_at);
   timer.Mark(Stage::kWriteWait);
@@ -270,6 +330,41 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
     return synced;
   }
   return ReadReplicatedAnswer(pair, generation, offset, length, answer);
+}
+
+void Replicator::FinishReplicated(std::shared_ptr<ReplicatedWrite> write,
+                                  std::optional<wire::Frame> answer,
+                                  PeerCalls::Clock::time_point answered_at) {
+  if (!write) return;
+  wire::WriteReplyMessage reply;
+  const bool answered = answer && DecodeWriteReply(answer->body, &reply);
+  if (!answered || ReadReplicaAnswer(true, static_cast<Code>(reply.code), reply.generation,
+                                     write->generation) != ReplicaAnswerStep::kDone) {
+    // The pair reacts to a refusal or a silence (a suspend, a vote at the witness): never on the
+    // link thread, which must not block, nor on the background thread, which expires calls.
+    Defer([this, write = std::move(write), answer = std::move(answer), answered_at]() mutable {
+      CompleteReplicated(std::move(write), answer, answered_at);
+    });
+    return;
+  }
+  CompleteReplicated(std::move(write), answer, answered_at);
+}
+
+void Replicator::CompleteReplicated(std::shared_ptr<ReplicatedWrite> write,
+                                    const std::optional<wire::Frame>& answer,
+                                    PeerCalls::Clock::time_point answered_at) {
+  write->timer->Mark(Stage::kWriteWait);
+  if (answer) write->timer->Span(Stage::kWriteRoundTrip, write->sent_at, answered_at);
+  Result<size_t> result =
+      ReadReplicatedAnswer(*write->pair, write->generation, write->offset, write->length, answer);
+  WriteDone done = std::move(write->done);
+  write.reset();  // the range, activity, window share and gate let go before the reply
+  done(std::move(result));
+  {
+    std::lock_guard<std::mutex> lock(work_mutex_);
+    --async_writes_;
+  }
+  async_writes_done_.notify_all();
 }
 
 Result<size_t> Replicator::ReadReplicatedAnswer(Pair& pair, const wire::Generation& generation,

@@ -1,6 +1,7 @@
 #include "tests/sim/replicator_sites.h"
 
 #include <filesystem>
+#include <future>
 #include <stdexcept>
 #include <vector>
 
@@ -59,7 +60,15 @@ std::string ReplicatorSite::Image() {
 }
 
 Result<size_t> ReplicatorSite::Write(uint64_t offset, const std::string& data) {
-  return replicator->Write(volume(), name, offset, data.data(), data.size(), false);
+  // As the mount writes (fuse/operations.cc): answered where the write ends, often on another
+  // thread (the one that delivers the peer's answer, or the write finisher).
+  auto result = std::make_shared<std::promise<Result<size_t>>>();
+  std::future<Result<size_t>> done = result->get_future();
+  replicator->WriteAsync(volume(), name, offset, data.data(), data.size(), false,
+                         [result](Result<size_t> written) { result->set_value(written); });
+  Ensure(done.wait_for(std::chrono::seconds(60)) == std::future_status::ready,
+         "a write is answered (no hang)");
+  return done.get();
 }
 
 uint64_t ReplicatorSite::DirtyBytes() {

@@ -58,7 +58,7 @@ struct ReplicatorSite {
   // "primary PAIR"; with `outdated`, " outdated" appended when the copy is marked outdated.
   std::string Status(bool outdated = false);
   std::string Image();  // every byte of "v"
-  // A write at this site's mount (Replicator::Write).
+  // A write at this site's mount (Replicator::WriteAsync, waited for).
   Result<size_t> Write(uint64_t offset, const std::string& data);
   uint64_t DirtyBytes();  // as Describe shows them
   // The marks in the region set's file, read by a second instance (safe while the replicator

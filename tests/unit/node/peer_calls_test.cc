@@ -126,6 +126,122 @@ TEST_CASE(
   CHECK(calls.Wait(kept, kHangMs, 0, nullptr));
 }
 
+// ---- Await: waiting without a thread (the mount's replicated writes) ----
+
+namespace {
+
+// What an Await()ed call was told: how many times, its answer's body ("" for nothing), and on
+// which thread.
+struct Told {
+  int times = 0;
+  std::string body;
+  bool answered = false;
+  std::thread::id thread;
+  PeerCalls::Completion Completion() {
+    return [this](std::optional<wire::Frame> answer, PeerCalls::Clock::time_point) {
+      ++times;
+      answered = answer.has_value();
+      body = answer ? answer->body : "";
+      thread = std::this_thread::get_id();
+    };
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an awaited call completes once, on the thread that delivers its answer",
+          "[peer_calls]") {
+  PeerCalls calls(1);
+  const uint64_t id = calls.Begin();
+  Told told;
+  calls.Await(id, kHangMs, 250, nullptr, told.Completion());
+  CHECK(told.times == 0);
+  std::thread link([&] { CHECK(calls.Deliver(AnswerTo(id, "acked"))); });
+  const std::thread::id link_id = link.get_id();
+  link.join();
+  CHECK(told.times == 1);
+  CHECK(told.answered);
+  CHECK(told.body == "acked");
+  CHECK(told.thread == link_id);
+  CHECK_FALSE(calls.Deliver(AnswerTo(id, "again")));  // its slot is gone
+  calls.Expire();
+  CHECK(told.times == 1);
+}
+
+TEST_CASE("an answer delivered before the await completes the call at once, here",
+          "[peer_calls]") {
+  PeerCalls calls(1);
+  const uint64_t id = calls.Begin();
+  CHECK(calls.Deliver(AnswerTo(id, "early")));
+  Told told;
+  calls.Await(id, kHangMs, 250, nullptr, told.Completion());
+  CHECK(told.times == 1);
+  CHECK(told.body == "early");
+  CHECK(told.thread == std::this_thread::get_id());
+}
+
+TEST_CASE("Expire resends an awaited call every retransmit and ends it at its deadline",
+          "[peer_calls]") {
+  sim::ManualClock clock;
+  PeerCalls calls(1, &clock);
+  const uint64_t id = calls.Begin();
+  const uint64_t waited = calls.Begin();  // a Wait()ed call is not Expire()'s
+  int resent = 0;
+  Told told;
+  calls.Await(id, 1000, 250, [&] { ++resent; }, told.Completion());
+  calls.Expire();
+  CHECK(resent == 0);  // not due yet
+  clock.Advance(250);
+  calls.Expire();
+  CHECK(resent == 1);
+  calls.Expire();
+  CHECK(resent == 1);  // once per retransmit
+  clock.Advance(600);
+  calls.Expire();
+  CHECK(resent == 2);
+  CHECK(told.times == 0);
+  clock.Advance(150);  // the deadline
+  calls.Expire();
+  CHECK(resent == 2);
+  CHECK(told.times == 1);
+  CHECK_FALSE(told.answered);
+  CHECK_FALSE(calls.Deliver(AnswerTo(id, "too late")));
+  calls.Expire();
+  CHECK(told.times == 1);
+  CHECK(calls.Deliver(AnswerTo(waited, "kept")));
+}
+
+TEST_CASE("a cancel completes an awaited call with nothing, also through its scope",
+          "[peer_calls]") {
+  PeerCalls calls(1);
+  const uint64_t id = calls.Begin();
+  Told told;
+  calls.Await(id, kHangMs, 250, nullptr, told.Completion());
+  calls.Cancel(id);
+  CHECK(told.times == 1);
+  CHECK_FALSE(told.answered);
+  CHECK_FALSE(calls.Deliver(AnswerTo(id, "dropped")));
+
+  const uint64_t scope = calls.OpenScope();
+  const uint64_t scoped = calls.Begin();
+  REQUIRE(calls.Join(scoped, scope));
+  Told in_scope;
+  calls.Await(scoped, kHangMs, 250, nullptr, in_scope.Completion());
+  calls.CancelScope(scope);
+  CHECK(in_scope.times == 1);
+  CHECK_FALSE(in_scope.answered);
+
+  // A completion may call back in (it runs without the lock): here it begins the next call.
+  const uint64_t first = calls.Begin();
+  uint64_t next = 0;
+  calls.Await(first, kHangMs, 250, nullptr,
+              [&](std::optional<wire::Frame>, PeerCalls::Clock::time_point) {
+                next = calls.Begin();
+              });
+  CHECK(calls.Deliver(AnswerTo(first, "go on")));
+  CHECK(next == first + 1);
+}
+
 TEST_CASE("only the first answer to a call counts; an unknown id is dropped", "[peer_calls]") {
   PeerCalls calls(1);
   const uint64_t id = calls.Begin();

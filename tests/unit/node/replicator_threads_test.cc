@@ -34,10 +34,12 @@ TEST_CASE("replicator threads: every thread goes through the seam and none outli
     options.threads = &threads;
     site->Start(sites.wire, options, true);
   }
-  // Each site: its peer workers and its background thread, nothing else, and nothing unseen.
+  // Each site: its peer workers, its background thread and its write finisher, nothing else, and
+  // nothing unseen.
   CHECK(threads.started("peer-worker") == 2 * options.workers);
   CHECK(threads.started("replicator") == 2);
-  CHECK(threads.running() == 2 * (options.workers + 1));
+  CHECK(threads.started("write-finisher") == 2);
+  CHECK(threads.running() == 2 * (options.workers + 2));
   CHECK(ProcessThreads() - before == threads.running());
 
   REQUIRE(sites.a.Write(0, std::string(3 * kSiteRegionBytes, 't')).ok());
