@@ -402,9 +402,7 @@ void Replicator::Serve(wire::Frame frame) {
   }
 }
 
-int64_t Replicator::NowMs() const {
-  return ClockOrSteady(options_.clock).NowMs();
-}
+int64_t Replicator::NowMs() const { return ClockOrSteady(options_.clock).NowMs(); }
 
 void Replicator::Background() {
   // The timers and the tick read the replicator's clock (a test may hold it: no tick passes).
@@ -442,8 +440,8 @@ void Replicator::Background() {
     }
     // A link that carries nothing (not even the statuses) for peer_timeout_ms is lost, also
     // when no write notices it (node/peer_status_rules.h).
-    if (transport_ != nullptr && LinkIsSilent(heard_since_start_.load(), last_heard_ms_.load(),
-                                              now, options_.peer_timeout_ms)) {
+    if (transport_ != nullptr && LinkIsSilent(heard_since_start_.load(), last_heard_ms_.load(), now,
+                                              options_.peer_timeout_ms)) {
       for (auto& pair : pairs) {
         const Pair::View view = pair->Snapshot();
         // An async pair past its copy keeps PAIR: the journal holds the writes until the link

@@ -79,8 +79,8 @@ class Replicator {
   // called, before this returns. `data` is not used after it returns. Stop() waits for every
   // `done` of a write begun before it.
   using WriteDone = std::function<void(Result<size_t>)>;
-  void WriteAsync(Volume& volume, const std::string& origin_site, uint64_t offset,
-                  const char* data, size_t length, bool direct, WriteDone done);
+  void WriteAsync(Volume& volume, const std::string& origin_site, uint64_t offset, const char* data,
+                  size_t length, bool direct, WriteDone done);
   Status Discard(Volume& volume, const std::string& origin_site, wire::WriteKind kind,
                  uint64_t offset, uint64_t length);
   Status Flush(Volume& volume);
@@ -466,7 +466,7 @@ class Replicator {
   // reserves, releases and votes, and a fence-reserve ask from its reserve to its state change
   // (so a release can never slip between a granted fence reserve and the suspend it allows).
   std::recursive_mutex determining_mutex_;
-  uint64_t last_vote_number_ = 0;  // NumberedVote's last; guarded by determining_mutex_
+  uint64_t last_vote_number_ = 0;        // NumberedVote's last; guarded by determining_mutex_
   std::unique_ptr<PeerCalls> calls_;     // answers to what this side sent
   std::unique_ptr<PeerCalls> confirms_;  // confirms of writes this side granted
   std::unique_ptr<AnsweredRequests> answered_;
@@ -483,7 +483,7 @@ class Replicator {
   std::condition_variable work_ready_;
   std::condition_variable background_wake_;  // Stop() wakes the background thread with it
   std::deque<wire::Frame> work_;
-  size_t work_bytes_ = 0;  // bodies in work_, bounded by kPeerWorkQueuedBytes
+  size_t work_bytes_ = 0;                       // bodies in work_, bounded by kPeerWorkQueuedBytes
   std::deque<std::function<void()>> deferred_;  // Defer()'s tasks, for finisher_
   std::condition_variable deferred_ready_;
   // WriteAsync's writes not done yet; Stop() waits for none (async_writes_done_).

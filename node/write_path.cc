@@ -120,8 +120,8 @@ Result<size_t> Replicator::DoWrite(Volume& volume, const std::string& origin_sit
         return WriteReplicated(*pair, view, origin_site, kind, offset, data, length, direct);
       AsyncTail tail{pair, std::move(inside), std::move(*async)};
       *async = nullptr;
-      Result<size_t> done = WriteReplicated(*pair, view, origin_site, kind, offset, data, length,
-                                            direct, &tail);
+      Result<size_t> done =
+          WriteReplicated(*pair, view, origin_site, kind, offset, data, length, direct, &tail);
       *async = std::move(tail.done);  // empty when the write took it
       return done;
     }
@@ -232,9 +232,9 @@ std::optional<wire::Frame> Replicator::WaitForParts(const std::vector<OutgoingWr
   std::optional<wire::Frame> verdict;
   for (size_t i = 0; i < parts.size(); ++i) {
     const std::shared_ptr<const std::string>& frame_bytes = parts[i].frame;
-    std::optional<wire::Frame> answer =
-        calls_->Wait(parts[i].id, options_.peer_timeout_ms, options_.retransmit_ms,
-                     [&] { (void)Transmit(frame_bytes); }, answered_at);
+    std::optional<wire::Frame> answer = calls_->Wait(
+        parts[i].id, options_.peer_timeout_ms, options_.retransmit_ms,
+        [&] { (void)Transmit(frame_bytes); }, answered_at);
     wire::WriteReplyMessage reply;
     const bool failed = !answer || !DecodeWriteReply(answer->body, &reply) || reply.code != 0;
     if (failed) {
@@ -278,8 +278,8 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
   if (!parts.ok()) {
     // Parts sent before the failure may be applied at the peer and not here.
     KeepChanged(pair, offset, length);
-    SuspendOnDiskFault(pair, generation, "a replica write could not be sent: " +
-                                             parts.status().message());
+    SuspendOnDiskFault(pair, generation,
+                       "a replica write could not be sent: " + parts.status().message());
     return parts.status();
   }
   const bool ahead =
@@ -291,16 +291,18 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
   // while the answer travels (and the peer's own fdatasync, asked for by the flush ahead, runs).
   Status synced = ahead && written.ok() ? SyncAhead(pair, view, writes_sent) : Status::Ok();
   if (ahead && written.ok()) timer.Mark(Stage::kWriteSyncAhead);
-  if (tail != nullptr && parts->size() == 1 && written.ok() && synced.ok()) {
+  const bool awaited = tail != nullptr && parts->size() == 1 && written.ok() && synced.ok() && [&] {
+    std::lock_guard<std::mutex> lock(work_mutex_);
+    if (stopping_) return false;  // no background tick may expire it: waited for here
+    ++async_writes_;
+    return true;
+  }();
+  if (awaited) {
     // Nothing is left to do here but wait: the answer finishes the write where it arrives.
     write->pair = tail->pair;
     write->inside = std::move(tail->inside);
     write->done = std::move(tail->done);
     tail->done = nullptr;
-    {
-      std::lock_guard<std::mutex> lock(work_mutex_);
-      ++async_writes_;
-    }
     const std::shared_ptr<const std::string> frame_bytes = parts->front().frame;
     calls_->Await(
         parts->front().id, options_.peer_timeout_ms, options_.retransmit_ms,

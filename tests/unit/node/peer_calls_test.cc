@@ -168,8 +168,7 @@ TEST_CASE("an awaited call completes once, on the thread that delivers its answe
   CHECK(told.times == 1);
 }
 
-TEST_CASE("an answer delivered before the await completes the call at once, here",
-          "[peer_calls]") {
+TEST_CASE("an answer delivered before the await completes the call at once, here", "[peer_calls]") {
   PeerCalls calls(1);
   const uint64_t id = calls.Begin();
   CHECK(calls.Deliver(AnswerTo(id, "early")));
@@ -188,7 +187,8 @@ TEST_CASE("Expire resends an awaited call every retransmit and ends it at its de
   const uint64_t waited = calls.Begin();  // a Wait()ed call is not Expire()'s
   int resent = 0;
   Told told;
-  calls.Await(id, 1000, 250, [&] { ++resent; }, told.Completion());
+  calls.Await(
+      id, 1000, 250, [&] { ++resent; }, told.Completion());
   calls.Expire();
   CHECK(resent == 0);  // not due yet
   clock.Advance(250);
@@ -234,10 +234,9 @@ TEST_CASE("a cancel completes an awaited call with nothing, also through its sco
   // A completion may call back in (it runs without the lock): here it begins the next call.
   const uint64_t first = calls.Begin();
   uint64_t next = 0;
-  calls.Await(first, kHangMs, 250, nullptr,
-              [&](std::optional<wire::Frame>, PeerCalls::Clock::time_point) {
-                next = calls.Begin();
-              });
+  calls.Await(
+      first, kHangMs, 250, nullptr,
+      [&](std::optional<wire::Frame>, PeerCalls::Clock::time_point) { next = calls.Begin(); });
   CHECK(calls.Deliver(AnswerTo(first, "go on")));
   CHECK(next == first + 1);
 }
