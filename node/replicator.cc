@@ -103,6 +103,7 @@ Status Replicator::Start() {
   }
   background_ = threads.Start("replicator", [this] { Background(); });
   finisher_ = threads.Start("write-finisher", [this] { RunDeferred(); });
+  write_timer_ = threads.Start("write-timer", [this] { RunWriteTimer(); });
   // Interrupted copies resume (node/command_rules.h).
   std::vector<std::shared_ptr<Pair>> resume;
   {
@@ -133,6 +134,7 @@ void Replicator::Stop() {
   work_ready_.notify_all();
   background_wake_.notify_all();
   deferred_ready_.notify_all();
+  timer_wake_.notify_all();
   async_->StopGroups();
   std::vector<std::shared_ptr<Pair>> pairs;
   {
@@ -148,6 +150,7 @@ void Replicator::Stop() {
   workers_.clear();
   if (background_.joinable()) background_.join();
   if (finisher_.joinable()) finisher_.join();
+  if (write_timer_.joinable()) write_timer_.join();
 }
 
 void Replicator::Defer(std::function<void()> task) {
@@ -160,6 +163,23 @@ void Replicator::Defer(std::function<void()> task) {
     }
   }
   task();  // no finisher (not started, or stopped): here
+}
+
+void Replicator::RunWriteTimer() {
+  // Its own thread, which never blocks but on its tick: a thread that waits for writes in flight
+  // (the trim waits for an epoch's writes; a reaction for the pair's) must never hold up their
+  // retransmits and deadlines (found by wan_proxy.sh: the background thread's trim waited for a
+  // write whose frame the link had dropped, and sent no status meanwhile).
+  const TimeSource& clock = ClockOrSteady(options_.clock);
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(work_mutex_);
+      const int64_t tick_end = NowMs() + options_.tick_ms;
+      while (!stopping_ && NowMs() < tick_end) clock.WaitUntil(timer_wake_, lock, tick_end);
+      if (stopping_) return;
+    }
+    calls_->Expire();  // its completions (nothing: a failure) go to the finisher
+  }
 }
 
 void Replicator::RunDeferred() {
@@ -417,7 +437,6 @@ void Replicator::Background() {
       while (!stopping_ && NowMs() < tick_end) clock.WaitUntil(background_wake_, lock, tick_end);
       if (stopping_) return;
     }
-    calls_->Expire();  // retransmits and deadlines of the writes no thread waits for
     std::vector<std::shared_ptr<Pair>> pairs;
     {
       std::lock_guard<std::mutex> lock(pairs_mutex_);

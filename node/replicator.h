@@ -266,6 +266,9 @@ class Replicator {
   // waits for it (a gate closed by a peer command).
   void Defer(std::function<void()> task);
   void RunDeferred();
+  // The write-timer thread: every tick_ms, the retransmits and deadlines of the awaited writes
+  // (PeerCalls::Expire).
+  void RunWriteTimer();
   // The peer's answer to a replicated write that is written here (the secondary's verdict,
   // node/write_rules.h ReadReplicaAnswer): `length`, or the pair reacts (outdated, suspended on a
   // disk fault, the link lost) and the write gets what that leaves.
@@ -486,6 +489,7 @@ class Replicator {
   size_t work_bytes_ = 0;                       // bodies in work_, bounded by kPeerWorkQueuedBytes
   std::deque<std::function<void()>> deferred_;  // Defer()'s tasks, for finisher_
   std::condition_variable deferred_ready_;
+  std::condition_variable timer_wake_;  // Stop() wakes the write timer with it
   // WriteAsync's writes not done yet; Stop() waits for none (async_writes_done_).
   size_t async_writes_ = 0;
   std::condition_variable async_writes_done_;
@@ -493,6 +497,7 @@ class Replicator {
   std::vector<std::thread> workers_;
   std::thread background_;
   std::thread finisher_;
+  std::thread write_timer_;
   std::atomic<int64_t> last_heard_ms_{0};  // steady clock, when the peer's last frame arrived
   std::atomic<bool> heard_since_start_{false};
   std::atomic<uint64_t> peer_refusals_{0};  // messages from the peer that failed their checks

@@ -81,6 +81,9 @@ nlohmann::ordered_json DisplayJson(const wire::VolumeInfo& info) {
       {"reserve_epoch", info.reserve_epoch},
       {"reserve_outdated", OrNull(info.reserve_outdated)},
       {"link_authenticated", info.link_authenticated},
+      {"peer_heard_ms_ago", info.peer_heard_ms_ago < 0 || info.peer_site.empty()
+                                ? nlohmann::ordered_json()
+                                : nlohmann::ordered_json(info.peer_heard_ms_ago)},
   };
   if (info.mode == "async") {  // doc/design.md "Async pairs": lag and the group's journal
     row["journal_used_bytes"] = info.journal_used_bytes;
@@ -92,8 +95,8 @@ nlohmann::ordered_json DisplayJson(const wire::VolumeInfo& info) {
     // recorded; the writes and bytes null with a time: unknown).
     const bool recorded = info.rpo_takeover_unix_ms != 0;
     const bool known = recorded && info.rpo_lost_writes >= 0;
-    row["rpo_takeover_unix_ms"] = recorded ? nlohmann::ordered_json(info.rpo_takeover_unix_ms)
-                                           : nlohmann::ordered_json();
+    row["rpo_takeover_unix_ms"] =
+        recorded ? nlohmann::ordered_json(info.rpo_takeover_unix_ms) : nlohmann::ordered_json();
     row["rpo_lost_writes"] =
         known ? nlohmann::ordered_json(info.rpo_lost_writes) : nlohmann::ordered_json();
     row["rpo_lost_bytes"] =
@@ -115,8 +118,9 @@ std::string DisplayTable(const std::vector<wire::VolumeInfo>& volumes) {
     const std::string progress = v.status == "SMPL" ? "-" : std::to_string(v.copy_progress) + "%";
     std::string copy = "-";
     if (v.status != "SMPL")
-      copy = v.outdated ? (v.consistent ? "outdated" : "outdated,inconsistent")
-                        : v.consistent ? "consistent" : "inconsistent";
+      copy = v.outdated     ? (v.consistent ? "outdated" : "outdated,inconsistent")
+             : v.consistent ? "consistent"
+                            : "inconsistent";
     const std::string generation =
         v.status == "SMPL" ? "-" : std::to_string(v.generation) + "/" + v.generation_site;
     const std::string link = v.peer_site.empty() ? "-" : v.link_authenticated ? "curve" : "plain";

@@ -267,8 +267,17 @@ identical "identical after the reset" never
 # The link cut instead of stalled (--usr1 cut: every connection reset, new ones refused, like a far
 # host answering RST): the same outcomes as the stall. The proxy is restarted in that mode under
 # the running sites, which reconnect to it.
+# both_hear: each site heard the other within the last 600 ms (statuses go every 500 ms): both
+# connections through the proxy are up again. A write asked before that may meet a link still
+# reconnecting (ZeroMQ backs off up to 1 s) and, at peer_timeout_ms = 1000, a suspended pair.
+hears() {
+  local ago
+  ago=$(pair_field "$1" never peer_heard_ms_ago) && [ "$ago" -ge 0 ] && [ "$ago" -lt 600 ]
+}
+both_hear() { hears a && hears b; }
 stop_wan
 start_wan 10 "" --usr1 cut > "$WORK/start-wan.out" 2>&1 || { fail "wan_proxy --usr1 cut starts" "$(tail -3 "$WORK/start-wan.out")"; finish; }
+check "both sites hear each other through the restarted proxy" wait_until 30 both_hear
 check "writes at a through the restarted proxy" \
   timeout 60 dd if=/dev/urandom of="$MA/data" bs=64k count=16 seek=3 conv=notrunc,fsync status=none
 require "cut the link (wan_proxy --usr1 cut, SIGUSR1)" wan_cut
@@ -280,6 +289,7 @@ expect_fail_with "cut: fence data: a write at a fails with EIO" "input/output er
 check "cut: the proxy refuses the sites' reconnections" wait_until 5 grep -q "refused (cut)" "$WORK/wan.log"
 require "heal the cut link (wan_proxy SIGUSR2)" wan_heal
 check "cut: b learns the pair is suspended (PSUE)" wait_field b never status PSUE 10
+check "cut: both sites hear each other after the heal" wait_until 30 both_hear
 check "cut: resync never" pairctl a resync never
 check "cut: never back in PAIR" pairctl a wait never --status PAIR --timeout 60
 identical "cut: never identical after heal and resync" never

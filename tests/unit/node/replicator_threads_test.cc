@@ -34,12 +34,13 @@ TEST_CASE("replicator threads: every thread goes through the seam and none outli
     options.threads = &threads;
     site->Start(sites.wire, options, true);
   }
-  // Each site: its peer workers, its background thread and its write finisher, nothing else, and
-  // nothing unseen.
+  // Each site: its peer workers, its background thread, its write finisher and write timer,
+  // nothing else, and nothing unseen.
   CHECK(threads.started("peer-worker") == 2 * options.workers);
   CHECK(threads.started("replicator") == 2);
   CHECK(threads.started("write-finisher") == 2);
-  CHECK(threads.running() == 2 * (options.workers + 2));
+  CHECK(threads.started("write-timer") == 2);
+  CHECK(threads.running() == 2 * (options.workers + 3));
   CHECK(ProcessThreads() - before == threads.running());
 
   REQUIRE(sites.a.Write(0, std::string(3 * kSiteRegionBytes, 't')).ok());

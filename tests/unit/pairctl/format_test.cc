@@ -29,6 +29,13 @@ TEST_CASE("display --json has every field of doc/design.md, null where empty") {
   }
   CHECK(json["reserved_by"].is_null());
   CHECK(json["consistent"] == true);
+  CHECK(json["peer_heard_ms_ago"].is_null());  // no peer
+  info.peer_site = "b";
+  info.peer_heard_ms_ago = 120;
+  CHECK(DisplayJson(info)["peer_heard_ms_ago"] == 120);
+  info.peer_heard_ms_ago = -1;  // not heard since this site started
+  CHECK(DisplayJson(info)["peer_heard_ms_ago"].is_null());
+  info.peer_site.clear();
   CHECK_THAT(DisplayTable({info}), Catch::Contains("vm1   simplex  SMPL"));
 }
 
