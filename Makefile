@@ -51,6 +51,7 @@ TOOL_SRC  := $(wildcard tests/tools/*.cc)
 # too, and a rule below.
 WIRE_SEND_SRC := $(shell scripts/unity.sh $(BUILD)/unity 8 tests/tools/wire_send)
 WAN_PROXY_SRC := $(shell scripts/unity.sh $(BUILD)/unity 8 tests/tools/wan_proxy)
+LINK_RTT_SRC := $(shell scripts/unity.sh $(BUILD)/unity 8 tests/tools/link_rtt)
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
 
@@ -60,14 +61,15 @@ LIB_OBJ   := $(call obj,$(LIB_UNITS))
 BINARIES  := $(BUILD)/pairfs $(BUILD)/pairctl $(BUILD)/clusterd
 UNIT_BIN  := $(BUILD)/unit_tests
 TOOL_BINS := $(patsubst tests/tools/%.cc,$(BUILD)/tools/%,$(TOOL_SRC)) $(BUILD)/tools/wire_send \
-  $(BUILD)/tools/wan_proxy
+  $(BUILD)/tools/wan_proxy $(BUILD)/tools/link_rtt
 
 .PHONY: all deps check unit demo bench bench-failover install clean fuzz format
 # Keep the objects that only a pattern rule names (the tools') and the deps stamp: make must not
 # delete them as intermediates after `check` has printed its last line. Not a bare `.SECONDARY:`:
 # that makes every object intermediate, so a new source file's object was never built while the
 # program it goes into looked up to date.
-.SECONDARY: $(call obj,$(TOOL_SRC) $(WIRE_SEND_SRC) $(WAN_PROXY_SRC)) $(BUILD)/.deps-ok
+.SECONDARY: $(call obj,$(TOOL_SRC) $(WIRE_SEND_SRC) $(WAN_PROXY_SRC) $(LINK_RTT_SRC)) \
+  $(BUILD)/.deps-ok
 all: $(BINARIES)
 
 deps:
@@ -109,6 +111,10 @@ $(BUILD)/tools/wan_proxy: $(call obj,$(WAN_PROXY_SRC)) $(BUILD)/libpairfs.a
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
+$(BUILD)/tools/link_rtt: $(call obj,$(LINK_RTT_SRC)) $(BUILD)/libpairfs.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
 # The whole suite: man pages, specs, unit and integration tests (real mounts; root needed).
 # tests/run.sh prints the closing `N passed, N failed, N skipped` line and exits non-zero on failure.
 check: $(BINARIES) $(UNIT_BIN) $(TOOL_BINS)
@@ -120,7 +126,7 @@ unit: $(UNIT_BIN)
 demo: $(BINARIES)
 	@scripts/demo.sh
 
-bench: $(BINARIES) $(BUILD)/tools/wan_proxy
+bench: $(BINARIES) $(BUILD)/tools/wan_proxy $(BUILD)/tools/link_rtt
 	@scripts/bench.sh
 
 bench-failover: $(BINARIES)

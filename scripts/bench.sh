@@ -40,6 +40,11 @@
 #     runs, median, against the baseline's random read;
 #   - (BENCH_PG) PostgreSQL single-row commits per second (one pgbench client, synchronous_commit
 #     on) on ext4 on a loop device over the plain, pairfs, pair and pair_curve targets' files;
+#   - (BENCH_LINK_RTT) the round trip of a 4 KiB frame and a 64-byte answer between two threads on
+#     127.0.0.1 (build/tools/link_rtt, its defaults: 20000 round trips each, a few seconds, run
+#     first, before any daemon of the bench starts): over ZeroMQ as the peer link uses it (two
+#     contexts, a ROUTER and a DEALER each) and over one plain TCP connection, p50/p90/p99/mean/min
+#     each: how much of a sync write's round trip on loopback is ZeroMQ's own;
 #   - pairfs's peak RSS (VmHWM) once a 16 GiB volume has been written fully;
 #   - (BENCH_COPY) initial copy: a BENCH_COPY_SIZE volume filled with random data at site a of a
 #     fresh pair of daemons, time from `pairctl create --mode sync` to PAIR, as MB/s, against `cp`
@@ -66,6 +71,7 @@
 #   BENCH_SECONDS [10]    length of each time-based (IOPS) run
 #   BENCH_SIZE [1G]       test file / volume size, and the size of the sequential write (K/M/G)
 #   BENCH_PG [1]          0 skips the PostgreSQL commits/s line (scripts/bench/extras.sh)
+#   BENCH_LINK_RTT [1]    0 skips the ZeroMQ and TCP round-trip lines (scripts/bench/extras.sh)
 #   BENCH_RSS [1]         0 skips the peak-RSS measurement
 #   BENCH_RSS_SIZE [16G]  volume size for the peak-RSS measurement
 #   BENCH_COPY [1]        0 skips the initial-copy / resync measurement
@@ -127,6 +133,7 @@ BENCH_PARTS=$ROOT/scripts/bench
 PAIRFS=$ROOT/build/pairfs
 PAIRCTL=$ROOT/build/pairctl
 WAN_PROXY=$ROOT/build/tools/wan_proxy
+LINK_RTT=$ROOT/build/tools/link_rtt
 
 RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-10}
@@ -185,6 +192,7 @@ trap 'echo "bench: terminated" >&2; exit 143' TERM
 
 bench_check_names
 bench_check_space
+bench_link_rtt
 bench_setup_targets
 bench_run_workloads
 base=${TARGETS[0]}

@@ -49,5 +49,6 @@ if has_target pairfs_ref || has_target pair_ref || has_target pair_async_wan_ref
   [ -n "$REF_PAIRFS" ] && [ -x "$REF_PAIRFS" ] || die "the *_ref targets need BENCH_REF_PAIRFS: a pairfs program to compare with (e.g. a copy of an earlier build/pairfs)"
 fi
 { has_target pair_wan || has_target pair_async_wan || has_target pair_async_wan_ref || [ "$ASYNC" != 0 ]; } && { [ -x "$WAN_PROXY" ] || die "$WAN_PROXY not built; run: make build/tools/wan_proxy"; }
+[ "${BENCH_LINK_RTT:-1}" = 0 ] || [ -x "$LINK_RTT" ] || die "$LINK_RTT not built; run: make build/tools/link_rtt (or BENCH_LINK_RTT=0)"
 [ -c /dev/fuse ] || die "/dev/fuse missing (modprobe fuse)"
 [ -w /proc/sys/vm/drop_caches ] || die "cannot write /proc/sys/vm/drop_caches (a container without it cannot run this benchmark)"

@@ -1,6 +1,7 @@
 # Sourced by scripts/bench.sh: the lines after the table: random read at the pair's secondary, peak
-# RSS, initial copy and resync. Each function sets the line(s) it reports (secondary_line,
-# bench_hwm/pair_hwm, rss_line, copy_lines); an empty one is not printed.
+# RSS, initial copy and resync, PostgreSQL commits, ZeroMQ's and TCP's round trips. Each function
+# sets the line(s) it reports (secondary_line, bench_hwm/pair_hwm, rss_line, copy_lines, pg_line,
+# link_rtt_lines); an empty one is not printed.
 
 # 4 KiB O_DIRECT random read at the pair's secondary (site b), with the randread row: reads are served locally there
 bench_secondary_read() {
@@ -188,4 +189,22 @@ pg_commits_on() {
   fi
   umount "$mnt"
   [ "$ok" = 1 ] && [ -n "$PG_TPS" ]
+}
+
+# bench_link_rtt: (BENCH_LINK_RTT, on by default) build/tools/link_rtt with its defaults: the round
+# trip of a 4 KiB frame and a 64-byte answer between two threads on 127.0.0.1, over ZeroMQ as the
+# peer link uses it and over one plain TCP connection (tests/tools/link_rtt.cc says how). Its two
+# lines (`link_rtt zmq 4096 B: p50 ...`, `link_rtt tcp ...`) go to the report as they are. Runs
+# before the targets start (a few seconds), so that no daemon of the bench shares the CPUs.
+bench_link_rtt() {
+  link_rtt_lines=()
+  [ "${BENCH_LINK_RTT:-1}" = 0 ] && return 0
+  local out=$SCRATCH/link_rtt.out line
+  say "round trips over ZeroMQ and over TCP on 127.0.0.1 (build/tools/link_rtt)"
+  "$LINK_RTT" > "$out" 2> "$SCRATCH/link_rtt.err" || { cat "$SCRATCH/link_rtt.err" >&2; die "build/tools/link_rtt failed"; }
+  while IFS= read -r line; do
+    say "$line"
+    link_rtt_lines+=("$line")
+  done < <(grep '^link_rtt ' "$out")
+  [ ${#link_rtt_lines[@]} -eq 2 ] || die "build/tools/link_rtt printed no zmq and tcp lines: $(tr '\n' ' ' < "$out")"
 }

@@ -31,6 +31,7 @@ bench_print_report() {
   echo
   [ -n "$secondary_line" ] && echo "$secondary_line"
   [ -n "${pg_line:-}" ] && echo "$pg_line"
+  for l in "${link_rtt_lines[@]}"; do echo "$l"; done
   for l in "${copy_lines[@]}"; do echo "$l"; done
   for l in "${async_lines[@]}"; do echo "$l"; done
   for l in "${STAGE_LINES[@]}"; do echo "$l"; done

@@ -26,8 +26,11 @@ reports() {
   pass "$name"
 }
 
-reports "make bench (pairfs, sync pair, async pair over the WAN proxy) prints a row of figures" \
-  "^rand write 4K \+ fsync \(IOPS\) +$N +$N \($N\) +$N \($N\)" -- \
+# BENCH_LINK_RTT is left on (build/tools/link_rtt with its defaults: about 2 s more).
+reports "make bench (pairfs, sync pair, async pair over the WAN proxy) prints a row of figures and the ZeroMQ and TCP round trips" \
+  "^rand write 4K \+ fsync \(IOPS\) +$N +$N \($N\) +$N \($N\)" \
+  "^link_rtt zmq 4096 B: p50 $N us p90 $N us p99 $N us mean $N us" \
+  "^link_rtt tcp 4096 B: p50 $N us p90 $N us p99 $N us mean $N us" -- \
   BENCH_TARGETS="pairfs pair pair_async_wan" BENCH_WORKLOADS=randwrite_fsync BENCH_RUNS=1 \
   BENCH_SECONDS=1 BENCH_SIZE=16M BENCH_LAYOUT=0 BENCH_PG=0 BENCH_RSS=0 BENCH_COPY=0 \
   BENCH_ASYNC=0 bench.sh
