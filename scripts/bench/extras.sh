@@ -193,7 +193,7 @@ pg_commits_on() {
 
 # bench_link_rtt: (BENCH_LINK_RTT, on by default) build/tools/link_rtt with its defaults: the round
 # trip of a 4 KiB frame and a 64-byte answer between two threads on 127.0.0.1, over ZeroMQ as the
-# peer link uses it and over one plain TCP connection (tests/tools/link_rtt.cc says how). Its two
+# peer link uses it and over one plain TCP connection (tests/tools/link_rtt/main.cc says how). Its two
 # lines (`link_rtt zmq 4096 B: p50 ...`, `link_rtt tcp ...`) go to the report as they are. Runs
 # before the targets start (a few seconds), so that no daemon of the bench shares the CPUs.
 bench_link_rtt() {
