@@ -74,10 +74,10 @@ class Replicator {
   // Write, answered through `done` (called once, with what Write returns) instead of returning
   // (speed, issue 14: no thread waits for the peer). A replicated write of one part returns once
   // it is sent and written here; `done` then runs on the thread that delivers the peer's answer
-  // (the link thread) when it is a success, else on a peer worker (a failure, no answer within
-  // peer_timeout_ms: the pair reacts first, as for Write). Any other write is done, and `done`
-  // called, before this returns. `data` is not used after it returns. Stop() waits for every
-  // `done` of a write begun before it.
+  // (the link thread) when it is a success, else on the write-finisher thread (a failure, or no
+  // answer within peer_timeout_ms: the pair reacts first, as for Write). Any other write is done,
+  // and `done` called, before this returns. `data` is not used after it returns. Stop() waits
+  // for every `done` of a write begun before it.
   using WriteDone = std::function<void(Result<size_t>)>;
   void WriteAsync(Volume& volume, const std::string& origin_site, uint64_t offset, const char* data,
                   size_t length, bool direct, WriteDone done);
@@ -253,9 +253,9 @@ class Replicator {
                                  wire::WriteKind kind, uint64_t offset, const char* data,
                                  size_t length, bool direct, AsyncTail* tail = nullptr);
   // The end of an awaited replicated write (its answer, or nullopt): completed on the thread that
-  // has it when it is a success, else on a peer worker (Defer). Completing reads the answer as
-  // WriteReplicated does, lets go of the write's range, activity, window share and gate, then
-  // calls its `done`.
+  // has it when it is a success, else on the write-finisher thread (Defer). Completing reads the
+  // answer as WriteReplicated does, lets go of the write's range, activity, window share and
+  // gate, then calls its `done`.
   void FinishReplicated(std::shared_ptr<ReplicatedWrite> write, std::optional<wire::Frame> answer,
                         std::chrono::steady_clock::time_point answered_at);
   void CompleteReplicated(std::shared_ptr<ReplicatedWrite> write,

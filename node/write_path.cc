@@ -293,7 +293,7 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
   if (ahead && written.ok()) timer.Mark(Stage::kWriteSyncAhead);
   const bool awaited = tail != nullptr && parts->size() == 1 && written.ok() && synced.ok() && [&] {
     std::lock_guard<std::mutex> lock(work_mutex_);
-    if (stopping_) return false;  // no background tick may expire it: waited for here
+    if (stopping_) return false;  // no write timer is left to expire it: waited for here
     ++async_writes_;
     return true;
   }();
@@ -343,7 +343,7 @@ void Replicator::FinishReplicated(std::shared_ptr<ReplicatedWrite> write,
   if (!answered || ReadReplicaAnswer(true, static_cast<Code>(reply.code), reply.generation,
                                      write->generation) != ReplicaAnswerStep::kDone) {
     // The pair reacts to a refusal or a silence (a suspend, a vote at the witness): never on the
-    // link thread, which must not block, nor on the background thread, which expires calls.
+    // link thread, which must not block, nor on the write timer, which expires calls.
     Defer([this, write = std::move(write), answer = std::move(answer), answered_at]() mutable {
       CompleteReplicated(std::move(write), answer, answered_at);
     });
