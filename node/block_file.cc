@@ -174,12 +174,18 @@ void MemoryBlockFile::WriteLocked(uint64_t offset, const char* data, size_t leng
   }
 }
 
-Status MemoryBlockFile::WriteAt(uint64_t offset, const char* data, size_t length, bool) {
+Status MemoryBlockFile::WriteAt(uint64_t offset, const char* data, size_t length, bool direct) {
   std::lock_guard<std::mutex> lock(mutex_);
   Status fault = WriteFaultLocked();
   if (!fault.ok()) return fault;
   WriteLocked(offset, data, length);
+  if (direct) ++direct_writes_;
   return Status::Ok();
+}
+
+uint64_t MemoryBlockFile::direct_writes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return direct_writes_;
 }
 
 Status MemoryBlockFile::Deallocate(wire::WriteKind, uint64_t offset, uint64_t length) {

@@ -110,6 +110,9 @@ class MemoryBlockFile final : public BlockFile {
   void FailWrites(int error_number, uint64_t after_writes = 0);
   // Every Sync fails with IoError(`error_number`) until called with 0 (a lost writeback).
   void FailSyncs(int error_number);
+  // Writes asked for with `direct` (O_DIRECT at a real file; here as durable as any other write:
+  // a crash before the next Sync loses them, as a disk's volatile cache would).
+  uint64_t direct_writes() const;
 
  private:
   static constexpr uint64_t kPageBytes = 4096;
@@ -126,6 +129,7 @@ class MemoryBlockFile final : public BlockFile {
   int write_error_ = 0;  // what writes fail with once writes_until_error_ is 0
   uint64_t writes_until_error_ = 0;
   int sync_error_ = 0;
+  uint64_t direct_writes_ = 0;
   struct timespec times_[2]{};
 };
 

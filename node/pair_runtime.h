@@ -178,12 +178,16 @@ struct Replicator::Pair : std::enable_shared_from_this<Replicator::Pair> {
   uint64_t writes_sent_at_last_flush = 0;
   int flushes_after_lone_writes = 0;  // in a row: flushes with at most one write since the last
   struct FlushAhead {
-    uint64_t id;                     // its call (PeerCalls)
+    uint64_t id;                               // its call (PeerCalls)
     std::shared_ptr<const std::string> frame;  // for retransmits
-    uint64_t covers_writes_sent;     // writes_sent once its write was sent
+    uint64_t covers_writes_sent;               // writes_sent once its write was sent
     wire::Generation generation;
   };
   std::optional<FlushAhead> flush_ahead;  // the last one sent, not yet taken by a flush
+  // At the secondary: the last replica write served was followed by a flush ahead (the
+  // application fsyncs after each write). The next small aligned one is then written with
+  // O_DIRECT (node/replica_server.cc): its fdatasync finds no page to write back.
+  std::atomic<bool> flushes_follow_writes{false};
   // The local sync ahead (node/flush_path.cc SyncAhead): the write that sent a flush ahead also
   // fdatasyncs this copy while its answer travels; the fsync that follows skips its own when no
   // write was sent since, in the same generation. Guarded by flush_ahead_mutex.

@@ -67,8 +67,12 @@ void Replicator::ServeReplicaWrite(const wire::Frame& frame) {
   {
     RangeLock::Guard exclusive = pair->volume->exclusive().Acquire(message.offset, message.length);
     const StageTimer::Clock::time_point started = timer.now();
+    // O_DIRECT when a flush ahead followed the last write (WriteRaw falls back to the page
+    // cache for what is not aligned): the fsync that follows is then only the device's flush.
+    const bool direct =
+        pair->flushes_follow_writes.exchange(false) && message.length <= kDirectReplicaWriteBytes;
     written = pair->volume->WriteRaw(static_cast<wire::WriteKind>(message.kind), message.offset,
-                                     data.data(), message.length, false);
+                                     data.data(), message.length, direct);
     timer.Since(Stage::kServeWriteLocal, started);
   }
   if (!written.ok()) {
@@ -154,6 +158,9 @@ void Replicator::ServeFlush(const wire::Frame& frame) {
     // sent again): an fdatasync now would not cover it. The primary sends a plain flush instead.
     message.code = static_cast<uint8_t>(Code::kBusy);
     return Answer(frame, MessageType::kFlushAck, wire::EncodeBody(message));
+  }
+  if (message.through_sequence != 0) {
+    if (std::shared_ptr<Pair> pair = FindPair(message.volume)) pair->flushes_follow_writes = true;
   }
   std::shared_ptr<Volume> volume = store_.Find(message.volume);
   const StageTimer::Clock::time_point started = timer.now();
