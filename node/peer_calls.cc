@@ -4,6 +4,15 @@
 
 namespace pairfs::node {
 
+namespace {
+
+// Runs what EraseSlot collected (awaited calls' completions, resends), after the lock is let go.
+void RunAll(const std::vector<std::function<void()>>& calls) {
+  for (const std::function<void()>& call : calls) call();
+}
+
+}  // namespace
+
 // ---- PeerCalls ----------------------------------------------------------------------------------
 
 uint64_t PeerCalls::Begin() {
@@ -63,7 +72,7 @@ void PeerCalls::Await(uint64_t id, int timeout_ms, int retransmit_ms, std::funct
 
 void PeerCalls::Expire() {
   Pending complete;
-  std::vector<std::function<void()>> resends;
+  Pending resends;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     const int64_t now = clock_.NowMs();
@@ -78,8 +87,8 @@ void PeerCalls::Expire() {
       }
     }
   }
-  for (const std::function<void()>& resend : resends) resend();
-  for (const std::function<void()>& completion : complete) completion();
+  RunAll(resends);
+  RunAll(complete);
 }
 
 std::optional<wire::Frame> PeerCalls::Wait(uint64_t id, int timeout_ms, int retransmit_ms,
@@ -116,7 +125,7 @@ void PeerCalls::Cancel(uint64_t id) {
     auto it = slots_.find(id);
     if (it != slots_.end()) EraseSlot(it, true, &complete);
   }
-  for (const std::function<void()>& completion : complete) completion();
+  RunAll(complete);
 }
 
 uint64_t PeerCalls::OpenScope() {
@@ -135,7 +144,7 @@ bool PeerCalls::Join(uint64_t id, uint64_t scope) {
   if (in->second.cancelled) {
     EraseSlot(it, true, &complete);
     lock.unlock();
-    for (const std::function<void()>& completion : complete) completion();
+    RunAll(complete);
     return false;
   }
   it->second->scope = scope;
@@ -157,7 +166,7 @@ void PeerCalls::CancelScope(uint64_t scope) {
       if (it != slots_.end()) EraseSlot(it, true, &complete);
     }
   }
-  for (const std::function<void()>& completion : complete) completion();
+  RunAll(complete);
 }
 
 void PeerCalls::CloseScope(uint64_t scope) {

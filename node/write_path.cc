@@ -337,7 +337,6 @@ Result<size_t> Replicator::WriteReplicated(Pair& pair, const PairView& view,
 void Replicator::FinishReplicated(std::shared_ptr<ReplicatedWrite> write,
                                   std::optional<wire::Frame> answer,
                                   PeerCalls::Clock::time_point answered_at) {
-  if (!write) return;
   wire::WriteReplyMessage reply;
   const bool answered = answer && DecodeWriteReply(answer->body, &reply);
   if (!answered || ReadReplicaAnswer(true, static_cast<Code>(reply.code), reply.generation,
