@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -51,6 +52,10 @@ struct AsyncGroupHooks {
   const TimeSource* clock = nullptr;
   // The group's threads (node/thread_starter.h); null: named std::threads.
   const ThreadStarter* threads = nullptr;
+  // Master: a batch of less than kAsyncSmallPassBytes is sent at most this often; restore: a
+  // pass that applied less is followed by a pause this long (kAsyncSmallPassMs in the product;
+  // 0, no pacing: the simulation's seeds and the unit tests' waits).
+  int pace_ms = 0;
 };
 
 // What display shows of the group (wire::VolumeInfo's async fields).
@@ -190,12 +195,16 @@ class AsyncGroup {
   void OnAck(const wire::JournalAckMessage& ack, uint64_t first, size_t count);
   // Lane 0's checkpoint when due (mutex_ not held).
   void CheckpointIfDue();
+  // Waits until a small batch may go (AsyncGroupHooks::pace_ms; dispatch_mutex_ held, mutex_
+  // not); true when stopping.
+  bool PaceSmallBatch();
   // Whether a lane could send now (mutex_ held).
   bool SendableLocked() const;
   // node/async_restore.cc
   void RunRestore();
-  // Applies what is applicable; false when nothing was (wait).
-  bool ApplyOnce();
+  // Applies what is applicable; the data bytes applied (an entry without data counts 1), 0 when
+  // nothing was (wait).
+  size_t ApplyOnce();
   // Restore: Ok if the restore thread can apply `entry` here (its volume is one of the group's,
   // the range within it); InvalidArgument otherwise.
   Status CheckApplicable(const wire::JournalEntryMessage& entry) const;
@@ -251,6 +260,9 @@ class AsyncGroup {
   std::map<std::string, std::map<uint64_t, uint64_t>> replayed_;
   size_t replayed_ranges_ = 0;
   int64_t last_checkpoint_ms_ = 0;
+  // Master: when the last batch with entries was dispatched, and its bytes (PaceSmallBatch).
+  std::chrono::steady_clock::time_point last_ship_time_;
+  size_t last_ship_bytes_ = SIZE_MAX;
   // Master: appended entries not yet applied at the peer (sequence, when, data bytes).
   struct Pending {
     uint64_t sequence;

@@ -76,6 +76,7 @@ Result<std::shared_ptr<AsyncGroup>> AsyncPairs::OpenGroup(const std::string& gro
   AsyncGroupHooks hooks;
   hooks.clock = options_.clock;
   hooks.threads = options_.threads;
+  hooks.pace_ms = kAsyncSmallPassMs;
   hooks.send =
       [this](const wire::JournalBatchMessage& unstamped) -> Result<wire::JournalAckMessage> {
     wire::JournalBatchMessage batch = unstamped;  // asyncswap: generation and RPO fields

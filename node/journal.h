@@ -201,8 +201,9 @@ class Journal {
 
   // Records durably that entries through `sequence` are applied to the volumes. Ok and nothing
   // written if not beyond the current one; InvalidArgument at a master journal or beyond
-  // ApplicableThrough(); IoError (sticky).
-  Status MarkApplied(uint64_t sequence);
+  // ApplicableThrough(); IoError (sticky). `free`: the caller synced the volumes, and the same
+  // header write frees the entries too, as FreeThrough(sequence) would (one sync, not two).
+  Status MarkApplied(uint64_t sequence, bool free = false);
 
   // ---- both ----
 
@@ -332,6 +333,9 @@ class Journal {
   // Entries through `sequence` are durable. Caller holds mutex_.
   void AdvanceDurableLocked(uint64_t sequence);
   uint64_t ApplicableThroughLocked() const;
+  // FreeThrough's new head in `*next` (at a batch boundary at or before `sequence`); false when
+  // that frees nothing.
+  bool MoveHeadLocked(uint64_t sequence, JournalHeader* next) const;
   // The last sequence ≤ `sequence` after which no batch is open (from the head on): where the
   // head may move. Caller holds mutex_.
   uint64_t BatchBoundaryAtOrBeforeLocked(uint64_t sequence) const;

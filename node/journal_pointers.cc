@@ -52,22 +52,27 @@ Status Journal::FreeThrough(uint64_t sequence) {
           "cannot free entry " + std::to_string(sequence) + " of group " + group_ + ": only " +
           std::to_string(limit) +
           (header_.role == JournalRole::kRestore ? " is applied" : " is durable"));
-    // The head stays at a batch boundary: recovery reads from the head and refuses a batch's
-    // end without its begin, so a head inside a batch would lose every entry after that end.
-    // A pass that stopped inside a batch (a read's size limit) frees through the batch before.
-    sequence = BatchBoundaryAtOrBeforeLocked(sequence);
-    if (sequence < header_.head_sequence) return Status::Ok();
     next = header_;
-    next.head_sequence = sequence + 1;
-    // The new head's epoch, or this one's for an entry still to come: an older entry of the
-    // same sequence left there by a crash is then never taken for it.
-    const bool held = sequence + 1 < next_sequence_;
-    next.head_offset = held ? index_[sequence + 1 - index_first_].offset : tail_offset_;
-    next.floor_epoch = held ? index_[sequence + 1 - index_first_].epoch : header_.epoch;
+    if (!MoveHeadLocked(sequence, &next)) return Status::Ok();
     next.durable_tail_sequence = durable_sequence_;
     written_through = written_through_;
   }
   return PersistHeader(next, written_through);
+}
+
+bool Journal::MoveHeadLocked(uint64_t sequence, JournalHeader* next) const {
+  // The head stays at a batch boundary: recovery reads from the head and refuses a batch's
+  // end without its begin, so a head inside a batch would lose every entry after that end.
+  // A pass that stopped inside a batch (a read's size limit) frees through the batch before.
+  sequence = BatchBoundaryAtOrBeforeLocked(sequence);
+  if (sequence < header_.head_sequence) return false;
+  next->head_sequence = sequence + 1;
+  // The new head's epoch, or this one's for an entry still to come: an older entry of the
+  // same sequence left there by a crash is then never taken for it.
+  const bool held = sequence + 1 < next_sequence_;
+  next->head_offset = held ? index_[sequence + 1 - index_first_].offset : tail_offset_;
+  next->floor_epoch = held ? index_[sequence + 1 - index_first_].epoch : header_.epoch;
+  return true;
 }
 
 uint64_t Journal::BatchBoundaryAtOrBeforeLocked(uint64_t sequence) const {
@@ -94,7 +99,7 @@ uint64_t Journal::ApplicableThrough() const {
   return ApplicableThroughLocked();
 }
 
-Status Journal::MarkApplied(uint64_t sequence) {
+Status Journal::MarkApplied(uint64_t sequence, bool free) {
   std::lock_guard<std::mutex> header_lock(header_mutex_);
   JournalHeader next;
   uint64_t written_through;
@@ -111,6 +116,7 @@ Status Journal::MarkApplied(uint64_t sequence) {
                                      std::to_string(ApplicableThroughLocked()) + ")");
     next = header_;
     next.applied_sequence = sequence;
+    if (free) (void)MoveHeadLocked(sequence, &next);  // one header write for both
     next.durable_tail_sequence = durable_sequence_;
     written_through = written_through_;
   }

@@ -243,6 +243,13 @@ inline constexpr uint64_t kAsyncMarkedJournalShare = 4;
 // The restore thread reads at most this much data per pass before it syncs and marks applied.
 inline constexpr size_t kAsyncRestoreReadBytes = 8 << 20;
 
+// A trickle of small writes is moved on in steps, not one fdatasync at the secondary per write
+// (node/async_transfer.cc PaceSmallBatch, node/async_restore.cc RunRestore): the master sends a
+// batch of less than kAsyncSmallPassBytes at most every kAsyncSmallPassMs, and the restore
+// thread pauses that long after a pass that applied less. Adds at most twice that to lag_ms.
+inline constexpr size_t kAsyncSmallPassBytes = 256 << 10;
+inline constexpr int kAsyncSmallPassMs = 10;
+
 // Over the high-water mark (PFUL) each journaled write is delayed by this much: the writers slow
 // to the rate the transfer drains, never fail (doc/design.md "Async pairs").
 inline constexpr int kAsyncPaceMs = 2;

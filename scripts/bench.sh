@@ -17,6 +17,8 @@
 #   pair_wan      the same pair (no keys) with its replication link through build/tools/wan_proxy,
 #                 BENCH_WAN_DELAY_MS each way (a round trip costs twice that): a sync pair across
 #                 a WAN, the figure async pairs are measured against
+#   pair_async    an async pair (`create --mode async`; [journal] BENCH_JOURNAL_SIZE) over loopback,
+#                 no WAN: sites in one building or a LAN
 #   pair_async_stalled  (not in the default list) an async pair across the WAN whose link is stalled
 #                 (proxy SIGSTOPped) once the file is laid out: the primary's cost with the
 #                 secondary's work off this machine (the journal grows through the runs)
@@ -61,7 +63,7 @@
 #     and of an unplanned takeover to writable (n/a with the reason where a takeover is refused).
 #
 # Environment (defaults in brackets); small values make a quick smoke run:
-#   BENCH_TARGETS [plain bindfs pairfs pair pair_curve pair_wan pair_async_wan gluster gluster_virt]
+#   BENCH_TARGETS [plain bindfs pairfs pair pair_curve pair_wan pair_async pair_async_wan gluster gluster_virt]
 #                         the columns, in order; the first is the baseline of the ratios
 #   BENCH_WORKLOADS [seqwrite randwrite_fsync randread randwrite_4jobs randwrite_qd32]
 #                         the rows, in order
@@ -124,7 +126,7 @@
 # after the table), async.sh (the async pairs' targets), report.sh (stdout).
 set -euo pipefail
 
-DEFAULT_TARGETS="plain bindfs pairfs pair pair_curve pair_wan pair_async_wan gluster gluster_virt"
+DEFAULT_TARGETS="plain bindfs pairfs pair pair_curve pair_wan pair_async pair_async_wan gluster gluster_virt"
 read -r -a TARGETS <<< "${BENCH_TARGETS:-$DEFAULT_TARGETS}"
 read -r -a WORKLOADS <<< "${BENCH_WORKLOADS:-seqwrite randwrite_fsync randread randwrite_4jobs randwrite_qd32}"
 

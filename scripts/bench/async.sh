@@ -22,7 +22,7 @@ ratio() { python3 -c 'import sys; a, b = float(sys.argv[1]), float(sys.argv[2]);
 # bench_async_ratios: the issue 13 ratios from the table's figures, where both columns ran.
 bench_async_ratios() {
   local w t
-  for t in pair_async_wan pair_async_stalled; do
+  for t in pair_async pair_async_wan pair_async_stalled; do
     has_target pairfs && has_target "$t" || continue
     for w in seqwrite randwrite_fsync; do
       [[ " ${WORKLOADS[*]} " == *" $w "* ]] || continue
@@ -31,7 +31,7 @@ bench_async_ratios() {
       async_lines+=("async target: $(wl_$w label), ${LABEL[$t]} / ${LABEL[pairfs]} (the same volume unpaired): $(ratio "${RESULT[$w,$t]}" "${RESULT[$w,pairfs]}") ($(fmt "${RESULT[$w,$t]}") / $(fmt "${RESULT[$w,pairfs]}"); target >= 0.8$paced)")
     done
   done
-  if { has_target pair_async_wan || has_target pair_async_stalled; } && [[ " ${WORKLOADS[*]} " == *" randwrite_fsync "* ]]; then
+  if { has_target pair_async || has_target pair_async_wan || has_target pair_async_stalled; } && [[ " ${WORKLOADS[*]} " == *" randwrite_fsync "* ]]; then
     bench_journal_pattern || return 1
   fi
   if has_target pair_wan && has_target pair_async_wan && [[ " ${WORKLOADS[*]} " == *" randwrite_fsync "* ]]; then

@@ -19,7 +19,7 @@ bench_check_space() {
   for t in "${TARGETS[@]}"; do
     case $t in
       pair | pair_ref | pair_curve | pair_wan | gluster | gluster_virt) need=$((need + 2 * SIZE_BYTES)) ;;
-      pair_async_wan | pair_async_wan_ref | pair_async_stalled)
+      pair_async | pair_async_wan | pair_async_wan_ref | pair_async_stalled)
         need=$((need + 2 * SIZE_BYTES + 2 * JOURNAL_BYTES)) ;;
       *) need=$((need + SIZE_BYTES)) ;;
     esac

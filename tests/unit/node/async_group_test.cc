@@ -70,13 +70,16 @@ struct GroupSites {
   std::atomic<bool> hold_for_company{false};
 
   // `clock`: both groups' (AsyncGroupHooks::clock); null = the steady clock. `threads`: both
-  // groups' thread starter (AsyncGroupHooks::threads); null = named std::threads.
-  explicit GroupSites(const TimeSource* clock = nullptr, const ThreadStarter* threads = nullptr) {
+  // groups' thread starter (AsyncGroupHooks::threads); null = named std::threads. `master_pace_ms`,
+  // `restore_pace_ms`: each side's AsyncGroupHooks::pace_ms.
+  explicit GroupSites(const TimeSource* clock = nullptr, const ThreadStarter* threads = nullptr,
+                      int master_pace_ms = 0, int restore_pace_ms = 0) {
     std::filesystem::create_directories(dir.path() + "/a");
     std::filesystem::create_directories(dir.path() + "/b");
     AsyncGroupHooks restore_hooks;
     restore_hooks.clock = clock;
     restore_hooks.threads = threads;
+    restore_hooks.pace_ms = restore_pace_ms;
     restore_hooks.volume_of = [this](const std::string& name) {
       return name == "db" ? secondary : nullptr;
     };
@@ -89,6 +92,7 @@ struct GroupSites {
     AsyncGroupHooks master_hooks;
     master_hooks.clock = clock;
     master_hooks.threads = threads;
+    master_hooks.pace_ms = master_pace_ms;
     master_hooks.send =
         [this](const wire::JournalBatchMessage& batch) -> Result<wire::JournalAckMessage> {
       if (!link_up.load()) return Status::Unreachable("cut");
@@ -419,4 +423,59 @@ TEST_CASE("the transfer keeps a window of batches in flight; the copies end equa
   CHECK(sites.most_in_link.load() <= kAsyncBatchesInFlight);
   CHECK(Image(*sites.primary) == Image(*sites.secondary));
   CHECK(sites.restore->journal().applied_sequence() == kWrites);
+}
+
+// Pacing (AsyncGroupHooks::pace_ms, node/limits.h kAsyncSmallPassMs): a pace far longer than the
+// test, so that what it holds back stays held however slow the machine; Stop ends the pause.
+constexpr int kLongPaceMs = 600000;
+
+// Stops `group` on another thread; false if Stop has not returned within a deadline that only
+// catches a hang (a pause Stop cannot end).
+bool StopsPromptly(AsyncGroup& group) {
+  std::future<void> stopped = std::async(std::launch::async, [&] { group.Stop(); });
+  return stopped.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+}
+
+TEST_CASE("a small batch right after another waits for the pace; Stop ends the wait", "[async]") {
+  GroupSites sites(nullptr, nullptr, kLongPaceMs, 0);
+  sites.master->Start();
+  sites.restore->Start();
+  sites.Write(0, std::string(512, 'a'));  // the first batch goes at once
+  REQUIRE(Eventually([&] { return sites.restore->journal().applied_sequence() == 1; }));
+  sites.Write(512, std::string(512, 'b'));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(sites.master->Progress().sent_sequence == 1);  // held: the last batch was small
+  CHECK(sites.master->counters().batches_sent >= 1);
+  CHECK(StopsPromptly(*sites.master));
+  CHECK(sites.master->journal().last_sequence() == 2);  // kept for the next start
+}
+
+TEST_CASE("a restore pass after a small one waits for the pace; Stop ends the wait", "[async]") {
+  GroupSites sites(nullptr, nullptr, 0, kLongPaceMs);
+  sites.master->Start();
+  sites.restore->Start();
+  sites.Write(0, std::string(512, 'a'));
+  REQUIRE(Eventually([&] { return sites.restore->journal().applied_sequence() == 1; }));
+  sites.Write(512, std::string(512, 'b'));
+  // Received and durable at the secondary, not applied while the restore thread pauses.
+  REQUIRE(Eventually([&] { return sites.master->Progress().sent_sequence == 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(sites.restore->journal().applied_sequence() == 1);
+  CHECK(StopsPromptly(*sites.restore));
+}
+
+TEST_CASE("a trickle of small writes under a short pace is applied whole, in order", "[async]") {
+  GroupSites sites(nullptr, nullptr, 20, 20);
+  sites.master->Start();
+  sites.restore->Start();
+  constexpr int kWrites = 60;
+  for (int i = 0; i < kWrites; ++i) {
+    sites.Write(static_cast<uint64_t>(i % 13) * 512,
+                std::string(512, static_cast<char>('a' + i % 26)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  REQUIRE(Eventually([&] { return sites.master->Progress().applied_sequence == kWrites; }));
+  CHECK(Image(*sites.primary) == Image(*sites.secondary));
+  // Paced: fewer batches than writes (each write went on its own unpaced, 2 ms apart).
+  CHECK(sites.master->counters().batches_sent < static_cast<uint64_t>(kWrites));
 }

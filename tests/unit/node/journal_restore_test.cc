@@ -12,8 +12,8 @@ using pairfs::testing::BytesFor;
 using pairfs::testing::DataWrite;
 using pairfs::testing::FormatAndOpen;
 using pairfs::testing::MemoryFile;
-using pairfs::testing::ReadOk;
 using pairfs::testing::NewestSlot;
+using pairfs::testing::ReadOk;
 using pairfs::testing::Reopen;
 
 namespace {
@@ -226,4 +226,28 @@ TEST_CASE("freeing inside a batch keeps the head at the batch's begin; a restart
     CHECK(journal->first_sequence() == 4);
     CHECK(journal->last_sequence() == 4);
   }
+}
+
+TEST_CASE("MarkApplied with free records applied and frees in one header write", "[journal]") {
+  auto file = MemoryFile();
+  auto journal = FormatAndOpen(file, JournalRole::kRestore);
+  REQUIRE(Receive(*journal, 1, 0).ok());
+  REQUIRE(Receive(*journal, 2, kJournalBatchBegin).ok());
+  REQUIRE(Receive(*journal, 3, kJournalBatchEnd).ok());
+  REQUIRE(Receive(*journal, 4, 0).ok());
+  REQUIRE(journal->Sync().ok());
+  const uint64_t before = journal->counters().header_writes;
+  REQUIRE(journal->MarkApplied(2, /*free=*/true).ok());  // inside the batch: frees through 1
+  CHECK(journal->counters().header_writes == before + 1);
+  CHECK(journal->applied_sequence() == 2);
+  CHECK(journal->first_sequence() == 2);
+  journal = Reopen(file);
+  CHECK(journal->applied_sequence() == 2);
+  CHECK(journal->first_sequence() == 2);
+  REQUIRE(journal->MarkApplied(4, /*free=*/true).ok());
+  CHECK(journal->first_sequence() == 5);
+  journal = Reopen(file);
+  CHECK(journal->applied_sequence() == 4);
+  CHECK(journal->first_sequence() == 5);
+  CHECK(journal->last_sequence() == 4);
 }
