@@ -88,6 +88,17 @@ Status PosixBlockFile::WriteSectors(uint64_t offset, const char* data, size_t le
   return WriteFully(fd_, data, length, offset, path_);
 }
 
+Result<size_t> PosixBlockFile::ReadSectors(uint64_t offset, size_t length, char* out) {
+  const bool aligned = offset % kSectorBytes == 0 && length % kSectorBytes == 0 &&
+                       reinterpret_cast<uintptr_t>(out) % kSectorBytes == 0;
+  if (!aligned || direct_fd_ < 0 || sectors_refused_.load(std::memory_order_relaxed))
+    return ReadFully(fd_, out, length, offset, path_);
+  Result<size_t> read = ReadFully(direct_fd_, out, length, offset, path_);
+  if (read.ok() || read.status().error_number() != EINVAL) return read;
+  sectors_refused_.store(true, std::memory_order_relaxed);
+  return ReadFully(fd_, out, length, offset, path_);
+}
+
 Status PosixBlockFile::Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) {
   const int mode = kind == wire::WriteKind::kPunchHole
                        ? (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)

@@ -46,6 +46,13 @@ class BlockFile {
   virtual Status WriteSectors(uint64_t offset, const char* data, size_t length) {
     return WriteAt(offset, data, length, false);
   }
+  // Reads whole 512-byte sectors (offset, length and `out` 512-aligned) past the host's page
+  // cache where the file system allows (O_DIRECT), else as ReadAt does: for a file written in
+  // sectors, whose pages would only be read once and then evicted (the async journal's
+  // transfer and restore reads).
+  virtual Result<size_t> ReadSectors(uint64_t offset, size_t length, char* out) {
+    return ReadAt(offset, length, out, false);
+  }
   // Asks the host to drop the range's cached pages that are clean (a hint: what is dirty stays
   // until written back; nothing changes for readers). Does nothing where there is no page cache.
   virtual void DropCached(uint64_t /*offset*/, uint64_t /*length*/) {}
@@ -71,6 +78,7 @@ class PosixBlockFile final : public BlockFile {
   Result<size_t> ReadAt(uint64_t offset, size_t length, char* out, bool direct) override;
   Status WriteAt(uint64_t offset, const char* data, size_t length, bool direct) override;
   Status WriteSectors(uint64_t offset, const char* data, size_t length) override;
+  Result<size_t> ReadSectors(uint64_t offset, size_t length, char* out) override;
   void DropCached(uint64_t offset, uint64_t length) override;
   Status Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) override;
   Status Sync() override;
@@ -84,8 +92,8 @@ class PosixBlockFile final : public BlockFile {
   const std::string path_;
   const int fd_;         // buffered
   const int direct_fd_;  // O_DIRECT, or -1 where the file system has none (tmpfs)
-  // WriteSectors met EINVAL (a device whose logical sectors are larger than 512 bytes): buffered
-  // from then on.
+  // WriteSectors or ReadSectors met EINVAL (a device whose logical sectors are larger than 512
+  // bytes): buffered from then on.
   std::atomic<bool> sectors_refused_{false};
 };
 

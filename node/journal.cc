@@ -317,12 +317,25 @@ Result<std::vector<Journal::ReadRun>> Journal::ReadRuns(const std::vector<ReadSp
       ++last;
       run_bytes += spans[last].ring_bytes;
     }
-    std::string bytes(run_bytes, '\0');
-    Result<size_t> read = file_->ReadAt(spans[first].offset, bytes.size(), bytes.data(), false);
+    // A version 2 journal's entries are whole sectors, read past the page cache: they were
+    // written with O_DIRECT and are read once (transfer, restore), so caching them only cost
+    // the host page allocations and readahead of the ring's zeros ahead.
+    ReadRun run;
+    run.first = spans[first].offset;
+    run.size = run_bytes;
+    const bool sectors = entry_align_ != 1;
+    run.buffer.resize(run_bytes + (sectors ? kSectorBytes : 0));
+    if (sectors) {
+      const uintptr_t address = reinterpret_cast<uintptr_t>(run.buffer.data());
+      run.at = (kSectorBytes - address % kSectorBytes) % kSectorBytes;
+    }
+    char* out = run.buffer.data() + run.at;
+    Result<size_t> read = sectors ? file_->ReadSectors(run.first, run_bytes, out)
+                                  : file_->ReadAt(run.first, run_bytes, out, false);
     if (!read.ok()) return read.status();
-    if (read.value() != bytes.size())
+    if (read.value() != run_bytes)
       return Status::Corruption("the journal of group " + group_ + " is cut short");
-    runs.emplace_back(spans[first].offset, std::move(bytes));
+    runs.push_back(std::move(run));
     first = last + 1;
   }
   return runs;
@@ -335,10 +348,10 @@ Result<std::vector<JournalEntry>> Journal::DecodeRuns(const std::vector<ReadSpan
   size_t run = 0;
   for (const ReadSpan& span : spans) {
     while (span.offset < runs[run].first ||
-           span.offset + span.ring_bytes > runs[run].first + runs[run].second.size())
+           span.offset + span.ring_bytes > runs[run].first + runs[run].size)
       ++run;
     const std::string_view bytes =
-        std::string_view(runs[run].second).substr(span.offset - runs[run].first, span.ring_bytes);
+        runs[run].bytes().substr(span.offset - runs[run].first, span.ring_bytes);
     const std::string where = "entry " + std::to_string(span.sequence) + " of group " + group_ +
                               " at offset " + std::to_string(span.offset);
     Result<JournalEntryHeader> header = DecodeJournalEntryHeader(bytes);

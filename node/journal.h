@@ -317,7 +317,15 @@ class Journal {
     uint64_t offset;
     uint64_t ring_bytes;
   };
-  using ReadRun = std::pair<uint64_t, std::string>;  // bytes read at once: offset, bytes
+  // Bytes read at once: `size` bytes from ring offset `first`, at `at` in `buffer` (aligned
+  // there for BlockFile::ReadSectors).
+  struct ReadRun {
+    uint64_t first = 0;
+    std::string buffer;
+    size_t at = 0;
+    size_t size = 0;
+    std::string_view bytes() const { return std::string_view(buffer).substr(at, size); }
+  };
   // Read's spans from `from_sequence` on (which the index holds): durable entries up to
   // `max_bytes` of data, at least one if there is one. Caller holds mutex_.
   void SpansToReadLocked(uint64_t from_sequence, size_t max_bytes,
