@@ -2,7 +2,9 @@
 // a batch, and what display shows. The threads: async_transfer.cc (master), async_restore.cc.
 #include "node/async_group.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -68,12 +70,32 @@ void AsyncGroup::Start() {
   if (thread_.joinable()) return;
   stopping_ = false;
   const ThreadStarter& threads = ThreadsOrPlain(hooks_.threads);
-  thread_ = threads.Start(master_ ? "journal-send" : "journal-restore",
-                          [this] { master_ ? RunTransfer(0) : RunRestore(); });
-  for (int lane = 1; master_ && lane < kAsyncBatchesInFlight; ++lane)
-    lanes_.push_back(threads.Start("journal-send", [this, lane] { RunTransfer(lane); }));
-  if (master_ && !filler_.joinable())
-    filler_ = threads.Start("journal-fill", [this] { RunFill(); });
+  thread_ = threads.Start(master_ ? "journal-send" : "journal-restore", [this] {
+    YieldToWriters();
+    master_ ? RunTransfer(0) : RunRestore();
+  });
+  for (int lane = 1; master_ && lane < kAsyncBatchesInFlight; ++lane) {
+    lanes_.push_back(threads.Start("journal-send", [this, lane] {
+      YieldToWriters();
+      RunTransfer(lane);
+    }));
+  }
+  if (master_ && !filler_.joinable()) {
+    filler_ = threads.Start("journal-fill", [this] {
+      YieldToWriters();
+      RunFill();
+    });
+  }
+}
+
+void AsyncGroup::YieldToWriters() {
+  // The group's own threads run at a lower priority (nice kAsyncThreadNice) than the mount's
+  // writers: on a host short of CPU, the application's writes go first and the transfer, the
+  // restore and the fill catch up when it idles (the journal holds what they owe; past its
+  // high-water mark the writers are paced, which gives them the CPU back). A refusal (no
+  // CAP_SYS_NICE is needed to lower one's own priority) changes nothing.
+  if (hooks_.nice != 0)
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), hooks_.nice);
 }
 
 void AsyncGroup::RunFill() {

@@ -56,6 +56,9 @@ struct AsyncGroupHooks {
   // pass that applied less is followed by a pause this long (kAsyncSmallPassMs in the product;
   // 0, no pacing: the simulation's seeds and the unit tests' waits).
   int pace_ms = 0;
+  // The nice value the group's threads (transfer, restore, fill) give themselves at start
+  // (kAsyncThreadNice in the product: below the mount's writers); 0 leaves them as started.
+  int nice = 0;
 };
 
 // What display shows of the group (wire::VolumeInfo's async fields).
@@ -195,6 +198,8 @@ class AsyncGroup {
   void OnAck(const wire::JournalAckMessage& ack, uint64_t first, size_t count);
   // Lane 0's checkpoint when due (mutex_ not held).
   void CheckpointIfDue();
+  // Lowers the calling group thread's priority to AsyncGroupHooks::nice.
+  void YieldToWriters();
   // Waits until a small batch may go (AsyncGroupHooks::pace_ms; dispatch_mutex_ held, mutex_
   // not); true when stopping.
   bool PaceSmallBatch();
@@ -208,6 +213,8 @@ class AsyncGroup {
   // Restore: Ok if the restore thread can apply `entry` here (its volume is one of the group's,
   // the range within it); InvalidArgument otherwise.
   Status CheckApplicable(const wire::JournalEntryMessage& entry) const;
+  // Writes one entry's data to `volume` (ApplyEntries): large ones mostly with O_DIRECT.
+  static Status ApplyData(Volume& volume, uint64_t offset, std::string_view data);
   // Writes entries to their volumes in order and flushes the volumes touched.
   // `skip_missing` (the master's replay): an entry of a volume that no longer exists is skipped
   // (logged) instead of stopping the replay.

@@ -77,6 +77,7 @@ Result<std::shared_ptr<AsyncGroup>> AsyncPairs::OpenGroup(const std::string& gro
   hooks.clock = options_.clock;
   hooks.threads = options_.threads;
   hooks.pace_ms = kAsyncSmallPassMs;
+  hooks.nice = kAsyncThreadNice;
   hooks.send =
       [this](const wire::JournalBatchMessage& unstamped) -> Result<wire::JournalAckMessage> {
     wire::JournalBatchMessage batch = unstamped;  // asyncswap: generation and RPO fields

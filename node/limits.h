@@ -249,6 +249,12 @@ inline constexpr size_t kAsyncRestoreReadBytes = 8 << 20;
 // thread pauses that long after a pass that applied less. Adds at most twice that to lag_ms.
 inline constexpr size_t kAsyncSmallPassBytes = 256 << 10;
 inline constexpr int kAsyncSmallPassMs = 10;
+// The restore thread writes an entry of at least this many bytes to the volume with O_DIRECT
+// (where offset and length are 4 KiB-aligned; node/async_restore.cc ApplyEntries).
+inline constexpr uint64_t kAsyncDirectApplyBytes = 128 << 10;
+// The nice value of an async group's threads (transfer, restore, fill): below the mount's writers
+// (AsyncGroup::YieldToWriters).
+inline constexpr int kAsyncThreadNice = 10;
 
 // Over the high-water mark (PFUL) each journaled write is delayed by this much: the writers slow
 // to the rate the transfer drains, never fail (doc/design.md "Async pairs").

@@ -5,11 +5,14 @@
 // what the journal holds into the image.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,12 +34,16 @@ namespace {
 constexpr uint64_t kGroupVolumeBytes = 1 << 20;
 constexpr uint64_t kJournalBytes = 1 << 20;
 
-std::shared_ptr<Volume> MemoryVolume(const std::string& dir, const std::string& name) {
+// `file`, if given, is set to the volume's image (its direct_writes count).
+std::shared_ptr<Volume> MemoryVolume(const std::string& dir, const std::string& name,
+                                     MemoryBlockFile** file = nullptr) {
   VolumeMetadata metadata;
   metadata.name = name;
   metadata.size_bytes = kGroupVolumeBytes;
   metadata.inode = 2;
-  return Volume::Attach(dir, metadata, std::make_unique<MemoryBlockFile>(kGroupVolumeBytes));
+  auto image = std::make_unique<MemoryBlockFile>(kGroupVolumeBytes);
+  if (file != nullptr) *file = image.get();
+  return Volume::Attach(dir, metadata, std::move(image));
 }
 
 std::string Image(Volume& volume) {
@@ -58,7 +65,8 @@ bool Eventually(F done, int tries = 2000) {
 struct GroupSites {
   testing::TempDir dir;
   std::shared_ptr<Volume> primary = MemoryVolume(dir.path(), "db");
-  std::shared_ptr<Volume> secondary = MemoryVolume(dir.path(), "db-copy");
+  MemoryBlockFile* secondary_image = nullptr;  // set by the line below
+  std::shared_ptr<Volume> secondary = MemoryVolume(dir.path(), "db-copy", &secondary_image);
   std::shared_ptr<AsyncGroup> master;
   std::shared_ptr<AsyncGroup> restore;
   std::atomic<bool> link_up{true};
@@ -478,4 +486,63 @@ TEST_CASE("a trickle of small writes under a short pace is applied whole, in ord
   CHECK(Image(*sites.primary) == Image(*sites.secondary));
   // Paced: fewer batches than writes (each write went on its own unpaced, 2 ms apart).
   CHECK(sites.master->counters().batches_sent < static_cast<uint64_t>(kWrites));
+}
+
+TEST_CASE("the restore side writes a large entry's aligned middle past the page cache", "[async]") {
+  GroupSites sites;
+  sites.master->Start();
+  sites.restore->Start();
+  // 256 KiB from 16 bytes into a block: the middle (whole 4 KiB blocks) goes O_DIRECT, the
+  // partial blocks at both ends buffered; a 4 KiB entry all buffered.
+  std::string large(256 << 10, '\0');
+  for (size_t i = 0; i < large.size(); ++i) large[i] = static_cast<char>('a' + i % 23);
+  sites.Write(4096 + 16, large);
+  sites.Write(512 << 10, std::string(4096, 'z'));
+  REQUIRE(Eventually([&] { return sites.restore->journal().applied_sequence() == 2; }));
+  CHECK(Image(*sites.primary) == Image(*sites.secondary));
+  CHECK(sites.secondary_image->direct_writes() == 1);
+}
+
+// The nice value of this process's threads named `name` (/proc/self/task/*/stat field 19).
+std::vector<int> NiceOfThreads(const std::string& name) {
+  std::vector<int> nice;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string thread_name;
+    std::getline(comm, thread_name);
+    if (thread_name != name) continue;
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    std::istringstream fields(line.substr(line.rfind(')') + 2));  // after "pid (comm) "
+    std::string field;
+    for (int i = 3; i <= 19 && fields >> field; ++i) {
+    }
+    nice.push_back(std::stoi(field));
+  }
+  return nice;
+}
+
+TEST_CASE("a group's threads run at the nice value of its hooks", "[async]") {
+  testing::TempDir dir;
+  std::shared_ptr<Volume> volume = MemoryVolume(dir.path(), "db");
+  AsyncGroupHooks hooks;
+  hooks.send = [](const wire::JournalBatchMessage&) -> Result<wire::JournalAckMessage> {
+    return Status::Unreachable("no peer");
+  };
+  hooks.volume_of = [&](const std::string& name) { return name == "db" ? volume : nullptr; };
+  hooks.volumes = [&] { return std::vector<std::shared_ptr<Volume>>{volume}; };
+  hooks.nice = 7;
+  Result<std::shared_ptr<AsyncGroup>> group =
+      AsyncGroup::Open(dir.path(), "app", true, true, kJournalBytes, std::move(hooks));
+  REQUIRE(group.ok());
+  group.value()->Start();
+  // Each thread sets its own value as it starts: wait until all four senders have.
+  REQUIRE(Eventually([] {
+    const std::vector<int> nice = NiceOfThreads("journal-send");
+    return nice.size() == static_cast<size_t>(kAsyncBatchesInFlight) &&
+           std::all_of(nice.begin(), nice.end(), [](int n) { return n == 7; });
+  }));
+  group.value()->Stop();
+  CHECK(NiceOfThreads("journal-send").empty());
 }
