@@ -302,16 +302,22 @@ TEST_CASE("the restore side refuses gaps and counts them; duplicates are acknowl
   CHECK(sites.restore->Receive(batch).durable_sequence == 3);
 }
 
-TEST_CASE("a master replays its journal into the image after a restart", "[async]") {
-  testing::TempDir dir;
-  std::filesystem::create_directories(dir.path() + "/j");
-  std::shared_ptr<Volume> volume = MemoryVolume(dir.path(), "db");
+// A master's hooks with no peer (every send Unreachable) and the one volume "db".
+AsyncGroupHooks NoPeerHooks(const std::shared_ptr<Volume>& volume) {
   AsyncGroupHooks hooks;
   hooks.send = [](const wire::JournalBatchMessage&) -> Result<wire::JournalAckMessage> {
     return Status::Unreachable("no peer");
   };
-  hooks.volume_of = [&](const std::string& name) { return name == "db" ? volume : nullptr; };
-  hooks.volumes = [&] { return std::vector<std::shared_ptr<Volume>>{volume}; };
+  hooks.volume_of = [volume](const std::string& name) { return name == "db" ? volume : nullptr; };
+  hooks.volumes = [volume] { return std::vector<std::shared_ptr<Volume>>{volume}; };
+  return hooks;
+}
+
+TEST_CASE("a master replays its journal into the image after a restart", "[async]") {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/j");
+  std::shared_ptr<Volume> volume = MemoryVolume(dir.path(), "db");
+  AsyncGroupHooks hooks = NoPeerHooks(volume);
   {
     Result<std::shared_ptr<AsyncGroup>> group =
         AsyncGroup::Open(dir.path() + "/j", "app", true, true, kJournalBytes, hooks);
@@ -526,12 +532,7 @@ std::vector<int> NiceOfThreads(const std::string& name) {
 TEST_CASE("a group's threads run at the nice value of its hooks", "[async]") {
   testing::TempDir dir;
   std::shared_ptr<Volume> volume = MemoryVolume(dir.path(), "db");
-  AsyncGroupHooks hooks;
-  hooks.send = [](const wire::JournalBatchMessage&) -> Result<wire::JournalAckMessage> {
-    return Status::Unreachable("no peer");
-  };
-  hooks.volume_of = [&](const std::string& name) { return name == "db" ? volume : nullptr; };
-  hooks.volumes = [&] { return std::vector<std::shared_ptr<Volume>>{volume}; };
+  AsyncGroupHooks hooks = NoPeerHooks(volume);
   hooks.nice = 7;
   Result<std::shared_ptr<AsyncGroup>> group =
       AsyncGroup::Open(dir.path(), "app", true, true, kJournalBytes, std::move(hooks));
