@@ -324,12 +324,12 @@ Result<std::vector<Journal::ReadRun>> Journal::ReadRuns(const std::vector<ReadSp
     run.first = spans[first].offset;
     run.size = run_bytes;
     const bool sectors = entry_align_ != 1;
-    run.buffer.resize(run_bytes + (sectors ? kSectorBytes : 0));
+    run.buffer.reset(new char[run_bytes + (sectors ? kSectorBytes : 0)]);
     if (sectors) {
-      const uintptr_t address = reinterpret_cast<uintptr_t>(run.buffer.data());
+      const uintptr_t address = reinterpret_cast<uintptr_t>(run.buffer.get());
       run.at = (kSectorBytes - address % kSectorBytes) % kSectorBytes;
     }
-    char* out = run.buffer.data() + run.at;
+    char* out = run.buffer.get() + run.at;
     Result<size_t> read = sectors ? file_->ReadSectors(run.first, run_bytes, out)
                                   : file_->ReadAt(run.first, run_bytes, out, false);
     if (!read.ok()) return read.status();

@@ -318,13 +318,13 @@ class Journal {
     uint64_t ring_bytes;
   };
   // Bytes read at once: `size` bytes from ring offset `first`, at `at` in `buffer` (aligned
-  // there for BlockFile::ReadSectors).
+  // there for BlockFile::ReadSectors; not zeroed first: the read fills it).
   struct ReadRun {
     uint64_t first = 0;
-    std::string buffer;
+    std::unique_ptr<char[]> buffer;
     size_t at = 0;
     size_t size = 0;
-    std::string_view bytes() const { return std::string_view(buffer).substr(at, size); }
+    std::string_view bytes() const { return std::string_view(buffer.get() + at, size); }
   };
   // Read's spans from `from_sequence` on (which the index holds): durable entries up to
   // `max_bytes` of data, at least one if there is one. Caller holds mutex_.
