@@ -100,7 +100,7 @@ void AsyncGroup::YieldToWriters() {
 
 void AsyncGroup::RunFill() {
   for (;;) {
-    Result<uint64_t> left = journal_->FillAhead(kJournalFillAheadStepBytes);
+    Result<uint64_t> left = journal_->FillAhead(kJournalFillAheadStepBytes, kJournalFillLeadBytes);
     if (!left.ok()) {
       spdlog::warn(
           "group {}: the journal's first lap is not filled ahead ({}): appends there "

@@ -442,7 +442,7 @@ uint64_t Journal::FillRemainingLocked() {
   return size_bytes_ - fill_offset_;
 }
 
-Result<uint64_t> Journal::FillAhead(uint64_t max_bytes) {
+Result<uint64_t> Journal::FillAhead(uint64_t max_bytes, uint64_t lead_while_appending) {
   // Buffered under mutex_ (a copy into the page cache: an O_DIRECT write into unwritten extents
   // converts them on completion and may wait for the file system's journal commit, which held
   // appends back: async lag p99 33 -> 104 ms in make bench); in a version 2 journal the synced
@@ -458,6 +458,11 @@ Result<uint64_t> Journal::FillAhead(uint64_t max_bytes) {
     if (resetting_ || !failed_.ok()) return uint64_t{0};
     remaining = FillRemainingLocked();
     if (remaining == 0 || filled >= max_bytes) break;
+    if (filled == 0 && lead_while_appending > 0) {
+      const bool appending = tail_offset_ != fill_seen_tail_;
+      fill_seen_tail_ = tail_offset_;
+      if (appending && fill_offset_ - tail_offset_ >= lead_while_appending) break;
+    }
     const size_t length =
         static_cast<size_t>(std::min<uint64_t>(kJournalFillAheadChunkBytes, remaining));
     Status written = file_->WriteAt(fill_offset_, JournalZeros(), length, false);

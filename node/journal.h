@@ -176,8 +176,12 @@ class Journal {
   // there meanwhile), then syncs the file. Does nothing once the tail has wrapped (every block
   // was written once) or while the journal is failed or being reset. Returns the bytes still to
   // fill (0: done), or the file's error (which does not fail the journal: appends still work).
-  // Thread-safe.
-  Result<uint64_t> FillAhead(uint64_t max_bytes);
+  // With `lead_while_appending` > 0, writes nothing while the writers are busy and the filled
+  // part already reaches that far past the tail: busy means an append moved the tail since the
+  // previous call (the fill thread calls every kJournalFillAheadPauseMs). Busy writers then pay
+  // for zeros only as their own appends come near unwritten space, and the rest of the lap is
+  // filled while they idle. Thread-safe.
+  Result<uint64_t> FillAhead(uint64_t max_bytes, uint64_t lead_while_appending = 0);
 
   // ---- restore ----
 
@@ -370,6 +374,7 @@ class Journal {
   uint64_t next_sequence_ = 1;
   uint64_t tail_offset_ = 0;     // where the next entry goes (or its wrap marker)
   uint64_t fill_offset_ = 0;     // FillAhead: the ring from the tail up to it is written
+  uint64_t fill_seen_tail_ = 0;  // FillAhead: the tail at its previous call (busy writers move it)
   bool first_lap_done_ = false;  // the tail wrapped: every block of the ring was written
   uint64_t written_through_ = 0;
   uint64_t durable_sequence_ = 0;

@@ -231,6 +231,7 @@ Status Journal::Recover() {
   const uint64_t expected = scan.expected;
   next_sequence_ = expected;
   tail_offset_ = scan.end_of_last;
+  fill_seen_tail_ = tail_offset_;  // an open is no append: the fill's first look sees idle writers
   written_through_ = expected - 1;
   AdvanceDurableLocked(expected - 1);
   recovery_.first_sequence = header_.head_sequence;

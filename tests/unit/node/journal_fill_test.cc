@@ -13,7 +13,8 @@
 
 namespace {
 
-constexpr uint64_t kFillTestRing = pairfs::node::kJournalPrefillBytes + (8 << 20);  // 8 MiB past the prefill
+constexpr uint64_t kFillTestRing =
+    pairfs::node::kJournalPrefillBytes + (8 << 20);  // 8 MiB past the prefill
 constexpr size_t kFillTestEntryBytes = 256 << 10;
 
 }  // namespace
@@ -39,8 +40,9 @@ TEST_CASE("journal fill ahead: zeros past the prefill, never over an entry, raci
   uint64_t count = 0;
   while (count * kFillTestEntryBytes < pairfs::node::kJournalPrefillBytes + (4 << 20)) {
     ++count;
-    pairfs::testing::AppendOk(*journal, pairfs::testing::DataWrite(
-                                            "v", count, pairfs::testing::BytesFor(count, kFillTestEntryBytes)));
+    pairfs::testing::AppendOk(
+        *journal, pairfs::testing::DataWrite(
+                      "v", count, pairfs::testing::BytesFor(count, kFillTestEntryBytes)));
   }
   REQUIRE(journal->Sync().ok());
   done.store(true);
@@ -77,8 +79,8 @@ TEST_CASE("journal fill ahead: nothing to do once the ring has wrapped", "[journ
   REQUIRE(journal->Sync().ok());
   REQUIRE(journal->FreeThrough(count).ok());
   // (as large as the others: it does not fit the ring's end, so it goes to the start)
-  pairfs::testing::AppendOk(*journal,
-                            pairfs::testing::DataWrite("v", 0, std::string(kFillTestEntryBytes, 'w')));
+  pairfs::testing::AppendOk(
+      *journal, pairfs::testing::DataWrite("v", 0, std::string(kFillTestEntryBytes, 'w')));
   // Garbage past the tail now: the wrapped ring's free space is never filled again.
   const std::string marker(4096, '\xcd');
   REQUIRE(file->WriteAt(kFillTestRing - marker.size(), marker.data(), marker.size(), false).ok());
@@ -88,4 +90,46 @@ TEST_CASE("journal fill ahead: nothing to do once the ring has wrapped", "[journ
   std::string end(marker.size(), '\0');
   REQUIRE(file->ReadAt(kFillTestRing - end.size(), end.size(), end.data(), false).ok());
   CHECK(end == marker);
+}
+
+TEST_CASE("journal fill ahead: busy writers get zeros only a lead ahead of their tail",
+          "[journal][fill]") {
+  using pairfs::node::kJournalFillAheadStepBytes;
+  using pairfs::node::kJournalPrefillBytes;
+  auto file = pairfs::testing::MemoryFile(kFillTestRing);
+  auto journal = pairfs::testing::FormatAndOpen(file);
+  const uint64_t lead = kJournalPrefillBytes / 2;
+  auto fill_step = [&] {
+    pairfs::Result<uint64_t> left = journal->FillAhead(kJournalFillAheadStepBytes, lead);
+    REQUIRE(left.ok());
+    return left.value();
+  };
+  uint64_t count = 0;
+  auto append = [&] {
+    ++count;
+    pairfs::testing::AppendOk(
+        *journal, pairfs::testing::DataWrite(
+                      "v", count, pairfs::testing::BytesFor(count, kFillTestEntryBytes)));
+  };
+  // No append yet: the writers are idle, the fill steps.
+  const uint64_t unfilled = kFillTestRing - kJournalPrefillBytes;
+  CHECK(fill_step() == unfilled - kJournalFillAheadStepBytes);
+  // An append moved the tail since: busy, and the fill reaches far past the tail: no step.
+  append();
+  CHECK(fill_step() == unfilled - kJournalFillAheadStepBytes);
+  // Nothing appended since the last look: idle again, a step.
+  CHECK(fill_step() == unfilled - 2 * kJournalFillAheadStepBytes);
+  // Busy writers whose tail comes within the lead of the filled part: the fill steps again.
+  while ((count + 1) * kFillTestEntryBytes <
+         kJournalPrefillBytes + 2 * kJournalFillAheadStepBytes - lead)
+    append();
+  CHECK(fill_step() == unfilled - 2 * kJournalFillAheadStepBytes);  // still the lead: none
+  append();
+  append();
+  CHECK(fill_step() == unfilled - 3 * kJournalFillAheadStepBytes);
+  // Without a lead (the default), appends do not hold the fill back.
+  append();
+  pairfs::Result<uint64_t> rest = journal->FillAhead(kFillTestRing);
+  REQUIRE(rest.ok());
+  CHECK(rest.value() == 0);
 }
