@@ -116,6 +116,9 @@
 #   ready     (optional) called once the file is laid out, before the runs
 #   status    (optional) print the pair's status at the primary after each run (an async pair
 #             in PFUL or PFUS is noted beside the run and the ratio: paced, not its own speed)
+#   settle    (optional) return once the target's background work of the last run is done (an
+#             async pair: the secondary holds every write), after the layout and after each run,
+#             so that it does not run during the next target's run
 # and add NAME to DEFAULT_TARGETS (and the space check's factor if it uses more than BENCH_SIZE of
 # disk). The first target is the baseline of the ratios.
 # Adding a workload (a row): one function wl_NAME (label, unit, fio args) and NAME in WORKLOADS.

@@ -56,6 +56,7 @@ bench_setup_targets() {
         || die "laying out the ${LABEL[$t]} test file failed"
     fi
     "target_$t" ready || die "${LABEL[$t]}: getting ready after the layout failed"
+    "target_$t" settle || true
   done
 }
 
@@ -79,6 +80,7 @@ bench_run_workloads() {
         v=$(metric "$unit" "$out")
         vals[$t]="${vals[$t]:-} $v"
         status=$("target_$t" status 2>/dev/null || true)
+        "target_$t" settle || true  # an async pair's backlog drains before the next run
         note=
         if [ "$status" = PFUL ] || [ "$status" = PFUS ]; then
           PACED[$w,$t]=$((${PACED[$w,$t]:-0} + 1))

@@ -41,6 +41,6 @@ bench_print_report() {
   echo "median of $RUNS run(s); IOPS runs ${SECS} s; file size $SIZE; MB = 10^6 bytes; seq write MB/s includes the final fsync"
   has_target bindfs && echo "bindfs ${BINDFS_OPTS[*]}"
   { has_target gluster || has_target gluster_virt; } && echo "GlusterFS $(glusterd --version | awk 'NR == 1 {print $2}'), bricks on host ${GLUSTER_HOST:-?}, FUSE client"
-  echo "page cache dropped before every run; all targets on $(df --output=source "$TMPBASE" | tail -1) ($TMPBASE)"
+  echo "page cache dropped before every run; an async pair's secondary caught up after each (none runs during another target's run); all targets on $(df --output=source "$TMPBASE" | tail -1) ($TMPBASE)"
   echo "load average at the start: $LOAD_AT_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: compare only ratios of one run)"
 }

@@ -76,6 +76,20 @@ pair_target() {
     path) echo "$SCRATCH/$na-mnt/bench" ;;
     secondary) echo "$SCRATCH/$nb-mnt/bench" ;;
     status) pair_field "$na" bench status 2>/dev/null ;;
+    settle)
+      # An async pair: until the secondary holds every write of the run (lag 0, at most 120 s),
+      # so that its transfer and restore do not run during the next target's run.
+      [ "${PAIR_MODE:-sync}" = async ] || return 0
+      local i
+      for i in $(seq 0 600); do
+        if [ "$(pair_field "$na" bench journal_lag_bytes 2>/dev/null)" = 0 ]; then
+          say "$na: the secondary holds every write (journal_lag_bytes 0) after $((i / 5)) s"
+          return 0
+        fi
+        sleep 0.2
+      done
+      say "$na: the secondary still lags after 120 s; going on"
+      ;;
     teardown)
       pairfs_stop "$na"
       pairfs_stop "$nb"
