@@ -110,9 +110,7 @@ void AsyncGroup::RunFill() {
     }
     if (left.value() == 0) return;
     std::unique_lock<std::mutex> lock(mutex_);
-    if (wake_.wait_for(lock, std::chrono::milliseconds(kJournalFillAheadPauseMs),
-                       [&] { return stopping_; }))
-      return;
+    if (WaitFor(wake_, lock, kJournalFillAheadPauseMs, [&] { return stopping_; })) return;
   }
 }
 
@@ -139,7 +137,7 @@ void AsyncGroup::Stop() {
 
 bool AsyncGroup::WaitForWork(int ms) {
   std::unique_lock<std::mutex> lock(mutex_);
-  wake_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stopping_ || work_; });
+  WaitFor(wake_, lock, ms, [&] { return stopping_ || work_; });
   work_ = false;
   return stopping_;
 }
@@ -246,7 +244,7 @@ wire::JournalAckMessage AsyncGroup::Receive(const wire::JournalBatchMessage& bat
   std::unique_lock<std::mutex> one_batch(receive_mutex_);
   if (reorder_wait_ms > 0 && !batch.entries.empty()) {
     // The master's window: the batch ahead of this one may be in another worker still.
-    received_.wait_for(one_batch, std::chrono::milliseconds(reorder_wait_ms), [&] {
+    WaitFor(received_, one_batch, reorder_wait_ms, [&] {
       return batch.entries.front().sequence <= journal_->next_sequence() ||
              !journal_->health().ok();
     });

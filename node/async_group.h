@@ -47,8 +47,9 @@ struct AsyncGroupHooks {
   std::function<std::vector<std::shared_ptr<Volume>>()> volumes;
   // The group's clock for ages and intervals (lag_ms, RPO times, checkpoints, probes): the
   // replicator's (ReplicatorOptions::clock, issue 12's Env seam); null = the steady clock. The
-  // operators' waits (WaitPeerApplied, WaitShipped, WaitRestored) time out and pause on it too;
-  // the group's threads still wait in real time (tests/sim/README.md "The Env seam").
+  // operators' waits (WaitPeerApplied, WaitShipped, WaitRestored) time out and pause on it too,
+  // and so do the group's threads (AsyncGroup::WaitFor: the transfer's idle wait and its pacing
+  // of small batches, the restore's pause and the reorder wait, the fill's pause).
   const TimeSource* clock = nullptr;
   // The group's threads (node/thread_starter.h); null: named std::threads.
   const ThreadStarter* threads = nullptr;
@@ -225,6 +226,19 @@ class AsyncGroup {
   const TimeSource& Clock() const;
   // Clock() in milliseconds (lag, checkpoint intervals, the waits' deadlines).
   int64_t NowMs() const;
+  // Waits on `ready` (`lock` holds its mutex) until `done()` or `ms` of the group's clock passed;
+  // returns done(). The group's threads wait only through this: on the steady clock it is
+  // ready.wait_for, and a test's held clock (tests/sim/manual_clock.h) keeps them waiting.
+  template <typename Done>
+  bool WaitFor(std::condition_variable& ready, std::unique_lock<std::mutex>& lock, int64_t ms,
+               Done done) const {
+    const int64_t deadline = NowMs() + ms;
+    while (!done()) {
+      if (NowMs() >= deadline) return false;
+      Clock().WaitUntil(ready, lock, deadline);
+    }
+    return true;
+  }
   // Waits up to `ms` for new work or Stop; true when stopping.
   bool WaitForWork(int ms);
   // The master's fill thread (asyncfix): the journal's first lap written with zeros in steps
@@ -268,7 +282,7 @@ class AsyncGroup {
   size_t replayed_ranges_ = 0;
   int64_t last_checkpoint_ms_ = 0;
   // Master: when the last batch with entries was dispatched, and its bytes (PaceSmallBatch).
-  std::chrono::steady_clock::time_point last_ship_time_;
+  int64_t last_ship_ms_ = 0;  // NowMs() when the last batch was shipped (PaceSmallBatch)
   size_t last_ship_bytes_ = SIZE_MAX;
   // Master: appended entries not yet applied at the peer (sequence, when, data bytes).
   struct Pending {

@@ -50,8 +50,7 @@ void AsyncGroup::RunTransfer(int lane) {
       continue;
     }
     // The other lanes only ship, once there is something to ship and room in the window.
-    wake_.wait_for(lock, std::chrono::milliseconds(kAsyncIdleWaitMs),
-                   [&] { return stopping_ || SendableLocked(); });
+    WaitFor(wake_, lock, kAsyncIdleWaitMs, [&] { return stopping_ || SendableLocked(); });
     if (stopping_) return;
   }
 }
@@ -128,7 +127,7 @@ bool AsyncGroup::ShipOnce() {
     if (!probe && batch.first_sequence != next_send_) return true;  // an ack moved it: again
     next_send_ = batch.first_sequence + batch.entries.size();
     if (!batch.entries.empty()) {
-      last_ship_time_ = std::chrono::steady_clock::now();
+      last_ship_ms_ = NowMs();
       last_ship_bytes_ = bytes + batch.entries.size();  // a batch of discards counts too
     }
     ++in_flight_batches_;
@@ -167,8 +166,7 @@ bool AsyncGroup::PaceSmallBatch() {
   std::unique_lock<std::mutex> lock(mutex_);
   if (hooks_.pace_ms <= 0 || !peer_known_ || last_ship_bytes_ >= kAsyncSmallPassBytes)
     return stopping_;
-  wake_.wait_until(lock, last_ship_time_ + std::chrono::milliseconds(hooks_.pace_ms),
-                   [&] { return stopping_; });
+  WaitFor(wake_, lock, last_ship_ms_ + hooks_.pace_ms - NowMs(), [&] { return stopping_; });
   return stopping_;
 }
 

@@ -11,8 +11,9 @@
 // votes), the trim's wait for writes in flight and its polls, the takeover's probe, the restart
 // resyncs' silence check, an async group's ages and intervals (AsyncGroupHooks::clock: lag_ms,
 // the RPO's ages, checkpoints) and the operators' waits on a group (WaitShipped, WaitRestored,
-// WaitPeerApplied). What does not yet (issue 12, tests/sim/README.md "The Env seam"): the
-// threads' waits for work (the threads themselves start through node/thread_starter.h), the
+// WaitPeerApplied), and the group's threads' timed waits (AsyncGroup::WaitFor). What does not
+// yet (issue 12, tests/sim/README.md "The Env seam"): the replicator's threads' waits for work
+// (the threads themselves start through node/thread_starter.h), the writers' PFUL pacing, the
 // witness's calls (wire/), and measurements (latency stages, a copy's duration).
 #pragma once
 
@@ -51,8 +52,8 @@ class SteadyTimeSource : public TimeSource {
   int64_t NowMs() const override { return SteadyNowMs(); }
   void WaitUntil(std::condition_variable& ready, std::unique_lock<std::mutex>& lock,
                  int64_t deadline_ms) const override {
-    ready.wait_until(lock, std::chrono::steady_clock::time_point(
-                               std::chrono::milliseconds(deadline_ms)));
+    ready.wait_until(lock,
+                     std::chrono::steady_clock::time_point(std::chrono::milliseconds(deadline_ms)));
   }
   void Pause(int64_t ms) const override {
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));

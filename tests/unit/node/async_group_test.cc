@@ -193,9 +193,14 @@ TEST_CASE("lag_ms is the age of the oldest entry the peer does not hold, on the 
   clock.Advance(2500);
   CHECK(sites.master->Progress().lag_ms == 7500);
   sites.link_up.store(true);
+  clock.Advance(kAsyncRetryMs);  // the transfer retries a cut link after this, on the group's clock
   REQUIRE(Eventually([&] { return sites.master->Progress().sent_sequence == 2; }));
   CHECK(sites.master->Progress().lag_ms == 0);
-  REQUIRE(Eventually([&] { return sites.master->Progress().applied_sequence == 2; }));
+  // The master hears what the peer applied from its next ask, kAsyncIdleWaitMs later on the clock.
+  REQUIRE(Eventually([&] {
+    clock.Advance(kAsyncIdleWaitMs);
+    return sites.master->Progress().applied_sequence == 2;
+  }));
   CHECK(Image(*sites.primary) == Image(*sites.secondary));
 }
 
@@ -226,8 +231,10 @@ TEST_CASE("the group's waits for the peer time out on the group's clock", "[asyn
   CHECK(not_shipped.code() == Code::kUnreachable);
   CHECK(not_shipped.message().find("did not take the rest") != std::string::npos);
   CHECK(applied.get().code() == Code::kUnreachable);
-  // The peer back: the same waits end with Ok on a held clock.
+  // The peer back (the transfer's retry comes kAsyncRetryMs later on the group's clock): the same
+  // waits end with Ok on a held clock.
   sites.link_up.store(true);
+  clock.Advance(kAsyncRetryMs);
   CHECK(sites.master->WaitShipped(kWaitMs).ok());
   CHECK(sites.master->WaitPeerApplied(1, kWaitMs).ok());
   CHECK(sites.restore->WaitRestored(kWaitMs).ok());
@@ -476,6 +483,23 @@ TEST_CASE("a restore pass after a small one waits for the pace; Stop ends the wa
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK(sites.restore->journal().applied_sequence() == 1);
   CHECK(StopsPromptly(*sites.restore));
+}
+
+// The group's threads wait on its clock (AsyncGroup::WaitFor): held, a small batch's pace never
+// passes, whatever the wall clock does; moved past it, the batch leaves.
+TEST_CASE("a small batch waits for its pace on the group's clock", "[async]") {
+  sim::ManualClock clock;
+  GroupSites sites(&clock, nullptr, kAsyncSmallPassMs, 0);
+  sites.master->Start();
+  sites.restore->Start();
+  sites.Write(0, std::string(512, 'a'));  // the first batch goes at once
+  REQUIRE(Eventually([&] { return sites.restore->journal().applied_sequence() == 1; }));
+  sites.Write(512, std::string(512, 'b'));
+  std::this_thread::sleep_for(std::chrono::milliseconds(30 * kAsyncSmallPassMs));
+  CHECK(sites.master->Progress().sent_sequence == 1);  // no time passed on the group's clock
+  clock.Advance(kAsyncSmallPassMs);
+  REQUIRE(Eventually([&] { return sites.restore->journal().applied_sequence() == 2; }));
+  CHECK(Image(*sites.primary) == Image(*sites.secondary));
 }
 
 TEST_CASE("a trickle of small writes under a short pace is applied whole, in order", "[async]") {
