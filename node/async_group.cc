@@ -70,22 +70,17 @@ void AsyncGroup::Start() {
   if (thread_.joinable()) return;
   stopping_ = false;
   const ThreadStarter& threads = ThreadsOrPlain(hooks_.threads);
-  thread_ = threads.Start(master_ ? "journal-send" : "journal-restore", [this] {
-    YieldToWriters();
-    master_ ? RunTransfer(0) : RunRestore();
-  });
-  for (int lane = 1; master_ && lane < kAsyncBatchesInFlight; ++lane) {
-    lanes_.push_back(threads.Start("journal-send", [this, lane] {
+  auto start = [&](const char* name, std::function<void()> body) {
+    return threads.Start(name, [this, body = std::move(body)] {
       YieldToWriters();
-      RunTransfer(lane);
-    }));
-  }
-  if (master_ && !filler_.joinable()) {
-    filler_ = threads.Start("journal-fill", [this] {
-      YieldToWriters();
-      RunFill();
+      body();
     });
-  }
+  };
+  thread_ = start(master_ ? "journal-send" : "journal-restore",
+                  [this] { master_ ? RunTransfer(0) : RunRestore(); });
+  for (int lane = 1; master_ && lane < kAsyncBatchesInFlight; ++lane)
+    lanes_.push_back(start("journal-send", [this, lane] { RunTransfer(lane); }));
+  if (master_ && !filler_.joinable()) filler_ = start("journal-fill", [this] { RunFill(); });
 }
 
 void AsyncGroup::YieldToWriters() {

@@ -232,10 +232,15 @@ class AsyncGroup {
   template <typename Done>
   bool WaitFor(std::condition_variable& ready, std::unique_lock<std::mutex>& lock, int64_t ms,
                Done done) const {
-    const int64_t deadline = NowMs() + ms;
+    return WaitUntilMs(ready, lock, NowMs() + ms, done);
+  }
+  // The same until the group's clock reaches `deadline_ms`.
+  template <typename Done>
+  bool WaitUntilMs(std::condition_variable& ready, std::unique_lock<std::mutex>& lock,
+                   int64_t deadline_ms, Done done) const {
     while (!done()) {
-      if (NowMs() >= deadline) return false;
-      Clock().WaitUntil(ready, lock, deadline);
+      if (NowMs() >= deadline_ms) return false;
+      Clock().WaitUntil(ready, lock, deadline_ms);
     }
     return true;
   }
@@ -282,7 +287,7 @@ class AsyncGroup {
   size_t replayed_ranges_ = 0;
   int64_t last_checkpoint_ms_ = 0;
   // Master: when the last batch with entries was dispatched, and its bytes (PaceSmallBatch).
-  int64_t last_ship_ms_ = 0;  // NowMs() when the last batch was shipped (PaceSmallBatch)
+  int64_t last_ship_ms_ = 0;  // NowMs()
   size_t last_ship_bytes_ = SIZE_MAX;
   // Master: appended entries not yet applied at the peer (sequence, when, data bytes).
   struct Pending {
