@@ -105,7 +105,7 @@ void AsyncGroup::RunFill() {
     }
     if (left.value() == 0) return;
     std::unique_lock<std::mutex> lock(mutex_);
-    if (WaitFor(wake_, lock, kJournalFillAheadPauseMs, [&] { return stopping_; })) return;
+    if (WaitFor(paused_, lock, kJournalFillAheadPauseMs, [&] { return stopping_; })) return;
   }
 }
 
@@ -115,6 +115,7 @@ void AsyncGroup::Stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  paused_.notify_all();
   received_.notify_all();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
   if (filler_.joinable()) filler_.join();

@@ -260,8 +260,13 @@ class AsyncGroup {
   const std::unique_ptr<Journal> journal_;
   const AsyncGroupHooks hooks_;
 
-  mutable std::mutex mutex_;  // guards everything below; held across a Journal::Append
+  mutable std::mutex mutex_;  // guards everything below
+  // Work for the group's threads: an append, a received batch, room in the window, a wait for
+  // the peer. Notified on every append, so only threads that wait for work wait on it.
   std::condition_variable wake_;
+  // The pauses that only Stop ends (the fill's, the small-batch pace, the restore's): on wake_,
+  // every append woke them for nothing, a futex wake and a context switch per write each.
+  std::condition_variable paused_;
   bool stopping_ = false;
   bool suspended_ = false;  // Suspend: every Append is refused
   bool work_ = false;       // an append or a received batch since the thread last looked

@@ -27,7 +27,7 @@ void AsyncGroup::RunRestore() {
     // which on a disk shared with the primary cost its writers their fsyncs' speed.
     std::unique_lock<std::mutex> lock(mutex_);
     if (applied < kAsyncSmallPassBytes && hooks_.pace_ms > 0)
-      WaitFor(wake_, lock, hooks_.pace_ms, [&] { return stopping_; });
+      WaitFor(paused_, lock, hooks_.pace_ms, [&] { return stopping_; });
     if (stopping_) return;
   }
 }

@@ -166,7 +166,7 @@ bool AsyncGroup::PaceSmallBatch() {
   std::unique_lock<std::mutex> lock(mutex_);
   if (hooks_.pace_ms <= 0 || !peer_known_ || last_ship_bytes_ >= kAsyncSmallPassBytes)
     return stopping_;
-  WaitUntilMs(wake_, lock, last_ship_ms_ + hooks_.pace_ms, [&] { return stopping_; });
+  WaitUntilMs(paused_, lock, last_ship_ms_ + hooks_.pace_ms, [&] { return stopping_; });
   return stopping_;
 }
 

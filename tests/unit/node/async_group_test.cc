@@ -457,18 +457,70 @@ bool StopsPromptly(AsyncGroup& group) {
   return stopped.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
 }
 
-TEST_CASE("a small batch right after another waits for the pace; Stop ends the wait", "[async]") {
-  GroupSites sites(nullptr, nullptr, kLongPaceMs, 0);
+// Starts both sides, sends a small first batch (it goes at once) and appends a second small
+// entry, which waits for the master's pace; returns after 300 ms of it.
+void HoldASmallBatch(GroupSites& sites) {
   sites.master->Start();
   sites.restore->Start();
-  sites.Write(0, std::string(512, 'a'));  // the first batch goes at once
+  sites.Write(0, std::string(512, 'a'));
   REQUIRE(Eventually([&] { return sites.restore->journal().applied_sequence() == 1; }));
   sites.Write(512, std::string(512, 'b'));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
+}
+
+TEST_CASE("a small batch right after another waits for the pace; Stop ends the wait", "[async]") {
+  GroupSites sites(nullptr, nullptr, kLongPaceMs, 0);
+  HoldASmallBatch(sites);
   CHECK(sites.master->Progress().sent_sequence == 1);  // held: the last batch was small
   CHECK(sites.master->counters().batches_sent >= 1);
   CHECK(StopsPromptly(*sites.master));
   CHECK(sites.master->journal().last_sequence() == 2);  // kept for the next start
+}
+
+// The /proc/self/task directories of this process's threads named `name`.
+std::vector<std::filesystem::path> ThreadsNamed(const std::string& name) {
+  std::vector<std::filesystem::path> threads;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string thread_name;
+    std::getline(comm, thread_name);
+    if (thread_name == name) threads.push_back(task.path());
+  }
+  return threads;
+}
+
+// The voluntary context switches of this process's threads named `name`, summed: each time one
+// slept and was woken (/proc/self/task/*/status).
+uint64_t WakeupsOfThreads(const std::string& name) {
+  uint64_t wakeups = 0;
+  for (const std::filesystem::path& task : ThreadsNamed(name)) {
+    std::ifstream status(task / "status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0)
+        wakeups += std::stoull(line.substr(line.find(':') + 1));
+    }
+  }
+  return wakeups;
+}
+
+// Every append announces work; a sending thread that waits out the small-batch pace (or the
+// fill's pause) has none to take, and is not woken for it: on the old shared condition variable
+// each append woke it, a futex wake and a context switch per write (issue 13, 4 KiB write+fsync).
+TEST_CASE("appends do not wake the sending threads while a small batch waits for its pace",
+          "[async]") {
+  GroupSites sites(nullptr, nullptr, kLongPaceMs, 0);
+  HoldASmallBatch(sites);  // one lane waits for the pace, the others for it to hand over
+  const uint64_t before = WakeupsOfThreads("journal-send") + WakeupsOfThreads("journal-fill");
+  constexpr int kAppends = 400;
+  for (int i = 0; i < kAppends; ++i)
+    sites.Write(static_cast<uint64_t>(i % 64) * 512,
+                std::string(512, static_cast<char>('c' + i % 20)));
+  const uint64_t woken =
+      WakeupsOfThreads("journal-send") + WakeupsOfThreads("journal-fill") - before;
+  INFO("the group's sending and fill threads were woken " << woken << " times during " << kAppends
+                                                          << " appends");
+  CHECK(woken < kAppends / 4);
+  CHECK(sites.master->Progress().sent_sequence == 1);  // still held: the pace is long
 }
 
 TEST_CASE("a restore pass after a small one waits for the pace; Stop ends the wait", "[async]") {
@@ -536,12 +588,8 @@ TEST_CASE("the restore side writes a large entry's aligned middle past the page 
 // The nice value of this process's threads named `name` (/proc/self/task/*/stat field 19).
 std::vector<int> NiceOfThreads(const std::string& name) {
   std::vector<int> nice;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string thread_name;
-    std::getline(comm, thread_name);
-    if (thread_name != name) continue;
-    std::ifstream stat(task.path() / "stat");
+  for (const std::filesystem::path& task : ThreadsNamed(name)) {
+    std::ifstream stat(task / "stat");
     std::string line;
     std::getline(stat, line);
     std::istringstream fields(line.substr(line.rfind(')') + 2));  // after "pid (comm) "
