@@ -69,7 +69,7 @@ inline constexpr size_t kPeerWorkQueuedBytes = 128ull << 20;
 inline constexpr size_t kReplicaPartBytes = 512 * 1024;
 
 // Replica writes whose message is at most this long are served on the peer link's thread, not
-// handed to a worker (node/replicator.cc OnFrame): their disk time is a page-cache copy, and the
+// handed to a worker (node/frame_routes.h RouteOf): their disk time is a page-cache copy, and the
 // link thread writing one part while ZeroMQ's I/O thread receives (decrypts) the next is the
 // overlap the parts are for.
 inline constexpr size_t kInlineReplicaWriteBytes = kReplicaPartBytes + 4096;

@@ -15,6 +15,7 @@
 
 #include "node/command_rules.h"
 #include "node/copy_engine.h"
+#include "node/frame_routes.h"
 #include "node/limits.h"
 #include "node/pair_state.h"
 #include "node/peer_status_rules.h"
@@ -26,17 +27,6 @@ namespace pairfs::node {
 
 using namespace replicator_internal;
 using wire::MessageType;
-
-namespace {
-
-// A flush ahead of a write (through_sequence set: wire/protocol.md FlushMessage); a body that
-// does not decode is not (a worker refuses it).
-bool IsFlushAhead(std::string_view body) {
-  wire::FlushMessage message;
-  return wire::DecodeBody(body, &message).ok() && message.through_sequence != 0;
-}
-
-}  // namespace
 
 // ---- life cycle -------------------------------------------------------------------------------
 
@@ -330,73 +320,34 @@ void Replicator::Answer(const wire::Frame& request, MessageType type, const std:
 void Replicator::OnFrame(wire::Frame frame) {
   last_heard_ms_.store(NowMs());
   heard_since_start_.store(true);
-  switch (frame.type) {
-    case MessageType::kWriteAck:
-    case MessageType::kWriteGrant:
-    case MessageType::kFlushAck:
-    case MessageType::kReply:  // to a carried request
-    case MessageType::kPeerAnswer:
-    case MessageType::kJournalAck: (void)calls_->Deliver(std::move(frame)); return;
-    case MessageType::kWriteConfirm: (void)confirms_->Deliver(std::move(frame)); return;
-    case MessageType::kReplicaWrite:
-      // A small replica write is served right here, on the link thread: a hand-off to a worker
-      // costs more than the write (a page-cache copy), and it is on every write's round trip.
-      // Concurrent replica writes never overlap (the primary holds their ranges until the
-      // answers), so serving some here and some on workers keeps their order.
-      if (frame.body.size() <= kInlineReplicaWriteBytes) return Serve(std::move(frame));
-      [[fallthrough]];
-    case MessageType::kFlush:
-      // A flush ahead (node/flush_path.cc SendFlushAhead) too: it follows a lone small write,
-      // served here just before, and its fdatasync is on the application's fsync's critical path;
-      // a hand-off to a worker delayed its start by a wake-up. Frames behind it wait for the
-      // fdatasync, as they wait for an inline write's: one is sent only while its write is alone
-      // in flight, for an application that fsyncs after each write, whose next write waits for
-      // this fsync anyway. A plain flush (writes overlapping) still goes to a worker.
-      if (frame.type == MessageType::kFlush && IsFlushAhead(frame.body))
-        return Serve(std::move(frame));
-      [[fallthrough]];
-    case MessageType::kForwardedWrite:
-    case MessageType::kPeerStatus:
-    case MessageType::kPeerCommand:  // retired: refused with an answer
-    case MessageType::kPeerCreate:
-    case MessageType::kPeerForwardSplit:
-    case MessageType::kPeerForwardResync:
-    case MessageType::kPeerReserveAsk:
-    case MessageType::kPeerReserveMirror:
-    case MessageType::kPeerVote:
-    case MessageType::kPeerStatusAsk:
-    case MessageType::kPeerVerify:
-    case MessageType::kPeerSplit:
-    case MessageType::kPeerResync:
-    case MessageType::kPeerDemote:
-    case MessageType::kPeerCopyDone:
-    case MessageType::kPeerTrim:
-    case MessageType::kPeerDissolve:
-    case MessageType::kPeerBitmap:
-    case MessageType::kJournalBatch:
-    case MessageType::kPeerCarry: {
-      std::unique_lock<std::mutex> lock(work_mutex_);
-      if (stopping_ && frame.type == MessageType::kFlush) {
-        // While this site stops, a flush is still served (here: the workers are gone). The peer
-        // may ask for it inside its answer to this site's last ask (the end of a copy: PeerTrim
-        // flushes both copies), which Stop waits for; unanswered, Stop waited peer_timeout_ms.
-        lock.unlock();
-        return Serve(std::move(frame));
-      }
-      if (stopping_ || work_.size() >= kPeerWorkQueued ||
-          work_bytes_ + frame.body.size() > kPeerWorkQueuedBytes) {
-        PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "peer: work queue full",
-                           "peer: dropped a {} (queue full or stopping)",
-                           MessageTypeName(frame.type));
-        return;
-      }
-      work_bytes_ += frame.body.size();
-      work_.push_back(std::move(frame));
-      work_ready_.notify_one();
-      return;
-    }
-    default: CountRefusal(frame.type, Status::Unsupported("not a site-to-site type"));
+  switch (RouteOf(frame)) {  // node/frame_routes.h
+    case FrameRoute::kAnswer: (void)calls_->Deliver(std::move(frame)); return;
+    case FrameRoute::kConfirm: (void)confirms_->Deliver(std::move(frame)); return;
+    case FrameRoute::kInline: return Serve(std::move(frame));
+    case FrameRoute::kWorker: return QueueForWorkers(std::move(frame));
+    case FrameRoute::kRefuse: break;
   }
+  CountRefusal(frame.type, Status::Unsupported("not a site-to-site type"));
+}
+
+void Replicator::QueueForWorkers(wire::Frame frame) {
+  std::unique_lock<std::mutex> lock(work_mutex_);
+  if (stopping_ && frame.type == MessageType::kFlush) {
+    // While this site stops, a flush is still served (here: the workers are gone). The peer may
+    // ask for it inside its answer to this site's last ask (the end of a copy: PeerTrim flushes
+    // both copies), which Stop waits for; unanswered, Stop waited peer_timeout_ms.
+    lock.unlock();
+    return Serve(std::move(frame));
+  }
+  if (stopping_ || work_.size() >= kPeerWorkQueued ||
+      work_bytes_ + frame.body.size() > kPeerWorkQueuedBytes) {
+    PAIRFS_LOG_REFUSAL(wire::RefusalLog(), "peer: work queue full",
+                       "peer: dropped a {} (queue full or stopping)", MessageTypeName(frame.type));
+    return;
+  }
+  work_bytes_ += frame.body.size();
+  work_.push_back(std::move(frame));
+  work_ready_.notify_one();
 }
 
 void Replicator::Serve(wire::Frame frame) {

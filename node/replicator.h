@@ -64,7 +64,8 @@ class Replicator {
   // Stops copies, workers and the background thread. Idempotent.
   void Stop();
 
-  // A checked frame from the peer (any thread; blocks at most for a small replica write).
+  // A checked frame from the peer (any thread; blocks at most for a small replica write or a
+  // flush ahead): handled where node/frame_routes.h RouteOf says.
   void OnFrame(wire::Frame frame);
 
   // ---- mount I/O: what doc/design.md says a write, discard or fsync does in each status ----
@@ -301,6 +302,9 @@ class Replicator {
   // The peer's requests (worker threads). Serve dispatches (replicator.cc); the writes and the
   // flush are replica_server.cc's, the status peer_status.cc's.
   void Serve(wire::Frame frame);
+  // OnFrame's FrameRoute::kWorker: queued for a worker (a flush served here while stopping);
+  // dropped, logged, when the queue is full or the site stops.
+  void QueueForWorkers(wire::Frame frame);
   void ServeReplicaWrite(const wire::Frame& frame);
   void ServeForwardedWrite(const wire::Frame& frame);
   void ServeFlush(const wire::Frame& frame);

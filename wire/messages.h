@@ -267,8 +267,8 @@ struct VolumeInfo {
                      generation, generation_site, consistent, outdated, open_count,
                      region_size_bytes, fenced, reserve_epoch, reserve_outdated, link_authenticated,
                      journal_used_bytes, journal_size_bytes, sent_sequence, applied_sequence,
-                     lag_ms, peer_heard_ms_ago,
-                     rpo_takeover_unix_ms, rpo_lost_writes, rpo_lost_bytes);  // asyncrest: appended
+                     lag_ms, peer_heard_ms_ago, rpo_takeover_unix_ms, rpo_lost_writes,
+                     rpo_lost_bytes);  // asyncrest: appended
 };
 
 // One heartbeat link as clusterd sees it.
@@ -383,8 +383,9 @@ struct WriteReplyMessage {
 struct FlushMessage {
   std::string volume;
   Generation generation;
-  uint64_t through_sequence =
-      0;  // reserved: always 0, never read (a flush covers every write answered before it)
+  // 0 in a plain flush (it covers every write answered before it); in a flush ahead, the request
+  // id of the replica write it follows (wire/protocol.md "flush ahead").
+  uint64_t through_sequence = 0;
   uint8_t code = 0;
   MSGPACK_DEFINE_ARRAY(volume, generation, through_sequence, code);
 };
