@@ -8,11 +8,26 @@
 
 #include "node/limits.h"
 #include "node/names.h"
+#include "node/recent_entries.h"
 
 namespace pairfs::node {
 namespace {
 
 constexpr uint16_t kBatchFlags = kJournalBatchBegin | kJournalBatchEnd;
+
+// The entry that `write` became at `placement`, as Read returns it.
+JournalEntry EntryOf(const Journal::Placement& placement, const JournalWrite& write) {
+  JournalEntry entry;
+  entry.sequence = placement.sequence;
+  entry.volume = std::string(write.volume);
+  entry.kind = write.kind;
+  entry.offset = write.offset;
+  entry.length = write.length;
+  entry.flags = write.flags;
+  entry.data_checksum = placement.checksum;
+  entry.data = std::string(write.data);
+  return entry;
+}
 
 }  // namespace
 
@@ -48,7 +63,8 @@ Journal::Journal(std::shared_ptr<BlockFile> file, const JournalHeader& header, u
       journal_id_(header.journal_id),
       entry_align_(JournalEntryAlign(header.version)),
       header_(header),
-      slot_(slot) {}
+      slot_(slot),
+      recent_(std::make_unique<RecentEntries>(kJournalRecentBytes, kJournalRecentEntryBytes)) {}
 
 Journal::~Journal() = default;
 
@@ -154,7 +170,8 @@ Status Journal::WriteAppended(const Placement& placement, const JournalWrite& wr
   const JournalEntryHeader header = EntryHeader(placement, write);
   Status status = WriteMarker(placement, write.kind);
   if (status.ok()) status = WriteRun(placement.offset, {&header, 1}, {&write.data, 1});
-  return RecordWritten({&placement, 1}, status);
+  const JournalWrite* const written = &write;
+  return RecordWritten({&placement, 1}, {&written, 1}, status);
 }
 
 Status Journal::WriteMarker(const Placement& placement, wire::WriteKind kind) {
@@ -169,12 +186,16 @@ Status Journal::WriteMarker(const Placement& placement, wire::WriteKind kind) {
   return WriteRun(placement.marker_offset, {&marker, 1}, {&none, 1});
 }
 
-Status Journal::RecordWritten(std::span<const Placement> placements, const Status& written) {
+Status Journal::RecordWritten(std::span<const Placement> placements,
+                              std::span<const JournalWrite* const> writes, const Status& written) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!written.ok()) return FailLocked(written);
   // The entries cannot have been freed or reset away: neither passes an unwritten entry.
-  for (const Placement& placement : placements)
+  for (size_t i = 0; i < placements.size(); ++i) {
+    const Placement& placement = placements[i];
     index_[placement.sequence - index_first_].written = true;
+    recent_->Add(EntryOf(placement, *writes[i]));
+  }
   while (written_through_ + 1 < next_sequence_ &&
          index_[written_through_ + 1 - index_first_].written)
     ++written_through_;
@@ -270,15 +291,26 @@ Status Journal::FailLocked(const Status& status) {
 // ---- reads ------------------------------------------------------------------------------------
 
 Result<std::vector<JournalEntry>> Journal::Read(uint64_t from_sequence, size_t max_bytes) const {
-  std::vector<ReadSpan> spans;
   uint64_t resets_seen;
+  uint64_t readable_through;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (from_sequence < header_.head_sequence || from_sequence < index_first_)
       return Status::NotFound("entry " + std::to_string(from_sequence) + " of group " + group_ +
                               " was freed");
     resets_seen = resets_;
-    SpansToReadLocked(from_sequence, max_bytes, &spans);
+    readable_through = std::min(durable_sequence_, next_sequence_ - 1);
+  }
+  // The entries written last are in memory (recent_); the rest is read from the file, from the
+  // first entry that is not.
+  std::vector<JournalEntry> entries = recent_->Take(from_sequence, readable_through, max_bytes);
+  size_t bytes = 0;
+  for (const JournalEntry& entry : entries) bytes += entry.data.size();
+  const uint64_t next = from_sequence + entries.size();
+  std::vector<ReadSpan> spans;
+  if (next <= readable_through && (entries.empty() || bytes < max_bytes)) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    SpansToReadLocked(next, max_bytes - bytes, entries.empty(), &spans);
   }
   Result<std::vector<ReadRun>> runs = ReadRuns(spans);
   if (!runs.ok()) return runs.status();
@@ -290,16 +322,19 @@ Result<std::vector<JournalEntry>> Journal::Read(uint64_t from_sequence, size_t m
       return Status::NotFound("entry " + std::to_string(from_sequence) + " of group " + group_ +
                               " was freed");
   }
-  return DecodeRuns(spans, runs.value());
+  Result<std::vector<JournalEntry>> read = DecodeRuns(spans, runs.value());
+  if (!read.ok()) return read.status();
+  for (JournalEntry& entry : read.value()) entries.push_back(std::move(entry));
+  return entries;
 }
 
-void Journal::SpansToReadLocked(uint64_t from_sequence, size_t max_bytes,
+void Journal::SpansToReadLocked(uint64_t from_sequence, size_t max_bytes, bool at_least_one,
                                 std::vector<ReadSpan>* spans) const {
   uint64_t data_bytes = 0;
   for (uint64_t sequence = from_sequence;
        sequence <= durable_sequence_ && sequence < next_sequence_; ++sequence) {
     const IndexEntry& entry = index_[sequence - index_first_];
-    if (!spans->empty() && data_bytes + entry.data_bytes > max_bytes) break;
+    if ((!spans->empty() || !at_least_one) && data_bytes + entry.data_bytes > max_bytes) break;
     spans->push_back(
         ReadSpan{sequence, entry.offset, JournalEntryBytes(entry.data_bytes, entry_align_)});
     data_bytes += entry.data_bytes;

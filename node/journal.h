@@ -33,6 +33,8 @@
 
 namespace pairfs::node {
 
+class RecentEntries;  // node/recent_entries.h
+
 // One write as the journal carries it. Views of the caller's bytes: Append copies them once,
 // into the write that puts header and data on disk together.
 struct JournalWrite {
@@ -211,7 +213,8 @@ class Journal {
 
   // ---- both ----
 
-  // Entries from `from_sequence` on, consecutive, their data verified; as many as fit
+  // Entries from `from_sequence` on, consecutive: those written last from memory (recent_, the
+  // bytes this journal wrote), the rest from the file, their data verified; as many as fit
   // `max_bytes` of data but at least one if any is there. Only durable entries are read (the
   // master ships nothing it could still lose in a crash: its transfer thread calls Sync first,
   // which costs nothing when every entry is durable already). Empty when none is durable past it;
@@ -303,8 +306,10 @@ class Journal {
   // `intact`: its data matches `checksum`.
   Result<std::optional<Placement>> ReceiveLocked(uint64_t sequence, const JournalWrite& write,
                                                  uint64_t checksum, bool intact);
-  // Records that the entries of `placements` are on disk (or, with an error, fails the journal).
-  Status RecordWritten(std::span<const Placement> placements, const Status& written);
+  // Records that the entries of `placements` (of `writes`, one each) are on disk, and keeps them
+  // in recent_ (or, with an error, fails the journal).
+  Status RecordWritten(std::span<const Placement> placements,
+                       std::span<const JournalWrite* const> writes, const Status& written);
   // The header of the entry a placement holds (flags, kind, volume, range, checksum).
   JournalEntryHeader EntryHeader(const Placement& placement, const JournalWrite& write) const;
   // Entries (headers[i] with data[i], in their JournalEntryBytes) one after the other from
@@ -331,8 +336,8 @@ class Journal {
     std::string_view bytes() const { return std::string_view(buffer.get() + at, size); }
   };
   // Read's spans from `from_sequence` on (which the index holds): durable entries up to
-  // `max_bytes` of data, at least one if there is one. Caller holds mutex_.
-  void SpansToReadLocked(uint64_t from_sequence, size_t max_bytes,
+  // `max_bytes` of data, and (`at_least_one`) at least one if there is one. Caller holds mutex_.
+  void SpansToReadLocked(uint64_t from_sequence, size_t max_bytes, bool at_least_one,
                          std::vector<ReadSpan>* spans) const;
   // Reads `spans`, those side by side in one read: IoError, or Corruption if the file is short.
   Result<std::vector<ReadRun>> ReadRuns(const std::vector<ReadSpan>& spans) const;
@@ -382,6 +387,9 @@ class Journal {
   // path may not apply into the first of them.
   std::deque<BatchRange> batches_;
   uint64_t resets_ = 0;  // Reset count: a Read that saw one rereads nothing stale
+  // The entries written last, for Read (node/recent_entries.h); added by RecordWritten and
+  // cleared by a reset, both under mutex_ (so no entry of before a reset is added after it).
+  const std::unique_ptr<RecentEntries> recent_;
   int syncs_in_flight_ = 0;
   uint64_t sync_target_ = 0;  // the largest sequence a sync started for (in flight or done)
   bool resetting_ = false;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "node/journal.h"
+#include "node/recent_entries.h"
 
 namespace pairfs::node {
 
@@ -171,6 +172,7 @@ Status Journal::ResetAs(uint64_t next_sequence, JournalRole role) {
   index_first_ = next_sequence_ = next_sequence;
   written_through_ = durable_sequence_ = sync_target_ = next_sequence - 1;
   ++resets_;
+  recent_->Clear();
   return Status::Ok();
 }
 

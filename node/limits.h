@@ -263,6 +263,15 @@ inline constexpr uint64_t kAsyncDirectApplyBytes = 128 << 10;
 // (AsyncGroup::YieldToWriters).
 inline constexpr int kAsyncThreadNice = 10;
 
+// A journal keeps the entries it wrote last in memory, up to this many bytes of data, for the
+// transfer (master) and the restore thread (restore journal) that read them back soon after
+// (node/recent_entries.h): a version 2 journal's entries bypass the page cache, so each
+// read-back was a disk read. Entries with more data than kJournalRecentEntryBytes are read from
+// the disk (one large read). Per journal, so per group and site: part of the node's memory.
+inline constexpr size_t kJournalRecentBytes = 4 << 20;
+inline constexpr size_t kJournalRecentEntryBytes = 64 << 10;
+static_assert(kJournalRecentEntryBytes <= kJournalRecentBytes, "a held entry fits the bound");
+
 // Over the high-water mark (PFUL) each journaled write is delayed by this much: the writers slow
 // to the rate the transfer drains, never fail (doc/design.md "Async pairs").
 inline constexpr int kAsyncPaceMs = 2;

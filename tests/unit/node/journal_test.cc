@@ -6,6 +6,7 @@
 #include <cstring>
 #include <thread>
 
+#include "node/limits.h"
 #include "tests/unit/node/journal_test_support.h"
 #include "wire/endian.h"
 
@@ -14,10 +15,11 @@ using namespace pairfs::node;
 using pairfs::testing::AppendOk;
 using pairfs::testing::BytesFor;
 using pairfs::testing::DataWrite;
+using pairfs::testing::FlipByte;
 using pairfs::testing::FormatAndOpen;
 using pairfs::testing::MemoryFile;
-using pairfs::testing::ReadOk;
 using pairfs::testing::NewestSlot;
+using pairfs::testing::ReadOk;
 using pairfs::testing::Reopen;
 
 namespace {
@@ -73,14 +75,6 @@ class GatedFile final : public BlockFile {
   bool open_ = true;
   int syncs_entered_ = 0;
 };
-
-void FlipByte(BlockFile& file, uint64_t offset) {
-  char byte = 0;
-  REQUIRE(file.ReadAt(offset, 1, &byte, false).ok());
-  byte = static_cast<char>(byte ^ 0x5a);
-  REQUIRE(file.WriteAt(offset, &byte, 1, false).ok());
-  REQUIRE(file.Sync().ok());
-}
 
 }  // namespace
 
@@ -283,17 +277,19 @@ TEST_CASE("a torn header slot loses only its own update: the other slot wins", "
 }
 
 TEST_CASE("a corrupt data byte is Corruption on read, and recovery stops before it", "[journal]") {
-  auto file = MemoryFile();
+  auto file = MemoryFile(1 << 20);
   auto journal = FormatAndOpen(file);
-  for (int i = 0; i < 5; ++i) AppendOk(*journal, DataWrite("v", i, BytesFor(i, 1000)));
+  // Entries longer than the journal keeps in memory (kJournalRecentEntryBytes): read from the file.
+  const size_t data_bytes = kJournalRecentEntryBytes + 1000;
+  for (int i = 0; i < 5; ++i) AppendOk(*journal, DataWrite("v", i, BytesFor(i, data_bytes)));
   REQUIRE(journal->SetRole(JournalRole::kMaster).ok());  // a header write: 5 entries durable
   // Entry 3's data: after two whole entries and its own header.
-  const uint64_t entry_bytes = JournalEntryBytes(1000);
+  const uint64_t entry_bytes = JournalEntryBytes(data_bytes);
   FlipByte(*file, kJournalDataStart + 2 * entry_bytes + kJournalEntryHeaderBytes + 500);
   Result<std::vector<JournalEntry>> read = journal->Read(1, 1 << 20);
   CHECK(read.status().code() == Code::kCorruption);
   CHECK(read.status().message().find("entry 3") != std::string::npos);
-  CHECK(ReadOk(*journal, 1, 2000).size() == 2);  // the entries before it read fine
+  CHECK(ReadOk(*journal, 1, 2 * data_bytes).size() == 2);  // the entries before it read fine
 
   journal = Reopen(file);
   CHECK(journal->recovery().last_sequence == 2);

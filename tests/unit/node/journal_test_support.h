@@ -82,6 +82,15 @@ inline std::shared_ptr<node::MemoryBlockFile> MemoryFile(uint64_t size = 64 * 10
   return std::make_shared<node::MemoryBlockFile>(size);
 }
 
+// Damages one byte of `file` at `offset` (and syncs it).
+inline void FlipByte(node::BlockFile& file, uint64_t offset) {
+  char byte = 0;
+  REQUIRE(file.ReadAt(offset, 1, &byte, false).ok());
+  byte = static_cast<char>(byte ^ 0x5a);
+  REQUIRE(file.WriteAt(offset, &byte, 1, false).ok());
+  REQUIRE(file.Sync().ok());
+}
+
 // The entries from sequence `from` on, at most `max_bytes`; the test fails if the read does.
 inline std::vector<node::JournalEntry> ReadOk(const node::Journal& journal, uint64_t from,
                                               size_t max_bytes = 1 << 30) {
