@@ -270,6 +270,9 @@ inline constexpr int kAsyncThreadNice = 10;
 // the disk (one large read). Per journal, so per group and site: part of the node's memory.
 inline constexpr size_t kJournalRecentBytes = 4 << 20;
 inline constexpr size_t kJournalRecentEntryBytes = 64 << 10;
+// Each held entry counts this much besides its data and volume name (the entry and its map node),
+// so that a run of discards, which carry no data, is bounded too.
+inline constexpr size_t kRecentEntryOverheadBytes = 128;
 static_assert(kJournalRecentEntryBytes <= kJournalRecentBytes, "a held entry fits the bound");
 
 // Over the high-water mark (PFUL) each journaled write is delayed by this much: the writers slow

@@ -1,30 +1,35 @@
 #include "node/recent_entries.h"
 
+#include "node/limits.h"
+
 namespace pairfs::node {
 
 RecentEntries::RecentEntries(size_t max_bytes, size_t max_entry_bytes)
     : max_bytes_(max_bytes), max_entry_bytes_(max_entry_bytes) {}
 
+namespace {
+
+// What an entry costs the bound: its data, its volume's name and a share for the entry itself
+// and its map node (so that entries without data, discards, are bounded too).
+size_t CostOf(const JournalEntry& entry) {
+  return entry.data.size() + entry.volume.size() + kRecentEntryOverheadBytes;
+}
+
+}  // namespace
+
 void RecentEntries::Add(const JournalEntry& entry) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto held = entries_.find(entry.sequence);
-  if (entry.data.size() > max_entry_bytes_ || entry.data.size() > max_bytes_) {
-    // Not held; nor is what was held under its sequence (never read in its place).
-    if (held != entries_.end()) {
-      bytes_ -= held->second.data.size();
-      entries_.erase(held);
-    }
-    return;
-  }
   if (held != entries_.end()) {
-    bytes_ -= held->second.data.size();
-    held->second = entry;
-  } else {
-    entries_.emplace(entry.sequence, entry);
+    bytes_ -= CostOf(held->second);
+    entries_.erase(held);
   }
-  bytes_ += entry.data.size();
+  // Too long to hold: not held, nor is what was held under its sequence (never read in its place).
+  if (entry.data.size() > max_entry_bytes_ || CostOf(entry) > max_bytes_) return;
+  entries_.emplace(entry.sequence, entry);
+  bytes_ += CostOf(entry);
   while (bytes_ > max_bytes_) {
-    bytes_ -= entries_.begin()->second.data.size();
+    bytes_ -= CostOf(entries_.begin()->second);
     entries_.erase(entries_.begin());
   }
 }

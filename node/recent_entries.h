@@ -19,8 +19,10 @@ namespace pairfs::node {
 
 class RecentEntries {
  public:
-  // `max_bytes`: of data held at most; an entry with more data than `max_entry_bytes` is not
-  // held (a long write's read-back from the disk is one large read, cheap against its writes).
+  // `max_bytes`: held at most, each entry counted as its data, its volume's name and
+  // kRecentEntryOverheadBytes (node/limits.h; so entries without data are bounded too); an entry
+  // with more data than `max_entry_bytes` is not held (a long write's read-back from the disk is
+  // one large read, cheap against its writes).
   RecentEntries(size_t max_bytes, size_t max_entry_bytes);
 
   // Holds a copy of `entry` (its sequence is new, or replaces what was held under it; an entry
@@ -31,7 +33,7 @@ class RecentEntries {
   std::vector<JournalEntry> Take(uint64_t from, uint64_t through, size_t max_bytes) const;
   // Drops everything (the journal was reset: its sequences start again).
   void Clear();
-  size_t bytes() const;
+  size_t bytes() const;  // held, as counted against `max_bytes`
 
  private:
   const size_t max_bytes_;

@@ -48,16 +48,25 @@ TEST_CASE("recent entries: added out of order, taken in order while consecutive"
 
 TEST_CASE("recent entries: the oldest go first past the bound; long entries are never held",
           "[journal][recent]") {
-  RecentEntries recent(1000, 400);
+  const size_t cost = 300 + 1 + kRecentEntryOverheadBytes;  // data, volume "v", the entry
+  RecentEntries recent(3 * cost + 10, 400);
   for (uint64_t sequence = 1; sequence <= 4; ++sequence) recent.Add(Entry(sequence, 300));
-  CHECK(recent.bytes() == 900);
+  CHECK(recent.bytes() == 3 * cost);
   CHECK(recent.Take(1, 10, 1 << 20).empty());
   CHECK(Sequences(recent.Take(2, 10, 1 << 20)) == std::vector<uint64_t>{2, 3, 4});
-  recent.Add(Entry(5, 401));
-  CHECK(recent.Take(5, 10, 1 << 20).empty());
+  recent.Add(Entry(4, 401));  // too long: not held, and the entry held as 4 is dropped
+  CHECK(Sequences(recent.Take(2, 10, 1 << 20)) == std::vector<uint64_t>{2, 3});
   recent.Add(Entry(3, 100));  // held again under the same sequence: replaced, counted once
-  CHECK(recent.bytes() == 700);
+  CHECK(recent.bytes() == cost + 100 + 1 + kRecentEntryOverheadBytes);
   CHECK(recent.Take(3, 3, 1 << 20)[0].data == BytesFor(3, 100));
+}
+
+TEST_CASE("recent entries: entries without data (discards) are bounded too", "[journal][recent]") {
+  RecentEntries recent(100 * (1 + kRecentEntryOverheadBytes), 400);
+  for (uint64_t sequence = 1; sequence <= 100'000; ++sequence) recent.Add(Entry(sequence, 0));
+  CHECK(recent.bytes() <= 100 * (1 + kRecentEntryOverheadBytes));
+  CHECK(recent.Take(100'000 - 99, 100'000, 1 << 20).size() == 100);
+  CHECK(recent.Take(100'000 - 100, 100'000, 1 << 20).empty());
 }
 
 TEST_CASE("a journal reads what it wrote last from memory, and older entries from its file",
