@@ -194,7 +194,7 @@ Status Journal::RecordWritten(std::span<const Placement> placements,
   for (size_t i = 0; i < placements.size(); ++i) {
     const Placement& placement = placements[i];
     index_[placement.sequence - index_first_].written = true;
-    recent_->Add(EntryOf(placement, *writes[i]));
+    if (header_.role == JournalRole::kMaster) recent_->Add(EntryOf(placement, *writes[i]));
   }
   while (written_through_ + 1 < next_sequence_ &&
          index_[written_through_ + 1 - index_first_].written)

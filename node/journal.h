@@ -213,8 +213,8 @@ class Journal {
 
   // ---- both ----
 
-  // Entries from `from_sequence` on, consecutive: those written last from memory (recent_, the
-  // bytes this journal wrote), the rest from the file, their data verified; as many as fit
+  // Entries from `from_sequence` on, consecutive: those a master journal wrote last from memory
+  // (recent_, the bytes it wrote), the rest from the file, their data verified; as many as fit
   // `max_bytes` of data but at least one if any is there. Only durable entries are read (the
   // master ships nothing it could still lose in a crash: its transfer thread calls Sync first,
   // which costs nothing when every entry is durable already). Empty when none is durable past it;
@@ -306,8 +306,8 @@ class Journal {
   // `intact`: its data matches `checksum`.
   Result<std::optional<Placement>> ReceiveLocked(uint64_t sequence, const JournalWrite& write,
                                                  uint64_t checksum, bool intact);
-  // Records that the entries of `placements` (of `writes`, one each) are on disk, and keeps them
-  // in recent_ (or, with an error, fails the journal).
+  // Records that the entries of `placements` (of `writes`, one each) are on disk, and a master
+  // journal keeps them in recent_ (or, with an error, fails the journal).
   Status RecordWritten(std::span<const Placement> placements,
                        std::span<const JournalWrite* const> writes, const Status& written);
   // The header of the entry a placement holds (flags, kind, volume, range, checksum).
@@ -387,8 +387,10 @@ class Journal {
   // path may not apply into the first of them.
   std::deque<BatchRange> batches_;
   uint64_t resets_ = 0;  // Reset count: a Read that saw one rereads nothing stale
-  // The entries written last, for Read (node/recent_entries.h); added by RecordWritten and
-  // cleared by a reset, both under mutex_ (so no entry of before a reset is added after it).
+  // The entries a master journal wrote last, for the transfer's Read (node/recent_entries.h);
+  // added by RecordWritten and cleared by a reset, both under mutex_ (so no entry of before a
+  // reset is added after it). A restore journal adds none: the secondary's read-back competes
+  // only with its own restore, and its memory already peaks with the restore's reads.
   const std::unique_ptr<RecentEntries> recent_;
   int syncs_in_flight_ = 0;
   uint64_t sync_target_ = 0;  // the largest sequence a sync started for (in flight or done)

@@ -263,11 +263,11 @@ inline constexpr uint64_t kAsyncDirectApplyBytes = 128 << 10;
 // (AsyncGroup::YieldToWriters).
 inline constexpr int kAsyncThreadNice = 10;
 
-// A journal keeps the entries it wrote last in memory, up to this many bytes of data, for the
-// transfer (master) and the restore thread (restore journal) that read them back soon after
-// (node/recent_entries.h): a version 2 journal's entries bypass the page cache, so each
-// read-back was a disk read. Entries with more data than kJournalRecentEntryBytes are read from
-// the disk (one large read). Per journal, so per group and site: part of the node's memory.
+// A master journal keeps the entries it wrote last in memory, up to this many bytes, for the
+// transfer that reads them back soon after (node/recent_entries.h): a version 2 journal's entries
+// bypass the page cache, so each read-back was a disk read. Entries with more data than
+// kJournalRecentEntryBytes are read from the disk (one large read). Per master journal, so per
+// group at its primary: part of the node's memory.
 inline constexpr size_t kJournalRecentBytes = 4 << 20;
 inline constexpr size_t kJournalRecentEntryBytes = 64 << 10;
 // Each held entry counts this much besides its data and volume name (the entry and its map node),
