@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <span>
+#include <utility>
 
 #include "node/limits.h"
 #include "node/names.h"
@@ -170,8 +171,12 @@ Status Journal::WriteAppended(const Placement& placement, const JournalWrite& wr
   const JournalEntryHeader header = EntryHeader(placement, write);
   Status status = WriteMarker(placement, write.kind);
   if (status.ok()) status = WriteRun(placement.offset, {&header, 1}, {&write.data, 1});
-  const JournalWrite* const written = &write;
-  return RecordWritten({&placement, 1}, {&written, 1}, status);
+  // The copy for recent_ is made here, outside mutex_ (which the other appenders wait for), and
+  // only for an entry it holds (a long one would be copied for nothing).
+  if (!status.ok() || write.data.size() > kJournalRecentEntryBytes)
+    return RecordWritten({&placement, 1}, status);
+  JournalEntry recent = EntryOf(placement, write);
+  return RecordWritten({&placement, 1}, status, &recent);
 }
 
 Status Journal::WriteMarker(const Placement& placement, wire::WriteKind kind) {
@@ -186,16 +191,14 @@ Status Journal::WriteMarker(const Placement& placement, wire::WriteKind kind) {
   return WriteRun(placement.marker_offset, {&marker, 1}, {&none, 1});
 }
 
-Status Journal::RecordWritten(std::span<const Placement> placements,
-                              std::span<const JournalWrite* const> writes, const Status& written) {
+Status Journal::RecordWritten(std::span<const Placement> placements, const Status& written,
+                              JournalEntry* recent) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!written.ok()) return FailLocked(written);
   // The entries cannot have been freed or reset away: neither passes an unwritten entry.
-  for (size_t i = 0; i < placements.size(); ++i) {
-    const Placement& placement = placements[i];
+  for (const Placement& placement : placements)
     index_[placement.sequence - index_first_].written = true;
-    if (header_.role == JournalRole::kMaster) recent_->Add(EntryOf(placement, *writes[i]));
-  }
+  if (recent != nullptr) recent_->Add(std::move(*recent));
   while (written_through_ + 1 < next_sequence_ &&
          index_[written_through_ + 1 - index_first_].written)
     ++written_through_;

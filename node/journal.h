@@ -306,10 +306,10 @@ class Journal {
   // `intact`: its data matches `checksum`.
   Result<std::optional<Placement>> ReceiveLocked(uint64_t sequence, const JournalWrite& write,
                                                  uint64_t checksum, bool intact);
-  // Records that the entries of `placements` (of `writes`, one each) are on disk, and a master
-  // journal keeps them in recent_ (or, with an error, fails the journal).
-  Status RecordWritten(std::span<const Placement> placements,
-                       std::span<const JournalWrite* const> writes, const Status& written);
+  // Records that the entries of `placements` are on disk (or, with an error, fails the journal);
+  // `recent`, a master's appended entry (WriteAppended), is moved into recent_ meanwhile.
+  Status RecordWritten(std::span<const Placement> placements, const Status& written,
+                       JournalEntry* recent = nullptr);
   // The header of the entry a placement holds (flags, kind, volume, range, checksum).
   JournalEntryHeader EntryHeader(const Placement& placement, const JournalWrite& write) const;
   // Entries (headers[i] with data[i], in their JournalEntryBytes) one after the other from
@@ -388,9 +388,10 @@ class Journal {
   std::deque<BatchRange> batches_;
   uint64_t resets_ = 0;  // Reset count: a Read that saw one rereads nothing stale
   // The entries a master journal wrote last, for the transfer's Read (node/recent_entries.h);
-  // added by RecordWritten and cleared by a reset, both under mutex_ (so no entry of before a
-  // reset is added after it). A restore journal adds none: the secondary's read-back competes
-  // only with its own restore, and its memory already peaks with the restore's reads.
+  // added by RecordWritten (for WriteAppended) and cleared by a reset, both under mutex_ (so no
+  // entry of before a reset is added after it). A restore journal's received entries are not
+  // added: the secondary's read-back competes only with its own restore, and its memory already
+  // peaks with the restore's reads.
   const std::unique_ptr<RecentEntries> recent_;
   int syncs_in_flight_ = 0;
   uint64_t sync_target_ = 0;  // the largest sequence a sync started for (in flight or done)

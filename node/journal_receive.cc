@@ -97,9 +97,7 @@ Status Journal::AppendReceivedRun(const std::vector<ReceivedEntry>& entries, boo
     }
     Status written = WriteMarker(placements[first], placed_entries[first]->write.kind);
     if (written.ok()) written = WriteRun(placements[first].offset, headers, data);
-    std::vector<const JournalWrite*> writes;
-    for (size_t i = first; i < end; ++i) writes.push_back(&placed_entries[i]->write);
-    written = RecordWritten(std::span(placements).subspan(first, end - first), writes, written);
+    written = RecordWritten(std::span(placements).subspan(first, end - first), written);
     if (!written.ok()) return written;
     *stored = true;
     first = end;

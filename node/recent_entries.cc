@@ -1,5 +1,7 @@
 #include "node/recent_entries.h"
 
+#include <utility>
+
 #include "node/limits.h"
 
 namespace pairfs::node {
@@ -17,7 +19,7 @@ size_t CostOf(const JournalEntry& entry) {
 
 }  // namespace
 
-void RecentEntries::Add(const JournalEntry& entry) {
+void RecentEntries::Add(JournalEntry entry) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto held = entries_.find(entry.sequence);
   if (held != entries_.end()) {
@@ -25,9 +27,11 @@ void RecentEntries::Add(const JournalEntry& entry) {
     entries_.erase(held);
   }
   // Too long to hold: not held, nor is what was held under its sequence (never read in its place).
-  if (entry.data.size() > max_entry_bytes_ || CostOf(entry) > max_bytes_) return;
-  entries_.emplace(entry.sequence, entry);
-  bytes_ += CostOf(entry);
+  const size_t cost = CostOf(entry);
+  if (entry.data.size() > max_entry_bytes_ || cost > max_bytes_) return;
+  const uint64_t sequence = entry.sequence;
+  entries_.emplace(sequence, std::move(entry));
+  bytes_ += cost;
   while (bytes_ > max_bytes_) {
     bytes_ -= CostOf(entries_.begin()->second);
     entries_.erase(entries_.begin());

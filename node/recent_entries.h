@@ -24,9 +24,9 @@ class RecentEntries {
   // one large read, cheap against its writes).
   RecentEntries(size_t max_bytes, size_t max_entry_bytes);
 
-  // Holds a copy of `entry` (its sequence is new, or replaces what was held under it; an entry
+  // Holds `entry` (its sequence is new, or replaces what was held under it; an entry
   // too long to hold drops what was held under its sequence).
-  void Add(const JournalEntry& entry);
+  void Add(JournalEntry entry);
   // Entries from `from` on, consecutive and ≤ `through`, as many as fit `max_bytes` of data but
   // at least one; empty when `from` is not held (the caller reads the disk).
   std::vector<JournalEntry> Take(uint64_t from, uint64_t through, size_t max_bytes) const;
