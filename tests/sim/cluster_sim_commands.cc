@@ -140,11 +140,8 @@ void Node::StartCopy(const std::string& name) {
   }
   memory(name).locks.AcquireAll([this, name, run, view] {
     if (memory(name).copy_run != run) return memory(name).locks.ReleaseAll();
-    Message message;
-    message.kind = Kind::kReplicaWrite;
-    message.volume = name;
-    message.generation = view.generation;
-    message.copy = true;
+    Message message{
+        .kind = Kind::kReplicaWrite, .volume = name, .generation = view.generation, .copy = true};
     for (int block = 0; block < kBlocks; ++block) {
       const auto held = copy(name).blocks.find(block);
       message.blocks[block] = held == copy(name).blocks.end() ? 0 : held->second;
@@ -189,33 +186,21 @@ void Node::ServeCommand(const Message& command, std::function<void(Message)> ans
       command.command == "reserve-mirror") {
     return ServeReservationCommand(command, answer);
   }
-  Message reply;
-  auto fail = [&reply](const Status& status) {
-    reply.code = status.code();
-    reply.message = status.ok() ? "" : status.message();
-  };
   if (command.command == "status") {
-    reply.generation = copy(name).generation;
-    reply.state = copy(name).state;
-    reply.record = copy(name).record;
-    return answer(reply);
+    return answer({.generation = copy(name).generation,
+                   .record = copy(name).record,
+                   .state = copy(name).state});
   }
   if (command.command == "copy-done") {
-    if (!(copy(name).generation == command.generation)) {
-      fail(Status::InvalidArgument("copy done for another generation"));
-    } else {
-      fail(Change(name, PairEvent::kCopyDone, nullptr, nullptr));
-      if (reply.code == Code::kOk && name == kManaged)
-        TrimActivityLog(false);  // the primary's "trim"
-    }
-    return answer(reply);
+    if (!(copy(name).generation == command.generation))
+      return answer(Reply(Status::InvalidArgument("copy done for another generation")));
+    const Status done = Change(name, PairEvent::kCopyDone, nullptr, nullptr);
+    if (done.ok() && name == kManaged) TrimActivityLog(false);  // the primary's "trim"
+    return answer(Reply(done));
   }
-  if (command.command != "demote" && command.command != "resync" && command.command != "swap") {
-    fail(Status::Unsupported("unknown peer command " + command.command));
-    return answer(reply);
-  }
+  if (command.command != "demote" && command.command != "resync" && command.command != "swap")
+    return answer(Reply(Status::Unsupported("unknown peer command " + command.command)));
   memory(name).gate.Close([this, command, answer, name] {
-    Message reply;
     Status status;
     if (command.command == "demote") {
       status = Change(name, PairEvent::kDemotedBySwap, nullptr, &command.generation);
@@ -230,8 +215,7 @@ void Node::ServeCommand(const Message& command, std::function<void(Message)> ans
           name, command.command == "resync" ? PairEvent::kResync : PairEvent::kResyncSwapByPeer,
           nullptr, &command.generation);
     }
-    reply.code = status.code();
-    reply.message = status.ok() ? "" : status.message();
+    Message reply = Reply(status);
     reply.generation = copy(name).generation;
     reply.state = copy(name).state;
     memory(name).gate.Open();
@@ -264,12 +248,10 @@ void Node::Background() {
   if (world_.now() >= next_status_ms_) {
     next_status_ms_ = world_.now() + kStatusIntervalMs;
     for (const auto& [name, volume] : copies) {
-      Message status;
-      status.kind = Kind::kStatus;
-      status.volume = name;
-      status.generation = volume.generation;
-      status.state = volume.state;
-      SendToPeer(status);
+      SendToPeer({.kind = Kind::kStatus,
+                  .volume = name,
+                  .generation = volume.generation,
+                  .state = volume.state});
     }
   }
   std::vector<std::function<void(Done)>> losses;
@@ -293,13 +275,11 @@ void Node::Background() {
 
 // A copy as node/control_server.cc's DescribeVolume shows it (the fields clusterd reads).
 wire::VolumeInfo Node::Describe(const std::string& name) {
-  wire::VolumeInfo shown;
-  shown.name = name;
-  shown.role = node::RoleName(copy(name).state.role);
-  shown.status = node::StatusName(copy(name).state.status);
-  shown.fenced = copy(name).state.fenced;
-  shown.reserved_by = copy(name).record.holder;
-  return shown;
+  return {.name = name,
+          .role = node::RoleName(copy(name).state.role),
+          .status = node::StatusName(copy(name).state.status),
+          .reserved_by = copy(name).record.holder,
+          .fenced = copy(name).state.fenced};
 }
 
 // node/control_server.cc: the requests of clusterd (and of the operator) to this node.

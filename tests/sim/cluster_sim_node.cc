@@ -64,11 +64,7 @@ void Node::Ask(Message command, int timeout_ms, std::function<void(std::optional
 
 Message Node::Command(const std::string& command, const std::string& volume,
                       const wire::Generation& generation) {
-  Message message;
-  message.command = command;
-  message.volume = volume;
-  message.generation = generation;
-  return message;
+  return Message{.volume = volume, .generation = generation, .command = command};
 }
 
 void Node::AskStatus(const std::string& name, int timeout_ms,
@@ -165,11 +161,11 @@ void Node::WriteTracked(int block, uint64_t write_id, std::function<void(Code)> 
 
 Message Node::WriteMessage(Message::Kind kind, const wire::Generation& generation, int block,
                            uint64_t write_id) {
-  return Message{.kind = kind,
-                 .volume = kManaged,
-                 .generation = generation,
-                 .block = block,
-                 .write_id = write_id};
+  return {.kind = kind,
+          .volume = kManaged,
+          .generation = generation,
+          .block = block,
+          .write_id = write_id};
 }
 
 // Replicator::AfterLinkLoss: the outcome is node::AfterLinkLoss's.
@@ -246,12 +242,10 @@ void Node::WriteForwarded(const Copy& view, int block, uint64_t write_id,
         memory(kManaged).locks.Acquire(block, [this, block, write_id, id, generation, done] {
           WriteLocally(block, write_id);
           memory(kManaged).locks.Release(block);
-          Message confirm;
-          confirm.kind = Kind::kWriteConfirm;
-          confirm.id = id;
-          confirm.volume = kManaged;
-          confirm.generation = generation;
-          SendToPeer(confirm);
+          SendToPeer({.kind = Kind::kWriteConfirm,
+                      .id = id,
+                      .volume = kManaged,
+                      .generation = generation});
           done(Code::kOk);
         });
       });
@@ -259,10 +253,8 @@ void Node::WriteForwarded(const Copy& view, int block, uint64_t write_id,
 
 // Replicator::ServeReplicaWrite (a copy's message carries every block).
 void Node::ServeReplicaWrite(const Message& request) {
-  Message ack;
-  ack.kind = Kind::kWriteAck;
   Copy& volume = copy(request.volume);
-  ack.generation = volume.generation;
+  Message ack{.kind = Kind::kWriteAck, .generation = volume.generation};
   if (!node::AcceptsReplicaWrite(volume.state, volume.generation, request.generation)) {
     ack.code = Code::kReadOnly;
     return Answer(request, ack);
@@ -284,10 +276,8 @@ void Node::ServeReplicaWrite(const Message& request) {
 // confirms it wrote its copy.
 void Node::ServeForwardedWrite(const Message& request) {
   memory(kManaged).gate.EnterShared([this, request] {
-    Message grant;
-    grant.kind = Kind::kWriteGrant;
     const Copy view = copy(kManaged);
-    grant.generation = view.generation;
+    Message grant{.kind = Kind::kWriteGrant, .generation = view.generation};
     auto refuse = [this, request, grant](Code code) mutable {
       memory(kManaged).gate.LeaveShared();
       grant.code = code;
@@ -329,9 +319,8 @@ Status Node::Commit(const std::string& name, const node::PairTransition& transit
   Copy& volume = copy(name);
   const wire::Generation next_generation =
       node::GenerationAfter(transition.actions, volume.generation, generation, site_name());
-  for (node::PairAction action : transition.actions) {
-    if (action == node::PairAction::kStopCopy) ++memory(name).copy_run;
-  }
+  memory(name).copy_run +=
+      std::count(transition.actions.begin(), transition.actions.end(), node::PairAction::kStopCopy);
   const std::string before = StateText(volume);
   volume.state = transition.next;
   volume.generation = next_generation;
@@ -392,9 +381,7 @@ void Node::FinishSwap(const std::string& name, const wire::Generation& seen,
     }
     if (step == node::SwapStep::kResyncSwap) {
       memory(name).gate.Open();  // Resync closes the gate itself
-      Trace(name +
-            ": the peer was demoted for a swap to this site that did not finish: resync --swap "
-            "from here");
+      Trace(name + ": a swap to this site did not finish (the peer demoted): resync --swap");
       return Resync(name, true, [this, name](Status status) {
         if (!status.ok()) Trace(name + ": cannot finish the swap: " + status.message());
       });
@@ -403,8 +390,7 @@ void Node::FinishSwap(const std::string& name, const wire::Generation& seen,
     context.force = false;
     context.peer_reachable = true;
     context.peer_status = PairStatus::kPAIR;
-    Trace(name +
-          ": the peer was demoted for a swap to this site that did not finish: primary here now");
+    Trace(name + ": a swap to this site did not finish (the peer demoted): primary here now");
     (void)Change(name, PairEvent::kTakeover, &context, &peer);
     memory(name).gate.Open();
   });

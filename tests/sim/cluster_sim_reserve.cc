@@ -187,10 +187,7 @@ void Node::ReserveByMajority(const ReserveOptions& options, bool determining_hel
   tally->then = then;
   tally->request = request;
   tally->determining_held = determining_held;
-  Message peer_vote;
-  peer_vote.kind = Kind::kCommand;
-  peer_vote.command = "vote";
-  peer_vote.volume = kDetermining;
+  Message peer_vote = Command("vote", kDetermining);
   peer_vote.vote = request;
   peer_vote.id = world_.NextId();
   peer_vote.origin = site_name();
@@ -208,11 +205,8 @@ void Node::ReserveByMajority(const ReserveOptions& options, bool determining_hel
     const std::string own = VoteHere(tally->request);
     unlock();
     node::CountVote(&tally->votes, own.empty(), "", own, true);
-    Message witness_vote;
-    witness_vote.kind = Kind::kWitnessVote;
-    witness_vote.vote = tally->request;
-    calls_.Exchange(witness_vote, "w", kVoteTimeoutMs, false,
-                    [this, tally, peer_vote, asked](std::optional<Message> witness) {
+    calls_.Exchange({.kind = Kind::kWitnessVote, .vote = tally->request}, "w", kVoteTimeoutMs,
+                    false, [this, tally, peer_vote, asked](std::optional<Message> witness) {
                       if (witness) Count(*tally, *witness, "the witness");
                       if (!node::NeedsPeerVote(tally->votes)) {
                         // The peer applies its vote when it gets it; no need to wait.
@@ -308,40 +302,33 @@ void Node::AskReserveHolding(const wire::Generation& seen, Done then) {
 
 // Replicator::ServeReservationCommand.
 void Node::ServeReservationCommand(const Message& command, std::function<void(Message)> answer) {
-  Message reply;
   if (command.command == "reserve") {
     ReserveOptions options{command.vote.holder, command.vote.release, command.preempt,
                            command.vote.force, command.vote.outdated};
-    return Reserve(command.volume, options, true, [answer, reply](Status status) mutable {
-      reply.code = status.code();
-      reply.message = status.ok() ? "" : status.message();
-      answer(reply);
-    });
+    return Reserve(command.volume, options, true,
+                   [answer](Status status) { answer(Reply(status)); });
   }
   if (command.command == "vote") {
-    return determining_mutex_->Lock([this, command, answer, reply]() mutable {
+    return determining_mutex_->Lock([this, command, answer] {
       const std::string refusal = VoteHere(command.vote);
       determining_mutex_->Unlock();
-      reply.record = copy(kDetermining).record;
-      reply.code = refusal.empty() ? Code::kOk : Code::kConflict;
-      reply.message = refusal;
-      answer(reply);
+      answer({.code = refusal.empty() ? Code::kOk : Code::kConflict,
+              .message = refusal,
+              .record = copy(kDetermining).record});
     });
   }
   // reserve-mirror: the primary's record, as it is, unless older than this copy's (a late
   // retransmit never overwrites a newer record) or far ahead of it.
   const uint64_t mine = copy(command.volume).record.epoch;
-  if (node::MirrorFarAhead(command.record.epoch, mine)) {
-    reply.code = Code::kInvalidArgument;
-    return answer(reply);
-  }
+  if (node::MirrorFarAhead(command.record.epoch, mine))
+    return answer({.code = Code::kInvalidArgument});
   if (node::MirrorReplaces(command.record.epoch, mine)) {
     copy(command.volume).record = command.record;
     if (command.volume == kDetermining) Trace("dv record mirrored: " + RecordText(command.record));
   } else if (command.volume == kDetermining) {
     Trace("dv record mirror ignored (older): " + RecordText(command.record));
   }
-  answer(reply);
+  answer({});
 }
 
 }  // namespace pairfs::sim::cluster

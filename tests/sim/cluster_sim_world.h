@@ -124,6 +124,10 @@ class Node : public Process {
   // A peer command named `command` about `volume` (at `generation`, for those that carry one).
   static Message Command(const std::string& command, const std::string& volume,
                          const wire::Generation& generation = {});
+  // An answer that says `status`: its code, and its message unless it is Ok.
+  static Message Reply(const Status& status) {
+    return {.code = status.code(), .message = status.ok() ? "" : status.message()};
+  }
   // Replicator::AskStatus: the peer's answer to "status", none when it did not answer or
   // answered with an error.
   void AskStatus(const std::string& name, int timeout_ms,
