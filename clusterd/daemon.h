@@ -20,7 +20,7 @@
 #include "clusterd/executor.h"
 #include "clusterd/takeover_rules.h"
 #include "node/config.h"
-#include "node/event_log.h"  // ops (issue 15 part 1)
+#include "node/event_log.h"       // ops (issue 15 part 1)
 #include "wire/event_messages.h"  // ops (issue 15 part 1)
 #include "wire/heartbeat.h"
 #include "wire/link.h"

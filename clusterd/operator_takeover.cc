@@ -37,8 +37,8 @@ void Daemon::ReleaseLostHolder(const std::function<void(const std::string&)>& st
   const std::string& name = cluster_.determining_volume;
   Result<std::vector<wire::VolumeInfo>> volumes = DisplayAtNode();
   if (!volumes.ok())
-    return step("release " + name + ": FAILED: the node did not answer: " +
-                volumes.status().message());
+    return step("release " + name +
+                ": FAILED: the node did not answer: " + volumes.status().message());
   for (const wire::VolumeInfo& row : volumes.value()) {
     if (row.name != name) continue;
     const bool held_elsewhere = !row.reserved_by.empty() && row.reserved_by != config_.site.name;
@@ -49,8 +49,8 @@ void Daemon::ReleaseLostHolder(const std::function<void(const std::string&)>& st
     const Status released = AskNodeNow(wire::ReleaseRequest{name, holder, true}, &message);
     const std::string what =
         held_elsewhere ? "held by site " + holder : "this site marked outdated";
-    return step("release " + name + " (" + what + "): " +
-                (released.ok() ? "released" : "FAILED: " + released.message()));
+    return step("release " + name + " (" + what +
+                "): " + (released.ok() ? "released" : "FAILED: " + released.message()));
   }
 }
 
@@ -106,8 +106,9 @@ wire::Reply Daemon::OperatorTakeover(const wire::Frame& frame) {
   if (determining_first) {
     if (Status taken = take_over(chosen[0]); !taken.ok()) {
       wire::Reply failed = wire::Reply::FromStatus(taken);
-      failed.message = said + "\nthe determining volume could not be taken over: " +
-                       taken.message() + "; nothing else done";
+      failed.message = said +
+                       "\nthe determining volume could not be taken over: " + taken.message() +
+                       "; nothing else done";
       return failed;
     }
   }

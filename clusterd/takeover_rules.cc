@@ -34,8 +34,8 @@ std::string Joined(const std::vector<std::string>& items) {
 
 std::string TakeoverRefusal(const TakeoverView& view) {
   if (!view.force) {
-    return "cluster takeover needs --force: it makes this site carry on without site " +
-           view.peer + ", which must be down (or cut off for good, its applications stopped)";
+    return "cluster takeover needs --force: it makes this site carry on without site " + view.peer +
+           ", which must be down (or cut off for good, its applications stopped)";
   }
   if (!view.links_hearing_peer.empty()) {
     return "site " + view.peer + " is alive: heard on heartbeat link(s) " +

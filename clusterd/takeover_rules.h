@@ -16,9 +16,9 @@ namespace pairfs::clusterd {
 
 // What clusterd knows when the command arrives.
 struct TakeoverView {
-  bool force = false;             // --force was given
+  bool force = false;              // --force was given
   Phase phase = Phase::kStarting;  // clusterd's phase here
-  std::string peer;               // the other site's name
+  std::string peer;                // the other site's name
   // The heartbeat links (their listen endpoints) that heard the peer within timeout_ms.
   std::vector<std::string> links_hearing_peer;
   bool node_answered = false;  // this site's node answered the display just asked

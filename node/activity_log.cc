@@ -96,12 +96,10 @@ void Replicator::ClearActivityThrough(Pair& pair, uint32_t closing, bool keep_ho
 void Replicator::TrimActivityLog(Pair& pair, bool keep_hot) {
   const Pair::View view = pair.Snapshot();
   // An async primary journaling its writes (PAIR, PFUL; finding F1 of issue 13).
-  const bool journaling = view.context.mode == PairMode::kAsync &&
-                          view.state.role == PairRole::kPrimary &&
-                          (view.state.status == PairStatus::kPAIR ||
-                           view.state.status == PairStatus::kPFUL);
-  if ((view.state.status != PairStatus::kPAIR && !journaling) ||
-      pair.regions->marked_bytes() == 0)
+  const bool journaling =
+      view.context.mode == PairMode::kAsync && view.state.role == PairRole::kPrimary &&
+      (view.state.status == PairStatus::kPAIR || view.state.status == PairStatus::kPFUL);
+  if ((view.state.status != PairStatus::kPAIR && !journaling) || pair.regions->marked_bytes() == 0)
     return;
   const uint32_t closing = CloseEpoch(pair);
   // Every write of the closing epoch (and before) must have finished at both copies, within

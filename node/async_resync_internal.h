@@ -56,8 +56,7 @@ inline uint64_t ResyncSlackBytes() { return JournalEntryBytes(kMaxJournalEntryDa
 // AsyncResyncFits, at most kMaxAsyncResyncBatchBytes).
 uint64_t ResyncBatchLimitBytes(uint64_t capacity_bytes);
 
-wire::PairOutcome OutcomeOf(const std::string& name, const Status& status,
-                            const std::string& done);
+wire::PairOutcome OutcomeOf(const std::string& name, const Status& status, const std::string& done);
 
 // (Templates: the member type is the replicator's own.) Each member's outcome (how its regions
 // went, asyncrest); the first failure.

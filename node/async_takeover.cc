@@ -40,8 +40,8 @@ Result<wire::PeerAnswerMessage> AsyncPairs::ProbePeerForTakeover(Pair& pair, boo
   const bool silent =
       LinkIsSilent(replicator_.heard_since_start_.load(), replicator_.last_heard_ms_.load(),
                    replicator_.NowMs(), options_.peer_timeout_ms);
-  const int probe_ms = TakeoverProbeMs(cluster, silent, options_.peer_timeout_ms,
-                                       options_.status_interval_ms);
+  const int probe_ms =
+      TakeoverProbeMs(cluster, silent, options_.peer_timeout_ms, options_.status_interval_ms);
   const int64_t asked_ms = replicator_.NowMs();
   Result<wire::PeerAnswerMessage> answer = replicator_.AskStatus(pair, probe_ms);
   if (answer.ok() || answer.status().code() != Code::kUnreachable) return answer;

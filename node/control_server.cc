@@ -136,8 +136,8 @@ void ControlServer::Serve() {
     // pairctl events (issue 15), answered at once from the event log (its reply
     // is not a wire::Reply; node/events_server.h).
     if (request.frame.type == wire::MessageType::kEvents) {
-      Status sent = server_->Answer(request, site_name_, AnswerEvents(request.frame, store_,
-                                                                      replicator_));
+      Status sent =
+          server_->Answer(request, site_name_, AnswerEvents(request.frame, store_, replicator_));
       if (!sent.ok()) spdlog::warn("control: cannot answer: {}", sent.message());
       continue;
     }

@@ -105,7 +105,7 @@ bool Replicator::TakeLocalSyncAhead(Pair& pair, const PairView& view) {
 }
 
 std::optional<Replicator::OutgoingWrite> Replicator::TakeFlushAhead(Pair& pair,
-                                                                     const PairView& view) {
+                                                                    const PairView& view) {
   const uint64_t writes_sent = pair.writes_sent.load();
   std::lock_guard<std::mutex> lock(pair.flush_ahead_mutex);
   const bool after_lone_write = writes_sent - pair.writes_sent_at_last_flush <= 1;
@@ -143,9 +143,9 @@ Status Replicator::FlushWithPeer(Pair& pair, const PairView& view) {
   for (;;) {
     PeerCalls::Clock::time_point answered_at;
     const std::shared_ptr<const std::string>& frame_bytes = request->frame;
-    std::optional<wire::Frame> answer =
-        calls_->Wait(request->id, options_.peer_timeout_ms, options_.retransmit_ms,
-                     [&] { (void)Transmit(frame_bytes); }, &answered_at);
+    std::optional<wire::Frame> answer = calls_->Wait(
+        request->id, options_.peer_timeout_ms, options_.retransmit_ms,
+        [&] { (void)Transmit(frame_bytes); }, &answered_at);
     wire::FlushMessage reply;
     if (!answer || !wire::DecodeBody(answer->body, &reply).ok() || !wire::CheckFlush(reply).ok())
       break;

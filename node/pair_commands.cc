@@ -316,9 +316,8 @@ wire::PeerAnswerMessage Replicator::ServeResync(const wire::PeerResyncCommand& c
   PairContext context = pair.Snapshot().context;
   // asyncrest: a journaled resync --swap keeps it consistent when its marks fit the budget.
   context.journaled_resync =
-      command.journaled &&
-      (!command.swap ||
-       (async_swap && async_->AsyncSwapTargetFits(pair, command.swap_budget_bytes)));
+      command.journaled && (!command.swap || (async_swap && async_->AsyncSwapTargetFits(
+                                                                pair, command.swap_budget_bytes)));
   Status status = Change(pair, command.swap ? PairEvent::kResyncSwapByPeer : PairEvent::kResync,
                          &context, &command.generation);
   if (status.ok() && async_swap) status = async_->AfterAsyncSwapByPeer(pair);  // asyncswap

@@ -139,9 +139,8 @@ Result<PairTransition> OnResync(const PairState& state, PairEvent event,
     next.status = S::kCOPY;
     if (!primary) {  // the copy's target: the primary reads its dirty bitmap (ServeBitmap)
       // An async resync through the journal keeps the target a prefix (applied whole).
-      next.consistent = context.journaled_resync && context.mode == PairMode::kAsync
-                            ? state.consistent
-                            : false;
+      next.consistent =
+          context.journaled_resync && context.mode == PairMode::kAsync ? state.consistent : false;
       return To(next, {A::kAdoptPeerGeneration});  // the primary's, in the same save
     }
     if (state.outdated) {
@@ -161,8 +160,7 @@ Result<PairTransition> OnResync(const PairState& state, PairEvent event,
   // consistent (its own image until the batch is applied whole).
   const bool consistent =
       context.journaled_resync && context.mode == PairMode::kAsync && state.consistent;
-  return To({PairRole::kSecondary, S::kCOPY, consistent, false, false},
-            {A::kAdoptPeerGeneration});
+  return To({PairRole::kSecondary, S::kCOPY, consistent, false, false}, {A::kAdoptPeerGeneration});
 }
 
 Result<PairTransition> OnTakeover(const PairState& state, PairEvent event,

@@ -67,9 +67,8 @@ bool LinkIsSilent(bool heard_since_start, int64_t last_heard_ms, int64_t now_ms,
 }
 
 int TakeoverProbeMs(bool cluster, bool link_silent, int peer_timeout_ms, int status_interval_ms) {
-  const int probe_ms = cluster || link_silent
-                           ? kFailoverProbeMs
-                           : std::max(kTakeoverProbeMs, 2 * status_interval_ms);
+  const int probe_ms = cluster || link_silent ? kFailoverProbeMs
+                                              : std::max(kTakeoverProbeMs, 2 * status_interval_ms);
   return std::min(peer_timeout_ms, probe_ms);
 }
 

@@ -147,8 +147,8 @@ Result<DecodedRegionSet> DecodeRegionSet(std::string_view file, uint64_t file_by
   DecodedRegionSet decoded;
   decoded.bits.assign(pages * kBitsPerPageBytes, 0);
   for (size_t page = 0; page < pages; ++page) {
-    const std::string_view bytes_of_page = file.substr((1 + page) * kRegionSetPageBytes,
-                                                       kRegionSetPageBytes);
+    const std::string_view bytes_of_page =
+        file.substr((1 + page) * kRegionSetPageBytes, kRegionSetPageBytes);
     uint8_t* bits = decoded.bits.data() + page * kBitsPerPageBytes;
     if (GetLittleEndian<uint64_t>(bytes_of_page, 0) !=
         wire::Checksum(bytes_of_page.substr(kRegionSetChecksumBytes))) {
@@ -182,8 +182,8 @@ Status RegionSet::Load() {
   bits_ = std::move(decoded.value().bits);
   for (size_t page : decoded.value().torn_pages) {
     spdlog::warn(
-        "{}: page {} fails its checksum (torn write?); its regions are taken as all changed",
-        path_, page);
+        "{}: page {} fails its checksum (torn write?); its regions are taken as all changed", path_,
+        page);
     page_changed_[page] = true;
     ++changes_;
   }

@@ -47,8 +47,8 @@ void Replicator::ReserveTakenOverCopies(const std::string& name, std::string* no
     }
     spdlog::warn("pair {}: taken over: its reservation moves from site {} to site {}", volume,
                  options_.peer_site, options_.site);
-    *note += "; " + volume + "'s reservation moved from site " + options_.peer_site +
-             " to site " + options_.site;
+    *note += "; " + volume + "'s reservation moved from site " + options_.peer_site + " to site " +
+             options_.site;
   }
 }
 }  // namespace pairfs::node

@@ -40,10 +40,10 @@ std::string EventTimeText(int64_t unix_ms) {
 
 std::string EventTextValue(const std::string& value) { return value.empty() ? "\"\"" : value; }
 
-EventLine MadeEventLine(const std::string& source, const std::string& site,
-                        const std::string& kind, const std::string& volume,
-                        const std::string& field, const std::string& old_value,
-                        const std::string& new_value, bool current = false) {
+EventLine MadeEventLine(const std::string& source, const std::string& site, const std::string& kind,
+                        const std::string& volume, const std::string& field,
+                        const std::string& old_value, const std::string& new_value,
+                        bool current = false) {
   EventLine line;
   line.event.unix_ms = EventNowUnixMs();
   line.event.source = source;
@@ -70,7 +70,7 @@ struct FollowedLog {
   std::unique_ptr<wire::Client> client;
   uint64_t instance = 0;  // 0: never reached yet
   uint64_t after = 0;
-  bool reachable = true;  // false from a failed call until one is answered
+  bool reachable = true;    // false from a failed call until one is answered
   bool state_owed = false;  // its current state is still to be printed (it did not answer)
 };
 
@@ -91,8 +91,8 @@ Result<wire::EventsReply> AskEvents(wire::Context& context, const Config& config
     log.client = std::move(client.value());
   }
   const wire::EventsRequest request{log.instance, log.after};
-  Result<wire::Frame> frame = log.client->CallRaw(
-      wire::MessageType::kEvents, wire::EncodeBody(request), kEventsCallTimeoutMs);
+  Result<wire::Frame> frame = log.client->CallRaw(wire::MessageType::kEvents,
+                                                  wire::EncodeBody(request), kEventsCallTimeoutMs);
   if (!frame.ok()) {
     log.client.reset();
     return Status::Unreachable(log.source + " for site " + config.site.name +
@@ -102,8 +102,7 @@ Result<wire::EventsReply> AskEvents(wire::Context& context, const Config& config
   if (frame->type != wire::MessageType::kReply)
     return Status::Corruption("the answer to events is not a reply");
   wire::EventsReply reply;
-  if (Status decoded = wire::DecodeEventsReply(frame->body, &reply); !decoded.ok())
-    return decoded;
+  if (Status decoded = wire::DecodeEventsReply(frame->body, &reply); !decoded.ok()) return decoded;
   if (Status refused = reply.ToStatus(); !refused.ok()) return refused;
   return reply;
 }
@@ -142,8 +141,8 @@ void PollLog(wire::Context& context, const Config& config, FollowedLog& log,
     Result<wire::EventsReply> reply = AskEvents(context, config, log);
     if (!reply.ok()) {
       if (log.reachable)
-        batch->push_back(MadeEventLine(log.source, site, "connection", "", "control", "up",
-                                       "down"));
+        batch->push_back(
+            MadeEventLine(log.source, site, "connection", "", "control", "up", "down"));
       log.reachable = false;
       return;
     }
@@ -193,8 +192,8 @@ void PrintEventLines(std::vector<EventLine> lines, bool json) {
 
 std::string EventText(const EventLine& line) {
   const wire::Event& e = line.event;
-  std::string text = EventTimeText(e.unix_ms) + " " + e.source + " " + e.site + " " + e.kind +
-                     " " + (e.volume.empty() ? "-" : e.volume) + " " + e.field + " ";
+  std::string text = EventTimeText(e.unix_ms) + " " + e.source + " " + e.site + " " + e.kind + " " +
+                     (e.volume.empty() ? "-" : e.volume) + " " + e.field + " ";
   if (line.current) return text + "= " + EventTextValue(e.new_value);
   return text + EventTextValue(e.old_value) + " -> " + EventTextValue(e.new_value);
 }
@@ -239,8 +238,8 @@ std::vector<EventLine> ClusterStateLines(const std::string& site,
                                          const wire::ClusterInfo& cluster) {
   std::vector<EventLine> lines;
   for (const auto& [field, value] : wire::ClusterFieldsOf(cluster)) {
-    lines.push_back(MadeEventLine("clusterd", site, wire::ClusterEventKind(field), "", field, "",
-                                  value, true));
+    lines.push_back(
+        MadeEventLine("clusterd", site, wire::ClusterEventKind(field), "", field, "", value, true));
   }
   return lines;
 }

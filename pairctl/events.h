@@ -42,8 +42,7 @@ nlohmann::ordered_json EventJson(const EventLine& line);
 // clusterd's fields (from cluster status, when `cluster` is given).
 std::vector<EventLine> NodeStateLines(const std::string& site,
                                       const std::vector<wire::VolumeInfo>& volumes);
-std::vector<EventLine> ClusterStateLines(const std::string& site,
-                                         const wire::ClusterInfo& cluster);
+std::vector<EventLine> ClusterStateLines(const std::string& site, const wire::ClusterInfo& cluster);
 
 // The command: exit 0 after --now; otherwise follows until interrupted. Fails (pairctl(8)'s exit
 // codes) only when the node does not answer the first time.

@@ -244,9 +244,8 @@ int RunPairCommand(const Config& c, const Options& options, const Commands& comm
 
 // cluster takeover --force (ops, issue 15): what clusterd did and what may be lost, then its view.
 int RunClusterTakeover(const Config& c, const Options& options) {
-  Result<wire::Reply> reply =
-      Ask(c, wire::ClusterTakeoverRequest{c.site.name, options.force}, ClusterdEndpoint(c),
-          "clusterd", ClusterTakeoverTimeoutMs(c));
+  Result<wire::Reply> reply = Ask(c, wire::ClusterTakeoverRequest{c.site.name, options.force},
+                                  ClusterdEndpoint(c), "clusterd", ClusterTakeoverTimeoutMs(c));
   if (!reply.ok()) return Fail(reply.status());
   if (!reply->ToStatus().ok()) return Fail(reply->ToStatus());
   if (options.json) {

@@ -11,8 +11,8 @@ std::string EventFlag(bool value) { return value ? "true" : "false"; }
 // terminal or a JSON parser is given must not be able to move the cursor or break a line).
 Status CheckEvent(const Event& event) {
   const std::pair<const char*, const std::string*> texts[] = {
-      {"event source", &event.source},   {"event site", &event.site},
-      {"event kind", &event.kind},       {"event field", &event.field},
+      {"event source", &event.source},       {"event site", &event.site},
+      {"event kind", &event.kind},           {"event field", &event.field},
       {"event old value", &event.old_value}, {"event new value", &event.new_value}};
   for (const auto& [name, text] : texts) {
     if (Status checked = CheckTextField(name, *text, kMaxEventTextBytes); !checked.ok())

@@ -88,7 +88,8 @@ TEST_CASE("every phase answers every event, and only a won reserve makes a site 
 }
 
 TEST_CASE("start-up: a peer already active makes a standby; a silent peer makes a race now") {
-  CHECK(Decide(StateIn(Phase::kStarting, false), Seen(Phase::kActive)).next.phase == Phase::kStandby);
+  CHECK(Decide(StateIn(Phase::kStarting, false), Seen(Phase::kActive)).next.phase ==
+        Phase::kStandby);
   CHECK(Decide(StateIn(Phase::kStarting, false), Seen(Phase::kActive)).actions.empty());
   const Transition idle = Decide(StateIn(Phase::kStarting, false), Seen(Phase::kStandby));
   CHECK(idle.next.phase == Phase::kStandby);
@@ -107,13 +108,15 @@ TEST_CASE(
   CHECK(t.next.phase == Phase::kReserving);
   CHECK(t.actions == std::vector<Action>{Action::kReserveDetermining});
   // The other side sees it STARTING and waits; only a STANDBY peer makes it race.
-  CHECK(Decide(StateIn(Phase::kStandby, true, Phase::kActive), Seen(Phase::kStarting)).actions.empty());
+  CHECK(Decide(StateIn(Phase::kStandby, true, Phase::kActive), Seen(Phase::kStarting))
+            .actions.empty());
   CHECK(Decide(StateIn(Phase::kStandby, true, Phase::kActive), Seen(Phase::kStandby)).actions ==
         std::vector<Action>{Action::kScheduleRace});
 }
 
 TEST_CASE("the standby races standby_delay_ms after the peer is lost; the active site at once") {
-  const Transition standby = Decide(StateIn(Phase::kStandby, true, Phase::kActive), {Event::kPeerLost});
+  const Transition standby =
+      Decide(StateIn(Phase::kStandby, true, Phase::kActive), {Event::kPeerLost});
   CHECK(standby.next.phase == Phase::kStandby);
   CHECK(standby.actions == std::vector<Action>{Action::kScheduleRace});
   CHECK(Decide(standby.next, {Event::kRaceTimer}).next.phase == Phase::kReserving);
@@ -149,7 +152,8 @@ TEST_CASE("lost: fence first, then on_stop; a start-up race lost to a live peer 
   const Transition lost = Decide(StateIn(Phase::kReserving, false), {Event::kReserveRefused});
   CHECK(lost.next.phase == Phase::kFenced);
   CHECK(lost.actions == std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop});
-  const Transition unreachable = Decide(StateIn(Phase::kReserving, false), {Event::kReserveUnreachable});
+  const Transition unreachable =
+      Decide(StateIn(Phase::kReserving, false), {Event::kReserveUnreachable});
   CHECK(unreachable.next.phase == Phase::kFenced);
   CHECK_THAT(unreachable.why, Catch::Contains("takeover --force"));
   const Transition startup =
@@ -197,7 +201,8 @@ TEST_CASE("recovery: no failback; the determining volume is released once both a
   CHECK(standby_healthy.actions == std::vector<Action>{Action::kReleaseDetermining});
   CHECK(standby_healthy.next.phase == Phase::kStandby);
   CHECK_FALSE(Decide(standby_healthy.next, {Event::kReleased}).next.holds_determining);
-  CHECK(Decide(StateIn(Phase::kStandby, true, Phase::kActive), {Event::kPairsHealthy}).actions.empty());
+  CHECK(Decide(StateIn(Phase::kStandby, true, Phase::kActive), {Event::kPairsHealthy})
+            .actions.empty());
   ClusterState lonely = standby;
   lonely.peer_phase = Phase::kStandby;  // nobody active: its race decides, no release
   CHECK(Decide(lonely, {Event::kPairsHealthy}).actions.empty());
@@ -212,7 +217,8 @@ TEST_CASE("recovery: no failback; the determining volume is released once both a
       Decide(StateIn(Phase::kFenced, true, Phase::kActive), {Event::kPairsHealthy});
   CHECK(fenced.next.phase == Phase::kStandby);
   CHECK(fenced.actions == std::vector<Action>{Action::kUnfenceManaged});
-  CHECK(Decide(StateIn(Phase::kFenced, false), {Event::kPairsHealthy}).next.phase == Phase::kFenced);
+  CHECK(Decide(StateIn(Phase::kFenced, false), {Event::kPairsHealthy}).next.phase ==
+        Phase::kFenced);
   // The operator unfences.
   CHECK(Decide(StateIn(Phase::kFenced, true, Phase::kActive), {Event::kUnfence}).next.phase ==
         Phase::kStandby);
@@ -255,7 +261,8 @@ TEST_CASE("a FENCED site races again while nobody is active; a winner lifts its 
   CHECK(won.actions == std::vector<Action>{Action::kReserveManaged, Action::kResyncPairs,
                                            Action::kUnfenceManaged, Action::kRunOnStart});
   // A won race from STANDBY has nothing to lift.
-  CHECK_FALSE(Has(Decide(StateIn(Phase::kReserving), {Event::kReserveWon}), Action::kUnfenceManaged));
+  CHECK_FALSE(
+      Has(Decide(StateIn(Phase::kReserving), {Event::kReserveWon}), Action::kUnfenceManaged));
   // An unfence the node refused (a suspended copy) is tried again once the pairs are in PAIR.
   ClusterState active = StateIn(Phase::kActive, true, Phase::kStandby);
   active.copies_fenced = true;

@@ -79,9 +79,9 @@ TEST_CASE("cluster takeover goes on only with --force, FENCED, and the peer hear
 
 TEST_CASE("cluster takeover takes the determining volume over first, then managed secondaries") {
   const std::vector<VolumeInfo> volumes = {
-      Row("vm2", "secondary", "PSUE"),    Row("quorum", "secondary", "PSUE"),
-      Row("vm1", "secondary", "SSWS"),    Row("vm3", "primary", "PSUE"),
-      Row("vm4", "simplex", "SMPL", ""),  Row("vm5", "secondary", "PAIR", "async")};
+      Row("vm2", "secondary", "PSUE"),   Row("quorum", "secondary", "PSUE"),
+      Row("vm1", "secondary", "SSWS"),   Row("vm3", "primary", "PSUE"),
+      Row("vm4", "simplex", "SMPL", ""), Row("vm5", "secondary", "PAIR", "async")};
   CHECK(VolumesToTakeOver(volumes, "quorum", {"vm1", "vm2", "vm3", "vm4", "vm5", "gone"}) ==
         std::vector<std::string>{"quorum", "vm2", "vm5"});
   // The determining volume already taken over (a repeated command): only the rest.
@@ -91,11 +91,10 @@ TEST_CASE("cluster takeover takes the determining volume over first, then manage
 }
 
 TEST_CASE("cluster takeover says what each managed volume may lose") {
-  std::vector<VolumeInfo> volumes = {Row("ok", "secondary", "PSUE"),
-                                     Row("old", "secondary", "PSUE"),
-                                     Row("mixed", "secondary", "COPY"),
-                                     Row("journal", "secondary", "PAIR", "async"),
-                                     Row("mine", "primary", "PSUE")};
+  std::vector<VolumeInfo> volumes = {
+      Row("ok", "secondary", "PSUE"), Row("old", "secondary", "PSUE"),
+      Row("mixed", "secondary", "COPY"), Row("journal", "secondary", "PAIR", "async"),
+      Row("mine", "primary", "PSUE")};
   volumes[1].outdated = true;
   volumes[2].consistent = false;
   const std::vector<std::string> lines =

@@ -15,8 +15,8 @@ wire::EventsReply FuzzSeedEventsReply(size_t count) {
   wire::EventsReply reply;
   reply.instance = 0x1234567890abcdef;
   for (size_t i = 0; i < count; ++i) {
-    reply.events.push_back({i + 1, 1764777600000, "node", "a", "pair", "vm1", "status", "COPY",
-                            "PAIR"});
+    reply.events.push_back(
+        {i + 1, 1764777600000, "node", "a", "pair", "vm1", "status", "COPY", "PAIR"});
   }
   reply.last = count + 5;
   reply.more = count > 2;
@@ -26,14 +26,14 @@ wire::EventsReply FuzzSeedEventsReply(size_t count) {
 }  // namespace
 
 TEST_CASE("fuzz: the events request and reply", "[fuzz]") {
-  fuzz::Fuzz("events-request",
-             {wire::EncodeBody(wire::EventsRequest{7, 42}),
-              wire::EncodeBody(wire::EventsRequest{})},
-             [](const std::string& input) -> std::string {
-               wire::EventsRequest request;
-               (void)wire::DecodeBody(input, &request);
-               return "";
-             });
+  fuzz::Fuzz(
+      "events-request",
+      {wire::EncodeBody(wire::EventsRequest{7, 42}), wire::EncodeBody(wire::EventsRequest{})},
+      [](const std::string& input) -> std::string {
+        wire::EventsRequest request;
+        (void)wire::DecodeBody(input, &request);
+        return "";
+      });
   const std::vector<std::string> seeds = {wire::EncodeBody(FuzzSeedEventsReply(0)),
                                           wire::EncodeBody(FuzzSeedEventsReply(1)),
                                           wire::EncodeBody(FuzzSeedEventsReply(4))};

@@ -57,7 +57,8 @@ TEST_CASE("fuzz: replica and forwarded writes", "[fuzz]") {
     if (!DecodeWriteBody(input, &write, &data).ok() || !CheckWrite(write, data.size()).ok())
       return "";
     if (write.length == 0 || write.length > kMaxDataBytes) return "accepted a length out of range";
-    if (write.offset > wire::kMaxVolumeBytes - write.length) return "accepted an offset past any volume";
+    if (write.offset > wire::kMaxVolumeBytes - write.length)
+      return "accepted an offset past any volume";
     if (write.kind > 2) return "accepted an unknown kind";
     if (write.kind == 0 && data.size() != write.length) return "accepted data of the wrong length";
     if (write.generation.counter > kMaxCounterValue) return "accepted a wrapping generation";

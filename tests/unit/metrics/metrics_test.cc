@@ -154,7 +154,7 @@ TEST_CASE("each volume has its own write and fsync latency histograms, the stage
   // Two volumes recorded as the mount's handlers record them: vm1 three writes and one fsync,
   // vm2 nothing (its histograms are written, all 0).
   VolumeLatencies vm1;
-  vm1.write.Record(1500);           // (1.024 us, 2.048 us]
+  vm1.write.Record(1500);  // (1.024 us, 2.048 us]
   vm1.write.Record(1500);
   vm1.write.Record(3'000'000'000);  // past the last bound: only in +Inf
   {
@@ -168,11 +168,12 @@ TEST_CASE("each volume has its own write and fsync latency histograms, the stage
   MetricsText text;
   RenderVolumeMetrics(volumes, &text);
   const std::string& t = text.text();
-  CHECK_THAT(t, Catch::Contains("# HELP pairfs_write_latency_seconds Whole write requests "
-                                "through the mount, as the application sees them\n"
-                                "# TYPE pairfs_write_latency_seconds histogram\n"
-                                "pairfs_write_latency_seconds_bucket{volume=\"vm1\",le=\"1.024e-06\"} 0\n"
-                                "pairfs_write_latency_seconds_bucket{volume=\"vm1\",le=\"2.048e-06\"} 2\n"));
+  CHECK_THAT(t, Catch::Contains(
+                    "# HELP pairfs_write_latency_seconds Whole write requests "
+                    "through the mount, as the application sees them\n"
+                    "# TYPE pairfs_write_latency_seconds histogram\n"
+                    "pairfs_write_latency_seconds_bucket{volume=\"vm1\",le=\"1.024e-06\"} 0\n"
+                    "pairfs_write_latency_seconds_bucket{volume=\"vm1\",le=\"2.048e-06\"} 2\n"));
   const std::vector<std::string> write =
       MetricLinesStartingWith(t, "pairfs_write_latency_seconds_bucket{volume=\"vm1\",");
   REQUIRE(write.size() == LatencyHistogram::kBuckets);  // 21 bounds and +Inf, as the stages

@@ -145,11 +145,11 @@ TEST_CASE("the RPO estimate counts the bytes of a heard batch that never became 
   heard.unsent_bytes = 2 * 4096;
   heard.heard_unix_ms = 1000;
   RpoEstimate gap = EstimateRpo(heard, 5, false, 1500);
-  CHECK(gap.lost_writes == 7);                // 6..12
-  CHECK(gap.lost_bytes == 6 * 4096);          // 8..12 known; 6..7 sizes unknown here
+  CHECK(gap.lost_writes == 7);        // 6..12
+  CHECK(gap.lost_bytes == 6 * 4096);  // 8..12 known; 6..7 sizes unknown here
   RpoEstimate durable_to_8 = EstimateRpo(heard, 8, false, 1500);
-  CHECK(durable_to_8.lost_writes == 4);       // 9..12
-  CHECK(durable_to_8.lost_bytes == 5 * 4096); // 8192 + 4096 + the 2 unsent
+  CHECK(durable_to_8.lost_writes == 4);        // 9..12
+  CHECK(durable_to_8.lost_bytes == 5 * 4096);  // 8192 + 4096 + the 2 unsent
   RpoEstimate all = EstimateRpo(heard, 12, false, 1500);
   CHECK(all.lost_writes == 0);
   CHECK(all.lost_bytes == 0);

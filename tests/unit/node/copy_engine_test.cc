@@ -17,8 +17,8 @@
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 #include "node/store.h"
-#include "tests/unit/node/capturing_transport.h"
 #include "tests/unit/frames.h"
+#include "tests/unit/node/capturing_transport.h"
 #include "tests/unit/temp_dir.h"
 #include "wire/envelope.h"
 
@@ -83,7 +83,8 @@ struct CopyTestSite {
   Volume& volume() { return *store->Find("vm1"); }
   // The copy's first chunks are in flight (its window is full) and none is answered.
   void CopyInFlight() {
-    REQUIRE(CopyTestWaitFor([&] { return transport.ReplicaWrites().size() >= kCopyChunksInFlight; }));
+    REQUIRE(
+        CopyTestWaitFor([&] { return transport.ReplicaWrites().size() >= kCopyChunksInFlight; }));
   }
   // Delivers b's `command` (id `id`) and returns a's answer, checked.
   template <class T>
@@ -98,7 +99,8 @@ struct CopyTestSite {
   // The regions a's dirty bitmap marks, as b's resync reads them at `generation`.
   std::vector<uint64_t> MarkedAt(const wire::Generation& generation, uint64_t id) {
     const uint64_t regions = kCopyTestVolumeBytes / kCopyTestRegionBytes;
-    wire::PeerAnswerMessage answer = Ask(wire::PeerBitmapCommand{"vm1", generation, 0, regions}, id);
+    wire::PeerAnswerMessage answer =
+        Ask(wire::PeerBitmapCommand{"vm1", generation, 0, regions}, id);
     REQUIRE(answer.code == 0);
     return replicator_internal::UnpackBitsChunk(answer.bits, 0, regions);
   }

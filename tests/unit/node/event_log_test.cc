@@ -53,8 +53,8 @@ TEST_CASE("event log: events after a sequence, in order, with their fields", "[e
 TEST_CASE("event log: bounded in events; a follower behind the ring is told of the gap",
           "[events]") {
   EventLog log("node", "a", 4, 1 << 20, 7);
-  for (int i = 0; i < 10; ++i) log.Record("pair", "vm1", "generation", std::to_string(i),
-                                          std::to_string(i + 1));
+  for (int i = 0; i < 10; ++i)
+    log.Record("pair", "vm1", "generation", std::to_string(i), std::to_string(i + 1));
   CHECK(log.last_sequence() == 10);
   const wire::EventsReply kept = ReadAfter(log, 6);  // 7..10 are kept
   REQUIRE(kept.events.size() == 4);

@@ -10,8 +10,8 @@
 #include "node/replicator.h"
 #include "node/replicator_internal.h"
 #include "node/store.h"
-#include "tests/unit/node/capturing_transport.h"
 #include "tests/unit/frames.h"
+#include "tests/unit/node/capturing_transport.h"
 #include "tests/unit/temp_dir.h"
 #include "wire/envelope.h"
 
@@ -180,9 +180,9 @@ TEST_CASE("a forced takeover with the peer lost counts on from the peer's last h
   CHECK(b.Deliver(wire::MessageType::kPeerStatusAsk, 32,
                   wire::EncodeBody(wire::PeerStatusAskCommand{"vm1"})) == 0);
   std::string note;
-  REQUIRE(b.replicator->Takeover("vm1", /*force=*/true, /*cluster=*/false, /*peer_lost=*/true,
-                                 &note)
-              .ok());
+  REQUIRE(
+      b.replicator->Takeover("vm1", /*force=*/true, /*cluster=*/false, /*peer_lost=*/true, &note)
+          .ok());
   Result<VolumeMetadata> saved = LoadMetadata(b.dir.path() + "/volumes/vm1.meta");
   REQUIRE(saved.ok());
   CHECK(saved->generation == 6);

@@ -112,18 +112,18 @@ TEST_CASE("finish swap: what this side does for a peer at a generation it made",
        S::kPAIR, SwapStep::kPromote},
       {"this side in PAIR, the peer suspended since: suspend", PeerSide(R::kSecondary, S::kPAIR),
        R::kSecondary, S::kPSUE, SwapStep::kSuspend},
-      {"this side in PAIR, the peer copying: suspend", PeerSide(R::kSecondary, S::kPAIR), R::kSecondary,
-       S::kCOPY, SwapStep::kSuspend},
-      {"this side suspended: resync --swap", PeerSide(R::kSecondary, S::kPSUE), R::kSecondary, S::kPAIR,
-       SwapStep::kResyncSwap},
+      {"this side in PAIR, the peer copying: suspend", PeerSide(R::kSecondary, S::kPAIR),
+       R::kSecondary, S::kCOPY, SwapStep::kSuspend},
+      {"this side suspended: resync --swap", PeerSide(R::kSecondary, S::kPSUE), R::kSecondary,
+       S::kPAIR, SwapStep::kResyncSwap},
       {"the peer still primary: left as it is", PeerSide(R::kSecondary, S::kPAIR), R::kPrimary,
        S::kPAIR, SwapStep::kNone},
       {"the peer split writable (SSUS): left", PeerSide(R::kSecondary, S::kPAIR), R::kSecondary,
        S::kSSUS, SwapStep::kNone},
       {"this copy outdated: left", PeerSide(R::kSecondary, S::kPSUE, true), R::kSecondary, S::kPAIR,
        SwapStep::kNone},
-      {"this copy inconsistent: left", PeerSide(R::kSecondary, S::kPSUE, false, false), R::kSecondary,
-       S::kPAIR, SwapStep::kNone},
+      {"this copy inconsistent: left", PeerSide(R::kSecondary, S::kPSUE, false, false),
+       R::kSecondary, S::kPAIR, SwapStep::kNone},
       {"this side primary: left", PeerSide(R::kPrimary, S::kPAIR), R::kSecondary, S::kPAIR,
        SwapStep::kNone},
       {"this side copying: left", PeerSide(R::kSecondary, S::kCOPY), R::kSecondary, S::kPAIR,
@@ -173,9 +173,9 @@ TEST_CASE("the async takeover's probe: short for clusterd or a silent link, aske
   const std::vector<Row> rows = {
       {"heard during the ask", 250, 1100, true},
       {"heard at the ask's start", 250, 1000, true},
-      {"heard just before the ask", 250, 999, true},              // 251 ms before the end
-      {"heard 999 ms before the end", 250, 251, true},            // within two intervals
-      {"heard 1000 ms before the end: gone", 250, 250, false},    // two intervals: silent
+      {"heard just before the ask", 250, 999, true},            // 251 ms before the end
+      {"heard 999 ms before the end", 250, 251, true},          // within two intervals
+      {"heard 1000 ms before the end: gone", 250, 250, false},  // two intervals: silent
       {"never heard since long ago", 250, -100000, false},
       {"the first ask waited peer_timeout_ms", 2000, 1100, false},
   };
@@ -198,12 +198,18 @@ TEST_CASE("a newer peer outdates this copy at its generation, unless settled or 
     bool applies;
   };
   const std::vector<Row> rows = {
-      {"in PAIR, a peer newer from b", PeerSide(R::kSecondary, S::kPAIR), seen, newer_elsewhere, true},
+      {"in PAIR, a peer newer from b", PeerSide(R::kSecondary, S::kPAIR), seen, newer_elsewhere,
+       true},
       {"suspended, not outdated", PeerSide(R::kPrimary, S::kPSUE), seen, newer_elsewhere, true},
-      {"the pair moved on since", PeerSide(R::kSecondary, S::kPAIR), {6, "a"}, newer_elsewhere, false},
-      {"outdated and apart: settled", PeerSide(R::kSecondary, S::kPSUE, true), seen, newer_elsewhere,
+      {"the pair moved on since",
+       PeerSide(R::kSecondary, S::kPAIR),
+       {6, "a"},
+       newer_elsewhere,
        false},
-      {"outdated, still in PAIR", PeerSide(R::kSecondary, S::kPAIR, true), seen, newer_elsewhere, true},
+      {"outdated and apart: settled", PeerSide(R::kSecondary, S::kPSUE, true), seen,
+       newer_elsewhere, false},
+      {"outdated, still in PAIR", PeerSide(R::kSecondary, S::kPAIR, true), seen, newer_elsewhere,
+       true},
       {"outdated, a copy stopped midway", PeerSide(R::kSecondary, S::kCOPY, true, false), seen,
        newer_elsewhere, true},
       {"a generation this site made", PeerSide(R::kSecondary, S::kPAIR), seen, made_here, false},

@@ -133,17 +133,21 @@ TEST_CASE("a write that lost the link returns what the fence level and the react
   const Row rows[] = {
       {WriteSide(R::kPrimary, S::kPSUE), FenceLevel::kNever, W::kLocalTracked, O::kWritten},
       {WriteSide(R::kPrimary, S::kPSUE), FenceLevel::kData, W::kRefuseIo, O::kRefuseIo},
-      {WriteSide(R::kPrimary, S::kPSUE, true), FenceLevel::kReserve, W::kRefuseReadOnly, O::kFencedIo},
+      {WriteSide(R::kPrimary, S::kPSUE, true), FenceLevel::kReserve, W::kRefuseReadOnly,
+       O::kFencedIo},
       // a fenced primary with fence reserve is EIO whatever its rule says
-      {WriteSide(R::kPrimary, S::kPSUE, true), FenceLevel::kReserve, W::kLocalTracked, O::kFencedIo},
+      {WriteSide(R::kPrimary, S::kPSUE, true), FenceLevel::kReserve, W::kLocalTracked,
+       O::kFencedIo},
       // fenced, but not by the reserve: the rule decides
       {WriteSide(R::kPrimary, S::kPSUE, true), FenceLevel::kNever, W::kRefuseReadOnly,
        O::kRefuseReadOnly},
       // a fenced secondary under fence reserve: the rule decides
       {WriteSide(R::kSecondary, S::kSSUS, true), FenceLevel::kReserve, W::kRefuseIo, O::kRefuseIo},
       {WriteSide(R::kPrimary, S::kPSUE), FenceLevel::kReserve, W::kLocalTracked, O::kWritten},
-      {WriteSide(R::kSecondary, S::kPAIR), FenceLevel::kNever, W::kForwardToPrimary, O::kRefuseReadOnly},
-      {WriteSide(R::kSecondary, S::kSSUS), FenceLevel::kNever, W::kRefuseReadOnly, O::kRefuseReadOnly},
+      {WriteSide(R::kSecondary, S::kPAIR), FenceLevel::kNever, W::kForwardToPrimary,
+       O::kRefuseReadOnly},
+      {WriteSide(R::kSecondary, S::kSSUS), FenceLevel::kNever, W::kRefuseReadOnly,
+       O::kRefuseReadOnly},
       {WriteSide(R::kPrimary, S::kPAIR), FenceLevel::kNever, W::kReplicate, O::kRefuseReadOnly},
       {WriteSide(R::kPrimary, S::kPSUS), FenceLevel::kNever, W::kLocal, O::kRefuseReadOnly},
   };

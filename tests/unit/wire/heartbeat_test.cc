@@ -262,9 +262,11 @@ TEST_CASE("a link whose peer endpoint leads nowhere is never heard while the oth
                     kHearWithinMs));
   std::this_thread::sleep_for(milliseconds(200));
   // Link 0 keeps being heard (beats 20 ms apart), while link 1 never was.
-  CHECK(WaitUntil([&] { return b.Snapshot()[0].last_heard_ms_ago >= 0 &&
-                               b.Snapshot()[0].last_heard_ms_ago < 100; },
-                  kHearWithinMs));
+  CHECK(WaitUntil(
+      [&] {
+        return b.Snapshot()[0].last_heard_ms_ago >= 0 && b.Snapshot()[0].last_heard_ms_ago < 100;
+      },
+      kHearWithinMs));
   const std::vector<HeartbeatSnapshot> links = b.Snapshot();
   CHECK(links[0].heard);
   CHECK_FALSE(links[1].heard);
