@@ -16,20 +16,6 @@ namespace {
 
 constexpr uint16_t kBatchFlags = kJournalBatchBegin | kJournalBatchEnd;
 
-// The entry that `write` became at `placement`, as Read returns it.
-JournalEntry EntryOf(const Journal::Placement& placement, const JournalWrite& write) {
-  JournalEntry entry;
-  entry.sequence = placement.sequence;
-  entry.volume = std::string(write.volume);
-  entry.kind = write.kind;
-  entry.offset = write.offset;
-  entry.length = write.length;
-  entry.flags = write.flags;
-  entry.data_checksum = placement.checksum;
-  entry.data = std::string(write.data);
-  return entry;
-}
-
 }  // namespace
 
 Status CheckJournalWrite(const JournalWrite& write) {
@@ -152,6 +138,19 @@ Result<Journal::Placement> Journal::ReserveLocked(uint64_t sequence, const Journ
   return placement;
 }
 
+JournalEntry Journal::EntryOf(const Placement& placement, const JournalWrite& write) {
+  JournalEntry entry;
+  entry.sequence = placement.sequence;
+  entry.volume = std::string(write.volume);
+  entry.kind = write.kind;
+  entry.offset = write.offset;
+  entry.length = write.length;
+  entry.flags = write.flags;
+  entry.data_checksum = placement.checksum;
+  entry.data = std::string(write.data);
+  return entry;
+}
+
 JournalEntryHeader Journal::EntryHeader(const Placement& placement,
                                         const JournalWrite& write) const {
   JournalEntryHeader header;
@@ -176,7 +175,7 @@ Status Journal::WriteAppended(const Placement& placement, const JournalWrite& wr
   if (!status.ok() || write.data.size() > kJournalRecentEntryBytes)
     return RecordWritten({&placement, 1}, status);
   JournalEntry recent = EntryOf(placement, write);
-  return RecordWritten({&placement, 1}, status, &recent);
+  return RecordWritten({&placement, 1}, status, {&recent, 1});
 }
 
 Status Journal::WriteMarker(const Placement& placement, wire::WriteKind kind) {
@@ -192,13 +191,13 @@ Status Journal::WriteMarker(const Placement& placement, wire::WriteKind kind) {
 }
 
 Status Journal::RecordWritten(std::span<const Placement> placements, const Status& written,
-                              JournalEntry* recent) {
+                              std::span<JournalEntry> recent) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!written.ok()) return FailLocked(written);
   // The entries cannot have been freed or reset away: neither passes an unwritten entry.
   for (const Placement& placement : placements)
     index_[placement.sequence - index_first_].written = true;
-  if (recent != nullptr) recent_->Add(std::move(*recent));
+  for (JournalEntry& entry : recent) recent_->Add(std::move(entry));
   while (written_through_ + 1 < next_sequence_ &&
          index_[written_through_ + 1 - index_first_].written)
     ++written_through_;

@@ -213,7 +213,7 @@ class Journal {
 
   // ---- both ----
 
-  // Entries from `from_sequence` on, consecutive: those a master journal wrote last from memory
+  // Entries from `from_sequence` on, consecutive: those the journal wrote last from memory
   // (recent_, the bytes it wrote), the rest from the file, their data verified; as many as fit
   // `max_bytes` of data but at least one if any is there. Only durable entries are read (the
   // master ships nothing it could still lose in a crash: its transfer thread calls Sync first,
@@ -307,9 +307,12 @@ class Journal {
   Result<std::optional<Placement>> ReceiveLocked(uint64_t sequence, const JournalWrite& write,
                                                  uint64_t checksum, bool intact);
   // Records that the entries of `placements` are on disk (or, with an error, fails the journal);
-  // `recent`, a master's appended entry (WriteAppended), is moved into recent_ meanwhile.
+  // `recent` (copies of those of them recent_ holds, made by the caller outside mutex_) are moved
+  // into recent_ meanwhile.
   Status RecordWritten(std::span<const Placement> placements, const Status& written,
-                       JournalEntry* recent = nullptr);
+                       std::span<JournalEntry> recent = {});
+  // The entry that `write` became at `placement`, as Read returns it.
+  static JournalEntry EntryOf(const Placement& placement, const JournalWrite& write);
   // The header of the entry a placement holds (flags, kind, volume, range, checksum).
   JournalEntryHeader EntryHeader(const Placement& placement, const JournalWrite& write) const;
   // Entries (headers[i] with data[i], in their JournalEntryBytes) one after the other from
@@ -339,12 +342,15 @@ class Journal {
   // `max_bytes` of data, and (`at_least_one`) at least one if there is one. Caller holds mutex_.
   void SpansToReadLocked(uint64_t from_sequence, size_t max_bytes, bool at_least_one,
                          std::vector<ReadSpan>* spans) const;
-  // Reads `spans`, those side by side in one read: IoError, or Corruption if the file is short.
-  Result<std::vector<ReadRun>> ReadRuns(const std::vector<ReadSpan>& spans) const;
-  // Checks and decodes each span's entry in `runs` (which hold every span): Corruption names
-  // the entry that fails its header or data checksum, or where another entry is.
-  Result<std::vector<JournalEntry>> DecodeRuns(const std::vector<ReadSpan>& spans,
-                                               const std::vector<ReadRun>& runs) const;
+  // Where the run of spans from `begin` ends (one past its last): spans side by side in the ring,
+  // up to kJournalReadRunBytes in all (a longer entry is a run of its own).
+  static size_t RunEnd(const std::vector<ReadSpan>& spans, size_t begin);
+  // Reads spans [begin, end), side by side, in one read: IoError, or Corruption if the file is
+  // short.
+  Result<ReadRun> ReadRunOf(const std::vector<ReadSpan>& spans, size_t begin, size_t end) const;
+  // Checks and decodes `span`'s entry in `run` (which holds it): Corruption names the entry that
+  // fails its header or data checksum, or where another entry is.
+  Result<JournalEntry> DecodeSpan(const ReadSpan& span, const ReadRun& run) const;
   // Drops index entries before the durable head. Caller holds mutex_.
   void DropFreedLocked();
   // Entries through `sequence` are durable. Caller holds mutex_.
@@ -387,11 +393,10 @@ class Journal {
   // path may not apply into the first of them.
   std::deque<BatchRange> batches_;
   uint64_t resets_ = 0;  // Reset count: a Read that saw one rereads nothing stale
-  // The entries a master journal wrote last, for the transfer's Read (node/recent_entries.h);
-  // added by RecordWritten (for WriteAppended) and cleared by a reset, both under mutex_ (so no
-  // entry of before a reset is added after it). A restore journal's received entries are not
-  // added: the secondary's read-back competes only with its own restore, and its memory already
-  // peaks with the restore's reads.
+  // The entries the journal wrote last, for Read (node/recent_entries.h): a master's appended
+  // ones for its transfer, a restore journal's received ones for its restore. Added by
+  // RecordWritten and cleared by a reset, both under mutex_ (so no entry of before a reset is
+  // added after it).
   const std::unique_ptr<RecentEntries> recent_;
   int syncs_in_flight_ = 0;
   uint64_t sync_target_ = 0;  // the largest sequence a sync started for (in flight or done)

@@ -9,6 +9,7 @@
 #include "node/journal.h"
 #include "node/limits.h"
 #include "node/recent_entries.h"
+#include "wire/check.h"
 
 namespace pairfs::node {
 
@@ -34,19 +35,28 @@ Result<std::vector<JournalEntry>> Journal::Read(uint64_t from_sequence, size_t m
     std::lock_guard<std::mutex> lock(mutex_);
     SpansToReadLocked(next, max_bytes - bytes, entries.empty(), &spans);
   }
-  Result<std::vector<ReadRun>> runs = ReadRuns(spans);
-  if (!runs.ok()) return runs.status();
-  {
-    // Space freed (or reset) while we read may hold newer entries by now: what we read of it is
-    // not this entry, and not damage either.
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (resets_ != resets_seen || from_sequence < header_.head_sequence)
-      return Status::NotFound("entry " + std::to_string(from_sequence) + " of group " + group_ +
-                              " was freed");
+  // One run at a time, each decoded before the next is read: the raw bytes in memory beside the
+  // decoded entries are one run's (at most kJournalReadRunBytes, or one longer entry), not a
+  // whole pass's (kAsyncRestoreReadBytes held twice at the secondary's restore).
+  for (size_t begin = 0; begin < spans.size();) {
+    const size_t end = RunEnd(spans, begin);
+    Result<ReadRun> run = ReadRunOf(spans, begin, end);
+    if (!run.ok()) return run.status();
+    {
+      // Space freed (or reset) while we read may hold newer entries by now: what we read of it
+      // is not this entry, and not damage either.
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (resets_ != resets_seen || from_sequence < header_.head_sequence)
+        return Status::NotFound("entry " + std::to_string(from_sequence) + " of group " + group_ +
+                                " was freed");
+    }
+    for (size_t i = begin; i < end; ++i) {
+      Result<JournalEntry> entry = DecodeSpan(spans[i], run.value());
+      if (!entry.ok()) return entry.status();
+      entries.push_back(std::move(entry.value()));
+    }
+    begin = end;
   }
-  Result<std::vector<JournalEntry>> read = DecodeRuns(spans, runs.value());
-  if (!read.ok()) return read.status();
-  for (JournalEntry& entry : read.value()) entries.push_back(std::move(entry));
   return entries;
 }
 
@@ -63,75 +73,67 @@ void Journal::SpansToReadLocked(uint64_t from_sequence, size_t max_bytes, bool a
   }
 }
 
-Result<std::vector<Journal::ReadRun>> Journal::ReadRuns(const std::vector<ReadSpan>& spans) const {
+size_t Journal::RunEnd(const std::vector<ReadSpan>& spans, size_t begin) {
   // Entries side by side in the ring are read together: one read per run, not per entry.
-  std::vector<ReadRun> runs;
-  for (size_t first = 0; first < spans.size();) {
-    size_t last = first;
-    uint64_t run_bytes = spans[first].ring_bytes;
-    while (last + 1 < spans.size() &&
-           spans[last + 1].offset == spans[last].offset + spans[last].ring_bytes) {
-      ++last;
-      run_bytes += spans[last].ring_bytes;
-    }
-    // A version 2 journal's entries are whole sectors, read past the page cache: they were
-    // written with O_DIRECT and are read once (transfer, restore), so caching them only cost
-    // the host page allocations and readahead of the ring's zeros ahead.
-    ReadRun run;
-    run.first = spans[first].offset;
-    run.size = run_bytes;
-    const bool sectors = entry_align_ != 1;
-    run.buffer.reset(new char[run_bytes + (sectors ? kSectorBytes : 0)]);
-    if (sectors) {
-      const uintptr_t address = reinterpret_cast<uintptr_t>(run.buffer.get());
-      run.at = (kSectorBytes - address % kSectorBytes) % kSectorBytes;
-    }
-    char* out = run.buffer.get() + run.at;
-    Result<size_t> read = sectors ? file_->ReadSectors(run.first, run_bytes, out)
-                                  : file_->ReadAt(run.first, run_bytes, out, false);
-    if (!read.ok()) return read.status();
-    if (read.value() != run_bytes)
-      return Status::Corruption("the journal of group " + group_ + " is cut short");
-    runs.push_back(std::move(run));
-    first = last + 1;
+  size_t end = begin + 1;
+  uint64_t run_bytes = spans[begin].ring_bytes;
+  while (end < spans.size() &&
+         spans[end].offset == spans[end - 1].offset + spans[end - 1].ring_bytes &&
+         run_bytes + spans[end].ring_bytes <= kJournalReadRunBytes) {
+    run_bytes += spans[end].ring_bytes;
+    ++end;
   }
-  return runs;
+  return end;
 }
 
-Result<std::vector<JournalEntry>> Journal::DecodeRuns(const std::vector<ReadSpan>& spans,
-                                                      const std::vector<ReadRun>& runs) const {
-  std::vector<JournalEntry> entries;
-  entries.reserve(spans.size());
-  size_t run = 0;
-  for (const ReadSpan& span : spans) {
-    while (span.offset < runs[run].first ||
-           span.offset + span.ring_bytes > runs[run].first + runs[run].size)
-      ++run;
-    const std::string_view bytes =
-        runs[run].bytes().substr(span.offset - runs[run].first, span.ring_bytes);
-    const std::string where = "entry " + std::to_string(span.sequence) + " of group " + group_ +
-                              " at offset " + std::to_string(span.offset);
-    Result<JournalEntryHeader> header = DecodeJournalEntryHeader(bytes);
-    if (!header.ok()) return Status::Corruption(where + ": " + header.status().message());
-    if (header->sequence != span.sequence || header->journal_id != journal_id_ ||
-        (header->flags & kJournalWrapMarker) != 0 ||
-        JournalEntryBytes(header->data_bytes(), entry_align_) != span.ring_bytes)
-      return Status::Corruption(where + ": another entry is there");
-    const std::string_view data = bytes.substr(kJournalEntryHeaderBytes, header->data_bytes());
-    if (JournalDataChecksum(data) != header->data_checksum)
-      return Status::Corruption(where + ": data checksum mismatch");
-    JournalEntry entry;
-    entry.sequence = span.sequence;
-    entry.volume = std::string(header->volume);
-    entry.kind = header->kind;
-    entry.offset = header->volume_offset;
-    entry.length = header->length;
-    entry.flags = header->flags;
-    entry.data_checksum = header->data_checksum;
-    entry.data = std::string(data);
-    entries.push_back(std::move(entry));
+Result<Journal::ReadRun> Journal::ReadRunOf(const std::vector<ReadSpan>& spans, size_t begin,
+                                            size_t end) const {
+  ReadRun run;
+  run.first = spans[begin].offset;
+  run.size = spans[end - 1].offset + spans[end - 1].ring_bytes - run.first;
+  // A version 2 journal's entries are whole sectors, read past the page cache: they were written
+  // with O_DIRECT and are read once (transfer, restore), so caching them only cost the host page
+  // allocations and readahead of the ring's zeros ahead.
+  const bool sectors = entry_align_ != 1;
+  run.buffer.reset(new char[run.size + (sectors ? kSectorBytes : 0)]);
+  if (sectors) {
+    const uintptr_t address = reinterpret_cast<uintptr_t>(run.buffer.get());
+    run.at = (kSectorBytes - address % kSectorBytes) % kSectorBytes;
   }
-  return entries;
+  char* out = run.buffer.get() + run.at;
+  Result<size_t> read = sectors ? file_->ReadSectors(run.first, run.size, out)
+                                : file_->ReadAt(run.first, run.size, out, false);
+  if (!read.ok()) return read.status();
+  if (read.value() != run.size)
+    return Status::Corruption("the journal of group " + group_ + " is cut short");
+  return run;
+}
+
+Result<JournalEntry> Journal::DecodeSpan(const ReadSpan& span, const ReadRun& run) const {
+  PAIRFS_CHECK(span.offset >= run.first && span.offset + span.ring_bytes <= run.first + run.size,
+               "a span is decoded from the run that holds it");
+  const std::string_view bytes = run.bytes().substr(span.offset - run.first, span.ring_bytes);
+  const std::string where = "entry " + std::to_string(span.sequence) + " of group " + group_ +
+                            " at offset " + std::to_string(span.offset);
+  Result<JournalEntryHeader> header = DecodeJournalEntryHeader(bytes);
+  if (!header.ok()) return Status::Corruption(where + ": " + header.status().message());
+  if (header->sequence != span.sequence || header->journal_id != journal_id_ ||
+      (header->flags & kJournalWrapMarker) != 0 ||
+      JournalEntryBytes(header->data_bytes(), entry_align_) != span.ring_bytes)
+    return Status::Corruption(where + ": another entry is there");
+  const std::string_view data = bytes.substr(kJournalEntryHeaderBytes, header->data_bytes());
+  if (JournalDataChecksum(data) != header->data_checksum)
+    return Status::Corruption(where + ": data checksum mismatch");
+  JournalEntry entry;
+  entry.sequence = span.sequence;
+  entry.volume = std::string(header->volume);
+  entry.kind = header->kind;
+  entry.offset = header->volume_offset;
+  entry.length = header->length;
+  entry.flags = header->flags;
+  entry.data_checksum = header->data_checksum;
+  entry.data = std::string(data);
+  return entry;
 }
 
 }  // namespace pairfs::node

@@ -76,10 +76,12 @@ Status Journal::AppendReceivedRun(const std::vector<ReceivedEntry>& entries, boo
   // first); each run then recorded as written, or the journal failed.
   std::vector<JournalEntryHeader> headers;
   std::vector<std::string_view> data;
+  std::vector<JournalEntry> recent;  // copies for recent_, made outside mutex_
   size_t first = 0;
   while (first < placements.size()) {
     headers.clear();
     data.clear();
+    recent.clear();
     uint64_t run_end = placements[first].offset;
     size_t end = first;
     while (end < placements.size()) {
@@ -92,12 +94,15 @@ Status Journal::AppendReceivedRun(const std::vector<ReceivedEntry>& entries, boo
       if (!joins) break;
       headers.push_back(EntryHeader(placement, write));
       data.push_back(write.data);
+      if (write.data.size() <= kJournalRecentEntryBytes)
+        recent.push_back(EntryOf(placement, write));
       run_end = placement.offset + bytes;
       ++end;
     }
     Status written = WriteMarker(placements[first], placed_entries[first]->write.kind);
     if (written.ok()) written = WriteRun(placements[first].offset, headers, data);
-    written = RecordWritten(std::span(placements).subspan(first, end - first), written);
+    if (!written.ok()) recent.clear();
+    written = RecordWritten(std::span(placements).subspan(first, end - first), written, recent);
     if (!written.ok()) return written;
     *stored = true;
     first = end;

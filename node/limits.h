@@ -249,6 +249,11 @@ inline constexpr uint64_t kAsyncMarkedJournalShare = 4;
 
 // The restore thread reads at most this much data per pass before it syncs and marks applied.
 inline constexpr size_t kAsyncRestoreReadBytes = 8 << 20;
+// Journal::Read reads entries that lie side by side in the ring in one read of at most this many
+// bytes (a longer entry in a read of its own) and decodes each read before the next, so that the
+// raw bytes held beside a pass's decoded entries are one read's, not the whole pass's.
+inline constexpr size_t kJournalReadRunBytes = 1 << 20;
+static_assert(kJournalReadRunBytes <= kAsyncRestoreReadBytes, "a pass reads whole runs");
 
 // A trickle of small writes is moved on in steps, not one fdatasync at the secondary per write
 // (node/async_transfer.cc PaceSmallBatch, node/async_restore.cc RunRestore): the master sends a
@@ -263,11 +268,11 @@ inline constexpr uint64_t kAsyncDirectApplyBytes = 128 << 10;
 // (AsyncGroup::YieldToWriters).
 inline constexpr int kAsyncThreadNice = 10;
 
-// A master journal keeps the entries it wrote last in memory, up to this many bytes, for the
-// transfer that reads them back soon after (node/recent_entries.h): a version 2 journal's entries
-// bypass the page cache, so each read-back was a disk read. Entries with more data than
-// kJournalRecentEntryBytes are read from the disk (one large read). Per master journal, so per
-// group at its primary: part of the node's memory.
+// A journal keeps the entries it wrote last in memory, up to this many bytes, for the reader
+// that reads them back soon after (node/recent_entries.h: a master's transfer, a restore
+// journal's restore): a version 2 journal's entries bypass the page cache, so each read-back was
+// a disk read. Entries with more data than kJournalRecentEntryBytes are read from the disk (one
+// large read). Per journal, so per group at each site: part of the node's memory.
 inline constexpr size_t kJournalRecentBytes = 4 << 20;
 inline constexpr size_t kJournalRecentEntryBytes = 64 << 10;
 // Each held entry counts this much besides its data and volume name (the entry and its map node),

@@ -1,7 +1,8 @@
-// The entries a master journal wrote last, kept in memory (bounded), so that the transfer, which
-// reads them back soon after, takes them from here instead of the disk: a version 2 journal's
-// entries are written past the page cache (O_DIRECT), so each read-back was a disk read, about as
-// many bytes as the writes themselves, on the disk the application's fsyncs wait for (issue 13).
+// The entries a journal wrote last, kept in memory (bounded), so that the reader that reads them
+// back soon after (a master's transfer, a restore journal's restore) takes them from here instead
+// of the disk: a version 2 journal's entries are written past the page cache (O_DIRECT), so each
+// read-back was a disk read, about as many bytes as the writes themselves, on the disk the
+// application's fsyncs (at the primary) or the restore's writes (at the secondary) wait for.
 // Entries are added as they are written, in any order (concurrent appends finish out of order); the
 // oldest sequences go first when the bytes run over. Thread-safe.
 #pragma once

@@ -19,30 +19,17 @@ using pairfs::testing::Reopen;
 namespace {
 
 // A journal file in memory that counts the writes it is given (entries and headers alike).
-class CountingFile final : public BlockFile {
+class CountingFile final : public testing::ForwardingFile {
  public:
-  explicit CountingFile(uint64_t size) : inner_(size) {}
-  Result<size_t> ReadAt(uint64_t offset, size_t length, char* out, bool direct) override {
-    return inner_.ReadAt(offset, length, out, direct);
-  }
+  using ForwardingFile::ForwardingFile;
   Status WriteAt(uint64_t offset, const char* data, size_t length, bool direct) override {
     ++writes;
     return inner_.WriteAt(offset, data, length, direct);
   }
-  Status Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) override {
-    return inner_.Deallocate(kind, offset, length);
-  }
-  Status Sync() override { return inner_.Sync(); }
-  Status Resize(uint64_t size_bytes) override { return inner_.Resize(size_bytes); }
-  BlockFileStat Stat() const override { return inner_.Stat(); }
-  Status SetTimes(const struct timespec times[2]) override { return inner_.SetTimes(times); }
   void Crash() { inner_.Crash(); }
   void FailWrites(int error_number) { inner_.FailWrites(error_number); }
 
   int writes = 0;
-
- private:
-  MemoryBlockFile inner_;
 };
 
 constexpr uint64_t kFileBytes = 64 * 1024;

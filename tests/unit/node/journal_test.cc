@@ -27,18 +27,9 @@ namespace {
 constexpr uint64_t kSmallRing = 64 * 1024;
 
 // A file whose syncs wait at a gate the test opens: shows which callers share a sync.
-class GatedFile final : public BlockFile {
+class GatedFile final : public testing::ForwardingFile {
  public:
-  explicit GatedFile(uint64_t size) : inner_(size) {}
-  Result<size_t> ReadAt(uint64_t o, size_t l, char* out, bool d) override {
-    return inner_.ReadAt(o, l, out, d);
-  }
-  Status WriteAt(uint64_t o, const char* data, size_t l, bool d) override {
-    return inner_.WriteAt(o, data, l, d);
-  }
-  Status Deallocate(wire::WriteKind k, uint64_t o, uint64_t l) override {
-    return inner_.Deallocate(k, o, l);
-  }
+  using ForwardingFile::ForwardingFile;
   Status Sync() override {
     std::unique_lock<std::mutex> lock(mutex_);
     ++syncs_entered_;
@@ -46,9 +37,6 @@ class GatedFile final : public BlockFile {
     changed_.wait(lock, [&] { return open_; });
     return inner_.Sync();
   }
-  Status Resize(uint64_t s) override { return inner_.Resize(s); }
-  BlockFileStat Stat() const override { return inner_.Stat(); }
-  Status SetTimes(const struct timespec t[2]) override { return inner_.SetTimes(t); }
 
   void Close() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -69,7 +57,6 @@ class GatedFile final : public BlockFile {
   }
 
  private:
-  MemoryBlockFile inner_;
   std::mutex mutex_;
   std::condition_variable changed_;
   bool open_ = true;

@@ -77,6 +77,29 @@ inline std::unique_ptr<node::Journal> Reopen(const std::shared_ptr<node::BlockFi
   return std::move(journal.value());
 }
 
+// A journal file in memory that forwards every call to a MemoryBlockFile (`inner_`): a test's
+// file derives from it and overrides the calls it watches or changes.
+class ForwardingFile : public node::BlockFile {
+ public:
+  explicit ForwardingFile(uint64_t size) : inner_(size) {}
+  Result<size_t> ReadAt(uint64_t offset, size_t length, char* out, bool direct) override {
+    return inner_.ReadAt(offset, length, out, direct);
+  }
+  Status WriteAt(uint64_t offset, const char* data, size_t length, bool direct) override {
+    return inner_.WriteAt(offset, data, length, direct);
+  }
+  Status Deallocate(wire::WriteKind kind, uint64_t offset, uint64_t length) override {
+    return inner_.Deallocate(kind, offset, length);
+  }
+  Status Sync() override { return inner_.Sync(); }
+  Status Resize(uint64_t size_bytes) override { return inner_.Resize(size_bytes); }
+  node::BlockFileStat Stat() const override { return inner_.Stat(); }
+  Status SetTimes(const struct timespec times[2]) override { return inner_.SetTimes(times); }
+
+ protected:
+  node::MemoryBlockFile inner_;
+};
+
 // A journal file in memory, `size` bytes (the smallest ring that wraps soon by default).
 inline std::shared_ptr<node::MemoryBlockFile> MemoryFile(uint64_t size = 64 * 1024) {
   return std::make_shared<node::MemoryBlockFile>(size);

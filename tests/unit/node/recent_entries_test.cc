@@ -115,15 +115,35 @@ TEST_CASE("after a reset, a journal never reads an entry written before it", "[j
   CHECK(read[1].data == longer);
 }
 
-TEST_CASE("a restore journal reads the entries it received from its file", "[journal][recent]") {
-  auto file = testing::MemoryFile(1 << 20);
+TEST_CASE(
+    "a restore journal reads the entries it received last from memory, a long one from its "
+    "file",
+    "[journal][recent]") {
+  auto file = testing::MemoryFile(4 << 20);
   auto journal = testing::FormatAndOpen(file, JournalRole::kRestore);
   const std::string data = BytesFor(9, 2000);
-  REQUIRE(journal->AppendReceived(1, DataWrite("v", 4096, data), JournalDataChecksum(data)).ok());
+  const std::string longer = BytesFor(10, kJournalRecentEntryBytes + 1);
+  // Received as one run (AppendReceivedRun), as a batch is: two entries side by side.
+  bool stored = false;
+  REQUIRE(journal
+              ->AppendReceivedRun({{1, DataWrite("v", 4096, data), JournalDataChecksum(data)},
+                                   {2, DataWrite("v", 0, longer), JournalDataChecksum(longer)}},
+                                  &stored)
+              .ok());
+  REQUIRE(stored);
   REQUIRE(journal->Sync().ok());
-  REQUIRE(testing::ReadOk(*journal, 1).at(0).data == data);
+  // Entry 1's bytes in the file damaged: its copy in memory is read, with its checksum.
   testing::FlipByte(*file, kJournalDataStart + kJournalEntryHeaderBytes + 10);
-  CHECK(journal->Read(1, 1 << 20).status().code() == Code::kCorruption);  // the file's bytes
+  const std::vector<JournalEntry> first = testing::ReadOk(*journal, 1, 1);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].data == data);
+  CHECK(first[0].offset == 4096);
+  CHECK(first[0].data_checksum == JournalDataChecksum(data));
+  // Entry 2 is too long to hold: read from the file, checked.
+  CHECK(testing::ReadOk(*journal, 2).at(0).data == longer);
+  testing::FlipByte(
+      *file, kJournalDataStart + JournalEntryBytes(data.size()) + kJournalEntryHeaderBytes + 10);
+  CHECK(journal->Read(2, 1 << 20).status().code() == Code::kCorruption);  // the file's bytes
 }
 
 }  // namespace
