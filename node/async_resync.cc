@@ -95,7 +95,8 @@ Status AsyncPairs::PrepareAsyncResync(AsyncResyncMember& member) {
 
 Status AsyncPairs::StartAsyncResync(AsyncResyncMember& member, bool journaled) {
   Pair& pair = *member.pair;
-  StopCopy(pair, *replicator_.calls_);  // its chunks' waits end now (node/copy_engine.h)
+  Status stopped = StopCopyFor(pair, *replicator_.calls_, PairEvent::kResync, member.context);
+  if (!stopped.ok()) return stopped;  // node/copy_engine.h
   member.generation = pair.Snapshot().generation;
   const std::string peer_volume = pair.Snapshot().peer_volume;
   wire::PeerResyncCommand command{peer_volume, member.generation, false};

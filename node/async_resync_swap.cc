@@ -59,7 +59,9 @@ bool AsyncPairs::AsyncSwapTargetFits(Pair& pair, uint64_t budget_bytes) const {
 Status AsyncPairs::StartAsyncSwap(AsyncResyncMember& member, uint64_t budget_bytes,
                                   bool* journaled) {
   Pair& pair = *member.pair;
-  StopCopy(pair, *replicator_.calls_);  // its chunks' waits end now (node/copy_engine.h)
+  Status stopped =
+      StopCopyFor(pair, *replicator_.calls_, PairEvent::kResyncSwapHere, member.context);
+  if (!stopped.ok()) return stopped;  // node/copy_engine.h
   const std::string peer_volume = pair.Snapshot().peer_volume;
   wire::PeerResyncCommand command{peer_volume, member.generation, true};
   command.journaled = budget_bytes > 0;

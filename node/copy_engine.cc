@@ -65,6 +65,17 @@ void StopCopy(Replicator::Pair& pair, PeerCalls& calls) {
   if (const uint64_t scope = pair.copy_scope.load()) calls.CancelScope(scope);
 }
 
+Status StopCopyFor(Replicator::Pair& pair, PeerCalls& calls, PairEvent event,
+                   const PairContext& context) {
+  {
+    std::lock_guard<std::mutex> lock(pair.mutex);
+    Result<PairTransition> allowed = Transit(pair.state, event, context);
+    if (!allowed.ok()) return allowed.status();
+  }
+  StopCopy(pair, calls);
+  return Status::Ok();
+}
+
 void StopCopyIfOutlived(Replicator::Pair& pair, PeerCalls& calls) {
   if (pair.copy_scope.load() == 0 ||
       CopyStillCurrent(pair.copy_generation, pair.state, pair.generation)) {

@@ -23,6 +23,15 @@ bool CopyStillCurrent(const wire::Generation& started, const PairState& now,
 // returns at once. Takes no lock of the pair (PeerCalls' mutex only, a leaf).
 void StopCopy(Replicator::Pair& pair, PeerCalls& calls);
 
+// For a command that starts the copy again (resync, resync --swap), once it holds the pair's gate
+// closed: whether `event` is still allowed in the pair's state now, and if so, StopCopy. Another
+// command may have changed the pair while this one waited for the gate (two resyncs at once: the
+// first started the copy, and the second, refused by the peer later, stopped it and left the pair
+// in COPY with no copy running: cluster simulation seeds 2798 and 7470). Transit's refusal leaves
+// the copy running. Takes pair.mutex.
+Status StopCopyFor(Replicator::Pair& pair, PeerCalls& calls, PairEvent event,
+                   const PairContext& context);
+
 // StopCopy when the running copy is no longer current (CopyStillCurrent) with the pair's state
 // and generation now. Caller holds pair.mutex (a state change calls it once saved: Commit).
 void StopCopyIfOutlived(Replicator::Pair& pair, PeerCalls& calls);

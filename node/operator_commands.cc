@@ -271,7 +271,8 @@ Status Replicator::Resync(const std::string& name, bool swap, bool forwarded, st
   const wire::Generation generation =
       swap ? NextGeneration(mine, peer->generation.counter, options_.site) : mine;
   ClosedGate closed(pair->gate);
-  StopCopy(*pair, *calls_);  // its chunks' waits end now (node/copy_engine.h)
+  Status stopped = StopCopyFor(*pair, *calls_, event, context);  // node/copy_engine.h
+  if (!stopped.ok()) return stopped;
   const std::string peer_volume = pair->Snapshot().peer_volume;
   Result<wire::PeerAnswerMessage> answer =
       Ask(wire::PeerResyncCommand{peer_volume, generation, swap});

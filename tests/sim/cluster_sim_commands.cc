@@ -27,6 +27,12 @@ void Node::Resync(const std::string& name, bool swap, ThenStatus then) {
     const wire::Generation generation =
         swap ? node::NextGeneration(mine, peer->generation.counter, site_name()) : mine;
     memory(name).gate.Close([this, name, swap, then, context, event, generation] {
+      // StopCopyFor (node/copy_engine.h): allowed still, now that the gate is held?
+      Result<node::PairTransition> again = node::Transit(copy(name).state, event, context);
+      if (!again.ok()) {
+        memory(name).gate.Open();
+        return then(again.status());
+      }
       ++memory(name).copy_run;  // stops a running copy
       Ask(Command(swap ? "swap" : "resync", name, generation), -1,
           [this, name, then, context, event, generation](std::optional<Message> answer) {

@@ -199,3 +199,32 @@ TEST_CASE(
   CHECK(reply.code == 0);
   CHECK(a.transport.ReplicaWrites().size() == kCopyChunksInFlight);  // nothing sent after it
 }
+
+TEST_CASE(
+    "a resync stops the running copy only if it is still allowed once it holds the gate: a "
+    "second resync at once leaves the first one's copy running",
+    "[copy_engine]") {
+  using replicator_internal::StopCopyFor;
+  Replicator::Pair pair;
+  PeerCalls calls(1);
+  pair.copy_scope = calls.OpenScope();
+  const uint64_t chunk = calls.Begin();  // a chunk of the running copy, not answered yet
+  REQUIRE(calls.Join(chunk, pair.copy_scope));
+  PairContext context;
+  context.peer_status = PairStatus::kSSUS;  // as both resyncs found the peer before the gate
+
+  // The first resync made the pair COPY and started its copy while the second waited.
+  pair.state = {PairRole::kPrimary, PairStatus::kCOPY};
+  const Status refused = StopCopyFor(pair, calls, PairEvent::kResync, context);
+  CHECK(refused.code() == Code::kInvalidArgument);
+  CHECK_FALSE(pair.stop_copy.load());
+  CHECK(calls.Deliver(testing::DeliveredFrame(wire::MessageType::kWriteAck, chunk, "b", "")));
+
+  // A resync still allowed (the pair suspended) stops the copy: its chunks' waits end now.
+  const uint64_t later = calls.Begin();
+  REQUIRE(calls.Join(later, pair.copy_scope));
+  pair.state = {PairRole::kPrimary, PairStatus::kPSUS};
+  CHECK(StopCopyFor(pair, calls, PairEvent::kResync, context).ok());
+  CHECK(pair.stop_copy.load());
+  CHECK_FALSE(calls.Deliver(testing::DeliveredFrame(wire::MessageType::kWriteAck, later, "b", "")));
+}
