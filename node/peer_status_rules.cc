@@ -96,7 +96,8 @@ SwapStep FinishSwapStep(const PairState& here, PairRole peer_role, PairStatus pe
   if (here.status == PairStatus::kPAIR) {
     return peer_status == PairStatus::kPAIR ? SwapStep::kPromote : SwapStep::kSuspend;
   }
-  if (here.status == PairStatus::kPSUE) return SwapStep::kResyncSwap;
+  if (here.status == PairStatus::kPSUE || here.status == PairStatus::kSSWS)
+    return SwapStep::kResyncSwap;
   return SwapStep::kNone;
 }
 

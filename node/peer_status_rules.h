@@ -88,12 +88,17 @@ bool PeerNewerApplies(const PairState& here, const wire::Generation& generation,
                       const wire::Generation& seen, const wire::Generation& peer,
                       const std::string& site);
 
-// What FinishSwap does for a peer at a generation this site made and never committed.
+// What FinishSwap does for a peer at a generation this site made and never committed: only for
+// a peer demoted (secondary in PAIR, PSUE or COPY) and this copy a consistent secondary that is
+// not outdated. A takeover's last step lost leaves this side in PAIR (promote, or suspend when
+// the peer suspended since); a resync --swap's last step lost leaves it suspended (PSUE) or
+// where its takeover left it (SSWS, cluster simulation finding L10), and it runs resync --swap
+// again.
 enum class SwapStep : uint8_t {
   kNone,        // left as it is (said once in the log)
   kPromote,     // both in PAIR: this side becomes the primary (a takeover at the peer's generation)
   kSuspend,     // this side in PAIR, the peer suspended since: suspend (resync --swap next time)
-  kResyncSwap,  // this side suspended: resync --swap from here
+  kResyncSwap,  // this side suspended (PSUE) or taken over (SSWS): resync --swap from here
 };
 SwapStep FinishSwapStep(const PairState& here, PairRole peer_role, PairStatus peer_status);
 
