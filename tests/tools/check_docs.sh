@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks that the specifications list what the code has, both ways: every name the code's own
 # tables give (build/tools/doc_names, from tests/tools/doc_names.cc) is in its document, and every
-# name the document lists is one the code has. Prints one `PASS: ...` or `FAIL: ...` line per
+# name the document lists is one the code has; and that tests/README.md says where each product
+# file without a unit test of its name is tested. Prints one `PASS: ...` or `FAIL: ...` line per
 # check, as the integration scripts do (tests/run.sh counts them), and exits 1 if any failed.
 #
 #   message types     wire/protocol.md "## Message types": a row `| NUMBER | NAME |` per type
@@ -10,6 +11,10 @@
 #   metadata keys     node/FORMAT.md "## Volume metadata": a row `| \`KEY\` |` per key
 #   record keys       node/FORMAT.md "## Witness reservation record": a row `| \`KEY\` |` per key
 #   constants         each format's magic and version as its header table writes them
+#   where tested      tests/README.md "## Where each file is tested": a row `| \`PATH\` |` per
+#                     product file (node/ wire/ clusterd/ fuse/ pairctl/ *.cc, from git ls-files
+#                     in a checkout, else the files there) with no tests/unit/*/NAME_test.cc; and
+#                     every row's PATH is a file that exists
 #
 # Usage: tests/tools/check_docs.sh [DOC_NAMES_TOOL]   (from any directory; default build/tools/doc_names)
 set -u
@@ -97,5 +102,31 @@ while read -r _ document text; do
 done < <(echo "$names" | grep '^constant ')
 report "each format's magic and version as the code has them" "wire/protocol.md and node/FORMAT.md" \
   "$(echo -n "$missing_constants")" "" "give"
+
+# 6. Where each product file is tested: a unit test of its own name, or a row `| \`PATH\` | ... |`
+# of tests/README.md's table; and no row for a file that does not exist.
+tests_readme=tests/README.md
+product_files=""
+if [ "$(git rev-parse --show-toplevel 2> /dev/null)" = "$(pwd -P)" ]; then
+  product_files=$(git ls-files -- 'node/*.cc' 'wire/*.cc' 'clusterd/*.cc' 'fuse/*.cc' \
+    'pairctl/*.cc')
+fi
+if [ -z "$product_files" ]; then  # no git checkout of its own (an unpacked archive): the files
+  product_files=$(printf '%s\n' node/*.cc wire/*.cc clusterd/*.cc fuse/*.cc pairctl/*.cc)
+fi
+# shellcheck disable=SC2016  # the backquotes are markdown's, not the shell's
+table_files=$(section "$tests_readme" 2 "Where each file is tested" |
+  sed -n 's/^| *`\([^`]*\)` *|.*/\1/p' | sort -u)
+untested="" unknown=""
+for file in $product_files; do
+  [ -f "$file" ] || continue  # deleted, not yet committed
+  compgen -G "tests/unit/*/$(basename "$file" .cc)_test.cc" > /dev/null && continue
+  grep -qxF -- "$file" <<< "$table_files" || untested+="$file"$'\n'
+done
+for file in $table_files; do
+  [ -f "$file" ] || unknown+="$file"$'\n'
+done
+report "where each product file without a tests/unit/*/NAME_test.cc is tested" "$tests_readme" \
+  "$(echo -n "$untested")" "$(echo -n "$unknown")" "says"
 
 exit $failed

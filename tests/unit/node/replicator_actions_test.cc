@@ -1,4 +1,4 @@
-// The replicator's executor of the pair state machine's actions (node/replicator.cc: Commit,
+// The replicator's executor of the pair state machine's actions (node/pair_actions.cc: Commit,
 // RunAfterSave), seen from outside: two real Replicators over the simulation's network
 // (tests/sim/replicator_sites.h), clean, with the background trim of the activity log too slow to
 // clear anything during a test, so that only the executor clears marks. kStartCopy: a create and
