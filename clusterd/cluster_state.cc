@@ -183,7 +183,15 @@ Transition DecideActive(const ClusterState& state, ClusterState next, const Inpu
       next.copies_fenced = false;
       return To(next, {A::kUnfenceManaged},
                 "this site's copies are still fenced: lifting the fence again");
-    case Event::kReleased: next.holds_determining = false; return To(next, {}, "");
+    case Event::kReleased:
+      next.holds_determining = false;
+      // Two ACTIVE sites, and this one held the record only by its own copy's word (its node's
+      // fence reserve) while the peer won the race it did not hear: neither holds it now, and
+      // nothing would tell them apart. This one steps down; a FENCED pair races again.
+      if (next.peer_alive && next.peer_phase == Phase::kActive)
+        return Fence(next,
+                     "released the determining volume while the peer is ACTIVE too: stepping down");
+      return To(next, {}, "");
     case Event::kPairsSuspended:
       if (!next.peer_alive) return To(next, {}, "");
       return To(next, {A::kAutoResync}, "peer back, pairs suspended: auto_resync");

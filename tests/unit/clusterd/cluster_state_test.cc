@@ -287,6 +287,25 @@ TEST_CASE("two ACTIVE sites: the one without the determining volume fences itsel
   CHECK(Decide(released, Seen(Phase::kReserving)).next.phase == Phase::kActive);
 }
 
+TEST_CASE(
+    "two ACTIVE sites that both held the record by their own word: the one that releases while "
+    "the other is ACTIVE steps down") {
+  ClusterState both = StateIn(Phase::kActive, true, Phase::kActive);
+  both.holds_determining = true;  // its node's copy said so; the peer won a race it did not hear
+  const Transition t = Decide(both, {Event::kReleased});
+  CHECK(t.next.phase == Phase::kFenced);
+  CHECK_FALSE(t.next.holds_determining);
+  CHECK(t.actions == std::vector<Action>{Action::kFenceManaged, Action::kRunOnStop});
+  // Its release with the peer STANDBY, FENCED or lost is the usual one: it stays ACTIVE.
+  for (const Phase peer : {Phase::kStandby, Phase::kFenced}) {
+    ClusterState one = StateIn(Phase::kActive, true, peer);
+    one.holds_determining = true;
+    CHECK(Decide(one, {Event::kReleased}).next.phase == Phase::kActive);
+  }
+  ClusterState lost = StateIn(Phase::kActive, false, Phase::kActive);
+  CHECK(Decide(lost, {Event::kReleased}).next.phase == Phase::kActive);
+}
+
 TEST_CASE("phase names parse back") {
   for (Phase phase : kPhases) {
     Phase parsed = Phase::kStarting;
