@@ -13,7 +13,7 @@
 #   constants         each format's magic and version as its header table writes them
 #   where tested      tests/README.md "## Where each file is tested": a row `| \`PATH\` |` per
 #                     product file (node/ wire/ clusterd/ fuse/ pairctl/ *.cc, from git ls-files
-#                     in a checkout, else the files there) with no tests/unit/*/NAME_test.cc; and
+#                     in a checkout, else the files there) with no tests/unit/FOLDER/NAME_test.cc; and
 #                     every row's PATH is a file that exists
 #
 # Usage: tests/tools/check_docs.sh [DOC_NAMES_TOOL]   (from any directory; default build/tools/doc_names)
@@ -120,13 +120,13 @@ table_files=$(section "$tests_readme" 2 "Where each file is tested" |
 untested="" unknown=""
 for file in $product_files; do
   [ -f "$file" ] || continue  # deleted, not yet committed
-  compgen -G "tests/unit/*/$(basename "$file" .cc)_test.cc" > /dev/null && continue
+  [ -f "tests/unit/$(dirname "$file")/$(basename "$file" .cc)_test.cc" ] && continue
   grep -qxF -- "$file" <<< "$table_files" || untested+="$file"$'\n'
 done
 for file in $table_files; do
   [ -f "$file" ] || unknown+="$file"$'\n'
 done
-report "where each product file without a tests/unit/*/NAME_test.cc is tested" "$tests_readme" \
+report "where each product file without a tests/unit/FOLDER/NAME_test.cc is tested" "$tests_readme" \
   "$(echo -n "$untested")" "$(echo -n "$unknown")" "says"
 
 exit $failed
