@@ -3,7 +3,9 @@
 #
 # Test suites and how they count:
 #   man pages   one test per page: `groff -man -ww -z` must print nothing; one per generated table
-#   specs       one test per check of tests/tools/check_docs.sh (the documents list the code's names)
+#   specs       one test per check of tests/tools/check_docs.sh (the documents list the code's
+#               names; tests/README.md says where each product file without a unit test of its
+#               own is tested)
 #   unit        Catch2 (build/unit_tests): one test per test case
 #   integration tests/integration/*.sh: each prints `PASS: name`, `FAIL: name: why` or
 #               `SKIP: name: why` lines; a script that exits non-zero without a FAIL line
@@ -49,8 +51,9 @@ check_table man/clusterd.8 cluster_table build/tools/cluster_table "clusterd(8) 
   clusterd/cluster_state.cc
 
 # The specifications must list what the code has: message types and body fields in
-# wire/protocol.md, metadata and record keys in node/FORMAT.md (tests/tools/check_docs.sh prints
-# one PASS or FAIL line per check; a run that prints none counts as one failure).
+# wire/protocol.md, metadata and record keys in node/FORMAT.md, and tests/README.md where each
+# product file without a unit test of its own is tested (tests/tools/check_docs.sh prints one PASS
+# or FAIL line per check; a run that prints none counts as one failure).
 echo "== specifications"
 saw_line=no
 while IFS= read -r line; do
