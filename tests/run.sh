@@ -12,7 +12,7 @@
 #               counts as one failure. They need root and /dev/fuse (CI is root); without
 #               them they are skipped, never silently passed.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 passed=0 failed=0 skipped=0
 failures=()
 log_dir=build/test-logs
