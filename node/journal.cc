@@ -172,7 +172,7 @@ Status Journal::WriteAppended(const Placement& placement, const JournalWrite& wr
   if (status.ok()) status = WriteRun(placement.offset, {&header, 1}, {&write.data, 1});
   // The copy for recent_ is made here, outside mutex_ (which the other appenders wait for), and
   // only for an entry it holds (a long one would be copied for nothing).
-  if (!status.ok() || write.data.size() > kJournalRecentEntryBytes)
+  if (!status.ok() || !recent_->Holds(write.data.size()))
     return RecordWritten({&placement, 1}, status);
   JournalEntry recent = EntryOf(placement, write);
   return RecordWritten({&placement, 1}, status, {&recent, 1});

@@ -124,16 +124,11 @@ Result<JournalEntry> Journal::DecodeSpan(const ReadSpan& span, const ReadRun& ru
   const std::string_view data = bytes.substr(kJournalEntryHeaderBytes, header->data_bytes());
   if (JournalDataChecksum(data) != header->data_checksum)
     return Status::Corruption(where + ": data checksum mismatch");
-  JournalEntry entry;
-  entry.sequence = span.sequence;
-  entry.volume = std::string(header->volume);
-  entry.kind = header->kind;
-  entry.offset = header->volume_offset;
-  entry.length = header->length;
-  entry.flags = header->flags;
-  entry.data_checksum = header->data_checksum;
-  entry.data = std::string(data);
-  return entry;
+  Placement placement;
+  placement.sequence = span.sequence;
+  placement.checksum = header->data_checksum;
+  return EntryOf(placement, JournalWrite{header->volume, header->kind, header->volume_offset,
+                                         header->length, data, header->flags});
 }
 
 }  // namespace pairfs::node

@@ -4,6 +4,7 @@
 
 #include "node/journal.h"
 #include "node/limits.h"
+#include "node/recent_entries.h"
 
 namespace pairfs::node {
 
@@ -94,14 +95,12 @@ Status Journal::AppendReceivedRun(const std::vector<ReceivedEntry>& entries, boo
       if (!joins) break;
       headers.push_back(EntryHeader(placement, write));
       data.push_back(write.data);
-      if (write.data.size() <= kJournalRecentEntryBytes)
-        recent.push_back(EntryOf(placement, write));
+      if (recent_->Holds(write.data.size())) recent.push_back(EntryOf(placement, write));
       run_end = placement.offset + bytes;
       ++end;
     }
     Status written = WriteMarker(placements[first], placed_entries[first]->write.kind);
     if (written.ok()) written = WriteRun(placements[first].offset, headers, data);
-    if (!written.ok()) recent.clear();
     written = RecordWritten(std::span(placements).subspan(first, end - first), written, recent);
     if (!written.ok()) return written;
     *stored = true;

@@ -28,7 +28,7 @@ void RecentEntries::Add(JournalEntry entry) {
   }
   // Too long to hold: not held, nor is what was held under its sequence (never read in its place).
   const size_t cost = CostOf(entry);
-  if (entry.data.size() > max_entry_bytes_ || cost > max_bytes_) return;
+  if (!Holds(entry.data.size()) || cost > max_bytes_) return;
   const uint64_t sequence = entry.sequence;
   entries_.emplace(sequence, std::move(entry));
   bytes_ += cost;

@@ -28,6 +28,8 @@ class RecentEntries {
   // Holds `entry` (its sequence is new, or replaces what was held under it; an entry
   // too long to hold drops what was held under its sequence).
   void Add(JournalEntry entry);
+  // Whether an entry with `data_bytes` of data is one Add holds: the caller copies only those.
+  bool Holds(size_t data_bytes) const { return data_bytes <= max_entry_bytes_; }
   // Entries from `from` on, consecutive and ≤ `through`, as many as fit `max_bytes` of data but
   // at least one; empty when `from` is not held (the caller reads the disk).
   std::vector<JournalEntry> Take(uint64_t from, uint64_t through, size_t max_bytes) const;
