@@ -16,6 +16,20 @@ using wire::MessageType;
 
 namespace replicator_internal {
 
+namespace {
+
+// How far a long write at `offset` that reaches an unmarked extent marks ahead: doubling the
+// stream's marked run behind it, like a readahead window (kMarkAheadBytes, node/limits.h).
+uint64_t MarkAheadBytes(const RegionSet& regions, uint64_t offset) {
+  const uint64_t region_bytes = regions.region_bytes();
+  const uint64_t behind =
+      regions.MarkedRunBefore(offset / region_bytes, kMarkAheadMaxBytes / region_bytes) *
+      region_bytes;
+  return std::clamp(behind, kMarkAheadBytes, kMarkAheadMaxBytes);
+}
+
+}  // namespace
+
 Activity::~Activity() {
   if (pair_ == nullptr) return;
   std::lock_guard<std::mutex> lock(pair_->epoch_mutex);
@@ -31,7 +45,7 @@ Result<Activity> Activity::Begin(Replicator::Pair& pair, uint64_t offset, uint64
     // extents ahead are marked with it, in the same metadata flush, instead of one flush each.
     if (length >= kMarkAheadMinWriteBytes &&
         !pair.regions->IsMarked((end - 1) / pair.regions->region_bytes())) {
-      end += kMarkAheadBytes;
+      end += MarkAheadBytes(*pair.regions, offset);
     }
     offset -= offset % extent;
     length = std::min(pair.volume->size_bytes(), end + (extent - end % extent) % extent) - offset;

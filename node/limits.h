@@ -94,12 +94,16 @@ inline constexpr size_t kCopyChunksInFlight = 8;
 inline constexpr uint64_t kActivityExtentBytes = 4 << 20;
 
 // Sync pair speed (issue 14): a replicated write at least this long that reaches an unmarked
-// activity extent marks the next kMarkAheadBytes with it (node/activity_log.cc), so a sequential
-// stream of 1 MiB writes pays one metadata flush per 16 MiB, not one per 4 MiB extent. Random
-// small writes (below the bound) mark as before; a crash in PAIR copies at most these extra
-// extents, and the trim clears them once both copies flushed.
+// activity extent marks extents ahead with it (node/activity_log.cc MarkAheadBytes): as many bytes
+// as the stream already has marked right behind it, at least kMarkAheadBytes and at most
+// kMarkAheadMaxBytes, so a sequential stream of 1 MiB writes pays one metadata flush (and the
+// device flush it waits for, behind the stream's own writeback) per 16, 32, 64, ... 256 MiB,
+// not one per 4 MiB extent: ~8 per GiB instead of 64. Random small writes (below the bound) mark
+// as before, and a long write with nothing marked behind it marks kMarkAheadBytes; a crash in
+// PAIR copies at most these extra extents, and the trim clears them once both copies flushed.
 inline constexpr uint64_t kMarkAheadMinWriteBytes = 256 << 10;
 inline constexpr uint64_t kMarkAheadBytes = 4 * kActivityExtentBytes;
+inline constexpr uint64_t kMarkAheadMaxBytes = 64 * kActivityExtentBytes;
 
 // A vote or mirror of a reservation waits this long for the peer (and the witness): a failover
 // asks while the other site may be dead, and must not wait a whole peer_timeout_ms for it.

@@ -278,6 +278,15 @@ bool RegionSet::IsMarked(uint64_t region) const {
   return region < region_count_ && (bits_[region / 8] & (1u << (region % 8))) != 0;
 }
 
+uint64_t RegionSet::MarkedRunBefore(uint64_t region, uint64_t limit) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  uint64_t run = 0;
+  for (uint64_t r = std::min(region, region_count_); r > 0 && run < limit; --r, ++run) {
+    if ((bits_[(r - 1) / 8] & (1u << ((r - 1) % 8))) == 0) break;
+  }
+  return run;
+}
+
 std::vector<uint64_t> RegionSet::MarkedRegions() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<uint64_t> regions;

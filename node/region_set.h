@@ -70,6 +70,9 @@ class RegionSet {
   Status ClearAll();
 
   bool IsMarked(uint64_t region) const;
+  // How many regions right before `region` are marked, one after the other (at most `limit`):
+  // how far a sequential stream that reaches `region` has come (node/activity_log.cc).
+  uint64_t MarkedRunBefore(uint64_t region, uint64_t limit) const;
   std::vector<uint64_t> MarkedRegions() const;
   uint64_t marked_bytes() const;  // what display shows as dirty_bytes
   uint64_t region_bytes() const { return region_bytes_; }

@@ -14,6 +14,8 @@ using namespace pairfs::node::replicator_internal;
 
 namespace {
 
+constexpr uint64_t kMiB = 1 << 20;
+constexpr uint64_t kStreamBytes = 1024 * kMiB;
 constexpr uint64_t kRegionBytes = 64 << 10;
 constexpr uint64_t kVolumeBytes = 6 << 20;  // one whole activity extent and half of the next
 
@@ -22,16 +24,16 @@ struct PairFixture {
   testing::TempDir dir;
   Replicator::Pair pair;
 
-  PairFixture() {
+  explicit PairFixture(uint64_t volume_bytes = kVolumeBytes) {
     VolumeMetadata metadata;
     metadata.name = "al";
-    metadata.size_bytes = kVolumeBytes;
+    metadata.size_bytes = volume_bytes;
     metadata.inode = 2;
     pair.volume =
-        Volume::Attach(dir.path(), metadata, std::make_unique<MemoryBlockFile>(kVolumeBytes));
+        Volume::Attach(dir.path(), metadata, std::make_unique<MemoryBlockFile>(volume_bytes));
     const std::string path = pair.volume->SidecarPath("regions");
-    REQUIRE(RegionSet::Create(path, kVolumeBytes, kRegionBytes, false).ok());
-    Result<std::unique_ptr<RegionSet>> regions = RegionSet::Open(path, kVolumeBytes, kRegionBytes);
+    REQUIRE(RegionSet::Create(path, volume_bytes, kRegionBytes, false).ok());
+    Result<std::unique_ptr<RegionSet>> regions = RegionSet::Open(path, volume_bytes, kRegionBytes);
     REQUIRE(regions.ok());
     pair.regions = std::move(regions.value());
     pair.last_epoch.assign(pair.regions->region_count(), 0);
@@ -92,6 +94,50 @@ TEST_CASE(
     CHECK(fixture.pair.regions->MarkedRegions().size() == kVolumeBytes / kRegionBytes);
     CHECK(fixture.pair.last_epoch.back() == fixture.pair.epoch);  // the trim clears them later
   }
+}
+
+TEST_CASE(
+    "a sequential stream of long writes marks ahead as far as it has come, up to a bound: one "
+    "bitmap flush per 16, 32, 64, ... MiB instead of one per extent",
+    "[activity_log]") {
+  PairFixture fixture(kStreamBytes);
+  Replicator::Pair& pair = fixture.pair;
+  std::vector<uint64_t> marked_after;  // how far the marks reach after each flush
+  uint64_t flushes = pair.regions->flush_count();
+  for (uint64_t offset = 0; offset < kStreamBytes; offset += kMiB) {
+    REQUIRE(Activity::Begin(pair, offset, kMiB, true).ok());
+    // Every byte written is marked before the write, whatever was marked ahead.
+    REQUIRE(pair.regions->IsMarked((offset + kMiB - 1) / kRegionBytes));
+    if (pair.regions->flush_count() != flushes) {
+      flushes = pair.regions->flush_count();
+      marked_after.push_back(pair.regions->MarkedRegions().size() * kRegionBytes);
+    }
+  }
+  // 4 MiB extent + 16 ahead: 20 MiB; then each mark at least doubles what is marked (the end
+  // rounded up to an extent) until steps of 256 MiB: 20, 44, 92, 188, 380, 640, 900, 1024.
+  REQUIRE(marked_after.size() >= 5);
+  CHECK(marked_after[0] == kActivityExtentBytes + kMarkAheadBytes);
+  for (size_t i = 1; i < marked_after.size(); ++i) {
+    INFO("flush " << i << ": marked through " << marked_after[i] / kMiB << " MiB");
+    if (marked_after[i - 1] < kMarkAheadMaxBytes && marked_after[i] < kStreamBytes)
+      CHECK(marked_after[i] >= 2 * marked_after[i - 1]);
+    CHECK(marked_after[i] - marked_after[i - 1] <= kMarkAheadMaxBytes + kActivityExtentBytes);
+  }
+  CHECK(marked_after.size() <= 8);  // one flush per 16 MiB would be 64
+  CHECK(pair.regions->MarkedRegions().size() * kRegionBytes == kStreamBytes);
+}
+
+TEST_CASE("a long write with nothing marked behind it marks kMarkAheadBytes ahead, no more",
+          "[activity_log]") {
+  PairFixture fixture(kStreamBytes);
+  REQUIRE(Activity::Begin(fixture.pair, 512 * kMiB, kMiB, true).ok());
+  CHECK(fixture.pair.regions->MarkedRegions().size() * kRegionBytes ==
+        kActivityExtentBytes + kMarkAheadBytes);
+  // Long writes far apart (random, not a stream) each mark that much, as before.
+  REQUIRE(Activity::Begin(fixture.pair, 100 * kMiB, kMiB, true).ok());
+  REQUIRE(Activity::Begin(fixture.pair, 900 * kMiB, kMiB, true).ok());
+  CHECK(fixture.pair.regions->MarkedRegions().size() * kRegionBytes ==
+        3 * (kActivityExtentBytes + kMarkAheadBytes));
 }
 
 TEST_CASE("a write never moves a pinned region's epoch: only a copy clears it", "[activity_log]") {

@@ -240,3 +240,19 @@ TEST_CASE("a region set file decodes from memory as Open reads it; what Open rep
   CHECK(DecodeRegionSet(bad_header, file.size(), volume, kRegion).status().code() ==
         Code::kCorruption);
 }
+
+TEST_CASE("the marked run before a region counts back to the first unmarked one, up to a limit") {
+  testing::TempDir dir;
+  auto set = OpenSet(dir.path() + "/r", 64 * kRegion);
+  CHECK(set->MarkedRunBefore(10, 100) == 0);                     // nothing marked
+  REQUIRE(set->MarkBeforeWrite(2 * kRegion, 6 * kRegion).ok());  // regions 2..7
+  CHECK(set->MarkedRunBefore(8, 100) == 6);
+  CHECK(set->MarkedRunBefore(8, 4) == 4);    // the limit
+  CHECK(set->MarkedRunBefore(5, 100) == 3);  // regions 2..4
+  CHECK(set->MarkedRunBefore(9, 100) == 0);  // region 8 is not marked
+  CHECK(set->MarkedRunBefore(2, 100) == 0);
+  REQUIRE(set->MarkBeforeWrite(0, 2 * kRegion).ok());
+  CHECK(set->MarkedRunBefore(8, 100) == 8);     // down to region 0, no further
+  CHECK(set->MarkedRunBefore(1000, 100) == 0);  // past the end: region 63 is not marked
+  CHECK(set->MarkedRunBefore(0, 100) == 0);
+}
