@@ -46,7 +46,9 @@
 #     127.0.0.1 (build/tools/link_rtt, its defaults: 20000 round trips each, a few seconds, run
 #     first, before any daemon of the bench starts): over ZeroMQ as the peer link uses it (two
 #     contexts, a ROUTER and a DEALER each) and over one plain TCP connection, p50/p90/p99/mean/min
-#     each: how much of a sync write's round trip on loopback is ZeroMQ's own;
+#     each: how much of a sync write's round trip on loopback is ZeroMQ's own; and a third line,
+#     `link_rtt wakeup`: two threads waking each other through eventfds, no transport, what each
+#     of ZeroMQ's hand-offs between threads costs on this machine (a VM pays tens of us);
 #   - pairfs's peak RSS (VmHWM) once a 16 GiB volume has been written fully;
 #   - (BENCH_COPY) initial copy: a BENCH_COPY_SIZE volume filled with random data at site a of a
 #     fresh pair of daemons, time from `pairctl create --mode sync` to PAIR, as MB/s, against `cp`

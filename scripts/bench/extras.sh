@@ -193,8 +193,9 @@ pg_commits_on() {
 
 # bench_link_rtt: (BENCH_LINK_RTT, on by default) build/tools/link_rtt with its defaults: the round
 # trip of a 4 KiB frame and a 64-byte answer between two threads on 127.0.0.1, over ZeroMQ as the
-# peer link uses it and over one plain TCP connection (tests/tools/link_rtt/main.cc says how). Its two
-# lines (`link_rtt zmq 4096 B: p50 ...`, `link_rtt tcp ...`) go to the report as they are. Runs
+# peer link uses it and over one plain TCP connection (tests/tools/link_rtt/main.cc says how), and the
+# round trip of two wake-ups between threads with no transport. Its three lines (`link_rtt zmq 4096
+# B: p50 ...`, `link_rtt tcp ...`, `link_rtt wakeup 8 B: ...`) go to the report as they are. Runs
 # before the targets start (a few seconds), so that no daemon of the bench shares the CPUs.
 bench_link_rtt() {
   link_rtt_lines=()
@@ -206,5 +207,5 @@ bench_link_rtt() {
     say "$line"
     link_rtt_lines+=("$line")
   done < <(grep '^link_rtt ' "$out")
-  [ ${#link_rtt_lines[@]} -eq 2 ] || die "build/tools/link_rtt printed no zmq and tcp lines: $(tr '\n' ' ' < "$out")"
+  [ ${#link_rtt_lines[@]} -eq 3 ] || die "build/tools/link_rtt printed no zmq, tcp and wakeup lines: $(tr '\n' ' ' < "$out")"
 }

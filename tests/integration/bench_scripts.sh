@@ -28,10 +28,11 @@ reports() {
 }
 
 # BENCH_LINK_RTT is left on (build/tools/link_rtt with its defaults: about 2 s more).
-reports "make bench (pairfs, sync pair, async pair over the WAN proxy) prints a row of figures and the ZeroMQ and TCP round trips" \
+reports "make bench (pairfs, sync pair, async pair over the WAN proxy) prints a row of figures and the ZeroMQ, TCP and wake-up round trips" \
   "^rand write 4K \+ fsync \(IOPS\) +$N +$N \($N\) +$N \($N\)" \
   "^link_rtt zmq 4096 B: p50 $N us p90 $N us p99 $N us mean $N us" \
   "^link_rtt tcp 4096 B: p50 $N us p90 $N us p99 $N us mean $N us" \
+  "^link_rtt wakeup 8 B: p50 $N us p90 $N us p99 $N us mean $N us" \
   "^bench: pairaw_a: the secondary holds every write \(journal_lag_bytes 0\) after [0-9]+ s" -- \
   BENCH_TARGETS="pairfs pair pair_async_wan" BENCH_WORKLOADS=randwrite_fsync BENCH_RUNS=1 \
   BENCH_SECONDS=1 BENCH_SIZE=16M BENCH_LAYOUT=0 BENCH_PG=0 BENCH_RSS=0 BENCH_COPY=0 \

@@ -2,7 +2,8 @@
 // share. Each Measure* runs kWarmupRoundTrips round trips and then `count` measured ones between
 // two threads of this process on 127.0.0.1, a frame of `bytes` one way and kReplyBytes back, and
 // returns the measured ones' durations in nanoseconds, or the first failure. zmq.cc: ZeroMQ as
-// the peer link uses it; tcp.cc: one plain TCP connection. Each call sets up and tears down its
+// the peer link uses it; tcp.cc: one plain TCP connection; wakeup.cc: no transport, the two
+// threads' wake-ups alone. Each call sets up and tears down its
 // own sockets and thread; not to be called from two threads at once (it would measure both).
 #pragma once
 
@@ -29,6 +30,8 @@ constexpr int kMaxRoundTrips = 10'000'000;
 
 Result<std::vector<int64_t>> MeasureZmq(size_t bytes, int count);
 Result<std::vector<int64_t>> MeasureTcp(size_t bytes, int count);
+// Two wake-ups, no network (`bytes` unused): wakeup.cc.
+Result<std::vector<int64_t>> MeasureWakeup(size_t bytes, int count);
 
 // Runs `round_trip` (returning Status) kWarmupRoundTrips + count times on the calling thread and
 // times each; the measured ones' durations in nanoseconds, or the first failure.
