@@ -275,14 +275,14 @@ Status RegionSet::ClearAll() { return ClearRegions(MarkedRegions()); }
 
 bool RegionSet::IsMarked(uint64_t region) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return region < region_count_ && (bits_[region / 8] & (1u << (region % 8))) != 0;
+  return region < region_count_ && MarkedLocked(region);
 }
 
 uint64_t RegionSet::MarkedRunBefore(uint64_t region, uint64_t limit) const {
   std::lock_guard<std::mutex> lock(mutex_);
   uint64_t run = 0;
   for (uint64_t r = std::min(region, region_count_); r > 0 && run < limit; --r, ++run) {
-    if ((bits_[(r - 1) / 8] & (1u << ((r - 1) % 8))) == 0) break;
+    if (!MarkedLocked(r - 1)) break;
   }
   return run;
 }
@@ -305,7 +305,7 @@ uint64_t RegionSet::marked_bytes() const {
   for (uint8_t byte : bits_) count += static_cast<uint64_t>(std::popcount(byte));
   uint64_t bytes = count * region_bytes_;
   const uint64_t last = region_count_ - 1;
-  if (bits_[last / 8] & (1u << (last % 8))) bytes -= region_count_ * region_bytes_ - volume_bytes_;
+  if (MarkedLocked(last)) bytes -= region_count_ * region_bytes_ - volume_bytes_;
   return bytes;
 }
 

@@ -88,6 +88,10 @@ class RegionSet {
   Status FlushLocked();
   // Sets (or clears) bits in memory; returns true if any changed. Caller holds mutex_.
   bool ChangeLocked(uint64_t first, uint64_t last, bool marked);
+  // Whether `region` (< region_count_) is marked. Caller holds mutex_.
+  bool MarkedLocked(uint64_t region) const {
+    return (bits_[region / 8] & (1u << (region % 8))) != 0;
+  }
   Status Apply(const std::vector<uint64_t>& regions, bool marked);
 
   const std::string path_;
