@@ -3,8 +3,8 @@
 // two threads of this process on 127.0.0.1, a frame of `bytes` one way and kReplyBytes back, and
 // returns the measured ones' durations in nanoseconds, or the first failure. zmq.cc: ZeroMQ as
 // the peer link uses it; tcp.cc: one plain TCP connection; wakeup.cc: no transport, the two
-// threads' wake-ups alone. Each call sets up and tears down its
-// own sockets and thread; not to be called from two threads at once (it would measure both).
+// threads' wake-ups alone. Each call sets up and tears down its own sockets and thread; not to be
+// called from two threads at once (it would measure both).
 #pragma once
 
 #include <chrono>
