@@ -15,6 +15,10 @@ bool LinkHearsPeer(bool heard, int64_t ms_ago, int64_t timeout_ms) {
   return heard && ms_ago >= 0 && ms_ago < timeout_ms;
 }
 
+int64_t PeerLossMs(const ClusterState& state, int64_t timeout_ms, int64_t interval_ms) {
+  return state.started ? timeout_ms - interval_ms : timeout_ms;
+}
+
 std::optional<Input> HeartbeatInput(const ClusterState& state, const HeartbeatView& view) {
   if (view.peer_heard) {
     if (state.peer_alive && view.peer_phase == state.peer_phase &&

@@ -124,9 +124,10 @@ void Daemon::Observe() {
   const auto now = Clock::now();
   const std::vector<wire::HeartbeatSnapshot> links = heartbeats_->Snapshot();
   HeartbeatView view;
+  const int64_t loss_ms = PeerLossMs(state_, cluster_.timeout_ms, cluster_.interval_ms);
   view.peer_heard =
       std::any_of(links.begin(), links.end(), [&](const wire::HeartbeatSnapshot& link) {
-        return LinkHearsPeer(link.heard, link.last_heard_ms_ago, cluster_.timeout_ms);
+        return LinkHearsPeer(link.heard, link.last_heard_ms_ago, loss_ms);
       });
   if (view.peer_heard) {
     const std::optional<wire::HeartbeatMessage> latest = heartbeats_->Latest();

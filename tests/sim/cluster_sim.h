@@ -20,10 +20,11 @@
 //   refused), node/command_rules.h (a takeover's generation, a resync target that is behind) and
 //   node/peer_status_rules.h (what a peer's status means, an unfinished swap).
 // - Modeled, after clusterd/daemon.cc, as the executor's env and the loop around it: heartbeats
-//   on one or two links every 200 ms with a 1000 ms timeout, a 20 ms loop, the node polled every
-//   200 ms, standby_delay_ms 200, STARTING listens 2400 ms (StartupWait) before racing alone, a
-//   durable clusterd.state, and node calls that take simulated time (a dead node costs the
-//   call's timeout, peer_timeout_ms + 3000, during which clusterd does nothing else).
+//   on one or two links every 200 ms with a 1000 ms timeout (800 ms at the site that runs the
+//   applications, PeerLossMs), a 20 ms loop, the node polled every 200 ms, standby_delay_ms 200,
+//   STARTING listens 2400 ms (StartupWait) before racing alone, a durable clusterd.state, and
+//   node calls that take simulated time (a dead node costs the call's timeout, peer_timeout_ms +
+//   3000, during which clusterd does nothing else).
 // - Modeled, after node/write_path.cc, replica_server.cc, peer_status.cc and replicator_reserve.cc,
 // in continuations instead of
 //   threads: the write paths (replicate with a peer_timeout_ms of 2000 and retransmits every

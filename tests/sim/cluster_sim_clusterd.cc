@@ -112,9 +112,10 @@ void Clusterd::Tick() {
 // Daemon::Observe.
 void Clusterd::Observe(Done then) {
   clusterd::HeartbeatView view;
+  const int64_t loss_ms = clusterd::PeerLossMs(state, kHeartbeatTimeoutMs, kHeartbeatIntervalMs);
   for (int64_t heard : last_heard_ms_) {
-    view.peer_heard = view.peer_heard || clusterd::LinkHearsPeer(heard >= 0, world_.now() - heard,
-                                                                 kHeartbeatTimeoutMs);
+    view.peer_heard =
+        view.peer_heard || clusterd::LinkHearsPeer(heard >= 0, world_.now() - heard, loss_ms);
   }
   if (view.peer_heard && latest_beat_) {
     view.peer_phase = latest_beat_->phase;

@@ -308,3 +308,31 @@ TEST_CASE("a link hears the peer when it took in a beat less than timeout_ms ago
   CHECK_FALSE(LinkHearsPeer(true, -1, 1000));  // the age is unknown
   CHECK_FALSE(LinkHearsPeer(false, 0, 1000));  // never heard
 }
+
+TEST_CASE("the site that runs the applications loses the peer interval_ms sooner") {
+  ClusterState active;
+  active.phase = Phase::kActive;
+  active.started = true;
+  CHECK(PeerLossMs(active, 1000, 200) == 800);
+  ClusterState confirming = active;  // ACTIVE -> RESERVING on peer-lost: the same threshold
+  confirming.phase = Phase::kReserving;
+  CHECK(PeerLossMs(confirming, 1000, 200) == 800);
+  for (Phase phase : {Phase::kStarting, Phase::kStandby, Phase::kReserving, Phase::kFenced}) {
+    ClusterState other;
+    other.phase = phase;
+    INFO(PhaseName(phase));
+    CHECK(PeerLossMs(other, 1000, 200) == 1000);
+  }
+  ClusterState standby;
+  standby.phase = Phase::kStandby;
+  // A cut of the heartbeat network at t=0, whatever the phase of the beats: each site heard the
+  // other's last beat less than interval_ms before the cut. The active site loses the peer before
+  // the standby does, so it confirms its hold standby_delay_ms before the standby asks.
+  for (int64_t active_heard = -190; active_heard <= 0; active_heard += 10) {
+    for (int64_t standby_heard = -190; standby_heard <= 0; standby_heard += 10) {
+      INFO("active heard at " << active_heard << ", standby at " << standby_heard);
+      CHECK(active_heard + PeerLossMs(active, 1000, 200) <
+            standby_heard + PeerLossMs(standby, 1000, 200));
+    }
+  }
+}
