@@ -453,9 +453,10 @@ AsyncSweep RunSeeds(uint64_t first, uint64_t count, AsyncSimOptions base) {
                          ? "/dev/shm"
                          : std::filesystem::temp_directory_path().string();
   root += "/pairfs-async-sim." + std::to_string(::getpid());
-  std::mutex mutex;  // guards next and sweep
+  std::mutex mutex;  // guards next, sweep and caught
   uint64_t next = first;
   AsyncSweep sweep;
+  bool caught = false;  // a failure has base.stop_at_failure_with
   std::vector<std::thread> runners;
   for (int i = 0; i < kConcurrentSeeds; ++i) {
     runners.emplace_back([&] {
@@ -464,15 +465,19 @@ AsyncSweep RunSeeds(uint64_t first, uint64_t count, AsyncSimOptions base) {
         {
           std::lock_guard<std::mutex> lock(mutex);
           if (next >= first + count) return;
+          if (caught) return;
           options.seed = next++;
         }
         const std::string dir = root + "/" + std::to_string(options.seed);
         AsyncSimResult result = RunAsyncSim(options, dir);
         std::filesystem::remove_all(dir);
         std::lock_guard<std::mutex> lock(mutex);
-        if (!result.failure.empty())
+        if (!result.failure.empty()) {
           sweep.failures[options.seed] =
               result.failure + (result.trace.empty() ? "" : "\n") + result.trace;
+          caught = caught || (!base.stop_at_failure_with.empty() &&
+                              result.failure.find(base.stop_at_failure_with) != std::string::npos);
+        }
         AsyncSimResult& totals = sweep.totals;
         totals.writes += result.writes;
         totals.acknowledged += result.acknowledged;

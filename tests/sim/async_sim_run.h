@@ -26,6 +26,9 @@ struct AsyncSimOptions {
   // entry it lost unnoticed. Off: the finding's mutation.
   bool durable_before_image = true;
   bool trace = false;
+  // Non-empty: RunSeeds starts no seed once a failure's text contains it (the seeds running
+  // finish): a mutation test needs one seed that catches the mutation.
+  std::string stop_at_failure_with;
 };
 
 struct AsyncSimResult {
@@ -44,7 +47,8 @@ struct AsyncSweep {
   AsyncSimResult totals;                     // summed; link.max_in_flight: the largest
 };
 
-// Runs seeds [first, first + count) on kConcurrentSeeds threads in a tmpfs directory.
+// Runs seeds [first, first + count) on kConcurrentSeeds threads in a tmpfs directory (fewer once
+// a failure has `base.stop_at_failure_with`).
 AsyncSweep RunSeeds(uint64_t first, uint64_t count, AsyncSimOptions base);
 
 }  // namespace pairfs::sim
