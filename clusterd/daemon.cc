@@ -294,8 +294,8 @@ wire::ClusterInfo Daemon::Describe() {
     link.last_heard_ms_ago = links[i].last_heard_ms_ago;
     link.authenticated = links[i].authenticated;
     link.refused = links[i].dropped;
-    link.alive = links[i].heard && links[i].last_heard_ms_ago >= 0 &&
-                 links[i].last_heard_ms_ago < cluster_.timeout_ms;
+    link.alive = LinkHearsPeer(links[i].heard, links[i].last_heard_ms_ago,
+                               PeerLossMs(state_, cluster_.timeout_ms, cluster_.interval_ms));
     info.links.push_back(link);
   }
   for (const wire::VolumeInfo& volume : volumes_) {
