@@ -21,7 +21,7 @@ must_start a
 must_start b
 MiB=$((1024 * 1024))
 
-require "volume vm1 (256 MiB, sparse, more than the file system) created" pairctl a volume create vm1 256M
+require "volume vm1 (128 MiB, sparse, twice the file system) created" pairctl a volume create vm1 128M
 require "pair vm1 in PAIR" bash -c "$PAIRCTL -c $WORK/a.toml create vm1 --mode sync && \
   $PAIRCTL -c $WORK/a.toml wait vm1 --status PAIR --timeout 60"
 head -c 4M /dev/urandom > "$WORK/four"
