@@ -78,6 +78,7 @@
 #include <cstdint>
 #include <string>
 
+#include "clusterd/choices.h"
 #include "clusterd/cluster_state.h"
 #include "node/pair_state.h"
 #include "node/reservation.h"
@@ -105,6 +106,7 @@ struct ClusterLogic {
       &node::ForwardedWriteStillCurrent;
   node::ReserveRoute (*route_determining_reserve)(bool, bool, const node::PairState&,
                                                   bool) = &node::RouteDeterminingReserve;
+  int64_t (*peer_loss_ms)(const clusterd::ClusterState&, int64_t, int64_t) = &clusterd::PeerLossMs;
 };
 
 struct ClusterSimOptions {
@@ -119,6 +121,13 @@ struct ClusterSimOptions {
   // Late frames (tests/sim/network.h): 1% of the messages arrive 2-6 s late, after the sender
   // gave up on them (peer_timeout_ms 2000). Off in the main sweep, whose seeds replay as before.
   bool late_frames = false;
+  // Instead of the random faults, one cut of every heartbeat link (both ways) while everything
+  // else works, on a network that loses nothing (a heartbeat link is a TCP connection): once one
+  // site is ACTIVE and both pairs are in PAIR, the cut comes at a random instant, the sites'
+  // heartbeats at random phases; 6 s later the active site must still be ACTIVE and the other
+  // FENCED (doc/design.md "clusterd and the determining volume": the standby races
+  // standby_delay_ms later, so it loses), or the run fails ("heartbeat cut").
+  bool heartbeat_cut = false;
 };
 
 struct ClusterSimResult {

@@ -106,13 +106,14 @@ void Clusterd::Tick() {
     next_poll_ms_ = world_.now() + kHeartbeatIntervalMs;
     PollNode(next);
   });
-  InOrder(std::move(steps), Guard([this] { After(kLoopTickMs, [this] { Tick(); }); }));
+  InOrder(std::move(steps), Guard([this] { After(world_.LoopTickMs(), [this] { Tick(); }); }));
 }
 
 // Daemon::Observe.
 void Clusterd::Observe(Done then) {
   clusterd::HeartbeatView view;
-  const int64_t loss_ms = clusterd::PeerLossMs(state, kHeartbeatTimeoutMs, kHeartbeatIntervalMs);
+  const int64_t loss_ms =
+      world_.logic().peer_loss_ms(state, kHeartbeatTimeoutMs, kHeartbeatIntervalMs);
   for (int64_t heard : last_heard_ms_) {
     view.peer_heard =
         view.peer_heard || clusterd::LinkHearsPeer(heard >= 0, world_.now() - heard, loss_ms);

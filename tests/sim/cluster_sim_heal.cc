@@ -12,6 +12,10 @@ constexpr int64_t kFaultsUntilMs = 20000;   // faults and writes happen before t
 constexpr int64_t kSettleMs = 12000;        // then everything heals and the sites settle
 constexpr int64_t kOperatorRoundMs = 8000;  // between two rounds of the operator
 constexpr int kOperatorRounds = 5;
+// ClusterSimOptions::heartbeat_cut: the cut comes once the sites settled (StartupWait, the
+// pairs' copy, the release of the determining volume), and the sites have this long after it.
+constexpr int64_t kHeartbeatCutSettleMs = 8000;
+constexpr int64_t kHeartbeatCutRunMs = 6000;
 
 bool InPair(Node& a, Node& b, const std::string& name) {
   const Copy& x = a.copies.at(name);
@@ -191,6 +195,7 @@ std::string World::Describe() {
 }
 
 ClusterSimResult World::Run() {
+  if (options_.heartbeat_cut) return RunHeartbeatCut();
   for (int site = 0; site < 2; ++site) {
     nodes_[site]->Start();
     After(Uniform(0, 300), [this, site] { clusterds_[site]->Start(); });
@@ -220,6 +225,45 @@ ClusterSimResult World::Run() {
                        std::to_string(ActiveSites()) + " site(s) ACTIVE at the end)\n" + Describe();
   } else if (result_.failure.empty()) {
     CheckAcknowledgedWrites();
+  }
+  Trace("END\n" + Describe());
+  result_.ended_at_ms = now_ms_;
+  result_.trace = std::move(trace_);
+  return result_;
+}
+
+int64_t World::LoopTickMs() {
+  return kLoopTickMs + (options_.heartbeat_cut ? Uniform(0, kBusyLoopLateMs) : 0);
+}
+
+ClusterSimResult World::RunHeartbeatCut() {
+  network_.set_profile(FaultProfile{0.0, 0.0, 1, Uniform(1, 40)});
+  for (int site = 0; site < 2; ++site) {
+    nodes_[site]->Start();
+    After(Uniform(0, 300), [this, site] { clusterds_[site]->Start(); });
+  }
+  const int64_t cut_at = kHeartbeatCutSettleMs + Uniform(0, kHeartbeatIntervalMs);
+  for (int site = 0; site < 2; ++site) ScheduleWrites(site, cut_at + kHeartbeatCutRunMs);
+  RunUntil(cut_at);
+  if (result_.failure.empty() && (ActiveSites() != 1 || !PairsInPair())) {
+    result_.liveness = "heartbeat cut: not one ACTIVE site and both pairs in PAIR " +
+                       std::to_string(cut_at) + " ms after the start\n" + Describe();
+  } else if (result_.failure.empty()) {
+    const int active = clusterds_[0]->state.phase == clusterd::Phase::kActive ? 0 : 1;
+    CutLinks(HeartbeatLinks(), true);
+    RunUntil(now_ms_ + kHeartbeatCutRunMs);
+    const clusterd::Phase kept = clusterds_[active]->state.phase;
+    const clusterd::Phase other = clusterds_[1 - active]->state.phase;
+    if (result_.failure.empty() &&
+        (kept != clusterd::Phase::kActive || other != clusterd::Phase::kFenced)) {
+      result_.failure = "heartbeat cut: " + SiteName(active) + " was ACTIVE and is " +
+                        clusterd::PhaseName(kept) + ", " + SiteName(1 - active) +
+                        " was its standby and is " + clusterd::PhaseName(other) + " " +
+                        std::to_string(kHeartbeatCutRunMs) +
+                        " ms after only the heartbeat links were cut (expected ACTIVE and "
+                        "FENCED)\n" +
+                        Describe();
+    }
   }
   Trace("END\n" + Describe());
   result_.ended_at_ms = now_ms_;

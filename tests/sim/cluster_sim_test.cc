@@ -7,7 +7,7 @@
 // odd seeds with a witness), PAIRFS_SIM_LONG_SEEDS those of the hidden [long] sweep (default
 // 20,000). PAIRFS_SIM_SEED=N runs seed N alone and prints its trace
 // (PAIRFS_SIM_HASTY_OPERATOR=1: with the hasty operator of the final heal;
-// PAIRFS_SIM_LATE_FRAMES=1: with late frames).
+// PAIRFS_SIM_LATE_FRAMES=1: with late frames; PAIRFS_SIM_HEARTBEAT_CUT=1: the heartbeat cut).
 // PAIRFS_SIM_MUTATION_SEEDS bounds the seeds a mutation may take to be caught (default 400).
 #include <catch2/catch.hpp>
 
@@ -32,12 +32,14 @@ constexpr int kThreads = 2;  // the seeds are independent, each on one thread
 constexpr uint64_t kCheckSeeds = 1000;
 constexpr uint64_t kLongSeeds = 20000;
 
-ClusterSimOptions OptionsFor(uint64_t seed, ClusterLogic logic = {}, bool late_frames = false) {
+ClusterSimOptions OptionsFor(uint64_t seed, ClusterLogic logic = {}, bool late_frames = false,
+                             bool heartbeat_cut = false) {
   ClusterSimOptions options;
   options.seed = seed;
   options.witness = seed % 2 == 1;
   options.logic = logic;
   options.late_frames = late_frames;
+  options.heartbeat_cut = heartbeat_cut;
   return options;
 }
 
@@ -86,13 +88,14 @@ struct Sweep {
 // Runs `count` seeds from `first` on kThreads threads; stops early once a failure says
 // `stop_at` (when not empty).
 Sweep RunSeeds(uint64_t first, uint64_t count, ClusterLogic logic, const std::string& stop_at,
-               bool late_frames = false) {
+               bool late_frames = false, bool heartbeat_cut = false) {
   std::atomic<uint64_t> next{first};
   std::mutex mutex;  // guards sweep
   Sweep sweep;
   auto run = [&] {
     for (uint64_t seed = next++; seed < first + count; seed = next++) {
-      const ClusterSimResult result = RunClusterSim(OptionsFor(seed, logic, late_frames));
+      const ClusterSimResult result =
+          RunClusterSim(OptionsFor(seed, logic, late_frames, heartbeat_cut));
       std::lock_guard<std::mutex> lock(mutex);
       if (!result.failure.empty()) sweep.failures[seed] = result.failure;
       if (!result.liveness.empty()) sweep.liveness[seed] = result.liveness;
@@ -167,6 +170,7 @@ TEST_CASE("cluster simulation keeps its three invariants across seeds", "[sim][c
     ClusterSimOptions options = OptionsFor(std::strtoull(replay, nullptr, 10));
     options.hasty_operator = EnvOr("PAIRFS_SIM_HASTY_OPERATOR", 0) != 0;
     options.late_frames = EnvOr("PAIRFS_SIM_LATE_FRAMES", 0) != 0;
+    options.heartbeat_cut = EnvOr("PAIRFS_SIM_HEARTBEAT_CUT", 0) != 0;
     options.trace = true;
     const ClusterSimResult result = RunClusterSim(options);
     std::cout << result.trace;
@@ -223,6 +227,29 @@ TEST_CASE(
     if (!result.liveness.empty())
       FAIL_CHECK(Report(options, std::string(finding.what) + "\n" + result.liveness));
   }
+}
+
+// A cut of the heartbeat links alone (ClusterSimOptions::heartbeat_cut) leaves the active site
+// ACTIVE and fences the standby, whatever the phase of the two sites' heartbeats. The CI of
+// session 19's stop saw the standby win such a cut in cluster_failover.sh: both sites lost the
+// peer after timeout_ms, so the standby, whose last heartbeat from the active could come up to
+// interval_ms later, had only standby_delay_ms less that skew to spare. The active site's head
+// start (clusterd::PeerLossMs) closed it; the mutation below takes it away and must be caught.
+// PAIRFS_SIM_CUT_SEEDS sets how many seeds (default 300).
+TEST_CASE("cluster simulation: a cut of the heartbeat links alone leaves the active site active",
+          "[sim][cluster]") {
+  const uint64_t count = EnvOr("PAIRFS_SIM_CUT_SEEDS", 300);
+  const Sweep sweep = RunSeeds(1, count, {}, "", false, true);
+  int reported = 0;
+  for (const auto& [seed, failure] : sweep.failures) {
+    if (reported++ < 2) FAIL_CHECK(Report(OptionsFor(seed, {}, false, true), failure));
+  }
+  // The scenario must reach its cut: one site ACTIVE and both pairs in PAIR after 8 s.
+  INFO(sweep.liveness.size() << " seeds did not settle before the cut"
+                             << (sweep.liveness.empty() ? ""
+                                                        : ": " + sweep.liveness.begin()->second));
+  CHECK(sweep.liveness.size() <= count / 20);
+  CHECK(sweep.failures.empty());
 }
 
 namespace {
@@ -309,6 +336,23 @@ void ExpectCaught(ClusterLogic logic, const std::string& invariant, bool late_fr
 }
 
 }  // namespace
+
+// Both sites lose the peer after timeout_ms, as before PeerLossMs.
+int64_t PeerLossWithoutHeadStart(const clusterd::ClusterState&, int64_t timeout_ms, int64_t) {
+  return timeout_ms;
+}
+
+TEST_CASE("cluster simulation catches an active site without its head start on a heartbeat cut",
+          "[sim][cluster][mutation]") {
+  ClusterLogic logic;
+  logic.peer_loss_ms = &PeerLossWithoutHeadStart;
+  const Sweep sweep =
+      RunSeeds(1, EnvOr("PAIRFS_SIM_MUTATION_SEEDS", 400), logic, "heartbeat cut", false, true);
+  bool caught = false;
+  for (const auto& [seed, failure] : sweep.failures)
+    caught = caught || failure.find("heartbeat cut") != std::string::npos;
+  CHECK(caught);
+}
 
 TEST_CASE("cluster simulation catches a vote rule that grants every reserve",
           "[sim][cluster][mutation]") {

@@ -39,6 +39,10 @@ inline constexpr int kHeartbeatIntervalMs = 200;  // [cluster] defaults
 inline constexpr int kHeartbeatTimeoutMs = 1000;
 inline constexpr int kStandbyDelayMs = 200;
 inline constexpr int kLoopTickMs = clusterd::kLoopTickMs;
+// ClusterSimOptions::heartbeat_cut: each turn of a clusterd's loop comes up to this much late, as
+// on the busy CI machine whose standby won a heartbeat cut (the active site's head start keeps
+// standby_delay_ms minus this and the network's 40 ms to spare).
+inline constexpr int kBusyLoopLateMs = 100;
 inline constexpr int kStartupWaitMs =
     clusterd::StartupWaitMs(kHeartbeatTimeoutMs, kHeartbeatIntervalMs);
 inline constexpr int kPeerTimeoutMs = 2000;  // [site] default
@@ -289,6 +293,11 @@ class World {
  public:
   explicit World(const ClusterSimOptions& options);
   ClusterSimResult Run();
+  ClusterSimResult RunHeartbeatCut();  // ClusterSimOptions::heartbeat_cut
+  // The wait before a clusterd's next turn of its loop: kLoopTickMs, and in the heartbeat-cut
+  // scenario up to kBusyLoopLateMs more (a busy machine; the schedules of the other runs do not
+  // change).
+  int64_t LoopTickMs();
 
   int64_t now() const { return now_ms_; }
   void After(int64_t delay_ms, Done fn);
