@@ -128,6 +128,9 @@ struct ClusterSimOptions {
   // FENCED (doc/design.md "clusterd and the determining volume": the standby races
   // standby_delay_ms later, so it loses), or the run fails ("heartbeat cut").
   bool heartbeat_cut = false;
+  // With heartbeat_cut: the data links are cut too (a full partition between the sites; the
+  // witness still reaches both). The same outcome is expected: the active site stays ACTIVE.
+  bool partition = false;
 };
 
 struct ClusterSimResult {

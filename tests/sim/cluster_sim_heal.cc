@@ -251,6 +251,7 @@ ClusterSimResult World::RunHeartbeatCut() {
   } else if (result_.failure.empty()) {
     const int active = clusterds_[0]->state.phase == clusterd::Phase::kActive ? 0 : 1;
     CutLinks(HeartbeatLinks(), true);
+    if (options_.partition) CutLinks(DataLinks(), true);
     RunUntil(now_ms_ + kHeartbeatCutRunMs);
     const clusterd::Phase kept = clusterds_[active]->state.phase;
     const clusterd::Phase other = clusterds_[1 - active]->state.phase;
@@ -260,9 +261,9 @@ ClusterSimResult World::RunHeartbeatCut() {
                         clusterd::PhaseName(kept) + ", " + SiteName(1 - active) +
                         " was its standby and is " + clusterd::PhaseName(other) + " " +
                         std::to_string(kHeartbeatCutRunMs) +
-                        " ms after only the heartbeat links were cut (expected ACTIVE and "
-                        "FENCED)\n" +
-                        Describe();
+                        (options_.partition ? " ms after a partition between the sites"
+                                            : " ms after only the heartbeat links were cut") +
+                        " (expected ACTIVE and FENCED)\n" + Describe();
     }
   }
   Trace("END\n" + Describe());

@@ -32,14 +32,22 @@ constexpr int kThreads = 2;  // the seeds are independent, each on one thread
 constexpr uint64_t kCheckSeeds = 1000;
 constexpr uint64_t kLongSeeds = 20000;
 
-ClusterSimOptions OptionsFor(uint64_t seed, ClusterLogic logic = {}, bool late_frames = false,
-                             bool heartbeat_cut = false) {
+// What a sweep runs besides the seed and the logic (ClusterSimOptions says what each means).
+struct Scenario {
+  bool late_frames = false;
+  bool heartbeat_cut = false;
+  bool partition = false;
+  bool witness_only = false;  // odd seeds only (each run of the sweep with a witness)
+};
+
+ClusterSimOptions OptionsFor(uint64_t seed, ClusterLogic logic = {}, Scenario scenario = {}) {
   ClusterSimOptions options;
-  options.seed = seed;
-  options.witness = seed % 2 == 1;
+  options.seed = scenario.witness_only ? 2 * seed - 1 : seed;
+  options.witness = options.seed % 2 == 1;
   options.logic = logic;
-  options.late_frames = late_frames;
-  options.heartbeat_cut = heartbeat_cut;
+  options.late_frames = scenario.late_frames;
+  options.heartbeat_cut = scenario.heartbeat_cut;
+  options.partition = scenario.partition;
   return options;
 }
 
@@ -88,14 +96,13 @@ struct Sweep {
 // Runs `count` seeds from `first` on kThreads threads; stops early once a failure says
 // `stop_at` (when not empty).
 Sweep RunSeeds(uint64_t first, uint64_t count, ClusterLogic logic, const std::string& stop_at,
-               bool late_frames = false, bool heartbeat_cut = false) {
+               Scenario scenario = {}) {
   std::atomic<uint64_t> next{first};
   std::mutex mutex;  // guards sweep
   Sweep sweep;
   auto run = [&] {
     for (uint64_t seed = next++; seed < first + count; seed = next++) {
-      const ClusterSimResult result =
-          RunClusterSim(OptionsFor(seed, logic, late_frames, heartbeat_cut));
+      const ClusterSimResult result = RunClusterSim(OptionsFor(seed, logic, scenario));
       std::lock_guard<std::mutex> lock(mutex);
       if (!result.failure.empty()) sweep.failures[seed] = result.failure;
       if (!result.liveness.empty()) sweep.liveness[seed] = result.liveness;
@@ -121,7 +128,9 @@ std::string Report(const ClusterSimOptions& run, const std::string& what) {
   const ClusterSimResult replay = RunClusterSim(options);
   return "seed " + std::to_string(run.seed) +
          " (replay with PAIRFS_SIM_SEED=" + std::to_string(run.seed) +
-         (run.hasty_operator ? " PAIRFS_SIM_HASTY_OPERATOR=1" : "") + "): " + what +
+         (run.hasty_operator ? " PAIRFS_SIM_HASTY_OPERATOR=1" : "") +
+         (run.heartbeat_cut ? " PAIRFS_SIM_HEARTBEAT_CUT=1" : "") +
+         (run.partition ? " PAIRFS_SIM_PARTITION=1" : "") + "): " + what +
          "\nthe end of its trace:\n" + Tail(replay.trace, 60);
 }
 
@@ -171,6 +180,7 @@ TEST_CASE("cluster simulation keeps its three invariants across seeds", "[sim][c
     options.hasty_operator = EnvOr("PAIRFS_SIM_HASTY_OPERATOR", 0) != 0;
     options.late_frames = EnvOr("PAIRFS_SIM_LATE_FRAMES", 0) != 0;
     options.heartbeat_cut = EnvOr("PAIRFS_SIM_HEARTBEAT_CUT", 0) != 0;
+    options.partition = EnvOr("PAIRFS_SIM_PARTITION", 0) != 0;  // with PAIRFS_SIM_HEARTBEAT_CUT
     options.trace = true;
     const ClusterSimResult result = RunClusterSim(options);
     std::cout << result.trace;
@@ -203,7 +213,7 @@ TEST_CASE("cluster simulation keeps its three invariants across many seeds",
 TEST_CASE("cluster simulation keeps its three invariants with late frames",
           "[sim][cluster][late]") {
   const uint64_t count = EnvOr("PAIRFS_SIM_LATE_SEEDS", 300);
-  const Sweep sweep = RunSeeds(1, count, {}, "", true);
+  const Sweep sweep = RunSeeds(1, count, {}, "", {.late_frames = true});
   for (const auto& [seed, failure] : sweep.failures) {
     FAIL_CHECK("seed " << seed << " with late frames: " << failure);
   }
@@ -229,6 +239,35 @@ TEST_CASE(
   }
 }
 
+namespace {
+
+// The heartbeat-cut scenario over `count` seeds (only even ones, without a witness, with
+// `even_seeds`): no run may fail, and the runs must reach their cut.
+void ExpectActiveStays(Scenario scenario, uint64_t count, bool even_seeds = false) {
+  Sweep sweep;
+  if (even_seeds) {
+    for (uint64_t seed = 2; seed <= 2 * count; seed += 2) {
+      const ClusterSimResult result = RunClusterSim(OptionsFor(seed, {}, scenario));
+      if (!result.failure.empty()) sweep.failures[seed] = result.failure;
+      if (!result.liveness.empty()) sweep.liveness[seed] = result.liveness;
+    }
+  } else {
+    sweep = RunSeeds(1, count, {}, "", scenario);
+  }
+  int reported = 0;
+  for (const auto& [seed, failure] : sweep.failures) {
+    if (reported++ < 2) FAIL_CHECK(Report(OptionsFor(seed, {}, scenario), failure));
+  }
+  // The scenario must reach its cut: one site ACTIVE and both pairs in PAIR after 8 s.
+  INFO(sweep.liveness.size() << " seeds did not settle before the cut"
+                             << (sweep.liveness.empty() ? ""
+                                                        : ": " + sweep.liveness.begin()->second));
+  CHECK(sweep.liveness.size() <= count / 20);
+  CHECK(sweep.failures.empty());
+}
+
+}  // namespace
+
 // A cut of the heartbeat links alone (ClusterSimOptions::heartbeat_cut) leaves the active site
 // ACTIVE and fences the standby, whatever the phase of the two sites' heartbeats. The CI of
 // session 19's stop saw the standby win such a cut in cluster_failover.sh: both sites lost the
@@ -238,18 +277,31 @@ TEST_CASE(
 // PAIRFS_SIM_CUT_SEEDS sets how many seeds (default 300).
 TEST_CASE("cluster simulation: a cut of the heartbeat links alone leaves the active site active",
           "[sim][cluster]") {
-  const uint64_t count = EnvOr("PAIRFS_SIM_CUT_SEEDS", 300);
-  const Sweep sweep = RunSeeds(1, count, {}, "", false, true);
-  int reported = 0;
-  for (const auto& [seed, failure] : sweep.failures) {
-    if (reported++ < 2) FAIL_CHECK(Report(OptionsFor(seed, {}, false, true), failure));
-  }
-  // The scenario must reach its cut: one site ACTIVE and both pairs in PAIR after 8 s.
-  INFO(sweep.liveness.size() << " seeds did not settle before the cut"
-                             << (sweep.liveness.empty() ? ""
-                                                        : ": " + sweep.liveness.begin()->second));
-  CHECK(sweep.liveness.size() <= count / 20);
-  CHECK(sweep.failures.empty());
+  ExpectActiveStays({.heartbeat_cut = true}, EnvOr("PAIRFS_SIM_CUT_SEEDS", 300));
+}
+
+// A full partition between the sites without a witness: the standby cannot reach the determining
+// volume's record (its primary is at the active site), so the active site stays ACTIVE.
+TEST_CASE("cluster simulation: a partition without a witness leaves the active site active",
+          "[sim][cluster]") {
+  ExpectActiveStays({.heartbeat_cut = true, .partition = true, .witness_only = false},
+                    EnvOr("PAIRFS_SIM_CUT_SEEDS", 300), /*even_seeds=*/true);
+}
+
+// Finding P1, open: with a witness, a site that lost a race keeps the grant it got from one copy
+// of the record (each copy grants the first asker; the winner's majority came from the other
+// two), and nobody gives it back: the winner's release of the determining volume clears only its
+// own grants. On a later partition between the sites, the standby wins with that copy and its own
+// against the active site, which is left FENCED (seeds 679 and 1061 of 2,000: replay with
+// PAIRFS_SIM_HEARTBEAT_CUT=1 PAIRFS_SIM_PARTITION=1 PAIRFS_SIM_SEED=679; the witness's record
+// named a, the standby, since the race at start-up). Two copies are not enough to give it back:
+// a reserve that lost must not release a hold it had before (the simulation's invariant 3 broke
+// when it did), and the vote's answer does not say whether its grant was new. Hidden, failing
+// until fixed: unit_tests "[findings]".
+TEST_CASE("cluster simulation: a partition with a witness leaves the active site active (P1)",
+          "[.][sim][cluster][findings]") {
+  ExpectActiveStays({.heartbeat_cut = true, .partition = true, .witness_only = true},
+                    EnvOr("PAIRFS_SIM_CUT_SEEDS", 1000));
 }
 
 namespace {
@@ -318,13 +370,13 @@ node::ReserveRoute RoutingByOutdatedRecord(bool witness, bool paired, const node
   return node::RouteDeterminingReserve(witness, paired, current, forwarded);
 }
 
-void ExpectCaught(ClusterLogic logic, const std::string& invariant, bool late_frames = false) {
+void ExpectCaught(ClusterLogic logic, const std::string& invariant, Scenario scenario = {}) {
   const uint64_t count = EnvOr("PAIRFS_SIM_MUTATION_SEEDS", 400);
-  const Sweep sweep = RunSeeds(1, count, logic, invariant, late_frames);
+  const Sweep sweep = RunSeeds(1, count, logic, invariant, scenario);
   for (const auto& [seed, failure] : sweep.failures) {
     if (failure.find(invariant) == std::string::npos) continue;
     // The same schedule with the product's functions keeps the invariant: the mutation broke it.
-    const ClusterSimResult product = RunClusterSim(OptionsFor(seed, {}, late_frames));
+    const ClusterSimResult product = RunClusterSim(OptionsFor(seed, {}, scenario));
     INFO("seed " << seed << " with the product's functions: " << product.failure);
     CHECK(product.failure.empty());
     SUCCEED("caught by seed " << seed << " (" << sweep.failures.size()
@@ -346,8 +398,8 @@ TEST_CASE("cluster simulation catches an active site without its head start on a
           "[sim][cluster][mutation]") {
   ClusterLogic logic;
   logic.peer_loss_ms = &PeerLossWithoutHeadStart;
-  const Sweep sweep =
-      RunSeeds(1, EnvOr("PAIRFS_SIM_MUTATION_SEEDS", 400), logic, "heartbeat cut", false, true);
+  const Sweep sweep = RunSeeds(1, EnvOr("PAIRFS_SIM_MUTATION_SEEDS", 400), logic, "heartbeat cut",
+                               {.heartbeat_cut = true});
   bool caught = false;
   for (const auto& [seed, failure] : sweep.failures)
     caught = caught || failure.find("heartbeat cut") != std::string::npos;
@@ -398,7 +450,7 @@ TEST_CASE("cluster simulation catches a primary granting forwarded writes of ano
   ClusterLogic logic;
   logic.judge_forwarded_write = &JudgingForwardedAtAnyGeneration;
   logic.forwarded_write_still_current = &AnyGenerationCurrent;
-  ExpectCaught(logic, "invariant 2", true);
+  ExpectCaught(logic, "invariant 2", {.late_frames = true});
 }
 
 // Not caught yet (hidden until a scenario breaks it; 3000 seeds did not): without a witness an
