@@ -194,12 +194,25 @@ std::string World::Describe() {
   return text;
 }
 
-ClusterSimResult World::Run() {
-  if (options_.heartbeat_cut) return RunHeartbeatCut();
+// Both nodes at once, each clusterd within the first 300 ms (the sites' heartbeats at random
+// phases).
+void World::StartSites() {
   for (int site = 0; site < 2; ++site) {
     nodes_[site]->Start();
     After(Uniform(0, 300), [this, site] { clusterds_[site]->Start(); });
   }
+}
+
+ClusterSimResult World::Finish() {
+  Trace("END\n" + Describe());
+  result_.ended_at_ms = now_ms_;
+  result_.trace = std::move(trace_);
+  return result_;
+}
+
+ClusterSimResult World::Run() {
+  if (options_.heartbeat_cut) return RunHeartbeatCut();
+  StartSites();
   ScheduleFaults(kFaultsUntilMs);
   for (int site = 0; site < 2; ++site) ScheduleWrites(site, kFaultsUntilMs);
   After(kFaultsUntilMs, [this] { HealEverything(); });
@@ -226,10 +239,7 @@ ClusterSimResult World::Run() {
   } else if (result_.failure.empty()) {
     CheckAcknowledgedWrites();
   }
-  Trace("END\n" + Describe());
-  result_.ended_at_ms = now_ms_;
-  result_.trace = std::move(trace_);
-  return result_;
+  return Finish();
 }
 
 int64_t World::LoopTickMs() {
@@ -238,10 +248,7 @@ int64_t World::LoopTickMs() {
 
 ClusterSimResult World::RunHeartbeatCut() {
   network_.set_profile(FaultProfile{0.0, 0.0, 1, Uniform(1, 40)});
-  for (int site = 0; site < 2; ++site) {
-    nodes_[site]->Start();
-    After(Uniform(0, 300), [this, site] { clusterds_[site]->Start(); });
-  }
+  StartSites();
   const int64_t cut_at = kHeartbeatCutSettleMs + Uniform(0, kHeartbeatIntervalMs);
   for (int site = 0; site < 2; ++site) ScheduleWrites(site, cut_at + kHeartbeatCutRunMs);
   RunUntil(cut_at);
@@ -266,10 +273,7 @@ ClusterSimResult World::RunHeartbeatCut() {
                         " (expected ACTIVE and FENCED)\n" + Describe();
     }
   }
-  Trace("END\n" + Describe());
-  result_.ended_at_ms = now_ms_;
-  result_.trace = std::move(trace_);
-  return result_;
+  return Finish();
 }
 
 }  // namespace cluster

@@ -294,6 +294,8 @@ class World {
   explicit World(const ClusterSimOptions& options);
   ClusterSimResult Run();
   ClusterSimResult RunHeartbeatCut();  // ClusterSimOptions::heartbeat_cut
+  void StartSites();
+  ClusterSimResult Finish();  // the end of a run: its last trace line, time and trace
   // The wait before a clusterd's next turn of its loop: kLoopTickMs, and in the heartbeat-cut
   // scenario up to kBusyLoopLateMs more (a busy machine; the schedules of the other runs do not
   // change).
