@@ -43,9 +43,9 @@ bool LinkHearsPeer(bool heard, int64_t ms_ago, int64_t timeout_ms);
 // interval_ms less for the site that runs the applications (`started`: ACTIVE, and RESERVING
 // while it confirms its hold, so that the threshold does not change under the confirm). The two
 // sites' beats are up to interval_ms apart, so the standby can hear the last beat of a cut
-// heartbeat network up to interval_ms after the active site did; with the same timeout it could
-// lose the peer first and, standby_delay_ms later, ask for the determining volume before the
-// active site confirmed its hold (a CI run saw a 168 ms skew leave 19 ms of the 200). With the
+// heartbeat network up to interval_ms before the active site does; with the same timeout it
+// could lose the peer first and, standby_delay_ms later, ask for the determining volume before
+// the active site confirmed its hold (a CI run saw a 168 ms skew leave 19 ms of the 200). With the
 // head start the active site asks at least standby_delay_ms before the standby, whatever the
 // phase of the beats. A silence that ends between the two timeouts costs the active site a
 // confirmed hold, released as always once both sites are healthy.

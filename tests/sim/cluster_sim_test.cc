@@ -272,7 +272,8 @@ void ExpectActiveStays(Scenario scenario, uint64_t count, bool even_seeds = fals
 // ACTIVE and fences the standby, whatever the phase of the two sites' heartbeats. The CI of
 // session 19's stop saw the standby win such a cut in cluster_failover.sh: both sites lost the
 // peer after timeout_ms, so the standby, whose last heartbeat from the active could come up to
-// interval_ms later, had only standby_delay_ms less that skew to spare. The active site's head
+// interval_ms earlier than the active's last from it, had only standby_delay_ms less that skew
+// to spare. The active site's head
 // start (clusterd::PeerLossMs) closed it; the mutation below takes it away and must be caught.
 // PAIRFS_SIM_CUT_SEEDS sets how many seeds (default 300).
 TEST_CASE("cluster simulation: a cut of the heartbeat links alone leaves the active site active",
