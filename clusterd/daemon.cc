@@ -124,7 +124,7 @@ void Daemon::Observe() {
   const auto now = Clock::now();
   const std::vector<wire::HeartbeatSnapshot> links = heartbeats_->Snapshot();
   HeartbeatView view;
-  const int64_t loss_ms = PeerLossMs(state_, cluster_.timeout_ms, cluster_.interval_ms);
+  const int64_t loss_ms = PeerLossMsHere();
   view.peer_heard =
       std::any_of(links.begin(), links.end(), [&](const wire::HeartbeatSnapshot& link) {
         return LinkHearsPeer(link.heard, link.last_heard_ms_ago, loss_ms);
@@ -294,8 +294,7 @@ wire::ClusterInfo Daemon::Describe() {
     link.last_heard_ms_ago = links[i].last_heard_ms_ago;
     link.authenticated = links[i].authenticated;
     link.refused = links[i].dropped;
-    link.alive = LinkHearsPeer(links[i].heard, links[i].last_heard_ms_ago,
-                               PeerLossMs(state_, cluster_.timeout_ms, cluster_.interval_ms));
+    link.alive = LinkHearsPeer(links[i].heard, links[i].last_heard_ms_ago, PeerLossMsHere());
     info.links.push_back(link);
   }
   for (const wire::VolumeInfo& volume : volumes_) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "clusterd/choices.h"
 #include "clusterd/cluster_state.h"
 #include "clusterd/executor.h"
 #include "clusterd/takeover_rules.h"
@@ -55,7 +56,11 @@ class Daemon : private ExecutorEnv {
   void Transitioned(Phase before, const Input& input, const Transition& transition) override;
   void Log(LogLevel level, const std::string& line) override;
   int64_t NowMs() override;
-  void Observe();   // heartbeats -> peer seen / lost / startup timeout; the race timer
+  void Observe();  // heartbeats -> peer seen / lost / startup timeout; the race timer
+  // PeerLossMs for this site's state and [cluster] timings: Observe's and cluster status's.
+  int64_t PeerLossMsHere() const {
+    return PeerLossMs(state_, cluster_.timeout_ms, cluster_.interval_ms);
+  }
   void PollNode();  // pair statuses -> copies fenced / pairs healthy / suspended
   void ServeControl(int timeout_ms);
   wire::ClusterInfo Describe();
